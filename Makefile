@@ -1,0 +1,59 @@
+# Hearth: two commands do all set-up on a fresh machine.
+#   make run    create .venv, install, put the bundled models in place, launch the app
+#   make test   the same set-up, then the whole test suite
+#   make bench  the same set-up, then the benchmarks (results in bench/results/*.json)
+# Every step is stamped, so a second run only does what changed (llama-cpp-python is never rebuilt:
+# pip caches the wheel it built). For a GPU build: CMAKE_ARGS="-DGGML_CUDA=on" make reinstall-llama
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := $(VENV)/.stamps
+MODELS := resources/models
+CHAT_MODEL := $(MODELS)/SmolLM2-135M-Instruct.Q4_1.gguf
+SECOND_MODEL := $(MODELS)/gemma-3-270m-q4_k_m.gguf
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup run test bench lint models reinstall-llama clean
+
+setup: $(STAMPS)/install models
+
+$(STAMPS)/venv:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel
+	@mkdir -p $(STAMPS) && touch $@
+
+# torch first, pinned: it takes the local CPU wheel; a bare `torch` would pull a multi-GB CUDA build.
+$(STAMPS)/torch: $(STAMPS)/venv
+	$(BIN)/pip install -q torch==2.13.0
+	@touch $@
+
+$(STAMPS)/install: $(STAMPS)/torch pyproject.toml
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+models: $(CHAT_MODEL) $(SECOND_MODEL)
+
+$(CHAT_MODEL): $(STAMPS)/venv packaging/fetch_models.py
+	$(BIN)/python packaging/fetch_models.py chat $(MODELS)
+
+$(SECOND_MODEL): $(STAMPS)/venv packaging/fetch_models.py
+	$(BIN)/python packaging/fetch_models.py second $(MODELS)
+
+run: setup
+	$(BIN)/hearth
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/hearth bench engine
+
+lint: setup
+	$(BIN)/ruff check assistant app tests packaging
+
+reinstall-llama: $(STAMPS)/torch
+	$(BIN)/pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==0.3.36
+
+clean:
+	rm -rf $(VENV) $(MODELS)/*.gguf

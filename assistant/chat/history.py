@@ -1,0 +1,568 @@
+"""Chat history: conversations and their messages in one SQLite file under the data directory.
+
+Why SQLite and why these settings:
+
+* **Nothing already saved may be lost when the process dies mid-answer.** Every public write is its own
+  short transaction that commits before the method returns (the connection runs in autocommit mode; the
+  few multi-statement writes wrap themselves in ``BEGIN IMMEDIATE … COMMIT``). A streaming answer is
+  stored as a ``partial`` message first and checkpointed with :meth:`History.update_message`, so a crash
+  leaves the answer as far as it got, marked interrupted.
+* **WAL + ``synchronous=NORMAL``**: each checkpoint is a cheap append to the WAL (no fsync per commit),
+  yet a committed transaction survives the process being killed; only an OS crash or power cut can lose
+  the last few commits, which is the usual trade-off for a desktop app that writes on every few tokens.
+* **One connection, one lock**: the GUI calls in from worker threads, so the connection is opened with
+  ``check_same_thread=False`` and every use holds :attr:`History._lock`.
+* **Numbered migrations** (``PRAGMA user_version``) so later releases can add columns and tables to
+  existing users' databases; opening a database twice (or from two processes) is harmless.
+* **FTS5** indexes message contents and conversation titles (external-content tables kept in sync by
+  triggers, so deletes and edits can never leave stale search hits behind).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from assistant.errors import ConversationNotFoundError, HistoryError
+
+log = logging.getLogger(__name__)
+
+ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
+FEEDBACK_VALUES: frozenset[int] = frozenset({-1, 0, 1})
+#: Markers around matched words in :attr:`SearchHit.snippet`: Markdown bold, the app's rendering format.
+SNIPPET_OPEN = "**"
+SNIPPET_CLOSE = "**"
+SNIPPET_ELLIPSIS = "…"
+SNIPPET_TOKENS = 16
+EXPORT_FORMAT = "hearth-conversation"
+EXPORT_VERSION = 1
+
+# Each entry is one migration; its 1-based position is the schema version it produces. Never edit or
+# reorder an entry that has shipped: append a new one (e.g. ``ALTER TABLE messages ADD COLUMN …``).
+MIGRATIONS: tuple[str, ...] = (
+    # 1: conversations, messages and their full-text indexes.
+    """
+    CREATE TABLE conversations (
+        pk          INTEGER PRIMARY KEY,          -- stable rowid for the FTS index (VACUUM-proof)
+        id          TEXT NOT NULL UNIQUE,
+        title       TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        updated_at  REAL NOT NULL,
+        model       TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX conversations_updated ON conversations(updated_at DESC);
+
+    CREATE TABLE messages (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order; never reused
+        id               TEXT NOT NULL UNIQUE,
+        conversation_id  TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role             TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        content          TEXT NOT NULL,
+        created_at       REAL NOT NULL,
+        partial          INTEGER NOT NULL DEFAULT 0,
+        stats            TEXT,   -- JSON object or NULL
+        sources          TEXT,   -- JSON array or NULL
+        memories         TEXT,   -- JSON array or NULL
+        feedback         INTEGER NOT NULL DEFAULT 0 CHECK (feedback IN (-1, 0, 1))
+    );
+    CREATE INDEX messages_conversation ON messages(conversation_id, seq);
+
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='seq', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+    END;
+    CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+    END;
+    CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+    END;
+
+    CREATE VIRTUAL TABLE conversations_fts USING fts5(
+        title, content='conversations', content_rowid='pk', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER conversations_fts_ai AFTER INSERT ON conversations BEGIN
+        INSERT INTO conversations_fts(rowid, title) VALUES (new.pk, new.title);
+    END;
+    CREATE TRIGGER conversations_fts_ad AFTER DELETE ON conversations BEGIN
+        INSERT INTO conversations_fts(conversations_fts, rowid, title) VALUES ('delete', old.pk, old.title);
+    END;
+    CREATE TRIGGER conversations_fts_au AFTER UPDATE OF title ON conversations BEGIN
+        INSERT INTO conversations_fts(conversations_fts, rowid, title) VALUES ('delete', old.pk, old.title);
+        INSERT INTO conversations_fts(rowid, title) VALUES (new.pk, new.title);
+    END;
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_CONVERSATION_COLUMNS = (
+    "c.id, c.title, c.created_at, c.updated_at, c.model, "
+    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count"
+)
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, role, content, created_at, partial, stats, sources, memories, feedback"
+)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One chat as the sidebar shows it; ``message_count`` is computed when the row is read."""
+
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    model: str
+    message_count: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn. ``partial`` marks an answer still streaming, or one cut off by a crash or a stop."""
+
+    id: str
+    conversation_id: str
+    role: str
+    content: str
+    created_at: float
+    partial: bool
+    stats: dict[str, Any] | None
+    sources: list[Any] | None
+    memories: list[Any] | None
+    feedback: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A search result. A hit on a conversation's title has ``message_id`` and ``role`` set to ``None``."""
+
+    conversation_id: str
+    message_id: str | None
+    title: str
+    snippet: str
+    role: str | None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _dump(value: Any) -> str | None:
+    """JSON-encode a stats/sources/memories payload; ``default=str`` so an odd value (a Path, a datetime)
+    can never make a streaming checkpoint fail."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _conversation_not_found(conversation_id: str) -> ConversationNotFoundError:
+    return ConversationNotFoundError(f"Conversation {conversation_id} was not found in the chat history.")
+
+
+def _message_not_found(message_id: str) -> HistoryError:
+    return HistoryError(f"Message {message_id} was not found in the chat history.")
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def fts_query(text: str) -> str | None:
+    """Turn arbitrary user input into a safe FTS5 query that searches for the words as plain words.
+
+    Every whitespace-separated term becomes a quoted FTS5 string (inner ``"`` doubled), so operators such
+    as ``AND``, ``NEAR``, ``(`` or ``*`` lose their meaning; terms are ANDed. The last term gets a prefix
+    ``*`` so search-as-you-type matches the word being typed. Terms without any word character would be
+    empty phrases, so they are dropped; ``None`` means there is nothing to search for.
+    """
+    terms = [t for t in text.split() if re.search(r"\w", t)]
+    if not terms:
+        return None
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+class History:
+    """The chat history store. Thread-safe; every write is committed before the method returns."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self._lock = threading.Lock()
+        self._last_time = 0.0
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit, so no implicit transaction is ever left open.
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                str(self.db_path), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            self._conn = None
+            raise HistoryError(
+                f"The chat history at {self.db_path} is damaged or is not a Hearth database ({exc}). "
+                "Move the file aside to start a fresh history."
+            ) from exc
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    def _configure(self) -> None:
+        assert self._conn is not None
+        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("history: WAL journal mode unavailable for %s (got %s)", self.db_path, mode)
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+
+    def _user_version(self) -> int:
+        assert self._conn is not None
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Apply every migration newer than the database's ``user_version``, each atomically.
+
+        Another process may migrate the same file at the same moment: a migration that fails is rolled
+        back, and if the version has meanwhile reached it, that is success, not an error.
+        """
+        assert self._conn is not None
+        current = self._user_version()
+        if current > SCHEMA_VERSION:
+            log.warning("history: %s has schema %d, newer than this Hearth's %d; opening it anyway",
+                        self.db_path, current, SCHEMA_VERSION)
+            return
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            try:
+                script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+                self._conn.executescript(script)
+            except sqlite3.Error:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if self._user_version() >= version:
+                    continue
+                raise
+            log.info("history: migrated %s to schema %d", self.db_path, version)
+
+    def close(self) -> None:
+        """Close the connection (idempotent). Committed data is already on disk; this only tidies the WAL."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and turn low-level SQLite failures into a user-facing :class:`HistoryError`."""
+        with self._lock:
+            if self._conn is None:
+                raise HistoryError("The chat history is closed.")
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise HistoryError(f"The chat history at {self.db_path} could not be used ({exc}).") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, committed on exit; rolled back if anything inside raises."""
+        with self._read() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _now(self) -> float:
+        """Wall-clock time, but strictly increasing within this store, so "most recently updated" ordering
+        never ties on platforms with a coarse clock. Call with the lock held."""
+        now = max(time.time(), self._last_time + 1e-6)
+        self._last_time = now
+        return now
+
+    @staticmethod
+    def _require_conversation(conn: sqlite3.Connection, conversation_id: str) -> None:
+        if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
+            raise _conversation_not_found(conversation_id)
+
+    @staticmethod
+    def _conversation_row(conn: sqlite3.Connection, conversation_id: str) -> Conversation:
+        row = conn.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", (conversation_id,)
+        ).fetchone()
+        if row is None:
+            raise _conversation_not_found(conversation_id)
+        return Conversation(*row)
+
+    @staticmethod
+    def _message_from_row(row: tuple[Any, ...]) -> Message:
+        mid, cid, role, content, created, partial, stats, sources, memories, feedback = row
+        return Message(
+            id=mid, conversation_id=cid, role=role, content=content, created_at=created,
+            partial=bool(partial), stats=_load(stats), sources=_load(sources), memories=_load(memories),
+            feedback=int(feedback),
+        )
+
+    @staticmethod
+    def _message_position(conn: sqlite3.Connection, message_id: str) -> tuple[str, int]:
+        row = conn.execute("SELECT conversation_id, seq FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise _message_not_found(message_id)
+        return row[0], row[1]
+
+    # --- conversations --------------------------------------------------------------------------------
+    def create_conversation(self, title: str = "New chat", model: str = "") -> Conversation:
+        """Start an empty conversation; it is saved before this returns."""
+        cid = _new_id()
+        with self._write() as conn:
+            now = self._now()
+            conn.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, model) VALUES (?, ?, ?, ?, ?)",
+                (cid, title, now, now, model),
+            )
+        return Conversation(cid, title, now, now, model, 0)
+
+    def list_conversations(self, limit: int | None = None) -> list[Conversation]:
+        """Conversations, most recently updated first (the sidebar order)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c "
+                "ORDER BY c.updated_at DESC, c.pk DESC LIMIT ?",
+                (-1 if limit is None else max(0, int(limit)),),
+            ).fetchall()
+        return [Conversation(*row) for row in rows]
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """One conversation; raises :class:`ConversationNotFoundError` naming the id if there is none."""
+        with self._read() as conn:
+            return self._conversation_row(conn, conversation_id)
+
+    def rename(self, conversation_id: str, title: str) -> Conversation:
+        """Change the title (the search index follows via trigger). Does not reorder the sidebar."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+            if cur.rowcount == 0:
+                raise _conversation_not_found(conversation_id)
+            return self._conversation_row(conn, conversation_id)
+
+    def set_model(self, conversation_id: str, model: str) -> None:
+        """Record which model the conversation is now using (shown in the sidebar and exports)."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE conversations SET model = ? WHERE id = ?", (model, conversation_id))
+            if cur.rowcount == 0:
+                raise _conversation_not_found(conversation_id)
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete a conversation; its messages and their search-index rows go with it."""
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            if cur.rowcount == 0:
+                raise _conversation_not_found(conversation_id)
+
+    # --- messages ---------------------------------------------------------------------------------------
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        partial: bool = False,
+        stats: dict[str, Any] | None = None,
+        sources: list[Any] | None = None,
+        memories: list[Any] | None = None,
+    ) -> Message:
+        """Append a message and move the conversation to the top of the list; committed on return."""
+        if role not in ROLES:
+            raise HistoryError(f"Unknown message role {role!r}; expected one of {', '.join(sorted(ROLES))}.")
+        mid = _new_id()
+        with self._write() as conn:
+            self._require_conversation(conn, conversation_id)
+            now = self._now()
+            conn.execute(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (mid, conversation_id, role, content, now, int(partial), _dump(stats), _dump(sources),
+                 _dump(memories)),
+            )
+            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return Message(mid, conversation_id, role, content, now, bool(partial), stats, sources, memories, 0)
+
+    def update_message(
+        self,
+        message_id: str,
+        *,
+        content: str | None = None,
+        partial: bool | None = None,
+        stats: dict[str, Any] | None = None,
+        sources: list[Any] | None = None,
+        memories: list[Any] | None = None,
+    ) -> None:
+        """Change the given fields (``None`` leaves a field as it is), committing at once.
+
+        This is the streaming checkpoint: one single-row UPDATE per call, so calling it every few tokens is
+        cheap, and whatever it stored survives the process being killed right after.
+        """
+        changes: dict[str, Any] = {}
+        if content is not None:
+            changes["content"] = content
+        if partial is not None:
+            changes["partial"] = int(partial)
+        if stats is not None:
+            changes["stats"] = _dump(stats)
+        if sources is not None:
+            changes["sources"] = _dump(sources)
+        if memories is not None:
+            changes["memories"] = _dump(memories)
+        with self._read() as conn:
+            if not changes:
+                self._message_position(conn, message_id)
+                return
+            assignments = ", ".join(f"{column} = ?" for column in changes)  # column names are ours, not input
+            cur = conn.execute(
+                f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), message_id)
+            )
+            if cur.rowcount == 0:
+                raise _message_not_found(message_id)
+
+    def get_message(self, message_id: str) -> Message:
+        """One message by id; raises :class:`HistoryError` if there is none."""
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        if row is None:
+            raise _message_not_found(message_id)
+        return self._message_from_row(row)
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        """All messages of a conversation in the order they were added."""
+        with self._read() as conn:
+            self._require_conversation(conn, conversation_id)
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq",
+                (conversation_id,),
+            ).fetchall()
+        return [self._message_from_row(row) for row in rows]
+
+    def delete_messages_from(self, message_id: str) -> int:
+        """Delete this message and every later one in its conversation (regenerate, edit-and-resend).
+
+        Returns how many messages were deleted.
+        """
+        with self._write() as conn:
+            conversation_id, seq = self._message_position(conn, message_id)
+            cur = conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND seq >= ?", (conversation_id, seq)
+            )
+            now = self._now()
+            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+            return cur.rowcount
+
+    def set_feedback(self, message_id: str, value: int) -> None:
+        """Thumbs down (-1), none (0) or up (+1); anything else is rejected with :class:`HistoryError`."""
+        if isinstance(value, bool) or not isinstance(value, int) or value not in FEEDBACK_VALUES:
+            raise HistoryError(f"Feedback must be -1, 0 or +1, not {value!r}.")
+        with self._read() as conn:
+            cur = conn.execute("UPDATE messages SET feedback = ? WHERE id = ?", (value, message_id))
+            if cur.rowcount == 0:
+                raise _message_not_found(message_id)
+
+    # --- search -----------------------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Full-text search over titles and message contents; any text is safe to pass.
+
+        Title hits come first (a matching title usually names what the user is looking for), then message
+        hits by relevance (BM25). The last word matches as a prefix, for search-as-you-type.
+        """
+        match = fts_query(query)
+        if match is None or limit <= 0:
+            return []
+        snippet_args = (SNIPPET_OPEN, SNIPPET_CLOSE, SNIPPET_ELLIPSIS, SNIPPET_TOKENS)
+        with self._read() as conn:
+            try:
+                title_rows = conn.execute(
+                    "SELECT c.id, NULL, c.title, snippet(conversations_fts, 0, ?, ?, ?, ?), NULL "
+                    "FROM conversations_fts JOIN conversations c ON c.pk = conversations_fts.rowid "
+                    "WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?",
+                    (*snippet_args, match, limit),
+                ).fetchall()
+                message_rows = conn.execute(
+                    "SELECT m.conversation_id, m.id, c.title, snippet(messages_fts, 0, ?, ?, ?, ?), m.role "
+                    "FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
+                    "JOIN conversations c ON c.id = m.conversation_id "
+                    "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+                    (*snippet_args, match, limit),
+                ).fetchall()
+            except sqlite3.OperationalError as exc:
+                # fts_query should make this impossible; a search box must still never crash the app.
+                log.warning("history: search %r (as %r) failed: %s", query, match, exc)
+                return []
+        return [SearchHit(*row) for row in (title_rows + message_rows)[:limit]]
+
+    # --- export -----------------------------------------------------------------------------------------
+    def _snapshot(self, conversation_id: str) -> tuple[Conversation, list[Message]]:
+        """Conversation and messages read under one lock, so an export is consistent with itself."""
+        with self._read() as conn:
+            conversation = self._conversation_row(conn, conversation_id)
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq",
+                (conversation_id,),
+            ).fetchall()
+        return conversation, [self._message_from_row(row) for row in rows]
+
+    def export_markdown(self, conversation_id: str) -> str:
+        """The conversation as a Markdown document: title heading, then each message under a role header.
+
+        Answers that never finished are marked "(interrupted)" so a reader knows they are cut off.
+        """
+        conversation, messages = self._snapshot(conversation_id)
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created_at))
+        meta = f"Created {created}" + (f" · Model: {conversation.model}" if conversation.model else "")
+        parts = [f"# {conversation.title}", f"_{meta}_"]
+        for message in messages:
+            header = f"## {message.role.capitalize()}"
+            if message.partial:
+                header += " (interrupted)"
+            parts.append(header)
+            parts.append(message.content.strip() or "_(empty)_")
+        return "\n\n".join(parts) + "\n"
+
+    def export_json(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation and its messages as plain JSON-serialisable data (for backup or later import)."""
+        conversation, messages = self._snapshot(conversation_id)
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            **asdict(conversation),
+            "messages": [asdict(m) for m in messages],
+        }

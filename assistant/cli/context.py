@@ -1,0 +1,38 @@
+"""Shared state for CLI handlers: the facade, created only when a command needs it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
+
+
+class CliContext:
+    def __init__(self) -> None:
+        self._assistant: Assistant | None = None
+
+    @property
+    def assistant(self) -> Assistant:
+        if self._assistant is None:
+            from assistant.core import Assistant
+
+            self._assistant = Assistant.open()
+            if self._assistant.settings_warning:
+                err(self._assistant.settings_warning)
+        return self._assistant
+
+    def close(self) -> None:
+        if self._assistant is not None:
+            self._assistant.close()
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")

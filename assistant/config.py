@@ -1,0 +1,134 @@
+"""Settings: one dataclass tree, saved as TOML with atomic writes.
+
+A corrupt or unreadable settings file never stops the app: it is moved aside to
+``settings.toml.corrupt-<timestamp>`` and defaults are used, with a warning the front end shows.
+Unknown keys are ignored (forward compatibility); wrong-typed values fall back to the default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from assistant.paths import get_paths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelSettings:
+    path: str = ""  # empty: the bundled model
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: physical cores
+    n_batch: int = 512
+    n_gpu_layers: int = 0  # -1: all layers
+    seed: int = -1  # -1: random
+    max_tokens: int = 1024
+    preset: str = "Balanced"
+    temperature: float = 0.7
+    top_k: int = 40
+    top_p: float = 0.9
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    system_prompt: str = "You are Hearth, a helpful assistant running privately on the user's computer."
+
+
+@dataclass
+class KnowledgeSettings:
+    chunk_tokens: int = 512
+    chunk_overlap: int = 50
+    top_k: int = 5
+    rerank: bool = False
+    max_file_mb: int = 50
+    watched_folders: list[str] = field(default_factory=list)
+    embedder: str = ""  # empty: the bundled all-MiniLM-L6-v2
+
+
+@dataclass
+class MemorySettings:
+    enabled: bool = True
+    user_id: str = "default"
+
+
+@dataclass
+class AppearanceSettings:
+    theme: str = "system"
+    font_size: int = 11
+
+
+@dataclass
+class Settings:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    appearance: AppearanceSettings = field(default_factory=AppearanceSettings)
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    return {f.name: (_to_dict(v) if is_dataclass(v := getattr(obj, f.name)) else v) for f in fields(obj)}
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    obj = cls()
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value, default = data[f.name], getattr(obj, f.name)
+        if is_dataclass(default):
+            if isinstance(value, dict):
+                setattr(obj, f.name, _from_dict(type(default), value))
+        elif isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):
+            setattr(obj, f.name, float(value))
+        elif type(value) is type(default):
+            setattr(obj, f.name, value)
+        else:
+            log.warning("settings: %s=%r has the wrong type; using %r", f.name, value, default)
+    return obj
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: a crash leaves old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    warning: str | None = None
+
+
+def load_settings(path: Path | None = None) -> LoadedSettings:
+    path = path or get_paths().settings_file
+    if not path.exists():
+        return LoadedSettings(Settings())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, backup)
+        msg = f"Settings file {path} could not be read ({exc}); it was moved to {backup.name} and defaults are used."
+        log.warning(msg)
+        return LoadedSettings(Settings(), warning=msg)
+    return LoadedSettings(_from_dict(Settings, data))
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    atomic_write_text(path or get_paths().settings_file, tomli_w.dumps(_to_dict(settings)))

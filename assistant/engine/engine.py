@@ -1,0 +1,323 @@
+"""The in-process llama.cpp engine: load/unload, prefix reuse, the decode loop, cancellation, stats.
+
+One engine owns one model and one llama context; a lock serialises every call that touches them (the GUI
+and background jobs share the engine). The KV cache is treated as a cache of the *token list* last
+evaluated (``_kv``): a new prompt evaluates only what differs from it (longest common prefix), and the
+tail that no longer matches is dropped with the KV-cache API. That is what makes follow-up turns cheap.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from assistant.engine import native
+from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
+from assistant.engine.gguf_info import ModelInfo, read_model_info
+from assistant.engine.sampling import SamplerChain, SamplingParams
+from assistant.engine.stops import StopMatcher
+from assistant.errors import (
+    ContextOverflowError,
+    GenerationError,
+    InsufficientMemoryError,
+    ModelLoadError,
+    NoModelLoadedError,
+)
+from assistant.events import Done, Stats, Token
+
+log = logging.getLogger(__name__)
+
+#: Room for llama.cpp's compute buffers and the logits of one batch, beyond weights + KV cache.
+_OVERHEAD_BYTES = 160 * 1024 * 1024
+
+
+def default_threads() -> int:
+    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+
+
+def available_memory() -> int:
+    return psutil.virtual_memory().available
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    n_ctx: int = 4096  # 0: the model's trained context
+    n_threads: int = 0  # 0: physical cores
+    n_batch: int = 512
+    n_gpu_layers: int = 0  # -1: all
+    use_mmap: bool = True
+
+
+@dataclass
+class _Loaded:
+    info: ModelInfo
+    model: native.NativeModel
+    ctx: native.NativeContext
+    formatter: ChatFormatter
+    settings: LoadSettings
+    device: str
+
+    def close(self) -> None:
+        self.ctx.close()
+        self.model.close()
+
+
+def _device_label(settings: LoadSettings, n_layer: int) -> str:
+    if settings.n_gpu_layers == 0:
+        return "CPU (GPU layers set to 0)"
+    if not native.supports_gpu_offload():
+        return "CPU (this build of llama.cpp has no GPU support)"
+    layers = n_layer if settings.n_gpu_layers < 0 else min(settings.n_gpu_layers, n_layer)
+    return f"GPU ({layers}/{n_layer} layers)"
+
+
+class Engine:
+    def __init__(self, memory_probe=available_memory) -> None:
+        self._memory_probe = memory_probe
+        self._lock = threading.RLock()
+        self._loaded: _Loaded | None = None
+        self._kv: list[int] = []  # tokens whose K/V sit in the cache at positions 0..len-1
+
+    # ---- loading ---------------------------------------------------------------------------------
+    def load(self, path: str | Path, settings: LoadSettings | None = None) -> ModelInfo:
+        """Load ``path``; on any failure raise a specific ModelLoadError and keep the current model."""
+        settings = settings or LoadSettings()
+        info = read_model_info(path)  # raises not-found / not-GGUF / truncated / unsupported arch
+        n_ctx = settings.n_ctx or info.context_length or 4096
+        if info.context_length:
+            n_ctx = min(n_ctx, info.context_length)
+        self._check_memory(info, n_ctx)
+        threads = settings.n_threads or default_threads()
+        try:
+            model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap)
+        except RuntimeError as exc:
+            raise ModelLoadError(f"llama.cpp could not load {Path(info.path).name}: {exc}") from None
+        try:
+            ctx = native.NativeContext(model, n_ctx, settings.n_batch, threads)
+        except RuntimeError as exc:
+            model.close()
+            raise ModelLoadError(f"Could not create a {n_ctx}-token context for {info.name}: {exc}") from None
+        loaded = _Loaded(
+            info=info,
+            model=model,
+            ctx=ctx,
+            formatter=ChatFormatter(info.chat_template, info.bos_token, info.eos_token),
+            settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap),
+            device=_device_label(settings, model.n_layer),
+        )
+        with self._lock:  # swap only once the new model is fully ready
+            old, self._loaded, self._kv = self._loaded, loaded, []
+        if old is not None:
+            old.close()
+        log.info("loaded %s (%s, n_ctx=%d, %s)", info.name, info.quantization, n_ctx, loaded.device)
+        return info
+
+    def _check_memory(self, info: ModelInfo, n_ctx: int) -> None:
+        need = info.file_size + info.kv_cache_bytes(n_ctx) + _OVERHEAD_BYTES
+        free = self._memory_probe()
+        if self._loaded is not None:  # the current model's memory is freed once the new one is in place
+            free += self._loaded.info.file_size
+        if need > free:
+            raise InsufficientMemoryError(
+                f"{info.name} needs about {need / 2**30:.1f} GiB of memory (weights {info.file_size / 2**30:.1f} "
+                f"GiB + context cache {info.kv_cache_bytes(n_ctx) / 2**30:.1f} GiB at {n_ctx} tokens) but only "
+                f"{free / 2**30:.1f} GiB is free. Close other programs, lower the context length, or choose a "
+                "smaller quantization."
+            )
+
+    def unload(self) -> None:
+        with self._lock:
+            old, self._loaded, self._kv = self._loaded, None, []
+        if old is not None:
+            old.close()
+
+    # ---- introspection ----------------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    def _require(self) -> _Loaded:
+        if self._loaded is None:
+            raise NoModelLoadedError("No model is loaded. Choose one with `hearth models use PATH`.")
+        return self._loaded
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._require().info
+
+    @property
+    def settings(self) -> LoadSettings:
+        return self._require().settings
+
+    @property
+    def device(self) -> str:
+        return self._require().device
+
+    @property
+    def n_ctx(self) -> int:
+        return self._require().ctx.n_ctx
+
+    @property
+    def cached_tokens(self) -> int:
+        return len(self._kv)
+
+    @property
+    def uses_fallback_format(self) -> bool:
+        return self._require().formatter.uses_fallback
+
+    def tokenize(self, text: str, add_special: bool = False) -> list[int]:
+        return self._require().model.tokenize(text, add_special=add_special)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._require().model.detokenize(tokens)
+
+    def format(self, messages: list[Message]) -> FormattedPrompt:
+        return self._require().formatter.format(messages)
+
+    def prompt_tokens(self, prompt: FormattedPrompt) -> list[int]:
+        loaded = self._require()
+        add_bos = loaded.model.add_bos and not (
+            loaded.formatter.bos_token and prompt.text.startswith(loaded.formatter.bos_token)
+        )
+        return loaded.model.tokenize(prompt.text, add_special=add_bos)
+
+    # ---- generation -------------------------------------------------------------------------------
+    def generate(
+        self,
+        prompt: list[int],
+        sampling: SamplingParams,
+        max_tokens: int = 512,
+        cancel: threading.Event | None = None,
+        stop: tuple[str, ...] = (),
+        prompt_format: str = "gguf",
+        dropped_turns: int = 0,
+    ) -> Iterator[Token | Done]:
+        """Stream Token events for ``prompt`` and end with one Done carrying the stats.
+
+        Holds the engine lock for the whole generation; closing the iterator early releases it.
+        """
+        with self._lock:
+            loaded = self._require()
+            if not prompt:
+                raise GenerationError("Nothing to generate from: the prompt is empty.")
+            if len(prompt) >= loaded.ctx.n_ctx:
+                raise ContextOverflowError(
+                    f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}."
+                )
+            yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
+                                             stop, prompt_format, dropped_turns)
+
+    def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
+        """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""
+        kv = self._kv
+        n_keep = 0
+        limit = min(len(kv), len(prompt))
+        while n_keep < limit and kv[n_keep] == prompt[n_keep]:
+            n_keep += 1
+        if n_keep == len(prompt):
+            n_keep -= 1  # the last prompt token must be evaluated again to get fresh logits
+        if n_keep < len(kv):
+            try:
+                ctx.trim(n_keep)
+            except native.PartialTrimUnsupported:
+                n_keep = 0
+            del kv[n_keep:]
+        return n_keep
+
+    def _generate_locked(
+        self,
+        loaded: _Loaded,
+        prompt: list[int],
+        sampling: SamplingParams,
+        max_tokens: int,
+        cancel: threading.Event,
+        stop: tuple[str, ...],
+        prompt_format: str,
+        dropped_turns: int,
+    ) -> Iterator[Token | Done]:
+        model, ctx, kv = loaded.model, loaded.ctx, self._kv
+        t0 = time.perf_counter()
+        n_keep = self._reuse_prefix(ctx, prompt)
+        to_eval = prompt[n_keep:]
+        try:
+            n_done = ctx.eval(to_eval, n_keep, should_stop=cancel.is_set)
+        except RuntimeError as exc:
+            ctx.clear()
+            kv.clear()
+            raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
+        kv.extend(to_eval[:n_done])
+        t_prompt = time.perf_counter()
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stopper = StopMatcher(stop)
+        parts: list[str] = []
+        completion = n_decoded = 0
+        t_first: float | None = None
+        stop_reason = "cancelled" if n_done < len(to_eval) else "length"
+        pos = len(prompt)
+        with SamplerChain(sampling) as sampler:
+            while stop_reason == "length" and completion < max_tokens:
+                if cancel.is_set():
+                    stop_reason = "cancelled"
+                    break
+                # Invariant: the KV holds exactly kv == prompt + generated-so-far; logits are for pos-1.
+                tok = sampler.sample(ctx.ptr)
+                if t_first is None:
+                    t_first = time.perf_counter()
+                if model.is_eog(tok):
+                    stop_reason = "eos"
+                    break
+                completion += 1
+                text, hit = stopper.push(decoder.decode(model.piece(tok)))
+                if text:
+                    parts.append(text)
+                    yield Token(text)
+                if hit:
+                    stop_reason = "stop"
+                    break
+                if pos >= ctx.n_ctx:
+                    stop_reason = "context_full"
+                    break
+                # The sampled token is not yet in the KV cache: evaluate it to get the next logits.
+                try:
+                    ctx.eval_one(tok, pos)
+                except RuntimeError as exc:
+                    ctx.clear()
+                    kv.clear()
+                    raise GenerationError(f"Decoding failed: {exc}") from None
+                kv.append(tok)
+                pos += 1
+                n_decoded += 1
+        tail = stopper.flush() + decoder.decode(b"", final=True) if stop_reason != "stop" else ""
+        if tail:
+            parts.append(tail)
+            yield Token(tail)
+        t_end = time.perf_counter()
+        decode_s = t_end - (t_first or t_end)
+        yield Done(
+            text="".join(parts),
+            stats=Stats(
+                prompt_tokens=len(prompt),
+                evaluated_tokens=n_done,
+                reused_tokens=n_keep,
+                completion_tokens=completion,
+                ttft_s=(t_first or t_end) - t0,
+                prompt_eval_s=t_prompt - t0,
+                decode_s=decode_s,
+                decode_tps=n_decoded / decode_s if decode_s > 0 else 0.0,
+                stop_reason=stop_reason,
+                device=loaded.device,
+                model=loaded.info.name,
+                prompt_format=prompt_format,
+                dropped_turns=dropped_turns,
+                context_used=len(kv),
+                context_size=ctx.n_ctx,
+            ),
+        )

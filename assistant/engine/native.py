@@ -1,0 +1,190 @@
+"""Thin, owned handles over llama-cpp-python's low-level (ctypes) API.
+
+Why not ``llama_cpp.Llama``: its high-level loop decodes at ~0.75x native speed here and its speculative
+helpers are slower than plain decoding. These classes do only what the C API does, with no per-token
+Python allocation in the hot path: one pre-allocated ``llama_batch``, one reusable piece buffer.
+
+Ownership: a :class:`NativeModel` owns the model pointer, a :class:`NativeContext` owns the context and
+its batch. ``close()`` frees them (idempotent); nothing else frees them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections import deque
+
+import llama_cpp as C
+
+log = logging.getLogger("hearth.llama")
+
+_GGML_LOG_WARN, _GGML_LOG_ERROR = 3, 4  # ggml_log_level values (not exported by llama_cpp)
+_backend_lock = threading.Lock()
+_backend_ready = False
+#: The last llama.cpp log lines at warning level or above: they explain load failures.
+recent_errors: deque[str] = deque(maxlen=20)
+
+
+@C.llama_log_callback
+def _log_callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    msg = text.decode("utf-8", errors="replace").rstrip()
+    if not msg:
+        return
+    if level in (_GGML_LOG_WARN, _GGML_LOG_ERROR):
+        recent_errors.append(msg)
+        log.info(msg)
+    else:
+        log.debug(msg)
+
+
+def ensure_backend() -> None:
+    """Initialise llama.cpp once per process and route its logging into Python's."""
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            C.llama_log_set(_log_callback, ctypes.c_void_p())
+            C.llama_backend_init()
+            _backend_ready = True
+
+
+def supports_gpu_offload() -> bool:
+    ensure_backend()
+    return bool(C.llama_supports_gpu_offload())
+
+
+class NativeModel:
+    """A loaded GGUF model (weights + vocabulary)."""
+
+    def __init__(self, path: str, n_gpu_layers: int = 0, use_mmap: bool = True) -> None:
+        ensure_backend()
+        params = C.llama_model_default_params()
+        params.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF
+        params.use_mmap = use_mmap
+        recent_errors.clear()
+        self.ptr = C.llama_model_load_from_file(path.encode(), params)
+        if not self.ptr:
+            raise RuntimeError("; ".join(recent_errors) or "llama.cpp could not load the model")
+        self.vocab = C.llama_model_get_vocab(self.ptr)
+        self.n_vocab = C.llama_vocab_n_tokens(self.vocab)
+        self.n_layer = C.llama_model_n_layer(self.ptr)
+        self.n_ctx_train = C.llama_model_n_ctx_train(self.ptr)
+        self.add_bos = bool(C.llama_vocab_get_add_bos(self.vocab))
+        self._piece = ctypes.create_string_buffer(256)
+
+    def close(self) -> None:
+        if self.ptr:
+            C.llama_model_free(self.ptr)
+            self.ptr = None
+
+    def tokenize(self, text: str, add_special: bool = False, parse_special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (C.llama_token * cap)()
+        n = C.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
+        if n < 0:  # buffer too small: -n is the size needed
+            cap = -n
+            buf = (C.llama_token * cap)()
+            n = C.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
+        return list(buf[:n])
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        n = C.llama_token_to_piece(self.vocab, token, self._piece, 256, 0, special)
+        if n < 0:
+            big = ctypes.create_string_buffer(-n)
+            n = C.llama_token_to_piece(self.vocab, token, big, -n, 0, special)
+            return big.raw[:n]
+        return self._piece.raw[:n]
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def is_eog(self, token: int) -> bool:
+        return bool(C.llama_vocab_is_eog(self.vocab, token))
+
+    def meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(4096)
+        n = C.llama_model_meta_val_str(self.ptr, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
+
+
+class NativeContext:
+    """A llama.cpp context (KV cache) with one pre-allocated batch for sequence 0."""
+
+    def __init__(self, model: NativeModel, n_ctx: int, n_batch: int, n_threads: int, seed: int = -1) -> None:
+        params = C.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = n_batch
+        params.n_ubatch = min(n_batch, 512)
+        params.n_seq_max = 1
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        params.no_perf = True
+        recent_errors.clear()
+        self.ptr = C.llama_init_from_model(model.ptr, params)
+        if not self.ptr:
+            raise RuntimeError("; ".join(recent_errors) or "llama.cpp could not create a context")
+        self.model = model
+        self.n_ctx = C.llama_n_ctx(self.ptr)
+        self.n_batch = n_batch
+        self.memory = C.llama_get_memory(self.ptr)
+        self.batch = C.llama_batch_init(n_batch, 0, 1)
+
+    def close(self) -> None:
+        if self.ptr:
+            C.llama_batch_free(self.batch)
+            C.llama_free(self.ptr)
+            self.ptr = None
+
+    def trim(self, keep: int) -> None:
+        """Drop every cached position >= ``keep`` (the KV tail that no longer matches the prompt)."""
+        if not C.llama_memory_seq_rm(self.memory, 0, keep, -1):
+            # Some memory types (recurrent models) cannot drop a partial sequence: start over.
+            C.llama_memory_clear(self.memory, True)
+            raise PartialTrimUnsupported
+
+    def clear(self) -> None:
+        C.llama_memory_clear(self.memory, True)
+
+    def eval(self, tokens: list[int], start_pos: int, should_stop=None) -> int:
+        """Decode ``tokens`` at positions ``start_pos...``; logits only for the last token.
+
+        Returns how many tokens were evaluated: fewer than ``len(tokens)`` when ``should_stop()`` asked to
+        stop between batches (the KV then holds that prefix).
+        """
+        batch, n_batch = self.batch, self.n_batch
+        for offset in range(0, len(tokens), n_batch):
+            if should_stop is not None and should_stop():
+                return offset
+            chunk = tokens[offset : offset + n_batch]
+            n = len(chunk)
+            batch.n_tokens = n
+            for j, tok in enumerate(chunk):
+                batch.token[j] = tok
+                batch.pos[j] = start_pos + offset + j
+                batch.n_seq_id[j] = 1
+                batch.seq_id[j][0] = 0
+                batch.logits[j] = 0
+            batch.logits[n - 1] = 1
+            self._decode()
+        return len(tokens)
+
+    def eval_one(self, token: int, pos: int) -> None:
+        """The decode hot path: one token, logits on."""
+        batch = self.batch
+        batch.n_tokens = 1
+        batch.token[0] = token
+        batch.pos[0] = pos
+        batch.n_seq_id[0] = 1
+        batch.seq_id[0][0] = 0
+        batch.logits[0] = 1
+        self._decode()
+
+    def _decode(self) -> None:
+        rc = C.llama_decode(self.ptr, self.batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed (code {rc}): {'; '.join(recent_errors) or 'no details'}")
+
+
+class PartialTrimUnsupported(Exception):
+    """The KV cache was cleared because this model's memory cannot drop a partial sequence."""

@@ -1,0 +1,79 @@
+"""Sampling settings and llama.cpp's native sampler chain built from them.
+
+The chain order follows llama.cpp's own default (penalties -> top-k -> top-p -> min-p -> temperature ->
+dist) so that a given setting means the same thing here as in llama-cli. Temperature <= 0 means greedy:
+a single greedy sampler, which makes generation deterministic regardless of seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import llama_cpp as C
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.7
+    top_k: int = 40
+    top_p: float = 0.9
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    repeat_last_n: int = 64
+    seed: int = -1  # -1: a random seed each time
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def with_(self, **changes: float | int) -> SamplingParams:
+        return replace(self, **changes)
+
+
+GREEDY = SamplingParams(temperature=0.0, repeat_penalty=1.0)
+
+#: Named presets offered in the settings (temperature / top-p are what distinguishes them).
+PRESETS: dict[str, SamplingParams] = {
+    "Precise": SamplingParams(temperature=0.2, top_p=0.9),
+    "Balanced": SamplingParams(temperature=0.7, top_p=0.9),
+    "Creative": SamplingParams(temperature=1.0, top_p=0.95),
+    "Code": SamplingParams(temperature=0.1, top_p=0.95),
+}
+
+
+class SamplerChain:
+    """Owns a native ``llama_sampler`` chain; ``sample`` picks and accepts the next token."""
+
+    def __init__(self, params: SamplingParams) -> None:
+        chain_params = C.llama_sampler_chain_default_params()
+        chain_params.no_perf = True
+        self.ptr = C.llama_sampler_chain_init(chain_params)
+        add = lambda smpl: C.llama_sampler_chain_add(self.ptr, smpl)  # noqa: E731
+        if params.repeat_penalty != 1.0:
+            add(C.llama_sampler_init_penalties(params.repeat_last_n, params.repeat_penalty, 0.0, 0.0))
+        if params.greedy:
+            add(C.llama_sampler_init_greedy())
+            return
+        if params.top_k > 0:
+            add(C.llama_sampler_init_top_k(params.top_k))
+        if 0.0 < params.top_p < 1.0:
+            add(C.llama_sampler_init_top_p(params.top_p, 1))
+        if params.min_p > 0.0:
+            add(C.llama_sampler_init_min_p(params.min_p, 1))
+        add(C.llama_sampler_init_temp(params.temperature))
+        add(C.llama_sampler_init_dist(C.LLAMA_DEFAULT_SEED if params.seed < 0 else params.seed))
+
+    def sample(self, ctx_ptr: object) -> int:
+        """Sample from the last evaluated position's logits (llama_sampler_sample also accepts it)."""
+        return C.llama_sampler_sample(self.ptr, ctx_ptr, -1)
+
+    def close(self) -> None:
+        if self.ptr:
+            C.llama_sampler_free(self.ptr)
+            self.ptr = None
+
+    def __enter__(self) -> SamplerChain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,74 @@
+"""The error tree of Hearth's core.
+
+Every failure a user can cause (a bad file, a full context, a corrupt store) raises one of these, with a
+message written for that user. Front ends convert them at the edge only: the CLI prints the message and
+exits non-zero, the GUI shows a dialog. Anything else escaping the core is a bug.
+"""
+
+from __future__ import annotations
+
+
+class HearthError(Exception):
+    """Base class: ``str(err)`` is a complete, user-facing sentence."""
+
+    exit_code = 1
+
+
+# --- models / engine -------------------------------------------------------------------------------
+class ModelLoadError(HearthError):
+    """A model could not be loaded; the previously loaded model (if any) is still in place."""
+
+    exit_code = 3
+
+
+class ModelNotFoundError(ModelLoadError):
+    pass
+
+
+class NotGGUFError(ModelLoadError):
+    pass
+
+
+class TruncatedModelError(ModelLoadError):
+    pass
+
+
+class UnsupportedArchitectureError(ModelLoadError):
+    pass
+
+
+class InsufficientMemoryError(ModelLoadError):
+    pass
+
+
+class NoModelLoadedError(HearthError):
+    exit_code = 3
+
+
+class ContextOverflowError(HearthError):
+    """The request cannot fit the context window even after dropping all history."""
+
+
+class GenerationError(HearthError):
+    pass
+
+
+# --- storage -------------------------------------------------------------------------------------------
+class ConfigError(HearthError):
+    pass
+
+
+class HistoryError(HearthError):
+    pass
+
+
+class ConversationNotFoundError(HistoryError):
+    exit_code = 4
+
+
+class KnowledgeError(HearthError):
+    pass
+
+
+class MemoryStoreError(HearthError):
+    pass

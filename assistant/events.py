@@ -1,0 +1,85 @@
+"""Typed events: everything a front end shows comes from these.
+
+They are frozen dataclasses (pure values, no handles) so they can be logged, serialised to JSON and sent
+across a Qt ``Signal(object)`` without copying concerns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the answer as it streams (already valid UTF-8 text)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know about this answer (fallback prompt format, dropped turns...)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Measurements of one generation. ``evaluated_tokens`` < ``prompt_tokens`` means prefix reuse."""
+
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0
+    reused_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_s: float = 0.0
+    prompt_eval_s: float = 0.0
+    decode_s: float = 0.0
+    decode_tps: float = 0.0
+    stop_reason: str = ""
+    device: str = "CPU"
+    model: str = ""
+    prompt_format: str = "gguf"
+    dropped_turns: int = 0
+    context_used: int = 0
+    context_size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Done:
+    """The answer finished (also after a cancel: then ``stats.stop_reason == 'cancelled'``)."""
+
+    text: str
+    stats: Stats
+    conversation_id: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The answer failed; ``message`` is user-facing. Partial text so far is kept in ``text``."""
+
+    message: str
+    text: str = ""
+    error_type: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress of a long job (indexing, loading, downloading)."""
+
+    job: str
+    done: float
+    total: float | None = None
+    unit: str = ""
+    rate: float | None = None
+    eta_s: float | None = None
+    message: str = ""
+    errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+Event = Token | Notice | Done | Failed | Progress

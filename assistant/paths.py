@@ -1,0 +1,76 @@
+"""Where Hearth keeps things.
+
+``HEARTH_HOME`` (tests, benchmarks, portable installs) overrides every path; otherwise platformdirs gives
+the platform's conventional config/data/cache folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "hearth"
+#: Repository/resource root: ``resources/`` holds the bundled models, icons and the model catalog.
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+BUNDLED_CHAT_MODEL = RESOURCES / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_SECOND_MODEL = RESOURCES / "models" / "gemma-3-270m-q4_k_m.gguf"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    cache_dir: Path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / "settings.toml"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def history_db(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.data_dir / "memory"
+
+    @property
+    def index_manifest(self) -> Path:
+        return self.data_dir / "index-manifest.sqlite3"
+
+    def ensure(self) -> Paths:
+        for d in (self.config_dir, self.data_dir, self.cache_dir, self.models_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def get_paths() -> Paths:
+    home = os.environ.get("HEARTH_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(root / "config", root / "data", root / "cache")
+    return Paths(
+        Path(platformdirs.user_config_dir(APP_NAME)),
+        Path(platformdirs.user_data_dir(APP_NAME)),
+        Path(platformdirs.user_cache_dir(APP_NAME)),
+    )
+
+
+def apply_privacy_defaults() -> None:
+    """Keep every library offline and silent unless the user explicitly downloads something."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
