@@ -132,6 +132,13 @@ class Engine:
                 "smaller quantization."
             )
 
+    def clear_cache(self) -> None:
+        """Forget the cached prefix: the next generation evaluates its whole prompt (a cold start)."""
+        with self._lock:
+            loaded = self._require()
+            loaded.ctx.clear()
+            self._kv = []
+
     def unload(self) -> None:
         with self._lock:
             old, self._loaded, self._kv = self._loaded, None, []
@@ -187,6 +194,11 @@ class Engine:
             loaded.formatter.bos_token and prompt.text.startswith(loaded.formatter.bos_token)
         )
         return loaded.model.tokenize(prompt.text, add_special=add_bos)
+
+    def render(self, messages: list[Message]) -> tuple[FormattedPrompt, list[int]]:
+        """Format ``messages`` with the model's chat template and tokenize the result."""
+        prompt = self.format(messages)
+        return prompt, self.prompt_tokens(prompt)
 
     # ---- generation -------------------------------------------------------------------------------
     def generate(
@@ -262,7 +274,7 @@ class Engine:
         t_first: float | None = None
         stop_reason = "cancelled" if n_done < len(to_eval) else "length"
         pos = len(prompt)
-        with SamplerChain(sampling) as sampler:
+        with SamplerChain(sampling, model.n_vocab) as sampler:
             while stop_reason == "length" and completion < max_tokens:
                 if cancel.is_set():
                     stop_reason = "cancelled"

@@ -44,13 +44,13 @@ PRESETS: dict[str, SamplingParams] = {
 class SamplerChain:
     """Owns a native ``llama_sampler`` chain; ``sample`` picks and accepts the next token."""
 
-    def __init__(self, params: SamplingParams) -> None:
+    def __init__(self, params: SamplingParams, n_vocab: int) -> None:
         chain_params = C.llama_sampler_chain_default_params()
         chain_params.no_perf = True
         self.ptr = C.llama_sampler_chain_init(chain_params)
         add = lambda smpl: C.llama_sampler_chain_add(self.ptr, smpl)  # noqa: E731
         if params.repeat_penalty != 1.0:
-            add(C.llama_sampler_init_penalties(params.repeat_last_n, params.repeat_penalty, 0.0, 0.0))
+            add(C.llama_sampler_init_penalties(n_vocab, params.repeat_last_n, params.repeat_penalty, 0.0, 0.0))
         if params.greedy:
             add(C.llama_sampler_init_greedy())
             return

@@ -1,0 +1,1 @@
+"""Hearth's PySide6 desktop shell: a thin layer over :mod:`assistant` (all work runs in the core)."""

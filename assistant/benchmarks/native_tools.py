@@ -1,0 +1,62 @@
+"""Build llama.cpp's own tools (llama-bench, llama-lookup, llama-speculative) as benchmark baselines.
+
+They come from the llama.cpp source vendored in the llama-cpp-python sdist of the *installed* version, so
+the baseline runs the same kernels as Hearth's engine. Built once into the cache folder (never committed);
+later runs reuse the binaries.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+TOOLS = ("llama-bench", "llama-lookup", "llama-speculative")
+
+
+def tools_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"llama.cpp-{version('llama-cpp-python')}"
+
+
+def ensure_tools(cache_dir: Path, log=print) -> Path:
+    """Return the folder holding the built tools, building them first if needed (minutes, once)."""
+    root = tools_dir(cache_dir)
+    bin_dir = root / "build" / "bin"
+    if all((bin_dir / t).exists() for t in TOOLS):
+        return bin_dir
+    src = root / "src"
+    if not (src / "CMakeLists.txt").exists():
+        log(f"fetching the llama-cpp-python {version('llama-cpp-python')} sdist for its vendored llama.cpp...")
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                 f"llama-cpp-python=={version('llama-cpp-python')}", "-d", tmp],
+                check=True,
+            )
+            sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
+            with tarfile.open(sdist) as tar:
+                tar.extractall(tmp, filter="data")
+            vendored = next(Path(tmp).glob("llama_cpp_python-*/vendor/llama.cpp"))
+            shutil.rmtree(src, ignore_errors=True)
+            shutil.copytree(vendored, src)
+    log("building llama-bench, llama-lookup, llama-speculative (a few minutes, once)...")
+    build = root / "build"
+    jobs = str(os.cpu_count() or 2)
+    subprocess.run(
+        ["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF",
+         "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DBUILD_SHARED_LIBS=OFF",
+         *(os.environ.get("CMAKE_ARGS", "").split())],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(["cmake", "--build", str(build), "-j", jobs, "--target", *TOOLS], check=True,
+                   stdout=subprocess.DEVNULL)
+    return bin_dir
+
+
+if __name__ == "__main__":
+    print(ensure_tools(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".cache")))

@@ -1,0 +1,69 @@
+"""Build the prompt for one turn within the context window, explicitly.
+
+Budget: system prompt (+ memories + sources, which later issues add as context blocks) + history +
+question + the tokens reserved for the answer must fit ``n_ctx``. When they do not, the oldest turns are
+dropped first (a user message and its answer together) and the number dropped is reported, never a
+silent truncation. If even the bare question does not fit, a ContextOverflowError says by how much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.engine.chat_format import FormattedPrompt, Message
+from assistant.errors import ContextOverflowError
+
+#: Never plan an answer shorter than this when squeezing the budget.
+MIN_ANSWER_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    prompt: FormattedPrompt
+    tokens: list[int]
+    max_tokens: int
+    dropped_turns: int
+
+
+def build_prompt(
+    *,
+    system: str,
+    history: list[Message],
+    question: str,
+    n_ctx: int,
+    max_tokens: int,
+    render: Callable[[list[Message]], tuple[FormattedPrompt, list[int]]],
+    context_blocks: tuple[str, ...] = (),
+) -> BuiltPrompt:
+    """Fit ``system + context_blocks + history + question`` into ``n_ctx`` minus the answer reserve.
+
+    ``render`` formats messages with the model's template and tokenizes them (the engine provides it).
+    """
+    system_text = "\n\n".join(p for p in (system, *context_blocks) if p)
+    head = [Message("system", system_text)] if system_text else []
+    tail = [Message("user", question)]
+    turns = _group_turns(history)
+    for dropped in range(len(turns) + 1):
+        kept = [m for turn in turns[dropped:] for m in turn]
+        prompt, tokens = render(head + kept + tail)
+        room = n_ctx - len(tokens)
+        if room >= max_tokens or (not kept and room >= MIN_ANSWER_TOKENS):
+            return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped)
+    raise ContextOverflowError(
+        f"This message needs {len(tokens)} tokens of prompt but the context holds {n_ctx} "
+        f"(with at least {MIN_ANSWER_TOKENS} kept for the answer). Shorten it or raise the context length."
+    )
+
+
+def _group_turns(history: list[Message]) -> list[list[Message]]:
+    """Group messages into turns (a user message plus the replies that follow it), oldest first."""
+    turns: list[list[Message]] = []
+    for m in history:
+        if m.role == "system":
+            continue
+        if m.role == "user" or not turns:
+            turns.append([m])
+        else:
+            turns[-1].append(m)
+    return turns

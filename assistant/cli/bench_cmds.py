@@ -1,0 +1,29 @@
+"""``hearth bench ...``: benchmarks that compare Hearth with a named baseline in the same run."""
+
+from __future__ import annotations
+
+import argparse
+
+from assistant.cli.context import CliContext, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks (results as JSON in bench/results/)")
+    bs = p.add_subparsers(dest="bench_cmd", metavar="NAME", required=True)
+    b = bs.add_parser("engine", help="decode/prompt speed vs llama-bench and the high-level API; TTFT with reuse")
+    b.add_argument("--model", help="GGUF to measure (default: the bundled chat model)")
+    b.add_argument("--threads", type=int, default=0, help="threads (default: physical cores)")
+    b.add_argument("--reps", type=int, default=3)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_engine)
+
+
+def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import engine as bench
+
+    result = bench.run(model=args.model, threads=args.threads, reps=args.reps)
+    if args.json:
+        print_json(result)
+    else:
+        print(bench.table(result))
+    return 0

@@ -1,0 +1,183 @@
+"""The Assistant facade: every core action the CLI, the GUI and the benchmarks use lives here.
+
+Parts (engine, history) come in through the constructor so tests can pass their own; ``Assistant.open()``
+wires the real ones from the settings and the data directory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from assistant.chat.history import History
+from assistant.chat.prompt import build_prompt
+from assistant.config import Settings, load_settings, save_settings
+from assistant.engine import PRESETS, Engine, LoadSettings, Message, ModelInfo, SamplingParams
+from assistant.engine.chat_format import FALLBACK_NOTICE
+from assistant.errors import HearthError
+from assistant.events import Done, Event, Failed, Notice, Token
+from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
+
+#: How often a streaming answer is written to the history (a killed process loses at most this much).
+CHECKPOINT_S = 0.5
+
+
+class Response:
+    """A lazy answer: iterating drives generation once and buffers the events; ``text()`` finishes it."""
+
+    def __init__(self, events: Iterator[Event], cancel: threading.Event) -> None:
+        self._events = events
+        self._seen: list[Event] = []
+        self.cancel_event = cancel
+        self.done: Done | None = None
+        self.failed: Failed | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        yield from self._seen
+        for event in self._events:
+            self._seen.append(event)
+            if isinstance(event, Done):
+                self.done = event
+            elif isinstance(event, Failed):
+                self.failed = event
+            yield event
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def text(self) -> str:
+        for _ in self:
+            pass
+        if self.done is not None:
+            return self.done.text
+        return self.failed.text if self.failed else ""
+
+
+class Assistant:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        history: History | None = None,
+        settings_warning: str | None = None,
+    ) -> None:
+        self.paths = paths.ensure()
+        self.settings = settings
+        self.settings_warning = settings_warning
+        self.engine = engine or Engine()
+        self.history = history or History(paths.history_db)
+
+    @classmethod
+    def open(cls) -> Assistant:
+        apply_privacy_defaults()
+        paths = get_paths().ensure()
+        loaded = load_settings(paths.settings_file)
+        return cls(paths, loaded.settings, settings_warning=loaded.warning)
+
+    def close(self) -> None:
+        self.engine.unload()
+        self.history.close()
+
+    # ---- settings -----------------------------------------------------------------------------------
+    def save_settings(self) -> None:
+        save_settings(self.settings, self.paths.settings_file)
+
+    def apply_preset(self, name: str) -> None:
+        if name not in PRESETS:
+            raise HearthError(f"Unknown sampling preset {name!r}; choose one of {', '.join(PRESETS)}.")
+        preset, m = PRESETS[name], self.settings.model
+        m.preset, m.temperature, m.top_p = name, preset.temperature, preset.top_p
+
+    def sampling(self) -> SamplingParams:
+        m = self.settings.model
+        return SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed)
+
+    # ---- models -------------------------------------------------------------------------------------
+    def model_path(self) -> Path:
+        return Path(self.settings.model.path).expanduser() if self.settings.model.path else BUNDLED_CHAT_MODEL
+
+    def load_settings(self) -> LoadSettings:
+        m = self.settings.model
+        return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers)
+
+    def ensure_model(self) -> ModelInfo:
+        if not self.engine.loaded:
+            self.engine.load(self.model_path(), self.load_settings())
+        return self.engine.info
+
+    def use_model(self, path: str | Path) -> ModelInfo:
+        """Load ``path`` (the old model stays if it fails) and remember it as the chat model."""
+        info = self.engine.load(path, self.load_settings())
+        self.settings.model.path = str(Path(path).expanduser().resolve())
+        self.save_settings()
+        return info
+
+    # ---- chat ---------------------------------------------------------------------------------------
+    def ask(
+        self,
+        text: str,
+        conversation_id: str | None = None,
+        *,
+        sampling: SamplingParams | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Response:
+        cancel = cancel or threading.Event()
+        return Response(self._turn(text, conversation_id, sampling or self.sampling(), cancel), cancel)
+
+    def _turn(self, text: str, conversation_id: str | None, sampling: SamplingParams,
+              cancel: threading.Event) -> Iterator[Event]:
+        try:
+            info = self.ensure_model()
+        except HearthError as exc:
+            yield Failed(str(exc), error_type=type(exc).__name__)
+            return
+        if conversation_id is None:
+            conv = self.history.create_conversation(title=_title_from(text), model=info.name)
+        else:
+            conv = self.history.get_conversation(conversation_id)
+        past = [Message(m.role, m.content) for m in self.history.messages(conv.id) if m.content]
+        self.history.add_message(conv.id, "user", text)
+        reply = self.history.add_message(conv.id, "assistant", "", partial=True)
+        parts: list[str] = []
+        finished = False
+        try:
+            m = self.settings.model
+            built = build_prompt(system=m.system_prompt, history=past, question=text, n_ctx=self.engine.n_ctx,
+                                 max_tokens=m.max_tokens, render=self.engine.render)
+            fallback = self.engine.uses_fallback_format
+            if fallback:
+                yield Notice("prompt_format", FALLBACK_NOTICE)
+            if built.dropped_turns:
+                yield Notice("context", f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation "
+                                        f"to fit the {self.engine.n_ctx}-token context.")
+            last_save = time.monotonic()
+            for event in self.engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop,
+                                              "fallback" if fallback else "gguf", built.dropped_turns):
+                if isinstance(event, Token):
+                    parts.append(event.text)
+                    if time.monotonic() - last_save > CHECKPOINT_S:
+                        self.history.update_message(reply.id, content="".join(parts))
+                        last_save = time.monotonic()
+                    yield event
+                elif isinstance(event, Done):
+                    interrupted = event.stats.stop_reason == "cancelled"
+                    self.history.update_message(reply.id, content=event.text, partial=interrupted,
+                                                stats=event.stats.to_dict())
+                    finished = True
+                    yield replace(event, conversation_id=conv.id, message_id=reply.id)
+        except HearthError as exc:
+            yield Failed(str(exc), text="".join(parts), error_type=type(exc).__name__)
+        finally:
+            if not finished:  # failed, or the consumer stopped iterating: keep what was streamed
+                self.history.update_message(reply.id, content="".join(parts), partial=True)
+
+
+def _title_from(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+

