@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = bs.add_parser("engine", help="decode/prompt speed vs llama-bench and the high-level API; TTFT with reuse")
     b.add_argument("--model", help="GGUF to measure (default: the bundled chat model)")
     b.add_argument("--threads", type=int, default=0, help="threads (default: physical cores)")
-    b.add_argument("--reps", type=int, default=3)
+    b.add_argument("--reps", type=int, default=5)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_engine)
 

@@ -18,7 +18,12 @@ from typing import Any, BinaryIO
 import gguf
 from gguf import GGUFValueType
 
-from assistant.errors import ModelNotFoundError, NotGGUFError, TruncatedModelError, UnsupportedArchitectureError
+from assistant.errors import (
+    ModelNotFoundError,
+    NotGGUFError,
+    TruncatedModelError,
+    UnsupportedArchitectureError,
+)
 
 _SCALAR = {
     GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b", GGUFValueType.UINT16: "<H",

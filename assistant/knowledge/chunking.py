@@ -10,6 +10,7 @@ and could then never be found by meaning.
 from __future__ import annotations
 
 import bisect
+import re
 
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from tokenizers import Tokenizer
@@ -18,6 +19,8 @@ from assistant.knowledge.records import Document, Piece, Unit
 
 #: Bump when the chunk boundaries for the same settings change: every file is then re-chunked.
 CHUNKER_VERSION = 1
+#: A chunk that is only a heading says nothing by itself; its title is kept as the next chunks' heading.
+_BARE_HEADING = re.compile(r"#{1,6} [^\n]*")
 
 
 class Chunker:
@@ -45,13 +48,15 @@ def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language:
     heading_offsets = [offset for offset, _ in unit.headings]
     pieces = []
     for start, text in splitter.chunk_indices(unit.text):
+        if _BARE_HEADING.fullmatch(text):
+            continue
         end = start + len(text)
         line_start = line_end = None
         if unit.first_line is not None:
             line_start = unit.first_line + bisect.bisect_left(newlines, start)
             line_end = unit.first_line + bisect.bisect_left(newlines, end - 1)
-        pieces.append(Piece(text, unit.page, line_start, line_end, _heading_at(unit, heading_offsets, start, end),
-                            language))
+        heading = _heading_at(unit, heading_offsets, start, end)
+        pieces.append(Piece(text, unit.page, line_start, line_end, heading, language))
     return pieces
 
 

@@ -8,6 +8,8 @@ different models are never mixed.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +21,7 @@ from assistant.knowledge.errors import EmbedderUnavailableError
 from assistant.paths import apply_privacy_defaults
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
 BUNDLED_EMBEDDER = "all-MiniLM-L6-v2"
@@ -63,19 +66,33 @@ def embedder_path(settings: KnowledgeSettings) -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU (``device`` is configurable for GPU builds)."""
+    """A sentence-transformers model folder, on the CPU unless ``device`` says otherwise.
+
+    The model (torch and all) is loaded on the first :meth:`embed` only: name, window and tokenizer come
+    from the folder's small config files, so re-syncing an unchanged folder never pays the model's load.
+    """
 
     def __init__(self, path: Path, name: str, batch_size: int = 32, device: str = "cpu") -> None:
-        apply_privacy_defaults()
-        from sentence_transformers import SentenceTransformer  # heavy import: only when a model is needed
-
-        self._name = name
-        self.batch_size = batch_size
-        self.model = SentenceTransformer(str(path), device=device)
+        self.path, self._name, self.batch_size, self.device = path, name, batch_size, device
+        self._model: SentenceTransformer | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._lock = threading.Lock()
+        config = path / "sentence_bert_config.json"
+        self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings) -> SentenceTransformerEmbedder:
         return cls(embedder_path(settings), embedder_name(settings))
+
+    @property
+    def model(self) -> SentenceTransformer:
+        with self._lock:
+            if self._model is None:
+                apply_privacy_defaults()
+                from sentence_transformers import SentenceTransformer  # heavy: only when vectors are needed
+
+                self._model = SentenceTransformer(str(self.path), device=self.device)
+            return self._model
 
     @property
     def name(self) -> str:
@@ -83,11 +100,17 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        return int(self._window or self.model.max_seq_length) - 2  # [CLS] and [SEP]
 
     @property
     def tokenizer(self) -> Tokenizer:
-        return self.model.tokenizer.backend_tokenizer
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            file = self.path / "tokenizer.json"
+            self._tokenizer = (Tokenizer.from_file(str(file)) if file.is_file()
+                               else self.model.tokenizer.backend_tokenizer)
+        return self._tokenizer
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,

@@ -72,7 +72,8 @@ def load(path: Path, data: bytes) -> Document:
         log.debug("loader failed on %s", path, exc_info=True)
         raise UnreadableFileError(f"cannot be read as {path.suffix.lstrip('.').upper()}: {exc}") from exc
     if not any(u.text.strip() for u in doc.units):
-        raise UnreadableFileError("no extractable text" + (" (scanned PDF?)" if path.suffix == ".pdf" else ""))
+        hint = " (scanned PDF?)" if path.suffix.lower() == ".pdf" else ""
+        raise UnreadableFileError(f"no extractable text{hint}")
     return doc
 
 
@@ -139,7 +140,8 @@ def _load_table(path: Path, data: bytes) -> Document:
         raise UnreadableFileError("empty table")
     header = [h.strip() or f"column {i + 1}" for i, h in enumerate(rows[0])]
     lines = [" | ".join(header)]
-    lines += [" | ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()) for row in rows[1:]]
+    for row in rows[1:]:
+        lines.append(" | ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()))
     return Document("text", (Unit("\n".join(lines)),), language="CSV")
 
 
@@ -193,7 +195,8 @@ def html_to_markdown(data: bytes | str) -> str:
 
 def _load_epub(path: Path, data: bytes) -> Document:
     book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
-    chapters = [html_to_markdown(item.get_content()) for item in book.get_items_of_type(ebooklib.ITEM_DOCUMENT)]
+    items = book.get_items_of_type(ebooklib.ITEM_DOCUMENT)
+    chapters = [html_to_markdown(item.get_content()) for item in items]
     return _markdown_document("\n\n".join(c for c in chapters if c))
 
 

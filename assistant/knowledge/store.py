@@ -17,6 +17,7 @@ half-written chunk can be cited.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -24,7 +25,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import chromadb
 import numpy as np
@@ -63,7 +63,8 @@ CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading) VALUES ('delete', old.rowid, old.text, old.heading);
+    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)
+    VALUES ('delete', old.rowid, old.text, old.heading);
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 """
@@ -219,10 +220,8 @@ class Store:
             for table in ("chunks", "files", "pending"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
-        try:
+        with contextlib.suppress(Exception):  # chromadb's "does not exist" error type varies by version
             self.chroma.delete_collection(f"hearth-{name}")
-        except Exception:  # chromadb raises different types across versions when it does not exist
-            pass
 
     # --- manifest --------------------------------------------------------------------------------------
     def file_states(self, collection: str) -> dict[str, FileState]:
@@ -246,8 +245,8 @@ class Store:
         ids_by_hash: dict[str, str] = {}
         for part in _batched(list(set(chunk_hashes)), _SQL_VARS):
             marks = ",".join("?" * len(part))
-            rows = self._query(f"SELECT chunk_hash, min(id) FROM chunks WHERE collection = ? AND chunk_hash IN "
-                               f"({marks}) GROUP BY chunk_hash", [collection, *part])
+            rows = self._query(f"SELECT chunk_hash, min(id) FROM chunks WHERE collection = ? "
+                               f"AND chunk_hash IN ({marks}) GROUP BY chunk_hash", [collection, *part])
             ids_by_hash.update(rows)
         if not ids_by_hash:
             return {}
@@ -258,7 +257,7 @@ class Store:
     # --- writes ----------------------------------------------------------------------------------------
     def replace_files(self, collection: str, files: Sequence[FileState], chunks: Sequence[Chunk],
                       vectors: np.ndarray, touched: Sequence[FileState] = ()) -> None:
-        """Make ``files`` hold exactly ``chunks`` (with ``vectors``) in both indexes; update ``touched``'s stats.
+        """Make ``files`` hold exactly ``chunks`` (with ``vectors``) in both indexes.
 
         ``touched`` are files whose content did not change (only their mtime did): no chunk is touched.
         """
@@ -276,8 +275,8 @@ class Store:
             db.executemany(f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({','.join('?' * 15)})",
                            [tuple(vars(c).values()) for c in chunks])
             db.executemany(
-                "INSERT OR REPLACE INTO files (collection, path, size, mtime_ns, content_hash, chunker, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO files (collection, path, size, mtime_ns, content_hash, chunker, "
+                "error) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(collection, *vars(f).values()) for f in (*files, *touched)],
             )
             db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?",
@@ -290,7 +289,8 @@ class Store:
     def remove_files(self, collection: str, paths: Sequence[str]) -> None:
         with self._transaction() as db:
             old_ids = self._delete_paths(db, collection, paths)
-            db.executemany("DELETE FROM files WHERE collection = ? AND path = ?", [(collection, p) for p in paths])
+            db.executemany("DELETE FROM files WHERE collection = ? AND path = ?",
+                           [(collection, p) for p in paths])
             db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
                            [(collection, i) for i in old_ids])
         self._forget(collection, old_ids)
@@ -317,7 +317,8 @@ class Store:
         for part in _batched(list(ids), self.chroma.get_max_batch_size()):
             vectors_col.delete(ids=list(part))
         with self._transaction() as db:
-            db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?", [(collection, i) for i in ids])
+            db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?",
+                           [(collection, i) for i in ids])
 
     @staticmethod
     def _delete_paths(db: sqlite3.Connection, collection: str, paths: Sequence[str]) -> list[str]:
@@ -361,16 +362,17 @@ class Store:
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         found: dict[str, Chunk] = {}
         for part in _batched(list(ids), _SQL_VARS):
-            rows = self._query(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
-                               list(part))
+            marks = ",".join("?" * len(part))
+            rows = self._query(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", list(part))
             found.update((row[0], Chunk(*row)) for row in rows)
         return found
 
-    def chunk_ids(self, collection: str) -> tuple[set[str], set[str], set[str]]:
-        """(SQLite ids, FTS5 ids, Chroma ids) of a collection: the consistency check tests and doctors use."""
-        rows = set(r[0] for r in self._query("SELECT id FROM chunks WHERE collection = ?", (collection,)))
-        fts = set(r[0] for r in self._query(
-            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE c.collection = ? "
-            "AND chunks_fts MATCH 'text : NOT zzzznever OR heading : NOT zzzznever'", (collection,)))
-        vectors = set(self._vectors(collection).get(include=[])["ids"])
-        return rows, fts, vectors
+    def chunk_ids(self, collection: str) -> tuple[set[str], set[str]]:
+        """(SQLite ids, Chroma ids) of a collection: the consistency check tests and repairs rely on."""
+        rows = {r[0] for r in self._query("SELECT id FROM chunks WHERE collection = ?", (collection,))}
+        return rows, set(self._vectors(collection).get(include=[])["ids"])
+
+    def check_keyword_index(self) -> None:
+        """Raise ``sqlite3.DatabaseError`` unless the FTS5 index matches the chunk rows exactly."""
+        with self._lock:
+            self._db.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")

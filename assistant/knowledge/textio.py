@@ -2,7 +2,9 @@
 
 Files arrive from users' folders in whatever encoding their editor used (Latin-1, Windows-1252, UTF-16
 with a BOM...). UTF-8 is tried first because it is both the most common and a strict test; anything else
-goes to charset-normalizer, which also tells apart text from binary noise.
+goes to charset-normalizer, which also tells apart text from binary noise. On short text it cannot tell
+the Latin code pages apart (it may read French as Baltic), so when Windows-1252, the commonest legacy
+encoding, is among its plausible candidates, that one is used.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    best = from_bytes(data).best()
+    candidates = from_bytes(data)
+    best = next((m for m in candidates if m.encoding == "cp1252"), candidates.best())
     if best is None:
         raise UnreadableFileError("binary file or unknown text encoding")
     return str(best)

@@ -59,7 +59,7 @@ def test_stop_string_ends_generation_before_it(engine: Engine) -> None:
 
 def test_cancel_mid_answer_keeps_partial(engine: Engine) -> None:
     cancel = threading.Event()
-    prompt, tokens = engine.render(QUESTION)
+    _prompt, tokens = engine.render(QUESTION)
     seen: list[str] = []
     done = None
     for event in engine.generate(tokens, GREEDY, 200, cancel=cancel):

@@ -1,0 +1,155 @@
+"""``hearth bench engine``: Hearth's decode loop against llama.cpp itself, in one run.
+
+Baselines, each measured in the same run on the same model, threads and batch sizes:
+- ``llama-bench`` built from the llama.cpp vendored in the installed llama-cpp-python (pp512 / tg128);
+- llama-cpp-python's high-level ``create_chat_completion`` (stream) on the same chat prompt.
+The runs are interleaved (native, Hearth, high-level, repeat) and medians reported, because this
+machine is noisy. Also: TTFT of the 5th turn of a ~2,000-token conversation, prefix reuse vs cold start.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.benchmarks.native_tools import ensure_tools
+from assistant.engine import GREEDY, Engine, LoadSettings, Message
+from assistant.engine.engine import default_threads
+from assistant.events import Done
+from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, get_paths
+
+N_PROMPT, N_GEN, N_BATCH = 512, 128, 512
+STORY = [Message("user", "Write a long, detailed story about a lighthouse keeper and a storm.")]
+RESULTS = RESOURCES.parent / "bench" / "results"
+
+
+def _llama_bench(binary: Path, model: str, threads: int) -> dict[str, float]:
+    out = subprocess.run(
+        [str(binary), "-m", model, "-t", str(threads), "-p", str(N_PROMPT), "-n", str(N_GEN),
+         "-b", str(N_BATCH), "-ub", str(N_BATCH), "-r", "1", "-o", "json"],
+        check=True, capture_output=True, text=True,
+    )
+    rows = json.loads(out.stdout)
+    return {
+        "pp_tps": next(r["avg_ts"] for r in rows if r["n_prompt"] and not r["n_gen"]),
+        "tg_tps": next(r["avg_ts"] for r in rows if r["n_gen"] and not r["n_prompt"]),
+    }
+
+
+def _hearth(engine: Engine) -> dict[str, float]:
+    """pp: N_PROMPT random tokens in one batch from an empty cache (as llama-bench); tg: the chat loop."""
+    loaded = engine._require()
+    tokens = [random.randrange(loaded.model.n_vocab) for _ in range(N_PROMPT)]
+    engine.clear_cache()
+    t0 = time.perf_counter()
+    loaded.ctx.eval(tokens, 0)
+    pp_s = time.perf_counter() - t0
+    engine.clear_cache()
+    _prompt, prompt_tokens = engine.render(STORY)
+    done = next(e for e in engine.generate(prompt_tokens, GREEDY, N_GEN) if isinstance(e, Done))
+    return {"pp_tps": N_PROMPT / pp_s, "tg_tps": done.stats.decode_tps, "tg_tokens": done.stats.completion_tokens}
+
+
+def _high_level(llm: Any) -> dict[str, float]:
+    llm.reset()
+    first = last = None
+    n = 0
+    for chunk in llm.create_chat_completion([{"role": m.role, "content": m.content} for m in STORY],
+                                            max_tokens=N_GEN, temperature=0.0, stream=True):
+        if chunk["choices"][0]["delta"].get("content"):
+            last = time.perf_counter()
+            first = first or last
+            n += 1
+    return {"tg_tps": (n - 1) / (last - first) if n > 1 else 0.0, "tg_tokens": n}
+
+
+def _ttft_fifth_turn(engine: Engine) -> dict[str, float]:
+    """Four turns of ~450 tokens each, then a 5th question: TTFT with the cached prefix vs a cold start."""
+    random.seed(7)
+    words = ["river", "stone", "garden", "lamp", "winter", "harbour", "letter", "music", "orchard", "bridge", "candle", "meadow"]
+    history: list[Message] = []
+    engine.clear_cache()
+    for turn in range(4):
+        filler = " ".join(random.choice(words) for _ in range(440))
+        question = Message("user", f"Turn {turn + 1}. Here are my notes: {filler}. Summarise them in one line.")
+        _p, tokens = engine.render([*history, question])
+        done = next(e for e in engine.generate(tokens, GREEDY, 24) if isinstance(e, Done))
+        history += [question, Message("assistant", done.text)]
+    fifth = [*history, Message("user", "Which of my notes mentioned the harbour most often?")]
+    _p, tokens = engine.render(fifth)
+    warm = next(e for e in engine.generate(tokens, GREEDY, 1) if isinstance(e, Done)).stats
+    engine.clear_cache()
+    cold = next(e for e in engine.generate(tokens, GREEDY, 1) if isinstance(e, Done)).stats
+    return {"prompt_tokens": len(tokens), "warm_evaluated": warm.evaluated_tokens,
+            "warm_ttft_s": warm.ttft_s, "cold_ttft_s": cold.ttft_s, "ratio": warm.ttft_s / cold.ttft_s}
+
+
+def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) -> dict[str, Any]:
+    from llama_cpp import Llama
+
+    model = str(Path(model).resolve()) if model else str(BUNDLED_CHAT_MODEL)
+    threads = threads or default_threads()
+    tools = ensure_tools(get_paths().cache_dir, log=log)
+    engine = Engine()
+    engine.load(model, LoadSettings(n_ctx=4096, n_threads=threads, n_batch=N_BATCH))
+    llm = Llama(model, n_ctx=4096, n_threads=threads, n_threads_batch=threads, n_batch=N_BATCH, verbose=False)
+    samples: dict[str, list[dict[str, float]]] = {"native": [], "hearth": [], "high_level": []}
+    for rep in range(reps):
+        log(f"rep {rep + 1}/{reps}: llama-bench, Hearth, high-level API")
+        samples["native"].append(_llama_bench(tools / "llama-bench", model, threads))
+        samples["hearth"].append(_hearth(engine))
+        samples["high_level"].append(_high_level(llm))
+    del llm
+    log("TTFT of the 5th turn (~2,000 tokens): prefix reuse vs cold")
+    ttft = _ttft_fifth_turn(engine)
+    engine.unload()
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(s[key] for s in samples[name])
+
+    result = {
+        "benchmark": "engine",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
+        "model": Path(model).name,
+        "settings": {"n_prompt": N_PROMPT, "n_gen": N_GEN, "n_batch": N_BATCH, "reps": reps},
+        "native": {"pp_tps": med("native", "pp_tps"), "tg_tps": med("native", "tg_tps")},
+        "hearth": {"pp_tps": med("hearth", "pp_tps"), "tg_tps": med("hearth", "tg_tps")},
+        "high_level": {"tg_tps": med("high_level", "tg_tps")},
+        "samples": samples,
+        "ttft_5th_turn": ttft,
+    }
+    result["ratios"] = {
+        "hearth_pp_vs_native": result["hearth"]["pp_tps"] / result["native"]["pp_tps"],
+        "hearth_tg_vs_native": result["hearth"]["tg_tps"] / result["native"]["tg_tps"],
+        "high_level_tg_vs_native": result["high_level"]["tg_tps"] / result["native"]["tg_tps"],
+        "ttft_reuse_vs_cold": ttft["ratio"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "engine.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def table(r: dict[str, Any]) -> str:
+    ratios, t = r["ratios"], r["ttft_5th_turn"]
+    return "\n".join([
+        f"Engine benchmark: {r['model']}, {r['machine']['threads']} threads, median of {r['settings']['reps']}",
+        "",
+        "| measure | llama.cpp (llama-bench) | Hearth | ratio | target |",
+        "|---|---|---|---|---|",
+        f"| prompt eval pp{N_PROMPT} (tok/s) | {r['native']['pp_tps']:.1f} | {r['hearth']['pp_tps']:.1f} | "
+        f"{ratios['hearth_pp_vs_native']:.2f}x | >= 0.95x |",
+        f"| decode tg{N_GEN} (tok/s) | {r['native']['tg_tps']:.1f} | {r['hearth']['tg_tps']:.1f} | "
+        f"{ratios['hearth_tg_vs_native']:.2f}x | >= 0.95x |",
+        f"| decode, llama-cpp-python high-level API (tok/s) | {r['native']['tg_tps']:.1f} | "
+        f"{r['high_level']['tg_tps']:.1f} (high-level) | {ratios['high_level_tg_vs_native']:.2f}x | (baseline) |",
+        f"| TTFT 5th turn, {t['prompt_tokens']} tokens (s) | cold {t['cold_ttft_s']:.3f} | "
+        f"reuse {t['warm_ttft_s']:.3f} ({t['warm_evaluated']} evaluated) | {ratios['ttft_reuse_vs_cold']:.2f}x | "
+        "<= 0.25x |",
+    ])

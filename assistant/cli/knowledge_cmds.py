@@ -1,0 +1,181 @@
+"""``hearth index``, ``hearth search``, ``hearth collections`` and ``hearth bench index|retrieval``.
+
+These commands build their own :class:`KnowledgeBase` from the settings file rather than the full
+assistant facade: indexing and searching never need a chat model loaded. Progress goes to stderr (a rich
+progress bar), results to stdout; ``--json`` makes stdout one JSON document (``--queries``: JSON Lines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from assistant.cli.context import CliContext, err, print_json
+from assistant.config import load_settings
+from assistant.errors import KnowledgeError
+from assistant.events import Progress as ProgressEvent
+from assistant.knowledge import Citation, KnowledgeBase
+from assistant.paths import get_paths
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="index (or re-sync) folders and files into a knowledge collection")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders or files to index")
+    p.add_argument("--collection", "-c", default="default", help="collection name (default: default)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search your indexed files (no chat model needed)")
+    p.add_argument("text", nargs="?", help="what to look for")
+    p.add_argument("--queries", type=Path, metavar="FILE.jsonl",
+                   help='many queries, one {"id": ..., "text": ...} per line ("-" for stdin); '
+                        "prints one JSON line per query")
+    p.add_argument("--collection", "-c", default="default", help="collection to search (default: default)")
+    p.add_argument("-k", type=int, default=None, help="number of hits (default: knowledge.top_k)")
+    p.add_argument("--folder", help="only hits from files under this folder")
+    p.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("collections", help="list or remove knowledge collections")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("list", help="list collections")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_collections_list)
+    q = actions.add_parser("remove", help="remove a collection from the index (your files are not touched)")
+    q.add_argument("name")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_collections_remove)
+
+
+def register_bench(bench_sub: argparse._SubParsersAction) -> None:
+    """Add ``index`` and ``retrieval`` to the ``hearth bench`` sub-commands."""
+    from assistant.benchmarks import index as index_bench
+    from assistant.benchmarks import retrieval as retrieval_bench
+
+    for module in (index_bench, retrieval_bench):
+        module.register(bench_sub)
+
+
+@contextmanager
+def open_knowledge_base() -> Iterator[KnowledgeBase]:
+    loaded = load_settings()
+    if loaded.warning:
+        err(loaded.warning)
+    kb = KnowledgeBase(get_paths(), loaded.settings.knowledge)
+    try:
+        yield kb
+    finally:
+        kb.close()
+
+
+def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
+    """Drive an indexing job with a progress bar on stderr; returns its last event."""
+    last = ProgressEvent("index", 0)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[file]}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("indexing", total=None, rate="", file="")
+        for last in events:
+            rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
+            bar.update(task, completed=last.done, total=last.total, rate=rate, file=Path(last.message).name)
+    return last
+
+
+def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
+    start = time.monotonic()
+    with open_knowledge_base() as kb:
+        last = render_progress(kb.index(args.paths, args.collection))
+        info = next(c for c in kb.collections() if c.name == args.collection)
+    result = {
+        "collection": args.collection, "status": last.message, "files": info.files, "chunks": info.chunks,
+        "seconds": round(time.monotonic() - start, 2),
+        "skipped": [{"path": p, "reason": r} for p, r in last.errors],
+    }
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{args.collection}: {info.files} files, {info.chunks} chunks ({last.message} in "
+              f"{result['seconds']} s); {len(last.errors)} skipped")
+        for path, reason in last.errors:
+            print(f"  skipped {path}: {reason}")
+    return 0
+
+
+def _hit(c: Citation) -> dict[str, Any]:
+    return {k: v for k, v in c.to_dict().items() if k != "n"}
+
+
+def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
+    if (args.text is None) == (args.queries is None):
+        raise KnowledgeError("Give either a search TEXT or --queries FILE.jsonl.")
+    with open_knowledge_base() as kb:
+        k = args.k or kb.settings.top_k
+        if args.queries is not None:
+            for qid, text in _read_queries(args.queries):
+                hits = kb.search(text, args.collection, k, args.folder, args.mode)
+                line = {"id": qid, "hits": [_hit(h) for h in hits]}
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+            return 0
+        hits = kb.search(args.text, args.collection, k, args.folder, args.mode)
+    if args.json:
+        print_json({"query": args.text, "collection": args.collection, "hits": [_hit(h) for h in hits]})
+        return 0
+    if not hits:
+        print("No matches.")
+    for i, h in enumerate(hits, start=1):
+        snippet = " ".join(h.text.split())
+        print(f"[{i}] {h.path}" + (f"  page {h.page}" if h.page else "")
+              + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}")
+        print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+    return 0
+
+
+def _read_queries(path: Path) -> Iterator[tuple[Any, str]]:
+    try:
+        lines = sys.stdin.readlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise KnowledgeError(f"Cannot read the queries file {path}: {exc.strerror or exc}.") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            query = json.loads(line)
+            yield query.get("id", number), str(query["text"])
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise KnowledgeError(f'{path}:{number}: expected a JSON object with a "text" field.') from None
+
+
+def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_knowledge_base() as kb:
+        infos = kb.collections()
+    if args.json:
+        print_json([c.to_dict() for c in infos])
+        return 0
+    if not infos:
+        print("No collections yet: add some with `hearth index FOLDER`.")
+    for c in infos:
+        synced = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_sync)) if c.last_sync else "never"
+        flag = "  NEEDS RE-INDEX (embedder changed)" if c.needs_reindex else ""
+        print(f"{c.name}: {c.files} files, {c.chunks} chunks, {c.errors} skipped, synced {synced}, "
+              f"embedder {c.embedder}{flag}")
+    return 0
+
+
+def cmd_collections_remove(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_knowledge_base() as kb:
+        kb.remove_collection(args.name)
+    if args.json:
+        print_json({"removed": args.name})
+    else:
+        print(f"Removed collection {args.name!r} (your files were not touched).")
+    return 0

@@ -1,0 +1,118 @@
+"""The knowledge base facade: what the assistant facade, the CLI and the GUI call.
+
+It owns the store and the embedder, both opened lazily: listing or removing collections never touches
+the model, and neither does re-syncing a folder in which nothing changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.config import KnowledgeSettings
+from assistant.events import Progress
+from assistant.knowledge.chunking import Chunker
+from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
+from assistant.knowledge.errors import CollectionNotFoundError, NeedsReindexError
+from assistant.knowledge.records import Citation, CollectionInfo
+from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
+from assistant.knowledge.store import CollectionRow, Store, validate_name
+from assistant.knowledge.sync import IndexJob
+from assistant.paths import Paths
+
+EMBED_BATCH = 32
+
+
+class KnowledgeBase:
+    def __init__(self, paths: Paths, settings: KnowledgeSettings, embedder: Embedder | None = None,
+                 reranker: Reranker | None = None, batch_size: int = EMBED_BATCH) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.batch_size = batch_size
+        self.store = Store(paths)
+        self._embedder = embedder
+        self._reranker = reranker
+        self._chunker: Chunker | None = None
+        self._lock = threading.Lock()
+
+    # --- models, loaded on first need ----------------------------------------------------------------
+    @property
+    def embedder_name(self) -> str:
+        return self._embedder.name if self._embedder is not None else embedder_name(self.settings)
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder.from_settings(self.settings)
+            return self._embedder
+
+    @property
+    def chunker(self) -> Chunker:
+        embedder = self.embedder
+        with self._lock:
+            if self._chunker is None:
+                s = self.settings
+                self._chunker = Chunker(embedder.tokenizer, s.chunk_tokens, s.chunk_overlap,
+                                        embedder.max_tokens)
+            return self._chunker
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The injected reranker, else the cross-encoder in ``<models>/reranker`` if ``rerank`` is on."""
+        local = self.paths.models_dir / "reranker"
+        with self._lock:
+            if self._reranker is None and self.settings.rerank and (local / "config.json").is_file():
+                self._reranker = CrossEncoderReranker(local)
+            return self._reranker
+
+    # --- the API ---------------------------------------------------------------------------------------
+    def index(self, sources: list[Path], collection: str = "default",
+              cancel: threading.Event | None = None) -> Iterator[Progress]:
+        """Sync ``sources`` (folders or files) into ``collection``, yielding progress (see ``IndexJob``)."""
+        validate_name(collection)
+        job = IndexJob(self.store, self.embedder, self.chunker, collection, [Path(s) for s in sources],
+                       self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
+                       flush_chunks=4 * self.batch_size)
+        return job.run()
+
+    def search(self, text: str, collection: str | None = "default", k: int = 5, folder: str | None = None,
+               mode: SearchMode = "hybrid") -> list[Citation]:
+        """The ``k`` best passages, from one collection or (``None``) all; ``folder`` limits to a subtree."""
+        if collection is None:
+            names = [row.name for row in self.store.collections() if row.embedder == self.embedder_name]
+        else:
+            row = self._row(collection)
+            if row.embedder != self.embedder_name:
+                raise NeedsReindexError(
+                    f"Collection {collection!r} was indexed with the embedder {row.embedder!r} but "
+                    f"{self.embedder_name!r} is configured now: re-index it (hearth index) to search it."
+                )
+            names = [row.name]
+        if not names or not text.strip():
+            return []
+        folder = str(Path(folder).expanduser().absolute()) if folder else None
+        embedder = None if mode == "keyword" else self.embedder
+        return retrieve(self.store, embedder, names, text, k, folder, mode, self.reranker)
+
+    def collections(self) -> list[CollectionInfo]:
+        return [self._info(row) for row in self.store.collections()]
+
+    def remove_collection(self, name: str) -> None:
+        self._row(name)
+        with self.store.writing(name):
+            self.store.drop_collection(name)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _row(self, name: str) -> CollectionRow:
+        row = self.store.collection(validate_name(name))
+        if row is None:
+            raise CollectionNotFoundError(f"There is no knowledge collection named {name!r}.")
+        return row
+
+    def _info(self, row: CollectionRow) -> CollectionInfo:
+        return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
+                              needs_reindex=row.embedder != self.embedder_name)

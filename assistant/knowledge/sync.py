@@ -1,0 +1,208 @@
+"""One sync of linked folders into a collection: incremental, resumable, cancellable, with progress.
+
+Per file, cheapest check first: a file whose size, mtime and chunker match the manifest is not opened;
+one whose bytes hash the same is only re-stamped; one whose content another indexed file already has
+(a rename, a move, a copy) gets that file's chunks without parsing; only the rest is parsed and chunked.
+Vectors are looked up by chunk text first, so unchanged passages of an edited file, renamed files and
+identical files are never embedded twice. Work is committed in batches of whole files, so killing the
+process loses at most the batch in flight and the next sync simply does those files again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.events import Progress
+from assistant.knowledge.chunking import Chunker
+from assistant.knowledge.embedder import Embedder
+from assistant.knowledge.errors import UnreadableFileError
+from assistant.knowledge.loaders import is_supported, load
+from assistant.knowledge.records import Chunk, Piece
+from assistant.knowledge.scan import FoundFile, scan
+from assistant.knowledge.store import FileState, Store
+
+JOB = "index"
+_EVENT_INTERVAL_S = 0.2
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def chunk_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass
+class _Batch:
+    """Files read and chunked but not yet committed; committed together after one round of embedding."""
+
+    files: list[FileState] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    touched: list[FileState] = field(default_factory=list)
+    nbytes: int = 0
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.touched)
+
+
+@dataclass
+class _Tally:
+    total_files: int
+    work_bytes: int
+    done_files: int = 0
+    done_bytes: int = 0
+    chunks: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    last_event: float = 0.0
+
+    def event(self, message: str) -> Progress:
+        self.last_event = time.monotonic()
+        elapsed = max(self.last_event - self.started, 1e-6)
+        eta = (self.work_bytes - self.done_bytes) / (self.done_bytes / elapsed) if self.done_bytes else None
+        return Progress(JOB, self.done_files, self.total_files, "files", rate=self.chunks / elapsed,
+                        eta_s=eta, message=message, errors=tuple(self.errors))
+
+
+class IndexJob:
+    """Sync ``sources`` into ``collection``; iterate :meth:`run` to do it and receive progress."""
+
+    def __init__(self, store: Store, embedder: Embedder, chunker: Chunker, collection: str,
+                 sources: list[Path], max_bytes: int, cancel: threading.Event | None = None,
+                 batch_size: int = 32, flush_chunks: int = 128) -> None:
+        self.store, self.embedder, self.chunker = store, embedder, chunker
+        self.collection, self.sources, self.max_bytes = collection, sources, max_bytes
+        self.cancel = cancel or threading.Event()
+        self.batch_size, self.flush_chunks = batch_size, flush_chunks
+
+    def run(self) -> Iterator[Progress]:
+        """Yield :class:`Progress` events; the last one's message is ``done`` or ``cancelled``."""
+        with self.store.writing(self.collection):
+            self._prepare_collection()
+            found = scan(self.sources, self.max_bytes, is_supported)
+            known = self.store.file_states(self.collection)
+            signature = self.chunker.signature
+            todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
+            tally = _Tally(len(found.files), sum(f.size for f in todo), errors=list(found.skipped))
+            tally.done_files = len(found.files) - len(todo)
+            still_bad = {f.path for f in found.files} - {f.path for f in todo}
+            tally.errors += [(p, s.error) for p, s in known.items() if s.error and p in still_bad]
+            yield tally.event("scanning done")
+            batch = _Batch()
+            for f in todo:
+                if self.cancel.is_set():
+                    break
+                errors_before = len(tally.errors)
+                self._read(f, known.get(f.path), batch, tally)
+                due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
+                if due or len(tally.errors) > errors_before:
+                    yield tally.event(f.path)
+                if len(batch.chunks) >= self.flush_chunks:
+                    self._flush(batch, tally)
+                    batch = _Batch()
+                    yield tally.event(f.path)
+            if batch and not self.cancel.is_set():
+                self._flush(batch, tally)
+            if self.cancel.is_set():
+                yield tally.event("cancelled")
+                return
+            present = {f.path for f in found.files}
+            gone = [p for p in known if p not in present and _under_any(p, found.roots)]
+            self.store.remove_files(self.collection, gone)
+            self.store.mark_synced(self.collection)
+            yield tally.event("done")
+
+    def _prepare_collection(self) -> None:
+        """Recover from a killed run; start over if the collection's vectors come from another embedder."""
+        row = self.store.collection(self.collection)
+        if row is not None and row.embedder != self.embedder.name:
+            self.store.drop_collection(self.collection)
+        self.store.create_collection(self.collection, self.embedder.name)
+        self.store.recover(self.collection)
+
+    def _read(self, f: FoundFile, old: FileState | None, batch: _Batch, tally: _Tally) -> None:
+        signature = self.chunker.signature
+        try:
+            data = Path(f.path).read_bytes()
+        except OSError as exc:
+            state = FileState(f.path, f.size, f.mtime_ns, "", signature)
+            self._skip(state, exc.strerror or str(exc), batch, tally)
+            return
+        digest = content_hash(data)
+        state = FileState(f.path, len(data), f.mtime_ns, digest, signature)
+        if old is not None and old.content_hash == digest and old.chunker == signature:
+            batch.touched.append(replace(state, error=old.error))  # only its timestamp changed
+            self._count(f, batch, tally, old.error)
+            return
+        twins = self.store.chunks_with_content(self.collection, digest, signature)
+        if twins:
+            pieces = [Piece(c.text, c.page, c.line_start, c.line_end, c.heading, c.language) for c in twins]
+        else:
+            try:
+                pieces = self.chunker.split(load(Path(f.path), data))
+            except UnreadableFileError as exc:
+                self._skip(state, str(exc), batch, tally)
+                return
+        batch.files.append(state)
+        batch.chunks += [self._chunk(state, i, p) for i, p in enumerate(pieces)]
+        self._count(f, batch, tally, None)
+
+    def _skip(self, state: FileState, reason: str, batch: _Batch, tally: _Tally) -> None:
+        batch.files.append(replace(state, error=reason))
+        self._count(FoundFile(state.path, state.size, state.mtime_ns), batch, tally, reason)
+
+    @staticmethod
+    def _count(f: FoundFile, batch: _Batch, tally: _Tally, error: str | None) -> None:
+        batch.nbytes += f.size
+        if error:
+            tally.errors.append((f.path, error))
+
+    def _chunk(self, state: FileState, index: int, piece: Piece) -> Chunk:
+        key = "\0".join((self.collection, state.path, state.content_hash, state.chunker, str(index)))
+        return Chunk(
+            id=hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest(), collection=self.collection,
+            path=state.path, chunk_index=index, text=piece.text, page=piece.page, line_start=piece.line_start,
+            line_end=piece.line_end, heading=piece.heading, language=piece.language,
+            chunk_hash=chunk_hash(piece.text), content_hash=state.content_hash, mtime_ns=state.mtime_ns,
+            embedder=self.embedder.name, chunker=state.chunker,
+        )
+
+    def _flush(self, batch: _Batch, tally: _Tally) -> None:
+        vectors = self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks])
+        if vectors is None:
+            return  # cancelled: nothing of this batch was written; the next sync redoes these files
+        self.store.replace_files(self.collection, batch.files, batch.chunks, vectors, batch.touched)
+        tally.done_files += len(batch)
+        tally.done_bytes += batch.nbytes
+        tally.chunks += len(batch.chunks)
+
+    def _vectors(self, hashes: list[str], texts: list[str]) -> np.ndarray | None:
+        """Vectors in ``texts`` order: reused where the same text is stored, else embedded once each."""
+        known = self.store.vectors_for(self.collection, hashes)
+        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+        ordered = sorted(todo, key=lambda h: len(todo[h]), reverse=True)  # similar lengths pad less
+        for lo in range(0, len(ordered), self.batch_size):
+            if self.cancel.is_set():
+                return None
+            group = ordered[lo:lo + self.batch_size]
+            known.update(zip(group, self.embedder.embed([todo[h] for h in group]), strict=True))
+        if not hashes:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([known[h] for h in hashes])
+
+
+def _unchanged(old: FileState | None, f: FoundFile, signature: str) -> bool:
+    return old is not None and (old.size, old.mtime_ns, old.chunker) == (f.size, f.mtime_ns, signature)
+
+
+def _under_any(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)

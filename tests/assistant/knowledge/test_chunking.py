@@ -1,0 +1,76 @@
+"""Chunks are measured in the embedder's tokens, overlap, keep true line numbers, headings and pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from assistant.knowledge.chunking import Chunker
+from assistant.knowledge.embedder import SentenceTransformerEmbedder
+from assistant.knowledge.loaders import load
+from assistant.knowledge.records import Document, Unit
+
+
+def _chunker(real_embedder: SentenceTransformerEmbedder, tokens: int = 40, overlap: int = 8) -> Chunker:
+    return Chunker(real_embedder.tokenizer, tokens, overlap, real_embedder.max_tokens)
+
+
+def _count(real_embedder: SentenceTransformerEmbedder, text: str) -> int:
+    tokenizer = Tokenizer.from_str(real_embedder.tokenizer.to_str())
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def test_sizes_are_embedder_tokens_with_overlap(real_embedder: SentenceTransformerEmbedder) -> None:
+    words = [f"word{i}" for i in range(400)]
+    text = "\n".join(" ".join(words[i:i + 4]) for i in range(0, 400, 4))
+    pieces = _chunker(real_embedder, tokens=60, overlap=20).split(Document("text", (Unit(text),)))
+    assert len(pieces) > 5
+    assert all(_count(real_embedder, p.text) <= 60 for p in pieces)
+    assert any(_count(real_embedder, p.text) > 45 for p in pieces)  # filled, not one line each
+    for a, b in zip(pieces, pieces[1:], strict=False):
+        assert b.line_start <= a.line_end  # consecutive chunks share at least one line (the overlap)
+    covered = {w for p in pieces for w in p.text.split()}
+    assert covered == set(words)
+
+
+def test_capacity_is_capped_at_the_embedder_window(real_embedder: SentenceTransformerEmbedder) -> None:
+    chunker = Chunker(real_embedder.tokenizer, 512, 50, real_embedder.max_tokens)
+    assert chunker.capacity == real_embedder.max_tokens == 254
+    assert chunker.signature == "v1-254t-50o"
+
+
+def test_line_numbers_match_the_source(tmp_path: Path, real_embedder: SentenceTransformerEmbedder) -> None:
+    lines = [f"def function_{i}(x):\n    return x + {i}\n\n" for i in range(30)]
+    path = tmp_path / "many.py"
+    path.write_text("".join(lines))
+    source = path.read_text().splitlines()
+    pieces = _chunker(real_embedder).split(load(path, path.read_bytes()))
+    assert len(pieces) > 3
+    for p in pieces:
+        first, last = p.text.splitlines()[0], p.text.splitlines()[-1]
+        assert source[p.line_start - 1] == first and source[p.line_end - 1] == last
+        assert p.heading is not None and p.heading.startswith("function_")
+        assert p.heading in p.text or f"{p.heading}(" in "\n".join(source[: p.line_start])
+        assert p.language == "Python"
+
+
+def test_markdown_splits_at_headings(real_embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
+    body = "The cat sat on the mat and looked at the dog. "
+    path = tmp_path / "doc.md"
+    path.write_text(f"# Alpha\n\n{body}\n\n## Beta\n\n{body * 2}beta\n\n# Gamma\n\n{body * 6}gamma\n")
+    pieces = _chunker(real_embedder).split(load(path, path.read_bytes()))
+    assert [p.heading for p in pieces[:3]] == ["Alpha", "Alpha > Beta", "Gamma"]
+    assert pieces[0].text.startswith("# Alpha") and "## Beta" not in pieces[0].text
+    assert pieces[1].text.startswith("## Beta") and pieces[1].text.endswith("beta")
+    assert all(p.heading == "Gamma" and "# " not in p.text for p in pieces[3:])  # no bare-heading chunk
+    assert pieces[-1].text.endswith("gamma")
+
+
+def test_pdf_chunks_never_span_pages(real_embedder: SentenceTransformerEmbedder) -> None:
+    doc = Document("text", (Unit("first page text", page=1), Unit("second page text", page=2)))
+    pieces = _chunker(real_embedder).split(doc)
+    assert [(p.page, p.text, p.line_start) for p in pieces] == [(1, "first page text", 1),
+                                                                (2, "second page text", 1)]

@@ -1,0 +1,91 @@
+"""Each loader on a small real file of its type, and the bad files each fail with a readable reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.knowledge.errors import UnreadableFileError
+from assistant.knowledge.loaders import is_supported, load
+from assistant.knowledge.textio import decode_text
+
+
+def _load(path: Path):
+    return load(path, path.read_bytes())
+
+
+def _text(path: Path) -> str:
+    return "\n".join(u.text for u in _load(path).units)
+
+
+def test_plain_text_markdown_and_rst(mixed_folder: Path) -> None:
+    assert "blue flowerpot" in _text(mixed_folder / "notes.txt")
+    md = _load(mixed_folder / "guide.md")
+    assert md.kind == "markdown"
+    assert [h for _, h in md.units[0].headings] == ["Garden", "Garden > Tomatoes"]
+    offset = md.units[0].headings[1][0]
+    assert md.units[0].text[offset:].startswith("## Tomatoes")
+    assert "red button" in _text(mixed_folder / "manual.rst")
+
+
+def test_code_keeps_language_and_definitions(mixed_folder: Path) -> None:
+    doc = _load(mixed_folder / "tool.py")
+    assert (doc.kind, doc.language) == ("code", "Python")
+    assert [name for _, name in doc.units[0].headings] == ["compute_tax"]
+    assert _load(mixed_folder / "config.json").language == "JSON"
+    assert "meteor shower" in _text(mixed_folder / "events.jsonl")
+
+
+def test_pdf_has_page_numbers(mixed_folder: Path) -> None:
+    doc = _load(mixed_folder / "paper.pdf")
+    assert [(u.page, u.text.strip()) for u in doc.units] == [
+        (1, "Page one talks about volcanoes."), (2, "Page two explains glaciers and ice ages.")]
+
+
+def test_docx_headings_and_tables(mixed_folder: Path) -> None:
+    doc = _load(mixed_folder / "report.docx")
+    text = doc.units[0].text
+    assert "# Quarterly Report" in text and "## Risks" in text and "region | north" in text
+    assert doc.units[0].first_line is None  # converted text: no source line numbers are claimed
+    assert [h for _, h in doc.units[0].headings] == ["Quarterly Report", "Quarterly Report > Risks"]
+
+
+def test_html_keeps_main_text_only(mixed_folder: Path) -> None:
+    text = _text(mixed_folder / "page.html")
+    assert "# Bread" in text and "Sourdough needs a starter" in text
+    for noise in ("tracking", "Home | About", "(c) site"):
+        assert noise not in text
+
+
+def test_tables_name_their_columns(mixed_folder: Path) -> None:
+    assert _text(mixed_folder / "people.csv").splitlines() == ["name | city", "name: Ada | city: London",
+                                                              "name: Linus | city: Helsinki"]
+    assert "planet: Mars | moons: 2" in _text(mixed_folder / "data.tsv")
+
+
+def test_epub_chapters(mixed_folder: Path) -> None:
+    text = _text(mixed_folder / "book.epub")
+    assert "# The Keeper" in text and "polished the lens" in text
+
+
+def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
+    assert "Le café crème est très bon à Noël" in _text(mixed_folder / "latin1.txt")
+    assert decode_text("naïve 😀".encode("utf-16")) == "naïve 😀"
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("broken.pdf", "cannot be read as PDF"),
+    ("fake.txt", "binary file"),
+    ("empty.txt", "empty file"),
+])
+def test_bad_files_raise_with_a_reason(mixed_folder: Path, name: str, reason: str) -> None:
+    with pytest.raises(UnreadableFileError, match=reason):
+        _load(mixed_folder / name)
+
+
+def test_supported_types() -> None:
+    for name in ("a.md", "b.PY", "c.pdf", "d.docx", "e.htm", "f.csv", "g.jsonl", "h.epub", "README", "i.rst"):
+        assert is_supported(Path(name)), name
+    for name in ("photo.jpg", "archive.zip", "movie.mp4", "noext"):
+        assert not is_supported(Path(name)), name

@@ -1,0 +1,244 @@
+"""Indexing and incremental sync through the real embedder and a real Chroma store.
+
+After every sync the two indexes must hold exactly the same chunks: SQLite rows == Chroma ids, and the
+FTS5 index passes SQLite's own integrity check against those rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from assistant.config import KnowledgeSettings
+from assistant.knowledge import KnowledgeBase
+from assistant.knowledge.errors import IndexBusyError, NeedsReindexError
+from assistant.knowledge.store import Store
+from assistant.paths import get_paths
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def contents(kb: KnowledgeBase, collection: str = "default") -> dict[str, list[str]]:
+    """path -> chunk texts in order, after checking that both indexes hold exactly the same chunks."""
+    rows, vectors = kb.store.chunk_ids(collection)
+    assert rows == vectors, "SQLite and Chroma disagree"
+    kb.store.check_keyword_index()
+    by_path: dict[str, list[tuple[int, str]]] = {}
+    for chunk in kb.store.chunks(sorted(rows)).values():
+        by_path.setdefault(Path(chunk.path).name, []).append((chunk.chunk_index, chunk.text))
+    for name, pieces in by_path.items():
+        assert [i for i, _ in sorted(pieces)] == list(range(len(pieces))), f"{name}: missing or duplicate chunk"
+    return {name: [t for _, t in sorted(pieces)] for name, pieces in by_path.items()}
+
+
+def paths_found(kb: KnowledgeBase, text: str, **kw) -> list[str]:
+    return [Path(c.path).name for c in kb.search(text, **kw)]
+
+
+def test_mixed_folder_reports_bad_files_and_finds_good_ones(kb: KnowledgeBase, sync, mixed_folder: Path) -> None:
+    last = sync(mixed_folder)
+    assert last.message == "done" and last.done == last.total == 16
+    reasons = {Path(p).name: r for p, r in last.errors}
+    assert set(reasons) == {"broken.pdf", "fake.txt", "empty.txt"}
+    assert reasons["broken.pdf"].startswith("cannot be read as PDF")
+    assert (reasons["fake.txt"], reasons["empty.txt"]) == ("binary file (not text)", "empty file")
+    indexed = contents(kb)
+    assert set(indexed) == {p.name for p in mixed_folder.iterdir()} - {"broken.pdf", "fake.txt", "empty.txt"}
+    for words, name in [("spare key flowerpot", "notes.txt"), ("sourdough starter", "page.html"),
+                        ("otter sanctuary", "report.docx"), ("lighthouse lens", "book.epub"),
+                        ("Linus Helsinki", "people.csv"), ("compute_tax", "tool.py"),
+                        ("café crème", "latin1.txt"), ("meteor shower", "events.jsonl")]:
+        assert paths_found(kb, words, k=1, mode="keyword") == [name], words
+    (glacier,) = kb.search("Which page is about glaciers and ice ages?", k=1)
+    assert (Path(glacier.path).name, glacier.page, glacier.uri().endswith("paper.pdf#page=2")) == (
+        "paper.pdf", 2, True)
+    (key,) = kb.search("where did I hide the key to the house?", k=1, mode="dense")
+    assert (Path(key.path).name, key.line_start, key.line_end) == ("notes.txt", 1, 1)
+    info = kb.collections()[0]
+    assert (info.files, info.errors, info.needs_reindex) == (13, 3, False)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.txt").write_text("Alpha notes: the wifi password is sunflower42.\n")
+    (root / "b.txt").write_text("Bravo notes: the dentist appointment is on Tuesday.\n")
+    (root / "c.md").write_text("# Charlie\n\nCharlie notes: the car needs new tyres before winter.\n")
+    (root / "d.txt").write_text("Delta notes: grandmother's lasagne recipe uses nutmeg.\n")
+    return root
+
+
+def test_incremental_sync(kb: KnowledgeBase, sync, folder: Path, embedder,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    sync(folder)
+    assert len(embedder.texts) == 4
+    before = contents(kb)
+
+    (folder / "a.txt").write_text("Alpha notes: the wifi password changed to moonflower7.\n")
+    (folder / "b.txt").unlink()
+    (folder / "sub").mkdir()
+    (folder / "c.md").rename(folder / "sub" / "c2.md")
+    (folder / "d_copy.txt").write_bytes((folder / "d.txt").read_bytes())
+    read: list[str] = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real_read(self))
+    embedder.texts.clear()
+    last = sync(folder)
+
+    assert last.message == "done" and (last.done, last.total) == (4, 4)
+    assert sorted(read) == ["a.txt", "c2.md", "d_copy.txt"]  # d.txt unchanged: not even opened
+    assert embedder.texts == ["Alpha notes: the wifi password changed to moonflower7."]  # rename, copy: reused
+    assert contents(kb) == {"a.txt": ["Alpha notes: the wifi password changed to moonflower7."],
+                            "c2.md": before["c.md"], "d.txt": before["d.txt"], "d_copy.txt": before["d.txt"]}
+    assert paths_found(kb, "sunflower42", mode="keyword") == []
+    assert paths_found(kb, "dentist appointment", mode="keyword") == []
+    assert paths_found(kb, "lasagne nutmeg", mode="keyword") in (["d.txt"], ["d_copy.txt"])  # shown once
+    (tyres,) = kb.search("tyres", k=1)
+    assert Path(tyres.path) == folder / "sub" / "c2.md" and tyres.heading == "Charlie"
+
+    read.clear()
+    embedder.texts.clear()
+    os.utime(folder / "a.txt")  # a new mtime, same bytes: read and re-stamped, not re-embedded
+    sync(folder)
+    assert (read, embedder.texts) == (["a.txt"], [])
+    read.clear()
+    assert sync(folder).message == "done" and read == []
+
+
+def test_a_crash_between_chroma_and_sqlite_is_repaired(kb: KnowledgeBase, sync, folder: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(Store, "_delete_paths", staticmethod(crash))
+    with pytest.raises(RuntimeError, match="power cut"):
+        sync(folder)
+    rows, vectors = kb.store.chunk_ids("default")
+    assert rows == set() and len(vectors) == 4  # vectors written, rows rolled back
+    monkeypatch.undo()
+    sync(folder)
+    assert set(contents(kb)) == {"a.txt", "b.txt", "c.md", "d.txt"}
+
+
+def test_cancel_then_resume(kb: KnowledgeBase, sync, folder: Path) -> None:
+    cancel = threading.Event()
+    events = []
+    for event in kb.index([folder], cancel=cancel):
+        events.append(event)
+        cancel.set()
+    assert events[-1].message == "cancelled"
+    assert contents(kb) == {}
+    assert sync(folder).message == "done"
+    assert len(contents(kb)) == 4
+
+
+def test_one_indexer_per_collection(kb: KnowledgeBase, sync, folder: Path) -> None:
+    running = kb.index([folder])
+    next(running)  # holds the collection's lock
+    with pytest.raises(IndexBusyError):
+        sync(folder)
+    running.close()
+    assert sync(folder).message == "done"
+
+
+def test_changed_embedder_needs_reindex(kb: KnowledgeBase, sync, folder: Path, settings: KnowledgeSettings,
+                                        other_embedder) -> None:
+    sync(folder)
+    other = other_embedder
+    kb2 = KnowledgeBase(get_paths(), settings, embedder=other)
+    assert [c.needs_reindex for c in kb2.collections()] == [True]
+    with pytest.raises(NeedsReindexError, match="re-index"):
+        kb2.search("wifi password")
+    assert kb2.search("wifi password", collection=None) == []  # searching everything skips it
+    assert sync(folder, base=kb2).message == "done"
+    assert len(other.texts) == 4  # every chunk re-embedded by the new model, none mixed
+    assert [(c.needs_reindex, c.embedder, c.chunks) for c in kb2.collections()] == [(False, "another-model", 4)]
+    kb2.close()
+
+
+def test_limits_hidden_git_node_modules_venv_size_and_symlink_loops(kb: KnowledgeBase, sync, tmp_path: Path,
+                                                                   settings: KnowledgeSettings) -> None:
+    root = tmp_path / "tree"
+    for sub in (".hidden", ".git", "node_modules/pkg", "env", "real/deeper"):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "file.txt").write_text(f"text inside {sub}\n")
+    (root / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / ".secret.txt").write_text("hidden file\n")
+    (root / "real" / "loop").symlink_to(root, target_is_directory=True)
+    settings.max_file_mb = 1
+    (root / "real" / "huge.txt").write_text("x" * (2**20 + 1))
+    last = sync(root)
+    assert last.message == "done"
+    assert [(Path(p).name, r) for p, r in last.errors] == [("huge.txt", "larger than the 1 MB limit")]
+    assert [c.path for c in kb.search("text inside", k=10, mode="keyword")] == [
+        str(root / "real" / "deeper" / "file.txt")]
+
+
+def test_collections_and_folder_filters(kb: KnowledgeBase, sync, folder: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "garden").mkdir(parents=True)
+    (home / "garden" / "roses.txt").write_text("Prune the roses notes in March.\n")
+    (home / "pets.txt").write_text("The cat's vet notes: vaccinations due in May.\n")
+    sync(folder, collection="work")
+    sync(home, collection="home")
+    assert [c.name for c in kb.collections()] == ["home", "work"]
+    assert set(paths_found(kb, "notes", collection=None, k=10, mode="keyword")) == {
+        "a.txt", "b.txt", "c.md", "d.txt", "roses.txt", "pets.txt"}
+    assert set(paths_found(kb, "notes", collection="home", k=10, mode="keyword")) == {"roses.txt", "pets.txt"}
+    assert paths_found(kb, "notes", collection="home", k=10, folder=str(home / "garden")) == ["roses.txt"]
+    kb.remove_collection("work")
+    assert [c.name for c in kb.collections()] == ["home"]
+    assert kb.store.chunk_ids("work") == (set(), set())
+
+
+CHILD = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from assistant.config import KnowledgeSettings
+    from assistant.knowledge import KnowledgeBase
+    from assistant.paths import get_paths
+
+    kb = KnowledgeBase(get_paths(), KnowledgeSettings(chunk_tokens=64, chunk_overlap=8), batch_size=4)
+    for event in kb.index([Path(sys.argv[1])]):
+        print(json.dumps({"done": event.done, "total": event.total, "message": event.message}), flush=True)
+""")
+
+
+def test_kill_mid_index_and_resume(kb: KnowledgeBase, sync, tmp_path: Path, embedder) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    topics = ["volcano", "glacier", "desert", "forest", "ocean", "river", "canyon", "meadow"]
+    for i in range(48):
+        (root / f"note{i:02}.txt").write_text(
+            f"Note {i} about the {topics[i % 8]} trip number {i}: we walked {i + 3} kilometres, saw "
+            f"{i * 7 % 13} birds, and wrote down the code word {topics[(i * 3) % 8]}{i * 11}.\n")
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(root)], stdout=subprocess.PIPE, text=True,
+                             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    killed_at = None
+    assert child.stdout is not None
+    for line in child.stdout:
+        event = json.loads(line)
+        if event["total"] and event["done"] >= 16:
+            killed_at = event["done"]
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=60)
+    assert killed_at is not None and killed_at < 48, "the child finished before it could be killed"
+    assert child.returncode == -signal.SIGKILL
+
+    last = sync(root)  # resume in this process
+    assert last.message == "done" and last.done == 48
+    assert 0 < len(embedder.texts) <= 48 - 16  # what the child committed was not redone
+    resumed = contents(kb)
+    sync(root, collection="clean")
+    assert resumed == contents(kb, "clean")  # same chunks as an uninterrupted index: none missing, none twice
+    assert sum(len(v) for v in resumed.values()) == 48

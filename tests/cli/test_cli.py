@@ -1,0 +1,60 @@
+"""The ``hearth`` command as a user runs it: a real process, stdout and stderr checked separately."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from assistant import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_version(hearth_home: Path) -> None:
+    out = hearth("--version", home=hearth_home)
+    assert out.returncode == 0 and out.stdout.strip() == f"hearth {__version__}"
+
+
+def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> None:
+    out = hearth("ask", "--json", "Say hello.", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)  # stdout holds the JSON document and nothing else
+    assert data["answer"].strip()
+    assert data["stats"]["completion_tokens"] > 0 and data["stats"]["stop_reason"] in ("eos", "length")
+    listed = json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)
+    assert [c["id"] for c in listed] == [data["conversation_id"]]
+    md = hearth("history", "export", data["conversation_id"], home=hearth_home).stdout
+    assert "Say hello." in md
+
+
+def test_ask_streams_text_to_stdout_and_stats_to_stderr(hearth_home: Path) -> None:
+    out = hearth("ask", "Say hello.", home=hearth_home)
+    assert out.returncode == 0 and out.stdout.strip()
+    assert "tok/s" in out.stderr and "tok/s" not in out.stdout
+
+
+def test_bad_model_gives_one_clear_line_not_a_traceback(hearth_home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 7)
+    for args in (("models", "inspect", str(bad)), ("models", "use", str(tmp_path / "nope.gguf"))):
+        out = hearth(*args, home=hearth_home)
+        assert out.returncode == 3
+        assert out.stderr.startswith("hearth: ") and "Traceback" not in out.stderr
+    assert "truncated" in hearth("models", "inspect", str(bad), home=hearth_home).stderr
+
+
+def test_models_list_and_inspect_the_bundled_model(hearth_home: Path, chat_model_path: Path) -> None:
+    rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+    smol = next(r for r in rows if r["path"] == str(chat_model_path))
+    assert smol["architecture"] == "llama" and smol["quantization"] == "Q4_1" and smol["chat_template"]
+    info = json.loads(hearth("models", "inspect", "--json", str(chat_model_path), home=hearth_home).stdout)
+    assert info["context_length"] == 8192 and info["params"] == "135M"
