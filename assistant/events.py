@@ -26,6 +26,25 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Sources:
+    """The passages given to the model for this answer (``knowledge.Citation`` values, numbered 1..n).
+
+    Sent before the first token; after the answer, ``Done.stats`` is followed by the citations actually used
+    (``cited``), checked against these.
+    """
+
+    citations: tuple[Any, ...]
+    cited: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class MemoriesUsed:
+    """Memories about the user that were put in the prompt for this answer (``memory.MemoryItem`` values)."""
+
+    memories: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class Stats:
     """Measurements of one generation. ``evaluated_tokens`` < ``prompt_tokens`` means prefix reuse."""
 
@@ -82,4 +101,4 @@ class Progress:
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
-Event = Token | Notice | Done | Failed | Progress
+Event = Token | Notice | Sources | MemoriesUsed | Done | Failed | Progress
