@@ -156,8 +156,7 @@ class Assistant:
                 yield Notice("context", f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation "
                                         f"to fit the {self.engine.n_ctx}-token context.")
             last_save = time.monotonic()
-            for event in self.engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop,
-                                              "fallback" if fallback else "gguf", built.dropped_turns):
+            for event in self.engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop):
                 if isinstance(event, Token):
                     parts.append(event.text)
                     if time.monotonic() - last_save > CHECKPOINT_S:
@@ -167,9 +166,10 @@ class Assistant:
                 elif isinstance(event, Done):
                     interrupted = event.stats.stop_reason == "cancelled"
                     self.history.update_message(reply.id, content=event.text, partial=interrupted,
-                                                stats=event.stats.to_dict())
+                                                stats=replace(event.stats, dropped_turns=built.dropped_turns).to_dict())
                     finished = True
-                    yield replace(event, conversation_id=conv.id, message_id=reply.id)
+                    stats = replace(event.stats, dropped_turns=built.dropped_turns)
+                    yield replace(event, stats=stats, conversation_id=conv.id, message_id=reply.id)
         except HearthError as exc:
             yield Failed(str(exc), text="".join(parts), error_type=type(exc).__name__)
         finally:

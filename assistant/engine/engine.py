@@ -208,12 +208,12 @@ class Engine:
         max_tokens: int = 512,
         cancel: threading.Event | None = None,
         stop: tuple[str, ...] = (),
-        prompt_format: str = "gguf",
-        dropped_turns: int = 0,
+        grammar: str | None = None,
     ) -> Iterator[Token | Done]:
         """Stream Token events for ``prompt`` and end with one Done carrying the stats.
 
-        Holds the engine lock for the whole generation; closing the iterator early releases it.
+        ``grammar`` (GBNF, see ``sampling.json_grammar``) constrains the output. Holds the engine lock for
+        the whole generation; closing the iterator early releases it.
         """
         with self._lock:
             loaded = self._require()
@@ -224,7 +224,7 @@ class Engine:
                     f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}."
                 )
             yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
-                                             stop, prompt_format, dropped_turns)
+                                             stop, grammar)
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""
@@ -251,8 +251,7 @@ class Engine:
         max_tokens: int,
         cancel: threading.Event,
         stop: tuple[str, ...],
-        prompt_format: str,
-        dropped_turns: int,
+        grammar: str | None,
     ) -> Iterator[Token | Done]:
         model, ctx, kv = loaded.model, loaded.ctx, self._kv
         t0 = time.perf_counter()
@@ -274,7 +273,7 @@ class Engine:
         t_first: float | None = None
         stop_reason = "cancelled" if n_done < len(to_eval) else "length"
         pos = len(prompt)
-        with SamplerChain(sampling, model.n_vocab) as sampler:
+        with SamplerChain(sampling, model.vocab, model.n_vocab, grammar) as sampler:
             while stop_reason == "length" and completion < max_tokens:
                 if cancel.is_set():
                     stop_reason = "cancelled"
@@ -327,8 +326,7 @@ class Engine:
                 stop_reason=stop_reason,
                 device=loaded.device,
                 model=loaded.info.name,
-                prompt_format=prompt_format,
-                dropped_turns=dropped_turns,
+                prompt_format="fallback" if loaded.formatter.uses_fallback else "gguf",
                 context_used=len(kv),
                 context_size=ctx.n_ctx,
             ),

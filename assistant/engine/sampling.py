@@ -7,9 +7,12 @@ a single greedy sampler, which makes generation deterministic regardless of seed
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from typing import Any
 
 import llama_cpp as C
+from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,29 @@ PRESETS: dict[str, SamplingParams] = {
 }
 
 
-class SamplerChain:
-    """Owns a native ``llama_sampler`` chain; ``sample`` picks and accepts the next token."""
+def json_grammar(schema: dict[str, Any]) -> str:
+    """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter)."""
+    return json_schema_to_gbnf(json.dumps(schema))
 
-    def __init__(self, params: SamplingParams, n_vocab: int) -> None:
+
+class SamplerChain:
+    """Owns a native ``llama_sampler`` chain; ``sample`` picks and accepts the next token.
+
+    With a GBNF ``grammar`` the grammar sampler comes first, so every later stage only sees tokens that
+    keep the output valid: constrained JSON is valid by construction, not by hope and retries.
+    """
+
+    def __init__(self, params: SamplingParams, vocab: object, n_vocab: int, grammar: str | None = None) -> None:
         chain_params = C.llama_sampler_chain_default_params()
         chain_params.no_perf = True
         self.ptr = C.llama_sampler_chain_init(chain_params)
         add = lambda smpl: C.llama_sampler_chain_add(self.ptr, smpl)  # noqa: E731
+        if grammar:
+            grammar_sampler = C.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+            if not grammar_sampler:
+                self.close()
+                raise ValueError("llama.cpp rejected the grammar")
+            add(grammar_sampler)
         if params.repeat_penalty != 1.0:
             add(C.llama_sampler_init_penalties(n_vocab, params.repeat_last_n, params.repeat_penalty, 0.0, 0.0))
         if params.greedy:

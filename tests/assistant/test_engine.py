@@ -162,8 +162,7 @@ def test_base_model_uses_fallback_format(base_model_path: Path) -> None:
         prompt = eng.format([Message("user", "Hello")])
         assert prompt.uses_fallback and prompt.text.endswith("Assistant:")
         assert "\nUser:" in prompt.stop
-        done = list(eng.generate(eng.prompt_tokens(prompt), GREEDY, 8, stop=prompt.stop,
-                                 prompt_format="fallback"))[-1]
+        done = list(eng.generate(eng.prompt_tokens(prompt), GREEDY, 8, stop=prompt.stop))[-1]
         assert done.stats.prompt_format == "fallback"
     finally:
         eng.unload()
@@ -179,3 +178,16 @@ def test_copy_of_model_loads_in_place_of_current(engine: Engine, chat_model_path
     assert info.path == str(copy)
     assert run(eng, QUESTION, max_tokens=4).stats.completion_tokens == 4
     eng.unload()
+
+
+def test_json_grammar_constrains_output(engine: Engine) -> None:
+    import json
+
+    from assistant.engine.sampling import json_grammar
+
+    schema = {"type": "object", "required": ["facts"], "properties": {
+        "facts": {"type": "array", "maxItems": 5, "items": {"type": "string", "maxLength": 80}}}}
+    _prompt, tokens = engine.render([Message("user", "I live in Paris and I love cats. List facts about me as JSON.")])
+    done = list(engine.generate(tokens, GREEDY, 96, grammar=json_grammar(schema)))[-1]
+    assert done.stats.stop_reason == "eos"
+    assert isinstance(json.loads(done.text)["facts"], list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -30,7 +31,7 @@ def test_sizes_are_embedder_tokens_with_overlap(real_embedder: SentenceTransform
     assert len(pieces) > 5
     assert all(_count(real_embedder, p.text) <= 60 for p in pieces)
     assert any(_count(real_embedder, p.text) > 45 for p in pieces)  # filled, not one line each
-    for a, b in zip(pieces, pieces[1:], strict=False):
+    for a, b in itertools.pairwise(pieces):
         assert b.line_start <= a.line_end  # consecutive chunks share at least one line (the overlap)
     covered = {w for p in pieces for w in p.text.split()}
     assert covered == set(words)

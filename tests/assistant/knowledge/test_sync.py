@@ -35,7 +35,7 @@ def contents(kb: KnowledgeBase, collection: str = "default") -> dict[str, list[s
     for chunk in kb.store.chunks(sorted(rows)).values():
         by_path.setdefault(Path(chunk.path).name, []).append((chunk.chunk_index, chunk.text))
     for name, pieces in by_path.items():
-        assert [i for i, _ in sorted(pieces)] == list(range(len(pieces))), f"{name}: missing or duplicate chunk"
+        assert [i for i, _ in sorted(pieces)] == list(range(len(pieces))), f"{name}: missing/duplicate chunk"
     return {name: [t for _, t in sorted(pieces)] for name, pieces in by_path.items()}
 
 
@@ -43,7 +43,8 @@ def paths_found(kb: KnowledgeBase, text: str, **kw) -> list[str]:
     return [Path(c.path).name for c in kb.search(text, **kw)]
 
 
-def test_mixed_folder_reports_bad_files_and_finds_good_ones(kb: KnowledgeBase, sync, mixed_folder: Path) -> None:
+def test_mixed_folder_reports_bad_files_and_finds_good_ones(kb: KnowledgeBase, sync,
+                                                            mixed_folder: Path) -> None:
     last = sync(mixed_folder)
     assert last.message == "done" and last.done == last.total == 16
     reasons = {Path(p).name: r for p, r in last.errors}
@@ -96,7 +97,8 @@ def test_incremental_sync(kb: KnowledgeBase, sync, folder: Path, embedder,
 
     assert last.message == "done" and (last.done, last.total) == (4, 4)
     assert sorted(read) == ["a.txt", "c2.md", "d_copy.txt"]  # d.txt unchanged: not even opened
-    assert embedder.texts == ["Alpha notes: the wifi password changed to moonflower7."]  # rename, copy: reused
+    # the renamed and the copied file reuse stored vectors: only the edited text is embedded
+    assert embedder.texts == ["Alpha notes: the wifi password changed to moonflower7."]
     assert contents(kb) == {"a.txt": ["Alpha notes: the wifi password changed to moonflower7."],
                             "c2.md": before["c.md"], "d.txt": before["d.txt"], "d_copy.txt": before["d.txt"]}
     assert paths_found(kb, "sunflower42", mode="keyword") == []
@@ -161,7 +163,8 @@ def test_changed_embedder_needs_reindex(kb: KnowledgeBase, sync, folder: Path, s
     assert kb2.search("wifi password", collection=None) == []  # searching everything skips it
     assert sync(folder, base=kb2).message == "done"
     assert len(other.texts) == 4  # every chunk re-embedded by the new model, none mixed
-    assert [(c.needs_reindex, c.embedder, c.chunks) for c in kb2.collections()] == [(False, "another-model", 4)]
+    infos = [(c.needs_reindex, c.embedder, c.chunks) for c in kb2.collections()]
+    assert infos == [(False, "another-model", 4)]
     kb2.close()
 
 
