@@ -58,3 +58,21 @@ def test_models_list_and_inspect_the_bundled_model(hearth_home: Path, chat_model
     assert smol["architecture"] == "llama" and smol["quantization"] == "Q4_1" and smol["chat_template"]
     info = json.loads(hearth("models", "inspect", "--json", str(chat_model_path), home=hearth_home).stdout)
     assert info["context_length"] == 8192 and info["params"] == "135M"
+
+
+def test_chat_repl_answers_and_quits(hearth_home: Path) -> None:
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home)}
+    out = subprocess.run([sys.executable, "-m", "app", "chat"], cwd=ROOT, env=env, input="Say hi.\n/quit\n",
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("you> hearth> ") and len(out.stdout) > len("you> hearth> \nyou> ")
+    assert "tok/s" in out.stderr
+
+
+def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
+    used = hearth("models", "use", str(base_model_path), home=hearth_home)
+    assert used.returncode == 0 and "Now using" in used.stdout
+    out = hearth("ask", "--json", "Hello there.", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["stats"]["prompt_format"] == "fallback"
+    assert "no chat template" in out.stderr
