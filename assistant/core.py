@@ -17,8 +17,10 @@ from assistant.chat.prompt import build_prompt
 from assistant.config import Settings, load_settings, save_settings
 from assistant.engine import PRESETS, Engine, LoadSettings, Message, ModelInfo, SamplingParams
 from assistant.engine.chat_format import FALLBACK_NOTICE
-from assistant.errors import HearthError
-from assistant.events import Done, Event, Failed, Notice, Token
+from assistant.errors import ContextOverflowError, HearthError
+from assistant.events import Done, Event, Failed, Notice, Progress, Sources, Token
+from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase, build_sources_prompt, check_citations
+from assistant.knowledge.attribution import attribute
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
@@ -64,6 +66,7 @@ class Assistant:
         *,
         engine: Engine | None = None,
         history: History | None = None,
+        knowledge: KnowledgeBase | None = None,
         settings_warning: str | None = None,
     ) -> None:
         self.paths = paths.ensure()
@@ -71,6 +74,7 @@ class Assistant:
         self.settings_warning = settings_warning
         self.engine = engine or Engine()
         self.history = history or History(paths.history_db)
+        self._knowledge = knowledge
 
     @classmethod
     def open(cls) -> Assistant:
@@ -82,6 +86,8 @@ class Assistant:
     def close(self) -> None:
         self.engine.unload()
         self.history.close()
+        if self._knowledge is not None:
+            self._knowledge.close()
 
     # ---- settings -----------------------------------------------------------------------------------
     def save_settings(self) -> None:
@@ -117,6 +123,34 @@ class Assistant:
         self.save_settings()
         return info
 
+    # ---- knowledge ----------------------------------------------------------------------------------
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        """Opened on first use: the embedder loads only when something is indexed or searched."""
+        if self._knowledge is None:
+            self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge)
+        return self._knowledge
+
+    def index(self, sources: list[Path], collection: str = "default",
+              cancel: threading.Event | None = None) -> Iterator[Progress]:
+        return self.knowledge.index([Path(s) for s in sources], collection, cancel)
+
+    def search(self, text: str, collections: tuple[str, ...] | None = None, k: int | None = None) -> list[Citation]:
+        """Hybrid search in ``collections`` (all when None), best first, numbered 1..k."""
+        k = k or self.settings.knowledge.top_k
+        if collections is None or len(collections) == 1:
+            hits = self.knowledge.search(text, collections[0] if collections else None, k)
+        else:
+            hits = sorted((h for c in collections for h in self.knowledge.search(text, c, k)),
+                          key=lambda h: h.score, reverse=True)[:k]
+        return [replace(h, n=i) for i, h in enumerate(hits, start=1)]
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.knowledge.collections()
+
+    def remove_collection(self, name: str) -> None:
+        self.knowledge.remove_collection(name)
+
     # ---- chat ---------------------------------------------------------------------------------------
     def ask(
         self,
@@ -125,12 +159,29 @@ class Assistant:
         *,
         sampling: SamplingParams | None = None,
         cancel: threading.Event | None = None,
+        collections: tuple[str, ...] = (),
     ) -> Response:
+        """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations."""
         cancel = cancel or threading.Event()
-        return Response(self._turn(text, conversation_id, sampling or self.sampling(), cancel), cancel)
+        turn = self._turn(text, conversation_id, sampling or self.sampling(), cancel, tuple(collections))
+        return Response(turn, cancel)
+
+    def _build(self, text: str, past: list[Message], citations: list[Citation], grounded: bool):
+        """The prompt within budget; passages that do not fit are dropped from the end (least relevant)."""
+        m = self.settings.model
+        while True:
+            sources = build_sources_prompt(citations) if grounded else ""
+            try:
+                built = build_prompt(system=m.system_prompt, history=past, question=text, n_ctx=self.engine.n_ctx,
+                                     max_tokens=m.max_tokens, render=self.engine.render, question_context=sources)
+                return built, citations
+            except ContextOverflowError:
+                if not citations:
+                    raise
+                citations = citations[: len(citations) // 2]
 
     def _turn(self, text: str, conversation_id: str | None, sampling: SamplingParams,
-              cancel: threading.Event) -> Iterator[Event]:
+              cancel: threading.Event, collections: tuple[str, ...]) -> Iterator[Event]:
         try:
             info = self.ensure_model()
         except HearthError as exc:
@@ -146,9 +197,10 @@ class Assistant:
         parts: list[str] = []
         finished = False
         try:
-            m = self.settings.model
-            built = build_prompt(system=m.system_prompt, history=past, question=text, n_ctx=self.engine.n_ctx,
-                                 max_tokens=m.max_tokens, render=self.engine.render)
+            citations = self.search(text, collections) if collections else []
+            built, citations = self._build(text, past, citations, grounded=bool(collections))
+            if citations:
+                yield Sources(tuple(citations))
             fallback = self.engine.uses_fallback_format
             if fallback:
                 yield Notice("prompt_format", FALLBACK_NOTICE)
@@ -164,12 +216,22 @@ class Assistant:
                         last_save = time.monotonic()
                     yield event
                 elif isinstance(event, Done):
-                    interrupted = event.stats.stop_reason == "cancelled"
-                    self.history.update_message(reply.id, content=event.text, partial=interrupted,
-                                                stats=replace(event.stats, dropped_turns=built.dropped_turns).to_dict())
-                    finished = True
+                    answer, cited = check_citations(event.text, citations) if citations else (event.text, [])
+                    if citations and not cited:
+                        answer, cited = attribute(answer, citations)
+                        if cited:
+                            yield Notice("citations", "The model did not cite its sources; Hearth matched "
+                                                      "sentences to the passages they restate.")
                     stats = replace(event.stats, dropped_turns=built.dropped_turns)
-                    yield replace(event, stats=stats, conversation_id=conv.id, message_id=reply.id)
+                    numbers = {c.n for c in cited}
+                    self.history.update_message(
+                        reply.id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
+                        sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
+                    )
+                    finished = True
+                    if citations:
+                        yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
+                    yield replace(event, text=answer, stats=stats, conversation_id=conv.id, message_id=reply.id)
         except HearthError as exc:
             yield Failed(str(exc), text="".join(parts), error_type=type(exc).__name__)
         finally:

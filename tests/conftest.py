@@ -44,3 +44,12 @@ def engine(chat_model_path: Path):
     eng.load(chat_model_path, LoadSettings(n_ctx=2048, n_batch=256))
     yield eng
     eng.unload()
+
+
+@pytest.fixture(scope="session")
+def knowledge_embedder():
+    """The real bundled all-MiniLM-L6-v2, loaded once for every test that indexes or searches."""
+    from assistant.config import KnowledgeSettings
+    from assistant.knowledge import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder.from_settings(KnowledgeSettings())

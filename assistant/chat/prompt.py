@@ -35,14 +35,17 @@ def build_prompt(
     max_tokens: int,
     render: Callable[[list[Message]], tuple[FormattedPrompt, list[int]]],
     context_blocks: tuple[str, ...] = (),
+    question_context: str = "",
 ) -> BuiltPrompt:
     """Fit ``system + context_blocks + history + question`` into ``n_ctx`` minus the answer reserve.
 
     ``render`` formats messages with the model's template and tokenizes them (the engine provides it).
+    ``question_context`` (retrieved passages) goes into the user turn right before the question: small
+    models attend to it there far better than in the system prompt. History keeps only the bare question.
     """
     system_text = "\n\n".join(p for p in (system, *context_blocks) if p)
     head = [Message("system", system_text)] if system_text else []
-    tail = [Message("user", question)]
+    tail = [Message("user", f"{question_context}\n\nQuestion: {question}" if question_context else question)]
     turns = _group_turns(history)
     for dropped in range(len(turns) + 1):
         kept = [m for turn in turns[dropped:] for m in turn]
