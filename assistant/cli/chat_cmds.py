@@ -8,14 +8,16 @@ import sys
 import threading
 
 from assistant.cli.context import CliContext, err, print_json
-from assistant.events import Done, Failed, Notice, Token
+from assistant.events import Done, Failed, Notice, Sources, Token
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask one question (streams the answer)")
     p.add_argument("text", help="the question")
     p.add_argument("--conversation", "-c", help="continue this conversation id")
-    p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id} as JSON")
+    p.add_argument("--collection", action="append", default=[], metavar="C",
+                   help="answer from this knowledge collection, with citations (repeatable)")
+    p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id, sources} as JSON")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive chat in the terminal (/new, /quit; Ctrl+C stops an answer)")
@@ -45,18 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, echo: bool,
-            cancel: threading.Event | None = None) -> tuple[Done | None, Failed | None]:
+            cancel: threading.Event | None = None,
+            collections: tuple[str, ...] = ()) -> tuple[Done | None, Failed | None, Sources | None]:
     """Run one turn; print tokens to stdout when ``echo``; notices always go to stderr."""
-    response = ctx.assistant.ask(text, conversation_id, cancel=cancel)
+    response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=collections)
+    sources = None
     for event in response:
         if isinstance(event, Token) and echo:
             sys.stdout.write(event.text)
             sys.stdout.flush()
         elif isinstance(event, Notice):
             err(f"[{event.kind}] {event.message}")
+        elif isinstance(event, Sources):
+            sources = event
     if echo:
         sys.stdout.write("\n")
-    return response.done, response.failed
+    return response.done, response.failed, sources
 
 
 def _stats_line(done: Done) -> str:
@@ -67,14 +73,19 @@ def _stats_line(done: Done) -> str:
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
-    done, failed = _stream(ctx, args.text, args.conversation, echo=not args.json)
+    done, failed, sources = _stream(ctx, args.text, args.conversation, echo=not args.json,
+                                    collections=tuple(args.collection))
     if failed is not None:
         err(f"hearth: {failed.message}")
         return 1
     assert done is not None
+    cited = [c for c in sources.citations if c.n in sources.cited] if sources else []
     if args.json:
-        print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id})
+        print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
+                    "sources": [c.to_dict() for c in cited]})
     else:
+        for c in cited:
+            err(f"[{c.n}] {c.location()}  {c.uri()}")
         err(_stats_line(done))
     return 0
 
@@ -100,7 +111,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
         try:
-            done, failed = _stream(ctx, line, conversation_id, echo=True, cancel=cancel)
+            done, failed, _sources = _stream(ctx, line, conversation_id, echo=True, cancel=cancel)
         except KeyboardInterrupt:
             cancel.set()
             err("\n(stopped)")
