@@ -18,9 +18,10 @@ from assistant.config import Settings, load_settings, save_settings
 from assistant.engine import PRESETS, Engine, LoadSettings, Message, ModelInfo, SamplingParams
 from assistant.engine.chat_format import FALLBACK_NOTICE
 from assistant.errors import ContextOverflowError, HearthError
-from assistant.events import Done, Event, Failed, Notice, Progress, Sources, Token
+from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Progress, Sources, Token
 from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase, build_sources_prompt, check_citations
 from assistant.knowledge.attribution import attribute
+from assistant.memory import MemoryService
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
@@ -67,6 +68,7 @@ class Assistant:
         engine: Engine | None = None,
         history: History | None = None,
         knowledge: KnowledgeBase | None = None,
+        memory: MemoryService | None = None,
         settings_warning: str | None = None,
     ) -> None:
         self.paths = paths.ensure()
@@ -75,6 +77,7 @@ class Assistant:
         self.engine = engine or Engine()
         self.history = history or History(paths.history_db)
         self._knowledge = knowledge
+        self._memory = memory
 
     @classmethod
     def open(cls) -> Assistant:
@@ -86,6 +89,8 @@ class Assistant:
     def close(self) -> None:
         self.engine.unload()
         self.history.close()
+        if self._memory is not None:
+            self._memory.close()
         if self._knowledge is not None:
             self._knowledge.close()
 
@@ -151,6 +156,24 @@ class Assistant:
     def remove_collection(self, name: str) -> None:
         self.knowledge.remove_collection(name)
 
+    # ---- memory -------------------------------------------------------------------------------------
+    @property
+    def memory(self) -> MemoryService | None:
+        """The user's memory (None when switched off in the settings); opened on first use."""
+        if not self.settings.memory.enabled:
+            return None
+        if self._memory is None:
+            self._memory = MemoryService(self.paths, self.settings.memory, self.engine, self.knowledge.embedder)
+        return self._memory
+
+    def process_memory(self, cancel: threading.Event | None = None, limit: int | None = None) -> int:
+        """Learn from finished turns waiting in the queue. Call it when the engine is idle (the GUI after an
+        answer, the CLI before it exits): it holds the engine while it runs."""
+        memory = self.memory
+        if memory is None or not memory.pending_count():
+            return 0
+        return memory.process_pending(cancel, limit)
+
     # ---- chat ---------------------------------------------------------------------------------------
     def ask(
         self,
@@ -160,20 +183,26 @@ class Assistant:
         sampling: SamplingParams | None = None,
         cancel: threading.Event | None = None,
         collections: tuple[str, ...] = (),
+        use_memory: bool = True,
     ) -> Response:
-        """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations."""
+        """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
+
+        ``use_memory=False`` is incognito: nothing is read from or written to the user's memory.
+        """
         cancel = cancel or threading.Event()
-        turn = self._turn(text, conversation_id, sampling or self.sampling(), cancel, tuple(collections))
+        memory = self.memory if use_memory else None
+        turn = self._turn(text, conversation_id, sampling or self.sampling(), cancel, tuple(collections), memory)
         return Response(turn, cancel)
 
-    def _build(self, text: str, past: list[Message], citations: list[Citation], grounded: bool):
+    def _build(self, text: str, past: list[Message], citations: list[Citation], grounded: bool, remembered: str):
         """The prompt within budget; passages that do not fit are dropped from the end (least relevant)."""
         m = self.settings.model
         while True:
             sources = build_sources_prompt(citations) if grounded else ""
             try:
                 built = build_prompt(system=m.system_prompt, history=past, question=text, n_ctx=self.engine.n_ctx,
-                                     max_tokens=m.max_tokens, render=self.engine.render, question_context=sources)
+                                     max_tokens=m.max_tokens, render=self.engine.render, question_context=sources,
+                                     context_blocks=(remembered,) if remembered else ())
                 return built, citations
             except ContextOverflowError:
                 if not citations:
@@ -181,7 +210,7 @@ class Assistant:
                 citations = citations[: len(citations) // 2]
 
     def _turn(self, text: str, conversation_id: str | None, sampling: SamplingParams,
-              cancel: threading.Event, collections: tuple[str, ...]) -> Iterator[Event]:
+              cancel: threading.Event, collections: tuple[str, ...], memory: MemoryService | None) -> Iterator[Event]:
         try:
             info = self.ensure_model()
         except HearthError as exc:
@@ -198,7 +227,11 @@ class Assistant:
         finished = False
         try:
             citations = self.search(text, collections) if collections else []
-            built, citations = self._build(text, past, citations, grounded=bool(collections))
+            memories = memory.relevant(text) if memory is not None else []
+            remembered = memory.prompt_block(memories) if memory is not None else ""
+            built, citations = self._build(text, past, citations, bool(collections), remembered)
+            if memories:
+                yield MemoriesUsed(tuple(memories))
             if citations:
                 yield Sources(tuple(citations))
             fallback = self.engine.uses_fallback_format
@@ -227,8 +260,11 @@ class Assistant:
                     self.history.update_message(
                         reply.id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
                         sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
+                        memories=[m.to_dict() for m in memories] or None,
                     )
                     finished = True
+                    if memory is not None and stats.stop_reason != "cancelled":
+                        memory.enqueue_turn(conv.id, text, answer)
                     if citations:
                         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
                     yield replace(event, text=answer, stats=stats, conversation_id=conv.id, message_id=reply.id)

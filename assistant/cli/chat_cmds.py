@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conversation", "-c", help="continue this conversation id")
     p.add_argument("--collection", action="append", default=[], metavar="C",
                    help="answer from this knowledge collection, with citations (repeatable)")
+    p.add_argument("--no-memory", action="store_true", help="incognito: nothing is read from or written to memory")
     p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id, sources} as JSON")
     p.set_defaults(func=cmd_ask)
 
@@ -47,10 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, echo: bool,
-            cancel: threading.Event | None = None,
-            collections: tuple[str, ...] = ()) -> tuple[Done | None, Failed | None, Sources | None]:
+            cancel: threading.Event | None = None, collections: tuple[str, ...] = (),
+            use_memory: bool = True) -> tuple[Done | None, Failed | None, Sources | None]:
     """Run one turn; print tokens to stdout when ``echo``; notices always go to stderr."""
-    response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=collections)
+    response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
+                                 use_memory=use_memory)
     sources = None
     for event in response:
         if isinstance(event, Token) and echo:
@@ -74,7 +76,7 @@ def _stats_line(done: Done) -> str:
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     done, failed, sources = _stream(ctx, args.text, args.conversation, echo=not args.json,
-                                    collections=tuple(args.collection))
+                                    collections=tuple(args.collection), use_memory=not args.no_memory)
     if failed is not None:
         err(f"hearth: {failed.message}")
         return 1
@@ -87,6 +89,8 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         for c in cited:
             err(f"[{c.n}] {c.location()}  {c.uri()}")
         err(_stats_line(done))
+    sys.stdout.flush()
+    ctx.assistant.process_memory()  # learn from this turn now that the answer is out (queued on disk first)
     return 0
 
 
@@ -94,33 +98,60 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     conversation_id = args.conversation
     info = ctx.assistant.ensure_model()
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. /new starts over, /quit exits.")
-    while True:
-        try:
-            line = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            err("")
-            return 0
-        if not line:
-            continue
-        if line in ("/quit", "/exit"):
-            return 0
-        if line == "/new":
-            conversation_id = None
-            err("(new conversation)")
-            continue
-        cancel = threading.Event()
-        sys.stdout.write("hearth> ")
-        try:
-            done, failed, _sources = _stream(ctx, line, conversation_id, echo=True, cancel=cancel)
-        except KeyboardInterrupt:
-            cancel.set()
-            err("\n(stopped)")
-            continue
-        if failed is not None:
-            err(f"hearth: {failed.message}")
-        elif done is not None:
-            conversation_id = done.conversation_id
-            err(f"({_stats_line(done)})")
+    learning = _Background()
+    try:
+        while True:
+            try:
+                line = input("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                err("")
+                return 0
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                return 0
+            if line == "/new":
+                conversation_id = None
+                err("(new conversation)")
+                continue
+            learning.stop()  # the user is waiting: memory extraction yields the engine (its turn stays queued)
+            cancel = threading.Event()
+            sys.stdout.write("hearth> ")
+            try:
+                done, failed, _sources = _stream(ctx, line, conversation_id, echo=True, cancel=cancel)
+            except KeyboardInterrupt:
+                cancel.set()
+                err("\n(stopped)")
+                continue
+            if failed is not None:
+                err(f"hearth: {failed.message}")
+            elif done is not None:
+                conversation_id = done.conversation_id
+                err(f"({_stats_line(done)})")
+                learning.start(ctx.assistant.process_memory)
+    finally:
+        learning.stop()
+        ctx.assistant.process_memory()  # whatever is still queued is learned before exit
+
+
+class _Background:
+    """One cancellable background job at a time (memory extraction while the user reads and types)."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+
+    def start(self, job) -> None:
+        self.stop()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=job, args=(self._cancel,), name="hearth-memory", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._cancel.set()
+            self._thread.join()
+            self._thread = None
 
 
 def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:

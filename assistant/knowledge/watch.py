@@ -51,7 +51,7 @@ class FolderWatcher(FileSystemEventHandler):
         self._observer.join(timeout=5)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write") or _ignored(str(event.src_path)):
+        if event.event_type in ("opened", "closed_no_write") or self._ignored(str(event.src_path)):
             return
         with self._lock:
             if self._timer is not None:
@@ -69,7 +69,10 @@ class FolderWatcher(FileSystemEventHandler):
             log.warning("watched folders: sync of %s failed: %s", self.collection, exc)
             self.on_progress(Progress("index", 0, None, message=f"failed: {exc}"))
 
-
-def _ignored(path: str) -> bool:
-    parts = Path(path).parts
-    return any(p.startswith(".") or p in SKIPPED_DIRS for p in parts)
+    def _ignored(self, path: str) -> bool:
+        """Changes inside what a sync skips anyway (``.git``, ``node_modules``...) trigger nothing."""
+        changed = Path(path)
+        for folder in self.folders:
+            if changed.is_relative_to(folder):
+                return any(p.startswith(".") or p in SKIPPED_DIRS for p in changed.relative_to(folder).parts)
+        return False

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def assistant(engine) -> Assistant:
     settings = Settings()
+    settings.memory.enabled = False  # memory has its own tests
     settings.model.max_tokens = 32
     a = Assistant(get_paths(), settings, engine=engine)
     yield a
@@ -68,6 +69,7 @@ def test_context_overflow_drops_oldest_turns_and_says_so(engine, chat_model_path
     small = Engine()
     small.load(chat_model_path, LoadSettings(n_ctx=256))
     settings = Settings()
+    settings.memory.enabled = False  # memory has its own tests
     settings.model.max_tokens = 48
     a = Assistant(get_paths(), settings, engine=small)
     try:

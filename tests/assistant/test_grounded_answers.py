@@ -31,6 +31,7 @@ def grounded(engine, tmp_path: Path, knowledge_embedder) -> Assistant:
     for name, text in DOCS.items():
         (folder / name).write_text(text)
     settings = Settings()
+    settings.memory.enabled = False  # memory has its own tests
     settings.model.max_tokens = 64
     kb = KnowledgeBase(get_paths().ensure(), settings.knowledge, embedder=knowledge_embedder)
     a = Assistant(get_paths(), settings, engine=engine, knowledge=kb)

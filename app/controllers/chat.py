@@ -1,0 +1,222 @@
+"""The chat controller: sends turns to the generation lane, streams them into the view, and handles stop,
+regenerate, edit-and-resend, feedback, copy and the source panel.
+
+Why the render throttle: tokens arrive every few milliseconds and a Markdown re-render of a long answer
+costs a few; re-rendering at most every ``RENDER_INTERVAL_MS`` keeps the event loop free (see bench_ui).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+
+from app.sources import Passage
+from app.turns import TurnRequest, TurnSaved, run_turn
+from app.views.chat_view import ChatView, ErrorBanner
+from app.views.composer import Composer
+from app.views.message import MessageWidget
+from app.views.source_panel import SourcePanel
+from app.views.status_bar import StatusBar
+from app.workers import Job, Workers
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
+
+RENDER_INTERVAL_MS = 50
+
+
+def answer_meta(stats: dict[str, Any] | None) -> str:
+    """One muted line under an answer: length, speed, time to first token, and why it stopped early."""
+    if not stats:
+        return ""
+    parts = [f"{stats.get('completion_tokens', 0)} tokens"]
+    if stats.get("decode_tps"):
+        parts.append(f"{stats['decode_tps']:.1f} tok/s")
+    if stats.get("ttft_s"):
+        parts.append(f"TTFT {stats['ttft_s'] * 1000:.0f} ms")
+    reason = {"cancelled": "stopped", "length": "hit the answer length limit",
+              "context_full": "context full"}.get(stats.get("stop_reason", ""))
+    return " · ".join(parts + ([reason] if reason else []))
+
+
+class ChatController(QObject):
+    conversationChanged = Signal(object)  # the open conversation id (None: a new chat)
+    historyChanged = Signal()  # a turn was stored: the sidebar should refresh
+
+    def __init__(self, assistant: Any, workers: Workers, view: ChatView, composer: Composer, panel: SourcePanel,
+                 status: StatusBar, banner: ErrorBanner) -> None:
+        super().__init__()
+        self.assistant, self.workers = assistant, workers
+        self.view, self.composer, self.panel, self.status, self.banner = view, composer, panel, status, banner
+        self.conversation_id: str | None = None
+        self.cancel: threading.Event | None = None
+        self.answer: MessageWidget | None = None
+        self.editing: MessageWidget | None = None
+        self._streamed: list[str] = []
+        self._render = QTimer(self)
+        self._render.setSingleShot(True)
+        self._render.setInterval(RENDER_INTERVAL_MS)
+        self._render.timeout.connect(self._flush)
+        composer.sendRequested.connect(self.send)
+        composer.stopRequested.connect(self.stop)
+
+    @property
+    def generating(self) -> bool:
+        return self.cancel is not None
+
+    # --- conversations -------------------------------------------------------------------------------
+    def new_chat(self) -> None:
+        if self.generating:
+            self.stop()
+        self.conversation_id, self.editing = None, None
+        self.view.clear()
+        self.panel.hide()
+        self.composer.edit.setFocus()
+        self.conversationChanged.emit(None)
+
+    def open_conversation(self, conversation_id: str) -> None:
+        if self.generating or conversation_id == self.conversation_id:
+            return
+        history = self.assistant.history
+        self.workers.io.submit(Job(lambda: history.messages(conversation_id),
+                                   on_done=lambda messages: self._show(conversation_id, messages),
+                                   on_failed=self.banner.show_message))
+
+    def _show(self, conversation_id: str, messages: list[Any]) -> None:
+        self.conversation_id, self.editing = conversation_id, None
+        self.view.clear()
+        self.panel.hide()
+        for message in messages:
+            widget = self._add(message.role, message.content)
+            widget.message_id = message.id
+            if message.role == "assistant":
+                widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
+                widget.set_meta(answer_meta(message.stats))
+                widget.set_feedback(message.feedback)
+                if message.partial:
+                    widget.add_notice("This answer was interrupted.")
+        self.view.mark_last_turn()
+        self.conversationChanged.emit(conversation_id)
+
+    # --- turns ---------------------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        replace = self.editing
+        self.editing = None
+        if replace is not None and replace.message_id is not None:
+            self.view.remove_from(replace)
+        self._start(text, replace.message_id if replace is not None else None)
+
+    def regenerate(self) -> None:
+        question = self.view.last("user")
+        if self.generating or question is None or question.message_id is None:
+            return
+        self.view.remove_from(question)
+        self._start(question.text, question.message_id)
+
+    def edit_last(self) -> None:
+        question = self.view.last("user")
+        if self.generating or question is None or question.message_id is None:
+            return
+        self.editing = question
+        self.composer.set_draft(question.text)
+
+    def stop(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+
+    def _start(self, text: str, replace_from: str | None) -> None:
+        self.banner.hide()
+        self._add("user", text)
+        self.answer = self._add("assistant", "")
+        self.answer.set_busy(True)
+        self.answer.set_meta("Thinking…")
+        self.view.mark_last_turn()
+        self._streamed = []
+        self.cancel = cancel = threading.Event()
+        self.composer.set_generating(True)
+        request = TurnRequest(text, self.conversation_id, replace_from, tuple(self.composer.selected_collections()),
+                              self.composer.use_memory())
+        self.workers.generation.submit(Job(lambda: run_turn(self.assistant, request, cancel),
+                                           on_item=self._event, on_done=self._ended, on_failed=self._failed))
+
+    def _add(self, role: str, text: str) -> MessageWidget:
+        widget = self.view.add_message(role, text)
+        widget.copyRequested.connect(copy_text)
+        widget.sourceRequested.connect(lambda passage, w=widget: self.panel.show_source(passage, w.memories))
+        widget.feedbackChanged.connect(lambda value, w=widget: self._feedback(w, value))
+        widget.regenerateRequested.connect(self.regenerate)
+        widget.editRequested.connect(self.edit_last)
+        return widget
+
+    def _event(self, event: Any) -> None:
+        answer = self.answer
+        assert answer is not None
+        if isinstance(event, Token):
+            self._streamed.append(event.text)
+            if not self._render.isActive():
+                self._render.start()
+        elif isinstance(event, Notice):
+            answer.add_notice(event.message)
+        elif isinstance(event, Sources):
+            cited = set(event.cited)
+            passages = [Passage.of(c, i) for i, c in enumerate(event.citations, start=1)]
+            answer.set_sources([p for p in passages if not cited or p.n in cited], answer.memories)
+        elif isinstance(event, MemoriesUsed):
+            answer.set_sources(answer.passages, list(event.memories))
+        elif isinstance(event, Done):
+            self._finish_text(event.text)
+            answer.set_meta(answer_meta(event.stats.to_dict()))
+            self.status.set_context(event.stats.context_used, event.stats.context_size)
+            self.status.set_speed(event.stats.decode_tps, event.stats.ttft_s)
+            if event.conversation_id and event.conversation_id != self.conversation_id:
+                self.conversation_id = event.conversation_id
+                self.conversationChanged.emit(self.conversation_id)
+        elif isinstance(event, Failed):
+            self._finish_text(event.text)
+            answer.set_meta("")
+            answer.add_notice("The answer could not be completed.")
+            self.banner.show_message(event.message)
+        elif isinstance(event, TurnSaved):
+            self.view.last("user").message_id = event.user_message_id
+            answer.message_id = event.answer_message_id
+
+    def _flush(self) -> None:
+        if self.answer is not None:
+            self.answer.set_text("".join(self._streamed))
+
+    def _finish_text(self, text: str) -> None:
+        self._render.stop()
+        self._streamed = [text]
+        self._flush()
+
+    def _ended(self, _result: object = None) -> None:
+        self.cancel = None
+        self.composer.set_generating(False)
+        if self.answer is not None:
+            self.answer.set_busy(False)
+            if not self.answer.text:
+                self._flush()
+        self.answer = None
+        self.view.mark_last_turn()
+        self.historyChanged.emit()
+
+    def _failed(self, message: str) -> None:
+        self.banner.show_message(message)
+        self._ended()
+
+    # --- small actions -------------------------------------------------------------------------------
+    def _feedback(self, widget: MessageWidget, value: int) -> None:
+        if widget.message_id is None:
+            return
+        history, mid = self.assistant.history, widget.message_id
+        self.workers.io.submit(Job(lambda: history.set_feedback(mid, value), on_failed=self.banner.show_message))
+
+    def copy_last_answer(self) -> None:
+        answer = self.view.last("assistant")
+        if answer is not None and answer.text:
+            copy_text(answer.text)
+
+
+def copy_text(text: str) -> None:
+    QGuiApplication.clipboard().setText(text)

@@ -1,0 +1,116 @@
+"""The sidebar's conversation list: refresh, search as you type (debounced, on the io lane), rename, delete."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.qt_models import ListModel
+from app.views.dialogs import ask_text, confirm
+from app.views.sidebar import Sidebar
+from app.workers import Job, Workers
+
+SEARCH_DELAY_MS = 150
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One sidebar row: a conversation, or a search hit inside one."""
+
+    conversation_id: str
+    title: str
+    detail: str
+
+
+def when(timestamp: float, now: float | None = None) -> str:
+    age = (now or time.time()) - timestamp
+    if age < 60:
+        return "just now"
+    if age < 3600:
+        return f"{int(age // 60)} min ago"
+    if age < 86400:
+        return f"{int(age // 3600)} h ago"
+    return time.strftime("%d %b %Y", time.localtime(timestamp))
+
+
+def entries_from_conversations(conversations: list[Any]) -> list[Entry]:
+    return [Entry(c.id, c.title, f"{when(c.updated_at)} · {c.message_count} messages") for c in conversations]
+
+
+def entries_from_hits(hits: list[Any]) -> list[Entry]:
+    """One row per conversation (its best hit), with the matching snippet as the detail."""
+    seen: dict[str, Entry] = {}
+    for hit in hits:
+        if hit.conversation_id not in seen:
+            snippet = " ".join(hit.snippet.replace("**", "").split())
+            seen[hit.conversation_id] = Entry(hit.conversation_id, hit.title, snippet)
+    return list(seen.values())
+
+
+def conversation_model() -> ListModel[Entry]:
+    return ListModel(lambda e: f"{e.title}\n{e.detail}", lambda e: e.title)
+
+
+class ConversationsController(QObject):
+    openRequested = Signal(str)
+    deleted = Signal(str)
+
+    def __init__(self, assistant: Any, workers: Workers, sidebar: Sidebar, model: ListModel[Entry]) -> None:
+        super().__init__()
+        self.assistant, self.workers, self.sidebar, self.model = assistant, workers, sidebar, model
+        self.current: str | None = None
+        self._query = ""
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(self.refresh)
+        sidebar.searchChanged.connect(self._typed)
+        sidebar.conversationActivated.connect(lambda entry: self.openRequested.emit(entry.conversation_id))
+        sidebar.renameRequested.connect(self.rename)
+        sidebar.deleteRequested.connect(self.delete)
+
+    def _typed(self, text: str) -> None:
+        self._query = text.strip()
+        self._debounce.start()
+
+    def refresh(self) -> None:
+        """Reload the list (or the search results) off the GUI thread; stale answers are dropped."""
+        query, history = self._query, self.assistant.history
+        if query:
+            job = Job(lambda: entries_from_hits(history.search(query)))
+        else:
+            job = Job(lambda: entries_from_conversations(history.list_conversations()))
+        job.on_done = lambda entries: self._show(query, entries)
+        self.workers.io.submit(job)
+
+    def _show(self, query: str, entries: list[Entry]) -> None:
+        if query != self._query:
+            return
+        self.model.set_items(entries)
+        self.sidebar.select_conversation(self.current)
+
+    def set_current(self, conversation_id: str | None) -> None:
+        self.current = conversation_id
+        self.refresh()
+
+    def rename(self, entry: Entry) -> None:
+        history = self.assistant.history
+
+        def renamed(title: str) -> None:
+            self.workers.io.submit(Job(lambda: history.rename(entry.conversation_id, title),
+                                       on_done=lambda _: self.refresh()))
+
+        ask_text(self.sidebar, "Rename chat", "Title:", entry.title, renamed)
+
+    def delete(self, entry: Entry) -> None:
+        history = self.assistant.history
+
+        def gone(_: object) -> None:
+            self.deleted.emit(entry.conversation_id)
+            self.refresh()
+
+        confirm(self.sidebar, "Delete chat?", f"Delete “{entry.title}” and all its messages?", "Delete",
+                lambda: self.workers.io.submit(Job(lambda: history.delete(entry.conversation_id), on_done=gone)))

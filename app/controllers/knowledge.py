@@ -1,0 +1,139 @@
+"""Knowledge collections: the sidebar list and composer selector, dropped folders, background indexing.
+
+Indexing runs on its own lane ("hearth-indexing"), so chat keeps streaming while files are embedded; the
+cancel flag is a ``threading.Event`` the core checks between files and batches.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from app.qt_models import ListModel
+from app.views.collection_dialog import CollectionDialog, ErrorListDialog
+from app.views.composer import Composer
+from app.views.dialogs import confirm, show_error
+from app.views.indexing_panel import IndexingPanel
+from app.workers import Job, Workers
+from assistant.events import Progress
+
+NOT_AVAILABLE = "Adding folders needs a version of Hearth's core with indexing (assistant.index)."
+
+
+def collection_status(info: Any) -> str:
+    synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
+    status = f"{info.files} files · {info.chunks} chunks · {synced}"
+    if info.errors:
+        status += f" · {info.errors} skipped"
+    if getattr(info, "needs_reindex", False):
+        status += " · needs re-index"
+    return status
+
+
+def collection_model() -> ListModel[Any]:
+    return ListModel(lambda c: f"{c.name}\n{collection_status(c)}", collection_status)
+
+
+class KnowledgeController(QObject):
+    def __init__(self, assistant: Any, workers: Workers, window: QWidget, model: ListModel[Any],
+                 panel: IndexingPanel, composer: Composer) -> None:
+        super().__init__()
+        self.assistant, self.workers, self.window = assistant, workers, window
+        self.model, self.panel, self.composer = model, panel, composer
+        self.cancel: threading.Event | None = None
+        self.errors: list[tuple[str, str]] = []
+        self.last: Progress | None = None
+        panel.cancelRequested.connect(self._cancel_or_close)
+        panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
+
+    @property
+    def available(self) -> bool:
+        return hasattr(self.assistant, "index")
+
+    @property
+    def indexing(self) -> bool:
+        return self.cancel is not None
+
+    def refresh(self, select: str | None = None) -> None:
+        """Reload the collections; ``select`` ticks one (a freshly indexed one) for the next question."""
+        if not hasattr(self.assistant, "collections"):
+            return
+        self.workers.io.submit(Job(self.assistant.collections, on_done=lambda infos: self._show(infos, select)))
+
+    def _show(self, infos: list[Any], select: str | None) -> None:
+        self.model.set_items(infos)
+        self.composer.set_collections([c.name for c in infos])
+        if select is not None:
+            self.composer.select_collections([*self.composer.selected_collections(), select])
+
+    # --- adding --------------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Add a folder to your knowledge")
+        if folder:
+            self.add([Path(folder)])
+
+    def add(self, paths: list[Path]) -> CollectionDialog | None:
+        """Ask which collection ``paths`` go to, then index them in the background."""
+        if not self.available:
+            show_error(self.window, "Indexing unavailable", NOT_AVAILABLE)
+            return None
+        dialog = CollectionDialog(paths, [c.name for c in self.model.items()], self.window)
+        dialog.chosen.connect(lambda name: self.index(paths, name))
+        dialog.open()
+        return dialog
+
+    def index(self, paths: list[Path], collection: str) -> None:
+        if self.indexing:
+            show_error(self.window, "Already indexing", "Wait for the current indexing run to finish, or cancel it.")
+            return
+        self.cancel = cancel = threading.Event()
+        self.errors, self.last = [], None
+        self.panel.start(collection)
+        self.workers.indexing.submit(Job(lambda: self.assistant.index(paths, collection, cancel),
+                                         on_item=self._progress, on_done=lambda _: self._finished(collection),
+                                         on_failed=self._failed))
+
+    def _progress(self, progress: Progress) -> None:
+        self.last = progress
+        self.errors = list(progress.errors)
+        self.panel.update_progress(progress)
+
+    def _finished(self, collection: str) -> None:
+        self.cancel = None
+        done = self.last.done if self.last else 0
+        if self.last is not None and self.last.message == "cancelled":
+            self.panel.finish(f"Stopped: “{collection}” has {int(done)} files so far.")
+            self.refresh()
+        else:
+            self.panel.finish(f"“{collection}” is ready: {int(done)} files indexed.")
+            self.refresh(select=collection)
+
+    def _failed(self, message: str) -> None:
+        self.cancel = None
+        self.panel.finish("Indexing failed.")
+        show_error(self.window, "Indexing failed", message)
+        self.refresh()
+
+    def _cancel_or_close(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+            self.panel.cancel_button.setEnabled(False)
+        else:
+            self.panel.hide()
+
+    def remove(self, info: Any) -> None:
+        def removed() -> None:
+            self.workers.io.submit(Job(lambda: self.assistant.remove_collection(info.name),
+                                       on_done=lambda _: self.refresh()))
+
+        confirm(self.window, "Remove collection?", f"Remove “{info.name}” from Hearth's index? Your files are "
+                "not touched.", "Remove", removed)
+
+    def shutdown(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()

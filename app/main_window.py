@@ -1,0 +1,214 @@
+"""The main window: composes the views, starts the worker lanes, and wires the controllers to the core.
+
+Start-up order is what makes the window appear fast: the window is built and shown first (no core work),
+then the "hearth-model" lane opens the assistant (imports the engine, opens the history) and loads the
+model, while the window already paints and shows "Loading…" in the status bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from app import theme as themes
+from app.controllers.chat import ChatController
+from app.controllers.conversations import ConversationsController, conversation_model
+from app.controllers.knowledge import KnowledgeController, collection_model
+from app.controllers.memory import MemoryController
+from app.controllers.model import ModelController
+from app.icons import app_icon
+from app.views.chat_view import ChatView, ErrorBanner
+from app.views.composer import Composer
+from app.views.overlay import DropOverlay
+from app.views.sidebar import Sidebar
+from app.views.source_panel import SourcePanel
+from app.views.status_bar import StatusBar
+from app.workers import Job, Workers
+from assistant.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def open_assistant() -> Any:
+    """Runs on the model lane: importing the engine and opening the history stay off the GUI thread."""
+    from assistant.core import Assistant
+
+    return Assistant.open()
+
+
+class Controllers:
+    """The controllers of one opened assistant, created together once it exists."""
+
+    def __init__(self, window: MainWindow, assistant: Any) -> None:
+        w, workers = window, window.workers
+        self.chat = ChatController(assistant, workers, w.chat_view, w.composer, w.source_panel, w.status, w.banner)
+        self.conversations = ConversationsController(assistant, workers, w.sidebar, w.conversations_model)
+        self.knowledge = KnowledgeController(assistant, workers, w, w.collections_model, w.sidebar.indexing,
+                                             w.composer)
+        self.model = ModelController(assistant, workers, w, w.status, w.composer)
+        self.memory = MemoryController(assistant, workers, w)
+
+
+class MainWindow(QMainWindow):
+    ready = Signal(bool)  # the assistant is open and the first model load ended (True: a model is loaded)
+
+    def __init__(self, opener: Callable[[], Any] = open_assistant, theme: themes.Theme | None = None) -> None:
+        super().__init__()
+        self.theme = theme or themes.resolve("system", Settings().appearance.font_size)
+        self.assistant: Any = None
+        self.ctl: Controllers | None = None
+        self.setWindowTitle("Hearth")
+        self.setWindowIcon(app_icon())
+        self.resize(1280, 820)
+        self.setAcceptDrops(True)
+
+        self.banner = ErrorBanner()
+        self.workers = Workers(on_error=self.banner.show_message)
+        self.conversations_model = conversation_model()
+        self.collections_model = collection_model()
+        self.sidebar = Sidebar(self.conversations_model, self.collections_model)
+        self.chat_view = ChatView(self.theme)
+        self.composer = Composer()
+        self.composer.set_ready(False)
+        self.source_panel = SourcePanel(self.theme)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.overlay = DropOverlay(self)
+
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 12)
+        column.addWidget(self.chat_view, 1)
+        for widget in (self.banner, self.composer):
+            row = QVBoxLayout()
+            row.setContentsMargins(24, 0, 24, 0)
+            row.addWidget(widget)
+            column.addLayout(row)
+        splitter = QSplitter()
+        splitter.setHandleWidth(1)
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(centre)
+        splitter.addWidget(self.source_panel)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([270, 700, 330])
+        splitter.setCollapsible(1, False)
+        self.setCentralWidget(splitter)
+        self._shortcuts()
+        self.workers.model.submit(Job(opener, on_done=self.attach, on_failed=self._open_failed))
+        self.composer.edit.setFocus()
+
+    # --- start-up ------------------------------------------------------------------------------------
+    def attach(self, assistant: Any) -> None:
+        """Wire the controllers to the freshly opened assistant, then load the model in the background."""
+        self.assistant = assistant
+        self.ctl = ctl = Controllers(self, assistant)
+        self.chat_view.welcome.set_models_dir(str(assistant.paths.models_dir))
+        if assistant.settings_warning:
+            self.banner.show_message(assistant.settings_warning)
+        ctl.chat.conversationChanged.connect(ctl.conversations.set_current)
+        ctl.chat.historyChanged.connect(ctl.conversations.refresh)
+        ctl.conversations.openRequested.connect(ctl.chat.open_conversation)
+        ctl.conversations.deleted.connect(lambda cid: ctl.chat.new_chat() if cid == ctl.chat.conversation_id
+                                          else None)
+        self.sidebar.newChatRequested.connect(ctl.chat.new_chat)
+        self.sidebar.addFolderRequested.connect(ctl.knowledge.choose_folder)
+        self.sidebar.removeCollectionRequested.connect(ctl.knowledge.remove)
+        self.sidebar.settingsRequested.connect(self.open_settings)
+        self.sidebar.memoryRequested.connect(ctl.memory.open)
+        ctl.model.settingsApplied.connect(self.apply_appearance)
+        ctl.model.loadFinished.connect(self.ready)
+        ctl.conversations.refresh()
+        ctl.knowledge.refresh()
+        ctl.model.load()
+
+    def _open_failed(self, message: str) -> None:
+        self.status.set_model("Hearth could not start")
+        self.banner.show_message(message)
+        self.ready.emit(False)
+
+    def _shortcuts(self) -> None:
+        bindings: list[tuple[QKeySequence | str, Callable[[], None]]] = [
+            ("Ctrl+N", lambda: self.ctl and self.ctl.chat.new_chat()),
+            ("Ctrl+K", self.focus_search),
+            ("Ctrl+,", self.open_settings),
+            ("Esc", lambda: self.ctl and self.ctl.chat.stop()),
+            ("Ctrl+Shift+C", lambda: self.ctl and self.ctl.chat.copy_last_answer()),
+        ]
+        for keys, slot in bindings:
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+
+    def focus_search(self) -> None:
+        self.sidebar.search.setFocus()
+        self.sidebar.search.selectAll()
+
+    def open_settings(self) -> None:
+        if self.ctl is not None:
+            self.ctl.model.open_settings().memoryManagerRequested.connect(self.ctl.memory.open)
+
+    def apply_appearance(self, settings: Settings) -> None:
+        """Restyle the app and re-render messages so rich text and icons match the new theme."""
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        self.theme = themes.apply(app, settings.appearance.theme, settings.appearance.font_size)
+        self.chat_view.theme = self.source_panel.theme = self.theme
+        for message in self.chat_view.messages:
+            message.theme = self.theme
+            message.set_text(message.text)
+
+    # --- drag and drop: folders and files anywhere on the window --------------------------------------
+    @staticmethod
+    def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._local_paths(event):
+            event.acceptProposedAction()
+            self.overlay.cover()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.overlay.hide()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.overlay.hide()
+        paths = self._local_paths(event)
+        if paths and self.ctl is not None:
+            event.acceptProposedAction()
+            self.ctl.knowledge.add(paths)
+
+    # --- shutdown --------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Cancel running jobs, stop the threads (quit + wait), then close the core."""
+        if self.ctl is not None:
+            self.ctl.chat.stop()
+            self.ctl.knowledge.shutdown()
+        self.workers.stop()
+        if self.assistant is not None:
+            self.assistant.close()
+            self.assistant = None
+        super().closeEvent(event)
+
+
+def run() -> int:
+    """``hearth`` with no arguments: style the app from the saved appearance and show the window."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Hearth")
+    app.setWindowIcon(app_icon())
+    loaded = load_settings()
+    theme = themes.apply(app, loaded.settings.appearance.theme, loaded.settings.appearance.font_size)
+    window = MainWindow(theme=theme)
+    if loaded.warning:
+        window.banner.show_message(loaded.warning)
+    window.show()
+    return app.exec()

@@ -1,0 +1,94 @@
+"""Markdown to the HTML subset Qt's rich-text engine understands (CommonMark + tables, via markdown-it).
+
+Why custom rules: Qt rich text ignores most CSS, so code blocks become a one-cell table with inline styles
+(background, monospace, Pygments colours) headed by a ``copy:N`` link, and citation markers ``[n]`` become
+``cite:n`` links that open the source panel. Raw HTML in a model's answer is escaped, never rendered.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from app.theme import Theme
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+MONO = "'JetBrains Mono', 'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    code_blocks: tuple[str, ...]  # raw code of each block, indexed by the N of its ``copy:N`` link
+
+
+def _fence(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+    theme, blocks = env["theme"], env["blocks"]
+    token = tokens[idx]
+    code = token.content.rstrip("\n")
+    language = token.info.split()[0] if token.info.strip() else ""
+    n = len(blocks)
+    blocks.append(code)
+    body = _highlight(code, language, theme["pygments"]).replace("\n", "<br>")
+    return (
+        f'<table width="100%" cellspacing="0" cellpadding="8" style="background:{theme["code_bg"]};'
+        f'margin:6px 0;"><tr><td style="color:{theme["muted"]};">{html.escape(language or "code")}'
+        f'</td><td align="right"><a href="copy:{n}" style="color:{theme["link"]};">Copy</a></td></tr>'
+        f'<tr><td colspan="2" style="font-family:{MONO};color:{theme["code_fg"]};white-space:pre-wrap;">'
+        f"{body}</td></tr></table>"
+    )
+
+
+def _code_inline(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+    return (f'<code style="font-family:{MONO};background:{env["theme"]["code_bg"]};">'
+            f"{html.escape(tokens[idx].content)}</code>")
+
+
+def _text(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+    link = env["theme"]["link"]
+    escaped = html.escape(tokens[idx].content, quote=False)
+    return _CITATION.sub(lambda m: f'<a href="cite:{m.group(1)}" style="color:{link};text-decoration:none;">'
+                                   f"<sup>[{m.group(1)}]</sup></a>", escaped)
+
+
+def _table_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+    return f'<table border="1" cellspacing="0" cellpadding="5" style="border-color:{env["theme"]["border"]};">'
+
+
+def _link_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+    href = html.escape(tokens[idx].attrGet("href") or "", quote=True)
+    return f'<a href="{href}" style="color:{env["theme"]["link"]};">'
+
+
+@cache
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+    md.renderer.rules.update({"fence": _fence, "code_block": _fence, "code_inline": _code_inline, "text": _text,
+                              "table_open": _table_open, "link_open": _link_open})
+    return md
+
+
+def _highlight(code: str, language: str, style: str) -> str:
+    try:
+        lexer = get_lexer_by_name(language) if language else None
+    except ClassNotFound:
+        lexer = None
+    if lexer is None:
+        return html.escape(code)
+    return highlight(code, lexer, HtmlFormatter(nowrap=True, noclasses=True, style=style)).rstrip("\n")
+
+
+def render(text: str, theme: Theme) -> Rendered:
+    """Render ``text`` (complete or still streaming: an unclosed fence renders as an open code block)."""
+    env: dict[str, Any] = {"theme": theme, "blocks": []}
+    body = _parser().render(text, env)
+    return Rendered(body, tuple(env["blocks"]))

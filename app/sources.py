@@ -1,0 +1,42 @@
+"""What the GUI shows of a source passage, from a live ``Citation`` or from one stored in the history.
+
+Why a local value type: a streamed ``Sources`` event carries ``knowledge.Citation`` objects while the
+history stores them as dictionaries; both become a :class:`Passage`, and the GUI never has to import the
+knowledge package (which pulls in the embedder stack) just to draw a chip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    n: int
+    path: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    text: str
+    score: float
+    uri: str
+    location: str
+
+    @classmethod
+    def of(cls, source: Any, n: int | None = None) -> Passage:
+        get = source.get if isinstance(source, dict) else lambda key, default=None: getattr(source, key, default)
+        path = str(get("path", ""))
+        page, start, end = get("page"), get("line_start"), get("line_end")
+        uri = source.uri() if hasattr(source, "uri") else get("uri") or (Path(path).as_uri() if path else "")
+        where = Path(path).name + (f" p.{page}" if page is not None else "")
+        if start is not None:
+            where += f":{start}" + (f"-{end}" if end not in (None, start) else "")
+        return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
+                   float(get("score", 0.0) or 0.0), uri, where)
+
+
+def memory_text(memory: Any) -> str:
+    """A memory item (``.text``) or its stored dictionary form, as one line."""
+    return str(memory.get("text", "") if isinstance(memory, dict) else getattr(memory, "text", memory))

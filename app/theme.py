@@ -1,0 +1,90 @@
+"""Light and dark themes: one palette feeds the QPalette, the stylesheet, the icons and the Markdown CSS.
+
+Why one palette for everything: rich-text message bodies and SVG icons are not styled by QSS, so they
+read their colours from the same :class:`Theme` the stylesheet was built from, and a theme switch
+re-renders them with matching colours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+STYLESHEET = RESOURCES / "style.qss"
+THEMES = ("system", "light", "dark")
+
+LIGHT = {
+    "bg": "#fbfaf8", "surface": "#f3f1ed", "surface2": "#ebe8e3", "input": "#ffffff", "border": "#dcd7cf",
+    "fg": "#26221f", "muted": "#7a726a", "accent": "#d9692b", "accent_hover": "#c55b20", "accent_fg": "#ffffff",
+    "selection": "#f2dccb", "hover": "#e9e4dd", "user_bubble": "#efe7df", "chip": "#f6efe8",
+    "code_bg": "#f1eee9", "code_fg": "#2f2a26", "highlight": "#ffe58a", "danger": "#c0392b",
+    "error_bg": "#fbe3df", "error_fg": "#7b1e14", "overlay": "rgba(251, 250, 248, 225)", "scroll": "#cfc8bf",
+    "link": "#b4521c", "pygments": "friendly",
+}
+DARK = {
+    "bg": "#1c1a19", "surface": "#242220", "surface2": "#2d2a28", "input": "#1f1d1c", "border": "#3a3633",
+    "fg": "#ece7e2", "muted": "#a09890", "accent": "#ee8a4a", "accent_hover": "#f39b60", "accent_fg": "#1c1a19",
+    "selection": "#4a3526", "hover": "#34302d", "user_bubble": "#2e2a27", "chip": "#2d2926",
+    "code_bg": "#141312", "code_fg": "#e6e1dc", "highlight": "#6b5416", "danger": "#e0574a",
+    "error_bg": "#4a1f1b", "error_fg": "#ffd9d3", "overlay": "rgba(28, 26, 25, 225)", "scroll": "#4a4540",
+    "link": "#f2a266", "pygments": "monokai",
+}
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str  # "light" or "dark": what "system" resolved to
+    colors: dict[str, str]
+    font_size: int
+
+    def __getitem__(self, key: str) -> str:
+        return self.colors[key]
+
+
+def system_is_dark() -> bool:
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def resolve(theme: str, font_size: int) -> Theme:
+    dark = theme == "dark" or (theme not in ("light", "dark") and system_is_dark())
+    return Theme("dark" if dark else "light", DARK if dark else LIGHT, max(8, min(font_size, 24)))
+
+
+def stylesheet(theme: Theme) -> str:
+    sizes = {"font_pt": f"{theme.font_size}pt", "small_pt": f"{max(theme.font_size - 2, 7)}pt",
+             "title_pt": f"{theme.font_size + 6}pt"}
+    values = theme.colors | sizes
+    return re.sub(r"@(\w+)", lambda m: values.get(m.group(1), m.group(0)), STYLESHEET.read_text(encoding="utf-8"))
+
+
+def palette(theme: Theme) -> QPalette:
+    """A Fusion palette so native-drawn parts (checkboxes, menus, dialogs) match the stylesheet."""
+    p, r = QPalette(), QPalette.ColorRole
+    roles = {
+        r.Window: "bg", r.WindowText: "fg", r.Base: "input", r.AlternateBase: "surface", r.Text: "fg",
+        r.Button: "surface2", r.ButtonText: "fg", r.Highlight: "accent", r.HighlightedText: "accent_fg",
+        r.ToolTipBase: "surface", r.ToolTipText: "fg", r.Link: "link", r.PlaceholderText: "muted",
+    }
+    for role, key in roles.items():
+        p.setColor(role, QColor(theme[key]))
+    p.setColor(QPalette.ColorGroup.Disabled, r.Text, QColor(theme["muted"]))
+    p.setColor(QPalette.ColorGroup.Disabled, r.ButtonText, QColor(theme["muted"]))
+    return p
+
+
+def apply(app: QApplication, theme_name: str, font_size: int) -> Theme:
+    """Style the whole application; returns the resolved theme for rich text and icons."""
+    theme = resolve(theme_name, font_size)
+    app.setStyle("Fusion")
+    app.setPalette(palette(theme))
+    font = QFont(app.font())
+    font.setPointSize(theme.font_size)
+    app.setFont(font)
+    app.setStyleSheet(stylesheet(theme))
+    return theme

@@ -1,0 +1,109 @@
+"""The centre column: a scrolling list of message widgets, the welcome panel, and an error banner.
+
+It follows the bottom while an answer streams unless the user has scrolled up to read something.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from app.theme import Theme
+from app.views.message import MessageWidget
+from app.views.welcome import WelcomePanel
+from app.views.widgets import tool_button
+
+MAX_WIDTH = 860
+
+
+class ErrorBanner(QFrame):
+    """Errors reach the user here, in the window, as sentences (never as a traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("ErrorBanner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setAccessibleName("Error message")
+        close = tool_button("close", "Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, message: str) -> None:
+        self.label.setText(message)
+        self.show()
+
+
+class ChatView(QScrollArea):
+    def __init__(self, theme: Theme) -> None:
+        super().__init__()
+        self.theme = theme
+        self.setObjectName("ChatArea")
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setAccessibleName("Conversation")
+        self.messages: list[MessageWidget] = []
+        self.welcome = WelcomePanel()
+        self.column = QVBoxLayout()
+        self.column.setSpacing(10)
+        self.column.addWidget(self.welcome)
+        self.column.addStretch(1)
+        inner = QWidget()
+        inner.setMaximumWidth(MAX_WIDTH)
+        inner.setLayout(self.column)
+        page = QWidget()
+        outer = QHBoxLayout(page)
+        outer.setContentsMargins(24, 18, 24, 18)
+        outer.addStretch(1)
+        outer.addWidget(inner, 100)
+        outer.addStretch(1)
+        self.setWidget(page)
+        self._follow = True
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().rangeChanged.connect(self._range_changed)
+
+    def clear(self) -> None:
+        for widget in self.messages:
+            self.column.removeWidget(widget)
+            widget.deleteLater()
+        self.messages = []
+        self.welcome.show()
+        self._follow = True
+
+    def add_message(self, role: str, text: str = "") -> MessageWidget:
+        widget = MessageWidget(role, self.theme)
+        widget.set_text(text)
+        self.welcome.hide()
+        self.column.insertWidget(self.column.count() - 1, widget)
+        self.messages.append(widget)
+        self._follow = True
+        return widget
+
+    def remove_from(self, widget: MessageWidget) -> None:
+        """Drop ``widget`` and every message after it (regenerate, edit-and-resend)."""
+        index = self.messages.index(widget)
+        for gone in self.messages[index:]:
+            self.column.removeWidget(gone)
+            gone.deleteLater()
+        del self.messages[index:]
+        self.welcome.setVisible(not self.messages)
+
+    def last(self, role: str) -> MessageWidget | None:
+        return next((m for m in reversed(self.messages) if m.role == role), None)
+
+    def mark_last_turn(self) -> None:
+        for widget in self.messages:
+            widget.set_last_turn(widget is self.last(widget.role))
+
+    def _scrolled(self, value: int) -> None:
+        self._follow = value >= self.verticalScrollBar().maximum() - 24
+
+    def _range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum()))

@@ -1,0 +1,152 @@
+"""The composer: multi-line prompt (Enter sends, Shift+Enter breaks the line), Send/Stop, the
+"answer from these folders" selector and the memory toggle for the next message (incognito)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QMenu, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout
+
+from app.icons import icon
+from app.views.widgets import tool_button
+
+MAX_LINES = 10
+
+
+class PromptEdit(QPlainTextEdit):
+    submitted = Signal()
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        """Dropped files are for the knowledge base (the window handles them), not text to paste."""
+        return not source.hasUrls() and super().canInsertFromMimeData(source)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if enter and not event.modifiers() & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier):
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class Composer(QFrame):
+    sendRequested = Signal(str)
+    stopRequested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("Composer")
+        self.generating = False
+        self.edit = PromptEdit()
+        self.edit.setPlaceholderText("Ask Hearth anything…  (Enter sends, Shift+Enter for a new line)")
+        self.edit.setAccessibleName("Message")
+        self.edit.setTabChangesFocus(True)
+        self.edit.submitted.connect(self._submit)
+        self.edit.textChanged.connect(self._fit)
+        self.send = QPushButton(icon("send", "#ffffff"), "Send")
+        self.send.setObjectName("Primary")
+        self.send.setAccessibleName("Send message")
+        self.send.setIconSize(QSize(16, 16))
+        self.send.clicked.connect(self._send_or_stop)
+
+        self.sources = QToolButton()
+        self.sources.setObjectName("Flat")
+        self.sources.setIcon(icon("folder"))
+        self.sources.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.sources.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.sources.setAccessibleName("Answer from these folders")
+        self.sources.setToolTip("Answer from these folders: pick knowledge collections to ground answers in")
+        self.sources_menu = QMenu(self.sources)
+        self.sources.setMenu(self.sources_menu)
+        self.memory = tool_button("memory", "Memory is on for the next message (click for incognito)",
+                                  checkable=True, text="Memory on")
+        self.memory.setChecked(True)
+        self.memory.toggled.connect(self._memory_toggled)
+        self.set_collections([])
+
+        options = QHBoxLayout()
+        options.setSpacing(4)
+        options.addWidget(self.sources)
+        options.addWidget(self.memory)
+        options.addStretch(1)
+        options.addWidget(self.send)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.edit)
+        layout.addLayout(options)
+        self._fit()
+
+    # --- collections -----------------------------------------------------------------------------
+    def set_collections(self, names: list[str]) -> None:
+        """Offer ``names``, keeping the current ticks of those that still exist."""
+        chosen = set(self.selected_collections())
+        self.sources_menu.clear()
+        for name in names:
+            action = QAction(name, self.sources_menu, checkable=True)
+            action.setChecked(name in chosen)
+            action.toggled.connect(self._update_sources_label)
+            self.sources_menu.addAction(action)
+        if not names:
+            hint = self.sources_menu.addAction("Drop a folder on the window to add one")
+            hint.setEnabled(False)
+        self._update_sources_label()
+
+    def selected_collections(self) -> list[str]:
+        return [a.text() for a in self.sources_menu.actions() if a.isCheckable() and a.isChecked()]
+
+    def select_collections(self, names: list[str]) -> None:
+        for action in self.sources_menu.actions():
+            if action.isCheckable():
+                action.setChecked(action.text() in names)
+
+    def _update_sources_label(self) -> None:
+        chosen = self.selected_collections()
+        self.sources.setText("Answer from: " + (", ".join(chosen) if chosen else "chat only"))
+
+    # --- memory ------------------------------------------------------------------------------------
+    def use_memory(self) -> bool:
+        return self.memory.isChecked()
+
+    def _memory_toggled(self, on: bool) -> None:
+        self.memory.setIcon(icon("memory" if on else "incognito"))
+        self.memory.setText("Memory on" if on else "Incognito")
+        tip = ("Memory is on for the next message (click for incognito)" if on
+               else "Incognito: the next message neither uses nor adds memories")
+        self.memory.setToolTip(tip)
+        self.memory.setAccessibleName(tip)
+
+    # --- sending -----------------------------------------------------------------------------------
+    def set_generating(self, generating: bool) -> None:
+        self.generating = generating
+        self.send.setIcon(icon("stop" if generating else "send", "#ffffff"))
+        self.send.setText("Stop" if generating else "Send")
+        self.send.setAccessibleName("Stop generating (Esc)" if generating else "Send message")
+        self.send.setToolTip("Stop generating (Esc)" if generating else "Send (Enter)")
+
+    def set_ready(self, ready: bool) -> None:
+        """Sending waits for the first model load (typing does not)."""
+        self.send.setEnabled(ready)
+
+    def _send_or_stop(self) -> None:
+        if self.generating:
+            self.stopRequested.emit()
+        else:
+            self._submit()
+
+    def _submit(self) -> None:
+        text = self.edit.toPlainText().strip()
+        if not text or self.generating or not self.send.isEnabled():
+            return
+        self.edit.clear()
+        self.sendRequested.emit(text)
+        self.memory.setChecked(True)  # incognito applies to one message
+
+    def set_draft(self, text: str) -> None:
+        self.edit.setPlainText(text)
+        self.edit.setFocus()
+        self.edit.moveCursor(self.edit.textCursor().MoveOperation.End)
+
+    def _fit(self) -> None:
+        """Grow with the text up to MAX_LINES, then scroll."""
+        lines = max(1, min(MAX_LINES, int(self.edit.document().size().height())))
+        padding = 2 * self.edit.document().documentMargin() + self.edit.frameWidth() * 2 + 10
+        self.edit.setFixedHeight(int(lines * self.edit.fontMetrics().lineSpacing() + padding))

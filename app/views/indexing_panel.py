@@ -1,0 +1,82 @@
+"""The background-indexing card: progress bar, files done/total, ETA, cancel, and the per-file errors."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+
+from assistant.events import Progress
+
+
+def eta_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(seconds)
+    return f"about {seconds // 60} min {seconds % 60:02d} s left" if seconds >= 60 else f"about {seconds} s left"
+
+
+class IndexingPanel(QFrame):
+    cancelRequested = Signal()
+    errorsRequested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("IndexingPanel")
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setAccessibleName("Indexing progress")
+        self.bar.setRange(0, 0)
+        self.bar.setTextVisible(False)
+        self.detail = QLabel()
+        self.detail.setObjectName("Muted")
+        self.detail.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel indexing")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.errors_button = QPushButton()
+        self.errors_button.setAccessibleName("Show files that could not be indexed")
+        self.errors_button.clicked.connect(self.errorsRequested)
+        self.errors_button.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.errors_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.detail)
+        layout.addLayout(buttons)
+        self.hide()
+
+    def start(self, collection: str) -> None:
+        self.title.setText(f"Adding to “{collection}”…")
+        self.bar.setRange(0, 0)
+        self.detail.setText("Looking for files…")
+        self.errors_button.hide()
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self.show()
+
+    def update_progress(self, progress: Progress) -> None:
+        total = int(progress.total or 0)
+        if total:
+            self.bar.setRange(0, total)
+            self.bar.setValue(int(progress.done))
+        rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
+        self.detail.setText(f"{int(progress.done)} / {total} files{rate} · {eta_text(progress.eta_s)}")
+        self.set_errors(len(progress.errors))
+
+    def set_errors(self, count: int) -> None:
+        self.errors_button.setText(f"{count} file{'s' if count != 1 else ''} skipped…")
+        self.errors_button.setVisible(count > 0)
+
+    def finish(self, text: str) -> None:
+        """Leave the final state visible (the error list stays reachable) until the user closes it."""
+        self.title.setText(text)
+        if self.bar.maximum() == 0:
+            self.bar.setRange(0, 1)
+        self.bar.setValue(self.bar.maximum())
+        self.cancel_button.setText("Close")
+        self.cancel_button.setAccessibleName("Close the indexing summary")

@@ -1,0 +1,166 @@
+"""One message in the chat: Markdown body, notices, numbered source chips, feedback and turn actions.
+
+Rendering is the widget's job, throttling is the controller's: ``set_text`` re-renders the whole body, so
+the chat controller calls it at most every ~50 ms while an answer streams.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
+
+from app.markdown import Rendered, render
+from app.sources import Passage
+from app.theme import Theme
+from app.views.widgets import tool_button
+
+
+def chip_label(passage: Passage) -> str:
+    name = Path(passage.path).name or passage.path
+    return f"{passage.n}  {name}" + (f" · p.{passage.page}" if passage.page is not None else "")
+
+
+class MessageWidget(QFrame):
+    copyRequested = Signal(str)
+    feedbackChanged = Signal(int)
+    regenerateRequested = Signal()
+    editRequested = Signal()
+    sourceRequested = Signal(object)  # Passage
+
+    def __init__(self, role: str, theme: Theme) -> None:
+        super().__init__()
+        self.role = role
+        self.theme = theme
+        self.text = ""
+        self.message_id: str | None = None
+        self.passages: list[Passage] = []
+        self.memories: list[Any] = []
+        self._rendered = Rendered("", ())
+        self.setObjectName("UserMessage" if role == "user" else "AssistantMessage")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        heading = QLabel("You" if role == "user" else "Hearth")
+        heading.setObjectName("MessageRole")
+        self.body = QLabel()
+        self.body.setObjectName("MessageBody")
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.body.setOpenExternalLinks(False)
+        self.body.linkActivated.connect(self._link)
+        self.body.setAccessibleName("Your message" if role == "user" else "Answer")
+        self.notices = QLabel()
+        self.notices.setObjectName("Notice")
+        self.notices.setWordWrap(True)
+        self.notices.hide()
+        self.chips = QHBoxLayout()
+        self.chips.setSpacing(6)
+        self.chips_row = QFrame()
+        self.chips_row.setLayout(self.chips)
+        self.chips.setContentsMargins(0, 0, 0, 0)
+        self.chips_row.hide()
+        self.meta = QLabel()
+        self.meta.setObjectName("MessageMeta")
+
+        self.copy_button = tool_button("copy", "Copy message")
+        self.copy_button.clicked.connect(lambda: self.copyRequested.emit(self.text))
+        self.up = tool_button("thumbs-up", "Good answer", checkable=True)
+        self.down = tool_button("thumbs-down", "Bad answer", checkable=True)
+        self.up.clicked.connect(lambda checked: self._feedback(1 if checked else 0))
+        self.down.clicked.connect(lambda checked: self._feedback(-1 if checked else 0))
+        self.regenerate = tool_button("regenerate", "Regenerate this answer")
+        self.regenerate.clicked.connect(self.regenerateRequested)
+        self.edit = tool_button("edit", "Edit and resend")
+        self.edit.clicked.connect(self.editRequested)
+        actions = QHBoxLayout()
+        actions.setSpacing(2)
+        for button in (self.copy_button, self.up, self.down, self.regenerate, self.edit):
+            button.setIconSize(QSize(15, 15))
+            actions.addWidget(button)
+        actions.addSpacing(8)
+        actions.addWidget(self.meta, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 8)
+        layout.setSpacing(4)
+        layout.addWidget(heading)
+        layout.addWidget(self.body)
+        layout.addWidget(self.notices)
+        layout.addWidget(self.chips_row)
+        layout.addLayout(actions)
+        # Only once parented: setVisible(True) on a parentless widget would open it as a window.
+        for button in (self.up, self.down):
+            button.setVisible(role == "assistant")
+        self.regenerate.hide()
+        self.edit.hide()
+
+    # --- content ---------------------------------------------------------------------------------
+    def set_text(self, text: str) -> None:
+        self.text = text
+        self._rendered = render(text, self.theme)
+        self.body.setText(self._rendered.html or "&nbsp;")
+
+    def add_notice(self, message: str) -> None:
+        lines = [t for t in (self.notices.text(), message) if t]
+        self.notices.setText("\n".join(lines))
+        self.notices.show()
+
+    def set_sources(self, passages: list[Passage], memories: list[Any]) -> None:
+        """Numbered chips (file name, page) under the answer, plus one for the memories used; a click opens
+        the source panel (``sourceRequested`` carries the passage, or ``None`` for the memories)."""
+        self.passages, self.memories = passages, memories
+        while (item := self.chips.takeAt(0)) is not None:
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for passage in passages:
+            self._chip(chip_label(passage), f"Source {passage.n}: {passage.location}", passage)
+        if memories:
+            self._chip(f"{len(memories)} memor{'y' if len(memories) == 1 else 'ies'} used",
+                       "Memories used for this answer", None)
+        self.chips.addStretch(1)
+        self.chips_row.setVisible(bool(passages or memories))
+
+    def _chip(self, text: str, name: str, passage: Passage | None) -> None:
+        chip = QPushButton(text)
+        chip.setObjectName("Chip")
+        chip.setCursor(Qt.CursorShape.PointingHandCursor)
+        chip.setToolTip(name)
+        chip.setAccessibleName(name)
+        chip.clicked.connect(lambda: self.sourceRequested.emit(passage))
+        self.chips.addWidget(chip)
+
+    def passage(self, n: int) -> Passage | None:
+        return next((p for p in self.passages if p.n == n), None)
+
+    def set_meta(self, text: str) -> None:
+        self.meta.setText(text)
+
+    def set_feedback(self, value: int) -> None:
+        self.up.setChecked(value == 1)
+        self.down.setChecked(value == -1)
+
+    def set_last_turn(self, last: bool) -> None:
+        """Regenerate (answers) and edit-and-resend (questions) apply to the last turn only."""
+        self.regenerate.setVisible(last and self.role == "assistant")
+        self.edit.setVisible(last and self.role == "user")
+
+    def set_busy(self, busy: bool) -> None:
+        for button in (self.up, self.down, self.regenerate, self.edit):
+            button.setEnabled(not busy)
+
+    # --- interaction -------------------------------------------------------------------------------
+    def _feedback(self, value: int) -> None:
+        self.set_feedback(value)
+        self.feedbackChanged.emit(value)
+
+    def _link(self, href: str) -> None:
+        kind, _, value = href.partition(":")
+        if kind == "copy" and value.isdigit() and int(value) < len(self._rendered.code_blocks):
+            self.copyRequested.emit(self._rendered.code_blocks[int(value)])
+        elif kind == "cite" and value.isdigit() and (passage := self.passage(int(value))) is not None:
+            self.sourceRequested.emit(passage)
+        elif kind in ("http", "https"):
+            QDesktopServices.openUrl(QUrl(href))

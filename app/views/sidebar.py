@@ -1,0 +1,123 @@
+"""Left sidebar: new chat, conversation search and list, knowledge collections, indexing, settings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from app.icons import icon
+from app.qt_models import ItemRole, ListModel
+from app.views.indexing_panel import IndexingPanel
+from app.views.widgets import section_title, tool_button
+
+
+def _list(model: ListModel, name: str) -> QListView:
+    view = QListView()
+    view.setModel(model)
+    view.setAccessibleName(name)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    view.setWordWrap(True)
+    view.setUniformItemSizes(False)
+    view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    return view
+
+
+class Sidebar(QFrame):
+    newChatRequested = Signal()
+    searchChanged = Signal(str)
+    conversationActivated = Signal(object)  # the item of the row
+    renameRequested = Signal(object)
+    deleteRequested = Signal(object)
+    addFolderRequested = Signal()
+    removeCollectionRequested = Signal(object)
+    settingsRequested = Signal()
+    memoryRequested = Signal()
+
+    def __init__(self, conversations: ListModel, collections: ListModel) -> None:
+        super().__init__()
+        self.setObjectName("Sidebar")
+        self.setMinimumWidth(230)
+        self.new_chat = QPushButton(icon("new-chat"), "New chat")
+        self.new_chat.setAccessibleName("New chat")
+        self.new_chat.setToolTip("New chat (Ctrl+N)")
+        self.new_chat.clicked.connect(self.newChatRequested)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search chats (Ctrl+K)")
+        self.search.setAccessibleName("Search conversations")
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.textChanged.connect(self.searchChanged)
+        self.conversations = _list(conversations, "Conversations")
+        self.conversations.clicked.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
+        self.conversations.activated.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
+        self.conversations.customContextMenuRequested.connect(self._conversation_menu)
+        self.collections = _list(collections, "Knowledge collections")
+        self.collections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.collections.customContextMenuRequested.connect(self._collection_menu)
+        self.collections.setMaximumHeight(190)
+        add_folder = tool_button("folder", "Add a folder to your knowledge", text="Add")
+        add_folder.clicked.connect(self.addFolderRequested)
+        self.indexing = IndexingPanel()
+        settings = tool_button("settings", "Settings (Ctrl+,)", text="Settings")
+        settings.clicked.connect(self.settingsRequested)
+        memory = tool_button("memory", "What Hearth remembers", text="Memory")
+        memory.clicked.connect(self.memoryRequested)
+
+        knowledge_header = QHBoxLayout()
+        knowledge_header.addWidget(section_title("Knowledge"))
+        knowledge_header.addStretch(1)
+        knowledge_header.addWidget(add_folder)
+        footer = QHBoxLayout()
+        footer.addWidget(settings)
+        footer.addWidget(memory)
+        footer.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 8)
+        layout.setSpacing(6)
+        layout.addWidget(self.new_chat)
+        layout.addWidget(self.search)
+        layout.addWidget(section_title("Chats"))
+        layout.addWidget(self.conversations, 1)
+        layout.addLayout(knowledge_header)
+        layout.addWidget(self.collections)
+        layout.addWidget(self.indexing)
+        layout.addLayout(footer)
+
+    def _item_at(self, view: QListView, pos: QPoint) -> object | None:
+        index: QModelIndex = view.indexAt(pos)
+        return index.data(ItemRole) if index.isValid() else None
+
+    def _conversation_menu(self, pos: QPoint) -> None:
+        item = self._item_at(self.conversations, pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("edit"), "Rename…", lambda: self.renameRequested.emit(item))
+        menu.addAction(icon("trash"), "Delete…", lambda: self.deleteRequested.emit(item))
+        menu.popup(self.conversations.viewport().mapToGlobal(pos))
+
+    def _collection_menu(self, pos: QPoint) -> None:
+        item = self._item_at(self.collections, pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("trash"), "Remove from Hearth…", lambda: self.removeCollectionRequested.emit(item))
+        menu.popup(self.collections.viewport().mapToGlobal(pos))
+
+    def select_conversation(self, conversation_id: str | None) -> None:
+        model = self.conversations.model()
+        for row in range(model.rowCount()):
+            if getattr(model.index(row, 0).data(ItemRole), "conversation_id", None) == conversation_id:
+                self.conversations.setCurrentIndex(model.index(row, 0))
+                return
+        self.conversations.clearSelection()

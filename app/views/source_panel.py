@@ -1,0 +1,88 @@
+"""The side panel opened by a source chip: the passage highlighted, a button that opens the file in the
+system viewer (at the page for PDFs), and the memories that were used for the answer."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout
+
+from app.icons import icon
+from app.sources import Passage, memory_text
+from app.theme import Theme
+from app.views.widgets import section_title, tool_button
+
+
+class SourcePanel(QFrame):
+    closed = Signal()
+
+    def __init__(self, theme: Theme) -> None:
+        super().__init__()
+        self.theme = theme
+        self.passage: Passage | None = None
+        self.setObjectName("SourcePanel")
+        self.setMinimumWidth(300)
+        self.title = QLabel()
+        self.title.setObjectName("PanelTitle")
+        self.title.setWordWrap(True)
+        close = tool_button("close", "Close the source panel")
+        close.clicked.connect(self.hide)
+        close.clicked.connect(self.closed)
+        self.where = QLabel()
+        self.where.setObjectName("Muted")
+        self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text = QTextBrowser()
+        self.text.setObjectName("Passage")
+        self.text.setAccessibleName("Source passage")
+        self.open_button = QPushButton(icon("open-file"), "Open file")
+        self.open_button.setAccessibleName("Open the file in the system viewer")
+        self.open_button.clicked.connect(self.open_file)
+        self.memories_title = section_title("Memories used")
+        self.memories = QLabel()
+        self.memories.setWordWrap(True)
+        self.memories.setAccessibleName("Memories used for this answer")
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addLayout(header)
+        layout.addWidget(self.where)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.open_button)
+        layout.addWidget(self.memories_title)
+        layout.addWidget(self.memories)
+        self.hide()
+
+    def show_source(self, passage: Passage | None, memories: list[Any]) -> None:
+        """Show one passage (or, with ``None``, only the memories) of an answer."""
+        self.passage = passage
+        for widget in (self.where, self.text, self.open_button):
+            widget.setVisible(passage is not None)
+        if passage is None:
+            self.title.setText("What Hearth remembered")
+        else:
+            self.title.setText(f"[{passage.n}] {passage.location}")
+            self.where.setText(passage.path)
+            body = html.escape(passage.text.strip()).replace("\n", "<br>")
+            self.text.setHtml(
+                f'<div style="color:{self.theme["muted"]};">Passage given to the model:</div>'
+                f'<p style="background:{self.theme["highlight"]};color:{self.theme["fg"]};">{body}</p>'
+            )
+            self.open_button.setEnabled(bool(passage.uri))
+            self.open_button.setToolTip(passage.uri)
+        self._set_memories(memories)
+        self.show()
+
+    def _set_memories(self, memories: list[Any]) -> None:
+        items = "".join(f"<li>{html.escape(memory_text(m))}</li>" for m in memories)
+        self.memories.setText(f"<ul>{items}</ul>" if items else "No memories were used for this answer.")
+
+    def open_file(self) -> None:
+        """The system viewer; a ``#page=N`` fragment makes PDF viewers that honour it open at the page."""
+        if self.passage is not None and self.passage.uri:
+            QDesktopServices.openUrl(QUrl(self.passage.uri))

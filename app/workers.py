@@ -1,0 +1,136 @@
+"""Long-lived worker threads, one per heavy resource, and the single place where threads are wired.
+
+Why lanes instead of a thread pool: the engine, the index and the history each serialise their own work
+anyway, so one named ``QThread`` per resource ("hearth-generation", "hearth-indexing", "hearth-model",
+"hearth-io") keeps jobs for one resource in order, lets chat continue while indexing runs, and lets an
+old model keep answering while a new one loads. A :class:`Job` carries plain callables: ``call`` runs on
+the worker thread, the ``on_*`` callbacks run on the GUI thread. No exception ever crosses a thread:
+the worker turns it into a readable message for ``on_failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from assistant.errors import HearthError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Job:
+    """One unit of work. With ``on_item`` set, the result of ``call`` is iterated and each item delivered."""
+
+    call: Callable[[], Any]
+    on_done: Callable[[Any], None] | None = None
+    on_item: Callable[[Any], None] | None = None
+    on_failed: Callable[[str], None] | None = None
+
+
+def describe(exc: BaseException) -> str:
+    """A sentence for the user: core errors already are one; anything else is a bug, said plainly."""
+    if isinstance(exc, HearthError):
+        return str(exc)
+    return f"Something went wrong ({type(exc).__name__}: {exc}). Details are in the log."
+
+
+class Worker(QObject):
+    """Lives on a worker thread; runs jobs one at a time in submission order. Signals carry ``(job, value)``."""
+
+    item = Signal(object)
+    done = Signal(object)
+    failed = Signal(object)
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        try:
+            result = job.call()
+            if job.on_item is not None:
+                for value in result:
+                    self.item.emit((job, value))
+                result = None
+        except Exception as exc:
+            if not isinstance(exc, HearthError):
+                log.exception("worker %s: job failed", QThread.currentThread().objectName())
+            self.failed.emit((job, describe(exc)))
+        else:
+            self.done.emit((job, result))
+
+
+class Lane(QObject):
+    """The GUI-thread end of one worker thread: ``submit`` queues a job, results come back as callbacks."""
+
+    submitted = Signal(object)
+
+    def __init__(self, name: str, on_error: Callable[[str], None]) -> None:
+        super().__init__()
+        self.name = name
+        self.on_error = on_error
+        self.thread = QThread()
+        self.thread.setObjectName(name)
+        self.worker = Worker()
+        self.worker.moveToThread(self.thread)
+        self.pending = 0
+
+    def submit(self, job: Job) -> None:
+        self.pending += 1
+        self.submitted.emit(job)
+
+    @property
+    def busy(self) -> bool:
+        return self.pending > 0
+
+    @Slot(object)
+    def _item(self, delivery: tuple[Job, Any]) -> None:
+        job, value = delivery
+        assert job.on_item is not None
+        job.on_item(value)
+
+    @Slot(object)
+    def _done(self, delivery: tuple[Job, Any]) -> None:
+        job, result = delivery
+        self.pending -= 1
+        if job.on_done is not None:
+            job.on_done(result)
+
+    @Slot(object)
+    def _failed(self, delivery: tuple[Job, str]) -> None:
+        job, message = delivery
+        self.pending -= 1
+        (job.on_failed or self.on_error)(message)
+
+
+class Workers:
+    """All worker threads of the window; :meth:`stop` ends them (quit + wait) on exit."""
+
+    def __init__(self, on_error: Callable[[str], None]) -> None:
+        self.generation = Lane("hearth-generation", on_error)
+        self.indexing = Lane("hearth-indexing", on_error)
+        self.model = Lane("hearth-model", on_error)
+        self.io = Lane("hearth-io", on_error)
+        self.lanes = (self.generation, self.indexing, self.model, self.io)
+        wire(self.lanes)
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        """Ask every thread to finish its current job and exit; callers cancel long jobs first."""
+        for lane in self.lanes:
+            lane.thread.quit()
+        for lane in self.lanes:
+            if not lane.thread.wait(timeout_ms):
+                log.warning("worker thread %s did not stop within %d ms", lane.name, timeout_ms)
+
+
+def wire(lanes: tuple[Lane, ...]) -> None:
+    """Every cross-thread connection, in one place: GUI -> worker (queued jobs) and worker -> GUI (results)."""
+    for lane in lanes:
+        lane.submitted.connect(lane.worker.run)
+        lane.worker.item.connect(lane._item)
+        lane.worker.done.connect(lane._done)
+        lane.worker.failed.connect(lane._failed)
+        lane.thread.finished.connect(lane.worker.deleteLater)
+        lane.thread.start()

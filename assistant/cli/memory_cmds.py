@@ -1,0 +1,177 @@
+"""``hearth memory list|search|add|edit|forget|clear|export|status|process`` and ``hearth bench memory``.
+
+Handlers build their own :class:`MemoryService` from the settings file: reading and editing memories needs
+no chat model, so the engine is only loaded for ``process`` (extraction of queued turns). ``--json`` makes
+stdout one JSON document; messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistant.cli.context import CliContext, err, print_json
+from assistant.config import atomic_write_text, load_settings
+from assistant.engine import Engine
+from assistant.errors import HearthError
+from assistant.knowledge import SentenceTransformerEmbedder
+from assistant.memory import MemoryItem, MemoryService
+from assistant.paths import get_paths
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("memory", help="what Hearth remembers about you (list, search, add, edit, forget, clear)")
+    ms = p.add_subparsers(dest="memory_cmd", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str, func, json_flag: bool = True) -> argparse.ArgumentParser:
+        q = ms.add_parser(name, help=help_text)
+        if json_flag:
+            q.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        q.set_defaults(func=func)
+        return q
+
+    q = action("list", "list memories, oldest first", cmd_list)
+    q.add_argument("--all", action="store_true", help="include superseded (stale) memories")
+    q = action("search", "the memories closest to TEXT", cmd_search)
+    q.add_argument("text")
+    q.add_argument("-k", type=int, default=5, help="number of results (default: 5)")
+    action("add", "remember TEXT", cmd_add).add_argument("text")
+    q = action("edit", "change the text of memory ID", cmd_edit)
+    q.add_argument("id")
+    q.add_argument("text")
+    action("forget", "forget memory ID for good", cmd_forget).add_argument("id")
+    q = action("clear", "forget every memory", cmd_clear)
+    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    q = action("export", "all memories (superseded ones too) as JSON", cmd_export, json_flag=False)
+    q.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    action("status", "how many memories and queued turns there are", cmd_status)
+    q = action("process", "extract memories from queued turns now (loads the chat model)", cmd_process)
+    q.add_argument("--limit", type=int, help="at most this many turns")
+
+
+def register_bench(bench_sub: argparse._SubParsersAction) -> None:
+    b = bench_sub.add_parser("memory", help="memory recall@5, search latency, extraction validity and speed")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
+
+
+@contextmanager
+def open_service(engine: Engine | None = None) -> Iterator[MemoryService]:
+    loaded = load_settings()
+    if loaded.warning:
+        err(loaded.warning)
+    settings = loaded.settings
+    service = MemoryService(get_paths(), settings.memory, engine or Engine(),
+                            SentenceTransformerEmbedder.from_settings(settings.knowledge))
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def _show(items: list[MemoryItem], as_json: bool) -> None:
+    if as_json:
+        print_json([m.to_dict() for m in items])
+        return
+    if not items:
+        err("No memories.")
+    for m in items:
+        stale = f"  (superseded by {m.superseded_by})" if m.superseded_by else ""
+        print(f"{m.id}  {m.text}{stale}")
+
+
+def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        _show(memory.list(include_superseded=args.all), args.json)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        _show(memory.search(args.text, args.k), args.json)
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        _show([memory.add(args.text)], args.json)
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        _show([memory.edit(args.id, args.text)], args.json)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        memory.forget(args.id)
+    if args.json:
+        print_json({"forgotten": args.id})
+    else:
+        err(f"Forgot {args.id}.")
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
+    if not args.yes and sys.stdin.isatty() and input("Forget everything Hearth remembers about you? [y/N] ") != "y":
+        raise HearthError("Nothing was cleared.")
+    with open_service() as memory:
+        count = memory.clear()
+    if args.json:
+        print_json({"forgotten": count})
+    else:
+        err(f"Forgot {count} memories.")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        data = memory.export()
+    if args.output:
+        atomic_write_text(args.output, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        err(f"Exported {len(data)} memories to {args.output}.")
+    else:
+        print_json(data)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_service() as memory:
+        items = memory.list(include_superseded=True)
+        active = sum(m.active for m in items)
+        status = {"enabled": memory.enabled, "memories": active, "superseded": len(items) - active,
+                  "pending_turns": memory.pending_count(), "failed_turns": memory.failed_count()}
+    if args.json:
+        print_json(status)
+    else:
+        print("\n".join(f"{key}: {value}" for key, value in status.items()))
+    return 0
+
+
+def cmd_process(args: argparse.Namespace, ctx: CliContext) -> int:
+    ctx.assistant.ensure_model()
+    with open_service(ctx.assistant.engine) as memory:
+        done = memory.process_pending(limit=args.limit)
+        left = memory.pending_count()
+    if args.json:
+        print_json({"processed": done, "pending": left})
+    else:
+        err(f"Processed {done} queued turn(s); {left} left.")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import memory as bench
+
+    result = bench.run()
+    if args.json:
+        print_json(result)
+    else:
+        print(bench.table(result))
+    return 0

@@ -1,0 +1,85 @@
+"""Build mem0's ``Memory`` from local parts only, with everything it writes under Hearth's data directory.
+
+mem0 validates provider names against its built-in lists, so Hearth's two providers are registered with
+mem0's factories and their configs built with ``model_construct`` (the validation is a whitelist, nothing
+else). Nothing here can reach the network: the LLM is the in-process engine, the embedder the shared
+sentence-transformers model, the store a Chroma folder, and telemetry is off (see :mod:`offline`, which
+the package runs before mem0 is first imported; :func:`open_memory` checks it worked).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from assistant.engine import Engine
+from assistant.errors import MemoryStoreError
+from assistant.knowledge import Embedder
+from assistant.paths import Paths
+
+if TYPE_CHECKING:
+    from mem0 import Memory
+
+#: Tokens the LLM may spend on one memory step (a JSON list of a few short facts, or a verdict).
+MAX_JSON_TOKENS = 256
+
+
+class _DropKeywordSearchNotice(logging.Filter):
+    """mem0 warns at every start that Chroma has no BM25; Hearth knows and chose semantic search."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "does not support keyword search" not in str(record.msg)
+
+
+_KEYWORD_NOTICE = _DropKeywordSearchNotice()  # one instance: addFilter ignores it when already there
+
+
+def _check_and_quiet_mem0() -> None:
+    from mem0.memory import telemetry
+
+    if telemetry.MEM0_TELEMETRY:
+        raise MemoryStoreError("mem0 was imported with telemetry on before Hearth could turn it off.")
+    logging.getLogger("mem0.memory.main").addFilter(_KEYWORD_NOTICE)
+    # spaCy is optional for mem0 (lemmas and entities for BM25 boosts); without it mem0 uses the plain text.
+    logging.getLogger("mem0.utils.spacy_models").setLevel(logging.ERROR)
+
+
+def collection_name(embedder: Embedder) -> str:
+    """One collection per embedder: vectors from two models are never compared."""
+    return "hearth-memory-" + re.sub(r"[^A-Za-z0-9_-]+", "-", embedder.name).strip("-")[:40]
+
+
+def open_memory(paths: Paths, engine: Engine, embedder: Embedder) -> Memory:
+    paths.memory_dir.mkdir(parents=True, exist_ok=True)
+    _check_and_quiet_mem0()
+    from mem0 import Memory
+    from mem0.configs.base import MemoryConfig
+    from mem0.embeddings.configs import EmbedderConfig
+    from mem0.llms.configs import LlmConfig
+    from mem0.utils.factory import EmbedderFactory, LlmFactory
+
+    LlmFactory.register_provider("hearth", "assistant.memory.llm.HearthLLM")
+    EmbedderFactory.provider_to_class["hearth"] = "assistant.memory.embedding.HearthEmbedding"
+    config = MemoryConfig(
+        vector_store={"provider": "chroma",  # mem0 opens it with anonymized_telemetry=False
+                      "config": {"collection_name": collection_name(embedder),
+                                 "path": str(paths.memory_dir / "chroma")}},
+        llm=LlmConfig.model_construct(provider="hearth",
+                                      config={"model": engine, "temperature": 0.0, "max_tokens": MAX_JSON_TOKENS}),
+        embedder=EmbedderConfig.model_construct(provider="hearth", config={"model": embedder}),
+        history_db_path=str(paths.memory_dir / "history.sqlite3"),
+    )
+    try:
+        return Memory(config)
+    except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder
+        raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
+
+
+def cosine_of(score: float) -> float:
+    """mem0's Chroma score is 1/(1+d) with d the squared L2 distance, i.e. 2-2cos for unit vectors."""
+    return 1.0 - (1.0 / score - 1.0) / 2.0 if score > 0 else -1.0
+
+
+def score_for(cosine: float) -> float:
+    return 1.0 / (3.0 - 2.0 * cosine)

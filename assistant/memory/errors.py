@@ -1,0 +1,17 @@
+"""Errors of the memory layer (all are :class:`MemoryStoreError`, so front ends handle them as one kind)."""
+
+from __future__ import annotations
+
+from assistant.errors import MemoryStoreError
+
+
+class MemoryNotFoundError(MemoryStoreError):
+    exit_code = 4
+
+
+class ModelOutputError(MemoryStoreError):
+    """The local model gave no valid JSON for a memory step, even after the retry."""
+
+
+class MemoryJobCancelled(MemoryStoreError):
+    """Background memory work stopped because the engine is needed for an answer; the turn stays queued."""

@@ -1,0 +1,109 @@
+"""The durable side of memory: finished turns waiting for extraction, and what the user made Hearth forget.
+
+A turn is written here (one small SQLite transaction) right after its answer, so extraction can run later
+when the engine is idle, or at the next start if the process was killed; a turn leaves the queue only once
+its facts are stored. Turns whose extraction failed stay, marked ``failed``, instead of vanishing.
+
+Tombstones stop a turn said *before* the user forgot something from bringing it back (the user saying it
+again later may). A small model rephrases ("User is allergic to peanuts" / "User has a peanut allergy"), so
+a tombstone holds the forgotten fact's vector, never its text, and matches by cosine. It is only needed
+while turns older than it wait in the queue, so it is deleted as soon as none do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY, conversation_id TEXT, user_text TEXT NOT NULL, enqueued_at REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', error TEXT
+);
+CREATE INDEX IF NOT EXISTS turns_by_status ON turns (status, id);
+CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY, vector BLOB NOT NULL, forgotten_at REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class QueuedTurn:
+    id: int
+    conversation_id: str | None
+    user_text: str
+    enqueued_at: float
+
+
+#: A new fact at least this similar (cosine) to a forgotten one is the forgotten one, reworded.
+FORGOTTEN_COSINE = 0.75
+
+
+class TurnQueue:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def push(self, conversation_id: str | None, user_text: str) -> int:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO turns (conversation_id, user_text, enqueued_at) VALUES (?, ?, ?)",
+                                   (conversation_id, user_text, time.time()))
+            return int(cur.lastrowid or 0)
+
+    def pending(self, limit: int | None = None) -> list[QueuedTurn]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at FROM turns "
+                                    "WHERE status = 'pending' ORDER BY id LIMIT ?", (-1 if limit is None else limit,))
+            return [QueuedTurn(*row) for row in rows]
+
+    def done(self, turn_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM turns WHERE id = ?", (turn_id,))
+
+    def fail(self, turn_id: int, error: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE turns SET status = 'failed', error = ? WHERE id = ?", (error[:500], turn_id))
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM turns GROUP BY status").fetchall()
+        return {"pending": 0, "failed": 0, **dict(rows)}
+
+    def clear_turns(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM turns")
+
+    def bury(self, vectors: list[list[float]]) -> None:
+        """Record forgotten facts (unit vectors), if any queued turn is older than now."""
+        now = time.time()
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM turns WHERE status = 'pending' LIMIT 1").fetchone():
+                self._db.executemany("INSERT INTO tombstones (vector, forgotten_at) VALUES (?, ?)",
+                                     [(np.asarray(v, dtype=np.float32).tobytes(), now) for v in vectors])
+
+    def forgotten_after(self, vector: list[float], said_at: float) -> bool:
+        """True if a fact like ``vector`` was forgotten after ``said_at``: a turn said then may not restore it."""
+        with self._lock:
+            rows = self._db.execute("SELECT vector FROM tombstones WHERE forgotten_at >= ?", (said_at,)).fetchall()
+        if not rows:
+            return False
+        buried = np.stack([np.frombuffer(row[0], dtype=np.float32) for row in rows])
+        return bool((buried @ np.asarray(vector, dtype=np.float32)).max() >= FORGOTTEN_COSINE)
+
+    def prune_tombstones(self) -> None:
+        """Drop tombstones no queued turn is older than: they can no longer match anything."""
+        with self._lock:
+            self._db.execute("DELETE FROM tombstones WHERE forgotten_at < COALESCE("
+                             "(SELECT MIN(enqueued_at) FROM turns WHERE status = 'pending'), 1e308)")

@@ -1,0 +1,43 @@
+"""What a memory is, as the rest of Hearth sees it (mem0's payload dicts stay inside this package)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: Payload keys Hearth adds to every mem0 memory (Chroma metadata cannot hold None, so "" means none).
+STATUS, SUPERSEDED_BY, SOURCE, SLOT = "status", "superseded_by", "source_conversation", "slot"
+ACTIVE, SUPERSEDED = "active", "superseded"
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """One remembered fact about the user. ``superseded_by`` is the id of the newer fact that replaced it."""
+
+    id: str
+    text: str
+    created_at: str
+    updated_at: str
+    superseded_by: str | None = None
+    source_conversation: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.superseded_by is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_mem0(cls, row: dict[str, Any]) -> MemoryItem:
+        """Build from a mem0 result row (``get``/``get_all``/``search``): custom keys sit under ``metadata``."""
+        meta = row.get("metadata") or {}
+        created = row.get("created_at") or ""
+        return cls(
+            id=str(row["id"]),
+            text=row.get("memory", ""),
+            created_at=created,
+            updated_at=row.get("updated_at") or created,
+            superseded_by=meta.get(SUPERSEDED_BY) or None,
+            source_conversation=meta.get(SOURCE) or None,
+        )

@@ -1,0 +1,241 @@
+"""MemoryService: what the facade, the CLI and the GUI memory manager use; mem0 stays behind it.
+
+Reading (``relevant``, ``search``, ``list``) never touches the engine. Learning is split in two so it never
+delays an answer: ``enqueue_turn`` only writes the finished turn to a durable queue (milliseconds), and
+``process_pending`` extracts and stores facts later, when the facade sees the engine idle, stopping as soon
+as ``cancel`` is set (the turn it was on stays queued). Every write goes through one lock, so a GUI thread
+and the background job never interleave mem0 updates.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mem0.llms.base import LLMBase
+
+from assistant.config import KnowledgeSettings, MemorySettings
+from assistant.engine import Engine
+from assistant.errors import ContextOverflowError, GenerationError, HearthError, MemoryStoreError
+from assistant.knowledge import Embedder, SentenceTransformerEmbedder
+from assistant.memory.backend import cosine_of, open_memory, score_for
+from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, slot_of
+from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError, ModelOutputError
+from assistant.memory.extraction import candidates, extract_facts
+from assistant.memory.llm import HearthLLM
+from assistant.memory.queue import TurnQueue
+from assistant.memory.records import ACTIVE, SLOT, SOURCE, STATUS, SUPERSEDED, SUPERSEDED_BY, MemoryItem
+from assistant.paths import Paths
+
+log = logging.getLogger(__name__)
+
+#: A memory must be at least this similar (cosine) to the question to be put in the prompt.
+RELEVANT_COSINE = 0.2
+#: Always-on profile facts added to the relevant ones (name, home, diet, answer style).
+PROFILE_FACTS = 3
+#: Similar older facts a new fact is checked against for duplicates and contradictions.
+SIMILAR_FACTS = 5
+#: Prompt block limits: the prompt builder counts tokens, this keeps the block a few dozen of them.
+MAX_BLOCK_ITEMS, MAX_ITEM_CHARS = 8, 160
+_ALL = 10_000
+BLOCK_HEADER = "What you know about the user from earlier conversations (use it only when relevant):"
+
+
+class MemoryService:
+    def __init__(self, paths: Paths, settings: MemorySettings, engine: Engine, embedder: Embedder | None = None,
+                 *, llm: LLMBase | None = None) -> None:
+        """``embedder``: share the knowledge base's (None: the bundled all-MiniLM-L6-v2). ``llm``: replaces
+        the engine for memory steps (tests use it to force malformed output)."""
+        self.settings = settings
+        self._engine = engine
+        embedder = embedder or SentenceTransformerEmbedder.from_settings(KnowledgeSettings())
+        self._mem0 = open_memory(paths, engine, embedder)
+        if llm is not None:
+            self._mem0.llm = llm
+        self._queue = TurnQueue(paths.memory_dir / "queue.sqlite3")
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._queue.close()
+            self._mem0.close()
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """mem0 and Chroma raise anything; the core promises HearthError with a readable message."""
+        try:
+            yield
+        except HearthError:
+            raise
+        except Exception as exc:
+            raise MemoryStoreError(f"The memory store failed: {exc}") from exc
+
+    def _scope(self, active_only: bool = True, **extra: Any) -> dict[str, Any]:
+        return {"user_id": self.settings.user_id, **({STATUS: ACTIVE} if active_only else {}), **extra}
+
+    def _rows(self, filters: dict[str, Any]) -> builtins.list[dict[str, Any]]:
+        with self._store_errors():
+            return self._mem0.get_all(filters=filters, top_k=_ALL)["results"]
+
+    def _vector(self, text: str) -> list[float]:
+        return self._mem0.embedding_model.embed(text, "search")
+
+    def _similar(self, text: str, k: int, min_cosine: float) -> builtins.list[tuple[dict[str, Any], float]]:
+        if not text.strip():
+            return []
+        with self._store_errors():
+            rows = self._mem0.search(text, top_k=k, filters=self._scope(), threshold=score_for(min_cosine))["results"]
+        return [(row, cosine_of(row["score"])) for row in rows]
+
+    # ---- reading ------------------------------------------------------------------------------------
+    def get(self, memory_id: str) -> MemoryItem:
+        with self._store_errors():
+            row = self._mem0.get(memory_id)
+        if row is None or row.get("user_id") != self.settings.user_id:
+            raise MemoryNotFoundError(f"There is no memory with id {memory_id}.")
+        return MemoryItem.from_mem0(row)
+
+    def search(self, text: str, k: int = 5) -> builtins.list[MemoryItem]:
+        """The ``k`` active memories closest to ``text`` (superseded and forgotten ones never come back)."""
+        return [MemoryItem.from_mem0(row) for row, _ in self._similar(text, k, -1.0)]
+
+    def relevant(self, question: str, k: int = 5) -> builtins.list[MemoryItem]:
+        """What to put in the prompt for ``question``: the relevant memories, then a few profile facts."""
+        if not self.enabled:
+            return []
+        found = [MemoryItem.from_mem0(row) for row, _ in self._similar(question, k, RELEVANT_COSINE)]
+        seen = {m.id for m in found}
+        profile = sorted(self._rows(self._scope(**{SLOT: {"in": list(PROFILE_SLOTS)}})),
+                         key=lambda row: row.get("updated_at") or "", reverse=True)
+        extra = [MemoryItem.from_mem0(row) for row in profile if row["id"] not in seen]
+        return found + extra[:PROFILE_FACTS]
+
+    def list(self, include_superseded: bool = False) -> builtins.list[MemoryItem]:
+        """All memories, oldest first (superseded ones too when asked: they are the history)."""
+        items = [MemoryItem.from_mem0(row) for row in self._rows(self._scope(active_only=not include_superseded))]
+        return sorted(items, key=lambda m: m.created_at)
+
+    def export(self) -> builtins.list[dict[str, Any]]:
+        return [m.to_dict() for m in self.list(include_superseded=True)]
+
+    @staticmethod
+    def prompt_block(items: builtins.list[MemoryItem]) -> str:
+        """A short system-prompt block; empty when there is nothing to say."""
+        lines = [f"- {' '.join(m.text.split())[:MAX_ITEM_CHARS]}" for m in items[:MAX_BLOCK_ITEMS]]
+        return "\n".join([BLOCK_HEADER, *lines]) if lines else ""
+
+    # ---- learning from conversations ----------------------------------------------------------------
+    def enqueue_turn(self, conversation_id: str | None, user_text: str, answer_text: str) -> None:
+        """Queue a finished turn for extraction. Facts come from what the user said, so ``answer_text`` is
+        not stored (a small model copies "facts" out of its own answer); turns that state nothing about the
+        user are not stored at all."""
+        if self.enabled and candidates(user_text):
+            self._queue.push(conversation_id, user_text)
+
+    def pending_count(self) -> int:
+        return self._queue.counts()["pending"]
+
+    def failed_count(self) -> int:
+        return self._queue.counts()["failed"]
+
+    def process_pending(self, cancel: threading.Event | None = None, limit: int | None = None) -> int:
+        """Extract and store facts from queued turns; returns how many turns were handled (stored or failed).
+
+        Needs a loaded model (without one nothing is touched and the turns wait). A turn whose model output
+        is unusable is marked failed and logged; the next turns go on. A store failure (MemoryStoreError)
+        propagates and leaves the turn queued: it is not the turn's fault.
+        """
+        if not self.enabled or (isinstance(self._mem0.llm, HearthLLM) and not self._engine.loaded):
+            return 0
+        handled = 0
+        with self._lock:
+            for turn in self._queue.pending(limit):
+                if cancel is not None and cancel.is_set():
+                    break
+                try:
+                    for fact in extract_facts(self._mem0.llm, turn.user_text, cancel):
+                        if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
+                            self._store(fact, turn.conversation_id, self._mem0.llm, cancel)
+                except MemoryJobCancelled:
+                    break
+                except (ModelOutputError, GenerationError, ContextOverflowError) as exc:
+                    log.warning("memory: skipped the memories of turn %d: %s", turn.id, exc)
+                    self._queue.fail(turn.id, str(exc))
+                else:
+                    self._queue.done(turn.id)
+                handled += 1
+            self._queue.prune_tombstones()
+        return handled
+
+    def _store(self, fact: str, conversation_id: str | None, llm: LLMBase | None,
+               cancel: threading.Event | None) -> str:
+        """Store ``fact`` unless an active memory already says it; mark the ones it contradicts superseded."""
+        slot = slot_of(fact)
+        similar = self._similar(fact, SIMILAR_FACTS, -1.0)
+        olds = {row["id"]: Candidate(row["id"], row["memory"], cos) for row, cos in similar}
+        if slot is not None:
+            for row in self._rows(self._scope(**{SLOT: slot.name})):
+                olds.setdefault(row["id"], Candidate(row["id"], row["memory"], 0.0))
+        verdict = judge(llm, fact, [*olds.values()], cancel)
+        if verdict.duplicate_of is not None:
+            return verdict.duplicate_of
+        meta = {STATUS: ACTIVE, SLOT: slot.name if slot else "", SOURCE: conversation_id or ""}
+        with self._store_errors():
+            new_id = self._mem0.add([{"role": "user", "content": fact}], user_id=self.settings.user_id,
+                                    metadata=meta, infer=False)["results"][0]["id"]
+            for old_id in verdict.supersedes:
+                self._mem0.update(old_id, metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: new_id})
+        return new_id
+
+    # ---- user control -------------------------------------------------------------------------------
+    def add(self, text: str) -> MemoryItem:
+        """Remember ``text`` as the user typed it; older facts it contradicts (by the rules) are superseded."""
+        text = " ".join(text.split())
+        if not text:
+            raise MemoryStoreError("A memory cannot be empty.")
+        with self._lock:
+            return self.get(self._store(text, None, None, None))
+
+    def edit(self, memory_id: str, text: str) -> MemoryItem:
+        text = " ".join(text.split())
+        if not text:
+            raise MemoryStoreError("A memory cannot be empty; use forget to remove it.")
+        with self._lock:
+            self.get(memory_id)
+            slot = slot_of(text)
+            with self._store_errors():
+                self._mem0.update(memory_id, text=text, metadata={SLOT: slot.name if slot else ""})
+            return self.get(memory_id)
+
+    def forget(self, memory_id: str) -> None:
+        """Delete for good: from retrieval, from mem0's history, and from any turn still waiting in the queue."""
+        with self._lock:
+            item = self.get(memory_id)
+            self._queue.bury([self._vector(item.text)])
+            self._delete(memory_id)
+
+    def clear(self) -> int:
+        """Forget every memory of this user and drop the turns still queued; returns how many were forgotten."""
+        with self._lock:
+            items = self.list(include_superseded=True)
+            self._queue.clear_turns()  # nothing older is left to bring them back: no tombstones needed
+            for m in items:
+                self._delete(m.id)
+            self._queue.prune_tombstones()
+            return len(items)
+
+    def _delete(self, memory_id: str) -> None:
+        with self._store_errors():
+            self._mem0.delete(memory_id)
+            db = self._mem0.db  # mem0 keeps old texts in its history table; forgetting removes them too
+            with db.connection:
+                db.connection.execute("DELETE FROM history WHERE memory_id = ?", (memory_id,))

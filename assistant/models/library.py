@@ -1,0 +1,196 @@
+"""The model library: which GGUF files Hearth knows about, where they live, and how to add or remove them.
+
+Models come from four places: the bundled models, Hearth's own models folder (copies and downloads), extra
+folders the user adds (scanned recursively: LM Studio and GPT4All keep nested folders), and single files
+imported in place. Files outside Hearth's own folder are never deleted; removing them only forgets them.
+The list of extra folders and linked files lives in ``model-library.toml`` under the config folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.engine import ModelInfo, read_model_info
+from assistant.errors import ModelLoadError, ModelNotFoundError
+from assistant.models.errors import InsufficientDiskSpaceError, ModelLibraryError
+from assistant.models.fit import FitEstimate, Resources, estimate_fit, probe_resources
+from assistant.models.store import read_toml, write_toml
+from assistant.paths import RESOURCES, Paths
+
+BUNDLED, LIBRARY, FOLDER, LINKED = "bundled", "library", "folder", "linked"
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One model file with what the library view shows; ``error`` says why it cannot be used."""
+
+    path: Path
+    source: str  # BUNDLED / LIBRARY / FOLDER / LINKED
+    info: ModelInfo | None
+    error: str | None
+    fit: FitEstimate | None
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    def to_dict(self) -> dict[str, Any]:
+        base = self.info.to_dict() if self.info else {"path": str(self.path), "name": self.path.stem}
+        return base | {"file": self.file, "source": self.source, "error": self.error,
+                       "fit": self.fit.to_dict() if self.fit else None}
+
+
+@dataclass(frozen=True)
+class Removal:
+    path: Path
+    deleted_file: bool  # False: the file (or folder) was only forgotten, it is still on disk
+
+
+class ModelLibrary:
+    def __init__(self, models_dir: Path, registry_file: Path, bundled_dir: Path = RESOURCES / "models") -> None:
+        self.models_dir = models_dir
+        self.registry_file = registry_file
+        self.bundled_dir = bundled_dir
+
+    @classmethod
+    def for_paths(cls, paths: Paths) -> ModelLibrary:
+        return cls(paths.models_dir, paths.config_dir / "model-library.toml")
+
+    # ---- registry ----------------------------------------------------------------------------------
+    def _registry(self) -> tuple[list[Path], list[Path]]:
+        data = read_toml(self.registry_file)
+        return [Path(p) for p in data.get("folders", [])], [Path(p) for p in data.get("files", [])]
+
+    def _save_registry(self, folders: list[Path], files: list[Path]) -> None:
+        write_toml(self.registry_file, {"folders": [str(p) for p in folders], "files": [str(p) for p in files]})
+
+    def folders(self) -> list[Path]:
+        """Extra folders the user added."""
+        return self._registry()[0]
+
+    # ---- scanning ----------------------------------------------------------------------------------
+    def scan(self) -> list[tuple[Path, str]]:
+        """Every known ``.gguf`` file with its source, each file once (the first source wins)."""
+        folders, files = self._registry()
+        found: dict[Path, str] = {}
+        candidates = [
+            *((p, BUNDLED) for p in _gguf_files(self.bundled_dir, recursive=False)),
+            *((p, LIBRARY) for p in _gguf_files(self.models_dir, recursive=False)),
+            *((p, FOLDER) for folder in folders for p in _gguf_files(folder, recursive=True)),
+            *((p, LINKED) for p in files),
+        ]
+        for path, source in candidates:
+            found.setdefault(path.resolve(), source)
+        return sorted(found.items(), key=lambda item: item[0].name.lower())
+
+    def entry(self, path: Path, source: str, n_ctx: int, resources: Resources) -> LibraryEntry:
+        try:
+            info = read_model_info(path)
+        except ModelLoadError as exc:
+            return LibraryEntry(path, source, None, str(exc), None)
+        return LibraryEntry(path, source, info, None, estimate_fit(info, n_ctx, resources))
+
+    def entries(self, n_ctx: int = 4096, resources: Resources | None = None) -> list[LibraryEntry]:
+        """All models with metadata and a fit estimate at ``n_ctx`` (0: each model's trained context)."""
+        resources = resources or probe_resources()
+        return [self.entry(path, source, n_ctx, resources) for path, source in self.scan()]
+
+    def find(self, name: str) -> Path:
+        """A path given by file name or stem (``hearth models use NAME``), or an existing file's path."""
+        direct = Path(name).expanduser()
+        if direct.is_file():
+            return direct.resolve()
+        matches = [p for p, _ in self.scan() if name in (p.name, p.stem)]
+        if len(matches) > 1:
+            raise ModelLibraryError(f"{name!r} matches several models: {', '.join(map(str, matches))}. "
+                                    "Give the full path instead.")
+        if not matches:
+            raise ModelNotFoundError(f"No model file {name} and no model named {name!r} in the library "
+                                     "(`hearth models list` shows them).")
+        return matches[0]
+
+    def _source_of(self, path: Path) -> str | None:
+        return dict(self.scan()).get(path.resolve())
+
+    # ---- changes -----------------------------------------------------------------------------------
+    def add(self, path: str | Path, copy: bool = False) -> Path:
+        """Add a GGUF file (linked in place, or copied into the models folder) or a folder to scan.
+
+        The file is validated first (not-GGUF, truncated, unsupported architecture fail here, not at load).
+        """
+        path = Path(path).expanduser().resolve()
+        if path.is_dir():
+            return self._add_folder(path)
+        read_model_info(path)
+        if copy:
+            return self._copy_in(path)
+        if self._source_of(path) is None:
+            folders, files = self._registry()
+            self._save_registry(folders, [*files, path])
+        return path
+
+    def _add_folder(self, folder: Path) -> Path:
+        folders, files = self._registry()
+        if folder not in folders:
+            self._save_registry([*folders, folder], files)
+        return folder
+
+    def _copy_in(self, path: Path) -> Path:
+        dest = self.models_dir / path.name
+        if dest.exists():
+            raise ModelLibraryError(f"{dest} already exists in the models folder; remove it first.")
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        size, free = path.stat().st_size, shutil.disk_usage(self.models_dir).free
+        if size > free:
+            raise InsufficientDiskSpaceError(f"Copying {path.name} needs {size / 1e9:.2f} GB but only "
+                                             f"{free / 1e9:.2f} GB is free in {self.models_dir}.")
+        fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=f".{path.name}.", suffix=".part")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, dest)  # the library never shows a half-copied model
+        except OSError as exc:
+            raise ModelLibraryError(f"Could not copy {path.name} into {self.models_dir}: {exc}") from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return dest
+
+    def remove(self, name: str) -> Removal:
+        """Forget a folder or a linked file; delete a file only if it lives in Hearth's own models folder."""
+        folders, files = self._registry()
+        as_folder = Path(name).expanduser().resolve()
+        if as_folder in folders:
+            self._save_registry([f for f in folders if f != as_folder], files)
+            return Removal(as_folder, deleted_file=False)
+        path = self.find(name)
+        source = self._source_of(path)
+        if source == LINKED:
+            self._save_registry(folders, [f for f in files if f.resolve() != path])
+            return Removal(path, deleted_file=False)
+        if source == LIBRARY:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise ModelLibraryError(f"Could not delete {path}: {exc}") from None
+            return Removal(path, deleted_file=True)
+        if source == BUNDLED:
+            raise ModelLibraryError(f"{path.name} is bundled with Hearth and cannot be removed.")
+        if source == FOLDER:
+            raise ModelLibraryError(f"{path.name} is in your folder {path.parent}; Hearth does not delete your "
+                                    "files. Remove that folder from the library, or delete the file yourself.")
+        raise ModelLibraryError(f"{path} is not in the library.")
+
+
+def _gguf_files(folder: Path, recursive: bool) -> Iterator[Path]:
+    """``.gguf`` files in ``folder``, skipping hidden entries (partial downloads live in ``.downloads``)."""
+    if not folder.is_dir():
+        return
+    for path in folder.rglob("*.gguf") if recursive else folder.glob("*.gguf"):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            yield path

@@ -1,0 +1,81 @@
+"""Per-model settings: each model keeps its own context, GPU layers, sampling and system prompt.
+
+Why per model: a 270M base model and an 8B chat model want different context sizes, temperatures and
+prompts, and a power user switching back and forth should not retune each time. Profiles are keyed by the
+model's file name, so they survive moving the file between folders. Defaults come from
+:class:`assistant.config.ModelSettings`, the single source of the app's defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from assistant.config import ModelSettings
+from assistant.config import _from_dict as settings_from_dict
+from assistant.engine import LoadSettings
+from assistant.models.store import read_toml, write_toml
+from assistant.paths import Paths
+
+_DEFAULTS = ModelSettings()
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    n_ctx: int = _DEFAULTS.n_ctx
+    n_gpu_layers: int = _DEFAULTS.n_gpu_layers
+    max_tokens: int = _DEFAULTS.max_tokens
+    seed: int = _DEFAULTS.seed
+    preset: str = _DEFAULTS.preset
+    temperature: float = _DEFAULTS.temperature
+    top_k: int = _DEFAULTS.top_k
+    top_p: float = _DEFAULTS.top_p
+    min_p: float = _DEFAULTS.min_p
+    repeat_penalty: float = _DEFAULTS.repeat_penalty
+    system_prompt: str = _DEFAULTS.system_prompt
+
+    @classmethod
+    def from_settings(cls, settings: ModelSettings) -> ModelProfile:
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelProfile:
+        """Stored values over the defaults, coerced exactly like settings.toml (wrong types are ignored)."""
+        return cls.from_settings(settings_from_dict(ModelSettings, data))
+
+    def apply_to(self, settings: ModelSettings) -> None:
+        """Copy this profile into the live settings (the facade's ``settings.model``)."""
+        for f in fields(self):
+            setattr(settings, f.name, getattr(self, f.name))
+
+    def load_settings(self, n_threads: int = 0, n_batch: int = 512) -> LoadSettings:
+        return LoadSettings(n_ctx=self.n_ctx, n_threads=n_threads, n_batch=n_batch, n_gpu_layers=self.n_gpu_layers)
+
+
+class ProfileStore:
+    """``[models."<file name>"]`` tables in ``model-profiles.toml`` under the config folder."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    @classmethod
+    def for_paths(cls, paths: Paths) -> ProfileStore:
+        return cls(paths.config_dir / "model-profiles.toml")
+
+    def _tables(self) -> dict[str, Any]:
+        models = read_toml(self.file).get("models", {})
+        return models if isinstance(models, dict) else {}
+
+    def has_profile(self, model_path: str | Path) -> bool:
+        return Path(model_path).name in self._tables()
+
+    def profile_for(self, model_path: str | Path) -> ModelProfile:
+        """The stored profile, or the defaults when this model was never tuned."""
+        table = self._tables().get(Path(model_path).name, {})
+        return ModelProfile.from_dict(table if isinstance(table, dict) else {})
+
+    def save_profile(self, model_path: str | Path, profile: ModelProfile) -> None:
+        tables = self._tables()
+        tables[Path(model_path).name] = asdict(profile)
+        write_toml(self.file, {"models": tables})

@@ -1,0 +1,37 @@
+"""Small TOML files under the config folder for the model library's own state.
+
+Why separate files from ``settings.toml``: the settings dataclass tree belongs to the facade, while the list
+of linked models/folders and the per-model profiles are keyed by file and grow with the library. Writes
+are atomic; an unreadable file is moved aside (like settings) so a user edit gone wrong never blocks startup.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from assistant.config import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, backup)
+        log.warning("%s could not be read (%s); moved to %s, starting empty", path, exc, backup.name)
+        return {}
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, tomli_w.dumps(data))

@@ -1,0 +1,73 @@
+"""GUI fixtures: a real main window over a real assistant (bundled SmolLM2) in the test's HEARTH_HOME.
+
+Answers are kept short (``max_tokens``) so a streamed turn takes about a second on two cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from assistant.config import Settings, save_settings
+from assistant.paths import get_paths
+
+
+def write_settings(**model: object) -> Settings:
+    settings = Settings()
+    settings.model.n_ctx = 2048
+    settings.model.max_tokens = 24
+    settings.model.temperature = 0.0
+    for key, value in model.items():
+        setattr(settings.model, key, value)
+    save_settings(settings, get_paths().settings_file)
+    return settings
+
+
+def open_window(qtbot: QtBot) -> MainWindow:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    with qtbot.waitSignal(window.ready, timeout=30_000) as blocker:
+        pass
+    assert blocker.args == [True], window.banner.label.text()
+    return window
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot, chat_model_path: Path) -> Iterator[Callable[[], MainWindow]]:
+    """Open windows on demand (a second one after closing the first is a restart); all close at the end."""
+    opened: list[MainWindow] = []
+
+    def make() -> MainWindow:
+        opened.append(open_window(qtbot))
+        return opened[-1]
+
+    yield make
+    for window in opened:
+        window.close()
+
+
+@pytest.fixture
+def window(make_window: Callable[[], MainWindow]) -> MainWindow:
+    write_settings()
+    return make_window()
+
+
+@pytest.fixture
+def ask(qtbot: QtBot) -> Callable[..., None]:
+    """Type a question, press Enter, and wait for the answer to finish."""
+
+    def run(window: MainWindow, text: str, timeout: int = 60_000) -> None:
+        window.composer.edit.setPlainText(text)
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+        assert window.ctl is not None and window.ctl.chat.generating
+        qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=timeout)
+
+    return run

@@ -1,0 +1,103 @@
+"""The chat through the real window: streaming, stop, history across restarts, regenerate, edit, feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conftest import write_settings
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+
+
+def test_streamed_answer_appears_and_the_chat_survives_a_restart(
+        qtbot: QtBot, make_window: Callable[[], MainWindow]) -> None:
+    write_settings(max_tokens=40)
+    window = make_window()
+    assert window.chat_view.welcome.isVisible()
+    window.composer.edit.setPlainText("Tell me about cats.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    assert window.composer.edit.toPlainText() == "" and window.composer.send.text() == "Stop"
+    answer = window.chat_view.messages[-1]
+    # Text shows up while the turn is still running (streamed, not only at the end).
+    qtbot.waitUntil(lambda: answer.text != "" and window.ctl.chat.generating, timeout=30_000)
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=60_000)
+    assert answer.text.strip() and answer.message_id is not None
+    assert "tok/s" in answer.meta.text() and "tok/s" in window.status.speed.text()
+    assert window.status.meter.value() > 0
+    qtbot.waitUntil(lambda: [e.title for e in window.conversations_model.items()] == ["Tell me about cats."])
+    window.close()
+
+    again = make_window()
+    qtbot.waitUntil(lambda: again.conversations_model.rowCount() == 1)
+    entry = again.conversations_model.item(0)
+    assert entry.title == "Tell me about cats."
+    again.sidebar.conversationActivated.emit(entry)
+    qtbot.waitUntil(lambda: len(again.chat_view.messages) == 2)
+    assert again.chat_view.messages[1].text == answer.text
+
+
+def test_stop_ends_the_answer_and_keeps_the_partial_text(qtbot: QtBot, make_window) -> None:
+    write_settings(max_tokens=1000)
+    window = make_window()
+    window.composer.edit.setPlainText("Write a very long story about a dragon and a knight.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    answer = window.chat_view.messages[-1]
+    qtbot.waitUntil(lambda: len(answer.text) > 20, timeout=30_000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=5_000)
+    assert "stopped" in answer.meta.text()
+    assert window.composer.send.text() == "Send"
+    stored = window.assistant.history.messages(window.ctl.chat.conversation_id)
+    assert stored[-1].partial and stored[-1].content == answer.text
+
+
+def test_regenerate_edit_and_resend_feedback_and_copy(qtbot: QtBot, window: MainWindow, ask) -> None:
+    ask(window, "Name a fruit.")
+    history, chat = window.assistant.history, window.ctl.chat
+    answer = window.chat_view.last("assistant")
+    assert answer.regenerate.isVisible() and window.chat_view.last("user").edit.isVisible()
+
+    answer.up.click()
+    qtbot.waitUntil(lambda: history.get_message(answer.message_id).feedback == 1)
+
+    answer.regenerate.click()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=60_000)
+    messages = history.messages(chat.conversation_id)
+    assert [m.role for m in messages] == ["user", "assistant"] and messages[0].content == "Name a fruit."
+    assert len(window.chat_view.messages) == 2
+
+    window.chat_view.last("user").edit.click()
+    assert window.composer.edit.toPlainText() == "Name a fruit."
+    ask(window, "Name a colour.")
+    messages = history.messages(chat.conversation_id)
+    assert [m.role for m in messages] == ["user", "assistant"] and messages[0].content == "Name a colour."
+
+    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert QGuiApplication.clipboard().text() == window.chat_view.last("assistant").text
+
+
+def test_search_as_you_type_new_chat_and_delete(qtbot: QtBot, window: MainWindow, ask) -> None:
+    ask(window, "Tell me about volcanoes.")
+    window.ctl.chat.new_chat()
+    assert window.chat_view.messages == [] and window.chat_view.welcome.isVisible()
+    ask(window, "What is a haiku?")
+    qtbot.waitUntil(lambda: window.conversations_model.rowCount() == 2)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.sidebar.search.hasFocus()
+    qtbot.keyClicks(window.sidebar.search, "volc")
+    qtbot.waitUntil(lambda: [e.title for e in window.conversations_model.items()] == ["Tell me about volcanoes."])
+    window.sidebar.search.setText('"zqxj( *')  # FTS syntax is just text: no crash, no hits
+    qtbot.waitUntil(lambda: window.conversations_model.rowCount() == 0)
+    window.sidebar.search.clear()
+    qtbot.waitUntil(lambda: window.conversations_model.rowCount() == 2)
+
+
+def test_a_failed_answer_is_shown_as_a_readable_message(qtbot: QtBot, window: MainWindow, ask) -> None:
+    window.assistant.engine.unload()
+    window.assistant.settings.model.path = "/nowhere/missing.gguf"
+    ask(window, "Hello?")
+    assert window.banner.isVisible()
+    assert "missing.gguf" in window.banner.label.text() and "Traceback" not in window.banner.label.text()

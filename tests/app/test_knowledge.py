@@ -1,0 +1,91 @@
+"""Dropping a folder indexes it in the background; the answer then cites the right file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_settings
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.views.collection_dialog import CollectionDialog
+from app.views.memory_dialog import MemoryDialog
+from assistant.core import Assistant
+
+
+def drop(window: MainWindow, *paths: Path) -> None:
+    """A simulated drop: Qt only routes a sent QDropEvent during a real drag, so call the handler."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(400, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(Assistant, "index"), reason="needs assistant.index")
+def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window, tmp_path: Path, ask) -> None:
+    folder = tmp_path / "household"
+    folder.mkdir()
+    (folder / "spare-key.txt").write_text("The spare key to the house is hidden under the blue flowerpot.\n")
+    (folder / "wifi.txt").write_text("The wifi password is written on the back of the router.\n")
+    (folder / "garbage.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    write_settings(max_tokens=32)
+    window = make_window()
+    drop(window, folder)
+    dialog = window.findChild(CollectionDialog)
+    assert dialog is not None and dialog.isVisible() and dialog.name.currentText() == "household"
+    dialog.accept()
+    panel = window.sidebar.indexing
+    assert panel.isVisible()
+    qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=120_000)
+    assert panel.bar.value() == panel.bar.maximum() == 3 and "ready" in panel.title.text()
+    assert panel.errors_button.isVisible() and window.ctl.knowledge.errors[0][0].endswith("garbage.pdf")
+    qtbot.waitUntil(lambda: window.composer.selected_collections() == ["household"])
+    assert [c.name for c in window.collections_model.items()] == ["household"]
+
+    ask(window, "Where is the spare key hidden?", timeout=120_000)
+    answer = window.chat_view.last("assistant")
+    assert any(p.path.endswith("spare-key.txt") for p in answer.passages)
+    chips = [w.text() for w in answer.chips_row.findChildren(type(window.composer.send))]
+    assert any("spare-key.txt" in text for text in chips)
+    answer.sourceRequested.emit(next(p for p in answer.passages if p.path.endswith("spare-key.txt")))
+    assert window.source_panel.isVisible() and "flowerpot" in window.source_panel.text.toPlainText()
+
+
+def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                          ask) -> None:
+    """The progress card against a scripted core job: files done/total, ETA, errors, cancel."""
+    from assistant.events import Progress
+
+    started, seen = [], []
+
+    def fake_index(paths, collection, cancel):
+        started.append((paths, collection))
+        for done in range(1, 1000):
+            if cancel.is_set():
+                yield Progress("index", done, 999, "files", eta_s=5.0, message="cancelled")
+                return
+            yield Progress("index", done, 999, "files", rate=3.0, eta_s=75.0, errors=(("/x/bad.pdf", "broken"),))
+            cancel.wait(0.01)
+
+    window.assistant.index = fake_index
+    window.ctl.knowledge.index([tmp_path], "notes")
+    panel = window.sidebar.indexing
+    qtbot.waitUntil(lambda: panel.bar.value() > 5)
+    seen.append(panel.detail.text())
+    assert "/ 999 files" in seen[0] and "1 min 15 s left" in seen[0] and panel.errors_button.isVisible()
+    ask(window, "Hello!")  # chat keeps working while indexing runs
+    assert window.chat_view.last("assistant").text
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing)
+    assert "Stopped" in panel.title.text() and started == [([tmp_path], "notes")]
+
+
+def test_memory_manager_says_memory_is_not_enabled_without_a_store(qtbot: QtBot, window: MainWindow) -> None:
+    window.assistant.memory = None
+    dialog = window.ctl.memory.open()
+    assert isinstance(dialog, MemoryDialog) and "not enabled" in dialog.status.text()

@@ -1,0 +1,81 @@
+"""The plain parts of the shell: Qt list models (qtmodeltester), Markdown rendering, the turn runner."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from pytestqt.qtbot import QtBot
+
+from app.controllers.conversations import Entry, conversation_model, entries_from_hits
+from app.markdown import render
+from app.qt_models import ItemRole
+from app.sources import Passage
+from app.theme import LIGHT, Theme
+from app.turns import TurnRequest, run_turn
+from assistant.events import Done, Notice, Stats, Token
+
+THEME = Theme("light", LIGHT, 11)
+
+
+def test_list_model_passes_the_model_tester(qtmodeltester) -> None:
+    model = conversation_model()
+    model.set_items([Entry("a", "First", "just now"), Entry("b", "Second", "1 h ago")])
+    qtmodeltester.check(model, force_py=True)
+    assert model.index(1, 0).data(ItemRole) == Entry("b", "Second", "1 h ago")
+    model.set_items([])
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_search_hits_become_one_row_per_conversation() -> None:
+    hits = [SimpleNamespace(conversation_id="c1", title="Cats", snippet="about **cats**"),
+            SimpleNamespace(conversation_id="c1", title="Cats", snippet="more **cats**")]
+    assert entries_from_hits(hits) == [Entry("c1", "Cats", "about cats")]
+
+
+def test_markdown_code_blocks_citations_and_escaping() -> None:
+    out = render("Use `x` [2].\n\n```python\nprint('<hi>')\n```\n<script>alert(1)</script>", THEME)
+    assert out.code_blocks == ("print('<hi>')",)
+    assert 'href="copy:0"' in out.html and 'href="cite:2"' in out.html
+    assert "<script>" not in out.html and "&lt;script&gt;" in out.html
+    assert render("```\nunclosed while streaming", THEME).code_blocks == ("unclosed while streaming",)
+
+
+def test_passage_from_a_stored_dict_and_from_an_object() -> None:
+    stored = Passage.of({"n": 2, "path": "/d/paper.pdf", "page": 3, "text": "t", "score": 0.5})
+    assert stored.uri == "file:///d/paper.pdf" and stored.location == "paper.pdf p.3"
+    live = Passage.of(SimpleNamespace(path="/d/a.md", page=None, line_start=4, line_end=9, text="x", score=1.0,
+                                      uri=lambda: "file:///d/a.md"), n=1)
+    assert (live.n, live.location, live.uri) == (1, "a.md:4-9", "file:///d/a.md")
+
+
+def test_run_turn_reports_options_the_core_lacks_instead_of_failing() -> None:
+    calls = []
+
+    class Core:
+        history = SimpleNamespace(messages=lambda cid: [], delete_messages_from=calls.append)
+
+        def ask(self, text, conversation_id=None, *, cancel=None):
+            calls.append(text)
+            return iter([Token("hi"), Done("hi", Stats(), "c1", "m1")])
+
+    events = list(run_turn(Core(), TurnRequest("q", replace_from="u1", collections=("notes",)), threading.Event()))
+    assert calls == ["u1", "q"]
+    assert isinstance(events[0], Notice) and [type(e) for e in events[1:]] == [Token, Done]
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(qtbot: QtBot) -> None:
+    from PySide6.QtCore import Qt
+
+    from app.views.composer import Composer
+
+    composer = Composer()
+    qtbot.addWidget(composer)
+    composer.set_ready(True)
+    sent: list[str] = []
+    composer.sendRequested.connect(sent.append)
+    qtbot.keyClicks(composer.edit, "line one")
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(composer.edit, "line two")
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert sent == ["line one\nline two"] and composer.edit.toPlainText() == ""

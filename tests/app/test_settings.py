@@ -1,0 +1,52 @@
+"""Settings persist through the core's config; a bad model file shows an error and the app keeps working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import write_settings
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from app.views.settings_dialog import SettingsDialog
+from assistant.config import load_settings
+from assistant.paths import get_paths
+
+
+def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> None:
+    write_settings()
+    window = make_window()
+    dialog = window.ctl.model.open_settings()
+    assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
+    dialog.font_size.setValue(14)
+    dialog.temperature.setValue(0.35)
+    dialog.system_prompt.setPlainText("You are terse.")
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.accept()
+    assert window.theme.name == "dark" and window.theme.font_size == 14
+    saved = load_settings(get_paths().settings_file).settings
+    assert (saved.appearance.font_size, saved.model.temperature, saved.model.system_prompt) == (14, 0.35,
+                                                                                                 "You are terse.")
+    window.close()
+    again = make_window()
+    assert again.assistant.settings.appearance.theme == "dark"
+    assert again.ctl.model.open_settings().font_size.value() == 14
+
+
+def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
+        qtbot: QtBot, make_window, tmp_path: Path, ask) -> None:
+    write_settings()
+    window = make_window()
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    dialog = window.ctl.model.open_settings()
+    dialog._select_model(bad)
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=30_000):
+        dialog.accept()
+    box = window.ctl.model.error
+    assert isinstance(box, QMessageBox) and box.isVisible() and "broken.gguf" in box.text()
+    box.accept()
+    assert window.assistant.engine.loaded and "kept" in window.status.model.text()
+    assert load_settings(get_paths().settings_file).settings.model.path == ""  # still the bundled model
+    ask(window, "Say hello.")
+    assert window.chat_view.last("assistant").text and not window.banner.isVisible()

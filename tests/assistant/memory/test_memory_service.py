@@ -1,0 +1,118 @@
+"""MemoryService with the real SmolLM2 engine, the real embedder and a real Chroma store."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from assistant.chat.prompt import build_prompt
+from assistant.config import MemorySettings
+from assistant.engine import Engine
+from assistant.memory import MemoryNotFoundError
+from assistant.paths import get_paths
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_fact_from_one_conversation_reaches_a_new_one_after_restart(open_memory, engine: Engine) -> None:
+    first = open_memory()
+    first.enqueue_turn("conv-1", "Hi! I'm vegetarian and my project is called Atlas.", "Nice to meet you!")
+    first.close()  # killed before extraction: the turn waits on disk
+
+    second = open_memory()
+    assert second.pending_count() == 1
+    assert second.process_pending() == 1 and second.pending_count() == 0
+    second.close()
+
+    third = open_memory()  # a restart, then a new conversation
+    used = third.relevant("Can you suggest a dinner recipe I can eat?")
+    assert any("vegetarian" in m.text.lower() for m in used)
+    assert any(m.source_conversation == "conv-1" for m in used)
+    block = third.prompt_block(used)
+    built = build_prompt(system="You are Hearth.", history=[], question="Suggest a dinner recipe.",
+                         n_ctx=engine.n_ctx, max_tokens=128, render=engine.render, context_blocks=(block,))
+    assert "vegetarian" in built.prompt.text.lower() and "What you know about the user" in built.prompt.text
+
+
+def test_a_contradicting_fact_supersedes_the_old_one(open_memory) -> None:
+    memory = open_memory()
+    memory.enqueue_turn("a", "I live in Paris.", "Lovely city.")
+    memory.process_pending()
+    [paris] = memory.list()
+    memory.enqueue_turn("b", "I moved to Berlin last month.", "Welcome to Berlin!")
+    memory.process_pending()
+
+    [berlin] = memory.list()
+    assert "berlin" in berlin.text.lower()
+    old = next(m for m in memory.list(include_superseded=True) if m.id == paris.id)
+    assert old.superseded_by == berlin.id  # kept as history...
+    assert paris.id not in {m.id for m in memory.search("Where do I live?", 5)}  # ...never retrieved
+    assert paris.id not in {m.id for m in memory.relevant("Which city is my home?")}
+
+
+def test_forget_is_for_good(open_memory) -> None:
+    memory = open_memory()
+    memory.enqueue_turn("a", "I'm allergic to peanuts.", "Noted.")
+    memory.enqueue_turn("b", "I'm allergic to peanuts, remember that.", "Noted.")  # same fact, still queued
+    memory.process_pending(limit=1)
+    [fact] = memory.list()
+    memory.forget(fact.id)
+
+    assert memory.process_pending() == 1  # the older turn may not bring it back
+    assert memory.list(include_superseded=True) == []
+    assert memory.search("Do I have allergies?", 5) == []
+    with pytest.raises(MemoryNotFoundError):
+        memory.get(fact.id)
+    history = sqlite3.connect(get_paths().memory_dir / "history.sqlite3")
+    assert history.execute("SELECT COUNT(*) FROM history WHERE memory_id = ?", (fact.id,)).fetchone() == (0,)
+    assert memory.add("I'm allergic to peanuts").text == "I'm allergic to peanuts"  # said again later: kept
+
+
+def test_disabled_memory_reads_and_writes_nothing(open_memory) -> None:
+    memory = open_memory()
+    memory.add("User lives in Oslo")
+    off = open_memory(MemorySettings(enabled=False))
+    off.enqueue_turn("a", "I'm vegan.", "Noted.")
+    assert off.pending_count() == 0 and off.process_pending() == 0
+    assert off.relevant("Where do I live?") == []
+
+
+def test_malformed_model_output_skips_the_turn_without_losing_it(open_memory, scripted) -> None:
+    memory = open_memory(llm=scripted("I think the facts are: vegan", "{'facts': oops"))
+    memory.enqueue_turn("a", "I'm vegan.", "Noted.")
+    memory.enqueue_turn("b", "I live in Oslo.", "Noted.")
+    assert memory.process_pending(limit=1) == 1
+    assert memory.pending_count() == 1 and memory.failed_count() == 1  # kept, marked failed
+    assert memory.list() == []
+
+    fixed = open_memory(llm=scripted('{"facts": ["User lives in Oslo"]}'))
+    assert fixed.process_pending() == 1
+    assert [m.text for m in fixed.list()] == ["User lives in Oslo"]
+
+
+def test_a_cancelled_job_leaves_the_turn_queued(open_memory) -> None:
+    memory = open_memory()
+    memory.enqueue_turn("a", "I play the cello.", "Nice!")
+    cancel = threading.Event()
+    cancel.set()
+    assert memory.process_pending(cancel) == 0
+    assert memory.pending_count() == 1
+
+
+def test_user_control(open_memory) -> None:
+    memory = open_memory()
+    oslo = memory.add("User lives in Oslo")
+    assert memory.add("user lives in oslo").id == oslo.id  # a duplicate is not stored twice
+    cello = memory.add("User plays the cello")
+    edited = memory.edit(cello.id, "User plays the viola")
+    assert edited.text == "User plays the viola" and edited.created_at == cello.created_at
+    assert [m.text for m in memory.search("Which instrument do I play?", 1)] == ["User plays the viola"]
+    rome = memory.add("I moved to Rome")
+    exported = {d["id"]: d for d in memory.export()}
+    assert exported[oslo.id]["superseded_by"] == rome.id and len(exported) == 3
+    with pytest.raises(MemoryNotFoundError):
+        memory.edit("no-such-id", "x")
+    assert memory.clear() == 3
+    assert memory.list(include_superseded=True) == [] and memory.export() == []

@@ -1,0 +1,137 @@
+"""Fit estimates (from the GGUF's own layer/head metadata), per-model profiles, and the curated catalog."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.config import ModelSettings
+from assistant.engine import read_model_info
+from assistant.models import (
+    FITS,
+    TIGHT,
+    WONT_FIT,
+    ModelLibraryError,
+    ModelProfile,
+    ProfileStore,
+    Resources,
+    estimate_fit,
+    find_entry,
+    load_catalog,
+    probe_resources,
+)
+from assistant.models.fit import OVERHEAD_BYTES, rough_fit
+
+GiB = 2**30
+
+
+@pytest.fixture(scope="module")
+def smol(chat_model_path: Path):
+    return read_model_info(chat_model_path)
+
+
+def test_kv_cache_comes_from_layer_head_and_dim_metadata(smol) -> None:
+    fit = estimate_fit(smol, 2048, Resources(8 * GiB, False, None))
+    # SmolLM2-135M: 30 layers, 3 KV heads of 64 dims, f16 K and V
+    assert fit.kv_cache_bytes == 2 * 30 * 2048 * 3 * 64 * 2
+    assert fit.ram_needed == smol.file_size + fit.kv_cache_bytes + OVERHEAD_BYTES
+    assert fit.label == FITS and fit.n_gpu_layers == 0
+
+
+def test_context_zero_means_trained_and_is_capped_by_it(smol) -> None:
+    plenty = Resources(64 * GiB, False, None)
+    assert estimate_fit(smol, 0, plenty).n_ctx == smol.context_length == 8192
+    assert estimate_fit(smol, 1_000_000, plenty).n_ctx == 8192
+
+
+def test_labels_follow_free_ram(smol) -> None:
+    need = estimate_fit(smol, 4096, Resources(64 * GiB, False, None)).ram_needed
+    assert estimate_fit(smol, 4096, Resources(need * 2, False, None)).label == FITS
+    assert estimate_fit(smol, 4096, Resources(need + 1, False, None)).label == TIGHT
+    assert estimate_fit(smol, 4096, Resources(need - 1, False, None)).label == WONT_FIT
+
+
+def test_cpu_reasons_name_the_cause(smol) -> None:
+    assert "no GPU support" in estimate_fit(smol, 4096, Resources(8 * GiB, False, 8 * GiB)).reason
+    assert "found no GPU" in estimate_fit(smol, 4096, Resources(8 * GiB, True, None)).reason
+    starved = estimate_fit(smol, 4096, Resources(8 * GiB, True, OVERHEAD_BYTES))
+    assert starved.n_gpu_layers == 0 and "even one layer" in starved.reason
+
+
+def test_gpu_layers_suggested_from_free_vram(smol) -> None:
+    full = estimate_fit(smol, 4096, Resources(8 * GiB, True, 8 * GiB))
+    assert full.n_gpu_layers == smol.n_layer and "all 30 layers" in full.reason
+    assert full.ram_needed == OVERHEAD_BYTES and full.vram_needed > full.weights_bytes
+    per_layer = (full.weights_bytes + full.kv_cache_bytes) / smol.n_layer
+    partial = estimate_fit(smol, 4096, Resources(8 * GiB, True, OVERHEAD_BYTES + int(per_layer * 10.5)))
+    assert partial.n_gpu_layers == 10 and "more than 10 of 30 layers" in partial.reason
+    assert full.ram_needed < partial.ram_needed < estimate_fit(smol, 4096, Resources(8 * GiB, False, None)).ram_needed
+
+
+def test_probe_reports_this_cpu_build() -> None:
+    r = probe_resources()
+    assert r.free_ram > 0 and r.gpu_offload is False and r.free_vram is None
+
+
+def test_rough_fit_for_models_not_downloaded_yet() -> None:
+    assert rough_fit(GiB, Resources(8 * GiB, False, None)) == FITS
+    assert rough_fit(8 * GiB, Resources(4 * GiB, True, 6 * GiB)) == TIGHT
+    assert rough_fit(8 * GiB, Resources(4 * GiB, False, None)) == WONT_FIT
+
+
+# ---- profiles ---------------------------------------------------------------------------------------------
+def test_profile_round_trip_keyed_by_file_name(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path / "model-profiles.toml")
+    tuned = ModelProfile(n_ctx=1024, n_gpu_layers=-1, temperature=0.2, system_prompt="Be terse.")
+    assert not store.has_profile("/a/x.gguf") and store.profile_for("/a/x.gguf") == ModelProfile()
+    store.save_profile("/a/x.gguf", tuned)
+    store.save_profile("/a/y.gguf", ModelProfile(n_ctx=512))
+    assert store.profile_for("/moved/elsewhere/x.gguf") == tuned
+    assert store.profile_for("y.gguf").n_ctx == 512
+
+
+def test_profile_defaults_are_the_settings_defaults_and_bad_values_are_ignored(tmp_path: Path) -> None:
+    assert ModelProfile.from_settings(ModelSettings()) == ModelProfile()
+    file = tmp_path / "model-profiles.toml"
+    file.write_text('[models."x.gguf"]\nn_ctx = "big"\ntemperature = 1\nunknown = 3\n')
+    profile = ProfileStore(file).profile_for("x.gguf")
+    assert profile == replace(ModelProfile(), temperature=1.0)
+
+
+def test_profile_applies_to_live_settings_and_load_settings() -> None:
+    settings = ModelSettings(path="keep.gguf", n_threads=3)
+    profile = ModelProfile(n_ctx=777, n_gpu_layers=5, top_k=7, system_prompt="Hi")
+    profile.apply_to(settings)
+    assert (settings.n_ctx, settings.n_gpu_layers, settings.top_k, settings.system_prompt) == (777, 5, 7, "Hi")
+    assert settings.path == "keep.gguf" and settings.n_threads == 3
+    load = profile.load_settings(n_threads=3, n_batch=256)
+    assert (load.n_ctx, load.n_gpu_layers, load.n_threads, load.n_batch) == (777, 5, 3, 256)
+
+
+# ---- catalog ----------------------------------------------------------------------------------------------
+def test_bundled_catalog_is_valid_and_drafts_resolve() -> None:
+    entries = load_catalog()
+    assert len(entries) >= 4 and all(e.size > 0 and len(e.sha256) == 64 for e in entries)
+    by_id = {e.id: e for e in entries}
+    with_draft = [e for e in entries if e.draft]
+    assert with_draft and all(by_id[e.draft].size < e.size for e in with_draft)  # a draft is the smaller one
+    first = entries[0]
+    assert find_entry(first.repo, first.file) == first and find_entry(first.repo, "other.gguf") is None
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"sha256": "abc"}, "sha256"),
+    ({"draft": "nope"}, "not in the catalog"),
+    ({"kind": "vision"}, "unknown kind"),
+    ({"file": "x.bin"}, ".gguf"),
+    ({"surprise": 1}, "cannot be read"),
+])
+def test_invalid_catalog_is_reported(tmp_path: Path, change: dict, problem: str) -> None:
+    entry = load_catalog()[0].to_dict() | change
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"models": [entry]}))
+    with pytest.raises(ModelLibraryError, match=problem):
+        load_catalog(path)

@@ -1,0 +1,91 @@
+"""``hearth index / search / collections`` in-process through ``assistant.cli.main``: stdout and stderr apart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import assistant.cli as cli
+from assistant.cli import knowledge_cmds
+from assistant.config import KnowledgeSettings
+from assistant.knowledge import SentenceTransformerEmbedder
+
+
+@pytest.fixture(scope="module")
+def shared_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder.from_settings(KnowledgeSettings())
+
+
+@pytest.fixture(autouse=True)
+def wired(monkeypatch: pytest.MonkeyPatch, shared_embedder: SentenceTransformerEmbedder) -> None:
+    """Register the knowledge commands (if the CLI does not yet) and load the model once for the module."""
+    if knowledge_cmds.register not in cli.GROUPS:
+        monkeypatch.setattr(cli, "GROUPS", [*cli.GROUPS, knowledge_cmds.register])
+    monkeypatch.setattr(SentenceTransformerEmbedder, "from_settings", staticmethod(lambda s: shared_embedder))
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "boat.md").write_text("# Boat\n\nThe sailing boat is moored at pier 9.\n")
+    (root / "sub" / "bike.txt").write_text("line one\nThe bicycle lock code is 4312.\n")
+    (root / "junk.txt").write_bytes(b"\x00\x01\x02 not text")
+    return root
+
+
+def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs), "--collection", "mine", "--json"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)  # stdout is exactly one JSON document
+    assert (result["collection"], result["status"], result["files"], result["chunks"]) == ("mine", "done", 2, 2)
+    assert result["skipped"] == [{"path": str(docs / "junk.txt"), "reason": "binary file (not text)"}]
+    assert "{" not in err
+
+    assert cli.main(["search", "bicycle lock code", "-c", "mine", "-k", "1", "--json"]) == 0
+    out, _ = capsys.readouterr()
+    (hit,) = json.loads(out)["hits"]
+    assert {k: hit[k] for k in ("path", "page", "line_start", "line_end")} == {
+        "path": str(docs / "sub" / "bike.txt"), "page": None, "line_start": 1, "line_end": 2}
+    assert "4312" in hit["text"] and hit["score"] > 0
+
+    assert cli.main(["collections", "list", "--json"]) == 0
+    (info,) = json.loads(capsys.readouterr().out)
+    assert (info["name"], info["files"], info["chunks"], info["errors"], info["needs_reindex"]) == (
+        "mine", 2, 2, 1, False)
+
+
+def test_search_many_queries_in_one_process(docs: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs)]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("default: 2 files, 2 chunks (done in") and "skipped" in out and "junk.txt" in out
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "q1", "text": "where is the boat moored"}\n\n{"id": 2, "text": "lock code"}\n')
+    assert cli.main(["search", "--queries", str(queries), "-k", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    got = [(d["id"], Path(d["hits"][0]["path"]).name) for d in map(json.loads, lines)]
+    assert got == [("q1", "boat.md"), (2, "bike.txt")]
+
+
+def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs / "boat.md"), "-c", "boats"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "pier", "-c", "boats"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"[1] {docs / 'boat.md'}  lines 1-3  score") and "moored at pier 9" in out
+
+    assert cli.main(["collections", "remove", "nope"]) == 4
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "hearth: There is no knowledge collection named 'nope'."
+    assert cli.main(["search", "x", "-c", "bad name!"]) == 2
+    assert "not a valid collection name" in capsys.readouterr().err
+    assert cli.main(["search"]) == 1
+    assert "Give either a search TEXT or --queries" in capsys.readouterr().err
+
+    assert cli.main(["collections", "remove", "boats"]) == 0
+    assert "Removed collection 'boats'" in capsys.readouterr().out
+    assert cli.main(["collections", "list"]) == 0
+    assert "No collections yet" in capsys.readouterr().out

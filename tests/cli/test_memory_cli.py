@@ -1,0 +1,78 @@
+"""``hearth memory ...`` handlers, run in-process on a parser built here (the lead wires them into main)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import memory_cmds
+from assistant.cli.context import CliContext
+from assistant.config import KnowledgeSettings
+from assistant.errors import HearthError
+from assistant.knowledge import SentenceTransformerEmbedder
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shared_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder.from_settings(KnowledgeSettings())
+
+
+@pytest.fixture
+def hearth(monkeypatch: pytest.MonkeyPatch, shared_embedder, capsys: pytest.CaptureFixture[str]):
+    """``hearth("memory", "list", "--json")`` -> (exit code, stdout); the model loads once per module."""
+    monkeypatch.setattr(memory_cmds.SentenceTransformerEmbedder, "from_settings", lambda settings: shared_embedder)
+    parser = argparse.ArgumentParser(prog="hearth")
+    sub = parser.add_subparsers(dest="command")
+    memory_cmds.register(sub)
+    memory_cmds.register_bench(sub.add_parser("bench").add_subparsers(dest="bench_cmd"))
+
+    def run(*argv: str) -> tuple[int, str]:
+        args = parser.parse_args(argv)
+        ctx = CliContext()
+        try:
+            code = int(args.func(args, ctx) or 0)
+        except HearthError as exc:
+            code = exc.exit_code
+        finally:
+            ctx.close()
+        return code, capsys.readouterr().out
+
+    return run
+
+
+def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path) -> None:
+    code, out = hearth("memory", "add", "User lives in Oslo", "--json")
+    assert code == 0
+    oslo = json.loads(out)[0]
+    hearth("memory", "add", "User plays the cello")
+    code, out = hearth("memory", "search", "Which city do I live in?", "-k", "1", "--json")
+    assert [m["text"] for m in json.loads(out)] == ["User lives in Oslo"]
+
+    code, out = hearth("memory", "edit", oslo["id"], "User lives in Bergen", "--json")
+    assert json.loads(out)[0]["text"] == "User lives in Bergen"
+    code, out = hearth("memory", "forget", oslo["id"], "--json")
+    assert code == 0 and json.loads(out) == {"forgotten": oslo["id"]}
+    assert hearth("memory", "forget", oslo["id"])[0] == 4  # not found
+
+    code, out = hearth("memory", "list", "--json")
+    assert [m["text"] for m in json.loads(out)] == ["User plays the cello"]
+    assert hearth("memory", "export", "-o", str(tmp_path / "m.json"))[0] == 0
+    assert [m["text"] for m in json.loads((tmp_path / "m.json").read_text())] == ["User plays the cello"]
+    code, out = hearth("memory", "clear", "--yes", "--json")
+    assert json.loads(out) == {"forgotten": 1}
+    code, out = hearth("memory", "status", "--json")
+    assert json.loads(out) == {"enabled": True, "memories": 0, "superseded": 0, "pending_turns": 0, "failed_turns": 0}
+
+
+def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_embedder) -> None:
+    with memory_cmds.open_service() as memory:
+        memory.enqueue_turn("c1", "I'm vegetarian.", "Noted.")
+    code, out = hearth("memory", "process", "--json")
+    assert code == 0 and json.loads(out) == {"processed": 1, "pending": 0}
+    code, out = hearth("memory", "list", "--json")
+    assert any("vegetarian" in m["text"].lower() for m in json.loads(out))

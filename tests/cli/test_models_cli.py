@@ -1,0 +1,97 @@
+"""``hearth models`` as a user runs it: list/inspect with fit, add/remove, use by name, catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture
+def my_models(tmp_path: Path, chat_model_path: Path) -> Path:
+    """A user's own model folder holding a copy of SmolLM2."""
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    shutil.copyfile(chat_model_path, folder / "smol-copy.gguf")
+    return folder
+
+
+def test_list_shows_fit_and_why_it_runs_on_the_cpu(hearth_home: Path) -> None:
+    out = hearth("models", "list", "--ctx", "2048", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert "SmolLM2" in out.stdout and "this build of llama.cpp has no GPU support" in out.stdout
+    assert "Fits at 2048 tokens" in out.stdout and "vocab " in out.stdout
+    rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+    by_file = {r["file"]: r for r in rows}
+    gemma = by_file["gemma-3-270m-q4_k_m.gguf"]
+    assert gemma["source"] == "bundled" and gemma["chat_template"] is False and gemma["error"] is None
+    assert gemma["fit"]["label"] in ("Fits", "Tight", "Won't fit") and gemma["fit"]["n_gpu_layers"] == 0
+
+
+def test_inspect_shows_the_fit_estimate(hearth_home: Path, base_model_path: Path) -> None:
+    out = hearth("models", "inspect", str(base_model_path), "--ctx", "1024", home=hearth_home)
+    assert out.returncode == 0 and "architecture: gemma3" in out.stdout and "at 1024 tokens" in out.stdout
+    data = json.loads(hearth("models", "inspect", "--json", str(base_model_path), home=hearth_home).stdout)
+    assert data["fit"]["kv_cache_bytes"] > 0 and data["fit"]["weights_bytes"] == data["file_size"]
+
+
+def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hearth_home: Path, my_models: Path) -> None:
+    copy = my_models / "smol-copy.gguf"
+    assert hearth("models", "add", str(my_models), home=hearth_home).returncode == 0
+    rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+    assert {r["file"]: r["source"] for r in rows}["smol-copy.gguf"] == "folder"
+    refused = hearth("models", "remove", "smol-copy", home=hearth_home)
+    assert refused.returncode == 1 and "does not delete your files" in refused.stderr and copy.exists()
+    assert hearth("models", "remove", str(my_models), home=hearth_home).returncode == 0
+
+    assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0
+    rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+    assert {r["file"]: r["source"] for r in rows}["smol-copy.gguf"] == "linked"
+    out = hearth("models", "remove", "smol-copy.gguf", home=hearth_home)
+    assert out.returncode == 0 and "still on disk" in out.stdout and copy.exists()
+
+
+def test_add_copy_then_use_by_name_then_remove_deletes_the_copy(hearth_home: Path, my_models: Path) -> None:
+    out = hearth("models", "add", "--copy", str(my_models / "smol-copy.gguf"), home=hearth_home)
+    assert out.returncode == 0 and "(copied)" in out.stdout
+    copied = hearth_home / "data" / "models" / "smol-copy.gguf"
+    assert copied.exists()
+    used = hearth("models", "use", "smol-copy", home=hearth_home)
+    assert used.returncode == 0 and "Now using" in used.stdout, used.stderr
+    out = hearth("models", "remove", "smol-copy", home=hearth_home)
+    assert out.returncode == 0 and out.stdout.startswith("Deleted") and not copied.exists()
+    assert (my_models / "smol-copy.gguf").exists()
+
+
+def test_bad_files_and_names_give_one_clear_line(hearth_home: Path, tmp_path: Path, chat_model_path: Path) -> None:
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(chat_model_path.read_bytes()[: 10 * 2**20])
+    for args, code, words in (
+        (("models", "add", str(cut)), 3, "truncated"),
+        (("models", "use", "no-such-model"), 3, "No model"),
+        (("models", "remove", "SmolLM2-135M-Instruct.Q4_1"), 1, "bundled"),
+    ):
+        out = hearth(*args, home=hearth_home)
+        assert out.returncode == code, out.stderr
+        assert out.stderr.startswith("hearth: ") and words in out.stderr and "Traceback" not in out.stderr
+
+
+def test_catalog_lists_downloadable_models_with_fit(hearth_home: Path) -> None:
+    rows = json.loads(hearth("models", "catalog", "--json", home=hearth_home).stdout)
+    assert rows and all(r["fit"] in ("Fits", "Tight", "Won't fit") and r["installed"] is False for r in rows)
+    assert any(r["draft"] for r in rows)
+    text = hearth("models", "catalog", home=hearth_home).stdout
+    assert f"hearth models download {rows[0]['repo']} {rows[0]['file']}" in text
