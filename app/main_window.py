@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(centre)
         splitter.addWidget(self.source_panel)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([270, 700, 330])
+        splitter.setSizes([290, 700, 330])
         splitter.setCollapsible(1, False)
         self.setCentralWidget(splitter)
         self._shortcuts()

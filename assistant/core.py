@@ -22,6 +22,7 @@ from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Progress
 from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase, build_sources_prompt, check_citations
 from assistant.knowledge.attribution import attribute
 from assistant.memory import MemoryService
+from assistant.models import ModelProfile, ModelSwitcher, ProfileStore
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
@@ -78,6 +79,7 @@ class Assistant:
         self.history = history or History(paths.history_db)
         self._knowledge = knowledge
         self._memory = memory
+        self.switcher = ModelSwitcher(self.engine, ProfileStore.for_paths(self.paths))
 
     @classmethod
     def open(cls) -> Assistant:
@@ -96,7 +98,9 @@ class Assistant:
 
     # ---- settings -----------------------------------------------------------------------------------
     def save_settings(self) -> None:
+        """Persist the settings, and the model section also as the current model's own profile."""
         save_settings(self.settings, self.paths.settings_file)
+        self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
     def apply_preset(self, name: str) -> None:
         if name not in PRESETS:
@@ -122,11 +126,16 @@ class Assistant:
         return self.engine.info
 
     def use_model(self, path: str | Path) -> ModelInfo:
-        """Load ``path`` (the old model stays if it fails) and remember it as the chat model."""
-        info = self.engine.load(path, self.load_settings())
-        self.settings.model.path = str(Path(path).expanduser().resolve())
+        """Switch to ``path`` with its own saved settings (context, GPU layers, sampling, system prompt).
+
+        The current model's settings are saved as its profile first; if the new model fails to load, the old
+        one stays loaded and the specific ModelLoadError is raised.
+        """
+        switched = self.switcher.switch(path, self.settings.model, self.model_path())
+        switched.profile.apply_to(self.settings.model)
+        self.settings.model.path = str(switched.path)
         self.save_settings()
-        return info
+        return switched.info
 
     # ---- knowledge ----------------------------------------------------------------------------------
     @property

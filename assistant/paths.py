@@ -7,6 +7,7 @@ the platform's conventional config/data/cache folders.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,5 +76,8 @@ def apply_privacy_defaults() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # progress is ours to show, on stderr
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    hub = sys.modules.get("huggingface_hub.constants")
+    if hub is not None and os.environ["HF_HUB_OFFLINE"] == "1":  # imported before us: it read the env already
+        hub.HF_HUB_OFFLINE = True
     os.environ.setdefault("MEM0_TELEMETRY", "False")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

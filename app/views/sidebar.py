@@ -27,6 +27,8 @@ def _list(model: ListModel, name: str) -> QListView:
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     view.setWordWrap(True)
+    view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    view.setResizeMode(QListView.ResizeMode.Adjust)
     view.setUniformItemSizes(False)
     view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     return view

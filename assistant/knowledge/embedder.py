@@ -113,6 +113,22 @@ class SentenceTransformerEmbedder:
         return self._tokenizer
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        """Calls are serialised (one model, many threads: indexing and searching at once).
+
+        A single text (a search query) runs on one thread: a dozen tokens gain nothing from intra-op
+        parallelism, and when the CPU is busy (the chat model decoding, another job) torch's spinning
+        worker threads made one query 5-10x slower on a 2-core machine.
+        """
+        model = self.model
+        import torch  # already imported by the model: a dictionary lookup
+
+        with self._lock:
+            threads = torch.get_num_threads()
+            if len(texts) == 1:
+                torch.set_num_threads(1)
+            try:
+                vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False)
+            finally:
+                torch.set_num_threads(threads)
         return np.asarray(vectors, dtype=np.float32)

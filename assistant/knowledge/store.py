@@ -25,14 +25,17 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import chromadb
 import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant.knowledge.errors import IndexBusyError, InvalidCollectionNameError
 from assistant.knowledge.records import Chunk
 from assistant.paths import Paths
+
+if TYPE_CHECKING:
+    import chromadb
 
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?")
 _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -147,6 +150,8 @@ class Store:
         """Opened on first use: listing collections or a keyword search never pays Chroma's start-up."""
         with self._lock:
             if self._chroma is None:
+                import chromadb
+
                 self._chroma = chromadb.PersistentClient(
                     path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
                 )
@@ -339,11 +344,8 @@ class Store:
                                                   [collection, *params])]
             if not restrict:
                 return []
-        vectors_col = self._vectors(collection)
-        n = min(n, len(restrict) if restrict is not None else vectors_col.count())
-        if n <= 0:
-            return []
-        got = vectors_col.query(query_embeddings=vector[None, :], n_results=n, ids=restrict, include=[])
+        got = self._vectors(collection).query(query_embeddings=vector[None, :], n_results=n, ids=restrict,
+                                              include=[])
         return list(got["ids"][0])
 
     def keyword(self, collection: str, text: str, n: int, folder: str | None = None) -> list[str]:

@@ -65,7 +65,7 @@ class ModelLibrary:
     # ---- registry ----------------------------------------------------------------------------------
     def _registry(self) -> tuple[list[Path], list[Path]]:
         data = read_toml(self.registry_file)
-        return [Path(p) for p in data.get("folders", [])], [Path(p) for p in data.get("files", [])]
+        return _paths(data.get("folders")), _paths(data.get("files"))
 
     def _save_registry(self, folders: list[Path], files: list[Path]) -> None:
         write_toml(self.registry_file, {"folders": [str(p) for p in folders], "files": [str(p) for p in files]})
@@ -185,6 +185,11 @@ class ModelLibrary:
             raise ModelLibraryError(f"{path.name} is in your folder {path.parent}; Hearth does not delete your "
                                     "files. Remove that folder from the library, or delete the file yourself.")
         raise ModelLibraryError(f"{path} is not in the library.")
+
+
+def _paths(value: object) -> list[Path]:
+    """A registry list; anything a hand edit made unreadable is ignored rather than guessed at."""
+    return [Path(p) for p in value if isinstance(p, str)] if isinstance(value, list) else []
 
 
 def _gguf_files(folder: Path, recursive: bool) -> Iterator[Path]:

@@ -16,7 +16,7 @@ def test_rrf_rewards_agreement() -> None:
     fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]], k=60)
     assert [i for i, _ in fused] == ["b", "a", "d", "c"]
     assert fused[0][1] == 1 / 62 + 1 / 61
-    weighted = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], weights=[1.0, 0.1], k=60)
+    weighted = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], weights=[1.0, 0.01], k=60)
     assert [i for i, _ in weighted] == ["a", "b", "c"]
 
 

@@ -23,7 +23,6 @@ pytestmark = pytest.mark.slow
 def switcher(tmp_path: Path) -> Iterator[ModelSwitcher]:
     s = ModelSwitcher(Engine(), ProfileStore(tmp_path / "model-profiles.toml"))
     yield s
-    s.close()
     s.engine.unload()
 
 
@@ -41,7 +40,7 @@ def _rss() -> int:
 
 def _use(switcher: ModelSwitcher, path: Path, settings: ModelSettings, current: Path | None) -> Path:
     """What the facade does on `use_model`: switch, then adopt the incoming model's profile."""
-    switched = switcher.switch(path, settings, current).result(timeout=120)
+    switched = switcher.switch(path, settings, current)
     switched.profile.apply_to(settings)
     return switched.path
 
@@ -93,7 +92,7 @@ def test_a_failed_switch_keeps_the_old_model_and_says_why(
         shutil.copyfileobj(src, dst, 1 << 20)
         dst.truncate(chat_model_path.stat().st_size // 2)
     with pytest.raises(TruncatedModelError, match="truncated"):
-        switcher.switch(broken, settings, current).result(timeout=120)
+        switcher.switch(broken, settings, current)
     assert switcher.engine.info.path == str(chat_model_path)
     assert _ask(switcher.engine, settings.system_prompt).text.strip()
 

@@ -1,0 +1,114 @@
+"""Screenshots for the docs (``docs/screenshots/*.png``), taken from the real app in a throwaway home.
+
+Run under a virtual display: ``xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python -m app.screenshots``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.theme import RESOURCES
+
+OUT = RESOURCES.parent / "docs" / "screenshots"
+NOTES = {
+    "spare-key.md": "# House notes\n\nThe spare key is hidden under the **blue flowerpot** by the back door.\n",
+    "wifi.md": "# Network\n\nThe wifi password is on a sticker on the back of the router.\n",
+    "boiler.txt": "The boiler is serviced every October. Reset it by holding the red button for 5 seconds.\n",
+}
+
+
+def _wait(app: QApplication, until: Callable[[], bool], timeout_s: float = 120) -> None:
+    start = time.perf_counter()
+    while not until() and time.perf_counter() - start < timeout_s:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+def _save(widget: QWidget, name: str, app: QApplication) -> None:
+    _wait(app, lambda: False, 0.3)  # let layouts settle
+    widget.grab().save(str(OUT / f"{name}.png"))
+    print("saved", OUT / f"{name}.png")
+
+
+def main() -> None:
+    from assistant.config import Settings, save_settings
+    from assistant.paths import get_paths
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    with tempfile.TemporaryDirectory(prefix="hearth-shots-") as tmp:
+        os.environ["HEARTH_HOME"] = str(Path(tmp) / "home")
+        settings = Settings()
+        settings.model.max_tokens = 120
+        settings.appearance.theme = "light"
+        save_settings(settings, get_paths().ensure().settings_file)
+        from app import theme
+        from app.main_window import MainWindow
+
+        window = MainWindow(theme=theme.apply(app, "light", settings.appearance.font_size))
+        window.resize(1400, 860)
+        window.show()
+        ready: list[bool] = []
+        window.ready.connect(ready.append)
+        _wait(app, lambda: bool(ready))
+        ctl = window.ctl
+        assert ctl is not None
+        _save(window, "empty", app)
+
+        folder = Path(tmp) / "house"
+        folder.mkdir()
+        for name, text in NOTES.items():
+            (folder / name).write_text(text)
+        many = Path(tmp) / "archive"
+        many.mkdir()
+        for i in range(150):
+            (many / f"letter-{i:03d}.md").write_text(f"# Letter {i}\n\n" + "An old letter about the garden. " * 80)
+        (many / "scan.pdf").write_bytes(b"%PDF-1.4 damaged")
+
+        ctl.knowledge.index([folder], "house")
+        _wait(app, lambda: not ctl.knowledge.indexing)
+        _wait(app, lambda: "house" in window.composer.selected_collections(), 10)
+        ctl.knowledge.index([many], "archive")
+        _wait(app, lambda: window.sidebar.indexing.bar.value() >= 20, 120)
+        _save(window, "indexing", app)
+        ctl.knowledge.cancel.set() if ctl.knowledge.cancel else None
+        _wait(app, lambda: not ctl.knowledge.indexing)
+        window.sidebar.indexing.hide()
+
+        window.composer.select_collections(["house"])
+        window.composer.edit.setPlainText("Where is the spare key?")
+        window.composer._submit()
+        answer = window.chat_view.last("assistant")
+        _wait(app, lambda: answer.passages and len(answer.text) > 30)
+        answer.sourceRequested.emit(answer.passages[0])
+        _save(window, "mid-answer-with-sources", app)
+        _wait(app, lambda: not ctl.chat.generating)
+        _save(window, "answer-with-sources", app)
+
+        dialog = ctl.model.open_settings()
+        dialog.resize(640, 600)
+        _save(dialog, "settings", app)
+        dialog.reject()
+
+        window.apply_appearance(_with_theme(settings, "dark"))
+        _save(window, "dark", app)
+        window.close()
+
+
+def _with_theme(settings: object, name: str) -> object:
+    import copy
+
+    dark = copy.deepcopy(settings)
+    dark.appearance.theme = name  # type: ignore[attr-defined]
+    return dark
+
+
+if __name__ == "__main__":
+    main()
