@@ -48,6 +48,9 @@ test: setup
 
 bench: setup
 	$(BIN)/hearth bench engine
+	$(BIN)/hearth bench index
+	$(BIN)/hearth bench retrieval
+	$(BIN)/hearth bench memory
 
 lint: setup
 	$(BIN)/ruff check assistant app tests packaging

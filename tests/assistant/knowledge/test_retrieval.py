@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from assistant.config import KnowledgeSettings
-from assistant.knowledge import KnowledgeBase
+from assistant.knowledge import KnowledgeBase, store
 from assistant.knowledge.retrieval import reciprocal_rank_fusion
-from assistant.knowledge.store import keyword_query
+from assistant.knowledge.store import keyword_query, query_words
 from assistant.paths import get_paths
 
 
@@ -21,8 +23,23 @@ def test_rrf_rewards_agreement() -> None:
 
 
 def test_keyword_query_is_safe_fts5() -> None:
-    assert keyword_query('NEAR("x" AND y*) -- drop') == '"near" OR "x" OR "and" OR "y" OR "drop"'
-    assert keyword_query("?!") is None
+    assert keyword_query(query_words('NEAR("x" AND y*) -- drop')) == '"near" OR "x" OR "and" OR "y" OR "drop"'
+    assert keyword_query(query_words("?!")) is None
+
+
+def test_keyword_search_skips_words_in_most_chunks(kb: KnowledgeBase, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "common"
+    root.mkdir()
+    for i in range(20):
+        (root / f"n{i}.txt").write_text(f"The note number {i} is here" + (" with zebras" if i == 7 else "") + "\n")
+    for _ in kb.index([root]):
+        pass
+    assert kb.store.informative_words(query_words("the note about zebras")) == ["zebras", "note", "the"]
+    monkeypatch.setattr(store, "COMMON_MIN", 2)  # as if the collection were large
+    assert kb.store.informative_words(query_words("Where is the note about zebras?")) == ["zebras"]
+    assert kb.store.informative_words(query_words("the note")) == ["note"]  # all common: the rarest is kept
+    assert [Path(c.path).name for c in kb.search("the zebras", mode="keyword")] == ["n7.txt"]
 
 
 class ReverseReranker:
