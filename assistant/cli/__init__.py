@@ -15,13 +15,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from assistant import __version__
-from assistant.cli import bench_cmds, chat_cmds, knowledge_cmds, models_cmds
+from assistant.cli import bench_cmds, chat_cmds, knowledge_cmds, memory_cmds, models_cmds
 from assistant.cli.context import CliContext
 from assistant.errors import HearthError
 
 GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     chat_cmds.register,
     knowledge_cmds.register,
+    memory_cmds.register,
     models_cmds.register,
     bench_cmds.register,
 ]

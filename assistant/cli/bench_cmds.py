@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from assistant.cli import knowledge_cmds
+from assistant.cli import knowledge_cmds, memory_cmds
 from assistant.cli.context import CliContext, print_json
 
 
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_engine)
     knowledge_cmds.register_bench(bs)
+    memory_cmds.register_bench(bs)
 
 
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from mem0.llms.base import LLMBase
@@ -162,9 +163,10 @@ class MemoryService:
                 if cancel is not None and cancel.is_set():
                     break
                 try:
+                    stored: set[str] = set()  # facts of one turn are true together: none supersedes another
                     for fact in extract_facts(self._mem0.llm, turn.user_text, cancel):
                         if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
-                            self._store(fact, turn.conversation_id, self._mem0.llm, cancel)
+                            stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored))
                 except MemoryJobCancelled:
                     break
                 except (ModelOutputError, GenerationError, ContextOverflowError) as exc:
@@ -177,8 +179,11 @@ class MemoryService:
         return handled
 
     def _store(self, fact: str, conversation_id: str | None, llm: LLMBase | None,
-               cancel: threading.Event | None) -> str:
-        """Store ``fact`` unless an active memory already says it; mark the ones it contradicts superseded."""
+               cancel: threading.Event | None, siblings: Collection[str] = ()) -> str:
+        """Store ``fact`` unless an active memory already says it; mark the ones it contradicts superseded.
+
+        ``siblings``: ids stored from the same turn, which this fact may duplicate but never supersede.
+        """
         slot = slot_of(fact)
         similar = self._similar(fact, SIMILAR_FACTS, -1.0)
         olds = {row["id"]: Candidate(row["id"], row["memory"], cos) for row, cos in similar}
@@ -186,6 +191,7 @@ class MemoryService:
             for row in self._rows(self._scope(**{SLOT: slot.name})):
                 olds.setdefault(row["id"], Candidate(row["id"], row["memory"], 0.0))
         verdict = judge(llm, fact, [*olds.values()], cancel)
+        verdict = replace(verdict, supersedes=tuple(i for i in verdict.supersedes if i not in siblings))
         if verdict.duplicate_of is not None:
             return verdict.duplicate_of
         meta = {STATUS: ACTIVE, SLOT: slot.name if slot else "", SOURCE: conversation_id or ""}

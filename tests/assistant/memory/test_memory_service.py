@@ -92,6 +92,15 @@ def test_malformed_model_output_skips_the_turn_without_losing_it(open_memory, sc
     assert [m.text for m in fixed.list()] == ["User lives in Oslo"]
 
 
+def test_facts_of_one_turn_never_supersede_each_other(open_memory, scripted) -> None:
+    llm = scripted('{"facts": ["User has a dog called Biscuit", "User\'s dog is a beagle"]}', '{"replaces": true}')
+    memory = open_memory(llm=llm)
+    memory.enqueue_turn("a", "My dog is a beagle called Biscuit.", "Cute!")
+    memory.process_pending()
+    assert len(llm.calls) == 2  # the model was asked, and said "replaces"...
+    assert sorted(m.text for m in memory.list()) == ["User has a dog called Biscuit", "User's dog is a beagle"]
+
+
 def test_a_cancelled_job_leaves_the_turn_queued(open_memory) -> None:
     memory = open_memory()
     memory.enqueue_turn("a", "I play the cello.", "Nice!")
