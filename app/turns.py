@@ -2,19 +2,17 @@
 
 Why a wrapper around ``Assistant.ask``: regenerate and edit-and-resend first cut the history at the turn
 they replace, and after the core's events the GUI needs the ids the turn was stored under (for feedback,
-regenerate and edit); :class:`TurnSaved` carries them. Options the core does not support yet (answering
-from collections, incognito) are reported as a :class:`Notice` instead of failing the turn.
+regenerate and edit); :class:`TurnSaved` carries them.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.events import Done, Notice
+from assistant.events import Done
 
 
 @dataclass(frozen=True)
@@ -33,24 +31,12 @@ class TurnSaved:
     answer_message_id: str
 
 
-def accepts(method: Any, name: str) -> bool:
-    return name in inspect.signature(method).parameters
-
-
 def run_turn(assistant: Any, request: TurnRequest, cancel: threading.Event) -> Iterator[Any]:
     """Yield the core's events for ``request``, then one :class:`TurnSaved` if the turn was stored."""
     if request.replace_from is not None:
         assistant.history.delete_messages_from(request.replace_from)
-    options: dict[str, Any] = {}
-    if request.collections:
-        if accepts(assistant.ask, "collections"):
-            options["collections"] = list(request.collections)
-        else:
-            yield Notice("unsupported", "Answering from folders is not available in this version of the core; "
-                                        "this answer does not use your files.")
-    if not request.use_memory and accepts(assistant.ask, "use_memory"):
-        options["use_memory"] = False
-    response = assistant.ask(request.text, request.conversation_id, cancel=cancel, **options)
+    response = assistant.ask(request.text, request.conversation_id, cancel=cancel,
+                             collections=request.collections, use_memory=request.use_memory)
     conversation_id = request.conversation_id
     for event in response:
         if isinstance(event, Done) and event.conversation_id:

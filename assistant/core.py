@@ -79,6 +79,7 @@ class Assistant:
         self.history = history or History(paths.history_db)
         self._knowledge = knowledge
         self._memory = memory
+        self._opening = threading.Lock()  # GUI workers may reach for knowledge/memory at the same time
         self.switcher = ModelSwitcher(self.engine, ProfileStore.for_paths(self.paths))
 
     @classmethod
@@ -141,9 +142,10 @@ class Assistant:
     @property
     def knowledge(self) -> KnowledgeBase:
         """Opened on first use: the embedder loads only when something is indexed or searched."""
-        if self._knowledge is None:
-            self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge)
-        return self._knowledge
+        with self._opening:
+            if self._knowledge is None:
+                self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge)
+            return self._knowledge
 
     def index(self, sources: list[Path], collection: str = "default",
               cancel: threading.Event | None = None) -> Iterator[Progress]:
@@ -171,9 +173,11 @@ class Assistant:
         """The user's memory (None when switched off in the settings); opened on first use."""
         if not self.settings.memory.enabled:
             return None
-        if self._memory is None:
-            self._memory = MemoryService(self.paths, self.settings.memory, self.engine, self.knowledge.embedder)
-        return self._memory
+        embedder = self.knowledge.embedder if self._memory is None else None
+        with self._opening:
+            if self._memory is None:
+                self._memory = MemoryService(self.paths, self.settings.memory, self.engine, embedder)
+            return self._memory
 
     def process_memory(self, cancel: threading.Event | None = None, limit: int | None = None) -> int:
         """Learn from finished turns waiting in the queue. Call it when the engine is idle (the GUI after an

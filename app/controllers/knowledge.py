@@ -22,8 +22,6 @@ from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
 from assistant.events import Progress
 
-NOT_AVAILABLE = "Adding folders needs a version of Hearth's core with indexing (assistant.index)."
-
 
 def collection_status(info: Any) -> str:
     synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
@@ -52,17 +50,11 @@ class KnowledgeController(QObject):
         panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
 
     @property
-    def available(self) -> bool:
-        return hasattr(self.assistant, "index")
-
-    @property
     def indexing(self) -> bool:
         return self.cancel is not None
 
     def refresh(self, select: str | None = None) -> None:
         """Reload the collections; ``select`` ticks one (a freshly indexed one) for the next question."""
-        if not hasattr(self.assistant, "collections"):
-            return
         self.workers.io.submit(Job(self.assistant.collections, on_done=lambda infos: self._show(infos, select)))
 
     def _show(self, infos: list[Any], select: str | None) -> None:
@@ -77,11 +69,8 @@ class KnowledgeController(QObject):
         if folder:
             self.add([Path(folder)])
 
-    def add(self, paths: list[Path]) -> CollectionDialog | None:
+    def add(self, paths: list[Path]) -> CollectionDialog:
         """Ask which collection ``paths`` go to, then index them in the background."""
-        if not self.available:
-            show_error(self.window, "Indexing unavailable", NOT_AVAILABLE)
-            return None
         dialog = CollectionDialog(paths, [c.name for c in self.model.items()], self.window)
         dialog.chosen.connect(lambda name: self.index(paths, name))
         dialog.open()

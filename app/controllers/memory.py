@@ -1,10 +1,12 @@
 """The memory manager's controller: list, search, edit, forget and forget all, on the io lane.
 
-``assistant.memory`` is ``None`` until the memory store exists; the dialog then says memory is off.
+``assistant.memory`` opens the memory store (and its embedder) on first use, which can take seconds, so
+it is only ever touched inside io-lane jobs; whether memory is on is read from the settings instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject
@@ -23,33 +25,35 @@ class MemoryController(QObject):
         self.query = ""
 
     @property
-    def store(self) -> Any:
-        return getattr(self.assistant, "memory", None)
+    def available(self) -> bool:
+        return self.assistant.settings.memory.enabled
 
     def open(self) -> MemoryDialog:
-        dialog = MemoryDialog(self.store is not None, self.window)
+        dialog = MemoryDialog(self.available, self.window)
         self.dialog = dialog
-        if self.store is not None:
+        if self.available:
             dialog.searchChanged.connect(self.search)
-            dialog.editRequested.connect(lambda item, text: self._run(lambda: self.store.edit(item.id, text)))
-            dialog.forgetRequested.connect(lambda item: self._run(lambda: self.store.forget(item.id)))
-            dialog.clearRequested.connect(lambda: self._run(self.store.clear))
+            dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
+            dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
+            dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))
             self.search("")
         dialog.open()
         return dialog
 
     def search(self, text: str) -> None:
         self.query = query = text.strip()
-        store = self.store
-        call = (lambda: store.search(query)) if query else store.list
+        assistant = self.assistant
+        call = (lambda: assistant.memory.search(query)) if query else (lambda: assistant.memory.list())
         self.workers.io.submit(Job(call, on_done=lambda items: self._show(query, items), on_failed=self._error))
 
     def _show(self, query: str, items: list[Any]) -> None:
         if self.dialog is not None and query == self.query:
             self.dialog.set_items(list(items))
 
-    def _run(self, change: Any) -> None:
-        self.workers.io.submit(Job(change, on_done=lambda _: self.search(self.query), on_failed=self._error))
+    def _change(self, change: Callable[[Any], Any]) -> None:
+        assistant = self.assistant
+        self.workers.io.submit(Job(lambda: change(assistant.memory), on_done=lambda _: self.search(self.query),
+                                   on_failed=self._error))
 
     def _error(self, message: str) -> None:
         show_error(self.dialog or self.window, "Memory", message)

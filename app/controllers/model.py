@@ -8,6 +8,7 @@ is told why and the settings that would have needed it are put back.
 from __future__ import annotations
 
 import copy
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,24 @@ class ModelController(QObject):
         self._loading(self.assistant.model_path())
         self.workers.model.submit(Job(self.assistant.ensure_model, on_done=self._ready,
                                       on_failed=lambda message: self._load_failed(message, None)))
+        self.workers.generation.submit(Job(self._warm_up_answers))
+        self.workers.indexing.submit(Job(self._warm_up_indexing))
+
+    # Right after start-up, open what the core otherwise opens during the first answer or indexing run:
+    # that imports torch, sentence-transformers and chromadb, and imports hold the GIL for long stretches,
+    # which stalled the GUI thread for several hundred milliseconds mid-answer (measured by app.bench_ui).
+    # Each warm-up runs on the lane whose jobs need it, so it never races the job it prepares.
+    def _warm_up_answers(self) -> None:
+        """The memory store and the embedder's model (it loads on the first embedding)."""
+        assistant = self.assistant
+        if assistant.settings.memory.enabled:
+            _ = assistant.memory
+            assistant.knowledge.embedder.embed(["warm-up"])
+
+    def _warm_up_indexing(self) -> None:
+        """The chunker (and with it the embedder) and the Chroma module."""
+        _ = self.assistant.knowledge.chunker
+        importlib.import_module("chromadb")
 
     def switch(self, path: Path, previous: Settings | None = None) -> None:
         """Load ``path`` with the current load settings; on failure restore ``previous``'s load settings."""

@@ -55,8 +55,9 @@ class IndexingPanel(QFrame):
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
         self.errors_button.hide()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.setEnabled(True)
-        self.cancel_button.show()
         self.show()
 
     def update_progress(self, progress: Progress) -> None:

@@ -1,6 +1,6 @@
 """The memory manager: a searchable list of what Hearth remembers, with edit, forget and forget all.
 
-Without a memory store (``assistant.memory`` is ``None``) it says that memory is not enabled instead.
+With memory switched off it says that memory is not enabled instead.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.qt_models import ItemRole, ListModel
 from app.sources import memory_text
 from app.views.dialogs import ask_text, confirm
 
-NOT_ENABLED = ("Memory is not enabled in this version of Hearth. When it is, everything Hearth remembers "
+NOT_ENABLED = ("Memory is not enabled. Turn it on in Settings → Memory; then everything Hearth remembers "
                "about you is listed here, and you can edit or forget any of it.")
 
 

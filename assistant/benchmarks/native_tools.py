@@ -47,15 +47,18 @@ def ensure_tools(cache_dir: Path, log=print) -> Path:
     log("building llama-bench, llama-lookup, llama-speculative (a few minutes, once)...")
     build = root / "build"
     jobs = str(os.cpu_count() or 2)
-    subprocess.run(
-        ["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF",
-         "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DBUILD_SHARED_LIBS=OFF",
-         *(os.environ.get("CMAKE_ARGS", "").split())],
-        check=True, stdout=subprocess.DEVNULL,
-    )
-    subprocess.run(["cmake", "--build", str(build), "-j", jobs, "--target", *TOOLS], check=True,
-                   stdout=subprocess.DEVNULL)
+    _quiet(["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF",
+            "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DBUILD_SHARED_LIBS=OFF",
+            *(os.environ.get("CMAKE_ARGS", "").split())])
+    _quiet(["cmake", "--build", str(build), "-j", jobs, "--target", *TOOLS])
     return bin_dir
+
+
+def _quiet(cmd: list[str]) -> None:
+    """Run a build step; its (very long) compiler output is shown only when it fails."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """GUI fixtures: a real main window over a real assistant (bundled SmolLM2) in the test's HEARTH_HOME.
 
-Answers are kept short (``max_tokens``) so a streamed turn takes about a second on two cores.
+Answers are kept short (``max_tokens``) and memory is off, so a streamed turn takes about a second on two
+cores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def write_settings(**model: object) -> Settings:
     settings.model.n_ctx = 2048
     settings.model.max_tokens = 24
     settings.model.temperature = 0.0
+    settings.memory.enabled = False  # memory has its own tests; here it would only load an embedder per window
     for key, value in model.items():
         setattr(settings.model, key, value)
     save_settings(settings, get_paths().settings_file)

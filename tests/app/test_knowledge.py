@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import write_settings
@@ -14,6 +15,7 @@ from app.main_window import MainWindow
 from app.views.collection_dialog import CollectionDialog
 from app.views.memory_dialog import MemoryDialog
 from assistant.core import Assistant
+from assistant.paths import get_paths
 
 
 def drop(window: MainWindow, *paths: Path) -> None:
@@ -26,7 +28,6 @@ def drop(window: MainWindow, *paths: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not hasattr(Assistant, "index"), reason="needs assistant.index")
 def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window, tmp_path: Path, ask) -> None:
     folder = tmp_path / "household"
     folder.mkdir()
@@ -64,12 +65,14 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
     started, seen = [], []
 
     def fake_index(paths, collection, cancel):
+        """Runs until cancelled (at most two minutes), however slowly the answer below comes."""
         started.append((paths, collection))
-        for done in range(1, 1000):
+        for step in range(12_000):
             if cancel.is_set():
-                yield Progress("index", done, 999, "files", eta_s=5.0, message="cancelled")
+                yield Progress("index", min(step, 998), 999, "files", eta_s=5.0, message="cancelled")
                 return
-            yield Progress("index", done, 999, "files", rate=3.0, eta_s=75.0, errors=(("/x/bad.pdf", "broken"),))
+            yield Progress("index", min(step, 998), 999, "files", rate=3.0, eta_s=75.0,
+                           errors=(("/x/bad.pdf", "broken"),))
             cancel.wait(0.01)
 
     window.assistant.index = fake_index
@@ -85,7 +88,56 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
     assert "Stopped" in panel.title.text() and started == [([tmp_path], "notes")]
 
 
-def test_memory_manager_says_memory_is_not_enabled_without_a_store(qtbot: QtBot, window: MainWindow) -> None:
-    window.assistant.memory = None
+def test_memory_manager_says_memory_is_not_enabled_when_switched_off(qtbot: QtBot, window: MainWindow) -> None:
     dialog = window.ctl.memory.open()
     assert isinstance(dialog, MemoryDialog) and "not enabled" in dialog.status.text()
+
+
+class FakeMemory:
+    """Stands in for the memory service: the test is about the dialog's wiring, not about recall."""
+
+    def __init__(self) -> None:
+        self.items = {"m1": SimpleNamespace(id="m1", text="Likes green tea"),
+                      "m2": SimpleNamespace(id="m2", text="Lives in Lyon")}
+
+    def list(self) -> list:
+        return list(self.items.values())
+
+    def search(self, text: str) -> list:
+        return [m for m in self.items.values() if text.lower() in m.text.lower()]
+
+    def edit(self, memory_id: str, text: str) -> None:
+        self.items[memory_id] = SimpleNamespace(id=memory_id, text=text)
+
+    def forget(self, memory_id: str) -> None:
+        del self.items[memory_id]
+
+    def clear(self) -> None:
+        self.items.clear()
+
+    def close(self) -> None:
+        self.items = {}
+
+
+def test_memory_manager_lists_searches_edits_and_forgets(qtbot: QtBot, chat_model_path: Path) -> None:
+    memory = FakeMemory()
+    settings = write_settings()
+    settings.memory.enabled = True
+    window = MainWindow(opener=lambda: Assistant(get_paths(), settings, memory=memory))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        window.show()
+    dialog = window.ctl.memory.open()
+    texts = lambda: [m.text for m in dialog.model.items()]  # noqa: E731
+    qtbot.waitUntil(lambda: texts() == ["Likes green tea", "Lives in Lyon"])
+    dialog.search.setText("lyon")
+    qtbot.waitUntil(lambda: texts() == ["Lives in Lyon"])
+    dialog.editRequested.emit(dialog.model.item(0), "Lives in Paris")
+    qtbot.waitUntil(lambda: memory.items["m2"].text == "Lives in Paris")
+    dialog.search.clear()
+    qtbot.waitUntil(lambda: len(texts()) == 2)
+    dialog.forgetRequested.emit(dialog.model.item(0))
+    qtbot.waitUntil(lambda: texts() == ["Lives in Paris"])
+    dialog.clearRequested.emit()
+    qtbot.waitUntil(lambda: texts() == [] and "Nothing remembered" in dialog.status.text())
+    window.close()

@@ -13,7 +13,7 @@ from app.qt_models import ItemRole
 from app.sources import Passage
 from app.theme import LIGHT, Theme
 from app.turns import TurnRequest, run_turn
-from assistant.events import Done, Notice, Stats, Token
+from assistant.events import Done, Stats, Token
 
 THEME = Theme("light", LIGHT, 11)
 
@@ -49,19 +49,20 @@ def test_passage_from_a_stored_dict_and_from_an_object() -> None:
     assert (live.n, live.location, live.uri) == (1, "a.md:4-9", "file:///d/a.md")
 
 
-def test_run_turn_reports_options_the_core_lacks_instead_of_failing() -> None:
+def test_run_turn_cuts_the_history_first_and_passes_the_options() -> None:
     calls = []
 
     class Core:
         history = SimpleNamespace(messages=lambda cid: [], delete_messages_from=calls.append)
 
-        def ask(self, text, conversation_id=None, *, cancel=None):
-            calls.append(text)
+        def ask(self, text, conversation_id=None, *, cancel=None, collections=(), use_memory=True):
+            calls.append((text, collections, use_memory))
             return iter([Token("hi"), Done("hi", Stats(), "c1", "m1")])
 
-    events = list(run_turn(Core(), TurnRequest("q", replace_from="u1", collections=("notes",)), threading.Event()))
-    assert calls == ["u1", "q"]
-    assert isinstance(events[0], Notice) and [type(e) for e in events[1:]] == [Token, Done]
+    request = TurnRequest("q", replace_from="u1", collections=("notes",), use_memory=False)
+    events = list(run_turn(Core(), request, threading.Event()))
+    assert calls == ["u1", ("q", ("notes",), False)]
+    assert [type(e) for e in events] == [Token, Done]
 
 
 def test_enter_sends_and_shift_enter_adds_a_line(qtbot: QtBot) -> None:
