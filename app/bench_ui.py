@@ -22,9 +22,6 @@ from typing import Any
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.theme import RESOURCES
-
-RESULTS = RESOURCES.parent / "bench" / "results"
 PROBE_MS = 10
 TARGET_MS = 50.0
 ANSWER_TOKENS = 256
@@ -79,6 +76,7 @@ def _corpus(root: Path) -> Path:
 
 
 def run(log: Callable[[str], Any] = print) -> dict[str, Any]:
+    from assistant.benchmarks.results import save_result
     from assistant.config import Settings, save_settings
     from assistant.paths import get_paths
 
@@ -133,8 +131,7 @@ def run(log: Callable[[str], Any] = print) -> dict[str, Any]:
         "streamed_answer": answer, "indexing": indexing,
         "pass": max(answer["worst_stall_ms"], indexing["worst_stall_ms"]) <= TARGET_MS and shown_s <= 2.0,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ui.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("ui", result)
     return result
 
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.benchmarks.native_tools import ensure_tools
+from assistant.benchmarks.results import save_result
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.engine.engine import default_threads
 from assistant.events import Done
-from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, get_paths
+from assistant.paths import BUNDLED_CHAT_MODEL, get_paths
 
 N_PROMPT, N_GEN, N_BATCH = 512, 128, 512
 STORY = [Message("user", "Write a long, detailed story about a lighthouse keeper and a storm.")]
-RESULTS = RESOURCES.parent / "bench" / "results"
 
 
 def _llama_bench(binary: Path, model: str, threads: int) -> dict[str, float]:
@@ -131,8 +131,7 @@ def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) ->
         "high_level_tg_vs_native": result["high_level"]["tg_tps"] / result["native"]["tg_tps"],
         "ttft_reuse_vs_cold": ttft["ratio"],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "engine.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("engine", result)
     return result
 
 

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sysconfig
 import tempfile
@@ -23,14 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant.benchmarks.results import save_result
 from assistant.cli.context import CliContext, print_json
 from assistant.config import KnowledgeSettings
 from assistant.events import Progress
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.knowledge.loaders import load
-from assistant.paths import RESOURCES, Paths
+from assistant.paths import Paths
 
-RESULTS = RESOURCES.parent / "bench" / "results"
 BATCH = 32
 WORDS = ("river", "lantern", "copper", "meadow", "harbor", "violin", "granite", "orchard", "comet", "saddle",
          "thistle", "beacon", "walnut", "glacier", "pepper", "quartz", "falcon", "cedar", "ember", "tundra")
@@ -47,8 +46,7 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
 
 def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     result = run(corpus_kb=args.corpus_kb, small_files=args.files, reps=args.reps)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "index.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("index", result)
     if args.json:
         print_json(result)
     else:

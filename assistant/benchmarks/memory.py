@@ -12,7 +12,6 @@ its own prompt). Runs in a temporary data directory: the user's memories are nev
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import tempfile
@@ -20,13 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.config import KnowledgeSettings, MemorySettings, atomic_write_text
+from assistant.benchmarks.results import save_result
+from assistant.config import KnowledgeSettings, MemorySettings
 from assistant.engine import Engine, LoadSettings, Message
 from assistant.knowledge import SentenceTransformerEmbedder
 from assistant.memory import MemoryService
-from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, Paths
+from assistant.paths import BUNDLED_CHAT_MODEL, Paths
 
-RESULTS = RESOURCES.parent / "bench" / "results"
 N_CTX = 2048
 LATENCY_REPS = 3
 
@@ -159,8 +158,7 @@ def run() -> dict[str, Any]:
         }
     finally:
         engine.unload()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "memory.json", json.dumps(result, indent=2) + "\n")
+    save_result("memory", result)
     return result
 
 

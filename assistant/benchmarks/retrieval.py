@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import math
 import platform
 import random
@@ -31,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from assistant.benchmarks.results import save_result
 from assistant.cli.context import CliContext, print_json
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.knowledge.records import Document, Unit
-from assistant.paths import RESOURCES, Paths
+from assistant.paths import Paths
 
-RESULTS = RESOURCES.parent / "bench" / "results"
 MODES = ("keyword", "dense", "hybrid")
 
 
@@ -53,8 +52,7 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
 
 def cmd_retrieval(args: argparse.Namespace, ctx: CliContext) -> int:
     result = run(docs=args.docs, queries=args.queries, chunks=args.chunks, paragraphs=args.paragraphs)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("retrieval", result)
     if args.json:
         print_json(result)
     else:
