@@ -41,6 +41,10 @@ class InsufficientMemoryError(ModelLoadError):
     pass
 
 
+class ModelLoadCancelled(ModelLoadError):
+    """The user cancelled a load; the previous model is still in place."""
+
+
 class NoModelLoadedError(HearthError):
     exit_code = 3
 

@@ -12,7 +12,7 @@ import codecs
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +27,11 @@ from assistant.errors import (
     ContextOverflowError,
     GenerationError,
     InsufficientMemoryError,
+    ModelLoadCancelled,
     ModelLoadError,
     NoModelLoadedError,
 )
-from assistant.events import Done, Stats, Token
+from assistant.events import Done, Progress, Stats, Token
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,23 @@ def _device_label(settings: LoadSettings, n_layer: int) -> str:
     return f"GPU ({layers}/{n_layer} layers)"
 
 
+def _load_reporter(info: ModelInfo, progress: Callable[[Progress], None] | None,
+                   cancel: threading.Event | None) -> Callable[[float], bool] | None:
+    """Turn llama.cpp's load fraction into Progress events with an ETA; answer False once cancelled."""
+    if progress is None and cancel is None:
+        return None
+    start = time.perf_counter()
+
+    def report(fraction: float) -> bool:
+        if progress is not None:
+            elapsed = time.perf_counter() - start
+            eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+            progress(Progress("load", fraction, 1.0, "fraction", eta_s=eta, message=info.name))
+        return not (cancel is not None and cancel.is_set())
+
+    return report
+
+
 class Engine:
     def __init__(self, memory_probe=available_memory) -> None:
         self._memory_probe = memory_probe
@@ -86,8 +104,13 @@ class Engine:
         self._kv: list[int] = []  # tokens whose K/V sit in the cache at positions 0..len-1
 
     # ---- loading ---------------------------------------------------------------------------------
-    def load(self, path: str | Path, settings: LoadSettings | None = None) -> ModelInfo:
-        """Load ``path``; on any failure raise a specific ModelLoadError and keep the current model."""
+    def load(self, path: str | Path, settings: LoadSettings | None = None,
+             progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None) -> ModelInfo:
+        """Load ``path``; on any failure raise a specific ModelLoadError and keep the current model.
+
+        ``progress`` receives Progress(job="load") events with an ETA while the weights load; setting
+        ``cancel`` aborts the load (ModelLoadCancelled), again keeping the current model.
+        """
         settings = settings or LoadSettings()
         info = read_model_info(path)  # raises not-found / not-GGUF / truncated / unsupported arch
         n_ctx = settings.n_ctx or info.context_length or 4096
@@ -96,8 +119,11 @@ class Engine:
         self._check_memory(info, n_ctx)
         threads = settings.n_threads or default_threads()
         try:
-            model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap)
+            model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap,
+                                       _load_reporter(info, progress, cancel))
         except RuntimeError as exc:
+            if cancel is not None and cancel.is_set():
+                raise ModelLoadCancelled(f"Loading {info.name} was cancelled.") from None
             raise ModelLoadError(f"llama.cpp could not load {Path(info.path).name}: {exc}") from None
         try:
             ctx = native.NativeContext(model, n_ctx, settings.n_batch, threads)

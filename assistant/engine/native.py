@@ -14,6 +14,7 @@ import ctypes
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 import llama_cpp as C
 
@@ -56,11 +57,17 @@ def supports_gpu_offload() -> bool:
 class NativeModel:
     """A loaded GGUF model (weights + vocabulary)."""
 
-    def __init__(self, path: str, n_gpu_layers: int = 0, use_mmap: bool = True) -> None:
+    def __init__(self, path: str, n_gpu_layers: int = 0, use_mmap: bool = True,
+                 on_progress: Callable[[float], bool] | None = None) -> None:
+        """``on_progress(fraction)`` is called while tensors load; returning False aborts the load."""
         ensure_backend()
         params = C.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF
         params.use_mmap = use_mmap
+        if on_progress is not None:
+            # keep the ctypes thunk alive for the whole call: llama.cpp calls it from the loading thread
+            callback = C.llama_progress_callback(lambda fraction, _user: bool(on_progress(fraction)))
+            params.progress_callback = callback
         recent_errors.clear()
         self.ptr = C.llama_model_load_from_file(path.encode(), params)
         if not self.ptr:

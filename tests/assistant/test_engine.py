@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 from pathlib import Path
@@ -191,3 +192,23 @@ def test_json_grammar_constrains_output(engine: Engine) -> None:
     done = list(engine.generate(tokens, GREEDY, 96, grammar=json_grammar(schema)))[-1]
     assert done.stats.stop_reason == "eos"
     assert isinstance(json.loads(done.text)["facts"], list)
+
+
+def test_load_reports_progress_and_can_be_cancelled(engine: Engine, base_model_path: Path) -> None:
+    import threading
+
+    from assistant.errors import ModelLoadCancelled
+
+    seen = []
+    eng = Engine()
+    eng.load(base_model_path, LoadSettings(n_ctx=256), progress=seen.append)
+    assert seen and seen[-1].done == 1.0 and seen[-1].job == "load"
+    assert all(a.done <= b.done for a, b in itertools.pairwise(seen))
+    eng.unload()
+
+    cancel = threading.Event()
+    before = engine.info.path
+    with pytest.raises(ModelLoadCancelled, match="cancelled"):
+        engine.load(base_model_path, LoadSettings(n_ctx=256), progress=lambda p: cancel.set(), cancel=cancel)
+    assert engine.info.path == before
+    assert run(engine, QUESTION, max_tokens=4).stats.completion_tokens == 4
