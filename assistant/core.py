@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -121,18 +121,20 @@ class Assistant:
         m = self.settings.model
         return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers)
 
-    def ensure_model(self) -> ModelInfo:
+    def ensure_model(self, progress: Callable[[Progress], None] | None = None,
+                     cancel: threading.Event | None = None) -> ModelInfo:
         if not self.engine.loaded:
-            self.engine.load(self.model_path(), self.load_settings())
+            self.engine.load(self.model_path(), self.load_settings(), progress, cancel)
         return self.engine.info
 
-    def use_model(self, path: str | Path) -> ModelInfo:
+    def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
+                  cancel: threading.Event | None = None) -> ModelInfo:
         """Switch to ``path`` with its own saved settings (context, GPU layers, sampling, system prompt).
 
         The current model's settings are saved as its profile first; if the new model fails to load, the old
         one stays loaded and the specific ModelLoadError is raised.
         """
-        switched = self.switcher.switch(path, self.settings.model, self.model_path())
+        switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel)
         switched.profile.apply_to(self.settings.model)
         self.settings.model.path = str(switched.path)
         self.save_settings()

@@ -20,12 +20,14 @@ import ctypes.util
 import gc
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from assistant.config import ModelSettings
 from assistant.engine import Engine, ModelInfo
+from assistant.events import Progress
 from assistant.models.profiles import ModelProfile, ProfileStore
 
 
@@ -46,7 +48,8 @@ class ModelSwitcher:
         self._lock = threading.Lock()
         keep_large_buffers_out_of_the_heap()
 
-    def switch(self, path: str | Path, current: ModelSettings, current_path: Path | None) -> Switched:
+    def switch(self, path: str | Path, current: ModelSettings, current_path: Path | None,
+               progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None) -> Switched:
         """Save ``current`` as ``current_path``'s profile, then load ``path`` with its own profile.
 
         Raises the engine's specific ModelLoadError when the new model cannot be loaded; the old model is
@@ -57,7 +60,7 @@ class ModelSwitcher:
                 self.profiles.save_profile(current_path, ModelProfile.from_settings(current))
             path = Path(path).expanduser().resolve()
             profile = self.profiles.profile_for(path)
-            info = self.engine.load(path, profile.load_settings(current.n_threads, current.n_batch))
+            info = self.engine.load(path, profile.load_settings(current.n_threads, current.n_batch), progress, cancel)
             release_freed_memory()
             return Switched(path, info, profile, self.engine.device)
 
