@@ -27,7 +27,7 @@ def collection_status(info: Any) -> str:
     synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
     status = f"{info.files} files · {info.chunks} chunks · {synced}"
     if info.errors:
-        status += f" · {info.errors} skipped"
+        status += f" · {info.errors} error{'s' if info.errors != 1 else ''}"
     if getattr(info, "needs_reindex", False):
         status += " · needs re-index"
     return status
@@ -114,6 +114,11 @@ class KnowledgeController(QObject):
             self.panel.cancel_button.setEnabled(False)
         else:
             self.panel.hide()
+
+    def show_file_errors(self, info: Any) -> None:
+        """List the files ``info``'s collection skipped when it was last indexed, with the reasons."""
+        self.workers.io.submit(Job(lambda: self.assistant.knowledge.file_errors(info.name),
+                                   on_done=lambda errors: ErrorListDialog(errors, self.window).open()))
 
     def remove(self, info: Any) -> None:
         def removed() -> None:

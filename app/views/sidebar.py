@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, SignalInstance
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -42,6 +43,7 @@ class Sidebar(QFrame):
     deleteRequested = Signal(object)
     addFolderRequested = Signal()
     removeCollectionRequested = Signal(object)
+    collectionErrorsRequested = Signal(object)  # the collection's info, when it has skipped files
     settingsRequested = Signal()
     memoryRequested = Signal()
 
@@ -63,9 +65,14 @@ class Sidebar(QFrame):
         self.conversations.clicked.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
         self.conversations.activated.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
         self.conversations.customContextMenuRequested.connect(self._conversation_menu)
+        for key, signal in ((Qt.Key.Key_F2, self.renameRequested), (Qt.Key.Key_Delete, self.deleteRequested)):
+            shortcut = QShortcut(QKeySequence(key), self.conversations)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(lambda signal=signal: self._on_current(signal))
         self.collections = _list(collections, "Knowledge collections")
         self.collections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.collections.customContextMenuRequested.connect(self._collection_menu)
+        self.collections.clicked.connect(lambda index: self._show_errors(index.data(ItemRole)))
         self.collections.setMaximumHeight(190)
         add_folder = tool_button("folder", "Add a folder to your knowledge", text="Add")
         add_folder.clicked.connect(self.addFolderRequested)
@@ -113,8 +120,20 @@ class Sidebar(QFrame):
         if item is None:
             return
         menu = QMenu(self)
+        if getattr(item, "errors", 0):
+            menu.addAction("Show skipped files…", lambda: self.collectionErrorsRequested.emit(item))
         menu.addAction(icon("trash"), "Remove from Hearth…", lambda: self.removeCollectionRequested.emit(item))
         menu.popup(self.collections.viewport().mapToGlobal(pos))
+
+    def _on_current(self, signal: SignalInstance) -> None:
+        """Emit ``signal`` with the selected conversation's item (F2 and Delete on the list)."""
+        item = self.conversations.currentIndex().data(ItemRole)
+        if item is not None:
+            signal.emit(item)
+
+    def _show_errors(self, item: object) -> None:
+        if getattr(item, "errors", 0):
+            self.collectionErrorsRequested.emit(item)
 
     def select_conversation(self, conversation_id: str | None) -> None:
         model = self.conversations.model()

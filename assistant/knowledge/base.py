@@ -99,6 +99,10 @@ class KnowledgeBase:
     def collections(self) -> list[CollectionInfo]:
         return [self._info(row) for row in self.store.collections()]
 
+    def file_errors(self, collection: str) -> list[tuple[str, str]]:
+        """(path, reason) of each file ``collection`` skipped when it was last indexed, by path."""
+        return self.store.file_errors(self._row(collection).name)
+
     def remove_collection(self, name: str) -> None:
         self._row(name)
         with self.store.writing(name):

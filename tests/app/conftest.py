@@ -10,24 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from gui_helpers import write_settings
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
-from assistant.config import Settings, save_settings
-from assistant.paths import get_paths
-
-
-def write_settings(**model: object) -> Settings:
-    settings = Settings()
-    settings.model.n_ctx = 2048
-    settings.model.max_tokens = 24
-    settings.model.temperature = 0.0
-    settings.memory.enabled = False  # memory has its own tests; here it would only load an embedder per window
-    for key, value in model.items():
-        setattr(settings.model, key, value)
-    save_settings(settings, get_paths().settings_file)
-    return settings
 
 
 def open_window(qtbot: QtBot) -> MainWindow:

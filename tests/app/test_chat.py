@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import write_settings
+from gui_helpers import write_settings
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -101,3 +102,27 @@ def test_a_failed_answer_is_shown_as_a_readable_message(qtbot: QtBot, window: Ma
     ask(window, "Hello?")
     assert window.banner.isVisible()
     assert "missing.gguf" in window.banner.label.text() and "Traceback" not in window.banner.label.text()
+
+
+def test_f2_renames_and_delete_deletes_the_selected_chat(qtbot: QtBot, window: MainWindow, ask) -> None:
+    ask(window, "What is a haiku?")
+    view = window.sidebar.conversations
+    qtbot.waitUntil(lambda: window.conversations_model.rowCount() == 1)
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    view.setCurrentIndex(window.conversations_model.index(0, 0))
+    qtbot.keyClick(view, Qt.Key.Key_F2)
+    rename = window.sidebar.findChild(QInputDialog)
+    assert rename is not None and rename.isVisible()
+    rename.setTextValue("Poetry")
+    rename.accept()
+    qtbot.waitUntil(lambda: [e.title for e in window.conversations_model.items()] == ["Poetry"])
+    window.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    view.setCurrentIndex(window.conversations_model.index(0, 0))
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    box = next(b for b in window.sidebar.findChildren(QMessageBox) if b.isVisible())
+    assert "Poetry" in box.text()
+    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: window.conversations_model.rowCount() == 0)

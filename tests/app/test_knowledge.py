@@ -6,13 +6,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import write_settings
+from gui_helpers import write_settings
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
-from app.views.collection_dialog import CollectionDialog
+from app.views.collection_dialog import CollectionDialog, ErrorListDialog
 from app.views.memory_dialog import MemoryDialog
 from assistant.core import Assistant
 from assistant.paths import get_paths
@@ -55,6 +55,26 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert any("spare-key.txt" in text for text in chips)
     answer.sourceRequested.emit(next(p for p in answer.passages if p.path.endswith("spare-key.txt")))
     assert window.source_panel.isVisible() and "flowerpot" in window.source_panel.text.toPlainText()
+
+
+@pytest.mark.slow
+def test_skipped_files_stay_listed_after_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("The boiler service is due in March.\n")
+    (folder / "fake.txt").write_bytes(bytes(range(256)) * 4)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage that is not a pdf at all")
+    window.ctl.knowledge.index([folder], "papers")
+    qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=120_000)
+    view = window.sidebar.collections
+    qtbot.waitUntil(lambda: view.model().rowCount() == 1)
+    index = view.model().index(0, 0)
+    assert "2 errors" in index.data()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+    qtbot.waitUntil(lambda: window.findChild(ErrorListDialog) is not None)
+    listed = window.findChild(ErrorListDialog).text.toPlainText()
+    assert f"{folder / 'fake.txt'}\n    binary file (not text)" in listed
+    assert f"{folder / 'broken.pdf'}\n    cannot be read as PDF" in listed
 
 
 def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path,

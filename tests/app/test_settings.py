@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import write_settings
+from gui_helpers import write_settings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 

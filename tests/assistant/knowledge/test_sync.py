@@ -19,7 +19,7 @@ import pytest
 
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase
-from assistant.knowledge.errors import IndexBusyError, NeedsReindexError
+from assistant.knowledge.errors import CollectionNotFoundError, IndexBusyError, NeedsReindexError
 from assistant.knowledge.store import Store
 from assistant.paths import get_paths
 
@@ -65,6 +65,28 @@ def test_mixed_folder_reports_bad_files_and_finds_good_ones(kb: KnowledgeBase, s
     assert (Path(key.path).name, key.line_start, key.line_end) == ("notes.txt", 1, 1)
     info = kb.collections()[0]
     assert (info.files, info.errors, info.needs_reindex) == (13, 3, False)
+
+
+def test_file_errors_outlive_the_job_and_clear_when_fixed(kb: KnowledgeBase, sync, tmp_path: Path,
+                                                          settings: KnowledgeSettings, embedder) -> None:
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "good.txt").write_text("The boiler service is due in March.\n")
+    (root / "fake.txt").write_bytes(bytes(range(256)) * 4)
+    (root / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage that is not a pdf at all")
+    sync(root)
+    reopened = KnowledgeBase(get_paths(), settings, embedder=embedder)
+    try:
+        errors = reopened.file_errors("default")
+    finally:
+        reopened.close()
+    assert [Path(p).name for p, _ in errors] == ["broken.pdf", "fake.txt"]
+    assert errors[0][1].startswith("cannot be read as PDF") and errors[1][1] == "binary file (not text)"
+    (root / "fake.txt").write_text("Now it is plain text about the boiler.\n")
+    sync(root)
+    assert [Path(p).name for p, _ in kb.file_errors("default")] == ["broken.pdf"]
+    with pytest.raises(CollectionNotFoundError):
+        kb.file_errors("missing")
 
 
 @pytest.fixture

@@ -1,0 +1,18 @@
+"""Helpers the GUI tests import by name (``conftest`` is ambiguous when several test folders run together)."""
+
+from __future__ import annotations
+
+from assistant.config import Settings, save_settings
+from assistant.paths import get_paths
+
+
+def write_settings(**model: object) -> Settings:
+    settings = Settings()
+    settings.model.n_ctx = 2048
+    settings.model.max_tokens = 24
+    settings.model.temperature = 0.0
+    settings.memory.enabled = False  # memory has its own tests; here it would only load an embedder per window
+    for key, value in model.items():
+        setattr(settings.model, key, value)
+    save_settings(settings, get_paths().settings_file)
+    return settings
