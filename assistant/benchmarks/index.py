@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.benchmarks.results import save_result
-from assistant.cli.context import CliContext, print_json
+from assistant.cli.context import CliContext, show_bench
 from assistant.config import KnowledgeSettings
 from assistant.events import Progress
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
@@ -45,13 +45,7 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
-    result = run(corpus_kb=args.corpus_kb, small_files=args.files, reps=args.reps)
-    save_result("index", result)
-    if args.json:
-        print_json(result)
-    else:
-        print(table(result))
-    return 0
+    return show_bench(run(corpus_kb=args.corpus_kb, small_files=args.files, reps=args.reps), table, args.json)
 
 
 def _stdlib_corpus(folder: Path, budget: int) -> int:
@@ -112,7 +106,7 @@ def run(corpus_kb: int = 200, small_files: int = 2000, reps: int = 2) -> dict[st
         fresh.close()
     chunks = len(texts)
     pipeline_cps, raw_cps = chunks / pipeline_s, chunks / raw_s
-    return {
+    result = {
         "benchmark": "index",
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "embedder": embedder.name, "batch_size": BATCH, "chunk_tokens": kb.chunker.capacity,
@@ -130,6 +124,8 @@ def run(corpus_kb: int = 200, small_files: int = 2000, reps: int = 2) -> dict[st
             "files_done": resync_last.done, "target_s": 2.0, "pass": resync_s <= 2.0,
         },
     }
+    save_result("index", result)
+    return result
 
 
 def table(result: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from assistant.benchmarks.results import save_result
-from assistant.cli.context import CliContext, print_json
+from assistant.cli.context import CliContext, show_bench
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.knowledge.records import Document, Unit
@@ -52,12 +52,7 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
 
 def cmd_retrieval(args: argparse.Namespace, ctx: CliContext) -> int:
     result = run(docs=args.docs, queries=args.queries, chunks=args.chunks, paragraphs=args.paragraphs)
-    save_result("retrieval", result)
-    if args.json:
-        print_json(result)
-    else:
-        print(table(result))
-    return 0
+    return show_bench(result, table, args.json)
 
 
 def stdlib_docstrings() -> list[tuple[str, str]]:
@@ -175,7 +170,7 @@ def run(docs: int = 600, queries: int = 200, chunks: int = 50_000, paragraphs: i
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         quality = _quality(embedder, Path(tmp), quality_pairs, queries)
         latency = _latency(embedder, Path(tmp), pairs, chunks, paragraphs, queries)
-    return {
+    result = {
         "benchmark": "retrieval",
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "embedder": embedder.name,
@@ -185,6 +180,8 @@ def run(docs: int = 600, queries: int = 200, chunks: int = 50_000, paragraphs: i
         "latency_method": "vectors of the 50k chunks = normalised mean of really-embedded paragraph vectors; "
                           "query embedding, Chroma, FTS5, fusion and SQLite are the real query path",
     }
+    save_result("retrieval", result)
+    return result
 
 
 def table(result: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from assistant.cli import knowledge_cmds, memory_cmds
-from assistant.cli.context import CliContext, print_json
+from assistant.cli.context import CliContext, show_bench
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,9 +24,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import engine as bench
 
-    result = bench.run(model=args.model, threads=args.threads, reps=args.reps)
-    if args.json:
-        print_json(result)
-    else:
-        print(bench.table(result))
-    return 0
+    return show_bench(bench.run(model=args.model, threads=args.threads, reps=args.reps), bench.table, args.json)

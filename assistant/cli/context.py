@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,3 +37,12 @@ def err(message: str) -> None:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def show_bench(result: dict[str, Any], table: Callable[[dict[str, Any]], str], as_json: bool) -> int:
+    """Print a benchmark result (already saved to bench/results/ by its ``run``): JSON or its markdown table."""
+    if as_json:
+        print_json(result)
+    else:
+        print(table(result))
+    return 0

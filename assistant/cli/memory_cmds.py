@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from assistant.cli.context import CliContext, err, print_json
+from assistant.cli.context import CliContext, err, print_json, show_bench
 from assistant.config import atomic_write_text, load_settings
 from assistant.engine import Engine
 from assistant.errors import HearthError
@@ -169,9 +169,4 @@ def cmd_process(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_bench(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import memory as bench
 
-    result = bench.run()
-    if args.json:
-        print_json(result)
-    else:
-        print(bench.table(result))
-    return 0
+    return show_bench(bench.run(), bench.table, args.json)
