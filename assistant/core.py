@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.chat.history import History
 from assistant.chat.prompt import build_prompt
@@ -24,6 +25,9 @@ from assistant.knowledge.attribution import attribute
 from assistant.memory import MemoryService
 from assistant.models import ModelProfile, ModelSwitcher, ProfileStore
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
+
+if TYPE_CHECKING:
+    from assistant.models.service import ModelsService
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
 CHECKPOINT_S = 0.5
@@ -79,6 +83,7 @@ class Assistant:
         self.history = history or History(paths.history_db)
         self._knowledge = knowledge
         self._memory = memory
+        self._models: ModelsService | None = None
         self._opening = threading.Lock()  # GUI workers may reach for knowledge/memory at the same time
         self.switcher = ModelSwitcher(self.engine, ProfileStore.for_paths(self.paths))
 
@@ -114,6 +119,16 @@ class Assistant:
         return SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed)
 
     # ---- models -------------------------------------------------------------------------------------
+    @property
+    def models(self) -> ModelsService:
+        """The model library, the catalog, Hub search and downloads (see ``assistant.models.service``)."""
+        with self._opening:
+            if self._models is None:
+                from assistant.models.service import ModelsService
+
+                self._models = ModelsService(self.paths, lambda: self.settings)
+            return self._models
+
     def model_path(self) -> Path:
         return Path(self.settings.model.path).expanduser() if self.settings.model.path else BUNDLED_CHAT_MODEL
 
