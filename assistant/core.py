@@ -1,36 +1,49 @@
-"""The Assistant facade: every core action the CLI, the GUI and the benchmarks use lives here.
+"""The Assistant facade: the only door front ends (window, CLI, API server, benchmarks) use into the core.
 
-Parts (engine, history) come in through the constructor so tests can pass their own; ``Assistant.open()``
-wires the real ones from the settings and the data directory.
+Everything is reached through it: answers (:meth:`Assistant.ask`), conversations (``history``), knowledge
+collections and watching, memory (``memory``), the model library (``models``), settings
+(:meth:`update_settings`) and the background work (``subscribe``). The service objects it hands out
+(``history``, ``knowledge``, ``memory``, ``models``) are documented contracts; front ends never build
+them, never import their modules, and never schedule core work: memory learning, folder watching and
+retries run on the core's own :class:`~assistant.scheduler.Scheduler`.
+
+Parts come in through the constructor so tests can pass their own (fakes or real); ``Assistant.open()``
+wires the real ones from the settings and the data directory. Heavy parts (the embedder, Chroma, mem0)
+are opened on first use, so a command that does not need them does not pay for them.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
-from assistant.chat.prompt import build_prompt
-from assistant.config import Settings, load_settings, save_settings
-from assistant.engine import PRESETS, Engine, LoadSettings, Message, ModelInfo, SamplingParams
-from assistant.engine.chat_format import FALLBACK_NOTICE
-from assistant.errors import ContextOverflowError, HearthError
-from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Progress, Sources, Token
-from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase, build_sources_prompt, check_citations
-from assistant.knowledge.attribution import attribute
-from assistant.memory import MemoryService
-from assistant.models import ModelProfile, ModelSwitcher, ProfileStore
+from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+from assistant.config import ModelSettings, Settings, load_settings, save_settings
+from assistant.errors import InputError, ModelLoadError
+from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Progress
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
+from assistant.scheduler import Hooks, Scheduler
 
 if TYPE_CHECKING:
+    from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
+    from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
+    from assistant.memory import MemoryService
     from assistant.models.service import ModelsService
 
-#: How often a streaming answer is written to the history (a killed process loses at most this much).
-CHECKPOINT_S = 0.5
+#: ModelSettings fields that only take effect when the model is loaded again.
+RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers")
+#: Per-answer fields: read at every turn, so a change applies to the next answer.
+_ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
+                  "system_prompt")
+#: How long ``close`` lets memory learning finish the queued turns (one-shot commands learn before exiting;
+#: whatever is left stays queued on disk and is learned at the next start).
+CLOSE_LEARNING_S = 120.0
 
 
 class Response:
@@ -64,6 +77,14 @@ class Response:
         return self.failed.text if self.failed else ""
 
 
+@dataclass(frozen=True)
+class SettingsApplied:
+    """What :meth:`Assistant.update_settings` did, in words the front end can show."""
+
+    changes: tuple[str, ...]
+    model: ModelInfo | None = None  # the model loaded again, when the change needed it
+
+
 class Assistant:
     def __init__(
         self,
@@ -79,22 +100,45 @@ class Assistant:
         self.paths = paths.ensure()
         self.settings = settings
         self.settings_warning = settings_warning
-        self.engine = engine or Engine()
+        if engine is None:
+            from assistant.engine import Engine
+
+            engine = Engine()
+        self.engine = engine
         self.history = history or History(paths.history_db)
         self._knowledge = knowledge
         self._memory = memory
         self._models: ModelsService | None = None
-        self._opening = threading.Lock()  # GUI workers may reach for knowledge/memory at the same time
-        self.switcher = ModelSwitcher(self.engine, ProfileStore.for_paths(self.paths))
+        self._switcher: Any = None
+        self._opening = threading.RLock()  # front-end threads may reach for a lazy part at the same time
+        self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
+                                         sync=lambda name, cancel: self.knowledge.sync(name, cancel),
+                                         watched=lambda: self.knowledge.watched()))
+        self.long_lived = False
 
     @classmethod
-    def open(cls) -> Assistant:
+    def open(cls, *, background: bool = False) -> Assistant:
+        """The real assistant from the settings file. ``background=True`` is for long-lived processes (the
+        window, ``hearth chat``, ``hearth serve``): watched folders are watched and caught up at once."""
         apply_privacy_defaults()
         paths = get_paths().ensure()
         loaded = load_settings(paths.settings_file)
-        return cls(paths, loaded.settings, settings_warning=loaded.warning)
+        assistant = cls(paths, loaded.settings, settings_warning=loaded.warning)
+        if background:
+            assistant.start_background()
+        return assistant
 
-    def close(self) -> None:
+    def start_background(self) -> None:
+        """Watch the watched collections (catching up with changes made while nothing ran) and learn from
+        turns a previous run left queued, as soon as a model is loaded."""
+        self.long_lived = True
+        self.scheduler.start()
+        self.scheduler.watch_all()
+        self.scheduler.turn_queued()
+
+    def close(self, learning_s: float | None = None) -> None:
+        """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""
+        self.scheduler.stop(drain_s=CLOSE_LEARNING_S if learning_s is None else learning_s)
         self.engine.unload()
         self.history.close()
         if self._memory is not None:
@@ -102,21 +146,86 @@ class Assistant:
         if self._knowledge is not None:
             self._knowledge.close()
 
+    def subscribe(self, listener: Callable[[BackgroundStatus | CollectionSynced], None]) -> Callable[[], None]:
+        """Be told (from a background thread) what background work is doing; returns the unsubscribe call."""
+        return self.scheduler.subscribe(listener)
+
     # ---- settings -----------------------------------------------------------------------------------
+    @property
+    def presets(self) -> dict[str, SamplingParams]:
+        from assistant.engine import PRESETS
+
+        return PRESETS
+
     def save_settings(self) -> None:
         """Persist the settings, and the model section also as the current model's own profile."""
+        from assistant.models import ModelProfile
+
         save_settings(self.settings, self.paths.settings_file)
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
-    def apply_preset(self, name: str) -> None:
-        if name not in PRESETS:
-            raise HearthError(f"Unknown sampling preset {name!r}; choose one of {', '.join(PRESETS)}.")
-        preset, m = PRESETS[name], self.settings.model
-        m.preset, m.temperature, m.top_p = name, preset.temperature, preset.top_p
+    def update_settings(self, new: Settings, progress: Callable[[Progress], None] | None = None,
+                        cancel: threading.Event | None = None) -> SettingsApplied:
+        """Apply ``new`` everywhere it matters, now, and save it; returns what was done.
 
-    def sampling(self) -> SamplingParams:
+        ``new.model.path`` names the model to use: a different one is switched to (with its own profile), and
+        changed load settings reload the current one. If that load fails the old model stays, the load
+        settings are put back (the rest of the change stays applied) and the ModelLoadError is raised.
+        Answer settings (sampling, system prompt, length) are read at every turn; knowledge settings rebuild
+        the chunker (collections re-chunk at their next sync, watched ones at once); memory follows too.
+        """
+        old = self.settings
+        new = copy.deepcopy(new)
+        target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
+        new.model.path = old.model.path  # the model path changes only once that model is in place
+        self.settings = new
+        changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
+                   if getattr(new.model, name) != getattr(old.model, name)]
+        rechunk = False
+        if self._knowledge is not None:
+            knowledge_changes = self._knowledge.update_settings(new.knowledge)
+            rechunk = any("chunking" in c for c in knowledge_changes)
+            changes += knowledge_changes
+        if new.memory != old.memory:
+            if self._memory is not None:
+                self._memory.settings = new.memory
+            changes.append(f"memory {'on' if new.memory.enabled else 'off'}")
+        if new.appearance != old.appearance:
+            changes.append("appearance")
+        self.save_settings()
+        if rechunk:
+            for name in self.knowledge.watched():
+                self.scheduler.request_sync(name)
+            changes.append("watched collections are re-syncing with the new chunking")
+        info = None
+        current = Path(self.engine.info.path).resolve() if self.engine.loaded else self.model_path().resolve()
+        reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
+        if target != current or (reload_fields and self.engine.loaded):
+            try:
+                if target != current:
+                    info = self.use_model(target, progress, cancel)
+                else:
+                    info = self._load(target, self.load_settings(), progress, cancel)
+            except ModelLoadError:
+                for name in RELOAD_FIELDS:
+                    setattr(self.settings.model, name, getattr(old.model, name))
+                self.save_settings()
+                raise
+            changes.append(f"loaded {info.name}")
+        return SettingsApplied(tuple(changes), info)
+
+    def sampling(self, preset: str | None = None, **overrides: Any) -> SamplingParams:
+        """The settings' sampling, or a named preset's, with per-call ``overrides`` (None values ignored)."""
+        from assistant.engine import SamplingParams
+
         m = self.settings.model
-        return SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed)
+        base = SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed)
+        if preset is not None:
+            chosen = {name.lower(): params for name, params in self.presets.items()}.get(preset.lower())
+            if chosen is None:
+                raise InputError(f"Unknown sampling preset {preset!r}; choose one of {', '.join(self.presets)}.")
+            base = dc_replace(chosen, seed=m.seed)
+        return dc_replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     # ---- models -------------------------------------------------------------------------------------
     @property
@@ -129,18 +238,44 @@ class Assistant:
                 self._models = ModelsService(self.paths, lambda: self.settings)
             return self._models
 
+    @property
+    def switcher(self) -> Any:
+        with self._opening:
+            if self._switcher is None:
+                from assistant.models import ModelSwitcher, ProfileStore
+
+                self._switcher = ModelSwitcher(self.engine, ProfileStore.for_paths(self.paths))
+            return self._switcher
+
     def model_path(self) -> Path:
         return Path(self.settings.model.path).expanduser() if self.settings.model.path else BUNDLED_CHAT_MODEL
 
-    def load_settings(self) -> LoadSettings:
-        m = self.settings.model
+    def load_settings(self, model: ModelSettings | None = None) -> LoadSettings:
+        from assistant.engine import LoadSettings
+
+        m = model or self.settings.model
         return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers)
 
     def ensure_model(self, progress: Callable[[Progress], None] | None = None,
-                     cancel: threading.Event | None = None) -> ModelInfo:
-        if not self.engine.loaded:
-            self.engine.load(self.model_path(), self.load_settings(), progress, cancel)
+                     cancel: threading.Event | None = None, model: str | Path | None = None) -> ModelInfo:
+        """The loaded model, loading the configured one first if needed. ``model`` (a path) loads that one for
+        this process only, with its own saved profile; the settings are not changed."""
+        if model is None:
+            if not self.engine.loaded:
+                return self._load(self.model_path(), self.load_settings(), progress, cancel)
+            return self.engine.info
+        path = Path(model).expanduser().resolve()
+        if not self.engine.loaded or Path(self.engine.info.path).resolve() != path:
+            m = self.settings.model
+            return self._load(path, self.switcher.profiles.profile_for(path).load_settings(m.n_threads, m.n_batch),
+                              progress, cancel)
         return self.engine.info
+
+    def _load(self, path: Path, settings: LoadSettings, progress: Callable[[Progress], None] | None,
+              cancel: threading.Event | None) -> ModelInfo:
+        info = self.engine.load(path, settings, progress, cancel)
+        self.scheduler.turn_queued()  # learning waits for a model: there is one now
+        return info
 
     def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
                   cancel: threading.Event | None = None) -> ModelInfo:
@@ -153,6 +288,7 @@ class Assistant:
         switched.profile.apply_to(self.settings.model)
         self.settings.model.path = str(switched.path)
         self.save_settings()
+        self.scheduler.turn_queued()
         return switched.info
 
     # ---- knowledge ----------------------------------------------------------------------------------
@@ -161,28 +297,47 @@ class Assistant:
         """Opened on first use: the embedder loads only when something is indexed or searched."""
         with self._opening:
             if self._knowledge is None:
+                from assistant.knowledge import KnowledgeBase
+
                 self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge)
             return self._knowledge
 
-    def index(self, sources: list[Path], collection: str = "default",
-              cancel: threading.Event | None = None) -> Iterator[Progress]:
-        return self.knowledge.index([Path(s) for s in sources], collection, cancel)
+    def index(self, sources: list[Path], collection: str = "default", cancel: threading.Event | None = None,
+              watch: bool | None = None) -> Iterator[Progress]:
+        """Index (or re-sync) ``sources`` into ``collection``; ``watch`` turns watching its folders on/off."""
+        yield from self.knowledge.index([Path(s) for s in sources], collection, cancel, watch)
+        if watch is not None and self.long_lived:
+            self.scheduler.watch_all()
 
-    def search(self, text: str, collections: tuple[str, ...] | None = None, k: int | None = None) -> list[Citation]:
-        """Hybrid search in ``collections`` (all when None), best first, numbered 1..k."""
+    def watch(self, collection: str, on: bool) -> CollectionInfo:
+        """Watch ``collection``'s folders for changes (while a long-lived Hearth process runs) or stop."""
+        info = self.knowledge.set_watch(collection, on)
+        if self.long_lived:
+            self.scheduler.watch_all()
+        return info
+
+    def search(self, text: str, collections: tuple[str, ...] | None = None, k: int | None = None,
+               folder: str | None = None, mode: str = "hybrid") -> list[Citation]:
+        """Search ``collections`` (all when None), best first, numbered 1..k."""
         k = k or self.settings.knowledge.top_k
         if collections is None or len(collections) == 1:
-            hits = self.knowledge.search(text, collections[0] if collections else None, k)
+            hits = self.knowledge.search(text, collections[0] if collections else None, k, folder, mode)  # type: ignore[arg-type]
         else:
-            hits = sorted((h for c in collections for h in self.knowledge.search(text, c, k)),
+            hits = sorted((h for c in collections for h in self.knowledge.search(text, c, k, folder, mode)),  # type: ignore[arg-type]
                           key=lambda h: h.score, reverse=True)[:k]
-        return [replace(h, n=i) for i, h in enumerate(hits, start=1)]
+        return [dc_replace(h, n=i) for i, h in enumerate(hits, start=1)]
 
     def collections(self) -> list[CollectionInfo]:
         return self.knowledge.collections()
 
+    def file_errors(self, collection: str) -> list[tuple[str, str]]:
+        return self.knowledge.file_errors(collection)
+
     def remove_collection(self, name: str) -> None:
+        self.scheduler.cancel_sync(name)
         self.knowledge.remove_collection(name)
+        if self.long_lived:
+            self.scheduler.watch_all()
 
     # ---- memory -------------------------------------------------------------------------------------
     @property
@@ -190,19 +345,25 @@ class Assistant:
         """The user's memory (None when switched off in the settings); opened on first use."""
         if not self.settings.memory.enabled:
             return None
-        embedder = self.knowledge.embedder if self._memory is None else None
         with self._opening:
             if self._memory is None:
-                self._memory = MemoryService(self.paths, self.settings.memory, self.engine, embedder)
+                from assistant.memory import MemoryService
+
+                self._memory = MemoryService(self.paths, self.settings.memory, self.engine, self.knowledge.embedder)
             return self._memory
 
+    def _learner(self, open_it: bool) -> MemoryService | None:
+        if not self.settings.memory.enabled:
+            return None
+        return self.memory if open_it else self._memory
+
     def process_memory(self, cancel: threading.Event | None = None, limit: int | None = None) -> int:
-        """Learn from finished turns waiting in the queue. Call it when the engine is idle (the GUI after an
-        answer, the CLI before it exits): it holds the engine while it runs."""
+        """Learn from queued turns now, in this thread (``hearth memory process``); loads no model."""
         memory = self.memory
         if memory is None or not memory.pending_count():
             return 0
-        return memory.process_pending(cancel, limit)
+        with self.scheduler.engine_in_use():
+            return memory.process_pending(cancel, limit)
 
     # ---- chat ---------------------------------------------------------------------------------------
     def ask(
@@ -214,98 +375,34 @@ class Assistant:
         cancel: threading.Event | None = None,
         collections: tuple[str, ...] = (),
         use_memory: bool = True,
+        replace_from: str | None = None,
+        system_prompt: str | None = None,
+        max_tokens: int | None = None,
+        model: str | Path | None = None,
     ) -> Response:
         """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
 
         ``use_memory=False`` is incognito: nothing is read from or written to the user's memory.
+        ``replace_from`` (a user message id) replaces that question and everything after it (regenerate,
+        edit-and-resend). ``system_prompt``, ``max_tokens``, ``sampling`` and ``model`` apply to this answer
+        only. Memory learning from the turn happens afterwards in the background, never delaying the answer.
         """
         cancel = cancel or threading.Event()
-        memory = self.memory if use_memory else None
-        turn = self._turn(text, conversation_id, sampling or self.sampling(), cancel, tuple(collections), memory)
-        return Response(turn, cancel)
+        options = TurnOptions(conversation_id, replace_from, tuple(collections), use_memory, sampling,
+                              system_prompt, max_tokens)
+        return Response(self._turn(text, options, cancel, model), cancel)
 
-    def _build(self, text: str, past: list[Message], citations: list[Citation], grounded: bool, remembered: str):
-        """The prompt within budget; passages that do not fit are dropped from the end (least relevant)."""
+    def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
+              model: str | Path | None) -> Iterator[Event]:
+        self.scheduler.start()
+        memory = self.memory if options.use_memory else None
         m = self.settings.model
-        while True:
-            sources = build_sources_prompt(citations) if grounded else ""
-            try:
-                built = build_prompt(system=m.system_prompt, history=past, question=text, n_ctx=self.engine.n_ctx,
-                                     max_tokens=m.max_tokens, render=self.engine.render, question_context=sources,
-                                     context_blocks=(remembered,) if remembered else ())
-                return built, citations
-            except ContextOverflowError:
-                if not citations:
-                    raise
-                citations = citations[: len(citations) // 2]
-
-    def _turn(self, text: str, conversation_id: str | None, sampling: SamplingParams,
-              cancel: threading.Event, collections: tuple[str, ...], memory: MemoryService | None) -> Iterator[Event]:
-        try:
-            info = self.ensure_model()
-        except HearthError as exc:
-            yield Failed(str(exc), error_type=type(exc).__name__)
-            return
-        if conversation_id is None:
-            conv = self.history.create_conversation(title=_title_from(text), model=info.name)
-        else:
-            conv = self.history.get_conversation(conversation_id)
-        past = [Message(m.role, m.content) for m in self.history.messages(conv.id) if m.content]
-        self.history.add_message(conv.id, "user", text)
-        reply = self.history.add_message(conv.id, "assistant", "", partial=True)
-        parts: list[str] = []
-        finished = False
-        try:
-            citations = self.search(text, collections) if collections else []
-            memories = memory.relevant(text) if memory is not None else []
-            remembered = memory.prompt_block(memories) if memory is not None else ""
-            built, citations = self._build(text, past, citations, bool(collections), remembered)
-            if memories:
-                yield MemoriesUsed(tuple(memories))
-            if citations:
-                yield Sources(tuple(citations))
-            fallback = self.engine.uses_fallback_format
-            if fallback:
-                yield Notice("prompt_format", FALLBACK_NOTICE)
-            if built.dropped_turns:
-                yield Notice("context", f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation "
-                                        f"to fit the {self.engine.n_ctx}-token context.")
-            last_save = time.monotonic()
-            for event in self.engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop):
-                if isinstance(event, Token):
-                    parts.append(event.text)
-                    if time.monotonic() - last_save > CHECKPOINT_S:
-                        self.history.update_message(reply.id, content="".join(parts))
-                        last_save = time.monotonic()
-                    yield event
-                elif isinstance(event, Done):
-                    answer, cited = check_citations(event.text, citations) if citations else (event.text, [])
-                    if citations and not cited:
-                        answer, cited = attribute(answer, citations)
-                        if cited:
-                            yield Notice("citations", "The model did not cite its sources; Hearth matched "
-                                                      "sentences to the passages they restate.")
-                    stats = replace(event.stats, dropped_turns=built.dropped_turns)
-                    numbers = {c.n for c in cited}
-                    self.history.update_message(
-                        reply.id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
-                        sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
-                        memories=[m.to_dict() for m in memories] or None,
-                    )
-                    finished = True
-                    if memory is not None and stats.stop_reason != "cancelled":
-                        memory.enqueue_turn(conv.id, text, answer)
-                    if citations:
-                        yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
-                    yield replace(event, text=answer, stats=stats, conversation_id=conv.id, message_id=reply.id)
-        except HearthError as exc:
-            yield Failed(str(exc), text="".join(parts), error_type=type(exc).__name__)
-        finally:
-            if not finished:  # failed, or the consumer stopped iterating: keep what was streamed
-                self.history.update_message(reply.id, content="".join(parts), partial=True)
-
-
-def _title_from(text: str, limit: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+        parts = TurnParts(engine=self.engine, history=self.history,
+                          ensure_model=lambda: self.ensure_model(model=model),
+                          search=lambda q, names: self.search(q, names), memory=memory,
+                          system_prompt=m.system_prompt, max_tokens=m.max_tokens, sampling=self.sampling())
+        with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done
+            yield from run_turn(parts, text, options, cancel)
+        if memory is not None:
+            self.scheduler.turn_queued()
 

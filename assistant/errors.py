@@ -49,6 +49,12 @@ class NoModelLoadedError(HearthError):
     exit_code = 3
 
 
+class InputError(HearthError):
+    """The request itself is unusable (an empty question, an unknown option value)."""
+
+    exit_code = 2
+
+
 class ContextOverflowError(HearthError):
     """The request cannot fit the context window even after dropping all history."""
 

@@ -75,7 +75,8 @@ class Done:
     text: str
     stats: Stats
     conversation_id: str | None = None
-    message_id: str | None = None
+    message_id: str | None = None  # the answer's id in the history
+    user_message_id: str | None = None  # the question's id (regenerate and edit-and-resend replace from it)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,31 @@ class Progress:
     eta_s: float | None = None
     message: str = ""
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class BackgroundStatus:
+    """What the core's background work is doing (``Assistant.subscribe``): memory learning and re-syncs."""
+
+    learning: bool = False  # extracting memories from a finished turn right now
+    memory_pending: int = 0  # turns queued for learning (including failed ones waiting to be retried)
+    memory_failed: int = 0  # turns given up on after every retry (kept with the reason)
+    syncing: str | None = None  # the collection being re-synced
+    sync_queued: tuple[str, ...] = ()  # collections waiting for a re-sync
+    watching: tuple[str, ...] = ()  # collections whose folders are being watched
+    last_error: str = ""
+
+    @property
+    def idle(self) -> bool:
+        return not (self.learning or self.memory_pending or self.syncing or self.sync_queued)
+
+
+@dataclass(frozen=True)
+class CollectionSynced:
+    """Progress of a background re-sync of ``collection`` (a watched folder changed, or catch-up at start)."""
+
+    collection: str
+    progress: Progress
 
 
 Event = Token | Notice | Sources | MemoriesUsed | Done | Failed | Progress

@@ -14,7 +14,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
 from app.sources import Passage
-from app.turns import TurnRequest, TurnSaved, run_turn
 from app.views.chat_view import ChatView, ErrorBanner
 from app.views.composer import Composer
 from app.views.message import MessageWidget
@@ -135,10 +134,12 @@ class ChatController(QObject):
         self._streamed = []
         self.cancel = cancel = threading.Event()
         self.composer.set_generating(True)
-        request = TurnRequest(text, self.conversation_id, replace_from, tuple(self.composer.selected_collections()),
-                              self.composer.use_memory())
-        self.workers.generation.submit(Job(lambda: run_turn(self.assistant, request, cancel),
-                                           on_item=self._event, on_done=self._ended, on_failed=self._failed))
+        assistant, conversation_id = self.assistant, self.conversation_id
+        collections, use_memory = tuple(self.composer.selected_collections()), self.composer.use_memory()
+        self.workers.generation.submit(Job(
+            lambda: assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
+                                  use_memory=use_memory, replace_from=replace_from),
+            on_item=self._event, on_done=self._ended, on_failed=self._failed))
 
     def _add(self, role: str, text: str) -> MessageWidget:
         widget = self.view.add_message(role, text)
@@ -169,6 +170,10 @@ class ChatController(QObject):
             answer.set_meta(answer_meta(event.stats.to_dict()))
             self.status.set_context(event.stats.context_used, event.stats.context_size)
             self.status.set_speed(event.stats.decode_tps, event.stats.ttft_s)
+            question = self.view.last("user")
+            if question is not None:
+                question.message_id = event.user_message_id
+            answer.message_id = event.message_id
             if event.conversation_id and event.conversation_id != self.conversation_id:
                 self.conversation_id = event.conversation_id
                 self.conversationChanged.emit(self.conversation_id)
@@ -177,9 +182,6 @@ class ChatController(QObject):
             answer.set_meta("")
             answer.add_notice("The answer could not be completed.")
             self.banner.show_message(event.message)
-        elif isinstance(event, TurnSaved):
-            self.view.last("user").message_id = event.user_message_id
-            answer.message_id = event.answer_message_id
 
     def _flush(self) -> None:
         if self.answer is not None:

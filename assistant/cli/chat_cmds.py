@@ -6,23 +6,39 @@ import argparse
 import json
 import sys
 import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from assistant.cli.context import CliContext, err, print_json
+from assistant.errors import InputError
 from assistant.events import Done, Failed, Notice, Sources, Token
+
+
+def _answer_options(p: argparse.ArgumentParser) -> None:
+    """Per-call answer settings shared by ``ask`` and ``chat`` (the saved settings are not changed)."""
+    p.add_argument("-m", "--model", metavar="NAME", help="model for this call: shown name, part of it, or file")
+    p.add_argument("--preset", metavar="NAME", help="sampling preset: Precise, Balanced, Creative, Code, Greedy")
+    p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (0 = greedy)")
+    p.add_argument("--seed", type=int, help="sampling seed, for reproducible answers")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="longest answer, in tokens")
+    p.add_argument("--system", metavar="TEXT", help="system prompt for this call")
+    p.add_argument("--collection", action="append", default=[], metavar="C",
+                   help="answer from this knowledge collection, with citations (repeatable)")
+    p.add_argument("--no-memory", action="store_true", help="incognito: nothing is read from or written to memory")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask one question (streams the answer)")
     p.add_argument("text", help="the question")
     p.add_argument("--conversation", "-c", help="continue this conversation id")
-    p.add_argument("--collection", action="append", default=[], metavar="C",
-                   help="answer from this knowledge collection, with citations (repeatable)")
-    p.add_argument("--no-memory", action="store_true", help="incognito: nothing is read from or written to memory")
+    _answer_options(p)
     p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id, sources} as JSON")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive chat in the terminal (/new, /quit; Ctrl+C stops an answer)")
     p.add_argument("--conversation", "-c", help="continue this conversation id")
+    _answer_options(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("history", help="saved conversations")
@@ -47,12 +63,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.set_defaults(func=cmd_history_delete)
 
 
-def _stream(ctx: CliContext, text: str, conversation_id: str | None, echo: bool,
-            cancel: threading.Event | None = None, collections: tuple[str, ...] = (),
-            use_memory: bool = True) -> tuple[Done | None, Failed | None, Sources | None]:
+@dataclass(frozen=True)
+class _Call:
+    """The per-call options of ``ask``/``chat``, resolved once (the model name to a path, the sampling)."""
+
+    model: Path | None
+    sampling: Any
+    system_prompt: str | None
+    max_tokens: int | None
+    collections: tuple[str, ...]
+    use_memory: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, ctx: CliContext) -> _Call:
+        if args.max_tokens is not None and args.max_tokens < 1:
+            raise InputError("--max-tokens must be at least 1.")
+        assistant = ctx.assistant
+        model = assistant.models.find(args.model) if args.model else None
+        sampling = assistant.sampling(args.preset, temperature=args.temperature, seed=args.seed)
+        return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory)
+
+
+def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
+            cancel: threading.Event | None = None) -> tuple[Done | None, Failed | None, Sources | None]:
     """Run one turn; print tokens to stdout when ``echo``; notices always go to stderr."""
-    response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
-                                 use_memory=use_memory)
+    response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
+                                 use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
+                                 max_tokens=call.max_tokens, model=call.model)
     sources = None
     for event in response:
         if isinstance(event, Token) and echo:
@@ -75,11 +112,11 @@ def _stats_line(done: Done) -> str:
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
-    done, failed, sources = _stream(ctx, args.text, args.conversation, echo=not args.json,
-                                    collections=tuple(args.collection), use_memory=not args.no_memory)
+    call = _Call.from_args(args, ctx)
+    done, failed, sources = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
     if failed is not None:
         err(f"hearth: {failed.message}")
-        return 1
+        return 2 if failed.error_type == InputError.__name__ else 1
     assert done is not None
     cited = [c for c in sources.citations if c.n in sources.cited] if sources else []
     if args.json:
@@ -90,68 +127,42 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
             err(f"[{c.n}] {c.location()}  {c.uri()}")
         err(_stats_line(done))
     sys.stdout.flush()
-    ctx.assistant.process_memory()  # learn from this turn now that the answer is out (queued on disk first)
-    return 0
+    return 0  # the core learns from this turn in the background and finishes before the process exits
 
 
 def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     conversation_id = args.conversation
-    info = ctx.assistant.ensure_model()
+    ctx.long_lived()  # watched folders are watched while the chat runs
+    call = _Call.from_args(args, ctx)
+    info = ctx.assistant.ensure_model(model=call.model)
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. /new starts over, /quit exits.")
-    learning = _Background()
-    try:
-        while True:
-            try:
-                line = input("you> ").strip()
-            except (EOFError, KeyboardInterrupt):
-                err("")
-                return 0
-            if not line:
-                continue
-            if line in ("/quit", "/exit"):
-                return 0
-            if line == "/new":
-                conversation_id = None
-                err("(new conversation)")
-                continue
-            learning.stop()  # the user is waiting: memory extraction yields the engine (its turn stays queued)
-            cancel = threading.Event()
-            sys.stdout.write("hearth> ")
-            try:
-                done, failed, _sources = _stream(ctx, line, conversation_id, echo=True, cancel=cancel)
-            except KeyboardInterrupt:
-                cancel.set()
-                err("\n(stopped)")
-                continue
-            if failed is not None:
-                err(f"hearth: {failed.message}")
-            elif done is not None:
-                conversation_id = done.conversation_id
-                err(f"({_stats_line(done)})")
-                learning.start(ctx.assistant.process_memory)
-    finally:
-        learning.stop()
-        ctx.assistant.process_memory()  # whatever is still queued is learned before exit
-
-
-class _Background:
-    """One cancellable background job at a time (memory extraction while the user reads and types)."""
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-
-    def start(self, job) -> None:
-        self.stop()
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=job, args=(self._cancel,), name="hearth-memory", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._cancel.set()
-            self._thread.join()
-            self._thread = None
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            err("")
+            return 0
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return 0
+        if line == "/new":
+            conversation_id = None
+            err("(new conversation)")
+            continue
+        cancel = threading.Event()
+        sys.stdout.write("hearth> ")
+        try:
+            done, failed, _sources = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            err("\n(stopped)")
+            continue
+        if failed is not None:
+            err(f"hearth: {failed.message}")
+        elif done is not None:
+            conversation_id = done.conversation_id
+            err(f"({_stats_line(done)})")
 
 
 def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -25,8 +25,14 @@ class CliContext:
                 err(self._assistant.settings_warning)
         return self._assistant
 
+    def long_lived(self) -> None:
+        """This command runs until the user ends it (``hearth chat``): the core's background work starts."""
+        self.assistant.start_background()
+
     def close(self) -> None:
         if self._assistant is not None:
+            if self._assistant.scheduler.running and not self._assistant.scheduler.status().idle:
+                err("(finishing background work: learning from this conversation…)")
             self._assistant.close()
 
 

@@ -1,8 +1,8 @@
 """``hearth index``, ``hearth search``, ``hearth collections`` and ``hearth bench index|retrieval``.
 
-These commands build their own :class:`KnowledgeBase` from the settings file rather than the full
-assistant facade: indexing and searching never need a chat model loaded. Progress goes to stderr (a rich
-progress bar), results to stdout; ``--json`` makes stdout one JSON document (``--queries``: JSON Lines).
+Through the facade like every other command; indexing and searching never load a chat model (the facade
+opens parts on first use). Progress goes to stderr (a rich progress bar), results to stdout; ``--json``
+makes stdout one JSON document (``--queries``: JSON Lines).
 """
 
 from __future__ import annotations
@@ -12,25 +12,26 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from assistant.cli.context import CliContext, err, print_json
-from assistant.config import load_settings
+from assistant.cli.context import CliContext, print_json
 from assistant.errors import KnowledgeError
 from assistant.events import Progress as ProgressEvent
-from assistant.knowledge import Citation, KnowledgeBase
-from assistant.paths import get_paths
+
+if TYPE_CHECKING:
+    from assistant.knowledge import Citation
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("index", help="index (or re-sync) folders and files into a knowledge collection")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders or files to index")
     p.add_argument("--collection", "-c", default="default", help="collection name (default: default)")
+    p.add_argument("--watch", action=argparse.BooleanOptionalAction, default=None,
+                   help="re-sync the collection when its folders change (while the app or `hearth chat` runs)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_index)
 
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("collections", help="list or remove knowledge collections")
+    p = sub.add_parser("collections", help="list, watch or remove knowledge collections")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = actions.add_parser("list", help="list collections")
     q.add_argument("--json", action="store_true")
@@ -55,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("name")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_collections_remove)
+    q = actions.add_parser("watch", help="re-sync a collection when its folders change: on or off")
+    q.add_argument("name")
+    q.add_argument("state", choices=("on", "off"))
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_collections_watch)
 
 
 def register_bench(bench_sub: argparse._SubParsersAction) -> None:
@@ -64,18 +70,6 @@ def register_bench(bench_sub: argparse._SubParsersAction) -> None:
 
     for module in (index_bench, retrieval_bench):
         module.register(bench_sub)
-
-
-@contextmanager
-def open_knowledge_base() -> Iterator[KnowledgeBase]:
-    loaded = load_settings()
-    if loaded.warning:
-        err(loaded.warning)
-    kb = KnowledgeBase(get_paths(), loaded.settings.knowledge)
-    try:
-        yield kb
-    finally:
-        kb.close()
 
 
 def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
@@ -93,19 +87,20 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
 
 def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     start = time.monotonic()
-    with open_knowledge_base() as kb:
-        last = render_progress(kb.index(args.paths, args.collection))
-        info = next(c for c in kb.collections() if c.name == args.collection)
+    assistant = ctx.assistant
+    last = render_progress(assistant.index(args.paths, args.collection, watch=args.watch))
+    info = next(c for c in assistant.collections() if c.name == args.collection)
     result = {
         "collection": args.collection, "status": last.message, "files": info.files, "chunks": info.chunks,
-        "seconds": round(time.monotonic() - start, 2),
+        "seconds": round(time.monotonic() - start, 2), "watched": info.watched,
         "skipped": [{"path": p, "reason": r} for p, r in last.errors],
     }
     if args.json:
         print_json(result)
     else:
+        watched = ", watched for changes" if info.watched else ""
         print(f"{args.collection}: {info.files} files, {info.chunks} chunks ({last.message} in "
-              f"{result['seconds']} s); {len(last.errors)} skipped")
+              f"{result['seconds']} s{watched}); {len(last.errors)} skipped")
         for path, reason in last.errors:
             print(f"  skipped {path}: {reason}")
     return 0
@@ -118,15 +113,15 @@ def _hit(c: Citation) -> dict[str, Any]:
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if (args.text is None) == (args.queries is None):
         raise KnowledgeError("Give either a search TEXT or --queries FILE.jsonl.")
-    with open_knowledge_base() as kb:
-        k = args.k or kb.settings.top_k
-        if args.queries is not None:
-            for qid, text in _read_queries(args.queries):
-                hits = kb.search(text, args.collection, k, args.folder, args.mode)
-                line = {"id": qid, "hits": [_hit(h) for h in hits]}
-                print(json.dumps(line, ensure_ascii=False), flush=True)
-            return 0
-        hits = kb.search(args.text, args.collection, k, args.folder, args.mode)
+    assistant = ctx.assistant
+    collections = (args.collection,)
+    if args.queries is not None:
+        for qid, text in _read_queries(args.queries):
+            hits = assistant.search(text, collections, args.k, args.folder, args.mode)
+            line = {"id": qid, "hits": [_hit(h) for h in hits]}
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+        return 0
+    hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
     if args.json:
         print_json({"query": args.text, "collection": args.collection, "hits": [_hit(h) for h in hits]})
         return 0
@@ -156,8 +151,7 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str]]:
 
 
 def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_knowledge_base() as kb:
-        infos = kb.collections()
+    infos = ctx.assistant.collections()
     if args.json:
         print_json([c.to_dict() for c in infos])
         return 0
@@ -166,16 +160,28 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
     for c in infos:
         synced = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_sync)) if c.last_sync else "never"
         flag = "  NEEDS RE-INDEX (embedder changed)" if c.needs_reindex else ""
-        print(f"{c.name}: {c.files} files, {c.chunks} chunks, {c.errors} skipped, synced {synced}, "
+        watched = ", watched" if c.watched else ""
+        print(f"{c.name}: {c.files} files, {c.chunks} chunks, {c.errors} skipped, synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
     return 0
 
 
 def cmd_collections_remove(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_knowledge_base() as kb:
-        kb.remove_collection(args.name)
+    ctx.assistant.remove_collection(args.name)
     if args.json:
         print_json({"removed": args.name})
     else:
         print(f"Removed collection {args.name!r} (your files were not touched).")
+    return 0
+
+
+def cmd_collections_watch(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = ctx.assistant.watch(args.name, args.state == "on")
+    if args.json:
+        print_json(info.to_dict())
+    elif info.watched:
+        print(f"Watching {args.name!r} ({', '.join(info.sources)}): changes are picked up while the Hearth app "
+              "or `hearth chat` runs, and caught up when one starts.")
+    else:
+        print(f"No longer watching {args.name!r}.")
     return 0

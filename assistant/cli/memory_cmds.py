@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, err, print_json, show_bench
-from assistant.config import atomic_write_text, load_settings
-from assistant.engine import Engine
-from assistant.errors import HearthError
-from assistant.knowledge import SentenceTransformerEmbedder
-from assistant.memory import MemoryItem, MemoryService
-from assistant.paths import get_paths
+from assistant.config import atomic_write_text
+from assistant.errors import HearthError, MemoryStoreError
+
+if TYPE_CHECKING:
+    from assistant.memory import MemoryItem, MemoryService
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,18 +57,11 @@ def register_bench(bench_sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_bench)
 
 
-@contextmanager
-def open_service(engine: Engine | None = None) -> Iterator[MemoryService]:
-    loaded = load_settings()
-    if loaded.warning:
-        err(loaded.warning)
-    settings = loaded.settings
-    service = MemoryService(get_paths(), settings.memory, engine or Engine(),
-                            SentenceTransformerEmbedder.from_settings(settings.knowledge))
-    try:
-        yield service
-    finally:
-        service.close()
+def _memory(ctx: CliContext) -> MemoryService:
+    memory = ctx.assistant.memory
+    if memory is None:
+        raise MemoryStoreError("Memory is switched off in the settings (memory.enabled = false).")
+    return memory
 
 
 def _show(items: list[MemoryItem], as_json: bool) -> None:
@@ -85,32 +76,27 @@ def _show(items: list[MemoryItem], as_json: bool) -> None:
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        _show(memory.list(include_superseded=args.all), args.json)
+    _show(_memory(ctx).list(include_superseded=args.all), args.json)
     return 0
 
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        _show(memory.search(args.text, args.k), args.json)
+    _show(_memory(ctx).search(args.text, args.k), args.json)
     return 0
 
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        _show([memory.add(args.text)], args.json)
+    _show([_memory(ctx).add(args.text)], args.json)
     return 0
 
 
 def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        _show([memory.edit(args.id, args.text)], args.json)
+    _show([_memory(ctx).edit(args.id, args.text)], args.json)
     return 0
 
 
 def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        memory.forget(args.id)
+    _memory(ctx).forget(args.id)
     if args.json:
         print_json({"forgotten": args.id})
     else:
@@ -121,8 +107,7 @@ def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.yes and sys.stdin.isatty() and input("Forget everything Hearth remembers about you? [y/N] ") != "y":
         raise HearthError("Nothing was cleared.")
-    with open_service() as memory:
-        count = memory.clear()
+    count = _memory(ctx).clear()
     if args.json:
         print_json({"forgotten": count})
     else:
@@ -131,8 +116,7 @@ def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        data = memory.export()
+    data = _memory(ctx).export()
     if args.output:
         atomic_write_text(args.output, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         err(f"Exported {len(data)} memories to {args.output}.")
@@ -142,11 +126,11 @@ def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_status(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_service() as memory:
-        items = memory.list(include_superseded=True)
-        active = sum(m.active for m in items)
-        status = {"enabled": memory.enabled, "memories": active, "superseded": len(items) - active,
-                  "pending_turns": memory.pending_count(), "failed_turns": memory.failed_count()}
+    memory = _memory(ctx)
+    items = memory.list(include_superseded=True)
+    active = sum(m.active for m in items)
+    status = {"enabled": memory.enabled, "memories": active, "superseded": len(items) - active,
+              "pending_turns": memory.pending_count(), "failed_turns": memory.failed_count()}
     if args.json:
         print_json(status)
     else:
@@ -155,10 +139,10 @@ def cmd_status(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_process(args: argparse.Namespace, ctx: CliContext) -> int:
+    memory = _memory(ctx)
     ctx.assistant.ensure_model()
-    with open_service(ctx.assistant.engine) as memory:
-        done = memory.process_pending(limit=args.limit)
-        left = memory.pending_count()
+    done = ctx.assistant.process_memory(limit=args.limit)
+    left = memory.pending_count()
     if args.json:
         print_json({"processed": done, "pending": left})
     else:

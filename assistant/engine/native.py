@@ -15,6 +15,8 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 
 import llama_cpp as C
 
@@ -54,6 +56,21 @@ def supports_gpu_offload() -> bool:
     return bool(C.llama_supports_gpu_offload())
 
 
+@cache
+def cpu_has_amx() -> bool:
+    """Whether the CPU has Intel AMX tiles (Linux: /proc/cpuinfo).
+
+    Why it matters: llama.cpp repacks weights into "extra" buffer types at load, and on an AMX CPU that
+    means its AMX kernels, which crash (SIGSEGV in ``ggml_backend_amx_mul_mat``) on the first multi-token
+    decode with the llama.cpp in llama-cpp-python 0.3.36, on Hearth's own test machines (Xeon with
+    amx_tile/amx_int8, kernel permission granted). Without extra buffer types the AVX-512 kernels run.
+    """
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+
+
 class NativeModel:
     """A loaded GGUF model (weights + vocabulary)."""
 
@@ -64,6 +81,7 @@ class NativeModel:
         params = C.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF
         params.use_mmap = use_mmap
+        params.use_extra_bufts = not cpu_has_amx()
         if on_progress is not None:
             # keep the ctypes thunk alive for the whole call: llama.cpp calls it from the loading thread
             callback = C.llama_progress_callback(lambda fraction, _user: bool(on_progress(fraction)))

@@ -41,6 +41,7 @@ PRESETS: dict[str, SamplingParams] = {
     "Balanced": SamplingParams(temperature=0.7, top_p=0.9),
     "Creative": SamplingParams(temperature=1.0, top_p=0.95),
     "Code": SamplingParams(temperature=0.1, top_p=0.95),
+    "Greedy": GREEDY,  # always the most likely token: reproducible answers, for comparisons and tests
 }
 
 

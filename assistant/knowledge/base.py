@@ -67,15 +67,66 @@ class KnowledgeBase:
                 self._reranker = CrossEncoderReranker(local)
             return self._reranker
 
+    # --- settings ------------------------------------------------------------------------------------
+    def update_settings(self, new: KnowledgeSettings) -> list[str]:
+        """Use ``new`` from now on; drop what was built from the old values. Returns what changed, in words."""
+        old, self.settings = self.settings, new
+        changed: list[str] = []
+        with self._lock:
+            if new.embedder != old.embedder:
+                self._embedder = self._chunker = None
+                changed.append("embedder changed: collections indexed with the old one need re-indexing")
+            elif (new.chunk_tokens, new.chunk_overlap) != (old.chunk_tokens, old.chunk_overlap):
+                self._chunker = None
+                changed.append(f"chunking is now {new.chunk_tokens} tokens with {new.chunk_overlap} overlap: "
+                               "files are re-chunked at their collection's next sync")
+            if new.rerank != old.rerank:
+                self._reranker = None
+                changed.append(f"re-ranking {'on' if new.rerank else 'off'}")
+        if self._embedder is not None and self._chunker is None:
+            _ = self.chunker  # rebuilt now (cheap once the embedder is loaded): listings can say what is stale
+        if new.top_k != old.top_k:
+            changed.append(f"{new.top_k} passages per answer")
+        if new.max_file_mb != old.max_file_mb:
+            changed.append(f"files over {new.max_file_mb} MB are skipped")
+        return changed
+
     # --- the API ---------------------------------------------------------------------------------------
     def index(self, sources: list[Path], collection: str = "default",
-              cancel: threading.Event | None = None) -> Iterator[Progress]:
-        """Sync ``sources`` (folders or files) into ``collection``, yielding progress (see ``IndexJob``)."""
+              cancel: threading.Event | None = None, watch: bool | None = None) -> Iterator[Progress]:
+        """Sync ``sources`` (folders or files) into ``collection``, yielding progress (see ``IndexJob``).
+
+        The sources are remembered with the collection; ``watch`` (when not None) turns watching on or off.
+        """
         validate_name(collection)
         job = IndexJob(self.store, self.embedder, self.chunker, collection, [Path(s) for s in sources],
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
                        flush_chunks=4 * self.batch_size)
-        return job.run()
+        yield from job.run()
+        if watch is not None:
+            self.store.set_watch(collection, watch)
+
+    def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
+        """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
+        row = self._row(collection)
+        sources = [Path(s) for s in row.sources if Path(s).exists()]
+        if not sources:
+            raise CollectionNotFoundError(f"None of the folders of collection {collection!r} exist any more "
+                                          f"({', '.join(row.sources) or 'none recorded'}).")
+        return self.index(sources, collection, cancel)
+
+    def set_watch(self, collection: str, on: bool) -> CollectionInfo:
+        row = self._row(collection)
+        if on and not row.sources:
+            raise CollectionNotFoundError(f"Collection {collection!r} has no recorded folders to watch; "
+                                          "index a folder into it first.")
+        self.store.set_watch(row.name, on)
+        return self._info(self._row(collection))
+
+    def watched(self) -> dict[str, list[str]]:
+        """Watched collection -> its folders (files indexed one by one are watched through their folder)."""
+        return {row.name: sorted({s if Path(s).is_dir() else str(Path(s).parent) for s in row.sources})
+                for row in self.store.collections() if row.watch}
 
     def search(self, text: str, collection: str | None = "default", k: int = 5, folder: str | None = None,
                mode: SearchMode = "hybrid") -> list[Citation]:
@@ -118,5 +169,10 @@ class KnowledgeBase:
         return row
 
     def _info(self, row: CollectionRow) -> CollectionInfo:
+        # Stale chunking is only known once the chunker exists (it needs the embedder's tokenizer); a listing
+        # never loads the embedder just to say so.
+        chunker = self._chunker
+        stale = self.store.stale_chunker_files(row.name, chunker.signature) if chunker is not None else 0
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
-                              needs_reindex=row.embedder != self.embedder_name)
+                              needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
+                              watched=row.watch, needs_rechunk=stale)

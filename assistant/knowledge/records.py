@@ -112,7 +112,10 @@ class CollectionInfo:
     last_sync: float | None
     errors: int
     embedder: str
-    needs_reindex: bool
+    needs_reindex: bool  # indexed with another embedder: search refuses it until it is re-indexed
+    sources: tuple[str, ...] = ()  # the folders and files indexed into it
+    watched: bool = False  # re-synced when its folders change, while a long-lived Hearth process runs
+    needs_rechunk: int = 0  # files chunked under older chunk settings (re-chunked at the next sync)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

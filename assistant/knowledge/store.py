@@ -18,6 +18,7 @@ half-written chunk can be cited.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sqlite3
 import threading
@@ -42,7 +43,8 @@ _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
-    name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL
+    name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL,
+    sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS files (
     collection TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -71,6 +73,8 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 """
+#: Columns added after the first release, with their definitions (added to older manifests at open).
+_ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0"}}
 #: Per connection: the query's words run through the index's own tokenizer (so they are stemmed the same
 #: way), and the index's per-term document counts.
 QUERY_SCHEMA = """
@@ -110,6 +114,8 @@ class CollectionRow:
     files: int
     chunks: int
     errors: int
+    sources: tuple[str, ...] = ()  # the folders and files indexed into it (what a watcher re-syncs)
+    watch: bool = False
 
 
 def validate_name(name: str) -> str:
@@ -155,10 +161,18 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
+        self._add_columns()
         self._db.executescript(QUERY_SCHEMA)
         self._chroma: chromadb.ClientAPI | None = None
 
     # --- plumbing --------------------------------------------------------------------------------------
+    def _add_columns(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, definition in columns.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -222,11 +236,28 @@ class Store:
             f"""SELECT k.name, k.embedder, k.last_sync,
                    (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NULL),
                    (SELECT count(*) FROM chunks c WHERE c.collection = k.name),
-                   (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL)
+                   (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL),
+                   k.sources, k.watch
                 FROM collections k {where} ORDER BY k.name""",
             params,
         )
-        return [CollectionRow(*row) for row in rows]
+        return [CollectionRow(*row[:6], tuple(json.loads(row[6])), bool(row[7])) for row in rows]
+
+    def add_sources(self, name: str, sources: Iterable[str]) -> None:
+        """Remember what was indexed into ``name`` (kept in first-seen order, each once)."""
+        with self._transaction() as db:
+            (current,) = db.execute("SELECT sources FROM collections WHERE name = ?", (name,)).fetchone()
+            merged = list(dict.fromkeys([*json.loads(current), *sources]))
+            db.execute("UPDATE collections SET sources = ? WHERE name = ?", (json.dumps(merged), name))
+
+    def set_watch(self, name: str, on: bool) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE collections SET watch = ? WHERE name = ?", (int(on), name))
+
+    def stale_chunker_files(self, name: str, signature: str) -> int:
+        """Files of ``name`` chunked under another chunker signature (re-chunked at the next sync)."""
+        return self._query("SELECT count(*) FROM files WHERE collection = ? AND error IS NULL AND chunker != ?",
+                           (name, signature))[0][0]
 
     def create_collection(self, name: str, embedder: str) -> None:
         with self._transaction() as db:

@@ -127,6 +127,7 @@ class IndexJob:
         if row is not None and row.embedder != self.embedder.name:
             self.store.drop_collection(self.collection)
         self.store.create_collection(self.collection, self.embedder.name)
+        self.store.add_sources(self.collection, [str(Path(s).expanduser().absolute()) for s in self.sources])
         self.store.recover(self.collection)
 
     def _read(self, f: FoundFile, old: FileState | None, batch: _Batch, tally: _Tally) -> None:

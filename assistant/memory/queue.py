@@ -23,7 +23,8 @@ import numpy as np
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY, conversation_id TEXT, user_text TEXT NOT NULL, enqueued_at REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', error TEXT
+    status TEXT NOT NULL DEFAULT 'pending', error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS turns_by_status ON turns (status, id);
 CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY, vector BLOB NOT NULL, forgotten_at REAL NOT NULL);
@@ -38,6 +39,11 @@ class QueuedTurn:
     enqueued_at: float
 
 
+#: Columns added after the first release (added to older queues at open).
+_ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NOT NULL DEFAULT 0"}
+#: A turn whose extraction failed is tried again after these delays (seconds), then given up (``failed``):
+#: a small model's output varies with the sampling seed, and a store error is often transient.
+RETRY_DELAYS_S = (60.0, 600.0)
 #: A new fact at least this similar (cosine) to a forgotten one is the forgotten one, reworded.
 FORGOTTEN_COSINE = 0.75
 
@@ -51,6 +57,10 @@ class TurnQueue:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE turns ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         with self._lock:
@@ -63,18 +73,38 @@ class TurnQueue:
             return int(cur.lastrowid or 0)
 
     def pending(self, limit: int | None = None) -> list[QueuedTurn]:
+        """Pending turns that are due (a failed one waits out its back-off first), oldest first."""
         with self._lock:
             rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at FROM turns "
-                                    "WHERE status = 'pending' ORDER BY id LIMIT ?", (-1 if limit is None else limit,))
+                                    "WHERE status = 'pending' AND retry_at <= ? ORDER BY id LIMIT ?",
+                                    (time.time(), -1 if limit is None else limit))
             return [QueuedTurn(*row) for row in rows]
+
+    def due_count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM turns WHERE status = 'pending' AND retry_at <= ?",
+                                    (time.time(),)).fetchone()[0]
+
+    def next_retry_in(self) -> float | None:
+        """Seconds until the next turn waiting out a back-off falls due (None: none waits)."""
+        with self._lock:
+            (at,) = self._db.execute("SELECT MIN(retry_at) FROM turns WHERE status = 'pending' AND retry_at > ?",
+                                     (time.time(),)).fetchone()
+        return None if at is None else max(0.0, at - time.time())
 
     def done(self, turn_id: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM turns WHERE id = ?", (turn_id,))
 
-    def fail(self, turn_id: int, error: str) -> None:
+    def fail(self, turn_id: int, error: str) -> bool:
+        """Record a failed extraction: retried later (back-off) until the attempts run out. True: retried."""
         with self._lock:
-            self._db.execute("UPDATE turns SET status = 'failed', error = ? WHERE id = ?", (error[:500], turn_id))
+            (attempts,) = self._db.execute("SELECT attempts FROM turns WHERE id = ?", (turn_id,)).fetchone()
+            retry = attempts < len(RETRY_DELAYS_S)
+            retry_at = time.time() + RETRY_DELAYS_S[attempts] if retry else 0.0
+            self._db.execute("UPDATE turns SET status = ?, error = ?, attempts = attempts + 1, retry_at = ? "
+                             "WHERE id = ?", ("pending" if retry else "failed", error[:500], retry_at, turn_id))
+            return retry
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -146,7 +146,15 @@ class MemoryService:
         return self._queue.counts()["pending"]
 
     def failed_count(self) -> int:
+        """Turns whose extraction failed on every attempt (kept, with the reason, not silently dropped)."""
         return self._queue.counts()["failed"]
+
+    def due_count(self) -> int:
+        """Queued turns ready to be learned from now (failed ones wait out their back-off)."""
+        return self._queue.due_count()
+
+    def next_retry_in(self) -> float | None:
+        return self._queue.next_retry_in()
 
     def process_pending(self, cancel: threading.Event | None = None, limit: int | None = None) -> int:
         """Extract and store facts from queued turns; returns how many turns were handled (stored or failed).
@@ -170,8 +178,8 @@ class MemoryService:
                 except MemoryJobCancelled:
                     break
                 except (ModelOutputError, GenerationError, ContextOverflowError) as exc:
-                    log.warning("memory: skipped the memories of turn %d: %s", turn.id, exc)
-                    self._queue.fail(turn.id, str(exc))
+                    retried = self._queue.fail(turn.id, str(exc))
+                    log.warning("memory: turn %d failed (%s): %s", turn.id, "will retry" if retried else "gave up", exc)
                 else:
                     self._queue.done(turn.id)
                 handled += 1

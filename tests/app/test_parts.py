@@ -1,8 +1,7 @@
-"""The plain parts of the shell: Qt list models (qtmodeltester), Markdown rendering, the turn runner."""
+"""The plain parts of the shell: Qt list models (qtmodeltester), Markdown rendering, the composer."""
 
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 from pytestqt.qtbot import QtBot
@@ -12,8 +11,6 @@ from app.markdown import render
 from app.qt_models import ItemRole
 from app.sources import Passage
 from app.theme import LIGHT, Theme
-from app.turns import TurnRequest, run_turn
-from assistant.events import Done, Stats, Token
 
 THEME = Theme("light", LIGHT, 11)
 
@@ -47,22 +44,6 @@ def test_passage_from_a_stored_dict_and_from_an_object() -> None:
     live = Passage.of(SimpleNamespace(path="/d/a.md", page=None, line_start=4, line_end=9, text="x", score=1.0,
                                       uri=lambda: "file:///d/a.md"), n=1)
     assert (live.n, live.location, live.uri) == (1, "a.md:4-9", "file:///d/a.md")
-
-
-def test_run_turn_cuts_the_history_first_and_passes_the_options() -> None:
-    calls = []
-
-    class Core:
-        history = SimpleNamespace(messages=lambda cid: [], delete_messages_from=calls.append)
-
-        def ask(self, text, conversation_id=None, *, cancel=None, collections=(), use_memory=True):
-            calls.append((text, collections, use_memory))
-            return iter([Token("hi"), Done("hi", Stats(), "c1", "m1")])
-
-    request = TurnRequest("q", replace_from="u1", collections=("notes",), use_memory=False)
-    events = list(run_turn(Core(), request, threading.Event()))
-    assert calls == ["u1", ("q", ("notes",), False)]
-    assert [type(e) for e in events] == [Token, Done]
 
 
 def test_enter_sends_and_shift_enter_adds_a_line(qtbot: QtBot) -> None:

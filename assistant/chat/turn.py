@@ -1,0 +1,184 @@
+"""One chat turn, as data flowing through its parts: question -> memory + sources -> prompt -> engine -> history.
+
+Why a module of its own: every front end (window, CLI, API server) runs exactly this sequence, including
+the bookkeeping that used to live in the GUI (regenerate and edit-and-resend cut the history at the turn
+they replace; the answer carries the ids both messages were stored under). The parts come in as a
+:class:`TurnParts` so the facade wires the real ones and fast tests pass fakes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from assistant.chat.history import History
+from assistant.chat.prompt import BuiltPrompt, build_prompt
+from assistant.engine.chat_format import FALLBACK_NOTICE, Message
+from assistant.engine.sampling import SamplingParams
+from assistant.errors import ContextOverflowError, HearthError, InputError
+from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Sources, Token
+
+if TYPE_CHECKING:
+    from assistant.knowledge.records import Citation
+    from assistant.memory.service import MemoryService
+
+#: How often a streaming answer is written to the history (a killed process loses at most this much).
+CHECKPOINT_S = 0.5
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What one question asks for; ``None`` fields fall back to the settings."""
+
+    conversation_id: str | None = None
+    replace_from: str | None = None  # a user message id: it and everything after it are replaced
+    collections: tuple[str, ...] = ()
+    use_memory: bool = True
+    sampling: SamplingParams | None = None
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class TurnParts:
+    """The parts a turn runs through. ``engine`` is duck-typed (the real :class:`Engine` or a fake)."""
+
+    engine: Any
+    history: History
+    ensure_model: Callable[[], Any]
+    search: Callable[[str, tuple[str, ...]], list[Citation]]
+    memory: MemoryService | None
+    system_prompt: str
+    max_tokens: int
+    sampling: SamplingParams
+
+
+def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threading.Event) -> Iterator[Event]:
+    """Answer ``text``: yields the events every front end renders; the turn is saved as it streams."""
+    text = text.strip()
+    if not text:
+        yield Failed("The question is empty: type something to ask.", error_type=InputError.__name__)
+        return
+    try:
+        info = parts.ensure_model()
+    except HearthError as exc:
+        yield Failed(str(exc), error_type=type(exc).__name__)
+        return
+    history, engine = parts.history, parts.engine
+    memory = parts.memory if options.use_memory else None
+    try:
+        # Everything that can fail before an answer exists runs before anything is saved: a question that
+        # cannot fit the context, or a collection that cannot be searched, leaves no half-saved turn behind.
+        if options.replace_from is not None:
+            conversation_id = history.get_message(options.replace_from).conversation_id
+            past_messages = history.messages(conversation_id)
+            cut = next(i for i, m in enumerate(past_messages) if m.id == options.replace_from)
+            past_messages = past_messages[:cut]
+        elif options.conversation_id is not None:
+            conversation_id = history.get_conversation(options.conversation_id).id
+            past_messages = history.messages(conversation_id)
+        else:
+            conversation_id, past_messages = None, []
+        past = [Message(m.role, m.content) for m in past_messages if m.content]
+        citations = parts.search(text, options.collections) if options.collections else []
+        memories = memory.relevant(text) if memory is not None else []
+        remembered = memory.prompt_block(memories) if memory is not None else ""
+        system = parts.system_prompt if options.system_prompt is None else options.system_prompt
+        built, citations = _build(engine, system, options.max_tokens or parts.max_tokens, text, past, citations,
+                                  bool(options.collections), remembered)
+    except HearthError as exc:
+        yield Failed(str(exc), error_type=type(exc).__name__)
+        return
+    if options.replace_from is not None:
+        history.delete_messages_from(options.replace_from)
+    if conversation_id is None:
+        conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
+    question = history.add_message(conversation_id, "user", text)
+    reply = history.add_message(conversation_id, "assistant", "", partial=True)
+    streamed: list[str] = []
+    finished = False
+    try:
+        if memories:
+            yield MemoriesUsed(tuple(memories))
+        if citations:
+            yield Sources(tuple(citations))
+        if engine.uses_fallback_format:
+            yield Notice("prompt_format", FALLBACK_NOTICE)
+        if built.dropped_turns:
+            yield Notice("context", f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation "
+                                    f"to fit the {engine.n_ctx}-token context.")
+        last_save = time.monotonic()
+        sampling = options.sampling or parts.sampling
+        for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop):
+            if isinstance(event, Token):
+                streamed.append(event.text)
+                if time.monotonic() - last_save > CHECKPOINT_S:
+                    history.update_message(reply.id, content="".join(streamed))
+                    last_save = time.monotonic()
+                yield event
+            elif isinstance(event, Done):
+                yield from _finish(history, memory, conversation_id, question.id, reply.id, text, event, citations,
+                                   memories, built)
+                finished = True
+    except HearthError as exc:
+        yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
+    finally:
+        if not finished:  # failed, or the consumer stopped iterating: keep what was streamed
+            history.update_message(reply.id, content="".join(streamed), partial=True)
+
+
+def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Message], citations: list[Citation],
+           grounded: bool, remembered: str) -> tuple[BuiltPrompt, list[Citation]]:
+    """The prompt within budget; passages that do not fit are dropped from the end (least relevant)."""
+    from assistant.knowledge.answering import build_sources_prompt
+
+    while True:
+        sources = build_sources_prompt(citations) if grounded else ""
+        try:
+            built = build_prompt(system=system, history=past, question=text, n_ctx=engine.n_ctx,
+                                 max_tokens=max_tokens, render=engine.render, question_context=sources,
+                                 context_blocks=(remembered,) if remembered else ())
+            return built, citations
+        except ContextOverflowError:
+            if not citations:
+                raise
+            citations = citations[: len(citations) // 2]
+
+
+def _finish(history: History, memory: MemoryService | None, conversation_id: str, question_id: str,
+            reply_id: str, text: str, event: Done, citations: list[Citation], memories: list[Any],
+            built: BuiltPrompt) -> Iterator[Event]:
+    """Check the citations, save the answer, queue the turn for memory, and yield the final events."""
+    cited: list[Citation] = []
+    answer = event.text
+    if citations:
+        from assistant.knowledge.answering import check_citations
+        from assistant.knowledge.attribution import attribute
+
+        answer, cited = check_citations(event.text, citations)
+        if not cited:
+            answer, cited = attribute(answer, citations)
+            if cited:
+                yield Notice("citations", "The model did not cite its sources; Hearth matched sentences to "
+                                          "the passages they restate.")
+    stats = replace(event.stats, dropped_turns=built.dropped_turns)
+    numbers = {c.n for c in cited}
+    history.update_message(
+        reply_id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
+        sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
+        memories=[m.to_dict() for m in memories] or None,
+    )
+    if memory is not None and stats.stop_reason != "cancelled":
+        memory.enqueue_turn(conversation_id, text, answer)
+    if citations:
+        yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
+    yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,
+                  user_message_id=question_id)
+
+
+def _title_from(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -1,0 +1,303 @@
+"""Background work the core owns, so every front end (window, CLI, API server) gets it without asking.
+
+Two named threads, one per resource, mirror the GUI's lanes:
+
+* ``hearth-learning`` learns memories from queued turns while the engine is idle. An answer always wins:
+  :meth:`Scheduler.engine_in_use` (entered by every ``Assistant.ask``) cancels the extraction in progress
+  within one decode step (its turn stays queued) and the thread waits until no answer is running. Turns
+  whose extraction failed are retried with back-off (the queue keeps their due time on disk).
+* ``hearth-sync`` re-syncs collections: watched folders (watchdog, debounced) and catch-up at start for
+  what changed while no Hearth process ran. One collection at a time; a collection busy in another job
+  is tried again a little later.
+
+What is going on is observable: listeners receive :class:`~assistant.events.BackgroundStatus` whenever it
+changes and :class:`~assistant.events.CollectionSynced` progress for every sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistant.errors import HearthError
+from assistant.events import BackgroundStatus, CollectionSynced, Progress
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[BackgroundStatus | CollectionSynced], None]
+#: A collection that was busy (indexed by another job) is tried again after this long.
+BUSY_RETRY_S = 5.0
+#: Longest single wait of the learning thread: it re-checks for retries that fell due.
+POLL_S = 30.0
+
+
+class Learner(Protocol):
+    """What the learning thread needs of memory (``MemoryService`` satisfies it)."""
+
+    def due_count(self) -> int: ...
+    def pending_count(self) -> int: ...
+    def failed_count(self) -> int: ...
+    def next_retry_in(self) -> float | None: ...
+    def process_pending(self, cancel: threading.Event | None = None, limit: int | None = None) -> int: ...
+
+
+@dataclass
+class Hooks:
+    """The parts of the assistant the scheduler drives, as callables (fakes in tests)."""
+
+    learner: Callable[[bool], Learner | None]  # None: memory is off (or not open yet, when False is passed)
+    engine_ready: Callable[[], bool]
+    sync: Callable[[str, threading.Event], Iterator[Progress]]  # re-sync one collection
+    watched: Callable[[], dict[str, list[str]]]  # watched collection -> its folders
+
+
+class Scheduler:
+    def __init__(self, hooks: Hooks, debounce_s: float = 2.0) -> None:
+        self.hooks = hooks
+        self.debounce_s = debounce_s
+        self._cv = threading.Condition()
+        self._listeners: list[Listener] = []
+        self._stopping = False
+        self._draining = False
+        self._foreground = 0
+        self._learn_cancel = threading.Event()
+        self._learning = False
+        self._wake_learning = False  # turn_queued() wakes it: after a turn, a model load, or a start's catch-up
+        self._sync_queue: dict[str, float] = {}  # collection -> not before (monotonic)
+        self._syncing: str | None = None
+        self._sync_cancel = threading.Event()
+        self._watchers: dict[str, Any] = {}
+        self._last_error = ""
+        self._threads: list[threading.Thread] = []
+
+    # ---- life cycle ----------------------------------------------------------------------------------
+    def start(self) -> Scheduler:
+        if not self._threads:
+            for name, target in (("hearth-learning", self._learning_loop), ("hearth-sync", self._sync_loop)):
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads)
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Stop both threads. With ``drain_s`` > 0, first let learning finish the due turns for up to that
+        long (a one-shot command learns from its turn before exiting); what is left stays queued on disk."""
+        self.stop_watching()
+        if drain_s > 0 and self._threads:
+            deadline = time.monotonic() + drain_s
+            with self._cv:
+                self._draining = True
+                self._cv.notify_all()
+                while (self._learning or self._learning_due()) and time.monotonic() < deadline:
+                    self._cv.wait(0.05)
+        with self._cv:
+            self._stopping = True
+            self._learn_cancel.set()
+            self._sync_cancel.set()
+            self._cv.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads = []
+
+    # ---- observing -----------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` (from a background thread) on every change; returns the unsubscribe function."""
+        with self._cv:
+            self._listeners.append(listener)
+        listener(self.status())
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def status(self) -> BackgroundStatus:
+        learner = self._learner(open_it=False)  # a status query never pays for opening the memory store
+        pending = failed = 0
+        if learner is not None:
+            try:
+                pending, failed = learner.pending_count(), learner.failed_count()
+            except HearthError as exc:
+                self._last_error = str(exc)
+        queued = tuple(sorted(self._sync_queue))
+        return BackgroundStatus(learning=self._learning, memory_pending=pending, memory_failed=failed,
+                                syncing=self._syncing, sync_queued=queued, watching=tuple(sorted(self._watchers)),
+                                last_error=self._last_error)
+
+    def _publish(self, event: BackgroundStatus | CollectionSynced | None = None) -> None:
+        event = event if event is not None else self.status()
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a front end's bug must not stop background work
+                log.exception("background listener failed")
+
+    # ---- memory learning -----------------------------------------------------------------------------
+    def turn_queued(self) -> None:
+        """A finished turn was queued for learning (or the model just loaded): look at the queue."""
+        with self._cv:
+            self._wake_learning = True
+            self._cv.notify_all()
+
+    @contextmanager
+    def engine_in_use(self) -> Iterator[None]:
+        """Held while an answer runs: learning yields the engine at once and resumes afterwards."""
+        with self._cv:
+            self._foreground += 1
+            self._learn_cancel.set()
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._foreground -= 1
+                self._wake_learning = True
+                self._cv.notify_all()
+
+    def _learner(self, open_it: bool = True) -> Learner | None:
+        try:
+            return self.hooks.learner(open_it)
+        except HearthError as exc:
+            self._last_error = str(exc)
+            return None
+
+    def _learning_due(self) -> bool:
+        learner = self._learner()
+        return learner is not None and self.hooks.engine_ready() and learner.due_count() > 0
+
+    def _learning_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stopping and (self._foreground or not (self._wake_learning or self._draining)):
+                    self._cv.wait(POLL_S)
+                    if not self._foreground:
+                        self._wake_learning = True  # re-check now and then: failed turns fall due for retry
+                if self._stopping:
+                    return
+                self._wake_learning = False
+                self._learn_cancel = cancel = threading.Event()
+            self._learn_once(cancel)
+
+    def _learn_once(self, cancel: threading.Event) -> None:
+        """Learn from the due turns, one at a time, until none is due or an answer wants the engine."""
+        learner = self._learner()
+        if learner is None or not self.hooks.engine_ready():
+            return
+        while not cancel.is_set():
+            try:
+                if not learner.due_count():
+                    break
+                with self._cv:
+                    self._learning = True
+                self._publish()
+                learner.process_pending(cancel, limit=1)
+            except HearthError as exc:  # the store failed: the turn stays queued; say so and try later
+                log.warning("memory learning: %s", exc)
+                self._last_error = str(exc)
+                break
+            except Exception:
+                log.exception("memory learning failed")
+                self._last_error = "Memory learning failed unexpectedly; details are in the log."
+                break
+            finally:
+                with self._cv:
+                    self._learning = False
+                    self._cv.notify_all()
+            self._publish()
+        self._publish()
+
+    # ---- collections: watching and re-syncing -------------------------------------------------------
+    def request_sync(self, collection: str, delay_s: float = 0.0) -> None:
+        """Re-sync ``collection`` (once, however often it is asked) after ``delay_s``."""
+        with self._cv:
+            due = time.monotonic() + delay_s
+            self._sync_queue[collection] = min(self._sync_queue.get(collection, due), due)
+            self._cv.notify_all()
+        self._publish()
+
+    def cancel_sync(self, collection: str) -> None:
+        with self._cv:
+            self._sync_queue.pop(collection, None)
+            if self._syncing == collection:
+                self._sync_cancel.set()
+
+    def watch_all(self) -> None:
+        """(Re)start a watcher for every watched collection and catch up with changes made meanwhile."""
+        from assistant.knowledge.watch import FolderWatcher
+
+        self.stop_watching()
+        for collection, folders in self.hooks.watched().items():
+            existing = [f for f in folders if _is_dir(f)]
+            if not existing:
+                log.warning("watched collection %s: none of its folders exist any more", collection)
+                continue
+            try:
+                watcher = FolderWatcher(existing, lambda c=collection: self.request_sync(c), self.debounce_s)
+                self._watchers[collection] = watcher.start()
+            except OSError as exc:  # inotify limits, a folder that vanished meanwhile
+                self._last_error = f"Cannot watch {collection}: {exc}"
+                log.warning("%s", self._last_error)
+                continue
+            self.request_sync(collection)
+        self._publish()
+
+    def stop_watching(self) -> None:
+        watchers, self._watchers = self._watchers, {}
+        for watcher in watchers.values():
+            watcher.stop()
+
+    def _next_sync(self) -> str | None:
+        """Under the lock: the collection whose sync is due, else None after waiting a little."""
+        now = time.monotonic()
+        due = [c for c, t in self._sync_queue.items() if t <= now]
+        if due:
+            collection = min(due, key=self._sync_queue.__getitem__)
+            del self._sync_queue[collection]
+            return collection
+        soonest = min(self._sync_queue.values(), default=now + POLL_S)
+        self._cv.wait(max(0.01, soonest - now))
+        return None
+
+    def _sync_loop(self) -> None:
+        while True:
+            with self._cv:
+                if self._stopping:
+                    return
+                collection = self._next_sync()
+                if collection is None:
+                    continue
+                self._syncing = collection
+                self._sync_cancel = cancel = threading.Event()
+            self._publish()
+            try:
+                self._sync_once(collection, cancel)
+            finally:
+                with self._cv:
+                    self._syncing = None
+                self._publish()
+
+    def _sync_once(self, collection: str, cancel: threading.Event) -> None:
+        from assistant.knowledge.errors import IndexBusyError
+
+        try:
+            for progress in self.hooks.sync(collection, cancel):
+                self._publish(CollectionSynced(collection, progress))
+        except IndexBusyError:
+            self.request_sync(collection, BUSY_RETRY_S)
+        except HearthError as exc:
+            self._last_error = f"Sync of {collection} failed: {exc}"
+            log.warning("%s", self._last_error)
+            self._publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
+        except Exception:
+            log.exception("sync of %s failed", collection)
+            self._last_error = f"Sync of {collection} failed unexpectedly; details are in the log."
+
+
+def _is_dir(folder: str) -> bool:
+    from pathlib import Path
+
+    return Path(folder).is_dir()

@@ -1,0 +1,209 @@
+"""The facade's logic with fast fakes (engine, embedder): turns, settings that apply at once, background work.
+
+Each of these behaviours also has a test through the real parts (tests/assistant/test_core.py,
+tests/app/*); these run in milliseconds and pin down the bookkeeping.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder, fake_engine
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.errors import ModelLoadError
+from assistant.events import BackgroundStatus, CollectionSynced, Failed
+from assistant.knowledge import KnowledgeBase
+from assistant.paths import get_paths
+from assistant.scheduler import Hooks, Scheduler
+
+
+def wait_for(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def settings() -> Settings:
+    s = Settings()
+    s.memory.enabled = False
+    return s
+
+
+@pytest.fixture
+def assistant(settings: Settings):
+    paths = get_paths()
+    kb = KnowledgeBase(paths, settings.knowledge, embedder=FakeEmbedder())
+    a = Assistant(paths, settings, engine=fake_engine(), knowledge=kb)
+    yield a
+    a.close(learning_s=0)
+
+
+def test_a_turn_is_saved_and_carries_both_message_ids(assistant: Assistant) -> None:
+    response = assistant.ask("Name a colour.")
+    assert response.text() == "You said: Name a colour."
+    done = response.done
+    messages = assistant.history.messages(done.conversation_id)
+    assert [(m.id, m.role) for m in messages] == [(done.user_message_id, "user"), (done.message_id, "assistant")]
+
+
+def test_regenerate_replaces_the_question_and_everything_after_it(assistant: Assistant) -> None:
+    first = assistant.ask("First question.")
+    first.text()
+    cid = first.done.conversation_id
+    second = assistant.ask("Second question.", cid)
+    second.text()
+    again = assistant.ask("Second question, edited.", cid, replace_from=second.done.user_message_id)
+    assert again.text() == "You said: Second question, edited."
+    assert [m.content for m in assistant.history.messages(cid)] == [
+        "First question.", "You said: First question.", "Second question, edited.",
+        "You said: Second question, edited."]
+    assert "Second question." not in assistant.engine.prompts[-1].replace("edited", "")
+
+
+def test_empty_and_oversized_questions_fail_and_save_nothing(assistant: Assistant) -> None:
+    empty = assistant.ask("   ")
+    empty.text()
+    assert isinstance(empty.failed, Failed) and "empty" in empty.failed.message
+    assistant.engine._n_ctx = 50
+    huge = assistant.ask("word " * 200)
+    huge.text()
+    assert huge.failed is not None and "context" in huge.failed.message
+    assert assistant.history.list_conversations() == []
+
+
+def test_per_call_system_prompt_and_length_reach_the_engine(assistant: Assistant) -> None:
+    response = assistant.ask("one two three four five six", system_prompt="Be terse.", max_tokens=3)
+    assert response.text() == "You said: one"  # three words
+    assert assistant.engine.prompts[-1].startswith("system: Be terse.")
+
+
+def test_changed_chunk_size_applies_without_a_restart(assistant: Assistant, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "long.txt").write_text("\n\n".join(f"Paragraph {i} about gardening and tomatoes." * 6
+                                                 for i in range(12)))
+    list(assistant.index([folder], "notes"))
+    before = assistant.collections()[0].chunks
+    new = copy.deepcopy(assistant.settings)
+    new.knowledge.chunk_tokens = 40
+    applied = assistant.update_settings(new)
+    assert any("chunking" in c for c in applied.changes)
+    assert assistant.collections()[0].needs_rechunk == 1
+    list(assistant.knowledge.sync("notes"))
+    info = assistant.collections()[0]
+    assert info.chunks > before and info.needs_rechunk == 0
+
+
+def test_load_settings_reload_the_model_and_a_failed_load_puts_them_back(assistant: Assistant,
+                                                                          tmp_path: Path) -> None:
+    new = copy.deepcopy(assistant.settings)
+    new.model.n_ctx = 1024
+    applied = assistant.update_settings(new)
+    assert applied.model is not None and assistant.engine.n_ctx == 1024
+
+    def broken(*_args, **_kwargs):
+        raise ModelLoadError("no memory for that context")
+
+    assistant.engine.load = broken
+    new = copy.deepcopy(assistant.settings)
+    new.model.n_ctx = 999_999
+    new.model.temperature = 0.3
+    with pytest.raises(ModelLoadError):
+        assistant.update_settings(new)
+    assert assistant.settings.model.n_ctx == 1024  # put back: the model still runs with it
+    assert assistant.settings.model.temperature == 0.3  # the rest of the change applied
+
+
+class FakeLearner:
+    """Counts turns; each 'extraction' takes ``step_s`` unless cancelled (as the real one stops mid-decode)."""
+
+    def __init__(self, turns: int, step_s: float = 0.05) -> None:
+        self.queue, self.step_s, self.learned, self.cancelled = turns, step_s, 0, 0
+
+    def due_count(self) -> int:
+        return self.queue
+
+    def pending_count(self) -> int:
+        return self.queue
+
+    def failed_count(self) -> int:
+        return 0
+
+    def next_retry_in(self) -> float | None:
+        return None
+
+    def process_pending(self, cancel=None, limit=None) -> int:
+        if cancel is not None and cancel.wait(self.step_s):
+            self.cancelled += 1
+            return 0
+        self.queue -= 1
+        self.learned += 1
+        return 1
+
+
+def test_learning_yields_to_an_answer_and_resumes_after_it() -> None:
+    learner = FakeLearner(turns=30, step_s=0.05)
+    scheduler = Scheduler(Hooks(learner=lambda _open: learner, engine_ready=lambda: True,
+                                sync=lambda *_: iter(()), watched=dict)).start()
+    seen: list[BackgroundStatus] = []
+    scheduler.subscribe(lambda e: seen.append(e) if isinstance(e, BackgroundStatus) else None)
+    try:
+        scheduler.turn_queued()
+        assert wait_for(lambda: learner.learned >= 2)
+        with scheduler.engine_in_use():
+            paused_at = learner.learned
+            time.sleep(0.3)
+            assert learner.learned <= paused_at + 1 and learner.cancelled >= 1
+        assert wait_for(lambda: learner.queue == 0)
+        assert any(s.learning for s in seen) and not seen[-1].learning and seen[-1].memory_pending == 0
+    finally:
+        scheduler.stop()
+
+
+def test_stop_lets_a_short_lived_process_finish_learning() -> None:
+    learner = FakeLearner(turns=3, step_s=0.02)
+    scheduler = Scheduler(Hooks(learner=lambda _open: learner, engine_ready=lambda: True,
+                                sync=lambda *_: iter(()), watched=dict)).start()
+    scheduler.turn_queued()
+    scheduler.stop(drain_s=10)
+    assert learner.queue == 0
+
+
+def test_a_watched_folder_resyncs_on_change_and_catches_up_at_start(assistant: Assistant, tmp_path: Path) -> None:
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The first note mentions penguins.\n")
+    list(assistant.index([folder], "notes", watch=True))
+    (folder / "b.txt").write_text("Written while no Hearth process ran: flamingos.\n")
+    synced: list[CollectionSynced] = []
+    assistant.scheduler.debounce_s = 0.2
+    assistant.subscribe(lambda e: synced.append(e) if isinstance(e, CollectionSynced) else None)
+    assistant.start_background()  # catch-up: b.txt is picked up without any change event
+    assert wait_for(lambda: [h.path for h in assistant.search("flamingos", ("notes",), mode="keyword")])
+    (folder / "c.txt").write_text("A new note about walruses.\n")
+    (folder / "a.txt").unlink()
+    assert wait_for(lambda: assistant.search("walruses", ("notes",), mode="keyword")
+                    and not assistant.search("penguins", ("notes",), mode="keyword"))
+    assert {e.collection for e in synced} == {"notes"} and any(e.progress.message == "done" for e in synced)
+    assert assistant.scheduler.status().watching == ("notes",)
+    assistant.watch("notes", False)
+    assert assistant.scheduler.status().watching == ()
+
+
+def test_background_status_never_opens_the_memory_store(settings: Settings) -> None:
+    settings.memory.enabled = True
+    a = Assistant(get_paths(), settings, engine=fake_engine())
+    try:
+        assert a.scheduler.status() == BackgroundStatus() and a._memory is None
+    finally:
+        a.close(learning_s=0)
+
