@@ -13,15 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app import theme as themes
 from app.controllers.chat import ChatController
 from app.controllers.conversations import ConversationsController, conversation_model
 from app.controllers.knowledge import KnowledgeController, collection_model
-from app.controllers.memory import MemoryController
+from app.controllers.memory import MemoryController, learning_text
 from app.controllers.model import ModelController
 from app.icons import app_icon
 from app.views.chat_view import ChatView, ErrorBanner
@@ -32,15 +32,23 @@ from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings
+from assistant.events import BackgroundStatus, CollectionSynced
 
 log = logging.getLogger(__name__)
 
 
 def open_assistant() -> Any:
-    """Runs on the model lane: importing the engine and opening the history stay off the GUI thread."""
+    """Runs on the model lane: importing the engine and opening the history stay off the GUI thread. The
+    window is a long-lived process: watched folders are watched and queued memory learning resumes."""
     from assistant.core import Assistant
 
-    return Assistant.open()
+    return Assistant.open(background=True)
+
+
+class BackgroundBridge(QObject):
+    """Carries the core's background events (sent from its threads) to the GUI thread as a queued signal."""
+
+    event = Signal(object)
 
 
 class Controllers:
@@ -80,6 +88,13 @@ class MainWindow(QMainWindow):
         self.source_panel = SourcePanel(self.theme)
         self.status = StatusBar()
         self.setStatusBar(self.status)
+        self.learning = QLabel()
+        self.learning.setObjectName("Muted")
+        self.learning.setAccessibleName("Memory learning status")
+        self.status.addPermanentWidget(self.learning)
+        self.bridge = BackgroundBridge()
+        self.bridge.event.connect(self._background)
+        self._unsubscribe: Callable[[], None] | None = None
         self.overlay = DropOverlay(self)
 
         centre = QWidget()
@@ -123,11 +138,26 @@ class MainWindow(QMainWindow):
         self.sidebar.collectionErrorsRequested.connect(ctl.knowledge.show_file_errors)
         self.sidebar.settingsRequested.connect(self.open_settings)
         self.sidebar.memoryRequested.connect(ctl.memory.open)
+        self.sidebar.watchToggled.connect(ctl.knowledge.set_watch)
+        self._unsubscribe = assistant.subscribe(self.bridge.event.emit)
         ctl.model.settingsApplied.connect(self.apply_appearance)
         ctl.model.loadFinished.connect(self.ready)
         ctl.conversations.refresh()
         ctl.knowledge.refresh()
         ctl.model.load()
+
+    def _background(self, event: BackgroundStatus | CollectionSynced) -> None:
+        """The core's background work changed: memory learning in the status bar and the memory manager,
+        re-syncs of watched collections in the indexing panel and the collection list."""
+        if self.ctl is None:
+            return
+        if isinstance(event, CollectionSynced):
+            self.ctl.knowledge.synced(event)
+            return
+        text = learning_text(event)
+        self.learning.setText(text)
+        self.learning.setVisible(bool(text))
+        self.ctl.memory.background(event)
 
     def _open_failed(self, message: str) -> None:
         self.status.set_model("Hearth could not start")
@@ -192,9 +222,11 @@ class MainWindow(QMainWindow):
         if self.ctl is not None:
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.workers.stop()
         if self.assistant is not None:
-            self.assistant.close()
+            self.assistant.close(learning_s=2.0)  # what is still queued is learned at the next start
             self.assistant = None
         super().closeEvent(event)
 

@@ -48,7 +48,6 @@ class KnowledgeSettings:
     top_k: int = 5
     rerank: bool = False
     max_file_mb: int = 50
-    watched_folders: list[str] = field(default_factory=list)
     embedder: str = ""  # empty: the bundled all-MiniLM-L6-v2
 
 

@@ -316,6 +316,10 @@ class Assistant:
             self.scheduler.watch_all()
         return info
 
+    def cancel_sync(self, collection: str) -> None:
+        """Stop a background re-sync of ``collection`` (what it finished stays; the next change resumes it)."""
+        self.scheduler.cancel_sync(collection)
+
     def search(self, text: str, collections: tuple[str, ...] | None = None, k: int | None = None,
                folder: str | None = None, mode: str = "hybrid") -> list[Citation]:
         """Search ``collections`` (all when None), best first, numbered 1..k."""

@@ -28,6 +28,10 @@ from assistant.events import Done, Progress, Stats, Token
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
+def echo_last_question(prompt: str) -> str:
+    return "You said: " + prompt.rsplit("user: ", 1)[-1].removesuffix("assistant:").strip()
+
+
 class FakeEngine:
     """Answers with ``reply(prompt_text)`` (default: echoes "You said: <last user message>"), word by word."""
 
@@ -35,7 +39,7 @@ class FakeEngine:
 
     def __init__(self, reply: Callable[[str], str] | None = None, n_ctx: int = 4096,
                  token_delay_s: float = 0.0) -> None:
-        self.reply = reply or (lambda prompt: "You said: " + prompt.rsplit("user: ", 1)[-1].removesuffix("assistant:").strip())
+        self.reply = reply or echo_last_question
         self._n_ctx = n_ctx
         self.token_delay_s = token_delay_s
         self.info: Any = None

@@ -20,7 +20,7 @@ from app.views.composer import Composer
 from app.views.dialogs import confirm, show_error
 from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
-from assistant.events import Progress
+from assistant.events import CollectionSynced, Progress
 
 
 def collection_status(info: Any) -> str:
@@ -28,8 +28,12 @@ def collection_status(info: Any) -> str:
     status = f"{info.files} files · {info.chunks} chunks · {synced}"
     if info.errors:
         status += f" · {info.errors} error{'s' if info.errors != 1 else ''}"
+    if getattr(info, "watched", False):
+        status += " · watched"
     if getattr(info, "needs_reindex", False):
         status += " · needs re-index"
+    elif getattr(info, "needs_rechunk", 0):
+        status += " · re-chunks at next sync"
     return status
 
 
@@ -46,6 +50,7 @@ class KnowledgeController(QObject):
         self.cancel: threading.Event | None = None
         self.errors: list[tuple[str, str]] = []
         self.last: Progress | None = None
+        self.syncing: str | None = None  # a background re-sync shown in the panel
         panel.cancelRequested.connect(self._cancel_or_close)
         panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
 
@@ -77,13 +82,14 @@ class KnowledgeController(QObject):
         return dialog
 
     def index(self, paths: list[Path], collection: str) -> None:
+        """Index dropped or chosen ``paths``; their collection is watched for changes from then on."""
         if self.indexing:
             show_error(self.window, "Already indexing", "Wait for the current indexing run to finish, or cancel it.")
             return
         self.cancel = cancel = threading.Event()
-        self.errors, self.last = [], None
+        self.errors, self.last, self.syncing = [], None, None
         self.panel.start(collection)
-        self.workers.indexing.submit(Job(lambda: self.assistant.index(paths, collection, cancel),
+        self.workers.indexing.submit(Job(lambda: self.assistant.index(paths, collection, cancel, watch=True),
                                          on_item=self._progress, on_done=lambda _: self._finished(collection),
                                          on_failed=self._failed))
 
@@ -112,12 +118,43 @@ class KnowledgeController(QObject):
         if self.cancel is not None:
             self.cancel.set()
             self.panel.cancel_button.setEnabled(False)
+        elif self.syncing is not None:
+            self.assistant.cancel_sync(self.syncing)
+            self.panel.cancel_button.setEnabled(False)
         else:
             self.panel.hide()
 
+    # --- watched folders ------------------------------------------------------------------------------
+    def set_watch(self, info: Any, on: bool) -> None:
+        self.workers.io.submit(Job(lambda: self.assistant.watch(info.name, on), on_done=lambda _: self.refresh(),
+                                   on_failed=lambda message: show_error(self.window, "Watching", message)))
+
+    def synced(self, event: CollectionSynced) -> None:
+        """A background re-sync (a watched folder changed, or catch-up at start) made progress.
+
+        The panel shows it only when there is work to do (a no-op sync of an unchanged folder is silent)
+        and no indexing run the user started owns the panel; the list is refreshed when it ends.
+        """
+        p = event.progress
+        if p.message == "done" or p.message == "cancelled" or p.message.startswith("failed"):
+            if self.syncing == event.collection:
+                self.syncing = None
+                self.panel.finish(f"“{event.collection}” is up to date." if p.message == "done" else
+                                  f"Updating “{event.collection}” {p.message}.")
+            self.refresh()
+            return
+        if self.indexing:
+            return
+        if self.syncing is None and p.total and p.done < p.total:
+            self.syncing = event.collection
+            self.panel.start(event.collection, f"Updating “{event.collection}”: files changed…")
+        if self.syncing == event.collection:
+            self.errors = list(p.errors)
+            self.panel.update_progress(p)
+
     def show_file_errors(self, info: Any) -> None:
         """List the files ``info``'s collection skipped when it was last indexed, with the reasons."""
-        self.workers.io.submit(Job(lambda: self.assistant.knowledge.file_errors(info.name),
+        self.workers.io.submit(Job(lambda: self.assistant.file_errors(info.name),
                                    on_done=lambda errors: ErrorListDialog(errors, self.window).open()))
 
     def remove(self, info: Any) -> None:

@@ -15,6 +15,17 @@ from PySide6.QtWidgets import QWidget
 from app.views.dialogs import show_error
 from app.views.memory_dialog import MemoryDialog
 from app.workers import Job, Workers
+from assistant.events import BackgroundStatus
+
+
+def learning_text(status: BackgroundStatus) -> str:
+    """What memory learning is doing, for the status bar and the memory manager ("" when idle)."""
+    if status.learning:
+        return "Learning from your conversation…"
+    if status.memory_pending:
+        n = status.memory_pending
+        return f"{n} message{'s' if n != 1 else ''} waiting to be learned from"
+    return ""
 
 
 class MemoryController(QObject):
@@ -23,6 +34,7 @@ class MemoryController(QObject):
         self.assistant, self.workers, self.window = assistant, workers, window
         self.dialog: MemoryDialog | None = None
         self.query = ""
+        self.status = BackgroundStatus()
 
     @property
     def available(self) -> bool:
@@ -37,8 +49,17 @@ class MemoryController(QObject):
             dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
             dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))
             self.search("")
+            dialog.set_learning(learning_text(self.status))
         dialog.open()
         return dialog
+
+    def background(self, status: BackgroundStatus) -> None:
+        """The core's background status changed: show it, and list what a finished learning step stored."""
+        was_learning, self.status = self.status.learning, status
+        if self.dialog is not None and self.available:
+            self.dialog.set_learning(learning_text(status))
+            if was_learning and not status.learning:
+                self.search(self.query)
 
     def search(self, text: str) -> None:
         self.query = query = text.strip()

@@ -7,7 +7,6 @@ is told why and the settings that would have needed it are put back.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,8 @@ from app.views.settings_dialog import SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.config import Settings
-from assistant.engine import PRESETS
+from assistant.core import RELOAD_FIELDS
 from assistant.paths import RESOURCES
-
-#: ModelSettings fields that only take effect when the model is loaded again.
-RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers")
 
 
 def model_library(models_dir: Path) -> list[Path]:
@@ -44,6 +40,7 @@ class ModelController(QObject):
         self.status, self.composer = status, composer
         self.dialog: SettingsDialog | None = None
         self.error: QMessageBox | None = None  # the last load error shown (tests close it)
+        self.lastApplied: Any = None  # what the core reported for the last settings change (SettingsApplied)
 
     def load(self) -> None:
         """The first load, in the background; the window is already usable for reading history."""
@@ -107,7 +104,8 @@ class ModelController(QObject):
 
     # --- settings ------------------------------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.assistant.settings, model_library(self.assistant.paths.models_dir), PRESETS,
+        assistant = self.assistant
+        dialog = SettingsDialog(assistant.settings, model_library(assistant.paths.models_dir), assistant.presets,
                                 self._current_model(), self.window)
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog
@@ -119,13 +117,22 @@ class ModelController(QObject):
         return Path(engine.info.path).resolve() if engine.loaded else self.assistant.model_path().resolve()
 
     def apply(self, settings: Settings, model_path: Path) -> None:
-        """Persist ``settings`` through the core's config; reload the model if it or its load settings
-        changed (the model path itself is saved by ``use_model`` once the new model is in place)."""
-        previous = copy.deepcopy(self.assistant.settings)
-        settings.model.path = previous.model.path
-        self.assistant.settings = settings
-        self.assistant.save_settings()
+        """Hand the edited settings to the core, which applies them everywhere at once and saves them; on the
+        model lane, because a changed model or load setting reloads the model (the old one keeps answering
+        until the new one is ready). The window restyles right away."""
+        settings.model.path = str(model_path)
         self.settingsApplied.emit(settings)
-        reload = any(getattr(settings.model, f) != getattr(previous.model, f) for f in RELOAD_FIELDS)
-        if reload or model_path.resolve() != self._current_model():
-            self.switch(model_path, previous)
+        current = self._current_model()
+        reload = model_path.resolve() != current or any(
+            getattr(settings.model, f) != getattr(self.assistant.settings.model, f) for f in RELOAD_FIELDS)
+        if reload:
+            self._loading(model_path)
+        assistant = self.assistant
+        self.workers.model.submit(Job(lambda: assistant.update_settings(settings),
+                                      on_done=lambda applied: self._applied(applied, reload),
+                                      on_failed=lambda message: self._load_failed(message, None)))
+
+    def _applied(self, applied: Any, reloaded: bool) -> None:
+        self.lastApplied = applied
+        if reloaded:
+            self._ready(applied.model or self.assistant.engine.info)

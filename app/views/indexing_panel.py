@@ -50,8 +50,8 @@ class IndexingPanel(QFrame):
         layout.addLayout(buttons)
         self.hide()
 
-    def start(self, collection: str) -> None:
-        self.title.setText(f"Adding to “{collection}”…")
+    def start(self, collection: str, title: str = "") -> None:
+        self.title.setText(title or f"Adding to “{collection}”…")
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
         self.errors_button.hide()

@@ -44,6 +44,11 @@ class MemoryDialog(QDialog):
         self.status.setWordWrap(True)
         self.status.setObjectName("Muted")
         layout.addWidget(self.status)
+        self.learning = QLabel()
+        self.learning.setObjectName("Muted")
+        self.learning.setAccessibleName("Memory learning status")
+        self.learning.hide()
+        layout.addWidget(self.learning)
         if available:
             self.search = QLineEdit()
             self.search.setPlaceholderText("Search memories")
@@ -80,6 +85,11 @@ class MemoryDialog(QDialog):
         self.model.set_items(items)
         self.status.setText(f"{len(items)} memor{'y' if len(items) == 1 else 'ies'}" if items else
                             "Nothing remembered yet.")
+
+    def set_learning(self, text: str) -> None:
+        """"Learning from your last message…" / "2 messages waiting to be learned from"; empty hides it."""
+        self.learning.setText(text)
+        self.learning.setVisible(bool(text))
 
     def _selected(self) -> object | None:
         index = self.list.currentIndex()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -135,26 +134,14 @@ class SettingsDialog(QDialog):
         self.top_k_sources = _spin(1, 50, k.top_k, "Number of sources")
         self.rerank = QCheckBox("Rerank sources with a cross-encoder (slower, more precise)")
         self.rerank.setChecked(k.rerank)
-        self.watched = QListWidget()
-        self.watched.setAccessibleName("Watched folders")
-        self.watched.addItems(k.watched_folders)
-        add, remove = QPushButton("Add folder…"), QPushButton("Remove")
-        add.clicked.connect(self._add_watched)
-        remove.clicked.connect(lambda: [self.watched.takeItem(self.watched.row(i))
-                                        for i in self.watched.selectedItems()])
-        buttons = QHBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch(1)
         form = QFormLayout()
         form.addRow("Chunk size (tokens)", self.chunk_tokens)
         form.addRow("Chunk overlap (tokens)", self.chunk_overlap)
         form.addRow("Sources per answer", self.top_k_sources)
         form.addRow("", self.rerank)
-        form.addRow("Watched folders", self.watched)
-        form.addRow("", buttons)
-        return _page(form, "Chunk settings apply to files indexed from now on; re-index a collection to "
-                           "apply them to it.")
+        return _page(form, "Changes apply at once. New chunk settings re-chunk each collection at its next "
+                           "sync (watched collections right away). Watching is set per collection: right-click "
+                           "it in the sidebar.")
 
     def _memory_tab(self, s: Settings) -> QWidget:
         self.memory_enabled = QCheckBox("Remember useful facts about me between conversations")
@@ -192,11 +179,6 @@ class SettingsDialog(QDialog):
         if path:
             self._select_model(Path(path))
 
-    def _add_watched(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Watch a folder")
-        if folder and not self.watched.findItems(folder, Qt.MatchFlag.MatchExactly):
-            self.watched.addItem(folder)
-
     def _apply_preset(self, name: str) -> None:
         if name in self.presets:
             self.temperature.setValue(self.presets[name].temperature)
@@ -218,7 +200,6 @@ class SettingsDialog(QDialog):
         k = s.knowledge
         k.chunk_tokens, k.chunk_overlap = self.chunk_tokens.value(), self.chunk_overlap.value()
         k.top_k, k.rerank = self.top_k_sources.value(), self.rerank.isChecked()
-        k.watched_folders = [self.watched.item(i).text() for i in range(self.watched.count())]
         s.memory.enabled = self.memory_enabled.isChecked()
         s.appearance.theme = self.theme.currentData()
         s.appearance.font_size = self.font_size.value()

@@ -44,6 +44,7 @@ class Sidebar(QFrame):
     addFolderRequested = Signal()
     removeCollectionRequested = Signal(object)
     collectionErrorsRequested = Signal(object)  # the collection's info, when it has skipped files
+    watchToggled = Signal(object, bool)  # the collection's info, and whether to watch its folders
     settingsRequested = Signal()
     memoryRequested = Signal()
 
@@ -120,6 +121,11 @@ class Sidebar(QFrame):
         if item is None:
             return
         menu = QMenu(self)
+        watch = menu.addAction("Watch for changes")
+        watch.setCheckable(True)
+        watch.setChecked(bool(getattr(item, "watched", False)))
+        watch.setToolTip("Re-index edited, new, deleted and renamed files within seconds")
+        watch.toggled.connect(lambda on: self.watchToggled.emit(item, on))
         if getattr(item, "errors", 0):
             menu.addAction("Show skipped files…", lambda: self.collectionErrorsRequested.emit(item))
         menu.addAction(icon("trash"), "Remove from Hearth…", lambda: self.removeCollectionRequested.emit(item))

@@ -14,7 +14,7 @@ def test_hearth_home_overrides_every_path(hearth_home: Path) -> None:
 
 def test_round_trip(tmp_path: Path) -> None:
     s = Settings()
-    s.model.n_ctx, s.model.temperature, s.knowledge.watched_folders = 8192, 0.3, ["/data/notes"]
+    s.model.n_ctx, s.model.temperature, s.knowledge.chunk_tokens = 8192, 0.3, 128
     path = tmp_path / "settings.toml"
     save_settings(s, path)
     loaded = load_settings(path)

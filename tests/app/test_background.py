@@ -1,0 +1,85 @@
+"""What the window shows keeps its promises: memory learns from a chat, watched folders re-sync, and a
+changed setting applies at once. Real model, embedder, mem0 and Chroma; no CLI call anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gui_helpers import write_settings
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.views.memory_dialog import MemoryDialog
+from assistant.config import load_settings, save_settings
+from assistant.paths import get_paths
+
+
+def index_watched(qtbot: QtBot, window: MainWindow, folder: Path, name: str) -> None:
+    window.ctl.knowledge.index([folder], name)  # what a drop or "Add folder" does after the collection dialog
+    qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=120_000)
+    qtbot.waitUntil(lambda: any(c.name == name and c.watched for c in window.collections_model.items()))
+
+
+def chunks_of(window: MainWindow, name: str) -> int:
+    return next(c.chunks for c in window.collections_model.items() if c.name == name)
+
+
+@pytest.mark.slow
+def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, ask) -> None:
+    settings = write_settings(max_tokens=16)
+    settings.memory.enabled = True
+    save_settings(settings, get_paths().settings_file)
+    window = make_window()
+    dialog = window.ctl.memory.open()
+    assert isinstance(dialog, MemoryDialog)
+    qtbot.waitUntil(lambda: dialog.status.text() == "Nothing remembered yet.", timeout=60_000)
+    learning_seen: list[str] = []
+    window.bridge.event.connect(lambda _e: learning_seen.append(window.learning.text()))
+    ask(window, "My dog is called Biscuit and I live in Lisbon.", timeout=120_000)
+    qtbot.waitUntil(lambda: any("Biscuit" in m.text or "Lisbon" in m.text for m in dialog.model.items()),
+                    timeout=180_000)
+    assert any(text.startswith("Learning") for text in learning_seen)
+    qtbot.waitUntil(lambda: not dialog.learning.isVisible() and not window.learning.text())
+
+
+@pytest.mark.slow
+def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_once(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    folder = tmp_path / "garden"
+    folder.mkdir()
+    (folder / "beds.md").write_text("# Beds\n\nThe tomatoes grow in the north bed.\n")
+    (folder / "tools.md").write_text("# Tools\n\n" + "\n\n".join(
+        f"Tool {i}: the shed holds a rake, a spade and a hose for the garden." for i in range(40)))
+    index_watched(qtbot, window, folder, "garden")
+    assert "watched" in window.sidebar.collections.model().index(0, 0).data()
+
+    # An edit, a new file and a deletion show up in search within seconds, with no re-index by the user.
+    (folder / "beds.md").write_text("# Beds\n\nThe tomatoes moved to the south bed this year.\n")
+    (folder / "compost.md").write_text("# Compost\n\nThe compost heap is behind the greenhouse.\n")
+    qtbot.waitUntil(lambda: any("south bed" in h.text for h in window.assistant.search("tomatoes bed", ("garden",)))
+                    and any(h.path.endswith("compost.md") for h in window.assistant.search("compost heap",
+                                                                                             ("garden",))),
+                    timeout=60_000)
+    assert not any("north bed" in h.text for h in window.assistant.search("tomatoes bed", ("garden",)))
+
+    # A smaller chunk size from the Settings dialog re-chunks the watched collection right away.
+    before = chunks_of(window, "garden")
+    dialog = window.ctl.model.open_settings()
+    dialog.chunk_tokens.setValue(64)
+    dialog.accept()
+    qtbot.waitUntil(lambda: chunks_of(window, "garden") > before, timeout=120_000)
+    assert load_settings(get_paths().settings_file).settings.knowledge.chunk_tokens == 64
+    assert "chunking" in " ".join(window.ctl.model.lastApplied.changes)
+
+
+@pytest.mark.slow
+def test_watching_can_be_switched_off_from_the_sidebar(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Dear Ana, the parcel arrived.\n")
+    index_watched(qtbot, window, folder, "letters")
+    info = window.collections_model.items()[0]
+    window.sidebar.watchToggled.emit(info, False)
+    qtbot.waitUntil(lambda: not window.collections_model.items()[0].watched)
+    assert window.assistant.scheduler.status().watching == ()
