@@ -78,7 +78,6 @@ def _corpus(root: Path) -> Path:
 def run(log: Callable[[str], Any] = print) -> dict[str, Any]:
     from assistant.benchmarks.results import save_result
     from assistant.config import Settings, save_settings
-    from assistant.paths import get_paths
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication([])
@@ -89,7 +88,7 @@ def run(log: Callable[[str], Any] = print) -> dict[str, Any]:
         try:
             settings = Settings()
             settings.model.max_tokens = ANSWER_TOKENS
-            save_settings(settings, get_paths().ensure().settings_file)
+            save_settings(settings)
             from app.main_window import MainWindow
 
             t0 = time.perf_counter()

@@ -38,7 +38,6 @@ def _save(widget: QWidget, name: str, app: QApplication) -> None:
 
 def main() -> None:
     from assistant.config import Settings, save_settings
-    from assistant.paths import get_paths
 
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
@@ -48,7 +47,7 @@ def main() -> None:
         settings = Settings()
         settings.model.max_tokens = 120
         settings.appearance.theme = "light"
-        save_settings(settings, get_paths().ensure().settings_file)
+        save_settings(settings)
         from app import theme
         from app.main_window import MainWindow
 

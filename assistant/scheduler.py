@@ -122,8 +122,8 @@ class Scheduler:
         if learner is not None:
             try:
                 pending, failed = learner.pending_count(), learner.failed_count()
-            except HearthError as exc:
-                self._last_error = str(exc)
+            except Exception as exc:  # a store closed or failing under us: report it, keep the thread alive
+                self._last_error = f"Memory queue unavailable: {exc}"
         queued = tuple(sorted(self._sync_queue))
         return BackgroundStatus(learning=self._learning, memory_pending=pending, memory_failed=failed,
                                 syncing=self._syncing, sync_queued=queued, watching=tuple(sorted(self._watchers)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -29,7 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.config import Settings
-from assistant.engine.sampling import SamplingParams
+
+if TYPE_CHECKING:
+    from assistant.engine.sampling import SamplingParams
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 

@@ -91,15 +91,17 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model)
     sources = None
+    printed = False
     for event in response:
         if isinstance(event, Token) and echo:
             sys.stdout.write(event.text)
             sys.stdout.flush()
+            printed = True
         elif isinstance(event, Notice):
             err(f"[{event.kind}] {event.message}")
         elif isinstance(event, Sources):
             sources = event
-    if echo:
+    if printed:
         sys.stdout.write("\n")
     return response.done, response.failed, sources
 

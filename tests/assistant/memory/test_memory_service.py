@@ -84,7 +84,8 @@ def test_malformed_model_output_skips_the_turn_without_losing_it(open_memory, sc
     memory.enqueue_turn("a", "I'm vegan.", "Noted.")
     memory.enqueue_turn("b", "I live in Oslo.", "Noted.")
     assert memory.process_pending(limit=1) == 1
-    assert memory.pending_count() == 1 and memory.failed_count() == 1  # kept, marked failed
+    assert memory.pending_count() == 2 and memory.due_count() == 1  # kept, and retried after a back-off
+    assert 50 < memory.next_retry_in() <= 60 and memory.failed_count() == 0
     assert memory.list() == []
 
     fixed = open_memory(llm=scripted('{"facts": ["User lives in Oslo"]}'))

@@ -81,3 +81,20 @@ def test_memory_item_reads_mem0_rows() -> None:
     item = MemoryItem.from_mem0(row)
     assert item == MemoryItem("a", "User is vegan", "t0", "t0", superseded_by="b", source_conversation=None)
     assert not item.active and item.to_dict()["superseded_by"] == "b"
+
+
+def test_a_failed_turn_is_retried_with_back_off_then_given_up(tmp_path, monkeypatch) -> None:
+    from assistant.memory import queue as q
+
+    clock = [1000.0]
+    monkeypatch.setattr(q.time, "time", lambda: clock[0])
+    turns = q.TurnQueue(tmp_path / "queue.sqlite3")
+    turn = turns.push("c", "I play the cello.")
+    for delay in q.RETRY_DELAYS_S:
+        assert turns.fail(turn, "bad JSON") is True
+        assert turns.pending() == [] and turns.next_retry_in() == delay
+        clock[0] += delay
+        assert [t.id for t in turns.pending()] == [turn]
+    assert turns.fail(turn, "bad JSON again") is False
+    assert turns.counts() == {"pending": 0, "failed": 1} and turns.pending() == []
+    turns.close()
