@@ -149,13 +149,14 @@ class Scheduler:
         """Held while an answer runs: learning yields the engine at once and resumes afterwards."""
         with self._cv:
             self._foreground += 1
+            interrupted = self._learning
             self._learn_cancel.set()
         try:
             yield
         finally:
             with self._cv:
                 self._foreground -= 1
-                self._wake_learning = True
+                self._wake_learning = self._wake_learning or interrupted
                 self._cv.notify_all()
 
     def _learner(self, open_it: bool = True) -> Learner | None:
@@ -166,25 +167,30 @@ class Scheduler:
             return None
 
     def _learning_due(self) -> bool:
-        learner = self._learner()
+        """Turns ready to learn from, in a memory store this process opened (none opened: nothing to do)."""
+        learner = self._learner(open_it=False)
         return learner is not None and self.hooks.engine_ready() and learner.due_count() > 0
 
     def _learning_loop(self) -> None:
         while True:
             with self._cv:
+                timed_out = False
                 while not self._stopping and (self._foreground or not (self._wake_learning or self._draining)):
-                    self._cv.wait(POLL_S)
-                    if not self._foreground:
-                        self._wake_learning = True  # re-check now and then: failed turns fall due for retry
+                    if not self._cv.wait(POLL_S) and not self._foreground:
+                        timed_out = True  # re-check now and then: failed turns fall due for a retry
+                        break
                 if self._stopping:
                     return
+                # Only a queued turn, a model load or a start's catch-up opens the memory store; the
+                # periodic retry check and a closing drain look only at a store this process opened.
+                open_it = self._wake_learning and not timed_out
                 self._wake_learning = False
                 self._learn_cancel = cancel = threading.Event()
-            self._learn_once(cancel)
+            self._learn_once(cancel, open_it)
 
-    def _learn_once(self, cancel: threading.Event) -> None:
+    def _learn_once(self, cancel: threading.Event, open_it: bool) -> None:
         """Learn from the due turns, one at a time, until none is due or an answer wants the engine."""
-        learner = self._learner()
+        learner = self._learner(open_it)
         if learner is None or not self.hooks.engine_ready():
             return
         while not cancel.is_set():
