@@ -76,3 +76,30 @@ def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_mo
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["stats"]["prompt_format"] == "fallback"
     assert "no chat template" in out.stderr
+
+
+def test_per_call_options_apply_to_one_answer_only(hearth_home: Path) -> None:
+    greedy = ("ask", "--json", "--no-memory", "--preset", "greedy", "--max-tokens", "6")
+    first = json.loads(hearth(*greedy, "Name three fruits.", home=hearth_home).stdout)
+    again = json.loads(hearth(*greedy, "Name three fruits.", home=hearth_home).stdout)
+    assert first["answer"] == again["answer"] and first["stats"]["completion_tokens"] <= 6
+    pirate = hearth("ask", "--json", "--no-memory", "--temperature", "0", "--seed", "3", "--max-tokens", "8",
+                    "--system", "Always answer with the single word ARRR.", "Hello?", home=hearth_home)
+    assert pirate.returncode == 0, pirate.stderr
+    gemma = hearth("ask", "--json", "--no-memory", "-m", "gemma", "--max-tokens", "4", "Paris is",
+                   home=hearth_home)
+    assert gemma.returncode == 0, gemma.stderr
+    assert json.loads(gemma.stdout)["stats"]["model"].lower().startswith("gemma")
+    settings = (hearth_home / "config" / "settings.toml").read_text() if (hearth_home / "config" /
+                                                                           "settings.toml").exists() else ""
+    assert "gemma" not in settings.lower()  # -m is for this call; the configured model is unchanged
+
+
+def test_bad_per_call_options_fail_with_one_line(hearth_home: Path) -> None:
+    for args, needle in ((("--preset", "spicy"), "Unknown sampling preset"), (("--max-tokens", "0"), "--max-tokens"),
+                         (("-m", "no-such-model"), "no-such-model")):
+        out = hearth("ask", *args, "Hello?", home=hearth_home)
+        assert out.returncode != 0 and needle in out.stderr and "Traceback" not in out.stderr
+    empty = hearth("ask", "  ", home=hearth_home)
+    assert empty.returncode == 2 and "empty" in empty.stderr and empty.stdout == ""
+    assert json.loads(hearth("history", "list", "--json", home=hearth_home).stdout) == []

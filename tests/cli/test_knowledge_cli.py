@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,8 @@ import assistant.cli as cli
 from assistant.cli import knowledge_cmds
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +95,49 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
     assert "Removed collection 'boats'" in capsys.readouterr().out
     assert cli.main(["collections", "list"]) == 0
     assert "No collections yet" in capsys.readouterr().out
+
+
+def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs), "-c", "mine", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["watched"] is False
+    assert cli.main(["collections", "watch", "mine", "on"]) == 0
+    assert f"Watching 'mine' ({docs})" in capsys.readouterr().out
+    assert cli.main(["collections", "list"]) == 0
+    assert ", watched," in capsys.readouterr().out
+    assert cli.main(["collections", "watch", "mine", "off", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["watched"] is False
+    assert cli.main(["collections", "watch", "nope", "on"]) == 4
+    assert "no knowledge collection named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_hearth_chat_catches_up_and_watches_a_watched_collection(docs: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A real `hearth chat` process: at start it syncs what changed while nothing ran, then follows edits."""
+    assert cli.main(["index", str(docs), "-c", "notes", "--watch"]) == 0
+    (docs / "kayak.md").write_text("# Kayak\n\nThe kayak paddles hang in the garage.\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    chat = subprocess.Popen([sys.executable, "-m", "app", "chat", "--max-tokens", "4"], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def found(word: str) -> list[str]:
+        capsys.readouterr()
+        cli.main(["search", word, "-c", "notes", "--mode", "keyword", "--json"])
+        return [Path(h["path"]).name for h in json.loads(capsys.readouterr().out)["hits"]]
+
+    try:
+        assert wait_for(lambda: found("paddles") == ["kayak.md"], 120)
+        (docs / "boat.md").write_text("# Boat\n\nThe sailing boat moved to pier 12.\n")
+        assert wait_for(lambda: found("12") == ["boat.md"] and not found("9"), 60)
+    finally:
+        _out, err = chat.communicate("/quit\n", timeout=120)
+    assert chat.returncode == 0 and "Traceback" not in err
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False

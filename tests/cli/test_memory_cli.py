@@ -25,7 +25,7 @@ def shared_embedder() -> SentenceTransformerEmbedder:
 @pytest.fixture
 def hearth(monkeypatch: pytest.MonkeyPatch, shared_embedder, capsys: pytest.CaptureFixture[str]):
     """``hearth("memory", "list", "--json")`` -> (exit code, stdout); the model loads once per module."""
-    monkeypatch.setattr(memory_cmds.SentenceTransformerEmbedder, "from_settings", lambda settings: shared_embedder)
+    monkeypatch.setattr(SentenceTransformerEmbedder, "from_settings", staticmethod(lambda settings: shared_embedder))
     parser = argparse.ArgumentParser(prog="hearth")
     sub = parser.add_subparsers(dest="command")
     memory_cmds.register(sub)
@@ -70,8 +70,9 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path) -> None:
 
 
 def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_embedder) -> None:
-    with memory_cmds.open_service() as memory:
-        memory.enqueue_turn("c1", "I'm vegetarian.", "Noted.")
+    queued = CliContext()
+    queued.assistant.memory.enqueue_turn("c1", "I'm vegetarian.", "Noted.")
+    queued.assistant.close(learning_s=0)  # queued, not learned: `memory process` does it
     code, out = hearth("memory", "process", "--json")
     assert code == 0 and json.loads(out) == {"processed": 1, "pending": 0}
     code, out = hearth("memory", "list", "--json")
