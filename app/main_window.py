@@ -23,6 +23,7 @@ from app.controllers.conversations import ConversationsController, conversation_
 from app.controllers.knowledge import KnowledgeController, collection_model
 from app.controllers.memory import MemoryController, learning_text
 from app.controllers.model import ModelController
+from app.controllers.models import ModelsController
 from app.icons import app_icon
 from app.views.chat_view import ChatView, ErrorBanner
 from app.views.composer import Composer
@@ -62,6 +63,7 @@ class Controllers:
                                              w.composer)
         self.model = ModelController(assistant, workers, w, w.status, w.composer)
         self.memory = MemoryController(assistant, workers, w)
+        self.models = ModelsController(assistant, workers, w, self.model)
 
 
 class MainWindow(QMainWindow):
@@ -124,7 +126,7 @@ class MainWindow(QMainWindow):
         """Wire the controllers to the freshly opened assistant, then load the model in the background."""
         self.assistant = assistant
         self.ctl = ctl = Controllers(self, assistant)
-        self.chat_view.welcome.set_models_dir(str(assistant.paths.models_dir))
+        self.chat_view.welcome.getModelsRequested.connect(ctl.models.open)
         if assistant.settings_warning:
             self.banner.show_message(assistant.settings_warning)
         ctl.chat.conversationChanged.connect(ctl.conversations.set_current)
@@ -138,6 +140,7 @@ class MainWindow(QMainWindow):
         self.sidebar.collectionErrorsRequested.connect(ctl.knowledge.show_file_errors)
         self.sidebar.settingsRequested.connect(self.open_settings)
         self.sidebar.memoryRequested.connect(ctl.memory.open)
+        self.sidebar.modelsRequested.connect(ctl.models.open)
         self.sidebar.watchToggled.connect(ctl.knowledge.set_watch)
         self._unsubscribe = assistant.subscribe(self.bridge.event.emit)
         ctl.model.settingsApplied.connect(self.apply_appearance)
@@ -222,6 +225,8 @@ class MainWindow(QMainWindow):
         if self.ctl is not None:
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
+            self.ctl.models.cancel_download()  # the partial file stays; the next start can resume it
+            self.ctl.model.cancel_load()
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.workers.stop()

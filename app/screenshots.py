@@ -10,11 +10,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.theme import RESOURCES
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
 
 OUT = RESOURCES.parent / "docs" / "screenshots"
 NOTES = {
@@ -96,9 +100,21 @@ def main() -> None:
         _save(dialog, "settings", app)
         dialog.reject()
 
+        models_shot(window, app)
+
         window.apply_appearance(_with_theme(settings, "dark"))
         _save(window, "dark", app)
         window.close()
+
+
+def models_shot(window: MainWindow, app: QApplication) -> None:
+    """The Models view: the library with fit pills and the current model, while a catalog model is listed."""
+    assert window.ctl is not None
+    dialog = window.ctl.models.open()
+    dialog.resize(760, 560)
+    _wait(app, lambda: len(dialog.library.rows) >= 2 and bool(dialog.catalog.rows), 60)
+    _save(dialog, "models", app)
+    dialog.reject()
 
 
 def _with_theme(settings: object, name: str) -> object:

@@ -2,9 +2,10 @@
 
 Why lanes instead of a thread pool: the engine, the index and the history each serialise their own work
 anyway, so one named ``QThread`` per resource ("hearth-generation", "hearth-indexing", "hearth-model",
-"hearth-io") keeps jobs for one resource in order, lets chat continue while indexing runs, and lets an
-old model keep answering while a new one loads. A :class:`Job` carries plain callables: ``call`` runs on
-the worker thread, the ``on_*`` callbacks run on the GUI thread. No exception ever crosses a thread:
+"hearth-io", "hearth-download") keeps jobs for one resource in order, lets chat continue while indexing runs,
+lets an old model keep answering while a new one loads, and keeps a long download from holding up the rest.
+A :class:`Job` carries plain callables: ``call`` runs on the worker thread, the ``on_*`` callbacks run on the
+GUI thread. No exception ever crosses a thread:
 the worker turns it into a readable message for ``on_failed``.
 """
 
@@ -113,7 +114,8 @@ class Workers:
         self.indexing = Lane("hearth-indexing", on_error)
         self.model = Lane("hearth-model", on_error)
         self.io = Lane("hearth-io", on_error)
-        self.lanes = (self.generation, self.indexing, self.model, self.io)
+        self.download = Lane("hearth-download", on_error)
+        self.lanes = (self.generation, self.indexing, self.model, self.io, self.download)
         wire(self.lanes)
 
     def stop(self, timeout_ms: int = 10_000) -> None:
@@ -123,6 +125,28 @@ class Workers:
         for lane in self.lanes:
             if not lane.thread.wait(timeout_ms):
                 log.warning("worker thread %s did not stop within %d ms", lane.name, timeout_ms)
+
+
+class Relay(QObject):
+    """Hands values from a core callback on a worker thread (download or load progress) to a GUI-thread callable.
+
+    Create it on the GUI thread; calling it from any thread queues the value: the signal is connected to a
+    slot of this object, which lives on the GUI thread, so Qt delivers it there.
+    """
+
+    _item = Signal(object)
+
+    def __init__(self, receiver: Callable[[Any], None]) -> None:
+        super().__init__()
+        self._receiver = receiver
+        self._item.connect(self._deliver)
+
+    def __call__(self, value: Any) -> None:
+        self._item.emit(value)
+
+    @Slot(object)
+    def _deliver(self, value: Any) -> None:
+        self._receiver(value)
 
 
 def wire(lanes: tuple[Lane, ...]) -> None:

@@ -1,14 +1,20 @@
-"""The chat model and the settings: first load, the status bar, and applying the Settings dialog.
+"""The chat model and the settings: loads with progress, the status bar, the library list, the Settings dialog.
 
 Loads run on the "hearth-model" lane. ``Assistant.use_model`` swaps only once the new model is ready,
 so the old one keeps answering meanwhile (generation runs on its own lane); if the load fails, the user
-is told why and the settings that would have needed it are put back.
+is told why and the settings that would have needed it are put back. Load progress (llama.cpp's own, with
+an ETA) reaches the status bar and the Models view through a :class:`Relay`; a load can be cancelled.
+
+The library (``assistant.models.entries()``) is read on the io lane and kept here, so the Settings dialog
+opens at once with it and the Models view shares it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -17,21 +23,32 @@ from app.views.composer import Composer
 from app.views.dialogs import show_error
 from app.views.settings_dialog import SettingsDialog
 from app.views.status_bar import StatusBar
-from app.workers import Job, Workers
+from app.workers import Job, Relay, Workers
 from assistant.config import Settings
 from assistant.core import RELOAD_FIELDS
-from assistant.paths import RESOURCES
+
+if TYPE_CHECKING:
+    from assistant.events import Progress
+    from assistant.models import LibraryEntry
+
+#: A load job: ``(progress callback, cancel event) -> ModelInfo``.
+Load = Callable[[Callable[["Progress"], None], threading.Event], Any]
 
 
-def model_library(models_dir: Path) -> list[Path]:
-    """The bundled models and the user's models folder: the "local model library"."""
-    folders = [RESOURCES / "models", models_dir]
-    return sorted({p.resolve() for d in folders if d.is_dir() for p in d.glob("*.gguf")}, key=lambda p: p.name)
+def duration_text(seconds: float | None) -> str:
+    """"12 s left", "3 min left": rough on purpose, an ETA is an estimate ("" when there is none yet)."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{max(seconds, 1):.0f} s left"
+    return f"{seconds / 60:.0f} min left" if seconds < 3600 else f"{seconds / 3600:.1f} h left"
 
 
 class ModelController(QObject):
     loadFinished = Signal(bool)  # a load ended: True if a model is ready (first load or a switch)
+    loadProgress = Signal(str, int)  # a load in progress: its text (name, %, ETA) and its percent
     settingsApplied = Signal(object)  # the new Settings (appearance may have changed)
+    libraryChanged = Signal(list)  # the library (LibraryEntry list) was read again
 
     def __init__(self, assistant: Any, workers: Workers, window: QWidget, status: StatusBar,
                  composer: Composer) -> None:
@@ -41,12 +58,16 @@ class ModelController(QObject):
         self.dialog: SettingsDialog | None = None
         self.error: QMessageBox | None = None  # the last load error shown (tests close it)
         self.lastApplied: Any = None  # what the core reported for the last settings change (SettingsApplied)
+        self.library: list[LibraryEntry] = []
+        self.loading: Path | None = None  # the model a load with progress is bringing in
+        self.cancel = threading.Event()
+        self._progress = Relay(self._on_progress)
+        status.cancelLoadRequested.connect(self.cancel_load)
 
     def load(self) -> None:
         """The first load, in the background; the window is already usable for reading history."""
-        self._loading(self.assistant.model_path())
-        self.workers.model.submit(Job(self.assistant.ensure_model, on_done=self._ready,
-                                      on_failed=lambda message: self._load_failed(message, None)))
+        self._start_load(self.assistant.model_path(), None, self.assistant.ensure_model)
+        self.refresh_library()
         self.workers.generation.submit(Job(self._warm_up_answers))
         self.workers.indexing.submit(Job(self._warm_up_indexing))
 
@@ -67,11 +88,39 @@ class ModelController(QObject):
         _ = knowledge.chunker
         _ = knowledge.store.chroma
 
+    def refresh_library(self) -> None:
+        """Read the library again (at start, after a download, a removal or a switch) on the io lane."""
+        self.workers.io.submit(Job(self.assistant.models.entries, on_done=self._library_read))
+
+    def _library_read(self, entries: list[LibraryEntry]) -> None:
+        self.library = list(entries)
+        self.libraryChanged.emit(self.library)
+
     def switch(self, path: Path, previous: Settings | None = None) -> None:
-        """Load ``path`` with the current load settings; on failure restore ``previous``'s load settings."""
+        """Load ``path`` with its own profile, with progress; on failure restore ``previous``'s load settings."""
+        assistant = self.assistant
+        self._start_load(path, previous, lambda progress, cancel: assistant.use_model(path, progress, cancel))
+
+    def cancel_load(self) -> None:
+        """Stop the running load; the model that was answering stays."""
+        self.cancel.set()
+
+    def _start_load(self, path: Path, previous: Settings | None, load: Load) -> None:
+        self.loading, self.cancel = path, threading.Event()
+        cancel, progress = self.cancel, self._progress
         self._loading(path)
-        self.workers.model.submit(Job(lambda: self.assistant.use_model(path), on_done=self._ready,
-                                      on_failed=lambda message: self._load_failed(message, previous)))
+        self.status.show_load(0, f"Loading {path.name}…")
+        self.workers.model.submit(Job(lambda: load(progress, cancel), on_done=self._ready,
+                                      on_failed=lambda message: self._load_failed(message, previous, cancel)))
+
+    def _on_progress(self, progress: Progress) -> None:
+        if self.loading is None:  # a late report of a load that already ended
+            return
+        percent = round(100 * progress.done / (progress.total or 1))
+        eta = duration_text(progress.eta_s) if percent < 100 else ""
+        text = f"Loading {progress.message or self.loading.name}… {percent}%" + (f" · {eta}" if eta else "")
+        self.status.show_load(percent, text)
+        self.loadProgress.emit(text, percent)
 
     def _loading(self, path: Path) -> None:
         self.status.set_model(f"Loading {path.name}…", str(path))
@@ -81,38 +130,47 @@ class ModelController(QObject):
 
     def _ready(self, info: Any) -> None:
         engine = self.assistant.engine
+        self.loading = None
+        self.status.show_load(None)
         self.status.set_model(f"{info.name} · {info.params_label()} {info.quantization}", info.path)
         self.status.set_device(engine.device)
         self.status.set_context(engine.cached_tokens, engine.n_ctx)
         self.composer.set_ready(True)
         self.loadFinished.emit(True)
+        self.refresh_library()  # the current-model mark moves
 
-    def _load_failed(self, message: str, previous: Settings | None) -> None:
+    def _load_failed(self, message: str, previous: Settings | None, cancel: threading.Event | None = None) -> None:
         engine = self.assistant.engine
+        cancelled = cancel is not None and cancel.is_set()
+        self.loading = None
+        self.status.show_load(None)
         if previous is not None:
             for name in RELOAD_FIELDS:
                 setattr(self.assistant.settings.model, name, getattr(previous.model, name))
             self.assistant.save_settings()
+        why = "the load was cancelled" if cancelled else "the new model failed to load"
         if engine.loaded:
-            self.status.set_model(f"{engine.info.name} (kept: the new model failed to load)", engine.info.path)
+            self.status.set_model(f"{engine.info.name} (kept: {why})", engine.info.path)
         else:
             self.status.set_model("No model loaded", message)
         # Sending stays possible: the core retries the load and reports a failure as a readable answer.
         self.composer.set_ready(True)
-        self.error = show_error(self.window, "The model could not be loaded", message)
+        if not cancelled:
+            self.error = show_error(self.window, "The model could not be loaded", message)
         self.loadFinished.emit(engine.loaded)
 
     # --- settings ------------------------------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
         assistant = self.assistant
-        dialog = SettingsDialog(assistant.settings, model_library(assistant.paths.models_dir), assistant.presets,
-                                self._current_model(), self.window)
+        usable = [e.path for e in self.library if e.info is not None]
+        dialog = SettingsDialog(assistant.settings, usable, assistant.presets, self.current_model(), self.window)
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog
         dialog.open()
         return dialog
 
-    def _current_model(self) -> Path:
+    def current_model(self) -> Path:
+        """The model answering now (before the first load ends: the configured one)."""
         engine = self.assistant.engine
         return Path(engine.info.path).resolve() if engine.loaded else self.assistant.model_path().resolve()
 
@@ -122,7 +180,7 @@ class ModelController(QObject):
         until the new one is ready). The window restyles right away."""
         settings.model.path = str(model_path)
         self.settingsApplied.emit(settings)
-        current = self._current_model()
+        current = self.current_model()
         reload = model_path.resolve() != current or any(
             getattr(settings.model, f) != getattr(self.assistant.settings.model, f) for f in RELOAD_FIELDS)
         if reload:

@@ -47,6 +47,7 @@ class Sidebar(QFrame):
     watchToggled = Signal(object, bool)  # the collection's info, and whether to watch its folders
     settingsRequested = Signal()
     memoryRequested = Signal()
+    modelsRequested = Signal()
 
     def __init__(self, conversations: ListModel, collections: ListModel) -> None:
         super().__init__()
@@ -82,6 +83,8 @@ class Sidebar(QFrame):
         settings.clicked.connect(self.settingsRequested)
         memory = tool_button("memory", "What Hearth remembers", text="Memory")
         memory.clicked.connect(self.memoryRequested)
+        models = tool_button("open-file", "Get, switch and remove models", text="Models")
+        models.clicked.connect(self.modelsRequested)
 
         knowledge_header = QHBoxLayout()
         knowledge_header.addWidget(section_title("Knowledge"))
@@ -90,6 +93,7 @@ class Sidebar(QFrame):
         footer = QHBoxLayout()
         footer.addWidget(settings)
         footer.addWidget(memory)
+        footer.addWidget(models)
         footer.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 8)

@@ -1,11 +1,14 @@
-"""Status bar: model (and its loading state), device, context used/size as a meter, last answer's speed."""
+"""Status bar: model (and its load progress with Cancel), device, context used/size as a meter, last speed."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 
 class StatusBar(QStatusBar):
+    cancelLoadRequested = Signal()
+
     def __init__(self) -> None:
         super().__init__()
         self.setSizeGripEnabled(False)
@@ -20,10 +23,22 @@ class StatusBar(QStatusBar):
         self.meter.setTextVisible(False)
         self.meter.setValue(0)
         self.context = QLabel()
+        self.load_bar = QProgressBar()
+        self.load_bar.setObjectName("LoadProgress")
+        self.load_bar.setAccessibleName("Model load progress")
+        self.load_bar.setRange(0, 100)
+        self.load_bar.setMaximumWidth(140)
+        self.load_bar.setTextVisible(False)  # the model label says "Loading X… 42% · 3 s left"
+        self.cancel_load = QPushButton("Cancel")
+        self.cancel_load.setAccessibleName("Cancel loading the model")
+        self.cancel_load.clicked.connect(self.cancelLoadRequested)
         self.speed = QLabel()
         self.speed.setAccessibleName("Last answer speed")
         self.addWidget(self.model)
+        self.addWidget(self.load_bar)
+        self.addWidget(self.cancel_load)
         self.addWidget(self.device)
+        self.show_load(None)
         self.addPermanentWidget(self.speed)
         self.addPermanentWidget(self.meter)
         self.addPermanentWidget(self.context)
@@ -31,6 +46,14 @@ class StatusBar(QStatusBar):
     def set_model(self, text: str, tooltip: str = "") -> None:
         self.model.setText(text)
         self.model.setToolTip(tooltip)
+
+    def show_load(self, percent: int | None, text: str = "") -> None:
+        """A load in progress (``percent`` 0-100, ``text`` with its ETA), or ``None`` when none runs."""
+        for widget in (self.load_bar, self.cancel_load):
+            widget.setVisible(percent is not None)
+        if percent is not None:
+            self.load_bar.setValue(percent)
+            self.set_model(text, self.model.toolTip())
 
     def set_device(self, device: str) -> None:
         self.device.setText(device)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-WELCOME = """
+INTRO = """
 <p>Hearth runs <b>fully offline</b> on this computer. Nothing you type or drop in ever leaves it.</p>
 <p>It starts with a <b>small bundled model</b> (SmolLM2, 135M parameters): quick, but its answers are
-simple. For better answers, download any chat model in <b>GGUF</b> format (for example a 1–8B
-“Instruct” model, Q4_K_M), put it in <code>{models_dir}</code>, and pick it in
-<b>Settings → Model</b> (Ctrl+,).</p>
+simple. For better answers, get a bigger chat model: <b>Get models</b> shows which ones fit this computer
+and downloads them (the only time Hearth goes online, and only when you ask).</p>
+"""
+FILES = """
 <p><b>Drop a folder or files</b> anywhere on this window to add them to your knowledge. Hearth indexes
 them in the background; then choose the collection under “Answer from” and ask about them. Answers
 cite their sources; click a number to see the passage.</p>
@@ -18,23 +19,34 @@ cite their sources; click a number to see the passage.</p>
 """
 
 
+def _text(html: str) -> QLabel:
+    label = QLabel(html)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
 class WelcomePanel(QFrame):
-    def __init__(self, models_dir: str = "the models folder") -> None:
+    getModelsRequested = Signal()
+
+    def __init__(self) -> None:
         super().__init__()
         self.setObjectName("Welcome")
         self.setMaximumWidth(720)
         title = QLabel("Welcome to Hearth")
         title.setObjectName("WelcomeTitle")
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.set_models_dir(models_dir)
+        self.get_models = QPushButton("Get models")
+        self.get_models.setObjectName("Primary")
+        self.get_models.setAccessibleName("Get models")
+        self.get_models.clicked.connect(self.getModelsRequested)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.get_models)
+        button_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title)
-        layout.addWidget(self.text)
+        layout.addWidget(_text(INTRO))
+        layout.addLayout(button_row)
+        layout.addWidget(_text(FILES))
         self.setAccessibleName("Welcome to Hearth")
-
-    def set_models_dir(self, models_dir: str) -> None:
-        self.text.setText(WELCOME.format(models_dir=models_dir))

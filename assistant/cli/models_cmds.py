@@ -1,25 +1,16 @@
-"""``hearth models list|inspect|add|remove|use|download|catalog``."""
+"""``hearth models list|inspect|add|remove|use|download|catalog|search``: rendering over ``Assistant.models``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, err, print_json
-from assistant.config import load_settings
-from assistant.engine import read_model_info
-from assistant.models import (
-    DownloadProgress,
-    LibraryEntry,
-    ModelLibrary,
-    download_model,
-    estimate_fit,
-    find_entry,
-    load_catalog,
-    probe_resources,
-)
-from assistant.models.fit import FitEstimate, rough_fit
-from assistant.paths import get_paths
+
+if TYPE_CHECKING:
+    from assistant.models import FitEstimate, LibraryEntry
+    from assistant.models.downloads import DownloadProgress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,30 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--copy", action="store_true", help="copy the file into Hearth's models folder")
     m.set_defaults(func=cmd_add)
     m = ms.add_parser("remove", help="forget a model or folder (deletes only files in Hearth's models folder)")
-    m.add_argument("name", help="file name, stem or path of a model, or a folder added with `add`")
+    m.add_argument("name", help="name (or a unique part of it), file name, stem or path of a model, or a folder")
     m.set_defaults(func=cmd_remove)
     m = ms.add_parser("use", help="load a model and make it the chat model (the old one stays if it fails)")
-    m.add_argument("path", metavar="NAME", help="file name, stem or path of a model")
+    m.add_argument("path", metavar="NAME", help="name as `models list` shows it (or a unique part), file name or path")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_use)
     m = ms.add_parser("download", help="download a GGUF from Hugging Face into the library (resumable)")
     m.add_argument("repo", help="Hugging Face repository, e.g. bartowski/Qwen2.5-1.5B-Instruct-GGUF")
     m.add_argument("file", help="file in that repository")
-    m.add_argument("--sha256", help="expected sha256 (catalog models have theirs built in)")
+    m.add_argument("--sha256", help="insist on this sha256 (the Hub's own is always checked)")
     m.add_argument("--revision", help="branch, tag or commit (default: main)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_download)
     m = ms.add_parser("catalog", help="curated models to download, with a fit estimate for this machine")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_catalog)
-
-
-def _library() -> ModelLibrary:
-    return ModelLibrary.for_paths(get_paths().ensure())
-
-
-def _ctx(args: argparse.Namespace) -> int:
-    return args.ctx if args.ctx is not None else load_settings(get_paths().settings_file).settings.model.n_ctx
+    m = ms.add_parser("search", help="search Hugging Face for GGUF models (uses the network for this call only)")
+    m.add_argument("query")
+    m.add_argument("--limit", type=int, default=10, help="at most this many repositories (default 10)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_search)
 
 
 def _fit_line(fit: FitEstimate) -> str:
@@ -75,57 +63,58 @@ def _entry_text(e: LibraryEntry) -> str:
         return f"✗ {e.file}  ({e.source})  {e.error}\n  {e.path}"
     i = e.info
     template = "chat template" if i.has_chat_template else "no chat template (base model)"
-    return (f"• {i.name}  {i.architecture} {i.params_label()} {i.quantization}  {i.file_size / 1e6:.0f} MB  "
+    return (f"• {e.name}  {i.architecture} {i.params_label()} {i.quantization}  {i.file_size / 1e6:.0f} MB  "
             f"ctx {i.context_length}  {template}  vocab {i.vocab_fingerprint}  ({e.source})\n"
             f"  {_fit_line(e.fit)}\n  {e.path}")
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    library = _library()
-    entries = library.entries(_ctx(args))
+    models = ctx.assistant.models
+    entries = models.entries(args.ctx)
     if args.json:
         print_json([e.to_dict() for e in entries])
         return 0
     for e in entries:
         print(_entry_text(e))
     if not entries:
-        err(f"No models found. Put .gguf files in {library.models_dir} or add one with `hearth models add PATH`.")
+        err(f"No models found. Put .gguf files in {models.paths.models_dir} or add one with `hearth models add PATH`.")
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CliContext) -> int:
-    info = read_model_info(args.path)
-    fit = estimate_fit(info, _ctx(args), probe_resources())
-    data = info.to_dict() | {"fit": fit.to_dict()}
+    entry = ctx.assistant.models.inspect(args.path, args.ctx)
+    data = entry.to_dict()
     if args.json:
         print_json(data)
         return 0
     for key in ("name", "architecture", "params", "quantization", "file_size", "context_length", "n_layer",
                 "n_embd", "n_head", "n_head_kv", "vocab_size", "chat_template", "bos_token", "eos_token",
-                "vocab_fingerprint", "path"):
+                "vocab_fingerprint", "source", "path"):
         print(f"{key:>16}: {data[key]}")
-    print(f"{'fit':>16}: {_fit_line(fit)}")
+    assert entry.fit is not None  # inspect raises for a file it cannot read
+    print(f"{'fit':>16}: {_fit_line(entry.fit)}")
     return 0
 
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    path = _library().add(args.path, copy=args.copy)
+    path = ctx.assistant.models.add(args.path, copy=args.copy)
     print(f"Added {path}{' (copied)' if args.copy else ''}.")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
-    removal = _library().remove(args.name)
+    removal = ctx.assistant.models.remove(args.name)
     print(f"{'Deleted' if removal.deleted_file else 'Removed from the library (still on disk)'}: {removal.path}")
     return 0
 
 
 def cmd_use(args: argparse.Namespace, ctx: CliContext) -> int:
-    info = ctx.assistant.use_model(_library().find(args.path))
+    assistant = ctx.assistant
+    info = assistant.use_model(assistant.models.find(args.path))
     if args.json:
-        print_json({"model": info.to_dict(), "device": ctx.assistant.engine.device})
+        print_json({"model": info.to_dict(), "device": assistant.engine.device})
     else:
-        print(f"Now using {info.name} ({info.quantization}) on {ctx.assistant.engine.device}.")
+        print(f"Now using {info.name} ({info.quantization}) on {assistant.engine.device}.")
     return 0
 
 
@@ -137,12 +126,10 @@ def _show_progress(p: DownloadProgress) -> None:
 
 
 def cmd_download(args: argparse.Namespace, ctx: CliContext) -> int:
-    entry = find_entry(args.repo, args.file)
-    sha256 = args.sha256 or (entry.sha256 if entry else None)
-    err(f"Downloading {args.repo}/{args.file}{' (catalog: ' + entry.name + ')' if entry else ''}…")
+    err(f"Downloading {args.repo}/{args.file}…")
     try:
-        result = download_model(args.repo, args.file, get_paths().ensure().models_dir, sha256=sha256,
-                                revision=args.revision, on_progress=_show_progress)
+        result = ctx.assistant.models.download(args.repo, args.file, _show_progress, revision=args.revision,
+                                               sha256=args.sha256)
     except KeyboardInterrupt:
         err("\nhearth: download interrupted; run the same command again to resume where it stopped.")
         return 130
@@ -158,16 +145,28 @@ def cmd_download(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace, ctx: CliContext) -> int:
-    resources = probe_resources()
-    installed = {path.name for path, _source in _library().scan() if path.exists()}
-    rows = [e.to_dict() | {"installed": e.file in installed, "fit": rough_fit(e.size, resources)}
-            for e in load_catalog()]
+    rows = ctx.assistant.models.catalog()
     if args.json:
-        print_json(rows)
+        print_json([r.to_dict() for r in rows])
         return 0
     for r in rows:
-        mark = "✓ installed" if r["installed"] else r["fit"]
-        draft = f"  draft: {r['draft']}" if r["draft"] else ""
-        print(f"• {r['name']}  {r['params']} {r['quantization']}  {r['size'] / 1e9:.2f} GB  [{mark}]  {r['license']}"
-              f"{draft}\n  {r['description']}\n  hearth models download {r['repo']} {r['file']}")
+        e = r.entry
+        mark = "✓ installed" if r.installed else r.fit
+        draft = f"  draft: {e.draft}" if e.draft else ""
+        print(f"• {e.name}  {e.params} {e.quantization}  {e.size / 1e9:.2f} GB  [{mark}]  {e.license}{draft}\n"
+              f"  {e.description}\n  hearth models download {e.repo} {e.file}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
+    repos = ctx.assistant.models.search_hub(args.query, args.limit)
+    if args.json:
+        print_json([r.to_dict() for r in repos])
+        return 0
+    if not repos:
+        err(f"No GGUF models on Hugging Face match {args.query!r}.")
+    for repo in repos:
+        print(f"• {repo.id}  ({repo.downloads:,} downloads, {repo.likes:,} likes)")
+        for f in repo.files:
+            print(f"    {f.file}  {f.size / 1e9:.2f} GB  [{f.fit}]  hearth models download {repo.id} {f.file}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -197,6 +198,53 @@ def _check_complete(path: Path, size: int, data_start: int, tensors: list[tuple[
         )
 
 
+#: A quantization or shard suffix in a file name, and what follows it ("-Q4_K_M", ".Q4_1", "-f16-00001-of-00002").
+_FILE_SUFFIX = re.compile(r"[-_.](?:I?Q[1-8](?:_[0-9A-Z]+)*|B?F16|F32|FP16|MXFP4|\d{5}-of-\d{5})(?:[-_.].*)?$", re.I)
+#: Separators between words; a dot only when it is not inside a version number ("Qwen2.5", "3.2" stay).
+_SEPARATORS = re.compile(r"[-_\s]+|\.(?!\d)|(?<!\d)\.")
+_SIZE = re.compile(r"\d+(?:x\d+)?(?:\.\d+)?[KMBT]", re.I)
+#: Words that say nothing about the model (llama.cpp's default output name is "ggml-model-<quant>.gguf").
+_FILLER = frozenset({"ggml", "gguf", "model", "models", "sha256"})
+_HEX_ID = re.compile(r"[0-9a-f]{16,}", re.I)
+_VERSION = re.compile(r"v\d.*")
+
+
+def human_name(kv: dict[str, Any], stem: str) -> str:
+    """The name people know a model by, for lists and ``hearth models use NAME``.
+
+    Why the file name is the skeleton: ``general.name`` is derived by llama.cpp's converter from the source
+    folder, so it is often a training-run id ("Smollm2 135M 8k Lc100K Mix1 Ep2") or a path, while whoever
+    publishes a GGUF names the file for people ("SmolLM2-135M-Instruct.Q4_1"). The metadata still gives the
+    spelling ("Qwen2.5" for "qwen2.5", "270M" from ``size_label``), and becomes the name when the file name
+    says nothing ("ggml-model-q4_0", a blob hash).
+    """
+    words = [w for w in _SEPARATORS.split(_FILE_SUFFIX.sub("", stem)) if w]
+    if not [w for w in words if w.lower() not in _FILLER and not _HEX_ID.fullmatch(w)]:
+        return _metadata_name(kv) or stem
+    meta = [str(kv.get(k) or "") for k in ("general.size_label", "general.name", "general.basename")]
+    spelling = {w.lower(): w for text in reversed(meta) for w in _SEPARATORS.split(text) if w}
+    return " ".join(_spell(w, spelling) for w in words)
+
+
+def _spell(word: str, spelling: dict[str, str]) -> str:
+    """A file-name word as the metadata spells it; a lowercase one capitalised ("instruct" -> "Instruct")."""
+    if word != word.lower():
+        return word
+    word = spelling.get(word, word)
+    if _SIZE.fullmatch(word):
+        return word[:-1] + word[-1].upper()
+    return word[0].upper() + word[1:] if word == word.lower() and not _VERSION.fullmatch(word) else word
+
+
+def _metadata_name(kv: dict[str, Any]) -> str:
+    """``general.name`` unless it is a path, else basename + size label + finetune ("" when none is set)."""
+    name = str(kv.get("general.name") or "").strip()
+    if name and not re.search(r"[/\\]|^\.+$", name):
+        return name
+    parts = (kv.get(k) for k in ("general.basename", "general.size_label", "general.finetune"))
+    return " ".join(str(p) for p in parts if p)
+
+
 def _build_info(path: Path, size: int, kv: dict[str, Any], tensors: list[tuple[str, int, int, int]]) -> ModelInfo:
     arch = str(kv.get("general.architecture", ""))
     if arch not in KNOWN_ARCHITECTURES:
@@ -228,7 +276,7 @@ def _build_info(path: Path, size: int, kv: dict[str, Any], tensors: list[tuple[s
         quant = f"type {file_type}"
     return ModelInfo(
         path=str(path),
-        name=str(kv.get("general.name") or path.stem),
+        name=human_name(kv, path.stem),
         architecture=arch,
         file_size=size,
         n_params=sum(t[1] for t in tensors),

@@ -1,11 +1,15 @@
-"""The model library: scan/import/remove GGUF models, fit estimates, the catalog, downloads and switching."""
+"""The model library: scan/import/remove GGUF models, fit estimates, the catalog, downloads and switching.
+
+Downloads and Hub search (``assistant.models.downloads`` / ``.hub``) are not re-exported: they import
+huggingface_hub, which commands that only read the library should not pay for.
+"""
 
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
-from assistant.models.downloads import DownloadProgress, DownloadResult, download_model
 from assistant.models.errors import (
     ChecksumMismatchError,
     DownloadCancelledError,
     DownloadError,
+    HubSearchError,
     InsufficientDiskSpaceError,
     ModelLibraryError,
 )
@@ -22,9 +26,8 @@ __all__ = [
     "ChecksumMismatchError",
     "DownloadCancelledError",
     "DownloadError",
-    "DownloadProgress",
-    "DownloadResult",
     "FitEstimate",
+    "HubSearchError",
     "InsufficientDiskSpaceError",
     "LibraryEntry",
     "ModelLibrary",
@@ -35,7 +38,6 @@ __all__ = [
     "Removal",
     "Resources",
     "Switched",
-    "download_model",
     "estimate_fit",
     "find_entry",
     "load_catalog",

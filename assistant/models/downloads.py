@@ -145,6 +145,7 @@ def download_model(
     dest_dir: Path,
     *,
     sha256: str | None = None,
+    pinned_sha256: str | None = None,
     revision: str | None = None,
     endpoint: str | None = None,
     on_progress: Callable[[DownloadProgress], None] | None = None,
@@ -153,7 +154,8 @@ def download_model(
 ) -> DownloadResult:
     """Download ``filename`` of ``repo_id`` into ``dest_dir`` (the models folder); see the module docstring.
 
-    ``sha256`` (from the catalog) wins over the Hub's LFS sha256; ``endpoint`` defaults to ``HF_ENDPOINT``.
+    ``sha256`` is one the caller insists on (``--sha256``); ``pinned_sha256`` is a catalog pin, a fallback for
+    when the Hub gives none (see :func:`expected_sha256`). ``endpoint`` defaults to ``HF_ENDPOINT``.
     """
     name = PurePosixPath(filename).name
     if not name.lower().endswith(".gguf"):
@@ -163,7 +165,7 @@ def download_model(
         raise DownloadError(f"{name} is already in the library ({dest}).")
     with hub_online():
         meta = _metadata(repo_id, filename, revision, endpoint)
-        expected = sha256.lower() if sha256 else meta.etag if _SHA256.fullmatch(meta.etag or "") else None
+        expected = expected_sha256(name, meta.etag, sha256, pinned_sha256)
         part = dest_dir / PARTIALS_DIR / f"{name}.{(meta.etag or 'unknown')[:16]}.part"
         have = part.stat().st_size if part.exists() else 0
         if meta.size is not None and have > meta.size:
@@ -202,6 +204,25 @@ def download_model(
         log.warning("%s: no sha256 to verify against (neither the catalog nor the Hub gave one)", name)
     os.replace(part, dest)
     return DownloadResult(dest, dest.stat().st_size, digest, expected is not None, have)
+
+
+def expected_sha256(name: str, etag: str | None, required: str | None, pinned: str | None) -> str | None:
+    """The sha256 the downloaded bytes must have.
+
+    The Hub's own value (the ETag of an LFS file is its sha256) describes exactly the file being served, so it
+    is the truth. A catalog pin is only a fallback for when the Hub gives none: pins were written by hand and
+    go stale when a repository re-uploads a file, so a disagreement is logged and the Hub wins. A sha256 the
+    caller insists on must agree with the Hub's; checked before anything is downloaded.
+    """
+    hub = etag.lower() if etag and _SHA256.fullmatch(etag.lower()) else None
+    required, pinned = (required or "").lower() or None, (pinned or "").lower() or None
+    if required and hub and required != hub:
+        raise ChecksumMismatchError(f"{name} on the Hub has sha256 {hub}, not the {required} you expected; "
+                                    "nothing was downloaded.")
+    if pinned and hub and pinned != hub:
+        log.warning("%s: the catalog's sha256 %s differs from the Hub's %s; verifying against the Hub's",
+                    name, pinned, hub)
+    return hub or required or pinned
 
 
 def _metadata(repo_id: str, filename: str, revision: str | None, endpoint: str | None) -> HfFileMetadata:

@@ -29,3 +29,9 @@ class ChecksumMismatchError(DownloadError):
 
 class InsufficientDiskSpaceError(DownloadError):
     pass
+
+
+class HubSearchError(HearthError):
+    """Searching the Hugging Face Hub failed (offline, refused); nothing was changed."""
+
+    exit_code = 5

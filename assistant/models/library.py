@@ -24,6 +24,8 @@ from assistant.models.store import read_toml, write_toml
 from assistant.paths import RESOURCES, Paths
 
 BUNDLED, LIBRARY, FOLDER, LINKED = "bundled", "library", "folder", "linked"
+#: The source of a file that was inspected but is not in the library.
+OUTSIDE = "not in the library"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,16 @@ class LibraryEntry:
     @property
     def file(self) -> str:
         return self.path.name
+
+    @property
+    def name(self) -> str:
+        """The human name (see :func:`assistant.engine.gguf_info.human_name`); the stem of an unreadable file."""
+        return self.info.name if self.info else self.path.stem
+
+    @property
+    def removable(self) -> bool:
+        """Whether :meth:`ModelLibrary.remove` takes it: Hearth's own copies (deleted) and linked files (forgotten)."""
+        return self.source in (LIBRARY, LINKED)
 
     def to_dict(self) -> dict[str, Any]:
         base = self.info.to_dict() if self.info else {"path": str(self.path), "name": self.path.stem}
@@ -102,18 +114,26 @@ class ModelLibrary:
         return [self.entry(path, source, n_ctx, resources) for path, source in self.scan()]
 
     def find(self, name: str) -> Path:
-        """A path given by file name or stem (``hearth models use NAME``), or an existing file's path."""
+        """The model a user means by ``name`` (``hearth models use NAME``, the GUI, ``--model``).
+
+        Tried in order, each case-insensitive: an existing file's path; a file name or stem; the shown (human)
+        name; a part of the shown name or file name ("gemma"). The first kind that matches must match one
+        model: otherwise the error lists the candidates, so the user can type a longer part.
+        """
+        key = name.strip().lower()
         direct = Path(name).expanduser()
-        if direct.is_file():
+        if key and direct.is_file():
             return direct.resolve()
-        matches = [p for p, _ in self.scan() if name in (p.name, p.stem)]
-        if len(matches) > 1:
-            raise ModelLibraryError(f"{name!r} matches several models: {', '.join(map(str, matches))}. "
-                                    "Give the full path instead.")
-        if not matches:
-            raise ModelNotFoundError(f"No model file {name} and no model named {name!r} in the library "
-                                     "(`hearth models list` shows them).")
-        return matches[0]
+        paths = [p for p, _ in self.scan()]
+        if key and (files := [p for p in paths if key in (p.name.lower(), p.stem.lower())]):
+            return _only(name, files)
+        named = {p: _shown_name(p) for p in paths}
+        for matches in ([p for p, n in named.items() if n.lower() == key],
+                        [p for p, n in named.items() if key in n.lower() or key in p.name.lower()]):
+            if key and matches:
+                return _only(name, matches, named)
+        raise ModelNotFoundError(f"No model file {name} and no model named {name!r} in the library "
+                                 "(`hearth models list` shows them).")
 
     def _source_of(self, path: Path) -> str | None:
         return dict(self.scan()).get(path.resolve())
@@ -185,6 +205,24 @@ class ModelLibrary:
             raise ModelLibraryError(f"{path.name} is in your folder {path.parent}; Hearth does not delete your "
                                     "files. Remove that folder from the library, or delete the file yourself.")
         raise ModelLibraryError(f"{path} is not in the library.")
+
+
+def _shown_name(path: Path) -> str:
+    try:
+        return read_model_info(path).name
+    except ModelLoadError:
+        return path.stem
+
+
+def _only(name: str, matches: list[Path], named: dict[Path, str] | None = None) -> Path:
+    """The one match, or an error naming every candidate (with its folder when two share a file name)."""
+    if len(matches) == 1:
+        return matches[0]
+    files = [p.name for p in matches]
+    shown = [f"{named[p]} ({p.name})" if named else p.name for p in matches]
+    shown = [f"{s} in {p.parent}" if files.count(p.name) > 1 else s for s, p in zip(shown, matches, strict=True)]
+    raise ModelLibraryError(f"{name!r} matches several models: {'; '.join(shown)}. "
+                            "Type more of the name, the file name, or the full path.")
 
 
 def _paths(value: object) -> list[Path]:

@@ -1,14 +1,108 @@
-"""ModelsService: what front ends use for the model library (``Assistant.models``). Filled in by issue 9."""
+"""ModelsService: the model library as front ends see it (``Assistant.models``).
+
+Why one service: the CLI, the GUI and a future API server used to each put the library, the catalog, fit
+estimates and downloads together themselves (the GUI kept its own list of models beside the library). Here
+they get the same answers from one object with a stated contract:
+
+- every method is blocking and may take seconds (headers are read, the Hub is asked): GUIs call it from a
+  background thread;
+- failures are :class:`HearthError` subclasses whose message is a sentence for the user;
+- fit estimates use the live settings' context length unless told otherwise;
+- the network is used only by :meth:`download` and :meth:`search_hub`, and only while they run.
+
+Download and Hub modules import ``huggingface_hub`` (a noticeable import): they are imported on first use.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
+from assistant.engine import read_model_info
+from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
+from assistant.models.fit import estimate_fit, probe_resources, rough_fit
+from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal
 from assistant.paths import Paths
+
+if TYPE_CHECKING:
+    from assistant.models.downloads import DownloadProgress, DownloadResult
+    from assistant.models.hub import HubRepo
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """A curated model as the "Get models" list shows it."""
+
+    entry: CatalogEntry
+    installed: bool
+    fit: str  # a rough label: the file is not here to read its header
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.entry.to_dict() | {"installed": self.installed, "fit": self.fit}
 
 
 class ModelsService:
     def __init__(self, paths: Paths, settings: Callable[[], Settings]) -> None:
         self.paths = paths
-        self._settings = settings
+        self._settings = settings  # a getter: the facade may replace its settings object
+        self.library = ModelLibrary.for_paths(paths)
+        #: The Hub's address; None means ``HF_ENDPOINT`` or huggingface.co (tests point it at a local server).
+        self.endpoint: str | None = None
+
+    def _n_ctx(self, n_ctx: int | None) -> int:
+        return self._settings().model.n_ctx if n_ctx is None else n_ctx
+
+    def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
+        """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: settings')."""
+        return self.library.entries(self._n_ctx(n_ctx))
+
+    def catalog(self) -> list[CatalogRow]:
+        """The curated catalog, each entry marked installed (by file name) and with a rough fit label."""
+        resources = probe_resources()
+        installed = {path.name for path, _source in self.library.scan()}
+        return [CatalogRow(e, e.file in installed, rough_fit(e.size, resources)) for e in load_catalog()]
+
+    def find(self, name: str) -> Path:
+        """The model a user means: shown name, a unique part of it, file name, stem or path (see ModelLibrary)."""
+        return self.library.find(name)
+
+    def inspect(self, path: str | Path, n_ctx: int | None = None) -> LibraryEntry:
+        """Any GGUF file's metadata and fit; raises the specific ModelLoadError when it cannot be used."""
+        path = Path(path).expanduser().resolve()
+        info = read_model_info(path)
+        source = dict(self.library.scan()).get(path, OUTSIDE)
+        return LibraryEntry(path, source, info, None, estimate_fit(info, self._n_ctx(n_ctx), probe_resources()))
+
+    def add(self, path: str | Path, copy: bool = False) -> Path:
+        """Add a file (in place, or copied into Hearth's models folder) or a folder to scan."""
+        return self.library.add(path, copy=copy)
+
+    def remove(self, name: str) -> Removal:
+        """Forget a model or folder; only files in Hearth's own models folder are deleted."""
+        return self.library.remove(name)
+
+    def download(self, repo: str, file: str, on_progress: Callable[[DownloadProgress], None] | None = None,
+                 cancel: threading.Event | None = None, revision: str | None = None,
+                 sha256: str | None = None) -> DownloadResult:
+        """Download a GGUF into the models folder, resumable, verified against the Hub's own sha256.
+
+        A catalog model's pinned sha256 is used only when the Hub gives none; ``sha256`` is one the user
+        insists on. Cancelling (``cancel.set()``) keeps the partial file: the same call later resumes it.
+        """
+        from assistant.models.downloads import download_model
+
+        entry = find_entry(repo, file)
+        return download_model(repo, file, self.paths.models_dir, sha256=sha256,
+                              pinned_sha256=entry.sha256 if entry else None, revision=revision,
+                              endpoint=self.endpoint, on_progress=on_progress, cancel=cancel)
+
+    def search_hub(self, query: str, limit: int = 10) -> list[HubRepo]:
+        """GGUF repositories on the Hugging Face Hub matching ``query``, with their files, sizes and fit."""
+        from assistant.models.hub import search
+
+        resources = probe_resources()
+        return search(query, limit, lambda size: rough_fit(size, resources), self.endpoint)

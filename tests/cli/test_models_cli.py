@@ -1,4 +1,4 @@
-"""``hearth models`` as a user runs it: list/inspect with fit, add/remove, use by name, catalog."""
+"""``hearth models`` as a user runs it: list/inspect with fit, add/remove, use by name, catalog, Hub search."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "assistant" / "models"))  # the shared fake Hub (not a conftest)
+from hub_server import serve_hub, write_tiny_gguf  # noqa: E402
 
 
-def hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def hearth(*args: str, home: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1", **env_vars}
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -95,3 +97,39 @@ def test_catalog_lists_downloadable_models_with_fit(hearth_home: Path) -> None:
     assert any(r["draft"] for r in rows)
     text = hearth("models", "catalog", home=hearth_home).stdout
     assert f"hearth models download {rows[0]['repo']} {rows[0]['file']}" in text
+
+
+def test_use_by_shown_name_or_a_unique_part_of_it(hearth_home: Path, my_models: Path) -> None:
+    listed = hearth("models", "list", home=hearth_home).stdout
+    assert "• SmolLM2 135M Instruct " in listed and "• Gemma 3 270M " in listed and "Smollm2" not in listed
+    used = hearth("models", "use", "Gemma 3 270M", "--json", home=hearth_home)
+    assert used.returncode == 0, used.stderr
+    assert json.loads(used.stdout)["model"]["path"].endswith("gemma-3-270m-q4_k_m.gguf")
+    used = hearth("models", "use", "smollm2 135m", home=hearth_home)
+    assert used.returncode == 0 and "Now using SmolLM2 135M Instruct" in used.stdout, used.stderr
+
+
+def test_an_ambiguous_part_lists_the_candidates(hearth_home: Path, my_models: Path) -> None:
+    assert hearth("models", "add", str(my_models / "smol-copy.gguf"), home=hearth_home).returncode == 0
+    out = hearth("models", "use", "smol", home=hearth_home)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert ("'smol' matches several models: Smol Copy (smol-copy.gguf); "
+            "SmolLM2 135M Instruct (SmolLM2-135M-Instruct.Q4_1.gguf)") in out.stderr
+
+
+def test_search_lists_gguf_files_on_the_hub(hearth_home: Path, tmp_path: Path) -> None:
+    data = write_tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
+    with serve_hub() as hub:
+        hub.add("hearth-test/Tiny-GGUF", "tiny-Q4_K_M.gguf", data)
+        hub.add("hearth-test/Tiny-GGUF", "README.md", b"# Tiny")
+        out = hearth("models", "search", "tiny", home=hearth_home, HF_ENDPOINT=hub.url)
+        assert out.returncode == 0, out.stderr
+        assert "• hearth-test/Tiny-GGUF" in out.stdout and "README" not in out.stdout
+        assert "hearth models download hearth-test/Tiny-GGUF tiny-Q4_K_M.gguf" in out.stdout
+        [repo] = json.loads(hearth("models", "search", "TINY", "--json", home=hearth_home, HF_ENDPOINT=hub.url).stdout)
+        assert [(f["file"], f["size"]) for f in repo["files"]] == [("tiny-Q4_K_M.gguf", len(data))]
+        none = hearth("models", "search", "nothing", home=hearth_home, HF_ENDPOINT=hub.url)
+        assert none.returncode == 0 and "No GGUF models" in none.stderr
+    offline = hearth("models", "search", "tiny", home=hearth_home, HF_ENDPOINT=hub.url)  # the server is gone
+    assert offline.returncode == 5 and offline.stderr.startswith("hearth: Could not reach")
+    assert "Traceback" not in offline.stderr

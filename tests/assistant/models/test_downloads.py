@@ -17,15 +17,8 @@ import pytest
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import OfflineModeIsEnabled
 
-from assistant.models import (
-    ChecksumMismatchError,
-    DownloadCancelledError,
-    DownloadError,
-    DownloadProgress,
-    InsufficientDiskSpaceError,
-    download_model,
-)
-from assistant.models.downloads import PARTIALS_DIR
+from assistant.models import ChecksumMismatchError, DownloadCancelledError, DownloadError, InsufficientDiskSpaceError
+from assistant.models.downloads import PARTIALS_DIR, DownloadProgress, download_model
 
 REPO, FILE = "hearth-test/Tiny-GGUF", "tiny-test.gguf"
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,11 +96,28 @@ def test_cancelled_download_keeps_its_part_and_the_next_call_resumes(fake_hub, s
     assert _partials(models) == []
 
 
-def test_bad_checksum_is_rejected_and_deleted(fake_hub, served: bytes, tmp_path: Path) -> None:
+def test_a_sha256_the_user_insists_on_must_agree_with_the_hub(fake_hub, served: bytes, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    with pytest.raises(ChecksumMismatchError, match="nothing was downloaded"):
+        download_model(REPO, FILE, models, endpoint=fake_hub.url, sha256="0" * 64)
+    assert not (models / FILE).exists() and _partials(models) == [] and fake_hub.gets() == []
+
+
+def test_the_hubs_sha256_wins_over_a_wrong_catalog_pin(fake_hub, served: bytes, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    result = download_model(REPO, FILE, tmp_path / "models", endpoint=fake_hub.url, pinned_sha256="0" * 64)
+    assert result.verified and result.sha256 == hashlib.sha256(served).hexdigest()
+    assert "differs from the Hub's" in caplog.text
+
+
+def test_a_catalog_pin_is_used_when_the_hub_gives_no_sha256(fake_hub, tiny_gguf: Path, tmp_path: Path) -> None:
+    fake_hub.add(REPO, FILE, tiny_gguf.read_bytes(), etag="1" * 40)  # a git blob id: not an LFS sha256
     models = tmp_path / "models"
     with pytest.raises(ChecksumMismatchError, match="deleted"):
-        download_model(REPO, FILE, models, endpoint=fake_hub.url, sha256="0" * 64)
+        download_model(REPO, FILE, models, endpoint=fake_hub.url, pinned_sha256="0" * 64)
     assert not (models / FILE).exists() and _partials(models) == []
+    pin = hashlib.sha256(tiny_gguf.read_bytes()).hexdigest()
+    assert download_model(REPO, FILE, models, endpoint=fake_hub.url, pinned_sha256=pin).verified
 
 
 def test_bytes_that_do_not_match_the_hubs_lfs_sha256_are_rejected(fake_hub, tiny_gguf: Path, tmp_path: Path) -> None:

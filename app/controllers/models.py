@@ -1,0 +1,161 @@
+"""The Models view's controller: library, catalog and Hub search on the io lane, downloads on their own lane.
+
+Everything that touches the core runs in a lane job (reading GGUF headers, probing free memory, the network),
+so the window never waits. Downloads get the "hearth-download" lane: a multi-GB file must not hold up the
+memory dialog or a library refresh. Progress comes back through a :class:`Relay`; Cancel sets the core's
+cancel event, and Resume simply starts the same download again, which continues from the partial file the
+core keeps. "Use" is the model controller's switch, whose load progress this view shows as well.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.controllers.model import ModelController, duration_text
+from app.views.dialogs import confirm, show_error
+from app.views.models_view import ModelsDialog, size_text
+from app.workers import Job, Relay, Workers
+
+if TYPE_CHECKING:
+    from assistant.models import LibraryEntry
+    from assistant.models.downloads import DownloadProgress, DownloadResult
+    from assistant.models.hub import HubRepo
+    from assistant.models.service import CatalogRow
+
+
+def download_text(p: DownloadProgress) -> str:
+    total = f" of {p.total / 1e6:.1f}" if p.total else ""
+    eta = duration_text(p.eta_s)
+    return f"{p.file}: {p.downloaded / 1e6:.1f}{total} MB · {p.speed / 1e6:.1f} MB/s" + (f" · {eta}" if eta else "")
+
+
+class ModelsController(QObject):
+    downloadFinished = Signal(object)  # the DownloadResult, once the model is in the library
+
+    def __init__(self, assistant: Any, workers: Workers, window: QWidget, model: ModelController) -> None:
+        super().__init__()
+        self.assistant, self.workers, self.window, self.model = assistant, workers, window, model
+        self.dialog: ModelsDialog | None = None
+        self.transfer: tuple[str, str] | None = None  # (repo, file) of the last download: what Resume repeats
+        self.downloading = False
+        self.switching = False  # a load started here ("Use") is running: its progress shows in the view
+        self.cancel = threading.Event()
+        self._progress = Relay(self._on_progress)
+        model.libraryChanged.connect(self._show_library)
+        model.loadProgress.connect(self._load_progress)
+        model.loadFinished.connect(self._load_finished)
+
+    def _view(self) -> ModelsDialog:
+        """The dialog, created once: a download keeps reporting to it while it is closed."""
+        if self.dialog is None:
+            dialog = self.dialog = ModelsDialog(self.window)
+            dialog.useRequested.connect(self.use)
+            dialog.removeRequested.connect(self.remove)
+            dialog.downloadRequested.connect(self.download)
+            dialog.searchRequested.connect(self.search)
+            dialog.download.cancelRequested.connect(self.cancel_download)
+            dialog.download.resumeRequested.connect(self.resume)
+            dialog.load.cancelRequested.connect(self.model.cancel_load)
+        return self.dialog
+
+    def open(self) -> ModelsDialog:
+        dialog = self._view()
+        self._show_library(self.model.library)
+        self.model.refresh_library()
+        self.refresh_catalog()
+        dialog.open()
+        return dialog
+
+    # --- library and catalog -----------------------------------------------------------------------------
+    def _show_library(self, entries: list[LibraryEntry]) -> None:
+        if self.dialog is not None:
+            self.dialog.set_library(entries, self.model.current_model())
+
+    def refresh_catalog(self) -> None:
+        self.workers.io.submit(Job(self.assistant.models.catalog, on_done=self._show_catalog,
+                                   on_failed=self._catalog_failed))
+
+    def _show_catalog(self, rows: list[CatalogRow]) -> None:
+        self._view().set_catalog(rows)
+
+    def _catalog_failed(self, message: str) -> None:
+        self._view().catalog.set_rows([], message)
+
+    def use(self, path: Path) -> None:
+        self.switching = True
+        self._view().load.running(f"Loading {path.name}…", 0)
+        self.model.switch(path)
+
+    def _load_progress(self, text: str, percent: int) -> None:
+        if self.switching:
+            self._view().load.running(text, percent)
+
+    def _load_finished(self, ok: bool) -> None:
+        if self.switching:
+            self.switching = False
+            engine = self.assistant.engine
+            self._view().load.finished(f"Now using {engine.info.name}." if ok and engine.loaded else
+                                       "No model loaded.")
+
+    def remove(self, entry: LibraryEntry) -> None:
+        text = (f"Remove {entry.name} ({entry.file})? A model in Hearth's own models folder is deleted; a file "
+                "added from elsewhere is only forgotten and stays on disk.")
+        confirm(self._view(), "Remove model?", text, "Remove", lambda: self.workers.io.submit(
+            Job(lambda: self.assistant.models.remove(str(entry.path)), on_done=lambda _: self._library_changed(),
+                on_failed=lambda message: show_error(self._view(), "Remove model", message))))
+
+    def _library_changed(self) -> None:
+        self.model.refresh_library()
+        self.refresh_catalog()
+
+    # --- Hub search ---------------------------------------------------------------------------------------
+    def search(self, query: str) -> None:
+        self.workers.io.submit(Job(lambda: self.assistant.models.search_hub(query),
+                                   on_done=lambda repos: self._show_results(query, repos),
+                                   on_failed=self._view().search_failed))
+
+    def _show_results(self, query: str, repos: list[HubRepo]) -> None:
+        self._view().set_results(query, repos)
+
+    # --- downloads ----------------------------------------------------------------------------------------
+    def download(self, repo: str, file: str) -> None:
+        """Start (or, for a file with a partial, resume) a download; one at a time."""
+        if self.downloading:
+            return
+        panel = self._view().download
+        self.transfer, self.downloading, self.cancel = (repo, file), True, threading.Event()
+        panel.running(f"{file}: asking the Hub…", None)
+        models, progress, cancel = self.assistant.models, self._progress, self.cancel
+        self.workers.download.submit(Job(lambda: models.download(repo, file, progress, cancel),
+                                         on_done=self._downloaded, on_failed=self._download_failed))
+
+    def cancel_download(self) -> None:
+        """Stop the download; its partial file stays, and Resume continues from it."""
+        self.cancel.set()
+
+    def resume(self) -> None:
+        if self.transfer is not None:
+            self.download(*self.transfer)
+
+    def _on_progress(self, p: DownloadProgress) -> None:
+        if self.downloading:
+            self._view().download.running(download_text(p), round(100 * p.fraction) if p.fraction is not None
+                                          else None)
+
+    def _downloaded(self, result: DownloadResult) -> None:
+        self.downloading = False
+        check = "sha256 verified" if result.verified else "no sha256 to verify against"
+        self._view().download.finished(f"Downloaded {result.path.name} ({size_text(result.size)}, {check}). "
+                                       "It is in the Library.")
+        self._library_changed()
+        self._view().tabs.setCurrentIndex(0)
+        self.downloadFinished.emit(result)
+
+    def _download_failed(self, message: str) -> None:
+        self.downloading = False
+        self._view().download.stopped(message, resumable=True)

@@ -1,0 +1,259 @@
+"""The Models view: the library (fit pills, Use, Remove), the curated catalog, and a Hugging Face search.
+
+A download and a model load each show in a :class:`ProgressPanel` at the bottom, whichever tab is open:
+percentage, speed or ETA, Cancel, and (for a stopped download) Resume. The view only displays and emits
+requests; :class:`app.controllers.models.ModelsController` runs them on worker lanes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from assistant.models import LibraryEntry
+    from assistant.models.hub import HubRepo
+    from assistant.models.service import CatalogRow
+
+#: Pill colours per fit label: (text, background); readable on the light and the dark theme alike.
+PILL_COLORS = {"Fits": ("#1e6b34", "#dcf0e1"), "Tight": ("#7a4b00", "#fbecc8"), "Won't fit": ("#9b2317", "#f9dcd8")}
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def pill(label: str, reason: str = "") -> QLabel:
+    """A coloured Fits / Tight / Won't fit label; the reason is its tooltip."""
+    widget = QLabel(label)
+    widget.setObjectName("FitPill")
+    widget.setAccessibleName(f"Fit: {label}")
+    widget.setToolTip(reason)
+    fg, bg = PILL_COLORS.get(label, ("#444444", "#e6e6e6"))
+    widget.setStyleSheet(f"QLabel#FitPill {{ color: {fg}; background: {bg}; border-radius: 9px; "
+                         "padding: 2px 10px; font-weight: 600; }")
+    widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return widget
+
+
+class ModelRow(QFrame):
+    """One model: a title with an optional badge, a details line, a muted note, a fit pill and buttons."""
+
+    def __init__(self, title: str, details: str, note: str = "", fit: QLabel | None = None,
+                 buttons: tuple[QPushButton, ...] = (), badge: str = "") -> None:
+        super().__init__()
+        self.setObjectName("ModelRow")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel(f"<b>{title}</b>" + (f"  <i>{badge}</i>" if badge else ""))
+        self.title.setAccessibleName(title)
+        self.details = QLabel(details)
+        self.note = QLabel(note)
+        self.note.setObjectName("Muted")
+        for label in (self.details, self.note):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fit = fit
+        self.buttons = buttons
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self.title)
+        text.addWidget(self.details)
+        if note:
+            text.addWidget(self.note)
+        layout = QHBoxLayout(self)
+        layout.addLayout(text, 1)
+        if fit is not None:
+            layout.addWidget(fit, 0, Qt.AlignmentFlag.AlignTop)
+        for button in buttons:
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+
+
+class RowList(QScrollArea):
+    """A scrolling column of rows, replaced as a whole, with a message when there are none."""
+
+    def __init__(self, empty: str) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.empty = empty
+        self.rows: list[QWidget] = []
+        self.set_rows([])
+
+    def set_rows(self, rows: list[QWidget], empty: str | None = None) -> None:
+        self.rows = rows
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 4, 4, 4)
+        for row in rows or [QLabel(empty or self.empty)]:
+            column.addWidget(row)
+        column.addStretch(1)
+        self.setWidget(body)
+
+
+def _button(text: str, name: str, on_click: object, enabled: bool = True, tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setAccessibleName(name)
+    button.setEnabled(enabled)
+    button.setToolTip(tip)
+    button.clicked.connect(on_click)
+    return button
+
+
+class ProgressPanel(QFrame):
+    """A download or a load: a bar, what is happening, Cancel, and Resume once a download stopped."""
+
+    cancelRequested = Signal()
+    resumeRequested = Signal()
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.setObjectName("ProgressPanel")
+        self.setAccessibleName(name)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setTextVisible(False)  # the label above says the percentage, with speed or ETA
+        self.bar.setAccessibleName(f"{name} progress")
+        self.cancel = _button("Cancel", f"Cancel {name.lower()}", self.cancelRequested)
+        self.resume = _button("Resume", f"Resume {name.lower()}", self.resumeRequested)
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel)
+        row.addWidget(self.resume)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addWidget(self.label)
+        layout.addLayout(row)
+        self.hide()
+
+    def running(self, text: str, percent: int | None) -> None:
+        """In progress; ``percent`` None while the total is not known yet (a busy bar)."""
+        self.label.setText(text)
+        self.bar.setRange(0, 0 if percent is None else 100)
+        self.bar.setValue(percent or 0)
+        self.bar.show()
+        self.cancel.show()
+        self.resume.hide()
+        self.show()
+
+    def stopped(self, text: str, resumable: bool) -> None:
+        """Cancelled or failed: the message, and Resume when the partial file can be continued."""
+        self.label.setText(text)
+        self.bar.setRange(0, 100)
+        self.cancel.hide()
+        self.resume.setVisible(resumable)
+        self.show()
+
+    def finished(self, text: str) -> None:
+        self.label.setText(text)
+        self.bar.hide()
+        self.cancel.hide()
+        self.resume.hide()
+        self.show()
+
+
+class ModelsDialog(QDialog):
+    useRequested = Signal(object)  # Path
+    removeRequested = Signal(object)  # LibraryEntry
+    downloadRequested = Signal(str, str)  # repo, file
+    searchRequested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setObjectName("ModelsDialog")
+        self.resize(760, 600)
+        self.tabs = QTabWidget()
+        self.library = RowList("Reading the library…")
+        self.catalog = RowList("Reading the catalog…")
+        self.query = QLineEdit()
+        self.query.setPlaceholderText("Search Hugging Face for GGUF models, e.g. qwen2.5 instruct")
+        self.query.setAccessibleName("Search Hugging Face")
+        self.query.setClearButtonEnabled(True)
+        self.query.returnPressed.connect(self._search)
+        self.search_button = _button("Search", "Search Hugging Face", self._search)
+        self.results = RowList("Search the Hugging Face Hub: Hearth goes online only while it searches or "
+                               "downloads.")
+        search_page = QWidget()
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.query, 1)
+        search_row.addWidget(self.search_button)
+        search_column = QVBoxLayout(search_page)
+        search_column.addLayout(search_row)
+        search_column.addWidget(self.results, 1)
+        self.tabs.addTab(self.library, "Library")
+        self.tabs.addTab(self.catalog, "Catalog")
+        self.tabs.addTab(search_page, "Search Hugging Face")
+        self.download = ProgressPanel("Download")
+        self.load = ProgressPanel("Model load")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.download)
+        layout.addWidget(self.load)
+        layout.addWidget(buttons)
+
+    def _search(self) -> None:
+        if query := self.query.text().strip():
+            self.results.set_rows([], f"Searching Hugging Face for “{query}”…")
+            self.searchRequested.emit(query)
+
+    # --- filling the tabs ------------------------------------------------------------------------------
+    def set_library(self, entries: list[LibraryEntry], current: Path) -> None:
+        self.library.set_rows([self._library_row(e, e.path == current) for e in entries],
+                              "No models yet: get one from the Catalog or search Hugging Face.")
+
+    def _library_row(self, e: LibraryEntry, current: bool) -> ModelRow:
+        usable = e.info is not None and not current
+        use = _button("Use", f"Use {e.name}", lambda: self.useRequested.emit(e.path), usable)
+        remove = _button("Remove", f"Remove {e.name}", lambda: self.removeRequested.emit(e), e.removable,
+                         "" if e.removable else "Bundled models and files in your own folders stay where they are.")
+        if e.info is None or e.fit is None:
+            return ModelRow(e.name, f"{e.file} · {e.source}", e.error or "", None, (use, remove))
+        i = e.info
+        details = f"{i.params_label()} · {i.quantization} · {size_text(i.file_size)} · {e.source}"
+        return ModelRow(e.name, details, e.fit.reason, pill(e.fit.label, e.fit.reason), (use, remove),
+                        "current" if current else "")
+
+    def set_catalog(self, rows: list[CatalogRow]) -> None:
+        self.catalog.set_rows([self._catalog_row(r) for r in rows])
+
+    def _catalog_row(self, r: CatalogRow) -> ModelRow:
+        e = r.entry
+        get = _button("Installed" if r.installed else "Download", f"Download {e.name}",
+                      lambda: self.downloadRequested.emit(e.repo, e.file), not r.installed)
+        details = f"{e.params} · {e.quantization} · {size_text(e.size)} · {e.license}"
+        return ModelRow(e.name, details, e.description, pill(r.fit), (get,))
+
+    def set_results(self, query: str, repos: list[HubRepo]) -> None:
+        rows: list[QWidget] = []
+        for repo in repos:
+            header = QLabel(f"<b>{repo.id}</b>  ·  {repo.downloads:,} downloads · {repo.likes:,} likes")
+            header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            rows.append(header)
+            for f in repo.files:
+                get = _button("Download", f"Download {f.file}",
+                              lambda _=False, f=f: self.downloadRequested.emit(f.repo, f.file))
+                rows.append(ModelRow(f.file, size_text(f.size), "", pill(f.fit), (get,)))
+        self.results.set_rows(rows, f"No GGUF models on Hugging Face match “{query}”.")
+
+    def search_failed(self, message: str) -> None:
+        self.results.set_rows([], message)

@@ -1,0 +1,104 @@
+"""The Models view in a real window: library with fit pills, Hub search, download with cancel/resume, switch."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from huggingface_hub import constants
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.views.models_view import ModelRow, ModelsDialog
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant" / "models"))  # the shared fake Hub
+from hub_server import FakeHub, serve_hub, write_tiny_gguf
+
+CHUNK = 16 * 1024
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    import assistant.models.downloads as downloads
+
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+    monkeypatch.setattr(downloads, "REPORT_EVERY_S", 0.0)  # every chunk reports, so the stall shows progress
+    with serve_hub() as fake:
+        yield fake
+
+
+def _rows(dialog: ModelsDialog, tab: str = "library") -> dict[str, ModelRow]:
+    return {r.title.accessibleName(): r for r in getattr(dialog, tab).rows if isinstance(r, ModelRow)}
+
+
+def _open(window: MainWindow, qtbot: QtBot) -> ModelsDialog:
+    qtbot.mouseClick(window.chat_view.welcome.get_models, Qt.MouseButton.LeftButton)
+    dialog = window.ctl.models.dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: "Gemma 3 270M" in _rows(dialog), timeout=20_000)
+    return dialog
+
+
+def test_library_shows_human_names_fit_pills_and_the_current_model(window: MainWindow, qtbot: QtBot) -> None:
+    dialog = _open(window, qtbot)
+    smol = _rows(dialog)["SmolLM2 135M Instruct"]
+    assert smol.fit is not None and smol.fit.text() in ("Fits", "Tight", "Won't fit")
+    assert "CPU" in smol.fit.toolTip() and smol.note.text() == smol.fit.toolTip()
+    use, remove = smol.buttons
+    assert "current" in smol.title.text() and not use.isEnabled() and not remove.isEnabled()  # bundled
+    qtbot.waitUntil(lambda: bool(_rows(dialog, "catalog")), timeout=20_000)
+    assert all(r.fit is not None and r.fit.text() in ("Fits", "Tight", "Won't fit")
+               for r in _rows(dialog, "catalog").values())
+
+
+def test_download_from_the_hub_with_progress_cancel_and_resume(window: MainWindow, qtbot: QtBot, hub: FakeHub,
+                                                                tmp_path: Path) -> None:
+    data = write_tiny_gguf(tmp_path / "tiny.gguf", rows=2048).read_bytes()
+    hub.add("hearth-test/Tiny-GGUF", "tiny-chat-Q8_0.gguf", data)
+    window.assistant.models.endpoint = hub.url
+    dialog = _open(window, qtbot)
+    dialog.tabs.setCurrentIndex(2)
+    dialog.query.setText("tiny")
+    qtbot.keyClick(dialog.query, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "tiny-chat-Q8_0.gguf" in _rows(dialog, "results"), timeout=20_000)
+    row = _rows(dialog, "results")["tiny-chat-Q8_0.gguf"]
+    assert row.details.text() == f"{len(data) / 1e6:.0f} MB" and row.fit is not None
+
+    hub.stall_after = 4 * CHUNK
+    qtbot.mouseClick(row.buttons[0], Qt.MouseButton.LeftButton)
+    panel = dialog.download
+    qtbot.waitUntil(lambda: panel.isVisible() and 0 < panel.bar.value() < 100, timeout=20_000)
+    assert "MB/s" in panel.label.text() and panel.cancel.isVisible()
+    qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    hub.release.set()
+    qtbot.waitUntil(panel.resume.isVisible, timeout=20_000)
+    assert "cancelled" in panel.label.text() and not window.ctl.models.downloading
+
+    with qtbot.waitSignal(window.ctl.models.downloadFinished, timeout=30_000) as finished:
+        qtbot.mouseClick(panel.resume, Qt.MouseButton.LeftButton)
+    assert finished.args[0].resumed_from == 4 * CHUNK and finished.args[0].verified
+    assert "It is in the Library" in panel.label.text() and dialog.tabs.currentIndex() == 0
+    qtbot.waitUntil(lambda: "Tiny Chat" in _rows(dialog), timeout=20_000)
+    assert _rows(dialog)["Tiny Chat"].buttons[1].isEnabled()  # Hearth's own copy: removable
+
+
+def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: MainWindow, qtbot: QtBot) -> None:
+    dialog = _open(window, qtbot)
+    seen: list[tuple[str, int]] = []
+    window.ctl.model.loadProgress.connect(lambda text, percent: seen.append((text, percent)))
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        qtbot.mouseClick(_rows(dialog)["Gemma 3 270M"].buttons[0], Qt.MouseButton.LeftButton)
+        assert window.status.load_bar.isVisible() and dialog.load.isVisible()
+    assert seen and seen[-1][1] == 100 and all(text.startswith("Loading Gemma 3 270M… ") for text, _ in seen)
+    assert window.assistant.engine.info.name == "Gemma 3 270M" and not window.status.load_bar.isVisible()
+    assert dialog.load.label.text() == "Now using Gemma 3 270M."
+    qtbot.waitUntil(lambda: "current" in _rows(dialog)["Gemma 3 270M"].title.text(), timeout=20_000)
+
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        qtbot.mouseClick(_rows(dialog)["SmolLM2 135M Instruct"].buttons[0], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.status.cancel_load, Qt.MouseButton.LeftButton)
+    assert window.assistant.engine.info.name == "Gemma 3 270M" and window.ctl.model.error is None
+    assert "kept: the load was cancelled" in window.status.model.text()
