@@ -66,7 +66,7 @@ class ModelController(QObject):
 
     def load(self) -> None:
         """The first load, in the background; the window is already usable for reading history."""
-        self._start_load(self.assistant.model_path(), None, self.assistant.ensure_model)
+        self._start_load(self.assistant.model_path(), self.assistant.ensure_model)
         self.refresh_library()
         self.workers.generation.submit(Job(self._warm_up_answers))
         self.workers.indexing.submit(Job(self._warm_up_indexing))
@@ -96,22 +96,24 @@ class ModelController(QObject):
         self.library = list(entries)
         self.libraryChanged.emit(self.library)
 
-    def switch(self, path: Path, previous: Settings | None = None) -> None:
-        """Load ``path`` with its own profile, with progress; on failure restore ``previous``'s load settings."""
+    def switch(self, path: Path) -> None:
+        """Load ``path`` with its own profile, with progress; if it fails the current model stays."""
         assistant = self.assistant
-        self._start_load(path, previous, lambda progress, cancel: assistant.use_model(path, progress, cancel))
+        self._start_load(path, lambda progress, cancel: assistant.use_model(path, progress, cancel))
 
     def cancel_load(self) -> None:
         """Stop the running load; the model that was answering stays."""
         self.cancel.set()
 
-    def _start_load(self, path: Path, previous: Settings | None, load: Load) -> None:
+    def _start_load(self, path: Path, load: Load, on_done: Callable[[Any], None] | None = None) -> None:
+        """Run ``load`` on the model lane with a progress bar and Cancel; ``on_done`` gets its result
+        (default: it is the loaded model's info)."""
         self.loading, self.cancel = path, threading.Event()
         cancel, progress = self.cancel, self._progress
         self._loading(path)
         self.status.show_load(0, f"Loading {path.name}…")
-        self.workers.model.submit(Job(lambda: load(progress, cancel), on_done=self._ready,
-                                      on_failed=lambda message: self._load_failed(message, previous, cancel)))
+        self.workers.model.submit(Job(lambda: load(progress, cancel), on_done=on_done or self._ready,
+                                      on_failed=lambda message: self._load_failed(message, cancel)))
 
     def _on_progress(self, progress: Progress) -> None:
         if self.loading is None:  # a late report of a load that already ended
@@ -139,15 +141,12 @@ class ModelController(QObject):
         self.loadFinished.emit(True)
         self.refresh_library()  # the current-model mark moves
 
-    def _load_failed(self, message: str, previous: Settings | None, cancel: threading.Event | None = None) -> None:
+    def _load_failed(self, message: str, cancel: threading.Event | None = None) -> None:
+        """The core kept the old model (and put back the load settings that needed the new load)."""
         engine = self.assistant.engine
         cancelled = cancel is not None and cancel.is_set()
         self.loading = None
         self.status.show_load(None)
-        if previous is not None:
-            for name in RELOAD_FIELDS:
-                setattr(self.assistant.settings.model, name, getattr(previous.model, name))
-            self.assistant.save_settings()
         why = "the load was cancelled" if cancelled else "the new model failed to load"
         if engine.loaded:
             self.status.set_model(f"{engine.info.name} (kept: {why})", engine.info.path)
@@ -162,7 +161,7 @@ class ModelController(QObject):
     # --- settings ------------------------------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
         assistant = self.assistant
-        usable = [e.path for e in self.library if e.info is not None]
+        usable = [(e.info.name, e.path) for e in self.library if e.info is not None]
         dialog = SettingsDialog(assistant.settings, usable, assistant.presets, self.current_model(), self.window)
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog
@@ -176,21 +175,25 @@ class ModelController(QObject):
 
     def apply(self, settings: Settings, model_path: Path) -> None:
         """Hand the edited settings to the core, which applies them everywhere at once and saves them; on the
-        model lane, because a changed model or load setting reloads the model (the old one keeps answering
-        until the new one is ready). The window restyles right away."""
+        model lane, because a changed model or load setting reloads the model (with the same progress bar
+        and Cancel as a switch; the old model keeps answering until the new one is ready). The window
+        restyles right away."""
         settings.model.path = str(model_path)
         self.settingsApplied.emit(settings)
-        current = self.current_model()
-        reload = model_path.resolve() != current or any(
-            getattr(settings.model, f) != getattr(self.assistant.settings.model, f) for f in RELOAD_FIELDS)
-        if reload:
-            self._loading(model_path)
         assistant = self.assistant
-        self.workers.model.submit(Job(lambda: assistant.update_settings(settings),
-                                      on_done=lambda applied: self._applied(applied, reload),
-                                      on_failed=lambda message: self._load_failed(message, None)))
+        reload = model_path.resolve() != self.current_model() or any(
+            getattr(settings.model, f) != getattr(assistant.settings.model, f) for f in RELOAD_FIELDS)
+        if not reload:
+            self.workers.model.submit(Job(lambda: assistant.update_settings(settings), on_done=self._applied,
+                                          on_failed=lambda message: show_error(self.window, "Settings", message)))
+            return
 
-    def _applied(self, applied: Any, reloaded: bool) -> None:
+        def reloaded(applied: Any) -> None:
+            self._applied(applied)
+            self._ready(applied.model or assistant.engine.info)
+
+        self._start_load(model_path, lambda progress, cancel: assistant.update_settings(settings, progress, cancel),
+                         on_done=reloaded)
+
+    def _applied(self, applied: Any) -> None:
         self.lastApplied = applied
-        if reloaded:
-            self._ready(applied.model or self.assistant.engine.info)

@@ -60,7 +60,7 @@ def _dspin(low: float, high: float, step: float, value: float, name: str) -> QDo
 class SettingsDialog(QDialog):
     memoryManagerRequested = Signal()
 
-    def __init__(self, settings: Settings, models: list[Path], presets: dict[str, SamplingParams],
+    def __init__(self, settings: Settings, models: list[tuple[str, Path]], presets: dict[str, SamplingParams],
                  current_model: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -83,12 +83,12 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     # --- tabs ----------------------------------------------------------------------------------------
-    def _model_tab(self, s: Settings, models: list[Path], current: Path) -> QWidget:
+    def _model_tab(self, s: Settings, models: list[tuple[str, Path]], current: Path) -> QWidget:
         m = s.model
         self.model = QComboBox()
         self.model.setAccessibleName("Chat model")
-        for path in models:
-            self.model.addItem(f"{path.name}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
+        for name, path in models:
+            self.model.addItem(f"{name}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
         self._select_model(current)
         browse = QPushButton("Browse…")
         browse.setAccessibleName("Choose a GGUF model file")

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from assistant.config import KnowledgeSettings
+from assistant.knowledge import bert_numpy
+from assistant.knowledge.bert_numpy import BertEncoder
 from assistant.knowledge.errors import EmbedderUnavailableError
 from assistant.paths import apply_privacy_defaults
 
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 BUNDLED_EMBEDDER = "all-MiniLM-L6-v2"
+#: Up to this many texts are embedded with the torch-free encoder (queries); more go to sentence-transformers.
+QUERY_TEXTS = 4
+_UNLOADED = object()
 
 
 class Embedder(Protocol):
@@ -76,9 +81,16 @@ class SentenceTransformerEmbedder:
         self.path, self._name, self.batch_size, self.device = path, name, batch_size, device
         self._model: SentenceTransformer | None = None
         self._tokenizer: Tokenizer | None = None
+        self._numpy: BertEncoder | object | None = _UNLOADED
         self._lock = threading.Lock()
         config = path / "sentence_bert_config.json"
         self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
+
+    def _query_encoder(self) -> BertEncoder | None:
+        with self._lock:
+            if self._numpy is _UNLOADED:
+                self._numpy = bert_numpy.load(self.path)
+            return self._numpy  # type: ignore[return-value]
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings) -> SentenceTransformerEmbedder:
@@ -115,10 +127,13 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Calls are serialised (one model, many threads: indexing and searching at once).
 
-        A single text (a search query) runs on one thread: a dozen tokens gain nothing from intra-op
-        parallelism, and when the CPU is busy (the chat model decoding, another job) torch's spinning
-        worker threads made one query 5-10x slower on a 2-core machine.
+        A few texts (a search query, a question looked up in memory) go through the NumPy encoder when the
+        model is a plain BERT one: same vectors, without importing torch (see ``bert_numpy``). A single
+        text on torch runs on one thread: a dozen tokens gain nothing from intra-op parallelism, and when
+        the CPU is busy torch's spinning worker threads made one query 5-10x slower on a 2-core machine.
         """
+        if len(texts) <= QUERY_TEXTS and (encoder := self._query_encoder()) is not None:
+            return encoder.embed(texts)
         model = self.model
         import torch  # already imported by the model: a dictionary lookup
 

@@ -23,7 +23,9 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     dialog.system_prompt.setPlainText("You are terse.")
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.accept()
-    assert window.theme.name == "dark" and window.theme.font_size == 14
+    assert window.theme.name == "dark" and window.theme.font_size == 14  # the window restyles at once
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)  # the core applied and saved them
+    assert "temperature: 0.35" in window.ctl.model.lastApplied.changes
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.appearance.font_size, saved.model.temperature, saved.model.system_prompt) == (14, 0.35,
                                                                                                  "You are terse.")
