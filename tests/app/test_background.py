@@ -64,13 +64,16 @@ def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_
     assert not any("north bed" in h.text for h in window.assistant.search("tomatoes bed", ("garden",)))
 
     # A smaller chunk size from the Settings dialog re-chunks the watched collection right away.
-    before = chunks_of(window, "garden")
+    qtbot.waitUntil(lambda: window.assistant.scheduler.status().idle, timeout=60_000)
+    before = window.assistant.collections()[0].chunks
     dialog = window.ctl.model.open_settings()
     dialog.chunk_tokens.setValue(64)
     dialog.accept()
-    qtbot.waitUntil(lambda: chunks_of(window, "garden") > before, timeout=120_000)
-    assert load_settings(get_paths().settings_file).settings.knowledge.chunk_tokens == 64
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=30_000)
     assert "chunking" in " ".join(window.ctl.model.lastApplied.changes)
+    assert load_settings(get_paths().settings_file).settings.knowledge.chunk_tokens == 64
+    qtbot.waitUntil(lambda: chunks_of(window, "garden") > before, timeout=120_000)
+    assert window.assistant.collections()[0].needs_rechunk == 0
 
 
 @pytest.mark.slow

@@ -84,7 +84,7 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
 
     started, seen = [], []
 
-    def fake_index(paths, collection, cancel):
+    def fake_index(paths, collection, cancel, watch=None):
         """Runs until cancelled (at most two minutes), however slowly the answer below comes."""
         started.append((paths, collection))
         for step in range(12_000):

@@ -79,7 +79,8 @@ def test_download_from_the_hub_with_progress_cancel_and_resume(window: MainWindo
 
     with qtbot.waitSignal(window.ctl.models.downloadFinished, timeout=30_000) as finished:
         qtbot.mouseClick(panel.resume, Qt.MouseButton.LeftButton)
-    assert finished.args[0].resumed_from == 4 * CHUNK and finished.args[0].verified
+    # what was on disk at the cancel (the client may not have read all the server sent before it stalled)
+    assert 0 < finished.args[0].resumed_from <= 4 * CHUNK and finished.args[0].verified
     assert "It is in the Library" in panel.label.text() and dialog.tabs.currentIndex() == 0
     qtbot.waitUntil(lambda: "Tiny Chat" in _rows(dialog), timeout=20_000)
     assert _rows(dialog)["Tiny Chat"].buttons[1].isEnabled()  # Hearth's own copy: removable
