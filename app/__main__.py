@@ -8,6 +8,13 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
+        from app.qt_check import check
+
+        # Before Qt is imported: a missing system library makes Qt abort (or the import fail) with no hint.
+        qt = check()
+        if not qt.ok:
+            print(qt.message(), file=sys.stderr)
+            return 1
         from app.main_window import run
 
         return run()

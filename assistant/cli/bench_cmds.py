@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from assistant.cli import knowledge_cmds, memory_cmds
-from assistant.cli.context import CliContext, show_bench
+from assistant.cli.context import CliContext, err, show_bench
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--reps", type=int, default=5)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_engine)
+    b = bs.add_parser("startup", help="start-up time of `hearth --version` and `hearth ask` vs `python -c pass`")
+    b.add_argument("--reps", type=int, default=5)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_startup)
     knowledge_cmds.register_bench(bs)
     memory_cmds.register_bench(bs)
 
@@ -25,3 +29,9 @@ def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import engine as bench
 
     return show_bench(bench.run(model=args.model, threads=args.threads, reps=args.reps), bench.table, args.json)
+
+
+def cmd_startup(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import startup as bench
+
+    return show_bench(bench.run(reps=args.reps, log=err), bench.table, args.json)  # progress on stderr

@@ -1,9 +1,32 @@
-"""llama.cpp engine: GGUF inspection, chat formatting, sampling and the low-level decode loop."""
+"""llama.cpp engine: GGUF inspection, chat formatting, sampling and the low-level decode loop.
 
-from assistant.engine.chat_format import FormattedPrompt, Message
-from assistant.engine.engine import Engine, LoadSettings
-from assistant.engine.gguf_info import ModelInfo, read_model_info
-from assistant.engine.sampling import GREEDY, PRESETS, SamplingParams
+The public names are imported on first use (PEP 562): reading a GGUF header (``read_model_info``) or
+building a ``Message`` does not load llama.cpp, so commands that never run a model start faster.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.engine.chat_format import FormattedPrompt, Message
+    from assistant.engine.engine import Engine, LoadSettings
+    from assistant.engine.gguf_info import ModelInfo, read_model_info
+    from assistant.engine.sampling import GREEDY, PRESETS, SamplingParams
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "FormattedPrompt": "chat_format",
+    "Message": "chat_format",
+    "Engine": "engine",
+    "LoadSettings": "engine",
+    "ModelInfo": "gguf_info",
+    "read_model_info": "gguf_info",
+    "GREEDY": "sampling",
+    "PRESETS": "sampling",
+    "SamplingParams": "sampling",
+}
 
 __all__ = [
     "GREEDY",
@@ -16,3 +39,11 @@ __all__ = [
     "SamplingParams",
     "read_model_info",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

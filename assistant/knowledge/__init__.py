@@ -4,13 +4,34 @@ Layout (one job per module): ``loaders`` (file formats) -> ``chunking`` (token-m
 -> ``embedder`` (sentence-transformers) -> ``store`` (SQLite manifest + FTS5 + Chroma) driven by ``sync``
 (the incremental, resumable job); ``retrieval`` (hybrid search), ``answering`` (sources prompt, citation
 check), ``watch`` (re-sync on change); ``base.KnowledgeBase`` ties them together.
+
+The public names are imported on first use (PEP 562): a record or the citation check does not drag in the
+file-format parsers, Chroma or numpy, which keeps commands that never touch a collection quick to start.
 """
 
-from assistant.knowledge.answering import build_sources_prompt, check_citations
-from assistant.knowledge.base import KnowledgeBase
-from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder
-from assistant.knowledge.records import Citation, CollectionInfo
-from assistant.knowledge.retrieval import SearchMode
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.knowledge.answering import build_sources_prompt, check_citations
+    from assistant.knowledge.base import KnowledgeBase
+    from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder
+    from assistant.knowledge.records import Citation, CollectionInfo
+    from assistant.knowledge.retrieval import SearchMode
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "build_sources_prompt": "answering",
+    "check_citations": "answering",
+    "KnowledgeBase": "base",
+    "Embedder": "embedder",
+    "SentenceTransformerEmbedder": "embedder",
+    "Citation": "records",
+    "CollectionInfo": "records",
+    "SearchMode": "retrieval",
+}
 
 __all__ = [
     "Citation",
@@ -22,3 +43,11 @@ __all__ = [
     "build_sources_prompt",
     "check_citations",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

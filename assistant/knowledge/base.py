@@ -18,7 +18,6 @@ from assistant.knowledge.errors import CollectionNotFoundError, NeedsReindexErro
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.store import CollectionRow, Store, validate_name
-from assistant.knowledge.sync import IndexJob
 from assistant.paths import Paths
 
 EMBED_BATCH = 32
@@ -98,6 +97,8 @@ class KnowledgeBase:
 
         The sources are remembered with the collection; ``watch`` (when not None) turns watching on or off.
         """
+        from assistant.knowledge.sync import IndexJob  # the file-format parsers: ~0.25 s, for indexing only
+
         validate_name(collection)
         job = IndexJob(self.store, self.embedder, self.chunker, collection, [Path(s) for s in sources],
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,

@@ -5,14 +5,39 @@ Layout (one job per module): ``backend`` (the mem0 ``Memory`` on Chroma + Hearth
 ``embedding`` (mem0's embedder interface on the knowledge embedder); ``extraction`` (facts from a turn),
 ``conflicts`` (supersession of stale facts), ``queue`` (durable turn queue and tombstones), ``records``
 (:class:`MemoryItem`); ``service.MemoryService`` ties them together for the facade, CLI and GUI.
+
+The public names are imported on first use (PEP 562): importing mem0 costs about a second (it pulls in
+qdrant-client, posthog and httpx), so only code that really opens the memory store pays for it.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from assistant.memory.offline import keep_mem0_offline
 
-keep_mem0_offline()  # before anything below imports mem0
+keep_mem0_offline()  # before any submodule imports mem0 (they all run this package's code first)
 
-from assistant.memory.errors import MemoryNotFoundError, ModelOutputError  # noqa: E402
-from assistant.memory.records import MemoryItem  # noqa: E402
-from assistant.memory.service import MemoryService  # noqa: E402
+if TYPE_CHECKING:
+    from assistant.memory.errors import MemoryNotFoundError, ModelOutputError
+    from assistant.memory.records import MemoryItem
+    from assistant.memory.service import MemoryService
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "MemoryNotFoundError": "errors",
+    "ModelOutputError": "errors",
+    "MemoryItem": "records",
+    "MemoryService": "service",
+}
 
 __all__ = ["MemoryItem", "MemoryNotFoundError", "MemoryService", "ModelOutputError"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
