@@ -101,6 +101,7 @@ def main() -> None:
         dialog.reject()
 
         models_shot(window, app)
+        memory_shot(window, app)
 
         window.apply_appearance(_with_theme(settings, "dark"))
         _save(window, "dark", app)
@@ -114,6 +115,23 @@ def models_shot(window: MainWindow, app: QApplication) -> None:
     dialog.resize(760, 560)
     _wait(app, lambda: len(dialog.library.rows) >= 2 and bool(dialog.catalog.rows), 60)
     _save(dialog, "models", app)
+    dialog.reject()
+
+
+def memory_shot(window: MainWindow, app: QApplication) -> None:
+    """Memory learning from a chat with no CLI call: the status-bar indicator, then the memory manager."""
+    ctl = window.ctl
+    assert ctl is not None
+    ctl.chat.new_chat()
+    window.composer.select_collections([])
+    window.composer.edit.setPlainText("My dog is called Biscuit and I live in Lisbon.")
+    window.composer._submit()
+    _wait(app, lambda: bool(window.learning.text()), 120)
+    _save(window, "memory-learning", app)
+    dialog = ctl.memory.open()
+    dialog.resize(560, 420)
+    _wait(app, lambda: bool(dialog.model.items()) and not window.learning.text(), 240)
+    _save(dialog, "memory", app)
     dialog.reject()
 
 

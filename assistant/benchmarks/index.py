@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sysconfig
 import tempfile
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from assistant.benchmarks.results import save_result
-from assistant.cli.context import CliContext, show_bench
 from assistant.config import KnowledgeSettings
 from assistant.events import Progress
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
@@ -33,19 +31,6 @@ from assistant.paths import Paths
 BATCH = 32
 WORDS = ("river", "lantern", "copper", "meadow", "harbor", "violin", "granite", "orchard", "comet", "saddle",
          "thistle", "beacon", "walnut", "glacier", "pepper", "quartz", "falcon", "cedar", "ember", "tundra")
-
-
-def register(bench_sub: argparse._SubParsersAction) -> None:
-    p = bench_sub.add_parser("index", help="indexing throughput vs raw encode; re-sync of 2,000 unchanged files")
-    p.add_argument("--corpus-kb", type=int, default=200, help="size of the throughput corpus in KiB")
-    p.add_argument("--files", type=int, default=2000, help="small files for the re-sync measurement")
-    p.add_argument("--reps", type=int, default=2, help="interleaved pipeline/raw repetitions (best is kept)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_index)
-
-
-def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
-    return show_bench(run(corpus_kb=args.corpus_kb, small_files=args.files, reps=args.reps), table, args.json)
 
 
 def _stdlib_corpus(folder: Path, budget: int) -> int:

@@ -15,7 +15,6 @@ and a chunk's vector is the normalised mean of its paragraphs' vectors (:class:`
 
 from __future__ import annotations
 
-import argparse
 import ast
 import math
 import platform
@@ -31,28 +30,12 @@ from typing import Any
 import numpy as np
 
 from assistant.benchmarks.results import save_result
-from assistant.cli.context import CliContext, show_bench
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.knowledge.records import Document, Unit
 from assistant.paths import Paths
 
 MODES = ("keyword", "dense", "hybrid")
-
-
-def register(bench_sub: argparse._SubParsersAction) -> None:
-    p = bench_sub.add_parser("retrieval", help="nDCG@10/recall@10 of BM25, dense, hybrid; latency at 50k chunks")
-    p.add_argument("--docs", type=int, default=600, help="documents in the quality set")
-    p.add_argument("--queries", type=int, default=200, help="queries (quality and latency)")
-    p.add_argument("--chunks", type=int, default=50_000, help="chunks in the latency store")
-    p.add_argument("--paragraphs", type=int, default=1500, help="really embedded paragraphs for the latency store")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_retrieval)
-
-
-def cmd_retrieval(args: argparse.Namespace, ctx: CliContext) -> int:
-    result = run(docs=args.docs, queries=args.queries, chunks=args.chunks, paragraphs=args.paragraphs)
-    return show_bench(result, table, args.json)
 
 
 def stdlib_docstrings() -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from assistant.cli import knowledge_cmds, memory_cmds
 from assistant.cli.context import CliContext, err, show_bench
 
 
@@ -21,8 +20,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--reps", type=int, default=5)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_startup)
-    knowledge_cmds.register_bench(bs)
-    memory_cmds.register_bench(bs)
+    b = bs.add_parser("index", help="indexing throughput vs raw encode; re-sync of 2,000 unchanged files")
+    b.add_argument("--corpus-kb", type=int, default=200, help="size of the throughput corpus in KiB")
+    b.add_argument("--files", type=int, default=2000, help="small files for the re-sync measurement")
+    b.add_argument("--reps", type=int, default=2, help="interleaved pipeline/raw repetitions (best is kept)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_index)
+    b = bs.add_parser("retrieval", help="nDCG@10/recall@10 of BM25, dense, hybrid; latency at 50k chunks")
+    b.add_argument("--docs", type=int, default=600, help="documents in the quality set")
+    b.add_argument("--queries", type=int, default=200, help="queries (quality and latency)")
+    b.add_argument("--chunks", type=int, default=50_000, help="chunks in the latency store")
+    b.add_argument("--paragraphs", type=int, default=1500, help="really embedded paragraphs for the latency store")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_retrieval)
+    b = bs.add_parser("memory", help="memory recall@5, search latency, extraction validity and speed")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_memory)
+
+
+# Each benchmark module is imported only when it runs: building the parser must stay cheap for every command.
+def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import index as bench
+
+    return show_bench(bench.run(corpus_kb=args.corpus_kb, small_files=args.files, reps=args.reps), bench.table,
+                      args.json)
+
+
+def cmd_retrieval(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import retrieval as bench
+
+    result = bench.run(docs=args.docs, queries=args.queries, chunks=args.chunks, paragraphs=args.paragraphs)
+    return show_bench(result, bench.table, args.json)
+
+
+def cmd_memory(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import memory as bench
+
+    return show_bench(bench.run(), bench.table, args.json)
 
 
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:

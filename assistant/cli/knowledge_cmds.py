@@ -15,9 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from assistant.cli.context import CliContext, print_json
 from assistant.errors import KnowledgeError
 from assistant.events import Progress as ProgressEvent
@@ -63,17 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_collections_watch)
 
 
-def register_bench(bench_sub: argparse._SubParsersAction) -> None:
-    """Add ``index`` and ``retrieval`` to the ``hearth bench`` sub-commands."""
-    from assistant.benchmarks import index as index_bench
-    from assistant.benchmarks import retrieval as retrieval_bench
-
-    for module in (index_bench, retrieval_bench):
-        module.register(bench_sub)
-
-
 def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     """Drive an indexing job with a progress bar on stderr; returns its last event."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     last = ProgressEvent("index", 0)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[file]}"))

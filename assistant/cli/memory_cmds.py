@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, err, print_json, show_bench
+from assistant.cli.context import CliContext, err, print_json
 from assistant.config import atomic_write_text
 from assistant.errors import HearthError, MemoryStoreError
 
@@ -49,12 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     action("status", "how many memories and queued turns there are", cmd_status)
     q = action("process", "extract memories from queued turns now (loads the chat model)", cmd_process)
     q.add_argument("--limit", type=int, help="at most this many turns")
-
-
-def register_bench(bench_sub: argparse._SubParsersAction) -> None:
-    b = bench_sub.add_parser("memory", help="memory recall@5, search latency, extraction validity and speed")
-    b.add_argument("--json", action="store_true")
-    b.set_defaults(func=cmd_bench)
 
 
 def _memory(ctx: CliContext) -> MemoryService:
@@ -148,9 +142,3 @@ def cmd_process(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         err(f"Processed {done} queued turn(s); {left} left.")
     return 0
-
-
-def cmd_bench(args: argparse.Namespace, ctx: CliContext) -> int:
-    from assistant.benchmarks import memory as bench
-
-    return show_bench(bench.run(), bench.table, args.json)

@@ -29,7 +29,6 @@ def hearth(monkeypatch: pytest.MonkeyPatch, shared_embedder, capsys: pytest.Capt
     parser = argparse.ArgumentParser(prog="hearth")
     sub = parser.add_subparsers(dest="command")
     memory_cmds.register(sub)
-    memory_cmds.register_bench(sub.add_parser("bench").add_subparsers(dest="bench_cmd"))
 
     def run(*argv: str) -> tuple[int, str]:
         args = parser.parse_args(argv)
