@@ -71,6 +71,7 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         for widget in self.messages:
             self.column.removeWidget(widget)
+            widget.hide()  # deleted later, when control is back in the event loop: never painted meanwhile
             widget.deleteLater()
         self.messages = []
         self.welcome.show()
@@ -90,6 +91,7 @@ class ChatView(QScrollArea):
         index = self.messages.index(widget)
         for gone in self.messages[index:]:
             self.column.removeWidget(gone)
+            gone.hide()
             gone.deleteLater()
         del self.messages[index:]
         self.welcome.setVisible(not self.messages)
