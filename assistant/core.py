@@ -150,6 +150,20 @@ class Assistant:
         """Be told (from a background thread) what background work is doing; returns the unsubscribe call."""
         return self.scheduler.subscribe(listener)
 
+    def warm_up(self, part: str) -> None:
+        """Open now what the first answer (``"answers"``: memory store, embedder) or the first indexing run
+        (``"indexing"``: chunker, Chroma) would otherwise open, for front ends that start them in the
+        background at launch."""
+        if part == "answers":
+            if self.settings.memory.enabled:
+                _ = self.memory
+                self.knowledge.embedder.embed(["warm-up"])
+        elif part == "indexing":
+            _ = self.knowledge.chunker
+            _ = self.knowledge.store.chroma
+        else:
+            raise ValueError(f"unknown part {part!r}")
+
     # ---- settings -----------------------------------------------------------------------------------
     @property
     def presets(self) -> dict[str, SamplingParams]:

@@ -71,22 +71,15 @@ class ModelController(QObject):
         self.workers.generation.submit(Job(self._warm_up_answers))
         self.workers.indexing.submit(Job(self._warm_up_indexing))
 
-    # Right after start-up, open what the core otherwise opens during the first answer or indexing run:
-    # that imports torch, sentence-transformers and chromadb, and imports hold the GIL for long stretches,
-    # which stalled the GUI thread for several hundred milliseconds mid-answer (measured by app.bench_ui).
-    # Each warm-up runs on the lane whose jobs need it, so it never races the job it prepares.
+    # Right after start-up, open what the core otherwise opens during the first answer or indexing run (see
+    # Assistant.warm_up): imports hold the GIL for long stretches, which stalled the GUI thread for several
+    # hundred milliseconds mid-answer (measured by app.bench_ui). Each warm-up runs on the lane whose jobs
+    # need it, so it never races the job it prepares.
     def _warm_up_answers(self) -> None:
-        """The memory store and the embedder's model (it loads on the first embedding)."""
-        assistant = self.assistant
-        if assistant.settings.memory.enabled:
-            _ = assistant.memory
-            assistant.knowledge.embedder.embed(["warm-up"])
+        self.assistant.warm_up("answers")
 
     def _warm_up_indexing(self) -> None:
-        """The chunker (and with it the embedder) and the Chroma client: opening it holds the GIL ~30 ms."""
-        knowledge = self.assistant.knowledge
-        _ = knowledge.chunker
-        _ = knowledge.store.chroma
+        self.assistant.warm_up("indexing")
 
     def refresh_library(self) -> None:
         """Read the library again (at start, after a download, a removal or a switch) on the io lane."""
