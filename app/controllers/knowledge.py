@@ -139,6 +139,7 @@ class KnowledgeController(QObject):
         if p.message == "done" or p.message == "cancelled" or p.message.startswith("failed"):
             if self.syncing == event.collection:
                 self.syncing = None
+                self.panel.update_progress(p)
                 self.panel.finish(f"“{event.collection}” is up to date." if p.message == "done" else
                                   f"Updating “{event.collection}” {p.message}.")
             self.refresh()

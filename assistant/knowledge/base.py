@@ -103,8 +103,10 @@ class KnowledgeBase:
         job = IndexJob(self.store, self.embedder, self.chunker, collection, [Path(s) for s in sources],
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
                        flush_chunks=4 * self.batch_size)
-        yield from job.run()
-        if watch is not None:
+        last = None
+        for last in job.run():
+            yield last
+        if watch is not None and last is not None and last.message == "done":  # a cancelled run is not resumed
             self.store.set_watch(collection, watch)
 
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:

@@ -7,6 +7,7 @@ tests/app/*); these run in milliseconds and pin down the bookkeeping.
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from pathlib import Path
 
@@ -207,3 +208,15 @@ def test_background_status_never_opens_the_memory_store(settings: Settings) -> N
     finally:
         a.close(learning_s=0)
 
+
+
+def test_a_cancelled_indexing_run_is_not_watched(assistant: Assistant, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"note-{i}.txt").write_text(f"Note {i} about the garden.\n")
+    cancel = threading.Event()
+    for progress in assistant.index([folder], "many", cancel, watch=True):
+        cancel.set()  # the user pressed Cancel: the folder must not be picked up again behind their back
+    assert progress.message == "cancelled"
+    assert not assistant.collections()[0].watched and assistant.knowledge.watched() == {}
