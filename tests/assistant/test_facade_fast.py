@@ -216,7 +216,9 @@ def test_a_cancelled_indexing_run_is_not_watched(assistant: Assistant, tmp_path:
     for i in range(30):
         (folder / f"note-{i}.txt").write_text(f"Note {i} about the garden.\n")
     cancel = threading.Event()
+    events = []
     for progress in assistant.index([folder], "many", cancel, watch=True):
+        events.append(progress)
         cancel.set()  # the user pressed Cancel: the folder must not be picked up again behind their back
-    assert progress.message == "cancelled"
+    assert events[-1].message == "cancelled"
     assert not assistant.collections()[0].watched and assistant.knowledge.watched() == {}
