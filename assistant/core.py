@@ -288,7 +288,7 @@ class Assistant:
     def _load(self, path: Path, settings: LoadSettings, progress: Callable[[Progress], None] | None,
               cancel: threading.Event | None) -> ModelInfo:
         info = self.engine.load(path, settings, progress, cancel)
-        self.scheduler.turn_queued()  # learning waits for a model: there is one now
+        self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
         return info
 
     def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
@@ -302,7 +302,7 @@ class Assistant:
         switched.profile.apply_to(self.settings.model)
         self.settings.model.path = str(switched.path)
         self.save_settings()
-        self.scheduler.turn_queued()
+        self.scheduler.turn_queued(open_store=self.long_lived)
         return switched.info
 
     # ---- knowledge ----------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ class Scheduler:
         self._learn_cancel = threading.Event()
         self._learning = False
         self._wake_learning = False  # turn_queued() wakes it: after a turn, a model load, or a start's catch-up
+        self._wake_check = False  # the same, for a store this process already opened only
         self._sync_queue: dict[str, float] = {}  # collection -> not before (monotonic)
         self._syncing: str | None = None
         self._sync_cancel = threading.Event()
@@ -134,14 +135,20 @@ class Scheduler:
         for listener in list(self._listeners):
             try:
                 listener(event)
-            except Exception:  # a front end's bug must not stop background work
-                log.exception("background listener failed")
+            except Exception as exc:  # a front end's bug must not stop background work
+                log.warning("background listener failed: %r", exc, exc_info=log.isEnabledFor(logging.INFO))
 
     # ---- memory learning -----------------------------------------------------------------------------
-    def turn_queued(self) -> None:
-        """A finished turn was queued for learning (or the model just loaded): look at the queue."""
+    def turn_queued(self, open_store: bool = True) -> None:
+        """A finished turn was queued for learning (or the model just loaded): look at the queue.
+
+        ``open_store=False`` looks only if this process already opened the memory store (a one-shot
+        incognito command must not open it just because its model loaded)."""
         with self._cv:
-            self._wake_learning = True
+            if open_store:
+                self._wake_learning = True
+            else:
+                self._wake_check = True
             self._cv.notify_all()
 
     @contextmanager
@@ -175,18 +182,24 @@ class Scheduler:
         while True:
             with self._cv:
                 timed_out = False
-                while not self._stopping and (self._foreground or not (self._wake_learning or self._draining)):
+                while not self._stopping and (self._foreground or not (self._wake_learning or self._wake_check
+                                                                       or self._draining)):
                     if not self._cv.wait(POLL_S) and not self._foreground:
                         timed_out = True  # re-check now and then: failed turns fall due for a retry
                         break
                 if self._stopping:
                     return
-                # Only a queued turn, a model load or a start's catch-up opens the memory store; the
-                # periodic retry check and a closing drain look only at a store this process opened.
+                # Only a queued turn or a long-lived process's catch-up opens the memory store; the periodic
+                # retry check, a model load and a closing drain look only at a store this process opened.
                 open_it = self._wake_learning and not timed_out
-                self._wake_learning = False
+                self._wake_learning = self._wake_check = False
                 self._learn_cancel = cancel = threading.Event()
-            self._learn_once(cancel, open_it)
+            try:
+                self._learn_once(cancel, open_it)
+            except Exception as exc:  # opening the store failed (a full disk...): say so, keep the thread
+                log.warning("memory learning: %s", exc)
+                self._last_error = f"Memory learning is paused: {exc}"
+                self._publish()
 
     def _learn_once(self, cancel: threading.Event, open_it: bool) -> None:
         """Learn from the due turns, one at a time, until none is due or an answer wants the engine."""
@@ -205,9 +218,9 @@ class Scheduler:
                 log.warning("memory learning: %s", exc)
                 self._last_error = str(exc)
                 break
-            except Exception:
-                log.exception("memory learning failed")
-                self._last_error = "Memory learning failed unexpectedly; details are in the log."
+            except Exception as exc:  # a bug: logged (with the traceback under -v), never a crash
+                log.warning("memory learning failed: %r", exc, exc_info=log.isEnabledFor(logging.INFO))
+                self._last_error = f"Memory learning failed unexpectedly ({type(exc).__name__}: {exc})."
                 break
             finally:
                 with self._cv:
@@ -298,9 +311,10 @@ class Scheduler:
             self._last_error = f"Sync of {collection} failed: {exc}"
             log.warning("%s", self._last_error)
             self._publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
-        except Exception:
-            log.exception("sync of %s failed", collection)
-            self._last_error = f"Sync of {collection} failed unexpectedly; details are in the log."
+        except Exception as exc:  # a bug or a failing disk: logged, reported, and the next change tries again
+            log.warning("sync of %s failed: %r", collection, exc, exc_info=log.isEnabledFor(logging.INFO))
+            self._last_error = f"Sync of {collection} failed ({type(exc).__name__}: {exc})."
+            self._publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
 
 
 def _is_dir(folder: str) -> bool:

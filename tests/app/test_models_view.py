@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hub_server import FakeHub, serve_hub, write_tiny_gguf
 from huggingface_hub import constants
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.views.models_view import ModelRow, ModelsDialog
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant" / "models"))  # the shared fake Hub
-from hub_server import FakeHub, serve_hub, write_tiny_gguf
 
 CHUNK = 16 * 1024
 

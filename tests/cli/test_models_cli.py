@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hub_server import serve_hub, write_tiny_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "assistant" / "models"))  # the shared fake Hub (not a conftest)
-from hub_server import serve_hub, write_tiny_gguf  # noqa: E402
 
 
 def hearth(*args: str, home: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:

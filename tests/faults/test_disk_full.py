@@ -1,0 +1,84 @@
+"""A full disk (simulated with RLIMIT_FSIZE: a write past the limit fails with EFBIG, as ENOSPC would) during
+indexing and during a chat: one clear error, no traceback, and every store still consistent afterwards."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from fakes import FakeEmbedder
+from kill import ROOT, start_child
+
+from assistant.chat.history import History
+from assistant.config import KnowledgeSettings
+from assistant.knowledge import KnowledgeBase
+from assistant.paths import get_paths
+
+INDEX = """
+    import sys
+    from pathlib import Path
+    from fakes import FakeEmbedder
+    from assistant.config import KnowledgeSettings
+    from assistant.errors import HearthError
+    from assistant.knowledge import KnowledgeBase
+    from assistant.paths import get_paths
+
+    kb = KnowledgeBase(get_paths(), KnowledgeSettings(), embedder=FakeEmbedder())
+    print("started", flush=True)
+    try:
+        for event in kb.index([Path(sys.argv[1])], "notes"):
+            pass
+    except HearthError as exc:
+        print("error:", exc, flush=True)
+"""
+
+
+def test_disk_full_while_indexing(home: Path, tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(300):
+        (folder / f"note-{i:03}.md").write_text(f"# Note {i}\n\n" + f"Walk {i} went past the mill and the ford. " * 30)
+    child = start_child(INDEX, home, str(folder), limit_bytes=400_000)
+    out, err = child.communicate(timeout=180)
+    assert child.returncode == 0 and "Traceback" not in err, err
+    assert "error:" in out and "disk" in out.lower(), out
+
+    monkeypatch.setenv("HEARTH_HOME", str(home))
+    kb = KnowledgeBase(get_paths(), KnowledgeSettings(), embedder=FakeEmbedder())
+    try:
+        rows, vectors = kb.store.chunk_ids("notes")
+        assert rows == vectors  # what was committed is whole in both stores
+        kb.store.check_keyword_index()
+        events = list(kb.index([folder], "notes"))  # with space again, the same sync finishes the job
+        assert events[-1].message == "done" and events[-1].done == 300
+    finally:
+        kb.close()
+
+
+def test_disk_full_while_chatting(home: Path, monkeypatch) -> None:
+    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    first = subprocess.run([sys.executable, "-m", "app", "ask", "--no-memory", "--max-tokens", "8", "Hello."],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    db = home / "data" / "history.sqlite3"
+    limit = db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size
+                                 if db.with_name(db.name + "-wal").exists() else 0)
+    child = start_child("""
+        import sys
+        from app.__main__ import main
+        print("started", flush=True)
+        sys.exit(main(["ask", "--no-memory", "--max-tokens", "64", "Tell me about the sea. " * 40]))
+    """, home, limit_bytes=max(limit, 4096))
+    _out, err = child.communicate(timeout=300)
+    assert child.returncode not in (0, None) and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("hearth: ") and "disk" in err.lower(), err
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    monkeypatch.setenv("HEARTH_HOME", str(home))
+    with History(get_paths().history_db) as history:
+        titles = [c.title for c in history.list_conversations()]
+        assert "Hello." in titles  # what was saved before the disk filled up is intact
