@@ -41,7 +41,7 @@ $(SECOND_MODEL): $(STAMPS)/venv packaging/fetch_models.py
 	$(BIN)/python packaging/fetch_models.py second $(MODELS)
 
 run: setup
-	$(BIN)/python -m app.qt_check && $(BIN)/hearth
+	$(BIN)/python -m assistant.doctor.qt && $(BIN)/hearth
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

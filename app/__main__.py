@@ -8,7 +8,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        from app.qt_check import check
+        from assistant.doctor.qt import check
 
         # Before Qt is imported: a missing system library makes Qt abort (or the import fail) with no hint.
         qt = check()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QVBo
 from app import theme as themes
 from app.controllers.chat import ChatController
 from app.controllers.conversations import ConversationsController, conversation_model
+from app.controllers.doctor import DoctorController
 from app.controllers.knowledge import KnowledgeController, collection_model
 from app.controllers.memory import MemoryController, learning_text
 from app.controllers.model import ModelController
@@ -63,6 +64,7 @@ class Controllers:
                                              w.composer)
         self.model = ModelController(assistant, workers, w, w.status, w.composer)
         self.memory = MemoryController(assistant, workers, w)
+        self.doctor = DoctorController(assistant, workers, w.banner)
         self.models = ModelsController(assistant, workers, w, self.model)
 
 
@@ -145,6 +147,7 @@ class MainWindow(QMainWindow):
         self._unsubscribe = assistant.subscribe(self.bridge.event.emit)
         ctl.model.settingsApplied.connect(self.apply_appearance)
         ctl.model.loadFinished.connect(self.ready)
+        ctl.model.loadFinished.connect(ctl.doctor.check_once)
         ctl.conversations.refresh()
         ctl.knowledge.refresh()
         ctl.model.load()

@@ -31,6 +31,7 @@ from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, g
 from assistant.scheduler import Hooks, Scheduler
 
 if TYPE_CHECKING:
+    from assistant.doctor import Finding
     from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
     from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
     from assistant.memory import MemoryService
@@ -149,6 +150,20 @@ class Assistant:
     def subscribe(self, listener: Callable[[BackgroundStatus | CollectionSynced], None]) -> Callable[[], None]:
         """Be told (from a background thread) what background work is doing; returns the unsubscribe call."""
         return self.scheduler.subscribe(listener)
+
+    def doctor(self, desktop: bool = True) -> list[Finding]:
+        """Check the install and the data (see ``assistant.doctor``): problems first, each with what to do."""
+        from assistant import doctor
+
+        return doctor.check(self, desktop)
+
+    def repair(self, finding: Finding) -> Iterator[Progress]:
+        """Run the repair a finding offers (a collection re-sync, memory turns queued again), with progress."""
+        from assistant import doctor
+
+        yield from doctor.repair(self, finding)
+        if finding.repair.startswith("retry-memory"):
+            self.scheduler.turn_queued()
 
     def warm_up(self, part: str) -> None:
         """Open now what the first answer (``"answers"``: memory store, embedder) or the first indexing run

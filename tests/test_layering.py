@@ -2,7 +2,8 @@
 
 Front ends (the desktop app in ``app/``, the CLI in ``assistant/cli/``, later the API server) may import the
 facade (``assistant.core``), the values it hands out (``assistant.events``, ``assistant.errors``,
-``assistant.config``) and nothing else of the core at run time; imports under ``if TYPE_CHECKING:`` name
+``assistant.config``; ``assistant.doctor``, whose Qt check must run before anything else is opened) and
+nothing else of the core at run time; imports under ``if TYPE_CHECKING:`` name
 types only and are allowed. Benchmark commands measure the core's insides on purpose and may import
 ``assistant.benchmarks``.
 """
@@ -15,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "assistant"
 FRONT_ENDS = [*(ROOT / "app").rglob("*.py"), *(CORE / "cli").rglob("*.py")]
-FACADE = ("assistant.core", "assistant.events", "assistant.errors", "assistant.config", "assistant.cli")
+FACADE = ("assistant.core", "assistant.events", "assistant.errors", "assistant.config", "assistant.cli",
+          "assistant.doctor")
 MEASURING = ("assistant.benchmarks",)
 
 

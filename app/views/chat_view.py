@@ -5,8 +5,10 @@ It follows the bottom while an answer streams unless the user has scrolled up to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.theme import Theme
 from app.views.message import MessageWidget
@@ -26,16 +28,27 @@ class ErrorBanner(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setAccessibleName("Error message")
+        self.action = QPushButton()
+        self.action.hide()
+        self._on_action: Callable[[], None] | None = None
+        self.action.clicked.connect(lambda: self._on_action() if self._on_action else None)
         close = tool_button("close", "Dismiss")
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
 
-    def show_message(self, message: str) -> None:
+    def show_message(self, message: str, action: str = "", on_action: Callable[[], None] | None = None) -> None:
+        """Show ``message``; with ``action``, a button that calls ``on_action`` (e.g. "Repair")."""
         self.label.setText(message)
+        self.action.setText(action)
+        self.action.setAccessibleName(action)
+        self.action.setEnabled(True)
+        self.action.setVisible(bool(action))
+        self._on_action = on_action
         self.show()
 
 

@@ -3,33 +3,52 @@
 The CLI only parses arguments, calls the :class:`assistant.core.Assistant` facade and renders. Each command
 group lives in its own module exposing ``register(subparsers)``; handlers receive ``(args, app)`` where
 ``app`` is a lazily created facade. Errors from the core (:class:`HearthError`) become one readable line
-on stderr and a non-zero exit code, never a traceback. ``--json`` output goes to stdout alone; progress
-and notices go to stderr.
+on stderr and a non-zero exit code, never a traceback; anything else is reported as a bug in one line (the
+traceback only with ``-v``). A reader that stops early (``hearth models list | head -1``) ends the command
+quietly. ``--json`` output goes to stdout alone; progress and notices go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from assistant import __version__
-from assistant.cli import bench_cmds, chat_cmds, knowledge_cmds, memory_cmds, models_cmds
+from assistant.cli import bench_cmds, chat_cmds, doctor_cmds, knowledge_cmds, memory_cmds, models_cmds
 from assistant.cli.context import CliContext
 from assistant.errors import HearthError
+
+#: What a shell reports for a command killed by SIGPIPE (128 + 13): the reader of its output went away.
+EXIT_BROKEN_PIPE = 141
+#: ``EX_SOFTWARE`` from sysexits.h: an error that is a bug in Hearth, not something the user did.
+EXIT_BUG = 70
 
 GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     chat_cmds.register,
     knowledge_cmds.register,
     memory_cmds.register,
     models_cmds.register,
+    doctor_cmds.register,
     bench_cmds.register,
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes read like every other error: one ``hearth: ...`` line and exit code 2, no usage dump.
+
+    Sub-command parsers are made by ``add_parser``, which uses this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"hearth: {message} (see `{self.prog} --help`).\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hearth", description="Hearth: a private AI assistant, fully offline.")
+    parser = _Parser(prog="hearth", description="Hearth: a private AI assistant, fully offline.")
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -39,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit: a reader that went away must surface as BrokenPipeError now
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -55,5 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hearth: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # not a bug: handled once, in main
+    except Exception as exc:  # a bug: still one line; the traceback for a bug report only with -v
+        logging.getLogger(__name__).info("the unexpected error in detail:", exc_info=True)
+        print(f"hearth: unexpected error (a bug in Hearth): {type(exc).__name__}: {exc}. "
+              "Run the command again with -v for details.", file=sys.stderr)
+        return EXIT_BUG
     finally:
         ctx.close()
+
+
+def _reader_gone() -> int:
+    """The reader of stdout stopped early (``| head``): not an error, so exit quietly as a command killed by
+    SIGPIPE would. Stdout now points at devnull so that the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE

@@ -106,6 +106,13 @@ class TurnQueue:
                              "WHERE id = ?", ("pending" if retry else "failed", error[:500], retry_at, turn_id))
             return retry
 
+    def retry_failed(self) -> int:
+        """Queue every given-up turn again, with fresh attempts (``hearth doctor --repair``); returns how many."""
+        with self._lock:
+            cur = self._db.execute("UPDATE turns SET status = 'pending', attempts = 0, retry_at = 0, error = NULL "
+                                   "WHERE status = 'failed'")
+            return cur.rowcount
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT status, COUNT(*) FROM turns GROUP BY status").fetchall()

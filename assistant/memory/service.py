@@ -149,6 +149,10 @@ class MemoryService:
         """Turns whose extraction failed on every attempt (kept, with the reason, not silently dropped)."""
         return self._queue.counts()["failed"]
 
+    def retry_failed(self) -> int:
+        """Give the turns whose extraction failed another chance (the scheduler learns from them when idle)."""
+        return self._queue.retry_failed()
+
     def due_count(self) -> int:
         """Queued turns ready to be learned from now (failed ones wait out their back-off)."""
         return self._queue.due_count()

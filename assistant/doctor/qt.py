@@ -12,7 +12,7 @@ What is checked, on Linux only:
 - that there is a display at all.
 
 Missing sonames are mapped to package names for apt, dnf and pacman, and the message ends with the one
-command that installs them. ``python -m app.qt_check`` prints it and exits 1 (0 when Qt can start);
+command that installs them. ``python -m assistant.doctor.qt`` prints it and exits 1 (0 when Qt can start);
 ``make run`` calls it before launching, and ``hearth`` (no arguments) before it creates the window.
 """
 
@@ -187,7 +187,7 @@ def check(env: Mapping[str, str] | None = None) -> QtCheck:
 
 
 def main() -> int:
-    """``python -m app.qt_check``: print what is missing and the install command; exit 1 unless Qt can start."""
+    """``python -m assistant.doctor.qt``: print what is missing and the install command; exit 1 unless Qt can start."""
     result = check()
     if result.ok:
         print(f"Qt can start here (platform: {result.platform}).")

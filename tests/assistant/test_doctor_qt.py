@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import qt_check
+from assistant.doctor import qt as qt_check
 
 ROOT = Path(__file__).resolve().parents[2]
 LDD_OUTPUT = """\
@@ -116,7 +116,7 @@ def _hearth_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_hearth_without_qt_libraries_prints_the_fix_and_exits_1(tmp_path: Path) -> None:
     hearth = Path(sys.executable).parent / "hearth"
-    for i, argv in enumerate(([str(hearth)], [sys.executable, "-m", "app.qt_check"])):
+    for i, argv in enumerate(([str(hearth)], [sys.executable, "-m", "assistant.doctor.qt"])):
         proc = subprocess.run(argv, cwd=ROOT, env=_hearth_env(tmp_path / str(i)),
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1, proc.stderr
@@ -128,7 +128,7 @@ def test_hearth_without_qt_libraries_prints_the_fix_and_exits_1(tmp_path: Path) 
 def test_qt_check_exits_0_when_qt_can_start(tmp_path: Path) -> None:
     env = {**_hearth_env(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     env["PATH"] = os.environ["PATH"]  # the real ldd
-    proc = subprocess.run([sys.executable, "-m", "app.qt_check"], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "assistant.doctor.qt"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Qt can start here (platform: offscreen)" in proc.stdout

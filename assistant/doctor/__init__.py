@@ -1,0 +1,162 @@
+"""``hearth doctor`` and the window's start-up check: is the install and the data in order, and what to do.
+
+Each check returns :class:`Finding` values (ok / warning / problem) with a sentence for the user and, where
+Hearth can fix it itself, a ``repair`` action that :func:`repair` runs (the GUI's "Repair" button, ``hearth
+doctor --repair``). Checks only read: nothing is changed until a repair is asked for. ``qt`` (the desktop's
+system libraries) runs before any Qt import and is also what ``make run`` and ``hearth`` call first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.events import Progress
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
+
+OK, WARNING, PROBLEM = "ok", "warning", "problem"
+#: Below this much free space in the data folder indexing and chat will soon fail; below the first, warn.
+LOW_DISK_BYTES, FULL_DISK_BYTES = 2 * 2**30, 200 * 2**20
+
+
+@dataclass(frozen=True)
+class Finding:
+    area: str  # "model", "knowledge", "history", "memory", "disk", "desktop"
+    status: str  # OK / WARNING / PROBLEM
+    message: str
+    fix: str = ""  # what the user can do, in words (often a command)
+    repair: str = ""  # an action repair() can run for them ("" when Hearth cannot fix it itself)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check(assistant: Assistant, desktop: bool = True) -> list[Finding]:
+    """Every check, problems first. ``desktop``: include the Qt system libraries (not needed in the window,
+    which is already running)."""
+    findings = [*_model(assistant), *_history(assistant), *_knowledge(assistant), *_memory(assistant),
+                *_disk(assistant)]
+    if desktop:
+        findings += _desktop()
+    order = {PROBLEM: 0, WARNING: 1, OK: 2}
+    return sorted(findings, key=lambda f: order[f.status])
+
+
+def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
+    """Run ``finding.repair``; yields progress (a collection re-sync reports like indexing)."""
+    action, _, target = finding.repair.partition(":")
+    if action == "resync":
+        yield from assistant.knowledge.sync(target)
+    elif action == "retry-memory":
+        memory = assistant.memory
+        if memory is not None:
+            yield Progress("memory", 0, message=f"{memory.retry_failed()} turn(s) queued again")
+    else:
+        raise ValueError(f"no repair called {finding.repair!r}")
+
+
+# ---- the checks -------------------------------------------------------------------------------------
+def _model(assistant: Assistant) -> list[Finding]:
+    from assistant.engine import read_model_info
+    from assistant.errors import ModelLoadError
+
+    path = assistant.model_path()
+    try:
+        info = read_model_info(path)
+    except ModelLoadError as exc:
+        return [Finding("model", PROBLEM, f"The chat model cannot be used: {exc}",
+                        "Pick another one: `hearth models list`, then `hearth models use NAME`.")]
+    return [Finding("model", OK, f"Chat model {info.name} ({info.quantization}, {info.file_size / 1e6:.0f} MB).")]
+
+
+def _history(assistant: Assistant) -> list[Finding]:
+    db = assistant.paths.history_db
+    if not db.exists():
+        return [Finding("history", OK, "No chat history yet.")]
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.Error as exc:
+        result = str(exc)
+    if result != "ok":
+        return [Finding("history", PROBLEM, f"The chat history is damaged ({result}).",
+                        "Restart Hearth: it keeps the damaged file aside and recovers what it can.")]
+    return [Finding("history", OK, "Chat history passes SQLite's integrity check.")]
+
+
+def _knowledge(assistant: Assistant) -> list[Finding]:
+    findings = [] if assistant.collections() else [Finding("knowledge", OK, "No knowledge collections yet.")]
+    for info in assistant.collections():
+        name = info.name
+        gone = [s for s in info.sources if not Path(s).exists()]
+        if info.needs_reindex:
+            findings.append(Finding("knowledge", WARNING, f"Collection {name!r} was indexed with another embedder "
+                                    f"({info.embedder}) and cannot be searched.", f"hearth index … --collection {name}",
+                                    f"resync:{name}" if info.sources and not gone else ""))
+        elif getattr(info, "problem", ""):
+            findings.append(Finding("knowledge", PROBLEM, f"Collection {name!r}: {info.problem}",
+                                    f"hearth index … --collection {name}", f"resync:{name}"))
+        elif gone and len(gone) == len(info.sources):
+            findings.append(Finding("knowledge", WARNING, f"Collection {name!r}: none of its folders exist any more "
+                                    f"({', '.join(gone)}).", f"hearth collections remove {name}"))
+        elif info.needs_rechunk:
+            findings.append(Finding("knowledge", WARNING, f"Collection {name!r}: {info.needs_rechunk} file(s) were "
+                                    "chunked with older settings.", f"hearth index … --collection {name}",
+                                    f"resync:{name}"))
+        else:
+            findings.append(Finding("knowledge", OK, f"Collection {name!r}: {info.files} files, {info.chunks} "
+                                    "chunks, stores in step."))
+    return findings
+
+
+def _memory(assistant: Assistant) -> list[Finding]:
+    from assistant.errors import HearthError
+
+    if not assistant.settings.memory.enabled:
+        return [Finding("memory", OK, "Memory is switched off.")]
+    try:
+        memory = assistant.memory
+        assert memory is not None
+        failed, pending = memory.failed_count(), memory.pending_count()
+    except HearthError as exc:
+        return [Finding("memory", PROBLEM, f"The memory store cannot be opened: {exc}")]
+    if failed:
+        return [Finding("memory", WARNING, f"{failed} conversation turn(s) could not be learned from.",
+                        "`hearth memory status`; Repair queues them again.", "retry-memory")]
+    return [Finding("memory", OK, f"Memory store opens; {pending} turn(s) waiting to be learned from.")]
+
+
+def _disk(assistant: Assistant) -> list[Finding]:
+    free = shutil.disk_usage(assistant.paths.data_dir).free
+    where = str(assistant.paths.data_dir)
+    if free < FULL_DISK_BYTES:
+        return [Finding("disk", PROBLEM, f"Only {free / 2**20:.0f} MB free where Hearth keeps its data ({where}): "
+                        "indexing and chats will fail.", "Free some disk space.")]
+    if free < LOW_DISK_BYTES:
+        return [Finding("disk", WARNING, f"{free / 2**30:.1f} GB free in {where}.", "Free some disk space.")]
+    return [Finding("disk", OK, f"{free / 2**30:.0f} GB free in {where}.")]
+
+
+def _desktop() -> list[Finding]:
+    """Missing Qt system libraries are a problem where there is a display to use, a warning where there is none
+    (a server used through the command line)."""
+    from assistant.doctor.qt import check as qt_check
+    from assistant.doctor.qt import install_commands
+
+    qt = qt_check()
+    if qt.missing:
+        commands = " or ".join(cmd for m in ((qt.manager,) if qt.manager else ("apt", "dnf", "pacman"))
+                               for cmd in install_commands(qt.missing, m))
+        return [Finding("desktop", PROBLEM if qt.has_display else WARNING,
+                        f"The desktop app needs system libraries that are not installed: {', '.join(qt.missing)}.",
+                        commands)]
+    if not qt.has_display:
+        return [Finding("desktop", OK, "No display here: the command line works; the desktop app needs a display "
+                                       "(or `xvfb-run -a hearth`).")]
+    return [Finding("desktop", OK, f"The desktop app's system libraries are installed (Qt platform {qt.platform}).")]
