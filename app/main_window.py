@@ -131,6 +131,8 @@ class MainWindow(QMainWindow):
         self.chat_view.welcome.getModelsRequested.connect(ctl.models.open)
         if assistant.settings_warning:
             self.banner.show_message(assistant.settings_warning)
+        if assistant.history_warning:
+            self.banner.show_message(assistant.history_warning)
         ctl.chat.conversationChanged.connect(ctl.conversations.set_current)
         ctl.chat.historyChanged.connect(ctl.conversations.refresh)
         ctl.conversations.openRequested.connect(ctl.chat.open_conversation)

@@ -107,6 +107,8 @@ class Assistant:
             engine = Engine()
         self.engine = engine
         self.history = history or History(paths.history_db)
+        #: What happened to the chat history file at open (salvaged after damage, or read-only), or ``None``.
+        self.history_warning = self.history.salvage_report
         self._knowledge = knowledge
         self._memory = memory
         self._models: ModelsService | None = None

@@ -16,6 +16,11 @@ Why SQLite and why these settings:
   existing users' databases; opening a database twice (or from two processes) is harmless.
 * **FTS5** indexes message contents and conversation titles (external-content tables kept in sync by
   triggers, so deletes and edits can never leave stale search hits behind).
+* **A damaged file never takes the app down**: it is found at open (``PRAGMA quick_check``, or SQLite
+  calling it corrupt or not a database), moved aside as ``history.sqlite3.damaged-<time>`` with its WAL, and
+  every row that can still be read is copied into a fresh file (:mod:`assistant.chat.salvage`);
+  :attr:`History.salvage_report` says what happened. A locked or read-only file is not damaged and is never
+  moved: a read-only one is opened read-only, a locked one is a clear :class:`HistoryError`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from assistant.chat import salvage
 from assistant.errors import ConversationNotFoundError, HistoryError
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,8 @@ SNIPPET_ELLIPSIS = "…"
 SNIPPET_TOKENS = 16
 EXPORT_FORMAT = "hearth-conversation"
 EXPORT_VERSION = 1
+#: How long an open waits for another process's lock before saying the history is locked.
+BUSY_TIMEOUT_S = 10.0
 
 # Each entry is one migration; its 1-based position is the schema version it produces. Never edit or
 # reorder an entry that has shipped: append a new one (e.g. ``ALTER TABLE messages ADD COLUMN …``).
@@ -196,6 +204,12 @@ def fts_query(text: str) -> str | None:
     return " ".join(quoted)
 
 
+def _recovered_title(messages: list[salvage.MessageRow]) -> str:
+    """A title for salvaged messages whose conversation row was lost: its first words say what it was."""
+    words = " ".join(messages[0].content.split())
+    return f"{salvage.RECOVERED_TITLE}: {words[:50]}…" if len(words) > 50 else f"{salvage.RECOVERED_TITLE}: {words}"
+
+
 class History:
     """The chat history store. Thread-safe; every write is committed before the method returns."""
 
@@ -203,50 +217,167 @@ class History:
         self.db_path = Path(db_path)
         self._lock = threading.Lock()
         self._last_time = 0.0
+        #: What happened to the file at open, as one sentence for the user: salvaged after damage, or opened
+        #: read-only. ``None`` when it opened normally. The facade shows it as ``history_warning``.
+        self.salvage_report: str | None = None
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: autocommit, so no implicit transaction is ever left open.
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                str(self.db_path), timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
         try:
-            self._configure()
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            self._conn = None
-            raise HistoryError(
-                f"The chat history at {self.db_path} is damaged or is not a Hearth database ({exc}). "
-                "Move the file aside to start a fresh history."
-            ) from exc
-        except BaseException:
-            self._conn.close()
-            self._conn = None
-            raise
+            self._conn: sqlite3.Connection | None = self._open(check=True)
+        except sqlite3.Error as exc:
+            try:
+                self._conn = self._recover_from(exc)
+            except sqlite3.Error as again:  # e.g. the disk is full: the fresh history cannot be written
+                raise HistoryError(
+                    f"The chat history at {self.db_path} could not be opened ({exc}) nor repaired ({again})."
+                ) from again
 
     # --- lifecycle ------------------------------------------------------------------------------------
-    def _configure(self) -> None:
-        assert self._conn is not None
-        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    def _open(self, *, check: bool) -> sqlite3.Connection:
+        """Connect, configure and migrate; with ``check``, an existing file must pass ``quick_check`` first
+        (so a damaged file is caught at open, before a migration writes into it)."""
+        existed = self.db_path.exists() and self.db_path.stat().st_size > 0
+        # isolation_level=None: autocommit, so no implicit transaction is ever left open.
+        conn = sqlite3.connect(str(self.db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        try:
+            self._configure(conn)
+            if check and existed:
+                salvage.check(conn)
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _recover_from(self, exc: sqlite3.Error) -> sqlite3.Connection:
+        """Keep Hearth usable when the file cannot be opened normally.
+
+        A damaged file is moved aside and salvaged into a fresh one. A file that is only read-only is opened
+        read-only, as it is (moving it would hide the user's history for a reason that is not damage).
+        Anything else (locked by another program, a missing folder) is a clear :class:`HistoryError`.
+        """
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if salvage.is_damage(exc):
+            log.info("history: %s is damaged (%s); salvaging it", self.db_path, exc)
+            return self._salvage()
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM) and self.db_path.exists():
+            conn = self._open_read_only()
+            self.salvage_report = (f"The chat history at {self.db_path} can only be read ({exc}): earlier "
+                                   "conversations are shown, but new ones cannot be saved.")
+            return conn
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise HistoryError(f"The chat history at {self.db_path} is locked by another program ({exc}). "
+                               "Close the other program and try again.") from exc
+        raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """The file as it is, for reading. A WAL database needs its shared-memory file even to be read; where
+        that cannot be created (a read-only folder) it is opened as immutable, which SQLite allows."""
+        uri = self.db_path.resolve().as_uri()
+        failure: sqlite3.Error | None = None
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.Error as exc:
+                failure = exc
+                continue
+            try:
+                self._user_version(conn)
+            except sqlite3.Error as exc:
+                conn.close()
+                failure = exc
+                continue
+            return conn
+        raise HistoryError(f"The chat history at {self.db_path} could not be opened ({failure}). Check that the "
+                           "file and its folder can be read and written by you.") from failure
+
+    def _salvage(self) -> sqlite3.Connection:
+        """Move the damaged file aside, start a fresh one and copy into it every row that can be read.
+
+        The fresh database gets its search index rebuilt by the insert triggers. Messages whose conversation
+        row was lost are kept under a conversation with the same id, titled "Recovered: <its first words>".
+        If the file cannot be moved (a read-only folder), this session runs on an in-memory history and says
+        so.
+        """
+        try:
+            aside = salvage.move_aside(self.db_path)
+        except FileNotFoundError:  # another Hearth process moved it a moment ago and is salvaging it
+            return self._open(check=False)
+        except OSError as exc:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate(conn)
+            self.salvage_report = (f"The chat history at {self.db_path} is damaged and could not be moved aside "
+                                   f"({exc}); conversations of this session will not be saved.")
+            return conn
+        conn = self._open(check=False)
+        try:
+            found = salvage.read(aside)
+        except sqlite3.DatabaseError as exc:
+            log.info("history: nothing could be read from %s (%s)", aside, exc)
+            found = salvage.Salvaged(complete=False)
+        try:
+            self._restore(conn, found)
+        except BaseException:
+            conn.close()
+            raise
+        conversations, messages = (int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                                   for t in ("conversations", "messages"))
+        if conversations:
+            lost = "" if found.complete else "; some parts of it could not be read"
+            self.salvage_report = (
+                f"The chat history was damaged: Hearth recovered {conversations} conversation(s) with {messages} "
+                f"message(s) into a new history{lost}. The damaged file was kept as {aside}.")
+        else:
+            self.salvage_report = ("The chat history was damaged and nothing could be recovered from it: a new, "
+                                   f"empty history was started. The damaged file was kept as {aside}.")
+        log.info("history: %s", self.salvage_report)
+        return conn
+
+    @staticmethod
+    def _restore(conn: sqlite3.Connection, found: salvage.Salvaged) -> None:
+        """Insert the salvaged rows in one transaction; rows that break a constraint are skipped."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR IGNORE INTO conversations (pk, id, title, created_at, updated_at, model) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", found.conversations)
+            known = {row[0] for row in conn.execute("SELECT id FROM conversations")}
+            orphans: dict[str, list[salvage.MessageRow]] = {}
+            for message in found.messages:
+                if message.conversation_id not in known:
+                    orphans.setdefault(message.conversation_id, []).append(message)
+            conn.executemany(
+                "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                [(cid, _recovered_title(rows), rows[0].created_at, rows[-1].created_at)
+                 for cid, rows in orphans.items()])
+            conn.executemany(f"INSERT OR IGNORE INTO messages (seq, {_MESSAGE_COLUMNS}) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", found.messages)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             log.warning("history: WAL journal mode unavailable for %s (got %s)", self.db_path, mode)
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
 
-    def _user_version(self) -> int:
-        assert self._conn is not None
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+    @staticmethod
+    def _user_version(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         """Apply every migration newer than the database's ``user_version``, each atomically.
 
         Another process may migrate the same file at the same moment: a migration that fails is rolled
         back, and if the version has meanwhile reached it, that is success, not an error.
         """
-        assert self._conn is not None
-        current = self._user_version()
+        current = self._user_version(conn)
         if current > SCHEMA_VERSION:
             log.warning("history: %s has schema %d, newer than this Hearth's %d; opening it anyway",
                         self.db_path, current, SCHEMA_VERSION)
@@ -256,11 +387,11 @@ class History:
                 continue
             try:
                 script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-                self._conn.executescript(script)
+                conn.executescript(script)
             except sqlite3.Error:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                if self._user_version() >= version:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if self._user_version(conn) >= version:
                     continue
                 raise
             log.info("history: migrated %s to schema %d", self.db_path, version)
