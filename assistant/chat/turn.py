@@ -112,14 +112,21 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                                     f"to fit the {engine.n_ctx}-token context.")
         last_save = time.monotonic()
         sampling = options.sampling or parts.sampling
+        cleaner = _output_cleaner() if citations else None  # a file's text must not echo the source delimiters
         for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop):
             if isinstance(event, Token):
-                streamed.append(event.text)
+                text = cleaner.feed(event.text) if cleaner is not None else event.text
+                if not text:
+                    continue
+                streamed.append(text)
                 if time.monotonic() - last_save > CHECKPOINT_S:
                     history.update_message(reply.id, content="".join(streamed))
                     last_save = time.monotonic()
-                yield event
+                yield Token(text)
             elif isinstance(event, Done):
+                if cleaner is not None and (rest := cleaner.flush()):
+                    streamed.append(rest)
+                    yield Token(rest)
                 yield from _finish(history, memory, conversation_id, question.id, reply.id, text, event, citations,
                                    memories, built)
                 finished = True
@@ -177,6 +184,12 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,
                   user_message_id=question_id)
+
+
+def _output_cleaner() -> Any:
+    from assistant.knowledge.answering import OutputCleaner
+
+    return OutputCleaner()
 
 
 def _title_from(text: str, limit: int = 60) -> str:
