@@ -124,7 +124,7 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(path, backup)
         msg = f"Settings file {path} could not be read ({exc}); it was moved to {backup.name} and defaults are used."
-        log.warning(msg)
+        # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
         return LoadedSettings(Settings(), warning=msg)
     return LoadedSettings(_from_dict(Settings, data))
 

@@ -88,8 +88,9 @@ def _run(argv: Sequence[str] | None) -> int:
         raise  # not a bug: handled once, in main
     except Exception as exc:  # a bug: still one line; the traceback for a bug report only with -v
         logging.getLogger(__name__).info("the unexpected error in detail:", exc_info=True)
-        print(f"hearth: unexpected error (a bug in Hearth): {type(exc).__name__}: {exc}. "
-              "Run the command again with -v for details.", file=sys.stderr)
+        hint = "" if args.verbose else " Run the command again with -v for details."
+        print(f"hearth: unexpected error (a bug in Hearth): {type(exc).__name__}: {str(exc).rstrip('.')}.{hint}",
+              file=sys.stderr)
         return EXIT_BUG
     finally:
         ctx.close()

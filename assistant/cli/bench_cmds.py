@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import argparse
 
-from assistant.cli.context import CliContext, err, show_bench
+from assistant.cli.context import CliContext, err, non_negative_int, positive_int, show_bench
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks (results as JSON in bench/results/)")
     bs = p.add_subparsers(dest="bench_cmd", metavar="NAME", required=True)
     b = bs.add_parser("engine", help="decode/prompt speed vs llama-bench and the high-level API; TTFT with reuse")
-    b.add_argument("--model", help="GGUF to measure (default: the bundled chat model)")
-    b.add_argument("--threads", type=int, default=0, help="threads (default: physical cores)")
-    b.add_argument("--reps", type=int, default=5)
+    b.add_argument("--model", help="GGUF to measure: name, part of it, file or path (default: the bundled chat model)")
+    b.add_argument("--threads", type=non_negative_int, default=0, help="threads (default: physical cores)")
+    b.add_argument("--reps", type=positive_int, default=5)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_engine)
     b = bs.add_parser("startup", help="start-up time of `hearth --version` and `hearth ask` vs `python -c pass`")
-    b.add_argument("--reps", type=int, default=5)
+    b.add_argument("--reps", type=positive_int, default=5)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_startup)
     b = bs.add_parser("index", help="indexing throughput vs raw encode; re-sync of 2,000 unchanged files")
-    b.add_argument("--corpus-kb", type=int, default=200, help="size of the throughput corpus in KiB")
-    b.add_argument("--files", type=int, default=2000, help="small files for the re-sync measurement")
-    b.add_argument("--reps", type=int, default=2, help="interleaved pipeline/raw repetitions (best is kept)")
+    b.add_argument("--corpus-kb", type=positive_int, default=200, help="size of the throughput corpus in KiB")
+    b.add_argument("--files", type=positive_int, default=2000, help="small files for the re-sync measurement")
+    b.add_argument("--reps", type=positive_int, default=2, help="interleaved pipeline/raw repetitions (best is kept)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_index)
     b = bs.add_parser("retrieval", help="nDCG@10/recall@10 of BM25, dense, hybrid; latency at 50k chunks")
-    b.add_argument("--docs", type=int, default=600, help="documents in the quality set")
-    b.add_argument("--queries", type=int, default=200, help="queries (quality and latency)")
-    b.add_argument("--chunks", type=int, default=50_000, help="chunks in the latency store")
-    b.add_argument("--paragraphs", type=int, default=1500, help="really embedded paragraphs for the latency store")
+    b.add_argument("--docs", type=positive_int, default=600, help="documents in the quality set")
+    b.add_argument("--queries", type=positive_int, default=200, help="queries (quality and latency)")
+    b.add_argument("--chunks", type=positive_int, default=50_000, help="chunks in the latency store")
+    b.add_argument("--paragraphs", type=positive_int, default=1500,
+                   help="really embedded paragraphs for the latency store")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_retrieval)
     b = bs.add_parser("memory", help="memory recall@5, search latency, extraction validity and speed")
@@ -62,7 +63,11 @@ def cmd_memory(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import engine as bench
 
-    return show_bench(bench.run(model=args.model, threads=args.threads, reps=args.reps), bench.table, args.json)
+    model = None
+    if args.model:  # checked before the benchmark builds its tools (minutes), not after
+        models = ctx.assistant.models
+        model = str(models.inspect(models.find(args.model)).path)
+    return show_bench(bench.run(model=model, threads=args.threads, reps=args.reps), bench.table, args.json)
 
 
 def cmd_startup(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.context import CliContext, err, print_json
-from assistant.errors import InputError
+from assistant.cli.context import CliContext, err, positive_int, print_json
+from assistant.errors import HearthError
 from assistant.events import Done, Failed, Notice, Sources, Token
 
 
@@ -21,7 +21,7 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", metavar="NAME", help="sampling preset: Precise, Balanced, Creative, Code, Greedy")
     p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (0 = greedy)")
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible answers")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="longest answer, in tokens")
+    p.add_argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
     p.add_argument("--system", metavar="TEXT", help="system prompt for this call")
     p.add_argument("--collection", action="append", default=[], metavar="C",
                    help="answer from this knowledge collection, with citations (repeatable)")
@@ -76,8 +76,6 @@ class _Call:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ctx: CliContext) -> _Call:
-        if args.max_tokens is not None and args.max_tokens < 1:
-            raise InputError("--max-tokens must be at least 1.")
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
         sampling = assistant.sampling(args.preset, temperature=args.temperature, seed=args.seed)
@@ -92,17 +90,25 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                                  max_tokens=call.max_tokens, model=call.model)
     sources = None
     printed = False
-    for event in response:
-        if isinstance(event, Token) and echo:
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-            printed = True
-        elif isinstance(event, Notice):
-            err(f"[{event.kind}] {event.message}")
-        elif isinstance(event, Sources):
-            sources = event
-    if printed:
-        sys.stdout.write("\n")
+    try:
+        for event in response:
+            if isinstance(event, Token) and echo:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+                printed = True
+            elif isinstance(event, Notice):
+                err(f"[{event.kind}] {event.message}")
+            elif isinstance(event, Sources):
+                sources = event
+        if printed:
+            sys.stdout.write("\n")
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop the answer and let the turn end, saved as cancelled, while
+        # the assistant is still open, rather than whenever the abandoned generator happens to be collected.
+        response.cancel()
+        for _ in response:
+            pass
+        raise
     return response.done, response.failed, sources
 
 
@@ -118,7 +124,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     done, failed, sources = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
     if failed is not None:
         err(f"hearth: {failed.message}")
-        return 2 if failed.error_type == InputError.__name__ else 1
+        return _exit_code(failed)
     assert done is not None
     cited = [c for c in sources.citations if c.n in sources.cited] if sources else []
     if args.json:
@@ -130,6 +136,18 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         err(_stats_line(done))
     sys.stdout.flush()
     return 0  # the core learns from this turn in the background and finishes before the process exits
+
+
+def _exit_code(failed: Failed) -> int:
+    """The exit code of the error behind a failed turn, as if it had been raised here (3 for a model error, 2
+    for an empty question, 4 for an unknown conversation): a turn reports errors as events, by class name."""
+    pending: list[type[HearthError]] = [HearthError]
+    while pending:
+        error = pending.pop()
+        if error.__name__ == failed.error_type:
+            return error.exit_code
+        pending += error.__subclasses__()
+    return HearthError.exit_code
 
 
 def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -23,6 +24,8 @@ class CliContext:
             self._assistant = Assistant.open()
             if self._assistant.settings_warning:
                 err(self._assistant.settings_warning)
+            if self._assistant.history_warning:
+                err(self._assistant.history_warning)
         return self._assistant
 
     def long_lived(self) -> None:
@@ -52,3 +55,26 @@ def show_bench(result: dict[str, Any], table: Callable[[dict[str, Any]], str], a
     else:
         print(table(result))
     return 0
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts and sizes (``-k``, ``--limit``, ``--reps``, ``--ctx``): a whole number
+    of at least 1, rejected at parse time with a clear message instead of failing deep in the core."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """Like :func:`positive_int`, for options where 0 means "choose for me" (``--threads``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, not {text!r}")
+    return value

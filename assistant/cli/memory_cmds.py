@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, err, print_json
+from assistant.cli.context import CliContext, err, positive_int, print_json
 from assistant.config import atomic_write_text
-from assistant.errors import HearthError, MemoryStoreError
+from assistant.errors import HearthError, InputError, MemoryStoreError
 
 if TYPE_CHECKING:
     from assistant.memory import MemoryItem, MemoryService
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--all", action="store_true", help="include superseded (stale) memories")
     q = action("search", "the memories closest to TEXT", cmd_search)
     q.add_argument("text")
-    q.add_argument("-k", type=int, default=5, help="number of results (default: 5)")
+    q.add_argument("-k", type=positive_int, default=5, help="number of results (default: 5)")
     action("add", "remember TEXT", cmd_add).add_argument("text")
     q = action("edit", "change the text of memory ID", cmd_edit)
     q.add_argument("id")
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     action("status", "how many memories and queued turns there are", cmd_status)
     q = action("process", "extract memories from queued turns now (loads the chat model)", cmd_process)
-    q.add_argument("--limit", type=int, help="at most this many turns")
+    q.add_argument("--limit", type=positive_int, help="at most this many turns")
 
 
 def _memory(ctx: CliContext) -> MemoryService:
@@ -99,7 +99,7 @@ def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
-    if not args.yes and sys.stdin.isatty() and input("Forget everything Hearth remembers about you? [y/N] ") != "y":
+    if not args.yes and sys.stdin.isatty() and not _confirmed("Forget everything Hearth remembers about you? [y/N] "):
         raise HearthError("Nothing was cleared.")
     count = _memory(ctx).clear()
     if args.json:
@@ -109,10 +109,22 @@ def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal; end of input (Ctrl+D) is a no, not an error."""
+    try:
+        return input(question) == "y"
+    except EOFError:
+        err("")
+        return False
+
+
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
     data = _memory(ctx).export()
     if args.output:
-        atomic_write_text(args.output, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        try:
+            atomic_write_text(args.output, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        except OSError as exc:
+            raise InputError(f"Cannot write the export to {args.output}: {exc.strerror or exc}.") from exc
         err(f"Exported {len(data)} memories to {args.output}.")
     else:
         print_json(data)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, err, print_json
+from assistant.cli.context import CliContext, err, positive_int, print_json
 
 if TYPE_CHECKING:
     from assistant.models import FitEstimate, LibraryEntry
@@ -17,12 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="local GGUF models: library, downloads, switching")
     ms = p.add_subparsers(dest="models_cmd", metavar="ACTION", required=True)
     m = ms.add_parser("list", help="models in the library, with a fit estimate for this machine")
-    m.add_argument("--ctx", type=int, help="context length for the fit estimate (default: the settings')")
+    m.add_argument("--ctx", type=positive_int, help="context length for the fit estimate (default: the settings')")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_list)
     m = ms.add_parser("inspect", help="show a GGUF file's metadata, fit estimate, and whether it can be loaded")
     m.add_argument("path")
-    m.add_argument("--ctx", type=int, help="context length for the fit estimate (default: the settings')")
+    m.add_argument("--ctx", type=positive_int, help="context length for the fit estimate (default: the settings')")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_inspect)
     m = ms.add_parser("add", help="add a GGUF file (in place, or --copy into the models folder) or a folder")
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=cmd_catalog)
     m = ms.add_parser("search", help="search Hugging Face for GGUF models (uses the network for this call only)")
     m.add_argument("query")
-    m.add_argument("--limit", type=int, default=10, help="at most this many repositories (default 10)")
+    m.add_argument("--limit", type=positive_int, default=10, help="at most this many repositories (default 10)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_search)
 

@@ -20,6 +20,7 @@ import gguf
 from gguf import GGUFValueType
 
 from assistant.errors import (
+    ModelLoadError,
     ModelNotFoundError,
     NotGGUFError,
     TruncatedModelError,
@@ -144,9 +145,13 @@ def read_model_info(path: str | Path) -> ModelInfo:
         raise ModelNotFoundError(f"Model file not found: {path}")
     if path.is_dir():
         raise NotGGUFError(f"{path} is a folder, not a GGUF model file.")
+    if not os.access(path, os.R_OK):
+        raise ModelLoadError(f"{path} cannot be read: permission denied. Check the file's permissions.")
     size = path.stat().st_size
     with path.open("rb") as fh:
         magic = fh.read(4)
+        if not magic:
+            raise NotGGUFError(f"{path.name} is not a GGUF model: it is empty (0 bytes). Download or copy it again.")
         if magic != b"GGUF":
             raise NotGGUFError(
                 f"{path.name} is not a GGUF model (it starts with {magic!r}, not b'GGUF'). "

@@ -12,7 +12,9 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docx
@@ -50,6 +52,42 @@ TEXT_NAMES = frozenset({"readme", "license", "copying", "changelog", "authors", 
 _md = MarkdownIt("commonmark")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template")
+
+
+class _PdfIssues(logging.Handler):
+    """Collects what pypdf logs while one PDF is read, so it is reported once, with that file's name.
+
+    pypdf logs the defects it works around ("incorrect startxref pointer") under its own logger names and
+    never says which file they are about, which is useless in the middle of indexing a folder. This handler
+    sits on the ``pypdf`` logger (which no longer propagates) and keeps the messages of the load running on
+    the current thread; anything pypdf logs outside a load is passed on under Hearth's name.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    @contextmanager
+    def collect(self) -> Iterator[list[str]]:
+        issues: list[str] = []
+        self._local.issues = issues
+        try:
+            yield issues
+        finally:
+            self._local.issues = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        issues = getattr(self._local, "issues", None)
+        if issues is None:
+            log.log(record.levelno, "pypdf: %s", record.getMessage())
+        elif (message := record.getMessage()) not in issues:
+            issues.append(message)
+
+
+_pdf_issues = _PdfIssues()
+_pypdf_log = logging.getLogger("pypdf")
+_pypdf_log.addHandler(_pdf_issues)
+_pypdf_log.propagate = False
 
 
 def is_supported(path: Path) -> bool:
@@ -146,14 +184,21 @@ def _load_table(path: Path, data: bytes) -> Document:
 
 
 def _load_pdf(path: Path, data: bytes) -> Document:
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    if reader.is_encrypted and not reader.decrypt(""):
-        raise UnreadableFileError("password-protected PDF")
-    units = []
-    for number, page in enumerate(reader.pages, start=1):
-        text = page.extract_text() or ""
-        if text.strip():
-            units.append(Unit(text, page=number))
+    with _pdf_issues.collect() as issues:
+        try:
+            reader = pypdf.PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise UnreadableFileError("password-protected PDF")
+            units = []
+            for number, page in enumerate(reader.pages, start=1):
+                text = page.extract_text() or ""
+                if text.strip():
+                    units.append(Unit(text, page=number))
+        finally:
+            if issues:  # read or not, the user learns which file is damaged (a failure also gets its reason)
+                shown = "; ".join(issue.strip() for issue in issues[:3])
+                more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
+                log.warning("%s is a damaged PDF; pypdf worked around: %s%s", path, shown, more)
     return Document("text", tuple(units))
 
 

@@ -1,20 +1,24 @@
 """Find the files to index under the folders a user linked, with the limits that keep indexing sane.
 
 Hidden folders, ``.git``, ``node_modules``, caches and virtual environments are never entered; symlinked
-folders are followed once (a loop is detected by device and inode); files over the size limit are
-reported with a reason instead of being read. Only ``stat`` is called here, which is what makes the
-re-sync of an unchanged folder cheap.
+folders are followed once (a loop is detected by device and inode); folders nested deeper than
+:data:`MAX_DEPTH` and files over the size limit are reported with a reason instead of being read. The walk
+keeps its own stack rather than recursing, so no folder tree, however deep, can abort the scan. Only
+``stat`` is called here, which is what makes the re-sync of an unchanged folder cheap.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "bower_components"})
 VENV_MARKERS = ("pyvenv.cfg", "conda-meta")
+#: Folders deeper than this below a linked root are skipped with a reason: real document trees are far
+#: shallower, and paths this long approach the operating system's limit anyway.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -50,31 +54,50 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
     return result
 
 
-def _walk(folder: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes: int,
+def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes: int,
           supported: Callable[[Path], bool]) -> None:
-    try:
-        st = folder.stat()
-        if (st.st_dev, st.st_ino) in seen:
-            return  # a symlink loop, or a folder reached twice
-        seen.add((st.st_dev, st.st_ino))
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        result.skipped.append((str(folder), f"cannot be listed: {exc.strerror or exc}"))
-        return
-    if any((folder / marker).exists() for marker in VENV_MARKERS):
-        return
-    for entry in entries:
+    """Depth-first, in name order, with an explicit stack of open folders (no recursion limit to hit)."""
+    stack: list[tuple[Path, int, Iterator[os.DirEntry[str]]]] = []
+    _enter(root, 0, stack, result, seen)
+    while stack:
+        folder, depth, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
         if entry.name.startswith("."):
             continue
         path = folder / entry.name
         try:
             if entry.is_dir():
-                if entry.name not in SKIPPED_DIRS:
-                    _walk(path, result, seen, max_bytes, supported)
+                if entry.name in SKIPPED_DIRS:
+                    continue
+                if depth >= MAX_DEPTH:
+                    result.skipped.append((str(path), f"nested more than {MAX_DEPTH} folders deep (not indexed)"))
+                else:
+                    _enter(path, depth + 1, stack, result, seen)
             elif entry.is_file():
                 _add_file(path, entry.stat(), result, max_bytes, supported)
         except OSError as exc:
             result.skipped.append((str(path), f"cannot be read: {exc.strerror or exc}"))
+
+
+def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.DirEntry[str]]]], result: ScanResult,
+           seen: set[tuple[int, int]]) -> None:
+    """Push ``folder``'s entries unless it was seen already (a symlink loop), cannot be listed, or is a venv."""
+    try:
+        st = folder.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            return  # a symlink loop, or a folder reached twice
+        seen.add((st.st_dev, st.st_ino))
+        if any((folder / marker).exists() for marker in VENV_MARKERS):
+            return
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        result.skipped.append((str(folder), f"cannot be listed: {exc.strerror or exc}"))
+        return
+    stack.append((folder, depth, iter(entries)))
 
 
 def _add_file(path: Path, st: os.stat_result, result: ScanResult, max_bytes: int,

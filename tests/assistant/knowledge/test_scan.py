@@ -1,0 +1,93 @@
+"""The folder walk behind indexing: any tree, however deep or looped, is scanned, with a reason for what is not."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.knowledge import scan as scan_module
+from assistant.knowledge.scan import MAX_DEPTH, scan
+
+
+def _scan(*roots: Path):
+    return scan(roots, 2**20, lambda p: p.suffix == ".txt")
+
+
+def nest(root: Path, levels: int) -> Path:
+    """``root/d/d/.../d``, ``levels`` folders deep, one mkdir at a time (``mkdir(parents=True)`` recurses)."""
+    deep = root
+    for _ in range(levels):
+        deep = deep / "d"
+        deep.mkdir(exist_ok=True)
+    return deep
+
+
+def test_a_very_deep_tree_is_scanned_and_only_its_too_deep_part_skipped(tmp_path: Path) -> None:
+    (tmp_path / "top.txt").write_text("top")
+    (nest(tmp_path, MAX_DEPTH + 20) / "bottom.txt").write_text("bottom")
+    (nest(tmp_path, 5) / "shallow.txt").write_text("shallow")
+    result = _scan(tmp_path)
+    assert sorted(Path(f.path).name for f in result.files) == ["shallow.txt", "top.txt"]
+    assert result.skipped == [(str(tmp_path.joinpath(*["d"] * (MAX_DEPTH + 1))),
+                               f"nested more than {MAX_DEPTH} folders deep (not indexed)")]
+
+
+def test_the_walk_does_not_recurse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tree deeper than the recursion limit is walked. The limit is lowered rather than the tree made
+    1,000+ levels deep, which ``shutil.rmtree`` (recursive too) could not clean up afterwards."""
+    (nest(tmp_path, 300) / "bottom.txt").write_text("bottom")
+    monkeypatch.setattr(scan_module, "MAX_DEPTH", 5000)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 100)
+    try:
+        result = _scan(tmp_path)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert [Path(f.path).name for f in result.files] == ["bottom.txt"] and result.skipped == []
+
+
+def test_symlink_loops_end_and_each_file_is_found_once(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "note.txt").write_text("note")
+    (tmp_path / "a" / "back").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "a" / "self").symlink_to(".", target_is_directory=True)
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing")
+    result = _scan(tmp_path, tmp_path / "a")
+    assert [f.path for f in result.files] == [str(tmp_path / "a" / "note.txt")]
+    assert result.roots == [str(tmp_path), str(tmp_path / "a")]
+
+
+def test_files_come_in_name_order_depth_first(tmp_path: Path) -> None:
+    for name in ("b/2.txt", "a/x/1.txt", "a/0.txt", "c.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    assert [Path(f.path).relative_to(tmp_path).as_posix() for f in _scan(tmp_path).files] == [
+        "a/0.txt", "a/x/1.txt", "b/2.txt", "c.txt"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a user that permissions apply to")
+def test_an_unlistable_folder_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (tmp_path / "open.txt").write_text("open")
+    locked.chmod(0)
+    try:
+        result = _scan(tmp_path)
+    finally:
+        locked.chmod(0o755)
+    assert [Path(f.path).name for f in result.files] == ["open.txt"]
+    assert result.skipped == [(str(locked), "cannot be listed: Permission denied")]
+
+
+def test_skipped_folders_and_limits(tmp_path: Path) -> None:
+    for name in ("node_modules/x.txt", ".hidden/x.txt", "env/pyvenv.cfg", "env/x.txt", "big.txt", "ok.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x" * (2**20 + 1 if name == "big.txt" else 1))
+    result = _scan(tmp_path, tmp_path / "missing")
+    assert [Path(f.path).name for f in result.files] == ["ok.txt"]
+    assert result.skipped == [(str(tmp_path / "big.txt"), "larger than the 1 MB limit"),
+                              (str(tmp_path / "missing"), "not found (nothing under it was removed from the index)")]

@@ -1,0 +1,242 @@
+"""Every ``hearth`` command misused as a user would, and read by a reader that goes away early.
+
+Real processes with a fresh HEARTH_HOME: a wrong id, a missing file, a bad number, a bad collection name or a
+folder where a file belongs each end with one readable ``hearth: ...`` line on stderr and the exit code the
+README promises (2 unusable input, 3 model, 4 unknown conversation/collection/memory); a closed stdout ends
+the command quietly with 141, as a shell reports a command that SIGPIPE stopped. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN_PIPE = 141
+ROOT_USER = os.name == "posix" and os.geteuid() == 0
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+
+def hearth(*args: str, home: Path) -> Run:
+    out = subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=_env(home), capture_output=True,
+                         text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return Run(out.returncode, out.stdout, out.stderr)
+
+
+def hearth_into_closed_pipe(*args: str, home: Path, read: int = 0) -> Run:
+    """Run with a stdout reader that takes ``read`` bytes (0: none at all) and then closes its end."""
+    proc = subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=_env(home),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(read) if read else b""
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    return Run(proc.wait(timeout=300), head.decode(errors="replace"), stderr)
+
+
+def assert_one_line(run: Run, code: int, needle: str = "") -> None:
+    """A refusal: the expected exit code and one ``hearth: ...`` line on stderr (nothing on stdout)."""
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "a bug in Hearth" not in run.stderr, run.stderr
+    assert run.code == code, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hearth: "), run.stderr
+    assert needle in lines[0]
+    assert run.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hearth-home")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A missing file, a folder, an empty and a truncated .gguf, and a file nobody may read."""
+    root = tmp_path_factory.mktemp("bad-files")
+    (root / "folder.gguf").mkdir()
+    (root / "empty.gguf").write_bytes(b"")
+    (root / "cut.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 7)
+    (root / "locked.jsonl").write_text('{"text": "x"}\n')
+    (root / "locked.jsonl").chmod(0)
+    return root
+
+
+def refusal(*args: str, code: int, needle: str, slow: bool = False) -> Any:
+    """One misuse: the arguments ({f} is the folder of bad files), its exit code and part of its message.
+    ``slow``: it loads the chat model or the memory store's embedder, or starts `hearth chat`'s background work."""
+    return pytest.param(args, code, needle, id=" ".join(args), marks=[pytest.mark.slow] if slow else [])
+
+
+REFUSALS = [
+    refusal("nosuch", code=2, needle="invalid choice"),
+    refusal("models", code=2, needle="required"),
+    refusal("history", "export", "nope", code=4, needle="nope"),
+    refusal("history", "export", "nope", "--format", "json", code=4, needle="nope"),
+    refusal("history", "rename", "nope", "New title", code=4, needle="nope"),
+    refusal("history", "delete", "nope", code=4, needle="nope"),
+    refusal("ask", "--max-tokens", "many", "Hi?", code=2, needle="--max-tokens"),
+    refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
+    refusal("ask", "--preset", "spicy", "Hi?", code=2, needle="spicy"),
+    refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
+    refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
+    refusal("chat", "-m", "{f}/missing.gguf", code=3, needle="missing.gguf", slow=True),
+    refusal("memory", "edit", "nope", "text", code=4, needle="nope", slow=True),
+    refusal("memory", "forget", "nope", code=4, needle="nope", slow=True),
+    refusal("memory", "search", "dog", "-k", "0", code=2, needle="-k"),
+    refusal("memory", "search", "dog", "-k", "lots", code=2, needle="-k"),
+    refusal("memory", "process", "--limit", "-1", code=2, needle="--limit"),
+    refusal("memory", "export", "-o", "{f}/folder.gguf", code=2, needle="folder.gguf", slow=True),
+    refusal("models", "inspect", "{f}/missing.gguf", code=3, needle="not found"),
+    refusal("models", "inspect", "{f}/folder.gguf", code=3, needle="folder"),
+    refusal("models", "inspect", "{f}/empty.gguf", code=3, needle="is empty (0 bytes)"),
+    refusal("models", "inspect", "{f}/cut.gguf", code=3, needle="truncated"),
+    refusal("models", "add", "{f}/missing.gguf", code=3, needle="not found"),
+    refusal("models", "use", "no-such-model", code=3, needle="no-such-model"),
+    refusal("models", "remove", "no-such-model", code=3, needle="no-such-model"),
+    refusal("models", "list", "--ctx", "-5", code=2, needle="--ctx"),
+    refusal("index", "{f}", "--collection", "bad/name", code=2, needle="bad/name"),
+    refusal("search", "x", "--collection", "bad/name", code=2, needle="bad/name"),
+    refusal("search", "x", "--collection", "nosuch", code=4, needle="nosuch"),
+    refusal("search", "--queries", "{f}/missing.jsonl", code=1, needle="missing.jsonl"),
+    refusal("search", "--queries", "{f}/folder.gguf", code=1, needle="folder.gguf"),
+    refusal("collections", "remove", "nosuch", code=4, needle="nosuch"),
+    refusal("collections", "watch", "bad/name", "on", code=2, needle="bad/name"),
+    refusal("bench", "startup", "--reps", "0", code=2, needle="--reps"),
+    refusal("bench", "engine", "--model", "{f}/missing.gguf", code=3, needle="missing.gguf"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "needle"), REFUSALS)
+def test_bad_arguments_get_one_line_and_their_exit_code(args: tuple[str, ...], code: int, needle: str, home: Path,
+                                                        files: Path) -> None:
+    assert_one_line(hearth(*(a.replace("{f}", str(files)) for a in args), home=home), code, needle)
+
+
+@pytest.mark.skipif(ROOT_USER, reason="permissions do not apply to root")
+def test_an_unreadable_file_gets_one_line(home: Path, files: Path) -> None:
+    assert_one_line(hearth("search", "--queries", str(files / "locked.jsonl"), home=home), 1, "Permission denied")
+    assert_one_line(hearth("models", "inspect", str(files / "locked.jsonl"), home=home), 3, "locked.jsonl")
+
+
+def test_an_empty_question_saves_nothing(home: Path) -> None:
+    assert_one_line(hearth("ask", "", home=home), 2, "empty")
+    assert json.loads(hearth("history", "list", "--json", home=home).stdout) == []
+
+
+def test_a_broken_configured_model_is_a_model_error(tmp_path: Path, files: Path) -> None:
+    settings = tmp_path / "config" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(f'[model]\npath = "{files / "cut.gguf"}"\n')
+    assert_one_line(hearth("ask", "Hello?", home=tmp_path), 3, "truncated")
+
+
+def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
+    settings = tmp_path / "config" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[model\nn_ctx = = 3")
+    out = hearth("history", "list", home=tmp_path)
+    assert out.code == 0 and out.stderr.count("could not be read") == 1, out.stderr
+
+
+CLOSED_PIPE = [("models", "list"), ("models", "list", "--json"), ("models", "catalog", "--json"),
+               ("history", "list", "--json"), ("collections", "list"),
+               pytest.param(("memory", "status"), marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("args", CLOSED_PIPE, ids=" ".join)
+def test_a_reader_that_goes_away_ends_the_command_quietly(args: tuple[str, ...], home: Path) -> None:
+    out = hearth_into_closed_pipe(*args, home=home)
+    assert (out.code, out.stderr) == (BROKEN_PIPE, "")
+
+
+def test_a_reader_that_takes_a_little_and_leaves(home: Path) -> None:
+    out = hearth_into_closed_pipe("models", "catalog", home=home, read=10)
+    assert out.stdout and out.code in (0, BROKEN_PIPE) and out.stderr == ""
+    out = hearth_into_closed_pipe("--help", home=home)
+    assert out.code in (0, BROKEN_PIPE) and out.stderr == ""  # argparse itself ignores a failed write
+
+
+def remove_chain(top: Path) -> None:
+    """Delete a ``d/d/.../d`` chain bottom-up: ``shutil.rmtree`` recurses once per level and would fail on it,
+    and so would pytest's own clean-up of old temporary folders, in every later test session."""
+    chain, folder = [], top
+    while folder.is_dir():
+        chain.append(folder)
+        folder = folder / "d"
+    for folder in reversed(chain):
+        for entry in folder.iterdir():
+            entry.unlink()  # the folder below was removed in the step before
+        folder.rmdir()
+
+
+@pytest.fixture(scope="module")
+def indexed(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A collection of a top-level note, 60 small notes, a damaged PDF and a folder 1,100 levels deep."""
+    import pypdf
+
+    root = tmp_path_factory.mktemp("notes")
+    (root / "top.txt").write_text("The greenhouse key hangs behind the blue door.\n")
+    for i in range(60):
+        (root / f"note{i:02d}.txt").write_text(f"Note {i} is about the greenhouse and key number {i}.\n")
+    writer, pdf = pypdf.PdfWriter(), io.BytesIO()
+    writer.add_blank_page(100, 100)
+    writer.write(pdf)
+    (root / "damaged.pdf").write_bytes(re.sub(rb"startxref\s+\d+", b"startxref\n999", pdf.getvalue()))
+    try:
+        deep = root
+        for _ in range(1100):  # deeper than Python's recursion limit (which mkdir(parents=True) would hit too)
+            deep = deep / "d"
+            deep.mkdir()
+        (deep / "bottom.txt").write_text("Too deep to be indexed.\n")
+        out = hearth("index", str(root), "--collection", "notes", "--json", home=home)
+        assert out.code == 0 and "Traceback" not in out.stderr, out.stderr
+        result = json.loads(out.stdout)
+        assert result["files"] == 61  # everything but the too-deep file and the PDF without text
+        assert {(Path(s["path"]).name, s["reason"]) for s in result["skipped"]} == {
+            ("d", "nested more than 100 folders deep (not indexed)"),
+            ("damaged.pdf", "no extractable text (scanned PDF?)")}
+        assert out.stderr.count("damaged.pdf is a damaged PDF") == 1  # pypdf's complaint names the file, once
+        yield root
+    finally:
+        remove_chain(root / "d")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [("--json",), ("-k", "50")], ids=" ".join)
+def test_search_into_a_closed_pipe(args: tuple[str, ...], home: Path, indexed: Path) -> None:
+    for read in (0, 20):
+        out = hearth_into_closed_pipe("search", "greenhouse key", "--collection", "notes", *args, home=home,
+                                      read=read)
+        assert out.code in (0, BROKEN_PIPE) and out.stderr == "", out.stderr
+    assert "top.txt" in hearth("search", "greenhouse key", "-c", "notes", "--json", home=home).stdout
+
+
+@pytest.mark.slow
+def test_ask_failures_save_nothing_and_a_closed_pipe_is_quiet(home: Path) -> None:
+    too_long = "Why? " + "very " * 6000
+    assert_one_line(hearth("ask", "--max-tokens", "4", too_long, home=home), 1, "context")
+    assert_one_line(hearth("ask", "--max-tokens", "4", "-c", "nope", "Hi?", home=home), 4, "nope")
+    assert json.loads(hearth("history", "list", "--json", home=home).stdout) == []
+    out = hearth_into_closed_pipe("ask", "--max-tokens", "4", "--no-memory", "Say hello.", home=home)
+    assert (out.code, "Traceback" in out.stderr) == (BROKEN_PIPE, False), out.stderr
