@@ -99,7 +99,9 @@ def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
-    if not args.yes and sys.stdin.isatty() and not _confirmed("Forget everything Hearth remembers about you? [y/N] "):
+    if not args.yes and not sys.stdin.isatty():
+        raise InputError("Nothing was cleared: with no terminal to ask in, pass --yes to forget everything.")
+    if not args.yes and not _confirmed("Forget everything Hearth remembers about you? [y/N] "):
         raise HearthError("Nothing was cleared.")
     count = _memory(ctx).clear()
     if args.json:

@@ -118,23 +118,37 @@ def cmd_use(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _show_progress(p: DownloadProgress) -> None:
-    total = f"/{p.total / 1e6:.1f} MB ({p.fraction:.0%})" if p.total else " MB"
-    eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
-    sys.stderr.write(f"\r  {p.downloaded / 1e6:.1f}{total} at {p.speed / 1e6:.1f} MB/s{eta}   ")
-    sys.stderr.flush()
+class _ProgressLine:
+    """The download's progress on one stderr line, started by the first report: a refused download (a bad
+    name, no such file) prints only its error."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.started = title, False
+
+    def __call__(self, p: DownloadProgress) -> None:
+        if not self.started:
+            err(self.title)
+            self.started = True
+        total = f"/{p.total / 1e6:.1f} MB ({p.fraction:.0%})" if p.total else " MB"
+        eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        sys.stderr.write(f"\r  {p.downloaded / 1e6:.1f}{total} at {p.speed / 1e6:.1f} MB/s{eta}   ")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.started:
+            err("")
 
 
 def cmd_download(args: argparse.Namespace, ctx: CliContext) -> int:
-    err(f"Downloading {args.repo}/{args.file}…")
+    line = _ProgressLine(f"Downloading {args.repo}/{args.file}…")
     try:
-        result = ctx.assistant.models.download(args.repo, args.file, _show_progress, revision=args.revision,
+        result = ctx.assistant.models.download(args.repo, args.file, line, revision=args.revision,
                                                sha256=args.sha256)
     except KeyboardInterrupt:
         err("\nhearth: download interrupted; run the same command again to resume where it stopped.")
         return 130
     finally:
-        err("")  # end the progress line
+        line.end()
     if args.json:
         print_json({"path": str(result.path), "size": result.size, "sha256": result.sha256,
                     "verified": result.verified, "resumed_from": result.resumed_from})

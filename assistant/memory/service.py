@@ -21,7 +21,7 @@ from mem0.llms.base import LLMBase
 
 from assistant.config import KnowledgeSettings, MemorySettings
 from assistant.engine import Engine
-from assistant.errors import ContextOverflowError, GenerationError, HearthError, MemoryStoreError
+from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
 from assistant.memory.backend import cosine_of, open_memory, score_for
 from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, slot_of
@@ -219,14 +219,14 @@ class MemoryService:
         """Remember ``text`` as the user typed it; older facts it contradicts (by the rules) are superseded."""
         text = " ".join(text.split())
         if not text:
-            raise MemoryStoreError("A memory cannot be empty.")
+            raise InputError("A memory cannot be empty.")
         with self._lock:
             return self.get(self._store(text, None, None, None))
 
     def edit(self, memory_id: str, text: str) -> MemoryItem:
         text = " ".join(text.split())
         if not text:
-            raise MemoryStoreError("A memory cannot be empty; use forget to remove it.")
+            raise InputError("A memory cannot be empty; use forget to remove it.")
         with self._lock:
             self.get(memory_id)
             slot = slot_of(text)

@@ -31,7 +31,12 @@ from typing import Any
 
 import httpx2
 from huggingface_hub import HfFileMetadata, constants, get_hf_file_metadata, hf_hub_url
-from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    HFValidationError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
 from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers
 
@@ -226,9 +231,12 @@ def expected_sha256(name: str, etag: str | None, required: str | None, pinned: s
 
 
 def _metadata(repo_id: str, filename: str, revision: str | None, endpoint: str | None) -> HfFileMetadata:
-    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
     try:
+        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
         meta = get_hf_file_metadata(url, endpoint=endpoint)
+    except HFValidationError as exc:
+        raise DownloadError(f"{repo_id!r} is not a Hugging Face repository name ({exc}); "
+                            "it looks like owner/name, e.g. bartowski/Qwen2.5-1.5B-Instruct-GGUF.") from None
     except RepositoryNotFoundError:
         raise DownloadError(f"The Hub has no repository {repo_id} (or it is private or gated).") from None
     except RemoteEntryNotFoundError:
