@@ -13,6 +13,7 @@ import io
 import logging
 import re
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -202,8 +203,26 @@ def _load_pdf(path: Path, data: bytes) -> Document:
     return Document("text", tuple(units))
 
 
+#: A DOCX or EPUB (a zip archive) may unpack to at most this many bytes, and this many times its own size:
+#: the parsers read whole parts into memory, so a "zip bomb" of a few hundred KB would otherwise take GBs.
+MAX_UNPACKED_BYTES, MAX_UNPACK_RATIO = 256 * 2**20, 200
+
+
+def _check_archive(data: bytes) -> None:
+    """Refuse an archive whose declared contents are far larger than any document needs (read before parsing)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise UnreadableFileError(f"not a valid zip archive ({exc})") from None
+    if unpacked > MAX_UNPACKED_BYTES or unpacked > MAX_UNPACK_RATIO * len(data):
+        raise UnreadableFileError(f"unpacks to {unpacked / 2**20:,.0f} MB ({unpacked / len(data):,.0f} times its "
+                                  "size): refused as a possible zip bomb")
+
+
 def _load_docx(path: Path, data: bytes) -> Document:
     """Word headings become Markdown headings so the Markdown splitter cuts the document at its sections."""
+    _check_archive(data)
     document = docx.Document(io.BytesIO(data))
     lines: list[str] = []
     for block in document.iter_inner_content():
@@ -239,6 +258,7 @@ def html_to_markdown(data: bytes | str) -> str:
 
 
 def _load_epub(path: Path, data: bytes) -> Document:
+    _check_archive(data)
     book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
     items = book.get_items_of_type(ebooklib.ITEM_DOCUMENT)
     chapters = [html_to_markdown(item.get_content()) for item in items]

@@ -1,0 +1,88 @@
+"""A folder of hostile files indexed in one real `hearth index` run: the good files are searchable, every
+bad one is listed with its own reason, nothing aborts the job, and memory stays bounded (peak RSS reported)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pypdf
+import pytest
+from documents import build_docx, build_pdf
+from kill import ROOT
+
+MEASURED = """
+import resource, sys
+from app.__main__ import main
+code = main(sys.argv[1:])
+print("peak-rss-kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def corpus(root: Path) -> dict[str, str]:
+    """Write the corpus; returns bad file name -> a phrase its skip reason must contain."""
+    root.mkdir()
+    (root / "notes.md").write_text("# Lighthouse\n\nThe lighthouse door code is K7-REEF.\n")
+    (root / "menu-latin1.txt").write_bytes("Le café crème est servi au garçon à Noël.\n".encode("latin-1"))
+    (root / "umbrella-utf16.txt").write_bytes("The umbrella stand is in the hall.\n".encode("utf-16"))
+    (root / "日本語のメモ.md").write_text("# Tokyo\n\nThe Tokyo garden has a koi pond.\n")
+    (root / ("a-very-long-file-name-" * 10 + ".md")).write_text("The long name file mentions walruses.\n")
+    build_docx(root / "report.docx")
+    good_pdf = build_pdf([["Page one talks about volcanoes."], ["Page two explains glaciers."]])
+    (root / "paper.pdf").write_bytes(good_pdf)
+
+    (root / "binary.txt").write_bytes(bytes(range(256)) * 64)
+    (root / "empty.txt").write_bytes(b"")
+    (root / "truncated.pdf").write_bytes(good_pdf[: len(good_pdf) // 3])
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(good_pdf)))
+    writer.encrypt("secret")
+    with (root / "locked.pdf").open("wb") as fh:
+        writer.write(fh)
+    with zipfile.ZipFile(root / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("word/document.xml", "w", force_zip64=True) as part:  # 600 MB of zeros, ~600 KB packed
+            block = b"\0" * 2**20
+            for _ in range(600):
+                part.write(block)
+    with (root / "huge.txt").open("wb") as fh:
+        fh.truncate(50 * 2**20 + 1)  # sparse: one byte over the 50 MB limit, nothing actually written
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    deep = root
+    for _ in range(120):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_text("Too deep to reach.\n")
+    return {"binary.txt": "binary", "empty.txt": "empty", "truncated.pdf": "PDF", "locked.pdf": "password",
+            "bomb.docx": "zip bomb", "huge.txt": "larger than", "d": "nested more than"}
+
+
+@pytest.mark.slow
+def test_a_hostile_folder_indexes_what_it_can_and_says_why_for_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    reasons = corpus(root)
+    env = {**os.environ, "HEARTH_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", MEASURED, "index", str(root), "-c", "corpus", "--json"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    result = json.loads(out.stdout)
+    skipped = {Path(s["path"]).name: s["reason"] for s in result["skipped"]}
+    for name, phrase in reasons.items():
+        assert phrase in skipped.get(name, ""), (name, skipped)
+    assert result["files"] == 7, result
+    peak_mb = int(out.stderr.split("peak-rss-kb")[1].split()[0]) / 1024
+    print(f"peak RSS while indexing the hostile corpus: {peak_mb:.0f} MB")
+    assert peak_mb < 1500  # the 600 MB bomb is never unpacked, the 50 MB file never read
+
+    for query, expected in (("K7-REEF", "notes.md"), ("crème", "menu-latin1.txt"), ("umbrella", "umbrella-utf16.txt"),
+                            ("koi pond", "日本語のメモ.md"), ("walruses", "a-very-long-file-name-"),
+                            ("otter", "report.docx"), ("glaciers", "paper.pdf")):
+        found = subprocess.run([sys.executable, "-m", "app", "search", query, "-c", "corpus", "--json", "-k", "1"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        hits = json.loads(found.stdout)["hits"]
+        assert hits and Path(hits[0]["path"]).name.startswith(expected), (query, hits)
