@@ -34,6 +34,8 @@ def collection_status(info: Any) -> str:
         status += " · needs re-index"
     elif getattr(info, "needs_rechunk", 0):
         status += " · re-chunks at next sync"
+    if getattr(info, "problem", None):
+        status += f" · needs repair: {info.problem}; add its folder again to re-sync it"
     return status
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -154,6 +155,10 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
         watched = ", watched" if c.watched else ""
         print(f"{c.name}: {c.files} files, {c.chunks} chunks, {c.errors} skipped, synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
+        if c.problem:
+            folders = " ".join(shlex.quote(s) for s in c.sources) or "FOLDER"
+            print(f"  NEEDS REPAIR: {c.problem}; `hearth index {folders} --collection {c.name}` repairs it "
+                  "(only what is missing is embedded again)")
     return 0
 
 

@@ -6,6 +6,7 @@ the model, and neither does re-syncing a folder in which nothing changed.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from assistant.config import KnowledgeSettings
 from assistant.events import Progress
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
-from assistant.knowledge.errors import CollectionNotFoundError, NeedsReindexError
+from assistant.knowledge.errors import CollectionNotFoundError, DamagedIndexError, NeedsReindexError
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.store import CollectionRow, Store, validate_name
@@ -135,7 +136,7 @@ class KnowledgeBase:
                mode: SearchMode = "hybrid") -> list[Citation]:
         """The ``k`` best passages, from one collection or (``None``) all; ``folder`` limits to a subtree."""
         if collection is None:
-            names = [row.name for row in self.store.collections() if row.embedder == self.embedder_name]
+            rows = [row for row in self.store.collections() if row.embedder == self.embedder_name]
         else:
             row = self._row(collection)
             if row.embedder != self.embedder_name:
@@ -143,9 +144,13 @@ class KnowledgeBase:
                     f"Collection {collection!r} was indexed with the embedder {row.embedder!r} but "
                     f"{self.embedder_name!r} is configured now: re-index it (hearth index) to search it."
                 )
-            names = [row.name]
-        if not names or not text.strip():
+            rows = [row]
+        if not rows or not text.strip():
             return []
+        if mode != "keyword":
+            for row in rows:
+                self._check_vectors(row)
+        names = [row.name for row in rows]
         folder = str(Path(folder).expanduser().absolute()) if folder else None
         embedder = None if mode == "keyword" else self.embedder
         return retrieve(self.store, embedder, names, text, k, folder, mode, self.reranker)
@@ -171,6 +176,13 @@ class KnowledgeBase:
             raise CollectionNotFoundError(f"There is no knowledge collection named {name!r}.")
         return row
 
+    def _check_vectors(self, row: CollectionRow) -> None:
+        """Refuse a search by meaning that would silently miss chunks whose vectors were lost."""
+        health = self.store.health(row.name, keyword_index=False)
+        if health.missing_vectors:
+            raise DamagedIndexError(f"Collection {row.name!r} cannot be searched by meaning: {health.problem}. "
+                                    f"{repair_hint(row)}")
+
     def _info(self, row: CollectionRow) -> CollectionInfo:
         # Stale chunking is only known once the chunker exists (it needs the embedder's tokenizer); a listing
         # never loads the embedder just to say so.
@@ -178,4 +190,11 @@ class KnowledgeBase:
         stale = self.store.stale_chunker_files(row.name, chunker.signature) if chunker is not None else 0
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
-                              watched=row.watch, needs_rechunk=stale)
+                              watched=row.watch, needs_rechunk=stale, problem=self.store.health(row.name).problem)
+
+
+def repair_hint(row: CollectionRow) -> str:
+    """How to repair a damaged collection, with the exact command for its recorded folders."""
+    folders = " ".join(shlex.quote(s) for s in row.sources) or "FOLDER"
+    return (f"Re-sync it to repair it (`hearth index {folders} --collection {row.name}`, or add its folder "
+            "again in the app): only what is missing is embedded again; keyword search works meanwhile.")

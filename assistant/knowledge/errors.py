@@ -21,6 +21,10 @@ class NeedsReindexError(KnowledgeError):
     """The collection's vectors come from another embedder; mixing them would make search meaningless."""
 
 
+class DamagedIndexError(KnowledgeError):
+    """The collection's vectors are missing or belong to another index: search by meaning would miss them."""
+
+
 class IndexBusyError(KnowledgeError):
     """Another process (or thread) is indexing the same collection right now."""
 

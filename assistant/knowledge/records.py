@@ -116,6 +116,7 @@ class CollectionInfo:
     sources: tuple[str, ...] = ()  # the folders and files indexed into it
     watched: bool = False  # re-synced when its folders change, while a long-lived Hearth process runs
     needs_rechunk: int = 0  # files chunked under older chunk settings (re-chunked at the next sync)
+    problem: str | None = None  # how its stores disagree (lost vectors, a drifted keyword index); next sync repairs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

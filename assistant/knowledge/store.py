@@ -13,6 +13,12 @@ a journal makes the gap safe:
 A process killed anywhere leaves at worst journalled ids in Chroma that SQLite does not have; :meth:`recover`
 deletes them before the next sync. Search only returns ids that SQLite has, so even before recovery no
 half-written chunk can be cited.
+
+The stores can also be damaged from outside (``data/chroma`` deleted, a manifest restored from a backup),
+which no journal sees. So each collection has a store id, written into the manifest and into its Chroma
+collection's metadata when that is created, and :meth:`Store.health` compares ids and counts (manifest
+chunks, Chroma vectors, FTS5 rows): a front end can say what is wrong, search can refuse to guess, and the
+next sync repairs only what is missing.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +51,7 @@ _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
     name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL,
-    sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0
+    sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0, store_id TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
     collection TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -74,7 +81,10 @@ END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 """
 #: Columns added after the first release, with their definitions (added to older manifests at open).
-_ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0"}}
+_ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0",
+                                   "store_id": "TEXT"}}
+#: The Chroma collection metadata key that names the manifest collection it was made for.
+STORE_ID_KEY = "hearth_store_id"
 #: Per connection: the query's words run through the index's own tokenizer (so they are stemmed the same
 #: way), and the index's per-term document counts.
 QUERY_SCHEMA = """
@@ -116,6 +126,41 @@ class CollectionRow:
     errors: int
     sources: tuple[str, ...] = ()  # the folders and files indexed into it (what a watcher re-syncs)
     watch: bool = False
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """How a collection's vectors and keyword rows agree with its manifest (counts and the store id).
+
+    Normal operation never leaves a manifest chunk without a vector (vectors are written first and deleted
+    last), so any shortfall means damage from outside, never a sync in progress.
+    """
+
+    chunks: int  # chunk rows in the manifest: the source of truth
+    vectors: int | None  # vectors in its Chroma collection; None when there is no Chroma collection
+    keyword_rows: int | None  # chunk rows in the FTS5 index; None when not counted
+    foreign: bool = False  # the Chroma collection was made for another store id (e.g. a restored manifest)
+
+    @property
+    def missing_vectors(self) -> int:
+        """Manifest chunks that dense search cannot find (at least; extra vectors could hide a few)."""
+        if self.vectors is None or self.foreign:
+            return self.chunks
+        return max(self.chunks - self.vectors, 0)
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong, in words a user can act on; None when the indexes agree."""
+        parts = []
+        if self.foreign and self.chunks:
+            parts.append(f"its vector store belongs to another index (the manifest or data/chroma was restored "
+                         f"from a backup), so none of its {self.chunks} chunks can be found by meaning")
+        elif self.missing_vectors:
+            lost = "the vector store is missing" if self.vectors is None else "vectors were deleted"
+            parts.append(f"{self.missing_vectors} of its {self.chunks} chunks have no vector ({lost})")
+        if self.keyword_rows is not None and self.keyword_rows != self.chunks:
+            parts.append(f"the keyword index holds {self.keyword_rows} of its {self.chunks} chunks")
+        return "; ".join(parts) or None
 
 
 def validate_name(name: str) -> str:
@@ -174,8 +219,12 @@ class Store:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
+        """Close SQLite and release Chroma, so a later Store on the same folder opens what is on disk now."""
         with self._lock:
             self._db.close()
+            if self._chroma is not None:
+                self._chroma.close()
+                self._chroma = None
 
     @property
     def chroma(self) -> chromadb.ClientAPI:
@@ -190,9 +239,21 @@ class Store:
             return self._chroma
 
     def _vectors(self, collection: str) -> chromadb.Collection:
+        """The collection's Chroma set, created (stamped with the store id) if it does not exist."""
+        store_id = self.store_id(collection)
         return self.chroma.get_or_create_collection(
-            f"hearth-{collection}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            f"hearth-{collection}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={STORE_ID_KEY: store_id} if store_id else None,
         )
+
+    def _existing_vectors(self, collection: str) -> chromadb.Collection | None:
+        """The collection's Chroma set, or None: a check must not create what it is looking for."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self.chroma.get_collection(f"hearth-{collection}", embedding_function=None)
+        except NotFoundError:
+            return None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -261,8 +322,13 @@ class Store:
 
     def create_collection(self, name: str, embedder: str) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO collections (name, embedder, created) VALUES (?, ?, ?)",
-                       (validate_name(name), embedder, time.time()))
+            db.execute("INSERT OR IGNORE INTO collections (name, embedder, created, store_id) VALUES (?, ?, ?, ?)",
+                       (validate_name(name), embedder, time.time(), uuid.uuid4().hex))
+
+    def store_id(self, name: str) -> str | None:
+        """The id that ties ``name``'s manifest rows to its Chroma collection (None: an older manifest)."""
+        rows = self._query("SELECT store_id FROM collections WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
 
     def mark_synced(self, name: str) -> None:
         with self._transaction() as db:
@@ -324,12 +390,7 @@ class Store:
         new_ids = [c.id for c in chunks]
         if chunks:
             self._journal(collection, new_ids)
-            vectors_col = self._vectors(collection)
-            step = min(self.chroma.get_max_batch_size(), UPSERT_SLICE)
-            for lo in range(0, len(chunks), step):
-                part = chunks[lo:lo + step]
-                vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
-                                   metadatas=[{"path": c.path, "chunk_index": c.chunk_index} for c in part])
+            self.put_vectors(collection, chunks, vectors)
         with self._transaction() as db:
             old_ids = self._delete_paths(db, collection, [f.path for f in files])
             db.executemany(f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({','.join('?' * 15)})",
@@ -345,6 +406,15 @@ class Store:
             db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
                            [(collection, i) for i in stale])
         self._forget(collection, stale)
+
+    def put_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Upsert the vectors of ``chunks`` (idempotent: a repair killed halfway simply runs again)."""
+        vectors_col = self._vectors(collection)
+        step = min(self.chroma.get_max_batch_size(), UPSERT_SLICE)
+        for lo in range(0, len(chunks), step):
+            part = chunks[lo:lo + step]
+            vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
+                               metadatas=[{"path": c.path, "chunk_index": c.chunk_index} for c in part])
 
     def remove_files(self, collection: str, paths: Sequence[str]) -> None:
         with self._transaction() as db:
@@ -364,6 +434,59 @@ class Store:
         with self._transaction() as db:
             db.execute("DELETE FROM pending WHERE collection = ?", (collection,))
         return len(orphans)
+
+    # --- consistency between the stores --------------------------------------------------------------
+    def health(self, collection: str, keyword_index: bool = True) -> StoreHealth:
+        """Compare the collection's Chroma vectors (and FTS5 rows) with its manifest, by id and counts.
+
+        Counting is cheap at any size; ``keyword_index=False`` skips the FTS5 count (a join over every
+        chunk), which search leaves to listings and syncs.
+        """
+        (chunks,) = self._query("SELECT count(*) FROM chunks WHERE collection = ?", (collection,))[0]
+        keyword_rows = self._query(
+            "SELECT count(*) FROM chunks c JOIN chunks_fts_docsize d ON d.id = c.rowid WHERE c.collection = ?",
+            (collection,))[0][0] if keyword_index else None
+        vectors_col = self._existing_vectors(collection)
+        if vectors_col is None:
+            return StoreHealth(chunks, None, keyword_rows)
+        theirs, ours = (vectors_col.metadata or {}).get(STORE_ID_KEY), self.store_id(collection)
+        foreign = theirs is not None and ours is not None and theirs != ours
+        return StoreHealth(chunks, vectors_col.count(), keyword_rows, foreign)
+
+    def adopt_vectors(self, collection: str) -> None:
+        """Make the collection's Chroma set its own: stamp an older pair, replace one of another store.
+
+        A manifest from before store ids gets one (the Chroma set's, if it has one); an unstamped Chroma set
+        is stamped; a Chroma set stamped for another store is deleted and an empty one created in its place,
+        to be filled from the manifest's chunk texts.
+        """
+        ours = self.store_id(collection)
+        vectors_col = self._existing_vectors(collection)
+        theirs = (vectors_col.metadata or {}).get(STORE_ID_KEY) if vectors_col is not None else None
+        if ours is None:
+            ours = theirs or uuid.uuid4().hex
+            with self._transaction() as db:
+                db.execute("UPDATE collections SET store_id = ? WHERE name = ?", (ours, collection))
+        if vectors_col is not None and theirs is None:
+            vectors_col.modify(metadata={**(vectors_col.metadata or {}), STORE_ID_KEY: ours})
+        elif vectors_col is not None and theirs != ours:
+            self.chroma.delete_collection(vectors_col.name)
+        self._vectors(collection)
+
+    def unvectored(self, collection: str) -> list[Chunk]:
+        """Manifest chunks without a vector, in index order; vectors of no manifest chunk are deleted.
+
+        Reads every id of both stores, so a sync calls it only when :meth:`health` counts disagree.
+        """
+        rows, vectors = self.chunk_ids(collection)
+        self._forget(collection, sorted(vectors - rows))
+        missing = sorted(rows - vectors)
+        return sorted(self.chunks(missing).values(), key=lambda c: (c.path, c.chunk_index))
+
+    def rebuild_keyword_index(self) -> None:
+        """Rebuild the FTS5 index from the chunk rows (the rows are the truth; the index is derived)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
 
     def _journal(self, collection: str, ids: Sequence[str]) -> None:
         with self._transaction() as db:
@@ -418,8 +541,24 @@ class Store:
 
     def informative_words(self, words: list[str]) -> list[str]:
         """The words that occur in the index, without those in most chunks (the rarest is always kept)."""
+        stems, counts, total = self._term_counts(words)
+        found = sorted((counts[term], words[i]) for i, term in stems if counts.get(term))
+        limit = max(MAX_TERM_SHARE * total, COMMON_MIN)
+        return [w for n, w in found if n <= limit] or [w for _, w in found[:1]]
+
+    def chunk_counts(self, words: list[str]) -> dict[str, int]:
+        """How many chunks of the whole index can hold each word: for a word the tokenizer splits (``a_b``),
+        the count of its rarest part (an upper bound; 0 when a part occurs nowhere)."""
+        stems, counts, _total = self._term_counts(words)
+        found: dict[str, int] = {}
+        for i, term in stems:
+            found[words[i]] = min(found.get(words[i], counts.get(term, 0)), counts.get(term, 0))
+        return found
+
+    def _term_counts(self, words: list[str]) -> tuple[list[tuple[int, str]], dict[str, int], int]:
+        """(word index, its stems) pairs, chunks per stem over the whole index, and all chunks."""
         if not words:
-            return []
+            return [], {}, 0
         with self._lock:
             self._db.execute("DELETE FROM temp.query_words")
             self._db.executemany("INSERT INTO temp.query_words (rowid, text) VALUES (?, ?)", enumerate(words))
@@ -428,9 +567,7 @@ class Store:
             counts = dict(self._db.execute(f"SELECT term, doc FROM temp.index_terms WHERE term IN ({marks})",
                                            [term for _, term in stems]).fetchall())
             total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        found = sorted((counts[term], words[i]) for i, term in stems if counts.get(term))
-        limit = max(MAX_TERM_SHARE * total, COMMON_MIN)
-        return [w for n, w in found if n <= limit] or [w for _, w in found[:1]]
+        return stems, counts, total
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         found: dict[str, Chunk] = {}
@@ -443,7 +580,8 @@ class Store:
     def chunk_ids(self, collection: str) -> tuple[set[str], set[str]]:
         """(SQLite ids, Chroma ids) of a collection: the consistency check tests and repairs rely on."""
         rows = {r[0] for r in self._query("SELECT id FROM chunks WHERE collection = ?", (collection,))}
-        return rows, set(self._vectors(collection).get(include=[])["ids"])
+        vectors_col = self._existing_vectors(collection)
+        return rows, set(vectors_col.get(include=[])["ids"]) if vectors_col is not None else set()
 
     def check_keyword_index(self) -> None:
         """Raise ``sqlite3.DatabaseError`` unless the FTS5 index matches the chunk rows exactly."""

@@ -6,6 +6,10 @@ one whose bytes hash the same is only re-stamped; one whose content another inde
 Vectors are looked up by chunk text first, so unchanged passages of an edited file, renamed files and
 identical files are never embedded twice. Work is committed in batches of whole files, so killing the
 process loses at most the batch in flight and the next sync simply does those files again.
+
+Before any of that, a sync checks that the stores still agree (see :meth:`Store.health`) and repairs what
+was lost outside Hearth: chunks in the manifest without a vector are embedded again from their stored text,
+nothing else; a drifted keyword index is rebuilt from the chunk rows.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +34,7 @@ from assistant.knowledge.scan import FoundFile, scan
 from assistant.knowledge.store import FileState, Store
 
 JOB = "index"
+REPAIRING = "repairing"  # the message of progress events while lost vectors are re-embedded
 _EVENT_INTERVAL_S = 0.2
 
 
@@ -88,6 +93,10 @@ class IndexJob:
         """Yield :class:`Progress` events; the last one's message is ``done`` or ``cancelled``."""
         with self.store.writing(self.collection):
             self._prepare_collection()
+            repaired = yield from self._repair()
+            if not repaired:
+                yield Progress(JOB, 0, message="cancelled")
+                return
             found = scan(self.sources, self.max_bytes, is_supported)
             known = self.store.file_states(self.collection)
             signature = self.chunker.signature
@@ -122,13 +131,43 @@ class IndexJob:
             yield tally.event("done")
 
     def _prepare_collection(self) -> None:
-        """Recover from a killed run; start over if the collection's vectors come from another embedder."""
+        """Recover from a killed run; start over if the collection's vectors come from another embedder.
+
+        The Chroma set is claimed first (see :meth:`Store.adopt_vectors`), so a foreign one is never recovered
+        into or reused.
+        """
         row = self.store.collection(self.collection)
         if row is not None and row.embedder != self.embedder.name:
             self.store.drop_collection(self.collection)
         self.store.create_collection(self.collection, self.embedder.name)
         self.store.add_sources(self.collection, [str(Path(s).expanduser().absolute()) for s in self.sources])
+        self.store.adopt_vectors(self.collection)
         self.store.recover(self.collection)
+
+    def _repair(self) -> Generator[Progress, None, bool]:
+        """Re-embed the chunks that lost their vectors (with progress); False if cancelled midway.
+
+        Counts are compared first, ids only when they disagree. Vectors are upserted per slice for chunks
+        SQLite already holds, so a repair killed or cancelled halfway keeps what it did and the next sync
+        finds only the rest missing.
+        """
+        health = self.store.health(self.collection)
+        if health.keyword_rows != health.chunks:
+            self.store.rebuild_keyword_index()
+        if health.vectors == health.chunks:
+            return True
+        missing = self.store.unvectored(self.collection)
+        started = time.monotonic()
+        for lo in range(0, len(missing), self.flush_chunks):
+            yield _repair_progress(lo, len(missing), started)
+            part = missing[lo:lo + self.flush_chunks]
+            vectors = self._vectors([c.chunk_hash for c in part], [c.text for c in part])
+            if vectors is None:
+                return False
+            self.store.put_vectors(self.collection, part, vectors)
+        if missing:
+            yield _repair_progress(len(missing), len(missing), started)
+        return True
 
     def _read(self, f: FoundFile, old: FileState | None, batch: _Batch, tally: _Tally) -> None:
         signature = self.chunker.signature
@@ -199,6 +238,12 @@ class IndexJob:
         if not hashes:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([known[h] for h in hashes])
+
+
+def _repair_progress(done: int, total: int, started: float) -> Progress:
+    rate = done / max(time.monotonic() - started, 1e-6)
+    return Progress(JOB, done, total, "chunks", rate=rate or None, eta_s=(total - done) / rate if rate else None,
+                    message=REPAIRING)
 
 
 def _unchanged(old: FileState | None, f: FoundFile, signature: str) -> bool:

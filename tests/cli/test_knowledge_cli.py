@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import assistant.cli as cli
 from assistant.cli import knowledge_cmds
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
+from assistant.paths import get_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +143,39 @@ def wait_for(condition, timeout: float) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+def test_a_deleted_vector_store_is_reported_and_repaired(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs), "-c", "mine"]) == 0
+    shutil.rmtree(get_paths().chroma_dir)  # the manifest survives, the vectors do not
+    capsys.readouterr()
+
+    assert cli.main(["collections", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mine: 2 files, 2 chunks")
+    assert (f"  NEEDS REPAIR: 2 of its 2 chunks have no vector (the vector store is missing); `hearth index {docs} "
+            "--collection mine` repairs it (only what is missing is embedded again)") in out
+    assert cli.main(["search", "bicycle lock code", "-c", "mine"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "cannot be searched by meaning" in err and "Traceback" not in err
+
+    assert cli.main(["index", str(docs), "-c", "mine"]) == 0
+    assert capsys.readouterr().out.startswith("mine: 2 files, 2 chunks (done in")
+    assert cli.main(["collections", "list"]) == 0
+    assert "NEEDS REPAIR" not in capsys.readouterr().out
+    assert cli.main(["search", "bicycle lock code", "-c", "mine", "-k", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"[1] {docs / 'sub' / 'bike.txt'}")
+
+
+def test_search_puts_the_one_file_with_an_exact_code_first(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "shipments"
+    root.mkdir()
+    for i in range(300):
+        (root / f"shipment{i:03}.txt").write_text(f"Shipment {i} with tracking number T{i:05} left the "
+                                                  f"warehouse on day {i % 28 + 1}.\n")
+    (root / "heron.txt").write_text("The blue heron nests by the old mill; the ranger filed it under Z00042.\n")
+    assert cli.main(["index", str(root), "-c", "shipments"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "Which shipment has tracking number Z00042?", "-c", "shipments"]) == 0
+    assert capsys.readouterr().out.startswith(f"[1] {root / 'heron.txt'}  lines 1-1")

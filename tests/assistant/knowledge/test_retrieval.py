@@ -77,3 +77,25 @@ def test_hybrid_finds_both_meaning_and_exact_identifiers(kb: KnowledgeBase, sync
     assert reranker.calls == [("bread oven tomato", 4)]
     assert [h.score for h in hits] == sorted((float(len(t)) for t in texts.values()), reverse=True)[:2]
     reranked.close()
+
+
+def test_a_rare_exact_code_is_the_top_hybrid_hit_among_hundreds(kb: KnowledgeBase, sync, tmp_path: Path) -> None:
+    """300 shipment notes a question about a tracking number resembles, and one unrelated note with the code.
+
+    The embedder ranks the shipments first and the note outside its top 50; BM25 finds only the note. The
+    default (hybrid) search must put it first, not drown it under dense-only hits.
+    """
+    root = tmp_path / "shipments"
+    root.mkdir()
+    cities = ["Leeds", "Porto", "Lyon", "Graz", "Turku", "Bergen", "Cork", "Malmo"]
+    for i in range(300):
+        (root / f"shipment{i:03}.txt").write_text(f"Shipment {i} with tracking number T{i:05} left the "
+                                                  f"{cities[i % 8]} warehouse on day {i % 28 + 1}.\n")
+    (root / "heron.txt").write_text("The blue heron nests by the old mill; the ranger filed it under Z00042.\n")
+    sync(root)
+    question = "Which shipment has tracking number Z00042?"
+    assert [Path(c.path).name for c in kb.search(question, k=1, mode="keyword")] == ["heron.txt"]
+    dense = [Path(c.path).name for c in kb.search(question, k=50, mode="dense")]
+    assert "heron.txt" not in dense  # the case fusion has to rescue
+    hits = [Path(c.path).name for c in kb.search(question)]
+    assert hits[0] == "heron.txt" and len(hits) == 5 and all(h.startswith("shipment") for h in hits[1:])
