@@ -31,3 +31,7 @@ class IndexBusyError(KnowledgeError):
 
 class EmbedderUnavailableError(KnowledgeError):
     pass
+
+
+class IndexWriteError(KnowledgeError):
+    """The index could not be written (a full disk...); the journal lets the next sync finish the job."""

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
-from assistant.knowledge.errors import IndexBusyError, InvalidCollectionNameError
+from assistant.errors import HearthError
+from assistant.knowledge.errors import IndexBusyError, IndexWriteError, InvalidCollectionNameError
 from assistant.knowledge.records import Chunk
 from assistant.paths import Paths
 
@@ -163,6 +164,30 @@ class StoreHealth:
         return "; ".join(parts) or None
 
 
+@contextmanager
+def write_errors() -> Iterator[None]:
+    """A failed write (a full disk, a file-size limit, a read-only folder) becomes one sentence for the user.
+
+    Every write is journalled first (see the module docstring), so whatever failed mid-way is redone by the
+    next sync: nothing already indexed is lost.
+    """
+    try:
+        yield
+    except HearthError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        raise IndexWriteError(_write_failure(exc)) from exc
+    except Exception as exc:  # Chroma's own error types (its SQLite and HNSW files) vary by version
+        if "disk" not in str(exc).lower() and not isinstance(exc.__cause__ or exc.__context__, OSError | sqlite3.Error):
+            raise
+        raise IndexWriteError(_write_failure(exc)) from exc
+
+
+def _write_failure(exc: BaseException) -> str:
+    return (f"Writing the index failed ({exc}). If the disk is full, free some space and run the same sync "
+            "again: what was indexed so far is kept, and the rest is picked up where it stopped.")
+
+
 def validate_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise InvalidCollectionNameError(
@@ -257,7 +282,7 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, write_errors():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -409,12 +434,13 @@ class Store:
 
     def put_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Upsert the vectors of ``chunks`` (idempotent: a repair killed halfway simply runs again)."""
-        vectors_col = self._vectors(collection)
-        step = min(self.chroma.get_max_batch_size(), UPSERT_SLICE)
-        for lo in range(0, len(chunks), step):
-            part = chunks[lo:lo + step]
-            vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
-                               metadatas=[{"path": c.path, "chunk_index": c.chunk_index} for c in part])
+        with write_errors():
+            vectors_col = self._vectors(collection)
+            step = min(self.chroma.get_max_batch_size(), UPSERT_SLICE)
+            for lo in range(0, len(chunks), step):
+                part = chunks[lo:lo + step]
+                vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
+                                   metadatas=[{"path": c.path, "chunk_index": c.chunk_index} for c in part])
 
     def remove_files(self, collection: str, paths: Sequence[str]) -> None:
         with self._transaction() as db:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeEmbedder
-from kill import SEEDS, kill_after_first_line, start_child
+from kill import SEEDS, assert_stores_agree, kill_after_first_line, start_child
 
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase
@@ -61,7 +61,7 @@ def test_kill_indexing_anywhere_then_resume(seed: int, home: Path, tmp_path: Pat
     kb = KnowledgeBase(get_paths(), KnowledgeSettings(chunk_tokens=32, chunk_overlap=4), embedder=FakeEmbedder())
     try:
         if kb.store.collection("notes") is not None:
-            state(kb, "notes")  # consistent right after the kill, before any repair
+            assert_stores_agree(kb.store, "notes")  # right after the kill, before any sync recovers
         events = list(kb.index([folder], "notes"))
         assert events[-1].message == "done" and events[-1].done == 60
         resumed = state(kb, "notes")
