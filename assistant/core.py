@@ -335,7 +335,12 @@ class Assistant:
 
     def index(self, sources: list[Path], collection: str = "default", cancel: threading.Event | None = None,
               watch: bool | None = None) -> Iterator[Progress]:
-        """Index (or re-sync) ``sources`` into ``collection``; ``watch`` turns watching its folders on/off."""
+        """Index (or re-sync) ``sources`` into ``collection``; ``watch`` turns watching its folders on/off.
+
+        A source that does not exist is reported as skipped; when none exists nothing is created."""
+        if not any(Path(s).expanduser().exists() for s in sources):
+            raise InputError(f"Nothing to index: {', '.join(map(str, sources)) or 'no path'} "
+                             f"{'does' if len(sources) == 1 else 'do'} not exist.")
         yield from self.knowledge.index([Path(s) for s in sources], collection, cancel, watch)
         if watch is not None and self.long_lived:
             self.scheduler.watch_all()

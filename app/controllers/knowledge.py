@@ -150,7 +150,8 @@ class KnowledgeController(QObject):
             return
         if self.syncing is None and p.total and p.done < p.total:
             self.syncing = event.collection
-            self.panel.start(event.collection, f"Updating “{event.collection}”: files changed…")
+            why = "re-embedding missing vectors" if p.message == "repairing" else "files changed"
+            self.panel.start(event.collection, f"Updating “{event.collection}”: {why}…")
         if self.syncing == event.collection:
             self.errors = list(p.errors)
             self.panel.update_progress(p)

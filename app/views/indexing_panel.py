@@ -66,7 +66,8 @@ class IndexingPanel(QFrame):
             self.bar.setRange(0, total)
             self.bar.setValue(int(progress.done))
         rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
-        self.detail.setText(f"{int(progress.done)} / {total} files{rate} · {eta_text(progress.eta_s)}")
+        unit = progress.unit or "files"
+        self.detail.setText(f"{int(progress.done)} / {total} {unit}{rate} · {eta_text(progress.eta_s)}")
         self.set_errors(len(progress.errors))
 
     def set_errors(self, count: int) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context import CliContext, print_json
+from assistant.cli.context import CliContext, positive_int, print_json
 from assistant.errors import KnowledgeError
 from assistant.events import Progress as ProgressEvent
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help='many queries, one {"id": ..., "text": ...} per line ("-" for stdin); '
                         "prints one JSON line per query")
     p.add_argument("--collection", "-c", default="default", help="collection to search (default: default)")
-    p.add_argument("-k", type=int, default=None, help="number of hits (default: knowledge.top_k)")
+    p.add_argument("-k", type=positive_int, default=None, help="number of hits (default: knowledge.top_k)")
     p.add_argument("--folder", help="only hits from files under this folder")
     p.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
     p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")

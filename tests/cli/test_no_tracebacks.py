@@ -121,6 +121,8 @@ REFUSALS = [
     refusal("index", "{f}", "--collection", "bad/name", code=2, needle="bad/name"),
     refusal("search", "x", "--collection", "bad/name", code=2, needle="bad/name"),
     refusal("search", "x", "--collection", "nosuch", code=4, needle="nosuch"),
+    refusal("search", "x", "-k", "0", code=2, needle="-k"),
+    refusal("index", "{f}/missing-folder", "-c", "x", code=2, needle="missing-folder"),
     refusal("search", "--queries", "{f}/missing.jsonl", code=1, needle="missing.jsonl"),
     refusal("search", "--queries", "{f}/folder.gguf", code=1, needle="folder.gguf"),
     refusal("collections", "remove", "nosuch", code=4, needle="nosuch"),

@@ -1,0 +1,38 @@
+"""The window checks the data at start-up: a collection whose vectors were lost is named in the banner, and
+its Repair button re-embeds what is missing, after which search by meaning works again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from gui_helpers import write_settings
+from pytestqt.qtbot import QtBot
+
+from assistant.paths import get_paths
+
+
+@pytest.mark.slow
+def test_lost_vectors_are_named_and_repaired_from_the_banner(qtbot: QtBot, make_window, tmp_path: Path) -> None:
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("# Key\n\nThe spare key is under the blue flowerpot.\n")
+    (folder / "wifi.md").write_text("# Wifi\n\nThe wifi password is on the router.\n")
+    write_settings()
+    window = make_window()
+    list(window.assistant.index([folder], "house"))  # not watched: the repair must come from the banner
+    window.close()
+    shutil.rmtree(get_paths().chroma_dir)  # the vector store is lost; the manifest and keyword index remain
+
+    again = make_window()
+    doctor = again.ctl.doctor
+    qtbot.waitUntil(lambda: bool(doctor.findings), timeout=60_000)
+    banner = again.banner
+    assert banner.isVisible() and "house" in banner.label.text() and "no vector" in banner.label.text()
+    assert banner.action.isVisible() and banner.action.text() == "Repair"
+    with qtbot.waitSignal(doctor.checked, timeout=120_000) as rechecked:
+        banner.action.click()
+    assert rechecked.args == [[]] and not banner.isVisible()
+    hits = again.assistant.search("where is the spare key", ("house",), mode="dense")
+    assert hits and hits[0].path.endswith("key.md")
