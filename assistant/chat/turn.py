@@ -115,14 +115,14 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         cleaner = _output_cleaner() if citations else None  # a file's text must not echo the source delimiters
         for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop):
             if isinstance(event, Token):
-                text = cleaner.feed(event.text) if cleaner is not None else event.text
-                if not text:
+                piece = cleaner.feed(event.text) if cleaner is not None else event.text
+                if not piece:
                     continue
-                streamed.append(text)
+                streamed.append(piece)
                 if time.monotonic() - last_save > CHECKPOINT_S:
                     history.update_message(reply.id, content="".join(streamed))
                     last_save = time.monotonic()
-                yield Token(text)
+                yield Token(piece)
             elif isinstance(event, Done):
                 if cleaner is not None and (rest := cleaner.flush()):
                     streamed.append(rest)

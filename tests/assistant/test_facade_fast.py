@@ -235,3 +235,25 @@ def test_a_grounded_answer_never_streams_a_source_delimiter(assistant: Assistant
     assert "<<<" not in streamed and "SOURCE" not in streamed and "<<<" not in response.done.text
     saved = assistant.history.messages(response.done.conversation_id)[-1].content
     assert "SOURCE" not in saved and "flowerpot" in saved
+
+
+def test_the_question_itself_is_queued_for_memory_learning(assistant: Assistant) -> None:
+    from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+
+    queued: list[tuple[str, str]] = []
+
+    class Memory:  # the two calls a turn makes on the memory service
+        def relevant(self, _text: str) -> list:
+            return []
+
+        def prompt_block(self, _items: list) -> str:
+            return ""
+
+        def enqueue_turn(self, _conversation: str, said: str, answer: str) -> None:
+            queued.append((said, answer))
+
+    parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
+                      search=lambda *_: [], memory=Memory(), system_prompt="", max_tokens=64,
+                      sampling=assistant.sampling())
+    list(run_turn(parts, "  I live in Lisbon.  ", TurnOptions(), threading.Event()))
+    assert queued == [("I live in Lisbon.", "You said: I live in Lisbon.")]
