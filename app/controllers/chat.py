@@ -94,7 +94,8 @@ class ChatController(QObject):
                 widget.set_meta(answer_meta(message.stats))
                 widget.set_feedback(message.feedback)
                 if message.partial:
-                    widget.add_notice("This answer was interrupted.")
+                    error = (message.stats or {}).get("error")
+                    widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")
         self.view.mark_last_turn()
         self.conversationChanged.emit(conversation_id)
 

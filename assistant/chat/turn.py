@@ -100,6 +100,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     reply = history.add_message(conversation_id, "assistant", "", partial=True)
     streamed: list[str] = []
     finished = False
+    failure: dict[str, str] | None = None
     try:
         if memories:
             yield MemoriesUsed(tuple(memories))
@@ -131,10 +132,11 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                                    memories, built)
                 finished = True
     except HearthError as exc:
+        failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
         yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
     finally:
         if not finished:  # failed, or the consumer stopped iterating: keep what was streamed
-            history.update_message(reply.id, content="".join(streamed), partial=True)
+            history.update_message(reply.id, content="".join(streamed), partial=True, stats=failure)
 
 
 def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Message], citations: list[Citation],

@@ -257,3 +257,19 @@ def test_the_question_itself_is_queued_for_memory_learning(assistant: Assistant)
                       sampling=assistant.sampling())
     list(run_turn(parts, "  I live in Lisbon.  ", TurnOptions(), threading.Event()))
     assert queued == [("I live in Lisbon.", "You said: I live in Lisbon.")]
+
+
+def test_an_answer_that_fails_midway_is_saved_as_failed_with_the_reason(assistant: Assistant) -> None:
+    from assistant.errors import GenerationError
+    from assistant.events import Token as T
+
+    def broken(*_args, **_kwargs):
+        yield T("Half an ")
+        raise GenerationError("llama_decode failed (code 1): out of memory")
+
+    assistant.engine.generate = broken
+    response = assistant.ask("Tell me everything.")
+    response.text()
+    assert response.failed is not None and "out of memory" in response.failed.message
+    _question, answer = assistant.history.messages(assistant.history.list_conversations()[0].id)
+    assert answer.partial and answer.content == "Half an " and "out of memory" in answer.stats["error"]
