@@ -38,6 +38,8 @@ class ModelSettings:
     top_p: float = 0.9
     min_p: float = 0.05
     repeat_penalty: float = 1.1
+    speculative: str = "off"  # "off" or "ngram" (prompt lookup); used with greedy sampling only
+    speculative_max_draft: int = 8  # most tokens drafted per verify step
     system_prompt: str = "You are Hearth, a helpful assistant running privately on the user's computer."
 
 

@@ -245,17 +245,24 @@ class Assistant:
             changes.append(f"loaded {info.name}")
         return SettingsApplied(tuple(changes), info)
 
-    def sampling(self, preset: str | None = None, **overrides: Any) -> SamplingParams:
-        """The settings' sampling, or a named preset's, with per-call ``overrides`` (None values ignored)."""
-        from assistant.engine import SamplingParams
+    def sampling(self, preset: str | None = None, speculative: str | None = None,
+                 **overrides: Any) -> SamplingParams:
+        """The settings' sampling, or a named preset's, with per-call ``overrides`` (None values ignored), and
+        the settings' speculative decoding unless ``speculative`` names another mode for this call."""
+        from assistant.engine import SamplingParams, SpeculativeParams
 
         m = self.settings.model
-        base = SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed)
+        try:  # a bad mode (from this call or the settings file) is unusable input, said in one line
+            spec = SpeculativeParams(m.speculative if speculative is None else speculative, m.speculative_max_draft)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        base = SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed,
+                              speculative=spec)
         if preset is not None:
             chosen = {name.lower(): params for name, params in self.presets.items()}.get(preset.lower())
             if chosen is None:
                 raise InputError(f"Unknown sampling preset {preset!r}; choose one of {', '.join(self.presets)}.")
-            base = dc_replace(chosen, seed=m.seed)
+            base = dc_replace(chosen, seed=m.seed, speculative=spec)
         return dc_replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     # ---- models -------------------------------------------------------------------------------------

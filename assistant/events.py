@@ -63,9 +63,19 @@ class Stats:
     dropped_turns: int = 0
     context_used: int = 0
     context_size: int = 0
+    spec_mode: str = "off"  # the speculation this answer used ("off" also after a fallback: see spec_note)
+    spec_drafted: int = 0  # tokens proposed by the drafter
+    spec_accepted: int = 0  # drafted tokens the model agreed with
+    spec_steps: int = 0  # verify steps (each also yields one token of the model's own)
+    spec_note: str = ""  # why speculation was not used, when it was asked for
+
+    @property
+    def spec_acceptance(self) -> float:
+        """Accepted / drafted (0 when nothing was drafted)."""
+        return self.spec_accepted / self.spec_drafted if self.spec_drafted else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "spec_acceptance": self.spec_acceptance}
 
 
 @dataclass(frozen=True)

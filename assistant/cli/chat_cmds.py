@@ -22,6 +22,8 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (0 = greedy)")
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible answers")
     p.add_argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
+    p.add_argument("--speculative", metavar="MODE",
+                   help="speculative decoding: off, or ngram (drafts from the prompt; greedy sampling only)")
     p.add_argument("--system", metavar="TEXT", help="system prompt for this call")
     p.add_argument("--collection", action="append", default=[], metavar="C",
                    help="answer from this knowledge collection, with citations (repeatable)")
@@ -78,7 +80,7 @@ class _Call:
     def from_args(cls, args: argparse.Namespace, ctx: CliContext) -> _Call:
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
-        sampling = assistant.sampling(args.preset, temperature=args.temperature, seed=args.seed)
+        sampling = assistant.sampling(args.preset, args.speculative, temperature=args.temperature, seed=args.seed)
         return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory)
 
 
@@ -115,8 +117,11 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
 def _stats_line(done: Done) -> str:
     s = done.stats
     reuse = f", {s.reused_tokens} reused" if s.reused_tokens else ""
+    spec = f", {s.spec_mode}: {s.spec_accepted}/{s.spec_drafted} drafts accepted" if s.spec_mode != "off" else ""
+    note = f", speculation {s.spec_note}" if s.spec_note else ""
     return (f"{s.completion_tokens} tokens, {s.decode_tps:.1f} tok/s, TTFT {s.ttft_s * 1000:.0f} ms, "
-            f"prompt {s.prompt_tokens} ({s.evaluated_tokens} evaluated{reuse}), {s.stop_reason}, {s.device}")
+            f"prompt {s.prompt_tokens} ({s.evaluated_tokens} evaluated{reuse}), {s.stop_reason}, {s.device}"
+            f"{spec}{note}")
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:

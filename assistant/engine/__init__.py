@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from assistant.engine.engine import Engine, LoadSettings
     from assistant.engine.gguf_info import ModelInfo, read_model_info
     from assistant.engine.sampling import GREEDY, PRESETS, SamplingParams
+    from assistant.engine.speculative import SpeculativeParams
 
 #: public name -> the submodule that defines it
 _EXPORTS = {
@@ -26,6 +27,7 @@ _EXPORTS = {
     "GREEDY": "sampling",
     "PRESETS": "sampling",
     "SamplingParams": "sampling",
+    "SpeculativeParams": "speculative",
 }
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Message",
     "ModelInfo",
     "SamplingParams",
+    "SpeculativeParams",
     "read_model_info",
 ]
 

@@ -22,6 +22,7 @@ from assistant.engine import native
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
 from assistant.engine.gguf_info import ModelInfo, read_model_info
 from assistant.engine.sampling import SamplerChain, SamplingParams
+from assistant.engine.speculative import Drafter, NgramDrafter, SpeculativeParams
 from assistant.engine.stops import StopMatcher
 from assistant.errors import (
     ContextOverflowError,
@@ -102,6 +103,7 @@ class Engine:
         self._lock = threading.RLock()
         self._loaded: _Loaded | None = None
         self._kv: list[int] = []  # tokens whose K/V sit in the cache at positions 0..len-1
+        self._ngram: NgramDrafter | None = None  # the n-gram pool, kept across answers of the loaded model
 
     # ---- loading ---------------------------------------------------------------------------------
     def load(self, path: str | Path, settings: LoadSettings | None = None,
@@ -139,7 +141,7 @@ class Engine:
             device=_device_label(settings, model.n_layer),
         )
         with self._lock:  # swap only once the new model is fully ready
-            old, self._loaded, self._kv = self._loaded, loaded, []
+            old, self._loaded, self._kv, self._ngram = self._loaded, loaded, [], None
         if old is not None:
             old.close()
         log.info("loaded %s (%s, n_ctx=%d, %s)", info.name, info.quantization, n_ctx, loaded.device)
@@ -167,7 +169,7 @@ class Engine:
 
     def unload(self) -> None:
         with self._lock:
-            old, self._loaded, self._kv = self._loaded, None, []
+            old, self._loaded, self._kv, self._ngram = self._loaded, None, [], None
         if old is not None:
             old.close()
 
@@ -292,68 +294,207 @@ class Engine:
         kv.extend(to_eval[:n_done])
         t_prompt = time.perf_counter()
 
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stopper = StopMatcher(stop)
-        parts: list[str] = []
-        completion = n_decoded = 0
-        t_first: float | None = None
-        stop_reason = "cancelled" if n_done < len(to_eval) else "length"
-        pos = len(prompt)
+        answer = _Answer(model, stop, max_tokens)
+        if n_done < len(to_eval):
+            answer.stop_reason = "cancelled"
+        spec = _SpecStats(*self._speculation(loaded, sampling, grammar))
         with SamplerChain(sampling, model.vocab, model.n_vocab, grammar) as sampler:
-            while stop_reason == "length" and completion < max_tokens:
-                if cancel.is_set():
-                    stop_reason = "cancelled"
-                    break
-                # Invariant: the KV holds exactly kv == prompt + generated-so-far; logits are for pos-1.
-                tok = sampler.sample(ctx.ptr)
-                if t_first is None:
-                    t_first = time.perf_counter()
-                if model.is_eog(tok):
-                    stop_reason = "eos"
-                    break
-                completion += 1
-                text, hit = stopper.push(decoder.decode(model.piece(tok)))
-                if text:
-                    parts.append(text)
-                    yield Token(text)
-                if hit:
-                    stop_reason = "stop"
-                    break
-                if pos >= ctx.n_ctx:
-                    stop_reason = "context_full"
-                    break
-                # The sampled token is not yet in the KV cache: evaluate it to get the next logits.
-                try:
-                    ctx.eval_one(tok, pos)
-                except RuntimeError as exc:
-                    ctx.clear()
-                    kv.clear()
-                    raise GenerationError(f"Decoding failed: {exc}") from None
-                kv.append(tok)
-                pos += 1
-                n_decoded += 1
-        tail = stopper.flush() + decoder.decode(b"", final=True) if stop_reason != "stop" else ""
-        if tail:
-            parts.append(tail)
+            if spec.mode == "ngram":
+                if self._ngram is None:
+                    self._ngram = NgramDrafter()
+                drafter = self._ngram
+                drafter.begin(prompt)
+                loop = self._speculative_loop(ctx, sampler, answer, cancel, drafter, sampling.speculative, spec)
+            else:
+                loop = self._plain_loop(ctx, sampler, answer, cancel)
+            for text in loop:
+                yield Token(text)
+        if tail := answer.finish():
             yield Token(tail)
         t_end = time.perf_counter()
-        decode_s = t_end - (t_first or t_end)
+        t_first = answer.t_first or t_end
+        decode_s = t_end - t_first
         yield Done(
-            text="".join(parts),
+            text="".join(answer.parts),
             stats=Stats(
                 prompt_tokens=len(prompt),
                 evaluated_tokens=n_done,
                 reused_tokens=n_keep,
-                completion_tokens=completion,
-                ttft_s=(t_first or t_end) - t0,
+                completion_tokens=answer.completion,
+                ttft_s=t_first - t0,
                 prompt_eval_s=t_prompt - t0,
                 decode_s=decode_s,
-                decode_tps=n_decoded / decode_s if decode_s > 0 else 0.0,
-                stop_reason=stop_reason,
+                # tokens the model chose after the first, per second: one-token steps and verify steps alike
+                decode_tps=(answer.sampled - 1) / decode_s if decode_s > 0 else 0.0,
+                stop_reason=answer.stop_reason or "length",
                 device=loaded.device,
                 model=loaded.info.name,
                 prompt_format="fallback" if loaded.formatter.uses_fallback else "gguf",
                 context_used=len(kv),
                 context_size=ctx.n_ctx,
+                spec_mode=spec.mode,
+                spec_drafted=spec.drafted,
+                spec_accepted=spec.accepted,
+                spec_steps=spec.steps,
+                spec_note=spec.note,
             ),
         )
+
+    @staticmethod
+    def _speculation(loaded: _Loaded, sampling: SamplingParams, grammar: str | None) -> tuple[str, str]:
+        """The decode mode this answer can use, and why it falls back to plain decoding when it must."""
+        wanted = sampling.speculative.mode
+        if wanted == "off":
+            return "off", ""
+        reason = ""
+        if not sampling.greedy:
+            reason = f"sampling is not greedy (temperature {sampling.temperature:g})"
+        elif grammar:
+            reason = "a grammar constrains the output"
+        elif loaded.ctx.n_batch < 2:
+            reason = "a batch size of 1 leaves no room for a draft"
+        elif not loaded.model.can_trim_kv:
+            reason = "this model's memory cannot drop rejected drafts"
+        return ("off", f"fell back to plain: {reason}") if reason else (wanted, "")
+
+    def _decode(self, ctx: native.NativeContext, tokens: list[int], pos: int) -> None:
+        """Evaluate ``tokens`` at ``pos...`` with logits for each and record them in ``_kv``; on a failure the
+        cache's content is unknown, so it is forgotten."""
+        try:
+            if len(tokens) == 1:
+                ctx.eval_one(tokens[0], pos)
+            else:
+                ctx.eval_all(tokens, pos)
+        except RuntimeError as exc:
+            ctx.clear()
+            self._kv.clear()
+            raise GenerationError(f"Decoding failed: {exc}") from None
+        self._kv.extend(tokens)
+
+    def _plain_loop(self, ctx: native.NativeContext, sampler: SamplerChain, answer: _Answer,
+                    cancel: threading.Event) -> Iterator[str]:
+        """One token per decode step. Yields the text that is safe to show; ``answer`` says why it ended."""
+        pos = len(self._kv)
+        while answer.stop_reason is None:
+            if cancel.is_set():
+                answer.stop_reason = "cancelled"
+                break
+            # Invariant: the KV holds exactly _kv == prompt + the answer so far; the logits are for pos - 1.
+            tok = sampler.sample(ctx.ptr)
+            if text := answer.add(tok):
+                yield text
+            if answer.stop_reason is not None:
+                break
+            if pos >= ctx.n_ctx:
+                answer.stop_reason = "context_full"
+                break
+            # The sampled token is not yet in the KV cache: evaluate it to get the next logits.
+            self._decode(ctx, [tok], pos)
+            pos += 1
+
+    def _speculative_loop(self, ctx: native.NativeContext, sampler: SamplerChain, answer: _Answer,
+                          cancel: threading.Event, drafter: Drafter, params: SpeculativeParams,
+                          spec: _SpecStats) -> Iterator[str]:
+        """Greedy speculation: each verify step evaluates ``[last] + draft`` in one batch and keeps the
+        longest prefix of the draft that the model itself would have chosen, plus the model's own next token.
+
+        The sampler chain is the plain loop's: sampling batch position i gives the model's choice after
+        ``[last] + draft[:i]`` and accepts it into the chain, so penalties see exactly the chosen tokens.
+        """
+        kv = self._kv
+        k = params.max_draft  # the draft length, adapted to how well the drafter guesses this answer
+        # The first token comes from the prompt's logits, exactly as in the plain loop.
+        if answer.stop_reason is None and not cancel.is_set():
+            last = sampler.sample(ctx.ptr)
+            drafter.accept([last])
+            if text := answer.add(last):
+                yield text
+        while answer.stop_reason is None:
+            if cancel.is_set():
+                answer.stop_reason = "cancelled"
+                break
+            # Invariant: the last sampled token ``last`` is not yet in the KV cache, which holds exactly _kv.
+            pos = len(kv)
+            if pos >= ctx.n_ctx:
+                answer.stop_reason = "context_full"
+                break
+            # Draft no more than the answer may still use, the context can hold and one batch can verify.
+            room = min(k, ctx.n_batch - 1, ctx.n_ctx - pos - 1,
+                       answer.max_tokens - answer.completion - 1)
+            draft = drafter.propose(room) if room > 0 else []
+            self._decode(ctx, [last, *draft], pos)
+            chosen: list[int] = []
+            for i in range(len(draft) + 1):
+                last = sampler.sample(ctx.ptr, i)  # the model's choice after [last] + draft[:i]
+                chosen.append(last)
+                if text := answer.add(last):
+                    yield text
+                if answer.stop_reason is not None or cancel.is_set() or i == len(draft) or last != draft[i]:
+                    break  # ``last`` (a miss, the bonus token or where the answer ends) is not in the KV yet
+            n_accepted = len(chosen) - 1
+            spec.steps += 1
+            spec.drafted += len(draft)
+            spec.accepted += n_accepted
+            drafter.accept(chosen)
+            if draft:  # a rejected token costs a batch slot: halve the length after a miss, double it after a hit
+                k = min(params.max_draft, 2 * k) if n_accepted == len(draft) else max(1, k // 2)
+            # Drop the KV of the rejected drafts at once: _kv must stay the exact list of cached tokens.
+            n_keep = pos + 1 + n_accepted
+            if n_keep < len(kv):
+                ctx.trim(n_keep)  # can_trim_kv was checked before speculating
+                del kv[n_keep:]
+            assert kv[pos + 1:] == chosen[:-1]
+
+
+@dataclass
+class _SpecStats:
+    """What speculation did during one answer (reported in Stats)."""
+
+    mode: str
+    note: str
+    drafted: int = 0
+    accepted: int = 0
+    steps: int = 0
+
+
+class _Answer:
+    """The answer as both decode loops build it: they hand it every token the model chose, in order, and it
+    decides where the answer ends (EOS, a stop string, max_tokens) the same way for both. That shared rule
+    is what makes a speculative answer end exactly where plain decoding would, even inside a draft."""
+
+    def __init__(self, model: native.NativeModel, stop: tuple[str, ...], max_tokens: int) -> None:
+        self.model, self.max_tokens = model, max_tokens
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.stopper = StopMatcher(stop)
+        self.parts: list[str] = []
+        self.completion = 0  # tokens in the answer (EOS is not one)
+        self.sampled = 0  # tokens the model chose, EOS included
+        self.t_first: float | None = None
+        self.stop_reason: str | None = None if max_tokens > 0 else "length"
+
+    def add(self, tok: int) -> str:
+        """Take the model's next token; return the text safe to show now. Sets ``stop_reason`` when it ends."""
+        self.sampled += 1
+        if self.t_first is None:
+            self.t_first = time.perf_counter()
+        if self.model.is_eog(tok):
+            self.stop_reason = "eos"
+            return ""
+        self.completion += 1
+        text, hit = self.stopper.push(self.decoder.decode(self.model.piece(tok)))
+        if text:
+            self.parts.append(text)
+        if hit:
+            self.stop_reason = "stop"
+        elif self.completion >= self.max_tokens:
+            self.stop_reason = "length"
+        return text
+
+    def finish(self) -> str:
+        """The text still held back (a possible stop-string start, an incomplete UTF-8 sequence)."""
+        if self.stop_reason == "stop":
+            return ""
+        tail = self.stopper.flush() + self.decoder.decode(b"", final=True)
+        if tail:
+            self.parts.append(tail)
+        return tail

@@ -95,6 +95,8 @@ class NativeModel:
         self.n_layer = C.llama_model_n_layer(self.ptr)
         self.n_ctx_train = C.llama_model_n_ctx_train(self.ptr)
         self.add_bos = bool(C.llama_vocab_get_add_bos(self.vocab))
+        # Recurrent/hybrid memory cannot drop a partial sequence, so rejected drafts could not be undone.
+        self.can_trim_kv = not (C.llama_model_is_recurrent(self.ptr) or C.llama_model_is_hybrid(self.ptr))
         self._piece = ctypes.create_string_buffer(256)
 
     def close(self) -> None:
@@ -203,6 +205,24 @@ class NativeContext:
         batch.n_seq_id[0] = 1
         batch.seq_id[0][0] = 0
         batch.logits[0] = 1
+        self._decode()
+
+    def eval_all(self, tokens: list[int], start_pos: int) -> None:
+        """Decode ``tokens`` at ``start_pos...`` in one batch with logits for *every* position.
+
+        The speculative verify step: the logits at batch index i are the model's next-token choice after
+        ``tokens[: i + 1]``, read with ``SamplerChain.sample(ctx, i)``.
+        """
+        n = len(tokens)
+        assert 0 < n <= self.n_batch, "a verify step must fit in one batch"
+        batch = self.batch
+        batch.n_tokens = n
+        for j, tok in enumerate(tokens):
+            batch.token[j] = tok
+            batch.pos[j] = start_pos + j
+            batch.n_seq_id[j] = 1
+            batch.seq_id[j][0] = 0
+            batch.logits[j] = 1
         self._decode()
 
     def _decode(self) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import llama_cpp as C
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+from assistant.engine.speculative import SPECULATION_OFF, SpeculativeParams
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -24,12 +26,14 @@ class SamplingParams:
     repeat_penalty: float = 1.1
     repeat_last_n: int = 64
     seed: int = -1  # -1: a random seed each time
+    #: How tokens are decoded, not which are chosen: a greedy answer is the same with speculation on or off.
+    speculative: SpeculativeParams = SPECULATION_OFF
 
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0.0
 
-    def with_(self, **changes: float | int) -> SamplingParams:
+    def with_(self, **changes: float | int | SpeculativeParams) -> SamplingParams:
         return replace(self, **changes)
 
 
@@ -82,9 +86,10 @@ class SamplerChain:
         add(C.llama_sampler_init_temp(params.temperature))
         add(C.llama_sampler_init_dist(C.LLAMA_DEFAULT_SEED if params.seed < 0 else params.seed))
 
-    def sample(self, ctx_ptr: object) -> int:
-        """Sample from the last evaluated position's logits (llama_sampler_sample also accepts it)."""
-        return C.llama_sampler_sample(self.ptr, ctx_ptr, -1)
+    def sample(self, ctx_ptr: object, index: int = -1) -> int:
+        """Sample from the logits of batch position ``index`` (default: the last); the chain also accepts
+        the token, so penalties and grammars see exactly the tokens that were chosen, in order."""
+        return C.llama_sampler_sample(self.ptr, ctx_ptr, index)
 
     def close(self) -> None:
         if self.ptr:

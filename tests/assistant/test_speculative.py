@@ -1,0 +1,238 @@
+"""Speculative decoding with the n-gram drafter, on the real bundled model.
+
+The rule for exactness: a greedy speculative answer is compared with plain decoding of the same prompt on
+the same engine, both from a cold cache, so the prompt is evaluated identically and the two differ only in
+how the answer's tokens are evaluated (verify batches of up to 9 tokens instead of one at a time).
+``test_small_verify_batches_are_batch_invariant`` checks that for this model and these kernels such small
+batches give bit-identical logits, which is why the answers must be identical here and not just close. (With
+large batches llama.cpp's CPU kernels are not batch-invariant; see README "A note on exactness".)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import llama_cpp as C
+import numpy as np
+import pytest
+
+from assistant.engine import GREEDY, PRESETS, Engine, LoadSettings, Message, SpeculativeParams
+from assistant.engine.speculative import NgramDrafter
+from assistant.events import Done, Token
+
+PARAGRAPH = ("The lighthouse stood on a rock at the edge of the bay. Every night the keeper climbed the one "
+             "hundred and twelve steps to light the lamp, and every morning he wrote the weather in a thick "
+             "green book.")
+REPEAT = [Message("user", f"Repeat this paragraph exactly:\n\n{PARAGRAPH}")]
+OPEN = [Message("user", "Write three sentences about the sea.")]
+NGRAM = GREEDY.with_(speculative=SpeculativeParams("ngram", 8))
+
+
+class RecordingDrafter(NgramDrafter):
+    """The real drafter, also keeping every draft it proposed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drafts: list[list[int]] = []
+
+    def propose(self, k: int) -> list[int]:
+        draft = super().propose(k)
+        self.drafts.append(draft)
+        return draft
+
+
+def answer(engine: Engine, messages: list[Message], sampling=GREEDY, max_tokens: int = 160, cold: bool = True,
+           **kw) -> Done:
+    if cold:
+        engine.clear_cache()
+    prompt, tokens = engine.render(messages)
+    events = list(engine.generate(tokens, sampling, max_tokens, stop=kw.pop("stop", prompt.stop), **kw))
+    assert isinstance(events[-1], Done)
+    assert "".join(e.text for e in events if isinstance(e, Token)) == events[-1].text
+    return events[-1]
+
+
+# ---- the drafter alone ----------------------------------------------------------------------------
+def test_ngram_drafter_continues_what_followed_the_longest_match() -> None:
+    d = NgramDrafter(max_n=3)
+    d.begin([1, 2, 3, 4, 5, 9, 2, 3, 7, 1, 2])
+    # "7 1 2" was never followed; "1 2" was followed by 3, then the 3-grams "1 2 3", "2 3 4"... chain on
+    assert d.propose(4) == [3, 4, 5, 9]
+    d.accept([3])
+    assert d.propose(1) == [4]  # "1 2 3" -> 4, though the 2-gram "2 3" was last followed by 7
+    assert d.propose(0) == []
+
+
+def test_ngram_drafter_is_bounded_and_reuses_a_shared_prompt_prefix() -> None:
+    d = NgramDrafter(max_n=2, min_n=1, capacity=10)
+    d.begin(list(range(100)))
+    assert len(d) == 10  # the oldest n-grams went first
+    assert d.propose(3) == []  # 99 was never followed by anything
+    d.begin([*range(100), 98])  # a follow-up prompt: only the new token is indexed
+    assert d.propose(2) == [99, 98]
+    pairs_only = NgramDrafter()  # the default ignores single-token matches: they guess right too rarely
+    pairs_only.begin([5, 6, 5])
+    assert pairs_only.propose(8) == []
+
+
+def test_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="choose one of off, ngram"):
+        SpeculativeParams("turbo")
+
+
+# ---- the verify loop on the real model -------------------------------------------------------------
+def test_small_verify_batches_are_batch_invariant(engine: Engine) -> None:
+    """The premise of the exactness rule: logits of a 9-token verify batch equal one-at-a-time decoding."""
+    loaded = engine._require()
+    ctx, n_vocab = loaded.ctx, loaded.model.n_vocab
+    _prompt, tokens = engine.render(REPEAT)
+    engine.clear_cache()
+    ctx.eval(tokens, 0)
+    start, tail = len(tokens), tokens[-18:]
+
+    def logits(i: int) -> np.ndarray:
+        return np.ctypeslib.as_array(C.llama_get_logits_ith(ctx.ptr, i), shape=(n_vocab,)).copy()
+
+    one_by_one = []
+    for i, tok in enumerate(tail):
+        ctx.eval_one(tok, start + i)
+        one_by_one.append(logits(-1))
+    ctx.trim(start)
+    batched = []
+    for offset in (0, 9):
+        ctx.eval_all(tail[offset:offset + 9], start + offset)
+        batched += [logits(j) for j in range(9)]
+    engine.clear_cache()
+    assert all(np.array_equal(a, b) for a, b in zip(one_by_one, batched, strict=True))
+
+
+def test_repeating_a_paragraph_accepts_drafts_and_equals_plain_decoding(engine: Engine) -> None:
+    plain = answer(engine, REPEAT)
+    spec = answer(engine, REPEAT, NGRAM)
+    assert spec.text == plain.text and "lighthouse" in spec.text
+    s = spec.stats
+    assert (s.completion_tokens, s.stop_reason) == (plain.stats.completion_tokens, plain.stats.stop_reason)
+    assert s.spec_mode == "ngram" and not s.spec_note
+    assert 0 < s.spec_accepted <= s.spec_drafted and s.spec_acceptance > 0.5
+    assert s.spec_steps < s.completion_tokens  # more than one token per verify step on average
+    assert plain.stats.spec_mode == "off" and plain.stats.spec_steps == 0
+
+
+def test_open_chat_and_repeat_penalty_equal_plain_decoding(engine: Engine) -> None:
+    assert answer(engine, OPEN, NGRAM).text == answer(engine, OPEN).text
+    # a repeat penalty makes the sampler stateful: it must see only the tokens that were accepted, in order
+    penalised = GREEDY.with_(repeat_penalty=1.3)
+    spec = answer(engine, REPEAT, penalised.with_(speculative=NGRAM.speculative))
+    assert spec.text == answer(engine, REPEAT, penalised).text and spec.stats.spec_accepted > 0
+
+
+def test_eos_inside_an_accepted_draft_ends_the_answer_there(engine: Engine) -> None:
+    """The prompt has "...green book.<|im_end|>": once the answer reaches "book." the draft proposes EOS."""
+    eos = next(t for t in engine.tokenize("<|im_end|>") if engine._require().model.is_eog(t))
+    plain = answer(engine, REPEAT, max_tokens=300)
+    engine._ngram = drafter = RecordingDrafter()
+    spec = answer(engine, REPEAT, NGRAM, max_tokens=300)
+    assert plain.stats.stop_reason == spec.stats.stop_reason == "eos"
+    assert spec.text == plain.text
+    assert any(eos in draft for draft in drafter.drafts)
+
+
+def test_stop_string_inside_a_draft_ends_where_plain_decoding_does(engine: Engine) -> None:
+    for stop in ("twelve", "weather in"):
+        plain = answer(engine, REPEAT, stop=(stop,))
+        spec = answer(engine, REPEAT, NGRAM, stop=(stop,))
+        assert plain.stats.stop_reason == spec.stats.stop_reason == "stop"
+        assert spec.text == plain.text and stop not in spec.text
+        assert spec.stats.completion_tokens == plain.stats.completion_tokens
+
+
+def test_max_tokens_inside_a_draft(engine: Engine) -> None:
+    full = answer(engine, REPEAT, NGRAM)
+    for limit in (1, 7, 13, 22):
+        spec = answer(engine, REPEAT, NGRAM, max_tokens=limit)
+        assert spec.stats.stop_reason == "length" and spec.stats.completion_tokens == limit
+        assert spec.text == answer(engine, REPEAT, max_tokens=limit).text
+        assert full.text.startswith(spec.text)
+    assert spec.stats.spec_accepted > 0
+
+
+def test_cancel_mid_answer_stops_within_a_token_and_keeps_the_cache_usable(engine: Engine) -> None:
+    engine.clear_cache()
+    _prompt, tokens = engine.render(REPEAT)
+    cancel = threading.Event()
+    seen: list[str] = []
+    done = None
+    for event in engine.generate(tokens, NGRAM, 200, cancel=cancel):
+        if isinstance(event, Token):
+            seen.append(event.text)
+            if len(seen) == 12:
+                cancel.set()
+        else:
+            done = event
+    assert done is not None and done.stats.stop_reason == "cancelled"
+    assert done.text == "".join(seen) and done.stats.completion_tokens == 12
+    assert done.stats.spec_accepted > 0
+    # the cache is the exact token list after the cancel: the same prompt again reuses it and is unchanged
+    again = answer(engine, REPEAT, NGRAM, cold=False)
+    assert again.stats.reused_tokens == len(tokens) - 1
+    assert again.text == answer(engine, REPEAT).text
+
+
+def test_follow_up_after_rejections_equals_a_cold_run(chat_model_path: Path) -> None:
+    """Turn 2 reuses the KV that turn 1 left after rejected drafts were dropped; it must equal a cold run.
+
+    n_batch=9 (one verify batch) on both ways: the prompts are evaluated in batches no larger than the verify
+    batches, which the invariance test above shows to give the same bits as one token at a time.
+    """
+    eng = Engine()
+    eng.load(chat_model_path, LoadSettings(n_ctx=1024, n_batch=9))
+    try:
+        turn1 = answer(eng, OPEN, NGRAM)
+        assert turn1.stats.spec_drafted > turn1.stats.spec_accepted  # there were rejections
+        follow_up = [*OPEN, Message("assistant", turn1.text), Message("user", f"Now repeat this:\n\n{PARAGRAPH}")]
+        warm = answer(eng, follow_up, NGRAM, cold=False)
+        assert warm.stats.reused_tokens > 0 and warm.stats.spec_accepted > 0
+        eng.unload()
+        eng.load(chat_model_path, LoadSettings(n_ctx=1024, n_batch=9))  # a fresh cache and a fresh n-gram pool
+        cold = answer(eng, follow_up, NGRAM)
+        assert cold.stats.reused_tokens == 0
+        assert warm.text == cold.text
+        assert warm.text == answer(eng, follow_up).text  # and both equal plain decoding
+    finally:
+        eng.unload()
+
+
+def test_sampling_that_is_not_greedy_falls_back_to_plain(engine: Engine) -> None:
+    balanced = PRESETS["Balanced"].with_(seed=3, speculative=SpeculativeParams("ngram"))
+    s = answer(engine, REPEAT, balanced, max_tokens=16).stats
+    assert (s.spec_mode, s.spec_steps, s.spec_drafted) == ("off", 0, 0)
+    assert s.spec_note == "fell back to plain: sampling is not greedy (temperature 0.7)"
+    assert s.completion_tokens == 16
+    from assistant.engine.sampling import json_grammar
+
+    s = answer(engine, REPEAT, NGRAM, max_tokens=8, grammar=json_grammar({"type": "object"})).stats
+    assert s.spec_mode == "off" and s.spec_note == "fell back to plain: a grammar constrains the output"
+
+
+# ---- the command line -------------------------------------------------------------------------------
+def test_cli_ask_speculative_reports_the_stats(hearth_home: Path) -> None:
+    import json
+    import os
+
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+    root = Path(__file__).resolve().parents[2]
+
+    def ask(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app", "ask", "--json", "--no-memory", *args], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    out = ask("--preset", "greedy", "--speculative", "ngram", f"Repeat this paragraph exactly:\n\n{PARAGRAPH}")
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)["stats"]
+    assert stats["spec_mode"] == "ngram" and stats["spec_accepted"] > 0 and stats["spec_steps"] > 0
+    assert 0 < stats["spec_acceptance"] <= 1
+    bad = ask("--speculative", "turbo", "Hello")
+    assert bad.returncode == 2 and "choose one of off, ngram" in bad.stderr and "Traceback" not in bad.stderr
