@@ -12,9 +12,9 @@ qdrant-client, posthog and httpx), so only code that really opens the memory sto
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from assistant.lazy import lazy_exports
 from assistant.memory.offline import keep_mem0_offline
 
 keep_mem0_offline()  # before any submodule imports mem0 (they all run this package's code first)
@@ -35,9 +35,4 @@ _EXPORTS = {
 __all__ = ["MemoryItem", "MemoryNotFoundError", "MemoryService", "ModelOutputError"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
