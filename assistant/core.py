@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
-from assistant.config import ModelSettings, Settings, load_settings, save_settings
+from assistant.config import Settings, load_settings, save_settings
 from assistant.errors import InputError, ModelLoadError
 from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Progress
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
@@ -288,10 +288,10 @@ class Assistant:
     def model_path(self) -> Path:
         return Path(self.settings.model.path).expanduser() if self.settings.model.path else BUNDLED_CHAT_MODEL
 
-    def load_settings(self, model: ModelSettings | None = None) -> LoadSettings:
+    def load_settings(self) -> LoadSettings:
         from assistant.engine import LoadSettings
 
-        m = model or self.settings.model
+        m = self.settings.model
         return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers)
 
     def ensure_model(self, progress: Callable[[Progress], None] | None = None,
