@@ -169,15 +169,14 @@ class Assistant:
 
     def warm_up(self, part: str) -> None:
         """Open now what the first answer (``"answers"``: memory store, embedder) or the first indexing run
-        (``"indexing"``: chunker, Chroma) would otherwise open, for front ends that start them in the
-        background at launch."""
+        (``"indexing"``: chunker, Chroma, the embedder's bulk model) would otherwise open, for front ends that
+        start them in the background at launch."""
         if part == "answers":
             if self.settings.memory.enabled:
                 _ = self.memory
                 self.knowledge.embedder.embed(["warm-up"])
         elif part == "indexing":
-            _ = self.knowledge.chunker
-            _ = self.knowledge.store.chroma
+            self.knowledge.warm_up()
         else:
             raise ValueError(f"unknown part {part!r}")
 

@@ -67,6 +67,15 @@ class KnowledgeBase:
                 self._reranker = CrossEncoderReranker(local)
             return self._reranker
 
+    def warm_up(self) -> None:
+        """Open what the first indexing run needs: the chunker, Chroma and the embedder's bulk model (queries
+        embed without torch, so nothing else would import it before the first batch of an indexing run)."""
+        _ = self.chunker
+        _ = self.store.chroma
+        load = getattr(self.embedder, "load", None)
+        if load is not None:
+            load()
+
     # --- settings ------------------------------------------------------------------------------------
     def update_settings(self, new: KnowledgeSettings) -> list[str]:
         """Use ``new`` from now on; drop what was built from the old values. Returns what changed, in words."""

@@ -86,6 +86,10 @@ class SentenceTransformerEmbedder:
         config = path / "sentence_bert_config.json"
         self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
 
+    def load(self) -> None:
+        """Load the sentence-transformers model now (torch and all), not in the middle of the first batch."""
+        _ = self.model
+
     def _query_encoder(self) -> BertEncoder | None:
         with self._lock:
             if self._numpy is _UNLOADED:
