@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from checks import wait_for
 from fakes import FakeEmbedder, fake_engine
 
 from assistant.config import Settings
@@ -21,15 +22,6 @@ from assistant.events import BackgroundStatus, CollectionSynced, Failed, Token
 from assistant.knowledge import KnowledgeBase
 from assistant.paths import get_paths
 from assistant.scheduler import Hooks, Scheduler
-
-
-def wait_for(condition, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from checks import wait_for
 
 import assistant.cli as cli
 from assistant.cli import knowledge_cmds
@@ -128,21 +128,13 @@ def test_hearth_chat_catches_up_and_watches_a_watched_collection(docs: Path, tmp
         return [Path(h["path"]).name for h in json.loads(capsys.readouterr().out)["hits"]]
 
     try:
-        assert wait_for(lambda: found("paddles") == ["kayak.md"], 120)
+        assert wait_for(lambda: found("paddles") == ["kayak.md"], 120, 0.5)
         (docs / "boat.md").write_text("# Boat\n\nThe sailing boat moved to pier 12.\n")
-        assert wait_for(lambda: found("12") == ["boat.md"] and not found("9"), 60)
+        assert wait_for(lambda: found("12") == ["boat.md"] and not found("9"), 60, 0.5)
     finally:
         _out, err = chat.communicate("/quit\n", timeout=120)
     assert chat.returncode == 0 and "Traceback" not in err
 
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def test_a_deleted_vector_store_is_reported_and_repaired(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,12 +57,3 @@ def kill_after_first_line(child: subprocess.Popen[str], seed: int, window_s: flo
     child.wait(timeout=30)
     return True
 
-
-def assert_stores_agree(store: object, collection: str) -> None:
-    """The invariant a crash may leave: every manifest chunk has its vector and keyword row, and a vector
-    the manifest lacks is journalled (``pending``), so the next sync removes it. Nothing else differs."""
-    rows, vectors = store.chunk_ids(collection)  # type: ignore[attr-defined]
-    journal = {r[0] for r in store._query("SELECT id FROM pending WHERE collection = ?", (collection,))}  # type: ignore[attr-defined]
-    assert rows <= vectors, f"{len(rows - vectors)} manifest chunks have no vector"
-    assert vectors - rows <= journal, f"{len(vectors - rows - journal)} vectors are neither indexed nor journalled"
-    store.check_keyword_index()  # type: ignore[attr-defined]

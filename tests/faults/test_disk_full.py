@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from checks import assert_stores_agree
 from fakes import FakeEmbedder
-from kill import ROOT, assert_stores_agree, start_child
+from kill import ROOT, start_child
 
 from assistant.chat.history import History
 from assistant.config import KnowledgeSettings

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from checks import assert_stores_agree, contents
 from fakes import FakeEmbedder
-from kill import SEEDS, assert_stores_agree, kill_after_first_line, start_child
+from kill import SEEDS, kill_after_first_line, start_child
 
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase
@@ -35,19 +36,6 @@ CHILD = """
 """
 
 
-def state(kb: KnowledgeBase, collection: str) -> dict[str, list[str]]:
-    """path -> its chunk texts in order, after checking the three stores agree chunk for chunk."""
-    rows, vectors = kb.store.chunk_ids(collection)
-    assert rows == vectors, "the manifest and Chroma disagree"
-    kb.store.check_keyword_index()
-    by_path: dict[str, list[tuple[int, str]]] = {}
-    for chunk in kb.store.chunks(sorted(rows)).values():
-        by_path.setdefault(Path(chunk.path).name, []).append((chunk.chunk_index, chunk.text))
-    for name, pieces in by_path.items():
-        assert sorted(i for i, _ in pieces) == list(range(len(pieces))), f"{name}: a chunk is missing or twice"
-    return {name: [t for _, t in sorted(pieces)] for name, pieces in by_path.items()}
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_kill_indexing_anywhere_then_resume(seed: int, home: Path, tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "notes"
@@ -64,8 +52,8 @@ def test_kill_indexing_anywhere_then_resume(seed: int, home: Path, tmp_path: Pat
             assert_stores_agree(kb.store, "notes")  # right after the kill, before any sync recovers
         events = list(kb.index([folder], "notes"))
         assert events[-1].message == "done" and events[-1].done == 60
-        resumed = state(kb, "notes")
+        resumed = contents(kb.store, "notes")
         list(kb.index([folder], "clean"))
-        assert resumed == state(kb, "clean")
+        assert resumed == contents(kb.store, "clean")
     finally:
         kb.close()

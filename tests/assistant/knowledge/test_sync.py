@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from checks import contents
 
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase
@@ -24,19 +25,6 @@ from assistant.knowledge.store import Store
 from assistant.paths import get_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def contents(kb: KnowledgeBase, collection: str = "default") -> dict[str, list[str]]:
-    """path -> chunk texts in order, after checking that both indexes hold exactly the same chunks."""
-    rows, vectors = kb.store.chunk_ids(collection)
-    assert rows == vectors, "SQLite and Chroma disagree"
-    kb.store.check_keyword_index()
-    by_path: dict[str, list[tuple[int, str]]] = {}
-    for chunk in kb.store.chunks(sorted(rows)).values():
-        by_path.setdefault(Path(chunk.path).name, []).append((chunk.chunk_index, chunk.text))
-    for name, pieces in by_path.items():
-        assert [i for i, _ in sorted(pieces)] == list(range(len(pieces))), f"{name}: missing/duplicate chunk"
-    return {name: [t for _, t in sorted(pieces)] for name, pieces in by_path.items()}
 
 
 def paths_found(kb: KnowledgeBase, text: str, **kw) -> list[str]:
@@ -51,7 +39,7 @@ def test_mixed_folder_reports_bad_files_and_finds_good_ones(kb: KnowledgeBase, s
     assert set(reasons) == {"broken.pdf", "fake.txt", "empty.txt"}
     assert reasons["broken.pdf"].startswith("cannot be read as PDF")
     assert (reasons["fake.txt"], reasons["empty.txt"]) == ("binary file (not text)", "empty file")
-    indexed = contents(kb)
+    indexed = contents(kb.store)
     assert set(indexed) == {p.name for p in mixed_folder.iterdir()} - {"broken.pdf", "fake.txt", "empty.txt"}
     for words, name in [("spare key flowerpot", "notes.txt"), ("sourdough starter", "page.html"),
                         ("otter sanctuary", "report.docx"), ("lighthouse lens", "book.epub"),
@@ -104,7 +92,7 @@ def test_incremental_sync(kb: KnowledgeBase, sync, folder: Path, embedder,
                           monkeypatch: pytest.MonkeyPatch) -> None:
     sync(folder)
     assert len(embedder.texts) == 4
-    before = contents(kb)
+    before = contents(kb.store)
 
     (folder / "a.txt").write_text("Alpha notes: the wifi password changed to moonflower7.\n")
     (folder / "b.txt").unlink()
@@ -121,7 +109,7 @@ def test_incremental_sync(kb: KnowledgeBase, sync, folder: Path, embedder,
     assert sorted(read) == ["a.txt", "c2.md", "d_copy.txt"]  # d.txt unchanged: not even opened
     # the renamed and the copied file reuse stored vectors: only the edited text is embedded
     assert embedder.texts == ["Alpha notes: the wifi password changed to moonflower7."]
-    assert contents(kb) == {"a.txt": ["Alpha notes: the wifi password changed to moonflower7."],
+    assert contents(kb.store) == {"a.txt": ["Alpha notes: the wifi password changed to moonflower7."],
                             "c2.md": before["c.md"], "d.txt": before["d.txt"], "d_copy.txt": before["d.txt"]}
     assert paths_found(kb, "sunflower42", mode="keyword") == []
     assert paths_found(kb, "dentist appointment", mode="keyword") == []
@@ -150,7 +138,7 @@ def test_a_crash_between_chroma_and_sqlite_is_repaired(kb: KnowledgeBase, sync, 
     assert rows == set() and len(vectors) == 4  # vectors written, rows rolled back
     monkeypatch.undo()
     sync(folder)
-    assert set(contents(kb)) == {"a.txt", "b.txt", "c.md", "d.txt"}
+    assert set(contents(kb.store)) == {"a.txt", "b.txt", "c.md", "d.txt"}
 
 
 def test_cancel_then_resume(kb: KnowledgeBase, sync, folder: Path) -> None:
@@ -160,9 +148,9 @@ def test_cancel_then_resume(kb: KnowledgeBase, sync, folder: Path) -> None:
         events.append(event)
         cancel.set()
     assert events[-1].message == "cancelled"
-    assert contents(kb) == {}
+    assert contents(kb.store) == {}
     assert sync(folder).message == "done"
-    assert len(contents(kb)) == 4
+    assert len(contents(kb.store)) == 4
 
 
 def test_one_indexer_per_collection(kb: KnowledgeBase, sync, folder: Path) -> None:
@@ -263,7 +251,7 @@ def test_kill_mid_index_and_resume(kb: KnowledgeBase, sync, tmp_path: Path, embe
     last = sync(root)  # resume in this process
     assert last.message == "done" and last.done == 48
     assert 0 < len(embedder.texts) <= 48 - 16  # what the child committed was not redone
-    resumed = contents(kb)
+    resumed = contents(kb.store)
     sync(root, collection="clean")
-    assert resumed == contents(kb, "clean")  # same chunks as an uninterrupted index: none missing, none twice
+    assert resumed == contents(kb.store, "clean")  # same chunks as an uninterrupted index: none missing, none twice
     assert sum(len(v) for v in resumed.values()) == 48

@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from checks import wait_for
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import OfflineModeIsEnabled
 
@@ -40,13 +39,6 @@ def served(fake_hub, tiny_gguf: Path) -> bytes:
 
 def _partials(models: Path) -> list[Path]:
     return sorted((models / PARTIALS_DIR).glob("*")) if (models / PARTIALS_DIR).exists() else []
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_download_verifies_and_moves_into_the_library_with_progress(fake_hub, served: bytes, tmp_path: Path) -> None:
@@ -83,7 +75,7 @@ def test_cancelled_download_keeps_its_part_and_the_next_call_resumes(fake_hub, s
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(download_model, REPO, FILE, models, endpoint=fake_hub.url, cancel=cancel)
         assert fake_hub.stalled.wait(10)
-        _wait_for(lambda: sum(p.stat().st_size for p in _partials(models)) == 4 * 16 * 1024)
+        assert wait_for(lambda: sum(p.stat().st_size for p in _partials(models)) == 4 * 16 * 1024, 10, 0.01)
         cancel.set()
         fake_hub.release.set()
         with pytest.raises(DownloadCancelledError, match="resumes"):

@@ -1,0 +1,43 @@
+"""Checks several test folders share: polling for a condition, and reading an index back after checking that
+its stores agree (the crash invariant, and the stricter one after a finished sync)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> bool:
+    """True as soon as ``condition()`` is true, False when ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def assert_stores_agree(store: Any, collection: str) -> None:
+    """The invariant a crash may leave: every manifest chunk has its vector and keyword row, and a vector
+    the manifest lacks is journalled (``pending``), so the next sync removes it. Nothing else differs."""
+    rows, vectors = store.chunk_ids(collection)
+    journal = {r[0] for r in store._query("SELECT id FROM pending WHERE collection = ?", (collection,))}
+    assert rows <= vectors, f"{len(rows - vectors)} manifest chunks have no vector"
+    assert vectors - rows <= journal, f"{len(vectors - rows - journal)} vectors are neither indexed nor journalled"
+    store.check_keyword_index()
+
+
+def contents(store: Any, collection: str = "default") -> dict[str, list[str]]:
+    """file name -> its chunk texts in order, after checking that both indexes hold exactly the same chunks
+    and that no chunk of a file is missing or there twice (what a finished sync guarantees)."""
+    rows, vectors = store.chunk_ids(collection)
+    assert rows == vectors, "the manifest and Chroma disagree"
+    store.check_keyword_index()
+    by_path: dict[str, list[tuple[int, str]]] = {}
+    for chunk in store.chunks(sorted(rows)).values():
+        by_path.setdefault(Path(chunk.path).name, []).append((chunk.chunk_index, chunk.text))
+    for name, pieces in by_path.items():
+        assert sorted(i for i, _ in pieces) == list(range(len(pieces))), f"{name}: a chunk is missing or twice"
+    return {name: [t for _, t in sorted(pieces)] for name, pieces in by_path.items()}
