@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import HearthError
@@ -42,7 +43,6 @@ class Learner(Protocol):
     def due_count(self) -> int: ...
     def pending_count(self) -> int: ...
     def failed_count(self) -> int: ...
-    def next_retry_in(self) -> float | None: ...
     def process_pending(self, cancel: threading.Event | None = None, limit: int | None = None) -> int: ...
 
 
@@ -250,7 +250,7 @@ class Scheduler:
 
         self.stop_watching()
         for collection, folders in self.hooks.watched().items():
-            existing = [f for f in folders if _is_dir(f)]
+            existing = [f for f in folders if Path(f).is_dir()]
             if not existing:
                 log.warning("watched collection %s: none of its folders exist any more", collection)
                 continue
@@ -315,9 +315,3 @@ class Scheduler:
             log.warning("sync of %s failed: %r", collection, exc, exc_info=log.isEnabledFor(logging.INFO))
             self._last_error = f"Sync of {collection} failed ({type(exc).__name__}: {exc})."
             self._publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
-
-
-def _is_dir(folder: str) -> bool:
-    from pathlib import Path
-
-    return Path(folder).is_dir()

@@ -99,7 +99,7 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r} was indexed with another embedder "
                                     f"({info.embedder}) and cannot be searched.", f"hearth index … --collection {name}",
                                     f"resync:{name}" if info.sources and not gone else ""))
-        elif getattr(info, "problem", ""):
+        elif info.problem:
             findings.append(Finding("knowledge", PROBLEM, f"Collection {name!r}: {info.problem}",
                                     f"hearth index … --collection {name}", f"resync:{name}"))
         elif gone and len(gone) == len(info.sources):
