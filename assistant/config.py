@@ -38,8 +38,11 @@ class ModelSettings:
     top_p: float = 0.9
     min_p: float = 0.05
     repeat_penalty: float = 1.1
-    speculative: str = "off"  # "off" or "ngram" (prompt lookup); used with greedy sampling only
+    #: speculative decoding: "auto" (measure and use a drafter only while it is faster), "off", "ngram"
+    #: (prompt lookup), "draft" (a smaller model with the same vocabulary), "self" (a lower-bit copy of this model)
+    speculative: str = "auto"
     speculative_max_draft: int = 8  # most tokens drafted per verify step
+    draft_model: str = ""  # the draft model for "draft"/"auto" (name or path); empty: the catalog's suggestion
     system_prompt: str = "You are Hearth, a helpful assistant running privately on the user's computer."
 
 
@@ -63,6 +66,7 @@ class MemorySettings:
 class AppearanceSettings:
     theme: str = "system"
     font_size: int = 11
+    tint_drafts: bool = False  # tint answer text that came from accepted speculative drafts
 
 
 @dataclass

@@ -15,6 +15,7 @@ are opened on first use, so a command that does not need them does not pay for t
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import Settings, load_settings, save_settings
-from assistant.errors import InputError, ModelLoadError
+from assistant.errors import HearthError, InputError, ModelLoadError
 from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Progress
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 from assistant.scheduler import Hooks, Scheduler
@@ -38,10 +39,14 @@ if TYPE_CHECKING:
     from assistant.models.service import ModelsService
 
 #: ModelSettings fields that only take effect when the model is loaded again.
+log = logging.getLogger(__name__)
+
 RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers")
 #: Per-answer fields: read at every turn, so a change applies to the next answer.
 _ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
-                  "system_prompt")
+                  "system_prompt", "speculative", "speculative_max_draft", "draft_model")
+#: Fields that choose the draft model: a change loads (or drops) it at once.
+_DRAFT_FIELDS = ("speculative", "draft_model")
 #: How long ``close`` lets memory learning finish the queued turns (one-shot commands learn before exiting;
 #: whatever is left stays queued on disk and is learned at the next start).
 CLOSE_LEARNING_S = 120.0
@@ -118,6 +123,8 @@ class Assistant:
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
                                          watched=lambda: self.knowledge.watched()))
         self.long_lived = False
+        #: ((model, mode, configured draft), the draft chosen for them): ``ensure_draft`` resolves once per change
+        self._draft_for: tuple[tuple[str, str, str], Path | None] | None = None
 
     @classmethod
     def open(cls, *, background: bool = False) -> Assistant:
@@ -242,6 +249,10 @@ class Assistant:
                 self.save_settings()
                 raise
             changes.append(f"loaded {info.name}")
+        if self.engine.loaded and (info is not None or any(getattr(new.model, f) != getattr(old.model, f)
+                                                           for f in _DRAFT_FIELDS)):
+            draft = self.ensure_draft()
+            changes.append(f"draft model: {draft.name}" if draft is not None else "no draft model")
         return SettingsApplied(tuple(changes), info)
 
     def sampling(self, preset: str | None = None, speculative: str | None = None,
@@ -307,6 +318,41 @@ class Assistant:
             return self._load(path, self.switcher.profiles.profile_for(path).load_settings(m.n_threads, m.n_batch),
                               progress, cancel)
         return self.engine.info
+
+    def ensure_draft(self, mode: str | None = None, draft_model: str | None = None,
+                     strict: bool = False) -> ModelInfo | None:
+        """Give the loaded model the draft model that ``mode`` drafts with (default: the settings' mode and
+        ``draft_model``), loading or dropping it as needed; returns it, or None when the mode uses none.
+
+        ``strict`` (a mode asked for on this call): a draft that cannot be had raises the specific error
+        (NoDraftError, IncompatibleDraftError...). Otherwise (the saved settings) the problem is logged and the
+        answer decodes without it, its stats saying why (see ``Stats.spec_decision``).
+        """
+        m = self.settings.model
+        mode = m.speculative if mode is None else mode
+        if mode in ("off", "ngram") or not self.engine.loaded:
+            return None
+        configured = m.draft_model if draft_model is None else draft_model
+        target = self.engine.info.path
+        wanted = (target, mode, configured)
+        if self._draft_for is not None and self._draft_for[0] == wanted and not strict \
+                and (self._draft_for[1] is None) == (self.engine.draft_info is None):  # (a reload drops it)
+            return self.engine.draft_info
+        from assistant.models.drafts import remember_info
+
+        remember_info(self.engine.info)  # its header is read already: choosing a draft need not read it again
+        try:
+            path = self.models.resolve_draft(Path(target), mode, configured)
+            kind = "self" if path is not None and path == self.models.self_draft_path(target) else "draft"
+            info = self.engine.set_draft_model(path, kind)
+        except HearthError as exc:
+            if strict:
+                raise
+            log.warning("speculative decoding: no %s draft model for %s: %s", mode, Path(target).name, exc)
+            self.engine.set_draft_model(None)
+            path = info = None
+        self._draft_for = (wanted, path)
+        return info
 
     def _load(self, path: Path, settings: LoadSettings, progress: Callable[[Progress], None] | None,
               cancel: threading.Event | None) -> ModelInfo:
@@ -425,26 +471,35 @@ class Assistant:
         system_prompt: str | None = None,
         max_tokens: int | None = None,
         model: str | Path | None = None,
+        draft_model: str | None = None,
     ) -> Response:
         """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
 
         ``use_memory=False`` is incognito: nothing is read from or written to the user's memory.
         ``replace_from`` (a user message id) replaces that question and everything after it (regenerate,
-        edit-and-resend). ``system_prompt``, ``max_tokens``, ``sampling`` and ``model`` apply to this answer
-        only. Memory learning from the turn happens afterwards in the background, never delaying the answer.
+        edit-and-resend). ``system_prompt``, ``max_tokens``, ``sampling``, ``model`` and ``draft_model`` (for
+        the speculative modes that draft with a model) apply to this answer only. Memory learning from the
+        turn happens afterwards in the background, never delaying the answer.
         """
         cancel = cancel or threading.Event()
         options = TurnOptions(conversation_id, replace_from, tuple(collections), use_memory, sampling,
                               system_prompt, max_tokens)
-        return Response(self._turn(text, options, cancel, model), cancel)
+        return Response(self._turn(text, options, cancel, model, draft_model), cancel)
 
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
-              model: str | Path | None) -> Iterator[Event]:
+              model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
         memory = self.memory if options.use_memory else None
         m = self.settings.model
-        parts = TurnParts(engine=self.engine, history=self.history,
-                          ensure_model=lambda: self.ensure_model(model=model),
+        mode = options.sampling.speculative.mode if options.sampling is not None else None
+
+        def ensure_model() -> ModelInfo:
+            info = self.ensure_model(model=model)
+            # a mode or draft asked for on this call must work or say why; the saved settings' fall back
+            self.ensure_draft(mode, draft_model, strict=draft_model is not None or mode not in (None, m.speculative))
+            return info
+
+        parts = TurnParts(engine=self.engine, history=self.history, ensure_model=ensure_model,
                           search=lambda q, names: self.search(q, names), memory=memory,
                           system_prompt=m.system_prompt, max_tokens=m.max_tokens, sampling=self.sampling())
         with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done

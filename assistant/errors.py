@@ -45,6 +45,10 @@ class ModelLoadCancelled(ModelLoadError):
     """The user cancelled a load; the previous model is still in place."""
 
 
+class IncompatibleDraftError(ModelLoadError):
+    """The chosen draft model cannot draft for the loaded model (another vocabulary, not smaller...)."""
+
+
 class NoModelLoadedError(HearthError):
     exit_code = 3
 

@@ -12,9 +12,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Token:
-    """A piece of the answer as it streams (already valid UTF-8 text)."""
+    """A piece of the answer as it streams (already valid UTF-8 text). ``drafted``: every token in it was a
+    speculative draft the model accepted (the GUI can tint those)."""
 
     text: str
+    drafted: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,19 +65,26 @@ class Stats:
     dropped_turns: int = 0
     context_used: int = 0
     context_size: int = 0
-    spec_mode: str = "off"  # the speculation this answer used ("off" also after a fallback: see spec_note)
+    spec_mode: str = "off"  # the mode asked for: off, ngram, draft, self or auto ("off" after a fallback)
+    spec_drafter: str = ""  # the drafter(s) that actually drafted in this answer ("ngram", "draft", "self")
     spec_drafted: int = 0  # tokens proposed by the drafter
     spec_accepted: int = 0  # drafted tokens the model agreed with
     spec_steps: int = 0  # verify steps (each also yields one token of the model's own)
-    spec_note: str = ""  # why speculation was not used, when it was asked for
+    spec_speedup: float = 0.0  # decode speed of this answer / the last measured plain speed (0: unknown)
+    spec_decision: str = ""  # what speculation did and why, in words ("off: plain is faster here, 0.86x")
 
     @property
     def spec_acceptance(self) -> float:
         """Accepted / drafted (0 when nothing was drafted)."""
         return self.spec_accepted / self.spec_drafted if self.spec_drafted else 0.0
 
+    @property
+    def tokens_per_step(self) -> float:
+        """Tokens the model chose per verify step (1.0 is plain decoding's rate)."""
+        return (self.spec_accepted + self.spec_steps) / self.spec_steps if self.spec_steps else 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "spec_acceptance": self.spec_acceptance}
+        return {**asdict(self), "spec_acceptance": self.spec_acceptance, "tokens_per_step": self.tokens_per_step}
 
 
 @dataclass(frozen=True)

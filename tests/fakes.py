@@ -70,6 +70,12 @@ class FakeEngine:
     def unload(self) -> None:
         self.info = None
 
+    draft_info = None  # a fake model has no draft model: auto mode falls back to lookup
+
+    def set_draft_model(self, path: str | Path | None, kind: str = "draft") -> None:
+        if path is not None:
+            raise AssertionError("the fake engine takes no draft model")
+
     # -- prompts ---------------------------------------------------------------------------------------
     @property
     def n_ctx(self) -> int:

@@ -123,7 +123,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 if time.monotonic() - last_save > CHECKPOINT_S:
                     history.update_message(reply.id, content="".join(streamed))
                     last_save = time.monotonic()
-                yield Token(piece)
+                yield Token(piece, event.drafted)
             elif isinstance(event, Done):
                 if cleaner is not None and (rest := cleaner.flush()):
                     streamed.append(rest)

@@ -23,7 +23,9 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible answers")
     p.add_argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
     p.add_argument("--speculative", metavar="MODE",
-                   help="speculative decoding: off, or ngram (drafts from the prompt; greedy sampling only)")
+                   help="speculative decoding: auto (draft only while it is faster), off, ngram (look up the "
+                        "context), draft (a smaller model), self (a lower-bit copy: `hearth models draft`)")
+    p.add_argument("--draft-model", metavar="NAME", help="the draft model for --speculative draft/auto")
     p.add_argument("--system", metavar="TEXT", help="system prompt for this call")
     p.add_argument("--collection", action="append", default=[], metavar="C",
                    help="answer from this knowledge collection, with citations (repeatable)")
@@ -75,13 +77,15 @@ class _Call:
     max_tokens: int | None
     collections: tuple[str, ...]
     use_memory: bool
+    draft_model: str | None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ctx: CliContext) -> _Call:
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
         sampling = assistant.sampling(args.preset, args.speculative, temperature=args.temperature, seed=args.seed)
-        return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory)
+        return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory,
+                   args.draft_model)
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
@@ -89,7 +93,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     """Run one turn; print tokens to stdout when ``echo``; notices always go to stderr."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
-                                 max_tokens=call.max_tokens, model=call.model)
+                                 max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model)
     sources = None
     printed = False
     try:
@@ -117,11 +121,17 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
 def _stats_line(done: Done) -> str:
     s = done.stats
     reuse = f", {s.reused_tokens} reused" if s.reused_tokens else ""
-    spec = f", {s.spec_mode}: {s.spec_accepted}/{s.spec_drafted} drafts accepted" if s.spec_mode != "off" else ""
-    note = f", speculation {s.spec_note}" if s.spec_note else ""
+    spec = f", speculative {s.spec_decision}" if s.spec_decision else ""
     return (f"{s.completion_tokens} tokens, {s.decode_tps:.1f} tok/s, TTFT {s.ttft_s * 1000:.0f} ms, "
             f"prompt {s.prompt_tokens} ({s.evaluated_tokens} evaluated{reuse}), {s.stop_reason}, {s.device}"
-            f"{spec}{note}")
+            f"{spec}")
+
+
+def _speculative_json(s: Any) -> dict[str, Any]:
+    """What speculation did in one answer, for ``--json``."""
+    return {"mode": s.spec_mode, "drafter": s.spec_drafter, "drafted": s.spec_drafted, "accepted": s.spec_accepted,
+            "acceptance": round(s.spec_acceptance, 4), "tokens_per_step": round(s.tokens_per_step, 3),
+            "speedup": s.spec_speedup, "decision": s.spec_decision}
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -134,7 +144,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     cited = [c for c in sources.citations if c.n in sources.cited] if sources else []
     if args.json:
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
-                    "sources": [c.to_dict() for c in cited]})
+                    "sources": [c.to_dict() for c in cited], "speculative": _speculative_json(done.stats)})
     else:
         for c in cited:
             err(f"[{c.n}] {c.location()}  {c.uri()}")

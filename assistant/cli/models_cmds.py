@@ -1,16 +1,22 @@
-"""``hearth models list|inspect|add|remove|use|download|catalog|search``: rendering over ``Assistant.models``."""
+"""``hearth models list|inspect|add|remove|use|download|catalog|search|draft|drafts``: rendering over
+``Assistant.models``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, err, positive_int, print_json
+from assistant.errors import HearthError
 
 if TYPE_CHECKING:
+    from assistant.events import Progress
     from assistant.models import FitEstimate, LibraryEntry
     from assistant.models.downloads import DownloadProgress
+    from assistant.models.drafts import DraftCandidate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--limit", type=positive_int, default=10, help="at most this many repositories (default 10)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_search)
+    m = ms.add_parser("draft", help="make a lower-bit copy of a model to draft for it (self-speculation)")
+    m.add_argument("name", metavar="NAME", help="name as `models list` shows it (or a unique part), file name or path")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_draft)
+    m = ms.add_parser("drafts", help="models that can draft for a model (speculative decoding), and why others cannot")
+    m.add_argument("name", metavar="NAME", nargs="?", help="the target model (default: the configured one)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_drafts)
 
 
 def _fit_line(fit: FitEstimate) -> str:
@@ -183,4 +197,90 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"• {repo.id}  ({repo.downloads:,} downloads, {repo.likes:,} likes)")
         for f in repo.files:
             print(f"    {f.file}  {f.size / 1e9:.2f} GB  [{f.fit}]  hearth models download {repo.id} {f.file}")
+    return 0
+
+
+class _JobLine:
+    """A core job's Progress events (bytes with an ETA) on one stderr line, started by the first event."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.started = title, False
+
+    def __call__(self, p: Progress) -> None:
+        if not self.started:
+            err(self.title)
+            self.started = True
+        total = f"/{p.total / 1e6:.1f} MB ({p.done / p.total:.0%})" if p.total else " MB"
+        eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        sys.stderr.write(f"\r  {p.done / 1e6:.1f}{total}{eta}   ")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.started:
+            err("")
+
+
+def cmd_draft(args: argparse.Namespace, ctx: CliContext) -> int:
+    models = ctx.assistant.models
+    target = models.find(args.name)
+    before = models.self_draft_path(target)  # None: the model gets none, and make_self_draft says why
+    mtime = before.stat().st_mtime_ns if before is not None and before.is_file() else None
+    started = time.time()
+    line = _JobLine(f"Making a self-draft of {target.name}…")
+    try:
+        path = models.make_self_draft(target, progress=line)
+    except KeyboardInterrupt:
+        line.end()
+        err("hearth: cancelled; nothing was written.")
+        return 130
+    line.end()
+    made = path.stat().st_mtime_ns != mtime  # an existing usable one is returned as it is
+    size = path.stat().st_size
+    if args.json:
+        print_json({"path": str(path), "target": str(target), "size": size, "made": made})
+        return 0
+    name = models.inspect(target).name
+    err(f"{'Made' if made else 'Already made'}: a {size / 1e6:.1f} MB self-draft of {name}"
+        f"{f' in {time.time() - started:.1f} s' if made else ''}. It drafts when the speculative mode is "
+        "self or auto.")
+    print(path)
+    return 0
+
+
+def _candidate_text(c: DraftCandidate) -> str:
+    mark = "✓" if c.compatible else "✗"
+    quant = f"  {c.quantization}" if c.quantization else ""
+    size = f"  {c.size / 1e6:.0f} MB" if c.size else ""
+    tags = ", ".join([c.kind, *(["suggested"] if c.suggested else [])])
+    why = f"\n  {c.reason}" if c.reason else ""
+    where = f"\n  {c.path}" if c.path and c.compatible else ""
+    return f"{mark} {c.name}{quant}{size}  ({tags}){why}{where}"
+
+
+_NO_DRAFT = {"auto": "no draft model: n-gram lookup only", "ngram": "no draft model (n-gram lookup)",
+             "off": "speculation is off"}
+
+
+def cmd_drafts(args: argparse.Namespace, ctx: CliContext) -> int:
+    assistant = ctx.assistant
+    models = assistant.models
+    target = models.find(args.name) if args.name else None
+    candidates = models.draft_candidates(target)
+    target = target or Path(assistant.model_path()).resolve()
+    mode = assistant.settings.model.speculative
+    try:
+        chosen, note = models.resolve_draft(target, mode), None
+    except HearthError as exc:
+        chosen, note = None, str(exc)
+    if args.json:
+        print_json({"target": str(target), "mode": mode, "draft": str(chosen) if chosen else None, "note": note,
+                    "candidates": [c.to_dict() for c in candidates]})
+        return 0
+    print(f"Draft models for {models.inspect(target).name} ({target.name}):")
+    for c in candidates:
+        print(_candidate_text(c))
+    if not candidates:
+        print("  (no other models in the library)")
+    used = str(chosen) if chosen else note or _NO_DRAFT.get(mode, "no draft model")
+    print(f"With speculative = {mode}: {used}")
     return 0

@@ -13,16 +13,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from assistant.engine import native
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
+from assistant.engine.draft_model import ModelDrafter
 from assistant.engine.gguf_info import ModelInfo, read_model_info
 from assistant.engine.sampling import SamplerChain, SamplingParams
-from assistant.engine.speculative import Drafter, NgramDrafter, SpeculativeParams
+from assistant.engine.speculative import AutoPolicy, FixedPolicy, NgramDrafter, SpeedModel
 from assistant.engine.stops import StopMatcher
 from assistant.errors import (
     ContextOverflowError,
@@ -104,6 +105,8 @@ class Engine:
         self._loaded: _Loaded | None = None
         self._kv: list[int] = []  # tokens whose K/V sit in the cache at positions 0..len-1
         self._ngram: NgramDrafter | None = None  # the n-gram pool, kept across answers of the loaded model
+        self._draft: ModelDrafter | None = None  # the draft model ("draft" or "self"), if one is set
+        self._speed = SpeedModel()  # what decoding and drafting cost on the loaded model, measured as it runs
 
     # ---- loading ---------------------------------------------------------------------------------
     def load(self, path: str | Path, settings: LoadSettings | None = None,
@@ -142,6 +145,8 @@ class Engine:
         )
         with self._lock:  # swap only once the new model is fully ready
             old, self._loaded, self._kv, self._ngram = self._loaded, loaded, [], None
+            self._speed = SpeedModel()
+            self._set_draft(None)  # it drafted for the old model: the caller sets one for the new model
         if old is not None:
             old.close()
         log.info("loaded %s (%s, n_ctx=%d, %s)", info.name, info.quantization, n_ctx, loaded.device)
@@ -170,8 +175,44 @@ class Engine:
     def unload(self) -> None:
         with self._lock:
             old, self._loaded, self._kv, self._ngram = self._loaded, None, [], None
+            self._set_draft(None)
         if old is not None:
             old.close()
+
+    def set_draft_model(self, path: str | Path | None, kind: str = "draft") -> ModelInfo | None:
+        """Load ``path`` as the draft model for speculative modes "draft"/"self" (``kind``) and auto; None
+        unloads it. Raises IncompatibleDraftError with the reason for a pair that cannot work (another
+        vocabulary, not smaller), ModelLoadError if it cannot load; the previous draft model is then kept.
+        The draft runs where the model runs: all its layers on the GPU when the model offloads any."""
+        if path is None:
+            with self._lock:
+                self._set_draft(None)
+            return None
+        with self._lock:
+            loaded = self._require()
+            current = self._draft
+            if current is not None and Path(current.info.path) == Path(path).resolve() and current.name == kind:
+                return current.info
+        # load outside the lock (an answer may be streaming), swap in only if the same model is still loaded
+        gpu = -1 if loaded.settings.n_gpu_layers != 0 else 0
+        drafter = ModelDrafter(path, kind, loaded.info, loaded.ctx.n_ctx, loaded.settings.n_threads, gpu)
+        with self._lock:
+            if self._loaded is not loaded:
+                drafter.close()
+                raise ModelLoadError("The model changed while its draft model was loading; choose the draft again.")
+            self._set_draft(drafter)
+        log.info("draft model %s (%s) for %s", drafter.info.name, kind, loaded.info.name)
+        return drafter.info
+
+    def _set_draft(self, drafter: ModelDrafter | None) -> None:
+        old, self._draft = self._draft, drafter
+        if old is not None:
+            old.close()
+
+    @property
+    def draft_info(self) -> ModelInfo | None:
+        """The draft model's info, or None when there is none."""
+        return self._draft.info if self._draft is not None else None
 
     # ---- introspection ----------------------------------------------------------------------------
     @property
@@ -297,23 +338,22 @@ class Engine:
         answer = _Answer(model, stop, max_tokens)
         if n_done < len(to_eval):
             answer.stop_reason = "cancelled"
-        spec = _SpecStats(*self._speculation(loaded, sampling, grammar))
+        spec, policy = self._speculation(loaded, sampling)
         with SamplerChain(sampling, model.vocab, model.n_vocab, grammar) as sampler:
-            if spec.mode == "ngram":
-                if self._ngram is None:
-                    self._ngram = NgramDrafter()
-                drafter = self._ngram
-                drafter.begin(prompt)
-                loop = self._speculative_loop(ctx, sampler, answer, cancel, drafter, sampling.speculative, spec)
+            if policy is None:
+                yield from self._plain_loop(ctx, sampler, answer, cancel)
             else:
-                loop = self._plain_loop(ctx, sampler, answer, cancel)
-            for text in loop:
-                yield Token(text)
+                for drafter in policy.drafters:
+                    drafter.begin(prompt)
+                yield from self._speculative_loop(ctx, sampler, answer, cancel, policy, spec)
         if tail := answer.finish():
             yield Token(tail)
         t_end = time.perf_counter()
         t_first = answer.t_first or t_end
         decode_s = t_end - t_first
+        if policy is None and answer.stop_reason != "cancelled":
+            self._speed.observe_plain_answer(answer.sampled - 1, decode_s)
+        spec.finish(self._speed, policy, answer.sampled - 1, decode_s)
         yield Done(
             text="".join(answer.parts),
             stats=Stats(
@@ -333,29 +373,56 @@ class Engine:
                 context_used=len(kv),
                 context_size=ctx.n_ctx,
                 spec_mode=spec.mode,
+                spec_drafter="+".join(spec.used),
                 spec_drafted=spec.drafted,
                 spec_accepted=spec.accepted,
                 spec_steps=spec.steps,
-                spec_note=spec.note,
+                spec_speedup=spec.speedup,
+                spec_decision=spec.decision,
             ),
         )
 
-    @staticmethod
-    def _speculation(loaded: _Loaded, sampling: SamplingParams, grammar: str | None) -> tuple[str, str]:
-        """The decode mode this answer can use, and why it falls back to plain decoding when it must."""
-        wanted = sampling.speculative.mode
-        if wanted == "off":
-            return "off", ""
+    def _speculation(self, loaded: _Loaded, sampling: SamplingParams) -> tuple[_SpecStats,
+                                                                               FixedPolicy | AutoPolicy | None]:
+        """How this answer decodes: the policy that drafts (None: plain), and the stats that report it.
+
+        Any sampling works, grammars too: the verify step samples the model at every drafted position with
+        the same sampler chain as plain decoding and keeps a drafted token only where the sample equals it.
+        Every drafter here drafts deterministically (lookup, or a draft model's most likely token), and for a
+        deterministic draft that rule is exactly speculative sampling's accept/reject rule (accept token x with
+        probability p(x), else sample from p with x removed): the token that comes out at each position has
+        the model's own distribution p, so the answer's distribution is unchanged. It even consumes the
+        sampler's random numbers exactly as plain decoding does (one draw per chosen token), so a seeded
+        answer is the same with speculation on or off.
+        """
+        params = sampling.speculative
+        spec = _SpecStats(params.mode)
+        if params.mode == "off":
+            return spec, None
         reason = ""
-        if not sampling.greedy:
-            reason = f"sampling is not greedy (temperature {sampling.temperature:g})"
-        elif grammar:
-            reason = "a grammar constrains the output"
-        elif loaded.ctx.n_batch < 2:
+        if loaded.ctx.n_batch < 2:
             reason = "a batch size of 1 leaves no room for a draft"
         elif not loaded.model.can_trim_kv:
             reason = "this model's memory cannot drop rejected drafts"
-        return ("off", f"fell back to plain: {reason}") if reason else (wanted, "")
+        elif params.mode in ("draft", "self") and (self._draft is None or self._draft.name != params.mode):
+            reason = ("no draft model is set: choose one in Settings → Model or with --draft-model"
+                      if params.mode == "draft" else "no self-draft is set: make one with `hearth models draft`")
+        if reason:
+            spec.mode, spec.decision = "off", f"off: {reason}"
+            return spec, None
+        if self._ngram is None:
+            self._ngram = NgramDrafter()
+        if params.mode == "ngram":
+            return spec, FixedPolicy(self._ngram, params.max_draft, self._speed)
+        if params.mode in ("draft", "self"):
+            return spec, FixedPolicy(self._draft, params.max_draft, self._speed)
+        drafters: list = [self._ngram]
+        cost: dict[str, float] = {}
+        if self._draft is not None:
+            drafters.append(self._draft)
+            # until timed, a draft token is guessed to cost the size ratio of a plain step (memory-bound decoding)
+            cost[self._draft.name] = self._draft.info.file_size / loaded.info.file_size
+        return spec, AutoPolicy(drafters, params.max_draft, self._speed, cost)
 
     def _decode(self, ctx: native.NativeContext, tokens: list[int], pos: int) -> None:
         """Evaluate ``tokens`` at ``pos...`` with logits for each and record them in ``_kv``; on a failure the
@@ -372,7 +439,7 @@ class Engine:
         self._kv.extend(tokens)
 
     def _plain_loop(self, ctx: native.NativeContext, sampler: SamplerChain, answer: _Answer,
-                    cancel: threading.Event) -> Iterator[str]:
+                    cancel: threading.Event) -> Iterator[Token]:
         """One token per decode step. Yields the text that is safe to show; ``answer`` says why it ended."""
         pos = len(self._kv)
         while answer.stop_reason is None:
@@ -382,7 +449,7 @@ class Engine:
             # Invariant: the KV holds exactly _kv == prompt + the answer so far; the logits are for pos - 1.
             tok = sampler.sample(ctx.ptr)
             if text := answer.add(tok):
-                yield text
+                yield Token(text)
             if answer.stop_reason is not None:
                 break
             if pos >= ctx.n_ctx:
@@ -393,22 +460,25 @@ class Engine:
             pos += 1
 
     def _speculative_loop(self, ctx: native.NativeContext, sampler: SamplerChain, answer: _Answer,
-                          cancel: threading.Event, drafter: Drafter, params: SpeculativeParams,
-                          spec: _SpecStats) -> Iterator[str]:
-        """Greedy speculation: each verify step evaluates ``[last] + draft`` in one batch and keeps the
-        longest prefix of the draft that the model itself would have chosen, plus the model's own next token.
+                          cancel: threading.Event, policy: FixedPolicy | AutoPolicy,
+                          spec: _SpecStats) -> Iterator[Token]:
+        """Each step evaluates ``[last] + draft`` in one batch and keeps the longest prefix of the draft that
+        the model itself chooses, plus the model's own next token (see ``_speculation`` for why that is exact
+        for greedy and sampled decoding alike). ``policy`` decides per step which drafter drafts how many
+        tokens, or none (a plain step), and learns from the timing of each step.
 
         The sampler chain is the plain loop's: sampling batch position i gives the model's choice after
-        ``[last] + draft[:i]`` and accepts it into the chain, so penalties see exactly the chosen tokens.
+        ``[last] + draft[:i]`` and accepts it into the chain, so penalties and grammars see exactly the chosen
+        tokens.
         """
         kv = self._kv
-        k = params.max_draft  # the draft length, adapted to how well the drafter guesses this answer
         # The first token comes from the prompt's logits, exactly as in the plain loop.
         if answer.stop_reason is None and not cancel.is_set():
             last = sampler.sample(ctx.ptr)
-            drafter.accept([last])
+            for drafter in policy.drafters:
+                drafter.accept([last])
             if text := answer.add(last):
-                yield text
+                yield Token(text)
         while answer.stop_reason is None:
             if cancel.is_set():
                 answer.stop_reason = "cancelled"
@@ -419,27 +489,32 @@ class Engine:
                 answer.stop_reason = "context_full"
                 break
             # Draft no more than the answer may still use, the context can hold and one batch can verify.
-            room = min(k, ctx.n_batch - 1, ctx.n_ctx - pos - 1,
+            room = min(policy.max_draft, ctx.n_batch - 1, ctx.n_ctx - pos - 1,
                        answer.max_tokens - answer.completion - 1)
-            draft = drafter.propose(room) if room > 0 else []
+            t0 = time.perf_counter()
+            drafter, draft = policy.plan(room) if room > 0 else (None, [])
+            t1 = time.perf_counter()
             self._decode(ctx, [last, *draft], pos)
             chosen: list[int] = []
+            hits = 0
             for i in range(len(draft) + 1):
                 last = sampler.sample(ctx.ptr, i)  # the model's choice after [last] + draft[:i]
                 chosen.append(last)
+                hit = i < len(draft) and last == draft[i]
+                hits += hit
                 if text := answer.add(last):
-                    yield text
-                if answer.stop_reason is not None or cancel.is_set() or i == len(draft) or last != draft[i]:
+                    yield Token(text, drafted=hit)
+                if not hit or answer.stop_reason is not None or cancel.is_set():
                     break  # ``last`` (a miss, the bonus token or where the answer ends) is not in the KV yet
-            n_accepted = len(chosen) - 1
-            spec.steps += 1
-            spec.drafted += len(draft)
-            spec.accepted += n_accepted
-            drafter.accept(chosen)
-            if draft:  # a rejected token costs a batch slot: halve the length after a miss, double it after a hit
-                k = min(params.max_draft, 2 * k) if n_accepted == len(draft) else max(1, k // 2)
+            t2 = time.perf_counter()
+            missed = len(chosen) <= len(draft) and not hit
+            setup_s = getattr(drafter, "setup_s", 0.0)  # a draft model catching up on a new prompt
+            policy.observe(drafter, len(draft), hits, missed, t1 - t0 - setup_s, t2 - t1)
+            spec.record(drafter, len(draft), hits)
+            for each in policy.drafters:
+                each.accept(chosen)
             # Drop the KV of the rejected drafts at once: _kv must stay the exact list of cached tokens.
-            n_keep = pos + 1 + n_accepted
+            n_keep = pos + len(chosen)
             if n_keep < len(kv):
                 ctx.trim(n_keep)  # can_trim_kv was checked before speculating
                 del kv[n_keep:]
@@ -451,10 +526,46 @@ class _SpecStats:
     """What speculation did during one answer (reported in Stats)."""
 
     mode: str
-    note: str
+    decision: str = ""
     drafted: int = 0
     accepted: int = 0
     steps: int = 0
+    used: list[str] = field(default_factory=list)  # drafters that drafted, in order of first use
+    speedup: float = 0.0
+
+    def record(self, drafter: object, drafted: int, accepted: int) -> None:
+        self.steps += 1
+        if drafted:
+            self.drafted += drafted
+            self.accepted += accepted
+            if drafter.name not in self.used:
+                self.used.append(drafter.name)
+
+    def finish(self, speed: SpeedModel, policy: FixedPolicy | AutoPolicy | None, decoded: int,
+               decode_s: float) -> None:
+        """Compare this answer's decode speed with the last measured plain speed, and say what happened."""
+        if self.mode == "off" or decoded <= 0 or decode_s <= 0:
+            return
+        plain = speed.plain_s
+        if plain is not None:
+            self.speedup = round(decoded / decode_s * plain, 3)
+        acceptance = f"acceptance {self.accepted / self.drafted:.0%}" if self.drafted else "nothing drafted"
+        vs_plain = f"{self.speedup:.2f}x plain" if self.speedup else "plain speed not measured yet"
+        broken = [d.problem for d in policy.drafters if getattr(d, "problem", "")]
+        if broken:
+            self.decision = f"{self.mode}: the draft model failed ({broken[0]}), decoded plainly after that"
+        elif isinstance(policy, FixedPolicy):
+            self.decision = f"{self.mode}: {vs_plain}, {acceptance}"
+        elif policy.chosen_steps:
+            self.decision = f"auto: drafting with {'+'.join(self.used)}, {vs_plain}, {acceptance}"
+        elif policy.best_seen is not None:
+            gain, name = policy.best_seen
+            self.decision = (f"auto: off, plain is faster here ({name} would be {gain:.2f}x, "
+                             f"acceptance {speed.acceptance(name):.0%})")
+        elif speed.plain_steps < AutoPolicy.CALIBRATION_STEPS:
+            self.decision = "auto: off while measuring plain decoding"
+        else:
+            self.decision = "auto: off, no draft worth trying (nothing in the context to look up)"
 
 
 class _Answer:

@@ -9,21 +9,23 @@ The verify loop lives in ``engine.py``; this module only holds what proposes tok
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-#: Modes this build supports ("draft", "self" and "auto" come with the draft-model and self-speculation drafters).
-SPECULATIVE_MODES = ("off", "ngram")
+#: "auto" measures and drafts only while drafting is faster; "off" decodes one token per step; "ngram" drafts by
+#: prompt lookup; "draft" and "self" draft with the engine's draft model (a smaller sibling with the same
+#: vocabulary, or a lower-bit copy of the model itself: see ``Engine.set_draft_model``).
+SPECULATIVE_MODES = ("auto", "off", "ngram", "draft", "self")
 
 
 @dataclass(frozen=True)
 class SpeculativeParams:
-    """How to decode: ``mode`` "off" (one token per step) or "ngram" (prompt-lookup drafts of up to
-    ``max_draft`` tokens per verify step)."""
+    """How to decode: ``mode`` (one of SPECULATIVE_MODES), drafting up to ``max_draft`` tokens per verify step."""
 
-    mode: str = "off"
+    mode: str = "auto"
     max_draft: int = 8
 
     def __post_init__(self) -> None:
@@ -33,13 +35,17 @@ class SpeculativeParams:
             raise ValueError(f"The draft length must be at least 1 token, not {self.max_draft}.")
 
 
-#: Plain decoding, one token per step (the default).
-SPECULATION_OFF = SpeculativeParams()
+#: Plain decoding, one token per step.
+SPECULATION_OFF = SpeculativeParams("off")
 
 
 class Drafter(Protocol):
     """Proposes the next tokens of an answer. It follows the token history through ``begin`` and ``accept``;
-    a wrong guess costs only verify compute, never correctness."""
+    a wrong guess costs only verify compute, never correctness. ``name`` is what the stats call it;
+    ``lookup``: proposing is a cheap search (true) rather than decoding with a model, token by token (false)."""
+
+    name: str
+    lookup: bool
 
     def begin(self, prompt: Sequence[int]) -> None:
         """A new answer starts after ``prompt`` (the whole prompt, including any cached prefix)."""
@@ -64,6 +70,9 @@ class NgramDrafter:
     so a follow-up turn still knows the earlier ones, and ``begin`` indexes only the part of a new prompt that
     differs from the history it saw last (a follow-up turn shares its whole past), as the KV cache does.
     """
+
+    name = "ngram"
+    lookup = True
 
     def __init__(self, max_n: int = 3, min_n: int = 2, capacity: int = 200_000) -> None:
         assert 1 <= min_n <= max_n
@@ -105,3 +114,199 @@ class NgramDrafter:
             draft.append(nxt)
             tail.append(nxt)
         return draft
+
+
+class SpeedModel:
+    """What speculation costs and earns on the loaded model, measured while it runs (kept across answers,
+    started afresh when a model loads).
+
+    - ``step_s[n]``: seconds of a decode step that evaluates n tokens (n = 1 is a plain step), sampling and
+      detokenising included, as an exponential moving average;
+    - per drafter: seconds per drafted token, and the acceptance rate as decayed counts of tokens accepted and
+      of misses (a draft is accepted token by token until the first miss, so acceptance = hits / (hits +
+      misses) is the chance that the next drafted token is accepted).
+
+    From these, ``best`` picks the draft length that yields the most tokens per second: verifying a draft of
+    L tokens costs ``step(L + 1) + L * draft_s`` and yields ``1 + a + a^2 + ... + a^L`` tokens on average
+    (acceptance ``a``), against ``1 / step(1)`` tokens per second for plain decoding.
+    """
+
+    EWMA = 0.2  # weight of the newest step time
+    DECAY = 0.95  # per observation, for acceptance counts: recent drafts count most
+    PRIOR_SLOPE = 0.25  # before any multi-token step was timed: each extra token costs 1/4 of a plain step
+    PRIOR_ACCEPTANCE = (1.0, 1.0)  # hits, misses: acceptance 0.5 until measured
+
+    def __init__(self) -> None:
+        self.step_s: dict[int, float] = {}
+        self.draft_s: dict[str, float] = {}
+        self.look_s: dict[str, float] = {}  # seconds a lookup drafter takes to search, per step
+        self._hits: dict[str, float] = {}
+        self._misses: dict[str, float] = {}
+        self.plain_steps = 0  # plain steps timed so far
+
+    @property
+    def plain_s(self) -> float | None:
+        """Seconds per token of plain decoding, the yardstick (None until measured)."""
+        return self.step_s.get(1)
+
+    def _average(self, table: dict, key: object, value: float) -> None:
+        old = table.get(key)
+        table[key] = value if old is None else old + self.EWMA * (value - old)
+
+    def observe_step(self, n: int, seconds: float) -> None:
+        self._average(self.step_s, n, seconds)
+        if n == 1:
+            self.plain_steps += 1
+
+    def observe_plain_answer(self, tokens: int, seconds: float) -> None:
+        """A whole plain answer: its mean step time is as good a measurement as per-step timing."""
+        if tokens >= 4:
+            self.observe_step(1, seconds / tokens)
+
+    def observe_look(self, name: str, seconds: float) -> None:
+        self._average(self.look_s, name, seconds)
+
+    def observe_draft(self, name: str, drafted: int, accepted: int, missed: bool, seconds: float | None) -> None:
+        """``seconds``: the time a model drafter took to draft (None for lookups, timed by ``observe_look``)."""
+        if drafted and seconds is not None:
+            self._average(self.draft_s, name, seconds / drafted)
+        prior_hits, prior_misses = self.PRIOR_ACCEPTANCE
+        self._hits[name] = self._hits.get(name, prior_hits) * self.DECAY + accepted
+        self._misses[name] = self._misses.get(name, prior_misses) * self.DECAY + missed
+
+    def acceptance(self, name: str) -> float:
+        hits = self._hits.get(name, self.PRIOR_ACCEPTANCE[0])
+        return hits / (hits + self._misses.get(name, self.PRIOR_ACCEPTANCE[1]))
+
+    def step(self, n: int) -> float:
+        """Seconds for an n-token step: measured, or on the line through the plain step and the measured sizes."""
+        plain = self.step_s[1]
+        if n in self.step_s:
+            return self.step_s[n]
+        slopes = [(t - plain) / (m - 1) for m, t in self.step_s.items() if m > 1]
+        slope = sum(slopes) / len(slopes) if slopes else self.PRIOR_SLOPE * plain
+        return plain + max(slope, 0.0) * (n - 1)
+
+    def best(self, name: str, most: int, draft_s: float) -> tuple[int, float]:
+        """The draft length (0..most) with the highest expected speed-up over plain decoding, and that speed-up.
+
+        ``draft_s``: seconds per drafted token when this drafter was never timed (0 for lookup, an estimate
+        from the model sizes for a draft model). A lookup's search time is paid once per step.
+        """
+        plain = self.step_s[1]
+        a = min(self.acceptance(name), 0.999)
+        per_draft = self.draft_s.get(name, draft_s)
+        look = self.look_s.get(name, 0.0)
+        best_len, best_gain = 0, 1.0
+        expected = 1.0  # 1 + a + ... + a^L
+        for length in range(1, most + 1):
+            expected += a ** length
+            gain = expected * plain / (self.step(length + 1) + length * per_draft + look)
+            if gain > best_gain:
+                best_len, best_gain = length, gain
+        return best_len, best_gain
+
+
+class FixedPolicy:
+    """A mode the user chose (ngram, draft, self): always draft with its drafter, the length adapted to how
+    well it guesses this answer: halve after a miss (a rejected token costs a batch slot), double after a
+    full accept."""
+
+    def __init__(self, drafter: Drafter, max_draft: int, speed: SpeedModel) -> None:
+        self.drafters, self.max_draft, self.speed, self.k = (drafter,), max_draft, speed, max_draft
+
+    def plan(self, room: int) -> tuple[Drafter | None, list[int]]:
+        drafter = self.drafters[0]
+        return drafter, drafter.propose(min(self.k, room))
+
+    def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, draft_s: float,
+                step_s: float) -> None:
+        self.speed.observe_step(drafted + 1, step_s)
+        if drafter is not None:
+            self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s)
+        if drafted:
+            self.k = min(self.max_draft, 2 * self.k) if accepted == drafted else max(1, self.k // 2)
+
+
+class AutoPolicy:
+    """Auto mode: draft only while drafting is measurably faster than plain decoding on this model.
+
+    Calibration: the first steps of the first answer are plain, to time a plain step. After that, each step
+    asks the SpeedModel which drafter and draft length promise the most tokens per second, counting what a
+    draft costs (a lookup's search time, a draft model's decode steps, the bigger verify batch) against what
+    it is expected to yield, and decodes plainly when no drafter beats plain by 2%. A drafter that loses
+    rests for ``backoff`` steps (costing nothing), then gets one short probe draft to measure it again
+    (acceptance is only measured while drafting); a probe that loses doubles its rest, up to 256 steps, one
+    that wins ends it. Wrong guesses cost time, never correctness.
+    """
+
+    CALIBRATION_STEPS = 3
+    MIN_GAIN = 1.02
+    PROBE_LENGTH = 2
+    FIRST_BACKOFF, MAX_BACKOFF = 16, 256
+
+    def __init__(self, drafters: Sequence[Drafter], max_draft: int, speed: SpeedModel,
+                 draft_cost: dict[str, float]) -> None:
+        """``draft_cost``: for model drafters, the expected seconds per drafted token relative to a plain step
+        (from the model sizes) until their drafting is timed; lookup drafters are timed per look."""
+        self.drafters, self.max_draft, self.speed, self.draft_cost = tuple(drafters), max_draft, speed, draft_cost
+        self._rest = dict.fromkeys((d.name for d in drafters), 0)  # steps a drafter still sits out
+        self._probe_due: set[str] = set()  # drafters whose rest ended: their next draft is a probe
+        self._backoff = dict.fromkeys((d.name for d in drafters), self.FIRST_BACKOFF)
+        self._probe: Drafter | None = None  # the drafter being probed in the current step
+        self.best_seen: tuple[float, str] | None = None  # the best expected gain of a drafter that lost
+        self.chosen_steps = 0  # steps drafted because drafting promised to be faster (probes not counted)
+
+    def plan(self, room: int) -> tuple[Drafter | None, list[int]]:
+        speed = self.speed
+        self._probe = None
+        if speed.plain_s is None or speed.plain_steps < self.CALIBRATION_STEPS:
+            return None, []
+        most = min(room, self.max_draft)
+        options: list[tuple[float, int, Drafter, list[int] | None]] = []
+        for drafter in self.drafters:
+            name = drafter.name
+            if self._rest[name] > 0:
+                self._rest[name] -= 1
+                if self._rest[name] == 0:
+                    self._probe_due.add(name)
+                continue
+            if not drafter.lookup:  # a draft model: decide the length first, it pays per drafted token
+                proposal, per_token = None, self.draft_cost.get(name, 1.0) * speed.plain_s
+            else:  # a lookup: see what it proposes (its search time counts against it)
+                started = time.perf_counter()
+                proposal = drafter.propose(most)
+                speed.observe_look(name, time.perf_counter() - started)
+                per_token = 0.0
+                if not proposal:
+                    continue
+            if name in self._probe_due:  # its rest is over: measure it again with a short draft
+                self._probe_due.discard(name)
+                self._probe = drafter
+                return drafter, self._take(drafter, proposal, self.PROBE_LENGTH)
+            length, gain = speed.best(name, len(proposal) if proposal is not None else most, per_token)
+            options.append((gain, length, drafter, proposal))
+        for gain, length, drafter, proposal in sorted(options, key=lambda o: -o[0]):
+            if length > 0 and gain >= self.MIN_GAIN:
+                self.chosen_steps += 1
+                return drafter, self._take(drafter, proposal, length)
+            self.best_seen = max(self.best_seen or (0.0, ""), (gain, drafter.name))
+            self._rest[drafter.name] = self._backoff[drafter.name]
+        return None, []
+
+    @staticmethod
+    def _take(drafter: Drafter, proposal: list[int] | None, length: int) -> list[int]:
+        return proposal[:length] if proposal is not None else drafter.propose(length)
+
+    def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, draft_s: float,
+                step_s: float) -> None:
+        self.speed.observe_step(drafted + 1, step_s)
+        if drafter is None:
+            return
+        self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s)
+        if self._probe is drafter:
+            won = (accepted + 1) * self.speed.plain_s > step_s + draft_s
+            name = drafter.name
+            self._backoff[name] = self.FIRST_BACKOFF if won else min(self.MAX_BACKOFF, 2 * self._backoff[name])
+            if not won:
+                self._rest[name] = self._backoff[name]

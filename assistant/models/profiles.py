@@ -34,6 +34,9 @@ class ModelProfile:
     min_p: float = _DEFAULTS.min_p
     repeat_penalty: float = _DEFAULTS.repeat_penalty
     system_prompt: str = _DEFAULTS.system_prompt
+    speculative: str = _DEFAULTS.speculative  # a drafter that pays off on one model may not on another
+    speculative_max_draft: int = _DEFAULTS.speculative_max_draft
+    draft_model: str = _DEFAULTS.draft_model
 
     @classmethod
     def from_settings(cls, settings: ModelSettings) -> ModelProfile:

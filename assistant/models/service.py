@@ -8,7 +8,10 @@ they get the same answers from one object with a stated contract:
   background thread;
 - failures are :class:`HearthError` subclasses whose message is a sentence for the user;
 - fit estimates use the live settings' context length unless told otherwise;
-- the network is used only by :meth:`download` and :meth:`search_hub`, and only while they run.
+- the network is used only by :meth:`download` and :meth:`search_hub`, and only while they run;
+- draft models for speculative decoding (:meth:`draft_candidates`, :meth:`resolve_draft`,
+  :meth:`make_self_draft`) follow ``assistant.models.drafts``; self-drafts live in ``<models>/drafts/``,
+  which the library does not scan, so they never show up as chat models.
 
 Download and Hub modules import ``huggingface_hub`` (a noticeable import): they are imported on first use.
 """
@@ -23,12 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
 from assistant.engine import read_model_info
+from assistant.errors import ModelLoadError
+from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
+from assistant.models.drafts import DraftCandidate, NoDraftError
 from assistant.models.fit import estimate_fit, probe_resources, rough_fit
 from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal
-from assistant.paths import Paths
+from assistant.paths import BUNDLED_CHAT_MODEL, Paths
 
 if TYPE_CHECKING:
+    from assistant.events import Progress
     from assistant.models.downloads import DownloadProgress, DownloadResult
     from assistant.models.hub import HubRepo
 
@@ -106,3 +113,84 @@ class ModelsService:
 
         resources = probe_resources()
         return search(query, limit, lambda size: rough_fit(size, resources), self.endpoint)
+
+    # ---- draft models (speculative decoding) --------------------------------------------------------------
+    def _target(self, target: str | Path | None) -> Path:
+        """A model named as the user names it (see :meth:`find`); None: the configured chat model."""
+        if target is None:
+            configured = self._settings().model.path
+            return Path(configured).expanduser().resolve() if configured else BUNDLED_CHAT_MODEL.resolve()
+        return target.expanduser().resolve() if isinstance(target, Path) else self.find(target)
+
+    def draft_candidates(self, target: str | Path | None = None) -> list[DraftCandidate]:
+        """Every model that could draft for ``target`` (default: the configured model), compatible first.
+
+        Library models other than the target, its self-draft (made, or how to make it, or why it gets none) and
+        the catalog's suggestion when it is not downloaded, each with the reason it cannot draft. Headers are
+        cached per file and modification time, so calling this again is cheap.
+        """
+        path = self._target(target)
+        return drafts.draft_candidates(path, self._draft_entries(), load_catalog(), self.paths.models_dir)
+
+    def _draft_entries(self, keep: Callable[[Path], bool] = lambda _path: True) -> list[LibraryEntry]:
+        entries = []
+        for path, source in self.library.scan():
+            if not keep(path):
+                continue
+            try:
+                entries.append(LibraryEntry(path, source, drafts.model_info(path), None, None))
+            except ModelLoadError as exc:
+                entries.append(LibraryEntry(path, source, None, str(exc), None))
+        return entries
+
+    def resolve_draft(self, target: str | Path | None = None, mode: str | None = None,
+                      configured: str | None = None) -> Path | None:
+        """The draft model ``mode`` (default: the settings' ``speculative``) uses for ``target`` (default: the
+        configured model), given the ``configured`` draft (default: the settings' ``draft_model``); None when
+        the mode uses none. See :func:`assistant.models.drafts.resolve_draft` for the rules and errors."""
+        settings = self._settings().model
+        mode = settings.speculative if mode is None else mode
+        if mode in ("off", "ngram"):
+            return None  # no headers read for the modes that need no draft
+        path = self._target(target)
+        configured = settings.draft_model if configured is None else configured
+        if mode == "auto":  # on every first answer: read the headers of smaller files only (larger cannot draft)
+            size = path.stat().st_size if path.is_file() else 0
+            entries = self._draft_entries(lambda p: p.stat().st_size < size or p.name == Path(configured).name)
+            candidates = drafts.draft_candidates(path, entries, load_catalog(), self.paths.models_dir)
+        else:
+            candidates = self.draft_candidates(path)
+        return drafts.resolve_draft(path, mode, configured, candidates)
+
+    def self_draft_path(self, name_or_path: str | Path | None = None) -> Path | None:
+        """Where the self-draft of a model is (or would be) cached; None for a model that gets none (already
+        small: :meth:`make_self_draft` says why)."""
+        try:
+            return drafts.self_draft_path(self.paths.models_dir, self._target(name_or_path))
+        except NoDraftError:
+            return None
+
+    @staticmethod
+    def _usable(draft: Path, vocab_fingerprint: str) -> bool:
+        try:
+            return drafts.model_info(draft).vocab_fingerprint == vocab_fingerprint
+        except ModelLoadError:
+            return False  # an unreadable leftover: make it again
+
+    def make_self_draft(self, name_or_path: str | Path | None = None,
+                        progress: Callable[[Progress], None] | None = None,
+                        cancel: threading.Event | None = None) -> Path:
+        """Make (or find already made) the lower-bit copy of a model used for self-speculation; its path.
+
+        Blocking (seconds for a small model, minutes for a large one); ``progress`` gets
+        ``Progress(job="self-draft")`` events with an ETA, ``cancel.set()`` stops it (DraftCancelledError).
+        A model already too small for a useful self-draft raises NoDraftError with the reason; a failed
+        quantize raises DraftError with llama.cpp's. A cancelled or failed run leaves no file behind.
+        """
+        target = self._target(name_or_path)
+        info = drafts.model_info(target)
+        quant = drafts.self_draft_type(info)
+        dest = drafts.self_draft_path(self.paths.models_dir, target, quant)
+        if dest.is_file() and self._usable(dest, info.vocab_fingerprint):
+            return dest
+        return drafts.make_self_draft(target, dest, progress, cancel, quant=quant)
