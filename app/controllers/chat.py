@@ -3,6 +3,7 @@ regenerate, edit-and-resend, feedback, copy and the source panel.
 
 Why the render throttle: tokens arrive every few milliseconds and a Markdown re-render of a long answer
 costs a few; re-rendering at most every ``RENDER_INTERVAL_MS`` keeps the event loop free (see bench_ui).
+The per-token work is an append (and, with tinted drafts on, extending a range of offsets).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class ChatController(QObject):
         self.answer: MessageWidget | None = None
         self.editing: MessageWidget | None = None
         self._streamed: list[str] = []
+        self._length = 0  # characters streamed so far in this answer
+        self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
+        self._drafted: list[list[int]] = []  # [start, end) offsets of the streamed text from accepted drafts
         self._render = QTimer(self)
         self._render.setSingleShot(True)
         self._render.setInterval(RENDER_INTERVAL_MS)
@@ -132,7 +136,8 @@ class ChatController(QObject):
         self.answer.set_busy(True)
         self.answer.set_meta("Thinking…")
         self.view.mark_last_turn()
-        self._streamed = []
+        self._streamed, self._length, self._drafted = [], 0, []
+        self._tint = self.assistant.settings.appearance.tint_drafts
         self.cancel = cancel = threading.Event()
         self.composer.set_generating(True)
         assistant, conversation_id = self.assistant, self.conversation_id
@@ -155,7 +160,14 @@ class ChatController(QObject):
         answer = self.answer
         assert answer is not None
         if isinstance(event, Token):
-            self._streamed.append(event.text)
+            text, start = event.text, self._length
+            self._streamed.append(text)
+            self._length = start + len(text)
+            if self._tint and event.drafted:
+                if self._drafted and self._drafted[-1][1] == start:
+                    self._drafted[-1][1] = self._length
+                else:
+                    self._drafted.append([start, self._length])
             if not self._render.isActive():
                 self._render.start()
         elif isinstance(event, Notice):
@@ -171,6 +183,7 @@ class ChatController(QObject):
             answer.set_meta(answer_meta(event.stats.to_dict()))
             self.status.set_context(event.stats.context_used, event.stats.context_size)
             self.status.set_speed(event.stats.decode_tps, event.stats.ttft_s)
+            self.status.set_speculation(event.stats, self.assistant.settings.model.speculative)
             question = self.view.last("user")
             if question is not None:
                 question.message_id = event.user_message_id
@@ -186,12 +199,21 @@ class ChatController(QObject):
 
     def _flush(self) -> None:
         if self.answer is not None:
-            self.answer.set_text("".join(self._streamed))
+            if self._drafted:
+                self.answer.set_text("".join(self._streamed), [(a, b) for a, b in self._drafted])
+            else:
+                self.answer.set_text("".join(self._streamed))
 
     def _finish_text(self, text: str) -> None:
+        """The final text (citations checked: it may differ a little from what streamed). Tinted ranges stay
+        tied to the streamed text, which the message keeps as their source."""
         self._render.stop()
-        self._streamed = [text]
-        self._flush()
+        if self.answer is not None:
+            if self._drafted:
+                self.answer.set_text(text, [(a, b) for a, b in self._drafted], "".join(self._streamed))
+            else:
+                self.answer.set_text(text)
+        self._streamed, self._drafted = [text], []
 
     def _ended(self, _result: object = None) -> None:
         self.cancel = None

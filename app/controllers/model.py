@@ -159,7 +159,24 @@ class ModelController(QObject):
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog
         dialog.open()
+        self._list_drafts(dialog)
+        dialog.model.currentIndexChanged.connect(lambda _index: self._list_drafts(dialog))
         return dialog
+
+    def _list_drafts(self, dialog: SettingsDialog) -> None:
+        """Fill the dialog's draft-model picker for the model chosen in it: reading the candidates' GGUF
+        headers is file work, so on the io lane; an answer for a model no longer chosen is dropped."""
+        models, target = self.assistant.models, dialog.model_path()
+
+        def listed(candidates: list[Any]) -> None:
+            if dialog.model_path() == target:
+                dialog.set_draft_candidates(candidates)
+
+        def failed(message: str) -> None:
+            if dialog.model_path() == target:
+                dialog.set_draft_candidates([], message)
+
+        self.workers.io.submit(Job(lambda: models.draft_candidates(target), on_done=listed, on_failed=failed))
 
     def current_model(self) -> Path:
         """The model answering now (before the first load ends: the configured one)."""

@@ -2,10 +2,18 @@
 
 Rendering is the widget's job, throttling is the controller's: ``set_text`` re-renders the whole body, so
 the chat controller calls it at most every ~50 ms while an answer streams.
+
+Tinted drafts (Settings → Appearance): the controller passes the character ranges of the streamed text that
+came from accepted speculative drafts. The Markdown is rendered exactly as without them; the tint is laid over
+the rendered HTML afterwards (``tint_html``), so it can never change how the answer is structured.
 """
 
 from __future__ import annotations
 
+import html
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +25,64 @@ from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
 from app.views.widgets import tool_button
+
+#: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
+DRAFT_TINT = {"light": "#2d7466", "dark": "#86c9b8"}
+_TAG = re.compile(r"(<[^>]*>)")
+#: How far ahead of the last matched text a rendered text node is looked for in the source, and the jump above
+#: which a short node is rather left untinted than trusted (Markdown syntax between text nodes is short).
+_LOOK_AHEAD, _SHORT_JUMP, _SHORT_NODE = 4096, 32, 12
+
+
+def tint_html(rendered: str, source: str, ranges: Sequence[tuple[int, int]], color: str) -> str:
+    """``rendered`` (the HTML of ``source``'s Markdown) with the characters of ``ranges`` (sorted, disjoint
+    ``[start, end)`` offsets into ``source``) coloured ``color``.
+
+    Each text node of the HTML is found in the source in document order (a cursor moves on; markup between
+    nodes is skipped); a node that cannot be found nearby is left as it is, so a mismatch costs some tint and
+    never breaks the HTML: spans open and close inside one text node. Linear in the size of the HTML.
+    """
+    if not ranges:
+        return rendered
+    ends = [end for _, end in ranges]
+    opening = f'<span style="color:{color};">'
+    out: list[str] = []
+    cursor, skip = 0, False
+    for part in _TAG.split(rendered):
+        if not part or part[0] == "<":
+            if part.startswith('<a href="copy:'):  # a code block's "Copy" link is not in the source
+                skip = True
+            elif skip and part == "</a>":
+                skip = False
+            out.append(part)
+            continue
+        text = html.unescape(part) if not skip else ""
+        core = text.strip()  # the source may indent a line the HTML does not (list continuations)
+        if not core:
+            out.append(part)
+            continue
+        pos = source.find(core, cursor, cursor + _LOOK_AHEAD + len(core))
+        if pos < 0 or (pos - cursor > _SHORT_JUMP and len(core) < _SHORT_NODE):
+            out.append(part)
+            continue
+        cursor = end = pos + len(core)
+        i = bisect_right(ends, pos)  # the first range that ends after the node starts
+        if i == len(ranges) or ranges[i][0] >= end:
+            out.append(part)
+            continue
+        lead = len(text) - len(text.lstrip())
+        out.append(text[:lead])
+        at = pos
+        while i < len(ranges) and ranges[i][0] < end:
+            start, stop = max(ranges[i][0], pos), min(ranges[i][1], end)
+            if start > at:
+                out.append(html.escape(source[at:start], quote=False))
+            out.append(opening + html.escape(source[start:stop], quote=False) + "</span>")
+            at, i = stop, i + 1
+        if at < end:
+            out.append(html.escape(source[at:end], quote=False))
+        out.append(text[lead + len(core):])
+    return "".join(out)
 
 
 def chip_label(passage: Passage) -> str:
@@ -39,6 +105,8 @@ class MessageWidget(QFrame):
         self.message_id: str | None = None
         self.passages: list[Passage] = []
         self.memories: list[Any] = []
+        self.drafted: tuple[tuple[int, int], ...] = ()  # ranges of ``draft_source`` from accepted drafts
+        self.draft_source = ""
         self._rendered = Rendered("", ())
         self.setObjectName("UserMessage" if role == "user" else "AssistantMessage")
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -98,10 +166,18 @@ class MessageWidget(QFrame):
         self.edit.hide()
 
     # --- content ---------------------------------------------------------------------------------
-    def set_text(self, text: str) -> None:
+    def set_text(self, text: str, drafted: Sequence[tuple[int, int]] | None = None, source: str | None = None) -> None:
+        """Render ``text``. ``drafted``: ranges (of ``source``, by default ``text``) to tint as accepted drafts;
+        ``None`` keeps the ones given before (a re-render for a new theme, the final text of an answer)."""
         self.text = text
+        if drafted is not None:
+            self.drafted, self.draft_source = tuple(drafted), text if source is None else source
         self._rendered = render(text, self.theme)
-        self.body.setText(self._rendered.html or "&nbsp;")
+        body = self._rendered.html
+        if self.drafted and body:
+            tint = DRAFT_TINT.get(self.theme.name, DRAFT_TINT["light"])
+            body = tint_html(body, self.draft_source, self.drafted, tint)
+        self.body.setText(body or "&nbsp;")
 
     def add_notice(self, message: str) -> None:
         lines = [t for t in (self.notices.text(), message) if t]

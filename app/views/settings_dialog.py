@@ -7,10 +7,13 @@ side by side to decide whether the model has to be reloaded.
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,11 +22,15 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QStyledItemDelegate,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -35,6 +42,12 @@ if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+SPECULATION_LABELS = {"auto": "Auto (recommended)", "off": "Off", "ngram": "N-gram lookup",
+                      "draft": "Draft model", "self": "Self (lower-bit copy)"}
+#: The modes that draft with the draft model the picker chooses (auto may use it when it is faster).
+PICKER_MODES = ("auto", "draft")
+SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model checks them all in one step: the same "
+                    "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
 
 def _spin(low: int, high: int, value: int, name: str, special: str = "") -> QSpinBox:
@@ -65,7 +78,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("SettingsDialog")
-        self.resize(620, 560)
+        self.resize(640, 730)
         self.original = settings
         self.presets = presets
         tabs = QTabWidget()
@@ -113,7 +126,7 @@ class SettingsDialog(QDialog):
         self.max_tokens = _spin(16, 32_768, m.max_tokens, "Maximum answer tokens")
         self.system_prompt = QPlainTextEdit(m.system_prompt)
         self.system_prompt.setAccessibleName("System prompt")
-        self.system_prompt.setFixedHeight(80)
+        self.system_prompt.setFixedHeight(66)
         form = QFormLayout()
         form.addRow("Model", model_row)
         form.addRow("GPU layers", self.gpu_layers)
@@ -127,8 +140,54 @@ class SettingsDialog(QDialog):
         form.addRow("Repeat penalty", self.repeat_penalty)
         form.addRow("Max answer tokens", self.max_tokens)
         form.addRow("System prompt", self.system_prompt)
-        return _page(form, "Changing the model, GPU layers, context or threads reloads the model in the "
+        page = _page(form, "Changing the model, GPU layers, context or threads reloads the model in the "
                            "background; the current model keeps answering until the new one is ready.")
+        layout = page.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(2, self._speculation_group(m))
+        scroll = QScrollArea()  # the longest page: it scrolls rather than stretch the dialog past small screens
+        scroll.setObjectName("SettingsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(page)
+        return scroll
+
+    def _speculation_group(self, m: Any) -> QGroupBox:
+        self.speculative = QComboBox()
+        self.speculative.setAccessibleName("Speculative decoding")
+        for key, label in SPECULATION_LABELS.items():
+            self.speculative.addItem(label, key)
+        self.speculative.setCurrentIndex(max(0, self.speculative.findData(m.speculative)))
+        self.draft_model = QComboBox()
+        self.draft_model.setAccessibleName("Draft model")
+        self.draft_model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.draft_model.setMinimumContentsLength(24)  # long rows must not widen the dialog
+        self.draft_model.setItemDelegate(QStyledItemDelegate(self.draft_model))  # honours the greyed rows' colour
+        text = self.palette().color(QPalette.ColorRole.Text).name()  # readable on the light selection colour
+        self.draft_model.view().setStyleSheet(f"selection-color: {text};")
+        self.max_draft = _spin(1, 16, m.speculative_max_draft, "Most tokens drafted per step")
+        self.speculation_hint = QLabel()  # when the chosen mode has nothing to draft with: why, and what to do
+        self.speculation_hint.setObjectName("Notice")
+        self.speculation_hint.setWordWrap(True)
+        self.speculation_hint.hide()
+        self.draft_candidates: list[Any] | None = None  # None until set_draft_candidates
+        self._drafts_pending()
+        self.model.currentIndexChanged.connect(self._drafts_pending)  # the list is per chat model
+        self.speculation_note = QLabel(SPECULATION_NOTE)
+        self.speculation_note.setObjectName("Muted")
+        self.speculation_note.setWordWrap(True)
+        self.speculative.currentIndexChanged.connect(self._speculation_changed)
+        form = QFormLayout()
+        form.addRow("Mode", self.speculative)
+        form.addRow("Draft model", self.draft_model)
+        form.addRow(self.speculation_hint)
+        form.addRow("Max draft length", self.max_draft)
+        form.addRow(self.speculation_note)
+        group = QGroupBox("Speculative decoding")
+        group.setLayout(form)
+        self._speculation_changed()
+        return group
 
     def _knowledge_tab(self, s: Settings) -> QWidget:
         k = s.knowledge
@@ -164,9 +223,14 @@ class SettingsDialog(QDialog):
             self.theme.addItem(label, key)
         self.theme.setCurrentIndex(max(0, self.theme.findData(s.appearance.theme)))
         self.font_size = _spin(8, 24, s.appearance.font_size, "Font size")
+        self.tint_drafts = QCheckBox("Tint text from accepted drafts")
+        self.tint_drafts.setToolTip("Colour the parts of an answer that speculative decoding drafted and the model "
+                                    "accepted (from the next answer on)")
+        self.tint_drafts.setChecked(s.appearance.tint_drafts)
         form = QFormLayout()
         form.addRow("Theme", self.theme)
         form.addRow("Font size (pt)", self.font_size)
+        form.addRow("", self.tint_drafts)
         return _page(form, "")
 
     # --- behaviour -----------------------------------------------------------------------------------
@@ -187,6 +251,84 @@ class SettingsDialog(QDialog):
             self.temperature.setValue(self.presets[name].temperature)
             self.top_p.setValue(self.presets[name].top_p)
 
+    def _speculation_changed(self) -> None:
+        """The picker is for the modes that use a draft model, once the candidates are known; "draft" and
+        "self" without a model to draft with say why (saving them would fail)."""
+        mode, candidates = self.speculative.currentData(), self.draft_candidates
+        self.draft_model.setEnabled(candidates is not None and mode in PICKER_MODES)
+        self.max_draft.setEnabled(mode != "off")
+        hint = ""
+        if candidates is not None and mode == "self":
+            own = next((c for c in candidates if c.kind == "self"), None)
+            if own is None or not _usable(own):
+                hint = f"No self-draft for this model: {own.reason if own else 'none can be made'}"
+        elif candidates is not None and mode == "draft" and not any(_usable(c) for c in candidates):
+            hint = "No model here can draft for this one yet: choose Auto or N-gram lookup, or download the " \
+                   "suggested draft model first."
+        self.speculation_hint.setText(hint)
+        self.speculation_hint.setVisible(bool(hint))
+
+    def _drafts_pending(self) -> None:
+        """Until the candidates for the chosen model arrive: the picker waits (and saving keeps the setting)."""
+        self.draft_candidates = None
+        self.draft_model.clear()
+        self.draft_model.addItem("Looking for draft models…", self.original.model.draft_model)
+        self._speculation_changed()
+
+    def set_draft_candidates(self, candidates: Sequence[Any], error: str = "") -> None:
+        """Fill the picker from ``assistant.models.draft_candidates()`` (``DraftCandidate``s for the chosen
+        model): the usable ones first (the suggested one marked), then the catalog's suggestion to download
+        first, then the ones that cannot draft, greyed, each with its reason (also its tooltip). "Automatic"
+        (an empty setting) lets the core choose: the suggested model, else the smallest compatible one."""
+        self.draft_candidates = list(candidates)
+        box = self.draft_model
+        box.clear()
+        usable = [c for c in candidates if _usable(c) and c.kind != "self"]
+        auto = (min(usable, key=lambda c: (not c.suggested, c.size)) if usable
+                else next((c for c in candidates if _usable(c)), None))  # else the self-draft, when made
+        box.addItem(f"Automatic: {auto.name}" if auto else "Automatic (no draft model yet)", "")
+        box.setItemData(0, f"Could not list the draft models: {error}" if error else
+                        "Let Hearth choose: the suggested draft model, else the smallest compatible one",
+                        Qt.ItemDataRole.ToolTipRole)
+        model = box.model()
+        assert isinstance(model, QStandardItemModel)
+        greyed = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        for candidate in sorted(candidates, key=lambda c: 0 if _usable(c) else 1 if c.kind == "catalog" else 2):
+            size = f"  ({candidate.size / 1e6:,.0f} MB)" if candidate.size else ""
+            mark = " (suggested)" if candidate.suggested else ""
+            if candidate.kind == "catalog":
+                text = f"{candidate.name}{mark}{size}: download first"
+            elif _usable(candidate):
+                text = f"{candidate.name}{mark}{size}"
+            else:
+                text = f"{candidate.name}: {_short(candidate.reason or 'cannot draft for this model', candidate.name)}"
+            tip = str(candidate.path) if _usable(candidate) else candidate.reason or "cannot draft for this model"
+            box.addItem(text, str(candidate.path) if _usable(candidate) else "")
+            row = box.count() - 1
+            box.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
+            if not _usable(candidate):
+                item = model.item(row)
+                item.setEnabled(False)
+                item.setForeground(greyed)  # the popup's style sheet does not grey disabled rows by itself
+                item.setData(tip, Qt.ItemDataRole.AccessibleDescriptionRole)
+        current = self.original.model.draft_model.strip()
+        index = self._find_draft(current) if current else 0
+        if index is None:  # a setting no candidate matches (a moved file?): keep it rather than lose it
+            box.addItem(f"{current} (not found)", current)
+            index = box.count() - 1
+        box.setCurrentIndex(index)  # a known model that cannot draft for this one: Automatic instead
+        self._speculation_changed()
+
+    def _find_draft(self, value: str) -> int | None:
+        """The picker's row for a ``draft_model`` setting (a path, a file name or a model name): 0 (Automatic)
+        when it names a model that cannot draft for this one, None when it names none of the candidates."""
+        for candidate in self.draft_candidates or []:
+            path = Path(candidate.path) if candidate.path else None
+            names = {candidate.name} | ({str(path), path.name, path.stem} if path is not None else set())
+            if value in names:
+                return max(self.draft_model.findData(str(path)), 0) if _usable(candidate) else 0
+        return None
+
     def model_path(self) -> Path:
         return Path(self.model.currentData())
 
@@ -200,13 +342,35 @@ class SettingsDialog(QDialog):
         m.top_k, m.repeat_penalty = self.top_k.value(), self.repeat_penalty.value()
         m.max_tokens = self.max_tokens.value()
         m.system_prompt = self.system_prompt.toPlainText().strip() or m.system_prompt
+        m.speculative, m.speculative_max_draft = self.speculative.currentData(), self.max_draft.value()
+        if self.draft_candidates is not None:  # else the picker never filled: keep the setting as it was
+            m.draft_model = self.draft_model.currentData() or ""
         k = s.knowledge
         k.chunk_tokens, k.chunk_overlap = self.chunk_tokens.value(), self.chunk_overlap.value()
         k.top_k, k.rerank = self.top_k_sources.value(), self.rerank.isChecked()
         s.memory.enabled = self.memory_enabled.isChecked()
         s.appearance.theme = self.theme.currentData()
         s.appearance.font_size = self.font_size.value()
+        s.appearance.tint_drafts = self.tint_drafts.isChecked()
         return s
+
+
+def _short(reason: str, name: str, limit: int = 64) -> str:
+    """The gist of why ``name`` cannot draft, for its picker row: the first clause, without figures in
+    parentheses or the model's own name ("vocabulary differs from SmolLM2 135M Instruct's"); the row's tooltip
+    has the whole reason."""
+    gist = re.split(r": |\. |, ", reason, maxsplit=1)[0].rstrip(".")
+    gist = re.sub(r" \([^)]*\)", "", gist)
+    for prefix in (f"{name}'s ", f"{name} "):
+        if gist.startswith(prefix) and len(gist) > len(prefix):
+            gist = gist[len(prefix):]
+            break
+    return gist if len(gist) <= limit else gist[: limit - 1].rstrip() + "…"
+
+
+def _usable(candidate: Any) -> bool:
+    """A draft candidate the picker lets the user choose: compatible, and on this computer."""
+    return bool(candidate.compatible and candidate.path and candidate.kind != "catalog")
 
 
 def _page(form: QFormLayout, note: str) -> QWidget:

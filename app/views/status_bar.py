@@ -1,9 +1,32 @@
-"""Status bar: model (and its load progress with Cancel), device, context used/size as a meter, last speed."""
+"""Status bar: model (and its load progress with Cancel), device, context used/size as a meter, last speed,
+and what speculative decoding did for the last answer."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+
+
+def speculation_summary(stats: Any) -> str:
+    """The last answer's speculation in a few words ("spec: ngram 82% · 1.4×", "spec: off (plain faster)"), or
+    "" when there is nothing to say (speculation off and no decision reported). ``stats`` is a ``Stats``."""
+    mode, decision = stats.spec_mode, stats.spec_decision
+    if stats.spec_drafted:
+        words = [f"spec: {stats.spec_drafter or mode} {stats.spec_acceptance:.0%}"]
+        if stats.spec_speedup > 0:
+            words.append(f"{stats.spec_speedup:.1f}×")
+        return " · ".join(words)
+    if not decision and mode == "off":
+        return ""
+    reason = decision.partition(":")[2].split(",")[0].strip()
+    if re.search(r"\bplain (is |was )?faster", decision):
+        reason = "plain faster"
+    if mode in ("off", "auto") or decision.startswith("off"):
+        return f"spec: off ({reason})" if reason and len(reason) <= 24 else "spec: off"
+    return f"spec: {mode} · nothing drafted"
 
 
 class StatusBar(QStatusBar):
@@ -34,11 +57,15 @@ class StatusBar(QStatusBar):
         self.cancel_load.clicked.connect(self.cancelLoadRequested)
         self.speed = QLabel()
         self.speed.setAccessibleName("Last answer speed")
+        self.speculation = QLabel()
+        self.speculation.setAccessibleName("Speculative decoding in the last answer")
+        self.speculation.hide()
         self.addWidget(self.model)
         self.addWidget(self.load_bar)
         self.addWidget(self.cancel_load)
         self.addWidget(self.device)
         self.show_load(None)
+        self.addPermanentWidget(self.speculation)
         self.addPermanentWidget(self.speed)
         self.addPermanentWidget(self.meter)
         self.addPermanentWidget(self.context)
@@ -66,3 +93,11 @@ class StatusBar(QStatusBar):
 
     def set_speed(self, tokens_per_s: float, ttft_s: float) -> None:
         self.speed.setText(f"{tokens_per_s:.1f} tok/s · TTFT {ttft_s * 1000:.0f} ms")
+
+    def set_speculation(self, stats: Any, asked: str = "") -> None:
+        """Show what speculation did in the last answer (its decision in words as the tooltip); nothing when
+        the user turned it off (``asked``: the configured mode) or there is nothing to report."""
+        text = "" if asked == "off" else speculation_summary(stats)
+        self.speculation.setText(text)
+        self.speculation.setToolTip(stats.spec_decision if text else "")
+        self.speculation.setVisible(bool(text))
