@@ -328,3 +328,20 @@ def test_the_tint_never_changes_what_the_markdown_renders() -> None:
                                                                 everything))
     for word in ("plan", "tomatoes", "soil_moisture", "the pots when it rains", "watering", "Basil", "the guide"):
         assert word in tinted_text
+
+
+def test_a_real_answer_with_lookup_drafts_is_tinted_and_summarised(qtbot: QtBot, make_window, ask) -> None:
+    """The whole path on the bundled model: the engine's drafted tokens reach the window through the turn."""
+    write_settings(max_tokens=80, speculative="ngram")
+    settings = load_settings().settings
+    settings.appearance.tint_drafts = True
+    save_settings(settings, get_paths().settings_file)
+    window = make_window()
+    paragraph = ("The lighthouse stood on a rock at the edge of the bay. Every night the keeper climbed the one "
+                 "hundred and twelve steps to light the lamp.")
+    ask(window, f"Repeat this paragraph exactly:\n\n{paragraph}")
+    answer = window.chat_view.last("assistant")
+    assert "lighthouse" in answer.text
+    assert len(_tinted(answer)) >= 5  # words that came from accepted drafts
+    assert window.status.speculation.text().startswith("spec: ngram ")
+    assert window.status.speculation.toolTip().startswith("ngram: ")
