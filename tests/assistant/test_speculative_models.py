@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant.engine import GREEDY, Engine, LoadSettings, Message, SpeculativeParams
+from assistant.engine.sampling import json_grammar
 from assistant.engine.speculative import NgramDrafter, SpeedModel
 from assistant.errors import IncompatibleDraftError
 from assistant.events import Token
@@ -59,6 +60,12 @@ def test_draft_model_answers_equal_plain_decoding(target: Engine, copies, chat_m
     for limit in (1, 5, 14):
         spec = answer(target, REPEAT, mode(kind), max_tokens=limit)
         assert spec.text == answer(target, REPEAT, max_tokens=limit).text and spec.stats.completion_tokens == limit
+    # a grammar-constrained answer: the grammar sees exactly the accepted tokens
+    grammar = json_grammar({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})
+    ask_json = [Message("user", f"Put this paragraph in a JSON object with the key text:\n\n{PARAGRAPH}")]
+    spec = answer(target, ask_json, mode(kind), max_tokens=100, grammar=grammar)
+    assert spec.text == answer(target, ask_json, max_tokens=100, grammar=grammar).text and spec.text.startswith("{")
+    assert spec.stats.spec_accepted > 0
     # EOS accepted inside a draft: the paragraph ends with the end-of-turn token that the draft also predicts
     long = answer(target, REPEAT, mode(kind), max_tokens=300)
     assert long.stats.stop_reason == "eos" and long.text == answer(target, REPEAT, max_tokens=300).text
