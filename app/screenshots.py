@@ -96,16 +96,48 @@ def main() -> None:
         _save(window, "answer-with-sources", app)
 
         dialog = ctl.model.open_settings()
-        dialog.resize(640, 600)
+        dialog.resize(640, 730)
         _save(dialog, "settings", app)
+        speculation_settings_shot(dialog, app)
         dialog.reject()
 
         models_shot(window, app)
         memory_shot(window, app)
+        speculation_answer_shot(window, app)
 
         window.apply_appearance(_with_theme(settings, "dark"))
         _save(window, "dark", app)
         window.close()
+
+
+def speculation_settings_shot(dialog: QWidget, app: QApplication) -> None:
+    """Settings → Model scrolled to speculative decoding, once the draft candidates are listed."""
+    _wait(app, lambda: dialog.draft_candidates is not None, 60)  # type: ignore[attr-defined]
+    page = dialog.tabs.currentWidget()  # type: ignore[attr-defined]
+    page.verticalScrollBar().setValue(page.verticalScrollBar().maximum())
+    _save(dialog, "settings-speculation", app)
+
+
+def speculation_answer_shot(window: MainWindow, app: QApplication) -> None:
+    """An answer that quotes the question, with the text from accepted n-gram drafts tinted, and the status
+    bar's speculation summary."""
+    import copy
+
+    ctl = window.ctl
+    assert ctl is not None
+    settings = copy.deepcopy(window.assistant.settings)
+    settings.model.speculative, settings.model.temperature = "ngram", 0.0
+    settings.appearance.tint_drafts = True
+    window.assistant.update_settings(settings)
+    ctl.chat.new_chat()
+    window.composer.select_collections([])
+    window.composer.edit.setPlainText(
+        "Fix the spelling in this paragraph and repeat it:\n\nThe lighthouse stood on a rock at the edge of the "
+        "bay. Every nihgt the keeper climbed the one hundred and twelve steps to light the lamp, and every "
+        "morning he wrote the wheather in a thick green book.")
+    window.composer._submit()
+    _wait(app, lambda: not ctl.chat.generating)
+    _save(window, "speculation-tint", app)
 
 
 def models_shot(window: MainWindow, app: QApplication) -> None:

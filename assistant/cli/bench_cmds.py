@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from assistant.cli.context import CliContext, err, non_negative_int, positive_int, show_bench
+from assistant.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--reps", type=positive_int, default=5)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_engine)
+    b = bs.add_parser("speculative", help="speculative decoding (n-gram, draft model, self) vs plain and llama.cpp's "
+                                          "llama-lookup / llama-speculative")
+    b.add_argument("--reps", type=positive_int, default=3)
+    b.add_argument("--max-tokens", type=positive_int, default=192, help="tokens per answer")
+    b.add_argument("--max-draft", type=positive_int, default=8, help="drafted tokens per step at most")
+    b.add_argument("--threads", type=non_negative_int, default=0, help="threads (default: physical cores)")
+    b.add_argument("--configs", default="abc", help="which of (a) n-gram, (b) draft model, (c) self to run")
+    b.add_argument("--no-tool-plain", action="store_true", help="skip llama-lookup with drafting off per run")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_speculative)
     b = bs.add_parser("startup", help="start-up time of `hearth --version` and `hearth ask` vs `python -c pass`")
     b.add_argument("--reps", type=positive_int, default=5)
     b.add_argument("--json", action="store_true")
@@ -74,3 +85,13 @@ def cmd_startup(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import startup as bench
 
     return show_bench(bench.run(reps=args.reps, log=err), bench.table, args.json)  # progress on stderr
+
+
+def cmd_speculative(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import speculative as bench
+
+    if not args.configs or set(args.configs) - set("abc"):
+        raise InputError(f"--configs takes letters among a, b, c (e.g. \"ab\"), not {args.configs!r}.")
+    result = bench.run(reps=args.reps, max_tokens=args.max_tokens, max_draft=args.max_draft, threads=args.threads,
+                       configs=args.configs, tool_plain=not args.no_tool_plain, log=err)  # progress on stderr
+    return show_bench(result, bench.table, args.json)

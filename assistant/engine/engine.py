@@ -343,6 +343,7 @@ class Engine:
             if policy is None:
                 yield from self._plain_loop(ctx, sampler, answer, cancel)
             else:
+                self._speed.begin_answer()
                 for drafter in policy.drafters:
                     drafter.begin(prompt)
                 yield from self._speculative_loop(ctx, sampler, answer, cancel, policy, spec)
@@ -496,20 +497,22 @@ class Engine:
             t1 = time.perf_counter()
             self._decode(ctx, [last, *draft], pos)
             chosen: list[int] = []
-            hits = 0
+            hits, reading = 0, 0.0  # ``reading``: time the reader of the tokens took, not the step's
             for i in range(len(draft) + 1):
                 last = sampler.sample(ctx.ptr, i)  # the model's choice after [last] + draft[:i]
                 chosen.append(last)
                 hit = i < len(draft) and last == draft[i]
                 hits += hit
                 if text := answer.add(last):
+                    paused = time.perf_counter()
                     yield Token(text, drafted=hit)
+                    reading += time.perf_counter() - paused
                 if not hit or answer.stop_reason is not None or cancel.is_set():
                     break  # ``last`` (a miss, the bonus token or where the answer ends) is not in the KV yet
             t2 = time.perf_counter()
             missed = len(chosen) <= len(draft) and not hit
             setup_s = getattr(drafter, "setup_s", 0.0)  # a draft model catching up on a new prompt
-            policy.observe(drafter, len(draft), hits, missed, t1 - t0 - setup_s, t2 - t1)
+            policy.observe(drafter, len(draft), hits, missed, t1 - t0 - setup_s, t2 - t1 - reading)
             spec.record(drafter, len(draft), hits)
             for each in policy.drafters:
                 each.accept(chosen)
@@ -562,7 +565,7 @@ class _SpecStats:
             gain, name = policy.best_seen
             self.decision = (f"auto: off, plain is faster here ({name} would be {gain:.2f}x, "
                              f"acceptance {speed.acceptance(name):.0%})")
-        elif speed.plain_steps < AutoPolicy.CALIBRATION_STEPS:
+        elif speed.answer_plain_steps < AutoPolicy.CALIBRATION_STEPS:
             self.decision = "auto: off while measuring plain decoding"
         else:
             self.decision = "auto: off, no draft worth trying (nothing in the context to look up)"

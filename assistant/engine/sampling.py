@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import llama_cpp as C
+import numpy as np
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from assistant.engine.speculative import SPECULATION_OFF, SpeculativeParams
@@ -66,6 +67,9 @@ class SamplerChain:
         chain_params.no_perf = True
         self.ptr = C.llama_sampler_chain_init(chain_params)
         add = lambda smpl: C.llama_sampler_chain_add(self.ptr, smpl)  # noqa: E731
+        # Plain greedy (no grammar, no penalty) is a stateless argmax: NumPy finds it in ~15 us, where the chain
+        # first copies all n_vocab logits into candidates (~175 us, about 1% of a decode step on a 135M model).
+        self._argmax_vocab = n_vocab if params.greedy and not grammar and params.repeat_penalty == 1.0 else 0
         if grammar:
             grammar_sampler = C.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
             if not grammar_sampler:
@@ -89,6 +93,9 @@ class SamplerChain:
     def sample(self, ctx_ptr: object, index: int = -1) -> int:
         """Sample from the logits of batch position ``index`` (default: the last); the chain also accepts
         the token, so penalties and grammars see exactly the tokens that were chosen, in order."""
+        if self._argmax_vocab:  # the first maximum, as llama.cpp's greedy sampler picks it
+            logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx_ptr, index), shape=(self._argmax_vocab,))
+            return int(logits.argmax())
         return C.llama_sampler_sample(self.ptr, ctx_ptr, index)
 
     def close(self) -> None:

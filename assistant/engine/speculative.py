@@ -120,56 +120,64 @@ class SpeedModel:
     """What speculation costs and earns on the loaded model, measured while it runs (kept across answers,
     started afresh when a model loads).
 
-    - ``step_s[n]``: seconds of a decode step that evaluates n tokens (n = 1 is a plain step), sampling and
-      detokenising included, as an exponential moving average;
-    - per drafter: seconds per drafted token, and the acceptance rate as decayed counts of tokens accepted and
-      of misses (a draft is accepted token by token until the first miss, so acceptance = hits / (hits +
-      misses) is the chance that the next drafted token is accepted).
+    - ``plain_s``: seconds of a plain decode step (one token; sampling and detokenising included), as an
+      exponential moving average. It grows with the context (attention reads every cached token: on a 135M
+      model a 300-token prompt makes steps ~25% slower than a 40-token one), so each answer's first steps
+      measure it again and it follows every plain step after that;
+    - ``ratio[n]``: what an n-token verify step costs relative to a plain step at the same time (relative, so
+      it carries over between answers of different lengths);
+    - per drafter: what drafting one token costs relative to a plain step (a draft model's step grows with
+      the context too), a lookup's search time per step, and the acceptance rate as decayed counts of tokens
+      accepted and of misses (a draft is accepted token by token until the first miss, so acceptance =
+      hits / (hits + misses) is the chance that the next drafted token is accepted).
 
     From these, ``best`` picks the draft length that yields the most tokens per second: verifying a draft of
-    L tokens costs ``step(L + 1) + L * draft_s`` and yields ``1 + a + a^2 + ... + a^L`` tokens on average
-    (acceptance ``a``), against ``1 / step(1)`` tokens per second for plain decoding.
+    L tokens costs ``step(L + 1) + L * draft`` and yields ``1 + a + a^2 + ... + a^L`` tokens on average
+    (acceptance ``a``), against one token per ``plain_s`` for plain decoding.
     """
 
-    EWMA = 0.2  # weight of the newest step time
+    EWMA = 0.25  # weight of the newest measurement
     DECAY = 0.95  # per observation, for acceptance counts: recent drafts count most
     PRIOR_SLOPE = 0.25  # before any multi-token step was timed: each extra token costs 1/4 of a plain step
     PRIOR_ACCEPTANCE = (1.0, 1.0)  # hits, misses: acceptance 0.5 until measured
 
     def __init__(self) -> None:
-        self.step_s: dict[int, float] = {}
-        self.draft_s: dict[str, float] = {}
-        self.look_s: dict[str, float] = {}  # seconds a lookup drafter takes to search, per step
+        self.plain_s: float | None = None  # the yardstick (None until measured)
+        self.ratio: dict[int, float] = {}
+        self.draft_ratio: dict[str, float] = {}
+        self.look_s: dict[str, float] = {}
         self._hits: dict[str, float] = {}
         self._misses: dict[str, float] = {}
-        self.plain_steps = 0  # plain steps timed so far
+        self.answer_plain_steps = 0  # plain steps timed in the current answer
 
-    @property
-    def plain_s(self) -> float | None:
-        """Seconds per token of plain decoding, the yardstick (None until measured)."""
-        return self.step_s.get(1)
+    def begin_answer(self) -> None:
+        self.answer_plain_steps = 0
 
     def _average(self, table: dict, key: object, value: float) -> None:
         old = table.get(key)
         table[key] = value if old is None else old + self.EWMA * (value - old)
 
     def observe_step(self, n: int, seconds: float) -> None:
-        self._average(self.step_s, n, seconds)
         if n == 1:
-            self.plain_steps += 1
+            # the first plain step of an answer replaces the estimate: the context may be much longer now
+            first = self.plain_s is None or self.answer_plain_steps == 0
+            self.plain_s = seconds if first else self.plain_s + self.EWMA * (seconds - self.plain_s)
+            self.answer_plain_steps += 1
+        elif self.plain_s is not None:
+            self._average(self.ratio, n, seconds / self.plain_s)
 
     def observe_plain_answer(self, tokens: int, seconds: float) -> None:
-        """A whole plain answer: its mean step time is as good a measurement as per-step timing."""
+        """A whole plain answer: its mean step time is the plain speed at its mean context."""
         if tokens >= 4:
-            self.observe_step(1, seconds / tokens)
+            self.plain_s = seconds / tokens
 
     def observe_look(self, name: str, seconds: float) -> None:
         self._average(self.look_s, name, seconds)
 
     def observe_draft(self, name: str, drafted: int, accepted: int, missed: bool, seconds: float | None) -> None:
         """``seconds``: the time a model drafter took to draft (None for lookups, timed by ``observe_look``)."""
-        if drafted and seconds is not None:
-            self._average(self.draft_s, name, seconds / drafted)
+        if drafted and seconds is not None and self.plain_s:
+            self._average(self.draft_ratio, name, seconds / drafted / self.plain_s)
         prior_hits, prior_misses = self.PRIOR_ACCEPTANCE
         self._hits[name] = self._hits.get(name, prior_hits) * self.DECAY + accepted
         self._misses[name] = self._misses.get(name, prior_misses) * self.DECAY + missed
@@ -179,23 +187,26 @@ class SpeedModel:
         return hits / (hits + self._misses.get(name, self.PRIOR_ACCEPTANCE[1]))
 
     def step(self, n: int) -> float:
-        """Seconds for an n-token step: measured, or on the line through the plain step and the measured sizes."""
-        plain = self.step_s[1]
-        if n in self.step_s:
-            return self.step_s[n]
-        slopes = [(t - plain) / (m - 1) for m, t in self.step_s.items() if m > 1]
-        slope = sum(slopes) / len(slopes) if slopes else self.PRIOR_SLOPE * plain
-        return plain + max(slope, 0.0) * (n - 1)
+        """Seconds for an n-token step now: measured relative to a plain step, or on the line through the
+        plain step and the measured sizes."""
+        if n == 1:
+            return self.plain_s
+        if n in self.ratio:
+            return self.plain_s * self.ratio[n]
+        slopes = [(r - 1) / (m - 1) for m, r in self.ratio.items()]
+        slope = sum(slopes) / len(slopes) if slopes else self.PRIOR_SLOPE
+        return self.plain_s * (1 + max(slope, 0.0) * (n - 1))
 
-    def best(self, name: str, most: int, draft_s: float) -> tuple[int, float]:
+    def best(self, name: str, most: int, draft_ratio: float) -> tuple[int, float]:
         """The draft length (0..most) with the highest expected speed-up over plain decoding, and that speed-up.
 
-        ``draft_s``: seconds per drafted token when this drafter was never timed (0 for lookup, an estimate
-        from the model sizes for a draft model). A lookup's search time is paid once per step.
+        ``draft_ratio``: a drafted token's cost relative to a plain step when this drafter was never timed
+        (0 for lookup, an estimate from the model sizes for a draft model). A lookup's search time is paid
+        once per step.
         """
-        plain = self.step_s[1]
+        plain = self.plain_s
         a = min(self.acceptance(name), 0.999)
-        per_draft = self.draft_s.get(name, draft_s)
+        per_draft = self.draft_ratio.get(name, draft_ratio) * plain
         look = self.look_s.get(name, 0.0)
         best_len, best_gain = 0, 1.0
         expected = 1.0  # 1 + a + ... + a^L
@@ -231,7 +242,8 @@ class FixedPolicy:
 class AutoPolicy:
     """Auto mode: draft only while drafting is measurably faster than plain decoding on this model.
 
-    Calibration: the first steps of the first answer are plain, to time a plain step. After that, each step
+    Calibration: the first steps of every answer are plain, to time a plain step at this answer's context
+    length (which sets what every other cost is compared with). After that, each step
     asks the SpeedModel which drafter and draft length promise the most tokens per second, counting what a
     draft costs (a lookup's search time, a draft model's decode steps, the bigger verify batch) against what
     it is expected to yield, and decodes plainly when no drafter beats plain by 2%. A drafter that loses
@@ -247,8 +259,8 @@ class AutoPolicy:
 
     def __init__(self, drafters: Sequence[Drafter], max_draft: int, speed: SpeedModel,
                  draft_cost: dict[str, float]) -> None:
-        """``draft_cost``: for model drafters, the expected seconds per drafted token relative to a plain step
-        (from the model sizes) until their drafting is timed; lookup drafters are timed per look."""
+        """``draft_cost``: for model drafters, a drafted token's expected cost relative to a plain step (from
+        the model sizes) until their drafting is timed; lookup drafters are timed per look."""
         self.drafters, self.max_draft, self.speed, self.draft_cost = tuple(drafters), max_draft, speed, draft_cost
         self._rest = dict.fromkeys((d.name for d in drafters), 0)  # steps a drafter still sits out
         self._probe_due: set[str] = set()  # drafters whose rest ended: their next draft is a probe
@@ -260,8 +272,8 @@ class AutoPolicy:
     def plan(self, room: int) -> tuple[Drafter | None, list[int]]:
         speed = self.speed
         self._probe = None
-        if speed.plain_s is None or speed.plain_steps < self.CALIBRATION_STEPS:
-            return None, []
+        if speed.plain_s is None or speed.answer_plain_steps < self.CALIBRATION_STEPS:
+            return None, []  # each answer first measures plain steps at its own context length
         most = min(room, self.max_draft)
         options: list[tuple[float, int, Drafter, list[int] | None]] = []
         for drafter in self.drafters:
@@ -272,7 +284,7 @@ class AutoPolicy:
                     self._probe_due.add(name)
                 continue
             if not drafter.lookup:  # a draft model: decide the length first, it pays per drafted token
-                proposal, per_token = None, self.draft_cost.get(name, 1.0) * speed.plain_s
+                proposal, per_token = None, self.draft_cost.get(name, 1.0)
             else:  # a lookup: see what it proposes (its search time counts against it)
                 started = time.perf_counter()
                 proposal = drafter.propose(most)

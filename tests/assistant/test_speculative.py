@@ -244,3 +244,22 @@ def test_cli_ask_speculative_reports_the_stats(hearth_home: Path) -> None:
     bad = ask("--speculative", "turbo", "Hello")
     assert bad.returncode == 2 and "choose one of auto, off, ngram, draft, self" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_past_256_cached_tokens_one_thread_is_still_exact(chat_model_path: Path) -> None:
+    """Past 256 cached tokens llama.cpp splits a one-token step's attention across threads (another summation
+    order than a verify batch's: logits differ by up to ~0.9, so greedy near-ties can flip; README "A note on
+    exactness"). With one thread both sum alike, so the verify loop itself must give plain decoding's answer
+    bit for bit, however long the context."""
+    eng = Engine()
+    eng.load(chat_model_path, LoadSettings(n_ctx=2048, n_threads=1))
+    try:
+        long = [Message("user", "Here are my notes:\n\n" + "\n\n".join([PARAGRAPH] * 4)
+                        + f"\n\nRepeat this paragraph exactly:\n\n{PARAGRAPH}")]
+        plain = answer(eng, long, max_tokens=120)
+        assert plain.stats.prompt_tokens > 256
+        for sampling in (NGRAM, GREEDY.with_(speculative=SpeculativeParams("auto", 8))):
+            spec = answer(eng, long, sampling, max_tokens=120)
+            assert spec.text == plain.text and spec.stats.spec_accepted > 0
+    finally:
+        eng.unload()
