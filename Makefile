@@ -48,6 +48,7 @@ test: setup
 
 bench: setup
 	$(BIN)/hearth bench engine
+	$(BIN)/hearth bench speculative
 	$(BIN)/hearth bench index
 	$(BIN)/hearth bench retrieval
 	$(BIN)/hearth bench memory

@@ -114,7 +114,7 @@ def test_auto_drafts_where_it_pays_and_equals_plain(engine: Engine) -> None:
     spec = answer(engine, REPEAT, auto, max_tokens=200)
     assert spec.text == answer(engine, REPEAT, max_tokens=200).text
     s = spec.stats
-    assert s.spec_mode == "auto" and s.spec_drafter == "ngram" and s.spec_accepted > 20
+    assert s.spec_mode == "auto" and s.spec_drafter == "ngram" and s.spec_accepted >= 10 and s.tokens_per_step > 1.2
     assert s.spec_decision.startswith("auto: drafting with ngram") and s.spec_speedup > 0
     assert answer(engine, OPEN, auto).text == answer(engine, OPEN).text
 
