@@ -41,3 +41,21 @@ def contents(store: Any, collection: str = "default") -> dict[str, list[str]]:
     for name, pieces in by_path.items():
         assert sorted(i for i, _ in pieces) == list(range(len(pieces))), f"{name}: a chunk is missing or twice"
     return {name: [t for _, t in sorted(pieces)] for name, pieces in by_path.items()}
+
+
+def stream_until_cancelled(engine: Any, tokens: list[int], sampling: Any, after: int,
+                           max_tokens: int = 200) -> tuple[list[str], Any]:
+    """Generate, setting the cancel event once ``after`` Token pieces arrived; the pieces seen and the Done."""
+    import threading
+
+    from assistant.events import Token
+
+    cancel, seen, done = threading.Event(), [], None
+    for event in engine.generate(tokens, sampling, max_tokens, cancel=cancel):
+        if isinstance(event, Token):
+            seen.append(event.text)
+            if len(seen) == after:
+                cancel.set()
+        else:
+            done = event
+    return seen, done

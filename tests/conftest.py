@@ -55,23 +55,13 @@ def knowledge_embedder():
     return SentenceTransformerEmbedder.from_settings(KnowledgeSettings())
 
 
-def quantized_copy(src: Path, dest: Path, ftype_name: str) -> Path:
-    """``src`` re-quantized to ``dest`` with llama.cpp's quantize API (``ftype_name``: "F16", "Q8_0"...)."""
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype_name}")
-    params.allow_requantize = True
-    params.nthread = os.cpu_count() or 1
-    assert llama_cpp.llama_model_quantize(str(src).encode(), str(dest).encode(), params) == 0
-    return dest
-
-
 @pytest.fixture(scope="session")
 def smollm2_f16_path(chat_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An F16 copy of the bundled SmolLM2 (made once per session, ~1 s): a target that is larger than the
     bundled Q4_1 and shares its vocabulary, for draft-model tests."""
-    return quantized_copy(chat_model_path, tmp_path_factory.mktemp("f16") / "SmolLM2-135M-Instruct-F16.gguf", "F16")
+    from assistant.models.drafts import quantize_copy
+
+    return quantize_copy(chat_model_path, tmp_path_factory.mktemp("f16") / "SmolLM2-135M-Instruct-F16.gguf", "F16")
 
 
 @pytest.fixture(scope="session")
@@ -79,4 +69,6 @@ def smollm2_q8_path(chat_model_path: Path, tmp_path_factory: pytest.TempPathFact
     """A Q8_0 copy of the bundled SmolLM2: a speculative-decoding target whose small verify batches give
     bit-identical logits to one-token steps (an F16 copy's do not, on this CPU), so greedy answers with a
     draft must equal plain decoding exactly."""
-    return quantized_copy(chat_model_path, tmp_path_factory.mktemp("q8") / "SmolLM2-135M-Instruct-Q8_0.gguf", "Q8_0")
+    from assistant.models.drafts import quantize_copy
+
+    return quantize_copy(chat_model_path, tmp_path_factory.mktemp("q8") / "SmolLM2-135M-Instruct-Q8_0.gguf", "Q8_0")

@@ -127,32 +127,14 @@ class Config:
 
 
 # ---- the models ---------------------------------------------------------------------------------------
-def _quantize(src: Path, dest: Path, ftype: str) -> Path:
-    """``src`` re-quantized to ``dest`` with llama.cpp's quantize API (kept: made once per cache folder)."""
-    import llama_cpp
-
-    if dest.is_file() and dest.stat().st_size > 0:
-        return dest
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
-    params.allow_requantize = True
-    params.nthread = os.cpu_count() or 1
-    tmp = dest.with_name(f".{dest.name}.part")
-    if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params) != 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"llama.cpp could not quantize {src.name} to {ftype}")
-    os.replace(tmp, dest)
-    return dest
-
-
 def _models(folder: Path, log) -> dict[str, Path]:
-    from assistant.models.drafts import make_self_draft
+    from assistant.models.drafts import make_self_draft, quantize_copy
 
     folder.mkdir(parents=True, exist_ok=True)
     stem = BUNDLED_CHAT_MODEL.name.removesuffix(".Q4_1.gguf")
     log(f"models: F16 target, Q4_0 draft and Q4_0 self-draft in {folder} (quantize API, once)")
-    f16 = _quantize(BUNDLED_CHAT_MODEL, folder / f"{stem}.F16.gguf", "F16")
-    q4_0 = _quantize(f16, folder / f"{stem}.Q4_0.gguf", "Q4_0")
+    f16 = quantize_copy(BUNDLED_CHAT_MODEL, folder / f"{stem}.F16.gguf", "F16")
+    q4_0 = quantize_copy(f16, folder / f"{stem}.Q4_0.gguf", "Q4_0")
     self_draft = folder / f"{stem}.F16.self-Q4_0.gguf"
     if not self_draft.is_file():
         make_self_draft(f16, self_draft)  # the self-draft type of an F16 model is Q4_0

@@ -278,6 +278,25 @@ def _watch(proc: subprocess.Popen[bytes], tmp: Path, expected: int, name: str,
         progress(Progress("self-draft", done, expected, "bytes", rate=rate, eta_s=eta, message=name))
 
 
+def quantize_copy(src: Path, dest: Path, ftype: str) -> Path:
+    """``src`` re-quantized to ``dest`` (``ftype``: "F16", "Q8_0", "Q4_0"...) in this process, written under a
+    temporary name and renamed: for copies that need no progress or cancel (benchmarks, tests). Kept if made."""
+    import llama_cpp
+
+    if dest.is_file() and dest.stat().st_size > 0:
+        return dest
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
+    params.allow_requantize = True
+    params.nthread = os.cpu_count() or 1
+    tmp = dest.with_name(f".{dest.name}.part")
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params) != 0:
+        tmp.unlink(missing_ok=True)
+        raise DraftError(f"llama.cpp could not quantize {src.name} to {ftype}.")
+    os.replace(tmp, dest)
+    return dest
+
+
 def _quantize_failure(log_text: bytes, returncode: int) -> str:
     """llama.cpp's own reason ("failed to quantize: ..."), else the last error-looking line, else the exit code."""
     lines = [line.strip() for line in log_text.decode("utf-8", errors="replace").splitlines() if line.strip()]

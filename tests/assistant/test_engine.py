@@ -10,6 +10,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
+from checks import stream_until_cancelled
 
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.errors import (
@@ -59,17 +60,8 @@ def test_stop_string_ends_generation_before_it(engine: Engine) -> None:
 
 
 def test_cancel_mid_answer_keeps_partial(engine: Engine) -> None:
-    cancel = threading.Event()
     _prompt, tokens = engine.render(QUESTION)
-    seen: list[str] = []
-    done = None
-    for event in engine.generate(tokens, GREEDY, 200, cancel=cancel):
-        if isinstance(event, Token):
-            seen.append(event.text)
-            if len(seen) == 5:
-                cancel.set()
-        else:
-            done = event
+    seen, done = stream_until_cancelled(engine, tokens, GREEDY, 5)
     assert done is not None and done.stats.stop_reason == "cancelled"
     assert done.stats.completion_tokens == 5  # stopped within one decode step of the request
     assert done.text == "".join(seen) and done.text
@@ -195,7 +187,6 @@ def test_json_grammar_constrains_output(engine: Engine) -> None:
 
 
 def test_load_reports_progress_and_can_be_cancelled(engine: Engine, base_model_path: Path) -> None:
-    import threading
 
     from assistant.errors import ModelLoadCancelled
 

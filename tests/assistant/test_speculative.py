@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import llama_cpp as C
 import numpy as np
 import pytest
+from checks import stream_until_cancelled
 
 from assistant.engine import GREEDY, PRESETS, Engine, LoadSettings, Message, SpeculativeParams
 from assistant.engine.speculative import NgramDrafter
@@ -162,16 +162,7 @@ def test_max_tokens_inside_a_draft(engine: Engine) -> None:
 def test_cancel_mid_answer_stops_within_a_token_and_keeps_the_cache_usable(engine: Engine) -> None:
     engine.clear_cache()
     _prompt, tokens = engine.render(REPEAT)
-    cancel = threading.Event()
-    seen: list[str] = []
-    done = None
-    for event in engine.generate(tokens, NGRAM, 200, cancel=cancel):
-        if isinstance(event, Token):
-            seen.append(event.text)
-            if len(seen) == 12:
-                cancel.set()
-        else:
-            done = event
+    seen, done = stream_until_cancelled(engine, tokens, NGRAM, 12)
     assert done is not None and done.stats.stop_reason == "cancelled"
     assert done.text == "".join(seen) and done.stats.completion_tokens == 12
     assert done.stats.spec_accepted > 0

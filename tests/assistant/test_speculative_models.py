@@ -8,19 +8,18 @@ drafts are the bundled Q4_1 (a different file with the same vocabulary) and a Q4
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from checks import stream_until_cancelled
 
 from assistant.engine import GREEDY, Engine, LoadSettings, Message, SpeculativeParams
 from assistant.engine.sampling import json_grammar
 from assistant.engine.speculative import NgramDrafter, SpeedModel
 from assistant.errors import IncompatibleDraftError
-from assistant.events import Token
+from assistant.models.drafts import quantize_copy
 from tests.assistant.test_speculative import OPEN, PARAGRAPH, REPEAT, answer
-from tests.conftest import quantized_copy
 
 CODE = [Message("user", "Rename the function add to plus in this code and show the whole code:\n\n"
                         "def add(a, b):\n    return a + b\n\n\nprint(add(2, 3))\n")]
@@ -29,7 +28,7 @@ CODE = [Message("user", "Rename the function add to plus in this code and show t
 @pytest.fixture(scope="module")
 def copies(smollm2_q8_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     self_draft = tmp_path_factory.mktemp("self") / "SmolLM2-135M-Instruct-Q8_0.self-Q4_0.gguf"
-    return {"target": smollm2_q8_path, "self": quantized_copy(smollm2_q8_path, self_draft, "Q4_0")}
+    return {"target": smollm2_q8_path, "self": quantize_copy(smollm2_q8_path, self_draft, "Q4_0")}
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +81,7 @@ def test_draft_model_keeps_the_cache_right_after_rejections_and_cancel(target: E
     # cancel in the middle of an answer: it stops at once and the cache is still the exact token list
     target.clear_cache()
     _prompt, tokens = target.render(REPEAT)
-    cancel, seen = threading.Event(), []
-    for event in target.generate(tokens, mode("draft"), 200, cancel=cancel):
-        if isinstance(event, Token):
-            seen.append(event.text)
-            if len(seen) == 10:
-                cancel.set()
+    _seen, event = stream_until_cancelled(target, tokens, mode("draft"), 10)
     assert event.stats.stop_reason == "cancelled" and event.stats.completion_tokens == 10
     again = answer(target, REPEAT, mode("draft"), cold=False)
     assert again.stats.reused_tokens == len(tokens) - 1 and again.text == answer(target, REPEAT).text
