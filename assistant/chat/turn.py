@@ -128,8 +128,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 if cleaner is not None and (rest := cleaner.flush()):
                     streamed.append(rest)
                     yield Token(rest)
+                previous = next((m.content for m in reversed(past_messages) if m.role == "user"), "")
                 yield from _finish(history, memory, conversation_id, question.id, reply.id, text, event, citations,
-                                   memories, built)
+                                   memories, built, previous)
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
@@ -159,8 +160,9 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
 
 def _finish(history: History, memory: MemoryService | None, conversation_id: str, question_id: str,
             reply_id: str, text: str, event: Done, citations: list[Citation], memories: list[Any],
-            built: BuiltPrompt) -> Iterator[Event]:
-    """Check the citations, save the answer, queue the turn for memory, and yield the final events."""
+            built: BuiltPrompt, previous: str) -> Iterator[Event]:
+    """Check the citations, save the answer, queue the turn for memory (with the user's ``previous`` message,
+    for pronouns), and yield the final events."""
     cited: list[Citation] = []
     answer = event.text
     if citations:
@@ -181,7 +183,7 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
         memories=[m.to_dict() for m in memories] or None,
     )
     if memory is not None and stats.stop_reason != "cancelled":
-        memory.enqueue_turn(conversation_id, text, answer)
+        memory.enqueue_turn(conversation_id, text, previous)
     if citations:
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,

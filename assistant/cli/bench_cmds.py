@@ -45,7 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="really embedded paragraphs for the latency store")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_retrieval)
-    b = bs.add_parser("memory", help="memory recall@5, search latency, extraction validity and speed")
+    b = bs.add_parser("memory", help="learning from chat: extraction recall/precision, supersession, recall@5, "
+                                     "answers, learning cost, search latency")
+    b.add_argument("--split", choices=("test", "dev", "all"), default="test",
+                   help="which half of the conversation set (dev is for tuning; test is the one reported)")
+    b.add_argument("--model", help="chat model that learns and answers (default: the bundled one)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_memory)
 
@@ -68,7 +72,8 @@ def cmd_retrieval(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_memory(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import memory as bench
 
-    return show_bench(bench.run(), bench.table, args.json)
+    model = ctx.assistant.models.inspect(ctx.assistant.models.find(args.model)).path if args.model else None
+    return show_bench(bench.run(model, args.split), bench.table, args.json)
 
 
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:

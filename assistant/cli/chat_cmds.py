@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.cli.context import CliContext, err, positive_int, print_json
 from assistant.errors import HearthError
-from assistant.events import Done, Failed, Notice, Sources, Token
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -89,12 +89,12 @@ class _Call:
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
-            cancel: threading.Event | None = None) -> tuple[Done | None, Failed | None, Sources | None]:
+            cancel: threading.Event | None = None) -> _Turn:
     """Run one turn; print tokens to stdout when ``echo``; notices always go to stderr."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model)
-    sources = None
+    sources, memories = None, None
     printed = False
     try:
         for event in response:
@@ -106,6 +106,8 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                 err(f"[{event.kind}] {event.message}")
             elif isinstance(event, Sources):
                 sources = event
+            elif isinstance(event, MemoriesUsed):
+                memories = event
         if printed:
             sys.stdout.write("\n")
     except BrokenPipeError:
@@ -115,7 +117,20 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
         for _ in response:
             pass
         raise
-    return response.done, response.failed, sources
+    return _Turn(response.done, response.failed, sources, memories.memories if memories else ())
+
+
+@dataclass(frozen=True)
+class _Turn:
+    done: Done | None
+    failed: Failed | None
+    sources: Sources | None
+    memories: tuple[Any, ...]  # the MemoryItems the answer's prompt carried
+
+    def print_memories(self) -> None:
+        """Which memories the answer could use, on stderr (stdout stays the answer alone)."""
+        for m in self.memories:
+            err(f"[memory] {m.text}")
 
 
 def _stats_line(done: Done) -> str:
@@ -136,7 +151,8 @@ def _speculative_json(s: Any) -> dict[str, Any]:
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     call = _Call.from_args(args, ctx)
-    done, failed, sources = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
+    turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
+    done, failed, sources = turn.done, turn.failed, turn.sources
     if failed is not None:
         err(f"hearth: {failed.message}")
         return _exit_code(failed)
@@ -144,10 +160,12 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     cited = [c for c in sources.citations if c.n in sources.cited] if sources else []
     if args.json:
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
-                    "sources": [c.to_dict() for c in cited], "speculative": _speculative_json(done.stats)})
+                    "sources": [c.to_dict() for c in cited], "speculative": _speculative_json(done.stats),
+                    "memories": [m.to_dict() for m in turn.memories]})
     else:
         for c in cited:
             err(f"[{c.n}] {c.location()}  {c.uri()}")
+        turn.print_memories()
         err(_stats_line(done))
     sys.stdout.flush()
     return 0  # the core learns from this turn in the background and finishes before the process exits
@@ -188,7 +206,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
         try:
-            done, failed, _sources = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel)
+            turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel)
+            done, failed = turn.done, turn.failed
         except KeyboardInterrupt:
             cancel.set()
             err("\n(stopped)")
@@ -197,6 +216,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err(f"hearth: {failed.message}")
         elif done is not None:
             conversation_id = done.conversation_id
+            turn.print_memories()
             err(f"({_stats_line(done)})")
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import llama_cpp as C
+import numpy as np
 import psutil
 
 from assistant.engine import native
@@ -294,6 +296,37 @@ class Engine:
                 )
             yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
                                              stop, grammar)
+
+    def next_token_logprobs(self, prompt: list[int], candidates: list[int],
+                            cancel: threading.Event | None = None) -> list[float] | None:
+        """The model's log-probability of each of ``candidates`` as the token after ``prompt``.
+
+        One forward pass, no sampling: how a small model answers a yes/no question reliably (a score to
+        threshold, not a string to parse). The KV prefix is reused like ``generate``'s, so many questions
+        behind one long few-shot prompt cost only their own tokens. None when ``cancel`` stopped it.
+        """
+        with self._lock:
+            loaded = self._require()
+            if not prompt or len(prompt) >= loaded.ctx.n_ctx:
+                raise ContextOverflowError(
+                    f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}.")
+            ctx, kv = loaded.ctx, self._kv
+            n_keep = self._reuse_prefix(ctx, prompt)
+            to_eval = prompt[n_keep:]
+            try:
+                n_done = ctx.eval(to_eval, n_keep, should_stop=(cancel or threading.Event()).is_set)
+            except RuntimeError as exc:
+                ctx.clear()
+                kv.clear()
+                raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
+            kv.extend(to_eval[:n_done])
+            if n_done < len(to_eval):
+                return None
+            logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx.ptr, -1),
+                                           shape=(loaded.model.n_vocab,)).astype(np.float64)
+            top = logits.max()
+            log_z = top + np.log(np.exp(logits - top).sum())
+            return [float(logits[t] - log_z) for t in candidates]
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""

@@ -1,9 +1,10 @@
 """Memory about the user across chats: mem0 wired to local parts only, robust with small local models.
 
 Layout (one job per module): ``backend`` (the mem0 ``Memory`` on Chroma + Hearth's providers) over
-``llm`` (mem0's LLM interface on the in-process engine; grammar-constrained JSON with a retry) and
-``embedding`` (mem0's embedder interface on the knowledge embedder); ``extraction`` (facts from a turn),
-``conflicts`` (supersession of stale facts), ``queue`` (durable turn queue and tombstones), ``records``
+``llm`` (mem0's LLM interface on the in-process engine, and yes/no answers read as p(yes)) and
+``embedding`` (mem0's embedder interface on the knowledge embedder); ``statements`` (a message cut into
+clauses said in the third person), ``extraction`` (the model's yes/no on each), ``conflicts``
+(supersession of stale facts), ``queue`` (durable turn queue and tombstones), ``records``
 (:class:`MemoryItem`); ``service.MemoryService`` ties them together for the facade, CLI and GUI.
 
 The public names are imported on first use (PEP 562): importing mem0 costs about a second (it pulls in
@@ -20,19 +21,18 @@ from assistant.memory.offline import keep_mem0_offline
 keep_mem0_offline()  # before any submodule imports mem0 (they all run this package's code first)
 
 if TYPE_CHECKING:
-    from assistant.memory.errors import MemoryNotFoundError, ModelOutputError
+    from assistant.memory.errors import MemoryNotFoundError
     from assistant.memory.records import MemoryItem
     from assistant.memory.service import MemoryService
 
 #: public name -> the submodule that defines it
 _EXPORTS = {
     "MemoryNotFoundError": "errors",
-    "ModelOutputError": "errors",
     "MemoryItem": "records",
     "MemoryService": "service",
 }
 
-__all__ = ["MemoryItem", "MemoryNotFoundError", "MemoryService", "ModelOutputError"]
+__all__ = ["MemoryItem", "MemoryNotFoundError", "MemoryService"]
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.engine import Engine
 from assistant.errors import MemoryStoreError
@@ -74,6 +74,19 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder) -> Memory:
         return Memory(config)
     except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder
         raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
+
+
+#: Payload keys mem0 itself writes; every other key is Hearth's metadata (status, superseded_by, ...).
+_MEM0_KEYS = frozenset({"data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id", "actor_id",
+                        "role", "text_lemmatized"})
+
+
+def row_of(hit: Any) -> dict[str, Any]:
+    """A vector-store hit (mem0's ``OutputData``) in the shape of a ``Memory.search`` result row."""
+    payload = hit.payload or {}
+    return {"id": hit.id, "memory": payload.get("data", ""), "score": hit.score,
+            "created_at": payload.get("created_at"), "updated_at": payload.get("updated_at"),
+            "user_id": payload.get("user_id"), "metadata": {k: v for k, v in payload.items() if k not in _MEM0_KEYS}}
 
 
 def cosine_of(score: float) -> float:

@@ -1,30 +1,33 @@
 """Which older facts a new fact makes stale ("I moved to Berlin" after "I live in Paris").
 
-mem0's pipeline only adds, so Hearth decides supersession itself, in two steps:
+mem0's pipeline only adds, so Hearth decides supersession itself, in three steps:
 
 * **Slots** (deterministic): facts that set a single-valued attribute of the user (where they live, their
   name, diet, job, employer, project, preferred answer style, age, a favourite X) are recognised by pattern
   in both third-person ("User lives in...") and first-person ("I moved to...") form. The same slot with a
   different value supersedes; the same value is a duplicate. A 135M model cannot judge this reliably (it
   answers "no conflict" to everything), so this step carries small models.
-* **Judge** (the model): for a very similar older fact that no slot settles, the model is asked with a
-  grammar-constrained yes/no. Larger models catch contradictions outside the slots this way; a failed or
-  malformed verdict counts as "no conflict", because wrongly hiding a true fact is worse than keeping both.
+* **Retractions** (deterministic): a correction often never restates the old slot ("New manager as of
+  today: Oleksandr. Priya left.", "hes 10 not 9"); a detail of an older fact that the user takes back
+  ("Priya left", "not 9", "quillfeather is history") supersedes that fact (:func:`retracts`).
+* **Judge** (the model): for a very similar older fact that no rule settles, the model is asked a yes/no
+  question, read as p(yes) from one forward pass. Larger models catch contradictions outside the rules this
+  way; it takes p(yes) >= 0.8 and a failed step counts as "no", because wrongly hiding a true fact is worse
+  than keeping both.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from mem0.llms.base import LLMBase
+if TYPE_CHECKING:
+    from assistant.memory.extraction import Decider
 
-from assistant.memory.errors import ModelOutputError
-from assistant.memory.llm import ask_json
+from assistant.errors import ContextOverflowError, GenerationError
 
 log = logging.getLogger(__name__)
 
@@ -101,41 +104,62 @@ class Verdict:
     supersedes: tuple[str, ...]  # ids of older facts the new one replaces
 
 
-JUDGE_SCHEMA: dict[str, Any] = {
-    "type": "object", "properties": {"replaces": {"type": "boolean"}},
-    "required": ["replaces"], "additionalProperties": False,
-}
-JUDGE_SYSTEM = "Does the new fact make the old fact no longer true? Reply only with JSON."
+#: p(yes) the judge needs to hide an older fact: wrongly hiding a true fact is worse than keeping both.
+JUDGE_THRESHOLD = 0.8
+JUDGE_SYSTEM = "Does the new fact make the old fact no longer true? Answer yes or no."
 JUDGE_EXAMPLES = (
-    ("User lives in Lyon", "User moved to Madrid", True),
-    ("User likes tea", "User likes chess", False),
-    ("User has a dog", "User has a cat", False),
-    ("User is a student", "User graduated and now works full time", True),
+    ("User lives in Lyon", "User moved to Madrid", "yes"),
+    ("User likes tea", "User likes chess", "no"),
+    ("User has a dog", "User has a cat", "no"),
+    ("User is a student", "User graduated and now works full time", "yes"),
 )
-
-
-def _parse_replaces(value: Any) -> bool:
-    if not isinstance(value["replaces"], bool):
-        raise TypeError("'replaces' must be true or false")
-    return value["replaces"]
 
 
 def _judge_messages(old: str, new: str) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": JUDGE_SYSTEM}]
     for o, n, r in JUDGE_EXAMPLES:
-        messages += [{"role": "user", "content": f"Old fact: {o}\nNew fact: {n}"},
-                     {"role": "assistant", "content": json.dumps({"replaces": r})}]
+        messages += [{"role": "user", "content": f"Old fact: {o}\nNew fact: {n}"}, {"role": "assistant", "content": r}]
     return [*messages, {"role": "user", "content": f"Old fact: {old}\nNew fact: {new}"}]
 
 
-def judge(llm: LLMBase | None, new: str, olds: list[Candidate], cancel: threading.Event | None) -> Verdict:
+def _details(fact: str) -> set[str]:
+    """Numbers and names: two facts that differ in one ("is 9" / "is 10") never say the same thing."""
+    words = re.findall(r"[\w'.]+", fact)
+    return {w.lower().strip(".") for i, w in enumerate(words)
+            if any(c.isdigit() for c in w) or (i > 0 and w[0].isupper() and w != "User's")}
+
+
+_GLUE = frozenset("user user's users is are was were am be been has have had a an the of in at to on for with and "
+                  "or but who which that as by from it its this now noted wants called named not no".split())
+_RETRACT_BEFORE = (r"(?:not|no longer|left|leaving|quit|no more|not more in|instead of|moved from|moved out of)"
+                   r"\s+(?:\w+\s+){0,2}")
+_RETRACT_AFTER = r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past)\b|\s+(?:left|go(?:es)? to|went to|moved)\b"
+
+
+def retracts(user_text: str, old_fact: str) -> bool:
+    """The user takes back a detail of ``old_fact``: "Priya left", "quillfeather is history", "10 not 9",
+    "I left teaching", "not more in Rabobank". A correction often never restates the old slot, so this is
+    what supersedes a fact no slot covers, without asking a small model."""
+    text = " ".join(user_text.lower().replace("\u2019", "'").split())
+    for word in re.findall(r"[\w'.]+", old_fact.lower()):
+        word = word.strip(".")
+        if word in _GLUE or (len(word) < 3 and not word.isdigit()):
+            continue
+        w = re.escape(word[:5]) + r"\w*" if word.isalpha() and len(word) > 5 else re.escape(word)
+        if re.search(rf"\b{_RETRACT_BEFORE}{w}\b", text) or re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", text):
+            return True
+    return False
+
+
+def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threading.Event | None) -> Verdict:
     """Decide what ``new`` does to the older active facts ``olds``.
 
     With ``llm`` None only the rules run (a fact the user types in needs no model).
     """
     new_slot = slot_of(new)
     for old in olds:
-        if old.cosine >= DUPLICATE_COSINE or old.text.lower() == new.lower():
+        if old.text.lower() == new.lower() or (old.cosine >= DUPLICATE_COSINE
+                                               and _details(old.text) == _details(new)):
             return Verdict(duplicate_of=old.id, supersedes=())
     replaced: list[str] = []
     for old in olds:
@@ -148,8 +172,8 @@ def judge(llm: LLMBase | None, new: str, olds: list[Candidate], cancel: threadin
             replaced.append(old.id)
         elif llm is not None and old.cosine >= JUDGE_COSINE:
             try:
-                if ask_json(llm, _judge_messages(old.text, new), JUDGE_SCHEMA, _parse_replaces, cancel):
+                if llm.yes_probability(_judge_messages(old.text, new), cancel) >= JUDGE_THRESHOLD:
                     replaced.append(old.id)
-            except ModelOutputError as exc:
+            except (GenerationError, ContextOverflowError) as exc:
                 log.warning("memory: no verdict on %r vs %r, keeping both (%s)", old.text, new, exc)
     return Verdict(duplicate_of=None, supersedes=tuple(replaced))

@@ -9,9 +9,5 @@ class MemoryNotFoundError(MemoryStoreError):
     exit_code = 4
 
 
-class ModelOutputError(MemoryStoreError):
-    """The local model gave no valid JSON for a memory step, even after the retry."""
-
-
 class MemoryJobCancelled(MemoryStoreError):
     """Background memory work stopped because the engine is needed for an answer; the turn stays queued."""

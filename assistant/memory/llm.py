@@ -1,18 +1,17 @@
-"""mem0's LLM interface over Hearth's in-process engine, and JSON calls that cannot come back malformed.
+"""mem0's LLM interface over Hearth's in-process engine, and yes/no questions a tiny model cannot garble.
 
 mem0 talks to its LLM through ``LLMBase.generate_response``. :class:`HearthLLM` implements that on the
 llama.cpp engine directly (no HTTP server in between) and turns an OpenAI-style ``response_format`` into
-a GBNF grammar, so a 135M-parameter model still emits syntactically valid JSON. :func:`ask_json` adds the
-other half of robustness: parse and validate, retry once with a little temperature (greedy would repeat
-the same output), and raise :class:`ModelOutputError` instead of returning garbage.
+a GBNF grammar. Hearth's own memory steps do not generate text at all: ``yes_probability`` reads p(yes)
+from the next-token log-probabilities after a few-shot prompt, one forward pass with the prompt prefix
+reused, so even a 135M model always gives a usable answer (a number to threshold, nothing to parse).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import threading
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mem0.configs.llms.base import BaseLlmConfig
@@ -21,7 +20,7 @@ from mem0.llms.base import LLMBase
 from assistant.engine import GREEDY, Engine, Message, SamplingParams
 from assistant.engine.sampling import json_grammar
 from assistant.events import Done
-from assistant.memory.errors import MemoryJobCancelled, ModelOutputError
+from assistant.memory.errors import MemoryJobCancelled
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +28,6 @@ T = TypeVar("T")
 
 #: Any JSON object: what ``{"type": "json_object"}`` (mem0's own calls) is constrained to.
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
-#: The retry samples instead of repeating the greedy answer that just failed.
-RETRY_SAMPLING = SamplingParams(temperature=0.4, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, seed=7)
 
 
 def _schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -43,10 +40,6 @@ def _schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
     if kind == "json_object":
         return _ANY_OBJECT
     return None
-
-
-def json_format(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "json_schema", "json_schema": {"name": "hearth", "schema": schema}}
 
 
 class HearthLLM(LLMBase):
@@ -85,26 +78,23 @@ class HearthLLM(LLMBase):
             raise MemoryJobCancelled("Memory work was interrupted so the engine could answer.")
         return done.text
 
+    def yes_probability(self, messages: list[dict[str, str]], cancel: threading.Event | None = None) -> float:
+        """p("yes") against p("no") as the first token of the reply to ``messages`` (either capitalisation).
 
-def ask_json(
-    llm: LLMBase,
-    messages: list[dict[str, str]],
-    schema: dict[str, Any],
-    parse: Callable[[Any], T],
-    cancel: threading.Event | None = None,
-) -> T:
-    """Ask for JSON matching ``schema``; ``parse`` turns it into a value or raises ValueError/KeyError/TypeError.
+        Raises MemoryJobCancelled when ``cancel`` stopped the forward pass.
+        """
+        _prompt, tokens = self.engine.render([Message(m["role"], m["content"]) for m in messages])
+        yes, no = self._answer_tokens()
+        logprobs = self.engine.next_token_logprobs(tokens, [*yes, *no], cancel)
+        if logprobs is None:
+            raise MemoryJobCancelled("Memory work was interrupted so the engine could answer.")
+        p = [math.exp(v) for v in logprobs]
+        p_yes, p_no = sum(p[:len(yes)]), sum(p[len(yes):])
+        return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.0
 
-    Two attempts (greedy, then sampled). Cancellation propagates; anything else the model does wrong ends
-    as :class:`ModelOutputError`, never as an exception from deep inside a parser.
-    """
-    problems: list[str] = []
-    for sampling in (GREEDY, RETRY_SAMPLING):
-        text = llm.generate_response(messages, response_format=json_format(schema), sampling=sampling,
-                                     cancel=cancel)
-        try:
-            return parse(json.loads(text))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            problems.append(f"{type(exc).__name__}: {exc} in {text[:200]!r}")
-            log.warning("memory: the model's JSON was unusable (%s)", problems[-1])
-    raise ModelOutputError("The model gave no valid JSON twice: " + "; ".join(problems))
+    def _answer_tokens(self) -> tuple[list[int], list[int]]:
+        """The first token of each spelling of "yes" and of "no" in this model's vocabulary."""
+        def first(words: tuple[str, ...]) -> list[int]:
+            return sorted({self.engine.tokenize(w)[0] for w in words})
+
+        return first(("yes", "Yes")), first(("no", "No"))

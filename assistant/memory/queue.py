@@ -24,7 +24,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY, conversation_id TEXT, user_text TEXT NOT NULL, enqueued_at REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    retry_at REAL NOT NULL DEFAULT 0
+    retry_at REAL NOT NULL DEFAULT 0, context TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS turns_by_status ON turns (status, id);
 CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY, vector BLOB NOT NULL, forgotten_at REAL NOT NULL);
@@ -37,10 +37,12 @@ class QueuedTurn:
     conversation_id: str | None
     user_text: str
     enqueued_at: float
+    context: str = ""  # the user's previous message in the conversation ("He's 3" after "our parrot Zazu")
 
 
 #: Columns added after the first release (added to older queues at open).
-_ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NOT NULL DEFAULT 0"}
+_ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NOT NULL DEFAULT 0",
+                  "context": "TEXT NOT NULL DEFAULT ''"}
 #: A turn whose extraction failed is tried again after these delays (seconds), then given up (``failed``):
 #: a small model's output varies with the sampling seed, and a store error is often transient.
 RETRY_DELAYS_S = (60.0, 600.0)
@@ -66,16 +68,16 @@ class TurnQueue:
         with self._lock:
             self._db.close()
 
-    def push(self, conversation_id: str | None, user_text: str) -> int:
+    def push(self, conversation_id: str | None, user_text: str, context: str = "") -> int:
         with self._lock:
-            cur = self._db.execute("INSERT INTO turns (conversation_id, user_text, enqueued_at) VALUES (?, ?, ?)",
-                                   (conversation_id, user_text, time.time()))
+            cur = self._db.execute("INSERT INTO turns (conversation_id, user_text, enqueued_at, context) "
+                                   "VALUES (?, ?, ?, ?)", (conversation_id, user_text, time.time(), context))
             return int(cur.lastrowid or 0)
 
     def pending(self, limit: int | None = None) -> list[QueuedTurn]:
         """Pending turns that are due (a failed one waits out its back-off first), oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at FROM turns "
+            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at, context FROM turns "
                                     "WHERE status = 'pending' AND retry_at <= ? ORDER BY id LIMIT ?",
                                     (time.time(), -1 if limit is None else limit))
             return [QueuedTurn(*row) for row in rows]

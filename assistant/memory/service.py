@@ -23,13 +23,14 @@ from assistant.config import KnowledgeSettings, MemorySettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
-from assistant.memory.backend import cosine_of, open_memory, score_for
-from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, slot_of
-from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError, ModelOutputError
-from assistant.memory.extraction import candidates, extract_facts
+from assistant.memory.backend import cosine_of, open_memory, row_of, score_for
+from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retracts, slot_of
+from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
+from assistant.memory.extraction import extract_facts
 from assistant.memory.llm import HearthLLM
 from assistant.memory.queue import TurnQueue
 from assistant.memory.records import ACTIVE, SLOT, SOURCE, STATUS, SUPERSEDED, SUPERSEDED_BY, MemoryItem
+from assistant.memory.statements import statements
 from assistant.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,25 @@ class MemoryService:
         return self._mem0.embedding_model.embed(text, "search")
 
     def _similar(self, text: str, k: int, min_cosine: float) -> builtins.list[tuple[dict[str, Any], float]]:
+        """The ``k`` active memories of this user closest to ``text``, at least ``min_cosine`` similar.
+
+        Asks the vector store without a filter first, for a few times ``k``, and filters here: Chroma's
+        filtered query scans every matching row (30 ms at 10k memories, against 2 ms unfiltered). Only when
+        too few of those are this user's active ones does it ask again with the filter.
+        """
         if not text.strip():
             return []
+        vector, store, user = self._vector(text), self._mem0.vector_store, self.settings.user_id
+        wide = max(4 * k, 40)
         with self._store_errors():
-            rows = self._mem0.search(text, top_k=k, filters=self._scope(), threshold=score_for(min_cosine))["results"]
-        return [(row, cosine_of(row["score"])) for row in rows]
+            hits = store.search(text, [vector], top_k=wide)
+            rows = [row_of(h) for h in hits
+                    if h.payload and h.payload.get("user_id") == user and h.payload.get(STATUS) == ACTIVE]
+            if len(rows) < k and len(hits) == wide:
+                rows = [row_of(h) for h in store.search(text, [vector], top_k=k, filters=self._scope())]
+        floor = score_for(min_cosine)
+        return [(row, cosine_of(row["score"])) for row in rows[:k]
+                if row["score"] is not None and row["score"] >= floor]
 
     # ---- reading ------------------------------------------------------------------------------------
     def get(self, memory_id: str) -> MemoryItem:
@@ -135,12 +150,12 @@ class MemoryService:
         return "\n".join([BLOCK_HEADER, *lines]) if lines else ""
 
     # ---- learning from conversations ----------------------------------------------------------------
-    def enqueue_turn(self, conversation_id: str | None, user_text: str, answer_text: str) -> None:
-        """Queue a finished turn for extraction. Facts come from what the user said, so ``answer_text`` is
-        not stored (a small model copies "facts" out of its own answer); turns that state nothing about the
-        user are not stored at all."""
-        if self.enabled and candidates(user_text):
-            self._queue.push(conversation_id, user_text)
+    def enqueue_turn(self, conversation_id: str | None, user_text: str, context: str = "") -> None:
+        """Queue a finished turn for extraction. Facts come only from what the user said (never the answer,
+        never a retrieved document); ``context`` is the user's previous message, for "she" and "he". A turn
+        with no statement that could be about the user (a question, thanks) is not queued."""
+        if self.enabled and statements(user_text, context):
+            self._queue.push(conversation_id, user_text, context)
 
     def pending_count(self) -> int:
         return self._queue.counts()["pending"]
@@ -176,12 +191,13 @@ class MemoryService:
                     break
                 try:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
-                    for fact in extract_facts(self._mem0.llm, turn.user_text, cancel):
+                    for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, cancel):
                         if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored))
+                    self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
                     break
-                except (ModelOutputError, GenerationError, ContextOverflowError) as exc:
+                except (GenerationError, ContextOverflowError) as exc:
                     retried = self._queue.fail(turn.id, str(exc))
                     log.warning("memory: turn %d failed (%s): %s", turn.id, "will retry" if retried else "gave up", exc)
                 else:
@@ -213,6 +229,19 @@ class MemoryService:
             for old_id in verdict.supersedes:
                 self._mem0.update(old_id, metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: new_id})
         return new_id
+
+    def _retract(self, user_text: str, stored: set[str]) -> None:
+        """Supersede older facts the turn takes back ("Priya left", "10 not 9") by the turn's closest new fact."""
+        if not stored:
+            return
+        new = {i: self._vector(self.get(i).text) for i in stored}
+        for row, _ in self._similar(user_text, SIMILAR_FACTS * 2, -1.0):
+            if row["id"] in stored or not retracts(user_text, row["memory"]):
+                continue
+            old = self._vector(row["memory"])
+            by = max(new, key=lambda i: sum(a * b for a, b in zip(new[i], old, strict=True)))
+            with self._store_errors():
+                self._mem0.update(row["id"], metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: by})
 
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:

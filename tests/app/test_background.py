@@ -36,11 +36,19 @@ def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, 
     qtbot.waitUntil(lambda: dialog.status.text() == "Nothing remembered yet.", timeout=60_000)
     learning_seen: list[str] = []
     window.bridge.event.connect(lambda _e: learning_seen.append(window.learning.text()))
-    ask(window, "My dog is called Biscuit and I live in Lisbon.", timeout=120_000)
-    qtbot.waitUntil(lambda: any("Biscuit" in m.text or "Lisbon" in m.text for m in dialog.model.items()),
+    ask(window, "Please remember this: my dog is called Biscuit.", timeout=120_000)
+    qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["User's dog is called Biscuit"],
                     timeout=180_000)
     assert any(text.startswith("Learning") for text in learning_seen)
     qtbot.waitUntil(lambda: not dialog.learning.isVisible() and not window.learning.text())
+    dialog.close()
+
+    # A new chat asks about it: the answer's prompt carried the memory, and the window says so.
+    window.ctl.chat.new_chat()
+    ask(window, "What's my dog called?", timeout=120_000)
+    answer = window.chat_view.last("assistant")
+    assert [m.text for m in answer.memories] == ["User's dog is called Biscuit"]
+    assert answer.chips_row.isVisible()
 
 
 @pytest.mark.slow

@@ -60,3 +60,45 @@ def test_incognito_reads_and_writes_nothing(fresh) -> None:
     assert not [e for e in response if isinstance(e, MemoriesUsed)]
     assert a.memory.pending_count() == 0
     assert [m.text for m in a.memory.list()] == ["The user is vegetarian."]
+
+
+def _learned(assistant: Assistant, *said: str) -> list:
+    """Say each message in one conversation, through ``ask``, then let the core's learner finish."""
+    conversation = None
+    for text in said:
+        response = assistant.ask(text, conversation, sampling=GREEDY)
+        response.text()
+        conversation = response.done.conversation_id
+    assistant.scheduler.stop(drain_s=120)
+    assert assistant.memory.pending_count() == 0
+    return assistant.memory.list(include_superseded=True)
+
+
+@pytest.mark.slow
+def test_facts_inside_requests_are_learned_and_questions_hypotheticals_and_quotes_are_not(fresh) -> None:
+    memories = _learned(fresh(),
+                        "Can you suggest a gift for my wife Marta? She loves gardening.",
+                        "what's the capital of Peru?",
+                        "If I were a pilot, how much would I earn?",
+                        "translate to german: 'my sister lives in Vienna and has three kids'",
+                        "thanks, that was helpful!")
+    assert [m.text for m in memories] == ["User's wife Marta loves gardening"]
+
+
+@pytest.mark.slow
+def test_a_correction_supersedes_the_old_fact(fresh) -> None:
+    assistant = fresh()
+    memories = _learned(assistant, "Hi! We just moved to Porto last month.",
+                        "Update: we moved again, we now live in Braga.",
+                        "My manager is called Priya.", "New manager as of today: Oleksandr. Priya left.")
+    by_text = {m.text: m for m in memories}
+    porto = next(m for m in memories if "Porto" in m.text)
+    priya = by_text["User's manager is called Priya"]
+    assert not porto.active and "Braga" in by_text_of(memories, porto.superseded_by)
+    assert not priya.active and "Oleksandr" in by_text_of(memories, priya.superseded_by)
+    found = [m.text for m in assistant.memory.search("Where do I live?", 5)]
+    assert any("Braga" in t for t in found) and not any("Porto" in t for t in found)
+
+
+def by_text_of(memories: list, memory_id: str | None) -> str:
+    return next(m.text for m in memories if m.id == memory_id)

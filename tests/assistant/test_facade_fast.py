@@ -241,14 +241,16 @@ def test_the_question_itself_is_queued_for_memory_learning(assistant: Assistant)
         def prompt_block(self, _items: list) -> str:
             return ""
 
-        def enqueue_turn(self, _conversation: str, said: str, answer: str) -> None:
-            queued.append((said, answer))
+        def enqueue_turn(self, _conversation: str, said: str, previous: str = "") -> None:
+            queued.append((said, previous))
 
     parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
                       search=lambda *_: [], memory=Memory(), system_prompt="", max_tokens=64,
                       sampling=assistant.sampling())
-    list(run_turn(parts, "  I live in Lisbon.  ", TurnOptions(), threading.Event()))
-    assert queued == [("I live in Lisbon.", "You said: I live in Lisbon.")]
+    first = list(run_turn(parts, "  I live in Lisbon.  ", TurnOptions(), threading.Event()))[-1]
+    list(run_turn(parts, "She loves gardening.", TurnOptions(first.conversation_id), threading.Event()))
+    # the question, never the answer; with the user's previous message, for "she" and "he"
+    assert queued == [("I live in Lisbon.", ""), ("She loves gardening.", "I live in Lisbon.")]
 
 
 def test_an_answer_that_fails_midway_is_saved_as_failed_with_the_reason(assistant: Assistant) -> None:

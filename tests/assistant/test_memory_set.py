@@ -135,3 +135,21 @@ def test_questions_need_existing_facts_and_every_fact_is_needed(data: dict) -> N
             assert current not in seen, fid  # no cycle of corrections
             seen.add(current)
         assert current in needed, fid
+
+
+def test_also_true_facts_are_well_formed_and_in_the_users_own_words(data: dict) -> None:
+    """Optional "also_true": incidental true facts a turn states, counted correct for precision only."""
+    for conv, ti, turn in _turns(data):
+        if "also_true" not in turn:
+            continue
+        where = f"{conv['id']}.t{ti}"
+        assert isinstance(turn["also_true"], list) and turn["also_true"], where
+        for ai, extra in enumerate(turn["also_true"]):
+            aid = f"{where}.a{ai}"
+            assert isinstance(extra, dict) and set(extra) == {"fact", "keys"}, aid
+            assert isinstance(extra["fact"], str) and extra["fact"].strip(), aid
+            keys = extra["keys"]
+            assert isinstance(keys, list) and keys, aid
+            for key in keys:
+                assert isinstance(key, str) and key.strip(), (aid, key)
+                assert key.casefold() in turn["user"].casefold(), (aid, key)

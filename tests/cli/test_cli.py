@@ -103,3 +103,19 @@ def test_bad_per_call_options_fail_with_one_line(hearth_home: Path) -> None:
     empty = hearth("ask", "  ", home=hearth_home)
     assert empty.returncode == 2 and "empty" in empty.stderr and empty.stdout == ""
     assert json.loads(hearth("history", "list", "--json", home=hearth_home).stdout) == []
+
+
+def test_ask_learns_an_explicit_request_and_shows_the_memories_an_answer_used(hearth_home: Path) -> None:
+    """The issue's own example: "Please remember this: ..." becomes a memory; a world question does not; a later
+    question in a new conversation gets the memory in its prompt, listed on stderr and in --json."""
+    out = hearth("ask", "--max-tokens", "8", "Please remember this: my dog is called Biscuit.", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert hearth("ask", "--max-tokens", "8", "what's the capital of Peru?", home=hearth_home).returncode == 0
+    listed = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    assert [m["text"] for m in listed] == ["User's dog is called Biscuit"]
+
+    out = hearth("ask", "--max-tokens", "8", "What's my dog called?", home=hearth_home)
+    assert out.returncode == 0 and "[memory] User's dog is called Biscuit" in out.stderr
+    assert "[memory]" not in out.stdout
+    data = json.loads(hearth("ask", "--json", "--max-tokens", "8", "What's my dog called?", home=hearth_home).stdout)
+    assert [m["text"] for m in data["memories"]] == ["User's dog is called Biscuit"]

@@ -70,7 +70,7 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path) -> None:
 
 def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_embedder) -> None:
     queued = CliContext()
-    queued.assistant.memory.enqueue_turn("c1", "I'm vegetarian.", "Noted.")
+    queued.assistant.memory.enqueue_turn("c1", "I'm vegetarian.")
     queued.assistant.close(learning_s=0)  # queued, not learned: `memory process` does it
     code, out = hearth("memory", "process", "--json")
     assert code == 0 and json.loads(out) == {"processed": 1, "pending": 0}

@@ -34,7 +34,7 @@ CHILD = """
     memory = MemoryService(get_paths().ensure(), MemorySettings(), Engine(), FakeEmbedder(), llm=SlowFacts())
     if memory.pending_count() == 0 and not memory.list():
         for place in json.loads(sys.argv[1]):
-            memory.enqueue_turn("c1", f"I visited {place} last summer.", "Nice!")
+            memory.enqueue_turn("c1", f"I visited {place} last summer.")
     print("started", flush=True)
     memory.process_pending()
     print("finished", flush=True)

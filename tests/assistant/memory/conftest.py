@@ -12,26 +12,31 @@ import pytest
 
 from assistant.config import KnowledgeSettings, MemorySettings
 from assistant.engine import Engine
+from assistant.errors import GenerationError
 from assistant.knowledge import SentenceTransformerEmbedder
 from assistant.memory import MemoryService
 from assistant.paths import get_paths
 
 
 class ScriptedLLM:
-    """Stands in for the engine in mem0's LLM slot: returns the scripted replies in order, records prompts."""
+    """Stands in for the engine in mem0's LLM slot: every yes/no question gets p(yes) = ``yes``, after
+    ``failures`` of them raised (a llama.cpp failure, to test retries); the questions are recorded."""
 
-    def __init__(self, *replies: str) -> None:
-        self.replies = list(replies)
-        self.calls: list[list[dict[str, str]]] = []
+    def __init__(self, yes: float = 1.0, failures: int = 0) -> None:
+        self.asked: list[str] = []
+        self.yes, self.failures = yes, failures
 
-    def generate_response(self, messages, response_format=None, tools=None, tool_choice="auto", **kwargs) -> str:
-        self.calls.append(messages)
-        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+    def yes_probability(self, messages, cancel=None) -> float:
+        if self.failures:
+            self.failures -= 1
+            raise GenerationError("Evaluating the prompt failed: scripted")
+        self.asked.append(messages[-1]["content"])
+        return self.yes
 
 
 @pytest.fixture
 def scripted() -> type[ScriptedLLM]:
-    """``scripted(reply, ...)`` builds a fake LLM (test modules cannot import conftest)."""
+    """``scripted(yes=0.9)`` builds a fake model (test modules cannot import conftest)."""
     return ScriptedLLM
 
 

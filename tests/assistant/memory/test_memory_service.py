@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_fact_from_one_conversation_reaches_a_new_one_after_restart(open_memory, engine: Engine) -> None:
     first = open_memory()
-    first.enqueue_turn("conv-1", "Hi! I'm vegetarian and my project is called Atlas.", "Nice to meet you!")
+    first.enqueue_turn("conv-1", "Hi! I'm vegetarian and my project is called Atlas.")
     first.close()  # killed before extraction: the turn waits on disk
 
     second = open_memory()
@@ -38,10 +38,10 @@ def test_a_fact_from_one_conversation_reaches_a_new_one_after_restart(open_memor
 
 def test_a_contradicting_fact_supersedes_the_old_one(open_memory) -> None:
     memory = open_memory()
-    memory.enqueue_turn("a", "I live in Paris.", "Lovely city.")
+    memory.enqueue_turn("a", "I live in Paris.")
     memory.process_pending()
     [paris] = memory.list()
-    memory.enqueue_turn("b", "I moved to Berlin last month.", "Welcome to Berlin!")
+    memory.enqueue_turn("b", "I moved to Berlin last month.")
     memory.process_pending()
 
     [berlin] = memory.list()
@@ -54,8 +54,8 @@ def test_a_contradicting_fact_supersedes_the_old_one(open_memory) -> None:
 
 def test_forget_is_for_good(open_memory) -> None:
     memory = open_memory()
-    memory.enqueue_turn("a", "I'm allergic to peanuts.", "Noted.")
-    memory.enqueue_turn("b", "I'm allergic to peanuts, remember that.", "Noted.")  # same fact, still queued
+    memory.enqueue_turn("a", "I'm allergic to peanuts.")
+    memory.enqueue_turn("b", "I'm allergic to peanuts, remember that.")  # same fact, still queued
     memory.process_pending(limit=1)
     [fact] = memory.list()
     memory.forget(fact.id)
@@ -74,37 +74,37 @@ def test_disabled_memory_reads_and_writes_nothing(open_memory) -> None:
     memory = open_memory()
     memory.add("User lives in Oslo")
     off = open_memory(MemorySettings(enabled=False))
-    off.enqueue_turn("a", "I'm vegan.", "Noted.")
+    off.enqueue_turn("a", "I'm vegan.")
     assert off.pending_count() == 0 and off.process_pending() == 0
     assert off.relevant("Where do I live?") == []
 
 
-def test_malformed_model_output_skips_the_turn_without_losing_it(open_memory, scripted) -> None:
-    memory = open_memory(llm=scripted("I think the facts are: vegan", "{'facts': oops"))
-    memory.enqueue_turn("a", "I'm vegan.", "Noted.")
-    memory.enqueue_turn("b", "I live in Oslo.", "Noted.")
+def test_a_failed_model_step_skips_the_turn_without_losing_it(open_memory, scripted) -> None:
+    memory = open_memory(llm=scripted(failures=1))
+    memory.enqueue_turn("a", "I'm vegan.")
+    memory.enqueue_turn("b", "I live in Oslo.")
     assert memory.process_pending(limit=1) == 1
     assert memory.pending_count() == 2 and memory.due_count() == 1  # kept, and retried after a back-off
     assert 50 < memory.next_retry_in() <= 60 and memory.failed_count() == 0
     assert memory.list() == []
 
-    fixed = open_memory(llm=scripted('{"facts": ["User lives in Oslo"]}'))
+    fixed = open_memory(llm=scripted())
     assert fixed.process_pending() == 1
     assert [m.text for m in fixed.list()] == ["User lives in Oslo"]
 
 
 def test_facts_of_one_turn_never_supersede_each_other(open_memory, scripted) -> None:
-    llm = scripted('{"facts": ["User has a dog called Biscuit", "User\'s dog is a beagle"]}', '{"replaces": true}')
+    llm = scripted(yes=1.0)
     memory = open_memory(llm=llm)
-    memory.enqueue_turn("a", "My dog is a beagle called Biscuit.", "Cute!")
+    memory.enqueue_turn("a", "My dog is called Biscuit, my dog is a beagle.")
     memory.process_pending()
-    assert len(llm.calls) == 2  # the model was asked, and said "replaces"...
-    assert sorted(m.text for m in memory.list()) == ["User has a dog called Biscuit", "User's dog is a beagle"]
+    assert len(llm.asked) == 3  # two facts, then the judge was asked, and said "replaces"...
+    assert sorted(m.text for m in memory.list()) == ["User's dog is a beagle", "User's dog is called Biscuit"]
 
 
 def test_a_cancelled_job_leaves_the_turn_queued(open_memory) -> None:
     memory = open_memory()
-    memory.enqueue_turn("a", "I play the cello.", "Nice!")
+    memory.enqueue_turn("a", "I play the cello.")
     cancel = threading.Event()
     cancel.set()
     assert memory.process_pending(cancel) == 0

@@ -4,47 +4,76 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.memory.conflicts import Candidate, judge, slot_of
-from assistant.memory.errors import ModelOutputError
-from assistant.memory.extraction import candidates, extract_facts, grounded
+from assistant.memory.conflicts import Candidate, judge, retracts, slot_of
+from assistant.memory.extraction import EXPLICIT_THRESHOLD, THRESHOLD, extract_facts
 from assistant.memory.records import MemoryItem
+from assistant.memory.statements import statements, third_person
 
 
-@pytest.mark.parametrize(("said", "expected"), [
-    ("I'm allergic to peanuts, can you suggest a snack?", ["I'm allergic to peanuts"]),
-    ("How do I sort a list in Python?", []),
-    ("Tell me a joke about cats.", []),
-    ("What is my name?", []),
-    ("Hi! I moved to Berlin last month.", ["I moved to Berlin last month"]),
+@pytest.mark.parametrize(("said", "facts"), [
+    ("Please remember this: my dog is called Biscuit.", ["User's dog is called Biscuit"]),
+    ("note to self: dentist on 14 March at 9:30", ["User noted: dentist on 14 March at 9:30"]),
+    ("Can you suggest a gift for my wife Marta? She loves gardening.", ["User's wife Marta loves gardening"]),
+    ("im vegetarian and my husband doesnt eat mushrooms, ideas for dinner tonite?",
+     ["User is vegetarian", "User's husband doesnt eat mushrooms"]),
+    ("Hi! I'm Aroha, 29, from Wellington, and I work as a vet nurse",
+     ["User is Aroha, 29, from Wellington", "User works as a vet nurse"]),
+    ("Update: we moved again, we now live in Braga.", ["User moved again", "User now lives in Braga"]),
+    ("no emojis ever", ["User wants: no emojis ever"]),
+    ("Could you reply with bullet points from now on?", ["User wants: reply with bullet points from now on"]),
+    ("I use metric units. I'm in Dublin, not the US.", ["User uses metric units", "User is in Dublin, not the US"]),
+    # nothing about the user: questions, quotes, hypotheticals, documents, thanks, one-off instructions
+    ("what's the capital of Peru?", []),
+    ("translate to german: 'my sister lives in Vienna and has three kids'", []),
+    ("suppose I earned 80k in Germany, how much tax?", []),
+    ("In the document, the author says she was born in 1961.", []),
+    ("Very good explanation, thank you my friend.", []),
+    ("this time give me the full working", []),
 ])
-def test_only_first_person_statements_reach_the_model(said: str, expected: list[str]) -> None:
-    assert candidates(said) == expected
+def test_statements_cut_a_message_and_keep_the_users_words(said: str, facts: list[str]) -> None:
+    assert [s.fact for s in statements(said)] == facts
 
 
-def test_grounding_drops_invented_facts() -> None:
-    said = "I'm allergic to peanuts"
-    assert grounded("User has a food allergy to peanuts", said)
-    assert not grounded("User lives in Spain", said)
-    assert not grounded("User is", said)
+def test_pronouns_and_bare_relations_resolve_from_the_previous_message() -> None:
+    previous = "my son oskar is 9 and he wants to start football"
+    assert [s.fact for s in statements("sry hes 10 not 9", previous)] == ["User's son oskar is 10 not 9"]
+    assert [s.fact for s in statements("husbands name is Dario", "my husband hates mushrooms")] == [
+        "User's husbands name is Dario"]
+    assert statements("He's 3 right now.") == []  # nobody to refer to: not a fact about the user
 
 
-def test_extraction_keeps_grounded_facts_and_falls_back_to_the_users_words(scripted) -> None:
-    llm = scripted('{"facts": ["User is vegetarian", "User lives in Spain"]}')
-    assert extract_facts(llm, "I'm vegetarian.") == ["User is vegetarian"]
-    llm = scripted('{"facts": ["User has a dog"]}')  # the name the user gave was lost
-    assert extract_facts(llm, "My dog is called Biscuit.") == ["User has a dog",
-                                                                'User said: "My dog is called Biscuit"']
-    assert extract_facts(scripted("unused"), "What's the weather?") == []
+@pytest.mark.parametrize(("clause", "fact"), [
+    ("I teach chemistry", "User teaches chemistry"),
+    ("we now live in Braga", "User now lives in Braga"),
+    ("I don't eat pork", "User doesn't eat pork"),
+    ("I've got two greyhounds", "User has got two greyhounds"),
+    ("I left teaching", "User left teaching"),
+    ("I study law", "User studies law"),
+    ("my passport expires in May", "User's passport expires in May"),
+])
+def test_third_person(clause: str, fact: str) -> None:
+    assert third_person(clause) == fact
 
 
-def test_malformed_json_is_retried_once_then_reported(scripted) -> None:
-    llm = scripted('{"facts": [1, 2]}', '{"facts": ["User is vegan"]}')
-    assert extract_facts(llm, "I'm vegan.") == ["User is vegan"]
-    assert len(llm.calls) == 2
-    broken = scripted("sure! here are the facts:", '{"facts": ')
-    with pytest.raises(ModelOutputError):
-        extract_facts(broken, "I'm vegan.")
-    assert len(broken.calls) == 2
+def test_the_model_decides_and_an_explicit_request_needs_less_certainty(scripted) -> None:
+    assert extract_facts(scripted(yes=0.9), "I'm vegetarian.") == ["User is vegetarian"]
+    assert extract_facts(scripted(yes=0.1), "I'm vegetarian.") == []
+    between = (EXPLICIT_THRESHOLD + THRESHOLD) / 2
+    assert extract_facts(scripted(yes=between), "I'm vegetarian.") == []
+    assert extract_facts(scripted(yes=between), "Remember that I'm vegetarian.") == ["User is vegetarian"]
+    llm = scripted(yes=0.9)
+    assert extract_facts(llm, "What's the weather?") == [] and llm.asked == []  # no statement: no model call
+    extract_facts(llm, "My dog is called Biscuit.")
+    assert llm.asked == ["User's dog is called Biscuit"]  # the model judges the fact it would store
+
+
+def test_retractions() -> None:
+    assert retracts("New manager as of today: Oleksandr. Priya left.", "User's manager is called Priya")
+    assert retracts("sry hes 10 not 9", "User's son oskar is 9")
+    assert retracts("I left teaching and I'm now a lab technician", "User teaches chemistry in Glasgow")
+    assert retracts("ok update: Ledgerwise, quillfeather is history lol", "User works at Quillfeather")
+    assert not retracts("sry hes 10 not 9", "User's son oskar wants to start football")
+    assert not retracts("I left my keys at home", "User lives in Porto")
 
 
 @pytest.mark.parametrize(("fact", "slot"), [
@@ -69,10 +98,13 @@ def test_rules_supersede_duplicate_and_keep_unrelated_facts() -> None:
     assert judge(None, "My sister lives in Rome", [paris], None).supersedes == ()
 
 
-def test_the_model_judges_similar_facts_and_a_bad_verdict_keeps_both(scripted) -> None:
+def test_the_model_judges_similar_facts_and_a_failed_or_unsure_verdict_keeps_both(scripted) -> None:
     tea = Candidate("1", "User drinks tea every morning", 0.8)
-    assert judge(scripted('{"replaces": true}'), "User gave up tea", [tea], None).supersedes == ("1",)
-    assert judge(scripted("nonsense"), "User gave up tea", [tea], None).supersedes == ()
+    assert judge(scripted(yes=0.95), "User gave up tea", [tea], None).supersedes == ("1",)
+    assert judge(scripted(yes=0.6), "User gave up tea", [tea], None).supersedes == ()  # not sure: keep both
+    assert judge(scripted(failures=1), "User gave up tea", [tea], None).supersedes == ()
+    oskar = Candidate("2", "User's son oskar is 9", 0.97)  # near-identical, but another number: not a duplicate
+    assert judge(None, "User's son oskar is 10", [oskar], None).duplicate_of is None
 
 
 def test_memory_item_reads_mem0_rows() -> None:
