@@ -151,20 +151,32 @@ def models_shot(window: MainWindow, app: QApplication) -> None:
 
 
 def memory_shot(window: MainWindow, app: QApplication) -> None:
-    """Memory learning from a chat with no CLI call: the status-bar indicator, then the memory manager."""
+    """Memory learning from a chat with no CLI call: the status-bar indicator, the memory manager, then a new
+    chat whose answer used a memory (the chip under it opens the list in the source panel)."""
     ctl = window.ctl
     assert ctl is not None
     ctl.chat.new_chat()
     window.composer.select_collections([])
-    window.composer.edit.setPlainText("My dog is called Biscuit and I live in Lisbon.")
-    window.composer._submit()
-    _wait(app, lambda: bool(window.learning.text()), 120)
+    for said in ("Please remember this: my dog is called Biscuit.",
+                 "Can you suggest a gift for my wife Marta? She loves gardening."):
+        window.composer.edit.setPlainText(said)
+        window.composer._submit()
+        _wait(app, lambda: bool(window.learning.text()), 120)
+        _wait(app, lambda: not ctl.chat.generating, 120)
     _save(window, "memory-learning", app)
     dialog = ctl.memory.open()
     dialog.resize(560, 420)
-    _wait(app, lambda: bool(dialog.model.items()) and not window.learning.text(), 240)
+    _wait(app, lambda: len(dialog.model.items()) >= 2 and not window.learning.text(), 240)
     _save(dialog, "memory", app)
     dialog.reject()
+    ctl.chat.new_chat()
+    window.composer.edit.setPlainText("What's my dog called?")
+    window.composer._submit()
+    _wait(app, lambda: not ctl.chat.generating, 120)
+    answer = window.chat_view.last("assistant")
+    if answer is not None and answer.memories:
+        answer.sourceRequested.emit(None)
+    _save(window, "memory-used", app)
 
 
 def _with_theme(settings: object, name: str) -> object:

@@ -24,12 +24,10 @@ CHILD = """
     from assistant.paths import get_paths
 
     class SlowFacts:
-        '''mem0's LLM slot: each turn's one fact, slowly (a small model takes a second or so per turn).'''
-        def generate_response(self, messages, response_format=None, **kwargs):
+        '''mem0's LLM slot: yes to each turn's one fact, no to "does it replace an older one", slowly.'''
+        def yes_probability(self, messages, cancel=None):
             time.sleep(0.15)
-            said = messages[-1]["content"]
-            place = next(p for p in json.loads(sys.argv[1]) if p in said)
-            return json.dumps({"facts": [f"User visited {place}"]})
+            return 0.0 if "Old fact:" in messages[-1]["content"] else 0.9
 
     memory = MemoryService(get_paths().ensure(), MemorySettings(), Engine(), FakeEmbedder(), llm=SlowFacts())
     if memory.pending_count() == 0 and not memory.list():
@@ -64,6 +62,6 @@ def test_kill_while_learning_loses_and_doubles_nothing(seed: int, home: Path, mo
     assert finish.communicate(timeout=120)[0].split() == ["started", "finished"]
     memory = MemoryService(get_paths().ensure(), MemorySettings(), Engine(), FakeEmbedder())
     try:
-        assert check(memory) == sorted(f"User visited {p}" for p in PLACES)
+        assert check(memory) == sorted(f"User visited {p} last summer" for p in PLACES)
     finally:
         memory.close()
