@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,11 +74,12 @@ def messages_for(fact: str) -> list[dict[str, str]]:
     return [*messages, {"role": "user", "content": fact}]
 
 
-def decide(model: Decider, user_text: str, context: str = "",
+def decide(model: Decider, user_text: str, context: str = "", known: Sequence[str] = (),
            cancel: threading.Event | None = None) -> list[Decision]:
-    """Every candidate statement in ``user_text`` with the model's p(yes). Raises MemoryJobCancelled."""
+    """Every candidate statement in ``user_text`` with the model's p(yes) (``context`` and ``known``: see
+    :func:`statements.statements`). Raises MemoryJobCancelled."""
     decisions = []
-    for statement in statements(user_text, context):
+    for statement in statements(user_text, context, known):
         if cancel is not None and cancel.is_set():
             raise MemoryJobCancelled("Memory work was interrupted so the engine could answer.")
         p = model.yes_probability(messages_for(statement.fact), cancel)
@@ -87,11 +89,11 @@ def decide(model: Decider, user_text: str, context: str = "",
     return decisions
 
 
-def extract_facts(model: Decider, user_text: str, context: str = "",
+def extract_facts(model: Decider, user_text: str, context: str = "", known: Sequence[str] = (),
                   cancel: threading.Event | None = None) -> list[str]:
     """The lasting facts about the user in ``user_text`` (third person, the user's details exact); [] if none."""
     kept: list[str] = []
-    for d in decide(model, user_text, context, cancel):
+    for d in decide(model, user_text, context, known, cancel):
         if d.keep and d.statement.fact.lower() not in {k.lower() for k in kept}:
             kept.append(d.statement.fact)
     return kept[:MAX_FACTS]

@@ -191,7 +191,8 @@ class MemoryService:
                     break
                 try:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
-                    for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, cancel):
+                    known = [row["memory"] for row, _ in self._similar(turn.user_text, SIMILAR_FACTS, RELEVANT_COSINE)]
+                    for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
                         if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored))
                     self._retract(turn.user_text, stored)

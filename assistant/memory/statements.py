@@ -12,6 +12,7 @@ when asked to paraphrase ("My manager is called Priya" -> "User is Priya").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: Longest user text looked at: a pasted document is not a statement about the user.
@@ -33,8 +34,9 @@ _SUBJECT = (r"(?:i|i'm|im|i've|ive|i'd|i'll|my|we|we're|we've|our|he|he's|hes|sh
             r"his|her|their)\b")
 _ASKING = (r"(?:what|whats|what's|how|which|who|where|when|why|can|could|would|will|should|do|does|is|are|any|"
            r"ideas?|suggest|recommend|please|pls|tell|give|make|write|help|explain|so)\b")
+_DEPENDS = r"(?:after|before|since|until|although|though|because|unless|whereas)\b"
 _ASKS_NEXT = r"(?:what|whats|what's|how|which|can|could|would|any|ideas?|suggest|recommend|tell|give)\b"
-_CLAUSE = re.compile(rf"\s*[()]\s*|\s*[,;:]\s*(?={_SUBJECT}|(?:(?:so|and|but)\s+)?{_ASKS_NEXT})|\s+(?=if\b)|"
+_CLAUSE = re.compile(rf"\s*[()]\s*|\s*[,;:]\s*(?={_SUBJECT}|(?:(?:so|and|but)\s+)?{_ASKS_NEXT}|{_DEPENDS})|\s+(?=if\b)|"
                      rf"\s+(?:and|but|so|because|as|since|while|though)\s+(?={_SUBJECT})", re.IGNORECASE)
 _EXPLICIT = re.compile(r"^(?:(?:hi|hey|hello|ok|okay|so|oh|also|and)\W+)*(?:please\s+)?"
                        r"(?:(?:do\s+)?remember(?: this| that)?|"
@@ -65,6 +67,11 @@ _CHATTER = re.compile(
     r"(?:i'?m|im|i am) (?:wondering|curious|confused|bored|sorry|fine|not sure|looking for|just asking|asking|"
     r"trying to (?:understand|figure))|i (?:think (?:so|that|you|it)|guess|agree|see|mean|understand|know|got it|"
     r"get it)|i (?:don'?t|do not|can'?t) (?:understand|know|see|get)|let me|let'?s)\b", re.IGNORECASE)
+#: A dependent clause qualifies another one and states nothing by itself ("after years of saying I would").
+_DEPENDENT = re.compile(rf"^(?:{_DEPENDS}|till|when|whenever|while|once)", re.IGNORECASE)
+#: Words that say nothing about what a fact is about: "User moved again", "User finally did it".
+_VAGUE = frozenset("it that this so too again then back there here now finally already last first once just really "
+                   "lol haha".split())
 #: An instruction for this answer ("this time give me the full working", "make it shorter").
 _ONE_OFF = re.compile(r"^(?:give|make|write|show|explain|compare|translate|fix|summari[sz]e|list|draft|rewrite|"
                       r"plan|find|check|tell|send|add|remove|put|try|describe|create|generate|shorten|expand)\b|"
@@ -81,7 +88,7 @@ _RELATIONS = {
 }
 _GENDER = {word: g for g, words in _RELATIONS.items() for word in words.split()}
 _IMPLIED_MY = re.compile(r"^new (?=\w)|^(?:" + "|".join(_GENDER) + r")s?:", re.IGNORECASE)
-_ANTECEDENT = re.compile(r"\b(?:my|our)\s+(" + "|".join(_GENDER) + r")s?\b(?:,?\s+(?:called|named)\s+)?"
+_ANTECEDENT = re.compile(r"\b(?:my|our|user's)\s+(" + "|".join(_GENDER) + r")s?\b(?:,?\s+(?:called|named)\s+)?"
                          r"(?:\s+(?!(?:is|was|has|had|and|who|just|does|doesn|did|lives|works|loves|likes|got|"
                          r"wants|said|says|turned|will|would|can)\b)((?-i:[A-Z\u00C0-\u00DE][\w\u00C0-\u017F-]*)|"
                          r"[a-z\u00C0-\u017F]+(?=\s+(?:is|was|has)\b)))?", re.IGNORECASE)
@@ -194,21 +201,43 @@ def _resolve(clause: str, antecedents: list[tuple[str, str]]) -> str:
     return clause
 
 
+def _empty(fact: str) -> bool:
+    """A verb with nothing it is about ("User moved again", "User last talked"); "User is vegan" is not."""
+    if fact.startswith(("User's", "User noted:", "User wants:")):
+        return False
+    return len([w for w in fact.split()[1:] if w.lower() not in _VAGUE]) <= 1
+
+
+def _named(fact: str, antecedents: list[tuple[str, str]]) -> str:
+    """Give an unnamed relation the name it has elsewhere: "User's daughter is 7" after "my daughter Lúcia"
+    (or a stored "User's daughter Lúcia ...") reads "User's daughter Lúcia is 7", so the name is not lost
+    when this fact supersedes the older one."""
+    names = {p.split()[1].lower(): p for _, p in antecedents if len(p.split()) > 2}
+
+    def name(m: re.Match[str]) -> str:
+        phrase = names.get(m.group(1).lower())
+        return phrase if phrase and phrase.split()[2] not in fact else m.group(0)
+
+    return re.sub(r"\bUser's (\w+)\b(?!'|\s+(?-i:[A-Z\u00C0-\u00DE]))", name, fact, count=1)
+
+
 def _clean(text: str) -> str:
     return _FILLER.sub("", " ".join(text.split()).strip(" .,;:!?-–—\"'()")).strip(" .,;:!?-–—\"'()")
 
 
-def statements(user_text: str, context: str = "") -> list[Statement]:
+def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> list[Statement]:
     """The clauses of ``user_text`` that may state a fact about the user, rewritten in the third person.
 
-    ``context``: the user's previous message in the conversation, for "He's 3 now" after "our parrot Zazu".
+    ``context``: the user's previous message in the conversation, for "He's 3 now" after "our parrot Zazu";
+    ``known``: facts already stored that may name a relation ("User's daughter Lúcia loves dinosaurs").
     Questions, quoted text, hypotheticals and talk about documents are left out here; whether a clause that
     remains is a lasting fact about the user is the model's call.
     """
     text = _QUOTED.sub(" ", user_text[:MAX_SOURCE_CHARS].replace("\u2019", "'"))
     text = _ABBREVIATION.sub(lambda m: m.group(1) + _DOT, text)
     correction = bool(_CORRECTION.search(text))
-    antecedents = _antecedents(_QUOTED.sub(" ", context.replace("\u2019", "'")))
+    antecedents = [a for fact in known for a in _antecedents(fact)]
+    antecedents += _antecedents(_QUOTED.sub(" ", context.replace("\u2019", "'")))
     found: list[Statement] = []
     for sentence in _SENTENCE.split(text):
         sentence = sentence.strip()
@@ -233,12 +262,14 @@ def statements(user_text: str, context: str = "") -> list[Statement]:
             if (_HYPOTHETICAL.search(clause) or _DOCUMENT.search(clause) or _PLEASANTRY.match(clause)
                     or _CHATTER.match(clause)):
                 continue
-            if _ONE_OFF.search(clause) and not (explicit or standing):
+            if (_ONE_OFF.search(clause) or _DEPENDENT.match(clause)) and not (explicit or standing):
                 continue
             clause = _resolve(clause, antecedents)
             if not (explicit or standing or _SELF.search(clause) or clause.startswith("User's")
                     or _IMPLIED_BE.match(clause) or _IMPLIED_MY.match(clause)):
                 continue
-            fact = third_person(clause, standing)
+            fact = _named(third_person(clause, standing), antecedents)
+            if _empty(fact):
+                continue
             found.append(Statement(clause, fact, explicit, standing, correction))
     return found
