@@ -136,19 +136,34 @@ _RETRACT_BEFORE = (r"(?:not|no longer|left|leaving|quit|no more|not more in|inst
 _RETRACT_AFTER = r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past)\b|\s+(?:left|go(?:es)? to|went to|moved)\b"
 
 
-def retracts(user_text: str, old_fact: str) -> bool:
-    """The user takes back a detail of ``old_fact``: "Priya left", "quillfeather is history", "10 not 9",
-    "I left teaching", "not more in Rabobank". A correction often never restates the old slot, so this is
-    what supersedes a fact no slot covers, without asking a small model."""
-    text = " ".join(user_text.lower().replace("\u2019", "'").split())
-    for word in re.findall(r"[\w'.]+", old_fact.lower()):
-        word = word.strip(".")
-        if word in _GLUE or (len(word) < 3 and not word.isdigit()):
-            continue
-        w = re.escape(word[:5]) + r"\w*" if word.isalpha() and len(word) > 5 else re.escape(word)
+def _content(fact: str) -> list[str]:
+    words = (w.strip(".") for w in re.findall(r"[\w'.]+", fact.lower()))
+    return [w for w in words if w not in _GLUE and (len(w) >= 3 or w.isdigit())]
+
+
+def _pattern(word: str) -> str:
+    """A word and its inflections ("teaches" ~ "teaching") as a regex."""
+    return re.escape(word[:min(5, len(word) - 1)]) + r"\w*" if word.isalpha() and len(word) > 4 else re.escape(word)
+
+
+def retraction(said: str, old_fact: str) -> str | None:
+    """Whether the user takes back a detail of ``old_fact`` ("Priya left", "quillfeather is history", "10 not 9",
+    "I left teaching", "not more in Rabobank"): None if not, "all" if everything else the old fact says is
+    said again in ``said`` (the user's words and the turn's new facts), else "part".
+
+    A correction often never restates the old slot, so this is what supersedes a fact no slot covers,
+    without asking a small model. A fact with more in it than the correction touches ("Lúcia is 6 and obsessed
+    with dinosaurs" after "she is 7 not 6") is only "part" retracted: hiding the rest would lose a true fact,
+    so it stays, ranked below the fact that corrects it.
+    """
+    text = " ".join(said.lower().replace("\u2019", "'").split())
+    content = _content(old_fact)
+    for word in content:
+        w = _pattern(word)
         if re.search(rf"\b{_RETRACT_BEFORE}{w}\b", text) or re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", text):
-            return True
-    return False
+            rest = [other for other in content if other != word]
+            return "all" if all(re.search(rf"\b{_pattern(other)}\b", text) for other in rest) else "part"
+    return None
 
 
 def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threading.Event | None) -> Verdict:

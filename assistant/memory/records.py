@@ -7,6 +7,8 @@ from typing import Any
 
 #: Payload keys Hearth adds to every mem0 memory (Chroma metadata cannot hold None, so "" means none).
 STATUS, SUPERSEDED_BY, SOURCE, SLOT = "status", "superseded_by", "source_conversation", "slot"
+#: A fact the user corrected in part ("she is 7 not 6" of "Lúcia is 6 and loves dinosaurs") names its corrector.
+CORRECTED_BY = "corrected_by"
 ACTIVE, SUPERSEDED = "active", "superseded"
 
 

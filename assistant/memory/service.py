@@ -24,12 +24,21 @@ from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
 from assistant.memory.backend import cosine_of, open_memory, row_of, score_for
-from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retracts, slot_of
+from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retraction, slot_of
 from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
 from assistant.memory.extraction import extract_facts
 from assistant.memory.llm import HearthLLM
 from assistant.memory.queue import TurnQueue
-from assistant.memory.records import ACTIVE, SLOT, SOURCE, STATUS, SUPERSEDED, SUPERSEDED_BY, MemoryItem
+from assistant.memory.records import (
+    ACTIVE,
+    CORRECTED_BY,
+    SLOT,
+    SOURCE,
+    STATUS,
+    SUPERSEDED,
+    SUPERSEDED_BY,
+    MemoryItem,
+)
 from assistant.memory.statements import statements
 from assistant.paths import Paths
 
@@ -45,6 +54,17 @@ SIMILAR_FACTS = 5
 MAX_BLOCK_ITEMS, MAX_ITEM_CHARS = 8, 160
 _ALL = 10_000
 BLOCK_HEADER = "What you know about the user from earlier conversations (use it only when relevant):"
+
+
+def _corrections_first(rows: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+    """Move a fact that corrects another one (in part) right above it when both were found."""
+    ordered = list(rows)
+    for row in rows:
+        corrector = (row.get("metadata") or {}).get(CORRECTED_BY)
+        ids = [r["id"] for r in ordered]
+        if corrector in ids and ids.index(corrector) > ids.index(row["id"]):
+            ordered.insert(ids.index(row["id"]), ordered.pop(ids.index(corrector)))
+    return ordered
 
 
 class MemoryService:
@@ -109,7 +129,7 @@ class MemoryService:
             if len(rows) < k and len(hits) == wide:
                 rows = [row_of(h) for h in store.search(text, [vector], top_k=k, filters=self._scope())]
         floor = score_for(min_cosine)
-        return [(row, cosine_of(row["score"])) for row in rows[:k]
+        return [(row, cosine_of(row["score"])) for row in _corrections_first(rows)[:k]
                 if row["score"] is not None and row["score"] >= floor]
 
     # ---- reading ------------------------------------------------------------------------------------
@@ -235,14 +255,18 @@ class MemoryService:
         """Supersede older facts the turn takes back ("Priya left", "10 not 9") by the turn's closest new fact."""
         if not stored:
             return
-        new = {i: self._vector(self.get(i).text) for i in stored}
+        texts = {i: self.get(i).text for i in stored}
+        said = " ".join([user_text, *texts.values()])  # what the turn says now, in the user's words and as facts
+        new = {i: self._vector(text) for i, text in texts.items()}
         for row, _ in self._similar(user_text, SIMILAR_FACTS * 2, -1.0):
-            if row["id"] in stored or not retracts(user_text, row["memory"]):
+            how = None if row["id"] in stored else retraction(said, row["memory"])
+            if how is None:
                 continue
             old = self._vector(row["memory"])
             by = max(new, key=lambda i: sum(a * b for a, b in zip(new[i], old, strict=True)))
             with self._store_errors():
-                self._mem0.update(row["id"], metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: by})
+                self._mem0.update(row["id"], metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: by} if how == "all"
+                                  else {CORRECTED_BY: by})
 
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:

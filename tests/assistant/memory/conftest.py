@@ -19,19 +19,20 @@ from assistant.paths import get_paths
 
 
 class ScriptedLLM:
-    """Stands in for the engine in mem0's LLM slot: every yes/no question gets p(yes) = ``yes``, after
-    ``failures`` of them raised (a llama.cpp failure, to test retries); the questions are recorded."""
+    """Stands in for the engine in mem0's LLM slot: every yes/no question gets p(yes) = ``yes`` (``judge``
+    for "does the new fact replace the old one", default ``yes``), after ``failures`` of them raised (a
+    llama.cpp failure, to test retries); the questions are recorded."""
 
-    def __init__(self, yes: float = 1.0, failures: int = 0) -> None:
+    def __init__(self, yes: float = 1.0, failures: int = 0, judge: float | None = None) -> None:
         self.asked: list[str] = []
-        self.yes, self.failures = yes, failures
+        self.yes, self.failures, self.judge = yes, failures, yes if judge is None else judge
 
     def yes_probability(self, messages, cancel=None) -> float:
         if self.failures:
             self.failures -= 1
             raise GenerationError("Evaluating the prompt failed: scripted")
         self.asked.append(messages[-1]["content"])
-        return self.yes
+        return self.judge if messages[-1]["content"].startswith("Old fact:") else self.yes
 
 
 @pytest.fixture

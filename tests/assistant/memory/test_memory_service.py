@@ -102,6 +102,21 @@ def test_facts_of_one_turn_never_supersede_each_other(open_memory, scripted) -> 
     assert sorted(m.text for m in memory.list()) == ["User's dog is a beagle", "User's dog is called Biscuit"]
 
 
+def test_a_correction_hides_what_it_replaces_and_ranks_above_what_it_corrects_in_part(open_memory, scripted) -> None:
+    memory = open_memory(llm=scripted(yes=0.9, judge=0.0))
+    memory.enqueue_turn("a", "My manager is called Priya.")
+    memory.enqueue_turn("a", "My daughter Lúcia is 6 and obsessed with dinosaurs.")
+    memory.process_pending()
+    memory.enqueue_turn("a", "New manager as of today: Oleksandr. Priya left.")
+    memory.enqueue_turn("a", "oh wait, my daughter is 7 not 6")
+    memory.process_pending()
+    assert sorted(m.text for m in memory.list()) == [
+        "User's New manager as of today: Oleksandr", "User's daughter Lúcia is 6 and obsessed with dinosaurs",
+        "User's daughter Lúcia is 7 not 6"]  # Priya is gone; the dinosaurs stay
+    found = [m.text for m in memory.search("my daughter Lúcia is 6 and obsessed with dinosaurs", 2)]
+    assert found == ["User's daughter Lúcia is 7 not 6", "User's daughter Lúcia is 6 and obsessed with dinosaurs"]
+
+
 def test_a_cancelled_job_leaves_the_turn_queued(open_memory) -> None:
     memory = open_memory()
     memory.enqueue_turn("a", "I play the cello.")
