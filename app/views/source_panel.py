@@ -45,10 +45,11 @@ class SourcePanel(QFrame):
         self.memories = QLabel()
         self.memories.setWordWrap(True)
         self.memories.setAccessibleName("Memories used for this answer")
+        self.memories.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addLayout(header)
         layout.addWidget(self.where)
@@ -63,6 +64,8 @@ class SourcePanel(QFrame):
         self.passage = passage
         for widget in (self.where, self.text, self.open_button):
             widget.setVisible(passage is not None)
+        # without a passage the memories take the room it had, from the top (not spread over the panel)
+        self._layout.setStretchFactor(self.memories, 0 if passage is not None else 1)
         if passage is None:
             self.title.setText("What Hearth remembered")
         else:

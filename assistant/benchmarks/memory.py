@@ -38,7 +38,7 @@ from typing import Any
 from assistant.benchmarks.results import save_result
 from assistant.config import Settings
 from assistant.core import Assistant
-from assistant.engine import GREEDY, Engine, LoadSettings
+from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.memory import MemoryItem, MemoryService
 from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, Paths
@@ -201,6 +201,13 @@ def _latency(paths: Paths, engine: Engine, embedder: SentenceTransformerEmbedder
             "search_ms_p50": statistics.median(latencies), "search_ms_p95": _percentile(latencies, 0.95)}
 
 
+def _mem0_prompt_tokens(engine: Engine) -> int:
+    """How long mem0's own extraction prompt is in this model's tokens (why Hearth asks its own question)."""
+    from mem0.configs.prompts import ADDITIVE_EXTRACTION_PROMPT
+
+    return len(engine.render([Message("system", ADDITIVE_EXTRACTION_PROMPT), Message("user", "I'm vegan.")])[1])
+
+
 def run(model: str | Path | None = None, split: str = "test") -> dict[str, Any]:
     data = json.loads(DATA.read_text(encoding="utf-8"))
     conversations = [c for c in data["conversations"] if split in ("all", c["split"])]
@@ -229,7 +236,7 @@ def run(model: str | Path | None = None, split: str = "test") -> dict[str, Any]:
             latency_paths = Paths(root / "l-config", root / "l-data", root / "l-cache").ensure()
             latency = _latency(latency_paths, engine, embedder,
                                [q["ask"] for c in conversations for q in c["questions"]])
-        info = engine.info
+        info, mem0_prompt = engine.info, _mem0_prompt_tokens(engine)
     finally:
         engine.unload()
     result = {
@@ -250,6 +257,7 @@ def run(model: str | Path | None = None, split: str = "test") -> dict[str, Any]:
                      "seconds_per_turn_p95": _percentile(tally.learn_s, 0.95),
                      "ttft_s_while_learning_median": statistics.median(tally.ttft_busy or [0.0]),
                      "ttft_s_idle_median": statistics.median(tally.ttft_idle or [0.0])},
+        "baseline_mem0_prompt_tokens": mem0_prompt,
         "targets": TARGETS,
         "misses": tally.misses,
         "questions_not_found": tally.not_found,
@@ -281,6 +289,8 @@ def table(result: dict[str, Any]) -> str:
         ("time to first token: while learning / idle (median)",
          f"{learn['ttft_s_while_learning_median']:.2f} / {learn['ttft_s_idle_median']:.2f} s", "no wait"),
     ]
+    rows.append(("baseline: mem0's own extraction prompt", f"{result['baseline_mem0_prompt_tokens']:,} tokens",
+                 "(Hearth's: one short yes/no per statement)"))
     lines = [f"Memory benchmark, {result['split']} split ({result['model']}, {result['embedder']}, "
              f"{result['conversations']} conversations, {result['turns']} turns)", "",
              "| measure | result | target |", "|---|---|---|"]
