@@ -40,3 +40,10 @@ class Passage:
 def memory_text(memory: Any) -> str:
     """A memory item (``.text``) or its stored dictionary form, as one line."""
     return str(memory.get("text", "") if isinstance(memory, dict) else getattr(memory, "text", memory))
+
+
+def memory_origin(memory: Any) -> str:
+    """Where a memory came from, for its tooltip: what the user said, and when."""
+    said = getattr(memory, "source_text", None)
+    when = str(getattr(memory, "created_at", ""))[:16].replace("T", " ")
+    return f'You said: "{said}" ({when})' if said else f"Added by you ({when})"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt_models import ItemRole, ListModel
-from app.sources import memory_text
+from app.sources import memory_origin, memory_text
 from app.views.dialogs import ask_text, confirm
 
 NOT_ENABLED = ("Memory is not enabled. Turn it on in Settings → Memory; then everything Hearth remembers "
@@ -38,7 +38,7 @@ class MemoryDialog(QDialog):
         self.setWindowTitle("What Hearth remembers")
         self.setObjectName("MemoryDialog")
         self.resize(560, 460)
-        self.model: ListModel = ListModel(memory_text)
+        self.model: ListModel = ListModel(memory_text, memory_origin)
         layout = QVBoxLayout(self)
         self.status = QLabel(NOT_ENABLED if not available else "")
         self.status.setWordWrap(True)

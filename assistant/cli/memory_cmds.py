@@ -66,7 +66,8 @@ def _show(items: list[MemoryItem], as_json: bool) -> None:
         err("No memories.")
     for m in items:
         stale = f"  (superseded by {m.superseded_by})" if m.superseded_by else ""
-        print(f"{m.id}  {m.text}{stale}")
+        said = f'  [you said: "{m.source_text}"]' if m.source_text else ""
+        print(f"{m.id}  {m.text}{stale}{said}")
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:

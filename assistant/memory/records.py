@@ -7,6 +7,8 @@ from typing import Any
 
 #: Payload keys Hearth adds to every mem0 memory (Chroma metadata cannot hold None, so "" means none).
 STATUS, SUPERSEDED_BY, SOURCE, SLOT = "status", "superseded_by", "source_conversation", "slot"
+#: What the user said that the fact was learned from (their message, cut to SOURCE_TEXT_CHARS).
+SOURCE_TEXT, SOURCE_TEXT_CHARS = "source_text", 300
 #: A fact the user corrected in part ("she is 7 not 6" of "Lúcia is 6 and loves dinosaurs") names its corrector.
 CORRECTED_BY = "corrected_by"
 ACTIVE, SUPERSEDED = "active", "superseded"
@@ -22,6 +24,7 @@ class MemoryItem:
     updated_at: str
     superseded_by: str | None = None
     source_conversation: str | None = None
+    source_text: str | None = None  # the user's message it was learned from (None: typed in as a memory)
 
     @property
     def active(self) -> bool:
@@ -42,4 +45,5 @@ class MemoryItem:
             updated_at=row.get("updated_at") or created,
             superseded_by=meta.get(SUPERSEDED_BY) or None,
             source_conversation=meta.get(SOURCE) or None,
+            source_text=meta.get(SOURCE_TEXT) or None,
         )

@@ -34,6 +34,8 @@ from assistant.memory.records import (
     CORRECTED_BY,
     SLOT,
     SOURCE,
+    SOURCE_TEXT,
+    SOURCE_TEXT_CHARS,
     STATUS,
     SUPERSEDED,
     SUPERSEDED_BY,
@@ -214,7 +216,8 @@ class MemoryService:
                     known = [row["memory"] for row, _ in self._similar(turn.user_text, SIMILAR_FACTS, RELEVANT_COSINE)]
                     for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
                         if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
-                            stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored))
+                            stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored,
+                                                   said=turn.user_text))
                     self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
                     break
@@ -228,10 +231,11 @@ class MemoryService:
         return handled
 
     def _store(self, fact: str, conversation_id: str | None, llm: LLMBase | None,
-               cancel: threading.Event | None, siblings: Collection[str] = ()) -> str:
+               cancel: threading.Event | None, siblings: Collection[str] = (), said: str = "") -> str:
         """Store ``fact`` unless an active memory already says it; mark the ones it contradicts superseded.
 
-        ``siblings``: ids stored from the same turn, which this fact may duplicate but never supersede.
+        ``siblings``: ids stored from the same turn, which this fact may duplicate but never supersede;
+        ``said``: the user's message it comes from, kept with it (where a memory came from, for the user).
         """
         slot = slot_of(fact)
         similar = self._similar(fact, SIMILAR_FACTS, -1.0)
@@ -243,7 +247,8 @@ class MemoryService:
         verdict = replace(verdict, supersedes=tuple(i for i in verdict.supersedes if i not in siblings))
         if verdict.duplicate_of is not None:
             return verdict.duplicate_of
-        meta = {STATUS: ACTIVE, SLOT: slot.name if slot else "", SOURCE: conversation_id or ""}
+        meta = {STATUS: ACTIVE, SLOT: slot.name if slot else "", SOURCE: conversation_id or "",
+                SOURCE_TEXT: " ".join(said.split())[:SOURCE_TEXT_CHARS]}
         with self._store_errors():
             new_id = self._mem0.add([{"role": "user", "content": fact}], user_id=self.settings.user_id,
                                     metadata=meta, infer=False)["results"][0]["id"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from gui_helpers import write_settings
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -39,6 +40,8 @@ def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, 
     ask(window, "Please remember this: my dog is called Biscuit.", timeout=120_000)
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["User's dog is called Biscuit"],
                     timeout=180_000)
+    tooltip = dialog.model.data(dialog.model.index(0), Qt.ItemDataRole.ToolTipRole)
+    assert tooltip.startswith('You said: "Please remember this: my dog is called Biscuit." (')
     assert any(text.startswith("Learning") for text in learning_seen)
     qtbot.waitUntil(lambda: not dialog.learning.isVisible() and not window.learning.text())
     dialog.close()

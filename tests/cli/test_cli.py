@@ -113,6 +113,7 @@ def test_ask_learns_an_explicit_request_and_shows_the_memories_an_answer_used(he
     assert hearth("ask", "--max-tokens", "8", "what's the capital of Peru?", home=hearth_home).returncode == 0
     listed = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
     assert [m["text"] for m in listed] == ["User's dog is called Biscuit"]
+    assert listed[0]["source_text"] == "Please remember this: my dog is called Biscuit."  # where it came from
 
     out = hearth("ask", "--max-tokens", "8", "What's my dog called?", home=hearth_home)
     assert out.returncode == 0 and "[memory] User's dog is called Biscuit" in out.stderr
