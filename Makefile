@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/hearth bench index
 	$(BIN)/hearth bench retrieval
 	$(BIN)/hearth bench memory
+	$(BIN)/hearth bench memory --model gemma
 	$(BIN)/hearth bench startup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.bench_ui
 
