@@ -203,3 +203,19 @@ def test_load_reports_progress_and_can_be_cancelled(engine: Engine, base_model_p
         engine.load(base_model_path, LoadSettings(n_ctx=256), progress=lambda p: cancel.set(), cancel=cancel)
     assert engine.info.path == before
     assert run(engine, QUESTION, max_tokens=4).stats.completion_tokens == 4
+
+
+def test_next_token_logprobs_agree_with_greedy_decoding_and_reuse_the_prefix(engine: Engine) -> None:
+    """What memory's yes/no questions read: a real distribution whose best token is the one greedy picks."""
+    _prompt, tokens = engine.render([Message("user", "Is the sky blue? Answer yes or no.")])
+    first = next(e for e in engine.generate(tokens, GREEDY, max_tokens=1) if isinstance(e, Token))
+    chosen = engine.tokenize(first.text)[0]
+    others = [t for t in range(200, 260) if t != chosen]
+    logprobs = engine.next_token_logprobs(tokens, [chosen, *others])
+    assert logprobs is not None and all(v <= 0 for v in logprobs)
+    assert logprobs[0] == max(logprobs)  # greedy's token is the most likely of these
+    assert engine.cached_tokens == len(tokens)  # the prompt stays cached for the next question behind it
+    cancel = threading.Event()
+    cancel.set()
+    other_prompt = engine.render([Message("user", "Something else entirely, " * 40)])[1]
+    assert engine.next_token_logprobs(other_prompt, [chosen], cancel) is None
