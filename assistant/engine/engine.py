@@ -287,13 +287,7 @@ class Engine:
         the whole generation; closing the iterator early releases it.
         """
         with self._lock:
-            loaded = self._require()
-            if not prompt:
-                raise GenerationError("Nothing to generate from: the prompt is empty.")
-            if len(prompt) >= loaded.ctx.n_ctx:
-                raise ContextOverflowError(
-                    f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}."
-                )
+            loaded = self._require_prompt(prompt)
             yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
                                              stop, grammar)
 
@@ -306,27 +300,39 @@ class Engine:
         behind one long few-shot prompt cost only their own tokens. None when ``cancel`` stopped it.
         """
         with self._lock:
-            loaded = self._require()
-            if not prompt or len(prompt) >= loaded.ctx.n_ctx:
-                raise ContextOverflowError(
-                    f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}.")
-            ctx, kv = loaded.ctx, self._kv
-            n_keep = self._reuse_prefix(ctx, prompt)
-            to_eval = prompt[n_keep:]
-            try:
-                n_done = ctx.eval(to_eval, n_keep, should_stop=(cancel or threading.Event()).is_set)
-            except RuntimeError as exc:
-                ctx.clear()
-                kv.clear()
-                raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
-            kv.extend(to_eval[:n_done])
-            if n_done < len(to_eval):
+            loaded = self._require_prompt(prompt)
+            n_keep, n_done = self._eval_prompt(loaded, prompt, cancel or threading.Event())
+            if n_done < len(prompt) - n_keep:
                 return None
-            logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx.ptr, -1),
+            logits = np.ctypeslib.as_array(C.llama_get_logits_ith(loaded.ctx.ptr, -1),
                                            shape=(loaded.model.n_vocab,)).astype(np.float64)
             top = logits.max()
             log_z = top + np.log(np.exp(logits - top).sum())
             return [float(logits[t] - log_z) for t in candidates]
+
+    def _require_prompt(self, prompt: list[int]) -> _Loaded:
+        """The loaded model, if ``prompt`` can be evaluated in its context."""
+        loaded = self._require()
+        if not prompt:
+            raise GenerationError("Nothing to generate from: the prompt is empty.")
+        if len(prompt) >= loaded.ctx.n_ctx:
+            raise ContextOverflowError(f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}.")
+        return loaded
+
+    def _eval_prompt(self, loaded: _Loaded, prompt: list[int], cancel: threading.Event) -> tuple[int, int]:
+        """Evaluate what the KV cache lacks of ``prompt``: (tokens reused, tokens evaluated); fewer evaluated
+        than ``len(prompt) - reused`` when ``cancel`` stopped it (the cache then holds that prefix)."""
+        ctx, kv = loaded.ctx, self._kv
+        n_keep = self._reuse_prefix(ctx, prompt)
+        to_eval = prompt[n_keep:]
+        try:
+            n_done = ctx.eval(to_eval, n_keep, should_stop=cancel.is_set)
+        except RuntimeError as exc:
+            ctx.clear()
+            kv.clear()
+            raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
+        kv.extend(to_eval[:n_done])
+        return n_keep, n_done
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""
@@ -357,19 +363,11 @@ class Engine:
     ) -> Iterator[Token | Done]:
         model, ctx, kv = loaded.model, loaded.ctx, self._kv
         t0 = time.perf_counter()
-        n_keep = self._reuse_prefix(ctx, prompt)
-        to_eval = prompt[n_keep:]
-        try:
-            n_done = ctx.eval(to_eval, n_keep, should_stop=cancel.is_set)
-        except RuntimeError as exc:
-            ctx.clear()
-            kv.clear()
-            raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
-        kv.extend(to_eval[:n_done])
+        n_keep, n_done = self._eval_prompt(loaded, prompt, cancel)
         t_prompt = time.perf_counter()
 
         answer = _Answer(model, stop, max_tokens)
-        if n_done < len(to_eval):
+        if n_done < len(prompt) - n_keep:
             answer.stop_reason = "cancelled"
         spec, policy = self._speculation(loaded, sampling)
         with SamplerChain(sampling, model.vocab, model.n_vocab, grammar) as sampler:
