@@ -213,6 +213,7 @@ def run(model: str | Path | None = None, split: str = "test") -> dict[str, Any]:
     conversations = [c for c in data["conversations"] if split in ("all", c["split"])]
     engine = Engine()
     engine.load(model or BUNDLED_CHAT_MODEL, LoadSettings(n_ctx=N_CTX))
+    info, mem0_prompt = engine.info, _mem0_prompt_tokens(engine)
     embedder = SentenceTransformerEmbedder.from_settings(Settings().knowledge)
     tally = _Tally()
     t_start = time.perf_counter()
@@ -229,16 +230,12 @@ def run(model: str | Path | None = None, split: str = "test") -> dict[str, Any]:
                     print(f"memory bench: conversation {i}/{len(conversations)} ({conv['id']})", file=sys.stderr)
                     _conversation(assistant, conv, tally)
             finally:
-                assistant.scheduler.stop()
-                assistant.history.close()
-                if assistant._memory is not None:
-                    assistant._memory.close()
+                assistant.close(learning_s=0)  # every turn is learned already; this also unloads the engine
             latency_paths = Paths(root / "l-config", root / "l-data", root / "l-cache").ensure()
             latency = _latency(latency_paths, engine, embedder,
                                [q["ask"] for c in conversations for q in c["questions"]])
-        info, mem0_prompt = engine.info, _mem0_prompt_tokens(engine)
     finally:
-        engine.unload()
+        engine.unload()  # when something failed before the assistant existed to unload it
     result = {
         "model": info.name,
         "embedder": embedder.name,
