@@ -170,29 +170,39 @@ def third_person(clause: str, standing: bool = False) -> str:
     return text[:MAX_FACT_CHARS].strip(" ,;:-")
 
 
-def _antecedents(text: str) -> list[tuple[str, str]]:
-    """(gender, "User's son oskar") for every "my <relation> [Name]" in ``text``, in order."""
-    found = []
-    for m in _ANTECEDENT.finditer(text):
-        relation, name = m.group(1), m.group(2)
-        found.append((_GENDER[relation.lower()], f"User's {relation}" + (f" {name}" if name else "")))
-    return found
+@dataclass(frozen=True)
+class _Antecedent:
+    """Someone "my <relation> [Name]" introduced, whom a later "she", "his" or bare "husbands" means."""
+
+    gender: str  # "she", "he" or "" (either)
+    relation: str  # lower case: "son"
+    name: str  # as typed ("oskar", "Marta"), or ""
+
+    @property
+    def phrase(self) -> str:
+        return f"User's {self.relation}" + (f" {self.name}" if self.name else "")
 
 
-def _resolve(clause: str, antecedents: list[tuple[str, str]]) -> str:
+def _antecedents(text: str) -> list[_Antecedent]:
+    """Every "my <relation> [Name]" (or "User's <relation> [Name]") in ``text``, in order."""
+    return [_Antecedent(_GENDER[m.group(1).lower()], m.group(1).lower(), m.group(2) or "")
+            for m in _ANTECEDENT.finditer(text)]
+
+
+def _resolve(clause: str, antecedents: list[_Antecedent]) -> str:
     """Replace a leading he/she/his/her with the latest matching "my <relation>" ("She loves" -> "User's wife
     Marta loves"); leave it when there is none (the model then judges a clause about somebody else)."""
     m = _PRONOUN.match(clause)
     if not m:
         bare = re.match(r"(\w+?)(?:'?s)?\b", clause)  # "husbands name is Dario" after "my husband"
-        if bare and any(p.split()[1].lower() == bare.group(1).lower() for _, p in antecedents):
+        if bare and any(a.relation == bare.group(1).lower() for a in antecedents):
             return "User's " + clause
         return clause
     word = m.group(1).lower().replace("'", "")
     gender = "she" if word.startswith(("she", "her")) else "he"
-    for g, phrase in reversed(antecedents):
-        if g in (gender, ""):
-            rest = clause[m.end():]
+    for a in reversed(antecedents):
+        if a.gender in (gender, ""):
+            rest, phrase = clause[m.end():], a.phrase
             if word in ("hes", "shes"):
                 return f"{phrase} is{rest}"
             if word in ("his", "her"):
@@ -208,15 +218,15 @@ def _empty(fact: str) -> bool:
     return len([w for w in fact.split()[1:] if w.lower() not in _VAGUE]) <= 1
 
 
-def _named(fact: str, antecedents: list[tuple[str, str]]) -> str:
+def _named(fact: str, antecedents: list[_Antecedent]) -> str:
     """Give an unnamed relation the name it has elsewhere: "User's daughter is 7" after "my daughter Lúcia"
     (or a stored "User's daughter Lúcia ...") reads "User's daughter Lúcia is 7", so the name is not lost
     when this fact supersedes the older one."""
-    names = {p.split()[1].lower(): p for _, p in antecedents if len(p.split()) > 2}
+    named = {a.relation: a for a in antecedents if a.name}
 
     def name(m: re.Match[str]) -> str:
-        phrase = names.get(m.group(1).lower())
-        return phrase if phrase and phrase.split()[2] not in fact else m.group(0)
+        a = named.get(m.group(1).lower())
+        return a.phrase if a and a.name not in fact else m.group(0)
 
     return re.sub(r"\bUser's (\w+)\b(?!'|\s+(?-i:[A-Z\u00C0-\u00DE]))", name, fact, count=1)
 
