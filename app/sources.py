@@ -23,6 +23,9 @@ class Passage:
     score: float
     uri: str
     location: str
+    #: True when the answer cites this passage (by the model or by Hearth's attribution), False when it was
+    #: retrieved and given to the model but not used, None when not known (answers saved before this was kept).
+    cited: bool | None = None
 
     @classmethod
     def of(cls, source: Any, n: int | None = None) -> Passage:
@@ -33,8 +36,9 @@ class Passage:
         where = Path(path).name + (f" p.{page}" if page is not None else "")
         if start is not None:
             where += f":{start}" + (f"-{end}" if end not in (None, start) else "")
+        cited = get("cited")
         return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
-                   float(get("score", 0.0) or 0.0), uri, where)
+                   float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited))
 
 
 def memory_text(memory: Any) -> str:

@@ -9,6 +9,7 @@ The per-token work is an append (and, with tinted drafts on, extending a range o
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -174,8 +175,8 @@ class ChatController(QObject):
             answer.add_notice(event.message)
         elif isinstance(event, Sources):
             cited = set(event.cited)
-            passages = [Passage.of(c, i) for i, c in enumerate(event.citations, start=1)]
-            answer.set_sources([p for p in passages if not cited or p.n in cited], answer.memories)
+            passages = [replace(Passage.of(c, i), cited=i in cited) for i, c in enumerate(event.citations, start=1)]
+            answer.set_sources(passages, answer.memories)
         elif isinstance(event, MemoriesUsed):
             answer.set_sources(answer.passages, list(event.memories))
         elif isinstance(event, Done):

@@ -192,14 +192,18 @@ class MessageWidget(QFrame):
             if item.widget() is not None:
                 item.widget().deleteLater()
         for passage in passages:
-            self._chip(chip_label(passage), f"Source {passage.n}: {passage.location}", passage)
+            what = {True: "cited in the answer", False: "found but not used in the answer"}.get(passage.cited)
+            chip = self._chip(chip_label(passage), f"Source {passage.n}: {passage.location}"
+                              + (f" ({what})" if what else ""), passage)
+            if passage.cited is not None:
+                chip.setProperty("cited", "true" if passage.cited else "false")
         if memories:
             self._chip(f"{len(memories)} memor{'y' if len(memories) == 1 else 'ies'} used",
                        "Memories used for this answer", None)
         self.chips.addStretch(1)
         self.chips_row.setVisible(bool(passages or memories))
 
-    def _chip(self, text: str, name: str, passage: Passage | None) -> None:
+    def _chip(self, text: str, name: str, passage: Passage | None) -> QPushButton:
         chip = QPushButton(text)
         chip.setObjectName("Chip")
         chip.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -207,6 +211,7 @@ class MessageWidget(QFrame):
         chip.setAccessibleName(name)
         chip.clicked.connect(lambda: self.sourceRequested.emit(passage))
         self.chips.addWidget(chip)
+        return chip
 
     def passage(self, n: int) -> Passage | None:
         return next((p for p in self.passages if p.n == n), None)

@@ -77,9 +77,9 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     if mode != "keyword":
         assert embedder is not None
         vector = embedder.embed([text])[0]
-        dense = [store.dense(c, vector, n, folder) for c in collections]
+        dense = [[i for i, _ in store.dense(c, vector, n, folder)] for c in collections]
     if mode != "dense":
-        keyword = [store.keyword(c, text, n, folder) for c in collections]
+        keyword = [[i for i, _ in store.keyword(c, text, n, folder)] for c in collections]
     weights = [DENSE_WEIGHT] * len(dense) + [KEYWORD_WEIGHT] * len(keyword)
     scores = dict(reciprocal_rank_fusion([*dense, *keyword], weights))
     rows = store.chunks(list(scores))  # ids unknown to SQLite (half-written) are dropped here

@@ -539,8 +539,9 @@ class Store:
         return old
 
     # --- reads for search ------------------------------------------------------------------------------
-    def dense(self, collection: str, vector: np.ndarray, n: int, folder: str | None = None) -> list[str]:
-        """Ids of the ``n`` nearest chunks (cosine), optionally only those under ``folder``."""
+    def dense(self, collection: str, vector: np.ndarray, n: int, folder: str | None = None
+              ) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the ``n`` nearest chunks, optionally only those under ``folder``."""
         restrict = None
         if folder is not None:
             clause, params = _folder_clause(folder)
@@ -549,21 +550,21 @@ class Store:
             if not restrict:
                 return []
         got = self._vectors(collection).query(query_embeddings=vector[None, :], n_results=n, ids=restrict,
-                                              include=[])
-        return list(got["ids"][0])
+                                              include=["distances"])
+        return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
-    def keyword(self, collection: str, text: str, n: int, folder: str | None = None) -> list[str]:
-        """Ids of the ``n`` best BM25 matches for the words of ``text``."""
+    def keyword(self, collection: str, text: str, n: int, folder: str | None = None) -> list[tuple[str, float]]:
+        """(id, BM25 score) of the ``n`` best matches for the words of ``text``, best first."""
         query = keyword_query(self.informative_words(query_words(text)))
         if query is None:
             return []
         clause, params = _folder_clause(folder)
         rows = self._query(
-            f"""SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+            f"""SELECT c.id, -chunks_fts.rank FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
                 WHERE chunks_fts MATCH ? AND c.collection = ?{clause} ORDER BY chunks_fts.rank LIMIT ?""",
             [query, collection, *params, n],
         )
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     def informative_words(self, words: list[str]) -> list[str]:
         """The words that occur in the index, without those in most chunks (the rarest is always kept)."""

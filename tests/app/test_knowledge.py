@@ -53,6 +53,12 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert any(p.path.endswith("spare-key.txt") for p in answer.passages)
     chips = [w.text() for w in answer.chips_row.findChildren(type(window.composer.send))]
     assert any("spare-key.txt" in text for text in chips)
+    # Every retrieved passage gets a chip; the one the answer cites is highlighted, the others dimmed.
+    cited = {Path(p.path).name: p.cited for p in answer.passages}
+    assert cited["spare-key.txt"] is True and cited.get("wifi.txt") in (None, False)
+    buttons = answer.chips_row.findChildren(type(window.composer.send))
+    states = {w.text().split()[-1]: w.property("cited") for w in buttons}
+    assert states["spare-key.txt"] == "true" and states.get("wifi.txt") in (None, "false")
     answer.sourceRequested.emit(next(p for p in answer.passages if p.path.endswith("spare-key.txt")))
     assert window.source_panel.isVisible() and "flowerpot" in window.source_panel.text.toPlainText()
 

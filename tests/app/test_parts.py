@@ -61,3 +61,21 @@ def test_enter_sends_and_shift_enter_adds_a_line(qtbot: QtBot) -> None:
     qtbot.keyClicks(composer.edit, "line two")
     qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
     assert sent == ["line one\nline two"] and composer.edit.toPlainText() == ""
+
+
+def test_cited_chips_are_highlighted_and_uncited_ones_dimmed(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    from app.views.message import MessageWidget
+
+    widget = MessageWidget("assistant", THEME)
+    qtbot.addWidget(widget)
+    stored = [{"n": 1, "path": "/n/lease.pdf", "page": 2, "text": "The term ends on 31 May.", "cited": True},
+              {"n": 2, "path": "/n/trip.md", "text": "Packing list", "cited": False},
+              {"n": 3, "path": "/n/old.md", "text": "saved before citations were marked"}]
+    widget.set_sources([Passage.of(s) for s in stored], [])
+    chips = widget.chips_row.findChildren(QPushButton)
+    assert [c.property("cited") for c in chips] == ["true", "false", None]
+    assert chips[0].toolTip() == "Source 1: lease.pdf p.2 (cited in the answer)"
+    assert chips[1].toolTip() == "Source 2: trip.md (found but not used in the answer)"
+    assert chips[2].toolTip() == "Source 3: old.md"
