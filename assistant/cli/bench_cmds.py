@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from assistant.benchmarks.ir_sets import ALL as RETRIEVAL_SETS  # names only: the module loads no data
 from assistant.cli.context import CliContext, err, non_negative_int, positive_int, show_bench
 from assistant.errors import InputError
 
@@ -37,9 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--reps", type=positive_int, default=2, help="interleaved pipeline/raw repetitions (best is kept)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_index)
-    b = bs.add_parser("retrieval", help="nDCG@10/recall@10 of BM25, dense, hybrid; latency at 50k chunks")
-    b.add_argument("--docs", type=positive_int, default=600, help="documents in the quality set")
-    b.add_argument("--queries", type=positive_int, default=200, help="queries (quality and latency)")
+    b = bs.add_parser("retrieval", help="nDCG@10/recall@10 of BM25, dense, RRF and Hearth's hybrid on several "
+                                        "test collections; latency at 50k chunks")
+    b.add_argument("--collections", nargs="+", choices=RETRIEVAL_SETS, default=list(RETRIEVAL_SETS),
+                   help="test collections to score (a partial run is shown, not saved)")
+    b.add_argument("--queries", type=positive_int, default=200, help="queries timed in the latency store")
     b.add_argument("--chunks", type=positive_int, default=50_000, help="chunks in the latency store")
     b.add_argument("--paragraphs", type=positive_int, default=1500,
                    help="really embedded paragraphs for the latency store")
@@ -65,7 +68,7 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_retrieval(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import retrieval as bench
 
-    result = bench.run(docs=args.docs, queries=args.queries, chunks=args.chunks, paragraphs=args.paragraphs)
+    result = bench.run(args.collections, chunks=args.chunks, queries=args.queries, paragraphs=args.paragraphs)
     return show_bench(result, bench.table, args.json)
 
 

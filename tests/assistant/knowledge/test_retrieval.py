@@ -18,8 +18,12 @@ def test_rrf_rewards_agreement() -> None:
     fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]], k=60)
     assert [i for i, _ in fused] == ["b", "a", "d", "c"]
     assert fused[0][1] == 1 / 62 + 1 / 61
-    weighted = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], weights=[1.0, 0.01], k=60)
-    assert [i for i, _ in weighted] == ["a", "b", "c"]
+    # Hearth's smaller constant trusts the top of a ranking more: a first place in one ranking beats a
+    # 15th place in both, which k = 60 ranks first.
+    first = ["a", *(f"x{i}" for i in range(13)), "b"]
+    second = [*(f"y{i}" for i in range(14)), "b"]
+    assert reciprocal_rank_fusion([first, second], k=60)[0][0] == "b"
+    assert reciprocal_rank_fusion([first, second])[0][0] == "a"
 
 
 def test_keyword_query_is_safe_fts5() -> None:
