@@ -573,6 +573,15 @@ class Store:
         limit = max(MAX_TERM_SHARE * total, COMMON_MIN)
         return [w for n, w in found if n <= limit] or [w for _, w in found[:1]]
 
+    def total_chunks(self) -> int:
+        """Chunks in the whole index (all collections), the N of an inverse document frequency."""
+        return self._query("SELECT count(*) FROM chunks")[0][0]
+
+    def vectors(self, collections: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids`` (those found in ``collections``), one row each."""
+        found = [self._vectors(c).get(ids=list(ids), include=["embeddings"])["embeddings"] for c in collections]
+        return np.asarray([v for vectors in found for v in vectors], dtype=np.float32)
+
     def chunk_counts(self, words: list[str]) -> dict[str, int]:
         """How many chunks of the whole index can hold each word: for a word the tokenizer splits (``a_b``),
         the count of its rarest part (an upper bound; 0 when a part occurs nowhere)."""

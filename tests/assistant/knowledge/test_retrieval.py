@@ -9,7 +9,7 @@ import pytest
 
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import KnowledgeBase, store
-from assistant.knowledge.retrieval import reciprocal_rank_fusion
+from assistant.knowledge.retrieval import feedback_words, reciprocal_rank_fusion, score_fusion
 from assistant.knowledge.store import keyword_query, query_words
 from assistant.paths import get_paths
 
@@ -103,3 +103,51 @@ def test_a_rare_exact_code_is_the_top_hybrid_hit_among_hundreds(kb: KnowledgeBas
     assert "heron.txt" not in dense  # the case fusion has to rescue
     hits = [Path(c.path).name for c in kb.search(question)]
     assert hits[0] == "heron.txt" and len(hits) == 5 and all(h.startswith("shipment") for h in hits[1:])
+
+
+def test_score_fusion_normalises_each_ranking_and_a_missing_candidate_gets_zero() -> None:
+    fused = score_fusion([("a", 0.8), ("b", 0.6), ("c", 0.4)], [("c", 12.0), ("d", 2.0)])
+    assert fused == pytest.approx({"a": 0.5, "b": 0.25, "c": 0.5, "d": 0.0})
+    assert score_fusion([("a", 0.3)], []) == {"a": 0.5}
+
+
+def test_feedback_words_are_the_passages_distinctive_words(kb: KnowledgeBase, sync, tmp_path: Path) -> None:
+    root = tmp_path / "garden"
+    root.mkdir()
+    common = "The garden notes say what was done this week in the garden."
+    for i in range(6):
+        (root / f"week{i}.txt").write_text(f"{common} Week {i}: watered the beds.\n")
+    (root / "roses.txt").write_text(f"{common} The roses got aphids; sprayed soapy water on the aphids.\n")
+    sync(root)
+    passage = (root / "roses.txt").read_text()
+    words = feedback_words(kb.store, [passage], "what is wrong with my roses")
+    assert words[:2] == ["aphids", "soapy"] or words[:2] == ["aphids", "sprayed"]
+    assert "roses" not in words and "the" not in words and "garden" not in words[:3]
+
+
+def test_hybrid_search_runs_a_feedback_round(kb: KnowledgeBase, sync, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second round searches again with the first hits' distinctive words added to the keyword query
+    and with the query vector moved towards the first hits; dense and keyword modes search once."""
+    root = tmp_path / "garden"
+    root.mkdir()
+    notes = {"sick.txt": "My roses are sick: aphids on every bud again this spring.",
+             "remedy.txt": "Aphids: spray soapy water twice a week, early morning, until they go.",
+             "pruning.txt": "Rose pruning: cut the roses back by a third in March.",
+             "vase.txt": "Cut roses last a week in a vase with fresh water."}
+    for name, text in notes.items():
+        (root / name).write_text(text + "\n")
+    sync(root)
+    keyword_queries, dense_vectors = [], []
+    keyword, dense = kb.store.keyword, kb.store.dense
+    monkeypatch.setattr(kb.store, "keyword", lambda c, text, *a: keyword_queries.append(text) or keyword(c, text, *a))
+    monkeypatch.setattr(kb.store, "dense", lambda c, vector, *a: dense_vectors.append(vector) or dense(c, vector, *a))
+    kb.search("what is wrong with my roses", k=3)
+    assert len(keyword_queries) == len(dense_vectors) == 2
+    added = keyword_queries[1].removeprefix("what is wrong with my roses ").split()
+    noted = {w.strip(".,:").lower() for text in notes.values() for w in text.split()}
+    assert 0 < len(added) <= 10 and set(added) <= noted - {"my", "roses", "with", "the", "a"}
+    assert 0.5 < float(dense_vectors[0] @ dense_vectors[1]) < 0.99
+    keyword_queries.clear()
+    kb.search("what is wrong with my roses", k=3, mode="keyword")
+    assert keyword_queries == ["what is wrong with my roses"]
