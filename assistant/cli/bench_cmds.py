@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--model", help="chat model that learns and answers (default: the bundled one)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_memory)
+    b = bs.add_parser("answers", help="grounded answers over the personal folder set: answer has the fact, "
+                                      "citations support their sentences, attribution fallback, time")
+    b.add_argument("--model", help="chat model that answers (default: the bundled one)")
+    b.add_argument("--limit", type=positive_int, help="only the first N questions with a known answer")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_answers)
 
 
 # Each benchmark module is imported only when it runs: building the parser must stay cheap for every command.
@@ -77,6 +83,13 @@ def cmd_memory(args: argparse.Namespace, ctx: CliContext) -> int:
 
     model = ctx.assistant.models.inspect(ctx.assistant.models.find(args.model)).path if args.model else None
     return show_bench(bench.run(model, args.split), bench.table, args.json)
+
+
+def cmd_answers(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import answers as bench
+
+    model = ctx.assistant.models.inspect(ctx.assistant.models.find(args.model)).path if args.model else None
+    return show_bench(bench.run(model, args.limit, log=err), bench.table, args.json)  # progress on stderr
 
 
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import KnowledgeSettings
-from assistant.knowledge import KnowledgeBase, store
+from assistant.knowledge import KnowledgeBase, retrieval, store
 from assistant.knowledge.retrieval import feedback_words, reciprocal_rank_fusion, score_fusion
 from assistant.knowledge.store import keyword_query, query_words
 from assistant.paths import get_paths
@@ -150,4 +150,8 @@ def test_hybrid_search_runs_a_feedback_round(kb: KnowledgeBase, sync, tmp_path: 
     assert 0.5 < float(dense_vectors[0] @ dense_vectors[1]) < 0.99
     keyword_queries.clear()
     kb.search("what is wrong with my roses", k=3, mode="keyword")
+    assert keyword_queries == ["what is wrong with my roses"]
+    keyword_queries.clear()
+    monkeypatch.setattr(retrieval, "FEEDBACK_MAX_CHUNKS", 3)  # as if the index were large: one round only
+    kb.search("what is wrong with my roses", k=3)
     assert keyword_queries == ["what is wrong with my roses"]
