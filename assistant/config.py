@@ -70,11 +70,36 @@ class AppearanceSettings:
 
 
 @dataclass
+class ServerSettings:
+    """The OpenAI-compatible API (``hearth serve``, or Settings → Server in the app)."""
+
+    enabled: bool = False  # the desktop app runs the server while it is open
+    host: str = "127.0.0.1"  # another address needs the token and is said so at start
+    port: int = 8181
+    token: str = ""  # bearer token, generated at first start (``hearth serve --show-token``)
+    parallel: int = 4  # requests decoded together in one batch (continuous batching); 1: one at a time
+    cors_origins: str = ""  # comma-separated browser origins allowed to call the API; empty: no CORS
+
+
+@dataclass
+class RemoteSettings:
+    """Parts that can live on other machines; empty URLs mean the local, embedded part."""
+
+    chroma_url: str = ""  # a Chroma server (``chroma run``), e.g. https://chroma.lan:8000; empty: embedded store
+    chroma_token: str = ""  # sent as a bearer token to the Chroma server (or the proxy in front of it)
+    llm_url: str = ""  # an OpenAI-compatible endpoint (llama-server, vLLM, Ollama, LM Studio, hearth serve)
+    llm_api_key: str = ""
+    llm_model: str = ""  # the model name sent to it; empty: the first one it lists
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     appearance: AppearanceSettings = field(default_factory=AppearanceSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
 def _to_dict(obj: Any) -> dict[str, Any]:
