@@ -14,13 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from pathlib import Path
 
-import llama_cpp as C
-import numpy as np
 import psutil
 
 from assistant.engine import native
+from assistant.engine.batching import Batcher, Job
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
 from assistant.engine.draft_model import ModelDrafter
 from assistant.engine.gguf_info import ModelInfo, read_model_info
@@ -58,6 +58,8 @@ class LoadSettings:
     n_batch: int = 512
     n_gpu_layers: int = 0  # -1: all
     use_mmap: bool = True
+    #: answers decoded together (continuous batching, for the API server); each has its own n_ctx of KV
+    n_parallel: int = 1
 
 
 @dataclass
@@ -68,8 +70,11 @@ class _Loaded:
     formatter: ChatFormatter
     settings: LoadSettings
     device: str
+    batcher: Batcher | None = None  # set when several answers are decoded together (n_parallel > 1)
 
     def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
         self.ctx.close()
         self.model.close()
 
@@ -123,7 +128,8 @@ class Engine:
         n_ctx = settings.n_ctx or info.context_length or 4096
         if info.context_length:
             n_ctx = min(n_ctx, info.context_length)
-        self._check_memory(info, n_ctx)
+        n_parallel = max(1, settings.n_parallel)
+        self._check_memory(info, n_ctx, n_parallel)
         threads = settings.n_threads or default_threads()
         try:
             model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap,
@@ -133,7 +139,7 @@ class Engine:
                 raise ModelLoadCancelled(f"Loading {info.name} was cancelled.") from None
             raise ModelLoadError(f"llama.cpp could not load {Path(info.path).name}: {exc}") from None
         try:
-            ctx = native.NativeContext(model, n_ctx, settings.n_batch, threads)
+            ctx = native.NativeContext(model, n_ctx, settings.n_batch, threads, n_parallel)
         except RuntimeError as exc:
             model.close()
             raise ModelLoadError(f"Could not create a {n_ctx}-token context for {info.name}: {exc}") from None
@@ -142,9 +148,14 @@ class Engine:
             model=model,
             ctx=ctx,
             formatter=ChatFormatter(info.chat_template, info.bos_token, info.eos_token),
-            settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap),
+            settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap,
+                                  n_parallel),
             device=_device_label(settings, model.n_layer),
         )
+        if n_parallel > 1:
+            loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.name,
+                                                   "prompt_format": "fallback" if loaded.formatter.uses_fallback
+                                                   else "gguf"})
         with self._lock:  # swap only once the new model is fully ready
             old, self._loaded, self._kv, self._ngram = self._loaded, loaded, [], None
             self._speed = SpeedModel()
@@ -154,23 +165,28 @@ class Engine:
         log.info("loaded %s (%s, n_ctx=%d, %s)", info.name, info.quantization, n_ctx, loaded.device)
         return info
 
-    def _check_memory(self, info: ModelInfo, n_ctx: int) -> None:
-        need = info.file_size + info.kv_cache_bytes(n_ctx) + _OVERHEAD_BYTES
+    def _check_memory(self, info: ModelInfo, n_ctx: int, n_parallel: int = 1) -> None:
+        kv = info.kv_cache_bytes(n_ctx) * n_parallel
+        need = info.file_size + kv + _OVERHEAD_BYTES
         free = self._memory_probe()
         if self._loaded is not None:  # the current model's memory is freed once the new one is in place
             free += self._loaded.info.file_size
         if need > free:
             raise InsufficientMemoryError(
                 f"{info.name} needs about {need / 2**30:.1f} GiB of memory (weights {info.file_size / 2**30:.1f} "
-                f"GiB + context cache {info.kv_cache_bytes(n_ctx) / 2**30:.1f} GiB at {n_ctx} tokens) but only "
-                f"{free / 2**30:.1f} GiB is free. Close other programs, lower the context length, or choose a "
-                "smaller quantization."
+                f"GiB + context cache {kv / 2**30:.1f} GiB at {n_ctx} tokens"
+                f"{f' for each of {n_parallel} parallel answers' if n_parallel > 1 else ''}) but only "
+                f"{free / 2**30:.1f} GiB is free. Close other programs, lower the context length"
+                f"{' or the parallel answers' if n_parallel > 1 else ''}, or choose a smaller quantization."
             )
 
     def clear_cache(self) -> None:
         """Forget the cached prefix: the next generation evaluates its whole prompt (a cold start)."""
         with self._lock:
             loaded = self._require()
+            if loaded.batcher is not None:
+                loaded.batcher.clear_cache()
+                return
             loaded.ctx.clear()
             self._kv = []
 
@@ -284,12 +300,23 @@ class Engine:
         """Stream Token events for ``prompt`` and end with one Done carrying the stats.
 
         ``grammar`` (GBNF, see ``sampling.json_grammar``) constrains the output. Holds the engine lock for
-        the whole generation; closing the iterator early releases it.
+        the whole generation; closing the iterator early releases it. With ``n_parallel`` > 1 the answer is
+        decoded together with the other requests' (``batching.py``) and no lock is held while it streams.
         """
         with self._lock:
             loaded = self._require_prompt(prompt)
-            yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
-                                             stop, grammar)
+            batcher = loaded.batcher
+            if batcher is None:
+                yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
+                                                 stop, grammar)
+                return
+            job = Job(prompt, SamplerChain(sampling, loaded.model.vocab, loaded.model.n_vocab, grammar),
+                      _Answer(loaded.model, stop, max_tokens), cancel or threading.Event())
+        for event in batcher.submit(job):
+            if isinstance(event, Done) and sampling.speculative.mode != "off":
+                event = dc_replace(event, stats=dc_replace(
+                    event.stats, spec_decision="off: parallel answers are decoded together in one batch"))
+            yield event
 
     def next_token_logprobs(self, prompt: list[int], candidates: list[int],
                             cancel: threading.Event | None = None) -> list[float] | None:
@@ -301,14 +328,12 @@ class Engine:
         """
         with self._lock:
             loaded = self._require_prompt(prompt)
-            n_keep, n_done = self._eval_prompt(loaded, prompt, cancel or threading.Event())
-            if n_done < len(prompt) - n_keep:
-                return None
-            logits = np.ctypeslib.as_array(C.llama_get_logits_ith(loaded.ctx.ptr, -1),
-                                           shape=(loaded.model.n_vocab,)).astype(np.float64)
-            top = logits.max()
-            log_z = top + np.log(np.exp(logits - top).sum())
-            return [float(logits[t] - log_z) for t in candidates]
+            batcher = loaded.batcher
+            if batcher is None:
+                n_keep, n_done = self._eval_prompt(loaded, prompt, cancel or threading.Event())
+                return loaded.ctx.logprobs(-1, candidates) if n_done == len(prompt) - n_keep else None
+            job = Job(prompt, None, _Answer(loaded.model, (), 1), cancel or threading.Event(), list(candidates))
+        return batcher.logprobs(job)
 
     def _require_prompt(self, prompt: list[int]) -> _Loaded:
         """The loaded model, if ``prompt`` can be evaluated in its context."""

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import llama_cpp as C
+import numpy as np
 
 log = logging.getLogger("hearth.llama")
 
@@ -136,14 +137,20 @@ class NativeModel:
 
 
 class NativeContext:
-    """A llama.cpp context (KV cache) with one pre-allocated batch for sequence 0."""
+    """A llama.cpp context (KV cache) with one pre-allocated batch.
 
-    def __init__(self, model: NativeModel, n_ctx: int, n_batch: int, n_threads: int, seed: int = -1) -> None:
+    ``n_seq`` > 1 gives the context that many sequences (continuous batching, see ``batching.py``), each
+    with its own KV stream of ``n_ctx`` cells (``kv_unified`` off): one busy request can never take another's
+    room, and ``n_ctx`` stays what the user set, per answer. The single-sequence methods work on sequence 0.
+    """
+
+    def __init__(self, model: NativeModel, n_ctx: int, n_batch: int, n_threads: int, n_seq: int = 1) -> None:
         params = C.llama_context_default_params()
-        params.n_ctx = n_ctx
+        params.n_ctx = n_ctx * n_seq
         params.n_batch = n_batch
         params.n_ubatch = min(n_batch, 512)
-        params.n_seq_max = 1
+        params.n_seq_max = n_seq
+        params.kv_unified = False
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.no_perf = True
@@ -152,7 +159,8 @@ class NativeContext:
         if not self.ptr:
             raise RuntimeError("; ".join(recent_errors) or "llama.cpp could not create a context")
         self.model = model
-        self.n_ctx = C.llama_n_ctx(self.ptr)
+        self.n_seq = n_seq
+        self.n_ctx = C.llama_n_ctx_seq(self.ptr)  # per sequence
         self.n_batch = n_batch
         self.memory = C.llama_get_memory(self.ptr)
         self.batch = C.llama_batch_init(n_batch, 0, 1)
@@ -163,9 +171,9 @@ class NativeContext:
             C.llama_free(self.ptr)
             self.ptr = None
 
-    def trim(self, keep: int) -> None:
-        """Drop every cached position >= ``keep`` (the KV tail that no longer matches the prompt)."""
-        if not C.llama_memory_seq_rm(self.memory, 0, keep, -1):
+    def trim(self, keep: int, seq: int = 0) -> None:
+        """Drop every cached position >= ``keep`` of ``seq`` (the KV tail that no longer matches the prompt)."""
+        if not C.llama_memory_seq_rm(self.memory, seq, keep, -1):
             # Some memory types (recurrent models) cannot drop a partial sequence: start over.
             C.llama_memory_clear(self.memory, True)
             raise PartialTrimUnsupported
@@ -224,6 +232,29 @@ class NativeContext:
             batch.seq_id[j][0] = 0
             batch.logits[j] = 1
         self._decode()
+
+    def eval_mixed(self, tokens: list[int], positions: list[int], seqs: list[int], logits: list[bool]) -> None:
+        """Decode one batch that mixes sequences: token j goes to sequence ``seqs[j]`` at ``positions[j]``,
+        with logits when ``logits[j]`` (read them at batch index j). The continuous-batching step."""
+        n = len(tokens)
+        assert 0 < n <= self.n_batch, "a step must fit in one batch"
+        batch = self.batch
+        batch.n_tokens = n
+        for j in range(n):
+            batch.token[j] = tokens[j]
+            batch.pos[j] = positions[j]
+            batch.n_seq_id[j] = 1
+            batch.seq_id[j][0] = seqs[j]
+            batch.logits[j] = logits[j]
+        self._decode()
+
+    def logprobs(self, index: int, candidates: list[int]) -> list[float]:
+        """Log-probabilities of ``candidates`` under the logits at batch ``index`` (a full softmax)."""
+        logits = np.ctypeslib.as_array(C.llama_get_logits_ith(self.ptr, index),
+                                       shape=(self.model.n_vocab,)).astype(np.float64)
+        top = logits.max()
+        log_z = top + np.log(np.exp(logits - top).sum())
+        return [float(logits[t] - log_z) for t in candidates]
 
     def _decode(self) -> None:
         rc = C.llama_decode(self.ptr, self.batch)
