@@ -43,7 +43,14 @@ $(SECOND_MODEL): $(STAMPS)/venv packaging/fetch_models.py
 run: setup
 	$(BIN)/python -m assistant.doctor.qt && $(BIN)/hearth
 
-test: setup
+# llama.cpp's llama-server, built once (minutes) from the llama.cpp vendored in the installed llama-cpp-python,
+# into Hearth's cache folder: the remote-LLM tests answer through it. A failed build only skips those tests.
+$(STAMPS)/llama-server: $(STAMPS)/install
+	$(BIN)/python -m assistant.benchmarks.native_tools llama-server \
+		|| echo "llama-server could not be built: the remote-LLM tests will be skipped"
+	@touch $@
+
+test: setup $(STAMPS)/llama-server
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: setup

@@ -25,10 +25,13 @@ from app.controllers.knowledge import KnowledgeController, collection_model
 from app.controllers.memory import MemoryController, learning_text
 from app.controllers.model import ModelController
 from app.controllers.models import ModelsController
+from app.controllers.remote import RemoteController
+from app.controllers.server import ServerController
 from app.icons import app_icon
 from app.views.chat_view import ChatView, ErrorBanner
 from app.views.composer import Composer
 from app.views.overlay import DropOverlay
+from app.views.settings_dialog import SettingsDialog
 from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
@@ -66,6 +69,8 @@ class Controllers:
         self.memory = MemoryController(assistant, workers, w)
         self.doctor = DoctorController(assistant, workers, w.banner)
         self.models = ModelsController(assistant, workers, w, self.model)
+        self.server = ServerController(assistant, workers, w.status)
+        self.remote = RemoteController(assistant, workers)
 
 
 class MainWindow(QMainWindow):
@@ -150,8 +155,11 @@ class MainWindow(QMainWindow):
         ctl.model.settingsApplied.connect(self.apply_appearance)
         ctl.model.loadFinished.connect(self.ready)
         ctl.model.loadFinished.connect(ctl.doctor.check_once)
+        ctl.model.applied.connect(ctl.server.sync)  # the switch starts or stops the API server at once
+        self.status.serverRequested.connect(lambda: self.open_settings("server"))
         ctl.conversations.refresh()
         ctl.knowledge.refresh()
+        ctl.server.start_if_enabled()  # before the model loads (same lane): it sizes the parallel answers
         ctl.model.load()
 
     def _background(self, event: BackgroundStatus | CollectionSynced) -> None:
@@ -189,9 +197,18 @@ class MainWindow(QMainWindow):
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
 
-    def open_settings(self) -> None:
-        if self.ctl is not None:
-            self.ctl.model.open_settings().memoryManagerRequested.connect(self.ctl.memory.open)
+    def open_settings(self, page: str = "") -> SettingsDialog | None:
+        """Settings (``page``: the tab to show, e.g. "server"), wired to the memory manager, the API server's
+        live status and the remote parts' connection tests."""
+        if self.ctl is None:
+            return None
+        dialog = self.ctl.model.open_settings()
+        dialog.memoryManagerRequested.connect(self.ctl.memory.open)
+        self.ctl.server.attach_dialog(dialog)
+        self.ctl.remote.attach_dialog(dialog)
+        if page:
+            dialog.show_page(page)
+        return dialog
 
     def apply_appearance(self, settings: Settings) -> None:
         """Restyle the app and re-render messages so rich text and icons match the new theme."""
@@ -232,6 +249,7 @@ class MainWindow(QMainWindow):
             self.ctl.knowledge.shutdown()
             self.ctl.models.cancel_download()  # the partial file stays; the next start can resume it
             self.ctl.model.cancel_load()
+            self.ctl.server.poll.stop()  # the API server itself stops with the assistant, below
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.workers.stop()

@@ -1,11 +1,15 @@
 """Screenshots for the docs (``docs/screenshots/*.png``), taken from the real app in a throwaway home.
 
 Run under a virtual display: ``xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python -m app.screenshots``.
+``.venv/bin/python -m app.screenshots server`` makes only the API server's shots (Settings → Server and Remote,
+the status bar), which need no indexing or chat first.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,7 +44,7 @@ def _save(widget: QWidget, name: str, app: QApplication) -> None:
     print("saved", OUT / f"{name}.png")
 
 
-def main() -> None:
+def main(only: str = "") -> None:
     from assistant.config import Settings, save_settings
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -63,6 +67,11 @@ def main() -> None:
         _wait(app, lambda: bool(ready))
         ctl = window.ctl
         assert ctl is not None
+        if only == "server":
+            server_shots(window, app)
+            _wait(app, lambda: not any(lane.busy for lane in window.workers.lanes), 60)  # start-up warm-ups
+            window.close()
+            return
         _save(window, "empty", app)
 
         folder = Path(tmp) / "house"
@@ -95,7 +104,8 @@ def main() -> None:
         _wait(app, lambda: not ctl.chat.generating)
         _save(window, "answer-with-sources", app)
 
-        dialog = ctl.model.open_settings()
+        dialog = window.open_settings()
+        assert dialog is not None
         dialog.resize(640, 730)
         _save(dialog, "settings", app)
         speculation_settings_shot(dialog, app)
@@ -104,10 +114,44 @@ def main() -> None:
         models_shot(window, app)
         memory_shot(window, app)
         speculation_answer_shot(window, app)
+        server_shots(window, app)
 
         window.apply_appearance(_with_theme(settings, "dark"))
         _save(window, "dark", app)
         window.close()
+
+
+def _port(preferred: int = 8181) -> int:
+    """``preferred`` when it is free (the shots show the default port), else any free one."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_shots(window: MainWindow, app: QApplication) -> None:
+    """Settings → Server with the API server switched on there and running, the status bar's indicator, and
+    Settings → Remote after a "Test connection" to a Chroma server that is not there."""
+    dialog = window.open_settings("server")
+    assert dialog is not None
+    dialog.resize(640, 730)
+    page = dialog.server_page
+    page.enabled.setChecked(True)
+    page.port.setValue(_port())
+    _wait(app, lambda: bool(page.token.text()), 30)
+    dialog.apply_button.click()
+    _wait(app, lambda: page.status.property("state") == "ok" and not dialog.applying.isVisible(), 60)
+    _save(dialog, "settings-server", app)
+    dialog.show_page("remote")
+    remote = dialog.remote_page
+    remote.chroma_url.setText(f"http://127.0.0.1:{_port(8000)}")
+    remote.buttons["chroma"].click()
+    _wait(app, lambda: remote.buttons["chroma"].isEnabled(), 30)
+    _save(dialog, "settings-remote", app)
+    dialog.reject()
+    _save(window.status, "server-status", app)
 
 
 def speculation_settings_shot(dialog: QWidget, app: QApplication) -> None:
@@ -188,4 +232,4 @@ def _with_theme(settings: object, name: str) -> object:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "")

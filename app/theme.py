@@ -25,7 +25,7 @@ LIGHT = {
     "selection": "#f2dccb", "hover": "#e9e4dd", "user_bubble": "#efe7df", "chip": "#f6efe8",
     "code_bg": "#f1eee9", "code_fg": "#2f2a26", "highlight": "#ffe58a", "danger": "#c0392b",
     "error_bg": "#fbe3df", "error_fg": "#7b1e14", "overlay": "rgba(251, 250, 248, 225)", "scroll": "#cfc8bf",
-    "link": "#b4521c", "pygments": "friendly",
+    "link": "#b4521c", "pygments": "friendly", "success": "#2e7d32",
 }
 DARK = {
     "bg": "#1c1a19", "surface": "#242220", "surface2": "#2d2a28", "input": "#1f1d1c", "border": "#3a3633",
@@ -33,7 +33,7 @@ DARK = {
     "selection": "#4a3526", "hover": "#34302d", "user_bubble": "#2e2a27", "chip": "#2d2926",
     "code_bg": "#141312", "code_fg": "#e6e1dc", "highlight": "#6b5416", "danger": "#e0574a",
     "error_bg": "#4a1f1b", "error_fg": "#ffd9d3", "overlay": "rgba(28, 26, 25, 225)", "scroll": "#4a4540",
-    "link": "#f2a266", "pygments": "monokai",
+    "link": "#f2a266", "pygments": "monokai", "success": "#7cc47f",
 }
 
 

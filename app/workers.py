@@ -2,8 +2,9 @@
 
 Why lanes instead of a thread pool: the engine, the index and the history each serialise their own work
 anyway, so one named ``QThread`` per resource ("hearth-generation", "hearth-indexing", "hearth-model",
-"hearth-io", "hearth-download") keeps jobs for one resource in order, lets chat continue while indexing runs,
-lets an old model keep answering while a new one loads, and keeps a long download from holding up the rest.
+"hearth-io", "hearth-download", "hearth-network") keeps jobs for one resource in order, lets chat continue while
+indexing runs, lets an old model keep answering while a new one loads, keeps a long download from holding up the
+rest, and keeps a "Test connection" that waits for a slow server from holding up the history or the model.
 A :class:`Job` carries plain callables: ``call`` runs on the worker thread, the ``on_*`` callbacks run on the
 GUI thread. No exception ever crosses a thread:
 the worker turns it into a readable message for ``on_failed``.
@@ -115,7 +116,10 @@ class Workers:
         self.model = Lane("hearth-model", on_error)
         self.io = Lane("hearth-io", on_error)
         self.download = Lane("hearth-download", on_error)
-        self.lanes = (self.generation, self.indexing, self.model, self.io, self.download)
+        # short jobs that must not queue behind the io lane's file reads: connection tests of remote parts (seconds
+        # when a server hangs), making the API token when Settings opens
+        self.network = Lane("hearth-network", on_error)
+        self.lanes = (self.generation, self.indexing, self.model, self.io, self.download, self.network)
         wire(self.lanes)
 
     def stop(self, timeout_ms: int = 10_000) -> None:

@@ -87,8 +87,12 @@ class RemoteSettings:
 
     chroma_url: str = ""  # a Chroma server (``chroma run``), e.g. https://chroma.lan:8000; empty: embedded store
     chroma_token: str = ""  # sent as a bearer token to the Chroma server (or the proxy in front of it)
-    llm_url: str = ""  # an OpenAI-compatible endpoint (llama-server, vLLM, Ollama, LM Studio, hearth serve)
-    llm_api_key: str = ""
+    #: An OpenAI-compatible endpoint that answers instead of the local model (llama-server, vLLM, Ollama, LM Studio,
+    #: hearth serve), e.g. http://gpu-box.lan:8080. Privacy: with it set, every prompt leaves this computer for
+    #: that server (the question, the conversation, retrieved passages, memories in the prompt, and memory
+    #: learning's questions about what the user said). Speculative decoding and load settings do not apply.
+    llm_url: str = ""
+    llm_api_key: str = ""  # sent as a bearer token (llama-server/vLLM --api-key, hearth serve's token)
     llm_model: str = ""  # the model name sent to it; empty: the first one it lists
 
 

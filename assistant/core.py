@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -25,18 +25,21 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
-from assistant.config import Settings, load_settings, save_settings
+from assistant.config import ServerSettings, Settings, load_settings, save_settings
 from assistant.errors import HearthError, InputError, ModelLoadError
-from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Progress
+from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Notice, Progress, Token
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 from assistant.scheduler import Hooks, Scheduler
 
 if TYPE_CHECKING:
+    from assistant.config import RemoteSettings
     from assistant.doctor import Finding
     from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
     from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
     from assistant.memory import MemoryService
     from assistant.models.service import ModelsService
+    from assistant.remote import RemoteCheck
+    from assistant.server.runner import ServerStatus
 
 #: ModelSettings fields that only take effect when the model is loaded again.
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ _DRAFT_FIELDS = ("speculative", "draft_model")
 #: How long ``close`` lets memory learning finish the queued turns (one-shot commands learn before exiting;
 #: whatever is left stays queued on disk and is learned at the next start).
 CLOSE_LEARNING_S = 120.0
+#: ``Assistant.chat(conversation_id=NEW_CONVERSATION)`` starts a conversation in the history (API clients).
+NEW_CONVERSATION = "new"
 
 
 class Response:
@@ -111,6 +116,10 @@ class Assistant:
 
             engine = Engine()
         self.engine = engine
+        #: The in-process engine; ``engine`` is a RemoteEngine instead while ``settings.remote.llm_url`` is set.
+        self._local_engine = engine
+        self._remote_engine: Any = None
+        self._select_llm()
         self.history = history or History(paths.history_db)
         #: What happened to the chat history file at open (salvaged after damage, or read-only), or ``None``.
         self.history_warning = self.history.salvage_report
@@ -119,12 +128,18 @@ class Assistant:
         self._models: ModelsService | None = None
         self._switcher: Any = None
         self._opening = threading.RLock()  # front-end threads may reach for a lazy part at the same time
+        self._model_lock = threading.RLock()  # one model load at a time
         self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
                                          watched=lambda: self.knowledge.watched()))
         self.long_lived = False
         #: ((model, mode, configured draft), the draft chosen for them): ``ensure_draft`` resolves once per change
         self._draft_for: tuple[tuple[str, str, str], Path | None] | None = None
+        #: Requests the engine should decode together (continuous batching); front ends that serve raise it
+        #: with :meth:`serving` before the model loads. 1: one answer at a time.
+        self.parallel_requests = 1
+        self._server: Any = None  # the API server's ServerHandle, while one was started (start_server)
+        self._server_overrides: dict[str, Any] = {}  # host/port given to start_server for this run only
 
     @classmethod
     def open(cls, *, background: bool = False) -> Assistant:
@@ -148,8 +163,11 @@ class Assistant:
 
     def close(self, learning_s: float | None = None) -> None:
         """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""
+        self.stop_server()
         self.scheduler.stop(drain_s=CLOSE_LEARNING_S if learning_s is None else learning_s)
         self.engine.unload()
+        if self.engine is not self._local_engine:
+            self._local_engine.unload()
         self.history.close()
         if self._memory is not None:
             self._memory.close()
@@ -227,17 +245,28 @@ class Assistant:
             if self._memory is not None:
                 self._memory.settings = new.memory
             changes.append(f"memory {'on' if new.memory.enabled else 'off'}")
+        if (new.remote.chroma_url, new.remote.chroma_token) != (old.remote.chroma_url, old.remote.chroma_token):
+            changes += self._chroma_moved()
         if new.appearance != old.appearance:
             changes.append("appearance")
+        if new.server != old.server and self._server is not None and self._server.running:
+            changes.append(self._server_settings_changed(old.server))
         self.save_settings()
         if rechunk:
             for name in self.knowledge.watched():
                 self.scheduler.request_sync(name)
             changes.append("watched collections are re-syncing with the new chunking")
         info = None
-        current = Path(self.engine.info.path).resolve() if self.engine.loaded else self.model_path().resolve()
+        with self.scheduler.engine_in_use():  # memory learning lets go of the engine being switched
+            llm_moved = self._select_llm(unload_local=True)
+        if llm_moved:
+            changes.append(llm_moved)
+        local = self._local_engine
+        current = Path(local.info.path).resolve() if local.loaded else self.model_path().resolve()
         reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
-        if target != current or (reload_fields and self.engine.loaded):
+        if self._remote_engine is not None:
+            info = self._remote_llm_applied(bool(llm_moved), target, current, changes)
+        elif target != current or (reload_fields and local.loaded) or llm_moved:
             try:
                 if target != current:
                     info = self.use_model(target, progress, cancel)
@@ -249,8 +278,8 @@ class Assistant:
                 self.save_settings()
                 raise
             changes.append(f"loaded {info.name}")
-        if self.engine.loaded and (info is not None or any(getattr(new.model, f) != getattr(old.model, f)
-                                                           for f in _DRAFT_FIELDS)):
+        if self._remote_engine is None and self.engine.loaded and (
+                info is not None or any(getattr(new.model, f) != getattr(old.model, f) for f in _DRAFT_FIELDS)):
             draft = self.ensure_draft()
             changes.append(f"draft model: {draft.name}" if draft is not None else "no draft model")
         return SettingsApplied(tuple(changes), info)
@@ -292,7 +321,7 @@ class Assistant:
             if self._switcher is None:
                 from assistant.models import ModelSwitcher, ProfileStore
 
-                self._switcher = ModelSwitcher(self.engine, ProfileStore.for_paths(self.paths))
+                self._switcher = ModelSwitcher(self._local_engine, ProfileStore.for_paths(self.paths))
             return self._switcher
 
     def model_path(self) -> Path:
@@ -307,7 +336,15 @@ class Assistant:
     def ensure_model(self, progress: Callable[[Progress], None] | None = None,
                      cancel: threading.Event | None = None, model: str | Path | None = None) -> ModelInfo:
         """The loaded model, loading the configured one first if needed. ``model`` (a path) loads that one for
-        this process only, with its own saved profile; the settings are not changed."""
+        this process only, with its own saved profile; the settings are not changed. Concurrent callers (API
+        requests arriving together) wait for one load instead of each loading the model."""
+        with self._model_lock:
+            return self._ensure_model(progress, cancel, model)
+
+    def _ensure_model(self, progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
+                      model: str | Path | None) -> ModelInfo:
+        if self._remote_engine is not None:
+            return self._ensure_remote_llm(model)
         if model is None:
             if not self.engine.loaded:
                 return self._load(self.model_path(), self.load_settings(), progress, cancel)
@@ -330,6 +367,11 @@ class Assistant:
         """
         m = self.settings.model
         mode = m.speculative if mode is None else mode
+        if self._remote_engine is not None:  # the server decodes on its own; the stats say speculation is off
+            if strict and mode != "off":
+                raise InputError(f"Speculative decoding ({mode}) needs the local model: answers come from the remote "
+                                 f"LLM at {self._remote_engine.url}, which decodes on its own.")
+            return None
         if mode in ("off", "ngram") or not self.engine.loaded:
             return None
         configured = m.draft_model if draft_model is None else draft_model
@@ -356,6 +398,8 @@ class Assistant:
 
     def _load(self, path: Path, settings: LoadSettings, progress: Callable[[Progress], None] | None,
               cancel: threading.Event | None) -> ModelInfo:
+        # every load decodes as many answers together as this process serves (continuous batching)
+        settings = dc_replace(settings, n_parallel=self.parallel_requests)
         info = self.engine.load(path, settings, progress, cancel)
         self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
         return info
@@ -374,6 +418,88 @@ class Assistant:
         self.scheduler.turn_queued(open_store=self.long_lived)
         return switched.info
 
+    # ---- remote parts -------------------------------------------------------------------------------
+    def test_remote(self, part: str, remote: RemoteSettings | None = None) -> RemoteCheck:
+        """"Test connection" for a remote part: ``"chroma"`` (reachable, a Chroma server, token accepted, round
+        trip). ``remote``: values to try before saving them (default: the current settings). A failure is
+        ``ok=False`` with the reason in words; only an unknown part raises (InputError)."""
+        from assistant.remote import check
+
+        return check(part, remote if remote is not None else self.settings.remote)
+
+    def _select_llm(self, unload_local: bool = False) -> str:
+        """Point :attr:`engine` at the remote LLM while ``settings.remote.llm_url`` is set, else at the local
+        engine (``unload_local``: free the local model's memory when a server takes over). Returns what changed,
+        in words ("" for nothing). Opens no connection: the engine connects on first use."""
+        r = self.settings.remote
+        old = self._remote_engine
+        if not r.llm_url.strip():
+            if old is None:
+                return ""
+            self._remote_engine, self.engine = None, self._local_engine
+            old.unload()
+            return "answers come from the local model again"
+        from assistant.engine.remote import RemoteEngine
+
+        new = RemoteEngine.from_settings(r)
+        if old is not None and old.config == new.config:
+            return ""
+        self._remote_engine = self.engine = new
+        if old is not None:
+            old.unload()
+        if unload_local:
+            self._local_engine.unload()
+        return f"answers come from the remote LLM at {new.url} (prompts and answers leave this computer)"
+
+    def _ensure_remote_llm(self, model: str | Path | None) -> ModelInfo:
+        """The remote LLM's model, connecting first if needed (a RemoteLLMError says why it cannot)."""
+        engine = self._remote_engine
+        if model is not None:
+            raise InputError(f"-m/--model chooses a local model, but answers come from the remote LLM at {engine.url} "
+                             "(settings: [remote] llm_url; its model is llm_model).")
+        connected = engine.loaded
+        info = engine.connect()
+        if not connected:
+            self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
+        return info
+
+    def _remote_llm_applied(self, moved: bool, target: Path, current: Path, changes: list[str]) -> ModelInfo | None:
+        """``update_settings`` while the remote LLM answers: a new local model is only recorded (it loads when the
+        remote LLM is switched off); a new endpoint is connected to at once, a failure said in ``changes``."""
+        if target != current:
+            self.settings.model.path = str(target)
+            self.save_settings()
+            changes.append(f"local model: {target.name} (used when the remote LLM is off)")
+        if not moved:
+            return None
+        try:
+            return self._ensure_remote_llm(None)
+        except HearthError as exc:
+            changes.append(f"the remote LLM cannot be used yet: {exc}")
+            return None
+
+    def _chroma_moved(self) -> list[str]:
+        """Point knowledge and memory at the Chroma server now configured (or back at the embedded store): the
+        knowledge store's client is closed and the next call opens the new one; the memory store is closed
+        (learning yields first) and reopens on next use. Watched collections re-sync, which fills a server
+        that lacks their vectors from the stored chunk texts."""
+        remote = self.settings.remote
+        changes = self._knowledge.use_remote(remote) if self._knowledge is not None else []
+        with self.scheduler.engine_in_use(), self._opening:
+            old, self._memory = self._memory, None
+            if old is not None:
+                old.close()
+        url = remote.chroma_url.strip()
+        where = f"the Chroma server at {url}" if url else "the embedded store on this computer"
+        changes = changes or [f"knowledge vectors now live in {where}"]
+        if self.settings.memory.enabled:
+            changes.append(f"memory vectors now live in {where}")
+        if self._knowledge is not None and (watched := self.knowledge.watched()):
+            for name in watched:
+                self.scheduler.request_sync(name)
+            changes.append("watched collections are re-syncing into it")
+        return changes
+
     # ---- knowledge ----------------------------------------------------------------------------------
     @property
     def knowledge(self) -> KnowledgeBase:
@@ -382,7 +508,7 @@ class Assistant:
             if self._knowledge is None:
                 from assistant.knowledge import KnowledgeBase
 
-                self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge)
+                self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge, remote=self.settings.remote)
             return self._knowledge
 
     def index(self, sources: list[Path], collection: str = "default", cancel: threading.Event | None = None,
@@ -439,9 +565,12 @@ class Assistant:
             return None
         with self._opening:
             if self._memory is None:
+                from assistant.engine.remote import ActiveEngine
                 from assistant.memory import MemoryService
 
-                self._memory = MemoryService(self.paths, self.settings.memory, self.engine, self.knowledge.embedder)
+                self._memory = MemoryService(self.paths, self.settings.memory, ActiveEngine(lambda: self.engine),
+                                             self.knowledge.embedder,
+                                             remote=self.settings.remote)
             return self._memory
 
     def _learner(self, open_it: bool) -> MemoryService | None:
@@ -489,7 +618,11 @@ class Assistant:
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
-        memory = self.memory if options.use_memory else None
+        try:
+            memory = self.memory if options.use_memory else None
+        except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
+            memory = None
+            yield Notice("memory", f"Answered without your memory: {exc}")
         m = self.settings.model
         mode = options.sampling.speculative.mode if options.sampling is not None else None
 
@@ -506,4 +639,198 @@ class Assistant:
             yield from run_turn(parts, text, options, cancel)
         if memory is not None:
             self.scheduler.turn_queued()
+
+    # ---- the API (``hearth serve``, assistant/server/) --------------------------------------------------
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        sampling: SamplingParams | None = None,
+        max_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        grammar: str | None = None,
+        collections: Sequence[str] = (),
+        use_memory: bool = False,
+        conversation_id: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Response:
+        """Answer the last message of ``messages`` (``{"role", "content"}`` mappings, OpenAI's chat format).
+
+        Stateless unless ``conversation_id`` is given: ``messages`` is the whole conversation and nothing is
+        written to the chat history (the answer's ``Done`` carries no ids). With ``conversation_id`` (a
+        conversation in the history, or ``"new"`` to start one) the history is Hearth's: the model sees the
+        saved conversation plus the last message of ``messages`` (earlier user/assistant messages there are
+        ignored), and the turn is saved like one asked in the window. Either way the engine's prefix reuse
+        makes a follow-up cost only its new tokens. System (and "developer") messages set this answer's system
+        prompt. ``stop`` adds stop strings; ``grammar`` (GBNF, see :meth:`json_grammar`) constrains the answer.
+
+        ``use_memory`` is False by default here, unlike :meth:`ask`: API clients are often scripts, batch jobs
+        or other programs whose requests are not the user telling Hearth about themselves, so nothing is read
+        from or learned into the user's memory unless the client asks for it.
+
+        Raises InputError for messages that are not a question (no messages, an unknown role, a last message
+        that is not the user's); every other problem arrives as a ``Failed`` event, like :meth:`ask`'s.
+        """
+        from assistant.engine.chat_format import Message
+
+        roles = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+        system: list[str] = []
+        past: list[Message] = []
+        for message in messages:
+            role = roles.get(str(message.get("role", "")))
+            if role is None:
+                raise InputError(f"Unsupported message role {message.get('role')!r}: use system, user or assistant.")
+            content = message.get("content") or ""
+            if not isinstance(content, str):
+                raise InputError("A message's content must be text.")
+            if role == "system":
+                system.append(content)
+            else:
+                past.append(Message(role, content))
+        if not past or past[-1].role != "user":
+            raise InputError('The last message must be the user\'s (role "user"): it is the question to answer.')
+        new = conversation_id == NEW_CONVERSATION
+        options = TurnOptions(
+            conversation_id=None if new else conversation_id, collections=tuple(collections), use_memory=use_memory,
+            sampling=sampling, system_prompt="\n\n".join(system) if system else None, max_tokens=max_tokens,
+            messages=None if conversation_id is not None else tuple(past[:-1]), stop=tuple(s for s in stop if s),
+            grammar=grammar, save=conversation_id is not None,
+        )
+        cancel = cancel or threading.Event()
+        return Response(self._turn(past[-1].content, options, cancel, None, None), cancel)
+
+    def complete(self, prompt: str, *, sampling: SamplingParams | None = None, max_tokens: int | None = None,
+                 stop: Sequence[str] = (), grammar: str | None = None,
+                 cancel: threading.Event | None = None) -> Response:
+        """Continue ``prompt`` as raw text: no chat template, history, sources or memory (``/v1/completions``).
+
+        Runs through the same engine, sampling and speculative decoding as answers; nothing is saved."""
+        cancel = cancel or threading.Event()
+        return Response(self._complete(prompt, sampling, max_tokens, tuple(s for s in stop if s), grammar, cancel),
+                        cancel)
+
+    def _complete(self, prompt: str, sampling: SamplingParams | None, max_tokens: int | None, stop: tuple[str, ...],
+                  grammar: str | None, cancel: threading.Event) -> Iterator[Event]:
+        if not prompt:
+            yield Failed("The prompt is empty: give some text to continue.", error_type=InputError.__name__)
+            return
+        streamed: list[str] = []
+        with self.scheduler.engine_in_use():  # learning yields the engine, as for an answer
+            try:
+                self.ensure_model()
+                self.ensure_draft()
+                tokens = self.engine.tokenize(prompt, add_special=True)
+                constrained = {"grammar": grammar} if grammar else {}
+                for event in self.engine.generate(tokens, sampling or self.sampling(),
+                                                  max_tokens or self.settings.model.max_tokens, cancel, stop,
+                                                  **constrained):
+                    if isinstance(event, Token):
+                        streamed.append(event.text)
+                    yield event
+            except HearthError as exc:
+                yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
+
+    @staticmethod
+    def json_grammar(schema: Mapping[str, Any] | None = None) -> str:
+        """GBNF that admits only JSON matching ``schema`` (None: any JSON object), for ``grammar=``.
+
+        InputError when llama.cpp's converter cannot handle the schema."""
+        from assistant.engine.sampling import json_grammar
+
+        try:
+            return json_grammar(dict(schema) if schema is not None else {"type": "object"})
+        except Exception as exc:  # the converter fails in many ways on a schema it cannot handle: all are input
+            raise InputError(f"The JSON schema cannot be used: {type(exc).__name__}: {exc}") from None
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for ``texts`` from the knowledge embedder (L2-normalised; ``/v1/embeddings``)."""
+        if not texts:
+            raise InputError("Nothing to embed: give at least one text.")
+        return self.knowledge.embedder.embed(list(texts)).tolist()
+
+    def embedding_model(self) -> str:
+        """The knowledge embedder's name (its model is not loaded for this)."""
+        return self.knowledge.embedder_name
+
+    def embedding_tokens(self, texts: Sequence[str]) -> int:
+        """How many tokens the embedder reads for ``texts`` (0 when it has no local tokenizer)."""
+        tokenizer = getattr(self.knowledge.embedder, "tokenizer", None)
+        if tokenizer is None:
+            return 0
+        return sum(sum(e.attention_mask) for e in tokenizer.encode_batch(list(texts)))  # padding is not read
+
+    def model_id(self) -> str:
+        """The chat model's id for API clients: its file name without ``.gguf`` (the loaded one, else the
+        configured one)."""
+        path = Path(self.engine.info.path) if self.engine.loaded else self.model_path()
+        return path.name.removesuffix(".gguf")
+
+    def serving(self, parallel: int) -> None:
+        """This process serves API requests, up to ``parallel`` of them decoded together (``hearth serve
+        --parallel``, ``settings.server.parallel``). Recorded as :attr:`parallel_requests` for the engine's
+        continuous batching to size its sequences from when the model loads; the server itself never
+        serialises requests."""
+        if parallel < 1:
+            raise InputError(f"parallel must be at least 1, not {parallel}.")
+        self.parallel_requests = parallel
+        with self._model_lock:  # a model already loaded for another number of answers is loaded again, now
+            if self.engine.loaded and getattr(self.engine.settings, "n_parallel", parallel) != parallel:
+                self._load(Path(self.engine.info.path), self.engine.settings, None, None)
+
+    def server_token(self) -> str:
+        """The API's bearer token, made (``secrets.token_urlsafe``) and saved in the settings at first use."""
+        if not self.settings.server.token:
+            import secrets
+
+            self.settings.server.token = secrets.token_urlsafe(32)
+            self.save_settings()
+        return self.settings.server.token
+
+    def start_server(self, host: str | None = None, port: int | None = None,
+                     parallel: int | None = None) -> ServerStatus:
+        """Run the OpenAI-compatible API in this process, on background threads (``hearth serve``, the app).
+
+        ``settings.server`` says where and how; ``host``/``port``/``parallel`` override it for this run (not
+        saved). The token is made at first start. A server already running is restarted. Raises PortInUseError
+        when the port is taken, ServerError when the address cannot be used. No socket is opened before this.
+        """
+        from assistant.server.runner import ServerHandle
+
+        self.stop_server()
+        self.server_token()
+        s = self.settings.server
+        self.serving(parallel or s.parallel)
+        self._server_overrides = {"host": host, "port": port, "parallel": parallel}
+        self._server = ServerHandle.start(self, host or s.host, s.port if port is None else port)
+        return self._server.status()
+
+    def stop_server(self) -> None:
+        """Stop the API server (answers still streaming are cancelled); nothing happens when none runs."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def server_status(self) -> ServerStatus:
+        """Whether the API server runs, where (``url``), and why it stopped (``error``) if it did."""
+        from assistant.server.runner import ServerStatus
+
+        if self._server is None:
+            return ServerStatus(running=False)
+        return self._server.status()
+
+    def server_wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the API server stops (True, also when none runs) or ``timeout_s`` passes (False)."""
+        server = self._server
+        return server is None or server.wait(timeout_s)
+
+    def _server_settings_changed(self, old: ServerSettings) -> str:
+        """Apply a change of ``settings.server`` to the running server at once: stop or restart it."""
+        if old.enabled and not self.settings.server.enabled:
+            self.stop_server()
+            return "API server stopped"
+        try:
+            status = self.start_server(**self._server_overrides)
+        except HearthError as exc:
+            return f"API server stopped: {exc}"
+        return f"API server restarted at {status.url}"
 

@@ -86,3 +86,51 @@ class KnowledgeError(HearthError):
 
 class MemoryStoreError(HearthError):
     pass
+
+
+# --- parts on other machines ---------------------------------------------------------------------------
+class RemoteError(HearthError):
+    """A part configured to live on another machine (a Chroma server, an LLM endpoint) cannot be reached,
+    refused the connection or the credentials, or failed; the message names its URL and what to check."""
+
+    exit_code = 6
+
+
+class RemoteLLMError(RemoteError):
+    """The OpenAI-compatible LLM endpoint (``[remote] llm_url``) failed; the message names the URL. Not a
+    GenerationError: memory learning keeps the turn queued (an outage is not the turn's fault)."""
+
+
+class RemoteLLMUnreachableError(RemoteLLMError):
+    """No connection: refused, unknown host, TLS failure."""
+
+
+class RemoteLLMAuthError(RemoteLLMError):
+    """The endpoint refused the API key (HTTP 401/403)."""
+
+
+class RemoteLLMModelError(RemoteLLMError):
+    """The endpoint does not serve the configured model (or lists none)."""
+
+
+class RemoteLLMTimeoutError(RemoteLLMError):
+    """The endpoint did not answer in time."""
+
+
+class RemoteLLMStreamError(RemoteLLMError):
+    """The endpoint closed the stream mid-answer or sent something that is not an OpenAI stream; the text
+    received so far is kept."""
+
+
+class RemoteLLMRequestError(RemoteLLMError, GenerationError):
+    """The endpoint rejected this request (HTTP 400/422: a feature it lacks, a bad value): the request's
+    fault, so memory learning marks the turn failed (retried with back-off) instead of waiting."""
+
+
+# --- the API server ------------------------------------------------------------------------------------
+class ServerError(HearthError):
+    """The API server cannot start or run (an address that cannot be used)."""
+
+
+class PortInUseError(ServerError):
+    """Another program listens on the port the API server was asked to use."""

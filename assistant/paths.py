@@ -1,7 +1,10 @@
 """Where Hearth keeps things.
 
 ``HEARTH_HOME`` (tests, benchmarks, portable installs) overrides every path; otherwise platformdirs gives
-the platform's conventional config/data/cache folders.
+the platform's conventional config/data/cache folders. What Hearth ships (models, icons, the catalog) is
+read from :data:`RESOURCES`: the repository's ``resources/`` folder, or in the packaged app (PyInstaller,
+``packaging/``) the copy inside the bundle, which is read-only (the bundled model is mmap-ed in place,
+never copied). Nothing is ever written there: data always goes to the folders above.
 """
 
 from __future__ import annotations
@@ -14,8 +17,21 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "hearth"
-#: Repository/resource root: ``resources/`` holds the bundled models, icons and the model catalog.
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def frozen() -> bool:
+    """Whether this is the packaged app (a PyInstaller bundle) rather than a source install."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def _resources() -> Path:
+    if frozen():  # the bundle's folder (``_internal/`` next to the executable in a one-folder build)
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).resolve().parent)) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+#: ``resources/``: the bundled models, icons, stylesheet and model catalog (read-only in the packaged app).
+RESOURCES = _resources()
 BUNDLED_CHAT_MODEL = RESOURCES / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_SECOND_MODEL = RESOURCES / "models" / "gemma-3-270m-q4_k_m.gguf"
 

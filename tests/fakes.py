@@ -67,6 +67,11 @@ class FakeEngine:
             self._n_ctx = settings.n_ctx
         return self.info
 
+    @property
+    def settings(self) -> Any:
+        """The settings of the last load (None when loaded without any), like the real engine's."""
+        return self.loads[-1][1] if self.loads else None
+
     def unload(self) -> None:
         self.info = None
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.views.composer import Composer
 from app.views.dialogs import show_error
-from app.views.settings_dialog import SettingsDialog
+from app.views.settings_dialog import NOTHING_CHANGED, SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
 from assistant.config import Settings
@@ -48,6 +48,7 @@ class ModelController(QObject):
     loadFinished = Signal(bool)  # a load ended: True if a model is ready (first load or a switch)
     loadProgress = Signal(str, int)  # a load in progress: its text (name, %, ETA) and its percent
     settingsApplied = Signal(object)  # the new Settings (appearance may have changed)
+    applied = Signal(object)  # the core applied and saved them: its SettingsApplied
     libraryChanged = Signal(list)  # the library (LibraryEntry list) was read again
 
     def __init__(self, assistant: Any, workers: Workers, window: QWidget, status: StatusBar,
@@ -149,6 +150,8 @@ class ModelController(QObject):
         self.composer.set_ready(True)
         if not cancelled:
             self.error = show_error(self.window, "The model could not be loaded", message)
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.show_applied(False, "The load was cancelled." if cancelled else message)
         self.loadFinished.emit(engine.loaded)
 
     # --- settings ------------------------------------------------------------------------------------
@@ -157,6 +160,7 @@ class ModelController(QObject):
         usable = [(e.info.name, e.path) for e in self.library if e.info is not None]
         dialog = SettingsDialog(assistant.settings, usable, assistant.presets, self.current_model(), self.window)
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
+        dialog.applyRequested.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog
         dialog.open()
         self._list_drafts(dialog)
@@ -189,13 +193,29 @@ class ModelController(QObject):
         and Cancel as a switch; the old model keeps answering until the new one is ready). The window
         restyles right away."""
         settings.model.path = str(model_path)
-        self.settingsApplied.emit(settings)
         assistant = self.assistant
+        if not settings.server.token:  # made by the core since the dialog opened (its first start, --show-token)
+            settings.server.token = assistant.settings.server.token
+        self.settingsApplied.emit(settings)
         reload = model_path.resolve() != self.current_model() or any(
             getattr(settings.model, f) != getattr(assistant.settings.model, f) for f in RELOAD_FIELDS)
         if not reload:
-            self.workers.model.submit(Job(lambda: assistant.update_settings(settings), on_done=self._applied,
-                                          on_failed=lambda message: show_error(self.window, "Settings", message)))
+            remote_llm = settings.remote.llm_url.strip()
+            llm_moved = remote_llm != assistant.settings.remote.llm_url.strip()
+            if llm_moved:
+                self.status.set_model("Connecting to the remote model…" if remote_llm
+                                      else "Loading the local model again…", self.status.model.toolTip())
+
+            def done(applied: Any) -> None:
+                self._applied(applied)
+                if applied.model is not None:  # the remote model connected, or the local one loaded again
+                    self._ready(applied.model)
+                elif llm_moved:  # the core said why in the changes; the next answer tries again
+                    self.status.set_model(f"Remote model at {remote_llm}: not connected" if remote_llm
+                                          else "No model loaded", "\n".join(applied.changes))
+
+            self.workers.model.submit(Job(lambda: assistant.update_settings(settings), on_done=done,
+                                          on_failed=self._apply_failed))
             return
 
         def reloaded(applied: Any) -> None:
@@ -207,3 +227,15 @@ class ModelController(QObject):
 
     def _applied(self, applied: Any) -> None:
         self.lastApplied = applied
+        if self.dialog is not None:
+            changes = "; ".join(applied.changes)
+            trouble = any(word in change for change in applied.changes for word in ("cannot", "stopped:", "failed"))
+            self.dialog.show_applied(not trouble, f"Applied: {changes}." if changes else NOTHING_CHANGED)
+        self.applied.emit(applied)
+
+    def _apply_failed(self, message: str) -> None:
+        """Said in the dialog when it is still open (Apply), else in a message box."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.show_applied(False, message)
+        else:
+            self.error = show_error(self.window, "Settings", message)

@@ -1,7 +1,9 @@
 """The Settings dialog: edits a copy of the core's ``Settings``; the controller applies and saves it.
 
 Why a copy: Cancel must leave everything as it was, and the controller needs the old and the new values
-side by side to decide whether the model has to be reloaded.
+side by side to decide whether the model has to be reloaded. Save applies and closes; Apply applies and keeps
+the dialog open, with a busy line while the core applies and what it did (or the error) underneath. The
+Server and Remote pages live in ``settings_dialog_server``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -36,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
 from assistant.config import Settings
 
 if TYPE_CHECKING:
@@ -46,6 +50,8 @@ SPECULATION_LABELS = {"auto": "Auto (recommended)", "off": "Off", "ngram": "N-gr
                       "draft": "Draft model", "self": "Self (lower-bit copy)"}
 #: The modes that draft with the draft model the picker chooses (auto may use it when it is faster).
 PICKER_MODES = ("auto", "draft")
+#: What Apply says when the core had nothing to do.
+NOTHING_CHANGED = "Nothing to change."
 SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model checks them all in one step: the same "
                     "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
@@ -72,6 +78,8 @@ def _dspin(low: float, high: float, step: float, value: float, name: str) -> QDo
 
 class SettingsDialog(QDialog):
     memoryManagerRequested = Signal()
+    applyRequested = Signal()  # Apply: apply the values now and keep the dialog open
+    testRemoteRequested = Signal(str, object)  # Settings → Remote "Test connection": part, RemoteSettings
 
     def __init__(self, settings: Settings, models: list[tuple[str, Path]], presets: dict[str, SamplingParams],
                  current_model: Path, parent: QWidget | None = None) -> None:
@@ -85,14 +93,41 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._model_tab(settings, models, current_model), "Model")
         tabs.addTab(self._knowledge_tab(settings), "Knowledge")
         tabs.addTab(self._memory_tab(settings), "Memory")
+        self.server_page = ServerPage(settings.server)
+        tabs.addTab(self.server_page, "Server")
+        self.remote_page = RemotePage(settings.remote)
+        self.remote_page.testRequested.connect(self.testRemoteRequested)
+        tabs.addTab(self.remote_page, "Remote")
         tabs.addTab(self._appearance_tab(settings), "Appearance")
         self.tabs = tabs
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.pages = {name.lower(): tabs.widget(i) for i, name in enumerate(
+            tabs.tabText(i) for i in range(tabs.count()))}
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Apply
+                                   | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.apply_button = buttons.button(QDialogButtonBox.StandardButton.Apply)
+        self.apply_button.setToolTip("Apply the changes now and keep this window open")
+        self.apply_button.clicked.connect(self._apply_clicked)
         self.buttons = buttons
+        self.applying = QProgressBar()  # busy while the core applies (a Chroma store reopening, a server restart)
+        self.applying.setObjectName("ApplyBusy")
+        self.applying.setAccessibleName("Applying the settings")
+        self.applying.setRange(0, 0)
+        self.applying.setMaximumWidth(90)
+        self.applying.setTextVisible(False)
+        self.applying.hide()
+        self.apply_result = QLabel()
+        self.apply_result.setObjectName("ApplyResult")
+        self.apply_result.setWordWrap(True)
+        self.apply_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.apply_result.hide()
+        footer = QHBoxLayout()
+        footer.addWidget(self.applying)
+        footer.addWidget(self.apply_result, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
+        layout.addLayout(footer)
         layout.addWidget(buttons)
 
     # --- tabs ----------------------------------------------------------------------------------------
@@ -234,6 +269,43 @@ class SettingsDialog(QDialog):
         return _page(form, "")
 
     # --- behaviour -----------------------------------------------------------------------------------
+    def show_page(self, name: str) -> None:
+        """Bring a page forward by its tab's name ("server", "remote", ...)."""
+        if name.lower() in self.pages:
+            self.tabs.setCurrentWidget(self.pages[name.lower()])
+
+    def _apply_clicked(self) -> None:
+        self.set_applying()
+        self.applyRequested.emit()
+
+    def set_applying(self) -> None:
+        """The core is applying the values: a busy bar, and Apply waits until it is done."""
+        self.apply_button.setEnabled(False)
+        self.applying.show()
+        self.apply_result.setText("Applying…")
+        set_state(self.apply_result, "busy")
+        self.apply_result.show()
+
+    def show_applied(self, ok: bool, text: str) -> None:
+        """What applying did (``ok``) or why it failed (in red), under the pages."""
+        self.apply_button.setEnabled(True)
+        self.applying.hide()
+        self.apply_result.setText(text)
+        set_state(self.apply_result, "ok" if ok else "error")
+        self.apply_result.show()
+
+    def add_applied(self, ok: bool, text: str) -> None:
+        """Something the window did after the core applied the values (the API server started), added to what
+        :meth:`show_applied` said; red when it failed (and when something before it failed)."""
+        shown = self.apply_result.text() if self.apply_result.isVisible() else ""
+        if text.partition(": ")[2] and text.partition(": ")[2] in shown:
+            return  # the core said it already ("API server stopped: port 8181 is already in use")
+        shown = "" if shown in (NOTHING_CHANGED, "Applying…") else shown
+        self.apply_result.setText(f"{shown} {text}.".strip())
+        failed = not ok or (bool(shown) and self.apply_result.property("state") == "error")
+        set_state(self.apply_result, "error" if failed else "ok")
+        self.apply_result.show()
+
     def _select_model(self, path: Path) -> None:
         index = self.model.findData(str(path))
         if index < 0:
@@ -352,6 +424,8 @@ class SettingsDialog(QDialog):
         s.appearance.theme = self.theme.currentData()
         s.appearance.font_size = self.font_size.value()
         s.appearance.tint_drafts = self.tint_drafts.isChecked()
+        self.server_page.values(s.server)
+        self.remote_page.values(s.remote)
         return s
 
 

@@ -1,13 +1,14 @@
 """Status bar: model (and its load progress with Cancel), device, context used/size as a meter, last speed,
-and what speculative decoding did for the last answer."""
+what speculative decoding did for the last answer, and the API server (its URL, or why it is not running)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 
 def speculation_summary(stats: Any) -> str:
@@ -29,8 +30,24 @@ def speculation_summary(stats: Any) -> str:
     return f"spec: {mode} · nothing drafted"
 
 
+class ClickableLabel(QLabel):
+    """A status-bar label that opens something when clicked (the pointer says so)."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
 class StatusBar(QStatusBar):
     cancelLoadRequested = Signal()
+    serverRequested = Signal()  # the API indicator was clicked: show Settings → Server
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,11 +77,17 @@ class StatusBar(QStatusBar):
         self.speculation = QLabel()
         self.speculation.setAccessibleName("Speculative decoding in the last answer")
         self.speculation.hide()
+        self.server = ClickableLabel()
+        self.server.setObjectName("ServerIndicator")
+        self.server.setAccessibleName("API server")
+        self.server.clicked.connect(self.serverRequested)
+        self.server.hide()
         self.addWidget(self.model)
         self.addWidget(self.load_bar)
         self.addWidget(self.cancel_load)
         self.addWidget(self.device)
         self.show_load(None)
+        self.addPermanentWidget(self.server)
         self.addPermanentWidget(self.speculation)
         self.addPermanentWidget(self.speed)
         self.addPermanentWidget(self.meter)
@@ -101,3 +124,13 @@ class StatusBar(QStatusBar):
         self.speculation.setText(text)
         self.speculation.setToolTip(stats.spec_decision if text else "")
         self.speculation.setVisible(bool(text))
+
+    def set_server(self, text: str, tooltip: str = "", state: str = "") -> None:
+        """The API server's indicator ("API: http://127.0.0.1:8181"; ``state`` "error" shows it in red, "busy"
+        muted); hidden when ``text`` is empty (the server is off)."""
+        self.server.setText(text)
+        self.server.setToolTip(tooltip)
+        self.server.setProperty("state", state)
+        self.server.style().unpolish(self.server)
+        self.server.style().polish(self.server)
+        self.server.setVisible(bool(text))

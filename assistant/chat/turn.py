@@ -40,6 +40,12 @@ class TurnOptions:
     sampling: SamplingParams | None = None
     system_prompt: str | None = None
     max_tokens: int | None = None
+    #: The conversation so far, given by the caller (an API client's ``messages``): the history is not read.
+    messages: tuple[Message, ...] | None = None
+    stop: tuple[str, ...] = ()  # stop strings besides the chat template's own
+    grammar: str | None = None  # GBNF the answer must match (``sampling.json_grammar``)
+    #: False: nothing is written to the chat history (a stateless API request); the answer has no ids.
+    save: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,8 @@ class TurnParts:
 
 
 def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threading.Event) -> Iterator[Event]:
-    """Answer ``text``: yields the events every front end renders; the turn is saved as it streams."""
+    """Answer ``text``: yields the events every front end renders; the turn is saved as it streams (unless
+    ``options.save`` is False: a stateless API request, whose past comes in ``options.messages``)."""
     text = text.strip()
     if not text:
         yield Failed("The question is empty: type something to ask.", error_type=InputError.__name__)
@@ -69,10 +76,13 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         return
     history, engine = parts.history, parts.engine
     memory = parts.memory if options.use_memory else None
+    memory_trouble = ""
     try:
         # Everything that can fail before an answer exists runs before anything is saved: a question that
         # cannot fit the context, or a collection that cannot be searched, leaves no half-saved turn behind.
-        if options.replace_from is not None:
+        if options.messages is not None:
+            conversation_id, past_messages = None, list(options.messages)
+        elif options.replace_from is not None:
             conversation_id = history.get_message(options.replace_from).conversation_id
             past_messages = history.messages(conversation_id)
             cut = next(i for i, m in enumerate(past_messages) if m.id == options.replace_from)
@@ -83,8 +93,12 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         else:
             conversation_id, past_messages = None, []
         past = [Message(m.role, m.content) for m in past_messages if m.content]
+        previous = next((m.content for m in reversed(past) if m.role == "user"), "")  # for memory's pronouns
         citations = parts.search(text, options.collections) if options.collections else []
-        memories = memory.relevant(text) if memory is not None else []
+        try:
+            memories = memory.relevant(text) if memory is not None else []
+        except HearthError as exc:  # a memory store that cannot be read does not cost the user the answer
+            memories, memory, memory_trouble = [], None, str(exc)
         remembered = memory.prompt_block(memories) if memory is not None else ""
         system = parts.system_prompt if options.system_prompt is None else options.system_prompt
         built, citations = _build(engine, system, options.max_tokens or parts.max_tokens, text, past, citations,
@@ -92,16 +106,20 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     except HearthError as exc:
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
-    if options.replace_from is not None:
-        history.delete_messages_from(options.replace_from)
-    if conversation_id is None:
-        conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
-    question = history.add_message(conversation_id, "user", text)
-    reply = history.add_message(conversation_id, "assistant", "", partial=True)
+    question_id = reply_id = None
+    if options.save:
+        if options.replace_from is not None:
+            history.delete_messages_from(options.replace_from)
+        if conversation_id is None:
+            conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
+        question_id = history.add_message(conversation_id, "user", text).id
+        reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
     streamed: list[str] = []
     finished = False
     failure: dict[str, str] | None = None
     try:
+        if memory_trouble:
+            yield Notice("memory", f"Answered without your memory: {memory_trouble}")
         if memories:
             yield MemoriesUsed(tuple(memories))
         if citations:
@@ -114,30 +132,32 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         last_save = time.monotonic()
         sampling = options.sampling or parts.sampling
         cleaner = _output_cleaner() if citations else None  # a file's text must not echo the source delimiters
-        for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, built.prompt.stop):
+        stop = tuple(built.prompt.stop) + tuple(s for s in options.stop if s not in built.prompt.stop)
+        # a grammar is passed only when there is one: duck-typed engines (fakes, remote) need not know the keyword
+        constrained = {"grammar": options.grammar} if options.grammar else {}
+        for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, stop, **constrained):
             if isinstance(event, Token):
                 piece = cleaner.feed(event.text) if cleaner is not None else event.text
                 if not piece:
                     continue
                 streamed.append(piece)
-                if time.monotonic() - last_save > CHECKPOINT_S:
-                    history.update_message(reply.id, content="".join(streamed))
+                if reply_id is not None and time.monotonic() - last_save > CHECKPOINT_S:
+                    history.update_message(reply_id, content="".join(streamed))
                     last_save = time.monotonic()
                 yield Token(piece, event.drafted)
             elif isinstance(event, Done):
                 if cleaner is not None and (rest := cleaner.flush()):
                     streamed.append(rest)
                     yield Token(rest)
-                previous = next((m.content for m in reversed(past_messages) if m.role == "user"), "")
-                yield from _finish(history, memory, conversation_id, question.id, reply.id, text, event, citations,
+                yield from _finish(history, memory, conversation_id, question_id, reply_id, text, event, citations,
                                    memories, built, previous)
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
         yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
     finally:
-        if not finished:  # failed, or the consumer stopped iterating: keep what was streamed
-            history.update_message(reply.id, content="".join(streamed), partial=True, stats=failure)
+        if not finished and reply_id is not None:  # failed, or the consumer stopped iterating: keep what was streamed
+            history.update_message(reply_id, content="".join(streamed), partial=True, stats=failure)
 
 
 def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Message], citations: list[Citation],
@@ -158,11 +178,11 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
             citations = citations[: len(citations) // 2]
 
 
-def _finish(history: History, memory: MemoryService | None, conversation_id: str, question_id: str,
-            reply_id: str, text: str, event: Done, citations: list[Citation], memories: list[Any],
+def _finish(history: History, memory: MemoryService | None, conversation_id: str | None, question_id: str | None,
+            reply_id: str | None, text: str, event: Done, citations: list[Citation], memories: list[Any],
             built: BuiltPrompt, previous: str) -> Iterator[Event]:
-    """Check the citations, save the answer, queue the turn for memory (with the user's ``previous`` message,
-    for pronouns), and yield the final events."""
+    """Check the citations, save the answer (unless the turn is not saved: ``reply_id`` None), queue the turn
+    for memory (with the user's ``previous`` message, for pronouns), and yield the final events."""
     cited: list[Citation] = []
     answer = event.text
     if citations:
@@ -177,11 +197,12 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
                                           "the passages they restate.")
     stats = replace(event.stats, dropped_turns=built.dropped_turns)
     numbers = {c.n for c in cited}
-    history.update_message(
-        reply_id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
-        sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
-        memories=[m.to_dict() for m in memories] or None,
-    )
+    if reply_id is not None:
+        history.update_message(
+            reply_id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
+            sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
+            memories=[m.to_dict() for m in memories] or None,
+        )
     if memory is not None and stats.stop_reason != "cancelled":
         memory.enqueue_turn(conversation_id, text, previous)
     if citations:

@@ -18,7 +18,16 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from assistant import __version__
-from assistant.cli import bench_cmds, chat_cmds, doctor_cmds, knowledge_cmds, memory_cmds, models_cmds
+from assistant.cli import (
+    bench_cmds,
+    chat_cmds,
+    doctor_cmds,
+    knowledge_cmds,
+    memory_cmds,
+    models_cmds,
+    remote_cmds,
+    server_cmds,
+)
 from assistant.cli.context import CliContext
 from assistant.errors import HearthError
 
@@ -33,7 +42,9 @@ GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     memory_cmds.register,
     models_cmds.register,
     doctor_cmds.register,
+    remote_cmds.register,
     bench_cmds.register,
+    server_cmds.register,
 ]
 
 

@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--limit", type=positive_int, help="only the first N questions with a known answer")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_answers)
+    b = bs.add_parser("remote", help="when to move vectors to a Chroma server: query p50/p95, embedded store vs a "
+                                     "local `chroma run`, at 50k and 500k vectors")
+    b.add_argument("--sizes", type=positive_int, nargs="+", default=[50_000, 500_000], metavar="N",
+                   help="vectors per store (default: 50000 500000; other sizes are saved as remote-partial.json)")
+    b.add_argument("--queries", type=positive_int, default=200, help="timed queries per store and size")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_remote)
 
 
 # Each benchmark module is imported only when it runs: building the parser must stay cheap for every command.
@@ -90,6 +97,12 @@ def cmd_answers(args: argparse.Namespace, ctx: CliContext) -> int:
 
     model = ctx.assistant.models.inspect(ctx.assistant.models.find(args.model)).path if args.model else None
     return show_bench(bench.run(model, args.limit, log=err), bench.table, args.json)  # progress on stderr
+
+
+def cmd_remote(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import remote as bench
+
+    return show_bench(bench.run(args.sizes, args.queries, log=err), bench.table, args.json)  # progress on stderr
 
 
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -50,9 +50,19 @@ PRESETS: dict[str, SamplingParams] = {
 }
 
 
-def json_grammar(schema: dict[str, Any]) -> str:
-    """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter)."""
-    return json_schema_to_gbnf(json.dumps(schema))
+class JsonGrammar(str):
+    """GBNF text (what llama.cpp's sampler takes) that also carries the JSON ``schema`` it was made from, so
+    one call constrains any engine: the local one reads the grammar, a remote server is sent the schema
+    (``response_format``), which every OpenAI-compatible server understands."""
+
+    schema: dict[str, Any]
+
+
+def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
+    """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter), carrying the schema."""
+    grammar = JsonGrammar(json_schema_to_gbnf(json.dumps(schema)))
+    grammar.schema = schema
+    return grammar
 
 
 class SamplerChain:

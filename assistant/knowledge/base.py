@@ -9,9 +9,11 @@ from __future__ import annotations
 import shlex
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
-from assistant.config import KnowledgeSettings
+from assistant.config import KnowledgeSettings, RemoteSettings
+from assistant.errors import RemoteError
 from assistant.events import Progress
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
@@ -26,11 +28,13 @@ EMBED_BATCH = 32
 
 class KnowledgeBase:
     def __init__(self, paths: Paths, settings: KnowledgeSettings, embedder: Embedder | None = None,
-                 reranker: Reranker | None = None, batch_size: int = EMBED_BATCH) -> None:
+                 reranker: Reranker | None = None, batch_size: int = EMBED_BATCH,
+                 remote: RemoteSettings | None = None) -> None:
+        """``remote``: where the vectors live (``chroma_url`` set: a Chroma server; see :mod:`assistant.remote`)."""
         self.paths = paths
         self.settings = settings
         self.batch_size = batch_size
-        self.store = Store(paths)
+        self.store = Store(paths, remote)
         self._embedder = embedder
         self._reranker = reranker
         self._chunker: Chunker | None = None
@@ -71,7 +75,8 @@ class KnowledgeBase:
         """Open what the first indexing run needs: the chunker, Chroma and the embedder's bulk model (queries
         embed without torch, so nothing else would import it before the first batch of an indexing run)."""
         _ = self.chunker
-        _ = self.store.chroma
+        with suppress(RemoteError):  # a Chroma server that is down is said by the first real use, not here
+            _ = self.store.chroma
         load = getattr(self.embedder, "load", None)
         if load is not None:
             load()
@@ -99,6 +104,14 @@ class KnowledgeBase:
         if new.max_file_mb != old.max_file_mb:
             changed.append(f"files over {new.max_file_mb} MB are skipped")
         return changed
+
+    def use_remote(self, remote: RemoteSettings) -> list[str]:
+        """Keep the vectors in the Chroma server ``remote`` names (empty URL: the embedded store) from now on;
+        the current client is closed at once. Returns what changed, in words (nothing when nothing did)."""
+        if not self.store.use_remote(remote):
+            return []
+        where = f"the Chroma server at {self.store.server}" if self.store.server else "the embedded store (data/chroma)"
+        return [f"knowledge vectors now live in {where}; the manifest and keyword index stay on this computer"]
 
     # --- the API ---------------------------------------------------------------------------------------
     def index(self, sources: list[Path], collection: str = "default",
@@ -197,9 +210,13 @@ class KnowledgeBase:
         # never loads the embedder just to say so.
         chunker = self._chunker
         stale = self.store.stale_chunker_files(row.name, chunker.signature) if chunker is not None else 0
+        try:
+            problem = self.store.health(row.name).problem
+        except RemoteError as exc:  # the manifest is here: a listing still works while the server is away
+            problem = str(exc).rstrip(".")
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
-                              watched=row.watch, needs_rechunk=stale, problem=self.store.health(row.name).problem)
+                              watched=row.watch, needs_rechunk=stale, problem=problem)
 
 
 def repair_hint(row: CollectionRow) -> str:

@@ -19,12 +19,17 @@ which no journal sees. So each collection has a store id, written into the manif
 collection's metadata when that is created, and :meth:`Store.health` compares ids and counts (manifest
 chunks, Chroma vectors, FTS5 rows): a front end can say what is wrong, search can refuse to guess, and the
 next sync repairs only what is missing.
+
+The vectors can live in a Chroma server instead (``remote.chroma_url``; see :mod:`assistant.remote`): the same
+write order, journal and store-id checks apply over HTTP, SQLite (manifest, chunk texts, FTS5) stays on this
+machine, and the server's collections are named ``hearth-<install id>-<collection>`` so installs sharing it
+never touch each other's vectors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -38,13 +43,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
-from assistant.errors import HearthError
+from assistant.config import RemoteSettings
+from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import IndexBusyError, IndexWriteError, InvalidCollectionNameError
 from assistant.knowledge.records import Chunk
 from assistant.paths import Paths
+from assistant.remote import ChromaTarget, chroma_prefix
 
 if TYPE_CHECKING:
     import chromadb
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?")
 _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -103,6 +112,11 @@ _CHUNK_COLUMNS = ("id, collection, path, chunk_index, text, page, line_start, li
 #: Vectors per Chroma upsert. Chroma holds the GIL for the whole call (~0.35 ms a vector); small slices keep
 #: each stretch short, so a GUI thread in the same process never stalls for long while indexing runs.
 UPSERT_SLICE = 32
+#: Vectors per upsert to a Chroma server: each slice is one HTTP request, and the server, not this process,
+#: does the indexing work, so slices are larger (a 256 x 384 slice is ~1 MB of JSON).
+REMOTE_UPSERT_SLICE = 256
+#: Seconds during which a Chroma server that could not be opened is not tried again.
+RETRY_OPEN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class StoreHealth:
     vectors: int | None  # vectors in its Chroma collection; None when there is no Chroma collection
     keyword_rows: int | None  # chunk rows in the FTS5 index; None when not counted
     foreign: bool = False  # the Chroma collection was made for another store id (e.g. a restored manifest)
+    server: str | None = None  # the Chroma server's URL when the vectors live in one; None: the embedded store
 
     @property
     def missing_vectors(self) -> int:
@@ -154,10 +169,16 @@ class StoreHealth:
         """What is wrong, in words a user can act on; None when the indexes agree."""
         parts = []
         if self.foreign and self.chunks:
-            parts.append(f"its vector store belongs to another index (the manifest or data/chroma was restored "
-                         f"from a backup), so none of its {self.chunks} chunks can be found by meaning")
+            restored = (f"the manifest was restored from a backup, or another copy of this data folder uses the "
+                        f"Chroma server at {self.server}") if self.server else \
+                "the manifest or data/chroma was restored from a backup"
+            parts.append(f"its vector store belongs to another index ({restored}), so none of its {self.chunks} "
+                         "chunks can be found by meaning")
         elif self.missing_vectors:
-            lost = "the vector store is missing" if self.vectors is None else "vectors were deleted"
+            if self.server and self.vectors is None:
+                lost = f"the Chroma server at {self.server} does not hold this collection (yet)"
+            else:
+                lost = "the vector store is missing" if self.vectors is None else "vectors were deleted"
             parts.append(f"{self.missing_vectors} of its {self.chunks} chunks have no vector ({lost})")
         if self.keyword_rows is not None and self.keyword_rows != self.chunks:
             parts.append(f"the keyword index holds {self.keyword_rows} of its {self.chunks} chunks")
@@ -211,6 +232,13 @@ def _batched(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[i:i + size]
 
 
+def _chroma_only(remote: RemoteSettings | None) -> RemoteSettings:
+    """The part of the remote settings the store uses (a copy: later edits to the settings do not leak in)."""
+    if remote is None:
+        return RemoteSettings()
+    return RemoteSettings(chroma_url=remote.chroma_url.strip(), chroma_token=remote.chroma_token.strip())
+
+
 def _folder_clause(folder: str | None) -> tuple[str, list[str]]:
     if folder is None:
         return "", []
@@ -220,11 +248,17 @@ def _folder_clause(folder: str | None) -> tuple[str, list[str]]:
 
 
 class Store:
-    """SQLite manifest + FTS5 + Chroma for all collections. Thread-safe; one instance per process."""
+    """SQLite manifest + FTS5 + Chroma for all collections. Thread-safe; one instance per process.
 
-    def __init__(self, paths: Paths) -> None:
+    The vectors live in the embedded Chroma in ``data/chroma``, or in a Chroma server when ``remote.chroma_url``
+    is set (see :mod:`assistant.remote`): the manifest and the keyword index stay here either way. A server's
+    failures reach callers as one :class:`RemoteError` sentence naming its URL.
+    """
+
+    def __init__(self, paths: Paths, remote: RemoteSettings | None = None) -> None:
         paths.data_dir.mkdir(parents=True, exist_ok=True)
         self._paths = paths
+        self._remote = _chroma_only(remote)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(paths.index_manifest, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -234,6 +268,8 @@ class Store:
         self._add_columns()
         self._db.executescript(QUERY_SCHEMA)
         self._chroma: chromadb.ClientAPI | None = None
+        self._chroma_failed: tuple[float, RemoteError] | None = None  # when a server last could not be opened
+        self._prefix: str | None = None  # this install's collection prefix on a server (read once)
 
     # --- plumbing --------------------------------------------------------------------------------------
     def _add_columns(self) -> None:
@@ -247,27 +283,77 @@ class Store:
         """Close SQLite and release Chroma, so a later Store on the same folder opens what is on disk now."""
         with self._lock:
             self._db.close()
-            if self._chroma is not None:
-                self._chroma.close()
-                self._chroma = None
+            self._close_chroma()
+
+    def _close_chroma(self) -> None:
+        with self._lock:
+            chroma, self._chroma = self._chroma, None
+        if chroma is not None:
+            try:
+                chroma.close()
+            except RemoteError as exc:  # a server that went away: nothing left to release
+                log.info("closing the Chroma client: %s", exc)
+
+    @property
+    def server(self) -> str | None:
+        """The URL of the Chroma server holding the vectors; None: the embedded store in ``data/chroma``."""
+        return self._remote.chroma_url or None
+
+    def use_remote(self, remote: RemoteSettings | None) -> bool:
+        """Keep the vectors in the Chroma server ``remote`` names from now on (None or an empty URL: the embedded
+        store). The current client is closed at once and the next call opens the new one; the manifest and the
+        keyword index stay where they are. Returns whether anything changed."""
+        new = _chroma_only(remote)
+        with self._lock:
+            if (new.chroma_url, new.chroma_token) == (self._remote.chroma_url, self._remote.chroma_token):
+                return False
+            self._remote = new
+            self._chroma_failed = None
+            self._close_chroma()
+        return True
 
     @property
     def chroma(self) -> chromadb.ClientAPI:
         """Opened on first use: listing collections or a keyword search never pays Chroma's start-up."""
         with self._lock:
             if self._chroma is None:
-                import chromadb
+                try:
+                    target = ChromaTarget.from_settings(self._remote)
+                except InputError as exc:  # a malformed URL in the settings: the store's one failure type
+                    raise RemoteError(str(exc)) from None
+                if target is None:
+                    import chromadb
 
-                self._chroma = chromadb.PersistentClient(
-                    path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
-                )
+                    self._chroma = chromadb.PersistentClient(
+                        path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
+                    )
+                else:
+                    # A server that just failed to open is not asked again at once: a listing of many
+                    # collections says it once instead of waiting out a timeout per collection.
+                    if self._chroma_failed and time.monotonic() - self._chroma_failed[0] < RETRY_OPEN_S:
+                        raise RemoteError(str(self._chroma_failed[1]))
+                    try:
+                        self._chroma = target.guard(target.open_client())
+                    except RemoteError as exc:
+                        self._chroma_failed = (time.monotonic(), exc)
+                        raise
+                    self._chroma_failed = None
             return self._chroma
+
+    def chroma_name(self, collection: str) -> str:
+        """The Chroma collection of ``collection``: ``hearth-NAME`` in the embedded store, and on a server
+        ``hearth-<install id>-NAME``, so installs sharing one server never touch each other's vectors."""
+        if not self.server:
+            return f"hearth-{collection}"
+        if self._prefix is None:
+            self._prefix = chroma_prefix(self._paths)
+        return f"{self._prefix}{collection}"
 
     def _vectors(self, collection: str) -> chromadb.Collection:
         """The collection's Chroma set, created (stamped with the store id) if it does not exist."""
         store_id = self.store_id(collection)
         return self.chroma.get_or_create_collection(
-            f"hearth-{collection}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            self.chroma_name(collection), embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
             metadata={STORE_ID_KEY: store_id} if store_id else None,
         )
 
@@ -276,7 +362,7 @@ class Store:
         from chromadb.errors import NotFoundError
 
         try:
-            return self.chroma.get_collection(f"hearth-{collection}", embedding_function=None)
+            return self.chroma.get_collection(self.chroma_name(collection), embedding_function=None)
         except NotFoundError:
             return None
 
@@ -365,8 +451,13 @@ class Store:
             for table in ("chunks", "files", "pending"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
-        with contextlib.suppress(Exception):  # chromadb's "does not exist" error type varies by version
-            self.chroma.delete_collection(f"hearth-{name}")
+        try:
+            self.chroma.delete_collection(self.chroma_name(name))
+        except RemoteError as exc:  # removed here all the same; say what is left on the server
+            log.warning("collection %r was removed, but its vectors stay on the server as %s: %s", name,
+                        self.chroma_name(name), exc)
+        except Exception:  # chromadb's "does not exist" error type varies by version
+            pass
 
     # --- manifest --------------------------------------------------------------------------------------
     def file_states(self, collection: str) -> dict[str, FileState]:
@@ -436,7 +527,7 @@ class Store:
         """Upsert the vectors of ``chunks`` (idempotent: a repair killed halfway simply runs again)."""
         with write_errors():
             vectors_col = self._vectors(collection)
-            step = min(self.chroma.get_max_batch_size(), UPSERT_SLICE)
+            step = min(self.chroma.get_max_batch_size(), REMOTE_UPSERT_SLICE if self.server else UPSERT_SLICE)
             for lo in range(0, len(chunks), step):
                 part = chunks[lo:lo + step]
                 vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
@@ -474,10 +565,10 @@ class Store:
             (collection,))[0][0] if keyword_index else None
         vectors_col = self._existing_vectors(collection)
         if vectors_col is None:
-            return StoreHealth(chunks, None, keyword_rows)
+            return StoreHealth(chunks, None, keyword_rows, server=self.server)
         theirs, ours = (vectors_col.metadata or {}).get(STORE_ID_KEY), self.store_id(collection)
         foreign = theirs is not None and ours is not None and theirs != ours
-        return StoreHealth(chunks, vectors_col.count(), keyword_rows, foreign)
+        return StoreHealth(chunks, vectors_col.count(), keyword_rows, foreign, self.server)
 
     def adopt_vectors(self, collection: str) -> None:
         """Make the collection's Chroma set its own: stamp an older pair, replace one of another store.

@@ -2,21 +2,30 @@
 
 mem0 validates provider names against its built-in lists, so Hearth's two providers are registered with
 mem0's factories and their configs built with ``model_construct`` (the validation is a whitelist, nothing
-else). Nothing here can reach the network: the LLM is the in-process engine, the embedder the shared
-sentence-transformers model, the store a Chroma folder, and telemetry is off (see :mod:`offline`, which
-the package runs before mem0 is first imported; :func:`open_memory` checks it worked).
+else). Without a remote part nothing here can reach the network: the LLM is the in-process engine, the
+embedder the shared sentence-transformers model, the store a Chroma folder, and telemetry is off (see
+:mod:`offline`, which the package runs before mem0 is first imported; :func:`open_memory` checks it worked).
+
+With ``remote.chroma_url`` set the vectors (and their payloads: the memories' text and metadata) go to that
+Chroma server instead. mem0's Chroma config takes ``host``/``port`` but no TLS or headers, so it is given a
+ready ``chromadb.HttpClient`` (its ``client`` field) built by :class:`assistant.remote.ChromaTarget`, and the
+store's collection is wrapped so a failing server is one RemoteError sentence. mem0's history table and the
+learning queue stay in ``data/memory/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from assistant.config import RemoteSettings
 from assistant.engine import Engine
-from assistant.errors import MemoryStoreError
+from assistant.errors import HearthError, MemoryStoreError, RemoteError
 from assistant.knowledge import Embedder
 from assistant.paths import Paths
+from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 
 if TYPE_CHECKING:
     from mem0 import Memory
@@ -50,9 +59,12 @@ def collection_name(embedder: Embedder) -> str:
     return "hearth-memory-" + re.sub(r"[^A-Za-z0-9_-]+", "-", embedder.name).strip("-")[:40]
 
 
-def open_memory(paths: Paths, engine: Engine, embedder: Embedder) -> Memory:
+def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: RemoteSettings | None = None) -> Memory:
+    """mem0 on Hearth's parts; ``remote`` with a ``chroma_url``: its vectors in that Chroma server, in this
+    install's own collection (``hearth-<install id>-memory-<embedder>``)."""
     paths.memory_dir.mkdir(parents=True, exist_ok=True)
     _check_and_quiet_mem0()
+    target = ChromaTarget.from_settings(remote) if remote is not None else None
     from mem0 import Memory
     from mem0.configs.base import MemoryConfig
     from mem0.embeddings.configs import EmbedderConfig
@@ -61,19 +73,43 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder) -> Memory:
 
     LlmFactory.register_provider("hearth", "assistant.memory.llm.HearthLLM")
     EmbedderFactory.provider_to_class["hearth"] = "assistant.memory.embedding.HearthEmbedding"
+    if target is None:  # mem0 opens it with anonymized_telemetry=False
+        store: dict[str, Any] = {"collection_name": collection_name(embedder), "path": str(paths.memory_dir / "chroma")}
+    else:
+        client = target.open_client()  # a RemoteError sentence if the server cannot be used
+        store = {"collection_name": chroma_prefix(paths) + collection_name(embedder).removeprefix("hearth-"),
+                 "client": client}
     config = MemoryConfig(
-        vector_store={"provider": "chroma",  # mem0 opens it with anonymized_telemetry=False
-                      "config": {"collection_name": collection_name(embedder),
-                                 "path": str(paths.memory_dir / "chroma")}},
+        vector_store={"provider": "chroma", "config": store},
         llm=LlmConfig.model_construct(provider="hearth",
                                       config={"model": engine, "temperature": 0.0, "max_tokens": MAX_JSON_TOKENS}),
         embedder=EmbedderConfig.model_construct(provider="hearth", config={"model": embedder}),
         history_db_path=str(paths.memory_dir / "history.sqlite3"),
     )
     try:
-        return Memory(config)
-    except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder
+        memory = Memory(config)
+    except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder, or the server failing
+        if target is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        if isinstance(exc, HearthError):
+            raise
+        if target is not None and target.from_server(exc):
+            raise RemoteError(target.failure(exc)) from exc
         raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
+    if target is not None:  # every later call: a failing server is one sentence naming it
+        memory.vector_store.client = target.guard(memory.vector_store.client)
+        memory.vector_store.collection = target.guard(memory.vector_store.collection)
+    return memory
+
+
+def close_memory(memory: Memory) -> None:
+    """Close mem0's history database and, for a Chroma server, its HTTP client."""
+    memory.close()
+    client = getattr(memory.vector_store, "client", None)
+    if isinstance(client, ChromaGuard):
+        with contextlib.suppress(HearthError):
+            client.close()
 
 
 #: Payload keys mem0 itself writes; every other key is Hearth's metadata (status, superseded_by, ...).

@@ -43,7 +43,9 @@ def _schema_of(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class HearthLLM(LLMBase):
-    """Registered with mem0 as the ``hearth`` provider; ``config.model`` carries the :class:`Engine`.
+    """Registered with mem0 as the ``hearth`` provider; ``config.model`` carries the engine (the in-process
+    :class:`Engine`, or a :class:`~assistant.engine.remote.RemoteEngine`: ``json_grammar`` carries the schema
+    a remote server is given instead of the grammar).
 
     Extra keyword arguments Hearth passes (mem0 never does): ``sampling`` and ``cancel`` (a
     ``threading.Event`` that stops generation when the engine is needed for an answer).
@@ -51,7 +53,9 @@ class HearthLLM(LLMBase):
 
     def __init__(self, config: BaseLlmConfig | dict | None = None) -> None:
         super().__init__(config)
-        if not isinstance(self.config.model, Engine):
+        # duck-typed like every engine user: the local Engine, a RemoteEngine, or the facade's ActiveEngine
+        if not all(callable(getattr(self.config.model, name, None))
+                   for name in ("render", "generate", "next_token_logprobs", "tokenize")):
             raise ValueError("the hearth LLM provider needs the engine as config.model")
         self.engine: Engine = self.config.model
 

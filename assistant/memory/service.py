@@ -19,11 +19,11 @@ from typing import Any
 
 from mem0.llms.base import LLMBase
 
-from assistant.config import KnowledgeSettings, MemorySettings
+from assistant.config import KnowledgeSettings, MemorySettings, RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
-from assistant.memory.backend import cosine_of, open_memory, row_of, score_for
+from assistant.memory.backend import close_memory, cosine_of, open_memory, row_of, score_for
 from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retraction, slot_of
 from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
 from assistant.memory.extraction import extract_facts
@@ -71,13 +71,14 @@ def _corrections_first(rows: builtins.list[dict[str, Any]]) -> builtins.list[dic
 
 class MemoryService:
     def __init__(self, paths: Paths, settings: MemorySettings, engine: Engine, embedder: Embedder | None = None,
-                 *, llm: LLMBase | None = None) -> None:
+                 *, llm: LLMBase | None = None, remote: RemoteSettings | None = None) -> None:
         """``embedder``: share the knowledge base's (None: the bundled all-MiniLM-L6-v2). ``llm``: replaces
-        the engine for memory steps (tests use it to force malformed output)."""
+        the engine for memory steps (tests use it to force malformed output). ``remote``: with a
+        ``chroma_url``, the memories' vectors live in that Chroma server (see :mod:`assistant.remote`)."""
         self.settings = settings
         self._engine = engine
         embedder = embedder or SentenceTransformerEmbedder.from_settings(KnowledgeSettings())
-        self._mem0 = open_memory(paths, engine, embedder)
+        self._mem0 = open_memory(paths, engine, embedder, remote)
         if llm is not None:
             self._mem0.llm = llm
         self._queue = TurnQueue(paths.memory_dir / "queue.sqlite3")
@@ -86,7 +87,7 @@ class MemoryService:
     def close(self) -> None:
         with self._lock:
             self._queue.close()
-            self._mem0.close()
+            close_memory(self._mem0)
 
     @property
     def enabled(self) -> bool:

@@ -128,6 +128,9 @@ REFUSALS = [
     refusal("collections", "remove", "nosuch", code=4, needle="nosuch"),
     refusal("collections", "watch", "bad/name", "on", code=2, needle="bad/name"),
     refusal("bench", "startup", "--reps", "0", code=2, needle="--reps"),
+    refusal("serve", "--port", "99999", code=2, needle="--port"),
+    refusal("serve", "--parallel", "0", code=2, needle="--parallel"),
+    refusal("serve", "--host", "192.0.2.1", code=1, needle="cannot listen on 192.0.2.1"),
     refusal("bench", "engine", "--model", "{f}/missing.gguf", code=3, needle="missing.gguf"),
 ]
 

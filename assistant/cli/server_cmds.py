@@ -1,0 +1,78 @@
+"""``hearth serve``: the OpenAI-compatible API on this computer, until Ctrl+C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from typing import Any
+
+from assistant.cli.context import CliContext, err, positive_int
+from assistant.errors import PortInUseError
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, not {text!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="an OpenAI-compatible API for other programs (Ctrl+C stops it)")
+    p.add_argument("--host", metavar="H", help="address to listen on (default: settings, 127.0.0.1 = this computer "
+                                               "only; 0.0.0.0 = the network, still needs the token)")
+    p.add_argument("--port", type=_port, metavar="P", help="port to listen on (default: settings, 8181)")
+    p.add_argument("--parallel", type=positive_int, metavar="N",
+                   help="requests decoded together (default: settings, 4)")
+    p.add_argument("--show-token", action="store_true",
+                   help="print the API token (made now if there is none) and exit")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    assistant = ctx.assistant
+    if args.show_token:
+        print(assistant.server_token())
+        return 0
+    try:
+        status = assistant.start_server(args.host, args.port, args.parallel)
+    except PortInUseError as exc:
+        err(f"hearth: {exc}; choose another with --port")
+        return 1
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl+C: a clean exit
+    try:
+        _announce(ctx, status)
+        while not assistant.server_wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        err("stopping…")
+        assistant.stop_server()
+        return 0
+    stopped = assistant.server_status()
+    err(f"hearth: the API server stopped{': ' + stopped.error if stopped.error else ''}")
+    return 1
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _announce(ctx: CliContext, status: Any) -> None:
+    """Load the model now (its errors show here, and the first answer starts at once) and say how to call."""
+    assistant = ctx.assistant
+    if status.network:
+        err(f"hearth: warning: the API is reachable from the network on {status.host}:{status.port}; "
+            "every request needs the token (`hearth serve --show-token`).")
+    ctx.long_lived()  # watched folders are watched while the server runs
+    info = assistant.ensure_model()
+    example = json.dumps({"model": assistant.model_id(), "messages": [{"role": "user", "content": "Hello!"}]})
+    err(f"Hearth API on {status.base_url}  (model {info.name}, id {assistant.model_id()}, "
+        f"{status.parallel} in parallel)")
+    err("Every /v1 request needs the token: `hearth serve --show-token` prints it.")
+    err(f"Try:  curl {status.base_url}/chat/completions -H \"Authorization: Bearer $(hearth serve --show-token)\" "
+        f"-H 'Content-Type: application/json' -d '{example}'")
+    err("Ctrl+C stops the server.")

@@ -1,0 +1,112 @@
+"""The FastAPI application: who may call it, what it answers, and errors in OpenAI's shape.
+
+Layers, outermost first: the Host check (DNS rebinding), CORS (only with ``settings.server.cors_origins``),
+the bearer token on every ``/v1`` path, a catch-all that turns a bug into one 500 line (never a traceback to
+the client), then the routes (``/health`` needs no token). Nothing here serialises requests: each runs
+its answer on its own thread, and the engine decides how they share the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant import __version__
+from assistant.errors import HearthError
+from assistant.server import catalog, chat, completions
+from assistant.server.auth import RequireToken, allowed_hosts
+from assistant.server.errors import APIError, error_body, from_core, internal
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
+
+log = logging.getLogger(__name__)
+
+
+def create_app(assistant: Assistant, host: str) -> FastAPI:
+    """The API over ``assistant``, for a server bound to ``host`` (which Host headers it accepts)."""
+    app = FastAPI(title="Hearth", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.assistant = assistant
+    app.state.started = int(time.time())
+    active: set[Any] = set()  # the Responses being generated, cancelled when the server stops
+    app.state.active = active
+    app.state.cancel_all = lambda: [r.cancel() for r in list(active)]
+
+    app.include_router(catalog.public)
+    for module in (chat, completions, catalog):
+        app.include_router(module.router)
+
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(HearthError, _core_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+
+    app.add_middleware(_CatchAll)
+    app.add_middleware(RequireToken, assistant=assistant)  # inside CORS: a browser can read the 401
+    origins = [o.strip() for o in assistant.settings.server.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host), www_redirect=False)
+    return app
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return exc.response()
+
+
+async def _core_error(_request: Request, exc: Exception) -> JSONResponse:
+    return from_core(type(exc).__name__, str(exc)).response()
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for e in exc.errors()[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        problems.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
+    param = ".".join(str(p) for p in exc.errors()[0].get("loc", ())[1:]) if exc.errors() else None
+    return APIError(400, "Invalid request: " + "; ".join(problems) + ".", param=param or None).response()
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    return JSONResponse(error_body(str(exc.detail), kind), status_code=exc.status_code, headers=exc.headers)
+
+
+class _CatchAll:
+    """Whatever escapes a route is a bug: log one line (details at -v) and answer 500 in OpenAI's shape, or
+    just end a stream that had started. Never re-raised: uvicorn would print the traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.error("API request %s failed: %s: %s", scope.get("path"), type(exc).__name__, exc)
+            log.info("the failure in detail:", exc_info=True)
+            if not started:
+                await internal(exc).response()(scope, receive, send)

@@ -1,0 +1,70 @@
+"""``GET /v1/models`` (what this server answers with), ``POST /v1/embeddings``, and ``GET /health`` (no token).
+
+Only the models this server actually uses are listed, the chat model and the embedder: a request's
+``model`` field does not switch models (``hearth models use`` does), so listing the library would suggest a
+choice that is not there.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from assistant import __version__
+from assistant.server.errors import APIError
+from assistant.server.schemas import EmbeddingRequest
+
+router = APIRouter()
+public = APIRouter()
+
+
+@public.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "service": "hearth", "version": __version__}
+
+
+def _models(request: Request) -> list[dict[str, Any]]:
+    assistant = request.app.state.assistant
+    created = request.app.state.started
+    return [{"id": assistant.model_id(), "object": "model", "created": created, "owned_by": "hearth"},
+            {"id": assistant.embedding_model(), "object": "model", "created": created, "owned_by": "hearth"}]
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> dict[str, Any]:
+    return {"object": "list", "data": _models(request)}
+
+
+@router.get("/v1/models/{model_id:path}")
+async def model(model_id: str, request: Request) -> dict[str, Any]:
+    found = next((m for m in _models(request) if m["id"] == model_id), None)
+    if found is None:
+        raise APIError(404, f"The model {model_id!r} is not served here (GET /v1/models lists what is).",
+                       "not_found_error", "model_not_found", "model")
+    return found
+
+
+@router.post("/v1/embeddings")
+async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]:
+    assistant = request.app.state.assistant
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not texts or any(not t for t in texts):
+        raise APIError(400, "input must be a non-empty text or a list of them.", param="input")
+    vectors = await run_in_threadpool(assistant.embed, texts)
+    tokens = await run_in_threadpool(assistant.embedding_tokens, texts)
+    if body.dimensions is not None and body.dimensions != len(vectors[0]):
+        raise APIError(400, f"This embedder makes {len(vectors[0])}-dimensional vectors; dimensions cannot change "
+                            "that.", param="dimensions")
+
+    def encoded(v: list[float]) -> list[float] | str:
+        if body.encoding_format == "base64":
+            return base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode()
+        return v
+
+    return {"object": "list", "model": assistant.embedding_model(),
+            "data": [{"object": "embedding", "index": i, "embedding": encoded(v)} for i, v in enumerate(vectors)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

@@ -1,0 +1,51 @@
+"""``POST /v1/chat/completions``: an answer through the facade's ``chat`` (history, sources and memory optional)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from assistant.server.errors import APIError
+from assistant.server.openai_format import ChatShape
+from assistant.server.respond import answer
+from assistant.server.schemas import ChatCompletionRequest, ResponseFormat
+
+router = APIRouter()
+
+
+def sampling_of(assistant: Any, body: Any) -> Any:
+    """The settings' sampling with the request's temperature, top_p and seed (those it sets)."""
+    if body.n != 1:
+        raise APIError(400, "n must be 1: Hearth makes one answer per request.", param="n")
+    return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed)
+
+
+def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | None:
+    """``json_schema`` -> a grammar for that schema; ``json_object`` -> any JSON object; ``text`` -> none."""
+    if response_format is None or response_format.type == "text":
+        return None
+    if response_format.type == "json_object":
+        return assistant.json_grammar(None)
+    spec = response_format.json_schema
+    if spec is None or spec.schema_ is None:
+        raise APIError(400, "response_format json_schema needs json_schema.schema.", param="response_format")
+    return assistant.json_grammar(spec.schema_)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    assistant = request.app.state.assistant
+    if body.tools:
+        raise APIError(400, "Tools (function calling) are not supported by Hearth.", param="tools")
+    for m in body.messages:
+        if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
+            raise APIError(400, "Only text content is supported (no images or audio).", param="messages")
+    response = assistant.chat(
+        [{"role": m.role, "content": m.text()} for m in body.messages],
+        sampling=sampling_of(assistant, body), max_tokens=body.max_completion_tokens or body.max_tokens,
+        stop=body.stops(), grammar=grammar_of(assistant, body.response_format), collections=tuple(body.collections),
+        use_memory=body.use_memory, conversation_id=body.conversation_id,
+    )
+    return await answer(request, response, ChatShape(assistant.model_id()), body.stream, body.include_usage)

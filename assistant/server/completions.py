@@ -1,0 +1,29 @@
+"""``POST /v1/completions``: raw text continued by the model (no chat template, nothing saved)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from assistant.server.chat import sampling_of
+from assistant.server.errors import APIError
+from assistant.server.openai_format import CompletionShape
+from assistant.server.respond import answer
+from assistant.server.schemas import CompletionRequest
+
+router = APIRouter()
+
+
+@router.post("/v1/completions")
+async def completions(body: CompletionRequest, request: Request) -> Response:
+    assistant = request.app.state.assistant
+    prompt = body.prompt
+    if isinstance(prompt, list):
+        if len(prompt) != 1:
+            raise APIError(400, "Give one prompt per request.", param="prompt")
+        prompt = prompt[0]
+    if body.echo:
+        raise APIError(400, "echo is not supported.", param="echo")
+    response = assistant.complete(prompt, sampling=sampling_of(assistant, body), max_tokens=body.max_tokens,
+                                  stop=body.stops())
+    return await answer(request, response, CompletionShape(assistant.model_id()), body.stream, body.include_usage)

@@ -1,0 +1,125 @@
+"""From a facade ``Response`` to an HTTP answer: one JSON body, or an SSE stream in OpenAI's chunk format.
+
+The first event decides the status: a request that fails before any text exists (an unknown conversation,
+a prompt too long for the context, no model) gets an error status, not a 200 stream that says so later.
+A client that goes away cancels its answer at once: while waiting (polled), and mid-stream (Starlette cancels
+the stream's generator when the client disconnects; a keep-alive comment also finds it on a quiet stream).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from assistant.events import Done, Event, Failed, Sources, Token
+from assistant.server import openai_format as fmt
+from assistant.server.bridge import EventStream
+from assistant.server.errors import from_core
+
+#: How often a waiting request checks that its client is still there.
+POLL_S = 0.25
+#: A stream with nothing to say for this long sends an SSE comment.
+KEEP_ALIVE_S = 10.0
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was complete (a whole answer, or the start of a stream)."""
+
+
+async def _next_watching(events: EventStream, request: Request) -> Event | None:
+    """The next event; every ``POLL_S``, also while events keep coming, check that the client is still there."""
+    while True:
+        if time.monotonic() - events.checked >= POLL_S:
+            events.checked = time.monotonic()
+            if await request.is_disconnected():
+                events.cancel()
+                raise ClientGone
+        try:
+            return await events.next(POLL_S)
+        except TimeoutError:
+            continue
+
+
+def _extras(done: Done | None, sources: Sources | None) -> dict[str, Any]:
+    """Hearth's fields in an answer: the conversation it was saved in, the passages it was given."""
+    extra: dict[str, Any] = {}
+    if done is not None and done.conversation_id:
+        extra["conversation_id"] = done.conversation_id
+    if sources is not None:
+        extra["citations"] = [fmt.citation(c, c.n in sources.cited) for c in sources.citations]
+    return extra
+
+
+async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool,
+                 include_usage: bool = False) -> Response:
+    events = EventStream(response, request.app.state.active)
+    try:
+        first = await _next_watching(events, request)
+    except ClientGone:
+        return Response(status_code=499)  # nobody reads it
+    if isinstance(first, Failed):
+        raise from_core(first.error_type, first.message)
+    if stream:
+        return StreamingResponse(_stream(events, first, shape, include_usage), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    try:
+        return JSONResponse(await _collect(events, request, first, shape))
+    finally:
+        events.cancel()  # the client went away (this task was cancelled) or the answer is done: either way
+
+
+async def _collect(events: EventStream, request: Request, event: Event | None, shape: fmt.Shape) -> dict[str, Any]:
+    done: Done | None = None
+    sources: Sources | None = None
+    while event is not None:
+        if isinstance(event, Done):
+            done = event
+        elif isinstance(event, Sources):
+            sources = event
+        elif isinstance(event, Failed):
+            raise from_core(event.error_type, event.message)
+        try:
+            event = await _next_watching(events, request)
+        except ClientGone:
+            return {}
+    assert done is not None
+    s = done.stats
+    return shape.full(done.text, fmt.finish_reason(s.stop_reason), fmt.usage(s.prompt_tokens, s.completion_tokens),
+                      **_extras(done, sources))
+
+
+async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
+                  include_usage: bool) -> AsyncIterator[bytes]:
+    sources: Sources | None = None
+    event = first
+    try:
+        if (start := shape.start_chunk()) is not None:
+            yield fmt.sse(start)
+        while event is not None:
+            if isinstance(event, Token) and event.text:
+                yield fmt.sse(shape.text_chunk(event.text))
+            elif isinstance(event, Sources):
+                sources = event
+            elif isinstance(event, Done):
+                s = event.stats
+                conversation = _extras(event, None)
+                yield fmt.sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **conversation))
+                if sources is not None:
+                    yield fmt.sse(shape.chunk([], **_extras(event, sources)))
+                if include_usage:
+                    yield fmt.sse(shape.chunk([], usage=fmt.usage(s.prompt_tokens, s.completion_tokens)))
+            elif isinstance(event, Failed):
+                yield fmt.sse(from_core(event.error_type, event.message).body())
+            while True:
+                try:
+                    event = await events.next(KEEP_ALIVE_S)
+                    break
+                except TimeoutError:
+                    yield fmt.KEEP_ALIVE
+        yield fmt.DONE_LINE
+    finally:
+        events.cancel()  # a client that went away stops its answer now; after Done this changes nothing

@@ -1,0 +1,206 @@
+"""Settings → Server and Settings → Remote with real widgets over a fast fake engine (tests/fakes.py) and the
+REAL API server (the facade's ``start_server``: uvicorn on a thread, on a free port the test picks).
+
+The window's parts are real: the dialog, the status-bar indicator, the worker lanes; only the model is fake, so
+each window opens in well under a second and the server answers ``/health`` without loading anything.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from fakes import FakeEmbedder, fake_engine
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.views.settings_dialog import SettingsDialog
+from assistant.config import Settings, load_settings
+from assistant.core import Assistant
+from assistant.knowledge import KnowledgeBase
+from assistant.paths import get_paths
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def health(url: str) -> int | None:
+    """``GET /health``'s status code, or None when nothing answers."""
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code
+    except httpx.TransportError:
+        return None
+
+
+@pytest.fixture
+def open_fake_window(qtbot: QtBot) -> Iterator[Callable[[Settings], MainWindow]]:
+    """A real window over an assistant with a fake engine and embedder, with the given settings."""
+    opened: list[MainWindow] = []
+
+    def make(settings: Settings) -> MainWindow:
+        settings.memory.enabled = False
+        paths = get_paths()
+
+        def opener() -> Assistant:
+            return Assistant(paths, settings, engine=fake_engine(),
+                             knowledge=KnowledgeBase(paths, settings.knowledge, embedder=FakeEmbedder()))
+
+        window = MainWindow(opener=opener)
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(window.ready, timeout=30_000):
+            pass
+        opened.append(window)
+        return window
+
+    yield make
+    for window in opened:
+        window.close()  # closes the assistant, which stops its server
+
+
+def open_server_page(window: MainWindow) -> SettingsDialog:
+    dialog = window.open_settings("server")
+    assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
+    assert dialog.tabs.currentWidget() is dialog.server_page
+    return dialog
+
+
+def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) -> None:
+    settings = Settings()
+    settings.server.host, settings.server.port, settings.server.parallel = "0.0.0.0", 9123, 3
+    settings.server.cors_origins = "http://localhost:3000"
+    settings.remote.chroma_url, settings.remote.llm_model = "http://chroma.lan:8000", "qwen"
+    window = open_fake_window(settings)
+    dialog = open_server_page(window)
+    page = dialog.server_page
+    assert (page.enabled.isChecked(), page.host.currentText(), page.port.value(), page.parallel.value(),
+            page.cors.text()) == (False, "0.0.0.0", 9123, 3, "http://localhost:3000")
+    assert page.host_warning.isVisible()  # not loopback: reachable from other computers, needs the token
+    page.host.setCurrentText("127.0.0.1")
+    assert not page.host_warning.isVisible()
+    assert (dialog.remote_page.chroma_url.text(), dialog.remote_page.llm_model.text()) == ("http://chroma.lan:8000",
+                                                                                          "qwen")
+    qtbot.waitUntil(lambda: bool(page.token.text()))  # the core made the token on first use (off the GUI thread)
+    token = window.assistant.settings.server.token
+    assert page.token.text() == token and page.token.echoMode() == page.token.EchoMode.Password
+    qtbot.mouseClick(page.show_token, Qt.MouseButton.LeftButton)
+    assert page.token.echoMode() == page.token.EchoMode.Normal
+
+    page.port.setValue(9124)
+    page.parallel.setValue(8)
+    page.cors.setText(" http://a.test ,, http://b.test ")
+    llm = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: the core says so, the window goes on
+    dialog.remote_page.llm_url.setText(f" {llm} ")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)
+    assert window.status.model.text() == f"Remote model at {llm}: not connected"
+    assert "cannot be used yet" in window.status.model.toolTip()
+    saved = load_settings(get_paths().settings_file).settings
+    assert (saved.server.host, saved.server.port, saved.server.parallel, saved.server.cors_origins,
+            saved.server.token, saved.server.enabled) == ("127.0.0.1", 9124, 8, "http://a.test, http://b.test",
+                                                          token, False)
+    assert (saved.remote.llm_url, saved.remote.chroma_url) == (llm, "http://chroma.lan:8000")
+    assert not window.status.server.isVisible()  # off: no indicator
+
+
+def test_switching_the_server_on_and_off_in_settings(qtbot: QtBot, open_fake_window) -> None:
+    port = free_port()
+    window = open_fake_window(Settings())
+    url = f"http://127.0.0.1:{port}"
+    dialog = open_server_page(window)
+    page = dialog.server_page
+    page.enabled.setChecked(True)
+    page.port.setValue(port)
+    qtbot.waitUntil(lambda: bool(page.token.text()))
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.status.server.text() == f"API: {url}", timeout=20_000)
+    indicator = window.status.server
+    assert indicator.isVisible() and indicator.property("state") == "ok"
+    assert "4 parallel answer slots" in indicator.toolTip() and "network" not in indicator.toolTip()
+    assert health(url) == 200  # the real server answers
+    token = window.assistant.settings.server.token
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    # Clicking the indicator opens the Server page with the live status, the token and the curl example.
+    qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    dialog = window.ctl.model.dialog
+    assert dialog.isVisible() and dialog.tabs.currentWidget() is dialog.server_page
+    page = dialog.server_page
+    assert page.status.text().startswith(f"Running at {url}") and page.status.property("state") == "ok"
+    qtbot.mouseClick(page.copy_token, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == token
+    qtbot.mouseClick(page.copy_curl, Qt.MouseButton.LeftButton)
+    curl = QApplication.clipboard().text()
+    assert curl.startswith(f"curl {url}/v1/chat/completions ") and f'"Authorization: Bearer {token}"' in curl
+    assert '"content":"Hello"' in curl
+
+    # A busy port: the restart fails; the indicator and the page say why (red), and nothing is raised.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        page.port.setValue(taken)
+        qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+        assert dialog.applying.isVisible() and not dialog.apply_button.isEnabled()  # busy while it applies
+        qtbot.waitUntil(lambda: indicator.property("state") == "error", timeout=20_000)
+        assert f"port {taken} is already in use" in indicator.text() and indicator.isVisible()
+        assert page.status.property("state") == "error" and "already in use" in page.status.text()
+        assert window.ctl.model.error is None and not window.banner.isVisible()  # no dialog, no banner
+        qtbot.waitUntil(lambda: dialog.apply_button.isEnabled())
+    assert health(url) is None  # the old port was given up for the new one
+
+    page.port.setValue(port)  # back on a free port: running again at once
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: indicator.text() == f"API: {url}", timeout=20_000)
+    assert health(url) == 200
+
+    page.enabled.setChecked(False)
+    dialog.accept()
+    qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=20_000)
+    assert health(url) is None and not window.assistant.server_status().running
+    assert load_settings(get_paths().settings_file).settings.server.enabled is False
+
+
+def test_a_busy_port_at_start_shows_in_the_indicator(qtbot: QtBot, open_fake_window) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        settings = Settings()
+        settings.server.enabled, settings.server.port = True, busy.getsockname()[1]
+        window = open_fake_window(settings)
+        indicator = window.status.server
+        qtbot.waitUntil(lambda: indicator.property("state") == "error", timeout=20_000)
+        assert "already in use" in indicator.text() and "another port" in indicator.toolTip()
+        assert not window.banner.isVisible() and window.ctl.model.error is None
+        dialog = open_server_page(window)
+        assert dialog.server_page.status.text().startswith("Not running: port")
+        assert dialog.server_page.enabled.isChecked()
+
+
+def test_remote_test_connection_to_a_closed_port_is_red(qtbot: QtBot, open_fake_window) -> None:
+    window = open_fake_window(Settings())
+    dialog = window.open_settings("remote")
+    page = dialog.remote_page
+    assert dialog.tabs.currentWidget() is page and "questions" in page.privacy.text()
+    closed = free_port()
+    page.chroma_url.setText(f"http://127.0.0.1:{closed}")
+    page.llm_url.setText(f"http://127.0.0.1:{closed}/v1")
+    for part in ("chroma", "llm"):
+        started = time.perf_counter()
+        qtbot.mouseClick(page.buttons[part], Qt.MouseButton.LeftButton)
+        assert time.perf_counter() - started < 0.5  # the test runs on the network lane, not here
+        assert not page.buttons[part].isEnabled() and page.results[part].text() == "Testing…"
+    for part in ("chroma", "llm"):
+        result = page.results[part]
+        qtbot.waitUntil(lambda result=result: result.property("state") == "error", timeout=15_000)
+        assert result.text().startswith("✗ ") and result.isVisible() and page.buttons[part].isEnabled()
+    assert str(closed) in page.results["chroma"].text()
+    assert window.assistant.settings.remote.chroma_url == ""  # testing saves nothing

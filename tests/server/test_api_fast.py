@@ -1,0 +1,190 @@
+"""The API's logic with the fast fake engine: the facade's ``chat`` (stateless or saved), the server's wire
+format, auth, errors that never carry a traceback, and settings that restart or stop a running server.
+Everything here also runs through the real parts in test_api_server.py."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+
+import httpx
+import pytest
+from checks import wait_for
+from fakes import FakeEmbedder, fake_engine
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.errors import InputError
+from assistant.events import Done, Token
+from assistant.knowledge import KnowledgeBase
+from assistant.paths import get_paths
+
+
+@pytest.fixture
+def assistant():
+    settings = Settings()
+    settings.memory.enabled = False
+    paths = get_paths()
+    a = Assistant(paths, settings, engine=fake_engine(), knowledge=KnowledgeBase(paths, settings.knowledge,
+                                                                                  embedder=FakeEmbedder()))
+    yield a
+    a.close(learning_s=0)
+
+
+@pytest.fixture
+def server(assistant: Assistant):
+    status = assistant.start_server(port=0)
+    with httpx.Client(base_url=status.base_url, timeout=30,
+                      headers={"Authorization": f"Bearer {assistant.server_token()}"}) as client:
+        yield client
+
+
+def test_chat_without_conversation_id_is_stateless(assistant: Assistant) -> None:
+    response = assistant.chat([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there."},
+                               {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye."}])
+    assert response.text() == "You said: Bye."
+    assert response.done.conversation_id is None and response.done.message_id is None
+    assert assistant.engine.prompts[-1] == ("system: Be brief.\nuser: Hi there.\nassistant: Hello!\nuser: Bye."
+                                            "\nassistant:")
+    assert assistant.history.list_conversations() == []
+
+
+def test_chat_with_a_conversation_id_keeps_the_history(assistant: Assistant) -> None:
+    first = assistant.chat([{"role": "user", "content": "One."}], conversation_id="new")
+    first.text()
+    cid = first.done.conversation_id
+    # the client may send only the new message: the history is Hearth's
+    second = assistant.chat([{"role": "user", "content": "ignored"}, {"role": "user", "content": "Two."}],
+                            conversation_id=cid)
+    assert second.text() == "You said: Two."
+    assert "user: One.\nassistant: You said: One.\nuser: Two." in assistant.engine.prompts[-1]
+    assert [m.content for m in assistant.history.messages(cid)] == ["One.", "You said: One.", "Two.",
+                                                                    "You said: Two."]
+
+
+@pytest.mark.parametrize("messages", [[], [{"role": "assistant", "content": "Hi"}],
+                                      [{"role": "tool", "content": "42"}, {"role": "user", "content": "Hi"}],
+                                      [{"role": "user", "content": ["not", "text"]}]])
+def test_chat_refuses_messages_that_are_not_a_question(assistant: Assistant, messages: list) -> None:
+    with pytest.raises(InputError):
+        assistant.chat(messages)
+
+
+def test_complete_continues_raw_text(assistant: Assistant) -> None:
+    events = list(assistant.complete("user: Once upon a time"))
+    assert isinstance(events[-1], Done) and "".join(e.text for e in events if isinstance(e, Token))
+
+
+def _sse(body: str) -> list[str]:
+    return [line.removeprefix("data: ") for line in body.split("\n\n") if line.startswith("data: ")]
+
+
+def test_stream_is_openai_sse_ending_with_done(server: httpx.Client) -> None:
+    body = {"model": "x", "messages": [{"role": "user", "content": "Hello there."}], "stream": True,
+            "stream_options": {"include_usage": True}}
+    with server.stream("POST", "/chat/completions", json=body) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _sse(response.read().decode())
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == \
+        "You said: Hello there."
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 4
+
+
+def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
+    unknown = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                     "conversation_id": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "conversation_not_found"
+    empty = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "  "}]})
+    assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"]
+    invalid = server.post("/chat/completions", json={"messages": "hello"})
+    assert invalid.status_code == 400 and invalid.json()["error"]["param"] == "messages"
+    assert server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "n": 2}
+                       ).status_code == 400
+    schema = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                    "response_format": {"type": "json_schema", "json_schema": {}}})
+    assert schema.status_code == 400
+    missing = server.get("/nothing-here")
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert httpx.get(str(server.base_url.join("/v1/models"))).status_code == 401  # no token
+    # the token is checked before anything else: without it, even a body that is not JSON gets 401
+    refused = httpx.post(str(server.base_url.join("/v1/chat/completions")), content=b"{not json",
+                         headers={"Authorization": "Bearer wrong"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_bug_is_one_line_never_a_traceback(assistant: Assistant, server: httpx.Client,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    assistant.engine.generate = broken  # fails inside the answer's thread
+    for stream in (False, True):
+        response = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                          "stream": stream})
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error" and "boom" not in response.text
+    assistant.chat = broken  # fails in the route itself
+    response = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}]})
+    assert response.status_code == 500 and response.json()["error"]["type"] == "server_error"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_client_that_goes_away_cancels_its_answer(assistant: Assistant, server: httpx.Client, stream: bool) -> None:
+    assistant.engine.reply = lambda _prompt: "word " * 500
+    assistant.engine.token_delay_s = 0.01  # 5 s for the whole answer
+    body = {"messages": [{"role": "user", "content": "Talk."}], "stream": stream, "conversation_id": "new"}
+    if stream:
+        with server.stream("POST", "/chat/completions", json=body) as response:
+            next(response.iter_lines())  # the answer has started; then the client goes away
+    else:
+        with pytest.raises(httpx.ReadTimeout):
+            server.post("/chat/completions", json=body, timeout=0.5)
+    assert wait_for(lambda: not assistant._server.app.state.active, 3), "the answer went on"
+    saved = assistant.history.messages(assistant.history.list_conversations()[0].id)[-1]
+    assert saved.partial and saved.stats["stop_reason"] == "cancelled" and saved.stats["completion_tokens"] < 400
+
+
+def test_settings_change_restarts_or_stops_the_running_server(assistant: Assistant, server: httpx.Client) -> None:
+    origin = {"Origin": "http://localhost:3000"}
+    assert "access-control-allow-origin" not in server.get("/models", headers=origin).headers  # no CORS by default
+    new = copy.deepcopy(assistant.settings)
+    new.server.cors_origins = "http://localhost:3000"
+    applied = assistant.update_settings(new)
+    status = assistant.server_status()
+    assert status.running and f"API server restarted at {status.url}" in applied.changes
+    with httpx.Client(base_url=status.base_url, headers={"Authorization": f"Bearer {assistant.server_token()}"}) as c:
+        assert c.get("/models", headers=origin).headers["access-control-allow-origin"] == "http://localhost:3000"
+    assistant.settings.server.enabled = True  # the app's switch was on...
+    new = copy.deepcopy(assistant.settings)
+    new.server.enabled = False  # ...and is turned off
+    assert "API server stopped" in assistant.update_settings(new).changes
+    assert not assistant.server_status().running
+
+
+def test_server_binds_first_and_says_when_the_port_is_taken(assistant: Assistant) -> None:
+    from assistant.errors import PortInUseError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=rf"^port {port} is already in use \(by another program\)$"):
+            assistant.start_server(port=port)
+    assert not assistant.server_status().running
+
+
+def test_network_binding_accepts_this_computers_names() -> None:
+    from assistant.server.auth import allowed_hosts
+
+    local = allowed_hosts("127.0.0.1")
+    assert local == sorted(["localhost", "127.0.0.1", "[::1]"])
+    everywhere = allowed_hosts("0.0.0.0")
+    assert set(local) < set(everywhere) and socket.gethostname().lower() in everywhere

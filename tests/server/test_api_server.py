@@ -1,0 +1,250 @@
+"""``hearth serve`` through real parts: the real server (uvicorn on a thread, via ``Assistant.start_server``) over
+a real Assistant (the bundled SmolLM2, the bundled embedder, Chroma, SQLite history), driven by the official
+``openai`` client. One server for the whole module: starting one costs ~0.5 s, the model is shared."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import openai
+import pytest
+from checks import wait_for
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.knowledge import KnowledgeBase
+from assistant.paths import Paths
+
+pytestmark = pytest.mark.slow
+
+DOCS = {
+    "garden.md": "# Garden notes\n\nThe greenhouse key is kept under the blue flower pot next to the shed door.\n"
+                 "Tomatoes are watered every Tuesday and Friday morning.\n",
+    "recipes.txt": "Grandma's pancake recipe uses two eggs, a cup of flour and a pinch of cardamom.\n",
+}
+GREEDY = {"temperature": 0}
+QUESTION = [{"role": "user", "content": "Name three colours."}]
+
+
+@pytest.fixture(scope="module")
+def served(chat_model_path: Path, knowledge_embedder, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("serve-home")
+    paths = Paths(root / "config", root / "data", root / "cache").ensure()
+    folder = root / "notes"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text)
+    settings = Settings()
+    settings.memory.enabled = False  # memory has its own tests
+    settings.model.max_tokens = 48
+    settings.model.n_ctx = 2048
+    kb = KnowledgeBase(paths, settings.knowledge, embedder=knowledge_embedder)
+    a = Assistant(paths, settings, knowledge=kb)  # its own engine: loaded for parallel answers, as `hearth serve` does
+    assert not list(a.index([folder], "notes"))[-1].errors
+    status = a.start_server(port=0)  # settings.server.parallel (4) answers decoded together
+    a.ensure_model()
+    client = openai.OpenAI(api_key=a.server_token(), base_url=status.base_url, max_retries=0, timeout=120)
+    yield SimpleNamespace(assistant=a, status=status, client=client, url=status.url)
+    client.close()
+    a.stop_server()
+    a.close(learning_s=0)
+
+
+def _chat(served: SimpleNamespace, **kwargs):
+    served.assistant.engine.clear_cache()  # a cold start each time: greedy output must not depend on the cache
+    return served.client.chat.completions.create(model="hearth", **{"messages": QUESTION, **GREEDY, **kwargs})
+
+
+def test_streamed_answer_equals_the_answer_in_one_piece(served: SimpleNamespace) -> None:
+    whole = _chat(served)
+    text = whole.choices[0].message.content
+    assert text and whole.choices[0].finish_reason == "stop" and whole.object == "chat.completion"
+    assert whole.model == served.assistant.model_id()
+    assert whole.usage.prompt_tokens > 0 and whole.usage.completion_tokens > 0
+
+    chunks = list(_chat(served, stream=True, stream_options={"include_usage": True}))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert len({c.id for c in chunks}) == 1
+
+
+def test_concurrent_streams_get_the_sequential_answers(served: SimpleNamespace) -> None:
+    questions = ["Name three colours.", "Name three animals.", "Name three fruits."]
+
+    def stream(question: str) -> str:
+        chunks = served.client.chat.completions.create(
+            model="hearth", messages=[{"role": "user", "content": question}], stream=True, max_tokens=24, **GREEDY)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    alone = []
+    for question in questions:
+        served.assistant.engine.clear_cache()
+        alone.append(stream(question))
+    served.assistant.engine.clear_cache()
+    with ThreadPoolExecutor(len(questions)) as pool:
+        together = list(pool.map(stream, questions))
+    assert together == alone and all(alone)
+
+
+def test_a_request_without_conversation_id_saves_nothing(served: SimpleNamespace) -> None:
+    before = served.assistant.history.list_conversations()
+    response = _chat(served, max_tokens=4)
+    assert "conversation_id" not in (response.model_extra or {})
+    assert served.assistant.history.list_conversations() == before
+
+
+def test_max_tokens_and_stop(served: SimpleNamespace) -> None:
+    cut = _chat(served, max_tokens=3)
+    assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == 3
+    cut = _chat(served, max_completion_tokens=3)
+    assert cut.choices[0].finish_reason == "length"
+
+    full = _chat(served).choices[0].message.content
+    stop = full.split()[2]  # a word in the middle of the greedy answer: it ends at its first occurrence
+    stopped = _chat(served, stop=[stop, "never-said"])
+    assert stopped.choices[0].finish_reason == "stop"
+    assert stopped.choices[0].message.content.strip() == full[: full.index(stop)].strip()
+
+
+def test_json_schema_answer_parses_and_matches(served: SimpleNamespace) -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    response = _chat(served, messages=[{"role": "user", "content": "Describe a person as JSON."}], max_tokens=60,
+                     response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema}})
+    person = json.loads(response.choices[0].message.content)
+    assert set(person) == {"name", "age"} and isinstance(person["name"], str) and isinstance(person["age"], int)
+
+    response = _chat(served, messages=[{"role": "user", "content": "Give a JSON object."}], max_tokens=60,
+                     response_format={"type": "json_object"})
+    assert isinstance(json.loads(response.choices[0].message.content), dict)
+
+
+def test_completions_stream_and_not(served: SimpleNamespace) -> None:
+    def complete(**kwargs):
+        served.assistant.engine.clear_cache()
+        return served.client.completions.create(model="hearth", prompt="The capital of France is", max_tokens=8,
+                                                temperature=0, **kwargs)
+
+    whole = complete()
+    assert whole.object == "text_completion" and whole.choices[0].finish_reason == "length"
+    assert whole.usage.completion_tokens == 8 and whole.choices[0].text
+    streamed = "".join(c.choices[0].text for c in complete(stream=True) if c.choices)
+    assert streamed == whole.choices[0].text
+
+
+def test_models_and_embeddings(served: SimpleNamespace) -> None:
+    ids = [m.id for m in served.client.models.list()]
+    assert ids == [served.assistant.model_id(), "all-MiniLM-L6-v2"]
+    assert served.client.models.retrieve(ids[0]).id == ids[0]
+
+    result = served.client.embeddings.create(model=ids[1], input=["the greenhouse key", "a pancake recipe"])
+    assert [len(d.embedding) for d in result.data] == [384, 384] and result.usage.prompt_tokens > 0
+    single = served.client.embeddings.create(model=ids[1], input="the greenhouse key", encoding_format="float")
+    assert single.data[0].embedding == pytest.approx(result.data[0].embedding, abs=1e-5)
+
+
+def test_collections_answer_with_citations(served: SimpleNamespace) -> None:
+    ask = {"messages": [{"role": "user", "content": "Where is the greenhouse key kept?"}], "max_tokens": 64,
+           "extra_body": {"collections": ["notes"]}}
+    response = _chat(served, **ask)
+    citations = response.model_extra["citations"]
+    assert citations and set(citations[0]) >= {"n", "path", "page", "lines", "snippet", "score", "cited"}
+    cited = [c for c in citations if c["cited"]]
+    assert {Path(c["path"]).name for c in cited} == {"garden.md"}
+    assert "flower pot" in response.choices[0].message.content
+
+    chunks = list(_chat(served, stream=True, **ask))
+    finish = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
+    extra = chunks[finish + 1]  # the citations come after the finish reason, before [DONE]
+    assert extra.choices == [] and extra.model_extra["citations"] == citations
+
+    with pytest.raises(openai.NotFoundError, match="no knowledge collection"):
+        _chat(served, messages=ask["messages"], extra_body={"collections": ["missing"]})
+
+
+def test_conversation_id_keeps_the_history(served: SimpleNamespace) -> None:
+    history = served.assistant.history
+    first = _chat(served, messages=[{"role": "user", "content": "My cat is called Miso."}],
+                  extra_body={"conversation_id": "new"})
+    cid = first.model_extra["conversation_id"]
+    second = served.client.chat.completions.create(  # no cache clearing: the second request reuses the prefix
+        model="hearth", messages=[{"role": "user", "content": "What is my cat called?"}], **GREEDY,
+        extra_body={"conversation_id": cid})
+    assert second.model_extra["conversation_id"] == cid
+    # the model saw the first turn: the second prompt holds it and the question
+    assert second.usage.prompt_tokens > first.usage.prompt_tokens + first.usage.completion_tokens
+    saved = history.messages(cid)
+    assert [(m.role, m.content) for m in saved] == [
+        ("user", "My cat is called Miso."), ("assistant", first.choices[0].message.content),
+        ("user", "What is my cat called?"), ("assistant", second.choices[0].message.content)]
+    assert saved[-1].stats["reused_tokens"] > 0  # prefix reuse across requests
+
+    with pytest.raises(openai.NotFoundError):
+        _chat(served, extra_body={"conversation_id": "no-such-conversation"})
+
+
+def test_wrong_or_missing_token_is_refused(served: SimpleNamespace) -> None:
+    wrong = openai.OpenAI(api_key="not-the-token", base_url=served.status.base_url, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        wrong.chat.completions.create(model="hearth", messages=QUESTION)
+    assert caught.value.status_code == 401 and caught.value.body["code"] == "invalid_api_key"
+    assert httpx.get(f"{served.url}/v1/models").status_code == 401
+    assert httpx.get(f"{served.url}/health").json()["status"] == "ok"  # no token needed
+
+
+def test_host_header_is_checked(served: SimpleNamespace) -> None:
+    assert httpx.get(f"{served.url}/health", headers={"Host": "evil.example"}).status_code == 400
+    assert httpx.get(f"{served.url}/health", headers={"Host": f"localhost:{served.status.port}"}).status_code == 200
+
+
+def test_bad_requests_get_openai_errors(served: SimpleNamespace) -> None:
+    with pytest.raises(openai.BadRequestError, match="last message"):
+        _chat(served, messages=[{"role": "assistant", "content": "Hi"}])
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        _chat(served, temperature=5)
+    raw = httpx.post(f"{served.url}/v1/chat/completions", content=b"{not json",
+                     headers={"Authorization": f"Bearer {served.assistant.server_token()}"})
+    assert raw.status_code == 400 and set(raw.json()["error"]) == {"message", "type", "code", "param"}
+
+
+def test_a_client_that_goes_away_frees_the_engine(served: SimpleNamespace) -> None:
+    a = served.assistant
+    long = [{"role": "user", "content": "Write a very long story about a dragon and a knight."}]
+    stream = served.client.chat.completions.create(model="hearth", messages=long, max_tokens=1500, stream=True,
+                                                   extra_body={"conversation_id": "new"}, **GREEDY)
+    for n, _chunk in enumerate(stream):
+        if n == 3:
+            break
+    stream.close()  # the connection goes away mid-answer
+    assert wait_for(lambda: not a._server.app.state.active, 10), "the answer was not cancelled"
+    saved = a.history.messages(a.history.list_conversations()[0].id)[-1]
+    assert saved.partial and saved.stats["stop_reason"] == "cancelled"
+    assert saved.stats["completion_tokens"] < 200
+    start = time.monotonic()
+    _chat(served, max_tokens=4)
+    assert time.monotonic() - start < 10
+
+
+def test_port_in_use_is_a_clear_error(served: SimpleNamespace) -> None:
+    from assistant.errors import PortInUseError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = Settings()
+        settings.server.token = "a-token"  # nothing to save: the module's settings file stays as it is
+        other = Assistant(served.assistant.paths, settings, engine=served.assistant.engine,
+                          knowledge=served.assistant.knowledge)
+        with pytest.raises(PortInUseError, match=f"port {port} is already in use"):
+            other.start_server(port=port)
+        assert not other.server_status().running
+        other.history.close()

@@ -1,0 +1,94 @@
+"""``hearth serve`` as a real process: a busy port, ``--show-token``, and a server on the network that answers
+and stops cleanly on Ctrl+C. Never a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+
+def _hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=_env(home), capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_busy_port_is_one_clear_line_and_a_failure(hearth_home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = _hearth("serve", "--port", str(port), home=hearth_home)
+    assert run.returncode != 0
+    assert run.stderr.strip() == (f"hearth: port {port} is already in use (by another program); "
+                                  "choose another with --port")
+    assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_show_token_makes_one_and_keeps_it(hearth_home: Path) -> None:
+    first = _hearth("serve", "--show-token", home=hearth_home)
+    assert first.returncode == 0 and first.stderr == ""
+    token = first.stdout.strip()
+    assert len(token) >= 32
+    assert _hearth("serve", "--show-token", home=hearth_home).stdout.strip() == token
+    assert token in (hearth_home / "config" / "settings.toml").read_text()
+
+
+@pytest.mark.slow
+def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> None:
+    (hearth_home / "config").mkdir(parents=True)
+    (hearth_home / "config" / "settings.toml").write_text("[memory]\nenabled = false\n[model]\nn_ctx = 1024\n")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "0.0.0.0", "--port", str(port),
+                             "--parallel", "2"], cwd=ROOT, env=_env(hearth_home), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any(line.startswith("Ctrl+C") for line in lines):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+        text = "".join(lines)
+        assert "reachable from the network" in text and "needs the token" in text, text
+        assert f"Hearth API on http://127.0.0.1:{port}/v1" in text and "2 in parallel" in text, text
+        assert "curl " in text and "Bearer $(hearth serve --show-token)" in text, text
+        token = (hearth_home / "config" / "settings.toml").read_text().split('token = "')[1].split('"')[0]
+        assert token not in text  # the token is never printed unless asked for
+
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/health").json()["status"] == "ok"
+        models = httpx.get(f"{base}/v1/models", headers={"Authorization": f"Bearer {token}"})
+        assert models.status_code == 200 and models.json()["data"][0]["id"].startswith("SmolLM2")
+        # bound to every address: this computer's own name is a Host the server answers to
+        named = httpx.get(f"{base}/health", headers={"Host": f"{socket.gethostname()}:{port}"})
+        assert named.status_code == 200
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
