@@ -68,6 +68,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--queries", type=positive_int, default=200, help="timed queries per store and size")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_remote)
+    b = bs.add_parser("serve", help="hearth serve under concurrent clients (official openai client): total tok/s of "
+                                    "N streams at once vs one after another, 200 requests from 8 clients, hang-ups")
+    b.add_argument("--parallel", type=positive_int, default=4, help="slots of the server, and streams at once")
+    b.add_argument("--reps", type=positive_int, default=3)
+    b.add_argument("--max-tokens", type=positive_int, default=128, help="tokens per answer in the throughput phase")
+    b.add_argument("--requests", type=positive_int, default=200, help="requests in the load phase")
+    b.add_argument("--clients", type=positive_int, default=8, help="concurrent clients in the load phase")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_serve)
 
 
 # Each benchmark module is imported only when it runs: building the parser must stay cheap for every command.
@@ -103,6 +112,15 @@ def cmd_remote(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.benchmarks import remote as bench
 
     return show_bench(bench.run(args.sizes, args.queries, log=err), bench.table, args.json)  # progress on stderr
+
+
+def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.benchmarks import serve as bench
+
+    # the default sizes are the issue's: only a run with them is saved
+    full = (args.parallel, args.requests, args.clients) == (4, 200, 8)
+    result = bench.run(args.parallel, args.reps, args.max_tokens, args.requests, args.clients, log=err, save=full)
+    return show_bench(result, bench.table, args.json)
 
 
 def cmd_engine(args: argparse.Namespace, ctx: CliContext) -> int:
