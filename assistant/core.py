@@ -140,6 +140,7 @@ class Assistant:
         self.parallel_requests = 1
         self._server: Any = None  # the API server's ServerHandle, while one was started (start_server)
         self._server_overrides: dict[str, Any] = {}  # host/port given to start_server for this run only
+        self._server_failure: ServerStatus | None = None  # why the last start failed, until the next start
 
     @classmethod
     def open(cls, *, background: bool = False) -> Assistant:
@@ -163,7 +164,7 @@ class Assistant:
 
     def close(self, learning_s: float | None = None) -> None:
         """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""
-        self.stop_server()
+        self.stop_server(one_answer_at_a_time=False)
         self.scheduler.stop(drain_s=CLOSE_LEARNING_S if learning_s is None else learning_s)
         self.engine.unload()
         if self.engine is not self._local_engine:
@@ -794,28 +795,40 @@ class Assistant:
         saved). The token is made at first start. A server already running is restarted. Raises PortInUseError
         when the port is taken, ServerError when the address cannot be used. No socket is opened before this.
         """
-        from assistant.server.runner import ServerHandle
+        from assistant.server.runner import ServerHandle, ServerStatus
 
-        self.stop_server()
+        self.stop_server(one_answer_at_a_time=False)
         self.server_token()
         s = self.settings.server
-        self.serving(parallel or s.parallel)
         self._server_overrides = {"host": host, "port": port, "parallel": parallel}
-        self._server = ServerHandle.start(self, host or s.host, s.port if port is None else port)
+        where = (host or s.host, s.port if port is None else port)
+        try:
+            self._server = ServerHandle.start(self, *where)  # the port first: a busy one is said before any load
+        except HearthError as exc:
+            self._server_failure = ServerStatus(running=False, host=where[0], port=where[1], error=str(exc))
+            raise
+        self._server_failure = None
+        self.serving(parallel or s.parallel)
         return self._server.status()
 
-    def stop_server(self) -> None:
-        """Stop the API server (answers still streaming are cancelled); nothing happens when none runs."""
+    def stop_server(self, one_answer_at_a_time: bool = True) -> None:
+        """Stop the API server (answers still streaming are cancelled); nothing happens when none runs.
+
+        The model then goes back to one answer at a time (speculative decoding works again), loaded again
+        now if it was loaded for several; ``one_answer_at_a_time=False`` skips that (the process is ending, or
+        the server restarts)."""
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+            if one_answer_at_a_time:
+                self.serving(1)
 
     def server_status(self) -> ServerStatus:
         """Whether the API server runs, where (``url``), and why it stopped (``error``) if it did."""
         from assistant.server.runner import ServerStatus
 
         if self._server is None:
-            return ServerStatus(running=False)
+            return self._server_failure or ServerStatus(running=False)
         return self._server.status()
 
     def server_wait(self, timeout_s: float | None = None) -> bool:

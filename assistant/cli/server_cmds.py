@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
             pass
     except KeyboardInterrupt:
         err("stopping…")
-        assistant.stop_server()
+        assistant.stop_server(one_answer_at_a_time=False)
         return 0
     stopped = assistant.server_status()
     err(f"hearth: the API server stopped{': ' + stopped.error if stopped.error else ''}")

@@ -114,3 +114,27 @@ def test_cancel_ends_one_stream_and_the_others_go_on(batched: Engine) -> None:
             assert event.stats.stop_reason == "cancelled" and event.text == "".join(seen)
     worker.join(timeout=60)
     assert other and other[0].stats.completion_tokens == 32
+
+
+def test_serving_loads_the_model_for_parallel_answers_and_stopping_goes_back(chat_model_path: Path,
+                                                                             tmp_path: Path) -> None:
+    """The window's Server switch: a model loaded for one answer is loaded again for the server's slots at
+    once, and for one answer (speculation back) when the server stops."""
+    from assistant.config import Settings
+    from assistant.core import Assistant
+    from assistant.paths import Paths
+
+    settings = Settings()
+    settings.memory.enabled = False
+    settings.model.n_ctx = 1024
+    a = Assistant(Paths(tmp_path / "config", tmp_path / "data", tmp_path / "cache"), settings)
+    try:
+        a.ensure_model()
+        assert a.engine.settings.n_parallel == 1
+        status = a.start_server(port=0)
+        assert status.running and status.parallel == 4 and a.engine.settings.n_parallel == 4
+        assert a.ask("Say hi.", use_memory=False, max_tokens=4).text()  # answered through the batcher
+        a.stop_server()
+        assert a.engine.settings.n_parallel == 1 and not a.server_status().running
+    finally:
+        a.close(learning_s=0)
