@@ -2,6 +2,8 @@
 #   make run    create .venv, install, put the bundled models in place, launch the app
 #   make test   the same set-up, then the whole test suite
 #   make bench  the same set-up, then the benchmarks (results in bench/results/*.json)
+#   make package  the installable app: dist/hearth/ (PyInstaller one-folder) and dist/hearth-*.tar.zst, then its
+#               checks (tests/packaging); make package-bench measures it against the source install
 # Every step is stamped, so a second run only does what changed (llama-cpp-python is never rebuilt:
 # pip caches the wheel it built). For a GPU build: CMAKE_ARGS="-DGGML_CUDA=on" make reinstall-llama
 
@@ -14,7 +16,7 @@ CHAT_MODEL := $(MODELS)/SmolLM2-135M-Instruct.Q4_1.gguf
 SECOND_MODEL := $(MODELS)/gemma-3-270m-q4_k_m.gguf
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test bench lint models reinstall-llama clean
+.PHONY: setup run test bench lint models reinstall-llama clean package package-bench
 
 setup: $(STAMPS)/install models
 
@@ -62,6 +64,23 @@ bench: setup
 	$(BIN)/hearth bench memory --model gemma
 	$(BIN)/hearth bench startup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.bench_ui
+
+# The packaged app (packaging/README.md). The build machine needs Qt's X11 libraries installed: the package
+# carries copies of them (a bare Debian/Ubuntu lacks libxcb-cursor0 & co.), so PyInstaller must find them here.
+$(STAMPS)/package: $(STAMPS)/install
+	$(BIN)/pip install -q -e '.[dev,package]'
+	@touch $@
+
+package: setup $(STAMPS)/package
+	@$(BIN)/python -c "from assistant.doctor.qt import check; c = check({'QT_QPA_PLATFORM': 'xcb', 'DISPLAY': ':0'}); \
+		print(c.message(), 'make package: the package brings these along, so the build machine needs them.') if c.missing else None; \
+		raise SystemExit(1 if c.missing else 0)"
+	nice -n 10 $(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/hearth.spec
+	nice -n 10 $(BIN)/python packaging/archive.py
+	$(BIN)/python -m pytest -q -m package tests/packaging
+
+package-bench: $(STAMPS)/package
+	$(BIN)/python packaging/measure.py
 
 lint: setup
 	$(BIN)/ruff check assistant app tests packaging

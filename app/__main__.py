@@ -1,13 +1,48 @@
-"""The ``hearth`` entry point: no arguments opens the desktop app; anything else is the CLI."""
+"""The ``hearth`` entry point: the desktop app, or the CLI.
+
+No arguments opens the window. Arguments that are all existing files or folders (or ``file://`` URLs, as a
+file manager's "Open with Hearth" passes them through the desktop entry's ``%U``) open the window with those
+paths to index, as if they had been dropped on it; when a window is running already they go to it instead
+(``app.single_instance``). Anything else is the CLI: a command name always wins over a folder of that name
+in the current directory (``hearth ask`` stays a command). The packaged app's single executable serves both.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+
+def gui_paths(argv: list[str]) -> list[Path] | None:
+    """The paths to open the window with, or None when ``argv`` is a CLI command line."""
+    paths: list[Path] = []
+    for arg in argv:
+        if arg.startswith("-"):
+            return None
+        path = Path(unquote(urlparse(arg).path)) if arg.startswith("file://") else Path(arg).expanduser()
+        if not path.exists():
+            return None
+        paths.append(path)
+    if argv and argv[0] in command_names():
+        return None
+    return paths
+
+
+def command_names() -> set[str]:
+    """The CLI's command names (built only when every argument is an existing path: rare and cheap)."""
+    import argparse
+
+    from assistant.cli import build_parser
+
+    actions = build_parser()._actions
+    return {name for a in actions if isinstance(a, argparse._SubParsersAction) for name in a.choices}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:
+    paths = gui_paths(argv)
+    if paths is not None:
         from assistant.doctor.qt import check
 
         # Before Qt is imported: a missing system library makes Qt abort (or the import fail) with no hint.
@@ -17,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         from app.main_window import run
 
-        return run()
+        return run(paths)
     from assistant.cli import main as cli_main
 
     return cli_main(argv)

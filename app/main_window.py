@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.theme = theme or themes.resolve("system", Settings().appearance.font_size)
         self.assistant: Any = None
         self.ctl: Controllers | None = None
+        self._pending_paths: list[Path] = []  # passed before the assistant was open (see open_paths)
         self.setWindowTitle("Hearth")
         self.setWindowIcon(app_icon())
         self.resize(1280, 820)
@@ -159,6 +160,8 @@ class MainWindow(QMainWindow):
         self.status.serverRequested.connect(lambda: self.open_settings("server"))
         ctl.conversations.refresh()
         ctl.knowledge.refresh()
+        pending, self._pending_paths = self._pending_paths, []
+        self.open_paths(pending)  # paths given at launch, before the assistant was open
         ctl.server.start_if_enabled()  # before the model loads (same lane): it sizes the parallel answers
         ctl.model.load()
 
@@ -220,6 +223,27 @@ class MainWindow(QMainWindow):
             message.theme = self.theme
             message.set_text(message.text)
 
+    # --- paths from the command line or a second launch: indexed as if dropped -------------------------
+    def open_paths(self, paths: list[Path]) -> None:
+        """Index ``paths`` as a drop would (the collection dialog first); before the assistant is open they
+        wait for it."""
+        if not paths:
+            return
+        if self.ctl is None:
+            self._pending_paths += paths
+        else:
+            self.ctl.knowledge.add(paths)
+
+    def bring_forward(self, paths: list[Path]) -> None:
+        """Another ``hearth`` was launched: show this window in front, then take its paths."""
+        log.info("another launch: window brought forward, %d path(s) to index", len(paths))
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.open_paths(paths)
+
     # --- drag and drop: folders and files anywhere on the window --------------------------------------
     @staticmethod
     def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
@@ -259,17 +283,36 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run() -> int:
-    """``hearth`` with no arguments: style the app from the saved appearance and show the window."""
+def run(paths: list[Path] | None = None) -> int:
+    """``hearth`` (or ``hearth FOLDER...``): style the app from the saved appearance and show the window.
+
+    One window per user and data folder: when one is running already, ``paths`` go to it (indexed there as
+    if dropped on it) and it comes to the front; this process then exits (see :mod:`app.single_instance`)."""
+    from app import single_instance, window_report
+
+    paths = paths or []
+    if single_instance.forward(paths):
+        print("hearth: Hearth is already running; passed to its window.", file=sys.stderr)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = QApplication.instance() or QApplication(sys.argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Hearth")
+    app.setDesktopFileName("hearth")  # the .desktop entry `hearth install-desktop` writes: its icon and name
     app.setWindowIcon(app_icon())
     loaded = load_settings()
     theme = themes.apply(app, loaded.settings.appearance.theme, loaded.settings.appearance.font_size)
     window = MainWindow(theme=theme)
     if loaded.warning:
         window.banner.show_message(loaded.warning)
+    server = single_instance.InstanceServer()
+    if not server.listen():
+        log.warning("another launch cannot reach this window: %s", server.server.errorString())
+    server.received.connect(window.bring_forward)
+    window_report.install(window)
     window.show()
-    return app.exec()
+    window.open_paths(paths)
+    try:
+        return app.exec()
+    finally:
+        server.close()

@@ -21,6 +21,7 @@ from assistant import __version__
 from assistant.cli import (
     bench_cmds,
     chat_cmds,
+    desktop_cmds,
     doctor_cmds,
     knowledge_cmds,
     memory_cmds,
@@ -42,6 +43,7 @@ GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     memory_cmds.register,
     models_cmds.register,
     doctor_cmds.register,
+    desktop_cmds.register,
     remote_cmds.register,
     bench_cmds.register,
     server_cmds.register,

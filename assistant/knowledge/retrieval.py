@@ -35,6 +35,7 @@ from typing import Literal, Protocol, TypeVar
 import numpy as np
 
 from assistant.knowledge.embedder import Embedder
+from assistant.knowledge.errors import EmbedderUnavailableError
 from assistant.knowledge.records import Chunk, Citation
 from assistant.knowledge.store import Store
 from assistant.knowledge.words import STOP, WORD, content_words
@@ -78,7 +79,12 @@ class CrossEncoderReranker:
 
     def __init__(self, path: Path) -> None:
         apply_privacy_defaults()
-        from sentence_transformers import CrossEncoder
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:  # the packaged app ships without torch (packaging/README.md)
+            raise EmbedderUnavailableError(
+                f"The reranker in {path} needs sentence-transformers and torch, which this install of Hearth "
+                "does not include. Turn knowledge.rerank off, or run Hearth from a source install.") from exc
 
         self.model = CrossEncoder(str(path), device="cpu")
 
