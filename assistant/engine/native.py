@@ -21,6 +21,8 @@ from pathlib import Path
 import llama_cpp as C
 import numpy as np
 
+from assistant.engine.decode_thread import decode_thread
+
 log = logging.getLogger("hearth.llama")
 
 _GGML_LOG_WARN, _GGML_LOG_ERROR = 3, 4  # ggml_log_level values (not exported by llama_cpp)
@@ -257,9 +259,14 @@ class NativeContext:
         return [float(logits[t] - log_z) for t in candidates]
 
     def _decode(self) -> None:
-        rc = C.llama_decode(self.ptr, self.batch)
+        # on the process's one decode thread, whoever asks (see decode_thread.py for why)
+        rc = decode_thread().call(self._llama_decode)
         if rc != 0:
             raise RuntimeError(f"llama_decode failed (code {rc}): {'; '.join(recent_errors) or 'no details'}")
+
+
+    def _llama_decode(self) -> int:
+        return C.llama_decode(self.ptr, self.batch)
 
 
 class PartialTrimUnsupported(Exception):

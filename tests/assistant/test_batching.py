@@ -138,3 +138,27 @@ def test_serving_loads_the_model_for_parallel_answers_and_stopping_goes_back(cha
         assert a.engine.settings.n_parallel == 1 and not a.server_status().running
     finally:
         a.close(learning_s=0)
+
+
+def test_every_decode_runs_on_the_one_decode_thread(single: Engine, batched: Engine,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp's OpenMP keeps a thread team per thread that decodes; a second long-lived decoding thread
+    ran 2.7x slower here. Answers, yes/no log-probabilities and batched answers, asked from any thread, all
+    decode on ``hearth-decode``."""
+    from assistant.engine import native
+
+    seen: set[str] = set()
+    decode = native.NativeContext._llama_decode
+
+    def spy(self: native.NativeContext) -> int:
+        seen.add(threading.current_thread().name)
+        return decode(self)
+
+    monkeypatch.setattr(native.NativeContext, "_llama_decode", spy)
+    answer(single, QUESTIONS[0], max_tokens=4)  # from this (the main) thread
+    worker = threading.Thread(target=lambda: answer(single, QUESTIONS[1], max_tokens=4), name="another")
+    worker.start()
+    worker.join()
+    single.next_token_logprobs(tokens_for(single, QUESTIONS[2]), [1, 2])
+    concurrently(batched, QUESTIONS[:2], max_tokens=4)
+    assert seen == {"hearth-decode"}

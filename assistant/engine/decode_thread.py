@@ -1,0 +1,68 @@
+"""The one thread that runs llama.cpp's compute in this process.
+
+Why: llama.cpp's CPU backend parallelises with OpenMP, and OpenMP keeps a team of worker threads for each
+thread that starts parallel work. Once one long-lived thread has its team, decoding from any *other*
+thread runs beside that idle team and was measured 2.7x slower here (36 vs 99 tok/s on the bundled model,
+2 cores): in the window, answers (the model lane) and memory learning (the scheduler) would each decode
+on a thread of their own, and whichever came second paid for it for the rest of the session. So every
+``llama_decode`` (prompts, answer tokens, verify batches, draft steps, batched steps) is handed to this
+one thread, whoever asks for it; the rest of the loop (sampling, stop strings, events) stays where it was.
+One decode is milliseconds and the hand-over tens of microseconds.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_instance: DecodeThread | None = None
+
+
+class DecodeThread:
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="hearth-decode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._jobs.get()()
+
+    @property
+    def here(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn()`` on the decode thread and return its result (or raise its exception)."""
+        if self.here:
+            return fn()
+        done = threading.Event()
+        result: list[Any] = [None, None]
+
+        def job() -> None:
+            try:
+                result[0] = fn()
+            except BaseException as exc:  # handed to the caller, raised there
+                result[1] = exc
+            finally:
+                done.set()
+
+        self._jobs.put(job)
+        done.wait()
+        if result[1] is not None:
+            raise result[1]
+        return result[0]
+
+
+def decode_thread() -> DecodeThread:
+    """The process's decode thread (started on first use)."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            _instance = DecodeThread()
+        return _instance
