@@ -135,7 +135,9 @@ def test_auto_turns_a_slow_drafter_off_and_says_so(engine: Engine) -> None:
     s = spec.stats
     assert s.spec_decision.startswith("auto: off, plain is faster here (ngram would be"), s.spec_decision
     assert s.spec_drafted < 20  # a few probes, not a whole answer of slow drafts
-    assert s.spec_speedup > forced.stats.spec_speedup
+    # forced, the same drafter drafts every step (auto being faster is the benchmark's to say: on a loaded
+    # machine plain decoding slows so much that 150 ms per proposal stops looking slow)
+    assert forced.stats.spec_drafted > s.spec_drafted and forced.stats.spec_steps < s.spec_steps
 
 
 def test_cli_ask_with_a_draft_model_and_auto(hearth_home: Path, copies, chat_model_path: Path) -> None:
