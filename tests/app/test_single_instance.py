@@ -32,6 +32,17 @@ def test_the_name_depends_on_the_data_folder(tmp_path: Path) -> None:
     assert a != b and a == server_name({"HEARTH_HOME": str(tmp_path / "a")}) and len(a) < 40
 
 
+def _stop(proc: subprocess.Popen, drain: bool = True) -> None:
+    """End a window (SIGTERM, as a desktop does); one that does not go within 30 s is killed, never left running
+    to slow the tests after it. ``drain=False`` when a reader thread already owns its output."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.communicate(timeout=30) if drain else proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _launch(args: list[str], home: Path, report: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "HEARTH_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
     if report is not None:
@@ -81,11 +92,9 @@ def test_a_second_launch_brings_the_first_window_forward_with_its_folder(hearth_
                 assert time.time() < deadline
                 time.sleep(0.05)
         finally:
-            other.send_signal(signal.SIGTERM)
-            other.communicate(timeout=30)
+            _stop(other)
     finally:
-        first.send_signal(signal.SIGTERM)
-        first.wait(30)
+        _stop(first, drain=False)
 
 
 def test_a_socket_left_by_a_crashed_window_is_replaced(hearth_home: Path, tmp_path: Path) -> None:
@@ -106,5 +115,4 @@ def test_a_socket_left_by_a_crashed_window_is_replaced(hearth_home: Path, tmp_pa
             assert time.time() < deadline, "a stale socket kept the new window from starting"
             time.sleep(0.05)
     finally:
-        again.send_signal(signal.SIGTERM)
-        again.communicate(timeout=30)
+        _stop(again)
