@@ -326,19 +326,25 @@ class RemoteEngine:
             count = math.ceil(chars / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)
         return FormattedPrompt(text, (), uses_fallback=False), RemotePrompt(tuple(messages), count, exact)
 
-    def _template(self, conn: _Connection, payload: list[dict[str, str]]) -> str | None:
-        if conn.can_template is False:
+    def _optional(self, conn: _Connection, flag: str, path: str, payload: dict[str, Any], field: str,
+                  kind: type) -> Any:
+        """``field`` of the answer of an endpoint only some servers have (llama-server's), or None; whether the
+        server has it is remembered in ``conn.<flag>`` so a server without it is asked only once."""
+        if getattr(conn, flag) is False:
             return None
         try:
-            data = self._post(conn.client, f"{self.root}/apply-template", {"messages": payload})
-            text = data.get("prompt") if isinstance(data, dict) else None
-            if not isinstance(text, str):
+            data = self._post(conn.client, f"{self.root}/{path}", payload)
+            value = data.get(field) if isinstance(data, dict) else None
+            if not isinstance(value, kind):
                 raise _NotThere
         except _NotThere:
-            conn.can_template = False
+            setattr(conn, flag, False)
             return None
-        conn.can_template = True
-        return text
+        setattr(conn, flag, True)
+        return value
+
+    def _template(self, conn: _Connection, payload: list[dict[str, str]]) -> str | None:
+        return self._optional(conn, "can_template", "apply-template", {"messages": payload}, "prompt", str)
 
     def _count(self, conn: _Connection, text: str) -> int | None:
         """Tokens the server makes of the templated ``text`` (as it will: with special tokens), or None."""
@@ -346,18 +352,10 @@ class RemoteEngine:
         return len(tokens) if tokens is not None else None
 
     def _server_tokens(self, conn: _Connection, text: str, add_special: bool, pieces: bool) -> list[int] | None:
-        if conn.can_tokenize is False:
+        tokens = self._optional(conn, "can_tokenize", "tokenize",
+                                {"content": text, "add_special": add_special, "with_pieces": pieces}, "tokens", list)
+        if tokens is None:
             return None
-        try:
-            data = self._post(conn.client, f"{self.root}/tokenize",
-                              {"content": text, "add_special": add_special, "with_pieces": pieces})
-            tokens = data.get("tokens") if isinstance(data, dict) else None
-            if not isinstance(tokens, list):
-                raise _NotThere
-        except _NotThere:
-            conn.can_tokenize = False
-            return None
-        conn.can_tokenize = True
         ids = []
         for t in tokens:
             if isinstance(t, dict):
