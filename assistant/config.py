@@ -30,6 +30,9 @@ class ModelSettings:
     n_threads: int = 0  # 0: physical cores
     n_batch: int = 512
     n_gpu_layers: int = 0  # -1: all layers
+    #: KV cache precision: "f16" (llama.cpp's default) or "q8_0" (half the memory; on the CPU speculative
+    #: decoding then gives exactly the plain answer at any length, see native.KV_CACHE_TYPES)
+    kv_cache: str = "f16"
     seed: int = -1  # -1: random
     max_tokens: int = 1024
     preset: str = "Balanced"

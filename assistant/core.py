@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 #: ModelSettings fields that only take effect when the model is loaded again.
 log = logging.getLogger(__name__)
 
-RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers")
+RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "kv_cache")
 #: Per-answer fields: read at every turn, so a change applies to the next answer.
 _ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
                   "system_prompt", "speculative", "speculative_max_draft", "draft_model")
@@ -332,7 +332,8 @@ class Assistant:
         from assistant.engine import LoadSettings
 
         m = self.settings.model
-        return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers)
+        return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers,
+                            kv_cache=m.kv_cache)
 
     def ensure_model(self, progress: Callable[[Progress], None] | None = None,
                      cancel: threading.Event | None = None, model: str | Path | None = None) -> ModelInfo:

@@ -141,11 +141,11 @@ def _models(folder: Path, log) -> dict[str, Path]:
     return {"q4_1": BUNDLED_CHAT_MODEL, "f16": f16, "q4_0": q4_0, "self": self_draft}
 
 
-def _step_costs(path: Path, threads: int, reps: int = 15) -> dict[str, float]:
+def _step_costs(path: Path, threads: int, kv_cache: str, reps: int = 15) -> dict[str, float]:
     """Median seconds of a decode step of n = 1, 2, 4, 9 tokens after a ~200-token prompt (a verify step of 8
     drafted tokens is 9 tokens): how close to memory-bound decoding of this model is on this machine."""
     engine = Engine()
-    engine.load(path, LoadSettings(n_ctx=N_CTX, n_threads=threads, n_batch=N_BATCH))
+    engine.load(path, LoadSettings(n_ctx=N_CTX, n_threads=threads, n_batch=N_BATCH, kv_cache=kv_cache))
     try:
         _prompt, tokens = engine.render(WORKLOADS["rewrite paragraph"])
         ctx = engine._require().ctx
@@ -219,12 +219,13 @@ def _tool(binary: Path, args: list[str], prompt_text: str, plain_text: str, cwd:
             "same_text_as_hearth_plain": bool(plain_text) and answer.lstrip().startswith(plain_text.strip())}
 
 
-def _tool_args(cfg: Config, prompt_file: Path, threads: int, max_tokens: int, draft_max: int) -> list[str]:
+def _tool_args(cfg: Config, prompt_file: Path, threads: int, max_tokens: int, draft_max: int,
+               kv_cache: str) -> list[str]:
     # greedy: temperature 0 (llama-speculative verifies greedily only then) and top-k 1 (the chain's other
     # samplers then see one candidate); the tools stop after n_predict + 1 tokens, hence max_tokens - 1
     args = ["-m", str(cfg.target), "-f", str(prompt_file), "-n", str(max_tokens - 1), "-t", str(threads),
             "-tb", str(threads), "-c", str(N_CTX), "-b", str(N_BATCH), "-ub", str(N_BATCH), "--temp", "0",
-            "--top-k", "1", "--spec-draft-n-max", str(draft_max), "--seed", "1"]
+            "--top-k", "1", "--spec-draft-n-max", str(draft_max), "--seed", "1", "-ctk", kv_cache, "-ctv", kv_cache]
     if not REPACK:  # as Hearth's engine loads weights (see native.cpu_has_amx): the same kernels on both sides
         args.append("--no-repack")
     if cfg.tool == "llama-speculative":  # the draft's context gets the same size, threads as given here
@@ -234,7 +235,9 @@ def _tool_args(cfg: Config, prompt_file: Path, threads: int, max_tokens: int, dr
 
 # ---- the benchmark ------------------------------------------------------------------------------------
 def run(reps: int = 3, max_tokens: int = 192, max_draft: int = 8, threads: int = 0, configs: str = "abc",
-        tool_plain: bool = True, log=print) -> dict[str, Any]:
+        tool_plain: bool = True, kv_cache: str = "f16", log=print) -> dict[str, Any]:
+    """``kv_cache``: the target's KV cache precision, for Hearth and the tools alike (drafts keep F16); the result
+    is saved as ``speculative.json`` for F16 and ``speculative-<type>.json`` otherwise."""
     threads = threads or default_threads()
     started = time.perf_counter()
     cache = get_paths().cache_dir
@@ -248,9 +251,9 @@ def run(reps: int = 3, max_tokens: int = 192, max_draft: int = 8, threads: int =
     chosen = [c for c in all_configs if c.key in configs]
 
     log("step cost of 1/2/4/9-token decode steps per model (how memory-bound decoding is here)")
-    step_costs = {name: _step_costs(models[name], threads) for name in ("q4_1", "f16", "q4_0")}
+    step_costs = {name: _step_costs(models[name], threads, kv_cache) for name in ("q4_1", "f16", "q4_0")}
 
-    settings = LoadSettings(n_ctx=N_CTX, n_threads=threads, n_batch=N_BATCH)
+    settings = LoadSettings(n_ctx=N_CTX, n_threads=threads, n_batch=N_BATCH, kv_cache=kv_cache)
     engines: dict[str, Engine] = {}
     autos: dict[str, Engine] = {}
     for cfg in chosen:
@@ -284,12 +287,12 @@ def run(reps: int = 3, max_tokens: int = 192, max_draft: int = 8, threads: int =
                     runs["plain"].append(plain)
                     runs["mode"].append(_hearth(engines[cfg.key], messages, cfg.mode, max_tokens, max_draft))
                     runs["auto"].append(_hearth(autos[cfg.key], messages, "auto", max_tokens, max_draft))
-                    runs["tool"].append(_tool(tools / cfg.tool, _tool_args(cfg, file, threads, max_tokens, max_draft),
-                                              text, plain["text"], tmp_dir))
+                    args = _tool_args(cfg, file, threads, max_tokens, max_draft, kv_cache)
+                    runs["tool"].append(_tool(tools / cfg.tool, args, text, plain["text"], tmp_dir))
                     native_plain = shared[1] if shared else None
                     if tool_plain and native_plain is None:  # llama-lookup drafting nothing: the tool's plain loop
                         plain_cfg = Config(cfg.key, cfg.label, cfg.target, "off", None, "llama-lookup")
-                        args = _tool_args(plain_cfg, file, threads, max_tokens, 0)
+                        args = _tool_args(plain_cfg, file, threads, max_tokens, 0, kv_cache)
                         native_plain = _tool(tools / "llama-lookup", args, text, plain["text"], tmp_dir)
                     if native_plain is not None:
                         runs["tool_plain"].append(native_plain)
@@ -304,14 +307,14 @@ def run(reps: int = 3, max_tokens: int = 192, max_draft: int = 8, threads: int =
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": threads},
         "gpu": NO_GPU,
         "settings": {"reps": reps, "max_tokens": max_tokens, "max_draft": max_draft, "n_ctx": N_CTX,
-                     "n_batch": N_BATCH, "sampling": "greedy", "weight_repacking": REPACK},
+                     "n_batch": N_BATCH, "sampling": "greedy", "weight_repacking": REPACK, "kv_cache": kv_cache},
         "models": {name: {"file": path.name, "bytes": path.stat().st_size} for name, path in models.items()},
         "step_cost_s": step_costs,
         "rows": result_rows,
         "duration_s": round(time.perf_counter() - started, 1),
     }
     result["targets"] = _targets(result_rows, step_costs)
-    save_result("speculative", result)
+    save_result("speculative" if kv_cache == "f16" else f"speculative-{kv_cache}", result)
     return result
 
 
@@ -406,7 +409,8 @@ def table(r: dict[str, Any]) -> str:
     s = r["settings"]
     lines = [
         f"Speculative decoding: {r['machine']['threads']} threads, greedy, {s['max_tokens']} tokens, draft <= "
-        f"{s['max_draft']}, median of {s['reps']} (min-max) tok/s; GPU: {r['gpu']}",
+        f"{s['max_draft']}, {s.get('kv_cache', 'f16')} KV cache, median of {s['reps']} (min-max) tok/s; "
+        f"GPU: {r['gpu']}",
         "",
         "| config | workload | plain | mode | auto | llama.cpp tool | tool, no draft | mode/plain | auto/plain | "
         "mode/tool | mode/tool end to end | acceptance (Hearth/tool) | tok/step | identical (mode/auto) |",

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--threads", type=non_negative_int, default=0, help="threads (default: physical cores)")
     b.add_argument("--configs", default="abc", help="which of (a) n-gram, (b) draft model, (c) self to run")
     b.add_argument("--no-tool-plain", action="store_true", help="skip llama-lookup with drafting off per run")
+    b.add_argument("--kv-cache", choices=("f16", "q8_0"), default="f16",
+                   help="KV cache precision of the model, for Hearth and the tools (q8_0: exact speculation on a CPU)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_speculative)
     b = bs.add_parser("startup", help="start-up time of `hearth --version` and `hearth ask` vs `python -c pass`")
@@ -145,5 +147,6 @@ def cmd_speculative(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.configs or set(args.configs) - set("abc"):
         raise InputError(f"--configs takes letters among a, b, c (e.g. \"ab\"), not {args.configs!r}.")
     result = bench.run(reps=args.reps, max_tokens=args.max_tokens, max_draft=args.max_draft, threads=args.threads,
-                       configs=args.configs, tool_plain=not args.no_tool_plain, log=err)  # progress on stderr
+                       configs=args.configs, tool_plain=not args.no_tool_plain, kv_cache=args.kv_cache,
+                       log=err)  # progress on stderr
     return show_bench(result, bench.table, args.json)

@@ -60,6 +60,8 @@ class LoadSettings:
     use_mmap: bool = True
     #: answers decoded together (continuous batching, for the API server); each has its own n_ctx of KV
     n_parallel: int = 1
+    #: KV cache precision, one of native.KV_CACHE_TYPES: "q8_0" halves it and makes speculation exact on the CPU
+    kv_cache: str = "f16"
 
 
 @dataclass
@@ -124,12 +126,15 @@ class Engine:
         ``cancel`` aborts the load (ModelLoadCancelled), again keeping the current model.
         """
         settings = settings or LoadSettings()
+        if settings.kv_cache not in native.KV_CACHE_TYPES:
+            raise ModelLoadError(f"Unknown KV cache type {settings.kv_cache!r}; choose one of "
+                                 f"{', '.join(native.KV_CACHE_TYPES)}.")
         info = read_model_info(path)  # raises not-found / not-GGUF / truncated / unsupported arch
         n_ctx = settings.n_ctx or info.context_length or 4096
         if info.context_length:
             n_ctx = min(n_ctx, info.context_length)
         n_parallel = max(1, settings.n_parallel)
-        self._check_memory(info, n_ctx, n_parallel)
+        self._check_memory(info, n_ctx, n_parallel, settings.kv_cache)
         threads = settings.n_threads or default_threads()
         try:
             model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap,
@@ -139,7 +144,7 @@ class Engine:
                 raise ModelLoadCancelled(f"Loading {info.name} was cancelled.") from None
             raise ModelLoadError(f"llama.cpp could not load {Path(info.path).name}: {exc}") from None
         try:
-            ctx = native.NativeContext(model, n_ctx, settings.n_batch, threads, n_parallel)
+            ctx = native.NativeContext(model, n_ctx, settings.n_batch, threads, n_parallel, settings.kv_cache)
         except RuntimeError as exc:
             model.close()
             raise ModelLoadError(f"Could not create a {n_ctx}-token context for {info.name}: {exc}") from None
@@ -149,7 +154,7 @@ class Engine:
             ctx=ctx,
             formatter=ChatFormatter(info.chat_template, info.bos_token, info.eos_token),
             settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap,
-                                  n_parallel),
+                                  n_parallel, settings.kv_cache),
             device=_device_label(settings, model.n_layer),
         )
         if n_parallel > 1:
@@ -165,8 +170,8 @@ class Engine:
         log.info("loaded %s (%s, n_ctx=%d, %s)", info.name, info.quantization, n_ctx, loaded.device)
         return info
 
-    def _check_memory(self, info: ModelInfo, n_ctx: int, n_parallel: int = 1) -> None:
-        kv = info.kv_cache_bytes(n_ctx) * n_parallel
+    def _check_memory(self, info: ModelInfo, n_ctx: int, n_parallel: int = 1, kv_cache: str = "f16") -> None:
+        kv = info.kv_cache_bytes(n_ctx, native.KV_CACHE_TYPES[kv_cache][1]) * n_parallel
         need = info.file_size + kv + _OVERHEAD_BYTES
         free = self._memory_probe()
         if self._loaded is not None:  # the current model's memory is freed once the new one is in place
@@ -177,7 +182,9 @@ class Engine:
                 f"GiB + context cache {kv / 2**30:.1f} GiB at {n_ctx} tokens"
                 f"{f' for each of {n_parallel} parallel answers' if n_parallel > 1 else ''}) but only "
                 f"{free / 2**30:.1f} GiB is free. Close other programs, lower the context length"
-                f"{' or the parallel answers' if n_parallel > 1 else ''}, or choose a smaller quantization."
+                f"{' or the parallel answers' if n_parallel > 1 else ''}"
+                f"{', use the q8_0 KV cache (half the size)' if kv_cache == 'f16' else ''}, or choose a smaller "
+                f"quantization."
             )
 
     def clear_cache(self) -> None:

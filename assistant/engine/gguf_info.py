@@ -66,9 +66,9 @@ class ModelInfo:
     def has_chat_template(self) -> bool:
         return bool(self.chat_template)
 
-    def kv_cache_bytes(self, n_ctx: int, bytes_per_value: int = 2) -> int:
+    def kv_cache_bytes(self, n_ctx: int, bytes_per_value: float = 2) -> int:
         """K and V for every layer at ``n_ctx`` (f16 cache by default)."""
-        return 2 * self.n_layer * n_ctx * self.n_head_kv * self.head_dim * bytes_per_value
+        return int(2 * self.n_layer * n_ctx * self.n_head_kv * self.head_dim * bytes_per_value)
 
     def params_label(self) -> str:
         n = self.n_params

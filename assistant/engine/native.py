@@ -138,6 +138,13 @@ class NativeModel:
         return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
 
 
+#: KV cache precisions: name -> (ggml type id, bytes per cached value). q8_0 halves the cache and, on the CPU,
+#: makes attention batch-invariant: llama.cpp splits a *single* token's attention over threads once the cache
+#: view reaches 512 cells, but only for F16/F32 caches, so with F16 a verify batch sums in another order than
+#: plain decoding and greedy near-ties can flip; with q8_0 every row is summed the same way (see README).
+KV_CACHE_TYPES: dict[str, tuple[int, float]] = {"f16": (1, 2.0), "q8_0": (8, 34 / 32)}
+
+
 class NativeContext:
     """A llama.cpp context (KV cache) with one pre-allocated batch.
 
@@ -146,8 +153,10 @@ class NativeContext:
     room, and ``n_ctx`` stays what the user set, per answer. The single-sequence methods work on sequence 0.
     """
 
-    def __init__(self, model: NativeModel, n_ctx: int, n_batch: int, n_threads: int, n_seq: int = 1) -> None:
+    def __init__(self, model: NativeModel, n_ctx: int, n_batch: int, n_threads: int, n_seq: int = 1,
+                 kv_cache: str = "f16") -> None:
         params = C.llama_context_default_params()
+        params.type_k = params.type_v = KV_CACHE_TYPES[kv_cache][0]
         params.n_ctx = n_ctx * n_seq
         params.n_batch = n_batch
         params.n_ubatch = min(n_batch, 512)

@@ -58,26 +58,36 @@ class Drafter(Protocol):
 
 
 class NgramDrafter:
-    """Prompt-lookup drafting: if the last n tokens occurred before, guess what followed them then.
+    """Prompt-lookup drafting: if the last n tokens occurred before, guess what followed them then, but only
+    when the history is confident about it.
 
-    One table maps every n-gram (n = ``min_n``..``max_n``) of the history to the token that most recently
-    followed it. A draft is built by chaining look-ups, longest n-gram first. Single tokens (``min_n=1``)
-    are not used by default: on a compute-bound CPU every rejected draft token costs about half a decode step,
-    and one shared token guesses right too rarely to pay for that (measured: open chat 0.82x of plain with
-    them, 0.93x without; quoting a paragraph about 1.7x either way). Answers that quote the prompt
-    (a source passage, a paragraph to rewrite, code to edit) repeat long runs of it, which is where this
-    drafter wins. The table is kept across answers (bounded, least recently updated n-grams dropped first),
-    so a follow-up turn still knows the earlier ones, and ``begin`` indexes only the part of a new prompt that
-    differs from the history it saw last (a follow-up turn shares its whole past), as the KV cache does.
+    One table maps every n-gram (n = ``min_n``..``max_n``) of the history to how often each token followed
+    it. A draft is built token by token, longest n-gram first: a continuation is drafted when it followed that
+    n-gram at least ``MIN_SEEN[n]`` times in all and in at least ``MIN_SHARE[n]`` of them (ties: the most
+    recent); otherwise the next shorter n-gram is asked, and when none is sure the draft ends. Why counts and
+    not just the last continuation: on a compute-bound CPU every rejected draft token costs most of a decode
+    step, so a guess must be likely. A long match seen once is (a quoted sentence continues as it did); a short
+    one must have repeated (", the" is followed by many words, "Harwick Canal" keeps being followed by " was").
+    The thresholds follow llama.cpp's lookup decoding (its context cache, "lax" thresholds).
+
+    Answers that quote the prompt (a source passage, a paragraph to rewrite, code to edit) repeat long runs of
+    it, which is where this drafter wins. The table is kept across answers (bounded, least recently updated
+    n-grams dropped first), so a follow-up turn still knows the earlier ones, and ``begin`` indexes only the part
+    of a new prompt that differs from the history it saw last (a follow-up turn shares its whole past), as the
+    KV cache does.
     """
 
     name = "ngram"
     lookup = True
+    #: by n - 1: how often an n-gram must have been seen, and what share of those its continuation must have had
+    MIN_SEEN = (2, 2, 1, 1)
+    MIN_SHARE = (0.66, 0.5, 0.5, 0.5)
 
-    def __init__(self, max_n: int = 3, min_n: int = 2, capacity: int = 200_000) -> None:
-        assert 1 <= min_n <= max_n
+    def __init__(self, max_n: int = 4, min_n: int = 1, capacity: int = 200_000) -> None:
+        assert 1 <= min_n <= max_n <= len(self.MIN_SEEN)
         self.max_n, self.min_n, self.capacity = max_n, min_n, capacity
-        self._next: OrderedDict[tuple[int, ...], int] = OrderedDict()
+        #: n-gram -> {next token: times seen}, each dict ordered from least to most recently seen
+        self._next: OrderedDict[tuple[int, ...], dict[int, int]] = OrderedDict()
         self._history: list[int] = []
 
     def __len__(self) -> int:
@@ -96,21 +106,38 @@ class NgramDrafter:
         for tok in tokens:
             for n in range(self.min_n, min(self.max_n, len(history)) + 1):
                 key = tuple(history[-n:])
-                table[key] = tok
-                table.move_to_end(key)  # the most recent continuation wins, and it is the freshest entry
+                counts = table.get(key)
+                if counts is None:
+                    table[key] = {tok: 1}
+                else:
+                    counts[tok] = counts.pop(tok, 0) + 1  # re-inserted: the last entry is the most recent
+                    table.move_to_end(key)
             history.append(tok)
         while len(table) > self.capacity:
             table.popitem(last=False)
 
+    def _guess(self, tail: list[int]) -> int | None:
+        """The continuation of ``tail`` the table is sure enough of, asking the longest n-gram first."""
+        table = self._next
+        for n in range(min(self.max_n, len(tail)), self.min_n - 1, -1):
+            counts = table.get(tuple(tail[-n:]))
+            if counts is None:
+                continue
+            best, seen, total = -1, 0, 0
+            for tok, count in counts.items():
+                total += count
+                if count >= seen:
+                    best, seen = tok, count
+            if total >= self.MIN_SEEN[n - 1] and seen >= self.MIN_SHARE[n - 1] * total:
+                return best
+        return None
+
     def propose(self, k: int) -> list[int]:
-        table, tail, draft = self._next, self._history[-self.max_n:], []
+        tail, draft = self._history[-self.max_n:], []
         while len(draft) < k:
-            for n in range(min(self.max_n, len(tail)), self.min_n - 1, -1):
-                nxt = table.get(tuple(tail[-n:]))
-                if nxt is not None:
-                    break
-            else:
-                break  # no n-gram of the tail was seen before: stop guessing
+            nxt = self._guess(tail)
+            if nxt is None:
+                break  # nothing the history is sure of: stop guessing
             draft.append(nxt)
             tail.append(nxt)
         return draft

@@ -25,6 +25,7 @@ _DEFAULTS = ModelSettings()
 class ModelProfile:
     n_ctx: int = _DEFAULTS.n_ctx
     n_gpu_layers: int = _DEFAULTS.n_gpu_layers
+    kv_cache: str = _DEFAULTS.kv_cache
     max_tokens: int = _DEFAULTS.max_tokens
     seed: int = _DEFAULTS.seed
     preset: str = _DEFAULTS.preset
@@ -53,7 +54,8 @@ class ModelProfile:
             setattr(settings, f.name, getattr(self, f.name))
 
     def load_settings(self, n_threads: int = 0, n_batch: int = 512) -> LoadSettings:
-        return LoadSettings(n_ctx=self.n_ctx, n_threads=n_threads, n_batch=n_batch, n_gpu_layers=self.n_gpu_layers)
+        return LoadSettings(n_ctx=self.n_ctx, n_threads=n_threads, n_batch=n_batch, n_gpu_layers=self.n_gpu_layers,
+                            kv_cache=self.kv_cache)
 
 
 class ProfileStore:

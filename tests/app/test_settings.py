@@ -52,3 +52,18 @@ def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
     assert load_settings(get_paths().settings_file).settings.model.path == ""  # still the bundled model
     ask(window, "Say hello.")
     assert window.chat_view.last("assistant").text and not window.banner.isVisible()
+
+
+def test_kv_cache_choice_reloads_the_model_with_it(qtbot: QtBot, make_window, ask) -> None:
+    """Settings → Model → KV cache is read at once: Apply reloads the model with the q8_0 cache, saved."""
+    write_settings()
+    window = make_window()
+    ask(window, "Say hello.")  # a model is loaded before the change
+    dialog = window.ctl.model.open_settings()
+    dialog.kv_cache.setCurrentIndex(dialog.kv_cache.findData("q8_0"))
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog.accept()
+    assert window.assistant.engine.settings.kv_cache == "q8_0"
+    assert load_settings(get_paths().settings_file).settings.model.kv_cache == "q8_0"
+    ask(window, "Say hello again.")
+    assert window.chat_view.last("assistant").text

@@ -15,6 +15,7 @@ from checks import stream_until_cancelled
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.errors import (
     InsufficientMemoryError,
+    ModelLoadError,
     ModelNotFoundError,
     NotGGUFError,
     TruncatedModelError,
@@ -137,12 +138,14 @@ def test_bad_model_files_give_specific_errors_and_keep_current_model(
     for path, error, words in cases:
         with pytest.raises(error, match=words):
             engine.load(path)
+    with pytest.raises(ModelLoadError, match="Unknown KV cache type 'q3'; choose one of f16, q8_0"):
+        engine.load(chat_model_path, LoadSettings(kv_cache="q3"))
     assert run(engine, QUESTION, max_tokens=4).stats.completion_tokens == 4
 
 
 def test_model_too_big_for_memory(chat_model_path: Path, tmp_path: Path) -> None:
     eng = Engine(memory_probe=lambda: 50 * 2**20)
-    with pytest.raises(InsufficientMemoryError, match="GiB is free"):
+    with pytest.raises(InsufficientMemoryError, match=r"GiB is free.*use the q8_0 KV cache"):
         eng.load(chat_model_path, LoadSettings(n_ctx=2048))
     assert not eng.loaded
 

@@ -267,3 +267,10 @@ def test_an_answer_that_fails_midway_is_saved_as_failed_with_the_reason(assistan
     assert response.failed is not None and "out of memory" in response.failed.message
     _question, answer = assistant.history.messages(assistant.history.list_conversations()[0].id)
     assert answer.partial and answer.content == "Half an " and "out of memory" in answer.stats["error"]
+
+
+def test_kv_cache_setting_reloads_the_model_with_it(assistant: Assistant) -> None:
+    new = copy.deepcopy(assistant.settings)
+    new.model.kv_cache = "q8_0"
+    applied = assistant.update_settings(new)
+    assert applied.model is not None and assistant.engine.settings.kv_cache == "q8_0"

@@ -56,26 +56,36 @@ def answer(engine: Engine, messages: list[Message], sampling=GREEDY, max_tokens:
 
 
 # ---- the drafter alone ----------------------------------------------------------------------------
-def test_ngram_drafter_continues_what_followed_the_longest_match() -> None:
+def test_ngram_drafter_continues_what_followed_the_longest_sure_match() -> None:
     d = NgramDrafter(max_n=3)
     d.begin([1, 2, 3, 4, 5, 9, 2, 3, 7, 1, 2])
-    # "7 1 2" was never followed; "1 2" was followed by 3, then the 3-grams "1 2 3", "2 3 4"... chain on
+    # "7 1 2" was never followed; "1 2" once (a 2-gram must have repeated); "2" twice, by 3 both times. Then the
+    # 3-grams "1 2 3", "2 3 4"... were each followed once, enough for a match that long: chain on
     assert d.propose(4) == [3, 4, 5, 9]
     d.accept([3])
     assert d.propose(1) == [4]  # "1 2 3" -> 4, though the 2-gram "2 3" was last followed by 7
     assert d.propose(0) == []
 
 
+def test_ngram_drafter_guesses_only_what_the_history_is_sure_of() -> None:
+    d = NgramDrafter()
+    d.begin([7, 1, 2, 3, 8, 1, 2, 4, 9, 1, 2, 5, 6, 1, 2])
+    assert d.propose(4) == []  # "1 2" was followed by 3, 4 and 5: no continuation has half of them
+    d.accept([3, 0, 1, 2])
+    assert d.propose(1) == [3]  # now 3 followed "1 2" in 2 of 4: half is enough for a 2-gram
+    single = NgramDrafter()
+    single.begin([5, 6, 5])
+    assert single.propose(8) == []  # a one-token match seen once is too weak a guess
+
+
 def test_ngram_drafter_is_bounded_and_reuses_a_shared_prompt_prefix() -> None:
-    d = NgramDrafter(max_n=2, min_n=1, capacity=10)
+    d = NgramDrafter(capacity=30)
     d.begin(list(range(100)))
-    assert len(d) == 10  # the oldest n-grams went first
+    assert len(d) == 30  # the oldest n-grams went first
     assert d.propose(3) == []  # 99 was never followed by anything
-    d.begin([*range(100), 98])  # a follow-up prompt: only the new token is indexed
-    assert d.propose(2) == [99, 98]
-    pairs_only = NgramDrafter()  # the default ignores single-token matches: they guess right too rarely
-    pairs_only.begin([5, 6, 5])
-    assert pairs_only.propose(8) == []
+    d.begin([*range(100), 97, 98, 99, 97, 98])  # a follow-up prompt: only the new tokens are indexed
+    # "97 98" has now been followed by 99 twice (sure enough for a 2-gram), then "97 98 99" by 97 once
+    assert d.propose(2) == [99, 97]
 
 
 def test_unknown_mode_is_refused() -> None:
@@ -107,6 +117,38 @@ def test_small_verify_batches_are_batch_invariant(engine: Engine) -> None:
         batched += [logits(j) for j in range(9)]
     engine.clear_cache()
     assert all(np.array_equal(a, b) for a, b in zip(one_by_one, batched, strict=True))
+
+
+@pytest.mark.parametrize("kv_cache", ["f16", "q8_0"])
+def test_past_256_cached_tokens_only_the_q8_cache_keeps_verify_batches_identical(chat_model_path: Path,
+                                                                                 kv_cache: str) -> None:
+    """Why the KV cache setting says "exact speculation": with 2 threads and 500 cached tokens, a verify batch
+    of 8 gives plain decoding's logits bit for bit with the q8_0 cache and not with the F16 one (llama.cpp
+    splits a single token's F16 attention across threads). If a llama.cpp update changes either side, this
+    says so before the README is wrong."""
+    from assistant.engine import native
+
+    model = native.NativeModel(str(chat_model_path))
+    tokens = model.tokenize(" ".join([PARAGRAPH] * 20))[:508]
+    ctxs = [native.NativeContext(model, 1024, 512, 2, kv_cache=kv_cache) for _ in range(2)]
+    try:
+        for ctx in ctxs:
+            ctx.eval(tokens[:500], 0)
+
+        def logits(ctx: native.NativeContext, i: int) -> np.ndarray:
+            return np.ctypeslib.as_array(C.llama_get_logits_ith(ctx.ptr, i), shape=(model.n_vocab,)).copy()
+
+        one_by_one = []
+        for i, tok in enumerate(tokens[500:]):
+            ctxs[0].eval_one(tok, 500 + i)
+            one_by_one.append(logits(ctxs[0], -1))
+        ctxs[1].eval_all(tokens[500:], 500)
+        same = all(np.array_equal(a, logits(ctxs[1], j)) for j, a in enumerate(one_by_one))
+        assert same == (kv_cache == "q8_0")
+    finally:
+        for ctx in ctxs:
+            ctx.close()
+        model.close()
 
 
 def test_repeating_a_paragraph_accepts_drafts_and_equals_plain_decoding(engine: Engine) -> None:
@@ -237,13 +279,16 @@ def test_cli_ask_speculative_reports_the_stats(hearth_home: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
-def test_past_256_cached_tokens_one_thread_is_still_exact(chat_model_path: Path) -> None:
-    """Past 256 cached tokens llama.cpp splits a one-token step's attention across threads (another summation
-    order than a verify batch's: logits differ by up to ~0.9, so greedy near-ties can flip; README "A note on
-    exactness"). With one thread both sum alike, so the verify loop itself must give plain decoding's answer
-    bit for bit, however long the context."""
+@pytest.mark.parametrize(("threads", "kv_cache"), [(1, "f16"), (2, "q8_0")])
+def test_past_256_cached_tokens_exact_with_one_thread_or_the_q8_cache(chat_model_path: Path, threads: int,
+                                                                       kv_cache: str) -> None:
+    """Past 256 cached tokens llama.cpp splits a one-token step's attention across threads, but only for an
+    F16/F32 KV cache (another summation order than a verify batch's: logits differ by up to ~0.9, so greedy
+    near-ties can flip; README "A note on exactness"). With one thread, or with the q8_0 cache at any thread
+    count, both sum alike, so the verify loop must give plain decoding's answer bit for bit, however long the
+    context."""
     eng = Engine()
-    eng.load(chat_model_path, LoadSettings(n_ctx=2048, n_threads=1))
+    eng.load(chat_model_path, LoadSettings(n_ctx=2048, n_threads=threads, kv_cache=kv_cache))
     try:
         long = [Message("user", "Here are my notes:\n\n" + "\n\n".join([PARAGRAPH] * 4)
                         + f"\n\nRepeat this paragraph exactly:\n\n{PARAGRAPH}")]
