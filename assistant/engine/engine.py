@@ -625,9 +625,10 @@ class _SpecStats:
         elif policy.chosen_steps:
             self.decision = f"auto: drafting with {'+'.join(self.used)}, {vs_plain}, {acceptance}"
         elif policy.best_seen is not None:
-            gain, name = policy.best_seen
-            self.decision = (f"auto: off, plain is faster here ({name} would be {gain:.2f}x, "
-                             f"acceptance {speed.acceptance(name):.0%})")
+            gain, key = policy.best_seen  # an acceptance key: "draft", or "ngram:long" / "ngram:short" matches
+            drafter, _, matches = key.partition(":")
+            self.decision = (f"auto: off, plain is faster here ({drafter}{f' on {matches} matches' if matches else ''} "
+                             f"would be {gain:.2f}x, acceptance {speed.acceptance(key):.0%})")
         elif speed.answer_plain_steps < AutoPolicy.CALIBRATION_STEPS:
             self.decision = "auto: off while measuring plain decoding"
         else:

@@ -57,6 +57,10 @@ class Drafter(Protocol):
         """Up to ``k`` tokens that may follow the history; empty when there is no good guess."""
 
 
+#: n-gram length from which a lookup draft counts as quoting (its acceptance is kept apart from shorter matches')
+LONG_MATCH = 3
+
+
 class NgramDrafter:
     """Prompt-lookup drafting: if the last n tokens occurred before, guess what followed them then, but only
     when the history is confident about it.
@@ -79,6 +83,10 @@ class NgramDrafter:
 
     name = "ngram"
     lookup = True
+    #: what the acceptance of the last draft is counted under: a draft that starts from a long match (quoting)
+    #: is accepted far more often than one from a short match (open text), and auto must not judge either by
+    #: the other (see ``SpeedModel``)
+    acceptance_key = "ngram:long"
     #: by n - 1: how often an n-gram must have been seen, and what share of those its continuation must have had
     MIN_SEEN = (2, 2, 1, 1)
     MIN_SHARE = (0.66, 0.5, 0.5, 0.5)
@@ -116,8 +124,9 @@ class NgramDrafter:
         while len(table) > self.capacity:
             table.popitem(last=False)
 
-    def _guess(self, tail: list[int]) -> int | None:
-        """The continuation of ``tail`` the table is sure enough of, asking the longest n-gram first."""
+    def _guess(self, tail: list[int]) -> tuple[int, int] | None:
+        """The continuation of ``tail`` the table is sure enough of, asking the longest n-gram first, and the
+        length of the n-gram that vouched for it."""
         table = self._next
         for n in range(min(self.max_n, len(tail)), self.min_n - 1, -1):
             counts = table.get(tuple(tail[-n:]))
@@ -129,17 +138,19 @@ class NgramDrafter:
                 if count >= seen:
                     best, seen = tok, count
             if total >= self.MIN_SEEN[n - 1] and seen >= self.MIN_SHARE[n - 1] * total:
-                return best
+                return best, n
         return None
 
     def propose(self, k: int) -> list[int]:
-        tail, draft = self._history[-self.max_n:], []
+        tail, draft, longest = self._history[-self.max_n:], [], 0
         while len(draft) < k:
-            nxt = self._guess(tail)
-            if nxt is None:
+            guess = self._guess(tail)
+            if guess is None:
                 break  # nothing the history is sure of: stop guessing
-            draft.append(nxt)
-            tail.append(nxt)
+            draft.append(guess[0])
+            tail.append(guess[0])
+            longest = max(longest, guess[1])
+        self.acceptance_key = "ngram:long" if longest >= LONG_MATCH else "ngram:short"
         return draft
 
 
@@ -201,13 +212,16 @@ class SpeedModel:
     def observe_look(self, name: str, seconds: float) -> None:
         self._average(self.look_s, name, seconds)
 
-    def observe_draft(self, name: str, drafted: int, accepted: int, missed: bool, seconds: float | None) -> None:
-        """``seconds``: the time a model drafter took to draft (None for lookups, timed by ``observe_look``)."""
+    def observe_draft(self, name: str, drafted: int, accepted: int, missed: bool, seconds: float | None,
+                      key: str | None = None) -> None:
+        """``seconds``: the time a model drafter took to draft (None for lookups, timed by ``observe_look``);
+        ``key``: what the acceptance is counted under (default: ``name``)."""
         if drafted and seconds is not None and self.plain_s:
             self._average(self.draft_ratio, name, seconds / drafted / self.plain_s)
         prior_hits, prior_misses = self.PRIOR_ACCEPTANCE
-        self._hits[name] = self._hits.get(name, prior_hits) * self.DECAY + accepted
-        self._misses[name] = self._misses.get(name, prior_misses) * self.DECAY + missed
+        key = key or name
+        self._hits[key] = self._hits.get(key, prior_hits) * self.DECAY + accepted
+        self._misses[key] = self._misses.get(key, prior_misses) * self.DECAY + missed
 
     def acceptance(self, name: str) -> float:
         hits = self._hits.get(name, self.PRIOR_ACCEPTANCE[0])
@@ -224,7 +238,7 @@ class SpeedModel:
         slope = sum(slopes) / len(slopes) if slopes else self.PRIOR_SLOPE
         return self.plain_s * (1 + max(slope, 0.0) * (n - 1))
 
-    def best(self, name: str, most: int, draft_ratio: float) -> tuple[int, float]:
+    def best(self, name: str, most: int, draft_ratio: float, key: str | None = None) -> tuple[int, float]:
         """The draft length (0..most) with the highest expected speed-up over plain decoding, and that speed-up.
 
         ``draft_ratio``: a drafted token's cost relative to a plain step when this drafter was never timed
@@ -232,7 +246,7 @@ class SpeedModel:
         once per step.
         """
         plain = self.plain_s
-        a = min(self.acceptance(name), 0.999)
+        a = min(self.acceptance(key or name), 0.999)
         per_draft = self.draft_ratio.get(name, draft_ratio) * plain
         look = self.look_s.get(name, 0.0)
         best_len, best_gain = 0, 1.0
@@ -243,6 +257,11 @@ class SpeedModel:
             if gain > best_gain:
                 best_len, best_gain = length, gain
         return best_len, best_gain
+
+
+def _key(drafter: Drafter) -> str:
+    """What the acceptance of ``drafter``'s current draft is counted under."""
+    return getattr(drafter, "acceptance_key", drafter.name)
 
 
 class FixedPolicy:
@@ -261,7 +280,8 @@ class FixedPolicy:
                 step_s: float) -> None:
         self.speed.observe_step(drafted + 1, step_s)
         if drafter is not None:
-            self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s)
+            self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s,
+                                     _key(drafter))
         if drafted:
             self.k = min(self.max_draft, 2 * self.k) if accepted == drafted else max(1, self.k // 2)
 
@@ -281,7 +301,7 @@ class AutoPolicy:
 
     CALIBRATION_STEPS = 3
     MIN_GAIN = 1.02
-    PROBE_LENGTH = 2
+    PROBE_LENGTH = 1
     FIRST_BACKOFF, MAX_BACKOFF = 16, 256
 
     def __init__(self, drafters: Sequence[Drafter], max_draft: int, speed: SpeedModel,
@@ -292,6 +312,10 @@ class AutoPolicy:
         self._rest = dict.fromkeys((d.name for d in drafters), 0)  # steps a drafter still sits out
         self._probe_due: set[str] = set()  # drafters whose rest ended: their next draft is a probe
         self._backoff = dict.fromkeys((d.name for d in drafters), self.FIRST_BACKOFF)
+        #: per drafter, the longest draft it may make now: halved after a miss, doubled after a full accept. The
+        #: acceptance rate learns over many drafts; this reacts at once when the text turns into something the
+        #: drafter guesses worse (an answer stops quoting, a new kind of question), as in FixedPolicy.
+        self._cap = dict.fromkeys((d.name for d in drafters), max_draft)
         self._probe: Drafter | None = None  # the drafter being probed in the current step
         self.best_seen: tuple[float, str] | None = None  # the best expected gain of a drafter that lost
         self.chosen_steps = 0  # steps drafted because drafting promised to be faster (probes not counted)
@@ -305,6 +329,7 @@ class AutoPolicy:
         options: list[tuple[float, int, Drafter, list[int] | None]] = []
         for drafter in self.drafters:
             name = drafter.name
+            longest = min(most, self._cap[name])
             if self._rest[name] > 0:
                 self._rest[name] -= 1
                 if self._rest[name] == 0:
@@ -314,7 +339,7 @@ class AutoPolicy:
                 proposal, per_token = None, self.draft_cost.get(name, 1.0)
             else:  # a lookup: see what it proposes (its search time counts against it)
                 started = time.perf_counter()
-                proposal = drafter.propose(most)
+                proposal = drafter.propose(longest)
                 speed.observe_look(name, time.perf_counter() - started)
                 per_token = 0.0
                 if not proposal:
@@ -323,13 +348,14 @@ class AutoPolicy:
                 self._probe_due.discard(name)
                 self._probe = drafter
                 return drafter, self._take(drafter, proposal, self.PROBE_LENGTH)
-            length, gain = speed.best(name, len(proposal) if proposal is not None else most, per_token)
+            length, gain = speed.best(name, len(proposal) if proposal is not None else longest, per_token,
+                                      _key(drafter))
             options.append((gain, length, drafter, proposal))
         for gain, length, drafter, proposal in sorted(options, key=lambda o: -o[0]):
             if length > 0 and gain >= self.MIN_GAIN:
                 self.chosen_steps += 1
                 return drafter, self._take(drafter, proposal, length)
-            self.best_seen = max(self.best_seen or (0.0, ""), (gain, drafter.name))
+            self.best_seen = max(self.best_seen or (0.0, ""), (gain, _key(drafter)))
             self._rest[drafter.name] = self._backoff[drafter.name]
         return None, []
 
@@ -342,7 +368,11 @@ class AutoPolicy:
         self.speed.observe_step(drafted + 1, step_s)
         if drafter is None:
             return
-        self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s)
+        self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s,
+                                 _key(drafter))
+        if drafted:
+            cap = self._cap[drafter.name]
+            self._cap[drafter.name] = min(self.max_draft, 2 * cap) if accepted == drafted else max(1, cap // 2)
         if self._probe is drafter:
             won = (accepted + 1) * self.speed.plain_s > step_s + draft_s
             name = drafter.name
