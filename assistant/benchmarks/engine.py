@@ -122,6 +122,47 @@ def _ttft_fifth_turn(engine: Engine) -> dict[str, float]:
             "warm_ttft_s": warm.ttft_s, "cold_ttft_s": cold.ttft_s, "ratio": warm.ttft_s / cold.ttft_s}
 
 
+#: prompt lengths at which the two KV cache precisions are compared
+KV_DEPTHS = (64, 512, 1536)
+
+
+def _kv_cache_speeds(model: str, threads: int, reps: int, log) -> dict[str, Any]:
+    """Prompt evaluation and decode speed of the real answer loop with an F16 and a q8_0 KV cache, by prompt
+    length (a chat turn, a grounded answer, a long document): q8_0 halves the cache and makes speculation
+    exact (``native.KV_CACHE_TYPES``), at a cost or a gain that depends on the context. Interleaved reps."""
+    engines = {}
+    for kind in ("f16", "q8_0"):
+        engines[kind] = Engine()
+        engines[kind].load(model, LoadSettings(n_ctx=4096, n_threads=threads, n_batch=N_BATCH, kv_cache=kind))
+    rng = random.Random(5)
+    words = " ".join(rng.choice(["field", "signal", "copper", "meadow", "ledger", "violet", "anchor", "quarry"])
+                     for _ in range(2000))
+    samples: dict[str, dict[int, list[tuple[float, float]]]] = {k: {d: [] for d in KV_DEPTHS} for k in engines}
+    for rep in range(reps):
+        log(f"KV cache rep {rep + 1}/{reps}: f16 and q8_0 at {', '.join(map(str, KV_DEPTHS))} prompt tokens")
+        for depth in KV_DEPTHS:
+            for kind, engine in engines.items():
+                tokens = engine.tokenize(words)[:depth]
+                engine.clear_cache()
+                done = next(e for e in engine.generate(tokens, GREEDY, 64) if isinstance(e, Done))
+                s = done.stats
+                samples[kind][depth].append((s.evaluated_tokens / s.prompt_eval_s, s.decode_tps))
+    for engine in engines.values():
+        engine.unload()
+    out: dict[str, Any] = {}
+    for depth in KV_DEPTHS:
+        row = {}
+        for kind in engines:
+            pp = [x for x, _ in samples[kind][depth]]
+            tg = [y for _, y in samples[kind][depth]]
+            row[kind] = {"pp_tps": statistics.median(pp), "tg_tps": statistics.median(tg),
+                         "pp_spread": [min(pp), max(pp)], "tg_spread": [min(tg), max(tg)]}
+        row["q8_0_vs_f16"] = {"pp": row["q8_0"]["pp_tps"] / row["f16"]["pp_tps"],
+                              "tg": row["q8_0"]["tg_tps"] / row["f16"]["tg_tps"]}
+        out[str(depth)] = row
+    return out
+
+
 def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) -> dict[str, Any]:
     model = str(Path(model).resolve()) if model else str(BUNDLED_CHAT_MODEL)
     threads = threads or default_threads()
@@ -140,6 +181,7 @@ def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) ->
     log("TTFT of the 5th turn (~2,000 tokens): prefix reuse vs cold")
     ttft = _ttft_fifth_turn(engine)
     engine.unload()
+    kv_cache = _kv_cache_speeds(model, threads, reps, log)
 
     def med(name: str, key: str) -> float:
         return statistics.median(s[key] for s in samples[name])
@@ -157,6 +199,7 @@ def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) ->
         "high_level": {"tg_tps": med("high_level", "tg_tps")},
         "samples": samples,
         "ttft_5th_turn": ttft,
+        "kv_cache": kv_cache,
     }
     result["ratios"] = {
         "hearth_pp_vs_native": result["hearth"]["pp_tps"] / result["native"]["pp_tps"],
@@ -186,4 +229,12 @@ def table(r: dict[str, Any]) -> str:
         f"| TTFT 5th turn, {t['prompt_tokens']} tokens (s) | cold {t['cold_ttft_s']:.3f} | "
         f"reuse {t['warm_ttft_s']:.3f} ({t['warm_evaluated']} evaluated) | {ratios['ttft_reuse_vs_cold']:.2f}x | "
         "<= 0.25x |",
+        "",
+        "KV cache precision (the answer loop, 64 answer tokens after a prompt of N tokens; median tok/s):",
+        "",
+        "| prompt tokens | prompt eval f16 | q8_0 | q8_0/f16 | decode f16 | q8_0 | q8_0/f16 |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {depth} | {row['f16']['pp_tps']:.0f} | {row['q8_0']['pp_tps']:.0f} | {row['q8_0_vs_f16']['pp']:.2f}x | "
+          f"{row['f16']['tg_tps']:.1f} | {row['q8_0']['tg_tps']:.1f} | {row['q8_0_vs_f16']['tg']:.2f}x |"
+          for depth, row in r.get("kv_cache", {}).items()),
     ])

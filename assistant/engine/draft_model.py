@@ -80,6 +80,7 @@ class ModelDrafter:
         self._history: list[int] = []  # the target's prompt + answer so far
         #: seconds the last ``propose`` spent catching up on a new prompt (one-off work, not a per-draft cost)
         self.setup_s = 0.0
+        self.setup_tokens = 0  # how many tokens that catch-up evaluated
         self.problem = ""  # why drafting stopped, if llama.cpp failed on the draft model (then it drafts nothing)
 
     def close(self) -> None:
@@ -95,6 +96,10 @@ class ModelDrafter:
     def accept(self, tokens: Sequence[int]) -> None:
         self._history.extend(tokens)
 
+    def behind(self) -> int:
+        """Tokens of the history this model has not evaluated: what the next draft must catch up on first
+        (its cache follows the history except for rejected drafts at the end, which it drops then)."""
+        return max(0, len(self._history) - len(self._kv)) + 1
     def propose(self, k: int) -> list[int]:
         """Up to ``k`` greedy tokens of the draft model after the history; a llama.cpp failure on the draft
         model is logged and stops drafting (the answer goes on plainly), it never fails the answer."""
@@ -123,7 +128,9 @@ class ModelDrafter:
         ctx.eval(history[keep:], keep)
         kv.extend(history[keep:])
         # a step normally catches up on the one or two tokens the target added; more is a new prompt
-        self.setup_s = time.perf_counter() - started if len(history) - keep > 4 else 0.0
+        caught_up = len(history) - keep
+        self.setup_s = time.perf_counter() - started if caught_up > 4 else 0.0
+        self.setup_tokens = caught_up if caught_up > 4 else 0
         draft: list[int] = []
         while True:
             tok = C.llama_sampler_sample(self._greedy, ctx.ptr, -1)

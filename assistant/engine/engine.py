@@ -556,7 +556,7 @@ class Engine:
             room = min(policy.max_draft, ctx.n_batch - 1, ctx.n_ctx - pos - 1,
                        answer.max_tokens - answer.completion - 1)
             t0 = time.perf_counter()
-            drafter, draft = policy.plan(room) if room > 0 else (None, [])
+            drafter, draft = policy.plan(room, answer.max_tokens - answer.completion) if room > 0 else (None, [])
             t1 = time.perf_counter()
             self._decode(ctx, [last, *draft], pos)
             chosen: list[int] = []

@@ -88,6 +88,41 @@ def test_ngram_drafter_is_bounded_and_reuses_a_shared_prompt_prefix() -> None:
     assert d.propose(2) == [99, 97]
 
 
+class LaggingDraftModel:
+    """A model drafter that is ``lag`` tokens behind the history and always proposes ``k`` tokens."""
+
+    name, lookup = "draft", False
+
+    def __init__(self, lag: int) -> None:
+        self.lag = lag
+
+    def behind(self) -> int:
+        return self.lag
+
+    def propose(self, k: int) -> list[int]:
+        return [1] * k
+
+
+def test_auto_lets_a_draft_model_catch_up_only_where_drafting_pays_for_it() -> None:
+    """A draft model that must first read 300 tokens (a prompt, or what it missed while resting) is used only
+    when the expected gain over the rest of the answer outweighs that reading; otherwise auto stays plain."""
+    from assistant.engine.speculative import AutoPolicy, SpeedModel
+
+    def plan(hits: float, misses: float, lag: int, remaining: int) -> list[int]:
+        speed = SpeedModel()
+        speed.plain_s, speed.answer_plain_steps = 0.010, AutoPolicy.CALIBRATION_STEPS
+        speed.ratio = {n: 1 + 0.1 * (n - 1) for n in range(2, 10)}  # memory-bound: a batch costs little more
+        speed.catchup_s["draft"] = 0.004  # 0.4 of a plain step per token read
+        speed._hits["draft"], speed._misses["draft"] = hits, misses
+        policy = AutoPolicy([LaggingDraftModel(lag)], 8, speed, {"draft": 0.1})
+        return policy.plan(8, remaining)[1]
+
+    assert plan(9, 1, lag=300, remaining=400)  # 90% acceptance: reading 300 tokens pays off
+    assert not plan(1, 1, lag=300, remaining=400)  # 50%: the gain does not cover the reading
+    assert not plan(9, 1, lag=300, remaining=20)  # too little answer left to pay it back
+    assert plan(1, 1, lag=2, remaining=20)  # in step with the history: only the step's own gain counts
+
+
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="choose one of auto, off, ngram, draft, self"):
         SpeculativeParams("turbo")
