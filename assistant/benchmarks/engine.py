@@ -21,6 +21,7 @@ from typing import Any
 from assistant.benchmarks.native_tools import ensure_tools
 from assistant.benchmarks.results import save_result
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
+from assistant.engine.decode_thread import decode_thread
 from assistant.engine.engine import default_threads
 from assistant.engine.native import cpu_has_amx
 from assistant.events import Done
@@ -89,6 +90,13 @@ def _high_level_llm(model: str, threads: int) -> Any:
 
 
 def _high_level(llm: Any) -> dict[str, float]:
+    """A streamed chat answer through the high-level API, run on Hearth's decode thread: llama.cpp's OpenMP
+    pool belongs to the thread that decodes, and a second decoding thread in one process makes both ~3x
+    slower (``engine/decode_thread.py``), which would slow this baseline and Hearth's own runs alike."""
+    return decode_thread().call(lambda: _high_level_answer(llm))
+
+
+def _high_level_answer(llm: Any) -> dict[str, float]:
     llm.reset()
     first = last = None
     n = 0
