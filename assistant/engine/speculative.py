@@ -272,8 +272,10 @@ def _key(drafter: Drafter) -> str:
 
 class FixedPolicy:
     """A mode the user chose (ngram, draft, self): always draft with its drafter, the length adapted to how
-    well it guesses this answer: halve after a miss (a rejected token costs a batch slot), double after a
-    full accept."""
+    well it guesses this answer: double after a full accept; after a miss, a draft model's length halves (each
+    of its tokens costs a decode step of the draft model) and a lookup's shrinks by one (its drafts cost
+    nothing to make, and a quote that missed once usually goes on: halving cut a rewrite's acceptance from 74%
+    to 66% and its speed-up from 1.37x to 1.22x, `hearth bench speculative`)."""
 
     def __init__(self, drafter: Drafter, max_draft: int, speed: SpeedModel) -> None:
         self.drafters, self.max_draft, self.speed, self.k = (drafter,), max_draft, speed, max_draft
@@ -288,8 +290,10 @@ class FixedPolicy:
         if drafter is not None:
             self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s,
                                      _key(drafter))
-        if drafted:
-            self.k = min(self.max_draft, 2 * self.k) if accepted == drafted else max(1, self.k // 2)
+        if drafted and accepted == drafted:
+            self.k = min(self.max_draft, 2 * self.k)
+        elif drafted:
+            self.k = max(1, self.k - 1 if drafter is not None and drafter.lookup else self.k // 2)
 
 
 class AutoPolicy:
