@@ -145,14 +145,14 @@ def _kv_cache_speeds(model: str, threads: int, reps: int, log) -> dict[str, Any]
     rng = random.Random(5)
     words = " ".join(rng.choice(["field", "signal", "copper", "meadow", "ledger", "violet", "anchor", "quarry"])
                      for _ in range(2000))
+    tokens = engines["f16"].tokenize(words)  # one model: the same tokens for both engines
     samples: dict[str, dict[int, list[tuple[float, float]]]] = {k: {d: [] for d in KV_DEPTHS} for k in engines}
     for rep in range(reps):
         log(f"KV cache rep {rep + 1}/{reps}: f16 and q8_0 at {', '.join(map(str, KV_DEPTHS))} prompt tokens")
         for depth in KV_DEPTHS:
             for kind, engine in engines.items():
-                tokens = engine.tokenize(words)[:depth]
                 engine.clear_cache()
-                done = next(e for e in engine.generate(tokens, GREEDY, 64) if isinstance(e, Done))
+                done = next(e for e in engine.generate(tokens[:depth], GREEDY, 64) if isinstance(e, Done))
                 s = done.stats
                 samples[kind][depth].append((s.evaluated_tokens / s.prompt_eval_s, s.decode_tps))
     for engine in engines.values():

@@ -100,6 +100,7 @@ class ModelDrafter:
         """Tokens of the history this model has not evaluated: what the next draft must catch up on first
         (its cache follows the history except for rejected drafts at the end, which it drops then)."""
         return max(0, len(self._history) - len(self._kv)) + 1
+
     def propose(self, k: int) -> list[int]:
         """Up to ``k`` greedy tokens of the draft model after the history; a llama.cpp failure on the draft
         model is logged and stops drafting (the answer goes on plainly), it never fails the answer."""

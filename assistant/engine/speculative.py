@@ -42,7 +42,8 @@ SPECULATION_OFF = SpeculativeParams("off")
 class Drafter(Protocol):
     """Proposes the next tokens of an answer. It follows the token history through ``begin`` and ``accept``;
     a wrong guess costs only verify compute, never correctness. ``name`` is what the stats call it;
-    ``lookup``: proposing is a cheap search (true) rather than decoding with a model, token by token (false)."""
+    ``lookup``: proposing is a cheap search (true) rather than decoding with a model, token by token (false);
+    a model drafter also says with ``behind()`` how many history tokens it must read before it can draft."""
 
     name: str
     lookup: bool
@@ -362,8 +363,7 @@ class AutoPolicy:
             length, gain = speed.best(name, len(proposal) if proposal is not None else longest, per_token,
                                       _key(drafter))
             if not self._worth_catching_up(drafter, gain, remaining):
-                self.best_seen = max(self.best_seen or (0.0, ""), (gain, _key(drafter)))
-                self._rest[name] = self._backoff[name]
+                self._sit_out(drafter, gain)
                 continue
             if name in self._probe_due:  # its rest is over: measure it again with a short draft
                 self._probe_due.discard(name)
@@ -374,9 +374,14 @@ class AutoPolicy:
             if length > 0 and gain >= self.MIN_GAIN:
                 self.chosen_steps += 1
                 return drafter, self._take(drafter, proposal, length)
-            self.best_seen = max(self.best_seen or (0.0, ""), (gain, _key(drafter)))
-            self._rest[drafter.name] = self._backoff[drafter.name]
+            self._sit_out(drafter, gain)
         return None, []
+
+    def _sit_out(self, drafter: Drafter, gain: float) -> None:
+        """``drafter`` loses this step (expected ``gain`` too small): remember the best loser for the stats,
+        and rest it for its current backoff."""
+        self.best_seen = max(self.best_seen or (0.0, ""), (gain, _key(drafter)))
+        self._rest[drafter.name] = self._backoff[drafter.name]
 
     def _worth_catching_up(self, drafter: Drafter, gain: float, remaining: int) -> bool:
         """Whether a draft model that is behind the history (a new prompt, or the tokens decoded while it
@@ -384,9 +389,11 @@ class AutoPolicy:
         saves more time than that catch-up costs. Without this, every answer paid for the draft model to read
         its prompt, and every probe for the tokens it missed, though drafting did not pay on that text
         (open chat on an F16 model: 0.85x plain)."""
-        behind = getattr(drafter, "behind", lambda: 0)()
-        if drafter.lookup or behind <= 4 or gain <= 1.0:
-            return drafter.lookup or behind <= 4
+        behind = 0 if drafter.lookup else drafter.behind()
+        if behind <= 4:
+            return True
+        if gain <= 1.0:
+            return False
         speed = self.speed
         per_token = speed.catchup_s.get(drafter.name, self.CATCHUP_PRIOR * speed.plain_s)
         saved = min(remaining, self.PAYOFF_TOKENS) * speed.plain_s * (1 - 1 / gain)
