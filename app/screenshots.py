@@ -103,6 +103,10 @@ def main(only: str = "") -> None:
         _save(window, "mid-answer-with-sources", app)
         _wait(app, lambda: not ctl.chat.generating)
         _save(window, "answer-with-sources", app)
+        window.composer.edit.setPlainText("What is the capital of Peru?")  # nothing in the folder says
+        window.composer._submit()
+        _wait(app, lambda: not ctl.chat.generating and window.chat_view.last("assistant") is not answer)
+        _save(window, "answer-unsupported", app)
 
         dialog = window.open_settings()
         assert dialog is not None

@@ -24,6 +24,8 @@ citations itself) each answer is scored:
 * **cited relevant**: the answer cites at least one passage from a grade-2 file;
 * **fallback**: Hearth attributed the citations (the model wrote none that were valid); **no citation**:
   the answer ends with none at all;
+* **flagged**: Hearth told the user the answer restates none of the passages (``Notice("unsupported")``), and
+  how often that flag was right (the answer was wrong) and how many wrong answers it caught;
 * **honest "don't know"**: when retrieval missed, the answer says the files do not hold the answer;
 * seconds per answer (retrieval, prompt and answer), median and p95.
 
@@ -308,6 +310,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         n = sum(1 for s in group if s["supported"])
         return {"share": n / len(group) if group else 0.0, "n": n, "of": len(group)}
 
+    flagged = [r for r in rows if "unsupported" in r["notices"]]
+    wrong = [r for r in rows if not r["correct"]]
     pairs = sum(r["citations"] for r in rows)
     pairs_ok = sum(r["citations_supported"] for r in rows)
     kinds = sorted({r["kind"] for r in rows})
@@ -328,6 +332,10 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "cited_relevant": _share(rows, "cited_relevant"),
         "fallback": _share(rows, "fallback"),
         "no_citation": _share(rows, "no_citation"),
+        "flagged_unsupported": {"share": len(flagged) / len(rows) if rows else 0.0, "n": len(flagged),
+                                "of": len(rows)},
+        "flagged_wrong": {"n": sum(1 for r in flagged if not r["correct"]), "of": len(flagged)},
+        "wrong_flagged": {"n": sum(1 for r in wrong if "unsupported" in r["notices"]), "of": len(wrong)},
         "dont_know_when_missed": _share(miss, "dont_know"),
         "dont_know_when_hit": _share(hit, "dont_know"),
         "by_kind": {k: {"questions": sum(1 for r in rows if r["kind"] == k),
@@ -361,6 +369,10 @@ def table(result: dict[str, Any]) -> str:
         ("answers citing a grade-2 file", share("cited_relevant")),
         ("answers that needed the attribution fallback", share("fallback")),
         ("answers with no citation", share("no_citation")),
+        ("answers Hearth flagged as restating none of the passages", share("flagged_unsupported")),
+        ("... of them wrong / wrong answers flagged",
+         f"{result['flagged_wrong']['n']} of {result['flagged_wrong']['of']} / "
+         f"{result['wrong_flagged']['n']} of {result['wrong_flagged']['of']}"),
         ("honest \"don't know\" when retrieval missed", share("dont_know_when_missed")),
         ("\"don't know\" although retrieval found it", share("dont_know_when_hit")),
         ("seconds per answer (median / p95)",

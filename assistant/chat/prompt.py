@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.engine.chat_format import FormattedPrompt, Message
+from assistant.engine.chat_format import QUESTION_LABEL, FormattedPrompt, Message
 from assistant.errors import ContextOverflowError
 
 #: Never plan an answer shorter than this when squeezing the budget.
@@ -45,7 +45,7 @@ def build_prompt(
     """
     system_text = "\n\n".join(p for p in (system, *context_blocks) if p)
     head = [Message("system", system_text)] if system_text else []
-    tail = [Message("user", f"{question_context}\n\nQuestion: {question}" if question_context else question)]
+    tail = [Message("user", f"{question_context}\n\n{QUESTION_LABEL} {question}" if question_context else question)]
     turns = _group_turns(history)
     for dropped in range(len(turns) + 1):
         kept = [m for turn in turns[dropped:] for m in turn]

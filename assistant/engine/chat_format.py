@@ -2,8 +2,8 @@
 
 The model's own Jinja chat template (``tokenizer.chat_template`` in the GGUF) is rendered in a sandbox,
 as Hugging Face tokenizers do. Base models ship no template: then a plain ``User:/Assistant:`` transcript
-is used, with ``\\nUser:`` as a stop string, and the result says so (``uses_fallback``) so the front end
-can tell the user why answers may be poor.
+is used, with the transcript's labels as stop strings, and the result says so (``uses_fallback``) so the
+front end can tell the user why answers may be poor.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ FALLBACK_NOTICE = (
     "This model has no chat template (it is probably a base model), so Hearth used a plain "
     "'User:/Assistant:' prompt format. Answers may be poor; an instruction-tuned model works better."
 )
-FALLBACK_STOPS = ("\nUser:", "\nUSER:")
+#: A base model does not stop after its answer: it goes on writing the transcript, a next turn in the labels it
+#: sees (``User:``, ``Assistant:``) or the ``Question:`` label a grounded prompt puts before the user's question
+#: (``chat.prompt``). With only ``User:``, 58 of 60 grounded answers of Gemma 3 270M (a base model) ran on to the
+#: length limit, 29 of them into an invented "Assistant:" turn and 19 into a "Question:"; with these, 29 did
+#: and the median answer took 3.7 s instead of 8.2 (``hearth bench answers --model gemma --limit 60``).
+QUESTION_LABEL = "Question:"
+FALLBACK_STOPS = ("\nUser:", "\nUSER:", "\nAssistant:", f"\n{QUESTION_LABEL}")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,11 @@ def _field(value: str) -> str:
 
 
 def build_sources_prompt(citations: list[Citation]) -> str:
-    """The instructions plus one delimited block per passage, numbered from 1 in the given order."""
+    """The instructions plus one delimited block per passage, numbered from 1 in the given (rank) order and
+    written in reverse: the best passage last, right before the question (the prompt puts the question after
+    the sources). Small models use what is nearest the question far better than what is further up: on
+    held-out questions of ``hearth bench answers`` the bundled model's answers held the known fact 20 times in
+    60 this way against 8 with the best passage first (see the README)."""
     blocks = []
     for i, c in enumerate(citations, start=1):
         body = neutralise(c.text.strip())
@@ -84,7 +88,7 @@ def build_sources_prompt(citations: list[Citation]) -> str:
                       + f"\n---\n{body}\n{CLOSE.format(n=i)}")
     if not blocks:
         return INSTRUCTIONS + "\n\n(No sources were found in the user's files.)"
-    return INSTRUCTIONS + "\n\n" + "\n\n".join(blocks)
+    return INSTRUCTIONS + "\n\n" + "\n\n".join(reversed(blocks))
 
 
 class OutputCleaner:

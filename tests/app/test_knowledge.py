@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from app.main_window import MainWindow
 from app.views.collection_dialog import CollectionDialog, ErrorListDialog
 from app.views.memory_dialog import MemoryDialog
+from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.core import Assistant
 from assistant.paths import get_paths
 
@@ -61,6 +62,13 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert states["spare-key.txt"] == "true" and states.get("wifi.txt") in (None, "false")
     answer.sourceRequested.emit(next(p for p in answer.passages if p.path.endswith("spare-key.txt")))
     assert window.source_panel.isVisible() and "flowerpot" in window.source_panel.text.toPlainText()
+    assert UNSUPPORTED_NOTICE not in answer.notices.text()  # it restates its source: nothing to warn about
+
+    # an answer the folder cannot hold restates none of its passages: the window says so under it
+    ask(window, "What is the capital of Peru?", timeout=120_000)
+    answer = window.chat_view.last("assistant")
+    assert answer.passages and not any(p.cited for p in answer.passages)
+    assert answer.notices.isVisible() and UNSUPPORTED_NOTICE in answer.notices.text().split("\n")
 
 
 @pytest.mark.slow

@@ -120,7 +120,8 @@ def test_summary_and_table() -> None:
     wrong = answers.score("The anti-flood float tripped [2].", PASSAGES, [2], ACCEPTED, RELEVANT, folder=FOLDER,
                           fallback=True)
     miss = answers.score("I don't know.", PASSAGES[2:], [], ACCEPTED, RELEVANT, folder=FOLDER)
-    rows = [{**r, "kind": "exact", "seconds": s} for r, s in ((good, 1.0), (wrong, 2.0), (miss, 3.0))]
+    rows = [{**r, "kind": "exact", "seconds": s, "notices": n}
+            for r, s, n in ((good, 1.0, []), (wrong, 2.0, ["citations"]), (miss, 3.0, ["unsupported"]))]
     summary = answers.summarise(rows)
     assert summary["answer_correct"] == {"share": 2 / 3, "n": 2, "of": 3}
     assert summary["answer_correct_when_hit"]["share"] == 1.0 and summary["dont_know_when_missed"]["share"] == 1.0
@@ -130,9 +131,11 @@ def test_summary_and_table() -> None:
     assert summary["answers_fully_supported"] == {"share": 0.5, "n": 1, "of": 2}
     assert summary["misnumbered_sentences"] == {"n": 1, "of": 2}
     assert summary["seconds_per_answer_median"] == 2.0
+    assert summary["flagged_unsupported"]["n"] == 1 and summary["flagged_wrong"] == {"n": 1, "of": 1}
+    assert summary["wrong_flagged"] == {"n": 1, "of": 1}
     result = {"model": "M", "embedder": "E", "questions": 3, "files": 3, "top_k": 5, "max_tokens": 160, **summary}
     table = answers.table(result)
-    assert table.count("\n| ") == 16  # header + 15 measures
+    assert table.count("\n| ") == 18  # header + 17 measures
     assert "| answer contains the known fact | 0.67 (2 of 3) |" in table
 
 

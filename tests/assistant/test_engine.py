@@ -157,9 +157,15 @@ def test_base_model_uses_fallback_format(base_model_path: Path) -> None:
         assert eng.uses_fallback_format
         prompt = eng.format([Message("user", "Hello")])
         assert prompt.uses_fallback and prompt.text.endswith("Assistant:")
-        assert "\nUser:" in prompt.stop
+        assert {"\nUser:", "\nAssistant:", "\nQuestion:"} <= set(prompt.stop)
         done = list(eng.generate(eng.prompt_tokens(prompt), GREEDY, 8, stop=prompt.stop))[-1]
         assert done.stats.prompt_format == "fallback"
+        # a base model goes on writing the transcript after its answer (here: the next question of a grounded
+        # prompt's "Question:" pattern); the answer ends where that starts
+        quiz = "Question: What is 2 + 2?\nAssistant: 4\nQuestion: What is 3 + 3?\nAssistant: 6\n"
+        prompt = eng.format([Message("user", quiz + "Question: What is 4 + 4?")])
+        done = list(eng.generate(eng.prompt_tokens(prompt), GREEDY, 32, stop=prompt.stop))[-1]
+        assert done.stats.stop_reason == "stop" and "Question" not in done.text and done.text.strip()
     finally:
         eng.unload()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.engine import GREEDY
@@ -51,7 +52,8 @@ def _ask(a: Assistant, question: str) -> tuple[Done, list[Sources], list[Notice]
 
 
 def test_answer_cites_the_right_file(grounded: Assistant) -> None:
-    done, sources, _ = _ask(grounded, "Where is the greenhouse key kept?")
+    done, sources, notices = _ask(grounded, "Where is the greenhouse key kept?")
+    assert "unsupported" not in {n.kind for n in notices}
     assert Path(sources[0].citations[0].path).name == "garden.md"
     assert "flower pot" in done.text
     final = sources[-1]
@@ -68,6 +70,15 @@ def test_injected_instruction_does_not_take_over(grounded: Assistant) -> None:
     assert any(Path(c.path).name == "office.txt" for c in sources[0].citations)
     assert "PWNED" not in done.text.upper()
     assert "third floor" in done.text
+
+
+def test_an_answer_that_restates_no_passage_is_flagged(grounded: Assistant) -> None:
+    """The folder holds nothing about Peru: the answer cites nothing, restates no passage, and the user is told
+    (answers like this were wrong 79 times in 80 in ``hearth bench answers``)."""
+    done, sources, notices = _ask(grounded, "What is the capital of Peru?")
+    assert sources[-1].citations and not sources[-1].cited
+    assert [n.message for n in notices if n.kind == "unsupported"] == [UNSUPPORTED_NOTICE]
+    assert done.text.strip()
 
 
 def test_attribution_only_for_well_supported_sentences() -> None:

@@ -13,6 +13,7 @@ import pytest
 from checks import wait_for
 
 import assistant.cli as cli
+from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.cli import knowledge_cmds
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
@@ -42,6 +43,19 @@ def docs(tmp_path: Path) -> Path:
     (root / "sub" / "bike.txt").write_text("line one\nThe bicycle lock code is 4312.\n")
     (root / "junk.txt").write_bytes(b"\x00\x01\x02 not text")
     return root
+
+
+def test_ask_says_when_a_grounded_answer_restates_none_of_the_files(docs: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs), "--collection", "mine"]) == 0
+    capsys.readouterr()
+    ask = ["ask", "--collection", "mine", "--no-memory", "--preset", "greedy", "--max-tokens", "48"]
+    assert cli.main([*ask, "What is the capital of Peru?"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() and f"[unsupported] {UNSUPPORTED_NOTICE}" in err
+    assert cli.main([*ask, "Where is the sailing boat moored?"]) == 0
+    out, err = capsys.readouterr()
+    assert "pier 9" in out and "[unsupported]" not in err
 
 
 def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
