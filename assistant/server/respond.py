@@ -9,13 +9,13 @@ the stream's generator when the client disconnects; a keep-alive comment also fi
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from assistant.events import Done, Event, Failed, Sources, Token
+from assistant.events import Done, Event, Failed, Notice, Sources, Token
 from assistant.server import openai_format as fmt
 from assistant.server.bridge import EventStream
 from assistant.server.errors import from_core
@@ -44,13 +44,17 @@ async def _next_watching(events: EventStream, request: Request) -> Event | None:
             continue
 
 
-def _extras(done: Done | None, sources: Sources | None) -> dict[str, Any]:
-    """Hearth's fields in an answer: the conversation it was saved in, the passages it was given."""
+def _extras(done: Done | None, sources: Sources | None, notices: Sequence[Notice] = ()) -> dict[str, Any]:
+    """Hearth's fields in an answer: the conversation it was saved in, the passages it was given, and what
+    Hearth said about the answer (the window shows these under it; e.g. ``unsupported``: it restates none of
+    the passages)."""
     extra: dict[str, Any] = {}
     if done is not None and done.conversation_id:
         extra["conversation_id"] = done.conversation_id
     if sources is not None:
         extra["citations"] = [fmt.citation(c, c.n in sources.cited) for c in sources.citations]
+    if notices:
+        extra["notices"] = [{"kind": n.kind, "message": n.message} for n in notices]
     return extra
 
 
@@ -75,11 +79,14 @@ async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool
 async def _collect(events: EventStream, request: Request, event: Event | None, shape: fmt.Shape) -> dict[str, Any]:
     done: Done | None = None
     sources: Sources | None = None
+    notices: list[Notice] = []
     while event is not None:
         if isinstance(event, Done):
             done = event
         elif isinstance(event, Sources):
             sources = event
+        elif isinstance(event, Notice):
+            notices.append(event)
         elif isinstance(event, Failed):
             raise from_core(event.error_type, event.message)
         try:
@@ -89,12 +96,13 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
     assert done is not None
     s = done.stats
     return shape.full(done.text, fmt.finish_reason(s.stop_reason), fmt.usage(s.prompt_tokens, s.completion_tokens),
-                      **_extras(done, sources))
+                      **_extras(done, sources, notices))
 
 
 async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                   include_usage: bool) -> AsyncIterator[bytes]:
     sources: Sources | None = None
+    notices: list[Notice] = []
     event = first
     try:
         if (start := shape.start_chunk()) is not None:
@@ -104,12 +112,14 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 yield fmt.sse(shape.text_chunk(event.text))
             elif isinstance(event, Sources):
                 sources = event
+            elif isinstance(event, Notice):
+                notices.append(event)
             elif isinstance(event, Done):
                 s = event.stats
                 conversation = _extras(event, None)
                 yield fmt.sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **conversation))
-                if sources is not None:
-                    yield fmt.sse(shape.chunk([], **_extras(event, sources)))
+                if sources is not None or notices:
+                    yield fmt.sse(shape.chunk([], **_extras(event, sources, notices)))
                 if include_usage:
                     yield fmt.sse(shape.chunk([], usage=fmt.usage(s.prompt_tokens, s.completion_tokens)))
             elif isinstance(event, Failed):

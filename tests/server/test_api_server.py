@@ -16,6 +16,7 @@ import openai
 import pytest
 from checks import wait_for
 
+from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.knowledge import KnowledgeBase
@@ -168,6 +169,18 @@ def test_collections_answer_with_citations(served: SimpleNamespace) -> None:
 
     with pytest.raises(openai.NotFoundError, match="no knowledge collection"):
         _chat(served, messages=ask["messages"], extra_body={"collections": ["missing"]})
+
+
+def test_an_answer_that_restates_no_passage_carries_the_notice(served: SimpleNamespace) -> None:
+    """What the window shows under an answer reaches API clients too: the notes say nothing about Peru."""
+    ask = {"messages": [{"role": "user", "content": "What is the capital of Peru?"}], "max_tokens": 48,
+           "extra_body": {"collections": ["notes"]}}
+    response = _chat(served, **ask)
+    assert not any(c["cited"] for c in response.model_extra["citations"])
+    flag = {"kind": "unsupported", "message": UNSUPPORTED_NOTICE}
+    assert flag in response.model_extra["notices"]
+    chunks = list(_chat(served, stream=True, **ask))
+    assert flag in chunks[-1].model_extra["notices"] and chunks[-1].choices == []
 
 
 def test_conversation_id_keeps_the_history(served: SimpleNamespace) -> None:
