@@ -311,7 +311,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return {"share": n / len(group) if group else 0.0, "n": n, "of": len(group)}
 
     flagged = [r for r in rows if "unsupported" in r["notices"]]
-    wrong = [r for r in rows if not r["correct"]]
+    flagged_and_wrong = sum(1 for r in flagged if not r["correct"])
+    wrong = sum(1 for r in rows if not r["correct"])
     pairs = sum(r["citations"] for r in rows)
     pairs_ok = sum(r["citations_supported"] for r in rows)
     kinds = sorted({r["kind"] for r in rows})
@@ -334,8 +335,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "no_citation": _share(rows, "no_citation"),
         "flagged_unsupported": {"share": len(flagged) / len(rows) if rows else 0.0, "n": len(flagged),
                                 "of": len(rows)},
-        "flagged_wrong": {"n": sum(1 for r in flagged if not r["correct"]), "of": len(flagged)},
-        "wrong_flagged": {"n": sum(1 for r in wrong if "unsupported" in r["notices"]), "of": len(wrong)},
+        "flagged_wrong": {"n": flagged_and_wrong, "of": len(flagged)},  # how often the flag was right
+        "wrong_flagged": {"n": flagged_and_wrong, "of": wrong},  # how many wrong answers it caught
         "dont_know_when_missed": _share(miss, "dont_know"),
         "dont_know_when_hit": _share(hit, "dont_know"),
         "by_kind": {k: {"questions": sum(1 for r in rows if r["kind"] == k),
