@@ -95,20 +95,24 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model)
     sources, memories = None, None
-    printed = False
+    line_open = False  # answer text printed since the last line break
     try:
         for event in response:
             if isinstance(event, Token) and echo:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
-                printed = True
+                line_open = True
             elif isinstance(event, Notice):
+                if line_open:  # a notice about the answer comes after it: on a terminal, on its own line
+                    sys.stdout.write("\n")
+                    sys.stdout.flush()
+                    line_open = False
                 err(f"[{event.kind}] {event.message}")
             elif isinstance(event, Sources):
                 sources = event
             elif isinstance(event, MemoriesUsed):
                 memories = event
-        if printed:
+        if line_open:
             sys.stdout.write("\n")
     except BrokenPipeError:
         # The reader went away (``| head``): stop the answer and let the turn end, saved as cancelled, while

@@ -14,7 +14,7 @@ from checks import wait_for
 
 import assistant.cli as cli
 from assistant.chat.turn import UNSUPPORTED_NOTICE
-from assistant.cli import knowledge_cmds
+from assistant.cli import chat_cmds, knowledge_cmds
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
 from assistant.paths import get_paths
@@ -45,8 +45,8 @@ def docs(tmp_path: Path) -> Path:
     return root
 
 
-def test_ask_says_when_a_grounded_answer_restates_none_of_the_files(docs: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_says_when_a_grounded_answer_restates_none_of_the_files(docs: Path, capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main(["index", str(docs), "--collection", "mine"]) == 0
     capsys.readouterr()
     ask = ["ask", "--collection", "mine", "--no-memory", "--preset", "greedy", "--max-tokens", "48"]
@@ -56,6 +56,11 @@ def test_ask_says_when_a_grounded_answer_restates_none_of_the_files(docs: Path,
     assert cli.main([*ask, "Where is the sailing boat moored?"]) == 0
     out, err = capsys.readouterr()
     assert "pier 9" in out and "[unsupported]" not in err
+    # on a terminal both streams share the screen: a notice after the answer starts a line of its own
+    monkeypatch.setattr(chat_cmds, "err", print)
+    assert cli.main([*ask, "What is the capital of Peru?"]) == 0
+    shown = capsys.readouterr().out
+    assert f"\n[unsupported] {UNSUPPORTED_NOTICE}\n" in shown and not shown.startswith("[")
 
 
 def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
