@@ -12,7 +12,7 @@ from assistant.core import Assistant
 from assistant.engine import GREEDY
 from assistant.events import Done, Notice, Sources
 from assistant.knowledge import KnowledgeBase
-from assistant.knowledge.attribution import attribute
+from assistant.knowledge.attribution import attribute, restates_any
 from assistant.knowledge.records import Citation
 from assistant.paths import get_paths
 
@@ -87,3 +87,12 @@ def test_attribution_only_for_well_supported_sentences() -> None:
     assert text == "The greenhouse key is under the blue pot [1]. Have a nice day!"
     assert [c.n for c in used] == [1]
     assert attribute("I like trains.", passages) == ("I like trains.", [])
+
+
+def test_a_citation_the_model_wrote_is_no_evidence_by_itself() -> None:
+    """Whoever wrote ``[n]``, an answer restates a passage only by its words; a citation marker is no word."""
+    passages = [Citation(0, "c", "/x/a.md", None, 1, 1, None, "The greenhouse key is under the blue pot.", 1.0)]
+    assert restates_any("You will find the key under the blue pot [1].", passages)
+    assert not restates_any("The capital of Peru is Lima [1].", passages)
+    assert not restates_any("Lima [1][12]. Peru [1, 12].", passages)
+    assert not restates_any("", passages)

@@ -183,6 +183,19 @@ def test_an_answer_that_restates_no_passage_carries_the_notice(served: SimpleNam
     assert flag in chunks[-1].model_extra["notices"] and chunks[-1].choices == []
 
 
+def test_an_answer_citing_a_passage_it_does_not_restate_carries_the_notice(served: SimpleNamespace) -> None:
+    """The model's own "[1]" under a sentence about Peru is no evidence: the answer is flagged all the same.
+    The real model is made to write exactly that (a JSON schema with one allowed string)."""
+    said = "The capital of Peru is Lima [1]."
+    response = _chat(served, messages=[{"role": "user", "content": "What is the capital of Peru?"}],
+                     max_tokens=48, extra_body={"collections": ["notes"]},
+                     response_format={"type": "json_schema",
+                                      "json_schema": {"name": "answer", "schema": {"enum": [said]}}})
+    assert json.loads(response.choices[0].message.content) == said
+    assert [c["n"] for c in response.model_extra["citations"] if c["cited"]] == [1]  # the model's citation stays
+    assert {"kind": "unsupported", "message": UNSUPPORTED_NOTICE} in response.model_extra["notices"]
+
+
 def test_conversation_id_keeps_the_history(served: SimpleNamespace) -> None:
     history = served.assistant.history
     first = _chat(served, messages=[{"role": "user", "content": "My cat is called Miso."}],
