@@ -68,8 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fit_line(fit: FitEstimate) -> str:
-    return (f"{fit.label} at {fit.n_ctx} tokens: needs {fit.ram_needed / 2**30:.2f} GiB RAM of "
-            f"{fit.free_ram / 2**30:.1f} free, GPU layers {fit.n_gpu_layers}. {fit.reason}")
+    return (f"{fit.label} at {fit.n_ctx} tokens with a {fit.kv_cache} KV cache: needs "
+            f"{fit.ram_needed / 2**30:.2f} GiB RAM of {fit.free_ram / 2**30:.1f} free, GPU layers {fit.n_gpu_layers}. "
+            f"{fit.reason}")
 
 
 def _entry_text(e: LibraryEntry) -> str:

@@ -2,7 +2,9 @@
 
 Why from the GGUF header: layer count, KV heads and head size give the KV cache exactly
 (:meth:`ModelInfo.kv_cache_bytes`), so a newcomer sees "Won't fit" before a multi-GB download or load,
-and a GPU user sees *why* a model runs on the CPU instead of finding out from the speed.
+and a GPU user sees *why* a model runs on the CPU instead of finding out from the speed. The cache is
+counted in the type the user chose (a q8_0 cache takes about half the memory of an f16 one), as the engine
+allocates it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class FitEstimate:
     label: str  # FITS / TIGHT / WONT_FIT
     n_ctx: int
     weights_bytes: int
+    kv_cache: str  # its type: f16 or q8_0
     kv_cache_bytes: int
     ram_needed: int
     vram_needed: int
@@ -66,9 +69,10 @@ def label_for(needed: int, free: int) -> str:
     return TIGHT if needed <= free else WONT_FIT
 
 
-def estimate_fit(info: ModelInfo, n_ctx: int, resources: Resources) -> FitEstimate:
+def estimate_fit(info: ModelInfo, n_ctx: int, resources: Resources, kv_cache: str = "f16") -> FitEstimate:
+    """``kv_cache``: the KV cache type (``native.KV_CACHE_TYPES``), the settings' ``model.kv_cache``."""
     n_ctx = effective_ctx(info, n_ctx)
-    weights, kv = info.file_size, info.kv_cache_bytes(n_ctx)
+    weights, kv = info.file_size, info.kv_cache_bytes(n_ctx, native.KV_CACHE_TYPES[kv_cache][1])
     n_layer = max(info.n_layer, 1)
     layers, reason = _gpu_layers(n_layer, weights + kv, resources)
     on_gpu = (weights + kv) * layers // n_layer
@@ -77,6 +81,7 @@ def estimate_fit(info: ModelInfo, n_ctx: int, resources: Resources) -> FitEstima
         label=label_for(ram_needed, resources.free_ram),
         n_ctx=n_ctx,
         weights_bytes=weights,
+        kv_cache=kv_cache,
         kv_cache_bytes=kv,
         ram_needed=ram_needed,
         vram_needed=on_gpu + OVERHEAD_BYTES if layers else 0,

@@ -101,17 +101,19 @@ class ModelLibrary:
             found.setdefault(path.resolve(), source)
         return sorted(found.items(), key=lambda item: item[0].name.lower())
 
-    def entry(self, path: Path, source: str, n_ctx: int, resources: Resources) -> LibraryEntry:
+    def entry(self, path: Path, source: str, n_ctx: int, resources: Resources, kv_cache: str = "f16") -> LibraryEntry:
         try:
             info = read_model_info(path)
         except ModelLoadError as exc:
             return LibraryEntry(path, source, None, str(exc), None)
-        return LibraryEntry(path, source, info, None, estimate_fit(info, n_ctx, resources))
+        return LibraryEntry(path, source, info, None, estimate_fit(info, n_ctx, resources, kv_cache))
 
-    def entries(self, n_ctx: int = 4096, resources: Resources | None = None) -> list[LibraryEntry]:
-        """All models with metadata and a fit estimate at ``n_ctx`` (0: each model's trained context)."""
+    def entries(self, n_ctx: int = 4096, resources: Resources | None = None,
+                kv_cache: str = "f16") -> list[LibraryEntry]:
+        """All models with metadata and a fit estimate at ``n_ctx`` (0: each model's trained context) with a
+        ``kv_cache`` type KV cache."""
         resources = resources or probe_resources()
-        return [self.entry(path, source, n_ctx, resources) for path, source in self.scan()]
+        return [self.entry(path, source, n_ctx, resources, kv_cache) for path, source in self.scan()]
 
     def find(self, name: str) -> Path:
         """The model a user means by ``name`` (``hearth models use NAME``, the GUI, ``--model``).

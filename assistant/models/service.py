@@ -64,8 +64,9 @@ class ModelsService:
         return self._settings().model.n_ctx if n_ctx is None else n_ctx
 
     def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
-        """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: settings')."""
-        return self.library.entries(self._n_ctx(n_ctx))
+        """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: settings')
+        with the settings' KV cache type."""
+        return self.library.entries(self._n_ctx(n_ctx), kv_cache=self._settings().model.kv_cache)
 
     def catalog(self) -> list[CatalogRow]:
         """The curated catalog, each entry marked installed (by file name) and with a rough fit label."""
@@ -82,7 +83,8 @@ class ModelsService:
         path = Path(path).expanduser().resolve()
         info = read_model_info(path)
         source = dict(self.library.scan()).get(path, OUTSIDE)
-        return LibraryEntry(path, source, info, None, estimate_fit(info, self._n_ctx(n_ctx), probe_resources()))
+        return LibraryEntry(path, source, info, None, estimate_fit(info, self._n_ctx(n_ctx), probe_resources(),
+                                                                   self._settings().model.kv_cache))
 
     def add(self, path: str | Path, copy: bool = False) -> Path:
         """Add a file (in place, or copied into Hearth's models folder) or a folder to scan."""

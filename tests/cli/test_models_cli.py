@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from hub_server import serve_hub, write_tiny_gguf
 
+from assistant.config import load_settings, save_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,6 +49,25 @@ def test_inspect_shows_the_fit_estimate(hearth_home: Path, base_model_path: Path
     assert out.returncode == 0 and "architecture: gemma3" in out.stdout and "at 1024 tokens" in out.stdout
     data = json.loads(hearth("models", "inspect", "--json", str(base_model_path), home=hearth_home).stdout)
     assert data["fit"]["kv_cache_bytes"] > 0 and data["fit"]["weights_bytes"] == data["file_size"]
+
+
+def test_fit_counts_the_kv_cache_type_the_user_chose(hearth_home: Path, base_model_path: Path) -> None:
+    """A q8_0 cache takes 34 bytes per 32 values where f16 takes 64: the estimate follows the setting."""
+    def fit() -> dict:
+        out = hearth("models", "inspect", "--json", str(base_model_path), "--ctx", "4096", home=hearth_home)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)["fit"]
+
+    f16 = fit()
+    settings = load_settings().settings  # HEARTH_HOME is hearth_home: the file the CLI reads
+    settings.model.kv_cache = "q8_0"
+    save_settings(settings)
+    q8 = fit()
+    assert (f16["kv_cache"], q8["kv_cache"]) == ("f16", "q8_0")
+    assert q8["kv_cache_bytes"] == int(f16["kv_cache_bytes"] * 34 / 64)
+    assert q8["ram_needed"] == f16["ram_needed"] - f16["kv_cache_bytes"] + q8["kv_cache_bytes"]
+    listed = hearth("models", "list", "--ctx", "2048", home=hearth_home).stdout
+    assert "at 2048 tokens with a q8_0 KV cache" in listed
 
 
 def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hearth_home: Path, my_models: Path) -> None:
