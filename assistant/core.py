@@ -90,10 +90,12 @@ class Response:
 
 @dataclass(frozen=True)
 class SettingsApplied:
-    """What :meth:`Assistant.update_settings` did, in words the front end can show."""
+    """What :meth:`Assistant.update_settings` did, in words the front end can show; ``problems`` are the parts
+    of ``changes`` that could not be done (a front end marks the report as failed by them, not by its words)."""
 
     changes: tuple[str, ...]
     model: ModelInfo | None = None  # the model loaded again, when the change needed it
+    problems: tuple[str, ...] = ()
 
 
 class Assistant:
@@ -250,8 +252,12 @@ class Assistant:
             changes += self._chroma_moved()
         if new.appearance != old.appearance:
             changes.append("appearance")
+        problems: list[str] = []
         if new.server != old.server and self._server is not None and self._server.running:
-            changes.append(self._server_settings_changed(old.server))
+            said, ok = self._server_settings_changed(old.server)
+            changes.append(said)
+            if not ok:
+                problems.append(said)
         self.save_settings()
         if rechunk:
             for name in self.knowledge.watched():
@@ -266,7 +272,7 @@ class Assistant:
         current = Path(local.info.path).resolve() if local.loaded else self.model_path().resolve()
         reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
         if self._remote_engine is not None:
-            info = self._remote_llm_applied(bool(llm_moved), target, current, changes)
+            info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)
         elif target != current or (reload_fields and local.loaded) or llm_moved:
             try:
                 if target != current:
@@ -283,7 +289,7 @@ class Assistant:
                 info is not None or any(getattr(new.model, f) != getattr(old.model, f) for f in _DRAFT_FIELDS)):
             draft = self.ensure_draft()
             changes.append(f"draft model: {draft.name}" if draft is not None else "no draft model")
-        return SettingsApplied(tuple(changes), info)
+        return SettingsApplied(tuple(changes), info, tuple(problems))
 
     def sampling(self, preset: str | None = None, speculative: str | None = None,
                  **overrides: Any) -> SamplingParams:
@@ -465,9 +471,11 @@ class Assistant:
             self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
         return info
 
-    def _remote_llm_applied(self, moved: bool, target: Path, current: Path, changes: list[str]) -> ModelInfo | None:
+    def _remote_llm_applied(self, moved: bool, target: Path, current: Path, changes: list[str],
+                            problems: list[str]) -> ModelInfo | None:
         """``update_settings`` while the remote LLM answers: a new local model is only recorded (it loads when the
-        remote LLM is switched off); a new endpoint is connected to at once, a failure said in ``changes``."""
+        remote LLM is switched off); a new endpoint is connected to at once, a failure said in ``changes`` and
+        ``problems``."""
         if target != current:
             self.settings.model.path = str(target)
             self.save_settings()
@@ -478,6 +486,7 @@ class Assistant:
             return self._ensure_remote_llm(None)
         except HearthError as exc:
             changes.append(f"the remote LLM cannot be used yet: {exc}")
+            problems.append(changes[-1])
             return None
 
     def _chroma_moved(self) -> list[str]:
@@ -837,14 +846,15 @@ class Assistant:
         server = self._server
         return server is None or server.wait(timeout_s)
 
-    def _server_settings_changed(self, old: ServerSettings) -> str:
-        """Apply a change of ``settings.server`` to the running server at once: stop or restart it."""
+    def _server_settings_changed(self, old: ServerSettings) -> tuple[str, bool]:
+        """Apply a change of ``settings.server`` to the running server at once: stop or restart it. Returns what
+        happened, and False when the server could not start again."""
         if old.enabled and not self.settings.server.enabled:
             self.stop_server()
-            return "API server stopped"
+            return "API server stopped", True
         try:
             status = self.start_server(**self._server_overrides)
         except HearthError as exc:
-            return f"API server stopped: {exc}"
-        return f"API server restarted at {status.url}"
+            return f"API server stopped: {exc}", False
+        return f"API server restarted at {status.url}", True
 

@@ -229,8 +229,7 @@ class ModelController(QObject):
         self.lastApplied = applied
         if self.dialog is not None:
             changes = "; ".join(applied.changes)
-            trouble = any(word in change for change in applied.changes for word in ("cannot", "stopped:", "failed"))
-            self.dialog.show_applied(not trouble, f"Applied: {changes}." if changes else NOTHING_CHANGED)
+            self.dialog.show_applied(not applied.problems, f"Applied: {changes}." if changes else NOTHING_CHANGED)
         self.applied.emit(applied)
 
     def _apply_failed(self, message: str) -> None:

@@ -103,6 +103,8 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)
     assert window.status.model.text() == f"Remote model at {llm}: not connected"
     assert "cannot be used yet" in window.status.model.toolTip()
+    problems = window.ctl.model.lastApplied.problems  # what marks the report red: not its words
+    assert len(problems) == 1 and problems[0].startswith("the remote LLM cannot be used yet")
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.server.host, saved.server.port, saved.server.parallel, saved.server.cors_origins,
             saved.server.token, saved.server.enabled) == ("127.0.0.1", 9124, 8, "http://a.test, http://b.test",
