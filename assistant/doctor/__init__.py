@@ -27,7 +27,7 @@ LOW_DISK_BYTES, FULL_DISK_BYTES = 2 * 2**30, 200 * 2**20
 
 @dataclass(frozen=True)
 class Finding:
-    area: str  # "model", "knowledge", "history", "memory", "disk", "desktop"
+    area: str  # "model", "knowledge", "history", "memory", "remote", "disk", "desktop"
     status: str  # OK / WARNING / PROBLEM
     message: str
     fix: str = ""  # what the user can do, in words (often a command)
@@ -41,7 +41,7 @@ def check(assistant: Assistant, desktop: bool = True) -> list[Finding]:
     """Every check, problems first. ``desktop``: include the Qt system libraries (not needed in the window,
     which is already running)."""
     findings = [*_model(assistant), *_history(assistant), *_knowledge(assistant), *_memory(assistant),
-                *_disk(assistant)]
+                *_remote(assistant), *_disk(assistant)]
     if desktop:
         findings += _desktop()
     order = {PROBLEM: 0, WARNING: 1, OK: 2}
@@ -130,6 +130,25 @@ def _memory(assistant: Assistant) -> list[Finding]:
         return [Finding("memory", WARNING, f"{failed} conversation turn(s) could not be learned from.",
                         "`hearth memory status`; Repair queues them again.", "retry-memory")]
     return [Finding("memory", OK, f"Memory store opens; {pending} turn(s) waiting to be learned from.")]
+
+
+#: The remote parts (``assistant.remote.CHECKS``): their setting, and what answers when it is cleared.
+_REMOTE_PARTS = {"chroma": ("chroma_url", "the embedded store on this computer"),
+                 "llm": ("llm_url", "the local model")}
+
+
+def _remote(assistant: Assistant) -> list[Finding]:
+    """Each part the settings put on another machine, tested as "Test connection" does (only those set: no
+    socket is opened for a part that is local)."""
+    findings = []
+    for part, (setting, local) in _REMOTE_PARTS.items():
+        if not getattr(assistant.settings.remote, setting).strip():
+            continue
+        result = assistant.test_remote(part)
+        findings.append(Finding("remote", OK, result.message) if result.ok else Finding(
+            "remote", PROBLEM, result.message,
+            f"Start that server, or clear remote.{setting} (Settings → Remote) to use {local}."))
+    return findings
 
 
 def _disk(assistant: Assistant) -> list[Finding]:

@@ -250,6 +250,9 @@ def test_test_connection_says_what_is_wrong(server, open_assistant, capsys) -> N
     assert main(["remote", "test", "warp-drive"]) == 2
     assert "Unknown remote part" in capsys.readouterr().err
     _change(a, chroma_url=server.url, chroma_token=TOKEN)
+    assert main(["doctor", "--json"]) in (0, 1)  # 1 only for a problem elsewhere (the desktop's libraries)
+    remote = [f for f in json.loads(capsys.readouterr().out) if f["area"] == "remote"]
+    assert [f["status"] for f in remote] == ["ok"] and server.url in remote[0]["message"]
     assert main(["remote", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["chroma_url"] == server.url and shown["chroma_token"] == "set"  # never the secret itself
@@ -291,6 +294,10 @@ def test_a_server_that_died_is_one_clear_sentence(open_assistant, folder, tmp_pa
     err_text = capsys.readouterr().err
     assert err_text.startswith("hearth: Cannot reach the Chroma server at " + dying.url)
     assert "Traceback" not in err_text and len(err_text.strip().splitlines()) == 1
+    # and `hearth doctor` says which part is down and what to do
+    assert main(["doctor"]) == 1
+    said = capsys.readouterr().out
+    assert f"✗ remote: Cannot reach the Chroma server at {dying.url}" in said and "remote.chroma_url" in said
 
 
 def test_chroma_urls_are_parsed_with_urllib_and_bad_ones_said() -> None:

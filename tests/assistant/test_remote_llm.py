@@ -251,6 +251,11 @@ def test_a_refused_connection_is_one_clear_line_from_the_cli(tmp_path: Path) -> 
     lines = done.stderr.strip().splitlines()
     assert lines == [f"hearth: Could not connect to the LLM server at http://127.0.0.1:{port}/v1: connection "
                      "refused. Is it running, and is the address right?"], done.stderr
+    doctor = subprocess.run([sys.executable, "-m", "app", "doctor"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert (f"✗ remote: Could not connect to the LLM server at http://127.0.0.1:{port}/v1" in doctor.stdout
+            and "remote.llm_url" in doctor.stdout), doctor.stdout
 
 
 def test_against_hearth_serve(chat_model_path: Path) -> None:
