@@ -70,7 +70,10 @@ def label_for(needed: int, free: int) -> str:
 
 
 def estimate_fit(info: ModelInfo, n_ctx: int, resources: Resources, kv_cache: str = "f16") -> FitEstimate:
-    """``kv_cache``: the KV cache type (``native.KV_CACHE_TYPES``), the settings' ``model.kv_cache``."""
+    """``kv_cache``: the KV cache type (``native.KV_CACHE_TYPES``), the settings' ``model.kv_cache``; an unknown
+    one (a hand-edited settings file: loading says why it is refused) is counted as f16."""
+    if kv_cache not in native.KV_CACHE_TYPES:
+        kv_cache = "f16"
     n_ctx = effective_ctx(info, n_ctx)
     weights, kv = info.file_size, info.kv_cache_bytes(n_ctx, native.KV_CACHE_TYPES[kv_cache][1])
     n_layer = max(info.n_layer, 1)

@@ -68,6 +68,9 @@ def test_fit_counts_the_kv_cache_type_the_user_chose(hearth_home: Path, base_mod
     assert q8["ram_needed"] == f16["ram_needed"] - f16["kv_cache_bytes"] + q8["kv_cache_bytes"]
     listed = hearth("models", "list", "--ctx", "2048", home=hearth_home).stdout
     assert "at 2048 tokens with a q8_0 KV cache" in listed
+    settings.model.kv_cache = "q3"  # a hand-edited file: the list still shows, counting f16
+    save_settings(settings)
+    assert fit()["kv_cache_bytes"] == f16["kv_cache_bytes"]
 
 
 def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hearth_home: Path, my_models: Path) -> None:
