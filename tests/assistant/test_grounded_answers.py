@@ -74,7 +74,7 @@ def test_injected_instruction_does_not_take_over(grounded: Assistant) -> None:
 
 def test_an_answer_that_restates_no_passage_is_flagged(grounded: Assistant) -> None:
     """The folder holds nothing about Peru: the answer cites nothing, restates no passage, and the user is told
-    (answers like this were wrong 79 times in 80 in ``hearth bench answers``)."""
+    (answers like this were wrong 131 times in 133 in ``hearth bench answers``)."""
     done, sources, notices = _ask(grounded, "What is the capital of Peru?")
     assert sources[-1].citations and not sources[-1].cited
     assert [n.message for n in notices if n.kind == "unsupported"] == [UNSUPPORTED_NOTICE]
