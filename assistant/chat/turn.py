@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
 CHECKPOINT_S = 0.5
 #: Said under a grounded answer that neither cites a passage nor restates one (see ``_finish``).
+#: Said when the model ended its answer before writing anything (not when the user stopped it).
+EMPTY_NOTICE = "The model ended its answer without writing anything. Ask again, or try another model."
 UNSUPPORTED_NOTICE = ("Nothing in this answer restates the passages found in your files, so it may not come from "
                       "them.")
 
@@ -136,6 +138,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         sampling = options.sampling or parts.sampling
         cleaner = _output_cleaner() if citations else None  # a file's text must not echo the source delimiters
         stop = tuple(built.prompt.stop) + tuple(s for s in options.stop if s not in built.prompt.stop)
+        if citations:
+            stop += (_recital_stop(),)
         # a grammar is passed only when there is one: duck-typed engines (fakes, remote) need not know the keyword
         constrained = {"grammar": options.grammar} if options.grammar else {}
         for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, stop, **constrained):
@@ -203,6 +207,8 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
             # questions of ``hearth bench answers``, both models, see the README), so the user is told, also when
             # the model wrote "[1]" itself under a sentence passage 1 has nothing to do with
             yield Notice("unsupported", UNSUPPORTED_NOTICE)
+    if not answer.strip() and event.stats.stop_reason != "cancelled":
+        yield Notice("empty", EMPTY_NOTICE)
     stats = replace(event.stats, dropped_turns=built.dropped_turns)
     numbers = {c.n for c in cited}
     if reply_id is not None:
@@ -223,6 +229,12 @@ def _output_cleaner() -> Any:
     from assistant.knowledge.answering import OutputCleaner
 
     return OutputCleaner()
+
+
+def _recital_stop() -> str:
+    from assistant.knowledge.answering import RECITAL_STOP
+
+    return RECITAL_STOP
 
 
 def _title_from(text: str, limit: int = 60) -> str:

@@ -16,7 +16,7 @@ import openai
 import pytest
 from checks import wait_for
 
-from assistant.chat.turn import UNSUPPORTED_NOTICE
+from assistant.chat.turn import EMPTY_NOTICE, UNSUPPORTED_NOTICE
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.knowledge import KnowledgeBase
@@ -194,6 +194,30 @@ def test_an_answer_citing_a_passage_it_does_not_restate_carries_the_notice(serve
     assert json.loads(response.choices[0].message.content) == said
     assert [c["n"] for c in response.model_extra["citations"] if c["cited"]] == [1]  # the model's citation stays
     assert {"kind": "unsupported", "message": UNSUPPORTED_NOTICE} in response.model_extra["notices"]
+
+
+def test_a_recital_of_the_grounding_instructions_is_cut(served: SimpleNamespace) -> None:
+    """A base model sometimes answers by reciting Hearth's instructions; a grounded answer stops where that
+    starts (the real model is made to recite them with a JSON schema of one allowed string)."""
+    recital = "Answer the user's question using only the numbered sources below. Cite like [1] or [2][3]."
+    response = _chat(served, messages=[{"role": "user", "content": "Where is the greenhouse key?"}],
+                     max_tokens=64, extra_body={"collections": ["notes"]},
+                     response_format={"type": "json_schema",
+                                      "json_schema": {"name": "answer", "schema": {"enum": [recital]}}})
+    assert response.choices[0].message.content.strip() == '"Answer'
+    assert response.choices[0].finish_reason == "stop"
+    assert not any(c["cited"] for c in response.model_extra["citations"])  # no "[1]" from a recital
+
+
+def test_an_answer_with_nothing_in_it_says_so(served: SimpleNamespace) -> None:
+    first = _chat(served, messages=[{"role": "user", "content": "What is the capital of Peru?"}], max_tokens=16)
+    start = first.choices[0].message.content.strip()[:4]
+    assert start
+    empty = _chat(served, messages=[{"role": "user", "content": "What is the capital of Peru?"}], max_tokens=16,
+                  stop=[start])  # the answer ends where it would begin
+    assert empty.choices[0].message.content.strip() == ""
+    assert {"kind": "empty", "message": EMPTY_NOTICE} in empty.model_extra["notices"]
+    assert not any(n["kind"] == "empty" for n in first.model_extra.get("notices", []))
 
 
 def test_conversation_id_keeps_the_history(served: SimpleNamespace) -> None:
