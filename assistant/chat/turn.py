@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
 CHECKPOINT_S = 0.5
-#: Said under a grounded answer that neither cites a passage nor restates one (see ``_finish``).
 #: Said when the model ended its answer before writing anything (not when the user stopped it).
 EMPTY_NOTICE = "The model ended its answer without writing anything. Ask again, or try another model."
+#: Said under a grounded answer that restates none of the passages, whoever wrote its citations (see ``_finish``).
 UNSUPPORTED_NOTICE = ("Nothing in this answer restates the passages found in your files, so it may not come from "
                       "them.")
 
