@@ -50,7 +50,7 @@ from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.engine import GREEDY
 from assistant.events import Done, Failed, Notice, Sources, Token
-from assistant.knowledge.attribution import _SENTENCE_END, MIN_OVERLAP
+from assistant.knowledge.attribution import _SENTENCE_END, restated_passage
 from assistant.knowledge.records import Citation
 from assistant.knowledge.words import content_words
 from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, Paths
@@ -141,9 +141,7 @@ def supports(passage: str, sentence: str, accepted: Sequence[str]) -> bool:
     stated = found(sentence, accepted)
     if stated:
         return bool(found(passage, stated))
-    words = content_words(normalise(sentence))
-    shared = words & content_words(normalise(passage))
-    return len(words) >= 2 and len(shared) >= 2 and len(shared) / len(words) >= MIN_OVERLAP
+    return restated_passage(normalise(sentence), [content_words(normalise(passage))]) is not None
 
 
 def relpath(c: Citation, folder: Path = FOLDER) -> str:

@@ -48,7 +48,7 @@ _TAIL_HOLD = re.compile(r"(?:END[ \t]+)?(?:SOURCE[ \t]*\d*[ \t]*>*|S(?:O(?:U(?:R
 _ANGLE_HOLD = 64
 _ANGLE_RUN = re.compile(r"(?<!<)<")
 #: ``[3]``, ``[1, 2]``, ``[1][2]``: brackets holding numbers, with the spaces before them (removed with them).
-_CITATION = re.compile(r"([ \t]*)((?:\[\s*\d+(?:\s*,\s*\d+)*\s*\])+)")
+CITATION = re.compile(r"([ \t]*)((?:\[\s*\d+(?:\s*,\s*\d+)*\s*\])+)")
 _FIELD_MAX = 200
 REMOVED = "[removed delimiter]"
 
@@ -196,5 +196,5 @@ def check_citations(answer: str, citations: list[Citation]) -> tuple[str, list[C
         # "fact [9]." becomes "fact.", not "fact .": the spaces before a dropped citation go with it.
         return match.group(1) + "".join(f"[{n}]" for n in good) if good else ""
 
-    cleaned = _outside_code(clean_output(answer), lambda prose: _CITATION.sub(keep, prose))
+    cleaned = _outside_code(clean_output(answer), lambda prose: CITATION.sub(keep, prose))
     return cleaned, [replace(citations[n - 1], n=n) for n in sorted(cited)]

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from assistant.knowledge.answering import CITATION
 from assistant.knowledge.records import Citation
 from assistant.knowledge.words import content_words
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)")
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 #: A sentence is attributed when at least this share of its content words (and at least two) occur in a passage.
 MIN_OVERLAP = 0.5
 
@@ -30,7 +30,7 @@ def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citatio
     used: set[int] = set()
     pieces = _SENTENCE_END.split(answer)
     for i in range(0, len(pieces), 2):
-        best = _restated(pieces[i], passages)
+        best = restated_passage(pieces[i], passages)
         if best is not None:
             n = best + 1
             used.add(n)
@@ -44,13 +44,13 @@ def restates_any(answer: str, citations: list[Citation]) -> bool:
     """Whether some sentence of ``answer`` restates one of the passages (by the measure :func:`attribute`
     uses; the answer's own ``[n]`` markers are not words of it)."""
     passages = [content_words(c.text) for c in citations]
-    return any(_restated(_MARKER.sub("", sentence), passages) is not None
+    return any(restated_passage(CITATION.sub("", sentence), passages) is not None
                for sentence in _SENTENCE_END.split(answer)[::2])
 
 
-def _restated(sentence: str, passages: list[set[str]]) -> int | None:
-    """The index of the passage ``sentence`` restates: the one holding most of its content words, if it holds
-    at least two and at least :data:`MIN_OVERLAP` of them."""
+def restated_passage(sentence: str, passages: list[set[str]]) -> int | None:
+    """The index of the passage (given as its content words) that ``sentence`` restates: the one holding most
+    of its content words, if it holds at least two and at least :data:`MIN_OVERLAP` of them."""
     words = content_words(sentence)
     if len(words) < 2:
         return None
