@@ -20,10 +20,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import llama_cpp as C
-
 from assistant.engine import native
 from assistant.engine.gguf_info import ModelInfo, read_model_info
+from assistant.engine.sampling import GREEDY, SamplerChain
 from assistant.errors import IncompatibleDraftError, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -71,10 +70,7 @@ class ModelDrafter:
         except RuntimeError as exc:
             self.model.close()
             raise ModelLoadError(f"Could not create a context for the draft model {info.name}: {exc}") from None
-        chain = C.llama_sampler_chain_default_params()
-        chain.no_perf = True
-        self._greedy = C.llama_sampler_chain_init(chain)
-        C.llama_sampler_chain_add(self._greedy, C.llama_sampler_init_greedy())
+        self._greedy = SamplerChain(GREEDY, self.model.vocab, self.model.n_vocab)
         self.info, self.name = info, kind  # ``name`` ("draft" or "self") is what the stats call this drafter
         self._kv: list[int] = []  # tokens in the draft's KV cache, positions 0..len-1
         self._history: list[int] = []  # the target's prompt + answer so far
@@ -84,9 +80,7 @@ class ModelDrafter:
         self.problem = ""  # why drafting stopped, if llama.cpp failed on the draft model (then it drafts nothing)
 
     def close(self) -> None:
-        if self._greedy:
-            C.llama_sampler_free(self._greedy)
-            self._greedy = None
+        self._greedy.close()
         self.ctx.close()
         self.model.close()
 
@@ -134,7 +128,7 @@ class ModelDrafter:
         self.setup_tokens = caught_up if caught_up > 4 else 0
         draft: list[int] = []
         while True:
-            tok = C.llama_sampler_sample(self._greedy, ctx.ptr, -1)
+            tok = self._greedy.sample(ctx.ptr)
             draft.append(tok)
             if len(draft) == k or self.model.is_eog(tok):
                 return draft  # the last drafted token needs no evaluation: the target checks it

@@ -1,0 +1,39 @@
+"""The sampler chain's fast greedy path chooses exactly what llama.cpp's own chain chooses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import llama_cpp as C
+import pytest
+
+from assistant.engine import GREEDY, native
+from assistant.engine.sampling import SamplerChain
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("penalty", "last_n"), [(1.1, 64), (1.5, 8), (0.8, 16), (1.0, 64)])
+def test_greedy_with_a_repeat_penalty_matches_llama_cpps_chain(chat_model_path: Path, penalty: float,
+                                                              last_n: int) -> None:
+    """NumPy's argmax (after the penalty) against the native chain built from the same settings, token by
+    token over a real answer long enough for the penalty window to slide; a penalty below 1 favours repeats."""
+    model = native.NativeModel(str(chat_model_path))
+    ctx = native.NativeContext(model, 1024, 256, 2)
+    sampler = SamplerChain(GREEDY.with_(repeat_penalty=penalty, repeat_last_n=last_n), model.vocab, model.n_vocab)
+    try:
+        prompt = model.tokenize("<|im_start|>user\nList twenty animals, one per line.<|im_end|>\n"
+                                "<|im_start|>assistant\n", add_special=True)
+        ctx.eval(prompt, 0)
+        chosen = []
+        for pos in range(len(prompt), len(prompt) + 200):
+            native_choice = C.llama_sampler_sample(sampler.ptr, ctx.ptr, -1)  # also advances its own window
+            fast_choice = sampler.sample(ctx.ptr, -1)
+            assert fast_choice == native_choice, f"token {len(chosen)}: {fast_choice} != {native_choice}"
+            chosen.append(fast_choice)
+            ctx.eval_one(fast_choice, pos)
+        assert len(set(chosen)) > 8  # a real answer, not one token over and over
+    finally:
+        sampler.close()
+        ctx.close()
+        model.close()
