@@ -123,6 +123,23 @@ def test_auto_lets_a_draft_model_catch_up_only_where_drafting_pays_for_it() -> N
     assert plan(1, 1, lag=2, remaining=20)  # in step with the history: only the step's own gain counts
 
 
+def test_a_new_answer_weighs_earlier_acceptance_as_a_few_drafts() -> None:
+    """After answers that quoted (every lookup draft accepted), a new answer that does not quote must stop
+    believing the old rate after a few misses: it starts from the same rate but little weight."""
+    from assistant.engine.speculative import SpeedModel
+
+    speed = SpeedModel()
+    for _ in range(60):  # three quoting answers' worth of fully accepted drafts
+        speed.observe_draft("ngram", 6, 6, False, None, key="ngram:long")
+    before = speed.acceptance("ngram:long")
+    assert before > 0.95
+    speed.begin_answer()
+    assert speed.acceptance("ngram:long") == pytest.approx(before)  # the rate carries over
+    for _ in range(3):  # open chat: the first drafts miss at once
+        speed.observe_draft("ngram", 4, 0, True, None, key="ngram:long")
+    assert speed.acceptance("ngram:long") < 0.55  # without the reweighting it would still be above 0.9
+
+
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="choose one of auto, off, ngram, draft, self"):
         SpeculativeParams("turbo")
