@@ -123,6 +123,25 @@ def test_auto_lets_a_draft_model_catch_up_only_where_drafting_pays_for_it() -> N
     assert plan(1, 1, lag=2, remaining=20)  # in step with the history: only the step's own gain counts
 
 
+def test_a_chosen_draft_model_drafts_the_length_its_measured_costs_favour() -> None:
+    """The draft mode always drafts, but only as far as pays: 1 token where drafting and verifying cost nearly
+    what they save (a compute-bound CPU), the whole cap where a longer batch costs little (memory-bound)."""
+    from assistant.engine.speculative import FixedPolicy, SpeedModel
+
+    def length(verify_slope: float, draft_cost: float) -> int:
+        speed = SpeedModel()
+        speed.plain_s = 0.010
+        speed.ratio = {n: 1 + verify_slope * (n - 1) for n in range(2, 10)}
+        speed.draft_ratio["draft"] = draft_cost
+        speed._hits["draft"], speed._misses["draft"] = 8, 2  # 80% acceptance
+        return len(FixedPolicy(LaggingDraftModel(1), 8, speed).plan(8)[1])
+
+    assert length(verify_slope=0.5, draft_cost=0.7) == 1  # compute-bound: only the first guess pays
+    assert length(verify_slope=0.03, draft_cost=0.05) >= 5  # memory-bound: a long draft pays most
+    speed = SpeedModel()  # nothing measured yet: the cap alone decides, as before
+    assert len(FixedPolicy(LaggingDraftModel(1), 8, speed).plan(8)[1]) == 8
+
+
 def test_a_new_answer_weighs_earlier_acceptance_as_a_few_drafts() -> None:
     """After answers that quoted (every lookup draft accepted), a new answer that does not quote must stop
     believing the old rate after a few misses: it starts from the same rate but little weight."""
