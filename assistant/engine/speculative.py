@@ -285,22 +285,28 @@ class FixedPolicy:
     well it guesses this answer: double after a full accept; after a miss, a draft model's length halves (each
     of its tokens costs a decode step of the draft model) and a lookup's shrinks by one (its drafts cost
     nothing to make, and a quote that missed once usually goes on: halving cut a rewrite's acceptance from 74%
-    to 66% and its speed-up from 1.37x to 1.22x, `hearth bench speculative`). Within that cap a draft model,
-    once timed, drafts the length the SpeedModel expects to be fastest (forced draft/self on the F16 here: 0.71-0.77x
-    plain at the halving lengths, 0.75-0.84x at the chosen 1-2 tokens)."""
+    to 66% and its speed-up from 1.37x to 1.22x, `hearth bench speculative`). Within that cap, once plain steps
+    are timed, it drafts the length the SpeedModel expects to be fastest (forced draft/self on the F16 here:
+    0.71-0.77x plain at the halving lengths, 0.75-0.84x at the chosen 1-2 tokens; forced ngram on the Q4_1:
+    open chat 0.86 -> 0.97x, a rewrite 1.37 -> 1.25x: the README's speculative table has every row)."""
 
     def __init__(self, drafter: Drafter, max_draft: int, speed: SpeedModel) -> None:
         self.drafters, self.max_draft, self.speed, self.k = (drafter,), max_draft, speed, max_draft
 
     def plan(self, room: int, remaining: int = 0) -> tuple[Drafter | None, list[int]]:
-        drafter = self.drafters[0]
+        drafter, speed = self.drafters[0], self.speed
         k = min(self.k, room)
-        if not drafter.lookup and self.speed.plain_s is not None and drafter.name in self.speed.draft_ratio:
-            # a draft model pays a decode step per drafted token: within the cap, draft the length that the
-            # measured costs and acceptance say yields the most tokens per second (at least one: this mode was
-            # chosen). On a compute-bound CPU that is 1-3 tokens where llama-speculative always drafts its max.
-            k = max(1, self.speed.best(drafter.name, k, 1.0, _key(drafter))[0])
-        return drafter, drafter.propose(k)
+        if speed.plain_s is None or not (drafter.lookup or drafter.name in speed.draft_ratio):
+            return drafter, drafter.propose(k)  # nothing measured yet: the cap alone decides
+        # Within the cap, the length that the measured costs and acceptance say yields the most tokens per second
+        # (at least one: this mode was chosen). A lookup proposes first (its acceptance is counted by the kind of
+        # match the proposal starts from); a draft model pays a decode step per drafted token, so it is asked for
+        # that length only. On a compute-bound CPU that is 1-3 tokens where llama.cpp's tools draft their max.
+        if drafter.lookup:
+            proposal = drafter.propose(k)
+            length = speed.best(drafter.name, len(proposal), 0.0, _key(drafter))[0] if proposal else 0
+            return drafter, proposal[: max(1, length)]
+        return drafter, drafter.propose(max(1, speed.best(drafter.name, k, 1.0, _key(drafter))[0]))
 
     def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, draft_s: float,
                 step_s: float) -> None:

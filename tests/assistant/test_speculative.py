@@ -142,6 +142,28 @@ def test_a_chosen_draft_model_drafts_the_length_its_measured_costs_favour() -> N
     assert len(FixedPolicy(LaggingDraftModel(1), 8, speed).plan(8)[1]) == 8
 
 
+def test_a_chosen_lookup_cuts_its_proposal_to_the_length_that_pays() -> None:
+    """The ngram mode's proposal is cut where the expected gain peaks: a lookup costs nothing to draft, but on a
+    compute-bound CPU every verified token costs part of a step, so a 60% guess is worth a short draft only."""
+    from assistant.engine.speculative import FixedPolicy, SpeedModel
+
+    class Lookup:
+        name, lookup, acceptance_key = "ngram", True, "ngram:long"
+
+        def propose(self, k: int) -> list[int]:
+            return [1] * k
+
+    def length(hits: float, misses: float) -> int:
+        speed = SpeedModel()
+        speed.plain_s = 0.010
+        speed.ratio = {n: 1 + 0.5 * (n - 1) for n in range(2, 10)}  # the bundled Q4_1 here: ~0.5 step per token
+        speed._hits["ngram:long"], speed._misses["ngram:long"] = hits, misses
+        return len(FixedPolicy(Lookup(), 8, speed).plan(8)[1])
+
+    assert length(6, 4) == 1
+    assert length(99, 1) == 8
+
+
 def test_a_new_answer_weighs_earlier_acceptance_as_a_few_drafts() -> None:
     """After answers that quoted (every lookup draft accepted), a new answer that does not quote must stop
     believing the old rate after a few misses: it starts from the same rate but little weight."""
