@@ -136,10 +136,12 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                                     f"to fit the {engine.n_ctx}-token context.")
         last_save = time.monotonic()
         sampling = options.sampling or parts.sampling
-        cleaner = _output_cleaner() if citations else None  # a file's text must not echo the source delimiters
         stop = tuple(built.prompt.stop) + tuple(s for s in options.stop if s not in built.prompt.stop)
-        if citations:
-            stop += (_recital_stop(),)
+        cleaner = None
+        if citations:  # a file's text must not echo the source delimiters, nor the answer recite the instructions
+            from assistant.knowledge.answering import RECITAL_STOP, OutputCleaner
+
+            cleaner, stop = OutputCleaner(), (*stop, RECITAL_STOP)
         # a grammar is passed only when there is one: duck-typed engines (fakes, remote) need not know the keyword
         constrained = {"grammar": options.grammar} if options.grammar else {}
         for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, stop, **constrained):
@@ -223,18 +225,6 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,
                   user_message_id=question_id)
-
-
-def _output_cleaner() -> Any:
-    from assistant.knowledge.answering import OutputCleaner
-
-    return OutputCleaner()
-
-
-def _recital_stop() -> str:
-    from assistant.knowledge.answering import RECITAL_STOP
-
-    return RECITAL_STOP
 
 
 def _title_from(text: str, limit: int = 60) -> str:
