@@ -10,7 +10,6 @@ machine is noisy. Also: TTFT of the 5th turn of a ~2,000-token conversation, pre
 from __future__ import annotations
 
 import json
-import platform
 import random
 import statistics
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.benchmarks.native_tools import ensure_tools
-from assistant.benchmarks.results import save_result
+from assistant.benchmarks.results import cpu_name, save_result
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.engine.decode_thread import decode_thread
 from assistant.engine.engine import default_threads
@@ -197,7 +196,7 @@ def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) ->
     result = {
         "benchmark": "engine",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": threads},
+        "machine": {"cpu": cpu_name(), "threads": threads},
         "model": Path(model).name,
         "settings": {"n_prompt": N_PROMPT, "n_gen": N_GEN, "n_batch": N_BATCH, "reps": reps, "tg_depth": depth,
                      "weight_repacking": REPACK},

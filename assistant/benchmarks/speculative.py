@@ -27,7 +27,6 @@ tokens (a verify step of 8 drafted tokens is 9): on memory-bound hardware a 9-to
 from __future__ import annotations
 
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.benchmarks.native_tools import ensure_tools
-from assistant.benchmarks.results import save_result
+from assistant.benchmarks.results import cpu_name, save_result
 from assistant.engine import GREEDY, Engine, LoadSettings, Message, SpeculativeParams
 from assistant.engine.engine import default_threads
 from assistant.engine.native import cpu_has_amx
@@ -304,7 +303,7 @@ def run(reps: int = 3, max_tokens: int = 192, max_draft: int = 8, threads: int =
     result = {
         "benchmark": "speculative",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": threads},
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads},
         "gpu": NO_GPU,
         "settings": {"reps": reps, "max_tokens": max_tokens, "max_draft": max_draft, "n_ctx": N_CTX,
                      "n_batch": N_BATCH, "sampling": "greedy", "weight_repacking": REPACK, "kv_cache": kv_cache},

@@ -21,7 +21,6 @@ first rep: a first start after boot is slower and cannot be reproduced, so it is
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.benchmarks.results import save_result
+from assistant.benchmarks.results import cpu_name, save_result
 from assistant.errors import HearthError
 
 PROMPT = "hi"
@@ -154,7 +153,7 @@ def run(reps: int = 5, log: Callable[[str], object] = print, hearth: Sequence[st
     result = {
         "benchmark": "startup",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},
         "settings": {"reps": reps, "prompt": PROMPT, "max_tokens": MAX_TOKENS if cap else None,
                      "command": " ".join(hearth)},
         "measures": {"baseline": baseline} | {

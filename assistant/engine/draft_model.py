@@ -23,6 +23,7 @@ from pathlib import Path
 from assistant.engine import native
 from assistant.engine.gguf_info import ModelInfo, read_model_info
 from assistant.engine.sampling import GREEDY, SamplerChain
+from assistant.engine.speculative import DraftTiming
 from assistant.errors import IncompatibleDraftError, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class ModelDrafter:
         #: seconds the last ``propose`` spent catching up on a new prompt (one-off work, not a per-draft cost)
         self.setup_s = 0.0
         self.setup_tokens = 0  # how many tokens that catch-up evaluated
+        #: what the last ``propose`` cost, split as drafting costs: see ``DraftTiming``
+        self.timing = DraftTiming(None, 0.0, 0)
         self.problem = ""  # why drafting stopped, if llama.cpp failed on the draft model (then it drafts nothing)
 
     def close(self) -> None:
@@ -124,13 +127,15 @@ class ModelDrafter:
         kv.extend(history[keep:])
         # a step normally catches up on the one or two tokens the target added; more is a new prompt
         caught_up = len(history) - keep
-        self.setup_s = time.perf_counter() - started if caught_up > 4 else 0.0
-        self.setup_tokens = caught_up if caught_up > 4 else 0
-        draft: list[int] = []
-        while True:
-            tok = self._greedy.sample(ctx.ptr)
-            draft.append(tok)
-            if len(draft) == k or self.model.is_eog(tok):
-                return draft  # the last drafted token needs no evaluation: the target checks it
-            ctx.eval_one(tok, len(kv))
-            kv.append(tok)
+        setup = caught_up > 4
+        self.setup_s = time.perf_counter() - started if setup else 0.0
+        self.setup_tokens = caught_up if setup else 0
+        draft = [self._greedy.sample(ctx.ptr)]
+        first_done = time.perf_counter()
+        while len(draft) < k and not self.model.is_eog(draft[-1]):
+            ctx.eval_one(draft[-1], len(kv))  # the last drafted token needs no evaluation: the target checks it
+            kv.append(draft[-1])
+            draft.append(self._greedy.sample(ctx.ptr))
+        self.timing = DraftTiming(None if setup else first_done - started, time.perf_counter() - first_done,
+                                  len(draft) - 1)
+        return draft

@@ -555,7 +555,6 @@ class Engine:
             # Draft no more than the answer may still use, the context can hold and one batch can verify.
             room = min(policy.max_draft, ctx.n_batch - 1, ctx.n_ctx - pos - 1,
                        answer.max_tokens - answer.completion - 1)
-            t0 = time.perf_counter()
             drafter, draft = policy.plan(room, answer.max_tokens - answer.completion) if room > 0 else (None, [])
             t1 = time.perf_counter()
             self._decode(ctx, [last, *draft], pos)
@@ -574,8 +573,7 @@ class Engine:
                     break  # ``last`` (a miss, the bonus token or where the answer ends) is not in the KV yet
             t2 = time.perf_counter()
             missed = len(chosen) <= len(draft) and not hit
-            setup_s = getattr(drafter, "setup_s", 0.0)  # a draft model catching up on a new prompt
-            policy.observe(drafter, len(draft), hits, missed, t1 - t0 - setup_s, t2 - t1 - reading)
+            policy.observe(drafter, len(draft), hits, missed, t2 - t1 - reading)
             spec.record(drafter, len(draft), hits)
             for each in policy.drafters:
                 each.accept(chosen)

@@ -39,11 +39,26 @@ class SpeculativeParams:
 SPECULATION_OFF = SpeculativeParams("off")
 
 
+@dataclass(frozen=True)
+class DraftTiming:
+    """What one draft of a model drafter cost, in its two parts. ``first_s``: catching up on the tokens the
+    target added since the last draft (one or two) and choosing the first drafted token; None when the draft
+    first read a new prompt (one-off work, timed as the drafter's ``setup_s``). ``more_s``: evaluating and
+    choosing the ``more`` tokens after the first. Why two parts: the catch-up is paid once per step whatever
+    the length, so a cost per drafted token taken from 1-token drafts made every longer draft look dearer than
+    it is, and the draft mode stayed at 1 token where 3-5 pay more (`hearth bench speculative`)."""
+
+    first_s: float | None
+    more_s: float
+    more: int
+
+
 class Drafter(Protocol):
     """Proposes the next tokens of an answer. It follows the token history through ``begin`` and ``accept``;
     a wrong guess costs only verify compute, never correctness. ``name`` is what the stats call it;
     ``lookup``: proposing is a cheap search (true) rather than decoding with a model, token by token (false);
-    a model drafter also says with ``behind()`` how many history tokens it must read before it can draft."""
+    a model drafter also says with ``behind()`` how many history tokens it must read before it can draft, and
+    what its last draft cost in ``timing`` (a ``DraftTiming``)."""
 
     name: str
     lookup: bool
@@ -165,19 +180,20 @@ class SpeedModel:
       measure it again and it follows every plain step after that;
     - ``ratio[n]``: what an n-token verify step costs relative to a plain step at the same time (relative, so
       it carries over between answers of different lengths);
-    - per drafter: what drafting one token costs relative to a plain step (a draft model's step grows with
-      the context too), a lookup's search time per step, and the acceptance rate as decayed counts of tokens
+    - per drafter: what drafting costs relative to a plain step (a draft model's step grows with the context
+      too): for a draft model its first token (with the catch-up every step begins with) and each further
+      token, for a lookup its search time per step; and the acceptance rate as decayed counts of tokens
       accepted and of misses (a draft is accepted token by token until the first miss, so acceptance =
       hits / (hits + misses) is the chance that the next drafted token is accepted).
 
     From these, ``best`` picks the draft length that yields the most tokens per second: verifying a draft of
-    L tokens costs ``step(L + 1) + L * draft`` and yields ``1 + a + a^2 + ... + a^L`` tokens on average
-    (acceptance ``a``), against one token per ``plain_s`` for plain decoding.
+    L tokens costs ``step(L + 1) + first + (L - 1) * more + look`` and yields ``1 + a + a^2 + ... + a^L``
+    tokens on average (acceptance ``a``), against one token per ``plain_s`` for plain decoding.
     """
 
     EWMA = 0.25  # weight of the newest measurement
     DECAY = 0.95  # per observation, for acceptance counts: recent drafts count most
-    PRIOR_SLOPE = 0.25  # before any multi-token step was timed: each extra token costs 1/4 of a plain step
+    PRIOR_SLOPE = 0.25  # until two multi-token sizes are timed: each further token costs 1/4 of a plain step
     PRIOR_ACCEPTANCE = (1.0, 1.0)  # hits, misses: acceptance 0.5 until measured
     #: what earlier answers' acceptance weighs at the start of a new one: this many drafted tokens' worth (its
     #: rate kept). A new question can be a different kind of text: after three quoting answers, open chat started
@@ -188,7 +204,9 @@ class SpeedModel:
     def __init__(self) -> None:
         self.plain_s: float | None = None  # the yardstick (None until measured)
         self.ratio: dict[int, float] = {}
+        #: per model drafter, a drafted token after the first, and the first with its catch-up, per plain step
         self.draft_ratio: dict[str, float] = {}
+        self.draft_first: dict[str, float] = {}
         self.look_s: dict[str, float] = {}
         #: per model drafter, seconds per token it evaluates in one batch to catch up with the history
         self.catchup_s: dict[str, float] = {}
@@ -228,12 +246,15 @@ class SpeedModel:
     def observe_look(self, name: str, seconds: float) -> None:
         self._average(self.look_s, name, seconds)
 
-    def observe_draft(self, name: str, drafted: int, accepted: int, missed: bool, seconds: float | None,
+    def observe_draft(self, name: str, drafted: int, accepted: int, missed: bool, timing: DraftTiming | None,
                       key: str | None = None) -> None:
-        """``seconds``: the time a model drafter took to draft (None for lookups, timed by ``observe_look``);
+        """``timing``: what a model drafter's draft cost (None for lookups, timed by ``observe_look``);
         ``key``: what the acceptance is counted under (default: ``name``)."""
-        if drafted and seconds is not None and self.plain_s:
-            self._average(self.draft_ratio, name, seconds / drafted / self.plain_s)
+        if drafted and timing is not None and self.plain_s:
+            if timing.first_s is not None:
+                self._average(self.draft_first, name, timing.first_s / self.plain_s)
+            if timing.more:
+                self._average(self.draft_ratio, name, timing.more_s / timing.more / self.plain_s)
         prior_hits, prior_misses = self.PRIOR_ACCEPTANCE
         key = key or name
         self._hits[key] = self._hits.get(key, prior_hits) * self.DECAY + accepted
@@ -244,40 +265,56 @@ class SpeedModel:
         return hits / (hits + self._misses.get(name, self.PRIOR_ACCEPTANCE[1]))
 
     def step(self, n: int) -> float:
-        """Seconds for an n-token step now: measured relative to a plain step, or on the line through the
-        plain step and the measured sizes."""
+        """Seconds for an n-token step now: measured relative to a plain step, else interpolated between the
+        nearest measured sizes, else (beyond the largest) extended by the slope across the measured multi-token
+        sizes, or by ``PRIOR_SLOPE`` while only one is measured. Why not one line through the plain step: on a
+        CPU the first extra token costs most (one token takes llama.cpp's matrix-vector path; a 2-token step
+        cost 1.8 plain steps on a 2-core AMD EPYC, a 9-token one 5.0), so that line priced a long draft at
+        7.7 steps, auto never tried one, never measured one, and left quoting answers plain."""
         if n == 1:
             return self.plain_s
         if n in self.ratio:
             return self.plain_s * self.ratio[n]
-        slopes = [(r - 1) / (m - 1) for m, r in self.ratio.items()]
-        slope = sum(slopes) / len(slopes) if slopes else self.PRIOR_SLOPE
-        return self.plain_s * (1 + max(slope, 0.0) * (n - 1))
+        points = sorted([(1, 1.0), *self.ratio.items()])
+        below = [p for p in points if p[0] < n][-1]
+        above = next((p for p in points if p[0] > n), None)
+        if above is not None:
+            return self.plain_s * (below[1] + (above[1] - below[1]) * (n - below[0]) / (above[0] - below[0]))
+        multi = points[1:]
+        slope = (multi[-1][1] - multi[0][1]) / (multi[-1][0] - multi[0][0]) if len(multi) > 1 else self.PRIOR_SLOPE
+        return self.plain_s * (below[1] + max(slope, 0.0) * (n - below[0]))
 
     def best(self, name: str, most: int, draft_ratio: float, key: str | None = None) -> tuple[int, float]:
-        """The draft length (0..most) with the highest expected speed-up over plain decoding, and that speed-up.
+        """The draft length (1..most) with the highest expected speed-up over plain decoding, and that speed-up
+        (below 1 where even the best length is slower than plain decoding; (0, 1.0) when ``most`` < 1).
 
-        ``draft_ratio``: a drafted token's cost relative to a plain step when this drafter was never timed
-        (0 for lookup, an estimate from the model sizes for a draft model). A lookup's search time is paid
-        once per step.
+        ``draft_ratio``: a drafted token's cost relative to a plain step where this drafter was not timed yet
+        (0 for lookup, an estimate from the model sizes for a draft model). A lookup's search time, and a
+        draft model's catch-up, are paid once per step.
         """
         plain = self.plain_s
         a = min(self.acceptance(key or name), 0.999)
-        per_draft = self.draft_ratio.get(name, draft_ratio) * plain
+        first = self.draft_first.get(name, draft_ratio) * plain
+        more = self.draft_ratio.get(name, draft_ratio) * plain
         look = self.look_s.get(name, 0.0)
-        best_len, best_gain = 0, 1.0
+        best_len, best_gain = 0, 0.0
         expected = 1.0  # 1 + a + ... + a^L
         for length in range(1, most + 1):
             expected += a ** length
-            gain = expected * plain / (self.step(length + 1) + length * per_draft + look)
+            gain = expected * plain / (self.step(length + 1) + first + (length - 1) * more + look)
             if gain > best_gain:
                 best_len, best_gain = length, gain
-        return best_len, best_gain
+        return (best_len, best_gain) if best_len else (0, 1.0)
 
 
 def _key(drafter: Drafter) -> str:
     """What the acceptance of ``drafter``'s current draft is counted under."""
     return getattr(drafter, "acceptance_key", drafter.name)
+
+
+def _timing(drafter: Drafter) -> DraftTiming | None:
+    """What ``drafter``'s last draft cost, for a model drafter (a lookup's search is timed per look)."""
+    return None if drafter.lookup else drafter.timing
 
 
 class FixedPolicy:
@@ -286,9 +323,9 @@ class FixedPolicy:
     of its tokens costs a decode step of the draft model) and a lookup's shrinks by one (its drafts cost
     nothing to make, and a quote that missed once usually goes on: halving cut a rewrite's acceptance from 74%
     to 66% and its speed-up from 1.37x to 1.22x, `hearth bench speculative`). Within that cap, once plain steps
-    are timed, it drafts the length the SpeedModel expects to be fastest (forced draft/self on the F16 here:
-    0.71-0.77x plain at the halving lengths, 0.75-0.84x at the chosen 1-2 tokens; forced ngram on the Q4_1:
-    open chat 0.86 -> 0.97x, a rewrite 1.37 -> 1.25x: the README's speculative table has every row)."""
+    are timed, it drafts the length the SpeedModel expects to be fastest (forced ngram on the Q4_1: open chat
+    0.86 -> 0.97x, a rewrite 1.37 -> 1.25x; forced draft on the F16, once a draft model's catch-up counted
+    once per step: 3-5 tokens per step on quoting answers, not 2: the README's speculative table has every row)."""
 
     def __init__(self, drafter: Drafter, max_draft: int, speed: SpeedModel) -> None:
         self.drafters, self.max_draft, self.speed, self.k = (drafter,), max_draft, speed, max_draft
@@ -299,21 +336,18 @@ class FixedPolicy:
         if speed.plain_s is None or not (drafter.lookup or drafter.name in speed.draft_ratio):
             return drafter, drafter.propose(k)  # nothing measured yet: the cap alone decides
         # Within the cap, the length that the measured costs and acceptance say yields the most tokens per second
-        # (at least one: this mode was chosen). A lookup proposes first (its acceptance is counted by the kind of
-        # match the proposal starts from); a draft model pays a decode step per drafted token, so it is asked for
-        # that length only. On a compute-bound CPU that is 1-3 tokens where llama.cpp's tools draft their max.
+        # (even where plain decoding would be faster: this mode was chosen). A lookup proposes first (its
+        # acceptance is counted by the kind of match the proposal starts from); a draft model pays a decode step
+        # per drafted token after the first, so it is asked for that length only.
         if drafter.lookup:
             proposal = drafter.propose(k)
-            length = speed.best(drafter.name, len(proposal), 0.0, _key(drafter))[0] if proposal else 0
-            return drafter, proposal[: max(1, length)]
-        return drafter, drafter.propose(max(1, speed.best(drafter.name, k, 1.0, _key(drafter))[0]))
+            return drafter, proposal[: speed.best(drafter.name, len(proposal), 0.0, _key(drafter))[0]]
+        return drafter, drafter.propose(speed.best(drafter.name, k, 1.0, _key(drafter))[0])
 
-    def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, draft_s: float,
-                step_s: float) -> None:
+    def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, step_s: float) -> None:
         self.speed.observe_step(drafted + 1, step_s)
         if drafter is not None:
-            self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s,
-                                     _key(drafter))
+            self.speed.observe_draft(drafter.name, drafted, accepted, missed, _timing(drafter), _key(drafter))
         if drafted and accepted == drafted:
             self.k = min(self.max_draft, 2 * self.k)
         elif drafted:
@@ -328,14 +362,25 @@ class AutoPolicy:
     asks the SpeedModel which drafter and draft length promise the most tokens per second, counting what a
     draft costs (a lookup's search time, a draft model's decode steps, the bigger verify batch) against what
     it is expected to yield, and decodes plainly when no drafter beats plain by 2%. A drafter that loses
-    rests for ``backoff`` steps (costing nothing), then gets one short probe draft to measure it again
-    (acceptance is only measured while drafting); a probe that loses doubles its rest, up to 256 steps, one
-    that wins ends it. Wrong guesses cost time, never correctness.
+    rests for ``backoff`` steps, then gets one short probe draft to measure it again (acceptance is only
+    measured while drafting); a probe that loses doubles its rest, up to 256 steps, one that wins ends it. A
+    probe wins when its draft was accepted and, with that, the SpeedModel expects drafting to pay at some
+    length: judged by the probe step's own time, a 1-token probe could never win where a 2-token step costs
+    nearly two plain ones (a 2-core AMD EPYC here), though 4-8-token quotes pay there, and auto stayed plain
+    on every quoting answer. Resting saves what asking costs: a draft model's catch-up, a slow lookup's search.
+    A lookup whose search is nearly free is still asked while it rests and drafts a proposal that promises at
+    least ``REST_GAIN`` (a long quote after a short guess lost; at the usual 2% bar open chat's own repeats kept
+    drafting and missing, 0.90-0.94x plain); its rest then only schedules the next probe. Wrong guesses cost
+    time, never correctness.
     """
 
     CALIBRATION_STEPS = 3
     MIN_GAIN = 1.02
     PROBE_LENGTH = 1
+    #: a lookup whose search costs at most this share of a plain step is asked even while it rests
+    FREE_LOOK = 0.02
+    #: the expected gain a resting lookup's proposal must promise to be drafted
+    REST_GAIN = 1.2
     FIRST_BACKOFF, MAX_BACKOFF = 16, 256
     #: a draft model's catch-up cost per token relative to a plain step, until measured (a batch evaluation
     #: of a smaller model), and the most answer tokens a catch-up is expected to pay off over
@@ -365,15 +410,17 @@ class AutoPolicy:
         if speed.plain_s is None or speed.answer_plain_steps < self.CALIBRATION_STEPS:
             return None, []  # each answer first measures plain steps at its own context length
         most = min(room, self.max_draft)
-        options: list[tuple[float, int, Drafter, list[int] | None]] = []
+        options: list[tuple[float, int, Drafter, list[int] | None, float]] = []
         for drafter in self.drafters:
             name = drafter.name
             longest = min(most, self._cap[name])
-            if self._rest[name] > 0:
+            resting = self._rest[name] > 0
+            if resting:
                 self._rest[name] -= 1
                 if self._rest[name] == 0:
                     self._probe_due.add(name)
-                continue
+                elif not self._free(drafter):
+                    continue
             if not drafter.lookup:  # a draft model: decide the length first, it pays per drafted token
                 proposal, per_token = None, self.draft_cost.get(name, 1.0)
             else:  # a lookup: see what it proposes (its search time counts against it)
@@ -388,23 +435,30 @@ class AutoPolicy:
             if not self._worth_catching_up(drafter, gain, remaining):
                 self._sit_out(drafter, gain)
                 continue
-            if name in self._probe_due:  # its rest is over: measure it again with a short draft
+            if name in self._probe_due and gain < self.MIN_GAIN:  # its rest is over: measure it again, briefly
                 self._probe_due.discard(name)
                 self._probe = drafter
                 return drafter, self._take(drafter, proposal, self.PROBE_LENGTH)
-            options.append((gain, length, drafter, proposal))
-        for gain, length, drafter, proposal in sorted(options, key=lambda o: -o[0]):
-            if length > 0 and gain >= self.MIN_GAIN:
+            options.append((gain, length, drafter, proposal, self.REST_GAIN if resting else self.MIN_GAIN))
+        for gain, length, drafter, proposal, needed in sorted(options, key=lambda o: -o[0]):
+            if gain >= needed:
                 self.chosen_steps += 1
+                self._rest[drafter.name] = 0  # a (free) lookup that pays while resting: the rest is over
+                self._probe_due.discard(drafter.name)
                 return drafter, self._take(drafter, proposal, length)
             self._sit_out(drafter, gain)
         return None, []
 
+    def _free(self, drafter: Drafter) -> bool:
+        """A lookup whose search costs next to nothing: resting would save nothing."""
+        return drafter.lookup and self.speed.look_s.get(drafter.name, 0.0) <= self.FREE_LOOK * self.speed.plain_s
+
     def _sit_out(self, drafter: Drafter, gain: float) -> None:
         """``drafter`` loses this step (expected ``gain`` too small): remember the best loser for the stats,
-        and rest it for its current backoff."""
+        and rest it for its current backoff unless it is resting already."""
         self.best_seen = max(self.best_seen or (0.0, ""), (gain, _key(drafter)))
-        self._rest[drafter.name] = self._backoff[drafter.name]
+        if self._rest[drafter.name] == 0:
+            self._rest[drafter.name] = self._backoff[drafter.name]
 
     def _worth_catching_up(self, drafter: Drafter, gain: float, remaining: int) -> bool:
         """Whether a draft model that is behind the history (a new prompt, or the tokens decoded while it
@@ -426,21 +480,21 @@ class AutoPolicy:
     def _take(drafter: Drafter, proposal: list[int] | None, length: int) -> list[int]:
         return proposal[:length] if proposal is not None else drafter.propose(length)
 
-    def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, draft_s: float,
-                step_s: float) -> None:
+    def observe(self, drafter: Drafter | None, drafted: int, accepted: int, missed: bool, step_s: float) -> None:
         self.speed.observe_step(drafted + 1, step_s)
         if drafter is None:
             return
-        self.speed.observe_draft(drafter.name, drafted, accepted, missed, None if drafter.lookup else draft_s,
-                                 _key(drafter))
+        self.speed.observe_draft(drafter.name, drafted, accepted, missed, _timing(drafter), _key(drafter))
         if getattr(drafter, "setup_tokens", 0):
             self.speed.observe_catchup(drafter.name, drafter.setup_tokens, drafter.setup_s)
         if drafted:
             cap = self._cap[drafter.name]
             self._cap[drafter.name] = min(self.max_draft, 2 * cap) if accepted == drafted else max(1, cap // 2)
-        if self._probe is drafter:
-            won = (accepted + 1) * self.speed.plain_s > step_s + draft_s
+        if self._probe is drafter:  # won: accepted, and now drafting is expected to pay at some length
             name = drafter.name
+            per_token = 0.0 if drafter.lookup else self.draft_cost.get(name, 1.0)
+            won = accepted == drafted > 0 and (
+                self.speed.best(name, self._cap[name], per_token, _key(drafter))[1] >= self.MIN_GAIN)
             self._backoff[name] = self.FIRST_BACKOFF if won else min(self.MAX_BACKOFF, 2 * self._backoff[name])
             if not won:
                 self._rest[name] = self._backoff[name]

