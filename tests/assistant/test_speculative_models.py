@@ -104,13 +104,15 @@ def test_an_incompatible_or_larger_draft_model_is_refused_with_the_reason(target
 def test_auto_drafts_where_it_pays_and_equals_plain(engine: Engine) -> None:
     engine._speed = SpeedModel()  # a fresh measurement, as after loading
     answer(engine, OPEN, max_tokens=40)  # a plain answer measures plain decoding
+    # Verify steps as cheap as on memory-bound hardware: whether drafting pays on this CPU is the benchmark's
+    # to say (on a 2-core AMD EPYC a 2-token step costs 1.8 plain ones, and auto drafted 2 of the 42 tokens
+    # here); this test is about auto drafting when its measurements say it pays, and the answer staying exact.
+    engine._speed.ratio = {n: 1 + 0.1 * (n - 1) for n in range(2, 10)}
     auto = mode("auto", 8)
     spec = answer(engine, REPEAT, auto, max_tokens=200)
     assert spec.text == answer(engine, REPEAT, max_tokens=200).text
     s = spec.stats
-    # how long auto drafts depends on the step times it measures (on a noisy 2-core VM: 13 to 33 accepted tokens
-    # over 12 runs), that it drafts and keeps drafted tokens does not
-    assert s.spec_mode == "auto" and s.spec_drafter == "ngram" and s.spec_accepted >= 5 and s.tokens_per_step > 1.1
+    assert s.spec_mode == "auto" and s.spec_drafter == "ngram" and s.spec_accepted >= 10 and s.tokens_per_step > 1.2
     assert s.spec_decision.startswith("auto: drafting with ngram") and s.spec_speedup > 0
     assert answer(engine, OPEN, auto).text == answer(engine, OPEN).text
 
