@@ -421,17 +421,15 @@ class AutoPolicy:
                     self._probe_due.add(name)
                 elif not self._free(drafter):
                     continue
-            if not drafter.lookup:  # a draft model: decide the length first, it pays per drafted token
-                proposal, per_token = None, self.draft_cost.get(name, 1.0)
-            else:  # a lookup: see what it proposes (its search time counts against it)
+            proposal = None  # a draft model: decide the length first, it pays per drafted token
+            if drafter.lookup:  # a lookup: see what it proposes (its search time counts against it)
                 started = time.perf_counter()
                 proposal = drafter.propose(longest)
                 speed.observe_look(name, time.perf_counter() - started)
-                per_token = 0.0
                 if not proposal:
                     continue
-            length, gain = speed.best(name, len(proposal) if proposal is not None else longest, per_token,
-                                      _key(drafter))
+            length, gain = speed.best(name, len(proposal) if proposal is not None else longest,
+                                      self._prior_cost(drafter), _key(drafter))
             if not self._worth_catching_up(drafter, gain, remaining):
                 self._sit_out(drafter, gain)
                 continue
@@ -448,6 +446,11 @@ class AutoPolicy:
                 return drafter, self._take(drafter, proposal, length)
             self._sit_out(drafter, gain)
         return None, []
+
+    def _prior_cost(self, drafter: Drafter) -> float:
+        """A drafted token's cost relative to a plain step until timed: 0 for a lookup (its search is timed per
+        look), the estimate from the model sizes for a draft model."""
+        return 0.0 if drafter.lookup else self.draft_cost.get(drafter.name, 1.0)
 
     def _free(self, drafter: Drafter) -> bool:
         """A lookup whose search costs next to nothing: resting would save nothing."""
@@ -492,9 +495,8 @@ class AutoPolicy:
             self._cap[drafter.name] = min(self.max_draft, 2 * cap) if accepted == drafted else max(1, cap // 2)
         if self._probe is drafter:  # won: accepted, and now drafting is expected to pay at some length
             name = drafter.name
-            per_token = 0.0 if drafter.lookup else self.draft_cost.get(name, 1.0)
             won = accepted == drafted > 0 and (
-                self.speed.best(name, self._cap[name], per_token, _key(drafter))[1] >= self.MIN_GAIN)
+                self.speed.best(name, self._cap[name], self._prior_cost(drafter), _key(drafter))[1] >= self.MIN_GAIN)
             self._backoff[name] = self.FIRST_BACKOFF if won else min(self.MAX_BACKOFF, 2 * self._backoff[name])
             if not won:
                 self._rest[name] = self._backoff[name]
