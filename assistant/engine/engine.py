@@ -573,7 +573,7 @@ class Engine:
                     break  # ``last`` (a miss, the bonus token or where the answer ends) is not in the KV yet
             t2 = time.perf_counter()
             missed = len(chosen) <= len(draft) and not hit
-            policy.observe(drafter, len(draft), hits, missed, t2 - t1 - reading)
+            policy.observe(drafter, len(draft), hits, missed, t2 - t1 - reading, chosen)
             spec.record(drafter, len(draft), hits)
             for each in policy.drafters:
                 each.accept(chosen)

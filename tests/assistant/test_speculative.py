@@ -232,6 +232,25 @@ def test_a_free_lookup_is_still_asked_while_it_rests() -> None:
         assert policy._rest["ngram"] == (0 if drafts else 9)
 
 
+def test_a_lookup_that_is_not_drafted_is_still_scored() -> None:
+    """Acceptance learned on open chat (33%) must not keep auto plain on a quote that follows: the lookup's
+    proposals that were not drafted are scored against the tokens the model chose, so auto starts drafting
+    once the model keeps saying what the lookup guessed, and never drafts while it says something else."""
+    for said, drafts in ((1, True), (2, False)):
+        speed = cpu_speed(1, 2)
+        policy = AutoPolicy([QuoteLookup()], 8, speed, {})
+        chosen = []  # steps auto chose to draft (not its probes)
+        for _ in range(40):
+            drafter, draft = policy.plan(8, 100)
+            if draft and policy._probe is None:
+                chosen.append(draft)
+                break
+            hit = bool(draft) and said == 1  # a probe is accepted when the model says what it guessed
+            policy.observe(drafter, len(draft), hit, bool(draft) and not hit, 0.010, [said, said] if hit else [said])
+        assert bool(chosen) is drafts and (drafts or speed.acceptance("ngram:long") < 0.1)
+        assert policy.chosen_steps == drafts and "ngram" not in policy._shadow  # a drafted lookup has no shadow
+
+
 def test_a_chosen_lookup_cuts_its_proposal_to_the_length_that_pays() -> None:
     """The ngram mode's proposal is cut where the expected gain peaks: a lookup costs nothing to draft, but on a
     compute-bound CPU every verified token costs part of a step, so a 60% guess is worth a short draft only."""
