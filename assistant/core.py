@@ -413,18 +413,27 @@ class Assistant:
         return info
 
     def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
-                  cancel: threading.Event | None = None) -> ModelInfo:
+                  cancel: threading.Event | None = None) -> ModelInfo | None:
         """Switch to ``path`` with its own saved settings (context, GPU layers, sampling, system prompt).
 
         The current model's settings are saved as its profile first; if the new model fails to load, the old
-        one stays loaded and the specific ModelLoadError is raised.
+        one stays loaded and the specific ModelLoadError is raised. While a remote LLM answers
+        (``remote.llm_url``) the model is only recorded, with its profile, and None is returned: it loads when
+        the remote LLM is switched off. Loading it now would take memory and time for a model that answers
+        nothing, and the front ends said "now using" a model that did not answer.
         """
-        switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel)
-        switched.profile.apply_to(self.settings.model)
-        self.settings.model.path = str(switched.path)
+        info = None
+        if self._remote_engine is not None:
+            target, profile = self.switcher.record(path, self.settings.model, self.model_path())
+        else:
+            switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel)
+            target, profile, info = switched.path, switched.profile, switched.info
+        profile.apply_to(self.settings.model)
+        self.settings.model.path = str(target)
         self.save_settings()
-        self.scheduler.turn_queued(open_store=self.long_lived)
-        return switched.info
+        if info is not None:
+            self.scheduler.turn_queued(open_store=self.long_lived)
+        return info
 
     # ---- remote parts -------------------------------------------------------------------------------
     def test_remote(self, part: str, remote: RemoteSettings | None = None) -> RemoteCheck:

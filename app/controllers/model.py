@@ -50,6 +50,7 @@ class ModelController(QObject):
     settingsApplied = Signal(object)  # the new Settings (appearance may have changed)
     applied = Signal(object)  # the core applied and saved them: its SettingsApplied
     libraryChanged = Signal(list)  # the library (LibraryEntry list) was read again
+    recorded = Signal(str)  # a model chosen while a remote LLM answers was only recorded: what that means, in words
 
     def __init__(self, assistant: Any, workers: Workers, window: QWidget, status: StatusBar,
                  composer: Composer) -> None:
@@ -91,9 +92,21 @@ class ModelController(QObject):
         self.libraryChanged.emit(self.library)
 
     def switch(self, path: Path) -> None:
-        """Load ``path`` with its own profile, with progress; if it fails the current model stays."""
+        """Load ``path`` with its own profile, with progress; if it fails the current model stays. While a remote
+        LLM answers, the core only records it (nothing loads): the status bar says so."""
         assistant = self.assistant
+        if assistant.settings.remote.llm_url.strip():
+            self.workers.model.submit(Job(lambda: assistant.use_model(path), on_done=lambda _: self._recorded(path),
+                                          on_failed=self._apply_failed))
+            return
         self._start_load(path, lambda progress, cancel: assistant.use_model(path, progress, cancel))
+
+    def _recorded(self, path: Path) -> None:
+        engine, url = self.assistant.engine, self.assistant.settings.remote.llm_url.strip()
+        said = f"{path.name} is the local model now: it loads when the remote LLM is switched off (Settings → Remote)."
+        self.status.set_model(self.status.model.text() if engine.loaded else f"Remote model at {url}", said)
+        self.recorded.emit(said)
+        self.refresh_library()  # the current-model mark moves
 
     def cancel_load(self) -> None:
         """Stop the running load; the model that was answering stays."""

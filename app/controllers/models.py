@@ -49,6 +49,7 @@ class ModelsController(QObject):
         model.libraryChanged.connect(self._show_library)
         model.loadProgress.connect(self._load_progress)
         model.loadFinished.connect(self._load_finished)
+        model.recorded.connect(self._recorded)
 
     def _view(self) -> ModelsDialog:
         """The dialog, created once: a download keeps reporting to it while it is closed."""
@@ -101,6 +102,11 @@ class ModelsController(QObject):
             engine = self.assistant.engine
             self._view().load.finished(f"Now using {engine.info.name}." if ok and engine.loaded else
                                        "No model loaded.")
+
+    def _recorded(self, said: str) -> None:
+        if self.switching:
+            self.switching = False
+            self._view().load.finished(said)
 
     def remove(self, entry: LibraryEntry) -> None:
         text = (f"Remove {entry.name} ({entry.file})? A model in Hearth's own models folder is deleted; a file "

@@ -56,13 +56,23 @@ class ModelSwitcher:
         then still loaded and nothing has changed except the saved outgoing profile.
         """
         with self._lock:
-            if current_path is not None:
-                self.profiles.save_profile(current_path, ModelProfile.from_settings(current))
-            path = Path(path).expanduser().resolve()
-            profile = self.profiles.profile_for(path)
+            path, profile = self._profiles(path, current, current_path)
             info = self.engine.load(path, profile.load_settings(current.n_threads, current.n_batch), progress, cancel)
             release_freed_memory()
             return Switched(path, info, profile, self.engine.device)
+
+    def record(self, path: str | Path, current: ModelSettings, current_path: Path | None) -> tuple[Path, ModelProfile]:
+        """A switch that loads nothing (a remote LLM answers): save ``current`` as ``current_path``'s profile and
+        return ``path`` (resolved) with its own profile, for the caller's settings."""
+        with self._lock:
+            return self._profiles(path, current, current_path)
+
+    def _profiles(self, path: str | Path, current: ModelSettings,
+                  current_path: Path | None) -> tuple[Path, ModelProfile]:
+        if current_path is not None:
+            self.profiles.save_profile(current_path, ModelProfile.from_settings(current))
+        path = Path(path).expanduser().resolve()
+        return path, self.profiles.profile_for(path)
 
 
 def release_freed_memory() -> None:

@@ -100,3 +100,26 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
         qtbot.mouseClick(window.status.cancel_load, Qt.MouseButton.LeftButton)
     assert window.assistant.engine.info.name == "Gemma 3 270M" and window.ctl.model.error is None
     assert "kept: the load was cancelled" in window.status.model.text()
+
+
+def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(window: MainWindow, qtbot: QtBot) -> None:
+    """"Use" while answers come from a remote LLM only records the local model (it loads when the remote LLM
+    is switched off): loading it took memory and time for a model that answered nothing, and the view said
+    "Now using" it."""
+    import copy
+
+    from llama_server import closed_port
+
+    assistant = window.assistant
+    settings = copy.deepcopy(assistant.settings)
+    settings.remote.llm_url = f"http://127.0.0.1:{closed_port()}"  # nothing listens: "Use" must not connect
+    assistant.update_settings(settings)
+    assert not assistant._local_engine.loaded  # the remote LLM took over and freed the local model
+    dialog = _open(window, qtbot)
+    with qtbot.waitSignal(window.ctl.model.recorded, timeout=20_000):
+        qtbot.mouseClick(_rows(dialog)["Gemma 3 270M"].buttons[0], Qt.MouseButton.LeftButton)
+    said = "gemma-3-270m-q4_k_m.gguf is the local model now: it loads when the remote LLM is switched off"
+    assert dialog.load.label.text().startswith(said) and not window.status.load_bar.isVisible()
+    assert window.status.model.text().startswith("Remote model at") and said in window.status.model.toolTip()
+    assert not assistant._local_engine.loaded and Path(assistant.settings.model.path).name == "gemma-3-270m-q4_k_m.gguf"
+    qtbot.waitUntil(lambda: "current" in _rows(dialog)["Gemma 3 270M"].title.text(), timeout=20_000)

@@ -309,3 +309,22 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unreachable_server_raises_the_specific_error() -> None:
     with pytest.raises(RemoteLLMUnreachableError, match="connection refused"):
         RemoteEngine(f"http://127.0.0.1:{closed_port()}").connect()
+
+
+def test_models_use_while_a_remote_llm_answers_only_records_the_model(tmp_path: Path, base_model_path: Path) -> None:
+    """`hearth models use` while answers come from a remote LLM records the local model for when the remote LLM is
+    switched off, says so, and neither loads it nor contacts the server (nothing listens at its address)."""
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    url = f"http://127.0.0.1:{closed_port()}"
+    (home / "config" / "settings.toml").write_text(f'[remote]\nllm_url = "{url}"\n[memory]\nenabled = false\n')
+    env = {**os.environ, "HEARTH_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "app", "models", "use", str(base_model_path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    assert done.stdout == (f"{base_model_path.name} is the local model now: it loads when the remote LLM is switched "
+                           f"off (answers come from the remote LLM at {url}; settings: [remote] llm_url).\n")
+    again = subprocess.run([sys.executable, "-m", "app", "models", "use", "--json", str(base_model_path)], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(again.stdout) == {"model": None, "local_model": str(base_model_path.resolve()), "remote_llm": url}
+    assert str(base_model_path.resolve()) in (home / "config" / "settings.toml").read_text()
