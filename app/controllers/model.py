@@ -105,6 +105,7 @@ class ModelController(QObject):
         engine, url = self.assistant.engine, self.assistant.settings.remote.llm_url.strip()
         said = f"{path.name} is the local model now: it loads when the remote LLM is switched off (Settings → Remote)."
         self.status.set_model(self.status.model.text() if engine.loaded else f"Remote model at {url}", said)
+        self.status.set_device(engine.device)
         self.recorded.emit(said)
         self.refresh_library()  # the current-model mark moves
 

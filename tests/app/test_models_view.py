@@ -121,5 +121,6 @@ def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(wind
     said = "gemma-3-270m-q4_k_m.gguf is the local model now: it loads when the remote LLM is switched off"
     assert dialog.load.label.text().startswith(said) and not window.status.load_bar.isVisible()
     assert window.status.model.text().startswith("Remote model at") and said in window.status.model.toolTip()
+    assert window.status.device.text() == f"remote: {settings.remote.llm_url.removeprefix('http://')}"
     assert not assistant._local_engine.loaded and Path(assistant.settings.model.path).name == "gemma-3-270m-q4_k_m.gguf"
     qtbot.waitUntil(lambda: "current" in _rows(dialog)["Gemma 3 270M"].title.text(), timeout=20_000)
