@@ -211,10 +211,11 @@ class ModelController(QObject):
         if not settings.server.token:  # made by the core since the dialog opened (its first start, --show-token)
             settings.server.token = assistant.settings.server.token
         self.settingsApplied.emit(settings)
-        reload = model_path.resolve() != self.current_model() or any(
-            getattr(settings.model, f) != getattr(assistant.settings.model, f) for f in RELOAD_FIELDS)
+        remote_llm = settings.remote.llm_url.strip()
+        # while a remote LLM answers, the core records a new local model or load setting and loads nothing
+        reload = not remote_llm and (model_path.resolve() != self.current_model() or any(
+            getattr(settings.model, f) != getattr(assistant.settings.model, f) for f in RELOAD_FIELDS))
         if not reload:
-            remote_llm = settings.remote.llm_url.strip()
             llm_moved = remote_llm != assistant.settings.remote.llm_url.strip()
             if llm_moved:
                 self.status.set_model("Connecting to the remote model…" if remote_llm

@@ -112,6 +112,17 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
     assert (saved.remote.llm_url, saved.remote.chroma_url) == (llm, "http://chroma.lan:8000")
     assert not window.status.server.isVisible()  # off: no indicator
 
+    # while the remote LLM answers, a new load setting is recorded for the local model: nothing loads, and the
+    # window does not wait on the GUI thread for a server that is not there (it did, then failed in a slot)
+    window.ctl.model.lastApplied = None
+    dialog = window.open_settings("model")
+    dialog.n_ctx.setValue(dialog.n_ctx.value() + 512)
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)
+    assert window.status.model.text() == f"Remote model at {llm}: not connected"
+    assert not window.status.load_bar.isVisible() and window.ctl.model.loading is None
+    assert load_settings(get_paths().settings_file).settings.model.n_ctx == saved.model.n_ctx + 512
+
 
 def test_switching_the_server_on_and_off_in_settings(qtbot: QtBot, open_fake_window) -> None:
     port = free_port()
