@@ -94,7 +94,9 @@ class NgramDrafter:
     it, which is where this drafter wins. The table is kept across answers (bounded, least recently updated
     n-grams dropped first), so a follow-up turn still knows the earlier ones, and ``begin`` indexes only the part
     of a new prompt that differs from the history it saw last (a follow-up turn shares its whole past), as the
-    KV cache does.
+    KV cache does. A prompt that does not contain the last prompt whole starts another conversation: the table
+    starts again from it, so one conversation's answers are not drafted into another's (a long match seen once
+    is drafted, and an answer opening the way an earlier one did drafted that answer's next words).
     """
 
     name = "ngram"
@@ -113,6 +115,7 @@ class NgramDrafter:
         #: n-gram -> {next token: times seen}, each dict ordered from least to most recently seen
         self._next: OrderedDict[tuple[int, ...], dict[int, int]] = OrderedDict()
         self._history: list[int] = []
+        self._prompt_len = 0  # the last prompt's length: a follow-up turn's prompt begins with all of it
 
     def __len__(self) -> int:
         return len(self._next)
@@ -122,7 +125,11 @@ class NgramDrafter:
         keep, limit = 0, min(len(history), len(prompt))
         while keep < limit and history[keep] == prompt[keep]:
             keep += 1
+        if keep < self._prompt_len:  # another conversation (its answers may differ in tokens: not checked)
+            self._next.clear()
+            keep = 0
         del history[keep:]
+        self._prompt_len = len(prompt)
         self.accept(prompt[keep:])
 
     def accept(self, tokens: Sequence[int]) -> None:

@@ -88,6 +88,18 @@ def test_ngram_drafter_is_bounded_and_reuses_a_shared_prompt_prefix() -> None:
     assert d.propose(2) == [99, 97]
 
 
+def test_ngram_drafter_keeps_a_conversation_and_forgets_another() -> None:
+    """A follow-up turn still drafts from its earlier answer, even where the rendered prompt tokenised that answer
+    differently; a new conversation does not draft from another conversation's answers."""
+    d = NgramDrafter()
+    d.begin([1, 2, 3])
+    d.accept([40, 41, 42, 43, 44, 0])  # the answer, ending in an end-of-turn token
+    d.begin([1, 2, 3, 40, 41, 42, 99, 44, 7, 8, 41, 42, 43])  # follow-up: the answer re-tokenised, a question
+    assert d.propose(1) == [44]  # "41 42 43" led to 44 in the answer the model wrote: still known
+    d.begin([1, 2, 5, 41, 42, 43])  # another conversation, quoting the same words
+    assert d.propose(3) == []  # nothing of the other conversation is left to draft
+
+
 class LaggingDraftModel:
     """A model drafter that is ``lag`` tokens behind the history and always proposes ``k`` tokens."""
 
