@@ -334,6 +334,11 @@ class Assistant:
     def model_path(self) -> Path:
         return Path(self.settings.model.path).expanduser() if self.settings.model.path else BUNDLED_CHAT_MODEL
 
+    @property
+    def remote_llm_answers(self) -> bool:
+        """Answers come from the remote LLM (``remote.llm_url``): a local model chosen now is only recorded."""
+        return self._remote_engine is not None
+
     def load_settings(self) -> LoadSettings:
         from assistant.engine import LoadSettings
 
@@ -423,7 +428,7 @@ class Assistant:
         nothing, and the front ends said "now using" a model that did not answer.
         """
         info = None
-        if self._remote_engine is not None:
+        if self.remote_llm_answers:
             target, profile = self.switcher.record(path, self.settings.model, self.model_path())
         else:
             switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel)

@@ -95,7 +95,7 @@ class ModelController(QObject):
         """Load ``path`` with its own profile, with progress; if it fails the current model stays. While a remote
         LLM answers, the core only records it (nothing loads): the status bar says so."""
         assistant = self.assistant
-        if assistant.settings.remote.llm_url.strip():
+        if assistant.remote_llm_answers:
             self.workers.model.submit(Job(lambda: assistant.use_model(path), on_done=lambda _: self._recorded(path),
                                           on_failed=self._apply_failed))
             return
