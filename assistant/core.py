@@ -339,6 +339,11 @@ class Assistant:
         """Answers come from the remote LLM (``remote.llm_url``): a local model chosen now is only recorded."""
         return self._remote_engine is not None
 
+    def recorded_model_note(self) -> str:
+        """What choosing a local model did while the remote LLM answers, for the front ends to say (each adds
+        where its user switches the remote LLM off)."""
+        return f"{self.model_path().name} is the local model now: it loads when the remote LLM is switched off"
+
     def load_settings(self) -> LoadSettings:
         from assistant.engine import LoadSettings
 

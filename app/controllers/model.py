@@ -96,14 +96,14 @@ class ModelController(QObject):
         LLM answers, the core only records it (nothing loads): the status bar says so."""
         assistant = self.assistant
         if assistant.remote_llm_answers:
-            self.workers.model.submit(Job(lambda: assistant.use_model(path), on_done=lambda _: self._recorded(path),
+            self.workers.model.submit(Job(lambda: assistant.use_model(path), on_done=lambda _: self._recorded(),
                                           on_failed=self._apply_failed))
             return
         self._start_load(path, lambda progress, cancel: assistant.use_model(path, progress, cancel))
 
-    def _recorded(self, path: Path) -> None:
+    def _recorded(self) -> None:
         engine, url = self.assistant.engine, self.assistant.settings.remote.llm_url.strip()
-        said = f"{path.name} is the local model now: it loads when the remote LLM is switched off (Settings → Remote)."
+        said = f"{self.assistant.recorded_model_note()} (Settings → Remote)."
         self.status.set_model(self.status.model.text() if engine.loaded else f"Remote model at {url}", said)
         self.status.set_device(engine.device)
         self.recorded.emit(said)

@@ -125,15 +125,14 @@ def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_use(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
-    path = assistant.models.find(args.path)
-    info = assistant.use_model(path)
+    info = assistant.use_model(assistant.models.find(args.path))
     if info is None:  # a remote LLM answers: the choice is recorded for when it is switched off
         url = assistant.settings.remote.llm_url.strip()
         if args.json:
             print_json({"model": None, "local_model": str(assistant.model_path()), "remote_llm": url})
         else:
-            print(f"{path.name} is the local model now: it loads when the remote LLM is switched off "
-                  f"(answers come from the remote LLM at {url}; settings: [remote] llm_url).")
+            print(f"{assistant.recorded_model_note()} (answers come from the remote LLM at {url}; "
+                  "settings: [remote] llm_url).")
         return 0
     if args.json:
         print_json({"model": info.to_dict(), "device": assistant.engine.device})
