@@ -35,6 +35,7 @@ from app.views.settings_dialog import SettingsDialog
 from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
+from app.views.welcome import Setup
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings
 from assistant.events import BackgroundStatus, CollectionSynced
@@ -157,6 +158,9 @@ class MainWindow(QMainWindow):
         ctl.model.loadFinished.connect(self.ready)
         ctl.model.loadFinished.connect(ctl.doctor.check_once)
         ctl.model.applied.connect(ctl.server.sync)  # the switch starts or stops the API server at once
+        for changed in (ctl.model.applied, ctl.model.loadFinished, ctl.model.recorded):
+            changed.connect(self.describe_setup)
+        self.describe_setup()
         self.status.serverRequested.connect(lambda: self.open_settings("server"))
         ctl.conversations.refresh()
         ctl.knowledge.refresh()
@@ -164,6 +168,15 @@ class MainWindow(QMainWindow):
         self.open_paths(pending)  # paths given at launch, before the assistant was open
         ctl.server.start_if_enabled()  # before the model loads (same lane): it sizes the parallel answers
         ctl.model.load()
+
+    def describe_setup(self, *_: object) -> None:
+        """The welcome panel says where answers come from and where the user's text goes, as set now."""
+        if self.ctl is None:
+            return
+        a = self.assistant
+        remote = a.settings.remote
+        self.chat_view.welcome.describe(Setup(a.model_path().name, a.model_is_bundled,
+                                              remote.llm_url if a.remote_llm_answers else "", remote.chroma_url))
 
     def _background(self, event: BackgroundStatus | CollectionSynced) -> None:
         """The core's background work changed: memory learning in the status bar and the memory manager,

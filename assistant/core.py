@@ -335,6 +335,11 @@ class Assistant:
         return Path(self.settings.model.path).expanduser() if self.settings.model.path else BUNDLED_CHAT_MODEL
 
     @property
+    def model_is_bundled(self) -> bool:
+        """The local model is the bundled one (what a fresh install answers with)."""
+        return self.model_path().expanduser().resolve() == BUNDLED_CHAT_MODEL.resolve()
+
+    @property
     def remote_llm_answers(self) -> bool:
         """Answers come from the remote LLM (``remote.llm_url``): a local model chosen now is only recorded."""
         return self._remote_engine is not None

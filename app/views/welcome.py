@@ -1,22 +1,60 @@
-"""The first-run / empty-chat panel: what Hearth is, how to get a better model, how to add your files."""
+"""The first-run / empty-chat panel: what Hearth is, where answers come from, how to add your files.
+
+What it says about privacy follows the settings: "nothing leaves this computer" is only said while it is
+true, i.e. while the local model answers and collections are stored here.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-INTRO = """
-<p>Hearth runs <b>fully offline</b> on this computer. Nothing you type or drop in ever leaves it.</p>
-<p>It starts with a <b>small bundled model</b> (SmolLM2, 135M parameters): quick, but its answers are
-simple. For better answers, get a bigger chat model: <b>Get models</b> shows which ones fit this computer
-and downloads them (the only time Hearth goes online, and only when you ask).</p>
-"""
+GET_MODELS = ("<b>Get models</b> shows which ones fit this computer and downloads them (the only time Hearth "
+              "goes online, and only when you ask).")
 FILES = """
 <p><b>Drop a folder or files</b> anywhere on this window to add them to your knowledge. Hearth indexes
 them in the background; then choose the collection under “Answer from” and ask about them. Answers
 cite their sources; click a number to see the passage.</p>
 <p style="color:gray">Enter sends · Shift+Enter adds a line · Esc stops · Ctrl+N new chat · Ctrl+K search</p>
 """
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the intro describes: the local model's file name and whether it is the bundled one, and the
+    remote parts in use (empty: none)."""
+
+    model: str
+    bundled: bool
+    llm_url: str = ""
+    chroma_url: str = ""
+
+
+def intro(setup: Setup) -> str:
+    """The intro's HTML for ``setup``."""
+    if not setup.llm_url and not setup.chroma_url:
+        where = "<p>Hearth runs <b>fully offline</b> on this computer. Nothing you type or drop in ever leaves it.</p>"
+    else:
+        sent = []
+        if setup.llm_url:
+            sent.append(f"<p>Answers come from the <b>remote model at {escape(setup.llm_url)}</b>: what you type is "
+                        "sent there, with the passages of your files and the memories each answer uses.</p>")
+        if setup.chroma_url:
+            sent.append(f"<p>Your collections are stored on the <b>Chroma server at {escape(setup.chroma_url)}</b>: "
+                        "the text of the files you drop in is sent there.</p>")
+        where = "".join(sent) + "<p>Chats and memories are stored on this computer (Settings → Remote).</p>"
+    if setup.llm_url:
+        model = (f"<p>The local model, <b>{escape(setup.model)}</b>, answers once the remote model is switched "
+                 f"off. {GET_MODELS}</p>")
+    elif setup.bundled:
+        model = ("<p>It starts with a <b>small bundled model</b> (SmolLM2, 135M parameters): quick, but its answers "
+                 f"are simple. For better answers, get a bigger chat model: {GET_MODELS}</p>")
+    else:
+        model = f"<p>Answers come from <b>{escape(setup.model)}</b>, on this computer. {GET_MODELS}</p>"
+    return where + model
 
 
 def _text(html: str) -> QLabel:
@@ -46,7 +84,13 @@ class WelcomePanel(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addWidget(title)
-        layout.addWidget(_text(INTRO))
+        self.intro = _text("")  # said by describe() once the settings are read: never a claim they contradict
+        self.intro.setAccessibleName("About this setup")
+        layout.addWidget(self.intro)
         layout.addLayout(button_row)
         layout.addWidget(_text(FILES))
         self.setAccessibleName("Welcome to Hearth")
+
+    def describe(self, setup: Setup) -> None:
+        """Say where answers come from and where the user's text goes, for the settings now."""
+        self.intro.setText(intro(setup))

@@ -18,6 +18,8 @@ def test_streamed_answer_appears_and_the_chat_survives_a_restart(
     write_settings(max_tokens=40)
     window = make_window()
     assert window.chat_view.welcome.isVisible()
+    intro = window.chat_view.welcome.intro.text()  # the real settings: the bundled model, nothing remote
+    assert "<b>fully offline</b>" in intro and "<b>small bundled model</b> (SmolLM2" in intro
     window.composer.edit.setPlainText("Tell me about cats.")
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     assert window.composer.edit.toPlainText() == "" and window.composer.send.text() == "Stop"

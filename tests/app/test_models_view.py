@@ -93,6 +93,8 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     assert seen and seen[-1][1] == 100 and all(text.startswith("Loading Gemma 3 270M… ") for text, _ in seen)
     assert window.assistant.engine.info.name == "Gemma 3 270M" and not window.status.load_bar.isVisible()
     assert dialog.load.label.text() == "Now using Gemma 3 270M."
+    intro = window.chat_view.welcome.intro.text()  # the welcome panel names the model that answers now
+    assert "Answers come from <b>gemma-3-270m-q4_k_m.gguf</b>, on this computer" in intro and "fully offline" in intro
     qtbot.waitUntil(lambda: "current" in _rows(dialog)["Gemma 3 270M"].title.text(), timeout=20_000)
 
     with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
@@ -123,4 +125,8 @@ def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(wind
     assert window.status.model.text().startswith("Remote model at") and said in window.status.model.toolTip()
     assert window.status.device.text() == f"remote: {settings.remote.llm_url.removeprefix('http://')}"
     assert not assistant._local_engine.loaded and Path(assistant.settings.model.path).name == "gemma-3-270m-q4_k_m.gguf"
+    intro = window.chat_view.welcome.intro.text()  # no "nothing leaves this computer" while prompts do
+    assert f"remote model at {settings.remote.llm_url}</b>: what you type is sent there" in intro
+    assert "<b>gemma-3-270m-q4_k_m.gguf</b>, answers once the remote model is switched off" in intro
+    assert "offline" not in intro
     qtbot.waitUntil(lambda: "current" in _rows(dialog)["Gemma 3 270M"].title.text(), timeout=20_000)

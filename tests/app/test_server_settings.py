@@ -79,6 +79,9 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
     settings.server.cors_origins = "http://localhost:3000"
     settings.remote.chroma_url, settings.remote.llm_model = "http://chroma.lan:8000", "qwen"
     window = open_fake_window(settings)
+    intro = window.chat_view.welcome.intro  # what the welcome panel says about where text goes
+    assert "Chroma server at http://chroma.lan:8000</b>: the text of the files you drop in is sent" in intro.text()
+    assert "offline" not in intro.text() and "remote model" not in intro.text()
     dialog = open_server_page(window)
     page = dialog.server_page
     assert (page.enabled.isChecked(), page.host.currentText(), page.port.value(), page.parallel.value(),
@@ -103,6 +106,7 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)
     assert window.status.model.text() == f"Remote model at {llm}: not connected"
     assert "cannot be used yet" in window.status.model.toolTip()
+    assert f"remote model at {llm}</b>: what you type is sent there" in intro.text()
     problems = window.ctl.model.lastApplied.problems  # what marks the report red: not its words
     assert len(problems) == 1 and problems[0].startswith("the remote LLM cannot be used yet")
     saved = load_settings(get_paths().settings_file).settings
