@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
         self.sidebar.watchToggled.connect(ctl.knowledge.set_watch)
         self._unsubscribe = assistant.subscribe(self.bridge.event.emit)
         ctl.model.settingsApplied.connect(self.apply_appearance)
+        ctl.model.settingsApplied.connect(lambda s: self.composer.set_memory_available(s.memory.enabled))
+        self.composer.set_memory_available(assistant.settings.memory.enabled)
         ctl.model.loadFinished.connect(self.ready)
         ctl.model.loadFinished.connect(ctl.doctor.check_once)
         ctl.model.applied.connect(ctl.server.sync)  # the switch starts or stops the API server at once

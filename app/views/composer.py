@@ -104,7 +104,20 @@ class Composer(QFrame):
 
     # --- memory ------------------------------------------------------------------------------------
     def use_memory(self) -> bool:
-        return self.memory.isChecked()
+        return self.memory.isChecked() and self.memory.isEnabled()
+
+    def set_memory_available(self, available: bool) -> None:
+        """Memory switched off in Settings: the chip says so and cannot be turned on here (it read "Memory on"
+        while nothing was remembered or used); switched back on, it shows this chat's choice again."""
+        self.memory.setEnabled(available)
+        if available:
+            self._memory_toggled(self.memory.isChecked())
+            return
+        tip = "Memory is off (Settings → Memory): answers neither use nor add memories"
+        self.memory.setIcon(icon("incognito"))
+        self.memory.setText("Memory off")
+        self.memory.setToolTip(tip)
+        self.memory.setAccessibleName(tip)
 
     def _memory_toggled(self, on: bool) -> None:
         self.memory.setIcon(icon("memory" if on else "incognito"))

@@ -54,3 +54,26 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
     ids = [m.message_id for m in window.chat_view.messages]
     assert ids == [m.id for m in history.messages(chat.conversation_id)]  # the widgets know their stored ids
     window.close()
+
+
+def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
+    """With memory switched off in Settings the composer's chip read "Memory on" (and its tooltip "Memory is on
+    for the next message"); now it says off and cannot be ticked, and turning memory on in Settings brings back
+    this chat's choice at once."""
+    window = MainWindow(opener=fake_assistant)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        pass
+    chip = window.composer.memory
+    assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, False)
+    assert "Settings → Memory" in chip.toolTip()
+    for enabled, shown in ((True, "Memory on"), (False, "Memory off")):
+        window.ctl.model.lastApplied = None
+        dialog = window.open_settings("memory")
+        dialog.memory_enabled.setChecked(enabled)
+        dialog.accept()
+        qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=10_000)
+        assert window.assistant.settings.memory.enabled is enabled
+        assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == (shown, enabled, enabled)
+    window.close()
