@@ -30,8 +30,11 @@ CHECKPOINT_S = 0.5
 #: Said when the model ended its answer before writing anything (not when the user stopped it).
 EMPTY_NOTICE = "The model ended its answer without writing anything. Ask again, or try another model."
 #: Said under a grounded answer that restates none of the passages, whoever wrote its citations (see ``_finish``).
-UNSUPPORTED_NOTICE = ("Nothing in this answer restates the passages found in your files, so it may not come from "
-                      "them.")
+#: Worded as what Hearth checked, not as a fact about the answer: a sentence that mixes a passage's words with
+#: invented ones ("the spare key is found under the blue flowerpot, which indicates that it is a fixture of a
+#: home") holds under half of its words from the passage, so the answer is flagged though it states the fact.
+UNSUPPORTED_NOTICE = ("Hearth could not match any sentence of this answer to the passages found in your files, so "
+                      "it may not come from them.")
 
 
 @dataclass(frozen=True)
