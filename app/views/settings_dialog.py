@@ -258,8 +258,11 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.memory_enabled)
         form.addRow(manager)
-        return _page(form, "Memories stay on this computer. Use the incognito toggle in the composer to send "
-                           "one message without memory.")
+        where = "Memories are stored on this computer."
+        if s.remote.llm_url:  # the remote model learns them and reads them: say so where memory is switched on
+            where += (" While the remote model answers (Settings → Remote), what you say is sent to it to learn "
+                      "from, and the memories an answer uses go with the question.")
+        return _page(form, where + " Use the incognito toggle in the composer to send one message without memory.")
 
     def _appearance_tab(self, s: Settings) -> QWidget:
         self.theme = QComboBox()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -115,6 +115,11 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
                                                           token, False)
     assert (saved.remote.llm_url, saved.remote.chroma_url) == (llm, "http://chroma.lan:8000")
     assert not window.status.server.isVisible()  # off: no indicator
+
+    dialog = window.open_settings("memory")  # where memories go, now that a remote model answers
+    notes = [label.text() for label in dialog.pages["memory"].findChildren(QLabel)]
+    assert any("what you say is sent to it to learn from" in note for note in notes)
+    dialog.reject()
 
     # while the remote LLM answers, a new load setting is recorded for the local model: nothing loads, and the
     # window does not wait on the GUI thread for a server that is not there (it did, then failed in a slot)
