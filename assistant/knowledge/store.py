@@ -102,6 +102,8 @@ CREATE VIRTUAL TABLE temp.query_words USING fts5 (text, tokenize='porter unicode
 CREATE VIRTUAL TABLE temp.query_terms USING fts5vocab ('temp', 'query_words', 'instance');
 CREATE VIRTUAL TABLE temp.index_terms USING fts5vocab ('main', 'chunks_fts', 'row');
 """
+#: Distinct words whose stems a store keeps (about 100 bytes each); past this the cache starts again.
+_MAX_CACHED_WORDS = 200_000
 #: Words in more than this share of all chunks (and in over COMMON_MIN chunks) are left out of keyword
 #: queries: BM25 gives them almost no weight anyway, but ranking every chunk that contains "the" cost
 #: ~100 ms at 50,000 chunks. Small collections are cheap to rank whole, so nothing is dropped there.
@@ -270,6 +272,15 @@ class Store:
         self._chroma: chromadb.ClientAPI | None = None
         self._chroma_failed: tuple[float, RemoteError] | None = None  # when a server last could not be opened
         self._prefix: str | None = None  # this install's collection prefix on a server (read once)
+        #: What keyword search looks up for every word: its stems (the tokenizer's, fixed) and how many chunks
+        #: hold each stem, with the chunk total. Kept until the index changes (a write here, counted by
+        #: ``_writes``, or by another connection, seen in ``PRAGMA data_version``): the lookups read each stem's
+        #: whole list of chunks and were over half of a keyword search's time at 50,000 chunks (44 -> 25-31 ms).
+        self._stems: dict[str, tuple[str, ...]] = {}
+        self._counts: dict[str, int] = {}
+        self._total: int | None = None
+        self._counted_at: tuple[int, int] | None = None
+        self._writes = 0
 
     # --- plumbing --------------------------------------------------------------------------------------
     def _add_columns(self) -> None:
@@ -375,6 +386,8 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._writes += 1  # the cached word counts are stale now
             self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
@@ -666,7 +679,18 @@ class Store:
 
     def total_chunks(self) -> int:
         """Chunks in the whole index (all collections), the N of an inverse document frequency."""
-        return self._query("SELECT count(*) FROM chunks")[0][0]
+        with self._lock:
+            self._drop_stale_counts()
+            if self._total is None:
+                self._total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            return self._total
+
+    def _drop_stale_counts(self) -> None:
+        """Forget the cached counts if the index changed since they were read (callers hold the lock)."""
+        version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._writes)
+        if version != self._counted_at:
+            self._counts.clear()
+            self._total, self._counted_at = None, version
 
     def vectors(self, collections: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``ids`` (those found in ``collections``), one row each."""
@@ -683,18 +707,28 @@ class Store:
         return found
 
     def _term_counts(self, words: list[str]) -> tuple[list[tuple[int, str]], dict[str, int], int]:
-        """(word index, its stems) pairs, chunks per stem over the whole index, and all chunks."""
+        """(word index, its stems) pairs, chunks per stem over the whole index, and all chunks (what is not
+        cached yet is looked up: see ``_stems`` in ``__init__``)."""
         if not words:
             return [], {}, 0
         with self._lock:
-            self._db.execute("DELETE FROM temp.query_words")
-            self._db.executemany("INSERT INTO temp.query_words (rowid, text) VALUES (?, ?)", enumerate(words))
-            stems = self._db.execute("SELECT doc, term FROM temp.query_terms").fetchall()
-            marks = ",".join("?" * len(stems))
-            counts = dict(self._db.execute(f"SELECT term, doc FROM temp.index_terms WHERE term IN ({marks})",
-                                           [term for _, term in stems]).fetchall())
-            total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return stems, counts, total
+            db = self._db
+            total = self.total_chunks()  # first: it drops stale counts
+            if len(self._stems) > _MAX_CACHED_WORDS:
+                self._stems.clear()
+            if new := [w for w in dict.fromkeys(words) if w not in self._stems]:
+                db.execute("DELETE FROM temp.query_words")
+                db.executemany("INSERT INTO temp.query_words (rowid, text) VALUES (?, ?)", enumerate(new))
+                stemmed: dict[int, list[str]] = {}
+                for doc, term in db.execute("SELECT doc, term FROM temp.query_terms ORDER BY doc, offset"):
+                    stemmed.setdefault(doc, []).append(term)
+                self._stems.update((w, tuple(stemmed.get(i, ()))) for i, w in enumerate(new))
+            if unknown := sorted({s for w in words for s in self._stems[w]} - self._counts.keys()):
+                found = dict(db.execute(f"SELECT term, doc FROM temp.index_terms WHERE term IN "
+                                        f"({','.join('?' * len(unknown))})", unknown))
+                self._counts.update((s, found.get(s, 0)) for s in unknown)
+            stems = [(i, s) for i, w in enumerate(words) for s in self._stems[w]]
+            return stems, {s: self._counts[s] for _, s in stems if self._counts[s]}, total
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         found: dict[str, Chunk] = {}

@@ -155,3 +155,27 @@ def test_hybrid_search_runs_a_feedback_round(kb: KnowledgeBase, sync, tmp_path: 
     monkeypatch.setattr(retrieval, "FEEDBACK_MAX_CHUNKS", 3)  # as if the index were large: one round only
     kb.search("what is wrong with my roses", k=3)
     assert keyword_queries == ["what is wrong with my roses"]
+
+
+def test_word_counts_follow_every_change_to_the_index(kb: KnowledgeBase, sync, tmp_path: Path,
+                                                      settings: KnowledgeSettings, embedder) -> None:
+    """Keyword search keeps how many chunks hold each word (looking them up was most of its time at 50,000
+    chunks); the counts follow each change to the index, made through this store or through another connection
+    (another Hearth process indexing the same folders)."""
+    root = tmp_path / "zoo"
+    root.mkdir()
+    (root / "a.txt").write_text("A zebra at the zoo.\n")
+    sync(root)
+    store = kb.store
+    assert store.chunk_counts(["zebra", "okapi"]) == {"zebra": 1, "okapi": 0} and store.total_chunks() == 1
+    (root / "b.txt").write_text("An okapi and a zebra.\n")
+    sync(root)
+    assert store.chunk_counts(["zebras", "okapi"]) == {"zebras": 2, "okapi": 1} and store.total_chunks() == 2
+    other = KnowledgeBase(get_paths(), settings, embedder=embedder)
+    try:
+        (root / "c.txt").write_text("Okapi facts, no other animal.\n")
+        sync(root, base=other)
+    finally:
+        other.close()
+    assert store.chunk_counts(["okapi"]) == {"okapi": 2} and store.total_chunks() == 3
+    assert [i for i, _ in store.keyword(kb._row("default").name, "okapi", 5)]  # and the search uses them
