@@ -337,7 +337,7 @@ class Assistant:
     @property
     def model_is_bundled(self) -> bool:
         """The local model is the bundled one (what a fresh install answers with)."""
-        return self.model_path().expanduser().resolve() == BUNDLED_CHAT_MODEL.resolve()
+        return self.model_path().resolve() == BUNDLED_CHAT_MODEL.resolve()
 
     @property
     def remote_llm_answers(self) -> bool:
