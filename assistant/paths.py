@@ -67,8 +67,18 @@ class Paths:
         return self.data_dir / "index-manifest.sqlite3"
 
     def ensure(self) -> Paths:
+        """Create the folders. One that cannot be made (a link to nowhere, no permission, a file in its place)
+        is a ConfigError naming it, not an unexpected error."""
+        from assistant.errors import ConfigError
+
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.models_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                why = (f"it is a link to {os.readlink(d)}, which does not exist" if d.is_symlink() and not d.exists()
+                       else "it is a file, not a folder" if d.is_file() else exc.strerror or str(exc))
+                raise ConfigError(f"Hearth cannot create its folder {d}: {why}. Fix that, or set HEARTH_HOME to a "
+                                  "folder Hearth can write to.") from None
         return self
 
 

@@ -70,6 +70,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hearth-home")
 
 
+@pytest.mark.parametrize("broken", ["link to nowhere", "file"])
+def test_a_data_folder_that_cannot_be_made_is_named(broken: str, tmp_path: Path) -> None:
+    """HEARTH_HOME/config as a link to a folder that is gone, or as a file: said in one line, not as "a bug"."""
+    home = tmp_path / "home"
+    home.mkdir()
+    if broken == "file":
+        (home / "config").write_text("")
+    else:
+        (home / "config").symlink_to(tmp_path / "gone")
+    run = hearth("collections", "list", home=home)
+    assert_one_line(run, 1, f"Hearth cannot create its folder {home / 'config'}: it is a "
+                            + ("file, not a folder" if broken == "file" else f"link to {tmp_path / 'gone'}"))
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A missing file, a folder, an empty and a truncated .gguf, and a file nobody may read."""
