@@ -176,9 +176,8 @@ class MainWindow(QMainWindow):
         if self.ctl is None:
             return
         a = self.assistant
-        remote = a.settings.remote
-        self.chat_view.welcome.describe(Setup(a.model_path().name, a.model_is_bundled,
-                                              remote.llm_url if a.remote_llm_answers else "", remote.chroma_url))
+        self.chat_view.welcome.describe(Setup(a.model_path().name, a.model_is_bundled, a.remote_llm_url,
+                                              a.settings.remote.chroma_url))
 
     def _background(self, event: BackgroundStatus | CollectionSynced) -> None:
         """The core's background work changed: memory learning in the status bar and the memory manager,

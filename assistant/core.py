@@ -344,6 +344,11 @@ class Assistant:
         """Answers come from the remote LLM (``remote.llm_url``): a local model chosen now is only recorded."""
         return self._remote_engine is not None
 
+    @property
+    def remote_llm_url(self) -> str:
+        """The address answers come from while the remote LLM answers ("" while the local model does)."""
+        return self.settings.remote.llm_url.strip() if self.remote_llm_answers else ""
+
     def recorded_model_note(self) -> str:
         """What choosing a local model did while the remote LLM answers, for the front ends to say (each adds
         where its user switches the remote LLM off)."""

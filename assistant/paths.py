@@ -16,6 +16,8 @@ from pathlib import Path
 
 import platformdirs
 
+from assistant.errors import ConfigError
+
 APP_NAME = "hearth"
 
 
@@ -69,8 +71,6 @@ class Paths:
     def ensure(self) -> Paths:
         """Create the folders. One that cannot be made (a link to nowhere, no permission, a file in its place)
         is a ConfigError naming it, not an unexpected error."""
-        from assistant.errors import ConfigError
-
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.models_dir):
             try:
                 d.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ class ModelController(QObject):
         self._start_load(path, lambda progress, cancel: assistant.use_model(path, progress, cancel))
 
     def _recorded(self) -> None:
-        engine, url = self.assistant.engine, self.assistant.settings.remote.llm_url.strip()
+        engine, url = self.assistant.engine, self.assistant.remote_llm_url
         said = f"{self.assistant.recorded_model_note()} (Settings → Remote)."
         self.status.set_model(self.status.model.text() if engine.loaded else f"Remote model at {url}", said)
         self.status.set_device(engine.device)

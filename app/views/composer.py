@@ -112,18 +112,19 @@ class Composer(QFrame):
         self.memory.setEnabled(available)
         if available:
             self._memory_toggled(self.memory.isChecked())
-            return
-        tip = "Memory is off (Settings → Memory): answers neither use nor add memories"
-        self.memory.setIcon(icon("incognito"))
-        self.memory.setText("Memory off")
-        self.memory.setToolTip(tip)
-        self.memory.setAccessibleName(tip)
+        else:
+            self._show_memory("incognito", "Memory off",
+                              "Memory is off (Settings → Memory): answers neither use nor add memories")
 
     def _memory_toggled(self, on: bool) -> None:
-        self.memory.setIcon(icon("memory" if on else "incognito"))
-        self.memory.setText("Memory on" if on else "Incognito")
-        tip = ("Memory is on for the next message (click for incognito)" if on
-               else "Incognito: the next message neither uses nor adds memories")
+        if on:
+            self._show_memory("memory", "Memory on", "Memory is on for the next message (click for incognito)")
+        else:
+            self._show_memory("incognito", "Incognito", "Incognito: the next message neither uses nor adds memories")
+
+    def _show_memory(self, icon_name: str, text: str, tip: str) -> None:
+        self.memory.setIcon(icon(icon_name))
+        self.memory.setText(text)
         self.memory.setToolTip(tip)
         self.memory.setAccessibleName(tip)
 

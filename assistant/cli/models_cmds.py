@@ -127,7 +127,7 @@ def cmd_use(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
     info = assistant.use_model(assistant.models.find(args.path))
     if info is None:  # a remote LLM answers: the choice is recorded for when it is switched off
-        url = assistant.settings.remote.llm_url.strip()
+        url = assistant.remote_llm_url
         if args.json:
             print_json({"model": None, "local_model": str(assistant.model_path()), "remote_llm": url})
         else:
