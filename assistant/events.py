@@ -70,6 +70,8 @@ class Stats:
     spec_drafted: int = 0  # tokens proposed by the drafter
     spec_accepted: int = 0  # drafted tokens the model agreed with
     spec_steps: int = 0  # verify steps (each also yields one token of the model's own)
+    #: seconds of decode_s a draft model spent reading the prompt (it reads it after the first token is shown)
+    spec_draft_prompt_s: float = 0.0
     spec_speedup: float = 0.0  # decode speed of this answer / the last measured plain speed (0: unknown)
     spec_decision: str = ""  # what speculation did and why, in words ("off: plain is faster here, 0.86x")
 

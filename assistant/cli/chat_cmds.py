@@ -150,7 +150,7 @@ def _speculative_json(s: Any) -> dict[str, Any]:
     """What speculation did in one answer, for ``--json``."""
     return {"mode": s.spec_mode, "drafter": s.spec_drafter, "drafted": s.spec_drafted, "accepted": s.spec_accepted,
             "acceptance": round(s.spec_acceptance, 4), "tokens_per_step": round(s.tokens_per_step, 3),
-            "speedup": s.spec_speedup, "decision": s.spec_decision}
+            "draft_prompt_s": round(s.spec_draft_prompt_s, 4), "speedup": s.spec_speedup, "decision": s.spec_decision}
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -78,6 +78,9 @@ class ModelDrafter:
         #: seconds the last ``propose`` spent catching up on a new prompt (one-off work, not a per-draft cost)
         self.setup_s = 0.0
         self.setup_tokens = 0  # how many tokens that catch-up evaluated
+        #: seconds this answer's drafts spent catching up on new prompts: inside the answer's decode time, where
+        #: llama.cpp's tools count their draft model's prompt as prompt evaluation (the stats report both)
+        self.prompt_s = 0.0
         #: what the last ``propose`` cost, split as drafting costs: see ``DraftTiming``
         self.timing = DraftTiming(None, 0.0, 0)
         self.problem = ""  # why drafting stopped, if llama.cpp failed on the draft model (then it drafts nothing)
@@ -89,6 +92,7 @@ class ModelDrafter:
 
     def begin(self, prompt: Sequence[int]) -> None:
         self._history = list(prompt)
+        self.prompt_s = 0.0
 
     def accept(self, tokens: Sequence[int]) -> None:
         self._history.extend(tokens)
@@ -130,6 +134,7 @@ class ModelDrafter:
         setup = caught_up > 4
         self.setup_s = time.perf_counter() - started if setup else 0.0
         self.setup_tokens = caught_up if setup else 0
+        self.prompt_s += self.setup_s
         draft = [self._greedy.sample(ctx.ptr)]
         first_done = time.perf_counter()
         while len(draft) < k and not self.model.is_eog(draft[-1]):

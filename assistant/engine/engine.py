@@ -441,6 +441,7 @@ class Engine:
                 spec_drafted=spec.drafted,
                 spec_accepted=spec.accepted,
                 spec_steps=spec.steps,
+                spec_draft_prompt_s=sum(getattr(d, "prompt_s", 0.0) for d in policy.drafters) if policy else 0.0,
                 spec_speedup=spec.speedup,
                 spec_decision=spec.decision,
             ),

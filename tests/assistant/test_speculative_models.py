@@ -168,6 +168,7 @@ def test_cli_ask_with_a_draft_model_and_auto(hearth_home: Path, copies, chat_mod
     spec = json.loads(out.stdout)["speculative"]
     assert (spec["mode"], spec["drafter"]) == ("draft", "draft") and spec["accepted"] > 0
     assert 0 < spec["acceptance"] <= 1 and spec["tokens_per_step"] > 1 and spec["decision"].startswith("draft: ")
+    assert 0 < spec["draft_prompt_s"] < json.loads(out.stdout)["stats"]["decode_s"]  # the draft read the prompt
     # the default is auto: the stats line on stderr says what it decided
     out = ask(question)
     assert out.returncode == 0 and "lighthouse" in out.stdout and "speculative auto: " in out.stderr, out.stderr
