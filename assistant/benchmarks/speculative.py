@@ -432,9 +432,10 @@ def table(r: dict[str, Any]) -> str:
     lines.append(f"| (d) GPU | - | {r['gpu']} | | | | | | | | | | | |")
     lines += ["", "plain / mode / auto: Hearth's decode speed (tokens after the first per second after the first "
               "token); tool: llama-lookup (a) or llama-speculative (b, c), the speed it reports; tool, no draft: "
-              "llama-lookup drafting nothing (the tool's plain loop). End to end: answer tokens / (prompt + answer "
-              "time), which counts a draft model's prompt evaluation on both sides (Hearth's happens after the first "
-              "token, inside its decode time; the tool's before it starts timing). Identical: the greedy answer "
+              "llama-lookup drafting nothing (the tool's plain loop). A draft model reads the prompt after Hearth's "
+              "first token, inside its decode time, and before the tool starts timing: mode/tool leaves it out of "
+              "Hearth's time as the tool does, mode/plain and auto/plain count it. End to end: answer tokens / "
+              "(prompt + answer time), everything counted on both sides. Identical: the greedy answer "
               "equals plain decoding's in every repetition (first differing character in the JSON)."]
     steps = r["step_cost_s"]
     lines += ["", "Decode step cost (ms) by tokens per step (1 = plain; 9 = verifying 8 drafted tokens):", "",
