@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.cli import terminal
 from assistant.cli.context import CliContext, err, positive_int, print_json
 from assistant.errors import HearthError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
@@ -89,31 +90,35 @@ class _Call:
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
-            cancel: threading.Event | None = None) -> _Turn:
-    """Run one turn; print tokens to stdout when ``echo``; notices always go to stderr."""
+            cancel: threading.Event | None = None, prefix: str = "") -> _Turn:
+    """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
+    shows, as ``hearth> ``); notices always go to stderr, those about the answer under it."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model)
     sources, memories = None, None
-    line_open = False  # answer text printed since the last line break
+    shown: list[str] = []  # the answer text written to stdout
+    later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
     try:
         for event in response:
             if isinstance(event, Token) and echo:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
-                line_open = True
+                shown.append(event.text)
             elif isinstance(event, Notice):
-                if line_open:  # a notice about the answer comes after it: on a terminal, on its own line
-                    sys.stdout.write("\n")
-                    sys.stdout.flush()
-                    line_open = False
-                err(f"[{event.kind}] {event.message}")
+                if shown:
+                    later.append(event)
+                else:
+                    err(f"[{event.kind}] {event.message}")
             elif isinstance(event, Sources):
                 sources = event
             elif isinstance(event, MemoriesUsed):
                 memories = event
-        if line_open:
+        if shown:
             sys.stdout.write("\n")
+            if response.done is not None:  # with the citations Hearth attributed, where the terminal allows
+                terminal.rewrite(sys.stdout, prefix + "".join(shown), prefix + response.done.text)
+            sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (``| head``): stop the answer and let the turn end, saved as cancelled, while
         # the assistant is still open, rather than whenever the abandoned generator happens to be collected.
@@ -121,6 +126,8 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
         for _ in response:
             pass
         raise
+    for event in later:
+        err(f"[{event.kind}] {event.message}")
     return _Turn(response.done, response.failed, sources, memories.memories if memories else ())
 
 
@@ -131,8 +138,15 @@ class _Turn:
     sources: Sources | None
     memories: tuple[Any, ...]  # the MemoryItems the answer's prompt carried
 
-    def print_memories(self) -> None:
-        """Which memories the answer could use, on stderr (stdout stays the answer alone)."""
+    @property
+    def cited(self) -> list[Any]:
+        """The sources the answer cites (its ``[n]``), in number order."""
+        return [c for c in self.sources.citations if c.n in self.sources.cited] if self.sources else []
+
+    def print_sources(self) -> None:
+        """The cited sources, then the memories the answer could use, on stderr (stdout stays the answer alone)."""
+        for c in self.cited:
+            err(f"[{c.n}] {c.location()}  {c.uri()}")
         for m in self.memories:
             err(f"[memory] {m.text}")
 
@@ -156,20 +170,17 @@ def _speculative_json(s: Any) -> dict[str, Any]:
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     call = _Call.from_args(args, ctx)
     turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
-    done, failed, sources = turn.done, turn.failed, turn.sources
+    done, failed = turn.done, turn.failed
     if failed is not None:
         err(f"hearth: {failed.message}")
         return _exit_code(failed)
     assert done is not None
-    cited = [c for c in sources.citations if c.n in sources.cited] if sources else []
     if args.json:
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
-                    "sources": [c.to_dict() for c in cited], "speculative": _speculative_json(done.stats),
+                    "sources": [c.to_dict() for c in turn.cited], "speculative": _speculative_json(done.stats),
                     "memories": [m.to_dict() for m in turn.memories]})
     else:
-        for c in cited:
-            err(f"[{c.n}] {c.location()}  {c.uri()}")
-        turn.print_memories()
+        turn.print_sources()
         err(_stats_line(done))
     sys.stdout.flush()
     return 0  # the core learns from this turn in the background and finishes before the process exits
@@ -210,7 +221,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
         try:
-            turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel)
+            turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel, prefix="hearth> ")
             done, failed = turn.done, turn.failed
         except KeyboardInterrupt:
             cancel.set()
@@ -220,7 +231,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err(f"hearth: {failed.message}")
         elif done is not None:
             conversation_id = done.conversation_id
-            turn.print_memories()
+            turn.print_sources()
             err(f"({_stats_line(done)})")
 
 

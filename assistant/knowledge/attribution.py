@@ -19,7 +19,9 @@ from assistant.knowledge.answering import CITATION
 from assistant.knowledge.records import Citation
 from assistant.knowledge.words import content_words
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)")
+#: Where a sentence ends: after . ! or ?, and before a list item ("1. ", "- "), whose number would otherwise end
+#: the line before it as a sentence ("follow these steps:\n\n1." was cited as "1 [1].")
+_SENTENCE_END = re.compile(r"((?<=[.!?])\s+|\s*\n\s*(?=(?:\d+[.)]|[-*+•])\s))")
 #: A sentence is attributed when at least this share of its content words (and at least two) occur in a passage.
 MIN_OVERLAP = 0.5
 

@@ -89,6 +89,20 @@ def test_attribution_only_for_well_supported_sentences() -> None:
     assert attribute("I like trains.", passages) == ("I like trains.", [])
 
 
+def test_attribution_reads_each_list_item_as_a_sentence() -> None:
+    """A list item's number is not the end of the line before it: "follow these steps:\n\n1." was one sentence,
+    cited as "1 [1]." (seen in `hearth ask` on the personal folder)."""
+    passages = [Citation(0, "c", "/x/a.md", None, 1, 1, None, "Press the reset button on the dishwasher, then wait "
+                         "until the display shows a dash.", 1.0)]
+    answer = ("To reset the dishwasher, follow these steps:\n\n1. Press the reset button on the dishwasher.\n"
+              "2. Wait until the display shows a dash.\n- Have a nice day.")
+    text, used = attribute(answer, passages)
+    assert text == ("To reset the dishwasher, follow these steps: [1]\n\n"
+                    "1. Press the reset button on the dishwasher [1].\n"
+                    "2. Wait until the display shows a dash [1].\n- Have a nice day.")
+    assert [c.n for c in used] == [1]
+
+
 def test_a_citation_the_model_wrote_is_no_evidence_by_itself() -> None:
     """Whoever wrote ``[n]``, an answer restates a passage only by its words; a citation marker is no word."""
     passages = [Citation(0, "c", "/x/a.md", None, 1, 1, None, "The greenhouse key is under the blue pot.", 1.0)]

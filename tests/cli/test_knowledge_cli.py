@@ -190,3 +190,51 @@ def test_search_puts_the_one_file_with_an_exact_code_first(tmp_path: Path,
     capsys.readouterr()
     assert cli.main(["search", "Which shipment has tracking number Z00042?", "-c", "shipments"]) == 0
     assert capsys.readouterr().out.startswith(f"[1] {root / 'heron.txt'}  lines 1-1")
+
+
+def _on_a_terminal(args: list[str], typed: str = "", rows: int = 24, columns: int = 80) -> str:
+    """Run ``hearth ARGS`` with a pseudo-terminal as its stdin, stdout and stderr (what a user's terminal is),
+    type ``typed``, and return everything it wrote to the screen."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")} | {"HF_HUB_OFFLINE": "1",
+                                                                                     "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, stdin=child_fd,
+                            stdout=child_fd, stderr=child_fd, close_fds=True)
+    os.close(child_fd)
+    if typed:
+        os.write(main_fd, typed.encode())
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the child closed the terminal: it has exited
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main_fd)
+    assert proc.wait(timeout=60) == 0, screen.decode(errors="replace")
+    return screen.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_on_a_terminal_the_answer_is_shown_again_with_the_citations_hearth_added(docs: Path) -> None:
+    """The model streams "… pier 9." without citing; Hearth attributes it to boat.md once the answer is done.
+    On a terminal the streamed text is erased and written again with its [1], above the sources it numbers:
+    `hearth ask`, and `hearth chat`, which listed no sources at all before."""
+    assert cli.main(["index", str(docs), "--collection", "mine"]) == 0
+    options = ["--collection", "mine", "--no-memory", "--preset", "greedy", "--max-tokens", "48"]
+    screen = _on_a_terminal(["ask", *options, "Where is the sailing boat moored?"])
+    streamed, _, again = screen.partition("\r\x1b[1A\x1b[J")  # one row up, cleared, written again
+    assert "pier 9" in streamed and "[1]" not in streamed, screen
+    assert "pier 9" in again and "[1]" in again.split("\n")[0], screen  # the answer's row, now cited
+    assert "\n[1] boat.md" in again and "Traceback" not in screen, screen
+    screen = _on_a_terminal(["chat", *options], typed="Where is the sailing boat moored?\n/quit\n")
+    streamed, _, again = screen.partition("\r\x1b[1A\x1b[J")
+    assert "hearth> " in streamed and "[1]" not in streamed.split("hearth> ", 1)[1], screen
+    assert again.startswith("hearth> ") and "[1]" in again.split("\n")[0] and "\n[1] boat.md" in again, screen
