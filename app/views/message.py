@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
-from app.views.widgets import tool_button
+from app.views.widgets import FlowLayout, tool_button
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
 DRAFT_TINT = {"light": "#2d7466", "dark": "#86c9b8"}
@@ -85,8 +85,14 @@ def tint_html(rendered: str, source: str, ranges: Sequence[tuple[int, int]], col
     return "".join(out)
 
 
+#: the longest file name a source chip shows whole; a longer one keeps its start and end (the tooltip has all)
+CHIP_NAME_CHARS = 36
+
+
 def chip_label(passage: Passage) -> str:
     name = Path(passage.path).name or passage.path
+    if len(name) > CHIP_NAME_CHARS:
+        name = f"{name[:CHIP_NAME_CHARS - 13]}…{name[-12:]}"
     return f"{passage.n}  {name}" + (f" · p.{passage.page}" if passage.page is not None else "")
 
 
@@ -124,11 +130,9 @@ class MessageWidget(QFrame):
         self.notices.setObjectName("Notice")
         self.notices.setWordWrap(True)
         self.notices.hide()
-        self.chips = QHBoxLayout()
-        self.chips.setSpacing(6)
+        self.chips = FlowLayout(spacing=6)
         self.chips_row = QFrame()
         self.chips_row.setLayout(self.chips)
-        self.chips.setContentsMargins(0, 0, 0, 0)
         self.chips_row.hide()
         self.meta = QLabel()
         self.meta.setObjectName("MessageMeta")
@@ -200,7 +204,6 @@ class MessageWidget(QFrame):
         if memories:
             self._chip(f"{len(memories)} memor{'y' if len(memories) == 1 else 'ies'} used",
                        "Memories used for this answer", None)
-        self.chips.addStretch(1)
         self.chips_row.setVisible(bool(passages or memories))
 
     def _chip(self, text: str, name: str, passage: Passage | None) -> QPushButton:

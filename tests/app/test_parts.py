@@ -79,3 +79,28 @@ def test_cited_chips_are_highlighted_and_uncited_ones_dimmed(qtbot: QtBot) -> No
     assert chips[0].toolTip() == "Source 1: lease.pdf p.2 (cited in the answer)"
     assert chips[1].toolTip() == "Source 2: trip.md (found but not used in the answer)"
     assert chips[2].toolTip() == "Source 3: old.md"
+
+
+def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot) -> None:
+    """Five chips with real file names were squeezed into one row below their text, cut on both sides."""
+    from PySide6.QtWidgets import QPushButton
+
+    from app.views.message import MessageWidget
+
+    widget = MessageWidget("assistant", THEME)
+    qtbot.addWidget(widget)
+    names = ["Brava-DW450-series-user-manual.pdf", "dishwasher-e4-forum-notes.md", "2025-02.md", "questions.json",
+             "a-very-long-file-name-that-someone-exported-from-their-mail-client-2024.eml", "tenancy-agreement.docx"]
+    widget.set_sources([Passage.of({"n": i, "path": f"/n/{name}", "text": "t", "cited": i == 2})
+                        for i, name in enumerate(names, 1)], [])
+    widget.resize(520, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    chips = widget.chips_row.findChildren(QPushButton)
+    assert all(c.width() >= c.sizeHint().width() for c in chips)  # every label whole
+    assert len({c.y() for c in chips}) > 1  # on more rows than one
+    assert all(c.geometry().right() < widget.chips_row.width() for c in chips)
+    assert all(c.geometry().bottom() < widget.chips_row.height() for c in chips)  # the row grew to hold them
+    long = chips[4].text()
+    assert long.startswith("5  a-very-long-file") and long.endswith("-2024.eml") and "…" in long
+    assert chips[4].toolTip() == f"Source 5: {names[4]} (found but not used in the answer)"
