@@ -119,7 +119,9 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 conversation = _extras(event, None)
                 yield fmt.sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **conversation))
                 if sources is not None or notices:
-                    yield fmt.sse(shape.chunk([], **_extras(event, sources, notices)))
+                    # with the answer as saved: the [n] Hearth attributed after the model's text streamed
+                    # (the model cited nothing) are in it, so a client can show what the citations number
+                    yield fmt.sse(shape.chunk([], content=event.text, **_extras(event, sources, notices)))
                 if include_usage:
                     yield fmt.sse(shape.chunk([], usage=fmt.usage(s.prompt_tokens, s.completion_tokens)))
             elif isinstance(event, Failed):

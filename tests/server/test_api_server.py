@@ -166,6 +166,9 @@ def test_collections_answer_with_citations(served: SimpleNamespace) -> None:
     finish = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
     extra = chunks[finish + 1]  # the citations come after the finish reason, before [DONE]
     assert extra.choices == [] and extra.model_extra["citations"] == citations
+    # the answer as saved, with its [n]: what the streamed deltas lack where Hearth attributed the citations
+    assert extra.model_extra["content"] == response.choices[0].message.content
+    assert "[1]" in response.choices[0].message.content
 
     with pytest.raises(openai.NotFoundError, match="no knowledge collection"):
         _chat(served, messages=ask["messages"], extra_body={"collections": ["missing"]})
