@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import unicodedata
 from typing import TextIO
 
@@ -27,7 +28,12 @@ def rows(text: str, columns: int) -> int:
 
 
 def can_rewrite(stream: TextIO) -> bool:
-    return stream.isatty() and os.environ.get("TERM", "") != "dumb"
+    """A terminal that understands the escape codes used: on Windows only Windows Terminal or one that sets
+    TERM (Git Bash, MSYS) is known to; the old console would print them."""
+    term = os.environ.get("TERM", "")
+    if sys.platform == "win32" and not (term or os.environ.get("WT_SESSION")):
+        return False
+    return stream.isatty() and term != "dumb"
 
 
 def rewrite(stream: TextIO, shown: str, final: str) -> bool:
