@@ -686,6 +686,8 @@ class History:
                 header += " (interrupted)"
             parts.append(header)
             parts.append(message.content.strip() or "_(empty)_")
+            if sources := _cited_sources(message.sources):
+                parts.append("**Sources**\n\n" + "\n".join(sources))
         return "\n\n".join(parts) + "\n"
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
@@ -697,3 +699,14 @@ class History:
             **asdict(conversation),
             "messages": [asdict(m) for m in messages],
         }
+
+
+def _cited_sources(sources: list[dict[str, Any]] | None) -> list[str]:
+    """Markdown lines for the passages an answer cites, numbered as its ``[n]`` (all it was given for answers
+    saved before cited passages were marked), so an exported answer's numbers lead somewhere."""
+    from assistant.knowledge.records import Citation
+
+    saved = sources or []
+    marked = any("cited" in s for s in saved)
+    cited = [Citation.from_dict(s) for s in saved if s.get("cited") or not marked]
+    return [f"- [{c.n}] [{c.location()}]({c.uri()})" for c in cited]

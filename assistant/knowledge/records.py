@@ -101,6 +101,13 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "uri": self.uri()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        """A citation as ``to_dict`` saved it in the history (extra keys such as ``cited`` are ignored)."""
+        return cls(int(data.get("n", 0)), data.get("collection", ""), data.get("path", ""), data.get("page"),
+                   data.get("line_start"), data.get("line_end"), data.get("heading"), data.get("text", ""),
+                   float(data.get("score", 0.0)))
+
 
 @dataclass(frozen=True)
 class CollectionInfo:

@@ -238,3 +238,19 @@ def test_on_a_terminal_the_answer_is_shown_again_with_the_citations_hearth_added
     streamed, _, again = screen.partition("\r\x1b[1A\x1b[J")
     assert "hearth> " in streamed and "[1]" not in streamed.split("hearth> ", 1)[1], screen
     assert again.startswith("hearth> ") and "[1]" in again.split("\n")[0] and "\n[1] boat.md" in again, screen
+
+
+def test_an_exported_grounded_answer_lists_the_sources_its_numbers_cite(docs: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth history export` wrote "… pier 9 [1]." with nothing saying what [1] is."""
+    assert cli.main(["index", str(docs), "--collection", "mine"]) == 0
+    capsys.readouterr()
+    assert cli.main(["ask", "--collection", "mine", "--no-memory", "--preset", "greedy", "--max-tokens", "48",
+                     "--json", "Where is the sailing boat moored?"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert "[1]" in answer["answer"] and [Path(s["path"]).name for s in answer["sources"]] == ["boat.md"]
+    assert cli.main(["history", "export", answer["conversation_id"]]) == 0
+    markdown = capsys.readouterr().out
+    assert answer["answer"].strip() in markdown
+    boat = (docs / "boat.md").resolve()
+    assert f"**Sources**\n\n- [1] [boat.md:1-3]({boat.as_uri()})\n" in markdown
