@@ -118,21 +118,29 @@ def test_auto_drafts_where_it_pays_and_equals_plain(engine: Engine) -> None:
 
 
 class SlowDrafter(NgramDrafter):
-    """A drafter that guesses well but takes 150 ms per proposal: speculating with it is slower than plain."""
+    """A drafter that guesses well but takes ``delay`` seconds per proposal: speculating with it is slower than
+    plain decoding (a plain step takes ~10 ms)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
 
     def propose(self, k: int) -> list[int]:
         draft = super().propose(k)
         if draft:
-            time.sleep(0.15)
+            time.sleep(self.delay)
         return draft
 
 
 def test_auto_turns_a_slow_drafter_off_and_says_so(engine: Engine) -> None:
     engine._speed = SpeedModel()
     answer(engine, OPEN, max_tokens=40)
-    engine._ngram = SlowDrafter()
+    # 500 ms for auto, which asks it only for a few probes: at 150 ms a plain step stalled by a busy machine
+    # (a 2-core VM) once made one draft look worth it ("auto: drafting with ngram, 0.86x plain")
+    engine._ngram = SlowDrafter(0.5)
     try:
         spec = answer(engine, REPEAT, mode("auto", 8), max_tokens=200)
+        engine._ngram = SlowDrafter(0.15)  # forced, it drafts at every step
         forced = answer(engine, REPEAT, mode("ngram", 8), max_tokens=200)
     finally:
         engine._ngram = None
