@@ -63,7 +63,8 @@ class Controllers:
     def __init__(self, window: MainWindow, assistant: Any) -> None:
         w, workers = window, window.workers
         self.chat = ChatController(assistant, workers, w.chat_view, w.composer, w.source_panel, w.status, w.banner)
-        self.conversations = ConversationsController(assistant, workers, w.sidebar, w.conversations_model)
+        self.conversations = ConversationsController(assistant, workers, w.sidebar, w.conversations_model, w.status,
+                                                     w.banner.show_message)
         self.knowledge = KnowledgeController(assistant, workers, w, w.collections_model, w.sidebar.indexing,
                                              w.composer)
         self.model = ModelController(assistant, workers, w, w.status, w.composer)

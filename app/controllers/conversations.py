@@ -1,12 +1,17 @@
-"""The sidebar's conversation list: refresh, search as you type (debounced, on the io lane), rename, delete."""
+"""The sidebar's conversation list: refresh, search as you type (debounced, on the io lane), rename, export,
+delete."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QStatusBar
 
 from app.qt_models import ListModel
 from app.views.dialogs import ask_text, confirm
@@ -14,6 +19,10 @@ from app.views.sidebar import Sidebar
 from app.workers import Job, Workers
 
 SEARCH_DELAY_MS = 150
+EXPORT_FILTERS = "Markdown (*.md);;JSON (*.json)"
+#: How long "Exported … to …" stays in the status bar.
+EXPORTED_MESSAGE_MS = 8000
+_UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,12 @@ def entries_from_hits(hits: list[Any]) -> list[Entry]:
     return list(seen.values())
 
 
+def export_file_name(title: str) -> str:
+    """A file name from a chat's title: characters no file system accepts become "-", at most 80 characters."""
+    name = _UNSAFE_IN_NAMES.sub("-", title).strip(" .-")[:80].rstrip(" .-")
+    return name or "chat"
+
+
 def conversation_model() -> ListModel[Entry]:
     return ListModel(lambda e: f"{e.title}\n{e.detail}", lambda e: e.title)
 
@@ -58,9 +73,12 @@ class ConversationsController(QObject):
     openRequested = Signal(str)
     deleted = Signal(str)
 
-    def __init__(self, assistant: Any, workers: Workers, sidebar: Sidebar, model: ListModel[Entry]) -> None:
+    def __init__(self, assistant: Any, workers: Workers, sidebar: Sidebar, model: ListModel[Entry],
+                 status: QStatusBar, show_error: Callable[[str], None]) -> None:
         super().__init__()
         self.assistant, self.workers, self.sidebar, self.model = assistant, workers, sidebar, model
+        self.status, self.show_error = status, show_error
+        self.export_folder = Path.home()  # the next export is offered where the last one went
         self.current: str | None = None
         self._query = ""
         self._debounce = QTimer(self)
@@ -71,6 +89,7 @@ class ConversationsController(QObject):
         sidebar.conversationActivated.connect(lambda entry: self.openRequested.emit(entry.conversation_id))
         sidebar.renameRequested.connect(self.rename)
         sidebar.deleteRequested.connect(self.delete)
+        sidebar.exportRequested.connect(self.export)
 
     def _typed(self, text: str) -> None:
         self._query = text.strip()
@@ -104,6 +123,25 @@ class ConversationsController(QObject):
                                        on_done=lambda _: self.refresh()))
 
         ask_text(self.sidebar, "Rename chat", "Title:", entry.title, renamed)
+
+    def export(self, entry: Entry) -> None:
+        """Ask where to save the chat (Markdown or JSON, as ``hearth history export`` prints it), then write it
+        on the io lane; the status bar says where it went, the banner why it could not."""
+        suggested = self.export_folder / f"{export_file_name(entry.title)}.md"
+        path, chosen = QFileDialog.getSaveFileName(self.sidebar, "Export chat", str(suggested), EXPORT_FILTERS)
+        if not path:
+            return
+        target = Path(path)
+        if not target.suffix and chosen.startswith("JSON"):
+            target = target.with_name(target.name + ".json")
+        self.export_folder = target.parent
+        history = self.assistant.history
+
+        def saved(written: Path) -> None:
+            self.status.showMessage(f"Exported “{entry.title}” to {written}", EXPORTED_MESSAGE_MS)
+
+        self.workers.io.submit(Job(lambda: history.save_export(entry.conversation_id, target), on_done=saved,
+                                   on_failed=self.show_error))
 
     def delete(self, entry: Entry) -> None:
         history = self.assistant.history

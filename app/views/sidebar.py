@@ -41,6 +41,7 @@ class Sidebar(QFrame):
     conversationActivated = Signal(object)  # the item of the row
     renameRequested = Signal(object)
     deleteRequested = Signal(object)
+    exportRequested = Signal(object)
     addFolderRequested = Signal()
     removeCollectionRequested = Signal(object)
     collectionErrorsRequested = Signal(object)  # the collection's info, when it has skipped files
@@ -117,6 +118,7 @@ class Sidebar(QFrame):
             return
         menu = QMenu(self)
         menu.addAction(icon("edit"), "Rename…", lambda: self.renameRequested.emit(item))
+        menu.addAction(icon("export"), "Export…", lambda: self.exportRequested.emit(item))
         menu.addAction(icon("trash"), "Delete…", lambda: self.deleteRequested.emit(item))
         menu.popup(self.conversations.viewport().mapToGlobal(pos))
 

@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any
 
 from assistant.chat import salvage
+from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError
 
 log = logging.getLogger(__name__)
@@ -689,6 +690,26 @@ class History:
             if sources := _cited_sources(message.sources):
                 parts.append("**Sources**\n\n" + "\n".join(sources))
         return "\n\n".join(parts) + "\n"
+
+    def export(self, conversation_id: str, fmt: str = "md") -> str:
+        """The conversation as the text of an export file: Markdown (``md``) or JSON (``json``). The CLI prints
+        it and the window saves it, so both write the same thing."""
+        if fmt == "json":
+            return json.dumps(self.export_json(conversation_id), ensure_ascii=False, indent=2) + "\n"
+        return self.export_markdown(conversation_id)
+
+    def save_export(self, conversation_id: str, path: Path) -> Path:
+        """Save the conversation to ``path``: JSON for a ``.json`` name, else Markdown (``.md`` is added to a
+        name without a suffix). Written whole or not at all, so a failed save never leaves half a file over an
+        earlier export. Returns the path written."""
+        if not path.suffix:
+            path = path.with_name(path.name + ".md")
+        text = self.export(conversation_id, "json" if path.suffix.lower() == ".json" else "md")
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise HistoryError(f"Hearth could not save the chat to {path}: {exc.strerror or exc}.") from exc
+        return path
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
         """The conversation and its messages as plain JSON-serialisable data (for backup or later import)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from dataclasses import dataclass
@@ -254,11 +253,7 @@ def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    history = ctx.assistant.history
-    if args.format == "json":
-        print(json.dumps(history.export_json(args.id), ensure_ascii=False, indent=2))
-    else:
-        print(history.export_markdown(args.id))
+    print(ctx.assistant.history.export(args.id, args.format), end="")
     return 0
 
 

@@ -6,8 +6,14 @@ answers "You said: <question>".
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from fakes import FakeEmbedder, fake_engine
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -25,6 +31,15 @@ def fake_assistant() -> Assistant:
                      knowledge=KnowledgeBase(paths, settings.knowledge, embedder=FakeEmbedder()))
 
 
+def open_window(qtbot: QtBot) -> MainWindow:
+    window = MainWindow(opener=fake_assistant)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        pass
+    return window
+
+
 def send(qtbot: QtBot, window: MainWindow, text: str) -> None:
     window.composer.edit.setPlainText(text)
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
@@ -32,11 +47,7 @@ def send(qtbot: QtBot, window: MainWindow, text: str) -> None:
 
 
 def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbot: QtBot) -> None:
-    window = MainWindow(opener=fake_assistant)
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.ready, timeout=30_000):
-        pass
+    window = open_window(qtbot)
     send(qtbot, window, "First question.")
     send(qtbot, window, "Second question.")
     chat, history = window.ctl.chat, window.assistant.history
@@ -60,11 +71,7 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
     """With memory switched off in Settings the composer's chip read "Memory on" (and its tooltip "Memory is on
     for the next message"); now it says off and cannot be ticked, and turning memory on in Settings brings back
     this chat's choice at once."""
-    window = MainWindow(opener=fake_assistant)
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.ready, timeout=30_000):
-        pass
+    window = open_window(qtbot)
     chip = window.composer.memory
     assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, False)
     assert "Settings → Memory" in chip.toolTip()
@@ -76,4 +83,54 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
         qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=10_000)
         assert window.assistant.settings.memory.enabled is enabled
         assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == (shown, enabled, enabled)
+    window.close()
+
+
+def _conversation_menu_action(qtbot: QtBot, window: MainWindow, text: str) -> QAction:
+    """Right-click the first chat in the sidebar and return the menu's action named ``text``."""
+    view = window.sidebar.conversations
+    qtbot.waitUntil(lambda: view.model().rowCount() > 0, timeout=10_000)
+    view.customContextMenuRequested.emit(view.visualRect(view.model().index(0, 0)).center())
+    menu = window.sidebar.findChildren(QMenu)[-1]
+    assert menu.isVisible()
+    action = next(a for a in menu.actions() if a.text() == text)
+    menu.close()
+    return action
+
+
+def test_a_chat_is_exported_from_the_sidebar_as_markdown_or_json(qtbot: QtBot, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window had no way to save a conversation (only ``hearth history export`` did): the chat's menu now
+    has Export…, which writes what the CLI prints, says where in the status bar, and says why it could not."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Where is the spare key?")
+    chat_id = window.ctl.chat.conversation_id
+    history = window.assistant.history
+    offered: list[str] = []
+
+    def save_as(answer: str, chosen: str):  # stands in for QFileDialog.getSaveFileName
+        def dialog(parent, caption, suggested, filters):
+            offered.append(suggested)
+            return answer, chosen
+        return dialog
+
+    for name, chosen, written in (("chat", "Markdown (*.md)", "chat.md"), ("chat", "JSON (*.json)", "chat.json")):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as(str(tmp_path / name), chosen))
+        _conversation_menu_action(qtbot, window, "Export…").trigger()
+        qtbot.waitUntil(lambda written=written: (tmp_path / written).exists(), timeout=10_000)
+        title = history.get_conversation(chat_id).title
+        assert window.status.currentMessage() == f"Exported “{title}” to {tmp_path / written}"
+    assert (tmp_path / "chat.md").read_text("utf-8") == history.export(chat_id, "md")
+    assert "## User\n\nWhere is the spare key?" in (tmp_path / "chat.md").read_text("utf-8")
+    saved = json.loads((tmp_path / "chat.json").read_text("utf-8"))
+    assert [m["content"] for m in saved["messages"]] == ["Where is the spare key?", "You said: Where is the spare key?"]
+    assert Path(offered[0]).parent == Path.home() and offered[0].endswith(".md")
+    assert Path(offered[1]).parent == tmp_path  # offered where the last export went
+
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as(str(tmp_path / "a-file" / "chat.md"), ""))
+    _conversation_menu_action(qtbot, window, "Export…").trigger()
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    failed = tmp_path / "a-file" / "chat.md"
+    assert window.banner.label.text().startswith(f"Hearth could not save the chat to {failed}:")
     window.close()
