@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
             self.ctl.models.cancel_download()  # the partial file stays; the next start can resume it
-            self.ctl.model.cancel_load()
+            self.ctl.model.shutdown()
             self.ctl.server.poll.stop()  # the API server itself stops with the assistant, below
         if self._unsubscribe is not None:
             self._unsubscribe()

@@ -96,7 +96,11 @@ class SentenceTransformerEmbedder:
         self._model: SentenceTransformer | None = None
         self._tokenizer: Tokenizer | None = None
         self._numpy: BertEncoder | object | None = _UNLOADED
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the torch model: its load (imports of many seconds) and its batches
+        #: the NumPy encoder's own: a question's embedding must not wait for torch to load in the background
+        #: (the window loads it at start for the first indexing run; sharing one lock made the first answers
+        #: wait ~10 s on two cores)
+        self._numpy_lock = threading.Lock()
         config = path / "sentence_bert_config.json"
         self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
 
@@ -112,7 +116,7 @@ class SentenceTransformerEmbedder:
         return torch_available() or self._query_encoder() is None
 
     def _query_encoder(self) -> BertEncoder | None:
-        with self._lock:
+        with self._numpy_lock:
             if self._numpy is _UNLOADED:
                 self._numpy = bert_numpy.load(self.path)
             return self._numpy  # type: ignore[return-value]

@@ -7,6 +7,8 @@ answers "You said: <question>".
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,10 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
+from app.workers import Job
 from assistant.config import Settings
 from assistant.core import Assistant
-from assistant.knowledge import KnowledgeBase
+from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.paths import get_paths
 
 
@@ -133,4 +136,77 @@ def test_a_chat_is_exported_from_the_sidebar_as_markdown_or_json(qtbot: QtBot, t
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
     failed = tmp_path / "a-file" / "chat.md"
     assert window.banner.label.text().startswith(f"Hearth could not save the chat to {failed}:")
+    window.close()
+
+
+def test_a_question_is_answered_while_the_embedders_bulk_model_still_loads(qtbot: QtBot, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """At start the window loads the embedder's torch model in the background for the first indexing run
+    (importing torch and sentence-transformers: 10 s and more on two cores). A question's embedding does not
+    need it, yet it waited on the same lock, so the first answers from a collection came 11-13 s after they
+    were asked (`hearth ask`: 7 s). The real bundled embedder; its torch load held until the test ends."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "key.md").write_text("# House\n\nThe spare key is under the blue flowerpot by the door.\n")
+    settings = Settings()
+    settings.memory.enabled = False
+    embedder = SentenceTransformerEmbedder.from_settings(settings.knowledge)
+    kb = KnowledgeBase(get_paths(), settings.knowledge, embedder=embedder)
+    list(kb.index([folder], "notes"))  # one chunk: embedded without torch
+    kb.close()
+    loading = threading.Event()
+    released = threading.Event()
+
+    def slow_load(self: SentenceTransformerEmbedder) -> None:  # stands in for importing torch at start-up
+        with self._lock:
+            loading.set()
+            released.wait(60)
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "load", slow_load)
+    window = MainWindow(opener=lambda: Assistant(get_paths(), settings, engine=fake_engine(), knowledge=KnowledgeBase(
+        get_paths(), settings.knowledge, embedder=embedder)))
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        with qtbot.waitSignal(window.ready, timeout=30_000):
+            pass
+        qtbot.waitUntil(loading.is_set, timeout=10_000)
+        qtbot.waitUntil(lambda: any(a.text() == "notes" for a in window.composer.sources_menu.actions()),
+                        timeout=10_000)
+        window.composer.select_collections(["notes"])
+        send(qtbot, window, "Where is the spare key?")
+        assert not released.is_set()
+        answer = window.assistant.history.messages(window.ctl.chat.conversation_id)[-1]
+        assert answer.role == "assistant" and answer.content.startswith("You said:")  # the fake model's answer
+        assert [Path(s["path"]).name for s in answer.sources] == ["key.md"]
+    finally:
+        released.set()
+        window.close()
+
+
+def test_the_torch_warm_up_waits_until_no_answer_runs(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The indexing warm-up (importing torch: 10 s and more of CPU on two cores) ran beside the first answers
+    and made an answer asked right after start 3-4x slower. It now starts once the answers lane is idle, and at
+    once when an indexing run waits for it."""
+    steps: list[tuple[str, str]] = []
+    answers_s = [1.0]
+
+    def warm_up(self: Assistant, part: str) -> None:  # the answers warm-up takes a while here
+        steps.append((part, "start"))
+        if part == "answers":
+            time.sleep(answers_s[0])
+        steps.append((part, "end"))
+
+    monkeypatch.setattr(Assistant, "warm_up", warm_up)
+    window = open_window(qtbot)
+    qtbot.waitUntil(lambda: len(steps) == 4, timeout=10_000)
+    assert steps == [("answers", "start"), ("answers", "end"), ("indexing", "start"), ("indexing", "end")]
+    window.close()
+
+    steps.clear()
+    answers_s[0] = 5.0
+    window = open_window(qtbot)
+    window.workers.indexing.submit(Job(lambda: steps.append(("indexing run", "start"))))
+    qtbot.waitUntil(lambda: len(steps) == 5, timeout=15_000)
+    assert steps.index(("indexing", "end")) < steps.index(("answers", "end"))  # the run did not wait for answers
     window.close()
