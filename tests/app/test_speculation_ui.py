@@ -95,13 +95,14 @@ def _rows(dialog: SettingsDialog) -> list[tuple[str, bool, str]]:
 
 
 def _stats(**spec: Any) -> Stats:
-    return Stats(prompt_tokens=10, evaluated_tokens=10, reused_tokens=0, completion_tokens=12, ttft_s=0.05,
-                 prompt_eval_s=0.05, decode_s=0.2, decode_tps=60.0, stop_reason="stop", device="CPU", model="fake",
-                 **spec)
+    return Stats(**{"prompt_tokens": 10, "evaluated_tokens": 10, "reused_tokens": 0, "completion_tokens": 12,
+                    "ttft_s": 0.05, "prompt_eval_s": 0.05, "decode_s": 0.2, "decode_tps": 60.0, "stop_reason": "stop",
+                    "device": "CPU", "model": "fake", **spec})
 
 
-NGRAM = {"spec_mode": "ngram", "spec_drafter": "ngram", "spec_drafted": 50, "spec_accepted": 41, "spec_steps": 20,
-         "spec_speedup": 1.43, "spec_decision": "ngram: 82% of drafts accepted, 1.43x plain"}
+NGRAM = {"completion_tokens": 120, "spec_mode": "ngram", "spec_drafter": "ngram", "spec_drafted": 50,
+         "spec_accepted": 41, "spec_steps": 20, "spec_speedup": 1.43,
+         "spec_decision": "ngram: 82% of drafts accepted, 1.43x plain"}
 
 
 # --- Settings → Model ------------------------------------------------------------------------------------
@@ -221,6 +222,8 @@ def test_saving_applies_the_speculation_settings_through_update_settings(qtbot: 
 # --- the status bar ----------------------------------------------------------------------------------------
 def test_the_status_bar_shows_the_mode_and_acceptance_with_the_decision_as_tooltip(qtbot: QtBot) -> None:
     assert speculation_summary(_stats(**NGRAM)) == "spec: ngram 82% · 1.4×"
+    # a short answer's speed-up is noise: not shown (the screenshots' 8-token answer read "0.7×")
+    assert speculation_summary(_stats(**{**NGRAM, "completion_tokens": 8})) == "spec: ngram 82%"
     assert speculation_summary(_stats(**{**NGRAM, "spec_mode": "auto", "spec_speedup": 0.0})) == "spec: ngram 82%"
     plain = _stats(spec_mode="auto", spec_decision="off: plain is faster on this CPU, 0.86x")
     assert speculation_summary(plain) == "spec: off (plain faster)"
