@@ -132,13 +132,13 @@ class ConversationsController(QObject):
         if not path:
             return
         target = Path(path)
-        if not target.suffix and chosen.startswith("JSON"):
-            target = target.with_name(target.name + ".json")
+        if not target.suffix:  # a name typed without one gets the chosen filter's
+            target = target.with_name(target.name + (".json" if chosen.startswith("JSON") else ".md"))
         self.export_folder = target.parent
         history = self.assistant.history
 
-        def saved(written: Path) -> None:
-            self.status.showMessage(f"Exported “{entry.title}” to {written}", EXPORTED_MESSAGE_MS)
+        def saved(_: None) -> None:
+            self.status.showMessage(f"Exported “{entry.title}” to {target}", EXPORTED_MESSAGE_MS)
 
         self.workers.io.submit(Job(lambda: history.save_export(entry.conversation_id, target), on_done=saved,
                                    on_failed=self.show_error))

@@ -698,18 +698,14 @@ class History:
             return json.dumps(self.export_json(conversation_id), ensure_ascii=False, indent=2) + "\n"
         return self.export_markdown(conversation_id)
 
-    def save_export(self, conversation_id: str, path: Path) -> Path:
-        """Save the conversation to ``path``: JSON for a ``.json`` name, else Markdown (``.md`` is added to a
-        name without a suffix). Written whole or not at all, so a failed save never leaves half a file over an
-        earlier export. Returns the path written."""
-        if not path.suffix:
-            path = path.with_name(path.name + ".md")
+    def save_export(self, conversation_id: str, path: Path) -> None:
+        """Save the conversation to ``path``: JSON for a ``.json`` name, else Markdown. Written whole or not at
+        all, so a failed save never leaves half a file over an earlier export."""
         text = self.export(conversation_id, "json" if path.suffix.lower() == ".json" else "md")
         try:
             atomic_write_text(path, text)
         except OSError as exc:
             raise HistoryError(f"Hearth could not save the chat to {path}: {exc.strerror or exc}.") from exc
-        return path
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
         """The conversation and its messages as plain JSON-serialisable data (for backup or later import)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,16 @@ from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.paths import get_paths
 
 
-def fake_assistant() -> Assistant:
+def fake_assistant(embedder: object | None = None) -> Assistant:
     settings = Settings()
     settings.memory.enabled = False
     paths = get_paths()
     return Assistant(paths, settings, engine=fake_engine(),
-                     knowledge=KnowledgeBase(paths, settings.knowledge, embedder=FakeEmbedder()))
+                     knowledge=KnowledgeBase(paths, settings.knowledge, embedder=embedder or FakeEmbedder()))
 
 
-def open_window(qtbot: QtBot) -> MainWindow:
-    window = MainWindow(opener=fake_assistant)
+def open_window(qtbot: QtBot, opener: Callable[[], Assistant] = fake_assistant) -> MainWindow:
+    window = MainWindow(opener=opener)
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.ready, timeout=30_000):
@@ -149,7 +150,6 @@ def test_a_question_is_answered_while_the_embedders_bulk_model_still_loads(qtbot
     folder.mkdir()
     (folder / "key.md").write_text("# House\n\nThe spare key is under the blue flowerpot by the door.\n")
     settings = Settings()
-    settings.memory.enabled = False
     embedder = SentenceTransformerEmbedder.from_settings(settings.knowledge)
     kb = KnowledgeBase(get_paths(), settings.knowledge, embedder=embedder)
     list(kb.index([folder], "notes"))  # one chunk: embedded without torch
@@ -163,13 +163,8 @@ def test_a_question_is_answered_while_the_embedders_bulk_model_still_loads(qtbot
             released.wait(60)
 
     monkeypatch.setattr(SentenceTransformerEmbedder, "load", slow_load)
-    window = MainWindow(opener=lambda: Assistant(get_paths(), settings, engine=fake_engine(), knowledge=KnowledgeBase(
-        get_paths(), settings.knowledge, embedder=embedder)))
-    qtbot.addWidget(window)
     try:
-        window.show()
-        with qtbot.waitSignal(window.ready, timeout=30_000):
-            pass
+        window = open_window(qtbot, lambda: fake_assistant(embedder))
         qtbot.waitUntil(loading.is_set, timeout=10_000)
         qtbot.waitUntil(lambda: any(a.text() == "notes" for a in window.composer.sources_menu.actions()),
                         timeout=10_000)
@@ -180,8 +175,8 @@ def test_a_question_is_answered_while_the_embedders_bulk_model_still_loads(qtbot
         assert answer.role == "assistant" and answer.content.startswith("You said:")  # the fake model's answer
         assert [Path(s["path"]).name for s in answer.sources] == ["key.md"]
     finally:
-        released.set()
-        window.close()
+        released.set()  # before the window closes: it waits for the lanes' threads
+    window.close()
 
 
 def test_the_torch_warm_up_waits_until_no_answer_runs(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
