@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.theme = theme or themes.resolve("system", Settings().appearance.font_size)
         self.assistant: Any = None
+        self._opened: Any = None  # set on the model lane the moment the assistant exists (see closeEvent)
+        self._closed = False
         self.ctl: Controllers | None = None
         self._pending_paths: list[Path] = []  # passed before the assistant was open (see open_paths)
         self.setWindowTitle("Hearth")
@@ -128,12 +130,18 @@ class MainWindow(QMainWindow):
         splitter.setCollapsible(1, False)
         self.setCentralWidget(splitter)
         self._shortcuts()
-        self.workers.model.submit(Job(opener, on_done=self.attach, on_failed=self._open_failed))
+        self.workers.model.submit(Job(lambda: self._open(opener), on_done=self.attach, on_failed=self._open_failed))
         self.composer.edit.setFocus()
 
     # --- start-up ------------------------------------------------------------------------------------
+    def _open(self, opener: Callable[[], Any]) -> Any:
+        self._opened = opener()
+        return self._opened
+
     def attach(self, assistant: Any) -> None:
         """Wire the controllers to the freshly opened assistant, then load the model in the background."""
+        if self._closed:  # closed while it opened: closeEvent closed the assistant already
+            return
         self.assistant = assistant
         self.ctl = ctl = Controllers(self, assistant)
         self.chat_view.welcome.getModelsRequested.connect(ctl.models.open)
@@ -283,6 +291,7 @@ class MainWindow(QMainWindow):
     # --- shutdown --------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running jobs, stop the threads (quit + wait), then close the core."""
+        self._closed = True
         if self.ctl is not None:
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
@@ -292,9 +301,11 @@ class MainWindow(QMainWindow):
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.workers.stop()
-        if self.assistant is not None:
-            self.assistant.close(learning_s=2.0)  # what is still queued is learned at the next start
-            self.assistant = None
+        # A window closed while it starts: the opened assistant may not have reached attach (its delivery is
+        # queued behind this event), yet its watchers, learner and databases are open all the same.
+        assistant, self.assistant, self._opened = self.assistant or self._opened, None, None
+        if assistant is not None:
+            assistant.close(learning_s=2.0)  # what is still queued is learned at the next start
         super().closeEvent(event)
 
 
@@ -304,6 +315,7 @@ def run(paths: list[Path] | None = None) -> int:
     One window per user and data folder: when one is running already, ``paths`` go to it (indexed there as
     if dropped on it) and it comes to the front; this process then exits (see :mod:`app.single_instance`)."""
     from app import single_instance, window_report
+    from app.quit_signals import QuitOnSignals
 
     paths = paths or []
     if single_instance.forward(paths):
@@ -327,7 +339,9 @@ def run(paths: list[Path] | None = None) -> int:
     window_report.install(window)
     window.show()
     window.open_paths(paths)
+    signals = QuitOnSignals(lambda: (window.close(), app.quit()))  # quit also ends an open dialog's loop
     try:
         return app.exec()
     finally:
+        signals.restore()
         server.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,9 @@ def _history(assistant: Assistant) -> list[Finding]:
     if not db.exists():
         return [Finding("history", OK, "No chat history yet.")]
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        # closing(): sqlite3's own context manager only ends the transaction; a connection left open kept the
+        # history's write-ahead log from being folded back when the window closed.
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
     except sqlite3.Error as exc:
         result = str(exc)

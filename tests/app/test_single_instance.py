@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -116,3 +117,27 @@ def test_a_socket_left_by_a_crashed_window_is_replaced(hearth_home: Path, tmp_pa
             time.sleep(0.05)
     finally:
         _stop(again)
+    assert again.returncode == 0  # SIGTERM, as a desktop's logout sends, closes the window properly
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window_as_its_close_button_does(hearth_home: Path, tmp_path: Path) -> None:
+    """Before, Ctrl+C did nothing (Python's handler never ran inside Qt's event loop) and SIGTERM ended the
+    process without closeEvent: the databases' write-ahead logs and the instance socket stayed behind."""
+    report = tmp_path / "window.json"
+    window = _launch([], hearth_home, report)
+    deadline = time.time() + 120
+    while not report.exists():
+        assert window.poll() is None and time.time() < deadline, window.communicate()[1] if window.poll() else ""
+        time.sleep(0.05)
+    socket_file = Path(tempfile.gettempdir()) / server_name({"HEARTH_HOME": str(hearth_home)})
+    wal = hearth_home / "data" / "history.sqlite3-wal"
+    while not wal.exists():  # the core has opened its databases
+        assert window.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    assert socket_file.exists()
+    window.send_signal(signal.SIGINT)
+    _, err = window.communicate(timeout=60)
+    assert window.returncode == 0, err
+    assert "SIGINT received: closing the window" in err and "Traceback" not in err, err
+    assert not socket_file.exists()
+    assert not list((hearth_home / "data").glob("*-wal")), "the core's databases were not closed"

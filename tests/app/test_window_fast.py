@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.workers import Job
+from assistant.chat.history import HistoryError
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
@@ -205,3 +206,26 @@ def test_the_torch_warm_up_waits_until_no_answer_runs(qtbot: QtBot, monkeypatch:
     qtbot.waitUntil(lambda: len(steps) == 5, timeout=15_000)
     assert steps.index(("indexing", "end")) < steps.index(("answers", "end"))  # the run did not wait for answers
     window.close()
+
+
+def test_a_window_closed_while_the_assistant_opens_still_closes_it(qtbot: QtBot) -> None:
+    """Closed before the opened assistant reached the window (Ctrl+C or the close button right after launch),
+    the assistant was never closed: its watchers and learner kept running and its databases stayed open."""
+    release, opened = threading.Event(), []
+
+    def slow_open() -> Assistant:
+        release.wait(10)
+        opened.append(fake_assistant())
+        return opened[0]
+
+    window = MainWindow(opener=slow_open)
+    qtbot.addWidget(window)
+    window.show()
+    closing = threading.Timer(0.3, release.set)  # the open ends while closeEvent waits for the model lane
+    closing.start()
+    window.close()
+    assert opened and window.assistant is None and window.ctl is None
+    with pytest.raises(HistoryError, match="closed"):
+        opened[0].history.list_conversations()
+    qtbot.wait(100)  # the queued delivery of the opened assistant arrives and is ignored
+    assert window.ctl is None
