@@ -40,7 +40,14 @@ def command_names() -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # Ctrl+C while the imports below run (a second or so), before the CLI's own handling
+        print("hearth: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     paths = gui_paths(argv)
     if paths is not None:
         from assistant.doctor.qt import check

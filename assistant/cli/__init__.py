@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -71,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _interrupt) if on_main else None
+    _interrupted.clear()
     try:
         try:
             return _run(argv)
@@ -78,9 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # here, not at exit: a reader that went away must surface as BrokenPipeError now
     except BrokenPipeError:
         return _reader_gone()
+    finally:
+        if on_main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for arg in argv:
+        if (text := os.fsencode(arg).decode("utf-8", "replace")) != arg:  # bytes no UTF-8 decoder could read
+            print(f"hearth: the argument {text!r} is not valid UTF-8 text; is the terminal set to UTF-8?",
+                  file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -100,6 +114,9 @@ def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         raise  # not a bug: handled once, in main
     except Exception as exc:  # a bug: still one line; the traceback for a bug report only with -v
+        if _interrupted.is_set():  # Ctrl+C inside a library that wrapped it (pydantic: "SchemaError")
+            print("hearth: interrupted", file=sys.stderr)
+            return 130
         logging.getLogger(__name__).info("the unexpected error in detail:", exc_info=True)
         hint = "" if args.verbose else " Run the command again with -v for details."
         print(f"hearth: unexpected error (a bug in Hearth): {type(exc).__name__}: {str(exc).rstrip('.')}.{hint}",
@@ -107,6 +124,16 @@ def _run(argv: Sequence[str] | None) -> int:
         return EXIT_BUG
     finally:
         ctx.close()
+
+
+_interrupted = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    """Python's own Ctrl+C, remembered: a library that catches the KeyboardInterrupt and raises its own error
+    instead must not make an interrupted command look like a bug."""
+    _interrupted.set()
+    raise KeyboardInterrupt
 
 
 def _reader_gone() -> int:

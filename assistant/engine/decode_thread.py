@@ -53,7 +53,15 @@ class DecodeThread:
                 done.set()
 
         self._jobs.put(job)
-        done.wait()
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                done.wait()
+                break
+            except BaseException as exc:  # Ctrl+C in the waiting thread: the job still runs on memory that the
+                interrupted = interrupted or exc  # caller frees next (a model closed on the way out), so it ends first
+        if interrupted is not None:
+            raise interrupted
         if result[1] is not None:
             raise result[1]
         return result[0]

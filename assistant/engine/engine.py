@@ -148,6 +148,9 @@ class Engine:
         except RuntimeError as exc:
             model.close()
             raise ModelLoadError(f"Could not create a {n_ctx}-token context for {info.name}: {exc}") from None
+        except KeyboardInterrupt:
+            model.close()
+            raise
         loaded = _Loaded(
             info=info,
             model=model,

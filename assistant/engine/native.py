@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import signal
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +32,38 @@ _backend_lock = threading.Lock()
 _backend_ready = False
 #: The last llama.cpp log lines at warning level or above: they explain load failures.
 recent_errors: deque[str] = deque(maxlen=20)
+
+
+#: The signals held back during a load (see _deferred_signals), once one of them arrived.
+_held_signals: list[int] = []
+
+
+@contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """Hold Ctrl+C (and a SIGTERM that Python handles) back while a long native call runs on the main thread.
+
+    Python runs a signal's handler wherever the main thread next runs Python code, which during a load is a
+    llama.cpp callback (a log line, load progress); ctypes prints an exception raised there and drops it, so the
+    load went on as if nothing was pressed (``hearth serve`` then served). Here a signal only sets a flag, the
+    progress callback stops the load, and the handler runs once the call has returned.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    held = {n: h for n, h in previous.items() if callable(h)}  # Python handlers; SIG_DFL/SIG_IGN act in C
+    _held_signals.clear()
+    for number in held:
+        signal.signal(number, lambda signum, _frame: _held_signals.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in held.items():
+            signal.signal(number, handler)
+    if _held_signals:
+        number = _held_signals[0]
+        _held_signals.clear()
+        held[number](number, None)  # Python's Ctrl+C handler (or the CLI's) raises KeyboardInterrupt here
 
 
 @C.llama_log_callback
@@ -85,12 +119,20 @@ class NativeModel:
         params.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF
         params.use_mmap = use_mmap
         params.use_extra_bufts = not cpu_has_amx()
-        if on_progress is not None:
-            # keep the ctypes thunk alive for the whole call: llama.cpp calls it from the loading thread
-            callback = C.llama_progress_callback(lambda fraction, _user: bool(on_progress(fraction)))
-            params.progress_callback = callback
+        def progress(fraction: float, _user: ctypes.c_void_p) -> bool:  # False: llama.cpp stops loading
+            return not _held_signals and (on_progress is None or bool(on_progress(fraction)))
+
+        # keep the ctypes thunk alive for the whole call: llama.cpp calls it from the loading thread
+        callback = C.llama_progress_callback(progress)
+        params.progress_callback = callback
         recent_errors.clear()
-        self.ptr = C.llama_model_load_from_file(path.encode(), params)
+        self.ptr = None
+        try:
+            with _deferred_signals():
+                self.ptr = C.llama_model_load_from_file(path.encode(), params)
+        except KeyboardInterrupt:
+            self.close()
+            raise
         if not self.ptr:
             raise RuntimeError("; ".join(recent_errors) or "llama.cpp could not load the model")
         self.vocab = C.llama_model_get_vocab(self.ptr)
@@ -166,7 +208,14 @@ class NativeContext:
         params.n_threads_batch = n_threads
         params.no_perf = True
         recent_errors.clear()
-        self.ptr = C.llama_init_from_model(model.ptr, params)
+        self.ptr = None
+        try:
+            with _deferred_signals():
+                self.ptr = C.llama_init_from_model(model.ptr, params)
+        except KeyboardInterrupt:
+            if self.ptr:
+                C.llama_free(self.ptr)
+            raise
         if not self.ptr:
             raise RuntimeError("; ".join(recent_errors) or "llama.cpp could not create a context")
         self.model = model

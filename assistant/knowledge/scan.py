@@ -4,7 +4,9 @@ Hidden folders, ``.git``, ``node_modules``, caches and virtual environments are 
 folders are followed once (a loop is detected by device and inode); folders nested deeper than
 :data:`MAX_DEPTH` and files over the size limit are reported with a reason instead of being read. The walk
 keeps its own stack rather than recursing, so no folder tree, however deep, can abort the scan. Only
-``stat`` is called here, which is what makes the re-sync of an unchanged folder cheap.
+``stat`` is called here, which is what makes the re-sync of an unchanged folder cheap. A file whose name is not
+valid UTF-8 (possible on Linux) is reported, not indexed: the index, Chroma and every front end store and show
+paths as UTF-8 text, and one such name used to abort the whole run.
 """
 
 from __future__ import annotations
@@ -42,15 +44,17 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
     for source in sources:
         root = Path(source).expanduser().absolute()
         if not root.exists():
-            result.skipped.append((str(root), "not found (nothing under it was removed from the index)"))
+            result.skipped.append((shown(root), "not found (nothing under it was removed from the index)"))
         elif root.is_dir():
             result.roots.append(str(root))
             _walk(root, result, seen_dirs, max_bytes, supported)
+        elif not root.is_file():  # reading a named pipe or a device would wait forever
+            result.skipped.append((shown(root), "not a regular file (a pipe, socket or device)"))
         elif supported(root):
             result.roots.append(str(root))
             _add_file(root, root.stat(), result, max_bytes, supported)
         else:
-            result.skipped.append((str(root), "unsupported file type"))
+            result.skipped.append((shown(root), "unsupported file type"))
     return result
 
 
@@ -73,13 +77,15 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
                 if entry.name in SKIPPED_DIRS:
                     continue
                 if depth >= MAX_DEPTH:
-                    result.skipped.append((str(path), f"nested more than {MAX_DEPTH} folders deep (not indexed)"))
+                    result.skipped.append((shown(path), f"nested more than {MAX_DEPTH} folders deep (not indexed)"))
                 else:
                     _enter(path, depth + 1, stack, result, seen)
             elif entry.is_file():
                 _add_file(path, entry.stat(), result, max_bytes, supported)
+            elif entry.is_symlink() and supported(path):
+                result.skipped.append((shown(path), "a link to something that does not exist"))
         except OSError as exc:
-            result.skipped.append((str(path), f"cannot be read: {exc.strerror or exc}"))
+            result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc}"))
 
 
 def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.DirEntry[str]]]], result: ScanResult,
@@ -95,7 +101,7 @@ def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.Di
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
     except OSError as exc:
-        result.skipped.append((str(folder), f"cannot be listed: {exc.strerror or exc}"))
+        result.skipped.append((shown(folder), f"cannot be listed: {exc.strerror or exc}"))
         return
     stack.append((folder, depth, iter(entries)))
 
@@ -104,7 +110,16 @@ def _add_file(path: Path, st: os.stat_result, result: ScanResult, max_bytes: int
               supported: Callable[[Path], bool]) -> None:
     if not supported(path):
         return
+    if shown(path) != str(path):
+        result.skipped.append((shown(path), "its name is not valid UTF-8 (rename the file to index it)"))
+        return
     if st.st_size > max_bytes:
-        result.skipped.append((str(path), f"larger than the {max_bytes // 2**20} MB limit"))
+        result.skipped.append((shown(path), f"larger than the {max_bytes // 2**20} MB limit"))
         return
     result.files.append(FoundFile(str(path), st.st_size, st.st_mtime_ns))
+
+
+def shown(path: Path) -> str:
+    """``path`` as text any front end can print: bytes of a name that are not UTF-8 (which Python keeps as lone
+    surrogates) become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")

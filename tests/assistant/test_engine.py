@@ -228,3 +228,25 @@ def test_next_token_logprobs_agree_with_greedy_decoding_and_reuse_the_prefix(eng
     cancel.set()
     other_prompt = engine.render([Message("user", "Something else entirely, " * 40)])[1]
     assert engine.next_token_logprobs(other_prompt, [chosen], cancel) is None
+
+
+def test_ctrl_c_during_a_load_stops_it_and_is_raised(chat_model_path: Path) -> None:
+    """Python ran the interrupt inside a llama.cpp callback, where ctypes printed and dropped it: the load went
+    on (``hearth serve`` then served). Now it stops the load and is raised once llama.cpp has returned."""
+    import os
+    import signal
+
+    from assistant.engine import native
+
+    calls: list[float] = []
+
+    def progress(fraction: float) -> bool:
+        if not calls:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C, delivered while llama.cpp loads on this (the main) thread
+        calls.append(fraction)
+        return True
+
+    with pytest.raises(KeyboardInterrupt):
+        native.NativeModel(str(chat_model_path), on_progress=progress)
+    assert calls and calls[-1] < 1.0  # stopped before the end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
