@@ -2,7 +2,8 @@
 
 A corrupt or unreadable settings file never stops the app: it is moved aside to
 ``settings.toml.corrupt-<timestamp>`` and defaults are used, with a warning the front end shows.
-Unknown keys are ignored (forward compatibility); wrong-typed values fall back to the default.
+Unknown keys are ignored with a warning (a typo must not pass for a setting); values of the wrong type or out
+of :data:`RANGES` fall back to the default with a warning.
 """
 
 from __future__ import annotations
@@ -109,25 +110,52 @@ class Settings:
     remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
+#: The numbers a setting may hold, for every front end: the settings file (outside: the default, with a warning),
+#: the settings dialog's spin boxes and the CLI's options. A max_tokens of 0 in the file made every answer empty.
+RANGES: dict[str, tuple[float, float]] = {
+    "model.n_ctx": (0, 262_144), "model.n_threads": (0, 256), "model.n_batch": (1, 65_536),
+    "model.n_gpu_layers": (-1, 999), "model.max_tokens": (16, 32_768), "model.temperature": (0.0, 2.0),
+    "model.top_k": (0, 1000), "model.top_p": (0.0, 1.0), "model.min_p": (0.0, 1.0),
+    "model.repeat_penalty": (0.5, 2.0), "model.speculative_max_draft": (1, 16),
+    "knowledge.chunk_tokens": (64, 4096), "knowledge.chunk_overlap": (0, 1024), "knowledge.top_k": (1, 50),
+    "knowledge.max_file_mb": (1, 100_000), "appearance.font_size": (8, 24), "server.port": (1, 65_535),
+    "server.parallel": (1, 8),
+}
+
+
 def _to_dict(obj: Any) -> dict[str, Any]:
     return {f.name: (_to_dict(v) if is_dataclass(v := getattr(obj, f.name)) else v) for f in fields(obj)}
 
 
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: list[str] | None = None) -> Any:
+    """``cls`` from ``data`` over its defaults; what was ignored, and why, goes to ``problems`` (or the log)."""
+    said = problems if problems is not None else []
     obj = cls()
+    names = {f.name for f in fields(cls)}
+    for unknown in sorted(set(data) - names):
+        said.append(f"{section}{unknown} is not a setting Hearth knows (ignored)")
     for f in fields(cls):
         if f.name not in data:
             continue
-        value, default = data[f.name], getattr(obj, f.name)
+        key, value, default = f"{section}{f.name}", data[f.name], getattr(obj, f.name)
         if is_dataclass(default):
             if isinstance(value, dict):
-                setattr(obj, f.name, _from_dict(type(default), value))
-        elif isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):
-            setattr(obj, f.name, float(value))
-        elif type(value) is type(default):
-            setattr(obj, f.name, value)
+                setattr(obj, f.name, _from_dict(type(default), value, f"{key}.", said))
+            else:
+                said.append(f"[{key}] should be a section (its defaults are used)")
+            continue
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not type(default):
+            said.append(f"{key} = {value!r} has the wrong type (using {default!r})")
+        elif key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
+            low, high = RANGES[key]
+            said.append(f"{key} = {value!r} is outside {low} to {high} (using {default!r})")
         else:
-            log.warning("settings: %s=%r has the wrong type; using %r", f.name, value, default)
+            setattr(obj, f.name, value)
+    if problems is None:
+        for problem in said:
+            log.warning("settings: %s", problem)
     return obj
 
 
@@ -164,7 +192,10 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         msg = f"Settings file {path} could not be read ({exc}); it was moved to {backup.name} and defaults are used."
         # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
         return LoadedSettings(Settings(), warning=msg)
-    return LoadedSettings(_from_dict(Settings, data))
+    problems: list[str] = []
+    settings = _from_dict(Settings, data, problems=problems)
+    warning = f"Settings file {path}: {'; '.join(problems)}." if problems else None
+    return LoadedSettings(settings, warning=warning)
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:

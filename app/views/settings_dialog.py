@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
-from assistant.config import Settings
+from assistant.config import RANGES, Settings
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
@@ -145,10 +145,10 @@ class SettingsDialog(QDialog):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
-        self.gpu_layers = _spin(-1, 999, m.n_gpu_layers, "GPU layers", "all")
-        self.n_ctx = _spin(0, 262_144, m.n_ctx, "Context length", "model's maximum")
+        self.gpu_layers = _spin(*RANGES["model.n_gpu_layers"], m.n_gpu_layers, "GPU layers", "all")
+        self.n_ctx = _spin(*RANGES["model.n_ctx"], m.n_ctx, "Context length", "model's maximum")
         self.n_ctx.setSingleStep(512)
-        self.threads = _spin(0, 256, m.n_threads, "Threads", "automatic")
+        self.threads = _spin(*RANGES["model.n_threads"], m.n_threads, "Threads", "automatic")
         self.kv_cache = QComboBox()
         self.kv_cache.setAccessibleName("KV cache precision")
         for key, label in KV_CACHE_LABELS.items():
@@ -162,12 +162,12 @@ class SettingsDialog(QDialog):
         self.preset.addItems([*self.presets, "Custom"])
         self.preset.setCurrentText(m.preset if m.preset in self.presets else "Custom")
         self.preset.currentTextChanged.connect(self._apply_preset)
-        self.temperature = _dspin(0.0, 2.0, 0.05, m.temperature, "Temperature")
-        self.top_p = _dspin(0.0, 1.0, 0.05, m.top_p, "Top-p")
-        self.min_p = _dspin(0.0, 1.0, 0.01, m.min_p, "Min-p")
-        self.repeat_penalty = _dspin(0.5, 2.0, 0.05, m.repeat_penalty, "Repeat penalty")
-        self.top_k = _spin(0, 1000, m.top_k, "Top-k", "off")
-        self.max_tokens = _spin(16, 32_768, m.max_tokens, "Maximum answer tokens")
+        self.temperature = _dspin(*RANGES["model.temperature"], 0.05, m.temperature, "Temperature")
+        self.top_p = _dspin(*RANGES["model.top_p"], 0.05, m.top_p, "Top-p")
+        self.min_p = _dspin(*RANGES["model.min_p"], 0.01, m.min_p, "Min-p")
+        self.repeat_penalty = _dspin(*RANGES["model.repeat_penalty"], 0.05, m.repeat_penalty, "Repeat penalty")
+        self.top_k = _spin(*RANGES["model.top_k"], m.top_k, "Top-k", "off")
+        self.max_tokens = _spin(*RANGES["model.max_tokens"], m.max_tokens, "Maximum answer tokens")
         self.system_prompt = QPlainTextEdit(m.system_prompt)
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setFixedHeight(66)
@@ -211,7 +211,8 @@ class SettingsDialog(QDialog):
         self.draft_model.setItemDelegate(QStyledItemDelegate(self.draft_model))  # honours the greyed rows' colour
         text = self.palette().color(QPalette.ColorRole.Text).name()  # readable on the light selection colour
         self.draft_model.view().setStyleSheet(f"selection-color: {text};")
-        self.max_draft = _spin(1, 16, m.speculative_max_draft, "Most tokens drafted per step")
+        self.max_draft = _spin(*RANGES["model.speculative_max_draft"], m.speculative_max_draft,
+                               "Most tokens drafted per step")
         self.speculation_hint = QLabel()  # when the chosen mode has nothing to draft with: why, and what to do
         self.speculation_hint.setObjectName("Notice")
         self.speculation_hint.setWordWrap(True)
@@ -236,9 +237,9 @@ class SettingsDialog(QDialog):
 
     def _knowledge_tab(self, s: Settings) -> QWidget:
         k = s.knowledge
-        self.chunk_tokens = _spin(64, 4096, k.chunk_tokens, "Chunk size in tokens")
-        self.chunk_overlap = _spin(0, 1024, k.chunk_overlap, "Chunk overlap in tokens")
-        self.top_k_sources = _spin(1, 50, k.top_k, "Number of sources")
+        self.chunk_tokens = _spin(*RANGES["knowledge.chunk_tokens"], k.chunk_tokens, "Chunk size in tokens")
+        self.chunk_overlap = _spin(*RANGES["knowledge.chunk_overlap"], k.chunk_overlap, "Chunk overlap in tokens")
+        self.top_k_sources = _spin(*RANGES["knowledge.top_k"], k.top_k, "Number of sources")
         self.rerank = QCheckBox("Rerank sources with a cross-encoder (slower, more precise)")
         self.rerank.setChecked(k.rerank)
         form = QFormLayout()
@@ -270,7 +271,7 @@ class SettingsDialog(QDialog):
         for key, label in THEME_LABELS.items():
             self.theme.addItem(label, key)
         self.theme.setCurrentIndex(max(0, self.theme.findData(s.appearance.theme)))
-        self.font_size = _spin(8, 24, s.appearance.font_size, "Font size")
+        self.font_size = _spin(*RANGES["appearance.font_size"], s.appearance.font_size, "Font size")
         self.tint_drafts = QCheckBox("Tint text from accepted drafts")
         self.tint_drafts.setToolTip("Colour the parts of an answer that speculative decoding drafted and the model "
                                     "accepted (from the next answer on)")

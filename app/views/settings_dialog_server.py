@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.config import RemoteSettings, ServerSettings
+from assistant.config import RANGES, RemoteSettings, ServerSettings
 
 DEFAULT_HOST = "127.0.0.1"
 #: The addresses the picker offers; any other can be typed (an address of one of this computer's networks).
@@ -152,11 +152,11 @@ class ServerPage(QWidget):
         self.host.setCurrentText(server.host or DEFAULT_HOST)
         self.host_warning = _note(NETWORK_WARNING, "Warning")
         self.port = QSpinBox()
-        self.port.setRange(1, 65535)
+        self.port.setRange(*RANGES["server.port"])
         self.port.setValue(server.port)
         self.port.setAccessibleName("Port")
         self.parallel = QSpinBox()
-        self.parallel.setRange(1, 8)
+        self.parallel.setRange(*RANGES["server.parallel"])
         self.parallel.setValue(min(max(server.parallel, 1), 8))
         self.parallel.setAccessibleName("Parallel answers")
         self.cors = QLineEdit(server.cors_origins)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli import terminal
-from assistant.cli.context import CliContext, err, positive_int, print_json
+from assistant.cli.context import CliContext, err, in_range, positive_int, print_json
 from assistant.errors import HearthError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
 
@@ -19,7 +19,8 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     """Per-call answer settings shared by ``ask`` and ``chat`` (the saved settings are not changed)."""
     p.add_argument("-m", "--model", metavar="NAME", help="model for this call: shown name, part of it, or file")
     p.add_argument("--preset", metavar="NAME", help="sampling preset: Precise, Balanced, Creative, Code, Greedy")
-    p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (0 = greedy)")
+    p.add_argument("--temperature", type=in_range("model.temperature"), metavar="T",
+                   help="sampling temperature, 0 to 2 (0 = greedy)")
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible answers")
     p.add_argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
     p.add_argument("--speculative", metavar="MODE",

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from assistant.config import RANGES
+
 if TYPE_CHECKING:
     from assistant.core import Assistant
 
@@ -67,6 +69,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
     return value
+
+
+def in_range(setting: str, kind: type = float) -> Callable[[str], Any]:
+    """An argparse ``type`` for an option that overrides a setting: the same numbers the settings file and the
+    settings dialog allow (``config.RANGES``). ``--temperature nan`` or ``-1`` answered in gibberish before."""
+    low, high = RANGES[setting]
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:  # NaN fails both comparisons
+            raise argparse.ArgumentTypeError(f"expected a number from {kind(low)} to {kind(high)}, not {text!r}")
+        return value
+
+    return parse
 
 
 def non_negative_int(text: str) -> int:

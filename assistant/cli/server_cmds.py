@@ -7,7 +7,7 @@ import json
 import signal
 from typing import Any
 
-from assistant.cli.context import CliContext, err, positive_int
+from assistant.cli.context import CliContext, err, in_range
 from assistant.errors import PortInUseError
 
 
@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", metavar="H", help="address to listen on (default: settings, 127.0.0.1 = this computer "
                                                "only; 0.0.0.0 = the network, still needs the token)")
     p.add_argument("--port", type=_port, metavar="P", help="port to listen on (default: settings, 8181)")
-    p.add_argument("--parallel", type=positive_int, metavar="N",
-                   help="requests decoded together (default: settings, 4)")
+    p.add_argument("--parallel", type=in_range("server.parallel", int), metavar="N",
+                   help="requests decoded together, 1 to 8 (default: settings, 4)")
     p.add_argument("--show-token", action="store_true",
                    help="print the API token (made now if there is none) and exit")
     p.set_defaults(func=cmd_serve)

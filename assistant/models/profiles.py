@@ -45,8 +45,9 @@ class ModelProfile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelProfile:
-        """Stored values over the defaults, coerced exactly like settings.toml (wrong types are ignored)."""
-        return cls.from_settings(settings_from_dict(ModelSettings, data))
+        """Stored values over the defaults, coerced exactly like settings.toml (wrong types and numbers out of
+        range are ignored)."""
+        return cls.from_settings(settings_from_dict(ModelSettings, data, "model."))
 
     def apply_to(self, settings: ModelSettings) -> None:
         """Copy this profile into the live settings (the facade's ``settings.model``)."""

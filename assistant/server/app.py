@@ -69,13 +69,22 @@ async def _core_error(_request: Request, exc: Exception) -> JSONResponse:
     return from_core(type(exc).__name__, str(exc)).response()
 
 
-async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
+        return APIError(400, f"Invalid request: the body is not valid JSON ({first.get('ctx', {}).get('error', '')} "
+                             f"at character {first.get('loc', ('', '?'))[-1]}).").response()
+    content_type = request.headers.get("content-type", "")
+    if first.get("loc") == ("body",) and "json" not in content_type:
+        return APIError(400, "Invalid request: send the body as JSON, with the header Content-Type: "
+                             f"application/json (this one was {content_type or 'not given'}).").response()
     problems = []
-    for e in exc.errors()[:5]:
+    for e in errors[:5]:
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         problems.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
-    param = ".".join(str(p) for p in exc.errors()[0].get("loc", ())[1:]) if exc.errors() else None
+    param = ".".join(str(p) for p in first.get("loc", ())[1:]) if errors else None
     return APIError(400, "Invalid request: " + "; ".join(problems) + ".", param=param or None).response()
 
 

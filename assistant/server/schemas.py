@@ -8,11 +8,41 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Request(_Body):
+    """A whole request body: its text must be Unicode that can be encoded, which JSON's ``\\ud800`` escapes
+    need not be (a lone surrogate). Found here, it is a 400 naming the field; found by the tokenizer or the
+    history, it was a 500 "internal error"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise ValueError(f"{where or 'the body'} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape "
+                             "without its pair), which is not text")
+        return data
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first string in ``value`` that cannot be encoded as UTF-8, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (found := _lone_surrogate(item, f"{path}.{key}" if path else str(key))) is not None:
+            return found
+    return None
 
 
 class TextPart(_Body):
@@ -46,7 +76,7 @@ class StreamOptions(_Body):
     include_usage: bool = False
 
 
-class _Generation(_Body):
+class _Generation(_Request):
     """What both completion endpoints take."""
 
     model: str | None = None  # accepted and ignored: Hearth answers with the model it has (GET /v1/models)
@@ -85,7 +115,7 @@ class CompletionRequest(_Generation):
     echo: bool = False
 
 
-class EmbeddingRequest(_Body):
+class EmbeddingRequest(_Request):
     input: str | list[str]
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"

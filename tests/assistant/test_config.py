@@ -38,6 +38,21 @@ def test_corrupt_file_is_backed_up_and_defaults_used(tmp_path: Path, caplog: pyt
     assert not path.exists()
 
 
+def test_numbers_out_of_range_fall_back_with_a_warning(tmp_path: Path) -> None:
+    """A max_tokens of 0 in the file made every answer empty, blamed on the model."""
+    path = tmp_path / "settings.toml"
+    path.write_text("[model]\nmax_tokens = 0\ntemperature = -3\ntop_p = nan\nmax_tokenz = 5\n[server]\nparallel = 100\n")
+    loaded = load_settings(path)
+    s, defaults = loaded.settings, Settings()
+    assert (s.model.max_tokens, s.model.temperature, s.server.parallel) == (
+        defaults.model.max_tokens, defaults.model.temperature, defaults.server.parallel)
+    assert s.model.top_p == defaults.model.top_p
+    said = loaded.warning or ""  # shown by every front end: the CLI on stderr, the window in its banner
+    assert said.startswith(f"Settings file {path}: ")
+    assert "model.max_tokens = 0 is outside 16 to 32768 (using 1024)" in said and "server.parallel = 100" in said
+    assert "model.max_tokenz is not a setting Hearth knows" in said
+
+
 def test_wrong_types_and_unknown_keys_fall_back(tmp_path: Path) -> None:
     path = tmp_path / "settings.toml"
     path.write_text('[model]\nn_ctx = "big"\ntemperature = 1\nfuture_option = 3\n[unknown]\nx = 1\n')

@@ -114,6 +114,8 @@ REFUSALS = [
     refusal("ask", "--max-tokens", "many", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--preset", "spicy", "Hi?", code=2, needle="spicy"),
+    refusal("ask", "--temperature", "nan", "Hi?", code=2, needle="from 0.0 to 2.0"),
+    refusal("ask", "--temperature", "-1", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
     refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
     refusal("chat", "-m", "{f}/missing.gguf", code=3, needle="missing.gguf", slow=True),
@@ -146,6 +148,7 @@ REFUSALS = [
     refusal("bench", "startup", "--reps", "0", code=2, needle="--reps"),
     refusal("serve", "--port", "99999", code=2, needle="--port"),
     refusal("serve", "--parallel", "0", code=2, needle="--parallel"),
+    refusal("serve", "--parallel", "100", code=2, needle="from 1 to 8"),
     refusal("serve", "--host", "192.0.2.1", code=1, needle="cannot listen on 192.0.2.1"),
     refusal("bench", "engine", "--model", "{f}/missing.gguf", code=3, needle="missing.gguf"),
 ]
@@ -181,6 +184,17 @@ def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
     settings.write_text("[model\nn_ctx = = 3")
     out = hearth("history", "list", home=tmp_path)
     assert out.code == 0 and out.stderr.count("could not be read") == 1, out.stderr
+
+
+def test_a_setting_out_of_range_or_unknown_is_named_and_the_default_used(tmp_path: Path) -> None:
+    """``max_tokens = 0`` in the file made every answer empty, blamed on the model; a misspelt key was silent."""
+    settings = tmp_path / "config" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[model]\nmax_tokens = 0\nmax_tokenz = 5\n")
+    out = hearth("collections", "list", home=tmp_path)
+    assert out.code == 0 and out.stderr.count("Settings file") == 1, out.stderr
+    assert "model.max_tokens = 0 is outside 16 to 32768 (using 1024)" in out.stderr
+    assert "model.max_tokenz is not a setting Hearth knows (ignored)" in out.stderr
 
 
 CLOSED_PIPE = [("models", "list"), ("models", "list", "--json"), ("models", "catalog", "--json"),

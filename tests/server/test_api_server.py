@@ -263,9 +263,24 @@ def test_bad_requests_get_openai_errors(served: SimpleNamespace) -> None:
         _chat(served, messages=[{"role": "assistant", "content": "Hi"}])
     with pytest.raises(openai.BadRequestError, match="temperature"):
         _chat(served, temperature=5)
+    auth = {"Authorization": f"Bearer {served.assistant.server_token()}"}
     raw = httpx.post(f"{served.url}/v1/chat/completions", content=b"{not json",
-                     headers={"Authorization": f"Bearer {served.assistant.server_token()}"})
+                     headers={**auth, "Content-Type": "application/json"})
     assert raw.status_code == 400 and set(raw.json()["error"]) == {"message", "type", "code", "param"}
+    # its "param" was the character offset ("1"), as if it were a field
+    assert "not valid JSON" in raw.json()["error"]["message"] and raw.json()["error"]["param"] is None
+    body = b'{"messages": [{"role": "user", "content": "Hi"}]}'
+    for content_type in ({"Content-Type": "text/plain"}, {}):  # "Input should be a valid dictionary", before
+        raw = httpx.post(f"{served.url}/v1/chat/completions", content=body, headers={**auth, **content_type})
+        assert raw.status_code == 400 and "Content-Type: application/json" in raw.json()["error"]["message"]
+    # a lone surrogate escape is valid JSON but not text: it was a 500 "internal error" from the tokenizer
+    lone = b'{"messages": [{"role": "user", "content": "hi \\ud800"}], "max_tokens": 4}'
+    for path, body in (("chat/completions", lone), ("completions", b'{"prompt": "hi \\udc00", "max_tokens": 4}'),
+                       ("embeddings", b'{"input": ["ok", "\\ud83d"]}')):
+        raw = httpx.post(f"{served.url}/v1/{path}", content=body, headers={**auth, "Content-Type": "application/json"})
+        assert raw.status_code == 400 and "lone UTF-16 surrogate" in raw.json()["error"]["message"], raw.text
+    assert "messages.0.content" in httpx.post(f"{served.url}/v1/chat/completions", content=lone, headers={
+        **auth, "Content-Type": "application/json"}).json()["error"]["message"]
 
 
 def test_a_client_that_goes_away_frees_the_engine(served: SimpleNamespace) -> None:
