@@ -41,7 +41,8 @@ def test_corrupt_file_is_backed_up_and_defaults_used(tmp_path: Path, caplog: pyt
 def test_numbers_out_of_range_fall_back_with_a_warning(tmp_path: Path) -> None:
     """A max_tokens of 0 in the file made every answer empty, blamed on the model."""
     path = tmp_path / "settings.toml"
-    path.write_text("[model]\nmax_tokens = 0\ntemperature = -3\ntop_p = nan\nmax_tokenz = 5\n[server]\nparallel = 100\n")
+    path.write_text("[model]\nmax_tokens = 0\ntemperature = -3\ntop_p = nan\nmax_tokenz = 5\n"
+                    "[server]\nparallel = 100\n")
     loaded = load_settings(path)
     s, defaults = loaded.settings, Settings()
     assert (s.model.max_tokens, s.model.temperature, s.server.parallel) == (

@@ -67,6 +67,14 @@ def assert_one_line(run: Run, code: int, needle: str = "") -> None:
     assert run.stdout == ""
 
 
+def with_settings(home: Path, text: str) -> Path:
+    """``home`` (a HEARTH_HOME) with ``text`` as its settings file."""
+    settings = home / "config" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(text)
+    return home
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hearth-home")
@@ -172,26 +180,18 @@ def test_an_empty_question_saves_nothing(home: Path) -> None:
 
 
 def test_a_broken_configured_model_is_a_model_error(tmp_path: Path, files: Path) -> None:
-    settings = tmp_path / "config" / "settings.toml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(f'[model]\npath = "{files / "cut.gguf"}"\n')
+    with_settings(tmp_path, f'[model]\npath = "{files / "cut.gguf"}"\n')
     assert_one_line(hearth("ask", "Hello?", home=tmp_path), 3, "truncated")
 
 
 def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
-    settings = tmp_path / "config" / "settings.toml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text("[model\nn_ctx = = 3")
-    out = hearth("history", "list", home=tmp_path)
+    out = hearth("history", "list", home=with_settings(tmp_path, "[model\nn_ctx = = 3"))
     assert out.code == 0 and out.stderr.count("could not be read") == 1, out.stderr
 
 
 def test_a_setting_out_of_range_or_unknown_is_named_and_the_default_used(tmp_path: Path) -> None:
     """``max_tokens = 0`` in the file made every answer empty, blamed on the model; a misspelt key was silent."""
-    settings = tmp_path / "config" / "settings.toml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text("[model]\nmax_tokens = 0\nmax_tokenz = 5\n")
-    out = hearth("collections", "list", home=tmp_path)
+    out = hearth("collections", "list", home=with_settings(tmp_path, "[model]\nmax_tokens = 0\nmax_tokenz = 5\n"))
     assert out.code == 0 and out.stderr.count("Settings file") == 1, out.stderr
     assert "model.max_tokens = 0 is outside 16 to 32768 (using 1024)" in out.stderr
     assert "model.max_tokenz is not a setting Hearth knows (ignored)" in out.stderr
