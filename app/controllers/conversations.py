@@ -50,13 +50,8 @@ def entries_from_conversations(conversations: list[Any]) -> list[Entry]:
 
 
 def entries_from_hits(hits: list[Any]) -> list[Entry]:
-    """One row per conversation (its best hit), with the matching snippet as the detail."""
-    seen: dict[str, Entry] = {}
-    for hit in hits:
-        if hit.conversation_id not in seen:
-            snippet = " ".join(hit.snippet.replace("**", "").split())
-            seen[hit.conversation_id] = Entry(hit.conversation_id, hit.title, snippet)
-    return list(seen.values())
+    """One row per hit (the search gives each conversation's best), with the matching snippet as the detail."""
+    return [Entry(hit.conversation_id, hit.title, " ".join(hit.snippet.replace("**", "").split())) for hit in hits]
 
 
 def export_file_name(title: str) -> str:
@@ -99,7 +94,7 @@ class ConversationsController(QObject):
         """Reload the list (or the search results) off the GUI thread; stale answers are dropped."""
         query, history = self._query, self.assistant.history
         if query:
-            job = Job(lambda: entries_from_hits(history.search(query)))
+            job = Job(lambda: entries_from_hits(history.search(query, per_conversation=True)))
         else:
             job = Job(lambda: entries_from_conversations(history.list_conversations()))
         job.on_done = lambda entries: self._show(query, entries)

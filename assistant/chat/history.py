@@ -630,11 +630,13 @@ class History:
                 raise _message_not_found(message_id)
 
     # --- search -----------------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+    def search(self, query: str, limit: int = 50, per_conversation: bool = False) -> list[SearchHit]:
         """Full-text search over titles and message contents; any text is safe to pass.
 
         Title hits come first (a matching title usually names what the user is looking for), then message
-        hits by relevance (BM25). The last word matches as a prefix, for search-as-you-type.
+        hits by relevance (BM25). The last word matches as a prefix, for search-as-you-type. With
+        ``per_conversation``, only each conversation's first (best) hit: a chat whose title and first message
+        both match is one result (the window's list, ``hearth history search``).
         """
         match = fts_query(query)
         if match is None or limit <= 0:
@@ -659,7 +661,13 @@ class History:
                 # fts_query should make this impossible; a search box must still never crash the app.
                 log.warning("history: search %r (as %r) failed: %s", query, match, exc)
                 return []
-        return [SearchHit(*row) for row in (title_rows + message_rows)[:limit]]
+        hits = [SearchHit(*row) for row in (title_rows + message_rows)[:limit]]
+        if per_conversation:
+            first: dict[str, SearchHit] = {}
+            for hit in hits:
+                first.setdefault(hit.conversation_id, hit)
+            hits = list(first.values())
+        return hits
 
     # --- export -----------------------------------------------------------------------------------------
     def _snapshot(self, conversation_id: str) -> tuple[Conversation, list[Message]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -198,12 +199,17 @@ def _exit_code(failed: Failed) -> int:
     return HearthError.exit_code
 
 
+CHAT_COMMANDS = "/new starts over, /quit exits, //text sends text that starts with /."
+#: A line that is one word after a slash is a command, known or not (``/etc/hosts …`` is text).
+_SLASH_WORD = re.compile(r"/[A-Za-z]+")
+
+
 def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     conversation_id = args.conversation
     ctx.long_lived()  # watched folders are watched while the chat runs
     call = _Call.from_args(args, ctx)
     info = ctx.assistant.ensure_model(model=call.model)
-    err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. /new starts over, /quit exits.")
+    err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")
     while True:
         try:
             line = input("you> ").strip()
@@ -218,6 +224,10 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             conversation_id = None
             err("(new conversation)")
             continue
+        if _SLASH_WORD.fullmatch(line.split(maxsplit=1)[0]):  # /help, or a typo such as /quti: not for the model
+            err(CHAT_COMMANDS if line == "/help" else f"Unknown command {line.split()[0]}. {CHAT_COMMANDS}")
+            continue
+        line = line[1:] if line.startswith("//") else line
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
         try:
@@ -245,7 +255,7 @@ def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
-    hits = ctx.assistant.history.search(args.query)
+    hits = ctx.assistant.history.search(args.query, per_conversation=not args.json)
     if args.json:
         print_json([h.__dict__ for h in hits])
     for h in [] if args.json else hits:

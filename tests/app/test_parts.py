@@ -11,6 +11,7 @@ from app.markdown import render
 from app.qt_models import ItemRole
 from app.sources import Passage
 from app.theme import LIGHT, Theme
+from assistant.chat.history import History
 
 THEME = Theme("light", LIGHT, 11)
 
@@ -24,10 +25,16 @@ def test_list_model_passes_the_model_tester(qtmodeltester) -> None:
     qtmodeltester.check(model, force_py=True)
 
 
-def test_search_hits_become_one_row_per_conversation() -> None:
-    hits = [SimpleNamespace(conversation_id="c1", title="Cats", snippet="about **cats**"),
-            SimpleNamespace(conversation_id="c1", title="Cats", snippet="more **cats**")]
-    assert entries_from_hits(hits) == [Entry("c1", "Cats", "about cats")]
+def test_search_hits_become_one_row_per_conversation(tmp_path) -> None:
+    """The search the sidebar runs (and ``hearth history search``): a chat whose title and messages all match
+    is one row, its best hit (the title), without the snippet's bold markers."""
+    with History(tmp_path / "history.sqlite3") as history:
+        cats = history.create_conversation("Cats")
+        history.add_message(cats.id, "user", "about cats")
+        history.add_message(cats.id, "assistant", "more cats")
+        hits = history.search("cats", per_conversation=True)
+        assert len(history.search("cats")) == 3
+    assert entries_from_hits(hits) == [Entry(cats.id, "Cats", "Cats")]
 
 
 def test_markdown_code_blocks_citations_and_escaping() -> None:

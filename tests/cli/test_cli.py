@@ -62,11 +62,18 @@ def test_models_list_and_inspect_the_bundled_model(hearth_home: Path, chat_model
 
 def test_chat_repl_answers_and_quits(hearth_home: Path) -> None:
     env = {**os.environ, "HEARTH_HOME": str(hearth_home)}
-    out = subprocess.run([sys.executable, "-m", "app", "chat"], cwd=ROOT, env=env, input="Say hi.\n/quit\n",
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "app", "chat"], cwd=ROOT, env=env,
+                         input="/help\n/quti\nSay hi.\n/quit\n", capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("you> hearth> ") and len(out.stdout) > len("you> hearth> \nyou> ")
-    assert "tok/s" in out.stderr
+    # /help and the typo /quti were sent to the model as questions, and saved
+    assert out.stdout.startswith("you> you> you> hearth> ") and len(out.stdout) > len("you> you> you> hearth> \nyou> ")
+    assert "Unknown command /quti. /new starts over, /quit exits" in out.stderr and out.stderr.count("tok/s") == 1
+    listed = subprocess.run([sys.executable, "-m", "app", "history", "list", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert [c["title"] for c in json.loads(listed.stdout)] == ["Say hi."]
+    found = subprocess.run([sys.executable, "-m", "app", "history", "search", "say"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert len(found.stdout.splitlines()) == 1, found.stdout  # its title and its first message: one chat
 
 
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
