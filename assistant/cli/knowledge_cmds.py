@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.cli.context import CliContext, positive_int, print_json
-from assistant.errors import KnowledgeError
+from assistant.errors import InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
 
 if TYPE_CHECKING:
@@ -69,7 +69,9 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     last = ProgressEvent("index", 0)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[file]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("indexing", total=None, rate="", file="")
         for last in events:
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
@@ -105,6 +107,8 @@ def _hit(c: Citation) -> dict[str, Any]:
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if (args.text is None) == (args.queries is None):
         raise KnowledgeError("Give either a search TEXT or --queries FILE.jsonl.")
+    if args.text is not None and not args.text.strip():
+        raise InputError("The search text is empty: give some words to look for.")
     assistant = ctx.assistant
     collections = (args.collection,)
     if args.queries is not None:

@@ -148,6 +148,7 @@ REFUSALS = [
     refusal("search", "x", "--collection", "bad/name", code=2, needle="bad/name"),
     refusal("search", "x", "--collection", "nosuch", code=4, needle="nosuch"),
     refusal("search", "x", "-k", "0", code=2, needle="-k"),
+    refusal("search", " ", code=2, needle="search text is empty"),
     refusal("index", "{f}/missing-folder", "-c", "x", code=2, needle="missing-folder"),
     refusal("search", "--queries", "{f}/missing.jsonl", code=1, needle="missing.jsonl"),
     refusal("search", "--queries", "{f}/folder.gguf", code=1, needle="folder.gguf"),
@@ -312,6 +313,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: 
     home = tmp_path / "home"
     run = hearth("index", str(folder), "-c", "notes", home=home)
     assert run.code == 0 and "Traceback" not in run.stderr, run.stderr
+    assert not run.stderr.startswith("\n")  # the progress bar, not on a terminal, left an empty line
     assert f"skipped {folder}/caf\ufffd.md: its name is not valid UTF-8" in run.stdout + run.stderr
     assert f"skipped {folder}/gone.md: a link to something that does not exist" in run.stdout + run.stderr
     assert "tea.md" in hearth("search", "tea time biscuits", "-c", "notes", home=home).stdout
