@@ -438,7 +438,7 @@ def resolve_draft(target_path: str | Path, mode: str, configured: str,
         why = (f"{chosen.name} cannot draft for {target_name}: {chosen.reason}" if chosen is not None
                else f"there is no model {configured!r} (`hearth models drafts` lists the candidates)")
         if mode == "draft":
-            raise NoDraftError(f"The configured draft model cannot be used: {why}.")
+            raise NoDraftError(f"The draft model {configured!r} cannot be used: {why}.")
         log.warning("speculative auto mode skips the configured draft model: %s", why)
     usable = [c for c in siblings if c.compatible]
     if usable:

@@ -123,6 +123,8 @@ REFUSALS = [
     refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--preset", "spicy", "Hi?", code=2, needle="spicy"),
     refusal("ask", "--temperature", "nan", "Hi?", code=2, needle="from 0.0 to 2.0"),
+    refusal("ask", "--speculative", "draft", "--draft-model", "nosuch", "Hi?", code=2,
+            needle="The draft model 'nosuch' cannot be used", slow=True),
     refusal("ask", "--temperature", "-1", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
     refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
