@@ -53,13 +53,15 @@ class DecodeThread:
                 done.set()
 
         self._jobs.put(job)
+        # Ctrl+C in the waiting thread must not end the wait: the job still runs on memory that the caller frees
+        # next (a model closed on the way out, which was a segmentation fault), so it is raised once the job ends.
         interrupted: BaseException | None = None
         while True:
             try:
                 done.wait()
                 break
-            except BaseException as exc:  # Ctrl+C in the waiting thread: the job still runs on memory that the
-                interrupted = interrupted or exc  # caller frees next (a model closed on the way out), so it ends first
+            except BaseException as exc:
+                interrupted = interrupted or exc
         if interrupted is not None:
             raise interrupted
         if result[1] is not None:
