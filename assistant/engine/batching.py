@@ -163,7 +163,7 @@ class Batcher:
                     slot.tokens = []
                     if slot.job is not None:
                         self._end(slot, error)
-        error = GenerationError("The model was unloaded while answering.")
+        error = GenerationError("The model was unloaded while answering: Hearth is closing or changed models.")
         with self._cond:
             for slot in self._slots:
                 if slot.job is not None:
