@@ -221,7 +221,9 @@ class NativeContext:
         self.model = model
         self.n_seq = n_seq
         self.n_ctx = C.llama_n_ctx_seq(self.ptr)  # per sequence
-        self.n_batch = n_batch
+        # llama.cpp may lower n_batch (never above its context, which is rounded up to 256 cells): a batch
+        # sized by the request aborted the process (GGML_ASSERT) with a context of e.g. 300 tokens
+        self.n_batch = C.llama_n_batch(self.ptr)
         self.memory = C.llama_get_memory(self.ptr)
         self.batch = C.llama_batch_init(n_batch, 0, 1)
 

@@ -250,3 +250,25 @@ def test_ctrl_c_during_a_load_stops_it_and_is_raised(chat_model_path: Path) -> N
         native.NativeModel(str(chat_model_path), on_progress=progress)
     assert calls and calls[-1] < 1.0  # stopped before the end
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_a_context_smaller_than_the_batch_reads_a_long_prompt(chat_model_path: Path) -> None:
+    """With a context of 300 tokens llama.cpp rounds the cache up to 512 cells but caps its batch at 300; a
+    360-token prompt sent as one batch of the requested 512 aborted the whole app (GGML_ASSERT). Run in a child
+    process: on the old code the abort would take the test run down with it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from assistant.engine import GREEDY, Engine, LoadSettings, Message\n"
+        "e = Engine()\n"
+        f"e.load({str(chat_model_path)!r}, LoadSettings(n_ctx=300))\n"
+        "_, tokens = e.render([Message('user', 'Count the words: ' + 'stone ' * 340)])\n"
+        "assert 300 < len(tokens) < e.n_ctx, (len(tokens), e.n_ctx)\n"
+        "done = list(e.generate(tokens, GREEDY, 8))[-1]\n"
+        "print('answered', done.stats.prompt_tokens)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0 and "answered" in out.stdout, out.stderr[-2000:]
