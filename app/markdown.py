@@ -22,6 +22,11 @@ from pygments.util import ClassNotFound
 from app.theme import Theme
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+#: Runs without a space this long get a zero-width space every _BREAK_EVERY characters: a QLabel cannot break
+#: inside a word, so one long URL, hash or code line widened the whole chat past the window and cut every message
+#: off at the right. The copy buttons copy the raw text, without them.
+_LONG_RUN = re.compile(r"[^\s\u200b]{32,}")
+_BREAK_EVERY = 16
 MONO = "'JetBrains Mono', 'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
 
 
@@ -31,6 +36,12 @@ class Rendered:
     code_blocks: tuple[str, ...]  # raw code of each block, indexed by the N of its ``copy:N`` link
 
 
+def breakable(text: str) -> str:
+    """``text`` with break opportunities (U+200B) inside very long runs of non-space characters."""
+    return _LONG_RUN.sub(lambda m: "\u200b".join(m[0][i:i + _BREAK_EVERY]
+                                                 for i in range(0, len(m[0]), _BREAK_EVERY)), text)
+
+
 def _fence(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
     theme, blocks = env["theme"], env["blocks"]
     token = tokens[idx]
@@ -38,7 +49,7 @@ def _fence(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> st
     language = token.info.split()[0] if token.info.strip() else ""
     n = len(blocks)
     blocks.append(code)
-    body = _highlight(code, language, theme["pygments"]).replace("\n", "<br>")
+    body = _highlight(breakable(code), language, theme["pygments"]).replace("\n", "<br>")
     return (
         f'<table width="100%" cellspacing="0" cellpadding="8" style="background:{theme["code_bg"]};'
         f'margin:6px 0;"><tr><td style="color:{theme["muted"]};">{html.escape(language or "code")}'
@@ -50,12 +61,12 @@ def _fence(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> st
 
 def _code_inline(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
     return (f'<code style="font-family:{MONO};background:{env["theme"]["code_bg"]};">'
-            f"{html.escape(tokens[idx].content)}</code>")
+            f"{html.escape(breakable(tokens[idx].content))}</code>")
 
 
 def _text(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
     link = env["theme"]["link"]
-    escaped = html.escape(tokens[idx].content, quote=False)
+    escaped = html.escape(breakable(tokens[idx].content), quote=False)
     return _CITATION.sub(lambda m: f'<a href="cite:{m.group(1)}" style="color:{link};text-decoration:none;">'
                                    f"<sup>[{m.group(1)}]</sup></a>", escaped)
 

@@ -229,3 +229,16 @@ def test_a_window_closed_while_the_assistant_opens_still_closes_it(qtbot: QtBot)
         opened[0].history.list_conversations()
     qtbot.wait(100)  # the queued delivery of the opened assistant arrives and is ignored
     assert window.ctl is None
+
+
+def test_a_long_unbroken_line_wraps_instead_of_widening_the_chat(qtbot: QtBot) -> None:
+    """A QLabel cannot break inside a word: one long URL widened the chat past the window (908 px in a 745 px
+    view, no horizontal scroll bar) and cut every message off at the right."""
+    window = open_window(qtbot)
+    window.resize(900, 700)
+    send(qtbot, window, "See https://example.com/" + "a" * 300 + " and `" + "b" * 200 + "`\n\n```\n" + "c" * 250
+         + "\n```")
+    qtbot.wait(200)
+    view = window.chat_view
+    assert view.widget().width() <= view.viewport().width()
+    assert window.chat_view.messages[0].text.count("a") >= 300  # the text itself is unchanged (copy, history)
