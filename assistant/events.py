@@ -102,11 +102,14 @@ class Done:
 
 @dataclass(frozen=True)
 class Failed:
-    """The answer failed; ``message`` is user-facing. Partial text so far is kept in ``text``."""
+    """The answer failed; ``message`` is user-facing. Partial text so far is kept in ``text``. ``saved``: the
+    question (and the partial answer) are in the history; False when it failed before anything was saved (a
+    question too long for the context), so a front end gives the text back to be shortened."""
 
     message: str
     text: str = ""
     error_type: str = ""
+    saved: bool = False
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class ChatController(QObject):
         self.conversation_id: str | None = None
         self.cancel: threading.Event | None = None
         self.answer: MessageWidget | None = None
+        self._replacing = False  # the running turn replaces a saved one (regenerate, edit and resend)
         self.editing: MessageWidget | None = None
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
@@ -132,6 +133,7 @@ class ChatController(QObject):
 
     def _start(self, text: str, replace_from: str | None) -> None:
         self.banner.hide()
+        self._replacing = replace_from is not None
         self._add("user", text)
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
@@ -193,10 +195,23 @@ class ChatController(QObject):
                 self.conversation_id = event.conversation_id
                 self.conversationChanged.emit(self.conversation_id)
         elif isinstance(event, Failed):
+            self.banner.show_message(event.message)
+            question = self.view.last("user")
+            if not event.saved and not event.text and question is not None:
+                # nothing was saved (too long for the context): the question goes back to the composer to be
+                # shortened, instead of a turn on screen that Edit and Regenerate could not find in the history
+                self._render.stop()
+                self.answer = None
+                self.view.remove_from(question)
+                self.composer.set_draft(question.text)
+                if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it
+                    cid, history = self.conversation_id, self.assistant.history
+                    self.workers.io.submit(Job(lambda: history.messages(cid), on_done=lambda m: self._show(cid, m),
+                                               on_failed=self.banner.show_message))
+                return
             self._finish_text(event.text)
             answer.set_meta("")
             answer.add_notice("The answer could not be completed.")
-            self.banner.show_message(event.message)
 
     def _flush(self) -> None:
         if self.answer is not None:

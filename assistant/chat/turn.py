@@ -166,7 +166,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
-        yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
+        yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__, saved=reply_id is not None)
     finally:
         if not finished and reply_id is not None:  # failed, or the consumer stopped iterating: keep what was streamed
             history.update_message(reply_id, content="".join(streamed), partial=True, stats=failure)

@@ -242,3 +242,19 @@ def test_a_long_unbroken_line_wraps_instead_of_widening_the_chat(qtbot: QtBot) -
     view = window.chat_view
     assert view.widget().width() <= view.viewport().width()
     assert window.chat_view.messages[0].text.count("a") >= 300  # the text itself is unchanged (copy, history)
+
+
+def test_a_question_too_long_for_the_context_goes_back_to_the_composer(qtbot: QtBot) -> None:
+    """Nothing is saved for it, so the turn on screen was a ghost: the composer emptied, Edit and Regenerate
+    did nothing and reopening the chat lost the question. Now the text comes back to be shortened."""
+    window = open_window(qtbot)
+    send(qtbot, window, "A short first question.")
+    long = "word " * 5000  # the fake model's context holds 4,096 tokens
+    send(qtbot, window, long)
+    assert "context holds 4096" in window.banner.label.text()
+    assert window.composer.edit.toPlainText() == long.strip()
+    shown = [m.text for m in window.chat_view.messages]
+    assert shown == ["A short first question.", "You said: A short first question."]
+    history = window.assistant.history
+    saved = history.messages(history.list_conversations()[0].id)
+    assert [m.content for m in saved] == shown
