@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -29,7 +31,8 @@ class CollectionDialog(QDialog):
         self.setObjectName("CollectionDialog")
         names = ", ".join(p.name or str(p) for p in paths[:4]) + (f" and {len(paths) - 4} more"
                                                                    if len(paths) > 4 else "")
-        intro = QLabel(f"Add <b>{names}</b> to which collection?<br>Pick one, or type a new name to create it.")
+        self.intro = intro = QLabel(f"Add <b>{html.escape(names)}</b> to which collection?<br>Pick one, or type "
+                                    "a new name to create it.")
         intro.setWordWrap(True)
         self.name = QComboBox()
         self.name.setEditable(True)
@@ -50,7 +53,7 @@ class CollectionDialog(QDialog):
 
 def _suggested_name(path: Path) -> str:
     stem = (path if path.is_dir() else path.parent).name.lower()
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem).strip("-_")
+    cleaned = re.sub(r"-{2,}", "-", "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)).strip("-_")
     return cleaned or DEFAULT_COLLECTION
 
 
