@@ -64,7 +64,7 @@ class MemoryController(QObject):
     def search(self, text: str) -> None:
         self.query = query = text.strip()
         assistant = self.assistant
-        call = (lambda: assistant.memory.search(query)) if query else (lambda: assistant.memory.list())
+        call = (lambda: assistant.memory.find(query)) if query else (lambda: assistant.memory.list())
         self.workers.io.submit(Job(call, on_done=lambda items: self._show(query, items), on_failed=self._error))
 
     def _show(self, query: str, items: list[Any]) -> None:

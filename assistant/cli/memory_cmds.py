@@ -76,7 +76,7 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
-    _show(_memory(ctx).search(args.text, args.k), args.json)
+    _show(_memory(ctx).find(args.text, args.k), args.json)
     return 0
 
 

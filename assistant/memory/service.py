@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 #: A memory must be at least this similar (cosine) to the question to be put in the prompt.
 RELEVANT_COSINE = 0.2
+#: A search (the memory manager, ``hearth memory search``) lists memories at least this similar: with MiniLM,
+#: nonsense such as "zzzzqqq" reaches 0.23 against "User plays the cello", while real questions score 0.37
+#: ("Which city do I live in?" against "User lives in Oslo") and 0.44 ("dog" against "User has a dog called Rex").
+SEARCH_COSINE = 0.3
 #: Always-on profile facts added to the relevant ones (name, home, diet, answer style).
 PROFILE_FACTS = 3
 #: Similar older facts a new fact is checked against for duplicates and contradictions.
@@ -143,9 +147,19 @@ class MemoryService:
             raise MemoryNotFoundError(f"There is no memory with id {memory_id}.")
         return MemoryItem.from_mem0(row)
 
-    def search(self, text: str, k: int = 5) -> builtins.list[MemoryItem]:
-        """The ``k`` active memories closest to ``text`` (superseded and forgotten ones never come back)."""
-        return [MemoryItem.from_mem0(row) for row, _ in self._similar(text, k, -1.0)]
+    def search(self, text: str, k: int = 5, min_cosine: float = -1.0) -> builtins.list[MemoryItem]:
+        """The ``k`` active memories closest to ``text``, at least ``min_cosine`` similar (superseded and
+        forgotten ones never come back)."""
+        return [MemoryItem.from_mem0(row) for row, _ in self._similar(text, k, min_cosine)]
+
+    def find(self, text: str, k: int = 5) -> builtins.list[MemoryItem]:
+        """What the memory manager and ``hearth memory search`` list: the memories that hold ``text`` as typed
+        (a name, a number), then the ``k`` closest in meaning that are at least SEARCH_COSINE similar. The
+        nearest ``k`` however far, as before, made "zzzzqqq" list every memory, as if nothing was filtered."""
+        needle = " ".join(text.split()).casefold()
+        literal = [m for m in self.list() if needle and needle in " ".join(m.text.split()).casefold()]
+        seen = {m.id for m in literal}
+        return literal + [m for m in self.search(text, k, SEARCH_COSINE) if m.id not in seen]
 
     def relevant(self, question: str, k: int = 5) -> builtins.list[MemoryItem]:
         """What to put in the prompt for ``question``: the relevant memories, then a few profile facts."""

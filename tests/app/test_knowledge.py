@@ -137,7 +137,7 @@ class FakeMemory:
     def list(self) -> list:
         return list(self.items.values())
 
-    def search(self, text: str) -> list:
+    def find(self, text: str) -> list:
         return [m for m in self.items.values() if text.lower() in m.text.lower()]
 
     def edit(self, memory_id: str, text: str) -> None:

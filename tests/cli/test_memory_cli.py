@@ -51,6 +51,10 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path) -> None:
     hearth("memory", "add", "User plays the cello")
     code, out = hearth("memory", "search", "Which city do I live in?", "-k", "1", "--json")
     assert [m["text"] for m in json.loads(out)] == ["User lives in Oslo"]
+    # the window's memory manager searches the same way: nonsense lists nothing (it listed every memory)
+    assert json.loads(hearth("memory", "search", "zzzzqqq", "--json")[1]) == []
+    found = json.loads(hearth("memory", "search", "CELLO", "--json")[1])
+    assert found[0]["text"] == "User plays the cello"
 
     code, out = hearth("memory", "edit", oslo["id"], "User lives in Bergen", "--json")
     assert json.loads(out)[0]["text"] == "User lives in Bergen"
