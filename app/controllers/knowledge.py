@@ -104,7 +104,7 @@ class KnowledgeController(QObject):
         self.cancel = None
         done = self.last.done if self.last else 0
         if self.last is not None and self.last.message == "cancelled":
-            self.panel.finish(f"Stopped: “{collection}” has {int(done)} files so far.")
+            self.panel.finish(f"Stopped: “{collection}” has {int(done)} files so far.", complete=False)
             self.refresh()
         else:
             self.panel.finish(f"“{collection}” is ready: {int(done)} files indexed.")
@@ -112,7 +112,7 @@ class KnowledgeController(QObject):
 
     def _failed(self, message: str) -> None:
         self.cancel = None
-        self.panel.finish("Indexing failed.")
+        self.panel.finish("Indexing failed.", complete=False)
         show_error(self.window, "Indexing failed", message)
         self.refresh()
 
@@ -143,7 +143,7 @@ class KnowledgeController(QObject):
                 self.syncing = None
                 self.panel.update_progress(p)
                 self.panel.finish(f"“{event.collection}” is up to date." if p.message == "done" else
-                                  f"Updating “{event.collection}” {p.message}.")
+                                  f"Updating “{event.collection}” {p.message}.", complete=p.message == "done")
             self.refresh()
             return
         if self.indexing:

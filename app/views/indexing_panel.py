@@ -48,9 +48,11 @@ class IndexingPanel(QFrame):
         layout.addWidget(self.bar)
         layout.addWidget(self.detail)
         layout.addLayout(buttons)
+        self._last: Progress | None = None
         self.hide()
 
     def start(self, collection: str, title: str = "") -> None:
+        self._last = None
         self.title.setText(title or f"Adding to “{collection}”…")
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
@@ -61,6 +63,7 @@ class IndexingPanel(QFrame):
         self.show()
 
     def update_progress(self, progress: Progress) -> None:
+        self._last = progress
         total = int(progress.total or 0)
         if total:
             self.bar.setRange(0, total)
@@ -74,11 +77,16 @@ class IndexingPanel(QFrame):
         self.errors_button.setText(f"{count} file{'s' if count != 1 else ''} skipped…")
         self.errors_button.setVisible(count > 0)
 
-    def finish(self, text: str) -> None:
-        """Leave the final state visible (the error list stays reachable) until the user closes it."""
+    def finish(self, text: str, complete: bool = True) -> None:
+        """Leave the final state visible (the error list stays reachable) until the user closes it; a run that
+        stopped early keeps its bar where it stopped and drops the time that was left."""
         self.title.setText(text)
         if self.bar.maximum() == 0:
             self.bar.setRange(0, 1)
-        self.bar.setValue(self.bar.maximum())
+        if complete:
+            self.bar.setValue(self.bar.maximum())
+        if self._last is not None:
+            self.detail.setText(self.detail.text().removesuffix(f" · {eta_text(self._last.eta_s)}"))
+        self.cancel_button.setEnabled(True)  # Cancel greyed it while the run stopped: now it closes the panel
         self.cancel_button.setText("Close")
         self.cancel_button.setAccessibleName("Close the indexing summary")

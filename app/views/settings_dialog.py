@@ -170,6 +170,7 @@ class SettingsDialog(QDialog):
         self.max_tokens = _spin(*RANGES["model.max_tokens"], m.max_tokens, "Maximum answer tokens")
         self.system_prompt = QPlainTextEdit(m.system_prompt)
         self.system_prompt.setAccessibleName("System prompt")
+        self.system_prompt.setPlaceholderText("None: the model's own default")
         self.system_prompt.setFixedHeight(66)
         form = QFormLayout()
         form.addRow("Model", model_row)
@@ -239,6 +240,9 @@ class SettingsDialog(QDialog):
         k = s.knowledge
         self.chunk_tokens = _spin(*RANGES["knowledge.chunk_tokens"], k.chunk_tokens, "Chunk size in tokens")
         self.chunk_overlap = _spin(*RANGES["knowledge.chunk_overlap"], k.chunk_overlap, "Chunk overlap in tokens")
+        # the chunker overlaps at most half a chunk: a larger number here was reported as applied, and was not
+        self.chunk_tokens.valueChanged.connect(lambda size: self.chunk_overlap.setMaximum(size // 2))
+        self.chunk_overlap.setMaximum(self.chunk_tokens.value() // 2)
         self.top_k_sources = _spin(*RANGES["knowledge.top_k"], k.top_k, "Number of sources")
         self.rerank = QCheckBox("Rerank sources with a cross-encoder (slower, more precise)")
         self.rerank.setChecked(k.rerank)
@@ -428,7 +432,7 @@ class SettingsDialog(QDialog):
         m.temperature, m.top_p, m.min_p = self.temperature.value(), self.top_p.value(), self.min_p.value()
         m.top_k, m.repeat_penalty = self.top_k.value(), self.repeat_penalty.value()
         m.max_tokens = self.max_tokens.value()
-        m.system_prompt = self.system_prompt.toPlainText().strip() or m.system_prompt
+        m.system_prompt = self.system_prompt.toPlainText().strip()  # empty: none (it silently kept the old one)
         m.speculative, m.speculative_max_draft = self.speculative.currentData(), self.max_draft.value()
         if self.draft_candidates is not None:  # else the picker never filled: keep the setting as it was
             m.draft_model = self.draft_model.currentData() or ""

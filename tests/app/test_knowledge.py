@@ -120,6 +120,11 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing)
     assert "Stopped" in panel.title.text() and started == [([tmp_path], "notes")]
+    # the Close button stayed greyed (the panel could not be closed) beside a stale "5 s left" and a full bar
+    assert panel.cancel_button.isEnabled() and panel.cancel_button.text() == "Close"
+    assert "left" not in panel.detail.text() and panel.bar.value() < panel.bar.maximum()
+    panel.cancel_button.click()
+    assert not panel.isVisible()
 
 
 def test_memory_manager_says_memory_is_not_enabled_when_switched_off(qtbot: QtBot, window: MainWindow) -> None:

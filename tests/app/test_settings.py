@@ -22,6 +22,9 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     dialog.temperature.setValue(0.35)
     dialog.system_prompt.setPlainText("You are terse.")
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.chunk_tokens.setValue(64)  # the chunker overlaps at most half a chunk; 1024 was shown as applied
+    dialog.chunk_overlap.setValue(1024)
+    assert dialog.chunk_overlap.value() == 32
     dialog.accept()
     assert window.theme.name == "dark" and window.theme.font_size == 14  # the window restyles at once
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)  # the core applied and saved them
@@ -32,7 +35,12 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     window.close()
     again = make_window()
     assert again.assistant.settings.appearance.theme == "dark"
-    assert again.ctl.model.open_settings().font_size.value() == 14
+    dialog = again.ctl.model.open_settings()
+    assert dialog.font_size.value() == 14
+    dialog.system_prompt.setPlainText("")  # none at all: it kept the old prompt and said "Nothing to change."
+    dialog.accept()
+    qtbot.waitUntil(lambda: again.ctl.model.lastApplied is not None)
+    assert load_settings(get_paths().settings_file).settings.model.system_prompt == ""
 
 
 def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
