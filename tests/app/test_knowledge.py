@@ -112,7 +112,7 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
     window.assistant.index = fake_index
     window.ctl.knowledge.index([tmp_path], "notes")
     panel = window.sidebar.indexing
-    qtbot.waitUntil(lambda: panel.bar.value() > 5)
+    qtbot.waitUntil(lambda: panel.bar.value() > 5, timeout=60_000)  # behind the start-up's torch import
     seen.append(panel.detail.text())
     assert "/ 999 files" in seen[0] and "1 min 15 s left" in seen[0] and panel.errors_button.isVisible()
     ask(window, "Hello!")  # chat keeps working while indexing runs
