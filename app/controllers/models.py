@@ -44,6 +44,7 @@ class ModelsController(QObject):
         self.transfer: tuple[str, str] | None = None  # (repo, file) of the last download: what Resume repeats
         self.downloading = False
         self.switching = False  # a load started here ("Use") is running: its progress shows in the view
+        self._wanted: Path | None = None  # the model that "Use" asked for
         self.cancel = threading.Event()
         self._progress = Relay(self._on_progress)
         model.libraryChanged.connect(self._show_library)
@@ -88,7 +89,7 @@ class ModelsController(QObject):
         self._view().catalog.set_rows([], message)
 
     def use(self, path: Path) -> None:
-        self.switching = True
+        self.switching, self._wanted = True, path
         self._view().load.running(f"Loading {path.name}…", 0)
         self.model.switch(path)
 
@@ -100,8 +101,14 @@ class ModelsController(QObject):
         if self.switching:
             self.switching = False
             engine = self.assistant.engine
-            self._view().load.finished(f"Now using {engine.info.name}." if ok and engine.loaded else
-                                       "No model loaded.")
+            if not (ok and engine.loaded):
+                said = "No model loaded."
+            elif Path(engine.info.path).resolve() == Path(self._wanted).resolve():
+                said = f"Now using {engine.info.name}."
+            else:  # the old model stayed (it read "Now using <the old one>", as if the switch had happened)
+                why = "the load was cancelled" if self.model.cancel.is_set() else "the new model could not load"
+                said = f"Still using {engine.info.name}: {why}."
+            self._view().load.finished(said)
 
     def _recorded(self, said: str) -> None:
         if self.switching:

@@ -54,8 +54,8 @@ def build_prompt(
         if room >= max_tokens or (not kept and room >= MIN_ANSWER_TOKENS):
             return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped)
     raise ContextOverflowError(
-        f"This message needs {len(tokens)} tokens of prompt but the context holds {n_ctx} "
-        f"(with at least {MIN_ANSWER_TOKENS} kept for the answer). Shorten it or raise the context length."
+        f"This message needs {len(tokens)} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, but "
+        f"the context holds {n_ctx}. Shorten it or raise the context length."
     )
 
 

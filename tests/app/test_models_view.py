@@ -102,6 +102,8 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
         qtbot.mouseClick(window.status.cancel_load, Qt.MouseButton.LeftButton)
     assert window.assistant.engine.info.name == "Gemma 3 270M" and window.ctl.model.error is None
     assert "kept: the load was cancelled" in window.status.model.text()
+    # the view said "Now using Gemma 3 270M.", as if the switch had happened
+    assert dialog.load.label.text() == "Still using Gemma 3 270M: the load was cancelled."
 
 
 def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(window: MainWindow, qtbot: QtBot) -> None:
