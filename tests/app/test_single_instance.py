@@ -125,18 +125,23 @@ def test_ctrl_c_in_the_terminal_closes_the_window_as_its_close_button_does(heart
     process without closeEvent: the databases' write-ahead logs and the instance socket stayed behind."""
     report = tmp_path / "window.json"
     window = _launch([], hearth_home, report)
-    deadline = time.time() + 120
-    while not report.exists():
-        assert window.poll() is None and time.time() < deadline, window.communicate()[1] if window.poll() else ""
-        time.sleep(0.05)
-    socket_file = Path(tempfile.gettempdir()) / server_name({"HEARTH_HOME": str(hearth_home)})
-    wal = hearth_home / "data" / "history.sqlite3-wal"
-    while not wal.exists():  # the core has opened its databases
-        assert window.poll() is None and time.time() < deadline
-        time.sleep(0.05)
-    assert socket_file.exists()
-    window.send_signal(signal.SIGINT)
-    _, err = window.communicate(timeout=60)
+    try:
+        deadline = time.time() + 120
+        while not report.exists():
+            assert window.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        socket_file = Path(tempfile.gettempdir()) / server_name({"HEARTH_HOME": str(hearth_home)})
+        wal = hearth_home / "data" / "history.sqlite3-wal"
+        while not wal.exists():  # the core has opened its databases
+            assert window.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        assert socket_file.exists()
+        window.send_signal(signal.SIGINT)
+        _, err = window.communicate(timeout=60)
+    finally:
+        if window.poll() is None:  # it ignored the signal (the old code): never leave a window running
+            window.kill()
+            window.communicate()
     assert window.returncode == 0, err
     assert "SIGINT received: closing the window" in err and "Traceback" not in err, err
     assert not socket_file.exists()
