@@ -83,6 +83,10 @@ class ChatController(QObject):
     def open_conversation(self, conversation_id: str) -> None:
         if self.generating or conversation_id == self.conversation_id:
             return
+        self._load(conversation_id)
+
+    def _load(self, conversation_id: str) -> None:
+        """Read ``conversation_id`` from the history on the io lane and show it."""
         history = self.assistant.history
         self.workers.io.submit(Job(lambda: history.messages(conversation_id),
                                    on_done=lambda messages: self._show(conversation_id, messages),
@@ -205,9 +209,7 @@ class ChatController(QObject):
                 self.view.remove_from(question)
                 self.composer.set_draft(question.text)
                 if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it
-                    cid, history = self.conversation_id, self.assistant.history
-                    self.workers.io.submit(Job(lambda: history.messages(cid), on_done=lambda m: self._show(cid, m),
-                                               on_failed=self.banner.show_message))
+                    self._load(self.conversation_id)
                 return
             self._finish_text(event.text)
             answer.set_meta("")

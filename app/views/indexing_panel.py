@@ -68,9 +68,7 @@ class IndexingPanel(QFrame):
         if total:
             self.bar.setRange(0, total)
             self.bar.setValue(int(progress.done))
-        rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
-        unit = progress.unit or "files"
-        self.detail.setText(f"{int(progress.done)} / {total} {unit}{rate} · {eta_text(progress.eta_s)}")
+        self.detail.setText(_detail(progress, with_eta=True))
         self.set_errors(len(progress.errors))
 
     def set_errors(self, count: int) -> None:
@@ -86,7 +84,14 @@ class IndexingPanel(QFrame):
         if complete:
             self.bar.setValue(self.bar.maximum())
         if self._last is not None:
-            self.detail.setText(self.detail.text().removesuffix(f" · {eta_text(self._last.eta_s)}"))
+            self.detail.setText(_detail(self._last, with_eta=False))
         self.cancel_button.setEnabled(True)  # Cancel greyed it while the run stopped: now it closes the panel
         self.cancel_button.setText("Close")
         self.cancel_button.setAccessibleName("Close the indexing summary")
+
+
+def _detail(progress: Progress, with_eta: bool) -> str:
+    """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on."""
+    rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
+    text = f"{int(progress.done)} / {int(progress.total or 0)} {progress.unit or 'files'}{rate}"
+    return f"{text} · {eta_text(progress.eta_s)}" if with_eta else text
