@@ -28,6 +28,7 @@ from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import ServerSettings, Settings, load_settings, save_settings
 from assistant.errors import HearthError, InputError, ModelLoadError
 from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Notice, Progress, Token
+from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 from assistant.scheduler import Hooks, Scheduler
 
@@ -606,7 +607,9 @@ class Assistant:
         with self._opening:
             if self._memory is None:
                 from assistant.engine.remote import ActiveEngine
-                from assistant.memory import MemoryService
+
+                with PYDANTIC_IMPORTS:
+                    from assistant.memory import MemoryService
 
                 self._memory = MemoryService(self.paths, self.settings.memory, ActiveEngine(lambda: self.engine),
                                              self.knowledge.embedder,

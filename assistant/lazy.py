@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
+
+#: Held while chromadb, mem0 or the API server's packages are imported, and while Chroma or mem0 open (both
+#: import their parts at that moment). They share pydantic, whose modules import each other, and when two
+#: threads import such a cycle at once CPython hands one of them a partially initialised module: "cannot
+#: import name 'import_string' from partially initialized module 'pydantic._internal._validators'", seen once
+#: in about seventeen window start-ups, when the start-up check and the two warm-ups opened Chroma and mem0
+#: together. Torch is not imported under it: its import takes 10 s and more on two cores, shares no module
+#: with these, and the first answer must not wait for it.
+PYDANTIC_IMPORTS = threading.RLock()
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
+from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths
 
 if TYPE_CHECKING:
@@ -248,10 +249,11 @@ class ChromaTarget:
     def open_client(self) -> chromadb.ClientAPI:
         """A ``chromadb.HttpClient`` for this server (checked first, with bounded waits and clear failures)."""
         self.probe()
-        import chromadb
         import httpx
 
-        with self.errors():
+        with PYDANTIC_IMPORTS, self.errors():  # errors() imports chromadb too
+            import chromadb
+
             host = f"{'https' if self.ssl else 'http'}://{self._netloc}{self.path}" if self.path else self.host
             client = chromadb.HttpClient(host=host, port=self.port, ssl=self.ssl, headers=dict(self.headers),
                                          settings=chromadb.Settings(anonymized_telemetry=False))

@@ -47,6 +47,7 @@ from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import IndexBusyError, IndexWriteError, InvalidCollectionNameError
 from assistant.knowledge.records import Chunk
+from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths
 from assistant.remote import ChromaTarget, chroma_prefix
 
@@ -334,11 +335,12 @@ class Store:
                 except InputError as exc:  # a malformed URL in the settings: the store's one failure type
                     raise RemoteError(str(exc)) from None
                 if target is None:
-                    import chromadb
+                    with PYDANTIC_IMPORTS:
+                        import chromadb
 
-                    self._chroma = chromadb.PersistentClient(
-                        path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
-                    )
+                        self._chroma = chromadb.PersistentClient(
+                            path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
+                        )
                 else:
                     # A server that just failed to open is not asked again at once: a listing of many
                     # collections says it once instead of waiting out a timeout per collection.
@@ -371,10 +373,11 @@ class Store:
 
     def _existing_vectors(self, collection: str) -> chromadb.Collection | None:
         """The collection's Chroma set, or None: a check must not create what it is looking for."""
+        chroma = self.chroma  # first: it imports chromadb under PYDANTIC_IMPORTS
         from chromadb.errors import NotFoundError
 
         try:
-            return self.chroma.get_collection(self.chroma_name(collection), embedding_function=None)
+            return chroma.get_collection(self.chroma_name(collection), embedding_function=None)
         except NotFoundError:
             return None
 

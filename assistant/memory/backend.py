@@ -24,6 +24,7 @@ from assistant.config import RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import HearthError, MemoryStoreError, RemoteError
 from assistant.knowledge import Embedder
+from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 
@@ -63,40 +64,42 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
     """mem0 on Hearth's parts; ``remote`` with a ``chroma_url``: its vectors in that Chroma server, in this
     install's own collection (``hearth-<install id>-memory-<embedder>``)."""
     paths.memory_dir.mkdir(parents=True, exist_ok=True)
-    _check_and_quiet_mem0()
-    target = ChromaTarget.from_settings(remote) if remote is not None else None
-    from mem0 import Memory
-    from mem0.configs.base import MemoryConfig
-    from mem0.embeddings.configs import EmbedderConfig
-    from mem0.llms.configs import LlmConfig
-    from mem0.utils.factory import EmbedderFactory, LlmFactory
+    with PYDANTIC_IMPORTS:  # mem0 imports its parts, and Chroma's, as it opens
+        _check_and_quiet_mem0()
+        target = ChromaTarget.from_settings(remote) if remote is not None else None
+        from mem0 import Memory
+        from mem0.configs.base import MemoryConfig
+        from mem0.embeddings.configs import EmbedderConfig
+        from mem0.llms.configs import LlmConfig
+        from mem0.utils.factory import EmbedderFactory, LlmFactory
 
-    LlmFactory.register_provider("hearth", "assistant.memory.llm.HearthLLM")
-    EmbedderFactory.provider_to_class["hearth"] = "assistant.memory.embedding.HearthEmbedding"
-    if target is None:  # mem0 opens it with anonymized_telemetry=False
-        store: dict[str, Any] = {"collection_name": collection_name(embedder), "path": str(paths.memory_dir / "chroma")}
-    else:
-        client = target.open_client()  # a RemoteError sentence if the server cannot be used
-        store = {"collection_name": chroma_prefix(paths) + collection_name(embedder).removeprefix("hearth-"),
-                 "client": client}
-    config = MemoryConfig(
-        vector_store={"provider": "chroma", "config": store},
-        llm=LlmConfig.model_construct(provider="hearth",
-                                      config={"model": engine, "temperature": 0.0, "max_tokens": MAX_JSON_TOKENS}),
-        embedder=EmbedderConfig.model_construct(provider="hearth", config={"model": embedder}),
-        history_db_path=str(paths.memory_dir / "history.sqlite3"),
-    )
-    try:
-        memory = Memory(config)
-    except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder, or the server failing
-        if target is not None:
-            with contextlib.suppress(Exception):
-                client.close()
-        if isinstance(exc, HearthError):
-            raise
-        if target is not None and target.from_server(exc):
-            raise RemoteError(target.failure(exc)) from exc
-        raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
+        LlmFactory.register_provider("hearth", "assistant.memory.llm.HearthLLM")
+        EmbedderFactory.provider_to_class["hearth"] = "assistant.memory.embedding.HearthEmbedding"
+        if target is None:  # mem0 opens it with anonymized_telemetry=False
+            store: dict[str, Any] = {"collection_name": collection_name(embedder),
+                                     "path": str(paths.memory_dir / "chroma")}
+        else:
+            client = target.open_client()  # a RemoteError sentence if the server cannot be used
+            store = {"collection_name": chroma_prefix(paths) + collection_name(embedder).removeprefix("hearth-"),
+                     "client": client}
+        config = MemoryConfig(
+            vector_store={"provider": "chroma", "config": store},
+            llm=LlmConfig.model_construct(provider="hearth",
+                                          config={"model": engine, "temperature": 0.0, "max_tokens": MAX_JSON_TOKENS}),
+            embedder=EmbedderConfig.model_construct(provider="hearth", config={"model": embedder}),
+            history_db_path=str(paths.memory_dir / "history.sqlite3"),
+        )
+        try:
+            memory = Memory(config)
+        except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder, or the server failing
+            if target is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
+            if isinstance(exc, HearthError):
+                raise
+            if target is not None and target.from_server(exc):
+                raise RemoteError(target.failure(exc)) from exc
+            raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
     if target is not None:  # every later call: a failing server is one sentence naming it
         memory.vector_store.client = target.guard(memory.vector_store.client)
         memory.vector_store.collection = target.guard(memory.vector_store.collection)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import PortInUseError, ServerError
+from assistant.lazy import PYDANTIC_IMPORTS
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -94,13 +95,14 @@ class ServerHandle:
     """One running API server: uvicorn on a background thread, serving ``assistant`` on a bound socket."""
 
     def __init__(self, assistant: Assistant, host: str, sock: socket.socket) -> None:
-        import uvicorn
-
-        from assistant.server.app import create_app
-
         self.assistant, self.host, self._sock = assistant, host, sock
         self.port: int = sock.getsockname()[1]
-        self.app = create_app(assistant, host)
+        with PYDANTIC_IMPORTS:  # FastAPI builds its pydantic schemas here, importing pydantic's parts
+            import uvicorn
+
+            from assistant.server.app import create_app
+
+            self.app = create_app(assistant, host)
         config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=_GRACE_S, server_header=False)
         self._server = uvicorn.Server(config)
