@@ -60,11 +60,18 @@ class KnowledgeController(QObject):
     def indexing(self) -> bool:
         return self.cancel is not None
 
-    def refresh(self, select: str | None = None) -> None:
-        """Reload the collections; ``select`` ticks one (a freshly indexed one) for the next question."""
-        self.workers.io.submit(Job(self.assistant.collections, on_done=lambda infos: self._show(infos, select)))
+    def refresh(self, select: str | None = None, ready: str | None = None) -> None:
+        """Reload the collections; ``select`` ticks one (a freshly indexed one) for the next question, and the
+        panel says ``ready`` (a collection just indexed) is ready, with its counts."""
+        self.workers.io.submit(Job(self.assistant.collections,
+                                   on_done=lambda infos: self._show(infos, select, ready)))
 
-    def _show(self, infos: list[Any], select: str | None) -> None:
+    def _show(self, infos: list[Any], select: str | None, ready: str | None = None) -> None:
+        info = next((c for c in infos if c.name == ready), None)
+        if info is not None and not self.indexing:  # the counts `hearth index` prints: files held, files skipped
+            skipped = f", {len(self.errors)} skipped" if self.errors else ""
+            self.panel.finish(f"“{ready}” is ready: {info.files} file{'s' if info.files != 1 else ''} indexed"
+                              f"{skipped}.")
         self.model.set_items(infos)
         self.composer.set_collections([c.name for c in infos])
         if select is not None:
@@ -107,8 +114,8 @@ class KnowledgeController(QObject):
             self.panel.finish(f"Stopped: “{collection}” has {int(done)} files so far.", complete=False)
             self.refresh()
         else:
-            self.panel.finish(f"“{collection}” is ready: {int(done)} files indexed.")
-            self.refresh(select=collection)
+            self.panel.finish(f"“{collection}” is ready.")  # with its counts once they are read
+            self.refresh(select=collection, ready=collection)
 
     def _failed(self, message: str) -> None:
         self.cancel = None
