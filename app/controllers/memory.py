@@ -1,4 +1,4 @@
-"""The memory manager's controller: list, search, edit, forget and forget all, on the io lane.
+"""The memory manager's controller: list, search, add, edit, forget and forget all, on the io lane.
 
 ``assistant.memory`` opens the memory store (and its embedder) on first use, which can take seconds, so
 it is only ever touched inside io-lane jobs; whether memory is on is read from the settings instead.
@@ -45,6 +45,7 @@ class MemoryController(QObject):
         self.dialog = dialog
         if self.available:
             dialog.searchChanged.connect(self.search)
+            dialog.addRequested.connect(lambda text: self._change(lambda m: m.add(text)))
             dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
             dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
             dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))

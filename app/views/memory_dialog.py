@@ -1,4 +1,4 @@
-"""The memory manager: a searchable list of what Hearth remembers, with edit, forget and forget all.
+"""The memory manager: a searchable list of what Hearth remembers, with add, edit, forget and forget all.
 
 With memory switched off it says that memory is not enabled instead.
 """
@@ -29,6 +29,7 @@ NOT_ENABLED = ("Memory is not enabled. Turn it on in Settings → Memory; then e
 
 class MemoryDialog(QDialog):
     searchChanged = Signal(str)
+    addRequested = Signal(str)
     editRequested = Signal(object, str)
     forgetRequested = Signal(object)
     clearRequested = Signal()
@@ -60,15 +61,19 @@ class MemoryDialog(QDialog):
             self.list.setWordWrap(True)
             self.list.setAccessibleName("Memories")
             self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-            edit, forget, clear = QPushButton("Edit…"), QPushButton("Forget"), QPushButton("Forget all…")
+            add, edit = QPushButton("Add…"), QPushButton("Edit…")
+            forget, clear = QPushButton("Forget"), QPushButton("Forget all…")
             clear.setObjectName("Danger")
+            add.setAccessibleName("Add a memory")
+            add.clicked.connect(lambda: ask_text(self, "Add a memory", "What should Hearth remember?", "",
+                                                 self.addRequested.emit))
             edit.clicked.connect(self._edit)
             forget.clicked.connect(self._forget)
             clear.clicked.connect(lambda: confirm(self, "Forget everything?", "Hearth will forget everything it "
                                                   "remembers about you. This cannot be undone.", "Forget all",
                                                   self.clearRequested.emit))
             row = QHBoxLayout()
-            for button in (edit, forget):
+            for button in (add, edit, forget):
                 row.addWidget(button)
             row.addStretch(1)
             row.addWidget(clear)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import write_settings
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -52,6 +53,18 @@ def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, 
     answer = window.chat_view.last("assistant")
     assert [m.text for m in answer.memories] == ["User's dog is called Biscuit"]
     assert not answer.chips_row.isHidden()  # the "1 memory used" chip
+
+    # A memory added by hand in the manager is listed and used by the next answer.
+    dialog = window.ctl.memory.open()
+    add = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Add…")
+    add.click()
+    entry = dialog.findChild(QInputDialog)
+    entry.setTextValue("  My sister lives in Oslo ")
+    entry.accept()
+    qtbot.waitUntil(lambda: "My sister lives in Oslo" in [m.text for m in dialog.model.items()], timeout=60_000)
+    dialog.close()
+    ask(window, "Where does my sister live?", timeout=120_000)
+    assert "My sister lives in Oslo" in [m.text for m in window.chat_view.last("assistant").memories]
 
 
 @pytest.mark.slow
