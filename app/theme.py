@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, QWidget
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 STYLESHEET = RESOURCES / "style.qss"
@@ -78,10 +78,59 @@ def palette(theme: Theme) -> QPalette:
     return p
 
 
+class _Style(QProxyStyle):
+    """Fusion, with check boxes drawn in the theme's colours. Fusion outlines a check box with the window
+    colour darkened, so on the dark theme an unchecked box was nearly invisible and a checked one a bare
+    tick; a stylesheet rule for the box would drop the tick unless it came from an image file."""
+
+    _BOXES = (QStyle.PrimitiveElement.PE_IndicatorCheckBox, QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck)
+
+    def __init__(self, theme: Theme) -> None:
+        super().__init__("Fusion")
+        self.theme = theme
+
+    def pixelMetric(self, metric: QStyle.PixelMetric, option: QStyleOption | None = None,
+                    widget: QWidget | None = None) -> int:
+        if metric in (QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight):
+            return round(self.theme.font_size * 1.3)  # the box grows with the font (Fusion's stays 14 px)
+        return super().pixelMetric(metric, option, widget)
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption, painter: QPainter,
+                      widget: QWidget | None = None) -> None:
+        if element not in self._BOXES:
+            super().drawPrimitive(element, option, painter, widget)
+            return
+        state, t = option.state, self.theme
+        enabled, on = bool(state & QStyle.StateFlag.State_Enabled), bool(state & QStyle.StateFlag.State_On)
+        partly = bool(state & QStyle.StateFlag.State_NoChange)
+        side = min(option.rect.width(), option.rect.height()) - 1.0
+        box = QRectF(0, 0, side, side)
+        box.moveCenter(QRectF(option.rect).center())
+        filled = on or partly
+        edge = t["accent"] if filled and enabled else t["muted"] if enabled else t["border"]
+        fill = (t["accent"] if enabled else t["muted"]) if filled else t["input"] if enabled else t["surface2"]
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(edge), 1.0))
+        painter.setBrush(QColor(fill))
+        painter.drawRoundedRect(box, side / 5, side / 5)
+        if filled:
+            pen = QPen(QColor(t["accent_fg"] if enabled else t["surface2"]), max(1.5, side / 8))
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            painter.setPen(pen)
+            at = lambda fx, fy: QPointF(box.left() + side * fx, box.top() + side * fy)  # noqa: E731
+            if on:  # a tick
+                painter.drawPolyline([at(0.24, 0.52), at(0.43, 0.7), at(0.76, 0.3)])
+            else:  # partly checked: a dash
+                painter.drawLine(at(0.27, 0.5), at(0.73, 0.5))
+        painter.restore()
+
+
 def apply(app: QApplication, theme_name: str, font_size: int) -> Theme:
     """Style the whole application; returns the resolved theme for rich text and icons."""
     theme = resolve(theme_name, font_size)
-    app.setStyle("Fusion")
+    app.setStyle(_Style(theme))
     app.setPalette(palette(theme))
     font = QFont(app.font())
     font.setPointSize(theme.font_size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, SignalInstance
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -50,10 +50,18 @@ class Sidebar(QFrame):
     memoryRequested = Signal()
     modelsRequested = Signal()
 
+    #: Narrower, the chat titles are cut short; the footer's labelled buttons may need more (a large font).
+    MIN_WIDTH = 230
+
+    def minimumSizeHint(self) -> QSize:
+        """At least :data:`MIN_WIDTH`, and never narrower than the buttons' labels: with a fixed minimum, font
+        size 16 cut them to "Se…gs" and "Me…ry"."""
+        hint = super().minimumSizeHint()
+        return QSize(max(self.MIN_WIDTH, hint.width()), hint.height())
+
     def __init__(self, conversations: ListModel, collections: ListModel) -> None:
         super().__init__()
         self.setObjectName("Sidebar")
-        self.setMinimumWidth(230)
         self.new_chat = QPushButton(icon("new-chat"), "New chat")
         self.new_chat.setAccessibleName("New chat")
         self.new_chat.setToolTip("New chat (Ctrl+N)")

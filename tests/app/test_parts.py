@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
+from PySide6.QtWidgets import QCheckBox, QSplitter, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
+from app import theme
 from app.controllers.conversations import Entry, conversation_model, entries_from_hits
 from app.markdown import render
-from app.qt_models import ItemRole
+from app.qt_models import ItemRole, ListModel
 from app.sources import Passage
 from app.theme import LIGHT, Theme
+from app.views.sidebar import Sidebar
 from assistant.chat.history import History
 
 THEME = Theme("light", LIGHT, 11)
@@ -111,3 +116,51 @@ def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot
     long = chips[4].text()
     assert long.startswith("5  a-very-long-file") and long.endswith("-2024.eml") and "…" in long
     assert chips[4].toolTip() == f"Source 5: {names[4]} (found but not used in the answer)"
+
+
+@contextmanager
+def themed(qapp, name: str, font_size: int) -> Iterator[theme.Theme]:
+    """The whole application in ``name`` at ``font_size`` for the test, as it was afterwards."""
+    saved = qapp.style().name(), qapp.palette(), qapp.styleSheet(), qapp.font()
+    try:
+        yield theme.apply(qapp, name, font_size)
+    finally:
+        qapp.setStyle(saved[0])
+        qapp.setPalette(saved[1])
+        qapp.setStyleSheet(saved[2])
+        qapp.setFont(saved[3])
+
+
+def test_check_boxes_are_visible_in_the_dark_theme(qtbot: QtBot, qapp) -> None:
+    """Fusion outlined a check box with the window colour darkened: on the dark theme an unchecked box was
+    nearly invisible and a checked one a bare tick. Now the box has the muted edge, a checked one the accent."""
+    with themed(qapp, "dark", 11) as dark:
+        boxes = {}
+        for checked in (False, True):
+            box = QCheckBox("Remember useful facts")
+            box.setChecked(checked)
+            qtbot.addWidget(box)
+            box.show()
+            image = box.grab().toImage()
+            boxes[checked] = {image.pixelColor(x, y).name() for x in range(min(image.width(), 24))
+                              for y in range(image.height())}
+        assert dark["muted"] in boxes[False] and dark["accent"] in boxes[True]
+        assert dark["accent"] not in boxes[False]
+
+
+def test_the_sidebar_buttons_keep_their_labels_at_a_large_font(qtbot: QtBot, qapp) -> None:
+    """Dragged to its narrowest, the sidebar still fits its labelled buttons (it cut them to "Se…gs" at 16)."""
+    with themed(qapp, "light", 16):
+        splitter = QSplitter()
+        sidebar = Sidebar(ListModel(str), ListModel(str))
+        splitter.addWidget(sidebar)
+        splitter.addWidget(QWidget())
+        qtbot.addWidget(splitter)
+        splitter.setCollapsible(0, False)  # dragged as far as it goes without hiding it
+        splitter.resize(900, 600)
+        splitter.show()
+        splitter.setSizes([0, 900])
+        buttons = [b for b in sidebar.findChildren(QToolButton) if b.text() in ("Settings", "Memory", "Models")]
+        assert len(buttons) == 3
+        qtbot.waitUntil(lambda: all(b.width() >= b.sizeHint().width() for b in buttons))
+        assert sidebar.width() >= Sidebar.MIN_WIDTH
