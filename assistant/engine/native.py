@@ -187,6 +187,12 @@ class NativeModel:
 KV_CACHE_TYPES: dict[str, tuple[int, float]] = {"f16": (1, 2.0), "q8_0": (8, 34 / 32)}
 
 
+#: llama.cpp keeps its cache in blocks of this many cells. It rounds a context up to whole blocks but caps the
+#: batch at the size asked for, so a context of 10 tokens read prompts 10 tokens at a time; Hearth asks for
+#: the whole blocks itself.
+KV_BLOCK = 256
+
+
 class NativeContext:
     """A llama.cpp context (KV cache) with one pre-allocated batch.
 
@@ -199,7 +205,7 @@ class NativeContext:
                  kv_cache: str = "f16") -> None:
         params = C.llama_context_default_params()
         params.type_k = params.type_v = KV_CACHE_TYPES[kv_cache][0]
-        params.n_ctx = n_ctx * n_seq
+        params.n_ctx = -(-n_ctx // KV_BLOCK) * KV_BLOCK * n_seq  # 0 stays 0: the model's own context
         params.n_batch = n_batch
         params.n_ubatch = min(n_batch, 512)
         params.n_seq_max = n_seq

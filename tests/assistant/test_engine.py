@@ -252,6 +252,18 @@ def test_ctrl_c_during_a_load_stops_it_and_is_raised(chat_model_path: Path) -> N
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_a_tiny_context_reads_prompts_in_whole_batches(chat_model_path: Path) -> None:
+    """Asked for a context of 10 tokens, llama.cpp gave 256 cells but read prompts 10 tokens at a time."""
+    from assistant.engine import Engine, LoadSettings
+
+    engine = Engine()
+    engine.load(chat_model_path, LoadSettings(n_ctx=10))
+    try:
+        assert engine.n_ctx == 256 and engine._loaded.ctx.n_batch == 256
+    finally:
+        engine.unload()
+
+
 def test_a_context_smaller_than_the_batch_reads_a_long_prompt(chat_model_path: Path) -> None:
     """With a context of 300 tokens llama.cpp rounds the cache up to 512 cells but caps its batch at 300; a
     360-token prompt sent as one batch of the requested 512 aborted the whole app (GGML_ASSERT). Run in a child
