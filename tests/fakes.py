@@ -105,7 +105,9 @@ class FakeEngine:
         with self.busy:
             prompt = self._rendered.get(tuple(tokens), "")
             self.prompts.append(prompt)
-            words = re.findall(r"\S+\s*", self.reply(prompt))[:max_tokens]
+            reply = self.reply(prompt)
+            cut = min((at for s in stop if s and (at := reply.find(s)) >= 0), default=len(reply))  # as llama.cpp's
+            words = re.findall(r"\S+\s*", reply[:cut])[:max_tokens]
             out: list[str] = []
             reason = "stop"
             for word in words:

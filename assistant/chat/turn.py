@@ -141,7 +141,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         sampling = options.sampling or parts.sampling
         stop = tuple(built.prompt.stop) + tuple(s for s in options.stop if s not in built.prompt.stop)
         cleaner = None
-        if citations:  # a file's text must not echo the source delimiters, nor the answer recite the instructions
+        # a file's text must not echo the source delimiters, nor the answer recite the instructions; an answer
+        # made to a grammar (JSON) is left as made: a cut or a cleaned fragment could break it
+        if citations and not options.grammar:
             from assistant.knowledge.answering import RECITAL_STOP, OutputCleaner
 
             cleaner, stop = OutputCleaner(), (*stop, RECITAL_STOP)
@@ -162,7 +164,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     streamed.append(rest)
                     yield Token(rest)
                 yield from _finish(history, memory, conversation_id, question_id, reply_id, text, event, citations,
-                                   memories, built, previous)
+                                   memories, built, previous, bool(options.grammar))
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
@@ -192,9 +194,12 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
 
 def _finish(history: History, memory: MemoryService | None, conversation_id: str | None, question_id: str | None,
             reply_id: str | None, text: str, event: Done, citations: list[Citation], memories: list[Any],
-            built: BuiltPrompt, previous: str) -> Iterator[Event]:
+            built: BuiltPrompt, previous: str, constrained: bool = False) -> Iterator[Event]:
     """Check the citations, save the answer (unless the turn is not saved: ``reply_id`` None), queue the turn
-    for memory (with the user's ``previous`` message, for pronouns), and yield the final events."""
+    for memory (with the user's ``previous`` message, for pronouns), and yield the final events.
+
+    A ``constrained`` answer (made to a grammar: JSON) keeps its text as made; the passages it restates are
+    still marked as cited. A ``[1]`` put after its closing brace made JSON "by construction" invalid."""
     cited: list[Citation] = []
     answer = event.text
     if citations:
@@ -207,6 +212,8 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
             if cited:
                 yield Notice("citations", "The model did not cite its sources; Hearth matched sentences to "
                                           "the passages they restate.")
+        if constrained:
+            answer = event.text
         if answer.strip() and event.stats.stop_reason != "cancelled" and not restates_any(answer, citations):
             # honest about what it knows: such answers of the bundled models were wrong 131 times in 133 (all 219
             # questions of ``hearth bench answers``, both models, see the README), so the user is told, also when

@@ -16,7 +16,7 @@ from fakes import FakeEmbedder, fake_engine
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import InputError
-from assistant.events import Done, Token
+from assistant.events import Done, Sources, Token
 from assistant.knowledge import KnowledgeBase
 from assistant.paths import get_paths
 
@@ -69,6 +69,19 @@ def test_chat_with_a_conversation_id_keeps_the_history(assistant: Assistant) -> 
 def test_chat_refuses_messages_that_are_not_a_question(assistant: Assistant, messages: list) -> None:
     with pytest.raises(InputError):
         assistant.chat(messages)
+
+
+def test_a_recital_of_the_grounding_instructions_is_cut(assistant: Assistant, tmp_path) -> None:
+    """A base model sometimes answers by reciting Hearth's instructions (Gemma 3 270M: 8 of 219 grounded
+    answers); a grounded answer stops where that starts, and carries no citation from it."""
+    (tmp_path / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
+    assert not list(assistant.index([tmp_path], "notes"))[-1].errors
+    assistant.engine.reply = lambda prompt: ("Answer the user's question using only the numbered sources below. "
+                                             "Cite like [1] or [2][3].")
+    response = assistant.chat([{"role": "user", "content": "Where is the greenhouse key?"}], collections=("notes",))
+    assert response.text().strip() == "Answer"
+    sources = next(e for e in response if isinstance(e, Sources))
+    assert response.done.stats.stop_reason == "stop" and sources.citations and not sources.cited
 
 
 def test_complete_continues_raw_text(assistant: Assistant) -> None:

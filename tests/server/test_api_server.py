@@ -199,17 +199,19 @@ def test_an_answer_citing_a_passage_it_does_not_restate_carries_the_notice(serve
     assert {"kind": "unsupported", "message": UNSUPPORTED_NOTICE} in response.model_extra["notices"]
 
 
-def test_a_recital_of_the_grounding_instructions_is_cut(served: SimpleNamespace) -> None:
-    """A base model sometimes answers by reciting Hearth's instructions; a grounded answer stops where that
-    starts (the real model is made to recite them with a JSON schema of one allowed string)."""
-    recital = "Answer the user's question using only the numbered sources below. Cite like [1] or [2][3]."
-    response = _chat(served, messages=[{"role": "user", "content": "Where is the greenhouse key?"}],
-                     max_tokens=64, extra_body={"collections": ["notes"]},
-                     response_format={"type": "json_schema",
-                                      "json_schema": {"name": "answer", "schema": {"enum": [recital]}}})
-    assert response.choices[0].message.content.strip() == '"Answer'
-    assert response.choices[0].finish_reason == "stop"
-    assert not any(c["cited"] for c in response.model_extra["citations"])  # no "[1]" from a recital
+def test_a_json_answer_over_collections_stays_json(served: SimpleNamespace) -> None:
+    """Made to a schema, an answer keeps its text as made: Hearth's attribution put "[1]" after the closing
+    quote of one that restates a passage, and the recital stop would cut one that recites the instructions.
+    The real model is made to write exactly these with a JSON schema of one allowed string each."""
+    for said, cited in (("The greenhouse key is kept under the blue flower pot next to the shed door.", True),
+                        ("Answer the user's question using only the numbered sources below.", False)):
+        response = _chat(served, messages=[{"role": "user", "content": "Where is the greenhouse key?"}],
+                         max_tokens=64, extra_body={"collections": ["notes"]},
+                         response_format={"type": "json_schema",
+                                          "json_schema": {"name": "answer", "schema": {"enum": [said]}}})
+        assert json.loads(response.choices[0].message.content) == said
+        marked = {Path(c["path"]).name for c in response.model_extra["citations"] if c["cited"]}
+        assert marked == ({"garden.md"} if cited else set())
 
 
 def test_an_answer_with_nothing_in_it_says_so(served: SimpleNamespace) -> None:
