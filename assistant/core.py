@@ -579,6 +579,8 @@ class Assistant:
                folder: str | None = None, mode: str = "hybrid") -> list[Citation]:
         """Search ``collections`` (all when None), best first, numbered 1..k."""
         k = k or self.settings.knowledge.top_k
+        if collections is not None:  # a name given twice gave every passage twice (and twice the prompt)
+            collections = tuple(dict.fromkeys(collections))
         if collections is None or len(collections) == 1:
             hits = self.knowledge.search(text, collections[0] if collections else None, k, folder, mode)  # type: ignore[arg-type]
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.errors import KnowledgeError
+from assistant.errors import InputError, KnowledgeError
 
 
 class UnreadableFileError(KnowledgeError):
@@ -13,8 +13,8 @@ class CollectionNotFoundError(KnowledgeError):
     exit_code = 4
 
 
-class InvalidCollectionNameError(KnowledgeError):
-    exit_code = 2
+class InvalidCollectionNameError(KnowledgeError, InputError):
+    """A name the user typed that cannot name a collection: their input, refused as such (exit 2, HTTP 400)."""
 
 
 class NeedsReindexError(KnowledgeError):

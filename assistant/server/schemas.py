@@ -18,16 +18,17 @@ class _Body(BaseModel):
 class _Request(_Body):
     """A whole request body: its text must be Unicode that can be encoded, which JSON's ``\\ud800`` escapes
     need not be (a lone surrogate). Found here, it is a 400 naming the field; found by the tokenizer or the
-    history, it was a 500 "internal error"."""
+    history, it was a 500 "internal error". A top-level field sent as null counts as left out, as in OpenAI's
+    API: ``"n": null`` or ``"stream": null`` (clients that send every field) were refused with a 400."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_lone_surrogates(cls, data: Any) -> Any:
+    def _text_and_nulls(cls, data: Any) -> Any:
         where = _lone_surrogate(data)
         if where is not None:
             raise ValueError(f"{where or 'the body'} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape "
                              "without its pair), which is not text")
-        return data
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
 
 def _lone_surrogate(value: Any, path: str = "") -> str | None:
