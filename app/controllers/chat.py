@@ -8,6 +8,7 @@ The per-token work is an append (and, with tinted drafts on, extending a range o
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,8 @@ from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
+
+log = logging.getLogger(__name__)
 
 RENDER_INTERVAL_MS = 50
 
@@ -53,6 +56,7 @@ class ChatController(QObject):
         self.conversation_id: str | None = None
         self.cancel: threading.Event | None = None
         self.answer: MessageWidget | None = None
+        self._detached = False  # the answer in flight was stopped because its chat left the screen
         self._replacing = False  # the running turn replaces a saved one (regenerate, edit and resend)
         self.editing: MessageWidget | None = None
         self._streamed: list[str] = []
@@ -72,8 +76,7 @@ class ChatController(QObject):
 
     # --- conversations -------------------------------------------------------------------------------
     def new_chat(self) -> None:
-        if self.generating:
-            self.stop()
+        self._detach()
         self.conversation_id, self.editing = None, None
         self.view.clear()
         self.panel.hide()
@@ -81,9 +84,22 @@ class ChatController(QObject):
         self.conversationChanged.emit(None)
 
     def open_conversation(self, conversation_id: str) -> None:
-        if self.generating or conversation_id == self.conversation_id:
+        """Show another chat; an answer still streaming stops, as for a new chat (what it wrote is saved in its
+        own chat). While an answer streamed, a click on another chat moved the highlight and did nothing else."""
+        if conversation_id == self.conversation_id:
             return
+        self._detach()
         self._load(conversation_id)
+
+    def _detach(self) -> None:
+        """Stop the answer in flight and let it end off screen: the chat it streams into is leaving the screen
+        (a new chat, another chat, this chat deleted). Its later events used widgets that were then deleted
+        ("Internal C++ object already deleted"), and its end could bring the old chat's id back."""
+        if not self.generating:
+            return
+        self.stop()
+        self._render.stop()
+        self.answer, self._detached = None, True
 
     def _load(self, conversation_id: str) -> None:
         """Read ``conversation_id`` from the history on the io lane and show it."""
@@ -137,7 +153,7 @@ class ChatController(QObject):
 
     def _start(self, text: str, replace_from: str | None) -> None:
         self.banner.hide()
-        self._replacing = replace_from is not None
+        self._replacing, self._detached = replace_from is not None, False
         self._add("user", text)
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
@@ -165,7 +181,8 @@ class ChatController(QObject):
 
     def _event(self, event: Any) -> None:
         answer = self.answer
-        assert answer is not None
+        if answer is None:  # detached (see _detach), or its turn already taken off the screen
+            return
         if isinstance(event, Token):
             text, start = event.text, self._length
             self._streamed.append(text)
@@ -245,7 +262,10 @@ class ChatController(QObject):
         self.historyChanged.emit()
 
     def _failed(self, message: str) -> None:
-        self.banner.show_message(message)
+        if self._detached:  # e.g. its chat was deleted under it: nothing on screen is about it any more
+            log.warning("an answer stopped off screen failed: %s", message)
+        else:
+            self.banner.show_message(message)
         self._ended()
 
     # --- small actions -------------------------------------------------------------------------------

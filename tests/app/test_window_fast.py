@@ -16,9 +16,10 @@ import pytest
 from fakes import FakeEmbedder, fake_engine
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.controllers.conversations import Entry
 from app.main_window import MainWindow
 from app.workers import Job
 from assistant.chat.history import HistoryError
@@ -69,6 +70,45 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
     assert len(stored) == 4 and [m.text for m in window.chat_view.messages] == [c for _, c in stored]
     ids = [m.message_id for m in window.chat_view.messages]
     assert ids == [m.id for m in history.messages(chat.conversation_id)]  # the widgets know their stored ids
+    window.close()
+
+
+@pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat"])
+def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, leave: str) -> None:
+    """The answer stops, what it wrote is saved in its own chat, and nothing of it reaches the chat now shown.
+    Before, its later events used deleted widgets (RuntimeError: Internal C++ object already deleted), a click
+    on another chat did nothing, and deleting the chat showed "Message ... was not found" in the banner."""
+    window = open_window(qtbot)
+    chat, history = window.ctl.chat, window.assistant.history
+    send(qtbot, window, "An earlier chat.")
+    earlier = chat.conversation_id
+    chat.new_chat()
+    send(qtbot, window, "A first question.")
+    streaming = chat.conversation_id
+    window.assistant.engine.reply = lambda _prompt: "word " * 400
+    window.assistant.engine.token_delay_s = 0.01
+    window.composer.edit.setPlainText("A long answer, please.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
+    if leave == "new chat":
+        chat.new_chat()
+    elif leave == "another chat":
+        chat.open_conversation(earlier)
+    else:  # the sidebar's Delete, confirmed
+        window.ctl.conversations.delete(Entry(streaming, "A first question.", ""))
+        box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+        next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    expected = earlier if leave == "another chat" else None
+    qtbot.waitUntil(lambda: chat.conversation_id == expected)
+    texts = [m.text for m in window.chat_view.messages]
+    assert texts == (["An earlier chat.", "You said: An earlier chat."] if expected else [])
+    assert not window.banner.isVisible() and window.composer.send.isEnabled()
+    if leave != "delete this chat":
+        saved = history.messages(streaming)
+        assert saved[-1].partial and saved[-1].content.startswith("word word")
+    else:
+        assert streaming not in [c.id for c in history.list_conversations()]
     window.close()
 
 
