@@ -19,15 +19,16 @@ from app.views.collection_dialog import CollectionDialog, ErrorListDialog
 from app.views.composer import Composer
 from app.views.dialogs import confirm, show_error
 from app.views.indexing_panel import IndexingPanel
+from app.views.widgets import counted
 from app.workers import Job, Workers
 from assistant.events import CollectionSynced, Progress
 
 
 def collection_status(info: Any) -> str:
     synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
-    status = f"{info.files} files · {info.chunks} chunks · {synced}"
+    status = f"{counted(info.files, 'file')} · {counted(info.chunks, 'chunk')} · {synced}"
     if info.errors:
-        status += f" · {info.errors} error{'s' if info.errors != 1 else ''}"
+        status += f" · {counted(info.errors, 'error')}"
     if getattr(info, "watched", False):
         status += " · watched"
     if getattr(info, "needs_reindex", False):
@@ -53,6 +54,8 @@ class KnowledgeController(QObject):
         self.errors: list[tuple[str, str]] = []
         self.last: Progress | None = None
         self.syncing: str | None = None  # a background re-sync shown in the panel
+        self.running: str | None = None  # the collection this window's indexing run adds to
+        self._remove_after: str | None = None  # removed once that run has stopped (see remove)
         panel.cancelRequested.connect(self._cancel_or_close)
         panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
 
@@ -70,8 +73,7 @@ class KnowledgeController(QObject):
         info = next((c for c in infos if c.name == ready), None)
         if info is not None and not self.indexing:  # the counts `hearth index` prints: files held, files skipped
             skipped = f", {len(self.errors)} skipped" if self.errors else ""
-            self.panel.finish(f"“{ready}” is ready: {info.files} file{'s' if info.files != 1 else ''} indexed"
-                              f"{skipped}.")
+            self.panel.finish(f"“{ready}” is ready: {counted(info.files, 'file')} indexed{skipped}.")
         self.model.set_items(infos)
         self.composer.set_collections([c.name for c in infos])
         if select is not None:
@@ -96,7 +98,7 @@ class KnowledgeController(QObject):
             show_error(self.window, "Already indexing", "Wait for the current indexing run to finish, or cancel it.")
             return
         self.cancel = cancel = threading.Event()
-        self.errors, self.last, self.syncing = [], None, None
+        self.errors, self.last, self.syncing, self.running = [], None, None, collection
         self.panel.start(collection)
         self.workers.indexing.submit(Job(lambda: self.assistant.index(paths, collection, cancel, watch=True),
                                          on_item=self._progress, on_done=lambda _: self._finished(collection),
@@ -108,7 +110,10 @@ class KnowledgeController(QObject):
         self.panel.update_progress(progress)
 
     def _finished(self, collection: str) -> None:
-        self.cancel = None
+        self.cancel = self.running = None
+        if self._remove_after == collection:
+            self._remove(collection)
+            return
         done = self.last.done if self.last else 0
         if self.last is not None and self.last.message == "cancelled":
             self.panel.finish(f"Stopped: “{collection}” has {int(done)} files so far.", complete=False)
@@ -118,7 +123,10 @@ class KnowledgeController(QObject):
             self.refresh(select=collection, ready=collection)
 
     def _failed(self, message: str) -> None:
-        self.cancel = None
+        collection, self.cancel, self.running = self.running, None, None
+        if collection is not None and self._remove_after == collection:
+            self._remove(collection)
+            return
         self.panel.finish("Indexing failed.", complete=False)
         show_error(self.window, "Indexing failed", message)
         self.refresh()
@@ -169,12 +177,31 @@ class KnowledgeController(QObject):
                                    on_done=lambda errors: ErrorListDialog(errors, self.window).open()))
 
     def remove(self, info: Any) -> None:
-        def removed() -> None:
-            self.workers.io.submit(Job(lambda: self.assistant.remove_collection(info.name),
-                                       on_done=lambda _: self.refresh()))
+        """Remove ``info``'s collection once confirmed. While this window indexes into it, the run is cancelled
+        first and the collection removed when it has stopped (its write lock made the removal fail with "being
+        indexed by another job", and the run went on)."""
+        def confirmed() -> None:
+            if self.running == info.name and self.cancel is not None:
+                self._remove_after = info.name
+                self.cancel.set()
+                self.panel.cancel_button.setEnabled(False)
+                self.panel.title.setText(f"Removing “{info.name}”…")
+            else:
+                self._remove(info.name)
 
         confirm(self.window, "Remove collection?", f"Remove “{info.name}” from Hearth's index? Your files are "
-                "not touched.", "Remove", removed)
+                "not touched.", "Remove", confirmed)
+
+    def _remove(self, name: str) -> None:
+        self._remove_after = None
+
+        def removed(_: object) -> None:
+            if self.panel.collection == name and not self.indexing:
+                self.panel.hide()  # its summary was about a collection that is gone
+            self.refresh()
+
+        self.workers.io.submit(Job(lambda: self.assistant.remove_collection(name), on_done=removed,
+                                   on_failed=lambda message: show_error(self.window, "Remove collection", message)))
 
     def shutdown(self) -> None:
         if self.cancel is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
+from app.views.widgets import counted
 from assistant.events import Progress
 
 
@@ -49,10 +50,11 @@ class IndexingPanel(QFrame):
         layout.addWidget(self.detail)
         layout.addLayout(buttons)
         self._last: Progress | None = None
+        self.collection: str | None = None  # the collection the panel is about
         self.hide()
 
     def start(self, collection: str, title: str = "") -> None:
-        self._last = None
+        self._last, self.collection = None, collection
         self.title.setText(title or f"Adding to “{collection}”…")
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
@@ -72,7 +74,7 @@ class IndexingPanel(QFrame):
         self.set_errors(len(progress.errors))
 
     def set_errors(self, count: int) -> None:
-        self.errors_button.setText(f"{count} file{'s' if count != 1 else ''} skipped…")
+        self.errors_button.setText(f"{counted(count, 'file')} skipped…")
         self.errors_button.setVisible(count > 0)
 
     def finish(self, text: str, complete: bool = True) -> None:

@@ -24,6 +24,11 @@ def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, chec
     return button
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 file", "3 files", "0 chunks": the noun in the number it counts."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def section_title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("SectionTitle")

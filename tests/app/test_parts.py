@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from app import theme
 from app.controllers.conversations import Entry, conversation_model, entries_from_hits
+from app.controllers.knowledge import collection_status
 from app.markdown import render
 from app.qt_models import ItemRole, ListModel
 from app.sources import Passage
@@ -164,3 +165,10 @@ def test_the_sidebar_buttons_keep_their_labels_at_a_large_font(qtbot: QtBot, qap
         assert len(buttons) == 3
         qtbot.waitUntil(lambda: all(b.width() >= b.sizeHint().width() for b in buttons))
         assert sidebar.width() >= Sidebar.MIN_WIDTH
+
+
+def test_collection_counts_read_as_english() -> None:
+    one = SimpleNamespace(files=1, chunks=1, errors=1, last_sync=None)
+    assert collection_status(one) == "1 file · 1 chunk · never synced · 1 error"  # it read "1 files · 1 chunks"
+    many = SimpleNamespace(files=1200, chunks=0, errors=0, last_sync=None)
+    assert collection_status(many) == "1,200 files · 0 chunks · never synced"

@@ -25,6 +25,7 @@ from app.workers import Job
 from assistant.chat.history import HistoryError
 from assistant.config import Settings
 from assistant.core import Assistant
+from assistant.events import Progress
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.paths import get_paths
 
@@ -298,3 +299,34 @@ def test_a_question_too_long_for_the_context_goes_back_to_the_composer(qtbot: Qt
     history = window.assistant.history
     saved = history.messages(history.list_conversations()[0].id)
     assert [m.content for m in saved] == shown
+
+
+def test_removing_a_collection_while_it_indexes_stops_the_run_then_removes_it(qtbot: QtBot, tmp_path: Path) -> None:
+    """Its write lock made the removal fail with "being indexed by another job", and the run went on."""
+    (tmp_path / "note.md").write_text("The boat is moored at pier 7.\n")
+    window = open_window(qtbot)
+    knowledge, assistant = window.ctl.knowledge, window.assistant
+    knowledge.index([tmp_path], "notes")
+    qtbot.waitUntil(lambda: not knowledge.indexing and [c.name for c in window.collections_model.items()] ==
+                    ["notes"], timeout=30_000)
+    running, removed_while_running = threading.Event(), []
+
+    def slow_index(paths, collection, cancel, watch=None):  # a second, long run into the same collection
+        running.set()
+        while not cancel.wait(0.01):
+            yield Progress("index", 1, 999, "files")
+        yield Progress("index", 1, 999, "files", message="cancelled")
+        running.clear()
+
+    remove = assistant.remove_collection
+    assistant.index = slow_index
+    assistant.remove_collection = lambda name: (removed_while_running.append(running.is_set()), remove(name))
+    knowledge.index([tmp_path], "notes")
+    qtbot.waitUntil(running.is_set)
+    knowledge.remove(window.collections_model.item(0))
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    next(b for b in box.buttons() if b.text() == "Remove").click()
+    qtbot.waitUntil(lambda: window.collections_model.items() == [], timeout=10_000)
+    assert removed_while_running == [False] and not knowledge.indexing
+    assert not window.sidebar.indexing.isVisible() and not window.banner.isVisible()
+    window.close()
