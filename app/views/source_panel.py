@@ -4,6 +4,7 @@ system viewer (at the page for PDFs), and the memories that were used for the an
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -76,8 +77,11 @@ class SourcePanel(QFrame):
                 f'<div style="color:{self.theme["muted"]};">Passage given to the model:</div>'
                 f'<p style="background:{self.theme["highlight"]};color:{self.theme["fg"]};">{body}</p>'
             )
+            self.open_button.setText("Open file")
             self.open_button.setEnabled(bool(passage.uri))
             self.open_button.setToolTip(passage.uri)
+            if passage.uri and not Path(passage.path).exists():
+                self._missing()
         self._set_memories(memories)
         self.show()
 
@@ -86,6 +90,19 @@ class SourcePanel(QFrame):
         self.memories.setText(f"<ul>{items}</ul>" if items else "No memories were used for this answer.")
 
     def open_file(self) -> None:
-        """The system viewer; a ``#page=N`` fragment makes PDF viewers that honour it open at the page."""
-        if self.passage is not None and self.passage.uri:
-            QDesktopServices.openUrl(QUrl(self.passage.uri))
+        """The system viewer; a ``#page=N`` fragment makes PDF viewers that honour it open at the page. A file
+        deleted or moved since the answer says so (the missing path went to the viewer without a word)."""
+        passage = self.passage
+        if passage is None or not passage.uri:
+            return
+        if not Path(passage.path).exists():
+            self._missing()
+        elif not QDesktopServices.openUrl(QUrl(passage.uri)):
+            self.where.setText(f"{passage.path}\nNo program on this computer opened it.")
+
+    def _missing(self) -> None:
+        assert self.passage is not None
+        self.open_button.setEnabled(False)
+        self.open_button.setText("File not found")
+        self.where.setText(f"{self.passage.path}\nThis file is no longer there: it was deleted or moved since "
+                           "this answer. The passage above is what the model was given.")

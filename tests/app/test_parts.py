@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QCheckBox, QSplitter, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -172,3 +174,39 @@ def test_collection_counts_read_as_english() -> None:
     assert collection_status(one) == "1 file · 1 chunk · never synced · 1 error"  # it read "1 files · 1 chunks"
     many = SimpleNamespace(files=1200, chunks=0, errors=0, last_sync=None)
     assert collection_status(many) == "1,200 files · 0 chunks · never synced"
+
+
+class _Opened(QObject):
+    """Stands in for the system viewer (QDesktopServices' handler for file: URLs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url.toString())
+
+
+def test_open_file_says_when_the_source_file_is_gone(qtbot: QtBot, tmp_path) -> None:
+    """The missing path went to the system viewer without a word."""
+    from app.views.source_panel import SourcePanel
+
+    note = tmp_path / "keys.md"
+    note.write_text("The key is under the pot.\n")
+    panel = SourcePanel(Theme("light", LIGHT, 11))
+    qtbot.addWidget(panel)
+    viewer = _Opened()
+    QDesktopServices.setUrlHandler("file", viewer, "open")
+    try:
+        panel.show_source(Passage.of({"n": 1, "path": str(note), "text": "The key is under the pot."}), [])
+        panel.open_button.click()
+        assert viewer.urls == [note.as_uri()]
+        note.unlink()
+        panel.open_button.click()  # deleted while the panel was open
+        assert viewer.urls == [note.as_uri()] and not panel.open_button.isEnabled()
+        assert "no longer there" in panel.where.text()
+        panel.show_source(Passage.of({"n": 1, "path": str(note), "text": "The key is under the pot."}), [])
+        assert panel.open_button.text() == "File not found" and "no longer there" in panel.where.text()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
