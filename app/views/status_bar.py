@@ -27,7 +27,9 @@ def speculation_summary(stats: Any) -> str:
         return " · ".join(words)
     if not decision and mode == "off":
         return ""
-    reason = decision.partition(":")[2].split(",")[0].strip()
+    # "off: needs greedy sampling", or auto's "auto: off, no draft worth trying (…)": the words after the state
+    reason = re.sub(r"^(?:off|on)\b,?\s*", "", decision.partition(":")[2].strip()).split(",")[0]
+    reason = reason.split(" (")[0].strip()
     if re.search(r"\bplain (is |was )?faster", decision):
         reason = "plain faster"
     if mode in ("off", "auto") or decision.startswith("off"):

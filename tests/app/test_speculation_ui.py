@@ -230,6 +230,9 @@ def test_the_status_bar_shows_the_mode_and_acceptance_with_the_decision_as_toolt
     assert speculation_summary(_stats(spec_mode="off", spec_decision="off: needs greedy sampling")) == (
         "spec: off (needs greedy sampling)")
     assert speculation_summary(_stats()) == ""  # off, nothing to say
+    nothing = _stats(spec_mode="auto", spec_decision="auto: off, no draft worth trying (nothing in the context to "
+                                                     "look up)")
+    assert speculation_summary(nothing) == "spec: off (no draft worth trying)"  # it read "spec: off (off)"
     assert speculation_summary(_stats(spec_mode="ngram", spec_decision="ngram")) == "spec: ngram · nothing drafted"
 
     bar = StatusBar()
