@@ -77,6 +77,10 @@ def _dspin(low: float, high: float, step: float, value: float, name: str) -> QDo
     return box
 
 
+#: The sampling values a preset sets (its spin boxes are named after them).
+SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
+
+
 class SettingsDialog(QDialog):
     memoryManagerRequested = Signal()
     applyRequested = Signal()  # Apply: apply the values now and keep the dialog open
@@ -160,13 +164,15 @@ class SettingsDialog(QDialog):
         self.preset = QComboBox()
         self.preset.setAccessibleName("Sampling preset")
         self.preset.addItems([*self.presets, "Custom"])
-        self.preset.setCurrentText(m.preset if m.preset in self.presets else "Custom")
         self.preset.currentTextChanged.connect(self._apply_preset)
         self.temperature = _dspin(*RANGES["model.temperature"], 0.05, m.temperature, "Temperature")
         self.top_p = _dspin(*RANGES["model.top_p"], 0.05, m.top_p, "Top-p")
         self.min_p = _dspin(*RANGES["model.min_p"], 0.01, m.min_p, "Min-p")
         self.repeat_penalty = _dspin(*RANGES["model.repeat_penalty"], 0.05, m.repeat_penalty, "Repeat penalty")
         self.top_k = _spin(*RANGES["model.top_k"], m.top_k, "Top-k", "off")
+        for name in SAMPLING_FIELDS:  # a value edited by hand names the preset it matches, else "Custom"
+            getattr(self, name).valueChanged.connect(self._sampling_edited)
+        self._sampling_edited()
         self.max_tokens = _spin(*RANGES["model.max_tokens"], m.max_tokens, "Maximum answer tokens")
         self.system_prompt = QPlainTextEdit(m.system_prompt)
         self.system_prompt.setAccessibleName("System prompt")
@@ -337,9 +343,23 @@ class SettingsDialog(QDialog):
             self._select_model(Path(path))
 
     def _apply_preset(self, name: str) -> None:
+        """Every value of the preset: answers read the values, not the preset's name (choosing Greedy left
+        the repeat penalty at 1.1, where Greedy has 1.0)."""
         if name in self.presets:
-            self.temperature.setValue(self.presets[name].temperature)
-            self.top_p.setValue(self.presets[name].top_p)
+            self.preset.blockSignals(True)
+            for field in SAMPLING_FIELDS:
+                getattr(self, field).setValue(getattr(self.presets[name], field))
+            self.preset.blockSignals(False)
+            self.preset.setCurrentText(name)
+
+    def _sampling_edited(self) -> None:
+        """The preset whose values these are, or "Custom" (an edited temperature kept the label "Greedy")."""
+        values = {field: getattr(self, field).value() for field in SAMPLING_FIELDS}
+        name = next((n for n, p in self.presets.items()
+                     if all(abs(getattr(p, f) - v) < 1e-6 for f, v in values.items())), "Custom")
+        self.preset.blockSignals(True)
+        self.preset.setCurrentText(name)
+        self.preset.blockSignals(False)
 
     def _speculation_changed(self) -> None:
         """The picker is for the modes that use a draft model, once the candidates are known; "draft" and

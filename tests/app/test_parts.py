@@ -210,3 +210,23 @@ def test_open_file_says_when_the_source_file_is_gone(qtbot: QtBot, tmp_path) -> 
         assert panel.open_button.text() == "File not found" and "no longer there" in panel.where.text()
     finally:
         QDesktopServices.unsetUrlHandler("file")
+
+
+def test_a_sampling_preset_sets_all_its_values_and_an_edit_makes_it_custom(qtbot: QtBot) -> None:
+    """Answers read the values, not the preset's name: Greedy left the repeat penalty at 1.1, and an edited
+    temperature kept the label "Greedy"."""
+    from app.views.settings_dialog import SettingsDialog
+    from assistant.config import Settings
+    from assistant.engine import PRESETS
+    from assistant.paths import BUNDLED_CHAT_MODEL
+
+    dialog = SettingsDialog(Settings(), [], PRESETS, BUNDLED_CHAT_MODEL)
+    qtbot.addWidget(dialog)
+    assert dialog.preset.currentText() == "Balanced"  # the default values are Balanced's
+    dialog.preset.setCurrentText("Greedy")
+    values = dialog.values().model
+    assert (values.temperature, values.repeat_penalty, values.preset) == (0.0, 1.0, "Greedy")
+    dialog.temperature.setValue(0.9)
+    assert dialog.preset.currentText() == "Custom" and dialog.values().model.preset == "Custom"
+    dialog.temperature.setValue(0.0)
+    assert dialog.preset.currentText() == "Greedy"
