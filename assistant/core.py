@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
     from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
     from assistant.memory import MemoryService
+    from assistant.models import Removal
     from assistant.models.service import ModelsService
     from assistant.remote import RemoteCheck
     from assistant.server.runner import ServerStatus
@@ -349,6 +350,20 @@ class Assistant:
     def remote_llm_url(self) -> str:
         """The address answers come from while the remote LLM answers ("" while the local model does)."""
         return self.settings.remote.llm_url.strip() if self.remote_llm_answers else ""
+
+    def remove_model(self, name: str) -> Removal:
+        """Forget a model or folder of the library (a file in Hearth's own models folder is deleted); the model
+        in use is refused, with what to do: deleting it left every later answer failing on a missing file."""
+        from assistant.models import ModelLibraryError
+
+        try:
+            target: Path | None = self.models.find(name)
+        except HearthError:  # a folder, or no such model: the library's remove says which
+            target = None
+        if target is not None and target.resolve() == self.model_path().resolve():
+            raise ModelLibraryError(f"{self.model_path().name} is the model in use. Switch to another model first "
+                                    "(Models → Use, or `hearth models use NAME`), then remove it.")
+        return self.models.remove(name)
 
     def recorded_model_note(self) -> str:
         """What choosing a local model did while the remote LLM answers, for the front ends to say (each adds

@@ -119,7 +119,7 @@ class ModelsController(QObject):
         text = (f"Remove {entry.name} ({entry.file})? A model in Hearth's own models folder is deleted; a file "
                 "added from elsewhere is only forgotten and stays on disk.")
         confirm(self._view(), "Remove model?", text, "Remove", lambda: self.workers.io.submit(
-            Job(lambda: self.assistant.models.remove(str(entry.path)), on_done=lambda _: self._library_changed(),
+            Job(lambda: self.assistant.remove_model(str(entry.path)), on_done=lambda _: self._library_changed(),
                 on_failed=lambda message: show_error(self._view(), "Remove model", message))))
 
     def _library_changed(self) -> None:

@@ -118,7 +118,7 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
-    removal = ctx.assistant.models.remove(args.name)
+    removal = ctx.assistant.remove_model(args.name)
     print(f"{'Deleted' if removal.deleted_file else 'Removed from the library (still on disk)'}: {removal.path}")
     return 0
 

@@ -96,6 +96,10 @@ def test_add_copy_then_use_by_name_then_remove_deletes_the_copy(hearth_home: Pat
     assert copied.exists()
     used = hearth("models", "use", "smol-copy", home=hearth_home)
     assert used.returncode == 0 and "Now using" in used.stdout, used.stderr
+    # the model in use is not deleted: every later answer failed on the missing file
+    refused = hearth("models", "remove", "smol-copy", home=hearth_home)
+    assert refused.returncode == 1 and "is the model in use" in refused.stderr and copied.exists()
+    assert hearth("models", "use", "SmolLM2-135M-Instruct.Q4_1", home=hearth_home).returncode == 0
     out = hearth("models", "remove", "smol-copy", home=hearth_home)
     assert out.returncode == 0 and out.stdout.startswith("Deleted") and not copied.exists()
     assert (my_models / "smol-copy.gguf").exists()
