@@ -14,6 +14,7 @@ are opened on first use, so a command that does not need them does not pay for t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -133,6 +134,7 @@ class Assistant:
         self._switcher: Any = None
         self._opening = threading.RLock()  # front-end threads may reach for a lazy part at the same time
         self._model_lock = threading.RLock()  # one model load at a time
+        self._conversation_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
         self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
                                          watched=lambda: self.knowledge.watched()))
@@ -695,10 +697,40 @@ class Assistant:
         parts = TurnParts(engine=self.engine, history=self.history, ensure_model=ensure_model,
                           search=lambda q, names: self.search(q, names), memory=memory,
                           system_prompt=m.system_prompt, max_tokens=m.max_tokens, sampling=self.sampling())
-        with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done
-            yield from run_turn(parts, text, options, cancel)
+        with self._one_turn_at_a_time(options, cancel) as turn_now:
+            if not turn_now:
+                yield Failed("Stopped before it began: another answer in this conversation was still being "
+                             "written.", error_type=InputError.__name__)
+                return
+            with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done
+                yield from run_turn(parts, text, options, cancel)
         if memory is not None:
             self.scheduler.turn_queued()
+
+    @contextlib.contextmanager
+    def _one_turn_at_a_time(self, options: TurnOptions, cancel: threading.Event) -> Iterator[bool]:
+        """Hold the conversation a turn continues while it runs; yields False if ``cancel`` came first.
+
+        Two API requests on one ``conversation_id`` at once each read the history before either saved, and
+        saved their turns interleaved (two questions in a row, answers after the wrong ones); the window's
+        regenerate and an API request on its chat did the same. A later turn now waits for the one before."""
+        key = options.conversation_id
+        if options.replace_from is not None:
+            with contextlib.suppress(HearthError):  # an unknown id: the turn itself says so
+                key = self.history.get_message(options.replace_from).conversation_id
+        if key is None or options.messages is not None:  # a new or stateless conversation: nothing to share
+            yield True
+            return
+        with self._opening:
+            lock = self._conversation_locks.setdefault(key, threading.Lock())
+        while not lock.acquire(timeout=0.05):
+            if cancel.is_set():
+                yield False
+                return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     # ---- the API (``hearth serve``, assistant/server/) --------------------------------------------------
     def chat(

@@ -214,6 +214,27 @@ def test_a_json_answer_over_collections_stays_json(served: SimpleNamespace) -> N
         assert marked == ({"garden.md"} if cited else set())
 
 
+def test_requests_on_one_conversation_take_turns(served: SimpleNamespace) -> None:
+    """Sent together (answers are decoded together), they each read the history before either saved, and
+    saved their turns interleaved: two questions in a row, answers after the wrong ones. Now each question is
+    followed by its own answer."""
+    first = _chat(served, messages=[{"role": "user", "content": "Name a colour."}], max_tokens=8,
+                  extra_body={"conversation_id": "new"})
+    cid = first.model_extra["conversation_id"]
+
+    def ask(word: str) -> str:
+        return _chat(served, messages=[{"role": "user", "content": f"Say the word {word}."}], max_tokens=12,
+                     extra_body={"conversation_id": cid}).choices[0].message.content
+
+    words = ["apple", "river", "stone", "cloud"]
+    with ThreadPoolExecutor(len(words)) as pool:
+        answers = dict(zip(words, pool.map(ask, words), strict=True))
+    saved = [(m.role, m.content) for m in served.assistant.history.messages(cid)]
+    assert [role for role, _ in saved] == ["user", "assistant"] * (1 + len(words))
+    for (_, question), (_, answer) in zip(saved[2::2], saved[3::2], strict=True):
+        assert answer == answers[question.split()[-1].rstrip(".")]
+
+
 def test_an_answer_with_nothing_in_it_says_so(served: SimpleNamespace) -> None:
     first = _chat(served, messages=[{"role": "user", "content": "What is the capital of Peru?"}], max_tokens=16)
     start = first.choices[0].message.content.strip()[:4]
