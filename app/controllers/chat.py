@@ -69,6 +69,7 @@ class ChatController(QObject):
         self._render.timeout.connect(self._flush)
         composer.sendRequested.connect(self.send)
         composer.stopRequested.connect(self.stop)
+        composer.editCancelled.connect(self.cancel_edit)
 
     @property
     def generating(self) -> bool:
@@ -77,7 +78,8 @@ class ChatController(QObject):
     # --- conversations -------------------------------------------------------------------------------
     def new_chat(self) -> None:
         self._detach()
-        self.conversation_id, self.editing = None, None
+        self.conversation_id = None
+        self._set_editing(None)
         self.view.clear()
         self.panel.hide()
         self.composer.edit.setFocus()
@@ -109,7 +111,8 @@ class ChatController(QObject):
                                    on_failed=self.banner.show_message))
 
     def _show(self, conversation_id: str, messages: list[Any]) -> None:
-        self.conversation_id, self.editing = conversation_id, None
+        self.conversation_id = conversation_id
+        self._set_editing(None)
         self.view.clear()
         self.panel.hide()
         for message in messages:
@@ -128,7 +131,7 @@ class ChatController(QObject):
     # --- turns ---------------------------------------------------------------------------------------
     def send(self, text: str) -> None:
         replace = self.editing
-        self.editing = None
+        self._set_editing(None)
         if replace is not None and replace.message_id is not None:
             self.view.remove_from(replace)
         self._start(text, replace.message_id if replace is not None else None)
@@ -144,8 +147,18 @@ class ChatController(QObject):
         question = self.view.last("user")
         if self.generating or question is None or question.message_id is None:
             return
-        self.editing = question
+        self._set_editing(question)
         self.composer.set_draft(question.text)
+
+    def cancel_edit(self) -> None:
+        """Leave the edit: the last question stays as it was, and the composer is emptied of its draft."""
+        if self.editing is not None:
+            self._set_editing(None)
+            self.composer.edit.clear()
+
+    def _set_editing(self, question: MessageWidget | None) -> None:
+        self.editing = question
+        self.composer.set_editing(question is not None)
 
     def stop(self) -> None:
         if self.cancel is not None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QMenu, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+)
 
 from app.icons import icon
 from app.views.widgets import tool_button
@@ -31,6 +40,7 @@ class PromptEdit(QPlainTextEdit):
 class Composer(QFrame):
     sendRequested = Signal(str)
     stopRequested = Signal()
+    editCancelled = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,6 +73,21 @@ class Composer(QFrame):
         self.memory.toggled.connect(self._memory_toggled)
         self.set_collections([])
 
+        # Shown while the last question is being edited: sending then replaces that turn, which nothing on
+        # screen said (a new question typed over the draft silently deleted the last exchange).
+        self.editing = QFrame()
+        editing_text = QLabel("Editing your last question: sending replaces it and its answer.")
+        editing_text.setObjectName("Muted")
+        editing_text.setWordWrap(True)
+        cancel_edit = QPushButton("Cancel edit")
+        cancel_edit.setAccessibleName("Cancel editing the last question")
+        cancel_edit.clicked.connect(self.editCancelled)
+        editing_row = QHBoxLayout(self.editing)
+        editing_row.setContentsMargins(0, 0, 0, 0)
+        editing_row.addWidget(editing_text, 1)
+        editing_row.addWidget(cancel_edit)
+        self.editing.hide()
+
         options = QHBoxLayout()
         options.setSpacing(4)
         options.addWidget(self.sources)
@@ -71,6 +96,7 @@ class Composer(QFrame):
         options.addWidget(self.send)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.editing)
         layout.addWidget(self.edit)
         layout.addLayout(options)
         self._fit()
@@ -153,6 +179,9 @@ class Composer(QFrame):
         self.edit.clear()
         self.sendRequested.emit(text)
         self.memory.setChecked(True)  # incognito applies to one message
+
+    def set_editing(self, on: bool) -> None:
+        self.editing.setVisible(on)
 
     def set_draft(self, text: str) -> None:
         self.edit.setPlainText(text)

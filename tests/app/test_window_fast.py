@@ -16,7 +16,7 @@ import pytest
 from fakes import FakeEmbedder, fake_engine
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.controllers.conversations import Entry
@@ -63,12 +63,22 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
 
     chat.regenerate()
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    # an edit is shown as one and can be left: a question typed over the draft silently replaced the last turn
     chat.edit_last()
-    assert window.composer.edit.toPlainText() == "Second question."
+    assert window.composer.edit.toPlainText() == "Second question." and window.composer.editing.isVisible()
+    qtbot.mouseClick(next(b for b in window.composer.editing.findChildren(QPushButton)), Qt.MouseButton.LeftButton)
+    assert not window.composer.editing.isVisible() and not window.composer.edit.toPlainText()
+    send(qtbot, window, "Third question.")
+    assert [m.text for m in window.chat_view.messages][-2:] == ["Third question.", "You said: Third question."]
+    assert len(history.messages(chat.conversation_id)) == 6
+    chat.edit_last()
+    assert window.composer.edit.toPlainText() == "Third question."
     send(qtbot, window, "Second question, edited.")
+    assert not window.composer.editing.isVisible()
     stored = [(m.role, m.content) for m in history.messages(chat.conversation_id)]
-    assert stored[2:] == [("user", "Second question, edited."), ("assistant", "You said: Second question, edited.")]
-    assert len(stored) == 4 and [m.text for m in window.chat_view.messages] == [c for _, c in stored]
+    assert stored[2:] == [("user", "Second question."), ("assistant", "You said: Second question."),
+                          ("user", "Second question, edited."), ("assistant", "You said: Second question, edited.")]
+    assert [m.text for m in window.chat_view.messages] == [c for _, c in stored]
     ids = [m.message_id for m in window.chat_view.messages]
     assert ids == [m.id for m in history.messages(chat.conversation_id)]  # the widgets know their stored ids
     window.close()
