@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
 
     def describe_setup(self, *_: object) -> None:
         """The welcome panel says where answers come from and where the user's text goes, as set now."""
-        if self.ctl is None:
+        if self.ctl is None or self.assistant is None:  # not open yet, or closed
             return
         a = self.assistant
         self.chat_view.welcome.describe(Setup(a.model_path().name, a.model_is_bundled, a.remote_llm_url,

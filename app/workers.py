@@ -78,6 +78,9 @@ class Lane(QObject):
         self.worker = Worker()
         self.worker.moveToThread(self.thread)
         self.pending = 0
+        #: Set when the window closes: results still queued for the GUI thread are dropped, not delivered to a
+        #: window whose assistant is closed (a load that ended during the close raised in its callbacks).
+        self.stopped = False
 
     def submit(self, job: Job) -> None:
         self.pending += 1
@@ -91,20 +94,24 @@ class Lane(QObject):
     def _item(self, delivery: tuple[Job, Any]) -> None:
         job, value = delivery
         assert job.on_item is not None
-        job.on_item(value)
+        if not self.stopped:
+            job.on_item(value)
 
     @Slot(object)
     def _done(self, delivery: tuple[Job, Any]) -> None:
         job, result = delivery
         self.pending -= 1
-        if job.on_done is not None:
+        if job.on_done is not None and not self.stopped:
             job.on_done(result)
 
     @Slot(object)
     def _failed(self, delivery: tuple[Job, str]) -> None:
         job, message = delivery
         self.pending -= 1
-        (job.on_failed or self.on_error)(message)
+        if self.stopped:
+            log.info("%s: a job failed after the window closed: %s", self.name, message)
+        else:
+            (job.on_failed or self.on_error)(message)
 
 
 class Workers:
@@ -123,8 +130,10 @@ class Workers:
         wire(self.lanes)
 
     def stop(self, timeout_ms: int = 10_000) -> None:
-        """Ask every thread to finish its current job and exit; callers cancel long jobs first."""
+        """Ask every thread to finish its current job and exit; callers cancel long jobs first. Results that
+        arrive from now on are not delivered."""
         for lane in self.lanes:
+            lane.stopped = True
             lane.thread.quit()
         for lane in self.lanes:
             if not lane.thread.wait(timeout_ms):

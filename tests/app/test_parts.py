@@ -230,3 +230,20 @@ def test_a_sampling_preset_sets_all_its_values_and_an_edit_makes_it_custom(qtbot
     assert dialog.preset.currentText() == "Custom" and dialog.values().model.preset == "Custom"
     dialog.temperature.setValue(0.0)
     assert dialog.preset.currentText() == "Greedy"
+
+
+def test_results_that_arrive_after_the_window_closed_are_not_delivered(qtbot: QtBot) -> None:
+    """A model load that ended while the window closed ran its callbacks on the closed assistant
+    (NoModelLoadedError, 'NoneType' object has no attribute 'model_path')."""
+    import time
+
+    from app.workers import Job, Workers
+
+    workers, delivered, failed = Workers(on_error=lambda m: failed.append(m)), [], []
+    workers.model.submit(Job(lambda: time.sleep(0.3) or "loaded", on_done=delivered.append))
+    workers.io.submit(Job(lambda: 1 / 0, on_failed=failed.append))
+    qtbot.waitUntil(lambda: len(failed) == 1)  # a result delivered while the window is open
+    workers.io.submit(Job(lambda: time.sleep(0.2) or 1 / 0, on_failed=failed.append))
+    workers.stop()  # the window closes while both still run
+    qtbot.wait(100)
+    assert delivered == [] and len(failed) == 1
