@@ -45,6 +45,7 @@ class FakeEngine:
         self.info: Any = None
         self.loads: list[tuple[Path, Any]] = []
         self.prompts: list[str] = []
+        self.samplings: list[Any] = []  # the sampling of each answer, as asked
         self.busy = threading.Lock()  # held while generating, like the real engine's lock
         self.cached_tokens = 0
         self._rendered: dict[tuple[int, ...], str] = {}  # tokens -> the text they were rendered from
@@ -105,6 +106,7 @@ class FakeEngine:
         with self.busy:
             prompt = self._rendered.get(tuple(tokens), "")
             self.prompts.append(prompt)
+            self.samplings.append(sampling)
             reply = self.reply(prompt)
             cut = min((at for s in stop if s and (at := reply.find(s)) >= 0), default=len(reply))  # as llama.cpp's
             words = re.findall(r"\S+\s*", reply[:cut])[:max_tokens]

@@ -27,6 +27,10 @@ class SamplingParams:
     min_p: float = 0.05
     repeat_penalty: float = 1.1
     repeat_last_n: int = 64
+    #: OpenAI's penalties (API requests): each logit of a token among the last ``repeat_last_n`` chosen ones
+    #: loses ``frequency_penalty`` per time it was chosen, plus ``presence_penalty`` once (llama.cpp's rule)
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
     seed: int = -1  # -1: a random seed each time
     #: How tokens are decoded, not which are chosen: a greedy answer is the same with speculation on or off.
     speculative: SpeculativeParams = SPECULATION_OFF
@@ -82,18 +86,22 @@ class SamplerChain:
         # in 10-40 us, where the native chain first copies all n_vocab logits into candidates (175 us, 270 with
         # the penalty: 3% of a decode step on a 135M model, and that per answer in a batched step of several).
         self._argmax_vocab = n_vocab if params.greedy and not grammar else 0
-        penalised = self._argmax_vocab and params.repeat_penalty != 1.0 and params.repeat_last_n > 0
+        penalties = (params.repeat_penalty != 1.0 or params.frequency_penalty != 0.0
+                     or params.presence_penalty != 0.0) and params.repeat_last_n > 0
         #: the last ``repeat_last_n`` chosen tokens (the penalties sampler's window), on the argmax path
-        self._recent: deque[int] | None = deque(maxlen=params.repeat_last_n) if penalised else None
+        self._recent: deque[int] | None = (deque(maxlen=params.repeat_last_n) if penalties and self._argmax_vocab
+                                           else None)
         self._penalty = np.float32(params.repeat_penalty)
+        self._frequency, self._presence = np.float32(params.frequency_penalty), np.float32(params.presence_penalty)
         if grammar:
             grammar_sampler = C.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
             if not grammar_sampler:
                 self.close()
                 raise ValueError("llama.cpp rejected the grammar")
             add(grammar_sampler)
-        if params.repeat_penalty != 1.0:
-            add(C.llama_sampler_init_penalties(n_vocab, params.repeat_last_n, params.repeat_penalty, 0.0, 0.0))
+        if penalties:
+            add(C.llama_sampler_init_penalties(n_vocab, params.repeat_last_n, params.repeat_penalty,
+                                               params.frequency_penalty, params.presence_penalty))
         if params.greedy:
             add(C.llama_sampler_init_greedy())
             return
@@ -113,11 +121,13 @@ class SamplerChain:
             logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx_ptr, index), shape=(self._argmax_vocab,))
             if self._recent is None:
                 return int(logits.argmax())  # the first maximum, as llama.cpp's greedy sampler picks it
-            if self._recent:  # llama.cpp's rule, in float32 as there: a logit <= 0 times the penalty, else divided
-                seen = np.fromiter(set(self._recent), np.intp)
+            if self._recent:  # llama.cpp's rule, in float32 as there: a logit <= 0 times the penalty, else
+                # divided; then minus frequency x count + presence
+                seen, counts = np.unique(np.fromiter(self._recent, np.intp), return_counts=True)
                 logits = logits.copy()
                 chosen = logits[seen]
-                logits[seen] = np.where(chosen <= 0, chosen * self._penalty, chosen / self._penalty)
+                chosen = np.where(chosen <= 0, chosen * self._penalty, chosen / self._penalty)
+                logits[seen] = chosen - (counts.astype(np.float32) * self._frequency + self._presence)
             tok = int(logits.argmax())
             self._recent.append(tok)
             return tok

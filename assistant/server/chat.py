@@ -16,10 +16,16 @@ router = APIRouter()
 
 
 def sampling_of(assistant: Any, body: Any) -> Any:
-    """The settings' sampling with the request's temperature, top_p and seed (those it sets)."""
+    """The settings' sampling with the request's temperature, top_p, seed and penalties (those it sets).
+    What Hearth cannot do is refused with the reason, not ignored: the answer would not be what was asked for."""
     if body.n != 1:
         raise APIError(400, "n must be 1: Hearth makes one answer per request.", param="n")
-    return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed)
+    if body.logprobs:
+        raise APIError(400, "logprobs are not supported by Hearth.", param="logprobs")
+    if body.logit_bias:
+        raise APIError(400, "logit_bias is not supported by Hearth.", param="logit_bias")
+    return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed,
+                              frequency_penalty=body.frequency_penalty, presence_penalty=body.presence_penalty)
 
 
 def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | None:

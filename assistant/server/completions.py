@@ -24,6 +24,10 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         prompt = prompt[0]
     if body.echo:
         raise APIError(400, "echo is not supported.", param="echo")
+    if body.suffix:
+        raise APIError(400, "suffix (fill in the middle) is not supported.", param="suffix")
+    if body.best_of is not None and body.best_of > 1:
+        raise APIError(400, "best_of must be 1: Hearth makes one answer per request.", param="best_of")
     response = assistant.complete(prompt, sampling=sampling_of(assistant, body), max_tokens=body.max_tokens,
                                   stop=body.stops())
     return await answer(request, response, CompletionShape(assistant.model_id()), body.stream, body.include_usage)

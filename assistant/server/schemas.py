@@ -89,6 +89,10 @@ class _Generation(_Request):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = 1
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None  # refused unless empty
+    logprobs: bool | int | None = None  # refused when asked for (chat: true; completions: a number)
 
     def stops(self) -> tuple[str, ...]:
         if self.stop is None:
@@ -114,6 +118,8 @@ class ChatCompletionRequest(_Generation):
 class CompletionRequest(_Generation):
     prompt: str | list[str]
     echo: bool = False
+    suffix: str | None = None  # refused unless empty
+    best_of: int | None = None  # refused above 1
 
 
 class EmbeddingRequest(_Request):

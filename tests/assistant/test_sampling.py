@@ -13,14 +13,19 @@ from assistant.engine.sampling import SamplerChain
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("penalty", "last_n"), [(1.1, 64), (1.5, 8), (0.8, 16), (1.0, 64)])
-def test_greedy_with_a_repeat_penalty_matches_llama_cpps_chain(chat_model_path: Path, penalty: float,
-                                                              last_n: int) -> None:
-    """NumPy's argmax (after the penalty) against the native chain built from the same settings, token by
-    token over a real answer long enough for the penalty window to slide; a penalty below 1 favours repeats."""
+@pytest.mark.parametrize(("penalty", "last_n", "frequency", "presence"),
+                         [(1.1, 64, 0.0, 0.0), (1.5, 8, 0.0, 0.0), (0.8, 16, 0.0, 0.0), (1.0, 64, 0.0, 0.0),
+                          (1.0, 64, 0.6, 0.0), (1.1, 32, 0.3, 0.4), (1.0, 16, -0.5, 0.2)])
+def test_greedy_with_penalties_matches_llama_cpps_chain(chat_model_path: Path, penalty: float, last_n: int,
+                                                        frequency: float, presence: float) -> None:
+    """NumPy's argmax (after the penalties) against the native chain built from the same settings, token by
+    token over a real answer long enough for the penalty window to slide; a repeat penalty below 1, or a
+    negative frequency penalty (OpenAI's range is -2 to 2), favours repeats."""
     model = native.NativeModel(str(chat_model_path))
     ctx = native.NativeContext(model, 1024, 256, 2)
-    sampler = SamplerChain(GREEDY.with_(repeat_penalty=penalty, repeat_last_n=last_n), model.vocab, model.n_vocab)
+    params = GREEDY.with_(repeat_penalty=penalty, repeat_last_n=last_n, frequency_penalty=frequency,
+                          presence_penalty=presence)
+    sampler = SamplerChain(params, model.vocab, model.n_vocab)
     try:
         prompt = model.tokenize("<|im_start|>user\nList twenty animals, one per line.<|im_end|>\n"
                                 "<|im_start|>assistant\n", add_special=True)

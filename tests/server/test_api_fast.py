@@ -136,6 +136,25 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
 
 
+def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: Assistant,
+                                                                    server: httpx.Client) -> None:
+    """frequency_penalty and presence_penalty reach the sampler (they were ignored); logprobs, logit_bias,
+    suffix and best_of > 1 are refused with the reason (they were ignored: the answer was not what was asked)."""
+    hi = [{"role": "user", "content": "Hi"}]
+    ok = server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 0.5, "presence_penalty": -0.25,
+                                                "logprobs": False, "logit_bias": {}})
+    assert ok.status_code == 200
+    used = assistant.engine.samplings[-1]
+    assert (used.frequency_penalty, used.presence_penalty) == (0.5, -0.25)
+    for field, value in (("logprobs", True), ("logit_bias", {"42": 5})):
+        refused = server.post("/chat/completions", json={"messages": hi, field: value})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+    for field, value in (("suffix", " and then"), ("best_of", 3), ("logprobs", 2)):
+        refused = server.post("/completions", json={"prompt": "Hi", field: value})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+    assert server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 3}).status_code == 400
+
+
 def test_null_fields_count_as_left_out(server: httpx.Client) -> None:
     """OpenAI's API takes null for a field left out; clients that send every field send them."""
     hi = [{"role": "user", "content": "Hi"}]
