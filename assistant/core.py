@@ -135,6 +135,7 @@ class Assistant:
         self._opening = threading.RLock()  # front-end threads may reach for a lazy part at the same time
         self._model_lock = threading.RLock()  # one model load at a time
         self._conversation_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
+        self._counting: tuple[Any, Any] | None = None  # the embedder's tokenizer and its uncut copy
         self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
                                          watched=lambda: self.knowledge.watched()))
@@ -844,12 +845,27 @@ class Assistant:
         """The knowledge embedder's name (its model is not loaded for this)."""
         return self.knowledge.embedder_name
 
-    def embedding_tokens(self, texts: Sequence[str]) -> int:
-        """How many tokens the embedder reads for ``texts`` (0 when it has no local tokenizer)."""
-        tokenizer = getattr(self.knowledge.embedder, "tokenizer", None)
+    def embedding_usage(self, texts: Sequence[str]) -> tuple[int, list[int]]:
+        """What the embedder reads of ``texts``: its tokens (special ones included), and the indexes of the texts
+        longer than its window, whose ends it does not read ((0, []) when it has no local tokenizer).
+
+        Counted on a copy of the tokenizer without its file's cut at 128 tokens, where the model reads 256:
+        the API's usage said 128 for any longer text, and a text cut short was never said."""
+        embedder = self.knowledge.embedder
+        tokenizer = getattr(embedder, "tokenizer", None)
         if tokenizer is None:
-            return 0
-        return sum(sum(e.attention_mask) for e in tokenizer.encode_batch(list(texts)))  # padding is not read
+            return 0, []
+        if self._counting is None or self._counting[0] is not tokenizer:
+            from tokenizers import Tokenizer
+
+            copy_ = Tokenizer.from_str(tokenizer.to_str())
+            copy_.no_truncation()
+            copy_.no_padding()
+            self._counting = (tokenizer, copy_)
+        counting = self._counting[1]
+        window = embedder.max_tokens + 2  # [CLS] and [SEP]
+        counts = [len(e.ids) for e in counting.encode_batch(list(texts))]
+        return sum(min(c, window) for c in counts), [i for i, c in enumerate(counts) if c > window]
 
     def model_id(self) -> str:
         """The chat model's id for API clients: its file name without ``.gguf`` (the loaded one, else the

@@ -55,7 +55,7 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]
     if not texts or any(not t for t in texts):
         raise APIError(400, "input must be a non-empty text or a list of them.", param="input")
     vectors = await run_in_threadpool(assistant.embed, texts)
-    tokens = await run_in_threadpool(assistant.embedding_tokens, texts)
+    tokens, cut = await run_in_threadpool(assistant.embedding_usage, texts)
     if body.dimensions is not None and body.dimensions != len(vectors[0]):
         raise APIError(400, f"This embedder makes {len(vectors[0])}-dimensional vectors; dimensions cannot change "
                             "that.", param="dimensions")
@@ -65,6 +65,9 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]
             return base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode()
         return v
 
-    return {"object": "list", "model": assistant.embedding_model(),
-            "data": [{"object": "embedding", "index": i, "embedding": encoded(v)} for i, v in enumerate(vectors)],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    reply = {"object": "list", "model": assistant.embedding_model(),
+             "data": [{"object": "embedding", "index": i, "embedding": encoded(v)} for i, v in enumerate(vectors)],
+             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    if cut:  # Hearth's extension: inputs longer than the embedder reads, embedded from their start only
+        reply["truncated"] = cut
+    return reply

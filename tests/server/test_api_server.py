@@ -150,6 +150,13 @@ def test_models_and_embeddings(served: SimpleNamespace) -> None:
     assert [len(d.embedding) for d in result.data] == [384, 384] and result.usage.prompt_tokens > 0
     single = served.client.embeddings.create(model=ids[1], input="the greenhouse key", encoding_format="float")
     assert single.data[0].embedding == pytest.approx(result.data[0].embedding, abs=1e-5)
+    # usage counts what the model reads (up to 256 tokens; the tokenizer file's cut at 128 capped it), and an
+    # input longer than that is said to be cut (it was silent)
+    mid, long = "word " * 200, "word " * 5000
+    usage = served.client.embeddings.create(model=ids[1], input=[mid, "key"])
+    assert usage.usage.prompt_tokens == 202 + 3 and "truncated" not in (usage.model_extra or {})
+    cut = served.client.embeddings.create(model=ids[1], input=["key", long])
+    assert cut.usage.prompt_tokens == 3 + 256 and cut.model_extra["truncated"] == [1]
 
 
 def test_collections_answer_with_citations(served: SimpleNamespace) -> None:
