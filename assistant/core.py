@@ -363,7 +363,8 @@ class Assistant:
             target: Path | None = self.models.find(name)
         except HearthError:  # a folder, or no such model: the library's remove says which
             target = None
-        if target is not None and target.resolve() == self.model_path().resolve():
+        in_use = target is not None and target.resolve() == self.model_path().resolve()
+        if in_use and not self.model_is_bundled:  # the bundled one: the library says it is never removed
             raise ModelLibraryError(f"{self.model_path().name} is the model in use. Switch to another model first "
                                     "(Models → Use, or `hearth models use NAME`), then remove it.")
         return self.models.remove(name)

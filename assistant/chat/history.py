@@ -41,7 +41,7 @@ from typing import Any
 
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
-from assistant.errors import ConversationNotFoundError, HistoryError
+from assistant.errors import ConversationNotFoundError, HistoryError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -502,6 +502,9 @@ class History:
 
     def rename(self, conversation_id: str, title: str) -> Conversation:
         """Change the title (the search index follows via trigger). Does not reorder the sidebar."""
+        title = " ".join(title.split())
+        if not title:  # an empty title left the chat nameless in every list and its export headed "# "
+            raise InputError("A chat's title cannot be empty.")
         with self._write() as conn:
             cur = conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             if cur.rowcount == 0:

@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.cli import terminal
 from assistant.cli.context import CliContext, err, in_range, positive_int, print_json
-from assistant.errors import HearthError
+from assistant.errors import HearthError, InputError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
 
 
@@ -36,7 +36,7 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask one question (streams the answer)")
-    p.add_argument("text", help="the question")
+    p.add_argument("text", help='the question ("-": read it from stdin, e.g. `cat notes.md | hearth ask -`)')
     p.add_argument("--conversation", "-c", help="continue this conversation id")
     _answer_options(p)
     p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id, sources} as JSON")
@@ -169,6 +169,11 @@ def _speculative_json(s: Any) -> dict[str, Any]:
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.text == "-":  # the question was asked as "-" and saved with that title
+        try:
+            args.text = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("The question on stdin is not valid UTF-8 text.") from None
     call = _Call.from_args(args, ctx)
     turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
     done, failed = turn.done, turn.failed

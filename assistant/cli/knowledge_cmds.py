@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.cli.context import CliContext, positive_int, print_json
-from assistant.errors import InputError, KnowledgeError
+from assistant.errors import InputError
 from assistant.events import Progress as ProgressEvent
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def _hit(c: Citation) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if (args.text is None) == (args.queries is None):
-        raise KnowledgeError("Give either a search TEXT or --queries FILE.jsonl.")
+        raise InputError("Give either a search TEXT or --queries FILE.jsonl.")
     if args.text is not None and not args.text.strip():
         raise InputError("The search text is empty: give some words to look for.")
     assistant = ctx.assistant
@@ -135,7 +135,7 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str]]:
     try:
         lines = sys.stdin.readlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise KnowledgeError(f"Cannot read the queries file {path}: {exc.strerror or exc}.") from exc
+        raise InputError(f"Cannot read the queries file {path}: {exc.strerror or exc}.") from exc
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -143,7 +143,7 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str]]:
             query = json.loads(line)
             yield query.get("id", number), str(query["text"])
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            raise KnowledgeError(f'{path}:{number}: expected a JSON object with a "text" field.') from None
+            raise InputError(f'{path}:{number}: expected a JSON object with a "text" field.') from None
 
 
 def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:

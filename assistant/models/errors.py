@@ -6,11 +6,15 @@ they subclass :class:`HearthError` so the CLI and GUI edges already handle them.
 
 from __future__ import annotations
 
-from assistant.errors import HearthError
+from assistant.errors import HearthError, InputError
 
 
 class ModelLibraryError(HearthError):
     """A library action (add, remove, look up) cannot be done; nothing was changed."""
+
+
+class AmbiguousModelNameError(ModelLibraryError, InputError):
+    """The name the user typed matches several models (exit 2: their input, to be typed more fully)."""
 
 
 class DownloadError(HearthError):

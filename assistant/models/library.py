@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.engine import ModelInfo, read_model_info
-from assistant.errors import ModelLoadError, ModelNotFoundError
-from assistant.models.errors import InsufficientDiskSpaceError, ModelLibraryError
+from assistant.errors import InputError, ModelLoadError, ModelNotFoundError
+from assistant.models.errors import AmbiguousModelNameError, InsufficientDiskSpaceError, ModelLibraryError
 from assistant.models.fit import FitEstimate, Resources, estimate_fit, probe_resources
 from assistant.models.store import read_toml, write_toml
 from assistant.paths import RESOURCES, Paths
@@ -123,6 +123,9 @@ class ModelLibrary:
         model: otherwise the error lists the candidates, so the user can type a longer part.
         """
         key = name.strip().lower()
+        if not key:
+            raise InputError("Name a model: its shown name, file name, a part of either, or a path "
+                             "(`hearth models list` shows them).")
         direct = Path(name).expanduser()
         if key and direct.is_file():
             return direct.resolve()
@@ -223,8 +226,8 @@ def _only(name: str, matches: list[Path], named: dict[Path, str] | None = None) 
     files = [p.name for p in matches]
     shown = [f"{named[p]} ({p.name})" if named else p.name for p in matches]
     shown = [f"{s} in {p.parent}" if files.count(p.name) > 1 else s for s, p in zip(shown, matches, strict=True)]
-    raise ModelLibraryError(f"{name!r} matches several models: {'; '.join(shown)}. "
-                            "Type more of the name, the file name, or the full path.")
+    raise AmbiguousModelNameError(f"{name!r} matches several models: {'; '.join(shown)}. "
+                                  "Type more of the name, the file name, or the full path.")
 
 
 def _paths(value: object) -> list[Path]:

@@ -13,10 +13,10 @@ from assistant import __version__
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+def hearth(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, input=stdin)
 
 
 def test_version(hearth_home: Path) -> None:
@@ -34,6 +34,13 @@ def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> Non
     assert [c["id"] for c in listed] == [data["conversation_id"]]
     md = hearth("history", "export", data["conversation_id"], home=hearth_home).stdout
     assert "Say hello." in md
+
+    # "-" reads the question from stdin (it asked "-" and saved a chat titled "-")
+    piped = hearth("ask", "--json", "--max-tokens", "8", "-", home=hearth_home, stdin="Name one colour.\n")
+    assert piped.returncode == 0, piped.stderr
+    listed = json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)
+    assert next(c["title"] for c in listed if c["id"] == json.loads(piped.stdout)["conversation_id"]) == \
+        "Name one colour."
 
 
 def test_ask_streams_text_to_stdout_and_stats_to_stderr(hearth_home: Path) -> None:

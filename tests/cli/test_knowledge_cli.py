@@ -109,7 +109,7 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
     assert out == "" and err.strip() == "hearth: There is no knowledge collection named 'nope'."
     assert cli.main(["search", "x", "-c", "bad name!"]) == 2
     assert "not a valid collection name" in capsys.readouterr().err
-    assert cli.main(["search"]) == 1
+    assert cli.main(["search"]) == 2
     assert "Give either a search TEXT or --queries" in capsys.readouterr().err
 
     assert cli.main(["collections", "remove", "boats"]) == 0

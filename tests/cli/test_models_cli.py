@@ -139,7 +139,7 @@ def test_use_by_shown_name_or_a_unique_part_of_it(hearth_home: Path, my_models: 
 def test_an_ambiguous_part_lists_the_candidates(hearth_home: Path, my_models: Path) -> None:
     assert hearth("models", "add", str(my_models / "smol-copy.gguf"), home=hearth_home).returncode == 0
     out = hearth("models", "use", "smol", home=hearth_home)
-    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
     assert ("'smol' matches several models: Smol Copy (smol-copy.gguf); "
             "SmolLM2 135M Instruct (SmolLM2-135M-Instruct.Q4_1.gguf)") in out.stderr
 
