@@ -109,6 +109,9 @@ class ModelsController(QObject):
                 why = "the load was cancelled" if self.model.cancel.is_set() else "the new model could not load"
                 said = f"Still using {engine.info.name}: {why}."
             self._view().load.finished(said)
+            # the current mark moves now, not when the library has been read again (seconds behind other io jobs,
+            # during which the old model was still marked current, with Use on the new one)
+            self._show_library(self.model.library)
 
     def _recorded(self, said: str) -> None:
         if self.switching:
