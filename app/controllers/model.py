@@ -102,6 +102,12 @@ class ModelController(QObject):
     def _library_read(self, entries: list[LibraryEntry]) -> None:
         self.library = list(entries)
         self.libraryChanged.emit(self.library)
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.set_models(self._usable())
+
+    def _usable(self) -> list[tuple[str, Path]]:
+        """The library's models that can be chosen (their header was read), by shown name."""
+        return [(e.info.name, e.path) for e in self.library if e.info is not None]
 
     def switch(self, path: Path) -> None:
         """Load ``path`` with its own profile, with progress; if it fails the current model stays. While a remote
@@ -188,8 +194,8 @@ class ModelController(QObject):
     # --- settings ------------------------------------------------------------------------------------
     def open_settings(self) -> SettingsDialog:
         assistant = self.assistant
-        usable = [(e.info.name, e.path) for e in self.library if e.info is not None]
-        dialog = SettingsDialog(assistant.settings, usable, assistant.presets, self.current_model(), self.window)
+        dialog = SettingsDialog(assistant.settings, self._usable(), assistant.presets, self.current_model(),
+                                self.window)
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         dialog.applyRequested.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog

@@ -140,9 +140,7 @@ class SettingsDialog(QDialog):
         m = s.model
         self.model = QComboBox()
         self.model.setAccessibleName("Chat model")
-        for name, path in models:
-            self.model.addItem(f"{name}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
-        self._select_model(current)
+        self.set_models(models, current)
         browse = QPushButton("Browse…")
         browse.setAccessibleName("Choose a GGUF model file")
         browse.clicked.connect(self._browse)
@@ -329,6 +327,17 @@ class SettingsDialog(QDialog):
         failed = not ok or (bool(shown) and self.apply_result.property("state") == "error")
         set_state(self.apply_result, "error" if failed else "ok")
         self.apply_result.show()
+
+    def set_models(self, models: list[tuple[str, Path]], chosen: Path | None = None) -> None:
+        """List ``models`` (shown name, path), keeping the chosen one: the dialog may open before the library
+        was first read, and then listed only the configured model, by its file name."""
+        chosen = chosen or self.model_path()
+        self.model.blockSignals(True)  # the same model stays chosen: nothing to re-list
+        self.model.clear()
+        for name, path in models:
+            self.model.addItem(f"{name}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
+        self._select_model(chosen)
+        self.model.blockSignals(False)
 
     def _select_model(self, path: Path) -> None:
         index = self.model.findData(str(path))

@@ -340,3 +340,20 @@ def test_removing_a_collection_while_it_indexes_stops_the_run_then_removes_it(qt
     assert removed_while_running == [False] and not knowledge.indexing
     assert not window.sidebar.indexing.isVisible() and not window.banner.isVisible()
     window.close()
+
+
+def test_settings_opened_before_the_library_was_read_list_it_once_read(qtbot: QtBot) -> None:
+    """Opened in the first second, the model picker listed only the configured file by its file name."""
+    window = open_window(qtbot)
+    model = window.ctl.model
+    qtbot.waitUntil(lambda: bool(model.library), timeout=30_000)
+    model.library = []  # as before the first read
+    dialog = model.open_settings()
+    chosen = dialog.model_path()
+    names = lambda: [dialog.model.itemText(i).split("  (")[0] for i in range(dialog.model.count())]  # noqa: E731
+    assert names() == [chosen.name]
+    model.refresh_library()
+    qtbot.waitUntil(lambda: {"Gemma 3 270M", "SmolLM2 135M Instruct"} <= set(names()), timeout=30_000)
+    assert dialog.model_path() == chosen  # still the one chosen
+    dialog.reject()
+    window.close()
