@@ -850,19 +850,16 @@ class Assistant:
         """What the embedder reads of ``texts``: its tokens (special ones included), and the indexes of the texts
         longer than its window, whose ends it does not read ((0, []) when it has no local tokenizer).
 
-        Counted on a copy of the tokenizer without its file's cut at 128 tokens, where the model reads 256:
-        the API's usage said 128 for any longer text, and a text cut short was never said."""
+        Counted on an uncut copy of the tokenizer (its file cuts at 128 tokens, where the model reads 256): the
+        API's usage said 128 for any longer text, and a text cut short was never said."""
         embedder = self.knowledge.embedder
         tokenizer = getattr(embedder, "tokenizer", None)
         if tokenizer is None:
             return 0, []
         if self._counting is None or self._counting[0] is not tokenizer:
-            from tokenizers import Tokenizer
+            from assistant.knowledge.chunking import uncut
 
-            copy_ = Tokenizer.from_str(tokenizer.to_str())
-            copy_.no_truncation()
-            copy_.no_padding()
-            self._counting = (tokenizer, copy_)
+            self._counting = (tokenizer, uncut(tokenizer))
         counting = self._counting[1]
         window = embedder.max_tokens + 2  # [CLS] and [SEP]
         counts = [len(e.ids) for e in counting.encode_batch(list(texts))]

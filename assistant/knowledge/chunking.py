@@ -23,13 +23,20 @@ CHUNKER_VERSION = 1
 _BARE_HEADING = re.compile(r"#{1,6} [^\n]*")
 
 
+def uncut(tokenizer: Tokenizer) -> Tokenizer:
+    """A private copy of ``tokenizer`` that counts every token: the model's own cuts (all-MiniLM-L6-v2's file
+    at 128 tokens, where the model reads 256) and may pad."""
+    counting = Tokenizer.from_str(tokenizer.to_str())
+    counting.no_truncation()
+    counting.no_padding()
+    return counting
+
+
 class Chunker:
     def __init__(self, tokenizer: Tokenizer, chunk_tokens: int, overlap: int, max_tokens: int) -> None:
         self.capacity = max(16, min(chunk_tokens, max_tokens))
         self.overlap = max(0, min(overlap, self.capacity // 2))
-        counting = Tokenizer.from_str(tokenizer.to_str())  # a private copy: the model's has truncation on
-        counting.no_truncation()
-        counting.no_padding()
+        counting = uncut(tokenizer)
         self._text = TextSplitter.from_huggingface_tokenizer(counting, self.capacity, self.overlap)
         self._markdown = MarkdownSplitter.from_huggingface_tokenizer(counting, self.capacity, self.overlap)
 
