@@ -8,6 +8,7 @@ model, while the window already paints and shows "Loading…" in the status bar.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -341,7 +342,15 @@ def run(paths: list[Path] | None = None) -> int:
     window.open_paths(paths)
     signals = QuitOnSignals(lambda: (window.close(), app.quit()))  # quit also ends an open dialog's loop
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         signals.restore()
         server.close()
+    if window.ctl is not None and window.ctl.model.importing:
+        # torch's import for the indexing warm-up cannot be stopped: a normal exit waited for it and could end
+        # in an abort while it ran. Everything else is closed (the window closed the assistant), so leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    return code

@@ -67,6 +67,7 @@ class ModelController(QObject):
         self.loading: Path | None = None  # the model a load with progress is bringing in
         self.cancel = threading.Event()
         self.closing = threading.Event()
+        self._importing: threading.Thread | None = None  # the indexing warm-up (see _warm_up_indexing)
         self._progress = Relay(self._on_progress)
         status.cancelLoadRequested.connect(self.cancel_load)
 
@@ -88,12 +89,24 @@ class ModelController(QObject):
         """Import the bulk embedder (torch) once no answer is queued or running, unless an indexing job waits
         for it. The import is 10 s and more of CPU on two cores, and llama.cpp's threads wait on each other:
         run beside the first answer, asked right after start, it made that answer 3-4x slower (the window:
-        first token after 11 s and 15 tok/s, against 7 s and 58-67 tok/s without it)."""
+        first token after 11 s and 15 tok/s, against 7 s and 58-67 tok/s without it).
+
+        The import itself runs on a daemon thread, not on the lane: it cannot be stopped, and a window closed
+        during it waited for it (10 s and more), then aborted ("QThread: Destroyed while thread is still
+        running", exit 134) when it outlasted the lanes' 10 s. An indexing run meanwhile waits on the
+        embedder's own lock; ``run`` exits without waiting for the import (see :meth:`importing`)."""
         generation, indexing = self.workers.generation, self.workers.indexing
         while generation.busy and indexing.pending <= 1:  # pending counts this job: more is an indexing run
             if self.closing.wait(WARM_UP_POLL_S):
                 return
-        self.assistant.warm_up("indexing")
+        self._importing = threading.Thread(target=self.assistant.warm_up, args=("indexing",),
+                                           name="hearth-warm-up", daemon=True)
+        self._importing.start()
+
+    @property
+    def importing(self) -> bool:
+        """The indexing warm-up's import still runs."""
+        return self._importing is not None and self._importing.is_alive()
 
     def refresh_library(self) -> None:
         """Read the library again (at start, after a download, a removal or a switch) on the io lane."""

@@ -146,3 +146,24 @@ def test_ctrl_c_in_the_terminal_closes_the_window_as_its_close_button_does(heart
     assert "SIGINT received: closing the window" in err and "Traceback" not in err, err
     assert not socket_file.exists()
     assert not list((hearth_home / "data").glob("*-wal")), "the core's databases were not closed"
+
+
+def test_a_window_closed_while_torch_imports_exits_at_once(hearth_home: Path) -> None:
+    """The indexing warm-up's torch import (10 s and more on two cores) cannot be stopped: a window closed
+    during it waited for it, and when it outlasted the lanes' 10 s the process aborted ("QThread: Destroyed
+    while thread is still running", exit 134). Now the window exits without waiting for it."""
+    window = _launch([], hearth_home)
+    lines = _Lines(window)
+    try:
+        assert lines.wait_for("warm-up for indexing"), "".join(lines.lines)
+        window.send_signal(signal.SIGTERM)
+        window.wait(timeout=60)
+    finally:
+        if window.poll() is None:
+            window.kill()
+            window.wait()
+    time.sleep(0.2)  # the reader thread takes the last lines
+    err = "".join(lines.lines)
+    assert window.returncode == 0, err
+    assert "Loading SentenceTransformer model" not in err, "the window waited for the import to end"
+    assert "Destroyed while thread" not in err and "Traceback" not in err, err
