@@ -122,11 +122,14 @@ class Workers:
         self.indexing = Lane("hearth-indexing", on_error)
         self.model = Lane("hearth-model", on_error)
         self.io = Lane("hearth-io", on_error)
+        # the chat history (SQLite, milliseconds): opening a chat or listing them must not queue behind the io
+        # lane's seconds-long jobs (the start-up check opening memory, a model folder's headers)
+        self.history = Lane("hearth-history", on_error)
         self.download = Lane("hearth-download", on_error)
         # short jobs that must not queue behind the io lane's file reads: connection tests of remote parts (seconds
         # when a server hangs), making the API token when Settings opens
         self.network = Lane("hearth-network", on_error)
-        self.lanes = (self.generation, self.indexing, self.model, self.io, self.download, self.network)
+        self.lanes = (self.generation, self.indexing, self.model, self.io, self.history, self.download, self.network)
         wire(self.lanes)
 
     def stop(self, timeout_ms: int = 10_000) -> None:

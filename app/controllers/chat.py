@@ -106,7 +106,7 @@ class ChatController(QObject):
     def _load(self, conversation_id: str) -> None:
         """Read ``conversation_id`` from the history on the io lane and show it."""
         history = self.assistant.history
-        self.workers.io.submit(Job(lambda: history.messages(conversation_id),
+        self.workers.history.submit(Job(lambda: history.messages(conversation_id),
                                    on_done=lambda messages: self._show(conversation_id, messages),
                                    on_failed=self.banner.show_message))
 
@@ -286,7 +286,7 @@ class ChatController(QObject):
         if widget.message_id is None:
             return
         history, mid = self.assistant.history, widget.message_id
-        self.workers.io.submit(Job(lambda: history.set_feedback(mid, value), on_failed=self.banner.show_message))
+        self.workers.history.submit(Job(lambda: history.set_feedback(mid, value), on_failed=self.banner.show_message))
 
     def copy_last_answer(self) -> None:
         answer = self.view.last("assistant")

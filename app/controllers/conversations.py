@@ -98,7 +98,7 @@ class ConversationsController(QObject):
         else:
             job = Job(lambda: entries_from_conversations(history.list_conversations()))
         job.on_done = lambda entries: self._show(query, entries)
-        self.workers.io.submit(job)
+        self.workers.history.submit(job)
 
     def _show(self, query: str, entries: list[Entry]) -> None:
         if query != self._query:
@@ -114,7 +114,7 @@ class ConversationsController(QObject):
         history = self.assistant.history
 
         def renamed(title: str) -> None:
-            self.workers.io.submit(Job(lambda: history.rename(entry.conversation_id, title),
+            self.workers.history.submit(Job(lambda: history.rename(entry.conversation_id, title),
                                        on_done=lambda _: self.refresh()))
 
         ask_text(self.sidebar, "Rename chat", "Title:", entry.title, renamed)
@@ -135,7 +135,7 @@ class ConversationsController(QObject):
         def saved(_: None) -> None:
             self.status.showMessage(f"Exported “{entry.title}” to {target}", EXPORTED_MESSAGE_MS)
 
-        self.workers.io.submit(Job(lambda: history.save_export(entry.conversation_id, target), on_done=saved,
+        self.workers.history.submit(Job(lambda: history.save_export(entry.conversation_id, target), on_done=saved,
                                    on_failed=self.show_error))
 
     def delete(self, entry: Entry) -> None:
@@ -146,4 +146,4 @@ class ConversationsController(QObject):
             self.refresh()
 
         confirm(self.sidebar, "Delete chat?", f"Delete “{entry.title}” and all its messages?", "Delete",
-                lambda: self.workers.io.submit(Job(lambda: history.delete(entry.conversation_id), on_done=gone)))
+                lambda: self.workers.history.submit(Job(lambda: history.delete(entry.conversation_id), on_done=gone)))

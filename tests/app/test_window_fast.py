@@ -357,3 +357,24 @@ def test_settings_opened_before_the_library_was_read_list_it_once_read(qtbot: Qt
     assert dialog.model_path() == chosen  # still the one chosen
     dialog.reject()
     window.close()
+
+
+def test_a_chat_opens_while_the_io_lane_is_busy(qtbot: QtBot) -> None:
+    """Opening a chat and listing them queued behind the io lane's seconds-long jobs (the start-up check
+    opening memory, a model folder's headers); the history has a lane of its own."""
+    window = open_window(qtbot)
+    chat = window.ctl.chat
+    send(qtbot, window, "An earlier chat.")
+    earlier = chat.conversation_id
+    chat.new_chat()
+    released = threading.Event()
+    window.workers.io.submit(Job(lambda: released.wait(20)))  # a long io job
+    try:
+        started = time.monotonic()
+        chat.open_conversation(earlier)
+        qtbot.waitUntil(lambda: chat.conversation_id == earlier and len(window.chat_view.messages) == 2,
+                        timeout=10_000)
+        assert time.monotonic() - started < 5
+    finally:
+        released.set()  # before the window closes: it waits for the lanes' threads
+    window.close()
