@@ -90,6 +90,15 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """The question is in the history, before any of the answer: its chat exists from now on (the window lists
+    and selects a new chat at once, and knows which chat a delete during the first answer removes)."""
+
+    conversation_id: str
+    user_message_id: str
+
+
+@dataclass(frozen=True)
 class Done:
     """The answer finished (also after a cancel: then ``stats.stop_reason == 'cancelled'``)."""
 
@@ -151,4 +160,4 @@ class CollectionSynced:
     progress: Progress
 
 
-Event = Token | Notice | Sources | MemoriesUsed | Done | Failed | Progress
+Event = Token | Notice | Sources | MemoriesUsed | Saved | Done | Failed | Progress

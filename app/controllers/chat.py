@@ -23,7 +23,7 @@ from app.views.message import MessageWidget
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,13 @@ class ChatController(QObject):
             answer.set_sources(passages, answer.memories)
         elif isinstance(event, MemoriesUsed):
             answer.set_sources(answer.passages, list(event.memories))
+        elif isinstance(event, Saved):  # the chat exists now: the sidebar lists and selects a new one at once
+            question = self.view.last("user")
+            if question is not None:
+                question.message_id = event.user_message_id
+            if event.conversation_id != self.conversation_id:
+                self.conversation_id = event.conversation_id
+                self.conversationChanged.emit(self.conversation_id)
         elif isinstance(event, Done):
             self._finish_text(event.text)
             answer.set_meta(answer_meta(event.stats.to_dict()))

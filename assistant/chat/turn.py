@@ -19,7 +19,7 @@ from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
 from assistant.errors import ContextOverflowError, HearthError, InputError
-from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Sources, Token
+from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 if TYPE_CHECKING:
     from assistant.knowledge.records import Citation
@@ -126,6 +126,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     finished = False
     failure: dict[str, str] | None = None
     try:
+        if conversation_id is not None and question_id is not None:
+            yield Saved(conversation_id, question_id)
         if memory_trouble:
             yield Notice("memory", f"Answered without your memory: {memory_trouble}")
         if memories:
