@@ -104,11 +104,11 @@ class ChatController(QObject):
         self.answer, self._detached = None, True
 
     def _load(self, conversation_id: str) -> None:
-        """Read ``conversation_id`` from the history on the io lane and show it."""
+        """Read ``conversation_id`` from the history on its lane and show it."""
         history = self.assistant.history
         self.workers.history.submit(Job(lambda: history.messages(conversation_id),
-                                   on_done=lambda messages: self._show(conversation_id, messages),
-                                   on_failed=self.banner.show_message))
+                                        on_done=lambda messages: self._show(conversation_id, messages),
+                                        on_failed=self.banner.show_message))
 
     def _show(self, conversation_id: str, messages: list[Any]) -> None:
         self.conversation_id = conversation_id

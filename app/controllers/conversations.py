@@ -1,4 +1,4 @@
-"""The sidebar's conversation list: refresh, search as you type (debounced, on the io lane), rename, export,
+"""The sidebar's conversation list: refresh, search as you type (debounced, on the history lane), rename, export,
 delete."""
 
 from __future__ import annotations
@@ -115,13 +115,13 @@ class ConversationsController(QObject):
 
         def renamed(title: str) -> None:
             self.workers.history.submit(Job(lambda: history.rename(entry.conversation_id, title),
-                                       on_done=lambda _: self.refresh()))
+                                            on_done=lambda _: self.refresh()))
 
         ask_text(self.sidebar, "Rename chat", "Title:", entry.title, renamed)
 
     def export(self, entry: Entry) -> None:
         """Ask where to save the chat (Markdown or JSON, as ``hearth history export`` prints it), then write it
-        on the io lane; the status bar says where it went, the banner why it could not."""
+        on the history lane; the status bar says where it went, the banner why it could not."""
         suggested = self.export_folder / f"{export_file_name(entry.title)}.md"
         path, chosen = QFileDialog.getSaveFileName(self.sidebar, "Export chat", str(suggested), EXPORT_FILTERS)
         if not path:
@@ -135,8 +135,8 @@ class ConversationsController(QObject):
         def saved(_: None) -> None:
             self.status.showMessage(f"Exported “{entry.title}” to {target}", EXPORTED_MESSAGE_MS)
 
-        self.workers.history.submit(Job(lambda: history.save_export(entry.conversation_id, target), on_done=saved,
-                                   on_failed=self.show_error))
+        self.workers.history.submit(Job(lambda: history.save_export(entry.conversation_id, target),
+                                        on_done=saved, on_failed=self.show_error))
 
     def delete(self, entry: Entry) -> None:
         history = self.assistant.history
