@@ -63,17 +63,19 @@ class KnowledgeController(QObject):
     def indexing(self) -> bool:
         return self.cancel is not None
 
-    def refresh(self, select: str | None = None, ready: str | None = None) -> None:
-        """Reload the collections; ``select`` ticks one (a freshly indexed one) for the next question, and the
-        panel says ``ready`` (a collection just indexed) is ready, with its counts."""
+    def refresh(self, select: str | None = None, summary: tuple[str, bool] | None = None) -> None:
+        """Reload the collections; ``select`` ticks one (a freshly indexed one) for the next question, and
+        ``summary`` (a collection, whether its run completed) has the panel give that run's counts."""
         self.workers.io.submit(Job(self.assistant.collections,
-                                   on_done=lambda infos: self._show(infos, select, ready)))
+                                   on_done=lambda infos: self._show(infos, select, summary)))
 
-    def _show(self, infos: list[Any], select: str | None, ready: str | None = None) -> None:
-        info = next((c for c in infos if c.name == ready), None)
+    def _show(self, infos: list[Any], select: str | None, summary: tuple[str, bool] | None = None) -> None:
+        name, complete = summary or ("", True)
+        info = next((c for c in infos if c.name == name), None)
         if info is not None and not self.indexing:  # the counts `hearth index` prints: files held, files skipped
-            skipped = f", {len(self.errors)} skipped" if self.errors else ""
-            self.panel.finish(f"“{ready}” is ready: {counted(info.files, 'file')} indexed{skipped}.")
+            files, skipped = counted(info.files, "file"), f", {len(self.errors)} skipped" if self.errors else ""
+            self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}." if complete else
+                              f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)
         self.model.set_items(infos)
         self.composer.set_collections([c.name for c in infos])
         if select is not None:
@@ -114,13 +116,10 @@ class KnowledgeController(QObject):
         if self._remove_after == collection:
             self._remove(collection)
             return
-        done = self.last.done if self.last else 0
-        if self.last is not None and self.last.message == "cancelled":
-            self.panel.finish(f"Stopped: “{collection}” has {int(done)} files so far.", complete=False)
-            self.refresh()
-        else:
-            self.panel.finish(f"“{collection}” is ready.")  # with its counts once they are read
-            self.refresh(select=collection, ready=collection)
+        complete = self.last is None or self.last.message != "cancelled"
+        # said at once, with the counts once they are read (a stopped run's "files so far" counted skipped ones)
+        self.panel.finish(f"“{collection}” is ready." if complete else f"Stopped: “{collection}”.", complete=complete)
+        self.refresh(select=collection if complete else None, summary=(collection, complete))
 
     def _failed(self, message: str) -> None:
         collection, self.cancel, self.running = self.running, None, None
