@@ -346,9 +346,10 @@ def run(paths: list[Path] | None = None) -> int:
     finally:
         signals.restore()
         server.close()
-    if window.ctl is not None and window.ctl.model.importing:
-        # torch's import for the indexing warm-up cannot be stopped: a normal exit waited for it and could end
-        # in an abort while it ran. Everything else is closed (the window closed the assistant), so leave now.
+    if window.workers.outlived or (window.ctl is not None and window.ctl.model.importing):
+        # torch's import for the indexing warm-up cannot be stopped, nor a job that outlived the close's wait: a
+        # normal exit waited for them and could end in an abort while they ran. The window closed the assistant
+        # (its databases, the API server), so leave now.
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()

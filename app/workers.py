@@ -114,6 +114,11 @@ class Lane(QObject):
             (job.on_failed or self.on_error)(message)
 
 
+#: Lanes whose thread outlived the window's wait at close. They stay referenced: a QThread destroyed while it
+#: runs aborts the process ("QThread: Destroyed while thread is still running"); ``run`` exits without them.
+_OUTLIVED: list[Lane] = []
+
+
 class Workers:
     """All worker threads of the window; :meth:`stop` ends them (quit + wait) on exit."""
 
@@ -141,6 +146,12 @@ class Workers:
         for lane in self.lanes:
             if not lane.thread.wait(timeout_ms):
                 log.warning("worker thread %s did not stop within %d ms", lane.name, timeout_ms)
+                _OUTLIVED.append(lane)
+
+    @property
+    def outlived(self) -> bool:
+        """A thread still ran after :meth:`stop` waited for it."""
+        return any(lane in _OUTLIVED for lane in self.lanes)
 
 
 class Relay(QObject):

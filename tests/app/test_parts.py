@@ -247,3 +247,32 @@ def test_results_that_arrive_after_the_window_closed_are_not_delivered(qtbot: Qt
     workers.stop()  # the window closes while both still run
     qtbot.wait(100)
     assert delivered == [] and len(failed) == 1
+
+
+def test_a_worker_that_outlives_the_close_does_not_abort_the_process() -> None:
+    """A job still running after the close's wait had its QThread destroyed under it: Qt aborted the process
+    ("QThread: Destroyed while thread is still running", exit 134). Run in a child: the abort would end the run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import gc, os, time\n"
+        "os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from app.workers import Job, Workers\n"
+        "app = QApplication([])\n"
+        "workers = Workers(on_error=print)\n"
+        "workers.io.submit(Job(lambda: time.sleep(1.0)))\n"
+        "time.sleep(0.1)\n"
+        "workers.stop(timeout_ms=50)\n"
+        "print('outlived', workers.outlived, flush=True)\n"
+        "del workers\n"
+        "gc.collect()\n"
+        "time.sleep(1.5)\n"
+        "print('still here', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["outlived", "True", "still", "here"]
