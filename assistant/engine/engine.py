@@ -366,6 +366,10 @@ class Engine:
             ctx.clear()
             kv.clear()
             raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
+        except BaseException:  # Ctrl+C in `hearth chat`: how much was read is unknown, so nothing is kept
+            ctx.clear()  # (the mirror lost step with the cache: the next question failed on its positions)
+            kv.clear()
+            raise
         kv.extend(to_eval[:n_done])
         return n_keep, n_done
 
@@ -504,6 +508,10 @@ class Engine:
             ctx.clear()
             self._kv.clear()
             raise GenerationError(f"Decoding failed: {exc}") from None
+        except BaseException:  # an interrupt mid-step: as with a failure, the cache's content is unknown
+            ctx.clear()
+            self._kv.clear()
+            raise
         self._kv.extend(tokens)
 
     def _plain_loop(self, ctx: native.NativeContext, sampler: SamplerChain, answer: _Answer,

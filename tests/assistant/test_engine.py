@@ -252,6 +252,34 @@ def test_ctrl_c_during_a_load_stops_it_and_is_raised(chat_model_path: Path) -> N
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_ctrl_c_while_a_prompt_is_read_leaves_the_next_answer_working(chat_model_path: Path) -> None:
+    """`hearth chat`'s Ctrl+C reaches the engine as KeyboardInterrupt while a prompt is read: the cache kept the
+    batches read so far but Hearth's record of it did not, and the next question failed ("inconsistent
+    sequence positions"). Run in a child process, as the signal goes to the whole process."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, threading\n"
+        "from assistant.engine import GREEDY, Engine, LoadSettings, Message\n"
+        "e = Engine()\n"
+        f"e.load({str(chat_model_path)!r}, LoadSettings(n_ctx=4096))\n"
+        "_, long = e.render([Message('user', 'Summarise: ' + 'river stone cloud field ' * 800)])\n"
+        "threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+        "try:\n"
+        "    list(e.generate(long, GREEDY, 8))\n"
+        "    print('not interrupted')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+        "_, short = e.render([Message('user', 'What is 2+2?')])\n"
+        "done = list(e.generate(short, GREEDY, 4))[-1]\n"
+        "print('answered', done.stats.completion_tokens)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["interrupted", "answered", "4"], out.stdout + out.stderr[-2000:]
+
+
 def test_a_tiny_context_reads_prompts_in_whole_batches(chat_model_path: Path) -> None:
     """Asked for a context of 10 tokens, llama.cpp gave 256 cells but read prompts 10 tokens at a time."""
     from assistant.engine import Engine, LoadSettings
