@@ -264,7 +264,7 @@ def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json([h.__dict__ for h in hits])
     for h in [] if args.json else hits:
-        print(f"{h.conversation_id}  {h.title}: {h.snippet}")
+        print(f"{h.conversation_id}  {h.title}: {' '.join(h.snippet.split())}")  # one line per hit
     return 0
 
 

@@ -59,6 +59,10 @@ def show_bench(result: dict[str, Any], table: Callable[[dict[str, Any]], str], a
     return 0
 
 
+#: Above this a count is a typo, and SQLite's and Chroma's integers overflow ("a bug in Hearth", exit 70).
+MAX_COUNT = 1_000_000
+
+
 def positive_int(text: str) -> int:
     """An argparse ``type`` for counts and sizes (``-k``, ``--limit``, ``--reps``, ``--ctx``): a whole number
     of at least 1, rejected at parse time with a clear message instead of failing deep in the core."""
@@ -66,8 +70,8 @@ def positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_COUNT:,}, not {text!r}")
     return value
 
 

@@ -115,7 +115,7 @@ def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
 def _confirmed(question: str) -> bool:
     """Ask on the terminal; end of input (Ctrl+D) is a no, not an error."""
     try:
-        return input(question) == "y"
+        return input(question).strip().lower() in ("y", "yes")
     except EOFError:
         err("")
         return False

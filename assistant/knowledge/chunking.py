@@ -19,8 +19,10 @@ from assistant.knowledge.records import Document, Piece, Unit
 
 #: Bump when the chunk boundaries for the same settings change: every file is then re-chunked.
 CHUNKER_VERSION = 1
-#: A chunk that is only a heading says nothing by itself; its title is kept as the next chunks' heading.
-_BARE_HEADING = re.compile(r"#{1,6} [^\n]*")
+#: A Markdown chunk that is only a heading says nothing by itself; its title is kept as the next chunks'
+#: heading. Only in Markdown, and only where the unit has more: a one-line note "# Call the plumber" in a .txt
+#: file (or a file with CR-only line ends, one "line" for this pattern) was indexed as 0 chunks.
+_BARE_HEADING = re.compile(r"#{1,6} [^\r\n]*")
 
 
 def uncut(tokenizer: Tokenizer) -> Tokenizer:
@@ -47,16 +49,19 @@ class Chunker:
 
     def split(self, doc: Document) -> list[Piece]:
         splitter = self._markdown if doc.kind == "markdown" else self._text
-        return [piece for unit in doc.units for piece in _split_unit(splitter, unit, doc.language)]
+        markdown = doc.kind == "markdown"
+        return [piece for unit in doc.units for piece in _split_unit(splitter, unit, doc.language, markdown)]
 
 
-def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language: str | None) -> list[Piece]:
+def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language: str | None,
+                markdown: bool) -> list[Piece]:
     newlines = [i for i, ch in enumerate(unit.text) if ch == "\n"]
     heading_offsets = [offset for offset, _ in unit.headings]
+    chunks = list(splitter.chunk_indices(unit.text))
+    if markdown and not all(_BARE_HEADING.fullmatch(text) for _, text in chunks):
+        chunks = [(start, text) for start, text in chunks if not _BARE_HEADING.fullmatch(text)]
     pieces = []
-    for start, text in splitter.chunk_indices(unit.text):
-        if _BARE_HEADING.fullmatch(text):
-            continue
+    for start, text in chunks:
         end = start + len(text)
         line_start = line_end = None
         if unit.first_line is not None:

@@ -52,7 +52,10 @@ TEXT_NAMES = frozenset({"readme", "license", "copying", "changelog", "authors", 
 
 _md = MarkdownIt("commonmark")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template")
+#: Never text for a reader. Not "form" (ASP.NET and SharePoint pages wrap their whole body in one) and not
+#: "header" (an article's header holds its title); their site-wide chrome is left out by reading <main> or
+#: <article> when the page has one.
+_NOISE_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "svg", "template")
 
 
 class _PdfIssues(logging.Handler):
@@ -170,10 +173,20 @@ def _load_code(path: Path, data: bytes) -> Document:
     return Document("code", (Unit(text, headings=definitions),), language=lexer.name)
 
 
+def _delimiter(text: str) -> str:
+    """The CSV's delimiter; a file the sniffer cannot place (one column: a plain list, or a header only) is
+    read with commas, not skipped as unreadable."""
+    try:
+        return csv.Sniffer().sniff(text[:4096], ",;|\t").delimiter
+    except csv.Error:
+        return ","
+
+
 def _load_table(path: Path, data: bytes) -> Document:
     """Rows become ``column: value | ...`` lines so each chunk carries its column names (one row per line)."""
     text = decode_text(data)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else csv.Sniffer().sniff(text[:4096], ",;|\t").delimiter
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _delimiter(text)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # a long cell is still a cell (128 KB max)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not rows:
         raise UnreadableFileError("empty table")

@@ -134,3 +134,17 @@ def test_ask_learns_an_explicit_request_and_shows_the_memories_an_answer_used(he
     assert "[memory]" not in out.stdout
     data = json.loads(hearth("ask", "--json", "--max-tokens", "8", "What's my dog called?", home=hearth_home).stdout)
     assert [m["text"] for m in data["memories"]] == ["User's dog is called Biscuit"]
+
+
+def test_history_search_prints_one_line_per_hit(hearth_home: Path) -> None:
+    """A hit inside a message of several lines broke the listing across lines."""
+    from assistant.chat.history import History
+
+    history = History(hearth_home / "data" / "history.sqlite3")
+    chat = history.create_conversation(title="Keys")
+    history.add_message(chat.id, "user", "Where is the greenhouse key?")
+    history.add_message(chat.id, "assistant", "The greenhouse key is under the pot.\n\nThe tomatoes are watered.")
+    history.close()
+    found = hearth("history", "search", "tomatoes", home=hearth_home)
+    assert found.returncode == 0 and len(found.stdout.splitlines()) == 1, found.stdout
+    assert found.stdout.startswith(f"{chat.id}  Keys: ") and "watered" in found.stdout

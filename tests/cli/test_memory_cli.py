@@ -44,7 +44,7 @@ def hearth(monkeypatch: pytest.MonkeyPatch, shared_embedder, capsys: pytest.Capt
     return run
 
 
-def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path) -> None:
+def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out = hearth("memory", "add", "User lives in Oslo", "--json")
     assert code == 0
     oslo = json.loads(out)[0]
@@ -66,8 +66,11 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path) -> None:
     assert [m["text"] for m in json.loads(out)] == ["User plays the cello"]
     assert hearth("memory", "export", "-o", str(tmp_path / "m.json"))[0] == 0
     assert [m["text"] for m in json.loads((tmp_path / "m.json").read_text())] == ["User plays the cello"]
-    code, out = hearth("memory", "clear", "--yes", "--json")
-    assert json.loads(out) == {"forgotten": 1}
+    # asked on a terminal, "Yes" is a yes (only a lower-case "y" was: "Nothing was cleared.")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda _question: "Yes")
+    code, out = hearth("memory", "clear", "--json")
+    assert code == 0 and json.loads(out) == {"forgotten": 1}
     code, out = hearth("memory", "status", "--json")
     assert json.loads(out) == {"enabled": True, "memories": 0, "superseded": 0, "pending_turns": 0, "failed_turns": 0}
 

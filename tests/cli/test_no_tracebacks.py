@@ -152,6 +152,7 @@ REFUSALS = [
     refusal("search", "x", "--collection", "bad/name", code=2, needle="bad/name"),
     refusal("search", "x", "--collection", "nosuch", code=4, needle="nosuch"),
     refusal("search", "x", "-k", "0", code=2, needle="-k"),
+    refusal("search", "x", "-k", "4294967296", code=2, needle="from 1 to 1,000,000"),
     refusal("search", " ", code=2, needle="search text is empty"),
     refusal("index", "{f}/missing-folder", "-c", "x", code=2, needle="missing-folder"),
     refusal("search", "--queries", "{f}/missing.jsonl", code=2, needle="missing.jsonl"),

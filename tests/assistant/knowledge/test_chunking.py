@@ -75,3 +75,21 @@ def test_pdf_chunks_never_span_pages(real_embedder: SentenceTransformerEmbedder)
     pieces = _chunker(real_embedder).split(doc)
     assert [(p.page, p.text, p.line_start) for p in pieces] == [(1, "first page text", 1),
                                                                 (2, "second page text", 1)]
+
+
+def test_a_one_line_heading_note_is_a_chunk(real_embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
+    """A .txt note "# Call the plumber ..." (or a file with CR-only line ends) was indexed as 0 chunks: a
+    chunk that is only a heading was dropped in any file. Only Markdown drops them, where others follow."""
+    note = tmp_path / "todo.txt"
+    note.write_text("# Remember to call the plumber about the leaking boiler\n")
+    old_mac = tmp_path / "old.md"
+    old_mac.write_bytes(b"# Top\r\rThe boiler is in the cellar.\r")
+    only = tmp_path / "title.md"
+    only.write_text("# Plumber: 555-0142\n")
+    chunker = _chunker(real_embedder)
+    for path, words in ((note, "plumber"), (old_mac, "cellar"), (only, "555-0142")):
+        pieces = chunker.split(load(path, path.read_bytes()))
+        assert any(words in p.text for p in pieces), (path.name, pieces)
+    doc = tmp_path / "doc.md"
+    doc.write_text("# Boiler\n\n" + "The boiler is serviced every autumn by the plumber. " * 12)
+    assert not any(p.text.strip() == "# Boiler" for p in chunker.split(load(doc, doc.read_bytes())))  # dropped here

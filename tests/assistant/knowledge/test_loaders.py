@@ -89,3 +89,24 @@ def test_supported_types() -> None:
         assert is_supported(Path(name)), name
     for name in ("photo.jpg", "archive.zip", "movie.mp4", "noext"):
         assert not is_supported(Path(name)), name
+
+
+def test_pages_and_tables_that_were_refused_or_emptied(tmp_path: Path) -> None:
+    """Found by a sweep: a one-column CSV (a plain list) was "cannot be read as CSV: Could not determine
+    delimiter", a cell over 128 KB failed, an ASP.NET page (all inside <form>) had "no extractable text", and
+    an article's <header> title was dropped."""
+    names = tmp_path / "names.csv"
+    names.write_text("name\nAlice Wonderland\nBob Builder\n")
+    assert _text(names).splitlines() == ["name", "name: Alice Wonderland", "name: Bob Builder"]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("id,notes\n1," + "word " * 40_000 + "\n")
+    assert _text(wide).startswith("id | notes\nid: 1 | notes: word word")
+    page = tmp_path / "aspnet.html"
+    page.write_text('<html><body><form id="form1"><div><h1>Expense policy</h1><p>Employees may claim 40 euros '
+                    "per day.</p></div></form></body></html>")
+    assert "Employees may claim 40 euros per day." in _text(page)
+    blog = tmp_path / "blog.html"
+    blog.write_text("<html><body><header>Site menu</header><article><header><h1>How I fixed my bicycle</h1>"
+                    "</header><p>The chain had slipped.</p></article></body></html>")
+    text = _text(blog)
+    assert "# How I fixed my bicycle" in text and "The chain had slipped." in text and "Site menu" not in text
