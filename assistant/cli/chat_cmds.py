@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from assistant.cli import terminal
 from assistant.cli.context import CliContext, err, in_range, positive_int, print_json
 from assistant.errors import HearthError, InputError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Sources, Token
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -91,9 +92,11 @@ class _Call:
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
-            cancel: threading.Event | None = None, prefix: str = "") -> _Turn:
+            cancel: threading.Event | None = None, prefix: str = "",
+            on_saved: Callable[[str], None] | None = None) -> _Turn:
     """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
-    shows, as ``hearth> ``); notices always go to stderr, those about the answer under it."""
+    shows, as ``hearth> ``); notices always go to stderr, those about the answer under it. ``on_saved`` gets
+    the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it)."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model)
@@ -115,14 +118,17 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                 sources = event
             elif isinstance(event, MemoriesUsed):
                 memories = event
+            elif isinstance(event, Saved) and on_saved is not None:
+                on_saved(event.conversation_id)
         if shown:
             sys.stdout.write("\n")
             if response.done is not None:  # with the citations Hearth attributed, where the terminal allows
                 terminal.rewrite(sys.stdout, prefix + "".join(shown), prefix + response.done.text)
             sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (``| head``): stop the answer and let the turn end, saved as cancelled, while
-        # the assistant is still open, rather than whenever the abandoned generator happens to be collected.
+    except (BrokenPipeError, KeyboardInterrupt):
+        # The reader went away (``| head``), or Ctrl+C: stop the answer and let the turn end, saved as cancelled,
+        # now, rather than whenever the abandoned generator happens to be collected (until then it holds its
+        # conversation: the next question in it would wait).
         response.cancel()
         for _ in response:
             pass
@@ -211,10 +217,17 @@ _SLASH_WORD = re.compile(r"/[A-Za-z]+")
 
 def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     conversation_id = args.conversation
+    if conversation_id is not None:  # an unknown id failed every question, after the model had loaded (exit 4)
+        ctx.assistant.history.get_conversation(conversation_id)
     ctx.long_lived()  # watched folders are watched while the chat runs
     call = _Call.from_args(args, ctx)
     info = ctx.assistant.ensure_model(model=call.model)
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")
+    if sys.stdin.isatty():
+        # Line editing and history, lines of any length (the terminal's own line buffer cut them at 4,095
+        # bytes, silently), and a multi-line paste kept as one message (readline's bracketed paste: each
+        # pasted line was sent as a question of its own).
+        import readline  # noqa: F401
     while True:
         try:
             line = input("you> ").strip()
@@ -223,7 +236,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             return 0
         if not line:
             continue
-        if line in ("/quit", "/exit"):
+        if line.split(maxsplit=1)[0] in ("/quit", "/exit"):
             return 0
         if line == "/new":
             conversation_id = None
@@ -235,12 +248,15 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         line = line[1:] if line.startswith("//") else line
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
+        saved: list[str] = []
         try:
-            turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel, prefix="hearth> ")
+            turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel, prefix="hearth> ",
+                           on_saved=saved.append)
             done, failed = turn.done, turn.failed
         except KeyboardInterrupt:
             cancel.set()
             err("\n(stopped)")
+            conversation_id = saved[-1] if saved else conversation_id  # it started a new one: carry on in it
             continue
         if failed is not None:
             err(f"hearth: {failed.message}")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant import __version__
@@ -148,3 +151,90 @@ def test_history_search_prints_one_line_per_hit(hearth_home: Path) -> None:
     found = hearth("history", "search", "tomatoes", home=hearth_home)
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 1, found.stdout
     assert found.stdout.startswith(f"{chat.id}  Keys: ") and "watered" in found.stdout
+
+
+class _Terminal:
+    """``hearth ARGS`` on a pseudo-terminal, typed at as a user does: wait for the prompt, then type."""
+
+    def __init__(self, *args: str, home: Path) -> None:
+        import pty
+
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm", "HEARTH_HOME": str(home)}
+        self.fd, child = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=self.env, stdin=child,
+                                     stdout=child, stderr=child, close_fds=True)
+        os.close(child)
+        self.screen = b""
+
+    def until(self, text: bytes, count: int = 1) -> None:
+        """Wait until the screen shows ``text`` ``count`` times."""
+        self._read_while(lambda: self.screen.count(text) < count)
+
+    def grows(self, by: int) -> None:
+        """Wait until ``by`` more bytes are on the screen (an answer streaming)."""
+        target = len(self.screen) + by
+        self._read_while(lambda: len(self.screen) < target)
+
+    def _read_while(self, waiting: Callable[[], bool], timeout: float = 120) -> None:
+        import select
+
+        deadline = time.time() + timeout
+        while waiting():
+            assert time.time() < deadline and self.proc.poll() is None, self.screen.decode(errors="replace")
+            if select.select([self.fd], [], [], 0.2)[0]:
+                self.screen += os.read(self.fd, 65536)
+
+    def type(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self.fd)
+
+    def user_messages(self) -> list[list[str]]:
+        """What was asked, chat by chat, as the history saved it."""
+        def run(*args: str) -> str:
+            return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=self.env,
+                                  capture_output=True, text=True, timeout=60).stdout
+
+        return [[m["content"] for m in json.loads(run("history", "export", c["id"], "--format", "json"))["messages"]
+                 if m["role"] == "user"] for c in json.loads(run("history", "list", "--json"))]
+
+
+def test_chat_on_a_terminal_keeps_a_paste_and_a_long_line_whole(hearth_home: Path) -> None:
+    """Typed at `hearth chat`'s prompt on a terminal: a pasted text of three lines was sent as three questions,
+    and a line of 5,400 characters reached the model cut at 4,095 (the terminal's own line buffer)."""
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "4", home=hearth_home)
+    terminal.until(b"you> ")
+    terminal.type(b"\x1b[200~Summarise this:\nThe quick brown fox\njumps over the lazy dog.\x1b[201~\r")
+    terminal.until(b"you> ", 2)
+    long = " ".join(["apple"] * 900) + " END"  # about 900 tokens
+    for start in range(0, len(long), 1000):  # as a terminal delivers a long paste
+        terminal.type(long[start:start + 1000].encode())
+        time.sleep(0.05)
+    terminal.type(b"\r")
+    terminal.until(b"you> ", 3)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+    assert terminal.user_messages() == [["Summarise this:\nThe quick brown fox\njumps over the lazy dog.", long]]
+
+
+def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> None:
+    """An answer stopped with Ctrl+C in a new chat: the next question started another chat, without the first."""
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "400", home=hearth_home)
+    terminal.until(b"you> ")
+    terminal.type(b"Tell me a very long story about a dragon.\r")
+    terminal.until(b"hearth> ")
+    terminal.grows(40)  # the answer is streaming
+    terminal.proc.send_signal(signal.SIGINT)  # Ctrl+C (the pty is not the child's controlling terminal)
+    terminal.until(b"(stopped)")
+    terminal.until(b"you> ", 2)
+    terminal.type(b"Now make it shorter.\r")
+    terminal.until(b"you> ", 3)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+    assert terminal.user_messages() == [["Tell me a very long story about a dragon.", "Now make it shorter."]]

@@ -254,3 +254,4 @@ def test_an_exported_grounded_answer_lists_the_sources_its_numbers_cite(docs: Pa
     assert answer["answer"].strip() in markdown
     boat = (docs / "boat.md").resolve()
     assert f"**Sources**\n\n- [1] [boat.md:1-3]({boat.as_uri()})\n" in markdown
+

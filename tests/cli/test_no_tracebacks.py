@@ -118,6 +118,7 @@ REFUSALS = [
     refusal("history", "export", "nope", code=4, needle="nope"),
     refusal("history", "export", "nope", "--format", "json", code=4, needle="nope"),
     refusal("history", "rename", "nope", "New title", code=4, needle="nope"),
+    refusal("chat", "-c", "nope", code=4, needle="nope"),
     refusal("history", "delete", "nope", code=4, needle="nope"),
     refusal("ask", "--max-tokens", "many", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
