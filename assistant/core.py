@@ -909,7 +909,8 @@ class Assistant:
         self._server_overrides = {"host": host, "port": port, "parallel": parallel}
         where = (host or s.host, s.port if port is None else port)
         try:
-            self._server = ServerHandle.start(self, *where)  # the port first: a busy one is said before any load
+            with PYDANTIC_IMPORTS:  # its app's FastAPI routes import pydantic's parts as they are made
+                self._server = ServerHandle.start(self, *where)  # the port first: a busy one is said before any load
         except HearthError as exc:
             self._server_failure = ServerStatus(running=False, host=where[0], port=where[1], error=str(exc))
             raise

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import PortInUseError, ServerError
-from assistant.lazy import PYDANTIC_IMPORTS
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -97,12 +96,11 @@ class ServerHandle:
     def __init__(self, assistant: Assistant, host: str, sock: socket.socket) -> None:
         self.assistant, self.host, self._sock = assistant, host, sock
         self.port: int = sock.getsockname()[1]
-        with PYDANTIC_IMPORTS:  # FastAPI builds its pydantic schemas here, importing pydantic's parts
-            import uvicorn
+        import uvicorn
 
-            from assistant.server.app import create_app
+        from assistant.server.app import create_app
 
-            self.app = create_app(assistant, host)
+        self.app = create_app(assistant, host)  # FastAPI builds its pydantic schemas (see Assistant.start_server)
         config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=_GRACE_S, server_header=False)
         self._server = uvicorn.Server(config)

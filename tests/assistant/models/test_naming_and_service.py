@@ -11,7 +11,7 @@ from huggingface_hub import constants
 from assistant.config import Settings
 from assistant.engine import read_model_info
 from assistant.engine.gguf_info import human_name
-from assistant.errors import ModelNotFoundError, NotGGUFError
+from assistant.errors import InputError, ModelNotFoundError, NotGGUFError
 from assistant.models import FITS, TIGHT, WONT_FIT, ModelLibraryError
 from assistant.models.library import BUNDLED, LIBRARY, OUTSIDE
 from assistant.models.service import ModelsService
@@ -60,8 +60,10 @@ def test_find_by_shown_name_unique_part_file_name_and_path(service: ModelsServic
     with pytest.raises(ModelLibraryError, match=r"several models: Gemma 3 1B It \(gemma-3-1b-it-Q4_K_M.gguf\); "
                                                  r"Gemma 3 270M \(gemma-3-270m-q4_k_m.gguf\)"):
         service.find("gemma")
-    for nothing in ("llama", ""):
-        with pytest.raises(ModelNotFoundError, match="models list"):
+    with pytest.raises(ModelNotFoundError, match="models list"):
+        service.find("llama")
+    for nothing in ("", "  "):  # no name at all is the user's input to fix (exit 2), not a missing model (3)
+        with pytest.raises(InputError, match="Name a model"):
             service.find(nothing)
 
 
