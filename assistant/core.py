@@ -599,13 +599,7 @@ class Assistant:
                folder: str | None = None, mode: str = "hybrid") -> list[Citation]:
         """Search ``collections`` (all when None), best first, numbered 1..k."""
         k = k or self.settings.knowledge.top_k
-        if collections is not None:  # a name given twice gave every passage twice (and twice the prompt)
-            collections = tuple(dict.fromkeys(collections))
-        if collections is None or len(collections) == 1:
-            hits = self.knowledge.search(text, collections[0] if collections else None, k, folder, mode)  # type: ignore[arg-type]
-        else:
-            hits = sorted((h for c in collections for h in self.knowledge.search(text, c, k, folder, mode)),  # type: ignore[arg-type]
-                          key=lambda h: h.score, reverse=True)[:k]
+        hits = self.knowledge.search(text, collections or None, k, folder, mode)  # type: ignore[arg-type]
         return [dc_replace(h, n=i) for i, h in enumerate(hits, start=1)]
 
     def collections(self) -> list[CollectionInfo]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -154,19 +154,22 @@ class KnowledgeBase:
         return {row.name: sorted({s if Path(s).is_dir() else str(Path(s).parent) for s in row.sources})
                 for row in self.store.collections() if row.watch}
 
-    def search(self, text: str, collection: str | None = "default", k: int = 5, folder: str | None = None,
-               mode: SearchMode = "hybrid") -> list[Citation]:
-        """The ``k`` best passages, from one collection or (``None``) all; ``folder`` limits to a subtree."""
+    def search(self, text: str, collection: str | Sequence[str] | None = "default", k: int = 5,
+               folder: str | None = None, mode: SearchMode = "hybrid") -> list[Citation]:
+        """The ``k`` best passages from one collection, several (ranked together: their scores were compared
+        across separate searches, each normalised to its own best, and a passage in two of them came twice), or
+        (``None``) all; ``folder`` limits to a subtree."""
         if collection is None:
             rows = [row for row in self.store.collections() if row.embedder == self.embedder_name]
         else:
-            row = self._row(collection)
-            if row.embedder != self.embedder_name:
-                raise NeedsReindexError(
-                    f"Collection {collection!r} was indexed with the embedder {row.embedder!r} but "
-                    f"{self.embedder_name!r} is configured now: re-index it (hearth index) to search it."
-                )
-            rows = [row]
+            rows = [self._row(name) for name in dict.fromkeys([collection] if isinstance(collection, str)
+                                                              else collection)]
+            for row in rows:
+                if row.embedder != self.embedder_name:
+                    raise NeedsReindexError(
+                        f"Collection {row.name!r} was indexed with the embedder {row.embedder!r} but "
+                        f"{self.embedder_name!r} is configured now: re-index it (hearth index) to search it."
+                    )
         if not rows or not text.strip():
             return []
         if mode != "keyword":

@@ -179,3 +179,27 @@ def test_word_counts_follow_every_change_to_the_index(kb: KnowledgeBase, sync, t
         other.close()
     assert store.chunk_counts(["okapi"]) == {"okapi": 2} and store.total_chunks() == 3
     assert [i for i, _ in store.keyword(kb._row("default").name, "okapi", 5)]  # and the search uses them
+
+
+def test_several_collections_are_ranked_together(kb: KnowledgeBase, sync, tmp_path: Path) -> None:
+    """`hearth ask --collection A --collection B` (and the window's several ticked collections) merged separate
+    searches by their scores, each normalised to its own best: an unrelated passage tied with the real hit, and
+    a passage held by two collections came twice."""
+    animals, other = tmp_path / "animals", tmp_path / "other"
+    animals.mkdir()
+    other.mkdir()
+    (animals / "rivers.txt").write_text("Otters and beavers both build their homes along quiet rivers.\n")
+    (animals / "birds.txt").write_text("Herons wait in the shallows for small fish.\n")
+    (other / "outback.txt").write_text("Kangaroos carry their young in a pouch across the outback.\n")
+    sync(animals, collection="nature")
+    sync(animals, collection="copy")
+    sync(other, collection="travel")
+    from assistant.config import Settings
+    from assistant.core import Assistant
+
+    assistant = Assistant(get_paths(), Settings(), knowledge=kb)  # the facade every front end searches through
+    hits = assistant.search("otters and beavers", ("travel", "nature"), k=3)
+    assert Path(hits[0].path).name == "rivers.txt" and hits[0].score > hits[1].score
+    twice = assistant.search("otters and beavers", ("nature", "copy"), k=4)
+    assert len({h.text for h in twice}) == len(twice)  # each passage once
+    assistant.history.close()
