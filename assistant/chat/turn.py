@@ -37,6 +37,10 @@ UNSUPPORTED_NOTICE = ("Hearth could not match any sentence of this answer to the
                       "it may not come from them.")
 
 
+#: Marks, in a question's stats, one asked without memory: memory never reads it, not even as context later.
+INCOGNITO = "incognito"
+
+
 @dataclass(frozen=True)
 class TurnOptions:
     """What one question asks for; ``None`` fields fall back to the settings."""
@@ -101,7 +105,10 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         else:
             conversation_id, past_messages = None, []
         past = [Message(m.role, m.content) for m in past_messages if m.content]
-        previous = next((m.content for m in reversed(past) if m.role == "user"), "")  # for memory's pronouns
+        # the user's previous message, for memory's pronouns; never one asked without memory (it read an
+        # incognito "Our parrot is called Zazu" to learn "User's parrot is 3 years old" from "He is 3")
+        previous = next((m.content for m in reversed(past_messages) if m.role == "user" and m.content
+                         and not (getattr(m, "stats", None) or {}).get(INCOGNITO)), "")
         citations = parts.search(text, options.collections) if options.collections else []
         try:
             memories = memory.relevant(text) if memory is not None else []
@@ -120,7 +127,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             history.delete_messages_from(options.replace_from)
         if conversation_id is None:
             conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
-        question_id = history.add_message(conversation_id, "user", text).id
+        question_id = history.add_message(conversation_id, "user", text,
+                                          stats=None if options.use_memory else {INCOGNITO: True}).id
         reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
     streamed: list[str] = []
     finished = False

@@ -251,6 +251,12 @@ def test_the_question_itself_is_queued_for_memory_learning(assistant: Assistant)
     list(run_turn(parts, "She loves gardening.", TurnOptions(first.conversation_id), threading.Event()))
     # the question, never the answer; with the user's previous message, for "she" and "he"
     assert queued == [("I live in Lisbon.", ""), ("She loves gardening.", "I live in Lisbon.")]
+    # a question asked without memory is never read by it, not even as the next one's context (it made "He is
+    # 3 years old." after an incognito "Our parrot is called Zazu." into "User's parrot is 3 years old")
+    incognito = TurnOptions(first.conversation_id, use_memory=False)
+    list(run_turn(parts, "Our parrot is called Zazu.", incognito, threading.Event()))
+    list(run_turn(parts, "He is 3 years old.", TurnOptions(first.conversation_id), threading.Event()))
+    assert queued[2:] == [("He is 3 years old.", "She loves gardening.")]
 
 
 def test_an_answer_that_fails_midway_is_saved_as_failed_with_the_reason(assistant: Assistant) -> None:
