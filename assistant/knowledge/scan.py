@@ -36,6 +36,9 @@ class ScanResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     #: Linked roots that were walked: only files under these can be considered deleted.
     roots: list[str] = field(default_factory=list)
+    #: Folders under them whose content is unknown this time (one that cannot be listed; a link whose target is
+    #: gone, as an unplugged drive): nothing indexed from them is considered deleted.
+    unknown: list[str] = field(default_factory=list)
 
 
 def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bool]) -> ScanResult:
@@ -82,8 +85,10 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
                     _enter(path, depth + 1, stack, result, seen)
             elif entry.is_file():
                 _add_file(path, entry.stat(), result, max_bytes, supported)
-            elif entry.is_symlink() and supported(path):
-                result.skipped.append((shown(path), "a link to something that does not exist"))
+            elif entry.is_symlink():
+                result.unknown.append(str(path))
+                if supported(path):
+                    result.skipped.append((shown(path), "a link to something that does not exist"))
         except OSError as exc:
             result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc}"))
 
@@ -101,7 +106,9 @@ def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.Di
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
     except OSError as exc:
-        result.skipped.append((shown(folder), f"cannot be listed: {exc.strerror or exc}"))
+        result.unknown.append(str(folder))
+        result.skipped.append((shown(folder), f"cannot be listed: {exc.strerror or exc} (what was indexed from it "
+                                              "is kept)"))
         return
     stack.append((folder, depth, iter(entries)))
 

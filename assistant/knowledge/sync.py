@@ -125,7 +125,8 @@ class IndexJob:
                 yield tally.event("cancelled")
                 return
             present = {f.path for f in found.files}
-            gone = [p for p in known if p not in present and _under_any(p, found.roots)]
+            gone = [p for p in known if p not in present and _under_any(p, found.roots)
+                    and not _under_any(p, found.unknown)]
             self.store.remove_files(self.collection, gone)
             self.store.mark_synced(self.collection)
             yield tally.event("done")

@@ -80,7 +80,8 @@ def test_an_unlistable_folder_is_skipped_with_a_reason(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o755)
     assert [Path(f.path).name for f in result.files] == ["open.txt"]
-    assert result.skipped == [(str(locked), "cannot be listed: Permission denied")]
+    assert result.skipped == [(str(locked), "cannot be listed: Permission denied (what was indexed from it is kept)")]
+    assert result.unknown == [str(locked)]  # nothing indexed from it is taken for deleted
 
 
 def test_skipped_folders_and_limits(tmp_path: Path) -> None:

@@ -255,3 +255,22 @@ def test_kill_mid_index_and_resume(kb: KnowledgeBase, sync, tmp_path: Path, embe
     sync(root, collection="clean")
     assert resumed == contents(kb.store, "clean")  # same chunks as an uninterrupted index: none missing, none twice
     assert sum(len(v) for v in resumed.values()) == 48
+
+
+def test_files_behind_a_link_whose_target_is_gone_stay_indexed(kb: KnowledgeBase, sync, tmp_path: Path) -> None:
+    """A linked folder whose target went away (an unplugged drive), or a folder that cannot be listed, is not
+    a deletion: its files were dropped from the index without a word, though they still exist."""
+    drive, notes = tmp_path / "drive", tmp_path / "notes"
+    drive.mkdir()
+    notes.mkdir()
+    (drive / "tax.txt").write_text("The 2023 tax refund arrived in March.\n")
+    (notes / "todo.txt").write_text("Call the plumber about the boiler.\n")
+    (notes / "archive").symlink_to(drive, target_is_directory=True)
+    sync(notes)
+    assert [Path(h.path).name for h in kb.search("tax refund", k=1, mode="keyword")] == ["tax.txt"]
+    drive.rename(tmp_path / "unplugged")
+    sync(notes)
+    assert [Path(h.path).name for h in kb.search("tax refund", k=1, mode="keyword")] == ["tax.txt"]
+    (notes / "todo.txt").unlink()  # a real deletion still leaves the index
+    sync(notes)
+    assert kb.search("plumber boiler", k=1, mode="keyword") == []
