@@ -159,10 +159,12 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
         watched = ", watched" if c.watched else ""
         print(f"{c.name}: {c.files} files, {c.chunks} chunks, {c.errors} skipped, synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
-        if c.problem:
+        if c.problem and c.resync_repairs:
             folders = " ".join(shlex.quote(s) for s in c.sources) or "FOLDER"
             print(f"  NEEDS REPAIR: {c.problem}; `hearth index {folders} --collection {c.name}` repairs it "
                   "(only what is missing is embedded again)")
+        elif c.problem:
+            print(f"  CANNOT BE CHECKED NOW: {c.problem}")
     return 0
 
 

@@ -8,6 +8,7 @@ system libraries) runs before any Qt import and is also what ``make run`` and ``
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -54,6 +55,11 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
     action, _, target = finding.repair.partition(":")
     if action == "resync":
         yield from assistant.knowledge.sync(target)
+    elif action == "vectors":  # a damaged vector store: set it aside, then every collection embeds anew
+        aside = assistant.knowledge.store.set_aside_vectors()
+        yield Progress("knowledge", 0, message=f"the damaged vector store was moved to {aside}")
+        for info in assistant.collections():
+            yield from assistant.knowledge.sync(info.name)
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:
@@ -94,23 +100,37 @@ def _history(assistant: Assistant) -> list[Finding]:
 
 
 def _knowledge(assistant: Assistant) -> list[Finding]:
-    findings = [] if assistant.collections() else [Finding("knowledge", OK, "No knowledge collections yet.")]
-    for info in assistant.collections():
+    from assistant.knowledge.errors import VectorStoreDamagedError
+
+    infos = assistant.collections()
+    findings = [] if infos else [Finding("knowledge", OK, "No knowledge collections yet.")]
+    try:
+        if infos and not assistant.knowledge.store.server:
+            _ = assistant.knowledge.store.chroma
+    except VectorStoreDamagedError as exc:  # one finding for all collections, with the one repair that helps
+        return [Finding("knowledge", PROBLEM, str(exc).split(". `hearth doctor")[0] + ".",
+                        "`hearth doctor --repair` moves it aside and embeds every passage again.", "vectors")]
+    for info in infos:
         name = info.name
+        # the command with its folders (it read "hearth index … --collection NAME", which no shell runs)
+        again = f"hearth index {' '.join(shlex.quote(s) for s in info.sources) or 'FOLDER'} --collection {name}"
         gone = [s for s in info.sources if not Path(s).exists()]
         if info.needs_reindex:
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r} was indexed with another embedder "
-                                    f"({info.embedder}) and cannot be searched.", f"hearth index … --collection {name}",
+                                    f"({info.embedder}) and cannot be searched.", again,
                                     f"resync:{name}" if info.sources and not gone else ""))
+        elif info.problem and not info.resync_repairs:  # a Chroma server away: nothing here to repair
+            findings.append(Finding("knowledge", WARNING, f"Collection {name!r}: {info.problem}",
+                                    "Start the Chroma server, or change Settings → Remote (remote.chroma_url)."))
         elif info.problem:
-            findings.append(Finding("knowledge", PROBLEM, f"Collection {name!r}: {info.problem}",
-                                    f"hearth index … --collection {name}", f"resync:{name}"))
+            findings.append(Finding("knowledge", PROBLEM, f"Collection {name!r}: {info.problem}", again,
+                                    f"resync:{name}"))
         elif gone and len(gone) == len(info.sources):
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r}: none of its folders exist any more "
                                     f"({', '.join(gone)}).", f"hearth collections remove {name}"))
         elif info.needs_rechunk:
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r}: {info.needs_rechunk} file(s) were "
-                                    "chunked with older settings.", f"hearth index … --collection {name}",
+                                    "chunked with older settings.", again,
                                     f"resync:{name}"))
         else:
             findings.append(Finding("knowledge", OK, f"Collection {name!r}: {info.files} files, {info.chunks} "

@@ -17,7 +17,12 @@ from assistant.errors import RemoteError
 from assistant.events import Progress
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
-from assistant.knowledge.errors import CollectionNotFoundError, DamagedIndexError, NeedsReindexError
+from assistant.knowledge.errors import (
+    CollectionNotFoundError,
+    DamagedIndexError,
+    NeedsReindexError,
+    VectorStoreDamagedError,
+)
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.store import CollectionRow, Store, validate_name
@@ -213,13 +218,14 @@ class KnowledgeBase:
         # never loads the embedder just to say so.
         chunker = self._chunker
         stale = self.store.stale_chunker_files(row.name, chunker.signature) if chunker is not None else 0
+        resync_repairs = True
         try:
             problem = self.store.health(row.name).problem
-        except RemoteError as exc:  # the manifest is here: a listing still works while the server is away
-            problem = str(exc).rstrip(".")
+        except (RemoteError, VectorStoreDamagedError) as exc:  # the manifest is here: a listing still works
+            problem, resync_repairs = str(exc).rstrip("."), False
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
-                              watched=row.watch, needs_rechunk=stale, problem=problem)
+                              watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs)
 
 
 def repair_hint(row: CollectionRow) -> str:

@@ -35,3 +35,7 @@ class EmbedderUnavailableError(KnowledgeError):
 
 class IndexWriteError(KnowledgeError):
     """The index could not be written (a full disk...); the journal lets the next sync finish the job."""
+
+
+class VectorStoreDamagedError(KnowledgeError):
+    """The embedded vector store cannot be opened (a damaged file); the manifest can rebuild it."""

@@ -124,6 +124,9 @@ class CollectionInfo:
     watched: bool = False  # re-synced when its folders change, while a long-lived Hearth process runs
     needs_rechunk: int = 0  # files chunked under older chunk settings (re-chunked at the next sync)
     problem: str | None = None  # how its stores disagree (lost vectors, a drifted keyword index); next sync repairs
+    #: whether a re-sync repairs ``problem`` (not when the Chroma server is unreachable or the store damaged:
+    #: "`hearth index …` repairs it" sent users to a command that could not help)
+    resync_repairs: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

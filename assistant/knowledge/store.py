@@ -38,6 +38,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,7 +46,12 @@ from filelock import FileLock, Timeout
 
 from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
-from assistant.knowledge.errors import IndexBusyError, IndexWriteError, InvalidCollectionNameError
+from assistant.knowledge.errors import (
+    IndexBusyError,
+    IndexWriteError,
+    InvalidCollectionNameError,
+    VectorStoreDamagedError,
+)
 from assistant.knowledge.records import Chunk
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths
@@ -298,6 +304,38 @@ class Store:
             self._db.close()
             self._close_chroma()
 
+    def _open_local(self) -> chromadb.ClientAPI:
+        """The embedded Chroma in the data folder. A damaged one is one sentence with the way out: chromadb's
+        Rust core panics on a malformed file (a BaseException, which went past every handler: a traceback on
+        every knowledge command, `hearth doctor` included)."""
+        with PYDANTIC_IMPORTS:
+            import chromadb
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            folder = str(self._paths.chroma_dir)
+            try:
+                return chromadb.PersistentClient(path=folder, settings=chromadb.Settings(anonymized_telemetry=False))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # pyo3's PanicException derives from BaseException
+                # chromadb keeps the half-started system for the folder; a later client must not get it
+                SharedSystemClient._identifier_to_system.pop(folder, None)
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+                raise VectorStoreDamagedError(
+                    f"The vector store in {folder} cannot be opened ({reason}). `hearth doctor --repair` sets it "
+                    "aside and embeds every passage again from the index; keyword search works meanwhile."
+                ) from None
+
+    def set_aside_vectors(self) -> Path:
+        """Move the embedded vector store aside (kept, not deleted) so the next sync builds a new one from the
+        manifest's chunk texts; returns where it went."""
+        self._close_chroma()
+        folder = self._paths.chroma_dir
+        aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        if folder.exists():
+            folder.rename(aside)
+        return aside
+
     def _close_chroma(self) -> None:
         with self._lock:
             chroma, self._chroma = self._chroma, None
@@ -335,12 +373,7 @@ class Store:
                 except InputError as exc:  # a malformed URL in the settings: the store's one failure type
                     raise RemoteError(str(exc)) from None
                 if target is None:
-                    with PYDANTIC_IMPORTS:
-                        import chromadb
-
-                        self._chroma = chromadb.PersistentClient(
-                            path=str(self._paths.chroma_dir), settings=chromadb.Settings(anonymized_telemetry=False)
-                        )
+                    self._chroma = self._open_local()
                 else:
                     # A server that just failed to open is not asked again at once: a listing of many
                     # collections says it once instead of waiting out a timeout per collection.

@@ -238,3 +238,27 @@ def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> Non
     terminal.type(b"/quit\r")
     assert terminal.close() == 0
     assert terminal.user_messages() == [["Tell me a very long story about a dragon.", "Now make it shorter."]]
+
+
+def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path, tmp_path: Path) -> None:
+    """A damaged chroma.sqlite3 made chromadb's Rust core panic (a BaseException): a traceback on every knowledge
+    command, `hearth doctor` and `--repair` included. Now the listing says so, and the repair sets the store
+    aside and embeds the passages again from the index."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "otters.txt").write_text("Otters hold hands while they sleep on the water.\n")
+    assert hearth("index", str(notes), "-c", "k", home=hearth_home).returncode == 0
+    store = hearth_home / "data" / "chroma" / "chroma.sqlite3"
+    with store.open("r+b") as f:  # garbage over pages of the SQLite file
+        f.seek(40_960)
+        f.write(os.urandom(81_920))
+    listed = hearth("collections", "list", home=hearth_home)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert "CANNOT BE CHECKED NOW: The vector store in" in listed.stdout and "doctor --repair" in listed.stdout
+    checked = hearth("doctor", home=hearth_home)
+    assert "Traceback" not in checked.stderr and "✗ knowledge: The vector store in" in checked.stdout, checked.stderr
+    repaired = hearth("doctor", "--repair", home=hearth_home)
+    assert repaired.returncode == 0 and "Traceback" not in repaired.stderr, repaired.stderr
+    found = hearth("search", "otters sleeping", "-c", "k", "--mode", "dense", home=hearth_home)
+    assert found.returncode == 0 and "otters.txt" in found.stdout, found.stderr
+    assert list((hearth_home / "data").glob("chroma.damaged-*"))  # kept, not deleted
