@@ -12,6 +12,7 @@ while turns older than it wait in the queue, so it is deleted as soon as none do
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -42,7 +43,20 @@ class QueuedTurn:
 
 #: Columns added after the first release (added to older queues at open).
 _ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NOT NULL DEFAULT 0",
-                  "context": "TEXT NOT NULL DEFAULT ''"}
+                  "context": "TEXT NOT NULL DEFAULT ''", "claimed_by": "INTEGER NOT NULL DEFAULT 0"}
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a claim of a process that was killed is free again)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
 #: A turn whose extraction failed is tried again after these delays (seconds), then given up (``failed``):
 #: a small model's output varies with the sampling seed, and a store error is often transient.
 RETRY_DELAYS_S = (60.0, 600.0)
@@ -77,15 +91,36 @@ class TurnQueue:
     def pending(self, limit: int | None = None) -> list[QueuedTurn]:
         """Pending turns that are due (a failed one waits out its back-off first), oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at, context FROM turns "
-                                    "WHERE status = 'pending' AND retry_at <= ? ORDER BY id LIMIT ?",
-                                    (time.time(), -1 if limit is None else limit))
-            return [QueuedTurn(*row) for row in rows]
+            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at, context, claimed_by "
+                                    "FROM turns WHERE status = 'pending' AND retry_at <= ? ORDER BY id",
+                                    (time.time(),)).fetchall()
+        due = [QueuedTurn(*row[:5]) for row in rows if not self._claimed_elsewhere(row[5])]
+        return due if limit is None else due[:limit]
+
+    def claim(self, turn_id: int) -> bool:
+        """Take ``turn_id`` for learning unless another running process has: two Hearth processes (two `hearth
+        ask` at once, the window and `hearth serve`) both learned every queued turn, and each fact was stored
+        twice. One compare-and-set; the claim of a process that was killed is taken over."""
+        with self._lock:
+            row = self._db.execute("SELECT claimed_by FROM turns WHERE id = ? AND status = 'pending'",
+                                   (turn_id,)).fetchone()
+            if row is None or self._claimed_elsewhere(row[0]):
+                return False
+            cur = self._db.execute("UPDATE turns SET claimed_by = ? WHERE id = ? AND claimed_by = ?",
+                                   (os.getpid(), turn_id, row[0]))
+            return cur.rowcount == 1
+
+    def release(self, turn_id: int) -> None:
+        """Give a claimed turn back (learning stopped before it was done)."""
+        with self._lock:
+            self._db.execute("UPDATE turns SET claimed_by = 0 WHERE id = ? AND claimed_by = ?", (turn_id, os.getpid()))
+
+    @staticmethod
+    def _claimed_elsewhere(pid: int) -> bool:
+        return pid != os.getpid() and _alive(pid)
 
     def due_count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM turns WHERE status = 'pending' AND retry_at <= ?",
-                                    (time.time(),)).fetchone()[0]
+        return len(self.pending())
 
     def next_retry_in(self) -> float | None:
         """Seconds until the next turn waiting out a back-off falls due (None: none waits)."""
@@ -104,8 +139,9 @@ class TurnQueue:
             (attempts,) = self._db.execute("SELECT attempts FROM turns WHERE id = ?", (turn_id,)).fetchone()
             retry = attempts < len(RETRY_DELAYS_S)
             retry_at = time.time() + RETRY_DELAYS_S[attempts] if retry else 0.0
-            self._db.execute("UPDATE turns SET status = ?, error = ?, attempts = attempts + 1, retry_at = ? "
-                             "WHERE id = ?", ("pending" if retry else "failed", error[:500], retry_at, turn_id))
+            self._db.execute("UPDATE turns SET status = ?, error = ?, attempts = attempts + 1, retry_at = ?, "
+                             "claimed_by = 0 WHERE id = ?",
+                             ("pending" if retry else "failed", error[:500], retry_at, turn_id))
             return retry
 
     def retry_failed(self) -> int:

@@ -226,6 +226,8 @@ class MemoryService:
             for turn in self._queue.pending(limit):
                 if cancel is not None and cancel.is_set():
                     break
+                if not self._queue.claim(turn.id):  # another Hearth process is learning it
+                    continue
                 try:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
                     known = [row["memory"] for row, _ in self._similar(turn.user_text, SIMILAR_FACTS, RELEVANT_COSINE)]
@@ -235,10 +237,14 @@ class MemoryService:
                                                    said=turn.user_text))
                     self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
+                    self._queue.release(turn.id)
                     break
                 except (GenerationError, ContextOverflowError) as exc:
                     retried = self._queue.fail(turn.id, str(exc))
                     log.warning("memory: turn %d failed (%s): %s", turn.id, "will retry" if retried else "gave up", exc)
+                except BaseException:  # a store failure (it stays queued) or an interrupt: free it for the next try
+                    self._queue.release(turn.id)
+                    raise
                 else:
                     self._queue.done(turn.id)
                 handled += 1

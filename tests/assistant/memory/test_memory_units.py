@@ -143,3 +143,24 @@ def test_a_relation_keeps_the_name_it_has_in_a_stored_fact() -> None:
     assert [s.fact for s in statements("She turned 7 in March", known=known)] == [
         "User's daughter Lúcia turned 7 in March"]
     assert [s.fact for s in statements("my son is 9", known=known)] == ["User's son is 9"]
+
+
+def test_a_turn_is_learned_by_one_process_only(tmp_path) -> None:
+    """Two Hearth processes (two `hearth ask` at once) both learned every queued turn, so every fact was stored
+    twice. A turn is claimed first; a claim of a process that is no longer running is taken over."""
+    import os
+    import subprocess
+    import sys
+
+    from assistant.memory import queue as turn_queue
+
+    turns = turn_queue.TurnQueue(tmp_path / "queue.sqlite3")
+    turn = turns.push("c1", "My daughter Anna is 7 years old.")
+    turns._db.execute("UPDATE turns SET claimed_by = ?", (os.getppid(),))  # another process, running, has it
+    assert turns.pending() == [] and turns.due_count() == 0 and not turns.claim(turn)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    turns._db.execute("UPDATE turns SET claimed_by = ?", (int(gone.stdout),))  # it was killed mid-turn
+    assert [t.id for t in turns.pending()] == [turn] and turns.claim(turn)
+    turns.release(turn)
+    assert turns._db.execute("SELECT claimed_by FROM turns").fetchone() == (0,)
+    turns.close()
