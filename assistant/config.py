@@ -188,8 +188,12 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(path, backup)
-        msg = f"Settings file {path} could not be read ({exc}); it was moved to {backup.name} and defaults are used."
+        try:
+            os.replace(path, backup)
+            kept = f"it was moved to {backup.name}"
+        except OSError as move:  # a read-only folder: left where it is (moving it failed every command)
+            kept = f"it stays as it is ({move.strerror or move})"
+        msg = f"Settings file {path} could not be read ({exc}); {kept} and defaults are used."
         # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
         return LoadedSettings(Settings(), warning=msg)
     problems: list[str] = []

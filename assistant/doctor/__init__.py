@@ -100,9 +100,13 @@ def _history(assistant: Assistant) -> list[Finding]:
 
 
 def _knowledge(assistant: Assistant) -> list[Finding]:
+    from assistant.errors import HearthError
     from assistant.knowledge.errors import VectorStoreDamagedError
 
-    infos = assistant.collections()
+    try:
+        infos = assistant.collections()
+    except HearthError as exc:  # the index itself cannot be opened (read-only folder, damaged file)
+        return [Finding("knowledge", PROBLEM, str(exc))]
     findings = [] if infos else [Finding("knowledge", OK, "No knowledge collections yet.")]
     try:
         if infos and not assistant.knowledge.store.server:

@@ -39,3 +39,7 @@ class IndexWriteError(KnowledgeError):
 
 class VectorStoreDamagedError(KnowledgeError):
     """The embedded vector store cannot be opened (a damaged file); the manifest can rebuild it."""
+
+
+class IndexOpenError(KnowledgeError):
+    """The knowledge index (its SQLite manifest) cannot be opened: a read-only folder or a damaged file."""

@@ -48,6 +48,7 @@ from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import (
     IndexBusyError,
+    IndexOpenError,
     IndexWriteError,
     InvalidCollectionNameError,
     VectorStoreDamagedError,
@@ -269,13 +270,18 @@ class Store:
         self._paths = paths
         self._remote = _chroma_only(remote)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(paths.index_manifest, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
-        self._add_columns()
-        self._db.executescript(QUERY_SCHEMA)
+        try:
+            self._db = sqlite3.connect(paths.index_manifest, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(SCHEMA)
+            self._add_columns()
+            self._db.executescript(QUERY_SCHEMA)
+        except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
+            raise IndexOpenError(f"The knowledge index {paths.index_manifest} cannot be opened ({exc}). If the "
+                                 "folder is read-only, make it writable; if the file is damaged, move it aside "
+                                 "and index your folders again.") from None
         self._chroma: chromadb.ClientAPI | None = None
         self._chroma_failed: tuple[float, RemoteError] | None = None  # when a server last could not be opened
         self._prefix: str | None = None  # this install's collection prefix on a server (read once)

@@ -38,6 +38,21 @@ def test_corrupt_file_is_backed_up_and_defaults_used(tmp_path: Path, caplog: pyt
     assert not path.exists()
 
 
+def test_a_corrupt_file_that_cannot_be_moved_is_left_and_defaults_used(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a read-only folder the move failed, and with it every command ("a bug in Hearth", exit 70)."""
+    path = tmp_path / "settings.toml"
+    path.write_text("this is [not toml")
+
+    def read_only(*_args: object) -> None:
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr("assistant.config.os.replace", read_only)
+    loaded = load_settings(path)
+    assert loaded.settings == Settings() and path.exists()
+    assert "it stays as it is (Read-only file system) and defaults are used" in loaded.warning
+
+
 def test_numbers_out_of_range_fall_back_with_a_warning(tmp_path: Path) -> None:
     """A max_tokens of 0 in the file made every answer empty, blamed on the model."""
     path = tmp_path / "settings.toml"

@@ -262,3 +262,16 @@ def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path
     found = hearth("search", "otters sleeping", "-c", "k", "--mode", "dense", home=hearth_home)
     assert found.returncode == 0 and "otters.txt" in found.stdout, found.stderr
     assert list((hearth_home / "data").glob("chroma.damaged-*"))  # kept, not deleted
+
+
+def test_a_damaged_index_manifest_is_one_sentence_and_doctor_says_it(hearth_home: Path, tmp_path: Path) -> None:
+    """A damaged (or unwritable) index-manifest.sqlite3 was "unexpected error (a bug in Hearth): DatabaseError"
+    (exit 70) on every knowledge command, doctor included; a settings file that could not be moved aside (a
+    read-only folder) failed every command the same way."""
+    (hearth_home / "data").mkdir(parents=True)
+    (hearth_home / "data" / "index-manifest.sqlite3").write_bytes(os.urandom(64 * 1024))
+    listed = hearth("collections", "list", home=hearth_home)
+    assert listed.returncode == 1 and "bug" not in listed.stderr and "Traceback" not in listed.stderr, listed.stderr
+    assert listed.stderr.startswith("hearth: The knowledge index ") and "cannot be opened" in listed.stderr
+    checked = hearth("doctor", home=hearth_home)
+    assert "Traceback" not in checked.stderr and "✗ knowledge: The knowledge index" in checked.stdout, checked.stderr
