@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -211,6 +212,10 @@ def _recovered_title(messages: list[salvage.MessageRow]) -> str:
     return f"{salvage.RECOVERED_TITLE}: {words[:50]}…" if len(words) > 50 else f"{salvage.RECOVERED_TITLE}: {words}"
 
 
+#: Below this much free space a failure to open the history is the disk being full.
+FULL_DISK_BYTES = 64 * 2**20
+
+
 class History:
     """The chat history store. Thread-safe; every write is committed before the method returns."""
 
@@ -271,6 +276,19 @@ class History:
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise HistoryError(f"The chat history at {self.db_path} is locked by another program ({exc}). "
                                "Close the other program and try again.") from exc
+        free = shutil.disk_usage(self.db_path.parent).free
+        if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL) and free < FULL_DISK_BYTES:
+            # A WAL database needs room for its -shm and -wal files even to be read: on a full disk nothing
+            # opened ("disk I/O error"), not even `hearth doctor`, whose disk check would have said why.
+            full = f"the disk holding it is full ({free / 2**20:.0f} MB free)"
+            try:
+                conn = self._open_read_only()
+            except HistoryError:
+                raise HistoryError(f"The chat history at {self.db_path} could not be opened: {full}. Free some "
+                                   "space and try again.") from exc
+            self.salvage_report = (f"The chat history at {self.db_path} can only be read: {full}. Earlier "
+                                   "conversations are shown, but new ones cannot be saved until space is freed.")
+            return conn
         raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
 
     def _open_read_only(self) -> sqlite3.Connection:

@@ -606,3 +606,30 @@ def test_the_facade_answers_and_saves_after_a_salvage(hearth_home: Path) -> None
     finally:
         assistant.close(learning_s=0)
     assert len(_damaged_copies(paths.history_db)) == 1
+
+
+def test_on_a_full_disk_the_history_opens_to_be_read_and_says_why(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WAL database needs room for its -shm and -wal files even to be read: on a full disk nothing opened
+    ("could not be opened (disk I/O error)"), not `hearth history list`, not `hearth doctor`."""
+    from collections import namedtuple
+
+    from assistant.chat import history as history_module
+
+    db = tmp_path / "history.sqlite3"
+    history = History(db)
+    history.create_conversation(title="Before the disk filled")
+    history.close()
+
+    def full(*_args: object, **_kwargs: object) -> sqlite3.Connection:
+        error = sqlite3.OperationalError("disk I/O error")
+        error.sqlite_errorcode = sqlite3.SQLITE_IOERR
+        raise error
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(History, "_open", full)
+    monkeypatch.setattr(history_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
+    reopened = History(db)
+    assert [c.title for c in reopened.list_conversations()] == ["Before the disk filled"]
+    assert "the disk holding it is full (1 MB free)" in reopened.salvage_report
+    reopened.close()
