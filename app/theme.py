@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, Q
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 STYLESHEET = RESOURCES / "style.qss"
-THEMES = ("system", "light", "dark")
 
 LIGHT = {
     "bg": "#fbfaf8", "surface": "#f3f1ed", "surface2": "#ebe8e3", "input": "#ffffff", "border": "#dcd7cf",

@@ -112,6 +112,18 @@ class Settings:
 
 #: The numbers a setting may hold, for every front end: the settings file (outside: the default, with a warning),
 #: the settings dialog's spin boxes and the CLI's options. A max_tokens of 0 in the file made every answer empty.
+#: The values a text setting may take: one list each, read by the engine, the settings dialog and the check of
+#: the settings file (a hand-edited `speculative = "bogus"` failed every answer, though no option was given).
+#: Speculative decoding: "auto" measures and drafts only while drafting is faster; "off" decodes one token per
+#: step; "ngram" drafts by prompt lookup; "draft" and "self" draft with the engine's draft model (a smaller
+#: sibling with the same vocabulary, or a lower-bit copy of the model itself: see ``Engine.set_draft_model``).
+SPECULATIVE_MODES = ("auto", "off", "ngram", "draft", "self")
+KV_CACHES = ("f16", "q8_0")
+THEMES = ("system", "light", "dark")
+CHOICES: dict[str, tuple[str, ...]] = {"model.speculative": SPECULATIVE_MODES, "model.kv_cache": KV_CACHES,
+                                       "appearance.theme": THEMES}
+#: Text settings that must not be empty (an empty user_id failed every memory command).
+NOT_EMPTY = ("memory.user_id",)
 RANGES: dict[str, tuple[float, float]] = {
     "model.n_ctx": (0, 262_144), "model.n_threads": (0, 256), "model.n_batch": (1, 65_536),
     "model.n_gpu_layers": (-1, 999), "model.max_tokens": (16, 32_768), "model.temperature": (0.0, 2.0),
@@ -151,6 +163,10 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
         elif key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
             low, high = RANGES[key]
             said.append(f"{key} = {value!r} is outside {low} to {high} (using {default!r})")
+        elif key in CHOICES and value not in CHOICES[key]:
+            said.append(f"{key} = {value!r} is not one of {', '.join(CHOICES[key])} (using {default!r})")
+        elif key in NOT_EMPTY and not value.strip():
+            said.append(f"{key} is empty (using {default!r})")
         else:
             setattr(obj, f.name, value)
     if problems is None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import llama_cpp as C
 import numpy as np
 
+from assistant.config import KV_CACHES
 from assistant.engine.decode_thread import decode_thread
 
 log = logging.getLogger("hearth.llama")
@@ -184,7 +185,7 @@ class NativeModel:
 #: makes attention batch-invariant: llama.cpp splits a *single* token's attention over threads once the cache
 #: view reaches 512 cells, but only for F16/F32 caches, so with F16 a verify batch sums in another order than
 #: plain decoding and greedy near-ties can flip; with q8_0 every row is summed the same way (see README).
-KV_CACHE_TYPES: dict[str, tuple[int, float]] = {"f16": (1, 2.0), "q8_0": (8, 34 / 32)}
+KV_CACHE_TYPES: dict[str, tuple[int, float]] = dict(zip(KV_CACHES, ((1, 2.0), (8, 34 / 32)), strict=True))
 
 
 #: llama.cpp keeps its cache in blocks of this many cells. It rounds a context up to whole blocks but caps the

@@ -15,10 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-#: "auto" measures and drafts only while drafting is faster; "off" decodes one token per step; "ngram" drafts by
-#: prompt lookup; "draft" and "self" draft with the engine's draft model (a smaller sibling with the same
-#: vocabulary, or a lower-bit copy of the model itself: see ``Engine.set_draft_model``).
-SPECULATIVE_MODES = ("auto", "off", "ngram", "draft", "self")
+from assistant.config import SPECULATIVE_MODES
 
 
 @dataclass(frozen=True)

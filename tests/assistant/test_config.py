@@ -75,3 +75,18 @@ def test_wrong_types_and_unknown_keys_fall_back(tmp_path: Path) -> None:
     s = load_settings(path).settings
     assert s.model.n_ctx == Settings().model.n_ctx
     assert s.model.temperature == 1.0
+
+
+def test_text_settings_outside_their_choices_fall_back_with_a_warning(tmp_path: Path) -> None:
+    """`speculative = "bogus"` failed every answer and `user_id = ""` every memory command, with no word of the
+    settings file; now such values are named in the warning and the defaults used."""
+    path = tmp_path / "settings.toml"
+    path.write_text('[model]\nspeculative = "bogus"\nkv_cache = "q4_0"\n[memory]\nuser_id = "  "\n'
+                    '[appearance]\ntheme = "neon"\n')
+    loaded = load_settings(path)
+    assert loaded.settings == Settings()
+    for said in ("model.speculative = 'bogus' is not one of auto, off, ngram, draft, self (using 'auto')",
+                 "model.kv_cache = 'q4_0' is not one of f16, q8_0 (using 'f16')",
+                 "memory.user_id is empty (using 'default')",
+                 "appearance.theme = 'neon' is not one of system, light, dark (using 'system')"):
+        assert said in loaded.warning
