@@ -142,12 +142,17 @@ def _load_markdown(path: Path, data: bytes) -> Document:
     return Document("markdown", (Unit(text, headings=markdown_headings(text)),), language="Markdown")
 
 
+#: YAML front matter (``---`` lines around ``title: …``), read as blank lines: markdown-it took its last lines
+#: and closing ``---`` for a heading, which became every chunk's heading ("title: X\ntags: [a, b]").
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?:.*\r?\n)*?---[ \t]*\r?\n")
+
+
 def markdown_headings(text: str) -> tuple[tuple[int, str], ...]:
     """Each heading's char offset and its path (``Install > Linux``), from markdown-it's block map."""
     line_offsets = [0]
     for line in text.splitlines(keepends=True):
         line_offsets.append(line_offsets[-1] + len(line))
-    tokens = _md.parse(text)
+    tokens = _md.parse(_FRONT_MATTER.sub(lambda m: "\n" * m.group(0).count("\n"), text, count=1))
     trail: list[tuple[int, str]] = []  # (level, title) of the enclosing headings
     found: list[tuple[int, str]] = []
     for i, tok in enumerate(tokens):
@@ -207,7 +212,9 @@ def _load_pdf(path: Path, data: bytes) -> Document:
             for number, page in enumerate(reader.pages, start=1):
                 text = page.extract_text() or ""
                 if text.strip():
-                    units.append(Unit(text, page=number))
+                    # no line numbers: they were lines of pypdf's extracted text, nothing a reader can find
+                    # ("three.pdf p.2:1"); a page is what a PDF viewer shows
+                    units.append(Unit(text, page=number, first_line=None))
         finally:
             if issues:  # read or not, the user learns which file is damaged (a failure also gets its reason)
                 shown = "; ".join(issue.strip() for issue in issues[:3])

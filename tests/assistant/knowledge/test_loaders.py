@@ -41,6 +41,8 @@ def test_pdf_has_page_numbers(mixed_folder: Path) -> None:
     doc = _load(mixed_folder / "paper.pdf")
     assert [(u.page, u.text.strip()) for u in doc.units] == [
         (1, "Page one talks about volcanoes."), (2, "Page two explains glaciers and ice ages.")]
+    # cited by page only: its lines were pypdf's extracted text's, which no reader finds ("paper.pdf p.2:1")
+    assert [u.first_line for u in doc.units] == [None, None]
 
 
 def test_docx_headings_and_tables(mixed_folder: Path) -> None:
@@ -110,3 +112,12 @@ def test_pages_and_tables_that_were_refused_or_emptied(tmp_path: Path) -> None:
                     "</header><p>The chain had slipped.</p></article></body></html>")
     text = _text(blog)
     assert "# How I fixed my bicycle" in text and "The chain had slipped." in text and "Site menu" not in text
+
+
+def test_yaml_front_matter_is_not_a_heading(tmp_path: Path) -> None:
+    """markdown-it read the front matter's last lines and its closing --- as a heading, and that became the
+    heading of every chunk after it ("title: Front Matter Doc\ntags: [a, b]")."""
+    note = tmp_path / "note.md"
+    note.write_text("---\ntitle: Front Matter Doc\ntags: [a, b]\n---\n# Real heading\n\nBody text.\n")
+    doc = _load(note)
+    assert [h for _, h in doc.units[0].headings] == ["Real heading"]
