@@ -121,3 +121,20 @@ def test_yaml_front_matter_is_not_a_heading(tmp_path: Path) -> None:
     note.write_text("---\ntitle: Front Matter Doc\ntags: [a, b]\n---\n# Real heading\n\nBody text.\n")
     doc = _load(note)
     assert [h for _, h in doc.units[0].headings] == ["Real heading"]
+
+
+def test_a_notebook_is_its_cells_without_their_outputs(tmp_path: Path) -> None:
+    """Read as code, a notebook's JSON was indexed with its outputs: a 20 KB plot became 77 chunks of base64."""
+    import base64
+    import json
+
+    plot = base64.b64encode(bytes(range(256)) * 80).decode()
+    notebook = {"cells": [
+        {"cell_type": "markdown", "source": ["# Rainfall\n", "Monthly rainfall in Bergen."]},
+        {"cell_type": "code", "source": ["df.plot()\n"], "outputs": [{"data": {"image/png": plot}}]},
+    ], "metadata": {"language_info": {"name": "python"}}, "nbformat": 4}
+    path = tmp_path / "rain.ipynb"
+    path.write_text(json.dumps(notebook))
+    text = _text(path)
+    assert text == "# Rainfall\nMonthly rainfall in Bergen.\n\n```python\ndf.plot()\n```" and plot[:40] not in text
+    assert _load(path).units[0].first_line is None  # its lines are not the JSON file's
