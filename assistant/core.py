@@ -433,7 +433,7 @@ class Assistant:
 
         remember_info(self.engine.info)  # its header is read already: choosing a draft need not read it again
         try:
-            path = self.models.resolve_draft(Path(target), mode, configured)
+            path = self.models.resolve_draft(Path(target), mode, configured, strict=draft_model is not None)
             kind = "self" if path is not None and path == self.models.self_draft_path(target) else "draft"
             info = self.engine.set_draft_model(path, kind)
         except HearthError as exc:

@@ -403,7 +403,7 @@ def _size(path: Path) -> int:
 
 # ---- choosing the draft ----------------------------------------------------------------------------------
 def resolve_draft(target_path: str | Path, mode: str, configured: str,
-                  candidates: Sequence[DraftCandidate]) -> Path | None:
+                  candidates: Sequence[DraftCandidate], strict: bool = False) -> Path | None:
     """The draft model ``mode`` uses for ``target_path``, or None (no draft model: n-gram or plain decoding).
 
     - "off", "ngram": None.
@@ -411,8 +411,9 @@ def resolve_draft(target_path: str | Path, mode: str, configured: str,
       reason when it cannot draft), else the suggested sibling, else the smallest compatible sibling, else
       :class:`NoDraftError` saying what to download or make.
     - "self": the self-draft; :class:`NoDraftError` telling how to make it when there is none.
-    - "auto": like "draft" but never an error (an unusable ``configured`` one is skipped and logged), then
-      the self-draft, else None: auto mode then drafts by n-gram lookup only.
+    - "auto": like "draft" but never an error (an unusable ``configured`` one is skipped and logged, unless
+      ``strict``: one named on this call), then the self-draft, else None: auto mode then drafts by n-gram
+      lookup only.
     """
     if mode not in MODES:
         raise InputError(f"Unknown speculative mode {mode!r}: choose one of {', '.join(MODES)}.")
@@ -437,9 +438,9 @@ def resolve_draft(target_path: str | Path, mode: str, configured: str,
             return Path(chosen.path)
         why = (f"{chosen.name} cannot draft for {target_name}: {chosen.reason}" if chosen is not None
                else f"there is no model {configured!r} (`hearth models drafts` lists the candidates)")
-        if mode == "draft":
+        if mode == "draft" or strict:
             raise NoDraftError(f"The draft model {configured!r} cannot be used: {why}.")
-        log.warning("speculative auto mode skips the configured draft model: %s", why)
+        log.warning("speculative auto mode skips the draft model %r: %s", configured, why)
     usable = [c for c in siblings if c.compatible]
     if usable:
         return Path(min(usable, key=lambda c: (not c.suggested, c.size)).path)

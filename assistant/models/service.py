@@ -146,7 +146,7 @@ class ModelsService:
         return entries
 
     def resolve_draft(self, target: str | Path | None = None, mode: str | None = None,
-                      configured: str | None = None) -> Path | None:
+                      configured: str | None = None, strict: bool = False) -> Path | None:
         """The draft model ``mode`` (default: the settings' ``speculative``) uses for ``target`` (default: the
         configured model), given the ``configured`` draft (default: the settings' ``draft_model``); None when
         the mode uses none. See :func:`assistant.models.drafts.resolve_draft` for the rules and errors."""
@@ -158,11 +158,13 @@ class ModelsService:
         configured = settings.draft_model if configured is None else configured
         if mode == "auto":  # on every first answer: read the headers of smaller files only (larger cannot draft)
             size = path.stat().st_size if path.is_file() else 0
-            entries = self._draft_entries(lambda p: p.stat().st_size < size or p.name == Path(configured).name)
+            key = configured.strip().lower()  # and the one named, to say why it cannot ("there is no model 'gemma'")
+            entries = self._draft_entries(lambda p: p.stat().st_size < size or p.name == Path(configured).name
+                                          or (bool(key) and key in p.name.lower()))
             candidates = drafts.draft_candidates(path, entries, load_catalog(), self.paths.models_dir)
         else:
             candidates = self.draft_candidates(path)
-        return drafts.resolve_draft(path, mode, configured, candidates)
+        return drafts.resolve_draft(path, mode, configured, candidates, strict)
 
     def self_draft_path(self, name_or_path: str | Path | None = None) -> Path | None:
         """Where the self-draft of a model is (or would be) cached; None for a model that gets none (already

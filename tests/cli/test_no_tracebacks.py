@@ -119,6 +119,9 @@ REFUSALS = [
     refusal("history", "export", "nope", "--format", "json", code=4, needle="nope"),
     refusal("history", "rename", "nope", "New title", code=4, needle="nope"),
     refusal("chat", "-c", "nope", code=4, needle="nope"),
+    # it said "there is no model 'gemma'" (a bundled model) and answered without it
+    refusal("ask", "--no-memory", "--draft-model", "gemma", "hi", code=2, needle="Gemma 3 270M cannot draft for",
+            slow=True),
     refusal("history", "delete", "nope", code=4, needle="nope"),
     refusal("ask", "--max-tokens", "many", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
