@@ -11,6 +11,7 @@ opens at once with it and the Models view shares it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,8 @@ from assistant.core import RELOAD_FIELDS
 if TYPE_CHECKING:
     from assistant.events import Progress
     from assistant.models import LibraryEntry
+
+log = logging.getLogger(__name__)
 
 #: A load job: ``(progress callback, cancel event) -> ModelInfo``.
 Load = Callable[[Callable[["Progress"], None], threading.Event], Any]
@@ -99,9 +102,14 @@ class ModelController(QObject):
         while generation.busy and indexing.pending <= 1:  # pending counts this job: more is an indexing run
             if self.closing.wait(WARM_UP_POLL_S):
                 return
-        self._importing = threading.Thread(target=self.assistant.warm_up, args=("indexing",),
-                                           name="hearth-warm-up", daemon=True)
+        self._importing = threading.Thread(target=self._import_bulk_embedder, name="hearth-warm-up", daemon=True)
         self._importing.start()
+
+    def _import_bulk_embedder(self) -> None:
+        try:
+            self.assistant.warm_up("indexing")
+        except Exception:  # a warm-up only saves time later: the first indexing run meets and says the problem
+            log.warning("the indexing warm-up failed", exc_info=True)
 
     @property
     def importing(self) -> bool:
