@@ -258,10 +258,10 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err("\n(stopped)")
             conversation_id = saved[-1] if saved else conversation_id  # it started a new one: carry on in it
             continue
+        conversation_id = saved[-1] if saved else conversation_id  # a failed answer's question was saved too
         if failed is not None:
             err(f"hearth: {failed.message}")
         elif done is not None:
-            conversation_id = done.conversation_id
             turn.print_sources()
             err(f"({_stats_line(done)})")
 
