@@ -368,7 +368,7 @@ class Assistant:
         if in_use and not self.model_is_bundled:  # the bundled one: the library says it is never removed
             raise ModelLibraryError(f"{self.model_path().name} is the model in use. Switch to another model first "
                                     "(Models → Use, or `hearth models use NAME`), then remove it.")
-        return self.models.remove(name)
+        return self.models.remove(str(target) if target is not None else name)  # found once, not looked up again
 
     def recorded_model_note(self) -> str:
         """What choosing a local model did while the remote LLM answers, for the front ends to say (each adds

@@ -1,8 +1,11 @@
-"""Checks several test folders share: polling for a condition, and reading an index back after checking that
-its stores agree (the crash invariant, and the stricter one after a finished sync)."""
+"""Checks several test folders share: polling for a condition, running Python in a child process, and reading
+an index back after checking that its stores agree (the crash invariant, and the stricter one after a finished
+sync)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +20,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: floa
             return True
         time.sleep(interval)
     return False
+
+
+def run_python(script: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter at the repository root, its output captured: for what would take the
+    test run down with it (an abort, a signal to the whole process) or needs a process of its own."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).resolve().parents[1])
 
 
 def assert_stores_agree(store: Any, collection: str) -> None:

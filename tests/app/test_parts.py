@@ -252,9 +252,7 @@ def test_results_that_arrive_after_the_window_closed_are_not_delivered(qtbot: Qt
 def test_a_worker_that_outlives_the_close_does_not_abort_the_process() -> None:
     """A job still running after the close's wait had its QThread destroyed under it: Qt aborted the process
     ("QThread: Destroyed while thread is still running", exit 134). Run in a child: the abort would end the run."""
-    import subprocess
-    import sys
-    from pathlib import Path
+    from checks import run_python
 
     script = (
         "import gc, os, time\n"
@@ -272,7 +270,6 @@ def test_a_worker_that_outlives_the_close_does_not_abort_the_process() -> None:
         "time.sleep(1.5)\n"
         "print('still here', flush=True)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = run_python(script, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["outlived", "True", "still", "here"]

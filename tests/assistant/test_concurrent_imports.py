@@ -5,11 +5,10 @@ threads at the same time (CPython then hands one of them a partially initialised
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from checks import run_python
 
 #: Runs in a fresh interpreter: records when each thread is inside an import of a pydantic-based package,
 #: while the window's three start-up jobs run together, and prints the overlapping pairs.
@@ -58,8 +57,7 @@ assistant.close()
 
 @pytest.mark.slow
 def test_chroma_mem0_and_the_check_opened_together_import_one_at_a_time(hearth_home: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).parents[2])
+    done = run_python(SCRIPT)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["failures"] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from checks import stream_until_cancelled
+from checks import run_python, stream_until_cancelled
 
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.errors import (
@@ -256,9 +256,6 @@ def test_ctrl_c_while_a_prompt_is_read_leaves_the_next_answer_working(chat_model
     """`hearth chat`'s Ctrl+C reaches the engine as KeyboardInterrupt while a prompt is read: the cache kept the
     batches read so far but Hearth's record of it did not, and the next question failed ("inconsistent
     sequence positions"). Run in a child process, as the signal goes to the whole process."""
-    import subprocess
-    import sys
-
     script = (
         "import os, signal, threading\n"
         "from assistant.engine import GREEDY, Engine, LoadSettings, Message\n"
@@ -275,8 +272,7 @@ def test_ctrl_c_while_a_prompt_is_read_leaves_the_next_answer_working(chat_model
         "done = list(e.generate(short, GREEDY, 4))[-1]\n"
         "print('answered', done.stats.completion_tokens)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = run_python(script)
     assert out.stdout.split() == ["interrupted", "answered", "4"], out.stdout + out.stderr[-2000:]
 
 
@@ -296,9 +292,6 @@ def test_a_context_smaller_than_the_batch_reads_a_long_prompt(chat_model_path: P
     """With a context of 300 tokens llama.cpp rounds the cache up to 512 cells but caps its batch at 300; a
     360-token prompt sent as one batch of the requested 512 aborted the whole app (GGML_ASSERT). Run in a child
     process: on the old code the abort would take the test run down with it."""
-    import subprocess
-    import sys
-
     script = (
         "import sys\n"
         "from assistant.engine import GREEDY, Engine, LoadSettings, Message\n"
@@ -309,6 +302,5 @@ def test_a_context_smaller_than_the_batch_reads_a_long_prompt(chat_model_path: P
         "done = list(e.generate(tokens, GREEDY, 8))[-1]\n"
         "print('answered', done.stats.prompt_tokens)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = run_python(script)
     assert out.returncode == 0 and "answered" in out.stdout, out.stderr[-2000:]
