@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _V = r"(?P<v>[\w' .-]+)"
 _ME = r"^(?:user|i|we)"  # the fact must be about the user: "my sister lives in Toronto" is not
-_NOW = r"(?: just| recently| now| currently| really| also)?"
+_NOW = r"(?: just| recently| now| currently| really| also| actually)?"
 #: (slot, pattern) in priority order; the first slot that matches wins. Patterns run on lower-case text in
 #: which "user's" reads "my".
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((slot, re.compile(p)) for slot, p in (

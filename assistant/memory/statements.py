@@ -112,8 +112,12 @@ _CONTRACTED = {"im": "User is", "ive": "User has"}
 _POSSESSIVE = re.compile(r"\b(?:my|our|mine|ours)\b", re.IGNORECASE)
 _OBJECT = re.compile(r"\b(?:[Mm]e|us|[Mm]yself|[Oo]urselves)\b")  # "US" is a country
 #: Words that open a clause without saying anything ("sry hes 10 not 9", "Anyway, it made me think").
+#: A correction's opening ("Actually, ...", "No, ...", "I meant ...") is filler too: "Sorry, I meant I live in
+#: Bergen" states "User lives in Bergen", which the residence slot then sees replace the older city.
 _FILLER = re.compile(r"^(?:(?:sry|sorry|oh|ok|okay|ugh|wait|hi|hey|hello|yes|yeah|well|so|also|and|but|btw|lol|"
-                     r"haha|right|cool|anyway|again)\b[\s,!.]*)+", re.IGNORECASE)
+                     r"haha|right|cool|anyway|anyways|again|actually|by the way|i mean|i meant|to be clear|"
+                     r"to clarify|correction|oops|my bad|um+|uh+|hm+)\b[\s,!.]*|(?:no|nope|nah)\s*[,!.]+\s*)+",
+                     re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,15 @@ def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_emb
     assert code == 0 and json.loads(out) == {"processed": 1, "pending": 0}
     code, out = hearth("memory", "list", "--json")
     assert any("vegetarian" in m["text"].lower() for m in json.loads(out))
+
+
+def test_a_correction_that_opens_with_filler_replaces_the_old_fact(hearth) -> None:
+    """ "Sorry, I meant I live in Bergen" was stored as "User meants User lives in Bergen" beside the old city."""
+    for said in ("I live in Oslo.", "Sorry, I meant I live in Bergen."):
+        queued = CliContext()
+        queued.assistant.memory.enqueue_turn("c1", said)
+        queued.assistant.close(learning_s=0)
+        assert hearth("memory", "process", "--json")[0] == 0
+    out = hearth("memory", "list", "--json")[1]
+    assert [m["text"] for m in json.loads(out)] == ["User lives in Bergen"]
+    assert json.loads(hearth("memory", "status", "--json")[1])["superseded"] == 1

@@ -20,6 +20,9 @@ from assistant.memory.statements import statements, third_person
      ["User is Aroha, 29, from Wellington", "User works as a vet nurse"]),
     ("Update: we moved again, we now live in Braga.", ["User now lives in Braga"]),  # "moved again": no content
     ("no emojis ever", ["User wants: no emojis ever"]),
+    ("Actually, I live in Bergen", ["User lives in Bergen"]),
+    ("Sorry, I meant I live in Bergen.", ["User lives in Bergen"]),
+    ("No, I live in Bergen. No meat for me though", ["User lives in Bergen", "User noted: No meat for User though"]),
     ("Could you reply with bullet points from now on?", ["User wants: reply with bullet points from now on"]),
     ("I use metric units. I'm in Dublin, not the US.", ["User uses metric units", "User is in Dublin, not the US"]),
     # nothing about the user: questions, quotes, hypotheticals, documents, thanks, one-off instructions
