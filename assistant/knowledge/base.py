@@ -21,6 +21,7 @@ from assistant.knowledge.errors import (
     CollectionNotFoundError,
     DamagedIndexError,
     NeedsReindexError,
+    NothingToIndexError,
     VectorStoreDamagedError,
 )
 from assistant.knowledge.records import Citation, CollectionInfo
@@ -125,9 +126,16 @@ class KnowledgeBase:
 
         The sources are remembered with the collection; ``watch`` (when not None) turns watching on or off.
         """
+        from assistant.knowledge.loaders import READABLE, is_supported
         from assistant.knowledge.sync import IndexJob  # the file-format parsers: ~0.25 s, for indexing only
 
         validate_name(collection)
+        given = [Path(s).expanduser() for s in sources]
+        unreadable = [p for p in given if p.is_file() and not is_supported(p)]
+        if unreadable and all(p in unreadable or not p.exists() for p in given):
+            # an empty collection made from `hearth index /etc/passwd` said "0 files" and exited 0
+            names = ", ".join(repr(p.name) for p in unreadable)
+            raise NothingToIndexError(f"Hearth has no reader for {names}: it reads folders and {READABLE}.")
         job = IndexJob(self.store, self.embedder, self.chunker, collection, [Path(s) for s in sources],
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
                        flush_chunks=4 * self.batch_size)

@@ -17,8 +17,11 @@ from tokenizers import Tokenizer
 
 from assistant.knowledge.records import Document, Piece, Unit
 
-#: Bump when the chunk boundaries for the same settings change: every file is then re-chunked.
-CHUNKER_VERSION = 1
+#: Bump when the chunks made from the same file and settings change (the chunker's boundaries, or what a
+#: loader reads): every file is then re-chunked on its next sync, and a chunk whose text is unchanged keeps
+#: its vector. 2: YAML front matter is no heading, PDF passages cite pages, a bare heading is Markdown-only,
+#: notebooks, CSV sniffing and HTML forms (2 December 2026).
+CHUNKER_VERSION = 2
 #: A Markdown chunk that is only a heading says nothing by itself; its title is kept as the next chunks'
 #: heading. Only in Markdown, and only where the unit has more: a one-line note "# Call the plumber" in a .txt
 #: file (or a file with CR-only line ends, one "line" for this pattern) was indexed as 0 chunks.

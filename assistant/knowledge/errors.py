@@ -9,6 +9,10 @@ class UnreadableFileError(KnowledgeError):
     """One file cannot be indexed; indexing goes on and reports ``str(err)`` as the skip reason."""
 
 
+class NothingToIndexError(KnowledgeError, InputError):
+    """Every path given is a file Hearth has no reader for: refused before a collection is made (exit 2)."""
+
+
 class CollectionNotFoundError(KnowledgeError):
     exit_code = 4
 

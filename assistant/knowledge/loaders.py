@@ -50,6 +50,9 @@ CODE_SUFFIXES = frozenset({
 })
 #: Files without a useful suffix that are nearly always worth reading.
 TEXT_NAMES = frozenset({"readme", "license", "copying", "changelog", "authors", "makefile", "dockerfile"})
+#: What a user is told Hearth reads when a file it was given has no reader.
+READABLE = ("text and Markdown files, source code, notebooks, PDF, DOCX, EPUB, HTML, CSV/TSV and JSON "
+            "(by the file's extension)")
 
 _md = MarkdownIt("commonmark")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")

@@ -159,6 +159,8 @@ REFUSALS = [
     refusal("search", "x", "-k", "4294967296", code=2, needle="from 1 to 1,000,000"),
     refusal("search", " ", code=2, needle="search text is empty"),
     refusal("index", "{f}/missing-folder", "-c", "x", code=2, needle="missing-folder"),
+    # a file with no reader made an empty collection and exit 0 ("0 files, 0 chunks")
+    refusal("index", "{f}/cut.gguf", "-c", "x", code=2, needle="no reader for 'cut.gguf'"),
     refusal("search", "--queries", "{f}/missing.jsonl", code=2, needle="missing.jsonl"),
     refusal("search", "--queries", "{f}/folder.gguf", code=2, needle="folder.gguf"),
     refusal("collections", "remove", "nosuch", code=4, needle="nosuch"),

@@ -40,7 +40,7 @@ def test_sizes_are_embedder_tokens_with_overlap(real_embedder: SentenceTransform
 def test_capacity_is_capped_at_the_embedder_window(real_embedder: SentenceTransformerEmbedder) -> None:
     chunker = Chunker(real_embedder.tokenizer, 512, 50, real_embedder.max_tokens)
     assert chunker.capacity == real_embedder.max_tokens == 254
-    assert chunker.signature == "v1-254t-50o"
+    assert chunker.signature == "v2-254t-50o"
 
 
 def test_line_numbers_match_the_source(tmp_path: Path, real_embedder: SentenceTransformerEmbedder) -> None:
