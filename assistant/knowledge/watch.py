@@ -8,6 +8,7 @@ thread) is not this module's business.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +28,34 @@ class FolderWatcher(FileSystemEventHandler):
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._observer = Observer()
+        self._scheduled: set[Path] = set()
         for folder in self.folders:
-            self._observer.schedule(self, str(folder), recursive=True)
+            self._schedule(folder)
+
+    def _schedule(self, folder: Path) -> None:
+        """Watch ``folder`` and the targets of the linked folders below it (a sync follows links; watchdog's
+        recursive watch does not, so an edit behind a link to another disk reached search only on a restart)."""
+        pending, top = [folder], folder in self.folders
+        while pending:
+            here = pending.pop()
+            try:
+                real = here.resolve()
+            except (OSError, RuntimeError):
+                continue
+            if real in self._scheduled or any(real.is_relative_to(w) for w in self._scheduled):
+                continue
+            self._scheduled.add(real)
+            self._observer.schedule(self, str(here if top and here == folder else real), recursive=True)
+            pending += self._linked_folders(real)
+
+    @staticmethod
+    def _linked_folders(folder: Path) -> list[Path]:
+        """Links to folders anywhere below ``folder``, in the folders a sync enters."""
+        found: list[Path] = []
+        for parent, dirs, _files in os.walk(folder, onerror=lambda _exc: None):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS]
+            found += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))]
+        return found
 
     def start(self) -> FolderWatcher:
         self._observer.start()
@@ -44,6 +71,9 @@ class FolderWatcher(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write") or self._ignored(str(event.src_path)):
             return
+        if event.event_type == "created" and os.path.islink(event.src_path) and os.path.isdir(event.src_path):
+            with self._lock:
+                self._schedule(Path(str(event.src_path)))  # a link to a folder made while watching
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -54,7 +84,7 @@ class FolderWatcher(FileSystemEventHandler):
     def _ignored(self, path: str) -> bool:
         """Changes inside what a sync skips anyway (``.git``, ``node_modules``...) trigger nothing."""
         changed = Path(path)
-        for folder in self.folders:
+        for folder in [*self.folders, *self._scheduled]:
             if changed.is_relative_to(folder):
                 return any(p.startswith(".") or p in SKIPPED_DIRS for p in changed.relative_to(folder).parts)
         return False

@@ -75,6 +75,10 @@ def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_
     (folder / "beds.md").write_text("# Beds\n\nThe tomatoes grow in the north bed.\n")
     (folder / "tools.md").write_text("# Tools\n\n" + "\n\n".join(
         f"Tool {i}: the shed holds a rake, a spade and a hose for the garden." for i in range(40)))
+    shared = tmp_path / "shared-drive"  # a linked folder: indexed through the link, and watched through it
+    shared.mkdir()
+    (shared / "seeds.md").write_text("# Seeds\n\nThe bean seeds are in the blue tin.\n")
+    (folder / "shared").symlink_to(shared, target_is_directory=True)
     index_watched(qtbot, window, folder, "garden")
     assert "watched" in window.sidebar.collections.model().index(0, 0).data()
 
@@ -86,6 +90,12 @@ def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_
                                                                                              ("garden",))),
                     timeout=60_000)
     assert not any("north bed" in h.text for h in window.assistant.search("tomatoes bed", ("garden",)))
+
+    # An edit behind the link alone (a sync of the other edits would have read it too)
+    qtbot.waitUntil(lambda: window.assistant.scheduler.status().idle, timeout=60_000)
+    (shared / "seeds.md").write_text("# Seeds\n\nThe bean seeds moved to the red tin.\n")
+    qtbot.waitUntil(lambda: any("red tin" in h.text for h in window.assistant.search("bean seeds tin", ("garden",))),
+                    timeout=60_000)
 
     # A smaller chunk size from the Settings dialog re-chunks the watched collection right away.
     qtbot.waitUntil(lambda: window.assistant.scheduler.status().idle, timeout=60_000)

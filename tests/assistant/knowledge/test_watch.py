@@ -28,3 +28,30 @@ def test_a_burst_of_changes_is_reported_once_after_the_debounce(tmp_path: Path) 
         assert len(calls) == 1 and calls[0] - started >= 0.4
     finally:
         watcher.stop()
+
+
+def test_a_folder_behind_a_link_is_watched_too(tmp_path: Path) -> None:
+    """A sync follows a linked folder, so its edits must wake the watcher (watchdog alone does not follow links);
+    a link made while watching counts as well."""
+    elsewhere, later, root = tmp_path / "other-disk", tmp_path / "later", tmp_path / "watched"
+    for folder in (elsewhere / ".git", later, root):
+        folder.mkdir(parents=True)
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    changed = threading.Event()
+    watcher = FolderWatcher([root], changed.set, debounce_s=0.2).start()
+    try:
+        (elsewhere / "note.txt").write_text("Edited behind the link.\n")
+        assert changed.wait(10)
+        changed.clear()
+        (root / "later").symlink_to(later, target_is_directory=True)
+        assert changed.wait(10)  # the new link itself
+        time.sleep(0.5)
+        changed.clear()
+        (later / "note.txt").write_text("Edited behind the new link.\n")
+        assert changed.wait(10)
+        changed.clear()
+        (elsewhere / ".git" / "index").write_text("ignored")
+        time.sleep(0.6)
+        assert not changed.is_set()  # a hidden folder behind a link is skipped like one in the folder
+    finally:
+        watcher.stop()
