@@ -74,6 +74,10 @@ def test_epub_chapters(mixed_folder: Path) -> None:
 def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
     assert "Le café crème est très bon à Noël" in _text(mixed_folder / "latin1.txt")
     assert decode_text("naïve 😀".encode("utf-16")) == "naïve 😀"
+    for codec in ("utf-16-le", "utf-16-be"):  # no byte-order mark
+        assert decode_text("Grüße aus Köln 😀\r\n".encode(codec)) == "Grüße aus Köln 😀\r\n"
+    with pytest.raises(UnreadableFileError, match="binary"):  # NULs in every other byte, but not text
+        decode_text(bytes([0x07, 0, 0x01, 0]) * 100)
 
 
 @pytest.mark.parametrize(("name", "reason"), [
