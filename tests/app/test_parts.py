@@ -273,3 +273,23 @@ def test_a_worker_that_outlives_the_close_does_not_abort_the_process() -> None:
     done = run_python(script, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["outlived", "True", "still", "here"]
+
+
+def test_pydantic_is_whole_before_any_worker_imports_chroma() -> None:
+    """PySide6's import hook asks each new module for ``__wrapped__``; on a pydantic module that imports
+    pydantic's validators, and a worker importing Chroma while that module was half made failed the start-up
+    ("cannot import name 'import_string' from partially initialized module"). The window's module makes it whole
+    on the main thread first (the race itself was not reproducible on demand)."""
+    from checks import run_python
+
+    script = (
+        "import os, sys, threading\n"
+        "os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "assert 'pydantic' not in sys.modules\n"
+        "import app.main_window\n"
+        "print(threading.active_count(), hasattr(sys.modules['pydantic._internal._validators'], 'import_string'))\n"
+    )
+    done = run_python(script, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "True"]
