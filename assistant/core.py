@@ -19,7 +19,7 @@ import copy
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,13 +238,23 @@ class Assistant:
         Answer settings (sampling, system prompt, length) are read at every turn; knowledge settings rebuild
         the chunker (collections re-chunk at their next sync, watched ones at once); memory follows too.
         """
+        from assistant.models import ModelProfile
+
         old = self.settings
         new = copy.deepcopy(new)
         target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
         new.model.path = old.model.path  # the model path changes only once that model is in place
-        self.settings = new
         changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
                    if getattr(new.model, name) != getattr(old.model, name)]
+        edits: dict[str, Any] = {}
+        if target != self._current_model() and not new.remote.llm_url.strip():
+            # Values changed in the same save as the model are meant for the model chosen: they go over its
+            # profile, and the outgoing model keeps its own (they were saved as its profile, then lost).
+            edits = {f.name: getattr(new.model, f.name) for f in fields(ModelProfile)
+                     if getattr(new.model, f.name) != getattr(old.model, f.name)}
+            for name in edits:
+                setattr(new.model, name, getattr(old.model, name))
+        self.settings = new
         rechunk = False
         if self._knowledge is not None:
             knowledge_changes = self._knowledge.update_settings(new.knowledge)
@@ -275,14 +285,14 @@ class Assistant:
         if llm_moved:
             changes.append(llm_moved)
         local = self._local_engine
-        current = Path(local.info.path).resolve() if local.loaded else self.model_path().resolve()
+        current = self._current_model()
         reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
         if self._remote_engine is not None:
             info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)
         elif target != current or (reload_fields and local.loaded) or llm_moved:
             try:
                 if target != current:
-                    info = self.use_model(target, progress, cancel)
+                    info = self.use_model(target, progress, cancel, edits)
                 else:
                     info = self._load(target, self.load_settings(), progress, cancel)
             except ModelLoadError:
@@ -453,9 +463,15 @@ class Assistant:
         self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
         return info
 
+    def _current_model(self) -> Path:
+        """The local model loaded now, or the one the settings name when none is."""
+        local = self._local_engine
+        return Path(local.info.path).resolve() if local.loaded else self.model_path().resolve()
+
     def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
-                  cancel: threading.Event | None = None) -> ModelInfo | None:
-        """Switch to ``path`` with its own saved settings (context, GPU layers, sampling, system prompt).
+                  cancel: threading.Event | None = None, edits: dict[str, Any] | None = None) -> ModelInfo | None:
+        """Switch to ``path`` with its own saved settings (context, GPU layers, sampling, system prompt), and
+        ``edits`` (model settings by name) over them.
 
         The current model's settings are saved as its profile first; if the new model fails to load, the old
         one stays loaded and the specific ModelLoadError is raised. While a remote LLM answers
@@ -465,9 +481,9 @@ class Assistant:
         """
         info = None
         if self.remote_llm_answers:
-            target, profile = self.switcher.record(path, self.settings.model, self.model_path())
+            target, profile = self.switcher.record(path, self.settings.model, self.model_path(), edits)
         else:
-            switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel)
+            switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel, edits)
             target, profile, info = switched.path, switched.profile, switched.info
         profile.apply_to(self.settings.model)
         self.settings.model.path = str(target)

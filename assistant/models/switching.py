@@ -21,9 +21,10 @@ import gc
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from assistant.config import ModelSettings
 from assistant.engine import Engine, ModelInfo
@@ -49,30 +50,33 @@ class ModelSwitcher:
         keep_large_buffers_out_of_the_heap()
 
     def switch(self, path: str | Path, current: ModelSettings, current_path: Path | None,
-               progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None) -> Switched:
-        """Save ``current`` as ``current_path``'s profile, then load ``path`` with its own profile.
+               progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+               edits: dict[str, Any] | None = None) -> Switched:
+        """Save ``current`` as ``current_path``'s profile, then load ``path`` with its own profile, ``edits``
+        (the user's changes made with the switch) over it.
 
         Raises the engine's specific ModelLoadError when the new model cannot be loaded; the old model is
         then still loaded and nothing has changed except the saved outgoing profile.
         """
         with self._lock:
-            path, profile = self._profiles(path, current, current_path)
+            path, profile = self._profiles(path, current, current_path, edits)
             info = self.engine.load(path, profile.load_settings(current.n_threads, current.n_batch), progress, cancel)
             release_freed_memory()
             return Switched(path, info, profile, self.engine.device)
 
-    def record(self, path: str | Path, current: ModelSettings, current_path: Path | None) -> tuple[Path, ModelProfile]:
+    def record(self, path: str | Path, current: ModelSettings, current_path: Path | None,
+               edits: dict[str, Any] | None = None) -> tuple[Path, ModelProfile]:
         """A switch that loads nothing (a remote LLM answers): save ``current`` as ``current_path``'s profile and
-        return ``path`` (resolved) with its own profile, for the caller's settings."""
+        return ``path`` (resolved) with its own profile and ``edits``, for the caller's settings."""
         with self._lock:
-            return self._profiles(path, current, current_path)
+            return self._profiles(path, current, current_path, edits)
 
-    def _profiles(self, path: str | Path, current: ModelSettings,
-                  current_path: Path | None) -> tuple[Path, ModelProfile]:
+    def _profiles(self, path: str | Path, current: ModelSettings, current_path: Path | None,
+                  edits: dict[str, Any] | None) -> tuple[Path, ModelProfile]:
         if current_path is not None:
             self.profiles.save_profile(current_path, ModelProfile.from_settings(current))
         path = Path(path).expanduser().resolve()
-        return path, self.profiles.profile_for(path)
+        return path, replace(self.profiles.profile_for(path), **(edits or {}))
 
 
 def release_freed_memory() -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.views.settings_dialog import SettingsDialog
-from assistant.config import load_settings
+from assistant.config import Settings, load_settings
 from assistant.paths import get_paths
 
 
@@ -75,3 +75,33 @@ def test_kv_cache_choice_reloads_the_model_with_it(qtbot: QtBot, make_window, as
     assert load_settings(get_paths().settings_file).settings.model.kv_cache == "q8_0"
     ask(window, "Say hello again.")
     assert window.chat_view.last("assistant").text
+
+
+def test_values_changed_with_the_model_apply_to_the_model_chosen(qtbot: QtBot, make_window, ask) -> None:
+    """Another model and a new temperature, context and system prompt in one Apply: the dialog said "Applied:
+    temperature: 0.2 ... loaded Gemma 3 270M", but Gemma answered with its own profile and the edits were
+    saved as the outgoing model's."""
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    write_settings()
+    window = make_window()
+    ask(window, "Say hello.")
+    dialog = window.ctl.model.open_settings()
+    dialog._select_model(BUNDLED_SECOND_MODEL)
+    dialog.temperature.setValue(0.2)
+    dialog.n_ctx.setValue(1024)
+    dialog.system_prompt.setPlainText("Be terse.")
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog.accept()
+    assert "temperature: 0.2" in window.ctl.model.lastApplied.changes
+    live = window.assistant.settings.model
+    assert (window.assistant.engine.info.name, live.temperature, live.system_prompt) == ("Gemma 3 270M", 0.2,
+                                                                                          "Be terse.")
+    assert window.assistant.engine.settings.n_ctx == 1024
+    assert load_settings(get_paths().settings_file).settings.model.temperature == 0.2
+    again = window.ctl.model.open_settings()
+    assert again.temperature.value() == 0.2 and again.n_ctx.value() == 1024
+    again.reject()
+    window.assistant.use_model(window.assistant.model_path().parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    old = window.assistant.settings.model  # the outgoing model kept its own values
+    assert (old.temperature, old.system_prompt, old.n_ctx) == (0.0, Settings().model.system_prompt, 2048)
