@@ -239,8 +239,11 @@ class Assistant:
         the chunker (collections re-chunk at their next sync, watched ones at once); memory follows too.
         """
         from assistant.models import ModelProfile
+        from assistant.remote import ChromaTarget
 
         old = self.settings
+        if (new.remote.chroma_url, new.remote.chroma_token) != (old.remote.chroma_url, old.remote.chroma_token):
+            ChromaTarget.from_settings(new.remote)  # an unusable URL is refused before anything applies or is saved
         new = copy.deepcopy(new)
         target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
         new.model.path = old.model.path  # the model path changes only once that model is in place

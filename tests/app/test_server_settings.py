@@ -226,3 +226,16 @@ def test_remote_test_connection_to_a_closed_port_is_red(qtbot: QtBot, open_fake_
         assert result.text().startswith("✗ ") and result.isVisible() and page.buttons[part].isEnabled()
     assert str(closed) in page.results["chroma"].text()
     assert window.assistant.settings.remote.chroma_url == ""  # testing saves nothing
+
+
+def test_an_unusable_chroma_url_is_refused_and_nothing_is_saved(qtbot: QtBot, open_fake_window) -> None:
+    """It was applied in green ("knowledge vectors now live in the Chroma server at htp:/bad url") and saved;
+    every knowledge and memory command then failed and the collections looked gone."""
+    window = open_fake_window(Settings())
+    dialog = window.open_settings("remote")
+    dialog.remote_page.chroma_url.setText("htp:/bad url")
+    dialog._apply_clicked()
+    qtbot.waitUntil(lambda: dialog.apply_result.property("state") == "error", timeout=15_000)
+    assert "is not usable: write it as http://HOST:PORT" in dialog.apply_result.text()
+    assert window.assistant.settings.remote.chroma_url == ""
+    assert load_settings(get_paths().settings_file).settings.remote.chroma_url == ""
