@@ -39,6 +39,7 @@ size, and the result is renamed into place only once it is complete and readable
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shlex
@@ -162,13 +163,18 @@ def self_draft_type(info: ModelInfo) -> str:
 
 
 def self_draft_path(models_dir: Path, target: Path, quant: str | None = None) -> Path:
-    """Where the self-draft of ``target`` is cached: ``<models_dir>/drafts/<stem>.self-<QUANT>.gguf``.
+    """Where the self-draft of ``target`` is cached: ``<models_dir>/drafts/<stem>.<KEY>.self-<QUANT>.gguf``.
 
-    ``quant`` defaults to :func:`self_draft_type` of the target (which reads its header and raises
-    :class:`NoDraftError` for a model that gets no self-draft).
+    ``KEY`` comes from the model file's full path and size: two models saved under one file name
+    (``model.gguf``, ``ggml-model-f16.gguf``) each have their own self-draft, where they overwrote each other's
+    (and one of the same vocabulary would have drafted for the other unnoticed). A model moved or replaced
+    needs its self-draft made again. ``quant`` defaults to :func:`self_draft_type` of the target (which reads
+    its header and raises :class:`NoDraftError` for a model that gets no self-draft).
     """
+    target = Path(target).expanduser().resolve()
     quant = quant or self_draft_type(model_info(target))
-    return models_dir / DRAFTS_FOLDER / f"{Path(target).stem}.self-{quant}.gguf"
+    key = hashlib.blake2b(f"{target}\0{target.stat().st_size}".encode(), digest_size=4).hexdigest()
+    return models_dir / DRAFTS_FOLDER / f"{target.stem}.{key}.self-{quant}.gguf"
 
 
 def expected_size(info: ModelInfo, quant: str) -> int:

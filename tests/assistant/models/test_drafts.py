@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from assistant.config import Settings
 from assistant.engine import read_model_info
 from assistant.errors import InputError, ModelNotFoundError
 from assistant.events import Progress
+from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry
 from assistant.models.drafts import (
     CATALOG,
@@ -76,7 +78,13 @@ def test_self_draft_of_an_f16_is_a_smaller_copy_with_the_same_vocabulary(models:
     events: list[Progress] = []
     path = models.make_self_draft(smollm2_f16_path, progress=events.append)
     assert path == models.self_draft_path(smollm2_f16_path)
-    assert path == _drafts_dir(models) / "SmolLM2-135M-Instruct-F16.self-Q4_0.gguf"
+    assert path.parent == _drafts_dir(models)
+    assert re.fullmatch(r"SmolLM2-135M-Instruct-F16\.[0-9a-f]{8}\.self-Q4_0\.gguf", path.name)
+    # another model under the same file name gets its own (they overwrote each other's self-draft)
+    namesake = smollm2_f16_path.parent / "elsewhere" / smollm2_f16_path.name
+    namesake.parent.mkdir(exist_ok=True)
+    namesake.write_bytes(smollm2_f16_path.read_bytes()[: 2**20])
+    assert drafts.self_draft_path(models.paths.models_dir, namesake, "Q4_0") != path
     made, source = read_model_info(path), read_model_info(smollm2_f16_path)
     assert made.quantization == "Q4_0" and made.vocab_fingerprint == source.vocab_fingerprint
     assert made.file_size < source.file_size / 2.5
@@ -246,7 +254,7 @@ def test_cli_models_draft_and_drafts(hearth_home: Path, smollm2_f16_path: Path, 
     made = _hearth("models", "draft", str(smollm2_f16_path), home=hearth_home)
     assert made.returncode == 0, made.stderr
     path = Path(made.stdout.strip())
-    assert path.is_file() and path.name == "SmolLM2-135M-Instruct-F16.self-Q4_0.gguf"
+    assert path.is_file() and re.fullmatch(r"SmolLM2-135M-Instruct-F16\.[0-9a-f]{8}\.self-Q4_0\.gguf", path.name)
     assert "MB (" in made.stderr and "Made: a 91.7 MB self-draft of SmolLM2 135M Instruct" in made.stderr
 
     again = _hearth("models", "draft", str(smollm2_f16_path), "--json", home=hearth_home)
