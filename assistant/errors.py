@@ -60,7 +60,10 @@ class InputError(HearthError):
 
 
 class ContextOverflowError(HearthError):
-    """The request cannot fit the context window even after dropping all history."""
+    """The request cannot fit the context window even after dropping all history: unusable input (exit 2, as
+    the API's 400 context_length_exceeded)."""
+
+    exit_code = 2
 
 
 class GenerationError(HearthError):

@@ -10,11 +10,15 @@ from assistant.errors import HearthError, InputError
 
 
 class ModelLibraryError(HearthError):
-    """A library action (add, remove, look up) cannot be done; nothing was changed."""
+    """A library action (add, remove, look up) cannot be done; nothing was changed. A model error (exit 3)."""
+
+    exit_code = 3
 
 
 class AmbiguousModelNameError(ModelLibraryError, InputError):
     """The name the user typed matches several models (exit 2: their input, to be typed more fully)."""
+
+    exit_code = 2
 
 
 class DownloadError(HearthError):

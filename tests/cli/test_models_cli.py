@@ -79,7 +79,7 @@ def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hear
     rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
     assert {r["file"]: r["source"] for r in rows}["smol-copy.gguf"] == "folder"
     refused = hearth("models", "remove", "smol-copy", home=hearth_home)
-    assert refused.returncode == 1 and "does not delete your files" in refused.stderr and copy.exists()
+    assert refused.returncode == 3 and "does not delete your files" in refused.stderr and copy.exists()
     assert hearth("models", "remove", str(my_models), home=hearth_home).returncode == 0
 
     assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0
@@ -98,7 +98,7 @@ def test_add_copy_then_use_by_name_then_remove_deletes_the_copy(hearth_home: Pat
     assert used.returncode == 0 and "Now using" in used.stdout, used.stderr
     # the model in use is not deleted: every later answer failed on the missing file
     refused = hearth("models", "remove", "smol-copy", home=hearth_home)
-    assert refused.returncode == 1 and "is the model in use" in refused.stderr and copied.exists()
+    assert refused.returncode == 3 and "is the model in use" in refused.stderr and copied.exists()
     assert hearth("models", "use", "SmolLM2-135M-Instruct.Q4_1", home=hearth_home).returncode == 0
     out = hearth("models", "remove", "smol-copy", home=hearth_home)
     assert out.returncode == 0 and out.stdout.startswith("Deleted") and not copied.exists()
@@ -111,7 +111,7 @@ def test_bad_files_and_names_give_one_clear_line(hearth_home: Path, tmp_path: Pa
     for args, code, words in (
         (("models", "add", str(cut)), 3, "truncated"),
         (("models", "use", "no-such-model"), 3, "No model"),
-        (("models", "remove", "SmolLM2-135M-Instruct.Q4_1"), 1, "bundled"),
+        (("models", "remove", "SmolLM2-135M-Instruct.Q4_1"), 3, "bundled"),
     ):
         out = hearth(*args, home=hearth_home)
         assert out.returncode == code, out.stderr

@@ -285,7 +285,7 @@ def test_search_into_a_closed_pipe(args: tuple[str, ...], home: Path, indexed: P
 @pytest.mark.slow
 def test_ask_failures_save_nothing_and_a_closed_pipe_is_quiet(home: Path) -> None:
     too_long = "Why? " + "very " * 6000
-    assert_one_line(hearth("ask", "--max-tokens", "4", too_long, home=home), 1, "context")
+    assert_one_line(hearth("ask", "--max-tokens", "4", too_long, home=home), 2, "context")
     assert_one_line(hearth("ask", "--max-tokens", "4", "-c", "nope", "Hi?", home=home), 4, "nope")
     assert json.loads(hearth("history", "list", "--json", home=home).stdout) == []
     out = hearth_into_closed_pipe("ask", "--max-tokens", "4", "--no-memory", "Say hello.", home=home)
