@@ -48,7 +48,7 @@ from app.views.status_bar import StatusBar
 from app.views.welcome import Setup
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings
-from assistant.events import BackgroundStatus, CollectionSynced
+from assistant.events import BackgroundStatus, CollectionSynced, SettingsReloaded
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,17 @@ class MainWindow(QMainWindow):
         self.chat_view.welcome.describe(Setup(a.model_path().name, a.model_is_bundled, a.remote_llm_url,
                                               a.settings.remote.chroma_url))
 
-    def _background(self, event: BackgroundStatus | CollectionSynced) -> None:
+    def _background(self, event: BackgroundStatus | CollectionSynced | SettingsReloaded) -> None:
         """The core's background work changed: memory learning in the status bar and the memory manager,
-        re-syncs of watched collections in the indexing panel and the collection list."""
+        re-syncs of watched collections in the indexing panel and the collection list, and a settings file
+        changed on disk."""
         if self.ctl is None:
             return
         if isinstance(event, CollectionSynced):
             self.ctl.knowledge.synced(event)
+            return
+        if isinstance(event, SettingsReloaded):
+            self.ctl.model.file_changed(event)
             return
         text = learning_text(event)
         self.learning.setText(text)

@@ -201,7 +201,7 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
     if not path.exists():
         return LoadedSettings(Settings())
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_settings(path.read_text(encoding="utf-8"), path)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
@@ -212,11 +212,19 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         msg = f"Settings file {path} could not be read ({exc}); {kept} and defaults are used."
         # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
         return LoadedSettings(Settings(), warning=msg)
+
+
+def parse_settings(text: str, path: Path) -> LoadedSettings:
+    """The settings ``text`` (read from ``path``) says, values out of range named in the warning; raises
+    ``tomllib.TOMLDecodeError`` when it is not TOML (the caller decides what happens to the file)."""
     problems: list[str] = []
-    settings = _from_dict(Settings, data, problems=problems)
+    settings = _from_dict(Settings, tomllib.loads(text), problems=problems)
     warning = f"Settings file {path}: {'; '.join(problems)}." if problems else None
     return LoadedSettings(settings, warning=warning)
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> None:
-    atomic_write_text(path or get_paths().settings_file, tomli_w.dumps(_to_dict(settings)))
+def save_settings(settings: Settings, path: Path | None = None) -> str:
+    """Write ``settings`` atomically; returns the text written."""
+    text = tomli_w.dumps(_to_dict(settings))
+    atomic_write_text(path or get_paths().settings_file, text)
+    return text

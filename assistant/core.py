@@ -26,9 +26,19 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
-from assistant.config import ServerSettings, Settings, load_settings, save_settings
+from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
 from assistant.errors import HearthError, InputError, ModelLoadError
-from assistant.events import BackgroundStatus, CollectionSynced, Done, Event, Failed, Notice, Progress, Token
+from assistant.events import (
+    BackgroundStatus,
+    CollectionSynced,
+    Done,
+    Event,
+    Failed,
+    Notice,
+    Progress,
+    SettingsReloaded,
+    Token,
+)
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
 from assistant.scheduler import Hooks, Scheduler
@@ -148,6 +158,10 @@ class Assistant:
         self._server: Any = None  # the API server's ServerHandle, while one was started (start_server)
         self._server_overrides: dict[str, Any] = {}  # host/port given to start_server for this run only
         self._server_failure: ServerStatus | None = None  # why the last start failed, until the next start
+        self._settings_lock = threading.RLock()  # a change from the front end and one from the file, in turn
+        #: The settings file's text as this process last read or wrote it: a change on disk is another's.
+        self._settings_text: str | None = None
+        self._settings_watcher: Any = None
 
     @classmethod
     def open(cls, *, background: bool = False) -> Assistant:
@@ -168,10 +182,54 @@ class Assistant:
         self.scheduler.start()
         self.scheduler.watch_all()
         self.scheduler.turn_queued()
+        self._watch_settings_file()
+
+    def _watch_settings_file(self) -> None:
+        """Apply the settings file when it changes on disk: edited by hand, or by another Hearth process
+        (`hearth models use` while `hearth serve` runs). A running window or chat read it only at start, and
+        its next save wrote its own copy over the edit."""
+        from assistant.knowledge.watch import FolderWatcher
+
+        path = self.paths.settings_file
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            self._settings_text = path.read_text(encoding="utf-8")
+        try:
+            self._settings_watcher = FolderWatcher([path.parent], self._settings_file_changed, 0.5).start()
+        except OSError as exc:  # no inotify watches left...: the settings still apply from the front ends
+            log.warning("the settings file is not watched for changes: %s", exc)
+
+    def _settings_file_changed(self) -> None:
+        import tomllib
+
+        path = self.paths.settings_file
+        with self._settings_lock:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return  # removed or being replaced: the settings in use stay
+            if text == self._settings_text:
+                return  # this process wrote it, or nothing in it changed
+            self._settings_text = text
+            try:
+                loaded = parse_settings(text, path)
+            except tomllib.TOMLDecodeError as exc:
+                self.scheduler.publish(SettingsReloaded((), (f"{path.name} was changed but cannot be read ({exc}); "
+                                                             "the settings in use stay",)))
+                return
+            problems = (loaded.warning,) if loaded.warning else ()
+            try:
+                applied = self.update_settings(loaded.settings)
+            except HearthError as exc:
+                self.scheduler.publish(SettingsReloaded((), (*problems, str(exc))))
+                return
+            log.info("settings file changed: %s", "; ".join(applied.changes) or "nothing to apply")
+            self.scheduler.publish(SettingsReloaded(applied.changes, (*problems, *applied.problems)))
 
     def close(self, learning_s: float | None = None) -> None:
         """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""
         self.stop_server(one_answer_at_a_time=False)
+        if self._settings_watcher is not None:
+            self._settings_watcher.stop()
         self.scheduler.stop(drain_s=CLOSE_LEARNING_S if learning_s is None else learning_s)
         self.engine.unload()
         if self.engine is not self._local_engine:
@@ -225,11 +283,18 @@ class Assistant:
         """Persist the settings, and the model section also as the current model's own profile."""
         from assistant.models import ModelProfile
 
-        save_settings(self.settings, self.paths.settings_file)
+        with self._settings_lock:
+            self._settings_text = save_settings(self.settings, self.paths.settings_file)
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
     def update_settings(self, new: Settings, progress: Callable[[Progress], None] | None = None,
                         cancel: threading.Event | None = None) -> SettingsApplied:
+        """Apply ``new`` everywhere it matters, now, and save it; returns what was done (see :meth:`_apply`)."""
+        with self._settings_lock:
+            return self._apply(new, progress, cancel)
+
+    def _apply(self, new: Settings, progress: Callable[[Progress], None] | None,
+               cancel: threading.Event | None) -> SettingsApplied:
         """Apply ``new`` everywhere it matters, now, and save it; returns what was done.
 
         ``new.model.path`` names the model to use: a different one is switched to (with its own profile), and

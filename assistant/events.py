@@ -153,6 +153,14 @@ class BackgroundStatus:
 
 
 @dataclass(frozen=True)
+class SettingsReloaded:
+    """The settings file changed on disk (edited by hand, or by another Hearth process) and was applied now."""
+
+    changes: tuple[str, ...]  # what applying it did, in words ("temperature: 0.9", "loaded Gemma 3 270M")
+    problems: tuple[str, ...] = ()  # what could not be applied, and why (a TOML error keeps the settings in use)
+
+
+@dataclass(frozen=True)
 class CollectionSynced:
     """Progress of a background re-sync of ``collection`` (a watched folder changed, or catch-up at start)."""
 

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import HearthError
-from assistant.events import BackgroundStatus, CollectionSynced, Progress
+from assistant.events import BackgroundStatus, CollectionSynced, Progress, SettingsReloaded
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[BackgroundStatus | CollectionSynced], None]
+Listener = Callable[[BackgroundStatus | CollectionSynced | SettingsReloaded], None]
 #: A collection that was busy (indexed by another job) is tried again after this long.
 BUSY_RETRY_S = 5.0
 #: Longest single wait of the learning thread: it re-checks for retries that fell due.
@@ -130,7 +130,8 @@ class Scheduler:
                                 syncing=self._syncing, sync_queued=queued, watching=tuple(sorted(self._watchers)),
                                 last_error=self._last_error)
 
-    def _publish(self, event: BackgroundStatus | CollectionSynced | None = None) -> None:
+    def publish(self, event: BackgroundStatus | CollectionSynced | SettingsReloaded | None = None) -> None:
+        """Tell every listener ``event`` (default: the current status)."""
         event = event if event is not None else self.status()
         for listener in list(self._listeners):
             try:
@@ -199,7 +200,7 @@ class Scheduler:
             except Exception as exc:  # opening the store failed (a full disk...): say so, keep the thread
                 log.warning("memory learning: %s", exc)
                 self._last_error = f"Memory learning is paused: {exc}"
-                self._publish()
+                self.publish()
 
     def _learn_once(self, cancel: threading.Event, open_it: bool) -> None:
         """Learn from the due turns, one at a time, until none is due or an answer wants the engine."""
@@ -212,7 +213,7 @@ class Scheduler:
                     break
                 with self._cv:
                     self._learning = True
-                self._publish()
+                self.publish()
                 learner.process_pending(cancel, limit=1)
             except HearthError as exc:  # the store failed: the turn stays queued; say so and try later
                 log.warning("memory learning: %s", exc)
@@ -226,8 +227,8 @@ class Scheduler:
                 with self._cv:
                     self._learning = False
                     self._cv.notify_all()
-            self._publish()
-        self._publish()
+            self.publish()
+        self.publish()
 
     # ---- collections: watching and re-syncing -------------------------------------------------------
     def request_sync(self, collection: str, delay_s: float = 0.0) -> None:
@@ -236,7 +237,7 @@ class Scheduler:
             due = time.monotonic() + delay_s
             self._sync_queue[collection] = min(self._sync_queue.get(collection, due), due)
             self._cv.notify_all()
-        self._publish()
+        self.publish()
 
     def cancel_sync(self, collection: str) -> None:
         with self._cv:
@@ -262,7 +263,7 @@ class Scheduler:
                 log.warning("%s", self._last_error)
                 continue
             self.request_sync(collection)
-        self._publish()
+        self.publish()
 
     def stop_watching(self) -> None:
         watchers, self._watchers = self._watchers, {}
@@ -291,27 +292,27 @@ class Scheduler:
                     continue
                 self._syncing = collection
                 self._sync_cancel = cancel = threading.Event()
-            self._publish()
+            self.publish()
             try:
                 self._sync_once(collection, cancel)
             finally:
                 with self._cv:
                     self._syncing = None
-                self._publish()
+                self.publish()
 
     def _sync_once(self, collection: str, cancel: threading.Event) -> None:
         from assistant.knowledge.errors import IndexBusyError
 
         try:
             for progress in self.hooks.sync(collection, cancel):
-                self._publish(CollectionSynced(collection, progress))
+                self.publish(CollectionSynced(collection, progress))
         except IndexBusyError:
             self.request_sync(collection, BUSY_RETRY_S)
         except HearthError as exc:
             self._last_error = f"Sync of {collection} failed: {exc}"
             log.warning("%s", self._last_error)
-            self._publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
+            self.publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
         except Exception as exc:  # a bug or a failing disk: logged, reported, and the next change tries again
             log.warning("sync of %s failed: %r", collection, exc, exc_info=log.isEnabledFor(logging.INFO))
             self._last_error = f"Sync of {collection} failed ({type(exc).__name__}: {exc})."
-            self._publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
+            self.publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))

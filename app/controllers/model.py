@@ -291,6 +291,20 @@ class ModelController(QObject):
             self.dialog.show_applied(not applied.problems, f"Applied: {changes}." if changes else NOTHING_CHANGED)
         self.applied.emit(applied)
 
+    def file_changed(self, event: Any) -> None:
+        """The settings file changed on disk and the core applied it (``SettingsReloaded``: a hand edit, or
+        another Hearth process): the window follows as after its own Apply, and says what changed."""
+        assistant = self.assistant
+        self.lastApplied = event
+        self.settingsApplied.emit(assistant.settings)
+        self.applied.emit(event)
+        if assistant.engine.loaded and self.loading is None:
+            self._ready(assistant.engine.info)
+        said = "; ".join(event.changes) or "nothing to change"
+        self.status.showMessage(f"Settings file changed: {said}.", 15_000)
+        if event.problems:
+            self.error = show_error(self.window, "Settings file", "\n".join(event.problems))
+
     def _apply_failed(self, message: str) -> None:
         """Said in the dialog when it is still open (Apply), else in a message box."""
         if self.dialog is not None and self.dialog.isVisible():

@@ -105,3 +105,39 @@ def test_values_changed_with_the_model_apply_to_the_model_chosen(qtbot: QtBot, m
     window.assistant.use_model(window.assistant.model_path().parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
     old = window.assistant.settings.model  # the outgoing model kept its own values
     assert (old.temperature, old.system_prompt, old.n_ctx) == (0.0, Settings().model.system_prompt, 2048)
+
+
+def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_over(qtbot: QtBot, make_window) -> None:
+    """A running window read settings.toml only at start: a hand edit (or `hearth models use` in a terminal)
+    changed nothing, and the next Apply in the window wrote its own copy over it."""
+    import tomllib
+
+    import tomli_w
+
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    write_settings()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
+    file = get_paths().settings_file
+    data = tomllib.loads(file.read_text())
+    data["model"].update(temperature=0.9, system_prompt="Answer like a pirate.", path=str(BUNDLED_SECOND_MODEL))
+    data.setdefault("appearance", {})["font_size"] = 15
+    file.write_text(tomli_w.dumps(data))
+    qtbot.waitUntil(lambda: window.assistant.engine.info.name == "Gemma 3 270M"
+                    and window.status.model.text().startswith("Gemma 3 270M"), timeout=60_000)
+    live = window.assistant.settings
+    assert (live.model.temperature, live.model.system_prompt) == (0.9, "Answer like a pirate.")
+    assert window.theme.font_size == 15 and "Settings file changed: " in window.status.currentMessage()
+    dialog = window.ctl.model.open_settings()  # the dialog shows the file's values, and Apply keeps them
+    assert dialog.temperature.value() == 0.9
+    dialog.font_size.setValue(13)
+    window.ctl.model.lastApplied = None
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None and window.theme.font_size == 13)
+    saved = load_settings(file).settings
+    assert (saved.model.temperature, saved.appearance.font_size) == (0.9, 13)
+    file.write_text("[model\nbroken = ")  # a typo while editing: said, and the settings in use stay
+    qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
+    assert "cannot be read" in window.ctl.model.error.text() and window.assistant.settings.model.temperature == 0.9
+    window.ctl.model.error.accept()

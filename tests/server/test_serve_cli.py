@@ -54,6 +54,11 @@ def test_show_token_makes_one_and_keeps_it(hearth_home: Path) -> None:
 
 
 @pytest.mark.slow
+def served_id(base: str, token: str) -> str:
+    models = httpx.get(f"{base}/v1/models", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return models.json()["data"][0]["id"] if models.status_code == 200 else ""
+
+
 def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> None:
     (hearth_home / "config").mkdir(parents=True)
     (hearth_home / "config" / "settings.toml").write_text("[memory]\nenabled = false\n[model]\nn_ctx = 1024\n")
@@ -84,6 +89,13 @@ def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> 
         # bound to every address: this computer's own name is a Host the server answers to
         named = httpx.get(f"{base}/health", headers={"Host": f"{socket.gethostname()}:{port}"})
         assert named.status_code == 200
+        # `hearth models use` in another terminal switches the running server's model (it answered with the
+        # old one until a restart)
+        assert _hearth("models", "use", "gemma", home=hearth_home).returncode == 0
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not served_id(base, token).startswith("gemma"):
+            time.sleep(0.5)
+        assert served_id(base, token).startswith("gemma")
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
     finally:
