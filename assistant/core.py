@@ -531,6 +531,10 @@ class Assistant:
         self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
         return info
 
+    def reranker_missing(self) -> str:
+        """Why sources cannot be re-ranked here ("" when a cross-encoder is installed): for the setting's switch."""
+        return self.knowledge.reranker_missing
+
     def _current_model(self) -> Path:
         """The local model loaded now, or the one the settings name when none is."""
         local = self._local_engine

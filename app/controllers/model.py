@@ -216,7 +216,7 @@ class ModelController(QObject):
     def open_settings(self) -> SettingsDialog:
         assistant = self.assistant
         dialog = SettingsDialog(assistant.settings, self._usable(), assistant.presets, self.current_model(),
-                                self.window)
+                                self.window, rerank_missing=assistant.reranker_missing())
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         dialog.applyRequested.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
         self.dialog = dialog

@@ -87,7 +87,7 @@ class SettingsDialog(QDialog):
     testRemoteRequested = Signal(str, object)  # Settings → Remote "Test connection": part, RemoteSettings
 
     def __init__(self, settings: Settings, models: list[tuple[str, Path]], presets: dict[str, SamplingParams],
-                 current_model: Path, parent: QWidget | None = None) -> None:
+                 current_model: Path, parent: QWidget | None = None, rerank_missing: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("SettingsDialog")
@@ -96,7 +96,7 @@ class SettingsDialog(QDialog):
         self.presets = presets
         tabs = QTabWidget()
         tabs.addTab(self._model_tab(settings, models, current_model), "Model")
-        tabs.addTab(self._knowledge_tab(settings), "Knowledge")
+        tabs.addTab(self._knowledge_tab(settings, rerank_missing), "Knowledge")
         tabs.addTab(self._memory_tab(settings), "Memory")
         self.server_page = ServerPage(settings.server)
         tabs.addTab(self.server_page, "Server")
@@ -240,7 +240,7 @@ class SettingsDialog(QDialog):
         self._speculation_changed()
         return group
 
-    def _knowledge_tab(self, s: Settings) -> QWidget:
+    def _knowledge_tab(self, s: Settings, rerank_missing: str) -> QWidget:
         k = s.knowledge
         self.chunk_tokens = _spin(*RANGES["knowledge.chunk_tokens"], k.chunk_tokens, "Chunk size in tokens")
         self.chunk_overlap = _spin(*RANGES["knowledge.chunk_overlap"], k.chunk_overlap, "Chunk overlap in tokens")
@@ -250,6 +250,10 @@ class SettingsDialog(QDialog):
         self.top_k_sources = _spin(*RANGES["knowledge.top_k"], k.top_k, "Number of sources")
         self.rerank = QCheckBox("Rerank sources with a cross-encoder (slower, more precise)")
         self.rerank.setChecked(k.rerank)
+        if rerank_missing:  # shown greyed with the reason: ticking it changed nothing (it can still be unticked)
+            self.rerank.setEnabled(k.rerank)
+            self.rerank.setText(f"{self.rerank.text()}: {rerank_missing.split(' (')[0]}")
+            self.rerank.setToolTip(rerank_missing[0].upper() + rerank_missing[1:] + ".")
         form = QFormLayout()
         form.addRow("Chunk size (tokens)", self.chunk_tokens)
         form.addRow("Chunk overlap (tokens)", self.chunk_overlap)

@@ -77,6 +77,16 @@ class KnowledgeBase:
                 self._reranker = CrossEncoderReranker(local)
             return self._reranker
 
+    @property
+    def reranker_missing(self) -> str:
+        """Why re-ranking cannot happen here ("" when a cross-encoder is installed): none ships with Hearth,
+        and a switch that changed nothing was shown as applied."""
+        local = self.paths.models_dir / "reranker"
+        if self._reranker is not None or (local / "config.json").is_file():
+            return ""
+        return (f"no cross-encoder is installed (none ships with Hearth; a sentence-transformers cross-encoder "
+                f"copied to {local} is used)")
+
     def warm_up(self) -> None:
         """Open what the first indexing run needs: the chunker, Chroma and the embedder's bulk model (queries
         embed without torch, so nothing else would import it before the first batch of an indexing run)."""
@@ -102,7 +112,9 @@ class KnowledgeBase:
                                "files are re-chunked at their collection's next sync")
             if new.rerank != old.rerank:
                 self._reranker = None
-                changed.append(f"re-ranking {'on' if new.rerank else 'off'}")
+                missing = self.reranker_missing if new.rerank else ""
+                changed.append(f"re-ranking on, but {missing}" if missing else
+                               f"re-ranking {'on' if new.rerank else 'off'}")
         if self._embedder is not None and self._chunker is None:
             _ = self.chunker  # rebuilt now (cheap once the embedder is loaded): listings can say what is stale
         if new.top_k != old.top_k:

@@ -239,3 +239,18 @@ def test_an_unusable_chroma_url_is_refused_and_nothing_is_saved(qtbot: QtBot, op
     assert "is not usable: write it as http://HOST:PORT" in dialog.apply_result.text()
     assert window.assistant.settings.remote.chroma_url == ""
     assert load_settings(get_paths().settings_file).settings.remote.chroma_url == ""
+
+
+def test_the_rerank_switch_is_greyed_with_the_reason_until_a_cross_encoder_is_installed(
+        qtbot: QtBot, open_fake_window) -> None:
+    """Ticking it said "Applied: re-ranking on" and changed nothing: no cross-encoder ships with Hearth."""
+    window = open_fake_window(Settings())
+    dialog = window.open_settings("knowledge")
+    assert not dialog.rerank.isEnabled() and "no cross-encoder is installed" in dialog.rerank.text()
+    assert str(get_paths().models_dir / "reranker") in dialog.rerank.toolTip()
+    dialog.reject()
+    folder = get_paths().models_dir / "reranker"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")  # what marks an installed cross-encoder (loaded on first search)
+    dialog = window.open_settings("knowledge")
+    assert dialog.rerank.isEnabled() and dialog.rerank.toolTip() == ""
