@@ -135,6 +135,19 @@ class Progress:
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+def time_left(seconds: float | None) -> str:
+    """A :attr:`Progress.eta_s` in words ("about 12 s left", "about 1 min 15 s left", "about 1.5 h left"), ""
+    before there is one: one wording for every front end's progress."""
+    if seconds is None:
+        return ""
+    whole = max(int(seconds), 1)
+    if whole < 60:
+        return f"about {whole} s left"
+    if whole < 3600:
+        return f"about {whole // 60} min {whole % 60:02d} s left"
+    return f"about {whole / 3600:.1f} h left"
+
+
 @dataclass(frozen=True)
 class BackgroundStatus:
     """What the core's background work is doing (``Assistant.subscribe``): memory learning and re-syncs."""

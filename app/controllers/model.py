@@ -27,6 +27,7 @@ from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
 from assistant.config import Settings
 from assistant.core import RELOAD_FIELDS
+from assistant.events import time_left
 
 if TYPE_CHECKING:
     from assistant.events import Progress
@@ -39,15 +40,6 @@ Load = Callable[[Callable[["Progress"], None], threading.Event], Any]
 
 #: how often the indexing warm-up looks whether the answers it waits for are done
 WARM_UP_POLL_S = 0.2
-
-
-def duration_text(seconds: float | None) -> str:
-    """"12 s left", "3 min left": rough on purpose, an ETA is an estimate ("" when there is none yet)."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{max(seconds, 1):.0f} s left"
-    return f"{seconds / 60:.0f} min left" if seconds < 3600 else f"{seconds / 3600:.1f} h left"
 
 
 class ModelController(QObject):
@@ -171,7 +163,7 @@ class ModelController(QObject):
         if self.loading is None:  # a late report of a load that already ended
             return
         percent = round(100 * progress.done / (progress.total or 1))
-        eta = duration_text(progress.eta_s) if percent < 100 else ""
+        eta = time_left(progress.eta_s) if percent < 100 else ""
         text = f"Loading {progress.message or self.loading.name}… {percent}%" + (f" · {eta}" if eta else "")
         self.status.show_load(percent, text)
         self.loadProgress.emit(text, percent)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from app.controllers.model import ModelController, duration_text
+from app.controllers.model import ModelController
 from app.views.dialogs import confirm, show_error
 from app.views.models_view import ModelsDialog, size_text
 from app.workers import Job, Relay, Workers
+from assistant.events import time_left
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 def download_text(p: DownloadProgress) -> str:
     total = f" of {p.total / 1e6:.1f}" if p.total else ""
-    eta = duration_text(p.eta_s)
+    eta = time_left(p.eta_s)
     return f"{p.file}: {p.downloaded / 1e6:.1f}{total} MB · {p.speed / 1e6:.1f} MB/s" + (f" · {eta}" if eta else "")
 
 

@@ -6,14 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from app.views.widgets import counted
-from assistant.events import Progress
-
-
-def eta_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    seconds = int(seconds)
-    return f"about {seconds // 60} min {seconds % 60:02d} s left" if seconds >= 60 else f"about {seconds} s left"
+from assistant.events import Progress, time_left
 
 
 class IndexingPanel(QFrame):
@@ -96,4 +89,4 @@ def _detail(progress: Progress, with_eta: bool) -> str:
     """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on."""
     rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
     text = f"{int(progress.done)} / {int(progress.total or 0)} {progress.unit or 'files'}{rate}"
-    return f"{text} · {eta_text(progress.eta_s)}" if with_eta else text
+    return f"{text} · {time_left(progress.eta_s) or 'estimating…'}" if with_eta else text

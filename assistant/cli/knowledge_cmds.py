@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import CliContext, positive_int, print_json
 from assistant.errors import InputError
 from assistant.events import Progress as ProgressEvent
+from assistant.events import time_left
 
 if TYPE_CHECKING:
     from assistant.knowledge import Citation
@@ -64,18 +65,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     """Drive an indexing job with a progress bar on stderr; returns its last event."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     last = ProgressEvent("index", 0)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[file]}"))
+    # the core's ETA (by bytes left): rich's own needs samples close together and showed -:--:-- for a run
+    # whose events came one embedding batch (half a minute) apart
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
+               TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[file]}"))
     console = Console(stderr=True)
     # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("indexing", total=None, rate="", file="")
+        task = bar.add_task("indexing", total=None, unit="", rate="", eta="", file="")
         for last in events:
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
-            bar.update(task, completed=last.done, total=last.total, rate=rate, file=Path(last.message).name)
+            bar.update(task, completed=last.done, total=last.total, unit=last.unit, rate=rate,
+                       eta=time_left(last.eta_s), file=Path(last.message).name)
     return last
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, err, positive_int, print_json
 from assistant.errors import HearthError
+from assistant.events import time_left
 
 if TYPE_CHECKING:
     from assistant.events import Progress
@@ -153,7 +154,7 @@ class _ProgressLine:
             err(self.title)
             self.started = True
         total = f"/{p.total / 1e6:.1f} MB ({p.fraction:.0%})" if p.total else " MB"
-        eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        eta = f", {time_left(p.eta_s)}" if p.eta_s is not None else ""
         sys.stderr.write(f"\r  {p.downloaded / 1e6:.1f}{total} at {p.speed / 1e6:.1f} MB/s{eta}   ")
         sys.stderr.flush()
 
@@ -220,7 +221,7 @@ class _JobLine:
             err(self.title)
             self.started = True
         total = f"/{p.total / 1e6:.1f} MB ({p.done / p.total:.0%})" if p.total else " MB"
-        eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        eta = f", {time_left(p.eta_s)}" if p.eta_s is not None else ""
         sys.stderr.write(f"\r  {p.done / 1e6:.1f}{total}{eta}   ")
         sys.stderr.flush()
 

@@ -1,0 +1,25 @@
+"""`hearth index` progress on a terminal: the core's ETA, and what the count counts."""
+
+from __future__ import annotations
+
+import time
+
+from assistant.cli.knowledge_cmds import render_progress
+from assistant.events import Progress
+
+
+def test_indexing_progress_on_a_terminal_shows_the_cores_eta(monkeypatch, capsys) -> None:
+    """rich's own ETA column needs samples close together: a run whose events came one embedding batch apart
+    showed -:--:-- throughout, and "43/400" beside "3.2 chunks/s" did not say that it counted files."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    events = [Progress("index", 43, 400, "files", rate=3.2, eta_s=75, message="/notes/a.md"),
+              Progress("index", 400, 400, "files", rate=3.3, message="done")]
+    def slowly():  # as a real run: seconds apart, so the bar is drawn between events
+        for event in events:
+            yield event
+            time.sleep(0.3)
+
+    assert render_progress(slowly()).message == "done"
+    err = capsys.readouterr().err
+    assert "43/400" in err and "files" in err and "about 1 min 15 s left" in err
