@@ -623,8 +623,11 @@ class _SpecStats:
         if self.mode == "off" or decoded <= 0 or decode_s <= 0:
             return
         plain = speed.plain_s
-        if plain is not None:
-            self.speedup = round(decoded / decode_s * plain, 3)
+        if plain is not None and self.steps:
+            # A step costs at least one plain step, so speculation can be at most as much faster as the tokens
+            # it gives per step: above that the clock is noise ("1.36x plain" with nothing accepted, from a
+            # plain speed measured at another depth of the context).
+            self.speedup = round(min(decoded / decode_s * plain, decoded / self.steps), 3)
         acceptance = f"acceptance {self.accepted / self.drafted:.0%}" if self.drafted else "nothing drafted"
         vs_plain = f"{self.speedup:.2f}x plain" if self.speedup else "plain speed not measured yet"
         broken = [d.problem for d in policy.drafters if getattr(d, "problem", "")]

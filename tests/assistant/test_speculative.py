@@ -507,3 +507,23 @@ def test_past_256_cached_tokens_exact_with_one_thread_or_the_q8_cache(chat_model
             assert spec.text == plain.text and spec.stats.spec_accepted > 0
     finally:
         eng.unload()
+
+
+def test_the_reported_speed_up_is_never_more_than_the_tokens_each_step_gave() -> None:
+    """ "ngram: 1.36x plain, acceptance 0%" and "2.12x plain" from 1.05 tokens per step were read off a clock
+    against a plain speed measured at another depth: a step costs at least one plain step."""
+    from types import SimpleNamespace
+
+    from assistant.engine.engine import _SpecStats
+
+    speed, policy = SimpleNamespace(plain_s=0.02), SimpleNamespace(drafters=[], chosen_steps=3)
+    missed = _SpecStats("auto")
+    for _ in range(20):
+        missed.record(SimpleNamespace(name="ngram"), 2, 0)
+    missed.finish(speed, policy, decoded=20, decode_s=0.2)  # the clock says 2x
+    assert missed.speedup == 1.0 and "1.00x plain, acceptance 0%" in missed.decision
+    quoting = _SpecStats("auto")
+    for _ in range(10):
+        quoting.record(SimpleNamespace(name="ngram"), 4, 3)
+    quoting.finish(speed, policy, decoded=40, decode_s=0.5)  # 4 tokens per step, the clock says 1.6x
+    assert quoting.speedup == 1.6
