@@ -218,7 +218,8 @@ class Assistant:
                 return
             problems = (loaded.warning,) if loaded.warning else ()
             try:
-                applied = self.update_settings(loaded.settings)
+                with self._settings_lock:  # a token deleted in the file is made anew (the README's way)
+                    applied = self._apply(loaded.settings, None, None, keep_token=False)
             except HearthError as exc:
                 self.scheduler.publish(SettingsReloaded((), (*problems, str(exc))))
                 return
@@ -294,8 +295,12 @@ class Assistant:
             return self._apply(new, progress, cancel)
 
     def _apply(self, new: Settings, progress: Callable[[Progress], None] | None,
-               cancel: threading.Event | None) -> SettingsApplied:
+               cancel: threading.Event | None, keep_token: bool = True) -> SettingsApplied:
         """Apply ``new`` everywhere it matters, now, and save it; returns what was done.
+
+        ``keep_token``: an empty API token in ``new`` keeps the one in use. A front end's copy of the settings
+        may predate the token (Settings made it on opening, and an Apply right after put an empty one in, so
+        the server started with a second token while the dialog showed the first).
 
         ``new.model.path`` names the model to use: a different one is switched to (with its own profile), and
         changed load settings reload the current one. If that load fails the old model stays, the load
@@ -310,6 +315,8 @@ class Assistant:
         if (new.remote.chroma_url, new.remote.chroma_token) != (old.remote.chroma_url, old.remote.chroma_token):
             ChromaTarget.from_settings(new.remote)  # an unusable URL is refused before anything applies or is saved
         new = copy.deepcopy(new)
+        if keep_token and not new.server.token:
+            new.server.token = old.server.token
         target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
         new.model.path = old.model.path  # the model path changes only once that model is in place
         changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
@@ -968,12 +975,13 @@ class Assistant:
 
     def server_token(self) -> str:
         """The API's bearer token, made (``secrets.token_urlsafe``) and saved in the settings at first use."""
-        if not self.settings.server.token:
-            import secrets
+        with self._settings_lock:  # one token, also when Settings asks for it while an Apply starts the server
+            if not self.settings.server.token:
+                import secrets
 
-            self.settings.server.token = secrets.token_urlsafe(32)
-            self.save_settings()
-        return self.settings.server.token
+                self.settings.server.token = secrets.token_urlsafe(32)
+                self.save_settings()
+            return self.settings.server.token
 
     def start_server(self, host: str | None = None, port: int | None = None,
                      parallel: int | None = None) -> ServerStatus:

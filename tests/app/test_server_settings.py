@@ -254,3 +254,27 @@ def test_the_rerank_switch_is_greyed_with_the_reason_until_a_cross_encoder_is_in
     (folder / "config.json").write_text("{}")  # what marks an installed cross-encoder (loaded on first search)
     dialog = window.open_settings("knowledge")
     assert dialog.rerank.isEnabled() and dialog.rerank.toolTip() == ""
+
+
+def test_apply_before_the_token_is_shown_leaves_one_token(qtbot: QtBot, open_fake_window) -> None:
+    """Settings makes the token on first opening (on the network lane); an Apply before it arrived put an
+    empty token in, so the server started with a second one: Copy token gave a key that got 401, and the
+    next Apply switched the server back to the first, locking out clients set up with the second."""
+    port = free_port()
+    window = open_fake_window(Settings())
+    dialog = open_server_page(window)
+    page = dialog.server_page
+    page.enabled.setChecked(True)
+    page.port.setValue(port)
+    dialog._apply_clicked()  # at once: the token is being made on the network lane meanwhile
+    url = f"http://127.0.0.1:{port}"
+    qtbot.waitUntil(lambda: window.status.server.text() == f"API: {url}", timeout=20_000)
+    qtbot.waitUntil(lambda: bool(page.token.text()), timeout=20_000)
+    shown = page.token.text()
+    assert shown == window.assistant.settings.server.token
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {shown}"}).status_code == 200
+    dialog.accept()  # and a later Apply keeps it
+    qtbot.waitUntil(lambda: window.ctl.model.dialog is None or not window.ctl.model.dialog.isVisible())
+    qtbot.waitUntil(lambda: health(url) == 200, timeout=20_000)
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {shown}"}).status_code == 200
+    assert load_settings(get_paths().settings_file).settings.server.token == shown
