@@ -14,7 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pydantic._internal._validators  # noqa: F401  (see the comment below)
+# Imported whole here, on the main thread before any worker runs. PySide6's import hook asks every module
+# imported after it for ``__wrapped__``; on a pydantic module that runs pydantic's module ``__getattr__``, which
+# imports this module. When Chroma's first import on a worker thread was itself importing it, the lookup found it
+# half made and the window started with "cannot import name 'import_string' from partially initialized module"
+# (the traceback runs through shibokensupport's feature_imported; a sweep saw it at 2 of 2 start-ups of one data
+# folder, not reproduced since). Complete, the lookup's import is a no-op. About 50 ms at start.
+import pydantic._internal._validators  # noqa: F401
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
@@ -36,14 +42,6 @@ from app.views.overlay import DropOverlay
 from app.views.settings_dialog import SettingsDialog
 from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
-
-# pydantic's validators module is imported whole above, on the main thread before any worker runs. PySide6's
-# import hook asks every module imported after it for ``__wrapped__``, and on a pydantic module that runs
-# pydantic's module ``__getattr__``, which imports ``pydantic._internal._validators``. When Chroma's first
-# import on a worker thread was itself importing that module, the lookup found it half made and the window
-# started with "cannot import name 'import_string' from partially initialized module" (its traceback runs
-# through shibokensupport's feature_imported; seen in a sweep at 2 of 2 start-ups of one data folder, never
-# reproduced since). With the module complete, the lookup's import is a no-op. About 50 ms at start.
 from app.views.status_bar import StatusBar
 from app.views.welcome import Setup
 from app.workers import Job, Workers

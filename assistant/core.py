@@ -217,9 +217,8 @@ class Assistant:
                                                              "the settings in use stay",)))
                 return
             problems = (loaded.warning,) if loaded.warning else ()
-            try:
-                with self._settings_lock:  # a token deleted in the file is made anew (the README's way)
-                    applied = self._apply(loaded.settings, None, None, keep_token=False)
+            try:  # a token deleted in the file is made anew (the README's way to get a new one)
+                applied = self._apply(loaded.settings, None, None, keep_token=False)
             except HearthError as exc:
                 self.scheduler.publish(SettingsReloaded((), (*problems, str(exc))))
                 return
