@@ -115,7 +115,9 @@ class IndexJob:
                 due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
                 if due or len(tally.errors) > errors_before:
                     yield tally.event(f.path)
-                if len(batch.chunks) >= self.flush_chunks:
+                # the first commit comes after one embedding batch: the ETA (by bytes committed) appears then,
+                # and a Ctrl+C half a minute into a first run kept nothing while it waited for four batches
+                if len(batch.chunks) >= (self.flush_chunks if tally.chunks else self.batch_size):
                     self._flush(batch, tally)
                     batch = _Batch()
                     yield tally.event(f.path)

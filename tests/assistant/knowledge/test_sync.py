@@ -274,3 +274,18 @@ def test_files_behind_a_link_whose_target_is_gone_stay_indexed(kb: KnowledgeBase
     (notes / "todo.txt").unlink()  # a real deletion still leaves the index
     sync(notes)
     assert kb.search("plumber boiler", k=1, mode="keyword") == []
+
+
+def test_a_cancel_after_the_first_embedding_batch_keeps_its_files(kb: KnowledgeBase, embedder, tmp_path: Path) -> None:
+    """Files were committed four embedding batches at a time: a Ctrl+C half a minute into a first run on two
+    cores kept nothing, and no ETA showed until then."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"note{i:02}.md").write_text(f"# Note {i}\n\nThe heron number {i} fishes by the weir.\n")
+    cancel = threading.Event()
+    inner = embedder.embed
+    embedder.embed = lambda texts: (cancel.set(), inner(texts))[1]  # Ctrl+C during the first batch
+    events = list(kb.index([folder], cancel=cancel))
+    assert events[-1].message == "cancelled" and events[-1].done == len(contents(kb.store)) == 8
+    assert any(e.eta_s is not None for e in events)
