@@ -150,19 +150,19 @@ def test_the_question_set_has_enough_known_answers() -> None:
 
 
 @pytest.mark.slow
-def test_three_questions_through_the_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+def test_one_question_through_the_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                          chat_model_path: Path) -> None:
     saved: dict[str, Any] = {}
     monkeypatch.setattr(answers, "save_result", lambda name, result: saved.update({name: result}))
-    assert cli.main(["bench", "answers", "--limit", "3", "--json"]) == 0
+    assert cli.main(["bench", "answers", "--limit", "1", "--json"]) == 0  # each answer is ~11 s on 2 cores
     result = json.loads(capsys.readouterr().out)
-    assert list(saved) == ["answers"] and saved["answers"]["questions"] == 3
+    assert list(saved) == ["answers"] and saved["answers"]["questions"] == 1
     assert result["model_file"] == chat_model_path.name and result["files"] >= 60 and not result["index_errors"]
-    assert len(result["rows"]) == 3 and result["sampling"] == "greedy"
+    assert len(result["rows"]) == 1 and result["sampling"] == "greedy"
     for row in result["rows"]:
         assert row["answer"] and row["failed"] is None and row["given_files"]
         assert row["completion_tokens"] <= answers.ANSWER_TOKENS
         assert row["no_citation"] == (not row["cited"])
         assert not (row["fallback"] and row["no_citation"])  # the fallback is only said when it attributed
-    assert result["retrieval_hit"]["n"] >= 2  # the dishwasher manual is found for its own error codes
+    assert result["retrieval_hit"]["n"] == 1  # the dishwasher manual is found for its own error code
     assert "| answer contains the known fact |" in answers.table(result)
