@@ -1028,9 +1028,16 @@ class Assistant:
         return self._server.status()
 
     def server_wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the API server stops (True, also when none runs) or ``timeout_s`` passes (False)."""
+        """Block until the API server stops for good (True, also when none runs) or ``timeout_s`` passes (False).
+
+        A restart for a settings change (a new token or CORS list in the settings file) is not a stop: `hearth
+        serve` took the old server's end for one and exited, taking the new server with it."""
         server = self._server
-        return server is None or server.wait(timeout_s)
+        if server is not None and not server.wait(timeout_s):
+            return False
+        with self._settings_lock:  # a settings change may be restarting it: its end decides
+            restarted = self._server
+        return restarted is None or restarted is server
 
     def _server_settings_changed(self, old: ServerSettings) -> tuple[str, bool]:
         """Apply a change of ``settings.server`` to the running server at once: stop or restart it. Returns what

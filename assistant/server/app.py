@@ -54,8 +54,10 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
     app.add_middleware(RequireToken, assistant=assistant)  # inside CORS: a browser can read the 401
     origins = [o.strip() for o in assistant.settings.server.cors_origins.split(",") if o.strip()]
     if origins:
+        # any request header: the origins are what is restricted, and OpenAI's JavaScript SDK sends its own
+        # (x-stainless-os, -lang, -retry-count...), whose preflight was refused ("Disallowed CORS headers")
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
-                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+                           allow_headers=["*"], max_age=600)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host), www_redirect=False)
     return app
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from assistant.events import Done, Event, Failed, Notice, Sources, Token
 from assistant.server import openai_format as fmt
 from assistant.server.bridge import EventStream
-from assistant.server.errors import from_core
+from assistant.server.errors import APIError, from_core
 
 #: How often a waiting request checks that its client is still there.
 POLL_S = 0.25
@@ -42,6 +42,13 @@ async def _next_watching(events: EventStream, request: Request) -> Event | None:
             return await events.next(POLL_S)
         except TimeoutError:
             continue
+
+
+def _cut(done: Done) -> APIError:
+    """An answer the server cancelled while its client still waited (the server is stopping, or restarting for
+    a settings change): an error, so no client stores the cut text as a whole answer (it said "stop")."""
+    return APIError(503, f"The answer was cut short after {done.stats.completion_tokens} tokens: the server is "
+                         "stopping or restarting. Send the request again.", "server_error", "answer_interrupted")
 
 
 def _extras(done: Done | None, sources: Sources | None, notices: Sequence[Notice] = ()) -> dict[str, Any]:
@@ -95,6 +102,8 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
             return {}
     assert done is not None
     s = done.stats
+    if s.stop_reason == "cancelled":
+        raise _cut(done)
     return shape.full(done.text, fmt.finish_reason(s.stop_reason), fmt.usage(s.prompt_tokens, s.completion_tokens),
                       **_extras(done, sources, notices))
 
@@ -114,6 +123,9 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 sources = event
             elif isinstance(event, Notice):
                 notices.append(event)
+            elif isinstance(event, Done) and event.stats.stop_reason == "cancelled":
+                yield fmt.sse(_cut(event).body())
+                return  # no [DONE]: the answer did not end
             elif isinstance(event, Done):
                 s = event.stats
                 conversation = _extras(event, None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import threading
 
 import httpx
 import pytest
@@ -199,16 +200,45 @@ def test_a_client_that_goes_away_cancels_its_answer(assistant: Assistant, server
     assert saved.partial and saved.stats["stop_reason"] == "cancelled" and saved.stats["completion_tokens"] < 400
 
 
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_answer_the_server_cuts_is_an_error_not_a_finished_answer(assistant: Assistant, server: httpx.Client,
+                                                                      stream: bool) -> None:
+    """A stop (Ctrl+C, SIGTERM, a restart) cancelled the answers in flight, and clients were told they ended
+    normally: finish_reason "stop" and [DONE], HTTP 200 with the cut text."""
+    assistant.engine.reply = lambda _prompt: "word " * 500
+    assistant.engine.token_delay_s = 0.01
+    body = {"messages": [{"role": "user", "content": "Talk."}], "stream": stream}
+    threading.Timer(0.5, lambda: assistant._server.app.state.cancel_all()).start()
+    if stream:
+        with server.stream("POST", "/chat/completions", json=body) as response:
+            lines = [line for line in response.iter_lines() if line]
+        assert lines[-1].startswith("data: {\"error\"") and "answer_interrupted" in lines[-1]
+        assert "data: [DONE]" not in lines and '"finish_reason":"stop"' not in "".join(lines)
+    else:
+        response = server.post("/chat/completions", json=body)
+        assert response.status_code == 503 and response.json()["error"]["code"] == "answer_interrupted"
+
+
 def test_settings_change_restarts_or_stops_the_running_server(assistant: Assistant, server: httpx.Client) -> None:
     origin = {"Origin": "http://localhost:3000"}
     assert "access-control-allow-origin" not in server.get("/models", headers=origin).headers  # no CORS by default
     new = copy.deepcopy(assistant.settings)
     new.server.cors_origins = "http://localhost:3000"
+    waited: list[bool] = []  # what `hearth serve` waits on: it took the restart for a stop and exited
+    waiting = threading.Thread(target=lambda: waited.append(assistant.server_wait(30)))
+    waiting.start()
     applied = assistant.update_settings(new)
+    waiting.join(15)
+    assert waited == [False]
     status = assistant.server_status()
     assert status.running and f"API server restarted at {status.url}" in applied.changes
     with httpx.Client(base_url=status.base_url, headers={"Authorization": f"Bearer {assistant.server_token()}"}) as c:
         assert c.get("/models", headers=origin).headers["access-control-allow-origin"] == "http://localhost:3000"
+        # OpenAI's JavaScript SDK asks for its own headers too: that preflight was refused
+        asked = "authorization,content-type,x-stainless-os,x-stainless-lang,x-stainless-retry-count"
+        preflight = c.options("/chat/completions", headers={**origin, "Access-Control-Request-Method": "POST",
+                                                             "Access-Control-Request-Headers": asked})
+        assert preflight.status_code == 200, preflight.text
     assistant.settings.server.enabled = True  # the app's switch was on...
     new = copy.deepcopy(assistant.settings)
     new.server.enabled = False  # ...and is turned off

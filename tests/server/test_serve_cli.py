@@ -54,6 +54,11 @@ def test_show_token_makes_one_and_keeps_it(hearth_home: Path) -> None:
 
 
 @pytest.mark.slow
+def saved_token(settings: Path) -> str:
+    text = settings.read_text()
+    return text.split('token = "')[1].split('"')[0] if 'token = "' in text else ""
+
+
 def served_id(base: str, token: str) -> str:
     models = httpx.get(f"{base}/v1/models", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     return models.json()["data"][0]["id"] if models.status_code == 200 else ""
@@ -96,6 +101,19 @@ def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> 
         while time.monotonic() < deadline and not served_id(base, token).startswith("gemma"):
             time.sleep(0.5)
         assert served_id(base, token).startswith("gemma")
+        # deleting the token in the file (the README's way to get a new one) restarts the server with a new
+        # token: `hearth serve` took the restart for a stop and exited
+        settings = hearth_home / "config" / "settings.toml"
+        settings.write_text("".join(line for line in settings.read_text().splitlines(keepends=True)
+                                    if not line.startswith("token = ")))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (new_token := saved_token(settings)):
+            time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not served_id(base, new_token):
+            time.sleep(0.2)
+        assert new_token != token and served_id(base, new_token).startswith("gemma") and not served_id(base, token)
+        assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
     finally:
