@@ -682,10 +682,13 @@ class _Answer:
         return text
 
     def finish(self) -> str:
-        """The text still held back (a possible stop-string start, an incomplete UTF-8 sequence)."""
+        """The text still held back (a possible stop-string start). The bytes of a character the answer ended
+        in the middle of (max_tokens cut an emoji's or a CJK character's tokens) are dropped, as llama.cpp's
+        server drops them: decoded, they ended the answer in U+FFFD."""
+        self.decoder.reset()
         if self.stop_reason == "stop":
             return ""
-        tail = self.stopper.flush() + self.decoder.decode(b"", final=True)
+        tail = self.stopper.flush()
         if tail:
             self.parts.append(tail)
         return tail

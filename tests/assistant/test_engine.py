@@ -304,3 +304,18 @@ def test_a_context_smaller_than_the_batch_reads_a_long_prompt(chat_model_path: P
     )
     out = run_python(script)
     assert out.returncode == 0 and "answered" in out.stdout, out.stderr[-2000:]
+
+
+def test_an_answer_cut_inside_a_character_drops_its_bytes() -> None:
+    """max_tokens falling between the tokens of one emoji ended the answer (streamed and whole) in U+FFFD."""
+    from types import SimpleNamespace
+
+    from assistant.engine.engine import _Answer
+
+    pieces = {1: b"Fire ", 2: "🔥".encode()[:2], 3: "🔥".encode()[2:]}
+    model = SimpleNamespace(is_eog=lambda tok: False, piece=lambda tok: pieces[tok])
+    cut = _Answer(model, (), max_tokens=2)
+    shown = cut.add(1) + cut.add(2) + cut.finish()
+    assert shown == "Fire " and "".join(cut.parts) == "Fire " and cut.stop_reason == "length"
+    whole = _Answer(model, (), max_tokens=3)
+    assert whole.add(1) + whole.add(2) + whole.add(3) + whole.finish() == "Fire 🔥"
