@@ -52,6 +52,10 @@ async def model(model_id: str, request: Request) -> dict[str, Any]:
 async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]:
     assistant = request.app.state.assistant
     texts = [body.input] if isinstance(body.input, str) else body.input
+    if any(not isinstance(t, str) for t in texts):
+        raise APIError(400, "input as token ids cannot be read: they are another tokenizer's numbers. Send the text "
+                            "(LangChain's OpenAIEmbeddings sends token ids unless check_embedding_ctx_length=False).",
+                       param="input")
     if not texts or any(not t for t in texts):
         raise APIError(400, "input must be a non-empty text or a list of them.", param="input")
     vectors = await run_in_threadpool(assistant.embed, texts)

@@ -123,7 +123,7 @@ class CompletionRequest(_Generation):
 
 
 class EmbeddingRequest(_Request):
-    input: str | list[str]
+    input: str | list[str] | list[int] | list[list[int]]  # token arrays are read only to be refused by the route
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = None

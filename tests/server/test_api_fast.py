@@ -154,6 +154,9 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         refused = server.post("/completions", json={"prompt": "Hi", field: value})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
     assert server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 3}).status_code == 400
+    for ids in ([9906, 1917], [[9906, 1917], [15339]]):  # LangChain's OpenAIEmbeddings sends tiktoken ids
+        refused = server.post("/embeddings", json={"input": ids})
+        assert refused.status_code == 400 and "token ids cannot be read" in refused.json()["error"]["message"]
 
 
 def test_null_fields_count_as_left_out(server: httpx.Client) -> None:
