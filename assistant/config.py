@@ -8,6 +8,7 @@ of :data:`RANGES` fall back to the default with a warning.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import tempfile
@@ -139,8 +140,12 @@ def _to_dict(obj: Any) -> dict[str, Any]:
     return {f.name: (_to_dict(v) if is_dataclass(v := getattr(obj, f.name)) else v) for f in fields(obj)}
 
 
-def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: list[str] | None = None) -> Any:
-    """``cls`` from ``data`` over its defaults; what was ignored, and why, goes to ``problems`` (or the log)."""
+def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: list[str] | None = None,
+               in_use: Any = None) -> Any:
+    """``cls`` from ``data`` over its defaults; what was ignored, and why, goes to ``problems`` (or the log).
+
+    ``in_use``: the settings a running process has; an unusable value then keeps the one in use instead of the
+    default (a hand edit of ``max_tokens = 5`` switched a user's 24 to 1024, and the file was saved so)."""
     said = problems if problems is not None else []
     obj = cls()
     names = {f.name for f in fields(cls)}
@@ -151,11 +156,17 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
             continue
         key, value, default = f"{section}{f.name}", data[f.name], getattr(obj, f.name)
         if is_dataclass(default):
+            kept = getattr(in_use, f.name) if in_use is not None else None
             if isinstance(value, dict):
-                setattr(obj, f.name, _from_dict(type(default), value, f"{key}.", said))
+                setattr(obj, f.name, _from_dict(type(default), value, f"{key}.", said, kept))
             else:
-                said.append(f"[{key}] should be a section (its defaults are used)")
+                if kept is not None:
+                    setattr(obj, f.name, copy.deepcopy(kept))
+                said.append(f"[{key}] should be a section (its {'values in use' if kept else 'defaults'} are used)")
             continue
+        if in_use is not None:
+            default = getattr(in_use, f.name)
+            setattr(obj, f.name, default)  # what an unusable value below leaves in place
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not type(default):
@@ -214,11 +225,12 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         return LoadedSettings(Settings(), warning=msg)
 
 
-def parse_settings(text: str, path: Path) -> LoadedSettings:
-    """The settings ``text`` (read from ``path``) says, values out of range named in the warning; raises
-    ``tomllib.TOMLDecodeError`` when it is not TOML (the caller decides what happens to the file)."""
+def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> LoadedSettings:
+    """The settings ``text`` (read from ``path``) says, values out of range named in the warning (each replaced
+    by the default, or by its value ``in_use`` in a running process); raises ``tomllib.TOMLDecodeError`` when it
+    is not TOML (the caller decides what happens to the file)."""
     problems: list[str] = []
-    settings = _from_dict(Settings, tomllib.loads(text), problems=problems)
+    settings = _from_dict(Settings, tomllib.loads(text), problems=problems, in_use=in_use)
     warning = f"Settings file {path}: {'; '.join(problems)}." if problems else None
     return LoadedSettings(settings, warning=warning)
 

@@ -211,7 +211,7 @@ class Assistant:
                 return  # this process wrote it, or nothing in it changed
             self._settings_text = text
             try:
-                loaded = parse_settings(text, path)
+                loaded = parse_settings(text, path, self.settings)  # an unusable value keeps the one in use
             except tomllib.TOMLDecodeError as exc:
                 self.scheduler.publish(SettingsReloaded((), (f"{path.name} was changed but cannot be read ({exc}); "
                                                              "the settings in use stay",)))

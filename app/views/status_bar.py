@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
@@ -89,16 +89,22 @@ class StatusBar(QStatusBar):
         self.server.setAccessibleName("API server")
         self.server.clicked.connect(self.serverRequested)
         self.server.hide()
-        self.addWidget(self.model)
-        self.addWidget(self.load_bar)
-        self.addWidget(self.cancel_load)
-        self.addWidget(self.device)
+        for left in (self.model, self.load_bar, self.cancel_load, self.device):
+            self.addWidget(left)
+            left.installEventFilter(self)
         self.show_load(None)
         self.addPermanentWidget(self.server)
         self.addPermanentWidget(self.speculation)
         self.addPermanentWidget(self.speed)
         self.addPermanentWidget(self.meter)
         self.addPermanentWidget(self.context)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Qt's restyle (a theme or font change) and a model load show the left-hand labels again under a
+        message still shown ("Settings file changed: …" drawn over the model's name): hidden again at once."""
+        if event.type() == QEvent.Type.Show and self.currentMessage():
+            QTimer.singleShot(0, self.hideOrShow)
+        return False
 
     def set_model(self, text: str, tooltip: str = "") -> None:
         self.model.setText(text)

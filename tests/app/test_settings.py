@@ -121,7 +121,8 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
     file = get_paths().settings_file
     data = tomllib.loads(file.read_text())
-    data["model"].update(temperature=0.9, system_prompt="Answer like a pirate.", path=str(BUNDLED_SECOND_MODEL))
+    data["model"].update(temperature=0.9, system_prompt="Answer like a pirate.", path=str(BUNDLED_SECOND_MODEL),
+                         max_tokens=300)
     data.setdefault("appearance", {})["font_size"] = 15
     file.write_text(tomli_w.dumps(data))
     qtbot.waitUntil(lambda: window.assistant.engine.info.name == "Gemma 3 270M"
@@ -129,6 +130,8 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     live = window.assistant.settings
     assert (live.model.temperature, live.model.system_prompt) == (0.9, "Answer like a pirate.")
     assert window.theme.font_size == 15 and "Settings file changed: " in window.status.currentMessage()
+    qtbot.wait(200)  # the restyle's events: they showed the model's name again, drawn over the message
+    assert not window.status.model.isVisible()
     dialog = window.ctl.model.open_settings()  # the dialog shows the file's values, and Apply keeps them
     assert dialog.temperature.value() == 0.9
     dialog.font_size.setValue(13)
@@ -137,6 +140,18 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None and window.theme.font_size == 13)
     saved = load_settings(file).settings
     assert (saved.model.temperature, saved.appearance.font_size) == (0.9, 13)
+    # a value out of range keeps the one in use (it switched to the default, and the file was saved so)
+    in_use = window.assistant.settings.model.max_tokens
+    assert in_use == 300  # not the default (1024), which an unusable value used to bring in
+    data = tomllib.loads(file.read_text())
+    data["model"]["max_tokens"] = 5
+    window.ctl.model.error = None
+    file.write_text(tomli_w.dumps(data))
+    qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
+    assert f"max_tokens = 5 is outside 16 to 32768 (using {in_use})" in window.ctl.model.error.text()
+    assert window.assistant.settings.model.max_tokens == in_use
+    window.ctl.model.error.accept()
+    window.ctl.model.error = None
     file.write_text("[model\nbroken = ")  # a typo while editing: said, and the settings in use stay
     qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
     assert "cannot be read" in window.ctl.model.error.text() and window.assistant.settings.model.temperature == 0.9
