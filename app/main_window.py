@@ -193,7 +193,9 @@ class MainWindow(QMainWindow):
         if self.ctl is None or self.assistant is None:  # not open yet, or closed
             return
         a = self.assistant
-        self.chat_view.welcome.describe(Setup(a.model_path().name, a.model_is_bundled, a.remote_llm_url,
+        # the name people know ("Gemma 3 270M", as the status bar says) once the model is loaded
+        name = a.engine.info.name if a.engine.loaded and not a.remote_llm_url else a.model_path().name
+        self.chat_view.welcome.describe(Setup(name, a.model_is_bundled, a.remote_llm_url,
                                               a.settings.remote.chroma_url))
 
     def _background(self, event: BackgroundStatus | CollectionSynced | SettingsReloaded) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 #: Answers shorter than this show no speed-up: over a few tokens it measures noise, not speculation (the
@@ -37,6 +37,21 @@ def speculation_summary(stats: Any) -> str:
     return f"spec: {mode} · nothing drafted"
 
 
+class ElidedLabel(QLabel):
+    """A label that gives up width: its text ends in "…" where the window is narrower than the text, and the
+    whole text is its tooltip unless one is set. At font size 16 the status bar's labels made the window at
+    least 1,470 px wide, wider than a laptop's screen, and an answer's longer figures widened it further."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("…") * 4, super().minimumSizeHint().height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        box = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, box.width())
+        painter.drawText(box, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+
+
 class ClickableLabel(QLabel):
     """A status-bar label that opens something when clicked (the pointer says so)."""
 
@@ -59,9 +74,9 @@ class StatusBar(QStatusBar):
     def __init__(self) -> None:
         super().__init__()
         self.setSizeGripEnabled(False)
-        self.model = QLabel("Starting…")
+        self.model = ElidedLabel("Starting…")
         self.model.setAccessibleName("Model")
-        self.device = QLabel()
+        self.device = ElidedLabel()
         self.device.setAccessibleName("Device")
         self.meter = QProgressBar()
         self.meter.setObjectName("ContextMeter")
@@ -81,7 +96,7 @@ class StatusBar(QStatusBar):
         self.cancel_load.clicked.connect(self.cancelLoadRequested)
         self.speed = QLabel()
         self.speed.setAccessibleName("Last answer speed")
-        self.speculation = QLabel()
+        self.speculation = ElidedLabel()
         self.speculation.setAccessibleName("Speculative decoding in the last answer")
         self.speculation.hide()
         self.server = ClickableLabel()

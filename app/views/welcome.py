@@ -24,8 +24,8 @@ cite their sources; click a number to see the passage.</p>
 
 @dataclass(frozen=True)
 class Setup:
-    """What the intro describes: the local model's file name and whether it is the bundled one, and the
-    remote parts in use (empty: none)."""
+    """What the intro describes: the local model's name (its file name until it is loaded) and whether it is the
+    bundled one, and the remote parts in use (empty: none)."""
 
     model: str
     bundled: bool

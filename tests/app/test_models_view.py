@@ -94,7 +94,7 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     assert window.assistant.engine.info.name == "Gemma 3 270M" and not window.status.load_bar.isVisible()
     assert dialog.load.label.text() == "Now using Gemma 3 270M."
     intro = window.chat_view.welcome.intro.text()  # the welcome panel names the model that answers now
-    assert "Answers come from <b>gemma-3-270m-q4_k_m.gguf</b>, on this computer" in intro and "fully offline" in intro
+    assert "Answers come from <b>Gemma 3 270M</b>, on this computer" in intro and "fully offline" in intro
     rows = _rows(dialog)  # the current mark moved with the message (it waited for the library's next read)
     assert "current" in rows["Gemma 3 270M"].title.text()
     assert "current" not in rows["SmolLM2 135M Instruct"].title.text()

@@ -278,3 +278,22 @@ def test_apply_before_the_token_is_shown_leaves_one_token(qtbot: QtBot, open_fak
     qtbot.waitUntil(lambda: health(url) == 200, timeout=20_000)
     assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {shown}"}).status_code == 200
     assert load_settings(get_paths().settings_file).settings.server.token == shown
+
+
+def test_at_font_size_16_the_window_fits_a_laptop_screen(qtbot: QtBot, open_fake_window) -> None:
+    """The status bar's labels at their full width made the window at least 1,814 px wide at font size 16, and
+    longer figures after an answer widened it further: they are cut with "…" instead."""
+    settings = Settings()
+    settings.appearance.font_size = 16
+    window = open_fake_window(settings)
+    window.apply_appearance(settings)
+    status = window.status
+    status.set_model("SmolLM2 135M Instruct · 135M Q4_1", "the model file")
+    status.set_device("CPU (this build of llama.cpp has no GPU support)")
+    status.speculation.setText("spec: off (no draft worth trying)")
+    status.speculation.show()
+    status.set_speed(18.1, 0.251)
+    status.set_context(1234, 4096)
+    window.resize(1200, 700)
+    qtbot.waitUntil(lambda: window.width() == 1200)
+    assert window.minimumSizeHint().width() <= 1100
