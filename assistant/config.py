@@ -3,7 +3,8 @@
 A corrupt or unreadable settings file never stops the app: it is moved aside to
 ``settings.toml.corrupt-<timestamp>`` and defaults are used, with a warning the front end shows.
 Unknown keys are ignored with a warning (a typo must not pass for a setting); values of the wrong type or out
-of :data:`RANGES` fall back to the default with a warning.
+of :data:`RANGES` fall back to the default with a warning (in a running process that applies a changed file,
+to the value in use). A file that is not TOML, changed while a process runs, is said and the settings in use stay.
 """
 
 from __future__ import annotations
