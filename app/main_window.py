@@ -46,7 +46,7 @@ from app.views.status_bar import StatusBar
 from app.views.welcome import Setup
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings
-from assistant.events import BackgroundStatus, CollectionSynced, SettingsReloaded
+from assistant.events import BackgroundEvent, CollectionSynced, SettingsReloaded
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
         self.chat_view.welcome.describe(Setup(name, a.model_is_bundled, a.remote_llm_url,
                                               a.settings.remote.chroma_url))
 
-    def _background(self, event: BackgroundStatus | CollectionSynced | SettingsReloaded) -> None:
+    def _background(self, event: BackgroundEvent) -> None:
         """The core's background work changed: memory learning in the status bar and the memory manager,
         re-syncs of watched collections in the indexing panel and the collection list, and a settings file
         changed on disk."""

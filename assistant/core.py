@@ -29,8 +29,7 @@ from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
 from assistant.errors import HearthError, InputError, ModelLoadError
 from assistant.events import (
-    BackgroundStatus,
-    CollectionSynced,
+    BackgroundEvent,
     Done,
     Event,
     Failed,
@@ -240,7 +239,7 @@ class Assistant:
         if self._knowledge is not None:
             self._knowledge.close()
 
-    def subscribe(self, listener: Callable[[BackgroundStatus | CollectionSynced], None]) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[BackgroundEvent], None]) -> Callable[[], None]:
         """Be told (from a background thread) what background work is doing; returns the unsubscribe call."""
         return self.scheduler.subscribe(listener)
 

@@ -181,4 +181,8 @@ class CollectionSynced:
     progress: Progress
 
 
+#: What the core's background work tells its listeners (``Assistant.subscribe``).
+BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded
+
+
 Event = Token | Notice | Sources | MemoriesUsed | Saved | Done | Failed | Progress

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import HearthError
-from assistant.events import BackgroundStatus, CollectionSynced, Progress, SettingsReloaded
+from assistant.events import BackgroundEvent, BackgroundStatus, CollectionSynced, Progress
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[BackgroundStatus | CollectionSynced | SettingsReloaded], None]
+Listener = Callable[[BackgroundEvent], None]
 #: A collection that was busy (indexed by another job) is tried again after this long.
 BUSY_RETRY_S = 5.0
 #: Longest single wait of the learning thread: it re-checks for retries that fell due.
@@ -130,7 +130,7 @@ class Scheduler:
                                 syncing=self._syncing, sync_queued=queued, watching=tuple(sorted(self._watchers)),
                                 last_error=self._last_error)
 
-    def publish(self, event: BackgroundStatus | CollectionSynced | SettingsReloaded | None = None) -> None:
+    def publish(self, event: BackgroundEvent | None = None) -> None:
         """Tell every listener ``event`` (default: the current status)."""
         event = event if event is not None else self.status()
         for listener in list(self._listeners):

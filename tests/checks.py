@@ -29,6 +29,16 @@ def run_python(script: str, timeout: float = 300) -> subprocess.CompletedProcess
                           cwd=Path(__file__).resolve().parents[1])
 
 
+def offscreen_python_says(script: str, timeout: float = 60) -> list[str]:
+    """The words ``script`` printed, run by :func:`run_python` after a Qt set-up for no screen (the environment
+    and ``QApplication`` imported); it must exit 0, else its error output is the failure's message."""
+    prelude = ("import os\nos.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
+               "from PySide6.QtWidgets import QApplication\n")
+    done = run_python(prelude + script, timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
 def assert_stores_agree(store: Any, collection: str) -> None:
     """The invariant a crash may leave: every manifest chunk has its vector and keyword row, and a vector
     the manifest lacks is journalled (``pending``), so the next sync removes it. Nothing else differs."""

@@ -38,9 +38,9 @@ def speculation_summary(stats: Any) -> str:
 
 
 class ElidedLabel(QLabel):
-    """A label that gives up width: its text ends in "…" where the window is narrower than the text, and the
-    whole text is its tooltip unless one is set. At font size 16 the status bar's labels made the window at
-    least 1,470 px wide, wider than a laptop's screen, and an answer's longer figures widened it further."""
+    """A label that gives up width: its text ends in "…" where the window is narrower than the text. At font
+    size 16 the status bar's labels made the window 1,470-1,814 px wide at least, wider than a laptop's screen,
+    and an answer's longer figures widened it further."""
 
     def minimumSizeHint(self) -> QSize:
         return QSize(self.fontMetrics().horizontalAdvance("…") * 4, super().minimumSizeHint().height())

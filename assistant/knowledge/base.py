@@ -69,23 +69,26 @@ class KnowledgeBase:
             return self._chunker
 
     @property
+    def _reranker_folder(self) -> Path:
+        """Where a locally installed cross-encoder is read from (its ``config.json`` marks it installed)."""
+        return self.paths.models_dir / "reranker"
+
+    @property
     def reranker(self) -> Reranker | None:
         """The injected reranker, else the cross-encoder in ``<models>/reranker`` if ``rerank`` is on."""
-        local = self.paths.models_dir / "reranker"
         with self._lock:
-            if self._reranker is None and self.settings.rerank and (local / "config.json").is_file():
-                self._reranker = CrossEncoderReranker(local)
+            if self._reranker is None and self.settings.rerank and not self.reranker_missing:
+                self._reranker = CrossEncoderReranker(self._reranker_folder)
             return self._reranker
 
     @property
     def reranker_missing(self) -> str:
         """Why re-ranking cannot happen here ("" when a cross-encoder is installed): none ships with Hearth,
         and a switch that changed nothing was shown as applied."""
-        local = self.paths.models_dir / "reranker"
-        if self._reranker is not None or (local / "config.json").is_file():
+        if self._reranker is not None or (self._reranker_folder / "config.json").is_file():
             return ""
         return (f"no cross-encoder is installed (none ships with Hearth; a sentence-transformers cross-encoder "
-                f"copied to {local} is used)")
+                f"copied to {self._reranker_folder} is used)")
 
     def warm_up(self) -> None:
         """Open what the first indexing run needs: the chunker, Chroma and the embedder's bulk model (queries
@@ -148,7 +151,7 @@ class KnowledgeBase:
             # an empty collection made from `hearth index /etc/passwd` said "0 files" and exited 0
             names = ", ".join(repr(p.name) for p in unreadable)
             raise NothingToIndexError(f"Hearth has no reader for {names}: it reads folders and {READABLE}.")
-        job = IndexJob(self.store, self.embedder, self.chunker, collection, [Path(s) for s in sources],
+        job = IndexJob(self.store, self.embedder, self.chunker, collection, given,
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
                        flush_chunks=4 * self.batch_size)
         last = None

@@ -252,12 +252,10 @@ def test_results_that_arrive_after_the_window_closed_are_not_delivered(qtbot: Qt
 def test_a_worker_that_outlives_the_close_does_not_abort_the_process() -> None:
     """A job still running after the close's wait had its QThread destroyed under it: Qt aborted the process
     ("QThread: Destroyed while thread is still running", exit 134). Run in a child: the abort would end the run."""
-    from checks import run_python
+    from checks import offscreen_python_says
 
     script = (
-        "import gc, os, time\n"
-        "os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
-        "from PySide6.QtWidgets import QApplication\n"
+        "import gc, time\n"
         "from app.workers import Job, Workers\n"
         "app = QApplication([])\n"
         "workers = Workers(on_error=print)\n"
@@ -270,9 +268,7 @@ def test_a_worker_that_outlives_the_close_does_not_abort_the_process() -> None:
         "time.sleep(1.5)\n"
         "print('still here', flush=True)\n"
     )
-    done = run_python(script, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["outlived", "True", "still", "here"]
+    assert offscreen_python_says(script) == ["outlived", "True", "still", "here"]
 
 
 def test_pydantic_is_whole_before_any_worker_imports_chroma() -> None:
@@ -280,16 +276,12 @@ def test_pydantic_is_whole_before_any_worker_imports_chroma() -> None:
     pydantic's validators, and a worker importing Chroma while that module was half made failed the start-up
     ("cannot import name 'import_string' from partially initialized module"). The window's module makes it whole
     on the main thread first (the race itself was not reproducible on demand)."""
-    from checks import run_python
+    from checks import offscreen_python_says
 
     script = (
-        "import os, sys, threading\n"
-        "os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
-        "from PySide6.QtWidgets import QApplication\n"
+        "import sys, threading\n"
         "assert 'pydantic' not in sys.modules\n"
         "import app.main_window\n"
         "print(threading.active_count(), hasattr(sys.modules['pydantic._internal._validators'], 'import_string'))\n"
     )
-    done = run_python(script, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["1", "True"]
+    assert offscreen_python_says(script) == ["1", "True"]
