@@ -187,6 +187,21 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
     return obj
 
 
+def edited_over(current: Any, before: Any, after: Any) -> Any:
+    """A copy of ``current`` with the values that changed from ``before`` to ``after``: what an editor opened on
+    ``before`` changed, over what is in use now. A settings dialog left open while the file changed (a hand
+    edit, ``hearth models use`` in a terminal) otherwise wrote every value it showed back on Apply, undoing
+    the change although the user had touched none of those values."""
+    merged = copy.deepcopy(current)
+    for f in fields(current):
+        old, new = getattr(before, f.name), getattr(after, f.name)
+        if is_dataclass(old):
+            setattr(merged, f.name, edited_over(getattr(current, f.name), old, new))
+        elif new != old:
+            setattr(merged, f.name, copy.deepcopy(new))
+    return merged
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temp file in the same folder, fsync, then rename: a crash leaves old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from app.views.dialogs import show_error
 from app.views.settings_dialog import NOTHING_CHANGED, SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
-from assistant.config import Settings
+from assistant.config import Settings, edited_over
 from assistant.core import RELOAD_FIELDS
 from assistant.events import time_left
 
@@ -200,6 +200,7 @@ class ModelController(QObject):
         self.composer.set_ready(True)
         if not cancelled:
             self.error = show_error(self.window, "The model could not be loaded", message)
+        self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.show_applied(False, "The load was cancelled." if cancelled else message)
         self.loadFinished.emit(engine.loaded)
@@ -209,8 +210,8 @@ class ModelController(QObject):
         assistant = self.assistant
         dialog = SettingsDialog(assistant.settings, self._usable(), assistant.presets, self.current_model(),
                                 self.window, rerank_missing=assistant.reranker_missing())
-        dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
-        dialog.applyRequested.connect(lambda: self.apply(dialog.values(), dialog.model_path()))
+        dialog.accepted.connect(lambda: self._apply_dialog(dialog))
+        dialog.applyRequested.connect(lambda: self._apply_dialog(dialog))
         self.dialog = dialog
         dialog.open()
         self._list_drafts(dialog)
@@ -231,6 +232,22 @@ class ModelController(QObject):
                 dialog.set_draft_candidates([], message)
 
         self.workers.io.submit(Job(lambda: models.draft_candidates(target), on_done=listed, on_failed=failed))
+
+    def _apply_dialog(self, dialog: SettingsDialog) -> None:
+        """Apply what was edited in ``dialog`` since it showed the settings in use, over the settings in use
+        now: values it merely showed must not undo a change made meanwhile (a hand edit of the file, ``hearth
+        models use`` in a terminal); those are now its baseline."""
+        edited = dialog.values()
+        settings = edited_over(self.assistant.settings, dialog.baseline, edited)
+        model = dialog.model_path() if dialog.edited_model() else self.current_model()
+        dialog.baseline, dialog.baseline_model = edited, dialog.model_path()
+        self.apply(settings, model)
+
+    def _rebase_dialog(self) -> None:
+        """An open dialog shows the settings now in use (the chosen model's profile after a switch, the load
+        settings put back after a failed load), keeping what was edited in it and not yet applied."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.rebase(self.assistant.settings, self.current_model())
 
     def current_model(self) -> Path:
         """The model answering now (before the first load ends: the configured one)."""
@@ -278,6 +295,7 @@ class ModelController(QObject):
 
     def _applied(self, applied: Any) -> None:
         self.lastApplied = applied
+        self._rebase_dialog()
         if self.dialog is not None:
             changes = "; ".join(applied.changes)
             self.dialog.show_applied(not applied.problems, f"Applied: {changes}." if changes else NOTHING_CHANGED)
@@ -294,11 +312,16 @@ class ModelController(QObject):
             self._ready(assistant.engine.info)
         said = "; ".join(event.changes) or "nothing to change"
         self.status.showMessage(f"Settings file changed: {said}.", 15_000)
+        self._rebase_dialog()
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.show_applied(not event.problems, f"The settings file changed: {said}. The values shown are "
+                                     "the ones in use, except those edited here and not yet applied.")
         if event.problems:
             self.error = show_error(self.window, "Settings file", "\n".join(event.problems))
 
     def _apply_failed(self, message: str) -> None:
         """Said in the dialog when it is still open (Apply), else in a message box."""
+        self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.show_applied(False, message)
         else:

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
-from assistant.config import RANGES, Settings
+from assistant.config import RANGES, Settings, edited_over
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
@@ -57,22 +57,20 @@ SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model check
                     "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
 
-def _spin(low: int, high: int, value: int, name: str, special: str = "") -> QSpinBox:
+def _spin(low: int, high: int, name: str, special: str = "") -> QSpinBox:
     box = QSpinBox()
     box.setRange(low, high)
-    box.setValue(value)
     box.setAccessibleName(name)
     if special:
         box.setSpecialValueText(special)
     return box
 
 
-def _dspin(low: float, high: float, step: float, value: float, name: str) -> QDoubleSpinBox:
+def _dspin(low: float, high: float, step: float, name: str) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
     box.setRange(low, high)
     box.setSingleStep(step)
     box.setDecimals(2)
-    box.setValue(value)
     box.setAccessibleName(name)
     return box
 
@@ -95,15 +93,15 @@ class SettingsDialog(QDialog):
         self.original = settings
         self.presets = presets
         tabs = QTabWidget()
-        tabs.addTab(self._model_tab(settings, models, current_model), "Model")
-        tabs.addTab(self._knowledge_tab(settings, rerank_missing), "Knowledge")
+        tabs.addTab(self._model_tab(models, current_model), "Model")
+        tabs.addTab(self._knowledge_tab(rerank_missing), "Knowledge")
         tabs.addTab(self._memory_tab(settings), "Memory")
         self.server_page = ServerPage(settings.server)
         tabs.addTab(self.server_page, "Server")
         self.remote_page = RemotePage(settings.remote)
         self.remote_page.testRequested.connect(self.testRemoteRequested)
         tabs.addTab(self.remote_page, "Remote")
-        tabs.addTab(self._appearance_tab(settings), "Appearance")
+        tabs.addTab(self._appearance_tab(), "Appearance")
         self.tabs = tabs
         self.pages = {name.lower(): tabs.widget(i) for i, name in enumerate(
             tabs.tabText(i) for i in range(tabs.count()))}
@@ -134,10 +132,14 @@ class SettingsDialog(QDialog):
         layout.addWidget(tabs)
         layout.addLayout(footer)
         layout.addWidget(buttons)
+        self.show_values(settings)
+        #: what the pages showed at opening (or at the last Apply, or when the file last changed): the
+        #: controller applies only what was edited since, over the settings in use (``config.edited_over``)
+        self.baseline = self.values()
+        self.baseline_model = self.model_path()
 
     # --- tabs ----------------------------------------------------------------------------------------
-    def _model_tab(self, s: Settings, models: list[tuple[str, Path]], current: Path) -> QWidget:
-        m = s.model
+    def _model_tab(self, models: list[tuple[str, Path]], current: Path) -> QWidget:
         self.model = QComboBox()
         self.model.setAccessibleName("Chat model")
         self.set_models(models, current)
@@ -147,15 +149,14 @@ class SettingsDialog(QDialog):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
-        self.gpu_layers = _spin(*RANGES["model.n_gpu_layers"], m.n_gpu_layers, "GPU layers", "all")
-        self.n_ctx = _spin(*RANGES["model.n_ctx"], m.n_ctx, "Context length", "model's maximum")
+        self.gpu_layers = _spin(*RANGES["model.n_gpu_layers"], "GPU layers", "all")
+        self.n_ctx = _spin(*RANGES["model.n_ctx"], "Context length", "model's maximum")
         self.n_ctx.setSingleStep(512)
-        self.threads = _spin(*RANGES["model.n_threads"], m.n_threads, "Threads", "automatic")
+        self.threads = _spin(*RANGES["model.n_threads"], "Threads", "automatic")
         self.kv_cache = QComboBox()
         self.kv_cache.setAccessibleName("KV cache precision")
         for key, label in KV_CACHE_LABELS.items():
             self.kv_cache.addItem(label, key)
-        self.kv_cache.setCurrentIndex(max(0, self.kv_cache.findData(m.kv_cache)))
         self.kv_cache.setToolTip("The cache of the conversation so far. q8_0 takes half the memory of f16, so a "
                                  "longer context fits; on the CPU it also makes speculative decoding give exactly "
                                  "the answer plain decoding gives, at any length.")
@@ -163,16 +164,15 @@ class SettingsDialog(QDialog):
         self.preset.setAccessibleName("Sampling preset")
         self.preset.addItems([*self.presets, "Custom"])
         self.preset.currentTextChanged.connect(self._apply_preset)
-        self.temperature = _dspin(*RANGES["model.temperature"], 0.05, m.temperature, "Temperature")
-        self.top_p = _dspin(*RANGES["model.top_p"], 0.05, m.top_p, "Top-p")
-        self.min_p = _dspin(*RANGES["model.min_p"], 0.01, m.min_p, "Min-p")
-        self.repeat_penalty = _dspin(*RANGES["model.repeat_penalty"], 0.05, m.repeat_penalty, "Repeat penalty")
-        self.top_k = _spin(*RANGES["model.top_k"], m.top_k, "Top-k", "off")
+        self.temperature = _dspin(*RANGES["model.temperature"], 0.05, "Temperature")
+        self.top_p = _dspin(*RANGES["model.top_p"], 0.05, "Top-p")
+        self.min_p = _dspin(*RANGES["model.min_p"], 0.01, "Min-p")
+        self.repeat_penalty = _dspin(*RANGES["model.repeat_penalty"], 0.05, "Repeat penalty")
+        self.top_k = _spin(*RANGES["model.top_k"], "Top-k", "off")
         for name in SAMPLING_FIELDS:  # a value edited by hand names the preset it matches, else "Custom"
             getattr(self, name).valueChanged.connect(self._sampling_edited)
-        self._sampling_edited()
-        self.max_tokens = _spin(*RANGES["model.max_tokens"], m.max_tokens, "Maximum answer tokens")
-        self.system_prompt = QPlainTextEdit(m.system_prompt)
+        self.max_tokens = _spin(*RANGES["model.max_tokens"], "Maximum answer tokens")
+        self.system_prompt = QPlainTextEdit()
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setPlaceholderText("None: the model's own default")
         self.system_prompt.setFixedHeight(66)
@@ -194,7 +194,7 @@ class SettingsDialog(QDialog):
                            "background; the current model keeps answering until the new one is ready.")
         layout = page.layout()
         assert isinstance(layout, QVBoxLayout)
-        layout.insertWidget(2, self._speculation_group(m))
+        layout.insertWidget(2, self._speculation_group())
         scroll = QScrollArea()  # the longest page: it scrolls rather than stretch the dialog past small screens
         scroll.setObjectName("SettingsScroll")
         scroll.setWidgetResizable(True)
@@ -203,12 +203,11 @@ class SettingsDialog(QDialog):
         scroll.setWidget(page)
         return scroll
 
-    def _speculation_group(self, m: Any) -> QGroupBox:
+    def _speculation_group(self) -> QGroupBox:
         self.speculative = QComboBox()
         self.speculative.setAccessibleName("Speculative decoding")
         for key, label in SPECULATION_LABELS.items():
             self.speculative.addItem(label, key)
-        self.speculative.setCurrentIndex(max(0, self.speculative.findData(m.speculative)))
         self.draft_model = QComboBox()
         self.draft_model.setAccessibleName("Draft model")
         self.draft_model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -216,8 +215,7 @@ class SettingsDialog(QDialog):
         self.draft_model.setItemDelegate(QStyledItemDelegate(self.draft_model))  # honours the greyed rows' colour
         text = self.palette().color(QPalette.ColorRole.Text).name()  # readable on the light selection colour
         self.draft_model.view().setStyleSheet(f"selection-color: {text};")
-        self.max_draft = _spin(*RANGES["model.speculative_max_draft"], m.speculative_max_draft,
-                               "Most tokens drafted per step")
+        self.max_draft = _spin(*RANGES["model.speculative_max_draft"], "Most tokens drafted per step")
         self.speculation_hint = QLabel()  # when the chosen mode has nothing to draft with: why, and what to do
         self.speculation_hint.setObjectName("Notice")
         self.speculation_hint.setWordWrap(True)
@@ -240,18 +238,16 @@ class SettingsDialog(QDialog):
         self._speculation_changed()
         return group
 
-    def _knowledge_tab(self, s: Settings, rerank_missing: str) -> QWidget:
-        k = s.knowledge
-        self.chunk_tokens = _spin(*RANGES["knowledge.chunk_tokens"], k.chunk_tokens, "Chunk size in tokens")
-        self.chunk_overlap = _spin(*RANGES["knowledge.chunk_overlap"], k.chunk_overlap, "Chunk overlap in tokens")
+    def _knowledge_tab(self, rerank_missing: str) -> QWidget:
+        self.chunk_tokens = _spin(*RANGES["knowledge.chunk_tokens"], "Chunk size in tokens")
+        self.chunk_overlap = _spin(*RANGES["knowledge.chunk_overlap"], "Chunk overlap in tokens")
         # the chunker overlaps at most half a chunk: a larger number here was reported as applied, and was not
         self.chunk_tokens.valueChanged.connect(lambda size: self.chunk_overlap.setMaximum(size // 2))
         self.chunk_overlap.setMaximum(self.chunk_tokens.value() // 2)
-        self.top_k_sources = _spin(*RANGES["knowledge.top_k"], k.top_k, "Number of sources")
+        self.top_k_sources = _spin(*RANGES["knowledge.top_k"], "Number of sources")
         self.rerank = QCheckBox("Rerank sources with a cross-encoder (slower, more precise)")
-        self.rerank.setChecked(k.rerank)
+        self.rerank_missing = rerank_missing
         if rerank_missing:  # shown greyed with the reason: ticking it changed nothing (it can still be unticked)
-            self.rerank.setEnabled(k.rerank)
             self.rerank.setText(f"{self.rerank.text()}: {rerank_missing.split(' (')[0]}")
             self.rerank.setToolTip(rerank_missing[0].upper() + rerank_missing[1:] + ".")
         form = QFormLayout()
@@ -265,7 +261,6 @@ class SettingsDialog(QDialog):
 
     def _memory_tab(self, s: Settings) -> QWidget:
         self.memory_enabled = QCheckBox("Remember useful facts about me between conversations")
-        self.memory_enabled.setChecked(s.memory.enabled)
         manager = QPushButton("Open the memory manager…")
         manager.clicked.connect(self.memoryManagerRequested)
         form = QFormLayout()
@@ -277,22 +272,70 @@ class SettingsDialog(QDialog):
                       "from, and the memories an answer uses go with the question.")
         return _page(form, where + " Use the incognito toggle in the composer to send one message without memory.")
 
-    def _appearance_tab(self, s: Settings) -> QWidget:
+    def _appearance_tab(self) -> QWidget:
         self.theme = QComboBox()
         self.theme.setAccessibleName("Theme")
         for key, label in THEME_LABELS.items():
             self.theme.addItem(label, key)
-        self.theme.setCurrentIndex(max(0, self.theme.findData(s.appearance.theme)))
-        self.font_size = _spin(*RANGES["appearance.font_size"], s.appearance.font_size, "Font size")
+        self.font_size = _spin(*RANGES["appearance.font_size"], "Font size")
         self.tint_drafts = QCheckBox("Tint text from accepted drafts")
         self.tint_drafts.setToolTip("Colour the parts of an answer that speculative decoding drafted and the model "
                                     "accepted (from the next answer on)")
-        self.tint_drafts.setChecked(s.appearance.tint_drafts)
         form = QFormLayout()
         form.addRow("Theme", self.theme)
         form.addRow("Font size (pt)", self.font_size)
         form.addRow("", self.tint_drafts)
         return _page(form, "")
+
+    # --- values --------------------------------------------------------------------------------------
+    def show_values(self, s: Settings, model: Path | None = None) -> None:
+        """Put ``s`` on the pages (and choose ``model``, if given); :meth:`values` reads them back. At opening,
+        after an Apply, and when the settings file changed while the dialog was open."""
+        self.original = copy.deepcopy(s)
+        if model is not None:
+            self._select_model(model)
+        m = s.model
+        self.gpu_layers.setValue(m.n_gpu_layers)
+        self.n_ctx.setValue(m.n_ctx)
+        self.threads.setValue(m.n_threads)
+        _choose(self.kv_cache, m.kv_cache)
+        for name in SAMPLING_FIELDS:
+            getattr(self, name).setValue(getattr(m, name))
+        self._sampling_edited()  # the preset these values are (no signal when none of them changed)
+        self.max_tokens.setValue(m.max_tokens)
+        self.system_prompt.setPlainText(m.system_prompt)
+        _choose(self.speculative, m.speculative)
+        self.max_draft.setValue(m.speculative_max_draft)
+        if self.draft_candidates is None:
+            self._drafts_pending()
+        else:
+            self._select_draft()
+        k = s.knowledge
+        self.chunk_tokens.setValue(k.chunk_tokens)
+        self.chunk_overlap.setValue(k.chunk_overlap)
+        self.top_k_sources.setValue(k.top_k)
+        self.rerank.setChecked(k.rerank)
+        if self.rerank_missing:
+            self.rerank.setEnabled(k.rerank)
+        self.memory_enabled.setChecked(s.memory.enabled)
+        _choose(self.theme, s.appearance.theme)
+        self.font_size.setValue(s.appearance.font_size)
+        self.tint_drafts.setChecked(s.appearance.tint_drafts)
+        self.server_page.show_values(s.server)
+        self.remote_page.show_values(s.remote)
+
+    def rebase(self, s: Settings, model: Path | None = None) -> None:
+        """The settings in use became ``s`` (an Apply, or the file changed): show them, except the values
+        edited here and not yet applied, which stay as they are and stay edits."""
+        edited, chosen, model_edited = self.values(), self.model_path(), self.edited_model()
+        shown = edited_over(s, self.baseline, edited)
+        self.show_values(s, model)  # what is in use: the new baseline
+        self.baseline, self.baseline_model = self.values(), self.model_path()
+        self.show_values(shown, chosen if model_edited else None)
+
+    def edited_model(self) -> bool:
+        """Another model was chosen here since the baseline."""
+        return self.model_path() != self.baseline_model
 
     # --- behaviour -----------------------------------------------------------------------------------
     def show_page(self, name: str) -> None:
@@ -434,6 +477,13 @@ class SettingsDialog(QDialog):
                 item.setEnabled(False)
                 item.setForeground(greyed)  # the popup's style sheet does not grey disabled rows by itself
                 item.setData(tip, Qt.ItemDataRole.AccessibleDescriptionRole)
+        self._select_draft()
+        if hasattr(self, "baseline") and not self.edited_model():  # its form of the setting is not an edit
+            self.baseline.model.draft_model = self.draft_model.currentData() or ""
+
+    def _select_draft(self) -> None:
+        """Choose the picker's row for the setting shown (``original``)."""
+        box = self.draft_model
         current = self.original.model.draft_model.strip()
         index = self._find_draft(current) if current else 0
         if index is None:  # a setting no candidate matches (a moved file?): keep it rather than lose it
@@ -479,6 +529,11 @@ class SettingsDialog(QDialog):
         self.server_page.values(s.server)
         self.remote_page.values(s.remote)
         return s
+
+
+def _choose(box: QComboBox, key: str) -> None:
+    """Choose ``box``'s row whose data is ``key`` (the first row when none is)."""
+    box.setCurrentIndex(max(0, box.findData(key)))
 
 
 def _short(reason: str, name: str, limit: int = 64) -> str:

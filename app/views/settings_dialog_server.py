@@ -134,7 +134,6 @@ class ServerPage(QWidget):
     def __init__(self, server: ServerSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.enabled = QCheckBox("Run the API server while Hearth is open")
-        self.enabled.setChecked(server.enabled)
         self.status = QLabel("Stopped.")
         self.status.setObjectName("ServerStatus")
         self.status.setAccessibleName("API server status")
@@ -149,20 +148,17 @@ class ServerPage(QWidget):
             self.host.setItemData(self.host.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)
         self.host.setToolTip("127.0.0.1: this computer only. 0.0.0.0: every network. Or type one of this "
                              "computer's addresses.")
-        self.host.setCurrentText(server.host or DEFAULT_HOST)
         self.host_warning = _note(NETWORK_WARNING, "Warning")
         self.port = QSpinBox()
         self.port.setRange(*RANGES["server.port"])
-        self.port.setValue(server.port)
         self.port.setAccessibleName("Port")
         self.parallel = QSpinBox()
         self.parallel.setRange(*RANGES["server.parallel"])
-        self.parallel.setValue(min(max(server.parallel, 1), 8))
         self.parallel.setAccessibleName("Parallel answers")
-        self.cors = QLineEdit(server.cors_origins)
+        self.cors = QLineEdit()
         self.cors.setAccessibleName("Allowed browser origins")
         self.cors.setPlaceholderText("none, e.g. http://localhost:3000")
-        self.token = QLineEdit(server.token)
+        self.token = QLineEdit()
         self.token.setReadOnly(True)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setAccessibleName("API token")
@@ -204,10 +200,11 @@ class ServerPage(QWidget):
         layout.addLayout(form)
         layout.addWidget(_note(SERVER_NOTE))
         layout.addStretch(1)
-        self._token_buttons()
         self.token.textChanged.connect(self._token_buttons)
         self.host.currentTextChanged.connect(self._address_changed)
         self.port.valueChanged.connect(self._address_changed)
+        self.show_values(server)
+        self._token_buttons()
         self._address_changed()
 
     def url(self) -> str:
@@ -224,6 +221,16 @@ class ServerPage(QWidget):
     def set_status(self, text: str, state: str) -> None:
         self.status.setText(text)
         set_state(self.status, state)
+
+    def show_values(self, server: ServerSettings) -> None:
+        """Put ``server`` on the page (:meth:`values` reads it back)."""
+        self.enabled.setChecked(server.enabled)
+        self.host.setCurrentText(server.host or DEFAULT_HOST)
+        self.port.setValue(server.port)
+        self.parallel.setValue(server.parallel)
+        self.cors.setText(server.cors_origins)
+        if server.token:
+            self.set_token(server.token)
 
     def values(self, into: ServerSettings) -> None:
         into.enabled = self.enabled.isChecked()
@@ -253,12 +260,12 @@ class RemotePage(QWidget):
 
     def __init__(self, remote: RemoteSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.chroma_url = self._line(remote.chroma_url, "Chroma server URL",
-                                     "empty: on this computer (e.g. http://chroma.lan:8000)")
-        self.chroma_token = self._line(remote.chroma_token, "Chroma token", "none", secret=True)
-        self.llm_url = self._line(remote.llm_url, "Remote model URL", "empty: the local model (e.g. http://gpu-box:8080/v1)")
-        self.llm_api_key = self._line(remote.llm_api_key, "Remote model API key", "none", secret=True)
-        self.llm_model = self._line(remote.llm_model, "Remote model name", "empty: the first model it lists")
+        self.chroma_url = self._line("Chroma server URL", "empty: on this computer (e.g. http://chroma.lan:8000)")
+        self.chroma_token = self._line("Chroma token", "none", secret=True)
+        self.llm_url = self._line("Remote model URL", "empty: the local model (e.g. http://gpu-box:8080/v1)")
+        self.llm_api_key = self._line("Remote model API key", "none", secret=True)
+        self.llm_model = self._line("Remote model name", "empty: the first model it lists")
+        self.show_values(remote)
         self.buttons: dict[str, QPushButton] = {}
         self.results: dict[str, QLabel] = {}
         chroma = _Rows()
@@ -285,8 +292,8 @@ class RemotePage(QWidget):
         layout.addStretch(1)
 
     @staticmethod
-    def _line(value: str, name: str, placeholder: str, secret: bool = False) -> QLineEdit:
-        line = QLineEdit(value)
+    def _line(name: str, placeholder: str, secret: bool = False) -> QLineEdit:
+        line = QLineEdit()
         line.setAccessibleName(name)
         line.setPlaceholderText(placeholder)
         if secret:
@@ -314,6 +321,13 @@ class RemotePage(QWidget):
         into = RemoteSettings()
         self.values(into)
         return into
+
+    def show_values(self, remote: RemoteSettings) -> None:
+        """Put ``remote`` on the page (:meth:`values` reads it back)."""
+        for name in ("chroma_url", "chroma_token", "llm_url", "llm_api_key", "llm_model"):
+            line = getattr(self, name)
+            line.setText(getattr(remote, name))
+            line.setCursorPosition(0)
 
     def values(self, into: RemoteSettings) -> None:
         into.chroma_url, into.chroma_token = self.chroma_url.text().strip(), self.chroma_token.text().strip()

@@ -156,3 +156,39 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
     assert "cannot be read" in window.ctl.model.error.text() and window.assistant.settings.model.temperature == 0.9
     window.ctl.model.error.accept()
+
+
+def test_an_open_settings_dialog_follows_the_file_and_apply_keeps_both(qtbot: QtBot, make_window) -> None:
+    """Settings left open while the file changed (a hand edit, `hearth models use` in a terminal) kept showing
+    the old values, and its Apply wrote all of them back: the other model and the new values were undone
+    although the user had touched none of them. Now the dialog shows the file's values, keeps what was edited in
+    it, and Apply applies only those edits."""
+    import tomllib
+
+    import tomli_w
+
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    write_settings()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
+    dialog = window.ctl.model.open_settings()
+    dialog.temperature.setValue(0.35)  # edited here, not applied yet
+    file = get_paths().settings_file
+    data = tomllib.loads(file.read_text())
+    data["model"].update(path=str(BUNDLED_SECOND_MODEL), top_k=7, max_tokens=300, n_batch=256)
+    data.setdefault("appearance", {})["font_size"] = 15
+    file.write_text(tomli_w.dumps(data))
+    qtbot.waitUntil(lambda: window.assistant.engine.info.name == "Gemma 3 270M" and dialog.top_k.value() == 7,
+                    timeout=60_000)
+    assert dialog.model_path() == BUNDLED_SECOND_MODEL.resolve()
+    assert (dialog.max_tokens.value(), dialog.font_size.value(), dialog.temperature.value()) == (300, 15, 0.35)
+    assert "The settings file changed" in dialog.apply_result.text()
+    window.ctl.model.lastApplied = None
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)
+    saved = load_settings(file).settings
+    assert Path(saved.model.path).resolve() == BUNDLED_SECOND_MODEL.resolve()
+    assert (saved.model.temperature, saved.model.top_k, saved.model.max_tokens, saved.model.n_batch,
+            saved.appearance.font_size) == (0.35, 7, 300, 256, 15)
+    assert window.assistant.engine.info.name == "Gemma 3 270M"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -90,3 +91,18 @@ def test_text_settings_outside_their_choices_fall_back_with_a_warning(tmp_path: 
                  "memory.user_id is empty (using 'default')",
                  "appearance.theme = 'neon' is not one of system, light, dark (using 'system')"):
         assert said in loaded.warning
+
+
+def test_edited_over_takes_only_what_the_editor_changed() -> None:
+    """An editor's unchanged values must not undo a change made meanwhile; its own edits win."""
+    from assistant.config import edited_over
+
+    before = Settings()
+    after = copy.deepcopy(before)
+    after.model.temperature, after.server.port = 0.3, 9000  # edited in the editor
+    current = copy.deepcopy(before)
+    current.model.top_k, current.model.temperature, current.appearance.theme = 7, 0.9, "dark"  # changed meanwhile
+    merged = edited_over(current, before, after)
+    assert (merged.model.temperature, merged.server.port) == (0.3, 9000)
+    assert (merged.model.top_k, merged.appearance.theme) == (7, "dark")
+    assert current.model.temperature == 0.9 and merged is not current
