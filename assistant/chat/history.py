@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from assistant import fulltext
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError, InputError
@@ -57,6 +58,34 @@ EXPORT_FORMAT = "hearth-conversation"
 EXPORT_VERSION = 1
 #: How long an open waits for another process's lock before saying the history is locked.
 BUSY_TIMEOUT_S = 10.0
+
+def _segmented_fts(table: str, key: str, column: str) -> str:
+    """The SQL that makes ``{table}_fts`` again over ``{table}_words``, a view of ``table`` with ``column``
+    segmented, with its triggers, and fills it."""
+    fts, text = f"{table}_fts", f"hearth_segment(new.{column})"
+    delete = f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.{key}, hearth_segment(old.{column}));"
+    return f"""
+    DROP TRIGGER {fts}_ai;
+    DROP TRIGGER {fts}_ad;
+    DROP TRIGGER {fts}_au;
+    DROP TABLE {fts};
+    CREATE VIEW {table}_words AS SELECT {key}, hearth_segment({column}) AS {column} FROM {table};
+    CREATE VIRTUAL TABLE {fts} USING fts5(
+        {column}, content='{table}_words', content_rowid='{key}', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN
+        INSERT INTO {fts}(rowid, {column}) VALUES (new.{key}, {text});
+    END;
+    CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN
+        {delete}
+    END;
+    CREATE TRIGGER {fts}_au AFTER UPDATE OF {column} ON {table} BEGIN
+        {delete}
+        INSERT INTO {fts}(rowid, {column}) VALUES (new.{key}, {text});
+    END;
+    INSERT INTO {fts}({fts}) VALUES ('rebuild');
+    """
+
 
 # Each entry is one migration; its 1-based position is the schema version it produces. Never edit or
 # reorder an entry that has shipped: append a new one (e.g. ``ALTER TABLE messages ADD COLUMN …``).
@@ -116,6 +145,8 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO conversations_fts(rowid, title) VALUES (new.pk, new.title);
     END;
     """,
+    # 2: the full-text indexes hold CJK text segmented (``assistant.fulltext``): 北京 in 我住在北京 was not found.
+    _segmented_fts("messages", "seq", "content") + _segmented_fts("conversations", "pk", "title"),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -203,6 +234,11 @@ def fts_query(text: str) -> str | None:
         return None
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
     quoted[-1] += "*"
+    for i, term in enumerate(terms):  # CJK text is indexed a character at a word: each pair of neighbours
+        if fulltext.CJK.search(term):  # is a phrase (a prefix means nothing for one character)
+            plain, phrases = fulltext.query_terms(term)
+            words = [t for t in plain if re.search(r"\w", t)] + phrases
+            quoted[i] = " ".join('"' + t.replace('"', '""') + '"' for t in words)
     return " ".join(quoted)
 
 
@@ -247,6 +283,7 @@ class History:
         existed = self.db_path.exists() and self.db_path.stat().st_size > 0
         # isolation_level=None: autocommit, so no implicit transaction is ever left open.
         conn = sqlite3.connect(str(self.db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        fulltext.register(conn)
         try:
             self._configure(conn)
             if check and existed:
@@ -303,6 +340,7 @@ class History:
             except sqlite3.Error as exc:
                 failure = exc
                 continue
+            fulltext.register(conn)
             try:
                 self._user_version(conn)
             except sqlite3.Error as exc:
@@ -327,6 +365,7 @@ class History:
             return self._open(check=False)
         except OSError as exc:
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            fulltext.register(conn)
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(conn)
             self.salvage_report = (f"The chat history at {self.db_path} is damaged and could not be moved aside "
@@ -682,7 +721,9 @@ class History:
                 # fts_query should make this impossible; a search box must still never crash the app.
                 log.warning("history: search %r (as %r) failed: %s", query, match, exc)
                 return []
-        hits = [SearchHit(*row) for row in (title_rows + message_rows)[:limit]]
+        # CJK characters are words to the index: neighbours found together are marked as one
+        hits = [SearchHit(i, m, title, fulltext.unsegment(snippet).replace(SNIPPET_CLOSE + SNIPPET_OPEN, ""), role)
+                for i, m, title, snippet, role in (title_rows + message_rows)[:limit]]
         if per_conversation:
             first: dict[str, SearchHit] = {}
             for hit in hits:

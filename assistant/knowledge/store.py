@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
+from assistant import fulltext
 from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import (
@@ -86,17 +87,27 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
 CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
+CREATE VIEW IF NOT EXISTS chunks_words AS
+    SELECT rowid, hearth_segment(text) AS text, hearth_segment(heading) AS heading FROM chunks;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    text, heading, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+    text, heading, content='chunks_words', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
+    INSERT INTO chunks_fts (rowid, text, heading)
+    VALUES (new.rowid, hearth_segment(new.text), hearth_segment(new.heading));
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)
-    VALUES ('delete', old.rowid, old.text, old.heading);
+    VALUES ('delete', old.rowid, hearth_segment(old.text), hearth_segment(old.heading));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
+"""
+#: The keyword index of manifests made before CJK text was segmented (``assistant.fulltext``): it indexed the
+#: chunk rows as they are, so it is made again, from the rows, at the first open.
+_UNSEGMENTED_KEYWORD_INDEX = """
+DROP TRIGGER IF EXISTS chunks_ai;
+DROP TRIGGER IF EXISTS chunks_ad;
+DROP TABLE IF EXISTS chunks_fts;
 """
 #: Columns added after the first release, with their definitions (added to older manifests at open).
 _ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0",
@@ -229,7 +240,15 @@ def validate_name(name: str) -> str:
 
 
 def query_words(text: str) -> list[str]:
-    return list(dict.fromkeys(w.lower() for w in re.findall(r"\w+", text)))[:64]
+    """The words of ``text``, lower-cased, each once; CJK runs are :func:`query_phrases`' business."""
+    words = (part for w in re.findall(r"\w+", text) for part in fulltext.query_terms(w.lower())[0])
+    return list(dict.fromkeys(words))[:64]
+
+
+def query_phrases(text: str) -> list[str]:
+    """The CJK phrases of ``text`` (neighbouring characters: ``fulltext.query_terms``), each once."""
+    phrases = (phrase for w in re.findall(r"\w+", text) for phrase in fulltext.query_terms(w)[1])
+    return list(dict.fromkeys(phrases))[:64]
 
 
 def keyword_query(words: Iterable[str]) -> str | None:
@@ -275,7 +294,9 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
+            fulltext.register(self._db)
             self._db.executescript(SCHEMA)
+            self._segment_keyword_index()
             self._add_columns()
             self._db.executescript(QUERY_SCHEMA)
         except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
@@ -297,6 +318,19 @@ class Store:
         self._writes = 0
 
     # --- plumbing --------------------------------------------------------------------------------------
+    def _segment_keyword_index(self) -> None:
+        """Make a keyword index that predates CJK segmentation again (once; seconds for a large index)."""
+        if "chunks_words" in self._fts_definition():
+            return
+        # one script, one transaction; a second process doing the same meanwhile only repeats the work
+        self._db.executescript(f"BEGIN IMMEDIATE;{_UNSEGMENTED_KEYWORD_INDEX}{SCHEMA}"
+                               "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');\nCOMMIT;")
+        log.info("knowledge: the keyword index was made again with CJK text segmented")
+
+    def _fts_definition(self) -> str:
+        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+        return row[0] if row else ""
+
     def _add_columns(self) -> None:
         for table, columns in _ADDED_COLUMNS.items():
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -702,7 +736,7 @@ class Store:
 
     def keyword(self, collection: str, text: str, n: int, folder: str | None = None) -> list[tuple[str, float]]:
         """(id, BM25 score) of the ``n`` best matches for the words of ``text``, best first."""
-        query = keyword_query(self.informative_words(query_words(text)))
+        query = keyword_query(self.informative_words(query_words(text)) + query_phrases(text))
         if query is None:
             return []
         clause, params = _folder_clause(folder)

@@ -522,7 +522,7 @@ def test_a_locked_history_is_not_damaged_and_is_not_moved(db_path: Path, monkeyp
     try:
         holder.execute("PRAGMA locking_mode=EXCLUSIVE")
         holder.execute("BEGIN EXCLUSIVE")
-        holder.execute("UPDATE conversations SET title = title")
+        holder.execute("UPDATE conversations SET updated_at = updated_at")
         with pytest.raises(sqlite3.OperationalError) as busy:
             sqlite3.connect(db_path, timeout=0).execute("SELECT COUNT(*) FROM conversations").fetchone()
         assert not is_damage(busy.value)
@@ -633,3 +633,25 @@ def test_on_a_full_disk_the_history_opens_to_be_read_and_says_why(tmp_path: Path
     assert [c.title for c in reopened.list_conversations()] == ["Before the disk filled"]
     assert "the disk holding it is full (1 MB free)" in reopened.salvage_report
     reopened.close()
+
+
+def test_search_finds_cjk_words_inside_sentences_also_in_an_older_file(db_path: Path) -> None:
+    """FTS5 split text at spaces only, so a Chinese or Japanese sentence was one word: 北京 in 我住在北京 was
+    never found. A history written before is re-indexed by its migration."""
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:  # a history as the first release wrote it
+        raw.executescript(history_module.MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+        raw.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('c1', '旅行の計画', 0, 0)")
+        raw.execute("INSERT INTO messages (id, conversation_id, role, content, created_at) "
+                    "VALUES ('m1', 'c1', 'user', '我住在北京，去年夏天去了杭州。', 0)")
+    with History(db_path) as history:
+        hits = history.search("北京")
+        assert [h.message_id for h in hits] == ["m1"]
+        assert hits[0].snippet == "我住在**北京**，去年夏天去了杭州。"  # marked as one word, no zero-width spaces
+        assert [h.message_id for h in history.search("杭州")] == ["m1"]
+        assert [h.message_id for h in history.search("旅行")] == [None]  # the title
+        assert history.search("北海") == [] and history.search("京杭") == []
+        new = history.add_message("c1", "assistant", "東京の神保町で古本を買いました。")
+        assert [h.message_id for h in history.search("神保町")] == [new.id]
+        assert [h.message_id for h in history.search("carbonara 神保")] == []  # terms are still ANDed
+        assert_fts_in_sync(history)

@@ -255,3 +255,43 @@ def test_an_exported_grounded_answer_lists_the_sources_its_numbers_cite(docs: Pa
     boat = (docs / "boat.md").resolve()
     assert f"**Sources**\n\n- [1] [boat.md:1-3]({boat.as_uri()})\n" in markdown
 
+
+
+OLD_KEYWORD_INDEX = """
+DROP TRIGGER chunks_ai; DROP TRIGGER chunks_ad; DROP TABLE chunks_fts; DROP VIEW IF EXISTS chunks_words;
+CREATE VIRTUAL TABLE chunks_fts USING fts5 (
+    text, heading, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.rowid, new.text, new.heading); END;
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading) VALUES ('delete', old.rowid, old.text, old.heading); END;
+INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');
+"""
+
+
+def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Chinese and Japanese are written without spaces, and FTS5 split at spaces only: keyword search found
+    nothing for 北京 in 我住在北京, and hybrid search, left with an English embedder, put the Japanese note first.
+    An index made before is made again at its first open."""
+    import sqlite3
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "zh.md").write_text("# 旅行笔记\n\n我住在北京，周末喜欢去颐和园散步。去年夏天我们去了杭州。\n")
+    (root / "ja.md").write_text("# 日記\n\n東京の神保町で古本を買いました。来週は京都に行きます。\n")
+    (root / "en.md").write_text("# Notes\n\nThe quarterly report is due on Friday.\n")
+    assert cli.main(["index", str(root), "-c", "notes"]) == 0
+    manifest = get_paths().index_manifest
+    with sqlite3.connect(manifest) as raw:  # the keyword index as Hearth made it before
+        raw.executescript(OLD_KEYWORD_INDEX)
+    capsys.readouterr()
+
+    def first(query: str, *mode: str) -> str:
+        assert cli.main(["search", query, "-c", "notes", *mode]) == 0
+        return capsys.readouterr().out.split("\n")[0]
+
+    for query, file in (("北京", "zh.md"), ("颐和园", "zh.md"), ("我想去杭州看看", "zh.md"), ("神保町", "ja.md"),
+                        ("京都", "ja.md"), ("quarterly report", "en.md")):
+        assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
+    assert first("北京").startswith(f"[1] {root / 'zh.md'}")  # hybrid
+    assert first("北海道", "--mode", "keyword") == "No matches."

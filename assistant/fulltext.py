@@ -1,0 +1,59 @@
+"""Full-text search in scripts written without spaces (Chinese, Japanese, Korean), for SQLite's FTS5.
+
+FTS5's ``unicode61`` tokenizer splits text at spaces and punctuation only, so a Chinese or Japanese sentence
+was one "word": 北京 in 我住在北京 was never found, neither by keyword search in the user's folders nor by the
+history search, and hybrid search fell back on an English embedder that ranked a Japanese note first for 北京.
+
+So both indexes store such text with a zero-width space around every CJK character (:func:`segment`, a SQL
+function the triggers and the content views call): each character is a token, the zero-width space is a
+separator to ``unicode61`` and invisible in a snippet (:func:`unsegment` takes it out anyway). A query asks for
+each pair of neighbouring characters as a phrase (:func:`query_terms`): character bigrams, the usual unit of
+CJK retrieval, which needs no dictionary. Korean words are space-separated but carry their particles (서울에),
+which the bigrams match as well. Other scripts are untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from itertools import pairwise
+
+#: Han (with extensions A and B and the compatibility block), kana (with half-width katakana) and Hangul.
+CJK = re.compile("[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+                 "\uac00-\ud7af\U00020000-\U0002a6df]")
+_RUNS = re.compile(f"({CJK.pattern}+)")
+SEPARATOR = "\u200b"  # ZERO WIDTH SPACE: a separator to unicode61 (category Cf), invisible when shown
+#: The SQL function name the schemas use; every connection that writes or searches an index registers it.
+FUNCTION = "hearth_segment"
+
+
+def segment(text: str | None) -> str | None:
+    """``text`` with a zero-width space around each CJK character (NULL stays NULL)."""
+    if text is None or not CJK.search(text):
+        return text
+    return CJK.sub(lambda m: f"{SEPARATOR}{m.group()}{SEPARATOR}", text)
+
+
+def unsegment(text: str) -> str:
+    """A snippet of segmented text as it was written."""
+    return text.replace(SEPARATOR, "")
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Make :func:`segment` available to ``conn``'s triggers and views."""
+    conn.create_function(FUNCTION, 1, segment, deterministic=True)
+
+
+def query_terms(word: str) -> tuple[list[str], list[str]]:
+    """A query word split into its plain parts and its CJK phrases: every pair of neighbouring characters of a
+    CJK run as a phrase ("北 京"), a lone character as itself."""
+    plain: list[str] = []
+    phrases: list[str] = []
+    for part in _RUNS.split(word):
+        if not part:
+            continue
+        if CJK.match(part):
+            phrases += [part] if len(part) == 1 else [f"{a} {b}" for a, b in pairwise(part)]
+        else:
+            plain.append(part)
+    return plain, list(dict.fromkeys(phrases))
