@@ -44,16 +44,23 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function(FUNCTION, 1, segment, deterministic=True)
 
 
-def query_terms(word: str) -> tuple[list[str], list[str]]:
-    """A query word split into its plain parts and its CJK phrases: every pair of neighbouring characters of a
-    CJK run as a phrase ("北 京"), a lone character as itself."""
+def split_cjk(word: str) -> tuple[list[str], list[str]]:
+    """A word split into its plain parts and the bigrams of its CJK runs: every pair of neighbouring
+    characters ("北京", "京是"), a lone character as itself."""
     plain: list[str] = []
-    phrases: list[str] = []
+    bigrams: list[str] = []
     for part in _RUNS.split(word):
         if not part:
             continue
         if CJK.match(part):
-            phrases += [part] if len(part) == 1 else [f"{a} {b}" for a, b in pairwise(part)]
+            bigrams += [part] if len(part) == 1 else [a + b for a, b in pairwise(part)]
         else:
             plain.append(part)
-    return plain, list(dict.fromkeys(phrases))
+    return plain, list(dict.fromkeys(bigrams))
+
+
+def query_terms(word: str) -> tuple[list[str], list[str]]:
+    """A query word split into its plain parts and its CJK phrases, each bigram as a phrase of two words
+    ("北 京"), as the index holds them."""
+    plain, bigrams = split_cjk(word)
+    return plain, [" ".join(bigram) for bigram in bigrams]

@@ -21,7 +21,8 @@ from assistant.knowledge.words import content_words
 
 #: Where a sentence ends: after . ! or ?, and before a list item ("1. ", "- "), whose number would otherwise end
 #: the line before it as a sentence ("follow these steps:\n\n1." was cited as "1 [1].")
-_SENTENCE_END = re.compile(r"((?<=[.!?])\s+|\s*\n\s*(?=(?:\d+[.)]|[-*+•])\s))")
+#: Chinese and Japanese end a sentence with 。！？, and no space follows.
+_SENTENCE_END = re.compile(r"((?<=[.!?])\s+|(?<=[。！？])\s*|\s*\n\s*(?=(?:\d+[.)]|[-*+•])\s))")
 #: A sentence is attributed when at least this share of its content words (and at least two) occur in a passage.
 MIN_OVERLAP = 0.5
 
@@ -37,7 +38,7 @@ def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citatio
             n = best + 1
             used.add(n)
             sentence = pieces[i].rstrip()
-            end = len(sentence) - 1 if sentence[-1:] in ".!?" else len(sentence)
+            end = len(sentence) - 1 if sentence[-1:] in ".!?。！？" else len(sentence)
             pieces[i] = f"{sentence[:end]} [{n}]{sentence[end:]}" + pieces[i][len(sentence):]
     return "".join(pieces), [replace(citations[n - 1], n=n) for n in sorted(used)]
 

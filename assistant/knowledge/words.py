@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.fulltext import CJK, split_cjk
+
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOP = frozenset(
     "a all also an and any are as at be been but by can do does for from has have he her his how i if in into "
@@ -18,5 +20,17 @@ STOP = frozenset(
 
 
 def content_words(text: str) -> set[str]:
-    """The lower-cased words of ``text`` that are not function words, one letter or the underscore."""
-    return {w for w in (m.group().lower() for m in WORD.finditer(text)) if w not in STOP and len(w) > 1}
+    """The lower-cased words of ``text`` that are not function words, one letter or the underscore; in
+    Chinese, Japanese and Korean, written without spaces, each pair of neighbouring characters is a word
+    (a whole sentence of them was one word, so no answer in them was ever matched to a passage, and each
+    was flagged as restating none)."""
+    words: set[str] = set()
+    for match in WORD.finditer(text):
+        word = match.group().lower()
+        if CJK.search(word):
+            plain, bigrams = split_cjk(word)
+            words.update(w for w in plain if w not in STOP and len(w) > 1)
+            words.update(bigrams)
+        elif word not in STOP and len(word) > 1:
+            words.add(word)
+    return words

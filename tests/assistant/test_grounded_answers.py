@@ -103,6 +103,18 @@ def test_attribution_reads_each_list_item_as_a_sentence() -> None:
     assert [c.n for c in used] == [1]
 
 
+def test_answers_in_chinese_or_japanese_are_attributed_and_not_flagged() -> None:
+    """Written without spaces, a whole sentence was one "word": no such answer was ever matched to a passage,
+    and every one was flagged as restating none of them, however right."""
+    passages = [Citation(0, "c", "/x/zh.md", None, 1, 1, None, "我住在北京，周末喜欢去颐和园散步。", 1.0),
+                Citation(0, "c", "/x/ja.md", None, 1, 1, None, "東京の神保町で古本を買いました。", 1.0)]
+    text, used = attribute("你住在北京。周末你喜欢去颐和园散步！天气很好。", passages)
+    assert text == "你住在北京 [1]。周末你喜欢去颐和园散步 [1]！天气很好。"
+    assert [c.n for c in used] == [1]
+    assert restates_any("神保町で古本を買いました。", passages)
+    assert not restates_any("今日は雨です。", passages)
+
+
 def test_a_citation_the_model_wrote_is_no_evidence_by_itself() -> None:
     """Whoever wrote ``[n]``, an answer restates a passage only by its words; a citation marker is no word."""
     passages = [Citation(0, "c", "/x/a.md", None, 1, 1, None, "The greenhouse key is under the blue pot.", 1.0)]
