@@ -323,8 +323,13 @@ class Store:
         if "chunks_words" in self._fts_definition():
             return
         # one script, one transaction; a second process doing the same meanwhile only repeats the work
-        self._db.executescript(f"BEGIN IMMEDIATE;{_UNSEGMENTED_KEYWORD_INDEX}{SCHEMA}"
-                               "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');\nCOMMIT;")
+        try:
+            self._db.executescript(f"BEGIN IMMEDIATE;{_UNSEGMENTED_KEYWORD_INDEX}{SCHEMA}"
+                                   "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');\nCOMMIT;")
+        except sqlite3.Error:
+            if self._db.in_transaction:  # a full disk: the old index stays, and the next open tries again
+                self._db.execute("ROLLBACK")
+            raise
         log.info("knowledge: the keyword index was made again with CJK text segmented")
 
     def _fts_definition(self) -> str:
