@@ -21,6 +21,7 @@ from typing import Any
 
 import tomli_w
 
+from assistant.errors import ConfigError
 from assistant.paths import get_paths
 
 log = logging.getLogger(__name__)
@@ -254,5 +255,16 @@ def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> Loa
 def save_settings(settings: Settings, path: Path | None = None) -> str:
     """Write ``settings`` atomically; returns the text written."""
     text = tomli_w.dumps(_to_dict(settings))
-    atomic_write_text(path or get_paths().settings_file, text)
+    save_file(path or get_paths().settings_file, text, "the settings")
     return text
+
+
+def save_file(path: Path, text: str, what: str) -> None:
+    """:func:`atomic_write_text` for Hearth's own files: a full disk or a read-only folder is a
+    :class:`ConfigError` naming ``what`` and the file (it was "a bug in Hearth": OSError), and the old file
+    stays as it was."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ConfigError(f"Hearth could not save {what} to {path}: {exc.strerror or exc}. Free some disk space "
+                          "or make the folder writable.") from exc

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
-from assistant.errors import HearthError, InputError, ModelLoadError
+from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
 from assistant.events import (
     BackgroundEvent,
     Done,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from assistant.doctor import Finding
     from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
     from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
+    from assistant.knowledge.embedder import Embedder
     from assistant.memory import MemoryService
     from assistant.models import Removal
     from assistant.models.service import ModelsService
@@ -347,7 +348,11 @@ class Assistant:
             changes.append(said)
             if not ok:
                 problems.append(said)
-        self.save_settings()
+        try:
+            self.save_settings()
+        except ConfigError as exc:  # applied all the same: the values in use are what the user chose
+            changes.append(f"not saved: {exc}")
+            problems.append(changes[-1])
         if rechunk:
             for name in self.knowledge.watched():
                 self.scheduler.request_sync(name)
@@ -721,9 +726,19 @@ class Assistant:
                     from assistant.memory import MemoryService
 
                 self._memory = MemoryService(self.paths, self.settings.memory, ActiveEngine(lambda: self.engine),
-                                             self.knowledge.embedder,
-                                             remote=self.settings.remote)
+                                             self._memory_embedder(), remote=self.settings.remote)
             return self._memory
+
+    def _memory_embedder(self) -> Embedder:
+        """The knowledge embedder, shared (one model in memory); its own copy when the knowledge index cannot be
+        opened: a damaged or read-only index manifest took memory down with it."""
+        try:
+            return self.knowledge.embedder
+        except HearthError as exc:
+            log.warning("memory loads its own embedder: %s", exc)
+            from assistant.knowledge.embedder import SentenceTransformerEmbedder
+
+            return SentenceTransformerEmbedder.from_settings(self.settings.knowledge)
 
     def _learner(self, open_it: bool) -> MemoryService | None:
         if not self.settings.memory.enabled:
@@ -911,6 +926,18 @@ class Assistant:
                     yield event
             except HearthError as exc:
                 yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
+
+    @staticmethod
+    def collection_name_problem(name: str) -> str | None:
+        """Why ``name`` cannot name a collection, or None when it can: a dialog says it while the name is typed,
+        instead of an indexing run that fails after the user has confirmed."""
+        from assistant.knowledge.store import validate_name
+
+        try:
+            validate_name(name)
+        except InputError as exc:
+            return str(exc)
+        return None
 
     @staticmethod
     def json_grammar(schema: Mapping[str, Any] | None = None) -> str:

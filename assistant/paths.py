@@ -10,6 +10,7 @@ never copied). Nothing is ever written there: data always goes to the folders ab
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,31 @@ class Paths:
                 raise ConfigError(f"Hearth cannot create its folder {d}: {why}. Fix that, or set HEARTH_HOME to a "
                                   "folder Hearth can write to.") from None
         return self
+
+
+#: Below this much free space a failure to open or write a store is the disk being full, not damage.
+FULL_DISK_BYTES = 64 * 2**20
+
+
+def storage_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot take writes right now (a full disk, a read-only or forbidden folder), or None.
+
+    A store that fails to open for one of these reasons is not damaged: calling it damaged (and moving it aside
+    to build a new one) would hide the user's data for a reason that goes away when space is freed."""
+    if full := disk_full(folder):
+        return full
+    if folder.exists() and not os.access(folder, os.W_OK):
+        return "its folder cannot be written (read-only or no permission)"
+    return None
+
+
+def disk_full(folder: Path) -> str | None:
+    """"the disk holding it is full (3 MB free)" when ``folder``'s disk has almost no room left, else None."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return f"the disk holding it is full ({free / 2**20:.0f} MB free)" if free < FULL_DISK_BYTES else None
 
 
 def get_paths() -> Paths:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -25,8 +27,10 @@ class CollectionDialog(QDialog):
 
     chosen = Signal(str)
 
-    def __init__(self, paths: list[Path], collections: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, paths: list[Path], collections: list[str], name_problem: Callable[[str], str | None],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._name_problem = name_problem
         self.setWindowTitle("Add to your knowledge")
         self.setObjectName("CollectionDialog")
         names = ", ".join(p.name or str(p) for p in paths[:4]) + (f" and {len(paths) - 4} more"
@@ -38,23 +42,45 @@ class CollectionDialog(QDialog):
         self.name.setEditable(True)
         self.name.setAccessibleName("Collection name")
         self.name.addItems(collections or [DEFAULT_COLLECTION])
-        if paths and not collections:
-            self.name.setEditText(_suggested_name(paths[0]))
+        self.problem = QLabel()
+        self.problem.setObjectName("Warning")
+        self.problem.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add and index")
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Add and index")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.name)
+        layout.addWidget(self.problem)
         layout.addWidget(buttons)
-        self.accepted.connect(lambda: self.chosen.emit(self.name.currentText().strip() or DEFAULT_COLLECTION))
+        self.name.editTextChanged.connect(self._check_name)
+        if paths and not collections:
+            suggested = _suggested_name(paths[0])
+            self.name.setEditText(suggested if name_problem(suggested) is None else DEFAULT_COLLECTION)
+        self._check_name(self.name.currentText())
+        self.accepted.connect(lambda: self.chosen.emit(self._chosen_name()))
+
+    def _chosen_name(self) -> str:
+        return self.name.currentText().strip() or DEFAULT_COLLECTION
+
+    def _check_name(self, _text: str) -> None:
+        """A name that cannot be a collection is said under it while it is typed, and "Add and index" waits for a
+        usable one: the window's indexing run failed only after the user had confirmed."""
+        problem = self._name_problem(self._chosen_name())
+        self.problem.setText(problem or "")
+        self.problem.setVisible(problem is not None)
+        self.ok.setEnabled(problem is None)
 
 
 def _suggested_name(path: Path) -> str:
-    stem = (path if path.is_dir() else path.parent).name.lower()
-    cleaned = re.sub(r"-{2,}", "-", "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)).strip("-_")
-    return cleaned or DEFAULT_COLLECTION
+    """The folder's name as a collection name: accents dropped ('Notizen für München' → 'notizen-fur-munchen'),
+    since collection names are ASCII; a name with no Latin letter at all ('заметки') gives an empty string."""
+    stem = unicodedata.normalize("NFKD", (path if path.is_dir() else path.parent).name.lower())
+    ascii_only = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-"
+                         for ch in stem if not unicodedata.combining(ch))
+    return re.sub(r"-{2,}", "-", ascii_only).strip("-_")[:64].strip("-_")
 
 
 class ErrorListDialog(QDialog):

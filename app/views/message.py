@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
-from app.views.widgets import FlowLayout, tool_button
+from app.views.widgets import FlowLayout, isolated, ltr, tool_button
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
 DRAFT_TINT = {"light": "#2d7466", "dark": "#86c9b8"}
@@ -93,7 +93,7 @@ def chip_label(passage: Passage) -> str:
     name = Path(passage.path).name or passage.path
     if len(name) > CHIP_NAME_CHARS:
         name = f"{name[:CHIP_NAME_CHARS - 13]}…{name[-12:]}"
-    return f"{passage.n}  {name}" + (f" · p.{passage.page}" if passage.page is not None else "")
+    return ltr(f"{passage.n}  {isolated(name)}" + (f" · p.{passage.page}" if passage.page is not None else ""))
 
 
 class MessageWidget(QFrame):

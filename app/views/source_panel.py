@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QTextBro
 from app.icons import icon
 from app.sources import Passage, memory_text
 from app.theme import Theme
-from app.views.widgets import section_title, tool_button
+from app.views.widgets import isolated, ltr, section_title, tool_button
 
 
 class SourcePanel(QFrame):
@@ -70,8 +70,8 @@ class SourcePanel(QFrame):
         if passage is None:
             self.title.setText("What Hearth remembered")
         else:
-            self.title.setText(f"[{passage.n}] {passage.location}")
-            self.where.setText(passage.path)
+            self.title.setText(ltr(f"[{passage.n}] {isolated(passage.location)}"))
+            self.where.setText(ltr(passage.path))
             body = html.escape(passage.text.strip()).replace("\n", "<br>")
             self.text.setHtml(
                 f'<div style="color:{self.theme["muted"]};">Passage given to the model:</div>'

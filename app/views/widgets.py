@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
 
@@ -27,6 +29,22 @@ def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, chec
 def counted(n: int, noun: str) -> str:
     """"1 file", "3 files", "0 chunks": the noun in the number it counts."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def isolated(text: str) -> str:
+    """``text`` kept in its own direction inside a left-to-right line: a Hebrew or Arabic file name in
+    "[1] name § 2" made the whole title right-to-left, so the number and section swapped places around it.
+    Text with no right-to-left letters comes back unchanged."""
+    return f"\u2068{text}\u2069" if _has_rtl(text) else text  # FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE
+
+
+def ltr(text: str) -> str:
+    """A line that reads left to right whatever its first letters (a path or title with a right-to-left name)."""
+    return f"\u200e{text}" if _has_rtl(text) else text  # LEFT-TO-RIGHT MARK
+
+
+def _has_rtl(text: str) -> bool:
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
 
 
 def section_title(text: str) -> QLabel:

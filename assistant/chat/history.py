@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import sqlite3
 import threading
 import time
@@ -44,6 +43,7 @@ from assistant import fulltext
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError, InputError
+from assistant.paths import disk_full
 
 log = logging.getLogger(__name__)
 
@@ -248,10 +248,6 @@ def _recovered_title(messages: list[salvage.MessageRow]) -> str:
     return f"{salvage.RECOVERED_TITLE}: {words[:50]}…" if len(words) > 50 else f"{salvage.RECOVERED_TITLE}: {words}"
 
 
-#: Below this much free space a failure to open the history is the disk being full.
-FULL_DISK_BYTES = 64 * 2**20
-
-
 class History:
     """The chat history store. Thread-safe; every write is committed before the method returns."""
 
@@ -313,11 +309,10 @@ class History:
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise HistoryError(f"The chat history at {self.db_path} is locked by another program ({exc}). "
                                "Close the other program and try again.") from exc
-        free = shutil.disk_usage(self.db_path.parent).free
-        if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL) and free < FULL_DISK_BYTES:
+        full = disk_full(self.db_path.parent)
+        if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL) and full:
             # A WAL database needs room for its -shm and -wal files even to be read: on a full disk nothing
             # opened ("disk I/O error"), not even `hearth doctor`, whose disk check would have said why.
-            full = f"the disk holding it is full ({free / 2**20:.0f} MB free)"
             try:
                 conn = self._open_read_only()
             except HistoryError:

@@ -11,6 +11,7 @@ quietly. ``--json`` output goes to stdout alone; progress and notices go to stde
 from __future__ import annotations
 
 import argparse
+import codecs
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from assistant.cli import (
     remote_cmds,
     server_cmds,
 )
-from assistant.cli.context import CliContext
+from assistant.cli.context import CliContext, speaks_unicode
 from assistant.errors import HearthError
 
 #: What a shell reports for a command killed by SIGPIPE (128 + 13): the reader of its output went away.
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _interrupt) if on_main else None
     _interrupted.clear()
+    _tolerate_narrow_terminals()
     try:
         try:
             return _run(argv)
@@ -91,8 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     for arg in argv:
-        if (text := os.fsencode(arg).decode("utf-8", "replace")) != arg:  # bytes no UTF-8 decoder could read
-            print(f"hearth: the argument {text!r} is not valid UTF-8 text; is the terminal set to UTF-8?",
+        if any("\udc80" <= char <= "\udcff" for char in arg):  # bytes the terminal's encoding could not read
+            encoding = codecs.lookup(sys.getfilesystemencoding()).name.upper()
+            text = os.fsencode(arg).decode(encoding, "replace")
+            print(f"hearth: the argument {text!r} is not valid {encoding} text; is the terminal set to {encoding}?",
                   file=sys.stderr)
             return 2
     parser = build_parser()
@@ -124,6 +128,16 @@ def _run(argv: Sequence[str] | None) -> int:
         return EXIT_BUG
     finally:
         ctx.close()
+
+
+def _tolerate_narrow_terminals() -> None:
+    """A terminal whose encoding cannot show every character (an ISO-8859-1 or C locale) gets an escape such as
+    ``\\u5317`` for what it cannot show, instead of a UnicodeEncodeError that ended every command printing a
+    Chinese passage, a name or an emoji as "a bug in Hearth". JSON output stays valid JSON there
+    (:func:`assistant.cli.context.print_json` escapes it itself)."""
+    for stream in (sys.stdout, sys.stderr):
+        if not speaks_unicode(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 _interrupted = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 from collections.abc import Callable
@@ -41,12 +42,23 @@ class CliContext:
             self._assistant.close()
 
 
+def speaks_unicode(stream: object) -> bool:
+    """Whether ``stream`` can write any character (UTF-8 or UTF-16), not only those of a narrow locale."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
 def err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    """JSON on stdout: as UTF-8 text where the terminal speaks it, with ``\\uXXXX`` escapes where it does not
+    (an ISO-8859-1 locale), so that the output is valid JSON either way."""
+    json.dump(data, sys.stdout, ensure_ascii=not speaks_unicode(sys.stdout), indent=2, default=str)
     sys.stdout.write("\n")
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context import CliContext, positive_int, print_json
+from assistant.cli.context import CliContext, positive_int, print_json, speaks_unicode
 from assistant.errors import InputError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import time_left
@@ -119,7 +119,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         for qid, text in _read_queries(args.queries):
             hits = assistant.search(text, collections, args.k, args.folder, args.mode)
             line = {"id": qid, "hits": [_hit(h) for h in hits]}
-            print(json.dumps(line, ensure_ascii=False), flush=True)
+            print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
         return 0
     hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
     if args.json:

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.chat import salvage
 from assistant.events import Progress
+from assistant.paths import storage_problem
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -60,6 +62,11 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         yield Progress("knowledge", 0, message=f"the damaged vector store was moved to {aside}")
         for info in assistant.collections():
             yield from assistant.knowledge.sync(info.name)
+    elif action == "memory-queue":  # a damaged queue of turns to learn from: set it aside, start an empty one
+        from assistant.memory.queue import queue_path, set_aside
+
+        aside = set_aside(queue_path(assistant.paths))
+        yield Progress("memory", 0, message=f"the damaged memory queue was moved to {aside}")
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:
@@ -92,6 +99,9 @@ def _history(assistant: Assistant) -> list[Finding]:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
     except sqlite3.Error as exc:
+        if not salvage.is_damage(exc) and (why := storage_problem(db.parent)):  # a full disk is not damage
+            return [Finding("history", PROBLEM, f"The chat history cannot be checked now: {why} ({exc}).",
+                            "Free some disk space (or make the folder writable); the history is kept as it is.")]
         result = str(exc)
     if result != "ok":
         return [Finding("history", PROBLEM, f"The chat history is damaged ({result}).",
@@ -101,7 +111,7 @@ def _history(assistant: Assistant) -> list[Finding]:
 
 def _knowledge(assistant: Assistant) -> list[Finding]:
     from assistant.errors import HearthError
-    from assistant.knowledge.errors import VectorStoreDamagedError
+    from assistant.knowledge.errors import VectorStoreDamagedError, VectorStoreUnavailableError
 
     try:
         infos = assistant.collections()
@@ -114,6 +124,9 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
     except VectorStoreDamagedError as exc:  # one finding for all collections, with the one repair that helps
         return [Finding("knowledge", PROBLEM, str(exc).split(". `hearth doctor")[0] + ".",
                         "`hearth doctor --repair` moves it aside and embeds every passage again.", "vectors")]
+    except VectorStoreUnavailableError as exc:  # a full disk: nothing to repair, and nothing to move aside
+        return [Finding("knowledge", PROBLEM, str(exc).split(" Free some space")[0],
+                        "Free some disk space (or make the folder writable); the vectors are kept as they are.")]
     for info in infos:
         name = info.name
         # the command with its folders (it read "hearth index … --collection NAME", which no shell runs)
@@ -144,6 +157,7 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
 
 def _memory(assistant: Assistant) -> list[Finding]:
     from assistant.errors import HearthError
+    from assistant.memory.errors import MemoryQueueDamagedError
 
     if not assistant.settings.memory.enabled:
         return [Finding("memory", OK, "Memory is switched off.")]
@@ -151,6 +165,10 @@ def _memory(assistant: Assistant) -> list[Finding]:
         memory = assistant.memory
         assert memory is not None
         failed, pending = memory.failed_count(), memory.pending_count()
+    except MemoryQueueDamagedError as exc:
+        return [Finding("memory", PROBLEM, str(exc).split(" `hearth doctor")[0],
+                        "`hearth doctor --repair` sets it aside (kept); the facts already learned stay.",
+                        "memory-queue")]
     except HearthError as exc:
         return [Finding("memory", PROBLEM, f"The memory store cannot be opened: {exc}")]
     if failed:

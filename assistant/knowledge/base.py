@@ -23,6 +23,7 @@ from assistant.knowledge.errors import (
     NeedsReindexError,
     NothingToIndexError,
     VectorStoreDamagedError,
+    VectorStoreUnavailableError,
 )
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
@@ -244,7 +245,7 @@ class KnowledgeBase:
         resync_repairs = True
         try:
             problem = self.store.health(row.name).problem
-        except (RemoteError, VectorStoreDamagedError) as exc:  # the manifest is here: a listing still works
+        except (RemoteError, VectorStoreDamagedError, VectorStoreUnavailableError) as exc:  # a listing still works
             problem, resync_repairs = str(exc).rstrip("."), False
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,

@@ -45,5 +45,10 @@ class VectorStoreDamagedError(KnowledgeError):
     """The embedded vector store cannot be opened (a damaged file); the manifest can rebuild it."""
 
 
+class VectorStoreUnavailableError(KnowledgeError):
+    """The embedded vector store cannot be opened for now (a full disk, a read-only folder): not damaged, so
+    nothing is moved aside; it opens again once the cause is gone."""
+
+
 class IndexOpenError(KnowledgeError):
     """The knowledge index (its SQLite manifest) cannot be opened: a read-only folder or a damaged file."""

@@ -53,10 +53,11 @@ from assistant.knowledge.errors import (
     IndexWriteError,
     InvalidCollectionNameError,
     VectorStoreDamagedError,
+    VectorStoreUnavailableError,
 )
 from assistant.knowledge.records import Chunk
 from assistant.lazy import PYDANTIC_IMPORTS
-from assistant.paths import Paths
+from assistant.paths import Paths, storage_problem
 from assistant.remote import ChromaTarget, chroma_prefix
 
 if TYPE_CHECKING:
@@ -233,8 +234,8 @@ def _write_failure(exc: BaseException) -> str:
 def validate_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise InvalidCollectionNameError(
-            f"{name!r} is not a valid collection name: use 1-64 letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit."
+            f"{name!r} is not a valid collection name: use 1-64 unaccented Latin letters (a-z, A-Z), digits, "
+            "'-' or '_', starting and ending with a letter or digit."
         )
     return name
 
@@ -366,6 +367,13 @@ class Store:
                 # chromadb keeps the half-started system for the folder; a later client must not get it
                 SharedSystemClient._identifier_to_system.pop(folder, None)
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+                if why := storage_problem(self._paths.chroma_dir if self._paths.chroma_dir.exists()
+                                          else self._paths.chroma_dir.parent):
+                    # not damage: moving the store aside (doctor's repair) would only hide the user's vectors
+                    raise VectorStoreUnavailableError(
+                        f"The vector store in {folder} cannot be opened now: {why} ({reason}). Free some space "
+                        "or make the folder writable, then try again; keyword search works meanwhile."
+                    ) from None
                 raise VectorStoreDamagedError(
                     f"The vector store in {folder} cannot be opened ({reason}). `hearth doctor --repair` sets it "
                     "aside and embeds every passage again from the index; keyword search works meanwhile."

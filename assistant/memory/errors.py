@@ -11,3 +11,7 @@ class MemoryNotFoundError(MemoryStoreError):
 
 class MemoryJobCancelled(MemoryStoreError):
     """Background memory work stopped because the engine is needed for an answer; the turn stays queued."""
+
+
+class MemoryQueueDamagedError(MemoryStoreError):
+    """The queue of turns waiting to be learned from is a damaged file; doctor's repair sets it aside."""

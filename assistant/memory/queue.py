@@ -21,6 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.chat import salvage
+from assistant.errors import MemoryStoreError
+from assistant.memory.errors import MemoryQueueDamagedError
+from assistant.paths import Paths, storage_problem
+from assistant.processes import alive
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY, conversation_id TEXT, user_text TEXT NOT NULL, enqueued_at REAL NOT NULL,
@@ -46,17 +52,6 @@ _ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NO
                   "context": "TEXT NOT NULL DEFAULT ''", "claimed_by": "INTEGER NOT NULL DEFAULT 0"}
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a claim of a process that was killed is free again)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it runs, as another user
-        return True
-    return True
 #: A turn whose extraction failed is tried again after these delays (seconds), then given up (``failed``):
 #: a small model's output varies with the sampling seed, and a store error is often transient.
 RETRY_DELAYS_S = (60.0, 600.0)
@@ -64,12 +59,27 @@ RETRY_DELAYS_S = (60.0, 600.0)
 FORGOTTEN_COSINE = 0.75
 
 
+def queue_path(paths: Paths) -> Path:
+    return paths.memory_dir / "queue.sqlite3"
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged queue (with its WAL files) aside, kept, so that the next open starts an empty one; returns
+    where it went. Only turns still waiting to be learned from are in it: learned facts live in mem0's store."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
 class TurnQueue:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        with self._lock:
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(SCHEMA)
@@ -77,6 +87,13 @@ class TurnQueue:
             for name, definition in _ADDED_COLUMNS.items():
                 if name not in have:
                     self._db.execute(f"ALTER TABLE turns ADD COLUMN {name} {definition}")
+        except sqlite3.Error as exc:  # a damaged file was "a bug in Hearth" on every ask and memory command
+            if salvage.is_damage(exc):
+                raise MemoryQueueDamagedError(
+                    f"The memory queue {path} is damaged ({exc}). `hearth doctor --repair` sets it aside; the "
+                    "facts already learned are kept.") from None
+            why = storage_problem(path.parent) or str(exc)
+            raise MemoryStoreError(f"The memory queue {path} cannot be opened now: {why}.") from None
 
     def close(self) -> None:
         with self._lock:
@@ -117,7 +134,7 @@ class TurnQueue:
 
     @staticmethod
     def _claimed_elsewhere(pid: int) -> bool:
-        return pid != os.getpid() and _alive(pid)
+        return pid != os.getpid() and alive(pid)
 
     def due_count(self) -> int:
         return len(self.pending())

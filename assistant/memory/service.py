@@ -28,7 +28,7 @@ from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retracti
 from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
 from assistant.memory.extraction import extract_facts
 from assistant.memory.llm import HearthLLM
-from assistant.memory.queue import TurnQueue
+from assistant.memory.queue import TurnQueue, queue_path
 from assistant.memory.records import (
     ACTIVE,
     CORRECTED_BY,
@@ -85,7 +85,11 @@ class MemoryService:
         self._mem0 = open_memory(paths, engine, embedder, remote)
         if llm is not None:
             self._mem0.llm = llm
-        self._queue = TurnQueue(paths.memory_dir / "queue.sqlite3")
+        try:
+            self._queue = TurnQueue(queue_path(paths))
+        except HearthError:
+            close_memory(self._mem0)
+            raise
         self._lock = threading.RLock()
 
     def close(self) -> None:

@@ -59,6 +59,7 @@ from assistant.engine.gguf_info import ModelInfo, read_model_info
 from assistant.errors import InputError, ModelLoadError
 from assistant.events import Progress
 from assistant.models.errors import InsufficientDiskSpaceError, ModelLibraryError
+from assistant.models.partfiles import part_file
 
 if TYPE_CHECKING:
     from assistant.models.catalog import CatalogEntry
@@ -227,9 +228,7 @@ def make_self_draft(target: Path, dest: Path, progress: Callable[[Progress], Non
     if expected > free:
         raise InsufficientDiskSpaceError(f"A {quant} self-draft of {info.name} needs about {expected / 1e9:.2f} GB "
                                          f"but only {free / 1e9:.2f} GB is free in {dest.parent}.")
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = part_file(dest)
     with tempfile.TemporaryFile(prefix="hearth-quantize-") as log_file:
         try:
             threads = n_threads or os.cpu_count() or 1
@@ -247,7 +246,6 @@ def make_self_draft(target: Path, dest: Path, progress: Callable[[Progress], Non
                 raise DraftError(f"Could not make a {quant} self-draft of {info.name}: "
                                  f"{_quantize_failure(log_file.read(), proc.returncode)}.")
             _check_result(tmp, info, quant)
-            tmp.chmod(0o644)  # mkstemp made it private; a model file is not
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -295,7 +293,7 @@ def quantize_copy(src: Path, dest: Path, ftype: str) -> Path:
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
     params.allow_requantize = True
     params.nthread = os.cpu_count() or 1
-    tmp = dest.with_name(f".{dest.name}.part")
+    tmp = part_file(dest)
     if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params) != 0:
         tmp.unlink(missing_ok=True)
         raise DraftError(f"llama.cpp could not quantize {src.name} to {ftype}.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from assistant.engine import ModelInfo, read_model_info
 from assistant.errors import InputError, ModelLoadError, ModelNotFoundError
 from assistant.models.errors import AmbiguousModelNameError, InsufficientDiskSpaceError, ModelLibraryError
 from assistant.models.fit import FitEstimate, Resources, estimate_fit, probe_resources
+from assistant.models.partfiles import part_file
 from assistant.models.store import read_toml, write_toml
 from assistant.paths import RESOURCES, Paths
 
@@ -80,7 +80,8 @@ class ModelLibrary:
         return _paths(data.get("folders")), _paths(data.get("files"))
 
     def _save_registry(self, folders: list[Path], files: list[Path]) -> None:
-        write_toml(self.registry_file, {"folders": [str(p) for p in folders], "files": [str(p) for p in files]})
+        write_toml(self.registry_file, {"folders": [str(p) for p in folders], "files": [str(p) for p in files]},
+                   "the list of model folders")
 
     def folders(self) -> list[Path]:
         """Extra folders the user added."""
@@ -175,15 +176,14 @@ class ModelLibrary:
         if size > free:
             raise InsufficientDiskSpaceError(f"Copying {path.name} needs {size / 1e9:.2f} GB but only "
                                              f"{free / 1e9:.2f} GB is free in {self.models_dir}.")
-        fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
+        tmp = part_file(dest)
         try:
             shutil.copyfile(path, tmp)
             os.replace(tmp, dest)  # the library never shows a half-copied model
         except OSError as exc:
             raise ModelLibraryError(f"Could not copy {path.name} into {self.models_dir}: {exc}") from None
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
         return dest
 
     def remove(self, name: str) -> Removal:

@@ -84,4 +84,4 @@ class ProfileStore:
     def save_profile(self, model_path: str | Path, profile: ModelProfile) -> None:
         tables = self._tables()
         tables[Path(model_path).name] = asdict(profile)
-        write_toml(self.file, {"models": tables})
+        write_toml(self.file, {"models": tables}, "the models' settings")

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from assistant.config import atomic_write_text
+from assistant.config import save_file
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(path, backup)
+        try:
+            os.replace(path, backup)
+        except OSError as move:  # a read-only folder: left where it is, and read as empty all the same
+            log.warning("%s could not be read (%s) nor moved aside (%s); starting empty", path, exc, move)
+            return {}
         log.warning("%s could not be read (%s); moved to %s, starting empty", path, exc, backup.name)
         return {}
 
 
-def write_toml(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, tomli_w.dumps(data))
+def write_toml(path: Path, data: dict[str, Any], what: str) -> None:
+    save_file(path, tomli_w.dumps(data), what)

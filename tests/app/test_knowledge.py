@@ -73,6 +73,25 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert answer.notices.isVisible() and UNSUPPORTED_NOTICE in answer.notices.text().split("\n")
 
 
+def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_name(window: MainWindow,
+                                                                                     tmp_path: Path) -> None:
+    """Dropping 'Notizen für München' suggested 'notizen-für-münchen', which collections cannot be called, and
+    the run failed after the user confirmed ("Indexing failed"); a typed name is now checked as it is typed."""
+    for name, suggested in (("Notizen für München", "notizen-fur-munchen"), ("заметки", "default"),
+                            ("Café  Notes!", "cafe-notes")):
+        folder = tmp_path / name
+        folder.mkdir()
+        drop(window, folder)
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == suggested and dialog.ok.isEnabled() and dialog.problem.isHidden()
+        dialog.name.setEditText("Заметки")
+        assert not dialog.ok.isEnabled() and "unaccented Latin letters" in dialog.problem.text()
+        dialog.name.setEditText("notes-2")
+        assert dialog.ok.isEnabled() and dialog.problem.isHidden()
+        dialog.reject()
+        dialog.setParent(None)  # the next drop's dialog is the window's only one
+
+
 @pytest.mark.slow
 def test_skipped_files_stay_listed_after_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     folder = tmp_path / "papers"

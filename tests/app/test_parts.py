@@ -212,6 +212,34 @@ def test_open_file_says_when_the_source_file_is_gone(qtbot: QtBot, tmp_path) -> 
         QDesktopServices.unsetUrlHandler("file")
 
 
+def test_a_right_to_left_file_name_keeps_the_source_number_first(qtbot: QtBot, tmp_path) -> None:
+    """A Hebrew file name made the source panel's title a right-to-left line: "[1]" was drawn at its right end,
+    after the name, and the chip's number likewise."""
+    from PySide6.QtGui import QTextLayout
+
+    from app.views.message import chip_label
+    from app.views.source_panel import SourcePanel
+
+    def x_of_first_character(text: str) -> float:
+        layout = QTextLayout(text, panel.title.font())  # Qt's default: the line's direction from its text
+        layout.beginLayout()
+        line = layout.createLine()
+        line.setLineWidth(2000)
+        layout.endLayout()
+        return line.cursorToX(0)[0]
+
+    note = tmp_path / "שלום עולם.md"
+    note.write_text("# מפתח\n\nThe key is under the pot.\n")
+    panel = SourcePanel(Theme("light", LIGHT, 11))
+    qtbot.addWidget(panel)
+    passage = Passage.of({"n": 1, "path": str(note), "text": "The key is under the pot.", "heading": "מפתח"})
+    panel.show_source(passage, [])
+    assert panel.title.text().endswith("\u2069") and "[1]" in panel.title.text()
+    assert x_of_first_character(panel.title.text()) == 0  # "[1]" at the left, as for every other name
+    assert x_of_first_character(chip_label(passage)) == 0
+    assert x_of_first_character(f"[1] {passage.location}") > 0  # what was shown before
+
+
 def test_a_sampling_preset_sets_all_its_values_and_an_edit_makes_it_custom(qtbot: QtBot) -> None:
     """Answers read the values, not the preset's name: Greedy left the repeat penalty at 1.1, and an edited
     temperature kept the label "Greedy"."""

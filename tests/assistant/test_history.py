@@ -614,7 +614,7 @@ def test_on_a_full_disk_the_history_opens_to_be_read_and_says_why(tmp_path: Path
     ("could not be opened (disk I/O error)"), not `hearth history list`, not `hearth doctor`."""
     from collections import namedtuple
 
-    from assistant.chat import history as history_module
+    from assistant import paths as paths_module
 
     db = tmp_path / "history.sqlite3"
     history = History(db)
@@ -628,7 +628,7 @@ def test_on_a_full_disk_the_history_opens_to_be_read_and_says_why(tmp_path: Path
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(History, "_open", full)
-    monkeypatch.setattr(history_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
+    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
     reopened = History(db)
     assert [c.title for c in reopened.list_conversations()] == ["Before the disk filled"]
     assert "the disk holding it is full (1 MB free)" in reopened.salvage_report

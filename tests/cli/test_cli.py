@@ -275,3 +275,6 @@ def test_a_damaged_index_manifest_is_one_sentence_and_doctor_says_it(hearth_home
     assert listed.stderr.startswith("hearth: The knowledge index ") and "cannot be opened" in listed.stderr
     checked = hearth("doctor", home=hearth_home)
     assert "Traceback" not in checked.stderr and "✗ knowledge: The knowledge index" in checked.stdout, checked.stderr
+    assert "✓ memory" in checked.stdout  # memory took the knowledge index's embedder, and failed with it
+    added = hearth("memory", "add", "I play the cello.", home=hearth_home)
+    assert added.returncode == 0 and "cello" in hearth("memory", "list", home=hearth_home).stdout, added.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,70 @@ def test_failed_memory_turns_are_a_warning_that_repair_queues_again(hearth_home:
     repaired = doctor("--repair", "--json", home=hearth_home)
     assert "repairing:" in repaired.stderr and "Traceback" not in repaired.stderr
     assert by_area(repaired.stdout)["memory"]["status"] == "ok"
+
+
+def test_a_full_disk_is_said_as_such_and_repair_moves_nothing(hearth_home: Path, tmp_path: Path,
+                                                              monkeypatch, capsys) -> None:
+    """On a full disk `hearth doctor` called a healthy vector store and history "damaged", and `--repair` moved
+    the vector store aside to build a new one on the full disk. In-process `hearth doctor` with the disk's free
+    space and Chroma's and SQLite's failures of a full disk put in place."""
+    from collections import namedtuple
+    from types import SimpleNamespace
+
+    import chromadb
+
+    from assistant import doctor as doctor_module
+    from assistant import paths as paths_module
+    from assistant.chat.history import History
+    from assistant.cli import main
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "otters.txt").write_text("Otters hold hands while they sleep on the water.\n")
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+    assert subprocess.run([sys.executable, "-m", "app", "index", str(notes), "-c", "k"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=300).returncode == 0
+    History(get_paths().history_db).close()
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+    def history_full(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
+    monkeypatch.setattr(chromadb, "PersistentClient", full)
+    monkeypatch.setattr(doctor_module, "sqlite3", SimpleNamespace(connect=history_full, Error=sqlite3.Error))
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "✗ knowledge: The vector store in" in out and "cannot be opened now: the disk holding it is full" in out
+    assert "✗ history: The chat history cannot be checked now: the disk holding it is full (1 MB free)" in out
+    assert "damaged" not in out and "--repair" not in out, out
+    main(["doctor", "--repair"])
+    assert (hearth_home / "data" / "chroma").is_dir() and not list((hearth_home / "data").glob("chroma.damaged-*"))
+
+
+def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_home: Path) -> None:
+    """A damaged queue.sqlite3 made `hearth ask`, every memory command and `hearth doctor` end as "a bug in
+    Hearth: DatabaseError" (exit 70)."""
+    queue = get_paths().ensure().memory_dir / "queue.sqlite3"
+    queue.parent.mkdir(parents=True)
+    queue.write_bytes(os.urandom(64 * 1024))
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+
+    def hearth(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+    asked = hearth("ask", "--max-tokens", "4", "Say hello.")
+    assert asked.returncode == 0 and asked.stdout.strip() and "bug" not in asked.stderr, asked.stderr
+    assert "Answered without your memory: The memory queue" in asked.stderr and "is damaged" in asked.stderr
+    listed = hearth("memory", "list")
+    assert listed.returncode == 1 and listed.stderr.startswith("hearth: The memory queue"), listed.stderr
+    checked = doctor(home=hearth_home)
+    assert "✗ memory: The memory queue" in checked.stdout and "Traceback" not in checked.stderr, checked.stderr
+    repaired = doctor("--repair", home=hearth_home)
+    assert "the damaged memory queue was moved to" in repaired.stderr + repaired.stdout, repaired.stderr
+    assert hearth("memory", "list").returncode == 0
+    assert list(queue.parent.glob("queue.sqlite3.damaged-*"))

@@ -160,3 +160,27 @@ def test_search_lists_gguf_files_on_the_hub(hearth_home: Path, tmp_path: Path) -
     offline = hearth("models", "search", "tiny", home=hearth_home, HF_ENDPOINT=hub.url)  # the server is gone
     assert offline.returncode == 5 and offline.stderr.startswith("hearth: Could not reach")
     assert "Traceback" not in offline.stderr
+
+
+def test_a_full_disk_when_saving_the_choice_is_one_line_and_the_old_file_stays(hearth_home: Path, monkeypatch,
+                                                                               capsys) -> None:
+    """`hearth models use` on a full disk (or a read-only folder) ended as "a bug in Hearth: OSError" (exit 70).
+    In-process `hearth`, with the settings writer failing as a full disk does."""
+    import errno
+
+    from assistant import config as config_module
+    from assistant.cli import main
+    from assistant.paths import get_paths
+
+    settings_file = get_paths().settings_file
+    save_settings(load_settings(settings_file).settings, settings_file)
+    before = settings_file.read_text()
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(config_module, "atomic_write_text", full)
+    assert main(["models", "use", "Gemma 3 270M"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hearth: Hearth could not save the models' settings to ") and "No space left" in err
+    assert "bug" not in err and settings_file.read_text() == before

@@ -313,6 +313,32 @@ def test_arguments_that_are_not_utf8_are_refused_in_one_line(home: Path) -> None
         assert_one_line(hearth(*args, home=home), 2, "not valid UTF-8")
 
 
+@pytest.mark.slow
+def test_a_terminal_that_cannot_show_a_character_gets_an_escape_not_a_bug(tmp_path: Path) -> None:
+    """In an ISO-8859-1 terminal every command that printed Chinese text, a Cyrillic name or an emoji ended as
+    "unexpected error (a bug in Hearth): UnicodeEncodeError" (exit 70), search and ``--json`` included."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "北京.md").write_text("# Trip 🌱\n\nThe greenhouse key for the trip to 北京 is with Вера.\n")
+    home = tmp_path / "home"
+    assert hearth("index", str(folder), "-c", "notes", home=home).code == 0
+    latin1 = {**_env(home), "PYTHONIOENCODING": "iso8859-1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=latin1, capture_output=True,
+                             timeout=300, stdin=subprocess.DEVNULL, text=True, encoding="iso8859-1")
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+        return out
+
+    text = run("search", "greenhouse key", "-c", "notes").stdout
+    assert "\\u5317\\u4eac" in text and "\\u0412\\u0435\\u0440\\u0430" in text, text  # 北京, Вера
+    hits = json.loads(run("search", "greenhouse key", "-c", "notes", "--json").stdout)["hits"]
+    assert "北京" in hits[0]["text"] and "Вера" in hits[0]["text"]
+    (tmp_path / "q.jsonl").write_text('{"id": 1, "text": "greenhouse key"}\n')
+    line = json.loads(run("search", "--queries", str(tmp_path / "q.jsonl"), "-c", "notes").stdout)
+    assert "Вера" in line["hits"][0]["text"]
+
+
 def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: Path) -> None:
     """One such name aborted the whole run (UnicodeEncodeError) and nothing was indexed; a link to nothing
     and a named pipe given as the path were not reported (the pipe hung the command)."""

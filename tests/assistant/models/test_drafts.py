@@ -251,9 +251,19 @@ def _hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_models_draft_and_drafts(hearth_home: Path, smollm2_f16_path: Path, chat_model_path: Path) -> None:
+    # what a `hearth models draft` killed with kill -9 left (it stayed forever, hidden), and one still being written
+    folder = get_paths().ensure().models_dir / "drafts"
+    folder.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed, running = (folder / f".x.self-Q4_0.gguf.{pid}.part" for pid in (gone.pid, os.getpid()))
+    killed.write_bytes(b"GGUF" * 1000)
+    running.write_bytes(b"GGUF")
     made = _hearth("models", "draft", str(smollm2_f16_path), home=hearth_home)
     assert made.returncode == 0, made.stderr
     path = Path(made.stdout.strip())
+    assert not killed.exists() and running.exists()
+    running.unlink()
     assert path.is_file() and re.fullmatch(r"SmolLM2-135M-Instruct-F16\.[0-9a-f]{8}\.self-Q4_0\.gguf", path.name)
     assert "MB (" in made.stderr and "Made: a 91.7 MB self-draft of SmolLM2 135M Instruct" in made.stderr
 
