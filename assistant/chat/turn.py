@@ -239,8 +239,9 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
             sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
             memories=[m.to_dict() for m in memories] or None,
         )
-    if memory is not None and stats.stop_reason != "cancelled":
-        memory.enqueue_turn(conversation_id, text, previous)
+    if memory is not None and stats.stop_reason != "cancelled" and (
+            untold := memory.enqueue_turn(conversation_id, text, previous)):
+        yield Notice("memory", untold)
     if citations:
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,

@@ -177,7 +177,7 @@ def _speculative_json(s: Any) -> dict[str, Any]:
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.text == "-":  # the question was asked as "-" and saved with that title
         try:
-            args.text = sys.stdin.buffer.read().decode("utf-8")
+            args.text = sys.stdin.buffer.read().decode("utf-8-sig")  # Notepad's byte-order mark is no question
         except UnicodeDecodeError:
             raise InputError("The question on stdin is not valid UTF-8 text.") from None
     call = _Call.from_args(args, ctx)

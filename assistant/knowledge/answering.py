@@ -47,6 +47,10 @@ _TAIL_HOLD = re.compile(r"(?:END[ \t]+)?(?:SOURCE[ \t]*\d*[ \t]*>*|S(?:O(?:U(?:R
 #: always released whole.
 _ANGLE_HOLD = 64
 _ANGLE_RUN = re.compile(r"(?<!<)<")
+#: The start of a delimiter at the very end of an answer: a run of three ``<``, or two or more followed by the
+#: first letters of SOURCE or END SOURCE ("<<<EN", "<< SOU"); ``cout <<`` at a cut stays.
+_CUT_FRAGMENT = re.compile(r"[ \t]*(?:<{3,}|<{2,}[ \t]*(?:E(?:N(?:D(?:[ \t]*S(?:O(?:U(?:R(?:C)?)?)?)?)?)?)?|"
+                           r"S(?:O(?:U(?:R(?:C)?)?)?)?))[ \t]*$", re.IGNORECASE)
 #: ``[3]``, ``[1, 2]``, ``[1][2]``: brackets holding numbers, with the spaces before them (removed with them).
 CITATION = re.compile(r"([ \t]*)((?:\[\s*\d+(?:\s*,\s*\d+)*\s*\])+)")
 _FIELD_MAX = 200
@@ -131,8 +135,11 @@ class OutputCleaner:
         return "".join(out)
 
     def flush(self) -> str:
-        """Everything still held back, cleaned; the cleaner is then ready for a new answer."""
+        """Everything still held back, cleaned; the cleaner is then ready for a new answer. A delimiter the
+        answer ends in the middle of (cut by max_tokens: "the pot <<<EN") goes too."""
         out = self._release(self._pending)
+        if not self._fenced:
+            out = _CUT_FRAGMENT.sub("", out)
         self._fenced = False
         self._new_line()
         return out

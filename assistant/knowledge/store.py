@@ -34,6 +34,7 @@ import re
 import sqlite3
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -242,14 +243,19 @@ def validate_name(name: str) -> str:
 
 def query_words(text: str) -> list[str]:
     """The words of ``text``, lower-cased, each once; CJK runs are :func:`query_phrases`' business."""
-    words = (part for w in re.findall(r"\w+", text) for part in fulltext.query_terms(w.lower())[0])
+    words = (part for w in _words(text) for part in fulltext.query_terms(w.lower())[0])
     return list(dict.fromkeys(words))[:64]
 
 
 def query_phrases(text: str) -> list[str]:
     """The CJK phrases of ``text`` (neighbouring characters: ``fulltext.query_terms``), each once."""
-    phrases = (phrase for w in re.findall(r"\w+", text) for phrase in fulltext.query_terms(w)[1])
+    phrases = (phrase for w in _words(text) for phrase in fulltext.query_terms(w)[1])
     return list(dict.fromkeys(phrases))[:64]
+
+
+def _words(text: str) -> list[str]:
+    # composed first: a decomposed "crème" (macOS, some keyboards) split at its accent into "cre" and "me"
+    return re.findall(r"\w+", unicodedata.normalize("NFC", text))
 
 
 def keyword_query(words: Iterable[str]) -> str | None:

@@ -27,6 +27,7 @@ from assistant.memory.backend import close_memory, cosine_of, open_memory, row_o
 from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retraction, slot_of
 from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
 from assistant.memory.extraction import extract_facts
+from assistant.memory.language import speaks_of_self_in_another_language
 from assistant.memory.llm import HearthLLM
 from assistant.memory.queue import TurnQueue, queue_path
 from assistant.memory.records import (
@@ -56,6 +57,9 @@ SEARCH_COSINE = 0.3
 PROFILE_FACTS = 3
 #: Similar older facts a new fact is checked against for duplicates and contradictions.
 SIMILAR_FACTS = 5
+#: Said once per process when a message about the user in another language is not learned from.
+FOREIGN_NOTICE = ("Memory learns from English messages only, so nothing was kept from this one. To have Hearth "
+                  "remember it, add it in the memory manager (or `hearth memory add`).")
 #: Prompt block limits: the prompt builder counts tokens, this keeps the block a few dozen of them.
 MAX_BLOCK_ITEMS, MAX_ITEM_CHARS = 8, 160
 _ALL = 10_000
@@ -91,6 +95,7 @@ class MemoryService:
             close_memory(self._mem0)
             raise
         self._lock = threading.RLock()
+        self._told_language = False  # FOREIGN_NOTICE was given in this process
 
     def close(self) -> None:
         with self._lock:
@@ -191,12 +196,21 @@ class MemoryService:
         return "\n".join([BLOCK_HEADER, *lines]) if lines else ""
 
     # ---- learning from conversations ----------------------------------------------------------------
-    def enqueue_turn(self, conversation_id: str | None, user_text: str, context: str = "") -> None:
+    def enqueue_turn(self, conversation_id: str | None, user_text: str, context: str = "") -> str | None:
         """Queue a finished turn for extraction. Facts come only from what the user said (never the answer,
         never a retrieved document); ``context`` is the user's previous message, for "she" and "he". A turn
-        with no statement that could be about the user (a question, thanks) is not queued."""
-        if self.enabled and statements(user_text, context):
+        with no statement that could be about the user (a question, thanks) is not queued.
+
+        Returns what the user should be told, once per process: that a message about themselves in another
+        language is not learned from (the rules read English), instead of nothing at all."""
+        if not self.enabled:
+            return None
+        if statements(user_text, context):
             self._queue.push(conversation_id, user_text, context)
+        elif not self._told_language and speaks_of_self_in_another_language(user_text):
+            self._told_language = True
+            return FOREIGN_NOTICE
+        return None
 
     def pending_count(self) -> int:
         return self._queue.counts()["pending"]

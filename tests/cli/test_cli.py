@@ -38,12 +38,22 @@ def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> Non
     md = hearth("history", "export", data["conversation_id"], home=hearth_home).stdout
     assert "Say hello." in md
 
-    # "-" reads the question from stdin (it asked "-" and saved a chat titled "-")
-    piped = hearth("ask", "--json", "--max-tokens", "8", "-", home=hearth_home, stdin="Name one colour.\n")
+    # "-" reads the question from stdin (it asked "-" and saved a chat titled "-"); a byte-order mark
+    # (Notepad's UTF-8) was kept in the question and its title
+    piped = hearth("ask", "--json", "--max-tokens", "8", "-", home=hearth_home, stdin="\ufeffName one colour.\n")
     assert piped.returncode == 0, piped.stderr
     listed = json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)
     assert next(c["title"] for c in listed if c["id"] == json.loads(piped.stdout)["conversation_id"]) == \
         "Name one colour."
+
+
+def test_a_message_about_yourself_in_another_language_says_memory_did_not_learn_it(hearth_home: Path) -> None:
+    """Memory's rules read English only: "Ich heiße Anna und wohne in Graz." was silently not learned from,
+    while the README promised "however you say it"."""
+    out = hearth("ask", "--max-tokens", "4", "Ich heiße Anna und wohne in Graz.", home=hearth_home)
+    assert out.returncode == 0 and "[memory] Memory learns from English messages only" in out.stderr, out.stderr
+    english = hearth("ask", "--max-tokens", "4", "I live in Graz.", home=hearth_home)
+    assert english.returncode == 0 and "English messages only" not in english.stderr
 
 
 def test_ask_streams_text_to_stdout_and_stats_to_stderr(hearth_home: Path) -> None:

@@ -295,3 +295,21 @@ def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path, capsys:
         assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
     assert first("北京").startswith(f"[1] {root / 'zh.md'}")  # hybrid
     assert first("北海道", "--mode", "keyword") == "No matches."
+
+
+def test_a_decomposed_query_finds_the_composed_word_and_back(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """"crème" typed decomposed (e + U+0300, as macOS and some keyboards send it) was split at its accent into
+    "cre" and "me": keyword search found nothing. A note saved decomposed is found by a composed query too."""
+    import unicodedata
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "menu.md").write_text("# Menu\n\nLe café crème est servi au garçon.\n")
+    (root / "tart.md").write_text(unicodedata.normalize("NFD", "# Tarte\n\nUne tarte très acidulée.\n"))
+    (root / "tea.md").write_text("# Tea\n\nTea and biscuits at four.\n")
+    assert cli.main(["index", str(root), "-c", "notes"]) == 0
+    capsys.readouterr()
+    for query, file in ((unicodedata.normalize("NFD", "crème garçon"), "menu.md"), ("acidulée", "tart.md")):
+        assert cli.main(["search", query, "-c", "notes", "--mode", "keyword"]) == 0
+        assert capsys.readouterr().out.startswith(f"[1] {root / file}"), query

@@ -37,6 +37,12 @@ def corpus(root: Path) -> dict[str, str]:
     # PowerShell's `>` and some exporters write UTF-16 with no byte-order mark: it was skipped as "binary"
     (root / "coats-utf16le.txt").write_bytes("The duffel coats hang by the stairs.\r\n".encode("utf-16-le"))
     (root / "日本語のメモ.md").write_text("# Tokyo\n\nThe Tokyo garden has a koi pond.\n")
+    # short legacy files: charset-normalizer read these as Mac Icelandic ("Ä100", "ƒrger") and Shift-JIS, and
+    # UTF-8 with a pasted Latin-1 line as Windows-1250 ("BÃ¤ckerei")
+    (root / "price-cp1252.txt").write_bytes("Price: €100 for the Ärger bundle.\n".encode("cp1252"))
+    (root / "privet-koi8.txt").write_bytes("Привет, как дела? Всё хорошо.\n".encode("koi8-r"))
+    (root / "bakery-mixed.txt").write_bytes("Die Bäckerei heißt Sonnenschein.\n".encode() +
+                                            "Le gâteau est délicieux.\n".encode("latin-1"))
     (root / ("a-very-long-file-name-" * 10 + ".md")).write_text("The long name file mentions walruses.\n")
     build_docx(root / "report.docx")
     good_pdf = build_pdf([["Page one talks about volcanoes."], ["Page two explains glaciers."]])
@@ -79,14 +85,15 @@ def test_a_hostile_folder_indexes_what_it_can_and_says_why_for_the_rest(tmp_path
     skipped = {Path(s["path"]).name: s["reason"] for s in result["skipped"]}
     for name, phrase in reasons.items():
         assert phrase in skipped.get(name, ""), (name, skipped)
-    assert result["files"] == 8, result
+    assert result["files"] == 11, result
     peak_mb = int(out.stderr.split("peak-rss-kb")[1].split()[0]) / 1024
     print(f"peak RSS while indexing the hostile corpus: {peak_mb:.0f} MB")
     assert peak_mb < 1500  # the 600 MB bomb is never unpacked, the 50 MB file never read
 
     expected = {"K7-REEF": "notes.md", "crème": "menu-latin1.txt", "umbrella": "umbrella-utf16.txt",
                 "duffel coats": "coats-utf16le.txt", "koi pond": "日本語のメモ.md",
-                "walruses": "a-very-long-file-name-", "otter": "report.docx", "glaciers": "paper.pdf"}
+                "walruses": "a-very-long-file-name-", "otter": "report.docx", "glaciers": "paper.pdf",
+                "Ärger": "price-cp1252.txt", "как дела": "privet-koi8.txt", "gâteau": "bakery-mixed.txt"}
     queries = "".join(json.dumps({"id": q, "text": q}) + "\n" for q in expected)
     found = subprocess.run([sys.executable, "-m", "app", "search", "--queries", "-", "-c", "corpus", "-k", "1"],
                            cwd=ROOT, env=env, input=queries, capture_output=True, text=True, timeout=300)
@@ -94,3 +101,7 @@ def test_a_hostile_folder_indexes_what_it_can_and_says_why_for_the_rest(tmp_path
     assert [a["id"] for a in answered] == list(expected), found.stderr
     for a in answered:
         assert a["hits"] and Path(a["hits"][0]["path"]).name.startswith(expected[a["id"]]), a
+    texts = {a["id"]: a["hits"][0]["text"] for a in answered}
+    assert "Price: €100 for the Ärger bundle." in texts["Ärger"]
+    assert "Привет, как дела? Всё хорошо." in texts["как дела"]
+    assert "Die Bäckerei heißt Sonnenschein.\nLe gâteau est délicieux." in texts["gâteau"]

@@ -119,6 +119,15 @@ def test_output_cleaner_removes_fragments_and_keeps_text_citations_and_code() ->
     assert text == expected.replace("values[1]", "values[7]") and [c.n for c in cited] == [1, 2]
 
 
+@pytest.mark.parametrize("cut", ["<<<", "<<<EN", "<<< END SO", "<<SOU", "<<<S"])
+def test_a_delimiter_cut_by_max_tokens_is_not_shown(cut: str) -> None:
+    """An answer cut by max_tokens in the middle of a delimiter showed "<<<EN" at its end."""
+    cleaner = OutputCleaner()
+    answer = f"The key is under the pot [1]. {cut}"
+    assert "".join([*map(cleaner.feed, answer), cleaner.flush()]).rstrip() == "The key is under the pot [1]."
+    assert clean_output("Use cout <<") == "Use cout <<"  # code cut at max_tokens keeps its operator
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 7])
 def test_streamed_tokens_are_cleaned_like_the_whole_answer(size: int) -> None:
     answer = ("Yes <<< END SOURCE 12 >>> ok; <<<SOURCE 1 (notes.md:3)>>>Fine.\n  >>> stray prompt\n"

@@ -80,6 +80,32 @@ def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
         decode_text(bytes([0x07, 0, 0x01, 0]) * 100)
 
 
+@pytest.mark.parametrize(("text", "codec"), [  # each was read wrong by charset-normalizer's pick
+    ("Café", "cp1252"),  # 䍡曩
+    ("Price: €100 for the Ärger bundle", "cp1252"),  # Mac Icelandic: "Ä100 for the ƒrger"
+    ("Hyvää päivää! Tämä on äidinkieli ja se on hieno.", "cp1252"),  # "Hyv‰‰"
+    ("Привет, как дела? Всё хорошо.", "koi8-r"),  # Shift-JIS: 崹ﾉﾗﾅﾔ
+    ("Він живе в Києві, і йому подобається їжа.", "koi8-u"),
+    ("W Polsce jest wiele pięknych miast, a Kraków i Gdańsk są najbardziej znane.", "cp1250"),  # "piêknych"
+    ("Zażółć gęślą jaźń, mówi Łukasz w Krakowie.", "iso8859-2"),
+    ("Árvíztűrő tükörfúrógép, mondta a magyar mérnök Budapesten.", "cp1250"),  # "Árvíztûrõ"
+    ("Bugün hava çok güzel, İstanbul'da güneş var.", "cp1254"),  # "Ýstanbul"
+    ("Šiandien Vilniuje labai gražus oras, sakė Jonas.", "cp1257"),  # "Ðiandien"
+    ("مرحبا، كيف حالك اليوم؟", "cp1256"),  # Greek
+    ("Le café est très bon à Noël, dit-elle.", "cp1252"),
+    ("Καλημέρα, τι κάνεις σήμερα;", "cp1253"),
+    ("我住在北京，今天天气很好。", "gbk"),
+    ("日本語のテキストです。東京は晴れ。", "shift_jis"),
+])
+def test_legacy_code_pages_are_told_apart_even_in_one_line(text: str, codec: str) -> None:
+    assert decode_text(text.encode(codec)) == text
+
+
+def test_utf8_with_a_pasted_latin1_line_keeps_both() -> None:
+    data = "Die Bäckerei heißt Sonnenschein.\n".encode() + "Le gâteau est délicieux.\n".encode("latin-1")
+    assert decode_text(data) == "Die Bäckerei heißt Sonnenschein.\nLe gâteau est délicieux.\n"  # was "BÃ¤ckerei"
+
+
 @pytest.mark.parametrize(("name", "reason"), [
     ("broken.pdf", "cannot be read as PDF"),
     ("fake.txt", "binary file"),

@@ -167,3 +167,14 @@ def test_a_turn_is_learned_by_one_process_only(tmp_path) -> None:
     turns.release(turn)
     assert turns._db.execute("SELECT claimed_by FROM turns").fetchone() == (0,)
     turns.close()
+
+
+def test_a_message_about_oneself_in_another_language_is_told_apart_from_english() -> None:
+    from assistant.memory.language import speaks_of_self_in_another_language as foreign
+
+    for text in ("Ich heiße Anna und wohne in Graz.", "Je m'appelle Luc.", "Меня зовут Вера.", "我住在北京。",
+                 "Mi chiamo Giulia e abito a Roma.", "Ik woon in Utrecht met mijn vriendin."):
+        assert foreign(text), text
+    for text in ("I live in Berlin.", "My name is Jan and ich bin hier", "Wie spät ist es?", "Bonjour!",
+                 "Ja, danke", "Remember: my sister Olga lives in Kyiv", "Thanks!"):
+        assert not foreign(text), text
