@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
+import unicodedata
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -276,6 +277,7 @@ class MemoryService:
         ``siblings``: ids stored from the same turn, which this fact may duplicate but never supersede;
         ``said``: the user's message it comes from, kept with it (where a memory came from, for the user).
         """
+        fact = unicodedata.normalize("NFC", fact)  # "Zoë" typed decomposed is the same fact, not a second one
         slot = slot_of(fact)
         similar = self._similar(fact, SIMILAR_FACTS, -1.0)
         olds = {row["id"]: Candidate(row["id"], row["memory"], cos) for row, cos in similar}
@@ -322,7 +324,7 @@ class MemoryService:
             return self.get(self._store(text, None, None, None))
 
     def edit(self, memory_id: str, text: str) -> MemoryItem:
-        text = " ".join(text.split())
+        text = unicodedata.normalize("NFC", " ".join(text.split()))
         if not text:
             raise InputError("A memory cannot be empty; use forget to remove it.")
         with self._lock:

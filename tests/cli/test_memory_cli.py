@@ -95,3 +95,13 @@ def test_a_correction_that_opens_with_filler_replaces_the_old_fact(hearth) -> No
     out = hearth("memory", "list", "--json")[1]
     assert [m["text"] for m in json.loads(out)] == ["User lives in Bergen"]
     assert json.loads(hearth("memory", "status", "--json")[1])["superseded"] == 1
+
+
+def test_a_fact_typed_with_decomposed_accents_is_the_same_fact(hearth) -> None:
+    """"User's daughter is Zoë" typed decomposed (e + U+0308, as macOS sends it) was kept as a second fact."""
+    import unicodedata
+
+    hearth("memory", "add", "User's daughter is called Zoë")
+    hearth("memory", "add", unicodedata.normalize("NFD", "User's daughter is called Zoë"))
+    code, out = hearth("memory", "list", "--json")
+    assert code == 0 and [m["text"] for m in json.loads(out)] == ["User's daughter is called Zoë"]
