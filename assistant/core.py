@@ -18,6 +18,7 @@ import contextlib
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
@@ -739,6 +740,24 @@ class Assistant:
             from assistant.knowledge.embedder import SentenceTransformerEmbedder
 
             return SentenceTransformerEmbedder.from_settings(self.settings.knowledge)
+
+    def rebuild_memory_store(self) -> tuple[int, Path]:
+        """Rebuild a damaged memory store from what can still be read of it (``hearth doctor --repair``):
+        returns how many memories came back and where the damaged store was moved (kept)."""
+        from assistant.memory.rebuild import readable_memories
+
+        folder = self.paths.memory_dir / "chroma"
+        memories = readable_memories(folder / "chroma.sqlite3")
+        with self._opening:
+            if self._memory is not None:
+                self._memory.close()
+                self._memory = None
+        aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        folder.rename(aside)
+        memory = self.memory
+        if memory is not None:
+            memory.restore(memories)
+        return len(memories), aside
 
     def _learner(self, open_it: bool) -> MemoryService | None:
         if not self.settings.memory.enabled:

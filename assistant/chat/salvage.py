@@ -180,7 +180,7 @@ def _readable(conn: sqlite3.Connection, sql: str, after: int) -> bool:
     return True
 
 
-def _scan(conn: sqlite3.Connection, table: str, key: str, columns: str) -> Iterator[tuple[Any, ...] | None]:
+def scan(conn: sqlite3.Connection, table: str, key: str, columns: str) -> Iterator[tuple[Any, ...] | None]:
     """Every readable row of ``table`` in ``key`` (rowid) order; ``None`` marks a stretch that was skipped.
 
     Every step moves ``after`` forward (a damaged page can return keys out of order, which must never make
@@ -240,7 +240,7 @@ def read(source: Path) -> Salvaged:
             if table not in present:
                 salvaged.complete = False
                 continue
-            for row in _scan(conn, table, key, columns):
+            for row in scan(conn, table, key, columns):
                 good = None if row is None else check_row(row)
                 if good is None:
                     salvaged.complete = False

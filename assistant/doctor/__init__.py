@@ -67,6 +67,9 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
 
         aside = set_aside(queue_path(assistant.paths))
         yield Progress("memory", 0, message=f"the damaged memory queue was moved to {aside}")
+    elif action == "memory-store":  # a damaged memory store: rebuilt from its readable rows, the old one kept
+        kept, aside = assistant.rebuild_memory_store()
+        yield Progress("memory", 0, message=f"{kept} memories rebuilt; the damaged store was moved to {aside}")
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:
@@ -157,7 +160,7 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
 
 def _memory(assistant: Assistant) -> list[Finding]:
     from assistant.errors import HearthError
-    from assistant.memory.errors import MemoryQueueDamagedError
+    from assistant.memory.errors import MemoryQueueDamagedError, MemoryStoreDamagedError
 
     if not assistant.settings.memory.enabled:
         return [Finding("memory", OK, "Memory is switched off.")]
@@ -165,6 +168,10 @@ def _memory(assistant: Assistant) -> list[Finding]:
         memory = assistant.memory
         assert memory is not None
         failed, pending = memory.failed_count(), memory.pending_count()
+    except MemoryStoreDamagedError as exc:
+        return [Finding("memory", PROBLEM, str(exc).split(" `hearth doctor")[0],
+                        "`hearth doctor --repair` rebuilds it from what can still be read (the damaged one is kept).",
+                        "memory-store")]
     except MemoryQueueDamagedError as exc:
         return [Finding("memory", PROBLEM, str(exc).split(" `hearth doctor")[0],
                         "`hearth doctor --repair` sets it aside (kept); the facts already learned stay.",

@@ -25,6 +25,7 @@ from assistant.engine import Engine
 from assistant.errors import HearthError, MemoryStoreError, RemoteError
 from assistant.knowledge import Embedder
 from assistant.lazy import PYDANTIC_IMPORTS
+from assistant.memory.errors import MemoryStoreDamagedError
 from assistant.paths import Paths
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 
@@ -53,6 +54,10 @@ def _check_and_quiet_mem0() -> None:
     logging.getLogger("mem0.memory.main").addFilter(_KEYWORD_NOTICE)
     # spaCy is optional for mem0 (lemmas and entities for BM25 boosts); without it mem0 uses the plain text.
     logging.getLogger("mem0.utils.spacy_models").setLevel(logging.ERROR)
+
+
+#: What chromadb's errors say when its SQLite file is damaged (SQLITE_CORRUPT is code 11, SQLITE_NOTADB 26).
+_DAMAGE = re.compile(r"\(code: (?:11|26)\)|malformed|not a database", re.IGNORECASE)
 
 
 def collection_name(embedder: Embedder) -> str:
@@ -91,7 +96,10 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
         )
         try:
             memory = Memory(config)
-        except Exception as exc:  # Chroma or SQLite refusing a corrupt or locked folder, or the server failing
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # Chroma or SQLite refusing a corrupt or locked folder (chromadb's Rust core
+            # panics on some: a BaseException), or the server failing
             if target is not None:
                 with contextlib.suppress(Exception):
                     client.close()
@@ -99,6 +107,15 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
                 raise
             if target is not None and target.from_server(exc):
                 raise RemoteError(target.failure(exc)) from exc
+            if target is None:  # a half-started system stays cached for the folder: a later open must not get it
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                SharedSystemClient._identifier_to_system.pop(store["path"], None)
+                if _DAMAGE.search(str(exc)):
+                    raise MemoryStoreDamagedError(
+                        f"The memory store in {paths.memory_dir} is damaged ({str(exc).strip()[:200]}). "
+                        "`hearth doctor --repair` rebuilds it from what can still be read (the damaged one is "
+                        "kept).") from None
             raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
     if target is not None:  # every later call: a failing server is one sentence naming it
         memory.vector_store.client = target.guard(memory.vector_store.client)

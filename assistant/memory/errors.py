@@ -15,3 +15,7 @@ class MemoryJobCancelled(MemoryStoreError):
 
 class MemoryQueueDamagedError(MemoryStoreError):
     """The queue of turns waiting to be learned from is a damaged file; doctor's repair sets it aside."""
+
+
+class MemoryStoreDamagedError(MemoryStoreError):
+    """The memories' Chroma store is a damaged file; doctor's repair rebuilds it from its readable rows."""

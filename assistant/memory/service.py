@@ -31,6 +31,7 @@ from assistant.memory.extraction import extract_facts
 from assistant.memory.language import speaks_of_self_in_another_language
 from assistant.memory.llm import HearthLLM
 from assistant.memory.queue import TurnQueue, queue_path
+from assistant.memory.rebuild import TEXT
 from assistant.memory.records import (
     ACTIVE,
     CORRECTED_BY,
@@ -313,6 +314,15 @@ class MemoryService:
             with self._store_errors():
                 self._mem0.update(row["id"], metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: by} if how == "all"
                                   else {CORRECTED_BY: by})
+
+    def restore(self, memories: dict[str, dict[str, Any]]) -> None:
+        """Put ``memories`` (id -> metadata, text included, as :func:`rebuild.readable_memories` reads them)
+        into this (fresh) store under their own ids, embedded again."""
+        if not memories:
+            return
+        vectors = [self._mem0.embedding_model.embed(meta[TEXT], "add") for meta in memories.values()]
+        with self._lock, self._store_errors():
+            self._mem0.vector_store.insert(vectors=vectors, payloads=list(memories.values()), ids=list(memories))
 
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:

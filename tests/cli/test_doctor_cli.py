@@ -125,3 +125,35 @@ def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_
     assert "the damaged memory queue was moved to" in repaired.stderr + repaired.stdout, repaired.stderr
     assert hearth("memory", "list").returncode == 0
     assert list(queue.parent.glob("queue.sqlite3.damaged-*"))
+
+
+def test_a_damaged_memory_store_is_rebuilt_by_repair_with_what_was_superseded(hearth_home: Path) -> None:
+    """A damaged data/memory/chroma made every memory command fail ("could not be opened: … malformed") and
+    doctor said so with no way out; --repair now rebuilds the memories from the rows that can still be read."""
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+
+    def hearth(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+    for fact in ("User lives in Oslo", "User plays the cello", "User lives in Bergen"):  # Bergen supersedes Oslo
+        assert hearth("memory", "add", fact).returncode == 0
+    store = get_paths().memory_dir / "chroma" / "chroma.sqlite3"
+    with sqlite3.connect(store) as conn:  # garbage over the page of a table chromadb reads as it opens
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'migrations'").fetchone()[0]
+    with store.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(os.urandom(page_size))
+    listed = hearth("memory", "list")
+    assert listed.returncode == 1 and "is damaged" in listed.stderr and "doctor --repair" in listed.stderr
+    checked = doctor(home=hearth_home)
+    assert "✗ memory: The memory store in" in checked.stdout and "→ `hearth doctor --repair` rebuilds" in \
+        checked.stdout, checked.stdout
+    repaired = doctor("--repair", home=hearth_home)
+    assert "3 memories rebuilt" in repaired.stderr + repaired.stdout, repaired.stderr
+    assert hearth("memory", "list").stdout.count("User ") == 2  # cello and Bergen: Oslo stays superseded
+    every = hearth("memory", "list", "--all", "--json").stdout
+    assert {m["text"] for m in json.loads(every)} == {"User lives in Oslo", "User plays the cello",
+                                                      "User lives in Bergen"}
+    assert hearth("memory", "search", "Which city do I live in?", "-k", "1").stdout.count("Bergen") == 1
