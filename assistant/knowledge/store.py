@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (collection, path)
 );
 CREATE INDEX IF NOT EXISTS files_by_hash ON files (collection, content_hash);
+-- what the last scan skipped before reading any file (a link to nothing, a name that is not UTF-8, too deep)
+CREATE TABLE IF NOT EXISTS scan_skips (
+    collection TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (collection, path)
+);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, collection TEXT NOT NULL, path TEXT NOT NULL,
     chunk_index INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, line_start INTEGER, line_end INTEGER,
@@ -517,7 +521,8 @@ class Store:
             f"""SELECT k.name, k.embedder, k.last_sync,
                    (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NULL),
                    (SELECT count(*) FROM chunks c WHERE c.collection = k.name),
-                   (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL),
+                   (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL)
+                   + (SELECT count(*) FROM scan_skips s WHERE s.collection = k.name),
                    k.sources, k.watch
                 FROM collections k {where} ORDER BY k.name""",
             params,
@@ -557,7 +562,7 @@ class Store:
     def drop_collection(self, name: str) -> None:
         """Remove every trace of a collection; SQLite first, so a crash leaves only an unused Chroma set."""
         with self._transaction() as db:
-            for table in ("chunks", "files", "pending"):
+            for table in ("chunks", "files", "pending", "scan_skips"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
         try:
@@ -575,10 +580,19 @@ class Store:
         return {row[0]: FileState(*row) for row in rows}
 
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
-        """(path, reason) of every file the collection holds but skipped, by path."""
+        """(path, reason) of every file the collection skipped, by path: those it could not read, and those
+        its last scan passed over (a link to nothing: `hearth index` said "2 skipped", the listing "1")."""
         return [(path, error) for path, error in self._query(
-            "SELECT path, error FROM files WHERE collection = ? AND error IS NOT NULL ORDER BY path",
-            (collection,))]
+            "SELECT path, error FROM files WHERE collection = ? AND error IS NOT NULL "
+            "UNION ALL SELECT path, reason FROM scan_skips WHERE collection = ? ORDER BY path",
+            (collection, collection))]
+
+    def set_scan_skips(self, collection: str, skipped: Iterable[tuple[str, str]]) -> None:
+        """What the collection's latest scan skipped, (path, reason), in place of the one before."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM scan_skips WHERE collection = ?", (collection,))
+            db.executemany("INSERT OR REPLACE INTO scan_skips (collection, path, reason) VALUES (?, ?, ?)",
+                           [(collection, path, reason) for path, reason in skipped])
 
     def chunks_with_content(self, collection: str, content_hash: str, chunker: str) -> list[Chunk]:
         """The chunks of one already indexed file with this content (for renamed and duplicate files)."""

@@ -98,6 +98,7 @@ class IndexJob:
                 yield Progress(JOB, 0, message="cancelled")
                 return
             found = scan(self.sources, self.max_bytes, is_supported)
+            self.store.set_scan_skips(self.collection, found.skipped)
             known = self.store.file_states(self.collection)
             signature = self.chunker.signature
             todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
