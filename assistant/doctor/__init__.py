@@ -69,7 +69,8 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         yield Progress("memory", 0, message=f"the damaged memory queue was moved to {aside}")
     elif action == "memory-store":  # a damaged memory store: rebuilt from its readable rows, the old one kept
         kept, aside = assistant.rebuild_memory_store()
-        yield Progress("memory", 0, message=f"{kept} memories rebuilt; the damaged store was moved to {aside}")
+        yield Progress("memory", 0, message=f"{kept} {'memory' if kept == 1 else 'memories'} rebuilt; the damaged "
+                                            f"store was moved to {aside}")
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:
