@@ -140,6 +140,7 @@ class ChatController(QObject):
         question = self.view.last("user")
         if self.generating or question is None or question.message_id is None:
             return
+        self._set_editing(None)  # an edit of this question ends here; its draft stays in the box to send anew
         self.view.remove_from(question)
         self._start(question.text, question.message_id)
 
@@ -223,6 +224,12 @@ class ChatController(QObject):
                 self.conversation_id = event.conversation_id
                 self.conversationChanged.emit(self.conversation_id)
         elif isinstance(event, Done):
+            if self._replacing and event.message_id is None and self.conversation_id:
+                # a regenerated or edited answer stopped before its first word: the core kept the old turn
+                self._render.stop()
+                self.answer = None
+                self._load(self.conversation_id)
+                return
             self._finish_text(event.text)
             answer.set_meta(answer_meta(event.stats.to_dict()))
             self.status.set_context(event.stats.context_used, event.stats.context_size)

@@ -248,6 +248,10 @@ def _recovered_title(messages: list[salvage.MessageRow]) -> str:
     return f"{salvage.RECOVERED_TITLE}: {words[:50]}…" if len(words) > 50 else f"{salvage.RECOVERED_TITLE}: {words}"
 
 
+#: Above every message's sequence number (SQLite's largest integer).
+_MAX_SEQ = 2**63 - 1
+
+
 class History:
     """The chat history store. Thread-safe; every write is committed before the method returns."""
 
@@ -661,15 +665,17 @@ class History:
             ).fetchall()
         return [self._message_from_row(row) for row in rows]
 
-    def delete_messages_from(self, message_id: str) -> int:
-        """Delete this message and every later one in its conversation (regenerate, edit-and-resend).
+    def delete_messages_from(self, message_id: str, until: str | None = None) -> int:
+        """Delete this message and every later one in its conversation (regenerate, edit-and-resend), or with
+        ``until`` only those before that message (the turn a regenerated answer replaces, once it has text).
 
         Returns how many messages were deleted.
         """
         with self._write() as conn:
             conversation_id, seq = self._message_position(conn, message_id)
+            end = self._message_position(conn, until)[1] if until is not None else _MAX_SEQ
             cur = conn.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND seq >= ?", (conversation_id, seq)
+                "DELETE FROM messages WHERE conversation_id = ? AND seq >= ? AND seq < ?", (conversation_id, seq, end)
             )
             now = self._now()
             conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))

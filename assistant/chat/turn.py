@@ -122,9 +122,10 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
     question_id = reply_id = None
+    # A regenerated or edited turn replaces the old one only once it has text: stopped (or failed) before its
+    # first word it is dropped and the old answer stays (it was deleted at the start, and a Stop lost it).
+    replaces = options.replace_from if options.save else None
     if options.save:
-        if options.replace_from is not None:
-            history.delete_messages_from(options.replace_from)
         if conversation_id is None:
             conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
         question_id = history.add_message(conversation_id, "user", text,
@@ -133,6 +134,13 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     streamed: list[str] = []
     finished = False
     failure: dict[str, str] | None = None
+
+    def replace_old_turn() -> None:
+        nonlocal replaces
+        if replaces is not None:
+            history.delete_messages_from(replaces, until=question_id)
+            replaces = None
+
     try:
         if conversation_id is not None and question_id is not None:
             yield Saved(conversation_id, question_id)
@@ -164,6 +172,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 piece = cleaner.feed(event.text) if cleaner is not None else event.text
                 if not piece:
                     continue
+                replace_old_turn()
                 streamed.append(piece)
                 if reply_id is not None and time.monotonic() - last_save > CHECKPOINT_S:
                     history.update_message(reply_id, content="".join(streamed))
@@ -171,16 +180,26 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 yield Token(piece, event.drafted)
             elif isinstance(event, Done):
                 if cleaner is not None and (rest := cleaner.flush()):
+                    replace_old_turn()
                     streamed.append(rest)
                     yield Token(rest)
+                if replaces is not None and event.stats.stop_reason == "cancelled":  # stopped before a word
+                    history.delete_messages_from(question_id)
+                    question_id = reply_id = replaces = None
+                replace_old_turn()  # an answer that came out empty replaces the old one all the same
                 yield from _finish(history, memory, conversation_id, question_id, reply_id, text, event, citations,
                                    memories, built, previous, bool(options.grammar))
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
+        if replaces is not None:  # failed before a word: the old turn stays, the new one goes
+            history.delete_messages_from(question_id)
+            question_id = reply_id = None
         yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__, saved=reply_id is not None)
     finally:
-        if not finished and reply_id is not None:  # failed, or the consumer stopped iterating: keep what was streamed
+        if not finished and replaces is not None and question_id is not None:  # the consumer stopped iterating
+            history.delete_messages_from(question_id)
+        elif not finished and reply_id is not None:  # failed, or the consumer stopped: keep what was streamed
             history.update_message(reply_id, content="".join(streamed), partial=True, stats=failure)
 
 

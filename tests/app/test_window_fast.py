@@ -84,6 +84,47 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
     window.close()
 
 
+def test_a_regenerate_stopped_before_its_first_word_keeps_the_old_answer(qtbot: QtBot) -> None:
+    """Regenerate, then Stop at once, deleted the old answer for good (the chat reopened as "This answer was
+    interrupted."); and Regenerate while editing the question, then Enter, threw "MessageWidget is not in list"
+    and lost the typed text."""
+    gate = threading.Event()
+    gate.set()
+
+    def reply(prompt: str) -> str:
+        gate.wait(10)  # held while the test presses Stop: the answer has not begun
+        return "You said: " + prompt.rsplit("user: ", 1)[-1].split("\nassistant:")[0]
+
+    def opener() -> Assistant:
+        assistant = fake_assistant()
+        assistant._local_engine.reply = reply
+        return assistant
+
+    window = open_window(qtbot, opener)
+    send(qtbot, window, "First question.")
+    chat, history = window.ctl.chat, window.assistant.history
+    before = [(m.role, m.content) for m in history.messages(chat.conversation_id)]
+    gate.clear()
+    chat.regenerate()
+    chat.stop()
+    gate.set()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert [(m.role, m.content) for m in history.messages(chat.conversation_id)] == before
+    qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages] == [c for _, c in before], timeout=10_000)
+    assert [m.message_id for m in window.chat_view.messages] == [m.id for m in history.messages(chat.conversation_id)]
+
+    chat.edit_last()
+    chat.regenerate()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert window.composer.edit.toPlainText() == "First question." and not window.composer.editing.isVisible()
+    window.composer.edit.setPlainText("Another question.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert [m.content for m in history.messages(chat.conversation_id)] == [
+        "First question.", "You said: First question.", "Another question.", "You said: Another question."]
+    window.close()
+
+
 @pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat", "delete this new chat"])
 def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, leave: str) -> None:
     """The answer stops, what it wrote is saved in its own chat, and nothing of it reaches the chat now shown.
