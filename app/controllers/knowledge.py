@@ -35,6 +35,11 @@ def collection_status(info: Any) -> str:
         status += " · needs re-index"
     elif getattr(info, "needs_rechunk", 0):
         status += " · re-chunks at next sync"
+    if missing := getattr(info, "missing_sources", ()):
+        every = len(missing) == len(info.sources)
+        gone = ("its folder is gone" if len(missing) == 1 else "all its folders are gone") if every else \
+            f"{len(missing)} of its folders are gone"
+        status += f" · {gone} (its passages stay searchable)"
     if getattr(info, "problem", None):
         status += f" · needs repair: {info.problem}; add its folder again to re-sync it"
     return status

@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat import salvage
@@ -135,7 +134,7 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
         name = info.name
         # the command with its folders (it read "hearth index … --collection NAME", which no shell runs)
         again = f"hearth index {' '.join(shlex.quote(s) for s in info.sources) or 'FOLDER'} --collection {name}"
-        gone = [s for s in info.sources if not Path(s).exists()]
+        gone = info.missing_sources
         if info.needs_reindex:
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r} was indexed with another embedder "
                                     f"({info.embedder}) and cannot be searched.", again,

@@ -249,7 +249,8 @@ class KnowledgeBase:
             problem, resync_repairs = str(exc).rstrip("."), False
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
-                              watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs)
+                              watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
+                              missing_sources=tuple(s for s in row.sources if not Path(s).exists()))
 
 
 def repair_hint(row: CollectionRow) -> str:

@@ -127,6 +127,9 @@ class CollectionInfo:
     #: whether a re-sync repairs ``problem`` (not when the Chroma server is unreachable or the store damaged:
     #: "`hearth index …` repairs it" sent users to a command that could not help)
     resync_repairs: bool = True
+    #: the indexed folders and files that are gone (deleted, or on a drive that is not plugged in): their
+    #: passages stay searchable, and the listing says so (a watched folder deleted looked healthy)
+    missing_sources: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

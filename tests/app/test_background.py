@@ -3,6 +3,7 @@ changed setting applies at once. Real model, embedder, mem0 and Chroma; no CLI c
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,13 @@ def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_
     assert load_settings(get_paths().settings_file).settings.knowledge.chunk_tokens == 64
     qtbot.waitUntil(lambda: chunks_of(window, "garden") > before, timeout=120_000)
     assert window.assistant.collections()[0].needs_rechunk == 0
+
+    # The watched folder deleted: the row said "watched" and nothing else (the failed sync went to stderr)
+    qtbot.waitUntil(lambda: window.assistant.scheduler.status().idle, timeout=60_000)
+    (folder / "shared").unlink()
+    shutil.rmtree(folder)
+    qtbot.waitUntil(lambda: "its folder is gone (its passages stay searchable)" in
+                    window.sidebar.collections.model().index(0, 0).data(), timeout=60_000)
 
 
 @pytest.mark.slow
