@@ -169,6 +169,8 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
                   "(only what is missing is embedded again)")
         elif c.problem:
             print(f"  CANNOT BE CHECKED NOW: {c.problem}")
+        for gone in c.missing_sources:
+            print(f"  GONE: {gone} (deleted, or on a drive not plugged in); its passages stay searchable")
     return 0
 
 

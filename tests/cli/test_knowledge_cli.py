@@ -129,6 +129,12 @@ def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[
     assert json.loads(capsys.readouterr().out)["watched"] is False
     assert cli.main(["collections", "watch", "nope", "on"]) == 4
     assert "no knowledge collection named 'nope'" in capsys.readouterr().err
+    shutil.rmtree(docs)  # deleted, or an unplugged drive: said, and nothing is dropped
+    assert cli.main(["collections", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"  GONE: {docs} (deleted, or on a drive not plugged in); its passages stay searchable" in listed
+    assert cli.main(["collections", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["missing_sources"] == [str(docs)]
 
 
 @pytest.mark.slow
