@@ -34,6 +34,8 @@ def answer_meta(stats: dict[str, Any] | None) -> str:
     """One muted line under an answer: length, speed, time to first token, and why it stopped early."""
     if not stats:
         return ""
+    if not stats.get("completion_tokens") and stats.get("stop_reason") == "cancelled":
+        return "stopped before the answer began"  # its speed and first-token time were made-up zeros
     parts = [f"{stats.get('completion_tokens', 0)} tokens"]
     if stats.get("decode_tps"):
         parts.append(f"{stats['decode_tps']:.1f} tok/s")
@@ -233,7 +235,8 @@ class ChatController(QObject):
             self._finish_text(event.text)
             answer.set_meta(answer_meta(event.stats.to_dict()))
             self.status.set_context(event.stats.context_used, event.stats.context_size)
-            self.status.set_speed(event.stats.decode_tps, event.stats.ttft_s)
+            if event.stats.completion_tokens:  # an answer stopped before its first token has no speed to show
+                self.status.set_speed(event.stats.decode_tps, event.stats.ttft_s)
             self.status.set_speculation(event.stats, self.assistant.settings.model.speculative)
             question = self.view.last("user")
             if question is not None:

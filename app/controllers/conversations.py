@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QStatusBar
 from app.qt_models import ListModel
 from app.views.dialogs import ask_text, confirm
 from app.views.sidebar import Sidebar
+from app.views.widgets import counted
 from app.workers import Job, Workers
 
 SEARCH_DELAY_MS = 150
@@ -46,7 +47,8 @@ def when(timestamp: float, now: float | None = None) -> str:
 
 
 def entries_from_conversations(conversations: list[Any]) -> list[Entry]:
-    return [Entry(c.id, c.title, f"{when(c.updated_at)} · {c.message_count} messages") for c in conversations]
+    return [Entry(c.id, c.title, f"{when(c.updated_at)} · {counted(c.message_count, 'message')}")
+            for c in conversations]
 
 
 def entries_from_hits(hits: list[Any]) -> list[Entry]:

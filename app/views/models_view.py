@@ -224,8 +224,9 @@ class ModelsDialog(QDialog):
     def _library_row(self, e: LibraryEntry, current: bool) -> ModelRow:
         usable = e.info is not None and not current
         use = _button("Use", f"Use {e.name}", lambda: self.useRequested.emit(e.path), usable)
-        remove = _button("Remove", f"Remove {e.name}", lambda: self.removeRequested.emit(e), e.removable,
-                         "" if e.removable else "Bundled models and files in your own folders stay where they are.")
+        why_not = ("It is the model in use: switch to another model first." if current and e.removable else
+                   "" if e.removable else "Bundled models and files in your own folders stay where they are.")
+        remove = _button("Remove", f"Remove {e.name}", lambda: self.removeRequested.emit(e), not why_not, why_not)
         if e.info is None or e.fit is None:
             return ModelRow(e.name, f"{e.file} · {e.source}", e.error or "", None, (use, remove))
         i = e.info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.views.models_view import ModelRow, ModelsDialog
+from assistant.models.library import LIBRARY
 
 CHUNK = 16 * 1024
 
@@ -49,6 +51,12 @@ def test_library_shows_human_names_fit_pills_and_the_current_model(window: MainW
     qtbot.waitUntil(lambda: bool(_rows(dialog, "catalog")), timeout=20_000)
     assert all(r.fit is not None and r.fit.text() in ("Fits", "Tight", "Won't fit")
                for r in _rows(dialog, "catalog").values())
+    # a copy of its own in use: Remove was clickable, then refused ("…is the model in use")
+    own = dataclasses.replace(next(e for e in window.assistant.models.library.entries()
+                                   if e.name == "SmolLM2 135M Instruct"), source=LIBRARY)
+    dialog.set_library([own], own.path)
+    remove = _rows(dialog)["SmolLM2 135M Instruct"].buttons[1]
+    assert not remove.isEnabled() and remove.toolTip() == "It is the model in use: switch to another model first."
 
 
 def test_download_from_the_hub_with_progress_cancel_and_resume(window: MainWindow, qtbot: QtBot, hub: FakeHub,

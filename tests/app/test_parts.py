@@ -313,3 +313,18 @@ def test_pydantic_is_whole_before_any_worker_imports_chroma() -> None:
         "print(threading.active_count(), hasattr(sys.modules['pydantic._internal._validators'], 'import_string'))\n"
     )
     assert offscreen_python_says(script) == ["1", "True"]
+
+
+def test_an_answer_stopped_before_its_first_word_shows_no_made_up_figures() -> None:
+    """It read "0 tokens · TTFT 0 ms · stopped", and the sidebar said "1 messages"."""
+    from types import SimpleNamespace
+
+    from app.controllers.chat import answer_meta
+    from app.controllers.conversations import entries_from_conversations
+
+    assert answer_meta({"completion_tokens": 0, "ttft_s": 0.0001, "stop_reason": "cancelled"}) == \
+        "stopped before the answer began"
+    assert answer_meta({"completion_tokens": 3, "decode_tps": 12.0, "ttft_s": 0.2, "stop_reason": "cancelled"}) == \
+        "3 tokens · 12.0 tok/s · TTFT 200 ms · stopped"
+    chat = SimpleNamespace(id="c", title="Hi", updated_at=0.0, message_count=1)
+    assert entries_from_conversations([chat])[0].detail.endswith("· 1 message")
