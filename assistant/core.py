@@ -314,6 +314,10 @@ class Assistant:
         old = self.settings
         if (new.remote.chroma_url, new.remote.chroma_token) != (old.remote.chroma_url, old.remote.chroma_token):
             ChromaTarget.from_settings(new.remote)  # an unusable URL is refused before anything applies or is saved
+        if new.remote.llm_url.strip() and new.remote.llm_url != old.remote.llm_url:
+            from assistant.engine.remote import endpoints
+
+            endpoints(new.remote.llm_url)  # the same for the remote model's
         new = copy.deepcopy(new)
         if keep_token and not new.server.token:
             new.server.token = old.server.token

@@ -110,10 +110,21 @@ _WORD = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
 
 
 def endpoints(url: str) -> tuple[str, str]:
-    """(the API base ending in ``/v1``, the server's root) for an ``llm_url`` given with or without ``/v1``."""
+    """(the API base ending in ``/v1``, the server's root) for an ``llm_url`` given with or without ``/v1``;
+    :class:`InputError` for one no client could reach ("not a url at all" was applied in green, and answering
+    switched to it)."""
     base = url.strip().rstrip("/")
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", base):
         base = "http://" + base
+    usage = (f"The remote LLM URL {url!r} (remote.llm_url) is not usable: write it as http://HOST:PORT or "
+             "https://HOST[:PORT][/PATH]")
+    try:
+        parts = urlsplit(base)
+        _ = parts.port
+    except ValueError as exc:
+        raise InputError(f"{usage} ({exc}).") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", base):
+        raise InputError(f"{usage}.")
     if base.endswith("/v1"):
         return base, base[: -len("/v1")]
     return base + "/v1", base

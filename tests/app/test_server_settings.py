@@ -239,6 +239,14 @@ def test_an_unusable_chroma_url_is_refused_and_nothing_is_saved(qtbot: QtBot, op
     assert "is not usable: write it as http://HOST:PORT" in dialog.apply_result.text()
     assert window.assistant.settings.remote.chroma_url == ""
     assert load_settings(get_paths().settings_file).settings.remote.chroma_url == ""
+    # the remote model's URL too: "not a url at all" was applied and answering switched to it
+    dialog.remote_page.chroma_url.setText("")
+    dialog.remote_page.llm_url.setText("not a url at all")
+    dialog._apply_clicked()
+    qtbot.waitUntil(lambda: "remote.llm_url" in dialog.apply_result.text(), timeout=15_000)
+    assert dialog.apply_result.property("state") == "error" and "is not usable" in dialog.apply_result.text()
+    assert window.assistant.settings.remote.llm_url == "" and window.assistant.engine is window.assistant._local_engine
+    assert load_settings(get_paths().settings_file).settings.remote.llm_url == ""
 
 
 def test_the_rerank_switch_is_greyed_with_the_reason_until_a_cross_encoder_is_installed(
