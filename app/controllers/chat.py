@@ -61,6 +61,8 @@ class ChatController(QObject):
         self._detached = False  # the answer in flight was stopped because its chat left the screen
         self._replacing = False  # the running turn replaces a saved one (regenerate, edit and resend)
         self.editing: MessageWidget | None = None
+        self._queued: str | None = None  # a message sent while a stopped answer was ending
+        self._reloading = False  # the open chat is being read again (a replaced turn was kept)
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
@@ -99,6 +101,9 @@ class ChatController(QObject):
         """Stop the answer in flight and let it end off screen: the chat it streams into is leaving the screen
         (a new chat, another chat, this chat deleted). Its later events used widgets that were then deleted
         ("Internal C++ object already deleted"), and its end could bring the old chat's id back."""
+        if self._queued is not None:  # typed for the chat that is leaving: back to the box, not sent elsewhere
+            self.composer.set_draft(self._queued)
+            self._queued = None
         if not self.generating:
             return
         self.stop()
@@ -113,6 +118,7 @@ class ChatController(QObject):
                                         on_failed=self.banner.show_message))
 
     def _show(self, conversation_id: str, messages: list[Any]) -> None:
+        self._reloading = False
         self.conversation_id = conversation_id
         self._set_editing(None)
         self.view.clear()
@@ -129,9 +135,13 @@ class ChatController(QObject):
                     widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")
         self.view.mark_last_turn()
         self.conversationChanged.emit(conversation_id)
+        self._send_queued()  # typed while the old turn was being shown again
 
     # --- turns ---------------------------------------------------------------------------------------
     def send(self, text: str) -> None:
+        if self.generating:  # sent right after Stop, while the stopped answer ends: sent once it has
+            self._queued = text
+            return
         replace = self.editing
         self._set_editing(None)
         if replace is not None and replace.message_id is not None:
@@ -166,6 +176,7 @@ class ChatController(QObject):
     def stop(self) -> None:
         if self.cancel is not None:
             self.cancel.set()
+            self.composer.set_generating(False)  # the next message can be typed and sent at once (see send)
 
     def _start(self, text: str, replace_from: str | None) -> None:
         self.banner.hide()
@@ -229,7 +240,7 @@ class ChatController(QObject):
             if self._replacing and event.message_id is None and self.conversation_id:
                 # a regenerated or edited answer stopped before its first word: the core kept the old turn
                 self._render.stop()
-                self.answer = None
+                self.answer, self._reloading = None, True
                 self._load(self.conversation_id)
                 return
             self._finish_text(event.text)
@@ -256,6 +267,7 @@ class ChatController(QObject):
                 self.view.remove_from(question)
                 self.composer.set_draft(question.text)
                 if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it
+                    self._reloading = True
                     self._load(self.conversation_id)
                 return
             self._finish_text(event.text)
@@ -290,6 +302,12 @@ class ChatController(QObject):
         self.answer = None
         self.view.mark_last_turn()
         self.historyChanged.emit()
+        self._send_queued()
+
+    def _send_queued(self) -> None:
+        if self._queued is not None and not self.generating and not self._reloading:
+            text, self._queued = self._queued, None
+            self.send(text)
 
     def _failed(self, message: str) -> None:
         if self._detached:  # e.g. its chat was deleted under it: nothing on screen is about it any more

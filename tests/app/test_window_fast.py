@@ -125,6 +125,29 @@ def test_a_regenerate_stopped_before_its_first_word_keeps_the_old_answer(qtbot: 
     window.close()
 
 
+def test_a_message_sent_right_after_stop_is_sent_when_the_stopped_answer_ends(qtbot: QtBot) -> None:
+    """After Stop the button still read "Stop" until the answer ended, and an Enter meanwhile did nothing."""
+    def opener() -> Assistant:
+        assistant = fake_assistant()
+        assistant._local_engine.token_delay_s = 0.2
+        return assistant
+
+    window = open_window(qtbot, opener)
+    chat = window.ctl.chat
+    window.composer.edit.setPlainText("Tell me a long story about a lighthouse keeper and a storm.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chat.answer is not None and bool(chat._streamed), timeout=10_000)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+    assert window.composer.send.text() == "Send"
+    window.composer.edit.setPlainText("Next question.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.generating and len(window.chat_view.messages) == 4, timeout=20_000)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
+    stored = [m.content for m in window.assistant.history.messages(chat.conversation_id)]
+    assert stored[2:] == ["Next question.", "You said: Next question."] and not window.composer.edit.toPlainText()
+    window.close()
+
+
 @pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat", "delete this new chat"])
 def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, leave: str) -> None:
     """The answer stops, what it wrote is saved in its own chat, and nothing of it reaches the chat now shown.
