@@ -77,7 +77,7 @@ class ChatView(QScrollArea):
         outer.addWidget(inner, 100)
         outer.addStretch(1)
         self.setWidget(page)
-        self._follow = True
+        self._follow = False  # the welcome panel is read from its top (it opened scrolled to its end)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
 
@@ -88,7 +88,8 @@ class ChatView(QScrollArea):
             widget.deleteLater()
         self.messages = []
         self.welcome.show()
-        self._follow = True
+        self._follow = False
+        self.verticalScrollBar().setValue(0)
 
     def add_message(self, role: str, text: str = "") -> MessageWidget:
         widget = MessageWidget(role, self.theme)
@@ -108,6 +109,7 @@ class ChatView(QScrollArea):
             gone.deleteLater()
         del self.messages[index:]
         self.welcome.setVisible(not self.messages)
+        self._follow = bool(self.messages)
 
     def last(self, role: str) -> MessageWidget | None:
         return next((m for m in reversed(self.messages) if m.role == role), None)

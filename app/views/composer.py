@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtCore import QEvent, QMimeData, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -24,6 +24,17 @@ MAX_LINES = 10
 
 class PromptEdit(QPlainTextEdit):
     submitted = Signal()
+    reshaped = Signal()  # its font or width changed: the box fits its text anew
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # Settings → font size, theme
+            self.reshaped.emit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.reshaped.emit()
 
     def canInsertFromMimeData(self, source: QMimeData) -> bool:
         """Dropped files are for the knowledge base (the window handles them), not text to paste."""
@@ -52,6 +63,7 @@ class Composer(QFrame):
         self.edit.setTabChangesFocus(True)
         self.edit.submitted.connect(self._submit)
         self.edit.textChanged.connect(self._fit)
+        self.edit.reshaped.connect(self._fit)
         self.send = QPushButton(icon("send", "#ffffff"), "Send")
         self.send.setObjectName("Primary")
         self.send.setAccessibleName("Send message")
@@ -189,7 +201,14 @@ class Composer(QFrame):
         self.edit.moveCursor(self.edit.textCursor().MoveOperation.End)
 
     def _fit(self) -> None:
-        """Grow with the text up to MAX_LINES, then scroll."""
-        lines = max(1, min(MAX_LINES, int(self.edit.document().size().height())))
+        """Grow with the text up to MAX_LINES, then scroll; empty, as tall as the placeholder wrapped. The height
+        was set for the font at start-up only: at 24 pt the placeholder's second line was cut in half."""
+        lines = int(self.edit.document().size().height())
+        if not self.edit.toPlainText():
+            width = self.edit.viewport().width() - 2 * int(self.edit.document().documentMargin())
+            shown = self.edit.fontMetrics().boundingRect(QRect(0, 0, max(width, 40), 1 << 20),
+                                                         int(Qt.TextFlag.TextWordWrap), self.edit.placeholderText())
+            lines = max(lines, round(shown.height() / self.edit.fontMetrics().lineSpacing()))
+        lines = max(1, min(MAX_LINES, lines))
         padding = 2 * self.edit.document().documentMargin() + self.edit.frameWidth() * 2 + 10
         self.edit.setFixedHeight(int(lines * self.edit.fontMetrics().lineSpacing() + padding))

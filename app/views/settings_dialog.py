@@ -245,22 +245,28 @@ class SettingsDialog(QDialog):
         self.chunk_tokens.valueChanged.connect(lambda size: self.chunk_overlap.setMaximum(size // 2))
         self.chunk_overlap.setMaximum(self.chunk_tokens.value() // 2)
         self.top_k_sources = _spin(*RANGES["knowledge.top_k"], "Number of sources")
-        self.rerank = QCheckBox("Rerank sources with a cross-encoder (slower, more precise)")
+        self.rerank = QCheckBox("Rerank sources with a cross-encoder")
+        # what it costs, or why it is greyed, under it and wrapping: as part of the box's one-line label it made
+        # the dialog at least 921 px wide (1,899 px at font 24, its buttons off a laptop's screen)
+        self.rerank_note = QLabel("Slower, more precise.")
+        self.rerank_note.setObjectName("Muted")
+        self.rerank_note.setWordWrap(True)
         self.rerank_missing = rerank_missing
         if rerank_missing:  # shown greyed with the reason: ticking it changed nothing (it can still be unticked)
-            self.rerank.setText(f"{self.rerank.text()}: {rerank_missing.split(' (')[0]}")
+            self.rerank_note.setText(f"Not available: {rerank_missing.split(' (')[0]}.")
             self.rerank.setToolTip(rerank_missing[0].upper() + rerank_missing[1:] + ".")
         form = QFormLayout()
         form.addRow("Chunk size (tokens)", self.chunk_tokens)
         form.addRow("Chunk overlap (tokens)", self.chunk_overlap)
         form.addRow("Sources per answer", self.top_k_sources)
-        form.addRow("", self.rerank)
+        form.addRow(self.rerank)  # across both columns: the labels' column does not widen the dialog
+        form.addRow(self.rerank_note)
         return _page(form, "Changes apply at once. New chunk settings re-chunk each collection at its next "
                            "sync (watched collections right away). Watching is set per collection: right-click "
                            "it in the sidebar.")
 
     def _memory_tab(self, s: Settings) -> QWidget:
-        self.memory_enabled = QCheckBox("Remember useful facts about me between conversations")
+        self.memory_enabled = QCheckBox("Remember facts about me between chats")
         manager = QPushButton("Open the memory manager…")
         manager.clicked.connect(self.memoryManagerRequested)
         form = QFormLayout()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal, SignalInstance
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, Signal, SignalInstance
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (
     QListView,
     QMenu,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
 )
 
@@ -21,9 +23,30 @@ from app.views.indexing_panel import IndexingPanel
 from app.views.widgets import section_title, tool_button
 
 
+class _WrappedRows(QStyledItemDelegate):
+    """Rows as tall as their text wrapped where it is drawn. Qt's own size hint wraps it at the row's full
+    width, but the style sheet's item padding makes it wrap narrower: a 30-character title took a third line
+    the row had no room for, and the date line under it was cut off."""
+
+    #: The item padding in resources/style.qss (``#Sidebar QListView::item``), and the room the style keeps
+    #: around an item's text (its margins, and a scroll bar's rounding), on each side.
+    PAD_X, PAD_Y, TEXT_MARGIN = 8, 6, 6
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        view = opt.widget
+        width = view.viewport().width() if isinstance(view, QListView) else opt.rect.width()
+        text_width = max(width - 2 * (self.PAD_X + self.TEXT_MARGIN), 40)
+        wrapped = opt.fontMetrics.boundingRect(QRect(0, 0, text_width, 1 << 20),
+                                               int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft), opt.text)
+        return QSize(width, wrapped.height() + 2 * self.PAD_Y + 2)
+
+
 def _list(model: ListModel, name: str) -> QListView:
     view = QListView()
     view.setModel(model)
+    view.setItemDelegate(_WrappedRows(view))
     view.setAccessibleName(name)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -84,7 +107,9 @@ class Sidebar(QFrame):
         self.collections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.collections.customContextMenuRequested.connect(self._collection_menu)
         self.collections.clicked.connect(lambda index: self._show_errors(index.data(ItemRole)))
-        self.collections.setMaximumHeight(190)
+        for signal in (collections.modelReset, collections.rowsInserted, collections.rowsRemoved,
+                       collections.dataChanged, collections.layoutChanged):
+            signal.connect(lambda *_: self._fit_collections())
         add_folder = tool_button("folder", "Add a folder to your knowledge", text="Add")
         add_folder.clicked.connect(self.addFolderRequested)
         self.indexing = IndexingPanel()
@@ -115,6 +140,20 @@ class Sidebar(QFrame):
         layout.addWidget(self.collections)
         layout.addWidget(self.indexing)
         layout.addLayout(footer)
+
+    #: The knowledge list grows with its rows up to this, then scrolls; the chats list takes the rest.
+    MAX_COLLECTIONS_HEIGHT = 190
+
+    def _fit_collections(self) -> None:
+        """As tall as its rows (none: no room at all), up to :data:`MAX_COLLECTIONS_HEIGHT`: it kept 165 px
+        while empty, and in a short window the chats list shrank to one row and a half."""
+        view = self.collections
+        rows = sum(view.sizeHintForRow(r) for r in range(view.model().rowCount()))
+        view.setFixedHeight(min(rows + 2 * view.frameWidth() + (4 if rows else 0), self.MAX_COLLECTIONS_HEIGHT))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # rows wrap anew at another width
+        super().resizeEvent(event)
+        self._fit_collections()
 
     def _item_at(self, view: QListView, pos: QPoint) -> object | None:
         index: QModelIndex = view.indexAt(pos)

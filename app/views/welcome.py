@@ -6,10 +6,12 @@ true, i.e. while the local model answers and collections are stored here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent, QTextDocument
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 GET_MODELS = ("<b>Get models</b> shows which ones fit this computer and downloads them (the only time Hearth "
@@ -57,8 +59,30 @@ def intro(setup: Setup) -> str:
     return where + model
 
 
+class _Paragraphs(QLabel):
+    """Rich text that wraps, as tall as it really is: at large fonts the panel's first paragraph lost its last
+    line (24 pt); QLabel's own height for a width comes out a line short, so it is measured as a document."""
+
+    def heightForWidth(self, width: int) -> int:
+        document = QTextDocument()
+        document.setDefaultFont(self.font())
+        document.setDocumentMargin(0)
+        document.setHtml(self.text())
+        margins = self.contentsMargins()
+        document.setTextWidth(width - margins.left() - margins.right())
+        return math.ceil(document.size().height()) + margins.top() + margins.bottom()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The scroll area lays the panel out at its size hint, not its height for the width it gets: the label
+        asks for that height itself once it knows its width."""
+        super().resizeEvent(event)
+        needed = self.heightForWidth(self.width())
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+
 def _text(html: str) -> QLabel:
-    label = QLabel(html)
+    label = _Paragraphs(html)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -328,3 +328,27 @@ def test_an_answer_stopped_before_its_first_word_shows_no_made_up_figures() -> N
         "3 tokens · 12.0 tok/s · TTFT 200 ms · stopped"
     chat = SimpleNamespace(id="c", title="Hi", updated_at=0.0, message_count=1)
     assert entries_from_conversations([chat])[0].detail.endswith("· 1 message")
+
+
+def test_the_settings_dialog_fits_a_small_screen_at_any_font_size(qtbot: QtBot) -> None:
+    """The re-rank box's one-line label (with why it is greyed) made the dialog at least 921 px wide at the
+    default font and 1,899 px at 24 pt, its Save button off a laptop's screen."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.theme import resolve, stylesheet
+    from app.views.settings_dialog import SettingsDialog
+    from assistant.config import Settings
+    from assistant.engine import PRESETS
+    from assistant.paths import BUNDLED_CHAT_MODEL
+
+    app = QApplication.instance()
+    before = app.styleSheet()
+    try:
+        for size, widest in ((11, 640), (24, 1280)):
+            app.setStyleSheet(stylesheet(resolve("light", size)))
+            dialog = SettingsDialog(Settings(), [], PRESETS, BUNDLED_CHAT_MODEL,
+                                    rerank_missing="no cross-encoder is installed (put one in /models/reranker)")
+            qtbot.addWidget(dialog)
+            assert dialog.minimumSizeHint().width() <= widest, size
+    finally:
+        app.setStyleSheet(before)

@@ -254,7 +254,7 @@ def test_the_rerank_switch_is_greyed_with_the_reason_until_a_cross_encoder_is_in
     """Ticking it said "Applied: re-ranking on" and changed nothing: no cross-encoder ships with Hearth."""
     window = open_fake_window(Settings())
     dialog = window.open_settings("knowledge")
-    assert not dialog.rerank.isEnabled() and "no cross-encoder is installed" in dialog.rerank.text()
+    assert not dialog.rerank.isEnabled() and "no cross-encoder is installed" in dialog.rerank_note.text()
     assert str(get_paths().models_dir / "reranker") in dialog.rerank.toolTip()
     dialog.reject()
     folder = get_paths().models_dir / "reranker"

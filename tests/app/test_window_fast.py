@@ -16,7 +16,7 @@ import pytest
 from fakes import FakeEmbedder, fake_engine
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.controllers.conversations import Entry
@@ -145,6 +145,40 @@ def test_a_message_sent_right_after_stop_is_sent_when_the_stopped_answer_ends(qt
     qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
     stored = [m.content for m in window.assistant.history.messages(chat.conversation_id)]
     assert stored[2:] == ["Next question.", "You said: Next question."] and not window.composer.edit.toPlainText()
+    window.close()
+
+
+def test_sidebar_rows_and_the_message_box_fit_their_text_at_any_font_size(qtbot: QtBot) -> None:
+    """A 30-character title wrapped onto a third line its row had no room for, hiding "just now · 2 messages";
+    the message box kept its start-up height when the font grew (at 24 pt its placeholder was cut in half); the
+    empty knowledge list kept 165 px while the chats list shrank to a row and a half."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QFontMetrics
+
+    window = open_window(qtbot)
+    history = window.assistant.history
+    base = "Write a long story about a dragon and more words here"
+    for n in range(26, 42):
+        history.add_message(history.create_conversation(base[:n]).id, "user", "hello")
+    window.ctl.conversations.refresh()
+    view = window.sidebar.conversations
+    qtbot.waitUntil(lambda: view.model().rowCount() == 16, timeout=10_000)
+    assert window.sidebar.collections.height() <= 4
+    for size in (11, 24):
+        settings = window.assistant.settings
+        settings.appearance.font_size = size
+        window.apply_appearance(settings)
+        QApplication.processEvents()
+        for row in range(view.model().rowCount()):
+            index = view.model().index(row, 0)
+            rect = view.visualRect(index)
+            drawn = QFontMetrics(view.font()).boundingRect(QRect(0, 0, rect.width() - 28, 1 << 20),
+                                                           int(Qt.TextFlag.TextWordWrap), index.data())
+            assert drawn.height() + 12 <= rect.height(), (size, index.data())
+        edit = window.composer.edit
+        placeholder = QFontMetrics(edit.font()).boundingRect(QRect(0, 0, edit.viewport().width() - 8, 1 << 20),
+                                                             int(Qt.TextFlag.TextWordWrap), edit.placeholderText())
+        assert edit.viewport().height() >= placeholder.height(), size
     window.close()
 
 
