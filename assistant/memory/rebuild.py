@@ -26,7 +26,14 @@ TEXT = "data"
 
 def readable_memories(db: Path) -> dict[str, dict[str, Any]]:
     """Memory id -> its metadata (text included), for every memory whose text can still be read from ``db``
-    (a damaged ``chroma.sqlite3``, opened read-only)."""
+    (a damaged ``chroma.sqlite3``, opened read-only); none when not even its tables can be read."""
+    try:
+        return _read(db)
+    except sqlite3.DatabaseError:  # the schema page itself is gone, or there is no file
+        return {}
+
+
+def _read(db: Path) -> dict[str, dict[str, Any]]:
     with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
         conn.execute("PRAGMA writable_schema=ON")  # a damaged schema still lets intact tables be read
         ids = {row[0]: row[1] for row in scan(conn, "embeddings", "id", "embedding_id")
