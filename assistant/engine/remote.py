@@ -109,6 +109,16 @@ _CONTEXT_KEYS = ("max_model_len", "context_length", "n_ctx", "max_context_length
 _WORD = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
 
 
+def _once_more_on_a_closed_connection(send: Callable[[], httpx2.Response]) -> httpx2.Response:
+    """``send()``, and again once when the server had closed the kept-alive connection it went out on before
+    answering ("Server disconnected without sending a response": llama-server drops idle connections, and a
+    question asked after a pause failed with it). Nothing was answered, so nothing is done twice."""
+    try:
+        return send()
+    except httpx2.RemoteProtocolError:
+        return send()
+
+
 def endpoints(url: str) -> tuple[str, str]:
     """(the API base ending in ``/v1``, the server's root) for an ``llm_url`` given with or without ``/v1``;
     :class:`InputError` for one no client could reach ("not a url at all" was applied in green, and answering
@@ -616,8 +626,9 @@ class RemoteEngine:
                  timeout: float) -> Any:
         """JSON from ``url``; raises _NotThere for a missing optional endpoint, else a RemoteLLMError."""
         try:
-            response = client.request(method, url, json=body,
-                                      timeout=httpx2.Timeout(timeout, connect=CONNECT_TIMEOUT_S))
+            limits = httpx2.Timeout(timeout, connect=CONNECT_TIMEOUT_S)
+            response = _once_more_on_a_closed_connection(
+                lambda: client.request(method, url, json=body, timeout=limits))
         except httpx2.HTTPError as exc:
             raise self._transport_error(exc) from None
         path = url[len(self.root):] or "/"
@@ -783,8 +794,10 @@ class _Stream:
         put = self._items.put
         try:
             timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-            with client.stream("POST", url, json=body, timeout=timeout,
-                               headers={"Accept": "text/event-stream"}) as response:
+            request = client.build_request("POST", url, json=body, timeout=timeout,
+                                           headers={"Accept": "text/event-stream"})
+            with contextlib.closing(_once_more_on_a_closed_connection(
+                    lambda: client.send(request, stream=True))) as response:
                 with self._lock:
                     self._response = response
                 if self._closed.is_set():

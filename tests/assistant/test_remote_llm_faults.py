@@ -24,6 +24,7 @@ from assistant.engine.remote import DEFAULT_N_CTX, RemoteEngine
 from assistant.errors import (
     ContextOverflowError,
     RemoteLLMAuthError,
+    RemoteLLMError,
     RemoteLLMModelError,
     RemoteLLMStreamError,
     RemoteLLMTimeoutError,
@@ -48,6 +49,7 @@ class Script:
     status: int = 0
     error: dict[str, Any] = field(default_factory=dict)
     answer: str = "Yes"  # the non-streamed reply (log-probability questions: this server gives none)
+    drop_next: int = 0  # close this many requests' connections without a word, as an idle kept-alive one is
     bodies: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -73,15 +75,24 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self) -> None:
-        if not self._authorised():
+        if self._dropped() or not self._authorised():
             return
         if self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.script.models]})
         else:
             self._json(404, {"detail": "Not Found"})
 
+    def _dropped(self) -> bool:
+        if self.script.drop_next:
+            self.script.drop_next -= 1
+            self.close_connection = True
+            return True
+        return False
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self._dropped():
+            return
         if not self._authorised():
             return
         if self.path != "/v1/chat/completions":
@@ -165,6 +176,23 @@ def test_stop_strings_are_enforced_here_even_when_the_server_ignores_them(endpoi
     assert "".join(e.text for e in events if isinstance(e, Token)) == "Hello wor"  # "ld" was held back, never shown
     assert script.bodies[-1]["stop"] == ["ld. B"]  # ...and the server was told too
     assert done.stats.completion_tokens == 4  # no usage from this server: the chunks were counted
+
+
+def test_a_connection_closed_without_an_answer_is_tried_once_more(endpoint) -> None:
+    """llama-server closes kept-alive connections it finds idle: the next request on one failed with "Server
+    disconnected without sending a response" (a CI run of the real-server tests on a busy machine)."""
+    url, script = endpoint
+    engine = RemoteEngine(url)
+    script.drop_next = 1
+    assert engine.info.name == "fake-model"  # GET /v1/models
+    script.drop_next = 1
+    done = list(engine.generate(_prompt(engine), GREEDY, 8))[-1]  # the streamed answer
+    assert done.text == "Hello world. Bye now."
+    script.drop_next = 1
+    assert HearthLLM({"model": engine}).yes_probability([{"role": "user", "content": "Is it?"}]) == 1.0
+    script.drop_next = 2  # twice in a row is the server's failure, said as such
+    with pytest.raises(RemoteLLMError, match="closed the connection"):
+        list(engine.generate(_prompt(engine), GREEDY, 8))
 
 
 def test_a_bare_server_gets_estimates_and_a_one_word_answer(endpoint) -> None:
