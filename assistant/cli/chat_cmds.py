@@ -13,7 +13,7 @@ from typing import Any
 
 from assistant.cli import terminal
 from assistant.cli.context import CliContext, err, in_range, positive_int, print_json
-from assistant.errors import HearthError, InputError
+from assistant.errors import ConversationNotFoundError, HearthError, InputError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 
@@ -253,6 +253,14 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel, prefix="hearth> ",
                            on_saved=saved.append)
             done, failed = turn.done, turn.failed
+            if failed is not None and failed.error_type == ConversationNotFoundError.__name__ and not saved:
+                # deleted by another window or command: every later message failed the same way and was lost
+                err("(this conversation was deleted elsewhere: carrying on in a new one)")
+                conversation_id = None
+                sys.stdout.write("hearth> ")
+                turn = _stream(ctx, line, None, call, echo=True, cancel=cancel, prefix="hearth> ",
+                               on_saved=saved.append)
+                done, failed = turn.done, turn.failed
         except KeyboardInterrupt:
             cancel.set()
             err("\n(stopped)")

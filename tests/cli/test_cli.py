@@ -250,6 +250,25 @@ def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> Non
     assert terminal.user_messages() == [["Tell me a very long story about a dragon.", "Now make it shorter."]]
 
 
+def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
+    """Deleted by another window or command, every later message failed ("Conversation … was not found") and
+    was lost until the user happened to type /new."""
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "4", home=hearth_home)
+    terminal.until(b"you> ")
+    terminal.type(b"First question about cats.\r")
+    terminal.until(b"you> ", 2)
+    listed = json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)
+    assert hearth("history", "delete", listed[0]["id"], home=hearth_home).returncode == 0
+    terminal.type(b"Second question.\r")
+    terminal.until(b"carrying on in a new one")
+    terminal.until(b"you> ", 3)
+    terminal.type(b"Third question.\r")
+    terminal.until(b"you> ", 4)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+    assert terminal.user_messages() == [["Second question.", "Third question."]]
+
+
 def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path, tmp_path: Path) -> None:
     """A damaged chroma.sqlite3 made chromadb's Rust core panic (a BaseException): a traceback on every knowledge
     command, `hearth doctor` and `--repair` included. Now the listing says so, and the repair sets the store
