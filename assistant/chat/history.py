@@ -711,11 +711,20 @@ class History:
                     "WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?",
                     (*snippet_args, match, limit),
                 ).fetchall()
+                only = ""
+                if per_conversation:  # each chat's best message: one busy chat filled all 50 rows, and the
+                    # other chats that match were never listed
+                    best = conn.execute(
+                        "SELECT messages_fts.rowid, min(messages_fts.rank) FROM messages_fts "
+                        "JOIN messages m ON m.seq = messages_fts.rowid WHERE messages_fts MATCH ? "
+                        "GROUP BY m.conversation_id ORDER BY min(messages_fts.rank) LIMIT ?", (match, limit),
+                    ).fetchall()
+                    only = f"AND messages_fts.rowid IN ({','.join(str(int(row[0])) for row in best) or 'NULL'}) "
                 message_rows = conn.execute(
                     "SELECT m.conversation_id, m.id, c.title, snippet(messages_fts, 0, ?, ?, ?, ?), m.role "
                     "FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
                     "JOIN conversations c ON c.id = m.conversation_id "
-                    "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+                    f"WHERE messages_fts MATCH ? {only}ORDER BY rank LIMIT ?",
                     (*snippet_args, match, limit),
                 ).fetchall()
             except sqlite3.OperationalError as exc:
@@ -724,13 +733,13 @@ class History:
                 return []
         # CJK characters are words to the index: neighbours found together are marked as one
         hits = [SearchHit(i, m, title, fulltext.unsegment(snippet).replace(SNIPPET_CLOSE + SNIPPET_OPEN, ""), role)
-                for i, m, title, snippet, role in (title_rows + message_rows)[:limit]]
+                for i, m, title, snippet, role in title_rows + message_rows]
         if per_conversation:
             first: dict[str, SearchHit] = {}
             for hit in hits:
                 first.setdefault(hit.conversation_id, hit)
             hits = list(first.values())
-        return hits
+        return hits[:limit]
 
     # --- export -----------------------------------------------------------------------------------------
     def _snapshot(self, conversation_id: str) -> tuple[Conversation, list[Message]]:

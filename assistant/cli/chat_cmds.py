@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli import terminal
-from assistant.cli.context import CliContext, err, in_range, positive_int, print_json
+from assistant.cli.context import MAX_COUNT, CliContext, err, in_range, positive_int, print_json
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
@@ -284,7 +284,9 @@ def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
-    hits = ctx.assistant.history.search(args.query, per_conversation=not args.json)
+    # text: each matching chat once, best first; JSON: every matching message (50 cut a busy chat's others off)
+    hits = ctx.assistant.history.search(args.query, limit=MAX_COUNT if args.json else 50,
+                                        per_conversation=not args.json)
     if args.json:
         print_json([h.__dict__ for h in hits])
     for h in [] if args.json else hits:

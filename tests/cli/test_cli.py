@@ -307,3 +307,22 @@ def test_a_damaged_index_manifest_is_one_sentence_and_doctor_says_it(hearth_home
     assert "✓ memory" in checked.stdout  # memory took the knowledge index's embedder, and failed with it
     added = hearth("memory", "add", "I play the cello.", home=hearth_home)
     assert added.returncode == 0 and "cello" in hearth("memory", "list", home=hearth_home).stdout, added.stderr
+
+
+def test_history_search_lists_every_chat_that_matches(hearth_home: Path) -> None:
+    """One chat with 55 matching messages filled all 50 rows: `hearth history search` listed it alone, and the
+    other chat that matched was never shown."""
+    from assistant.chat.history import History
+    from assistant.paths import get_paths
+
+    history = History(get_paths().ensure().history_db)
+    quiet = history.create_conversation(title="hello")
+    history.add_message(quiet.id, "user", "I like pineapple on my pizza with other toppings.")
+    busy = history.create_conversation(title="fruit")
+    for i in range(55):
+        history.add_message(busy.id, "user", f"pineapple pineapple pineapple {i}")
+    history.close()
+    listed = hearth("history", "search", "pineapple", home=hearth_home).stdout.splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted([quiet.id, busy.id])
+    found = json.loads(hearth("history", "search", "pineapple", "--json", home=hearth_home).stdout)
+    assert len(found) == 56 and {hit["conversation_id"] for hit in found} == {quiet.id, busy.id}
