@@ -338,10 +338,18 @@ class MemoryService:
         if not text:
             raise InputError("A memory cannot be empty; use forget to remove it.")
         with self._lock:
-            self.get(memory_id)
-            slot = slot_of(text)
+            item = self.get(memory_id)
+            meta = {SLOT: slot.name if (slot := slot_of(text)) else ""}
+            if item.superseded_by is not None:  # the edit "succeeded" and was never listed nor used
+                try:
+                    newer = self.get(item.superseded_by)
+                except MemoryNotFoundError:  # its replacement was forgotten (before that brought it back)
+                    meta |= {STATUS: ACTIVE, SUPERSEDED_BY: ""}
+                else:
+                    raise InputError(f"This memory was replaced by “{newer.text}” ({newer.id}): edit that one, or "
+                                     "forget it to bring this one back.")
             with self._store_errors():
-                self._mem0.update(memory_id, text=text, metadata={SLOT: slot.name if slot else ""})
+                self._mem0.update(memory_id, text=text, metadata=meta)
             return self.get(memory_id)
 
     def forget(self, memory_id: str) -> None:
@@ -350,6 +358,17 @@ class MemoryService:
             item = self.get(memory_id)
             self._queue.bury([self._vector(item.text)])
             self._delete(memory_id)
+            self._unlink(memory_id)
+
+    def _unlink(self, gone: str) -> None:
+        """What ``gone`` replaced is the latest word again ("lives in Porto" after "moved to Braga" is forgotten),
+        and what it corrected is no longer marked: both stayed hidden for good under an id that no longer
+        exists, and an edit of such a memory was never listed."""
+        with self._store_errors():
+            for row in self._rows(self._scope(active_only=False, **{SUPERSEDED_BY: gone})):
+                self._mem0.update(row["id"], metadata={STATUS: ACTIVE, SUPERSEDED_BY: ""})
+            for row in self._rows(self._scope(active_only=False, **{CORRECTED_BY: gone})):
+                self._mem0.update(row["id"], metadata={CORRECTED_BY: ""})
 
     def clear(self) -> int:
         """Forget every memory of this user and drop the turns still queued; returns how many were forgotten."""

@@ -105,3 +105,16 @@ def test_a_fact_typed_with_decomposed_accents_is_the_same_fact(hearth) -> None:
     hearth("memory", "add", unicodedata.normalize("NFD", "User's daughter is called Zoë"))
     code, out = hearth("memory", "list", "--json")
     assert code == 0 and [m["text"] for m in json.loads(out)] == ["User's daughter is called Zoë"]
+
+
+def test_forgetting_the_newer_fact_brings_back_the_one_it_replaced(hearth) -> None:
+    """Forgetting "User lives in Bergen" left "User lives in Oslo" superseded for good, by an id that no longer
+    existed; editing it then "succeeded" (exit 0) and the edit was never listed nor used."""
+    oslo = json.loads(hearth("memory", "add", "User lives in Oslo", "--json")[1])[0]
+    bergen = json.loads(hearth("memory", "add", "User lives in Bergen", "--json")[1])[0]
+    assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == ["User lives in Bergen"]
+    assert hearth("memory", "edit", oslo["id"], "User lives in Lisbon")[0] == 2  # replaced: edit the newer one
+    assert hearth("memory", "forget", bergen["id"])[0] == 0
+    assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == ["User lives in Oslo"]
+    assert hearth("memory", "edit", oslo["id"], "User lives in Lisbon")[0] == 0
+    assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == ["User lives in Lisbon"]
