@@ -76,6 +76,8 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
+    if not args.text.strip():  # as `hearth search ""` and `hearth ask ""`: it printed "No memories." (exit 0)
+        raise InputError("The search text is empty: give some words to look for.")
     _show(_memory(ctx).find(args.text, args.k), args.json)
     return 0
 

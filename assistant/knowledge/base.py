@@ -27,6 +27,7 @@ from assistant.knowledge.errors import (
 )
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
+from assistant.knowledge.scan import source_path
 from assistant.knowledge.store import CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
@@ -205,7 +206,7 @@ class KnowledgeBase:
             for row in rows:
                 self._check_vectors(row)
         names = [row.name for row in rows]
-        folder = str(Path(folder).expanduser().absolute()) if folder else None
+        folder = str(source_path(folder)) if folder else None
         embedder = None if mode == "keyword" else self.embedder
         return retrieve(self.store, embedder, names, text, k, folder, mode, self.reranker)
 

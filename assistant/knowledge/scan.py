@@ -41,11 +41,18 @@ class ScanResult:
     unknown: list[str] = field(default_factory=list)
 
 
+def source_path(source: str | Path) -> Path:
+    """A folder or file the user named, as the index keeps it: absolute, with ``..`` and ``.`` worked out
+    (``notes/../notes`` was a second source, and its files were counted twice). Links are kept as named: the
+    path a user sees in a citation is the one they gave."""
+    return Path(os.path.normpath(Path(source).expanduser().absolute()))
+
+
 def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bool]) -> ScanResult:
     result = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
     for source in sources:
-        root = Path(source).expanduser().absolute()
+        root = source_path(source)
         if not root.exists():
             result.skipped.append((shown(root), "not found (nothing under it was removed from the index)"))
         elif root.is_dir():

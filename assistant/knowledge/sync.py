@@ -30,7 +30,7 @@ from assistant.knowledge.embedder import Embedder
 from assistant.knowledge.errors import UnreadableFileError
 from assistant.knowledge.loaders import is_supported, load
 from assistant.knowledge.records import Chunk, Piece
-from assistant.knowledge.scan import FoundFile, scan
+from assistant.knowledge.scan import FoundFile, scan, source_path
 from assistant.knowledge.store import FileState, Store
 
 JOB = "index"
@@ -144,7 +144,7 @@ class IndexJob:
         if row is not None and row.embedder != self.embedder.name:
             self.store.drop_collection(self.collection)
         self.store.create_collection(self.collection, self.embedder.name)
-        self.store.add_sources(self.collection, [str(Path(s).expanduser().absolute()) for s in self.sources])
+        self.store.add_sources(self.collection, [str(source_path(s)) for s in self.sources])
         self.store.adopt_vectors(self.collection)
         self.store.recover(self.collection)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from assistant.knowledge.scan import SKIPPED_DIRS
+from assistant.knowledge.scan import SKIPPED_DIRS, source_path
 
 
 class FolderWatcher(FileSystemEventHandler):
@@ -24,7 +24,7 @@ class FolderWatcher(FileSystemEventHandler):
 
     def __init__(self, folders: list[Path] | list[str], on_change: Callable[[], None], debounce_s: float = 2.0) -> None:
         self.on_change, self.debounce_s = on_change, debounce_s
-        self.folders = [Path(f).expanduser().absolute() for f in folders]
+        self.folders = [source_path(f) for f in folders]
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._observer = Observer()

@@ -319,3 +319,14 @@ def test_a_decomposed_query_finds_the_composed_word_and_back(tmp_path: Path,
     for query, file in ((unicodedata.normalize("NFD", "crème garçon"), "menu.md"), ("acidulée", "tart.md")):
         assert cli.main(["search", query, "-c", "notes", "--mode", "keyword"]) == 0
         assert capsys.readouterr().out.startswith(f"[1] {root / file}"), query
+
+
+def test_the_same_folder_named_twice_is_one_source(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth index notes` then `hearth index notes/../notes` counted every file twice."""
+    assert cli.main(["index", str(docs), "-c", "dup", "--json"]) == 0
+    once = json.loads(capsys.readouterr().out)["files"]
+    assert cli.main(["index", f"{docs}/../{docs.name}/.", "-c", "dup", "--json"]) == 0
+    capsys.readouterr()
+    assert cli.main(["collections", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)[0]
+    assert listed["files"] == once and listed["sources"] == [str(docs)]

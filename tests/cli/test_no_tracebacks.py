@@ -158,6 +158,7 @@ REFUSALS = [
     refusal("search", "x", "-k", "0", code=2, needle="-k"),
     refusal("search", "x", "-k", "4294967296", code=2, needle="from 1 to 1,000,000"),
     refusal("search", " ", code=2, needle="search text is empty"),
+    refusal("memory", "search", "", code=2, needle="search text is empty"),  # "No memories.", exit 0
     refusal("index", "{f}/missing-folder", "-c", "x", code=2, needle="missing-folder"),
     # a file with no reader made an empty collection and exit 0 ("0 files, 0 chunks")
     refusal("index", "{f}/cut.gguf", "-c", "x", code=2, needle="no reader for 'cut.gguf'"),
