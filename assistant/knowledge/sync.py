@@ -18,7 +18,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,6 +66,8 @@ class _Tally:
     done_files: int = 0
     done_bytes: int = 0
     chunks: int = 0
+    partial_bytes: float = 0.0  # of the batch being embedded now, by the share of its passages embedded
+    partial_chunks: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     last_event: float = 0.0
@@ -73,9 +75,11 @@ class _Tally:
     def event(self, message: str) -> Progress:
         self.last_event = time.monotonic()
         elapsed = max(self.last_event - self.started, 1e-6)
-        eta = (self.work_bytes - self.done_bytes) / (self.done_bytes / elapsed) if self.done_bytes else None
-        return Progress(JOB, self.done_files, self.total_files, "files", rate=self.chunks / elapsed,
-                        eta_s=eta, message=message, errors=tuple(self.errors))
+        done = self.done_bytes + self.partial_bytes
+        eta = (self.work_bytes - done) / (done / elapsed) if done else None
+        rate = (self.chunks + self.partial_chunks) / elapsed
+        return Progress(JOB, self.done_files, self.total_files, "files", rate=rate, eta_s=eta, message=message,
+                        errors=tuple(self.errors))
 
 
 class IndexJob:
@@ -119,11 +123,11 @@ class IndexJob:
                 # the first commit comes after one embedding batch: the ETA (by bytes committed) appears then,
                 # and a Ctrl+C half a minute into a first run kept nothing while it waited for four batches
                 if len(batch.chunks) >= (self.flush_chunks if tally.chunks else self.batch_size):
-                    self._flush(batch, tally)
+                    yield from self._flush(batch, tally, f.path)
                     batch = _Batch()
                     yield tally.event(f.path)
             if batch and not self.cancel.is_set():
-                self._flush(batch, tally)
+                yield from self._flush(batch, tally, "")
             if self.cancel.is_set():
                 yield tally.event("cancelled")
                 return
@@ -165,7 +169,7 @@ class IndexJob:
         for lo in range(0, len(missing), self.flush_chunks):
             yield _repair_progress(lo, len(missing), started)
             part = missing[lo:lo + self.flush_chunks]
-            vectors = self._vectors([c.chunk_hash for c in part], [c.text for c in part])
+            vectors = yield from self._vectors([c.chunk_hash for c in part], [c.text for c in part])
             if vectors is None:
                 return False
             self.store.put_vectors(self.collection, part, vectors)
@@ -220,8 +224,19 @@ class IndexJob:
             embedder=self.embedder.name, chunker=state.chunker,
         )
 
-    def _flush(self, batch: _Batch, tally: _Tally) -> None:
-        vectors = self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks])
+    def _flush(self, batch: _Batch, tally: _Tally, current: str) -> Generator[Progress, None, None]:
+        def report(done: int, total: int) -> Progress | None:
+            """Progress inside a batch: one large file is one batch (20 MB of text took half an hour here with
+            no word, no rate and no ETA)."""
+            if time.monotonic() - tally.last_event < _EVENT_INTERVAL_S:
+                return None
+            tally.partial_bytes, tally.partial_chunks = batch.nbytes * done / total, done
+            name = current or (batch.files[-1].path if batch.files else "")
+            return tally.event(f"{name} ({done:,} of {total:,} passages embedded)")
+
+        vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
+                                           report)
+        tally.partial_bytes, tally.partial_chunks = 0.0, 0
         if vectors is None:
             return  # cancelled: nothing of this batch was written; the next sync redoes these files
         self.store.replace_files(self.collection, batch.files, batch.chunks, vectors, batch.touched)
@@ -229,8 +244,11 @@ class IndexJob:
         tally.done_bytes += batch.nbytes
         tally.chunks += len(batch.chunks)
 
-    def _vectors(self, hashes: list[str], texts: list[str]) -> np.ndarray | None:
-        """Vectors in ``texts`` order: reused where the same text is stored, else embedded once each."""
+    def _vectors(self, hashes: list[str], texts: list[str],
+                 report: Callable[[int, int], Progress | None] | None = None,
+                 ) -> Generator[Progress, None, np.ndarray | None]:
+        """Vectors in ``texts`` order: reused where the same text is stored, else embedded once each;
+        ``report(done, total)`` may give a progress event after each embedding round."""
         known = self.store.vectors_for(self.collection, hashes)
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         ordered = sorted(todo, key=lambda h: len(todo[h]), reverse=True)  # similar lengths pad less
@@ -239,6 +257,8 @@ class IndexJob:
                 return None
             group = ordered[lo:lo + self.batch_size]
             known.update(zip(group, self.embedder.embed([todo[h] for h in group]), strict=True))
+            if report is not None and (event := report(lo + len(group), len(ordered))) is not None:
+                yield event
         if not hashes:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([known[h] for h in hashes])

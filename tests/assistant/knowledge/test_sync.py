@@ -289,3 +289,22 @@ def test_a_cancel_after_the_first_embedding_batch_keeps_its_files(kb: KnowledgeB
     events = list(kb.index([folder], cancel=cancel))
     assert events[-1].message == "cancelled" and events[-1].done == len(contents(kb.store)) == 8
     assert any(e.eta_s is not None for e in events)
+
+
+def test_one_large_file_shows_progress_and_an_eta_while_it_is_embedded(kb: KnowledgeBase, embedder,
+                                                                     tmp_path: Path, monkeypatch) -> None:
+    """A file is one batch: 20 MB of text embedded for half an hour with no word, no rate and no ETA (the
+    terminal's bar stood at "0/1 files" throughout). Core level: the CLI and the window show these events."""
+    from assistant.knowledge import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "_EVENT_INTERVAL_S", 0.0)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "log.txt").write_text("".join(f"Entry {i}: the river boat docked at the key {i}.\n\n"
+                                            for i in range(400)))
+    events = list(kb.index([folder]))
+    inside = [e for e in events if "passages embedded" in e.message]
+    assert len(inside) >= 3 and all(e.done == 0 and e.eta_s is not None and e.rate for e in inside)
+    assert [int(e.message.split("(")[1].split()[0].replace(",", "")) for e in inside] == \
+        sorted(int(e.message.split("(")[1].split()[0].replace(",", "")) for e in inside)
+    assert events[-1].message == "done" and events[-1].done == 1
