@@ -12,6 +12,7 @@ paths as UTF-8 text, and one such name used to abort the whole run.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class ScanResult:
     #: Folders under them whose content is unknown this time (one that cannot be listed; a link whose target is
     #: gone, as an unplugged drive): nothing indexed from them is considered deleted.
     unknown: list[str] = field(default_factory=list)
+    #: files of types Hearth does not read, by extension: left out without a word, unless nothing else is there
+    unsupported: Counter[str] = field(default_factory=Counter)
 
 
 def source_path(source: str | Path) -> Path:
@@ -65,6 +68,10 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
             _add_file(root, root.stat(), result, max_bytes, supported)
         else:
             result.skipped.append((shown(root), "unsupported file type"))
+    if not result.files and result.unsupported and result.roots:  # "0 files, 0 skipped" said nothing at all
+        kinds = ", ".join(kind for kind, _ in result.unsupported.most_common(5))
+        result.skipped.append((", ".join(result.roots), f"no file of a type Hearth reads: "
+                                                        f"{result.unsupported.total():,} other file(s) ({kinds})"))
     return result
 
 
@@ -96,6 +103,8 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
                 result.unknown.append(str(path))
                 if supported(path):
                     result.skipped.append((shown(path), "a link to something that does not exist"))
+            elif supported(path):  # a named pipe, socket or device: reading it could wait forever
+                result.skipped.append((shown(path), "not a regular file (a pipe, socket or device)"))
         except OSError as exc:
             result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc}"))
 
@@ -123,6 +132,7 @@ def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.Di
 def _add_file(path: Path, st: os.stat_result, result: ScanResult, max_bytes: int,
               supported: Callable[[Path], bool]) -> None:
     if not supported(path):
+        result.unsupported[path.suffix.lower() or "no extension"] += 1
         return
     if shown(path) != str(path):
         result.skipped.append((shown(path), "its name is not valid UTF-8 (rename the file to index it)"))

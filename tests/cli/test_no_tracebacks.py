@@ -361,3 +361,18 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: 
     os.mkfifo(pipe)
     run = hearth("index", str(pipe), "-c", "notes", home=home)
     assert run.code == 0 and f"skipped {pipe}: not a regular file" in run.stdout + run.stderr, run.stderr
+
+
+def test_a_folder_with_nothing_hearth_reads_says_so(tmp_path: Path) -> None:
+    """It said "0 files, 0 chunks; 0 skipped" and nothing else, and a named pipe in a folder was left out
+    without a word."""
+    folder = tmp_path / "binaries"
+    folder.mkdir()
+    for name in ("a.bin", "b.exe", "c.xyz"):
+        (folder / name).write_bytes(b"\x00\x01")
+    os.mkfifo(folder / "pipe.md")
+    run = hearth("index", str(folder), "-c", "bins", home=tmp_path / "home")
+    assert run.code == 0 and "Traceback" not in run.stderr, run.stderr
+    said = run.stdout + run.stderr
+    assert f"skipped {folder}: no file of a type Hearth reads: 3 other file(s) (.bin, .exe, .xyz)" in said
+    assert f"skipped {folder}/pipe.md: not a regular file (a pipe, socket or device)" in said
