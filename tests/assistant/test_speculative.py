@@ -504,7 +504,10 @@ def test_past_256_cached_tokens_exact_with_one_thread_or_the_q8_cache(chat_model
         assert plain.stats.prompt_tokens > 256
         for sampling in (NGRAM, GREEDY.with_(speculative=SpeculativeParams("auto", 8))):
             spec = answer(eng, long, sampling, max_tokens=120)
-            assert spec.text == plain.text and spec.stats.spec_accepted > 0
+            # auto may measure plain decoding faster on a busy machine and not speculate (a CI run: "auto: off,
+            # plain is faster here"); the forced n-gram mode always runs the verify loop
+            speculated = spec.stats.spec_accepted > 0 or (sampling is not NGRAM and "off" in spec.stats.spec_decision)
+            assert spec.text == plain.text and speculated, spec.stats.spec_decision
     finally:
         eng.unload()
 
