@@ -130,8 +130,10 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     live = window.assistant.settings
     assert (live.model.temperature, live.model.system_prompt) == (0.9, "Answer like a pirate.")
     assert window.theme.font_size == 15 and "Settings file changed: " in window.status.currentMessage()
-    qtbot.wait(200)  # the restyle's events: they showed the model's name again, drawn over the message
-    assert not window.status.model.isVisible()
+    # The restyle re-lays the status bar out, and Qt shows its widgets again on a later turn of the event loop,
+    # drawn over the message: the bar hides them again at once (by then the message would last 15 s).
+    qtbot.wait(200)
+    qtbot.waitUntil(lambda: not window.status.model.isVisible(), timeout=2_000)
     dialog = window.ctl.model.open_settings()  # the dialog shows the file's values, and Apply keeps them
     assert dialog.temperature.value() == 0.9
     dialog.font_size.setValue(13)
