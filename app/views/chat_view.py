@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.theme import Theme
@@ -80,6 +80,14 @@ class ChatView(QScrollArea):
         self._follow = False  # the welcome panel is read from its top (it opened scrolled to its end)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the messages and the welcome panel can be, with the scroll bar beside them: a scroll area
+        asks for almost nothing, so the window could be made narrower than the panel, which was cut at the right
+        (no horizontal scroll bar here)."""
+        hint = super().minimumSizeHint()
+        inner = self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), inner + 2 * self.frameWidth()), hint.height())
 
     def clear(self) -> None:
         for widget in self.messages:

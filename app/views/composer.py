@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
 )
@@ -20,6 +21,10 @@ from app.icons import icon
 from app.views.widgets import tool_button
 
 MAX_LINES = 10
+#: The empty box's hint, and the short one shown where the whole hint would wrap: QPlainTextEdit draws its
+#: placeholder inside the empty first line, so a second line was cut in half (24 pt, a narrow window).
+PLACEHOLDER = "Ask Hearth anything…  (Enter sends, Shift+Enter for a new line)"
+SHORT_PLACEHOLDER = "Ask Hearth anything…"
 
 
 class PromptEdit(QPlainTextEdit):
@@ -58,7 +63,7 @@ class Composer(QFrame):
         self.setObjectName("Composer")
         self.generating = False
         self.edit = PromptEdit()
-        self.edit.setPlaceholderText("Ask Hearth anything…  (Enter sends, Shift+Enter for a new line)")
+        self.edit.setPlaceholderText(PLACEHOLDER)
         self.edit.setAccessibleName("Message")
         self.edit.setTabChangesFocus(True)
         self.edit.submitted.connect(self._submit)
@@ -70,18 +75,17 @@ class Composer(QFrame):
         self.send.setIconSize(QSize(16, 16))
         self.send.clicked.connect(self._send_or_stop)
 
-        self.sources = QToolButton()
-        self.sources.setObjectName("Flat")
-        self.sources.setIcon(icon("folder"))
-        self.sources.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.sources = tool_button("folder", "", text="Answer from: chat only", elide=True)
+        self.sources.setIconSize(QSize(16, 16))
         self.sources.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.sources.setAccessibleName("Answer from these folders")
-        self.sources.setToolTip("Answer from these folders: pick knowledge collections to ground answers in")
         self.sources_menu = QMenu(self.sources)
         self.sources.setMenu(self.sources_menu)
         self.memory = tool_button("memory", "Memory is on for the next message (click for incognito)",
                                   checkable=True, text="Memory on")
         self.memory.setChecked(True)
+        # its words are its state ("Memory on", "Incognito"): whole at any width, the folder list shortens first
+        self.memory.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.memory.toggled.connect(self._memory_toggled)
         self.set_collections([])
 
@@ -138,7 +142,9 @@ class Composer(QFrame):
 
     def _update_sources_label(self) -> None:
         chosen = self.selected_collections()
-        self.sources.setText("Answer from: " + (", ".join(chosen) if chosen else "chat only"))
+        self.sources.setText(text := "Answer from: " + (", ".join(chosen) if chosen else "chat only"))
+        # the whole list, where a narrow window shortened the button's text
+        self.sources.setToolTip(f"{text}\nPick knowledge collections to ground answers in")
 
     # --- memory ------------------------------------------------------------------------------------
     def use_memory(self) -> bool:
@@ -201,14 +207,14 @@ class Composer(QFrame):
         self.edit.moveCursor(self.edit.textCursor().MoveOperation.End)
 
     def _fit(self) -> None:
-        """Grow with the text up to MAX_LINES, then scroll; empty, as tall as the placeholder wrapped. The height
+        """Grow with the text up to MAX_LINES, then scroll; empty, one line with the hint that fits it. The height
         was set for the font at start-up only: at 24 pt the placeholder's second line was cut in half."""
         lines = int(self.edit.document().size().height())
         if not self.edit.toPlainText():
             width = self.edit.viewport().width() - 2 * int(self.edit.document().documentMargin())
-            shown = self.edit.fontMetrics().boundingRect(QRect(0, 0, max(width, 40), 1 << 20),
-                                                         int(Qt.TextFlag.TextWordWrap), self.edit.placeholderText())
-            lines = max(lines, round(shown.height() / self.edit.fontMetrics().lineSpacing()))
+            metrics = self.edit.fontMetrics()
+            hint = PLACEHOLDER if metrics.horizontalAdvance(PLACEHOLDER) <= width else SHORT_PLACEHOLDER
+            self.edit.setPlaceholderText(metrics.elidedText(hint, Qt.TextElideMode.ElideRight, width))
         lines = max(1, min(MAX_LINES, lines))
         padding = 2 * self.edit.document().documentMargin() + self.edit.frameWidth() * 2 + 10
         self.edit.setFixedHeight(int(lines * self.edit.fontMetrics().lineSpacing() + padding))

@@ -75,12 +75,19 @@ class Sidebar(QFrame):
 
     #: Narrower, the chat titles are cut short; the footer's labelled buttons may need more (a large font).
     MIN_WIDTH = 230
+    #: The most the footer's whole labels may make the sidebar need: beyond (font size 24 needed 487 px, with a
+    #: window of 1,350 px at least) they shorten, then leave their icons alone, so the window fits a laptop.
+    MAX_LABELLED_WIDTH = 360
 
     def minimumSizeHint(self) -> QSize:
-        """At least :data:`MIN_WIDTH`, and never narrower than the buttons' labels: with a fixed minimum, font
-        size 16 cut them to "Se…gs" and "Me…ry"."""
+        """At least :data:`MIN_WIDTH`, and wide enough for the buttons' whole labels up to
+        :data:`MAX_LABELLED_WIDTH`: with a fixed minimum, font size 16 cut them to "Se…gs" and "Me…ry"."""
         hint = super().minimumSizeHint()
-        return QSize(max(self.MIN_WIDTH, hint.width()), hint.height())
+        margins = self.layout().contentsMargins()
+        labels = sum(b.sizeHint().width() for b in self.footer_buttons) + self.footer.spacing() * 2
+        labelled = labels + margins.left() + margins.right()
+        labelled = labelled if labelled <= self.MAX_LABELLED_WIDTH else 0  # beyond, they show their icons
+        return QSize(max(self.MIN_WIDTH, hint.width(), labelled), hint.height())
 
     def __init__(self, conversations: ListModel, collections: ListModel) -> None:
         super().__init__()
@@ -124,11 +131,12 @@ class Sidebar(QFrame):
         knowledge_header.addWidget(section_title("Knowledge"))
         knowledge_header.addStretch(1)
         knowledge_header.addWidget(add_folder)
-        footer = QHBoxLayout()
+        self.footer = footer = QHBoxLayout()
         footer.setSpacing(2)
-        for button in (settings, memory, models):  # three labelled buttons fit the sidebar's minimum width
+        self.footer_buttons = (settings, memory, models)  # their whole labels set the minimum width
+        for button in self.footer_buttons:
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            footer.addWidget(button, 1)
+            footer.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 8)
         layout.setSpacing(6)

@@ -98,6 +98,7 @@ class WelcomePanel(QFrame):
         self.setMaximumWidth(720)
         title = QLabel("Welcome to Hearth")
         title.setObjectName("WelcomeTitle")
+        title.setWordWrap(True)  # one line, it held the window wider than a laptop's screen at large fonts
         self.get_models = QPushButton("Get models")
         self.get_models.setObjectName("Primary")
         self.get_models.setAccessibleName("Get models")

@@ -5,15 +5,63 @@ from __future__ import annotations
 import unicodedata
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import (
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QSizePolicy,
+    QStyle,
+    QStyleOptionToolButton,
+    QStylePainter,
+    QToolButton,
+    QWidget,
+)
 
 from app.icons import icon
 
 
+class ShrinkingToolButton(QToolButton):
+    """An icon-and-text button that gives up width: where its row is narrower than its text, the icon stands
+    alone (or, with ``elide``, the text ends in "…" while a few letters fit); the tooltip and accessible name
+    keep the words. At font size 24 the labelled buttons of the sidebar and the message box made the window
+    1,350 px wide at least, wider than a laptop's screen, and every collection ticked in "Answer from: …"
+    widened it further."""
+
+    def __init__(self, parent: QWidget | None = None, *, elide: bool = False) -> None:
+        super().__init__(parent)
+        self.elide = elide
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, self.sizePolicy().verticalPolicy())  # QToolButton: Fixed
+
+    def _text_room(self, width: int) -> int:
+        """Pixels left for the text in a button ``width`` wide (the icon, padding and menu arrow come first)."""
+        text = self.fontMetrics().horizontalAdvance(self.text())
+        if self.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextUnderIcon:
+            return width - (self.sizeHint().width() - max(text, self.iconSize().width()))
+        return width - (self.sizeHint().width() - text)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = self.sizeHint()
+        return QSize(hint.width() - self._text_room(hint.width()) + self.iconSize().width() // 2, hint.height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        option = QStyleOptionToolButton()
+        self.initStyleOption(option)
+        metrics, room = self.fontMetrics(), self._text_room(self.width())
+        if room < metrics.horizontalAdvance(option.text):
+            shown = metrics.elidedText(option.text, Qt.TextElideMode.ElideRight, max(room, 0)) if self.elide else ""
+            if len(shown) < 6:  # "Se…" says less than the icon does
+                shown = ""
+                option.toolButtonStyle = Qt.ToolButtonStyle.ToolButtonIconOnly
+            option.text = shown
+        QStylePainter(self).drawComplexControl(QStyle.ComplexControl.CC_ToolButton, option)
+
+
 def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, checkable: bool = False,
-                text: str = "") -> QToolButton:
-    """An icon button with a tooltip and an accessible name (screen readers read the tip)."""
-    button = QToolButton(parent)
+                text: str = "", elide: bool = False) -> QToolButton:
+    """An icon button with a tooltip and an accessible name (screen readers read the tip); with ``text``, one
+    that gives its text up where its row is narrow (:class:`ShrinkingToolButton`)."""
+    button = ShrinkingToolButton(parent, elide=elide) if text else QToolButton(parent)
     button.setObjectName("Flat")
     button.setIcon(icon(icon_name))
     button.setIconSize(QSize(18, 18))

@@ -175,10 +175,40 @@ def test_sidebar_rows_and_the_message_box_fit_their_text_at_any_font_size(qtbot:
             drawn = QFontMetrics(view.font()).boundingRect(QRect(0, 0, rect.width() - 28, 1 << 20),
                                                            int(Qt.TextFlag.TextWordWrap), index.data())
             assert drawn.height() + 12 <= rect.height(), (size, index.data())
-        edit = window.composer.edit
-        placeholder = QFontMetrics(edit.font()).boundingRect(QRect(0, 0, edit.viewport().width() - 8, 1 << 20),
-                                                             int(Qt.TextFlag.TextWordWrap), edit.placeholderText())
-        assert edit.viewport().height() >= placeholder.height(), size
+        edit = window.composer.edit  # QPlainTextEdit draws its placeholder inside the empty first line
+        assert QFontMetrics(edit.font()).horizontalAdvance(edit.placeholderText()) <= edit.viewport().width() - 8
+        assert edit.viewport().height() >= QFontMetrics(edit.font()).height(), size
+    window.close()
+
+
+def test_the_window_fits_a_laptop_screen_at_a_large_font_with_long_collection_names(qtbot: QtBot) -> None:
+    """At font size 24 the window could not be narrower than 1,350 px (the sidebar's and the message box's
+    labelled buttons, the welcome title on one line), and every collection ticked in "Answer from: …" widened
+    it further; at its minimum width the message box's hint was cut to half a line."""
+    from PySide6.QtGui import QFontMetrics
+
+    from app.views.composer import SHORT_PLACEHOLDER
+
+    window = open_window(qtbot)
+    qtbot.waitUntil(lambda: not window.workers.io.busy)  # the collections listed at start (none) are in
+    settings = window.assistant.settings
+    settings.appearance.font_size = 24
+    window.apply_appearance(settings)
+    names = ["research-papers-and-preprints-2019-2026", "household-paperwork-and-taxes", "recipes-from-grandma"]
+    window.composer.set_collections(names)
+    window.composer.select_collections(names)
+    QApplication.processEvents()
+    assert window.minimumSizeHint().width() <= 900  # it was 1,350: wider than many laptop screens
+    window.resize(window.minimumSizeHint().width(), 700)
+    qtbot.waitUntil(lambda: window.width() <= 900)
+    QApplication.processEvents()
+    view, edit = window.chat_view, window.composer.edit
+    assert view.widget().width() <= view.viewport().width()  # the welcome panel wraps instead of being cut
+    assert edit.placeholderText().startswith(SHORT_PLACEHOLDER[:6])
+    assert QFontMetrics(edit.font()).horizontalAdvance(edit.placeholderText()) <= edit.viewport().width() - 8
+    assert names[0] in window.composer.sources.toolTip()  # the shortened button's whole text
+    window.resize(1600, 700)
+    qtbot.waitUntil(lambda: window.composer.edit.placeholderText() != SHORT_PLACEHOLDER)
     window.close()
 
 
