@@ -379,10 +379,13 @@ def test_open_chat_and_repeat_penalty_equal_plain_decoding(engine: Engine) -> No
     assert spec.text == answer(engine, REPEAT, penalised).text and spec.stats.spec_accepted > 0
 
 
-def test_eos_inside_an_accepted_draft_ends_the_answer_there(engine: Engine) -> None:
+def test_eos_inside_an_accepted_draft_ends_the_answer_there(engine: Engine, monkeypatch) -> None:
     """The prompt has "...green book.<|im_end|>": once the answer reaches "book." the draft proposes EOS."""
     eos = next(t for t in engine.tokenize("<|im_end|>") if engine._require().model.is_eog(t))
     plain = answer(engine, REPEAT, max_tokens=300)
+    # every proposal drafted whole: how much of it the measured step costs would draft depends on the machine's
+    # load (a busy CI run cut the proposals short of the EOS), and the EOS is what this test is about
+    monkeypatch.setattr(SpeedModel, "best", lambda self, name, most, *_args, **_kw: (most, 2.0))
     engine._ngram = drafter = RecordingDrafter()
     spec = answer(engine, REPEAT, NGRAM, max_tokens=300)
     assert plain.stats.stop_reason == spec.stats.stop_reason == "eos"
