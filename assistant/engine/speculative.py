@@ -385,6 +385,12 @@ class AutoPolicy:
     the model's probability of it, the chance that the model samples it). Acceptance was otherwise measured only
     while drafting, so a rate learned on open chat (37%) stayed with the quoting answers after it: auto drafted
     3 tokens per answer on them for the rest of a benchmark run, where forced lookup drafting ran at 1.26x.
+    A shadow that comes true whole also grows the drafter's longest draft, as a draft accepted whole does, and
+    a rest that ends is judged by the usual bar: after two misses a lookup's longest draft was 1 token, whose
+    1.05x never met the resting bar, so it rested on for the rest of the answer while every 8-token proposal
+    came true (the benchmark's code edit, 40 steps plain; replayed offline over 12 prompts' greedy answers with
+    the measured step costs, auto went from 1.13x to 1.18x plain on the four benchmark workloads and from
+    1.34x to 1.36x on eight others, code edits most: 1.15x to 1.27x).
     """
 
     CALIBRATION_STEPS = 3
@@ -430,13 +436,13 @@ class AutoPolicy:
         for drafter in self.drafters:
             name = drafter.name
             longest = min(most, self._cap[name])
-            resting = self._rest[name] > 0
-            if resting:
+            if self._rest[name] > 0:
                 self._rest[name] -= 1
                 if self._rest[name] == 0:
                     self._probe_due.add(name)
                 elif not self._free(drafter):
                     continue
+            resting = self._rest[name] > 0  # a rest that ends now is over: the usual bar applies
             proposal = None  # a draft model: decide the length first, it pays per drafted token
             if drafter.lookup:  # a lookup: see what it proposes (its search time counts against it)
                 started = time.perf_counter()
@@ -512,6 +518,8 @@ class AutoPolicy:
             if missed or hits == len(proposal):
                 del self._shadow[name]
                 self.speed.observe_draft(name, earlier + hits + missed, earlier + hits, missed, None, key)
+                if not missed:  # as a draft accepted whole would
+                    self._cap[name] = min(self.max_draft, 2 * self._cap[name])
             else:
                 self._shadow[name] = (proposal[hits:], key, earlier + hits)
 

@@ -244,6 +244,26 @@ def test_a_free_lookup_is_still_asked_while_it_rests() -> None:
         assert policy._rest["ngram"] == (0 if drafts else 9)
 
 
+def test_a_lookup_that_lost_drafts_again_once_the_model_quotes_what_it_guesses() -> None:
+    """After two misses a lookup's longest draft was 1 token and it rested. A 1-token proposal never promises
+    enough to be drafted while resting (1.05x against the 1.2x bar), and when the rest ended the same bar still
+    applied, so it rested again, for the rest of the answer: the benchmark's code edit stayed plain for 40
+    steps while every proposal of 8 tokens came true. Now a shadow that comes true grows the longest draft as
+    an accepted draft does, and a rest that ends is judged by the usual bar."""
+    speed = cpu_speed(19, 1)
+    speed.look_s["ngram"] = 0.00002  # a free lookup: asked while it rests
+    policy = AutoPolicy([QuoteLookup()], 8, speed, {})
+    policy._cap["ngram"], policy._rest["ngram"] = 1, AutoPolicy.FIRST_BACKOFF
+    drafted = []
+    for _ in range(40):
+        drafter, draft = policy.plan(8, 100)
+        drafted.append(len(draft))
+        policy.observe(drafter if draft else None, len(draft), len(draft), False, 0.010 * (1 + len(draft) / 2),
+                       [1] * (len(draft) + 1))
+    first = next(i for i, n in enumerate(drafted) if n)
+    assert first <= 3 and max(drafted) == 8 and sum(drafted) >= 200, drafted
+
+
 def test_a_lookup_that_is_not_drafted_is_still_scored() -> None:
     """Acceptance learned on open chat (33%) must not keep auto plain on a quote that follows: the lookup's
     proposals that were not drafted are scored against the tokens the model chose, so auto starts drafting
