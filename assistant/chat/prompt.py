@@ -47,16 +47,36 @@ def build_prompt(
     head = [Message("system", system_text)] if system_text else []
     tail = [Message("user", f"{question_context}\n\n{QUESTION_LABEL} {question}" if question_context else question)]
     turns = _group_turns(history)
-    for dropped in range(len(turns) + 1):
+
+    def attempt(dropped: int) -> tuple[BuiltPrompt | None, int]:
         kept = [m for turn in turns[dropped:] for m in turn]
         prompt, tokens = render(head + kept + tail)
         room = n_ctx - len(tokens)
         if room >= max_tokens or (not kept and room >= MIN_ANSWER_TOKENS):
-            return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped)
-    raise ContextOverflowError(
-        f"This message needs {len(tokens)} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, but "
-        f"the context holds {n_ctx}. Shorten it or raise the context length."
-    )
+            return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped), len(tokens)
+        return None, len(tokens)
+
+    # Fewer turns never need more tokens, so the fewest turns to drop is found by bisection: a long chat costs
+    # a dozen renders, not one per turn (dropping them one by one made a 1,000-message chat take 50 s to ask).
+    best, size = attempt(0)
+    if best is not None:
+        return best
+    low, high = 1, len(turns)  # dropping ``high`` turns is the last resort; ``low - 1`` is known not to fit
+    if turns:
+        best, size = attempt(high)
+    if best is None:
+        raise ContextOverflowError(
+            f"This message needs {size} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, "
+            f"but the context holds {n_ctx}. Shorten it or raise the context length."
+        )
+    while low < high:
+        middle = (low + high) // 2
+        found, _ = attempt(middle)
+        if found is None:
+            low = middle + 1
+        else:
+            best, high = found, middle
+    return best
 
 
 def _group_turns(history: list[Message]) -> list[list[Message]]:
