@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+N", lambda: self.ctl and self.ctl.chat.new_chat()),
             ("Ctrl+K", self.focus_search),
             ("Ctrl+,", self.open_settings),
-            ("Esc", lambda: self.ctl and self.ctl.chat.stop()),
+            ("Esc", lambda: self.ctl and self.ctl.chat.escape()),
             ("Ctrl+Shift+C", lambda: self.ctl and self.ctl.chat.copy_last_answer()),
         ]
         for keys, slot in bindings:

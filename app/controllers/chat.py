@@ -63,6 +63,8 @@ class ChatController(QObject):
         self.editing: MessageWidget | None = None
         self._queued: str | None = None  # a message sent while a stopped answer was ending
         self._reloading = False  # the open chat is being read again (a replaced turn was kept)
+        #: the chat whose kept turn's question is edited once it is shown again (its replacement failed)
+        self._edit_again: str | None = None
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
@@ -134,6 +136,9 @@ class ChatController(QObject):
                     error = (message.stats or {}).get("error")
                     widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")
         self.view.mark_last_turn()
+        if self._edit_again == conversation_id:  # the draft in the box still replaces this question when sent
+            self._set_editing(self.view.last("user"))
+        self._edit_again = None
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
 
@@ -153,6 +158,7 @@ class ChatController(QObject):
         if self.generating or question is None or question.message_id is None:
             return
         self._set_editing(None)  # an edit of this question ends here; its draft stays in the box to send anew
+        self.composer.edit.setFocus()  # the Regenerate button pressed from the keyboard goes with its message
         self.view.remove_from(question)
         self._start(question.text, question.message_id)
 
@@ -172,6 +178,16 @@ class ChatController(QObject):
     def _set_editing(self, question: MessageWidget | None) -> None:
         self.editing = question
         self.composer.set_editing(question is not None)
+
+    def escape(self) -> None:
+        """Esc undoes the nearest thing: stops the answer, else leaves an edit, else closes the source panel."""
+        if self.generating:
+            self.stop()
+        elif self.editing is not None:
+            self.cancel_edit()
+        elif self.panel.isVisible():
+            self.panel.hide()
+            self.composer.edit.setFocus()
 
     def stop(self) -> None:
         if self.cancel is not None:
@@ -266,8 +282,8 @@ class ChatController(QObject):
                 self.answer = None
                 self.view.remove_from(question)
                 self.composer.set_draft(question.text)
-                if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it
-                    self._reloading = True
+                if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it,
+                    self._reloading, self._edit_again = True, self.conversation_id  # the shortened text replaces it
                     self._load(self.conversation_id)
                 return
             self._finish_text(event.text)

@@ -23,6 +23,7 @@ def confirm(parent: QWidget, title: str, message: str, action: str, on_yes: Call
     box = QMessageBox(QMessageBox.Icon.Question, title, message, QMessageBox.StandardButton.Cancel, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter on a delete prompt keeps things, as Esc does
     box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
     box.open()
     return box

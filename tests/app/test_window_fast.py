@@ -240,6 +240,7 @@ def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, 
     else:  # the sidebar's Delete, confirmed
         window.ctl.conversations.delete(Entry(streaming, "A chat.", ""))
         box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+        assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)  # Enter keeps the chat
         next(b for b in box.buttons() if b.text() == "Delete").click()
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
     expected = earlier if leave == "another chat" else None
@@ -442,6 +443,56 @@ def test_a_question_too_long_for_the_context_goes_back_to_the_composer(qtbot: Qt
     history = window.assistant.history
     saved = history.messages(history.list_conversations()[0].id)
     assert [m.content for m in saved] == shown
+
+
+def test_an_edit_too_long_for_the_context_stays_an_edit_of_the_same_question(qtbot: QtBot) -> None:
+    """The failed edit came back to the composer as a plain draft: shortened and sent, it was added after the
+    old turn instead of replacing it (the edit bar had gone without a word)."""
+    window = open_window(qtbot)
+    send(qtbot, window, "A short first question.")
+    send(qtbot, window, "A second question.")
+    chat, history = window.ctl.chat, window.assistant.history
+    chat.edit_last()
+    send(qtbot, window, "word " * 5000)  # the fake model's context holds 4,096 tokens
+    assert "context holds 4096" in window.banner.label.text()
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 4, timeout=10_000)  # the saved turn is shown again
+    assert window.composer.editing.isVisible() and chat.editing is window.chat_view.last("user")
+    send(qtbot, window, "A second question, shorter.")
+    assert [m.content for m in history.messages(chat.conversation_id)] == [
+        "A short first question.", "You said: A short first question.",
+        "A second question, shorter.", "You said: A second question, shorter."]
+    assert not window.composer.editing.isVisible()
+    window.close()
+
+
+def test_regenerate_from_the_keyboard_leaves_the_focus_in_the_message_box(qtbot: QtBot) -> None:
+    """Space on a focused Regenerate deleted the button under the focus: Qt moved it to the sidebar's "New chat",
+    and the next Space started a new chat."""
+    window = open_window(qtbot)
+    send(qtbot, window, "First question.")
+    regenerate = window.chat_view.last("assistant").regenerate
+    regenerate.setFocus()
+    qtbot.waitUntil(regenerate.hasFocus, timeout=5_000)
+    qtbot.keyClick(regenerate, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=10_000)
+    assert QApplication.focusWidget() is window.composer.edit
+    assert [m.text for m in window.chat_view.messages] == ["First question.", "You said: First question."]
+    window.close()
+
+
+def test_escape_leaves_an_edit_then_closes_the_source_panel(qtbot: QtBot) -> None:
+    """Esc only stopped answers: an edit or the source panel had to be left with the mouse."""
+    window = open_window(qtbot)
+    send(qtbot, window, "First question.")
+    chat = window.ctl.chat
+    chat.edit_last()
+    chat.panel.show()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+    assert not window.composer.editing.isVisible() and not window.composer.edit.toPlainText()
+    assert chat.panel.isVisible()  # one thing per Esc
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+    assert not chat.panel.isVisible() and window.composer.edit.hasFocus()
+    window.close()
 
 
 def test_removing_a_collection_while_it_indexes_stops_the_run_then_removes_it(qtbot: QtBot, tmp_path: Path) -> None:
