@@ -28,6 +28,8 @@ from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources,
 log = logging.getLogger(__name__)
 
 RENDER_INTERVAL_MS = 50
+#: Messages shown at once when a chat opens, and added each time the reader scrolls up to the oldest shown.
+PAGE = 40
 
 
 def answer_meta(stats: dict[str, Any] | None) -> str:
@@ -65,6 +67,7 @@ class ChatController(QObject):
         self._reloading = False  # the open chat is being read again (a replaced turn was kept)
         #: the chat whose kept turn's question is edited once it is shown again (its replacement failed)
         self._edit_again: str | None = None
+        self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
@@ -76,6 +79,7 @@ class ChatController(QObject):
         composer.sendRequested.connect(self.send)
         composer.stopRequested.connect(self.stop)
         composer.editCancelled.connect(self.cancel_edit)
+        view.olderRequested.connect(self._show_older)
 
     @property
     def generating(self) -> bool:
@@ -86,6 +90,7 @@ class ChatController(QObject):
         self._detach()
         self.conversation_id = None
         self._set_editing(None)
+        self._older = []
         self.view.clear()
         self.panel.hide()
         self.composer.edit.setFocus()
@@ -125,22 +130,35 @@ class ChatController(QObject):
         self._set_editing(None)
         self.view.clear()
         self.panel.hide()
-        for message in messages:
-            widget = self._add(message.role, message.content)
-            widget.message_id = message.id
-            if message.role == "assistant":
-                widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
-                widget.set_meta(answer_meta(message.stats))
-                widget.set_feedback(message.feedback)
-                if message.partial:
-                    error = (message.stats or {}).get("error")
-                    widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")
+        self._older = messages[:-PAGE]  # shown as the user scrolls up to them (see ChatView)
+        for message in messages[-PAGE:]:
+            self._add_saved(message)
+        self.view.has_older = bool(self._older)
         self.view.mark_last_turn()
         if self._edit_again == conversation_id:  # the draft in the box still replaces this question when sent
             self._set_editing(self.view.last("user"))
         self._edit_again = None
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
+
+    def _show_older(self) -> None:
+        """The next page of older messages, above the first one shown."""
+        page, self._older = self._older[-PAGE:], self._older[:-PAGE]
+        with self.view.keeping_position():
+            for message in reversed(page):
+                self._add_saved(message, older=True)
+        self.view.has_older = bool(self._older)
+
+    def _add_saved(self, message: Any, older: bool = False) -> None:
+        widget = self._add(message.role, message.content, older)
+        widget.message_id = message.id
+        if message.role == "assistant":
+            widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
+            widget.set_meta(answer_meta(message.stats))
+            widget.set_feedback(message.feedback)
+            if message.partial:
+                error = (message.stats or {}).get("error")
+                widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")
 
     # --- turns ---------------------------------------------------------------------------------------
     def send(self, text: str) -> None:
@@ -213,8 +231,8 @@ class ChatController(QObject):
                                   use_memory=use_memory, replace_from=replace_from),
             on_item=self._event, on_done=self._ended, on_failed=self._failed))
 
-    def _add(self, role: str, text: str) -> MessageWidget:
-        widget = self.view.add_message(role, text)
+    def _add(self, role: str, text: str, older: bool = False) -> MessageWidget:
+        widget = self.view.add_message(role, text, older)
         widget.copyRequested.connect(copy_text)
         widget.sourceRequested.connect(lambda passage, w=widget: self.panel.show_source(passage, w.memories))
         widget.feedbackChanged.connect(lambda value, w=widget: self._feedback(w, value))

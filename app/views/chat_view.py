@@ -5,9 +5,10 @@ It follows the bottom while an answer streams unless the user has scrolled up to
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.theme import Theme
@@ -53,6 +54,12 @@ class ErrorBanner(QFrame):
 
 
 class ChatView(QScrollArea):
+    """Shows a long chat a page at a time: the newest messages at once, older ones as the user scrolls up to them
+    (``olderRequested``). Building and laying out all 1,000 messages of a long chat froze the window for 6 s."""
+
+    #: The reader is near the top and ``has_older`` is set: the controller prepends the next older page.
+    olderRequested = Signal()
+
     def __init__(self, theme: Theme) -> None:
         super().__init__()
         self.theme = theme
@@ -62,6 +69,7 @@ class ChatView(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAccessibleName("Conversation")
         self.messages: list[MessageWidget] = []
+        self.has_older = False  # the chat has messages older than the first one shown
         self.welcome = WelcomePanel()
         self.column = QVBoxLayout()
         self.column.setSpacing(10)
@@ -78,6 +86,13 @@ class ChatView(QScrollArea):
         outer.addStretch(1)
         self.setWidget(page)
         self._follow = False  # the welcome panel is read from its top (it opened scrolled to its end)
+        # older messages are asked for on the next turn of the event loop, never inside a scroll bar's own signal
+        # (the value it was setting won over the kept position), nor while its handle is being dragged
+        self._older_check = QTimer(self)
+        self._older_check.setSingleShot(True)
+        self._older_check.setInterval(0)
+        self._older_check.timeout.connect(self._want_older)
+        self.verticalScrollBar().sliderReleased.connect(self._older_check.start)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
 
@@ -95,17 +110,35 @@ class ChatView(QScrollArea):
             widget.hide()  # deleted later, when control is back in the event loop: never painted meanwhile
             widget.deleteLater()
         self.messages = []
+        self.has_older = False
         self.welcome.show()
         self._follow = False
         self.verticalScrollBar().setValue(0)
 
-    def add_message(self, role: str, text: str = "") -> MessageWidget:
+    @contextmanager
+    def keeping_position(self) -> Iterator[None]:
+        """Messages added above inside this block do not move what is being read: the distance from the bottom
+        is kept, once the layout has taken them in (now, not on a later turn of the event loop)."""
+        bar = self.verticalScrollBar()
+        from_bottom = bar.maximum() - bar.value()
+        yield
+        for _ in range(3):  # the message column, then the page around it, then the scroll area's own
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        bar.setValue(bar.maximum() - from_bottom)
+
+    def add_message(self, role: str, text: str = "", older: bool = False) -> MessageWidget:
+        """A message at the end, or (``older``) above the first one shown (see ``keeping_position``)."""
         widget = MessageWidget(role, self.theme)
         widget.set_text(text)
         self.welcome.hide()
-        self.column.insertWidget(self.column.count() - 1, widget)
-        self.messages.append(widget)
-        self._follow = True
+        if older:
+            self.column.insertWidget(1, widget)  # after the (hidden) welcome panel
+            widget.show()  # now, not on a later turn: the layout counts it at once
+            self.messages.insert(0, widget)
+        else:
+            self.column.insertWidget(self.column.count() - 1, widget)
+            self.messages.append(widget)
+            self._follow = True
         return widget
 
     def remove_from(self, widget: MessageWidget) -> None:
@@ -128,7 +161,18 @@ class ChatView(QScrollArea):
 
     def _scrolled(self, value: int) -> None:
         self._follow = value >= self.verticalScrollBar().maximum() - 24
+        self._older_check.start()
 
     def _range_changed(self, _minimum: int, maximum: int) -> None:
+        bar = self.verticalScrollBar()
         if self._follow:
-            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum()))
+            QTimer.singleShot(0, lambda: bar.setValue(bar.maximum()))
+        self._older_check.start()  # a first page shorter than the window asks for more at once
+
+    def _want_older(self) -> None:
+        bar = self.verticalScrollBar()
+        # following the bottom (an opening chat, whose layout passes through smaller heights first), only a page
+        # that does not fill the window asks for more
+        near_top = bar.value() < self.viewport().height() and not (self._follow and bar.maximum() > 0)
+        if self.has_older and not bar.isSliderDown() and near_top:
+            self.olderRequested.emit()

@@ -562,3 +562,36 @@ def test_a_chat_opens_while_the_io_lane_is_busy(qtbot: QtBot) -> None:
     finally:
         released.set()  # before the window closes: it waits for the lanes' threads
     window.close()
+
+
+def test_a_long_chat_opens_a_page_at_a_time_and_older_pages_keep_the_reader_in_place(qtbot: QtBot) -> None:
+    """Opening a 1,000-message chat built and laid out every message on the GUI thread: the window froze for
+    6 s. Now the newest page shows at once, and each scroll to the top adds the page above it without moving
+    the message being read; every message is reachable, in order."""
+    from app.controllers.chat import PAGE
+
+    window = open_window(qtbot)
+    window.resize(1000, 700)
+    history, chat, view = window.assistant.history, window.ctl.chat, window.chat_view
+    conversation = history.create_conversation(title="A long chat")
+    for i in range(130):
+        history.add_message(conversation.id, "user", f"Question {i}?")
+        history.add_message(conversation.id, "assistant", f"Answer {i}: " + "words that wrap " * (i % 7 * 10))
+    saved = history.messages(conversation.id)
+    chat.open_conversation(conversation.id)
+    qtbot.waitUntil(lambda: chat.conversation_id == conversation.id, timeout=10_000)
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=5_000)  # at the newest
+    assert [m.text for m in view.messages] == [m.content for m in saved[-PAGE:]]
+    assert view.messages[-1].regenerate.isVisibleTo(view.messages[-1])
+    while view.has_older:
+        first = view.messages[0]
+        shown, top = len(view.messages), first.mapTo(view.widget(), first.rect().topLeft()).y()
+        bar.setValue(0)
+        qtbot.waitUntil(lambda n=shown: len(view.messages) > n, timeout=5_000)
+        qtbot.wait(50)
+        assert first.mapTo(view.viewport(), first.rect().topLeft()).y() == top  # where the scroll to the top put it
+    assert [m.text for m in view.messages] == [m.content for m in saved]
+    assert [m.message_id for m in view.messages] == [m.id for m in saved]
+    assert not any(m.regenerate.isVisibleTo(m) for m in view.messages[:-1])
+    window.close()
