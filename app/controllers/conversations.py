@@ -20,6 +20,8 @@ from app.views.widgets import counted
 from app.workers import Job, Workers
 
 SEARCH_DELAY_MS = 150
+#: Matching chats listed at most; beyond, the sidebar says more match (it stopped at 50 without a word).
+SEARCH_LIMIT = 200
 EXPORT_FILTERS = "Markdown (*.md);;JSON (*.json)"
 #: How long "Exported … to …" stays in the status bar.
 EXPORTED_MESSAGE_MS = 8000
@@ -54,6 +56,15 @@ def entries_from_conversations(conversations: list[Any]) -> list[Entry]:
 def entries_from_hits(hits: list[Any]) -> list[Entry]:
     """One row per hit (the search gives each conversation's best), with the matching snippet as the detail."""
     return [Entry(hit.conversation_id, hit.title, " ".join(hit.snippet.replace("**", "").split())) for hit in hits]
+
+
+def search_note(found: int) -> str:
+    """What the list under the search box holds (``found`` is at most :data:`SEARCH_LIMIT` + 1)."""
+    if not found:
+        return "No chat matches."
+    if found > SEARCH_LIMIT:
+        return f"The best {SEARCH_LIMIT} of more matching chats: add words to narrow it."
+    return f"{counted(found, 'chat')} {'matches' if found == 1 else 'match'}."
 
 
 def export_file_name(title: str) -> str:
@@ -96,7 +107,7 @@ class ConversationsController(QObject):
         """Reload the list (or the search results) off the GUI thread; stale answers are dropped."""
         query, history = self._query, self.assistant.history
         if query:
-            job = Job(lambda: entries_from_hits(history.search(query, per_conversation=True)))
+            job = Job(lambda: entries_from_hits(history.search(query, SEARCH_LIMIT + 1, per_conversation=True)))
         else:
             job = Job(lambda: entries_from_conversations(history.list_conversations()))
         job.on_done = lambda entries: self._show(query, entries)
@@ -105,7 +116,8 @@ class ConversationsController(QObject):
     def _show(self, query: str, entries: list[Entry]) -> None:
         if query != self._query:
             return
-        self.model.set_items(entries)
+        self.sidebar.set_search_note(search_note(len(entries)) if query else "")
+        self.model.set_items(entries[:SEARCH_LIMIT] if query else entries)
         self.sidebar.select_conversation(self.current)
 
     def set_current(self, conversation_id: str | None) -> None:

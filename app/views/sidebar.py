@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QMenu,
@@ -102,6 +103,14 @@ class Sidebar(QFrame):
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.textChanged.connect(self.searchChanged)
+        self.search.returnPressed.connect(self._open_first)  # Enter opens the best hit, Down walks the list
+        down = QShortcut(QKeySequence(Qt.Key.Key_Down), self.search)
+        down.setContext(Qt.ShortcutContext.WidgetShortcut)
+        down.activated.connect(self._into_list)
+        self.search_note = QLabel()  # how many chats match, or that more match than are listed
+        self.search_note.setObjectName("Muted")
+        self.search_note.setWordWrap(True)
+        self.search_note.hide()
         self.conversations = _list(conversations, "Conversations")
         self.conversations.clicked.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
         self.conversations.activated.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
@@ -142,6 +151,7 @@ class Sidebar(QFrame):
         layout.setSpacing(6)
         layout.addWidget(self.new_chat)
         layout.addWidget(self.search)
+        layout.addWidget(self.search_note)
         layout.addWidget(section_title("Chats"))
         layout.addWidget(self.conversations, 1)
         layout.addLayout(knowledge_header)
@@ -191,6 +201,21 @@ class Sidebar(QFrame):
             menu.addAction("Show skipped files…", lambda: self.collectionErrorsRequested.emit(item))
         menu.addAction(icon("trash"), "Remove from Hearth…", lambda: self.removeCollectionRequested.emit(item))
         menu.popup(self.collections.viewport().mapToGlobal(pos))
+
+    def set_search_note(self, text: str) -> None:
+        self.search_note.setText(text)
+        self.search_note.setVisible(bool(text))
+
+    def _into_list(self) -> None:
+        model = self.conversations.model()
+        if model.rowCount():
+            self.conversations.setCurrentIndex(model.index(0, 0))
+            self.conversations.setFocus()
+
+    def _open_first(self) -> None:
+        index = self.conversations.model().index(0, 0)
+        if self.search.text().strip() and index.isValid():
+            self.conversationActivated.emit(index.data(ItemRole))
 
     def _on_current(self, signal: SignalInstance) -> None:
         """Emit ``signal`` with the selected conversation's item (F2 and Delete on the list)."""

@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.set_defaults(func=cmd_history_list)
     h = hs.add_parser("search", help="full-text search over all messages")
     h.add_argument("query")
+    h.add_argument("--limit", type=positive_int, default=50, metavar="N",
+                   help="list the N best matching chats (default 50; --json lists every matching message)")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=cmd_history_search)
     h = hs.add_parser("export", help="print a conversation as Markdown or JSON")
@@ -285,12 +287,16 @@ def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
     # text: each matching chat once, best first; JSON: every matching message (50 cut a busy chat's others off)
-    hits = ctx.assistant.history.search(args.query, limit=MAX_COUNT if args.json else 50,
+    hits = ctx.assistant.history.search(args.query, limit=MAX_COUNT if args.json else args.limit + 1,
                                         per_conversation=not args.json)
     if args.json:
         print_json([h.__dict__ for h in hits])
-    for h in [] if args.json else hits:
+        return 0
+    for h in hits[: args.limit]:
         print(f"{h.conversation_id}  {h.title}: {' '.join(h.snippet.split())}")  # one line per hit
+    if len(hits) > args.limit:  # the list stopped at 50 without a word
+        err(f"More than {args.limit} chats match: these are the best {args.limit}. Add words to narrow the search, "
+            f"or show more with --limit.")
     return 0
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from app import theme
 from assistant.config import Settings, save_settings
 from assistant.paths import get_paths
 
@@ -16,3 +20,16 @@ def write_settings(**model: object) -> Settings:
         setattr(settings.model, key, value)
     save_settings(settings, get_paths().settings_file)
     return settings
+
+
+@contextmanager
+def themed(qapp, name: str, font_size: int) -> Iterator[theme.Theme]:
+    """The whole application in ``name`` at ``font_size`` for the test, as it was afterwards."""
+    saved = qapp.style().name(), qapp.palette(), qapp.styleSheet(), qapp.font()
+    try:
+        yield theme.apply(qapp, name, font_size)
+    finally:
+        qapp.setStyle(saved[0])
+        qapp.setPalette(saved[1])
+        qapp.setStyleSheet(saved[2])
+        qapp.setFont(saved[3])

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 
+from gui_helpers import themed
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QCheckBox, QSplitter, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from app import theme
 from app.controllers.conversations import Entry, conversation_model, entries_from_hits
 from app.controllers.knowledge import collection_status
 from app.markdown import render
@@ -119,19 +117,6 @@ def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot
     long = chips[4].text()
     assert long.startswith("5  a-very-long-file") and long.endswith("-2024.eml") and "…" in long
     assert chips[4].toolTip() == f"Source 5: {names[4]} (found but not used in the answer)"
-
-
-@contextmanager
-def themed(qapp, name: str, font_size: int) -> Iterator[theme.Theme]:
-    """The whole application in ``name`` at ``font_size`` for the test, as it was afterwards."""
-    saved = qapp.style().name(), qapp.palette(), qapp.styleSheet(), qapp.font()
-    try:
-        yield theme.apply(qapp, name, font_size)
-    finally:
-        qapp.setStyle(saved[0])
-        qapp.setPalette(saved[1])
-        qapp.setStyleSheet(saved[2])
-        qapp.setFont(saved[3])
 
 
 def test_check_boxes_are_visible_in_the_dark_theme(qtbot: QtBot, qapp) -> None:

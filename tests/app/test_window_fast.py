@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeEmbedder, fake_engine
+from gui_helpers import themed
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QPushButton
@@ -595,3 +596,58 @@ def test_a_long_chat_opens_a_page_at_a_time_and_older_pages_keep_the_reader_in_p
     assert [m.message_id for m in view.messages] == [m.id for m in saved]
     assert not any(m.regenerate.isVisibleTo(m) for m in view.messages[:-1])
     window.close()
+
+
+def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboard(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list stopped at 50 matching chats without a word, and the search box ignored Enter and Down: the only
+    way to a hit was the mouse or a tour of Tab."""
+    import app.controllers.conversations as conversations
+
+    monkeypatch.setattr(conversations, "SEARCH_LIMIT", 4)
+    window = open_window(qtbot)
+    history, sidebar = window.assistant.history, window.sidebar
+    chats = [history.create_conversation(title=f"Soup {i}") for i in range(6)]
+    for chat in chats:
+        history.add_message(chat.id, "user", "How long do lentils cook?")
+    history.add_message(chats[2].id, "user", "And chickpeas?")
+    rows = sidebar.conversations.model()
+    qtbot.keyClicks(sidebar.search, "lentils")
+    qtbot.waitUntil(lambda: sidebar.search_note.text().startswith("The best 4 of more"), timeout=5_000)
+    assert rows.rowCount() == 4 and sidebar.search_note.isVisible()
+    sidebar.search.clear()
+    qtbot.keyClicks(sidebar.search, "chickpeas")
+    qtbot.waitUntil(lambda: sidebar.search_note.text() == "1 chat matches.", timeout=5_000)
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == chats[2].id, timeout=5_000)
+    sidebar.search.clear()
+    qtbot.keyClicks(sidebar.search, "nothing like this")
+    qtbot.waitUntil(lambda: sidebar.search_note.text() == "No chat matches.", timeout=5_000)
+    sidebar.search.clear()
+    qtbot.waitUntil(lambda: not sidebar.search_note.isVisible() and rows.rowCount() == 6, timeout=5_000)
+    sidebar.search.setFocus()
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Down)
+    assert sidebar.conversations.hasFocus() and sidebar.conversations.currentIndex().row() == 0
+    window.close()
+
+
+def test_the_control_with_keyboard_focus_looks_focused(qtbot: QtBot, qapp: QApplication) -> None:
+    """The style sheet had no focus rules and the chat list had ``outline: none``: tabbing through the window,
+    a flat button, a chip or a chat row looked the same focused or not."""
+    with themed(qapp, "light", 11) as light:
+        window = MainWindow(opener=fake_assistant, theme=light)
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(window.ready, timeout=30_000):
+            pass
+        send(qtbot, window, "First question.")
+        window.activateWindow()
+        copy = window.chat_view.last("assistant").copy_button
+        looks = []
+        for focused in (window.composer.edit, copy, window.composer.edit):
+            focused.setFocus()
+            qtbot.waitUntil(focused.hasFocus, timeout=5_000)
+            qtbot.wait(50)
+            looks.append(copy.grab().toImage())
+        assert looks[0] == looks[2] and looks[1] != looks[0]
+        window.close()

@@ -326,3 +326,19 @@ def test_history_search_lists_every_chat_that_matches(hearth_home: Path) -> None
     assert sorted(line.split()[0] for line in listed) == sorted([quiet.id, busy.id])
     found = json.loads(hearth("history", "search", "pineapple", "--json", home=hearth_home).stdout)
     assert len(found) == 56 and {hit["conversation_id"] for hit in found} == {quiet.id, busy.id}
+
+
+def test_history_search_says_when_more_chats_match_than_it_lists(hearth_home: Path) -> None:
+    """The listing stopped at 50 chats without saying that more matched."""
+    from assistant.chat.history import History
+    from assistant.paths import get_paths
+
+    history = History(get_paths().ensure().history_db)
+    for i in range(7):
+        history.add_message(history.create_conversation(title=f"chat {i}").id, "user", f"lentil soup {i}")
+    history.close()
+    listed = hearth("history", "search", "lentil", "--limit", "5", home=hearth_home)
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 5
+    assert "More than 5 chats match: these are the best 5" in listed.stderr and "--limit" in listed.stderr
+    every = hearth("history", "search", "lentil", "--limit", "7", home=hearth_home)
+    assert len(every.stdout.splitlines()) == 7 and not every.stderr
