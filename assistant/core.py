@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
-from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+from assistant.chat.turn import TurnOptions, TurnParts, memory_choice, run_turn
 from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
 from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
 from assistant.events import (
@@ -785,7 +785,7 @@ class Assistant:
         sampling: SamplingParams | None = None,
         cancel: threading.Event | None = None,
         collections: tuple[str, ...] = (),
-        use_memory: bool = True,
+        use_memory: bool | None = None,
         replace_from: str | None = None,
         system_prompt: str | None = None,
         max_tokens: int | None = None,
@@ -794,7 +794,8 @@ class Assistant:
     ) -> Response:
         """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
 
-        ``use_memory=False`` is incognito: nothing is read from or written to the user's memory.
+        ``use_memory=False`` is incognito: nothing is read from or written to the user's memory. Left out, memory
+        is on, except that replacing a question asked incognito keeps it incognito.
         ``replace_from`` (a user message id) replaces that question and everything after it (regenerate,
         edit-and-resend). ``system_prompt``, ``max_tokens``, ``sampling``, ``model`` and ``draft_model`` (for
         the speculative modes that draft with a model) apply to this answer only. Memory learning from the
@@ -808,6 +809,7 @@ class Assistant:
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
+        options = memory_choice(options, self.history)
         try:
             memory = self.memory if options.use_memory else None
         except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so

@@ -17,6 +17,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 def hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hearth-home"
     monkeypatch.setenv("HEARTH_HOME", str(home))
+    # the header cache is per process: a fake engine "loading" the bundled model seeded it with its fake header
+    # (F32), and a later test in the same run read that the real Q4_1 was "already F32"
+    monkeypatch.setattr("assistant.models.drafts._INFO", {})
     return home
 
 

@@ -109,9 +109,10 @@ class FakeEngine:
             self.samplings.append(sampling)
             reply = self.reply(prompt)
             cut = min((at for s in stop if s and (at := reply.find(s)) >= 0), default=len(reply))  # as llama.cpp's
-            words = re.findall(r"\S+\s*", reply[:cut])[:max_tokens]
+            words = re.findall(r"\S+\s*", reply[:cut])
+            reason = "length" if len(words) > max_tokens else "stop"
+            words = words[:max_tokens]
             out: list[str] = []
-            reason = "stop"
             for word in words:
                 if cancel is not None and cancel.is_set():
                     reason = "cancelled"

@@ -152,6 +152,7 @@ class ChatController(QObject):
     def _add_saved(self, message: Any, older: bool = False) -> None:
         widget = self._add(message.role, message.content, older)
         widget.message_id = message.id
+        widget.incognito = message.incognito
         if message.role == "assistant":
             widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
             widget.set_meta(answer_meta(message.stats))
@@ -169,16 +170,19 @@ class ChatController(QObject):
         self._set_editing(None)
         if replace is not None and replace.message_id is not None:
             self.view.remove_from(replace)
-        self._start(text, replace.message_id if replace is not None else None)
+        self._start(text, replace.message_id if replace is not None else None, self.composer.use_memory())
 
     def regenerate(self) -> None:
         question = self.view.last("user")
         if self.generating or question is None or question.message_id is None:
             return
+        # a question asked incognito stays so: Regenerate took the chip's default and memory learned it
+        use_memory = self.composer.use_memory() and not question.incognito
         self._set_editing(None)  # an edit of this question ends here; its draft stays in the box to send anew
+        self.composer.set_use_memory(True)  # the chip's incognito applies to one message, this one
         self.composer.edit.setFocus()  # the Regenerate button pressed from the keyboard goes with its message
         self.view.remove_from(question)
-        self._start(question.text, question.message_id)
+        self._start(question.text, question.message_id, use_memory)
 
     def edit_last(self) -> None:
         question = self.view.last("user")
@@ -191,11 +195,14 @@ class ChatController(QObject):
         """Leave the edit: the last question stays as it was, and the composer is emptied of its draft."""
         if self.editing is not None:
             self._set_editing(None)
+            self.composer.set_use_memory(True)
             self.composer.edit.clear()
 
     def _set_editing(self, question: MessageWidget | None) -> None:
         self.editing = question
         self.composer.set_editing(question is not None)
+        if question is not None:  # the chip shows how the edit will be sent: one asked incognito stays so
+            self.composer.set_use_memory(not question.incognito)
 
     def escape(self) -> None:
         """Esc undoes the nearest thing: stops the answer, else leaves an edit, else closes the source panel."""
@@ -212,10 +219,10 @@ class ChatController(QObject):
             self.cancel.set()
             self.composer.set_generating(False)  # the next message can be typed and sent at once (see send)
 
-    def _start(self, text: str, replace_from: str | None) -> None:
+    def _start(self, text: str, replace_from: str | None, use_memory: bool) -> None:
         self.banner.hide()
         self._replacing, self._detached = replace_from is not None, False
-        self._add("user", text)
+        self._add("user", text).incognito = not use_memory
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
         self.answer.set_meta("Thinking…")
@@ -225,7 +232,7 @@ class ChatController(QObject):
         self.cancel = cancel = threading.Event()
         self.composer.set_generating(True)
         assistant, conversation_id = self.assistant, self.conversation_id
-        collections, use_memory = tuple(self.composer.selected_collections()), self.composer.use_memory()
+        collections = tuple(self.composer.selected_collections())
         self.workers.generation.submit(Job(
             lambda: assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
                                   use_memory=use_memory, replace_from=replace_from),

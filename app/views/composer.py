@@ -150,6 +150,10 @@ class Composer(QFrame):
     def use_memory(self) -> bool:
         return self.memory.isChecked() and self.memory.isEnabled()
 
+    def set_use_memory(self, on: bool) -> None:
+        """The chip's choice for the next message (an edit of a question asked incognito starts incognito)."""
+        self.memory.setChecked(on)
+
     def set_memory_available(self, available: bool) -> None:
         """Memory switched off in Settings: the chip says so and cannot be turned on here (it read "Memory on"
         while nothing was remembered or used); switched back on, it shows this chat's choice again."""
@@ -196,7 +200,7 @@ class Composer(QFrame):
             return
         self.edit.clear()
         self.sendRequested.emit(text)
-        self.memory.setChecked(True)  # incognito applies to one message
+        self.set_use_memory(True)  # incognito applies to one message
 
     def set_editing(self, on: bool) -> None:
         self.editing.setVisible(on)

@@ -546,8 +546,8 @@ def _short(reason: str, name: str, limit: int = 64) -> str:
     """The gist of why ``name`` cannot draft, for its picker row: the first clause, without figures in
     parentheses or the model's own name ("vocabulary differs from SmolLM2 135M Instruct's"); the row's tooltip
     has the whole reason."""
-    gist = re.split(r": |\. |, ", reason, maxsplit=1)[0].rstrip(".")
-    gist = re.sub(r" \([^)]*\)", "", gist)
+    # figures first: their own commas cut "Smol (Q8_0, 138 MiB) is not smaller than..." to "Smol: (Q8_0"
+    gist = re.split(r": |\. |, ", re.sub(r" \([^)]*\)", "", reason), maxsplit=1)[0].rstrip(".")
     for prefix in (f"{name}'s ", f"{name} "):
         if gist.startswith(prefix) and len(gist) > len(prefix):
             gist = gist[len(prefix):]

@@ -160,6 +160,10 @@ _MESSAGE_COLUMNS = (
 )
 
 
+#: Marks, in a question's stats, one asked without memory: memory never reads it, not even as context later.
+INCOGNITO = "incognito"
+
+
 @dataclass(frozen=True)
 class Conversation:
     """One chat as the sidebar shows it; ``message_count`` is computed when the row is read."""
@@ -186,6 +190,11 @@ class Message:
     sources: list[Any] | None
     memories: list[Any] | None
     feedback: int
+
+    @property
+    def incognito(self) -> bool:
+        """A question asked without memory: nothing learns from it, and replacing it keeps it so."""
+        return bool((self.stats or {}).get(INCOGNITO))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Build the prompt for one turn within the context window, explicitly.
 
-Budget: system prompt (+ memories + sources, which later issues add as context blocks) + history +
-question + the tokens reserved for the answer must fit ``n_ctx``. When they do not, the oldest turns are
+Budget: system prompt + history + (memories + sources +) question + the tokens reserved for the answer must
+fit ``n_ctx``. When they do not, the oldest turns are
 dropped first (a user message and its answer together) and the number dropped is reported, never a
 silent truncation. If even the bare question does not fit, a ContextOverflowError says by how much.
 """
@@ -34,17 +34,18 @@ def build_prompt(
     n_ctx: int,
     max_tokens: int,
     render: Callable[[list[Message]], tuple[FormattedPrompt, list[int]]],
-    context_blocks: tuple[str, ...] = (),
     question_context: str = "",
 ) -> BuiltPrompt:
-    """Fit ``system + context_blocks + history + question`` into ``n_ctx`` minus the answer reserve.
+    """Fit ``system + history + question`` into ``n_ctx`` minus the answer reserve.
 
     ``render`` formats messages with the model's template and tokenizes them (the engine provides it).
-    ``question_context`` (retrieved passages) goes into the user turn right before the question: small
-    models attend to it there far better than in the system prompt. History keeps only the bare question.
+    ``question_context`` (what memory recalls, retrieved passages) goes into the user turn right before the
+    question: small models attend to it there far better than in the system prompt, and the system prompt and
+    history stay the same from one question to the next, so the engine reuses their KV. (Memories in the system
+    prompt changed its text whenever a question recalled others: the whole chat was evaluated again.) History
+    keeps only the bare questions.
     """
-    system_text = "\n\n".join(p for p in (system, *context_blocks) if p)
-    head = [Message("system", system_text)] if system_text else []
+    head = [Message("system", system)] if system else []
     tail = [Message("user", f"{question_context}\n\n{QUESTION_LABEL} {question}" if question_context else question)]
     turns = _group_turns(history)
 

@@ -8,13 +8,14 @@ they replace; the answer carries the ids both messages were stored under). The p
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.chat.history import History
+from assistant.chat.history import INCOGNITO, History
 from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
@@ -37,8 +38,6 @@ UNSUPPORTED_NOTICE = ("Hearth could not match any sentence of this answer to the
                       "it may not come from them.")
 
 
-#: Marks, in a question's stats, one asked without memory: memory never reads it, not even as context later.
-INCOGNITO = "incognito"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class TurnOptions:
     conversation_id: str | None = None
     replace_from: str | None = None  # a user message id: it and everything after it are replaced
     collections: tuple[str, ...] = ()
-    use_memory: bool = True
+    #: False: incognito. None: on, except that a replaced question asked incognito stays so (see ``memory_choice``)
+    use_memory: bool | None = None
     sampling: SamplingParams | None = None
     system_prompt: str | None = None
     max_tokens: int | None = None
@@ -74,10 +74,24 @@ class TurnParts:
     sampling: SamplingParams
 
 
+def memory_choice(options: TurnOptions, history: History) -> TurnOptions:
+    """``options`` with ``use_memory`` decided. Left open (None) it is on, unless the question being replaced
+    (regenerated, or edited and sent again) was asked incognito: Regenerate on an incognito answer made memory
+    learn the incognito question, and the new turn lost its mark."""
+    if options.use_memory is not None:
+        return options
+    incognito = False
+    if options.replace_from is not None:
+        with contextlib.suppress(HearthError):  # a question that is gone: run_turn says so
+            incognito = history.get_message(options.replace_from).incognito
+    return replace(options, use_memory=not incognito)
+
+
 def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threading.Event) -> Iterator[Event]:
     """Answer ``text``: yields the events every front end renders; the turn is saved as it streams (unless
     ``options.save`` is False: a stateless API request, whose past comes in ``options.messages``)."""
     text = text.strip()
+    options = memory_choice(options, parts.history)
     if not text:
         yield Failed("The question is empty: type something to ask.", error_type=InputError.__name__)
         return
@@ -108,7 +122,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         # the user's previous message, for memory's pronouns; never one asked without memory (it read an
         # incognito "Our parrot is called Zazu" to learn "User's parrot is 3 years old" from "He is 3")
         previous = next((m.content for m in reversed(past_messages) if m.role == "user" and m.content
-                         and not (getattr(m, "stats", None) or {}).get(INCOGNITO)), "")
+                         and not getattr(m, "incognito", False)), "")
         citations = parts.search(text, options.collections) if options.collections else []
         try:
             memories = memory.relevant(text) if memory is not None else []
@@ -116,8 +130,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             memories, memory, memory_trouble = [], None, str(exc)
         remembered = memory.prompt_block(memories) if memory is not None else ""
         system = parts.system_prompt if options.system_prompt is None else options.system_prompt
-        built, citations = _build(engine, system, options.max_tokens or parts.max_tokens, text, past, citations,
-                                  bool(options.collections), remembered)
+        asked_tokens = options.max_tokens or parts.max_tokens
+        built, citations = _build(engine, system, asked_tokens, text, past, citations, bool(options.collections),
+                                  remembered)
     except HearthError as exc:
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
@@ -179,6 +194,10 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     last_save = time.monotonic()
                 yield Token(piece, event.drafted)
             elif isinstance(event, Done):
+                if event.stats.stop_reason == "length" and built.max_tokens < asked_tokens:
+                    # the answer had only the room the context had left: it filled the context, and was reported
+                    # as "hit the answer length limit", which raising that limit would not have changed
+                    event = replace(event, stats=replace(event.stats, stop_reason="context_full"))
                 if cleaner is not None and (rest := cleaner.flush()):
                     replace_old_turn()
                     streamed.append(rest)
@@ -212,8 +231,8 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
         sources = build_sources_prompt(citations) if grounded else ""
         try:
             built = build_prompt(system=system, history=past, question=text, n_ctx=engine.n_ctx,
-                                 max_tokens=max_tokens, render=engine.render, question_context=sources,
-                                 context_blocks=(remembered,) if remembered else ())
+                                 max_tokens=max_tokens, render=engine.render,
+                                 question_context="\n\n".join(p for p in (remembered, sources) if p))
             return built, citations
         except ContextOverflowError:
             if not citations:

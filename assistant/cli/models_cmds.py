@@ -121,6 +121,8 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     removal = ctx.assistant.remove_model(args.name)
     print(f"{'Deleted' if removal.deleted_file else 'Removed from the library (still on disk)'}: {removal.path}")
+    for draft in removal.drafts:
+        print(f"Deleted its self-draft: {draft}")
     return 0
 
 

@@ -193,7 +193,7 @@ class MemoryService:
 
     @staticmethod
     def prompt_block(items: builtins.list[MemoryItem]) -> str:
-        """A short system-prompt block; empty when there is nothing to say."""
+        """A short block for the question's turn (see ``build_prompt``); empty when there is nothing to say."""
         lines = [f"- {' '.join(m.text.split())[:MAX_ITEM_CHARS]}" for m in items[:MAX_BLOCK_ITEMS]]
         return "\n".join([BLOCK_HEADER, *lines]) if lines else ""
 

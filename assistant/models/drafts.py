@@ -39,6 +39,7 @@ size, and the result is renamed into place only once it is complete and readable
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -174,8 +175,18 @@ def self_draft_path(models_dir: Path, target: Path, quant: str | None = None) ->
     """
     target = Path(target).expanduser().resolve()
     quant = quant or self_draft_type(model_info(target))
+    return models_dir / DRAFTS_FOLDER / f"{_self_draft_stem(target)}.self-{quant}.gguf"
+
+
+def self_drafts_of(models_dir: Path, target: Path) -> list[Path]:
+    """The self-drafts cached for ``target``, at any precision (what removing the model deletes with it)."""
+    target = Path(target).expanduser().resolve()
+    return sorted((models_dir / DRAFTS_FOLDER).glob(f"{glob.escape(_self_draft_stem(target))}.self-*.gguf"))
+
+
+def _self_draft_stem(target: Path) -> str:
     key = hashlib.blake2b(f"{target}\0{target.stat().st_size}".encode(), digest_size=4).hexdigest()
-    return models_dir / DRAFTS_FOLDER / f"{target.stem}.{key}.self-{quant}.gguf"
+    return f"{target.stem}.{key}"
 
 
 def expected_size(info: ModelInfo, quant: str) -> int:
@@ -443,7 +454,7 @@ def resolve_draft(target_path: str | Path, mode: str, configured: str,
         why = (f"{chosen.name} cannot draft for {target_name}: {chosen.reason}" if chosen is not None
                else f"there is no model {configured!r} (`hearth models drafts` lists the candidates)")
         if mode == "draft" or strict:
-            raise NoDraftError(f"The draft model {configured!r} cannot be used: {why}.")
+            raise NoDraftError(f"The draft model {configured!r} cannot be used: {why.rstrip('.')}.")
         log.warning("speculative auto mode skips the draft model %r: %s", configured, why)
     usable = [c for c in siblings if c.compatible]
     if usable:

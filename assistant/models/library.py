@@ -62,6 +62,7 @@ class LibraryEntry:
 class Removal:
     path: Path
     deleted_file: bool  # False: the file (or folder) was only forgotten, it is still on disk
+    drafts: tuple[Path, ...] = ()  # the model's self-drafts, deleted with it
 
 
 class ModelLibrary:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
 from assistant.engine import read_model_info
-from assistant.errors import ModelLoadError
+from assistant.errors import HearthError, ModelLoadError
 from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
@@ -91,8 +91,16 @@ class ModelsService:
         return self.library.add(path, copy=copy)
 
     def remove(self, name: str) -> Removal:
-        """Forget a model or folder; only files in Hearth's own models folder are deleted."""
-        return self.library.remove(name)
+        """Forget a model or folder; only files in Hearth's own models folder are deleted, and with a model its
+        self-drafts (a cache only it used: they stayed in ``drafts/``, where no command could reach them)."""
+        try:
+            made = drafts.self_drafts_of(self.paths.models_dir, self.find(name))
+        except (HearthError, OSError):  # a folder, or no such model: the library's remove says which
+            made = []
+        removal = self.library.remove(name)
+        for draft in made:
+            draft.unlink(missing_ok=True)
+        return replace(removal, drafts=tuple(made))
 
     def download(self, repo: str, file: str, on_progress: Callable[[DownloadProgress], None] | None = None,
                  cancel: threading.Event | None = None, revision: str | None = None,

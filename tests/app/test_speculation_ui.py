@@ -142,6 +142,18 @@ def test_model_page_lists_the_modes_and_greys_drafts_that_cannot_draft_with_the_
     dialog.reject()
 
 
+def test_a_picker_row_gives_the_gist_of_why_a_model_cannot_draft() -> None:
+    """The figures' own commas cut a reason short: the row read "Smol: (Q8_0"."""
+    from app.views.settings_dialog import _short
+
+    bigger = ("Smol (Q8_0, 138 MiB) is not smaller than SmolLM2 135M Instruct (Q4_1, 94 MiB), so it cannot draft "
+              "faster than the model decodes")
+    assert _short(bigger, "Smol") == "is not smaller than SmolLM2 135M Instruct"
+    other = ("Gemma 3 270M's vocabulary (262144 tokens) differs from SmolLM2 135M Instruct's (49152 tokens): its "
+             "drafted tokens would mean other text")
+    assert _short(other, "Gemma 3 270M") == "vocabulary differs from SmolLM2 135M Instruct's"
+
+
 def test_the_picker_offers_the_compatible_drafts_marks_the_suggested_one_and_keeps_an_unknown_setting(
         qtbot: QtBot, tmp_path: Path) -> None:
     small, big = tmp_path / "tiny-q8_0.gguf", tmp_path / "other.gguf"

@@ -466,6 +466,86 @@ def test_an_edit_too_long_for_the_context_stays_an_edit_of_the_same_question(qtb
     window.close()
 
 
+class QueuedMemory:
+    """The calls a turn and the scheduler make on memory; what it would learn from is kept in ``queued``."""
+
+    def __init__(self) -> None:
+        self.queued: list[str] = []
+
+    def relevant(self, _text: str) -> list:
+        return []
+
+    def prompt_block(self, _items: list) -> str:
+        return ""
+
+    def enqueue_turn(self, _conversation: str, said: str, previous: str = "") -> None:
+        self.queued.append(said)
+
+    def due_count(self) -> int:  # learning itself is not under test here
+        return 0
+
+    pending_count = failed_count = due_count
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_incognito_question_stays_incognito_when_regenerated_or_edited(qtbot: QtBot) -> None:
+    """Regenerate sent an incognito question again with the chip's default, "Memory on": memory learned it."""
+    memory = QueuedMemory()
+
+    def opener() -> Assistant:
+        assistant = fake_assistant()
+        assistant.settings.memory.enabled = True
+        assistant._memory = memory
+        return assistant
+
+    window = open_window(qtbot, opener)
+    chat, chip, history = window.ctl.chat, window.composer.memory, window.assistant.history
+    chip.click()
+    assert chip.text() == "Incognito"
+    send(qtbot, window, "Our parrot is called Zazu.")
+    assert chip.text() == "Memory on"  # the chip's choice is for one message
+    chat.regenerate()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert memory.queued == [] and chip.text() == "Memory on"
+    chat.edit_last()
+    assert chip.text() == "Incognito"  # the edit is sent as the question was asked, and the chip says so
+    chat.cancel_edit()
+    assert chip.text() == "Memory on"
+    chat.new_chat()
+    chat.open_conversation(history.list_conversations()[0].id)  # read back from the history
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 2, timeout=10_000)
+    chat.edit_last()
+    assert chip.text() == "Incognito"
+    send(qtbot, window, "Our parrot is called Kiwi.")
+    assert memory.queued == [] and history.messages(chat.conversation_id)[0].incognito
+    chat.edit_last()
+    chip.click()  # the user shares this one after all
+    send(qtbot, window, "Our parrot is called Kiwi.")
+    assert memory.queued == ["Our parrot is called Kiwi."]
+    chat.regenerate()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert memory.queued == ["Our parrot is called Kiwi."] * 2
+    window.close()
+
+
+def test_an_answer_cut_by_the_end_of_the_context_says_so(qtbot: QtBot) -> None:
+    """It said "hit the answer length limit", though raising that limit would not have helped: the prompt left
+    the answer only the context's last 90-odd tokens. An answer that stops at the limit the user set still says
+    that."""
+    window = open_window(qtbot)
+    window.assistant.engine._n_ctx = 200  # fake tokens are words
+    send(qtbot, window, " ".join(["word"] * 100))
+    meta = window.chat_view.last("assistant").meta.text()
+    assert meta.endswith("context full") and "length limit" not in meta
+    window.assistant.engine._n_ctx = 4096
+    window.assistant.settings.model.max_tokens = 5
+    send(qtbot, window, "one two three four five six")
+    assert window.chat_view.last("assistant").meta.text().endswith("hit the answer length limit")
+    window.close()
+
+
 def test_regenerate_from_the_keyboard_leaves_the_focus_in_the_message_box(qtbot: QtBot) -> None:
     """Space on a focused Regenerate deleted the button under the focus: Qt moved it to the sidebar's "New chat",
     and the next Space started a new chat."""

@@ -259,6 +259,73 @@ def test_the_question_itself_is_queued_for_memory_learning(assistant: Assistant)
     assert queued[2:] == [("He is 3 years old.", "She loves gardening.")]
 
 
+def test_a_regenerated_or_edited_incognito_question_stays_incognito(assistant: Assistant) -> None:
+    """Regenerate on an incognito answer made memory learn the incognito question, and the new turn lost its
+    mark. Left open, ``use_memory`` keeps the replaced question's choice; said outright, it is obeyed."""
+    from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+
+    queued: list[str] = []
+
+    class Memory:
+        def relevant(self, _text: str) -> list:
+            return []
+
+        def prompt_block(self, _items: list) -> str:
+            return ""
+
+        def enqueue_turn(self, _conversation: str, said: str, previous: str = "") -> None:
+            queued.append(said)
+
+    parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
+                      search=lambda *_: [], memory=Memory(), system_prompt="", max_tokens=64,
+                      sampling=assistant.sampling())
+
+    def ask(text: str, **options) -> str:
+        done = list(run_turn(parts, text, TurnOptions(**options), threading.Event()))[-1]
+        return done.user_message_id
+
+    asked = ask("Our parrot is called Zazu.", use_memory=False)
+    again = ask("Our parrot is called Zazu.", replace_from=asked)  # Regenerate
+    edited = ask("Our parrot is called Kiwi.", replace_from=again)  # edit and resend
+    assert queued == [] and assistant.history.get_message(edited).incognito
+    shared = ask("Our parrot is called Kiwi.", replace_from=edited, use_memory=True)  # the user says otherwise
+    assert queued == ["Our parrot is called Kiwi."] and not assistant.history.get_message(shared).incognito
+    ask("Our parrot is called Kiwi.", replace_from=shared)
+    assert queued == ["Our parrot is called Kiwi."] * 2
+
+
+def test_what_memory_recalls_goes_with_the_question_so_the_chat_so_far_stays_a_reusable_prefix(
+        assistant: Assistant) -> None:
+    """Recalled memories used to sit in the system prompt: a question recalling other memories changed the
+    prompt's first line, and the engine evaluated the whole chat again (229 of 277 tokens on the third turn)."""
+    from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+    from assistant.memory.records import MemoryItem
+
+    recalled = iter(["The user lives in Lisbon.", "The user grows tomatoes."])
+
+    class Memory:  # each question recalls something else
+        def relevant(self, _text: str) -> list:
+            fact = next(recalled)
+            return [MemoryItem(id=fact, text=fact, created_at="", updated_at="")]
+
+        def prompt_block(self, items: list) -> str:
+            return "What you know about the user:\n- " + items[0].text if items else ""
+
+        def enqueue_turn(self, *_args, **_kwargs) -> None:
+            pass
+
+    parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
+                      search=lambda *_: [], memory=Memory(), system_prompt="You are Hearth.", max_tokens=64,
+                      sampling=assistant.sampling())
+    first = list(run_turn(parts, "Where do I live?", TurnOptions(), threading.Event()))[-1]
+    list(run_turn(parts, "What do I grow?", TurnOptions(first.conversation_id), threading.Event()))
+    before, after = assistant.engine.prompts[-2:]
+    asked = before[: before.rindex("\nuser:")]  # the chat up to the first question's turn
+    assert after.startswith(asked)
+    assert "Lisbon" in before and "tomatoes" in after
+    assert "user: Where do I live?\nassistant:" in after  # history keeps the bare question
+
+
 def test_an_answer_that_fails_midway_is_saved_as_failed_with_the_reason(assistant: Assistant) -> None:
     from assistant.errors import GenerationError
     from assistant.events import Token as T

@@ -32,7 +32,7 @@ def test_a_fact_from_one_conversation_reaches_a_new_one_after_restart(open_memor
     assert any(m.source_conversation == "conv-1" for m in used)
     block = third.prompt_block(used)
     built = build_prompt(system="You are Hearth.", history=[], question="Suggest a dinner recipe.",
-                         n_ctx=engine.n_ctx, max_tokens=128, render=engine.render, context_blocks=(block,))
+                         n_ctx=engine.n_ctx, max_tokens=128, render=engine.render, question_context=block)
     assert "vegetarian" in built.prompt.text.lower() and "What you know about the user" in built.prompt.text
 
 

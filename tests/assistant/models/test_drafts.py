@@ -207,6 +207,10 @@ def test_resolve_draft_rules(smollm2_f16_path: Path) -> None:
     assert resolve_draft(target, "draft", "", [small, smaller, made]) == Path("/models/smaller.gguf")
     with pytest.raises(NoDraftError, match="gemma cannot draft for SmolLM2 135M Instruct: its vocabulary differs"):
         resolve_draft(target, "draft", "gemma", [small, other_vocab])
+    unreadable = _candidate("broken", compatible=False, reason="Its header cannot be read.")
+    with pytest.raises(NoDraftError) as refused:
+        resolve_draft(target, "draft", "broken", [small, unreadable])
+    assert str(refused.value).endswith(": Its header cannot be read.")  # one full stop, not two
     with pytest.raises(NoDraftError, match="there is no model 'llama'"):
         resolve_draft(target, "draft", "llama", [small])
     with pytest.raises(NoDraftError, match="several draft candidates"):
@@ -284,6 +288,14 @@ def test_cli_models_draft_and_drafts(hearth_home: Path, smollm2_f16_path: Path, 
 
     # not a chat model: `models list` does not show it
     assert path.name not in _hearth("models", "list", home=hearth_home).stdout
+
+    # removing the model deletes its self-draft: it stayed in drafts/, out of reach of every command
+    assert _hearth("models", "add", str(smollm2_f16_path), home=hearth_home).returncode == 0
+    removed = _hearth("models", "remove", str(smollm2_f16_path), home=hearth_home)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines() == [f"Removed from the library (still on disk): {smollm2_f16_path}",
+                                           f"Deleted its self-draft: {path}"]
+    assert not path.exists() and smollm2_f16_path.exists()
 
 
 @pytest.mark.parametrize(("name", "code", "needle"), [
