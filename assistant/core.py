@@ -720,9 +720,14 @@ class Assistant:
     # ---- memory -------------------------------------------------------------------------------------
     @property
     def memory(self) -> MemoryService | None:
-        """The user's memory (None when switched off in the settings); opened on first use."""
-        if not self.settings.memory.enabled:
-            return None
+        """The user's memory for answers and learning (None when switched off in the settings)."""
+        return self.memory_store if self.settings.memory.enabled else None
+
+    @property
+    def memory_store(self) -> MemoryService:
+        """What Hearth remembers, opened on first use whether or not memory is switched on: switched off, answers
+        neither use nor add memories, and the user can still list, search, export, edit and forget them (every
+        `hearth memory` command and the memory manager refused then, hiding what was kept)."""
         with self._opening:
             if self._memory is None:
                 from assistant.engine.remote import ActiveEngine

@@ -1,7 +1,8 @@
 """The memory manager's controller: list, search, add, edit, forget and forget all, on the io lane.
 
-``assistant.memory`` opens the memory store (and its embedder) on first use, which can take seconds, so
-it is only ever touched inside io-lane jobs; whether memory is on is read from the settings instead.
+``assistant.memory_store`` opens the memory store (and its embedder) on first use, which can take seconds, so
+it is only ever touched inside io-lane jobs; whether memory is on is read from the settings instead. Memory
+switched off still lists what was kept, to edit or forget.
 """
 
 from __future__ import annotations
@@ -36,28 +37,23 @@ class MemoryController(QObject):
         self.query = ""
         self.status = BackgroundStatus()
 
-    @property
-    def available(self) -> bool:
-        return self.assistant.settings.memory.enabled
-
     def open(self) -> MemoryDialog:
-        dialog = MemoryDialog(self.available, self.window)
+        dialog = MemoryDialog(self.assistant.settings.memory.enabled, self.window)
         self.dialog = dialog
-        if self.available:
-            dialog.searchChanged.connect(self.search)
-            dialog.addRequested.connect(lambda text: self._change(lambda m: m.add(text)))
-            dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
-            dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
-            dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))
-            self.search("")
-            dialog.set_learning(learning_text(self.status))
+        dialog.searchChanged.connect(self.search)
+        dialog.addRequested.connect(lambda text: self._change(lambda m: m.add(text)))
+        dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
+        dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
+        dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))
+        self.search("")
+        dialog.set_learning(learning_text(self.status))
         dialog.open()
         return dialog
 
     def background(self, status: BackgroundStatus) -> None:
         """The core's background status changed: show it, and list what a finished learning step stored."""
         was_learning, self.status = self.status.learning, status
-        if self.dialog is not None and self.available:
+        if self.dialog is not None:
             self.dialog.set_learning(learning_text(status))
             if was_learning and not status.learning:
                 self.search(self.query)
@@ -65,7 +61,7 @@ class MemoryController(QObject):
     def search(self, text: str) -> None:
         self.query = query = text.strip()
         assistant = self.assistant
-        call = (lambda: assistant.memory.find(query)) if query else (lambda: assistant.memory.list())
+        call = (lambda: assistant.memory_store.find(query)) if query else (lambda: assistant.memory_store.list())
         self.workers.io.submit(Job(call, on_done=lambda items: self._show(query, items), on_failed=self._error))
 
     def _show(self, query: str, items: list[Any]) -> None:
@@ -74,7 +70,7 @@ class MemoryController(QObject):
 
     def _change(self, change: Callable[[Any], Any]) -> None:
         assistant = self.assistant
-        self.workers.io.submit(Job(lambda: change(assistant.memory), on_done=lambda _: self.search(self.query),
+        self.workers.io.submit(Job(lambda: change(assistant.memory_store), on_done=lambda _: self.search(self.query),
                                    on_failed=self._error))
 
     def _error(self, message: str) -> None:

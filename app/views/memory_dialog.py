@@ -1,6 +1,6 @@
 """The memory manager: a searchable list of what Hearth remembers, with add, edit, forget and forget all.
 
-With memory switched off it says that memory is not enabled instead.
+With memory switched off it says so above the list: what was remembered can still be seen, edited and forgotten.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from app.qt_models import ItemRole, ListModel
 from app.sources import memory_origin, memory_text
 from app.views.dialogs import ask_text, confirm
 
-NOT_ENABLED = ("Memory is not enabled. Turn it on in Settings → Memory; then everything Hearth remembers "
-               "about you is listed here, and you can edit or forget any of it.")
+MEMORY_OFF = ("Memory is off (Settings → Memory): answers neither use nor add memories. What Hearth remembered "
+              "before is kept, and listed here to edit or forget.")
 
 
 class MemoryDialog(QDialog):
@@ -34,14 +34,19 @@ class MemoryDialog(QDialog):
     forgetRequested = Signal(object)
     clearRequested = Signal()
 
-    def __init__(self, available: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, enabled: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("What Hearth remembers")
         self.setObjectName("MemoryDialog")
         self.resize(560, 460)
         self.model: ListModel = ListModel(memory_text, memory_origin)
         layout = QVBoxLayout(self)
-        self.status = QLabel(NOT_ENABLED if not available else "")
+        self.off_note = QLabel(MEMORY_OFF)
+        self.off_note.setWordWrap(True)
+        self.off_note.setObjectName("Notice")
+        self.off_note.setVisible(not enabled)
+        layout.addWidget(self.off_note)
+        self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("Muted")
         layout.addWidget(self.status)
@@ -50,38 +55,35 @@ class MemoryDialog(QDialog):
         self.learning.setAccessibleName("Memory learning status")
         self.learning.hide()
         layout.addWidget(self.learning)
-        if available:
-            self.search = QLineEdit()
-            self.search.setPlaceholderText("Search memories")
-            self.search.setAccessibleName("Search memories")
-            self.search.setClearButtonEnabled(True)
-            self.search.textChanged.connect(self.searchChanged)
-            self.list = QListView()
-            self.list.setModel(self.model)
-            self.list.setWordWrap(True)
-            self.list.setAccessibleName("Memories")
-            self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-            add, edit = QPushButton("Add…"), QPushButton("Edit…")
-            forget, clear = QPushButton("Forget"), QPushButton("Forget all…")
-            clear.setObjectName("Danger")
-            add.setAccessibleName("Add a memory")
-            add.clicked.connect(lambda: ask_text(self, "Add a memory", "What should Hearth remember?", "",
-                                                 self.addRequested.emit))
-            edit.clicked.connect(self._edit)
-            forget.clicked.connect(self._forget)
-            clear.clicked.connect(lambda: confirm(self, "Forget everything?", "Hearth will forget everything it "
-                                                  "remembers about you. This cannot be undone.", "Forget all",
-                                                  self.clearRequested.emit))
-            row = QHBoxLayout()
-            for button in (add, edit, forget):
-                row.addWidget(button)
-            row.addStretch(1)
-            row.addWidget(clear)
-            layout.addWidget(self.search)
-            layout.addWidget(self.list, 1)
-            layout.addLayout(row)
-        else:
-            layout.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search memories")
+        self.search.setAccessibleName("Search memories")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.searchChanged)
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setWordWrap(True)
+        self.list.setAccessibleName("Memories")
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        add, edit = QPushButton("Add…"), QPushButton("Edit…")
+        forget, clear = QPushButton("Forget"), QPushButton("Forget all…")
+        clear.setObjectName("Danger")
+        add.setAccessibleName("Add a memory")
+        add.clicked.connect(lambda: ask_text(self, "Add a memory", "What should Hearth remember?", "",
+                                             self.addRequested.emit))
+        edit.clicked.connect(self._edit)
+        forget.clicked.connect(self._forget)
+        clear.clicked.connect(lambda: confirm(self, "Forget everything?", "Hearth will forget everything it "
+                                              "remembers about you. This cannot be undone.", "Forget all",
+                                              self.clearRequested.emit))
+        row = QHBoxLayout()
+        for button in (add, edit, forget):
+            row.addWidget(button)
+        row.addStretch(1)
+        row.addWidget(clear)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

@@ -52,10 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _memory(ctx: CliContext) -> MemoryService:
-    memory = ctx.assistant.memory
-    if memory is None:
-        raise MemoryStoreError("Memory is switched off in the settings (memory.enabled = false).")
-    return memory
+    """The store, memory on or off: what is kept can always be seen, exported and forgotten."""
+    return ctx.assistant.memory_store
 
 
 def _show(items: list[MemoryItem], as_json: bool) -> None:
@@ -150,7 +148,11 @@ def cmd_status(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_process(args: argparse.Namespace, ctx: CliContext) -> int:
-    memory = _memory(ctx)
+    memory = ctx.assistant.memory
+    if memory is None:
+        raise MemoryStoreError("Memory is switched off, so nothing is learned: switch it on in the window's "
+                               f"Settings → Memory, or set enabled = true under [memory] in "
+                               f"{ctx.assistant.paths.settings_file}.")
     ctx.assistant.ensure_model()
     done = ctx.assistant.process_memory(limit=args.limit)
     left = memory.pending_count()

@@ -148,9 +148,6 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
     assert not panel.isVisible()
 
 
-def test_memory_manager_says_memory_is_not_enabled_when_switched_off(qtbot: QtBot, window: MainWindow) -> None:
-    dialog = window.ctl.memory.open()
-    assert isinstance(dialog, MemoryDialog) and "not enabled" in dialog.status.text()
 
 
 class FakeMemory:
@@ -177,6 +174,24 @@ class FakeMemory:
 
     def close(self) -> None:
         self.items = {}
+
+
+def test_with_memory_switched_off_the_manager_still_lists_and_forgets_what_was_kept(qtbot: QtBot) -> None:
+    """The manager said only "Memory is not enabled": what Hearth had kept could not be seen or forgotten."""
+    memory = FakeMemory()
+    settings = write_settings()  # memory off
+    window = MainWindow(opener=lambda: Assistant(get_paths(), settings, memory=memory))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        window.show()
+    dialog = window.ctl.memory.open()
+    assert isinstance(dialog, MemoryDialog) and dialog.off_note.isVisible()
+    assert dialog.off_note.text().startswith("Memory is off (Settings → Memory)")
+    qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Likes green tea", "Lives in Lyon"])
+    dialog.forgetRequested.emit(dialog.model.item(0))
+    qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Lives in Lyon"])
+    dialog.close()
+    window.close()
 
 
 def test_memory_manager_lists_searches_edits_and_forgets(qtbot: QtBot, chat_model_path: Path) -> None:

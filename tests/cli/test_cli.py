@@ -309,6 +309,28 @@ def test_a_damaged_index_manifest_is_one_sentence_and_doctor_says_it(hearth_home
     assert added.returncode == 0 and "cello" in hearth("memory", "list", home=hearth_home).stdout, added.stderr
 
 
+def test_with_memory_switched_off_what_was_kept_can_still_be_listed_and_forgotten(hearth_home: Path) -> None:
+    """Switching memory off made every `hearth memory` command refuse: what was kept could not be seen, exported
+    or forgotten. Learning (`memory process`) is what stays off."""
+    from assistant.config import load_settings, save_settings
+    from assistant.paths import get_paths
+
+    added = hearth("memory", "add", "I play the cello.", "--json", home=hearth_home)
+    assert added.returncode == 0, added.stderr
+    kept = json.loads(added.stdout)[0]["id"]
+    settings_file = get_paths().settings_file
+    settings = load_settings(settings_file).settings
+    settings.memory.enabled = False
+    save_settings(settings, settings_file)
+    listed = hearth("memory", "list", home=hearth_home)
+    assert listed.returncode == 0 and "I play the cello." in listed.stdout, listed.stderr
+    forgot = hearth("memory", "forget", kept, home=hearth_home)
+    assert forgot.returncode == 0 and forgot.stderr == f"Forgot {kept}.\n"
+    learn = hearth("memory", "process", home=hearth_home)
+    assert learn.returncode != 0 and learn.stderr.startswith("hearth: Memory is switched off, so nothing is learned")
+    assert str(settings_file) in learn.stderr and "Traceback" not in learn.stderr
+
+
 def test_history_search_lists_every_chat_that_matches(hearth_home: Path) -> None:
     """One chat with 55 matching messages filled all 50 rows: `hearth history search` listed it alone, and the
     other chat that matched was never shown."""
