@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import RemoteSettings
@@ -121,6 +123,53 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
         memory.vector_store.client = target.guard(memory.vector_store.client)
         memory.vector_store.collection = target.guard(memory.vector_store.collection)
     return memory
+
+
+class OtherWriters:
+    """Tells when another process (``hearth memory add`` while the window runs, a second data folder user) wrote
+    to the local memory store since this one last looked.
+
+    Chroma's local client reads a collection's vector index once: rows another process adds are listed (they are
+    in its SQLite file) but never found by a vector search, so answers did not use them and learning stored
+    duplicates of them. SQLite's ``data_version`` changes when another connection commits, Chroma's own in this
+    process included, so the service records it after each of its own writes (:meth:`seen`); a change it did not
+    make means: reopen. (A write by another process in the instant after one of ours is seen at the next.)
+    """
+
+    def __init__(self, sqlite_file: Path) -> None:
+        self._db = sqlite3.connect(f"{sqlite_file.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self._seen = self._version()
+
+    def _version(self) -> int:
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def seen(self) -> None:
+        self._seen = self._version()
+
+    def wrote(self) -> bool:
+        """True once per change made by another process (callers hold the service's lock)."""
+        version = self._version()
+        changed, self._seen = version != self._seen, version
+        return changed
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def local_store_file(paths: Paths) -> Path:
+    return paths.memory_dir / "chroma" / "chroma.sqlite3"
+
+
+def reopen_local_store(memory: Memory) -> None:
+    """Give mem0's Chroma store a fresh client on its folder, which reads the vector index again (see
+    :class:`OtherWriters`): about 10 ms."""
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    store = memory.vector_store
+    SharedSystemClient._identifier_to_system.pop(store.settings.persist_directory, None)
+    store.client = chromadb.Client(store.settings)
+    store.collection = store.client.get_collection(store.collection_name)
 
 
 def close_memory(memory: Memory) -> None:

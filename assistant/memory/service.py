@@ -24,7 +24,16 @@ from assistant.config import KnowledgeSettings, MemorySettings, RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
-from assistant.memory.backend import close_memory, cosine_of, open_memory, row_of, score_for
+from assistant.memory.backend import (
+    OtherWriters,
+    close_memory,
+    cosine_of,
+    local_store_file,
+    open_memory,
+    reopen_local_store,
+    row_of,
+    score_for,
+)
 from assistant.memory.conflicts import PROFILE_SLOTS, Candidate, judge, retraction, slot_of
 from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
 from assistant.memory.extraction import extract_facts
@@ -98,11 +107,17 @@ class MemoryService:
             raise
         self._lock = threading.RLock()
         self._told_language = False  # FOREIGN_NOTICE was given in this process
+        #: Writes by other processes to a store on this computer (a Chroma server is shared: nothing to do)
+        local = remote is None or not remote.chroma_url.strip()
+        self._others = OtherWriters(local_store_file(paths)) if local else None
+        self._reopening = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
             self._queue.close()
             close_memory(self._mem0)
+            if self._others is not None:
+                self._others.close()
 
     @property
     def enabled(self) -> bool:
@@ -122,6 +137,23 @@ class MemoryService:
     def _scope(self, active_only: bool = True, **extra: Any) -> dict[str, Any]:
         return {"user_id": self.settings.user_id, **({STATUS: ACTIVE} if active_only else {}), **extra}
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """A write of this process's own: afterwards the store's version is ours (see ``OtherWriters``)."""
+        with self._store_errors():
+            yield
+        if self._others is not None:
+            with self._reopening:
+                self._others.seen()
+
+    def _see_other_writers(self) -> None:
+        """Before a vector search: what another process stored since is searched too (see ``OtherWriters``)."""
+        if self._others is not None:
+            with self._reopening, self._store_errors():
+                if self._others.wrote():
+                    log.info("memory: another process changed the store; reopening its vector index")
+                    reopen_local_store(self._mem0)
+
     def _rows(self, filters: dict[str, Any]) -> builtins.list[dict[str, Any]]:
         with self._store_errors():
             return self._mem0.get_all(filters=filters, top_k=_ALL)["results"]
@@ -138,6 +170,7 @@ class MemoryService:
         """
         if not text.strip():
             return []
+        self._see_other_writers()
         vector, store, user = self._vector(text), self._mem0.vector_store, self.settings.user_id
         wide = max(4 * k, 40)
         with self._store_errors():
@@ -291,7 +324,7 @@ class MemoryService:
             return verdict.duplicate_of
         meta = {STATUS: ACTIVE, SLOT: slot.name if slot else "", SOURCE: conversation_id or "",
                 SOURCE_TEXT: " ".join(said.split())[:SOURCE_TEXT_CHARS]}
-        with self._store_errors():
+        with self._changing():
             new_id = self._mem0.add([{"role": "user", "content": fact}], user_id=self.settings.user_id,
                                     metadata=meta, infer=False)["results"][0]["id"]
             for old_id in verdict.supersedes:
@@ -311,7 +344,7 @@ class MemoryService:
                 continue
             old = self._vector(row["memory"])
             by = max(new, key=lambda i: sum(a * b for a, b in zip(new[i], old, strict=True)))
-            with self._store_errors():
+            with self._changing():
                 self._mem0.update(row["id"], metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: by} if how == "all"
                                   else {CORRECTED_BY: by})
 
@@ -321,7 +354,7 @@ class MemoryService:
         if not memories:
             return
         vectors = [self._mem0.embedding_model.embed(meta[TEXT], "add") for meta in memories.values()]
-        with self._lock, self._store_errors():
+        with self._lock, self._changing():
             self._mem0.vector_store.insert(vectors=vectors, payloads=list(memories.values()), ids=list(memories))
 
     # ---- user control -------------------------------------------------------------------------------
@@ -348,7 +381,7 @@ class MemoryService:
                 else:
                     raise InputError(f"This memory was replaced by “{newer.text}” ({newer.id}): edit that one, or "
                                      "forget it to bring this one back.")
-            with self._store_errors():
+            with self._changing():
                 self._mem0.update(memory_id, text=text, metadata=meta)
             return self.get(memory_id)
 
@@ -364,7 +397,7 @@ class MemoryService:
         """What ``gone`` replaced is the latest word again ("lives in Porto" after "moved to Braga" is forgotten),
         and what it corrected is no longer marked: both stayed hidden for good under an id that no longer
         exists, and an edit of such a memory was never listed."""
-        with self._store_errors():
+        with self._changing():
             for row in self._rows(self._scope(active_only=False, **{SUPERSEDED_BY: gone})):
                 self._mem0.update(row["id"], metadata={STATUS: ACTIVE, SUPERSEDED_BY: ""})
             for row in self._rows(self._scope(active_only=False, **{CORRECTED_BY: gone})):
@@ -381,7 +414,7 @@ class MemoryService:
             return len(items)
 
     def _delete(self, memory_id: str) -> None:
-        with self._store_errors():
+        with self._changing():
             self._mem0.delete(memory_id)
             db = self._mem0.db  # mem0 keeps old texts in its history table; forgetting removes them too
             with db.connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 
@@ -68,6 +69,40 @@ def test_forget_is_for_good(open_memory) -> None:
     history = sqlite3.connect(get_paths().memory_dir / "history.sqlite3")
     assert history.execute("SELECT COUNT(*) FROM history WHERE memory_id = ?", (fact.id,)).fetchone() == (0,)
     assert memory.add("I'm allergic to peanuts").text == "I'm allergic to peanuts"  # said again later: kept
+
+
+def test_what_another_process_stores_is_found_and_not_stored_twice(open_memory, monkeypatch, hearth_home) -> None:
+    """Chroma's local client reads the vector index once: a memory `hearth memory add` stored while the window
+    ran was listed but never found, so answers did not use it and learning stored it again."""
+    import subprocess
+    import sys
+
+    from assistant.memory import service
+    from assistant.memory.backend import reopen_local_store
+
+    memory = open_memory()
+    memory.add("User lives in Oslo")
+    assert [m.text for m in memory.search("Where do I live?", 5)] == ["User lives in Oslo"]  # index read now
+    reopened: list[object] = []
+
+    def counted(store: object) -> None:
+        reopened.append(store)
+        reopen_local_store(store)
+
+    monkeypatch.setattr(service, "reopen_local_store", counted)
+
+    memory.add("User plays the cello")  # this process's own writes need no reopening
+    assert [m.text for m in memory.search("What instrument do I play?", 1)] == ["User plays the cello"]
+    assert reopened == []
+    other = subprocess.run([sys.executable, "-m", "app", "memory", "add", "User has a dog called Biscuit"],
+                           capture_output=True, text=True, env={**os.environ, "HEARTH_HOME": str(hearth_home)},
+                           timeout=120)
+    assert other.returncode == 0, other.stderr
+    assert [m.text for m in memory.search("What is my dog called?", 1)] == ["User has a dog called Biscuit"]
+    assert len(reopened) == 1
+    memory.enqueue_turn("c", "My dog is called Biscuit.")
+    memory.process_pending()
+    assert len(memory.list()) == 3, [m.text for m in memory.list()]  # not learned a second time
 
 
 def test_disabled_memory_reads_and_writes_nothing(open_memory) -> None:
