@@ -128,7 +128,8 @@ CHOICES: dict[str, tuple[str, ...]] = {"model.speculative": SPECULATIVE_MODES, "
 #: Text settings that must not be empty (an empty user_id failed every memory command).
 NOT_EMPTY = ("memory.user_id",)
 RANGES: dict[str, tuple[float, float]] = {
-    "model.n_ctx": (0, 262_144), "model.n_threads": (0, 256), "model.n_batch": (1, 65_536),
+    # more threads than the computer runs at once only makes llama.cpp's threads wait for each other
+    "model.n_ctx": (0, 262_144), "model.n_threads": (0, os.cpu_count() or 256), "model.n_batch": (1, 65_536),
     "model.n_gpu_layers": (-1, 999), "model.max_tokens": (16, 32_768), "model.temperature": (0.0, 2.0),
     "model.top_k": (0, 1000), "model.top_p": (0.0, 1.0), "model.min_p": (0.0, 1.0),
     "model.repeat_penalty": (0.5, 2.0), "model.speculative_max_draft": (1, 16),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from gui_helpers import write_settings
@@ -18,6 +19,7 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     window = make_window()
     dialog = window.ctl.model.open_settings()
     assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
+    assert dialog.threads.maximum() == os.cpu_count()  # it offered 256 on a 2-core computer
     dialog.font_size.setValue(14)
     dialog.temperature.setValue(0.35)
     dialog.system_prompt.setPlainText("You are terse.")

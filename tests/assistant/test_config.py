@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,18 @@ def test_a_corrupt_file_that_cannot_be_moved_is_left_and_defaults_used(tmp_path:
     loaded = load_settings(path)
     assert loaded.settings == Settings() and path.exists()
     assert "it stays as it is (Read-only file system) and defaults are used" in loaded.warning
+
+
+def test_more_threads_than_the_computer_has_fall_back_to_automatic(tmp_path: Path) -> None:
+    """256 threads on a 2-core computer were accepted without a word (and the settings dialog offered them)."""
+    path = tmp_path / "settings.toml"
+    cores = os.cpu_count()
+    path.write_text(f"[model]\nn_threads = {cores + 1}\n")
+    loaded = load_settings(path)
+    assert loaded.settings.model.n_threads == 0
+    assert f"model.n_threads = {cores + 1} is outside 0 to {cores} (using 0)" in (loaded.warning or "")
+    path.write_text(f"[model]\nn_threads = {cores}\n")
+    assert load_settings(path).settings.model.n_threads == cores
 
 
 def test_numbers_out_of_range_fall_back_with_a_warning(tmp_path: Path) -> None:
