@@ -46,6 +46,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant import fulltext
+from assistant.chroma_local import OtherWriters, forget_local_system
 from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import (
@@ -315,6 +316,7 @@ class Store:
                                  "folder is read-only, make it writable; if the file is damaged, move it aside "
                                  "and index your folders again.") from None
         self._chroma: chromadb.ClientAPI | None = None
+        self._others: OtherWriters | None = None  # writes by other processes to the embedded store
         self._chroma_failed: tuple[float, RemoteError] | None = None  # when a server last could not be opened
         self._prefix: str | None = None  # this install's collection prefix on a server (read once)
         #: What keyword search looks up for every word: its stems (the tokenizer's, fixed) and how many chunks
@@ -366,7 +368,6 @@ class Store:
         every knowledge command, `hearth doctor` included)."""
         with PYDANTIC_IMPORTS:
             import chromadb
-            from chromadb.api.shared_system_client import SharedSystemClient
 
             folder = str(self._paths.chroma_dir)
             try:
@@ -375,7 +376,7 @@ class Store:
                 raise
             except BaseException as exc:  # pyo3's PanicException derives from BaseException
                 # chromadb keeps the half-started system for the folder; a later client must not get it
-                SharedSystemClient._identifier_to_system.pop(folder, None)
+                forget_local_system(folder)
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
                 if why := storage_problem(self._paths.chroma_dir if self._paths.chroma_dir.exists()
                                           else self._paths.chroma_dir.parent):
@@ -402,11 +403,24 @@ class Store:
     def _close_chroma(self) -> None:
         with self._lock:
             chroma, self._chroma = self._chroma, None
+            others, self._others = self._others, None
+        if others is not None:
+            others.close()
         if chroma is not None:
             try:
                 chroma.close()
             except RemoteError as exc:  # a server that went away: nothing left to release
                 log.info("closing the Chroma client: %s", exc)
+
+    @contextmanager
+    def _writing_vectors(self) -> Iterator[None]:
+        """Writes of this process's own to the vectors: not a reason to open the store again."""
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._others is not None:
+                    self._others.seen()
 
     @property
     def server(self) -> str | None:
@@ -428,8 +442,14 @@ class Store:
 
     @property
     def chroma(self) -> chromadb.ClientAPI:
-        """Opened on first use: listing collections or a keyword search never pays Chroma's start-up."""
+        """Opened on first use: listing collections or a keyword search never pays Chroma's start-up. The
+        embedded store is opened again (about 10 ms) when another process wrote to it (``hearth index`` while the
+        window runs): its new vectors were never found, and a search could fail on them ("Error finding id")."""
         with self._lock:
+            if self._others is not None and self._others.wrote():
+                log.info("knowledge: another process changed the vector store; opening it again")
+                self._close_chroma()
+                forget_local_system(str(self._paths.chroma_dir))
             if self._chroma is None:
                 try:
                     target = ChromaTarget.from_settings(self._remote)
@@ -437,6 +457,7 @@ class Store:
                     raise RemoteError(str(exc)) from None
                 if target is None:
                     self._chroma = self._open_local()
+                    self._others = OtherWriters(self._paths.chroma_dir / "chroma.sqlite3")
                 else:
                     # A server that just failed to open is not asked again at once: a listing of many
                     # collections says it once instead of waiting out a timeout per collection.
@@ -566,7 +587,8 @@ class Store:
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
         try:
-            self.chroma.delete_collection(self.chroma_name(name))
+            with self._writing_vectors():
+                self.chroma.delete_collection(self.chroma_name(name))
         except RemoteError as exc:  # removed here all the same; say what is left on the server
             log.warning("collection %r was removed, but its vectors stay on the server as %s: %s", name,
                         self.chroma_name(name), exc)
@@ -648,7 +670,7 @@ class Store:
 
     def put_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Upsert the vectors of ``chunks`` (idempotent: a repair killed halfway simply runs again)."""
-        with write_errors():
+        with write_errors(), self._writing_vectors():
             vectors_col = self._vectors(collection)
             step = min(self.chroma.get_max_batch_size(), REMOTE_UPSERT_SLICE if self.server else UPSERT_SLICE)
             for lo in range(0, len(chunks), step):
@@ -707,11 +729,12 @@ class Store:
             ours = theirs or uuid.uuid4().hex
             with self._transaction() as db:
                 db.execute("UPDATE collections SET store_id = ? WHERE name = ?", (ours, collection))
-        if vectors_col is not None and theirs is None:
-            vectors_col.modify(metadata={**(vectors_col.metadata or {}), STORE_ID_KEY: ours})
-        elif vectors_col is not None and theirs != ours:
-            self.chroma.delete_collection(vectors_col.name)
-        self._vectors(collection)
+        with self._writing_vectors():
+            if vectors_col is not None and theirs is None:
+                vectors_col.modify(metadata={**(vectors_col.metadata or {}), STORE_ID_KEY: ours})
+            elif vectors_col is not None and theirs != ours:
+                self.chroma.delete_collection(vectors_col.name)
+            self._vectors(collection)
 
     def unvectored(self, collection: str) -> list[Chunk]:
         """Manifest chunks without a vector, in index order; vectors of no manifest chunk are deleted.
@@ -736,9 +759,10 @@ class Store:
     def _forget(self, collection: str, ids: Sequence[str]) -> None:
         if not ids:
             return
-        vectors_col = self._vectors(collection)
-        for part in _batched(list(ids), self.chroma.get_max_batch_size()):
-            vectors_col.delete(ids=list(part))
+        with self._writing_vectors():
+            vectors_col = self._vectors(collection)
+            for part in _batched(list(ids), self.chroma.get_max_batch_size()):
+                vectors_col.delete(ids=list(part))
         with self._transaction() as db:
             db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?",
                            [(collection, i) for i in ids])

@@ -18,10 +18,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.chroma_local import forget_local_system
 from assistant.config import RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import HearthError, MemoryStoreError, RemoteError
@@ -110,9 +110,7 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
             if target is not None and target.from_server(exc):
                 raise RemoteError(target.failure(exc)) from exc
             if target is None:  # a half-started system stays cached for the folder: a later open must not get it
-                from chromadb.api.shared_system_client import SharedSystemClient
-
-                SharedSystemClient._identifier_to_system.pop(store["path"], None)
+                forget_local_system(store["path"])
                 if _DAMAGE.search(str(exc)):
                     raise MemoryStoreDamagedError(
                         f"The memory store in {paths.memory_dir} is damaged ({str(exc).strip()[:200]}). "
@@ -125,49 +123,17 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
     return memory
 
 
-class OtherWriters:
-    """Tells when another process (``hearth memory add`` while the window runs, a second data folder user) wrote
-    to the local memory store since this one last looked.
-
-    Chroma's local client reads a collection's vector index once: rows another process adds are listed (they are
-    in its SQLite file) but never found by a vector search, so answers did not use them and learning stored
-    duplicates of them. SQLite's ``data_version`` changes when another connection commits, Chroma's own in this
-    process included, so the service records it after each of its own writes (:meth:`seen`); a change it did not
-    make means: reopen. (A write by another process in the instant after one of ours is seen at the next.)
-    """
-
-    def __init__(self, sqlite_file: Path) -> None:
-        self._db = sqlite3.connect(f"{sqlite_file.as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        self._seen = self._version()
-
-    def _version(self) -> int:
-        return self._db.execute("PRAGMA data_version").fetchone()[0]
-
-    def seen(self) -> None:
-        self._seen = self._version()
-
-    def wrote(self) -> bool:
-        """True once per change made by another process (callers hold the service's lock)."""
-        version = self._version()
-        changed, self._seen = version != self._seen, version
-        return changed
-
-    def close(self) -> None:
-        self._db.close()
-
-
 def local_store_file(paths: Paths) -> Path:
     return paths.memory_dir / "chroma" / "chroma.sqlite3"
 
 
 def reopen_local_store(memory: Memory) -> None:
     """Give mem0's Chroma store a fresh client on its folder, which reads the vector index again (see
-    :class:`OtherWriters`): about 10 ms."""
+    :class:`assistant.chroma_local.OtherWriters`): about 10 ms."""
     import chromadb
-    from chromadb.api.shared_system_client import SharedSystemClient
 
     store = memory.vector_store
-    SharedSystemClient._identifier_to_system.pop(store.settings.persist_directory, None)
+    forget_local_system(store.settings.persist_directory)
     store.client = chromadb.Client(store.settings)
     store.collection = store.client.get_collection(store.collection_name)
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from mem0.llms.base import LLMBase
 
+from assistant.chroma_local import OtherWriters
 from assistant.config import KnowledgeSettings, MemorySettings, RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
 from assistant.memory.backend import (
-    OtherWriters,
     close_memory,
     cosine_of,
     local_store_file,

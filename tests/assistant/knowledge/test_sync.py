@@ -308,3 +308,24 @@ def test_one_large_file_shows_progress_and_an_eta_while_it_is_embedded(kb: Knowl
     assert [int(e.message.split("(")[1].split()[0].replace(",", "")) for e in inside] == \
         sorted(int(e.message.split("(")[1].split()[0].replace(",", "")) for e in inside)
     assert events[-1].message == "done" and events[-1].done == 1
+
+
+def test_what_another_process_indexes_is_found_by_a_search_already_running(hearth_home: Path, real_embedder,
+                                                                          tmp_path: Path) -> None:
+    """Chroma's local client reads the vector index once: a file `hearth index` added while the window ran was
+    never found by its vector search, and a hybrid search failed with chromadb's "Error finding id"."""
+    base = KnowledgeBase(get_paths(), KnowledgeSettings(), embedder=real_embedder)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "garden.md").write_text("# Garden\n\nThe tomatoes grow in the north bed next to the shed.\n")
+    list(base.index([folder], "notes"))
+    assert base.search("Where do the tomatoes grow?", "notes", mode="dense")[0].location().startswith("garden.md")
+    (folder / "car.md").write_text("# Car\n\nThe spare car key hangs on the hook by the front door.\n")
+    other = subprocess.run([sys.executable, "-m", "app", "index", str(folder), "--collection", "notes"],
+                           capture_output=True, text=True, env={**os.environ, "HEARTH_HOME": str(hearth_home)},
+                           timeout=300)
+    assert other.returncode == 0, other.stderr
+    for mode in ("dense", "hybrid"):
+        found = base.search("Where is the spare car key?", "notes", mode=mode)
+        assert found[0].location().startswith("car.md"), (mode, [c.location() for c in found])
+    base.close()
