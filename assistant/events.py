@@ -54,7 +54,8 @@ class Stats:
     evaluated_tokens: int = 0
     reused_tokens: int = 0
     completion_tokens: int = 0
-    ttft_s: float = 0.0
+    ttft_s: float = 0.0  # from the question (after any model load) to the first token
+    prepare_s: float = 0.0  # the part of ttft_s before the engine started: memory, retrieval, the prompt
     prompt_eval_s: float = 0.0
     decode_s: float = 0.0
     decode_tps: float = 0.0

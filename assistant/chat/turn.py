@@ -20,7 +20,7 @@ from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
 from assistant.errors import ContextOverflowError, HearthError, InputError
-from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Token
+from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token
 
 if TYPE_CHECKING:
     from assistant.knowledge.records import Citation
@@ -101,6 +101,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
     history, engine = parts.history, parts.engine
+    asked_at = time.monotonic()  # the wait the user sees starts here (a first model load is shown on its own)
     memory = parts.memory if options.use_memory else None
     memory_trouble = ""
     try:
@@ -182,6 +183,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             cleaner, stop = OutputCleaner(), (*stop, RECITAL_STOP)
         # a grammar is passed only when there is one: duck-typed engines (fakes, remote) need not know the keyword
         constrained = {"grammar": options.grammar} if options.grammar else {}
+        prepare_s = time.monotonic() - asked_at
         for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, stop, **constrained):
             if isinstance(event, Token):
                 piece = cleaner.feed(event.text) if cleaner is not None else event.text
@@ -194,10 +196,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     last_save = time.monotonic()
                 yield Token(piece, event.drafted)
             elif isinstance(event, Done):
-                if event.stats.stop_reason == "length" and built.max_tokens < asked_tokens:
-                    # the answer had only the room the context had left: it filled the context, and was reported
-                    # as "hit the answer length limit", which raising that limit would not have changed
-                    event = replace(event, stats=replace(event.stats, stop_reason="context_full"))
+                event = replace(event, stats=_as_waited(event.stats, prepare_s, built.max_tokens < asked_tokens))
                 if cleaner is not None and (rest := cleaner.flush()):
                     replace_old_turn()
                     streamed.append(rest)
@@ -220,6 +219,16 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             history.delete_messages_from(question_id)
         elif not finished and reply_id is not None:  # failed, or the consumer stopped: keep what was streamed
             history.update_message(reply_id, content="".join(streamed), partial=True, stats=failure)
+
+
+def _as_waited(stats: Stats, prepare_s: float, context_cut: bool) -> Stats:
+    """The engine's stats as the user lived them. The first token's wait includes what came before the engine
+    started (memory recall, retrieval, building the prompt: ``prepare_s``); it showed 16 s for an answer that
+    took 53 s to begin. ``context_cut``: the answer had only the room the context had left, so running out is
+    "context_full", not "hit the answer length limit", which raising that limit would not have changed."""
+    waited = {"ttft_s": stats.ttft_s + prepare_s, "prepare_s": prepare_s} if stats.completion_tokens else {}
+    reason = {"stop_reason": "context_full"} if stats.stop_reason == "length" and context_cut else {}
+    return replace(stats, **waited, **reason)
 
 
 def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Message], citations: list[Citation],

@@ -546,6 +546,22 @@ def test_an_answer_cut_by_the_end_of_the_context_says_so(qtbot: QtBot) -> None:
     window.close()
 
 
+def test_the_first_token_time_shown_under_an_answer_counts_from_the_question(qtbot: QtBot) -> None:
+    """It counted from the engine's start: retrieval and prompt building were left out."""
+    window = open_window(qtbot)
+    render = window.assistant.engine.render
+
+    def slow_render(*args, **kwargs):  # building the prompt of a long chat: after Send, before the engine
+        time.sleep(0.25)
+        return render(*args, **kwargs)
+
+    window.assistant.engine.render = slow_render
+    send(qtbot, window, "Name a colour.")
+    meta = window.chat_view.last("assistant").meta.text()
+    assert int(meta.split("TTFT ")[1].split(" ms")[0]) >= 250, meta
+    window.close()
+
+
 def test_regenerate_from_the_keyboard_leaves_the_focus_in_the_message_box(qtbot: QtBot) -> None:
     """Space on a focused Regenerate deleted the button under the focus: Qt moved it to the sidebar's "New chat",
     and the next Space started a new chat."""

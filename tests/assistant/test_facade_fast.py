@@ -294,6 +294,22 @@ def test_a_regenerated_or_edited_incognito_question_stays_incognito(assistant: A
     assert queued == ["Our parrot is called Kiwi."] * 2
 
 
+def test_the_first_token_wait_includes_what_came_before_the_engine(assistant: Assistant) -> None:
+    """The TTFT shown started when the engine started: an answer that took 53 s to begin showed 16 s."""
+    from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+
+    def slow_search(*_args) -> list:
+        time.sleep(0.3)  # retrieval, as a large collection on a slow disk
+        return []
+
+    parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
+                      search=slow_search, memory=None, system_prompt="", max_tokens=64, sampling=assistant.sampling())
+    done = list(run_turn(parts, "Where is the key?", TurnOptions(collections=("docs",)), threading.Event()))[-1]
+    assert done.stats.prepare_s >= 0.3 and done.stats.ttft_s >= done.stats.prepare_s
+    saved = assistant.history.messages(done.conversation_id)[-1].stats
+    assert saved["ttft_s"] == done.stats.ttft_s and saved["prepare_s"] == done.stats.prepare_s
+
+
 def test_what_memory_recalls_goes_with_the_question_so_the_chat_so_far_stays_a_reusable_prefix(
         assistant: Assistant) -> None:
     """Recalled memories used to sit in the system prompt: a question recalling other memories changed the
