@@ -3,12 +3,15 @@
 Chroma's local client reads a collection's vector index once: rows another process adds later are listed (they
 are in its SQLite file) but a vector search never finds them, and may fail on ids it cannot resolve ("Error
 finding id"). The knowledge and memory stores therefore watch for other writers and open a fresh client when
-one wrote.
+one wrote; the old client is left to whoever still holds it (closing it broke a write in flight).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -16,29 +19,44 @@ class OtherWriters:
     """Tells when another process wrote to an embedded Chroma store since this one last looked.
 
     SQLite's ``data_version`` changes when another connection commits, Chroma's own in this process included, so
-    the store records it after each of its own writes (:meth:`seen`); a change it did not make means: reopen.
-    (A write by another process in the instant after one of ours is seen at its next write.)
+    the store wraps its own writes in :meth:`writing`: while one runs nothing is blamed on others, and afterwards
+    the store as it is then counts as known. (A write by another process meanwhile is seen at its next write.)
     """
 
     def __init__(self, sqlite_file: Path) -> None:
         self._db = sqlite3.connect(f"{sqlite_file.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._writes = 0  # own writes in flight, on any thread
         self._seen = self._version()
 
     def _version(self) -> int:
         return self._db.execute("PRAGMA data_version").fetchone()[0]
 
-    def seen(self) -> None:
-        """This process wrote: the store as it is now is known."""
-        self._seen = self._version()
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around a write of this process's own (failed ones too: part of it may have been committed)."""
+        with self._lock:
+            self._writes += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._writes -= 1
+                self._seen = self._version()
 
     def wrote(self) -> bool:
-        """True once per change this process did not record with :meth:`seen` (callers serialise the calls)."""
-        version = self._version()
-        changed, self._seen = version != self._seen, version
-        return changed
+        """True once per change this process did not make; never while one of its own writes runs (a client it
+        uses must not be swapped under it, and the change cannot be told apart)."""
+        with self._lock:
+            if self._writes:
+                return False
+            version = self._version()
+            changed, self._seen = version != self._seen, version
+            return changed
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 def forget_local_system(folder: str) -> None:

@@ -28,6 +28,7 @@ never touch each other's vectors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -412,15 +413,10 @@ class Store:
             except RemoteError as exc:  # a server that went away: nothing left to release
                 log.info("closing the Chroma client: %s", exc)
 
-    @contextmanager
-    def _writing_vectors(self) -> Iterator[None]:
+    def _writing_vectors(self) -> contextlib.AbstractContextManager[None]:
         """Writes of this process's own to the vectors: not a reason to open the store again."""
-        try:
-            yield
-        finally:
-            with self._lock:
-                if self._others is not None:
-                    self._others.seen()
+        _ = self.chroma  # opened first, so that its watcher sees the write
+        return self._others.writing() if self._others is not None else contextlib.nullcontext()
 
     @property
     def server(self) -> str | None:
@@ -448,7 +444,7 @@ class Store:
         with self._lock:
             if self._others is not None and self._others.wrote():
                 log.info("knowledge: another process changed the vector store; opening it again")
-                self._close_chroma()
+                self._chroma = None  # left open: a collection another thread holds stays usable
                 forget_local_system(str(self._paths.chroma_dir))
             if self._chroma is None:
                 try:
@@ -457,7 +453,7 @@ class Store:
                     raise RemoteError(str(exc)) from None
                 if target is None:
                     self._chroma = self._open_local()
-                    self._others = OtherWriters(self._paths.chroma_dir / "chroma.sqlite3")
+                    self._others = self._others or OtherWriters(self._paths.chroma_dir / "chroma.sqlite3")
                 else:
                     # A server that just failed to open is not asked again at once: a listing of many
                     # collections says it once instead of waiting out a timeout per collection.

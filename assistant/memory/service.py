@@ -10,6 +10,7 @@ and the background job never interleave mem0 updates.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import threading
 import unicodedata
@@ -139,12 +140,10 @@ class MemoryService:
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
-        """A write of this process's own: afterwards the store's version is ours (see ``OtherWriters``)."""
-        with self._store_errors():
+        """A write of this process's own (see ``OtherWriters``), with the store's errors as HearthError."""
+        own = self._others.writing() if self._others is not None else contextlib.nullcontext()
+        with self._store_errors(), own:
             yield
-        if self._others is not None:
-            with self._reopening:
-                self._others.seen()
 
     def _see_other_writers(self) -> None:
         """Before a vector search: what another process stored since is searched too (see ``OtherWriters``)."""

@@ -226,5 +226,5 @@ def test_an_index_from_before_store_ids_is_stamped_without_re_embedding(open_kb,
     sync(kb, notes)
     assert kb.embedder.texts == []
     stamp = kb.store.store_id("default")
-    assert stamp and kb.store.chroma.get_collection("hearth-default").metadata[STORE_ID_KEY] == stamp
+    assert stamp and chroma.get_collection("hearth-default").metadata[STORE_ID_KEY] == stamp
     assert_consistent(kb)
