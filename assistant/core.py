@@ -210,6 +210,10 @@ class Assistant:
                 return  # removed or being replaced: the settings in use stay
             if text == self._settings_text:
                 return  # this process wrote it, or nothing in it changed
+            if not text.strip():  # an editor saving in place has emptied it and not yet written it: applied as
+                # is, every setting went back to its default and that was saved over the edit on its way
+                log.info("%s is empty (being written?): the settings in use stay", path.name)
+                return
             self._settings_text = text
             try:
                 loaded = parse_settings(text, path, self.settings)  # an unusable value keeps the one in use

@@ -363,3 +363,24 @@ def test_kv_cache_setting_reloads_the_model_with_it(assistant: Assistant) -> Non
     new.model.kv_cache = "q8_0"
     applied = assistant.update_settings(new)
     assert applied.model is not None and assistant.engine.settings.kv_cache == "q8_0"
+
+
+def test_a_settings_file_read_while_an_editor_rewrites_it_in_place_keeps_the_edit(assistant: Assistant) -> None:
+    """An editor saving in place empties the file, then writes it. The watcher's read could land in between
+    (CI saw it once): the empty file applied every default (another model, the system prompt gone) and that was
+    saved over the file, so the edit, written to the replaced file, was lost."""
+    import tomllib
+
+    import tomli_w
+
+    assistant.update_settings(assistant.settings)  # saved: the file exists and is this process's own text
+    file = assistant.paths.settings_file
+    data = tomllib.loads(file.read_text())
+    data["model"].update(temperature=0.9, system_prompt="Answer like a pirate.")
+    with file.open("w", encoding="utf-8") as editor:  # truncated: the watcher fires now
+        assistant._settings_file_changed()
+        editor.write(tomli_w.dumps(data))
+    assistant._settings_file_changed()
+    live = assistant.settings.model
+    assert (live.temperature, live.system_prompt) == (0.9, "Answer like a pirate.")
+    assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
