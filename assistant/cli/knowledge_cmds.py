@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context import CliContext, positive_int, print_json, speaks_unicode
+from assistant.cli.context import CliContext, err, positive_int, print_json, speaks_unicode
 from assistant.errors import InputError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import time_left
@@ -116,11 +116,19 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
     collections = (args.collection,)
     if args.queries is not None:
-        for qid, text in _read_queries(args.queries):
-            hits = assistant.search(text, collections, args.k, args.folder, args.mode)
-            line = {"id": qid, "hits": [_hit(h) for h in hits]}
+        unusable = 0
+        for qid, text, problem in _read_queries(args.queries):
+            if problem:  # said on stderr and in the query's own line; the other queries go on
+                unusable += 1
+                err(f"hearth: {problem}")
+                line: dict[str, Any] = {"id": qid, "error": problem}
+            else:
+                hits = assistant.search(text, collections, args.k, args.folder, args.mode)
+                line = {"id": qid, "hits": [_hit(h) for h in hits]}
             print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
-        return 0
+        if unusable:
+            err(f"hearth: {unusable} unusable line(s) in {args.queries}; the other queries were searched.")
+        return InputError.exit_code if unusable else 0
     hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
     if args.json:
         print_json({"query": args.text, "collection": args.collection, "hits": [_hit(h) for h in hits]})
@@ -135,19 +143,29 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _read_queries(path: Path) -> Iterator[tuple[Any, str]]:
+def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:
+    """``(id, text, problem)`` per non-blank line: the id is the line's number when it names none; a line that
+    is not a query has a ``problem`` (one bad line used to end the run, and the queries after it went unsearched;
+    ``"text": null`` searched for the word "None")."""
     try:
         lines = sys.stdin.readlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"Cannot read the queries file {path}: {exc.strerror or exc}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not UTF-8 text"
+        raise InputError(f"Cannot read the queries file {path}: {why}.") from exc
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             query = json.loads(line)
-            yield query.get("id", number), str(query["text"])
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            raise InputError(f'{path}:{number}: expected a JSON object with a "text" field.') from None
+        except json.JSONDecodeError as exc:
+            yield number, "", f"{path}:{number}: not JSON ({exc.msg})."
+            continue
+        qid = query.get("id", number) if isinstance(query, dict) else number
+        text = query.get("text") if isinstance(query, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            yield qid, "", f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
+        else:
+            yield qid, text, ""
 
 
 def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -97,6 +97,25 @@ def test_search_many_queries_in_one_process(docs: Path, tmp_path: Path,
     assert got == [("q1", "boat.md"), (2, "bike.txt")]
 
 
+def test_an_unusable_query_line_is_said_and_the_other_queries_are_searched(docs: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """One bad line ended the run (exit 2), and the queries after it went unsearched; a null text searched for
+    the word "None"."""
+    assert cli.main(["index", str(docs)]) == 0
+    capsys.readouterr()
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "a", "text": "where is the boat moored"\n{"id": "b", "text": null}\n["lock code"]\n'
+                       '{"id": "c", "text": "lock code"}\n')
+    assert cli.main(["search", "--queries", str(queries), "-k", "1"]) == 2
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["id"] for line in lines] == [1, "b", 3, "c"]
+    assert "not JSON" in lines[0]["error"] and '"text" string' in lines[1]["error"] and "error" in lines[2]
+    assert Path(lines[3]["hits"][0]["path"]).name == "bike.txt"
+    assert f"{queries}:1: not JSON" in err and f"{queries}:2:" in err and "3 unusable line(s)" in err
+    assert "Traceback" not in err
+
+
 def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs / "boat.md"), "-c", "boats"]) == 0
     capsys.readouterr()
