@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 
-from assistant.chat.prompt import MIN_ANSWER_TOKENS, build_prompt
+from assistant.chat.prompt import CUT_CHARS_PER_CONTEXT_TOKEN, MIN_ANSWER_TOKENS, build_prompt
 from assistant.engine.chat_format import FormattedPrompt, Message
 from assistant.errors import ContextOverflowError
 
@@ -44,6 +45,14 @@ def fewest_dropped(history: list[Message], n_ctx: int, max_tokens: int) -> int:
     raise AssertionError("nothing fits")
 
 
+def assert_cut_near(history: list[Message], dropped: int, fewest: int, n_ctx: int) -> None:
+    """The cut drops at least the fewest turns, and beyond them less than one block of the chat and one turn."""
+    extra = sum(len(m.content) for m in history[2 * fewest:2 * dropped])
+    longest = max((len(q.content) + len(a.content) for q, a in zip(history[::2], history[1::2], strict=True)),
+                  default=0)
+    assert fewest <= dropped and extra < n_ctx * CUT_CHARS_PER_CONTEXT_TOKEN + longest
+
+
 def test_a_thousand_message_chat_is_fitted_in_a_few_renders_keeping_the_newest_turns() -> None:
     """Asking in a 1,000-message chat rendered and tokenized the whole chat once per dropped turn (50 s with the
     real tokenizer); the budget must find the same cut in a logarithmic number of renders."""
@@ -51,14 +60,16 @@ def test_a_thousand_message_chat_is_fitted_in_a_few_renders_keeping_the_newest_t
     render = CountingRender()
     built = build_prompt(system="You are Hearth.", history=history, question="And now?", n_ctx=4096,
                          max_tokens=512, render=render)
-    assert built.dropped_turns == fewest_dropped(history, 4096, 512) > 400
-    assert render.calls <= 12
+    fewest = fewest_dropped(history, 4096, 512)
+    assert fewest > 400
+    assert_cut_near(history, built.dropped_turns, fewest, 4096)
+    assert render.calls <= 13
     assert len(built.tokens) + built.max_tokens <= 4096 and built.max_tokens == 512
     assert "answer 499" in built.prompt.text and f"question {built.dropped_turns - 1} " not in built.prompt.text
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_the_cut_is_the_one_dropping_turns_one_by_one_finds(seed: int) -> None:
+def test_the_cut_drops_what_dropping_turns_one_by_one_finds_and_less_than_a_block_more(seed: int) -> None:
     rng = random.Random(seed)
     history = chat(rng.randint(0, 60), seed)
     n_ctx, max_tokens = rng.choice([256, 1024, 2048]), rng.choice([64, 200, 512])
@@ -71,7 +82,24 @@ def test_the_cut_is_the_one_dropping_turns_one_by_one_finds(seed: int) -> None:
         return
     built = build_prompt(system="You are Hearth.", history=history, question="And now?", n_ctx=n_ctx,
                          max_tokens=max_tokens, render=CountingRender())
-    assert built.dropped_turns == expected
+    assert_cut_near(history, built.dropped_turns, expected, n_ctx)
+    assert len(built.tokens) + built.max_tokens <= n_ctx
+
+
+def test_a_chat_longer_than_the_context_keeps_its_prompt_start_for_question_after_question() -> None:
+    """The engine reuses the KV of the prompt up to its first difference. Cutting at the fewest turns moved the
+    start of the prompt at every question once a chat outgrew the context, so every answer read the whole chat
+    again; the cut now stays put while the chat grows by a block, then jumps a block."""
+    history = chat(120, seed=7)
+    cuts = []
+    for asked in range(40, 121):
+        built = build_prompt(system="You are Hearth.", history=history[:2 * asked], question="And now?",
+                             n_ctx=4096, max_tokens=512, render=CountingRender())
+        assert_cut_near(history, built.dropped_turns, fewest_dropped(history[:2 * asked], 4096, 512), 4096)
+        cuts.append(built.dropped_turns)
+    assert cuts == sorted(cuts) and cuts[-1] > 60  # a growing chat drops more and more of its oldest turns
+    moves = sum(a != b for a, b in itertools.pairwise(cuts))
+    assert moves <= len(cuts) // 4, cuts  # cutting at the fewest turns: a move at almost every question
 
 
 def test_a_short_chat_that_fits_renders_once() -> None:
