@@ -72,6 +72,7 @@ class ChatController(QObject):
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
         self._drafted: list[list[int]] = []  # [start, end) offsets of the streamed text from accepted drafts
+        panel.closed.connect(composer.edit.setFocus)  # by Esc or its close button: the next key goes to the box
         self._render = QTimer(self)
         self._render.setSingleShot(True)
         self._render.setInterval(RENDER_INTERVAL_MS)
@@ -211,8 +212,7 @@ class ChatController(QObject):
         elif self.editing is not None:
             self.cancel_edit()
         elif self.panel.isVisible():
-            self.panel.hide()
-            self.composer.edit.setFocus()
+            self.panel.close_panel()
 
     def stop(self) -> None:
         if self.cancel is not None:

@@ -30,8 +30,7 @@ class SourcePanel(QFrame):
         self.title.setObjectName("PanelTitle")
         self.title.setWordWrap(True)
         close = tool_button("close", "Close the source panel")
-        close.clicked.connect(self.hide)
-        close.clicked.connect(self.closed)
+        close.clicked.connect(self.close_panel)
         self.where = QLabel()
         self.where.setObjectName("Muted")
         self.where.setWordWrap(True)
@@ -59,6 +58,12 @@ class SourcePanel(QFrame):
         layout.addWidget(self.memories_title)
         layout.addWidget(self.memories)
         self.hide()
+
+    def close_panel(self) -> None:
+        """Hide the panel and say so (``closed``): whoever placed it moves the focus on, since the close button
+        that had it is hidden with it (Qt passed the focus to a message's text)."""
+        self.hide()
+        self.closed.emit()
 
     def show_source(self, passage: Passage | None, memories: list[Any]) -> None:
         """Show one passage (or, with ``None``, only the memories) of an answer."""

@@ -17,7 +17,7 @@ from fakes import FakeEmbedder, fake_engine
 from gui_helpers import themed
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QPushButton, QToolButton
 from pytestqt.qtbot import QtBot
 
 from app.controllers.conversations import Entry
@@ -589,6 +589,22 @@ def test_escape_leaves_an_edit_then_closes_the_source_panel(qtbot: QtBot) -> Non
     assert chat.panel.isVisible()  # one thing per Esc
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
     assert not chat.panel.isVisible() and window.composer.edit.hasFocus()
+    window.close()
+
+
+def test_closing_the_source_panel_from_the_keyboard_leaves_the_focus_in_the_message_box(qtbot: QtBot) -> None:
+    """Space on the panel's focused close button hid the button under the focus, and Qt passed it on to the
+    next widget in the window, as Regenerate did."""
+    window = open_window(qtbot)
+    send(qtbot, window, "First question.")
+    panel = window.ctl.chat.panel
+    panel.show()
+    close = next(b for b in panel.findChildren(QToolButton) if b.toolTip() == "Close the source panel")
+    close.setFocus()
+    qtbot.waitUntil(close.hasFocus, timeout=5_000)
+    qtbot.keyClick(close, Qt.Key.Key_Space)
+    assert not panel.isVisible()
+    assert QApplication.focusWidget() is window.composer.edit
     window.close()
 
 
