@@ -122,7 +122,7 @@ def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     removal = ctx.assistant.remove_model(args.name)
     print(f"{'Deleted' if removal.deleted_file else 'Removed from the library (still on disk)'}: {removal.path}")
     for draft in removal.drafts:
-        print(f"Deleted its self-draft: {draft}")
+        print(f"Deleted a self-draft only it used: {draft}")
     return 0
 
 

@@ -18,6 +18,7 @@ Download and Hub modules import ``huggingface_hub`` (a noticeable import): they 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
 from assistant.engine import read_model_info
-from assistant.errors import HearthError, ModelLoadError
+from assistant.errors import ModelLoadError
 from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
@@ -91,16 +92,21 @@ class ModelsService:
         return self.library.add(path, copy=copy)
 
     def remove(self, name: str) -> Removal:
-        """Forget a model or folder; only files in Hearth's own models folder are deleted, and with a model its
-        self-drafts (a cache only it used: they stayed in ``drafts/``, where no command could reach them)."""
-        try:
-            made = drafts.self_drafts_of(self.paths.models_dir, self.find(name))
-        except (HearthError, OSError):  # a folder, or no such model: the library's remove says which
-            made = []
+        """Forget a model or folder; only files in Hearth's own models folder are deleted, and with each model
+        that leaves the library its self-drafts (a cache only it used: they stayed in ``drafts/``, where no command
+        could reach them). A model the library still knows another way (a file linked by itself, inside a folder
+        being forgotten) keeps them."""
+        made: dict[Path, list[Path]] = {}
+        for path, _source in self.library.scan():
+            with contextlib.suppress(OSError):  # a file gone from a folder has no self-draft key
+                if found := drafts.self_drafts_of(self.paths.models_dir, path):
+                    made[path] = found
         removal = self.library.remove(name)
-        for draft in made:
+        still = {path for path, _source in self.library.scan()}
+        gone = [draft for path, found in made.items() if path not in still for draft in found]
+        for draft in gone:
             draft.unlink(missing_ok=True)
-        return replace(removal, drafts=tuple(made))
+        return replace(removal, drafts=tuple(gone))
 
     def download(self, repo: str, file: str, on_progress: Callable[[DownloadProgress], None] | None = None,
                  cancel: threading.Event | None = None, revision: str | None = None,

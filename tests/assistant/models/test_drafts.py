@@ -294,7 +294,17 @@ def test_cli_models_draft_and_drafts(hearth_home: Path, smollm2_f16_path: Path, 
     removed = _hearth("models", "remove", str(smollm2_f16_path), home=hearth_home)
     assert removed.returncode == 0, removed.stderr
     assert removed.stdout.splitlines() == [f"Removed from the library (still on disk): {smollm2_f16_path}",
-                                           f"Deleted its self-draft: {path}"]
+                                           f"Deleted a self-draft only it used: {path}"]
+    assert not path.exists() and smollm2_f16_path.exists()
+
+    # and so does forgetting the folder the model was found in (its self-draft stayed)
+    folder = smollm2_f16_path.parent
+    assert _hearth("models", "add", str(folder), home=hearth_home).returncode == 0
+    assert _hearth("models", "draft", str(smollm2_f16_path), home=hearth_home).returncode == 0 and path.exists()
+    removed = _hearth("models", "remove", str(folder), home=hearth_home)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines() == [f"Removed from the library (still on disk): {folder.resolve()}",
+                                           f"Deleted a self-draft only it used: {path}"]
     assert not path.exists() and smollm2_f16_path.exists()
 
 
