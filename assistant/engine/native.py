@@ -250,6 +250,21 @@ class NativeContext:
     def clear(self) -> None:
         C.llama_memory_clear(self.memory, True)
 
+    def save_seq(self, max_bytes: int, seq: int = 0) -> ctypes.Array | None:
+        """A copy of what ``seq`` holds in the KV cache (llama.cpp's sequence state), or None when it would take
+        more than ``max_bytes`` or cannot be taken."""
+        size = C.llama_state_seq_get_size(self.ptr, seq)
+        if not 0 < size <= max_bytes:
+            return None
+        state = (ctypes.c_uint8 * size)()
+        return state if C.llama_state_seq_get_data(self.ptr, state, size, seq) else None
+
+    def load_seq(self, state: ctypes.Array, seq: int = 0) -> bool:
+        """Put a :meth:`save_seq` copy back in place of what ``seq`` holds; False when llama.cpp refused it (the
+        sequence is then empty)."""
+        C.llama_memory_seq_rm(self.memory, seq, -1, -1)
+        return bool(C.llama_state_seq_set_data(self.ptr, state, len(state), seq))
+
     def eval(self, tokens: list[int], start_pos: int, should_stop=None) -> int:
         """Decode ``tokens`` at positions ``start_pos...``; logits only for the last token.
 

@@ -62,6 +62,19 @@ def test_incognito_reads_and_writes_nothing(fresh) -> None:
     assert [m.text for m in a.memory.list()] == ["The user is vegetarian."]
 
 
+def test_learning_between_two_questions_leaves_the_chat_for_the_second_to_reuse(fresh) -> None:
+    """Learning ran its prompts in the engine's one context after each answer, so with memory on (the default)
+    every next question read the whole chat again."""
+    a = fresh()
+    first = a.ask("I keep bees and I live in Bergen. Which flowers do bees like?", sampling=GREEDY)
+    first.text()
+    a.scheduler.stop(drain_s=120)  # the learner runs now, on the same engine
+    assert a.memory.pending_count() == 0 and any("bergen" in m.text.lower() for m in a.memory.list())
+    second = a.ask("Which of them flower in spring?", first.done.conversation_id, sampling=GREEDY)
+    second.text()
+    assert second.done.stats.reused_tokens >= first.done.stats.prompt_tokens
+
+
 def _learned(assistant: Assistant, *said: str) -> list:
     """Say each message in one conversation, through ``ask``, then let the core's learner finish."""
     conversation = None
