@@ -12,7 +12,7 @@ from assistant.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from assistant.engine.chat_format import FormattedPrompt, Message
-    from assistant.engine.engine import Engine, LoadSettings, aside
+    from assistant.engine.engine import Engine, LoadSettings
     from assistant.engine.gguf_info import ModelInfo, read_model_info
     from assistant.engine.sampling import GREEDY, PRESETS, SamplingParams
     from assistant.engine.speculative import SpeculativeParams
@@ -23,7 +23,6 @@ _EXPORTS = {
     "Message": "chat_format",
     "Engine": "engine",
     "LoadSettings": "engine",
-    "aside": "engine",
     "ModelInfo": "gguf_info",
     "read_model_info": "gguf_info",
     "GREEDY": "sampling",
@@ -42,7 +41,6 @@ __all__ = [
     "ModelInfo",
     "SamplingParams",
     "SpeculativeParams",
-    "aside",
     "read_model_info",
 ]
 

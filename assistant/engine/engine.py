@@ -5,9 +5,10 @@ and background jobs share the engine). The KV cache is treated as a cache of the
 evaluated (``_kv``): a new prompt evaluates only what differs from it (longest common prefix), and the
 tail that no longer matches is dropped with the KV-cache API. That is what makes follow-up turns cheap.
 
-Work done between answers (memory learning) evaluates prompts of its own in the same context, which threw the
-conversation's cache away: with memory on, every question read the whole chat again. Such work runs
-:func:`aside`: the conversation's cache is copied out first and put back before the next answer.
+A prompt that shares less than half of the cache (another chat, memory learning between two answers) would
+throw the cache away: with memory on, every question read the whole chat again, and so did going back to a
+chat. The cache being left is copied out first (:meth:`Engine._switch_cache`), and a later prompt that continues
+it gets it back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -46,25 +46,17 @@ log = logging.getLogger(__name__)
 
 #: Room for llama.cpp's compute buffers and the logits of one batch, beyond weights + KV cache.
 _OVERHEAD_BYTES = 160 * 1024 * 1024
-#: A cache set aside is a copy in RAM (about 23 KB a token on the bundled model, 128 KB on an 8B one): at most
-#: this share of the free memory, and only for a prompt long enough to be worth keeping.
-_ASIDE_MEMORY_SHARE, _ASIDE_MIN_TOKENS = 0.25, 64
+#: The caches of prompts left behind (another chat, memory learning) are kept as copies in RAM (about 23 KB a
+#: token on the bundled model, 128 KB on an 8B one): at most this many, within this share of the free memory,
+#: each of at least this many tokens; a prompt that continues one of them gets it back.
+_KEPT_MAX, _KEPT_MEMORY_SHARE, _KEPT_MIN_TOKENS = 4, 0.25, 64
 
-_work = threading.local()
 
-
-@contextmanager
-def aside() -> Iterator[None]:
-    """Engine calls made in here, on this thread, keep the conversation's KV cache for the next answer: it is
-    copied out before the first of them evaluates anything (tens of milliseconds for a 4k-token chat), and put
-    back when an answer's prompt shares more with it than with what the work left. Memory learning runs so: on
-    a 3.7k-token chat the question after it read the whole chat again (22-26 s before the first token here)."""
-    before = getattr(_work, "aside", False)
-    _work.aside = True
-    try:
-        yield
-    finally:
-        _work.aside = before
+@dataclass
+class _Kept:
+    tokens: list[int]
+    state: object  # llama.cpp's copy of the sequence (NativeContext.save_seq)
+    size: int
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -144,8 +136,7 @@ class Engine:
         self._lock = threading.RLock()
         self._loaded: _Loaded | None = None
         self._kv: list[int] = []  # tokens whose K/V sit in the cache at positions 0..len-1
-        #: the conversation's cache while work runs :func:`aside`: its tokens and a copy of its K/V
-        self._set_aside: tuple[list[int], object] | None = None
+        self._kept: list[_Kept] = []  # caches of prompts left behind, the most recent first
         self._ngram: NgramDrafter | None = None  # the n-gram pool, kept across answers of the loaded model
         self._draft: ModelDrafter | None = None  # the draft model ("draft" or "self"), if one is set
         self._speed = SpeedModel()  # what decoding and drafting cost on the loaded model, measured as it runs
@@ -198,7 +189,7 @@ class Engine:
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
                                                    else "gguf"})
         with self._lock:  # swap only once the new model is fully ready
-            old, self._loaded, self._kv, self._ngram, self._set_aside = self._loaded, loaded, [], None, None
+            old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, loaded, [], None, []
             self._speed = SpeedModel()
             self._set_draft(None)  # it drafted for the old model: the caller sets one for the new model
         if old is not None:
@@ -211,7 +202,7 @@ class Engine:
         need = info.file_size + kv + _OVERHEAD_BYTES
         free = self._memory_probe()
         if self._loaded is not None:  # the current model's memory is freed once the new one is in place
-            free += self._loaded.info.file_size
+            free += self._loaded.info.file_size + sum(k.size for k in self._kept)
         if need > free:
             raise InsufficientMemoryError(
                 f"{info.name} needs about {need / 2**30:.1f} GiB of memory (weights {info.file_size / 2**30:.1f} "
@@ -231,11 +222,11 @@ class Engine:
                 loaded.batcher.clear_cache()
                 return
             loaded.ctx.clear()
-            self._kv, self._set_aside = [], None
+            self._kv, self._kept = [], []
 
     def unload(self) -> None:
         with self._lock:
-            old, self._loaded, self._kv, self._ngram, self._set_aside = self._loaded, None, [], None, None
+            old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, None, [], None, []
             self._set_draft(None)
         if old is not None:
             old.close()
@@ -390,10 +381,7 @@ class Engine:
     def _eval_prompt(self, loaded: _Loaded, prompt: list[int], cancel: threading.Event) -> tuple[int, int]:
         """Evaluate what the KV cache lacks of ``prompt``: (tokens reused, tokens evaluated); fewer evaluated
         than ``len(prompt) - reused`` when ``cancel`` stopped it (the cache then holds that prefix)."""
-        if getattr(_work, "aside", False):
-            self._put_aside(loaded)
-        elif self._set_aside is not None:
-            self._take_back(loaded, prompt)
+        self._switch_cache(loaded, prompt)
         ctx, kv = loaded.ctx, self._kv
         n_keep = self._reuse_prefix(ctx, prompt)
         to_eval = prompt[n_keep:]
@@ -410,29 +398,39 @@ class Engine:
         kv.extend(to_eval[:n_done])
         return n_keep, n_done
 
-    def _put_aside(self, loaded: _Loaded) -> None:
-        """Copy the conversation's cache out before work :func:`aside` uses the context (once: a second such call
-        finds the work's own prompt there)."""
-        if self._set_aside is not None or len(self._kv) < _ASIDE_MIN_TOKENS:
-            return
-        state = loaded.ctx.save_seq(int(self._memory_probe() * _ASIDE_MEMORY_SHARE))
-        if state is None:
-            log.info("the conversation's cache (%d tokens) is not set aside: too big or refused", len(self._kv))
-            return
-        self._set_aside = (list(self._kv), state)
-
-    def _take_back(self, loaded: _Loaded, prompt: list[int]) -> None:
-        """Before an answer: put the cache set aside back when ``prompt`` shares more with it than with what
-        the cache holds now."""
-        tokens, state = self._set_aside
-        self._set_aside = None
-        if _common_prefix(tokens, prompt) <= _common_prefix(self._kv, prompt):
-            return
-        if loaded.ctx.load_seq(state):
-            self._kv[:] = tokens  # in place: the caller holds this list
+    def _switch_cache(self, loaded: _Loaded, prompt: list[int]) -> None:
+        """Before ``prompt`` is evaluated: keep a copy of the cache when ``prompt`` leaves most of it behind, and
+        bring back a kept cache that ``prompt`` continues further than the one in place. Copying a 4k-token chat's
+        cache on the bundled model takes tens of milliseconds; reading the chat again took 20 s here."""
+        here = _common_prefix(self._kv, prompt)
+        shared, back = max(((_common_prefix(k.tokens, prompt), k) for k in self._kept), key=lambda sk: sk[0],
+                           default=(0, None))
+        if back is not None and shared - here >= _KEPT_MIN_TOKENS:
+            self._kept.remove(back)
         else:
-            loaded.ctx.clear()
-            self._kv.clear()
+            back = None
+        if len(self._kv) >= _KEPT_MIN_TOKENS and here < len(self._kv) // 2:
+            self._keep(loaded)
+        if back is not None:
+            if loaded.ctx.load_seq(back.state):
+                self._kv[:] = back.tokens  # in place: the caller holds this list
+            else:
+                loaded.ctx.clear()
+                self._kv.clear()
+
+    def _keep(self, loaded: _Loaded) -> None:
+        """Copy the cache in place out (it replaces an older copy of the same prompt), the oldest copies making
+        room within the memory share."""
+        kv = self._kv
+        budget = int(self._memory_probe() * _KEPT_MEMORY_SHARE)
+        state = loaded.ctx.save_seq(budget)
+        if state is None:
+            log.info("the cache of a %d-token prompt is not kept: too big for free memory, or refused", len(kv))
+            return
+        self._kept = [k for k in self._kept if _common_prefix(k.tokens, kv) < len(k.tokens) // 2]
+        self._kept.insert(0, _Kept(list(kv), state, len(state)))
+        while len(self._kept) > _KEPT_MAX or sum(k.size for k in self._kept) > budget:
+            self._kept.pop()
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""

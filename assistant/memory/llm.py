@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from mem0.configs.llms.base import BaseLlmConfig
 from mem0.llms.base import LLMBase
 
-from assistant.engine import GREEDY, Engine, Message, SamplingParams, aside
+from assistant.engine import GREEDY, Engine, Message, SamplingParams
 from assistant.engine.sampling import json_grammar
 from assistant.events import Done
 from assistant.memory.errors import MemoryJobCancelled
@@ -74,11 +74,10 @@ class HearthLLM(LLMBase):
         cancel: threading.Event | None = kwargs.get("cancel")
         prompt, tokens = self.engine.render([Message(m["role"], m["content"]) for m in messages])
         done: Done | None = None
-        with aside():  # the conversation's KV cache stays for its next question
-            for event in self.engine.generate(tokens, sampling, self.config.max_tokens, cancel, prompt.stop,
-                                              json_grammar(schema) if schema is not None else None):
-                if isinstance(event, Done):
-                    done = event
+        for event in self.engine.generate(tokens, sampling, self.config.max_tokens, cancel, prompt.stop,
+                                          json_grammar(schema) if schema is not None else None):
+            if isinstance(event, Done):
+                done = event
         if done is None or done.stats.stop_reason == "cancelled":
             raise MemoryJobCancelled("Memory work was interrupted so the engine could answer.")
         return done.text
@@ -90,8 +89,7 @@ class HearthLLM(LLMBase):
         """
         _prompt, tokens = self.engine.render([Message(m["role"], m["content"]) for m in messages])
         yes, no = self._answer_tokens()
-        with aside():
-            logprobs = self.engine.next_token_logprobs(tokens, [*yes, *no], cancel)
+        logprobs = self.engine.next_token_logprobs(tokens, [*yes, *no], cancel)
         if logprobs is None:
             raise MemoryJobCancelled("Memory work was interrupted so the engine could answer.")
         p = [math.exp(v) for v in logprobs]

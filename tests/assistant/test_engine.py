@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from checks import run_python, stream_until_cancelled
 
-from assistant.engine import GREEDY, Engine, LoadSettings, Message, aside
+from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.errors import (
     InsufficientMemoryError,
     ModelLoadError,
@@ -92,28 +92,29 @@ def test_prefix_reuse_matches_cold_start(chat_model_path: Path) -> None:
         eng.unload()
 
 
-def test_work_done_aside_between_answers_keeps_the_conversations_cache(chat_model_path: Path) -> None:
-    """Memory learning evaluated its own prompts in the one context between two answers, so the next question
-    read the whole chat again (22-26 s on a 3.7k-token chat). Work run aside leaves the conversation's cache
-    for it: the follow-up reuses the first turn, and answers as a cold run does (n_batch=1, as above)."""
+def test_a_conversation_left_for_other_work_or_another_chat_gets_its_cache_back(chat_model_path: Path) -> None:
+    """Memory learning evaluated its own prompts in the one context between two answers, and going to another
+    chat did the same, so the next question read the whole chat again (22-26 s on a 3.7k-token chat). The cache
+    being left is kept: the follow-up reuses the first turn, and answers as a cold run does (n_batch=1, as
+    above); each of two chats asked in turn continues its own cache."""
     eng = Engine()
     eng.load(chat_model_path, LoadSettings(n_ctx=1024, n_batch=1))
     try:
         turn1 = run(eng, QUESTION)
         follow_up = [*QUESTION, Message("assistant", turn1.text), Message("user", "Now one sentence about rivers.")]
-        learning = [Message("system", "Extract facts about the user as a JSON list."),
+        learning = [Message("system", "Extract facts about the user as a JSON list. " * 8),
                     Message("user", "I live in Bergen and I keep bees.")]
-        with aside():
-            run(eng, learning, max_tokens=8)
-            _prompt, tokens = eng.render(learning)  # a second call of the same work finds its own prompt
-            assert eng.next_token_logprobs(tokens, [1, 2]) is not None
+        learned = run(eng, learning, max_tokens=8)
+        assert learned.stats.reused_tokens < 8  # it shares only the template's first tokens with the chat
+        _prompt, tokens = eng.render(learning)  # a second step of the same work continues its own prompt
+        assert eng.next_token_logprobs(tokens, [1, 2]) is not None
         warm = run(eng, follow_up)
         assert warm.stats.reused_tokens > turn1.stats.prompt_tokens
-        eng.clear_cache()
+        again = run(eng, [*learning, Message("assistant", learned.text), Message("user", "And I sing.")])
+        assert again.stats.reused_tokens >= learned.stats.prompt_tokens  # the other "chat" got its cache back
+        eng.clear_cache()  # forgets the kept caches too: a cold run
         cold = run(eng, follow_up)
-        assert warm.text == cold.text
-        run(eng, learning, max_tokens=8)  # not aside: the follow-up reads its prompt again, as before
-        assert run(eng, follow_up).stats.reused_tokens < turn1.stats.prompt_tokens
+        assert cold.stats.reused_tokens == 0 and warm.text == cold.text
     finally:
         eng.unload()
 
