@@ -285,11 +285,23 @@ class Assistant:
         return PRESETS
 
     def save_settings(self) -> None:
-        """Persist the settings, and the model section also as the current model's own profile."""
+        """Persist the settings, and the model section also as the current model's own profile.
+
+        A process that watches the file does not write over an edit it has not applied yet (the file is no longer
+        what it last read or wrote): the watcher applies that edit next. A save at the end of a model switch
+        wrote over a hand edit made while the model loaded (a token deleted to get a new one came back)."""
         from assistant.models import ModelProfile
 
         with self._settings_lock:
-            self._settings_text = save_settings(self.settings, self.paths.settings_file)
+            file = self.paths.settings_file
+            try:
+                edited = self._settings_text is not None and file.read_text(encoding="utf-8") != self._settings_text
+            except (OSError, UnicodeDecodeError):
+                edited = False
+            if edited:
+                log.info("%s was edited since this process read it: the edit applies next, not written over", file)
+            else:
+                self._settings_text = save_settings(self.settings, file)
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
     def update_settings(self, new: Settings, progress: Callable[[Progress], None] | None = None,

@@ -384,3 +384,22 @@ def test_a_settings_file_read_while_an_editor_rewrites_it_in_place_keeps_the_edi
     live = assistant.settings.model
     assert (live.temperature, live.system_prompt) == (0.9, "Answer like a pirate.")
     assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
+
+
+def test_a_save_does_not_write_over_an_edit_of_the_settings_file_not_yet_applied(assistant: Assistant) -> None:
+    """A model switch saves the settings once the model has loaded; a hand edit made meanwhile (CI: the token
+    deleted to get a new one, while `hearth serve` switched models) was written over, and never applied."""
+    import tomllib
+
+    import tomli_w
+
+    assistant._watch_settings_file()  # as in a window or a server: this process follows the file
+    assistant.update_settings(assistant.settings)
+    file = assistant.paths.settings_file
+    data = tomllib.loads(file.read_text())
+    data["model"]["system_prompt"] = "Answer like a pirate."
+    file.write_text(tomli_w.dumps(data))  # the edit, not yet seen by the watcher
+    assistant.save_settings()  # what the end of a model switch does
+    assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
+    assistant._settings_file_changed()
+    assert assistant.settings.model.system_prompt == "Answer like a pirate."
