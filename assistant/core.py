@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
-from assistant.chat.turn import TurnOptions, TurnParts, memory_choice, run_turn
+from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
 from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
 from assistant.events import (
@@ -830,9 +830,8 @@ class Assistant:
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
-        options = memory_choice(options, self.history)
-        try:
-            memory = self.memory if options.use_memory else None
+        try:  # left open (None), run_turn decides whether to use it (see memory_choice)
+            memory = self.memory if options.use_memory is not False else None
         except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
             memory = None
             yield Notice("memory", f"Answered without your memory: {exc}")

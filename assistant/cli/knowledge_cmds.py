@@ -160,8 +160,8 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:
         except json.JSONDecodeError as exc:
             yield number, "", f"{path}:{number}: not JSON ({exc.msg})."
             continue
-        qid = query.get("id", number) if isinstance(query, dict) else number
-        text = query.get("text") if isinstance(query, dict) else None
+        query = query if isinstance(query, dict) else {}
+        qid, text = query.get("id", number), query.get("text")
         if not isinstance(text, str) or not text.strip():
             yield qid, "", f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
         else:

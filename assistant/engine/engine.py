@@ -14,6 +14,7 @@ it gets it back.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
 import threading
 import time
@@ -55,8 +56,7 @@ _KEPT_MAX, _KEPT_MEMORY_SHARE, _KEPT_MIN_TOKENS = 4, 0.25, 64
 @dataclass
 class _Kept:
     tokens: list[int]
-    state: object  # llama.cpp's copy of the sequence (NativeContext.save_seq)
-    size: int
+    state: ctypes.Array  # llama.cpp's copy of the sequence (NativeContext.save_seq); len() is its size in bytes
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -202,7 +202,7 @@ class Engine:
         need = info.file_size + kv + _OVERHEAD_BYTES
         free = self._memory_probe()
         if self._loaded is not None:  # the current model's memory is freed once the new one is in place
-            free += self._loaded.info.file_size + sum(k.size for k in self._kept)
+            free += self._loaded.info.file_size + sum(len(k.state) for k in self._kept)
         if need > free:
             raise InsufficientMemoryError(
                 f"{info.name} needs about {need / 2**30:.1f} GiB of memory (weights {info.file_size / 2**30:.1f} "
@@ -428,8 +428,8 @@ class Engine:
             log.info("the cache of a %d-token prompt is not kept: too big for free memory, or refused", len(kv))
             return
         self._kept = [k for k in self._kept if _common_prefix(k.tokens, kv) < len(k.tokens) // 2]
-        self._kept.insert(0, _Kept(list(kv), state, len(state)))
-        while len(self._kept) > _KEPT_MAX or sum(k.size for k in self._kept) > budget:
+        self._kept.insert(0, _Kept(list(kv), state))
+        while len(self._kept) > _KEPT_MAX or sum(len(k.state) for k in self._kept) > budget:
             self._kept.pop()
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
