@@ -319,6 +319,7 @@ class MainWindow(QMainWindow):
         # queued behind this event), yet its watchers, learner and databases are open all the same.
         assistant, self.assistant, self._opened = self.assistant or self._opened, None, None
         if assistant is not None:
+            self.hide()  # closing the core saves the open chats' caches to disk: the window is gone meanwhile
             assistant.close(learning_s=2.0)  # what is still queued is learned at the next start
         super().closeEvent(event)
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
+from assistant.engine.prompt_store import PromptStore
 from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
 from assistant.events import (
     BackgroundEvent,
@@ -139,6 +140,9 @@ class Assistant:
         self.history = history or History(paths.history_db)
         #: What happened to the chat history file at open (salvaged after damage, or read-only), or ``None``.
         self.history_warning = self.history.salvage_report
+        # a conversation's KV cache outlives the process (engine/prompt_store.py) and dies with the conversation
+        self._local_engine.use_prompt_store(PromptStore(paths.prompt_cache_dir, keeps=self.history.has_conversation))
+        self.history.on_delete(self._local_engine.forget_cache)
         self._knowledge = knowledge
         self._memory = memory
         self._models: ModelsService | None = None

@@ -66,6 +66,11 @@ class Paths:
         return self.data_dir / "memory"
 
     @property
+    def prompt_cache_dir(self) -> Path:
+        """Conversations' KV caches saved between runs (``engine/prompt_store.py``)."""
+        return self.cache_dir / "prompts"
+
+    @property
     def index_manifest(self) -> Path:
         return self.data_dir / "index-manifest.sqlite3"
 

@@ -45,6 +45,8 @@ class FakeEngine:
         self.info: Any = None
         self.loads: list[tuple[Path, Any]] = []
         self.prompts: list[str] = []
+        self.cache_keys: list[str | None] = []  # generate's cache_key, per prompt
+        self.forgotten: list[str] = []  # conversations whose caches the facade dropped
         self.samplings: list[Any] = []  # the sampling of each answer, as asked
         self.busy = threading.Lock()  # held while generating, like the real engine's lock
         self.cached_tokens = 0
@@ -101,11 +103,18 @@ class FakeEngine:
         return FormattedPrompt(text, (), False), tokens
 
     # -- generation ------------------------------------------------------------------------------------
+    def use_prompt_store(self, store: Any) -> None:
+        self.prompt_store = store
+
+    def forget_cache(self, key: str) -> None:
+        self.forgotten.append(key)
+
     def generate(self, tokens: list[int], sampling: Any, max_tokens: int, cancel: threading.Event | None = None,
-                 stop: Sequence[str] = ()) -> Iterator[Token | Done]:
+                 stop: Sequence[str] = (), cache_key: str | None = None) -> Iterator[Token | Done]:
         with self.busy:
             prompt = self._rendered.get(tuple(tokens), "")
             self.prompts.append(prompt)
+            self.cache_keys.append(cache_key)
             self.samplings.append(sampling)
             reply = self.reply(prompt)
             cut = min((at for s in stop if s and (at := reply.find(s)) >= 0), default=len(reply))  # as llama.cpp's

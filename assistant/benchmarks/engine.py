@@ -13,6 +13,7 @@ import json
 import random
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.engine.decode_thread import decode_thread
 from assistant.engine.engine import default_threads
 from assistant.engine.native import cpu_has_amx
+from assistant.engine.prompt_store import PromptStore
 from assistant.events import Done
 from assistant.paths import BUNDLED_CHAT_MODEL, get_paths
 
@@ -108,8 +110,10 @@ def _high_level_answer(llm: Any) -> dict[str, float]:
     return {"tg_tps": (n - 1) / (last - first) if n > 1 else 0.0, "tg_tokens": n}
 
 
-def _ttft_fifth_turn(engine: Engine) -> dict[str, float]:
-    """Four turns of ~450 tokens each, then a 5th question: TTFT with the cached prefix vs a cold start."""
+def _ttft_fifth_turn(engine: Engine, model: str, settings: LoadSettings) -> dict[str, float]:
+    """Four turns of ~450 tokens each, then a 5th question: TTFT with the cached prefix vs a cold start, and
+    after a restart (the engine unloaded, saving the conversation's cache, and loaded again: the cache is read
+    back from disk)."""
     random.seed(7)
     words = ["river", "stone", "garden", "lamp", "winter", "harbour", "letter", "music", "orchard", "bridge"]
     history: list[Message] = []
@@ -125,8 +129,20 @@ def _ttft_fifth_turn(engine: Engine) -> dict[str, float]:
     warm = next(e for e in engine.generate(tokens, GREEDY, 1) if isinstance(e, Done)).stats
     engine.clear_cache()
     cold = next(e for e in engine.generate(tokens, GREEDY, 1) if isinstance(e, Done)).stats
+    with tempfile.TemporaryDirectory() as folder:
+        engine.use_prompt_store(PromptStore(Path(folder), keeps=lambda key: True))
+        _p, turns = engine.render(history)  # the conversation as the 4th answer left it
+        next(e for e in engine.generate(turns, GREEDY, 1, cache_key="bench") if isinstance(e, Done))
+        started = time.perf_counter()
+        engine.unload()
+        save_s = time.perf_counter() - started
+        engine.load(model, settings)
+        restart = next(e for e in engine.generate(tokens, GREEDY, 1, cache_key="bench") if isinstance(e, Done)).stats
+        engine.use_prompt_store(None)
     return {"prompt_tokens": len(tokens), "warm_evaluated": warm.evaluated_tokens,
-            "warm_ttft_s": warm.ttft_s, "cold_ttft_s": cold.ttft_s, "ratio": warm.ttft_s / cold.ttft_s}
+            "warm_ttft_s": warm.ttft_s, "cold_ttft_s": cold.ttft_s, "ratio": warm.ttft_s / cold.ttft_s,
+            "restart_evaluated": restart.evaluated_tokens, "restart_ttft_s": restart.ttft_s,
+            "restart_ratio": restart.ttft_s / cold.ttft_s, "save_at_unload_s": save_s}
 
 
 #: prompt lengths at which the two KV cache precisions are compared
@@ -175,7 +191,8 @@ def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) ->
     threads = threads or default_threads()
     tools = ensure_tools(get_paths().cache_dir, log=log)
     engine = Engine()
-    engine.load(model, LoadSettings(n_ctx=4096, n_threads=threads, n_batch=N_BATCH))
+    settings = LoadSettings(n_ctx=4096, n_threads=threads, n_batch=N_BATCH)
+    engine.load(model, settings)
     depth = len(engine.render(STORY)[1])
     llm = _high_level_llm(model, threads)
     samples: dict[str, list[dict[str, float]]] = {"native": [], "hearth": [], "high_level": []}
@@ -185,8 +202,8 @@ def run(model: str | None = None, threads: int = 0, reps: int = 5, log=print) ->
         samples["hearth"].append(_hearth(engine))
         samples["high_level"].append(_high_level(llm))
     del llm
-    log("TTFT of the 5th turn (~2,000 tokens): prefix reuse vs cold")
-    ttft = _ttft_fifth_turn(engine)
+    log("TTFT of the 5th turn (~2,000 tokens): prefix reuse and after a restart vs cold")
+    ttft = _ttft_fifth_turn(engine, model, settings)
     engine.unload()
     kv_cache = _kv_cache_speeds(model, threads, reps, log)
 
@@ -236,6 +253,9 @@ def table(r: dict[str, Any]) -> str:
         f"| TTFT 5th turn, {t['prompt_tokens']} tokens (s) | cold {t['cold_ttft_s']:.3f} | "
         f"reuse {t['warm_ttft_s']:.3f} ({t['warm_evaluated']} evaluated) | {ratios['ttft_reuse_vs_cold']:.2f}x | "
         "<= 0.25x |",
+        f"| TTFT 5th turn after a restart (the cache read from disk; saving it at unload took "
+        f"{t['save_at_unload_s']:.2f} s) | cold {t['cold_ttft_s']:.3f} | restart {t['restart_ttft_s']:.3f} "
+        f"({t['restart_evaluated']} evaluated) | {t['restart_ratio']:.2f}x | <= 0.25x |",
         "",
         "KV cache precision (the answer loop, 64 answer tokens after a prompt of N tokens; median tok/s):",
         "",

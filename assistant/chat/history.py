@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -271,6 +271,7 @@ class History:
         #: What happened to the file at open, as one sentence for the user: salvaged after damage, or opened
         #: read-only. ``None`` when it opened normally. The facade shows it as ``history_warning``.
         self.salvage_report: str | None = None
+        self._on_delete: list[Callable[[str], None]] = []
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -565,6 +566,14 @@ class History:
         with self._read() as conn:
             return self._conversation_row(conn, conversation_id)
 
+    def has_conversation(self, conversation_id: str) -> bool:
+        """Whether the conversation exists (False too when the history cannot be read)."""
+        try:
+            self.get_conversation(conversation_id)
+        except HistoryError:
+            return False
+        return True
+
     def rename(self, conversation_id: str, title: str) -> Conversation:
         """Change the title (the search index follows via trigger). Does not reorder the sidebar."""
         title = " ".join(title.split())
@@ -584,11 +593,18 @@ class History:
                 raise _conversation_not_found(conversation_id)
 
     def delete(self, conversation_id: str) -> None:
-        """Delete a conversation; its messages and their search-index rows go with it."""
+        """Delete a conversation; its messages and their search-index rows go with it, and so does what
+        others keep of it (``on_delete``: the engine's saved caches)."""
         with self._write() as conn:
             cur = conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             if cur.rowcount == 0:
                 raise _conversation_not_found(conversation_id)
+        for listener in self._on_delete:
+            listener(conversation_id)
+
+    def on_delete(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(conversation_id)`` after each deleted conversation."""
+        self._on_delete.append(listener)
 
     # --- messages ---------------------------------------------------------------------------------------
     def add_message(

@@ -184,7 +184,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         # a grammar is passed only when there is one: duck-typed engines (fakes, remote) need not know the keyword
         constrained = {"grammar": options.grammar} if options.grammar else {}
         prepare_s = time.monotonic() - asked_at
-        for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, stop, **constrained):
+        # the conversation names the cache the engine may save to disk and find again in a later run
+        for event in engine.generate(built.tokens, sampling, built.max_tokens, cancel, stop, cache_key=conversation_id,
+                                     **constrained):
             if isinstance(event, Token):
                 piece = cleaner.feed(event.text) if cleaner is not None else event.text
                 if not piece:

@@ -8,7 +8,8 @@ tail that no longer matches is dropped with the KV-cache API. That is what makes
 A prompt that shares less than half of the cache (another chat, memory learning between two answers) would
 throw the cache away: with memory on, every question read the whole chat again, and so did going back to a
 chat. The cache being left is copied out first (:meth:`Engine._switch_cache`), and a later prompt that continues
-it gets it back.
+it gets it back. A conversation's cache (a prompt given a ``cache_key``) that the engine lets go (unload, another
+model, RAM making room) goes to disk when a :class:`PromptStore` is set, for the next run to read back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from assistant.engine.batching import Batcher, Job
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
 from assistant.engine.draft_model import ModelDrafter
 from assistant.engine.gguf_info import ModelInfo, read_model_info
+from assistant.engine.prompt_store import MIN_TOKENS as _DISK_MIN_TOKENS
+from assistant.engine.prompt_store import PromptStore, Stored, model_digest
 from assistant.engine.sampling import SamplerChain, SamplingParams
 from assistant.engine.speculative import AutoPolicy, FixedPolicy, NgramDrafter, SpeedModel
 from assistant.engine.stops import StopMatcher
@@ -57,6 +60,7 @@ _KEPT_MAX, _KEPT_MEMORY_SHARE, _KEPT_MIN_TOKENS = 4, 0.25, 64
 class _Kept:
     tokens: list[int]
     state: ctypes.Array  # llama.cpp's copy of the sequence (NativeContext.save_seq); len() is its size in bytes
+    key: str | None  # the conversation it belongs to (generate's cache_key), if any
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -96,6 +100,7 @@ class _Loaded:
     settings: LoadSettings
     device: str
     batcher: Batcher | None = None  # set when several answers are decoded together (n_parallel > 1)
+    disk_id: str = ""  # which saved caches fit this model (prompt_store.model_digest)
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -137,6 +142,9 @@ class Engine:
         self._loaded: _Loaded | None = None
         self._kv: list[int] = []  # tokens whose K/V sit in the cache at positions 0..len-1
         self._kept: list[_Kept] = []  # caches of prompts left behind, the most recent first
+        self._kv_key: str | None = None  # the conversation whose prompt the cache holds (generate's cache_key)
+        self._prompts: PromptStore | None = None  # where conversations' caches go between runs
+        self._looked_up: set[str] = set()  # conversations already looked for on disk since the model loaded
         self._ngram: NgramDrafter | None = None  # the n-gram pool, kept across answers of the loaded model
         self._draft: ModelDrafter | None = None  # the draft model ("draft" or "self"), if one is set
         self._speed = SpeedModel()  # what decoding and drafting cost on the loaded model, measured as it runs
@@ -183,13 +191,16 @@ class Engine:
             settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap,
                                   n_parallel, settings.kv_cache),
             device=_device_label(settings, model.n_layer),
+            disk_id=model_digest(info.path, settings.kv_cache),
         )
         if n_parallel > 1:
             loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.name,
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
                                                    else "gguf"})
         with self._lock:  # swap only once the new model is fully ready
+            self._save_caches()
             old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, loaded, [], None, []
+            self._looked_up.clear()
             self._speed = SpeedModel()
             self._set_draft(None)  # it drafted for the old model: the caller sets one for the new model
         if old is not None:
@@ -223,13 +234,52 @@ class Engine:
                 return
             loaded.ctx.clear()
             self._kv, self._kept = [], []
+            if self._prompts is not None:
+                self._prompts.clear()
 
     def unload(self) -> None:
         with self._lock:
+            self._save_caches()
             old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, None, [], None, []
             self._set_draft(None)
         if old is not None:
             old.close()
+
+    def use_prompt_store(self, store: PromptStore | None) -> None:
+        """Save conversations' caches to ``store`` when the engine lets them go, and look there for a
+        conversation's first prompt (see ``generate``'s ``cache_key``)."""
+        with self._lock:
+            self._prompts = store
+            self._looked_up.clear()
+
+    def forget_cache(self, key: str) -> None:
+        """Drop every cache of conversation ``key``, in RAM and on disk (the conversation was deleted)."""
+        with self._lock:
+            self._kept = [k for k in self._kept if k.key != key]
+            if self._kv_key == key:
+                self._kv_key = None  # the cache in place stays (it is only reused by a prompt that continues it)
+            if self._prompts is not None:
+                self._prompts.forget(key)
+
+    def _save_caches(self) -> None:
+        """Before the engine lets its caches go: write the conversations' caches to the prompt store."""
+        loaded, store = self._loaded, self._prompts
+        if loaded is None or store is None or loaded.batcher is not None:
+            return
+        saved: set[str] = set()
+        if self._kv_key is not None and len(self._kv) >= _DISK_MIN_TOKENS:
+            state = loaded.ctx.save_seq(int(self._memory_probe() * _KEPT_MEMORY_SHARE))
+            if state is not None:
+                store.save(self._kv_key, loaded.disk_id, self._kv, state)
+                saved.add(self._kv_key)
+        for kept in self._kept:
+            self._save_kept(kept, saved)
+
+    def _save_kept(self, kept: _Kept, saved: set[str]) -> None:
+        if (self._prompts is not None and kept.key is not None and kept.key not in saved
+                and len(kept.tokens) >= _DISK_MIN_TOKENS):
+            self._prompts.save(kept.key, self._require().disk_id, kept.tokens, kept.state)
+            saved.add(kept.key)
 
     def set_draft_model(self, path: str | Path | None, kind: str = "draft") -> ModelInfo | None:
         """Load ``path`` as the draft model for speculative modes "draft"/"self" (``kind``) and auto; None
@@ -330,19 +380,22 @@ class Engine:
         cancel: threading.Event | None = None,
         stop: tuple[str, ...] = (),
         grammar: str | None = None,
+        cache_key: str | None = None,
     ) -> Iterator[Token | Done]:
         """Stream Token events for ``prompt`` and end with one Done carrying the stats.
 
-        ``grammar`` (GBNF, see ``sampling.json_grammar``) constrains the output. Holds the engine lock for
-        the whole generation; closing the iterator early releases it. With ``n_parallel`` > 1 the answer is
-        decoded together with the other requests' (``batching.py``) and no lock is held while it streams.
+        ``grammar`` (GBNF, see ``sampling.json_grammar``) constrains the output. ``cache_key`` names the
+        conversation the prompt belongs to: its cache may be saved to and read from the prompt store. Holds the
+        engine lock for the whole generation; closing the iterator early releases it. With ``n_parallel`` > 1
+        the answer is decoded together with the other requests' (``batching.py``) and no lock is held while it
+        streams.
         """
         with self._lock:
             loaded = self._require_prompt(prompt)
             batcher = loaded.batcher
             if batcher is None:
                 yield from self._generate_locked(loaded, prompt, sampling, max_tokens, cancel or threading.Event(),
-                                                 stop, grammar)
+                                                 stop, grammar, cache_key)
                 return
             job = Job(prompt, SamplerChain(sampling, loaded.model.vocab, loaded.model.n_vocab, grammar),
                       _Answer(loaded.model, stop, max_tokens), cancel or threading.Event())
@@ -378,10 +431,12 @@ class Engine:
             raise ContextOverflowError(f"The prompt is {len(prompt)} tokens but the context holds {loaded.ctx.n_ctx}.")
         return loaded
 
-    def _eval_prompt(self, loaded: _Loaded, prompt: list[int], cancel: threading.Event) -> tuple[int, int]:
+    def _eval_prompt(self, loaded: _Loaded, prompt: list[int], cancel: threading.Event,
+                     key: str | None = None) -> tuple[int, int]:
         """Evaluate what the KV cache lacks of ``prompt``: (tokens reused, tokens evaluated); fewer evaluated
         than ``len(prompt) - reused`` when ``cancel`` stopped it (the cache then holds that prefix)."""
-        self._switch_cache(loaded, prompt)
+        self._switch_cache(loaded, prompt, key)
+        self._kv_key = key
         ctx, kv = loaded.ctx, self._kv
         n_keep = self._reuse_prefix(ctx, prompt)
         to_eval = prompt[n_keep:]
@@ -398,29 +453,51 @@ class Engine:
         kv.extend(to_eval[:n_done])
         return n_keep, n_done
 
-    def _switch_cache(self, loaded: _Loaded, prompt: list[int]) -> None:
+    def _switch_cache(self, loaded: _Loaded, prompt: list[int], key: str | None) -> None:
         """Before ``prompt`` is evaluated: keep a copy of the cache when ``prompt`` leaves most of it behind, and
-        bring back a kept cache that ``prompt`` continues further than the one in place. Copying a 4k-token chat's
-        cache on the bundled model takes tens of milliseconds; reading the chat again took 20 s here."""
+        bring back a kept cache, or conversation ``key``'s cache saved on disk by an earlier run, that
+        ``prompt`` continues further than the one in place. Copying a 4k-token chat's cache on the bundled model
+        takes tens of milliseconds; reading the chat again took 20 s here."""
         here = _common_prefix(self._kv, prompt)
         shared, back = max(((_common_prefix(k.tokens, prompt), k) for k in self._kept), key=lambda sk: sk[0],
                            default=(0, None))
-        if back is not None and shared - here >= _KEPT_MIN_TOKENS:
-            self._kept.remove(back)
-        else:
-            back = None
+        if back is None or shared - here < _KEPT_MIN_TOKENS:
+            shared, back = here, None
+        stored = self._stored(loaded, key)
+        if stored is not None and _common_prefix(stored.tokens, prompt) - shared < _KEPT_MIN_TOKENS:
+            stored = None
         if len(self._kv) >= _KEPT_MIN_TOKENS and here < len(self._kv) // 2:
             self._keep(loaded)
-        if back is not None:
+        if stored is not None:
+            state = stored.read_state()
+            if state is not None and loaded.ctx.load_seq(state):
+                self._kv[:] = stored.tokens
+                log.info("read the cache of a %d-token conversation from disk", len(stored.tokens))
+            else:
+                log.warning("llama.cpp refused the saved cache %s; the prompt is evaluated instead",
+                            stored.path.name)
+                stored.path.unlink(missing_ok=True)
+                loaded.ctx.clear()
+                self._kv.clear()
+        elif back is not None:
+            self._kept.remove(back)
             if loaded.ctx.load_seq(back.state):
                 self._kv[:] = back.tokens  # in place: the caller holds this list
             else:
                 loaded.ctx.clear()
                 self._kv.clear()
 
+    def _stored(self, loaded: _Loaded, key: str | None) -> Stored | None:
+        """Conversation ``key``'s cache on disk, looked for once per model load: after its first prompt the
+        conversation's cache lives in RAM, and goes to disk again when the engine lets it go."""
+        if key is None or self._prompts is None or key in self._looked_up:
+            return None
+        self._looked_up.add(key)
+        return self._prompts.find(key, loaded.disk_id)
+
     def _keep(self, loaded: _Loaded) -> None:
         """Copy the cache in place out (it replaces an older copy of the same prompt), the oldest copies making
-        room within the memory share."""
+        room within the memory share; a conversation's copy that leaves RAM goes to disk."""
         kv = self._kv
         budget = int(self._memory_probe() * _KEPT_MEMORY_SHARE)
         state = loaded.ctx.save_seq(budget)
@@ -428,9 +505,9 @@ class Engine:
             log.info("the cache of a %d-token prompt is not kept: too big for free memory, or refused", len(kv))
             return
         self._kept = [k for k in self._kept if _common_prefix(k.tokens, kv) < len(k.tokens) // 2]
-        self._kept.insert(0, _Kept(list(kv), state))
+        self._kept.insert(0, _Kept(list(kv), state, self._kv_key))
         while len(self._kept) > _KEPT_MAX or sum(len(k.state) for k in self._kept) > budget:
-            self._kept.pop()
+            self._save_kept(self._kept.pop(), set())
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""
@@ -455,10 +532,11 @@ class Engine:
         cancel: threading.Event,
         stop: tuple[str, ...],
         grammar: str | None,
+        cache_key: str | None,
     ) -> Iterator[Token | Done]:
         model, ctx, kv = loaded.model, loaded.ctx, self._kv
         t0 = time.perf_counter()
-        n_keep, n_done = self._eval_prompt(loaded, prompt, cancel)
+        n_keep, n_done = self._eval_prompt(loaded, prompt, cancel, cache_key)
         t_prompt = time.perf_counter()
 
         answer = _Answer(model, stop, max_tokens)

@@ -423,11 +423,13 @@ class RemoteEngine:
         cancel: threading.Event | None = None,
         stop: Sequence[str] = (),
         grammar: str | None = None,
+        cache_key: str | None = None,
     ) -> Iterator[Token | Done]:
         """Stream Token events for ``prompt`` and end with one Done carrying the stats, as :meth:`Engine.generate`
         does. ``prompt``: ``render``'s RemotePrompt (a chat completion), or token ids from :meth:`tokenize` (raw
         text continued with ``/v1/completions``: the server's own ids are sent as they are, stand-ins as their
-        text). ``grammar``: GBNF, or a ``JsonGrammar`` whose schema is sent instead."""
+        text). ``grammar``: GBNF, or a ``JsonGrammar`` whose schema is sent instead. ``cache_key`` is not used:
+        the server keeps its own prompt cache."""
         conn = self._require()
         path, target = self._target(conn, prompt)
         cancel = cancel or threading.Event()

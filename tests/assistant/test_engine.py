@@ -13,6 +13,7 @@ import pytest
 from checks import run_python, stream_until_cancelled
 
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
+from assistant.engine.prompt_store import PromptStore
 from assistant.errors import (
     InsufficientMemoryError,
     ModelLoadError,
@@ -117,6 +118,48 @@ def test_a_conversation_left_for_other_work_or_another_chat_gets_its_cache_back(
         assert cold.stats.reused_tokens == 0 and warm.text == cold.text
     finally:
         eng.unload()
+
+
+def test_a_conversation_cache_let_go_at_unload_is_read_back_in_the_next_run(chat_model_path: Path,
+                                                                             tmp_path: Path) -> None:
+    """The first question after a restart read the whole chat again (15 s for a 3.6k-token chat through
+    `hearth ask -c`). A conversation's cache goes to disk when the engine lets it go, and the next engine
+    continues it, answering as a cold run does; a cache of another KV cache type is not used, and a
+    conversation that no longer exists gets no file."""
+    store = PromptStore(tmp_path / "prompts", keeps=lambda key: key == "chat")
+    notes = [Message("user", "My notes: " + " ".join(f"shelf {i} holds {i * 7} jars of honey." for i in range(40))
+                     + " How many jars are on shelf 3?")]
+
+    def engine_on(kv_cache: str = "f16", prompts: PromptStore | None = store) -> Engine:
+        eng = Engine()
+        eng.use_prompt_store(prompts)
+        eng.load(chat_model_path, LoadSettings(n_ctx=1024, n_batch=1, kv_cache=kv_cache))
+        return eng
+
+    first = engine_on()
+    turn1 = run(first, notes, cache_key="chat")
+    assert turn1.stats.prompt_tokens >= 256
+    run(first, [Message("user", "Tell me a story about a cat. " * 30)], max_tokens=4, cache_key="gone")
+    first.unload()
+    assert len(list(store.folder.glob("*.kv"))) == 1  # the chat's, kept in RAM until now; none for "gone"
+    follow_up = [*notes, Message("assistant", turn1.text), Message("user", "And on shelf 5?")]
+    second = engine_on()
+    try:
+        warm = run(second, follow_up, cache_key="chat")
+        assert warm.stats.reused_tokens > turn1.stats.prompt_tokens
+    finally:
+        second.unload()
+    cold_engine = engine_on(prompts=None)
+    try:
+        cold = run(cold_engine, follow_up)
+        assert cold.stats.reused_tokens == 0 and warm.text == cold.text
+    finally:
+        cold_engine.unload()
+    other = engine_on("q8_0")  # a state of another cache type is another file, not a refused load
+    try:
+        assert run(other, follow_up, max_tokens=1, cache_key="chat").stats.reused_tokens == 0
+    finally:
+        other.unload()
 
 
 def test_edited_history_trims_the_stale_kv_tail(engine: Engine) -> None:

@@ -48,6 +48,22 @@ def test_a_turn_is_saved_and_carries_both_message_ids(assistant: Assistant) -> N
     assert [(m.id, m.role) for m in messages] == [(done.user_message_id, "user"), (done.message_id, "assistant")]
 
 
+def test_a_conversations_answers_name_its_cache_and_deleting_it_drops_the_cache(assistant: Assistant) -> None:
+    """The engine saves a conversation's KV cache for the next run under the conversation's id; a deleted
+    conversation's saved cache is deleted with it, and a stateless request names no conversation."""
+    first = assistant.ask("First question.")
+    first.text()
+    cid = first.done.conversation_id
+    assistant.ask("Second question.", cid).text()
+    engine = assistant.engine
+    assistant.chat([{"role": "user", "content": "A stateless question."}]).text()
+    assert engine.cache_keys == [cid, cid, None]
+    assert engine.prompt_store.folder == get_paths().prompt_cache_dir
+    assistant.history.delete(cid)
+    assert engine.forgotten == [cid]
+    assert not engine.prompt_store._keeps(cid)  # a cache let go later is not saved for it either
+
+
 def test_regenerate_replaces_the_question_and_everything_after_it(assistant: Assistant) -> None:
     first = assistant.ask("First question.")
     first.text()
