@@ -253,13 +253,12 @@ class Engine:
             self._looked_up.clear()
 
     def forget_cache(self, key: str) -> None:
-        """Drop every cache of conversation ``key``, in RAM and on disk (the conversation was deleted)."""
-        with self._lock:
-            self._kept = [k for k in self._kept if k.key != key]
-            if self._kv_key == key:
-                self._kv_key = None  # the cache in place stays (it is only reused by a prompt that continues it)
-            if self._prompts is not None:
-                self._prompts.forget(key)
+        """Delete the saved caches of conversation ``key`` (it was deleted). No lock: a chat deleted while
+        another answers must not wait for that answer. Its copies in RAM may stay: they serve only a prompt
+        that continues them, and the store writes none for a conversation that is gone."""
+        store = self._prompts
+        if store is not None:
+            store.forget(key)
 
     def _save_caches(self) -> None:
         """Before the engine lets its caches go: write the conversations' caches to the prompt store."""
@@ -464,7 +463,8 @@ class Engine:
         if back is None or shared - here < _KEPT_MIN_TOKENS:
             shared, back = here, None
         stored = self._stored(loaded, key)
-        if stored is not None and _common_prefix(stored.tokens, prompt) - shared < _KEPT_MIN_TOKENS:
+        if stored is not None and (len(stored.tokens) >= loaded.ctx.n_ctx  # saved with a larger context
+                                   or _common_prefix(stored.tokens, prompt) - shared < _KEPT_MIN_TOKENS):
             stored = None
         if len(self._kv) >= _KEPT_MIN_TOKENS and here < len(self._kv) // 2:
             self._keep(loaded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import shutil
 import threading
@@ -160,6 +161,24 @@ def test_a_conversation_cache_let_go_at_unload_is_read_back_in_the_next_run(chat
         assert run(other, follow_up, max_tokens=1, cache_key="chat").stats.reused_tokens == 0
     finally:
         other.unload()
+
+
+def test_deleting_a_chat_while_another_answers_does_not_wait_for_the_answer(engine: Engine, tmp_path: Path) -> None:
+    """The history deletes a chat's saved caches through the engine, whose lock an answer holds while it
+    streams: the window's sidebar would have waited for the answer to end."""
+    store = PromptStore(tmp_path / "prompts", keeps=lambda key: True)
+    store.save("deleted chat", "model", [1, 2], (ctypes.c_uint8 * 8)())
+    engine.use_prompt_store(store)
+    stream = engine.generate(engine.render(QUESTION)[1], GREEDY, 64)
+    try:
+        assert isinstance(next(stream), Token)  # mid-answer, the lock held
+        forget = threading.Thread(target=engine.forget_cache, args=("deleted chat",))
+        forget.start()
+        forget.join(timeout=10)
+        assert not forget.is_alive() and not list(store.folder.glob("*.kv"))
+    finally:
+        stream.close()
+        engine.use_prompt_store(None)
 
 
 def test_edited_history_trims_the_stale_kv_tail(engine: Engine) -> None:
