@@ -145,10 +145,13 @@ def read_model_info(path: str | Path) -> ModelInfo:
         raise ModelNotFoundError(f"Model file not found: {path}")
     if path.is_dir():
         raise NotGGUFError(f"{path} is a folder, not a GGUF model file.")
-    if not os.access(path, os.R_OK):
-        raise ModelLoadError(f"{path} cannot be read: permission denied. Check the file's permissions.")
+    try:  # not os.access: it says yes to root and ignores Windows ACLs and files another program locked
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ModelLoadError(f"{path} cannot be read: {(exc.strerror or str(exc)).lower()}. Check the file's "
+                             "permissions.") from None
     size = path.stat().st_size
-    with path.open("rb") as fh:
+    with fh:
         magic = fh.read(4)
         if not magic:
             raise NotGGUFError(f"{path.name} is not a GGUF model: it is empty (0 bytes). Download or copy it again.")

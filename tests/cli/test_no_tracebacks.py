@@ -25,7 +25,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN_PIPE = 141
-ROOT_USER = os.name == "posix" and os.geteuid() == 0
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "folder.gguf").mkdir()
     (root / "empty.gguf").write_bytes(b"")
     (root / "cut.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 7)
-    (root / "locked.jsonl").write_text('{"text": "x"}\n')
-    (root / "locked.jsonl").chmod(0)
+    (root / "locked.jsonl").write_text('{"text": "x"}\n')  # see test_an_unreadable_file_gets_one_line
     return root
 
 
@@ -181,10 +179,27 @@ def test_bad_arguments_get_one_line_and_their_exit_code(args: tuple[str, ...], c
     assert_one_line(hearth(*(a.replace("{f}", str(files)) for a in args), home=home), code, needle)
 
 
-@pytest.mark.skipif(ROOT_USER, reason="permissions do not apply to root")
+#: ``hearth`` in a process where opening ``locked.jsonl`` is refused as the system refuses a user it does not
+#: allow (root, who runs CI, may read any file, so a chmod alone never made this test run)
+_DENIED = """
+import sys
+def deny(event, args):
+    if event == "open" and str(args[0]).endswith("locked.jsonl"):
+        raise PermissionError(13, "Permission denied", str(args[0]))
+sys.addaudithook(deny)
+from app.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_an_unreadable_file_gets_one_line(home: Path, files: Path) -> None:
-    assert_one_line(hearth("search", "--queries", str(files / "locked.jsonl"), home=home), 1, "Permission denied")
-    assert_one_line(hearth("models", "inspect", str(files / "locked.jsonl"), home=home), 3, "locked.jsonl")
+    def denied(*args: str) -> Run:
+        out = subprocess.run([sys.executable, "-c", _DENIED, *args], cwd=ROOT, env=_env(home), capture_output=True,
+                             text=True, timeout=300, stdin=subprocess.DEVNULL)
+        return Run(out.returncode, out.stdout, out.stderr)
+
+    assert_one_line(denied("search", "--queries", str(files / "locked.jsonl")), 2, "Permission denied")
+    assert_one_line(denied("models", "inspect", str(files / "locked.jsonl")), 3, "locked.jsonl")
 
 
 def test_an_empty_question_saves_nothing(home: Path) -> None:
