@@ -230,17 +230,29 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
     if not path.exists():
         return LoadedSettings(Settings())
     try:
-        return parse_settings(path.read_text(encoding="utf-8"), path)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(path, backup)
-            kept = f"it was moved to {backup.name}"
-        except OSError as move:  # a read-only folder: left where it is (moving it failed every command)
-            kept = f"it stays as it is ({move.strerror or move})"
-        msg = f"Settings file {path} could not be read ({exc}); {kept} and defaults are used."
-        # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
-        return LoadedSettings(Settings(), warning=msg)
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:  # not damage: moving it aside lost the user's settings to a permissions problem
+        return LoadedSettings(Settings(), warning=f"Settings file {path} cannot be read ({exc.strerror or exc}); "
+                                                  "defaults are used, and the file is left as it is.")
+    except UnicodeDecodeError as exc:
+        return _set_aside(path, exc)
+    try:
+        return parse_settings(text, path)
+    except tomllib.TOMLDecodeError as exc:
+        return _set_aside(path, exc)
+
+
+def _set_aside(path: Path, exc: Exception) -> LoadedSettings:
+    """A settings file that is not TOML (or not text): moved aside for the user to mend, defaults used."""
+    backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, backup)
+        kept = f"it was moved to {backup.name}"
+    except OSError as move:  # a read-only folder: left where it is (moving it failed every command)
+        kept = f"it stays as it is ({move.strerror or move})"
+    msg = f"Settings file {path} could not be read ({exc}); {kept} and defaults are used."
+    # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
+    return LoadedSettings(Settings(), warning=msg)
 
 
 def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> LoadedSettings:
@@ -254,9 +266,19 @@ def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> Loa
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> str:
-    """Write ``settings`` atomically; returns the text written."""
+    """Write ``settings`` atomically; returns the text written. A settings file that cannot be read is not
+    replaced (a ConfigError says why): the settings it holds were never loaded, and a save would lose them."""
+    path = path or get_paths().settings_file
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"Hearth did not save the settings: {path} cannot be read ({exc.strerror or exc}), and "
+                          "replacing it would lose the settings it holds. Fix its permissions.") from exc
     text = tomli_w.dumps(_to_dict(settings))
-    save_file(path or get_paths().settings_file, text, "the settings")
+    save_file(path, text, "the settings")
     return text
 
 

@@ -179,27 +179,44 @@ def test_bad_arguments_get_one_line_and_their_exit_code(args: tuple[str, ...], c
     assert_one_line(hearth(*(a.replace("{f}", str(files)) for a in args), home=home), code, needle)
 
 
-#: ``hearth`` in a process where opening ``locked.jsonl`` is refused as the system refuses a user it does not
-#: allow (root, who runs CI, may read any file, so a chmod alone never made this test run)
+#: ``hearth`` in a process where opening a file whose name ends with $DENY is refused, as the system refuses a
+#: user it does not allow (root, who runs CI, may read any file, so a chmod alone never made such a test run)
 _DENIED = """
-import sys
+import os, sys
 def deny(event, args):
-    if event == "open" and str(args[0]).endswith("locked.jsonl"):
-        raise PermissionError(13, "Permission denied", str(args[0]))
+    if event == "open" and isinstance(args[0], (str, os.PathLike)) and os.fspath(args[0]).endswith(os.environ["DENY"]):
+        raise PermissionError(13, "Permission denied", os.fspath(args[0]))
 sys.addaudithook(deny)
 from app.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_an_unreadable_file_gets_one_line(home: Path, files: Path) -> None:
-    def denied(*args: str) -> Run:
-        out = subprocess.run([sys.executable, "-c", _DENIED, *args], cwd=ROOT, env=_env(home), capture_output=True,
-                             text=True, timeout=300, stdin=subprocess.DEVNULL)
-        return Run(out.returncode, out.stdout, out.stderr)
+def hearth_denied(*args: str, home: Path, deny: str) -> Run:
+    out = subprocess.run([sys.executable, "-c", _DENIED, *args], cwd=ROOT, env={**_env(home), "DENY": deny},
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return Run(out.returncode, out.stdout, out.stderr)
 
-    assert_one_line(denied("search", "--queries", str(files / "locked.jsonl")), 2, "Permission denied")
-    assert_one_line(denied("models", "inspect", str(files / "locked.jsonl")), 3, "locked.jsonl")
+
+def test_an_unreadable_file_gets_one_line(home: Path, files: Path) -> None:
+    queries = str(files / "locked.jsonl")
+    assert_one_line(hearth_denied("search", "--queries", queries, home=home, deny="locked.jsonl"), 2,
+                    "Permission denied")
+    assert_one_line(hearth_denied("models", "inspect", queries, home=home, deny="locked.jsonl"), 3, "locked.jsonl")
+
+
+def test_an_unreadable_settings_file_is_left_as_it_is_and_never_saved_over(tmp_path: Path) -> None:
+    """It was taken for a damaged one: moved aside as settings.toml.corrupt-*, defaults used, and the next
+    save (`hearth models use`, the API token at the first `hearth serve`) left the user's settings behind."""
+    home = with_settings(tmp_path, "[model]\nn_ctx = 2048\n")
+    settings = home / "config" / "settings.toml"
+    listed = hearth_denied("history", "list", home=home, deny="settings.toml")
+    assert listed.code == 0 and listed.stderr.count("cannot be read (Permission denied)") == 1, listed.stderr
+    assert "left as it is" in listed.stderr and "Traceback" not in listed.stderr
+    switched = hearth_denied("models", "use", "gemma", home=home, deny="settings.toml")
+    assert switched.code == 1 and "Hearth did not save the settings" in switched.stderr, switched.stderr
+    assert [p.name for p in settings.parent.iterdir() if p.name.startswith("settings")] == ["settings.toml"]
+    assert settings.read_text() == "[model]\nn_ctx = 2048\n"
 
 
 def test_an_empty_question_saves_nothing(home: Path) -> None:
