@@ -266,26 +266,25 @@ def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> Loa
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> str:
-    """Write ``settings`` atomically; returns the text written. A settings file that cannot be read is not
-    replaced (a ConfigError says why): the settings it holds were never loaded, and a save would lose them."""
-    path = path or get_paths().settings_file
-    try:
-        with path.open("rb"):
-            pass
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise ConfigError(f"Hearth did not save the settings: {path} cannot be read ({exc.strerror or exc}), and "
-                          "replacing it would lose the settings it holds. Fix its permissions.") from exc
+    """Write ``settings`` atomically; returns the text written."""
     text = tomli_w.dumps(_to_dict(settings))
-    save_file(path, text, "the settings")
+    save_file(path or get_paths().settings_file, text, "the settings")
     return text
 
 
 def save_file(path: Path, text: str, what: str) -> None:
     """:func:`atomic_write_text` for Hearth's own files: a full disk or a read-only folder is a
     :class:`ConfigError` naming ``what`` and the file (it was "a bug in Hearth": OSError), and the old file
-    stays as it was."""
+    stays as it was. So does a file that is there but cannot be read (permissions): what it holds was never
+    loaded, and replacing it would lose it."""
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"Hearth did not save {what}: {path} cannot be read ({exc.strerror or exc}), and "
+                          f"replacing it would lose what it holds. Fix its permissions.") from exc
     try:
         atomic_write_text(path, text)
     except OSError as exc:

@@ -25,16 +25,30 @@ def read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(path, backup)
-        except OSError as move:  # a read-only folder: left where it is, and read as empty all the same
-            log.warning("%s could not be read (%s) nor moved aside (%s); starting empty", path, exc, move)
-            return {}
-        log.warning("%s could not be read (%s); moved to %s, starting empty", path, exc, backup.name)
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:  # not damage: it is left as it is, and no save replaces it (config.save_file)
+        log.warning("%s cannot be read (%s); read as empty and left as it is", path, exc.strerror or exc)
         return {}
+    except UnicodeDecodeError as exc:
+        return _set_aside(path, exc)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return _set_aside(path, exc)
+
+
+def _set_aside(path: Path, exc: Exception) -> dict[str, Any]:
+    """A file that is not TOML (or not text) is moved aside and read as empty."""
+    backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, backup)
+    except OSError as move:  # a read-only folder: left where it is, and read as empty all the same
+        log.warning("%s could not be read (%s) nor moved aside (%s); starting empty", path, exc, move)
+        return {}
+    log.warning("%s could not be read (%s); moved to %s, starting empty", path, exc, backup.name)
+    return {}
+
+
 
 
 def write_toml(path: Path, data: dict[str, Any], what: str) -> None:

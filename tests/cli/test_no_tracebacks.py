@@ -219,6 +219,26 @@ def test_an_unreadable_settings_file_is_left_as_it_is_and_never_saved_over(tmp_p
     assert settings.read_text() == "[model]\nn_ctx = 2048\n"
 
 
+
+@pytest.mark.parametrize(("name", "text", "save"), [
+    ("model-profiles.toml", '[models."x.gguf"]\nn_ctx = 1024\n', ("models", "use", "gemma")),
+    ("model-library.toml", 'folders = []\nfiles = ["/models/mine.gguf"]\n', ("models", "add", "{tmp}")),
+])
+def test_an_unreadable_models_file_is_said_left_as_it_is_and_never_saved_over(
+        tmp_path: Path, name: str, text: str, save: tuple[str, ...]) -> None:
+    """The models' settings and the library's list were moved aside as damaged, read as empty (the user's
+    models gone from the list) and the next save replaced them."""
+    home = tmp_path / "home"
+    kept = home / "config" / name
+    kept.parent.mkdir(parents=True)
+    kept.write_text(text)
+    refused = hearth_denied(*(a.format(tmp=tmp_path) for a in save), home=home, deny=name)
+    assert f"{name} cannot be read (Permission denied); read as empty" in refused.stderr, refused.stderr
+    assert refused.code != 0 and "hearth: Hearth did not save the" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert [p.name for p in kept.parent.iterdir() if p.name.startswith(name)] == [name] and kept.read_text() == text
+
+
 def test_an_empty_question_saves_nothing(home: Path) -> None:
     assert_one_line(hearth("ask", "", home=home), 2, "empty")
     assert json.loads(hearth("history", "list", "--json", home=home).stdout) == []
