@@ -468,9 +468,9 @@ class Engine:
             stored = None
         if len(self._kv) >= _KEPT_MIN_TOKENS and here < len(self._kv) // 2:
             self._keep(loaded)
-        if stored is not None:
-            state = stored.read_state()
-            if state is not None and loaded.ctx.load_seq(state):
+        state = stored.read_state() if stored is not None else None  # None: unreadable, or replaced meanwhile
+        if stored is not None and state is not None:
+            if loaded.ctx.load_seq(state):
                 self._kv[:] = stored.tokens
                 log.info("read the cache of a %d-token conversation from disk", len(stored.tokens))
             else:

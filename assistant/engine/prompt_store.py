@@ -60,14 +60,18 @@ class Stored:
 
     path: Path
     tokens: list[int]
-    offset: int  # where the state starts in the file
+    head: bytes  # the file up to its state (magic, header, tokens)
     size: int
 
     def read_state(self) -> ctypes.Array | None:
+        """The state, if the file is still the one :meth:`PromptStore.find` read: another Hearth process may
+        have replaced it since, and its state with these tokens would answer wrongly without an error."""
         state = (ctypes.c_uint8 * self.size)()
         try:
             with self.path.open("rb") as fh:
-                fh.seek(self.offset)
+                if fh.read(len(self.head)) != self.head:
+                    log.info("the saved cache %s was replaced meanwhile; not used", self.path.name)
+                    return None
                 if fh.readinto(state) != self.size:
                     raise OSError("the file is shorter than its header says")
             os.utime(self.path)  # the most recently used is the last to make room
@@ -95,21 +99,23 @@ class PromptStore:
             with path.open("rb") as fh:
                 if fh.read(len(_MAGIC)) != _MAGIC:
                     raise ValueError("not a Hearth cache file")
-                header = json.loads(fh.readline())
+                line = fh.readline()
+                header = json.loads(line)
+                raw = fh.read(4 * int(header["tokens"]))
                 tokens = array("i")
-                tokens.frombytes(fh.read(4 * int(header["tokens"])))
+                tokens.frombytes(raw)
                 if len(tokens) != header["tokens"] or header["key"] != key:
                     raise ValueError("its header does not match its content")
-                offset, size = fh.tell(), int(header["state"])
-            if path.stat().st_size != offset + size:
-                raise ValueError("the file is shorter or longer than its header says")
+                size = int(header["state"])
+                if os.fstat(fh.fileno()).st_size != fh.tell() + size:
+                    raise ValueError("the file is shorter or longer than its header says")
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("the saved cache %s is unusable (%s); it is deleted", path.name, exc)
             path.unlink(missing_ok=True)
             return None
-        return Stored(path, tokens.tolist(), offset, size)
+        return Stored(path, tokens.tolist(), _MAGIC + line + raw, size)
 
     def save(self, key: str, model: str, tokens: list[int], state: ctypes.Array) -> None:
         """Write (or replace) the cache of ``key``; a conversation that no longer exists gets none. A crash

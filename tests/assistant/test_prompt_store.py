@@ -67,3 +67,17 @@ def test_the_least_recently_used_files_make_room(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(prompt_store, "MAX_BYTES", 15)
     save("big", 20)  # larger than the whole budget: not written, nothing else lost
     assert store.find("big", "m") is None and store.find("newest", "m") is not None
+
+
+def test_a_file_replaced_by_another_process_after_it_was_found_is_not_used(tmp_path: Path) -> None:
+    """Two Hearth processes on one chat: the window closing (saving) while `hearth ask -c` starts. The state
+    read after the tokens must be the same file's, or a state of other tokens would answer wrongly."""
+    store = PromptStore(tmp_path / "prompts", keeps=lambda key: True)
+    store.save("chat", "m", [1, 2, 3], state(100, fill=1))
+    found = store.find("chat", "m")
+    assert found is not None
+    other = PromptStore(tmp_path / "prompts", keeps=lambda key: True)  # the other process
+    other.save("chat", "m", [1, 2, 4], state(100, fill=2))
+    assert found.read_state() is None
+    again = store.find("chat", "m")  # the newer file stays, for the next look
+    assert again is not None and again.tokens == [1, 2, 4] and bytes(again.read_state()) == bytes(state(100, 2))
