@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def test_a_saved_cache_is_found_with_its_tokens_and_state(tmp_path: Path) -> Non
     assert found is not None and found.tokens == [5, 6, 7]
     assert bytes(found.read_state()) == bytes(state(100))
     assert store.find("chat-1", "model-b") is None and store.find("chat-2", "model-a") is None
+    if os.name == "posix":  # it holds what the chat holds
+        assert found.path.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_conversation_that_is_gone_gets_no_file_and_forget_deletes_every_models_file(tmp_path: Path) -> None:
