@@ -204,14 +204,25 @@ def _remote(assistant: Assistant) -> list[Finding]:
 
 
 def _disk(assistant: Assistant) -> list[Finding]:
+    from assistant.engine.prompt_store import usage
+
     free = shutil.disk_usage(assistant.paths.data_dir).free
     where = str(assistant.paths.data_dir)
+    caches = assistant.paths.prompt_cache_dir
+    count, size = usage(caches)  # the one thing Hearth keeps that can go without losing anything
+    free_up = f"Free some disk space{f' (deleting {caches} is safe)' if count else ''}."
     if free < FULL_DISK_BYTES:
-        return [Finding("disk", PROBLEM, f"Only {free / 2**20:.0f} MB free where Hearth keeps its data ({where}): "
-                        "indexing and chats will fail.", "Free some disk space.")]
-    if free < LOW_DISK_BYTES:
-        return [Finding("disk", WARNING, f"{free / 2**30:.1f} GB free in {where}.", "Free some disk space.")]
-    return [Finding("disk", OK, f"{free / 2**30:.0f} GB free in {where}.")]
+        findings = [Finding("disk", PROBLEM, f"Only {free / 2**20:.0f} MB free where Hearth keeps its data ({where}): "
+                            "indexing and chats will fail.", free_up)]
+    elif free < LOW_DISK_BYTES:
+        findings = [Finding("disk", WARNING, f"{free / 2**30:.1f} GB free in {where}.", free_up)]
+    else:
+        findings = [Finding("disk", OK, f"{free / 2**30:.0f} GB free in {where}.")]
+    if count:
+        findings.append(Finding("disk", OK, f"Chats' saved caches (read back for a quick first answer after a "
+                                f"restart): {count} file(s), {size / 2**20:.0f} MB in {caches}, deleted with their "
+                                "chats."))
+    return findings
 
 
 def _desktop() -> list[Finding]:

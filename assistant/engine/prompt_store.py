@@ -41,6 +41,24 @@ MAX_FILES, MAX_BYTES, DISK_SHARE = 16, 4 * 2**30, 0.25
 MIN_TOKENS = 256
 
 
+def _files(folder: Path) -> list[tuple[float, int, Path]]:
+    """(last used, size, path) of each saved cache in ``folder``, the most recently used first."""
+    found = []
+    for path in folder.glob("*.kv"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((stat.st_mtime, stat.st_size, path))
+    return sorted(found, reverse=True)
+
+
+def usage(folder: Path) -> tuple[int, int]:
+    """How many saved caches ``folder`` holds, and their bytes (``hearth doctor`` says it)."""
+    files = _files(folder)
+    return len(files), sum(size for _, size, _ in files)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -157,15 +175,7 @@ class PromptStore:
             path.unlink(missing_ok=True)
 
     def _files(self) -> list[tuple[float, int, Path]]:
-        """(last used, size, path) of each saved cache, the most recently used first."""
-        found = []
-        for path in self.folder.glob("*.kv"):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            found.append((stat.st_mtime, stat.st_size, path))
-        return sorted(found, reverse=True)
+        return _files(self.folder)
 
     def _budget(self) -> int:
         """Bytes the saved caches may take: the share of the disk's free space, counting what they hold now."""

@@ -157,3 +157,15 @@ def test_a_damaged_memory_store_is_rebuilt_by_repair_with_what_was_superseded(he
     assert {m["text"] for m in json.loads(every)} == {"User lives in Oslo", "User plays the cello",
                                                       "User lives in Bergen"}
     assert hearth("memory", "search", "Which city do I live in?", "-k", "1").stdout.count("Bergen") == 1
+
+
+def test_doctor_says_what_the_chats_saved_caches_take(hearth_home: Path) -> None:
+    """The chats' KV caches kept between runs are the one thing in Hearth's folders that can be deleted without
+    losing anything: `hearth doctor` says how much they take and where."""
+    caches = hearth_home / "cache" / "prompts"
+    caches.mkdir(parents=True)
+    (caches / "0123456789abcdef-0123456789abcdef.kv").write_bytes(b"\0" * 3 * 2**20)
+    out = doctor("--json", home=hearth_home)
+    disk = [f for f in json.loads(out.stdout) if f["area"] == "disk"]
+    assert [f["status"] for f in disk] == ["ok", "ok"]
+    assert f"1 file(s), 3 MB in {caches}, deleted with their chats" in disk[1]["message"]
