@@ -1067,20 +1067,23 @@ class Assistant:
         """
         from assistant.server.runner import ServerHandle, ServerStatus
 
-        self.stop_server(one_answer_at_a_time=False)
-        self.server_token()
-        s = self.settings.server
-        self._server_overrides = {"host": host, "port": port, "parallel": parallel}
-        where = (host or s.host, s.port if port is None else port)
-        try:
-            with PYDANTIC_IMPORTS:  # its app's FastAPI routes import pydantic's parts as they are made
-                self._server = ServerHandle.start(self, *where)  # the port first: a busy one is said before any load
-        except HearthError as exc:
-            self._server_failure = ServerStatus(running=False, host=where[0], port=where[1], error=str(exc))
-            raise
-        self._server_failure = None
-        self.serving(parallel or s.parallel)
-        return self._server.status()
+        with self._settings_lock:  # a stop (Ctrl+C) waits for a restart the settings watcher is making
+            self.stop_server(one_answer_at_a_time=False)
+            self.server_token()
+            s = self.settings.server
+            self._server_overrides = {"host": host, "port": port, "parallel": parallel}
+            where = (host or s.host, s.port if port is None else port)
+            try:
+                # the port first: a busy one is said before any load; the app's FastAPI routes import pydantic's
+                # parts as they are made
+                with PYDANTIC_IMPORTS:
+                    self._server = ServerHandle.start(self, *where)
+            except HearthError as exc:
+                self._server_failure = ServerStatus(running=False, host=where[0], port=where[1], error=str(exc))
+                raise
+            self._server_failure = None
+            self.serving(parallel or s.parallel)
+            return self._server.status()
 
     def stop_server(self, one_answer_at_a_time: bool = True) -> None:
         """Stop the API server (answers still streaming are cancelled); nothing happens when none runs.
@@ -1088,11 +1091,12 @@ class Assistant:
         The model then goes back to one answer at a time (speculative decoding works again), loaded again
         now if it was loaded for several; ``one_answer_at_a_time=False`` skips that (the process is ending, or
         the server restarts)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-            if one_answer_at_a_time:
-                self.serving(1)
+        with self._settings_lock:  # a restart in progress (a settings change) ends first, then this stops it
+            server, self._server = self._server, None
+            if server is not None:
+                server.stop()
+                if one_answer_at_a_time:
+                    self.serving(1)
 
     def server_status(self) -> ServerStatus:
         """Whether the API server runs, where (``url``), and why it stopped (``error``) if it did."""

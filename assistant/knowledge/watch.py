@@ -27,6 +27,9 @@ class FolderWatcher(FileSystemEventHandler):
         self.folders = [source_path(f) for f in folders]
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._handling = threading.Lock()  # held while on_change runs (see _handle)
+        self._handler: threading.Thread | None = None
+        self._stopped = False
         self._observer = Observer()
         self._scheduled: set[Path] = set()
         for folder in self.folders:
@@ -62,11 +65,30 @@ class FolderWatcher(FileSystemEventHandler):
         return self
 
     def stop(self) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
+        """Stop watching; a change being handled (``on_change`` running) is waited for: the settings watcher's
+        can be loading a model, and a process that went on to exit crashed under it (llama.cpp logging into
+        an interpreter being torn down: `hearth serve` stopped right after its settings file changed)."""
         self._observer.stop()
         self._observer.join(timeout=5)
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+        if self._handler is not threading.current_thread():
+            with self._handling:  # the change being handled, if any, ends first
+                pass
+
+    def _handle(self) -> None:
+        """A debounce timer's end: one change at a time, none after stop (a later timer may fire while an earlier
+        one's change is still being handled)."""
+        with self._handling:
+            if self._stopped:
+                return
+            self._handler = threading.current_thread()
+            try:
+                self.on_change()
+            finally:
+                self._handler = None
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write") or self._ignored(str(event.src_path)):
@@ -77,7 +99,7 @@ class FolderWatcher(FileSystemEventHandler):
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(self.debounce_s, self.on_change)
+            self._timer = threading.Timer(self.debounce_s, self._handle)
             self._timer.daemon = True
             self._timer.start()
 

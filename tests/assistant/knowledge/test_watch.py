@@ -55,3 +55,25 @@ def test_a_folder_behind_a_link_is_watched_too(tmp_path: Path) -> None:
         assert not changed.is_set()  # a hidden folder behind a link is skipped like one in the folder
     finally:
         watcher.stop()
+
+
+def test_stop_waits_for_the_change_being_handled_and_none_runs_after(tmp_path: Path) -> None:
+    """The settings watcher's handler can be loading a model; `hearth serve` stopped meanwhile went on to exit
+    and crashed under it (SIGSEGV in llama.cpp's log callback, 4 runs in 10 of the Ctrl+C test)."""
+    started, ended = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        started.set()
+        time.sleep(0.5)
+        ended.set()
+
+    watcher = FolderWatcher([tmp_path], slow, debounce_s=0.05).start()
+    (tmp_path / "a.txt").write_text("one")
+    assert started.wait(10)
+    (tmp_path / "a.txt").write_text("two")  # a second change while the first is handled
+    time.sleep(0.1)
+    watcher.stop()
+    assert ended.is_set()  # stop returned only once the handler had
+    started.clear()
+    time.sleep(0.3)
+    assert not started.is_set()  # the second change's timer never ran its handler after stop
