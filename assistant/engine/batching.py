@@ -11,7 +11,9 @@ logits with its own sampler chain (sampling, grammar, penalties are per request)
 A request arrives with its prompt tokens and picks the free slot whose cached tokens share the longest
 prefix with it (a conversation's next turn lands where its last turn was: prefix reuse, per slot); the
 tail that differs is dropped from that slot's KV. When a request ends (EOS, stop string, ``max_tokens``,
-cancel, or its reader going away) its slot is free at once for the next one in line.
+cancel, or its reader going away) its slot is free at once for the next one in line. A conversation's first
+request may instead find its cache on disk, saved by an earlier run (``SlotCaches``; ``prompt_store.py``), and
+read it into the least recently used free slot; idle slots' conversation caches are saved when the batcher closes.
 
 One worker thread owns the llama context while batching runs; callers only exchange events with it
 through queues, so the engine lock is not held while an answer streams. Speculative decoding is not used
@@ -26,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from assistant.engine import native
 from assistant.engine.sampling import SamplerChain
@@ -45,6 +47,7 @@ class Job:
     answer: Any  # the engine's _Answer: where the answer ends, the text safe to show
     cancel: threading.Event
     candidates: list[int] | None = None
+    key: str | None = None  # the conversation the prompt belongs to (the engine's cache_key), if any
     out: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     abandoned: bool = False  # the reader stopped listening: end it like a cancel
     # --- set by the worker
@@ -66,6 +69,21 @@ class _Slot:
     tokens: list[int] = field(default_factory=list)  # exactly what this sequence's KV holds, in order
     job: Job | None = None
     last_used: float = 0.0
+    key: str | None = None  # the conversation of the request that left ``tokens``
+    prompt_len: int = 0  # how many of ``tokens`` were that request's prompt (the rest, its answer)
+
+
+class SlotCaches(Protocol):
+    """Conversations' caches on disk, for the batcher's slots (the engine's prompt store)."""
+
+    def tokens(self, key: str) -> list[int] | None:
+        """The tokens of ``key``'s saved cache, looked for once per conversation (None: none to use)."""
+
+    def load(self, key: str, seq: int) -> bool:
+        """Read ``key``'s saved cache into sequence ``seq``; False when it could not be."""
+
+    def save(self, key: str, tokens: list[int], seq: int) -> None:
+        """Save what sequence ``seq`` holds (``tokens``) as ``key``'s cache."""
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -75,13 +93,25 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
+def _continues(slot: _Slot, prompt: list[int]) -> int:
+    """How much of ``prompt`` the slot holds, counted only when the prompt continues the slot's conversation:
+    it holds the slot's last prompt, or most of what the slot holds. Sharing a system prompt, a new
+    conversation took the slot of another one (its cache thrown away) while empty slots waited; it now goes
+    to the least recently used slot. (A conversation's next prompt may share only the last prompt: the model's
+    answer is often tokenized otherwise when the chat is rendered again, "Mi|so" against "M|iso".)"""
+    shared = _common_prefix(slot.tokens, prompt)
+    return shared if shared >= slot.prompt_len - 1 or 2 * shared >= len(slot.tokens) else 0
+
+
 class Batcher:
     """Owns a multi-sequence context's decoding while it runs (see the module docstring)."""
 
-    def __init__(self, ctx: native.NativeContext, describe: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, ctx: native.NativeContext, describe: Callable[[], dict[str, Any]],
+                 caches: SlotCaches | None = None) -> None:
         """``describe()`` gives the Stats fields that say where the answer ran (device, model, format)."""
         self.ctx = ctx
         self._describe = describe
+        self._caches = caches
         self._slots = [_Slot(seq) for seq in range(ctx.n_seq)]
         self._waiting: list[Job] = []
         self._cond = threading.Condition()
@@ -168,6 +198,8 @@ class Batcher:
             for slot in self._slots:
                 if slot.job is not None:
                     self._end(slot, error)
+                elif slot.key is not None and self._caches is not None:
+                    self._caches.save(slot.key, slot.tokens, slot.seq)
             for job in self._waiting:
                 job.out.put(error)
             self._waiting.clear()
@@ -182,8 +214,10 @@ class Batcher:
             free = [s for s in self._slots if s.job is None]
             if not free:
                 return
-            slot = max(free, key=lambda s: (_common_prefix(s.tokens, job.prompt), -s.last_used))
             self._waiting.remove(job)
+            self._from_disk(job, free)
+            slot = max(free, key=lambda s: (_continues(s, job.prompt), -s.last_used))
+            slot.key, slot.prompt_len = job.key, len(job.prompt)
             n_keep = _common_prefix(slot.tokens, job.prompt)
             if n_keep == len(job.prompt):
                 n_keep -= 1  # the last prompt token is evaluated again for fresh logits
@@ -195,6 +229,18 @@ class Batcher:
                 del slot.tokens[n_keep:]
             job.n_keep, job.pending, job.t0 = n_keep, job.prompt[n_keep:], time.perf_counter()
             slot.job = job
+
+    def _from_disk(self, job: Job, free: list[_Slot]) -> None:
+        """Read ``job``'s conversation cache from disk into the least recently used free slot, when it continues
+        the prompt further than any free slot holds."""
+        if job.key is None or self._caches is None:
+            return
+        tokens = self._caches.tokens(job.key)
+        shared = max(_common_prefix(s.tokens, job.prompt) for s in free)
+        if tokens is None or len(tokens) >= self.ctx.n_ctx or _common_prefix(tokens, job.prompt) <= shared:
+            return
+        slot = min(free, key=lambda s: s.last_used)
+        slot.tokens = list(tokens) if self._caches.load(job.key, slot.seq) else []
 
     def _step(self) -> None:
         """One ``llama_decode`` for every active slot, then each samples its next token."""

@@ -63,6 +63,52 @@ class _Kept:
     key: str | None  # the conversation it belongs to (generate's cache_key), if any
 
 
+def _restore(stored: Stored, ctx: native.NativeContext, seq: int = 0) -> bool:
+    """Read a cache saved on disk into sequence ``seq``; False when it could not be (unreadable, replaced by
+    another process meanwhile, or refused by llama.cpp, which gets the file deleted)."""
+    state = stored.read_state()
+    if state is None:
+        return False
+    if not ctx.load_seq(state, seq):
+        log.warning("llama.cpp refused the saved cache %s; the prompt is evaluated instead", stored.path.name)
+        stored.path.unlink(missing_ok=True)
+        return False
+    log.info("read the cache of a %d-token conversation from disk", len(stored.tokens))
+    return True
+
+
+class _SlotCaches:
+    """The prompt store for the batcher's slots (``batching.SlotCaches``): called on the batcher's thread,
+    which owns the context while it runs."""
+
+    def __init__(self, store: Callable[[], PromptStore | None], loaded: _Loaded, budget: Callable[[], int]) -> None:
+        self._store, self._loaded, self._budget = store, loaded, budget
+        self._looked_up: set[str] = set()
+        self._found: dict[str, Stored] = {}
+
+    def tokens(self, key: str) -> list[int] | None:
+        store = self._store()
+        if store is None or key in self._looked_up:
+            return None
+        self._looked_up.add(key)
+        stored = store.find(key, self._loaded.disk_id)
+        if stored is None:
+            return None
+        self._found[key] = stored
+        return stored.tokens
+
+    def load(self, key: str, seq: int) -> bool:
+        stored = self._found.pop(key, None)
+        return stored is not None and _restore(stored, self._loaded.ctx, seq)
+
+    def save(self, key: str, tokens: list[int], seq: int) -> None:
+        store = self._store()
+        if store is not None and len(tokens) >= _DISK_MIN_TOKENS:
+            state = self._loaded.ctx.save_seq(self._budget(), seq)
+            if state is not None:
+                store.save(key, self._loaded.disk_id, tokens, state)
+
+
 def _common_prefix(a: list[int], b: list[int]) -> int:
     n, limit = 0, min(len(a), len(b))
     while n < limit and a[n] == b[n]:
@@ -196,7 +242,8 @@ class Engine:
         if n_parallel > 1:
             loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.name,
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
-                                                   else "gguf"})
+                                                   else "gguf"},
+                                     _SlotCaches(lambda: self._prompts, loaded, self._kept_budget))
         with self._lock:  # swap only once the new model is fully ready
             self._save_caches()
             old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, loaded, [], None, []
@@ -229,13 +276,13 @@ class Engine:
         """Forget the cached prefix: the next generation evaluates its whole prompt (a cold start)."""
         with self._lock:
             loaded = self._require()
+            if self._prompts is not None:
+                self._prompts.clear()
             if loaded.batcher is not None:
                 loaded.batcher.clear_cache()
                 return
             loaded.ctx.clear()
             self._kv, self._kept = [], []
-            if self._prompts is not None:
-                self._prompts.clear()
 
     def unload(self) -> None:
         with self._lock:
@@ -267,7 +314,7 @@ class Engine:
             return
         saved: set[str] = set()
         if self._kv_key is not None and len(self._kv) >= _DISK_MIN_TOKENS:
-            state = loaded.ctx.save_seq(int(self._memory_probe() * _KEPT_MEMORY_SHARE))
+            state = loaded.ctx.save_seq(self._kept_budget())
             if state is not None:
                 store.save(self._kv_key, loaded.disk_id, self._kv, state)
                 saved.add(self._kv_key)
@@ -397,7 +444,7 @@ class Engine:
                                                  stop, grammar, cache_key)
                 return
             job = Job(prompt, SamplerChain(sampling, loaded.model.vocab, loaded.model.n_vocab, grammar),
-                      _Answer(loaded.model, stop, max_tokens), cancel or threading.Event())
+                      _Answer(loaded.model, stop, max_tokens), cancel or threading.Event(), key=cache_key)
         for event in batcher.submit(job):
             if isinstance(event, Done) and sampling.speculative.mode != "off":
                 event = dc_replace(event, stats=dc_replace(
@@ -468,18 +515,13 @@ class Engine:
             stored = None
         if len(self._kv) >= _KEPT_MIN_TOKENS and here < len(self._kv) // 2:
             self._keep(loaded)
-        state = stored.read_state() if stored is not None else None  # None: unreadable, or replaced meanwhile
-        if stored is not None and state is not None:
-            if loaded.ctx.load_seq(state):
+        if stored is not None:
+            if _restore(stored, loaded.ctx):
                 self._kv[:] = stored.tokens
-                log.info("read the cache of a %d-token conversation from disk", len(stored.tokens))
-            else:
-                log.warning("llama.cpp refused the saved cache %s; the prompt is evaluated instead",
-                            stored.path.name)
-                stored.path.unlink(missing_ok=True)
-                loaded.ctx.clear()
-                self._kv.clear()
-        elif back is not None:
+                return
+            loaded.ctx.clear()  # what the sequence holds is not known: the prompt is evaluated from the start
+            self._kv.clear()
+        if back is not None:
             self._kept.remove(back)
             if loaded.ctx.load_seq(back.state):
                 self._kv[:] = back.tokens  # in place: the caller holds this list
@@ -499,7 +541,7 @@ class Engine:
         """Copy the cache in place out (it replaces an older copy of the same prompt), the oldest copies making
         room within the memory share; a conversation's copy that leaves RAM goes to disk."""
         kv = self._kv
-        budget = int(self._memory_probe() * _KEPT_MEMORY_SHARE)
+        budget = self._kept_budget()
         state = loaded.ctx.save_seq(budget)
         if state is None:
             log.info("the cache of a %d-token prompt is not kept: too big for free memory, or refused", len(kv))
@@ -508,6 +550,10 @@ class Engine:
         self._kept.insert(0, _Kept(list(kv), state, self._kv_key))
         while len(self._kept) > _KEPT_MAX or sum(len(k.state) for k in self._kept) > budget:
             self._save_kept(self._kept.pop(), set())
+
+    def _kept_budget(self) -> int:
+        """Bytes the copies of caches may take in RAM (and a copy on its way to disk)."""
+        return int(self._memory_probe() * _KEPT_MEMORY_SHARE)
 
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""

@@ -27,9 +27,12 @@ def finish_reason(stop_reason: str) -> str:
     return "length" if stop_reason in _LENGTH else "stop"
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+def usage(stats: Any) -> dict[str, Any]:
+    """OpenAI's usage, with the prompt tokens read from the cache (``cached_tokens``, as OpenAI reports its own
+    prompt caching): what a client can see of prefix reuse and of a chat's cache read back after a restart."""
+    return {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens,
+            "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": stats.reused_tokens}}
 
 
 def citation(c: Any, cited: bool) -> dict[str, Any]:

@@ -104,7 +104,7 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
     s = done.stats
     if s.stop_reason == "cancelled":
         raise _cut(done)
-    return shape.full(done.text, fmt.finish_reason(s.stop_reason), fmt.usage(s.prompt_tokens, s.completion_tokens),
+    return shape.full(done.text, fmt.finish_reason(s.stop_reason), fmt.usage(s),
                       **_extras(done, sources, notices))
 
 
@@ -135,7 +135,7 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                     # (the model cited nothing) are in it, so a client can show what the citations number
                     yield fmt.sse(shape.chunk([], content=event.text, **_extras(event, sources, notices)))
                 if include_usage:
-                    yield fmt.sse(shape.chunk([], usage=fmt.usage(s.prompt_tokens, s.completion_tokens)))
+                    yield fmt.sse(shape.chunk([], usage=fmt.usage(s)))
             elif isinstance(event, Failed):
                 yield fmt.sse(from_core(event.error_type, event.message).body())
             while True:

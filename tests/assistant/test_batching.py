@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
+from assistant.engine.prompt_store import PromptStore
 from assistant.events import Done, Token
 
 pytestmark = pytest.mark.slow
@@ -67,11 +68,53 @@ def test_concurrent_greedy_answers_equal_sequential_ones(single: Engine, batched
     assert batched.settings.n_parallel == 3 and batched.n_ctx == 1024  # each answer keeps the full context
 
 
+def test_a_conversation_cache_outlives_a_batched_engine_too(chat_model_path: Path, single: Engine,
+                                                          tmp_path: Path) -> None:
+    """With the API server running beside the window the model answers in slots; a chat's cache in an idle
+    slot is saved when the model unloads, and the chat's next question in a later run reads it into a slot,
+    answering as a cold run does."""
+    store = PromptStore(tmp_path / "prompts", keeps=lambda key: True)
+    notes = "My notes: " + " ".join(f"shelf {i} holds {i * 7} jars of honey." for i in range(40))
+
+    def engine() -> Engine:
+        eng = Engine()
+        eng.use_prompt_store(store)
+        eng.load(chat_model_path, LoadSettings(n_ctx=1024, n_parallel=3))
+        return eng
+
+    first = engine()
+    turn1 = answer(first, notes, cache_key="chat")
+    answer(first, "List three fruits.", cache_key="other")  # too short to be worth a file
+    first.unload()
+    assert len(list(store.folder.glob("*.kv"))) == 1
+    follow_up = single.render([Message("user", notes), Message("assistant", turn1.text),
+                               Message("user", "And on shelf 5?")])[1]
+    second = engine()
+    try:
+        warm = next(e for e in second.generate(follow_up, GREEDY, 24, cache_key="chat") if isinstance(e, Done))
+    finally:
+        second.unload()
+    single.clear_cache()
+    cold = next(e for e in single.generate(follow_up, GREEDY, 24) if isinstance(e, Done))
+    assert warm.stats.reused_tokens > turn1.stats.prompt_tokens and cold.stats.reused_tokens == 0
+    assert warm.text == cold.text
+
+
 def test_next_turn_reuses_its_slot_prefix(batched: Engine) -> None:
     first = concurrently(batched, QUESTIONS[:3])
     again = concurrently(batched, QUESTIONS[:3])
     assert [d.text for d in again] == [d.text for d in first]
     assert all(d.stats.reused_tokens == d.stats.prompt_tokens - 1 for d in again)  # all but the last token
+
+
+def test_a_new_conversation_takes_an_idle_slot_not_another_conversations_cache(batched: Engine) -> None:
+    """Sharing the chat template's first tokens, a new conversation took the slot of the last one (its cache
+    thrown away) while other slots stood empty, so API clients taking turns read their whole chats again."""
+    batched.clear_cache()
+    answer(batched, QUESTIONS[0])
+    answer(batched, QUESTIONS[1])
+    again = answer(batched, QUESTIONS[0])
+    assert again.stats.reused_tokens == again.stats.prompt_tokens - 1
 
 
 def test_stop_strings_and_logprobs_match_single_mode(single: Engine, batched: Engine) -> None:
@@ -81,6 +124,7 @@ def test_stop_strings_and_logprobs_match_single_mode(single: Engine, batched: En
     assert done.stats.stop_reason == "stop" and full.startswith(done.text) and word not in done.text
     prompt = tokens_for(single, "Is Paris in France? Answer yes or no.")
     candidates = single.tokenize(" yes") + single.tokenize(" no")
+    single.clear_cache()  # both read the whole prompt in one batch: split otherwise, the logits move (0.25 here)
     assert batched.next_token_logprobs(prompt, candidates) == pytest.approx(
         single.next_token_logprobs(prompt, candidates), abs=1e-3)
 

@@ -122,3 +122,57 @@ def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> 
             proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def _serving(home: Path, port: int) -> subprocess.Popen[str]:
+    """`hearth serve` on ``port``, once it says it is listening."""
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=_env(home),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline, line = time.monotonic() + 90, "-"
+    while time.monotonic() < deadline and line and not line.startswith("Ctrl+C"):
+        line = proc.stderr.readline()
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    return err
+
+
+def test_a_served_conversation_reads_its_cache_back_after_the_server_restarts(hearth_home: Path) -> None:
+    """An API client continuing a Hearth conversation (`conversation_id`) after `hearth serve` restarted waited
+    for the whole conversation to be read again. Its cache is saved when the server stops and read back (the
+    server answers in parallel slots by default); usage says how many prompt tokens came from the cache, as
+    OpenAI's own prompt caching does."""
+    from openai import OpenAI
+
+    (hearth_home / "config").mkdir(parents=True)
+    (hearth_home / "config" / "settings.toml").write_text("[memory]\nenabled = false\n[model]\nn_ctx = 1024\n")
+    token = _hearth("serve", "--show-token", home=hearth_home).stdout.strip()
+    notes = "My notes: " + " ".join(f"shelf {i} holds {i * 7} jars of honey." for i in range(40))
+    port = _free_port()
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=token, max_retries=0)
+
+    def ask(question: str, conversation: str) -> tuple[str, int, int]:
+        reply = client.chat.completions.create(model="hearth", messages=[{"role": "user", "content": question}],
+                                               max_tokens=8, temperature=0,
+                                               extra_body={"conversation_id": conversation})
+        return (reply.model_extra["conversation_id"], reply.usage.prompt_tokens,
+                reply.usage.prompt_tokens_details.cached_tokens)
+
+    proc = _serving(hearth_home, port)
+    try:
+        conversation, first_tokens, cached = ask(notes, "new")
+        assert first_tokens > 256 and cached == 0
+    finally:
+        _stop(proc)
+    assert len(list((hearth_home / "cache" / "prompts").glob("*.kv"))) == 1
+    proc = _serving(hearth_home, port)
+    try:
+        same, prompt_tokens, cached = ask("And on shelf 5?", conversation)
+        assert same == conversation and cached >= first_tokens and prompt_tokens - cached < 64
+    finally:
+        _stop(proc)
