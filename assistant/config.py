@@ -244,15 +244,21 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
 
 def _set_aside(path: Path, exc: Exception) -> LoadedSettings:
     """A settings file that is not TOML (or not text): moved aside for the user to mend, defaults used."""
+    msg = f"Settings file {path} could not be read ({exc}); {set_aside(path)} and defaults are used."
+    # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
+    return LoadedSettings(Settings(), warning=msg)
+
+
+def set_aside(path: Path) -> str:
+    """Move a damaged file of Hearth's to ``<name>.corrupt-<time>`` (for the user to mend or delete) so that a
+    fresh one can take its place; says where it went, or why it stays (a read-only folder: moving it failed
+    every command)."""
     backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         os.replace(path, backup)
-        kept = f"it was moved to {backup.name}"
-    except OSError as move:  # a read-only folder: left where it is (moving it failed every command)
-        kept = f"it stays as it is ({move.strerror or move})"
-    msg = f"Settings file {path} could not be read ({exc}); {kept} and defaults are used."
-    # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
-    return LoadedSettings(Settings(), warning=msg)
+    except OSError as move:
+        return f"it stays as it is ({move.strerror or move})"
+    return f"it was moved to {backup.name}"
 
 
 def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> LoadedSettings:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from assistant.engine import native
+from assistant.engine.prompt_store import Stored
 from assistant.engine.sampling import SamplerChain
 from assistant.errors import GenerationError
 from assistant.events import Done, Stats, Token
@@ -76,17 +77,18 @@ class _Slot:
 class SlotCaches(Protocol):
     """Conversations' caches on disk, for the batcher's slots (the engine's prompt store)."""
 
-    def tokens(self, key: str) -> list[int] | None:
-        """The tokens of ``key``'s saved cache, looked for once per conversation (None: none to use)."""
+    def find(self, key: str) -> Stored | None:
+        """``key``'s saved cache, looked for once per conversation (None: none to use)."""
 
-    def load(self, key: str, seq: int) -> bool:
-        """Read ``key``'s saved cache into sequence ``seq``; False when it could not be."""
+    def load(self, stored: Stored, seq: int = 0) -> bool:
+        """Read ``stored`` into sequence ``seq``; False when it could not be."""
 
-    def save(self, key: str, tokens: list[int], seq: int) -> None:
+    def save(self, key: str, tokens: list[int], seq: int = 0) -> None:
         """Save what sequence ``seq`` holds (``tokens``) as ``key``'s cache."""
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many tokens ``a`` and ``b`` share from their start (what a cache holding ``a`` reuses of ``b``)."""
     n, limit = 0, min(len(a), len(b))
     while n < limit and a[n] == b[n]:
         n += 1
@@ -99,7 +101,7 @@ def _continues(slot: _Slot, prompt: list[int]) -> int:
     conversation took the slot of another one (its cache thrown away) while empty slots waited; it now goes
     to the least recently used slot. (A conversation's next prompt may share only the last prompt: the model's
     answer is often tokenized otherwise when the chat is rendered again, "Mi|so" against "M|iso".)"""
-    shared = _common_prefix(slot.tokens, prompt)
+    shared = common_prefix(slot.tokens, prompt)
     return shared if shared >= slot.prompt_len - 1 or 2 * shared >= len(slot.tokens) else 0
 
 
@@ -218,7 +220,7 @@ class Batcher:
             self._from_disk(job, free)
             slot = max(free, key=lambda s: (_continues(s, job.prompt), -s.last_used))
             slot.key, slot.prompt_len = job.key, len(job.prompt)
-            n_keep = _common_prefix(slot.tokens, job.prompt)
+            n_keep = common_prefix(slot.tokens, job.prompt)
             if n_keep == len(job.prompt):
                 n_keep -= 1  # the last prompt token is evaluated again for fresh logits
             if n_keep < len(slot.tokens):
@@ -235,12 +237,13 @@ class Batcher:
         the prompt further than any free slot holds."""
         if job.key is None or self._caches is None:
             return
-        tokens = self._caches.tokens(job.key)
-        shared = max(_common_prefix(s.tokens, job.prompt) for s in free)
-        if tokens is None or len(tokens) >= self.ctx.n_ctx or _common_prefix(tokens, job.prompt) <= shared:
+        stored = self._caches.find(job.key)
+        shared = max(common_prefix(s.tokens, job.prompt) for s in free)
+        if (stored is None or len(stored.tokens) >= self.ctx.n_ctx
+                or common_prefix(stored.tokens, job.prompt) <= shared):
             return
         slot = min(free, key=lambda s: s.last_used)
-        slot.tokens = list(tokens) if self._caches.load(job.key, slot.seq) else []
+        slot.tokens = list(stored.tokens) if self._caches.load(stored, slot.seq) else []
 
     def _step(self) -> None:
         """One ``llama_decode`` for every active slot, then each samples its next token."""

@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 
 from assistant.engine import native
-from assistant.engine.batching import Batcher, Job
+from assistant.engine.batching import Batcher, Job, common_prefix
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
 from assistant.engine.draft_model import ModelDrafter
 from assistant.engine.gguf_info import ModelInfo, read_model_info
@@ -63,57 +63,48 @@ class _Kept:
     key: str | None  # the conversation it belongs to (generate's cache_key), if any
 
 
-def _restore(stored: Stored, ctx: native.NativeContext, seq: int = 0) -> bool:
-    """Read a cache saved on disk into sequence ``seq``; False when it could not be (unreadable, replaced by
-    another process meanwhile, or refused by llama.cpp, which gets the file deleted)."""
-    state = stored.read_state()
-    if state is None:
-        return False
-    if not ctx.load_seq(state, seq):
-        log.warning("llama.cpp refused the saved cache %s; the prompt is evaluated instead", stored.path.name)
-        stored.path.unlink(missing_ok=True)
-        return False
-    log.info("read the cache of a %d-token conversation from disk", len(stored.tokens))
-    return True
+class _DiskCaches:
+    """The prompt store for one loaded model: conversations' caches looked for once per conversation and read
+    into a sequence, or saved from one. The engine uses sequence 0; the batcher, its slots' (on its thread, which
+    owns the context while it runs)."""
 
-
-class _SlotCaches:
-    """The prompt store for the batcher's slots (``batching.SlotCaches``): called on the batcher's thread,
-    which owns the context while it runs."""
-
-    def __init__(self, store: Callable[[], PromptStore | None], loaded: _Loaded, budget: Callable[[], int]) -> None:
-        self._store, self._loaded, self._budget = store, loaded, budget
+    def __init__(self, store: Callable[[], PromptStore | None], ctx: native.NativeContext, model: str,
+                 budget: Callable[[], int]) -> None:
+        self._store, self._ctx, self._model, self._budget = store, ctx, model, budget
         self._looked_up: set[str] = set()
-        self._found: dict[str, Stored] = {}
 
-    def tokens(self, key: str) -> list[int] | None:
+    def find(self, key: str) -> Stored | None:
         store = self._store()
         if store is None or key in self._looked_up:
             return None
-        self._looked_up.add(key)
-        stored = store.find(key, self._loaded.disk_id)
-        if stored is None:
-            return None
-        self._found[key] = stored
-        return stored.tokens
+        self._looked_up.add(key)  # after its first prompt a conversation's cache lives in RAM
+        return store.find(key, self._model)
 
-    def load(self, key: str, seq: int) -> bool:
-        stored = self._found.pop(key, None)
-        return stored is not None and _restore(stored, self._loaded.ctx, seq)
+    def load(self, stored: Stored, seq: int = 0) -> bool:
+        """False when it could not be read (unreadable, replaced by another process meanwhile) or llama.cpp
+        refused it (the file is then deleted, and the sequence is empty)."""
+        state = stored.read_state()
+        if state is None:
+            return False
+        if not self._ctx.load_seq(state, seq):
+            log.warning("llama.cpp refused the saved cache %s; the prompt is evaluated instead", stored.path.name)
+            stored.path.unlink(missing_ok=True)
+            return False
+        log.info("read the cache of a %d-token conversation from disk", len(stored.tokens))
+        return True
 
-    def save(self, key: str, tokens: list[int], seq: int) -> None:
+    def save(self, key: str, tokens: list[int], seq: int = 0) -> None:
+        """Save what sequence ``seq`` holds (``tokens``) as ``key``'s cache."""
+        if len(tokens) >= _DISK_MIN_TOKENS and self._store() is not None:
+            state = self._ctx.save_seq(self._budget(), seq)
+            if state is not None:
+                self.save_state(key, tokens, state)
+
+    def save_state(self, key: str, tokens: list[int], state: ctypes.Array) -> None:
+        """Save a copy already taken (a kept cache); a prompt too short to be worth a file gets none."""
         store = self._store()
         if store is not None and len(tokens) >= _DISK_MIN_TOKENS:
-            state = self._loaded.ctx.save_seq(self._budget(), seq)
-            if state is not None:
-                store.save(key, self._loaded.disk_id, tokens, state)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n, limit = 0, min(len(a), len(b))
-    while n < limit and a[n] == b[n]:
-        n += 1
-    return n
+            store.save(key, self._model, tokens, state)
 
 
 def default_threads() -> int:
@@ -145,8 +136,8 @@ class _Loaded:
     formatter: ChatFormatter
     settings: LoadSettings
     device: str
+    disk: _DiskCaches
     batcher: Batcher | None = None  # set when several answers are decoded together (n_parallel > 1)
-    disk_id: str = ""  # which saved caches fit this model (prompt_store.model_digest)
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -190,7 +181,6 @@ class Engine:
         self._kept: list[_Kept] = []  # caches of prompts left behind, the most recent first
         self._kv_key: str | None = None  # the conversation whose prompt the cache holds (generate's cache_key)
         self._prompts: PromptStore | None = None  # where conversations' caches go between runs
-        self._looked_up: set[str] = set()  # conversations already looked for on disk since the model loaded
         self._ngram: NgramDrafter | None = None  # the n-gram pool, kept across answers of the loaded model
         self._draft: ModelDrafter | None = None  # the draft model ("draft" or "self"), if one is set
         self._speed = SpeedModel()  # what decoding and drafting cost on the loaded model, measured as it runs
@@ -237,17 +227,16 @@ class Engine:
             settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap,
                                   n_parallel, settings.kv_cache),
             device=_device_label(settings, model.n_layer),
-            disk_id=model_digest(info.path, settings.kv_cache),
+            disk=_DiskCaches(lambda: self._prompts, ctx, model_digest(info.path, settings.kv_cache),
+                             self._kept_budget),
         )
         if n_parallel > 1:
             loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.name,
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
-                                                   else "gguf"},
-                                     _SlotCaches(lambda: self._prompts, loaded, self._kept_budget))
+                                                   else "gguf"}, loaded.disk)
         with self._lock:  # swap only once the new model is fully ready
             self._save_caches()
             old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, loaded, [], None, []
-            self._looked_up.clear()
             self._speed = SpeedModel()
             self._set_draft(None)  # it drafted for the old model: the caller sets one for the new model
         if old is not None:
@@ -297,7 +286,6 @@ class Engine:
         conversation's first prompt (see ``generate``'s ``cache_key``)."""
         with self._lock:
             self._prompts = store
-            self._looked_up.clear()
 
     def forget_cache(self, key: str) -> None:
         """Delete the saved caches of conversation ``key`` (it was deleted). No lock: a chat deleted while
@@ -309,23 +297,16 @@ class Engine:
 
     def _save_caches(self) -> None:
         """Before the engine lets its caches go: write the conversations' caches to the prompt store."""
-        loaded, store = self._loaded, self._prompts
-        if loaded is None or store is None or loaded.batcher is not None:
+        loaded = self._loaded
+        if loaded is None or loaded.batcher is not None:  # the batcher saves its slots' when it closes
             return
-        saved: set[str] = set()
-        if self._kv_key is not None and len(self._kv) >= _DISK_MIN_TOKENS:
-            state = loaded.ctx.save_seq(self._kept_budget())
-            if state is not None:
-                store.save(self._kv_key, loaded.disk_id, self._kv, state)
-                saved.add(self._kv_key)
-        for kept in self._kept:
-            self._save_kept(kept, saved)
-
-    def _save_kept(self, kept: _Kept, saved: set[str]) -> None:
-        if (self._prompts is not None and kept.key is not None and kept.key not in saved
-                and len(kept.tokens) >= _DISK_MIN_TOKENS):
-            self._prompts.save(kept.key, self._require().disk_id, kept.tokens, kept.state)
-            saved.add(kept.key)
+        saved = {self._kv_key}  # one file per conversation: its newest cache
+        if self._kv_key is not None:
+            loaded.disk.save(self._kv_key, self._kv)
+        for kept in self._kept:  # the most recent first
+            if kept.key not in saved:
+                loaded.disk.save_state(kept.key, kept.tokens, kept.state)
+                saved.add(kept.key)
 
     def set_draft_model(self, path: str | Path | None, kind: str = "draft") -> ModelInfo | None:
         """Load ``path`` as the draft model for speculative modes "draft"/"self" (``kind``) and auto; None
@@ -504,19 +485,19 @@ class Engine:
         bring back a kept cache, or conversation ``key``'s cache saved on disk by an earlier run, that
         ``prompt`` continues further than the one in place. Copying a 4k-token chat's cache on the bundled model
         takes tens of milliseconds; reading the chat again took 20 s here."""
-        here = _common_prefix(self._kv, prompt)
-        shared, back = max(((_common_prefix(k.tokens, prompt), k) for k in self._kept), key=lambda sk: sk[0],
+        here = common_prefix(self._kv, prompt)
+        shared, back = max(((common_prefix(k.tokens, prompt), k) for k in self._kept), key=lambda sk: sk[0],
                            default=(0, None))
         if back is None or shared - here < _KEPT_MIN_TOKENS:
             shared, back = here, None
-        stored = self._stored(loaded, key)
+        stored = loaded.disk.find(key) if key is not None else None
         if stored is not None and (len(stored.tokens) >= loaded.ctx.n_ctx  # saved with a larger context
-                                   or _common_prefix(stored.tokens, prompt) - shared < _KEPT_MIN_TOKENS):
+                                   or common_prefix(stored.tokens, prompt) - shared < _KEPT_MIN_TOKENS):
             stored = None
         if len(self._kv) >= _KEPT_MIN_TOKENS and here < len(self._kv) // 2:
             self._keep(loaded)
         if stored is not None:
-            if _restore(stored, loaded.ctx):
+            if loaded.disk.load(stored):
                 self._kv[:] = stored.tokens
                 return
             loaded.ctx.clear()  # what the sequence holds is not known: the prompt is evaluated from the start
@@ -529,14 +510,6 @@ class Engine:
                 loaded.ctx.clear()
                 self._kv.clear()
 
-    def _stored(self, loaded: _Loaded, key: str | None) -> Stored | None:
-        """Conversation ``key``'s cache on disk, looked for once per model load: after its first prompt the
-        conversation's cache lives in RAM, and goes to disk again when the engine lets it go."""
-        if key is None or self._prompts is None or key in self._looked_up:
-            return None
-        self._looked_up.add(key)
-        return self._prompts.find(key, loaded.disk_id)
-
     def _keep(self, loaded: _Loaded) -> None:
         """Copy the cache in place out (it replaces an older copy of the same prompt), the oldest copies making
         room within the memory share; a conversation's copy that leaves RAM goes to disk."""
@@ -546,10 +519,12 @@ class Engine:
         if state is None:
             log.info("the cache of a %d-token prompt is not kept: too big for free memory, or refused", len(kv))
             return
-        self._kept = [k for k in self._kept if _common_prefix(k.tokens, kv) < len(k.tokens) // 2]
+        self._kept = [k for k in self._kept if common_prefix(k.tokens, kv) < len(k.tokens) // 2]
         self._kept.insert(0, _Kept(list(kv), state, self._kv_key))
         while len(self._kept) > _KEPT_MAX or sum(len(k.state) for k in self._kept) > budget:
-            self._save_kept(self._kept.pop(), set())
+            gone = self._kept.pop()
+            if gone.key is not None:
+                loaded.disk.save_state(gone.key, gone.tokens, gone.state)
 
     def _kept_budget(self) -> int:
         """Bytes the copies of caches may take in RAM (and a copy on its way to disk)."""
@@ -558,7 +533,7 @@ class Engine:
     def _reuse_prefix(self, ctx: native.NativeContext, prompt: list[int]) -> int:
         """Drop the KV tail that differs from ``prompt``; return how many prompt tokens are already cached."""
         kv = self._kv
-        n_keep = _common_prefix(kv, prompt)
+        n_keep = common_prefix(kv, prompt)
         if n_keep == len(prompt):
             n_keep -= 1  # the last prompt token must be evaluated again to get fresh logits
         if n_keep < len(kv):

@@ -29,6 +29,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,17 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def model_digest(model_path: str, kv_cache: str) -> str:
-    """Which model, cache type and llama.cpp build a state belongs to."""
+@cache
+def _llama_build() -> str:
     from importlib.metadata import version
 
+    return version("llama-cpp-python")
+
+
+def model_digest(model_path: str, kv_cache: str) -> str:
+    """Which model, cache type and llama.cpp build a state belongs to."""
     stat = Path(model_path).stat()
-    return _digest(f"{Path(model_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{kv_cache}|"
-                   f"{version('llama-cpp-python')}")
+    return _digest(f"{Path(model_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{kv_cache}|{_llama_build()}")
 
 
 @dataclass
@@ -144,7 +149,8 @@ class PromptStore:
         header = json.dumps({"key": key, "tokens": len(tokens), "state": len(state)}).encode() + b"\n"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            if len(state) > self._budget():
+            budget = self._budget()  # the same after the write: the disk's free space goes where the file is
+            if len(state) > budget:
                 log.info("the cache of a %d-token conversation is not saved: no room", len(tokens))
                 return
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
@@ -161,7 +167,7 @@ class PromptStore:
         except OSError as exc:
             log.warning("the cache of a conversation could not be saved: %s", exc)
             return
-        self._make_room(keep=path)
+        self._make_room(path, budget)
         log.info("saved the cache of a %d-token conversation (%.0f MB) in %.2f s", len(tokens), len(state) / 1e6,
                  time.perf_counter() - started)
 
@@ -174,22 +180,19 @@ class PromptStore:
         for path in self.folder.glob("*.kv"):
             path.unlink(missing_ok=True)
 
-    def _files(self) -> list[tuple[float, int, Path]]:
-        return _files(self.folder)
-
     def _budget(self) -> int:
         """Bytes the saved caches may take: the share of the disk's free space, counting what they hold now."""
-        ours = sum(size for _, size, _ in self._files())
+        ours = sum(size for _, size, _ in _files(self.folder))
         return min(MAX_BYTES, int((shutil.disk_usage(self.folder).free + ours) * DISK_SHARE))
 
-    def _make_room(self, keep: Path) -> None:
+    def _make_room(self, keep: Path, budget: int) -> None:
         """Delete the least recently used files beyond the count or the budget; ``keep`` (just written) stays."""
         for tmp in self.folder.glob(".*.tmp"):  # a write cut short by a crash
             with contextlib.suppress(OSError):
                 if time.time() - tmp.stat().st_mtime > 3600:
                     tmp.unlink()
-        budget, used, count = self._budget(), 0, 0
-        for _, size, path in sorted(self._files(), key=lambda found: found[2] != keep):
+        used, count = 0, 0
+        for _, size, path in sorted(_files(self.folder), key=lambda found: found[2] != keep):
             if path != keep and (count >= MAX_FILES or used + size > budget):
                 path.unlink(missing_ok=True)
             else:

@@ -2,21 +2,20 @@
 
 Why separate files from ``settings.toml``: the settings dataclass tree belongs to the facade, while the list
 of linked models/folders and the per-model profiles are keyed by file and grow with the library. Writes
-are atomic; an unreadable file is moved aside (like settings) so a user edit gone wrong never blocks startup.
+are atomic; a damaged file is moved aside (like settings) so a user edit gone wrong never blocks startup, and one
+that cannot be read (permissions) is left as it is and never saved over.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from assistant.config import save_file
+from assistant.config import save_file, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +38,8 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def _set_aside(path: Path, exc: Exception) -> dict[str, Any]:
     """A file that is not TOML (or not text) is moved aside and read as empty."""
-    backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        os.replace(path, backup)
-    except OSError as move:  # a read-only folder: left where it is, and read as empty all the same
-        log.warning("%s could not be read (%s) nor moved aside (%s); starting empty", path, exc, move)
-        return {}
-    log.warning("%s could not be read (%s); moved to %s, starting empty", path, exc, backup.name)
+    log.warning("%s could not be read (%s); %s, starting empty", path, exc, set_aside(path))
     return {}
-
-
 
 
 def write_toml(path: Path, data: dict[str, Any], what: str) -> None:
