@@ -809,7 +809,7 @@ class Assistant:
         *,
         sampling: SamplingParams | None = None,
         cancel: threading.Event | None = None,
-        collections: tuple[str, ...] = (),
+        collections: Sequence[str] | None = None,
         use_memory: bool | None = None,
         replace_from: str | None = None,
         system_prompt: str | None = None,
@@ -820,21 +820,22 @@ class Assistant:
         """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
 
         ``use_memory=False`` is incognito: nothing is read from or written to the user's memory. Left out, memory
-        is on, except that replacing a question asked incognito keeps it incognito.
+        is on, except that replacing a question asked incognito keeps it incognito; ``collections`` left out are
+        none, except that a replaced question is answered again from the collections it was asked from.
         ``replace_from`` (a user message id) replaces that question and everything after it (regenerate,
         edit-and-resend). ``system_prompt``, ``max_tokens``, ``sampling``, ``model`` and ``draft_model`` (for
         the speculative modes that draft with a model) apply to this answer only. Memory learning from the
         turn happens afterwards in the background, never delaying the answer.
         """
         cancel = cancel or threading.Event()
-        options = TurnOptions(conversation_id, replace_from, tuple(collections), use_memory, sampling,
-                              system_prompt, max_tokens)
+        options = TurnOptions(conversation_id, replace_from, None if collections is None else tuple(collections),
+                              use_memory, sampling, system_prompt, max_tokens)
         return Response(self._turn(text, options, cancel, model, draft_model), cancel)
 
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
-        try:  # left open (None), run_turn decides whether to use it (see memory_choice)
+        try:  # left open (None), run_turn decides whether to use it (see replaced_choices)
             memory = self.memory if options.use_memory is not False else None
         except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
             memory = None

@@ -171,7 +171,8 @@ class ChatController(QObject):
         self._set_editing(None)
         if replace is not None and replace.message_id is not None:
             self.view.remove_from(replace)
-        self._start(text, replace.message_id if replace is not None else None, self.composer.use_memory())
+        self._start(text, replace.message_id if replace is not None else None, self.composer.use_memory(),
+                    tuple(self.composer.selected_collections()))
 
     def regenerate(self) -> None:
         question = self.view.last("user")
@@ -183,7 +184,9 @@ class ChatController(QObject):
         self.composer.set_use_memory(True)  # the chip's incognito applies to one message, this one
         self.composer.edit.setFocus()  # the Regenerate button pressed from the keyboard goes with its message
         self.view.remove_from(question)
-        self._start(question.text, question.message_id, use_memory)
+        # asked again as it was asked: from the collections it was answered from (the core keeps them), not from
+        # what the composer has selected since; an edit is sent with the composer's selection, which it shows
+        self._start(question.text, question.message_id, use_memory, None)
 
     def edit_last(self) -> None:
         question = self.view.last("user")
@@ -219,7 +222,8 @@ class ChatController(QObject):
             self.cancel.set()
             self.composer.set_generating(False)  # the next message can be typed and sent at once (see send)
 
-    def _start(self, text: str, replace_from: str | None, use_memory: bool) -> None:
+    def _start(self, text: str, replace_from: str | None, use_memory: bool,
+               collections: tuple[str, ...] | None) -> None:
         self.banner.hide()
         self._replacing, self._detached = replace_from is not None, False
         self._add("user", text).incognito = not use_memory
@@ -232,7 +236,6 @@ class ChatController(QObject):
         self.cancel = cancel = threading.Event()
         self.composer.set_generating(True)
         assistant, conversation_id = self.assistant, self.conversation_id
-        collections = tuple(self.composer.selected_collections())
         self.workers.generation.submit(Job(
             lambda: assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
                                   use_memory=use_memory, replace_from=replace_from),

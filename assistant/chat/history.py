@@ -162,6 +162,8 @@ _MESSAGE_COLUMNS = (
 
 #: Marks, in a question's stats, one asked without memory: memory never reads it, not even as context later.
 INCOGNITO = "incognito"
+#: Lists, in a question's stats, the knowledge collections it was answered from: asked again, it uses them again.
+COLLECTIONS = "collections"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,11 @@ class Message:
     def incognito(self) -> bool:
         """A question asked without memory: nothing learns from it, and replacing it keeps it so."""
         return bool((self.stats or {}).get(INCOGNITO))
+
+    @property
+    def collections(self) -> tuple[str, ...]:
+        """The knowledge collections a question was answered from (none for a plain chat question)."""
+        return tuple((self.stats or {}).get(COLLECTIONS) or ())
 
 
 @dataclass(frozen=True)

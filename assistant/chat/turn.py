@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.chat.history import INCOGNITO, History
+from assistant.chat.history import COLLECTIONS, INCOGNITO, History
 from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
@@ -46,8 +46,10 @@ class TurnOptions:
 
     conversation_id: str | None = None
     replace_from: str | None = None  # a user message id: it and everything after it are replaced
-    collections: tuple[str, ...] = ()
-    #: False: incognito. None: on, except that a replaced question asked incognito stays so (see ``memory_choice``)
+    #: The knowledge collections to answer from. None: none, except that a replaced question is asked again from
+    #: the collections it was asked from (see ``replaced_choices``)
+    collections: tuple[str, ...] | None = None
+    #: False: incognito. None: on, except that a replaced question asked incognito stays so (see ``replaced_choices``)
     use_memory: bool | None = None
     sampling: SamplingParams | None = None
     system_prompt: str | None = None
@@ -74,24 +76,36 @@ class TurnParts:
     sampling: SamplingParams
 
 
-def memory_choice(options: TurnOptions, history: History) -> TurnOptions:
-    """``options`` with ``use_memory`` decided. Left open (None) it is on, unless the question being replaced
-    (regenerated, or edited and sent again) was asked incognito: Regenerate on an incognito answer made memory
-    learn the incognito question, and the new turn lost its mark."""
-    if options.use_memory is not None:
-        return options
-    incognito = False
-    if options.replace_from is not None:
+def _question_stats(options: TurnOptions) -> dict[str, Any] | None:
+    """What a question's row keeps of how it was asked, so that asking it again asks it the same way."""
+    stats: dict[str, Any] = {}
+    if not options.use_memory:
+        stats[INCOGNITO] = True
+    if options.collections:
+        stats[COLLECTIONS] = list(options.collections)
+    return stats or None
+
+
+def replaced_choices(options: TurnOptions, history: History) -> TurnOptions:
+    """``options`` with ``use_memory`` and ``collections`` decided. Left open (None), memory is on and no
+    collection is searched, unless a question is being replaced (regenerated, or edited and sent again): then
+    they are as that question was asked. Regenerate on an incognito answer made memory learn the incognito
+    question, and Regenerate on an answer from a folder answered from whatever the composer had selected since
+    (often nothing: an answer without sources replaced one with)."""
+    asked = None
+    if options.replace_from is not None and (options.use_memory is None or options.collections is None):
         with contextlib.suppress(HearthError):  # a question that is gone: run_turn says so
-            incognito = history.get_message(options.replace_from).incognito
-    return replace(options, use_memory=not incognito)
+            asked = history.get_message(options.replace_from)
+    use_memory = options.use_memory if options.use_memory is not None else not (asked and asked.incognito)
+    collections = options.collections if options.collections is not None else (asked.collections if asked else ())
+    return replace(options, use_memory=use_memory, collections=collections)
 
 
 def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threading.Event) -> Iterator[Event]:
     """Answer ``text``: yields the events every front end renders; the turn is saved as it streams (unless
     ``options.save`` is False: a stateless API request, whose past comes in ``options.messages``)."""
     text = text.strip()
-    options = memory_choice(options, parts.history)
+    options = replaced_choices(options, parts.history)
     if not text:
         yield Failed("The question is empty: type something to ask.", error_type=InputError.__name__)
         return
@@ -145,7 +159,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         if conversation_id is None:
             conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
         question_id = history.add_message(conversation_id, "user", text,
-                                          stats=None if options.use_memory else {INCOGNITO: True}).id
+                                          stats=_question_stats(options)).id
         reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
     streamed: list[str] = []
     finished = False

@@ -85,6 +85,34 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
     window.close()
 
 
+def test_regenerate_answers_again_from_the_folders_the_question_was_asked_from(qtbot: QtBot, tmp_path: Path) -> None:
+    """Regenerate took the composer's selection at the time: with the folder unticked since (or an old chat
+    opened), an answer citing the user's files was replaced by one citing nothing. An edit is sent with the
+    selection the composer shows."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
+    window = open_window(qtbot)
+    list(window.assistant.index([folder], "house"))
+    window.composer.set_collections(["house"])
+    window.composer.select_collections(["house"])
+    send(qtbot, window, "Where is the spare key?")
+    chat, history = window.ctl.chat, window.assistant.history
+    assert [Path(p.path).name for p in window.chat_view.last("assistant").passages] == ["key.md"]
+    window.composer.select_collections([])
+
+    chat.regenerate()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert [Path(p.path).name for p in window.chat_view.last("assistant").passages] == ["key.md"]
+    answer = history.messages(chat.conversation_id)[-1]
+    assert [Path(s["path"]).name for s in answer.sources] == ["key.md"]
+    chat.edit_last()
+    send(qtbot, window, "Where is the spare key kept?")
+    assert window.chat_view.last("assistant").passages == []
+    assert not history.messages(chat.conversation_id)[-1].sources
+    window.close()
+
+
 def test_a_regenerate_stopped_before_its_first_word_keeps_the_old_answer(qtbot: QtBot) -> None:
     """Regenerate, then Stop at once, deleted the old answer for good (the chat reopened as "This answer was
     interrupted."); and Regenerate while editing the question, then Enter, threw "MessageWidget is not in list"

@@ -419,3 +419,30 @@ def test_a_save_does_not_write_over_an_edit_of_the_settings_file_not_yet_applied
     assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
     assistant._settings_file_changed()
     assert assistant.settings.model.system_prompt == "Answer like a pirate."
+
+
+def test_a_regenerated_question_is_answered_again_from_the_collections_it_was_asked_from(
+        assistant: Assistant, tmp_path: Path) -> None:
+    """Regenerate answered from whatever the caller passed at the time (the window: what the composer had
+    selected since), so an answer with sources could be replaced by one without. Left out, ``collections`` are
+    the replaced question's; said outright (an edit sent with another selection), they are obeyed."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
+    list(assistant.index([folder], "house"))
+    asked = assistant.ask("Where is the spare key?", collections=["house"])
+    asked.text()
+    cid = asked.done.conversation_id
+    question, answer = assistant.history.messages(cid)
+    assert question.collections == ("house",) and [Path(s["path"]).name for s in answer.sources] == ["key.md"]
+
+    again = assistant.ask("Where is the spare key?", replace_from=question.id)  # Regenerate
+    again.text()
+    question, answer = assistant.history.messages(cid)
+    assert question.collections == ("house",) and [Path(s["path"]).name for s in answer.sources] == ["key.md"]
+
+    edited = assistant.ask("Where is the spare key kept?", replace_from=question.id, collections=[])
+    edited.text()
+    question, answer = assistant.history.messages(cid)
+    assert question.content == "Where is the spare key kept?"
+    assert question.collections == () and not answer.sources and question.stats is None
