@@ -20,8 +20,10 @@ from assistant.cli.context import CliContext, err, positive_int, print_json, spe
 from assistant.errors import InputError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import time_left
+from assistant.knowledge.errors import CollectionNotFoundError
 
 if TYPE_CHECKING:
+    from assistant.core import Assistant
     from assistant.knowledge import Citation
 
 
@@ -39,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queries", type=Path, metavar="FILE.jsonl",
                    help='many queries, one {"id": ..., "text": ...} per line ("-" for stdin); '
                         "prints one JSON line per query")
-    p.add_argument("--collection", "-c", default="default", help="collection to search (default: default)")
+    p.add_argument("--collection", "-c", action="append", dest="collections", metavar="COLLECTION",
+                   help="collection to search (repeatable; default: every collection)")
     p.add_argument("-k", type=positive_int, default=None, help="number of hits (default: knowledge.top_k)")
     p.add_argument("--folder", help="only hits from files under this folder")
     p.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
@@ -113,11 +116,12 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         raise InputError("Give either a search TEXT or --queries FILE.jsonl.")
     if args.text is not None and not args.text.strip():
         raise InputError("The search text is empty: give some words to look for.")
+    queries = list(_read_queries(args.queries)) if args.queries is not None else []  # an unreadable file first
     assistant = ctx.assistant
-    collections = (args.collection,)
+    collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant)
     if args.queries is not None:
         unusable = 0
-        for qid, text, problem in _read_queries(args.queries):
+        for qid, text, problem in queries:
             if problem:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
                 err(f"hearth: {problem}")
@@ -131,16 +135,33 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         return InputError.exit_code if unusable else 0
     hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
     if args.json:
-        print_json({"query": args.text, "collection": args.collection, "hits": [_hit(h) for h in hits]})
+        print_json({"query": args.text, "collections": list(collections), "hits": [_hit(h) for h in hits]})
         return 0
     if not hits:
         print("No matches.")
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
         print(f"[{i}] {h.path}" + (f"  page {h.page}" if h.page else "")
-              + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}")
+              + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}"
+              + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return 0
+
+
+def _searchable(assistant: Assistant) -> tuple[str, ...]:
+    """Every collection a search can read, when none is named: the folders dragged into the window are
+    collections named after them, and a search of the one named "default" told those users there was none.
+    One indexed with another embedder is left out, and said so (searching it needs a re-index)."""
+    infos = assistant.collections()
+    if not infos:
+        raise CollectionNotFoundError("There are no knowledge collections yet: index a folder with "
+                                      "`hearth index FOLDER` (or drop it on the window).")
+    for info in infos:
+        if info.needs_reindex:
+            folders = " ".join(shlex.quote(s) for s in info.sources) or "FOLDER"
+            err(f"hearth: not searched: {info.name!r} was indexed with the embedder {info.embedder!r}; "
+                f"`hearth index {folders} --collection {info.name}` re-indexes it.")
+    return tuple(info.name for info in infos if not info.needs_reindex)
 
 
 def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:

@@ -227,8 +227,10 @@ class KnowledgeBase:
 
     def _row(self, name: str) -> CollectionRow:
         row = self.store.collection(validate_name(name))
-        if row is None:
-            raise CollectionNotFoundError(f"There is no knowledge collection named {name!r}.")
+        if row is None:  # named with the ones there are: a typo, or a folder indexed under another name
+            names = ", ".join(repr(r.name) for r in self.store.collections())
+            raise CollectionNotFoundError(f"There is no knowledge collection named {name!r}"
+                                          + (f" (yours: {names})." if names else ": there are none yet."))
         return row
 
     def _check_vectors(self, row: CollectionRow) -> None:

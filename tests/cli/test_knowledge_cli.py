@@ -125,7 +125,7 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
 
     assert cli.main(["collections", "remove", "nope"]) == 4
     out, err = capsys.readouterr()
-    assert out == "" and err.strip() == "hearth: There is no knowledge collection named 'nope'."
+    assert out == "" and err.strip() == "hearth: There is no knowledge collection named 'nope' (yours: 'boats')."
     assert cli.main(["search", "x", "-c", "bad name!"]) == 2
     assert "not a valid collection name" in capsys.readouterr().err
     assert cli.main(["search"]) == 2
@@ -135,6 +135,31 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
     assert "Removed collection 'boats'" in capsys.readouterr().out
     assert cli.main(["collections", "list"]) == 0
     assert "No collections yet" in capsys.readouterr().out
+    assert cli.main(["search", "pier"]) == 4
+    assert "There are no knowledge collections yet: index a folder" in capsys.readouterr().err
+    assert cli.main(["search", "pier", "-c", "boats"]) == 4
+    assert "named 'boats': there are none yet." in capsys.readouterr().err
+
+
+def test_search_without_a_collection_searches_every_one(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The window names a dropped folder's collection after the folder, and `hearth search` searched only the
+    one named "default": "There is no knowledge collection named 'default'." to a user with two folders
+    indexed. Every collection is searched now, each hit saying which it came from."""
+    assert cli.main(["index", str(docs / "boat.md"), "-c", "boats"]) == 0
+    assert cli.main(["index", str(docs / "sub"), "-c", "bikes"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "pier lock code", "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    hits = [line for line in lines if line.startswith("[")]
+    assert sorted(h.rsplit("  ", 1)[-1] for h in hits) == ["(bikes)", "(boats)"], lines
+    assert cli.main(["search", "pier lock code", "-k", "2", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["collections"] == ["boats", "bikes"] or found["collections"] == ["bikes", "boats"]
+    assert {h["collection"] for h in found["hits"]} == {"boats", "bikes"}
+    assert cli.main(["search", "pier", "-c", "boats", "-c", "bikes", "-c", "boats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["collections"] == ["boats", "bikes"]
+    assert cli.main(["search", "pier", "-c", "boat"]) == 4
+    assert capsys.readouterr().err.strip().endswith("named 'boat' (yours: 'bikes', 'boats').")
 
 
 def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
