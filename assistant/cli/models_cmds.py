@@ -74,24 +74,27 @@ def _fit_line(fit: FitEstimate) -> str:
             f"{fit.reason}")
 
 
-def _entry_text(e: LibraryEntry) -> str:
+def _entry_text(e: LibraryEntry, in_use: bool) -> str:
     if e.info is None or e.fit is None:
         return f"✗ {e.file}  ({e.source})  {e.error}\n  {e.path}"
     i = e.info
     template = "chat template" if i.has_chat_template else "no chat template (base model)"
-    return (f"• {e.name}  {i.architecture} {i.params_label()} {i.quantization}  {i.file_size / 1e6:.0f} MB  "
-            f"ctx {i.context_length}  {template}  vocab {i.vocab_fingerprint}  ({e.source})\n"
-            f"  {_fit_line(e.fit)}\n  {e.path}")
+    return (f"{'▶' if in_use else '•'} {e.name}  {i.architecture} {i.params_label()} {i.quantization}  "
+            f"{i.file_size / 1e6:.0f} MB  ctx {i.context_length}  {template}  vocab {i.vocab_fingerprint}  "
+            f"({e.source}{', in use' if in_use else ''})\n  {_fit_line(e.fit)}\n  {e.path}")
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    """Every model in the library; the one answers use (the configured model, as `hearth models use` set it)
+    is marked, as the window's model view marks it: the list did not say which one that was."""
     models = ctx.assistant.models
     entries = models.entries(args.ctx)
+    current = ctx.assistant.model_path().resolve()
     if args.json:
-        print_json([e.to_dict() for e in entries])
+        print_json([{**e.to_dict(), "in_use": e.path.resolve() == current} for e in entries])
         return 0
     for e in entries:
-        print(_entry_text(e))
+        print(_entry_text(e, e.path.resolve() == current))
     if not entries:
         err(f"No models found. Put .gguf files in {models.paths.models_dir} or add one with `hearth models add PATH`.")
     return 0

@@ -96,6 +96,12 @@ def test_add_copy_then_use_by_name_then_remove_deletes_the_copy(hearth_home: Pat
     assert copied.exists()
     used = hearth("models", "use", "smol-copy", home=hearth_home)
     assert used.returncode == 0 and "Now using" in used.stdout, used.stderr
+    # the list says which model answers (it did not say): the one just chosen, and only that one
+    listed = hearth("models", "list", home=hearth_home).stdout.splitlines()
+    assert [line.split("  ")[0] for line in listed if line.startswith("▶")] == ["▶ Smol Copy"], listed
+    assert sum(line.startswith(("•", "▶")) for line in listed) == 3 and "(library, in use)" in "\n".join(listed)
+    rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+    assert [r["file"] for r in rows if r["in_use"]] == ["smol-copy.gguf"]
     # the model in use is not deleted: every later answer failed on the missing file
     refused = hearth("models", "remove", "smol-copy", home=hearth_home)
     assert refused.returncode == 3 and "is the model in use" in refused.stderr and copied.exists()
@@ -128,7 +134,7 @@ def test_catalog_lists_downloadable_models_with_fit(hearth_home: Path) -> None:
 
 def test_use_by_shown_name_or_a_unique_part_of_it(hearth_home: Path, my_models: Path) -> None:
     listed = hearth("models", "list", home=hearth_home).stdout
-    assert "• SmolLM2 135M Instruct " in listed and "• Gemma 3 270M " in listed and "Smollm2" not in listed
+    assert "▶ SmolLM2 135M Instruct " in listed and "• Gemma 3 270M " in listed and "Smollm2" not in listed
     used = hearth("models", "use", "Gemma 3 270M", "--json", home=hearth_home)
     assert used.returncode == 0, used.stderr
     assert json.loads(used.stdout)["model"]["path"].endswith("gemma-3-270m-q4_k_m.gguf")
