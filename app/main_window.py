@@ -21,7 +21,7 @@ from typing import Any
 # (the traceback runs through shibokensupport's feature_imported; a sweep saw it at 2 of 2 start-ups of one data
 # folder, not reproduced since). Complete, the lookup's import is a no-op. About 50 ms at start.
 import pydantic._internal._validators  # noqa: F401
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -286,6 +286,15 @@ class MainWindow(QMainWindow):
     def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         return [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Coming back to the window reads the chats and collections again: they were read at start and after
+        the window's own changes only, so a folder indexed with `hearth index` in a terminal could not be
+        answered from, and a chat asked with `hearth ask` was not listed, until Hearth was started again."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and self.ctl is not None:
+            self.ctl.conversations.refresh()
+            self.ctl.knowledge.refresh()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._local_paths(event):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import themed
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QPushButton, QToolButton
 from pytestqt.qtbot import QtBot
@@ -110,6 +110,27 @@ def test_regenerate_answers_again_from_the_folders_the_question_was_asked_from(q
     send(qtbot, window, "Where is the spare key kept?")
     assert window.chat_view.last("assistant").passages == []
     assert not history.messages(chat.conversation_id)[-1].sources
+    window.close()
+
+
+def test_coming_back_to_the_window_lists_what_a_terminal_added(qtbot: QtBot, tmp_path: Path) -> None:
+    """A folder indexed with `hearth index` and a chat asked with `hearth ask` while the window was open did
+    not show in it (lists read at start and after its own changes only) until Hearth was started again."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
+    window = open_window(qtbot)
+    qtbot.waitUntil(lambda: not window.workers.io.busy)
+    other = Assistant(get_paths(), Settings(), engine=fake_engine(),  # another process: its own connections
+                      knowledge=KnowledgeBase(get_paths(), Settings().knowledge, embedder=FakeEmbedder()))
+    list(other.index([folder], "house"))
+    other.ask("Asked in a terminal.", use_memory=False).text()
+    other.close(learning_s=0)
+    assert window.sidebar.conversations.model().rowCount() == 0
+    window.activateWindow()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    qtbot.waitUntil(lambda: [a.text() for a in window.composer.sources_menu.actions()] == ["house"], timeout=10_000)
+    qtbot.waitUntil(lambda: window.sidebar.conversations.model().rowCount() == 1, timeout=10_000)
     window.close()
 
 
