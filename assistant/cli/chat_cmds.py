@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id, sources} as JSON")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="interactive chat in the terminal (/new, /quit; Ctrl+C stops an answer)")
+    p = sub.add_parser("chat", help="interactive chat in the terminal (/new, /retry, /edit, /quit; Ctrl+C stops "
+                                     "an answer)")
     p.add_argument("--conversation", "-c", help="continue this conversation id")
     _answer_options(p)
     p.set_defaults(func=cmd_chat)
@@ -80,8 +82,8 @@ class _Call:
     sampling: Any
     system_prompt: str | None
     max_tokens: int | None
-    collections: tuple[str, ...]
-    use_memory: bool
+    collections: tuple[str, ...] | None  # None: a replaced question's own (see ``_replacing``)
+    use_memory: bool | None  # None: on, except that a replaced question asked incognito stays so
     draft_model: str | None
 
     @classmethod
@@ -95,13 +97,14 @@ class _Call:
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
             cancel: threading.Event | None = None, prefix: str = "",
-            on_saved: Callable[[str], None] | None = None) -> _Turn:
+            on_saved: Callable[[str], None] | None = None, replace_from: str | None = None) -> _Turn:
     """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
     shows, as ``hearth> ``); notices always go to stderr, those about the answer under it. ``on_saved`` gets
     the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it)."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
-                                 max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model)
+                                 max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model,
+                                 replace_from=replace_from)
     sources, memories = None, None
     shown: list[str] = []  # the answer text written to stdout
     later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
@@ -213,7 +216,8 @@ def _exit_code(failed: Failed) -> int:
     return HearthError.exit_code
 
 
-CHAT_COMMANDS = "/new starts over, /quit exits, //text sends text that starts with /."
+CHAT_COMMANDS = ("/new starts over, /retry answers the last question again, /edit TEXT asks TEXT in its place, "
+                 "/quit exits, //text sends text that starts with /.")
 #: A line that is one word after a slash is a command, known or not (``/etc/hosts …`` is text).
 _SLASH_WORD = re.compile(r"/[A-Za-z]+")
 
@@ -245,18 +249,32 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             conversation_id = None
             err("(new conversation)")
             continue
-        if _SLASH_WORD.fullmatch(line.split(maxsplit=1)[0]):  # /help, or a typo such as /quti: not for the model
-            err(CHAT_COMMANDS if line == "/help" else f"Unknown command {line.split()[0]}. {CHAT_COMMANDS}")
+        replace_from, turn_call, command = None, call, line.split(maxsplit=1)[0]
+        if command in ("/retry", "/edit"):
+            replaced = _replacing(ctx, conversation_id, line)
+            if replaced is None:
+                continue
+            line, replace_from = replaced
+            if command == "/retry":  # which question, when it was asked in an earlier session (chat -c)
+                err(f"(asking again: {line})")
+            # as in the window: a retry is asked as its question was (its collections; incognito stays so), an
+            # edit with this chat's collections; a chat run with --no-memory keeps every question incognito
+            turn_call = dc_replace(call, use_memory=None if call.use_memory else False,
+                                   collections=None if command == "/retry" else call.collections)
+        elif _SLASH_WORD.fullmatch(command):  # /help, or a typo such as /quti: not for the model
+            err(CHAT_COMMANDS if line == "/help" else f"Unknown command {command}. {CHAT_COMMANDS}")
             continue
-        line = line[1:] if line.startswith("//") else line
+        else:
+            line = line[1:] if line.startswith("//") else line
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
         saved: list[str] = []
         try:
-            turn = _stream(ctx, line, conversation_id, call, echo=True, cancel=cancel, prefix="hearth> ",
-                           on_saved=saved.append)
+            turn = _stream(ctx, line, conversation_id, turn_call, echo=True, cancel=cancel, prefix="hearth> ",
+                           on_saved=saved.append, replace_from=replace_from)
             done, failed = turn.done, turn.failed
-            if failed is not None and failed.error_type == ConversationNotFoundError.__name__ and not saved:
+            if (failed is not None and failed.error_type == ConversationNotFoundError.__name__ and not saved
+                    and replace_from is None):
                 # deleted by another window or command: every later message failed the same way and was lost
                 err("(this conversation was deleted elsewhere: carrying on in a new one)")
                 conversation_id = None
@@ -275,6 +293,26 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         elif done is not None:
             turn.print_sources()
             err(f"({_stats_line(done)})")
+
+
+def _replacing(ctx: CliContext, conversation_id: str | None, line: str) -> tuple[str, str] | None:
+    """For ``/retry`` and ``/edit TEXT``, as the window's Regenerate and edit-and-resend: the question to ask and
+    the id of the question it replaces (it and its answer go once the new answer has text); None, said why,
+    when there is nothing to replace."""
+    command, edit = [*line.split(maxsplit=1), ""][:2]
+    if command == "/edit" and not edit:
+        err("Give the new question: /edit TEXT.")
+        return None
+    try:
+        messages = ctx.assistant.history.messages(conversation_id) if conversation_id is not None else []
+    except ConversationNotFoundError:
+        messages = []
+        err("(this conversation was deleted elsewhere)")
+    question = next((m for m in reversed(messages) if m.role == "user"), None)
+    if question is None:
+        err(f"Nothing to {command[1:]} yet: ask a question first.")
+        return None
+    return edit or question.content, question.id
 
 
 def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:

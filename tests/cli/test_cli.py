@@ -87,13 +87,44 @@ def test_chat_repl_answers_and_quits(hearth_home: Path) -> None:
     assert out.returncode == 0, out.stderr
     # /help and the typo /quti were sent to the model as questions, and saved
     assert out.stdout.startswith("you> you> you> hearth> ") and len(out.stdout) > len("you> you> you> hearth> \nyou> ")
-    assert "Unknown command /quti. /new starts over, /quit exits" in out.stderr and out.stderr.count("tok/s") == 1
+    assert "Unknown command /quti. /new starts over, /retry" in out.stderr and out.stderr.count("tok/s") == 1
     listed = subprocess.run([sys.executable, "-m", "app", "history", "list", "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert [c["title"] for c in json.loads(listed.stdout)] == ["Say hi."]
     found = subprocess.run([sys.executable, "-m", "app", "history", "search", "say"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=60)
     assert len(found.stdout.splitlines()) == 1, found.stdout  # its title and its first message: one chat
+
+
+def test_chat_retry_and_edit_replace_the_last_turn(hearth_home: Path, tmp_path: Path) -> None:
+    """The window's Regenerate and edit-and-resend had no terminal equivalent. /retry asks the last question
+    again as it was asked (here from a folder, in a chat continued without --collection); /edit TEXT asks TEXT
+    in its place with this chat's collections (none)."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "key.md").write_text("The spare key is under the blue flowerpot by the back door.\n")
+    assert hearth("index", str(notes), "-c", "notes", home=hearth_home).returncode == 0
+    asked = hearth("ask", "--json", "--collection", "notes", "--max-tokens", "24", "Where is the spare key?",
+                   home=hearth_home)
+    cid = json.loads(asked.stdout)["conversation_id"]
+
+    def turns() -> list[tuple[str, str, bool]]:
+        exported = json.loads(hearth("history", "export", cid, "--format", "json", home=hearth_home).stdout)
+        return [(m["id"], m["content"] if m["role"] == "user" else "answer", bool(m["sources"]))
+                for m in exported["messages"]]
+
+    before = turns()
+    out = hearth("chat", "-c", cid, "--max-tokens", "24", home=hearth_home, stdin="/edit\n/retry\n/quit\n")
+    assert out.returncode == 0, out.stderr
+    assert "Give the new question: /edit TEXT." in out.stderr and out.stderr.count("tok/s") == 1
+    retried = turns()
+    assert [t[1:] for t in retried] == [("Where is the spare key?", False), ("answer", True)]  # from the folder
+    assert {t[0] for t in retried}.isdisjoint(t[0] for t in before)  # a new turn in place of the old one
+    out = hearth("chat", "-c", cid, "--max-tokens", "24", home=hearth_home, stdin="/edit Name a vegetable.\n/quit\n")
+    assert out.returncode == 0 and out.stderr.count("tok/s") == 1, out.stderr
+    assert [t[1:] for t in turns()] == [("Name a vegetable.", False), ("answer", False)]
+    fresh = hearth("chat", "--no-memory", home=hearth_home, stdin="/retry\n/quit\n")
+    assert fresh.returncode == 0 and "Nothing to retry yet: ask a question first." in fresh.stderr
 
 
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
