@@ -318,7 +318,7 @@ class MainWindow(QMainWindow):
         if self.ctl is not None:
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
-            self.ctl.models.cancel_download()  # the partial file stays; the next start can resume it
+            self.ctl.models.shutdown()  # a download's partial file stays; the next start can resume it
             self.ctl.model.shutdown()
             self.ctl.server.poll.stop()  # the API server itself stops with the assistant, below
         if self._unsubscribe is not None:

@@ -1,4 +1,5 @@
-"""The Models view's controller: library, catalog and Hub search on the io lane, downloads on their own lane.
+"""The Models view's controller: library, catalog and Hub search on the io lane, downloads and self-drafts on
+their own lane.
 
 Everything that touches the core runs in a lane job (reading GGUF headers, probing free memory, the network),
 so the window never waits. Downloads get the "hearth-download" lane: a multi-GB file must not hold up the
@@ -10,6 +11,7 @@ core keeps. "Use" is the model controller's switch, whose load progress this vie
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from app.workers import Job, Relay, Workers
 from assistant.events import time_left
 
 if TYPE_CHECKING:
+    from assistant.events import Progress
     from assistant.models import LibraryEntry
     from assistant.models.downloads import DownloadProgress, DownloadResult
     from assistant.models.hub import HubRepo
@@ -48,6 +51,9 @@ class ModelsController(QObject):
         self._wanted: Path | None = None  # the model that "Use" asked for
         self.cancel = threading.Event()
         self._progress = Relay(self._on_progress)
+        self.drafting: str | None = None  # the model whose self-draft is being made
+        self.draft_cancel = threading.Event()
+        self._draft_progress = Relay(self._on_draft_progress)
         model.libraryChanged.connect(self._show_library)
         model.loadProgress.connect(self._load_progress)
         model.loadFinished.connect(self._load_finished)
@@ -63,6 +69,8 @@ class ModelsController(QObject):
             dialog.searchRequested.connect(self.search)
             dialog.download.cancelRequested.connect(self.cancel_download)
             dialog.download.resumeRequested.connect(self.resume)
+            dialog.selfDraftRequested.connect(self.make_self_draft)
+            dialog.draft.cancelRequested.connect(self.draft_cancel_requested)
             dialog.load.cancelRequested.connect(self.model.cancel_load)
         return self.dialog
 
@@ -176,3 +184,46 @@ class ModelsController(QObject):
     def _download_failed(self, message: str) -> None:
         self.downloading = False
         self._view().download.stopped(message, resumable=True)
+
+    # --- self-drafts --------------------------------------------------------------------------------------
+    def make_self_draft(self, entry: LibraryEntry) -> None:
+        """Make a model's self-draft on the download lane (a long disk job, like a download: one waits for the
+        other), with progress, ETA and Cancel; a cancelled run leaves no file behind (the core's rule)."""
+        if self.drafting is not None:
+            return
+        self.drafting, self.draft_cancel = entry.name, threading.Event()
+        self._view().draft.running(f"Making a self-draft of {entry.name}…", None)
+        models, progress, cancel, started = self.assistant.models, self._draft_progress, self.draft_cancel, time.time()
+
+        def make() -> tuple[int, float]:
+            path = models.make_self_draft(entry.path, progress, cancel)
+            return path.stat().st_size, time.time() - started
+
+        self.workers.download.submit(Job(make, on_done=self._drafted, on_failed=self._draft_failed))
+
+    def draft_cancel_requested(self) -> None:
+        self.draft_cancel.set()
+
+    def _on_draft_progress(self, p: Progress) -> None:
+        if self.drafting is not None:
+            total, eta = (f" of {p.total / 1e6:.0f}" if p.total else ""), time_left(p.eta_s)
+            self._view().draft.running(f"Making a self-draft of {self.drafting}: {p.done / 1e6:.0f}{total} MB"
+                                       + (f" · {eta}" if eta else ""),
+                                       min(100, round(100 * p.done / p.total)) if p.total else None)
+
+    def _drafted(self, made: tuple[int, float]) -> None:
+        size, seconds = made
+        name, self.drafting = self.drafting, None
+        self._view().draft.finished(f"Made a {size_text(size)} self-draft of {name} in {seconds:.1f} s. It drafts "
+                                    "for it when the speculative mode is Self or Auto (Settings → Model).")
+        self._library_changed()
+
+    def _draft_failed(self, message: str) -> None:
+        self.drafting = None
+        self._view().draft.stopped(message, resumable=False)
+
+    def shutdown(self) -> None:
+        """At close: a download's partial file stays (the next start can resume it); a self-draft being made is
+        dropped, leaving nothing behind."""
+        self.cancel_download()
+        self.draft_cancel.set()

@@ -172,6 +172,7 @@ class ProgressPanel(QFrame):
 class ModelsDialog(QDialog):
     useRequested = Signal(object)  # Path
     removeRequested = Signal(object)  # LibraryEntry
+    selfDraftRequested = Signal(object)  # LibraryEntry
     downloadRequested = Signal(str, str)  # repo, file
     searchRequested = Signal(str)
 
@@ -202,12 +203,14 @@ class ModelsDialog(QDialog):
         self.tabs.addTab(self.catalog, "Catalog")
         self.tabs.addTab(search_page, "Search Hugging Face")
         self.download = ProgressPanel("Download")
+        self.draft = ProgressPanel("Self-draft")
         self.load = ProgressPanel("Model load")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.download)
+        layout.addWidget(self.draft)
         layout.addWidget(self.load)
         layout.addWidget(buttons)
 
@@ -231,8 +234,21 @@ class ModelsDialog(QDialog):
             return ModelRow(e.name, f"{e.file} · {e.source}", e.error or "", None, (use, remove))
         i = e.info
         details = f"{i.params_label()} · {i.quantization} · {size_text(i.file_size)} · {e.source}"
-        return ModelRow(e.name, details, e.fit.reason, pill(e.fit.label, e.fit.reason), (use, remove),
+        buttons = (use, self._draft_button(e), remove) if e.self_draft is not None else (use, remove)
+        return ModelRow(e.name, details, e.fit.reason, pill(e.fit.label, e.fit.reason), buttons,
                         "current" if current else "")
+
+    def _draft_button(self, e: LibraryEntry) -> QPushButton:
+        """Make the model's self-draft (what Settings → Model's "Self" mode drafts with), greyed with the reason
+        when it gets none or has one: the settings sent users to `hearth models draft` in a terminal."""
+        state = e.self_draft
+        assert state is not None
+        tip = ("Made: it drafts for this model when the speculative mode is Self or Auto (Settings → Model)."
+               if state.made else state.reason or
+               "Make a lower-bit copy of this model that drafts for it in speculative decoding (modes Self and "
+               "Auto): seconds for a small model, minutes for a large one.")
+        return _button("Self-draft made" if state.made else "Make self-draft", f"Make a self-draft of {e.name}",
+                       lambda: self.selfDraftRequested.emit(e), state.can_make, tip)
 
     def set_catalog(self, rows: list[CatalogRow]) -> None:
         self.catalog.set_rows([self._catalog_row(r) for r in rows])

@@ -633,7 +633,8 @@ class Engine:
             reason = "this model's memory cannot drop rejected drafts"
         elif params.mode in ("draft", "self") and (self._draft is None or self._draft.name != params.mode):
             reason = ("no draft model is set: choose one in Settings → Model or with --draft-model"
-                      if params.mode == "draft" else "no self-draft is set: make one with `hearth models draft`")
+                      if params.mode == "draft" else
+                      "no self-draft is set: make one in Models (Make self-draft) or with `hearth models draft`")
         if reason:
             spec.mode, spec.decision = "off", f"off: {reason}"
             return spec, None

@@ -380,13 +380,14 @@ def _self_candidate(target: ModelInfo, target_path: Path, models_dir: Path, how_
     path = self_draft_path(models_dir, target_path, quant)
     if not path.is_file():
         return DraftCandidate(label, str(path), SELF, False,
-                              f"not made yet: `hearth models draft {how_to_name}`", False,
+                              f"not made yet: make it in Models (Make self-draft) or with `hearth models draft "
+                              f"{how_to_name}`", False,
                               expected_size(target, quant), quant)
     try:
         info = model_info(path)
     except ModelLoadError as exc:
-        return DraftCandidate(label, str(path), SELF, False, f"{exc} Make it again: `hearth models draft "
-                              f"{how_to_name}`", False, _size(path), quant)
+        return DraftCandidate(label, str(path), SELF, False, f"{exc} Make it again in Models (Make self-draft) or "
+                              f"with `hearth models draft {how_to_name}`", False, _size(path), quant)
     problem = draft_problem(target, info)
     return DraftCandidate(label, str(path), SELF, problem is None, problem or "", False, info.file_size, quant)
 
@@ -464,7 +465,7 @@ def resolve_draft(target_path: str | Path, mode: str, configured: str,
     hints = [c.reason.removeprefix("not downloaded: ") for c in candidates if c.kind == CATALOG]
     hints.append("add a smaller model with the same vocabulary")
     if self_draft is not None and self_draft.reason.startswith("not made yet: "):
-        hints.append("make one with " + self_draft.reason.removeprefix("not made yet: "))
+        hints.append(self_draft.reason.removeprefix("not made yet: "))
     raise NoDraftError(f"No draft model for {target_name}: {', or '.join(hints)}.")
 
 

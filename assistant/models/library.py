@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,19 @@ OUTSIDE = "not in the library"
 
 
 @dataclass(frozen=True)
+class SelfDraftState:
+    """Whether a model has its self-draft: ``made``, else ``reason`` says why it gets none ("" when one can be
+    made)."""
+
+    made: bool
+    reason: str = ""
+
+    @property
+    def can_make(self) -> bool:
+        return not self.made and not self.reason
+
+
+@dataclass(frozen=True)
 class LibraryEntry:
     """One model file with what the library view shows; ``error`` says why it cannot be used."""
 
@@ -37,6 +50,9 @@ class LibraryEntry:
     info: ModelInfo | None
     error: str | None
     fit: FitEstimate | None
+    #: Its self-draft (a lower-bit copy that drafts for it): made, can be made, or why it gets none. Filled in
+    #: by ``ModelService.entries`` (the library itself knows nothing of drafts); None when not looked at.
+    self_draft: SelfDraftState | None = None
 
     @property
     def file(self) -> str:
@@ -55,7 +71,8 @@ class LibraryEntry:
     def to_dict(self) -> dict[str, Any]:
         base = self.info.to_dict() if self.info else {"path": str(self.path), "name": self.path.stem}
         return base | {"file": self.file, "source": self.source, "error": self.error,
-                       "fit": self.fit.to_dict() if self.fit else None}
+                       "fit": self.fit.to_dict() if self.fit else None,
+                       "self_draft": asdict(self.self_draft) if self.self_draft else None}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
 from assistant.models.fit import estimate_fit, probe_resources, rough_fit
-from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal
+from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal, SelfDraftState
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths
 
 if TYPE_CHECKING:
@@ -67,7 +67,20 @@ class ModelsService:
     def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
         """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: settings')
         with the settings' KV cache type."""
-        return self.library.entries(self._n_ctx(n_ctx), kv_cache=self._settings().model.kv_cache)
+        entries = self.library.entries(self._n_ctx(n_ctx), kv_cache=self._settings().model.kv_cache)
+        return [replace(e, self_draft=self._self_draft_state(e)) if e.info else e for e in entries]
+
+    def _self_draft_state(self, entry: LibraryEntry) -> SelfDraftState:
+        """From the header already read and one look at the drafts folder: cheap enough for every listing."""
+        assert entry.info is not None
+        try:
+            quant = drafts.self_draft_type(entry.info)
+            made = drafts.self_draft_path(self.paths.models_dir, entry.path, quant).is_file()
+        except NoDraftError as exc:
+            return SelfDraftState(False, str(exc))
+        except OSError as exc:  # the file went away since it was listed
+            return SelfDraftState(False, f"{entry.file} cannot be read: {exc.strerror or exc}")
+        return SelfDraftState(made)
 
     def catalog(self) -> list[CatalogRow]:
         """The curated catalog, each entry marked installed (by file name) and with a rough fit label."""

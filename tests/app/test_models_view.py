@@ -46,8 +46,9 @@ def test_library_shows_human_names_fit_pills_and_the_current_model(window: MainW
     smol = _rows(dialog)["SmolLM2 135M Instruct"]
     assert smol.fit is not None and smol.fit.text() in ("Fits", "Tight", "Won't fit")
     assert "CPU" in smol.fit.toolTip() and smol.note.text() == smol.fit.toolTip()
-    use, remove = smol.buttons
+    use, draft, remove = smol.buttons
     assert "current" in smol.title.text() and not use.isEnabled() and not remove.isEnabled()  # bundled
+    assert not draft.isEnabled() and "is already Q4_1" in draft.toolTip()  # it gets no self-draft, and why
     qtbot.waitUntil(lambda: bool(_rows(dialog, "catalog")), timeout=20_000)
     assert all(r.fit is not None and r.fit.text() in ("Fits", "Tight", "Won't fit")
                for r in _rows(dialog, "catalog").values())
@@ -55,7 +56,7 @@ def test_library_shows_human_names_fit_pills_and_the_current_model(window: MainW
     own = dataclasses.replace(next(e for e in window.assistant.models.library.entries()
                                    if e.name == "SmolLM2 135M Instruct"), source=LIBRARY)
     dialog.set_library([own], own.path)
-    remove = _rows(dialog)["SmolLM2 135M Instruct"].buttons[1]
+    remove = _rows(dialog)["SmolLM2 135M Instruct"].buttons[-1]
     assert not remove.isEnabled() and remove.toolTip() == "It is the model in use: switch to another model first."
 
 
@@ -88,7 +89,40 @@ def test_download_from_the_hub_with_progress_cancel_and_resume(window: MainWindo
     assert 0 < finished.args[0].resumed_from <= 4 * CHUNK and finished.args[0].verified
     assert "It is in the Library" in panel.label.text() and dialog.tabs.currentIndex() == 0
     qtbot.waitUntil(lambda: "Tiny Chat" in _rows(dialog), timeout=20_000)
-    assert _rows(dialog)["Tiny Chat"].buttons[1].isEnabled()  # Hearth's own copy: removable
+    assert _rows(dialog)["Tiny Chat"].buttons[-1].isEnabled()  # Hearth's own copy: removable
+
+
+def test_a_self_draft_is_made_from_the_library_with_progress_and_cancel(window: MainWindow, qtbot: QtBot,
+                                                                         smollm2_f16_path: Path) -> None:
+    """Settings → Model's "Self" mode said "not made yet: `hearth models draft …`": the window could not make
+    the self-draft it asked for. The library's row makes it (progress, Cancel, nothing left when cancelled)."""
+    window.assistant.models.add(smollm2_f16_path)
+    dialog = _open(window, qtbot)
+    window.ctl.model.refresh_library()
+
+    def f16() -> ModelRow | None:
+        return next((r for r in dialog.library.rows if isinstance(r, ModelRow) and " F16 " in r.details.text()),
+                    None)
+
+    qtbot.waitUntil(lambda: f16() is not None, timeout=20_000)
+    make = f16().buttons[1]
+    assert make.text() == "Make self-draft" and make.isEnabled()
+    drafts = window.assistant.paths.models_dir / "drafts"
+    models = window.ctl.models
+    models.draft_cancel_requested()  # a cancel before the run is not the run's: it starts with its own
+    qtbot.mouseClick(make, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.draft.cancel, Qt.MouseButton.LeftButton)  # at once: before the copy is written
+    qtbot.waitUntil(lambda: models.drafting is None, timeout=60_000)
+    assert "cancelled; nothing was written" in dialog.draft.label.text() and not dialog.draft.resume.isVisible()
+    assert not any(drafts.glob("*")) if drafts.exists() else True
+
+    qtbot.mouseClick(f16().buttons[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: models.drafting is None, timeout=60_000)
+    assert dialog.draft.label.text().startswith("Made a ") and "self-draft of SmolLM2 135M Instruct" in \
+        dialog.draft.label.text()
+    qtbot.waitUntil(lambda: f16().buttons[1].text() == "Self-draft made", timeout=20_000)
+    assert not f16().buttons[1].isEnabled() and [p.name.split(".")[-2] for p in drafts.glob("*.gguf")] == [
+        "self-Q4_0"]
 
 
 def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: MainWindow, qtbot: QtBot) -> None:

@@ -140,7 +140,9 @@ def test_candidates_say_which_models_can_draft_and_why_the_others_cannot(
     assert q4_1.compatible and q4_1.kind == SIBLING and q4_1.reason == "" and q4_1.quantization == "Q4_1"
     assert not gemma.compatible and "vocabulary (262144 tokens) differs" in gemma.reason
     self_draft = next(c for c in candidates if c.kind == SELF)
-    assert not self_draft.compatible and self_draft.reason.startswith("not made yet: `hearth models draft ")
+    assert not self_draft.compatible
+    assert self_draft.reason.startswith("not made yet: make it in Models (Make self-draft) or with "
+                                        "`hearth models draft ")
     assert str(smollm2_f16_path) in self_draft.reason  # not in the library: named by its path
     assert candidates[0] == q4_1  # compatible ones first
     assert json.loads(json.dumps(q4_1.to_dict()))["compatible"] is True
@@ -191,7 +193,8 @@ def test_resolve_draft_rules(smollm2_f16_path: Path) -> None:
     other_vocab = _candidate("gemma", compatible=False, reason="its vocabulary differs")
     made = _candidate("me self-draft", kind=SELF, size=50)
     not_made = _candidate("me self-draft", kind=SELF, compatible=False,
-                          reason="not made yet: `hearth models draft me.gguf`")
+                          reason="not made yet: make it in Models (Make self-draft) or with "
+                                 "`hearth models draft me.gguf`")
     download = _candidate("tiny", kind=CATALOG, compatible=False, suggested=True,
                           reason="not downloaded: `hearth models download org/repo tiny.gguf`")
 
@@ -217,12 +220,14 @@ def test_resolve_draft_rules(smollm2_f16_path: Path) -> None:
         resolve_draft(target, "draft", "smal", [small, smaller])
     with pytest.raises(NoDraftError, match=r"No draft model for SmolLM2 135M Instruct: `hearth models download "
                                            r"org/repo tiny.gguf`, or add a smaller model with the same vocabulary, "
-                                           r"or make one with `hearth models draft me.gguf`\."):
+                                           r"or make it in Models \(Make self-draft\) or with "
+                                           r"`hearth models draft me.gguf`\."):
         resolve_draft(target, "draft", "", [other_vocab, download, not_made])
 
     # self: the self-draft, or how to make it
     assert resolve_draft(target, "self", "", [small, made]) == Path("/models/me self-draft.gguf")
-    with pytest.raises(NoDraftError, match="No self-draft for SmolLM2 135M Instruct: not made yet: `hearth models"):
+    with pytest.raises(NoDraftError, match=r"No self-draft for SmolLM2 135M Instruct: not made yet: make it in Models "
+                                           r"\(Make self-draft\) or with `hearth models"):
         resolve_draft(target, "self", "", [small, not_made])
 
     # auto: never an error; a sibling, else the self-draft, else none (n-gram only)
