@@ -2,7 +2,7 @@
 
 Run under a virtual display: ``xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python -m app.screenshots``.
 ``.venv/bin/python -m app.screenshots server`` makes only the API server's shots (Settings → Server and Remote,
-the status bar), which need no indexing or chat first.
+the status bar), ``… models`` only the Models view's: they need no indexing or chat first.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def main(only: str = "") -> None:
         _wait(app, lambda: bool(ready))
         ctl = window.ctl
         assert ctl is not None
-        if only == "server":
-            server_shots(window, app)
+        if only in ("server", "models"):
+            server_shots(window, app) if only == "server" else models_shot(window, app)
             _wait(app, lambda: not any(lane.busy for lane in window.workers.lanes), 60)  # start-up warm-ups
             window.close()
             return
