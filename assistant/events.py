@@ -136,6 +136,12 @@ class Progress:
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 file", "3 files", "0 chunks": the noun in the number it counts, in every front end ("1 files" was
+    what the CLI and `hearth doctor` printed)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def time_left(seconds: float | None) -> str:
     """A :attr:`Progress.eta_s` in words ("about 12 s left", "about 1 min 15 s left", "about 1.5 h left"), ""
     before there is one: one wording for every front end's progress."""

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QFileDialog, QStatusBar
 from app.qt_models import ListModel
 from app.views.dialogs import ask_text, confirm
 from app.views.sidebar import Sidebar
-from app.views.widgets import counted
 from app.workers import Job, Workers
+from assistant.events import counted
 
 SEARCH_DELAY_MS = 150
 #: Matching chats listed at most; beyond, the sidebar says more match (it stopped at 50 without a word).

@@ -19,9 +19,8 @@ from app.views.collection_dialog import CollectionDialog, ErrorListDialog
 from app.views.composer import Composer
 from app.views.dialogs import confirm, show_error
 from app.views.indexing_panel import IndexingPanel
-from app.views.widgets import counted
 from app.workers import Job, Workers
-from assistant.events import CollectionSynced, Progress
+from assistant.events import CollectionSynced, Progress, counted
 
 
 def collection_status(info: Any) -> str:

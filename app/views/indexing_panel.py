@@ -5,8 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from app.views.widgets import counted
-from assistant.events import Progress, time_left
+from assistant.events import Progress, counted, time_left
 
 
 class IndexingPanel(QFrame):

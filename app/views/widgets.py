@@ -74,11 +74,6 @@ def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, chec
     return button
 
 
-def counted(n: int, noun: str) -> str:
-    """"1 file", "3 files", "0 chunks": the noun in the number it counts."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def isolated(text: str) -> str:
     """``text`` kept in its own direction inside a left-to-right line: a Hebrew or Arabic file name in
     "[1] name § 2" made the whole title right-to-left, so the number and section swapped places around it.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import CliContext, err, positive_int, print_json, speaks_unicode
 from assistant.errors import InputError
 from assistant.events import Progress as ProgressEvent
-from assistant.events import time_left
+from assistant.events import counted, time_left
 from assistant.knowledge.errors import CollectionNotFoundError
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         print_json(result)
     else:
         watched = ", watched for changes" if info.watched else ""
-        print(f"{args.collection}: {info.files} files, {info.chunks} chunks ({last.message} in "
+        print(f"{args.collection}: {counted(info.files, 'file')}, {counted(info.chunks, 'chunk')} ({last.message} in "
               f"{result['seconds']} s{watched}); {len(last.errors)} skipped")
         for path, reason in last.errors:
             print(f"  skipped {path}: {reason}")
@@ -200,7 +200,8 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
         synced = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_sync)) if c.last_sync else "never"
         flag = "  NEEDS RE-INDEX (embedder changed)" if c.needs_reindex else ""
         watched = ", watched" if c.watched else ""
-        print(f"{c.name}: {c.files} files, {c.chunks} chunks, {c.errors} skipped, synced {synced}{watched}, "
+        print(f"{c.name}: {counted(c.files, 'file')}, {counted(c.chunks, 'chunk')}, {c.errors} skipped, "
+              f"synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
         if c.problem and c.resync_repairs:
             folders = " ".join(shlex.quote(s) for s in c.sources) or "FOLDER"

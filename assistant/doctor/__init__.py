@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat import salvage
-from assistant.events import Progress
+from assistant.events import Progress, counted
 from assistant.paths import storage_problem
 
 if TYPE_CHECKING:
@@ -153,8 +153,8 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
                                     "chunked with older settings.", again,
                                     f"resync:{name}"))
         else:
-            findings.append(Finding("knowledge", OK, f"Collection {name!r}: {info.files} files, {info.chunks} "
-                                    "chunks, stores in step."))
+            findings.append(Finding("knowledge", OK, f"Collection {name!r}: {counted(info.files, 'file')}, "
+                                    f"{counted(info.chunks, 'chunk')}, stores in step."))
     return findings
 
 

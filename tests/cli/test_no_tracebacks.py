@@ -408,7 +408,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: 
     assert f"skipped {folder}/gone.md: a link to something that does not exist" in run.stdout + run.stderr
     assert "tea.md" in hearth("search", "tea time biscuits", "-c", "notes", home=home).stdout
     # the listing counts what the run skipped ("0 skipped" after "2 skipped": only unreadable files were kept)
-    assert "notes: 1 files, 1 chunks, 2 skipped" in hearth("collections", "list", home=home).stdout
+    assert "notes: 1 file, 1 chunk, 2 skipped" in hearth("collections", "list", home=home).stdout
     pipe = tmp_path / "pipe.md"
     os.mkfifo(pipe)
     run = hearth("index", str(pipe), "-c", "notes", home=home)
