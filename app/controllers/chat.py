@@ -23,6 +23,7 @@ from app.views.message import MessageWidget
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
+from assistant.errors import ConversationNotFoundError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class ChatController(QObject):
         self._replacing = False  # the running turn replaces a saved one (regenerate, edit and resend)
         self.editing: MessageWidget | None = None
         self._queued: str | None = None  # a message sent while a stopped answer was ending
+        self._queued_note = ""  # what the banner says once the queued message has started (why it moved)
         self._reloading = False  # the open chat is being read again (a replaced turn was kept)
         #: the chat whose kept turn's question is edited once it is shown again (its replacement failed)
         self._edit_again: str | None = None
@@ -225,6 +227,9 @@ class ChatController(QObject):
     def _start(self, text: str, replace_from: str | None, use_memory: bool,
                collections: tuple[str, ...] | None) -> None:
         self.banner.hide()
+        if self._queued_note:
+            self.banner.show_message(self._queued_note)
+            self._queued_note = ""
         self._replacing, self._detached = replace_from is not None, False
         self._add("user", text).incognito = not use_memory
         self.answer = self._add("assistant", "")
@@ -301,8 +306,19 @@ class ChatController(QObject):
                 self.conversation_id = event.conversation_id
                 self.conversationChanged.emit(self.conversation_id)
         elif isinstance(event, Failed):
-            self.banner.show_message(event.message)
             question = self.view.last("user")
+            if (event.error_type == ConversationNotFoundError.__name__ and not self._replacing
+                    and question is not None):
+                # deleted elsewhere (`hearth history delete`, the API): the question goes to a new chat, as in
+                # `hearth chat`; it came back to the box and every send failed the same way until New chat
+                self._render.stop()
+                self.answer = None
+                self.new_chat()
+                self._queued = question.text  # sent as soon as this turn has ended (see _ended)
+                self._queued_note = ("This chat was deleted elsewhere (`hearth history delete` in a terminal, or "
+                                     "the API): your question went to a new chat.")
+                return
+            self.banner.show_message(event.message)
             if not event.saved and not event.text and question is not None:
                 # nothing was saved (too long for the context): the question goes back to the composer to be
                 # shortened, instead of a turn on screen that Edit and Regenerate could not find in the history

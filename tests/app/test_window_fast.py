@@ -134,6 +134,25 @@ def test_coming_back_to_the_window_lists_what_a_terminal_added(qtbot: QtBot, tmp
     window.close()
 
 
+def test_a_question_in_a_chat_deleted_elsewhere_goes_to_a_new_chat(qtbot: QtBot) -> None:
+    """The chat on screen deleted in a terminal (`hearth history delete`): the next question came back to the
+    box with "Conversation … was not found", and so did every send after it until New chat. It now goes to a
+    new chat, and the banner says why, as `hearth chat` does."""
+    window = open_window(qtbot)
+    chat, history = window.ctl.chat, window.assistant.history
+    send(qtbot, window, "First question.")
+    gone = chat.conversation_id
+    history.delete(gone)  # as another process would
+    send(qtbot, window, "Second question.")
+    qtbot.waitUntil(lambda: chat.conversation_id not in (None, gone) and not chat.generating, timeout=10_000)
+    assert [m.text for m in window.chat_view.messages] == ["Second question.", "You said: Second question."]
+    assert [(m.role, m.content) for m in history.messages(chat.conversation_id)] == [
+        ("user", "Second question."), ("assistant", "You said: Second question.")]
+    assert "deleted elsewhere" in window.banner.label.text() and window.banner.isVisible()
+    assert not window.composer.edit.toPlainText()
+    window.close()
+
+
 def test_a_regenerate_stopped_before_its_first_word_keeps_the_old_answer(qtbot: QtBot) -> None:
     """Regenerate, then Stop at once, deleted the old answer for good (the chat reopened as "This answer was
     interrupted."); and Regenerate while editing the question, then Enter, threw "MessageWidget is not in list"
