@@ -129,6 +129,10 @@ class ChatController(QObject):
 
     def _show(self, conversation_id: str, messages: list[Any]) -> None:
         self._reloading = False
+        if conversation_id != self.conversation_id:  # another chat (not this one shown again): its folders
+            # are ticked, so a follow-up is answered as the chat was asked; it was answered from whatever the box
+            # had ticked for another chat (often nothing: a follow-up in a chat about a folder got no sources)
+            self.composer.select_collections(list(self.assistant.history.asked_from(messages)))
         self.conversation_id = conversation_id
         self._set_editing(None)
         self.view.clear()

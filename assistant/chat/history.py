@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -696,6 +696,21 @@ class History:
                 (conversation_id,),
             ).fetchall()
         return [self._message_from_row(row) for row in rows]
+
+    @staticmethod
+    def asked_from(messages: Sequence[Message]) -> tuple[str, ...]:
+        """The knowledge collections the last question of ``messages`` was answered from: the ones it recorded,
+        else (a question saved before they were recorded) the ones its answer's sources came from. A chat opened
+        again goes on from them, as it was asked."""
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i].role != "user":
+                continue
+            if COLLECTIONS in (messages[i].stats or {}):
+                return messages[i].collections
+            answer = messages[i + 1] if i + 1 < len(messages) else None
+            sources = answer.sources or [] if answer is not None else []
+            return tuple(dict.fromkeys(s["collection"] for s in sources if isinstance(s, dict) and s.get("collection")))
+        return ()
 
     def delete_messages_from(self, message_id: str, until: str | None = None) -> int:
         """Delete this message and every later one in its conversation (regenerate, edit-and-resend), or with

@@ -113,6 +113,38 @@ def test_regenerate_answers_again_from_the_folders_the_question_was_asked_from(q
     window.close()
 
 
+def test_a_chat_opened_again_goes_on_from_the_folders_it_was_asked_from(qtbot: QtBot, tmp_path: Path) -> None:
+    """Opening a saved chat left the box with whatever was ticked for another chat (often nothing), so a
+    follow-up in a chat about a folder got no sources. The chat's last question's folders are ticked now (a chat
+    saved before questions kept them: its answer's sources say which)."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
+    window = open_window(qtbot)
+    list(window.assistant.index([folder], "house"))
+    window.composer.set_collections(["house", "garden"])
+    window.composer.select_collections(["house"])
+    chat, history, composer = window.ctl.chat, window.assistant.history, window.composer
+    send(qtbot, window, "Where is the spare key?")
+    from_folder = chat.conversation_id
+    chat.new_chat()
+    composer.select_collections([])
+    send(qtbot, window, "Name a colour.")
+    plain = chat.conversation_id
+    older = history.create_conversation(title="Saved before questions kept their folders", model="m").id
+    history.add_message(older, "user", "Where is the garden hose?")
+    history.add_message(older, "assistant", "In the shed [1].",
+                        sources=[{"collection": "garden", "path": str(tmp_path / "garden" / "hose.md")}])
+    for cid, ticked in ((from_folder, ["house"]), (plain, []), (older, ["garden"]), (from_folder, ["house"])):
+        chat.open_conversation(cid)
+        qtbot.waitUntil(lambda cid=cid: chat.conversation_id == cid, timeout=10_000)
+        assert composer.selected_collections() == ticked, cid
+    composer.select_collections([])  # the user's own choice in the chat shown is kept while it is shown
+    send(qtbot, window, "And the back door key?")
+    assert composer.selected_collections() == [] and not history.messages(from_folder)[-1].sources
+    window.close()
+
+
 def test_coming_back_to_the_window_lists_what_a_terminal_added(qtbot: QtBot, tmp_path: Path) -> None:
     """A folder indexed with `hearth index` and a chat asked with `hearth ask` while the window was open did
     not show in it (lists read at start and after its own changes only) until Hearth was started again."""
