@@ -192,7 +192,8 @@ class ModelsController(QObject):
         if self.drafting is not None:
             return
         self.drafting, self.draft_cancel = entry.name, threading.Event()
-        self._view().draft.running(f"Making a self-draft of {entry.name}…", None)
+        self._view().draft.running(("Once the download has finished: a" if self.downloading else "Making a")
+                                   + f" self-draft of {entry.name}…", None)
         models, progress, cancel, started = self.assistant.models, self._draft_progress, self.draft_cancel, time.time()
 
         def make() -> tuple[int, float]:
