@@ -87,6 +87,12 @@ class KnowledgeError(HearthError):
     pass
 
 
+class CollectionNotFoundError(KnowledgeError):
+    """No collection by that name (here, not in ``assistant.knowledge``: the CLI says so before searching)."""
+
+    exit_code = 4
+
+
 class MemoryStoreError(HearthError):
     pass
 

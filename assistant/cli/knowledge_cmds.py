@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.cli.context import CliContext, err, positive_int, print_json, speaks_unicode
-from assistant.errors import InputError
+from assistant.errors import CollectionNotFoundError, InputError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import counted, time_left
-from assistant.knowledge.errors import CollectionNotFoundError
 
 if TYPE_CHECKING:
     from assistant.core import Assistant

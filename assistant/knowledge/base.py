@@ -13,12 +13,11 @@ from contextlib import suppress
 from pathlib import Path
 
 from assistant.config import KnowledgeSettings, RemoteSettings
-from assistant.errors import RemoteError
+from assistant.errors import CollectionNotFoundError, RemoteError
 from assistant.events import Progress
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
 from assistant.knowledge.errors import (
-    CollectionNotFoundError,
     DamagedIndexError,
     NeedsReindexError,
     NothingToIndexError,

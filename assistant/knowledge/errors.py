@@ -13,10 +13,6 @@ class NothingToIndexError(KnowledgeError, InputError):
     """Every path given is a file Hearth has no reader for: refused before a collection is made (exit 2)."""
 
 
-class CollectionNotFoundError(KnowledgeError):
-    exit_code = 4
-
-
 class InvalidCollectionNameError(KnowledgeError, InputError):
     """A name the user typed that cannot name a collection: their input, refused as such (exit 2, HTTP 400)."""
 

@@ -19,8 +19,9 @@ import pytest
 from checks import contents
 
 from assistant.config import KnowledgeSettings
+from assistant.errors import CollectionNotFoundError
 from assistant.knowledge import KnowledgeBase
-from assistant.knowledge.errors import CollectionNotFoundError, IndexBusyError, NeedsReindexError
+from assistant.knowledge.errors import IndexBusyError, NeedsReindexError
 from assistant.knowledge.store import Store
 from assistant.paths import get_paths
 
