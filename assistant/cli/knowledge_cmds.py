@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.cli.context import CliContext, err, positive_int, print_json, speaks_unicode
-from assistant.errors import CollectionNotFoundError, InputError
+from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import counted, time_left
 
@@ -117,7 +117,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         raise InputError("The search text is empty: give some words to look for.")
     queries = list(_read_queries(args.queries)) if args.queries is not None else []  # an unreadable file first
     assistant = ctx.assistant
-    collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant)
+    collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant, args.mode)
     if args.queries is not None:
         unusable = 0
         for qid, text, problem in queries:
@@ -147,20 +147,29 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _searchable(assistant: Assistant) -> tuple[str, ...]:
+def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:
     """Every collection a search can read, when none is named: the folders dragged into the window are
     collections named after them, and a search of the one named "default" told those users there was none.
-    One indexed with another embedder is left out, and said so (searching it needs a re-index)."""
+    One indexed with another embedder, or (searching by meaning) one whose vectors were lost, is left out and
+    said so with the command that mends it: one such collection failed the search of all the others."""
     infos = assistant.collections()
     if not infos:
         raise CollectionNotFoundError("There are no knowledge collections yet: index a folder with "
                                       "`hearth index FOLDER` (or drop it on the window).")
+    searchable = []
     for info in infos:
+        folders = " ".join(shlex.quote(s) for s in info.sources) or "FOLDER"
         if info.needs_reindex:
-            folders = " ".join(shlex.quote(s) for s in info.sources) or "FOLDER"
             err(f"hearth: not searched: {info.name!r} was indexed with the embedder {info.embedder!r}; "
                 f"`hearth index {folders} --collection {info.name}` re-indexes it.")
-    return tuple(info.name for info in infos if not info.needs_reindex)
+        elif info.missing_vectors and mode != "keyword":
+            err(f"hearth: not searched: {info.name!r}: {info.problem}; `hearth index {folders} --collection "
+                f"{info.name}` repairs it (or search it with --mode keyword).")
+        else:
+            searchable.append(info.name)
+    if not searchable:  # an empty list would mean "all" to the facade
+        raise KnowledgeError("None of the collections can be searched now: see above.")
+    return tuple(searchable)
 
 
 def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:

@@ -244,14 +244,16 @@ class KnowledgeBase:
         # never loads the embedder just to say so.
         chunker = self._chunker
         stale = self.store.stale_chunker_files(row.name, chunker.signature) if chunker is not None else 0
-        resync_repairs = True
+        resync_repairs, missing_vectors = True, 0
         try:
-            problem = self.store.health(row.name).problem
+            health = self.store.health(row.name)
+            problem, missing_vectors = health.problem, health.missing_vectors
         except (RemoteError, VectorStoreDamagedError, VectorStoreUnavailableError) as exc:  # a listing still works
             problem, resync_repairs = str(exc).rstrip("."), False
         return CollectionInfo(row.name, row.files, row.chunks, row.last_sync, row.errors, row.embedder,
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
                               watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
+                              missing_vectors=missing_vectors,
                               missing_sources=tuple(s for s in row.sources if not Path(s).exists()))
 
 

@@ -124,6 +124,8 @@ class CollectionInfo:
     watched: bool = False  # re-synced when its folders change, while a long-lived Hearth process runs
     needs_rechunk: int = 0  # files chunked under older chunk settings (re-chunked at the next sync)
     problem: str | None = None  # how its stores disagree (lost vectors, a drifted keyword index); next sync repairs
+    #: chunks without a vector: a search by meaning refuses the collection until a re-sync embeds them again
+    missing_vectors: int = 0
     #: whether a re-sync repairs ``problem`` (not when the Chroma server is unreachable or the store damaged:
     #: "`hearth index …` repairs it" sent users to a command that could not help)
     resync_repairs: bool = True

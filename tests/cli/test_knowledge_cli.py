@@ -219,6 +219,16 @@ def test_a_deleted_vector_store_is_reported_and_repaired(docs: Path, capsys: pyt
     assert cli.main(["search", "bicycle lock code", "-c", "mine"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "cannot be searched by meaning" in err and "Traceback" not in err
+    # searching every collection leaves the damaged one out, says so, and searches the others (it failed them all)
+    assert cli.main(["search", "bicycle lock code"]) == 1
+    assert "not searched: 'mine': 2 of its 2 chunks have no vector" in capsys.readouterr().err
+    assert cli.main(["index", str(docs / "boat.md"), "-c", "boats"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "where is the boat moored", "-k", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"[1] {docs / 'boat.md'}") and f"`hearth index {docs} --collection mine` repairs it" in err
+    assert cli.main(["search", "bicycle lock code", "--mode", "keyword", "-k", "1"]) == 0  # needs no vectors
+    assert capsys.readouterr().out.startswith(f"[1] {docs / 'sub' / 'bike.txt'}")
 
     assert cli.main(["index", str(docs), "-c", "mine"]) == 0
     assert capsys.readouterr().out.startswith("mine: 2 files, 2 chunks (done in")
