@@ -72,8 +72,9 @@ def main(only: str = "") -> None:
         _wait(app, lambda: bool(ready))
         ctl = window.ctl
         assert ctl is not None
-        if only in ("server", "models"):
-            server_shots(window, app) if only == "server" else models_shot(window, app)
+        alone = {"server": server_shots, "models": models_shot}.get(only)
+        if alone is not None:
+            alone(window, app)
             _wait(app, lambda: not any(lane.busy for lane in window.workers.lanes), 60)  # start-up warm-ups
             window.close()
             return

@@ -315,9 +315,7 @@ class ChatController(QObject):
                     and question is not None):
                 # deleted elsewhere (`hearth history delete`, the API): the question goes to a new chat, as in
                 # `hearth chat`; it came back to the box and every send failed the same way until New chat
-                self._render.stop()
-                self.answer = None
-                self.new_chat()
+                self.new_chat()  # lets this turn end off screen (see _detach)
                 self._queued = question.text  # sent as soon as this turn has ended (see _ended)
                 self._queued_note = ("This chat was deleted elsewhere (`hearth history delete` in a terminal, or "
                                      "the API): your question went to a new chat.")

@@ -23,7 +23,7 @@ from assistant.events import counted, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
-    from assistant.knowledge import Citation
+    from assistant.knowledge import Citation, CollectionInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -158,18 +158,23 @@ def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:
                                       "`hearth index FOLDER` (or drop it on the window).")
     searchable = []
     for info in infos:
-        folders = " ".join(shlex.quote(s) for s in info.sources) or "FOLDER"
         if info.needs_reindex:
             err(f"hearth: not searched: {info.name!r} was indexed with the embedder {info.embedder!r}; "
-                f"`hearth index {folders} --collection {info.name}` re-indexes it.")
+                f"{_index_command(info)} re-indexes it.")
         elif info.missing_vectors and mode != "keyword":
-            err(f"hearth: not searched: {info.name!r}: {info.problem}; `hearth index {folders} --collection "
-                f"{info.name}` repairs it (or search it with --mode keyword).")
+            err(f"hearth: not searched: {info.name!r}: {info.problem}; {_index_command(info)} repairs it (or search "
+                "it with --mode keyword).")
         else:
             searchable.append(info.name)
     if not searchable:  # an empty list would mean "all" to the facade
         raise KnowledgeError("None of the collections can be searched now: see above.")
     return tuple(searchable)
+
+
+def _index_command(info: CollectionInfo) -> str:
+    """The command that re-syncs a collection from its recorded folders (it repairs and re-indexes too)."""
+    folders = " ".join(shlex.quote(s) for s in info.sources) or "FOLDER"
+    return f"`hearth index {folders} --collection {info.name}`"
 
 
 def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:
@@ -212,9 +217,8 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
               f"synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
         if c.problem and c.resync_repairs:
-            folders = " ".join(shlex.quote(s) for s in c.sources) or "FOLDER"
-            print(f"  NEEDS REPAIR: {c.problem}; `hearth index {folders} --collection {c.name}` repairs it "
-                  "(only what is missing is embedded again)")
+            print(f"  NEEDS REPAIR: {c.problem}; {_index_command(c)} repairs it (only what is missing is embedded "
+                  "again)")
         elif c.problem:
             print(f"  CANNOT BE CHECKED NOW: {c.problem}")
         for gone in c.missing_sources:
