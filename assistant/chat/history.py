@@ -606,12 +606,16 @@ class History:
             cur = conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             if cur.rowcount == 0:
                 raise _conversation_not_found(conversation_id)
-        for listener in self._on_delete:
-            listener(conversation_id)
+        self._deleted_from(conversation_id)
 
     def on_delete(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(conversation_id)`` after each deleted conversation."""
+        """Call ``listener(conversation_id)`` after a conversation, or any of its messages, was deleted: what
+        others keep of its text (the engine's saved KV caches) must go too."""
         self._on_delete.append(listener)
+
+    def _deleted_from(self, conversation_id: str) -> None:
+        for listener in self._on_delete:
+            listener(conversation_id)
 
     # --- messages ---------------------------------------------------------------------------------------
     def add_message(
@@ -726,7 +730,10 @@ class History:
             )
             now = self._now()
             conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-            return cur.rowcount
+            deleted = cur.rowcount
+        if deleted:  # a replaced turn's text stayed in the chat's saved cache until the next save (or for good
+            self._deleted_from(conversation_id)  # after a crash); the engine saves the new one when it lets go
+        return deleted
 
     def set_feedback(self, message_id: str, value: int) -> None:
         """Thumbs down (-1), none (0) or up (+1); anything else is rejected with :class:`HistoryError`."""

@@ -9,10 +9,10 @@ first prompt of that conversation in a later run reads it back in a fraction of 
 One file per (conversation, model): ``<key digest>-<model digest>.kv`` holding a JSON header line, the
 tokens and llama.cpp's sequence state (``llama_state_seq_get_data``). The model digest covers the model file
 (path, size, modification time), the KV cache type and the llama.cpp build, since a state is only valid for the
-exact model and build that made it. A conversation's files are deleted with the conversation, and one is never
-written for a conversation that is gone (deleted by another process meanwhile). The folder is a cache: the oldest
-files make room beyond :data:`MAX_FILES` or :data:`MAX_BYTES`, and any file that cannot be read is deleted and
-the prompt evaluated as before.
+exact model and build that made it. A conversation's files are deleted with the conversation (or a turn of it),
+and one is never written for a conversation that is gone (deleted by another process meanwhile). The folder is
+a cache: the oldest files make room beyond :data:`MAX_FILES` or :data:`MAX_BYTES`, and any file that cannot be
+read is deleted and the prompt evaluated as before.
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ def test_regenerate_replaces_the_question_and_everything_after_it(assistant: Ass
         "First question.", "You said: First question.", "Second question, edited.",
         "You said: Second question, edited."]
     assert "Second question." not in assistant.engine.prompts[-1].replace("edited", "")
+    assert assistant.engine.forgotten == [cid]  # the saved cache held the replaced turn's text
 
 
 def test_empty_and_oversized_questions_fail_and_save_nothing(assistant: Assistant) -> None:

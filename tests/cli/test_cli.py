@@ -418,3 +418,31 @@ def test_a_chat_continued_by_the_next_process_reads_its_cache_from_disk_until_th
     assert stats["evaluated_tokens"] == stats["prompt_tokens"] - stats["reused_tokens"] < 64
     assert hearth("history", "delete", cid, home=hearth_home).returncode == 0
     assert not list(caches.glob("*.kv"))
+
+
+def test_an_edited_question_leaves_no_copy_of_the_old_one_in_the_saved_cache(hearth_home: Path) -> None:
+    """A chat's cache on disk holds its text as tokens. An edited (or regenerated) turn was deleted from the
+    history at once, but the old question stayed in the cache file until the chat's cache was saved again,
+    and for good if the process was killed first."""
+    notes = " ".join(f"Shelf {i} holds {i * 7} jars of honey." for i in range(40))
+    options = ("--no-memory", "--max-tokens", "8", "--temperature", "0")
+    first = hearth("ask", "--json", *options, f"My notes: {notes} How many jars are on shelf 3?", home=hearth_home)
+    cid = json.loads(first.stdout)["conversation_id"]
+    caches = hearth_home / "cache" / "prompts"
+    assert len(list(caches.glob("*.kv"))) == 1
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+    chat = subprocess.Popen([sys.executable, "-m", "app", "chat", "-c", cid, *options], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert chat.stdin is not None and chat.stderr is not None
+        chat.stdin.write("/edit How many jars are on shelf 9?\n")
+        chat.stdin.flush()
+        while "tok/s" not in (line := chat.stderr.readline()):  # the edited question is answered
+            assert line, "hearth chat ended before answering"
+        assert not list(caches.glob("*.kv"))  # the old turn's cache went with the old turn
+    finally:
+        chat.kill()  # killed: nothing is saved at exit
+        chat.wait(timeout=30)
+    exported = hearth("history", "export", cid, "--format", "json", home=hearth_home).stdout
+    assert [m["content"] for m in json.loads(exported)["messages"] if m["role"] == "user"] == [
+        "How many jars are on shelf 9?"]
