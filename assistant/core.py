@@ -147,7 +147,12 @@ class Assistant:
         self._memory = memory
         self._models: ModelsService | None = None
         self._switcher: Any = None
-        self._opening = threading.RLock()  # front-end threads may reach for a lazy part at the same time
+        # Front-end threads may reach for a lazy part at the same time. One lock per slow part: opening the
+        # memory store (learning's thread, 2-3 s at start) held the window's thread, which only wanted the
+        # model library, for as long. Memory takes the knowledge lock inside its own (the shared embedder).
+        self._opening = threading.RLock()  # the quick parts: the model library, the switcher, chats' turn locks
+        self._opening_knowledge = threading.RLock()
+        self._opening_memory = threading.RLock()
         self._model_lock = threading.RLock()  # one model load at a time
         self._conversation_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
         self._counting: tuple[Any, Any] | None = None  # the embedder's tokenizer and its uncut copy
@@ -669,7 +674,7 @@ class Assistant:
         that lacks their vectors from the stored chunk texts."""
         remote = self.settings.remote
         changes = self._knowledge.use_remote(remote) if self._knowledge is not None else []
-        with self.scheduler.engine_in_use(), self._opening:
+        with self.scheduler.engine_in_use(), self._opening_memory:
             old, self._memory = self._memory, None
             if old is not None:
                 old.close()
@@ -688,7 +693,7 @@ class Assistant:
     @property
     def knowledge(self) -> KnowledgeBase:
         """Opened on first use: the embedder loads only when something is indexed or searched."""
-        with self._opening:
+        with self._opening_knowledge:
             if self._knowledge is None:
                 from assistant.knowledge import KnowledgeBase
 
@@ -748,7 +753,7 @@ class Assistant:
         """What Hearth remembers, opened on first use whether or not memory is switched on: switched off, answers
         neither use nor add memories, and the user can still list, search, export, edit and forget them (every
         `hearth memory` command and the memory manager refused then, hiding what was kept)."""
-        with self._opening:
+        with self._opening_memory:
             if self._memory is None:
                 from assistant.engine.remote import ActiveEngine
 
@@ -777,7 +782,7 @@ class Assistant:
 
         folder = self.paths.memory_dir / "chroma"
         memories = readable_memories(folder / "chroma.sqlite3")
-        with self._opening:
+        with self._opening_memory:
             if self._memory is not None:
                 self._memory.close()
                 self._memory = None

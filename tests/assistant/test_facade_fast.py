@@ -447,3 +447,32 @@ def test_a_regenerated_question_is_answered_again_from_the_collections_it_was_as
     question, answer = assistant.history.messages(cid)
     assert question.content == "Where is the spare key kept?"
     assert question.collections == () and not answer.sources and question.stats is None
+
+
+def test_the_model_library_and_knowledge_do_not_wait_while_memory_opens(assistant: Assistant,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the memory store takes seconds (learning's thread does it at start); one lock for every lazy
+    part made the window's thread, which wanted the model library, wait that long: a 2-3 s freeze at start."""
+    import assistant.memory as memory_package
+
+    opening, release = threading.Event(), threading.Event()
+
+    class SlowMemory:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            opening.set()
+            release.wait(10)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(memory_package, "MemoryService", SlowMemory)
+    opener = threading.Thread(target=lambda: assistant.memory_store)
+    opener.start()
+    try:
+        assert opening.wait(10)
+        started = time.monotonic()
+        assert assistant.models is not None and assistant.knowledge is not None and assistant.switcher is not None
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        opener.join(10)
