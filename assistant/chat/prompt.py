@@ -45,6 +45,7 @@ def build_prompt(
     max_tokens: int,
     render: Callable[[list[Message]], tuple[FormattedPrompt, list[int]]],
     question_context: str = "",
+    keep_all: bool = False,
 ) -> BuiltPrompt:
     """Fit ``system + history + question`` into ``n_ctx`` minus the answer reserve.
 
@@ -54,6 +55,11 @@ def build_prompt(
     history stay the same from one question to the next, so the engine reuses their KV. (Memories in the system
     prompt changed its text whenever a question recalled others: the whole chat was evaluated again.) History
     keeps only the bare questions.
+
+    ``keep_all``: the caller sent the whole conversation (a stateless API request), so dropping its oldest turns
+    would answer another conversation than the one sent, unseen by a client that reads no notice: a history
+    that does not fit is a ContextOverflowError, as OpenAI's API answers (the answer may still be shortened to
+    the room left, as for a lone question).
     """
     head = [Message("system", system)] if system else []
     tail = [Message("user", f"{question_context}\n\n{QUESTION_LABEL} {question}" if question_context else question)]
@@ -63,7 +69,7 @@ def build_prompt(
         kept = [m for turn in turns[dropped:] for m in turn]
         prompt, tokens = render(head + kept + tail)
         room = n_ctx - len(tokens)
-        if room >= max_tokens or (not kept and room >= MIN_ANSWER_TOKENS):
+        if room >= max_tokens or ((keep_all or not kept) and room >= MIN_ANSWER_TOKENS):
             return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped), len(tokens)
         return None, len(tokens)
 
@@ -72,6 +78,11 @@ def build_prompt(
     best, size = attempt(0)
     if best is not None:
         return best
+    if keep_all and turns:
+        raise ContextOverflowError(
+            f"These messages need {size} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, but "
+            f"the context holds {n_ctx}. Send fewer or shorter messages, or raise the context length."
+        )
     low, high = 1, len(turns)  # dropping ``high`` turns is the last resort; ``low - 1`` is known not to fit
     if turns:
         best, size = attempt(high)

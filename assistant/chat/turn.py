@@ -147,7 +147,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         system = parts.system_prompt if options.system_prompt is None else options.system_prompt
         asked_tokens = options.max_tokens or parts.max_tokens
         built, citations = _build(engine, system, asked_tokens, text, past, citations, bool(options.collections),
-                                  remembered)
+                                  remembered, keep_all=options.messages is not None)
     except HearthError as exc:
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
@@ -248,8 +248,9 @@ def _as_waited(stats: Stats, prepare_s: float, context_cut: bool) -> Stats:
 
 
 def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Message], citations: list[Citation],
-           grounded: bool, remembered: str) -> tuple[BuiltPrompt, list[Citation]]:
-    """The prompt within budget; passages that do not fit are dropped from the end (least relevant)."""
+           grounded: bool, remembered: str, keep_all: bool = False) -> tuple[BuiltPrompt, list[Citation]]:
+    """The prompt within budget; passages that do not fit are dropped from the end (least relevant);
+    ``keep_all``: see :func:`build_prompt`."""
     from assistant.knowledge.answering import build_sources_prompt
 
     while True:
@@ -257,7 +258,8 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
         try:
             built = build_prompt(system=system, history=past, question=text, n_ctx=engine.n_ctx,
                                  max_tokens=max_tokens, render=engine.render,
-                                 question_context="\n\n".join(p for p in (remembered, sources) if p))
+                                 question_context="\n\n".join(p for p in (remembered, sources) if p),
+                                 keep_all=keep_all)
             return built, citations
         except ContextOverflowError:
             if not citations:

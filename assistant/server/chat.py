@@ -43,8 +43,10 @@ def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | 
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
-    if body.tools:
-        raise APIError(400, "Tools (function calling) are not supported by Hearth.", param="tools")
+    # a forced call ("required", a named tool) or the legacy `functions` would wait for a call never made
+    forced = [f for f in ("tool_choice", "function_call") if getattr(body, f) not in (None, "none", "auto")]
+    if refused := [f for f in ("tools", "functions") if getattr(body, f)] + forced:
+        raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
     for m in body.messages:
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
             raise APIError(400, "Only text content is supported (no images or audio).", param="messages")

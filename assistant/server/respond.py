@@ -128,12 +128,13 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 return  # no [DONE]: the answer did not end
             elif isinstance(event, Done):
                 s = event.stats
-                conversation = _extras(event, None)
-                yield fmt.sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **conversation))
-                if sources is not None or notices:
-                    # with the answer as saved: the [n] Hearth attributed after the model's text streamed
-                    # (the model cited nothing) are in it, so a client can show what the citations number
-                    yield fmt.sse(shape.chunk([], content=event.text, **_extras(event, sources, notices)))
+                # Hearth's fields ride on the finish chunk: a chunk of their own with no choices broke the usual
+                # `chunk.choices[0]` loop of clients that did not ask for usage (OpenAI sends `choices: []` only
+                # then). With the answer as saved: the [n] Hearth attributed after the model's text streamed
+                # (the model cited nothing) are in it, so a client can show what the citations number.
+                saved = {"content": event.text} if sources is not None or notices else {}
+                yield fmt.sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **saved,
+                                                 **_extras(event, sources, notices)))
                 if include_usage:
                     yield fmt.sse(shape.chunk([], usage=fmt.usage(s)))
             elif isinstance(event, Failed):

@@ -74,7 +74,7 @@ class ResponseFormat(_Body):
 
 
 class StreamOptions(_Body):
-    include_usage: bool = False
+    include_usage: bool | None = None  # null counts as left out here too
 
 
 class _Generation(_Request):
@@ -108,7 +108,10 @@ class ChatCompletionRequest(_Generation):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     response_format: ResponseFormat | None = None
-    tools: list[Any] | None = None
+    tools: list[Any] | None = None  # refused when given, as are the legacy functions and a forced call
+    functions: list[Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    function_call: str | dict[str, Any] | None = None
     # Hearth's extensions
     collections: list[str] = Field(default_factory=list)
     use_memory: bool = False

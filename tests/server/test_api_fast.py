@@ -154,16 +154,46 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         refused = server.post("/completions", json={"prompt": "Hi", field: value})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
     assert server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 3}).status_code == 400
+    # function calling in every spelling (the legacy `functions` and a forced call were answered as plain text)
+    function = {"name": "lookup", "parameters": {"type": "object"}}
+    for field, value in (("tools", [{"type": "function", "function": function}]), ("functions", [function]),
+                         ("tool_choice", "required"), ("function_call", {"name": "lookup"})):
+        refused = server.post("/chat/completions", json={"messages": hi, field: value})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+    assert server.post("/chat/completions", json={"messages": hi, "tool_choice": "none"}).status_code == 200
     for ids in ([9906, 1917], [[9906, 1917], [15339]]):  # LangChain's OpenAIEmbeddings sends tiktoken ids
         refused = server.post("/embeddings", json={"input": ids})
         assert refused.status_code == 400 and "token ids cannot be read" in refused.json()["error"]["message"]
+
+
+def test_stateless_messages_too_long_for_the_context_are_refused_not_cut(assistant: Assistant,
+                                                                         server: httpx.Client) -> None:
+    """A client's whole conversation that did not fit lost its oldest turns unseen (200, a `notices` field
+    no OpenAI client reads): it is refused as OpenAI refuses it. A Hearth conversation still drops turns."""
+    assistant.engine._n_ctx = 120
+    turns = [{"role": role, "content": f"Fact {i}: " + "word " * 20}
+             for i in range(4) for role in ("user", "assistant")]
+    ask = {"messages": [*turns, {"role": "user", "content": "What was fact 0?"}], "max_tokens": 8}
+    refused = server.post("/chat/completions", json=ask)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "context_length_exceeded" and "the context holds 120" in error["message"]
+    assert server.post("/chat/completions", json={**ask, "messages": ask["messages"][-1:]}).status_code == 200
+    cid = None
+    for turn in turns[::2]:  # the same conversation kept by Hearth: its oldest turns go, and it says so
+        saved = server.post("/chat/completions", json={**ask, "messages": [turn], "conversation_id": cid or "new"})
+        assert saved.status_code == 200
+        cid = saved.json()["conversation_id"]
+    notices = saved.json().get("notices", [])
+    assert any(n["kind"] == "context" for n in notices), saved.json()
 
 
 def test_null_fields_count_as_left_out(server: httpx.Client) -> None:
     """OpenAI's API takes null for a field left out; clients that send every field send them."""
     hi = [{"role": "user", "content": "Hi"}]
     chat = server.post("/chat/completions", json={"messages": hi, "n": None, "stream": None, "max_tokens": None,
-                                                  "stop": None, "temperature": None, "conversation_id": None})
+                                                  "stop": None, "temperature": None, "conversation_id": None,
+                                                  "stream_options": {"include_usage": None}})
     assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"] == "You said: Hi"
     assert server.post("/completions", json={"prompt": "Hi", "echo": None, "n": None}).status_code == 200
     embedded = server.post("/embeddings", json={"input": "Hi", "encoding_format": None})

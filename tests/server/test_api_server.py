@@ -171,8 +171,8 @@ def test_collections_answer_with_citations(served: SimpleNamespace) -> None:
 
     chunks = list(_chat(served, stream=True, **ask))
     finish = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
-    extra = chunks[finish + 1]  # the citations come after the finish reason, before [DONE]
-    assert extra.choices == [] and extra.model_extra["citations"] == citations
+    extra = chunks[finish]  # the citations come with the finish reason
+    assert finish == len(chunks) - 1 and extra.model_extra["citations"] == citations
     # the answer as saved, with its [n]: what the streamed deltas lack where Hearth attributed the citations
     assert extra.model_extra["content"] == response.choices[0].message.content
     assert "[1]" in response.choices[0].message.content
@@ -189,8 +189,11 @@ def test_an_answer_that_restates_no_passage_carries_the_notice(served: SimpleNam
     assert not any(c["cited"] for c in response.model_extra["citations"])
     flag = {"kind": "unsupported", "message": UNSUPPORTED_NOTICE}
     assert flag in response.model_extra["notices"]
+    # with the finish reason: a chunk of their own had no choices, and the usual loop over a stream
+    # (`chunk.choices[0].delta.content`) failed with an IndexError on it
     chunks = list(_chat(served, stream=True, **ask))
-    assert flag in chunks[-1].model_extra["notices"] and chunks[-1].choices == []
+    assert flag in chunks[-1].model_extra["notices"] and chunks[-1].choices[0].finish_reason
+    assert all(chunk.choices for chunk in chunks)
 
 
 def test_an_answer_citing_a_passage_it_does_not_restate_carries_the_notice(served: SimpleNamespace) -> None:
