@@ -195,15 +195,23 @@ class Batcher:
                     slot.tokens = []
                     if slot.job is not None:
                         self._end(slot, error)
+        # A request asked to stop ends as stopped (the API server cancels its answers before the model goes:
+        # its client gets "cut short, send it again", not a failure); the others were cut by the unload.
         error = GenerationError("The model was unloaded while answering: Hearth is closing or changed models.")
         with self._cond:
             for slot in self._slots:
-                if slot.job is not None:
+                if slot.job is not None and slot.job.stopping:
+                    slot.job.answer.stop_reason = "cancelled"
+                    self._end(slot)
+                elif slot.job is not None:
                     self._end(slot, error)
                 elif slot.key is not None and self._caches is not None:
                     self._caches.save(slot.key, slot.tokens, slot.seq)
             for job in self._waiting:
-                job.out.put(error)
+                if job.stopping:
+                    self._finish_unstarted(job)
+                else:
+                    job.out.put(error)
             self._waiting.clear()
 
     def _admit(self) -> None:

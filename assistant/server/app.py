@@ -37,9 +37,9 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
     app = FastAPI(title="Hearth", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.assistant = assistant
     app.state.started = int(time.time())
-    active: set[Any] = set()  # the Responses being generated, cancelled when the server stops
+    active: set[Any] = set()  # the answers being generated (EventStreams), ended when the server stops
     app.state.active = active
-    app.state.cancel_all = lambda: [r.cancel() for r in list(active)]
+    app.state.cancel_all = lambda: [events.interrupt() for events in list(active)]
 
     app.include_router(catalog.public)
     for module in (chat, completions, catalog):

@@ -8,6 +8,7 @@ and tokens reach the client as they are made. ``cancel`` stops the answer at the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
+class Interrupted(Exception):
+    """The server is stopping (or restarting): the answer was cancelled, and its client is told so now, not
+    when the engine gets to the cancel (a step over a long prompt can take seconds; past uvicorn's grace
+    period the client got a plain-text 500 and the log a traceback)."""
+
+
 class EventStream:
     def __init__(self, response: Any, active: set[Any]) -> None:
         self.response = response
@@ -29,7 +36,7 @@ class EventStream:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._active = active
         self.checked = time.monotonic()  # when the client was last seen connected (see respond.py)
-        active.add(response)
+        active.add(self)
         self._thread = threading.Thread(target=self._run, name="hearth-api-request", daemon=True)
         self._thread.start()
 
@@ -44,7 +51,7 @@ class EventStream:
             log.info("the failure in detail:", exc_info=True)
             self._put(Failed(internal_message(exc), error_type=INTERNAL))
         finally:
-            self._active.discard(self.response)
+            self._active.discard(self)
             self._put(_END)
 
     def _put(self, item: Any) -> None:
@@ -54,9 +61,18 @@ class EventStream:
             self.response.cancel()
 
     async def next(self, timeout_s: float | None = None) -> Event | None:
-        """The next event, None after the last; TimeoutError when none came within ``timeout_s``."""
+        """The next event, None after the last; TimeoutError when none came within ``timeout_s``; Interrupted
+        once :meth:`interrupt` was called."""
         item = await asyncio.wait_for(self._queue.get(), timeout_s)
+        if item is Interrupted:
+            raise Interrupted
         return None if item is _END else item
 
     def cancel(self) -> None:
         self.response.cancel()
+
+    def interrupt(self) -> None:
+        """Cancel the answer and end its events now (from any thread): the server is stopping."""
+        self.response.cancel()
+        with contextlib.suppress(RuntimeError):  # the event loop is gone already
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, Interrupted)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from assistant.events import Done, Event, Failed, Notice, Sources, Token
 from assistant.server import openai_format as fmt
-from assistant.server.bridge import EventStream
+from assistant.server.bridge import EventStream, Interrupted
 from assistant.server.errors import APIError, from_core
 
 #: How often a waiting request checks that its client is still there.
@@ -44,11 +44,13 @@ async def _next_watching(events: EventStream, request: Request) -> Event | None:
             continue
 
 
-def _cut(done: Done) -> APIError:
+def _cut(done: Done | None) -> APIError:
     """An answer the server cancelled while its client still waited (the server is stopping, or restarting for
-    a settings change): an error, so no client stores the cut text as a whole answer (it said "stop")."""
-    return APIError(503, f"The answer was cut short after {done.stats.completion_tokens} tokens: the server is "
-                         "stopping or restarting. Send the request again.", "server_error", "answer_interrupted")
+    a settings change): an error, so no client stores the cut text as a whole answer (it said "stop").
+    ``done`` is None when the server ended it before the engine did (:class:`Interrupted`)."""
+    after = f" after {done.stats.completion_tokens} tokens" if done is not None else ""
+    return APIError(503, f"The answer was cut short{after}: the server is stopping or restarting. Send the "
+                         "request again.", "server_error", "answer_interrupted")
 
 
 def _extras(done: Done | None, sources: Sources | None, notices: Sequence[Notice] = ()) -> dict[str, Any]:
@@ -72,6 +74,8 @@ async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool
         first = await _next_watching(events, request)
     except ClientGone:
         return Response(status_code=499)  # nobody reads it
+    except Interrupted:
+        raise _cut(None) from None
     if isinstance(first, Failed):
         raise from_core(first.error_type, first.message)
     if stream:
@@ -100,6 +104,8 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
             event = await _next_watching(events, request)
         except ClientGone:
             return {}
+        except Interrupted:
+            raise _cut(None) from None
     assert done is not None
     s = done.stats
     if s.stop_reason == "cancelled":
@@ -145,6 +151,9 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                     break
                 except TimeoutError:
                     yield fmt.KEEP_ALIVE
+                except Interrupted:
+                    yield fmt.sse(_cut(None).body())
+                    return
         yield fmt.DONE_LINE
     finally:
         events.cancel()  # a client that went away stops its answer now; after Done this changes nothing

@@ -8,6 +8,7 @@ import copy
 import json
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -250,6 +251,35 @@ def test_an_answer_the_server_cuts_is_an_error_not_a_finished_answer(assistant: 
     else:
         response = server.post("/chat/completions", json=body)
         assert response.status_code == 503 and response.json()["error"]["code"] == "answer_interrupted"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_stopping_server_tells_a_waiting_client_at_once_even_while_the_engine_is_busy(
+        assistant: Assistant, server: httpx.Client, stream: bool, capfd: pytest.CaptureFixture[str]) -> None:
+    """The engine sees a cancel only between its steps, and one step over a long prompt can take seconds (on a
+    big model, minutes): past uvicorn's 3 s grace the client got a plain-text "Internal Server Error" and the
+    log a traceback. Now the client is told at once; the engine ends the answer when it gets to it."""
+    generate = assistant.engine.generate
+
+    def long_step(*args, **kwargs):
+        time.sleep(6)  # one llama_decode over a long prompt: no cancel is seen meanwhile
+        yield from generate(*args, **kwargs)
+
+    assistant.engine.generate = long_step
+    body = {"messages": [{"role": "user", "content": "Talk."}], "stream": stream}
+    stopping = threading.Timer(0.5, assistant.stop_server)
+    stopping.start()
+    started = time.monotonic()
+    if stream:
+        with server.stream("POST", "/chat/completions", json=body) as response:
+            status, text = response.status_code, response.read().decode()
+    else:
+        response = server.post("/chat/completions", json=body)
+        status, text = response.status_code, response.text
+    assert status == 503 and json.loads(text)["error"]["code"] == "answer_interrupted", text
+    assert time.monotonic() - started < 3
+    stopping.join()
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_settings_change_restarts_or_stops_the_running_server(assistant: Assistant, server: httpx.Client) -> None:
