@@ -733,6 +733,10 @@ class Assistant:
     def collections(self) -> list[CollectionInfo]:
         return self.knowledge.collections()
 
+    def collection(self, name: str) -> CollectionInfo:
+        """One collection; CollectionNotFoundError, naming the ones there are, for a name that is not one."""
+        return self.knowledge.collection(name)
+
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         return self.knowledge.file_errors(collection)
 

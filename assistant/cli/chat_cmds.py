@@ -15,7 +15,7 @@ from typing import Any
 from assistant.cli import terminal
 from assistant.cli.context import MAX_COUNT, CliContext, err, in_range, positive_int, print_json
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, counted
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -226,6 +226,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     conversation_id = args.conversation
     if conversation_id is not None:  # an unknown id failed every question, after the model had loaded (exit 4)
         ctx.assistant.history.get_conversation(conversation_id)
+    for name in args.collection:  # so did an unknown collection (and the chat ended with exit 0)
+        ctx.assistant.collection(name)
     ctx.long_lived()  # watched folders are watched while the chat runs
     call = _Call.from_args(args, ctx)
     info = ctx.assistant.ensure_model(model=call.model)
@@ -242,6 +244,11 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err("")
             return 0
         if not line:
+            continue
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # bytes read as lone surrogates (Latin-1 text): they crashed the chat (exit 70)
+            err("hearth: That line is not valid UTF-8 text, so it was not sent; type it again.")
             continue
         if line.split(maxsplit=1)[0] in ("/quit", "/exit"):
             return 0
@@ -321,10 +328,14 @@ def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
         print_json([c.__dict__ for c in convs])
     for c in [] if args.json else convs:
         print(f"{c.id}  {c.message_count:3d} msgs  {c.title}")
+    if not convs and not args.json:  # it printed nothing: no chats, or a wrong HEARTH_HOME?
+        err("No chats yet.")
     return 0
 
 
 def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
+    if not args.query.strip():  # as `hearth search ""`: it printed nothing (exit 0)
+        raise InputError("The search text is empty: give some words to look for.")
     # text: each matching chat once, best first; JSON: every matching message (50 cut a busy chat's others off)
     hits = ctx.assistant.history.search(args.query, limit=MAX_COUNT if args.json else args.limit + 1,
                                         per_conversation=not args.json)
@@ -333,8 +344,11 @@ def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
         return 0
     for h in hits[: args.limit]:
         print(f"{h.conversation_id}  {h.title}: {' '.join(h.snippet.split())}")  # one line per hit
-    if len(hits) > args.limit:  # the list stopped at 50 without a word
-        err(f"More than {args.limit} chats match: these are the best {args.limit}. Add words to narrow the search, "
+    if not hits:
+        err(f"No chats match {args.query!r}.")
+    elif len(hits) > args.limit:  # the list stopped at 50 without a word
+        best = "this is the best one" if args.limit == 1 else f"these are the best {args.limit}"
+        err(f"More than {counted(args.limit, 'chat')} match: {best}. Add words to narrow the search, "
             f"or show more with --limit.")
     return 0
 
@@ -345,10 +359,12 @@ def cmd_history_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_rename(args: argparse.Namespace, ctx: CliContext) -> int:
-    ctx.assistant.history.rename(args.id, args.title)
+    renamed = ctx.assistant.history.rename(args.id, args.title)
+    err(f"Renamed chat {renamed.id} to {renamed.title!r}.")  # as it was saved: spaces tidied
     return 0
 
 
 def cmd_history_delete(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.assistant.history.delete(args.id)
+    err(f"Deleted chat {args.id}.")
     return 0

@@ -212,6 +212,10 @@ class KnowledgeBase:
     def collections(self) -> list[CollectionInfo]:
         return [self._info(row) for row in self.store.collections()]
 
+    def collection(self, name: str) -> CollectionInfo:
+        """One collection; CollectionNotFoundError, naming the ones there are, for a name that is not one."""
+        return self._info(self._row(name))
+
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         """(path, reason) of each file ``collection`` skipped when it was last indexed, by path."""
         return self.store.file_errors(self._row(collection).name)

@@ -127,6 +127,28 @@ def test_chat_retry_and_edit_replace_the_last_turn(hearth_home: Path, tmp_path: 
     assert fresh.returncode == 0 and "Nothing to retry yet: ask a question first." in fresh.stderr
 
 
+def test_a_chat_line_that_is_not_utf8_is_refused_and_the_chat_goes_on(hearth_home: Path) -> None:
+    """Latin-1 bytes reached the tokenizer as lone surrogates: the chat crashed (exit 70) and ended."""
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "app", "chat", "--no-memory", "--max-tokens", "4"], cwd=ROOT,
+                         env=env, capture_output=True, timeout=300, input=b"caf\xe9 au lait\nName a fruit.\n/quit\n")
+    stderr = out.stderr.decode()
+    assert out.returncode == 0 and "Traceback" not in stderr, stderr
+    assert "That line is not valid UTF-8 text, so it was not sent" in stderr and stderr.count("tok/s") == 1
+
+
+def test_history_commands_say_what_they_did(hearth_home: Path) -> None:
+    """Rename and delete printed nothing, nor did a list or a search that found no chat."""
+    assert "No chats yet." in hearth("history", "list", home=hearth_home).stderr
+    cid = json.loads(hearth("ask", "--json", "--no-memory", "--max-tokens", "4", "Name a colour.",
+                            home=hearth_home).stdout)["conversation_id"]
+    assert "No chats match 'zebra'." in hearth("history", "search", "zebra", home=hearth_home).stderr
+    renamed = hearth("history", "rename", cid, "  Colours  ", home=hearth_home)
+    assert renamed.returncode == 0 and f"Renamed chat {cid} to 'Colours'." in renamed.stderr
+    deleted = hearth("history", "delete", cid, home=hearth_home)
+    assert deleted.returncode == 0 and f"Deleted chat {cid}." in deleted.stderr
+
+
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
     used = hearth("models", "use", str(base_model_path), home=hearth_home)
     assert used.returncode == 0 and "Now using" in used.stdout

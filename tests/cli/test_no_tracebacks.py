@@ -117,6 +117,9 @@ REFUSALS = [
     refusal("history", "export", "nope", "--format", "json", code=4, needle="nope"),
     refusal("history", "rename", "nope", "New title", code=4, needle="nope"),
     refusal("chat", "-c", "nope", code=4, needle="nope"),
+    # it loaded the model, failed every question and ended with exit 0
+    refusal("chat", "--collection", "nope", code=4, needle="no knowledge collection named 'nope'"),
+    refusal("history", "search", " ", code=2, needle="search text is empty"),  # it printed nothing, exit 0
     # it said "there is no model 'gemma'" (a bundled model) and answered without it
     refusal("ask", "--no-memory", "--draft-model", "gemma", "hi", code=2, needle="Gemma 3 270M cannot draft for",
             slow=True),
