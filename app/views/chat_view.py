@@ -65,7 +65,8 @@ class ChatView(QScrollArea):
         self.theme = theme
         self.setObjectName("ChatArea")
         self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # anything that cannot wrap to the column scrolls sideways; with the bar always off it was cut at the right
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAccessibleName("Conversation")
         self.messages: list[MessageWidget] = []
@@ -97,11 +98,14 @@ class ChatView(QScrollArea):
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
 
     def minimumSizeHint(self) -> QSize:
-        """As narrow as the messages and the welcome panel can be, with the scroll bar beside them: a scroll area
-        asks for almost nothing, so the window could be made narrower than the panel, which was cut at the right
-        (no horizontal scroll bar here)."""
+        """As narrow as the welcome panel can be, with the scroll bar beside it: a scroll area asks for almost
+        nothing, so the window could be made narrower than the panel, which was cut at the right. Messages wrap
+        to any width from there (code too: pre-wrap); anything that cannot scrolls sideways rather than making the
+        window wider (a minimum read from the messages was stale: read once, before the chat was opened)."""
         hint = super().minimumSizeHint()
-        inner = self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        margins = self.widget().layout().contentsMargins()
+        inner = (self.welcome.minimumSizeHint().width() + margins.left() + margins.right()
+                 + self.verticalScrollBar().sizeHint().width())
         return QSize(max(hint.width(), inner + 2 * self.frameWidth()), hint.height())
 
     def clear(self) -> None:

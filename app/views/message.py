@@ -116,7 +116,7 @@ class MessageWidget(QFrame):
         self.draft_source = ""
         self._rendered = Rendered("", ())
         self.setObjectName("UserMessage" if role == "user" else "AssistantMessage")
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         heading = QLabel("You" if role == "user" else "Hearth")
         heading.setObjectName("MessageRole")
         self.body = QLabel()
@@ -137,6 +137,7 @@ class MessageWidget(QFrame):
         self.chips_row.hide()
         self.meta = QLabel()
         self.meta.setObjectName("MessageMeta")
+        self.meta.setWordWrap(True)  # one line, it made every answer at least 280 px wide: cut in a narrow window
 
         self.copy_button = tool_button("copy", "Copy message")
         self.copy_button.clicked.connect(lambda: self.copyRequested.emit(self.text))

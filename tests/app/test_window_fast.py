@@ -313,6 +313,33 @@ def test_the_window_fits_a_laptop_screen_at_a_large_font_with_long_collection_na
     window.close()
 
 
+def test_answers_wrap_whole_in_a_narrow_window(qtbot: QtBot, qapp: QApplication) -> None:
+    """At 640 px the chat column was 340 px wide and every answer 490 px (its one-line stats under it), cut at
+    the right with no way to read the rest; made to wrap, an answer was then cut at the bottom (its height was
+    held to the one it wanted at full width)."""
+    with themed(qapp, "light", 11) as light:  # the window's own default; an earlier test may leave another
+        window = MainWindow(opener=fake_assistant, theme=light)
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(window.ready, timeout=30_000):
+            pass
+        window.resize(640, 480)
+        send(qtbot, window, "Tell me about foxes and the forests where they live, and what they eat in winter.")
+        view = window.chat_view
+        right = view.viewport().mapToGlobal(view.viewport().rect().topRight()).x()
+
+        def whole() -> bool:
+            return all(m.mapToGlobal(m.rect().topRight()).x() <= right and m.height() >= m.heightForWidth(m.width())
+                       for m in view.messages)
+
+        qtbot.waitUntil(whole)
+        assert window.width() <= 660 and not view.horizontalScrollBar().isVisible()
+        send(qtbot, window, "```\nx = " + "very_long_identifier_" * 12 + "\n```")
+        qtbot.waitUntil(whole)  # code wraps too (pre-wrap)
+        assert window.width() <= 660  # the window did not grow for it
+        window.close()
+
+
 @pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat", "delete this new chat"])
 def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, leave: str) -> None:
     """The answer stops, what it wrote is saved in its own chat, and nothing of it reaches the chat now shown.
