@@ -123,7 +123,8 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     removal = ctx.assistant.remove_model(args.name)
-    print(f"{'Deleted' if removal.deleted_file else 'Removed from the library (still on disk)'}: {removal.path}")
+    kept = "still on disk" if removal.path.exists() else "the file was already gone"
+    print(f"{'Deleted' if removal.deleted_file else f'Removed from the library ({kept})'}: {removal.path}")
     for draft in removal.drafts:
         print(f"Deleted a self-draft only it used: {draft}")
     return 0

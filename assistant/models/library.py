@@ -149,6 +149,8 @@ class ModelLibrary:
         if key and direct.is_file():
             return direct.resolve()
         paths = [p for p, _ in self.scan()]
+        if direct.is_absolute() and direct.resolve() in paths:  # a linked file since moved or deleted: listed
+            return direct.resolve()  # with "not found", it could not be removed by any name
         if key and (files := [p for p in paths if key in (p.name.lower(), p.stem.lower())]):
             return _only(name, files)
         named = {p: _shown_name(p) for p in paths}

@@ -88,6 +88,15 @@ def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hear
     out = hearth("models", "remove", "smol-copy.gguf", home=hearth_home)
     assert out.returncode == 0 and "still on disk" in out.stdout and copy.exists()
 
+    # a linked file the user moved away stays listed ("not found") and could not be removed by any name
+    assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0
+    copy.rename(my_models / "moved.gguf")
+    listed = hearth("models", "list", home=hearth_home).stdout
+    assert "smol-copy.gguf  (linked)  Model file not found" in listed
+    out = hearth("models", "remove", "smol-copy", home=hearth_home)
+    assert out.returncode == 0 and "the file was already gone" in out.stdout, out.stderr
+    assert "smol-copy" not in hearth("models", "list", home=hearth_home).stdout
+
 
 def test_add_copy_then_use_by_name_then_remove_deletes_the_copy(hearth_home: Path, my_models: Path) -> None:
     out = hearth("models", "add", "--copy", str(my_models / "smol-copy.gguf"), home=hearth_home)
