@@ -136,6 +136,13 @@ class Progress:
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
+def short_title(text: str, limit: int = 60) -> str:
+    """A chat's title on one line of at most ``limit`` characters: a new chat's, made from its first question,
+    and any title as a list shows it (a long one the user gave filled eight lines of the window's sidebar)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def counted(n: int, noun: str) -> str:
     """"1 file", "3 files", "0 chunks": the noun in the number it counts, in every front end ("1 files" was
     what the CLI and `hearth doctor` printed)."""

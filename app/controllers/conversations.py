@@ -17,7 +17,7 @@ from app.qt_models import ListModel
 from app.views.dialogs import ask_text, confirm
 from app.views.sidebar import Sidebar
 from app.workers import Job, Workers
-from assistant.events import counted
+from assistant.events import counted, short_title
 
 SEARCH_DELAY_MS = 150
 #: Matching chats listed at most; beyond, the sidebar says more match (it stopped at 50 without a word).
@@ -74,7 +74,7 @@ def export_file_name(title: str) -> str:
 
 
 def conversation_model() -> ListModel[Entry]:
-    return ListModel(lambda e: f"{e.title}\n{e.detail}", lambda e: e.title)
+    return ListModel(lambda e: f"{short_title(e.title)}\n{e.detail}", lambda e: e.title)  # the whole one: a tooltip
 
 
 class ConversationsController(QObject):

@@ -73,6 +73,11 @@ class MemoryDialog(QDialog):
                                              self.addRequested.emit))
         edit.clicked.connect(self._edit)
         forget.clicked.connect(self._forget)
+        # about the memory chosen in the list: with none chosen they were enabled and did nothing
+        self.for_selected = (edit, forget)
+        self.list.selectionModel().currentChanged.connect(self._chosen)
+        self.model.modelReset.connect(self._chosen)
+        self._chosen()
         clear.clicked.connect(lambda: confirm(self, "Forget everything?", "Hearth will forget everything it "
                                               "remembers about you. This cannot be undone.", "Forget all",
                                               self.clearRequested.emit))
@@ -97,6 +102,10 @@ class MemoryDialog(QDialog):
         """"Learning from your last message…" / "2 messages waiting to be learned from"; empty hides it."""
         self.learning.setText(text)
         self.learning.setVisible(bool(text))
+
+    def _chosen(self) -> None:
+        for button in self.for_selected:
+            button.setEnabled(self._selected() is not None)
 
     def _selected(self) -> object | None:
         index = self.list.currentIndex()

@@ -20,7 +20,7 @@ from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
 from assistant.errors import ContextOverflowError, HearthError, InputError
-from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token
+from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token, short_title
 
 if TYPE_CHECKING:
     from assistant.knowledge.records import Citation
@@ -157,7 +157,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     replaces = options.replace_from if options.save else None
     if options.save:
         if conversation_id is None:
-            conversation_id = history.create_conversation(title=_title_from(text), model=info.name).id
+            conversation_id = history.create_conversation(title=short_title(text), model=info.name).id
         question_id = history.add_message(conversation_id, "user", text,
                                           stats=_question_stats(options)).id
         reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
@@ -311,8 +311,3 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,
                   user_message_id=question_id)
-
-
-def _title_from(text: str, limit: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -188,8 +188,13 @@ def test_with_memory_switched_off_the_manager_still_lists_and_forgets_what_was_k
     assert isinstance(dialog, MemoryDialog) and dialog.off_note.isVisible()
     assert dialog.off_note.text().startswith("Memory is off (Settings → Memory)")
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Likes green tea", "Lives in Lyon"])
-    dialog.forgetRequested.emit(dialog.model.item(0))
+    # Edit… and Forget act on the memory chosen in the list: with none chosen they did nothing when clicked
+    assert not any(button.isEnabled() for button in dialog.for_selected)
+    dialog.list.setCurrentIndex(dialog.model.index(0))
+    assert all(button.isEnabled() for button in dialog.for_selected)
+    qtbot.mouseClick(dialog.for_selected[1], Qt.MouseButton.LeftButton)  # Forget
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Lives in Lyon"])
+    assert not any(button.isEnabled() for button in dialog.for_selected)  # the list was read again
     dialog.close()
     window.close()
 

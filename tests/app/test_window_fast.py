@@ -870,6 +870,22 @@ def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboar
     window.close()
 
 
+def test_a_long_title_given_to_a_chat_is_shortened_in_the_sidebar(qtbot: QtBot) -> None:
+    """New chats' titles were cut at 60 characters, but one the user gave was shown whole: eight lines that
+    pushed the other chats down. The list shortens every title; the tooltip has it whole."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Name a colour.")
+    title = "Notes on " + "the long and winding road to the greenhouse " * 6
+    window.assistant.history.rename(window.ctl.chat.conversation_id, title)
+    window.ctl.conversations.refresh()
+    rows = window.sidebar.conversations.model()
+    qtbot.waitUntil(lambda: rows.index(0).data().startswith("Notes on"))
+    shown = rows.index(0).data().split("\n")[0]
+    assert len(shown) == 60 and shown.endswith("…")
+    assert rows.index(0).data(Qt.ItemDataRole.ToolTipRole) == " ".join(title.split())
+    window.close()
+
+
 def test_the_control_with_keyboard_focus_looks_focused(qtbot: QtBot, qapp: QApplication) -> None:
     """The style sheet had no focus rules and the chat list had ``outline: none``: tabbing through the window,
     a flat button, a chip or a chat row looked the same focused or not."""
