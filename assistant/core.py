@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "kv_cache")
+_RELOAD_NAMES = {"n_ctx": "context", "n_threads": "threads", "n_batch": "batch", "n_gpu_layers": "GPU layers",
+                 "kv_cache": "KV cache"}
 #: Per-answer fields: read at every turn, so a change applies to the next answer.
 _ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
                   "system_prompt", "speculative", "speculative_max_draft", "draft_model")
@@ -408,7 +410,9 @@ class Assistant:
                     setattr(self.settings.model, name, getattr(old.model, name))
                 self.save_settings()
                 raise
-            changes.append(f"loaded {info.name}")
+            with_ = ", ".join(f"{_RELOAD_NAMES[f]} {getattr(self.settings.model, f)}" for f in RELOAD_FIELDS
+                              if f in reload_fields or f in edits)
+            changes.append(f"loaded {info.name}" + (f" with {with_}" if with_ else ""))  # it did not say what changed
         if self._remote_engine is None and self.engine.loaded and (
                 info is not None or any(getattr(new.model, f) != getattr(old.model, f) for f in _DRAFT_FIELDS)):
             draft = self.ensure_draft()
