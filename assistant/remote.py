@@ -58,6 +58,9 @@ class RemoteCheck:
     ok: bool
     message: str
     latency_ms: float | None = None
+    #: what `hearth remote test` exits with: 0 when ok, else the failure's own (6 unreachable or refused, 2 an
+    #: unusable URL), 1 when the part is not set up (every failure was 1: a script could not tell them apart)
+    exit_code: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -297,12 +300,12 @@ class ChromaGuard:
 def check_chroma(remote: RemoteSettings) -> RemoteCheck:
     if not remote.chroma_url.strip():
         return RemoteCheck(False, "No Chroma server is set (remote.chroma_url is empty): knowledge and memory "
-                                  "use the embedded store on this computer.")
+                                  "use the embedded store on this computer.", exit_code=1)
     try:
         target = ChromaTarget.parse(remote.chroma_url, remote.chroma_token)
         latency_ms, version = target.probe(CHECK_TIMEOUT_S)
     except HearthError as exc:
-        return RemoteCheck(False, str(exc))
+        return RemoteCheck(False, str(exc), exit_code=exc.exit_code)
     token = ", token accepted" if target.token else ""
     return RemoteCheck(True, f"Chroma {version} at {target.url} answers{token} ({latency_ms:.1f} ms a round trip).",
                        round(latency_ms, 2))
@@ -314,7 +317,7 @@ def check_llm(remote: RemoteSettings) -> RemoteCheck:
     one greedy 1-token chat completion; the latency is that completion's round trip."""
     if not remote.llm_url.strip():
         return RemoteCheck(False, "No remote LLM is set (remote.llm_url is empty): answers come from the local "
-                                  "model on this computer.")
+                                  "model on this computer.", exit_code=1)
     from assistant.engine import GREEDY, Message
     from assistant.engine.remote import RemoteEngine
     from assistant.events import Done
@@ -322,7 +325,7 @@ def check_llm(remote: RemoteSettings) -> RemoteCheck:
     try:
         engine = RemoteEngine.from_settings(remote)
     except HearthError as exc:
-        return RemoteCheck(False, str(exc))
+        return RemoteCheck(False, str(exc), exit_code=exc.exit_code)
     try:
         start = time.perf_counter()
         info = engine.connect()
@@ -332,7 +335,7 @@ def check_llm(remote: RemoteSettings) -> RemoteCheck:
         done = next(e for e in engine.generate(prompt, GREEDY, max_tokens=1) if isinstance(e, Done))
         latency_ms = (time.perf_counter() - start) * 1000
     except HearthError as exc:
-        return RemoteCheck(False, str(exc))
+        return RemoteCheck(False, str(exc), exit_code=exc.exit_code)
     finally:
         engine.unload()
     key = ", API key accepted" if remote.llm_api_key else ""

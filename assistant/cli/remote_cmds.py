@@ -46,7 +46,7 @@ def cmd_test(args: argparse.Namespace, ctx: CliContext) -> int:
         print_json({"part": args.part, **result.to_dict()})
     else:
         print(f"{'✓' if result.ok else '✗'} {args.part}: {result.message}")
-    return 0 if result.ok else 1
+    return result.exit_code
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -233,6 +233,7 @@ class RemoteEngine:
             try:
                 listed = self._list_models(client)
                 model = self._choose(listed)
+                listed = listed or {}
                 props = self._props(client)
                 n_ctx = _n_ctx(props, listed.get(model, {}))
                 quant = str(props.get("model_ftype") or "") if props else ""
@@ -243,18 +244,23 @@ class RemoteEngine:
             log.info("remote LLM %s at %s (n_ctx=%d)", model, self.url, n_ctx)
             return self._conn.info
 
-    def _list_models(self, client: httpx2.Client) -> dict[str, dict[str, Any]]:
+    def _list_models(self, client: httpx2.Client) -> dict[str, dict[str, Any]] | None:
+        """The models the server lists by id; None when it has no ``/models`` (HTTP 404)."""
         try:
             data = self._get(client, f"{self.url}/models")
         except _NotThere:
-            return {}
+            return None
         entries = data.get("data") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             raise RemoteLLMError(f"{self.url}/models did not answer with a model list: is {self.url} an "
                                  "OpenAI-compatible endpoint?")
         return {str(e["id"]): e for e in entries if isinstance(e, dict) and e.get("id")}
 
-    def _choose(self, listed: dict[str, dict[str, Any]]) -> str:
+    def _choose(self, listed: dict[str, dict[str, Any]] | None) -> str:
+        if listed is None and not self.model:  # "lists no models" sent the user to name one: often the URL is wrong
+            raise RemoteLLMModelError(f"{self.url}/models was not found (HTTP 404): is {self.url} an OpenAI-compatible "
+                                      "endpoint (usually ending in /v1)? If it is one without a model list, name the "
+                                      "model to use in the remote settings (llm_model).")
         if self.model:
             if not listed or self.model in listed:
                 return self.model

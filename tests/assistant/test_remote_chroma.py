@@ -245,8 +245,11 @@ def test_test_connection_says_what_is_wrong(server, open_assistant, capsys) -> N
     assert main(["remote", "test", "chroma", "--url", server.url, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] and out["part"] == "chroma" and out["latency_ms"] > 0
-    assert main(["remote", "test", "chroma", "--url", closed]) == 1
+    # the README's exit codes: 6 for a part that cannot be reached, 2 for an unusable URL (every failure was 1)
+    assert main(["remote", "test", "chroma", "--url", closed]) == 6
     assert "connection was refused" in capsys.readouterr().out
+    assert main(["remote", "test", "chroma", "--url", "chroma.lan:8000"]) == 2
+    assert "http://HOST:PORT" in capsys.readouterr().out
     assert main(["remote", "test", "warp-drive"]) == 2
     assert "Unknown remote part" in capsys.readouterr().err
     _change(a, chroma_url=server.url, chroma_token=TOKEN)

@@ -233,6 +233,11 @@ def test_a_refused_key_an_unknown_model_and_an_overlong_prompt_say_what_to_fix(e
         RemoteEngine(url, api_key="wrong").connect()
     with pytest.raises(RemoteLLMModelError, match="no model 'gpt-9'; it serves fake-model"):
         RemoteEngine(url, api_key="sesame", model="gpt-9").connect()
+    # a URL past the API (no /models there): "lists no models" sent the user to name one
+    with pytest.raises(RemoteLLMModelError, match=r"/nothing/v1/models was not found \(HTTP 404\): is .* an "
+                                                  "OpenAI-compatible endpoint"):
+        RemoteEngine(url + "/nothing", api_key="sesame").connect()
+    assert RemoteEngine(url + "/nothing", api_key="sesame", model="named").connect().name  # named: it goes on
     engine = RemoteEngine(url, api_key="sesame", model="fake-model")
     script.status, script.error = 400, {"message": "the request exceeds the available context size",
                                         "type": "exceed_context_size_error"}
