@@ -118,6 +118,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     asked_at = time.monotonic()  # the wait the user sees starts here (a first model load is shown on its own)
     memory = parts.memory if options.use_memory else None
     memory_trouble = ""
+    first_asked: str | None = None
     try:
         # Everything that can fail before an answer exists runs before anything is saved: a question that
         # cannot fit the context, or a collection that cannot be searched, leaves no half-saved turn behind.
@@ -127,6 +128,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             conversation_id = history.get_message(options.replace_from).conversation_id
             past_messages = history.messages(conversation_id)
             cut = next(i for i, m in enumerate(past_messages) if m.id == options.replace_from)
+            first_asked = past_messages[0].content if cut == 0 else None  # the chat's title was made from it
             past_messages = past_messages[:cut]
         elif options.conversation_id is not None:
             conversation_id = history.get_conversation(options.conversation_id).id
@@ -170,6 +172,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         if replaces is not None:
             history.delete_messages_from(replaces, until=question_id)
             replaces = None
+            # a chat's first question edited: the title made from the old one (not one the user gave) follows
+            if first_asked is not None and history.get_conversation(conversation_id).title == short_title(first_asked):
+                history.rename(conversation_id, short_title(text))
 
     try:
         if conversation_id is not None and question_id is not None:

@@ -870,6 +870,16 @@ def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboar
     window.close()
 
 
+def test_a_chats_title_follows_its_edited_first_question(qtbot: QtBot) -> None:
+    window = open_window(qtbot)
+    send(qtbot, window, "Explain in detail how bread rises.")
+    window.ctl.chat.edit_last()
+    send(qtbot, window, "What is 2 + 2?")
+    rows = window.sidebar.conversations.model()
+    qtbot.waitUntil(lambda: rows.rowCount() == 1 and rows.index(0).data().startswith("What is 2 + 2?"))
+    window.close()
+
+
 def test_a_long_title_given_to_a_chat_is_shortened_in_the_sidebar(qtbot: QtBot) -> None:
     """New chats' titles were cut at 60 characters, but one the user gave was shown whole: eight lines that
     pushed the other chats down. The list shortens every title; the tooltip has it whole."""

@@ -79,6 +79,20 @@ def test_regenerate_replaces_the_question_and_everything_after_it(assistant: Ass
     assert assistant.engine.forgotten == [cid]  # the saved cache held the replaced turn's text
 
 
+def test_editing_a_chats_first_question_retitles_it_unless_the_user_named_it(assistant: Assistant) -> None:
+    """The title is made from the first question; edited, the chat kept the old question as its title."""
+    first = assistant.ask("Explain in detail how bread rises.")
+    first.text()
+    cid = first.done.conversation_id
+    edited = assistant.ask("What is 2 + 2?", replace_from=first.done.user_message_id)
+    edited.text()
+    assert assistant.history.get_conversation(cid).title == "What is 2 + 2?"
+    assistant.history.rename(cid, "Sums")
+    again = assistant.ask("What is 3 + 3?", replace_from=edited.done.user_message_id)
+    again.text()
+    assert assistant.history.get_conversation(cid).title == "Sums"  # a title the user gave stays
+
+
 def test_empty_and_oversized_questions_fail_and_save_nothing(assistant: Assistant) -> None:
     empty = assistant.ask("   ")
     empty.text()
