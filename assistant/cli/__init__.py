@@ -113,7 +113,8 @@ def _run(argv: Sequence[str] | None) -> int:
         print(f"hearth: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("hearth: interrupted", file=sys.stderr)
+        # on a new line: a streamed answer cut off mid-line ran on into it ("The worldhearth: interrupted")
+        print(f"{chr(10) if sys.stdout.isatty() else ''}hearth: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         raise  # not a bug: handled once, in main

@@ -37,8 +37,12 @@ class CliContext:
 
     def close(self) -> None:
         if self._assistant is not None:
-            if self._assistant.scheduler.running and not self._assistant.scheduler.status().idle:
-                err("(finishing background work: learning from this conversation…)")
+            status = self._assistant.scheduler.status()
+            # only learning is waited for (a re-sync is cancelled and resumes next time), and it may be from
+            # earlier turns: an incognito chat that ended during a watched folder's sync was told it was learned
+            learning = status.learning or (status.memory_pending and self._assistant.settings.memory.enabled)
+            if self._assistant.scheduler.running and learning:
+                err("(finishing background work: learning from your messages…)")
             self._assistant.close()
 
 

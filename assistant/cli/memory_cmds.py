@@ -143,7 +143,8 @@ def cmd_status(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json(status)
     else:
-        print("\n".join(f"{key}: {value}" for key, value in status.items()))
+        shown = {**status, "enabled": "yes" if memory.enabled else "no (Settings → Memory)"}  # it printed "True"
+        print("\n".join(f"{key}: {value}" for key, value in shown.items()))
     return 0
 
 

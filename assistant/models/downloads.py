@@ -41,7 +41,7 @@ from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers
 
 from assistant.engine import read_model_info
-from assistant.errors import ModelLoadError
+from assistant.errors import InputError, ModelLoadError
 from assistant.models.errors import (
     ChecksumMismatchError,
     DownloadCancelledError,
@@ -164,7 +164,7 @@ def download_model(
     """
     name = PurePosixPath(filename).name
     if not name.lower().endswith(".gguf"):
-        raise DownloadError(f"{filename} is not a .gguf file; Hearth's library holds GGUF models only.")
+        raise InputError(f"{filename} is not a .gguf file; Hearth's library holds GGUF models only.")
     dest = dest_dir / name
     if dest.exists():
         raise DownloadError(f"{name} is already in the library ({dest}).")
@@ -235,7 +235,7 @@ def _metadata(repo_id: str, filename: str, revision: str | None, endpoint: str |
         url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
         meta = get_hf_file_metadata(url, endpoint=endpoint)
     except HFValidationError as exc:
-        raise DownloadError(f"{repo_id!r} is not a Hugging Face repository name ({exc}); "
+        raise InputError(f"{repo_id!r} is not a Hugging Face repository name ({exc}); "
                             "it looks like owner/name, e.g. bartowski/Qwen2.5-1.5B-Instruct-GGUF.") from None
     except RepositoryNotFoundError:
         raise DownloadError(f"The Hub has no repository {repo_id} (or it is private or gated).") from None

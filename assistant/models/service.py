@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
 from assistant.engine import read_model_info
-from assistant.errors import ModelLoadError
+from assistant.errors import InputError, ModelLoadError
 from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
@@ -139,6 +139,9 @@ class ModelsService:
     def search_hub(self, query: str, limit: int = 10) -> list[HubRepo]:
         """GGUF repositories on the Hugging Face Hub matching ``query``, with their files, sizes and fit."""
         from assistant.models.hub import search
+
+        if not query.strip():  # it went to the network for every GGUF there is
+            raise InputError("Give words to search for: a model family or size, e.g. 'qwen 1.5b'.")
 
         resources = probe_resources()
         return search(query, limit, lambda size: rough_fit(size, resources), self.endpoint)

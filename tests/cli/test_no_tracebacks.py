@@ -152,7 +152,10 @@ REFUSALS = [
     refusal("models", "use", " ", code=2, needle="Name a model"),
     refusal("history", "rename", "nosuch", " ", code=2, needle="title cannot be empty"),
     refusal("models", "list", "--ctx", "-5", code=2, needle="--ctx"),
-    refusal("models", "download", "bad repo!", "x.gguf", code=5, needle="not a Hugging Face repository name"),
+    # unusable input, not a failed download (exit 5)
+    refusal("models", "download", "bad repo!", "x.gguf", code=2, needle="not a Hugging Face repository name"),
+    refusal("models", "download", "owner/repo", "notes.txt", code=2, needle="is not a .gguf file"),
+    refusal("models", "search", " ", code=2, needle="Give words to search for"),  # it searched for everything
     refusal("index", "{f}", "--collection", "bad/name", code=2, needle="bad/name"),
     refusal("search", "x", "--collection", "bad/name", code=2, needle="bad/name"),
     refusal("search", "x", "--collection", "nosuch", code=4, needle="nosuch"),

@@ -16,6 +16,7 @@ from checks import wait_for
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import OfflineModeIsEnabled
 
+from assistant.errors import InputError
 from assistant.models import ChecksumMismatchError, DownloadCancelledError, DownloadError, InsufficientDiskSpaceError
 from assistant.models.downloads import PARTIALS_DIR, DownloadProgress, download_model
 
@@ -139,7 +140,7 @@ def test_a_file_that_is_not_gguf_is_deleted(fake_hub, tmp_path: Path) -> None:
 def test_missing_file_and_non_gguf_names_fail_clearly(fake_hub, tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match=r"has no file missing\.gguf"):
         download_model(REPO, "missing.gguf", tmp_path, endpoint=fake_hub.url)
-    with pytest.raises(DownloadError, match=r"not a \.gguf"):
+    with pytest.raises(InputError, match=r"not a \.gguf"):  # the name is unusable: exit 2, not a failed download
         download_model(REPO, "README.md", tmp_path, endpoint=fake_hub.url)
     assert fake_hub.gets() == []
 
