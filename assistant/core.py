@@ -1012,7 +1012,7 @@ class Assistant:
         try:
             return json_grammar(dict(schema) if schema is not None else {"type": "object"})
         except Exception as exc:  # the converter fails in many ways on a schema it cannot handle: all are input
-            raise InputError(f"The JSON schema cannot be used: {type(exc).__name__}: {exc}") from None
+            raise InputError(f"The JSON schema cannot be used: {exc or type(exc).__name__}") from None
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors for ``texts`` from the knowledge embedder (L2-normalised; ``/v1/embeddings``)."""

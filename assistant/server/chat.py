@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from assistant.errors import InputError
 from assistant.server.errors import APIError
 from assistant.server.openai_format import ChatShape
 from assistant.server.respond import answer
@@ -37,7 +38,10 @@ def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | 
     spec = response_format.json_schema
     if spec is None or spec.schema_ is None:
         raise APIError(400, "response_format json_schema needs json_schema.schema.", param="response_format")
-    return assistant.json_grammar(spec.schema_)
+    try:
+        return assistant.json_grammar(spec.schema_)
+    except InputError as exc:  # named, as every other refused field is
+        raise APIError(400, str(exc), param="response_format") from None
 
 
 @router.post("/v1/chat/completions")

@@ -126,6 +126,12 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     schema = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                     "response_format": {"type": "json_schema", "json_schema": {}}})
     assert schema.status_code == 400
+    unusable = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                      "response_format": {"type": "json_schema", "json_schema": {
+                                                          "schema": {"type": "no-such-type"}}}})
+    error = unusable.json()["error"]
+    assert unusable.status_code == 400 and error["param"] == "response_format"
+    assert error["message"].startswith("The JSON schema cannot be used: ") and "AssertionError" not in error["message"]
     badly_named = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                          "collections": ["my notes"]})
     assert badly_named.status_code == 400 and "not a valid collection name" in badly_named.json()["error"]["message"]
