@@ -46,6 +46,8 @@ def _fence(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> st
     theme, blocks = env["theme"], env["blocks"]
     token = tokens[idx]
     code = token.content.rstrip("\n")
+    if not code.strip():  # a lone fence (an answer ending in ```): an empty block with a Copy link
+        return ""
     language = token.info.split()[0] if token.info.strip() else ""
     n = len(blocks)
     blocks.append(code)

@@ -49,6 +49,8 @@ def test_markdown_code_blocks_citations_and_escaping() -> None:
     assert 'href="copy:0"' in out.html and 'href="cite:2"' in out.html
     assert "<script>" not in out.html and "&lt;script&gt;" in out.html
     assert render("```\nunclosed while streaming", THEME).code_blocks == ("unclosed while streaming",)
+    lone = render("The answer is 4.\n```", THEME)  # a stray fence drew an empty block with a Copy link
+    assert lone.code_blocks == () and "copy:" not in lone.html
 
 
 def test_passage_from_a_stored_dict_and_from_an_object() -> None:
