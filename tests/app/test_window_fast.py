@@ -889,7 +889,7 @@ def test_a_long_title_given_to_a_chat_is_shortened_in_the_sidebar(qtbot: QtBot) 
     window.assistant.history.rename(window.ctl.chat.conversation_id, title)
     window.ctl.conversations.refresh()
     rows = window.sidebar.conversations.model()
-    qtbot.waitUntil(lambda: rows.index(0).data().startswith("Notes on"))
+    qtbot.waitUntil(lambda: (rows.index(0).data() or "").startswith("Notes on"))  # None while the list is read
     shown = rows.index(0).data().split("\n")[0]
     assert len(shown) == 60 and shown.endswith("…")
     assert rows.index(0).data(Qt.ItemDataRole.ToolTipRole) == " ".join(title.split())
