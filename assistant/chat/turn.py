@@ -299,7 +299,9 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
             # questions of ``hearth bench answers``, both models, see the README), so the user is told, also when
             # the model wrote "[1]" itself under a sentence passage 1 has nothing to do with
             yield Notice("unsupported", UNSUPPORTED_NOTICE)
-    if not answer.strip() and event.stats.stop_reason != "cancelled":
+    # "the model ended it": not when the user stopped it, nor when the length limit cut it before any text
+    # (max_tokens 1 gave "\n" with this notice)
+    if not answer.strip() and event.stats.stop_reason not in ("cancelled", "length", "context_full"):
         yield Notice("empty", EMPTY_NOTICE)
     stats = replace(event.stats, dropped_turns=built.dropped_turns)
     numbers = {c.n for c in cited}

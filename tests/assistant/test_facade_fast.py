@@ -93,6 +93,20 @@ def test_editing_a_chats_first_question_retitles_it_unless_the_user_named_it(ass
     assert assistant.history.get_conversation(cid).title == "Sums"  # a title the user gave stays
 
 
+def test_an_answer_cut_by_the_length_limit_before_any_text_is_not_called_empty(assistant: Assistant) -> None:
+    """max_tokens 1 gave "\n" and the notice "The model ended its answer without writing anything": the limit ended
+    it, as the finish reason ("length") said."""
+    from assistant.events import Done, Notice, Stats
+
+    def one_newline(*_args, **_kwargs):
+        yield Token("\n")
+        yield Done("\n", Stats(completion_tokens=1, stop_reason="length"))
+
+    assistant.engine.generate = one_newline
+    kinds = [e.kind for e in assistant.ask("Hi", max_tokens=1) if isinstance(e, Notice)]
+    assert "empty" not in kinds
+
+
 def test_empty_and_oversized_questions_fail_and_save_nothing(assistant: Assistant) -> None:
     empty = assistant.ask("   ")
     empty.text()
