@@ -93,6 +93,10 @@ class SettingsDialog(QDialog):
         self.original = settings
         self.presets = presets
         tabs = QTabWidget()
+        # every tab whole, the dialog as wide as they need (1,000 px at font size 24): the scroll arrows Qt showed
+        # instead were blank boxes in the dark theme and hid "Appearance"; shortened, they read "M…", "S…"
+        tabs.setUsesScrollButtons(False)
+        tabs.setElideMode(Qt.TextElideMode.ElideNone)
         tabs.addTab(self._model_tab(models, current_model), "Model")
         tabs.addTab(self._knowledge_tab(rerank_missing), "Knowledge")
         tabs.addTab(self._memory_tab(settings), "Memory")

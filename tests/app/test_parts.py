@@ -336,7 +336,7 @@ def test_an_answer_stopped_before_its_first_word_shows_no_made_up_figures() -> N
 def test_the_settings_dialog_fits_a_small_screen_at_any_font_size(qtbot: QtBot) -> None:
     """The re-rank box's one-line label (with why it is greyed) made the dialog at least 921 px wide at the
     default font and 1,899 px at 24 pt, its Save button off a laptop's screen."""
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QTabWidget
 
     from app.theme import resolve, stylesheet
     from app.views.settings_dialog import SettingsDialog
@@ -353,5 +353,9 @@ def test_the_settings_dialog_fits_a_small_screen_at_any_font_size(qtbot: QtBot) 
                                     rerank_missing="no cross-encoder is installed (put one in /models/reranker)")
             qtbot.addWidget(dialog)
             assert dialog.minimumSizeHint().width() <= widest, size
+            # every tab whole at the dialog's narrowest: at 24 pt the tab bar scrolled, its arrows blank boxes in
+            # the dark theme, "Appearance" out of sight
+            tabs = dialog.findChild(QTabWidget)
+            assert tabs.minimumSizeHint().width() >= tabs.tabBar().sizeHint().width(), size
     finally:
         app.setStyleSheet(before)
