@@ -200,10 +200,9 @@ class Batcher:
         error = GenerationError("The model was unloaded while answering: Hearth is closing or changed models.")
         with self._cond:
             for slot in self._slots:
-                if slot.job is not None and slot.job.stopping:
-                    slot.job.answer.stop_reason = "cancelled"
-                    self._end(slot)
-                elif slot.job is not None:
+                if self._end_if_stopping(slot):
+                    continue
+                if slot.job is not None:
                     self._end(slot, error)
                 elif slot.key is not None and self._caches is not None:
                     self._caches.save(slot.key, slot.tokens, slot.seq)
@@ -256,9 +255,7 @@ class Batcher:
     def _step(self) -> None:
         """One ``llama_decode`` for every active slot, then each samples its next token."""
         for slot in self._slots:
-            if slot.job is not None and slot.job.stopping:
-                slot.job.answer.stop_reason = "cancelled"
-                self._end(slot)
+            self._end_if_stopping(slot)
         tokens: list[int] = []
         positions: list[int] = []
         seqs: list[int] = []
@@ -325,6 +322,14 @@ class Batcher:
             self._end(slot)
         else:
             job.last = tok
+
+    def _end_if_stopping(self, slot: _Slot) -> bool:
+        """End the job in ``slot`` if it was asked to stop (its answer so far, as cancelled); whether it did."""
+        if slot.job is None or not slot.job.stopping:
+            return False
+        slot.job.answer.stop_reason = "cancelled"
+        self._end(slot)
+        return True
 
     def _end(self, slot: _Slot, error: Exception | None = None) -> None:
         """The job in ``slot`` is over: send its Done (or ``error``) and free the slot."""
