@@ -204,8 +204,13 @@ def edited_over(current: Any, before: Any, after: Any) -> Any:
     return merged
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp file in the same folder, fsync, then rename: a crash leaves old or new, never half."""
+def atomic_write_text(path: Path, text: str, expected: str | None = None) -> bool:
+    """Write to a temp file in the same folder, fsync, then rename: a crash leaves old or new, never half.
+
+    ``expected``: the text ``path`` must still hold to be replaced (None: whatever it holds; a file that is gone
+    or unreadable counts as unchanged). It is checked after the new text is on disk, just before the rename: an
+    edit another program made while this text was written and synced (tens of milliseconds on a busy disk) was
+    written over when the check came first. Returns whether ``path`` was replaced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -213,10 +218,21 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        if expected is not None and _changed_from(path, expected):
+            Path(tmp).unlink(missing_ok=True)
+            return False
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
+
+
+def _changed_from(path: Path, expected: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") != expected
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @dataclass
@@ -271,14 +287,14 @@ def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> Loa
     return LoadedSettings(settings, warning=warning)
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> str:
-    """Write ``settings`` atomically; returns the text written."""
+def save_settings(settings: Settings, path: Path | None = None, expected: str | None = None) -> str | None:
+    """Write ``settings`` atomically; returns the text written, or None when the file no longer held
+    ``expected`` (see :func:`atomic_write_text`) and was left as it is."""
     text = tomli_w.dumps(_to_dict(settings))
-    save_file(path or get_paths().settings_file, text, "the settings")
-    return text
+    return text if save_file(path or get_paths().settings_file, text, "the settings", expected) else None
 
 
-def save_file(path: Path, text: str, what: str) -> None:
+def save_file(path: Path, text: str, what: str, expected: str | None = None) -> bool:
     """:func:`atomic_write_text` for Hearth's own files: a full disk or a read-only folder is a
     :class:`ConfigError` naming ``what`` and the file (it was "a bug in Hearth": OSError), and the old file
     stays as it was. So does a file that is there but cannot be read (permissions): what it holds was never
@@ -292,7 +308,7 @@ def save_file(path: Path, text: str, what: str) -> None:
         raise ConfigError(f"Hearth did not save {what}: {path} cannot be read ({exc.strerror or exc}), and "
                           f"replacing it would lose what it holds. Fix its permissions.") from exc
     try:
-        atomic_write_text(path, text)
+        return atomic_write_text(path, text, expected)
     except OSError as exc:
         raise ConfigError(f"Hearth could not save {what} to {path}: {exc.strerror or exc}. Free some disk space "
                           "or make the folder writable.") from exc

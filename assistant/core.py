@@ -305,14 +305,11 @@ class Assistant:
 
         with self._settings_lock:
             file = self.paths.settings_file
-            try:
-                edited = self._settings_text is not None and file.read_text(encoding="utf-8") != self._settings_text
-            except (OSError, UnicodeDecodeError):
-                edited = False
-            if edited:
+            text = save_settings(self.settings, file, expected=self._settings_text)
+            if text is None:
                 log.info("%s was edited since this process read it: the edit applies next, not written over", file)
             else:
-                self._settings_text = save_settings(self.settings, file)
+                self._settings_text = text
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
     def update_settings(self, new: Settings, progress: Callable[[Progress], None] | None = None,

@@ -452,6 +452,37 @@ def test_a_save_does_not_write_over_an_edit_of_the_settings_file_not_yet_applied
     assert assistant.settings.model.system_prompt == "Answer like a pirate."
 
 
+def test_an_edit_made_while_a_save_is_being_written_is_not_written_over(
+        assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The save looked for an edit, then wrote and synced its text: an edit landing in between (CI: the token
+    deleted while `hearth serve` finished a model switch) was lost, and the old token came back. The look is now
+    the last step before the rename."""
+    import os
+    import tomllib
+
+    import tomli_w
+
+    assistant._watch_settings_file()
+    assistant.update_settings(assistant.settings)
+    file = assistant.paths.settings_file
+    data = tomllib.loads(file.read_text())
+    data["model"]["system_prompt"] = "Answer like a pirate."
+    sync, edits = os.fsync, [tomli_w.dumps(data)]
+
+    def edit_while_syncing(fd: int) -> None:
+        sync(fd)
+        if edits:  # another program's edit, while the first file this save writes is synced
+            file.write_text(edits.pop())
+
+    monkeypatch.setattr(os, "fsync", edit_while_syncing)
+    assistant.save_settings()
+    monkeypatch.undo()
+    assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
+    assert not list(file.parent.glob(f".{file.name}.*.tmp"))  # the save's own text is not left behind
+    assistant._settings_file_changed()
+    assert assistant.settings.model.system_prompt == "Answer like a pirate."
+
+
 def test_a_regenerated_question_is_answered_again_from_the_collections_it_was_asked_from(
         assistant: Assistant, tmp_path: Path) -> None:
     """Regenerate answered from whatever the caller passed at the time (the window: what the composer had

@@ -53,7 +53,6 @@ def test_show_token_makes_one_and_keeps_it(hearth_home: Path) -> None:
     assert token in (hearth_home / "config" / "settings.toml").read_text()
 
 
-@pytest.mark.slow
 def saved_token(settings: Path) -> str:
     text = settings.read_text()
     return text.split('token = "')[1].split('"')[0] if 'token = "' in text else ""
@@ -64,6 +63,7 @@ def served_id(base: str, token: str) -> str:
     return models.json()["data"][0]["id"] if models.status_code == 200 else ""
 
 
+@pytest.mark.slow
 def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> None:
     (hearth_home / "config").mkdir(parents=True)
     (hearth_home / "config" / "settings.toml").write_text("[memory]\nenabled = false\n[model]\nn_ctx = 1024\n")
