@@ -191,7 +191,7 @@ def test_a_full_disk_when_saving_the_choice_is_one_line_and_the_old_file_stays(h
     save_settings(load_settings(settings_file).settings, settings_file)
     before = settings_file.read_text()
 
-    def full(path: Path, text: str) -> None:
+    def full(path: Path, text: str, expected: str | None = None) -> bool:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(config_module, "atomic_write_text", full)
