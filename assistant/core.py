@@ -845,6 +845,12 @@ class Assistant:
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
+        try:  # a name that is not a collection is said at once, not after seconds of opening memory and the model
+            for name in options.collections or ():
+                self.collection(name)
+        except HearthError as exc:
+            yield Failed(str(exc), error_type=type(exc).__name__)
+            return
         try:  # left open (None), run_turn decides whether to use it (see replaced_choices)
             memory = self.memory if options.use_memory is not False else None
         except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so

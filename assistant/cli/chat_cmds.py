@@ -228,8 +228,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.assistant.history.get_conversation(conversation_id)
     for name in args.collection:  # so did an unknown collection (and the chat ended with exit 0)
         ctx.assistant.collection(name)
+    call = _Call.from_args(args, ctx)  # a wrong -m or preset is said before background work starts (3.4 s)
     ctx.long_lived()  # watched folders are watched while the chat runs
-    call = _Call.from_args(args, ctx)
     info = ctx.assistant.ensure_model(model=call.model)
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")
     if sys.stdin.isatty():

@@ -433,6 +433,19 @@ def test_a_settings_file_read_while_an_editor_rewrites_it_in_place_keeps_the_edi
     assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
 
 
+def test_a_name_that_is_not_a_collection_is_said_before_memory_or_the_model_opens(
+        assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth ask --collection typo` opened the memory store and loaded the model (2.6 s) before saying so."""
+    opened: list[str] = []
+    monkeypatch.setattr(Assistant, "memory", property(lambda self: opened.append("memory")))
+    monkeypatch.setattr(assistant, "ensure_model", lambda **_: opened.append("model"))
+    for name, error in (("nope", "CollectionNotFoundError"), ("../up", "InvalidCollectionNameError")):
+        events = list(assistant.ask("Where is the key?", collections=[name]))
+        assert len(events) == 1 and isinstance(events[0], Failed) and events[0].error_type == error, events
+        assert name in events[0].message
+    assert opened == [] and not assistant.history.list_conversations()
+
+
 def test_a_save_does_not_write_over_an_edit_of_the_settings_file_not_yet_applied(assistant: Assistant) -> None:
     """A model switch saves the settings once the model has loaded; a hand edit made meanwhile (CI: the token
     deleted to get a new one, while `hearth serve` switched models) was written over, and never applied."""

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from assistant import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +127,19 @@ def test_chat_retry_and_edit_replace_the_last_turn(hearth_home: Path, tmp_path: 
     assert [t[1:] for t in turns()] == [("Name a vegetable.", False), ("answer", False)]
     fresh = hearth("chat", "--no-memory", home=hearth_home, stdin="/retry\n/quit\n")
     assert fresh.returncode == 0 and "Nothing to retry yet: ask a question first." in fresh.stderr
+
+
+def test_chat_with_a_wrong_model_says_so_before_background_work_starts(
+        hearth_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth chat -m typo` started watching and learning, then said the model was not there and waited for
+    learning's memory store to open before exiting (3.4 s)."""
+    from assistant.cli import main
+    from assistant.cli.context import CliContext
+
+    started: list[bool] = []
+    monkeypatch.setattr(CliContext, "long_lived", lambda self: started.append(True))
+    assert main(["chat", "-m", str(hearth_home / "missing.gguf")]) == 3
+    assert started == [] and "No model file" in capsys.readouterr().err
 
 
 def test_a_chat_line_that_is_not_utf8_is_refused_and_the_chat_goes_on(hearth_home: Path) -> None:
