@@ -14,7 +14,7 @@ import re
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import gguf
 from gguf import GGUFValueType
@@ -35,6 +35,7 @@ _SCALAR = {
 }
 #: Arrays longer than this are skipped unless listed in _KEEP_ARRAYS (they are vocab-sized blobs).
 _SMALL_ARRAY = 64
+_LENGTH = struct.Struct("<Q")
 _KEEP_ARRAYS = {"tokenizer.ggml.tokens"}
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
 
@@ -88,20 +89,36 @@ class _Reader:
     def read(self, n: int) -> bytes:
         data = self.fh.read(n)
         if len(data) != n:
-            raise TruncatedModelError(
-                f"{self.path.name} ends in the middle of its header ({self.size:,} bytes): "
-                "the file is truncated, probably an interrupted download."
-            )
+            self.truncated()
         return data
+
+    def truncated(self) -> NoReturn:
+        raise TruncatedModelError(f"{self.path.name} ends in the middle of its header ({self.size:,} bytes): "
+                                  "the file is truncated, probably an interrupted download.")
 
     def unpack(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
 
     def string(self) -> str:
-        n = self.unpack("<Q")
-        if n > self.size:
-            raise NotGGUFError(f"{self.path.name} has a corrupt GGUF header (string of {n:,} bytes).")
-        return self.read(n).decode("utf-8", errors="replace")
+        return self.strings(1)[0]
+
+    def strings(self, count: int) -> list[str]:
+        """``count`` strings in a row, in one tight loop: a vocabulary's 262k tokens read through :meth:`value`
+        one at a time took 0.3 s, which every model list and every model named by a part of its name paid."""
+        read, unpack, size = self.fh.read, _LENGTH.unpack, self.size
+        out = []
+        for _ in range(count):
+            head = read(8)
+            if len(head) != 8:
+                self.truncated()
+            n = unpack(head)[0]
+            if n > size:
+                raise NotGGUFError(f"{self.path.name} has a corrupt GGUF header (string of {n:,} bytes).")
+            data = read(n)
+            if len(data) != n:
+                self.truncated()
+            out.append(data.decode("utf-8", errors="replace"))
+        return out
 
     def value(self, vtype: int, key: str) -> Any:
         vtype = GGUFValueType(vtype)
@@ -111,6 +128,8 @@ class _Reader:
             return self.unpack(_SCALAR[vtype])
         if vtype == GGUFValueType.ARRAY:
             item_type, count = GGUFValueType(self.unpack("<I")), self.unpack("<Q")
+            if item_type == GGUFValueType.STRING and (count <= _SMALL_ARRAY or key in _KEEP_ARRAYS):
+                return self.strings(count)
             if count <= _SMALL_ARRAY or key in _KEEP_ARRAYS:
                 return [self.value(item_type, key) for _ in range(count)]
             self.skip_array(item_type, count)
