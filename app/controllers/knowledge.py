@@ -37,7 +37,7 @@ def collection_status(info: Any) -> str:
     if missing := getattr(info, "missing_sources", ()):
         every = len(missing) == len(info.sources)
         gone = ("its folder is gone" if len(missing) == 1 else "all its folders are gone") if every else \
-            f"{len(missing)} of its folders are gone"
+            f"{len(missing)} of its folders {'is' if len(missing) == 1 else 'are'} gone"
         status += f" · {gone} (its passages stay searchable)"
     if getattr(info, "problem", None):
         status += f" · needs repair: {info.problem}; add its folder again to re-sync it"
@@ -163,6 +163,12 @@ class KnowledgeController(QObject):
                 self.panel.update_progress(p)
                 self.panel.finish(f"“{event.collection}” is up to date." if p.message == "done" else
                                   f"Updating “{event.collection}” {p.message}.", complete=p.message == "done")
+            elif p.message == "done" and not self.indexing and self.panel.collection == event.collection \
+                    and not self.panel.isHidden():  # a sync with nothing to embed (a file deleted) is not shown
+                # as it runs, but the summary on screen still counted what it changed
+                self.errors = list(p.errors)
+                self.panel.update_progress(p)
+                self.panel.finish(f"“{event.collection}” is up to date.")
             self.refresh()
             return
         if self.indexing:

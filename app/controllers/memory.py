@@ -66,7 +66,7 @@ class MemoryController(QObject):
 
     def _show(self, query: str, items: list[Any]) -> None:
         if self.dialog is not None and query == self.query:
-            self.dialog.set_items(list(items))
+            self.dialog.set_items(list(items), query)
 
     def _change(self, change: Callable[[Any], Any]) -> None:
         assistant = self.assistant

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from assistant.events import counted
+
 DEFAULT_COLLECTION = "default"
 
 
@@ -56,9 +58,10 @@ class CollectionDialog(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.name.editTextChanged.connect(self._check_name)
-        if paths and not collections:
+        if paths:  # with collections already there, the first was offered: Enter merged a new folder into it
             suggested = _suggested_name(paths[0])
-            self.name.setEditText(suggested if name_problem(suggested) is None else DEFAULT_COLLECTION)
+            if name_problem(suggested) is None:
+                self.name.setEditText(suggested)
         self._check_name(self.name.currentText())
         self.accepted.connect(lambda: self.chosen.emit(self._chosen_name()))
 
@@ -97,6 +100,6 @@ class ErrorListDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"{len(errors)} file(s) were skipped:"))
+        layout.addWidget(QLabel(f"{counted(len(errors), 'file')} {'was' if len(errors) == 1 else 'were'} skipped:"))
         layout.addWidget(self.text)
         layout.addWidget(buttons)

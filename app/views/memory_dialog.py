@@ -93,10 +93,16 @@ class MemoryDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def set_items(self, items: list[object]) -> None:
+    def set_items(self, items: list[object], query: str = "") -> None:
+        """The memories listed: all of them, or those a search for ``query`` found (an empty search said
+        "Nothing remembered yet." with memories kept)."""
         self.model.set_items(items)
-        self.status.setText(f"{len(items)} memor{'y' if len(items) == 1 else 'ies'}" if items else
-                            "Nothing remembered yet.")
+        if items:
+            one = len(items) == 1
+            self.status.setText(f"{len(items)} memor{'y' if one else 'ies'}"
+                                + (f" match{'es' if one else ''} “{query}”" if query else ""))
+        else:
+            self.status.setText(f"No memory matches “{query}”." if query else "Nothing remembered yet.")
 
     def set_learning(self, text: str) -> None:
         """"Learning from your last message…" / "2 messages waiting to be learned from"; empty hides it."""

@@ -119,6 +119,24 @@ def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_
 
 
 @pytest.mark.slow
+def test_the_indexing_summary_follows_a_file_deleted_from_a_watched_folder(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    """A change with nothing to embed (a deleted file) is not shown as it runs; the summary left on screen said
+    "3 / 3 files" while the list said 2."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for name in "abc":
+        (folder / f"{name}.txt").write_text(f"Letter {name}: the parcel arrived.\n")
+    index_watched(qtbot, window, folder, "letters")
+    panel = window.sidebar.indexing
+    assert not panel.isHidden() and panel.detail.text().startswith("3 / 3 files"), panel.detail.text()
+    (folder / "a.txt").unlink()
+    qtbot.waitUntil(lambda: window.collections_model.items()[0].files == 2, timeout=60_000)
+    assert panel.detail.text().startswith("2 / 2 files") and "up to date" in panel.title.text(), \
+        (panel.title.text(), panel.detail.text())
+
+
+@pytest.mark.slow
 def test_watching_can_be_switched_off_from_the_sidebar(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     folder = tmp_path / "letters"
     folder.mkdir()

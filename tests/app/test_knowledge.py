@@ -92,6 +92,23 @@ def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_n
         dialog.setParent(None)  # the next drop's dialog is the window's only one
 
 
+def test_a_folder_dropped_next_to_other_collections_is_offered_its_own(window: MainWindow, tmp_path: Path) -> None:
+    """With collections already there, the dialog offered the first of them: "Add and index" merged a new folder
+    into an unrelated collection. The folder's own name comes first; an existing one is picked from the list."""
+    def offered(folder: Path, collections: list[str]) -> str:
+        folder.mkdir()
+        dialog = CollectionDialog([folder], collections, window.assistant.collection_name_problem, window)
+        try:
+            return dialog.name.currentText()
+        finally:
+            dialog.reject()
+            dialog.setParent(None)
+
+    assert offered(tmp_path / "Recipes", ["household", "recipes"]) == "recipes"
+    assert offered(tmp_path / "Taxes 2025", ["household"]) == "taxes-2025"
+    assert offered(tmp_path / "заметки", ["household"]) == "household"
+
+
 @pytest.mark.slow
 def test_skipped_files_stay_listed_after_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     folder = tmp_path / "papers"
@@ -210,6 +227,11 @@ def test_memory_manager_lists_searches_edits_and_forgets(qtbot: QtBot, chat_mode
     dialog = window.ctl.memory.open()
     texts = lambda: [m.text for m in dialog.model.items()]  # noqa: E731
     qtbot.waitUntil(lambda: texts() == ["Likes green tea", "Lives in Lyon"])
+    dialog.search.setText("lyon")
+    qtbot.waitUntil(lambda: texts() == ["Lives in Lyon"])
+    assert dialog.status.text() == "1 memory matches “lyon”"
+    dialog.search.setText("xylophone")  # it said "Nothing remembered yet." with two memories kept
+    qtbot.waitUntil(lambda: dialog.status.text() == "No memory matches “xylophone”.")
     dialog.search.setText("lyon")
     qtbot.waitUntil(lambda: texts() == ["Lives in Lyon"])
     dialog.editRequested.emit(dialog.model.item(0), "Lives in Paris")

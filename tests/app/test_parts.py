@@ -177,6 +177,21 @@ def test_collection_counts_read_as_english() -> None:
     assert collection_status(one) == "1 file · 1 chunk · never synced · 1 error"  # it read "1 files · 1 chunks"
     many = SimpleNamespace(files=1200, chunks=0, errors=0, last_sync=None)
     assert collection_status(many) == "1,200 files · 0 chunks · never synced"
+    half_gone = SimpleNamespace(files=2, chunks=2, errors=0, last_sync=None, sources=("/a", "/b"),
+                                missing_sources=("/a",))
+    assert "· 1 of its folders is gone (its passages stay searchable)" in collection_status(half_gone)
+
+
+def test_the_skipped_files_list_counts_in_english(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from app.views.collection_dialog import ErrorListDialog
+
+    for errors, said in (([("/a.bin", "binary file")], "1 file was skipped:"),
+                         ([("/a.bin", "binary file"), ("/b.pdf", "cannot be read as PDF")], "2 files were skipped:")):
+        dialog = ErrorListDialog(errors)
+        qtbot.addWidget(dialog)
+        assert [label.text() for label in dialog.findChildren(QLabel)] == [said]  # "1 file(s) were skipped:"
 
 
 class _Opened(QObject):
