@@ -23,6 +23,18 @@ from app.workers import Job, Workers
 from assistant.events import CollectionSynced, Progress, counted
 
 
+def _sync_ended(collection: str, p: Progress) -> str:
+    """How a background update ended. A cancelled one said only "cancelled", and the list then looked up to date
+    while the files it had not reached kept their old text in the index."""
+    if p.message == "done":
+        return f"“{collection}” is up to date."
+    left = int(p.total or 0) - int(p.done)
+    if p.message == "cancelled" and left > 0:
+        return (f"Updating “{collection}” cancelled: {counted(left, 'changed file')} keep their old text until the "
+                "folder changes again or Hearth starts again.")
+    return f"Updating “{collection}” {p.message}."
+
+
 def collection_status(info: Any) -> str:
     synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
     status = f"{counted(info.files, 'file')} · {counted(info.chunks, 'chunk')} · {synced}"
@@ -161,8 +173,7 @@ class KnowledgeController(QObject):
             if self.syncing == event.collection:
                 self.syncing = None
                 self.panel.update_progress(p)
-                self.panel.finish(f"“{event.collection}” is up to date." if p.message == "done" else
-                                  f"Updating “{event.collection}” {p.message}.", complete=p.message == "done")
+                self.panel.finish(_sync_ended(event.collection, p), complete=p.message == "done")
             elif p.message == "done" and not self.indexing and self.panel.collection == event.collection \
                     and not self.panel.isHidden():  # a sync with nothing to embed (a file deleted) is not shown
                 # as it runs, but the summary on screen still counted what it changed

@@ -136,6 +136,19 @@ def test_the_indexing_summary_follows_a_file_deleted_from_a_watched_folder(
         (panel.title.text(), panel.detail.text())
 
 
+def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(window: MainWindow) -> None:
+    """Cancel on "Updating …" said only "cancelled", and the list then looked up to date."""
+    from assistant.events import CollectionSynced, Progress
+
+    knowledge, panel = window.ctl.knowledge, window.sidebar.indexing
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 16, 60, "files", message="embedding")))
+    assert not panel.isHidden() and panel.title.text() == "Updating “notes”: files changed…"
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 16, 60, "files", message="cancelled")))
+    assert panel.title.text() == ("Updating “notes” cancelled: 44 changed files keep their old text until the "
+                                  "folder changes again or Hearth starts again.")
+    assert panel.detail.text() == "16 / 60 files" and panel.cancel_button.text() == "Close"
+
+
 @pytest.mark.slow
 def test_watching_can_be_switched_off_from_the_sidebar(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     folder = tmp_path / "letters"
