@@ -93,3 +93,25 @@ def test_a_one_line_heading_note_is_a_chunk(real_embedder: SentenceTransformerEm
     doc = tmp_path / "doc.md"
     doc.write_text("# Boiler\n\n" + "The boiler is serviced every autumn by the plumber. " * 12)
     assert not any(p.text.strip() == "# Boiler" for p in chunker.split(load(doc, doc.read_bytes())))  # dropped here
+
+
+def test_a_very_long_line_is_chunked_on_its_own_with_true_line_numbers(
+        real_embedder: SentenceTransformerEmbedder) -> None:
+    """A minified file or a log with one enormous line: in text that also had line breaks the splitter took
+    109 s over a 240 KB base64 line (a 1 MB line of words: 2 minutes). Lines past LONG_LINE are chunked
+    alone; the chunks keep their line numbers, cover every word, and text without such a line is cut as before."""
+    from assistant.knowledge.chunking import LONG_LINE, _segments
+
+    long_line = " ".join(f"tok{i}" for i in range(LONG_LINE // 4))
+    text = "first line here\nsecond line\n" + long_line + "\nafter the long line\nlast line\n"
+    assert [piece for _, piece in _segments(text)] == ["first line here\nsecond line\n", long_line,
+                                                        "\nafter the long line\nlast line\n"]
+    assert all(text[offset:offset + len(piece)] == piece for offset, piece in _segments(text))
+    pieces = _chunker(real_embedder, tokens=200, overlap=20).split(Document("text", (Unit(text, first_line=1),)))
+    source = text.splitlines()
+    for p in pieces:
+        assert p.line_start is not None and p.line_end is not None
+        assert all(part in "\n".join(source[p.line_start - 1:p.line_end]) for part in p.text.split("\n"))
+    assert {w for p in pieces for w in p.text.split()} == set(text.split())
+    assert (pieces[0].line_start, pieces[0].line_end) == (1, 2) and pieces[-1].line_start == 4
+    assert _segments("short\n" * 3000) == [(0, "short\n" * 3000)]  # no long line: one piece, as before
