@@ -36,6 +36,9 @@ from assistant.knowledge.store import FileState, Store
 JOB = "index"
 REPAIRING = "repairing"  # the message of progress events while lost vectors are re-embedded
 _EVENT_INTERVAL_S = 0.2
+#: A file this large is named in the progress before it is read and chunked (seconds, for a big one): the bar
+#: named the file before it all that time.
+_NAMED_BEFORE_BYTES = 100_000
 
 
 def content_hash(data: bytes) -> str:
@@ -116,6 +119,8 @@ class IndexJob:
                 if self.cancel.is_set():
                     break
                 errors_before = len(tally.errors)
+                if f.size >= _NAMED_BEFORE_BYTES:
+                    yield tally.event(f.path)
                 self._read(f, known.get(f.path), batch, tally)
                 due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
                 if due or len(tally.errors) > errors_before:

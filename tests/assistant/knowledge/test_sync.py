@@ -330,3 +330,27 @@ def test_what_another_process_indexes_is_found_by_a_search_already_running(heart
         found = base.search("Where is the spare car key?", "notes", mode=mode)
         assert found[0].location().startswith("car.md"), (mode, [c.location() for c in found])
     base.close()
+
+
+def test_a_big_file_is_named_in_the_progress_while_it_is_read(kb: KnowledgeBase, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1 MB file took minutes to chunk while the bar named the small file read before it."""
+    from assistant.knowledge.chunking import Chunker
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a-small.txt").write_text("The spare key is under the pot.\n")
+    (folder / "b-big.log").write_text("The boiler started at dawn.\n" * 5000)  # 140 KB
+    events = kb.index([folder], "logs")
+    shown: dict[str, str] = {}
+    split = Chunker.split
+
+    def remembering(chunker: Chunker, doc):  # what the progress said last when each file's chunking began
+        shown[str(len(shown))] = last.message
+        return split(chunker, doc)
+
+    monkeypatch.setattr(Chunker, "split", remembering)
+    last = next(events)
+    for last in events:  # noqa: B007 - read by remembering()
+        pass
+    assert shown["1"].endswith("b-big.log"), shown
