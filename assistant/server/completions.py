@@ -9,7 +9,7 @@ from assistant.server.chat import sampling_of
 from assistant.server.errors import APIError
 from assistant.server.openai_format import CompletionShape
 from assistant.server.respond import answer
-from assistant.server.schemas import CompletionRequest
+from assistant.server.schemas import CHAT_EXTENSIONS, CompletionRequest
 
 router = APIRouter()
 
@@ -28,6 +28,10 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         raise APIError(400, "suffix (fill in the middle) is not supported.", param="suffix")
     if body.best_of is not None and body.best_of > 1:
         raise APIError(400, "best_of must be 1: Hearth makes one answer per request.", param="best_of")
+    for name in CHAT_EXTENSIONS:  # a raw completion was answered ungrounded, unsaved, even for a wrong collection
+        if (body.model_extra or {}).get(name) is not None:
+            raise APIError(400, f"{name} is a /v1/chat/completions field: a raw completion is not grounded in "
+                                "your collections, remembered or saved.", param=name)
     response = assistant.complete(prompt, sampling=sampling_of(assistant, body), max_tokens=body.max_tokens,
                                   stop=body.stops())
     return await answer(request, response, CompletionShape(assistant.model_id()), body.stream, body.include_usage)

@@ -118,6 +118,10 @@ class ChatCompletionRequest(_Generation):
     conversation_id: str | None = None
 
 
+#: Hearth's fields on chat requests, refused on raw completions (which were answered ignoring them).
+CHAT_EXTENSIONS = ("collections", "use_memory", "conversation_id")
+
+
 class CompletionRequest(_Generation):
     prompt: str | list[str]
     echo: bool = False

@@ -160,6 +160,12 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
     for field, value in (("suffix", " and then"), ("best_of", 3), ("logprobs", 2)):
         refused = server.post("/completions", json={"prompt": "Hi", field: value})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+    # Hearth's chat fields: a raw completion was answered ungrounded and unsaved, even for a wrong collection
+    for field, value in (("collections", ["nope"]), ("use_memory", True), ("conversation_id", "new")):
+        refused = server.post("/completions", json={"prompt": "Hi", field: value})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+        assert "/v1/chat/completions" in refused.json()["error"]["message"]
+    assert server.post("/completions", json={"prompt": "Hi", "use_memory": None}).status_code == 200
     assert server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 3}).status_code == 400
     # function calling in every spelling (the legacy `functions` and a forced call were answered as plain text)
     function = {"name": "lookup", "parameters": {"type": "object"}}
