@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from assistant.cli.context import CliContext, err, positive_int, print_json
 from assistant.config import atomic_write_text
 from assistant.errors import HearthError, InputError, MemoryStoreError
+from assistant.memory.records import typed_memory
 
 if TYPE_CHECKING:
     from assistant.memory import MemoryItem, MemoryService
@@ -68,6 +69,13 @@ def _show(items: list[MemoryItem], as_json: bool) -> None:
         print(f"{m.id}  {m.text}{stale}{said}")
 
 
+def _memory_id(text: str) -> str:
+    """An id as typed; an empty one is refused up front (it was "There is no memory with id ." after 2 s)."""
+    if not text.strip():
+        raise InputError("Give a memory's id (`hearth memory list` shows them).")
+    return text.strip()
+
+
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     _show(_memory(ctx).list(include_superseded=args.all), args.json)
     return 0
@@ -81,17 +89,21 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    typed_memory(args.text)  # refused before the store opens (2 s), as every check that needs no store
     _show([_memory(ctx).add(args.text)], args.json)
     return 0
 
 
 def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
-    _show([_memory(ctx).edit(args.id, args.text)], args.json)
+    memory_id = _memory_id(args.id)
+    typed_memory(args.text, editing=True)
+    _show([_memory(ctx).edit(memory_id, args.text)], args.json)
     return 0
 
 
 def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
-    _memory(ctx).forget(args.id)
+    memory_id = _memory_id(args.id)
+    _memory(ctx).forget(memory_id)
     if args.json:
         print_json({"forgotten": args.id})
     else:

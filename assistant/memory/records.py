@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from assistant.errors import InputError
 
 #: Payload keys Hearth adds to every mem0 memory (Chroma metadata cannot hold None, so "" means none).
 STATUS, SUPERSEDED_BY, SOURCE, SLOT = "status", "superseded_by", "source_conversation", "slot"
@@ -47,3 +50,13 @@ class MemoryItem:
             source_conversation=meta.get(SOURCE) or None,
             source_text=meta.get(SOURCE_TEXT) or None,
         )
+
+
+def typed_memory(text: str, editing: bool = False) -> str:
+    """A memory as the user typed it, on one line (NFC); an empty one is refused. Here, not in the service, so
+    the CLI refuses ``hearth memory add ""`` before opening the store (2 s)."""
+    text = unicodedata.normalize("NFC", " ".join(text.split()))
+    if not text:
+        raise InputError("A memory cannot be empty; use forget to remove it." if editing else
+                         "A memory cannot be empty.")
+    return text

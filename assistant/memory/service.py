@@ -53,6 +53,7 @@ from assistant.memory.records import (
     SUPERSEDED,
     SUPERSEDED_BY,
     MemoryItem,
+    typed_memory,
 )
 from assistant.memory.statements import statements
 from assistant.paths import Paths
@@ -359,16 +360,12 @@ class MemoryService:
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:
         """Remember ``text`` as the user typed it; older facts it contradicts (by the rules) are superseded."""
-        text = " ".join(text.split())
-        if not text:
-            raise InputError("A memory cannot be empty.")
+        text = typed_memory(text)
         with self._lock:
             return self.get(self._store(text, None, None, None))
 
     def edit(self, memory_id: str, text: str) -> MemoryItem:
-        text = unicodedata.normalize("NFC", " ".join(text.split()))
-        if not text:
-            raise InputError("A memory cannot be empty; use forget to remove it.")
+        text = typed_memory(text, editing=True)
         with self._lock:
             item = self.get(memory_id)
             meta = {SLOT: slot.name if (slot := slot_of(text)) else ""}

@@ -140,7 +140,9 @@ REFUSALS = [
     refusal("memory", "search", "dog", "-k", "lots", code=2, needle="-k"),
     refusal("memory", "process", "--limit", "-1", code=2, needle="--limit"),
     refusal("memory", "export", "-o", "{f}/folder.gguf", code=2, needle="folder.gguf", slow=True),
-    refusal("memory", "add", " ", code=2, needle="cannot be empty", slow=True),
+    refusal("memory", "add", " ", code=2, needle="cannot be empty"),  # before the store opens (it took 2 s)
+    refusal("memory", "edit", "nope", " ", code=2, needle="cannot be empty; use forget"),
+    refusal("memory", "forget", " ", code=2, needle="Give a memory's id"),  # "no memory with id ." after 2 s
     refusal("memory", "clear", code=2, needle="--yes"),
     refusal("models", "inspect", "{f}/missing.gguf", code=3, needle="not found"),
     refusal("models", "inspect", "{f}/folder.gguf", code=3, needle="folder"),
