@@ -142,6 +142,25 @@ def test_chat_with_a_wrong_model_says_so_before_background_work_starts(
     assert started == [] and "No model file" in capsys.readouterr().err
 
 
+def test_ask_with_c_naming_a_collection_says_c_is_the_conversation(
+        hearth_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`-c` is --collection to index and search, --conversation to ask: `hearth ask -c notes` said only that
+    conversation notes was not found, after memory and the model had opened (2.5 s)."""
+    from types import SimpleNamespace
+
+    from assistant.cli import main
+    from assistant.core import Assistant
+
+    monkeypatch.setattr(Assistant, "collections", lambda self: [SimpleNamespace(name="notes")])
+    monkeypatch.setattr(Assistant, "ensure_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(["ask", "-c", "notes", "Where is the key?"]) == 4
+    assert "Here -c is --conversation; to answer from the collection “notes”, use --collection notes." in \
+        capsys.readouterr().err
+    assert main(["chat", "-c", "other"]) == 4
+    said = capsys.readouterr().err
+    assert "Conversation other was not found" in said and "--collection" not in said
+
+
 def test_a_chat_line_that_is_not_utf8_is_refused_and_the_chat_goes_on(hearth_home: Path) -> None:
     """Latin-1 bytes reached the tokenizer as lone surrogates: the chat crashed (exit 70) and ended."""
     env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
