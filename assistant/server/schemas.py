@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 
 class _Body(BaseModel):
@@ -65,7 +65,7 @@ class ChatMessage(_Body):
 class JsonSchemaFormat(_Body):
     name: str | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
 
 class ResponseFormat(_Body):
@@ -74,7 +74,7 @@ class ResponseFormat(_Body):
 
 
 class StreamOptions(_Body):
-    include_usage: bool | None = None  # null counts as left out here too
+    include_usage: StrictBool | None = None  # null counts as left out here too
 
 
 class _Generation(_Request):
@@ -86,7 +86,7 @@ class _Generation(_Request):
     top_p: float | None = Field(None, gt=0, le=1)
     seed: int | None = None
     stop: str | list[str] | None = None
-    stream: bool = False
+    stream: StrictBool = False  # text ("yes") is refused, as OpenAI does: it was read as true
     stream_options: StreamOptions | None = None
     n: int = 1
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
@@ -114,7 +114,7 @@ class ChatCompletionRequest(_Generation):
     function_call: str | dict[str, Any] | None = None
     # Hearth's extensions
     collections: list[str] = Field(default_factory=list)
-    use_memory: bool = False
+    use_memory: StrictBool = False
     conversation_id: str | None = None
 
 
@@ -124,7 +124,7 @@ CHAT_EXTENSIONS = ("collections", "use_memory", "conversation_id")
 
 class CompletionRequest(_Generation):
     prompt: str | list[str]
-    echo: bool = False
+    echo: StrictBool = False
     suffix: str | None = None  # refused unless empty
     best_of: int | None = None  # refused above 1
 

@@ -166,6 +166,9 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
         assert "/v1/chat/completions" in refused.json()["error"]["message"]
     assert server.post("/completions", json={"prompt": "Hi", "use_memory": None}).status_code == 200
+    for field in ("stream", "use_memory"):  # "yes" was read as true (memory switched on, a stream sent)
+        refused = server.post("/chat/completions", json={"messages": hi, field: "yes"})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field, refused.json()
     assert server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 3}).status_code == 400
     # function calling in every spelling (the legacy `functions` and a forced call were answered as plain text)
     function = {"name": "lookup", "parameters": {"type": "object"}}
