@@ -769,6 +769,14 @@ class Assistant:
                                              self._memory_embedder(), remote=self.settings.remote)
             return self._memory
 
+    @staticmethod
+    def memory_text(text: str, editing: bool = False) -> str:
+        """A memory as it would be kept (one line, NFC); an empty one is an InputError. Opens nothing, so a front
+        end refuses ``hearth memory add ""`` before the store opens (2 s)."""
+        from assistant.memory.records import typed_memory
+
+        return typed_memory(text, editing)
+
     def _memory_embedder(self) -> Embedder:
         """The knowledge embedder, shared (one model in memory); its own copy when the knowledge index cannot be
         opened: a damaged or read-only index manifest took memory down with it."""

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from assistant.cli.context import CliContext, err, positive_int, print_json
 from assistant.config import atomic_write_text
 from assistant.errors import HearthError, InputError, MemoryStoreError
-from assistant.memory.records import typed_memory
 
 if TYPE_CHECKING:
     from assistant.memory import MemoryItem, MemoryService
@@ -89,14 +88,14 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    typed_memory(args.text)  # refused before the store opens (2 s), as every check that needs no store
+    ctx.assistant.memory_text(args.text)  # refused before the store opens (2 s), as every check needing none
     _show([_memory(ctx).add(args.text)], args.json)
     return 0
 
 
 def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
     memory_id = _memory_id(args.id)
-    typed_memory(args.text, editing=True)
+    ctx.assistant.memory_text(args.text, editing=True)
     _show([_memory(ctx).edit(memory_id, args.text)], args.json)
     return 0
 
