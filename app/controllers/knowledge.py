@@ -175,8 +175,9 @@ class KnowledgeController(QObject):
                 self.panel.update_progress(p)
                 self.panel.finish(_sync_ended(event.collection, p), complete=p.message == "done")
             elif p.message == "done" and not self.indexing and self.panel.collection == event.collection \
-                    and not self.panel.isHidden():  # a sync with nothing to embed (a file deleted) is not shown
-                # as it runs, but the summary on screen still counted what it changed
+                    and not self.panel.isHidden() and self.panel.counts_differ(p):
+                # a sync with nothing to embed (a file deleted) is not shown as it runs, but the summary on
+                # screen still counted what it changed (one that changed nothing leaves the summary as it is)
                 self.errors = list(p.errors)
                 self.panel.update_progress(p)
                 self.panel.finish(f"“{event.collection}” is up to date.")

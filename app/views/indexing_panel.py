@@ -65,6 +65,11 @@ class IndexingPanel(QFrame):
         self.detail.setText(_detail(progress, with_eta=True))
         self.set_errors(len(progress.errors))
 
+    def counts_differ(self, progress: Progress) -> bool:
+        """Whether ``progress`` counts other files than the progress shown last."""
+        last = self._last
+        return last is None or (last.done, last.total) != (progress.done, progress.total)
+
     def set_errors(self, count: int) -> None:
         self.errors_button.setText(f"{counted(count, 'file')} skipped…")
         self.errors_button.setVisible(count > 0)

@@ -136,6 +136,21 @@ def test_the_indexing_summary_follows_a_file_deleted_from_a_watched_folder(
         (panel.title.text(), panel.detail.text())
 
 
+def test_a_background_sync_that_changed_nothing_leaves_the_indexing_summary(window: MainWindow) -> None:
+    """A watched collection's first sync right after the user's run (nothing to do) replaced "is ready: 2 files
+    indexed, 1 skipped." with "is up to date." (CI); one that removed a file updates the counts."""
+    from assistant.events import CollectionSynced, Progress
+
+    knowledge, panel = window.ctl.knowledge, window.sidebar.indexing
+    panel.start("notes")
+    panel.update_progress(Progress("index", 3, 3, "files"))
+    panel.finish("“notes” is ready: 2 files indexed, 1 skipped.")
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 3, 3, "files", message="done")))
+    assert panel.title.text() == "“notes” is ready: 2 files indexed, 1 skipped."
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 2, 2, "files", message="done")))
+    assert panel.title.text() == "“notes” is up to date." and panel.detail.text().startswith("2 / 2 files")
+
+
 def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(window: MainWindow) -> None:
     """Cancel on "Updating …" said only "cancelled", and the list then looked up to date."""
     from assistant.events import CollectionSynced, Progress
