@@ -180,7 +180,7 @@ class KnowledgeController(QObject):
                 # screen still counted what it changed (one that changed nothing leaves the summary as it is)
                 self.errors = list(p.errors)
                 self.panel.update_progress(p)
-                self.panel.finish(f"“{event.collection}” is up to date.")
+                self.panel.finish(_sync_ended(event.collection, p))
             self.refresh()
             return
         if self.indexing:

@@ -58,10 +58,9 @@ class CollectionDialog(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.name.editTextChanged.connect(self._check_name)
-        if paths:  # with collections already there, the first was offered: Enter merged a new folder into it
-            suggested = _suggested_name(paths[0])
-            if name_problem(suggested) is None:
-                self.name.setEditText(suggested)
+        # the folder's own name, also next to other collections (the first was offered: Enter merged into it)
+        if paths and name_problem(suggested := _suggested_name(paths[0])) is None:
+            self.name.setEditText(suggested)
         self._check_name(self.name.currentText())
         self.accepted.connect(lambda: self.chosen.emit(self._chosen_name()))
 
