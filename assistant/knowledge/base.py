@@ -13,7 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from assistant.config import KnowledgeSettings, RemoteSettings
-from assistant.errors import CollectionNotFoundError, RemoteError
+from assistant.errors import CollectionNotFoundError, InputError, RemoteError
 from assistant.events import Progress
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
@@ -205,7 +205,8 @@ class KnowledgeBase:
             for row in rows:
                 self._check_vectors(row)
         names = [row.name for row in rows]
-        folder = str(source_path(folder)) if folder else None
+        if folder:
+            folder = str(_indexed_under(source_path(folder), rows))
         embedder = None if mode == "keyword" else self.embedder
         return retrieve(self.store, embedder, names, text, k, folder, mode, self.reranker)
 
@@ -259,6 +260,16 @@ class KnowledgeBase:
                               watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
                               missing_vectors=missing_vectors,
                               missing_sources=tuple(s for s in row.sources if not Path(s).exists()))
+
+
+def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> Path:
+    """``folder``, when a collection searched was indexed from it, from a folder inside it or from one around it;
+    else the error that says so. A search limited to a folder none of them holds answered "No matches.", as if
+    the words were not in the user's files."""
+    if any(folder.is_relative_to(s) or Path(s).is_relative_to(folder) for row in rows for s in row.sources):
+        return folder
+    held = "; ".join(f"{row.name!r} from {', '.join(row.sources) or 'no folder'}" for row in rows)
+    raise InputError(f"No collection searched was indexed from {folder} or from a folder in or around it ({held}).")
 
 
 def repair_hint(row: CollectionRow) -> str:

@@ -160,6 +160,15 @@ def test_search_without_a_collection_searches_every_one(docs: Path, capsys: pyte
     assert json.loads(capsys.readouterr().out)["collections"] == ["boats", "bikes"]
     assert cli.main(["search", "pier", "-c", "boat"]) == 4
     assert capsys.readouterr().err.strip().endswith("named 'boat' (yours: 'bikes', 'boats').")
+    # --folder: a folder around a collection's, or its own, finds; one no collection holds is said, not "No matches."
+    assert cli.main(["search", "lock code", "--folder", str(docs)]) == 0
+    assert "bike.txt" in capsys.readouterr().out
+    assert cli.main(["search", "lock code", "--folder", str(docs / "sub")]) == 0
+    assert "bike.txt" in capsys.readouterr().out
+    assert cli.main(["search", "lock code", "--folder", str(docs.parent / "elsewhere"), "-c", "bikes"]) == 2
+    out, err = capsys.readouterr()
+    assert not out and err.strip() == (f"hearth: No collection searched was indexed from {docs.parent / 'elsewhere'} "
+                                       f"or from a folder in or around it ('bikes' from {docs / 'sub'}).")
 
 
 def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
