@@ -564,6 +564,18 @@ class Assistant:
         self._draft_for = (wanted, path)
         return info
 
+    def _check_draft(self, model: str | Path | None, mode: str | None, draft_model: str) -> None:
+        """Refuse a draft model named for one answer that it cannot draft with, from the models' headers, before
+        the model loads: a name that is no model was refused seconds later, and one named with speculation off
+        was ignored without a word."""
+        if self._remote_engine is not None:  # ensure_draft says why speculation needs the local model
+            return
+        mode = mode or self.settings.model.speculative
+        if mode not in ("draft", "auto"):
+            raise InputError(f"A draft model drafts only when speculative decoding is 'draft' or 'auto'; for this "
+                             f"answer it is {mode!r}.")
+        self.models.resolve_draft(model, mode, draft_model, strict=True)
+
     def _load(self, path: Path, settings: LoadSettings, progress: Callable[[Progress], None] | None,
               cancel: threading.Event | None) -> ModelInfo:
         # every load decodes as many answers together as this process serves (continuous batching)
@@ -853,9 +865,13 @@ class Assistant:
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
-        try:  # a name that is not a collection is said at once, not after seconds of opening memory and the model
+        mode = options.sampling.speculative.mode if options.sampling is not None else None
+        try:  # a name that is not a collection, or a draft model that cannot be, is said at once, not after
+            # seconds of opening memory and the model
             for name in options.collections or ():
                 self.collection(name)
+            if draft_model is not None:
+                self._check_draft(model, mode, draft_model)
         except HearthError as exc:
             yield Failed(str(exc), error_type=type(exc).__name__)
             return
@@ -865,7 +881,6 @@ class Assistant:
             memory = None
             yield Notice("memory", f"Answered without your memory: {exc}")
         m = self.settings.model
-        mode = options.sampling.speculative.mode if options.sampling is not None else None
 
         def ensure_model() -> ModelInfo:
             info = self.ensure_model(model=model)

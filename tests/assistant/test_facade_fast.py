@@ -446,6 +446,22 @@ def test_a_name_that_is_not_a_collection_is_said_before_memory_or_the_model_open
     assert opened == [] and not assistant.history.list_conversations()
 
 
+def test_a_draft_model_that_cannot_draft_is_said_before_memory_or_the_model_opens(
+        assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth ask --speculative draft --draft-model typo` loaded the model (3 s) before saying there is no such
+    model, and `--speculative off --draft-model …` answered without a word about the draft model it ignored."""
+    opened: list[str] = []
+    monkeypatch.setattr(Assistant, "memory", property(lambda self: opened.append("memory")))
+    monkeypatch.setattr(assistant, "ensure_model", lambda **_: opened.append("model"))
+    for mode, draft, needle in (("draft", "nosuch", "there is no model 'nosuch'"),
+                                ("auto", "nosuch", "there is no model 'nosuch'"),
+                                ("off", "gemma", "drafts only when speculative decoding is 'draft' or 'auto'"),
+                                ("ngram", "gemma", "for this answer it is 'ngram'")):
+        events = list(assistant.ask("Hi?", sampling=assistant.sampling(None, mode), draft_model=draft))
+        assert len(events) == 1 and isinstance(events[0], Failed) and needle in events[0].message, events
+    assert opened == [] and not assistant.history.list_conversations()
+
+
 def test_a_save_does_not_write_over_an_edit_of_the_settings_file_not_yet_applied(assistant: Assistant) -> None:
     """A model switch saves the settings once the model has loaded; a hand edit made meanwhile (CI: the token
     deleted to get a new one, while `hearth serve` switched models) was written over, and never applied."""

@@ -121,15 +121,17 @@ REFUSALS = [
     refusal("chat", "--collection", "nope", code=4, needle="no knowledge collection named 'nope'"),
     refusal("history", "search", " ", code=2, needle="search text is empty"),  # it printed nothing, exit 0
     # it said "there is no model 'gemma'" (a bundled model) and answered without it
-    refusal("ask", "--no-memory", "--draft-model", "gemma", "hi", code=2, needle="Gemma 3 270M cannot draft for",
-            slow=True),
+    refusal("ask", "--no-memory", "--draft-model", "gemma", "hi", code=2, needle="Gemma 3 270M cannot draft for"),
+    # it answered, ignoring the draft model named
+    refusal("ask", "--speculative", "off", "--draft-model", "gemma", "hi", code=2,
+            needle="A draft model drafts only when speculative decoding is 'draft' or 'auto'"),
     refusal("history", "delete", "nope", code=4, needle="nope"),
     refusal("ask", "--max-tokens", "many", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--preset", "spicy", "Hi?", code=2, needle="spicy"),
     refusal("ask", "--temperature", "nan", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "--speculative", "draft", "--draft-model", "nosuch", "Hi?", code=2,
-            needle="The draft model 'nosuch' cannot be used", slow=True),
+            needle="The draft model 'nosuch' cannot be used"),
     refusal("ask", "--temperature", "-1", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
     refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
