@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
     from assistant.knowledge.embedder import Embedder
     from assistant.memory import MemoryService
+    from assistant.memory.transfer import ImportReport
     from assistant.models import Removal
     from assistant.models.service import ModelsService
     from assistant.remote import RemoteCheck
@@ -788,6 +789,15 @@ class Assistant:
         from assistant.memory.records import typed_memory
 
         return typed_memory(text, editing)
+
+    def import_memories(self, path: Path, progress: Callable[[Progress], None] | None = None) -> ImportReport:
+        """Add the memories of the file ``hearth memory export`` wrote that the store lacks (after a clear, on a
+        new computer, from a backup); see :meth:`MemoryService.import_`. The file is read before the store
+        opens (2 s): one that cannot be an export is said at once."""
+        from assistant.memory.transfer import read_export
+
+        data = read_export(path)
+        return self.memory_store.import_(data, progress)
 
     def _memory_embedder(self) -> Embedder:
         """The knowledge embedder, shared (one model in memory); its own copy when the knowledge index cannot be

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import RANGES
+from assistant.events import time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
+    from assistant.events import Progress
 
 
 class CliContext:
@@ -77,6 +79,30 @@ def show_bench(result: dict[str, Any], table: Callable[[dict[str, Any]], str], a
 
 #: Above this a count is a typo, and SQLite's and Chroma's integers overflow ("a bug in Hearth", exit 70).
 MAX_COUNT = 1_000_000
+
+
+class JobLine:
+    """A core job's Progress events (files, memories, bytes) on one stderr line with its ETA, started by the
+    first event: a job refused before it began prints only its error."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.started = title, False
+
+    def __call__(self, p: Progress) -> None:
+        if not self.started:
+            err(self.title)
+            self.started = True
+        done, total = (f"{p.done / 1e6:.1f}", f"{p.total / 1e6:.1f} MB") if p.unit == "bytes" else \
+            (f"{p.done:,.0f}", f"{p.total or 0:,.0f} {p.unit}")
+        share = f"/{total} ({p.done / p.total:.0%})" if p.total else f" {total.split()[-1]}"
+        speed = f" at {p.rate / 1e6:.1f} MB/s" if p.unit == "bytes" and p.rate is not None else ""
+        eta = f", {time_left(p.eta_s)}" if p.eta_s is not None else ""
+        sys.stderr.write(f"\r  {done}{share}{speed}{eta}   ")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.started:
+            err("")
 
 
 def positive_int(text: str) -> int:

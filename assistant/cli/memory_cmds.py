@@ -1,4 +1,4 @@
-"""``hearth memory list|search|add|edit|forget|clear|export|status|process`` and ``hearth bench memory``.
+"""``hearth memory list|search|add|edit|forget|clear|export|import|status|process`` and ``hearth bench memory``.
 
 Handlers build their own :class:`MemoryService` from the settings file: reading and editing memories needs
 no chat model, so the engine is only loaded for ``process`` (extraction of queued turns). ``--json`` makes
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, err, positive_int, print_json
+from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
 from assistant.config import atomic_write_text
 from assistant.errors import HearthError, InputError, MemoryStoreError
 
@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     q = action("export", "all memories (superseded ones too) as JSON", cmd_export, json_flag=False)
     q.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    q = action("import", "add the memories of a file `memory export` wrote (those not kept already)", cmd_import)
+    q.add_argument("file", type=Path)
     action("status", "how many memories and queued turns there are", cmd_status)
     q = action("process", "extract memories from queued turns now (loads the chat model)", cmd_process)
     q.add_argument("--limit", type=positive_int, help="at most this many turns")
@@ -66,6 +68,10 @@ def _show(items: list[MemoryItem], as_json: bool) -> None:
         stale = f"  (superseded by {m.superseded_by})" if m.superseded_by else ""
         said = f'  [you said: "{m.source_text}"]' if m.source_text else ""
         print(f"{m.id}  {m.text}{stale}{said}")
+
+
+def _memories(n: int) -> str:
+    return f"{n:,} memor{'y' if n == 1 else 'ies'}"
 
 
 def _memory_id(text: str) -> str:
@@ -119,7 +125,7 @@ def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json({"forgotten": count})
     else:
-        err(f"Forgot {count} memories.")
+        err(f"Forgot {_memories(count)}.")
     return 0
 
 
@@ -139,10 +145,29 @@ def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
             atomic_write_text(args.output, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         except OSError as exc:
             raise InputError(f"Cannot write the export to {args.output}: {exc.strerror or exc}.") from exc
-        err(f"Exported {len(data)} memories to {args.output}.")
+        err(f"Exported {_memories(len(data))} to {args.output}.")
     else:
         print_json(data)
     return 0
+
+
+def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    line = JobLine(f"Importing the memories in {args.file}…")
+    try:
+        report = ctx.assistant.import_memories(args.file, progress=line)
+    except KeyboardInterrupt:
+        line.end()
+        err("hearth: stopped; what was imported is kept, and importing the file again adds the rest.")
+        return 130
+    line.end()
+    for problem in report.problems:  # each bad entry is named; the others are imported
+        err(f"hearth: skipped {problem}")
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        skipped = f", {len(report.problems)} skipped (see above)" if report.problems else ""
+        err(f"Imported {_memories(report.added)} from {args.file}; {report.already:,} already kept{skipped}.")
+    return InputError.exit_code if report.problems else 0
 
 
 def cmd_status(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, err, positive_int, print_json
+from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
 from assistant.errors import HearthError
-from assistant.events import time_left
+from assistant.events import Progress
 
 if TYPE_CHECKING:
-    from assistant.events import Progress
     from assistant.models import FitEstimate, LibraryEntry
     from assistant.models.downloads import DownloadProgress
     from assistant.models.drafts import DraftCandidate
@@ -148,31 +146,14 @@ def cmd_use(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-class _ProgressLine:
-    """The download's progress on one stderr line, started by the first report: a refused download (a bad
-    name, no such file) prints only its error."""
-
-    def __init__(self, title: str) -> None:
-        self.title, self.started = title, False
-
-    def __call__(self, p: DownloadProgress) -> None:
-        if not self.started:
-            err(self.title)
-            self.started = True
-        total = f"/{p.total / 1e6:.1f} MB ({p.fraction:.0%})" if p.total else " MB"
-        eta = f", {time_left(p.eta_s)}" if p.eta_s is not None else ""
-        sys.stderr.write(f"\r  {p.downloaded / 1e6:.1f}{total} at {p.speed / 1e6:.1f} MB/s{eta}   ")
-        sys.stderr.flush()
-
-    def end(self) -> None:
-        if self.started:
-            err("")
-
-
 def cmd_download(args: argparse.Namespace, ctx: CliContext) -> int:
-    line = _ProgressLine(f"Downloading {args.repo}/{args.file}…")
+    line = JobLine(f"Downloading {args.repo}/{args.file}…")
+
+    def report(p: DownloadProgress) -> None:
+        line(Progress("download", p.downloaded, p.total, "bytes", rate=p.speed, eta_s=p.eta_s))
+
     try:
-        result = ctx.assistant.models.download(args.repo, args.file, line, revision=args.revision,
+        result = ctx.assistant.models.download(args.repo, args.file, report, revision=args.revision,
                                                sha256=args.sha256)
     except KeyboardInterrupt:
         err("\nhearth: download interrupted; run the same command again to resume where it stopped.")
@@ -216,33 +197,13 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-class _JobLine:
-    """A core job's Progress events (bytes with an ETA) on one stderr line, started by the first event."""
-
-    def __init__(self, title: str) -> None:
-        self.title, self.started = title, False
-
-    def __call__(self, p: Progress) -> None:
-        if not self.started:
-            err(self.title)
-            self.started = True
-        total = f"/{p.total / 1e6:.1f} MB ({p.done / p.total:.0%})" if p.total else " MB"
-        eta = f", {time_left(p.eta_s)}" if p.eta_s is not None else ""
-        sys.stderr.write(f"\r  {p.done / 1e6:.1f}{total}{eta}   ")
-        sys.stderr.flush()
-
-    def end(self) -> None:
-        if self.started:
-            err("")
-
-
 def cmd_draft(args: argparse.Namespace, ctx: CliContext) -> int:
     models = ctx.assistant.models
     target = models.find(args.name)
     before = models.self_draft_path(target)  # None: the model gets none, and make_self_draft says why
     mtime = before.stat().st_mtime_ns if before is not None and before.is_file() else None
     started = time.time()
-    line = _JobLine(f"Making a self-draft of {target.name}…")
+    line = JobLine(f"Making a self-draft of {target.name}…")
     try:
         path = models.make_self_draft(target, progress=line)
     except KeyboardInterrupt:

@@ -29,3 +29,10 @@ class HearthEmbedding(EmbeddingBase):
 
     def embed_batch(self, texts: list[str], memory_action: Action = "add") -> list[list[float]]:
         return self.embedder.embed(texts).tolist() if texts else []
+
+    def load(self) -> None:
+        """Load the bulk model (torch: seconds) now, not inside the first batch, where it made an import's
+        first ETA several times too long."""
+        load = getattr(self.embedder, "load", None)
+        if load is not None:
+            load()

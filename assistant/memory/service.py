@@ -13,8 +13,9 @@ import builtins
 import contextlib
 import logging
 import threading
+import time
 import unicodedata
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -25,6 +26,7 @@ from assistant.chroma_local import OtherWriters
 from assistant.config import KnowledgeSettings, MemorySettings, RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
+from assistant.events import Progress
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
 from assistant.memory.backend import (
     close_memory,
@@ -56,6 +58,7 @@ from assistant.memory.records import (
     typed_memory,
 )
 from assistant.memory.statements import statements
+from assistant.memory.transfer import ImportReport, entries, settle_slots
 from assistant.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,8 @@ FOREIGN_NOTICE = ("Memory learns from English messages only, so nothing was kept
 #: Prompt block limits: the prompt builder counts tokens, this keeps the block a few dozen of them.
 MAX_BLOCK_ITEMS, MAX_ITEM_CHARS = 8, 160
 _ALL = 10_000
+#: Memories embedded and stored at a time by an import or a rebuild.
+_INSERT_BATCH = 256
 BLOCK_HEADER = "What you know about the user from earlier conversations (use it only when relevant):"
 
 
@@ -351,11 +356,46 @@ class MemoryService:
     def restore(self, memories: dict[str, dict[str, Any]]) -> None:
         """Put ``memories`` (id -> metadata, text included, as :func:`rebuild.readable_memories` reads them)
         into this (fresh) store under their own ids, embedded again."""
-        if not memories:
-            return
-        vectors = [self._mem0.embedding_model.embed(meta[TEXT], "add") for meta in memories.values()]
-        with self._lock, self._changing():
-            self._mem0.vector_store.insert(vectors=vectors, payloads=list(memories.values()), ids=list(memories))
+        with self._lock:
+            for start in range(0, len(memories), _INSERT_BATCH):
+                self._insert(dict(list(memories.items())[start:start + _INSERT_BATCH]))
+
+    def _insert(self, memories: dict[str, dict[str, Any]]) -> None:
+        if memories:
+            vectors = self._mem0.embedding_model.embed_batch([meta[TEXT] for meta in memories.values()], "add")
+            with self._changing():
+                self._mem0.vector_store.insert(vectors=vectors, payloads=list(memories.values()), ids=list(memories))
+
+    def import_(self, data: builtins.list[Any], progress: Callable[[Progress], None] | None = None) -> ImportReport:
+        """Add what an export (``data``: the list :meth:`export` gives) holds that this store lacks, under its
+        own ids, dates and sources (see :mod:`assistant.memory.transfer`); ``progress`` gets a Progress event
+        (memories, with an ETA) after each batch.
+
+        An imported fact that sets what a kept one sets ("lives in Oslo" / "lives in Bergen") leaves the one
+        learned later the latest word and the other superseded by it, as learning them in that order would.
+        Memories are stored a batch at a time: an import stopped half-way is finished by importing again."""
+        report = ImportReport()
+        with self._lock:
+            kept = self.list(include_superseded=True)
+            found, replaced = settle_slots(entries(data, kept, report), [m for m in kept if m.active], report)
+            if found and progress is not None:  # said at once; the embedder loads before the ETA's clock starts
+                progress(Progress("memory import", 0, len(found), "memories"))
+                self._mem0.embedding_model.load()
+            started = time.monotonic()
+            for start in range(0, len(found), _INSERT_BATCH):
+                batch = found[start:start + _INSERT_BATCH]
+                self._insert({e.id: e.payload(self.settings.user_id) for e in batch})
+                with self._changing():
+                    ids = {e.id for e in batch}
+                    for old_id, new_id in replaced.items():
+                        if new_id in ids:
+                            self._mem0.update(old_id, metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: new_id})
+                report.added += len(batch)
+                if progress is not None:
+                    rate, left = report.added / (time.monotonic() - started), len(found) - report.added
+                    progress(Progress("memory import", report.added, len(found), "memories", rate=rate,
+                                      eta_s=left / rate if left else None))
+        return report
 
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:

@@ -31,15 +31,19 @@ def hearth(monkeypatch: pytest.MonkeyPatch, shared_embedder, capsys: pytest.Capt
     memory_cmds.register(sub)
 
     def run(*argv: str) -> tuple[int, str]:
+        """The exit code and stdout; ``run.err`` is then stderr and the error message, as `hearth` prints them."""
         args = parser.parse_args(argv)
         ctx = CliContext()
+        error = ""
         try:
             code = int(args.func(args, ctx) or 0)
         except HearthError as exc:
-            code = exc.exit_code
+            code, error = exc.exit_code, str(exc)
         finally:
             ctx.close()
-        return code, capsys.readouterr().out
+        out, run.err = capsys.readouterr()
+        run.err += error
+        return code, out
 
     return run
 
@@ -118,3 +122,45 @@ def test_forgetting_the_newer_fact_brings_back_the_one_it_replaced(hearth) -> No
     assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == ["User lives in Oslo"]
     assert hearth("memory", "edit", oslo["id"], "User lives in Lisbon")[0] == 0
     assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == ["User lives in Lisbon"]
+
+
+def test_an_export_imported_again_brings_back_every_memory_with_its_history(hearth, tmp_path: Path) -> None:
+    """`hearth memory export` wrote a file nothing could read back: after `memory clear`, or on a new computer,
+    what Hearth knew was lost. `hearth memory import FILE` adds it again: ids, dates, which fact replaced which."""
+    for fact in ("User lives in Oslo", "User plays the cello", "User lives in Bergen"):  # Bergen replaces Oslo
+        assert hearth("memory", "add", fact)[0] == 0
+    export = tmp_path / "memories.json"
+    assert hearth("memory", "export", "-o", str(export))[0] == 0
+    before = json.loads(hearth("memory", "list", "--all", "--json")[1])
+    assert hearth("memory", "clear", "--yes")[0] == 0
+
+    code, out = hearth("memory", "import", str(export), "--json")
+    assert code == 0 and json.loads(out) == {"added": 3, "already": 0, "problems": []}
+    assert json.loads(hearth("memory", "list", "--all", "--json")[1]) == before
+    code, out = hearth("memory", "search", "Which city do I live in?", "-k", "1", "--json")
+    assert [m["text"] for m in json.loads(out)] == ["User lives in Bergen"]  # embedded again, searchable
+    assert hearth("memory", "import", str(export))[0] == 0  # again: nothing twice
+    assert "Imported 0 memories" in hearth.err and "3 already kept." in hearth.err
+
+    # into a store that learned a newer home since: the newer one stays the latest word
+    assert hearth("memory", "clear", "--yes")[0] == 0
+    paris = json.loads(hearth("memory", "add", "User lives in Paris", "--json")[1])[0]
+    assert hearth("memory", "import", str(export))[0] == 0
+    every = {m["text"]: m for m in json.loads(hearth("memory", "list", "--all", "--json")[1])}
+    assert every["User lives in Bergen"]["superseded_by"] == paris["id"]
+    assert every["User lives in Oslo"]["superseded_by"] == every["User lives in Bergen"]["id"]
+    assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == [
+        "User plays the cello", "User lives in Paris"]
+
+    # bad entries are named and skipped, the rest imported; a file that is no export is one line, nothing added
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps([{"text": "User has a dog called Rex"}, {"text": " "}, 7]))
+    assert hearth("memory", "import", str(mixed))[0] == 2
+    assert "skipped entry 2 has no text" in hearth.err and "skipped entry 3 is not a memory" in hearth.err
+    assert "Imported 1 memory from" in hearth.err and "2 skipped (see above)" in hearth.err
+    assert "User has a dog called Rex" in hearth("memory", "list")[1]
+    for text, needle in (("{", "is not JSON (Expecting property name"), ('{"text": "x"}', "is not a memory export")):
+        (bad := tmp_path / "bad.json").write_text(text)
+        assert hearth("memory", "import", str(bad))[0] == 2 and needle in hearth.err, hearth.err
+    assert hearth("memory", "import", str(tmp_path / "missing.json"))[0] == 2 and "There is no file" in hearth.err
+    assert json.loads(hearth("memory", "status", "--json")[1])["memories"] == 3

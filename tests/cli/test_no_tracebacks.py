@@ -142,6 +142,9 @@ REFUSALS = [
     refusal("memory", "search", "dog", "-k", "lots", code=2, needle="-k"),
     refusal("memory", "process", "--limit", "-1", code=2, needle="--limit"),
     refusal("memory", "export", "-o", "{f}/folder.gguf", code=2, needle="folder.gguf", slow=True),
+    refusal("memory", "import", "{f}/folder.gguf", code=2, needle="folder.gguf is a folder"),
+    refusal("memory", "import", "{f}/cut.gguf", code=2, needle="cut.gguf is not JSON"),
+    refusal("memory", "import", "{f}/missing.json", code=2, needle="There is no file"),
     refusal("memory", "add", " ", code=2, needle="cannot be empty"),  # before the store opens (it took 2 s)
     refusal("memory", "edit", "nope", " ", code=2, needle="cannot be empty; use forget"),
     refusal("memory", "forget", " ", code=2, needle="Give a memory's id"),  # "no memory with id ." after 2 s
