@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
-from assistant.config import ServerSettings, Settings, load_settings, parse_settings, save_settings
+from assistant.config import ServerSettings, Settings, atomic_write_text, load_settings, parse_settings, save_settings
 from assistant.engine.prompt_store import PromptStore
 from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
 from assistant.events import (
@@ -790,14 +791,25 @@ class Assistant:
 
         return typed_memory(text, editing)
 
-    def import_memories(self, path: Path, progress: Callable[[Progress], None] | None = None) -> ImportReport:
-        """Add the memories of the file ``hearth memory export`` wrote that the store lacks (after a clear, on a
+    def export_memories(self, path: Path) -> int:
+        """Write every memory, superseded ones too, to ``path`` as JSON (what :meth:`import_memories` reads);
+        returns how many. The file is replaced whole or not at all."""
+        data = self.memory_store.export()
+        try:
+            atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        except OSError as exc:
+            raise InputError(f"Cannot write the export to {path}: {exc.strerror or exc}.") from exc
+        return len(data)
+
+    def import_memories(self, path: Path, progress: Callable[[Progress], None] | None = None,
+                        cancel: threading.Event | None = None) -> ImportReport:
+        """Add the memories of the file :meth:`export_memories` wrote that the store lacks (after a clear, on a
         new computer, from a backup); see :meth:`MemoryService.import_`. The file is read before the store
         opens (2 s): one that cannot be an export is said at once."""
         from assistant.memory.transfer import read_export
 
         data = read_export(path)
-        return self.memory_store.import_(data, progress)
+        return self.memory_store.import_(data, progress, cancel)
 
     def _memory_embedder(self) -> Embedder:
         """The knowledge embedder, shared (one model in memory); its own copy when the knowledge index cannot be

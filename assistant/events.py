@@ -143,10 +143,10 @@ def short_title(text: str, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def counted(n: int, noun: str) -> str:
-    """"1 file", "3 files", "0 chunks": the noun in the number it counts, in every front end ("1 files" was
-    what the CLI and `hearth doctor` printed)."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """"1 file", "3 files", "0 chunks", "2 memories" (``plural``, where it is not the noun with an s): the noun
+    in the number it counts, in every front end ("1 files" was what the CLI and `hearth doctor` printed)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def time_left(seconds: float | None) -> str:

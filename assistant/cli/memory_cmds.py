@@ -8,14 +8,13 @@ stdout one JSON document; messages go to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
-from assistant.config import atomic_write_text
 from assistant.errors import HearthError, InputError, MemoryStoreError
+from assistant.events import counted
 
 if TYPE_CHECKING:
     from assistant.memory import MemoryItem, MemoryService
@@ -70,10 +69,6 @@ def _show(items: list[MemoryItem], as_json: bool) -> None:
         print(f"{m.id}  {m.text}{stale}{said}")
 
 
-def _memories(n: int) -> str:
-    return f"{n:,} memor{'y' if n == 1 else 'ies'}"
-
-
 def _memory_id(text: str) -> str:
     """An id as typed; an empty one is refused up front (it was "There is no memory with id ." after 2 s)."""
     if not text.strip():
@@ -125,7 +120,7 @@ def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json({"forgotten": count})
     else:
-        err(f"Forgot {_memories(count)}.")
+        err(f"Forgot {counted(count, 'memory', 'memories')}.")
     return 0
 
 
@@ -139,15 +134,10 @@ def _confirmed(question: str) -> bool:
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    data = _memory(ctx).export()
     if args.output:
-        try:
-            atomic_write_text(args.output, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        except OSError as exc:
-            raise InputError(f"Cannot write the export to {args.output}: {exc.strerror or exc}.") from exc
-        err(f"Exported {_memories(len(data))} to {args.output}.")
+        err(f"Exported {counted(ctx.assistant.export_memories(args.output), 'memory', 'memories')} to {args.output}.")
     else:
-        print_json(data)
+        print_json(_memory(ctx).export())
     return 0
 
 
@@ -165,8 +155,7 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        skipped = f", {len(report.problems)} skipped (see above)" if report.problems else ""
-        err(f"Imported {_memories(report.added)} from {args.file}; {report.already:,} already kept{skipped}.")
+        err(report.summary(str(args.file)) + (" See above." if report.problems else ""))
     return InputError.exit_code if report.problems else 0
 
 

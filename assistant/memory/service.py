@@ -366,10 +366,11 @@ class MemoryService:
             with self._changing():
                 self._mem0.vector_store.insert(vectors=vectors, payloads=list(memories.values()), ids=list(memories))
 
-    def import_(self, data: builtins.list[Any], progress: Callable[[Progress], None] | None = None) -> ImportReport:
+    def import_(self, data: builtins.list[Any], progress: Callable[[Progress], None] | None = None,
+                cancel: threading.Event | None = None) -> ImportReport:
         """Add what an export (``data``: the list :meth:`export` gives) holds that this store lacks, under its
         own ids, dates and sources (see :mod:`assistant.memory.transfer`); ``progress`` gets a Progress event
-        (memories, with an ETA) after each batch.
+        (memories, with an ETA) after each batch; ``cancel`` stops it after the batch being stored.
 
         An imported fact that sets what a kept one sets ("lives in Oslo" / "lives in Bergen") leaves the one
         learned later the latest word and the other superseded by it, as learning them in that order would.
@@ -383,6 +384,9 @@ class MemoryService:
                 self._mem0.embedding_model.load()
             started = time.monotonic()
             for start in range(0, len(found), _INSERT_BATCH):
+                if cancel is not None and cancel.is_set():
+                    report.left = len(found) - report.added
+                    break
                 batch = found[start:start + _INSERT_BATCH]
                 self._insert({e.id: e.payload(self.settings.user_id) for e in batch})
                 with self._changing():

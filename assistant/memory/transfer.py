@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import HearthError, InputError
+from assistant.events import counted
 from assistant.memory.conflicts import Candidate, judge, slot_of
 from assistant.memory.rebuild import TEXT
 from assistant.memory.records import (
@@ -35,15 +36,24 @@ from assistant.memory.records import (
 
 @dataclass
 class ImportReport:
-    """What an import did: ``added`` memories, ``already`` there (same id or same text), and one line per
-    entry that could not be read (``problems``)."""
+    """What an import did: ``added`` memories, ``already`` there (same id or same text), one line per entry
+    that could not be read (``problems``), and how many were ``left`` when it was stopped."""
 
     added: int = 0
     already: int = 0
     problems: list[str] = field(default_factory=list)
+    left: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"added": self.added, "already": self.already, "problems": self.problems}
+        return {"added": self.added, "already": self.already, "problems": self.problems, "left": self.left}
+
+    def summary(self, source: str) -> str:
+        """One sentence for every front end: "Imported 3 memories from memories.json; 1 already kept."."""
+        added = counted(self.added, "memory", "memories")
+        head = (f"Stopped: imported {added} from {source}, {self.left:,} left (importing the file again adds them)"
+                if self.left else f"Imported {added} from {source}")
+        skipped = f", {len(self.problems):,} skipped" if self.problems else ""
+        return f"{head}; {self.already:,} already kept{skipped}."
 
 
 def read_export(path: Path) -> list[Any]:

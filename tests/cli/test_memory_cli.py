@@ -135,7 +135,7 @@ def test_an_export_imported_again_brings_back_every_memory_with_its_history(hear
     assert hearth("memory", "clear", "--yes")[0] == 0
 
     code, out = hearth("memory", "import", str(export), "--json")
-    assert code == 0 and json.loads(out) == {"added": 3, "already": 0, "problems": []}
+    assert code == 0 and json.loads(out) == {"added": 3, "already": 0, "problems": [], "left": 0}
     assert json.loads(hearth("memory", "list", "--all", "--json")[1]) == before
     code, out = hearth("memory", "search", "Which city do I live in?", "-k", "1", "--json")
     assert [m["text"] for m in json.loads(out)] == ["User lives in Bergen"]  # embedded again, searchable
@@ -157,7 +157,7 @@ def test_an_export_imported_again_brings_back_every_memory_with_its_history(hear
     mixed.write_text(json.dumps([{"text": "User has a dog called Rex"}, {"text": " "}, 7]))
     assert hearth("memory", "import", str(mixed))[0] == 2
     assert "skipped entry 2 has no text" in hearth.err and "skipped entry 3 is not a memory" in hearth.err
-    assert "Imported 1 memory from" in hearth.err and "2 skipped (see above)" in hearth.err
+    assert "Imported 1 memory from" in hearth.err and "; 0 already kept, 2 skipped. See above." in hearth.err
     assert "User has a dog called Rex" in hearth("memory", "list")[1]
     for text, needle in (("{", "is not JSON (Expecting property name"), ('{"text": "x"}', "is not a memory export")):
         (bad := tmp_path / "bad.json").write_text(text)
