@@ -1,4 +1,5 @@
-"""The memory manager's controller: list, search, add, edit, forget and forget all, on the io lane.
+"""The memory manager's controller: list, search, add, edit, forget and forget all, export and import, on the io
+lane (an import shows its progress in the dialog and can be cancelled).
 
 ``assistant.memory_store`` opens the memory store (and its embedder) on first use, which can take seconds, so
 it is only ever touched inside io-lane jobs; whether memory is on is read from the settings instead. Memory
@@ -7,7 +8,9 @@ switched off still lists what was kept, to edit or forget.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
@@ -15,8 +18,11 @@ from PySide6.QtWidgets import QWidget
 
 from app.views.dialogs import show_error
 from app.views.memory_dialog import MemoryDialog
-from app.workers import Job, Workers
-from assistant.events import BackgroundStatus
+from app.workers import Job, Relay, Workers
+from assistant.events import BackgroundStatus, Progress, counted, time_left
+
+#: Problems of an import named in the dialog; the rest are counted.
+SHOWN_PROBLEMS = 5
 
 
 def learning_text(status: BackgroundStatus) -> str:
@@ -36,6 +42,8 @@ class MemoryController(QObject):
         self.dialog: MemoryDialog | None = None
         self.query = ""
         self.status = BackgroundStatus()
+        self.import_cancel: threading.Event | None = None  # set while an import runs
+        self._import_progress: Relay | None = None
 
     def open(self) -> MemoryDialog:
         dialog = MemoryDialog(self.assistant.settings.memory.enabled, self.window)
@@ -45,6 +53,9 @@ class MemoryController(QObject):
         dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
         dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
         dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))
+        dialog.exportRequested.connect(self.export)
+        dialog.importRequested.connect(self.import_file)
+        dialog.transfer.cancelRequested.connect(self.cancel_import)
         self.search("")
         dialog.set_learning(learning_text(self.status))
         dialog.open()
@@ -75,3 +86,54 @@ class MemoryController(QObject):
 
     def _error(self, message: str) -> None:
         show_error(self.dialog or self.window, "Memory", message)
+
+    # --- export and import ---------------------------------------------------------------------------
+    def export(self, path: Path) -> None:
+        def done(count: int) -> None:
+            if self.dialog is not None:
+                self.dialog.transfer.finished(f"Exported {counted(count, 'memory', 'memories')} to {path}.")
+
+        assistant = self.assistant
+        self.workers.io.submit(Job(lambda: assistant.export_memories(path), on_done=done, on_failed=self._error))
+
+    def import_file(self, path: Path) -> None:
+        """Import ``path`` on the io lane; its progress (with an ETA) and Cancel show in the dialog. One at a time:
+        the panel shows the import that runs."""
+        if self.import_cancel is not None or self.dialog is None:
+            return
+        cancel = self.import_cancel = threading.Event()
+        self.dialog.transfer.running(f"Reading {path.name}…", None)
+        progress = self._import_progress = Relay(lambda p: self._importing(path, p))
+        assistant = self.assistant
+        self.workers.io.submit(Job(lambda: assistant.import_memories(path, progress, cancel),
+                                   on_done=lambda report: self._imported(path, report),
+                                   on_failed=self._import_failed))
+
+    def cancel_import(self) -> None:
+        if self.import_cancel is not None:
+            self.import_cancel.set()
+            if self.dialog is not None:
+                self.dialog.transfer.running("Stopping after the memories being stored…", None)
+
+    def _importing(self, path: Path, p: Progress) -> None:
+        if self.dialog is None or self.import_cancel is None or self.import_cancel.is_set():
+            return
+        total = int(p.total or 0)
+        eta = f", {time_left(p.eta_s)}" if p.eta_s is not None else ""
+        text = f"Importing {path.name}: {p.done:,.0f} of {counted(total, 'memory', 'memories')}{eta}"
+        self.dialog.transfer.running(text, int(100 * p.done / total) if total else None)
+
+    def _imported(self, path: Path, report: Any) -> None:
+        self.import_cancel = self._import_progress = None
+        problems = report.problems[:SHOWN_PROBLEMS]
+        more = f"; and {len(report.problems) - len(problems)} more" if len(report.problems) > len(problems) else ""
+        named = f" Skipped: {'; '.join(problems)}{more}." if problems else ""
+        if self.dialog is not None:
+            self.dialog.transfer.finished(report.summary(path.name) + named)
+        self.search(self.query)
+
+    def _import_failed(self, message: str) -> None:
+        self.import_cancel = self._import_progress = None
+        if self.dialog is not None:
+            self.dialog.transfer.hide()
+        self._error(message)

@@ -1,15 +1,19 @@
-"""The memory manager: a searchable list of what Hearth remembers, with add, edit, forget and forget all.
+"""The memory manager: a searchable list of what Hearth remembers, with add, edit, forget and forget all, and
+export to a file and import from one (a backup, another computer).
 
 With memory switched off it says so above the list: what was remembered can still be seen, edited and forgotten.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -22,6 +26,8 @@ from PySide6.QtWidgets import (
 from app.qt_models import ItemRole, ListModel
 from app.sources import memory_origin, memory_text
 from app.views.dialogs import ask_text, confirm
+from app.views.widgets import ProgressPanel
+from assistant.events import counted
 
 MEMORY_OFF = ("Memory is off (Settings → Memory): answers neither use nor add memories. What Hearth remembered "
               "before is kept, and listed here to edit or forget.")
@@ -33,6 +39,8 @@ class MemoryDialog(QDialog):
     editRequested = Signal(object, str)
     forgetRequested = Signal(object)
     clearRequested = Signal()
+    exportRequested = Signal(object)  # Path
+    importRequested = Signal(object)  # Path
 
     def __init__(self, enabled: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,13 +89,21 @@ class MemoryDialog(QDialog):
         clear.clicked.connect(lambda: confirm(self, "Forget everything?", "Hearth will forget everything it "
                                               "remembers about you. This cannot be undone.", "Forget all",
                                               self.clearRequested.emit))
+        export, import_ = QPushButton("Export…"), QPushButton("Import…")
+        export.setAccessibleName("Export memories to a file")
+        import_.setAccessibleName("Import memories from a file")
+        export.clicked.connect(self._export)
+        import_.clicked.connect(self._import)
+        self.transfer = ProgressPanel("Memory import")  # an import's progress and Cancel, then what it did
         row = QHBoxLayout()
         for button in (add, edit, forget):
             row.addWidget(button)
         row.addStretch(1)
-        row.addWidget(clear)
+        for button in (import_, export, clear):
+            row.addWidget(button)
         layout.addWidget(self.search)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.transfer)
         layout.addLayout(row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -98,9 +114,8 @@ class MemoryDialog(QDialog):
         "Nothing remembered yet." with memories kept)."""
         self.model.set_items(items)
         if items:
-            one = len(items) == 1
-            self.status.setText(f"{len(items)} memor{'y' if one else 'ies'}"
-                                + (f" match{'es' if one else ''} “{query}”" if query else ""))
+            self.status.setText(counted(len(items), "memory", "memories")
+                                + (f" match{'es' if len(items) == 1 else ''} “{query}”" if query else ""))
         else:
             self.status.setText(f"No memory matches “{query}”." if query else "Nothing remembered yet.")
 
@@ -125,3 +140,15 @@ class MemoryDialog(QDialog):
     def _forget(self) -> None:
         if (item := self._selected()) is not None:
             self.forgetRequested.emit(item)
+
+    def _export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export memories", str(Path.home() / "hearth-memories.json"),
+                                              "Memory export (*.json)")
+        if path:
+            self.exportRequested.emit(Path(path))
+
+    def _import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import memories", str(Path.home()),
+                                              "Memory export (*.json);;All files (*)")
+        if path:
+            self.importRequested.emit(Path(path))

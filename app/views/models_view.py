@@ -18,13 +18,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
+
+from app.views.widgets import ProgressPanel, labelled_button
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -106,69 +107,6 @@ class RowList(QScrollArea):
         self.setWidget(body)
 
 
-def _button(text: str, name: str, on_click: object, enabled: bool = True, tip: str = "") -> QPushButton:
-    button = QPushButton(text)
-    button.setAccessibleName(name)
-    button.setEnabled(enabled)
-    button.setToolTip(tip)
-    button.clicked.connect(on_click)
-    return button
-
-
-class ProgressPanel(QFrame):
-    """A download or a load: a bar, what is happening, Cancel, and Resume once a download stopped."""
-
-    cancelRequested = Signal()
-    resumeRequested = Signal()
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.setObjectName("ProgressPanel")
-        self.setAccessibleName(name)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 100)
-        self.bar.setTextVisible(False)  # the label above says the percentage, with speed or ETA
-        self.bar.setAccessibleName(f"{name} progress")
-        self.cancel = _button("Cancel", f"Cancel {name.lower()}", self.cancelRequested)
-        self.resume = _button("Resume", f"Resume {name.lower()}", self.resumeRequested)
-        row = QHBoxLayout()
-        row.addWidget(self.bar, 1)
-        row.addWidget(self.cancel)
-        row.addWidget(self.resume)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 6, 0, 0)
-        layout.addWidget(self.label)
-        layout.addLayout(row)
-        self.hide()
-
-    def running(self, text: str, percent: int | None) -> None:
-        """In progress; ``percent`` None while the total is not known yet (a busy bar)."""
-        self.label.setText(text)
-        self.bar.setRange(0, 0 if percent is None else 100)
-        self.bar.setValue(percent or 0)
-        self.bar.show()
-        self.cancel.show()
-        self.resume.hide()
-        self.show()
-
-    def stopped(self, text: str, resumable: bool) -> None:
-        """Cancelled or failed: the message, and Resume when the partial file can be continued."""
-        self.label.setText(text)
-        self.bar.setRange(0, 100)
-        self.cancel.hide()
-        self.resume.setVisible(resumable)
-        self.show()
-
-    def finished(self, text: str) -> None:
-        self.label.setText(text)
-        self.bar.hide()
-        self.cancel.hide()
-        self.resume.hide()
-        self.show()
-
-
 class ModelsDialog(QDialog):
     useRequested = Signal(object)  # Path
     removeRequested = Signal(object)  # LibraryEntry
@@ -189,7 +127,7 @@ class ModelsDialog(QDialog):
         self.query.setAccessibleName("Search Hugging Face")
         self.query.setClearButtonEnabled(True)
         self.query.returnPressed.connect(self._search)
-        self.search_button = _button("Search", "Search Hugging Face", self._search)
+        self.search_button = labelled_button("Search", "Search Hugging Face", self._search)
         self.results = RowList("Search the Hugging Face Hub: Hearth goes online only while it searches or "
                                "downloads.")
         search_page = QWidget()
@@ -226,19 +164,20 @@ class ModelsDialog(QDialog):
 
     def _library_row(self, e: LibraryEntry, current: bool) -> ModelRow:
         usable = e.info is not None and not current
-        use = _button("Use", f"Use {e.name}", lambda: self.useRequested.emit(e.path), usable)
+        use = labelled_button("Use", f"Use {e.name}", lambda: self.useRequested.emit(e.path), usable)
         why_not = ("It is the model in use: switch to another model first." if current and e.removable else
                    "" if e.removable else "Bundled models and files in your own folders stay where they are.")
-        remove = _button("Remove", f"Remove {e.name}", lambda: self.removeRequested.emit(e), not why_not, why_not)
+        remove = labelled_button("Remove", f"Remove {e.name}", lambda: self.removeRequested.emit(e), not why_not,
+                                 why_not)
         if e.info is None or e.fit is None:
             return ModelRow(e.name, f"{e.file} · {e.source}", e.error or "", None, (use, remove))
         i = e.info
         details = f"{i.params_label()} · {i.quantization} · {size_text(i.file_size)} · {e.source}"
-        buttons = (use, self._draft_button(e), remove) if e.self_draft is not None else (use, remove)
+        buttons = (use, self._draftlabelled_button(e), remove) if e.self_draft is not None else (use, remove)
         return ModelRow(e.name, details, e.fit.reason, pill(e.fit.label, e.fit.reason), buttons,
                         "current" if current else "")
 
-    def _draft_button(self, e: LibraryEntry) -> QPushButton:
+    def _draftlabelled_button(self, e: LibraryEntry) -> QPushButton:
         """Make the model's self-draft (what Settings → Model's "Self" mode drafts with), greyed with the reason
         when it gets none or has one: the settings sent users to `hearth models draft` in a terminal."""
         state = e.self_draft
@@ -247,7 +186,7 @@ class ModelsDialog(QDialog):
                if state.made else state.reason or
                "Make a lower-bit copy of this model that drafts for it in speculative decoding (modes Self and "
                "Auto): seconds for a small model, minutes for a large one.")
-        return _button("Self-draft made" if state.made else "Make self-draft", f"Make a self-draft of {e.name}",
+        return labelled_button("Self-draft made" if state.made else "Make self-draft", f"Make a self-draft of {e.name}",
                        lambda: self.selfDraftRequested.emit(e), state.can_make, tip)
 
     def set_catalog(self, rows: list[CatalogRow]) -> None:
@@ -255,7 +194,7 @@ class ModelsDialog(QDialog):
 
     def _catalog_row(self, r: CatalogRow) -> ModelRow:
         e = r.entry
-        get = _button("Installed" if r.installed else "Download", f"Download {e.name}",
+        get = labelled_button("Installed" if r.installed else "Download", f"Download {e.name}",
                       lambda: self.downloadRequested.emit(e.repo, e.file), not r.installed)
         details = f"{e.params} · {e.quantization} · {size_text(e.size)} · {e.license}"
         return ModelRow(e.name, details, e.description, pill(r.fit), (get,))
@@ -267,7 +206,7 @@ class ModelsDialog(QDialog):
             header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             rows.append(header)
             for f in repo.files:
-                get = _button("Download", f"Download {f.file}",
+                get = labelled_button("Download", f"Download {f.file}",
                               lambda _=False, f=f: self.downloadRequested.emit(f.repo, f.file))
                 rows.append(ModelRow(f.file, size_text(f.size), "", pill(f.fit), (get,)))
         self.results.set_rows(rows, f"No GGUF models on Hugging Face match “{query}”.")

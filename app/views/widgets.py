@@ -1,20 +1,26 @@
-"""Small building blocks shared by the views: flat icon buttons, section titles and a wrapping row."""
+"""Small building blocks shared by the views: flat icon buttons, section titles, a wrapping row and a progress
+panel."""
 
 from __future__ import annotations
 
 import unicodedata
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
     QLabel,
     QLayout,
     QLayoutItem,
+    QProgressBar,
+    QPushButton,
     QSizePolicy,
     QStyle,
     QStyleOptionToolButton,
     QStylePainter,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -161,3 +167,67 @@ class FlowLayout(QLayout):
             x += width + gap
             row_height = max(row_height, hint.height())
         return y + row_height - rect.y() + margins.bottom()
+
+
+def labelled_button(text: str, name: str, on_click: object, enabled: bool = True, tip: str = "") -> QPushButton:
+    """A push button with its accessible name, enabled state, tooltip and click handler, in one call."""
+    button = QPushButton(text)
+    button.setAccessibleName(name)
+    button.setEnabled(enabled)
+    button.setToolTip(tip)
+    button.clicked.connect(on_click)
+    return button
+
+
+class ProgressPanel(QFrame):
+    """A download, a load or an import: a bar, what is happening, Cancel, and Resume once a download stopped."""
+
+    cancelRequested = Signal()
+    resumeRequested = Signal()
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.setObjectName("ProgressPanel")
+        self.setAccessibleName(name)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setTextVisible(False)  # the label above says the percentage, with speed or ETA
+        self.bar.setAccessibleName(f"{name} progress")
+        self.cancel = labelled_button("Cancel", f"Cancel {name.lower()}", self.cancelRequested)
+        self.resume = labelled_button("Resume", f"Resume {name.lower()}", self.resumeRequested)
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel)
+        row.addWidget(self.resume)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addWidget(self.label)
+        layout.addLayout(row)
+        self.hide()
+
+    def running(self, text: str, percent: int | None) -> None:
+        """In progress; ``percent`` None while the total is not known yet (a busy bar)."""
+        self.label.setText(text)
+        self.bar.setRange(0, 0 if percent is None else 100)
+        self.bar.setValue(percent or 0)
+        self.bar.show()
+        self.cancel.show()
+        self.resume.hide()
+        self.show()
+
+    def stopped(self, text: str, resumable: bool) -> None:
+        """Cancelled or failed: the message, and Resume when the partial file can be continued."""
+        self.label.setText(text)
+        self.bar.setRange(0, 100)
+        self.cancel.hide()
+        self.resume.setVisible(resumable)
+        self.show()
+
+    def finished(self, text: str) -> None:
+        self.label.setText(text)
+        self.bar.hide()
+        self.cancel.hide()
+        self.resume.hide()
+        self.show()

@@ -174,3 +174,56 @@ def test_watching_can_be_switched_off_from_the_sidebar(qtbot: QtBot, window: Mai
     window.sidebar.watchToggled.emit(info, False)
     qtbot.waitUntil(lambda: not window.collections_model.items()[0].watched)
     assert window.assistant.scheduler.status().watching == ()
+
+
+@pytest.mark.slow
+def test_memories_exported_and_imported_from_the_memory_manager(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window could not back up or bring back what Hearth remembers (only `hearth memory export` could write
+    it, and nothing read it back). Import… shows its progress and can be stopped; Export… writes what it reads."""
+    import json
+    import uuid
+
+    from PySide6.QtWidgets import QFileDialog
+
+    def export_file(name: str, texts: list[str]) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps([{"id": str(uuid.uuid4()), "text": t} for t in texts] + [{"text": ""}]))
+        return path
+
+    small = export_file("laptop.json", [f"User's locker number {i} is on floor {i % 9}" for i in range(300)])
+    big = export_file("backup.json", [f"User planted tree number {i} in row {i % 7}" for i in range(1500)])
+    dialog = window.ctl.memory.open()
+    qtbot.waitUntil(lambda: dialog.status.text() == "Nothing remembered yet.", timeout=60_000)
+    buttons = {b.text(): b for b in dialog.findChildren(QPushButton)}
+    panel = dialog.transfer
+    shown: list[str] = []
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(small), ""))
+    buttons["Import…"].click()
+    qtbot.waitUntil(lambda: panel.label.text().startswith("Imported"), timeout=120_000)
+    assert panel.label.text() == ("Imported 300 memories from laptop.json; 0 already kept, 1 skipped. "
+                                  "Skipped: entry 301 has no text.")
+    qtbot.waitUntil(lambda: dialog.status.text() == "300 memories", timeout=30_000)
+
+    # a long import says how far it is and stops when asked, keeping what it stored
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(big), ""))
+    buttons["Import…"].click()
+    qtbot.waitUntil(lambda: panel.label.text().startswith("Importing backup.json: "), timeout=60_000)
+    shown.append(panel.label.text())
+    assert panel.cancel.isVisible()
+    panel.cancel.click()
+    qtbot.waitUntil(lambda: panel.label.text().startswith("Stopped: imported"), timeout=120_000)
+    assert " left (importing the file again adds them)" in panel.label.text()
+    assert shown[0].startswith("Importing backup.json: ") and "of 1,500 memories" in shown[0]
+    stored = 300 + int(panel.label.text().split("imported ")[1].split()[0].replace(",", ""))
+    assert stored < 1800
+    qtbot.waitUntil(lambda: dialog.status.text() == f"{stored:,} memories", timeout=30_000)
+
+    out = tmp_path / "saved.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    buttons["Export…"].click()
+    qtbot.waitUntil(lambda: panel.label.text().startswith("Exported"), timeout=60_000)
+    assert panel.label.text() == f"Exported {stored:,} memories to {out}."
+    assert len(json.loads(out.read_text())) == stored
+    dialog.close()
