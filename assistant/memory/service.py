@@ -356,9 +356,10 @@ class MemoryService:
     def restore(self, memories: dict[str, dict[str, Any]]) -> None:
         """Put ``memories`` (id -> metadata, text included, as :func:`rebuild.readable_memories` reads them)
         into this (fresh) store under their own ids, embedded again."""
+        rows = list(memories.items())
         with self._lock:
-            for start in range(0, len(memories), _INSERT_BATCH):
-                self._insert(dict(list(memories.items())[start:start + _INSERT_BATCH]))
+            for start in range(0, len(rows), _INSERT_BATCH):
+                self._insert(dict(rows[start:start + _INSERT_BATCH]))
 
     def _insert(self, memories: dict[str, dict[str, Any]]) -> None:
         if memories:
