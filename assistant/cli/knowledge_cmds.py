@@ -64,17 +64,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_collections_watch)
 
 
+#: Columns the progress line's words take at most: "indexing", "1,234/5,678", "chunks", "51.1 chunks/s",
+#: "about 1 min 08 s left" and the spaces between.
+_PROGRESS_TEXT = 66
+
+
 def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     """Drive an indexing job with a progress bar on stderr; returns its last event."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Column
 
     last = ProgressEvent("index", 0)
-    # the core's ETA (by bytes left): rich's own needs samples close together and showed -:--:-- for a run
-    # whose events came one embedding batch (half a minute) apart
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
-               TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[file]}"))
+
+    def text(field: str, **shape: Any) -> TextColumn:
+        return TextColumn(field, table_column=Column(no_wrap=True, **shape))
+
     console = Console(stderr=True)
+    # the core's ETA (by bytes left): rich's own needs samples close together and showed -:--:-- for a run
+    # whose events came one embedding batch (half a minute) apart. What the counts, rate and ETA leave goes to
+    # the bar and the file being read; below about 110 columns to the bar alone: on an 80-column terminal the
+    # file name took the line and cut every column ("indexi… fi… 7.1 chunks… about 1 min 19 s l…").
+    room = console.width - _PROGRESS_TEXT
+    bar_width = min(40, room - 30) if room >= 44 else max(10, room)
+    columns = [text("{task.description}"), BarColumn(bar_width=bar_width),
+               MofNCompleteColumn(table_column=Column(no_wrap=True)), text("{task.fields[unit]}"),
+               text("{task.fields[rate]}"), text("{task.fields[eta]}")]
+    if room >= 44:
+        columns.append(text("{task.fields[file]}", max_width=room - bar_width - 1, overflow="ellipsis"))
     # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("indexing", total=None, unit="", rate="", eta="", file="")

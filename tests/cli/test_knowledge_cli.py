@@ -309,6 +309,28 @@ def test_on_a_terminal_the_answer_is_shown_again_with_the_citations_hearth_added
     assert again.startswith("hearth> ") and "[1]" in again.split("\n")[0] and "\n[1] boat.md" in again, screen
 
 
+@pytest.mark.parametrize("columns", [80, 140])
+def test_the_indexing_progress_line_fits_the_terminal(tmp_path: Path, columns: int) -> None:
+    """On an 80-column terminal the file being read took the progress line and cut every other column to a
+    letter or two ("indexi… fi… 7.1 chunks… about 1 min 19 s l…"). The counts, rate and ETA are whole now; the
+    file is named where there is room, shortened with "…"."""
+    import re
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"a-rather-long-file-name-about-the-harbour-number-{i}.txt").write_text(
+            f"Section {i} talks about the harbour and its cranes. " * 150)
+    screen = _on_a_terminal(["index", str(folder), "-c", "notes"], columns=columns)
+    frames = {re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", f).rstrip() for f in re.split(r"[\r\n]", screen)}
+    lines = [f for f in frames if f.startswith("i") and " about " in f]  # while files are read (with an ETA)
+    assert lines and all(len(line) <= columns for line in lines), frames
+    assert not [line for line in lines if "…" in line.split(" a-rather-long")[0]], lines  # only the name is cut
+    assert all(re.match(r"indexing [━╸╺ ]+ *\d+/12 files [0-9.]+ chunks/s about ", line) for line in lines), lines
+    assert any("a-rather-long" in line for line in lines) == (columns > 110), lines
+    assert "notes: 12 files" in screen and "Traceback" not in screen
+
+
 def test_an_exported_grounded_answer_lists_the_sources_its_numbers_cite(docs: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """`hearth history export` wrote "… pier 9 [1]." with nothing saying what [1] is."""
