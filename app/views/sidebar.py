@@ -159,15 +159,18 @@ class Sidebar(QFrame):
         layout.addWidget(self.indexing)
         layout.addLayout(footer)
 
-    #: The knowledge list grows with its rows up to this, then scrolls; the chats list takes the rest.
-    MAX_COLLECTIONS_HEIGHT = 190
+    #: The knowledge list grows with its rows up to this many pixels, or this share of the sidebar in a taller
+    #: window, then scrolls; the chats list takes the rest.
+    MAX_COLLECTIONS_HEIGHT, MAX_COLLECTIONS_SHARE = 190, 0.4
 
     def _fit_collections(self) -> None:
-        """As tall as its rows (none: no room at all), up to :data:`MAX_COLLECTIONS_HEIGHT`: it kept 165 px
-        while empty, and in a short window the chats list shrank to one row and a half."""
+        """As tall as its rows (none: no room at all), up to its cap: it kept 165 px while empty, and in a short
+        window the chats list shrank to one row and a half; with a fixed 190 px a fourth collection scrolled out
+        of sight in a tall window while an empty chats list took the height."""
         view = self.collections
         rows = sum(view.sizeHintForRow(r) for r in range(view.model().rowCount()))
-        view.setFixedHeight(min(rows + 2 * view.frameWidth() + (4 if rows else 0), self.MAX_COLLECTIONS_HEIGHT))
+        cap = max(self.MAX_COLLECTIONS_HEIGHT, int(self.height() * self.MAX_COLLECTIONS_SHARE))
+        view.setFixedHeight(min(rows + 2 * view.frameWidth() + (4 if rows else 0), cap))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # rows wrap anew at another width
         super().resizeEvent(event)
