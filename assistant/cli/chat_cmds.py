@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.set_defaults(func=cmd_history_list)
     h = hs.add_parser("search", help="full-text search over all messages")
     h.add_argument("query")
-    h.add_argument("--limit", type=positive_int, default=50, metavar="N",
-                   help="list the N best matching chats (default 50; --json lists every matching message)")
+    h.add_argument("--limit", type=positive_int, metavar="N",
+                   help="list the N best matching chats (default 50); with --json the N best matching messages "
+                        "(default: every one)")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=cmd_history_search)
     h = hs.add_parser("export", help="print a conversation as Markdown or JSON")
@@ -352,22 +353,28 @@ def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+#: Chats `hearth history search` lists unless --limit says otherwise.
+_LISTED_CHATS = 50
+
+
 def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.query.strip():  # as `hearth search ""`: it printed nothing (exit 0)
         raise InputError("The search text is empty: give some words to look for.")
-    # text: each matching chat once, best first; JSON: every matching message (50 cut a busy chat's others off)
-    hits = ctx.assistant.history.search(args.query, limit=MAX_COUNT if args.json else args.limit + 1,
+    # text: each matching chat once, best first; JSON: every matching message (50 cut a busy chat's others off),
+    # or the --limit asked for (it was ignored)
+    limit = args.limit or (MAX_COUNT if args.json else _LISTED_CHATS)
+    hits = ctx.assistant.history.search(args.query, limit=limit if args.json else limit + 1,
                                         per_conversation=not args.json)
     if args.json:
         print_json([h.__dict__ for h in hits])
         return 0
-    for h in hits[: args.limit]:
+    for h in hits[:limit]:
         print(f"{h.conversation_id}  {h.title}: {' '.join(h.snippet.split())}")  # one line per hit
     if not hits:
         err(f"No chats match {args.query!r}.")
-    elif len(hits) > args.limit:  # the list stopped at 50 without a word
-        best = "this is the best one" if args.limit == 1 else f"these are the best {args.limit}"
-        err(f"More than {counted(args.limit, 'chat')} match: {best}. Add words to narrow the search, "
+    elif len(hits) > limit:  # the list stopped at 50 without a word
+        best = "this is the best one" if limit == 1 else f"these are the best {limit}"
+        err(f"More than {counted(limit, 'chat')} match: {best}. Add words to narrow the search, "
             f"or show more with --limit.")
     return 0
 

@@ -435,6 +435,8 @@ def test_history_search_lists_every_chat_that_matches(hearth_home: Path) -> None
     assert sorted(line.split()[0] for line in listed) == sorted([quiet.id, busy.id])
     found = json.loads(hearth("history", "search", "pineapple", "--json", home=hearth_home).stdout)
     assert len(found) == 56 and {hit["conversation_id"] for hit in found} == {quiet.id, busy.id}
+    limited = json.loads(hearth("history", "search", "pineapple", "--json", "--limit", "3", home=hearth_home).stdout)
+    assert len(limited) == 3  # --limit was ignored with --json
 
 
 def test_history_search_says_when_more_chats_match_than_it_lists(hearth_home: Path) -> None:
