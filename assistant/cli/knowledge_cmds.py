@@ -233,6 +233,8 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"{c.name}: {counted(c.files, 'file')}, {counted(c.chunks, 'chunk')}, {c.errors} skipped, "
               f"synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
+        if here := [s for s in c.sources if s not in c.missing_sources]:  # where its files are (not listed before)
+            print(f"  from {', '.join(here)}")
         if c.problem and c.resync_repairs:
             print(f"  NEEDS REPAIR: {c.problem}; {_index_command(c)} repairs it (only what is missing is embedded "
                   "again)")

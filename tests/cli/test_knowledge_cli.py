@@ -177,7 +177,8 @@ def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[
     assert cli.main(["collections", "watch", "mine", "on"]) == 0
     assert f"Watching 'mine' ({docs})" in capsys.readouterr().out
     assert cli.main(["collections", "list"]) == 0
-    assert ", watched," in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert ", watched," in listed and f"\n  from {docs}\n" in listed  # where its files are
     assert cli.main(["collections", "watch", "mine", "off", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["watched"] is False
     assert cli.main(["collections", "watch", "nope", "on"]) == 4
