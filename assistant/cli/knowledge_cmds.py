@@ -137,13 +137,13 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant, args.mode)
     if args.queries is not None:
         unusable = 0
-        for qid, text, problem in queries:
+        for qid, text, k, problem in queries:
             if problem:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
                 err(f"hearth: {problem}")
                 line: dict[str, Any] = {"id": qid, "error": problem}
             else:
-                hits = assistant.search(text, collections, args.k, args.folder, args.mode)
+                hits = assistant.search(text, collections, k or args.k, args.folder, args.mode)
                 line = {"id": qid, "hits": [_hit(h) for h in hits]}
             print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
         if unusable:
@@ -194,10 +194,11 @@ def _index_command(info: CollectionInfo) -> str:
     return f"`hearth index {folders} --collection {info.name}`"
 
 
-def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:
-    """``(id, text, problem)`` per non-blank line: the id is the line's number when it names none; a line that
-    is not a query has a ``problem`` (one bad line used to end the run, and the queries after it went unsearched;
-    ``"text": null`` searched for the word "None")."""
+def _read_queries(path: Path) -> Iterator[tuple[Any, str, int | None, str]]:
+    """``(id, text, k, problem)`` per non-blank line: the id is the line's number when it names none, ``k`` the
+    line's own number of hits (None: --k's; it was ignored); a line that is not a query has a ``problem`` (one
+    bad line used to end the run, and the queries after it went unsearched; ``"text": null`` searched for the
+    word "None")."""
     try:
         lines = sys.stdin.readlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -209,14 +210,16 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str, str]]:
         try:
             query = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, "", f"{path}:{number}: not JSON ({exc.msg})."
+            yield number, "", None, f"{path}:{number}: not JSON ({exc.msg})."
             continue
         query = query if isinstance(query, dict) else {}
-        qid, text = query.get("id", number), query.get("text")
+        qid, text, k = query.get("id", number), query.get("text"), query.get("k")
         if not isinstance(text, str) or not text.strip():
-            yield qid, "", f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
+            yield qid, "", None, f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
+        elif k is not None and (type(k) is not int or k < 1):
+            yield qid, "", None, f'{path}:{number}: "k" must be a whole number of hits, 1 or more (not {k!r}).'
         else:
-            yield qid, text, ""
+            yield qid, text, k, ""
 
 
 def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:

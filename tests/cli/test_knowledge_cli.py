@@ -90,11 +90,13 @@ def test_search_many_queries_in_one_process(docs: Path, tmp_path: Path,
     out, _ = capsys.readouterr()
     assert out.startswith("default: 2 files, 2 chunks (done in") and "skipped" in out and "junk.txt" in out
     queries = tmp_path / "q.jsonl"
-    queries.write_text('{"id": "q1", "text": "where is the boat moored"}\n\n{"id": 2, "text": "lock code"}\n')
+    queries.write_text('{"id": "q1", "text": "where is the boat moored"}\n\n{"id": 2, "text": "lock code"}\n'
+                       '{"id": 3, "text": "lock code", "k": 2}\n')
     assert cli.main(["search", "--queries", str(queries), "-k", "1"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    got = [(d["id"], Path(d["hits"][0]["path"]).name) for d in map(json.loads, lines)]
-    assert got == [("q1", "boat.md"), (2, "bike.txt")]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    got = [(d["id"], Path(d["hits"][0]["path"]).name) for d in lines]
+    assert got == [("q1", "boat.md"), (2, "bike.txt"), (3, "bike.txt")]
+    assert [len(d["hits"]) for d in lines] == [1, 1, 2]  # a line's own "k" (it was ignored)
 
 
 def test_an_unusable_query_line_is_said_and_the_other_queries_are_searched(docs: Path, tmp_path: Path,
@@ -105,14 +107,15 @@ def test_an_unusable_query_line_is_said_and_the_other_queries_are_searched(docs:
     capsys.readouterr()
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"id": "a", "text": "where is the boat moored"\n{"id": "b", "text": null}\n["lock code"]\n'
-                       '{"id": "c", "text": "lock code"}\n')
+                       '{"id": "c", "text": "lock code"}\n{"id": "d", "text": "lock code", "k": "2"}\n')
     assert cli.main(["search", "--queries", str(queries), "-k", "1"]) == 2
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["id"] for line in lines] == [1, "b", 3, "c"]
+    assert [line["id"] for line in lines] == [1, "b", 3, "c", "d"]
     assert "not JSON" in lines[0]["error"] and '"text" string' in lines[1]["error"] and "error" in lines[2]
     assert Path(lines[3]["hits"][0]["path"]).name == "bike.txt"
-    assert f"{queries}:1: not JSON" in err and f"{queries}:2:" in err and "3 unusable line(s)" in err
+    assert lines[4]["error"] == f'{queries}:5: "k" must be a whole number of hits, 1 or more (not \'2\').'
+    assert f"{queries}:1: not JSON" in err and f"{queries}:2:" in err and "4 unusable line(s)" in err
     assert "Traceback" not in err
 
 
