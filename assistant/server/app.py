@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -41,9 +42,12 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
     app.state.active = active
     app.state.cancel_all = lambda: [events.interrupt() for events in list(active)]
 
-    app.include_router(catalog.public)
-    for module in (chat, completions, catalog):
-        app.include_router(module.router)
+    routers = (catalog.public, chat.router, completions.router, catalog.router)
+    for router in routers:
+        app.include_router(router)
+    # what a request for any other route is told (see _http_error)
+    app.state.served = sorted({f"{method} {route.path_format}" for router in routers for route in router.routes
+                               if isinstance(route, APIRoute) for method in route.methods})
 
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(HearthError, _core_error)
@@ -90,10 +94,16 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return APIError(400, "Invalid request: " + "; ".join(problems) + ".", param=param or None).response()
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals in OpenAI's shape; a route that is not Hearth's says which ones are (it said
+    "Not Found", which a client's log could not act on)."""
     assert isinstance(exc, HTTPException)
     kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-    return JSONResponse(error_body(str(exc.detail), kind), status_code=exc.status_code, headers=exc.headers)
+    message = str(exc.detail)
+    if exc.status_code in (404, 405) and exc.detail in ("Not Found", "Method Not Allowed"):
+        message = (f"Hearth's API has no {request.method} {request.url.path}; it serves "
+                   f"{', '.join(request.app.state.served)}.")
+    return JSONResponse(error_body(message, kind), status_code=exc.status_code, headers=exc.headers)
 
 
 class _CatchAll:

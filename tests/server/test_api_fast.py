@@ -135,8 +135,11 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     badly_named = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                          "collections": ["my notes"]})
     assert badly_named.status_code == 400 and "not a valid collection name" in badly_named.json()["error"]["message"]
-    missing = server.get("/nothing-here")
-    assert missing.status_code == 404 and "error" in missing.json()
+    missing = server.get("/nothing-here")  # it said "Not Found"
+    assert missing.status_code == 404 and missing.json()["error"]["message"].startswith(
+        "Hearth's API has no GET /v1/nothing-here; it serves GET /health, GET /v1/models, ")
+    wrong_method = server.get("/chat/completions")
+    assert wrong_method.status_code == 405 and "POST /v1/chat/completions" in wrong_method.json()["error"]["message"]
     assert httpx.get(str(server.base_url.join("/v1/models"))).status_code == 401  # no token
     # the token is checked before anything else: without it, even a body that is not JSON gets 401
     refused = httpx.post(str(server.base_url.join("/v1/chat/completions")), content=b"{not json",
