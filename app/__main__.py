@@ -47,8 +47,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _missing_path(argv: list[str]) -> str | None:
+    """The first argument when it names a file or folder (a path, not a command) that does not exist: `hearth
+    ~/Notes` with a typo answered argparse's "invalid choice", as if it were a misspelt command."""
+    first = argv[0] if argv else ""
+    if not (first.startswith(("/", "~", ".", "file://")) or "/" in first):
+        return None
+    path = Path(unquote(urlparse(first).path)) if first.startswith("file://") else Path(first).expanduser()
+    return None if path.exists() else first
+
+
 def _main(argv: list[str]) -> int:
     paths = gui_paths(argv)
+    if paths is None and (missing := _missing_path(argv)) is not None:
+        print(f"hearth: There is no file or folder {missing} to open the window with (`hearth --help` lists the "
+              "commands).", file=sys.stderr)
+        return 2
     if paths is not None:
         from assistant.doctor.qt import check
 

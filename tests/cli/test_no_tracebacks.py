@@ -112,6 +112,8 @@ def refusal(*args: str, code: int, needle: str, slow: bool = False) -> Any:
 
 REFUSALS = [
     refusal("nosuch", code=2, needle="invalid choice"),
+    # a folder with a typo: it said "invalid choice", as for a misspelt command
+    refusal("{f}/no-such-folder", code=2, needle="There is no file or folder"),
     refusal("models", code=2, needle="required"),
     refusal("history", "export", "nope", code=4, needle="nope"),
     refusal("history", "export", "nope", "--format", "json", code=4, needle="nope"),
