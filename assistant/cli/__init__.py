@@ -101,8 +101,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a warning is a line for the user, as every other message ("WARNING assistant.knowledge.loaders: …" read
+    # like a crash log); -v adds the level and where it came from, for a bug report
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "hearth: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -335,6 +335,8 @@ def indexed(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
             ("d", "nested more than 100 folders deep (not indexed)"),
             ("damaged.pdf", "no extractable text (scanned PDF?)")}
         assert out.stderr.count("damaged.pdf is a damaged PDF") == 1  # pypdf's complaint names the file, once
+        said = next(line for line in out.stderr.splitlines() if "damaged.pdf is a damaged PDF" in line)
+        assert said.startswith("hearth: "), said  # it read "WARNING assistant.knowledge.loaders: …"
         yield root
     finally:
         remove_chain(root / "d")
