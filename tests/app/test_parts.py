@@ -374,3 +374,23 @@ def test_the_settings_dialog_fits_a_small_screen_at_any_font_size(qtbot: QtBot) 
             assert tabs.minimumSizeHint().width() >= tabs.tabBar().sizeHint().width(), size
     finally:
         app.setStyleSheet(before)
+
+
+def test_an_icon_takes_the_colour_of_the_theme_shown(qapp) -> None:
+    """Icons were drawn once in the light theme's grey (#7a726a), which stayed on the dark theme's near-black
+    background; they are drawn in the shown theme's muted colour, also after a switch, and fade when disabled."""
+    from PySide6.QtGui import QColor, QIcon
+
+    from app.icons import icon
+    from app.theme import DARK
+
+    def drawn(mode: QIcon.Mode = QIcon.Mode.Normal) -> QColor:
+        image = icon("search").pixmap(24, 24, mode).toImage()
+        pixels = [image.pixelColor(x, y) for x in range(24) for y in range(24)]
+        return max(pixels, key=lambda c: c.alpha())  # a pixel of the stroke itself
+
+    for name, colors in (("light", LIGHT), ("dark", DARK), ("light", LIGHT)):
+        with themed(qapp, name, 11):
+            color = drawn()
+            assert color.name() == colors["muted"] and color.alpha() == 255, (name, color.name())
+            assert drawn(QIcon.Mode.Disabled).alpha() < 160
