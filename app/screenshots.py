@@ -72,7 +72,7 @@ def main(only: str = "") -> None:
         _wait(app, lambda: bool(ready))
         ctl = window.ctl
         assert ctl is not None
-        alone = {"server": server_shots, "models": models_shot}.get(only)
+        alone = {"server": server_shots, "models": models_shot, "memory-import": memory_import_shot}.get(only)
         if alone is not None:
             alone(window, app)
             _wait(app, lambda: not any(lane.busy for lane in window.workers.lanes), 60)  # start-up warm-ups
@@ -123,6 +123,7 @@ def main(only: str = "") -> None:
 
         models_shot(window, app)
         memory_shot(window, app)
+        memory_import_shot(window, app)
         speculation_answer_shot(window, app)
         server_shots(window, app)
 
@@ -231,6 +232,34 @@ def memory_shot(window: MainWindow, app: QApplication) -> None:
     if answer is not None and answer.memories:
         answer.sourceRequested.emit(None)
     _save(window, "memory-used", app)
+
+
+def memory_import_shot(window: MainWindow, app: QApplication) -> None:
+    """The memory manager after importing what another computer's Hearth exported (two entries unusable)."""
+    import json
+    import uuid
+
+    from PySide6.QtWidgets import QFileDialog
+
+    ctl = window.ctl
+    assert ctl is not None
+    export = Path(os.environ["HEARTH_HOME"]) / "from-my-old-laptop.json"
+    facts = ("User lives in Bergen", "User plays the cello", "User is vegetarian", "User's sister Marta lives in Oslo",
+             "User prefers short answers", "User's bike lock code is 4312")
+    export.write_text(json.dumps([{"id": str(uuid.uuid4()), "text": fact, "created_at": "2026-03-01T10:00:00+00:00"}
+                                  for fact in facts] + [{"text": ""}, 7]))
+    dialog = ctl.memory.open()
+    dialog.resize(560, 460)
+    chosen = QFileDialog.getOpenFileName
+    QFileDialog.getOpenFileName = staticmethod(lambda *_a, **_k: (str(export), ""))  # type: ignore[method-assign]
+    try:
+        dialog._import()
+    finally:
+        QFileDialog.getOpenFileName = chosen  # type: ignore[method-assign]
+    _wait(app, lambda: dialog.transfer.label.text().startswith("Imported"), 120)
+    _wait(app, lambda: "memories" in dialog.status.text(), 30)
+    _save(dialog, "memory-import", app)
+    dialog.reject()
 
 
 def _with_theme(settings: object, name: str) -> object:
