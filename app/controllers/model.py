@@ -101,7 +101,8 @@ class ModelController(QObject):
         try:
             self.assistant.warm_up("indexing")
         except Exception:  # a warm-up only saves time later: the first indexing run meets and says the problem
-            log.warning("the indexing warm-up failed", exc_info=True)
+            if not self.closing.is_set():  # closed mid-import, the exiting interpreter fails it: nothing to say
+                log.warning("the indexing warm-up failed", exc_info=True)
 
     @property
     def importing(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -199,7 +199,7 @@ class SettingsDialog(QDialog):
         layout = page.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertWidget(2, self._speculation_group())
-        scroll = QScrollArea()  # the longest page: it scrolls rather than stretch the dialog past small screens
+        scroll = _FormScroll()  # the longest page: it scrolls rather than stretch the dialog past small screens
         scroll.setObjectName("SettingsScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -562,6 +562,20 @@ def _short(reason: str, name: str, limit: int = 64) -> str:
 def _usable(candidate: Any) -> bool:
     """A draft candidate the picker lets the user choose: compatible, and on this computer."""
     return bool(candidate.compatible and candidate.path and candidate.kind != "catalog")
+
+
+class _FormScroll(QScrollArea):
+    """Scrolls up and down only, and is never narrower than the form it holds (with the scroll bar): a scroll
+    area's own minimum knows nothing of its widget, so at font size 24 the dialog at its narrowest cut the Model
+    page at the right ("Brows" of Browse…, the fields' ends)."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        inner = self.widget()
+        if inner is None:
+            return hint
+        width = inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())
 
 
 def _page(form: QFormLayout, note: str) -> QWidget:

@@ -437,6 +437,24 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
     window.close()
 
 
+def test_the_settings_model_page_is_whole_at_a_large_font_and_the_narrowest_dialog(qtbot: QtBot,
+                                                                                   qapp: QApplication) -> None:
+    """At font size 24 the Settings dialog at its narrowest cut the Model page at the right ("Brows" of Browse…
+    and the fields' ends): the page scrolls up and down only, and its scroll area's minimum ignored the form."""
+    from PySide6.QtWidgets import QScrollArea
+
+    with themed(qapp, "light", 24):
+        window = open_window(qtbot)
+        dialog = window.open_settings()
+        dialog.resize(dialog.minimumSizeHint())
+        QApplication.processEvents()
+        scroll = dialog.findChild(QScrollArea, "SettingsScroll")
+        assert scroll.isVisible() and scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+        assert scroll.widget().width() <= scroll.viewport().width()
+        dialog.reject()
+        window.close()
+
+
 def _conversation_menu_action(qtbot: QtBot, window: MainWindow, text: str) -> QAction:
     """Right-click the first chat in the sidebar and return the menu's action named ``text``."""
     view = window.sidebar.conversations
