@@ -318,6 +318,7 @@ class MainWindow(QMainWindow):
         if self.ctl is not None:
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
+            self.ctl.memory.shutdown()  # an import stops after its batch (it ran on; the window froze 13 s)
             self.ctl.models.shutdown()  # a download's partial file stays; the next start can resume it
             self.ctl.model.shutdown()
             self.ctl.server.poll.stop()  # the API server itself stops with the assistant, below

@@ -9,9 +9,11 @@ to the value in use). A file that is not TOML, changed while a process runs, is 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
+import stat
 import tempfile
 import time
 import tomllib
@@ -214,6 +216,8 @@ def atomic_write_text(path: Path, text: str, expected: str | None = None) -> boo
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        with contextlib.suppress(OSError):  # the file keeps its permissions (mkstemp's are 0600)
+            os.chmod(fd, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

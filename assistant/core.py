@@ -566,10 +566,13 @@ class Assistant:
         self._draft_for = (wanted, path)
         return info
 
-    def _check_draft(self, model: str | Path | None, mode: str | None, draft_model: str) -> None:
+    def check_draft(self, model: str | Path | None, mode: str | None, draft_model: str) -> None:
         """Refuse a draft model named for one answer that it cannot draft with, from the models' headers, before
         the model loads: a name that is no model was refused seconds later, and one named with speculation off
-        was ignored without a word."""
+        was ignored without a word. `hearth chat` calls it at start: it refused every message instead."""
+        if not draft_model.strip():
+            raise InputError("Name the draft model: its shown name, file name, a part of either, or a path "
+                             "(`hearth models drafts` lists the ones that can draft).")
         if self._remote_engine is not None:  # ensure_draft says why speculation needs the local model
             return
         mode = mode or self.settings.model.speculative
@@ -794,9 +797,17 @@ class Assistant:
     def export_memories(self, path: Path) -> int:
         """Write every memory, superseded ones too, to ``path`` as JSON (what :meth:`import_memories` reads);
         returns how many. The file is replaced whole or not at all."""
+        if path.is_dir():
+            raise InputError(f"{path} is a folder: give the export a file name.")
         data = self.memory_store.export()
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         try:
-            atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                # written through: a link stays a link, and a device (/dev/stdout) stays one (renamed over,
+                # root's /dev/null became a plain file)
+                path.write_text(text, encoding="utf-8")
+            else:
+                atomic_write_text(path, text)
         except OSError as exc:
             raise InputError(f"Cannot write the export to {path}: {exc.strerror or exc}.") from exc
         return len(data)
@@ -893,7 +904,7 @@ class Assistant:
             for name in options.collections or ():
                 self.collection(name)
             if draft_model is not None:
-                self._check_draft(model, mode, draft_model)
+                self.check_draft(model, mode, draft_model)
         except HearthError as exc:
             yield Failed(str(exc), error_type=type(exc).__name__)
             return

@@ -137,3 +137,8 @@ class MemoryController(QObject):
         if self.dialog is not None:
             self.dialog.transfer.hide()
         self._error(message)
+        self.search(self.query)  # what batches it stored before it failed is listed
+
+    def shutdown(self) -> None:
+        if self.import_cancel is not None:
+            self.import_cancel.set()

@@ -92,6 +92,8 @@ class _Call:
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
         sampling = assistant.sampling(args.preset, args.speculative, temperature=args.temperature, seed=args.seed)
+        if args.draft_model is not None:
+            assistant.check_draft(model, sampling.speculative.mode, args.draft_model)
         return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory,
                    args.draft_model)
 

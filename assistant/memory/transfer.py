@@ -8,6 +8,7 @@ and must not lose the rest of the file to one bad entry: each unusable entry is 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import uuid
@@ -59,18 +60,24 @@ class ImportReport:
 def read_export(path: Path) -> list[Any]:
     """The entries of the export file at ``path``; one clear error when it cannot be one."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"There is no file {path}.") from None
     except IsADirectoryError:
         raise InputError(f"{path} is a folder: give the file `hearth memory export -o FILE` wrote.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    # UTF-8 as Hearth writes it; UTF-16 with its mark is what a Windows shell's `>` writes
+    encoding = "utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode(encoding))
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text: give the file `hearth memory export -o FILE` wrote.") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): give the file "
                          "`hearth memory export -o FILE` wrote.") from None
+    except RecursionError:
+        raise InputError(f"{path} is not a memory export: its JSON is nested thousands of levels deep.") from None
     if not isinstance(data, list):
         raise InputError(f"{path} is not a memory export: that is a JSON list of memories, each with a \"text\".")
     return data
@@ -114,7 +121,27 @@ def _when(value: Any, default: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """``value`` when it is a string, else ""; a broken character in it (half of an emoji's pair, which JSON
+    allows) is the replacement character: the store cannot keep such text, and the import stopped there for good."""
+    if not isinstance(value, str):
+        return ""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _id(value: Any) -> str:
+    """An id as Hearth writes it (a lower-case UUID), or as given when it is not one: "{1111…}" or upper case
+    is the same memory (counted as imported, it was dropped by the store as one it had)."""
+    given = _text(value).strip()
+    try:
+        return str(uuid.UUID(given))
+    except ValueError:
+        return given
+
+
+def _at(value: str) -> datetime:
+    """An ISO date; one without a zone is UTC, as Hearth writes them."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> list[Entry]:
@@ -122,7 +149,8 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> li
     as already there (the same id, or a memory with the same text), or as a problem naming the entry.
 
     An entry stays superseded when the memory that replaced it is in the file or the store (under the id it has
-    there); when that one is in neither, the entry is the latest word again, as when it is forgotten."""
+    there); when that one is in neither, the entry is the latest word again, as when it is forgotten; in a loop
+    of replacements (A by B, B by A) the latest of them is."""
     now = datetime.now(UTC).isoformat()
     have = {_key(m.text): m.id for m in kept}
     aliases = {m.id: m.id for m in kept}  # an id in the file -> the id of that memory in the store
@@ -137,7 +165,7 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> li
         except HearthError:
             report.problems.append(f"entry {n} has no text")
             continue
-        given = _text(item.get("id")).strip()
+        given = _id(item.get("id"))
         if given in numbered:
             report.problems.append(f"entry {n} has the id of entry {numbered[given]}")
             continue
@@ -155,50 +183,59 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> li
         have[_key(text)] = memory_id
         created = _when(item.get("created_at"), now)
         found.append(Entry(memory_id, text, created, _when(item.get("updated_at"), created),
-                           _text(item.get("superseded_by")).strip() or None,
-                           _text(item.get("source_conversation")),
+                           _id(item.get("superseded_by")) or None, _text(item.get("source_conversation")),
                            " ".join(_text(item.get("source_text")).split())[:SOURCE_TEXT_CHARS]))
+    by_id = {entry.id: entry for entry in found}
     for entry in found:
         newer = aliases.get(entry.superseded_by) if entry.superseded_by else None
         entry.superseded_by = newer if newer != entry.id else None
+    for entry in found:
+        chain: list[str] = []
+        at: Entry | None = entry
+        while at is not None and at.id not in chain:
+            chain.append(at.id)
+            at = by_id.get(at.superseded_by or "")
+        if at is not None:  # back to one already in the chain: a loop, which hid every fact in it
+            loop = [by_id[i] for i in chain[chain.index(at.id):]]
+            max(loop, key=lambda e: _at(e.updated_at)).superseded_by = None
     return found
-
-
-def _later(a: str, b: str) -> bool:
-    """Whether the ISO date ``a`` is after ``b`` (dates without a zone are UTC, as Hearth writes them)."""
-    def at(value: str) -> datetime:
-        when = datetime.fromisoformat(value)
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return at(a) > at(b)
 
 
 def settle_slots(found: list[Entry], active: list[MemoryItem],
                  report: ImportReport) -> tuple[list[Entry], dict[str, str]]:
-    """Imported facts against the kept ``active`` ones that set the same thing (one home, one name): the one
-    learned later stays active and the other is superseded by it; one that says the same ("I live in Oslo" /
-    "User lives in Oslo") is already there. Returns the entries to add and, kept id -> imported id, the kept
-    memories an imported one replaces (marked once it is stored)."""
-    by_id = {m.id: m for m in active}
-    slots = {m.id: slot.name for m in active if (slot := slot_of(m.text)) is not None}
+    """Imported facts against the kept ``active`` ones, and against each other, that set the same thing (one
+    home, one name): the one set later (its last edit: a kept fact edited today is today's word) stays active
+    and the other is superseded by it; one that says the same ("I live in Oslo" / "User lives in Oslo") is
+    already there. Returns the entries to add and, kept id -> imported id, the kept memories an imported one
+    replaces (marked once it is stored)."""
+    texts = {m.id: m.text for m in active}
+    when = {m.id: m.updated_at or m.created_at for m in active}
+    slots = {m.id: slot.name for m in active if (slot := slot_of(m.text)) is not None}  # the active ones
+    imported: dict[str, Entry] = {}
     replaced: dict[str, str] = {}
-    same: dict[str, str] = {}  # an entry that is already there -> the kept memory that says it
-    added: list[Entry] = []
-    for entry in found:
+    same: dict[str, str] = {}  # an entry that is already there -> the memory that says it
+    for entry in sorted(found, key=lambda e: _at(e.updated_at)):  # oldest first: a later one replaces it
         slot = slot_of(entry.text)
         if slot is not None and entry.superseded_by is None:
-            olds = [Candidate(i, by_id[i].text, 0.0) for i, name in slots.items() if name == slot.name]
+            olds = [Candidate(i, texts[i], 0.0) for i, name in slots.items() if name == slot.name]
             verdict = judge(None, entry.text, olds, None)
             if verdict.duplicate_of is not None:
                 same[entry.id] = verdict.duplicate_of
                 report.already += 1
                 continue
             for old_id in verdict.supersedes:
-                if _later(by_id[old_id].created_at, entry.created_at):
+                if old_id in imported:  # an older fact of the same file
+                    imported[old_id].superseded_by = entry.id
+                elif _at(when[old_id]) > _at(entry.updated_at):
                     entry.superseded_by = old_id
+                    continue
                 else:
                     replaced[old_id] = entry.id
-        added.append(entry)
-    for entry in added:  # one the file says was replaced by a fact already there: by that memory
+                slots.pop(old_id)
+            if entry.superseded_by is None:
+                slots[entry.id], texts[entry.id], when[entry.id] = slot.name, entry.text, entry.updated_at
+        imported[entry.id] = entry
+    for entry in imported.values():  # one the file says was replaced by a fact already there: by that memory
         if entry.superseded_by in same:
             entry.superseded_by = same[entry.superseded_by]
-    return added, replaced
+    return list(imported.values()), replaced

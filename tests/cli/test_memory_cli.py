@@ -164,3 +164,49 @@ def test_an_export_imported_again_brings_back_every_memory_with_its_history(hear
         assert hearth("memory", "import", str(bad))[0] == 2 and needle in hearth.err, hearth.err
     assert hearth("memory", "import", str(tmp_path / "missing.json"))[0] == 2 and "There is no file" in hearth.err
     assert json.loads(hearth("memory", "status", "--json")[1])["memories"] == 3
+
+
+def test_an_import_of_a_hand_edited_or_odd_file_keeps_every_memory_it_can(hearth, tmp_path: Path) -> None:
+    """What a QA pass found: half of an emoji's pair (valid JSON) stopped the import for good after its first
+    batch; a fact the user edited today lost to an imported one from last year (the dates compared were the
+    first ones); an id in upper case or braces was counted as imported and dropped; two homes in one file both
+    stayed; a loop of replacements hid both facts; a UTF-16 file or JSON nested deep was not one line; an
+    export over a link replaced the link."""
+    import os
+    import uuid
+
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    kept = json.loads(hearth("memory", "add", "User lives in Oslo", "--json")[1])[0]
+    assert hearth("memory", "edit", kept["id"], "User lives in Bergen")[0] == 0  # edited today
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps([
+        {"id": ids[0], "text": "User likes \ud83d tea", "source_text": "I like \ud83d tea"},
+        {"id": kept["id"].upper(), "text": "User lives in Bergen"},  # the kept one, its id in upper case
+        {"id": "{" + str(uuid.uuid4()) + "}", "text": "User lives in Paris", "created_at": "2025-06-01T00:00:00+00:00"},
+        {"text": "User's favourite colour is green", "created_at": "2024-01-01T00:00:00+00:00"},
+        {"text": "User's favourite colour is blue", "created_at": "2024-05-01T00:00:00+00:00"},
+        {"id": ids[1], "text": "User plays chess", "superseded_by": ids[2], "updated_at": "2024-01-01T00:00:00"},
+        {"id": ids[2], "text": "User plays go", "superseded_by": ids[1], "updated_at": "2024-02-01T00:00:00"},
+    ], ensure_ascii=True), encoding="utf-16")
+    code, out = hearth("memory", "import", str(odd), "--json")
+    assert code == 0 and json.loads(out) == {"added": 6, "already": 1, "problems": [], "left": 0}, hearth.err
+    listed = {m["text"]: m for m in json.loads(hearth("memory", "list", "--all", "--json")[1])}
+    assert listed["User likes \ufffd tea"]["source_text"] == "I like \ufffd tea"
+    assert listed["User lives in Bergen"]["superseded_by"] is None  # today's edit is the latest word
+    assert listed["User lives in Paris"]["superseded_by"] == kept["id"]
+    green, blue = listed["User's favourite colour is green"], listed["User's favourite colour is blue"]
+    assert green["superseded_by"] == blue["id"] and blue["superseded_by"] is None  # one file's two favourites
+    assert listed["User plays go"]["superseded_by"] is None and listed["User plays chess"]["superseded_by"] == ids[2]
+    assert len(listed) == 7
+
+    (deep := tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert hearth("memory", "import", str(deep))[0] == 2 and "nested thousands of levels deep" in hearth.err
+
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    (link := tmp_path / "link.json").symlink_to(target)
+    assert hearth("memory", "export", "-o", str(link))[0] == 0
+    assert link.is_symlink() and len(json.loads(target.read_text())) == 7
+    assert hearth("memory", "export", "-o", str(target))[0] == 0 and oct(os.stat(target).st_mode & 0o777) == "0o644"
+    assert hearth("memory", "export", "-o", str(tmp_path))[0] == 2 and "is a folder" in hearth.err

@@ -134,6 +134,10 @@ REFUSALS = [
     refusal("ask", "--temperature", "nan", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "--speculative", "draft", "--draft-model", "nosuch", "Hi?", code=2,
             needle="The draft model 'nosuch' cannot be used"),
+    # `hearth chat` loaded the model, then refused every message; an empty name was taken as none
+    refusal("chat", "--speculative", "draft", "--draft-model", "nosuch", code=2,
+            needle="The draft model 'nosuch' cannot be used"),
+    refusal("ask", "--draft-model", " ", "Hi?", code=2, needle="Name the draft model"),
     refusal("ask", "--temperature", "-1", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
     refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
