@@ -139,8 +139,12 @@ def _id(value: Any) -> str:
 
 
 def _at(value: str) -> datetime:
-    """An ISO date; one without a zone is UTC, as Hearth writes them."""
-    when = datetime.fromisoformat(value)
+    """An ISO date; one without a zone is UTC, as Hearth writes them; none (a store's row without one) is the
+    earliest."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
