@@ -102,6 +102,7 @@ class MemoryController(QObject):
         if self.import_cancel is not None or self.dialog is None:
             return
         cancel = self.import_cancel = threading.Event()
+        self.dialog.import_button.setEnabled(False)
         self.dialog.transfer.running(f"Reading {path.name}…", None)
         progress = self._import_progress = Relay(lambda p: self._importing(path, p))
         assistant = self.assistant
@@ -123,8 +124,13 @@ class MemoryController(QObject):
         text = f"Importing {path.name}: {p.done:,.0f} of {counted(total, 'memory', 'memories')}{eta}"
         self.dialog.transfer.running(text, int(100 * p.done / total) if total else None)
 
-    def _imported(self, path: Path, report: Any) -> None:
+    def _import_ended(self) -> None:
         self.import_cancel = self._import_progress = None
+        if self.dialog is not None:
+            self.dialog.import_button.setEnabled(True)
+
+    def _imported(self, path: Path, report: Any) -> None:
+        self._import_ended()
         problems = report.problems[:SHOWN_PROBLEMS]
         more = f"; and {len(report.problems) - len(problems)} more" if len(report.problems) > len(problems) else ""
         named = f" Skipped: {'; '.join(problems)}{more}." if problems else ""
@@ -133,7 +139,7 @@ class MemoryController(QObject):
         self.search(self.query)
 
     def _import_failed(self, message: str) -> None:
-        self.import_cancel = self._import_progress = None
+        self._import_ended()
         if self.dialog is not None:
             self.dialog.transfer.hide()
         self._error(message)

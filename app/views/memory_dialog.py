@@ -89,7 +89,8 @@ class MemoryDialog(QDialog):
         clear.clicked.connect(lambda: confirm(self, "Forget everything?", "Hearth will forget everything it "
                                               "remembers about you. This cannot be undone.", "Forget all",
                                               self.clearRequested.emit))
-        export, import_ = QPushButton("Export…"), QPushButton("Import…")
+        export, self.import_button = QPushButton("Export…"), QPushButton("Import…")
+        import_ = self.import_button  # off while an import runs: a second click was ignored without a word
         export.setAccessibleName("Export memories to a file")
         import_.setAccessibleName("Import memories from a file")
         export.clicked.connect(self._export)

@@ -447,7 +447,7 @@ def resolve_draft(target_path: str | Path, mode: str, configured: str,
         try:
             chosen = _configured(target_path, configured, candidates)
         except NoDraftError:
-            if mode == "draft":
+            if mode == "draft" or strict:
                 raise
             chosen = None
         if chosen is not None and chosen.compatible:
@@ -476,6 +476,10 @@ def _configured(target_path: str | Path, configured: str,
     key = configured.strip().lower()
     as_path = Path(configured.strip()).expanduser()
     resolved = str(as_path.resolve()) if as_path.is_file() else None
+    target = Path(target_path).expanduser().resolve()
+    if resolved == str(target) or key in (target.name.lower(), target.stem.lower()):  # it said "there is no model"
+        raise NoDraftError(f"{target.name} is the model answering: the draft model must be another, smaller one "
+                           "with the same vocabulary (`hearth models drafts` lists them).")
     named = [c for c in candidates if c.path and (c.path in (resolved, str(as_path)) or key in (
         Path(c.path).name.lower(), Path(c.path).stem.lower()))]
     named = named or [c for c in candidates if c.name.lower() == key]

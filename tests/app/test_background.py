@@ -211,10 +211,10 @@ def test_memories_exported_and_imported_from_the_memory_manager(qtbot: QtBot, wi
     buttons["Import…"].click()
     qtbot.waitUntil(lambda: panel.label.text().startswith("Importing backup.json: "), timeout=60_000)
     shown.append(panel.label.text())
-    assert panel.cancel.isVisible()
+    assert panel.cancel.isVisible() and not buttons["Import…"].isEnabled()  # one import at a time
     panel.cancel.click()
     qtbot.waitUntil(lambda: panel.label.text().startswith("Stopped: imported"), timeout=120_000)
-    assert " left (importing the file again adds them)" in panel.label.text()
+    assert " left (importing the file again adds them)" in panel.label.text() and buttons["Import…"].isEnabled()
     assert shown[0].startswith("Importing backup.json: ") and "of 1,500 memories" in shown[0]
     stored = 300 + int(panel.label.text().split("imported ")[1].split()[0].replace(",", ""))
     assert stored < 1800

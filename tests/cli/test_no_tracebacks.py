@@ -138,6 +138,8 @@ REFUSALS = [
     refusal("chat", "--speculative", "draft", "--draft-model", "nosuch", code=2,
             needle="The draft model 'nosuch' cannot be used"),
     refusal("ask", "--draft-model", " ", "Hi?", code=2, needle="Name the draft model"),
+    # "there is no model 'SmolLM2-…'" of the model that answers, which -m accepts by that name
+    refusal("ask", "--draft-model", "SmolLM2-135M-Instruct.Q4_1.gguf", "Hi?", code=2, needle="is the model answering"),
     refusal("ask", "--temperature", "-1", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
     refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
