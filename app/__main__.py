@@ -20,13 +20,18 @@ def gui_paths(argv: list[str]) -> list[Path] | None:
     for arg in argv:
         if arg.startswith("-"):
             return None
-        path = Path(unquote(urlparse(arg).path)) if arg.startswith("file://") else Path(arg).expanduser()
+        path = _as_path(arg)
         if not path.exists():
             return None
         paths.append(path)
     if argv and argv[0] in command_names():
         return None
     return paths
+
+
+def _as_path(arg: str) -> Path:
+    """A path as typed, or a ``file://`` URL as a file manager passes it."""
+    return Path(unquote(urlparse(arg).path)) if arg.startswith("file://") else Path(arg).expanduser()
 
 
 def command_names() -> set[str]:
@@ -53,8 +58,7 @@ def _missing_path(argv: list[str]) -> str | None:
     first = argv[0] if argv else ""
     if not (first.startswith(("/", "~", ".", "file://")) or "/" in first):
         return None
-    path = Path(unquote(urlparse(first).path)) if first.startswith("file://") else Path(first).expanduser()
-    return None if path.exists() else first
+    return None if _as_path(first).exists() else first
 
 
 def _main(argv: list[str]) -> int:

@@ -239,8 +239,6 @@ def memory_import_shot(window: MainWindow, app: QApplication) -> None:
     import json
     import uuid
 
-    from PySide6.QtWidgets import QFileDialog
-
     ctl = window.ctl
     assert ctl is not None
     export = Path(os.environ["HEARTH_HOME"]) / "from-my-old-laptop.json"
@@ -250,12 +248,7 @@ def memory_import_shot(window: MainWindow, app: QApplication) -> None:
                                   for fact in facts] + [{"text": ""}, 7]))
     dialog = ctl.memory.open()
     dialog.resize(560, 460)
-    chosen = QFileDialog.getOpenFileName
-    QFileDialog.getOpenFileName = staticmethod(lambda *_a, **_k: (str(export), ""))  # type: ignore[method-assign]
-    try:
-        dialog._import()
-    finally:
-        QFileDialog.getOpenFileName = chosen  # type: ignore[method-assign]
+    ctl.memory.import_file(export)  # what Import… does with the file chosen
     _wait(app, lambda: dialog.transfer.label.text().startswith("Imported"), 120)
     _wait(app, lambda: "memories" in dialog.status.text(), 30)
     _save(dialog, "memory-import", app)

@@ -212,7 +212,14 @@ def atomic_write_text(path: Path, text: str, expected: str | None = None) -> boo
     ``expected``: the text ``path`` must still hold to be replaced (None: whatever it holds; a file that is gone
     or unreadable counts as unchanged). It is checked after the new text is on disk, just before the rename: an
     edit another program made while this text was written and synced (tens of milliseconds on a busy disk) was
-    written over when the check came first. Returns whether ``path`` was replaced."""
+    written over when the check came first. Returns whether ``path`` was replaced.
+
+    A link is written through, its target replaced (the link stays a link); a device or a pipe (``/dev/stdout``)
+    is written to, not renamed over (as root, ``/dev/null`` became a plain file)."""
+    if path.exists() and not path.is_file():
+        path.write_text(text, encoding="utf-8")
+        return True
+    path = path.resolve() if path.is_symlink() else path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

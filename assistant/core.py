@@ -802,12 +802,7 @@ class Assistant:
         data = self.memory_store.export()
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         try:
-            if path.is_symlink() or (path.exists() and not path.is_file()):
-                # written through: a link stays a link, and a device (/dev/stdout) stays one (renamed over,
-                # root's /dev/null became a plain file)
-                path.write_text(text, encoding="utf-8")
-            else:
-                atomic_write_text(path, text)
+            atomic_write_text(path, text)
         except OSError as exc:
             raise InputError(f"Cannot write the export to {path}: {exc.strerror or exc}.") from exc
         return len(data)

@@ -92,8 +92,6 @@ class _Call:
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
         sampling = assistant.sampling(args.preset, args.speculative, temperature=args.temperature, seed=args.seed)
-        if args.draft_model is not None:
-            assistant.check_draft(model, sampling.speculative.mode, args.draft_model)
         return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory,
                    args.draft_model)
 
@@ -251,6 +249,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     for name in args.collection:  # so did an unknown collection (and the chat ended with exit 0)
         ctx.assistant.collection(name)
     call = _Call.from_args(args, ctx)  # a wrong -m or preset is said before background work starts (3.4 s)
+    if call.draft_model is not None:  # and a draft model that cannot be (each turn checks it too: too late here)
+        ctx.assistant.check_draft(call.model, call.sampling.speculative.mode, call.draft_model)
     ctx.long_lived()  # watched folders are watched while the chat runs
     info = ctx.assistant.ensure_model(model=call.model)
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")

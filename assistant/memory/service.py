@@ -373,8 +373,8 @@ class MemoryService:
         own ids, dates and sources (see :mod:`assistant.memory.transfer`); ``progress`` gets a Progress event
         (memories, with an ETA) after each batch; ``cancel`` stops it after the batch being stored.
 
-        An imported fact that sets what a kept one sets ("lives in Oslo" / "lives in Bergen") leaves the one
-        learned later the latest word and the other superseded by it, as learning them in that order would.
+        An imported fact that sets what a kept one sets ("lives in Oslo" / "lives in Bergen") leaves the one set
+        later (by its last edit) the latest word and the other superseded by it (see ``settle_slots``).
         Memories are stored a batch at a time: an import stopped half-way is finished by importing again."""
         report = ImportReport()
         with self._lock:
