@@ -19,7 +19,8 @@ ACTIVE, SUPERSEDED = "active", "superseded"
 
 @dataclass(frozen=True)
 class MemoryItem:
-    """One remembered fact about the user. ``superseded_by`` is the id of the newer fact that replaced it."""
+    """One remembered fact about the user. ``superseded_by`` is the id of the newer fact that replaced it;
+    ``corrected_by`` that of a fact that corrects it in part (it stays active, and is shown after it)."""
 
     id: str
     text: str
@@ -28,6 +29,7 @@ class MemoryItem:
     superseded_by: str | None = None
     source_conversation: str | None = None
     source_text: str | None = None  # the user's message it was learned from (None: typed in as a memory)
+    corrected_by: str | None = None
 
     @property
     def active(self) -> bool:
@@ -49,6 +51,7 @@ class MemoryItem:
             superseded_by=meta.get(SUPERSEDED_BY) or None,
             source_conversation=meta.get(SOURCE) or None,
             source_text=meta.get(SOURCE_TEXT) or None,
+            corrected_by=meta.get(CORRECTED_BY) or None,
         )
 
 

@@ -58,7 +58,7 @@ from assistant.memory.records import (
     typed_memory,
 )
 from assistant.memory.statements import statements
-from assistant.memory.transfer import ImportReport, entries, settle_slots
+from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -370,16 +370,26 @@ class MemoryService:
     def import_(self, data: builtins.list[Any], progress: Callable[[Progress], None] | None = None,
                 cancel: threading.Event | None = None) -> ImportReport:
         """Add what an export (``data``: the list :meth:`export` gives) holds that this store lacks, under its
-        own ids, dates and sources (see :mod:`assistant.memory.transfer`); ``progress`` gets a Progress event
-        (memories, with an ETA) after each batch; ``cancel`` stops it after the batch being stored.
+        own ids, dates, sources and links, and take what the file changed later in memories both keep (see
+        :mod:`assistant.memory.transfer`); ``progress`` gets a Progress event (memories, with an ETA) after each
+        batch; ``cancel`` stops it after the batch being stored.
 
         An imported fact that sets what a kept one sets ("lives in Oslo" / "lives in Bergen") leaves the one set
         later (by its last edit) the latest word and the other superseded by it (see ``settle_slots``).
-        Memories are stored a batch at a time: an import stopped half-way is finished by importing again."""
+        Memories are stored a batch at a time, each kept fact a batch replaces marked before the batch is
+        stored: an import stopped anywhere (even killed) is finished by importing again, which gives the same
+        ids; a kept fact marked first would stay active beside its replacement for good."""
         report = ImportReport()
         with self._lock:
             kept = self.list(include_superseded=True)
-            found, replaced = settle_slots(entries(data, kept, report), [m for m in kept if m.active], report)
+            plan = entries(data, kept, report)
+            active = [replace(m, text=e.text, updated_at=e.updated_at) if (e := plan.retexts.get(m.id))
+                      else m for m in kept if m.active and m.id not in plan.replaced]
+            found, replaced = settle_slots(plan.found, active, report)
+            replaced |= plan.replaced
+            self._amend(plan)
+            fresh = {e.id for e in found}
+            self._supersede({old: new for old, new in replaced.items() if new not in fresh})
             if found and progress is not None:  # said at once; the embedder loads before the ETA's clock starts
                 progress(Progress("memory import", 0, len(found), "memories"))
                 self._mem0.embedding_model.load()
@@ -389,18 +399,40 @@ class MemoryService:
                     report.left = len(found) - report.added
                     break
                 batch = found[start:start + _INSERT_BATCH]
+                ids = {e.id for e in batch}
+                self._supersede({old: new for old, new in replaced.items() if new in ids})
                 self._insert({e.id: e.payload(self.settings.user_id) for e in batch})
-                with self._changing():
-                    ids = {e.id for e in batch}
-                    for old_id, new_id in replaced.items():
-                        if new_id in ids:
-                            self._mem0.update(old_id, metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: new_id})
                 report.added += len(batch)
                 if progress is not None:
                     rate, left = report.added / (time.monotonic() - started), len(found) - report.added
                     progress(Progress("memory import", report.added, len(found), "memories", rate=rate,
                                       eta_s=left / rate if left else None))
         return report
+
+    def _supersede(self, replaced: dict[str, str]) -> None:
+        """Mark each kept memory (key) superseded by its replacement (value)."""
+        if not replaced:
+            return
+        with self._changing():
+            for old_id, new_id in replaced.items():
+                self._mem0.update(old_id, metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: new_id})
+
+    def _amend(self, plan: Plan) -> None:
+        """Kept memories as an import found them later: the text the file edited (embedded again, the edit's
+        date and mem0's history as an edit's), and the fact that corrects each."""
+        if not plan.retexts and not plan.corrections:
+            return
+        vectors = self._mem0.embedding_model.embed_batch([e.text for e in plan.retexts.values()], "update")
+        with self._changing():
+            for (memory_id, entry), vector in zip(plan.retexts.items(), vectors, strict=True):
+                payload = dict(self._mem0.vector_store.get(vector_id=memory_id).payload)
+                before = payload.get(TEXT)
+                payload |= text_payload(entry.text) | {"updated_at": entry.updated_at}
+                self._mem0.vector_store.update(vector_id=memory_id, vector=vector, payload=payload)
+                self._mem0.db.add_history(memory_id, before, entry.text, "UPDATE", created_at=payload.get("created_at"),
+                                          updated_at=entry.updated_at)
+            for memory_id, fixer in plan.corrections.items():
+                self._mem0.update(memory_id, metadata={CORRECTED_BY: fixer})
 
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:

@@ -1,9 +1,11 @@
 """`hearth memory export`'s JSON read back into a store (`hearth memory import`).
 
 An export is the list :meth:`MemoryService.export` writes: one object per memory, superseded ones too. Reading
-it back must keep what made it the user's history (ids, dates, which fact replaced which, the message each was
-learned from), must not add a memory twice when a file is imported again or into a store that has some of it,
-and must not lose the rest of the file to one bad entry: each unusable entry is named with the reason.
+it back must keep what made it the user's history (ids, dates, which fact replaced or corrected which, the
+message each was learned from), must not add a memory twice when a file is imported again or into a store that
+has some of it, and must not lose the rest of the file to one bad entry: each unusable entry is named with the
+reason. A memory both sides keep is one memory: the side that changed it last (its text, or what replaced it)
+has the latest word, as on one computer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from assistant.memory.conflicts import Candidate, judge, slot_of
 from assistant.memory.rebuild import TEXT
 from assistant.memory.records import (
     ACTIVE,
+    CORRECTED_BY,
     SLOT,
     SOURCE,
     SOURCE_TEXT,
@@ -37,24 +40,28 @@ from assistant.memory.records import (
 
 @dataclass
 class ImportReport:
-    """What an import did: ``added`` memories, ``already`` there (same id or same text), one line per entry
-    that could not be read (``problems``), and how many were ``left`` when it was stopped."""
+    """What an import did: ``added`` memories, kept ones ``updated`` (edited since on the other side),
+    ``already`` there (same id or same text), one line per entry that could not be read (``problems``), and how
+    many were ``left`` when it was stopped."""
 
     added: int = 0
     already: int = 0
     problems: list[str] = field(default_factory=list)
     left: int = 0
+    updated: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"added": self.added, "already": self.already, "problems": self.problems, "left": self.left}
+        return {"added": self.added, "updated": self.updated, "already": self.already, "problems": self.problems,
+                "left": self.left}
 
     def summary(self, source: str) -> str:
         """One sentence for every front end: "Imported 3 memories from memories.json; 1 already kept."."""
         added = counted(self.added, "memory", "memories")
         head = (f"Stopped: imported {added} from {source}, {self.left:,} left (importing the file again adds them)"
                 if self.left else f"Imported {added} from {source}")
+        updated = f"{self.updated:,} updated, " if self.updated else ""
         skipped = f", {len(self.problems):,} skipped" if self.problems else ""
-        return f"{head}; {self.already:,} already kept{skipped}."
+        return f"{head}; {updated}{self.already:,} already kept{skipped}."
 
 
 def read_export(path: Path) -> list[Any]:
@@ -94,15 +101,37 @@ class Entry:
     superseded_by: str | None
     source_conversation: str
     source_text: str
+    corrected_by: str | None = None
 
     def payload(self, user_id: str) -> dict[str, Any]:
         """The metadata mem0 keeps for a memory (as ``Memory.add`` writes it) and Hearth's own keys."""
-        slot = slot_of(self.text)
-        return {TEXT: self.text, "hash": hashlib.md5(self.text.encode()).hexdigest(), "role": "user",
-                "text_lemmatized": self.text, "created_at": self.created_at, "updated_at": self.updated_at,
-                "user_id": user_id, STATUS: SUPERSEDED if self.superseded_by else ACTIVE,
-                SUPERSEDED_BY: self.superseded_by or "", SLOT: slot.name if slot else "",
-                SOURCE: self.source_conversation, SOURCE_TEXT: self.source_text}
+        return {**text_payload(self.text), "role": "user", "created_at": self.created_at,
+                "updated_at": self.updated_at, "user_id": user_id, STATUS: SUPERSEDED if self.superseded_by else ACTIVE,
+                SUPERSEDED_BY: self.superseded_by or "", SOURCE: self.source_conversation,
+                SOURCE_TEXT: self.source_text, CORRECTED_BY: self.corrected_by or ""}
+
+
+def text_payload(text: str) -> dict[str, Any]:
+    """The payload keys that follow from a memory's text (mem0's and the slot it sets)."""
+    slot = slot_of(text)
+    return {TEXT: text, "hash": hashlib.md5(text.encode()).hexdigest(), "text_lemmatized": text,
+            SLOT: slot.name if slot else ""}
+
+
+@dataclass
+class Plan:
+    """What an import changes: the entries to add (``found``); kept memories whose text the file edited later
+    (``retexts``: id -> the file's entry); kept memories the file says were replaced later (``replaced``: kept
+    id -> the id replacing it) or corrected (``corrections``: kept id -> corrector)."""
+
+    found: list[Entry] = field(default_factory=list)
+    retexts: dict[str, Entry] = field(default_factory=dict)
+    replaced: dict[str, str] = field(default_factory=dict)
+    corrections: dict[str, str] = field(default_factory=dict)
+
+
+#: The namespace of the ids made for entries without one Hearth gave (see :func:`entries`).
+_HAND_IDS = uuid.UUID("6f1c2a0e-5b7d-4c39-9e51-0d8f3b2a7c64")
 
 
 def _key(text: str) -> str:
@@ -148,18 +177,23 @@ def _at(value: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> list[Entry]:
-    """The entries of ``data`` that the store (holding ``kept``) lacks; the others are counted in ``report``:
-    as already there (the same id, or a memory with the same text), or as a problem naming the entry.
+def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> Plan:
+    """What ``data`` changes in a store holding ``kept``: the entries it lacks, and what the file knows later
+    about memories both keep; the rest is counted in ``report``: as already there (the same id, or a memory
+    with the same text), or as a problem naming the entry.
 
-    An entry stays superseded when the memory that replaced it is in the file or the store (under the id it has
-    there); when that one is in neither, the entry is the latest word again, as when it is forgotten; in a loop
-    of replacements (A by B, B by A) the latest of them is."""
+    A memory both keep takes the file's text when the file edited it later, and the file's "replaced by" when
+    what replaced it is the latest word and was set after the store's last edit of it. An entry stays superseded
+    (or corrected) when the memory that replaced (or corrected) it is in the file or the store, under the id it
+    has there; when that one is in neither, the entry is the latest word again, as when it is forgotten; in a
+    loop of replacements (A by B, B by A) the latest of them is."""
     now = datetime.now(UTC).isoformat()
+    stored = {m.id: m for m in kept}
     have = {_key(m.text): m.id for m in kept}
     aliases = {m.id: m.id for m in kept}  # an id in the file -> the id of that memory in the store
     numbered: dict[str, int] = {}
-    found: list[Entry] = []
+    both: list[tuple[MemoryItem, Entry]] = []  # a kept memory and the file's entry for it
+    plan = Plan()
     for n, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             report.problems.append(f"entry {n} is not a memory (an object with a \"text\")")
@@ -173,27 +207,46 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> li
         if given in numbered:
             report.problems.append(f"entry {n} has the id of entry {numbered[given]}")
             continue
+        created = _when(item.get("created_at"), now)
+        entry = Entry(given, text, created, _when(item.get("updated_at"), created),
+                      _id(item.get("superseded_by")) or None, _text(item.get("source_conversation")),
+                      " ".join(_text(item.get("source_text")).split())[:SOURCE_TEXT_CHARS],
+                      _id(item.get("corrected_by")) or None)
+        if (mine := stored.get(given)) is not None:  # one memory: the side that edited it last has its text
+            numbered[given] = n
+            both.append((mine, entry))
+            if (_key(text) != _key(mine.text) and _key(text) not in have
+                    and _at(entry.updated_at) > _at(mine.updated_at)):
+                have.pop(_key(mine.text), None)
+                have[_key(text)] = given
+                plan.retexts[given] = entry
+                report.updated += 1
+            else:
+                report.already += 1
+            continue
         if given in aliases or _key(text) in have:
             if given:
                 aliases.setdefault(given, have.get(_key(text), given))
+            if (mine := stored.get(have.get(_key(text), ""))) is not None:
+                both.append((mine, entry))
             report.already += 1
             continue
         try:
-            memory_id = str(uuid.UUID(given))
-        except ValueError:  # not an id Hearth gave (typed in by hand): a new one
-            memory_id = str(uuid.uuid4())
+            entry.id = str(uuid.UUID(given))
+        except ValueError:  # not an id Hearth gave (typed in by hand): one made from it, the same at every import
+            entry.id = str(uuid.uuid5(_HAND_IDS, given or _key(text)))
+            if entry.id in aliases:
+                entry.id = str(uuid.uuid4())
         if given:
-            numbered[given], aliases[given] = n, memory_id
-        have[_key(text)] = memory_id
-        created = _when(item.get("created_at"), now)
-        found.append(Entry(memory_id, text, created, _when(item.get("updated_at"), created),
-                           _id(item.get("superseded_by")) or None, _text(item.get("source_conversation")),
-                           " ".join(_text(item.get("source_text")).split())[:SOURCE_TEXT_CHARS]))
-    by_id = {entry.id: entry for entry in found}
-    for entry in found:
-        newer = aliases.get(entry.superseded_by) if entry.superseded_by else None
+            numbered[given], aliases[given] = n, entry.id
+        have[_key(text)] = entry.id
+        plan.found.append(entry)
+    by_id = {entry.id: entry for entry in plan.found}
+    for entry in plan.found:
+        newer, fixer = aliases.get(entry.superseded_by or ""), aliases.get(entry.corrected_by or "")
         entry.superseded_by = newer if newer != entry.id else None
-    for entry in found:
+        entry.corrected_by = fixer if fixer != entry.id else None
+    for entry in plan.found:
         chain: list[str] = []
         at: Entry | None = entry
         while at is not None and at.id not in chain:
@@ -202,7 +255,15 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> li
         if at is not None:  # back to one already in the chain: a loop, which hid every fact in it
             loop = [by_id[i] for i in chain[chain.index(at.id):]]
             max(loop, key=lambda e: _at(e.updated_at)).superseded_by = None
-    return found
+    latest = {m.id: m.updated_at for m in kept if m.active} | {i: e.updated_at for i, e in plan.retexts.items()}
+    latest |= {e.id: e.updated_at for e in plan.found if e.superseded_by is None}
+    for mine, entry in both:
+        newer, fixer = aliases.get(entry.superseded_by or ""), aliases.get(entry.corrected_by or "")
+        if mine.active and newer in latest and newer != mine.id and _at(latest[newer]) >= _at(latest[mine.id]):
+            plan.replaced[mine.id] = newer
+        if mine.corrected_by is None and fixer and fixer != mine.id:
+            plan.corrections[mine.id] = fixer
+    return plan
 
 
 def settle_slots(found: list[Entry], active: list[MemoryItem],

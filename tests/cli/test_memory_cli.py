@@ -135,7 +135,7 @@ def test_an_export_imported_again_brings_back_every_memory_with_its_history(hear
     assert hearth("memory", "clear", "--yes")[0] == 0
 
     code, out = hearth("memory", "import", str(export), "--json")
-    assert code == 0 and json.loads(out) == {"added": 3, "already": 0, "problems": [], "left": 0}
+    assert code == 0 and json.loads(out) == {"added": 3, "updated": 0, "already": 0, "problems": [], "left": 0}
     assert json.loads(hearth("memory", "list", "--all", "--json")[1]) == before
     code, out = hearth("memory", "search", "Which city do I live in?", "-k", "1", "--json")
     assert [m["text"] for m in json.loads(out)] == ["User lives in Bergen"]  # embedded again, searchable
@@ -166,6 +166,46 @@ def test_an_export_imported_again_brings_back_every_memory_with_its_history(hear
     assert json.loads(hearth("memory", "status", "--json")[1])["memories"] == 3
 
 
+def test_an_import_takes_what_the_other_computer_changed_later_and_keeps_corrections(hearth, tmp_path: Path) -> None:
+    """A memory both computers kept was "already kept" whatever the file said of it: an edit made there later
+    was dropped, and so was a replacement learned there; and "corrected by" (a fact that corrects another in
+    part, shown above it) was not exported at all, so a round trip lost it. The side that changed a memory last
+    now has the latest word, and the links go both ways through the file."""
+    import uuid
+
+    cello, cat, tea = (json.loads(hearth("memory", "add", text, "--json")[1])[0] for text in (
+        "User plays the cello", "User has a cat called Tom", "User likes green tea"))
+    later, earlier = "2099-01-01T00:00:00+00:00", "2001-01-01T00:00:00+00:00"
+    gave_away, seven, six = (str(uuid.uuid4()) for _ in range(3))
+    there = tmp_path / "other-laptop.json"
+    there.write_text(json.dumps([
+        cello | {"text": "User plays the viola", "updated_at": later},  # edited there since
+        tea | {"text": "User likes black tea", "updated_at": earlier},  # an older text: this side's stays
+        cat | {"superseded_by": gave_away},  # replaced there ...
+        {"id": gave_away, "text": "User gave the cat Tom to a neighbour", "updated_at": later},  # ... by this
+        {"id": six, "text": "User's daughter Lúcia is 6 and loves dinosaurs", "corrected_by": seven},
+        {"id": seven, "text": "User's daughter Lúcia is 7 not 6"},
+    ]))
+    code, out = hearth("memory", "import", str(there), "--json")
+    assert code == 0 and json.loads(out) == {"added": 3, "updated": 1, "already": 2, "problems": [], "left": 0}
+    listed = {m["id"]: m for m in json.loads(hearth("memory", "list", "--all", "--json")[1])}
+    assert listed[cello["id"]]["text"] == "User plays the viola" and listed[cello["id"]]["updated_at"] == later
+    assert listed[tea["id"]]["text"] == "User likes green tea"
+    assert listed[cat["id"]]["superseded_by"] == gave_away and listed[gave_away]["superseded_by"] is None
+    assert listed[six]["corrected_by"] == seven and listed[six]["superseded_by"] is None
+    code, out = hearth("memory", "search", "What instrument do I play?", "-k", "1", "--json")
+    assert [m["text"] for m in json.loads(out)] == ["User plays the viola"]  # embedded again
+
+    back = tmp_path / "back.json"
+    assert hearth("memory", "export", "-o", str(back))[0] == 0
+    assert {m["id"]: m["corrected_by"] for m in json.loads(back.read_text())}[six] == seven
+    assert hearth("memory", "clear", "--yes")[0] == 0
+    assert hearth("memory", "import", str(back))[0] == 0 and "Imported 6 memories" in hearth.err
+    assert json.loads(hearth("memory", "list", "--all", "--json")[1]) == sorted(
+        listed.values(), key=lambda m: m["created_at"])
+    assert hearth("memory", "import", str(back))[0] == 0 and "; 6 already kept." in hearth.err
+
+
 def test_an_import_of_a_hand_edited_or_odd_file_keeps_every_memory_it_can(hearth, tmp_path: Path) -> None:
     """What a QA pass found: half of an emoji's pair (valid JSON) stopped the import for good after its first
     batch; a fact the user edited today lost to an imported one from last year (the dates compared were the
@@ -189,7 +229,8 @@ def test_an_import_of_a_hand_edited_or_odd_file_keeps_every_memory_it_can(hearth
         {"id": ids[2], "text": "User plays go", "superseded_by": ids[1], "updated_at": "2024-02-01T00:00:00"},
     ], ensure_ascii=True), encoding="utf-16")
     code, out = hearth("memory", "import", str(odd), "--json")
-    assert code == 0 and json.loads(out) == {"added": 6, "already": 1, "problems": [], "left": 0}, hearth.err
+    assert code == 0, hearth.err
+    assert json.loads(out) == {"added": 6, "updated": 0, "already": 1, "problems": [], "left": 0}
     listed = {m["text"]: m for m in json.loads(hearth("memory", "list", "--all", "--json")[1])}
     assert listed["User likes \ufffd tea"]["source_text"] == "I like \ufffd tea"
     assert listed["User lives in Bergen"]["superseded_by"] is None  # today's edit is the latest word

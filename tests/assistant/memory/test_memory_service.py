@@ -176,3 +176,36 @@ def test_user_control(open_memory) -> None:
         memory.edit("no-such-id", "x")
     assert memory.clear() == 3
     assert memory.list(include_superseded=True) == [] and memory.export() == []
+
+
+def test_an_import_killed_between_its_writes_is_finished_by_importing_again(open_memory, monkeypatch) -> None:
+    """An import stores a batch and marks the kept facts it replaces: two writes. Killed between them (a second
+    Ctrl+C, a power cut), the old home and the new one both stayed active for good, since importing again
+    found the new one "already kept". The kept fact is now marked first, and an entry without an id gets the
+    same one at every import, so importing again finishes the job whichever write it stopped after."""
+    memory = open_memory()
+    oslo = memory.add("User lives in Oslo")
+    data = [{"text": "User lives in Bergen", "updated_at": "2099-01-01T00:00:00+00:00"}, {"text": "User plays go"}]
+    writes = 0
+
+    def then_killed(write):
+        def wrapped(*args, **kwargs):
+            nonlocal writes
+            if writes:
+                raise KeyboardInterrupt
+            writes += 1
+            return write(*args, **kwargs)
+        return wrapped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(memory._mem0, "update", then_killed(memory._mem0.update))
+        patch.setattr(memory._mem0.vector_store, "insert", then_killed(memory._mem0.vector_store.insert))
+        with pytest.raises(KeyboardInterrupt):
+            memory.import_(data)
+    assert writes == 1
+    report = memory.import_(data)
+    assert report.added == 2 and report.already == 0
+    assert sorted(m.text for m in memory.list()) == ["User lives in Bergen", "User plays go"]
+    bergen = next(m for m in memory.list() if m.text == "User lives in Bergen")
+    assert memory.get(oslo.id).superseded_by == bergen.id
+    assert memory.import_(data).already == 2
