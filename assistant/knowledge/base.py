@@ -263,11 +263,20 @@ class KnowledgeBase:
 
 
 def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> Path:
-    """``folder``, when a collection searched was indexed from it, from a folder inside it or from one around it;
-    else the error that says so. A search limited to a folder none of them holds answered "No matches.", as if
-    the words were not in the user's files."""
-    if any(folder.is_relative_to(s) or Path(s).is_relative_to(folder) for row in rows for s in row.sources):
+    """``folder`` as the index names it, when a collection searched was indexed from it, from a folder inside it
+    or from one around it; else the error that says so. A search limited to a folder none of them holds answered
+    "No matches.", as if the words were not in the user's files. A folder named through a link (or the link a
+    folder was indexed through) is the same folder: the index keeps paths as they were named when indexed."""
+    sources = [Path(s) for row in rows for s in row.sources]
+    if any(folder.is_relative_to(s) or s.is_relative_to(folder) for s in sources):
         return folder
+    real = folder.resolve()
+    for source in sources:
+        root = source.resolve()
+        if real.is_relative_to(root):
+            return source / real.relative_to(root)
+        if root.is_relative_to(real) and len(source.parts) > (up := len(root.relative_to(real).parts)):
+            return source.parents[up - 1]  # up >= 1: the same folder matched above
     held = "; ".join(f"{row.name!r} from {', '.join(row.sources) or 'no folder'}" for row in rows)
     raise InputError(f"No collection searched was indexed from {folder} or from a folder in or around it ({held}).")
 

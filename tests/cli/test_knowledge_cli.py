@@ -168,6 +168,12 @@ def test_search_without_a_collection_searches_every_one(docs: Path, capsys: pyte
     assert "bike.txt" in capsys.readouterr().out
     assert cli.main(["search", "lock code", "--folder", str(docs / "sub")]) == 0
     assert "bike.txt" in capsys.readouterr().out
+    # the same folders through links: a link to the indexed folder, and a link around it
+    (docs.parent / "sub-link").symlink_to(docs / "sub")
+    (docs.parent / "docs-link").symlink_to(docs)
+    for linked in (docs.parent / "sub-link", docs.parent / "docs-link", docs.parent / "docs-link" / "sub"):
+        assert cli.main(["search", "lock code", "--folder", str(linked), "-c", "bikes"]) == 0, capsys.readouterr().err
+        assert "bike.txt" in capsys.readouterr().out
     assert cli.main(["search", "lock code", "--folder", str(docs.parent / "elsewhere"), "-c", "bikes"]) == 2
     out, err = capsys.readouterr()
     assert not out and err.strip() == (f"hearth: No collection searched was indexed from {docs.parent / 'elsewhere'} "
