@@ -386,9 +386,12 @@ class MemoryService:
             active = [replace(m, text=e.text, updated_at=e.updated_at) if (e := plan.retexts.get(m.id))
                       else m for m in kept if m.active and m.id not in plan.replaced]
             found, replaced = settle_slots(plan.found, active, report)
-            replaced |= plan.replaced
-            self._amend(plan)
             fresh = {e.id for e in found}
+            # a replacement or corrector settle_slots found already said by a kept fact is not stored: no link
+            stays = fresh | {m.id for m in kept}
+            replaced |= {old: new for old, new in plan.replaced.items() if new in stays}
+            plan.corrections = {old: new for old, new in plan.corrections.items() if new in stays}
+            self._amend(plan)
             self._supersede({old: new for old, new in replaced.items() if new not in fresh})
             if found and progress is not None:  # said at once; the embedder loads before the ETA's clock starts
                 progress(Progress("memory import", 0, len(found), "memories"))
