@@ -326,8 +326,19 @@ def _med(runs: list[dict[str, Any]], key: str = "tps") -> float:
     return statistics.median(r[key] for r in runs) if runs else 0.0
 
 
+def _paired(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[float]:
+    """Per repetition, ``runs``' speed over ``base``'s in the same repetition (interleaved, so a slow spell of
+    the machine slows both): a ratio of medians taken over different repetitions carried that spell into one
+    side only, which put auto at 0.90x plain on a row where 12 paired repetitions gave 0.97-0.99x."""
+    return [r["tps"] / b["tps"] for r, b in zip(runs, base, strict=True) if b["tps"]]
+
+
 def _spread(runs: list[dict[str, Any]]) -> list[float]:
     return [min(r["tps"] for r in runs), max(r["tps"] for r in runs)] if runs else []
+
+
+def _range(values: list[float]) -> list[float]:
+    return [min(values), max(values)] if values else []
 
 
 def _first_difference(a: str, b: str) -> int | None:
@@ -351,14 +362,16 @@ def _row(cfg: Config, workload: str, runs: dict[str, list[dict[str, Any]]]) -> d
         "tps": med,
         "spread": {k: _spread(v) for k, v in runs.items()},
         "e2e_tps": {k: _med(v, "e2e_tps") for k, v in runs.items()},  # tokens / (prompt + answer time)
-        "ratios": {
-            "mode_vs_plain": med["mode"] / med["plain"],
-            "auto_vs_plain": med["auto"] / med["plain"],
+        "ratios": {  # mode and auto against plain: the median of the paired per-repetition ratios
+            "mode_vs_plain": statistics.median(_paired(mode, plain)),
+            "auto_vs_plain": statistics.median(_paired(auto, plain)),
             "mode_vs_tool": _med(mode, "tool_tps") / med["tool"],
             "mode_vs_tool_e2e": _med(mode, "e2e_tps") / _med(tool, "e2e_tps"),
             "plain_vs_tool_plain": med["plain"] / med["tool_plain"] if tool_plain else None,
             "tool_vs_tool_plain": med["tool"] / med["tool_plain"] if tool_plain else None,
         },
+        "paired_ratio_spread": {"mode_vs_plain": _range(_paired(mode, plain)),
+                                "auto_vs_plain": _range(_paired(auto, plain))},
         "acceptance": {"mode": _med(mode, "acceptance"), "auto": _med(auto, "acceptance"),
                        "tool": _med(tool, "acceptance")},
         "tokens_per_step": {"mode": _med(mode, "tokens_per_step"), "auto": _med(auto, "tokens_per_step")},
@@ -405,6 +418,11 @@ def _cell(row: dict[str, Any], key: str) -> str:
     return f"{row['tps'][key]:.1f} ({lo:.0f}-{hi:.0f})" if row["spread"][key] else "-"
 
 
+def _ratio(row: dict[str, Any], key: str) -> str:
+    lo, hi = row.get("paired_ratio_spread", {}).get(key) or (None, None)
+    return f"{row['ratios'][key]:.2f}x" + (f" ({lo:.2f}-{hi:.2f})" if lo is not None else "")
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "**no**"
 
@@ -425,13 +443,15 @@ def table(r: dict[str, Any]) -> str:
         lines.append(
             f"| {row['label']} | {row['workload']} | {_cell(row, 'plain')} | {_cell(row, 'mode')} | "
             f"{_cell(row, 'auto')} | {_cell(row, 'tool')} | {_cell(row, 'tool_plain')} | "
-            f"{ratios['mode_vs_plain']:.2f}x | {ratios['auto_vs_plain']:.2f}x | {ratios['mode_vs_tool']:.2f}x | "
+            f"{_ratio(row, 'mode_vs_plain')} | {_ratio(row, 'auto_vs_plain')} | {ratios['mode_vs_tool']:.2f}x | "
             f"{ratios['mode_vs_tool_e2e']:.2f}x | "
             f"{acc['mode']:.0%} / {acc['tool']:.0%} | {row['tokens_per_step']['mode']:.2f} | "
             f"{_yes(row['identical']['mode'])} / {_yes(row['identical']['auto'])} |")
     lines.append(f"| (d) GPU | - | {r['gpu']} | | | | | | | | | | | |")
     lines += ["", "plain / mode / auto: Hearth's decode speed (tokens after the first per second after the first "
-              "token); tool: llama-lookup (a) or llama-speculative (b, c), the speed it reports; tool, no draft: "
+              "token); mode/plain and auto/plain: the median of the per-repetition ratios (each repetition runs "
+              "them back to back), with their range; tool: llama-lookup (a) or llama-speculative (b, c), the speed it "
+              "reports; tool, no draft: "
               "llama-lookup drafting nothing (the tool's plain loop). A draft model reads the prompt after Hearth's "
               "first token, inside its decode time, and before the tool starts timing: mode/tool leaves it out of "
               "Hearth's time as the tool does, mode/plain and auto/plain count it. End to end: answer tokens / "

@@ -376,8 +376,9 @@ class AutoPolicy:
     on every quoting answer. Resting saves what asking costs: a draft model's catch-up, a slow lookup's search.
     A lookup whose search is nearly free is still asked while it rests and drafts a proposal that promises at
     least ``REST_GAIN`` (a long quote after a short guess lost; at the usual 2% bar open chat's own repeats kept
-    drafting and missing, 0.90-0.94x plain); its rest then only schedules the next probe. Wrong guesses cost
-    time, never correctness.
+    drafting and missing, 0.90-0.94x plain), and it is never probed: its shadow drafts (below) measure its
+    acceptance at every step for free, and each probe of it on open chat was a 2-token step (1.8 plain steps
+    here) that missed three times in four. Wrong guesses cost time, never correctness.
 
     A lookup's proposal that is not drafted is still scored, as a *shadow draft*: the tokens the model then
     chooses show how much of it would have been accepted, and that counts in its acceptance like a real draft
@@ -458,8 +459,9 @@ class AutoPolicy:
                 continue
             if name in self._probe_due and gain < self.MIN_GAIN:  # its rest is over: measure it again, briefly
                 self._probe_due.discard(name)
-                self._probe = drafter
-                return self._draft(drafter, proposal, self.PROBE_LENGTH)
+                if not self._free(drafter):  # a free lookup needs no probe: its shadows measure it every step
+                    self._probe = drafter
+                    return self._draft(drafter, proposal, self.PROBE_LENGTH)
             options.append((gain, length, drafter, proposal, self.REST_GAIN if resting else self.MIN_GAIN))
         for gain, length, drafter, proposal, needed in sorted(options, key=lambda o: -o[0]):
             if gain >= needed:

@@ -215,6 +215,7 @@ def test_a_probe_wins_when_accepted_and_the_measured_costs_promise_a_gain() -> N
     """A 1-token probe whose step cost 2.05 plain steps lost when judged by its own time, so auto stayed plain
     on every quote where 8-token drafts at 95% acceptance pay 1.4x; judged by the SpeedModel it wins."""
     speed = cpu_speed(19, 1)
+    speed.look_s["ngram"] = 0.005  # a slow lookup (a free one needs no probe: see the next test)
     policy = AutoPolicy([QuoteLookup()], 8, speed, {})
     policy._probe_due.add("ngram")
     speed._hits["ngram:long"], speed._misses["ngram:long"] = 1, 1  # the proposal alone does not pay: a probe
@@ -230,6 +231,19 @@ def test_a_probe_wins_when_accepted_and_the_measured_costs_promise_a_gain() -> N
     drafter, _draft = policy.plan(8, 100)
     policy.observe(drafter, 1, 0, True, 0.012)
     assert policy._rest["ngram"] == policy._backoff["ngram"] == 2 * AutoPolicy.FIRST_BACKOFF
+
+
+def test_a_free_lookup_is_not_probed_its_shadows_measure_it() -> None:
+    """Each probe of a free lookup on open chat was a 1-token draft that missed three times in four, at 1.8
+    plain steps a step: auto ran at 0.95x plain there. Its shadow drafts already measure it every step, so its
+    rest ends without a probe, and it drafts again once its shadows promise a gain."""
+    speed = cpu_speed(1, 3)
+    speed.look_s["ngram"] = 0.00002
+    policy = AutoPolicy([QuoteLookup()], 8, speed, {})
+    policy._probe_due.add("ngram")
+    assert policy.plan(8, 100) == (None, []) and policy._probe is None and "ngram" not in policy._probe_due
+    speed._hits["ngram:long"], speed._misses["ngram:long"] = 19, 1
+    assert len(policy.plan(8, 100)[1]) >= 4 and policy._probe is None
 
 
 def test_a_free_lookup_is_still_asked_while_it_rests() -> None:
