@@ -63,9 +63,15 @@ class JsonGrammar(str):
     schema: dict[str, Any]
 
 
+#: llama-cpp-python's converter lets a JSON string hold any character but " and \, raw line breaks and tabs
+#: too, which JSON forbids: a constrained answer ``{"n": ");<newline>"}`` ended "stop" and did not parse
+#: (the `openai` client's ``parse`` failed). llama.cpp's own converter leaves control characters out, as here.
+_STRING_CHAR, _JSON_STRING_CHAR = r'char ::= [^"\\] |', r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
 def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
     """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter), carrying the schema."""
-    grammar = JsonGrammar(json_schema_to_gbnf(json.dumps(schema)))
+    grammar = JsonGrammar(json_schema_to_gbnf(json.dumps(schema)).replace(_STRING_CHAR, _JSON_STRING_CHAR))
     grammar.schema = schema
     return grammar
 

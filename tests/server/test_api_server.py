@@ -349,3 +349,26 @@ def test_port_in_use_is_a_clear_error(served: SimpleNamespace) -> None:
             other.start_server(port=port)
         assert not other.server_status().running
         other.history.close()
+
+
+def test_a_json_answer_never_holds_a_raw_line_break_in_a_string(served: SimpleNamespace) -> None:
+    """The grammar let a string hold raw line breaks and tabs, which JSON forbids: the official client's
+    ``parse`` of a nested schema failed on ``{ "a": { "n": ");<newline>" }}`` (finish_reason "stop")."""
+    from pydantic import BaseModel
+
+    class Inner(BaseModel):
+        n: str
+
+    class Outer(BaseModel):
+        a: Inner
+
+    served.assistant.engine.clear_cache()
+    parsed = served.client.beta.chat.completions.parse(
+        model="hearth", messages=[{"role": "user", "content": "Give data."}], response_format=Outer,
+        max_tokens=40, temperature=0)
+    assert isinstance(parsed.choices[0].message.parsed, Outer)
+    for seed in range(4):
+        raw = _chat(served, messages=[{"role": "user", "content": "Write a poem of several lines as JSON."}],
+                    max_tokens=48, temperature=1.0, seed=seed, response_format={"type": "json_object"})
+        if raw.choices[0].finish_reason == "stop":
+            json.loads(raw.choices[0].message.content)
