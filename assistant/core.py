@@ -423,6 +423,7 @@ class Assistant:
         """The settings' sampling, or a named preset's, with per-call ``overrides`` (None values ignored), and
         the settings' speculative decoding unless ``speculative`` names another mode for this call."""
         from assistant.engine import SamplingParams, SpeculativeParams
+        from assistant.engine.sampling import fixed_seed
 
         m = self.settings.model
         try:  # a bad mode (from this call or the settings file) is unusable input, said in one line
@@ -436,6 +437,8 @@ class Assistant:
             if chosen is None:
                 raise InputError(f"Unknown sampling preset {preset!r}; choose one of {', '.join(self.presets)}.")
             base = dc_replace(chosen, seed=m.seed, speculative=spec)
+        if overrides.get("seed") is not None:  # a seed given for a call always reproduces its answer
+            overrides["seed"] = fixed_seed(overrides["seed"])
         return dc_replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     # ---- models -------------------------------------------------------------------------------------

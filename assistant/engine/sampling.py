@@ -31,7 +31,7 @@ class SamplingParams:
     #: loses ``frequency_penalty`` per time it was chosen, plus ``presence_penalty`` once (llama.cpp's rule)
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
-    seed: int = -1  # -1: a random seed each time
+    seed: int = -1  # negative: a random seed each time (see fixed_seed for a seed a call gives)
     #: How tokens are decoded, not which are chosen: a greedy answer is the same with speculation on or off.
     speculative: SpeculativeParams = SPECULATION_OFF
 
@@ -53,6 +53,12 @@ PRESETS: dict[str, SamplingParams] = {
     "Code": SamplingParams(temperature=0.1, top_p=0.95),
     "Greedy": GREEDY,  # always the most likely token: reproducible answers, for comparisons and tests
 }
+
+
+def fixed_seed(seed: int) -> int:
+    """A seed a request or command gives (any integer, as OpenAI's 64-bit ones) as llama.cpp's 32-bit seed, never
+    its "random" value 0xFFFFFFFF: 2**32 - 1, -1 and every seed wrapping to it gave another answer each time."""
+    return seed % 0xFFFFFFFF
 
 
 class JsonGrammar(str):
@@ -118,7 +124,7 @@ class SamplerChain:
         if params.min_p > 0.0:
             add(C.llama_sampler_init_min_p(params.min_p, 1))
         add(C.llama_sampler_init_temp(params.temperature))
-        add(C.llama_sampler_init_dist(C.LLAMA_DEFAULT_SEED if params.seed < 0 else params.seed))
+        add(C.llama_sampler_init_dist(C.LLAMA_DEFAULT_SEED if params.seed < 0 else fixed_seed(params.seed)))
 
     def sample(self, ctx_ptr: object, index: int = -1) -> int:
         """Sample from the logits of batch position ``index`` (default: the last); the chain also accepts

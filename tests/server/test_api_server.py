@@ -372,3 +372,14 @@ def test_a_json_answer_never_holds_a_raw_line_break_in_a_string(served: SimpleNa
                     max_tokens=48, temperature=1.0, seed=seed, response_format={"type": "json_object"})
         if raw.choices[0].finish_reason == "stop":
             json.loads(raw.choices[0].message.content)
+
+
+def test_the_same_seed_gives_the_same_sampled_answer_whatever_its_size(served: SimpleNamespace) -> None:
+    """Seeds are 64-bit in OpenAI's API and 32-bit in llama.cpp: 2**32 - 1 (and -1, and 2**63 - 1) is
+    llama.cpp's "random" and gave another answer each time."""
+    def sampled(seed: int) -> str:
+        return _chat(served, messages=[{"role": "user", "content": "Name some cities."}], max_tokens=12,
+                     temperature=1.5, seed=seed).choices[0].message.content
+
+    for seed in (2**32 - 1, -1):
+        assert sampled(seed) == sampled(seed), seed
