@@ -227,7 +227,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     question_id = reply_id = replaces = None
                 replace_old_turn()  # an answer that came out empty replaces the old one all the same
                 yield from _finish(history, memory, conversation_id, question_id, reply_id, text, event, citations,
-                                   memories, built, previous, bool(options.grammar))
+                                   memories, built, previous, bool(options.grammar), bool(options.stop))
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
@@ -274,9 +274,11 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
 
 def _finish(history: History, memory: MemoryService | None, conversation_id: str | None, question_id: str | None,
             reply_id: str | None, text: str, event: Done, citations: list[Citation], memories: list[Any],
-            built: BuiltPrompt, previous: str, constrained: bool = False) -> Iterator[Event]:
+            built: BuiltPrompt, previous: str, constrained: bool = False,
+            own_stops: bool = False) -> Iterator[Event]:
     """Check the citations, save the answer (unless the turn is not saved: ``reply_id`` None), queue the turn
     for memory (with the user's ``previous`` message, for pronouns), and yield the final events.
+    ``own_stops``: the caller gave stop strings (an API request's ``stop``).
 
     A ``constrained`` answer (made to a grammar: JSON) keeps its text as made; the passages it restates are
     still marked as cited. A ``[1]`` put after its closing brace made JSON "by construction" invalid."""
@@ -300,8 +302,11 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
             # the model wrote "[1]" itself under a sentence passage 1 has nothing to do with
             yield Notice("unsupported", UNSUPPORTED_NOTICE)
     # "the model ended it": not when the user stopped it, nor when the length limit cut it before any text
-    # (max_tokens 1 gave "\n" with this notice)
-    if not answer.strip() and event.stats.stop_reason not in ("cancelled", "length", "context_full"):
+    # (max_tokens 1 gave "\n" with this notice), nor when the caller's own stop string cut what it wrote (stop
+    # "1" of "Count from 1 to 20" was told to ask again or try another model)
+    cut = event.stats.stop_reason in ("cancelled", "length", "context_full") or (
+        own_stops and event.stats.stop_reason == "stop")
+    if not answer.strip() and not cut:
         yield Notice("empty", EMPTY_NOTICE)
     stats = replace(event.stats, dropped_turns=built.dropped_turns)
     numbers = {c.n for c in cited}

@@ -106,6 +106,18 @@ def test_an_answer_cut_by_the_length_limit_before_any_text_is_not_called_empty(a
     kinds = [e.kind for e in assistant.ask("Hi", max_tokens=1) if isinstance(e, Notice)]
     assert "empty" not in kinds
 
+    def cut_at(reason: str):
+        def generate(*_args, **_kwargs):
+            yield Done("", Stats(completion_tokens=1, stop_reason=reason))
+        return generate
+
+    # the caller's own stop string cut what the model wrote: not "ask again or try another model"; the model's
+    # end of text, or a template's stop, with nothing before it: said
+    for reason, stop, said in (("stop", ["1"], False), ("eos", ["1"], True), ("stop", [], True)):
+        assistant.engine.generate = cut_at(reason)
+        response = assistant.chat([{"role": "user", "content": "Count from 1 to 20."}], stop=stop)
+        assert ("empty" in [e.kind for e in response if isinstance(e, Notice)]) is said, (reason, stop)
+
 
 def test_empty_and_oversized_questions_fail_and_save_nothing(assistant: Assistant) -> None:
     empty = assistant.ask("   ")
