@@ -205,10 +205,9 @@ class KnowledgeBase:
             for row in rows:
                 self._check_vectors(row)
         names = [row.name for row in rows]
-        if folder:
-            folder = str(_indexed_under(source_path(folder), rows))
+        under = _indexed_under(source_path(folder), rows) if folder else None
         embedder = None if mode == "keyword" else self.embedder
-        return retrieve(self.store, embedder, names, text, k, folder, mode, self.reranker)
+        return retrieve(self.store, embedder, names, text, k, under, mode, self.reranker)
 
     def collections(self) -> list[CollectionInfo]:
         return [self._info(row) for row in self.store.collections()]
@@ -262,21 +261,26 @@ class KnowledgeBase:
                               missing_sources=tuple(s for s in row.sources if not Path(s).exists()))
 
 
-def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> Path:
-    """``folder`` as the index names it, when a collection searched was indexed from it, from a folder inside it
-    or from one around it; else the error that says so. A search limited to a folder none of them holds answered
-    "No matches.", as if the words were not in the user's files. A folder named through a link (or the link a
-    folder was indexed through) is the same folder: the index keeps paths as they were named when indexed."""
+def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ...]:
+    """``folder`` under the names the index may know it by, when a collection searched was indexed from it, from
+    a folder inside it or from one around it; else the error that says so. A search limited to a folder none of
+    them holds answered "No matches.", as if the words were not in the user's files. A folder named through a
+    link (or the link a folder was indexed through) is the same folder: the index keeps paths as they were
+    named when indexed, and a link inside an indexed folder holds the files of the folder it points to, which
+    are indexed under whichever of the two names was read first."""
     sources = [Path(s) for row in rows for s in row.sources]
+    names: list[Path] = []
     if any(folder.is_relative_to(s) or s.is_relative_to(folder) for s in sources):
-        return folder
+        names.append(folder)
     real = folder.resolve()
     for source in sources:
         root = source.resolve()
         if real.is_relative_to(root):
-            return source / real.relative_to(root)
-        if root.is_relative_to(real) and len(source.parts) > (up := len(root.relative_to(real).parts)):
-            return source.parents[up - 1]  # up >= 1: the same folder matched above
+            names.append(source / real.relative_to(root))
+        elif root.is_relative_to(real) and len(source.parts) > (up := len(root.relative_to(real).parts)):
+            names.append(source.parents[up - 1])  # up >= 1: the same folder is the branch above
+    if names:
+        return tuple(dict.fromkeys(str(n) for n in names))
     held = "; ".join(f"{row.name!r} from {', '.join(row.sources) or 'no folder'}" for row in rows)
     raise InputError(f"No collection searched was indexed from {folder} or from a folder in or around it ({held}).")
 

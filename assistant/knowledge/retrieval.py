@@ -37,7 +37,7 @@ import numpy as np
 from assistant.knowledge.embedder import Embedder
 from assistant.knowledge.errors import EmbedderUnavailableError
 from assistant.knowledge.records import Chunk, Citation
-from assistant.knowledge.store import Store
+from assistant.knowledge.store import Folder, Store
 from assistant.knowledge.words import STOP, WORD, content_words
 from assistant.paths import apply_privacy_defaults
 
@@ -102,7 +102,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[T]], k: int = RRF_K) -> l
 
 
 def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str], text: str, k: int,
-             folder: str | None = None, mode: SearchMode = "hybrid",
+             folder: Folder = None, mode: SearchMode = "hybrid",
              reranker: Reranker | None = None) -> list[Citation]:
     """The ``k`` best passages for ``text`` across ``collections`` (keyword mode needs no embedder)."""
     n = max(CANDIDATES, 2 * k)
@@ -132,7 +132,7 @@ def _best(rankings: Sequence[Sequence[tuple[str, float]]], n: int) -> list[tuple
 
 def _hybrid(store: Store, collections: Sequence[str], text: str, vector: np.ndarray,
             dense: list[tuple[str, float]], keyword: list[tuple[str, float]], n: int,
-            folder: str | None) -> tuple[dict[str, float], dict[str, Chunk]]:
+            folder: Folder) -> tuple[dict[str, float], dict[str, Chunk]]:
     """Scores of the hybrid (see the module's docstring) and the chunk rows of every candidate."""
     first = reciprocal_rank_fusion([_ids(dense), _ids(keyword)])
     rows = store.chunks([i for i, _ in first])  # ids unknown to SQLite (half-written) are dropped here

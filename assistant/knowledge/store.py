@@ -281,12 +281,20 @@ def _chroma_only(remote: RemoteSettings | None) -> RemoteSettings:
     return RemoteSettings(chroma_url=remote.chroma_url.strip(), chroma_token=remote.chroma_token.strip())
 
 
-def _folder_clause(folder: str | None) -> tuple[str, list[str]]:
+#: Only files under this folder, or under any of these (one folder under each name it is indexed by).
+Folder = str | tuple[str, ...] | None
+
+
+def _folder_clause(folder: Folder) -> tuple[str, list[str]]:
     if folder is None:
         return "", []
-    prefix = folder.rstrip("/\\")
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return r" AND (c.path = ? OR c.path LIKE ? ESCAPE '\')", [prefix, escaped + "/%"]
+    clauses, params = [], []
+    for name in (folder,) if isinstance(folder, str) else folder:
+        prefix = name.rstrip("/\\")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(r"c.path = ? OR c.path LIKE ? ESCAPE '\'")
+        params += [prefix, escaped + "/%"]
+    return f" AND ({' OR '.join(clauses)})", params
 
 
 class Store:
@@ -773,7 +781,7 @@ class Store:
         return old
 
     # --- reads for search ------------------------------------------------------------------------------
-    def dense(self, collection: str, vector: np.ndarray, n: int, folder: str | None = None
+    def dense(self, collection: str, vector: np.ndarray, n: int, folder: Folder = None
               ) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the ``n`` nearest chunks, optionally only those under ``folder``."""
         restrict = None
@@ -787,7 +795,7 @@ class Store:
                                               include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
-    def keyword(self, collection: str, text: str, n: int, folder: str | None = None) -> list[tuple[str, float]]:
+    def keyword(self, collection: str, text: str, n: int, folder: Folder = None) -> list[tuple[str, float]]:
         """(id, BM25 score) of the ``n`` best matches for the words of ``text``, best first."""
         query = keyword_query(self.informative_words(query_words(text)) + query_phrases(text))
         if query is None:

@@ -174,6 +174,11 @@ def test_search_without_a_collection_searches_every_one(docs: Path, capsys: pyte
     for linked in (docs.parent / "sub-link", docs.parent / "docs-link", docs.parent / "docs-link" / "sub"):
         assert cli.main(["search", "lock code", "--folder", str(linked), "-c", "bikes"]) == 0, capsys.readouterr().err
         assert "bike.txt" in capsys.readouterr().out
+    (docs / "inner-link").symlink_to(docs / "sub")  # inside an indexed folder: its files are indexed under sub
+    assert cli.main(["index", str(docs), "-c", "all"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "lock code", "--folder", str(docs / "inner-link"), "-c", "all"]) == 0
+    assert "bike.txt" in capsys.readouterr().out
     assert cli.main(["search", "lock code", "--folder", str(docs.parent / "elsewhere"), "-c", "bikes"]) == 2
     out, err = capsys.readouterr()
     assert not out and err.strip() == (f"hearth: No collection searched was indexed from {docs.parent / 'elsewhere'} "
