@@ -20,8 +20,8 @@ from assistant.knowledge.records import Document, Piece, Unit
 #: Bump when the chunks made from the same file and settings change (the chunker's boundaries, or what a
 #: loader reads): every file is then re-chunked on its next sync, and a chunk whose text is unchanged keeps
 #: its vector. 2: YAML front matter is no heading, PDF passages cite pages, a bare heading is Markdown-only,
-#: notebooks, CSV sniffing and HTML forms (2 December 2026).
-CHUNKER_VERSION = 2
+#: notebooks, CSV sniffing and HTML forms (2 December 2026). 3: a passage repeated in a file is kept once.
+CHUNKER_VERSION = 3
 #: A Markdown chunk that is only a heading says nothing by itself; its title is kept as the next chunks'
 #: heading. Only in Markdown, and only where the unit has more: a one-line note "# Call the plumber" in a .txt
 #: file (or a file with CR-only line ends, one "line" for this pattern) was indexed as 0 chunks.
@@ -55,9 +55,17 @@ class Chunker:
         return f"v{CHUNKER_VERSION}-{self.capacity}t-{self.overlap}o"
 
     def split(self, doc: Document) -> list[Piece]:
+        """The file's passages, a passage repeated in it (a log's, a junk file's) once, where it first occurs:
+        400 copies of one "[[[[…" passage took every place of the dense ranking, so the one file holding the
+        word searched for had no dense vote and tied with them for the first hit (copies in two files stay:
+        each is a place the user may look)."""
         splitter = self._markdown if doc.kind == "markdown" else self._text
         markdown = doc.kind == "markdown"
-        return [piece for unit in doc.units for piece in _split_unit(splitter, unit, doc.language, markdown)]
+        pieces = [piece for unit in doc.units for piece in _split_unit(splitter, unit, doc.language, markdown)]
+        first: dict[str, Piece] = {}
+        for piece in pieces:
+            first.setdefault(piece.text, piece)
+        return list(first.values())
 
 
 def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language: str | None,

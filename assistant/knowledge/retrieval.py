@@ -198,24 +198,27 @@ def rare_codes(store: Store, text: str) -> list[str]:
 
 def lift_rare_matches(scores: dict[str, float], rows: dict[str, Chunk], dense: Sequence[Sequence[str]],
                       keyword: Sequence[Sequence[str]], rare: Sequence[str]) -> None:
-    """Give a passage that holds one of the ``rare`` codes verbatim, and that the dense ranking left out,
-    the dense vote of its BM25 rank.
+    """Give a passage that holds one of the ``rare`` codes verbatim the dense vote of its BM25 rank, where the
+    dense ranking placed it lower or left it out.
 
     A small embedder cannot place a code, an error number or an identifier it never saw in training, so
-    its silence on such a passage is no evidence against it, while a term found in only a few chunks is
+    its rank for such a passage is no evidence against it, while a term found in only a few chunks is
     BM25's strongest evidence. The lift is bounded (one dense vote, at most :data:`RARE_CHUNKS` passages per
-    code) and makes BM25's first hit for a rare code the first hit; passages the embedder did rank, and
-    queries without a rare code, keep plain RRF. "Verbatim" (not just the same stem) keeps it to exact matches.
+    code) and makes BM25's first hit for a rare code the first hit; queries without a rare code keep plain
+    RRF. "Verbatim" (not just the same stem) keeps it to exact matches. Passages the dense ranking did place
+    were left to it: among 150 notes alike but for their codes ("Unique token QZX0149 lives here."), it put
+    another note first for "QZX0149", and the one holding it second.
     """
     if not rare:
         return
     exact = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, rare)) + r")(?!\w)", re.IGNORECASE)
-    ranked_by_meaning = {chunk_id for ranking in dense for chunk_id in ranking}
+    placed = {chunk_id: rank for ranking in dense for rank, chunk_id in enumerate(ranking, start=1)}
     for ranking in keyword:
         for rank, chunk_id in enumerate(ranking, start=1):
             chunk = rows.get(chunk_id)
-            if chunk is not None and chunk_id not in ranked_by_meaning and exact.search(chunk.text):
-                scores[chunk_id] += 1 / (RRF_K + rank)
+            if chunk is not None and placed.get(chunk_id, math.inf) > rank and exact.search(chunk.text):
+                had = 1 / (RRF_K + placed[chunk_id]) if chunk_id in placed else 0.0
+                scores[chunk_id] += 1 / (RRF_K + rank) - had
 
 
 def _unique(rows: dict[str, Chunk], ranked: Sequence[tuple[str, float]]) -> list[tuple[Chunk, float]]:

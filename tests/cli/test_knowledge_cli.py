@@ -335,7 +335,7 @@ def test_the_indexing_progress_line_fits_the_terminal(tmp_path: Path, columns: i
     folder.mkdir()
     for i in range(12):
         (folder / f"a-rather-long-file-name-about-the-harbour-number-{i}.txt").write_text(
-            f"Section {i} talks about the harbour and its cranes. " * 150)
+            "".join(f"Section {i}.{j} talks about the harbour and its cranes. " for j in range(150)))
     screen = _on_a_terminal(["index", str(folder), "-c", "notes"], columns=columns)
     frames = {re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", f).rstrip() for f in re.split(r"[\r\n]", screen)}
     lines = [f for f in frames if f.startswith("i") and " about " in f]  # while files are read (with an ETA)
@@ -430,3 +430,31 @@ def test_the_same_folder_named_twice_is_one_source(docs: Path, capsys: pytest.Ca
     assert cli.main(["collections", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)[0]
     assert listed["files"] == once and listed["sources"] == [str(docs)]
+
+
+def test_the_file_holding_the_word_or_code_searched_for_is_the_first_hit(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """What a QA pass found through `hearth search`: among 150 notes alike but for their codes, another note
+    came first for "QZX0149" (the embedder placed the right one second, and only a passage it left out got
+    BM25's vote); and a junk file of one repeated passage ("[[[[…", 400 copies) took every place of the dense
+    ranking, so it tied with the only file holding "axolotl" and came first."""
+    import random
+
+    notes, rng = tmp_path / "notes", random.Random(7)
+    notes.mkdir()
+    words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+             "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+    for i in range(150):
+        filler = "\n\n".join(" ".join(rng.choices(words, k=150)) for _ in range(2))
+        (notes / f"doc{i:03}.md").write_text(f"# Document {i}\n\nUnique token QZX{i:04} lives here.\n\n{filler}\n")
+    assert cli.main(["index", str(notes), "-c", "notes"]) == 0
+    (small := tmp_path / "small").mkdir()
+    (small / "weird.json").write_text("[" * 100_000)
+    (small / "deep.md").write_text("Deep file mentions the axolotl.\n")
+    (small / "q.md").write_text("The quokka smiles.\n")
+    assert cli.main(["index", str(small), "-c", "small"]) == 0
+    capsys.readouterr()
+    for query, holder in (("QZX0149", "doc149.md"), ("QZX0123", "doc123.md"), ("axolotl", "deep.md"),
+                          ("quokka", "q.md")):
+        assert cli.main(["search", query, "-k", "1", "--json"]) == 0
+        assert [Path(h["path"]).name for h in json.loads(capsys.readouterr().out)["hits"]] == [holder], query

@@ -40,7 +40,13 @@ def test_sizes_are_embedder_tokens_with_overlap(real_embedder: SentenceTransform
 def test_capacity_is_capped_at_the_embedder_window(real_embedder: SentenceTransformerEmbedder) -> None:
     chunker = Chunker(real_embedder.tokenizer, 512, 50, real_embedder.max_tokens)
     assert chunker.capacity == real_embedder.max_tokens == 254
-    assert chunker.signature == "v2-254t-50o"
+    assert chunker.signature == "v3-254t-50o"
+
+
+def test_a_passage_repeated_in_a_file_is_kept_once(real_embedder: SentenceTransformerEmbedder) -> None:
+    """A junk file of one repeated passage filled the dense ranking with its copies (see test_knowledge_cli)."""
+    pieces = _chunker(real_embedder, tokens=60, overlap=0).split(Document("text", (Unit("[" * 20_000 + "\nend"),)))
+    assert len({p.text for p in pieces}) == len(pieces) >= 2 and pieces[-1].text.endswith("end")
 
 
 def test_line_numbers_match_the_source(tmp_path: Path, real_embedder: SentenceTransformerEmbedder) -> None:

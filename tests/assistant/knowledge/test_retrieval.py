@@ -105,6 +105,20 @@ def test_a_rare_exact_code_is_the_top_hybrid_hit_among_hundreds(kb: KnowledgeBas
     assert hits[0] == "heron.txt" and len(hits) == 5 and all(h.startswith("shipment") for h in hits[1:])
 
 
+def test_a_passage_holding_a_rare_code_gets_the_dense_vote_of_its_bm25_rank() -> None:
+    """Left out by the dense ranking, or placed lower by it: the embedder cannot place a code either way."""
+    from assistant.knowledge.records import Chunk
+
+    def chunk(text: str) -> Chunk:
+        return Chunk("x", "c", "p", 0, text, None, None, None, None, None, "h", "h", 0, "e", "v")
+
+    rows = {"code": chunk("ticket QZX0149 here"), "other": chunk("ticket QZX0050 here"), "left": chunk("QZX0149")}
+    scores = dict.fromkeys(rows, 0.0)
+    retrieval.lift_rare_matches(scores, rows, [["other", "code"]], [["code", "left"]], ["qzx0149"])
+    k = retrieval.RRF_K
+    assert scores == pytest.approx({"code": 1 / (k + 1) - 1 / (k + 2), "other": 0.0, "left": 1 / (k + 2)})
+
+
 def test_score_fusion_normalises_each_ranking_and_a_missing_candidate_gets_zero() -> None:
     fused = score_fusion([("a", 0.8), ("b", 0.6), ("c", 0.4)], [("c", 12.0), ("d", 2.0)])
     assert fused == pytest.approx({"a": 0.5, "b": 0.25, "c": 0.5, "d": 0.0})
