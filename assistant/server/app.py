@@ -9,6 +9,7 @@ its answer on its own thread, and the engine decides how they share the model.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette._utils import parse_host_header
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
@@ -35,7 +37,10 @@ log = logging.getLogger(__name__)
 
 def create_app(assistant: Assistant, host: str) -> FastAPI:
     """The API over ``assistant``, for a server bound to ``host`` (which Host headers it accepts)."""
-    app = FastAPI(title="Hearth", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    # no redirect for a trailing slash: clients do not follow a POST's 307, and saw an empty answer; the 404
+    # names the routes there are (see _http_error)
+    app = FastAPI(title="Hearth", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  redirect_slashes=False)
     app.state.assistant = assistant
     app.state.started = int(time.time())
     active: set[Any] = set()  # the answers being generated (EventStreams), ended when the server stops
@@ -62,8 +67,31 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
         # (x-stainless-os, -lang, -retry-count...), whose preflight was refused ("Disallowed CORS headers")
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
                            allow_headers=["*"], max_age=600)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host), www_redirect=False)
+    app.add_middleware(_HostCheck, allowed_hosts=allowed_hosts(host))
     return app
+
+
+class _HostCheck:
+    """Only requests whose Host header names this server (DNS rebinding: a web page must not reach the API under
+    its own domain name), refused in OpenAI's error shape: Starlette's check answered in plain text, which a
+    client behind a proxy that rewrites Host could not read as an error."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app, self.allowed = app, {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("host", "")
+        parsed = parse_host_header(given)
+        if parsed is not None and parsed.host.lower() in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        message = (f"The Host header {given!r} names no address this server answers to: call it as "
+                   f"{', '.join(sorted(self.allowed))}.")
+        await JSONResponse(error_body(message, "invalid_request_error", code="invalid_host"), status_code=400)(
+            scope, receive, send)
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -86,12 +114,23 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     if first.get("loc") == ("body",) and "json" not in content_type:
         return APIError(400, "Invalid request: send the body as JSON, with the header Content-Type: "
                              f"application/json (this one was {content_type or 'not given'}).").response()
-    problems = []
-    for e in errors[:5]:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-        problems.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
-    param = ".".join(str(p) for p in first.get("loc", ())[1:]) if errors else None
-    return APIError(400, "Invalid request: " + "; ".join(problems) + ".", param=param or None).response()
+    said: dict[str, list[str]] = {}  # field -> what is wrong with it (a union's members each say theirs)
+    for e in errors:
+        said.setdefault(_field(e.get("loc", ())), []).append(str(e.get("msg", "invalid")))
+    problems = [(f"{where}: " if where else "") + " or ".join(dict.fromkeys(msgs)) for where, msgs in said.items()]
+    param = _field(first.get("loc", ())) if errors else None
+    return APIError(400, "Invalid request: " + "; ".join(problems[:5]) + ".", param=param or None).response()
+
+
+#: The parts of a validation error's location that name a member of a union type, not a field ("str",
+#: "list[str]", "function-after[...]", a model's class name): shown, they made a field up ("prompt.str").
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|list|dict|none)$|[\[\-]|^[A-Z]")
+
+
+def _field(loc: tuple) -> str:
+    """The request field an error is about, as a client names it: "messages.0.content"."""
+    return ".".join(str(p) for p in loc[1 if loc[:1] == ("body",) else 0:]
+                    if not (isinstance(p, str) and _UNION_MEMBER.search(p)))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -100,6 +139,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     message = str(exc.detail)
+    cause = exc.__cause__
+    if exc.detail == "There was an error parsing the body" and isinstance(cause, UnicodeDecodeError):
+        message = (f"Invalid request: the body is not UTF-8 text (byte 0x{cause.object[cause.start]:02x} at "
+                   f"position {cause.start}): send the JSON encoded as UTF-8.")
+    elif exc.detail == "There was an error parsing the body" and isinstance(cause, RecursionError):
+        message = "Invalid request: the body's JSON is nested too deeply to read."
     if exc.status_code in (404, 405) and exc.detail in ("Not Found", "Method Not Allowed"):
         message = (f"Hearth's API has no {request.method} {request.url.path}; it serves "
                    f"{', '.join(request.app.state.served)}.")

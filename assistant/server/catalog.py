@@ -22,7 +22,7 @@ router = APIRouter()
 public = APIRouter()
 
 
-@public.get("/health")
+@public.api_route("/health", methods=["GET", "HEAD"])  # HEAD: what uptime monitors send
 async def health() -> dict[str, str]:
     return {"status": "ok", "service": "hearth", "version": __version__}
 

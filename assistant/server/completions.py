@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from assistant.server.chat import sampling_of
+from assistant.server.chat import grammar_of, sampling_of
 from assistant.server.errors import APIError
 from assistant.server.openai_format import CompletionShape
 from assistant.server.respond import answer
@@ -18,10 +18,13 @@ router = APIRouter()
 async def completions(body: CompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
     prompt = body.prompt
-    if isinstance(prompt, list):
+    if isinstance(prompt, list) and not any(isinstance(p, int) for p in prompt):
         if len(prompt) != 1:
             raise APIError(400, "Give one prompt per request.", param="prompt")
         prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise APIError(400, "A prompt of token ids is not supported: send the prompt as text (Hearth tokenizes it "
+                            "with the model it answers with).", param="prompt")
     if body.echo:
         raise APIError(400, "echo is not supported.", param="echo")
     if body.suffix:
@@ -33,5 +36,5 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
             raise APIError(400, f"{name} is a /v1/chat/completions field: a raw completion is not grounded in "
                                 "your collections, remembered or saved.", param=name)
     response = assistant.complete(prompt, sampling=sampling_of(assistant, body), max_tokens=body.max_tokens,
-                                  stop=body.stops())
+                                  stop=body.stops(), grammar=grammar_of(assistant, body.response_format))
     return await answer(request, response, CompletionShape(assistant.model_id()), body.stream, body.include_usage)

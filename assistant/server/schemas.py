@@ -93,6 +93,7 @@ class _Generation(_Request):
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None  # refused unless empty
     logprobs: bool | int | None = None  # refused when asked for (chat: true; completions: a number)
+    response_format: ResponseFormat | None = None
 
     def stops(self) -> tuple[str, ...]:
         if self.stop is None:
@@ -107,7 +108,6 @@ class _Generation(_Request):
 class ChatCompletionRequest(_Generation):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    response_format: ResponseFormat | None = None
     tools: list[Any] | None = None  # refused when given, as are the legacy functions and a forced call
     functions: list[Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -123,7 +123,7 @@ CHAT_EXTENSIONS = ("collections", "use_memory", "conversation_id")
 
 
 class CompletionRequest(_Generation):
-    prompt: str | list[str]
+    prompt: str | list[str] | list[int] | list[list[int]]  # token arrays are read only to be refused by the route
     echo: StrictBool = False
     suffix: str | None = None  # refused unless empty
     best_of: int | None = None  # refused above 1

@@ -147,6 +147,34 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
 
 
+def test_what_a_qa_pass_found_clients_trip_over(server: httpx.Client) -> None:
+    """Refusals a client could not read or act on: the Host check answered in plain text; a field of a union
+    type was named with the member's type ("prompt.str", "stop.str"); token ids as a prompt were a list of
+    type errors; a body not in UTF-8 was "There was an error parsing the body"; a trailing slash got an empty
+    307 that clients do not follow; HEAD /health (uptime monitors) was 405; and /v1/completions ignored
+    response_format."""
+    host = server.get("/models", headers={"Host": "evil.example"})
+    assert host.status_code == 400 and host.json()["error"]["code"] == "invalid_host"
+    assert "evil.example" in host.json()["error"]["message"]
+    chat = {"messages": [{"role": "user", "content": "Hi"}]}
+    stop = server.post("/chat/completions", json=chat | {"stop": 5}).json()["error"]
+    assert stop["param"] == "stop" and stop["message"].startswith("Invalid request: stop: Input should be a "), stop
+    content = server.post("/chat/completions", json={"messages": [{"role": "user", "content": 5}]}).json()["error"]
+    assert content["param"] == "messages.0.content" and ".str" not in content["message"], content
+    ids = server.post("/completions", json={"prompt": [1, 2, 3]})
+    assert ids.status_code == 400 and ids.json()["error"]["message"].startswith("A prompt of token ids is not")
+    latin1 = server.post("/chat/completions", content=b'{"messages":[{"role":"user","content":"caf\xe9"}]}',
+                         headers={"Content-Type": "application/json"})
+    assert latin1.status_code == 400 and "is not UTF-8 text (byte 0xe9" in latin1.json()["error"]["message"]
+    slash = server.post("/chat/completions/", json=chat)
+    assert slash.status_code == 404 and "POST /v1/chat/completions" in slash.json()["error"]["message"]
+    assert httpx.head(str(server.base_url.join("/health"))).status_code == 200
+    raw = server.post("/completions", json={"prompt": "Say", "max_tokens": 8,
+                                            "response_format": {"type": "json_schema", "json_schema": {
+                                                "schema": {"type": "no-such-type"}}}})
+    assert raw.status_code == 400 and raw.json()["error"]["param"] == "response_format"
+
+
 def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: Assistant,
                                                                     server: httpx.Client) -> None:
     """frequency_penalty and presence_penalty reach the sampler (they were ignored); logprobs, logit_bias,

@@ -126,6 +126,11 @@ def test_json_schema_answer_parses_and_matches(served: SimpleNamespace) -> None:
     response = _chat(served, messages=[{"role": "user", "content": "Give a JSON object."}], max_tokens=60,
                      response_format={"type": "json_object"})
     assert isinstance(json.loads(response.choices[0].message.content), dict)
+    # a raw completion too (it was ignored there: plain text came back)
+    raw = served.client.completions.create(model="hearth", prompt="A person as JSON:", max_tokens=60, temperature=0,
+                                           extra_body={"response_format": {"type": "json_schema", "json_schema": {
+                                               "name": "person", "schema": schema}}})
+    assert set(json.loads(raw.choices[0].text)) == {"name", "age"}
 
 
 def test_completions_stream_and_not(served: SimpleNamespace) -> None:
