@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli import terminal
-from assistant.cli.context import MAX_COUNT, CliContext, err, in_range, positive_int, print_json
+from assistant.cli.context import MAX_COUNT, CliContext, err, in_range, one_line, positive_int, print_json
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, counted
 
@@ -159,7 +159,7 @@ class _Turn:
     def print_sources(self) -> None:
         """The cited sources, then the memories the answer could use, on stderr (stdout stays the answer alone)."""
         for c in self.cited:
-            err(f"[{c.n}] {c.location()}  {c.uri()}")
+            err(f"[{c.n}] {one_line(c.location())}  {c.uri()}")
         for m in self.memories:
             err(f"[memory] {m.text}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,15 @@ def speaks_unicode(stream: object) -> bool:
 
 def err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def one_line(text: str) -> str:
+    """``text`` (a file name) with its control characters written as escapes: a name holding a line break split
+    a search hit over two lines."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def print_json(data: Any) -> None:

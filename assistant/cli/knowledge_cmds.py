@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context import CliContext, err, positive_int, print_json, speaks_unicode
+from assistant.cli.context import CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import counted, time_left
@@ -157,7 +157,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         print("No matches.")
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
-        print(f"[{i}] {h.path}" + (f"  page {h.page}" if h.page else "")
+        print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
               + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}"
               + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
@@ -217,7 +217,8 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str, int | None, str]]:
         if not isinstance(text, str) or not text.strip():
             yield qid, "", None, f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
         elif k is not None and (type(k) is not int or k < 1):
-            yield qid, "", None, f'{path}:{number}: "k" must be a whole number of hits, 1 or more (not {k!r}).'
+            yield qid, "", None, (f'{path}:{number}: "k" must be a whole number of hits, 1 or more '
+                                  f"(not {json.dumps(k, ensure_ascii=False)}).")
         else:
             yield qid, text, k, ""
 

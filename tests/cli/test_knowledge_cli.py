@@ -114,7 +114,7 @@ def test_an_unusable_query_line_is_said_and_the_other_queries_are_searched(docs:
     assert [line["id"] for line in lines] == [1, "b", 3, "c", "d"]
     assert "not JSON" in lines[0]["error"] and '"text" string' in lines[1]["error"] and "error" in lines[2]
     assert Path(lines[3]["hits"][0]["path"]).name == "bike.txt"
-    assert lines[4]["error"] == f'{queries}:5: "k" must be a whole number of hits, 1 or more (not \'2\').'
+    assert lines[4]["error"] == f'{queries}:5: "k" must be a whole number of hits, 1 or more (not "2").'  # as written
     assert f"{queries}:1: not JSON" in err and f"{queries}:2:" in err and "4 unusable line(s)" in err
     assert "Traceback" not in err
 
@@ -125,10 +125,15 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
     assert cli.main(["search", "pier", "-c", "boats"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"[1] {docs / 'boat.md'}  lines 1-3  score") and "moored at pier 9" in out
+    (docs / "odd\nname.md").write_text("The giraffe is purple.\n")  # a line break in a name: one hit, one line
+    assert cli.main(["index", str(docs / "odd\nname.md"), "-c", "odd"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "purple giraffe", "-c", "odd"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"[1] {docs}/odd\\nname.md  lines 1-1")
 
     assert cli.main(["collections", "remove", "nope"]) == 4
     out, err = capsys.readouterr()
-    assert out == "" and err.strip() == "hearth: There is no knowledge collection named 'nope' (yours: 'boats')."
+    assert out == "" and err.strip() == "hearth: There is no knowledge collection named 'nope' (yours: 'boats', 'odd')."
     assert cli.main(["search", "x", "-c", "bad name!"]) == 2
     assert "not a valid collection name" in capsys.readouterr().err
     assert cli.main(["search"]) == 2
@@ -136,6 +141,7 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
 
     assert cli.main(["collections", "remove", "boats"]) == 0
     assert "Removed collection 'boats'" in capsys.readouterr().out
+    assert cli.main(["collections", "remove", "odd"]) == 0
     assert cli.main(["collections", "list"]) == 0
     assert "No collections yet" in capsys.readouterr().out
     assert cli.main(["search", "pier"]) == 4
