@@ -384,7 +384,9 @@ class Engine:
         return self._require().model.detokenize(tokens)
 
     def format(self, messages: list[Message]) -> FormattedPrompt:
-        return self._require().formatter.format(messages)
+        """``messages`` in the model's chat template; a control marker inside a message is text (see ``defuse``)."""
+        loaded = self._require()
+        return loaded.formatter.format([Message(m.role, loaded.model.defuse(m.content)) for m in messages])
 
     def prompt_tokens(self, prompt: FormattedPrompt) -> list[int]:
         loaded = self._require()
