@@ -233,22 +233,21 @@ def _load_table(path: Path, data: bytes) -> Document:
 
 def _load_pdf(path: Path, data: bytes) -> Document:
     with _pdf_issues.collect() as issues:
-        try:
-            reader = pypdf.PdfReader(io.BytesIO(data))
-            if reader.is_encrypted and not reader.decrypt(""):
-                raise UnreadableFileError("password-protected PDF")
-            units = []
-            for number, page in enumerate(reader.pages, start=1):
-                text = page.extract_text() or ""
-                if text.strip():
-                    # no line numbers: they were lines of pypdf's extracted text, nothing a reader can find
-                    # ("three.pdf p.2:1"); a page is what a PDF viewer shows
-                    units.append(Unit(text, page=number, first_line=None))
-        finally:
-            if issues:  # read or not, the user learns which file is damaged (a failure also gets its reason)
-                shown = "; ".join(issue.strip() for issue in issues[:3])
-                more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
-                log.warning("%s is a damaged PDF; pypdf worked around: %s%s", path, shown, more)
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableFileError("password-protected PDF")
+        units = []
+        for number, page in enumerate(reader.pages, start=1):
+            text = page.extract_text() or ""
+            if text.strip():
+                # no line numbers: they were lines of pypdf's extracted text, nothing a reader can find
+                # ("three.pdf p.2:1"); a page is what a PDF viewer shows
+                units.append(Unit(text, page=number, first_line=None))
+    if issues:  # read all the same: the user learns which file is damaged (one that fails says why it was skipped,
+        # and was also told it was worked around)
+        shown = "; ".join(issue.strip() for issue in issues[:3])
+        more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
+        log.warning("%s is a damaged PDF; pypdf worked around: %s%s", path, shown, more)
     return Document("text", tuple(units))
 
 

@@ -111,9 +111,11 @@ def test_utf8_with_a_pasted_latin1_line_keeps_both() -> None:
     ("fake.txt", "binary file"),
     ("empty.txt", "empty file"),
 ])
-def test_bad_files_raise_with_a_reason(mixed_folder: Path, name: str, reason: str) -> None:
+def test_bad_files_raise_with_a_reason(mixed_folder: Path, name: str, reason: str,
+                                      caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(UnreadableFileError, match=reason):
         _load(mixed_folder / name)
+    assert "worked around" not in caplog.text  # a skipped PDF was also said to be worked around
 
 
 def test_supported_types() -> None:
