@@ -73,8 +73,8 @@ def _fit_line(fit: FitEstimate) -> str:
 
 
 def _entry_text(e: LibraryEntry, in_use: bool) -> str:
-    if e.info is None or e.fit is None:
-        return f"✗ {e.file}  ({e.source})  {e.error}\n  {e.path}"
+    if e.info is None or e.fit is None:  # the model in use may be one: its file moved (`remove` refuses it as in use)
+        return f"✗ {e.file}  ({e.source}{', in use' if in_use else ''})  {e.error}\n  {e.path}"
     i = e.info
     template = "chat template" if i.has_chat_template else "no chat template (base model)"
     return (f"{'▶' if in_use else '•'} {e.name}  {i.architecture} {i.params_label()} {i.quantization}  "

@@ -90,9 +90,11 @@ def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hear
 
     # a linked file the user moved away stays listed ("not found") and could not be removed by any name
     assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0
+    assert hearth("models", "use", "smol-copy", home=hearth_home).returncode == 0
     copy.rename(my_models / "moved.gguf")
-    listed = hearth("models", "list", home=hearth_home).stdout
-    assert "smol-copy.gguf  (linked)  Model file not found" in listed
+    listed = hearth("models", "list", home=hearth_home).stdout  # in use: `remove` refuses it as such
+    assert "smol-copy.gguf  (linked, in use)  Model file not found" in listed
+    assert hearth("models", "use", "SmolLM2", home=hearth_home).returncode == 0
     out = hearth("models", "remove", "smol-copy", home=hearth_home)
     assert out.returncode == 0 and "the file was already gone" in out.stdout, out.stderr
     assert "smol-copy" not in hearth("models", "list", home=hearth_home).stdout
