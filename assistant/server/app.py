@@ -88,8 +88,9 @@ class _HostCheck:
         if parsed is not None and parsed.host.lower() in self.allowed:
             await self.app(scope, receive, send)
             return
-        message = (f"The Host header {given!r} names no address this server answers to: call it as "
-                   f"{', '.join(sorted(self.allowed))}.")
+        # the names it accepts are not listed: this is said before the token is checked, to anyone
+        message = (f"The Host header {given!r} is not a name of this server (a guard against DNS rebinding): call "
+                   "it by the address it listens on, or localhost; a reverse proxy must pass one of those as Host.")
         await JSONResponse(error_body(message, "invalid_request_error", code="invalid_host"), status_code=400)(
             scope, receive, send)
 
