@@ -451,7 +451,7 @@ def test_the_file_holding_the_word_or_code_searched_for_is_the_first_hit(tmp_pat
     words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
              "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
     for i in range(150):
-        filler = "\n\n".join(" ".join(rng.choices(words, k=150)) for _ in range(2))
+        filler = " ".join(rng.choices(words, k=60))
         (notes / f"doc{i:03}.md").write_text(f"# Document {i}\n\nUnique token QZX{i:04} lives here.\n\n{filler}\n")
     assert cli.main(["index", str(notes), "-c", "notes"]) == 0
     (small := tmp_path / "small").mkdir()
