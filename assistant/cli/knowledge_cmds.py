@@ -119,7 +119,7 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"{args.collection}: {counted(info.files, 'file')}, {counted(info.chunks, 'chunk')} ({last.message} in "
               f"{result['seconds']} s{watched}); {len(last.errors)} skipped")
         for path, reason in last.errors:
-            print(f"  skipped {path}: {reason}")
+            print(f"  skipped {one_line(path)}: {reason}")
     return 0
 
 
@@ -238,7 +238,7 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
               f"synced {synced}{watched}, "
               f"embedder {c.embedder}{flag}")
         if here := [s for s in c.sources if s not in c.missing_sources]:  # where its files are (not listed before)
-            print(f"  from {', '.join(here)}")
+            print(f"  from {', '.join(map(one_line, here))}")
         if c.problem and c.resync_repairs:
             print(f"  NEEDS REPAIR: {c.problem}; {_index_command(c)} repairs it (only what is missing is embedded "
                   "again)")

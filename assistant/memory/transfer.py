@@ -272,7 +272,7 @@ def settle_slots(found: list[Entry], active: list[MemoryItem],
     home, one name): the one set later (its last edit: a kept fact edited today is today's word) stays active
     and the other is superseded by it; one that says the same ("I live in Oslo" / "User lives in Oslo") is
     already there. Returns the entries to add and, kept id -> imported id, the kept memories an imported one
-    replaces (marked once it is stored)."""
+    replaces (marked just before it is stored, see ``MemoryService.import_``)."""
     texts = {m.id: m.text for m in active}
     when = {m.id: m.updated_at or m.created_at for m in active}
     slots = {m.id: slot.name for m in active if (slot := slot_of(m.text)) is not None}  # the active ones
