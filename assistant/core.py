@@ -1164,10 +1164,12 @@ class Assistant:
         the server restarts)."""
         with self._settings_lock:  # a restart in progress (a settings change) ends first, then this stops it
             server, self._server = self._server, None
+            self._server_failure = None  # a server that could not start is switched off too: nothing to report
             if server is not None:
                 server.stop()
-                if one_answer_at_a_time:
-                    self.serving(1)
+            # also after a restart that failed (a busy port): the model was left loaded for parallel answers
+            if one_answer_at_a_time and self.parallel_requests != 1:
+                self.serving(1)
 
     def server_status(self) -> ServerStatus:
         """Whether the API server runs, where (``url``), and why it stopped (``error``) if it did."""

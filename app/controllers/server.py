@@ -98,9 +98,9 @@ class ServerController(QObject):
                 return (dataclasses.replace(assistant.server_status(), running=False, error=str(exc),
                                             host=wanted.host, port=wanted.port), f"API server not started: {exc}")
             return status, f"API server started at {status.url}"
-        if not wanted.enabled and status.running:
+        if not wanted.enabled and (status.running or status.error):  # (a failed start is switched off too)
             assistant.stop_server()
-            return assistant.server_status(), "API server stopped"
+            return assistant.server_status(), "API server stopped" if status.running else ""
         return status, ""
 
     def _done(self, result: tuple[ServerStatus, str]) -> None:

@@ -118,6 +118,7 @@ class Batcher:
         self._waiting: list[Job] = []
         self._cond = threading.Condition()
         self._closing = False
+        self._draining = False  # close asked once the requests already here are answered (a model switch)
         self._clearing = False  # clear_cache asked: done by the worker, the only thread touching the KV
         self._turn = 0  # which prompt-reading slot goes first in the next step (fair prompt chunks)
         self._thread = threading.Thread(target=self._run, name="hearth-batcher", daemon=True)
@@ -162,10 +163,15 @@ class Batcher:
             while self._clearing and not self._closing:
                 self._cond.wait()
 
-    def close(self) -> None:
-        """Stop the worker; requests still running or waiting fail with a clear message."""
+    def close(self, drain: bool = False) -> None:
+        """Stop the worker. ``drain`` (the engine switched to another model or settings): first finish the
+        requests running or waiting, which were asked of this model; else (Hearth closing) they fail with a
+        clear message, or end as stopped where they were asked to stop."""
         with self._cond:
-            self._closing = True
+            if drain:
+                self._draining = True
+            else:
+                self._closing = True
             self._cond.notify()
         self._thread.join()
 
@@ -173,9 +179,11 @@ class Batcher:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not (self._closing or self._clearing or self._waiting or any(s.job for s in self._slots)):
+                while not (self._closing or self._draining or self._clearing or self._waiting
+                           or any(s.job for s in self._slots)):
                     self._cond.wait()
-                if self._closing:
+                if self._closing or (self._draining and not self._waiting and not any(s.job for s in self._slots)):
+                    self._closing = True  # a request that arrives now is refused, not left waiting for no worker
                     break
                 if self._clearing:
                     for slot in self._slots:

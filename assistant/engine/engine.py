@@ -139,9 +139,10 @@ class _Loaded:
     disk: _DiskCaches
     batcher: Batcher | None = None  # set when several answers are decoded together (n_parallel > 1)
 
-    def close(self) -> None:
+    def close(self, drain: bool = False) -> None:
+        """Free the model. ``drain``: parallel answers still decoding on it finish first (see Batcher.close)."""
         if self.batcher is not None:
-            self.batcher.close()
+            self.batcher.close(drain)
         self.ctx.close()
         self.model.close()
 
@@ -240,7 +241,13 @@ class Engine:
             self._speed = SpeedModel()
             self._set_draft(None)  # it drafted for the old model: the caller sets one for the new model
         if old is not None:
-            old.close()
+            if old.batcher is not None and old.batcher.busy:
+                # Answers decoded in parallel (the API server is on) hold no lock while they stream, so the swap
+                # did not wait for them as it waits for a single answer: they finish on the model they were
+                # asked of, which is freed after them. Closing it at once cut them off mid-answer.
+                threading.Thread(target=old.close, kwargs={"drain": True}, name="hearth-drain", daemon=True).start()
+            else:
+                old.close(drain=True)
         log.info("loaded %s (%s, n_ctx=%d, %s)", info.name, info.quantization, n_ctx, loaded.device)
         return info
 

@@ -177,8 +177,16 @@ def test_switching_the_server_on_and_off_in_settings(qtbot: QtBot, open_fake_win
         assert page.status.property("state") == "error" and "already in use" in page.status.text()
         assert window.ctl.model.error is None and not window.banner.isVisible()  # no dialog, no banner
         qtbot.waitUntil(lambda: dialog.apply_button.isEnabled())
+        # Switched off now: the red error went on showing, and the model stayed loaded for 4 parallel answers.
+        assert window.assistant.parallel_requests == 4
+        page.enabled.setChecked(False)
+        qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=20_000)
+        assert page.status.text() == "Stopped." and window.assistant.parallel_requests == 1
+        qtbot.waitUntil(lambda: dialog.apply_button.isEnabled())
     assert health(url) is None  # the old port was given up for the new one
 
+    page.enabled.setChecked(True)
     page.port.setValue(port)  # back on a free port: running again at once
     qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: indicator.text() == f"API: {url}", timeout=20_000)

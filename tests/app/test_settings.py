@@ -196,3 +196,38 @@ def test_an_open_settings_dialog_follows_the_file_and_apply_keeps_both(qtbot: Qt
     assert (saved.model.temperature, saved.model.top_k, saved.model.max_tokens, saved.model.n_batch,
             saved.appearance.font_size) == (0.35, 7, 300, 256, 15)
     assert window.assistant.engine.info.name == "Gemma 3 270M"
+
+
+def test_a_reload_beside_the_api_server_lets_the_answer_streaming_finish(qtbot: QtBot, make_window) -> None:
+    """With the API server on, answers are decoded together in slots and hold no lock while they stream, so
+    Apply of a new context length closed the model under the window's answer: "The answer could not be
+    completed" (Models → Use did the same). The answer now finishes on the model it was asked of; the next one
+    gets the new settings."""
+    import socket
+
+    from PySide6.QtCore import Qt
+
+    from assistant.config import save_settings
+
+    settings = write_settings(max_tokens=200)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        settings.server.enabled, settings.server.port = True, free.getsockname()[1]
+    save_settings(settings, get_paths().settings_file)
+    window = make_window()
+    engine = window.assistant.engine
+    qtbot.waitUntil(lambda: window.assistant.server_status().running and engine.loaded, timeout=30_000)
+    assert engine.settings.n_parallel == 4
+    window.composer.edit.setPlainText("Write a long story about a lighthouse keeper.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.chat_view.last("assistant").text) > 20, timeout=30_000)
+    dialog = window.ctl.model.open_settings()
+    dialog.n_ctx.setValue(1024)
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog.accept()
+    assert engine.settings.n_ctx == 1024
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=60_000)
+    assert not window.banner.isVisible(), window.banner.label.text()
+    stored = window.assistant.history.messages(window.ctl.chat.conversation_id)[-1]
+    assert stored.role == "assistant" and not stored.partial and not (stored.stats or {}).get("error")
+    assert stored.stats["completion_tokens"] == 200
