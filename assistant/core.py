@@ -190,11 +190,14 @@ class Assistant:
         return assistant
 
     def start_background(self) -> None:
-        """Watch the watched collections (catching up with changes made while nothing ran) and learn from
-        turns a previous run left queued, as soon as a model is loaded."""
+        """Watch the watched collections (catching up with changes made while nothing ran), finish the indexing
+        runs that closing Hearth (or a crash) cut off, and learn from turns a previous run left queued, as soon
+        as a model is loaded."""
         self.long_lived = True
         self.scheduler.start()
         self.scheduler.watch_all()
+        for collection in self.knowledge.interrupted():
+            self.scheduler.request_sync(collection)
         self.scheduler.turn_queued()
         self._watch_settings_file()
 

@@ -6,8 +6,20 @@ across a Qt ``Signal(object)`` without copying concerns.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+class Cancel(threading.Event):
+    """A job's stop signal that says why: ``set()`` the user stopped it, ``quit()`` Hearth is closing. Work
+    the core can finish later (an indexing run) is then resumed at the next start instead of left stopped."""
+
+    quitting = False
+
+    def quit(self) -> None:
+        self.quitting = True
+        self.set()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import HearthError
-from assistant.events import BackgroundEvent, BackgroundStatus, CollectionSynced, Progress
+from assistant.events import BackgroundEvent, BackgroundStatus, Cancel, CollectionSynced, Progress
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Scheduler:
         self._wake_check = False  # the same, for a store this process already opened only
         self._sync_queue: dict[str, float] = {}  # collection -> not before (monotonic)
         self._syncing: str | None = None
-        self._sync_cancel = threading.Event()
+        self._sync_cancel = Cancel()
         self._watchers: dict[str, Any] = {}
         self._last_error = ""
         self._threads: list[threading.Thread] = []
@@ -103,7 +103,7 @@ class Scheduler:
         with self._cv:
             self._stopping = True
             self._learn_cancel.set()
-            self._sync_cancel.set()
+            self._sync_cancel.quit()  # a sync cut off by closing is finished at the next start
             self._cv.notify_all()
         for thread in self._threads:
             thread.join(timeout=30)
@@ -247,23 +247,28 @@ class Scheduler:
 
     def watch_all(self) -> None:
         """(Re)start a watcher for every watched collection and catch up with changes made meanwhile."""
-        from assistant.knowledge.watch import FolderWatcher
-
         self.stop_watching()
         for collection, folders in self.hooks.watched().items():
-            existing = [f for f in folders if Path(f).is_dir()]
-            if not existing:
-                log.warning("watched collection %s: none of its folders exist any more", collection)
-                continue
-            try:
-                watcher = FolderWatcher(existing, lambda c=collection: self.request_sync(c), self.debounce_s)
-                self._watchers[collection] = watcher.start()
-            except OSError as exc:  # inotify limits, a folder that vanished meanwhile
-                self._last_error = f"Cannot watch {collection}: {exc}"
-                log.warning("%s", self._last_error)
-                continue
-            self.request_sync(collection)
+            if self._watch(collection, folders):
+                self.request_sync(collection)
         self.publish()
+
+    def _watch(self, collection: str, folders: list[str]) -> bool:
+        """Start watching ``collection``'s folders; False (and why, logged) when none can be watched."""
+        from assistant.knowledge.watch import FolderWatcher
+
+        existing = [f for f in folders if Path(f).is_dir()]
+        if not existing:
+            log.warning("watched collection %s: none of its folders exist any more", collection)
+            return False
+        try:
+            watcher = FolderWatcher(existing, lambda c=collection: self.request_sync(c), self.debounce_s)
+            self._watchers[collection] = watcher.start()
+        except OSError as exc:  # inotify limits, a folder that vanished meanwhile
+            self._last_error = f"Cannot watch {collection}: {exc}"
+            log.warning("%s", self._last_error)
+            return False
+        return True
 
     def stop_watching(self) -> None:
         watchers, self._watchers = self._watchers, {}
@@ -291,7 +296,7 @@ class Scheduler:
                 if collection is None:
                     continue
                 self._syncing = collection
-                self._sync_cancel = cancel = threading.Event()
+                self._sync_cancel = cancel = Cancel()
             self.publish()
             try:
                 self._sync_once(collection, cancel)
@@ -306,6 +311,10 @@ class Scheduler:
         try:
             for progress in self.hooks.sync(collection, cancel):
                 self.publish(CollectionSynced(collection, progress))
+            # a run finished here that was asked to watch (one cut off by closing, finished at this start)
+            folders = self.hooks.watched().get(collection)
+            if folders and collection not in self._watchers and not self._stopping:
+                self._watch(collection, folders)
         except IndexBusyError:
             self.request_sync(collection, BUSY_RETRY_S)
         except HearthError as exc:

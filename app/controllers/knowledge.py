@@ -1,12 +1,12 @@
 """Knowledge collections: the sidebar list and composer selector, dropped folders, background indexing.
 
 Indexing runs on its own lane ("hearth-indexing"), so chat keeps streaming while files are embedded; the
-cancel flag is a ``threading.Event`` the core checks between files and batches.
+cancel flag (``Cancel``) is checked by the core between files and batches: a run the user stops is left stopped,
+one cut off by closing the window is finished by the core at the next start.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from app.views.composer import Composer
 from app.views.dialogs import confirm, show_error
 from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
-from assistant.events import CollectionSynced, Progress, counted
+from assistant.events import Cancel, CollectionSynced, Progress, counted
 
 
 def _sync_ended(collection: str, p: Progress) -> str:
@@ -51,6 +51,10 @@ def collection_status(info: Any) -> str:
         gone = ("its folder is gone" if len(missing) == 1 else "all its folders are gone") if every else \
             f"{len(missing)} of its folders {'is' if len(missing) == 1 else 'are'} gone"
         status += f" · {gone} (its passages stay searchable)"
+    if getattr(info, "unfinished", "") == "stopped":
+        status += " · indexing was stopped before the end: add its folder again to finish"
+    elif getattr(info, "unfinished", "") == "interrupted":
+        status += " · indexing not finished: it goes on in the background"
     if getattr(info, "problem", None):
         status += f" · needs repair: {info.problem}; add its folder again to re-sync it"
     return status
@@ -66,7 +70,7 @@ class KnowledgeController(QObject):
         super().__init__()
         self.assistant, self.workers, self.window = assistant, workers, window
         self.model, self.panel, self.composer = model, panel, composer
-        self.cancel: threading.Event | None = None
+        self.cancel: Cancel | None = None
         self.errors: list[tuple[str, str]] = []
         self.last: Progress | None = None
         self.syncing: str | None = None  # a background re-sync shown in the panel
@@ -116,7 +120,7 @@ class KnowledgeController(QObject):
         if self.indexing:
             show_error(self.window, "Already indexing", "Wait for the current indexing run to finish, or cancel it.")
             return
-        self.cancel = cancel = threading.Event()
+        self.cancel = cancel = Cancel()
         self.errors, self.last, self.syncing, self.running = [], None, None, collection
         self.panel.start(collection)
         self.workers.indexing.submit(Job(lambda: self.assistant.index(paths, collection, cancel, watch=True),
@@ -227,4 +231,4 @@ class KnowledgeController(QObject):
 
     def shutdown(self) -> None:
         if self.cancel is not None:
-            self.cancel.set()
+            self.cancel.quit()  # not the user's stop: the next start finishes the run

@@ -244,6 +244,11 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
                   "again)")
         elif c.problem:
             print(f"  CANNOT BE CHECKED NOW: {c.problem}")
+        if c.unfinished == "stopped":
+            print(f"  UNFINISHED: its last indexing run was stopped before the end; {_index_command(c)} finishes it")
+        elif c.unfinished == "interrupted":
+            print(f"  UNFINISHED: its last indexing run was cut off (or runs now); the next Hearth window, `hearth "
+                  f"chat` or `hearth serve` finishes it, or {_index_command(c)} now")
         for gone in c.missing_sources:
             print(f"  GONE: {gone} (deleted, or on a drive not plugged in); its passages stay searchable")
     return 0

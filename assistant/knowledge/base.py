@@ -27,10 +27,12 @@ from assistant.knowledge.errors import (
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.scan import source_path
-from assistant.knowledge.store import CollectionRow, Store, validate_name
+from assistant.knowledge.store import RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
 EMBED_BATCH = 32
+
+_UNFINISHED = {RUN_INTERRUPTED: "interrupted", RUN_STOPPED: "stopped"}  # CollectionInfo.unfinished
 
 
 class KnowledgeBase:
@@ -140,7 +142,8 @@ class KnowledgeBase:
               cancel: threading.Event | None = None, watch: bool | None = None) -> Iterator[Progress]:
         """Sync ``sources`` (folders or files) into ``collection``, yielding progress (see ``IndexJob``).
 
-        The sources are remembered with the collection; ``watch`` (when not None) turns watching on or off.
+        The sources are remembered with the collection; ``watch`` (when not None) turns watching on or off once
+        the run has ended (a run cut off by closing Hearth is finished at its next start, and then watched).
         """
         from assistant.knowledge.loaders import READABLE, is_supported
         from assistant.knowledge.sync import IndexJob  # the file-format parsers: ~0.25 s, for indexing only
@@ -154,12 +157,8 @@ class KnowledgeBase:
             raise NothingToIndexError(f"Hearth has no reader for {names}: it reads folders and {READABLE}.")
         job = IndexJob(self.store, self.embedder, self.chunker, collection, given,
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
-                       flush_chunks=4 * self.batch_size)
-        last = None
-        for last in job.run():
-            yield last
-        if watch is not None and last is not None and last.message == "done":  # a cancelled run is not resumed
-            self.store.set_watch(collection, watch)
+                       flush_chunks=4 * self.batch_size, watch=watch)
+        yield from job.run()
 
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
         """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
@@ -177,6 +176,10 @@ class KnowledgeBase:
                                           "index a folder into it first.")
         self.store.set_watch(row.name, on)
         return self._info(self._row(collection))
+
+    def interrupted(self) -> list[str]:
+        """Collections whose last indexing run was cut off by Hearth closing or dying: to be finished."""
+        return [row.name for row in self.store.collections() if row.unfinished == RUN_INTERRUPTED]
 
     def watched(self) -> dict[str, list[str]]:
         """Watched collection -> its folders (files indexed one by one are watched through their folder)."""
@@ -258,7 +261,8 @@ class KnowledgeBase:
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
                               watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
                               missing_vectors=missing_vectors,
-                              missing_sources=tuple(s for s in row.sources if not Path(s).exists()))
+                              missing_sources=tuple(s for s in row.sources if not Path(s).exists()),
+                              unfinished=_UNFINISHED.get(row.unfinished, ""))
 
 
 def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ...]:

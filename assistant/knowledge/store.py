@@ -74,7 +74,8 @@ _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
     name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL,
-    sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0, store_id TEXT
+    sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0, store_id TEXT,
+    unfinished INTEGER NOT NULL DEFAULT 0, watch_after INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     collection TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -119,7 +120,11 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 #: Columns added after the first release, with their definitions (added to older manifests at open).
 _ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0",
-                                   "store_id": "TEXT"}}
+                                   "store_id": "TEXT", "unfinished": "INTEGER NOT NULL DEFAULT 0",
+                                   "watch_after": "INTEGER"}}
+#: ``collections.unfinished``: the last indexing run ended (0), is running or was cut off by Hearth closing or
+#: dying (1: a long-lived Hearth resumes it at start), or was stopped by the user (2: left so, and said so)
+RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED = 0, 1, 2
 #: The Chroma collection metadata key that names the manifest collection it was made for.
 STORE_ID_KEY = "hearth_store_id"
 #: Per connection: the query's words run through the index's own tokenizer (so they are stemmed the same
@@ -170,6 +175,8 @@ class CollectionRow:
     errors: int
     sources: tuple[str, ...] = ()  # the folders and files indexed into it (what a watcher re-syncs)
     watch: bool = False
+    unfinished: int = RUN_ENDED  # how its last indexing run ended (RUN_*)
+    watch_after: bool | None = None  # watching asked of a run that has not ended: set when it ends
 
 
 @dataclass(frozen=True)
@@ -548,11 +555,12 @@ class Store:
                    (SELECT count(*) FROM chunks c WHERE c.collection = k.name),
                    (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL)
                    + (SELECT count(*) FROM scan_skips s WHERE s.collection = k.name),
-                   k.sources, k.watch
+                   k.sources, k.watch, k.unfinished, k.watch_after
                 FROM collections k {where} ORDER BY k.name""",
             params,
         )
-        return [CollectionRow(*row[:6], tuple(json.loads(row[6])), bool(row[7])) for row in rows]
+        return [CollectionRow(*row[:6], tuple(json.loads(row[6])), bool(row[7]), row[8],
+                              None if row[9] is None else bool(row[9])) for row in rows]
 
     def add_sources(self, name: str, sources: Iterable[str]) -> None:
         """Remember what was indexed into ``name`` (kept in first-seen order, each once)."""
@@ -583,6 +591,21 @@ class Store:
     def mark_synced(self, name: str) -> None:
         with self._transaction() as db:
             db.execute("UPDATE collections SET last_sync = ? WHERE name = ?", (time.time(), name))
+
+    def begin_run(self, name: str, watch: bool | None) -> None:
+        """An indexing run of ``name`` starts: unfinished until :meth:`end_run` (a run cut off by a crash stays
+        so); ``watch``, when not None, is what watching becomes once it ends."""
+        with self._transaction() as db:
+            db.execute("UPDATE collections SET unfinished = ?, watch_after = coalesce(?, watch_after) WHERE name = ?",
+                       (RUN_INTERRUPTED, None if watch is None else int(watch), name))
+
+    def end_run(self, name: str, how: int) -> None:
+        """The run of ``name`` ended (``how``: RUN_*): a finished one turns watching to what was asked."""
+        with self._transaction() as db:
+            if how == RUN_ENDED:
+                db.execute("UPDATE collections SET watch = coalesce(watch_after, watch), watch_after = NULL "
+                           "WHERE name = ?", (name,))
+            db.execute("UPDATE collections SET unfinished = ? WHERE name = ?", (how, name))
 
     def drop_collection(self, name: str) -> None:
         """Remove every trace of a collection; SQLite first, so a crash leaves only an unused Chroma set."""

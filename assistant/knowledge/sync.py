@@ -31,7 +31,7 @@ from assistant.knowledge.errors import UnreadableFileError
 from assistant.knowledge.loaders import is_supported, load
 from assistant.knowledge.records import Chunk, Piece
 from assistant.knowledge.scan import FoundFile, scan, source_path
-from assistant.knowledge.store import FileState, Store
+from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, FileState, Store
 
 JOB = "index"
 REPAIRING = "repairing"  # the message of progress events while lost vectors are re-embedded
@@ -90,58 +90,80 @@ class IndexJob:
 
     def __init__(self, store: Store, embedder: Embedder, chunker: Chunker, collection: str,
                  sources: list[Path], max_bytes: int, cancel: threading.Event | None = None,
-                 batch_size: int = 32, flush_chunks: int = 128) -> None:
+                 batch_size: int = 32, flush_chunks: int = 128, watch: bool | None = None) -> None:
+        """``watch`` (not None): turn watching the collection's folders on or off once this run has ended."""
         self.store, self.embedder, self.chunker = store, embedder, chunker
         self.collection, self.sources, self.max_bytes = collection, sources, max_bytes
         self.cancel = cancel or threading.Event()
+        self.watch = watch
+        self.ended = RUN_STOPPED  # how the run ended, RUN_* (see run)
         self.batch_size, self.flush_chunks = batch_size, flush_chunks
 
     def run(self) -> Iterator[Progress]:
-        """Yield :class:`Progress` events; the last one's message is ``done`` or ``cancelled``."""
+        """Yield :class:`Progress` events; the last one's message is ``done`` or ``cancelled``.
+
+        How the run ended is kept with the collection: a run cut off by Hearth closing (a ``cancel`` that says
+        ``quitting``, see :class:`~assistant.events.Cancel`) or by a crash stays unfinished, and a long-lived
+        Hearth finishes it at its next start; one the user stopped (a cancel, Ctrl+C, a failure) is left so,
+        and listed as stopped. Quitting the window mid-index left a collection of 11 of 60 files for good, with
+        nothing saying so."""
         with self.store.writing(self.collection):
             self._prepare_collection()
-            repaired = yield from self._repair()
-            if not repaired:
-                yield Progress(JOB, 0, message="cancelled")
-                return
-            found = scan(self.sources, self.max_bytes, is_supported)
-            self.store.set_scan_skips(self.collection, found.skipped)
-            known = self.store.file_states(self.collection)
-            signature = self.chunker.signature
-            todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
-            tally = _Tally(len(found.files), sum(f.size for f in todo), errors=list(found.skipped))
-            tally.done_files = len(found.files) - len(todo)
-            still_bad = {f.path for f in found.files} - {f.path for f in todo}
-            tally.errors += [(p, s.error) for p, s in known.items() if s.error and p in still_bad]
-            yield tally.event("scanning done")
-            batch = _Batch()
-            for f in todo:
-                if self.cancel.is_set():
-                    break
-                errors_before = len(tally.errors)
-                if f.size >= _NAMED_BEFORE_BYTES:
-                    yield tally.event(f.path)
-                self._read(f, known.get(f.path), batch, tally)
-                due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
-                if due or len(tally.errors) > errors_before:
-                    yield tally.event(f.path)
-                # the first commit comes after one embedding batch: the ETA (by bytes committed) appears then,
-                # and a Ctrl+C half a minute into a first run kept nothing while it waited for four batches
-                if len(batch.chunks) >= (self.flush_chunks if tally.chunks else self.batch_size):
-                    yield from self._flush(batch, tally, f.path)
-                    batch = _Batch()
-                    yield tally.event(f.path)
-            if batch and not self.cancel.is_set():
-                yield from self._flush(batch, tally, "")
+            try:
+                yield from self._sync()
+            finally:
+                self.store.end_run(self.collection, self.ended)
+
+    def _sync(self) -> Iterator[Progress]:
+        """The run itself; sets :attr:`ended` (``RUN_*``) before its last event (a reader may stop there)."""
+        repaired = yield from self._repair()
+        if not repaired:
+            self._cancelled()
+            yield Progress(JOB, 0, message="cancelled")
+            return
+        found = scan(self.sources, self.max_bytes, is_supported)
+        self.store.set_scan_skips(self.collection, found.skipped)
+        known = self.store.file_states(self.collection)
+        signature = self.chunker.signature
+        todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
+        tally = _Tally(len(found.files), sum(f.size for f in todo), errors=list(found.skipped))
+        tally.done_files = len(found.files) - len(todo)
+        still_bad = {f.path for f in found.files} - {f.path for f in todo}
+        tally.errors += [(p, s.error) for p, s in known.items() if s.error and p in still_bad]
+        yield tally.event("scanning done")
+        batch = _Batch()
+        for f in todo:
             if self.cancel.is_set():
-                yield tally.event("cancelled")
-                return
-            present = {f.path for f in found.files}
-            gone = [p for p in known if p not in present and _under_any(p, found.roots)
-                    and not _under_any(p, found.unknown)]
-            self.store.remove_files(self.collection, gone)
-            self.store.mark_synced(self.collection)
-            yield tally.event("done")
+                break
+            errors_before = len(tally.errors)
+            if f.size >= _NAMED_BEFORE_BYTES:
+                yield tally.event(f.path)
+            self._read(f, known.get(f.path), batch, tally)
+            due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
+            if due or len(tally.errors) > errors_before:
+                yield tally.event(f.path)
+            # the first commit comes after one embedding batch: the ETA (by bytes committed) appears then,
+            # and a Ctrl+C half a minute into a first run kept nothing while it waited for four batches
+            if len(batch.chunks) >= (self.flush_chunks if tally.chunks else self.batch_size):
+                yield from self._flush(batch, tally, f.path)
+                batch = _Batch()
+                yield tally.event(f.path)
+        if batch and not self.cancel.is_set():
+            yield from self._flush(batch, tally, "")
+        if self.cancel.is_set():
+            self._cancelled()
+            yield tally.event("cancelled")
+            return
+        present = {f.path for f in found.files}
+        gone = [p for p in known if p not in present and _under_any(p, found.roots)
+                and not _under_any(p, found.unknown)]
+        self.store.remove_files(self.collection, gone)
+        self.store.mark_synced(self.collection)
+        self.ended = RUN_ENDED
+        yield tally.event("done")
+
+    def _cancelled(self) -> None:
+        self.ended = RUN_INTERRUPTED if getattr(self.cancel, "quitting", False) else RUN_STOPPED
 
     def _prepare_collection(self) -> None:
         """Recover from a killed run; start over if the collection's vectors come from another embedder.
@@ -154,6 +176,7 @@ class IndexJob:
             self.store.drop_collection(self.collection)
         self.store.create_collection(self.collection, self.embedder.name)
         self.store.add_sources(self.collection, [str(source_path(s)) for s in self.sources])
+        self.store.begin_run(self.collection, self.watch)
         self.store.adopt_vectors(self.collection)
         self.store.recover(self.collection)
 

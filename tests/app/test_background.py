@@ -119,6 +119,41 @@ def test_edits_in_a_watched_folder_reach_search_and_a_new_chunk_size_applies_at_
 
 
 @pytest.mark.slow
+def test_a_folder_still_indexing_when_the_window_closes_is_finished_at_the_next_start(
+        qtbot: QtBot, make_window, tmp_path: Path) -> None:
+    """Closing the window a few files into a big folder left "11 files · never synced" for good: not resumed, not
+    watched, nothing said. The next start finishes the run in the background and watches the folder; a run the
+    user stops is left stopped, and its row says so."""
+    write_settings()
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"note-{i:02}.md").write_text(f"# Note {i}\n\n" + f"Crane {i} lifts containers at the harbour. " * 40)
+    window = make_window()
+    knowledge = window.ctl.knowledge
+    knowledge.index([folder], "big")
+    qtbot.waitUntil(lambda: knowledge.last is not None and 0 < knowledge.last.done < 30, timeout=120_000)
+    window.close()
+    again = make_window()
+    qtbot.waitUntil(lambda: any(c.name == "big" and c.files == 40 and c.watched and not c.unfinished
+                                for c in again.assistant.collections()), timeout=120_000)
+    again.ctl.knowledge.refresh()
+    qtbot.waitUntil(lambda: "40 files" in again.sidebar.collections.model().index(0, 0).data())
+    assert "watched" in again.sidebar.collections.model().index(0, 0).data()
+
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    again.ctl.knowledge.index([other], "other")
+    qtbot.waitUntil(lambda: again.ctl.knowledge.last is not None and again.ctl.knowledge.last.done > 0,
+                    timeout=120_000)
+    again.sidebar.indexing.cancel_button.click()  # the user's stop: left so, and said
+    qtbot.waitUntil(lambda: not again.ctl.knowledge.indexing, timeout=60_000)
+    rows = again.sidebar.collections.model()
+    qtbot.waitUntil(lambda: rows.rowCount() == 2 and "stopped before the end" in rows.index(1, 0).data())
+    assert again.assistant.collections()[1].unfinished == "stopped" and not again.assistant.collections()[1].watched
+
+
+@pytest.mark.slow
 def test_the_indexing_summary_follows_a_file_deleted_from_a_watched_folder(
         qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     """A change with nothing to embed (a deleted file) is not shown as it runs; the summary left on screen said

@@ -464,3 +464,27 @@ def test_the_file_holding_the_word_or_code_searched_for_is_the_first_hit(tmp_pat
                           ("quokka", "q.md")):
         assert cli.main(["search", query, "-k", "1", "--json"]) == 0
         assert [Path(h["path"]).name for h in json.loads(capsys.readouterr().out)["hits"]] == [holder], query
+
+
+def test_an_unfinished_indexing_run_is_listed_with_what_finishes_it(docs: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A run stopped before its end (Ctrl+C, Cancel) listed like a finished one, its missing files unsaid."""
+    from assistant.core import Assistant
+    from assistant.events import Cancel
+
+    for stop, says in ((Cancel.set, "was stopped before the end"),
+                       (Cancel.quit, "was cut off (or runs now); the next Hearth window")):
+        assistant = Assistant.open()
+        try:
+            cancel = Cancel()
+            for _ in assistant.index([docs], "docs", cancel):
+                stop(cancel)
+        finally:
+            assistant.close()
+        assert cli.main(["collections", "list"]) == 0
+        out = capsys.readouterr().out
+        assert f"  UNFINISHED: its last indexing run {says}" in out and "--collection docs`" in out, out
+    assert cli.main(["index", str(docs), "--collection", "docs"]) == 0
+    capsys.readouterr()
+    assert cli.main(["collections", "list"]) == 0
+    assert "UNFINISHED" not in capsys.readouterr().out

@@ -143,15 +143,25 @@ def test_a_crash_between_chroma_and_sqlite_is_repaired(kb: KnowledgeBase, sync, 
 
 
 def test_cancel_then_resume(kb: KnowledgeBase, sync, folder: Path) -> None:
-    cancel = threading.Event()
-    events = []
-    for event in kb.index([folder], cancel=cancel):
-        events.append(event)
-        cancel.set()
-    assert events[-1].message == "cancelled"
-    assert contents(kb.store) == {}
+    """A run the user stops is listed as stopped; one cut off by Hearth closing is to be finished at the next
+    start (``interrupted``), watched once it has ended if it was asked to be."""
+    from assistant.events import Cancel
+
+    for stop, unfinished in ((Cancel.set, "stopped"), (Cancel.quit, "interrupted")):
+        cancel = Cancel()
+        events = []
+        for event in kb.index([folder], cancel=cancel, watch=True):
+            events.append(event)
+            stop(cancel)
+        assert events[-1].message == "cancelled"
+        assert contents(kb.store) == {}
+        (info,) = kb.collections()
+        assert (info.unfinished, info.watched) == (unfinished, False)
+        assert kb.interrupted() == (["default"] if unfinished == "interrupted" else [])
     assert sync(folder).message == "done"
     assert len(contents(kb.store)) == 4
+    (info,) = kb.collections()
+    assert (info.unfinished, info.watched, kb.interrupted()) == ("", True, [])  # the watch asked of the cut run
 
 
 def test_one_indexer_per_collection(kb: KnowledgeBase, sync, folder: Path) -> None:
@@ -248,6 +258,7 @@ def test_kill_mid_index_and_resume(kb: KnowledgeBase, sync, tmp_path: Path, embe
     child.wait(timeout=60)
     assert killed_at is not None and killed_at < 48, "the child finished before it could be killed"
     assert child.returncode == -signal.SIGKILL
+    assert kb.interrupted() == ["default"]  # a long-lived Hearth finishes it at its next start
 
     last = sync(root)  # resume in this process
     assert last.message == "done" and last.done == 48
