@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,8 +58,9 @@ class CollectionDialog(QDialog):
         layout.addWidget(buttons)
         self.name.editTextChanged.connect(self._check_name)
         # the folder's own name, also next to other collections (the first was offered: Enter merged into it)
-        if paths and name_problem(suggested := _suggested_name(paths[0])) is None:
-            self.name.setEditText(suggested)
+        if paths:  # (a name with nothing Latin left is empty: "default", not the first collection)
+            suggested = _suggested_name(paths[0])
+            self.name.setEditText(suggested if name_problem(suggested) is None else "")
         self._check_name(self.name.currentText())
         self.accepted.connect(lambda: self.chosen.emit(self._chosen_name()))
 
@@ -77,11 +77,14 @@ class CollectionDialog(QDialog):
 
 
 def _suggested_name(path: Path) -> str:
-    """The folder's name as a collection name: accents dropped ('Notizen für München' → 'notizen-fur-munchen'),
-    since collection names are ASCII; a name with no Latin letter at all ('заметки') gives an empty string."""
-    stem = unicodedata.normalize("NFKD", (path if path.is_dir() else path.parent).name.lower())
-    ascii_only = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-"
-                         for ch in stem if not unicodedata.combining(ch))
+    """The folder's name as a collection name, which is ASCII: accents dropped ('Notizen für München' →
+    'notizen-fur-munchen'), another script transliterated by anyascii ('заметки' → 'zametki'; the first
+    existing collection was offered for it, and Enter merged the folder into that one); "" when nothing is
+    left (a name of emoji only)."""
+    from anyascii import anyascii
+
+    stem = anyascii((path if path.is_dir() else path.parent).name).lower()
+    ascii_only = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)
     return re.sub(r"-{2,}", "-", ascii_only).strip("-_")[:64].strip("-_")
 
 

@@ -84,6 +84,7 @@ class Composer(QFrame):
         self.memory = tool_button("memory", "Memory is on for the next message (click for incognito)",
                                   checkable=True, text="Memory on")
         self.memory.setChecked(True)
+        self.memory_available = True  # False while memory is off in Settings (set_memory_available)
         # its words are its state ("Memory on", "Incognito"): whole at any width, the folder list shortens first
         self.memory.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.memory.toggled.connect(self._memory_toggled)
@@ -157,15 +158,17 @@ class Composer(QFrame):
     def set_memory_available(self, available: bool) -> None:
         """Memory switched off in Settings: the chip says so and cannot be turned on here (it read "Memory on"
         while nothing was remembered or used); switched back on, it shows this chat's choice again."""
+        self.memory_available = available
         self.memory.setEnabled(available)
-        if available:
-            self._memory_toggled(self.memory.isChecked())
-        else:
-            self._show_memory("incognito", "Memory off",
-                              "Memory is off (Settings → Memory): answers neither use nor add memories")
+        self._memory_toggled(self.memory.isChecked())
 
     def _memory_toggled(self, on: bool) -> None:
-        if on:
+        """Label the chip. The chip is also set by code (an edit takes its question's choice), so with memory off
+        it keeps saying so: an edit made it read "Incognito", then "Memory on", while memory was off."""
+        if not self.memory_available:
+            self._show_memory("incognito", "Memory off",
+                              "Memory is off (Settings → Memory): answers neither use nor add memories")
+        elif on:
             self._show_memory("memory", "Memory on", "Memory is on for the next message (click for incognito)")
         else:
             self._show_memory("incognito", "Incognito", "Incognito: the next message neither uses nor adds memories")

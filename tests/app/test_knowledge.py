@@ -77,7 +77,7 @@ def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_n
                                                                                      tmp_path: Path) -> None:
     """Dropping 'Notizen für München' suggested 'notizen-für-münchen', which collections cannot be called, and
     the run failed after the user confirmed ("Indexing failed"); a typed name is now checked as it is typed."""
-    for name, suggested in (("Notizen für München", "notizen-fur-munchen"), ("заметки", "default"),
+    for name, suggested in (("Notizen für München", "notizen-fur-munchen"), ("заметки", "zametki"),
                             ("Café  Notes!", "cafe-notes")):
         folder = tmp_path / name
         folder.mkdir()
@@ -106,7 +106,9 @@ def test_a_folder_dropped_next_to_other_collections_is_offered_its_own(window: M
 
     assert offered(tmp_path / "Recipes", ["household", "recipes"]) == "recipes"
     assert offered(tmp_path / "Taxes 2025", ["household"]) == "taxes-2025"
-    assert offered(tmp_path / "заметки", ["household"]) == "household"
+    assert offered(tmp_path / "заметки", ["household"]) == "zametki"  # it was "household": Enter merged into it
+    assert offered(tmp_path / "📁", ["household"]) == "file_folder"  # anyascii names emoji too
+    assert offered(tmp_path / "★★", ["household"]) == ""  # nothing left: "default", not an unrelated one
 
 
 @pytest.mark.slow

@@ -434,6 +434,19 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
         qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=10_000)
         assert window.assistant.settings.memory.enabled is enabled
         assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == (shown, enabled, enabled)
+    # Editing a question gives the chip that question's choice: it read "Incognito", then "Memory on" after
+    # Cancel edit or sending the edit, with memory off.
+    window.composer.edit.setPlainText("Name a colour.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=10_000)
+    window.chat_view.last("user").edit.click()
+    assert window.composer.editing.isVisible() and chip.text() == "Memory off"
+    next(b for b in window.composer.editing.findChildren(QPushButton) if b.text() == "Cancel edit").click()
+    assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, False)
+    window.chat_view.last("user").edit.click()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=10_000)
+    assert (chip.text(), window.composer.use_memory()) == ("Memory off", False)
     window.close()
 
 
