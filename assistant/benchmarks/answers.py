@@ -50,7 +50,7 @@ from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.engine import GREEDY
 from assistant.events import Done, Failed, Notice, Sources, Token
-from assistant.knowledge.attribution import _SENTENCE_END, restated_passage
+from assistant.knowledge.attribution import restated_passage, split_sentences
 from assistant.knowledge.records import Citation
 from assistant.knowledge.words import content_words
 from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, Paths
@@ -114,7 +114,7 @@ def cited_sentences(answer: str) -> list[tuple[str, tuple[int, ...]]]:
     before it: ``follow these steps: 1 [3].`` is one claim."""
     pieces: list[str] = []
     for block in _BLOCK.split(answer):
-        pieces += _SENTENCE_END.split(" ".join(block.split()))[::2]
+        pieces += split_sentences(" ".join(block.split()))[::2]
     out: list[tuple[str, list[int]]] = []
     for piece in pieces:
         lead = _LEADING_MARKERS.match(piece)

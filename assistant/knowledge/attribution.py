@@ -23,6 +23,12 @@ from assistant.knowledge.words import content_words
 #: the line before it as a sentence ("follow these steps:\n\n1." was cited as "1 [1].")
 #: Chinese and Japanese end a sentence with 。！？, and no space follows.
 _SENTENCE_END = re.compile(r"((?<=[.!?])\s+|(?<=[。！？])\s*|\s*\n\s*(?=(?:\d+[.)]|[-*+•])\s))")
+#: A full stop that ends an abbreviation or an initial, not a sentence ("Dr. Olsen", "e.g. after lunch", "J. Smith"):
+#: Hearth's own marker went inside it ("with Dr [1]. Olsen."), changing the answer's text.
+_ABBREVIATION = re.compile(r"(?:\b(?:[A-Z]|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Jr|St|Mt|Ft|Gen|Col|Capt|Lt|Sgt|Rev|Hon|vs|etc|"
+                           r"approx|ca|cf|al|no|nos|vol|fig|figs|ch|sec|pp|inc|ltd|co|corp|dept|est|jan|feb|mar|apr|"
+                           r"jun|jul|aug|sep|sept|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)|"
+                           r"(?:\b\w\.)+\w)\.$", re.IGNORECASE)
 #: A sentence is attributed when at least this share of its content words (and at least two) occur in a passage.
 MIN_OVERLAP = 0.5
 
@@ -31,7 +37,7 @@ def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citatio
     """Return the answer with ``[n]`` appended to each well-supported sentence, and the passages used."""
     passages = [content_words(c.text) for c in citations]
     used: set[int] = set()
-    pieces = _SENTENCE_END.split(answer)
+    pieces = split_sentences(answer)
     for i in range(0, len(pieces), 2):
         best = restated_passage(pieces[i], passages)
         if best is not None:
@@ -43,12 +49,29 @@ def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citatio
     return "".join(pieces), [replace(citations[n - 1], n=n) for n in sorted(used)]
 
 
+def split_sentences(text: str) -> list[str]:
+    """``text`` as sentences and the separators between them, alternating (as ``re.split`` with a group: the
+    sentences are the even items, and joining all gives ``text`` back). A full stop after an abbreviation or an
+    initial ends no sentence, nor one followed by a small letter ("e.g. after lunch")."""
+    pieces = _SENTENCE_END.split(text)
+    merged = [pieces[0]]
+    for i in range(1, len(pieces), 2):
+        separator, after = pieces[i], pieces[i + 1]
+        before = merged[-1]
+        if "\n" not in separator and before.endswith(".") and (
+                _ABBREVIATION.search(before) or after[:1].islower()):
+            merged[-1] = before + separator + after
+        else:
+            merged += [separator, after]
+    return merged
+
+
 def restates_any(answer: str, citations: list[Citation]) -> bool:
     """Whether some sentence of ``answer`` restates one of the passages (by the measure :func:`attribute`
     uses; the answer's own ``[n]`` markers are not words of it)."""
     passages = [content_words(c.text) for c in citations]
     return any(restated_passage(CITATION.sub("", sentence), passages) is not None
-               for sentence in _SENTENCE_END.split(answer)[::2])
+               for sentence in split_sentences(answer)[::2])
 
 
 def restated_passage(sentence: str, passages: list[set[str]]) -> int | None:

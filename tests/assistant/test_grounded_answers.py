@@ -89,6 +89,21 @@ def test_attribution_only_for_well_supported_sentences() -> None:
     assert attribute("I like trains.", passages) == ("I like trains.", [])
 
 
+def test_attribution_never_cuts_an_abbreviation_or_an_initial() -> None:
+    """Seen in the window: "The dentist appointment is on Tuesday at 3pm with Dr [1]. Olsen." (and "e.g [1].
+    after lunch"): the marker went after the abbreviation's full stop's word, changing the answer's text."""
+    passages = [Citation(0, "c", "/x/a.md", None, 1, 1, None, "The dentist appointment is on Tuesday at 3pm with "
+                         "Dr. Olsen, e.g. after lunch.", 1.0)]
+    for answer, cited in (
+            ("The dentist appointment is on Tuesday at 3pm with Dr. Olsen.",
+             "The dentist appointment is on Tuesday at 3pm with Dr. Olsen [1]."),
+            ("The appointment is with Dr. Olsen on Tuesday at 3pm, e.g. after lunch.",
+             "The appointment is with Dr. Olsen on Tuesday at 3pm, e.g. after lunch [1]."),
+            ("Call J. R. Smith at 3 p.m. tomorrow. The dentist appointment is on Tuesday.",
+             "Call J. R. Smith at 3 p.m. tomorrow. The dentist appointment is on Tuesday [1].")):
+        assert attribute(answer, passages)[0] == cited
+
+
 def test_attribution_reads_each_list_item_as_a_sentence() -> None:
     """A list item's number is not the end of the line before it: "follow these steps:\n\n1." was one sentence,
     cited as "1 [1]." (seen in `hearth ask` on the personal folder)."""
