@@ -182,6 +182,7 @@ class ModelController(QObject):
         self.status.set_model(f"{info.name} · {info.params_label()} {info.quantization}", info.path)
         self.status.set_device(engine.device)
         self.status.set_context(engine.cached_tokens, engine.n_ctx)
+        self.status.clear_answer_stats()
         self.composer.set_ready(True)
         self.loadFinished.emit(True)
         self.refresh_library()  # the current-model mark moves

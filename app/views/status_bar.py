@@ -145,6 +145,14 @@ class StatusBar(QStatusBar):
     def set_speed(self, tokens_per_s: float, ttft_s: float) -> None:
         self.speed.setText(f"{tokens_per_s:.1f} tok/s · TTFT {ttft_s * 1000:.0f} ms")
 
+    def clear_answer_stats(self) -> None:
+        """A model (re)loaded: the last answer's speed and speculation described the one before (they stayed
+        beside the new model's name after a switch)."""
+        self.speed.setText("")
+        self.speculation.setText("")
+        self.speculation.setToolTip("")
+        self.speculation.setVisible(False)
+
     def set_speculation(self, stats: Any, asked: str = "") -> None:
         """Show what speculation did in the last answer (its decision in words as the tooltip); nothing when
         the user turned it off (``asked``: the configured mode) or there is nothing to report."""

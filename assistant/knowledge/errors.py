@@ -10,7 +10,8 @@ class UnreadableFileError(KnowledgeError):
 
 
 class NothingToIndexError(KnowledgeError, InputError):
-    """Every path given is a file Hearth has no reader for: refused before a collection is made (exit 2)."""
+    """Every path given is a file Hearth has no reader for, or a folder with no files in it: refused before a
+    collection is made (exit 2)."""
 
 
 class InvalidCollectionNameError(KnowledgeError, InputError):

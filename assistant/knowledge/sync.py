@@ -27,10 +27,10 @@ import numpy as np
 from assistant.events import Progress
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder
-from assistant.knowledge.errors import UnreadableFileError
+from assistant.knowledge.errors import NothingToIndexError, UnreadableFileError
 from assistant.knowledge.loaders import is_supported, load
 from assistant.knowledge.records import Chunk, Piece
-from assistant.knowledge.scan import FoundFile, scan, source_path
+from assistant.knowledge.scan import FoundFile, ScanResult, scan, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, FileState, Store
 
 JOB = "index"
@@ -108,20 +108,29 @@ class IndexJob:
         and listed as stopped. Quitting the window mid-index left a collection of 11 of 60 files for good, with
         nothing saying so."""
         with self.store.writing(self.collection):
+            found = None
+            if self.store.collection(self.collection) is None:
+                # a new collection from folders with nothing in them was made, said "ready: 0 files" and ticked
+                found = scan(self.sources, self.max_bytes, is_supported)
+                if not found.files and not found.skipped:
+                    names = ", ".join(str(source_path(s)) for s in self.sources)
+                    raise NothingToIndexError(f"Nothing to index: {names} "
+                                              f"{'holds' if len(self.sources) == 1 else 'hold'} no files.")
             self._prepare_collection()
             try:
-                yield from self._sync()
+                yield from self._sync(found)
             finally:
                 self.store.end_run(self.collection, self.ended)
 
-    def _sync(self) -> Iterator[Progress]:
-        """The run itself; sets :attr:`ended` (``RUN_*``) before its last event (a reader may stop there)."""
+    def _sync(self, found: ScanResult | None) -> Iterator[Progress]:
+        """The run itself (``found``: the sources' scan, when made already); sets :attr:`ended` (``RUN_*``)
+        before its last event (a reader may stop there)."""
         repaired = yield from self._repair()
         if not repaired:
             self._cancelled()
             yield Progress(JOB, 0, message="cancelled")
             return
-        found = scan(self.sources, self.max_bytes, is_supported)
+        found = found or scan(self.sources, self.max_bytes, is_supported)
         self.store.set_scan_skips(self.collection, found.skipped)
         known = self.store.file_states(self.collection)
         signature = self.chunker.signature

@@ -9,6 +9,7 @@ import pytest
 from gui_helpers import write_settings
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -129,6 +130,15 @@ def test_skipped_files_stay_listed_after_indexing(qtbot: QtBot, window: MainWind
     listed = window.findChild(ErrorListDialog).text.toPlainText()
     assert f"{folder / 'fake.txt'}\n    binary file (not text)" in listed
     assert f"{folder / 'broken.pdf'}\n    cannot be read as PDF" in listed
+
+    # An empty folder made an empty collection ("ready: 0 files indexed") and ticked it: refused, and said.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    window.ctl.knowledge.index([empty], "empty")
+    qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=60_000)
+    qtbot.waitUntil(lambda: any(f"{empty} holds no files" in box.text()
+                                for box in window.findChildren(QMessageBox, "ErrorDialog")))
+    assert [c.name for c in window.assistant.collections()] == ["papers"]
 
 
 def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path,

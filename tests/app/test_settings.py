@@ -93,8 +93,10 @@ def test_values_changed_with_the_model_apply_to_the_model_chosen(qtbot: QtBot, m
     dialog.temperature.setValue(0.2)
     dialog.n_ctx.setValue(1024)
     dialog.system_prompt.setPlainText("Be terse.")
+    assert "tok/s" in window.status.speed.text()
     with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
         dialog.accept()
+    assert window.status.speed.text() == ""  # SmolLM2's speed stayed beside Gemma's name
     assert "temperature: 0.2" in window.ctl.model.lastApplied.changes
     live = window.assistant.settings.model
     assert (window.assistant.engine.info.name, live.temperature, live.system_prompt) == ("Gemma 3 270M", 0.2,
