@@ -137,6 +137,8 @@ class MainWindow(QMainWindow):
         splitter.setSizes([290, 700, 330])
         splitter.setCollapsible(1, False)
         self.setCentralWidget(splitter)
+        self.source_panel.installEventFilter(self)
+        self._sidebar_folded = False  # the sidebar is hidden while the source panel needs its room
         self._shortcuts()
         self.workers.model.submit(Job(lambda: self._open(opener), on_done=self.attach, on_failed=self._open_failed))
         self.composer.edit.setFocus()
@@ -219,6 +221,21 @@ class MainWindow(QMainWindow):
         self.status.set_model("Hearth could not start")
         self.banner.show_message(message)
         self.ready.emit(False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The source panel opening in a window too narrow for it and the sidebar folds the sidebar away until it
+        closes: the window grew instead (to 895 px from 800, past a small screen's edge)."""
+        if watched is self.source_panel and event.type() == QEvent.Type.Show:
+            splitter = self.centralWidget()
+            need = sum(splitter.widget(i).minimumSizeHint().width() for i in (0, 1)) + splitter.handleWidth() * 2 \
+                + max(self.source_panel.minimumWidth(), self.source_panel.minimumSizeHint().width())
+            if self.sidebar.isVisible() and splitter.width() < need:
+                self._sidebar_folded = True
+                self.sidebar.hide()
+        elif watched is self.source_panel and event.type() == QEvent.Type.Hide and self._sidebar_folded:
+            self._sidebar_folded = False
+            self.sidebar.show()
+        return False
 
     def _shortcuts(self) -> None:
         bindings: list[tuple[QKeySequence | str, Callable[[], None]]] = [

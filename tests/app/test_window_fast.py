@@ -784,6 +784,23 @@ def test_escape_leaves_an_edit_then_closes_the_source_panel(qtbot: QtBot) -> Non
     window.close()
 
 
+def test_the_source_panel_in_a_narrow_window_folds_the_sidebar_and_never_widens_the_window(qtbot: QtBot) -> None:
+    """At 800 px the panel's opening made the window 895 px wide, past a small screen's edge: the sidebar now folds
+    away while the panel is open, and comes back when it closes; a wide window keeps both."""
+    window = open_window(qtbot)
+    send(qtbot, window, "First question.")
+    panel = window.ctl.chat.panel
+    for width, folds in ((800, True), (1300, False)):
+        window.resize(width, 600)
+        qtbot.waitUntil(lambda w=width: window.width() == w)
+        panel.show()
+        qtbot.wait(50)  # a layout request would widen the window on the next turn of the event loop
+        assert (window.width(), window.sidebar.isVisible()) == (width, not folds)
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Escape)
+        assert not panel.isVisible() and window.sidebar.isVisible() and window.width() == width
+    window.close()
+
+
 def test_closing_the_source_panel_from_the_keyboard_leaves_the_focus_in_the_message_box(qtbot: QtBot) -> None:
     """Space on the panel's focused close button hid the button under the focus, and Qt passed it on to the
     next widget in the window, as Regenerate did."""
