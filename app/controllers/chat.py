@@ -96,6 +96,7 @@ class ChatController(QObject):
         self._older = []
         self.view.clear()
         self.panel.hide()
+        self.status.set_context(0)
         self.composer.edit.setFocus()
         self.conversationChanged.emit(None)
 
@@ -142,6 +143,9 @@ class ChatController(QObject):
             self._add_saved(message)
         self.view.has_older = bool(self._older)
         self.view.mark_last_turn()
+        # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
+        last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
+        self.status.set_context(int(last.get("context_used") or 0))
         if self._edit_again == conversation_id:  # the draft in the box still replaces this question when sent
             self._set_editing(self.view.last("user"))
         self._edit_again = None

@@ -136,7 +136,9 @@ class StatusBar(QStatusBar):
     def set_device(self, device: str) -> None:
         self.device.setText(device)
 
-    def set_context(self, used: int, size: int) -> None:
+    def set_context(self, used: int, size: int | None = None) -> None:
+        """``size`` None: the context size shown already (a chat opened: only what it uses changed)."""
+        size = self.meter.maximum() if size is None else size
         self.meter.setRange(0, max(size, 1))
         self.meter.setValue(min(used, max(size, 1)))
         self.context.setText(f"context {used:,} / {size:,}")

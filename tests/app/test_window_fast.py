@@ -126,6 +126,20 @@ def test_regenerate_answers_again_from_the_folders_the_question_was_asked_from(q
     window.close()
 
 
+def test_the_context_meter_shows_the_chat_on_screen(qtbot: QtBot) -> None:
+    """A saved 10-message chat opened again read "context 0 / 1,024", and a new chat kept the last one's count."""
+    window = open_window(qtbot)
+    chat, context = window.ctl.chat, window.status.context
+    send(qtbot, window, "First question, with a few words more.")
+    used = window.assistant.history.messages(chat.conversation_id)[-1].stats["context_used"]
+    assert used > 0 and context.text().startswith(f"context {used:,} / ")
+    chat.new_chat()
+    assert context.text().startswith("context 0 / ")
+    chat.open_conversation(window.assistant.history.list_conversations()[0].id)
+    qtbot.waitUntil(lambda: context.text().startswith(f"context {used:,} / "), timeout=10_000)
+    window.close()
+
+
 def test_a_chat_opened_again_goes_on_from_the_folders_it_was_asked_from(qtbot: QtBot, tmp_path: Path) -> None:
     """Opening a saved chat left the box with whatever was ticked for another chat (often nothing), so a
     follow-up in a chat about a folder got no sources. The chat's last question's folders are ticked now (a chat
