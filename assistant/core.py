@@ -230,21 +230,31 @@ class Assistant:
                 # is, every setting went back to its default and that was saved over the edit on its way
                 log.info("%s is empty (being written?): the settings in use stay", path.name)
                 return
-            self._settings_text = text
             try:
                 loaded = parse_settings(text, path, self.settings)  # an unusable value keeps the one in use
             except tomllib.TOMLDecodeError as exc:
-                self.scheduler.publish(SettingsReloaded((), (f"{path.name} was changed but cannot be read ({exc}); "
-                                                             "the settings in use stay",)))
+                # not taken as this process's copy: no later save writes over the file until it can be read
+                self._reloaded((), (f"{path.name} was changed but cannot be read ({exc}); the settings in use "
+                                    "stay",))
                 return
+            self._settings_text = text
             problems = (loaded.warning,) if loaded.warning else ()
             try:  # a token deleted in the file is made anew (the README's way to get a new one)
-                applied = self._apply(loaded.settings, None, None, keep_token=False)
+                # a file with an unusable value is left as the user wrote it (it was written over with the
+                # values in use within seconds, and `hearth chat`/`serve` said nothing): the problem is said
+                applied = self._apply(loaded.settings, None, None, keep_token=False, write_file=not problems)
             except HearthError as exc:
-                self.scheduler.publish(SettingsReloaded((), (*problems, str(exc))))
+                self._reloaded((), (*problems, str(exc)))
                 return
             log.info("settings file changed: %s", "; ".join(applied.changes) or "nothing to apply")
-            self.scheduler.publish(SettingsReloaded(applied.changes, (*problems, *applied.problems)))
+            self._reloaded(applied.changes, (*problems, *applied.problems))
+
+    def _reloaded(self, changes: Sequence[str], problems: Sequence[str]) -> None:
+        """Say what a change of the settings file did: problems as warnings (every front end shows those: the
+        CLI on stderr), and to listeners (the window's banner)."""
+        for problem in problems:
+            log.warning("%s", problem)
+        self.scheduler.publish(SettingsReloaded(tuple(changes), tuple(problems)))
 
     def close(self, learning_s: float | None = None) -> None:
         """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""
@@ -300,8 +310,9 @@ class Assistant:
 
         return PRESETS
 
-    def save_settings(self) -> None:
-        """Persist the settings, and the model section also as the current model's own profile.
+    def save_settings(self, write_file: bool = True) -> None:
+        """Persist the settings, and the model section also as the current model's own profile (``write_file``
+        False: the profile only).
 
         A process that watches the file does not write over an edit it has not applied yet (the file is no longer
         what it last read or wrote): the watcher applies that edit next. A save at the end of a model switch
@@ -310,10 +321,10 @@ class Assistant:
 
         with self._settings_lock:
             file = self.paths.settings_file
-            text = save_settings(self.settings, file, expected=self._settings_text)
+            text = save_settings(self.settings, file, expected=self._settings_text) if write_file else ""
             if text is None:
                 log.info("%s was edited since this process read it: the edit applies next, not written over", file)
-            else:
+            elif text:
                 self._settings_text = text
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
@@ -324,7 +335,7 @@ class Assistant:
             return self._apply(new, progress, cancel)
 
     def _apply(self, new: Settings, progress: Callable[[Progress], None] | None,
-               cancel: threading.Event | None, keep_token: bool = True) -> SettingsApplied:
+               cancel: threading.Event | None, keep_token: bool = True, write_file: bool = True) -> SettingsApplied:
         """Apply ``new`` everywhere it matters, now, and save it; returns what was done.
 
         ``keep_token``: an empty API token in ``new`` keeps the one in use. A front end's copy of the settings
@@ -336,6 +347,7 @@ class Assistant:
         settings are put back (the rest of the change stays applied) and the ModelLoadError is raised.
         Answer settings (sampling, system prompt, length) are read at every turn; knowledge settings rebuild
         the chunker (collections re-chunk at their next sync, watched ones at once); memory follows too.
+        ``write_file`` False: the settings file is not written (it holds a value that could not be used).
         """
         from assistant.models import ModelProfile
         from assistant.remote import ChromaTarget
@@ -383,7 +395,7 @@ class Assistant:
             if not ok:
                 problems.append(said)
         try:
-            self.save_settings()
+            self.save_settings(write_file)
         except ConfigError as exc:  # applied all the same: the values in use are what the user chose
             changes.append(f"not saved: {exc}")
             problems.append(changes[-1])

@@ -77,10 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 @dataclass(frozen=True)
 class _Call:
-    """The per-call options of ``ask``/``chat``, resolved once (the model name to a path, the sampling)."""
+    """The per-call options of ``ask``/``chat``: the model name resolved once to a path; the sampling options
+    as given (``choices``: preset, speculative mode, temperature, seed), put over the settings at every turn
+    (:meth:`sampling`), so an edit of the settings file applies to the next turn of a running chat. Resolved
+    once at start, it kept the old temperature and speculative mode for the whole chat."""
 
     model: Path | None
-    sampling: Any
+    choices: tuple[str | None, str | None, float | None, int | None]
     system_prompt: str | None
     max_tokens: int | None
     collections: tuple[str, ...] | None  # None: a replaced question's own (see ``_replacing``)
@@ -91,9 +94,15 @@ class _Call:
     def from_args(cls, args: argparse.Namespace, ctx: CliContext) -> _Call:
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
-        sampling = assistant.sampling(args.preset, args.speculative, temperature=args.temperature, seed=args.seed)
-        return cls(model, sampling, args.system, args.max_tokens, tuple(args.collection), not args.no_memory,
-                   args.draft_model)
+        call = cls(model, (args.preset, args.speculative, args.temperature, args.seed), args.system,
+                   args.max_tokens, tuple(args.collection), not args.no_memory, args.draft_model)
+        call.sampling(assistant)  # an unknown preset or mode is said now, before the model loads
+        return call
+
+    def sampling(self, assistant: Any) -> Any:
+        """The sampling for a turn now: the settings' as they are, with this call's choices over them."""
+        preset, speculative, temperature, seed = self.choices
+        return assistant.sampling(preset, speculative, temperature=temperature, seed=seed)
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
@@ -103,7 +112,8 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     shows, as ``hearth> ``); notices always go to stderr, those about the answer under it. ``on_saved`` gets
     the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it)."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
-                                 use_memory=call.use_memory, sampling=call.sampling, system_prompt=call.system_prompt,
+                                 use_memory=call.use_memory, sampling=call.sampling(ctx.assistant),
+                                 system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model,
                                  replace_from=replace_from)
     sources, memories = None, None
@@ -250,7 +260,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.assistant.collection(name)
     call = _Call.from_args(args, ctx)  # a wrong -m or preset is said before background work starts (3.4 s)
     if call.draft_model is not None:  # and a draft model that cannot be (each turn checks it too: too late here)
-        ctx.assistant.check_draft(call.model, call.sampling.speculative.mode, call.draft_model)
+        ctx.assistant.check_draft(call.model, call.sampling(ctx.assistant).speculative.mode, call.draft_model)
     ctx.long_lived()  # watched folders are watched while the chat runs
     info = ctx.assistant.ensure_model(model=call.model)
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")

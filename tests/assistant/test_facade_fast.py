@@ -7,6 +7,7 @@ tests/app/*); these run in milliseconds and pin down the bookkeeping.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 from pathlib import Path
@@ -443,6 +444,37 @@ def test_a_settings_file_read_while_an_editor_rewrites_it_in_place_keeps_the_edi
     live = assistant.settings.model
     assert (live.temperature, live.system_prompt) == (0.9, "Answer like a pirate.")
     assert tomllib.loads(file.read_text())["model"]["system_prompt"] == "Answer like a pirate."
+
+
+def test_an_edit_of_the_settings_file_that_cannot_be_used_is_said_and_left_as_written(
+        assistant: Assistant, caplog: pytest.LogCaptureFixture) -> None:
+    """While `hearth serve` or `hearth chat` ran, `temperature = 9.0` or a line that is not TOML was dropped
+    without a word (only the window listens to reload events) and the file was written over with the values in
+    use within seconds. The problem is a warning now (the CLI prints those on stderr), and the file stays as the
+    user wrote it, also through a later save, until it can be read."""
+    import tomllib
+
+    assistant.update_settings(assistant.settings)
+    file = assistant.paths.settings_file
+    text, before = file.read_text(), assistant.settings.model.temperature
+
+    def temperature(value: str) -> str:
+        return re.sub(r"(?m)^temperature = .*$", f"temperature = {value}", text)
+
+    for edited, said in ((temperature("9.0"), "temperature"), (text + "\nthis is not toml\n", "cannot be read")):
+        caplog.clear()
+        file.write_text(edited)
+        with caplog.at_level("WARNING"):
+            assistant._settings_file_changed()
+        assert any(said in r.getMessage() for r in caplog.records if r.levelname == "WARNING"), caplog.records
+        assert assistant.settings.model.temperature == before and file.read_text() == edited
+        if said == "cannot be read":
+            assistant.save_settings()  # a later save (a model switch) does not write over a file it cannot read
+            assert file.read_text() == edited
+    file.write_text(temperature("0.4"))
+    assistant._settings_file_changed()
+    assert assistant.settings.model.temperature == 0.4
+    assert tomllib.loads(file.read_text())["model"]["temperature"] == 0.4
 
 
 def test_a_name_that_is_not_a_collection_is_said_before_memory_or_the_model_opens(

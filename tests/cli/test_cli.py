@@ -504,3 +504,49 @@ def test_an_edited_question_leaves_no_copy_of_the_old_one_in_the_saved_cache(hea
     exported = hearth("history", "export", cid, "--format", "json", home=hearth_home).stdout
     assert [m["content"] for m in json.loads(exported)["messages"] if m["role"] == "user"] == [
         "How many jars are on shelf 9?"]
+
+
+def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(hearth_home: Path) -> None:
+    """`hearth chat` kept the temperature and speculative mode it started with whatever the file said later, and
+    an unusable edit (`temperature = 9.0`) was dropped without a word and written over within seconds."""
+    import threading
+
+    file = hearth_home / "config" / "settings.toml"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text('[model]\nspeculative = "ngram"\nmax_tokens = 16\ntemperature = 0.0\n[memory]\nenabled = false\n')
+    chat = subprocess.Popen([sys.executable, "-m", "app", "chat"], cwd=ROOT, text=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "HEARTH_HOME": str(hearth_home)})
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(chat.stderr), daemon=True).start()
+
+    def wait_for(text: str, after: int = 0) -> int:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = next((i for i, line in enumerate(said[after:], after) if text in line), None)
+            if found is not None:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never said: {said}")
+
+    try:
+        chat.stdin.write("Say hi.\n")
+        chat.stdin.flush()
+        first = wait_for("tok/s")
+        assert "speculative ngram" in said[first]
+        bad = file.read_text().replace("temperature = 0.0", "temperature = 9.0")
+        file.write_text(bad)
+        wait_for("temperature", first + 1)
+        time.sleep(2)
+        assert file.read_text() == bad  # left as the user wrote it
+        file.write_text(bad.replace('speculative = "ngram"', 'speculative = "off"'))
+        time.sleep(2)  # the file watcher's delay
+        chat.stdin.write("Say hello.\n")
+        chat.stdin.flush()
+        second = wait_for("tok/s", first + 1)
+        assert "speculative" not in said[second], said[second]
+        chat.stdin.write("/quit\n")
+        chat.stdin.flush()
+        assert chat.wait(timeout=60) == 0
+    finally:
+        chat.kill()
