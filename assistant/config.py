@@ -124,9 +124,13 @@ class Settings:
 #: sibling with the same vocabulary, or a lower-bit copy of the model itself: see ``Engine.set_draft_model``).
 SPECULATIVE_MODES = ("auto", "off", "ngram", "draft", "self")
 KV_CACHES = ("f16", "q8_0")
+#: ``model.preset``: the engine's sampling presets (``assistant.engine.sampling.PRESETS``), or values of one's own
+PRESET_NAMES = ("Precise", "Balanced", "Creative", "Code", "Greedy", "Custom")
+#: the values a preset sets (``model.preset`` edited alone in the file applies them)
+SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
 THEMES = ("system", "light", "dark")
 CHOICES: dict[str, tuple[str, ...]] = {"model.speculative": SPECULATIVE_MODES, "model.kv_cache": KV_CACHES,
-                                       "appearance.theme": THEMES}
+                                       "model.preset": PRESET_NAMES, "appearance.theme": THEMES}
 #: Text settings that must not be empty (an empty user_id failed every memory command).
 NOT_EMPTY = ("memory.user_id",)
 RANGES: dict[str, tuple[float, float]] = {

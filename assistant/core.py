@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
-from assistant.config import ServerSettings, Settings, atomic_write_text, load_settings, parse_settings, save_settings
+from assistant.config import (
+    SAMPLING_FIELDS,
+    ServerSettings,
+    Settings,
+    atomic_write_text,
+    load_settings,
+    parse_settings,
+    save_settings,
+)
 from assistant.engine.prompt_store import PromptStore
 from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
 from assistant.events import (
@@ -362,12 +370,22 @@ class Assistant:
         new = copy.deepcopy(new)
         if keep_token and not new.server.token:
             new.server.token = old.server.token
+        if new.model.preset != old.model.preset and new.model.preset in self.presets and all(
+                getattr(new.model, f) == getattr(old.model, f) for f in SAMPLING_FIELDS):
+            chosen = self.presets[new.model.preset]
+            # the preset named alone (`preset = "Greedy"` typed in the file): its values, as the dialog's list
+            # sets them; answers read the values, so the name alone changed nothing
+            for name in SAMPLING_FIELDS:
+                setattr(new.model, name, getattr(chosen, name))
         target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
+        # the model configured so far: the one loaded unless a call named another (`hearth chat -m gemma`),
+        # which an edit of other settings switched back to the configured one, losing the chat's cache
+        configured = self.model_path().resolve()
         new.model.path = old.model.path  # the model path changes only once that model is in place
         changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
                    if getattr(new.model, name) != getattr(old.model, name)]
         edits: dict[str, Any] = {}
-        if target != self._current_model() and not new.remote.llm_url.strip():
+        if target != configured and not new.remote.llm_url.strip():
             # Values changed in the same save as the model are meant for the model chosen: they go over its
             # profile, and the outgoing model keeps its own (they were saved as its profile, then lost).
             edits = {f.name: getattr(new.model, f.name) for f in fields(ModelProfile)
@@ -413,7 +431,7 @@ class Assistant:
         reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
         if self._remote_engine is not None:
             info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)
-        elif target != current or (reload_fields and local.loaded) or llm_moved:
+        elif target != configured or (reload_fields and local.loaded) or llm_moved:
             try:
                 if target != current:
                     info = self.use_model(target, progress, cancel, edits)
@@ -503,10 +521,16 @@ class Assistant:
             target: Path | None = self.models.find(name)
         except HearthError:  # a folder, or no such model: the library's remove says which
             target = None
-        in_use = target is not None and target.resolve() == self.model_path().resolve()
+        current = self.model_path().resolve()
+        in_use = target is not None and target.resolve() == current
+        folder = Path(name).expanduser().resolve() if target is None else None
         if in_use and not self.model_is_bundled:  # the bundled one: the library says it is never removed
             raise ModelLibraryError(f"{self.model_path().name} is the model in use. Switch to another model first "
                                     "(Models → Use, or `hearth models use NAME`), then remove it.")
+        if folder is not None and folder.is_dir() and current.is_relative_to(folder) and not self.model_is_bundled:
+            # a folder was removed with the model in use inside it (and that model's self-draft deleted)
+            raise ModelLibraryError(f"{folder} holds {current.name}, the model in use. Switch to another model "
+                                    "first (Models → Use, or `hearth models use NAME`), then remove the folder.")
         return self.models.remove(str(target) if target is not None else name)  # found once, not looked up again
 
     def recorded_model_note(self) -> str:
@@ -540,6 +564,8 @@ class Assistant:
         path = Path(model).expanduser().resolve()
         if not self.engine.loaded or Path(self.engine.info.path).resolve() != path:
             m = self.settings.model
+            if path == self.model_path().resolve():  # the configured model, named: its settings, not its older
+                return self._load(path, self.load_settings(), progress, cancel)  # profile (another context size)
             return self._load(path, self.switcher.profiles.profile_for(path).load_settings(m.n_threads, m.n_batch),
                               progress, cancel)
         return self.engine.info
@@ -575,11 +601,13 @@ class Assistant:
             path = self.models.resolve_draft(Path(target), mode, configured, strict=draft_model is not None)
             kind = "self" if path is not None and path == self.models.self_draft_path(target) else "draft"
             info = self.engine.set_draft_model(path, kind)
+            self.engine.draft_problem = ""
         except HearthError as exc:
             if strict:
                 raise
-            log.warning("speculative decoding: no %s draft model for %s: %s", mode, Path(target).name, exc)
+            log.warning("speculative decoding (%s): no draft model for %s: %s", mode, Path(target).name, exc)
             self.engine.set_draft_model(None)
+            self.engine.draft_problem = str(exc).rstrip(".")
             path = info = None
         self._draft_for = (wanted, path)
         return info

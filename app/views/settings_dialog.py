@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
-from assistant.config import RANGES, Settings, edited_over
+from assistant.config import RANGES, SAMPLING_FIELDS, Settings, edited_over
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
@@ -76,7 +76,6 @@ def _dspin(low: float, high: float, step: float, name: str) -> QDoubleSpinBox:
 
 
 #: The sampling values a preset sets (its spin boxes are named after them).
-SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
 
 
 class SettingsDialog(QDialog):

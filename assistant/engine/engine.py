@@ -184,6 +184,9 @@ class Engine:
         self._prompts: PromptStore | None = None  # where conversations' caches go between runs
         self._ngram: NgramDrafter | None = None  # the n-gram pool, kept across answers of the loaded model
         self._draft: ModelDrafter | None = None  # the draft model ("draft" or "self"), if one is set
+        #: why the configured draft model could not be set (the caller's words): an answer's stats say it, not
+        #: "no draft model is set" while the settings name one that does not exist
+        self.draft_problem = ""
         self._speed = SpeedModel()  # what decoding and drafting cost on the loaded model, measured as it runs
 
     # ---- loading ---------------------------------------------------------------------------------
@@ -641,9 +644,10 @@ class Engine:
         elif not loaded.model.can_trim_kv:
             reason = "this model's memory cannot drop rejected drafts"
         elif params.mode in ("draft", "self") and (self._draft is None or self._draft.name != params.mode):
-            reason = ("no draft model is set: choose one in Settings → Model or with --draft-model"
-                      if params.mode == "draft" else
-                      "no self-draft is set: make one in Models (Make self-draft) or with `hearth models draft`")
+            reason = self.draft_problem or (
+                "no draft model is set: choose one in Settings → Model or with --draft-model"
+                if params.mode == "draft" else
+                "no self-draft is set: make one in Models (Make self-draft) or with `hearth models draft`")
         if reason:
             spec.mode, spec.decision = "off", f"off: {reason}"
             return spec, None

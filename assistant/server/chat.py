@@ -17,7 +17,8 @@ router = APIRouter()
 
 
 def sampling_of(assistant: Any, body: Any) -> Any:
-    """The settings' sampling with the request's temperature, top_p, seed and penalties (those it sets).
+    """The settings' sampling with the request's temperature, top_p, seed, penalties and llama.cpp's top_k, min_p
+    and repeat_penalty (those it sets).
     What Hearth cannot do is refused with the reason, not ignored: the answer would not be what was asked for."""
     if body.n != 1:
         raise APIError(400, "n must be 1: Hearth makes one answer per request.", param="n")
@@ -26,7 +27,8 @@ def sampling_of(assistant: Any, body: Any) -> Any:
     if body.logit_bias:
         raise APIError(400, "logit_bias is not supported by Hearth.", param="logit_bias")
     return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed,
-                              frequency_penalty=body.frequency_penalty, presence_penalty=body.presence_penalty)
+                              frequency_penalty=body.frequency_penalty, presence_penalty=body.presence_penalty,
+                              top_k=body.top_k, min_p=body.min_p, repeat_penalty=body.repeat_penalty)
 
 
 def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | None:

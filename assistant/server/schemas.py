@@ -91,6 +91,11 @@ class _Generation(_Request):
     n: int = 1
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
+    # llama.cpp's server's (and vLLM's) sampling fields, which clients for local models send: they were accepted
+    # and ignored, so `top_k: 1` still sampled
+    top_k: int | None = Field(None, ge=0, le=1000)
+    min_p: float | None = Field(None, ge=0, le=1)
+    repeat_penalty: float | None = Field(None, ge=0.5, le=2)
     logit_bias: dict[str, float] | None = None  # refused unless empty
     logprobs: bool | int | None = None  # refused when asked for (chat: true; completions: a number)
     response_format: ResponseFormat | None = None

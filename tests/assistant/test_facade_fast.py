@@ -477,6 +477,48 @@ def test_an_edit_of_the_settings_file_that_cannot_be_used_is_said_and_left_as_wr
     assert tomllib.loads(file.read_text())["model"]["temperature"] == 0.4
 
 
+def test_a_preset_named_in_the_settings_file_sets_its_values(assistant: Assistant,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """`preset = "Greedy"` typed in the file while Hearth ran changed nothing (answers read the values, and the
+    name alone was saved), and `preset = "Nonsense"` was taken without a word."""
+    assistant.update_settings(assistant.settings)
+    file = assistant.paths.settings_file
+    text = file.read_text()
+    assert 'preset = "Balanced"' in text and assistant.settings.model.temperature == 0.7
+    file.write_text(text.replace('preset = "Balanced"', 'preset = "Greedy"'))
+    assistant._settings_file_changed()
+    from assistant.config import SAMPLING_FIELDS
+
+    live, greedy = assistant.settings.model, assistant.presets["Greedy"]
+    assert live.preset == "Greedy" and live.temperature == 0.0
+    assert [getattr(live, f) for f in SAMPLING_FIELDS] == [getattr(greedy, f) for f in SAMPLING_FIELDS]
+    with caplog.at_level("WARNING"):
+        file.write_text(file.read_text().replace('preset = "Greedy"', 'preset = "Nonsense"'))
+        assistant._settings_file_changed()
+    assert any("model.preset = 'Nonsense' is not one of" in r.getMessage() for r in caplog.records)
+    assert assistant.settings.model.temperature == 0.0  # the values in use stay
+
+
+def test_a_model_named_for_a_call_keeps_its_place_and_the_configured_one_named_uses_the_settings(
+        assistant: Assistant) -> None:
+    """`hearth chat -m gemma`: an edit of another setting (max_tokens) loaded the configured model, then Gemma
+    again at the next turn (its cache lost). `ask -m` naming the configured model loaded it with its older saved
+    profile's context (2048) instead of the settings' (3000)."""
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    engine = assistant.engine
+    assistant.ensure_model(model=BUNDLED_SECOND_MODEL)
+    loads = len(engine.loads)
+    new = copy.deepcopy(assistant.settings)
+    new.model.max_tokens = 77
+    assistant.update_settings(new)
+    assert len(engine.loads) == loads and Path(engine.info.path) == BUNDLED_SECOND_MODEL
+    assert assistant.settings.model.max_tokens == 77
+    assistant.settings.model.n_ctx = 3000
+    assistant.ensure_model(model=assistant.model_path())
+    assert engine.loads[-1][1].n_ctx == 3000
+
+
 def test_a_name_that_is_not_a_collection_is_said_before_memory_or_the_model_opens(
         assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """`hearth ask --collection typo` opened the memory store and loaded the model (2.6 s) before saying so."""

@@ -550,3 +550,16 @@ def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(he
         assert chat.wait(timeout=60) == 0
     finally:
         chat.kill()
+
+
+def test_a_configured_draft_model_that_cannot_be_had_is_what_the_stats_say(hearth_home: Path) -> None:
+    """`draft_model = "does-not-exist"` with speculative "draft": the stats said "off: no draft model is set", as
+    if none were configured."""
+    file = hearth_home / "config" / "settings.toml"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text('[model]\nspeculative = "draft"\ndraft_model = "does-not-exist"\n[memory]\nenabled = false\n')
+    out = hearth("ask", "--json", "--max-tokens", "16", "Hi", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    decision = json.loads(out.stdout)["stats"]["spec_decision"]
+    assert decision.startswith("off: ") and "does-not-exist" in decision, decision
+    assert "draft draft" not in out.stderr

@@ -80,6 +80,11 @@ def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hear
     assert {r["file"]: r["source"] for r in rows}["smol-copy.gguf"] == "folder"
     refused = hearth("models", "remove", "smol-copy", home=hearth_home)
     assert refused.returncode == 3 and "does not delete your files" in refused.stderr and copy.exists()
+    # the folder holding the model in use: it was removed (and that model's self-draft deleted)
+    assert hearth("models", "use", "smol-copy", home=hearth_home).returncode == 0
+    refused = hearth("models", "remove", str(my_models), home=hearth_home)
+    assert refused.returncode == 3 and "holds smol-copy.gguf, the model in use" in refused.stderr, refused.stderr
+    assert hearth("models", "use", "SmolLM2", home=hearth_home).returncode == 0
     assert hearth("models", "remove", str(my_models), home=hearth_home).returncode == 0
 
     assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0

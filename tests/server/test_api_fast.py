@@ -374,3 +374,16 @@ def test_network_binding_accepts_this_computers_names() -> None:
     assert local == sorted(["localhost", "127.0.0.1", "[::1]"])
     everywhere = allowed_hosts("0.0.0.0")
     assert set(local) < set(everywhere) and socket.gethostname().lower() in everywhere
+
+
+def test_llama_cpp_sampling_fields_apply(server: httpx.Client, assistant: Assistant) -> None:
+    """`top_k`, `min_p` and `repeat_penalty` (llama.cpp's server's fields, sent by clients for local models) were
+    accepted and ignored: `top_k: 1` at temperature 1.8 still sampled."""
+    chat = {"messages": [{"role": "user", "content": "Hi"}], "temperature": 1.8}
+    for path, body in (("/chat/completions", chat), ("/completions", {"prompt": "Hi", "temperature": 1.8})):
+        sent = server.post(path, json=body | {"top_k": 1, "min_p": 0.5, "repeat_penalty": 1.3})
+        assert sent.status_code == 200, sent.text
+        used = assistant.engine.samplings[-1]
+        assert (used.temperature, used.top_k, used.min_p, used.repeat_penalty) == (1.8, 1, 0.5, 1.3)
+    refused = server.post("/chat/completions", json=chat | {"top_k": 5000}).json()["error"]
+    assert refused["param"] == "top_k"
