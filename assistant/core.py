@@ -378,14 +378,15 @@ class Assistant:
             for name in SAMPLING_FIELDS:
                 setattr(new.model, name, getattr(chosen, name))
         target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
-        # the model configured so far: the one loaded unless a call named another (`hearth chat -m gemma`),
-        # which an edit of other settings switched back to the configured one, losing the chat's cache
-        configured = self.model_path().resolve()
+        # Another model is asked for when ``new`` names neither the configured one nor the one loaded: a call
+        # may have loaded another (`hearth chat -m gemma`), which an edit of other settings in the file (naming
+        # the configured model) switched back to the configured one, losing the chat's cache.
+        switching = target not in (self.model_path().resolve(), self._current_model())
         new.model.path = old.model.path  # the model path changes only once that model is in place
         changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
                    if getattr(new.model, name) != getattr(old.model, name)]
         edits: dict[str, Any] = {}
-        if target != configured and not new.remote.llm_url.strip():
+        if switching and not new.remote.llm_url.strip():
             # Values changed in the same save as the model are meant for the model chosen: they go over its
             # profile, and the outgoing model keeps its own (they were saved as its profile, then lost).
             edits = {f.name: getattr(new.model, f.name) for f in fields(ModelProfile)
@@ -431,7 +432,7 @@ class Assistant:
         reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
         if self._remote_engine is not None:
             info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)
-        elif target != configured or (reload_fields and local.loaded) or llm_moved:
+        elif switching or (reload_fields and local.loaded) or llm_moved:
             try:
                 if target != current:
                     info = self.use_model(target, progress, cancel, edits)
