@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_list)
     m = ms.add_parser("inspect", help="show a GGUF file's metadata, fit estimate, and whether it can be loaded")
-    m.add_argument("path")
+    m.add_argument("path", metavar="MODEL", help="a GGUF file's path, or a library model's name (as `use` takes)")
     m.add_argument("--ctx", type=positive_int, help="context length for the fit estimate (default: the settings')")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_inspect)
@@ -99,7 +100,13 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace, ctx: CliContext) -> int:
-    entry = ctx.assistant.models.inspect(args.path, args.ctx)
+    models = ctx.assistant.models
+    # a library name as `use` and `drafts` take it (only a path was read: "gemma" was "Model file not found")
+    path: str | Path = args.path
+    if not Path(args.path).expanduser().exists():
+        with contextlib.suppress(HearthError):  # no such model either: the file's own error is said below
+            path = models.find(args.path)
+    entry = models.inspect(path, args.ctx)
     data = entry.to_dict()
     if args.json:
         print_json(data)

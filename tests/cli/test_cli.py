@@ -80,6 +80,8 @@ def test_models_list_and_inspect_the_bundled_model(hearth_home: Path, chat_model
     assert smol["architecture"] == "llama" and smol["quantization"] == "Q4_1" and smol["chat_template"]
     info = json.loads(hearth("models", "inspect", "--json", str(chat_model_path), home=hearth_home).stdout)
     assert info["context_length"] == 8192 and info["params"] == "135M"
+    named = hearth("models", "inspect", "--json", "gemma", home=hearth_home)  # by name, as `use` takes it
+    assert named.returncode == 0 and json.loads(named.stdout)["name"] == "Gemma 3 270M", named.stderr
 
 
 def test_chat_repl_answers_and_quits(hearth_home: Path) -> None:
