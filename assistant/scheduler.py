@@ -311,9 +311,10 @@ class Scheduler:
         try:
             for progress in self.hooks.sync(collection, cancel):
                 self.publish(CollectionSynced(collection, progress))
-            # a run finished here that was asked to watch (one cut off by closing, finished at this start)
-            folders = self.hooks.watched().get(collection)
-            if folders and collection not in self._watchers and not self._stopping:
+            # a run finished here that was asked to watch (one cut off by closing, finished at this start); the
+            # collections are read only then, not after every re-sync of a folder already watched
+            if collection not in self._watchers and not self._stopping \
+                    and (folders := self.hooks.watched().get(collection)):
                 self._watch(collection, folders)
         except IndexBusyError:
             self.request_sync(collection, BUSY_RETRY_S)

@@ -80,7 +80,7 @@ def _suggested_name(path: Path) -> str:
     """The folder's name as a collection name, which is ASCII: accents dropped ('Notizen für München' →
     'notizen-fur-munchen'), another script transliterated by anyascii ('заметки' → 'zametki'; the first
     existing collection was offered for it, and Enter merged the folder into that one); "" when nothing is
-    left (a name of emoji only)."""
+    left (a name of symbols only, '★★')."""
     from anyascii import anyascii
 
     stem = anyascii((path if path.is_dir() else path.parent).name).lower()

@@ -151,9 +151,7 @@ class StatusBar(QStatusBar):
         """A model (re)loaded: the last answer's speed and speculation described the one before (they stayed
         beside the new model's name after a switch)."""
         self.speed.setText("")
-        self.speculation.setText("")
-        self.speculation.setToolTip("")
-        self.speculation.setVisible(False)
+        self.set_speculation(None, asked="off")  # nothing to report: hidden
 
     def set_speculation(self, stats: Any, asked: str = "") -> None:
         """Show what speculation did in the last answer (its decision in words as the tooltip); nothing when
