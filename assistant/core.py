@@ -30,6 +30,7 @@ from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 from assistant.config import (
     SAMPLING_FIELDS,
+    ModelSettings,
     ServerSettings,
     Settings,
     atomic_write_text,
@@ -452,14 +453,15 @@ class Assistant:
             changes.append(f"draft model: {draft.name}" if draft is not None else "no draft model")
         return SettingsApplied(tuple(changes), info, tuple(problems))
 
-    def sampling(self, preset: str | None = None, speculative: str | None = None,
+    def sampling(self, preset: str | None = None, speculative: str | None = None, model: str | Path | None = None,
                  **overrides: Any) -> SamplingParams:
-        """The settings' sampling, or a named preset's, with per-call ``overrides`` (None values ignored), and
-        the settings' speculative decoding unless ``speculative`` names another mode for this call."""
+        """The settings' sampling (those of ``model``, see :meth:`model_settings`), or a named preset's, with
+        per-call ``overrides`` (None values ignored), and the settings' speculative decoding unless
+        ``speculative`` names another mode for this call."""
         from assistant.engine import SamplingParams, SpeculativeParams
         from assistant.engine.sampling import fixed_seed
 
-        m = self.settings.model
+        m = self.model_settings(model)
         try:  # a bad mode (from this call or the settings file) is unusable input, said in one line
             spec = SpeculativeParams(m.speculative if speculative is None else speculative, m.speculative_max_draft)
         except ValueError as exc:
@@ -539,10 +541,21 @@ class Assistant:
         where its user switches the remote LLM off)."""
         return f"{self.model_path().name} is the local model now: it loads when the remote LLM is switched off"
 
-    def load_settings(self) -> LoadSettings:
+    def model_settings(self, model: str | Path | None = None) -> ModelSettings:
+        """The settings an answer by ``model`` uses: the configured model's live settings, or, for another model
+        named for one call (``hearth ask -m``), its own saved profile, as Models → Use would give it (its
+        context, sampling, system prompt, answer length and speculative decoding). The configured model's
+        settings went with every model named so: a profile's system prompt and temperature were never used."""
+        if model is None or Path(model).expanduser().resolve() == self.model_path().resolve():
+            return self.settings.model
+        named = copy.copy(self.settings.model)  # threads and batch size are the machine's, not the model's
+        self.switcher.profiles.profile_for(Path(model).expanduser().resolve()).apply_to(named)
+        return named
+
+    def load_settings(self, model: str | Path | None = None) -> LoadSettings:
         from assistant.engine import LoadSettings
 
-        m = self.settings.model
+        m = self.model_settings(model)
         return LoadSettings(n_ctx=m.n_ctx, n_threads=m.n_threads, n_batch=m.n_batch, n_gpu_layers=m.n_gpu_layers,
                             kv_cache=m.kv_cache)
 
@@ -564,23 +577,20 @@ class Assistant:
             return self.engine.info
         path = Path(model).expanduser().resolve()
         if not self.engine.loaded or Path(self.engine.info.path).resolve() != path:
-            m = self.settings.model
-            if path == self.model_path().resolve():  # the configured model, named: its settings, not its older
-                return self._load(path, self.load_settings(), progress, cancel)  # profile (another context size)
-            return self._load(path, self.switcher.profiles.profile_for(path).load_settings(m.n_threads, m.n_batch),
-                              progress, cancel)
+            return self._load(path, self.load_settings(path), progress, cancel)
         return self.engine.info
 
     def ensure_draft(self, mode: str | None = None, draft_model: str | None = None,
-                     strict: bool = False) -> ModelInfo | None:
-        """Give the loaded model the draft model that ``mode`` drafts with (default: the settings' mode and
-        ``draft_model``), loading or dropping it as needed; returns it, or None when the mode uses none.
+                     strict: bool = False, model: str | Path | None = None) -> ModelInfo | None:
+        """Give the loaded model the draft model that ``mode`` drafts with (default: the mode and ``draft_model``
+        of :meth:`model_settings` for ``model``, the one loaded), loading or dropping it as needed; returns it,
+        or None when the mode uses none.
 
         ``strict`` (a mode asked for on this call): a draft that cannot be had raises the specific error
         (NoDraftError, IncompatibleDraftError...). Otherwise (the saved settings) the problem is logged and the
         answer decodes without it, its stats saying why (see ``Stats.spec_decision``).
         """
-        m = self.settings.model
+        m = self.model_settings(model)
         mode = m.speculative if mode is None else mode
         if self._remote_engine is not None:  # the server decodes on its own; the stats say speculation is off
             if strict and mode != "off":
@@ -622,7 +632,7 @@ class Assistant:
                              "(`hearth models drafts` lists the ones that can draft).")
         if self._remote_engine is not None:  # ensure_draft says why speculation needs the local model
             return
-        mode = mode or self.settings.model.speculative
+        mode = mode or self.model_settings(model).speculative
         if mode not in ("draft", "auto"):
             raise InputError(f"A draft model drafts only when speculative decoding is 'draft' or 'auto'; for this "
                              f"answer it is {mode!r}.")
@@ -955,17 +965,18 @@ class Assistant:
         except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
             memory = None
             yield Notice("memory", f"Answered without your memory: {exc}")
-        m = self.settings.model
+        m = self.model_settings(model)
 
         def ensure_model() -> ModelInfo:
             info = self.ensure_model(model=model)
             # a mode or draft asked for on this call must work or say why; the saved settings' fall back
-            self.ensure_draft(mode, draft_model, strict=draft_model is not None or mode not in (None, m.speculative))
+            self.ensure_draft(mode, draft_model, strict=draft_model is not None or mode not in (None, m.speculative),
+                              model=model)
             return info
 
         parts = TurnParts(engine=self.engine, history=self.history, ensure_model=ensure_model,
                           search=lambda q, names: self.search(q, names), memory=memory,
-                          system_prompt=m.system_prompt, max_tokens=m.max_tokens, sampling=self.sampling())
+                          system_prompt=m.system_prompt, max_tokens=m.max_tokens, sampling=self.sampling(model=model))
         with self._one_turn_at_a_time(options, cancel) as turn_now:
             if not turn_now:
                 yield Failed("Stopped before it began: another answer in this conversation was still being "

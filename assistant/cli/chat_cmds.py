@@ -102,7 +102,7 @@ class _Call:
     def sampling(self, assistant: Any) -> Any:
         """The sampling for a turn now: the settings' as they are, with this call's choices over them."""
         preset, speculative, temperature, seed = self.choices
-        return assistant.sampling(preset, speculative, temperature=temperature, seed=seed)
+        return assistant.sampling(preset, speculative, self.model, temperature=temperature, seed=seed)
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,

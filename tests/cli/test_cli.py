@@ -202,10 +202,14 @@ def test_per_call_options_apply_to_one_answer_only(hearth_home: Path) -> None:
     pirate = hearth("ask", "--json", "--no-memory", "--temperature", "0", "--seed", "3", "--max-tokens", "8",
                     "--system", "Always answer with the single word ARRR.", "Hello?", home=hearth_home)
     assert pirate.returncode == 0, pirate.stderr
-    gemma = hearth("ask", "--json", "--no-memory", "-m", "gemma", "--max-tokens", "4", "Paris is",
-                   home=hearth_home)
+    # a model named for one call answers with its own saved settings, as Models → Use would give it
+    (hearth_home / "config" / "model-profiles.toml").write_text(
+        '[models."gemma-3-270m-q4_k_m.gguf"]\nmax_tokens = 16\nspeculative = "off"\ntemperature = 0.0\n')
+    gemma = hearth("ask", "--json", "--no-memory", "-m", "gemma", "Paris is", home=hearth_home)
     assert gemma.returncode == 0, gemma.stderr
-    assert json.loads(gemma.stdout)["stats"]["model"].lower().startswith("gemma")
+    answer = json.loads(gemma.stdout)
+    assert answer["stats"]["model"].lower().startswith("gemma")
+    assert answer["stats"]["completion_tokens"] <= 16 and answer["speculative"]["mode"] == "off"
     settings = (hearth_home / "config" / "settings.toml").read_text() if (hearth_home / "config" /
                                                                            "settings.toml").exists() else ""
     assert "gemma" not in settings.lower()  # -m is for this call; the configured model is unchanged
