@@ -89,7 +89,27 @@ def _model(assistant: Assistant) -> list[Finding]:
     except ModelLoadError as exc:
         return [Finding("model", PROBLEM, f"The chat model cannot be used: {exc}",
                         "Pick another one: `hearth models list`, then `hearth models use NAME`.")]
-    return [Finding("model", OK, f"Chat model {info.name} ({info.quantization}, {info.file_size / 1e6:.0f} MB).")]
+    return [Finding("model", OK, f"Chat model {info.name} ({info.quantization}, {info.file_size / 1e6:.0f} MB)."),
+            *_draft(assistant)]
+
+
+def _draft(assistant: Assistant) -> list[Finding]:
+    """The draft model the settings' speculative mode drafts with. A missing or incompatible one only shows in
+    an answer's stats (speculation off, and why); auto mode with none named needs none."""
+    from assistant.errors import HearthError
+
+    m = assistant.settings.model
+    if m.speculative in ("off", "ngram") or (m.speculative == "auto" and not m.draft_model.strip()):
+        return []
+    try:
+        path = assistant.models.resolve_draft(strict=True)
+    except HearthError as exc:
+        return [Finding("model", WARNING, f"Speculative decoding ({m.speculative}) has no draft model, so answers "
+                                          f"decode without one: {str(exc).rstrip('.')}.",
+                        "`hearth models drafts` lists the models that can draft; `hearth models draft` makes a "
+                        "self-draft; or set model.speculative to auto.")]
+    name = path.name if path is not None else "none"
+    return [Finding("model", OK, f"Speculative decoding ({m.speculative}) drafts with {name}.")]
 
 
 def _history(assistant: Assistant) -> list[Finding]:

@@ -169,3 +169,14 @@ def test_doctor_says_what_the_chats_saved_caches_take(hearth_home: Path) -> None
     disk = [f for f in json.loads(out.stdout) if f["area"] == "disk"]
     assert [f["status"] for f in disk] == ["ok", "ok"]
     assert f"1 file(s), 3 MB in {caches}, deleted with their chats" in disk[1]["message"]
+
+
+def test_a_draft_model_that_cannot_draft_is_a_warning_with_what_to_do(hearth_home: Path) -> None:
+    settings = Settings()
+    settings.model.speculative, settings.model.draft_model = "draft", "no-such-draft"
+    save_settings(settings, get_paths().settings_file)
+    out = doctor(home=hearth_home)
+    assert "Traceback" not in out.stderr
+    assert ("! model: Speculative decoding (draft) has no draft model, so answers decode without one: The draft "
+            "model 'no-such-draft' cannot be used: there is no model 'no-such-draft'") in out.stdout, out.stdout
+    assert "→ `hearth models drafts` lists the models that can draft" in out.stdout
