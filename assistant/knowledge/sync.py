@@ -146,6 +146,12 @@ class IndexJob:
                 break
             errors_before = len(tally.errors)
             if f.size >= _NAMED_BEFORE_BYTES:
+                if batch:  # commit the files read so far first: behind a large file's minutes of embedding,
+                    # the small ones before it could not be searched, and a cancel there kept none of them
+                    yield from self._flush(batch, tally, batch.files[-1].path if batch.files else "")
+                    batch = _Batch()
+                    if self.cancel.is_set():
+                        break
                 yield tally.event(f.path)
             self._read(f, known.get(f.path), batch, tally)
             due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S

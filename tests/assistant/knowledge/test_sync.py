@@ -365,3 +365,20 @@ def test_a_big_file_is_named_in_the_progress_while_it_is_read(kb: KnowledgeBase,
     for last in events:  # noqa: B007 - read by remembering()
         pass
     assert shown["1"].endswith("b-big.log"), shown
+
+
+def test_files_read_before_a_large_one_are_kept_when_it_is_cancelled(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A large file is embedded for minutes: the small files before it are committed first, so they can be
+    searched meanwhile and a cancel during the large one keeps them (they waited in its batch, and were lost)."""
+    from assistant.events import Cancel
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"a{i}.md").write_text(f"Note {i}: the spare key is under pot number {i}.\n")
+    (folder / "m.log").write_text("".join(f"line {i}: service heartbeat ok at tick {i * 7}\n" for i in range(4000)))
+    cancel = Cancel()
+    for event in kb.index([folder], cancel=cancel):
+        if event.message.endswith("m.log"):
+            cancel.set()  # the large file is named as it is read: stop there
+    assert sorted(Path(p).name for p in contents(kb.store)) == ["a0.md", "a1.md", "a2.md"]
