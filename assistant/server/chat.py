@@ -22,7 +22,7 @@ def sampling_of(assistant: Any, body: Any) -> Any:
     What Hearth cannot do is refused with the reason, not ignored: the answer would not be what was asked for."""
     if body.n != 1:
         raise APIError(400, "n must be 1: Hearth makes one answer per request.", param="n")
-    if body.logprobs:
+    if body.logprobs is not None and body.logprobs is not False:  # completions' logprobs 0 asks for them too
         raise APIError(400, "logprobs are not supported by Hearth.", param="logprobs")
     if body.logit_bias:
         raise APIError(400, "logit_bias is not supported by Hearth.", param="logit_bias")

@@ -65,6 +65,9 @@ def from_core(error_type: str, message: str) -> APIError:
     cls = _error_class(error_type)
     names = [c.__name__ for c in cls.__mro__] if cls is not None else [error_type]
     status, type_, code = next((_BY_NAME[n] for n in names if n in _BY_NAME), _DEFAULT)
+    if code == "context_length_exceeded":  # in llama.cpp's server's words, which clients such as LiteLLM read
+        # (not the code) to tell an overflow from other refusals and fall back to a model with a longer context
+        message = f"The request exceeds the available context size: {message}"
     return APIError(status, message, type_, code)
 
 

@@ -188,7 +188,7 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
     for field, value in (("logprobs", True), ("logit_bias", {"42": 5})):
         refused = server.post("/chat/completions", json={"messages": hi, field: value})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
-    for field, value in (("suffix", " and then"), ("best_of", 3), ("logprobs", 2)):
+    for field, value in (("suffix", " and then"), ("best_of", 3), ("logprobs", 2), ("logprobs", 0)):
         refused = server.post("/completions", json={"prompt": "Hi", field: value})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
     # Hearth's chat fields: a raw completion was answered ungrounded and unsaved, even for a wrong collection
@@ -225,6 +225,8 @@ def test_stateless_messages_too_long_for_the_context_are_refused_not_cut(assista
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
     assert error["code"] == "context_length_exceeded" and "the context holds 120" in error["message"]
+    # in llama.cpp's server's words too: LiteLLM reads them (not the code) to fall back to a longer context
+    assert error["message"].startswith("The request exceeds the available context size: ")
     assert server.post("/chat/completions", json={**ask, "messages": ask["messages"][-1:]}).status_code == 200
     cid = None
     for turn in turns[::2]:  # the same conversation kept by Hearth: its oldest turns go, and it says so
