@@ -30,7 +30,8 @@ def _sync_ended(collection: str, p: Progress) -> str:
         return f"“{collection}” is up to date."
     left = int(p.total or 0) - int(p.done)
     if p.message == "cancelled" and left > 0:
-        return (f"Updating “{collection}” cancelled: {counted(left, 'changed file')} keep their old text until the "
+        return (f"Updating “{collection}” cancelled: {counted(left, 'changed file')} "
+                f"{'keeps its' if left == 1 else 'keep their'} old text until the "
                 "folder changes again or Hearth starts again.")
     return f"Updating “{collection}” {p.message}."
 

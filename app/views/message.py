@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,13 @@ def tint_html(rendered: str, source: str, ranges: Sequence[tuple[int, int]], col
 CHIP_NAME_CHARS = 36
 
 
-def chip_label(passage: Passage) -> str:
-    name = Path(passage.path).name or passage.path
+def chip_label(passage: Passage, with_folder: bool = False) -> str:
+    """``with_folder``: another chip of the answer has the same file name (two folders' ``todo.md``): the
+    folder holding it tells them apart."""
+    path = Path(passage.path)
+    name = path.name or passage.path
+    if with_folder and path.parent.name:
+        name = f"{path.parent.name}/{name}"
     if len(name) > CHIP_NAME_CHARS:
         name = f"{name[:CHIP_NAME_CHARS - 13]}…{name[-12:]}"
     return ltr(f"{passage.n}  {isolated(name)}" + (f" · p.{passage.page}" if passage.page is not None else ""))
@@ -205,9 +211,11 @@ class MessageWidget(QFrame):
         while (item := self.chips.takeAt(0)) is not None:
             if item.widget() is not None:
                 item.widget().deleteLater()
+        names = Counter(Path(path).name for path in {p.path for p in passages})  # files, not passages
         for passage in passages:
             what = {True: "cited in the answer", False: "found but not used in the answer"}.get(passage.cited)
-            chip = self._chip(chip_label(passage), f"Source {passage.n}: {passage.location}"
+            chip = self._chip(chip_label(passage, names[Path(passage.path).name] > 1),
+                              f"Source {passage.n}: {passage.location} in {Path(passage.path).parent}"
                               + (f" ({what})" if what else ""), passage)
             if passage.cited is not None:
                 chip.setProperty("cited", "true" if passage.cited else "false")

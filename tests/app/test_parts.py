@@ -103,13 +103,18 @@ def test_cited_chips_are_highlighted_and_uncited_ones_dimmed(qtbot: QtBot) -> No
     qtbot.addWidget(widget)
     stored = [{"n": 1, "path": "/n/lease.pdf", "page": 2, "text": "The term ends on 31 May.", "cited": True},
               {"n": 2, "path": "/n/trip.md", "text": "Packing list", "cited": False},
-              {"n": 3, "path": "/n/old.md", "text": "saved before citations were marked"}]
+              {"n": 3, "path": "/n/old.md", "text": "saved before citations were marked"},
+              {"n": 4, "path": "/n/home/todo.md", "text": "Paint the fence"},  # two folders' todo.md: the
+              {"n": 5, "path": "/n/work/todo.md", "text": "File the report"},  # chips said "todo.md" twice
+              {"n": 6, "path": "/n/trip.md", "text": "Passports"}]  # one file's second passage: no clash
     widget.set_sources([Passage.of(s) for s in stored], [])
     chips = widget.chips_row.findChildren(QPushButton)
-    assert [c.property("cited") for c in chips] == ["true", "false", None]
-    assert chips[0].toolTip() == "Source 1: lease.pdf p.2 (cited in the answer)"
-    assert chips[1].toolTip() == "Source 2: trip.md (found but not used in the answer)"
-    assert chips[2].toolTip() == "Source 3: old.md"
+    assert [c.property("cited") for c in chips] == ["true", "false", None, None, None, None]
+    assert chips[0].toolTip() == "Source 1: lease.pdf p.2 in /n (cited in the answer)"
+    assert chips[1].toolTip() == "Source 2: trip.md in /n (found but not used in the answer)"
+    assert chips[2].toolTip() == "Source 3: old.md in /n"
+    assert [c.text() for c in chips[3:]] == ["4  home/todo.md", "5  work/todo.md", "6  trip.md"]
+    assert chips[4].toolTip() == "Source 5: todo.md in /n/work"
 
 
 def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot) -> None:
@@ -134,7 +139,7 @@ def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot
     assert all(c.geometry().bottom() < widget.chips_row.height() for c in chips)  # the row grew to hold them
     long = chips[4].text()
     assert long.startswith("5  a-very-long-file") and long.endswith("-2024.eml") and "…" in long
-    assert chips[4].toolTip() == f"Source 5: {names[4]} (found but not used in the answer)"
+    assert chips[4].toolTip() == f"Source 5: {names[4]} in /n (found but not used in the answer)"
 
 
 def test_check_boxes_are_visible_in_the_dark_theme(qtbot: QtBot, qapp) -> None:
