@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
@@ -90,7 +92,14 @@ class IndexingPanel(QFrame):
 
 
 def _detail(progress: Progress, with_eta: bool) -> str:
-    """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on."""
+    """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on, over the file being read."""
     rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
     text = f"{int(progress.done)} / {int(progress.total or 0)} {progress.unit or 'files'}{rate}"
-    return f"{text} · {time_left(progress.eta_s) or 'estimating…'}" if with_eta else text
+    if not with_eta:
+        return text
+    text = f"{text} · {time_left(progress.eta_s) or 'estimating…'}"
+    # the file being read, named as the terminal names it ("huge.log (448 of 3,136 passages embedded)"): during
+    # a large file's minutes of embedding the bar (whole files) stood still and nothing said what was going on
+    path, _, passages = progress.message.partition(" (")
+    return f"{text}\nReading {os.path.basename(path)}{f' ({passages}' if passages else ''}" \
+        if os.path.isabs(path) else text

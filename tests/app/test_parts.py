@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 from gui_helpers import themed
@@ -18,6 +20,7 @@ from app.sources import Passage
 from app.theme import LIGHT, Theme
 from app.views.sidebar import Sidebar
 from assistant.chat.history import History
+from assistant.events import Progress
 
 THEME = Theme("light", LIGHT, 11)
 
@@ -399,3 +402,21 @@ def test_an_icon_takes_the_colour_of_the_theme_shown(qapp) -> None:
             color = drawn()
             assert color.name() == colors["muted"] and color.alpha() == 255, (name, color.name())
             assert drawn(QIcon.Mode.Disabled).alpha() < 160
+
+
+def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
+    """A 24 MB log took minutes to embed: the bar (whole files) stood at 0 and the panel said nothing of it,
+    while the terminal named the file and its passages embedded."""
+    from app.views.indexing_panel import IndexingPanel
+
+    panel = IndexingPanel()
+    qtbot.addWidget(panel)
+    panel.start("notes")
+    reading = Progress("index", 3, 28, "files", rate=18.9, eta_s=126,
+                       message=f"{Path('/n/logs/huge.log').resolve()} (448 of 3,136 passages embedded)")
+    panel.update_progress(reading)
+    assert panel.detail.text().endswith("\nReading huge.log (448 of 3,136 passages embedded)"), panel.detail.text()
+    panel.update_progress(replace(reading, message="scanning done"))
+    assert "Reading" not in panel.detail.text()
+    panel.finish("Stopped", complete=False)
+    assert panel.detail.text() == "3 / 28 files · 18.9 chunks/s"
