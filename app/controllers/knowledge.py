@@ -39,8 +39,8 @@ def _sync_ended(collection: str, p: Progress) -> str:
 def collection_status(info: Any) -> str:
     synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
     status = f"{counted(info.files, 'file')} · {counted(info.chunks, 'chunk')} · {synced}"
-    if info.errors:
-        status += f" · {counted(info.errors, 'error')}"
+    if info.errors:  # "skipped", as the indexing panel says: an empty file is no error
+        status += f" · {info.errors:,} skipped"
     if getattr(info, "watched", False):
         status += " · watched"
     if getattr(info, "needs_reindex", False):
@@ -53,7 +53,9 @@ def collection_status(info: Any) -> str:
             f"{len(missing)} of its folders {'is' if len(missing) == 1 else 'are'} gone"
         status += f" · {gone} (its passages stay searchable)"
     if getattr(info, "unfinished", "") == "stopped":
-        status += " · indexing was stopped before the end: add its folder again to finish"
+        status += (" · its last update was stopped: the rest is read when the folder changes or Hearth starts again"
+                   if getattr(info, "watched", False) else  # its watcher catches up (see the scheduler)
+                   " · indexing was stopped before the end: add its folder again to finish")
     elif getattr(info, "unfinished", "") == "interrupted":
         status += " · indexing not finished: it goes on in the background"
     if getattr(info, "problem", None):

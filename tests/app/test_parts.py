@@ -182,12 +182,17 @@ def test_the_sidebar_buttons_keep_their_labels_at_a_large_font(qtbot: QtBot, qap
 
 def test_collection_counts_read_as_english() -> None:
     one = SimpleNamespace(files=1, chunks=1, errors=1, last_sync=None)
-    assert collection_status(one) == "1 file · 1 chunk · never synced · 1 error"  # it read "1 files · 1 chunks"
+    assert collection_status(one) == "1 file · 1 chunk · never synced · 1 skipped"  # it read "1 files · 1 chunks"
     many = SimpleNamespace(files=1200, chunks=0, errors=0, last_sync=None)
     assert collection_status(many) == "1,200 files · 0 chunks · never synced"
     half_gone = SimpleNamespace(files=2, chunks=2, errors=0, last_sync=None, sources=("/a", "/b"),
                                 missing_sources=("/a",))
     assert "· 1 of its folders is gone (its passages stay searchable)" in collection_status(half_gone)
+    stopped = SimpleNamespace(files=2, chunks=2, errors=0, last_sync=None, unfinished="stopped")
+    assert collection_status(stopped).endswith("· indexing was stopped before the end: add its folder again to finish")
+    # a watched collection's stopped update is read again by its watcher: nothing to add again
+    assert collection_status(SimpleNamespace(**{**vars(stopped), "watched": True})).endswith(
+        "· watched · its last update was stopped: the rest is read when the folder changes or Hearth starts again")
 
 
 def test_the_skipped_files_list_counts_in_english(qtbot: QtBot) -> None:
