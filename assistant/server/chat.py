@@ -56,10 +56,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     for m in body.messages:
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
             raise APIError(400, "Only text content is supported (no images or audio).", param="messages")
-    response = assistant.chat(
-        [{"role": m.role, "content": m.text()} for m in body.messages],
-        sampling=sampling_of(assistant, body), max_tokens=body.max_completion_tokens or body.max_tokens,
-        stop=body.stops(), grammar=grammar_of(assistant, body.response_format), collections=tuple(body.collections),
-        use_memory=body.use_memory, conversation_id=body.conversation_id,
-    )
+    sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
+    try:
+        response = assistant.chat(
+            [{"role": m.role, "content": m.text()} for m in body.messages],
+            sampling=sampling, max_tokens=body.max_completion_tokens or body.max_tokens,
+            stop=body.stops(), grammar=grammar, collections=tuple(body.collections),
+            use_memory=body.use_memory, conversation_id=body.conversation_id,
+        )
+    except InputError as exc:  # what chat refuses at once is the messages (a role, the last one not the user's)
+        raise APIError(400, str(exc), param="messages") from None
     return await answer(request, response, ChatShape(assistant.model_id()), body.stream, body.include_usage)

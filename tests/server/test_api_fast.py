@@ -173,6 +173,10 @@ def test_what_a_qa_pass_found_clients_trip_over(server: httpx.Client) -> None:
                                             "response_format": {"type": "json_schema", "json_schema": {
                                                 "schema": {"type": "no-such-type"}}}})
     assert raw.status_code == 400 and raw.json()["error"]["param"] == "response_format"
+    # what the messages get wrong names them, as OpenAI's errors do (param was null)
+    for messages in ([{"role": "assistant", "content": "Hi"}], [{"role": "system", "content": "Be brief."}]):
+        refused = server.post("/chat/completions", json={"messages": messages}).json()["error"]
+        assert refused["param"] == "messages" and "must be the user's" in refused["message"], refused
 
 
 def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: Assistant,
