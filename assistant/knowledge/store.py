@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -563,10 +564,12 @@ class Store:
                               None if row[9] is None else bool(row[9])) for row in rows]
 
     def add_sources(self, name: str, sources: Iterable[str]) -> None:
-        """Remember what was indexed into ``name`` (kept in first-seen order, each once)."""
+        """Remember what was indexed into ``name`` (kept in first-seen order, each once, and none inside
+        another: a subfolder indexed again into its folder's collection was listed, synced and watched twice)."""
         with self._transaction() as db:
             (current,) = db.execute("SELECT sources FROM collections WHERE name = ?", (name,)).fetchone()
             merged = list(dict.fromkeys([*json.loads(current), *sources]))
+            merged = [s for s in merged if not any(o != s and _within(s, [o]) for o in merged)]
             db.execute("UPDATE collections SET sources = ? WHERE name = ?", (json.dumps(merged), name))
 
     def set_watch(self, name: str, on: bool) -> None:
@@ -636,10 +639,13 @@ class Store:
             "UNION ALL SELECT path, reason FROM scan_skips WHERE collection = ? ORDER BY path",
             (collection, collection))]
 
-    def set_scan_skips(self, collection: str, skipped: Iterable[tuple[str, str]]) -> None:
-        """What the collection's latest scan skipped, (path, reason), in place of the one before."""
+    def set_scan_skips(self, collection: str, skipped: Iterable[tuple[str, str]], scanned: Sequence[str]) -> None:
+        """What the collection's latest scan of the ``scanned`` folders and files skipped, (path, reason), in
+        place of what the scan before skipped there (a scan of one subfolder forgot the skips of the rest)."""
         with self._transaction() as db:
-            db.execute("DELETE FROM scan_skips WHERE collection = ?", (collection,))
+            old = [p for (p,) in db.execute("SELECT path FROM scan_skips WHERE collection = ?", (collection,))]
+            db.executemany("DELETE FROM scan_skips WHERE collection = ? AND path = ?",
+                           [(collection, p) for p in old if _within(p, scanned)])
             db.executemany("INSERT OR REPLACE INTO scan_skips (collection, path, reason) VALUES (?, ?, ?)",
                            [(collection, path, reason) for path, reason in skipped])
 
@@ -909,3 +915,8 @@ class Store:
         """Raise ``sqlite3.DatabaseError`` unless the FTS5 index matches the chunk rows exactly."""
         with self._lock:
             self._db.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def _within(path: str, folders: Sequence[str]) -> bool:
+    """Whether ``path`` is one of ``folders`` (or files) or inside one."""
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)

@@ -131,7 +131,7 @@ class IndexJob:
             yield Progress(JOB, 0, message="cancelled")
             return
         found = found or scan(self.sources, self.max_bytes, is_supported)
-        self.store.set_scan_skips(self.collection, found.skipped)
+        self.store.set_scan_skips(self.collection, found.skipped, [str(source_path(s)) for s in self.sources])
         known = self.store.file_states(self.collection)
         signature = self.chunker.signature
         todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]

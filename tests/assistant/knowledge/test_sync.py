@@ -382,3 +382,22 @@ def test_files_read_before_a_large_one_are_kept_when_it_is_cancelled(kb: Knowled
         if event.message.endswith("m.log"):
             cancel.set()  # the large file is named as it is read: stop there
     assert sorted(Path(p).name for p in contents(kb.store)) == ["a0.md", "a1.md", "a2.md"]
+
+
+def test_a_subfolder_indexed_again_keeps_the_rest_of_its_collection(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """Indexing a subfolder into its folder's collection forgot what the folder's scan had skipped elsewhere
+    (a dangling link), and listed the subfolder as a second source, synced and watched twice."""
+    folder = tmp_path / "messy"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "a.md").write_text("The gate code is 4471.\n")
+    (folder / "top.md").write_text("The boiler is serviced in May.\n")
+    (folder / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    for source in (folder, folder / "notes"):
+        assert list(kb.index([source], "m"))[-1].message == "done"
+        assert [Path(p).name for p, _ in kb.file_errors("m")] == ["gone.md"], source
+    (info,) = kb.collections()
+    assert (info.sources, info.files) == ((str(folder),), 2)
+    # and a folder indexed after its subfolder takes its place
+    assert list(kb.index([folder / "notes"], "n"))[-1].message == "done"
+    assert list(kb.index([folder], "n"))[-1].message == "done"
+    assert kb.collections()[1].sources == (str(folder),)
