@@ -124,7 +124,7 @@ def test_skipped_files_stay_listed_after_indexing(qtbot: QtBot, window: MainWind
     view = window.sidebar.collections
     qtbot.waitUntil(lambda: view.model().rowCount() == 1)
     index = view.model().index(0, 0)
-    assert "2 errors" in index.data()
+    assert "2 skipped" in index.data()
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
     qtbot.waitUntil(lambda: window.findChild(ErrorListDialog) is not None)
     listed = window.findChild(ErrorListDialog).text.toPlainText()
