@@ -53,7 +53,7 @@ $(STAMPS)/llama-server: $(STAMPS)/install
 	@touch $@
 
 test: setup $(STAMPS)/llama-server
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q --durations=15
 
 bench: setup
 	$(BIN)/hearth bench engine

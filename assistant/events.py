@@ -6,6 +6,7 @@ across a Qt ``Signal(object)`` without copying concerns.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -146,6 +147,19 @@ class Progress:
     eta_s: float | None = None
     message: str = ""
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    item: str = ""  # the file being read (a path), while the job reads files
+    item_done: int = 0  # of its passages embedded, while a large one embeds (its minutes leave the file bar still)
+    item_total: int = 0
+
+
+def reading(progress: Progress) -> str:
+    """The file a job is reading as every front end names it, "huge.log (448 of 3,136 passages embedded)"; ""
+    when it reads none."""
+    if not progress.item:
+        return ""
+    name = os.path.basename(progress.item)
+    return f"{name} ({progress.item_done:,} of {progress.item_total:,} passages embedded)" if progress.item_total \
+        else name
 
 
 def short_title(text: str, limit: int = 60) -> str:

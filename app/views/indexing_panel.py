@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from assistant.events import Progress, counted, time_left
+from assistant.events import Progress, counted, reading, time_left
 
 
 class IndexingPanel(QFrame):
@@ -98,8 +96,6 @@ def _detail(progress: Progress, with_eta: bool) -> str:
     if not with_eta:
         return text
     text = f"{text} · {time_left(progress.eta_s) or 'estimating…'}"
-    # the file being read, named as the terminal names it ("huge.log (448 of 3,136 passages embedded)"): during
-    # a large file's minutes of embedding the bar (whole files) stood still and nothing said what was going on
-    path, _, passages = progress.message.partition(" (")
-    return f"{text}\nReading {os.path.basename(path)}{f' ({passages}' if passages else ''}" \
-        if os.path.isabs(path) else text
+    # the file being read, named as the terminal names it: during a large file's minutes of embedding the bar
+    # (whole files) stood still and nothing said what was going on
+    return f"{text}\nReading {reading(progress)}" if progress.item else text

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
-from assistant.events import counted, time_left
+from assistant.events import counted, reading, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -98,7 +98,7 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
         for last in events:
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
             bar.update(task, completed=last.done, total=last.total, unit=last.unit, rate=rate,
-                       eta=time_left(last.eta_s), file=Path(last.message).name)
+                       eta=time_left(last.eta_s), file=reading(last))
     return last
 
 

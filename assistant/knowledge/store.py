@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import sqlite3
 import threading
@@ -569,7 +568,7 @@ class Store:
         with self._transaction() as db:
             (current,) = db.execute("SELECT sources FROM collections WHERE name = ?", (name,)).fetchone()
             merged = list(dict.fromkeys([*json.loads(current), *sources]))
-            merged = [s for s in merged if not any(o != s and _within(s, [o]) for o in merged)]
+            merged = [s for s in merged if not any(o != s and Path(s).is_relative_to(o) for o in merged)]
             db.execute("UPDATE collections SET sources = ? WHERE name = ?", (json.dumps(merged), name))
 
     def set_watch(self, name: str, on: bool) -> None:
@@ -645,7 +644,7 @@ class Store:
         with self._transaction() as db:
             old = [p for (p,) in db.execute("SELECT path FROM scan_skips WHERE collection = ?", (collection,))]
             db.executemany("DELETE FROM scan_skips WHERE collection = ? AND path = ?",
-                           [(collection, p) for p in old if _within(p, scanned)])
+                           [(collection, p) for p in old if any(Path(p).is_relative_to(s) for s in scanned)])
             db.executemany("INSERT OR REPLACE INTO scan_skips (collection, path, reason) VALUES (?, ?, ?)",
                            [(collection, path, reason) for path, reason in skipped])
 
@@ -915,8 +914,3 @@ class Store:
         """Raise ``sqlite3.DatabaseError`` unless the FTS5 index matches the chunk rows exactly."""
         with self._lock:
             self._db.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")
-
-
-def _within(path: str, folders: Sequence[str]) -> bool:
-    """Whether ``path`` is one of ``folders`` (or files) or inside one."""
-    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)

@@ -34,6 +34,7 @@ from assistant.knowledge.scan import FoundFile, ScanResult, scan, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, FileState, Store
 
 JOB = "index"
+READING = "reading"  # the message of progress events while files are read (Progress.item names the file)
 REPAIRING = "repairing"  # the message of progress events while lost vectors are re-embedded
 _EVENT_INTERVAL_S = 0.2
 #: A file this large is named in the progress before it is read and chunked (seconds, for a big one): the bar
@@ -75,14 +76,15 @@ class _Tally:
     started: float = field(default_factory=time.monotonic)
     last_event: float = 0.0
 
-    def event(self, message: str) -> Progress:
+    def event(self, message: str, item: str = "", item_done: int = 0, item_total: int = 0) -> Progress:
+        """An event saying ``message`` ("done", "cancelled", …, or READING ``item``)."""
         self.last_event = time.monotonic()
         elapsed = max(self.last_event - self.started, 1e-6)
         done = self.done_bytes + self.partial_bytes
         eta = (self.work_bytes - done) / (done / elapsed) if done else None
         rate = (self.chunks + self.partial_chunks) / elapsed
         return Progress(JOB, self.done_files, self.total_files, "files", rate=rate, eta_s=eta, message=message,
-                        errors=tuple(self.errors))
+                        errors=tuple(self.errors), item=item, item_done=item_done, item_total=item_total)
 
 
 class IndexJob:
@@ -152,17 +154,17 @@ class IndexJob:
                     batch = _Batch()
                     if self.cancel.is_set():
                         break
-                yield tally.event(f.path)
+                yield tally.event(READING, f.path)
             self._read(f, known.get(f.path), batch, tally)
             due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
             if due or len(tally.errors) > errors_before:
-                yield tally.event(f.path)
+                yield tally.event(READING, f.path)
             # the first commit comes after one embedding batch: the ETA (by bytes committed) appears then,
             # and a Ctrl+C half a minute into a first run kept nothing while it waited for four batches
             if len(batch.chunks) >= (self.flush_chunks if tally.chunks else self.batch_size):
                 yield from self._flush(batch, tally, f.path)
                 batch = _Batch()
-                yield tally.event(f.path)
+                yield tally.event(READING, f.path)
         if batch and not self.cancel.is_set():
             yield from self._flush(batch, tally, "")
         if self.cancel.is_set():
@@ -275,7 +277,7 @@ class IndexJob:
                 return None
             tally.partial_bytes, tally.partial_chunks = batch.nbytes * done / total, done
             name = current or (batch.files[-1].path if batch.files else "")
-            return tally.event(f"{name} ({done:,} of {total:,} passages embedded)")
+            return tally.event(READING, name, done, total)
 
         vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
                                            report)

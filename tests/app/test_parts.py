@@ -417,11 +417,11 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
     panel = IndexingPanel()
     qtbot.addWidget(panel)
     panel.start("notes")
-    reading = Progress("index", 3, 28, "files", rate=18.9, eta_s=126,
-                       message=f"{Path('/n/logs/huge.log').resolve()} (448 of 3,136 passages embedded)")
+    reading = Progress("index", 3, 28, "files", rate=18.9, eta_s=126, message="reading",
+                       item=str(Path("/n/logs/huge.log").resolve()), item_done=448, item_total=3136)
     panel.update_progress(reading)
     assert panel.detail.text().endswith("\nReading huge.log (448 of 3,136 passages embedded)"), panel.detail.text()
-    panel.update_progress(replace(reading, message="scanning done"))
+    panel.update_progress(replace(reading, message="scanning done", item="", item_done=0, item_total=0))
     assert "Reading" not in panel.detail.text()
     panel.finish("Stopped", complete=False)
     assert panel.detail.text() == "3 / 28 files · 18.9 chunks/s"

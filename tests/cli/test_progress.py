@@ -13,7 +13,8 @@ def test_indexing_progress_on_a_terminal_shows_the_cores_eta(monkeypatch, capsys
     showed -:--:-- throughout, and "43/400" beside "3.2 chunks/s" did not say that it counted files."""
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
-    events = [Progress("index", 43, 400, "files", rate=3.2, eta_s=75, message="/notes/a.md"),
+    events = [Progress("index", 43, 400, "files", rate=3.2, eta_s=75, message="reading", item="/notes/huge.log",
+                       item_done=448, item_total=3136),
               Progress("index", 400, 400, "files", rate=3.3, message="done")]
     def slowly():  # as a real run: seconds apart, so the bar is drawn between events
         for event in events:
@@ -23,3 +24,4 @@ def test_indexing_progress_on_a_terminal_shows_the_cores_eta(monkeypatch, capsys
     assert render_progress(slowly()).message == "done"
     err = capsys.readouterr().err
     assert "43/400" in err and "files" in err and "about 1 min 15 s left" in err
+    assert "huge.log (448 of 3,136 passages embedded)" in err

@@ -315,10 +315,10 @@ def test_one_large_file_shows_progress_and_an_eta_while_it_is_embedded(kb: Knowl
     (folder / "log.txt").write_text("".join(f"Entry {i}: the river boat docked at the key {i}.\n\n"
                                             for i in range(400)))
     events = list(kb.index([folder]))
-    inside = [e for e in events if "passages embedded" in e.message]
+    inside = [e for e in events if e.item_total]
     assert len(inside) >= 3 and all(e.done == 0 and e.eta_s is not None and e.rate for e in inside)
-    assert [int(e.message.split("(")[1].split()[0].replace(",", "")) for e in inside] == \
-        sorted(int(e.message.split("(")[1].split()[0].replace(",", "")) for e in inside)
+    assert all(e.message == "reading" and e.item == str(folder / "log.txt") for e in inside)
+    assert [e.item_done for e in inside] == sorted(e.item_done for e in inside) and inside[-1].item_total > 8
     assert events[-1].message == "done" and events[-1].done == 1
 
 
@@ -357,7 +357,7 @@ def test_a_big_file_is_named_in_the_progress_while_it_is_read(kb: KnowledgeBase,
     split = Chunker.split
 
     def remembering(chunker: Chunker, doc):  # what the progress said last when each file's chunking began
-        shown[str(len(shown))] = last.message
+        shown[str(len(shown))] = last.item
         return split(chunker, doc)
 
     monkeypatch.setattr(Chunker, "split", remembering)
@@ -379,7 +379,7 @@ def test_files_read_before_a_large_one_are_kept_when_it_is_cancelled(kb: Knowled
     (folder / "m.log").write_text("".join(f"line {i}: service heartbeat ok at tick {i * 7}\n" for i in range(4000)))
     cancel = Cancel()
     for event in kb.index([folder], cancel=cancel):
-        if event.message.endswith("m.log"):
+        if event.item.endswith("m.log"):
             cancel.set()  # the large file is named as it is read: stop there
     assert sorted(Path(p).name for p in contents(kb.store)) == ["a0.md", "a1.md", "a2.md"]
 
