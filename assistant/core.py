@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
     from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
     from assistant.knowledge.embedder import Embedder
+    from assistant.knowledge.records import Overlap
     from assistant.memory import MemoryService
     from assistant.memory.transfer import ImportReport
     from assistant.models import Removal
@@ -814,6 +815,14 @@ class Assistant:
 
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         return self.knowledge.file_errors(collection)
+
+    def overlaps(self, paths: Sequence[Path], into: str | None = None,
+                 infos: Sequence[CollectionInfo] | None = None) -> list[Overlap]:
+        """Where ``paths`` hold files a collection (other than ``into``) holds already, for the front ends to
+        say before indexing them (``infos``: the collections as the front end lists them, else read now)."""
+        from assistant.knowledge.records import overlaps
+
+        return overlaps(paths, self.collections() if infos is None else infos, into)
 
     def remove_collection(self, name: str) -> None:
         self.scheduler.cancel_sync(name)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -29,7 +30,10 @@ class CollectionDialog(QDialog):
     chosen = Signal(str)
 
     def __init__(self, paths: list[Path], collections: list[str], name_problem: Callable[[str], str | None],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, overlaps: Sequence[Any] = ()) -> None:
+        """``overlaps`` (:class:`Overlap`): where the paths hold files a collection holds already; the first
+        one's collection is offered, and the dialog says why (a subfolder of an indexed folder went into a new
+        collection without a word, and every search of both found its passages twice)."""
         super().__init__(parent)
         self._name_problem = name_problem
         self.setWindowTitle("Add to your knowledge")
@@ -43,6 +47,13 @@ class CollectionDialog(QDialog):
         self.name.setEditable(True)
         self.name.setAccessibleName("Collection name")
         self.name.addItems(collections or [DEFAULT_COLLECTION])
+        self.overlap = QLabel("<br>".join(
+            html.escape(f"{o.describe(lambda name: f'“{name}”')}. Adding it to “{o.collection}” keeps one copy of "
+                        f"{'its' if o.inside else 'those'} files; another collection holds a second.")
+            for o in overlaps[:3]))
+        self.overlap.setObjectName("Muted")
+        self.overlap.setWordWrap(True)
+        self.overlap.setVisible(bool(overlaps))
         self.problem = QLabel()
         self.problem.setObjectName("Warning")
         self.problem.setWordWrap(True)
@@ -54,12 +65,13 @@ class CollectionDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.name)
+        layout.addWidget(self.overlap)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.name.editTextChanged.connect(self._check_name)
         # the folder's own name, also next to other collections (the first was offered: Enter merged into it)
         if paths:  # (a name with nothing Latin left is empty: "default", not the first collection)
-            suggested = _suggested_name(paths[0])
+            suggested = overlaps[0].collection if overlaps else _suggested_name(paths[0])
             self.name.setEditText(suggested if name_problem(suggested) is None else "")
         self._check_name(self.name.currentText())
         self.accepted.connect(lambda: self.chosen.emit(self._chosen_name()))

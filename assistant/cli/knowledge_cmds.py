@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 #: Columns the progress line's words take at most: "indexing", "1,234/5,678", "chunks", "51.1 chunks/s",
 #: "about 1 min 08 s left" and the spaces between.
 _PROGRESS_TEXT = 66
+_LOG_EVERY_S = 30.0  # how often the progress is said on a stderr that is not a terminal
 
 
 def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
@@ -92,19 +93,29 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
                text("{task.fields[rate]}"), text("{task.fields[eta]}")]
     if room >= 44:
         columns.append(text("{task.fields[file]}", max_width=room - bar_width - 1, overflow="ellipsis"))
-    # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind
+    # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind, but a plain
+    # line now and then (an hour-long run logged to a file said nothing until it ended)
+    logged = time.monotonic()
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("indexing", total=None, unit="", rate="", eta="", file="")
         for last in events:
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
             bar.update(task, completed=last.done, total=last.total, unit=last.unit, rate=rate,
                        eta=time_left(last.eta_s), file=reading(last))
+            if not console.is_terminal and last.total and time.monotonic() - logged >= _LOG_EVERY_S:
+                logged = time.monotonic()
+                err(" · ".join(part for part in (f"indexing: {last.done:,.0f}/{last.total:,.0f} {last.unit}", rate,
+                                                 time_left(last.eta_s), reading(last)) if part))
     return last
 
 
 def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     start = time.monotonic()
     assistant = ctx.assistant
+    for overlap in assistant.overlaps(args.paths, into=args.collection):
+        err(f"note: {overlap.describe()}: {args.collection!r} gets a second copy of "
+            f"{'its' if overlap.inside else 'those'} files, found twice when both are searched (`hearth index "
+            f"{shlex.quote(overlap.path)} --collection {shlex.quote(overlap.collection)}` keeps one copy).")
     last = render_progress(assistant.index(args.paths, args.collection, watch=args.watch))
     info = next(c for c in assistant.collections() if c.name == args.collection)
     result = {

@@ -5,9 +5,12 @@ All are frozen dataclasses (pure values) so they can cross threads, be logged an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from assistant.knowledge.scan import source_path
 
 #: How a unit of text is split: ``markdown`` at headings, ``text``/``code`` at blank-line blocks, then lines.
 TextKind = Literal["text", "markdown", "code"]
@@ -138,3 +141,42 @@ class CollectionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A path about to be indexed that a collection holds already, in part or whole."""
+
+    collection: str
+    source: str  # the folder (or file) the collection was indexed from
+    path: str  # the path about to be indexed
+    inside: bool  # ``path`` is in ``source`` (else ``source`` is in ``path``)
+
+    def describe(self, quoted: Callable[[str], str] = repr) -> str:
+        """The overlap in words, the collection's name as the front end quotes names."""
+        where = Path(self.path).name or self.path
+        if self.inside:
+            return f"{where} is already in collection {quoted(self.collection)}, indexed from {self.source}"
+        return f"{where} holds {self.source}, already indexed in collection {quoted(self.collection)}"
+
+
+def overlaps(paths: Sequence[Path], infos: Sequence[CollectionInfo], into: str | None = None) -> list[Overlap]:
+    """Where ``paths`` and the collections' folders hold the same files, as named or through links; with
+    ``into`` (the collection they go to), only other collections', for paths ``into`` does not hold already (a
+    re-sync of what was indexed on purpose twice is not said again). A subfolder of an indexed folder dropped
+    into the window was indexed again, as a new collection, without a word: its passages came back twice in
+    every search of both."""
+    found: list[Overlap] = []
+    for path in map(source_path, paths):
+        real = path.resolve()
+        for info in infos:
+            for source in map(Path, info.sources):
+                root = source.resolve()
+                if path.is_relative_to(source) or real.is_relative_to(root):
+                    found.append(Overlap(info.name, str(source), str(path), inside=True))
+                elif source.is_relative_to(path) or root.is_relative_to(real):
+                    found.append(Overlap(info.name, str(source), str(path), inside=False))
+    if into is None:
+        return found
+    held = {o.path for o in found if o.collection == into and o.inside}
+    return [o for o in found if o.collection != into and o.path not in held]

@@ -11,7 +11,7 @@ import base64
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from assistant import __version__
@@ -41,6 +41,8 @@ async def models(request: Request) -> dict[str, Any]:
 
 @router.get("/v1/models/{model_id:path}")
 async def model(model_id: str, request: Request) -> dict[str, Any]:
+    if not model_id:  # "/v1/models/" is no model named "": the 404 naming the routes, as for every other slash
+        raise HTTPException(404, "Not Found")
     found = next((m for m in _models(request) if m["id"] == model_id), None)
     if found is None:
         raise APIError(404, f"The model {model_id!r} is not served here (GET /v1/models lists what is).",

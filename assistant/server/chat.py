@@ -49,9 +49,12 @@ def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | 
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
-    # a forced call ("required", a named tool) or the legacy `functions` would wait for a call never made
+    # tools the model may call would wait for a call never made; with the choice "none" (no call) they are
+    # unused, and the answer is the one without them (LangChain and LlamaIndex send tools so, and were refused)
     forced = [f for f in ("tool_choice", "function_call") if getattr(body, f) not in (None, "none", "auto")]
-    if refused := [f for f in ("tools", "functions") if getattr(body, f)] + forced:
+    offered = [tools for tools, choice in (("tools", "tool_choice"), ("functions", "function_call"))
+               if getattr(body, tools) and getattr(body, choice) != "none"]
+    if refused := offered + forced:
         raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
     for m in body.messages:
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):

@@ -112,6 +112,34 @@ def test_a_folder_dropped_next_to_other_collections_is_offered_its_own(window: M
     assert offered(tmp_path / "★★", ["household"]) == ""  # nothing left: "default", not an unrelated one
 
 
+def test_a_subfolder_of_an_indexed_folder_is_offered_the_collection_holding_it(window: MainWindow,
+                                                                               tmp_path: Path) -> None:
+    """Dropping a subfolder of an indexed folder offered a new collection named after it, and "Add and index"
+    made a second copy of its files without a word: every search of both found its passages twice."""
+    from assistant.knowledge import CollectionInfo
+
+    (tmp_path / "notes" / "trips").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    listed = CollectionInfo("notes", 3, 9, None, 0, "minilm", False, sources=(str(tmp_path / "notes"),))
+    window.collections_model.set_items([listed])
+    try:
+        drop(window, tmp_path / "notes" / "trips")
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
+        assert dialog.overlap.text() == (f"trips is already in collection “notes”, indexed from {tmp_path / 'notes'}."
+                                         " Adding it to “notes” keeps one copy of its files; another collection "
+                                         "holds a second.")
+        dialog.reject()
+        dialog.setParent(None)
+        drop(window, tmp_path / "work")  # a folder no collection holds: its own name, no note
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == "work" and not dialog.overlap.isVisibleTo(dialog)
+        dialog.reject()
+        dialog.setParent(None)
+    finally:
+        window.collections_model.set_items([])
+
+
 @pytest.mark.slow
 def test_skipped_files_stay_listed_after_indexing(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     folder = tmp_path / "papers"

@@ -438,6 +438,26 @@ def test_the_same_folder_named_twice_is_one_source(docs: Path, capsys: pytest.Ca
     assert listed["files"] == once and listed["sources"] == [str(docs)]
 
 
+def test_a_folder_already_in_another_collection_is_said_before_it_is_indexed_again(
+        docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A subfolder of an indexed folder indexed into another collection got a second copy of its files without a
+    word (every search of both found its passages twice); a folder around an indexed one the same."""
+    assert cli.main(["index", str(docs), "-c", "docs"]) == 0
+    capsys.readouterr()
+    assert cli.main(["index", str(docs / "sub"), "-c", "bikes"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: sub is already in collection 'docs', indexed from {docs}: 'bikes' gets a second copy of its " \
+           f"files, found twice when both are searched (`hearth index {docs / 'sub'} --collection docs` keeps " \
+           "one copy)." in " ".join(err.split()), err
+    assert cli.main(["index", str(docs / "sub"), "-c", "bikes"]) == 0  # a re-sync of what was chosen: no note
+    assert cli.main(["index", str(docs / "sub"), "-c", "docs"]) == 0  # into the collection holding it: no note
+    assert "note:" not in capsys.readouterr().err
+    assert cli.main(["index", str(docs.parent), "-c", "all"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"note: {docs.parent.name} holds {docs}, already indexed in collection 'docs': 'all' gets a second " \
+           "copy of those files" in err and f"holds {docs / 'sub'}, already indexed in collection 'bikes'" in err
+
+
 def test_the_file_holding_the_word_or_code_searched_for_is_the_first_hit(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """What a QA pass found through `hearth search`: among 150 notes alike but for their codes, another note

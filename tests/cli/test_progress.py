@@ -25,3 +25,19 @@ def test_indexing_progress_on_a_terminal_shows_the_cores_eta(monkeypatch, capsys
     err = capsys.readouterr().err
     assert "43/400" in err and "files" in err and "about 1 min 15 s left" in err
     assert "huge.log (448 of 3,136 passages embedded)" in err
+
+
+def test_indexing_progress_to_a_log_file_is_a_plain_line_now_and_then(monkeypatch, capsys) -> None:
+    """Not on a terminal (stderr to a log file, a pipe) there is no bar: an hour-long run said nothing until it
+    ended. A plain line is written every so often (every 30 s; here at every event)."""
+    from assistant.cli import knowledge_cmds
+
+    monkeypatch.setattr(knowledge_cmds, "_LOG_EVERY_S", 0.0)
+    events = [Progress("index", 0, 400, "files", message="scanning done"),
+              Progress("index", 43, 400, "files", rate=3.2, eta_s=75, message="reading", item="/notes/huge.log",
+                       item_done=448, item_total=3136),
+              Progress("index", 400, 400, "files", rate=3.3, message="done")]
+    assert render_progress(iter(events)).message == "done"
+    lines = capsys.readouterr().err.splitlines()
+    assert "indexing: 43/400 files · 3.2 chunks/s · about 1 min 15 s left · huge.log (448 of 3,136 passages " \
+           "embedded)" in lines and "indexing: 0/400 files" in lines and "\x1b" not in "".join(lines)

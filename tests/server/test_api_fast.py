@@ -138,6 +138,9 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     missing = server.get("/nothing-here")  # it said "Not Found"
     assert missing.status_code == 404 and missing.json()["error"]["message"].startswith(
         "Hearth's API has no GET /v1/nothing-here; it serves GET /health, GET /v1/models, ")
+    slash = server.get("/models/")  # it said "The model '' is not served here"
+    assert slash.status_code == 404
+    assert slash.json()["error"]["message"].startswith("Hearth's API has no GET /v1/models/;")
     wrong_method = server.get("/chat/completions")
     assert wrong_method.status_code == 405 and "POST /v1/chat/completions" in wrong_method.json()["error"]["message"]
     assert httpx.get(str(server.base_url.join("/v1/models"))).status_code == 401  # no token
@@ -212,6 +215,14 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         refused = server.post("/chat/completions", json={"messages": hi, field: value})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field
     assert server.post("/chat/completions", json={"messages": hi, "tool_choice": "none"}).status_code == 200
+    # tools offered with the choice "none" (no call) are unused: the answer without them (frameworks send so)
+    tools = [{"type": "function", "function": function}]
+    assert server.post("/chat/completions", json={"messages": hi, "tools": tools, "tool_choice": "none"}
+                       ).status_code == 200
+    assert server.post("/chat/completions", json={"messages": hi, "functions": [function], "function_call": "none"}
+                       ).status_code == 200
+    refused = server.post("/chat/completions", json={"messages": hi, "tools": tools, "tool_choice": "auto"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "tools"
     for ids in ([9906, 1917], [[9906, 1917], [15339]]):  # LangChain's OpenAIEmbeddings sends tiktoken ids
         refused = server.post("/embeddings", json={"input": ids})
         assert refused.status_code == 400 and "token ids cannot be read" in refused.json()["error"]["message"]
