@@ -49,7 +49,7 @@ class CollectionDialog(QDialog):
         self.name.addItems(collections or [DEFAULT_COLLECTION])
         self.overlap = QLabel("<br>".join(
             html.escape(f"{o.describe(lambda name: f'“{name}”')}. Adding it to “{o.collection}” keeps one copy of "
-                        f"{'its' if o.inside else 'those'} files; another collection holds a second.")
+                        f"{o.files}; another collection holds a second.")
             for o in overlaps[:3]))
         self.overlap.setObjectName("Muted")
         self.overlap.setWordWrap(True)

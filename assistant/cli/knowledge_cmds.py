@@ -114,7 +114,7 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
     for overlap in assistant.overlaps(args.paths, into=args.collection):
         err(f"note: {overlap.describe()}: {args.collection!r} gets a second copy of "
-            f"{'its' if overlap.inside else 'those'} files, found twice when both are searched (`hearth index "
+            f"{overlap.files}, found twice when both are searched (`hearth index "
             f"{shlex.quote(overlap.path)} --collection {shlex.quote(overlap.collection)}` keeps one copy).")
     last = render_progress(assistant.index(args.paths, args.collection, watch=args.watch))
     info = next(c for c in assistant.collections() if c.name == args.collection)

@@ -152,6 +152,11 @@ class Overlap:
     path: str  # the path about to be indexed
     inside: bool  # ``path`` is in ``source`` (else ``source`` is in ``path``)
 
+    @property
+    def files(self) -> str:
+        """The files both hold, as the front ends' sentences name them."""
+        return "its files" if self.inside else "those files"
+
     def describe(self, quoted: Callable[[str], str] = repr) -> str:
         """The overlap in words, the collection's name as the front end quotes names."""
         where = Path(self.path).name or self.path
