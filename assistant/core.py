@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -115,6 +116,20 @@ class Response:
         if self.done is not None:
             return self.done.text
         return self.failed.text if self.failed else ""
+
+
+def _in_background(work: Callable[[], Any], name: str) -> Future[Any]:
+    """``work`` started on its own thread; the future gives its result or raises its exception."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # raised again, as it is, to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 @dataclass(frozen=True)
@@ -969,11 +984,6 @@ class Assistant:
         except HearthError as exc:
             yield Failed(str(exc), error_type=type(exc).__name__)
             return
-        try:  # left open (None), run_turn decides whether to use it (see replaced_choices)
-            memory = self.memory if options.use_memory is not False else None
-        except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
-            memory = None
-            yield Notice("memory", f"Answered without your memory: {exc}")
         m = self.model_settings(model)
 
         def ensure_model() -> ModelInfo:
@@ -983,16 +993,33 @@ class Assistant:
                               model=model)
             return info
 
-        parts = TurnParts(engine=self.engine, history=self.history, ensure_model=ensure_model,
-                          search=lambda q, names: self.search(q, names), memory=memory,
-                          system_prompt=m.system_prompt, max_tokens=m.max_tokens, sampling=self.sampling(model=model))
-        with self._one_turn_at_a_time(options, cancel) as turn_now:
-            if not turn_now:
-                yield Failed("Stopped before it began: another answer in this conversation was still being "
-                             "written.", error_type=InputError.__name__)
-                return
-            with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done
-                yield from run_turn(parts, text, options, cancel)
+        with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done
+            # The first answer of a process opens the memory store (2 s of imports) while the model loads
+            # (llama.cpp reads the file without holding Python's lock): a model that takes seconds to read no
+            # longer waits for memory before it starts.
+            loading = (_in_background(ensure_model, "hearth-model-load")
+                       if options.use_memory is not False and self.settings.memory.enabled and self._memory is None
+                       else None)
+            try:
+                try:  # left open (None), run_turn decides whether to use it (see replaced_choices)
+                    memory = self.memory if options.use_memory is not False else None
+                except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
+                    memory = None
+                    yield Notice("memory", f"Answered without your memory: {exc}")
+                parts = TurnParts(engine=self.engine, history=self.history,
+                                  ensure_model=loading.result if loading is not None else ensure_model,
+                                  search=lambda q, names: self.search(q, names), memory=memory,
+                                  system_prompt=m.system_prompt, max_tokens=m.max_tokens,
+                                  sampling=self.sampling(model=model))
+                with self._one_turn_at_a_time(options, cancel) as turn_now:
+                    if not turn_now:
+                        yield Failed("Stopped before it began: another answer in this conversation was still being "
+                                     "written.", error_type=InputError.__name__)
+                        return
+                    yield from run_turn(parts, text, options, cancel)
+            finally:  # a turn given up early still lets its load end before learning may use the engine
+                if loading is not None:
+                    loading.exception()
         if memory is not None:
             self.scheduler.turn_queued()
 

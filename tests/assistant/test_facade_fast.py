@@ -652,3 +652,45 @@ def test_the_model_library_and_knowledge_do_not_wait_while_memory_opens(assistan
     finally:
         release.set()
         opener.join(10)
+
+
+def test_the_first_answer_loads_the_model_while_the_memory_store_opens(settings: Settings,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first `hearth ask` opened the memory store (2 s of imports) and only then began to read the model;
+    the two now overlap. A load that fails while memory opens is the turn's failure, as before."""
+    import assistant.memory as memory_package
+    from assistant.errors import MemoryStoreError
+
+    settings.memory.enabled = True
+    loading = threading.Event()
+    seen_loading: list[bool] = []
+
+    class SlowMemory:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            seen_loading.append(loading.wait(5))
+            raise MemoryStoreError("closed for the test")
+
+    monkeypatch.setattr(memory_package, "MemoryService", SlowMemory)
+    paths = get_paths()
+    for failing in (False, True):
+        a = Assistant(paths, settings, engine=fake_engine(), knowledge=KnowledgeBase(paths, settings.knowledge,
+                                                                                     embedder=FakeEmbedder()))
+
+        def load(a: Assistant = a, failing: bool = failing, **_: object) -> object:
+            loading.set()
+            if failing:
+                raise ModelLoadError("the model file is truncated")
+            return a.engine.info
+
+        monkeypatch.setattr(a, "ensure_model", load)
+        try:
+            response = a.ask("Name a colour.")
+            if failing:
+                response.text()
+                assert response.failed is not None and "truncated" in response.failed.message
+            else:
+                assert response.text() == "You said: Name a colour."
+        finally:
+            a.close(learning_s=0)
+            loading.clear()
+    assert seen_loading == [True, True]
