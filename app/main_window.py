@@ -388,9 +388,9 @@ def run(paths: list[Path] | None = None) -> int:
         signals.restore()
         server.close()
     if window.workers.outlived or (window.ctl is not None and window.ctl.model.importing):
-        # torch's import for the indexing warm-up cannot be stopped, nor a job that outlived the close's wait: a
-        # normal exit waited for them and could end in an abort while they ran. The window closed the assistant
-        # (its databases, the API server), so leave now.
+        # the indexing warm-up's imports (Chroma; torch for an embedder NumPy cannot run) cannot be stopped, nor
+        # a job that outlived the close's wait: a normal exit waited for them and could end in an abort while
+        # they ran. The window closed the assistant (its databases, the API server), so leave now.
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()

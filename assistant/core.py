@@ -323,7 +323,7 @@ class Assistant:
                 _ = self.memory
                 self.knowledge.embedder.embed(["warm-up"])
         elif part == "indexing":
-            log.info("warm-up for indexing: the chunker, Chroma and the embedder's bulk model (torch)")
+            log.info("warm-up for indexing: the chunker, Chroma and the embedder's bulk encoder")
             self.knowledge.warm_up()
         else:
             raise ValueError(f"unknown part {part!r}")

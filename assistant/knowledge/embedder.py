@@ -7,8 +7,9 @@ different models are never mixed.
 
 Two engines give the same vectors: the NumPy forward pass of :mod:`bert_numpy` (plain BERT models) and
 sentence-transformers on torch. Queries always take the NumPy one (no torch import before an answer).
-Bulk batches take torch where it is installed (a source install: ~1.4x faster there, measured in
-``packaging/README.md``) and NumPy where it is not (the packaged app ships without torch's 754 MB).
+Bulk batches take NumPy where torch is not installed (the packaged app ships without torch's 754 MB). Where
+it is (a source install), they take NumPy until torch pays for its import (:data:`TORCH_AFTER_TEXTS`), and
+torch after.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,10 +35,17 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
+log = logging.getLogger(__name__)
+
 BUNDLED_EMBEDDER = "all-MiniLM-L6-v2"
 #: Up to this many texts are embedded with the torch-free encoder (queries); more go to sentence-transformers
 #: when it is installed (see :func:`torch_available`), and to the same NumPy encoder in batches otherwise.
 QUERY_TEXTS = 4
+#: Bulk batches take NumPy until this many texts were embedded, and torch (loaded in the background) after.
+#: Importing torch takes 5 s on two cores, and torch embeds chunks only ~1.1x faster than NumPy there (21 vs
+#: 23 texts/s for 128-token chunks, batch 32): it pays back only after about a thousand chunks. Every
+#: `hearth index` waited for the import before its first batch: a dozen notes (108 chunks) took 12 s.
+TORCH_AFTER_TEXTS = 1000
 _UNLOADED = object()
 
 
@@ -101,15 +110,31 @@ class SentenceTransformerEmbedder:
         #: (the window loads it at start for the first indexing run; sharing one lock made the first answers
         #: wait ~10 s on two cores)
         self._numpy_lock = threading.Lock()
+        self._loading: threading.Thread | None = None
+        self._bulk_texts = 0  # embedded in bulk by NumPy so far (see TORCH_AFTER_TEXTS)
         config = path / "sentence_bert_config.json"
         self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
 
     def load(self) -> None:
-        """Load the bulk engine now (torch and all, where it is used), not in the middle of the first batch."""
-        if self._uses_torch():
+        """Load what the first bulk batch uses now, not in the middle of it: the NumPy encoder, or torch for a
+        model NumPy cannot run (torch comes later for a large run, see :data:`TORCH_AFTER_TEXTS`)."""
+        if self._query_encoder() is None:
             _ = self.model
-        else:
-            self._query_encoder()
+
+    def _load_in_background(self) -> None:
+        """Import torch and load the model on a thread of its own, once: bulk batches take NumPy until it is
+        ready and torch after (the same vectors)."""
+        with self._numpy_lock:
+            if self._loading is not None:
+                return
+            self._loading = threading.Thread(target=self._load_quietly, name="hearth-embedder-load", daemon=True)
+        self._loading.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            _ = self.model
+        except Exception:  # NumPy goes on embedding; a later batch that must use torch says why
+            log.warning("the embedder's torch model could not be loaded; NumPy embeds instead", exc_info=True)
 
     def _uses_torch(self) -> bool:
         """Bulk batches go to torch when it is installed, or when the NumPy encoder cannot run this model."""
@@ -172,9 +197,13 @@ class SentenceTransformerEmbedder:
         gain nothing from intra-op parallelism, and when the CPU is busy torch's spinning worker threads
         made one query 5-10x slower on a 2-core machine.
         """
-        if len(texts) <= QUERY_TEXTS or not self._uses_torch():
+        if len(texts) <= QUERY_TEXTS or not self._uses_torch() or self._model is None:
             encoder = self._query_encoder()
             if encoder is not None:
+                if len(texts) > QUERY_TEXTS and self._uses_torch():
+                    self._bulk_texts += len(texts)
+                    if self._bulk_texts >= TORCH_AFTER_TEXTS:
+                        self._load_in_background()
                 return encoder.embed(texts, self.batch_size)
         model = self.model
         import torch  # already imported by the model: a dictionary lookup

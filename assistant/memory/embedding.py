@@ -31,7 +31,7 @@ class HearthEmbedding(EmbeddingBase):
         return self.embedder.embed(texts).tolist() if texts else []
 
     def load(self) -> None:
-        """Load the bulk model (torch: seconds) now, not inside the first batch, where it made an import's
+        """Load the bulk encoder now, not inside the first batch, where a load of seconds made an import's
         first ETA several times too long."""
         load = getattr(self.embedder, "load", None)
         if load is not None:

@@ -72,6 +72,23 @@ def test_bulk_batches_need_no_torch_where_it_is_not_installed() -> None:
     assert out.stdout.strip() == "(40, 384) 254 []", out.stderr
 
 
+def test_a_small_indexing_run_needs_no_torch_and_a_large_one_loads_it_in_the_background() -> None:
+    """`hearth index` of a dozen notes waited 5 s for torch's import before its first batch, for vectors NumPy
+    gives as fast, and the window's warm-up (``load``) imported torch beside the first answers. Bulk batches
+    take NumPy until TORCH_AFTER_TEXTS texts (lowered here), then torch, loaded on its own thread while NumPy
+    goes on, and both give the same vectors."""
+    code = ("import sys; import numpy as np; from assistant.config import KnowledgeSettings; "
+            "from assistant.knowledge import embedder; "
+            "embedder.TORCH_AFTER_TEXTS = 60; "
+            "e = embedder.SentenceTransformerEmbedder.from_settings(KnowledgeSettings()); "
+            "texts = [f'note {i} about the greenhouse and its ' + 'tomatoes ' * (i % 7) for i in range(40)]; "
+            "e.load(); first = e.embed(texts); print('torch' in sys.modules, e._loading is None); "
+            "e.embed(texts); e._loading.join(120); "
+            "again = e.embed(texts); print(e._model is not None, float(np.abs(first - again).max()) < 1e-5)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.stdout.split() == ["False", "True", "True", "True"], out.stdout + out.stderr
+
+
 @pytest.mark.slow
 def test_numpy_batches_match_sentence_transformers(knowledge_embedder) -> None:
     texts = [f"Paragraph {i}: " + "the quick brown fox jumps over the lazy dog " * (i % 9 + 1) for i in range(40)]
