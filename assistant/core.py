@@ -460,7 +460,10 @@ class Assistant:
                     setattr(self.settings.model, name, getattr(old.model, name))
                 self.save_settings()
                 raise
-            with_ = ", ".join(f"{_RELOAD_NAMES[f]} {getattr(self.settings.model, f)}" for f in RELOAD_FIELDS
+            from assistant.models.fit import context_said
+
+            with_ = ", ".join(context_said(info, self.settings.model.n_ctx) if f == "n_ctx"
+                              else f"{_RELOAD_NAMES[f]} {getattr(self.settings.model, f)}" for f in RELOAD_FIELDS
                               if f in reload_fields or f in edits)
             changes.append(f"loaded {info.name}" + (f" with {with_}" if with_ else ""))  # it did not say what changed
         if self._remote_engine is None and self.engine.loaded and (

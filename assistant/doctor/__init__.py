@@ -22,6 +22,7 @@ from assistant.paths import storage_problem
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
+    from assistant.engine import ModelInfo
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 #: Below this much free space in the data folder indexing and chat will soon fail; below the first, warn.
@@ -90,7 +91,20 @@ def _model(assistant: Assistant) -> list[Finding]:
         return [Finding("model", PROBLEM, f"The chat model cannot be used: {exc}",
                         "Pick another one: `hearth models list`, then `hearth models use NAME`.")]
     return [Finding("model", OK, f"Chat model {info.name} ({info.quantization}, {info.file_size / 1e6:.0f} MB)."),
-            *_draft(assistant)]
+            *_context(assistant, info), *_draft(assistant)]
+
+
+def _context(assistant: Assistant, info: ModelInfo) -> list[Finding]:
+    """A context length set above the model's trained one is loaded as the trained one; said here, since an
+    answer looks no different."""
+    from assistant.models.fit import context_said, effective_ctx
+
+    n_ctx = assistant.load_settings().n_ctx
+    if effective_ctx(info, n_ctx) >= n_ctx:
+        return []
+    return [Finding("model", WARNING, f"Answers get {context_said(info, n_ctx)}.",
+                    f"Set model.n_ctx to 0 (the model's maximum) or to {info.context_length} or less in the "
+                    "settings (Settings → Model → Context length in the window).")]
 
 
 def _draft(assistant: Assistant) -> list[Finding]:

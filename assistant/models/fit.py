@@ -63,6 +63,18 @@ def effective_ctx(info: ModelInfo, n_ctx: int) -> int:
     return min(n_ctx, info.context_length) if info.context_length else n_ctx
 
 
+def context_said(info: ModelInfo, n_ctx: int) -> str:
+    """The context a load of ``info`` gets for the setting ``n_ctx``, in words. A setting above what the model
+    was trained for is loaded as the trained length (more gives no usable room), and was said nowhere: a user
+    who set 100000 read "with context 100000" while answers had 8192."""
+    used = effective_ctx(info, n_ctx)
+    if not n_ctx:
+        return f"context {used} (the model's maximum)"
+    if used < n_ctx:
+        return f"context {used} (the most {info.name} was trained for; {n_ctx} is set)"
+    return f"context {used}"
+
+
 def label_for(needed: int, free: int) -> str:
     if needed <= free * COMFORT_SHARE:
         return FITS

@@ -45,6 +45,24 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     assert load_settings(get_paths().settings_file).settings.model.system_prompt == ""
 
 
+def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length_used(qtbot: QtBot,
+                                                                                       make_window) -> None:
+    """A context of 100000 for SmolLM2 (trained for 8192) said "loaded SmolLM2 135M Instruct with context
+    100000" while answers had 8192: only the status bar's meter showed it."""
+    write_settings()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=30_000)
+    dialog = window.ctl.model.open_settings()
+    dialog.n_ctx.setValue(100_000)
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog._apply_clicked()
+    qtbot.waitUntil(lambda: "loaded" in dialog.apply_result.text(), timeout=15_000)
+    said = "context 8192 (the most SmolLM2 135M Instruct was trained for; 100000 is set)"
+    assert f"loaded SmolLM2 135M Instruct with {said}" in dialog.apply_result.text(), dialog.apply_result.text()
+    assert window.assistant.engine.n_ctx == 8192
+    dialog.reject()
+
+
 def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
         qtbot: QtBot, make_window, tmp_path: Path, ask) -> None:
     write_settings()

@@ -171,12 +171,17 @@ def test_doctor_says_what_the_chats_saved_caches_take(hearth_home: Path) -> None
     assert f"1 file(s), 3 MB in {caches}, deleted with their chats" in disk[1]["message"]
 
 
-def test_a_draft_model_that_cannot_draft_is_a_warning_with_what_to_do(hearth_home: Path) -> None:
+def test_model_settings_that_cannot_be_honoured_are_warnings_with_what_to_do(hearth_home: Path) -> None:
+    """A draft model that cannot draft, and a context longer than the model was trained for (loaded as the
+    trained length without a word), are said with what to do."""
     settings = Settings()
     settings.model.speculative, settings.model.draft_model = "draft", "no-such-draft"
+    settings.model.n_ctx = 100_000
     save_settings(settings, get_paths().settings_file)
     out = doctor(home=hearth_home)
     assert "Traceback" not in out.stderr
+    assert ("! model: Answers get context 8192 (the most SmolLM2 135M Instruct was trained for; 100000 is set).\n"
+            "    → Set model.n_ctx to 0 (the model's maximum) or to 8192 or less") in out.stdout, out.stdout
     assert ("! model: Speculative decoding (draft) has no draft model, so answers decode without one: The draft "
             "model 'no-such-draft' cannot be used: there is no model 'no-such-draft'") in out.stdout, out.stdout
     assert "→ `hearth models drafts` lists the models that can draft" in out.stdout
