@@ -119,12 +119,20 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
     sources: Sources | None = None
     notices: list[Notice] = []
     event = first
+
+    def sse(chunk: dict[str, Any]) -> bytes:
+        """A chunk before the usage one carries ``usage: null`` when usage was asked for, as OpenAI's do
+        (clients that read ``chunk.usage`` on every chunk found no such field)."""
+        if include_usage:
+            chunk.setdefault("usage", None)
+        return fmt.sse(chunk)
+
     try:
         if (start := shape.start_chunk()) is not None:
-            yield fmt.sse(start)
+            yield sse(start)
         while event is not None:
             if isinstance(event, Token) and event.text:
-                yield fmt.sse(shape.text_chunk(event.text))
+                yield sse(shape.text_chunk(event.text))
             elif isinstance(event, Sources):
                 sources = event
             elif isinstance(event, Notice):
@@ -139,8 +147,8 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 # then). With the answer as saved: the [n] Hearth attributed after the model's text streamed
                 # (the model cited nothing) are in it, so a client can show what the citations number.
                 saved = {"content": event.text} if sources is not None or notices else {}
-                yield fmt.sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **saved,
-                                                 **_extras(event, sources, notices)))
+                yield sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **saved,
+                                             **_extras(event, sources, notices)))
                 if include_usage:
                     yield fmt.sse(shape.chunk([], usage=fmt.usage(s)))
             elif isinstance(event, Failed):

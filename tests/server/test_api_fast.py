@@ -111,6 +111,11 @@ def test_stream_is_openai_sse_ending_with_done(server: httpx.Client) -> None:
         "You said: Hello there."
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 4
+    assert all("usage" in c and c["usage"] is None for c in chunks[:-1])  # as OpenAI sends them
+    del body["stream_options"]
+    with server.stream("POST", "/chat/completions", json=body) as response:
+        plain = [json.loads(e) for e in _sse(response.read().decode())[:-1]]
+    assert plain and not any("usage" in c for c in plain)  # usage not asked for: none, not even null
 
 
 def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
