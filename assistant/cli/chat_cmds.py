@@ -166,6 +166,13 @@ class _Turn:
         """The sources the answer cites (its ``[n]``), in number order."""
         return [c for c in self.sources.citations if c.n in self.sources.cited] if self.sources else []
 
+    def sources_json(self) -> list[dict[str, Any]]:
+        """Every passage the answer was given, each marked ``cited`` or not, as the window marks its chips and
+        the API its ``citations`` (only the cited ones were listed: a script could not tell what the model
+        read and left out)."""
+        cited = self.sources.cited if self.sources else ()
+        return [{**c.to_dict(), "cited": c.n in cited} for c in (self.sources.citations if self.sources else ())]
+
     def print_sources(self) -> None:
         """The cited sources, then the memories the answer could use, on stderr (stdout stays the answer alone)."""
         for c in self.cited:
@@ -208,7 +215,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     assert done is not None
     if args.json:
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
-                    "sources": [c.to_dict() for c in turn.cited], "speculative": _speculative_json(done.stats),
+                    "sources": turn.sources_json(), "speculative": _speculative_json(done.stats),
                     "memories": [m.to_dict() for m in turn.memories]})
     else:
         turn.print_sources()
