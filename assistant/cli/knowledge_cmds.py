@@ -166,11 +166,14 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         return 0
     if not hits:
         print("No matches.")
+    elif all(h.words is False for h in hits):
+        err("hearth: no passage matched the words searched for: these are only the nearest in meaning, which "
+            "may be no match at all (scores are relative to the best hit).")
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
         print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
               + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}"
-              + (f"  ({h.collection})" if len(collections) > 1 else ""))
+              + ("  by meaning" if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return 0
 

@@ -86,6 +86,10 @@ class Citation:
     heading: str | None
     text: str
     score: float
+    #: Among the search's keyword matches (it holds words of the query); False: found by meaning alone; None:
+    #: not asked (a search by meaning only). Scores are relative to the best hit, so a search that matched
+    #: nothing still showed 0.9: this says so.
+    words: bool | None = None
 
     def uri(self) -> str:
         """A ``file://`` URI a desktop can open; PDF viewers understand the ``#page=N`` fragment."""
@@ -109,7 +113,7 @@ class Citation:
         """A citation as ``to_dict`` saved it in the history (extra keys such as ``cited`` are ignored)."""
         return cls(int(data.get("n", 0)), data.get("collection", ""), data.get("path", ""), data.get("page"),
                    data.get("line_start"), data.get("line_end"), data.get("heading"), data.get("text", ""),
-                   float(data.get("score", 0.0)))
+                   float(data.get("score", 0.0)), data.get("words"))
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,9 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     if reranker is not None and hits:
         rescores = reranker.score(text, [c.text for c, _ in hits])
         hits = sorted([(c, s) for (c, _), s in zip(hits, rescores, strict=True)], key=lambda h: h[1], reverse=True)
-    return [_citation(chunk, score) for chunk, score in hits[:k]]
+    hits = hits[:k]
+    matched = None if mode == "dense" else store.holding_words([c.id for c, _ in hits], text)
+    return [_citation(chunk, score, None if matched is None else chunk.id in matched) for chunk, score in hits]
 
 
 def _best(rankings: Sequence[Sequence[tuple[str, float]]], n: int) -> list[tuple[str, float]]:
@@ -231,6 +233,6 @@ def _unique(rows: dict[str, Chunk], ranked: Sequence[tuple[str, float]]) -> list
     return list(unique.values())
 
 
-def _citation(chunk: Chunk, score: float) -> Citation:
+def _citation(chunk: Chunk, score: float, words: bool | None) -> Citation:
     return Citation(0, chunk.collection, chunk.path, chunk.page, chunk.line_start, chunk.line_end,
-                    chunk.heading, chunk.text, round(score, 6))
+                    chunk.heading, chunk.text, round(score, 6), words)

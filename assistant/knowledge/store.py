@@ -823,9 +823,23 @@ class Store:
                                               include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
+    def _match_query(self, text: str) -> str | None:
+        return keyword_query(self.informative_words(query_words(text)) + query_phrases(text))
+
+    def holding_words(self, ids: Sequence[str], text: str) -> set[str]:
+        """Which of ``ids`` hold words of ``text`` as :meth:`keyword` reads them (the same FTS5 query): a hit
+        found by meaning alone is told from one that has the words, however far down the keyword ranking."""
+        query = self._match_query(text)
+        if query is None or not ids:
+            return set()
+        marks = ", ".join("?" * len(ids))
+        rows = self._query(f"""SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+                               WHERE chunks_fts MATCH ? AND c.id IN ({marks})""", [query, *ids])
+        return {r[0] for r in rows}
+
     def keyword(self, collection: str, text: str, n: int, folder: Folder = None) -> list[tuple[str, float]]:
         """(id, BM25 score) of the ``n`` best matches for the words of ``text``, best first."""
-        query = keyword_query(self.informative_words(query_words(text)) + query_phrases(text))
+        query = self._match_query(text)
         if query is None:
             return []
         clause, params = _folder_clause(folder)

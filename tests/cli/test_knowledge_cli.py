@@ -509,3 +509,26 @@ def test_an_unfinished_indexing_run_is_listed_with_what_finishes_it(docs: Path,
     capsys.readouterr()
     assert cli.main(["collections", "list"]) == 0
     assert "UNFINISHED" not in capsys.readouterr().out
+
+
+def test_a_search_that_matched_no_word_says_its_hits_are_only_nearest_in_meaning(
+        docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth search "quantum chromodynamics"` over notes about boats listed them at "score 0.9035" with
+    nothing saying that no passage held a word searched for (scores are relative to the best hit)."""
+    assert cli.main(["index", str(docs), "--collection", "mine"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "quantum chromodynamics", "-c", "mine"]) == 0
+    out, err = capsys.readouterr()
+    assert "no passage matched the words searched for: these are only the nearest in meaning" in err
+    hit_lines = [line for line in out.splitlines() if line.startswith("[")]
+    assert hit_lines and all(line.split("score ")[1].split()[1] == "by" for line in hit_lines), out
+    assert cli.main(["search", "bicycle lock", "-c", "mine", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert Path(hits[0]["path"]).name == "bike.txt" and hits[0]["words"] is True
+    assert all(h["words"] is (Path(h["path"]).name == "bike.txt") for h in hits), hits
+    assert cli.main(["search", "bicycle lock", "-c", "mine", "--mode", "dense", "--json"]) == 0
+    assert all(h["words"] is None for h in json.loads(capsys.readouterr().out)["hits"])  # not asked
+    assert cli.main(["search", "bicycle", "-c", "mine"]) == 0
+    out, err = capsys.readouterr()
+    first = out.splitlines()[0]
+    assert "nearest in meaning" not in err and "bike.txt" in first and "by meaning" not in first
