@@ -65,7 +65,7 @@ class FakeEngine:
                 progress(Progress("load", step / 4, 1.0, eta_s=(4 - step) * 0.01, message=path.name))
         self.loads.append((path, settings))
         self.info = SimpleNamespace(name=f"Fake {path.stem}", path=str(path), quantization="F32",
-                                    params_label=lambda: "1M")
+                                    params_label=lambda: "1M", context_length=0)  # 0: not known
         if settings is not None and getattr(settings, "n_ctx", 0):
             self._n_ctx = settings.n_ctx
         return self.info

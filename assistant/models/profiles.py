@@ -2,7 +2,10 @@
 
 Why per model: a 270M base model and an 8B chat model want different context sizes, temperatures and
 prompts, and a power user switching back and forth should not retune each time. Profiles are keyed by the
-model's file name, so they survive moving the file between folders. Defaults come from
+model's path, with its size kept beside: a file moved to another folder finds its profile by name and size,
+and two models with one file name (``model.gguf`` from two repositories) no longer share one. A profile
+saved by name (before, or by hand) is read for any file of that name until one of them is saved.
+Defaults come from
 :class:`assistant.config.ModelSettings`, the single source of the app's defaults.
 """
 
@@ -19,6 +22,8 @@ from assistant.models.store import read_toml, write_toml
 from assistant.paths import Paths
 
 _DEFAULTS = ModelSettings()
+#: Beside a profile's values: the model file's size, which finds the profile again after a move.
+_SIZE = "file_size"
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,40 @@ class ProfileStore:
         models = read_toml(self.file).get("models", {})
         return models if isinstance(models, dict) else {}
 
+    @staticmethod
+    def _where(model_path: str | Path) -> tuple[str, str, int | None]:
+        """The model's key (its full path), file name and size (None for a file that is not there)."""
+        path = Path(model_path).expanduser().resolve()
+        try:
+            size: int | None = path.stat().st_size
+        except OSError:
+            size = None
+        return str(path), path.name, size
+
+    @staticmethod
+    def _keys_for(tables: dict[str, Any], key: str, name: str, size: int | None) -> list[str]:
+        """The tables that hold this model's profile, best first: its path; the same file moved (another path
+        to a file of this name and size); the profile saved by file name only."""
+        moved = [k for k, t in tables.items() if k != key and Path(k).name == name and k != name
+                 and size is not None and isinstance(t, dict) and t.get(_SIZE) == size]
+        return [k for k in (key, *moved, name) if k in tables]
+
     def has_profile(self, model_path: str | Path) -> bool:
-        return Path(model_path).name in self._tables()
+        return bool(self._keys_for(self._tables(), *self._where(model_path)))
 
     def profile_for(self, model_path: str | Path) -> ModelProfile:
         """The stored profile, or the defaults when this model was never tuned."""
-        table = self._tables().get(Path(model_path).name, {})
-        return ModelProfile.from_dict(table if isinstance(table, dict) else {})
+        tables = self._tables()
+        keys = self._keys_for(tables, *self._where(model_path))
+        table = tables[keys[0]] if keys else {}
+        table = {k: v for k, v in table.items() if k != _SIZE} if isinstance(table, dict) else {}
+        return ModelProfile.from_dict(table)
 
     def save_profile(self, model_path: str | Path, profile: ModelProfile) -> None:
+        """Saved under the model's path; the table it was read from (moved, or by name) is replaced by it."""
         tables = self._tables()
-        tables[Path(model_path).name] = asdict(profile)
+        key, name, size = self._where(model_path)
+        for old in self._keys_for(tables, key, name, size):
+            del tables[old]
+        tables[key] = {**asdict(profile), **({_SIZE: size} if size is not None else {})}
         write_toml(self.file, {"models": tables}, "the models' settings")

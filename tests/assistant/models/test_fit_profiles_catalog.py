@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,14 +84,30 @@ def test_rough_fit_for_models_not_downloaded_yet() -> None:
 
 
 # ---- profiles ---------------------------------------------------------------------------------------------
-def test_profile_round_trip_keyed_by_file_name(tmp_path: Path) -> None:
-    store = ProfileStore(tmp_path / "model-profiles.toml")
+def test_profiles_are_kept_per_model_file_and_follow_a_moved_one(tmp_path: Path) -> None:
+    """Keyed by file name, two models saved as ``model.gguf`` (from two repositories) shared one profile: tuning
+    one retuned the other. A file moved to another folder still finds its own."""
+    file = tmp_path / "model-profiles.toml"
+    store = ProfileStore(file)
+    (one := tmp_path / "repo-a" / "model.gguf").parent.mkdir()
+    (two := tmp_path / "repo-b" / "model.gguf").parent.mkdir()
+    one.write_bytes(b"GGUF" + b"a" * 100)
+    two.write_bytes(b"GGUF" + b"b" * 200)
     tuned = ModelProfile(n_ctx=1024, n_gpu_layers=-1, temperature=0.2, system_prompt="Be terse.")
-    assert not store.has_profile("/a/x.gguf") and store.profile_for("/a/x.gguf") == ModelProfile()
-    store.save_profile("/a/x.gguf", tuned)
-    store.save_profile("/a/y.gguf", ModelProfile(n_ctx=512))
-    assert store.profile_for("/moved/elsewhere/x.gguf") == tuned
-    assert store.profile_for("y.gguf").n_ctx == 512
+    assert not store.has_profile(one) and store.profile_for(one) == ModelProfile()
+    store.save_profile(one, tuned)
+    store.save_profile(two, ModelProfile(n_ctx=512))
+    assert store.profile_for(one) == tuned and store.profile_for(two) == ModelProfile(n_ctx=512)
+    (tmp_path / "moved").mkdir()
+    moved = one.rename(tmp_path / "moved" / "model.gguf")
+    assert store.has_profile(moved) and store.profile_for(moved) == tuned
+    store.save_profile(moved, replace(tuned, n_ctx=2048))  # saved under its new place, once
+    assert store.profile_for(moved).n_ctx == 2048 and len(tomllib.loads(file.read_text())["models"]) == 2
+    # a profile saved by file name (before, or by hand) is read until the model's own is saved
+    file.write_text('[models."model.gguf"]\nn_ctx = 4096\n')
+    assert store.profile_for(two).n_ctx == 4096 and store.profile_for(moved).n_ctx == 4096
+    store.save_profile(two, ModelProfile(n_ctx=640))
+    assert list(tomllib.loads(file.read_text())["models"]) == [str(two)]
 
 
 def test_profile_defaults_are_the_settings_defaults_and_bad_values_are_ignored(tmp_path: Path) -> None:
