@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -116,20 +116,6 @@ class Response:
         if self.done is not None:
             return self.done.text
         return self.failed.text if self.failed else ""
-
-
-def _in_background(work: Callable[[], Any], name: str) -> Future[Any]:
-    """``work`` started on its own thread; the future gives its result or raises its exception."""
-    future: Future[Any] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except BaseException as exc:  # raised again, as it is, to whoever asks for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
 
 
 @dataclass(frozen=True)
@@ -1000,9 +986,11 @@ class Assistant:
             # The first answer of a process opens the memory store (2 s of imports) while the model loads
             # (llama.cpp reads the file without holding Python's lock): a model that takes seconds to read no
             # longer waits for memory before it starts.
-            loading = (_in_background(ensure_model, "hearth-model-load")
-                       if options.use_memory is not False and self.settings.memory.enabled and self._memory is None
-                       else None)
+            loading = None
+            if options.use_memory is not False and self.settings.memory.enabled and self._memory is None:
+                pool = ThreadPoolExecutor(1, thread_name_prefix="hearth-model-load")
+                loading = pool.submit(ensure_model)
+                pool.shutdown(wait=False)  # the load goes on; the turn waits for it where it needs it
             try:
                 try:  # left open (None), run_turn decides whether to use it (see replaced_choices)
                     memory = self.memory if options.use_memory is not False else None
