@@ -76,7 +76,8 @@ class _Tally:
     started: float = field(default_factory=time.monotonic)
     last_event: float = 0.0
 
-    def event(self, message: str, item: str = "", item_done: int = 0, item_total: int = 0) -> Progress:
+    def event(self, message: str, item: str = "", item_done: int = 0, item_total: int = 0,
+              item_files: int = 1) -> Progress:
         """An event saying ``message`` ("done", "cancelled", …, or READING ``item``)."""
         self.last_event = time.monotonic()
         elapsed = max(self.last_event - self.started, 1e-6)
@@ -84,7 +85,8 @@ class _Tally:
         eta = (self.work_bytes - done) / (done / elapsed) if done else None
         rate = (self.chunks + self.partial_chunks) / elapsed
         return Progress(JOB, self.done_files, self.total_files, "files", rate=rate, eta_s=eta, message=message,
-                        errors=tuple(self.errors), item=item, item_done=item_done, item_total=item_total)
+                        errors=tuple(self.errors), item=item, item_done=item_done, item_total=item_total,
+                        item_files=item_files)
 
 
 class IndexJob:
@@ -150,7 +152,7 @@ class IndexJob:
             if f.size >= _NAMED_BEFORE_BYTES:
                 if batch:  # commit the files read so far first: behind a large file's minutes of embedding,
                     # the small ones before it could not be searched, and a cancel there kept none of them
-                    yield from self._flush(batch, tally, batch.files[-1].path if batch.files else "")
+                    yield from self._flush(batch, tally)
                     batch = _Batch()
                     if self.cancel.is_set():
                         break
@@ -162,11 +164,11 @@ class IndexJob:
             # the first commit comes after one embedding batch: the ETA (by bytes committed) appears then,
             # and a Ctrl+C half a minute into a first run kept nothing while it waited for four batches
             if len(batch.chunks) >= (self.flush_chunks if tally.chunks else self.batch_size):
-                yield from self._flush(batch, tally, f.path)
+                yield from self._flush(batch, tally)
                 batch = _Batch()
                 yield tally.event(READING, f.path)
         if batch and not self.cancel.is_set():
-            yield from self._flush(batch, tally, "")
+            yield from self._flush(batch, tally)
         if self.cancel.is_set():
             self._cancelled()
             yield tally.event("cancelled")
@@ -269,15 +271,14 @@ class IndexJob:
             embedder=self.embedder.name, chunker=state.chunker,
         )
 
-    def _flush(self, batch: _Batch, tally: _Tally, current: str) -> Generator[Progress, None, None]:
+    def _flush(self, batch: _Batch, tally: _Tally) -> Generator[Progress, None, None]:
         def report(done: int, total: int) -> Progress | None:
             """Progress inside a batch: one large file is one batch (20 MB of text took half an hour here with
             no word, no rate and no ETA)."""
             if time.monotonic() - tally.last_event < _EVENT_INTERVAL_S:
                 return None
             tally.partial_bytes, tally.partial_chunks = batch.nbytes * done / total, done
-            name = current or (batch.files[-1].path if batch.files else "")
-            return tally.event(READING, name, done, total)
+            return tally.event(READING, batch.chunks[-1].path, done, total, len({c.path for c in batch.chunks}))
 
         vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
                                            report)

@@ -352,6 +352,25 @@ def test_the_indexing_progress_line_fits_the_terminal(tmp_path: Path, columns: i
     assert "notes: 12 files" in screen and "Traceback" not in screen
 
 
+def test_small_files_embedded_together_are_named_as_a_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small files are embedded together, and the progress named the last of them with the batch's passages:
+    "doc090.txt (128 of 132 passages embedded)" for a file of 12. It says the batch now (a log file's lines,
+    written at every event here)."""
+    from assistant.knowledge import sync
+
+    monkeypatch.setattr(knowledge_cmds, "_LOG_EVERY_S", 0.0)
+    monkeypatch.setattr(sync, "_EVENT_INTERVAL_S", 0.0)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"note{i:02}.md").write_text(f"# Note {i}\n\nThe heron number {i} fishes by the weir.\n")
+    assert cli.main(["index", str(folder), "-c", "notes"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "passages embedded" in line]
+    assert lines and all(line.endswith(" · note11.md and 11 more files (12 of 12 passages embedded)")
+                         for line in lines), lines
+
+
 def test_an_exported_grounded_answer_lists_the_sources_its_numbers_cite(docs: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """`hearth history export` wrote "… pier 9 [1]." with nothing saying what [1] is."""
