@@ -31,7 +31,7 @@ LOW_DISK_BYTES, FULL_DISK_BYTES = 2 * 2**30, 200 * 2**20
 
 @dataclass(frozen=True)
 class Finding:
-    area: str  # "model", "knowledge", "history", "memory", "remote", "disk", "desktop"
+    area: str  # "settings", "model", "knowledge", "history", "memory", "remote", "disk", "desktop"
     status: str  # OK / WARNING / PROBLEM
     message: str
     fix: str = ""  # what the user can do, in words (often a command)
@@ -44,8 +44,8 @@ class Finding:
 def check(assistant: Assistant, desktop: bool = True) -> list[Finding]:
     """Every check, problems first. ``desktop``: include the Qt system libraries (not needed in the window,
     which is already running)."""
-    findings = [*_model(assistant), *_history(assistant), *_knowledge(assistant), *_memory(assistant),
-                *_remote(assistant), *_disk(assistant)]
+    findings = [*_settings(assistant), *_model(assistant), *_history(assistant), *_knowledge(assistant),
+                *_memory(assistant), *_remote(assistant), *_disk(assistant)]
     if desktop:
         findings += _desktop()
     order = {PROBLEM: 0, WARNING: 1, OK: 2}
@@ -80,6 +80,30 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
 
 
 # ---- the checks -------------------------------------------------------------------------------------
+def _settings(assistant: Assistant) -> list[Finding]:
+    """The settings file as it reads now: a value Hearth cannot use (``n_ctx = "abc"``) is replaced by the one in
+    use and said once at start-up, above a doctor that ticked every check."""
+    import tomllib
+
+    from assistant.config import parse_settings
+
+    path = assistant.paths.settings_file
+    if not path.exists():
+        if assistant.settings_warning:  # one that was not TOML, moved aside at start-up
+            return [Finding("settings", WARNING, assistant.settings_warning,
+                            f"Mend the copy beside {path.name} and move it back, or delete it.")]
+        return [Finding("settings", OK, "No settings file: the defaults are used.")]
+    fix = f"Mend or delete these lines in {path}, or set them in the window's Settings."
+    try:
+        warning = parse_settings(path.read_text(encoding="utf-8"), path).warning
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return [Finding("settings", WARNING, f"Settings file {path} cannot be read ({reason}).", fix)]
+    if warning:
+        return [Finding("settings", WARNING, warning, fix)]
+    return [Finding("settings", OK, f"Settings file {path} holds usable values.")]
+
+
 def _model(assistant: Assistant) -> list[Finding]:
     from assistant.engine import read_model_info
     from assistant.errors import ModelLoadError

@@ -30,8 +30,8 @@ def test_a_fresh_install_is_healthy(hearth_home: Path) -> None:
     out = doctor("--json", home=hearth_home)
     assert out.returncode in (0, 1) and "Traceback" not in out.stderr
     found = by_area(out.stdout)
-    assert {"model", "history", "knowledge", "memory", "disk", "desktop"} <= set(found)
-    assert all(found[a]["status"] == "ok" for a in ("model", "history", "knowledge", "memory", "disk"))
+    assert {"settings", "model", "history", "knowledge", "memory", "disk", "desktop"} <= set(found)
+    assert all(found[a]["status"] == "ok" for a in ("settings", "model", "history", "knowledge", "memory", "disk"))
 
 
 def test_a_broken_model_is_a_problem_with_a_fix(hearth_home: Path, tmp_path: Path) -> None:
@@ -185,3 +185,19 @@ def test_model_settings_that_cannot_be_honoured_are_warnings_with_what_to_do(hea
     assert ("! model: Speculative decoding (draft) has no draft model, so answers decode without one: The draft "
             "model 'no-such-draft' cannot be used: there is no model 'no-such-draft'") in out.stdout, out.stdout
     assert "→ `hearth models drafts` lists the models that can draft" in out.stdout
+
+
+def test_settings_hearth_cannot_use_are_a_warning_with_what_to_do(hearth_home: Path) -> None:
+    """`n_ctx = "abc"` was said in one line at start-up, above a doctor that ticked every check and exited 0; a
+    file that was not TOML was moved aside, and doctor said nothing of it."""
+    path = get_paths().settings_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[model]\nn_ctx = "abc"\ntemperature = 9\n')
+    out = doctor(home=hearth_home)
+    assert (f"! settings: Settings file {path}: model.n_ctx = 'abc' has the wrong type (using 4096); "
+            f"model.temperature = 9.0 is outside 0.0 to 2.0 (using 0.7).\n"
+            f"    → Mend or delete these lines in {path}, or set them in the window's Settings.") in out.stdout, out
+    path.write_text("[model\n")
+    found = by_area(doctor("--json", home=hearth_home).stdout)["settings"]
+    assert found["status"] == "warning" and "moved to settings.toml.corrupt-" in found["message"], found
+    assert not path.exists()
