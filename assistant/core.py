@@ -433,6 +433,10 @@ class Assistant:
         local = self._local_engine
         current = self._current_model()
         reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
+        if "n_ctx" in reload_fields and local.loaded and target == current \
+                and local.info.context_for(new.model.n_ctx) == local.settings.n_ctx:
+            reload_fields.remove("n_ctx")  # 100000 → 0 for a model trained for 8192: 8192 either way (it reloaded)
+            changes.append(f"{local.info.context_said(new.model.n_ctx)}, the same as before (no reload)")
         if self._remote_engine is not None:
             info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)
         elif switching or (reload_fields and local.loaded) or llm_moved:
@@ -446,12 +450,17 @@ class Assistant:
                     setattr(self.settings.model, name, getattr(old.model, name))
                 self.save_settings()
                 raise
-            from assistant.models.fit import context_said
-
-            with_ = ", ".join(context_said(info, self.settings.model.n_ctx) if f == "n_ctx"
+            with_ = ", ".join(info.context_said(self.settings.model.n_ctx) if f == "n_ctx"
                               else f"{_RELOAD_NAMES[f]} {getattr(self.settings.model, f)}" for f in RELOAD_FIELDS
                               if f in reload_fields or f in edits)
             changes.append(f"loaded {info.name}" + (f" with {with_}" if with_ else ""))  # it did not say what changed
+        loaded_info = info or (local.info if self._remote_engine is None and local.loaded else None)
+        n_ctx = self.settings.model.n_ctx
+        capped = loaded_info.context_capped(n_ctx) if loaded_info is not None else None
+        if capped and (info is not None or n_ctx != old.model.n_ctx):  # a warning, as the doctor says it
+            changes.append(f"{capped}: set the context to {loaded_info.context_length} or less, or to 0 for the "
+                           "model's maximum")
+            problems.append(changes[-1])
         if self._remote_engine is None and self.engine.loaded and (
                 info is not None or any(getattr(new.model, f) != getattr(old.model, f) for f in _DRAFT_FIELDS)):
             draft = self.ensure_draft()

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from assistant.engine.chat_format import FormattedPrompt, Message
+from assistant.engine.gguf_info import ModelInfo
 from assistant.events import Done, Progress, Stats, Token
 
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -64,8 +64,10 @@ class FakeEngine:
             if progress is not None:
                 progress(Progress("load", step / 4, 1.0, eta_s=(4 - step) * 0.01, message=path.name))
         self.loads.append((path, settings))
-        self.info = SimpleNamespace(name=f"Fake {path.stem}", path=str(path), quantization="F32",
-                                    params_label=lambda: "1M", context_length=0)  # 0: not known
+        self.info = ModelInfo(path=str(path), name=f"Fake {path.stem}", architecture="fake", file_size=0,
+                              n_params=1_000_000, quantization="F32", context_length=0,  # 0: not known
+                              n_layer=0, n_embd=0, n_head=0, n_head_kv=0, head_dim=0, vocab_size=0,
+                              chat_template=None, bos_token=None, eos_token=None)
         if settings is not None and getattr(settings, "n_ctx", 0):
             self._n_ctx = settings.n_ctx
         return self.info

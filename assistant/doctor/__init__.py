@@ -121,12 +121,10 @@ def _model(assistant: Assistant) -> list[Finding]:
 def _context(assistant: Assistant, info: ModelInfo) -> list[Finding]:
     """A context length set above the model's trained one is loaded as the trained one; said here, since an
     answer looks no different."""
-    from assistant.models.fit import context_said, effective_ctx
-
-    n_ctx = assistant.load_settings().n_ctx
-    if effective_ctx(info, n_ctx) >= n_ctx:
+    capped = info.context_capped(assistant.load_settings().n_ctx)
+    if not capped:
         return []
-    return [Finding("model", WARNING, f"Answers get {context_said(info, n_ctx)}.",
+    return [Finding("model", WARNING, f"{capped[0].upper()}{capped[1:]}.",
                     f"Set model.n_ctx to 0 (the model's maximum) or to {info.context_length} or less in the "
                     "settings (Settings → Model → Context length in the window).")]
 

@@ -202,9 +202,7 @@ class Engine:
             raise ModelLoadError(f"Unknown KV cache type {settings.kv_cache!r}; choose one of "
                                  f"{', '.join(native.KV_CACHE_TYPES)}.")
         info = read_model_info(path)  # raises not-found / not-GGUF / truncated / unsupported arch
-        n_ctx = settings.n_ctx or info.context_length or 4096
-        if info.context_length:
-            n_ctx = min(n_ctx, info.context_length)
+        n_ctx = info.context_for(settings.n_ctx)
         n_parallel = max(1, settings.n_parallel)
         self._check_memory(info, n_ctx, n_parallel, settings.kv_cache)
         threads = settings.n_threads or default_threads()

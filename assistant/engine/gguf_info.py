@@ -67,6 +67,25 @@ class ModelInfo:
     def has_chat_template(self) -> bool:
         return bool(self.chat_template)
 
+    def context_for(self, n_ctx: int) -> int:
+        """The context a load with the setting ``n_ctx`` allocates: 0 means the trained context, and never more
+        than it (more gives no usable room)."""
+        n_ctx = n_ctx or self.context_length or 4096
+        return min(n_ctx, self.context_length) if self.context_length else n_ctx
+
+    def context_said(self, n_ctx: int) -> str:
+        """The context a load with the setting ``n_ctx`` gets, in words ("context 8192")."""
+        used = self.context_for(n_ctx)
+        return f"context {used}" + (" (the model's maximum)" if not n_ctx else "")
+
+    def context_capped(self, n_ctx: int) -> str | None:
+        """Why a load with ``n_ctx`` gets less, or None. It was said nowhere: a user who set 100000 read "with
+        context 100000" while answers had 8192."""
+        if self.context_for(n_ctx) >= n_ctx:
+            return None
+        return (f"a context of {n_ctx} is more than {self.name} was trained for, so answers get "
+                f"{self.context_for(n_ctx)}")
+
     def kv_cache_bytes(self, n_ctx: int, bytes_per_value: float = 2) -> int:
         """K and V for every layer at ``n_ctx`` (f16 cache by default)."""
         return int(2 * self.n_layer * n_ctx * self.n_head_kv * self.head_dim * bytes_per_value)

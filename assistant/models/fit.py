@@ -57,24 +57,6 @@ class FitEstimate:
         return asdict(self)
 
 
-def effective_ctx(info: ModelInfo, n_ctx: int) -> int:
-    """The context the engine will really allocate: 0 means the trained context, never more than it."""
-    n_ctx = n_ctx or info.context_length or 4096
-    return min(n_ctx, info.context_length) if info.context_length else n_ctx
-
-
-def context_said(info: ModelInfo, n_ctx: int) -> str:
-    """The context a load of ``info`` gets for the setting ``n_ctx``, in words. A setting above what the model
-    was trained for is loaded as the trained length (more gives no usable room), and was said nowhere: a user
-    who set 100000 read "with context 100000" while answers had 8192."""
-    used = effective_ctx(info, n_ctx)
-    if not n_ctx:
-        return f"context {used} (the model's maximum)"
-    if used < n_ctx:
-        return f"context {used} (the most {info.name} was trained for; {n_ctx} is set)"
-    return f"context {used}"
-
-
 def label_for(needed: int, free: int) -> str:
     if needed <= free * COMFORT_SHARE:
         return FITS
@@ -86,7 +68,7 @@ def estimate_fit(info: ModelInfo, n_ctx: int, resources: Resources, kv_cache: st
     one (a hand-edited settings file: loading says why it is refused) is counted as f16."""
     if kv_cache not in native.KV_CACHE_TYPES:
         kv_cache = "f16"
-    n_ctx = effective_ctx(info, n_ctx)
+    n_ctx = info.context_for(n_ctx)
     weights, kv = info.file_size, info.kv_cache_bytes(n_ctx, native.KV_CACHE_TYPES[kv_cache][1])
     n_layer = max(info.n_layer, 1)
     layers, reason = _gpu_layers(n_layer, weights + kv, resources)

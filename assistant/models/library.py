@@ -9,6 +9,7 @@ The list of extra folders and linked files lives in ``model-library.toml`` under
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -148,6 +149,13 @@ class ModelLibrary:
         direct = Path(name).expanduser()
         if key and direct.is_file():
             return direct.resolve()
+        if direct.is_dir():  # it was "No model file FOLDER", as if nothing were there
+            inside = sorted(p.name for p in direct.glob("*.gguf"))
+            if not inside:
+                raise ModelNotFoundError(f"{name} is a folder with no .gguf model file in it.")
+            raise ModelNotFoundError(f"{name} is a folder, not a model file (it holds {', '.join(inside[:3])}"
+                                     f"{', …' if len(inside) > 3 else ''}): name the .gguf file, or add the folder "
+                                     f"to the library with `hearth models add {shlex.quote(name)}`.")
         paths = [p for p, _ in self.scan()]
         if direct.is_absolute() and direct.resolve() in paths:  # a linked file since moved or deleted: listed
             return direct.resolve()  # with "not found", it could not be removed by any name

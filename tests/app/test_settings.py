@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from gui_helpers import write_settings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -48,7 +49,8 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
 def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length_used(qtbot: QtBot,
                                                                                        make_window) -> None:
     """A context of 100000 for SmolLM2 (trained for 8192) said "loaded SmolLM2 135M Instruct with context
-    100000" while answers had 8192: only the status bar's meter showed it."""
+    100000" while answers had 8192: only the status bar's meter showed it. Then it was said in green while
+    `hearth doctor` warned, and 0 (the model's maximum: 8192 again) loaded the model again."""
     write_settings()
     window = make_window()
     qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=30_000)
@@ -57,9 +59,22 @@ def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length
     with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
         dialog._apply_clicked()
     qtbot.waitUntil(lambda: "loaded" in dialog.apply_result.text(), timeout=15_000)
-    said = "context 8192 (the most SmolLM2 135M Instruct was trained for; 100000 is set)"
-    assert f"loaded SmolLM2 135M Instruct with {said}" in dialog.apply_result.text(), dialog.apply_result.text()
+    assert dialog.apply_result.text() == (
+        "Applied: loaded SmolLM2 135M Instruct with context 8192; a context of 100000 is more than SmolLM2 135M "
+        "Instruct was trained for, so answers get 8192: set the context to 8192 or less, or to 0 for the model's "
+        "maximum; no draft model."), dialog.apply_result.text()
+    assert dialog.apply_result.property("state") == "error"  # a warning, as `hearth doctor` says it (it was green)
     assert window.assistant.engine.n_ctx == 8192
+    loads = window.assistant.engine.load
+    window.assistant.engine.load = lambda *a, **k: pytest.fail("8192 either way: the model was loaded again")
+    dialog.n_ctx.setValue(0)
+    window.ctl.model.lastApplied = None
+    dialog._apply_clicked()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=15_000)
+    assert dialog.apply_result.text() == ("Applied: context 8192 (the model's maximum), the same as before "
+                                          "(no reload)."), dialog.apply_result.text()
+    assert dialog.apply_result.property("state") == "ok" and window.assistant.engine.n_ctx == 8192
+    window.assistant.engine.load = loads
     dialog.reject()
 
 

@@ -144,6 +144,24 @@ def test_chat_with_a_wrong_model_says_so_before_background_work_starts(
     assert started == [] and "No model file" in capsys.readouterr().err
 
 
+def test_a_folder_given_as_the_model_is_said_to_be_a_folder(hearth_home: Path, chat_model_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth ask -m FOLDER` said "No model file FOLDER", as if nothing were there."""
+    import shutil
+
+    from assistant.cli import main
+
+    folder = hearth_home.parent / "my models"
+    folder.mkdir()
+    assert main(["ask", "-m", str(folder), "hi"]) == 3
+    assert f"hearth: {folder} is a folder with no .gguf model file in it.\n" == capsys.readouterr().err
+    shutil.copy(chat_model_path, folder)
+    assert main(["models", "use", str(folder)]) == 3
+    assert (f"hearth: {folder} is a folder, not a model file (it holds {chat_model_path.name}): name the .gguf "
+            f"file, or add the folder to the library with `hearth models add '{folder}'`.\n"
+            ) == capsys.readouterr().err
+
+
 def test_ask_with_c_naming_a_collection_says_c_is_the_conversation(
         hearth_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`-c` is --collection to index and search, --conversation to ask: `hearth ask -c notes` said only that

@@ -180,7 +180,7 @@ def test_model_settings_that_cannot_be_honoured_are_warnings_with_what_to_do(hea
     save_settings(settings, get_paths().settings_file)
     out = doctor(home=hearth_home)
     assert "Traceback" not in out.stderr
-    assert ("! model: Answers get context 8192 (the most SmolLM2 135M Instruct was trained for; 100000 is set).\n"
+    assert ("! model: A context of 100000 is more than SmolLM2 135M Instruct was trained for, so answers get 8192.\n"
             "    → Set model.n_ctx to 0 (the model's maximum) or to 8192 or less") in out.stdout, out.stdout
     assert ("! model: Speculative decoding (draft) has no draft model, so answers decode without one: The draft "
             "model 'no-such-draft' cannot be used: there is no model 'no-such-draft'") in out.stdout, out.stdout
