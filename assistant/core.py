@@ -499,7 +499,7 @@ class Assistant:
             if self._models is None:
                 from assistant.models.service import ModelsService
 
-                self._models = ModelsService(self.paths, lambda: self.settings)
+                self._models = ModelsService(self.paths, lambda: self.settings, self.model_settings)
             return self._models
 
     @property

@@ -19,16 +19,19 @@ if TYPE_CHECKING:
     from assistant.models.drafts import DraftCandidate
 
 
+_CTX_HELP = "context length for the fit estimate (default: each model's own, as loading it uses)"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="local GGUF models: library, downloads, switching")
     ms = p.add_subparsers(dest="models_cmd", metavar="ACTION", required=True)
     m = ms.add_parser("list", help="models in the library, with a fit estimate for this machine")
-    m.add_argument("--ctx", type=positive_int, help="context length for the fit estimate (default: the settings')")
+    m.add_argument("--ctx", type=positive_int, help=_CTX_HELP)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_list)
     m = ms.add_parser("inspect", help="show a GGUF file's metadata, fit estimate, and whether it can be loaded")
     m.add_argument("path", metavar="MODEL", help="a GGUF file's path, or a library model's name (as `use` takes)")
-    m.add_argument("--ctx", type=positive_int, help="context length for the fit estimate (default: the settings')")
+    m.add_argument("--ctx", type=positive_int, help=_CTX_HELP)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_inspect)
     m = ms.add_parser("add", help="add a GGUF file (in place, or --copy into the models folder) or a folder")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,16 @@ class ModelLibrary:
             return LibraryEntry(path, source, None, str(exc), None)
         return LibraryEntry(path, source, info, None, estimate_fit(info, n_ctx, resources, kv_cache))
 
-    def entries(self, n_ctx: int = 4096, resources: Resources | None = None,
-                kv_cache: str = "f16") -> list[LibraryEntry]:
-        """All models with metadata and a fit estimate at ``n_ctx`` (0: each model's trained context) with a
-        ``kv_cache`` type KV cache."""
+    def entries(self, load_for: Callable[[Path], tuple[int, str]] = lambda _path: (4096, "f16"),
+                resources: Resources | None = None) -> list[LibraryEntry]:
+        """All models with metadata and a fit estimate at the context and KV cache type ``load_for(path)`` gives
+        for each (a context of 0: the model's trained one)."""
         resources = resources or probe_resources()
-        return [self.entry(path, source, n_ctx, resources, kv_cache) for path, source in self.scan()]
+        entries = []
+        for path, source in self.scan():
+            n_ctx, kv_cache = load_for(path)
+            entries.append(self.entry(path, source, n_ctx, resources, kv_cache))
+        return entries
 
     def find(self, name: str) -> Path:
         """The model a user means by ``name`` (``hearth models use NAME``, the GUI, ``--model``).

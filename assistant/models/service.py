@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.config import Settings
+from assistant.config import ModelSettings, Settings
 from assistant.engine import read_model_info
 from assistant.errors import InputError, ModelLoadError
 from assistant.models import drafts
@@ -54,20 +54,28 @@ class CatalogRow:
 
 
 class ModelsService:
-    def __init__(self, paths: Paths, settings: Callable[[], Settings]) -> None:
+    def __init__(self, paths: Paths, settings: Callable[[], Settings],
+                 model_settings: Callable[[Path], ModelSettings] | None = None) -> None:
+        """``model_settings(path)``: the settings a model loads with (the facade's: its own saved profile, or the
+        live settings for the configured model); by default the live settings for every model."""
         self.paths = paths
         self._settings = settings  # a getter: the facade may replace its settings object
+        self._model_settings = model_settings or (lambda _path: settings().model)
         self.library = ModelLibrary.for_paths(paths)
         #: The Hub's address; None means ``HF_ENDPOINT`` or huggingface.co (tests point it at a local server).
         self.endpoint: str | None = None
 
-    def _n_ctx(self, n_ctx: int | None) -> int:
-        return self._settings().model.n_ctx if n_ctx is None else n_ctx
+    def _load_for(self, path: Path, n_ctx: int | None = None) -> tuple[int, str]:
+        """The context (``n_ctx``, else the model's own) and KV cache type a model's fit is estimated at: as
+        loading it would use them. The list estimated every model at the configured model's context, while
+        `hearth ask -m` and Use load each with its own profile."""
+        m = self._model_settings(path)
+        return (m.n_ctx if n_ctx is None else n_ctx), m.kv_cache
 
     def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
-        """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: settings')
-        with the settings' KV cache type."""
-        entries = self.library.entries(self._n_ctx(n_ctx), kv_cache=self._settings().model.kv_cache)
+        """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: each model's
+        own, see :meth:`_load_for`) with its KV cache type."""
+        entries = self.library.entries(lambda path: self._load_for(path, n_ctx))
         return [replace(e, self_draft=self._self_draft_state(e)) if e.info else e for e in entries]
 
     def _self_draft_state(self, entry: LibraryEntry) -> SelfDraftState:
@@ -97,8 +105,8 @@ class ModelsService:
         path = Path(path).expanduser().resolve()
         info = read_model_info(path)
         source = dict(self.library.scan()).get(path, OUTSIDE)
-        return LibraryEntry(path, source, info, None, estimate_fit(info, self._n_ctx(n_ctx), probe_resources(),
-                                                                   self._settings().model.kv_cache))
+        n_ctx, kv_cache = self._load_for(path, n_ctx)
+        return LibraryEntry(path, source, info, None, estimate_fit(info, n_ctx, probe_resources(), kv_cache))
 
     def add(self, path: str | Path, copy: bool = False) -> Path:
         """Add a file (in place, or copied into Hearth's models folder) or a folder to scan."""

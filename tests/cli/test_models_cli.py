@@ -51,10 +51,10 @@ def test_inspect_shows_the_fit_estimate(hearth_home: Path, base_model_path: Path
     assert data["fit"]["kv_cache_bytes"] > 0 and data["fit"]["weights_bytes"] == data["file_size"]
 
 
-def test_fit_counts_the_kv_cache_type_the_user_chose(hearth_home: Path, base_model_path: Path) -> None:
+def test_fit_counts_the_kv_cache_type_the_user_chose(hearth_home: Path, chat_model_path: Path) -> None:
     """A q8_0 cache takes 34 bytes per 32 values where f16 takes 64: the estimate follows the setting."""
     def fit() -> dict:
-        out = hearth("models", "inspect", "--json", str(base_model_path), "--ctx", "4096", home=hearth_home)
+        out = hearth("models", "inspect", "--json", str(chat_model_path), "--ctx", "4096", home=hearth_home)
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)["fit"]
 
@@ -71,6 +71,23 @@ def test_fit_counts_the_kv_cache_type_the_user_chose(hearth_home: Path, base_mod
     settings.model.kv_cache = "q3"  # a hand-edited file: the list still shows, counting f16
     save_settings(settings)
     assert fit()["kv_cache_bytes"] == f16["kv_cache_bytes"]
+
+
+def test_each_model_is_estimated_at_the_context_it_loads_with(hearth_home: Path, base_model_path: Path) -> None:
+    """The list estimated every model at the configured model's context and KV cache, while Use and `ask -m`
+    load each with its own saved profile: Gemma, kept at 32768 tokens, was said to fit at 2048."""
+    settings = load_settings().settings
+    settings.model.n_ctx, settings.model.kv_cache = 2048, "q8_0"
+    save_settings(settings)
+    (hearth_home / "config" / "model-profiles.toml").write_text(
+        f'[models."{base_model_path.resolve()}"]\nn_ctx = 32768\n')
+    rows = {r["name"]: r["fit"] for r in json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)}
+    assert (rows["SmolLM2 135M Instruct"]["n_ctx"], rows["SmolLM2 135M Instruct"]["kv_cache"]) == (2048, "q8_0")
+    assert (rows["Gemma 3 270M"]["n_ctx"], rows["Gemma 3 270M"]["kv_cache"]) == (32768, "f16"), rows
+    listed = hearth("models", "list", "--ctx", "1024", home=hearth_home).stdout  # --ctx: the same for every one
+    assert "Fits at 1024 tokens with a f16 KV cache" in listed and "Fits at 1024 tokens with a q8_0" in listed
+    inspected = json.loads(hearth("models", "inspect", "--json", "gemma", home=hearth_home).stdout)["fit"]
+    assert inspected["n_ctx"] == 32768
 
 
 def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hearth_home: Path, my_models: Path) -> None:

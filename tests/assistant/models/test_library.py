@@ -42,7 +42,7 @@ def test_scan_finds_bundled_library_folder_and_linked_files(
 def test_entries_show_metadata_fit_and_errors(make_gguf: MakeGguf, library: ModelLibrary, tmp_path: Path) -> None:
     good = make_gguf(_mkdir(library.models_dir) / "good.gguf")
     (library.models_dir / "broken.gguf").write_bytes(good.read_bytes()[:1000])
-    entries = {e.file: e for e in library.entries(n_ctx=128, resources=PLENTY)}
+    entries = {e.file: e for e in library.entries(lambda _path: (128, "f16"), PLENTY)}
     ok = entries["good.gguf"]
     assert ok.info is not None and ok.info.architecture == "llama" and ok.info.vocab_fingerprint
     assert ok.fit is not None and ok.fit.label == FITS and ok.fit.n_ctx == 128
