@@ -174,7 +174,7 @@ class ModelsDialog(QDialog):
         i = e.info
         details = f"{i.params_label()} · {i.quantization} · {size_text(i.file_size)} · {e.source}"
         buttons = (use, self._draftlabelled_button(e), remove) if e.self_draft is not None else (use, remove)
-        return ModelRow(e.name, details, e.fit.reason, pill(e.fit.label, e.fit.reason), buttons,
+        return ModelRow(e.name, details, e.fit.said(), pill(e.fit.label, e.fit.said()), buttons,
                         "current" if current else "")
 
     def _draftlabelled_button(self, e: LibraryEntry) -> QPushButton:

@@ -14,7 +14,7 @@ from assistant.errors import HearthError
 from assistant.events import Progress
 
 if TYPE_CHECKING:
-    from assistant.models import FitEstimate, LibraryEntry
+    from assistant.models import LibraryEntry
     from assistant.models.downloads import DownloadProgress
     from assistant.models.drafts import DraftCandidate
 
@@ -70,12 +70,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=cmd_drafts)
 
 
-def _fit_line(fit: FitEstimate) -> str:
-    return (f"{fit.label} at {fit.n_ctx} tokens with a {fit.kv_cache} KV cache: needs "
-            f"{fit.ram_needed / 2**30:.2f} GiB RAM of {fit.free_ram / 2**30:.1f} free, GPU layers {fit.n_gpu_layers}. "
-            f"{fit.reason}")
-
-
 def _entry_text(e: LibraryEntry, in_use: bool) -> str:
     if e.info is None or e.fit is None:  # the model in use may be one: its file moved (`remove` refuses it as in use)
         return f"✗ {e.file}  ({e.source}{', in use' if in_use else ''})  {e.error}\n  {e.path}"
@@ -83,7 +77,7 @@ def _entry_text(e: LibraryEntry, in_use: bool) -> str:
     template = "chat template" if i.has_chat_template else "no chat template (base model)"
     return (f"{'▶' if in_use else '•'} {e.name}  {i.architecture} {i.params_label()} {i.quantization}  "
             f"{i.file_size / 1e6:.0f} MB  ctx {i.context_length}  {template}  vocab {i.vocab_fingerprint}  "
-            f"({e.source}{', in use' if in_use else ''})\n  {_fit_line(e.fit)}\n  {e.path}")
+            f"({e.source}{', in use' if in_use else ''})\n  {e.fit.said()}\n  {e.path}")
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -119,7 +113,7 @@ def cmd_inspect(args: argparse.Namespace, ctx: CliContext) -> int:
                 "vocab_fingerprint", "source", "path"):
         print(f"{key:>16}: {data[key]}")
     assert entry.fit is not None  # inspect raises for a file it cannot read
-    print(f"{'fit':>16}: {_fit_line(entry.fit)}")
+    print(f"{'fit':>16}: {entry.fit.said()}")
     return 0
 
 

@@ -56,6 +56,13 @@ class FitEstimate:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def said(self) -> str:
+        """The estimate in words, as every front end gives it (at what context it was made was said only by
+        the CLI: the window's Models view gave the reason alone)."""
+        return (f"{self.label} at {self.n_ctx} tokens with a {self.kv_cache} KV cache: needs "
+                f"{self.ram_needed / 2**30:.2f} GiB RAM of {self.free_ram / 2**30:.1f} free, GPU layers "
+                f"{self.n_gpu_layers}. {self.reason}")
+
 
 def label_for(needed: int, free: int) -> str:
     if needed <= free * COMFORT_SHARE:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gui_helpers import write_settings
 from hub_server import FakeHub, serve_hub, write_tiny_gguf
 from huggingface_hub import constants
 from PySide6.QtCore import Qt
@@ -15,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.main_window import MainWindow
 from app.views.models_view import ModelRow, ModelsDialog
 from assistant.models.library import LIBRARY
+from assistant.paths import get_paths
 
 CHUNK = 16 * 1024
 
@@ -41,10 +43,16 @@ def _open(window: MainWindow, qtbot: QtBot) -> ModelsDialog:
     return dialog
 
 
-def test_library_shows_human_names_fit_pills_and_the_current_model(window: MainWindow, qtbot: QtBot) -> None:
+def test_library_shows_human_names_fit_pills_and_the_current_model(make_window, qtbot: QtBot,
+                                                                   base_model_path: Path) -> None:
+    write_settings()
+    get_paths().config_dir.joinpath("model-profiles.toml").write_text(
+        f'[models."{base_model_path.resolve()}"]\nn_ctx = 32768\n')  # Gemma's own context, as Use loads it
+    window = make_window()
     dialog = _open(window, qtbot)
     smol = _rows(dialog)["SmolLM2 135M Instruct"]
     assert smol.fit is not None and smol.fit.text() in ("Fits", "Tight", "Won't fit")
+    assert "at 2048 tokens" in smol.note.text() and "at 32768 tokens" in _rows(dialog)["Gemma 3 270M"].note.text()
     assert "CPU" in smol.fit.toolTip() and smol.note.text() == smol.fit.toolTip()
     use, draft, remove = smol.buttons
     assert "current" in smol.title.text() and not use.isEnabled() and not remove.isEnabled()  # bundled
