@@ -174,7 +174,8 @@ class ModelsDialog(QDialog):
         i = e.info
         details = f"{i.params_label()} · {i.quantization} · {size_text(i.file_size)} · {e.source}"
         buttons = (use, self._draftlabelled_button(e), remove) if e.self_draft is not None else (use, remove)
-        return ModelRow(e.name, details, e.fit.said(), pill(e.fit.label, e.fit.said()), buttons,
+        fit = e.fit.said()
+        return ModelRow(e.name, details, fit, pill(e.fit.label, fit), buttons,
                         "current" if current else "")
 
     def _draftlabelled_button(self, e: LibraryEntry) -> QPushButton:

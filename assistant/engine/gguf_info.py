@@ -81,10 +81,9 @@ class ModelInfo:
     def context_capped(self, n_ctx: int) -> str | None:
         """Why a load with ``n_ctx`` gets less, or None. It was said nowhere: a user who set 100000 read "with
         context 100000" while answers had 8192."""
-        if self.context_for(n_ctx) >= n_ctx:
-            return None
-        return (f"a context of {n_ctx} is more than {self.name} was trained for, so answers get "
-                f"{self.context_for(n_ctx)}")
+        used = self.context_for(n_ctx)
+        return f"a context of {n_ctx} is more than {self.name} was trained for, so answers get {used}" \
+            if used < n_ctx else None
 
     def kv_cache_bytes(self, n_ctx: int, bytes_per_value: float = 2) -> int:
         """K and V for every layer at ``n_ctx`` (f16 cache by default)."""

@@ -272,13 +272,15 @@ class IndexJob:
         )
 
     def _flush(self, batch: _Batch, tally: _Tally) -> Generator[Progress, None, None]:
+        files = len({c.path for c in batch.chunks})  # embedded together: progress names the batch, not one file
+
         def report(done: int, total: int) -> Progress | None:
             """Progress inside a batch: one large file is one batch (20 MB of text took half an hour here with
             no word, no rate and no ETA)."""
             if time.monotonic() - tally.last_event < _EVENT_INTERVAL_S:
                 return None
             tally.partial_bytes, tally.partial_chunks = batch.nbytes * done / total, done
-            return tally.event(READING, batch.chunks[-1].path, done, total, len({c.path for c in batch.chunks}))
+            return tally.event(READING, batch.chunks[-1].path, done, total, files)
 
         vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
                                            report)
