@@ -52,8 +52,10 @@ $(STAMPS)/llama-server: $(STAMPS)/install
 		|| echo "llama-server could not be built: the remote-LLM tests will be skipped"
 	@touch $@
 
+# One worker per core, each kept to its own core (tests/conftest.py); a test file stays on one worker, so its
+# module fixtures (a server, a loaded model) start once.
 test: setup $(STAMPS)/llama-server
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q --durations=15
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
 
 bench: setup
 	$(BIN)/hearth bench engine

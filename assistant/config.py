@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class ModelSettings:
     path: str = ""  # empty: the bundled model
     n_ctx: int = 4096
-    n_threads: int = 0  # 0: physical cores
+    n_threads: int = 0  # 0: the physical cores this process may use (assistant.cpu)
     n_batch: int = 512
     n_gpu_layers: int = 0  # -1: all layers
     #: KV cache precision: "f16" (llama.cpp's default) or "q8_0" (half the memory; on the CPU speculative

@@ -13,6 +13,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs two workers) each worker keeps to its own cores, as a process in a
+    cpuset does: Hearth sizes llama.cpp's and the embedder's threads by the cores it may use, so two workers'
+    threads do not spin against each other (two 2-thread llama.cpp decodes on 2 cores ran slower than one
+    after the other). The processes a test starts inherit the worker's cores."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and workers > 1 and hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        index = int(worker[2:])
+        mine = [c for i, c in enumerate(cores) if i % workers == index % workers]
+        os.sched_setaffinity(0, mine or cores)
+
+
 @pytest.fixture(autouse=True)
 def hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hearth-home"

@@ -20,9 +20,9 @@ from typing import Any
 
 from assistant.benchmarks.native_tools import ensure_tools
 from assistant.benchmarks.results import cpu_name, save_result
+from assistant.cpu import default_threads
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.engine.decode_thread import decode_thread
-from assistant.engine.engine import default_threads
 from assistant.engine.native import cpu_has_amx
 from assistant.engine.prompt_store import PromptStore
 from assistant.events import Done

@@ -38,8 +38,8 @@ from typing import Any
 
 from assistant.benchmarks.native_tools import ensure_tools
 from assistant.benchmarks.results import cpu_name, save_result
+from assistant.cpu import default_threads
 from assistant.engine import GREEDY, Engine, LoadSettings, Message, SpeculativeParams
-from assistant.engine.engine import default_threads
 from assistant.engine.native import cpu_has_amx
 from assistant.events import Done
 from assistant.paths import BUNDLED_CHAT_MODEL, get_paths

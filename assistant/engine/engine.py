@@ -26,6 +26,7 @@ from pathlib import Path
 
 import psutil
 
+from assistant.cpu import default_threads
 from assistant.engine import native
 from assistant.engine.batching import Batcher, Job, common_prefix
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
@@ -107,10 +108,6 @@ class _DiskCaches:
             store.save(key, self._model, tokens, state)
 
 
-def default_threads() -> int:
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-
-
 def available_memory() -> int:
     return psutil.virtual_memory().available
 
@@ -118,7 +115,7 @@ def available_memory() -> int:
 @dataclass(frozen=True)
 class LoadSettings:
     n_ctx: int = 4096  # 0: the model's trained context
-    n_threads: int = 0  # 0: physical cores
+    n_threads: int = 0  # 0: the physical cores this process may use (assistant.cpu)
     n_batch: int = 512
     n_gpu_layers: int = 0  # -1: all
     use_mmap: bool = True

@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from assistant.cpu import usable_cores
 
 #: Folders whose modules are exactly Transformer -> Pooling (-> Normalize) are supported.
 _MODULES = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling")
@@ -50,7 +51,7 @@ class BertEncoder:
         if not texts:
             return np.zeros((0, dim), np.float32)
         ids = [self._ids(t) for t in texts]
-        workers = min(_cores(), len(ids) // _MIN_SLICE)
+        workers = min(usable_cores(), len(ids) // _MIN_SLICE)
         if workers <= 1:
             step = max(1, batch_size)
             return np.concatenate([self._batch(ids[i:i + step]) for i in range(0, len(ids), step)])
@@ -139,13 +140,6 @@ class BertEncoder:
 
 #: Fewer texts than this per core are embedded on one thread (a query: a few milliseconds either way).
 _MIN_SLICE = 4
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager

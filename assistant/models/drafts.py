@@ -55,6 +55,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.cpu import default_threads
 from assistant.engine.draft_model import draft_problem
 from assistant.engine.gguf_info import ModelInfo, read_model_info
 from assistant.errors import InputError, ModelLoadError
@@ -242,7 +243,7 @@ def make_self_draft(target: Path, dest: Path, progress: Callable[[Progress], Non
     tmp = part_file(dest)
     with tempfile.TemporaryFile(prefix="hearth-quantize-") as log_file:
         try:
-            threads = n_threads or os.cpu_count() or 1
+            threads = n_threads or default_threads()
             proc = subprocess.Popen([sys.executable, "-c", _QUANTIZE, str(target), str(tmp), quant, str(threads)],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
                                     start_new_session=True)  # Ctrl-C reaches only us; we end the child
@@ -303,7 +304,7 @@ def quantize_copy(src: Path, dest: Path, ftype: str) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
     params.allow_requantize = True
-    params.nthread = os.cpu_count() or 1
+    params.nthread = default_threads()
     tmp = part_file(dest)
     if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params) != 0:
         tmp.unlink(missing_ok=True)
