@@ -339,6 +339,21 @@ class Assistant:
                 self._settings_text = text
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
 
+    def reload_fields(self, new: ModelSettings, target: Path) -> list[str]:
+        """The load settings (``RELOAD_FIELDS``) in ``new`` that would load ``target`` again if it answers now:
+        the window shows a load for those only."""
+        return self._reload_fields(new, self.settings.model, target.resolve())
+
+    def _reload_fields(self, new: ModelSettings, old: ModelSettings, target: Path) -> list[str]:
+        """Those that changed, less a context that comes to the length loaded (100000 → 0 for a model trained
+        for 8192: 8192 either way, and it loaded the model again)."""
+        changed = [f for f in RELOAD_FIELDS if getattr(new, f) != getattr(old, f)]
+        local = self._local_engine
+        if "n_ctx" in changed and local.loaded and target == self._current_model() \
+                and local.info.context_for(new.n_ctx) == local.settings.n_ctx:
+            changed.remove("n_ctx")
+        return changed
+
     def update_settings(self, new: Settings, progress: Callable[[Progress], None] | None = None,
                         cancel: threading.Event | None = None) -> SettingsApplied:
         """Apply ``new`` everywhere it matters, now, and save it; returns what was done (see :meth:`_apply`)."""
@@ -432,10 +447,8 @@ class Assistant:
             changes.append(llm_moved)
         local = self._local_engine
         current = self._current_model()
-        reload_fields = [f for f in RELOAD_FIELDS if getattr(new.model, f) != getattr(old.model, f)]
-        if "n_ctx" in reload_fields and local.loaded and target == current \
-                and local.info.context_for(new.model.n_ctx) == local.settings.n_ctx:
-            reload_fields.remove("n_ctx")  # 100000 → 0 for a model trained for 8192: 8192 either way (it reloaded)
+        reload_fields = self._reload_fields(new.model, old.model, target)
+        if new.model.n_ctx != old.model.n_ctx and "n_ctx" not in reload_fields:
             changes.append(f"{local.info.context_said(new.model.n_ctx)}, the same as before (no reload)")
         if self._remote_engine is not None:
             info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)

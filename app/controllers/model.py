@@ -26,7 +26,6 @@ from app.views.settings_dialog import NOTHING_CHANGED, SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
 from assistant.config import Settings, edited_over
-from assistant.core import RELOAD_FIELDS
 from assistant.events import time_left
 
 if TYPE_CHECKING:
@@ -270,8 +269,9 @@ class ModelController(QObject):
         self.settingsApplied.emit(settings)
         remote_llm = settings.remote.llm_url.strip()
         # while a remote LLM answers, the core records a new local model or load setting and loads nothing
-        reload = not remote_llm and (model_path.resolve() != self.current_model() or any(
-            getattr(settings.model, f) != getattr(assistant.settings.model, f) for f in RELOAD_FIELDS))
+        # a context that comes to the length loaded (100000 → 0 for a model trained for 8192) loads nothing
+        reload = not remote_llm and (model_path.resolve() != self.current_model()
+                                     or bool(assistant.reload_fields(settings.model, model_path)))
         if not reload:
             llm_moved = remote_llm != assistant.settings.remote.llm_url.strip()
             if llm_moved:

@@ -58,6 +58,7 @@ class ModelsController(QObject):
         model.loadProgress.connect(self._load_progress)
         model.loadFinished.connect(self._load_finished)
         model.recorded.connect(self._recorded)
+        model.applied.connect(self._settings_applied)
 
     def _view(self) -> ModelsDialog:
         """The dialog, created once: a download keeps reporting to it while it is closed."""
@@ -86,6 +87,12 @@ class ModelsController(QObject):
     def _show_library(self, entries: list[LibraryEntry]) -> None:
         if self.dialog is not None:
             self.dialog.set_library(entries, self.model.current_model())
+
+    def _settings_applied(self, _applied: Any) -> None:
+        """A context or KV cache applied in Settings (or the settings file) changes the fit the open view shows:
+        the library is read again (it kept the fit at the old context until the dialog was opened again)."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.model.refresh_library()
 
     def refresh_catalog(self) -> None:
         self.workers.io.submit(Job(self.assistant.models.catalog, on_done=self._show_catalog,

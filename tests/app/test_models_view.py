@@ -184,3 +184,12 @@ def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(wind
     assert "<b>gemma-3-270m-q4_k_m.gguf</b>, answers once the remote model is switched off" in intro
     assert "offline" not in intro
     qtbot.waitUntil(lambda: "current" in _rows(dialog)["Gemma 3 270M"].title.text(), timeout=20_000)
+    # a context applied in Settings meanwhile loads nothing either; the open view's fit follows it at once (it
+    # kept the old context until the dialog was opened again: only a load read the library again)
+    assert "at 1024 tokens" not in _rows(dialog)["Gemma 3 270M"].note.text()
+    edited = copy.deepcopy(assistant.settings)
+    edited.model.n_ctx = 1024
+    with qtbot.waitSignal(window.ctl.model.applied, timeout=20_000):
+        window.ctl.model.apply(edited, Path(assistant.settings.model.path))
+    assert not assistant._local_engine.loaded
+    qtbot.waitUntil(lambda: "at 1024 tokens" in _rows(dialog)["Gemma 3 270M"].note.text(), timeout=20_000)

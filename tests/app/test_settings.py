@@ -70,11 +70,13 @@ def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length
     dialog.n_ctx.setValue(0)
     window.ctl.model.lastApplied = None
     dialog._apply_clicked()
+    assert window.ctl.model.loading is None  # no load shown ("Loading…" in the status bar) for none made
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=15_000)
     assert dialog.apply_result.text() == ("Applied: context 8192 (the model's maximum), the same as before "
                                           "(no reload)."), dialog.apply_result.text()
     assert dialog.apply_result.property("state") == "ok" and window.assistant.engine.n_ctx == 8192
     window.assistant.engine.load = loads
+    assert "Loading" not in window.status.model.text()
     dialog.reject()
 
 
