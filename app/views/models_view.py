@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QDialog,
     QDialogButtonBox,
     QFrame,
@@ -53,6 +55,10 @@ def pill(label: str, reason: str = "") -> QLabel:
     return widget
 
 
+#: The narrowest the text of a row gets with its buttons beside it.
+_TEXT_WIDTH = 240
+
+
 class ModelRow(QFrame):
     """One model: a title with an optional badge, a details line, a muted note, a fit pill and buttons."""
 
@@ -77,12 +83,29 @@ class ModelRow(QFrame):
         text.addWidget(self.details)
         if note:
             text.addWidget(self.note)
-        layout = QHBoxLayout(self)
-        layout.addLayout(text, 1)
+        self.side = QWidget()  # the pill and the buttons: beside the text, or under it in a narrow window
+        side = QHBoxLayout(self.side)
+        side.setContentsMargins(0, 0, 0, 0)
         if fit is not None:
-            layout.addWidget(fit, 0, Qt.AlignmentFlag.AlignTop)
+            side.addWidget(fit, 0, Qt.AlignmentFlag.AlignTop)
         for button in buttons:
-            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+            side.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.layout_ = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.layout_.addLayout(text, 1)
+        self.layout_.addWidget(self.side, 0, Qt.AlignmentFlag.AlignTop)
+
+    def wide_width(self) -> int:
+        """The width the row needs with the buttons beside the text (the text wrapped to _TEXT_WIDTH)."""
+        margins = self.layout_.contentsMargins()
+        return (_TEXT_WIDTH + self.layout_.spacing() + self.side.sizeHint().width() + margins.left()
+                + margins.right() + 2 * self.frameWidth())
+
+    def fit_to(self, width: int) -> None:
+        """The buttons go under the text when ``width`` is too narrow for them beside it: at 420 pixels the
+        view scrolled sideways to reach Remove."""
+        narrow = width < self.wide_width()
+        self.layout_.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
+        self.layout_.setAlignment(self.side, Qt.AlignmentFlag.AlignLeft if narrow else Qt.AlignmentFlag.AlignTop)
 
 
 class RowList(QScrollArea):
@@ -105,6 +128,20 @@ class RowList(QScrollArea):
             column.addWidget(row)
         column.addStretch(1)
         self.setWidget(body)
+        self._fit_rows()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Each row lays itself out for the width shown (the viewport's, less the column's margins): the row's
+        own width would never be narrow, as the scroll area widens its contents to their minimum."""
+        margins = self.widget().layout().contentsMargins()
+        width = self.viewport().width() - margins.left() - margins.right()
+        for row in self.rows:
+            if isinstance(row, ModelRow):
+                row.fit_to(width)
 
 
 class ModelsDialog(QDialog):

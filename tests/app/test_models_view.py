@@ -10,7 +10,7 @@ import pytest
 from gui_helpers import write_settings
 from hub_server import FakeHub, serve_hub, write_tiny_gguf
 from huggingface_hub import constants
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -57,6 +57,17 @@ def test_library_shows_human_names_fit_pills_and_the_current_model(make_window, 
     use, draft, remove = smol.buttons
     assert "current" in smol.title.text() and not use.isEnabled() and not remove.isEnabled()  # bundled
     assert not draft.isEnabled() and "is already Q4_1" in draft.toolTip()  # it gets no self-draft, and why
+    # a narrow window puts each row's buttons under its text: at 420 pixels the view scrolled sideways to Remove
+    def laid_out(narrow: bool) -> bool:  # the rows as shown now (a library read meanwhile replaces them)
+        viewport, rows = dialog.library.viewport(), _rows(dialog).values()
+        return dialog.library.horizontalScrollBar().maximum() == 0 and all(
+            r.buttons[-1].mapTo(viewport, QPoint(r.buttons[-1].width(), 0)).x() <= viewport.width()
+            and (r.side.y() > r.note.y()) == narrow for r in rows)
+
+    dialog.resize(420, 360)
+    qtbot.waitUntil(lambda: laid_out(narrow=True), timeout=10_000)
+    dialog.resize(760, 600)
+    qtbot.waitUntil(lambda: laid_out(narrow=False), timeout=10_000)  # beside the text again
     qtbot.waitUntil(lambda: bool(_rows(dialog, "catalog")), timeout=20_000)
     assert all(r.fit is not None and r.fit.text() in ("Fits", "Tight", "Won't fit")
                for r in _rows(dialog, "catalog").values())
