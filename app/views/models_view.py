@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QBoxLayout,
     QDialog,
@@ -91,13 +90,15 @@ class ModelRow(QFrame):
         for button in buttons:
             side.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_ = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.text = text
         self.layout_.addLayout(text, 1)
         self.layout_.addWidget(self.side, 0, Qt.AlignmentFlag.AlignTop)
 
     def wide_width(self) -> int:
-        """The width the row needs with the buttons beside the text (the text wrapped to _TEXT_WIDTH)."""
+        """The width the row needs with the buttons beside the text (wrapped to _TEXT_WIDTH, or its title's)."""
         margins = self.layout_.contentsMargins()
-        return (_TEXT_WIDTH + self.layout_.spacing() + self.side.sizeHint().width() + margins.left()
+        text = max(_TEXT_WIDTH, self.text.minimumSize().width())  # the title does not wrap
+        return (text + self.layout_.spacing() + self.side.sizeHint().width() + margins.left()
                 + margins.right() + 2 * self.frameWidth())
 
     def fit_to(self, width: int) -> None:
@@ -130,9 +131,10 @@ class RowList(QScrollArea):
         self.setWidget(body)
         self._fit_rows()
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit_rows()
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:  # the window's width, or a vertical scroll bar came or went
+            self._fit_rows()
+        return super().viewportEvent(event)
 
     def _fit_rows(self) -> None:
         """Each row lays itself out for the width shown (the viewport's, less the column's margins): the row's

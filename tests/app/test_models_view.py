@@ -64,9 +64,12 @@ def test_library_shows_human_names_fit_pills_and_the_current_model(make_window, 
             r.buttons[-1].mapTo(viewport, QPoint(r.buttons[-1].width(), 0)).x() <= viewport.width()
             and (r.side.y() > r.note.y()) == narrow for r in rows)
 
-    dialog.resize(420, 360)
+    rows = _rows(dialog).values()  # 420 pixels, or as narrow as the buttons allow with a larger font
+    narrow = max(420, max(r.side.sizeHint().width() for r in rows) + 120)
+    assert narrow < min(r.wide_width() for r in rows)
+    dialog.resize(narrow, 360)
     qtbot.waitUntil(lambda: laid_out(narrow=True), timeout=10_000)
-    dialog.resize(760, 600)
+    dialog.resize(max(760, max(r.wide_width() for r in _rows(dialog).values()) + 60), 600)
     qtbot.waitUntil(lambda: laid_out(narrow=False), timeout=10_000)  # beside the text again
     qtbot.waitUntil(lambda: bool(_rows(dialog, "catalog")), timeout=20_000)
     assert all(r.fit is not None and r.fit.text() in ("Fits", "Tight", "Won't fit")
