@@ -10,11 +10,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gui_helpers import write_settings
+from gui_helpers import kept_style, write_settings
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True)
+def app_style(qapp) -> Iterator[None]:
+    """Each test starts with the application's style as the first found it: a window restyled by Settings (dark,
+    a larger font) kept the whole application so, and a later test's layout depended on which tests had run
+    before it in its process (the Models view's pill and buttons took 431 pixels in one worker and fitted at 420 in
+    another)."""
+    with kept_style(qapp):
+        yield
 
 
 def open_window(qtbot: QtBot) -> MainWindow:

@@ -25,9 +25,16 @@ def write_settings(**model: object) -> Settings:
 @contextmanager
 def themed(qapp, name: str, font_size: int) -> Iterator[theme.Theme]:
     """The whole application in ``name`` at ``font_size`` for the test, as it was afterwards."""
+    with kept_style(qapp):
+        yield theme.apply(qapp, name, font_size)
+
+
+@contextmanager
+def kept_style(qapp) -> Iterator[None]:
+    """The application's style, palette, style sheet and font put back as they were afterwards."""
     saved = qapp.style().name(), qapp.palette(), qapp.styleSheet(), qapp.font()
     try:
-        yield theme.apply(qapp, name, font_size)
+        yield
     finally:
         qapp.setStyle(saved[0])
         qapp.setPalette(saved[1])
