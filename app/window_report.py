@@ -30,7 +30,7 @@ class _FirstPaint(QObject):
         if not self.done and event.type() == QEvent.Type.Paint:
             self.done = True
             shown_at = time.time()
-            QTimer.singleShot(0, lambda: self._report(shown_at))  # after this paint has finished
+            QTimer.singleShot(0, self, lambda: self._report(shown_at))  # after this paint; dropped if closed first
         return False
 
     def _report(self, shown_at: float) -> None:

@@ -170,7 +170,9 @@ class ChatView(QScrollArea):
     def _range_changed(self, _minimum: int, maximum: int) -> None:
         bar = self.verticalScrollBar()
         if self._follow:
-            QTimer.singleShot(0, lambda: bar.setValue(bar.maximum()))
+            # the bar as context: a window closed before the timer fires drops the call (it raised "already
+            # deleted" from the event loop)
+            QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
         self._older_check.start()  # a first page shorter than the window asks for more at once
 
     def _want_older(self) -> None:
