@@ -88,10 +88,11 @@ class ModelsController(QObject):
         if self.dialog is not None:
             self.dialog.set_library(entries, self.model.current_model())
 
-    def _settings_applied(self, _applied: Any) -> None:
+    def _settings_applied(self, applied: Any) -> None:
         """A context or KV cache applied in Settings (or the settings file) changes the fit the open view shows:
-        the library is read again (it kept the fit at the old context until the dialog was opened again)."""
-        if self.dialog is not None and self.dialog.isVisible():
+        the library is read again (it kept the fit at the old context until the dialog was opened again). An
+        Apply that loaded the model is left to the load's end, which reads it anyway."""
+        if self.dialog is not None and self.dialog.isVisible() and getattr(applied, "model", None) is None:
             self.model.refresh_library()
 
     def refresh_catalog(self) -> None:
