@@ -144,13 +144,16 @@ class _Loaded:
         self.model.close()
 
 
-def _device_label(settings: LoadSettings, n_layer: int) -> str:
+def _device_label(settings: LoadSettings, threads: int, n_layer: int) -> str:
+    """Where the model runs, with the CPU threads when the CPU does any of the work (``threads`` as resolved:
+    the setting's 0 means the physical cores this process may use, which a user cannot guess)."""
+    on_cpu = f"{threads} thread{'' if threads == 1 else 's'}"
     if settings.n_gpu_layers == 0:
-        return "CPU (GPU layers set to 0)"
+        return f"CPU, {on_cpu} (GPU layers set to 0)"
     if not native.supports_gpu_offload():
-        return "CPU (this build of llama.cpp has no GPU support)"
+        return f"CPU, {on_cpu} (this build of llama.cpp has no GPU support)"
     layers = n_layer if settings.n_gpu_layers < 0 else min(settings.n_gpu_layers, n_layer)
-    return f"GPU ({layers}/{n_layer} layers)"
+    return f"GPU ({layers}/{n_layer} layers)" if layers == n_layer else f"GPU ({layers}/{n_layer} layers), CPU {on_cpu}"
 
 
 def _load_reporter(info: ModelInfo, progress: Callable[[Progress], None] | None,
@@ -225,7 +228,7 @@ class Engine:
             formatter=ChatFormatter(info.chat_template, info.bos_token, info.eos_token),
             settings=LoadSettings(n_ctx, threads, settings.n_batch, settings.n_gpu_layers, settings.use_mmap,
                                   n_parallel, settings.kv_cache),
-            device=_device_label(settings, model.n_layer),
+            device=_device_label(settings, threads, model.n_layer),
             disk=_DiskCaches(lambda: self._prompts, ctx, model_digest(info.path, settings.kv_cache),
                              self._kept_budget),
         )

@@ -7,8 +7,9 @@ clauses said in the third person), ``extraction`` (the model's yes/no on each), 
 (supersession of stale facts), ``queue`` (durable turn queue and tombstones), ``records``
 (:class:`MemoryItem`); ``service.MemoryService`` ties them together for the facade, CLI and GUI.
 
-The public names are imported on first use (PEP 562): importing mem0 costs about a second (it pulls in
-qdrant-client, posthog and httpx), so only code that really opens the memory store pays for it.
+The public names are imported on first use (PEP 562): importing mem0 and the Chroma it stores in costs about
+half a second (0.2 s of mem0 with posthog and httpx, 0.35 s of chromadb, once :mod:`offline` keeps mem0 from
+importing qdrant-client), so only code that really opens the memory store pays for it.
 """
 
 from __future__ import annotations

@@ -99,17 +99,24 @@ def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
     assert window.chat_view.last("assistant").text and not window.banner.isVisible()
 
 
-def test_kv_cache_choice_reloads_the_model_with_it(qtbot: QtBot, make_window, ask) -> None:
-    """Settings → Model → KV cache is read at once: Apply reloads the model with the q8_0 cache, saved."""
+def test_kv_cache_and_thread_choices_reload_the_model_with_them(qtbot: QtBot, make_window, ask) -> None:
+    """Settings → Model → KV cache and Threads are read at once: Apply reloads the model with the q8_0 cache and
+    one thread, saved; the status bar says how many threads run it ("automatic" chose the usable cores)."""
     write_settings()
     window = make_window()
     ask(window, "Say hello.")  # a model is loaded before the change
+    automatic = window.assistant.engine.settings.n_threads
+    threads = "1 thread" if automatic == 1 else f"{automatic} threads"
+    assert window.status.device.text() == f"CPU, {threads} (GPU layers set to 0)"
     dialog = window.ctl.model.open_settings()
     dialog.kv_cache.setCurrentIndex(dialog.kv_cache.findData("q8_0"))
+    dialog.threads.setValue(1)
     with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
         dialog.accept()
-    assert window.assistant.engine.settings.kv_cache == "q8_0"
-    assert load_settings(get_paths().settings_file).settings.model.kv_cache == "q8_0"
+    assert (window.assistant.engine.settings.kv_cache, window.assistant.engine.settings.n_threads) == ("q8_0", 1)
+    saved = load_settings(get_paths().settings_file).settings.model
+    assert (saved.kv_cache, saved.n_threads) == ("q8_0", 1)
+    assert window.status.device.text() == "CPU, 1 thread (GPU layers set to 0)"
     ask(window, "Say hello again.")
     assert window.chat_view.last("assistant").text
 

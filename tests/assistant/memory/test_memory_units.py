@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from assistant.memory.conflicts import Candidate, judge, retraction, slot_of
@@ -178,3 +182,20 @@ def test_a_message_about_oneself_in_another_language_is_told_apart_from_english(
     for text in ("I live in Berlin.", "My name is Jan and ich bin hier", "Wie spät ist es?", "Bonjour!",
                  "Ja, danke", "Remember: my sister Olga lives in Kyiv", "Thanks!"):
         assert not foreign(text), text
+
+
+def test_importing_mem0_through_hearth_leaves_qdrant_out_and_the_real_package_importable(tmp_path) -> None:
+    """mem0 builds a default Qdrant config while it imports (0.62 s of qdrant-client); Hearth never uses Qdrant.
+    A fresh process, so that mem0 is imported here for the first time."""
+    code = (
+        "import sys\n"
+        "import assistant.memory.service\n"
+        "assert 'mem0' in sys.modules\n"
+        "print('qdrant_client' in sys.modules)\n"
+        "import qdrant_client\n"
+        "print(hasattr(qdrant_client.QdrantClient, 'create_collection'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HEARTH_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
