@@ -10,8 +10,9 @@ without the venv; frozen and source runs interleaved, medians with min-max):
   first paint, read from the window's own report (``HEARTH_WINDOW_REPORT``, see ``app/window_report.py``);
   on an Xvfb display when Xvfb is installed, else Qt's ``offscreen`` platform;
 - first token of ``hearth ask --no-memory "Say hi"`` (first byte on stdout), frozen vs source;
-- the embedder in bulk (96 chunk-sized texts, batch 32): the NumPy encoder the packaged app uses (frozen,
-  and in the source venv) against sentence-transformers on torch (source only), texts per second.
+- the embedder in bulk (96 chunk-sized texts, batch 32): the NumPy encoder Hearth uses (frozen, and in the
+  source venv) against sentence-transformers on torch (source only: the reference it must keep up with; a
+  source install embedded with it after 1,000 texts until 5 December), texts per second.
 
 "Cold" here means a new process and a new data folder; the OS page cache is warm after the first run (dropping
 it needs root and would disturb everything else on the machine), so the very first launch after a reboot is

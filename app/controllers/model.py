@@ -84,8 +84,8 @@ class ModelController(QObject):
         running, unless an indexing job waits for it. It imported torch, 10 s and more of CPU on two cores, and
         llama.cpp's threads wait on each other: run beside the first answer, asked right after start, it made
         that answer 3-4x slower (first token after 11 s and 15 tok/s, against 7 s and 58-67 tok/s without it).
-        Bulk batches take NumPy now (``embedder.TORCH_AFTER_TEXTS``), so torch is imported only by a large
-        indexing run or for an embedder NumPy cannot run.
+        Every batch takes NumPy now (see :mod:`assistant.knowledge.embedder`), so torch is imported only for an
+        embedder NumPy cannot run.
 
         The import itself runs on a daemon thread, not on the lane: it cannot be stopped, and a window closed
         during it waited for it (10 s and more), then aborted ("QThread: Destroyed while thread is still

@@ -94,8 +94,8 @@ class KnowledgeBase:
                 f"copied to {self._reranker_folder} is used)")
 
     def warm_up(self) -> None:
-        """Open what the first indexing run needs: the chunker, Chroma and the embedder's bulk encoder (NumPy;
-        torch only for a model NumPy cannot run, see ``embedder.TORCH_AFTER_TEXTS``)."""
+        """Open what the first indexing run needs: the chunker, Chroma and the embedder's encoder (NumPy; torch
+        only for a model NumPy cannot run, see :mod:`assistant.knowledge.embedder`)."""
         _ = self.chunker
         with suppress(RemoteError):  # a Chroma server that is down is said by the first real use, not here
             _ = self.store.chroma

@@ -6,9 +6,10 @@ seconds of a cold ``hearth ask``, for a 16-token sentence. The same weights, rea
 and run with NumPy, give the same vector (to float32 rounding; a test holds it to 1e-5) in milliseconds
 after a ~0.1 s load. The packaged app (``packaging/``) ships without torch (754 MB), so this encoder also
 embeds whole indexing batches there: texts are sorted by length and padded per batch, with the padding
-masked out of attention and pooling, so a batch gives the same vectors as one text at a time. Where torch
-and sentence-transformers are installed (a source install) the embedder still uses them for bulk
-batches when they are faster; both produce the same vectors, so either can search what the other indexed.
+masked out of attention and pooling, so a batch gives the same vectors as one text at a time. A source
+install with torch uses it too, for every text of a model it can run: it embeds chunks faster than
+sentence-transformers on torch (see :mod:`assistant.knowledge.embedder`), and both give the same vectors,
+so either can search what the other indexed.
 
 Only what these models use is supported: ``BertModel`` with absolute positions, GELU, mean (or CLS)
 pooling, then L2 normalisation. :func:`load` returns None for anything else, and the caller uses torch.

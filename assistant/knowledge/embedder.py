@@ -6,16 +6,18 @@ embeds documents and queries, and its ``name`` is stored with every collection s
 different models are never mixed.
 
 Two engines give the same vectors: the NumPy forward pass of :mod:`bert_numpy` (plain BERT models) and
-sentence-transformers on torch. Queries always take the NumPy one (no torch import before an answer).
-Bulk batches take NumPy where torch is not installed (the packaged app ships without torch's 754 MB). Where
-it is (a source install), they take NumPy until torch pays for its import (:data:`TORCH_AFTER_TEXTS`), and
-torch after.
+sentence-transformers on torch. Every text a NumPy-runnable model embeds, queries and bulk alike, takes the
+NumPy one; torch only runs a model NumPy cannot (another architecture named in ``knowledge.embedder``). Bulk
+batches used to switch to torch after a thousand texts, loaded on a thread of its own, because torch had
+measured ~1.1x faster; measured again (24th session, this 2-core machine, 640 chunks of the standard library
+at 254 tokens, interleaved, 3 reps) NumPy embeds 26.7-28.4 chunks/s against torch's 23.3-24.8, and a
+1,109-chunk ``hearth index`` took 48.8 s (48.6-50.1) with NumPy only against 54.6 s (53.4-55.2) with the
+switch, in 0.5 GB of memory against 1.0 GB. The switch's torch import also held the GIL long enough to
+stall the window (~270 ms), and nothing waited for it when the process ended.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import logging
 import threading
@@ -38,21 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDER = "all-MiniLM-L6-v2"
-#: Up to this many texts are embedded with the torch-free encoder (queries); more go to sentence-transformers
-#: when it is installed (see :func:`torch_available`), and to the same NumPy encoder in batches otherwise.
-QUERY_TEXTS = 4
-#: Bulk batches take NumPy until this many texts were embedded, and torch (loaded in the background) after.
-#: Importing torch takes 5 s on two cores, and torch embeds chunks only ~1.1x faster than NumPy there (21 vs
-#: 23 texts/s for 128-token chunks, batch 32): it pays back only after about a thousand chunks. Every
-#: `hearth index` waited for the import before its first batch: a dozen notes (108 chunks) took 12 s.
-TORCH_AFTER_TEXTS = 1000
 _UNLOADED = object()
-
-
-@functools.cache
-def torch_available() -> bool:
-    """Whether sentence-transformers (and so torch) can be imported here, without importing either."""
-    return all(importlib.util.find_spec(name) is not None for name in ("torch", "sentence_transformers"))
 
 
 class Embedder(Protocol):
@@ -106,39 +94,15 @@ class SentenceTransformerEmbedder:
         self._tokenizer: Tokenizer | None = None
         self._numpy: BertEncoder | object | None = _UNLOADED
         self._lock = threading.Lock()  # the torch model: its load (imports of many seconds) and its batches
-        #: the NumPy encoder's own: a question's embedding must not wait for torch to load in the background
-        #: (the window loads it at start for the first indexing run; sharing one lock made the first answers
-        #: wait ~10 s on two cores)
-        self._numpy_lock = threading.Lock()
-        self._loading: threading.Thread | None = None
-        self._bulk_texts = 0  # embedded in bulk by NumPy so far (see TORCH_AFTER_TEXTS)
+        self._numpy_lock = threading.Lock()  # the NumPy encoder's own (a question need not wait for torch)
         config = path / "sentence_bert_config.json"
         self._window = json.loads(config.read_text("utf-8")).get("max_seq_length") if config.is_file() else 0
 
     def load(self) -> None:
-        """Load what the first bulk batch uses now, not in the middle of it: the NumPy encoder, or torch for a
-        model NumPy cannot run (torch comes later for a large run, see :data:`TORCH_AFTER_TEXTS`)."""
+        """Load what the first batch uses now, not in the middle of it: the NumPy encoder, or torch for a model
+        NumPy cannot run."""
         if self._query_encoder() is None:
             _ = self.model
-
-    def _load_in_background(self) -> None:
-        """Import torch and load the model on a thread of its own, once: bulk batches take NumPy until it is
-        ready and torch after (the same vectors)."""
-        with self._numpy_lock:
-            if self._loading is not None:
-                return
-            self._loading = threading.Thread(target=self._load_quietly, name="hearth-embedder-load", daemon=True)
-        self._loading.start()
-
-    def _load_quietly(self) -> None:
-        try:
-            _ = self.model
-        except Exception:  # NumPy goes on embedding; a later batch that must use torch says why
-            log.warning("the embedder's torch model could not be loaded; NumPy embeds instead", exc_info=True)
-
-    def _uses_torch(self) -> bool:
-        """Bulk batches go to torch when it is installed, or when the NumPy encoder cannot run this model."""
-        return torch_available() or self._query_encoder() is None
 
     def _query_encoder(self) -> BertEncoder | None:
         with self._numpy_lock:
@@ -174,7 +138,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        if not self._window and not self._uses_torch():
+        if not self._window and self._query_encoder() is not None:
             return self._query_encoder().max_len - 2  # type: ignore[union-attr]
         return int(self._window or self.model.max_seq_length) - 2  # [CLS] and [SEP]
 
@@ -189,22 +153,17 @@ class SentenceTransformerEmbedder:
         return self._tokenizer
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Calls are serialised (one model, many threads: indexing and searching at once).
+        """Torch calls are serialised (one model, many threads: indexing and searching at once); NumPy calls run
+        side by side, so a question is not held up by an indexing batch.
 
-        A few texts (a search query, a question looked up in memory) go through the NumPy encoder when the
-        model is a plain BERT one: same vectors, without importing torch (see ``bert_numpy``); so do bulk
-        batches where torch is not installed. A single text on torch runs on one thread: a dozen tokens
-        gain nothing from intra-op parallelism, and when the CPU is busy torch's spinning worker threads
-        made one query 5-10x slower on a 2-core machine.
+        A plain BERT model (the bundled one) runs on the NumPy encoder, torch-free (see the module's
+        docstring); only a model it cannot run goes to sentence-transformers. There a single text runs on one
+        thread: a dozen tokens gain nothing from intra-op parallelism, and when the CPU is busy torch's
+        spinning worker threads made one query 5-10x slower on a 2-core machine.
         """
-        if len(texts) <= QUERY_TEXTS or not self._uses_torch() or self._model is None:
-            encoder = self._query_encoder()
-            if encoder is not None:
-                if len(texts) > QUERY_TEXTS and self._uses_torch():
-                    self._bulk_texts += len(texts)
-                    if self._bulk_texts >= TORCH_AFTER_TEXTS:
-                        self._load_in_background()
-                return encoder.embed(texts, self.batch_size)
+        encoder = self._query_encoder()
+        if encoder is not None:
+            return encoder.embed(texts, self.batch_size)
         model = self.model
         import torch  # already imported by the model: a dictionary lookup
 
