@@ -1,7 +1,10 @@
 """File loaders: one file's bytes to a :class:`Document` (text units with pages, lines and headings).
 
 Each format uses its maintained parser (pypdf, python-docx, BeautifulSoup, markdown-it, EbookLib, Pygments
-for code). A loader never lets a parser's exception escape: anything that goes wrong with one file becomes
+for code). The PDF, DOCX, HTML and EPUB parsers are imported by the first file that needs them: with lxml they
+took 130 ms to import, on the indexing thread, in the middle of the window's first indexing run (it stalled
+the window's event loop 50-80 ms, `python -m app.bench_ui`), for a folder of Markdown notes that uses none of
+them. A loader never lets a parser's exception escape: anything that goes wrong with one file becomes
 an :class:`UnreadableFileError` whose message is the reason shown next to the skipped file, so one bad PDF
 never stops a folder from being indexed.
 """
@@ -19,12 +22,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import docx
-import ebooklib
-import pypdf
-from bs4 import BeautifulSoup, Tag
-from docx.table import Table
-from ebooklib import epub
 from markdown_it import MarkdownIt
 from pygments.lexers import get_lexer_for_filename
 from pygments.token import Name
@@ -232,6 +229,8 @@ def _load_table(path: Path, data: bytes) -> Document:
 
 
 def _load_pdf(path: Path, data: bytes) -> Document:
+    import pypdf
+
     with _pdf_issues.collect() as issues:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -270,6 +269,9 @@ def _check_archive(data: bytes) -> None:
 
 def _load_docx(path: Path, data: bytes) -> Document:
     """Word headings become Markdown headings so the Markdown splitter cuts the document at its sections."""
+    import docx
+    from docx.table import Table
+
     _check_archive(data)
     document = docx.Document(io.BytesIO(data))
     lines: list[str] = []
@@ -293,6 +295,8 @@ def _load_html(path: Path, data: bytes) -> Document:
 
 def html_to_markdown(data: bytes | str) -> str:
     """The main text of a page (``<main>``/``<article>`` when present), headings as Markdown headings."""
+    from bs4 import BeautifulSoup, Tag
+
     soup = BeautifulSoup(data, "lxml")
     for tag in soup(_NOISE_TAGS):
         tag.decompose()
@@ -306,6 +310,9 @@ def html_to_markdown(data: bytes | str) -> str:
 
 
 def _load_epub(path: Path, data: bytes) -> Document:
+    import ebooklib
+    from ebooklib import epub
+
     _check_archive(data)
     book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
     items = book.get_items_of_type(ebooklib.ITEM_DOCUMENT)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +173,21 @@ def test_a_notebook_is_its_cells_without_their_outputs(tmp_path: Path) -> None:
     text = _text(path)
     assert text == "# Rainfall\nMonthly rainfall in Bergen.\n\n```python\ndf.plot()\n```" and plot[:40] not in text
     assert _load(path).units[0].first_line is None  # its lines are not the JSON file's
+
+
+def test_a_folder_of_notes_is_indexed_without_importing_the_document_parsers(tmp_path: Path) -> None:
+    """pypdf, python-docx, BeautifulSoup/lxml and EbookLib took 130 ms to import at the first indexing run,
+    on the indexing thread: the window's event loop stalled 50-70 ms in the middle of it (`app.bench_ui`).
+    They are imported by the first file that needs one; `hearth index` of Markdown notes needs none."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for i in range(3):
+        (notes / f"note-{i}.md").write_text(f"# Note {i}\n\nThe greenhouse key is under pot {i}.\n")
+    code = ("import sys\n"
+            "from app.__main__ import main\n"
+            f"sys.argv = ['hearth', 'index', {str(notes)!r}]\n"
+            "code = main()\n"
+            "print(code, sorted(m for m in ('pypdf', 'docx', 'bs4', 'lxml', 'ebooklib') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "HEARTH_HOME": str(tmp_path / "home")})
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr[-2000:]
