@@ -30,17 +30,23 @@ def keep_mem0_offline() -> None:
     os.environ.setdefault("MEM0_DIR", str(get_paths().memory_dir / "mem0"))
     apply_privacy_defaults()
     if "mem0" not in sys.modules and not any(isinstance(f, _Mem0Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Mem0Finder())
+        sys.meta_path.insert(0, _Mem0Finder())  # list.insert is atomic under the GIL
 
 
 class _Mem0Finder(importlib.abc.MetaPathFinder):
-    """Finds mem0 the usual way, once, and wraps its loader in :class:`_WithoutQdrant`."""
+    """Finds mem0 the usual way, once, and wraps its loader in :class:`_WithoutQdrant`.
+
+    It stays in ``sys.meta_path`` (answering None) rather than removing itself: another thread walking the
+    list while it shrank could skip the finder after it and fail to import a built-in module."""
+
+    def __init__(self) -> None:
+        self._used = False
 
     def find_spec(self, name: str, path: Sequence[str] | None = None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if name != "mem0":
+        if name != "mem0" or self._used:  # mem0's own import lock keeps two threads from both getting here
             return None
-        sys.meta_path.remove(self)  # the finders after it find the real package
+        self._used = True  # before the search below, which asks this finder again
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.loader is not None:
             spec.loader = _WithoutQdrant(spec.loader)
