@@ -1152,6 +1152,22 @@ class Assistant:
                 yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__)
 
     @staticmethod
+    def text_of(data: bytes) -> str:
+        """Bytes a user handed over (a question piped in) as text, read as the indexer reads a file: UTF-8, else
+        UTF-16 or the legacy code page it reads as (`git diff | hearth ask -` of a diff touching one Latin-1
+        file was refused as "not valid UTF-8"). An InputError for bytes that are not text."""
+        try:
+            return data.decode("utf-8-sig")  # Notepad's byte-order mark is no question
+        except UnicodeDecodeError:
+            from assistant.knowledge.errors import UnreadableFileError
+            from assistant.knowledge.textio import decode_text
+
+            try:
+                return decode_text(data)
+            except UnreadableFileError as exc:
+                raise InputError(f"That is not text ({exc}).") from None
+
+    @staticmethod
     def collection_name_problem(name: str) -> str | None:
         """Why ``name`` cannot name a collection, or None when it can: a dialog says it while the name is typed,
         instead of an indexing run that fails after the user has confirmed."""

@@ -201,9 +201,9 @@ def _speculative_json(s: Any) -> dict[str, Any]:
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.text == "-":  # the question was asked as "-" and saved with that title
         try:
-            args.text = sys.stdin.buffer.read().decode("utf-8-sig")  # Notepad's byte-order mark is no question
-        except UnicodeDecodeError:
-            raise InputError("The question on stdin is not valid UTF-8 text.") from None
+            args.text = ctx.assistant.text_of(sys.stdin.buffer.read())
+        except InputError as exc:
+            raise InputError(f"The question on stdin: {exc}") from None
     if args.conversation is not None:
         _known_conversation(ctx, args.conversation)
     call = _Call.from_args(args, ctx)

@@ -112,6 +112,8 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
 def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     start = time.monotonic()
     assistant = ctx.assistant
+    if problem := assistant.collection_name_problem(args.collection):  # before a note about a second copy in
+        raise InputError(problem)  # a collection that would never be made
     for overlap in assistant.overlaps(args.paths, into=args.collection):
         err(f"note: {overlap.describe()}: {args.collection!r} gets a second copy of "
             f"{overlap.files}, found twice when both are searched (`hearth index "
@@ -131,7 +133,8 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
               f"{result['seconds']} s{watched}); {len(last.errors)} skipped")
         for path, reason in last.errors:
             print(f"  skipped {one_line(path)}: {reason}")
-    return 0
+    # a path named that does not exist (a typo beside real folders) fails the command, as `ls a typo` does
+    return InputError.exit_code if any(not Path(p).expanduser().exists() for p in args.paths) else 0
 
 
 def _hit(c: Citation) -> dict[str, Any]:
@@ -148,14 +151,14 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant, args.mode)
     if args.queries is not None:
         unusable = 0
-        for qid, text, k, problem in queries:
+        for number, qid, text, k, problem in queries:
             if problem:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
                 err(f"hearth: {problem}")
-                line: dict[str, Any] = {"id": qid, "error": problem}
+                line: dict[str, Any] = {"id": qid, "line": number, "error": problem}
             else:
                 hits = assistant.search(text, collections, k or args.k, args.folder, args.mode)
-                line = {"id": qid, "hits": [_hit(h) for h in hits]}
+                line = {"id": qid, "line": number, "hits": [_hit(h) for h in hits]}
             print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
         if unusable:
             err(f"hearth: {unusable} unusable line(s) in {args.queries}; the other queries were searched.")
@@ -208,11 +211,11 @@ def _index_command(info: CollectionInfo) -> str:
     return f"`hearth index {folders} --collection {info.name}`"
 
 
-def _read_queries(path: Path) -> Iterator[tuple[Any, str, int | None, str]]:
-    """``(id, text, k, problem)`` per non-blank line: the id is the line's number when it names none, ``k`` the
-    line's own number of hits (None: --k's; it was ignored); a line that is not a query has a ``problem`` (one
-    bad line used to end the run, and the queries after it went unsearched; ``"text": null`` searched for the
-    word "None")."""
+def _read_queries(path: Path) -> Iterator[tuple[int, Any, str, int | None, str]]:
+    """``(line number, id, text, k, problem)`` per non-blank line: the id is None when the line names none (it
+    was the line's number, which could be another line's own id), ``k`` the line's own number of hits (None:
+    --k's; it was ignored); a line that is not a query has a ``problem`` (one bad line used to end the run, and
+    the queries after it went unsearched; ``"text": null`` searched for the word "None")."""
     try:
         lines = sys.stdin.readlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -224,17 +227,17 @@ def _read_queries(path: Path) -> Iterator[tuple[Any, str, int | None, str]]:
         try:
             query = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, "", None, f"{path}:{number}: not JSON ({exc.msg})."
+            yield number, None, "", None, f"{path}:{number}: not JSON ({exc.msg})."
             continue
         query = query if isinstance(query, dict) else {}
-        qid, text, k = query.get("id", number), query.get("text"), query.get("k")
+        qid, text, k = query.get("id"), query.get("text"), query.get("k")
         if not isinstance(text, str) or not text.strip():
-            yield qid, "", None, f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
+            yield number, qid, "", None, f'{path}:{number}: expected a JSON object with a non-empty "text" string.'
         elif k is not None and (type(k) is not int or k < 1):
-            yield qid, "", None, (f'{path}:{number}: "k" must be a whole number of hits, 1 or more '
-                                  f"(not {json.dumps(k, ensure_ascii=False)}).")
+            yield number, qid, "", None, (f'{path}:{number}: "k" must be a whole number of hits, 1 or more '
+                                          f"(not {json.dumps(k, ensure_ascii=False)}).")
         else:
-            yield qid, text, k, ""
+            yield number, qid, text, k, ""
 
 
 def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:

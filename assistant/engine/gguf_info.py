@@ -38,6 +38,8 @@ _SMALL_ARRAY = 64
 _LENGTH = struct.Struct("<Q")
 _KEEP_ARRAYS = {"tokenizer.ggml.tokens"}
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
+#: llama.cpp allocates a context in multiples of this many tokens (``GGML_PAD(n_ctx, 256)`` in llama-context.cpp).
+CONTEXT_STEP = 256
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,11 @@ class ModelInfo:
 
     def context_for(self, n_ctx: int) -> int:
         """The context a load with the setting ``n_ctx`` allocates: 0 means the trained context, and never more
-        than it (more gives no usable room)."""
+        than it (more gives no usable room), in llama.cpp's steps of :data:`CONTEXT_STEP` tokens (it rounds up:
+        a setting of 64 got 256 while `hearth models list` said "Fits at 64 tokens")."""
         n_ctx = n_ctx or self.context_length or 4096
-        return min(n_ctx, self.context_length) if self.context_length else n_ctx
+        n_ctx = min(n_ctx, self.context_length) if self.context_length else n_ctx
+        return -(-n_ctx // CONTEXT_STEP) * CONTEXT_STEP
 
     def context_said(self, n_ctx: int) -> str:
         """The context a load with the setting ``n_ctx`` gets, in words ("context 8192")."""

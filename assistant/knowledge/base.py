@@ -10,6 +10,7 @@ import shlex
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
+from dataclasses import replace as dc_replace
 from pathlib import Path
 
 from assistant.config import KnowledgeSettings, RemoteSettings
@@ -26,7 +27,7 @@ from assistant.knowledge.errors import (
 )
 from assistant.knowledge.records import Citation, CollectionInfo
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
-from assistant.knowledge.scan import source_path
+from assistant.knowledge.scan import shown, source_path
 from assistant.knowledge.store import RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
@@ -150,6 +151,15 @@ class KnowledgeBase:
 
         validate_name(collection)
         given = [Path(s).expanduser() for s in sources]
+        # A path that does not exist is kept as a source only when the collection has it already (a drive not
+        # plugged in: its passages stay). A new one is a typo: recorded, it was listed as "GONE" for good.
+        row = self.store.collection(collection)
+        recorded = set(row.sources) if row is not None else set()
+        typos = [p for p in given if not p.exists() and str(source_path(p)) not in recorded]
+        given = [p for p in given if p not in typos]
+        if not given:
+            raise NothingToIndexError(f"Nothing to index: {', '.join(map(str, typos))} "
+                                      f"{'does' if len(typos) == 1 else 'do'} not exist.")
         unreadable = [p for p in given if p.is_file() and not is_supported(p)]
         if unreadable and all(p in unreadable or not p.exists() for p in given):
             # an empty collection made from `hearth index /etc/passwd` said "0 files" and exited 0
@@ -158,7 +168,9 @@ class KnowledgeBase:
         job = IndexJob(self.store, self.embedder, self.chunker, collection, given,
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
                        flush_chunks=4 * self.batch_size, watch=watch)
-        yield from job.run()
+        not_found = tuple((shown(source_path(p)), "not found (nothing was indexed from it)") for p in typos)
+        for event in job.run():
+            yield dc_replace(event, errors=not_found + event.errors) if not_found else event
 
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
         """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""

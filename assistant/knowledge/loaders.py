@@ -100,6 +100,11 @@ def is_supported(path: Path) -> bool:
     return _loader_for(path) is not None
 
 
+#: What a parser raises when a file is not laid out as it expects: its own code's slip, whose words (an attribute
+#: or key of its internals) mean nothing to the user; a parser's deliberate errors say what is wrong.
+_PARSER_SLIPS = (AttributeError, TypeError, KeyError, IndexError, AssertionError, RecursionError)
+
+
 def load(path: Path, data: bytes) -> Document:
     """Parse ``data`` (the bytes of ``path``) into a document, or raise :class:`UnreadableFileError`."""
     loader = _loader_for(path)
@@ -113,7 +118,10 @@ def load(path: Path, data: bytes) -> Document:
         raise
     except Exception as exc:  # a parser's own errors vary by library and version: all mean "unreadable"
         log.debug("loader failed on %s", path, exc_info=True)
-        raise UnreadableFileError(f"cannot be read as {path.suffix.lstrip('.').upper()}: {exc}") from exc
+        kind = path.suffix.lstrip(".").upper()
+        if isinstance(exc, _PARSER_SLIPS):  # "'lxml.etree._Element' object has no attribute 'overrides'"
+            raise UnreadableFileError(f"cannot be read as {kind}: it is damaged or not a {kind} file") from exc
+        raise UnreadableFileError(f"cannot be read as {kind}: {exc}") from exc
     if not any(u.text.strip() for u in doc.units):
         hint = " (scanned PDF?)" if path.suffix.lower() == ".pdf" else ""
         raise UnreadableFileError(f"no extractable text{hint}")

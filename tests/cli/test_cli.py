@@ -49,6 +49,17 @@ def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> Non
         "Name one colour."
 
 
+def test_a_question_piped_in_a_legacy_encoding_is_read_as_the_indexer_reads_files(hearth_home: Path) -> None:
+    """`git diff | hearth ask -` was refused ("not valid UTF-8") when the diff touched one Latin-1 file."""
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home)}
+    piped = subprocess.run([sys.executable, "-m", "app", "ask", "--no-memory", "--json", "--max-tokens", "4", "-"],
+                           cwd=ROOT, env=env, capture_output=True, timeout=300,
+                           input="Summarise: the café's crème brûlée is on the menu.\n".encode("latin-1"))
+    assert piped.returncode == 0, piped.stderr.decode(errors="replace")
+    listed = json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)
+    assert listed[0]["title"].startswith("Summarise: the café's crème brûlée")
+
+
 def test_a_message_about_yourself_in_another_language_says_memory_did_not_learn_it(hearth_home: Path) -> None:
     """Memory's rules read English only: "Ich heiße Anna und wohne in Graz." was silently not learned from,
     while the README promised "however you say it"."""

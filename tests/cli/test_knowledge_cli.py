@@ -102,16 +102,19 @@ def test_search_many_queries_in_one_process(docs: Path, tmp_path: Path,
 def test_an_unusable_query_line_is_said_and_the_other_queries_are_searched(docs: Path, tmp_path: Path,
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """One bad line ended the run (exit 2), and the queries after it went unsearched; a null text searched for
-    the word "None"."""
+    the word "None". A line naming no id got its line number as id, which another line could name as its own:
+    each answer now says its line, and its id only when the query named one."""
     assert cli.main(["index", str(docs)]) == 0
     capsys.readouterr()
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"id": "a", "text": "where is the boat moored"\n{"id": "b", "text": null}\n["lock code"]\n'
-                       '{"id": "c", "text": "lock code"}\n{"id": "d", "text": "lock code", "k": "2"}\n')
+                       '{"id": "c", "text": "lock code"}\n{"id": "d", "text": "lock code", "k": "2"}\n'
+                       '{"id": 3, "text": "boat"}\n')
     assert cli.main(["search", "--queries", str(queries), "-k", "1"]) == 2
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["id"] for line in lines] == [1, "b", 3, "c", "d"]
+    assert [(line["id"], line["line"]) for line in lines] == [(None, 1), ("b", 2), (None, 3), ("c", 4), ("d", 5),
+                                                              (3, 6)]
     assert "not JSON" in lines[0]["error"] and '"text" string' in lines[1]["error"] and "error" in lines[2]
     assert Path(lines[3]["hits"][0]["path"]).name == "bike.txt"
     assert lines[4]["error"] == f'{queries}:5: "k" must be a whole number of hits, 1 or more (not "2").'  # as written
@@ -551,3 +554,35 @@ def test_a_search_that_matched_no_word_says_its_hits_are_only_nearest_in_meaning
     out, err = capsys.readouterr()
     first = out.splitlines()[0]
     assert "nearest in meaning" not in err and "bike.txt" in first and "by meaning" not in first
+
+
+def test_a_mistyped_path_beside_a_real_one_is_skipped_not_recorded_and_fails_the_command(
+        docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth index notes tpyo` exited 0 and kept "tpyo" as a folder of the collection, listed as GONE for
+    good. A folder the collection had (a drive not plugged in) is still kept, its passages searchable."""
+    typo = docs.parent / "tpyo"
+    assert cli.main(["index", str(docs / "boat.md"), str(typo), "-c", "notes"]) == 2
+    out = capsys.readouterr().out
+    assert f"skipped {typo}: not found (nothing was indexed from it)" in out and "1 file" in out
+    assert cli.main(["collections", "list", "--json"]) == 0
+    (notes,) = json.loads(capsys.readouterr().out)
+    assert notes["sources"] == [str(docs / "boat.md")] and notes["files"] == 1
+    assert cli.main(["index", str(typo), "-c", "notes"]) == 2
+    assert f"Nothing to index: {typo} does not exist." in capsys.readouterr().err
+
+    moved = docs.parent / "moved"
+    assert cli.main(["index", str(docs / "sub"), "-c", "notes"]) == 0
+    (docs / "sub").rename(moved)
+    assert cli.main(["index", str(docs / "boat.md"), str(docs / "sub"), "-c", "notes"]) == 2
+    assert "nothing under it was removed from the index" in capsys.readouterr().out
+    assert cli.main(["collections", "list", "--json"]) == 0
+    assert str(docs / "sub") in json.loads(capsys.readouterr().out)[0]["sources"]
+
+
+def test_a_bad_collection_name_is_refused_before_any_note_about_a_second_copy(
+        docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["index", str(docs), "-c", "docs"]) == 0
+    capsys.readouterr()
+    assert cli.main(["index", str(docs), "-c", "My Notes"]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid collection name" in err and "note:" not in err

@@ -223,3 +223,17 @@ def test_a_full_disk_when_saving_the_choice_is_one_line_and_the_old_file_stays(h
     err = capsys.readouterr().err
     assert err.startswith("hearth: Hearth could not save the models' settings to ") and "No space left" in err
     assert "bug" not in err and settings_file.read_text() == before
+
+
+def test_a_context_below_llamas_step_is_listed_and_answered_at_the_size_llama_cpp_allocates(
+        hearth_home: Path) -> None:
+    """A context of 64 was loaded as 256 (llama.cpp allocates in steps of 256) while `hearth models list` said
+    "Fits at 64 tokens" and nothing else mentioned it."""
+    settings = load_settings().settings  # HEARTH_HOME is hearth_home: the file the CLI reads
+    settings.model.n_ctx = 64
+    save_settings(settings)
+    listed = hearth("models", "list", home=hearth_home)
+    assert listed.returncode == 0 and "Fits at 256 tokens" in listed.stdout and "at 64 tokens" not in listed.stdout
+    asked = hearth("ask", "--no-memory", "--json", "--max-tokens", "4", "Hi", home=hearth_home)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["stats"]["context_size"] == 256

@@ -121,6 +121,19 @@ def test_bad_files_raise_with_a_reason(mixed_folder: Path, name: str, reason: st
     assert "worked around" not in caplog.text  # a skipped PDF was also said to be worked around
 
 
+def test_a_zip_without_a_word_document_inside_is_said_to_be_damaged_not_in_the_parsers_words(
+        tmp_path: Path) -> None:
+    """It read "cannot be read as DOCX: 'lxml.etree._Element' object has no attribute 'overrides'"."""
+    import zipfile
+
+    odd = tmp_path / "empty.docx"
+    with zipfile.ZipFile(odd, "w") as z:
+        z.writestr("[Content_Types].xml", "<x/>")
+    with pytest.raises(UnreadableFileError) as caught:
+        _load(odd)
+    assert str(caught.value) == "cannot be read as DOCX: it is damaged or not a DOCX file"
+
+
 def test_supported_types() -> None:
     for name in ("a.md", "b.PY", "c.pdf", "d.docx", "e.htm", "f.csv", "g.jsonl", "h.epub", "README", "i.rst"):
         assert is_supported(Path(name)), name

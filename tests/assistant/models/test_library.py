@@ -45,7 +45,7 @@ def test_entries_show_metadata_fit_and_errors(make_gguf: MakeGguf, library: Mode
     entries = {e.file: e for e in library.entries(lambda _path: (128, "f16"), PLENTY)}
     ok = entries["good.gguf"]
     assert ok.info is not None and ok.info.architecture == "llama" and ok.info.vocab_fingerprint
-    assert ok.fit is not None and ok.fit.label == FITS and ok.fit.n_ctx == 128
+    assert ok.fit is not None and ok.fit.label == FITS and ok.fit.n_ctx == 256  # 128 trained, in steps of 256
     data = ok.to_dict()
     assert data["chat_template"] is True and data["fit"]["label"] == FITS and data["source"] == LIBRARY
     broken = entries["broken.gguf"]
