@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
 from assistant.errors import HearthError
-from assistant.events import Progress
+from assistant.events import Progress, counted
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -120,6 +120,10 @@ def cmd_inspect(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     path = ctx.assistant.models.add(args.path, copy=args.copy)
     print(f"Added {path}{' (copied)' if args.copy else ''}.")
+    if path.is_dir():  # "Added" alone, for a folder holding no model, read as if models had been found
+        found = [e for e in ctx.assistant.models.entries() if e.path.is_relative_to(path)]
+        print(f"It holds {counted(len(found), 'model')} (`hearth models list` lists them)." if found else
+              "It holds no .gguf model yet; models put there later are listed.")
     return 0
 
 

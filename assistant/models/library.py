@@ -225,6 +225,9 @@ class ModelLibrary:
         if as_folder in folders:
             self._save_registry([f for f in folders if f != as_folder], files)
             return Removal(as_folder, deleted_file=False)
+        if as_folder.is_dir():  # it said "… is a folder with no .gguf model file in it", as if asked to use it
+            raise ModelNotFoundError(f"{name} is not a folder of the library, so there is nothing to remove "
+                                     "(`hearth models list` names the library's folders).")
         path = self.find(name)
         source = self._source_of(path)
         if source == LINKED:

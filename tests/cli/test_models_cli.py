@@ -237,3 +237,18 @@ def test_a_context_below_llamas_step_is_listed_and_answered_at_the_size_llama_cp
     asked = hearth("ask", "--no-memory", "--json", "--max-tokens", "4", "Hi", home=hearth_home)
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["stats"]["context_size"] == 256
+
+
+def test_an_empty_folder_added_says_it_holds_no_model_and_removing_a_stranger_folder_says_so(
+        hearth_home: Path, tmp_path: Path, my_models: Path) -> None:
+    """`models add` of a folder with no model said only "Added …"; `models remove` of a folder the library
+    never had said it was "a folder with no .gguf model file in it"."""
+    empty = tmp_path / "later"
+    empty.mkdir()
+    added = hearth("models", "add", str(empty), home=hearth_home)
+    assert added.returncode == 0 and "It holds no .gguf model yet" in added.stdout, added.stdout + added.stderr
+    full = hearth("models", "add", str(my_models), home=hearth_home)
+    assert full.returncode == 0 and "It holds 1 model" in full.stdout
+    assert hearth("models", "remove", str(empty), home=hearth_home).returncode == 0
+    again = hearth("models", "remove", str(empty), home=hearth_home)
+    assert again.returncode == 3 and "is not a folder of the library" in again.stderr, again.stderr
