@@ -96,8 +96,14 @@ def _run(argv: Sequence[str] | None) -> int:
         if any("\udc80" <= char <= "\udcff" for char in arg):  # bytes the terminal's encoding could not read
             encoding = codecs.lookup(sys.getfilesystemencoding()).name.upper()
             text = os.fsencode(arg).decode(encoding, "replace")
-            print(f"hearth: the argument {text!r} is not valid {encoding} text; is the terminal set to {encoding}?",
-                  file=sys.stderr)
+            if os.path.lexists(arg):  # a file named in another encoding (an old drive's Latin-1 names): the
+                # terminal was not to blame, as the message said; the index keeps names as text
+                print(f"hearth: the name {text!r} is not valid {encoding} (a name from another system's "
+                      f"encoding, such as Latin-1); Hearth keeps file names as {encoding} text: rename it "
+                      f"(`convmv -f latin1 -t utf8 -r --notest FOLDER` renames a whole folder).", file=sys.stderr)
+            else:
+                print(f"hearth: the argument {text!r} is not valid {encoding} text; is the terminal set to "
+                      f"{encoding}?", file=sys.stderr)
             return 2
     parser = build_parser()
     args = parser.parse_args(argv)

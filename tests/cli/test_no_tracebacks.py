@@ -430,6 +430,9 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: 
     assert f"skipped {folder}/caf\ufffd.md: its name is not valid UTF-8" in run.stdout + run.stderr
     assert f"skipped {folder}/gone.md: a link to something that does not exist" in run.stdout + run.stderr
     assert "tea.md" in hearth("search", "tea time biscuits", "-c", "notes", home=home).stdout
+    # named itself, such a file was blamed on the terminal's encoding ("is the terminal set to UTF-8?")
+    named = hearth("index", os.fsdecode(bytes(folder) + b"/caf\xe9.md"), "-c", "notes", home=home)
+    assert_one_line(named, 2, "is not valid UTF-8 (a name from another system's encoding, such as Latin-1)")
     # the listing counts what the run skipped ("0 skipped" after "2 skipped": only unreadable files were kept)
     assert "notes: 1 file, 1 chunk, 2 skipped" in hearth("collections", "list", home=home).stdout
     pipe = tmp_path / "pipe.md"
