@@ -121,7 +121,7 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     path = ctx.assistant.models.add(args.path, copy=args.copy)
     print(f"Added {path}{' (copied)' if args.copy else ''}.")
     if path.is_dir():  # "Added" alone, for a folder holding no model, read as if models had been found
-        found = [e for e in ctx.assistant.models.entries() if e.path.is_relative_to(path)]
+        found = ctx.assistant.models.files_under(path)  # entries() read every model's header to count them
         print(f"It holds {counted(len(found), 'model')} (`hearth models list` lists them)." if found else
               "It holds no .gguf model yet; models put there later are listed.")
     return 0

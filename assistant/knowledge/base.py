@@ -156,10 +156,7 @@ class KnowledgeBase:
         row = self.store.collection(collection)
         recorded = set(row.sources) if row is not None else set()
         typos = [p for p in given if not p.exists() and str(source_path(p)) not in recorded]
-        given = [p for p in given if p not in typos]
-        if not given:
-            raise NothingToIndexError(f"Nothing to index: {', '.join(map(str, typos))} "
-                                      f"{'does' if len(typos) == 1 else 'do'} not exist.")
+        given = [p for p in given if p not in typos]  # not empty: Assistant.index refuses when none exists
         unreadable = [p for p in given if p.is_file() and not is_supported(p)]
         if unreadable and all(p in unreadable or not p.exists() for p in given):
             # an empty collection made from `hearth index /etc/passwd` said "0 files" and exited 0

@@ -101,10 +101,10 @@ class SentenceTransformerEmbedder:
     def load(self) -> None:
         """Load what the first batch uses now, not in the middle of it: the NumPy encoder, or torch for a model
         NumPy cannot run."""
-        if self._query_encoder() is None:
+        if self._numpy_encoder() is None:
             _ = self.model
 
-    def _query_encoder(self) -> BertEncoder | None:
+    def _numpy_encoder(self) -> BertEncoder | None:
         with self._numpy_lock:
             if self._numpy is _UNLOADED:
                 self._numpy = bert_numpy.load(self.path)
@@ -138,8 +138,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        if not self._window and self._query_encoder() is not None:
-            return self._query_encoder().max_len - 2  # type: ignore[union-attr]
+        if not self._window and self._numpy_encoder() is not None:
+            return self._numpy_encoder().max_len - 2  # type: ignore[union-attr]
         return int(self._window or self.model.max_seq_length) - 2  # [CLS] and [SEP]
 
     @property
@@ -161,7 +161,7 @@ class SentenceTransformerEmbedder:
         thread: a dozen tokens gain nothing from intra-op parallelism, and when the CPU is busy torch's
         spinning worker threads made one query 5-10x slower on a 2-core machine.
         """
-        encoder = self._query_encoder()
+        encoder = self._numpy_encoder()
         if encoder is not None:
             return encoder.embed(texts, self.batch_size)
         model = self.model

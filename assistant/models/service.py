@@ -72,6 +72,10 @@ class ModelsService:
         m = self._model_settings(path)
         return (m.n_ctx if n_ctx is None else n_ctx), m.kv_cache
 
+    def files_under(self, folder: Path) -> list[Path]:
+        """The library's model files inside ``folder``, found without reading their headers."""
+        return [path for path, _source in self.library.scan() if path.is_relative_to(folder)]
+
     def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
         """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: each model's
         own, see :meth:`_load_for`) with its KV cache type."""
