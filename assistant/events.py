@@ -151,18 +151,22 @@ class Progress:
     item_done: int = 0  # of its passages embedded, while a large one embeds (its minutes leave the file bar still)
     item_total: int = 0
     item_files: int = 1  # files embedded together with their passages (item is the last of them)
+    item_cut: float | None = None  # share of it cut into passages, while a large one is cut (a 20 MB line: minutes)
 
 
 def reading(progress: Progress) -> str:
-    """The file a job is reading as every front end names it, "huge.log (448 of 3,136 passages embedded)", or
-    "doc090.txt and 11 more files (128 of 132 passages embedded)" for small files embedded together (the
-    batch's count was said as the last file's); "" when it reads none."""
+    """The file a job is reading as every front end names it: "huge.log (35% split into passages)", then
+    "huge.log (448 of 3,136 passages embedded)", or "doc090.txt and 11 more files (128 of 132 passages
+    embedded)" for small files embedded together (the batch's count was said as the last file's); "" when it
+    reads none."""
     if not progress.item:
         return ""
     name = os.path.basename(progress.item)
     if progress.item_files > 1:
         others = progress.item_files - 1
         name += f" and {others:,} more file{'s' if others > 1 else ''}"
+    if progress.item_cut is not None:
+        return f"{name} ({progress.item_cut:.0%} split into passages)"
     return f"{name} ({progress.item_done:,} of {progress.item_total:,} passages embedded)" if progress.item_total \
         else name
 

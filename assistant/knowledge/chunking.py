@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Generator, Iterator
 
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from tokenizers import Tokenizer
@@ -30,6 +31,15 @@ _BARE_HEADING = re.compile(r"#{1,6} [^\r\n]*")
 #: 8 s over one 250 KB line (1 s for the same line alone), growing faster than the line: a 1 MB minified or
 #: log file held indexing for 2 minutes.
 LONG_LINE = 10_000
+#: A line longer than this is given to the splitter in parts of about this many characters, cut at a space
+#: where there is one. Even alone its time grew faster than the line: 1 MB took 8 s, 2 MB 28 s, 4 MB 91 s, and
+#: a 20 MB one-line file had not ended after 19 minutes, deaf to Ctrl+C (the splitter's one call held Python),
+#: with no progress. In parts it is linear (about 4 s per MB here) and heard between parts. Only lines this
+#: long are cut differently, so the chunker's version stays: a file was re-read for nothing everywhere else.
+LINE_PART = 50_000
+#: Line ends as the chunker and the citations count them: LF, CRLF and a lone CR (classic Mac files, whose
+#: passages were all cited at line 1; an index made before keeps those numbers until the file changes).
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def uncut(tokenizer: Tokenizer) -> Tokenizer:
@@ -55,25 +65,43 @@ class Chunker:
         return f"v{CHUNKER_VERSION}-{self.capacity}t-{self.overlap}o"
 
     def split(self, doc: Document) -> list[Piece]:
-        """The file's passages, a passage repeated in it (a log's, a junk file's) once, where it first occurs:
-        400 copies of one "[[[[…" passage took every place of the dense ranking, so the one file holding the
-        word searched for had no dense vote and tied with them for the first hit (copies in two files stay:
-        each is a place the user may look)."""
+        """The file's passages (see :meth:`cut`)."""
+        steps = self.cut(doc)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as end:
+                return end.value
+
+    def cut(self, doc: Document) -> Generator[tuple[int, int], None, list[Piece]]:
+        """:meth:`split`'s work in steps, for a caller that reports progress or stops between them: yields
+        (characters cut, characters in the file) after each part the splitter reads, and returns the passages.
+
+        A passage repeated in the file (a log's, a junk file's) is kept once, where it first occurs: 400 copies
+        of one "[[[[…" passage took every place of the dense ranking, so the one file holding the word searched
+        for had no dense vote and tied with them for the first hit (copies in two files stay: each is a place
+        the user may look)."""
         splitter = self._markdown if doc.kind == "markdown" else self._text
         markdown = doc.kind == "markdown"
-        pieces = [piece for unit in doc.units for piece in _split_unit(splitter, unit, doc.language, markdown)]
+        total, done = sum(len(unit.text) for unit in doc.units), 0
+        pieces: list[Piece] = []
+        for unit in doc.units:
+            chunks: list[tuple[int, str]] = []
+            for offset, segment in _segments(unit.text):
+                chunks += [(offset + start, text) for start, text in splitter.chunk_indices(segment)]
+                done += len(segment)
+                yield done, total
+            pieces += _pieces(unit, chunks, doc.language, markdown)
         first: dict[str, Piece] = {}
         for piece in pieces:
             first.setdefault(piece.text, piece)
         return list(first.values())
 
 
-def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language: str | None,
-                markdown: bool) -> list[Piece]:
-    newlines = [i for i, ch in enumerate(unit.text) if ch == "\n"]
+def _pieces(unit: Unit, chunks: list[tuple[int, str]], language: str | None, markdown: bool) -> list[Piece]:
+    """The unit's chunks (offset in the unit, text) as passages, with their lines and heading."""
+    line_ends = [m.start() for m in _LINE_END.finditer(unit.text)]
     heading_offsets = [offset for offset, _ in unit.headings]
-    chunks = [(offset + start, text) for offset, segment in _segments(unit.text)
-              for start, text in splitter.chunk_indices(segment)]
     if markdown and not all(_BARE_HEADING.fullmatch(text) for _, text in chunks):
         chunks = [(start, text) for start, text in chunks if not _BARE_HEADING.fullmatch(text)]
     pieces = []
@@ -81,30 +109,42 @@ def _split_unit(splitter: TextSplitter | MarkdownSplitter, unit: Unit, language:
         end = start + len(text)
         line_start = line_end = None
         if unit.first_line is not None:
-            line_start = unit.first_line + bisect.bisect_left(newlines, start)
-            line_end = unit.first_line + bisect.bisect_left(newlines, end - 1)
+            line_start = unit.first_line + bisect.bisect_left(line_ends, start)
+            line_end = unit.first_line + bisect.bisect_left(line_ends, end - 1)
         heading = _heading_at(unit, heading_offsets, start, end)
         pieces.append(Piece(text, unit.page, line_start, line_end, heading, language))
     return pieces
 
 
 def _segments(text: str) -> list[tuple[int, str]]:
-    """``text`` as (offset, part) pieces the splitter cuts in time: each line longer than LONG_LINE alone, the
-    lines between them together (so text without such a line is one piece, cut exactly as before)."""
+    """``text`` as (offset, part) pieces the splitter cuts in time: each line longer than LONG_LINE alone (in
+    parts of LINE_PART), the lines between them together (so text without such a line is one piece, cut
+    exactly as before)."""
     if len(text) <= LONG_LINE:
         return [(0, text)]
     pieces: list[tuple[int, str]] = []
-    start = offset = 0
-    for line in text.split("\n"):
-        if len(line) > LONG_LINE:
+    start = offset = 0  # start: of the lines not yet given; offset: of the line read now
+    for end in [m.start() for m in _LINE_END.finditer(text)] + [len(text)]:
+        if end - offset > LONG_LINE:
             if offset > start:
                 pieces.append((start, text[start:offset]))
-            pieces.append((offset, line))
-            start = offset + len(line)
-        offset += len(line) + 1
+            pieces += _parts(text, offset, end)
+            start = end
+        offset = end + (2 if text.startswith("\r\n", end) else 1)
     if start < len(text):
         pieces.append((start, text[start:]))
     return pieces
+
+
+def _parts(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """``text[start:end]`` (one long line) in parts of at most LINE_PART characters, each cut after the last
+    space of its second half where it has one (a base64 or minified line has none: cut where the part ends)."""
+    while end - start > LINE_PART:
+        space = text.rfind(" ", start + LINE_PART // 2, start + LINE_PART)
+        cut = space + 1 if space >= 0 else start + LINE_PART
+        yield start, text[start:cut]
+        start = cut
+    yield start, text[start:end]
 
 
 def _heading_at(unit: Unit, offsets: list[int], start: int, end: int) -> str | None:

@@ -122,7 +122,9 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
         rescores = reranker.score(text, [c.text for c, _ in hits])
         hits = sorted([(c, s) for (c, _), s in zip(hits, rescores, strict=True)], key=lambda h: h[1], reverse=True)
     hits = hits[:k]
-    matched = None if mode == "dense" else store.holding_words([c.id for c, _ in hits], text)
+    ids = [c.id for c, _ in hits]
+    # keyword mode's hits all come from the words' own FTS5 query: no second query needed to say they hold them
+    matched = None if mode == "dense" else set(ids) if mode == "keyword" else store.holding_words(ids, text)
     return [_citation(chunk, score, None if matched is None else chunk.id in matched) for chunk, score in hits]
 
 

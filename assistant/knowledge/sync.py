@@ -77,7 +77,7 @@ class _Tally:
     last_event: float = 0.0
 
     def event(self, message: str, item: str = "", item_done: int = 0, item_total: int = 0,
-              item_files: int = 1) -> Progress:
+              item_files: int = 1, item_cut: float | None = None) -> Progress:
         """An event saying ``message`` ("done", "cancelled", …, or READING ``item``)."""
         self.last_event = time.monotonic()
         elapsed = max(self.last_event - self.started, 1e-6)
@@ -86,7 +86,7 @@ class _Tally:
         rate = (self.chunks + self.partial_chunks) / elapsed
         return Progress(JOB, self.done_files, self.total_files, "files", rate=rate, eta_s=eta, message=message,
                         errors=tuple(self.errors), item=item, item_done=item_done, item_total=item_total,
-                        item_files=item_files)
+                        item_files=item_files, item_cut=item_cut)
 
 
 class IndexJob:
@@ -157,7 +157,7 @@ class IndexJob:
                     if self.cancel.is_set():
                         break
                 yield tally.event(READING, f.path)
-            self._read(f, known.get(f.path), batch, tally)
+            yield from self._read(f, known.get(f.path), batch, tally)
             due = time.monotonic() - tally.last_event > _EVENT_INTERVAL_S
             if due or len(tally.errors) > errors_before:
                 yield tally.event(READING, f.path)
@@ -224,7 +224,10 @@ class IndexJob:
             yield _repair_progress(len(missing), len(missing), started)
         return True
 
-    def _read(self, f: FoundFile, old: FileState | None, batch: _Batch, tally: _Tally) -> None:
+    def _read(self, f: FoundFile, old: FileState | None, batch: _Batch, tally: _Tally,
+              ) -> Generator[Progress, None, None]:
+        """Read and chunk one file into ``batch`` (or record why it cannot be), with progress while a large
+        one is cut; a cancel meanwhile leaves it out of the batch."""
         signature = self.chunker.signature
         try:
             data = Path(f.path).read_bytes()
@@ -243,9 +246,20 @@ class IndexJob:
             pieces = [Piece(c.text, c.page, c.line_start, c.line_end, c.heading, c.language) for c in twins]
         else:
             try:
-                pieces = self.chunker.split(load(Path(f.path), data))
+                doc = load(Path(f.path), data)
             except UnreadableFileError as exc:
                 self._skip(state, str(exc), batch, tally)
+                return
+            steps = self.chunker.cut(doc)
+            while not self.cancel.is_set():  # heard between parts: a 20 MB line is minutes of cutting
+                try:
+                    done, total = next(steps)
+                except StopIteration as end:
+                    pieces = end.value
+                    break
+                if time.monotonic() - tally.last_event > _EVENT_INTERVAL_S:
+                    yield tally.event(READING, f.path, item_cut=done / total)
+            else:  # cancelled
                 return
         batch.files.append(state)
         batch.chunks += [self._chunk(state, i, p) for i, p in enumerate(pieces)]

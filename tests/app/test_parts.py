@@ -421,6 +421,8 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
                        item=str(Path("/n/logs/huge.log").resolve()), item_done=448, item_total=3136)
     panel.update_progress(reading)
     assert panel.detail.text().endswith("\nReading huge.log (448 of 3,136 passages embedded)"), panel.detail.text()
+    panel.update_progress(replace(reading, item_done=0, item_total=0, item_cut=0.35))  # a 20 MB line is cut first
+    assert panel.detail.text().endswith("\nReading huge.log (35% split into passages)"), panel.detail.text()
     panel.update_progress(replace(reading, message="scanning done", item="", item_done=0, item_total=0))
     assert "Reading" not in panel.detail.text()
     panel.finish("Stopped", complete=False)

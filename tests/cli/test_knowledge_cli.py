@@ -374,6 +374,23 @@ def test_small_files_embedded_together_are_named_as_a_batch(tmp_path: Path, caps
                          for line in lines), lines
 
 
+def test_a_one_line_file_says_how_much_of_it_is_split_while_it_is_cut(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 20 MB one-line file ran 18 minutes with an empty log (stderr to a file) and no end in sight. Its
+    cutting is reported now (a log file's lines, written at every event here)."""
+    from assistant.knowledge import chunking, sync
+
+    monkeypatch.setattr(knowledge_cmds, "_LOG_EVERY_S", 0.0)
+    monkeypatch.setattr(sync, "_EVENT_INTERVAL_S", 0.0)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "dump.log").write_text("lorem ipsum dolor sit amet " * (chunking.LINE_PART // 8))
+    assert cli.main(["index", str(folder), "-c", "dump"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "split into passages" in line]
+    assert len(lines) >= 3 and lines[0].startswith("indexing: 0/1 files · dump.log (") and \
+        lines[-1].endswith("dump.log (100% split into passages)"), lines
+
+
 def test_an_exported_grounded_answer_lists_the_sources_its_numbers_cite(docs: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """`hearth history export` wrote "… pier 9 [1]." with nothing saying what [1] is."""
@@ -550,6 +567,9 @@ def test_a_search_that_matched_no_word_says_its_hits_are_only_nearest_in_meaning
     assert all(h["words"] is (Path(h["path"]).name == "bike.txt") for h in hits), hits
     assert cli.main(["search", "bicycle lock", "-c", "mine", "--mode", "dense", "--json"]) == 0
     assert all(h["words"] is None for h in json.loads(capsys.readouterr().out)["hits"])  # not asked
+    assert cli.main(["search", "bicycle lock", "-c", "mine", "--mode", "keyword", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]  # every keyword hit holds a word: no second query asks
+    assert hits and all(h["words"] is True for h in hits)
     assert cli.main(["search", "bicycle", "-c", "mine"]) == 0
     out, err = capsys.readouterr()
     first = out.splitlines()[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 from tokenizers import Tokenizer
 
 from assistant.knowledge.chunking import Chunker
@@ -121,3 +122,55 @@ def test_a_very_long_line_is_chunked_on_its_own_with_true_line_numbers(
     assert {w for p in pieces for w in p.text.split()} == set(text.split())
     assert (pieces[0].line_start, pieces[0].line_end) == (1, 2) and pieces[-1].line_start == 4
     assert _segments("short\n" * 3000) == [(0, "short\n" * 3000)]  # no long line: one piece, as before
+
+
+def test_a_line_of_megabytes_reaches_the_splitter_in_parts_cut_at_spaces(
+        real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One 20 MB line was given to the splitter whole: its time grew faster than the line (4 MB 91 s) and the
+    run never ended, deaf to Ctrl+C. It goes in parts of LINE_PART, each cut after a space, every word kept
+    whole and every passage cited at the line; a line without spaces (base64) is cut where its part ends."""
+    from semantic_text_splitter import TextSplitter
+
+    from assistant.knowledge import chunking
+
+    words = " ".join(f"w{i}" for i in range(3 * chunking.LINE_PART // 6))  # ~3 parts of words
+    sizes: list[int] = []
+
+    class Recording:  # the real splitter, whose calls' sizes are noted
+        def __init__(self, real: TextSplitter) -> None:
+            self.real = real
+
+        def chunk_indices(self, text: str) -> list[tuple[int, str]]:
+            sizes.append(len(text))
+            return self.real.chunk_indices(text)
+
+    chunker = _chunker(real_embedder, tokens=200, overlap=0)
+    monkeypatch.setattr(chunker, "_text", Recording(chunker._text))
+    doc = Document("text", (Unit("before\n" + words + "\nafter", first_line=1),))
+    steps = list(itertools.islice(chunker.cut(doc), 10))
+    assert len(steps) == len(sizes) >= 4 and steps[-1][0] <= steps[-1][1] == len(doc.units[0].text)
+    assert max(sizes) <= chunking.LINE_PART and all(a[0] < b[0] for a, b in itertools.pairwise(steps))
+    pieces = chunker.split(doc)
+    assert {w for p in pieces for w in p.text.split()} == set(doc.units[0].text.split())  # no word cut in two
+    assert {(p.line_start, p.line_end) for p in pieces if p.text.startswith("w")} == {(2, 2)}
+    assert pieces[-1].text == "after" and pieces[-1].line_start == 3
+    blob = "QUJD" * (chunking.LINE_PART // 2)  # 2 parts' worth, no space
+    assert [len(part) for _, part in chunking._segments(blob)] == [chunking.LINE_PART, chunking.LINE_PART]
+
+
+def test_lines_ending_in_a_lone_carriage_return_are_counted(
+        tmp_path: Path, real_embedder: SentenceTransformerEmbedder) -> None:
+    """A classic Mac file (lines ended by CR alone) had every passage cited at line 1."""
+    path = tmp_path / "old-mac.txt"
+    lines = [f"Entry {i}: the code of locker {i} is MKE{i:03d}." for i in range(1, 301)]
+    path.write_bytes("\r".join(lines).encode())
+    crlf = tmp_path / "windows.txt"
+    crlf.write_bytes("\r\n".join(lines).encode())
+    for file in (path, crlf):
+        pieces = _chunker(real_embedder).split(load(file, file.read_bytes()))
+        assert len(pieces) > 5
+        for p in pieces:
+            first = p.text.splitlines()[0]
+            assert lines[p.line_start - 1] == first and lines[p.line_end - 1] == p.text.splitlines()[-1], file
+        (hit,) = [p for p in pieces if "MKE250" in p.text][:1]
+        assert hit.line_start <= 250 <= hit.line_end

@@ -354,17 +354,61 @@ def test_a_big_file_is_named_in_the_progress_while_it_is_read(kb: KnowledgeBase,
     (folder / "b-big.log").write_text("The boiler started at dawn.\n" * 5000)  # 140 KB
     events = kb.index([folder], "logs")
     shown: dict[str, str] = {}
-    split = Chunker.split
+    cut = Chunker.cut
 
     def remembering(chunker: Chunker, doc):  # what the progress said last when each file's chunking began
         shown[str(len(shown))] = last.item
-        return split(chunker, doc)
+        return cut(chunker, doc)
 
-    monkeypatch.setattr(Chunker, "split", remembering)
+    monkeypatch.setattr(Chunker, "cut", remembering)
     last = next(events)
     for last in events:  # noqa: B007 - read by remembering()
         pass
     assert shown["1"].endswith("b-big.log"), shown
+
+
+def test_a_one_line_file_is_cut_with_progress_and_a_cancel_stops_the_cutting(
+        kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 20 MB one-line file was cut in one call for 19 minutes and more: no progress, and neither the window's
+    Stop nor Ctrl+C was heard. It is cut in parts, saying how far it got, and a cancel stops it between parts."""
+    from dataclasses import replace
+
+    from assistant.events import Cancel, Progress, reading
+    from assistant.knowledge import chunking, sync
+    from assistant.knowledge.chunking import Chunker
+
+    monkeypatch.setattr(sync, "_EVENT_INTERVAL_S", 0.0)  # an event per part, not per 0.2 s
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.md").write_text("The spare key is under the pot.\n")
+    (folder / "export.log").write_text("lorem ipsum dolor sit amet " * (chunking.LINE_PART // 8))  # 4 parts
+    shares = [e.item_cut for e in kb.index([folder], "one") if e.item_cut is not None and "export" in e.item]
+    assert len(shares) >= 4 and shares == sorted(shares) and 0 < shares[0] < shares[-1] <= 1.0, shares
+    assert reading(replace(Progress("index", 0), item="/x/export.log", item_cut=0.35)) == \
+        "export.log (35% split into passages)"
+
+    pulled: list[tuple[int, int]] = []
+    cut = Chunker.cut
+
+    def counting(chunker: Chunker, doc):  # the real cutting, its steps counted
+        steps = cut(chunker, doc)
+        while True:
+            try:
+                pulled.append(next(steps))
+            except StopIteration as end:
+                return end.value
+            yield pulled[-1]
+
+    monkeypatch.setattr(Chunker, "cut", counting)
+    cancel = Cancel()
+    events = []
+    for event in kb.index([folder], "two", cancel=cancel):
+        events.append(event)
+        if event.item_cut is not None and "export" in event.item:
+            cancel.set()
+    cut_parts = [step for step in pulled if step[1] > 100_000]  # export.log's
+    assert events[-1].message == "cancelled" and len(cut_parts) == 1, pulled  # not one part more was cut
+    assert sorted(Path(p).name for p in contents(kb.store, "two")) == ["a.md"]
 
 
 def test_files_read_before_a_large_one_are_kept_when_it_is_cancelled(kb: KnowledgeBase, tmp_path: Path) -> None:
