@@ -40,7 +40,16 @@ from assistant.config import (
     save_settings,
 )
 from assistant.engine.prompt_store import PromptStore
-from assistant.errors import ConfigError, HearthError, InputError, ModelLoadError
+from assistant.errors import (
+    ConfigError,
+    HearthError,
+    InputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    NotGGUFError,
+    TruncatedModelError,
+    UnsupportedArchitectureError,
+)
 from assistant.events import (
     BackgroundEvent,
     Done,
@@ -600,7 +609,12 @@ class Assistant:
             return self._ensure_remote_llm(model)
         if model is None:
             if not self.engine.loaded:
-                return self._load(self.model_path(), self.load_settings(), progress, cancel)
+                try:
+                    return self._load(self.model_path(), self.load_settings(), progress, cancel)
+                except (ModelNotFoundError, NotGGUFError, TruncatedModelError, UnsupportedArchitectureError) as exc:
+                    # the file itself is unusable ("Model file not found: …" was all `hearth ask` said)
+                    raise type(exc)(f"{str(exc).rstrip('.')}. It is the chat model in the settings: pick another "
+                                    "one (Models → Use, or `hearth models use NAME`).") from None
             return self.engine.info
         path = Path(model).expanduser().resolve()
         if not self.engine.loaded or Path(self.engine.info.path).resolve() != path:

@@ -152,6 +152,17 @@ class Progress:
     item_total: int = 0
     item_files: int = 1  # files embedded together with their passages (item is the last of them)
     item_cut: float | None = None  # share of it cut into passages, while a large one is cut (a 20 MB line: minutes)
+    #: An indexing run's files read for the first time, read again for new content, and gone (its last event):
+    #: a re-run that found nothing new printed the same summary as the first run.
+    changes: tuple[int, int, int] | None = None
+
+
+def changes_text(progress: Progress) -> str:
+    """What an indexing run changed, "nothing changed" or "2 added, 1 changed, 1 removed"; "" when not said."""
+    if progress.changes is None:
+        return ""
+    parts = [f"{n:,} {word}" for n, word in zip(progress.changes, ("added", "changed", "removed"), strict=True) if n]
+    return ", ".join(parts) or "nothing changed"
 
 
 def reading(progress: Progress) -> str:

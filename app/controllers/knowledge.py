@@ -20,7 +20,7 @@ from app.views.composer import Composer
 from app.views.dialogs import confirm, show_error
 from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
-from assistant.events import Cancel, CollectionSynced, Progress, counted
+from assistant.events import Cancel, CollectionSynced, Progress, changes_text, counted
 
 
 def _sync_ended(collection: str, p: Progress) -> str:
@@ -97,7 +97,8 @@ class KnowledgeController(QObject):
         info = next((c for c in infos if c.name == name), None)
         if info is not None and not self.indexing:  # the counts `hearth index` prints: files held, files skipped
             files, skipped = counted(info.files, "file"), f", {len(self.errors)} skipped" if self.errors else ""
-            self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}." if complete else
+            changes = f" ({changes_text(self.last)})" if self.last is not None and self.last.changes else ""
+            self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}." if complete else
                               f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)
         self.model.set_items(infos)
         self.composer.set_collections([c.name for c in infos])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
-from assistant.events import counted, reading, time_left
+from assistant.events import changes_text, counted, reading, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -123,14 +123,16 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     result = {
         "collection": args.collection, "status": last.message, "files": info.files, "chunks": info.chunks,
         "seconds": round(time.monotonic() - start, 2), "watched": info.watched,
+        **dict(zip(("added", "changed", "removed"), last.changes or (None, None, None), strict=True)),
         "skipped": [{"path": p, "reason": r} for p, r in last.errors],
     }
     if args.json:
         print_json(result)
     else:
         watched = ", watched for changes" if info.watched else ""
+        changes = f": {changes_text(last)}" if last.changes else ""  # "done in 0.9 s: nothing changed"
         print(f"{args.collection}: {counted(info.files, 'file')}, {counted(info.chunks, 'chunk')} ({last.message} in "
-              f"{result['seconds']} s{watched}); {len(last.errors)} skipped")
+              f"{result['seconds']} s{changes}{watched}); {len(last.errors)} skipped")
         for path, reason in last.errors:
             print(f"  skipped {one_line(path)}: {reason}")
     # a path named that does not exist (a typo beside real folders) fails the command, as `ls a typo` does

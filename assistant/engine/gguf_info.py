@@ -242,9 +242,14 @@ def _check_complete(path: Path, size: int, data_start: int, tensors: list[tuple[
             raise NotGGUFError(f"{path.name} uses tensor type {ggml_type}, unknown to this build.") from None
     if needed > size:
         raise TruncatedModelError(
-            f"{path.name} is truncated: it is {size / 1e6:.1f} MB but its tensors need {needed / 1e6:.1f} MB. "
-            "The download was probably interrupted; download it again."
+            f"{path.name} is truncated: it is {size / 1e6:.1f} MB but its tensors need {needed / 1e6:.1f} MB "
+            f"({_missing(needed - size)} missing). The download was probably interrupted; download it again."
         )
+
+
+def _missing(nbytes: int) -> str:
+    """How much of a truncated file is missing, exact where MB would round it away ("1 byte", "4,096 bytes")."""
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 100_000 else f"{nbytes:,} byte{'s' if nbytes != 1 else ''}"
 
 
 #: A quantization or shard suffix in a file name, and what follows it ("-Q4_K_M", ".Q4_1", "-f16-00001-of-00002").

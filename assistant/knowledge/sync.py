@@ -73,6 +73,8 @@ class _Tally:
     partial_bytes: float = 0.0  # of the batch being embedded now, by the share of its passages embedded
     partial_chunks: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    added: int = 0  # files read for the first time (skipped ones are not counted: they are listed)
+    changed: int = 0  # files read again for new content (not those whose timestamp alone changed)
     started: float = field(default_factory=time.monotonic)
     last_event: float = 0.0
 
@@ -179,7 +181,7 @@ class IndexJob:
         self.store.remove_files(self.collection, gone)
         self.store.mark_synced(self.collection)
         self.ended = RUN_ENDED
-        yield tally.event("done")
+        yield replace(tally.event("done"), changes=(tally.added, tally.changed, len(gone)))
 
     def _cancelled(self) -> None:
         self.ended = RUN_INTERRUPTED if getattr(self.cancel, "quitting", False) else RUN_STOPPED
@@ -264,6 +266,10 @@ class IndexJob:
         batch.files.append(state)
         batch.chunks += [self._chunk(state, i, p) for i, p in enumerate(pieces)]
         self._count(f, batch, tally, None)
+        if old is None:
+            tally.added += 1
+        else:
+            tally.changed += 1
 
     def _skip(self, state: FileState, reason: str, batch: _Batch, tally: _Tally) -> None:
         batch.files.append(replace(state, error=reason))

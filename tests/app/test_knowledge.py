@@ -47,7 +47,7 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=120_000)
     assert panel.bar.value() == panel.bar.maximum() == 3 and "ready" in panel.title.text()
     # the counts `hearth index` prints: the garbage PDF is skipped, not counted as indexed (it said "3 files")
-    qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped.")
+    qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (2 added).")
     assert panel.errors_button.isVisible() and window.ctl.knowledge.errors[0][0].endswith("garbage.pdf")
     qtbot.waitUntil(lambda: window.composer.selected_collections() == ["household"])
     assert [c.name for c in window.collections_model.items()] == ["household"]
@@ -72,6 +72,14 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     answer = window.chat_view.last("assistant")
     assert answer.passages and not any(p.cited for p in answer.passages)
     assert answer.notices.isVisible() and UNSUPPORTED_NOTICE in answer.notices.text().split("\n")
+
+    # the same folder dropped again: the summary says the run found nothing new (it read as the first run's)
+    drop(window, folder)
+    dialog = [d for d in window.findChildren(CollectionDialog) if d.isVisible()][-1]
+    assert dialog.name.currentText() == "household"
+    dialog.accept()
+    qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (nothing "
+                    "changed).", timeout=60_000)
 
 
 def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_name(window: MainWindow,

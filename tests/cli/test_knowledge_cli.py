@@ -374,6 +374,26 @@ def test_small_files_embedded_together_are_named_as_a_batch(tmp_path: Path, caps
                          for line in lines), lines
 
 
+def test_a_run_says_what_it_changed_and_a_rerun_that_nothing_did(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second `hearth index` of an unchanged folder printed the first run's summary word for word."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"n{i}.txt").write_text(f"Heron number {i} fishes by the weir.\n")
+    assert cli.main(["index", str(folder), "-c", "notes"]) == 0
+    assert "(done in " in (out := capsys.readouterr().out) and " s: 3 added); 0 skipped" in out, out
+    assert cli.main(["index", str(folder), "-c", "notes"]) == 0
+    assert " s: nothing changed); 0 skipped" in capsys.readouterr().out
+    (folder / "n0.txt").write_text("Heron number 0 moved to the harbour.\n")
+    (folder / "n1.txt").unlink()
+    (folder / "n3.txt").write_text("A new heron.\n")
+    os.utime(folder / "n2.txt", (1e9, 1e9))  # only its timestamp: not a change
+    assert cli.main(["index", str(folder), "-c", "notes", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["added"], result["changed"], result["removed"], result["files"]) == (1, 1, 1, 3), result
+
+
 def test_a_one_line_file_says_how_much_of_it_is_split_while_it_is_cut(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A 20 MB one-line file ran 18 minutes with an empty log (stderr to a file) and no end in sight. Its

@@ -155,6 +155,10 @@ def test_bad_files_and_names_give_one_clear_line(hearth_home: Path, tmp_path: Pa
         out = hearth(*args, home=hearth_home)
         assert out.returncode == code, out.stderr
         assert out.stderr.startswith("hearth: ") and words in out.stderr and "Traceback" not in out.stderr
+    # one byte short said "it is 98.4 MB but its tensors need 98.4 MB"
+    cut.write_bytes(chat_model_path.read_bytes()[:-1])
+    out = hearth("models", "inspect", str(cut), home=hearth_home)
+    assert out.returncode == 3 and "need 98.4 MB (1 byte missing). The download" in out.stderr, out.stderr
 
 
 def test_catalog_lists_downloadable_models_with_fit(hearth_home: Path) -> None:
@@ -163,6 +167,18 @@ def test_catalog_lists_downloadable_models_with_fit(hearth_home: Path) -> None:
     assert any(r["draft"] for r in rows)
     text = hearth("models", "catalog", home=hearth_home).stdout
     assert f"hearth models download {rows[0]['repo']} {rows[0]['file']}" in text
+
+
+def test_a_chat_model_deleted_after_use_is_said_with_the_way_out(hearth_home: Path, my_models: Path) -> None:
+    """`hearth ask` said only "Model file not found: …/smol-copy.gguf" (exit 3); doctor knew the fix."""
+    copy = my_models / "smol-copy.gguf"
+    assert hearth("models", "use", str(copy), home=hearth_home).returncode == 0
+    copy.unlink()
+    for args in (("ask", "Hi"), ("chat",)):
+        out = hearth(*args, home=hearth_home)
+        assert out.returncode == 3 and out.stderr.strip() == (
+            f"hearth: Model file not found: {copy}. It is the chat model in the settings: pick another one "
+            "(Models → Use, or `hearth models use NAME`)."), out.stderr
 
 
 def test_use_by_shown_name_or_a_unique_part_of_it(hearth_home: Path, my_models: Path) -> None:
