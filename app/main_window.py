@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
         """Restyle the app and re-render messages so rich text and icons match the new theme."""
         app = QApplication.instance()
         assert isinstance(app, QApplication)
+        if themes.resolve(settings.appearance.theme, settings.appearance.font_size) == self.theme:
+            return  # every Apply restyled the whole app (0.3 s and more) though the look had not changed
         self.theme = themes.apply(app, settings.appearance.theme, settings.appearance.font_size)
         self.chat_view.theme = self.source_panel.theme = self.theme
         for message in self.chat_view.messages:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from assistant.errors import HearthError
@@ -32,6 +33,12 @@ class Job:
     on_done: Callable[[Any], None] | None = None
     on_item: Callable[[Any], None] | None = None
     on_failed: Callable[[str], None] | None = None
+    #: The window part the callbacks fill in (a dialog): once it is deleted (closed), its results are dropped.
+    owner: QObject | None = None
+
+    def delivered(self) -> bool:
+        """Whether results still have somewhere to go."""
+        return self.owner is None or shiboken6.isValid(self.owner)
 
 
 def describe(exc: BaseException) -> str:
@@ -94,22 +101,22 @@ class Lane(QObject):
     def _item(self, delivery: tuple[Job, Any]) -> None:
         job, value = delivery
         assert job.on_item is not None
-        if not self.stopped:
+        if not self.stopped and job.delivered():
             job.on_item(value)
 
     @Slot(object)
     def _done(self, delivery: tuple[Job, Any]) -> None:
         job, result = delivery
         self.pending -= 1
-        if job.on_done is not None and not self.stopped:
+        if job.on_done is not None and not self.stopped and job.delivered():
             job.on_done(result)
 
     @Slot(object)
     def _failed(self, delivery: tuple[Job, str]) -> None:
         job, message = delivery
         self.pending -= 1
-        if self.stopped:
-            log.info("%s: a job failed after the window closed: %s", self.name, message)
+        if self.stopped or not job.delivered():
+            log.info("%s: a job failed after its window closed: %s", self.name, message)
         else:
             (job.on_failed or self.on_error)(message)
 

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
-from app.views.dialogs import show_error
+from app.views.dialogs import deleted_on_close, show_error
 from app.views.memory_dialog import MemoryDialog
 from app.workers import Job, Relay, Workers
 from assistant.events import BackgroundStatus, Progress, counted, time_left
@@ -48,6 +48,7 @@ class MemoryController(QObject):
     def open(self) -> MemoryDialog:
         dialog = MemoryDialog(self.assistant.settings.memory.enabled, self.window)
         self.dialog = dialog
+        deleted_on_close(dialog, lambda: self._forget(dialog))
         dialog.searchChanged.connect(self.search)
         dialog.addRequested.connect(lambda text: self._change(lambda m: m.add(text)))
         dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
@@ -60,6 +61,10 @@ class MemoryController(QObject):
         dialog.set_learning(learning_text(self.status))
         dialog.open()
         return dialog
+
+    def _forget(self, dialog: MemoryDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
 
     def background(self, status: BackgroundStatus) -> None:
         """The core's background status changed: show it, and list what a finished learning step stored."""

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.views.composer import Composer
-from app.views.dialogs import show_error
+from app.views.dialogs import deleted_on_close, show_error
 from app.views.settings_dialog import NOTHING_CHANGED, SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
@@ -216,10 +216,15 @@ class ModelController(QObject):
         dialog.accepted.connect(lambda: self._apply_dialog(dialog))
         dialog.applyRequested.connect(lambda: self._apply_dialog(dialog))
         self.dialog = dialog
+        deleted_on_close(dialog, lambda: self._forget(dialog))
         dialog.open()
         self._list_drafts(dialog)
         dialog.model.currentIndexChanged.connect(lambda _index: self._list_drafts(dialog))
         return dialog
+
+    def _forget(self, dialog: SettingsDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
 
     def _list_drafts(self, dialog: SettingsDialog) -> None:
         """Fill the dialog's draft-model picker for the model chosen in it: reading the candidates' GGUF
@@ -234,7 +239,8 @@ class ModelController(QObject):
             if dialog.model_path() == target:
                 dialog.set_draft_candidates([], message)
 
-        self.workers.io.submit(Job(lambda: models.draft_candidates(target), on_done=listed, on_failed=failed))
+        self.workers.io.submit(Job(lambda: models.draft_candidates(target), on_done=listed, on_failed=failed,
+                                   owner=dialog))
 
     def _apply_dialog(self, dialog: SettingsDialog) -> None:
         """Apply what was edited in ``dialog`` since it showed the settings in use, over the settings in use

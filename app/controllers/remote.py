@@ -36,4 +36,4 @@ class RemoteController(QObject):
         self.workers.network.submit(Job(
             lambda: assistant.test_remote(part, remote),
             on_done=lambda check: page.show_check(part, bool(check.ok), check_text(check)),
-            on_failed=lambda message: page.show_check(part, False, message)))
+            on_failed=lambda message: page.show_check(part, False, message), owner=dialog))

@@ -138,10 +138,16 @@ class ServerController(QObject):
     def attach_dialog(self, dialog: SettingsDialog) -> None:
         """Settings was opened: its Server page gets the live status and the token (made now, on first use)."""
         self.dialog = dialog
+        dialog.destroyed.connect(lambda *_: self._forget(dialog))
         self._show()
         token = self.assistant.settings.server.token
         if token:
             dialog.server_page.set_token(token)
         else:
             # the network lane: the io lane may be busy reading the library for seconds right after launch
-            self.workers.network.submit(Job(self.assistant.server_token, on_done=dialog.server_page.set_token))
+            self.workers.network.submit(Job(self.assistant.server_token, on_done=dialog.server_page.set_token,
+                                            owner=dialog))
+
+    def _forget(self, dialog: SettingsDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None

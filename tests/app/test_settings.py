@@ -275,3 +275,31 @@ def test_a_reload_beside_the_api_server_lets_the_answer_streaming_finish(qtbot: 
     stored = window.assistant.history.messages(window.ctl.chat.conversation_id)[-1]
     assert stored.role == "assistant" and not stored.partial and not (stored.stats or {}).get("error")
     assert stored.stats["completion_tokens"] == 200
+
+
+def test_closed_settings_and_memory_windows_are_freed_and_an_unchanged_apply_restyles_nothing(
+        qtbot: QtBot, make_window, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Settings window opened stayed alive, and every Apply restyled the whole app over all of them: the
+    window froze 0.3 s, then 0.4, 0.5 … 2 s as Settings was opened again. The memory window stayed alive too."""
+    from app import theme as themes
+    from app.views.memory_dialog import MemoryDialog
+
+    write_settings()
+    window = make_window()
+    styled: list[tuple[str, int]] = []
+    restyle = themes.apply
+    monkeypatch.setattr(themes, "apply",
+                        lambda app, name, size: styled.append((name, size)) or restyle(app, name, size))
+    for _ in range(3):
+        dialog = window.ctl.model.open_settings()
+        dialog._apply_clicked()  # nothing changed
+        dialog.reject()
+        qtbot.waitUntil(lambda: not window.findChildren(SettingsDialog))
+        window.ctl.memory.open().reject()
+        qtbot.waitUntil(lambda: not window.findChildren(MemoryDialog))
+    assert styled == [] and window.ctl.model.dialog is None and window.ctl.server.dialog is None
+    dialog = window.ctl.model.open_settings()
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.accept()
+    assert [name for name, _ in styled] == ["dark"] and window.theme.name == "dark"
+    qtbot.waitUntil(lambda: not window.findChildren(SettingsDialog))
