@@ -84,6 +84,17 @@ log = logging.getLogger(__name__)
 RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "kv_cache")
 _RELOAD_NAMES = {"n_ctx": "context", "n_threads": "threads", "n_batch": "batch", "n_gpu_layers": "GPU layers",
                  "kv_cache": "KV cache"}
+
+
+def _load_value(field: str, value: object) -> str:
+    """A load setting as Settings shows it ("threads 0" and "GPU layers -1" were the config file's values)."""
+    if field == "n_threads" and value == 0:
+        return "threads automatic"
+    if field == "n_gpu_layers" and value == -1:
+        return "GPU layers all"
+    return f"{_RELOAD_NAMES[field]} {value}"
+
+
 #: Per-answer fields: read at every turn, so a change applies to the next answer.
 _ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
                   "system_prompt", "speculative", "speculative_max_draft", "draft_model")
@@ -472,10 +483,15 @@ class Assistant:
                     setattr(self.settings.model, name, getattr(old.model, name))
                 self.save_settings()
                 raise
+            said = [f for f in RELOAD_FIELDS if f in reload_fields or f in edits]
             with_ = ", ".join(info.context_said(self.settings.model.n_ctx) if f == "n_ctx"
-                              else f"{_RELOAD_NAMES[f]} {getattr(self.settings.model, f)}" for f in RELOAD_FIELDS
-                              if f in reload_fields or f in edits)
-            changes.append(f"loaded {info.name}" + (f" with {with_}" if with_ else ""))  # it did not say what changed
+                              else _load_value(f, getattr(self.settings.model, f)) for f in said)
+            changes.append(f"loaded {info.name}" + (f" with {with_}" if with_ else ""))
+            if {"n_threads", "n_gpu_layers"} & set(said) and local.loaded:
+                # where it runs, as the status bar says it: "GPU layers -1" was said in green on a CPU-only build
+                changes.append(f"it runs on {local.device}")
+                if self.settings.model.n_gpu_layers and "no GPU support" in local.device:
+                    problems.append(changes[-1])
         loaded_info = info or (local.info if self._remote_engine is None and local.loaded else None)
         n_ctx = self.settings.model.n_ctx
         capped = loaded_info.context_capped(n_ctx) if loaded_info is not None else None
@@ -486,7 +502,15 @@ class Assistant:
         if self._remote_engine is None and self.engine.loaded and (
                 info is not None or any(getattr(new.model, f) != getattr(old.model, f) for f in _DRAFT_FIELDS)):
             draft = self.ensure_draft()
-            changes.append(f"draft model: {draft.name}" if draft is not None else "no draft model")
+            mode = self.settings.model.speculative
+            if draft is not None:
+                changes.append(f"draft model: {draft.name}")
+            elif mode in ("draft", "self"):  # said in green before, with the reason only in the log
+                changes.append(f"speculative decoding ({mode}) has no draft model: "
+                               f"{self.engine.draft_problem or 'none is chosen'}; answers are decoded plainly")
+                problems.append(changes[-1])
+            else:
+                changes.append("no draft model")
         return SettingsApplied(tuple(changes), info, tuple(problems))
 
     def sampling(self, preset: str | None = None, speculative: str | None = None, model: str | Path | None = None,

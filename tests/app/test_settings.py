@@ -117,6 +117,19 @@ def test_kv_cache_and_thread_choices_reload_the_model_with_them(qtbot: QtBot, ma
     saved = load_settings(get_paths().settings_file).settings.model
     assert (saved.kv_cache, saved.n_threads) == ("q8_0", 1)
     assert window.status.device.text() == "CPU, 1 thread (GPU layers set to 0)"
+    # the dialog says the choices as it shows them ("threads 0", "GPU layers -1" were said), and where it runs
+    dialog = window.ctl.model.open_settings()
+    dialog.threads.setValue(0)
+    dialog.gpu_layers.setValue(-1)
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog._apply_clicked()
+    qtbot.waitUntil(lambda: dialog.apply_result.text().startswith("Applied: loaded"))
+    assert dialog.apply_result.text().startswith(
+        "Applied: loaded SmolLM2 135M Instruct with threads automatic, GPU layers all; "
+        f"it runs on {window.assistant.engine.device}"), dialog.apply_result.text()
+    if "no GPU support" in window.assistant.engine.device:  # asked for and not given: not said in green
+        assert dialog.apply_result.property("state") == "error"
+    dialog.reject()
     ask(window, "Say hello again.")
     assert window.chat_view.last("assistant").text
 

@@ -139,6 +139,14 @@ def test_model_page_lists_the_modes_and_greys_drafts_that_cannot_draft_with_the_
     # the modes that would have nothing to draft with say so before saving
     assert hints["auto"] == hints["off"] == hints["ngram"] == ""
     assert "No model here can draft" in hints["draft"] and "already Q4_1" in hints["self"]
+    # and applied anyway, it is not said in green as if it worked ("Applied: speculative: 'self'; no draft model.")
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
+    dialog.speculative.setCurrentIndex(dialog.speculative.findData("self"))
+    dialog._apply_clicked()
+    qtbot.waitUntil(lambda: "has no draft model" in dialog.apply_result.text(), timeout=60_000)
+    assert "speculative decoding (self) has no draft model: " in dialog.apply_result.text()
+    assert "already Q4_1" in dialog.apply_result.text() and "answers are decoded plainly" in dialog.apply_result.text()
+    assert dialog.apply_result.property("state") == "error"
     dialog.reject()
 
 
