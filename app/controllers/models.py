@@ -46,6 +46,7 @@ class ModelsController(QObject):
         self.assistant, self.workers, self.window, self.model = assistant, workers, window, model
         self.dialog: ModelsDialog | None = None
         self.transfer: tuple[str, str] | None = None  # (repo, file) of the last download: what Resume repeats
+        self.received = 0  # bytes of the current download on disk (see download)
         self.downloading = False
         self.switching = False  # a load started here ("Use") is running: its progress shows in the view
         self._wanted: Path | None = None  # the model that "Use" asked for
@@ -162,6 +163,7 @@ class ModelsController(QObject):
             return
         panel = self._view().download
         self.transfer, self.downloading, self.cancel = (repo, file), True, threading.Event()
+        self.received = 0  # Resume continues what is on disk; Retry when nothing came (see _download_failed)
         panel.running(f"{file}: asking the Hub…", None)
         models, progress, cancel = self.assistant.models, self._progress, self.cancel
         self.workers.download.submit(Job(lambda: models.download(repo, file, progress, cancel),
@@ -177,6 +179,7 @@ class ModelsController(QObject):
 
     def _on_progress(self, p: DownloadProgress) -> None:
         if self.downloading:
+            self.received = p.downloaded
             self._view().download.running(download_text(p), round(100 * p.fraction) if p.fraction is not None
                                           else None)
 
@@ -191,7 +194,7 @@ class ModelsController(QObject):
 
     def _download_failed(self, message: str) -> None:
         self.downloading = False
-        self._view().download.stopped(message, resumable=True)
+        self._view().download.stopped(message, resumable=True, action="Resume" if self.received else "Retry")
 
     # --- self-drafts --------------------------------------------------------------------------------------
     def make_self_draft(self, entry: LibraryEntry) -> None:

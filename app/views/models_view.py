@@ -109,6 +109,15 @@ class ModelRow(QFrame):
         self.layout_.setAlignment(self.side, Qt.AlignmentFlag.AlignLeft if narrow else Qt.AlignmentFlag.AlignTop)
 
 
+def _message(text: str) -> QLabel:
+    """A list's message (nothing found, why a search failed), wrapped: on one line the end of an error, what
+    to do about it, was behind a horizontal scroll bar."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
 class RowList(QScrollArea):
     """A scrolling column of rows, replaced as a whole, with a message when there are none."""
 
@@ -125,7 +134,7 @@ class RowList(QScrollArea):
         body = QWidget()
         column = QVBoxLayout(body)
         column.setContentsMargins(0, 4, 4, 4)
-        for row in rows or [QLabel(empty or self.empty)]:
+        for row in rows or [_message(empty or self.empty)]:
             column.addWidget(row)
         column.addStretch(1)
         self.setWidget(body)

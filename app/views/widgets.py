@@ -217,11 +217,14 @@ class ProgressPanel(QFrame):
         self.resume.hide()
         self.show()
 
-    def stopped(self, text: str, resumable: bool) -> None:
-        """Cancelled or failed: the message, and Resume when the partial file can be continued."""
+    def stopped(self, text: str, resumable: bool, action: str = "Resume") -> None:
+        """Cancelled or failed: the message, and ``action`` (Resume when the partial file can be continued,
+        Retry when nothing came yet: a first download that failed offered to resume nothing)."""
         self.label.setText(text)
         self.bar.setRange(0, 100)
         self.cancel.hide()
+        self.resume.setText(action)
+        self.resume.setAccessibleName(f"{action} {self.accessibleName().lower()}")
         self.resume.setVisible(resumable)
         self.show()
 

@@ -57,6 +57,23 @@ REPORT_EVERY_S = 0.2
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+#: How a failed connection says why, in the words of the operating system's resolver and sockets.
+_NO_ADDRESS = ("Name or service not known", "nodename nor servname", "getaddrinfo failed",
+               "Temporary failure in name resolution", "No address associated with hostname")
+
+
+def unreachable(exc: BaseException) -> str:
+    """Why the Hub could not be reached, in words ("[Errno -2] Name or service not known" was shown)."""
+    text = str(exc)
+    if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
+        return "it did not answer in time"
+    if any(words in text for words in _NO_ADDRESS):
+        return "its address could not be looked up"
+    if isinstance(exc, ConnectionRefusedError) or "Connection refused" in text:
+        return "the connection was refused"
+    return text
+
+
 @dataclass(frozen=True)
 class DownloadProgress:
     file: str
@@ -244,7 +261,7 @@ def _metadata(repo_id: str, filename: str, revision: str | None, endpoint: str |
     except HfHubHTTPError as exc:
         raise DownloadError(f"The Hub refused {repo_id}/{filename}: {exc}") from None
     except (httpx2.HTTPError, OSError) as exc:
-        raise DownloadError(f"Could not reach the Hub for {repo_id}/{filename}: {exc}. "
+        raise DownloadError(f"Could not reach the Hub for {repo_id}/{filename}: {unreachable(exc)}. "
                             "Check the internet connection.") from None
     if meta.commit_hash is None:
         raise DownloadError(f"{url} did not answer like the Hugging Face Hub (no commit header).")

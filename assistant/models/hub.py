@@ -20,7 +20,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import get_session
 
-from assistant.models.downloads import hub_online
+from assistant.models.downloads import hub_online, unreachable
 from assistant.models.errors import HubSearchError
 
 #: Parts of split models and vision projectors: the downloader fetches one self-contained chat model file.
@@ -64,8 +64,8 @@ def search(query: str, limit: int, fit: Callable[[int], str], endpoint: str | No
         except HfHubHTTPError as exc:
             raise HubSearchError(f"The Hugging Face Hub refused the search for {query!r}: {exc}") from None
         except (httpx2.HTTPError, OSError) as exc:
-            raise HubSearchError(f"Could not reach the Hugging Face Hub to search for {query!r}: {exc}. "
-                                 "Check the internet connection.") from None
+            raise HubSearchError(f"Could not reach the Hugging Face Hub to search for {query!r}: "
+                                 f"{unreachable(exc)}. Check the internet connection.") from None
     repos = []
     for model, tree in zip(found, trees, strict=True):
         files = tuple(HubFile(model.id, f.path, f.size, f.lfs.sha256 if f.lfs else None, fit(f.size))

@@ -11,6 +11,7 @@ from gui_helpers import write_settings
 from hub_server import FakeHub, serve_hub, write_tiny_gguf
 from huggingface_hub import constants
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -33,6 +34,12 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 
 def _rows(dialog: ModelsDialog, tab: str = "library") -> dict[str, ModelRow]:
     return {r.title.accessibleName(): r for r in getattr(dialog, tab).rows if isinstance(r, ModelRow)}
+
+
+def _message(dialog: ModelsDialog) -> str:
+    """The Hub search's message (no rows), as shown."""
+    labels = dialog.results.widget().findChildren(QLabel)
+    return labels[0].text() if len(labels) == 1 and labels[0].wordWrap() else ""
 
 
 def _open(window: MainWindow, qtbot: QtBot) -> ModelsDialog:
@@ -95,15 +102,22 @@ def test_download_from_the_hub_with_progress_cancel_and_resume(window: MainWindo
     row = _rows(dialog, "results")["tiny-chat-Q8_0.gguf"]
     assert row.details.text() == f"{len(data) / 1e6:.0f} MB" and row.fit is not None
 
+    panel = dialog.download
+    window.assistant.models.endpoint = "http://127.0.0.1:9"  # offline: a first download that fails has nothing
+    qtbot.mouseClick(row.buttons[0], Qt.MouseButton.LeftButton)  # to resume, and offered "Resume"
+    qtbot.waitUntil(panel.resume.isVisible, timeout=20_000)
+    assert "Could not reach the Hub" in panel.label.text() and panel.resume.text() == "Retry"
+    window.assistant.models.endpoint = hub.url
+
     hub.stall_after = 4 * CHUNK
     qtbot.mouseClick(row.buttons[0], Qt.MouseButton.LeftButton)
-    panel = dialog.download
     qtbot.waitUntil(lambda: panel.isVisible() and 0 < panel.bar.value() < 100, timeout=20_000)
     assert "MB/s" in panel.label.text() and panel.cancel.isVisible()
     qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
     hub.release.set()
     qtbot.waitUntil(panel.resume.isVisible, timeout=20_000)
     assert "cancelled" in panel.label.text() and not window.ctl.models.downloading
+    assert panel.resume.text() == "Resume"
 
     with qtbot.waitSignal(window.ctl.models.downloadFinished, timeout=30_000) as finished:
         qtbot.mouseClick(panel.resume, Qt.MouseButton.LeftButton)
@@ -112,6 +126,13 @@ def test_download_from_the_hub_with_progress_cancel_and_resume(window: MainWindo
     assert "It is in the Library" in panel.label.text() and dialog.tabs.currentIndex() == 0
     qtbot.waitUntil(lambda: "Tiny Chat" in _rows(dialog), timeout=20_000)
     assert _rows(dialog)["Tiny Chat"].buttons[-1].isEnabled()  # Hearth's own copy: removable
+
+    window.assistant.models.endpoint = "http://127.0.0.1:9"  # offline: a search's error is read whole (its end,
+    dialog.tabs.setCurrentIndex(2)                            # what to do, was behind a horizontal scroll bar)
+    qtbot.keyClick(dialog.query, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Could not reach" in _message(dialog), timeout=20_000)
+    assert _message(dialog).endswith("the connection was refused. Check the internet connection.")
+    assert not dialog.results.horizontalScrollBar().isVisible()
 
 
 def test_a_self_draft_is_made_from_the_library_with_progress_and_cancel(window: MainWindow, qtbot: QtBot,

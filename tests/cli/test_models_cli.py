@@ -214,7 +214,11 @@ def test_search_lists_gguf_files_on_the_hub(hearth_home: Path, tmp_path: Path) -
         assert none.returncode == 0 and "No GGUF models" in none.stderr
     offline = hearth("models", "search", "tiny", home=hearth_home, HF_ENDPOINT=hub.url)  # the server is gone
     assert offline.returncode == 5 and offline.stderr.startswith("hearth: Could not reach")
-    assert "Traceback" not in offline.stderr
+    assert "Traceback" not in offline.stderr and "the connection was refused. Check the internet" in offline.stderr
+    # no such name: said in words ("[Errno -2] Name or service not known" was shown)
+    nowhere = hearth("models", "search", "tiny", home=hearth_home, HF_ENDPOINT="https://hub.invalid")
+    assert nowhere.returncode == 5 and "its address could not be looked up. Check the internet connection." in \
+        nowhere.stderr and "Errno" not in nowhere.stderr, nowhere.stderr
 
 
 def test_a_full_disk_when_saving_the_choice_is_one_line_and_the_old_file_stays(hearth_home: Path, monkeypatch,
