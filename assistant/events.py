@@ -135,6 +135,11 @@ class Failed:
     saved: bool = False
 
 
+#: The unit of a model load's last progress when the new model is ready but waits for the answer being written
+#: to end (it takes over then): the window said "Loading SmolLM2… 100%" for the 25 s the answer ran on.
+LOAD_WAITING = "waiting"
+
+
 @dataclass(frozen=True)
 class Progress:
     """Progress of a long job (indexing, loading, downloading)."""

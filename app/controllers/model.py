@@ -26,7 +26,7 @@ from app.views.settings_dialog import NOTHING_CHANGED, SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
 from assistant.config import Settings, edited_over
-from assistant.events import time_left
+from assistant.events import LOAD_WAITING, time_left
 
 if TYPE_CHECKING:
     from assistant.events import Progress
@@ -167,6 +167,8 @@ class ModelController(QObject):
         percent = round(100 * progress.done / (progress.total or 1))
         eta = time_left(progress.eta_s) if percent < 100 else ""
         text = f"Loading {progress.message or self.loading.name}… {percent}%" + (f" · {eta}" if eta else "")
+        if progress.unit == LOAD_WAITING:
+            text = f"{progress.message} is loaded: it answers once the answer being written ends (Stop ends it now)"
         self.status.show_load(percent, text)
         self.loadProgress.emit(text, percent)
 

@@ -45,7 +45,7 @@ from assistant.errors import (
     ModelLoadError,
     NoModelLoadedError,
 )
-from assistant.events import Done, Progress, Stats, Token
+from assistant.events import LOAD_WAITING, Done, Progress, Stats, Token
 
 log = logging.getLogger(__name__)
 
@@ -236,11 +236,18 @@ class Engine:
             loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.name,
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
                                                    else "gguf"}, loaded.disk)
-        with self._lock:  # swap only once the new model is fully ready
+        # swap only once the new model is fully ready, and not under an answer being written (it holds the lock)
+        if not self._lock.acquire(blocking=False):
+            if progress is not None:
+                progress(Progress("load", 1.0, 1.0, LOAD_WAITING, message=info.name))
+            self._lock.acquire()
+        try:
             self._save_caches()
             old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, loaded, [], None, []
             self._speed = SpeedModel()
             self._set_draft(None)  # it drafted for the old model: the caller sets one for the new model
+        finally:
+            self._lock.release()
         if old is not None:
             if old.batcher is not None and old.batcher.busy:
                 # Answers decoded in parallel (the API server is on) hold no lock while they stream, so the swap

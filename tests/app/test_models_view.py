@@ -193,6 +193,24 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     assert dialog.load.label.text() == "Still using Gemma 3 270M: the load was cancelled."
 
 
+def test_use_while_an_answer_is_written_says_the_model_waits_for_it(make_window, qtbot: QtBot) -> None:
+    """Use while SmolLM2 wrote a long answer: the status bar said "Loading Gemma 3 270M… 100%" for the 25 s the
+    answer ran on, while the loaded model waited for it. It says so now, and Stop lets the new model in."""
+    write_settings(max_tokens=4000, n_ctx=8192)
+    window = make_window()
+    dialog = _open(window, qtbot)
+    window.composer.edit.setPlainText("Write a very long story about a lighthouse keeper and his cat.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.chat_view.last("assistant").text) > 20, timeout=60_000)
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=120_000):
+        qtbot.mouseClick(_rows(dialog)["Gemma 3 270M"].buttons[0], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "is loaded" in window.status.model.text(), timeout=60_000)
+        assert window.status.model.text() == ("Gemma 3 270M is loaded: it answers once the answer being written "
+                                              "ends (Stop ends it now)") and window.ctl.chat.generating
+        window.ctl.chat.stop()
+    assert window.assistant.engine.info.name == "Gemma 3 270M"
+
+
 def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(window: MainWindow, qtbot: QtBot) -> None:
     """"Use" while answers come from a remote LLM only records the local model (it loads when the remote LLM
     is switched off): loading it took memory and time for a model that answered nothing, and the view said
