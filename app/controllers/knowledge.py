@@ -37,7 +37,9 @@ def _sync_ended(collection: str, p: Progress) -> str:
 
 
 def collection_status(info: Any) -> str:
-    synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else "never synced"
+    # "16 files · never synced" after a first run was stopped read as if the 16 were not there
+    synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else \
+        "first sync not finished" if info.files else "never synced"
     status = f"{counted(info.files, 'file')} · {counted(info.chunks, 'chunk')} · {synced}"
     if info.errors:  # "skipped", as the indexing panel says: an empty file is no error
         status += f" · {info.errors:,} skipped"

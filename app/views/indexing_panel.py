@@ -92,7 +92,9 @@ class IndexingPanel(QFrame):
 def _detail(progress: Progress, with_eta: bool) -> str:
     """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on, over the file being read."""
     rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
-    text = f"{int(progress.done)} / {int(progress.total or 0)} {progress.unit or 'files'}{rate}"
+    # files indexed (searchable): the file being read, below, runs ahead of them while a batch is embedded
+    unit = "files indexed" if progress.unit in ("", "files") else progress.unit
+    text = f"{int(progress.done)} / {int(progress.total or 0)} {unit}{rate}"
     if not with_eta:
         return text
     text = f"{text} · {time_left(progress.eta_s) or 'estimating…'}"

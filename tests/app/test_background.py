@@ -196,7 +196,7 @@ def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(wind
     knowledge.synced(CollectionSynced("notes", Progress("sync", 16, 60, "files", message="cancelled")))
     assert panel.title.text() == ("Updating “notes” cancelled: 44 changed files keep their old text until the "
                                   "folder changes again or Hearth starts again.")
-    assert panel.detail.text() == "16 / 60 files" and panel.cancel_button.text() == "Close"
+    assert panel.detail.text() == "16 / 60 files indexed" and panel.cancel_button.text() == "Close"
 
 
 @pytest.mark.slow

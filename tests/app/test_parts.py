@@ -182,9 +182,11 @@ def test_the_sidebar_buttons_keep_their_labels_at_a_large_font(qtbot: QtBot, qap
 
 def test_collection_counts_read_as_english() -> None:
     one = SimpleNamespace(files=1, chunks=1, errors=1, last_sync=None)
-    assert collection_status(one) == "1 file · 1 chunk · never synced · 1 skipped"  # it read "1 files · 1 chunks"
+    assert collection_status(one) == "1 file · 1 chunk · first sync not finished · 1 skipped"  # was "1 files · …"
     many = SimpleNamespace(files=1200, chunks=0, errors=0, last_sync=None)
-    assert collection_status(many) == "1,200 files · 0 chunks · never synced"
+    assert collection_status(many) == "1,200 files · 0 chunks · first sync not finished"
+    empty = SimpleNamespace(files=0, chunks=0, errors=0, last_sync=None)
+    assert collection_status(empty) == "0 files · 0 chunks · never synced"
     half_gone = SimpleNamespace(files=2, chunks=2, errors=0, last_sync=None, sources=("/a", "/b"),
                                 missing_sources=("/a",))
     assert "· 1 of its folders is gone (its passages stay searchable)" in collection_status(half_gone)
@@ -426,4 +428,4 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
     panel.update_progress(replace(reading, message="scanning done", item="", item_done=0, item_total=0))
     assert "Reading" not in panel.detail.text()
     panel.finish("Stopped", complete=False)
-    assert panel.detail.text() == "3 / 28 files · 18.9 chunks/s"
+    assert panel.detail.text() == "3 / 28 files indexed · 18.9 chunks/s"
