@@ -20,7 +20,9 @@ STOP = frozenset(
 
 
 def content_words(text: str) -> set[str]:
-    """The lower-cased words of ``text`` that are not function words, one letter or the underscore; in
+    """The lower-cased words of ``text`` that are not function words, one letter (a digit counts: "The
+    answer is 9 September." matched "The MOT is due on 9 September." by one word of three, and a correct answer
+    was flagged as not from the user's files) or the underscore; in
     Chinese, Japanese and Korean, written without spaces, each pair of neighbouring characters is a word
     (a whole sentence of them was one word, so no answer in them was ever matched to a passage, and each
     was flagged as restating none)."""
@@ -31,6 +33,6 @@ def content_words(text: str) -> set[str]:
             plain, bigrams = split_cjk(word)
             words.update(w for w in plain if w not in STOP and len(w) > 1)
             words.update(bigrams)
-        elif word not in STOP and len(word) > 1:
+        elif word not in STOP and (len(word) > 1 or word.isdigit()):  # "9 September": the 9 is evidence
             words.add(word)
     return words
