@@ -23,6 +23,7 @@ def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("ErrorDialog")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # as Settings: a closed one stayed, and was restyled
     box.open()
     return box
 
@@ -33,6 +34,7 @@ def confirm(parent: QWidget, title: str, message: str, action: str, on_yes: Call
     yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter on a delete prompt keeps things, as Esc does
     box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
 
@@ -43,5 +45,6 @@ def ask_text(parent: QWidget, title: str, label: str, text: str, on_ok: Callable
     dialog.setLabelText(label)
     dialog.setTextValue(text)
     dialog.textValueSelected.connect(lambda value: on_ok(value.strip()) if value.strip() else None)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog

@@ -240,16 +240,20 @@ def _load_pdf(path: Path, data: bytes) -> Document:
     import pypdf
 
     with _pdf_issues.collect() as issues:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableFileError("password-protected PDF")
-        units = []
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
-            if text.strip():
-                # no line numbers: they were lines of pypdf's extracted text, nothing a reader can find
-                # ("three.pdf p.2:1"); a page is what a PDF viewer shows
-                units.append(Unit(text, page=number, first_line=None))
+        try:
+            reader = pypdf.PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise UnreadableFileError("password-protected PDF")
+            units = []
+            for number, page in enumerate(reader.pages, start=1):
+                text = page.extract_text() or ""
+                if text.strip():
+                    # no line numbers: they were lines of pypdf's extracted text, nothing a reader can find
+                    # ("three.pdf p.2:1"); a page is what a PDF viewer shows
+                    units.append(Unit(text, page=number, first_line=None))
+        except pypdf.errors.PdfStreamError as exc:  # pypdf's words were "Stream has ended unexpectedly"
+            raise UnreadableFileError("cannot be read as PDF: the file ends early (a download or copy cut "
+                                      "short?)") from exc
     if issues:  # read all the same: the user learns which file is damaged (one that fails says why it was skipped,
         # and was also told it was worked around)
         shown = "; ".join(issue.strip() for issue in issues[:3])

@@ -316,3 +316,14 @@ def test_closed_settings_and_memory_windows_are_freed_and_an_unchanged_apply_res
     dialog.accept()
     assert [name for name, _ in styled] == ["dark"] and window.theme.name == "dark"
     qtbot.waitUntil(lambda: not window.findChildren(SettingsDialog))
+    # message boxes, the collection dialog and the skipped-files list go too
+    from app.views.collection_dialog import CollectionDialog, ErrorListDialog
+    from app.views.dialogs import show_error
+
+    show_error(window, "Memory", "Something failed.").done(0)
+    ErrorListDialog([("/n/a.pdf", "empty file")], window).open()
+    window.ctl.knowledge.add([Path(os.getcwd())])
+    for dialog in (*window.findChildren(ErrorListDialog), *window.findChildren(CollectionDialog)):
+        dialog.reject()
+    qtbot.waitUntil(lambda: not window.findChildren(QMessageBox) and not window.findChildren(ErrorListDialog)
+                    and not window.findChildren(CollectionDialog))

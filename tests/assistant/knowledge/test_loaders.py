@@ -48,6 +48,14 @@ def test_pdf_has_page_numbers(mixed_folder: Path) -> None:
     assert [u.first_line for u in doc.units] == [None, None]
 
 
+def test_a_pdf_cut_short_is_said_in_words(mixed_folder: Path) -> None:
+    """The window's skipped list showed pypdf's own words: "cannot be read as PDF: Stream has ended unexpectedly"."""
+    data = (mixed_folder / "paper.pdf").read_bytes()
+    with pytest.raises(UnreadableFileError) as raised:
+        load(mixed_folder / "cut.pdf", data[: len(data) // 2])
+    assert str(raised.value) == "cannot be read as PDF: the file ends early (a download or copy cut short?)"
+
+
 def test_docx_headings_and_tables(mixed_folder: Path) -> None:
     doc = _load(mixed_folder / "report.docx")
     text = doc.units[0].text
