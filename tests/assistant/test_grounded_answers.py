@@ -141,9 +141,11 @@ def test_a_citation_the_model_wrote_is_no_evidence_by_itself() -> None:
 
 def test_a_date_answer_is_matched_by_its_number() -> None:
     """"The answer to this question is 9 September." over "The MOT is due on 9 September." was flagged in the
-    window as possibly not from the user's files: the 9 was not counted, leaving one word of three."""
+    window as possibly not from the user's files: the 9 was not counted, leaving one word of three. The digit
+    counts with its word ("9 September"), not alone: a stray "1" is no evidence."""
     car = Citation(1, "notes", "/n/car.txt", None, 1, 1, None, "The MOT is due on 9 September.", 1.0)
     shed = Citation(2, "notes", "/n/shed.txt", None, 1, 1, None, "The shed key is on hook 9.", 0.5)
     text, used = attribute("The answer to this question is 9 September.", [car, shed])
     assert text == "The answer to this question is 9 September [1]." and [c.path for c in used] == ["/n/car.txt"]
     assert restates_any(text, [car, shed]) and not restates_any("The capital of Peru is Lima.", [car, shed])
+    assert not restates_any("Lima has 9 districts.", [car, shed])  # a digit shared alone matches nothing
