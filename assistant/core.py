@@ -78,22 +78,12 @@ if TYPE_CHECKING:
     from assistant.remote import RemoteCheck
     from assistant.server.runner import ServerStatus
 
-#: ModelSettings fields that only take effect when the model is loaded again.
 log = logging.getLogger(__name__)
 
+#: ModelSettings fields that only take effect when the model is loaded again.
 RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "kv_cache")
 _RELOAD_NAMES = {"n_ctx": "context", "n_threads": "threads", "n_batch": "batch", "n_gpu_layers": "GPU layers",
                  "kv_cache": "KV cache"}
-
-
-def _load_value(field: str, value: object) -> str:
-    """A load setting as Settings shows it ("threads 0" and "GPU layers -1" were the config file's values)."""
-    if field == "n_threads" and value == 0:
-        return "threads automatic"
-    if field == "n_gpu_layers" and value == -1:
-        return "GPU layers all"
-    return f"{_RELOAD_NAMES[field]} {value}"
-
 
 #: Per-answer fields: read at every turn, so a change applies to the next answer.
 _ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
@@ -105,6 +95,15 @@ _DRAFT_FIELDS = ("speculative", "draft_model")
 CLOSE_LEARNING_S = 120.0
 #: ``Assistant.chat(conversation_id=NEW_CONVERSATION)`` starts a conversation in the history (API clients).
 NEW_CONVERSATION = "new"
+
+
+def _load_value(field: str, value: object) -> str:
+    """A load setting as Settings shows it ("threads 0" and "GPU layers -1" were the config file's values)."""
+    if field == "n_threads" and value == 0:
+        return "threads automatic"
+    if field == "n_gpu_layers" and value == -1:
+        return "GPU layers all"
+    return f"{_RELOAD_NAMES[field]} {value}"
 
 
 class Response:

@@ -48,7 +48,7 @@ class MemoryController(QObject):
     def open(self) -> MemoryDialog:
         dialog = MemoryDialog(self.assistant.settings.memory.enabled, self.window)
         self.dialog = dialog
-        deleted_on_close(dialog, lambda: self._forget(dialog))
+        deleted_on_close(dialog, self)
         dialog.searchChanged.connect(self.search)
         dialog.addRequested.connect(lambda text: self._change(lambda m: m.add(text)))
         dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
@@ -61,10 +61,6 @@ class MemoryController(QObject):
         dialog.set_learning(learning_text(self.status))
         dialog.open()
         return dialog
-
-    def _forget(self, dialog: MemoryDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None
 
     def background(self, status: BackgroundStatus) -> None:
         """The core's background status changed: show it, and list what a finished learning step stored."""

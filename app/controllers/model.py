@@ -218,15 +218,11 @@ class ModelController(QObject):
         dialog.accepted.connect(lambda: self._apply_dialog(dialog))
         dialog.applyRequested.connect(lambda: self._apply_dialog(dialog))
         self.dialog = dialog
-        deleted_on_close(dialog, lambda: self._forget(dialog))
+        deleted_on_close(dialog, self)
         dialog.open()
         self._list_drafts(dialog)
         dialog.model.currentIndexChanged.connect(lambda _index: self._list_drafts(dialog))
         return dialog
-
-    def _forget(self, dialog: SettingsDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None
 
     def _list_drafts(self, dialog: SettingsDialog) -> None:
         """Fill the dialog's draft-model picker for the model chosen in it: reading the candidates' GGUF

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.views.dialogs import deleted_on_close
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.errors import HearthError
@@ -138,7 +139,7 @@ class ServerController(QObject):
     def attach_dialog(self, dialog: SettingsDialog) -> None:
         """Settings was opened: its Server page gets the live status and the token (made now, on first use)."""
         self.dialog = dialog
-        dialog.destroyed.connect(lambda *_: self._forget(dialog))
+        deleted_on_close(dialog, self)
         self._show()
         token = self.assistant.settings.server.token
         if token:
@@ -147,7 +148,3 @@ class ServerController(QObject):
             # the network lane: the io lane may be busy reading the library for seconds right after launch
             self.workers.network.submit(Job(self.assistant.server_token, on_done=dialog.server_page.set_token,
                                             owner=dialog))
-
-    def _forget(self, dialog: SettingsDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.views.dialogs import deleted_on_close
 from assistant.events import counted
 
 DEFAULT_COLLECTION = "default"
@@ -38,7 +39,7 @@ class CollectionDialog(QDialog):
         self._name_problem = name_problem
         self.setWindowTitle("Add to your knowledge")
         self.setObjectName("CollectionDialog")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per drop: closed ones stayed the window's
+        deleted_on_close(self)  # one per drop: closed ones stayed the window's
         names = ", ".join(p.name or str(p) for p in paths[:4]) + (f" and {len(paths) - 4} more"
                                                                    if len(paths) > 4 else "")
         self.intro = intro = QLabel(f"Add <b>{html.escape(names)}</b> to which collection?<br>Pick one, or type "
@@ -108,7 +109,7 @@ class ErrorListDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Files that could not be indexed")
         self.setObjectName("ErrorListDialog")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        deleted_on_close(self)
         self.resize(640, 360)
         self.text = QPlainTextEdit("\n".join(f"{path}\n    {reason}" for path, reason in errors))
         self.text.setReadOnly(True)

@@ -11,19 +11,25 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox, QWidget
 
 
-def deleted_on_close(dialog: QDialog, forget: Callable[[], None]) -> None:
-    """Delete ``dialog`` once it closes, calling ``forget`` (to drop the controller's reference) as it goes.
-    Each Settings and memory window opened stayed alive as the main window's child: every restyle went over all
-    of them, and Apply froze the window longer each time Settings had been opened (0.3 s, then 2 s)."""
+def deleted_on_close(dialog: QDialog, holder: object | None = None) -> None:
+    """Delete ``dialog`` once it closes; ``holder`` (a controller whose ``dialog`` is this one) lets go of it as it
+    goes. Each Settings and memory window opened stayed alive as the main window's child: every restyle went over
+    all of them, and Apply froze the window longer each time Settings had been opened (0.3 s, then 2 s)."""
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.destroyed.connect(lambda *_: forget())
+    if holder is not None:
+        dialog.destroyed.connect(lambda *_: _let_go(holder, dialog))
+
+
+def _let_go(holder: object, dialog: QDialog) -> None:
+    if getattr(holder, "dialog", None) is dialog:  # a newer dialog may have taken its place
+        holder.dialog = None  # type: ignore[attr-defined]
 
 
 def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("ErrorDialog")
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # as Settings: a closed one stayed, and was restyled
+    deleted_on_close(box)  # as Settings: a closed one stayed, and was restyled
     box.open()
     return box
 
@@ -34,7 +40,7 @@ def confirm(parent: QWidget, title: str, message: str, action: str, on_yes: Call
     yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter on a delete prompt keeps things, as Esc does
     box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    deleted_on_close(box)
     box.open()
     return box
 
@@ -45,6 +51,6 @@ def ask_text(parent: QWidget, title: str, label: str, text: str, on_ok: Callable
     dialog.setLabelText(label)
     dialog.setTextValue(text)
     dialog.textValueSelected.connect(lambda value: on_ok(value.strip()) if value.strip() else None)
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    deleted_on_close(dialog)
     dialog.open()
     return dialog

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from tokenizers import Tokenizer
@@ -51,6 +52,18 @@ def uncut(tokenizer: Tokenizer) -> Tokenizer:
     return counting
 
 
+@dataclass
+class Cutting:
+    """A file being cut into passages: iterating it cuts, yielding (characters cut, characters in the file) after
+    each part the splitter reads; once it has run to its end, ``pieces`` holds the passages."""
+
+    steps: Generator[tuple[int, int], None, list[Piece]]
+    pieces: list[Piece] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        self.pieces = yield from self.steps
+
+
 class Chunker:
     def __init__(self, tokenizer: Tokenizer, chunk_tokens: int, overlap: int, max_tokens: int) -> None:
         self.capacity = max(16, min(chunk_tokens, max_tokens))
@@ -66,16 +79,18 @@ class Chunker:
 
     def split(self, doc: Document) -> list[Piece]:
         """The file's passages (see :meth:`cut`)."""
-        steps = self.cut(doc)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as end:
-                return end.value
+        cutting = self.cut(doc)
+        for _ in cutting:
+            pass
+        return cutting.pieces
 
-    def cut(self, doc: Document) -> Generator[tuple[int, int], None, list[Piece]]:
-        """:meth:`split`'s work in steps, for a caller that reports progress or stops between them: yields
-        (characters cut, characters in the file) after each part the splitter reads, and returns the passages.
+    def cut(self, doc: Document) -> Cutting:
+        """:meth:`split`'s work in steps, for a caller that reports progress or stops between them."""
+        return Cutting(self._cut(doc))
+
+    def _cut(self, doc: Document) -> Generator[tuple[int, int], None, list[Piece]]:
+        """Yields (characters cut, characters in the file) after each part the splitter reads, and returns the
+        passages.
 
         A passage repeated in the file (a log's, a junk file's) is kept once, where it first occurs: 400 copies
         of one "[[[[…" passage took every place of the dense ranking, so the one file holding the word searched

@@ -252,19 +252,15 @@ class IndexJob:
             except UnreadableFileError as exc:
                 self._skip(state, str(exc), batch, tally)
                 return
-            steps = self.chunker.cut(doc)
-            while not self.cancel.is_set():  # heard between parts: a 20 MB line is minutes of cutting
-                try:
-                    done, total = next(steps)
-                except StopIteration as end:
-                    pieces = end.value
-                    break
+            cutting = self.chunker.cut(doc)
+            for done, total in cutting:
                 # only a large file's (the one named as it is read): "letter-104.md (100% split into passages)"
                 # was said of a 1 KB file read when the interval was up
                 if f.size >= _NAMED_BEFORE_BYTES and time.monotonic() - tally.last_event > _EVENT_INTERVAL_S:
                     yield tally.event(READING, f.path, item_cut=done / total)
-            else:  # cancelled
-                return
+                if self.cancel.is_set():  # heard between parts: a 20 MB line is minutes of cutting
+                    return
+            pieces = cutting.pieces
         batch.files.append(state)
         batch.chunks += [self._chunk(state, i, p) for i, p in enumerate(pieces)]
         self._count(f, batch, tally, None)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -375,7 +376,7 @@ def test_a_one_line_file_is_cut_with_progress_and_a_cancel_stops_the_cutting(
 
     from assistant.events import Cancel, Progress, reading
     from assistant.knowledge import chunking, sync
-    from assistant.knowledge.chunking import Chunker
+    from assistant.knowledge.chunking import Cutting
 
     monkeypatch.setattr(sync, "_EVENT_INTERVAL_S", 0.0)  # an event per part, not per 0.2 s
     folder = tmp_path / "data"
@@ -390,18 +391,14 @@ def test_a_one_line_file_is_cut_with_progress_and_a_cancel_stops_the_cutting(
         "export.log (35% split into passages)"
 
     pulled: list[tuple[int, int]] = []
-    cut = Chunker.cut
+    cut = Cutting.__iter__
 
-    def counting(chunker: Chunker, doc):  # the real cutting, its steps counted
-        steps = cut(chunker, doc)
-        while True:
-            try:
-                pulled.append(next(steps))
-            except StopIteration as end:
-                return end.value
-            yield pulled[-1]
+    def counting(cutting: Cutting) -> Iterator[tuple[int, int]]:  # the real cutting, its steps counted
+        for step in cut(cutting):
+            pulled.append(step)
+            yield step
 
-    monkeypatch.setattr(Chunker, "cut", counting)
+    monkeypatch.setattr(Cutting, "__iter__", counting)
     cancel = Cancel()
     events = []
     for event in kb.index([folder], "two", cancel=cancel):
