@@ -59,6 +59,7 @@ from assistant.events import (
     Progress,
     SettingsReloaded,
     Token,
+    counted,
 )
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
@@ -104,6 +105,22 @@ def _load_value(field: str, value: object) -> str:
     if field == "n_gpu_layers" and value == -1:
         return "GPU layers all"
     return f"{_RELOAD_NAMES[field]} {value}"
+
+
+@dataclass(frozen=True)
+class MemoryRebuilt:
+    """What :meth:`Assistant.rebuild_memory_store` did: memories read back from the damaged store's rows, and
+    from mem0's history of changes (without what only the store knew: links, sources); where the store went."""
+
+    from_store: int
+    from_log: int
+    aside: Path
+
+    def summary(self) -> str:
+        rebuilt = counted(self.from_store + self.from_log, "memory", "memories")
+        log_part = (f" ({self.from_log:,} of them from the record of changes, without the message each was "
+                    "learned from)" if self.from_log else "")
+        return f"{rebuilt} rebuilt{log_part}; the damaged store was moved to {self.aside}"
 
 
 class Response:
@@ -957,23 +974,26 @@ class Assistant:
 
             return SentenceTransformerEmbedder.from_settings(self.settings.knowledge)
 
-    def rebuild_memory_store(self) -> tuple[int, Path]:
-        """Rebuild a damaged memory store from what can still be read of it (``hearth doctor --repair``):
-        returns how many memories came back and where the damaged store was moved (kept)."""
-        from assistant.memory.rebuild import readable_memories
+    def rebuild_memory_store(self) -> MemoryRebuilt:
+        """Rebuild a damaged memory store from what can still be read of it (``hearth doctor --repair``): its
+        readable rows, then mem0's history of changes for the memories those did not give back."""
+        from assistant.memory.rebuild import logged_memories, readable_memories
 
         folder = self.paths.memory_dir / "chroma"
         memories = readable_memories(folder / "chroma.sqlite3")
+        logged = [entry for memory_id, entry in logged_memories(self.paths.memory_dir / "history.sqlite3").items()
+                  if memory_id not in memories]
         with self._opening_memory:
             if self._memory is not None:
                 self._memory.close()
                 self._memory = None
         aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         folder.rename(aside)
-        memory = self.memory
+        memory, from_log = self.memory, 0
         if memory is not None:
             memory.restore(memories)
-        return len(memories), aside
+            from_log = memory.import_(logged).added if logged else 0
+        return MemoryRebuilt(len(memories), from_log, aside)
 
     def _learner(self, open_it: bool) -> MemoryService | None:
         if not self.settings.memory.enabled:

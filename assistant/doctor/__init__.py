@@ -68,9 +68,7 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         aside = set_aside(queue_path(assistant.paths))
         yield Progress("memory", 0, message=f"the damaged memory queue was moved to {aside}")
     elif action == "memory-store":  # a damaged memory store: rebuilt from its readable rows, the old one kept
-        kept, aside = assistant.rebuild_memory_store()
-        yield Progress("memory", 0, message=f"{kept} {'memory' if kept == 1 else 'memories'} rebuilt; the damaged "
-                                            f"store was moved to {aside}")
+        yield Progress("memory", 0, message=assistant.rebuild_memory_store().summary())
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:

@@ -8,6 +8,12 @@ the chat history is salvaged (:func:`assistant.chat.salvage.scan` skips damaged 
 moved aside (kept), and the memories go into a fresh store under their own ids, so the links between them
 hold, with vectors embedded again (the vectors themselves are in Chroma's index files, which may be damaged
 too).
+
+A store so damaged that not even those rows can be read (a file cut short) still leaves mem0's own record of
+changes, ``data/memory/history.sqlite3``, a separate file holding each memory's id, text and dates as it was
+added, edited or deleted: the memories the store's rows did not give back are taken from there
+(:func:`logged_memories`). What only the store knew (which fact replaced which, the message each was learned
+from) is lost for those; an import settles which of two facts for one slot (two home towns) is the latest.
 """
 
 from __future__ import annotations
@@ -49,3 +55,26 @@ def _read(db: Path) -> dict[str, dict[str, Any]]:
             if value is not None:
                 found[ids[row[1]]][row[2]] = value
     return {memory_id: meta for memory_id, meta in found.items() if isinstance(meta.get(TEXT), str)}
+
+
+def logged_memories(db: Path) -> dict[str, dict[str, str]]:
+    """Memory id -> {"id", "text", "created_at", "updated_at"} of every memory mem0's history of changes (``db``, its
+    ``history.sqlite3``) holds and whose last change did not delete it, in the shape an export's entry has (see
+    :mod:`assistant.memory.transfer`); none when the file cannot be read."""
+    try:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            rows = [row for row in scan(conn, "history", "rowid", "memory_id, new_memory, event, created_at, "
+                                                                 "updated_at, is_deleted") if row is not None]
+    except sqlite3.DatabaseError:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for _, memory_id, text, event, created, updated, deleted in rows:  # oldest change first
+        if not isinstance(memory_id, str):
+            continue
+        if event == "DELETE" or deleted:
+            found.pop(memory_id, None)
+        elif isinstance(text, str) and text.strip():
+            first = found.get(memory_id, {}).get("created_at") or created or ""
+            found[memory_id] = {"id": memory_id, "text": text, "created_at": str(first),
+                                "updated_at": str(updated or created or "")}
+    return found

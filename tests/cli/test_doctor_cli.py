@@ -16,10 +16,14 @@ from assistant.paths import get_paths
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def doctor(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+def hearth(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "app", "doctor", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def doctor(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return hearth("doctor", *args, home=home)
 
 
 def by_area(out: str) -> dict[str, dict]:
@@ -108,36 +112,24 @@ def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_
     queue = get_paths().ensure().memory_dir / "queue.sqlite3"
     queue.parent.mkdir(parents=True)
     queue.write_bytes(os.urandom(64 * 1024))
-    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
-
-    def hearth(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300, stdin=subprocess.DEVNULL)
-
-    asked = hearth("ask", "--max-tokens", "4", "Say hello.")
+    asked = hearth("ask", "--max-tokens", "4", "Say hello.", home=hearth_home)
     assert asked.returncode == 0 and asked.stdout.strip() and "bug" not in asked.stderr, asked.stderr
     assert "Answered without your memory: The memory queue" in asked.stderr and "is damaged" in asked.stderr
-    listed = hearth("memory", "list")
+    listed = hearth("memory", "list", home=hearth_home)
     assert listed.returncode == 1 and listed.stderr.startswith("hearth: The memory queue"), listed.stderr
     checked = doctor(home=hearth_home)
     assert "✗ memory: The memory queue" in checked.stdout and "Traceback" not in checked.stderr, checked.stderr
     repaired = doctor("--repair", home=hearth_home)
     assert "the damaged memory queue was moved to" in repaired.stderr + repaired.stdout, repaired.stderr
-    assert hearth("memory", "list").returncode == 0
+    assert hearth("memory", "list", home=hearth_home).returncode == 0
     assert list(queue.parent.glob("queue.sqlite3.damaged-*"))
 
 
 def test_a_damaged_memory_store_is_rebuilt_by_repair_with_what_was_superseded(hearth_home: Path) -> None:
     """A damaged data/memory/chroma made every memory command fail ("could not be opened: … malformed") and
     doctor said so with no way out; --repair now rebuilds the memories from the rows that can still be read."""
-    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
-
-    def hearth(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300, stdin=subprocess.DEVNULL)
-
     for fact in ("User lives in Oslo", "User plays the cello", "User lives in Bergen"):  # Bergen supersedes Oslo
-        assert hearth("memory", "add", fact).returncode == 0
+        assert hearth("memory", "add", fact, home=hearth_home).returncode == 0
     store = get_paths().memory_dir / "chroma" / "chroma.sqlite3"
     with sqlite3.connect(store) as conn:  # garbage over the page of a table chromadb reads as it opens
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
@@ -145,18 +137,46 @@ def test_a_damaged_memory_store_is_rebuilt_by_repair_with_what_was_superseded(he
     with store.open("r+b") as f:
         f.seek((root - 1) * page_size)
         f.write(os.urandom(page_size))
-    listed = hearth("memory", "list")
+    listed = hearth("memory", "list", home=hearth_home)
     assert listed.returncode == 1 and "is damaged" in listed.stderr and "doctor --repair" in listed.stderr
     checked = doctor(home=hearth_home)
     assert "✗ memory: The memory store in" in checked.stdout and "→ `hearth doctor --repair` rebuilds" in \
         checked.stdout, checked.stdout
     repaired = doctor("--repair", home=hearth_home)
     assert "3 memories rebuilt" in repaired.stderr + repaired.stdout, repaired.stderr
-    assert hearth("memory", "list").stdout.count("User ") == 2  # cello and Bergen: Oslo stays superseded
-    every = hearth("memory", "list", "--all", "--json").stdout
+    listed = hearth("memory", "list", home=hearth_home)
+    assert listed.stdout.count("User ") == 2  # cello and Bergen: Oslo stays superseded
+    every = hearth("memory", "list", "--all", "--json", home=hearth_home).stdout
     assert {m["text"] for m in json.loads(every)} == {"User lives in Oslo", "User plays the cello",
                                                       "User lives in Bergen"}
-    assert hearth("memory", "search", "Which city do I live in?", "-k", "1").stdout.count("Bergen") == 1
+    found = hearth("memory", "search", "Which city do I live in?", "-k", "1", home=hearth_home)
+    assert found.stdout.count("Bergen") == 1
+
+
+def test_a_store_cut_short_is_rebuilt_from_mem0s_record_of_changes(hearth_home: Path) -> None:
+    """A memory store cut to half its size (a full disk, a sync tool) had no readable row left, and --repair
+    rebuilt it with every memory lost ("0 memories rebuilt"), though mem0's own record of changes, another file,
+    still held each memory's text: the memories come back from it, the latest word of a slot kept, an edit's text
+    taken and a forgotten one left forgotten."""
+    for fact in ("User lives in Oslo", "User plays the cello", "User has a cat called Miso", "User lives in Bergen"):
+        assert hearth("memory", "add", fact, home=hearth_home).returncode == 0
+    listed = json.loads(hearth("memory", "list", "--all", "--json", home=hearth_home).stdout)
+    ids = {m["text"]: m["id"] for m in listed}
+    assert hearth("memory", "edit", ids["User plays the cello"], "User plays the viola",
+                  home=hearth_home).returncode == 0
+    assert hearth("memory", "forget", ids["User has a cat called Miso"], home=hearth_home).returncode == 0
+    store = get_paths().memory_dir / "chroma" / "chroma.sqlite3"
+    with store.open("r+b") as f:
+        f.truncate(store.stat().st_size // 2)
+    assert hearth("memory", "list", home=hearth_home).returncode == 1
+    repaired = doctor("--repair", home=hearth_home)
+    said = repaired.stderr + repaired.stdout
+    assert "3 memories rebuilt (3 of them from the record of changes" in said, said
+    every = {m["text"]: m for m in json.loads(hearth("memory", "list", "--all", "--json", home=hearth_home).stdout)}
+    assert set(every) == {"User lives in Oslo", "User plays the viola", "User lives in Bergen"}, every
+    assert every["User lives in Oslo"]["superseded_by"] == every["User lives in Bergen"]["id"] == ids[
+        "User lives in Bergen"]
+    assert every["User plays the viola"]["id"] == ids["User plays the cello"]  # its own id: links to it hold
 
 
 def test_doctor_says_what_the_chats_saved_caches_take(hearth_home: Path) -> None:
