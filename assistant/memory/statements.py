@@ -239,6 +239,14 @@ def _clean(text: str) -> str:
     return _FILLER.sub("", " ".join(text.split()).strip(" .,;:!?-–—\"'()")).strip(" .,;:!?-–—\"'()")
 
 
+def speaks_of_user(text: str) -> bool:
+    """Whether ``text`` says I, me, my, we or our: a question that does is about the user and gets the always-on
+    profile facts; one that does not ("How tall is Mount Everest?") gets only the memories close to it. Given
+    the user's home town, the bundled model answered that question "The user lives in Lisbon, Portugal.", the
+    capital of France "Lisbon is the capital of Portugal.", and wrote a haiku about rain in Lisbon."""
+    return bool(_SELF.search(text))
+
+
 def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> list[Statement]:
     """The clauses of ``user_text`` that may state a fact about the user, rewritten in the third person.
 

@@ -256,7 +256,8 @@ def test_bad_per_call_options_fail_with_one_line(hearth_home: Path) -> None:
 
 def test_ask_learns_an_explicit_request_and_shows_the_memories_an_answer_used(hearth_home: Path) -> None:
     """The issue's own example: "Please remember this: ..." becomes a memory; a world question does not; a later
-    question in a new conversation gets the memory in its prompt, listed on stderr and in --json."""
+    question in a new conversation gets the memory in its prompt, listed on stderr and in --json; a world
+    question gets none."""
     out = hearth("ask", "--max-tokens", "8", "Please remember this: my dog is called Biscuit.", home=hearth_home)
     assert out.returncode == 0, out.stderr
     assert hearth("ask", "--max-tokens", "8", "what's the capital of Peru?", home=hearth_home).returncode == 0
@@ -269,6 +270,14 @@ def test_ask_learns_an_explicit_request_and_shows_the_memories_an_answer_used(he
     assert "[memory]" not in out.stdout
     data = json.loads(hearth("ask", "--json", "--max-tokens", "8", "What's my dog called?", home=hearth_home).stdout)
     assert [m["text"] for m in data["memories"]] == ["User's dog is called Biscuit"]
+
+    # a question that is not about the user gets no memory: with the home town (a profile fact) in every prompt,
+    # "What is the capital of France?" was answered "Lisbon is the capital of Portugal."
+    assert hearth("memory", "add", "User lives in Lisbon", home=hearth_home).returncode == 0
+    for question, used in (("What is the capital of France?", []), ("How tall is Mount Everest?", []),
+                           ("Which city do I live in?", ["User lives in Lisbon"])):
+        data = json.loads(hearth("ask", "--json", "--max-tokens", "8", question, home=hearth_home).stdout)
+        assert [m["text"] for m in data["memories"]] == used, question
 
 
 def test_history_search_prints_one_line_per_hit(hearth_home: Path) -> None:
