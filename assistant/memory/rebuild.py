@@ -63,16 +63,18 @@ def logged_memories(db: Path) -> dict[str, dict[str, str]]:
     :mod:`assistant.memory.transfer`); none when the file cannot be read."""
     try:
         with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            rows = [row for row in scan(conn, "history", "rowid", "memory_id, new_memory, event, created_at, "
-                                                                 "updated_at, is_deleted") if row is not None]
+            columns = "memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted"
+            rows = [row for row in scan(conn, "history", "rowid", columns) if row is not None]
     except sqlite3.DatabaseError:
         return {}
     found: dict[str, dict[str, str]] = {}
-    for _, memory_id, text, event, created, updated, deleted in rows:  # oldest change first
+    for _, memory_id, before, text, event, created, updated, deleted in rows:  # oldest change first
         if not isinstance(memory_id, str):
             continue
         if event == "DELETE" or deleted:
             found.pop(memory_id, None)
+        elif event == "UPDATE" and text == before and memory_id in found:
+            continue  # only its marks changed (superseded, corrected): not an edit, so not a later word
         elif isinstance(text, str) and text.strip():
             first = found.get(memory_id, {}).get("created_at") or created or ""
             found[memory_id] = {"id": memory_id, "text": text, "created_at": str(first),
