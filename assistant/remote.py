@@ -26,7 +26,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -266,17 +266,18 @@ class ChromaTarget:
         return client
 
     def guard(self, obj: Any) -> Any:
-        return ChromaGuard(obj, self)
+        return ChromaGuard(obj, self.errors)
 
 
 class ChromaGuard:
-    """A Chroma server client or collection whose calls fail with one RemoteError sentence (see
-    :meth:`ChromaTarget.errors`); collections it returns are guarded too."""
+    """A Chroma client or collection whose calls fail with one sentence: ``errors`` turns what a call raised
+    into it (a server's failures into a RemoteError, see :meth:`ChromaTarget.errors`; a damaged embedded store
+    into the store's own error); collections it returns are guarded too."""
 
-    __slots__ = ("_inner", "_target")
+    __slots__ = ("_errors", "_inner")
 
-    def __init__(self, inner: Any, target: ChromaTarget) -> None:
-        self._inner, self._target = inner, target
+    def __init__(self, inner: Any, errors: Callable[[], AbstractContextManager[None]]) -> None:
+        self._inner, self._errors = inner, errors
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
@@ -286,14 +287,14 @@ class ChromaGuard:
         def call(*args: Any, **kwargs: Any) -> Any:
             from chromadb.api.models.Collection import Collection
 
-            with self._target.errors():
+            with self._errors():
                 result = value(*args, **kwargs)
-            return ChromaGuard(result, self._target) if isinstance(result, Collection) else result
+            return ChromaGuard(result, self._errors) if isinstance(result, Collection) else result
 
         return call
 
     def __repr__(self) -> str:
-        return f"ChromaGuard({self._inner!r}, {self._target.url})"
+        return f"ChromaGuard({self._inner!r})"
 
 
 # ---- "Test connection" ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -66,6 +67,20 @@ def check(conn: sqlite3.Connection) -> None:
     problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)")]
     if problems != ["ok"]:
         raise Damaged(problems)
+
+
+def problems_in(db: Path) -> list[str]:
+    """SQLite's first findings on the file at ``db`` (opened read-only), or [] where it passes ``quick_check`` or
+    cannot be read for another reason (missing, locked): for a store whose own errors do not say damage in words
+    (chromadb's "Failed to pull logs from the log store")."""
+    try:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            check(conn)
+    except Damaged as exc:
+        return exc.problems
+    except sqlite3.Error as exc:
+        return [str(exc)] if is_damage(exc) else []
+    return []
 
 
 def move_aside(db_path: Path) -> Path:

@@ -62,6 +62,10 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         yield Progress("knowledge", 0, message=f"the damaged vector store was moved to {aside}")
         for info in assistant.collections():
             yield from assistant.knowledge.sync(info.name)
+    elif action == "index":  # a damaged index file: its readable rows copied into a new one, the old one kept
+        aside = assistant.knowledge.store.rebuild_index_file()
+        yield Progress("knowledge", 0, message=f"the knowledge index was rebuilt; the damaged file was moved to "
+                                               f"{aside}")
     elif action == "memory-queue":  # a damaged queue of turns to learn from: set it aside, start an empty one
         from assistant.memory.queue import queue_path, set_aside
 
@@ -168,16 +172,20 @@ def _history(assistant: Assistant) -> list[Finding]:
 
 def _knowledge(assistant: Assistant) -> list[Finding]:
     from assistant.errors import HearthError
-    from assistant.knowledge.errors import VectorStoreDamagedError, VectorStoreUnavailableError
+    from assistant.knowledge.errors import IndexDamagedError, VectorStoreDamagedError, VectorStoreUnavailableError
 
+    rebuild = "`hearth doctor --repair` copies what can be read into a new index and builds its keyword index again."
     try:
         infos = assistant.collections()
+        assistant.knowledge.store.check_index_file()
+    except IndexDamagedError as exc:
+        return [Finding("knowledge", PROBLEM, str(exc).split(" `hearth doctor")[0], rebuild, "index")]
     except HearthError as exc:  # the index itself cannot be opened (read-only folder, damaged file)
         return [Finding("knowledge", PROBLEM, str(exc))]
     findings = [] if infos else [Finding("knowledge", OK, "No knowledge collections yet.")]
     try:
         if infos and not assistant.knowledge.store.server:
-            _ = assistant.knowledge.store.chroma
+            assistant.knowledge.store.check_vectors_file()
     except VectorStoreDamagedError as exc:  # one finding for all collections, with the one repair that helps
         return [Finding("knowledge", PROBLEM, str(exc).split(". `hearth doctor")[0] + ".",
                         "`hearth doctor --repair` moves it aside and embeds every passage again.", "vectors")]

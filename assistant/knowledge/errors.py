@@ -47,5 +47,10 @@ class VectorStoreUnavailableError(KnowledgeError):
     nothing is moved aside; it opens again once the cause is gone."""
 
 
+class IndexDamagedError(KnowledgeError):
+    """A read of the knowledge index (its SQLite manifest and keyword index) met a damaged page; `hearth doctor
+    --repair` copies what can be read into a new file and builds the keyword index again."""
+
+
 class IndexOpenError(KnowledgeError):
     """The knowledge index (its SQLite manifest) cannot be opened: a read-only folder or a damaged file."""

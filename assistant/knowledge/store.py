@@ -47,11 +47,13 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant import fulltext
+from assistant.chat.salvage import check, is_damage, move_aside, problems_in
 from assistant.chroma_local import OtherWriters, forget_local_system
 from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import (
     IndexBusyError,
+    IndexDamagedError,
     IndexOpenError,
     IndexWriteError,
     InvalidCollectionNameError,
@@ -61,7 +63,7 @@ from assistant.knowledge.errors import (
 from assistant.knowledge.records import Chunk
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths, storage_problem
-from assistant.remote import ChromaTarget, chroma_prefix
+from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 
 if TYPE_CHECKING:
     import chromadb
@@ -317,20 +319,7 @@ class Store:
         self._paths = paths
         self._remote = _chroma_only(remote)
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(paths.index_manifest, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            fulltext.register(self._db)
-            self._db.executescript(SCHEMA)
-            self._segment_keyword_index()
-            self._add_columns()
-            self._db.executescript(QUERY_SCHEMA)
-        except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
-            raise IndexOpenError(f"The knowledge index {paths.index_manifest} cannot be opened ({exc}). If the "
-                                 "folder is read-only, make it writable; if the file is damaged, move it aside "
-                                 "and index your folders again.") from None
+        self._db = self._connect()
         self._chroma: chromadb.ClientAPI | None = None
         self._others: OtherWriters | None = None  # writes by other processes to the embedded store
         self._chroma_failed: tuple[float, RemoteError] | None = None  # when a server last could not be opened
@@ -347,30 +336,48 @@ class Store:
         self._writes = 0
 
     # --- plumbing --------------------------------------------------------------------------------------
-    def _segment_keyword_index(self) -> None:
+    def _connect(self, path: Path | None = None) -> sqlite3.Connection:
+        """The manifest at ``path`` (the index's own by default), configured and migrated."""
+        path = path or self._paths.index_manifest
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            fulltext.register(db)
+            db.executescript(SCHEMA)
+            self._segment_keyword_index(db)
+            self._add_columns(db)
+            db.executescript(QUERY_SCHEMA)
+        except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
+            raise IndexOpenError(f"The knowledge index {path} cannot be opened ({exc}). If the folder is "
+                                 "read-only, make it writable; if the file is damaged, move it aside and index "
+                                 "your folders again.") from None
+        return db
+
+    @staticmethod
+    def _segment_keyword_index(db: sqlite3.Connection) -> None:
         """Make a keyword index that predates CJK segmentation again (once; seconds for a large index)."""
-        if "chunks_words" in self._fts_definition():
+        row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+        if "chunks_words" in (row[0] if row else ""):
             return
         # one script, one transaction; a second process doing the same meanwhile only repeats the work
         try:
-            self._db.executescript(f"BEGIN IMMEDIATE;{_UNSEGMENTED_KEYWORD_INDEX}{SCHEMA}"
-                                   "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');\nCOMMIT;")
+            db.executescript(f"BEGIN IMMEDIATE;{_UNSEGMENTED_KEYWORD_INDEX}{SCHEMA}"
+                             "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');\nCOMMIT;")
         except sqlite3.Error:
-            if self._db.in_transaction:  # a full disk: the old index stays, and the next open tries again
-                self._db.execute("ROLLBACK")
+            if db.in_transaction:  # a full disk: the old index stays, and the next open tries again
+                db.execute("ROLLBACK")
             raise
         log.info("knowledge: the keyword index was made again with CJK text segmented")
 
-    def _fts_definition(self) -> str:
-        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
-        return row[0] if row else ""
-
-    def _add_columns(self) -> None:
+    @staticmethod
+    def _add_columns(db: sqlite3.Connection) -> None:
         for table, columns in _ADDED_COLUMNS.items():
-            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
             for name, definition in columns.items():
                 if name not in have:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         """Close SQLite and release Chroma, so a later Store on the same folder opens what is on disk now."""
@@ -387,24 +394,58 @@ class Store:
 
             folder = str(self._paths.chroma_dir)
             try:
-                return chromadb.PersistentClient(path=folder, settings=chromadb.Settings(anonymized_telemetry=False))
+                client = chromadb.PersistentClient(path=folder,
+                                                   settings=chromadb.Settings(anonymized_telemetry=False))
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # pyo3's PanicException derives from BaseException
                 # chromadb keeps the half-started system for the folder; a later client must not get it
                 forget_local_system(folder)
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
-                if why := storage_problem(self._paths.chroma_dir if self._paths.chroma_dir.exists()
-                                          else self._paths.chroma_dir.parent):
-                    # not damage: moving the store aside (doctor's repair) would only hide the user's vectors
-                    raise VectorStoreUnavailableError(
-                        f"The vector store in {folder} cannot be opened now: {why} ({reason}). Free some space "
-                        "or make the folder writable, then try again; keyword search works meanwhile."
-                    ) from None
-                raise VectorStoreDamagedError(
-                    f"The vector store in {folder} cannot be opened ({reason}). `hearth doctor --repair` sets it "
-                    "aside and embeds every passage again from the index; keyword search works meanwhile."
-                ) from None
+                raise self._unusable(exc) from None
+        return ChromaGuard(client, self._local_errors)
+
+    @contextmanager
+    def _local_errors(self) -> Iterator[None]:
+        """A damaged page met after the store opened (reading a collection or its rows) is the damage
+        :meth:`_open_local` reports: it was "a bug in Hearth: InternalError … database disk image is
+        malformed" (or "InvalidArgumentError … Failed to pull logs from the log store", by where the damage
+        lies) on every knowledge command and in `hearth doctor`, which then offered no repair. Whether a failure
+        is damage is asked of SQLite (``quick_check`` of chroma.sqlite3), not read from chromadb's words."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            yield
+        except (HearthError, NotFoundError):
+            raise
+        except Exception as exc:
+            if (damage := self._file_damage()) is None:
+                raise
+            raise damage from exc
+
+    def check_vectors_file(self) -> None:
+        """Raise the embedded store's own error when it cannot be opened or SQLite finds its file damaged
+        (`hearth doctor`: damage that only some reads meet was a problem of each collection, with a server's
+        advice, "Start the Chroma server")."""
+        _ = self.chroma
+        if not self.server and (damage := self._file_damage()) is not None:
+            raise damage
+
+    def _file_damage(self) -> HearthError | None:
+        problems = problems_in(self._paths.chroma_dir / "chroma.sqlite3")
+        return self._unusable(RuntimeError(f"SQLite finds: {'; '.join(problems)}")) if problems else None
+
+    def _unusable(self, exc: BaseException) -> HearthError:
+        """The embedded store's failure ``exc`` as the user's sentence: damage, or a disk that is full or a
+        folder that is read-only (not damage: moving the store aside would only hide the user's vectors)."""
+        folder = self._paths.chroma_dir
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+        if why := storage_problem(folder if folder.exists() else folder.parent):
+            return VectorStoreUnavailableError(
+                f"The vector store in {folder} cannot be opened now: {why} ({reason}). Free some space or make the "
+                "folder writable, then try again; keyword search works meanwhile.")
+        return VectorStoreDamagedError(
+            f"The vector store in {folder} cannot be opened ({reason}). `hearth doctor --repair` sets it aside "
+            "and embeds every passage again from the index; keyword search works meanwhile.")
 
     def set_aside_vectors(self) -> Path:
         """Move the embedded vector store aside (kept, not deleted) so the next sync builds a new one from the
@@ -523,8 +564,67 @@ class Store:
             self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._read_errors():
             return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _read_errors(self) -> Iterator[None]:
+        """A damaged page of the index met by a read is said with its repair: a damaged keyword index made
+        every search and grounded answer "a bug in Hearth: DatabaseError", while `hearth doctor` said every
+        collection was in step."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            raise IndexDamagedError(
+                f"The knowledge index {self._paths.index_manifest} is damaged ({exc}). `hearth doctor --repair` "
+                "copies what can be read into a new index and builds its keyword index again (the damaged file "
+                "is kept).") from None
+
+    def check_index_file(self) -> None:
+        """Raise IndexDamagedError when SQLite finds the index file damaged or the keyword index out of step with
+        the passages (``hearth doctor``)."""
+        with self._lock, self._read_errors():
+            check(self._db)
+            self._db.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")
+
+    def rebuild_index_file(self) -> Path:
+        """Copy every table of the index but the keyword index's into a new file, build the keyword index there
+        from the passages, and put it in place of this one, which is kept beside it; returns where. Rebuilding
+        the keyword index in place fails on the damaged pages it must free first."""
+        manifest = self._paths.index_manifest
+        fresh = manifest.with_name(f"{manifest.name}.rebuilding")
+        for leftover in (fresh, *(fresh.with_name(fresh.name + side) for side in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        with self._lock:
+            new = self._connect(fresh)
+            try:
+                new.execute("ATTACH DATABASE ? AS old", (str(manifest),))
+                tables = [row[0] for row in new.execute(
+                    "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'chunks_fts%' "
+                    "AND name NOT LIKE 'sqlite_%'")]
+                new.execute("BEGIN IMMEDIATE")
+                for table in tables:  # the chunks' trigger fills the new keyword index as they are copied
+                    ours = [row[1] for row in new.execute(f"PRAGMA main.table_info({table})")]
+                    theirs = {row[1] for row in new.execute(f"PRAGMA old.table_info({table})")}
+                    columns = ", ".join(c for c in ours if c in theirs)
+                    if columns:
+                        new.execute(f"INSERT OR IGNORE INTO main.{table} ({columns}) SELECT {columns} FROM old.{table}")
+                new.execute("COMMIT")
+                new.execute("DETACH DATABASE old")
+                check(new)
+            except sqlite3.Error as exc:
+                new.close()
+                raise IndexOpenError(f"The knowledge index {manifest} cannot be rebuilt: its passages cannot be "
+                                     f"read ({exc}). Move it aside and index your folders again.") from None
+            new.close()
+            self._db.close()
+            aside = move_aside(manifest)
+            fresh.rename(manifest)
+            self._db = self._connect()
+            self._writes += 1
+        return aside
 
     @contextmanager
     def writing(self, collection: str) -> Iterator[None]:
@@ -891,7 +991,7 @@ class Store:
         cached yet is looked up: see ``_stems`` in ``__init__``)."""
         if not words:
             return [], {}, 0
-        with self._lock:
+        with self._lock, self._read_errors():
             db = self._db
             total = self.total_chunks()  # first: it drops stale counts
             if len(self._stems) > _MAX_CACHED_WORDS:

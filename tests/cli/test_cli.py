@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -400,18 +401,36 @@ def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth
     assert terminal.user_messages() == [["Second question.", "Third question."]]
 
 
-def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path, tmp_path: Path) -> None:
+def _garble_table(db: Path, table: str) -> None:
+    """Random bytes over the root page of ``table`` in the SQLite file ``db``."""
+    with sqlite3.connect(db) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    with db.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(os.urandom(page_size))
+
+
+@pytest.mark.parametrize("where", ["pages read as it opens", "the collections table"])
+def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path, tmp_path: Path, where: str) -> None:
     """A damaged chroma.sqlite3 made chromadb's Rust core panic (a BaseException): a traceback on every knowledge
     command, `hearth doctor` and `--repair` included. Now the listing says so, and the repair sets the store
-    aside and embeds the passages again from the index."""
+    aside and embeds the passages again from the index. Damage that chromadb meets only after opening (its
+    collections table) was "a bug in Hearth: InternalError … malformed" everywhere, doctor included."""
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "otters.txt").write_text("Otters hold hands while they sleep on the water.\n")
     assert hearth("index", str(notes), "-c", "k", home=hearth_home).returncode == 0
     store = hearth_home / "data" / "chroma" / "chroma.sqlite3"
-    with store.open("r+b") as f:  # garbage over pages of the SQLite file
-        f.seek(40_960)
-        f.write(os.urandom(81_920))
+    if where == "the collections table":
+        _garble_table(store, "collections")
+        searched = hearth("search", "otters", "-c", "k", home=hearth_home)
+        assert searched.returncode == 1 and searched.stderr.startswith("hearth: The vector store in "), \
+            searched.stderr
+    else:
+        with store.open("r+b") as f:  # garbage over pages of the SQLite file
+            f.seek(40_960)
+            f.write(os.urandom(81_920))
     listed = hearth("collections", "list", home=hearth_home)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
     assert "CANNOT BE CHECKED NOW: The vector store in" in listed.stdout and "doctor --repair" in listed.stdout
@@ -422,6 +441,30 @@ def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path
     found = hearth("search", "otters sleeping", "-c", "k", "--mode", "dense", home=hearth_home)
     assert found.returncode == 0 and "otters.txt" in found.stdout, found.stderr
     assert list((hearth_home / "data").glob("chroma.damaged-*"))  # kept, not deleted
+
+
+def test_a_damaged_keyword_index_is_said_and_rebuilt_by_doctor(hearth_home: Path, tmp_path: Path) -> None:
+    """Damaged pages of the keyword index (FTS5) made every search and grounded answer "a bug in Hearth:
+    DatabaseError", and `hearth doctor` said every collection was in step. Rebuilding the keyword index in place
+    fails on the damaged pages, so the repair copies the rest into a new file and builds it there."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for n in range(40):
+        (notes / f"note-{n}.txt").write_text(f"Invoice INV-{20900 + n} was paid by card ending {5500 + n}.\n")
+    assert hearth("index", str(notes), "-c", "k", home=hearth_home).returncode == 0
+    _garble_table(hearth_home / "data" / "index-manifest.sqlite3", "chunks_fts_data")
+    searched = hearth("search", "INV-20931", "-c", "k", "--mode", "keyword", home=hearth_home)
+    assert searched.returncode == 1 and searched.stderr.startswith("hearth: The knowledge index "), searched.stderr
+    assert "is damaged" in searched.stderr and "doctor --repair" in searched.stderr
+    checked = hearth("doctor", home=hearth_home)
+    assert "✗ knowledge: The knowledge index" in checked.stdout and "--repair` copies" in checked.stdout, \
+        checked.stdout
+    repaired = hearth("doctor", "--repair", home=hearth_home)
+    assert repaired.returncode == 0 and "the knowledge index was rebuilt" in repaired.stderr, repaired.stderr
+    found = hearth("search", "INV-20931", "-c", "k", "--mode", "keyword", "-k", "1", home=hearth_home)
+    assert found.returncode == 0 and "note-31.txt" in found.stdout, found.stderr
+    assert "40 files" in hearth("collections", "list", home=hearth_home).stdout
+    assert list((hearth_home / "data").glob("index-manifest.sqlite3.damaged-*"))  # kept, not deleted
 
 
 def test_a_damaged_index_manifest_is_one_sentence_and_doctor_says_it(hearth_home: Path, tmp_path: Path) -> None:
