@@ -35,6 +35,12 @@ Listener = Callable[[BackgroundEvent], None]
 BUSY_RETRY_S = 5.0
 #: Longest single wait of the learning thread: it re-checks for retries that fell due.
 POLL_S = 30.0
+#: How often the sync thread looks at the watched folders themselves and at which collections are watched: a
+#: folder deleted and made again (a drive unplugged and plugged back, a re-clone) left its watch on what was
+#: gone, so nothing it held later was indexed until a restart; a folder renamed away was never noticed (search
+#: went on citing paths that no longer existed); and a collection removed, or watched, from a terminal kept (or
+#: never got) its watcher in the window.
+WATCH_CHECK_S = 5.0
 
 
 class Learner(Protocol):
@@ -73,6 +79,9 @@ class Scheduler:
         self._syncing: str | None = None
         self._sync_cancel = Cancel()
         self._watchers: dict[str, Any] = {}
+        #: what each watched collection's folders were when it was last (re)watched: see _check_watches
+        self._watched_as: dict[str, tuple[tuple[int, int] | None, ...]] = {}
+        self._watch_lock = threading.RLock()
         self._last_error = ""
         self._threads: list[threading.Thread] = []
 
@@ -247,31 +256,65 @@ class Scheduler:
 
     def watch_all(self) -> None:
         """(Re)start a watcher for every watched collection and catch up with changes made meanwhile."""
-        self.stop_watching()
-        for collection, folders in self.hooks.watched().items():
-            if self._watch(collection, folders):
-                self.request_sync(collection)
+        with self._watch_lock:
+            self.stop_watching()
+            for collection, folders in self.hooks.watched().items():
+                if self._watch(collection, folders):
+                    self.request_sync(collection)
         self.publish()
 
     def _watch(self, collection: str, folders: list[str]) -> bool:
         """Start watching ``collection``'s folders; False (and why, logged) when none can be watched."""
         from assistant.knowledge.watch import FolderWatcher
 
-        existing = [f for f in folders if Path(f).is_dir()]
-        if not existing:
-            log.warning("watched collection %s: none of its folders exist any more", collection)
-            return False
+        with self._watch_lock:
+            self._watched_as[collection] = _identities(folders)
+            existing = [f for f in folders if Path(f).is_dir()]
+            if not existing:
+                log.warning("watched collection %s: none of its folders exist any more", collection)
+                return False
+            try:
+                watcher = FolderWatcher(existing, lambda c=collection: self.request_sync(c), self.debounce_s)
+                self._watchers[collection] = watcher.start()
+            except OSError as exc:  # inotify limits, a folder that vanished meanwhile
+                self._last_error = f"Cannot watch {collection}: {exc}"
+                log.warning("%s", self._last_error)
+                return False
+            return True
+
+    def _check_watches(self) -> None:
+        """Bring the watchers in line with the collections watched now and their folders as they are now (see
+        WATCH_CHECK_S): a collection no longer watched (or removed) stops being watched, and one whose folders
+        appeared, went or were replaced is watched again and synced, so the change reaches search and the
+        collection's row says it."""
         try:
-            watcher = FolderWatcher(existing, lambda c=collection: self.request_sync(c), self.debounce_s)
-            self._watchers[collection] = watcher.start()
-        except OSError as exc:  # inotify limits, a folder that vanished meanwhile
-            self._last_error = f"Cannot watch {collection}: {exc}"
-            log.warning("%s", self._last_error)
-            return False
-        return True
+            wanted = self.hooks.watched()
+        except HearthError as exc:  # a damaged index: said by whatever reads it next
+            log.info("checking the watched folders: %s", exc)
+            return
+        changed = False
+        with self._watch_lock:
+            for collection in [c for c in self._watched_as if c not in wanted]:
+                self._watched_as.pop(collection)
+                if (watcher := self._watchers.pop(collection, None)) is not None:
+                    watcher.stop()
+                changed = True
+            for collection, folders in wanted.items():
+                watcher = self._watchers.get(collection)
+                if self._watched_as.get(collection) == _identities(folders) and not (watcher and watcher.lost):
+                    continue
+                if (watcher := self._watchers.pop(collection, None)) is not None:
+                    watcher.stop()
+                log.info("watched collection %s: its folders changed; watching them again", collection)
+                self._watch(collection, folders)
+                self.request_sync(collection)
+                changed = True
+        if changed:
+            self.publish()
 
     def stop_watching(self) -> None:
-        watchers, self._watchers = self._watchers, {}
+        with self._watch_lock:
+            watchers, self._watchers, self._watched_as = self._watchers, {}, {}
         for watcher in watchers.values():
             watcher.stop()
 
@@ -283,12 +326,16 @@ class Scheduler:
             collection = min(due, key=self._sync_queue.__getitem__)
             del self._sync_queue[collection]
             return collection
-        soonest = min(self._sync_queue.values(), default=now + POLL_S)
-        self._cv.wait(max(0.01, soonest - now))
+        soonest = min(self._sync_queue.values(), default=now + WATCH_CHECK_S)
+        self._cv.wait(max(0.01, min(soonest - now, WATCH_CHECK_S)))
         return None
 
     def _sync_loop(self) -> None:
+        next_check = time.monotonic() + WATCH_CHECK_S
         while True:
+            if time.monotonic() >= next_check:
+                self._check_watches()
+                next_check = time.monotonic() + WATCH_CHECK_S
             with self._cv:
                 if self._stopping:
                     return
@@ -326,3 +373,17 @@ class Scheduler:
             log.warning("sync of %s failed: %r", collection, exc, exc_info=log.isEnabledFor(logging.INFO))
             self._last_error = f"Sync of {collection} failed ({type(exc).__name__}: {exc})."
             self.publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
+
+
+def _identities(folders: list[str]) -> tuple[tuple[int, int] | None, ...]:
+    """Each folder's (device, inode), None where there is no folder: a folder made again under its old name is
+    another folder to watch."""
+    found: list[tuple[int, int] | None] = []
+    for folder in folders:
+        try:
+            st = Path(folder).stat()
+        except OSError:
+            found.append(None)
+            continue
+        found.append((st.st_dev, st.st_ino) if Path(folder).is_dir() else None)
+    return tuple(found)

@@ -30,6 +30,9 @@ class FolderWatcher(FileSystemEventHandler):
         self._handling = threading.Lock()  # held while on_change runs (see _handle)
         self._handler: threading.Thread | None = None
         self._stopped = False
+        #: a watched folder itself was deleted: its watch ended with it, and one made again under its name (as
+        #: soon as that, often with the same inode number) is not watched (see ``Scheduler._check_watches``)
+        self.lost = False
         self._observer = Observer()
         self._scheduled: set[Path] = set()
         for folder in self.folders:
@@ -93,6 +96,8 @@ class FolderWatcher(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write") or self._ignored(str(event.src_path)):
             return
+        if event.event_type == "deleted" and Path(str(event.src_path)) in {*self.folders, *self._scheduled}:
+            self.lost = True
         if event.event_type == "created" and os.path.islink(event.src_path) and os.path.isdir(event.src_path):
             with self._lock:
                 self._schedule(Path(str(event.src_path)))  # a link to a folder made while watching

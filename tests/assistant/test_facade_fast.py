@@ -250,6 +250,47 @@ def test_a_watched_folder_resyncs_on_change_and_catches_up_at_start(assistant: A
     assert assistant.scheduler.status().watching == ()
 
 
+def test_a_watched_folder_deleted_made_again_or_renamed_and_a_collection_unwatched_elsewhere_are_followed(
+        assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watched folder deleted and made again (a drive plugged back, a re-clone) kept its watch on what was gone:
+    nothing it held later was indexed until a restart. One renamed away was never noticed. A collection unwatched
+    (or removed) from a terminal stayed watched by the window, failing a sync at every change."""
+    import shutil
+
+    from assistant import scheduler as scheduler_module
+    from assistant.knowledge.store import Store
+
+    monkeypatch.setattr(scheduler_module, "WATCH_CHECK_S", 0.3, raising=False)
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The first note mentions penguins.\n")
+    list(assistant.index([folder], "notes", watch=True))
+    synced: list[CollectionSynced] = []
+    assistant.subscribe(lambda e: synced.append(e) if isinstance(e, CollectionSynced) else None)
+    assistant.scheduler.debounce_s = 0.2
+    assistant.start_background()
+    assert wait_for(lambda: assistant.scheduler.status().watching == ("notes",))
+    shutil.rmtree(folder)
+    folder.mkdir()  # made again, as a restore would
+    (folder / "b.txt").write_text("Restored: a note about walruses.\n")
+    assert wait_for(lambda: assistant.search("walruses", ("notes",), mode="keyword"), timeout=10)
+    assert wait_for(lambda: (status := assistant.scheduler.status()).syncing is None and not status.sync_queued)
+    (folder / "c.txt").write_text("Written after the restore: flamingos.\n")
+    assert wait_for(lambda: assistant.search("flamingos", ("notes",), mode="keyword"), timeout=10)
+
+    synced.clear()
+    folder.rename(tmp_path / "renamed")
+    assert wait_for(lambda: any(e.progress.message.startswith("failed") for e in synced), timeout=10)
+    assert assistant.collections()[0].missing_sources == (str(folder),)
+    (tmp_path / "renamed").rename(folder)
+    assert wait_for(lambda: assistant.scheduler.status().watching == ("notes",), timeout=10)
+
+    elsewhere = Store(get_paths())  # `hearth collections watch notes --off` in a terminal
+    elsewhere.set_watch("notes", False)
+    elsewhere.close()
+    assert wait_for(lambda: assistant.scheduler.status().watching == (), timeout=10)
+
+
 def test_background_status_never_opens_the_memory_store(settings: Settings) -> None:
     settings.memory.enabled = True
     a = Assistant(get_paths(), settings, engine=fake_engine())

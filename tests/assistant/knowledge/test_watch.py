@@ -77,3 +77,26 @@ def test_stop_waits_for_the_change_being_handled_and_none_runs_after(tmp_path: P
     started.clear()
     time.sleep(0.3)
     assert not started.is_set()  # the second change's timer never ran its handler after stop
+
+
+def test_a_watched_folder_deleted_and_made_again_is_lost_to_its_watch(tmp_path: Path) -> None:
+    """The watch of a folder deleted and made again under its name (often with the same inode number) ends with
+    the folder: the new one's files wake nothing. The watcher says it is lost, so the scheduler watches anew."""
+    import shutil
+
+    root = tmp_path / "watched"
+    root.mkdir()
+    changed = threading.Event()
+    watcher = FolderWatcher([root], changed.set, debounce_s=0.2).start()
+    try:
+        time.sleep(0.3)
+        assert not watcher.lost
+        shutil.rmtree(root)
+        root.mkdir()
+        assert changed.wait(10) and watcher.lost
+        time.sleep(0.5)
+        changed.clear()
+        (root / "note.txt").write_text("Written in the folder made again.\n")
+        assert not changed.wait(1.0)  # why the watcher must be replaced
+    finally:
+        watcher.stop()
