@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QInputDialog, QMessageBox, QWidget
 
 
 def deleted_on_close(dialog: QDialog, holder: object | None = None) -> None:
@@ -53,4 +53,10 @@ def ask_text(parent: QWidget, title: str, label: str, text: str, on_ok: Callable
     dialog.textValueSelected.connect(lambda value: on_ok(value.strip()) if value.strip() else None)
     deleted_on_close(dialog)
     dialog.open()
+    # OK is off while the text is blank: a blank title was dropped without a word (the CLI says "A chat's title
+    # cannot be empty.")
+    buttons = dialog.findChild(QDialogButtonBox)
+    if buttons is not None and (ok := buttons.button(QDialogButtonBox.StandardButton.Ok)) is not None:
+        ok.setEnabled(bool(text.strip()))
+        dialog.textValueChanged.connect(lambda value: ok.setEnabled(bool(value.strip())))
     return dialog

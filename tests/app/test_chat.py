@@ -7,7 +7,7 @@ from collections.abc import Callable
 from gui_helpers import write_settings
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -116,7 +116,11 @@ def test_f2_renames_and_delete_deletes_the_selected_chat(qtbot: QtBot, window: M
     qtbot.keyClick(view, Qt.Key.Key_F2)
     rename = window.sidebar.findChild(QInputDialog)
     assert rename is not None and rename.isVisible()
+    ok = rename.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    rename.setTextValue("   ")
+    assert not ok.isEnabled()  # a blank title was dropped without a word
     rename.setTextValue("Poetry")
+    assert ok.isEnabled()
     rename.accept()
     qtbot.waitUntil(lambda: [e.title for e in window.conversations_model.items()] == ["Poetry"])
     window.activateWindow()
