@@ -258,6 +258,24 @@ def fts_query(text: str) -> str | None:
     return " ".join(quoted)
 
 
+def _first_per_conversation(hits: list[SearchHit], only_first: bool) -> list[SearchHit]:
+    """``hits``, or with ``only_first`` each conversation's first (best) hit only."""
+    if not only_first:
+        return hits
+    first: dict[str, SearchHit] = {}
+    for hit in hits:
+        first.setdefault(hit.conversation_id, hit)
+    return list(first.values())
+
+
+def _marked(text: str, found: str, around: int = 60) -> str:
+    """The part of ``text`` around the first ``found``, marked as FTS5's snippets mark a match."""
+    at = text.find(found)
+    start, end = max(0, at - around), min(len(text), at + len(found) + around)
+    return (SNIPPET_ELLIPSIS if start else "") + text[start:at] + SNIPPET_OPEN + found + SNIPPET_CLOSE + \
+        text[at + len(found):end] + (SNIPPET_ELLIPSIS if end < len(text) else "")
+
+
 def _recovered_title(messages: list[salvage.MessageRow]) -> str:
     """A title for salvaged messages whose conversation row was lost: its first words say what it was."""
     words = " ".join(messages[0].content.split())
@@ -754,8 +772,10 @@ class History:
         both match is one result (the window's list, ``hearth history search``).
         """
         match = fts_query(query)
-        if match is None or limit <= 0:
+        if limit <= 0:
             return []
+        if match is None:
+            return self._search_symbols(query.strip(), limit, per_conversation) if query.strip() else []
         snippet_args = (SNIPPET_OPEN, SNIPPET_CLOSE, SNIPPET_ELLIPSIS, SNIPPET_TOKENS)
         with self._read() as conn:
             try:
@@ -788,12 +808,22 @@ class History:
         # CJK characters are words to the index: neighbours found together are marked as one
         hits = [SearchHit(i, m, title, fulltext.unsegment(snippet).replace(SNIPPET_CLOSE + SNIPPET_OPEN, ""), role)
                 for i, m, title, snippet, role in title_rows + message_rows]
-        if per_conversation:
-            first: dict[str, SearchHit] = {}
-            for hit in hits:
-                first.setdefault(hit.conversation_id, hit)
-            hits = list(first.values())
-        return hits[:limit]
+        return _first_per_conversation(hits, per_conversation)[:limit]
+
+    def _search_symbols(self, text: str, limit: int, per_conversation: bool) -> list[SearchHit]:
+        """A search of symbols alone ("👋", "→"), which the word index does not hold (its tokenizer reads them as
+        spaces: the window's search for 👋 listed nothing): titles, then messages, holding ``text`` as typed,
+        newest first."""
+        with self._read() as conn:
+            titles = conn.execute("SELECT id, title FROM conversations WHERE instr(title, ?) > 0 "
+                                  "ORDER BY updated_at DESC LIMIT ?", (text, limit)).fetchall()
+            messages = conn.execute(
+                "SELECT m.conversation_id, m.id, c.title, m.content, m.role FROM messages m "
+                "JOIN conversations c ON c.id = m.conversation_id WHERE instr(m.content, ?) > 0 "
+                "ORDER BY m.seq DESC LIMIT ?", (text, limit)).fetchall()
+        hits = [SearchHit(i, None, title, _marked(title, text), None) for i, title in titles]
+        hits += [SearchHit(i, m, title, _marked(content, text), role) for i, m, title, content, role in messages]
+        return _first_per_conversation(hits, per_conversation)[:limit]
 
     # --- export -----------------------------------------------------------------------------------------
     def _snapshot(self, conversation_id: str) -> tuple[Conversation, list[Message]]:

@@ -280,7 +280,20 @@ def test_search_odd_input_matches_as_plain_words(history: History) -> None:
     m = history.add_message(conv.id, "user", 'he said foo"bar AND (left) the room')
     assert [h.message_id for h in history.search('foo"bar')] == [m.id]
     assert [h.message_id for h in history.search("AND (left")] == [m.id]
-    assert history.search('"') == []
+    assert [h.message_id for h in history.search('"')] == [m.id]  # symbols alone are looked for as typed
+
+
+def test_search_finds_emoji_and_symbols_the_word_index_reads_as_spaces(history: History) -> None:
+    """The FTS5 tokenizer reads emoji as separators: searching 👋 listed nothing (the CLI said "No chats match",
+    the window's list stayed empty), though a chat titled with it existed."""
+    waved = history.create_conversation("مرحبا، اسمي ليلى 👋🏽 שלום")
+    other = history.create_conversation("Plans")
+    m = history.add_message(other.id, "user", "Trip → Lisbon on Friday 🚆, back Sunday.")
+    assert [(h.conversation_id, h.message_id) for h in history.search("👋")] == [(waved.id, None)]
+    [hit] = history.search("🚆")
+    assert (hit.conversation_id, hit.message_id, hit.role) == (other.id, m.id, "user") and "**🚆**" in hit.snippet
+    assert [h.conversation_id for h in history.search("→", per_conversation=True)] == [other.id]
+    assert history.search("🦜") == []
 
 
 def test_fts_query_quotes_terms() -> None:

@@ -289,10 +289,13 @@ def test_history_search_prints_one_line_per_hit(hearth_home: Path) -> None:
     chat = history.create_conversation(title="Keys")
     history.add_message(chat.id, "user", "Where is the greenhouse key?")
     history.add_message(chat.id, "assistant", "The greenhouse key is under the pot.\n\nThe tomatoes are watered.")
+    waved = history.create_conversation(title="Hello 👋")
     history.close()
     found = hearth("history", "search", "tomatoes", home=hearth_home)
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 1, found.stdout
     assert found.stdout.startswith(f"{chat.id}  Keys: ") and "watered" in found.stdout
+    found = hearth("history", "search", "👋", home=hearth_home)  # "No chats match '👋'.": emoji are not words
+    assert found.returncode == 0 and found.stdout.startswith(f"{waved.id}  Hello 👋"), found.stdout
 
 
 class _Terminal:
