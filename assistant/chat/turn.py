@@ -119,6 +119,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     memory = parts.memory if options.use_memory else None
     memory_trouble = ""
     first_asked: str | None = None
+    replaced = ""  # the question a regenerated or edited one replaces
     try:
         # Everything that can fail before an answer exists runs before anything is saved: a question that
         # cannot fit the context, or a collection that cannot be searched, leaves no half-saved turn behind.
@@ -129,6 +130,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             past_messages = history.messages(conversation_id)
             cut = next(i for i, m in enumerate(past_messages) if m.id == options.replace_from)
             first_asked = past_messages[0].content if cut == 0 else None  # the chat's title was made from it
+            replaced = past_messages[cut].content
             past_messages = past_messages[:cut]
         elif options.conversation_id is not None:
             conversation_id = history.get_conversation(options.conversation_id).id
@@ -143,6 +145,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         citations = parts.search(text, options.collections) if options.collections else []
         try:
             memories = memory.relevant(text) if memory is not None else []
+            if replaced:  # not what was learned from the question it replaces: /retry of "I work as a nurse in
+                # Porto." put "User works as a nurse in Porto" above that same question, and the answer changed
+                memories = [m for m in memories if not m.learned_from(conversation_id, replaced)]
         except HearthError as exc:  # a memory store that cannot be read does not cost the user the answer
             memories, memory, memory_trouble = [], None, str(exc)
         remembered = memory.prompt_block(memories) if memory is not None else ""

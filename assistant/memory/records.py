@@ -38,6 +38,11 @@ class MemoryItem:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def learned_from(self, conversation_id: str | None, said: str) -> bool:
+        """Whether this memory was learned from the message ``said`` of ``conversation_id``."""
+        return bool(self.source_text) and self.source_conversation == conversation_id and \
+            self.source_text == " ".join(said.split())[:SOURCE_TEXT_CHARS]
+
     @classmethod
     def from_mem0(cls, row: dict[str, Any]) -> MemoryItem:
         """Build from a mem0 result row (``get``/``get_all``/``search``): custom keys sit under ``metadata``."""

@@ -596,6 +596,37 @@ def test_an_edited_question_leaves_no_copy_of_the_old_one_in_the_saved_cache(hea
         "How many jars are on shelf 9?"]
 
 
+def test_a_retried_question_is_not_given_the_memory_learned_from_it(hearth_home: Path) -> None:
+    """/retry of "I work as a nurse in Porto." put "User works as a nurse in Porto", learned from that message
+    meanwhile, above the same question, and the answer changed; a retry is asked as the question first was."""
+    import threading
+
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+    chat = subprocess.Popen([sys.executable, "-m", "app", "chat", "--max-tokens", "8", "--temperature", "0"],
+                            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(chat.stderr), daemon=True).start()
+    try:
+        assert chat.stdin is not None
+        chat.stdin.write("I work as a nurse in Porto.\n")
+        chat.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout or "[]"):
+            assert time.monotonic() < deadline and chat.poll() is None, said
+            time.sleep(1)
+        answered = sum("tok/s" in line for line in said)
+        chat.stdin.write("/retry\n")
+        chat.stdin.flush()
+        while sum("tok/s" in line for line in said) == answered:
+            assert time.monotonic() < deadline and chat.poll() is None, said
+            time.sleep(0.1)
+    finally:
+        chat.kill()
+        chat.wait(timeout=30)
+    assert not [line for line in said if line.startswith("[memory]")], said  # learned, and not given back
+
+
 def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(hearth_home: Path) -> None:
     """`hearth chat` kept the temperature and speculative mode it started with whatever the file said later, and
     an unusable edit (`temperature = 9.0`) was dropped without a word and written over within seconds."""
