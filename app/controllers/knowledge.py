@@ -192,6 +192,10 @@ class KnowledgeController(QObject):
                 self.errors = list(p.errors)
                 self.panel.update_progress(p)
                 self.panel.finish(_sync_ended(event.collection, p))
+            elif p.message.startswith("failed") and not self.indexing \
+                    and self.panel.collection == event.collection and not self.panel.isHidden():
+                # the folder deleted: "“w1” is up to date." stayed on screen beside the row "its folder is gone"
+                self.panel.finish(_sync_ended(event.collection, p), complete=False)
             self.refresh()
             return
         if self.indexing:

@@ -92,8 +92,9 @@ class IndexingPanel(QFrame):
 def _detail(progress: Progress, with_eta: bool) -> str:
     """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on, over the file being read."""
     rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
-    # files indexed (searchable): the file being read, below, runs ahead of them while a batch is embedded
-    unit = "files indexed" if progress.unit in ("", "files") else progress.unit
+    # files done (indexed, or skipped with a reason): the file being read, below, runs ahead of them while a
+    # batch is embedded; "68 / 68 files indexed" stood beside a row saying "67 files · 1 skipped"
+    unit = "files done" if progress.unit in ("", "files") else progress.unit
     text = f"{int(progress.done)} / {int(progress.total or 0)} {unit}{rate}"
     if not with_eta:
         return text

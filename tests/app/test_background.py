@@ -184,6 +184,10 @@ def test_a_background_sync_that_changed_nothing_leaves_the_indexing_summary(wind
     assert panel.title.text() == "“notes” is ready: 2 files indexed, 1 skipped."
     knowledge.synced(CollectionSynced("notes", Progress("sync", 2, 2, "files", message="done")))
     assert panel.title.text() == "“notes” is up to date." and panel.detail.text().startswith("2 / 2 files")
+    # its folder deleted: "is up to date" stayed on screen beside the row saying "its folder is gone"
+    gone = "failed: None of the folders of 'notes' exist any more"
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 0, message=gone)))
+    assert panel.title.text() == f"Updating “notes” {gone}.", panel.title.text()
 
 
 def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(window: MainWindow) -> None:
@@ -196,7 +200,7 @@ def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(wind
     knowledge.synced(CollectionSynced("notes", Progress("sync", 16, 60, "files", message="cancelled")))
     assert panel.title.text() == ("Updating “notes” cancelled: 44 changed files keep their old text until the "
                                   "folder changes again or Hearth starts again.")
-    assert panel.detail.text() == "16 / 60 files indexed" and panel.cancel_button.text() == "Close"
+    assert panel.detail.text() == "16 / 60 files done" and panel.cancel_button.text() == "Close"
 
 
 @pytest.mark.slow

@@ -78,6 +78,12 @@ def test_passage_from_a_stored_dict_and_from_an_object() -> None:
     live = Passage.of(SimpleNamespace(path="/d/a.md", page=None, line_start=4, line_end=9, text="x", score=1.0,
                                       uri=lambda: "file:///d/a.md"), n=1)
     assert (live.n, live.location, live.uri) == (1, "a.md:4-9", "file:///d/a.md")
+    # two passages of one DOCX were the same chip with the same tooltip ("[2] rules.docx", "[5] rules.docx")
+    water, gates = (Passage.of({"n": n, "path": "/d/rules.docx", "heading": h, "text": "t"})
+                    for n, h in ((2, "## 4. Water"), (5, "5. Gates and keys for members who joined after April")))
+    assert (water.location, gates.location) == ("rules.docx § 4. Water",
+                                                "rules.docx § 5. Gates and keys for members who joined…")
+    assert Passage.of({"path": "/d/a.md", "line_start": 3, "line_end": 3, "heading": "Keys"}).location == "a.md:3"
 
 
 def test_enter_sends_and_shift_enter_adds_a_line(qtbot: QtBot) -> None:
@@ -428,4 +434,4 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
     panel.update_progress(replace(reading, message="scanning done", item="", item_done=0, item_total=0))
     assert "Reading" not in panel.detail.text()
     panel.finish("Stopped", complete=False)
-    assert panel.detail.text() == "3 / 28 files indexed · 18.9 chunks/s"
+    assert panel.detail.text() == "3 / 28 files done · 18.9 chunks/s"
