@@ -68,6 +68,7 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
             _add_file(root, root.stat(), result, max_bytes, supported)
         else:
             result.skipped.append((shown(root), "unsupported file type"))
+    _drop_links_to_found_files(result)
     if not result.files and result.unsupported and result.roots:  # "0 files, 0 skipped" said nothing at all
         kinds = ", ".join(kind for kind, _ in result.unsupported.most_common(5))
         result.skipped.append((", ".join(result.roots), f"no file of a type Hearth reads: "
@@ -141,6 +142,15 @@ def _add_file(path: Path, st: os.stat_result, result: ScanResult, max_bytes: int
         result.skipped.append((shown(path), f"larger than the {max_bytes // 2**20} MB limit"))
         return
     result.files.append(FoundFile(str(path), st.st_size, st.st_mtime_ns))
+
+
+def _drop_links_to_found_files(result: ScanResult) -> None:
+    """Leave out a link to a file that is indexed under its own name too: the two are one passage, which search
+    shows once, and it was cited by the link's name ("crlf-link.md") while the file itself was never shown."""
+    links = {f.path for f in result.files if os.path.islink(f.path)}
+    if links:
+        real = {os.path.realpath(f.path) for f in result.files if f.path not in links}
+        result.files = [f for f in result.files if f.path not in links or os.path.realpath(f.path) not in real]
 
 
 def shown(path: Path) -> str:

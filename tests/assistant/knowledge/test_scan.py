@@ -61,6 +61,20 @@ def test_symlink_loops_end_and_each_file_is_found_once(tmp_path: Path) -> None:
     assert result.roots == [str(tmp_path), str(tmp_path / "a")]
 
 
+def test_a_link_to_a_file_found_under_its_own_name_is_left_out(tmp_path: Path) -> None:
+    """Both names were indexed, one passage twice, and search cited it by the link's name ("crlf-link.md",
+    read first) while the file itself was never shown; a link to a file elsewhere is still indexed."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "far.txt").write_text("far")
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "crlf.txt").write_text("line one\r\nline two\r\n")
+    (root / "crlf-link.txt").symlink_to(root / "crlf.txt")
+    (root / "far-link.txt").symlink_to(outside / "far.txt")
+    assert [Path(f.path).name for f in _scan(root).files] == ["crlf.txt", "far-link.txt"]
+
+
 def test_files_come_in_name_order_depth_first(tmp_path: Path) -> None:
     for name in ("b/2.txt", "a/x/1.txt", "a/0.txt", "c.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
