@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.events import passage_place
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -33,9 +35,7 @@ class Passage:
         path = str(get("path", ""))
         page, start, end = get("page"), get("line_start"), get("line_end")
         uri = source.uri() if hasattr(source, "uri") else get("uri") or (Path(path).as_uri() if path else "")
-        where = Path(path).name + (f" p.{page}" if page is not None else "")
-        if start is not None:
-            where += f":{start}" + (f"-{end}" if end not in (None, start) else "")
+        where = passage_place(path, page, start, end, get("heading"))
         cited = get("cited")
         return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
                    float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited))

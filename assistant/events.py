@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -198,6 +199,20 @@ def counted(n: int, noun: str, plural: str = "") -> str:
     """"1 file", "3 files", "0 chunks", "2 memories" (``plural``, where it is not the noun with an s): the noun
     in the number it counts, in every front end ("1 files" was what the CLI and `hearth doctor` printed)."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def passage_place(path: str, page: int | None = None, line_start: int | None = None, line_end: int | None = None,
+                  heading: str | None = None) -> str:
+    """Where a passage is, short: ``notes.md:12-30``, ``paper.pdf p.3``; given its ``heading``, a passage with no
+    line numbers names its section: ``rules.docx § 4. Water`` (two passages of one DOCX were the same source chip
+    with the same tooltip, "[2] rules.docx" and "[5] rules.docx"). One wording for every front end."""
+    where = Path(path).name + (f" p.{page}" if page is not None else "")
+    if line_start is not None:
+        where += f":{line_start}" + (f"-{line_end}" if line_end not in (None, line_start) else "")
+    elif heading and heading.strip():
+        title = " ".join(heading.split()).lstrip("# ")
+        where += f" § {title[:40]}…" if len(title) > 40 else f" § {title}"
+    return where
 
 
 def time_left(seconds: float | None) -> str:

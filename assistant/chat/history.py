@@ -890,4 +890,4 @@ def _cited_sources(sources: list[dict[str, Any]] | None) -> list[str]:
     saved = sources or []
     marked = any("cited" in s for s in saved)
     cited = [Citation.from_dict(s) for s in saved if s.get("cited") or not marked]
-    return [f"- [{c.n}] [{c.location()}]({c.uri()})" for c in cited]
+    return [f"- [{c.n}] [{c.place()}]({c.uri()})" for c in cited]

@@ -176,7 +176,7 @@ class _Turn:
     def print_sources(self) -> None:
         """The cited sources, then the memories the answer could use, on stderr (stdout stays the answer alone)."""
         for c in self.cited:
-            err(f"[{c.n}] {one_line(c.location())}  {c.uri()}")
+            err(f"[{c.n}] {one_line(c.place())}  {c.uri()}")
         for m in self.memories:
             err(f"[memory] {m.text}")
 

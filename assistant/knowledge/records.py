@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.events import passage_place
 from assistant.knowledge.scan import source_path
 
 #: How a unit of text is split: ``markdown`` at headings, ``text``/``code`` at blank-line blocks, then lines.
@@ -97,13 +98,12 @@ class Citation:
         return f"{uri}#page={self.page}" if self.page is not None else uri
 
     def location(self) -> str:
-        """Short human form: ``notes.md:12-30`` or ``paper.pdf p.3``."""
-        where = Path(self.path).name
-        if self.page is not None:
-            where += f" p.{self.page}"
-        if self.line_start is not None:
-            where += f":{self.line_start}" + (f"-{self.line_end}" if self.line_end != self.line_start else "")
-        return where
+        """Short human form: ``notes.md:12-30`` or ``paper.pdf p.3`` (what the model is shown)."""
+        return passage_place(self.path, self.page, self.line_start, self.line_end)
+
+    def place(self) -> str:
+        """:meth:`location` with the section's heading where there are no line numbers (what the user is shown)."""
+        return passage_place(self.path, self.page, self.line_start, self.line_end, self.heading)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "uri": self.uri()}
