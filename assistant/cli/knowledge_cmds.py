@@ -171,14 +171,17 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         return 0
     if not hits:
         print("No matches.")
+    elif all(h.words is False for h in hits) and args.mode == "keyword":  # a code's parts, not the whole code
+        err("hearth: no passage holds the words as searched for: these hold only some of them.")
     elif all(h.words is False for h in hits):
         err("hearth: no passage matched the words searched for: these are only the nearest in meaning, which "
             "may be no match at all (scores are relative to the best hit).")
+    unmatched = "  some words" if args.mode == "keyword" else "  by meaning"
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
         print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
               + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}"
-              + ("  by meaning" if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
+              + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return 0
 

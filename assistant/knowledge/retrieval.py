@@ -37,7 +37,7 @@ import numpy as np
 from assistant.knowledge.embedder import Embedder
 from assistant.knowledge.errors import EmbedderUnavailableError
 from assistant.knowledge.records import Chunk, Citation
-from assistant.knowledge.store import Folder, Store
+from assistant.knowledge.store import Folder, Store, identifiers, query_words
 from assistant.knowledge.words import STOP, WORD, content_words
 from assistant.paths import apply_privacy_defaults
 
@@ -64,6 +64,16 @@ CANDIDATES = 50  # per ranking, before fusion
 #: A code in the query is rare when at most this many chunks of the whole index hold it: no more than one
 #: default answer (top_k 5) shows, so a search for it can list every place it occurs.
 RARE_CHUNKS = 5
+#: A code in more chunks than that may still be in few passages: a file indexed in several collections holds
+#: it in each (invoice INV-20931 in three collections: 9 chunks, 3 passages; it lost its lift, and another
+#: invoice came first). Up to this many chunks the code's different passages are counted instead.
+COPIES_COUNTED = 10 * RARE_CHUNKS
+#: A search of at most this many words holding a rare code is a lookup ("INV-20931", "invoice INV-20931"): the
+#: passages holding the code come first. The lift above alone left an invoice that only shared "INV" first,
+#: its text close in meaning and in the top feedback passages. For longer queries (a docstring's summary line
+#: naming a function) the code is one clue among others: putting its holders first there lowered the docstring
+#: set's nDCG@10 from 0.766 to 0.760.
+LOOKUP_WORDS = 3
 #: Tokens an embedder cannot place: with a digit (Z00042, E1234, 4471), an underscore (linker_so) or a
 #: capital after a small letter (getUserName). Ordinary words, even rare ones, are the embedder's strength;
 #: lifting them too lowered nDCG@10 on the retrieval benchmark.
@@ -123,8 +133,10 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
         hits = sorted([(c, s) for (c, _), s in zip(hits, rescores, strict=True)], key=lambda h: h[1], reverse=True)
     hits = hits[:k]
     ids = [c.id for c, _ in hits]
-    # keyword mode's hits all come from the words' own FTS5 query: no second query needed to say they hold them
-    matched = None if mode == "dense" else set(ids) if mode == "keyword" else store.holding_words(ids, text)
+    # keyword mode's hits all come from the words' own FTS5 query: no second query needed to say they hold them,
+    # but for a code of several parts (held only as the whole phrase)
+    matched = (None if mode == "dense" else set(ids) if mode == "keyword" and not identifiers(text)
+               else store.holding_words(ids, text))
     return [_citation(chunk, score, None if matched is None else chunk.id in matched) for chunk, score in hits]
 
 
@@ -137,27 +149,47 @@ def _best(rankings: Sequence[Sequence[tuple[str, float]]], n: int) -> list[tuple
 def _hybrid(store: Store, collections: Sequence[str], text: str, vector: np.ndarray,
             dense: list[tuple[str, float]], keyword: list[tuple[str, float]], n: int,
             folder: Folder) -> tuple[dict[str, float], dict[str, Chunk]]:
-    """Scores of the hybrid (see the module's docstring) and the chunk rows of every candidate."""
+    """Scores of the hybrid (see the module's docstring) and the chunk rows of every candidate.
+
+    Each ranking keeps one copy of a text (its best-ranked): a file indexed in several collections put its
+    copies at ranks 1, 2 and 3 of a search of them all, each copy's vote spread over three places, and another
+    file came first for an invoice number only that file held."""
+    rows = store.chunks(list(dict.fromkeys(_ids(dense) + _ids(keyword))))  # half-written ids are dropped here
+    dense, keyword = _one_copy(dense, rows), _one_copy(keyword, rows)
     first = reciprocal_rank_fusion([_ids(dense), _ids(keyword)])
-    rows = store.chunks([i for i, _ in first])  # ids unknown to SQLite (half-written) are dropped here
     feedback = [i for i, _ in first if i in rows][:FEEDBACK_PASSAGES]
     rankings = [_ids(dense), _ids(keyword)]
     if feedback and store.total_chunks() <= FEEDBACK_MAX_CHUNKS:
         moved = vector + store.vectors(collections, feedback).mean(axis=0)
         moved /= np.linalg.norm(moved)
-        rankings.append(_ids(_best([store.dense(c, moved, n, folder) for c in collections], n)))
+        more = [_best([store.dense(c, moved, n, folder) for c in collections], n)]
         words = feedback_words(store, [rows[i].text for i in feedback], text)
         if words:
             expanded = text + " " + " ".join(words)
-            rankings.append(_ids(_best([store.keyword(c, expanded, n, folder) for c in collections], n)))
-    ranks = dict(reciprocal_rank_fusion(rankings))
-    rows |= store.chunks([i for i in ranks if i not in rows])
-    ranks = {i: s for i, s in ranks.items() if i in rows}
-    lift_rare_matches(ranks, rows, [rankings[0]], [rankings[1]], rare_codes(store, text))
+            more.append(_best([store.keyword(c, expanded, n, folder) for c in collections], n))
+        rows |= store.chunks([i for ranking in more for i, _ in ranking if i not in rows])
+        rankings += [_ids(_one_copy(ranking, rows)) for ranking in more]
+    ranks = {i: s for i, s in reciprocal_rank_fusion(rankings) if i in rows}
+    held = lift_rare_matches(ranks, rows, rankings[0::2], rankings[1::2], rare_codes(store, text))
     similar = {i: s for i, s in score_fusion(dense, keyword).items() if i in rows}
     top_rank, top_similar = max(ranks.values(), default=1.0), max(similar.values(), default=0.0) or 1.0
-    return {i: (1 - SCORE_SHARE) * r / top_rank + SCORE_SHARE * similar.get(i, 0.0) / top_similar
-            for i, r in ranks.items()}, rows
+    scores = {i: (1 - SCORE_SHARE) * r / top_rank + SCORE_SHARE * similar.get(i, 0.0) / top_similar
+              for i, r in ranks.items()}
+    if held and len(query_words(text)) <= LOOKUP_WORDS:  # above every other passage, in their own order
+        scores = {i: (s + (i in held)) / 2 for i, s in scores.items()}
+    return scores, rows
+
+
+def _one_copy(ranking: Sequence[tuple[str, float]], rows: dict[str, Chunk]) -> list[tuple[str, float]]:
+    """``ranking`` with each text once (its best-ranked copy) and without ids SQLite does not hold."""
+    seen: set[str] = set()
+    kept = []
+    for chunk_id, score in ranking:
+        chunk = rows.get(chunk_id)
+        if chunk is not None and chunk.chunk_hash not in seen:
+            seen.add(chunk.chunk_hash)
+            kept.append((chunk_id, score))
+    return kept
 
 
 def _ids(ranking: Sequence[tuple[str, float]]) -> list[str]:
@@ -195,13 +227,14 @@ def feedback_words(store: Store, texts: Sequence[str], query: str) -> list[str]:
 
 
 def rare_codes(store: Store, text: str) -> list[str]:
-    """The codes and identifiers of ``text`` (lower-cased) held by 1 to :data:`RARE_CHUNKS` chunks of the index."""
+    """The codes and identifiers of ``text`` (lower-cased) held by 1 to :data:`RARE_CHUNKS` passages of the index."""
     codes = list(dict.fromkeys(m.group().lower() for m in _CODE.finditer(text)))
-    return [code for code, count in store.chunk_counts(codes).items() if 0 < count <= RARE_CHUNKS]
+    return [code for code, count in store.chunk_counts(codes).items()
+            if 0 < count <= RARE_CHUNKS or (count <= COPIES_COUNTED and store.passages_holding(code) <= RARE_CHUNKS)]
 
 
 def lift_rare_matches(scores: dict[str, float], rows: dict[str, Chunk], dense: Sequence[Sequence[str]],
-                      keyword: Sequence[Sequence[str]], rare: Sequence[str]) -> None:
+                      keyword: Sequence[Sequence[str]], rare: Sequence[str]) -> set[str]:
     """Give a passage that holds one of the ``rare`` codes verbatim the dense vote of its BM25 rank, where the
     dense ranking placed it lower or left it out.
 
@@ -214,15 +247,20 @@ def lift_rare_matches(scores: dict[str, float], rows: dict[str, Chunk], dense: S
     another note first for "QZX0149", and the one holding it second.
     """
     if not rare:
-        return
+        return set()
     exact = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, rare)) + r")(?!\w)", re.IGNORECASE)
     placed = {chunk_id: rank for ranking in dense for rank, chunk_id in enumerate(ranking, start=1)}
+    held: set[str] = set()
     for ranking in keyword:
         for rank, chunk_id in enumerate(ranking, start=1):
             chunk = rows.get(chunk_id)
-            if chunk is not None and placed.get(chunk_id, math.inf) > rank and exact.search(chunk.text):
+            if chunk is None or not exact.search(chunk.text):
+                continue
+            held.add(chunk_id)
+            if placed.get(chunk_id, math.inf) > rank:
                 had = 1 / (RRF_K + placed[chunk_id]) if chunk_id in placed else 0.0
                 scores[chunk_id] += 1 / (RRF_K + rank) - had
+    return held
 
 
 def _unique(rows: dict[str, Chunk], ranked: Sequence[tuple[str, float]]) -> list[tuple[Chunk, float]]:

@@ -273,6 +273,17 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", unicodedata.normalize("NFC", text))
 
 
+#: A code as typed: word parts joined by "-", "_", ".", "/" or ":", with a digit ("INV-2099-7777", "v1.2.3").
+_IDENTIFIER = re.compile(r"\w+(?:[-_./:]\w+)+")
+
+
+def identifiers(text: str) -> list[str]:
+    """The codes of ``text`` made of several word parts, one with a digit, each once: a passage holds one only
+    as the whole phrase ("INV-20931" holds "inv", but not "INV-2099-7777")."""
+    found = (m.group() for m in _IDENTIFIER.finditer(unicodedata.normalize("NFC", text)))
+    return list(dict.fromkeys(code for code in found if any(ch.isdigit() for ch in code)))
+
+
 def keyword_query(words: Iterable[str]) -> str | None:
     """Words as an FTS5 query: each one quoted (so no FTS5 syntax applies), ORed for BM25 ranking."""
     return " OR ".join(f'"{w}"' for w in words) or None
@@ -928,14 +939,31 @@ class Store:
 
     def holding_words(self, ids: Sequence[str], text: str) -> set[str]:
         """Which of ``ids`` hold words of ``text`` as :meth:`keyword` reads them (the same FTS5 query): a hit
-        found by meaning alone is told from one that has the words, however far down the keyword ranking."""
+        found by meaning alone is told from one that has the words, however far down the keyword ranking.
+
+        A code of several parts (:func:`identifiers`) is held only as the whole phrase: a search for an invoice
+        number found nowhere, "INV-2099-7777", listed invoice INV-20931 first as holding the words ("inv"), and
+        keyword search for "FOLDERALPHA-11" listed every passage with an 11 as such."""
         query = self._match_query(text)
         if query is None or not ids:
             return set()
         marks = ", ".join("?" * len(ids))
-        rows = self._query(f"""SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
-                               WHERE chunks_fts MATCH ? AND c.id IN ({marks})""", [query, *ids])
-        return {r[0] for r in rows}
+        sql = f"""SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+                  WHERE chunks_fts MATCH ? AND c.id IN ({marks})"""
+        held = {r[0] for r in self._query(sql, [query, *ids])}
+        for code in identifiers(text):
+            if held:
+                held &= {r[0] for r in self._query(sql, [keyword_query([" ".join(query_words(code))]), *ids])}
+        return held
+
+    def passages_holding(self, word: str) -> int:
+        """How many different passages of the whole index hold ``word`` (a file's copies in several collections
+        hold the same passages: they count once)."""
+        query = keyword_query([" ".join(query_words(word))])
+        if query is None:
+            return 0
+        return self._query("""SELECT count(DISTINCT c.chunk_hash) FROM chunks_fts
+                              JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?""", [query])[0][0]
 
     def keyword(self, collection: str, text: str, n: int, folder: Folder = None) -> list[tuple[str, float]]:
         """(id, BM25 score) of the ``n`` best matches for the words of ``text``, best first."""

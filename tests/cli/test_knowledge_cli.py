@@ -596,6 +596,39 @@ def test_a_search_that_matched_no_word_says_its_hits_are_only_nearest_in_meaning
     assert "nearest in meaning" not in err and "bike.txt" in first and "by meaning" not in first
 
 
+def test_an_invoice_number_finds_its_invoice_first_and_one_found_nowhere_is_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Searching every collection for "INV-20931", held by one PDF indexed in three collections, listed first a
+    note of other invoices that shares only "INV"; "INV-2099-7777", held nowhere, listed that PDF as holding
+    the words; and keyword search for "FOLDERALPHA-11" marked every passage with an 11 as holding them."""
+    car, invoices = tmp_path / "car", tmp_path / "invoices"
+    car.mkdir()
+    invoices.mkdir()
+    shutil.copy(ROOT / "bench/data/personal/folder/documents/car/brennan-sons-invoice-INV-20931.pdf", car)
+    (invoices / "invoices.md").write_text(
+        "# Invoices 2023\n\nInvoice INV-2023-0042 was paid on 14 March 2023 for the roof repair, amount 1,250.00 GBP."
+        "\nInvoice INV-2023-0043 is still outstanding, 99.99 GBP for gutter cleaning.\n")
+    (invoices / "parking.md").write_text("Parking permit 11 for the car park behind the office.\n")
+    for folder, name in ((car, "car"), (car, "car-again"), (car, "papers"), (invoices, "bills"), (invoices, "old")):
+        assert cli.main(["index", str(folder), "--collection", name]) == 0
+    capsys.readouterr()
+    for query in ("INV-20931", "invoice INV-20931"):
+        assert cli.main(["search", query, "-k", "2", "--json"]) == 0
+        hits = json.loads(capsys.readouterr().out)["hits"]
+        assert Path(hits[0]["path"]).name == "brennan-sons-invoice-INV-20931.pdf" and hits[0]["words"], hits
+    assert cli.main(["search", "INV-2099-7777", "-k", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "no passage matched the words searched for" in err, err
+    assert all("by meaning" in line for line in out.splitlines() if line.startswith("[")), out
+    assert cli.main(["search", "FOLDERALPHA-11", "--mode", "keyword", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits and all(h["words"] is False for h in hits), hits  # the 11 alone is not the code
+    assert cli.main(["search", "FOLDERALPHA-11", "--mode", "keyword"]) == 0
+    out, err = capsys.readouterr()
+    assert "no passage holds the words as searched for: these hold only some of them" in err, err
+    assert "parking.md" in out and "some words" in out and "by meaning" not in out
+
+
 def test_a_mistyped_path_beside_a_real_one_is_skipped_not_recorded_and_fails_the_command(
         docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`hearth index notes tpyo` exited 0 and kept "tpyo" as a folder of the collection, listed as GONE for
