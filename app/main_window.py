@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         self.composer.set_memory_available(assistant.settings.memory.enabled)
         ctl.model.loadFinished.connect(self.ready)
         ctl.model.loadFinished.connect(ctl.doctor.check_once)
+        ctl.doctor.repaired.connect(lambda: ctl.knowledge.refresh())  # the rows still said "needs repair"
         ctl.model.applied.connect(ctl.server.sync)  # the switch starts or stops the API server at once
         for changed in (ctl.model.applied, ctl.model.loadFinished, ctl.model.recorded):
             changed.connect(self.describe_setup)
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
         self.learning.setText(text)
         self.learning.setVisible(bool(text))
         self.ctl.memory.background(event)
+        self.ctl.knowledge.background(event)
 
     def _open_failed(self, message: str) -> None:
         self.status.set_model("Hearth could not start")

@@ -28,6 +28,7 @@ class Passage:
     #: True when the answer cites this passage (by the model or by Hearth's attribution), False when it was
     #: retrieved and given to the model but not used, None when not known (answers saved before this was kept).
     cited: bool | None = None
+    heading: str | None = None  # the section it is in (a DOCX's or an HTML page's passages have no lines)
 
     @classmethod
     def of(cls, source: Any, n: int | None = None) -> Passage:
@@ -35,10 +36,12 @@ class Passage:
         path = str(get("path", ""))
         page, start, end = get("page"), get("line_start"), get("line_end")
         uri = source.uri() if hasattr(source, "uri") else get("uri") or (Path(path).as_uri() if path else "")
-        where = passage_place(path, page, start, end, get("heading"))
+        heading = get("heading")
+        where = passage_place(path, page, start, end, heading)
         cited = get("cited")
         return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
-                   float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited))
+                   float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited),
+                   heading or None)
 
 
 def memory_text(memory: Any) -> str:

@@ -208,11 +208,17 @@ def passage_place(path: str, page: int | None = None, line_start: int | None = N
     with the same tooltip, "[2] rules.docx" and "[5] rules.docx"). One wording for every front end."""
     where = Path(path).name + (f" p.{page}" if page is not None else "")
     if line_start is not None:
-        where += f":{line_start}" + (f"-{line_end}" if line_end not in (None, line_start) else "")
-    elif heading and heading.strip():
-        title = " ".join(heading.split()).lstrip("# ")
-        where += f" § {title[:40]}…" if len(title) > 40 else f" § {title}"
-    return where
+        return where + f":{line_start}" + (f"-{line_end}" if line_end not in (None, line_start) else "")
+    return f"{where} {section(heading)}".rstrip()
+
+
+def section(heading: str | None, chars: int = 40) -> str:
+    """A passage's section in at most about ``chars`` characters ("§ 4. Water"; of a heading path "Society > 4.
+    Water" too long for them, its last part), or "" when it has no heading."""
+    title = " ".join((heading or "").split()).lstrip("# ")
+    if len(title) > chars and " > " in title:
+        title = title.rsplit(" > ", 1)[1]
+    return "" if not title else f"§ {title[:chars]}…" if len(title) > chars else f"§ {title}"
 
 
 def time_left(seconds: float | None) -> str:

@@ -289,7 +289,8 @@ class Scheduler:
         collection's row says it."""
         try:
             wanted = self.hooks.watched()
-        except HearthError as exc:  # a damaged index: said by whatever reads it next
+        except Exception as exc:  # a damaged index (said by whatever reads it next), or one closed as Hearth
+            # closes: the check tries again later, and never ends the sync thread
             log.info("checking the watched folders: %s", exc)
             return
         changed = False
@@ -333,7 +334,7 @@ class Scheduler:
     def _sync_loop(self) -> None:
         next_check = time.monotonic() + WATCH_CHECK_S
         while True:
-            if time.monotonic() >= next_check:
+            if time.monotonic() >= next_check and not self._stopping:
                 self._check_watches()
                 next_check = time.monotonic() + WATCH_CHECK_S
             with self._cv:

@@ -13,6 +13,7 @@ from app.workers import Job, Workers
 
 class DoctorController(QObject):
     checked = Signal(list)  # the findings of the last check (tests wait on it)
+    repaired = Signal()  # a repair ended: what it mended (collections) is read again
 
     def __init__(self, assistant: Any, workers: Workers, banner: ErrorBanner) -> None:
         super().__init__()
@@ -60,4 +61,5 @@ class DoctorController(QObject):
 
     def _repaired(self) -> None:
         self.banner.hide()
+        self.repaired.emit()
         self.check()

@@ -81,6 +81,7 @@ class KnowledgeController(QObject):
         self.syncing: str | None = None  # a background re-sync shown in the panel
         self.running: str | None = None  # the collection this window's indexing run adds to
         self._remove_after: str | None = None  # removed once that run has stopped (see remove)
+        self._watching: tuple[str, ...] | None = None  # the watched collections the core last reported
         panel.cancelRequested.connect(self._cancel_or_close)
         panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
 
@@ -167,6 +168,14 @@ class KnowledgeController(QObject):
             self.panel.cancel_button.setEnabled(False)
         else:
             self.panel.hide()
+
+    def background(self, status: Any) -> None:
+        """The core's background status: the list is read again when the watched collections change, as when a
+        terminal unwatched or removed one (the row still said "watched", or was still listed, 30 s later)."""
+        if status.watching != self._watching:
+            first, self._watching = self._watching is None, status.watching
+            if not first:
+                self.refresh()
 
     # --- watched folders ------------------------------------------------------------------------------
     def set_watch(self, info: Any, on: bool) -> None:

@@ -26,6 +26,7 @@ from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
 from app.views.widgets import FlowLayout, isolated, ltr, tool_button
+from assistant.events import section
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
 DRAFT_TINT = {"light": "#2d7466", "dark": "#86c9b8"}
@@ -94,16 +95,21 @@ def tint_html(rendered: str, source: str, ranges: Sequence[tuple[int, int]], col
 CHIP_NAME_CHARS = 36
 
 
-def chip_label(passage: Passage, with_folder: bool = False) -> str:
+def chip_label(passage: Passage, with_folder: bool = False, with_section: bool = False) -> str:
     """``with_folder``: another chip of the answer has the same file name (two folders' ``todo.md``): the
-    folder holding it tells them apart."""
+    folder holding it tells them apart. ``with_section``: another chip is the same file and page (two passages
+    of one DOCX were "2  eastside-allotment-soci…es-2025.docx" and "5  …" alike): its section tells them apart,
+    where it has one and no line numbers."""
     path = Path(passage.path)
     name = path.name or passage.path
     if with_folder and path.parent.name:
         name = f"{path.parent.name}/{name}"
     if len(name) > CHIP_NAME_CHARS:
         name = f"{name[:CHIP_NAME_CHARS - 13]}…{name[-12:]}"
-    return ltr(f"{passage.n}  {isolated(name)}" + (f" · p.{passage.page}" if passage.page is not None else ""))
+    where = f" · p.{passage.page}" if passage.page is not None else ""
+    if with_section and passage.line_start is None and (part := section(passage.heading, 20)):
+        where += f" · {isolated(part)}"
+    return ltr(f"{passage.n}  {isolated(name)}{where}")
 
 
 class MessageWidget(QFrame):
@@ -212,9 +218,11 @@ class MessageWidget(QFrame):
             if item.widget() is not None:
                 item.widget().deleteLater()
         names = Counter(Path(path).name for path in {p.path for p in passages})  # files, not passages
+        places = Counter((p.path, p.page) for p in passages)
         for passage in passages:
             what = {True: "cited in the answer", False: "found but not used in the answer"}.get(passage.cited)
-            chip = self._chip(chip_label(passage, names[Path(passage.path).name] > 1),
+            chip = self._chip(chip_label(passage, names[Path(passage.path).name] > 1,
+                                         places[passage.path, passage.page] > 1),
                               f"Source {passage.n}: {passage.location} in {Path(passage.path).parent}"
                               + (f" ({what})" if what else ""), passage)
             if passage.cited is not None:

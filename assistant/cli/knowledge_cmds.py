@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
-from assistant.events import changes_text, counted, reading, time_left
+from assistant.events import changes_text, counted, reading, section, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -180,7 +180,8 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
         print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
-              + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else "") + f"  score {h.score:.4f}"
+              + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else f"  {section(h.heading)}".rstrip())
+              + f"  score {h.score:.4f}"
               + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return 0

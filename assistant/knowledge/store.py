@@ -588,8 +588,11 @@ class Store:
         except sqlite3.DatabaseError as exc:
             if not is_damage(exc):
                 raise
+            # one line: SQLite's integrity check lists its findings on lines of their own
+            reason = " ".join(str(exc).replace("*** in database main ***", "").split())
+            reason = f"{reason[:120]}…" if len(reason) > 120 else reason
             raise IndexDamagedError(
-                f"The knowledge index {self._paths.index_manifest} is damaged ({exc}). `hearth doctor --repair` "
+                f"The knowledge index {self._paths.index_manifest} is damaged ({reason}). `hearth doctor --repair` "
                 "copies what can be read into a new index and builds its keyword index again (the damaged file "
                 "is kept).") from None
 

@@ -215,6 +215,28 @@ def test_watching_can_be_switched_off_from_the_sidebar(qtbot: QtBot, window: Mai
     assert window.assistant.scheduler.status().watching == ()
 
 
+def test_a_collection_unwatched_or_removed_from_a_terminal_is_shown_so(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth collections watch NAME off` (or `remove`) from a terminal stopped the window's watcher, but its row
+    still said "watched" (or was still listed) 30 s later."""
+    from assistant import scheduler
+    from assistant.knowledge.store import Store
+
+    monkeypatch.setattr(scheduler, "WATCH_CHECK_S", 0.3)
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Dear Ana, the parcel arrived.\n")
+    index_watched(qtbot, window, folder, "letters")
+    elsewhere = Store(get_paths())  # what the terminal's command does to the index
+    elsewhere.set_watch("letters", False)
+    qtbot.waitUntil(lambda: not window.collections_model.items()[0].watched, timeout=15_000)
+    elsewhere.set_watch("letters", True)
+    qtbot.waitUntil(lambda: window.collections_model.items()[0].watched, timeout=15_000)
+    elsewhere.drop_collection("letters")
+    elsewhere.close()
+    qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=15_000)
+
+
 @pytest.mark.slow
 def test_memories_exported_and_imported_from_the_memory_manager(qtbot: QtBot, window: MainWindow, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:

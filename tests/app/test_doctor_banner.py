@@ -31,8 +31,11 @@ def test_lost_vectors_are_named_and_repaired_from_the_banner(qtbot: QtBot, make_
     banner = again.banner
     assert banner.isVisible() and "house" in banner.label.text() and "no vector" in banner.label.text()
     assert banner.action.isVisible() and banner.action.text() == "Repair"
+    qtbot.waitUntil(lambda: [c.missing_vectors for c in again.collections_model.items()] == [2])
     with qtbot.waitSignal(doctor.checked, timeout=120_000) as rechecked:
         banner.action.click()
     assert rechecked.args == [[]] and not banner.isVisible()
+    # the row is read again: it still said "needs repair" after the repair
+    qtbot.waitUntil(lambda: [c.missing_vectors for c in again.collections_model.items()] == [0])
     hits = again.assistant.search("where is the spare key", ("house",), mode="dense")
     assert hits and hits[0].path.endswith("key.md")

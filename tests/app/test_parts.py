@@ -149,6 +149,13 @@ def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot
     long = chips[4].text()
     assert long.startswith("5  a-very-long-file") and long.endswith("-2024.eml") and "…" in long
     assert chips[4].toolTip() == f"Source 5: {names[4]} in /n (found but not used in the answer)"
+    # two passages of one DOCX were the same chip ("2  eastside-allotment-soci…es-2025.docx" and "5  …")
+    docx = "/n/eastside-allotment-society-rules-2025.docx"
+    widget.set_sources([Passage.of({"n": 2, "path": docx, "heading": "Eastside Allotment Society > 4. Water"}),
+                        Passage.of({"n": 5, "path": docx, "heading": "Eastside Allotment Society"}),
+                        Passage.of({"n": 6, "path": "/n/rules.md", "heading": "Keys", "line_start": 3})], [])
+    labels = [c.text() for c in widget.chips_row.findChildren(QPushButton)][-3:]  # the old ones go later
+    assert "§ 4. Water" in labels[0] and "§ Eastside Allotment S…" in labels[1] and "§" not in labels[2], labels
 
 
 def test_check_boxes_are_visible_in_the_dark_theme(qtbot: QtBot, qapp) -> None:
