@@ -178,7 +178,10 @@ class MemoryService:
         self._see_other_writers()
         vector, store, user = self._vector(text), self._mem0.vector_store, self.settings.user_id
         wide = max(4 * k, 40)
-        with self._store_errors():
+        # as this process's own write: Chroma commits during a search (a client opened anew compacts its log at
+        # its first query), and seen as another process's write it reopened the store at every search (190
+        # reopens for 189 searches: 49 ms p50 at 10,000 memories, where it was 8.6)
+        with self._changing():
             hits = store.search(text, [vector], top_k=wide)
             rows = [row_of(h) for h in hits
                     if h.payload and h.payload.get("user_id") == user and h.payload.get(STATUS) == ACTIVE]
