@@ -40,6 +40,8 @@ class ScanResult:
     #: Folders under them whose content is unknown this time (one that cannot be listed; a link whose target is
     #: gone, as an unplugged drive): nothing indexed from them is considered deleted.
     unknown: list[str] = field(default_factory=list)
+    #: found files reached through a link (their entries said so as they were listed)
+    links: set[str] = field(default_factory=set)
     #: files of types Hearth does not read, by extension: left out without a word, unless nothing else is there
     unsupported: Counter[str] = field(default_factory=Counter)
 
@@ -100,6 +102,8 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
                     _enter(path, depth + 1, stack, result, seen)
             elif entry.is_file():
                 _add_file(path, entry.stat(), result, max_bytes, supported)
+                if entry.is_symlink():
+                    result.links.add(str(path))
             elif entry.is_symlink():
                 result.unknown.append(str(path))
                 if supported(path):
@@ -147,7 +151,7 @@ def _add_file(path: Path, st: os.stat_result, result: ScanResult, max_bytes: int
 def _drop_links_to_found_files(result: ScanResult) -> None:
     """Leave out a link to a file that is indexed under its own name too: the two are one passage, which search
     shows once, and it was cited by the link's name ("crlf-link.md") while the file itself was never shown."""
-    links = {f.path for f in result.files if os.path.islink(f.path)}
+    links = result.links
     if links:
         real = {os.path.realpath(f.path) for f in result.files if f.path not in links}
         result.files = [f for f in result.files if f.path not in links or os.path.realpath(f.path) not in real]

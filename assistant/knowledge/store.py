@@ -284,6 +284,11 @@ def identifiers(text: str) -> list[str]:
     return list(dict.fromkeys(code for code in found if any(ch.isdigit() for ch in code)))
 
 
+def phrase_query(code: str) -> str:
+    """A code's word parts as one FTS5 phrase: held only where they stand together, in this order."""
+    return f'"{" ".join(query_words(code))}"'
+
+
 def keyword_query(words: Iterable[str]) -> str | None:
     """Words as an FTS5 query: each one quoted (so no FTS5 syntax applies), ORed for BM25 ranking."""
     return " OR ".join(f'"{w}"' for w in words) or None
@@ -956,17 +961,14 @@ class Store:
         held = {r[0] for r in self._query(sql, [query, *ids])}
         for code in identifiers(text):
             if held:
-                held &= {r[0] for r in self._query(sql, [keyword_query([" ".join(query_words(code))]), *ids])}
+                held &= {r[0] for r in self._query(sql, [phrase_query(code), *ids])}
         return held
 
     def passages_holding(self, word: str) -> int:
         """How many different passages of the whole index hold ``word`` (a file's copies in several collections
         hold the same passages: they count once)."""
-        query = keyword_query([" ".join(query_words(word))])
-        if query is None:
-            return 0
-        return self._query("""SELECT count(DISTINCT c.chunk_hash) FROM chunks_fts
-                              JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?""", [query])[0][0]
+        return self._query("""SELECT count(DISTINCT c.chunk_hash) FROM chunks_fts JOIN chunks c
+                              ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?""", [phrase_query(word)])[0][0]
 
     def keyword(self, collection: str, text: str, n: int, folder: Folder = None) -> list[tuple[str, float]]:
         """(id, BM25 score) of the ``n`` best matches for the words of ``text``, best first."""

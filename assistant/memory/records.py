@@ -41,7 +41,7 @@ class MemoryItem:
     def learned_from(self, conversation_id: str | None, said: str) -> bool:
         """Whether this memory was learned from the message ``said`` of ``conversation_id``."""
         return bool(self.source_text) and self.source_conversation == conversation_id and \
-            self.source_text == " ".join(said.split())[:SOURCE_TEXT_CHARS]
+            self.source_text == source_text(said)
 
     @classmethod
     def from_mem0(cls, row: dict[str, Any]) -> MemoryItem:
@@ -58,6 +58,11 @@ class MemoryItem:
             source_text=meta.get(SOURCE_TEXT) or None,
             corrected_by=meta.get(CORRECTED_BY) or None,
         )
+
+
+def source_text(said: str) -> str:
+    """The user's message as a memory keeps it (one line, cut to SOURCE_TEXT_CHARS)."""
+    return " ".join(said.split())[:SOURCE_TEXT_CHARS]
 
 
 def typed_memory(text: str, editing: bool = False) -> str:

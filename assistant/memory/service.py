@@ -50,11 +50,11 @@ from assistant.memory.records import (
     SLOT,
     SOURCE,
     SOURCE_TEXT,
-    SOURCE_TEXT_CHARS,
     STATUS,
     SUPERSEDED,
     SUPERSEDED_BY,
     MemoryItem,
+    source_text,
     typed_memory,
 )
 from assistant.memory.statements import speaks_of_user, statements
@@ -341,7 +341,7 @@ class MemoryService:
         if verdict.duplicate_of is not None:
             return verdict.duplicate_of
         meta = {STATUS: ACTIVE, SLOT: slot.name if slot else "", SOURCE: conversation_id or "",
-                SOURCE_TEXT: " ".join(said.split())[:SOURCE_TEXT_CHARS]}
+                SOURCE_TEXT: source_text(said)}
         with self._changing():
             new_id = self._mem0.add([{"role": "user", "content": fact}], user_id=self.settings.user_id,
                                     metadata=meta, infer=False)["results"][0]["id"]

@@ -29,11 +29,11 @@ from assistant.memory.records import (
     SLOT,
     SOURCE,
     SOURCE_TEXT,
-    SOURCE_TEXT_CHARS,
     STATUS,
     SUPERSEDED,
     SUPERSEDED_BY,
     MemoryItem,
+    source_text,
     typed_memory,
 )
 
@@ -210,7 +210,7 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> Pl
         created = _when(item.get("created_at"), now)
         entry = Entry(given, text, created, _when(item.get("updated_at"), created),
                       _id(item.get("superseded_by")) or None, _text(item.get("source_conversation")),
-                      " ".join(_text(item.get("source_text")).split())[:SOURCE_TEXT_CHARS],
+                      source_text(_text(item.get("source_text"))),
                       _id(item.get("corrected_by")) or None)
         if (mine := stored.get(given)) is not None:  # one memory: the side that edited it last has its text
             numbered[given] = n
