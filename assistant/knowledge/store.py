@@ -485,9 +485,13 @@ class Store:
             except RemoteError as exc:  # a server that went away: nothing left to release
                 log.info("closing the Chroma client: %s", exc)
 
-    def _writing_vectors(self) -> contextlib.AbstractContextManager[None]:
-        """Writes of this process's own to the vectors: not a reason to open the store again."""
-        _ = self.chroma  # opened first, so that its watcher sees the write
+    def _own_vectors(self) -> contextlib.AbstractContextManager[None]:
+        """Chroma calls of this process's own, reads included: not a reason to open the store again. Reads
+        count because a client commits to the file when it opens, at its first ``get_or_create_collection``
+        and at its first query (it compacts its log); taken for another process's writes, each reopened the
+        store, whose new client committed again: a reopen at every call (120 for 30 searches, 17 → 94 ms a
+        search, once any other process had written)."""
+        _ = self.chroma  # opened (and checked for other writers) first, so that its watcher sees the write
         return self._others.writing() if self._others is not None else contextlib.nullcontext()
 
     @property
@@ -524,8 +528,12 @@ class Store:
                 except InputError as exc:  # a malformed URL in the settings: the store's one failure type
                     raise RemoteError(str(exc)) from None
                 if target is None:
-                    self._chroma = self._open_local()
-                    self._others = self._others or OtherWriters(self._paths.chroma_dir / "chroma.sqlite3")
+                    if self._others is None:  # the first open: the watch starts from the store as it opened
+                        self._chroma = self._open_local()
+                        self._others = OtherWriters(self._paths.chroma_dir / "chroma.sqlite3")
+                    else:
+                        with self._others.writing():  # a client opening commits to the file: ours
+                            self._chroma = self._open_local()
                 else:
                     # A server that just failed to open is not asked again at once: a listing of many
                     # collections says it once instead of waiting out a timeout per collection.
@@ -551,10 +559,11 @@ class Store:
     def _vectors(self, collection: str) -> chromadb.Collection:
         """The collection's Chroma set, created (stamped with the store id) if it does not exist."""
         store_id = self.store_id(collection)
-        return self.chroma.get_or_create_collection(
-            self.chroma_name(collection), embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-            metadata={STORE_ID_KEY: store_id} if store_id else None,
-        )
+        with self._own_vectors():
+            return self.chroma.get_or_create_collection(
+                self.chroma_name(collection), embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}}, metadata={STORE_ID_KEY: store_id} if store_id else None,
+            )
 
     def _existing_vectors(self, collection: str) -> chromadb.Collection | None:
         """The collection's Chroma set, or None: a check must not create what it is looking for."""
@@ -562,7 +571,8 @@ class Store:
         from chromadb.errors import NotFoundError
 
         try:
-            return chroma.get_collection(self.chroma_name(collection), embedding_function=None)
+            with self._own_vectors():
+                return chroma.get_collection(self.chroma_name(collection), embedding_function=None)
         except NotFoundError:
             return None
 
@@ -735,7 +745,7 @@ class Store:
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
         try:
-            with self._writing_vectors():
+            with self._own_vectors():
                 self.chroma.delete_collection(self.chroma_name(name))
         except RemoteError as exc:  # removed here all the same; say what is left on the server
             log.warning("collection %r was removed, but its vectors stay on the server as %s: %s", name,
@@ -788,7 +798,8 @@ class Store:
             ids_by_hash.update(rows)
         if not ids_by_hash:
             return {}
-        got = self._vectors(collection).get(ids=list(ids_by_hash.values()), include=["embeddings"])
+        with self._own_vectors():
+            got = self._vectors(collection).get(ids=list(ids_by_hash.values()), include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         return {h: np.asarray(by_id[i], dtype=np.float32) for h, i in ids_by_hash.items() if i in by_id}
 
@@ -821,7 +832,7 @@ class Store:
 
     def put_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Upsert the vectors of ``chunks`` (idempotent: a repair killed halfway simply runs again)."""
-        with write_errors(), self._writing_vectors():
+        with write_errors(), self._own_vectors():
             vectors_col = self._vectors(collection)
             step = min(self.chroma.get_max_batch_size(), REMOTE_UPSERT_SLICE if self.server else UPSERT_SLICE)
             for lo in range(0, len(chunks), step):
@@ -864,7 +875,9 @@ class Store:
             return StoreHealth(chunks, None, keyword_rows, server=self.server)
         theirs, ours = (vectors_col.metadata or {}).get(STORE_ID_KEY), self.store_id(collection)
         foreign = theirs is not None and ours is not None and theirs != ours
-        return StoreHealth(chunks, vectors_col.count(), keyword_rows, foreign, self.server)
+        with self._own_vectors():
+            vectors = vectors_col.count()
+        return StoreHealth(chunks, vectors, keyword_rows, foreign, self.server)
 
     def adopt_vectors(self, collection: str) -> None:
         """Make the collection's Chroma set its own: stamp an older pair, replace one of another store.
@@ -880,7 +893,7 @@ class Store:
             ours = theirs or uuid.uuid4().hex
             with self._transaction() as db:
                 db.execute("UPDATE collections SET store_id = ? WHERE name = ?", (ours, collection))
-        with self._writing_vectors():
+        with self._own_vectors():
             if vectors_col is not None and theirs is None:
                 vectors_col.modify(metadata={**(vectors_col.metadata or {}), STORE_ID_KEY: ours})
             elif vectors_col is not None and theirs != ours:
@@ -910,7 +923,7 @@ class Store:
     def _forget(self, collection: str, ids: Sequence[str]) -> None:
         if not ids:
             return
-        with self._writing_vectors():
+        with self._own_vectors():
             vectors_col = self._vectors(collection)
             for part in _batched(list(ids), self.chroma.get_max_batch_size()):
                 vectors_col.delete(ids=list(part))
@@ -938,8 +951,9 @@ class Store:
                                                   [collection, *params])]
             if not restrict:
                 return []
-        got = self._vectors(collection).query(query_embeddings=vector[None, :], n_results=n, ids=restrict,
-                                              include=["distances"])
+        with self._own_vectors():
+            got = self._vectors(collection).query(query_embeddings=vector[None, :], n_results=n, ids=restrict,
+                                                  include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def _match_query(self, text: str) -> str | None:
@@ -1007,7 +1021,9 @@ class Store:
 
     def vectors(self, collections: Sequence[str], ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``ids`` (those found in ``collections``), one row each."""
-        found = [self._vectors(c).get(ids=list(ids), include=["embeddings"])["embeddings"] for c in collections]
+        with self._own_vectors():
+            found = [self._vectors(c).get(ids=list(ids), include=["embeddings"])["embeddings"]
+                     for c in collections]
         return np.asarray([v for vectors in found for v in vectors], dtype=np.float32)
 
     def chunk_counts(self, words: list[str]) -> dict[str, int]:
@@ -1055,7 +1071,10 @@ class Store:
         """(SQLite ids, Chroma ids) of a collection: the consistency check tests and repairs rely on."""
         rows = {r[0] for r in self._query("SELECT id FROM chunks WHERE collection = ?", (collection,))}
         vectors_col = self._existing_vectors(collection)
-        return rows, set(vectors_col.get(include=[])["ids"]) if vectors_col is not None else set()
+        if vectors_col is None:
+            return rows, set()
+        with self._own_vectors():
+            return rows, set(vectors_col.get(include=[])["ids"])
 
     def check_keyword_index(self) -> None:
         """Raise ``sqlite3.DatabaseError`` unless the FTS5 index matches the chunk rows exactly."""
