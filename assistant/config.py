@@ -1,7 +1,9 @@
 """Settings: one dataclass tree, saved as TOML with atomic writes.
 
-A corrupt or unreadable settings file never stops the app: it is moved aside to
-``settings.toml.corrupt-<timestamp>`` and defaults are used, with a warning the front end shows.
+A settings file that cannot be read (not TOML, not text, no permission) never stops the app: defaults are used,
+with a warning the front end shows, and the file is left as it is and never saved over until it reads (it was
+moved aside: a half-finished hand edit plus any command lost the user's settings and, at the next save, the
+API token); ``hearth doctor --repair`` sets a damaged one aside.
 Unknown keys are ignored with a warning (a typo must not pass for a setting); values of the wrong type or out
 of :data:`RANGES` fall back to the default with a warning (in a running process that applies a changed file,
 to the value in use). A file that is not TOML, changed while a process runs, is said and the settings in use stay.
@@ -260,24 +262,20 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
     path = path or get_paths().settings_file
     if not path.exists():
         return LoadedSettings(Settings())
+    # Not logged: a warning is returned for the front end to show once (a log line printed it twice).
     try:
-        text = path.read_text(encoding="utf-8")
+        return parse_settings(path.read_bytes().decode("utf-8"), path)
     except OSError as exc:  # not damage: moving it aside lost the user's settings to a permissions problem
         return LoadedSettings(Settings(), warning=f"Settings file {path} cannot be read ({exc.strerror or exc}); "
                                                   "defaults are used, and the file is left as it is.")
-    except UnicodeDecodeError as exc:
-        return _set_aside(path, exc)
-    try:
-        return parse_settings(text, path)
-    except tomllib.TOMLDecodeError as exc:
-        return _set_aside(path, exc)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return LoadedSettings(Settings(), warning=f"Settings file {damaged_toml(path, exc, 'defaults are used')}")
 
 
-def _set_aside(path: Path, exc: Exception) -> LoadedSettings:
-    """A settings file that is not TOML (or not text): moved aside for the user to mend, defaults used."""
-    msg = f"Settings file {path} could not be read ({exc}); {set_aside(path)} and defaults are used."
-    # Not logged: the warning is returned for the front end to show once (a log line printed it twice).
-    return LoadedSettings(Settings(), warning=msg)
+def damaged_toml(path: Path, exc: Exception, instead: str) -> str:
+    """What is said of a config file that is not TOML (or not text): read as ``instead``, left as it is."""
+    return (f"{path} is not valid TOML ({exc}): {instead}, and the file is left as it is (nothing is saved over "
+            f"it until it reads). Mend it, or `hearth doctor --repair` sets it aside.")
 
 
 def set_aside(path: Path) -> str:
@@ -312,16 +310,20 @@ def save_settings(settings: Settings, path: Path | None = None, expected: str | 
 def save_file(path: Path, text: str, what: str, expected: str | None = None) -> bool:
     """:func:`atomic_write_text` for Hearth's own files: a full disk or a read-only folder is a
     :class:`ConfigError` naming ``what`` and the file (it was "a bug in Hearth": OSError), and the old file
-    stays as it was. So does a file that is there but cannot be read (permissions): what it holds was never
-    loaded, and replacing it would lose it."""
+    stays as it was. So does a file that is there but cannot be read (permissions) or is not TOML (a hand edit
+    half done): what it holds was never loaded, and replacing it would lose it."""
     try:
-        with path.open("rb"):
-            pass
+        held = path.read_bytes().decode("utf-8")
+        if expected is None or held == expected:  # otherwise an edit not applied yet: left as it is, below
+            tomllib.loads(held)
     except FileNotFoundError:
         pass
     except OSError as exc:
         raise ConfigError(f"Hearth did not save {what}: {path} cannot be read ({exc.strerror or exc}), and "
                           f"replacing it would lose what it holds. Fix its permissions.") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Hearth did not save {what}: {path} is not valid TOML ({exc}), and replacing it would "
+                          f"lose what it holds. Mend it, or `hearth doctor --repair` sets it aside.") from exc
     try:
         return atomic_write_text(path, text, expected)
     except OSError as exc:

@@ -1302,7 +1302,11 @@ class Assistant:
                 import secrets
 
                 self.settings.server.token = secrets.token_urlsafe(32)
-                self.save_settings()
+                try:
+                    self.save_settings()
+                except ConfigError:  # a token no other process can read would lock out every client
+                    self.settings.server.token = ""
+                    raise
             return self.settings.server.token
 
     def start_server(self, host: str | None = None, port: int | None = None,

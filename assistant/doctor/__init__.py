@@ -11,9 +11,10 @@ from __future__ import annotations
 import shlex
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat import salvage
@@ -73,6 +74,10 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         yield Progress("memory", 0, message=f"the damaged memory queue was moved to {aside}")
     elif action == "memory-store":  # a damaged memory store: rebuilt from its readable rows, the old one kept
         yield Progress("memory", 0, message=assistant.rebuild_memory_store().summary())
+    elif action == "set-aside":  # a config file that is not TOML: set aside, so that Hearth saves a fresh one
+        from assistant.config import set_aside
+
+        yield Progress("settings", 0, message=f"{target}: {set_aside(assistant.paths.config_dir / target)}")
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:
@@ -84,26 +89,48 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
 # ---- the checks -------------------------------------------------------------------------------------
 def _settings(assistant: Assistant) -> list[Finding]:
     """The settings file as it reads now: a value Hearth cannot use (``n_ctx = "abc"``) is replaced by the one in
-    use and said once at start-up, above a doctor that ticked every check."""
+    use and said once at start-up, above a doctor that ticked every check. A settings or model file that is not
+    TOML is left as it is (read as defaults, never saved over): the repair sets it aside."""
     import tomllib
 
-    from assistant.config import parse_settings
+    from assistant.config import damaged_toml, parse_settings
 
     path = assistant.paths.settings_file
+    damaged = [Finding("settings", WARNING, damaged_toml(other, exc, "read as empty"),
+                       "Mend it, or let Hearth set it aside (what it held goes back to the defaults).",
+                       f"set-aside:{other.name}")
+               for other, exc in _damaged_toml(assistant.paths.config_dir / name for name in _MODEL_FILES)]
     if not path.exists():
-        if assistant.settings_warning:  # one that was not TOML, moved aside at start-up
-            return [Finding("settings", WARNING, assistant.settings_warning,
-                            f"Mend the copy beside {path.name} and move it back, or delete it.")]
-        return [Finding("settings", OK, "No settings file: the defaults are used.")]
+        return [*damaged, Finding("settings", OK, "No settings file: the defaults are used.")]
     fix = f"Mend or delete these lines in {path}, or set them in the window's Settings."
     try:
-        warning = parse_settings(path.read_text(encoding="utf-8"), path).warning
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        return [Finding("settings", WARNING, f"Settings file {path} cannot be read ({reason}).", fix)]
+        warning = parse_settings(path.read_bytes().decode("utf-8"), path).warning
+    except OSError as exc:
+        return [*damaged, Finding("settings", WARNING, f"Settings file {path} cannot be read "
+                                                        f"({exc.strerror or exc}).", "Fix its permissions.")]
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return [*damaged, Finding("settings", WARNING, f"Settings file {damaged_toml(path, exc, 'defaults are used')}",
+                                  "Mend it, or let Hearth set it aside and start from the defaults.",
+                                  f"set-aside:{path.name}")]
     if warning:
-        return [Finding("settings", WARNING, warning, fix)]
-    return [Finding("settings", OK, f"Settings file {path} holds usable values.")]
+        return [*damaged, Finding("settings", WARNING, warning, fix)]
+    return [*damaged, Finding("settings", OK, f"Settings file {path} holds usable values.")]
+
+
+#: the model library's own config files (``assistant.models.store``), checked with the settings
+_MODEL_FILES = ("model-library.toml", "model-profiles.toml")
+
+
+def _damaged_toml(paths: Iterable[Path]) -> Iterator[tuple[Path, Exception]]:
+    import tomllib
+
+    for path in paths:
+        try:
+            tomllib.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            yield path, exc
+        except OSError:  # absent, or unreadable: said where it is used
+            pass
 
 
 def _model(assistant: Assistant) -> list[Finding]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings, load_settings, save_settings
+from assistant.config import Settings, load_settings, save_settings, set_aside
+from assistant.errors import ConfigError
 from assistant.paths import get_paths
 
 
@@ -27,21 +28,25 @@ def test_round_trip(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temp file
 
 
-def test_corrupt_file_is_backed_up_and_defaults_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_that_is_not_toml_is_left_as_it_is_defaults_used_and_never_saved_over(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """It was moved aside as settings.toml.corrupt-*: a half-finished hand edit plus any command (`hearth history
+    list`) lost the user's settings, and the next save (`hearth serve --show-token`) wrote defaults with a new API
+    token, which a running server then took up: every client locked out."""
     path = tmp_path / "settings.toml"
     path.write_text("[model\nn_ctx = = 3")
     with caplog.at_level(logging.DEBUG):
         loaded = load_settings(path)
     assert not caplog.records  # the warning is returned for the front end to show, not also logged
     assert loaded.settings == Settings()
-    assert "could not be read" in loaded.warning
-    backups = list(tmp_path.glob("settings.toml.corrupt-*"))
-    assert len(backups) == 1 and backups[0].read_text() == "[model\nn_ctx = = 3"
-    assert not path.exists()
+    assert "is not valid TOML" in loaded.warning and "left as it is" in loaded.warning
+    assert "`hearth doctor --repair` sets it aside" in loaded.warning
+    with pytest.raises(ConfigError, match=r"did not save the settings: .* is not valid TOML"):
+        save_settings(Settings(), path)
+    assert path.read_text() == "[model\nn_ctx = = 3" and [p.name for p in tmp_path.iterdir()] == ["settings.toml"]
 
 
-def test_a_corrupt_file_that_cannot_be_moved_is_left_and_defaults_used(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_damaged_file_that_cannot_be_set_aside_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a read-only folder the move failed, and with it every command ("a bug in Hearth", exit 70)."""
     path = tmp_path / "settings.toml"
     path.write_text("this is [not toml")
@@ -50,9 +55,7 @@ def test_a_corrupt_file_that_cannot_be_moved_is_left_and_defaults_used(tmp_path:
         raise PermissionError(30, "Read-only file system")
 
     monkeypatch.setattr("assistant.config.os.replace", read_only)
-    loaded = load_settings(path)
-    assert loaded.settings == Settings() and path.exists()
-    assert "it stays as it is (Read-only file system) and defaults are used" in loaded.warning
+    assert set_aside(path) == "it stays as it is (Read-only file system)" and path.exists()
 
 
 def test_more_threads_than_the_computer_has_fall_back_to_automatic(tmp_path: Path) -> None:

@@ -217,7 +217,26 @@ def test_settings_hearth_cannot_use_are_a_warning_with_what_to_do(hearth_home: P
     assert (f"! settings: Settings file {path}: model.n_ctx = 'abc' has the wrong type (using 4096); "
             f"model.temperature = 9.0 is outside 0.0 to 2.0 (using 0.7).\n"
             f"    → Mend or delete these lines in {path}, or set them in the window's Settings.") in out.stdout, out
-    path.write_text("[model\n")
+
+
+def test_a_settings_file_that_is_not_toml_is_left_as_it_is_until_doctor_sets_it_aside(hearth_home: Path) -> None:
+    """A half-finished hand edit plus any command moved the file aside; `hearth serve --show-token` (the README's
+    way to get the API token) then saved defaults with a new token, which a running server took up: every API
+    client got 401, and the user's settings were gone."""
+    path = get_paths().settings_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    edited = '[model]\ntemperature = 0.2\n[server]\ntoken = "abc123"\ntemprature = 0.3 oops\n'
+    path.write_text(edited)
+    listed = hearth("history", "list", home=hearth_home)
+    assert listed.returncode == 0 and "is not valid TOML (" in listed.stderr, listed.stderr
+    token = hearth("serve", "--show-token", home=hearth_home)
+    assert token.returncode == 1 and "hearth: Hearth did not save the settings" in token.stderr, token.stderr
+    assert "Traceback" not in token.stderr and token.stdout == ""
+    assert path.read_text() == edited and [p.name for p in path.parent.glob("settings*")] == ["settings.toml"]
     found = by_area(doctor("--json", home=hearth_home).stdout)["settings"]
-    assert found["status"] == "warning" and "moved to settings.toml.corrupt-" in found["message"], found
-    assert not path.exists()
+    assert found["status"] == "warning" and found["repair"] == "set-aside:settings.toml", found
+    repaired = doctor("--repair", home=hearth_home)
+    assert "settings.toml: it was moved to settings.toml.corrupt-" in repaired.stderr, repaired.stderr
+    assert [p.read_text() for p in path.parent.glob("settings.toml.corrupt-*")] == [edited]
+    token = hearth("serve", "--show-token", home=hearth_home)
+    assert token.returncode == 0 and len(token.stdout.strip()) > 20, token.stderr

@@ -272,7 +272,7 @@ def test_a_broken_configured_model_is_a_model_error(tmp_path: Path, files: Path)
 
 def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
     out = hearth("history", "list", home=with_settings(tmp_path, "[model\nn_ctx = = 3"))
-    assert out.code == 0 and out.stderr.count("could not be read") == 1, out.stderr
+    assert out.code == 0 and out.stderr.count("is not valid TOML") == 1, out.stderr
 
 
 def test_a_setting_out_of_range_or_unknown_is_named_and_the_default_used(tmp_path: Path) -> None:

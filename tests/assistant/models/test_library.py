@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.errors import ModelNotFoundError, NotGGUFError
+from assistant.errors import ConfigError, ModelNotFoundError, NotGGUFError
 from assistant.models import FITS, InsufficientDiskSpaceError, ModelLibrary, ModelLibraryError, Resources
 from assistant.models.library import BUNDLED, FOLDER, LIBRARY, LINKED
 from assistant.paths import get_paths
@@ -123,13 +123,16 @@ def test_default_library_uses_hearth_paths(hearth_home: Path) -> None:
     assert {p.name for p, s in library.scan() if s == BUNDLED} >= {"SmolLM2-135M-Instruct.Q4_1.gguf"}
 
 
-def test_corrupt_registry_is_moved_aside(library: ModelLibrary, tiny_gguf: Path) -> None:
+def test_a_registry_that_is_not_toml_is_read_as_empty_and_not_saved_over(library: ModelLibrary,
+                                                                         tiny_gguf: Path) -> None:
+    """It was moved aside, and the next save wrote a list without the user's linked models."""
     library.registry_file.parent.mkdir(parents=True)
     library.registry_file.write_text("folders = [broken")
     assert library.scan() == []
-    assert list(library.registry_file.parent.glob("model-library.toml.corrupt-*"))
-    library.add(tiny_gguf)
-    assert library.scan() == [(tiny_gguf.resolve(), LINKED)]
+    with pytest.raises(ConfigError, match=r"did not save the list of model folders: .* is not valid TOML"):
+        library.add(tiny_gguf)
+    assert library.registry_file.read_text() == "folders = [broken"
+    assert [p.name for p in library.registry_file.parent.iterdir()] == ["model-library.toml"]
 
 
 def test_copy_checks_disk_space_first(library: ModelLibrary, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
