@@ -55,6 +55,8 @@ class ModelController(QObject):
         self.assistant, self.workers, self.window = assistant, workers, window
         self.status, self.composer = status, composer
         self.dialog: SettingsDialog | None = None
+        #: the dialog's baseline before the Apply in flight: put back when it fails (see ``_keep_edits``)
+        self._before_apply: tuple[Settings, Path] | None = None
         self.error: QMessageBox | None = None  # the last load error shown (tests close it)
         self.lastApplied: Any = None  # what the core reported for the last settings change (SettingsApplied)
         self.library: list[LibraryEntry] = []
@@ -205,6 +207,7 @@ class ModelController(QObject):
         self.composer.set_ready(True)
         if not cancelled:
             self.error = show_error(self.window, "The model could not be loaded", message)
+        self._keep_edits()
         self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.show_applied(False, "The load was cancelled." if cancelled else message)
@@ -222,7 +225,15 @@ class ModelController(QObject):
         dialog.open()
         self._list_drafts(dialog)
         dialog.model.currentIndexChanged.connect(lambda _index: self._list_drafts(dialog))
+        dialog.model.currentIndexChanged.connect(lambda _index: self._show_profile(dialog))
         return dialog
+
+    def _show_profile(self, dialog: SettingsDialog) -> None:
+        """Show the chosen model's own settings in the dialog (its profile is a file read: on the io lane)."""
+        assistant, target = self.assistant, dialog.model_path()
+        self.workers.io.submit(Job(lambda: assistant.model_settings(target),
+                                   on_done=lambda profile: dialog.show_model_profile(target, profile),
+                                   on_failed=lambda message: dialog.show_applied(False, message), owner=dialog))
 
     def _list_drafts(self, dialog: SettingsDialog) -> None:
         """Fill the dialog's draft-model picker for the model chosen in it: reading the candidates' GGUF
@@ -247,8 +258,18 @@ class ModelController(QObject):
         edited = dialog.values()
         settings = edited_over(self.assistant.settings, dialog.baseline, edited)
         model = dialog.model_path() if dialog.edited_model() else self.current_model()
+        self._before_apply = (dialog.baseline, dialog.baseline_model)
         dialog.baseline, dialog.baseline_model = edited, dialog.model_path()
         self.apply(settings, model)
+
+    def _keep_edits(self) -> None:
+        """An Apply that failed (or a load it started that was cancelled): what was edited for it stays an edit
+        in the dialog, shown over the settings in use, to be applied again or changed. The dialog snapped back
+        to the settings in use: a temperature and answer length changed with a model that failed to load were
+        dropped without a word."""
+        if self._before_apply is not None and self.dialog is not None:
+            self.dialog.baseline, self.dialog.baseline_model = self._before_apply
+        self._before_apply = None
 
     def _rebase_dialog(self) -> None:
         """An open dialog shows the settings now in use (the chosen model's profile after a switch, the load
@@ -303,6 +324,7 @@ class ModelController(QObject):
 
     def _applied(self, applied: Any) -> None:
         self.lastApplied = applied
+        self._before_apply = None
         self._rebase_dialog()
         if self.dialog is not None:
             changes = "; ".join(applied.changes)
@@ -329,6 +351,7 @@ class ModelController(QObject):
 
     def _apply_failed(self, message: str) -> None:
         """Said in the dialog when it is still open (Apply), else in a message box."""
+        self._keep_edits()
         self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.show_applied(False, message)

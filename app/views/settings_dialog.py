@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
-from assistant.config import RANGES, SAMPLING_FIELDS, Settings, edited_over
+from assistant.config import RANGES, SAMPLING_FIELDS, ModelSettings, Settings, edited_over
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
@@ -53,6 +53,9 @@ KV_CACHE_LABELS = {"f16": "f16 (llama.cpp's default)", "q8_0": "q8_0 (half the m
 PICKER_MODES = ("auto", "draft")
 #: What Apply says when the core had nothing to do.
 NOTHING_CHANGED = "Nothing to change."
+#: the Model page's values each model keeps as its own (``assistant.models.ModelProfile``, less what it does not show)
+_OWN_FIELDS = ("n_gpu_layers", "n_ctx", "kv_cache", *SAMPLING_FIELDS, "max_tokens", "system_prompt", "speculative",
+               "speculative_max_draft", "draft_model")
 SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model checks them all in one step: the same "
                     "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
@@ -301,24 +304,11 @@ class SettingsDialog(QDialog):
         """Put ``s`` on the pages (and choose ``model``, if given); :meth:`values` reads them back. At opening,
         after an Apply, and when the settings file changed while the dialog was open."""
         self.original = copy.deepcopy(s)
+        self._profile_shown: ModelSettings | None = None
         if model is not None:
             self._select_model(model)
-        m = s.model
-        self.gpu_layers.setValue(m.n_gpu_layers)
-        self.n_ctx.setValue(m.n_ctx)
-        self.threads.setValue(m.n_threads)
-        _choose(self.kv_cache, m.kv_cache)
-        for name in SAMPLING_FIELDS:
-            getattr(self, name).setValue(getattr(m, name))
-        self._sampling_edited()  # the preset these values are (no signal when none of them changed)
-        self.max_tokens.setValue(m.max_tokens)
-        self.system_prompt.setPlainText(m.system_prompt)
-        _choose(self.speculative, m.speculative)
-        self.max_draft.setValue(m.speculative_max_draft)
-        if self.draft_candidates is None:
-            self._drafts_pending()
-        else:
-            self._select_draft()
+        self.threads.setValue(s.model.n_threads)
+        self._show_model(s.model)
         k = s.knowledge
         self.chunk_tokens.setValue(k.chunk_tokens)
         self.chunk_overlap.setValue(k.chunk_overlap)
@@ -332,6 +322,39 @@ class SettingsDialog(QDialog):
         self.tint_drafts.setChecked(s.appearance.tint_drafts)
         self.server_page.show_values(s.server)
         self.remote_page.show_values(s.remote)
+
+    def _show_model(self, m: ModelSettings) -> None:
+        """The values the Model page shows that each model keeps as its own (all but the threads)."""
+        self.gpu_layers.setValue(m.n_gpu_layers)
+        self.n_ctx.setValue(m.n_ctx)
+        _choose(self.kv_cache, m.kv_cache)
+        for name in SAMPLING_FIELDS:
+            getattr(self, name).setValue(getattr(m, name))
+        self._sampling_edited()  # the preset these values are (no signal when none of them changed)
+        self.max_tokens.setValue(m.max_tokens)
+        self.system_prompt.setPlainText(m.system_prompt)
+        _choose(self.speculative, m.speculative)
+        self.max_draft.setValue(m.speculative_max_draft)
+        self.original.model.draft_model = m.draft_model  # the picker shows it (see _select_draft)
+        if self.draft_candidates is None:
+            self._drafts_pending()
+        else:
+            self._select_draft()
+
+    def show_model_profile(self, model: Path, profile: ModelSettings) -> None:
+        """``model``'s own settings (its profile: ``Assistant.model_settings``), once it is chosen here, but for
+        the values edited here since they were shown, which stay edits and go with the model chosen. Choosing
+        another model went on showing the old one's context, sampling and answer length, and Apply then loaded
+        the new one with its own: what was seen was not what was applied, and nothing said so."""
+        if model != self.model_path():
+            return  # another model was chosen meanwhile
+        shown, form = self._profile_shown or self.baseline.model, self.values().model
+        merged = copy.deepcopy(profile)
+        for name in _OWN_FIELDS:
+            if getattr(form, name) != getattr(shown, name):  # edited here: kept
+                setattr(merged, name, getattr(form, name))
+        self._show_model(merged)
+        self._profile_shown = copy.deepcopy(profile)
 
     def rebase(self, s: Settings, model: Path | None = None) -> None:
         """The settings in use became ``s`` (an Apply, or the file changed): show them, except the values

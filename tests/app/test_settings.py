@@ -82,17 +82,29 @@ def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length
 
 def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
         qtbot: QtBot, make_window, tmp_path: Path, ask) -> None:
+    """Values edited with the model that failed to load stay in the dialog as edits (they snapped back to the
+    settings in use, dropped without a word), and apply once another model is chosen."""
     write_settings()
     window = make_window()
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 64)
     dialog = window.ctl.model.open_settings()
+    answering = dialog.model_path()
     dialog._select_model(bad)
+    dialog.temperature.setValue(1.5)
+    dialog.max_tokens.setValue(77)
     with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=30_000):
-        dialog.accept()
+        dialog._apply_clicked()
     box = window.ctl.model.error
     assert isinstance(box, QMessageBox) and box.isVisible() and "broken.gguf" in box.text()
     box.accept()
+    assert "broken.gguf" in dialog.apply_result.text() and dialog.apply_result.property("state") == "error"
+    assert (dialog.temperature.value(), dialog.max_tokens.value(), dialog.model_path()) == (1.5, 77, bad)
+    assert window.assistant.settings.model.max_tokens != 77
+    dialog._select_model(answering)
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.assistant.settings.model.max_tokens == 77)
+    assert window.assistant.settings.model.temperature == 1.5
     assert window.assistant.engine.loaded and "kept" in window.status.model.text()
     assert load_settings(get_paths().settings_file).settings.model.path == ""  # still the bundled model
     ask(window, "Say hello.")
@@ -164,6 +176,39 @@ def test_values_changed_with_the_model_apply_to_the_model_chosen(qtbot: QtBot, m
     window.assistant.use_model(window.assistant.model_path().parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
     old = window.assistant.settings.model  # the outgoing model kept its own values
     assert (old.temperature, old.system_prompt, old.n_ctx) == (0.0, Settings().model.system_prompt, 2048)
+
+
+def test_choosing_another_model_shows_its_own_values_and_apply_gives_what_was_shown(qtbot: QtBot,
+                                                                                   make_window) -> None:
+    """Settings → Model went on showing the old model's context, sampling and answer length after another model
+    was chosen, and Apply then loaded that model with its own saved ones ("Applied: loaded Smol"): what was seen
+    was not what was applied. Values edited in the dialog stay edits, for the model chosen."""
+    from assistant.models import ModelProfile
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    write_settings()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
+    window.assistant.switcher.profiles.save_profile(BUNDLED_SECOND_MODEL, ModelProfile(
+        n_ctx=1024, temperature=1.1, max_tokens=300, system_prompt="Continue the text."))
+    dialog = window.ctl.model.open_settings()
+    before = (dialog.n_ctx.value(), dialog.temperature.value(), dialog.system_prompt.toPlainText())
+    dialog.max_tokens.setValue(77)  # an edit: it goes with whichever model is chosen
+    dialog._select_model(BUNDLED_SECOND_MODEL)
+    qtbot.waitUntil(lambda: dialog.n_ctx.value() == 1024)
+    assert (dialog.temperature.value(), dialog.system_prompt.toPlainText()) == (1.1, "Continue the text.")
+    assert dialog.max_tokens.value() == 77 and dialog.preset.currentText() == "Custom"
+    dialog._select_model(window.ctl.model.current_model())  # back: the answering model's own values again
+    qtbot.waitUntil(lambda: dialog.n_ctx.value() == before[0])
+    assert (dialog.n_ctx.value(), dialog.temperature.value(), dialog.system_prompt.toPlainText()) == before
+    dialog._select_model(BUNDLED_SECOND_MODEL)
+    qtbot.waitUntil(lambda: dialog.n_ctx.value() == 1024)
+    shown = (dialog.n_ctx.value(), dialog.temperature.value(), dialog.max_tokens.value())
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog.accept()
+    live = window.assistant.settings.model
+    assert window.assistant.engine.info.name == "Gemma 3 270M"
+    assert (window.assistant.engine.settings.n_ctx, live.temperature, live.max_tokens) == shown == (1024, 1.1, 77)
 
 
 def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_over(qtbot: QtBot, make_window) -> None:
