@@ -506,7 +506,7 @@ class Assistant:
             if {"n_threads", "n_gpu_layers"} & set(said) and local.loaded:
                 # where it runs, as the status bar says it: "GPU layers -1" was said in green on a CPU-only build
                 changes.append(f"it runs on {local.device}")
-                if self.settings.model.n_gpu_layers and "no GPU support" in local.device:
+                if self.settings.model.n_gpu_layers and self.gpu_missing():
                     problems.append(changes[-1])
         loaded_info = info or (local.info if self._remote_engine is None and local.loaded else None)
         n_ctx = self.settings.model.n_ctx
@@ -726,6 +726,12 @@ class Assistant:
         info = self.engine.load(path, settings, progress, cancel)
         self.scheduler.turn_queued(open_store=self.long_lived)  # learning waits for a model: there is one now
         return info
+
+    def gpu_missing(self) -> str:
+        """Why GPU layers cannot act here ("" when this build of llama.cpp offloads): for the setting's box."""
+        from assistant.engine import native
+
+        return "" if native.supports_gpu_offload() else native.NO_GPU
 
     def reranker_missing(self) -> str:
         """Why sources cannot be re-ranked here ("" when a cross-encoder is installed): for the setting's switch."""

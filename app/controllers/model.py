@@ -217,7 +217,8 @@ class ModelController(QObject):
     def open_settings(self) -> SettingsDialog:
         assistant = self.assistant
         dialog = SettingsDialog(assistant.settings, self._usable(), assistant.presets, self.current_model(),
-                                self.window, rerank_missing=assistant.reranker_missing())
+                                self.window, rerank_missing=assistant.reranker_missing(),
+                                gpu_missing=assistant.gpu_missing())
         dialog.accepted.connect(lambda: self._apply_dialog(dialog))
         dialog.applyRequested.connect(lambda: self._apply_dialog(dialog))
         self.dialog = dialog

@@ -87,7 +87,10 @@ class SettingsDialog(QDialog):
     testRemoteRequested = Signal(str, object)  # Settings → Remote "Test connection": part, RemoteSettings
 
     def __init__(self, settings: Settings, models: list[tuple[str, Path]], presets: dict[str, SamplingParams],
-                 current_model: Path, parent: QWidget | None = None, rerank_missing: str = "") -> None:
+                 current_model: Path, parent: QWidget | None = None, rerank_missing: str = "",
+                 gpu_missing: str = "") -> None:
+        """``rerank_missing``, ``gpu_missing``: why re-ranking, GPU offload cannot act here ("" when they can):
+        their settings are greyed with the reason."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("SettingsDialog")
@@ -99,7 +102,7 @@ class SettingsDialog(QDialog):
         # instead were blank boxes in the dark theme and hid "Appearance"; shortened, they read "M…", "S…"
         tabs.setUsesScrollButtons(False)
         tabs.setElideMode(Qt.TextElideMode.ElideNone)
-        tabs.addTab(self._model_tab(models, current_model), "Model")
+        tabs.addTab(self._model_tab(models, current_model, gpu_missing), "Model")
         tabs.addTab(self._knowledge_tab(rerank_missing), "Knowledge")
         tabs.addTab(self._memory_tab(settings), "Memory")
         self.server_page = ServerPage(settings.server)
@@ -145,7 +148,7 @@ class SettingsDialog(QDialog):
         self.baseline_model = self.model_path()
 
     # --- tabs ----------------------------------------------------------------------------------------
-    def _model_tab(self, models: list[tuple[str, Path]], current: Path) -> QWidget:
+    def _model_tab(self, models: list[tuple[str, Path]], current: Path, gpu_missing: str) -> QWidget:
         self.model = QComboBox()
         self.model.setAccessibleName("Chat model")
         self.set_models(models, current)
@@ -156,6 +159,15 @@ class SettingsDialog(QDialog):
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
         self.gpu_layers = _spin(*RANGES["model.n_gpu_layers"], "GPU layers", "all")
+        gpu_row = QHBoxLayout()
+        gpu_row.addWidget(self.gpu_layers)
+        if gpu_missing:  # greyed with the reason: "all" was taken and the model ran on the CPU all the same
+            self.gpu_layers.setEnabled(False)
+            self.gpu_layers.setToolTip(gpu_missing[0].upper() + gpu_missing[1:] + ".")
+            note = QLabel(f"Not available: {gpu_missing}.")
+            note.setObjectName("Muted")
+            note.setWordWrap(True)
+            gpu_row.addWidget(note, 1)
         self.n_ctx = _spin(*RANGES["model.n_ctx"], "Context length", "model's maximum")
         self.n_ctx.setSingleStep(512)
         self.threads = _spin(*RANGES["model.n_threads"], "Threads", "automatic")
@@ -184,7 +196,7 @@ class SettingsDialog(QDialog):
         self.system_prompt.setFixedHeight(66)
         form = QFormLayout()
         form.addRow("Model", model_row)
-        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("GPU layers", gpu_row)
         form.addRow("Context length", self.n_ctx)
         form.addRow("Threads", self.threads)
         form.addRow("KV cache", self.kv_cache)

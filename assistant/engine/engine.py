@@ -151,7 +151,7 @@ def _device_label(settings: LoadSettings, threads: int, n_layer: int) -> str:
     if settings.n_gpu_layers == 0:
         return f"CPU, {on_cpu} (GPU layers set to 0)"
     if not native.supports_gpu_offload():
-        return f"CPU, {on_cpu} (this build of llama.cpp has no GPU support)"
+        return f"CPU, {on_cpu} ({native.NO_GPU})"
     layers = n_layer if settings.n_gpu_layers < 0 else min(settings.n_gpu_layers, n_layer)
     return f"GPU ({layers}/{n_layer} layers)" if layers == n_layer else f"GPU ({layers}/{n_layer} layers), CPU {on_cpu}"
 

@@ -89,6 +89,10 @@ def ensure_backend() -> None:
             _backend_ready = True
 
 
+#: why GPU layers do nothing with a CPU-only build (said by the status bar, the model fit and the settings)
+NO_GPU = "this build of llama.cpp has no GPU support"
+
+
 def supports_gpu_offload() -> bool:
     ensure_backend()
     return bool(C.llama_supports_gpu_offload())

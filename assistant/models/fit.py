@@ -103,7 +103,7 @@ def rough_fit(file_size: int, resources: Resources) -> str:
 
 def _gpu_layers(n_layer: int, model_bytes: int, resources: Resources) -> tuple[int, str]:
     if not resources.gpu_offload:
-        return 0, "Runs on the CPU: this build of llama.cpp has no GPU support."
+        return 0, f"Runs on the CPU: {native.NO_GPU}."
     if resources.free_vram is None:
         return 0, "Runs on the CPU: llama.cpp found no GPU."
     per_layer = model_bytes / n_layer

@@ -141,6 +141,8 @@ def test_kv_cache_and_thread_choices_reload_the_model_with_them(qtbot: QtBot, ma
         f"it runs on {window.assistant.engine.device}"), dialog.apply_result.text()
     if "no GPU support" in window.assistant.engine.device:  # asked for and not given: not said in green
         assert dialog.apply_result.property("state") == "error"
+        # and greyed with the reason (it took "all" and the model ran on the CPU all the same)
+        assert not dialog.gpu_layers.isEnabled() and "no GPU support" in dialog.gpu_layers.toolTip()
     dialog.reject()
     ask(window, "Say hello again.")
     assert window.chat_view.last("assistant").text
