@@ -48,8 +48,11 @@ class ModelsController(QObject):
         self.transfer: tuple[str, str] | None = None  # (repo, file) of the last download: what Resume repeats
         self.received = 0  # bytes of the current download on disk (see download)
         self.downloading = False
-        self.switching = False  # a load started here ("Use") is running: its progress shows in the view
-        self._wanted: Path | None = None  # the model that "Use" asked for
+        #: loads started here ("Use") and not ended: their progress shows in the view. Counted, because they queue
+        #: on the model lane: with a second Use clicked during the first load, the first one's end said "Still
+        #: using <first>: the new model could not load", and the second model then loaded without a word.
+        self.switching = 0
+        self._wanted: Path | None = None  # the model that "Use" asked for last
         self.cancel = threading.Event()
         self._progress = Relay(self._on_progress)
         self.drafting: str | None = None  # the model whose self-draft is being made
@@ -107,7 +110,8 @@ class ModelsController(QObject):
         self._view().catalog.set_rows([], message)
 
     def use(self, path: Path) -> None:
-        self.switching, self._wanted = True, path
+        self.switching += 1
+        self._wanted = path
         self._view().load.running(f"Loading {path.name}…", 0)
         self.model.switch(path)
 
@@ -116,8 +120,7 @@ class ModelsController(QObject):
             self._view().load.running(text, percent)
 
     def _load_finished(self, ok: bool) -> None:
-        if self.switching:
-            self.switching = False
+        if self._switch_ended():
             engine = self.assistant.engine
             if not (ok and engine.loaded):
                 said = "No model loaded."
@@ -132,9 +135,15 @@ class ModelsController(QObject):
             self._show_library(self.model.library)
 
     def _recorded(self, said: str) -> None:
-        if self.switching:
-            self.switching = False
+        if self._switch_ended():
             self._view().load.finished(said)
+
+    def _switch_ended(self) -> bool:
+        """One load started here ended: True when it was the last one asked for (the one to say)."""
+        if not self.switching:
+            return False
+        self.switching -= 1
+        return not self.switching
 
     def remove(self, entry: LibraryEntry) -> None:
         text = (f"Remove {entry.name} ({entry.file})? A model in Hearth's own models folder is deleted; a file "

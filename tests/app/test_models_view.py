@@ -192,6 +192,17 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     # the view said "Now using Gemma 3 270M.", as if the switch had happened
     assert dialog.load.label.text() == "Still using Gemma 3 270M: the load was cancelled."
 
+    # Use on one model and, during its load, on another: they load in turn and the last one is said (the first
+    # one's end said "Still using SmolLM2 …: the new model could not load", and the second then said nothing)
+    gemma = Path(window.assistant.engine.info.path)
+    said: list[str] = []
+    window.ctl.model.loadFinished.connect(lambda _ok: said.append(dialog.load.label.text()))
+    window.ctl.models.use(gemma.parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    window.ctl.models.use(gemma)
+    qtbot.waitUntil(lambda: len(said) == 2, timeout=60_000)
+    assert window.assistant.engine.info.name == "Gemma 3 270M"
+    assert dialog.load.label.text() == "Now using Gemma 3 270M." and "Still using" not in " ".join(said)
+
 
 def test_use_while_an_answer_is_written_says_the_model_waits_for_it(make_window, qtbot: QtBot) -> None:
     """Use while SmolLM2 wrote a long answer: the status bar said "Loading Gemma 3 270M… 100%" for the 25 s the
