@@ -752,6 +752,10 @@ class Assistant:
         (``remote.llm_url``) the model is only recorded, with its profile, and None is returned: it loads when
         the remote LLM is switched off. Loading it now would take memory and time for a model that answers
         nothing, and the front ends said "now using" a model that did not answer.
+
+        A model chosen by its path (Settings → Browse…, ``hearth models use FILE``) is linked into the library:
+        it answered, but no list showed it, it could not be removed, and once another model was chosen only
+        browsing for it again found it.
         """
         info = None
         if self.remote_llm_answers:
@@ -759,6 +763,7 @@ class Assistant:
         else:
             switched = self.switcher.switch(path, self.settings.model, self.model_path(), progress, cancel, edits)
             target, profile, info = switched.path, switched.profile, switched.info
+        self.models.library.add(target)  # nothing changes for a model the library has
         profile.apply_to(self.settings.model)
         self.settings.model.path = str(target)
         self.save_settings()

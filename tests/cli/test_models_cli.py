@@ -169,6 +169,18 @@ def test_catalog_lists_downloadable_models_with_fit(hearth_home: Path) -> None:
     assert f"hearth models download {rows[0]['repo']} {rows[0]['file']}" in text
 
 
+def test_a_model_chosen_by_its_path_joins_the_library(hearth_home: Path, my_models: Path) -> None:
+    """It answered, but `hearth models list` (and the window's Models view) never showed it, `models remove`
+    said "No model … in the library", and once another model was chosen only its path found it again."""
+    fresh = my_models / "fresh one.gguf"
+    (my_models / "smol-copy.gguf").rename(fresh)
+    assert hearth("models", "use", str(fresh), home=hearth_home).returncode == 0
+    listed = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+    assert [(r["source"], r["in_use"]) for r in listed if r["path"] == str(fresh)] == [("linked", True)], listed
+    assert hearth("models", "use", "SmolLM2", home=hearth_home).returncode == 0
+    assert hearth("models", "use", "fresh one", home=hearth_home).returncode == 0  # by its name now
+
+
 def test_a_chat_model_deleted_after_use_is_said_with_the_way_out(hearth_home: Path, my_models: Path) -> None:
     """`hearth ask` said only "Model file not found: …/smol-copy.gguf" (exit 3); doctor knew the fix."""
     copy = my_models / "smol-copy.gguf"
