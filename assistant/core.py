@@ -539,7 +539,8 @@ class Assistant:
 
         m = self.model_settings(model)
         try:  # a bad mode (from this call or the settings file) is unusable input, said in one line
-            spec = SpeculativeParams(m.speculative if speculative is None else speculative, m.speculative_max_draft)
+            spec = SpeculativeParams(m.speculative if speculative is None else speculative, m.speculative_max_draft,
+                                     asked=speculative is not None)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         base = SamplingParams(m.temperature, m.top_k, m.top_p, m.min_p, m.repeat_penalty, seed=m.seed,
@@ -1053,7 +1054,8 @@ class Assistant:
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,
               model: str | Path | None, draft_model: str | None) -> Iterator[Event]:
         self.scheduler.start()
-        mode = options.sampling.speculative.mode if options.sampling is not None else None
+        spec = options.sampling.speculative if options.sampling is not None else None
+        mode = spec.mode if spec is not None else None
         try:  # a name that is not a collection, or a draft model that cannot be, is said at once, not after
             # seconds of opening memory and the model
             for name in options.collections or ():
@@ -1068,8 +1070,8 @@ class Assistant:
         def ensure_model() -> ModelInfo:
             info = self.ensure_model(model=model)
             # a mode or draft asked for on this call must work or say why; the saved settings' fall back
-            self.ensure_draft(mode, draft_model, strict=draft_model is not None or mode not in (None, m.speculative),
-                              model=model)
+            self.ensure_draft(mode, draft_model, model=model, strict=draft_model is not None or (
+                spec is not None and (spec.asked or spec.mode != m.speculative)))
             return info
 
         with self.scheduler.engine_in_use():  # learning yields the engine until this answer is done

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from assistant.config import SPECULATIVE_MODES
@@ -20,10 +20,13 @@ from assistant.config import SPECULATIVE_MODES
 
 @dataclass(frozen=True)
 class SpeculativeParams:
-    """How to decode: ``mode`` (one of SPECULATIVE_MODES), drafting up to ``max_draft`` tokens per verify step."""
+    """How to decode: ``mode`` (one of SPECULATIVE_MODES), drafting up to ``max_draft`` tokens per verify step.
+    ``asked``: the mode was asked for one call (``hearth ask --speculative``), not taken from the settings: it
+    must work or say why, even when the settings hold the same mode (those fall back to plain decoding)."""
 
     mode: str = "auto"
     max_draft: int = 8
+    asked: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in SPECULATIVE_MODES:

@@ -270,6 +270,14 @@ def test_a_broken_configured_model_is_a_model_error(tmp_path: Path, files: Path)
     assert_one_line(hearth("ask", "Hello?", home=tmp_path), 3, "truncated")
 
 
+def test_a_mode_asked_for_on_the_command_line_is_strict_when_the_settings_hold_it_too(tmp_path: Path) -> None:
+    """With `speculative = "self"` saved, `hearth ask --speculative self` warned, answered plainly and exited 0,
+    where with another mode saved the same command was refused (exit 2): scripts could not trust the exit code."""
+    out = hearth("ask", "--no-memory", "--speculative", "self", "Hi?",
+                 home=with_settings(tmp_path, '[model]\nspeculative = "self"\n'))
+    assert_one_line(out, 2, "already Q4_1")
+
+
 def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
     out = hearth("history", "list", home=with_settings(tmp_path, "[model\nn_ctx = = 3"))
     assert out.code == 0 and out.stderr.count("is not valid TOML") == 1, out.stderr
