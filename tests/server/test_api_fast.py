@@ -118,6 +118,18 @@ def test_stream_is_openai_sse_ending_with_done(server: httpx.Client) -> None:
     assert plain and not any("usage" in c for c in plain)  # usage not asked for: none, not even null
 
 
+def test_the_model_the_readme_names_hearth_can_be_retrieved(assistant: Assistant, server: httpx.Client) -> None:
+    """The README's examples send `model="hearth"`, which chat answers, but retrieving it (what clients do to
+    check a model before using it) was a 404 model_not_found: it is the chat model, as GET /v1/models lists it."""
+    listed = server.get("/models").json()["data"]
+    retrieved = server.get("/models/hearth")
+    assert retrieved.status_code == 200, retrieved.text
+    assert retrieved.json() == listed[0] and listed[0]["id"] == assistant.model_id()
+    unknown = server.get("/models/gpt-4o").json()["error"]
+    assert unknown["code"] == "model_not_found" and unknown["param"] == "model"
+    assert "'hearth' names the chat model" in unknown["message"]
+
+
 def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     unknown = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                      "conversation_id": "nope"})
