@@ -134,6 +134,10 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     unknown = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                      "conversation_id": "nope"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "conversation_not_found"
+    assert unknown.json()["error"]["param"] == "conversation_id"  # the field, as every other refusal names it
+    no_such = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                     "collections": ["nope"]}).json()["error"]
+    assert no_such["code"] == "collection_not_found" and no_such["param"] == "collections", no_such
     empty = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "  "}]})
     assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"]
     invalid = server.post("/chat/completions", json={"messages": "hello"})
@@ -312,6 +316,33 @@ def test_a_client_that_goes_away_cancels_its_answer(assistant: Assistant, server
     assert wait_for(lambda: not assistant._server.app.state.active, 3), "the answer went on"
     saved = assistant.history.messages(assistant.history.list_conversations()[0].id)[-1]
     assert saved.partial and saved.stats["stop_reason"] == "cancelled" and saved.stats["completion_tokens"] < 400
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_conversation_deleted_while_it_is_answered_is_a_404_said_once(
+        assistant: Assistant, server: httpx.Client, stream: bool, capfd: pytest.CaptureFixture[str]) -> None:
+    """`hearth history delete ID` in another terminal while the API answered a turn in that conversation: a 500
+    naming an internal message id ("Message 88a0cd36… was not found in the chat history."); streamed, the whole
+    text with no finish_reason, that error twice, then [DONE]."""
+    hi = {"messages": [{"role": "user", "content": "Hi"}]}
+    cid = server.post("/chat/completions", json=hi | {"conversation_id": "new"}).json()["conversation_id"]
+    assistant.engine.reply = lambda _prompt: "word " * 50
+    assistant.engine.token_delay_s = 0.01  # 0.5 s for the whole answer
+    threading.Timer(0.2, assistant.history.delete, (cid,)).start()
+    body = hi | {"conversation_id": cid, "stream": stream}
+    if stream:
+        with server.stream("POST", "/chat/completions", json=body) as response:
+            events = _sse(response.read().decode())
+        errors = [json.loads(e)["error"] for e in events if e.startswith('{"error"')]
+        assert len(errors) == 1 and events[-1] != "[DONE]", events[-3:]
+        error = errors[0]
+    else:
+        response = server.post("/chat/completions", json=body)
+        assert response.status_code == 404, response.text
+        error = response.json()["error"]
+    assert error["code"] == "conversation_not_found" and error["param"] == "conversation_id", error
+    assert error["message"] == f"Conversation {cid} was deleted while it was being answered.", error
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("stream", [True, False])
