@@ -249,6 +249,25 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         assert refused.status_code == 400 and "token ids cannot be read" in refused.json()["error"]["message"]
 
 
+def test_numbers_are_strict_and_every_refusal_names_its_field(assistant: Assistant, server: httpx.Client) -> None:
+    """`"max_tokens": true` was read as 1 and `"temperature": "0.5"` as 0.5, while `"stream": "yes"` was refused;
+    `"conversation_id": ""` was a 404 "Conversation  was not found"; an empty body was "Field required." naming
+    no field."""
+    hi = [{"role": "user", "content": "Hi"}]
+    for path, base in (("/chat/completions", {"messages": hi}), ("/completions", {"prompt": "Hi"})):
+        for field, value in (("max_tokens", True), ("temperature", "0.5"), ("temperature", True), ("top_p", "1"),
+                             ("seed", "7"), ("n", True), ("top_k", 1.5), ("frequency_penalty", False)):
+            refused = server.post(path, json=base | {field: value})
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == field, (field, refused.text)
+    assert server.post("/chat/completions", json={"messages": hi, "temperature": 1}).status_code == 200
+    assert assistant.engine.samplings[-1].temperature == 1  # an integer is a number
+    empty_id = server.post("/chat/completions", json={"messages": hi, "conversation_id": ""})
+    assert empty_id.status_code == 400 and empty_id.json()["error"]["param"] == "conversation_id", empty_id.text
+    for path, field in (("/chat/completions", "messages"), ("/completions", "prompt"), ("/embeddings", "input")):
+        empty = server.post(path, content=b"", headers={"Content-Type": "application/json"}).json()["error"]
+        assert empty["message"] == f"Invalid request: {field}: Field required." and empty["param"] == field, empty
+
+
 def test_stateless_messages_too_long_for_the_context_are_refused_not_cut(assistant: Assistant,
                                                                          server: httpx.Client) -> None:
     """A client's whole conversation that did not fit lost its oldest turns unseen (200, a `notices` field
