@@ -19,7 +19,7 @@ from assistant.chat.history import COLLECTIONS, INCOGNITO, History
 from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
-from assistant.errors import ContextOverflowError, HearthError, InputError
+from assistant.errors import ContextOverflowError, ConversationNotFoundError, HearthError, HistoryError, InputError
 from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token, short_title
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 replace_old_turn()
                 streamed.append(piece)
                 if reply_id is not None and time.monotonic() - last_save > CHECKPOINT_S:
-                    history.update_message(reply_id, content="".join(streamed))
+                    _save_answer(history, conversation_id, reply_id, content="".join(streamed))
                     last_save = time.monotonic()
                 yield Token(piece, event.drafted)
             elif isinstance(event, Done):
@@ -236,7 +236,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 finished = True
     except HearthError as exc:
         failure = {"stop_reason": "failed", "error": str(exc)}  # the saved answer says why it stopped
-        if replaces is not None:  # failed before a word: the old turn stays, the new one goes
+        if isinstance(exc, ConversationNotFoundError):  # deleted meanwhile: none of the turn's rows is left
+            question_id = reply_id = replaces = None
+        elif replaces is not None:  # failed before a word: the old turn stays, the new one goes
             history.delete_messages_from(question_id)
             question_id = reply_id = None
         yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__, saved=reply_id is not None)
@@ -244,7 +246,23 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         if not finished and replaces is not None and question_id is not None:  # the consumer stopped iterating
             history.delete_messages_from(question_id)
         elif not finished and reply_id is not None:  # failed, or the consumer stopped: keep what was streamed
-            history.update_message(reply_id, content="".join(streamed), partial=True, stats=failure)
+            _save_answer(history, conversation_id, reply_id, content="".join(streamed), partial=True, stats=failure)
+
+
+def _save_answer(history: History, conversation_id: str | None, reply_id: str, **changes: Any) -> None:
+    """Write the answer into its message. A conversation deleted while it was answered (``hearth history delete``
+    in another terminal) took the message with it, and is said so: "Message <id> was not found" named an id the
+    user never saw, and the API answered it with a 500."""
+    try:
+        history.update_message(reply_id, **changes)
+    except HistoryError:
+        try:
+            if conversation_id is not None:
+                history.get_conversation(conversation_id)  # still there (or the history cannot be read): as raised
+        except ConversationNotFoundError:
+            raise ConversationNotFoundError(f"Conversation {conversation_id} was deleted while it was being "
+                                            "answered.") from None
+        raise
 
 
 def _as_waited(stats: Stats, prepare_s: float, context_cut: bool) -> Stats:
@@ -316,9 +334,9 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
     stats = replace(event.stats, dropped_turns=built.dropped_turns)
     numbers = {c.n for c in cited}
     if reply_id is not None:
-        history.update_message(
-            reply_id, content=answer, partial=stats.stop_reason == "cancelled", stats=stats.to_dict(),
-            sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
+        _save_answer(
+            history, conversation_id, reply_id, content=answer, partial=stats.stop_reason == "cancelled",
+            stats=stats.to_dict(), sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
             memories=[m.to_dict() for m in memories] or None,
         )
     if memory is not None and stats.stop_reason != "cancelled" and (

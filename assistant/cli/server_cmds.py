@@ -10,6 +10,11 @@ from typing import Any
 from assistant.cli.context import CliContext, err, in_range
 from assistant.errors import PortInUseError
 
+#: Signals that stop the server as Ctrl+C does (answers in flight told they were cut, exit 0): a service
+#: manager's stop, and a closed terminal (the SSH session running it dropped), whose default action ended the
+#: process at once: a streaming client's answer just stopped, with no error and no ``[DONE]``.
+_QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
 
 def _port(text: str) -> int:
     try:
@@ -43,7 +48,8 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
     except PortInUseError as exc:
         err(f"hearth: {exc}; choose another with --port")
         return 1
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl+C: a clean exit
+    for number in _QUIT_SIGNALS:
+        signal.signal(number, _interrupt)
     try:
         _announce(ctx, status)
         while not assistant.server_wait(0.5):

@@ -37,11 +37,14 @@ recent_errors: deque[str] = deque(maxlen=20)
 
 #: The signals held back during a load (see _deferred_signals), once one of them arrived.
 _held_signals: list[int] = []
+#: The signals that may have a Python handler that ends a command: Ctrl+C, and SIGTERM and SIGHUP under
+#: ``hearth serve`` (SIGHUP does not exist on Windows).
+_QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextmanager
 def _deferred_signals() -> Iterator[None]:
-    """Hold Ctrl+C (and a SIGTERM that Python handles) back while a long native call runs on the main thread.
+    """Hold Ctrl+C (and a SIGTERM or SIGHUP Python handles) back while a long native call runs on the main thread.
 
     Python runs a signal's handler wherever the main thread next runs Python code, which during a load is a
     llama.cpp callback (a log line, load progress); ctypes prints an exception raised there and drops it, so the
@@ -51,7 +54,7 @@ def _deferred_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    previous = {n: signal.getsignal(n) for n in _QUIT_SIGNALS}
     held = {n: h for n, h in previous.items() if callable(h)}  # Python handlers; SIG_DFL/SIG_IGN act in C
     _held_signals.clear()
     for number in held:

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from starlette._utils import parse_host_header
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -115,12 +116,24 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     if first.get("loc") == ("body",) and "json" not in content_type:
         return APIError(400, "Invalid request: send the body as JSON, with the header Content-Type: "
                              f"application/json (this one was {content_type or 'not given'}).").response()
+    if first.get("loc") == ("body",) and first.get("type") == "missing":  # no body at all: said as for "{}"
+        errors = _errors_of_an_empty_object(request)
     said: dict[str, list[str]] = {}  # field -> what is wrong with it (a union's members each say theirs)
     for e in errors:
         said.setdefault(_field(e.get("loc", ())), []).append(str(e.get("msg", "invalid")))
     problems = [(f"{where}: " if where else "") + " or ".join(dict.fromkeys(msgs)) for where, msgs in said.items()]
-    param = _field(first.get("loc", ())) if errors else None
-    return APIError(400, "Invalid request: " + "; ".join(problems[:5]) + ".", param=param or None).response()
+    param = next((where for where in said if where), None)
+    return APIError(400, "Invalid request: " + "; ".join(problems[:5]) + ".", param=param).response()
+
+
+def _errors_of_an_empty_object(request: Request) -> list[Any]:
+    """What the route's body model says of ``{}``: the fields it needs. An empty body was told "Field
+    required." alone, naming no field."""
+    try:
+        request.scope["route"].body_field.field_info.annotation.model_validate({})
+    except ValidationError as exc:
+        return exc.errors()
+    return []
 
 
 #: The parts of a validation error's location that name a member of a union type, not a field ("str",

@@ -21,6 +21,10 @@ from assistant.server.schemas import EmbeddingRequest
 router = APIRouter()
 public = APIRouter()
 
+#: What the README's examples send as ``model``: chat answers any name with the model it has, so retrieving this
+#: one gives the chat model's entry (it was a 404 model_not_found, to clients that check a model before using it).
+CHAT_ALIAS = "hearth"
+
 
 @public.api_route("/health", methods=["GET", "HEAD"])  # HEAD: what uptime monitors send
 async def health() -> dict[str, str]:
@@ -43,10 +47,11 @@ async def models(request: Request) -> dict[str, Any]:
 async def model(model_id: str, request: Request) -> dict[str, Any]:
     if not model_id:  # "/v1/models/" is no model named "": the 404 naming the routes, as for every other slash
         raise HTTPException(404, "Not Found")
-    found = next((m for m in _models(request) if m["id"] == model_id), None)
+    wanted = request.app.state.assistant.model_id() if model_id == CHAT_ALIAS else model_id
+    found = next((m for m in _models(request) if m["id"] == wanted), None)
     if found is None:
-        raise APIError(404, f"The model {model_id!r} is not served here (GET /v1/models lists what is).",
-                       "not_found_error", "model_not_found", "model")
+        raise APIError(404, f"The model {model_id!r} is not served here (GET /v1/models lists what is; "
+                            f"{CHAT_ALIAS!r} names the chat model).", "not_found_error", "model_not_found", "model")
     return found
 
 

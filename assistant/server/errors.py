@@ -15,19 +15,20 @@ from assistant.errors import HearthError
 
 #: ``Failed.error_type`` of an answer that failed on a bug (not a HearthError).
 INTERNAL = "internal"
-#: (status, OpenAI error type, code) by core error class name; the first name in a class's MRO wins.
-_BY_NAME: dict[str, tuple[int, str, str | None]] = {
-    "ContextOverflowError": (400, "invalid_request_error", "context_length_exceeded"),
-    "InputError": (400, "invalid_request_error", None),
-    "ConversationNotFoundError": (404, "not_found_error", "conversation_not_found"),
-    "CollectionNotFoundError": (404, "not_found_error", "collection_not_found"),
-    "NeedsReindexError": (409, "invalid_request_error", "collection_needs_reindex"),
-    "RemoteError": (502, "server_error", "upstream_error"),
-    "ModelLoadError": (503, "server_error", "model_unavailable"),
-    "NoModelLoadedError": (503, "server_error", "model_unavailable"),
-    INTERNAL: (500, "server_error", "internal_error"),
+#: (status, OpenAI error type, code, the request field it is about) by core error class name; the first name in a
+#: class's MRO wins.
+_BY_NAME: dict[str, tuple[int, str, str | None, str | None]] = {
+    "ContextOverflowError": (400, "invalid_request_error", "context_length_exceeded", None),
+    "InputError": (400, "invalid_request_error", None, None),
+    "ConversationNotFoundError": (404, "not_found_error", "conversation_not_found", "conversation_id"),
+    "CollectionNotFoundError": (404, "not_found_error", "collection_not_found", "collections"),
+    "NeedsReindexError": (409, "invalid_request_error", "collection_needs_reindex", "collections"),
+    "RemoteError": (502, "server_error", "upstream_error", None),
+    "ModelLoadError": (503, "server_error", "model_unavailable", None),
+    "NoModelLoadedError": (503, "server_error", "model_unavailable", None),
+    INTERNAL: (500, "server_error", "internal_error", None),
 }
-_DEFAULT = (500, "server_error", None)
+_DEFAULT = (500, "server_error", None, None)
 
 
 class APIError(Exception):
@@ -64,11 +65,11 @@ def from_core(error_type: str, message: str) -> APIError:
     """The APIError for a core error, given its class name (``Failed.error_type`` or ``type(exc).__name__``)."""
     cls = _error_class(error_type)
     names = [c.__name__ for c in cls.__mro__] if cls is not None else [error_type]
-    status, type_, code = next((_BY_NAME[n] for n in names if n in _BY_NAME), _DEFAULT)
+    status, type_, code, param = next((_BY_NAME[n] for n in names if n in _BY_NAME), _DEFAULT)
     if code == "context_length_exceeded":  # in llama.cpp's server's words, which clients such as LiteLLM read
         # (not the code) to tell an overflow from other refusals and fall back to a model with a longer context
         message = f"The request exceeds the available context size: {message}"
-    return APIError(status, message, type_, code)
+    return APIError(status, message, type_, code, param)
 
 
 def internal_message(exc: BaseException) -> str:

@@ -153,6 +153,7 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                     yield fmt.sse(shape.chunk([], usage=fmt.usage(s)))
             elif isinstance(event, Failed):
                 yield fmt.sse(from_core(event.error_type, event.message).body())
+                return  # no [DONE] either: the answer did not end
             while True:
                 try:
                     event = await events.next(KEEP_ALIVE_S)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 
 class _Body(BaseModel):
@@ -78,26 +78,27 @@ class StreamOptions(_Body):
 
 
 class _Generation(_Request):
-    """What both completion endpoints take."""
+    """What both completion endpoints take. Numbers are strict, as switches are: true and "0.5" are refused, not
+    read as 1 and 0.5 (an integer is a number, though: ``"temperature": 1``)."""
 
     model: str | None = None  # accepted and ignored: Hearth answers with the model it has (GET /v1/models)
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    seed: int | None = None
+    max_tokens: StrictInt | None = Field(None, ge=1)
+    temperature: StrictFloat | None = Field(None, ge=0, le=2)
+    top_p: StrictFloat | None = Field(None, gt=0, le=1)
+    seed: StrictInt | None = None
     stop: str | list[str] | None = None
     stream: StrictBool = False  # text ("yes") is refused, as OpenAI does: it was read as true
     stream_options: StreamOptions | None = None
-    n: int = 1
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    n: StrictInt = 1
+    frequency_penalty: StrictFloat | None = Field(None, ge=-2, le=2)
+    presence_penalty: StrictFloat | None = Field(None, ge=-2, le=2)
     # llama.cpp's server's (and vLLM's) sampling fields, which clients for local models send: they were accepted
     # and ignored, so `top_k: 1` still sampled
-    top_k: int | None = Field(None, ge=0, le=1000)
-    min_p: float | None = Field(None, ge=0, le=1)
-    repeat_penalty: float | None = Field(None, ge=0.5, le=2)
-    logit_bias: dict[str, float] | None = None  # refused unless empty
-    logprobs: bool | int | None = None  # refused when asked for (chat: true; completions: a number)
+    top_k: StrictInt | None = Field(None, ge=0, le=1000)
+    min_p: StrictFloat | None = Field(None, ge=0, le=1)
+    repeat_penalty: StrictFloat | None = Field(None, ge=0.5, le=2)
+    logit_bias: dict[str, StrictFloat] | None = None  # refused unless empty
+    logprobs: StrictBool | StrictInt | None = None  # refused when asked for (chat: true; completions: a number)
     response_format: ResponseFormat | None = None
 
     def stops(self) -> tuple[str, ...]:
@@ -112,7 +113,7 @@ class _Generation(_Request):
 
 class ChatCompletionRequest(_Generation):
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: StrictInt | None = Field(None, ge=1)
     tools: list[Any] | None = None  # refused when given, as are the legacy functions and a forced call
     functions: list[Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -120,7 +121,7 @@ class ChatCompletionRequest(_Generation):
     # Hearth's extensions
     collections: list[str] = Field(default_factory=list)
     use_memory: StrictBool = False
-    conversation_id: str | None = None
+    conversation_id: str | None = Field(None, min_length=1)  # "" was looked up: 404 "Conversation  was not found"
 
 
 #: Hearth's fields on chat requests, refused on raw completions (which were answered ignoring them).
@@ -131,11 +132,11 @@ class CompletionRequest(_Generation):
     prompt: str | list[str] | list[int] | list[list[int]]  # token arrays are read only to be refused by the route
     echo: StrictBool = False
     suffix: str | None = None  # refused unless empty
-    best_of: int | None = None  # refused above 1
+    best_of: StrictInt | None = None  # refused above 1
 
 
 class EmbeddingRequest(_Request):
     input: str | list[str] | list[int] | list[list[int]]  # token arrays are read only to be refused by the route
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = None
+    dimensions: StrictInt | None = None

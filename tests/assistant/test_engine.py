@@ -319,26 +319,38 @@ def test_next_token_logprobs_agree_with_greedy_decoding_and_reuse_the_prefix(eng
     assert engine.next_token_logprobs(other_prompt, [chosen], cancel) is None
 
 
-def test_ctrl_c_during_a_load_stops_it_and_is_raised(chat_model_path: Path) -> None:
+@pytest.mark.parametrize("quit_signal", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_during_a_load_stops_it_and_is_raised(chat_model_path: Path, quit_signal: str) -> None:
     """Python ran the interrupt inside a llama.cpp callback, where ctypes printed and dropped it: the load went
-    on (``hearth serve`` then served). Now it stops the load and is raised once llama.cpp has returned."""
+    on (``hearth serve`` then served). Now it stops the load and is raised once llama.cpp has returned; so do
+    the SIGTERM and SIGHUP that ``hearth serve`` takes for a Ctrl+C."""
     import os
     import signal
 
     from assistant.engine import native
 
+    if not hasattr(signal, quit_signal):
+        pytest.skip(f"{quit_signal} does not exist on this system")
+    number = getattr(signal, quit_signal)
     calls: list[float] = []
+
+    def interrupt(_signum: int, _frame: object) -> None:  # as the CLI handles them (SIGTERM, SIGHUP: `hearth serve`)
+        raise KeyboardInterrupt
 
     def progress(fraction: float) -> bool:
         if not calls:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C, delivered while llama.cpp loads on this (the main) thread
+            os.kill(os.getpid(), number)  # delivered while llama.cpp loads on this (the main) thread
         calls.append(fraction)
         return True
 
-    with pytest.raises(KeyboardInterrupt):
-        native.NativeModel(str(chat_model_path), on_progress=progress)
-    assert calls and calls[-1] < 1.0  # stopped before the end
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    previous = signal.signal(number, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            native.NativeModel(str(chat_model_path), on_progress=progress)
+        assert calls and calls[-1] < 1.0  # stopped before the end
+        assert signal.getsignal(number) is interrupt  # put back
+    finally:
+        signal.signal(number, previous)
 
 
 def test_ctrl_c_while_a_prompt_is_read_leaves_the_next_answer_working(chat_model_path: Path) -> None:

@@ -118,10 +118,26 @@ def test_stream_is_openai_sse_ending_with_done(server: httpx.Client) -> None:
     assert plain and not any("usage" in c for c in plain)  # usage not asked for: none, not even null
 
 
+def test_the_model_the_readme_names_hearth_can_be_retrieved(assistant: Assistant, server: httpx.Client) -> None:
+    """The README's examples send `model="hearth"`, which chat answers, but retrieving it (what clients do to
+    check a model before using it) was a 404 model_not_found: it is the chat model, as GET /v1/models lists it."""
+    listed = server.get("/models").json()["data"]
+    retrieved = server.get("/models/hearth")
+    assert retrieved.status_code == 200, retrieved.text
+    assert retrieved.json() == listed[0] and listed[0]["id"] == assistant.model_id()
+    unknown = server.get("/models/gpt-4o").json()["error"]
+    assert unknown["code"] == "model_not_found" and unknown["param"] == "model"
+    assert "'hearth' names the chat model" in unknown["message"]
+
+
 def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     unknown = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                      "conversation_id": "nope"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "conversation_not_found"
+    assert unknown.json()["error"]["param"] == "conversation_id"  # the field, as every other refusal names it
+    no_such = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                     "collections": ["nope"]}).json()["error"]
+    assert no_such["code"] == "collection_not_found" and no_such["param"] == "collections", no_such
     empty = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "  "}]})
     assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"]
     invalid = server.post("/chat/completions", json={"messages": "hello"})
@@ -233,6 +249,25 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         assert refused.status_code == 400 and "token ids cannot be read" in refused.json()["error"]["message"]
 
 
+def test_numbers_are_strict_and_every_refusal_names_its_field(assistant: Assistant, server: httpx.Client) -> None:
+    """`"max_tokens": true` was read as 1 and `"temperature": "0.5"` as 0.5, while `"stream": "yes"` was refused;
+    `"conversation_id": ""` was a 404 "Conversation  was not found"; an empty body was "Field required." naming
+    no field."""
+    hi = [{"role": "user", "content": "Hi"}]
+    for path, base in (("/chat/completions", {"messages": hi}), ("/completions", {"prompt": "Hi"})):
+        for field, value in (("max_tokens", True), ("temperature", "0.5"), ("temperature", True), ("top_p", "1"),
+                             ("seed", "7"), ("n", True), ("top_k", 1.5), ("frequency_penalty", False)):
+            refused = server.post(path, json=base | {field: value})
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == field, (field, refused.text)
+    assert server.post("/chat/completions", json={"messages": hi, "temperature": 1}).status_code == 200
+    assert assistant.engine.samplings[-1].temperature == 1  # an integer is a number
+    empty_id = server.post("/chat/completions", json={"messages": hi, "conversation_id": ""})
+    assert empty_id.status_code == 400 and empty_id.json()["error"]["param"] == "conversation_id", empty_id.text
+    for path, field in (("/chat/completions", "messages"), ("/completions", "prompt"), ("/embeddings", "input")):
+        empty = server.post(path, content=b"", headers={"Content-Type": "application/json"}).json()["error"]
+        assert empty["message"] == f"Invalid request: {field}: Field required." and empty["param"] == field, empty
+
+
 def test_stateless_messages_too_long_for_the_context_are_refused_not_cut(assistant: Assistant,
                                                                          server: httpx.Client) -> None:
     """A client's whole conversation that did not fit lost its oldest turns unseen (200, a `notices` field
@@ -300,6 +335,33 @@ def test_a_client_that_goes_away_cancels_its_answer(assistant: Assistant, server
     assert wait_for(lambda: not assistant._server.app.state.active, 3), "the answer went on"
     saved = assistant.history.messages(assistant.history.list_conversations()[0].id)[-1]
     assert saved.partial and saved.stats["stop_reason"] == "cancelled" and saved.stats["completion_tokens"] < 400
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_conversation_deleted_while_it_is_answered_is_a_404_said_once(
+        assistant: Assistant, server: httpx.Client, stream: bool, capfd: pytest.CaptureFixture[str]) -> None:
+    """`hearth history delete ID` in another terminal while the API answered a turn in that conversation: a 500
+    naming an internal message id ("Message 88a0cd36… was not found in the chat history."); streamed, the whole
+    text with no finish_reason, that error twice, then [DONE]."""
+    hi = {"messages": [{"role": "user", "content": "Hi"}]}
+    cid = server.post("/chat/completions", json=hi | {"conversation_id": "new"}).json()["conversation_id"]
+    assistant.engine.reply = lambda _prompt: "word " * 50
+    assistant.engine.token_delay_s = 0.01  # 0.5 s for the whole answer
+    threading.Timer(0.2, assistant.history.delete, (cid,)).start()
+    body = hi | {"conversation_id": cid, "stream": stream}
+    if stream:
+        with server.stream("POST", "/chat/completions", json=body) as response:
+            events = _sse(response.read().decode())
+        errors = [json.loads(e)["error"] for e in events if e.startswith('{"error"')]
+        assert len(errors) == 1 and events[-1] != "[DONE]", events[-3:]
+        error = errors[0]
+    else:
+        response = server.post("/chat/completions", json=body)
+        assert response.status_code == 404, response.text
+        error = response.json()["error"]
+    assert error["code"] == "conversation_not_found" and error["param"] == "conversation_id", error
+    assert error["message"] == f"Conversation {cid} was deleted while it was being answered.", error
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("stream", [True, False])

@@ -142,6 +142,37 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return err
 
 
+@pytest.mark.parametrize("quit_signal", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_quit_signal_mid_stream_tells_the_client_and_exits_cleanly(hearth_home: Path, quit_signal: str) -> None:
+    """Ctrl+C, a service manager's stop and a closed terminal (SIGHUP: the SSH session running `hearth serve`
+    dropped) end the server alike. SIGHUP's default action ended it at once (return code -1): the streaming
+    client's answer just stopped, with neither the `answer_interrupted` error nor `[DONE]`."""
+    if not hasattr(signal, quit_signal):
+        pytest.skip(f"{quit_signal} does not exist on this system")
+    (hearth_home / "config").mkdir(parents=True)
+    (hearth_home / "config" / "settings.toml").write_text("[memory]\nenabled = false\n[model]\nn_ctx = 1024\n")
+    token = _hearth("serve", "--show-token", home=hearth_home).stdout.strip()
+    port = _free_port()
+    proc = _serving(hearth_home, port)
+    body = {"messages": [{"role": "user", "content": "Write a very long story about a dragon."}], "max_tokens": 600,
+            "temperature": 0, "stream": True}
+    lines: list[str] = []
+    try:
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60,
+                          headers={"Authorization": f"Bearer {token}"}) as response:
+            for line in response.iter_lines():
+                if line.startswith('data: {"id"') and not lines:  # the answer has started
+                    proc.send_signal(getattr(signal, quit_signal))
+                lines += [line] if line else []
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert '"code":"answer_interrupted"' in lines[-1] and "data: [DONE]" not in lines, lines[-3:]
+    assert proc.returncode == 0 and "Traceback" not in err, (proc.returncode, err)
+
+
 def test_a_served_conversation_reads_its_cache_back_after_the_server_restarts(hearth_home: Path) -> None:
     """An API client continuing a Hearth conversation (`conversation_id`) after `hearth serve` restarted waited
     for the whole conversation to be read again. Its cache is saved when the server stops and read back (the
