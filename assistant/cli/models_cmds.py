@@ -133,6 +133,8 @@ def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     print(f"{'Deleted' if removal.deleted_file else f'Removed from the library ({kept})'}: {removal.path}")
     for draft in removal.drafts:
         print(f"Deleted a self-draft only it used: {draft}")
+    if removal.was_draft:
+        print("It was the draft model in the settings: speculative decoding chooses its own now (Automatic).")
     return 0
 
 

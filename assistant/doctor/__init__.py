@@ -169,6 +169,11 @@ def _draft(assistant: Assistant) -> list[Finding]:
     try:
         path = assistant.models.resolve_draft(strict=True)
     except HearthError as exc:
+        if m.speculative == "auto":  # auto drafts with what it finds: the setting names one it cannot use
+            return [Finding("model", WARNING, f"The draft model in the settings cannot be used, so auto mode "
+                                              f"drafts without it: {str(exc).rstrip('.')}.",
+                            "Choose another draft model, or Automatic (Settings → Model → Draft model; "
+                            "`hearth models drafts` lists the models that can draft).")]
         return [Finding("model", WARNING, f"Speculative decoding ({m.speculative}) has no draft model, so answers "
                                           f"decode without one: {str(exc).rstrip('.')}.",
                         "`hearth models drafts` lists the models that can draft; `hearth models draft` makes a "

@@ -81,6 +81,7 @@ class Removal:
     path: Path
     deleted_file: bool  # False: the file (or folder) was only forgotten, it is still on disk
     drafts: tuple[Path, ...] = ()  # the model's self-drafts, deleted with it
+    was_draft: bool = False  # it was the settings' draft model: that setting is now Automatic
 
 
 class ModelLibrary:

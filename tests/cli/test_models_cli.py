@@ -181,6 +181,25 @@ def test_a_model_chosen_by_its_path_joins_the_library(hearth_home: Path, my_mode
     assert hearth("models", "use", "fresh one", home=hearth_home).returncode == 0  # by its name now
 
 
+def test_removing_the_draft_model_in_the_settings_sets_it_to_automatic(hearth_home: Path, my_models: Path) -> None:
+    """The setting kept naming the removed file: a warning at every start, which in auto mode told the user to
+    set the mode it had ("… or set model.speculative to auto"), and the Settings dialog saved it back."""
+    copy = my_models / "smol-copy.gguf"
+    assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0
+    settings = load_settings().settings
+    settings.model.speculative, settings.model.draft_model = "auto", "no-such-draft"
+    save_settings(settings)
+    warned = hearth("doctor", home=hearth_home).stdout
+    assert "! model: The draft model in the settings cannot be used, so auto mode drafts without it" in warned
+    assert "set model.speculative to auto" not in warned, warned
+    settings.model.draft_model = str(copy)
+    save_settings(settings)
+    removed = hearth("models", "remove", "smol-copy", home=hearth_home)
+    assert removed.returncode == 0 and "It was the draft model in the settings" in removed.stdout, removed.stderr
+    assert load_settings().settings.model.draft_model == ""
+    assert "draft model in the settings" not in hearth("doctor", home=hearth_home).stdout
+
+
 def test_a_chat_model_deleted_after_use_is_said_with_the_way_out(hearth_home: Path, my_models: Path) -> None:
     """`hearth ask` said only "Model file not found: …/smol-copy.gguf" (exit 3); doctor knew the fix."""
     copy = my_models / "smol-copy.gguf"
