@@ -75,8 +75,49 @@ class JsonGrammar(str):
 _STRING_CHAR, _JSON_STRING_CHAR = r'char ::= [^"\\] |', r'char ::= [^"\\\x7F\x00-\x1F] |'
 
 
+#: The JSON Schema keywords llama.cpp's converter turns into grammar rules, and the annotations that constrain
+#: nothing; any other keyword (``minimum``, ``multipleOf``, ``uniqueItems``, …) it skips without a word.
+_ENFORCED = frozenset({"type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems",
+                       "maxItems", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions",
+                       "pattern", "format", "minLength", "maxLength"})
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated",
+                          "readOnly", "writeOnly", "discriminator"})
+#: the string formats it has rules for (others, such as ``email``, it skips)
+_FORMATS = frozenset({"date", "time", "date-time", "uuid", "uuid1", "uuid2", "uuid3", "uuid4", "uuid5"})
+
+
+def _unenforced(schema: Any, where: str = "#") -> list[str]:
+    """The keywords of ``schema`` (and of the schemas inside it) that the grammar would not enforce, with where
+    they are (``'minimum' at #/properties/n``)."""
+    if not isinstance(schema, dict):
+        return []
+    found = [f"{key!r} at {where}" for key in schema if key not in _ENFORCED | _ANNOTATIONS]
+    if "format" in schema and schema["format"] not in _FORMATS:
+        found.append(f"format {schema['format']!r} at {where}")
+    for key in ("properties", "$defs", "definitions"):
+        for name, inner in (schema.get(key) or {}).items():
+            found += _unenforced(inner, f"{where}/{key}/{name}")
+    for key in ("items", "additionalProperties"):
+        found += _unenforced(schema.get(key), f"{where}/{key}")
+    for key in ("prefixItems", "anyOf", "oneOf", "allOf"):
+        inner = schema.get(key)
+        for i, item in enumerate(inner if isinstance(inner, list) else []):
+            found += _unenforced(item, f"{where}/{key}/{i}")
+    if isinstance(schema.get("items"), list):
+        for i, item in enumerate(schema["items"]):
+            found += _unenforced(item, f"{where}/items/{i}")
+    return found
+
+
 def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
-    """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter), carrying the schema."""
+    """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter), carrying the schema.
+
+    A keyword the converter would skip is refused (ValueError): ``{"minimum": 5}`` gave 3, ``format: email`` any
+    text, while the answer was said to match the schema by construction."""
+    if skipped := _unenforced(schema):
+        raise ValueError(f"the answer is held to the schema by a grammar (llama.cpp's schema converter), which has no "
+                         f"rule for {', '.join(skipped[:5])}: remove that from the schema and check such values "
+                         "yourself.")
     grammar = JsonGrammar(json_schema_to_gbnf(json.dumps(schema)).replace(_STRING_CHAR, _JSON_STRING_CHAR))
     grammar.schema = schema
     return grammar

@@ -131,6 +131,13 @@ def test_json_schema_answer_parses_and_matches(served: SimpleNamespace) -> None:
                                            extra_body={"response_format": {"type": "json_schema", "json_schema": {
                                                "name": "person", "schema": schema}}})
     assert set(json.loads(raw.choices[0].text)) == {"name", "age"}
+    # a rule the grammar cannot hold the answer to is refused, naming it: {"minimum": 5} gave {"age": 3}
+    bounded = {**schema, "properties": {**schema["properties"], "age": {"type": "integer", "minimum": 18}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        _chat(served, messages=[{"role": "user", "content": "Describe a person as JSON."}], max_tokens=60,
+              response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": bounded}})
+    error = refused.value.body
+    assert error["param"] == "response_format" and "'minimum' at #/properties/age" in error["message"], error
 
 
 def test_completions_stream_and_not(served: SimpleNamespace) -> None:
