@@ -7,6 +7,7 @@ from pathlib import Path
 import llama_cpp as C
 import pytest
 
+from assistant.cpu import default_threads
 from assistant.engine import GREEDY, native
 from assistant.engine.sampling import SamplerChain
 
@@ -22,7 +23,9 @@ def test_greedy_with_penalties_matches_llama_cpps_chain(chat_model_path: Path, p
     token over a real answer long enough for the penalty window to slide; a repeat penalty below 1, or a
     negative frequency penalty (OpenAI's range is -2 to 2), favours repeats."""
     model = native.NativeModel(str(chat_model_path))
-    ctx = native.NativeContext(model, 1024, 256, 2)
+    # threads by the cores this worker may use (one, under `make test`): two threads on one core spin against
+    # each other in llama.cpp's barriers, and the 200 tokens took minutes while another worker ran
+    ctx = native.NativeContext(model, 1024, 256, default_threads())
     params = GREEDY.with_(repeat_penalty=penalty, repeat_last_n=last_n, frequency_penalty=frequency,
                           presence_penalty=presence)
     sampler = SamplerChain(params, model.vocab, model.n_vocab)
