@@ -437,8 +437,11 @@ class Assistant:
         # the configured model) switched back to the configured one, losing the chat's cache.
         switching = target not in (self.model_path().resolve(), self._current_model())
         new.model.path = old.model.path  # the model path changes only once that model is in place
+        # the draft model a loaded model drafts with is said once it is chosen, by its name, below (the setting's
+        # path was said here too: "draft model: '/…/x.gguf'; draft model: X")
+        said_below = ("draft_model",) if self._remote_engine is None and self.engine.loaded else ()
         changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
-                   if getattr(new.model, name) != getattr(old.model, name)]
+                   if getattr(new.model, name) != getattr(old.model, name) and name not in said_below]
         edits: dict[str, Any] = {}
         if switching and not new.remote.llm_url.strip():
             # Values changed in the same save as the model are meant for the model chosen: they go over its

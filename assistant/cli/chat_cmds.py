@@ -186,7 +186,8 @@ def _stats_line(done: Done) -> str:
     reuse = f", {s.reused_tokens} reused" if s.reused_tokens else ""
     spec = f", speculative {s.spec_decision}" if s.spec_decision else ""
     before = f" ({s.prepare_s * 1000:.0f} ms of it before the model)" if s.prepare_s >= 0.0005 else ""
-    return (f"{s.completion_tokens} tokens, {s.decode_tps:.1f} tok/s, TTFT {s.ttft_s * 1000:.0f} ms{before}, "
+    speed = f", {s.decode_tps:.1f} tok/s" if s.decode_tps else ""  # none with one token ("1 tokens, 0.0 tok/s")
+    return (f"{counted(s.completion_tokens, 'token')}{speed}, TTFT {s.ttft_s * 1000:.0f} ms{before}, "
             f"prompt {s.prompt_tokens} ({s.evaluated_tokens} evaluated{reuse}), {s.stop_reason}, {s.device}"
             f"{spec}")
 
