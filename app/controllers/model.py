@@ -231,9 +231,9 @@ class ModelController(QObject):
 
     def _show_profile(self, dialog: SettingsDialog) -> None:
         """Show the chosen model's own settings in the dialog (its profile is a file read: on the io lane)."""
-        assistant, target = self.assistant, dialog.model_path()
+        assistant, target, shown = self.assistant, dialog.model_path(), dialog.shown_profile()
         self.workers.io.submit(Job(lambda: assistant.model_settings(target),
-                                   on_done=lambda profile: dialog.show_model_profile(target, profile),
+                                   on_done=lambda profile: dialog.show_model_profile(target, profile, shown),
                                    on_failed=lambda message: dialog.show_applied(False, message), owner=dialog))
 
     def _list_drafts(self, dialog: SettingsDialog) -> None:

@@ -54,8 +54,8 @@ PICKER_MODES = ("auto", "draft")
 #: What Apply says when the core had nothing to do.
 NOTHING_CHANGED = "Nothing to change."
 #: the Model page's values each model keeps as its own (``assistant.models.ModelProfile``, less what it does not show)
-_OWN_FIELDS = ("n_gpu_layers", "n_ctx", "kv_cache", *SAMPLING_FIELDS, "max_tokens", "system_prompt", "speculative",
-               "speculative_max_draft", "draft_model")
+_OWN_FIELDS = ("n_gpu_layers", "n_ctx", "kv_cache", *SAMPLING_FIELDS, "max_tokens", "seed", "system_prompt",
+               "speculative", "speculative_max_draft", "draft_model")
 SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model checks them all in one step: the same "
                     "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
@@ -190,6 +190,9 @@ class SettingsDialog(QDialog):
         for name in SAMPLING_FIELDS:  # a value edited by hand names the preset it matches, else "Custom"
             getattr(self, name).valueChanged.connect(self._sampling_edited)
         self.max_tokens = _spin(*RANGES["model.max_tokens"], "Maximum answer tokens")
+        self.seed = _spin(-1, 2**31 - 1, "Seed", "random")  # the settings file's seed had no place here
+        self.seed.setToolTip("The same seed gives the same answer to the same question at any temperature; "
+                             "random: another answer each time.")
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setPlaceholderText("None: the model's own default")
@@ -206,6 +209,7 @@ class SettingsDialog(QDialog):
         form.addRow("Min-p", self.min_p)
         form.addRow("Top-k", self.top_k)
         form.addRow("Repeat penalty", self.repeat_penalty)
+        form.addRow("Seed", self.seed)
         form.addRow("Max answer tokens", self.max_tokens)
         form.addRow("System prompt", self.system_prompt)
         page = _page(form, "Changing the model, GPU layers, context, threads or KV cache reloads the model in the "
@@ -344,6 +348,7 @@ class SettingsDialog(QDialog):
             getattr(self, name).setValue(getattr(m, name))
         self._sampling_edited()  # the preset these values are (no signal when none of them changed)
         self.max_tokens.setValue(m.max_tokens)
+        self.seed.setValue(m.seed)
         self.system_prompt.setPlainText(m.system_prompt)
         _choose(self.speculative, m.speculative)
         self.max_draft.setValue(m.speculative_max_draft)
@@ -353,14 +358,19 @@ class SettingsDialog(QDialog):
         else:
             self._select_draft()
 
-    def show_model_profile(self, model: Path, profile: ModelSettings) -> None:
+    def shown_profile(self) -> ModelSettings:
+        """The model values shown before any edit here: the settings in use, or the profile of the model chosen
+        (what :meth:`show_model_profile` tells edits from, as it was when another model was chosen)."""
+        return copy.deepcopy(self._profile_shown or self.baseline.model)
+
+    def show_model_profile(self, model: Path, profile: ModelSettings, shown: ModelSettings) -> None:
         """``model``'s own settings (its profile: ``Assistant.model_settings``), once it is chosen here, but for
-        the values edited here since they were shown, which stay edits and go with the model chosen. Choosing
-        another model went on showing the old one's context, sampling and answer length, and Apply then loaded
-        the new one with its own: what was seen was not what was applied, and nothing said so."""
+        the values edited since ``shown`` (:meth:`shown_profile` when it was chosen), which stay edits and go
+        with the model chosen. Choosing another model went on showing the old one's context, sampling and answer
+        length, and Apply then loaded the new one with its own: what was seen was not what was applied."""
         if model != self.model_path():
             return  # another model was chosen meanwhile
-        shown, form = self._profile_shown or self.baseline.model, self.values().model
+        form = self.values().model
         merged = copy.deepcopy(profile)
         for name in _OWN_FIELDS:
             if getattr(form, name) != getattr(shown, name):  # edited here: kept
@@ -372,10 +382,14 @@ class SettingsDialog(QDialog):
         """The settings in use became ``s`` (an Apply, or the file changed): show them, except the values
         edited here and not yet applied, which stay as they are and stay edits."""
         edited, chosen, model_edited = self.values(), self.model_path(), self.edited_model()
+        profile_shown = self._profile_shown if model_edited else None
         shown = edited_over(s, self.baseline, edited)
+        if profile_shown is not None:  # another model chosen, its own values shown: they stay, with the edits
+            shown.model = edited.model
         self.show_values(s, model)  # what is in use: the new baseline
         self.baseline, self.baseline_model = self.values(), self.model_path()
         self.show_values(shown, chosen if model_edited else None)
+        self._profile_shown = profile_shown  # what tells the edits from that model's own values
 
     def edited_model(self) -> bool:
         """Another model was chosen here since the baseline."""
@@ -558,7 +572,7 @@ class SettingsDialog(QDialog):
         m.preset = self.preset.currentText()
         m.temperature, m.top_p, m.min_p = self.temperature.value(), self.top_p.value(), self.min_p.value()
         m.top_k, m.repeat_penalty = self.top_k.value(), self.repeat_penalty.value()
-        m.max_tokens = self.max_tokens.value()
+        m.max_tokens, m.seed = self.max_tokens.value(), self.seed.value()
         m.system_prompt = self.system_prompt.toPlainText().strip()  # empty: none (it silently kept the old one)
         m.speculative, m.speculative_max_draft = self.speculative.currentData(), self.max_draft.value()
         if self.draft_candidates is not None:  # else the picker never filled: keep the setting as it was

@@ -24,6 +24,8 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     dialog.font_size.setValue(14)
     dialog.temperature.setValue(0.35)
     dialog.system_prompt.setPlainText("You are terse.")
+    assert dialog.seed.text() == "random"  # the settings file's seed had no place in the window
+    dialog.seed.setValue(42)
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.chunk_tokens.setValue(64)  # the chunker overlaps at most half a chunk; 1024 was shown as applied
     dialog.chunk_overlap.setValue(1024)
@@ -35,6 +37,7 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.appearance.font_size, saved.model.temperature, saved.model.system_prompt) == (14, 0.35,
                                                                                                  "You are terse.")
+    assert saved.model.seed == window.assistant.sampling().seed == 42
     window.close()
     again = make_window()
     assert again.assistant.settings.appearance.theme == "dark"
@@ -101,11 +104,14 @@ def test_bad_model_file_shows_an_error_and_the_old_model_keeps_answering(
     assert "broken.gguf" in dialog.apply_result.text() and dialog.apply_result.property("state") == "error"
     assert (dialog.temperature.value(), dialog.max_tokens.value(), dialog.model_path()) == (1.5, 77, bad)
     assert window.assistant.settings.model.max_tokens != 77
-    dialog._select_model(answering)
+    assert window.assistant.engine.loaded and "kept" in window.status.model.text()
+    loaded = window.assistant.engine.settings
+    dialog._select_model(answering)  # its own values again, but for the two edits
+    qtbot.waitUntil(lambda: dialog.n_ctx.value() == window.assistant.settings.model.n_ctx)
     dialog.accept()
     qtbot.waitUntil(lambda: window.assistant.settings.model.max_tokens == 77)
     assert window.assistant.settings.model.temperature == 1.5
-    assert window.assistant.engine.loaded and "kept" in window.status.model.text()
+    assert window.assistant.engine.settings is loaded  # nothing to load again for those
     assert load_settings(get_paths().settings_file).settings.model.path == ""  # still the bundled model
     ask(window, "Say hello.")
     assert window.chat_view.last("assistant").text and not window.banner.isVisible()
