@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.config import RANGES, RemoteSettings, ServerSettings
+from assistant.server.runner import local_url
 
 DEFAULT_HOST = "127.0.0.1"
 #: The addresses the picker offers; any other can be typed (an address of one of this computer's networks).
@@ -58,13 +59,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def client_url(host: str, port: int) -> str:
-    """The URL a program on this computer uses for a server listening on ``host:port``."""
-    host = host.strip().strip("[]") or DEFAULT_HOST
-    host = {"0.0.0.0": DEFAULT_HOST, "::": "::1"}.get(host, host)
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def curl_example(url: str, token: str) -> str:
@@ -209,7 +203,7 @@ class ServerPage(QWidget):
 
     def url(self) -> str:
         """Where programs on this computer reach the server with the address and port on this page."""
-        return client_url(self.host.currentText(), self.port.value())
+        return local_url(self.host.currentText(), self.port.value())
 
     def curl_example(self) -> str:
         return curl_example(self.url(), self.token.text())

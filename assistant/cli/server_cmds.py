@@ -9,6 +9,7 @@ from typing import Any
 
 from assistant.cli.context import CliContext, err, in_range
 from assistant.errors import PortInUseError
+from assistant.server.runner import host_port
 
 #: Signals that stop the server as Ctrl+C does (answers in flight told they were cut, exit 0): a service
 #: manager's stop, and a closed terminal (the SSH session running it dropped), whose default action ended the
@@ -71,7 +72,7 @@ def _announce(ctx: CliContext, status: Any) -> None:
     """Load the model now (its errors show here, and the first answer starts at once) and say how to call."""
     assistant = ctx.assistant
     if status.network:
-        err(f"hearth: warning: the API is reachable from the network on {status.host}:{status.port}; "
+        err(f"hearth: warning: the API is reachable from the network on {host_port(status.host, status.port)}; "
             "every request needs the token (`hearth serve --show-token`).")
     ctx.long_lived()  # watched folders are watched while the server runs
     info = assistant.ensure_model()

@@ -77,17 +77,21 @@ def bind(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EACCES:
             raise ServerError(f"no permission to listen on port {port} (ports below 1024 need administrator "
                               "rights); choose a port above 1024") from None
-        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise ServerError(f"cannot listen on {host_port(host, port)}: {exc.strerror or exc}") from None
     return sock
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as written in a URL: an IPv6 address in brackets (``--host ::`` was said as ":::8194")."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def local_url(host: str, port: int) -> str:
-    """The URL a client on this computer uses for a server bound to ``host``."""
-    if host in ("0.0.0.0", ""):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    """The URL a client on this computer uses for a server bound to ``host`` (the window's Settings shows it for
+    the host typed there, brackets and all)."""
+    host = host.strip().strip("[]") or "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://{host_port(host, port)}"
 
 
 class ServerHandle:

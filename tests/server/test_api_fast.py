@@ -471,3 +471,12 @@ def test_llama_cpp_sampling_fields_apply(server: httpx.Client, assistant: Assist
         assert (used.temperature, used.top_k, used.min_p, used.repeat_penalty) == (1.8, 1, 0.5, 1.3)
     refused = server.post("/chat/completions", json=chat | {"top_k": 5000}).json()["error"]
     assert refused["param"] == "top_k"
+
+
+def test_an_ipv6_host_is_written_in_brackets() -> None:
+    """`hearth serve --host ::` warned it was "reachable … on :::8194"."""
+    from assistant.server.runner import host_port, local_url
+
+    assert (host_port("::", 8194), host_port("10.0.0.2", 8194)) == ("[::]:8194", "10.0.0.2:8194")
+    assert [local_url(h, 8194) for h in ("::", " [::1] ", "0.0.0.0", "")] == [
+        "http://[::1]:8194", "http://[::1]:8194", "http://127.0.0.1:8194", "http://127.0.0.1:8194"]
