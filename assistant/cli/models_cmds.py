@@ -118,8 +118,11 @@ def cmd_inspect(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    library = ctx.assistant.models.library
+    known = {p for p, _source in library.scan()} | set(library.folders())  # said "Added" again for these
     path = ctx.assistant.models.add(args.path, copy=args.copy)
-    print(f"Added {path}{' (copied)' if args.copy else ''}.")
+    print(f"Already in the library: {path}." if path in known and not args.copy
+          else f"Added {path}{' (copied)' if args.copy else ''}.")
     if path.is_dir():  # "Added" alone, for a folder holding no model, read as if models had been found
         found = ctx.assistant.models.files_under(path)  # entries() read every model's header to count them
         print(f"It holds {counted(len(found), 'model')} (`hearth models list` lists them)." if found else

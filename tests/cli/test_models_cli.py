@@ -107,6 +107,8 @@ def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hear
     assert hearth("models", "add", str(copy), home=hearth_home).returncode == 0
     rows = json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
     assert {r["file"]: r["source"] for r in rows}["smol-copy.gguf"] == "linked"
+    again = hearth("models", "add", str(copy), home=hearth_home)  # it said "Added" again
+    assert again.returncode == 0 and again.stdout.strip() == f"Already in the library: {copy}.", again.stdout
     out = hearth("models", "remove", "smol-copy.gguf", home=hearth_home)
     assert out.returncode == 0 and "still on disk" in out.stdout and copy.exists()
 
