@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from assistant.errors import PortInUseError, ServerError
 
@@ -73,12 +74,31 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(f"port {port} is already in use (by another program)") from None
+            raise PortInUseError(f"port {port} is already in use ({_holder(host, port)})") from None
         if exc.errno == errno.EACCES:
             raise ServerError(f"no permission to listen on port {port} (ports below 1024 need administrator "
                               "rights); choose a port above 1024") from None
         raise ServerError(f"cannot listen on {host_port(host, port)}: {exc.strerror or exc}") from None
     return sock
+
+
+def _holder(host: str, port: int) -> str:
+    """Who holds a busy port, as far as can be told: a Hearth API server answers ``/health`` as Hearth (it was
+    "by another program" when it was the user's own `hearth serve`, or the window's server, on this port)."""
+    import http.client
+    import json
+
+    connection = http.client.HTTPConnection(urlparse(local_url(host, port)).netloc, timeout=1.0)
+    try:
+        connection.request("GET", "/health")
+        said = json.loads(connection.getresponse().read(4096))
+    except (OSError, ValueError, http.client.HTTPException):
+        said = None
+    finally:
+        connection.close()
+    if isinstance(said, dict) and said.get("service") == "hearth":
+        return "by a Hearth API server already running: `hearth serve` in another terminal, or the window's"
+    return "by another program"
 
 
 def host_port(host: str, port: int) -> str:

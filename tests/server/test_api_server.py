@@ -358,9 +358,12 @@ def test_port_in_use_is_a_clear_error(served: SimpleNamespace) -> None:
         settings.server.token = "a-token"  # nothing to save: the module's settings file stays as it is
         other = Assistant(served.assistant.paths, settings, engine=served.assistant.engine,
                           knowledge=served.assistant.knowledge)
-        with pytest.raises(PortInUseError, match=f"port {port} is already in use"):
+        with pytest.raises(PortInUseError, match=rf"port {port} is already in use \(by another program\)"):
             other.start_server(port=port)
         assert not other.server_status().running
+        # the port of a Hearth server (the user's own `hearth serve`, or the window's): it said "another program"
+        with pytest.raises(PortInUseError, match=r"already in use \(by a Hearth API server already running"):
+            other.start_server(port=served.assistant.server_status().port)
         other.history.close()
 
 
