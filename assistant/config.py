@@ -272,6 +272,19 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         return LoadedSettings(Settings(), warning=f"Settings file {damaged_toml(path, exc, 'defaults are used')}")
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as written in a URL: an IPv6 address in brackets (``--host ::`` was said as ":::8194")."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a client on this computer uses for a server bound to ``host`` (the window's Settings shows it for
+    the host typed there, brackets and all)."""
+    host = host.strip().strip("[]") or "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://{host_port(host, port)}"
+
+
 def damaged_toml(path: Path, exc: Exception, instead: str) -> str:
     """What is said of a config file that is not TOML (or not text): read as ``instead``, left as it is."""
     return (f"{path} is not valid TOML ({exc}): {instead}, and the file is left as it is (nothing is saved over "

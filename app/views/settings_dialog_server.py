@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.config import RANGES, RemoteSettings, ServerSettings
-from assistant.server.runner import local_url
+from assistant.config import RANGES, RemoteSettings, ServerSettings, local_url
 
 DEFAULT_HOST = "127.0.0.1"
 #: The addresses the picker offers; any other can be typed (an address of one of this computer's networks).

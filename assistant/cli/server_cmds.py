@@ -8,8 +8,8 @@ import signal
 from typing import Any
 
 from assistant.cli.context import CliContext, err, in_range
+from assistant.config import host_port
 from assistant.errors import PortInUseError
-from assistant.server.runner import host_port
 
 #: Signals that stop the server as Ctrl+C does (answers in flight told they were cut, exit 0): a service
 #: manager's stop, and a closed terminal (the SSH session running it dropped), whose default action ended the

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from assistant.config import host_port, local_url
 from assistant.errors import PortInUseError, ServerError
 
 if TYPE_CHECKING:
@@ -99,19 +100,6 @@ def _holder(host: str, port: int) -> str:
     if isinstance(said, dict) and said.get("service") == "hearth":
         return "by a Hearth API server already running: `hearth serve` in another terminal, or the window's"
     return "by another program"
-
-
-def host_port(host: str, port: int) -> str:
-    """``host:port`` as written in a URL: an IPv6 address in brackets (``--host ::`` was said as ":::8194")."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def local_url(host: str, port: int) -> str:
-    """The URL a client on this computer uses for a server bound to ``host`` (the window's Settings shows it for
-    the host typed there, brackets and all)."""
-    host = host.strip().strip("[]") or "127.0.0.1"
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    return f"http://{host_port(host, port)}"
 
 
 class ServerHandle:

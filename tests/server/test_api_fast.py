@@ -475,7 +475,7 @@ def test_llama_cpp_sampling_fields_apply(server: httpx.Client, assistant: Assist
 
 def test_an_ipv6_host_is_written_in_brackets() -> None:
     """`hearth serve --host ::` warned it was "reachable … on :::8194"."""
-    from assistant.server.runner import host_port, local_url
+    from assistant.config import host_port, local_url
 
     assert (host_port("::", 8194), host_port("10.0.0.2", 8194)) == ("[::]:8194", "10.0.0.2:8194")
     assert [local_url(h, 8194) for h in ("::", " [::1] ", "0.0.0.0", "")] == [
