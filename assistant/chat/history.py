@@ -302,7 +302,7 @@ class History:
         except OSError as exc:
             raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
         try:
-            self._conn: sqlite3.Connection | None = self._open(check=True)
+            self._conn: sqlite3.Connection | None = self._open_when_free()
         except sqlite3.Error as exc:
             try:
                 self._conn = self._recover_from(exc)
@@ -312,6 +312,21 @@ class History:
                 ) from again
 
     # --- lifecycle ------------------------------------------------------------------------------------
+    def _open_when_free(self) -> sqlite3.Connection:
+        """:meth:`_open`, tried again while another process holds the file (up to ``BUSY_TIMEOUT_S``). Two
+        processes opening a new history at once (`hearth chat` and a `hearth memory list` beside it) both
+        switch it to WAL, and SQLite answers one of them "database is locked" at once, without waiting: that
+        process ended with "the chat history is locked by another program"."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return self._open(check=True)
+            except sqlite3.OperationalError as exc:
+                code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+                if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _open(self, *, check: bool) -> sqlite3.Connection:
         """Connect, configure and migrate; with ``check``, an existing file must pass ``quick_check`` first
         (so a damaged file is caught at open, before a migration writes into it)."""

@@ -668,3 +668,27 @@ def test_search_finds_cjk_words_inside_sentences_also_in_an_older_file(db_path: 
         assert [h.message_id for h in history.search("神保町")] == [new.id]
         assert [h.message_id for h in history.search("carbonara 神保")] == []  # terms are still ANDed
         assert_fts_in_sync(history)
+
+
+def test_histories_opened_at_once_on_a_new_file_all_open(tmp_path: Path) -> None:
+    """Two processes opening a new history at the same moment (`hearth chat`, and `hearth memory list` beside it)
+    both switch it to WAL, and SQLite told one "database is locked" at once: it ended with "The chat history …
+    is locked by another program". Connections of one process race the same way (4 of 40 rounds failed)."""
+    failed: list[str] = []
+    for round_ in range(100):
+        path = tmp_path / f"history-{round_}.sqlite3"
+        start = threading.Barrier(4)
+
+        def open_one(path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                History(path).close()
+            except HistoryError as exc:
+                failed.append(str(exc))
+
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failed == []
