@@ -614,8 +614,9 @@ class Assistant:
             # a folder was removed with the model in use inside it (and that model's self-draft deleted)
             raise ModelLibraryError(f"{folder} holds {current.name}, the model in use. Switch to another model "
                                     "first (Models → Use, or `hearth models use NAME`), then remove the folder.")
+        was_draft = target is not None and self._is_draft_setting(target)  # asked while the library still has it
         removal = self.models.remove(str(target) if target is not None else name)  # found once, not looked up again
-        if target is not None and self._is_draft_setting(target):
+        if was_draft:
             # kept, the setting warned at every start that the draft model was missing (and in auto mode told
             # the user to set the mode it had); the Settings dialog kept it as "(not found)" at every Save
             self.settings.model.draft_model = ""
@@ -626,14 +627,10 @@ class Assistant:
     def _is_draft_setting(self, path: Path) -> bool:
         """Whether the settings' draft model names ``path`` (by path, file name or shown name)."""
         named = self.settings.model.draft_model.strip()
-        if not named:
-            return False
-        if Path(named).expanduser().resolve() == path.resolve():
-            return True
         try:
-            return self.models.find(named).resolve() == path.resolve()
-        except HearthError:  # it names nothing left (the file is gone now) or several
-            return named in (path.name, path.stem)
+            return bool(named) and self.models.find(named).resolve() == path.resolve()
+        except HearthError:  # it names no model of the library, or several
+            return False
 
     def recorded_model_note(self) -> str:
         """What choosing a local model did while the remote LLM answers, for the front ends to say (each adds

@@ -99,13 +99,10 @@ def _unenforced(schema: Any, where: str = "#") -> list[str]:
             found += _unenforced(inner, f"{where}/{key}/{name}")
     for key in ("items", "additionalProperties"):
         found += _unenforced(schema.get(key), f"{where}/{key}")
-    for key in ("prefixItems", "anyOf", "oneOf", "allOf"):
+    for key in ("prefixItems", "anyOf", "oneOf", "allOf", "items"):  # "items" as a list: a tuple's schemas
         inner = schema.get(key)
         for i, item in enumerate(inner if isinstance(inner, list) else []):
             found += _unenforced(item, f"{where}/{key}/{i}")
-    if isinstance(schema.get("items"), list):
-        for i, item in enumerate(schema["items"]):
-            found += _unenforced(item, f"{where}/items/{i}")
     return found
 
 

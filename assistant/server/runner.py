@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from assistant.config import host_port, local_url
 from assistant.errors import PortInUseError, ServerError
@@ -89,7 +88,7 @@ def _holder(host: str, port: int) -> str:
     import http.client
     import json
 
-    connection = http.client.HTTPConnection(urlparse(local_url(host, port)).netloc, timeout=1.0)
+    connection = http.client.HTTPConnection(local_url(host, port).removeprefix("http://"), timeout=1.0)
     try:
         connection.request("GET", "/health")
         said = json.loads(connection.getresponse().read(4096))
