@@ -244,6 +244,9 @@ class BackgroundStatus:
     syncing: str | None = None  # the collection being re-synced
     sync_queued: tuple[str, ...] = ()  # collections waiting for a re-sync
     watching: tuple[str, ...] = ()  # collections whose folders are being watched
+    #: collections watching is on for, as the core last read the index (one whose folders are gone included):
+    #: what a front end's list should say about watching, once it has caught up
+    watched: tuple[str, ...] = ()
     last_error: str = ""
 
     @property

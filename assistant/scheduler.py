@@ -39,7 +39,8 @@ POLL_S = 30.0
 #: folder deleted and made again (a drive unplugged and plugged back, a re-clone) left its watch on what was
 #: gone, so nothing it held later was indexed until a restart; a folder renamed away was never noticed (search
 #: went on citing paths that no longer existed); and a collection removed, or watched, from a terminal kept (or
-#: never got) its watcher in the window.
+#: never got) its watcher in the window. Each look ends with the status told to the front ends, changed or
+#: not, so a list whose rows say otherwise about watching reads itself again (see ``BackgroundStatus.watched``).
 WATCH_CHECK_S = 5.0
 
 
@@ -137,6 +138,7 @@ class Scheduler:
         queued = tuple(sorted(self._sync_queue))
         return BackgroundStatus(learning=self._learning, memory_pending=pending, memory_failed=failed,
                                 syncing=self._syncing, sync_queued=queued, watching=tuple(sorted(self._watchers)),
+                                watched=tuple(sorted(self._watched_as)),
                                 last_error=self._last_error)
 
     def publish(self, event: BackgroundEvent | None = None) -> None:
@@ -293,13 +295,11 @@ class Scheduler:
             # closes: the check tries again later, and never ends the sync thread
             log.info("checking the watched folders: %s", exc)
             return
-        changed = False
         with self._watch_lock:
             for collection in [c for c in self._watched_as if c not in wanted]:
                 self._watched_as.pop(collection)
                 if (watcher := self._watchers.pop(collection, None)) is not None:
                     watcher.stop()
-                changed = True
             for collection, folders in wanted.items():
                 watcher = self._watchers.get(collection)
                 if self._watched_as.get(collection) == _identities(folders) and not (watcher and watcher.lost):
@@ -309,9 +309,7 @@ class Scheduler:
                 log.info("watched collection %s: its folders changed; watching them again", collection)
                 self._watch(collection, folders)
                 self.request_sync(collection)
-                changed = True
-        if changed:
-            self.publish()
+        self.publish()
 
     def stop_watching(self) -> None:
         with self._watch_lock:

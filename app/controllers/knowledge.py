@@ -81,7 +81,8 @@ class KnowledgeController(QObject):
         self.syncing: str | None = None  # a background re-sync shown in the panel
         self.running: str | None = None  # the collection this window's indexing run adds to
         self._remove_after: str | None = None  # removed once that run has stopped (see remove)
-        self._watching: tuple[str, ...] | None = None  # the watched collections the core last reported
+        #: (the collections the core said are watched, those the rows said so) that the list is being read for
+        self._reread_for: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         panel.cancelRequested.connect(self._cancel_or_close)
         panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
 
@@ -104,6 +105,7 @@ class KnowledgeController(QObject):
             self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}." if complete else
                               f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)
         self.model.set_items(infos)
+        self._reread_for = None
         self.composer.set_collections([c.name for c in infos])
         if select is not None:
             self.composer.select_collections([*self.composer.selected_collections(), select])
@@ -170,12 +172,15 @@ class KnowledgeController(QObject):
             self.panel.hide()
 
     def background(self, status: Any) -> None:
-        """The core's background status: the list is read again when the watched collections change, as when a
-        terminal unwatched or removed one (the row still said "watched", or was still listed, 30 s later)."""
-        if status.watching != self._watching:
-            first, self._watching = self._watching is None, status.watching
-            if not first:
-                self.refresh()
+        """The core's background status: the list is read again when its rows say otherwise about watching than
+        the core's last look at the index, as when a terminal unwatched or removed a collection (the row still
+        said "watched", or was still listed, 30 s later), or turned watching off and on again between two of
+        the core's looks while a re-sync's end read the list (the row said "not watched" for good). Once for a
+        disagreement until the list is read: one that cannot be read is not read again at every status."""
+        shown = tuple(sorted(c.name for c in self.model.items() if c.watched))
+        if status.watched != shown and (status.watched, shown) != self._reread_for:
+            self._reread_for = (status.watched, shown)
+            self.refresh()
 
     # --- watched folders ------------------------------------------------------------------------------
     def set_watch(self, info: Any, on: bool) -> None:

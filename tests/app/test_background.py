@@ -237,6 +237,36 @@ def test_a_collection_unwatched_or_removed_from_a_terminal_is_shown_so(
     qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=15_000)
 
 
+def test_a_collection_unwatched_and_watched_again_between_two_looks_is_shown_watched(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watching turned off and on again from a terminal while the window's sync thread was re-syncing (so it
+    did not look in between) and the re-sync's end read the list in between: the row said "not watched" for
+    good, though the folder was watched (a CI run of the test above)."""
+    import threading
+
+    from assistant import scheduler
+    from assistant.knowledge.store import Store
+
+    monkeypatch.setattr(scheduler, "WATCH_CHECK_S", 0.3)
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Dear Ana, the parcel arrived.\n")
+    index_watched(qtbot, window, folder, "letters")
+    background, busy = window.assistant.scheduler, threading.Event()
+    look = background._check_watches
+    monkeypatch.setattr(background, "_check_watches", lambda: None if busy.is_set() else look())
+    busy.set()  # re-syncing another collection: the sync thread does not look at the watched folders
+    elsewhere = Store(get_paths())
+    elsewhere.set_watch("letters", False)
+    window.ctl.knowledge.refresh()  # what the end of a re-sync does
+    qtbot.waitUntil(lambda: not window.collections_model.items()[0].watched)
+    elsewhere.set_watch("letters", True)
+    elsewhere.close()
+    busy.clear()
+    qtbot.waitUntil(lambda: window.collections_model.items()[0].watched, timeout=15_000)
+    assert background.status().watching == ("letters",)
+
+
 @pytest.mark.slow
 def test_memories_exported_and_imported_from_the_memory_manager(qtbot: QtBot, window: MainWindow, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
