@@ -8,11 +8,18 @@ one wrote; the old client is left to whoever still holds it (closing it broke a 
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+_HOLDING = threading.RLock()  # see panic_report_held
 
 
 class OtherWriters:
@@ -65,3 +72,37 @@ def forget_local_system(folder: str) -> None:
     from chromadb.api.shared_system_client import SharedSystemClient
 
     SharedSystemClient._identifier_to_system.pop(folder, None)
+
+
+@contextmanager
+def panic_report_held() -> Iterator[None]:
+    """Around opening an embedded Chroma store: chromadb's Rust core prints its panic report on a damaged file
+    ("thread '<unnamed>' panicked at rust/sqlite/src/db.rs … stack backtrace:") straight to the process's
+    stderr before the failure reaches Python, so every knowledge command printed it above Hearth's own
+    sentence about the damage. What native code writes meanwhile is held: given back to stderr when the open
+    succeeds, and only logged when it fails (the failure is said by whoever catches it). One opening at a time
+    holds it: two threads swapping the process's stderr at once could leave it pointing at a deleted file."""
+    with _HOLDING:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no stderr at all (a windowed app): nothing to hold
+            yield
+            return
+        failed = False
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                held.seek(0)
+                if text := held.read():
+                    if failed:
+                        log.info("the vector store printed: %s", text.decode(errors="replace").strip())
+                    else:
+                        os.write(2, text)

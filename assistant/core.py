@@ -69,9 +69,9 @@ if TYPE_CHECKING:
     from assistant.config import RemoteSettings
     from assistant.doctor import Finding
     from assistant.engine import Engine, LoadSettings, ModelInfo, SamplingParams
-    from assistant.knowledge import Citation, CollectionInfo, KnowledgeBase
+    from assistant.knowledge import CollectionInfo, KnowledgeBase
     from assistant.knowledge.embedder import Embedder
-    from assistant.knowledge.records import Overlap
+    from assistant.knowledge.records import Hits, Overlap
     from assistant.memory import MemoryService
     from assistant.memory.transfer import ImportReport
     from assistant.models import Removal
@@ -911,11 +911,14 @@ class Assistant:
         self.scheduler.cancel_sync(collection)
 
     def search(self, text: str, collections: tuple[str, ...] | None = None, k: int | None = None,
-               folder: str | None = None, mode: str = "hybrid") -> list[Citation]:
-        """Search ``collections`` (all when None), best first, numbered 1..k."""
+               folder: str | None = None, mode: str = "hybrid") -> Hits:
+        """Search ``collections`` (all when None), best first, numbered 1..k; ``keyword_only`` on the result
+        says why a hybrid search searched by keyword only (the vectors could not be read)."""
+        from assistant.knowledge.records import Hits
+
         k = k or self.settings.knowledge.top_k
         hits = self.knowledge.search(text, collections or None, k, folder, mode)  # type: ignore[arg-type]
-        return [dc_replace(h, n=i) for i, h in enumerate(hits, start=1)]
+        return Hits((dc_replace(h, n=i) for i, h in enumerate(hits, start=1)), hits.keyword_only)
 
     def collections(self) -> list[CollectionInfo]:
         return self.knowledge.collections()

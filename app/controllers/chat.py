@@ -234,7 +234,7 @@ class ChatController(QObject):
 
     def _start(self, text: str, replace_from: str | None, use_memory: bool,
                collections: tuple[str, ...] | None) -> None:
-        self.banner.hide()
+        self.banner.clear_passing()
         if self._queued_note:
             self.banner.show_message(self._queued_note)
             self._queued_note = ""

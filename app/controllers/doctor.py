@@ -40,7 +40,7 @@ class DoctorController(QObject):
         lines = [f"{f.message} {f.fix}".strip() if not f.repair else f.message for f in self.findings]
         repairable = [f for f in self.findings if f.repair]
         self.banner.show_message("\n".join(lines), "Repair" if repairable else "",
-                                 lambda: self.repair(repairable))
+                                 lambda: self.repair(repairable), lasting=True)
 
     def repair(self, findings: list[Any]) -> None:
         """Repairs run on the indexing lane (a re-sync embeds); the banner shows progress, then checks again."""
@@ -60,6 +60,6 @@ class DoctorController(QObject):
         self.banner.label.setText(f"Repairing… {int(progress.done)}{total} {progress.unit}".rstrip())
 
     def _repaired(self) -> None:
-        self.banner.hide()
+        self.banner.dismiss()
         self.repaired.emit()
         self.check()

@@ -33,8 +33,11 @@ class ErrorBanner(QFrame):
         self.action.hide()
         self._on_action: Callable[[], None] | None = None
         self.action.clicked.connect(lambda: self._on_action() if self._on_action else None)
+        #: the data check's findings and their Repair (see show_message), and whether a passing message hides them
+        self._lasting: tuple[str, str, Callable[[], None] | None] | None = None
+        self._passing = False
         close = tool_button("close", "Dismiss")
-        close.clicked.connect(self.hide)
+        close.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
@@ -42,8 +45,14 @@ class ErrorBanner(QFrame):
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
 
-    def show_message(self, message: str, action: str = "", on_action: Callable[[], None] | None = None) -> None:
-        """Show ``message``; with ``action``, a button that calls ``on_action`` (e.g. "Repair")."""
+    def show_message(self, message: str, action: str = "", on_action: Callable[[], None] | None = None,
+                     lasting: bool = False) -> None:
+        """Show ``message``; with ``action``, a button that calls ``on_action`` (e.g. "Repair"). ``lasting``: what
+        the data check found, kept until dismissed or repaired; a question sent clears only passing messages (a
+        failed answer's), and brings a lasting one back (the Repair offer went with the first question asked)."""
+        self._passing = not lasting
+        if lasting:
+            self._lasting = (message, action, on_action)
         self.label.setText(message)
         self.action.setText(action)
         self.action.setAccessibleName(action)
@@ -51,6 +60,21 @@ class ErrorBanner(QFrame):
         self.action.setVisible(bool(action))
         self._on_action = on_action
         self.show()
+
+    def clear_passing(self) -> None:
+        """A question is sent: the message of an earlier one goes; a lasting one stays, or comes back."""
+        if not self._passing:
+            return
+        self._passing = False
+        if self._lasting is not None:
+            self.show_message(*self._lasting, lasting=True)
+        else:
+            self.hide()
+
+    def dismiss(self) -> None:
+        """Closed by the user, or its findings repaired: nothing comes back until something new is said."""
+        self._lasting, self._passing = None, False
+        self.hide()
 
 
 class ChatView(QScrollArea):

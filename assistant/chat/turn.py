@@ -23,7 +23,7 @@ from assistant.errors import ContextOverflowError, ConversationNotFoundError, He
 from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token, short_title
 
 if TYPE_CHECKING:
-    from assistant.knowledge.records import Citation
+    from assistant.knowledge.records import Citation, Hits
     from assistant.memory.service import MemoryService
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
@@ -69,7 +69,7 @@ class TurnParts:
     engine: Any
     history: History
     ensure_model: Callable[[], Any]
-    search: Callable[[str, tuple[str, ...]], list[Citation]]
+    search: Callable[[str, tuple[str, ...]], Hits]  # keyword_only: said beside the answer
     memory: MemoryService | None
     system_prompt: str
     max_tokens: int
@@ -142,7 +142,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         # incognito "Our parrot is called Zazu" to learn "User's parrot is 3 years old" from "He is 3")
         previous = next((m.content for m in reversed(past_messages) if m.role == "user" and m.content
                          and not getattr(m, "incognito", False)), "")
-        citations = parts.search(text, options.collections) if options.collections else []
+        found = parts.search(text, options.collections) if options.collections else None
+        # a hybrid search whose vectors could not be read searched by keyword: the answer goes on, and says so
+        citations, keyword_only = (list(found), found.keyword_only) if found is not None else ([], "")
         try:
             memories = memory.relevant(text) if memory is not None else []
             if replaced:  # not what was learned from the question it replaces: /retry of "I work as a nurse in
@@ -186,6 +188,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             yield Saved(conversation_id, question_id)
         if memory_trouble:
             yield Notice("memory", f"Answered without your memory: {memory_trouble}")
+        if keyword_only:
+            yield Notice("knowledge", f"Searched your files by keyword only: {keyword_only}")
         if memories:
             yield MemoriesUsed(tuple(memories))
         if citations:

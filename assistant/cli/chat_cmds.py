@@ -119,6 +119,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     sources, memories = None, None
     shown: list[str] = []  # the answer text written to stdout
     later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
+    notices: list[Notice] = []
     try:
         for event in response:
             if isinstance(event, Token) and echo:
@@ -126,6 +127,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                 sys.stdout.flush()
                 shown.append(event.text)
             elif isinstance(event, Notice):
+                notices.append(event)
                 if shown:
                     later.append(event)
                 else:
@@ -151,7 +153,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
         raise
     for event in later:
         err(f"[{event.kind}] {event.message}")
-    return _Turn(response.done, response.failed, sources, memories.memories if memories else ())
+    return _Turn(response.done, response.failed, sources, memories.memories if memories else (), tuple(notices))
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class _Turn:
     failed: Failed | None
     sources: Sources | None
     memories: tuple[Any, ...]  # the MemoryItems the answer's prompt carried
+    notices: tuple[Notice, ...] = ()  # what the user should know about the answer (said on stderr as it came)
 
     @property
     def cited(self) -> list[Any]:
@@ -217,7 +220,8 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
                     "sources": turn.sources_json(), "speculative": _speculative_json(done.stats),
-                    "memories": [m.to_dict() for m in turn.memories]})
+                    "memories": [m.to_dict() for m in turn.memories],
+                    "notices": [{"kind": n.kind, "message": n.message} for n in turn.notices]})
     else:
         turn.print_sources()
         err(_stats_line(done))

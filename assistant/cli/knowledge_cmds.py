@@ -152,7 +152,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
     collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant, args.mode)
     if args.queries is not None:
-        unusable = 0
+        unusable, said_keyword_only = 0, ""
         for number, qid, text, k, problem in queries:
             if problem:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
@@ -161,13 +161,18 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
             else:
                 hits = assistant.search(text, collections, k or args.k, args.folder, args.mode)
                 line = {"id": qid, "line": number, "hits": [_hit(h) for h in hits]}
+                if hits.keyword_only:
+                    line["keyword_only"] = hits.keyword_only
+                    said_keyword_only = _keyword_only(hits.keyword_only, said_keyword_only)
             print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
         if unusable:
             err(f"hearth: {unusable} unusable line(s) in {args.queries}; the other queries were searched.")
         return InputError.exit_code if unusable else 0
     hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
+    _keyword_only(hits.keyword_only)
     if args.json:
-        print_json({"query": args.text, "collections": list(collections), "hits": [_hit(h) for h in hits]})
+        print_json({"query": args.text, "collections": list(collections), "hits": [_hit(h) for h in hits]}
+                   | ({"keyword_only": hits.keyword_only} if hits.keyword_only else {}))
         return 0
     if not hits:
         print("No matches.")
@@ -187,25 +192,37 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def _keyword_only(why: str, said: str = "") -> str:
+    """Say (once per reason, over a file of queries) that a hybrid search searched by keyword only, and why."""
+    if why and why != said:
+        err(f"hearth: searched by keyword only: {why}")
+    return why or said
+
+
 def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:
     """Every collection a search can read, when none is named: the folders dragged into the window are
     collections named after them, and a search of the one named "default" told those users there was none.
-    One indexed with another embedder, or (searching by meaning) one whose vectors were lost, is left out and
-    said so with the command that mends it: one such collection failed the search of all the others."""
+    One indexed with another embedder is left out, and so (searching by meaning) is one whose vectors were
+    lost while others can be searched, each said so with the command that mends it: one such collection failed
+    the search of all the others. When only those are left, they are searched by keyword (the search says so)."""
     infos = assistant.collections()
     if not infos:
         raise CollectionNotFoundError("There are no knowledge collections yet: index a folder with "
                                       "`hearth index FOLDER` (or drop it on the window).")
-    searchable = []
+    searchable, damaged = [], []
     for info in infos:
         if info.needs_reindex:
             err(f"hearth: not searched: {info.name!r} was indexed with the embedder {info.embedder!r}; "
                 f"{_index_command(info)} re-indexes it.")
         elif info.missing_vectors and mode != "keyword":
-            err(f"hearth: not searched: {info.name!r}: {info.problem}; {_index_command(info)} repairs it (or search "
-                "it with --mode keyword).")
+            damaged.append(info)
         else:
             searchable.append(info.name)
+    if not searchable and mode == "hybrid" and damaged:
+        return tuple(info.name for info in damaged)
+    for info in damaged:
+        err(f"hearth: not searched: {info.name!r}: {info.problem}; {_index_command(info)} repairs it (or search "
+            "it with --mode keyword).")
     if not searchable:  # an empty list would mean "all" to the facade
         raise KnowledgeError("None of the collections can be searched now: see above.")
     return tuple(searchable)

@@ -6,6 +6,7 @@ the model, and neither does re-syncing a folder in which nothing changed.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,11 +26,13 @@ from assistant.knowledge.errors import (
     VectorStoreDamagedError,
     VectorStoreUnavailableError,
 )
-from assistant.knowledge.records import Citation, CollectionInfo
+from assistant.knowledge.records import CollectionInfo, Hits
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.scan import shown, source_path
 from assistant.knowledge.store import RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
+
+log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32
 
@@ -196,10 +199,11 @@ class KnowledgeBase:
                 for row in self.store.collections() if row.watch}
 
     def search(self, text: str, collection: str | Sequence[str] | None = "default", k: int = 5,
-               folder: str | None = None, mode: SearchMode = "hybrid") -> list[Citation]:
+               folder: str | None = None, mode: SearchMode = "hybrid") -> Hits:
         """The ``k`` best passages from one collection, several (ranked together: their scores were compared
         across separate searches, each normalised to its own best, and a passage in two of them came twice), or
-        (``None``) all; ``folder`` limits to a subtree."""
+        (``None``) all; ``folder`` limits to a subtree. A hybrid search whose vectors cannot be read searches by
+        keyword and says why (``Hits.keyword_only``); a search by meaning alone is refused with that reason."""
         if collection is None:
             rows = [row for row in self.store.collections() if row.embedder == self.embedder_name]
         else:
@@ -212,14 +216,21 @@ class KnowledgeBase:
                         f"{self.embedder_name!r} is configured now: re-index it (hearth index) to search it."
                     )
         if not rows or not text.strip():
-            return []
-        if mode != "keyword":
-            for row in rows:
-                self._check_vectors(row)
+            return Hits()
         names = [row.name for row in rows]
         under = _indexed_under(source_path(folder), rows) if folder else None
-        embedder = None if mode == "keyword" else self.embedder
-        return retrieve(self.store, embedder, names, text, k, under, mode, self.reranker)
+        if mode == "keyword":
+            return Hits(retrieve(self.store, None, names, text, k, under, mode, self.reranker))
+        try:
+            for row in rows:
+                self._check_vectors(row)
+            return Hits(retrieve(self.store, self.embedder, names, text, k, under, mode, self.reranker))
+        except (DamagedIndexError, VectorStoreDamagedError, VectorStoreUnavailableError, RemoteError) as exc:
+            if mode == "dense":  # asked for by meaning alone: nothing else would be that
+                raise
+            log.info("searching by keyword only: %s", exc)
+            return Hits(retrieve(self.store, None, names, text, k, under, "keyword", self.reranker),
+                        keyword_only=str(exc))
 
     def collections(self) -> list[CollectionInfo]:
         return [self._info(row) for row in self.store.collections()]

@@ -5,7 +5,7 @@ All are frozen dataclasses (pure values) so they can cross threads, be logged an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -114,6 +114,17 @@ class Citation:
         return cls(int(data.get("n", 0)), data.get("collection", ""), data.get("path", ""), data.get("page"),
                    data.get("line_start"), data.get("line_end"), data.get("heading"), data.get("text", ""),
                    float(data.get("score", 0.0)), data.get("words"))
+
+
+class Hits(list[Citation]):
+    """Passages a search found, best first. ``keyword_only``: why a search by words and meaning searched by words
+    only: the vectors could not be read (a store damaged or lost, a Chroma server down). The words still find
+    what they find, so a question still gets its passages and each front end says why beside them; refusing
+    the search failed the answer the user asked for, though the message itself said keyword search worked."""
+
+    def __init__(self, hits: Iterable[Citation] = (), keyword_only: str = "") -> None:
+        super().__init__(hits)
+        self.keyword_only = keyword_only
 
 
 @dataclass(frozen=True)

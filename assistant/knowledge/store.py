@@ -48,7 +48,7 @@ from filelock import FileLock, Timeout
 
 from assistant import fulltext
 from assistant.chat.salvage import check, is_damage, move_aside, problems_in
-from assistant.chroma_local import OtherWriters, forget_local_system
+from assistant.chroma_local import OtherWriters, forget_local_system, panic_report_held
 from assistant.config import RemoteSettings
 from assistant.errors import HearthError, InputError, RemoteError
 from assistant.knowledge.errors import (
@@ -410,8 +410,9 @@ class Store:
 
             folder = str(self._paths.chroma_dir)
             try:
-                client = chromadb.PersistentClient(path=folder,
-                                                   settings=chromadb.Settings(anonymized_telemetry=False))
+                with panic_report_held():
+                    client = chromadb.PersistentClient(path=folder,
+                                                       settings=chromadb.Settings(anonymized_telemetry=False))
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # pyo3's PanicException derives from BaseException

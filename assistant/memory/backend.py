@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.chroma_local import forget_local_system
+from assistant.chroma_local import forget_local_system, panic_report_held
 from assistant.config import RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import HearthError, MemoryStoreError, RemoteError
@@ -97,7 +97,8 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
             history_db_path=str(paths.memory_dir / "history.sqlite3"),
         )
         try:
-            memory = Memory(config)
+            with panic_report_held():
+                memory = Memory(config)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # Chroma or SQLite refusing a corrupt or locked folder (chromadb's Rust core

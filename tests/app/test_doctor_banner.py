@@ -1,5 +1,6 @@
-"""The window checks the data at start-up: a collection whose vectors were lost is named in the banner, and
-its Repair button re-embeds what is missing, after which search by meaning works again."""
+"""The window checks the data at start-up: a collection whose vectors were lost is named in the banner, a
+question about it is answered by keyword meanwhile, and its Repair button re-embeds what is missing, after
+which search by meaning works again."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from assistant.paths import get_paths
 
 
 @pytest.mark.slow
-def test_lost_vectors_are_named_and_repaired_from_the_banner(qtbot: QtBot, make_window, tmp_path: Path) -> None:
+def test_lost_vectors_are_named_and_repaired_from_the_banner(qtbot: QtBot, make_window, ask,
+                                                             tmp_path: Path) -> None:
     folder = tmp_path / "house"
     folder.mkdir()
     (folder / "key.md").write_text("# Key\n\nThe spare key is under the blue flowerpot.\n")
@@ -32,6 +34,15 @@ def test_lost_vectors_are_named_and_repaired_from_the_banner(qtbot: QtBot, make_
     assert banner.isVisible() and "house" in banner.label.text() and "no vector" in banner.label.text()
     assert banner.action.isVisible() and banner.action.text() == "Repair"
     qtbot.waitUntil(lambda: [c.missing_vectors for c in again.collections_model.items()] == [2])
+    # meanwhile a question about the folder is answered from the passages its words find, and says so (it
+    # failed: "cannot be searched by meaning", though keyword search works)
+    again.composer.select_collections(["house"])
+    ask(again, "Where is the spare key?", timeout=120_000)
+    answer = again.chat_view.last("assistant")
+    assert answer.passages and answer.passages[0].path.endswith("key.md")
+    assert banner.isVisible() and banner.action.isVisible()  # the Repair offer went with the first question
+    assert answer.notices.text().startswith("Searched your files by keyword only: Collection 'house' cannot be "
+                                            "searched by meaning: 2 of its 2 chunks have no vector")
     with qtbot.waitSignal(doctor.checked, timeout=120_000) as rechecked:
         banner.action.click()
     assert rechecked.args == [[]] and not banner.isVisible()

@@ -21,6 +21,7 @@ from assistant.core import Assistant
 from assistant.errors import ModelLoadError
 from assistant.events import BackgroundStatus, CollectionSynced, Failed, Token
 from assistant.knowledge import KnowledgeBase
+from assistant.knowledge.records import Hits
 from assistant.paths import get_paths
 from assistant.scheduler import Hooks, Scheduler
 
@@ -344,7 +345,7 @@ def test_the_question_itself_is_queued_for_memory_learning(assistant: Assistant)
             queued.append((said, previous))
 
     parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
-                      search=lambda *_: [], memory=Memory(), system_prompt="", max_tokens=64,
+                      search=lambda *_: Hits(), memory=Memory(), system_prompt="", max_tokens=64,
                       sampling=assistant.sampling())
     first = list(run_turn(parts, "  I live in Lisbon.  ", TurnOptions(), threading.Event()))[-1]
     list(run_turn(parts, "She loves gardening.", TurnOptions(first.conversation_id), threading.Event()))
@@ -376,7 +377,7 @@ def test_a_regenerated_or_edited_incognito_question_stays_incognito(assistant: A
             queued.append(said)
 
     parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
-                      search=lambda *_: [], memory=Memory(), system_prompt="", max_tokens=64,
+                      search=lambda *_: Hits(), memory=Memory(), system_prompt="", max_tokens=64,
                       sampling=assistant.sampling())
 
     def ask(text: str, **options) -> str:
@@ -397,9 +398,9 @@ def test_the_first_token_wait_includes_what_came_before_the_engine(assistant: As
     """The TTFT shown started when the engine started: an answer that took 53 s to begin showed 16 s."""
     from assistant.chat.turn import TurnOptions, TurnParts, run_turn
 
-    def slow_search(*_args) -> list:
+    def slow_search(*_args) -> Hits:
         time.sleep(0.3)  # retrieval, as a large collection on a slow disk
-        return []
+        return Hits()
 
     parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
                       search=slow_search, memory=None, system_prompt="", max_tokens=64, sampling=assistant.sampling())
@@ -430,7 +431,7 @@ def test_what_memory_recalls_goes_with_the_question_so_the_chat_so_far_stays_a_r
             pass
 
     parts = TurnParts(engine=assistant.engine, history=assistant.history, ensure_model=lambda: assistant.engine.info,
-                      search=lambda *_: [], memory=Memory(), system_prompt="You are Hearth.", max_tokens=64,
+                      search=lambda *_: Hits(), memory=Memory(), system_prompt="You are Hearth.", max_tokens=64,
                       sampling=assistant.sampling())
     first = list(run_turn(parts, "Where do I live?", TurnOptions(), threading.Event()))[-1]
     list(run_turn(parts, "What do I grow?", TurnOptions(first.conversation_id), threading.Event()))

@@ -98,7 +98,10 @@ def _index(a: Assistant, folder: Path, collection: str = "notes") -> None:
 
 
 def _top_file(a: Assistant, text: str, collection: str = "notes") -> str:
-    return Path(a.search(text, (collection,), k=3)[0].path).name
+    """The best hit's file name, searched by words and meaning (not by words alone for want of vectors)."""
+    hits = a.search(text, (collection,), k=3)
+    assert not hits.keyword_only, hits.keyword_only
+    return Path(hits[0].path).name
 
 
 def _server_collections(url: str) -> dict[str, int]:
@@ -143,7 +146,8 @@ def test_the_stores_check_each_other_against_the_server_too(server, open_assista
     problem = a.collections()[0].problem
     assert problem and server.url in problem and f"{chunks} of its {chunks} chunks have no vector" in problem
     with pytest.raises(DamagedIndexError, match="cannot be searched by meaning"):
-        a.search("greenhouse key", ("notes",))
+        a.search("greenhouse key", ("notes",), mode="dense")
+    assert "cannot be searched by meaning" in a.search("greenhouse key", ("notes",)).keyword_only
     before = embedder.texts
     _index(a, folder)  # the repair: re-embeds the stored chunk texts, nothing else
     assert embedder.texts - before == chunks
@@ -154,7 +158,7 @@ def test_the_stores_check_each_other_against_the_server_too(server, open_assista
     problem = a.collections()[0].problem
     assert problem and "belongs to another index" in problem
     with pytest.raises(DamagedIndexError):
-        a.search("greenhouse key", ("notes",))
+        a.search("greenhouse key", ("notes",), mode="dense")
     _index(a, folder)
     assert a.collections()[0].problem is None and _top_file(a, "greenhouse key") == "keys.txt"
     assert outside.get_collection(name).metadata["hearth_store_id"] == "restored"
@@ -187,7 +191,7 @@ def test_a_changed_chroma_url_applies_at_once(server, open_assistant, folder) ->
     problem = a.collections()[0].problem  # the server does not hold this install's vectors yet
     assert problem and "does not hold this collection" in problem
     with pytest.raises(DamagedIndexError, match=server.url.replace(".", r"\.")):
-        a.search("greenhouse key", ("notes",))
+        a.search("greenhouse key", ("notes",), mode="dense")
     _index(a, folder)  # fills the server from the stored chunk texts
     assert _top_file(a, "greenhouse key") == "keys.txt"
     assert f"hearth-{install_id(a.paths)}-notes" in _server_collections(server.url)
@@ -208,7 +212,8 @@ def test_a_token_and_a_path_reach_a_proxy_in_front_of_the_server(proxy, open_ass
     assert not no_token.ok and "asks for a token" in no_token.message and proxy.url in no_token.message
     _change(a, chroma_token="wrong")  # applies now: the next call uses it, and is refused
     with pytest.raises(RemoteError, match="refused the token"):
-        a.search("greenhouse key", ("notes",))
+        a.search("greenhouse key", ("notes",), mode="dense")
+    assert "refused the token" in a.search("greenhouse key", ("notes",)).keyword_only
     _change(a, chroma_token=TOKEN)
     assert _top_file(a, "greenhouse key") == "keys.txt"
 
@@ -283,8 +288,10 @@ def test_a_server_that_died_is_one_clear_sentence(open_assistant, folder, tmp_pa
     finally:
         dying.stop()
     with pytest.raises(RemoteError, match="connection was refused") as err:
-        a.search("greenhouse key", ("notes",))
+        a.search("greenhouse key", ("notes",), mode="dense")
     assert dying.url in str(err.value)
+    hits = a.search("greenhouse key", ("notes",))  # by words and meaning: by words, saying why
+    assert hits and hits.keyword_only == str(err.value)
     with pytest.raises(RemoteError, match=dying.url):
         list(a.index([folder], "notes"))
     with pytest.raises(RemoteError, match=dying.url):
@@ -293,10 +300,14 @@ def test_a_server_that_died_is_one_clear_sentence(open_assistant, folder, tmp_pa
     assert a.search("greenhouse", ("notes",), mode="keyword")  # and keyword search
 
     # the CLI: one line naming the server, the remote-part exit code, no traceback
-    assert main(["search", "greenhouse key", "--collection", "notes"]) == RemoteError.exit_code
+    assert main(["search", "greenhouse key", "--collection", "notes", "--mode", "dense"]) == RemoteError.exit_code
     err_text = capsys.readouterr().err
     assert err_text.startswith("hearth: Cannot reach the Chroma server at " + dying.url)
     assert "Traceback" not in err_text and len(err_text.strip().splitlines()) == 1
+    assert main(["search", "greenhouse key", "--collection", "notes"]) == 0  # found by its words, and said why
+    out, err_text = capsys.readouterr()
+    assert "keys.txt" in out and err_text.startswith("hearth: searched by keyword only: Cannot reach the Chroma "
+                                                     "server at " + dying.url)
     # and `hearth doctor` says which part is down and what to do
     assert main(["doctor"]) == 1
     said = capsys.readouterr().out

@@ -249,14 +249,20 @@ def test_a_deleted_vector_store_is_reported_and_repaired(docs: Path, capsys: pyt
     assert out.startswith("mine: 2 files, 2 chunks")
     assert (f"  NEEDS REPAIR: 2 of its 2 chunks have no vector (the vector store is missing); `hearth index {docs} "
             "--collection mine` repairs it (only what is missing is embedded again)") in out
-    assert cli.main(["search", "bicycle lock code", "-c", "mine"]) == 1
-    out, err = capsys.readouterr()
-    assert out == "" and "cannot be searched by meaning" in err and "Traceback" not in err
-    # searching every collection leaves the damaged one out, says so, and searches the others (it failed them all)
-    assert cli.main(["search", "bicycle lock code"]) == 1
-    assert "not searched: 'mine': 2 of its 2 chunks have no vector" in capsys.readouterr().err
+    # searched by keyword, saying why and how to mend it (the search failed, though it said keyword search works)
+    for named in (["-c", "mine"], []):
+        assert cli.main(["search", "bicycle lock code", *named]) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith(f"[1] {docs / 'sub' / 'bike.txt'}") and "Traceback" not in err
+        assert err.startswith("hearth: searched by keyword only: Collection 'mine' cannot be searched by meaning: "
+                              "2 of its 2 chunks have no vector") and f"hearth index {docs} --collection mine" in err
+    assert cli.main(["search", "bicycle lock code", "--json"]) == 0
+    assert "2 of its 2 chunks have no vector" in json.loads(capsys.readouterr().out)["keyword_only"]
+    # searching every collection leaves the damaged one out when others can be searched by meaning, and says so
     assert cli.main(["index", str(docs / "boat.md"), "-c", "boats"]) == 0
     capsys.readouterr()
+    assert cli.main(["search", "bicycle lock code"]) == 0
+    assert "not searched: 'mine': 2 of its 2 chunks have no vector" in capsys.readouterr().err
     assert cli.main(["search", "where is the boat moored", "-k", "1"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"[1] {docs / 'boat.md'}") and f"`hearth index {docs} --collection mine` repairs it" in err

@@ -1,5 +1,6 @@
 """The stores check each other: lost vectors, a foreign vector store and a drifted keyword index are reported,
-refused by search by meaning, and repaired by the next sync re-embedding only what is missing.
+refused by search by meaning (a hybrid search searches by keyword and says why), and repaired by the next sync
+re-embedding only what is missing.
 
 Real Chroma and SQLite; a fake embedder (tests/fakes.py) that records what it embeds keeps these fast.
 """
@@ -98,12 +99,14 @@ def test_a_deleted_vector_store_is_reported_refused_and_rebuilt(open_kb, notes: 
     (info,) = kb.collections()
     assert (info.files, info.chunks) == (24, 24)
     assert info.problem == "24 of its 24 chunks have no vector (the vector store is missing)"
-    for mode in ("hybrid", "dense"):
-        with pytest.raises(DamagedIndexError) as raised:
-            kb.search("volcano trip", mode=mode)
-        assert str(raised.value).startswith("Collection 'default' cannot be searched by meaning: 24 of its 24")
-        assert f"hearth index {notes} --collection default" in str(raised.value)
+    with pytest.raises(DamagedIndexError) as raised:
+        kb.search("volcano trip", mode="dense")
+    why = str(raised.value)
+    assert why.startswith("Collection 'default' cannot be searched by meaning: 24 of its 24")
+    assert f"hearth index {notes} --collection default" in why
     assert kb.search("volcano", k=30, mode="keyword")  # the keyword index is intact and still answers
+    hits = kb.search("volcano trip")  # and a search by words and meaning searches by words, saying why
+    assert hits and hits.keyword_only == why and hits == kb.search("volcano trip", mode="keyword")
 
     events = sync(kb, notes)
     repairing = [e for e in events if e.message == "repairing"]
@@ -124,7 +127,8 @@ def test_partly_lost_vectors_are_the_only_ones_embedded_again(open_kb, notes: Pa
 
     assert kb.collections()[0].problem == "3 of its 24 chunks have no vector (vectors were deleted)"
     with pytest.raises(DamagedIndexError, match="3 of its 24 chunks have no vector"):
-        kb.search("volcano trip")
+        kb.search("volcano trip", mode="dense")
+    assert "3 of its 24 chunks have no vector" in kb.search("volcano trip").keyword_only
     kb.embedder.texts.clear()
     sync(kb, notes)
     assert sorted(kb.embedder.texts) == lost_texts
