@@ -120,7 +120,7 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         errors = _errors_of_an_empty_object(request)
     said: dict[str, list[str]] = {}  # field -> what is wrong with it (a union's members each say theirs)
     for e in errors:
-        said.setdefault(_field(e.get("loc", ())), []).append(str(e.get("msg", "invalid")))
+        said.setdefault(_field(e.get("loc", ())), []).append(_problem(e))
     problems = [(f"{where}: " if where else "") + " or ".join(dict.fromkeys(msgs)) for where, msgs in said.items()]
     param = next((where for where in said if where), None)
     return APIError(400, "Invalid request: " + "; ".join(problems[:5]) + ".", param=param).response()
@@ -134,6 +134,17 @@ def _errors_of_an_empty_object(request: Request) -> list[Any]:
     except ValidationError as exc:
         return exc.errors()
     return []
+
+
+def _problem(error: Any) -> str:
+    """What is wrong with a field, in pydantic's words, except for NaN and Infinity: pydantic's "Input should
+    be a finite number" did not say that those (which Python's JSON reader takes, and JSON has not) are what
+    was sent."""
+    if error.get("type") != "finite_number":
+        return str(error.get("msg", "invalid"))
+    value = error.get("input")
+    sent = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    return f"Input should be a number, and {sent} is not one (JSON has no NaN or Infinity): send a finite number"
 
 
 #: The parts of a validation error's location that name a member of a union type, not a field ("str",

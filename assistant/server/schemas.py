@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    """Numbers must be finite, in every field: Python's JSON reader takes ``NaN`` and ``Infinity``, which JSON
+    has not, and ``"temperature": NaN`` was refused as "should be less than or equal to 2" (a NaN fails every
+    comparison), while a field with no bounds would have passed it to the sampler."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
 
 class _Request(_Body):

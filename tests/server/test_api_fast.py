@@ -480,3 +480,23 @@ def test_an_ipv6_host_is_written_in_brackets() -> None:
     assert (host_port("::", 8194), host_port("10.0.0.2", 8194)) == ("[::]:8194", "10.0.0.2:8194")
     assert [local_url(h, 8194) for h in ("::", " [::1] ", "0.0.0.0", "")] == [
         "http://[::1]:8194", "http://[::1]:8194", "http://127.0.0.1:8194", "http://127.0.0.1:8194"]
+
+
+def test_nan_and_infinity_are_refused_as_not_numbers(server: httpx.Client) -> None:
+    """Python's JSON reader takes NaN and Infinity (JSON has neither; curl sends them as typed): `"temperature":
+    NaN` was refused as "Input should be less than or equal to 2", since a NaN fails every comparison. The
+    `openai` client refuses to send them itself, so they go here as raw text."""
+    hi = '"messages": [{"role": "user", "content": "Hi"}]'
+    fields = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "min_p", "repeat_penalty")
+    for path, base in (("/chat/completions", hi), ("/completions", '"prompt": "Hi"')):
+        for field in fields:
+            for sent in ("NaN", "Infinity", "-Infinity"):
+                refused = server.post(path, content=f'{{{base}, "{field}": {sent}}}',
+                                      headers={"Content-Type": "application/json"})
+                error = refused.json()["error"]
+                assert refused.status_code == 400 and error["param"] == field, (field, sent, refused.text)
+                assert error["message"] == (f"Invalid request: {field}: Input should be a number, and {sent} is not "
+                                            "one (JSON has no NaN or Infinity): send a finite number."), error
+    bias = server.post("/chat/completions", content=f'{{{hi}, "logit_bias": {{"42": NaN}}}}',
+                       headers={"Content-Type": "application/json"}).json()["error"]
+    assert bias["param"] == "logit_bias.42" and "NaN is not one" in bias["message"], bias
