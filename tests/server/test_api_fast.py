@@ -11,6 +11,7 @@ import threading
 import time
 
 import httpx
+import openai
 import pytest
 from checks import wait_for
 from fakes import FakeEmbedder, fake_engine
@@ -40,6 +41,14 @@ def server(assistant: Assistant):
     with httpx.Client(base_url=status.base_url, timeout=30,
                       headers={"Authorization": f"Bearer {assistant.server_token()}"}) as client:
         yield client
+
+
+@pytest.fixture
+def client(assistant: Assistant, server: httpx.Client):
+    """The official ``openai`` client on the same server."""
+    with openai.OpenAI(api_key=assistant.server_token(), base_url=str(server.base_url), max_retries=0,
+                       timeout=30) as c:
+        yield c
 
 
 def test_chat_without_conversation_id_is_stateless(assistant: Assistant) -> None:
@@ -500,3 +509,27 @@ def test_nan_and_infinity_are_refused_as_not_numbers(server: httpx.Client) -> No
     bias = server.post("/chat/completions", content=f'{{{hi}, "logit_bias": {{"42": NaN}}}}',
                        headers={"Content-Type": "application/json"}).json()["error"]
     assert bias["param"] == "logit_bias.42" and "NaN is not one" in bias["message"], bias
+
+
+def test_a_schema_reference_that_cannot_be_followed_is_said_so(client: openai.OpenAI) -> None:
+    """A `$ref` to a definition the schema lacks was refused in llama.cpp's converter's words, naming its own
+    "stdin#/$defs/nope" and printing the whole schema back."""
+    def refusal(schema: dict) -> dict:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=[{"role": "user", "content": "Hi"}],
+                                           response_format={"type": "json_schema",
+                                                            "json_schema": {"name": "x", "schema": schema}})
+        assert refused.value.status_code == 400 and refused.value.body["param"] == "response_format"
+        return refused.value.body
+
+    for schema, where in (({"$ref": "#/$defs/nope"}, "#"),
+                          ({"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}},
+                            "$defs": {"other": {"type": "string"}}}, "#/properties/a")):
+        message = refusal(schema)["message"]
+        assert message == (f"The JSON schema cannot be used: the reference '#/$defs/nope' at {where} is not defined "
+                           "in the schema: add the definition it names (under '$defs'), or correct the reference."), \
+            message
+    assert "no schema is fetched" in refusal({"$ref": "https://example.com/person.json"})["message"]
+    assert "must be text" in refusal({"$ref": 5})["message"]
+    defined = {"type": "object", "properties": {"a": {"$ref": "#/$defs/name"}}, "$defs": {"name": {"type": "string"}}}
+    assert "a-kv ::=" in Assistant.json_grammar(defined)  # followed (the fake engine takes no grammar)
