@@ -533,3 +533,40 @@ def test_a_schema_reference_that_cannot_be_followed_is_said_so(client: openai.Op
     assert "must be text" in refusal({"$ref": 5})["message"]
     defined = {"type": "object", "properties": {"a": {"$ref": "#/$defs/name"}}, "$defs": {"name": {"type": "string"}}}
     assert "a-kv ::=" in Assistant.json_grammar(defined)  # followed (the fake engine takes no grammar)
+
+
+def test_a_refused_cors_preflight_is_an_openai_error(assistant: Assistant) -> None:
+    """A browser's preflight from an origin not allowed was answered "Disallowed CORS origin" in plain text;
+    with no origins set (the default) it was a 401 "missing API token", which a preflight never carries."""
+    def preflight(base_url: str, origin: str, method: str = "POST", **extra: str) -> httpx.Response:
+        return httpx.options(f"{base_url}/chat/completions", headers={
+            "Origin": origin, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization,content-type", **extra})
+
+    def error(response: httpx.Response, status: int, code: str) -> dict:
+        assert response.status_code == status and response.headers["content-type"] == "application/json", \
+            response.text
+        assert set(response.json()["error"]) == {"message", "type", "code", "param"}
+        assert response.json()["error"]["code"] == code and response.json()["error"]["type"] == "invalid_request_error"
+        return response.json()["error"]
+
+    evil = "http://evil.example"
+    off = assistant.start_server(port=0).base_url  # no origins: none allowed
+    message = error(preflight(off, evil), 403, "origin_not_allowed")["message"]
+    assert message == ("Cross-origin request refused: web pages from 'http://evil.example' may not call this API: "
+                       "add that origin to the browser origins the server allows (Settings → Server → Browser "
+                       "origins, or `cors_origins` under [server] in settings.toml).")
+    assistant.stop_server()
+    assistant.settings.server.cors_origins = "http://localhost:3000"
+    on = assistant.start_server(port=0).base_url
+    refused = preflight(on, evil)
+    assert "http://evil.example" in error(refused, 403, "origin_not_allowed")["message"]
+    assert "access-control-allow-origin" not in refused.headers
+    mine = "http://localhost:3000"
+    assert preflight(on, mine).status_code == 200
+    put = preflight(on, mine, "PUT")
+    assert "may send GET, POST, OPTIONS to it, not PUT" in error(put, 400, "cors_refused")["message"]
+    assert put.headers["access-control-allow-origin"] == mine  # Starlette's CORS headers are kept
+    public = preflight(on, mine, **{"Access-Control-Request-Private-Network": "true"})
+    assert "public web page" in error(public, 400, "cors_refused")["message"]
+    assistant.stop_server()
