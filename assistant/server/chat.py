@@ -11,7 +11,7 @@ from assistant.errors import InputError
 from assistant.server.errors import APIError
 from assistant.server.openai_format import ChatShape
 from assistant.server.respond import answer
-from assistant.server.schemas import ChatCompletionRequest, ResponseFormat
+from assistant.server.schemas import ChatCompletionRequest, ChatMessage, ResponseFormat
 
 router = APIRouter()
 
@@ -46,6 +46,26 @@ def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | 
         raise APIError(400, str(exc), param="response_format") from None
 
 
+#: The roles of a tool's result (and the legacy function's) in a conversation.
+_TOOL_ROLES = ("tool", "function")
+
+
+def _refuse_tool_history(messages: list[ChatMessage]) -> None:
+    """Tool calls an earlier answer made, and their results, are refused as tools are: the chat template would
+    need them rendered as calls, which Hearth does not do. An assistant message's ``tool_calls`` were accepted
+    and left out of the prompt, so the model answered as if it had never called anything."""
+    for i, m in enumerate(messages):
+        if m.role in _TOOL_ROLES:
+            raise APIError(400, f"Tools (function calling) are not supported by Hearth: messages.{i} is a tool's "
+                                f"result (role {m.role!r}). Give the result as text in a user message instead.",
+                           param=f"messages.{i}.role")
+        for field in ("tool_calls", "function_call"):
+            if getattr(m, field):
+                raise APIError(400, f"Tools (function calling) are not supported by Hearth: messages.{i} carries "
+                                    f"{field}, which the model cannot be shown. Leave the calls out, or write them and "
+                                    "their results as text in the messages.", param=f"messages.{i}.{field}")
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
@@ -56,6 +76,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                if getattr(body, tools) and getattr(body, choice) != "none"]
     if refused := offered + forced:
         raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
+    _refuse_tool_history(body.messages)
     for m in body.messages:
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
             raise APIError(400, "Only text content is supported (no images or audio).", param="messages")

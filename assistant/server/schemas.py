@@ -58,6 +58,10 @@ class TextPart(_Body):
 class ChatMessage(_Body):
     role: str
     content: str | list[TextPart] | None = None
+    # an earlier answer's calls (and the legacy single call): refused by the route, as tools are; they were
+    # accepted and left out of the prompt
+    tool_calls: list[Any] | None = None
+    function_call: dict[str, Any] | None = None
 
     def text(self) -> str:
         """The content as text; parts other than text (images, audio) are refused by the route."""

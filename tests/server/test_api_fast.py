@@ -570,3 +570,31 @@ def test_a_refused_cors_preflight_is_an_openai_error(assistant: Assistant) -> No
     public = preflight(on, mine, **{"Access-Control-Request-Private-Network": "true"})
     assert "public web page" in error(public, 400, "cors_refused")["message"]
     assistant.stop_server()
+
+
+def test_tool_calls_in_the_history_are_refused_not_dropped(assistant: Assistant, client: openai.OpenAI) -> None:
+    """Hearth has no tools: an assistant message's `tool_calls` (an agent framework's history) was accepted and
+    left out of the prompt, so the model answered as if it had called nothing; a `tool` message was refused as
+    an "unsupported message role", which did not say why."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+    asked = {"role": "user", "content": "What is the weather in Oslo?"}
+    histories = (
+        ([asked, {"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "user", "content": "Thanks"}],
+         "messages.1.tool_calls"),
+        ([asked, {"role": "assistant", "content": "Let me look.", "tool_calls": [call]},
+          {"role": "tool", "tool_call_id": "call_1", "content": "12 degrees"}], "messages.1.tool_calls"),
+        ([asked, {"role": "assistant", "content": None, "function_call": call["function"]},
+          {"role": "user", "content": "Thanks"}], "messages.1.function_call"),
+        ([asked, {"role": "tool", "tool_call_id": "call_1", "content": "12 degrees"}], "messages.1.role"),
+    )
+    answered = len(assistant.engine.prompts)
+    for messages, param in histories:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=messages)
+        error = refused.value.body
+        assert error["param"] == param, error
+        assert error["message"].startswith("Tools (function calling) are not supported by Hearth: messages.1 "), error
+    assert len(assistant.engine.prompts) == answered  # nothing was answered
+    no_calls = client.chat.completions.create(model="hearth", messages=[
+        asked, {"role": "assistant", "content": "Sunny.", "tool_calls": []}, {"role": "user", "content": "Thanks"}])
+    assert no_calls.choices[0].message.content == "You said: Thanks"  # an empty list makes no call
