@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,7 +24,7 @@ def sampling_of(assistant: Any, body: Any) -> Any:
     if body.n != 1:
         raise APIError(400, "n must be 1: Hearth makes one answer per request.", param="n")
     if body.logprobs is not None and body.logprobs is not False:  # completions' logprobs 0 asks for them too
-        raise APIError(400, "logprobs are not supported by Hearth.", param="logprobs")
+        raise APIError(400, "logprobs are not supported by Hearth: leave logprobs out.", param="logprobs")
     if body.logit_bias:
         raise APIError(400, "logit_bias is not supported by Hearth.", param="logit_bias")
     return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed,
@@ -66,6 +67,20 @@ def _refuse_tool_history(messages: list[ChatMessage]) -> None:
                                     "their results as text in the messages.", param=f"messages.{i}.{field}")
 
 
+def _refuse_other_outputs(body: ChatCompletionRequest) -> None:
+    """What a request asks for besides the answer's text is refused, as ``logprobs`` is (see sampling_of): a
+    client that asked for the top log-probabilities or for audio was answered without them, and not told."""
+    if body.top_logprobs:
+        raise APIError(400, "logprobs are not supported by Hearth (top_logprobs asks for them): leave "
+                            "top_logprobs out, or send 0.", param="top_logprobs")
+    if body.modalities is not None and set(body.modalities) != {"text"}:
+        raise APIError(400, f'Hearth answers with text only: modalities must be ["text"] (it was '
+                            f"{json.dumps(body.modalities)}).", param="modalities")
+    if body.audio is not None:
+        raise APIError(400, "Hearth answers with text only: audio output is not supported; leave audio out.",
+                       param="audio")
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
@@ -81,6 +96,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
             raise APIError(400, "Only text content is supported (no images or audio).", param="messages")
     sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
+    _refuse_other_outputs(body)  # after sampling_of: a request asking for logprobs is told of that field first
     try:
         response = assistant.chat(
             [{"role": m.role, "content": m.text()} for m in body.messages],

@@ -126,6 +126,10 @@ class ChatCompletionRequest(_Generation):
     functions: list[Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
     function_call: str | dict[str, Any] | None = None
+    # what the answer is to carry besides its text: refused by the route unless it asks for none (it was ignored)
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
     # Hearth's extensions
     collections: list[str] = Field(default_factory=list)
     use_memory: StrictBool = False

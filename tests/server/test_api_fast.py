@@ -598,3 +598,29 @@ def test_tool_calls_in_the_history_are_refused_not_dropped(assistant: Assistant,
     no_calls = client.chat.completions.create(model="hearth", messages=[
         asked, {"role": "assistant", "content": "Sunny.", "tool_calls": []}, {"role": "user", "content": "Thanks"}])
     assert no_calls.choices[0].message.content == "You said: Thanks"  # an empty list makes no call
+
+
+def test_logprobs_and_other_outputs_are_refused_not_ignored(assistant: Assistant, client: openai.OpenAI) -> None:
+    """Hearth has no log-probabilities and answers in text only: `top_logprobs` without `logprobs`, `modalities`
+    with audio and `audio` were accepted and answered without what they asked for (`logprobs` itself was
+    refused)."""
+    hi = [{"role": "user", "content": "Hi"}]
+    answered = len(assistant.engine.prompts)
+    for asked, param, said in (
+            ({"logprobs": True}, "logprobs", "logprobs are not supported by Hearth: leave logprobs out."),
+            ({"logprobs": True, "top_logprobs": 3}, "logprobs", "logprobs are not supported"),
+            ({"top_logprobs": 3}, "top_logprobs", "logprobs are not supported by Hearth (top_logprobs asks for them)"),
+            ({"modalities": ["text", "audio"]}, "modalities",
+             'Hearth answers with text only: modalities must be ["text"] (it was ["text", "audio"]).'),
+            ({"modalities": []}, "modalities", 'modalities must be ["text"] (it was []).'),
+            ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "audio output is not supported")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=hi, **asked)
+        error = refused.value.body
+        assert refused.value.status_code == 400 and error["param"] == param and said in error["message"], error
+    assert len(assistant.engine.prompts) == answered  # nothing was answered
+    for plain in ({"logprobs": False, "top_logprobs": 0}, {"modalities": ["text"]}):
+        assert client.chat.completions.create(model="hearth", messages=hi, **plain).choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as refused:  # /v1/completions: a number of them, 0 included
+        client.completions.create(model="hearth", prompt="Hi", logprobs=0)
+    assert refused.value.body["param"] == "logprobs"
