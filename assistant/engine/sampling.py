@@ -106,15 +106,43 @@ def _unenforced(schema: Any, where: str = "#") -> list[str]:
     return found
 
 
+def _ref_problem(schema: Any, root: dict[str, Any], where: str = "#") -> str | None:
+    """Why a ``$ref`` in ``schema`` cannot be followed (the first one found), or None. llama.cpp's converter
+    follows only references into the schema itself, and said a missing one in its own terms: "Error resolving
+    ref stdin#/$defs/nope: $defs not in {…}" (its name for the schema, and the whole schema printed)."""
+    if isinstance(schema, list):
+        return next((p for i, item in enumerate(schema) if (p := _ref_problem(item, root, f"{where}/{i}"))), None)
+    if not isinstance(schema, dict):
+        return None
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if not isinstance(ref, str):
+            return f"'$ref' at {where} must be text, a reference such as '#/$defs/name'."
+        if not ref.startswith("#/"):
+            return (f"the reference {ref!r} at {where} is not to a part of this schema: only those ('#/$defs/name') "
+                    "are followed, and no schema is fetched; put the definition under '$defs'.")
+        target: Any = root
+        for name in ref.split("/")[1:]:  # as the converter follows it (no ~0 / ~1 escapes)
+            if not isinstance(target, dict) or name not in target:
+                return (f"the reference {ref!r} at {where} is not defined in the schema: add the definition it "
+                        "names (under '$defs'), or correct the reference.")
+            target = target[name]
+        if not isinstance(target, dict):
+            return f"the reference {ref!r} at {where} does not point to a schema (a JSON object)."
+    return next((p for key, inner in schema.items() if (p := _ref_problem(inner, root, f"{where}/{key}"))), None)
+
+
 def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
     """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter), carrying the schema.
 
     A keyword the converter would skip is refused (ValueError): ``{"minimum": 5}`` gave 3, ``format: email`` any
-    text, while the answer was said to match the schema by construction."""
+    text, while the answer was said to match the schema by construction. So is a ``$ref`` it cannot follow."""
     if skipped := _unenforced(schema):
         raise ValueError(f"the answer is held to the schema by a grammar (llama.cpp's schema converter), which has no "
                          f"rule for {', '.join(skipped[:5])}: remove that from the schema and check such values "
                          "yourself.")
+    if problem := _ref_problem(schema, schema):
+        raise ValueError(problem)
     grammar = JsonGrammar(json_schema_to_gbnf(json.dumps(schema)).replace(_STRING_CHAR, _JSON_STRING_CHAR))
     grammar.schema = schema
     return grammar

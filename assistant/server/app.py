@@ -1,9 +1,9 @@
 """The FastAPI application: who may call it, what it answers, and errors in OpenAI's shape.
 
-Layers, outermost first: the Host check (DNS rebinding), CORS (only with ``settings.server.cors_origins``),
-the bearer token on every ``/v1`` path, a catch-all that turns a bug into one 500 line (never a traceback to
-the client), then the routes (``/health`` needs no token). Nothing here serialises requests: each runs
-its answer on its own thread, and the engine decides how they share the model.
+Layers, outermost first: the Host check (DNS rebinding), CORS (no browser origin allowed but those in
+``settings.server.cors_origins``), the bearer token on every ``/v1`` path, a catch-all that turns a bug into one
+500 line (never a traceback to the client), then the routes (``/health`` needs no token). Nothing here
+serialises requests: each runs its answer on its own thread, and the engine decides how they share the model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette._utils import parse_host_header
@@ -63,11 +63,12 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
     app.add_middleware(_CatchAll)
     app.add_middleware(RequireToken, assistant=assistant)  # inside CORS: a browser can read the 401
     origins = [o.strip() for o in assistant.settings.server.cors_origins.split(",") if o.strip()]
-    if origins:
-        # any request header: the origins are what is restricted, and OpenAI's JavaScript SDK sends its own
-        # (x-stainless-os, -lang, -retry-count...), whose preflight was refused ("Disallowed CORS headers")
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
-                           allow_headers=["*"], max_age=600)
+    # always there, with no origin allowed unless some are set: a browser's preflight was otherwise told that
+    # its token was missing (a preflight never carries one). Any request header: the origins are what is
+    # restricted, and OpenAI's JavaScript SDK sends its own (x-stainless-os, -lang, -retry-count...), whose
+    # preflight was refused ("Disallowed CORS headers")
+    app.add_middleware(_Cors, allow_origins=origins, allow_methods=list(_CORS_METHODS), allow_headers=["*"],
+                       max_age=600)
     app.add_middleware(_HostCheck, allowed_hosts=allowed_hosts(host))
     return app
 
@@ -96,6 +97,34 @@ class _HostCheck:
             scope, receive, send)
 
 
+_CORS_METHODS = ("GET", "POST", "OPTIONS")
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight said in OpenAI's error shape: it answered "Disallowed CORS
+    origin" in plain text, which no client reads as an error, and which did not say what to change. A request
+    that is not a preflight is served as before: the browser withholds the answer from a page whose origin the
+    answer does not name."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        origin = request_headers["origin"]
+        refused = [] if self.is_allowed_origin(origin) else [
+            f"web pages from {origin!r} may not call this API: add that origin to the browser origins the server "
+            "allows (Settings → Server → Browser origins, or `cors_origins` under [server] in settings.toml)"]
+        if (method := request_headers["access-control-request-method"]) not in self.allow_methods:
+            refused.append(f"a browser may send {', '.join(_CORS_METHODS)} to it, not {method}")
+        if "access-control-request-private-network" in request_headers:  # Chrome's Private Network Access
+            refused.append("a public web page may not reach it on this computer's network")
+        message = ("Cross-origin request refused: " + "; ".join(refused or [bytes(response.body).decode()]) + ".")
+        code = "origin_not_allowed" if not self.is_allowed_origin(origin) else "cors_refused"
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return JSONResponse(error_body(message, "invalid_request_error", code=code),
+                            status_code=403 if code == "origin_not_allowed" else 400, headers=headers)
+
+
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     return exc.response()
@@ -120,7 +149,7 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         errors = _errors_of_an_empty_object(request)
     said: dict[str, list[str]] = {}  # field -> what is wrong with it (a union's members each say theirs)
     for e in errors:
-        said.setdefault(_field(e.get("loc", ())), []).append(str(e.get("msg", "invalid")))
+        said.setdefault(_field(e.get("loc", ())), []).append(_problem(e))
     problems = [(f"{where}: " if where else "") + " or ".join(dict.fromkeys(msgs)) for where, msgs in said.items()]
     param = next((where for where in said if where), None)
     return APIError(400, "Invalid request: " + "; ".join(problems[:5]) + ".", param=param).response()
@@ -134,6 +163,17 @@ def _errors_of_an_empty_object(request: Request) -> list[Any]:
     except ValidationError as exc:
         return exc.errors()
     return []
+
+
+def _problem(error: Any) -> str:
+    """What is wrong with a field, in pydantic's words, except for NaN and Infinity: pydantic's "Input should
+    be a finite number" did not say that those (which Python's JSON reader takes, and JSON has not) are what
+    was sent."""
+    if error.get("type") != "finite_number":
+        return str(error.get("msg", "invalid"))
+    value = error.get("input")
+    sent = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    return f"Input should be a number, and {sent} is not one (JSON has no NaN or Infinity): send a finite number"
 
 
 #: The parts of a validation error's location that name a member of a union type, not a field ("str",

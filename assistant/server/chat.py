@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,7 @@ from assistant.errors import InputError
 from assistant.server.errors import APIError
 from assistant.server.openai_format import ChatShape
 from assistant.server.respond import answer
-from assistant.server.schemas import ChatCompletionRequest, ResponseFormat
+from assistant.server.schemas import ChatCompletionRequest, ChatMessage, ResponseFormat
 
 router = APIRouter()
 
@@ -23,7 +24,7 @@ def sampling_of(assistant: Any, body: Any) -> Any:
     if body.n != 1:
         raise APIError(400, "n must be 1: Hearth makes one answer per request.", param="n")
     if body.logprobs is not None and body.logprobs is not False:  # completions' logprobs 0 asks for them too
-        raise APIError(400, "logprobs are not supported by Hearth.", param="logprobs")
+        raise APIError(400, "logprobs are not supported by Hearth: leave logprobs out.", param="logprobs")
     if body.logit_bias:
         raise APIError(400, "logit_bias is not supported by Hearth.", param="logit_bias")
     return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed,
@@ -46,6 +47,40 @@ def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | 
         raise APIError(400, str(exc), param="response_format") from None
 
 
+#: The roles of a tool's result (and the legacy function's) in a conversation.
+_TOOL_ROLES = ("tool", "function")
+
+
+def _refuse_tool_history(messages: list[ChatMessage]) -> None:
+    """Tool calls an earlier answer made, and their results, are refused as tools are: the chat template would
+    need them rendered as calls, which Hearth does not do. An assistant message's ``tool_calls`` were accepted
+    and left out of the prompt, so the model answered as if it had never called anything."""
+    for i, m in enumerate(messages):
+        if m.role in _TOOL_ROLES:
+            raise APIError(400, f"Tools (function calling) are not supported by Hearth: messages.{i} is a tool's "
+                                f"result (role {m.role!r}). Give the result as text in a user message instead.",
+                           param=f"messages.{i}.role")
+        for field in ("tool_calls", "function_call"):
+            if getattr(m, field):
+                raise APIError(400, f"Tools (function calling) are not supported by Hearth: messages.{i} carries "
+                                    f"{field}, which the model cannot be shown. Leave the calls out, or write them and "
+                                    "their results as text in the messages.", param=f"messages.{i}.{field}")
+
+
+def _refuse_other_outputs(body: ChatCompletionRequest) -> None:
+    """What a request asks for besides the answer's text is refused, as ``logprobs`` is (see sampling_of): a
+    client that asked for the top log-probabilities or for audio was answered without them, and not told."""
+    if body.top_logprobs:
+        raise APIError(400, "logprobs are not supported by Hearth (top_logprobs asks for them): leave "
+                            "top_logprobs out, or send 0.", param="top_logprobs")
+    if body.modalities is not None and set(body.modalities) != {"text"}:
+        raise APIError(400, f'Hearth answers with text only: modalities must be ["text"] (it was '
+                            f"{json.dumps(body.modalities)}).", param="modalities")
+    if body.audio is not None:
+        raise APIError(400, "Hearth answers with text only: audio output is not supported; leave audio out.",
+                       param="audio")
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
@@ -56,10 +91,12 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                if getattr(body, tools) and getattr(body, choice) != "none"]
     if refused := offered + forced:
         raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
+    _refuse_tool_history(body.messages)
     for m in body.messages:
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
             raise APIError(400, "Only text content is supported (no images or audio).", param="messages")
     sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
+    _refuse_other_outputs(body)  # after sampling_of: a request asking for logprobs is told of that field first
     try:
         response = assistant.chat(
             [{"role": m.role, "content": m.text()} for m in body.messages],

@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    """Numbers must be finite, in every field: Python's JSON reader takes ``NaN`` and ``Infinity``, which JSON
+    has not, and ``"temperature": NaN`` was refused as "should be less than or equal to 2" (a NaN fails every
+    comparison), while a field with no bounds would have passed it to the sampler."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
 
 class _Request(_Body):
@@ -54,6 +58,10 @@ class TextPart(_Body):
 class ChatMessage(_Body):
     role: str
     content: str | list[TextPart] | None = None
+    # an earlier answer's calls (and the legacy single call): refused by the route, as tools are; they were
+    # accepted and left out of the prompt
+    tool_calls: list[Any] | None = None
+    function_call: dict[str, Any] | None = None
 
     def text(self) -> str:
         """The content as text; parts other than text (images, audio) are refused by the route."""
@@ -118,6 +126,10 @@ class ChatCompletionRequest(_Generation):
     functions: list[Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
     function_call: str | dict[str, Any] | None = None
+    # what the answer is to carry besides its text: refused by the route unless it asks for none (it was ignored)
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
     # Hearth's extensions
     collections: list[str] = Field(default_factory=list)
     use_memory: StrictBool = False

@@ -11,6 +11,7 @@ import threading
 import time
 
 import httpx
+import openai
 import pytest
 from checks import wait_for
 from fakes import FakeEmbedder, fake_engine
@@ -40,6 +41,14 @@ def server(assistant: Assistant):
     with httpx.Client(base_url=status.base_url, timeout=30,
                       headers={"Authorization": f"Bearer {assistant.server_token()}"}) as client:
         yield client
+
+
+@pytest.fixture
+def client(assistant: Assistant, server: httpx.Client):
+    """The official ``openai`` client on the same server."""
+    with openai.OpenAI(api_key=assistant.server_token(), base_url=str(server.base_url), max_retries=0,
+                       timeout=30) as c:
+        yield c
 
 
 def test_chat_without_conversation_id_is_stateless(assistant: Assistant) -> None:
@@ -480,3 +489,138 @@ def test_an_ipv6_host_is_written_in_brackets() -> None:
     assert (host_port("::", 8194), host_port("10.0.0.2", 8194)) == ("[::]:8194", "10.0.0.2:8194")
     assert [local_url(h, 8194) for h in ("::", " [::1] ", "0.0.0.0", "")] == [
         "http://[::1]:8194", "http://[::1]:8194", "http://127.0.0.1:8194", "http://127.0.0.1:8194"]
+
+
+def test_nan_and_infinity_are_refused_as_not_numbers(server: httpx.Client) -> None:
+    """Python's JSON reader takes NaN and Infinity (JSON has neither; curl sends them as typed): `"temperature":
+    NaN` was refused as "Input should be less than or equal to 2", since a NaN fails every comparison. The
+    `openai` client refuses to send them itself, so they go here as raw text."""
+    hi = '"messages": [{"role": "user", "content": "Hi"}]'
+    fields = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "min_p", "repeat_penalty")
+    for path, base in (("/chat/completions", hi), ("/completions", '"prompt": "Hi"')):
+        for field in fields:
+            for sent in ("NaN", "Infinity", "-Infinity"):
+                refused = server.post(path, content=f'{{{base}, "{field}": {sent}}}',
+                                      headers={"Content-Type": "application/json"})
+                error = refused.json()["error"]
+                assert refused.status_code == 400 and error["param"] == field, (field, sent, refused.text)
+                assert error["message"] == (f"Invalid request: {field}: Input should be a number, and {sent} is not "
+                                            "one (JSON has no NaN or Infinity): send a finite number."), error
+    bias = server.post("/chat/completions", content=f'{{{hi}, "logit_bias": {{"42": NaN}}}}',
+                       headers={"Content-Type": "application/json"}).json()["error"]
+    assert bias["param"] == "logit_bias.42" and "NaN is not one" in bias["message"], bias
+
+
+def test_a_schema_reference_that_cannot_be_followed_is_said_so(client: openai.OpenAI) -> None:
+    """A `$ref` to a definition the schema lacks was refused in llama.cpp's converter's words, naming its own
+    "stdin#/$defs/nope" and printing the whole schema back."""
+    def refusal(schema: dict) -> dict:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=[{"role": "user", "content": "Hi"}],
+                                           response_format={"type": "json_schema",
+                                                            "json_schema": {"name": "x", "schema": schema}})
+        assert refused.value.status_code == 400 and refused.value.body["param"] == "response_format"
+        return refused.value.body
+
+    for schema, where in (({"$ref": "#/$defs/nope"}, "#"),
+                          ({"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}},
+                            "$defs": {"other": {"type": "string"}}}, "#/properties/a")):
+        message = refusal(schema)["message"]
+        assert message == (f"The JSON schema cannot be used: the reference '#/$defs/nope' at {where} is not defined "
+                           "in the schema: add the definition it names (under '$defs'), or correct the reference."), \
+            message
+    assert "no schema is fetched" in refusal({"$ref": "https://example.com/person.json"})["message"]
+    assert "must be text" in refusal({"$ref": 5})["message"]
+    defined = {"type": "object", "properties": {"a": {"$ref": "#/$defs/name"}}, "$defs": {"name": {"type": "string"}}}
+    assert "a-kv ::=" in Assistant.json_grammar(defined)  # followed (the fake engine takes no grammar)
+
+
+def test_a_refused_cors_preflight_is_an_openai_error(assistant: Assistant) -> None:
+    """A browser's preflight from an origin not allowed was answered "Disallowed CORS origin" in plain text;
+    with no origins set (the default) it was a 401 "missing API token", which a preflight never carries."""
+    def preflight(base_url: str, origin: str, method: str = "POST", **extra: str) -> httpx.Response:
+        return httpx.options(f"{base_url}/chat/completions", headers={
+            "Origin": origin, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization,content-type", **extra})
+
+    def error(response: httpx.Response, status: int, code: str) -> dict:
+        assert response.status_code == status and response.headers["content-type"] == "application/json", \
+            response.text
+        assert set(response.json()["error"]) == {"message", "type", "code", "param"}
+        assert response.json()["error"]["code"] == code and response.json()["error"]["type"] == "invalid_request_error"
+        return response.json()["error"]
+
+    evil = "http://evil.example"
+    off = assistant.start_server(port=0).base_url  # no origins: none allowed
+    message = error(preflight(off, evil), 403, "origin_not_allowed")["message"]
+    assert message == ("Cross-origin request refused: web pages from 'http://evil.example' may not call this API: "
+                       "add that origin to the browser origins the server allows (Settings → Server → Browser "
+                       "origins, or `cors_origins` under [server] in settings.toml).")
+    assistant.stop_server()
+    assistant.settings.server.cors_origins = "http://localhost:3000"
+    on = assistant.start_server(port=0).base_url
+    refused = preflight(on, evil)
+    assert "http://evil.example" in error(refused, 403, "origin_not_allowed")["message"]
+    assert "access-control-allow-origin" not in refused.headers
+    mine = "http://localhost:3000"
+    assert preflight(on, mine).status_code == 200
+    put = preflight(on, mine, "PUT")
+    assert "may send GET, POST, OPTIONS to it, not PUT" in error(put, 400, "cors_refused")["message"]
+    assert put.headers["access-control-allow-origin"] == mine  # Starlette's CORS headers are kept
+    public = preflight(on, mine, **{"Access-Control-Request-Private-Network": "true"})
+    assert "public web page" in error(public, 400, "cors_refused")["message"]
+    assistant.stop_server()
+
+
+def test_tool_calls_in_the_history_are_refused_not_dropped(assistant: Assistant, client: openai.OpenAI) -> None:
+    """Hearth has no tools: an assistant message's `tool_calls` (an agent framework's history) was accepted and
+    left out of the prompt, so the model answered as if it had called nothing; a `tool` message was refused as
+    an "unsupported message role", which did not say why."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+    asked = {"role": "user", "content": "What is the weather in Oslo?"}
+    histories = (
+        ([asked, {"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "user", "content": "Thanks"}],
+         "messages.1.tool_calls"),
+        ([asked, {"role": "assistant", "content": "Let me look.", "tool_calls": [call]},
+          {"role": "tool", "tool_call_id": "call_1", "content": "12 degrees"}], "messages.1.tool_calls"),
+        ([asked, {"role": "assistant", "content": None, "function_call": call["function"]},
+          {"role": "user", "content": "Thanks"}], "messages.1.function_call"),
+        ([asked, {"role": "tool", "tool_call_id": "call_1", "content": "12 degrees"}], "messages.1.role"),
+    )
+    answered = len(assistant.engine.prompts)
+    for messages, param in histories:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=messages)
+        error = refused.value.body
+        assert error["param"] == param, error
+        assert error["message"].startswith("Tools (function calling) are not supported by Hearth: messages.1 "), error
+    assert len(assistant.engine.prompts) == answered  # nothing was answered
+    no_calls = client.chat.completions.create(model="hearth", messages=[
+        asked, {"role": "assistant", "content": "Sunny.", "tool_calls": []}, {"role": "user", "content": "Thanks"}])
+    assert no_calls.choices[0].message.content == "You said: Thanks"  # an empty list makes no call
+
+
+def test_logprobs_and_other_outputs_are_refused_not_ignored(assistant: Assistant, client: openai.OpenAI) -> None:
+    """Hearth has no log-probabilities and answers in text only: `top_logprobs` without `logprobs`, `modalities`
+    with audio and `audio` were accepted and answered without what they asked for (`logprobs` itself was
+    refused)."""
+    hi = [{"role": "user", "content": "Hi"}]
+    answered = len(assistant.engine.prompts)
+    for asked, param, said in (
+            ({"logprobs": True}, "logprobs", "logprobs are not supported by Hearth: leave logprobs out."),
+            ({"logprobs": True, "top_logprobs": 3}, "logprobs", "logprobs are not supported"),
+            ({"top_logprobs": 3}, "top_logprobs", "logprobs are not supported by Hearth (top_logprobs asks for them)"),
+            ({"modalities": ["text", "audio"]}, "modalities",
+             'Hearth answers with text only: modalities must be ["text"] (it was ["text", "audio"]).'),
+            ({"modalities": []}, "modalities", 'modalities must be ["text"] (it was []).'),
+            ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "audio output is not supported")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=hi, **asked)
+        error = refused.value.body
+        assert refused.value.status_code == 400 and error["param"] == param and said in error["message"], error
+    assert len(assistant.engine.prompts) == answered  # nothing was answered
+    for plain in ({"logprobs": False, "top_logprobs": 0}, {"modalities": ["text"]}):
+        assert client.chat.completions.create(model="hearth", messages=hi, **plain).choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as refused:  # /v1/completions: a number of them, 0 included
+        client.completions.create(model="hearth", prompt="Hi", logprobs=0)
+    assert refused.value.body["param"] == "logprobs"
