@@ -912,13 +912,13 @@ class Assistant:
 
     def search(self, text: str, collections: tuple[str, ...] | None = None, k: int | None = None,
                folder: str | None = None, mode: str = "hybrid") -> Hits:
-        """Search ``collections`` (all when None), best first, numbered 1..k; ``keyword_only`` on the result
-        says why a hybrid search searched by keyword only (the vectors could not be read)."""
+        """Search ``collections`` (all when None), best first, numbered 1..k; ``Hits.only`` says why a hybrid
+        search searched by keyword (or meaning) only: the vectors (or the keyword index) could not be read."""
         from assistant.knowledge.records import Hits
 
         k = k or self.settings.knowledge.top_k
         hits = self.knowledge.search(text, collections or None, k, folder, mode)  # type: ignore[arg-type]
-        return Hits((dc_replace(h, n=i) for i, h in enumerate(hits, start=1)), hits.keyword_only)
+        return Hits((dc_replace(h, n=i) for i, h in enumerate(hits, start=1)), hits.only, hits.why)
 
     def collections(self) -> list[CollectionInfo]:
         return self.knowledge.collections()

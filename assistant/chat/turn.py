@@ -69,7 +69,7 @@ class TurnParts:
     engine: Any
     history: History
     ensure_model: Callable[[], Any]
-    search: Callable[[str, tuple[str, ...]], Hits]  # keyword_only: said beside the answer
+    search: Callable[[str, tuple[str, ...]], Hits]  # Hits.only: said beside the answer
     memory: MemoryService | None
     system_prompt: str
     max_tokens: int
@@ -143,8 +143,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         previous = next((m.content for m in reversed(past_messages) if m.role == "user" and m.content
                          and not getattr(m, "incognito", False)), "")
         found = parts.search(text, options.collections) if options.collections else None
-        # a hybrid search whose vectors could not be read searched by keyword: the answer goes on, and says so
-        citations, keyword_only = (list(found), found.keyword_only) if found is not None else ([], "")
+        # a hybrid search that could read only the keyword index (or only the vectors): the answer goes on, and
+        # says so
+        citations, partial = (list(found), found.partial()) if found is not None else ([], "")
         try:
             memories = memory.relevant(text) if memory is not None else []
             if replaced:  # not what was learned from the question it replaces: /retry of "I work as a nurse in
@@ -188,8 +189,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             yield Saved(conversation_id, question_id)
         if memory_trouble:
             yield Notice("memory", f"Answered without your memory: {memory_trouble}")
-        if keyword_only:
-            yield Notice("knowledge", f"Searched your files by keyword only: {keyword_only}")
+        if partial:
+            yield Notice("knowledge", f"Searched your files {partial}")
         if memories:
             yield MemoriesUsed(tuple(memories))
         if citations:

@@ -24,6 +24,7 @@ from assistant.events import changes_text, counted, reading, section, time_left
 if TYPE_CHECKING:
     from assistant.core import Assistant
     from assistant.knowledge import Citation, CollectionInfo
+    from assistant.knowledge.records import Hits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -152,7 +153,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
     collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant, args.mode)
     if args.queries is not None:
-        unusable, said_keyword_only = 0, ""
+        unusable, said = 0, ""
         for number, qid, text, k, problem in queries:
             if problem:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
@@ -161,18 +162,17 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
             else:
                 hits = assistant.search(text, collections, k or args.k, args.folder, args.mode)
                 line = {"id": qid, "line": number, "hits": [_hit(h) for h in hits]}
-                if hits.keyword_only:
-                    line["keyword_only"] = hits.keyword_only
-                    said_keyword_only = _keyword_only(hits.keyword_only, said_keyword_only)
+                line |= _partial_json(hits)
+                said = _say_partial(hits, said)
             print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
         if unusable:
             err(f"hearth: {unusable} unusable line(s) in {args.queries}; the other queries were searched.")
         return InputError.exit_code if unusable else 0
     hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
-    _keyword_only(hits.keyword_only)
+    _say_partial(hits)
     if args.json:
         print_json({"query": args.text, "collections": list(collections), "hits": [_hit(h) for h in hits]}
-                   | ({"keyword_only": hits.keyword_only} if hits.keyword_only else {}))
+                   | _partial_json(hits))
         return 0
     if not hits:
         print("No matches.")
@@ -192,11 +192,17 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _keyword_only(why: str, said: str = "") -> str:
-    """Say (once per reason, over a file of queries) that a hybrid search searched by keyword only, and why."""
-    if why and why != said:
-        err(f"hearth: searched by keyword only: {why}")
-    return why or said
+def _say_partial(hits: Hits, said: str = "") -> str:
+    """Say (once per reason, over a file of queries) that a hybrid search searched by keyword (or meaning) only,
+    and why; returns what was said last."""
+    if (partial := hits.partial()) and partial != said:
+        err(f"hearth: searched {partial}")
+    return partial or said
+
+
+def _partial_json(hits: Hits) -> dict[str, str]:
+    """``--json``'s fields for a partial search (none for a whole one)."""
+    return {"only_by": hits.only, "only_because": hits.why} if hits.only else {}
 
 
 def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder, SentenceTransformerEmbedder, embedder_name
 from assistant.knowledge.errors import (
     DamagedIndexError,
+    IndexDamagedError,
     NeedsReindexError,
     NothingToIndexError,
     VectorStoreDamagedError,
@@ -203,7 +204,8 @@ class KnowledgeBase:
         """The ``k`` best passages from one collection, several (ranked together: their scores were compared
         across separate searches, each normalised to its own best, and a passage in two of them came twice), or
         (``None``) all; ``folder`` limits to a subtree. A hybrid search whose vectors cannot be read searches by
-        keyword and says why (``Hits.keyword_only``); a search by meaning alone is refused with that reason."""
+        keyword and says why (``Hits.only``), one whose keyword index is damaged searches by meaning; a search by
+        one of the two alone is refused with the reason."""
         if collection is None:
             rows = [row for row in self.store.collections() if row.embedder == self.embedder_name]
         else:
@@ -229,8 +231,14 @@ class KnowledgeBase:
             if mode == "dense":  # asked for by meaning alone: nothing else would be that
                 raise
             log.info("searching by keyword only: %s", exc)
-            return Hits(retrieve(self.store, None, names, text, k, under, "keyword", self.reranker),
-                        keyword_only=str(exc))
+            return Hits(retrieve(self.store, None, names, text, k, under, "keyword", self.reranker), "keyword",
+                        str(exc))
+        except IndexDamagedError as exc:  # the keyword index's pages (the passages themselves: raised again)
+            if mode == "dense":
+                raise
+            log.info("searching by meaning only: %s", exc)
+            return Hits(retrieve(self.store, self.embedder, names, text, k, under, "dense", self.reranker),
+                        "meaning", str(exc))
 
     def collections(self) -> list[CollectionInfo]:
         return [self._info(row) for row in self.store.collections()]

@@ -117,14 +117,19 @@ class Citation:
 
 
 class Hits(list[Citation]):
-    """Passages a search found, best first. ``keyword_only``: why a search by words and meaning searched by words
-    only: the vectors could not be read (a store damaged or lost, a Chroma server down). The words still find
-    what they find, so a question still gets its passages and each front end says why beside them; refusing
-    the search failed the answer the user asked for, though the message itself said keyword search worked."""
+    """Passages a search found, best first. ``only`` ("keyword" or "meaning") and ``why``: a search by words and
+    meaning that could read only one of the two: the vectors (a store damaged or lost, a Chroma server down),
+    or the keyword index (damaged pages). The other still finds what it finds, so a question still gets its
+    passages and each front end says why beside them; refusing the search failed the answer the user asked
+    for, though the message itself said keyword search worked."""
 
-    def __init__(self, hits: Iterable[Citation] = (), keyword_only: str = "") -> None:
+    def __init__(self, hits: Iterable[Citation] = (), only: str = "", why: str = "") -> None:
         super().__init__(hits)
-        self.keyword_only = keyword_only
+        self.only, self.why = only, why
+
+    def partial(self) -> str:
+        """How the search was partial, after "searched": "by keyword only: <why>" ("" when it was not)."""
+        return f"by {self.only} only: {self.why}" if self.only else ""
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def _index(a: Assistant, folder: Path, collection: str = "notes") -> None:
 def _top_file(a: Assistant, text: str, collection: str = "notes") -> str:
     """The best hit's file name, searched by words and meaning (not by words alone for want of vectors)."""
     hits = a.search(text, (collection,), k=3)
-    assert not hits.keyword_only, hits.keyword_only
+    assert not hits.only, hits.why
     return Path(hits[0].path).name
 
 
@@ -147,7 +147,7 @@ def test_the_stores_check_each_other_against_the_server_too(server, open_assista
     assert problem and server.url in problem and f"{chunks} of its {chunks} chunks have no vector" in problem
     with pytest.raises(DamagedIndexError, match="cannot be searched by meaning"):
         a.search("greenhouse key", ("notes",), mode="dense")
-    assert "cannot be searched by meaning" in a.search("greenhouse key", ("notes",)).keyword_only
+    assert "cannot be searched by meaning" in a.search("greenhouse key", ("notes",)).why
     before = embedder.texts
     _index(a, folder)  # the repair: re-embeds the stored chunk texts, nothing else
     assert embedder.texts - before == chunks
@@ -213,7 +213,7 @@ def test_a_token_and_a_path_reach_a_proxy_in_front_of_the_server(proxy, open_ass
     _change(a, chroma_token="wrong")  # applies now: the next call uses it, and is refused
     with pytest.raises(RemoteError, match="refused the token"):
         a.search("greenhouse key", ("notes",), mode="dense")
-    assert "refused the token" in a.search("greenhouse key", ("notes",)).keyword_only
+    assert "refused the token" in a.search("greenhouse key", ("notes",)).why
     _change(a, chroma_token=TOKEN)
     assert _top_file(a, "greenhouse key") == "keys.txt"
 
@@ -291,7 +291,7 @@ def test_a_server_that_died_is_one_clear_sentence(open_assistant, folder, tmp_pa
         a.search("greenhouse key", ("notes",), mode="dense")
     assert dying.url in str(err.value)
     hits = a.search("greenhouse key", ("notes",))  # by words and meaning: by words, saying why
-    assert hits and hits.keyword_only == str(err.value)
+    assert hits and (hits.only, hits.why) == ("keyword", str(err.value))
     with pytest.raises(RemoteError, match=dying.url):
         list(a.index([folder], "notes"))
     with pytest.raises(RemoteError, match=dying.url):

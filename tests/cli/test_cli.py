@@ -459,7 +459,8 @@ def test_a_damaged_vector_store_is_said_and_repaired_by_doctor(hearth_home: Path
 
 def test_a_damaged_keyword_index_is_said_and_rebuilt_by_doctor(hearth_home: Path, tmp_path: Path) -> None:
     """Damaged pages of the keyword index (FTS5) made every search and grounded answer "a bug in Hearth:
-    DatabaseError", and `hearth doctor` said every collection was in step. Rebuilding the keyword index in place
+    DatabaseError", and `hearth doctor` said every collection was in step (a hybrid search and an answer now go on
+    by meaning, and say why). Rebuilding the keyword index in place
     fails on the damaged pages, so the repair copies the rest into a new file and builds it there."""
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -470,6 +471,17 @@ def test_a_damaged_keyword_index_is_said_and_rebuilt_by_doctor(hearth_home: Path
     searched = hearth("search", "INV-20931", "-c", "k", "--mode", "keyword", home=hearth_home)
     assert searched.returncode == 1 and searched.stderr.startswith("hearth: The knowledge index "), searched.stderr
     assert "is damaged" in searched.stderr and "doctor --repair" in searched.stderr
+    # by words and meaning, and a question: by meaning, saying why (they failed too)
+    searched = hearth("search", "INV-20931 paid by card", "-c", "k", "--json", home=hearth_home)
+    assert searched.returncode == 0 and searched.stderr.startswith("hearth: searched by meaning only: The knowledge "
+                                                                   "index "), searched.stderr
+    found = json.loads(searched.stdout)
+    assert found["hits"] and found["only_by"] == "meaning" and "doctor --repair" in found["only_because"]
+    asked = hearth("ask", "Which card paid invoice INV-20931?", "--collection", "k", "--max-tokens", "8", "--json",
+                   home=hearth_home)
+    assert asked.returncode == 0 and json.loads(asked.stdout)["sources"], asked.stderr
+    assert asked.stderr.startswith("[knowledge] Searched your files by meaning only: The knowledge index "), \
+        asked.stderr
     checked = hearth("doctor", home=hearth_home)
     assert "✗ knowledge: The knowledge index" in checked.stdout and "--repair` copies" in checked.stdout, \
         checked.stdout

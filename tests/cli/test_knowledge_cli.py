@@ -257,7 +257,8 @@ def test_a_deleted_vector_store_is_reported_and_repaired(docs: Path, capsys: pyt
         assert err.startswith("hearth: searched by keyword only: Collection 'mine' cannot be searched by meaning: "
                               "2 of its 2 chunks have no vector") and f"hearth index {docs} --collection mine" in err
     assert cli.main(["search", "bicycle lock code", "--json"]) == 0
-    assert "2 of its 2 chunks have no vector" in json.loads(capsys.readouterr().out)["keyword_only"]
+    found = json.loads(capsys.readouterr().out)
+    assert found["only_by"] == "keyword" and "2 of its 2 chunks have no vector" in found["only_because"]
     # searching every collection leaves the damaged one out when others can be searched by meaning, and says so
     assert cli.main(["index", str(docs / "boat.md"), "-c", "boats"]) == 0
     capsys.readouterr()

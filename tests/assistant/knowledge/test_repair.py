@@ -106,7 +106,7 @@ def test_a_deleted_vector_store_is_reported_refused_and_rebuilt(open_kb, notes: 
     assert f"hearth index {notes} --collection default" in why
     assert kb.search("volcano", k=30, mode="keyword")  # the keyword index is intact and still answers
     hits = kb.search("volcano trip")  # and a search by words and meaning searches by words, saying why
-    assert hits and hits.keyword_only == why and hits == kb.search("volcano trip", mode="keyword")
+    assert hits and (hits.only, hits.why) == ("keyword", why) and hits == kb.search("volcano trip", mode="keyword")
 
     events = sync(kb, notes)
     repairing = [e for e in events if e.message == "repairing"]
@@ -128,7 +128,7 @@ def test_partly_lost_vectors_are_the_only_ones_embedded_again(open_kb, notes: Pa
     assert kb.collections()[0].problem == "3 of its 24 chunks have no vector (vectors were deleted)"
     with pytest.raises(DamagedIndexError, match="3 of its 24 chunks have no vector"):
         kb.search("volcano trip", mode="dense")
-    assert "3 of its 24 chunks have no vector" in kb.search("volcano trip").keyword_only
+    assert "3 of its 24 chunks have no vector" in kb.search("volcano trip").why
     kb.embedder.texts.clear()
     sync(kb, notes)
     assert sorted(kb.embedder.texts) == lost_texts
