@@ -94,6 +94,8 @@ _DRAFT_FIELDS = ("speculative", "draft_model")
 #: How long ``close`` lets memory learning finish the queued turns (one-shot commands learn before exiting;
 #: whatever is left stays queued on disk and is learned at the next start).
 CLOSE_LEARNING_S = 120.0
+#: How long removing a collection waits for its background re-sync to stop (it stops between batches).
+SYNC_STOP_WAIT_S = 30.0
 #: ``Assistant.chat(conversation_id=NEW_CONVERSATION)`` starts a conversation in the history (API clients).
 NEW_CONVERSATION = "new"
 
@@ -939,7 +941,10 @@ class Assistant:
         return overlaps(paths, self.collections() if infos is None else infos, into)
 
     def remove_collection(self, name: str) -> None:
-        self.scheduler.cancel_sync(name)
+        """Remove ``name`` from the index (the files stay). A background re-sync of it is stopped and waited for
+        first: Remove while the window's watcher re-synced the collection failed with "being indexed by another
+        job" (the window itself), and left the collection behind with its update stopped."""
+        self.scheduler.cancel_sync(name, wait_s=SYNC_STOP_WAIT_S)
         self.knowledge.remove_collection(name)
         if self.long_lived:
             self.scheduler.watch_all()

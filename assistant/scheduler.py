@@ -250,11 +250,14 @@ class Scheduler:
             self._cv.notify_all()
         self.publish()
 
-    def cancel_sync(self, collection: str) -> None:
+    def cancel_sync(self, collection: str, wait_s: float = 0.0) -> None:
+        """Drop ``collection``'s queued re-sync and stop a running one; ``wait_s``: wait that long at most for it
+        to stop (what comes next needs its write lock)."""
         with self._cv:
             self._sync_queue.pop(collection, None)
             if self._syncing == collection:
                 self._sync_cancel.set()
+                self._cv.wait_for(lambda: self._syncing != collection, timeout=wait_s)
 
     def watch_all(self) -> None:
         """(Re)start a watcher for every watched collection and catch up with changes made meanwhile."""
@@ -349,6 +352,7 @@ class Scheduler:
             finally:
                 with self._cv:
                     self._syncing = None
+                    self._cv.notify_all()
                 self.publish()
 
     def _sync_once(self, collection: str, cancel: threading.Event) -> None:

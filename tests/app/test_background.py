@@ -267,6 +267,38 @@ def test_a_collection_unwatched_and_watched_again_between_two_looks_is_shown_wat
     assert background.status().watching == ("letters",)
 
 
+def test_a_collection_removed_while_its_folder_is_re_synced_is_removed(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove from Hearth… while the window's watcher re-synced the collection failed with "being indexed by
+    another job" (the window itself), and left the collection behind with its update stopped."""
+    import time
+
+    from PySide6.QtWidgets import QMessageBox
+
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Dear Ana, the parcel arrived.\n")
+    index_watched(qtbot, window, folder, "letters")
+    embedder = window.assistant.knowledge.embedder
+    embed = embedder.embed
+
+    def slow_embed(texts):  # a folder of many files on a slow computer: the re-sync is still running
+        time.sleep(1.0)
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", slow_embed)
+    for n in range(100):
+        (folder / f"note-{n}.txt").write_text(f"Note {n}: the parcel number {n} arrived on day {n % 7}.\n")
+    knowledge = window.ctl.knowledge
+    qtbot.waitUntil(lambda: knowledge.syncing == "letters", timeout=30_000)
+    knowledge.remove(window.collections_model.items()[0])
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    next(b for b in box.buttons() if b.text() == "Remove").click()
+    qtbot.waitUntil(lambda: window.collections_model.items() == [], timeout=30_000)
+    assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]  # no "being indexed" error box
+    assert window.assistant.collections() == []
+
+
 @pytest.mark.slow
 def test_memories_exported_and_imported_from_the_memory_manager(qtbot: QtBot, window: MainWindow, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
