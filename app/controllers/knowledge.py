@@ -81,6 +81,7 @@ class KnowledgeController(QObject):
         self.syncing: str | None = None  # a background re-sync shown in the panel
         self.running: str | None = None  # the collection this window's indexing run adds to
         self._remove_after: str | None = None  # removed once that run has stopped (see remove)
+        self._queue: list[tuple[list[Path], str]] = []  # dropped while a run went on: each runs after it
         #: (the collections the core said are watched, those the rows said so) that the list is being read for
         self._reread_for: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         panel.cancelRequested.connect(self._cancel_or_close)
@@ -126,10 +127,14 @@ class KnowledgeController(QObject):
         return dialog
 
     def index(self, paths: list[Path], collection: str) -> None:
-        """Index dropped or chosen ``paths``; their collection is watched for changes from then on."""
+        """Index dropped or chosen ``paths``; their collection is watched for changes from then on. Dropped
+        while a run goes on, they wait for it (the panel says so): they were refused with "Wait for the current
+        indexing run to finish", after the collection had been named, and the drop was lost."""
         if self.indexing:
-            show_error(self.window, "Already indexing", "Wait for the current indexing run to finish, or cancel it.")
+            self._queue.append((paths, collection))
+            self.panel.set_queued([name for _, name in self._queue])
             return
+        self.panel.set_queued([name for _, name in self._queue])
         self.cancel = cancel = Cancel()
         self.errors, self.last, self.syncing, self.running = [], None, None, collection
         self.panel.start(collection)
@@ -146,20 +151,29 @@ class KnowledgeController(QObject):
         self.cancel = self.running = None
         if self._remove_after == collection:
             self._remove(collection)
-            return
-        complete = self.last is None or self.last.message != "cancelled"
-        # said at once, with the counts once they are read (a stopped run's "files so far" counted skipped ones)
-        self.panel.finish(f"“{collection}” is ready." if complete else f"Stopped: “{collection}”.", complete=complete)
-        self.refresh(select=collection if complete else None, summary=(collection, complete))
+        else:
+            complete = self.last is None or self.last.message != "cancelled"
+            # said at once, with the counts once they are read (a stopped run's "files so far" counted skipped
+            # ones)
+            self.panel.finish(f"“{collection}” is ready." if complete else f"Stopped: “{collection}”.",
+                              complete=complete)
+            self.refresh(select=collection if complete else None, summary=(collection, complete))
+        self._next()
+
+    def _next(self) -> None:
+        """Start the run that waited longest for the one that ended (see index)."""
+        if self._queue:
+            self.index(*self._queue.pop(0))
 
     def _failed(self, message: str) -> None:
         collection, self.cancel, self.running = self.running, None, None
         if collection is not None and self._remove_after == collection:
             self._remove(collection)
-            return
-        self.panel.finish("Indexing failed.", complete=False)
-        show_error(self.window, "Indexing failed", message)
-        self.refresh()
+        else:
+            self.panel.finish("Indexing failed.", complete=False)
+            show_error(self.window, "Indexing failed", message)
+            self.refresh()
+        self._next()
 
     def _cancel_or_close(self) -> None:
         if self.cancel is not None:

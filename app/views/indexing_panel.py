@@ -24,6 +24,10 @@ class IndexingPanel(QFrame):
         self.detail = QLabel()
         self.detail.setObjectName("Muted")
         self.detail.setWordWrap(True)
+        self.queued = QLabel()  # what was dropped while this run went on: added when it ends
+        self.queued.setObjectName("Muted")
+        self.queued.setWordWrap(True)
+        self.queued.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.clicked.connect(self.cancelRequested)
@@ -40,6 +44,7 @@ class IndexingPanel(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.bar)
         layout.addWidget(self.detail)
+        layout.addWidget(self.queued)
         layout.addLayout(buttons)
         self._last: Progress | None = None
         self.collection: str | None = None  # the collection the panel is about
@@ -55,6 +60,12 @@ class IndexingPanel(QFrame):
         self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.setEnabled(True)
         self.show()
+
+    def set_queued(self, collections: list[str]) -> None:
+        """The runs waiting for this one, by the collection each adds to (none: the line goes)."""
+        names = ", ".join(f"“{c}”" for c in collections)
+        self.queued.setText(f"Next: adding to {names}, when this run ends." if collections else "")
+        self.queued.setVisible(bool(collections))
 
     def update_progress(self, progress: Progress) -> None:
         self._last = progress

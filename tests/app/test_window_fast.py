@@ -831,6 +831,35 @@ def test_closing_the_source_panel_from_the_keyboard_leaves_the_focus_in_the_mess
     window.close()
 
 
+def test_a_folder_dropped_while_another_indexes_waits_for_it(qtbot: QtBot, tmp_path: Path) -> None:
+    """It was refused with "Wait for the current indexing run to finish" once its collection had been named, and
+    the drop was lost: the user had to remember to drop it again."""
+    window = open_window(qtbot)
+    knowledge, assistant = window.ctl.knowledge, window.assistant
+    runs: list[str] = []
+    release = threading.Event()
+
+    def slow_index(paths, collection, cancel, watch=None):  # a long first run
+        runs.append(collection)
+        while collection == "first" and not release.wait(0.01):
+            yield Progress("index", 0, 9, "files")
+        yield Progress("index", 9, 9, "files", message="done")
+
+    assistant.index = slow_index
+    knowledge.index([tmp_path / "a"], "first")
+    qtbot.waitUntil(lambda: runs == ["first"])
+    knowledge.index([tmp_path / "b"], "second")  # what the collection dialog does once a name is chosen
+    knowledge.index([tmp_path / "c"], "third")
+    panel = window.sidebar.indexing
+    assert panel.queued.isVisible() and panel.queued.text() == ("Next: adding to “second”, “third”, when this run "
+                                                                "ends.")
+    assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    release.set()
+    qtbot.waitUntil(lambda: runs == ["first", "second", "third"] and not knowledge.indexing, timeout=10_000)
+    assert not panel.queued.isVisible()
+    window.close()
+
+
 def test_removing_a_collection_while_it_indexes_stops_the_run_then_removes_it(qtbot: QtBot, tmp_path: Path) -> None:
     """Its write lock made the removal fail with "being indexed by another job", and the run went on."""
     (tmp_path / "note.md").write_text("The boat is moored at pier 7.\n")
