@@ -50,7 +50,7 @@ from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.engine import GREEDY
 from assistant.events import Done, Failed, Notice, Sources, Token
-from assistant.knowledge.attribution import restated_passage, split_sentences
+from assistant.knowledge.attribution import Said, restated_passage, split_sentences
 from assistant.knowledge.records import Citation
 from assistant.knowledge.words import content_words
 from assistant.paths import BUNDLED_CHAT_MODEL, RESOURCES, Paths
@@ -141,7 +141,7 @@ def supports(passage: str, sentence: str, accepted: Sequence[str]) -> bool:
     stated = found(sentence, accepted)
     if stated:
         return bool(found(passage, stated))
-    return restated_passage(normalise(sentence), [content_words(normalise(passage))]) is not None
+    return restated_passage(normalise(sentence), [Said.of(normalise(passage))]) is not None
 
 
 def relpath(c: Citation, folder: Path = FOLDER) -> str:

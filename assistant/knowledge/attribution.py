@@ -13,7 +13,7 @@ says whether an answer restates any passage at all, whoever wrote its citations.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from assistant.knowledge.answering import CITATION
 from assistant.knowledge.records import Citation
@@ -31,11 +31,35 @@ _ABBREVIATION = re.compile(r"(?:\b(?:[A-Z]|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Jr|St|Mt|Ft|G
                            r"(?:\b\w\.)+\w)\.$", re.IGNORECASE)
 #: A sentence is attributed when at least this share of its content words (and at least two) occur in a passage.
 MIN_OVERLAP = 0.5
+#: A number as written, separators and all ("4,312", "0800 123 456", "HP-55-2931" holds "55-2931").
+_FIGURE = re.compile(r"\d+(?:[,.\s\-–/]\d+)*")
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a text says, as a sentence is matched against it: its content words, and its numbers as digits alone.
+
+    A sentence with a number its passage does not hold does not restate it, however many words they share:
+    "The home insurance policy number is 123456" was attributed to (and cited as) a passage saying
+    "HP-55-2931", and "the emergency line is 123-456-7890" to one saying "0800 123 456"."""
+
+    words: set[str]
+    figures: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> Said:
+        digits = (re.sub(r"\D", "", m) for m in _FIGURE.findall(text))
+        return cls(content_words(text), tuple(d for d in digits if len(d) > 1))
+
+    def holds_figures_of(self, sentence: Said) -> bool:
+        """Whether every number of ``sentence`` is written here (a part of one counts: "123 456" in "0800 123
+        456", "2024" in "2024-05-01")."""
+        return all(any(f in mine for mine in self.figures) for f in sentence.figures)
 
 
 def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:
     """Return the answer with ``[n]`` appended to each well-supported sentence, and the passages used."""
-    passages = [content_words(c.text) for c in citations]
+    passages = [Said.of(c.text) for c in citations]
     used: set[int] = set()
     pieces = split_sentences(answer)
     for i in range(0, len(pieces), 2):
@@ -69,18 +93,19 @@ def split_sentences(text: str) -> list[str]:
 def restates_any(answer: str, citations: list[Citation]) -> bool:
     """Whether some sentence of ``answer`` restates one of the passages (by the measure :func:`attribute`
     uses; the answer's own ``[n]`` markers are not words of it)."""
-    passages = [content_words(c.text) for c in citations]
+    passages = [Said.of(c.text) for c in citations]
     return any(restated_passage(CITATION.sub("", sentence), passages) is not None
                for sentence in split_sentences(answer)[::2])
 
 
-def restated_passage(sentence: str, passages: list[set[str]]) -> int | None:
-    """The index of the passage (given as its content words) that ``sentence`` restates: the one holding most
-    of its content words, if it holds at least two and at least :data:`MIN_OVERLAP` of them."""
-    words = content_words(sentence)
+def restated_passage(sentence: str, passages: list[Said]) -> int | None:
+    """The index of the passage that ``sentence`` restates: of those holding every number it states, the one
+    holding most of its content words, if it holds at least two and at least :data:`MIN_OVERLAP` of them."""
+    said = Said.of(sentence)
+    words = said.words
     if len(words) < 2:
         return None
-    overlaps = [len(words & p) for p in passages]
+    overlaps = [len(words & p.words) if p.holds_figures_of(said) else 0 for p in passages]
     best = max(range(len(passages)), key=overlaps.__getitem__, default=None)
     if best is not None and overlaps[best] >= 2 and overlaps[best] / len(words) >= MIN_OVERLAP:
         return best

@@ -149,3 +149,24 @@ def test_a_date_answer_is_matched_by_its_number() -> None:
     assert text == "The answer to this question is 9 September [1]." and [c.path for c in used] == ["/n/car.txt"]
     assert restates_any(text, [car, shed]) and not restates_any("The capital of Peru is Lima.", [car, shed])
     assert not restates_any("Lima has 9 districts.", [car, shed])  # a digit shared alone matches nothing
+
+
+def test_a_sentence_with_a_number_its_passage_does_not_hold_restates_nothing() -> None:
+    """"The home insurance policy number is 123456" was attributed to (and cited as) a passage saying HP-55-2931,
+    and "the emergency line is 123-456-7890" to one saying 0800 123 456, with no warning: they share the other
+    words. A number stated must be written in the passage (a part of one, or other separators, count)."""
+    passages = [Citation(0, "c", "/x/insurance.md", None, 1, 1, None,
+                         "Home insurance: the policy number is HP-55-2931, renewed every March.", 1.0),
+                Citation(0, "c", "/x/house.md", None, 1, 1, None,
+                         "The emergency line is 0800 123 456. The water valve is under the sink.", 1.0)]
+    text, used = attribute("The home insurance policy number is 123456.", passages)
+    assert (text, used) == ("The home insurance policy number is 123456.", [])
+    assert not restates_any("The home insurance policy number is 123456 [1].", passages)
+    assert not restates_any("The emergency line is 123-456-7890.", passages)
+    for right in ("The home insurance policy number is HP-55-2931.", "The policy number is 55 2931, renewed in March.",
+                  "The emergency line is 0800 123 456.", "Call the emergency line on 0800123456.",
+                  "The emergency line ends in 123 456."):
+        assert restates_any(right, passages), right
+    text, used = attribute("The emergency line is 0800 123 456. The valve is under the sink.", passages)
+    assert text == "The emergency line is 0800 123 456 [2]. The valve is under the sink [2]."
+    assert [c.n for c in used] == [2]
