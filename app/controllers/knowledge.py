@@ -119,9 +119,9 @@ class KnowledgeController(QObject):
 
     def add(self, paths: list[Path]) -> CollectionDialog:
         """Ask which collection ``paths`` go to, then index them in the background."""
-        dialog = CollectionDialog(paths, [c.name for c in self.model.items()],
-                                  self.assistant.collection_name_problem, self.window,
-                                  self.assistant.overlaps(paths, infos=self.model.items()))
+        infos = self.model.items()
+        dialog = CollectionDialog(paths, [c.name for c in infos], self.assistant.collection_name_problem, self.window,
+                                  lambda into: self.assistant.overlaps(paths, into, infos))
         dialog.chosen.connect(lambda name: self.index(paths, name))
         dialog.open()
         return dialog

@@ -31,12 +31,16 @@ class CollectionDialog(QDialog):
     chosen = Signal(str)
 
     def __init__(self, paths: list[Path], collections: list[str], name_problem: Callable[[str], str | None],
-                 parent: QWidget | None = None, overlaps: Sequence[Any] = ()) -> None:
-        """``overlaps`` (:class:`Overlap`): where the paths hold files a collection holds already; the first
-        one's collection is offered, and the dialog says why (a subfolder of an indexed folder went into a new
-        collection without a word, and every search of both found its passages twice)."""
+                 parent: QWidget | None = None,
+                 overlaps: Callable[[str | None], Sequence[Any]] | None = None) -> None:
+        """``overlaps(into)`` (:class:`Overlap`): where the paths hold files a collection other than ``into`` holds
+        already (``None``: any collection); the first one's collection is offered, and the dialog says what another
+        name would copy (a subfolder of an indexed folder went into a new collection without a word, and every
+        search of both found its passages twice)."""
         super().__init__(parent)
         self._name_problem = name_problem
+        self._overlaps = overlaps or (lambda _into: ())
+        self._overlaps_into: dict[str, Sequence[Any]] = {}
         self.setWindowTitle("Add to your knowledge")
         self.setObjectName("CollectionDialog")
         deleted_on_close(self)  # one per drop: closed ones stayed the window's
@@ -49,13 +53,9 @@ class CollectionDialog(QDialog):
         self.name.setEditable(True)
         self.name.setAccessibleName("Collection name")
         self.name.addItems(collections or [DEFAULT_COLLECTION])
-        self.overlap = QLabel("<br>".join(
-            html.escape(f"{o.describe(lambda name: f'“{name}”')}. Adding it to “{o.collection}” keeps one copy of "
-                        f"{o.files}; another collection holds a second.")
-            for o in overlaps[:3]))
+        self.overlap = QLabel()
         self.overlap.setObjectName("Muted")
         self.overlap.setWordWrap(True)
-        self.overlap.setVisible(bool(overlaps))
         self.problem = QLabel()
         self.problem.setObjectName("Warning")
         self.problem.setWordWrap(True)
@@ -73,7 +73,8 @@ class CollectionDialog(QDialog):
         self.name.editTextChanged.connect(self._check_name)
         # the folder's own name, also next to other collections (the first was offered: Enter merged into it)
         if paths:  # (a name with nothing Latin left is empty: "default", not the first collection)
-            suggested = overlaps[0].collection if overlaps else _suggested_name(paths[0])
+            held = self._overlaps(None)
+            suggested = held[0].collection if held else _suggested_name(paths[0])
             self.name.setEditText(suggested if name_problem(suggested) is None else "")
         self._check_name(self.name.currentText())
         self.accepted.connect(lambda: self.chosen.emit(self._chosen_name()))
@@ -88,6 +89,24 @@ class CollectionDialog(QDialog):
         self.problem.setText(problem or "")
         self.problem.setVisible(problem is not None)
         self.ok.setEnabled(problem is None)
+        self._show_overlaps(self._chosen_name() if problem is None else None)
+
+    def _show_overlaps(self, name: str | None) -> None:
+        """The second copies adding to ``name`` would make, said as it is typed (none for an unusable name).
+        Computed once for all names, the note told a user re-adding a collection's own folder to that very
+        collection that "another collection holds a second" copy: there was no other."""
+        if name is not None and name not in self._overlaps_into:
+            self._overlaps_into[name] = self._overlaps(name)
+        found = self._overlaps_into[name] if name is not None else ()
+        self.overlap.setText("<br>".join(
+            html.escape(f"{o.describe(_quoted)}. Adding it to “{name}” makes a second copy of {o.files}, found "
+                        f"twice when both are searched; adding it to “{o.collection}” keeps one.")
+            for o in found[:3]))
+        self.overlap.setVisible(bool(found))
+
+
+def _quoted(name: str) -> str:
+    return f"“{name}”"
 
 
 def _suggested_name(path: Path) -> str:

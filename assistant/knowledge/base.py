@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shlex
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -29,7 +29,7 @@ from assistant.knowledge.errors import (
 )
 from assistant.knowledge.records import CollectionInfo, Hits
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
-from assistant.knowledge.scan import shown, source_path
+from assistant.knowledge.scan import reaches, shown, source_path
 from assistant.knowledge.store import RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
@@ -161,6 +161,7 @@ class KnowledgeBase:
         recorded = set(row.sources) if row is not None else set()
         typos = [p for p in given if not p.exists() and str(source_path(p)) not in recorded]
         given = [p for p in given if p not in typos]  # not empty: Assistant.index refuses when none exists
+        given += _skipped_in(given, recorded)
         unreadable = [p for p in given if p.is_file() and not is_supported(p)]
         if unreadable and all(p in unreadable or not p.exists() for p in given):
             # an empty collection made from `hearth index /etc/passwd` said "0 files" and exited 0
@@ -291,6 +292,14 @@ class KnowledgeBase:
                               missing_vectors=missing_vectors,
                               missing_sources=tuple(s for s in row.sources if not Path(s).exists()),
                               unfinished=_UNFINISHED.get(row.unfinished, ""))
+
+
+def _skipped_in(folders: list[Path], sources: Iterable[str]) -> list[Path]:
+    """The collection's ``sources`` inside ``folders`` that a scan of those skips (a hidden folder indexed on its
+    own into its parent's collection), to be synced with them: the parent's sync removed their files as gone."""
+    named = [source_path(f) for f in folders]
+    return [Path(s) for s in sources if Path(s) not in named and Path(s).exists()
+            and any(Path(s).is_relative_to(f) and not reaches(f, Path(s)) for f in named)]
 
 
 def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ...]:

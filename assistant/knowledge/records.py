@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant.events import passage_place
-from assistant.knowledge.scan import source_path
+from assistant.knowledge.scan import reaches, source_path
 
 #: How a unit of text is split: ``markdown`` at headings, ``text``/``code`` at blank-line blocks, then lines.
 TextKind = Literal["text", "markdown", "code"]
@@ -190,16 +190,17 @@ def overlaps(paths: Sequence[Path], infos: Sequence[CollectionInfo], into: str |
     ``into`` (the collection they go to), only other collections', for paths ``into`` does not hold already (a
     re-sync of what was indexed on purpose twice is not said again). A subfolder of an indexed folder dropped
     into the window was indexed again, as a new collection, without a word: its passages came back twice in
-    every search of both."""
+    every search of both. Only what a scan enters counts: a hidden folder in an indexed one is not in its
+    collection (it was said to be, and indexing it "as one copy" into that collection lost it at the next sync)."""
     found: list[Overlap] = []
     for path in map(source_path, paths):
         real = path.resolve()
         for info in infos:
             for source in map(Path, info.sources):
                 root = source.resolve()
-                if path.is_relative_to(source) or real.is_relative_to(root):
+                if reaches(source, path) or reaches(root, real):
                     found.append(Overlap(info.name, str(source), str(path), inside=True))
-                elif source.is_relative_to(path) or root.is_relative_to(real):
+                elif reaches(path, source) or reaches(real, root):
                     found.append(Overlap(info.name, str(source), str(path), inside=False))
     if into is None:
         return found

@@ -53,6 +53,19 @@ def source_path(source: str | Path) -> Path:
     return Path(os.path.normpath(Path(source).expanduser().absolute()))
 
 
+def skipped(name: str, folder: bool = True) -> bool:
+    """Whether a scan passes over an entry named ``name`` below the folder it was given: hidden entries, and
+    folders of dependencies, caches and virtual environments. A folder named as a source is scanned whatever its
+    name: the user asked for it. (The one rule the scan, the folder watcher and the overlap notes all follow.)"""
+    return name.startswith(".") or (folder and name in SKIPPED_DIRS)
+
+
+def reaches(root: Path, path: Path) -> bool:
+    """Whether a scan of ``root`` enters ``path`` (a path in it): not when it or a folder between them is skipped.
+    A hidden folder in an indexed one is not in that folder's collection, though its path is inside the folder."""
+    return path.is_relative_to(root) and not any(map(skipped, path.relative_to(root).parts))
+
+
 def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bool]) -> ScanResult:
     result = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
@@ -89,12 +102,12 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
         if entry is None:
             stack.pop()
             continue
-        if entry.name.startswith("."):
+        if skipped(entry.name, folder=False):
             continue
         path = folder / entry.name
         try:
             if entry.is_dir():
-                if entry.name in SKIPPED_DIRS:
+                if skipped(entry.name):
                     continue
                 if depth >= MAX_DEPTH:
                     result.skipped.append((shown(path), f"nested more than {MAX_DEPTH} folders deep (not indexed)"))

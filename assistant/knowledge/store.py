@@ -61,6 +61,7 @@ from assistant.knowledge.errors import (
     VectorStoreUnavailableError,
 )
 from assistant.knowledge.records import Chunk
+from assistant.knowledge.scan import reaches
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
@@ -694,11 +695,13 @@ class Store:
 
     def add_sources(self, name: str, sources: Iterable[str]) -> None:
         """Remember what was indexed into ``name`` (kept in first-seen order, each once, and none inside
-        another: a subfolder indexed again into its folder's collection was listed, synced and watched twice)."""
+        another: a subfolder indexed again into its folder's collection was listed, synced and watched twice).
+        One that the other's scan skips (a hidden folder) stays a source of its own: dropped, its files were
+        removed at the folder's next sync."""
         with self._transaction() as db:
             (current,) = db.execute("SELECT sources FROM collections WHERE name = ?", (name,)).fetchone()
             merged = list(dict.fromkeys([*json.loads(current), *sources]))
-            merged = [s for s in merged if not any(o != s and Path(s).is_relative_to(o) for o in merged)]
+            merged = [s for s in merged if not any(o != s and reaches(Path(o), Path(s)) for o in merged)]
             db.execute("UPDATE collections SET sources = ? WHERE name = ?", (json.dumps(merged), name))
 
     def set_watch(self, name: str, on: bool) -> None:

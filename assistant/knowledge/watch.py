@@ -16,7 +16,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from assistant.knowledge.scan import SKIPPED_DIRS, source_path
+from assistant.knowledge.scan import reaches, skipped, source_path
 
 
 class FolderWatcher(FileSystemEventHandler):
@@ -59,7 +59,7 @@ class FolderWatcher(FileSystemEventHandler):
         """Links to folders anywhere below ``folder``, in the folders a sync enters."""
         found: list[Path] = []
         for parent, dirs, _files in os.walk(folder, onerror=lambda _exc: None):
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS]
+            dirs[:] = [d for d in dirs if not skipped(d)]
             found += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))]
         return found
 
@@ -109,9 +109,9 @@ class FolderWatcher(FileSystemEventHandler):
             self._timer.start()
 
     def _ignored(self, path: str) -> bool:
-        """Changes inside what a sync skips anyway (``.git``, ``node_modules``...) trigger nothing."""
+        """Changes inside what a sync skips anyway (``.git``, ``node_modules``...) trigger nothing, unless a
+        watched folder is itself in such a place (a hidden folder indexed on its own beside its parent: its
+        edits were ignored as the parent's hidden ones)."""
         changed = Path(path)
-        for folder in [*self.folders, *self._scheduled]:
-            if changed.is_relative_to(folder):
-                return any(p.startswith(".") or p in SKIPPED_DIRS for p in changed.relative_to(folder).parts)
-        return False
+        holders = [folder for folder in [*self.folders, *self._scheduled] if changed.is_relative_to(folder)]
+        return bool(holders) and not any(reaches(folder, changed) for folder in holders)

@@ -133,15 +133,46 @@ def test_a_subfolder_of_an_indexed_folder_is_offered_the_collection_holding_it(w
     try:
         drop(window, tmp_path / "notes" / "trips")
         dialog = window.findChild(CollectionDialog)
-        assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
+        assert dialog.name.currentText() == "notes" and not dialog.overlap.isVisibleTo(dialog)  # one copy: no note
+        dialog.name.setEditText("trips")  # another name: the second copy it makes is said as it is typed
+        assert dialog.overlap.isVisibleTo(dialog)
         assert dialog.overlap.text() == (f"trips is already in collection “notes”, indexed from {tmp_path / 'notes'}."
-                                         " Adding it to “notes” keeps one copy of its files; another collection "
-                                         "holds a second.")
+                                         " Adding it to “trips” makes a second copy of its files, found twice when "
+                                         "both are searched; adding it to “notes” keeps one.")
+        dialog.name.setEditText("notes")
+        assert not dialog.overlap.isVisibleTo(dialog)
         dialog.reject()
         dialog.setParent(None)
         drop(window, tmp_path / "work")  # a folder no collection holds: its own name, no note
         dialog = window.findChild(CollectionDialog)
         assert dialog.name.currentText() == "work" and not dialog.overlap.isVisibleTo(dialog)
+        dialog.reject()
+        dialog.setParent(None)
+    finally:
+        window.collections_model.set_items([])
+
+
+def test_a_stopped_collections_own_folder_added_again_is_not_said_to_be_a_second_copy(window: MainWindow,
+                                                                                       tmp_path: Path) -> None:
+    """A stopped collection's row says "add its folder again to finish"; the dialog for that folder said it was
+    "already in collection “med12”… Adding it to “med12” keeps one copy of its files; another collection holds a
+    second": there was no other collection."""
+    from assistant.knowledge import CollectionInfo
+
+    (tmp_path / "med12").mkdir()
+    (tmp_path / "med12" / ".secret").mkdir()
+    stopped = CollectionInfo("med12", 11, 40, None, 0, "minilm", False, sources=(str(tmp_path / "med12"),),
+                             unfinished="stopped")
+    window.collections_model.set_items([stopped])
+    try:
+        drop(window, tmp_path / "med12")
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == "med12" and not dialog.overlap.isVisibleTo(dialog)
+        dialog.reject()
+        dialog.setParent(None)
+        drop(window, tmp_path / "med12" / ".secret")  # a hidden folder the collection's scan skips: its own name
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == "secret" and not dialog.overlap.isVisibleTo(dialog)
         dialog.reject()
         dialog.setParent(None)
     finally:

@@ -525,6 +525,32 @@ def test_a_folder_already_in_another_collection_is_said_before_it_is_indexed_aga
            "copy of those files" in err and f"holds {docs / 'sub'}, already indexed in collection 'bikes'" in err
 
 
+def test_a_hidden_folder_is_not_said_to_be_in_its_parents_collection_and_stays_there_once_added(
+        docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth index notes/.secret` was said to be in the collection of `notes` already, whose scan skips hidden
+    folders; indexed into it as the note advised, the next `hearth index notes` removed its files ("1 removed")."""
+    for skipped in (".secret", "node_modules"):
+        (docs / skipped).mkdir()
+        (docs / skipped / "hidden.md").write_text(f"The {skipped} hint is zebra-crossing-42.\n")
+    assert cli.main(["index", str(docs), "-c", "docs"]) == 0
+    capsys.readouterr()
+    for skipped in (".secret", "node_modules"):
+        assert cli.main(["index", str(docs / skipped), "-c", f"own-{skipped.strip('.')}"]) == 0
+        assert "note:" not in capsys.readouterr().err
+        assert cli.main(["index", str(docs / skipped), "-c", "docs", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["added"] == 1
+    assert cli.main(["index", str(docs), "-c", "docs", "--json"]) == 0  # an ordinary re-sync keeps them
+    synced = json.loads(capsys.readouterr().out)
+    assert (synced["added"], synced["changed"], synced["removed"]) == (0, 0, 0)
+    assert cli.main(["collections", "list", "--json"]) == 0
+    listed = next(c for c in json.loads(capsys.readouterr().out) if c["name"] == "docs")
+    assert listed["sources"] == [str(docs), str(docs / ".secret"), str(docs / "node_modules")]
+    assert cli.main(["search", "zebra-crossing-42", "-c", "docs", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    found = {Path(h["path"]).parent.name for h in hits if "zebra" in h["text"]}
+    assert found == {".secret", "node_modules"}
+
+
 def test_the_file_holding_the_word_or_code_searched_for_is_the_first_hit(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """What a QA pass found through `hearth search`: among 150 notes alike but for their codes, another note

@@ -57,6 +57,24 @@ def test_a_folder_behind_a_link_is_watched_too(tmp_path: Path) -> None:
         watcher.stop()
 
 
+def test_a_hidden_folder_watched_beside_its_parent_wakes_the_watcher(tmp_path: Path) -> None:
+    """A hidden folder indexed on its own into its parent's collection is one of its watched folders: its edits
+    were ignored as the parent's hidden ones, though a sync reads it."""
+    root = tmp_path / "watched"
+    for folder in (root / ".secret", root / ".git"):
+        folder.mkdir(parents=True)
+    changed = threading.Event()
+    watcher = FolderWatcher([root, root / ".secret"], changed.set, debounce_s=0.2).start()
+    try:
+        (root / ".git" / "index").write_text("ignored: inside a folder a sync skips")
+        time.sleep(0.6)
+        assert not changed.is_set()
+        (root / ".secret" / "note.txt").write_text("Edited in the hidden folder.\n")
+        assert changed.wait(10)
+    finally:
+        watcher.stop()
+
+
 def test_stop_waits_for_the_change_being_handled_and_none_runs_after(tmp_path: Path) -> None:
     """The settings watcher's handler can be loading a model; `hearth serve` stopped meanwhile went on to exit
     and crashed under it (SIGSEGV in llama.cpp's log callback, 4 runs in 10 of the Ctrl+C test)."""
