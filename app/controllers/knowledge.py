@@ -33,7 +33,7 @@ def _sync_ended(collection: str, p: Progress) -> str:
         return (f"Updating “{collection}” cancelled: {counted(left, 'changed file')} "
                 f"{'keeps its' if left == 1 else 'keep their'} old text until the "
                 "folder changes again or Hearth starts again.")
-    return f"Updating “{collection}” {p.message}."
+    return f"Updating “{collection}” {p.message.rstrip('.')}."  # "failed: … (folder).." ended twice
 
 
 def collection_status(info: Any) -> str:
@@ -105,6 +105,9 @@ class KnowledgeController(QObject):
             changes = f" ({changes_text(self.last)})" if self.last is not None and self.last.changes else ""
             self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}." if complete else
                               f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)
+        gone = {c.name for c in self.model.items()} - {c.name for c in infos}
+        if self.panel.collection in gone and not self.indexing and self.syncing is None:
+            self.panel.hide()  # "“notes” is up to date." stayed about a collection a terminal had removed
         self.model.set_items(infos)
         self._reread_for = None
         self.composer.set_collections([c.name for c in infos])

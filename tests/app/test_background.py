@@ -201,6 +201,12 @@ def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(wind
     assert panel.title.text() == ("Updating “notes” cancelled: 44 changed files keep their old text until the "
                                   "folder changes again or Hearth starts again.")
     assert panel.detail.text() == "16 / 60 files done" and panel.cancel_button.text() == "Close"
+    # a failure's sentence ends once (it ended "… (/home/ana/w).." with the core's full stop and the panel's)
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 1, 5, "files")))
+    knowledge.synced(CollectionSynced("notes", Progress("sync", 0, message="failed: None of the folders of "
+                                                        "collection 'notes' exist any more (/home/ana/w).")))
+    assert panel.title.text() == ("Updating “notes” failed: None of the folders of collection 'notes' exist any "
+                                  "more (/home/ana/w).")
 
 
 @pytest.mark.slow
@@ -232,9 +238,11 @@ def test_a_collection_unwatched_or_removed_from_a_terminal_is_shown_so(
     qtbot.waitUntil(lambda: not window.collections_model.items()[0].watched, timeout=15_000)
     elsewhere.set_watch("letters", True)
     qtbot.waitUntil(lambda: window.collections_model.items()[0].watched, timeout=15_000)
+    assert not window.sidebar.indexing.isHidden()  # "“letters” is ready: …"
     elsewhere.drop_collection("letters")
     elsewhere.close()
     qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=15_000)
+    assert window.sidebar.indexing.isHidden()  # its summary stayed, about a collection that is gone
 
 
 def test_a_collection_unwatched_and_watched_again_between_two_looks_is_shown_watched(
