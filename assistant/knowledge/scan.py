@@ -66,6 +66,17 @@ def reaches(root: Path, path: Path) -> bool:
     return path.is_relative_to(root) and not any(map(skipped, path.relative_to(root).parts))
 
 
+def leads_around(link: Path, root: Path) -> bool:
+    """Whether ``link`` (a link to a folder, below ``root``) leads to a folder holding ``root``: followed, it took
+    in all of that folder ("travel/loop -> .." indexed the whole of notes into the travel collection, as
+    travel/loop/…). A link to ``root`` itself is a loop, which the scan passes by on its own."""
+    try:
+        target, real = link.resolve(), root.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return real != target and real.is_relative_to(target)
+
+
 def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bool]) -> ScanResult:
     result = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
@@ -111,6 +122,9 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
                     continue
                 if depth >= MAX_DEPTH:
                     result.skipped.append((shown(path), f"nested more than {MAX_DEPTH} folders deep (not indexed)"))
+                elif entry.is_symlink() and leads_around(path, root):
+                    result.skipped.append((shown(path), f"a link to {shown(path.resolve())}, which holds the folder "
+                                                        "being indexed (not followed)"))
                 else:
                     _enter(path, depth + 1, stack, result, seen)
             elif entry.is_file():

@@ -16,7 +16,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from assistant.knowledge.scan import reaches, skipped, source_path
+from assistant.knowledge.scan import leads_around, reaches, skipped, source_path
 
 
 class FolderWatcher(FileSystemEventHandler):
@@ -60,7 +60,8 @@ class FolderWatcher(FileSystemEventHandler):
         found: list[Path] = []
         for parent, dirs, _files in os.walk(folder, onerror=lambda _exc: None):
             dirs[:] = [d for d in dirs if not skipped(d)]
-            found += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))]
+            found += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))
+                      and not leads_around(Path(parent, d), folder)]
         return found
 
     def start(self) -> FolderWatcher:

@@ -61,6 +61,23 @@ def test_symlink_loops_end_and_each_file_is_found_once(tmp_path: Path) -> None:
     assert result.roots == [str(tmp_path), str(tmp_path / "a")]
 
 
+def test_a_link_to_a_folder_around_the_one_indexed_is_not_followed(tmp_path: Path) -> None:
+    """"travel/loop -> .." took all of notes into the travel collection, as travel/loop/…; it is said instead. A
+    link to another folder elsewhere is still followed."""
+    notes, elsewhere = tmp_path / "notes", tmp_path / "elsewhere"
+    (notes / "travel").mkdir(parents=True)
+    elsewhere.mkdir()
+    (notes / "greenhouse.txt").write_text("greenhouse")
+    (notes / "travel" / "rome.txt").write_text("rome")
+    (elsewhere / "far.txt").write_text("far")
+    (notes / "travel" / "loop").symlink_to("..", target_is_directory=True)
+    (notes / "travel" / "far").symlink_to(elsewhere, target_is_directory=True)
+    result = _scan(notes / "travel")
+    assert sorted(Path(f.path).name for f in result.files) == ["far.txt", "rome.txt"]
+    assert result.skipped == [(str(notes / "travel" / "loop"), f"a link to {notes}, which holds the folder being "
+                                                               "indexed (not followed)")]
+
+
 def test_a_link_to_a_file_found_under_its_own_name_is_left_out(tmp_path: Path) -> None:
     """Both names were indexed, one passage twice, and search cited it by the link's name ("crlf-link.md",
     read first) while the file itself was never shown; a link to a file elsewhere is still indexed."""
