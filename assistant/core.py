@@ -920,7 +920,8 @@ class Assistant:
 
         k = k or self.settings.knowledge.top_k
         hits = self.knowledge.search(text, collections or None, k, folder, mode)  # type: ignore[arg-type]
-        return Hits((dc_replace(h, n=i) for i, h in enumerate(hits, start=1)), hits.only, hits.why)
+        return Hits((dc_replace(h, n=i) for i, h in enumerate(hits, start=1)), hits.only, hits.why,
+                    hits.unfinished)
 
     def collections(self) -> list[CollectionInfo]:
         return self.knowledge.collections()

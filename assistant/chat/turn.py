@@ -145,7 +145,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         found = parts.search(text, options.collections) if options.collections else None
         # a hybrid search that could read only the keyword index (or only the vectors): the answer goes on, and
         # says so
-        citations, partial = (list(found), found.partial()) if found is not None else ([], "")
+        citations, partial, unfinished = ((list(found), found.partial(), found.unfinished) if found is not None
+                                          else ([], "", ""))
         try:
             memories = memory.relevant(text) if memory is not None else []
             if replaced:  # not what was learned from the question it replaces: /retry of "I work as a nurse in
@@ -191,6 +192,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             yield Notice("memory", f"Answered without your memory: {memory_trouble}")
         if partial:
             yield Notice("knowledge", f"Searched your files {partial}")
+        if unfinished:
+            yield Notice("knowledge", unfinished)
         if memories:
             yield MemoriesUsed(tuple(memories))
         if citations:

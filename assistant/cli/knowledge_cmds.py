@@ -194,15 +194,18 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _say_partial(hits: Hits, said: str = "") -> str:
     """Say (once per reason, over a file of queries) that a hybrid search searched by keyword (or meaning) only,
-    and why; returns what was said last."""
-    if (partial := hits.partial()) and partial != said:
-        err(f"hearth: searched {partial}")
+    and why, and that a collection searched is not fully indexed; returns what was said last."""
+    partial = "\n".join(line for line in (f"hearth: searched {hits.partial()}" if hits.only else "",
+                                          f"hearth: {hits.unfinished}" if hits.unfinished else "") if line)
+    if partial and partial != said:
+        err(partial)
     return partial or said
 
 
 def _partial_json(hits: Hits) -> dict[str, str]:
     """``--json``'s fields for a partial search (none for a whole one)."""
-    return {"only_by": hits.only, "only_because": hits.why} if hits.only else {}
+    return ({"only_by": hits.only, "only_because": hits.why} if hits.only else {}) | \
+        ({"unfinished": hits.unfinished} if hits.unfinished else {})
 
 
 def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from assistant.knowledge.errors import (
 from assistant.knowledge.records import CollectionInfo, Hits
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.scan import reaches, shown, source_path
-from assistant.knowledge.store import RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
+from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -220,6 +220,11 @@ class KnowledgeBase:
                     )
         if not rows or not text.strip():
             return Hits()
+        hits = self._ranked(rows, text, k, folder, mode)
+        hits.unfinished = " ".join(_unfinished(row) for row in rows if row.unfinished != RUN_ENDED)
+        return hits
+
+    def _ranked(self, rows: list[CollectionRow], text: str, k: int, folder: str | None, mode: SearchMode) -> Hits:
         names = [row.name for row in rows]
         under = _indexed_under(source_path(folder), rows) if folder else None
         if mode == "keyword":
@@ -324,6 +329,16 @@ def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ..
         return tuple(dict.fromkeys(str(n) for n in names))
     held = "; ".join(f"{row.name!r} from {', '.join(row.sources) or 'no folder'}" for row in rows)
     raise InputError(f"No collection searched was indexed from {folder} or from a folder in or around it ({held}).")
+
+
+def _unfinished(row: CollectionRow) -> str:
+    """Said beside a search of a collection whose last indexing run did not end (stopped, cut off, or running):
+    a search of one stopped after 1 file of 8 said nothing, as if the 7 held nothing that matched."""
+    how = "was stopped" if row.unfinished == RUN_STOPPED else "has not finished"
+    folders = " ".join(shlex.quote(s) for s in row.sources) or "FOLDER"
+    return (f"Collection {row.name!r} is not fully indexed (its last indexing run {how}): files not reached yet are "
+            f"not searched. `hearth index {folders} --collection {row.name}`, or adding its folder again in the "
+            "app, finishes it.")
 
 
 def repair_hint(row: CollectionRow) -> str:

@@ -123,9 +123,11 @@ class Hits(list[Citation]):
     passages and each front end says why beside them; refusing the search failed the answer the user asked
     for, though the message itself said keyword search worked."""
 
-    def __init__(self, hits: Iterable[Citation] = (), only: str = "", why: str = "") -> None:
+    def __init__(self, hits: Iterable[Citation] = (), only: str = "", why: str = "", unfinished: str = "") -> None:
         super().__init__(hits)
         self.only, self.why = only, why
+        #: what a collection searched lacks: its last indexing run did not end (said with what finishes it)
+        self.unfinished = unfinished
 
     def partial(self) -> str:
         """How the search was partial, after "searched": "by keyword only: <why>" ("" when it was not)."""

@@ -597,10 +597,21 @@ def test_an_unfinished_indexing_run_is_listed_with_what_finishes_it(docs: Path,
         assert cli.main(["collections", "list"]) == 0
         out = capsys.readouterr().out
         assert f"  UNFINISHED: its last indexing run {says}" in out and "--collection docs`" in out, out
+        # a search of it says so too (one stopped after 1 file of 8 said nothing, as if the 7 held no match)
+        assert cli.main(["search", "bicycle", "-c", "docs", "--json"]) == 0
+        out, err = capsys.readouterr()
+        assert err.startswith("hearth: Collection 'docs' is not fully indexed (its last indexing run "), err
+        assert f"`hearth index {docs} --collection docs`" in json.loads(out)["unfinished"]
+    assert cli.main(["ask", "Where is the bicycle lock?", "--collection", "docs", "--max-tokens", "4", "--json"]) == 0
+    notices = json.loads(capsys.readouterr().out)["notices"]
+    assert any(n["kind"] == "knowledge" and "'docs' is not fully indexed" in n["message"] for n in notices), notices
     assert cli.main(["index", str(docs), "--collection", "docs"]) == 0
     capsys.readouterr()
     assert cli.main(["collections", "list"]) == 0
     assert "UNFINISHED" not in capsys.readouterr().out
+    assert cli.main(["search", "bicycle", "-c", "docs", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "unfinished" not in json.loads(out)
 
 
 def test_a_search_that_matched_no_word_says_its_hits_are_only_nearest_in_meaning(
