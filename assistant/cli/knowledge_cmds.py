@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import time
@@ -188,8 +189,19 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
               + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else f"  {section(h.heading)}".rstrip())
               + f"  score {h.score:.4f}"
               + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
-        print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+        print(f"    {_preview(snippet, args.text)}")
     return 0
+
+
+def _preview(text: str, query: str, width: int = 240) -> str:
+    """``width`` characters of a passage, around the longest word of ``query`` it holds (the rarest, likely):
+    its first 240 were shown, and a code found on line 9,000 of a log was cut off with "…" before it appeared."""
+    if len(text) <= width:
+        return text
+    words = sorted(re.findall(r"[^\W_][\w\-.]*[^\W_]", query), key=len, reverse=True)
+    at = next((m.start() for w in words if (m := re.search(re.escape(w), text, re.IGNORECASE))), 0)
+    start = max(0, min(at - width // 3, len(text) - width))
+    return f"{'…' if start else ''}{text[start:start + width]}{'…' if start + width < len(text) else ''}"
 
 
 def _say_partial(hits: Hits, said: str = "") -> str:

@@ -703,3 +703,19 @@ def test_a_bad_collection_name_is_refused_before_any_note_about_a_second_copy(
     assert cli.main(["index", str(docs), "-c", "My Notes"]) == 2
     err = capsys.readouterr().err
     assert "not a valid collection name" in err and "note:" not in err
+
+
+def test_a_hit_is_previewed_around_the_code_searched_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The preview was the passage's first 240 characters: a code found deep in a log was cut off with "…"
+    before it appeared."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    lines = [f"10:{n:02d} ok {n}" for n in range(40)]  # short lines: one passage holds them all
+    lines[33] = "10:33 ERROR ZORBLAX_FAILURE in the pump controller, restart needed"
+    (folder / "server.log").write_text("\n".join(lines) + "\n")
+    assert cli.main(["index", str(folder), "-c", "logs"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "ZORBLAX_FAILURE", "-c", "logs", "-k", "1"]) == 0
+    preview = capsys.readouterr().out.splitlines()[1].strip()
+    assert "ERROR ZORBLAX_FAILURE in the pump controller" in preview and preview.startswith("…"), preview
+    assert len(preview) <= 242
