@@ -73,6 +73,7 @@ class _Tally:
     partial_bytes: float = 0.0  # of the batch being embedded now, by the share of its passages embedded
     partial_chunks: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    vanished: set[str] = field(default_factory=set)  # deleted or renamed since the scan: gone, not skipped
     added: int = 0  # files read for the first time (skipped ones are not counted: they are listed)
     changed: int = 0  # files read again for new content (not those whose timestamp alone changed)
     started: float = field(default_factory=time.monotonic)
@@ -177,7 +178,7 @@ class IndexJob:
             self._cancelled()
             yield tally.event("cancelled")
             return
-        present = {f.path for f in found.files}
+        present = {f.path for f in found.files} - tally.vanished
         gone = [p for p in known if p not in present and _under_any(p, found.roots)
                 and not _under_any(p, found.unknown)]
         self.store.remove_files(self.collection, gone)
@@ -235,6 +236,12 @@ class IndexJob:
         signature = self.chunker.signature
         try:
             data = Path(f.path).read_bytes()
+        except FileNotFoundError:  # deleted or renamed away since the scan (the watcher's next sync finds a new
+            # name): it was "skipped …: No such file or directory", and counted so until the next sync
+            tally.vanished.add(f.path)
+            tally.done_files += 1
+            tally.work_bytes -= f.size
+            return
         except OSError as exc:
             state = FileState(f.path, f.size, f.mtime_ns, "", signature)
             self._skip(state, exc.strerror or str(exc), batch, tally)

@@ -452,3 +452,30 @@ def test_a_subfolder_indexed_again_keeps_the_rest_of_its_collection(kb: Knowledg
     assert list(kb.index([folder / "notes"], "n"))[-1].message == "done"
     assert list(kb.index([folder], "n"))[-1].message == "done"
     assert kb.collections()[1].sources == (str(folder),)
+
+
+def test_a_file_deleted_or_renamed_after_the_scan_is_gone_not_skipped(kb: KnowledgeBase, sync, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file deleted (or renamed away) while a run went on was "skipped …: No such file or directory", and the
+    collection said "1 skipped" until its next sync; the file it held before stayed in the index meanwhile."""
+    from assistant.knowledge import sync as sync_module
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"n{n}.txt").write_text(f"Note {n}: the boat is moored at pier {n}.\n")
+    assert sync(folder).errors == ()
+    (folder / "n1.txt").write_text("Note 1 changed: the boat moved to pier 9.\n")
+    (folder / "n3.txt").write_text("Note 3: a new one.\n")
+    scan = sync_module.scan
+
+    def scan_then_delete(*args, **kwargs):  # the user deletes both while the run reads the others
+        found = scan(*args, **kwargs)
+        (folder / "n1.txt").unlink()
+        (folder / "n3.txt").unlink()
+        return found
+
+    monkeypatch.setattr(sync_module, "scan", scan_then_delete)
+    done = sync(folder)
+    assert done.message == "done" and done.errors == () and done.done == done.total, done
+    assert sorted(Path(p).name for p in kb.store.file_states("default")) == ["n0.txt", "n2.txt"]
