@@ -479,3 +479,17 @@ def test_a_file_deleted_or_renamed_after_the_scan_is_gone_not_skipped(kb: Knowle
     done = sync(folder)
     assert done.message == "done" and done.errors == () and done.done == done.total, done
     assert sorted(Path(p).name for p in kb.store.file_states("default")) == ["n0.txt", "n2.txt"]
+
+
+def test_the_eta_takes_reading_and_embedding_each_at_its_own_pace() -> None:
+    """One 5 MB log took 11 s to split into passages before its first were embedded: that time counted in the
+    embedding's pace, and the first estimate said "about 54 min left" where 19 were."""
+    import time
+
+    from assistant.knowledge.sync import _Tally
+
+    tally = _Tally(total_files=2, work_bytes=2000, started=time.monotonic() - 21.0)
+    tally.read_s, tally.read_bytes = 11.0, 1000  # the first file read and split in 11 s
+    tally.partial_bytes = 100.0  # then a tenth of the work embedded in 10 s
+    eta = tally.event("reading").eta_s
+    assert eta == pytest.approx(1900 / 10 + 1000 / (1000 / 11), rel=0.01), eta  # 190 s embedding + 11 s reading
