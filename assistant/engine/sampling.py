@@ -136,14 +136,20 @@ def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
     """GBNF that only admits JSON matching ``schema`` (llama.cpp's own schema converter), carrying the schema.
 
     A keyword the converter would skip is refused (ValueError): ``{"minimum": 5}`` gave 3, ``format: email`` any
-    text, while the answer was said to match the schema by construction. So is a ``$ref`` it cannot follow."""
+    text, while the answer was said to match the schema by construction. So is a ``$ref`` it cannot follow, and
+    a NaN or Infinity in the schema (``"enum": [NaN, 1]`` made a grammar that admits the answer ``NaN``)."""
     if skipped := _unenforced(schema):
         raise ValueError(f"the answer is held to the schema by a grammar (llama.cpp's schema converter), which has no "
                          f"rule for {', '.join(skipped[:5])}: remove that from the schema and check such values "
                          "yourself.")
     if problem := _ref_problem(schema, schema):
         raise ValueError(problem)
-    grammar = JsonGrammar(json_schema_to_gbnf(json.dumps(schema)).replace(_STRING_CHAR, _JSON_STRING_CHAR))
+    try:
+        text = json.dumps(schema, allow_nan=False)
+    except ValueError:
+        raise ValueError("the schema holds NaN or Infinity, which JSON has not (an answer held to it could be "
+                         "NaN, which no JSON reader takes): write finite numbers in it.") from None
+    grammar = JsonGrammar(json_schema_to_gbnf(text).replace(_STRING_CHAR, _JSON_STRING_CHAR))
     grammar.schema = schema
     return grammar
 

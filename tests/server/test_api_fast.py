@@ -509,6 +509,13 @@ def test_nan_and_infinity_are_refused_as_not_numbers(server: httpx.Client) -> No
     bias = server.post("/chat/completions", content=f'{{{hi}, "logit_bias": {{"42": NaN}}}}',
                        headers={"Content-Type": "application/json"}).json()["error"]
     assert bias["param"] == "logit_bias.42" and "NaN is not one" in bias["message"], bias
+    # inside a schema too: `"enum": [NaN, 1]` made a grammar that admitted the answer NaN
+    schema = '{"type": "json_schema", "json_schema": {"name": "n", "schema": {"enum": [NaN, 1]}}}'
+    refused = server.post("/chat/completions", content=f'{{{hi}, "response_format": {schema}}}',
+                          headers={"Content-Type": "application/json"})
+    error = refused.json()["error"]
+    assert refused.status_code == 400 and error["param"] == "response_format", refused.text
+    assert error["message"].startswith("The JSON schema cannot be used: the schema holds NaN or Infinity"), error
 
 
 def test_a_schema_reference_that_cannot_be_followed_is_said_so(client: openai.OpenAI) -> None:
