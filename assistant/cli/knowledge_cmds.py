@@ -251,8 +251,7 @@ def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:
 
 def _index_command(info: CollectionInfo) -> str:
     """The command that re-syncs a collection from its recorded folders (it repairs and re-indexes too)."""
-    folders = " ".join(shlex.quote(s) for s in info.sources) or "FOLDER"
-    return f"`hearth index {folders} --collection {info.name}`"
+    return f"`{info.index_command()}`"
 
 
 def _read_queries(path: Path) -> Iterator[tuple[int, Any, str, int | None, str]]:

@@ -8,7 +8,6 @@ system libraries) runs before any Qt import and is also what ``make run`` and ``
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -227,7 +226,7 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
     for info in infos:
         name = info.name
         # the command with its folders (it read "hearth index … --collection NAME", which no shell runs)
-        again = f"hearth index {' '.join(shlex.quote(s) for s in info.sources) or 'FOLDER'} --collection {name}"
+        again = info.index_command()
         gone = info.missing_sources
         if info.needs_reindex:
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r} was indexed with another embedder "

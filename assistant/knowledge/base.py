@@ -7,7 +7,6 @@ the model, and neither does re-syncing a folder in which nothing changed.
 from __future__ import annotations
 
 import logging
-import shlex
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
@@ -27,7 +26,7 @@ from assistant.knowledge.errors import (
     VectorStoreDamagedError,
     VectorStoreUnavailableError,
 )
-from assistant.knowledge.records import CollectionInfo, Hits
+from assistant.knowledge.records import CollectionInfo, Hits, index_command
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.scan import reaches, shown, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
@@ -335,14 +334,12 @@ def _unfinished(row: CollectionRow) -> str:
     """Said beside a search of a collection whose last indexing run did not end (stopped, cut off, or running):
     a search of one stopped after 1 file of 8 said nothing, as if the 7 held nothing that matched."""
     how = "was stopped" if row.unfinished == RUN_STOPPED else "has not finished"
-    folders = " ".join(shlex.quote(s) for s in row.sources) or "FOLDER"
     return (f"Collection {row.name!r} is not fully indexed (its last indexing run {how}): files not reached yet are "
-            f"not searched. `hearth index {folders} --collection {row.name}`, or adding its folder again in the "
-            "app, finishes it.")
+            f"not searched. `{index_command(row.name, row.sources)}`, or adding its folder again in the app, "
+            "finishes it.")
 
 
 def repair_hint(row: CollectionRow) -> str:
     """How to repair a damaged collection, with the exact command for its recorded folders."""
-    folders = " ".join(shlex.quote(s) for s in row.sources) or "FOLDER"
-    return (f"Re-sync it to repair it (`hearth index {folders} --collection {row.name}`, or add its folder "
-            "again in the app): only what is missing is embedded again; keyword search works meanwhile.")
+    return (f"Re-sync it to repair it (`{index_command(row.name, row.sources)}`, or add its folder again in the "
+            "app): only what is missing is embedded again; keyword search works meanwhile.")

@@ -5,6 +5,7 @@ All are frozen dataclasses (pure values) so they can cross threads, be logged an
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -161,6 +162,10 @@ class CollectionInfo:
     #: dying, or running now: finished by the next long-lived Hearth) or "stopped" (by the user: left so)
     unfinished: str = ""
 
+    def index_command(self) -> str:
+        """The command that re-syncs it from its recorded folders (see :func:`index_command`)."""
+        return index_command(self.name, self.sources)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -208,3 +213,9 @@ def overlaps(paths: Sequence[Path], infos: Sequence[CollectionInfo], into: str |
         return found
     held = {o.path for o in found if o.collection == into and o.inside}
     return [o for o in found if o.collection != into and o.path not in held]
+
+
+def index_command(name: str, sources: Sequence[str]) -> str:
+    """The command that re-syncs collection ``name`` from its recorded folders (it finishes, repairs and
+    re-indexes too), as the listings, search, doctor and the repair hints give it."""
+    return f"hearth index {' '.join(shlex.quote(s) for s in sources) or 'FOLDER'} --collection {name}"
