@@ -158,6 +158,9 @@ class Progress:
     item_total: int = 0
     item_files: int = 1  # files embedded together with their passages (item is the last of them)
     item_cut: float | None = None  # share of it cut into passages, while a large one is cut (a 20 MB line: minutes)
+    #: The share of the job's work done (an indexing run's bytes embedded, a large file's passages counted as
+    #: they embed), for a bar that moves while one large file takes minutes and the files done stand still.
+    share: float | None = None
     #: An indexing run's files read for the first time, read again for new content, and gone (its last event):
     #: a re-run that found nothing new printed the same summary as the first run.
     changes: tuple[int, int, int] | None = None

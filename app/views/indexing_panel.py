@@ -7,6 +7,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 
 from assistant.events import Progress, counted, reading, time_left
 
+#: The bar's steps when it shows a share of the work (fine enough to move every embedded batch of a large file).
+_STEPS = 1000
+
 
 class IndexingPanel(QFrame):
     cancelRequested = Signal()
@@ -70,7 +73,11 @@ class IndexingPanel(QFrame):
     def update_progress(self, progress: Progress) -> None:
         self._last = progress
         total = int(progress.total or 0)
-        if total:
+        if progress.share is not None:  # by the work done: by whole files it stood at 0 / 1 while one large
+            # file embedded for minutes (the text below still counts files)
+            self.bar.setRange(0, _STEPS)
+            self.bar.setValue(round(progress.share * _STEPS))
+        elif total:
             self.bar.setRange(0, total)
             self.bar.setValue(int(progress.done))
         self.detail.setText(_detail(progress, with_eta=True))

@@ -75,7 +75,7 @@ _LOG_EVERY_S = 30.0  # how often the progress is said on a stderr that is not a 
 def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     """Drive an indexing job with a progress bar on stderr; returns its last event."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, Progress, TextColumn
     from rich.table import Column
 
     last = ProgressEvent("index", 0)
@@ -90,8 +90,8 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     # file name took the line and cut every column ("indexi… fi… 7.1 chunks… about 1 min 19 s l…").
     room = console.width - _PROGRESS_TEXT
     bar_width = min(40, room - 30) if room >= 44 else max(10, room)
-    columns = [text("{task.description}"), BarColumn(bar_width=bar_width),
-               MofNCompleteColumn(table_column=Column(no_wrap=True)), text("{task.fields[unit]}"),
+    columns = [text("{task.description}"), BarColumn(bar_width=bar_width), text("{task.fields[count]}"),
+               text("{task.fields[unit]}"),
                text("{task.fields[rate]}"), text("{task.fields[eta]}")]
     if room >= 44:
         columns.append(text("{task.fields[file]}", max_width=room - bar_width - 1, overflow="ellipsis"))
@@ -99,10 +99,13 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     # line now and then (an hour-long run logged to a file said nothing until it ended)
     logged = time.monotonic()
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("indexing", total=None, unit="", rate="", eta="", file="")
+        task = bar.add_task("indexing", total=None, count="", unit="", rate="", eta="", file="")
         for last in events:
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
-            bar.update(task, completed=last.done, total=last.total, unit=last.unit, rate=rate,
+            count = f"{last.done:.0f}/{last.total:.0f}" if last.total else ""
+            # the bar by the work done, the count by files: by files it stood at 0/1 while one large file embedded
+            done, total = (last.share, 1.0) if last.share is not None else (last.done, last.total)
+            bar.update(task, completed=done, total=total, count=count, unit=last.unit, rate=rate,
                        eta=time_left(last.eta_s), file=reading(last))
             if not console.is_terminal and last.total and time.monotonic() - logged >= _LOG_EVERY_S:
                 logged = time.monotonic()

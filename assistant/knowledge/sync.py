@@ -97,9 +97,10 @@ class _Tally:
             if self.read_bytes < self.work_bytes and reading > 0 and self.read_bytes:
                 eta += (self.work_bytes - self.read_bytes) / (self.read_bytes / reading)
         rate = (self.chunks + self.partial_chunks) / elapsed
+        share = min(1.0, done / self.work_bytes) if self.work_bytes else None
         return Progress(JOB, self.done_files, self.total_files, "files", rate=rate, eta_s=eta, message=message,
                         errors=tuple(self.errors), item=item, item_done=item_done, item_total=item_total,
-                        item_files=item_files, item_cut=item_cut)
+                        item_files=item_files, item_cut=item_cut, share=share)
 
 
 class IndexJob:

@@ -45,7 +45,7 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     panel = window.sidebar.indexing
     assert panel.isVisible()
     qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=120_000)
-    assert panel.bar.value() == panel.bar.maximum() == 3 and "ready" in panel.title.text()
+    assert panel.bar.value() == panel.bar.maximum() > 0 and "ready" in panel.title.text()
     # the counts `hearth index` prints: the garbage PDF is skipped, not counted as indexed (it said "3 files")
     qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (2 added).")
     assert panel.errors_button.isVisible() and window.ctl.knowledge.errors[0][0].endswith("garbage.pdf")

@@ -436,6 +436,9 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
                        item=str(Path("/n/logs/huge.log").resolve()), item_done=448, item_total=3136)
     panel.update_progress(reading)
     assert panel.detail.text().endswith("\nReading huge.log (448 of 3,136 passages embedded)"), panel.detail.text()
+    assert panel.bar.value() / panel.bar.maximum() == 3 / 28  # by files while the work done is not known
+    panel.update_progress(replace(reading, share=0.4))  # by the work done: it stood at 3 / 28 while huge.log embedded
+    assert panel.bar.value() / panel.bar.maximum() == 0.4 and panel.detail.text().startswith("3 / 28 files done")
     panel.update_progress(replace(reading, item_done=0, item_total=0, item_cut=0.35))  # a 20 MB line is cut first
     assert panel.detail.text().endswith("\nReading huge.log (35% split into passages)"), panel.detail.text()
     panel.update_progress(replace(reading, message="scanning done", item="", item_done=0, item_total=0))

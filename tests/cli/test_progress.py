@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from assistant.cli.knowledge_cmds import render_progress
@@ -25,6 +26,23 @@ def test_indexing_progress_on_a_terminal_shows_the_cores_eta(monkeypatch, capsys
     err = capsys.readouterr().err
     assert "43/400" in err and "files" in err and "about 1 min 15 s left" in err
     assert "huge.log (448 of 3,136 passages embedded)" in err
+
+
+def test_the_terminal_bar_moves_while_one_large_file_embeds(monkeypatch, capsys) -> None:
+    """The bar follows the work done (bytes embedded), the count the files: by files the bar stood empty at
+    "0/1" while one large file embedded for minutes."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def slowly():
+        yield Progress("index", 0, 1, "files", rate=3.2, eta_s=75, message="reading", item="/notes/huge.log",
+                       item_done=1568, item_total=3136, share=0.5)
+        time.sleep(0.3)
+
+    render_progress(slowly())
+    frame = next(f for f in capsys.readouterr().err.split("\r") if "0/1 files" in f)
+    filled, empty = re.search(r"\x1b\[91m(━+)\x1b\[0m\x1b\[90m╺\x1b\[0m\x1b\[90m(━+)", frame).groups()
+    assert abs(len(filled) - len(empty)) <= 1, frame
 
 
 def test_indexing_progress_to_a_log_file_is_a_plain_line_now_and_then(monkeypatch, capsys) -> None:

@@ -320,7 +320,10 @@ def test_one_large_file_shows_progress_and_an_eta_while_it_is_embedded(kb: Knowl
     assert len(inside) >= 3 and all(e.done == 0 and e.eta_s is not None and e.rate for e in inside)
     assert all(e.message == "reading" and e.item == str(folder / "log.txt") for e in inside)
     assert [e.item_done for e in inside] == sorted(e.item_done for e in inside) and inside[-1].item_total > 8
-    assert events[-1].message == "done" and events[-1].done == 1
+    # the share of the work done moves with the passages embedded (the bars follow it; by files they stood at 0/1)
+    shares = [e.share for e in inside]
+    assert shares == sorted(shares) and 0 < shares[0] < shares[-1] <= 1, shares
+    assert events[-1].message == "done" and events[-1].done == 1 and events[-1].share == 1.0
 
 
 def test_what_another_process_indexes_is_found_by_a_search_already_running(
