@@ -22,6 +22,9 @@ from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
 from assistant.events import Cancel, CollectionSynced, Progress, changes_text, counted
 
+#: How often the list is read again while this window's run fills a collection (its counts grow).
+_LIST_EVERY_S = 5.0
+
 
 def _sync_ended(collection: str, p: Progress) -> str:
     """How a background update ended. A cancelled one said only "cancelled", and the list then looked up to date
@@ -38,9 +41,12 @@ def _sync_ended(collection: str, p: Progress) -> str:
 
 def collection_status(info: Any) -> str:
     # "16 files · never synced" after a first run was stopped read as if the 16 were not there
+    running = getattr(info, "unfinished", "") == "running"
     synced = time.strftime("%d %b %H:%M", time.localtime(info.last_sync)) if info.last_sync else \
-        "first sync not finished" if info.files else "never synced"
+        "being indexed now" if running else "first sync not finished" if info.files else "never synced"
     status = f"{counted(info.files, 'file')} · {counted(info.chunks, 'chunk')} · {synced}"
+    if running and info.last_sync:
+        status += " · being indexed now"
     if info.errors:  # "skipped", as the indexing panel says: an empty file is no error
         status += f" · {info.errors:,} skipped"
     if getattr(info, "watched", False):
@@ -82,6 +88,7 @@ class KnowledgeController(QObject):
         self.running: str | None = None  # the collection this window's indexing run adds to
         self._remove_after: str | None = None  # removed once that run has stopped (see remove)
         self._queue: list[tuple[list[Path], str]] = []  # dropped while a run went on: each runs after it
+        self._listed = 0.0  # when the list was last read for the run going on (see _progress)
         #: (the collections the core said are watched, those the rows said so) that the list is being read for
         self._reread_for: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         panel.cancelRequested.connect(self._cancel_or_close)
@@ -140,6 +147,7 @@ class KnowledgeController(QObject):
         self.panel.set_queued([name for _, name in self._queue])
         self.cancel = cancel = Cancel()
         self.errors, self.last, self.syncing, self.running = [], None, None, collection
+        self._listed = -_LIST_EVERY_S
         self.panel.start(collection)
         self.workers.indexing.submit(Job(lambda: self.assistant.index(paths, collection, cancel, watch=True),
                                          on_item=self._progress, on_done=lambda _: self._finished(collection),
@@ -149,6 +157,11 @@ class KnowledgeController(QObject):
         self.last = progress
         self.errors = list(progress.errors)
         self.panel.update_progress(progress)
+        # the collection's row while it fills (a new one had none until its first run ended, minutes for a
+        # large folder, and could not be ticked to ask about what was indexed so far)
+        if progress.total and time.monotonic() - self._listed >= _LIST_EVERY_S:
+            self._listed = time.monotonic()
+            self.refresh()
 
     def _finished(self, collection: str) -> None:
         self.cancel = self.running = None

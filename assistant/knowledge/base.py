@@ -52,6 +52,10 @@ class KnowledgeBase:
         self._reranker = reranker
         self._chunker: Chunker | None = None
         self._lock = threading.Lock()
+        #: the collections this process's indexing runs add to now (with their runs' count): listed as
+        #: "running", not as cut off
+        self._running: dict[str, int] = {}
+        self._running_lock = threading.Lock()
 
     # --- models, loaded on first need ----------------------------------------------------------------
     @property
@@ -170,8 +174,19 @@ class KnowledgeBase:
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
                        flush_chunks=4 * self.batch_size, watch=watch)
         not_found = tuple((shown(source_path(p)), "not found (nothing was indexed from it)") for p in typos)
-        for event in job.run():
-            yield dc_replace(event, errors=not_found + event.errors) if not_found else event
+        self._count_run(collection, 1)
+        try:
+            for event in job.run():
+                yield dc_replace(event, errors=not_found + event.errors) if not_found else event
+        finally:
+            self._count_run(collection, -1)
+
+    def _count_run(self, collection: str, step: int) -> None:
+        with self._running_lock:
+            if runs := self._running.get(collection, 0) + step:
+                self._running[collection] = runs
+            else:
+                del self._running[collection]
 
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
         """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
@@ -220,7 +235,8 @@ class KnowledgeBase:
         if not rows or not text.strip():
             return Hits()
         hits = self._ranked(rows, text, k, folder, mode)
-        hits.unfinished = " ".join(_unfinished(row) for row in rows if row.unfinished != RUN_ENDED)
+        hits.unfinished = " ".join(_unfinished(row, row.name in self._running) for row in rows
+                                   if row.unfinished != RUN_ENDED)
         return hits
 
     def _ranked(self, rows: list[CollectionRow], text: str, k: int, folder: str | None, mode: SearchMode) -> Hits:
@@ -295,7 +311,8 @@ class KnowledgeBase:
                               watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
                               missing_vectors=missing_vectors,
                               missing_sources=tuple(s for s in row.sources if not Path(s).exists()),
-                              unfinished=_UNFINISHED.get(row.unfinished, ""))
+                              unfinished="running" if row.name in self._running and row.unfinished != RUN_ENDED
+                              else _UNFINISHED.get(row.unfinished, ""))
 
 
 def _skipped_in(folders: list[Path], sources: Iterable[str]) -> list[Path]:
@@ -330,9 +347,13 @@ def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ..
     raise InputError(f"No collection searched was indexed from {folder} or from a folder in or around it ({held}).")
 
 
-def _unfinished(row: CollectionRow) -> str:
+def _unfinished(row: CollectionRow, running: bool) -> str:
     """Said beside a search of a collection whose last indexing run did not end (stopped, cut off, or running):
-    a search of one stopped after 1 file of 8 said nothing, as if the 7 held nothing that matched."""
+    a search of one stopped after 1 file of 8 said nothing, as if the 7 held nothing that matched. One this
+    process indexes now is not sent to a command that would find it busy."""
+    if running:
+        return (f"Collection {row.name!r} is being indexed now: files not reached yet are not searched until the "
+                "run ends.")
     how = "was stopped" if row.unfinished == RUN_STOPPED else "has not finished"
     return (f"Collection {row.name!r} is not fully indexed (its last indexing run {how}): files not reached yet are "
             f"not searched. `{index_command(row.name, row.sources)}`, or adding its folder again in the app, "

@@ -158,8 +158,9 @@ class CollectionInfo:
     #: the indexed folders and files that are gone (deleted, or on a drive that is not plugged in): their
     #: passages stay searchable, and the listing says so (a watched folder deleted looked healthy)
     missing_sources: tuple[str, ...] = ()
-    #: how its last indexing run did not finish: "" (it finished), "interrupted" (cut off by Hearth closing or
-    #: dying, or running now: finished by the next long-lived Hearth) or "stopped" (by the user: left so)
+    #: how its last indexing run did not finish: "" (it finished), "running" (a run of this process adds to it
+    #: now), "interrupted" (cut off by Hearth closing or dying, or run by another process now: finished by the
+    #: next long-lived Hearth) or "stopped" (by the user: left so)
     unfinished: str = ""
 
     def index_command(self) -> str:
