@@ -933,6 +933,11 @@ class Assistant:
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         return self.knowledge.file_errors(collection)
 
+    def moved_source(self, path: str, text: str) -> str | None:
+        """Where a cited file that is gone is now, found by the passage ``text`` it held (see
+        ``KnowledgeBase.moved``); None when it exists or is not found."""
+        return self.knowledge.moved(path, text)
+
     def overlaps(self, paths: Sequence[Path], into: str | None = None,
                  infos: Sequence[CollectionInfo] | None = None) -> list[Overlap]:
         """Where ``paths`` hold files a collection (other than ``into``) holds already, for the front ends to

@@ -75,6 +75,7 @@ class ChatController(QObject):
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
         self._drafted: list[list[int]] = []  # [start, end) offsets of the streamed text from accepted drafts
         panel.closed.connect(composer.edit.setFocus)  # by Esc or its close button: the next key goes to the box
+        panel.fileMissing.connect(self._find_moved)
         self._render = QTimer(self)
         self._render.setSingleShot(True)
         self._render.setInterval(RENDER_INTERVAL_MS)
@@ -253,6 +254,11 @@ class ChatController(QObject):
             lambda: assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
                                   use_memory=use_memory, replace_from=replace_from),
             on_item=self._event, on_done=self._ended, on_failed=self._failed))
+
+    def _find_moved(self, passage: Passage) -> None:
+        """Ask the index where a cited file that is gone holds the passage now (off the GUI thread)."""
+        self.workers.io.submit(Job(lambda: self.assistant.moved_source(passage.path, passage.text),
+                                   on_done=lambda path: path and self.panel.moved_to(passage, path)))
 
     def _add(self, role: str, text: str, older: bool = False) -> MessageWidget:
         widget = self.view.add_message(role, text, older)

@@ -4,6 +4,7 @@ system viewer (at the page for PDFs), and the memories that were used for the an
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from app.views.widgets import isolated, ltr, section_title, tool_button
 
 class SourcePanel(QFrame):
     closed = Signal()
+    #: the shown passage's file is gone: whoever can ask the index where it is now answers with moved_to
+    fileMissing = Signal(object)
 
     def __init__(self, theme: Theme) -> None:
         super().__init__()
@@ -111,3 +114,17 @@ class SourcePanel(QFrame):
         self.open_button.setText("File not found")
         self.where.setText(f"{self.passage.path}\nThis file is no longer there: it was deleted or moved since "
                            "this answer. The passage above is what the model was given.")
+        self.fileMissing.emit(self.passage)
+
+    def moved_to(self, passage: Passage, path: str) -> None:
+        """``passage``'s file, gone, holds its text under ``path`` now (renamed or moved, found by a re-sync):
+        the button opens it there, at the same page. Ignored once another passage is shown."""
+        if passage is not self.passage:
+            return
+        fragment = passage.uri.partition("#")[2]
+        uri = Path(path).as_uri() + (f"#{fragment}" if fragment else "")
+        self.passage = replace(passage, path=path, uri=uri)
+        self.open_button.setEnabled(True)
+        self.open_button.setText("Open file")
+        self.open_button.setToolTip(uri)
+        self.where.setText(ltr(f"{path}\nMoved or renamed since this answer (it was {passage.path})."))

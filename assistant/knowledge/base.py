@@ -26,7 +26,7 @@ from assistant.knowledge.errors import (
     VectorStoreDamagedError,
     VectorStoreUnavailableError,
 )
-from assistant.knowledge.records import CollectionInfo, Hits, index_command
+from assistant.knowledge.records import CollectionInfo, Hits, chunk_hash, index_command
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
 from assistant.knowledge.scan import reaches, shown, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
@@ -271,6 +271,16 @@ class KnowledgeBase:
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         """(path, reason) of each file ``collection`` skipped when it was last indexed, by path."""
         return self.store.file_errors(self._row(collection).name)
+
+    def moved(self, path: str, text: str) -> str | None:
+        """Where the file ``path`` that held the passage ``text`` is now, when it is gone and a re-sync found the
+        passage in a file that exists (renamed or moved: a cited file renamed since said only "File not found");
+        one of the same name first. None when ``path`` exists or no such file is known."""
+        if Path(path).exists():
+            return None
+        found = [p for p in self.store.paths_holding(chunk_hash(text)) if p != path and Path(p).exists()]
+        same_name = [p for p in found if Path(p).name == Path(path).name]
+        return (same_name or found or [None])[0]
 
     def remove_collection(self, name: str) -> None:
         self._row(name)

@@ -5,6 +5,7 @@ All are frozen dataclasses (pure values) so they can cross threads, be logged an
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -13,6 +14,12 @@ from typing import Any, Literal
 
 from assistant.events import passage_place
 from assistant.knowledge.scan import reaches, source_path
+
+
+def chunk_hash(text: str) -> str:
+    """A passage's identity by its text: the same text in another file (a copy, a renamed file) is the same."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
 
 #: How a unit of text is split: ``markdown`` at headings, ``text``/``code`` at blank-line blocks, then lines.
 TextKind = Literal["text", "markdown", "code"]

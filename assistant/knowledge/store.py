@@ -771,6 +771,12 @@ class Store:
             "UNION ALL SELECT path, reason FROM scan_skips WHERE collection = ? ORDER BY path",
             (collection, collection))]
 
+    def paths_holding(self, chunk_hash: str) -> list[str]:
+        """The indexed files holding a passage of this text, in any collection, the newest first."""
+        return [path for path, in self._query(
+            "SELECT c.path FROM chunks c JOIN collections k ON c.collection = k.name WHERE c.chunk_hash = ? "
+            "GROUP BY c.path ORDER BY max(c.mtime_ns) DESC", (chunk_hash,))]
+
     def set_scan_skips(self, collection: str, skipped: Iterable[tuple[str, str]], scanned: Sequence[str]) -> None:
         """What the collection's latest scan of the ``scanned`` folders and files skipped, (path, reason), in
         place of what the scan before skipped there (a scan of one subfolder forgot the skips of the rest)."""

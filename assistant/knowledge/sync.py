@@ -29,7 +29,7 @@ from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder
 from assistant.knowledge.errors import NothingToIndexError, UnreadableFileError
 from assistant.knowledge.loaders import is_supported, load
-from assistant.knowledge.records import Chunk, Piece
+from assistant.knowledge.records import Chunk, Piece, chunk_hash
 from assistant.knowledge.scan import FoundFile, ScanResult, scan, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, FileState, Store
 
@@ -44,10 +44,6 @@ _NAMED_BEFORE_BYTES = 100_000
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def chunk_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 @dataclass

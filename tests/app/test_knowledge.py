@@ -64,8 +64,10 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     buttons = answer.chips_row.findChildren(type(window.composer.send))
     states = {w.text().split()[-1]: w.property("cited") for w in buttons}
     assert states["spare-key.txt"] == "true" and states.get("wifi.txt") in (None, "false")
-    answer.sourceRequested.emit(next(p for p in answer.passages if p.path.endswith("spare-key.txt")))
+    key = next(p for p in answer.passages if p.path.endswith("spare-key.txt"))
+    answer.sourceRequested.emit(key)
     assert window.source_panel.isVisible() and "flowerpot" in window.source_panel.text.toPlainText()
+    first = answer
     assert UNSUPPORTED_NOTICE not in answer.notices.text()  # it restates its source: nothing to warn about
 
     # an answer the folder cannot hold restates none of its passages: the window says so under it
@@ -81,6 +83,17 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     dialog.accept()
     qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (nothing "
                     "changed).", timeout=60_000)
+
+    # the cited file renamed, and the folder synced: the first answer's chip opens it under its new name (it said
+    # only "File not found", though the index knew where the passage was)
+    (folder / "spare-key.txt").rename(folder / "house-keys.txt")
+    window.ctl.knowledge.index([folder], "household")
+    qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=60_000)
+    first.sourceRequested.emit(key)
+    source = window.source_panel
+    qtbot.waitUntil(lambda: source.open_button.isEnabled(), timeout=10_000)
+    assert source.passage.path == str(folder / "house-keys.txt") and "Moved or renamed" in source.where.text()
+    assert source.open_button.text() == "Open file" and source.passage.uri == (folder / "house-keys.txt").as_uri()
 
 
 def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_name(window: MainWindow,
