@@ -113,6 +113,12 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     VALUES ('delete', old.rowid, hearth_segment(old.text), hearth_segment(old.heading));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
+-- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
+-- a large file threw its minutes of embedding away); emptied when a run ends
+CREATE TABLE IF NOT EXISTS kept_vectors (
+    collection TEXT NOT NULL, chunk_hash TEXT NOT NULL, embedder TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (collection, chunk_hash)
+);
 """
 #: The keyword index of manifests made before CJK text was segmented (``assistant.fulltext``): it indexed the
 #: chunk rows as they are, so it is made again, from the rows, at the first open.
@@ -740,12 +746,13 @@ class Store:
             if how == RUN_ENDED:
                 db.execute("UPDATE collections SET watch = coalesce(watch_after, watch), watch_after = NULL "
                            "WHERE name = ?", (name,))
+                db.execute("DELETE FROM kept_vectors WHERE collection = ?", (name,))
             db.execute("UPDATE collections SET unfinished = ? WHERE name = ?", (how, name))
 
     def drop_collection(self, name: str) -> None:
         """Remove every trace of a collection; SQLite first, so a crash leaves only an unused Chroma set."""
         with self._transaction() as db:
-            for table in ("chunks", "files", "pending", "scan_skips"):
+            for table in ("chunks", "files", "pending", "scan_skips", "kept_vectors"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
         try:
@@ -812,6 +819,24 @@ class Store:
             got = self._vectors(collection).get(ids=list(ids_by_hash.values()), include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         return {h: np.asarray(by_id[i], dtype=np.float32) for h, i in ids_by_hash.items() if i in by_id}
+
+    def kept_vectors(self, collection: str, embedder: str, chunk_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors a stopped run of ``collection`` embedded with ``embedder`` and did not write (see
+        :meth:`keep_vectors`), by chunk hash."""
+        kept: dict[str, np.ndarray] = {}
+        for part in _batched(list(set(chunk_hashes)), _SQL_VARS):
+            marks = ",".join("?" * len(part))
+            rows = self._query(f"SELECT chunk_hash, vector FROM kept_vectors WHERE collection = ? AND embedder = ? "
+                               f"AND chunk_hash IN ({marks})", [collection, embedder, *part])
+            kept.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
+        return kept
+
+    def keep_vectors(self, collection: str, embedder: str, vectors: dict[str, np.ndarray]) -> None:
+        """Keep what a run that stops embedded for files it had not written, for the next run."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO kept_vectors (collection, chunk_hash, embedder, vector) "
+                           "VALUES (?, ?, ?, ?)", [(collection, h, embedder, np.asarray(v, np.float32).tobytes())
+                                                   for h, v in vectors.items()])
 
     # --- writes ----------------------------------------------------------------------------------------
     def replace_files(self, collection: str, files: Sequence[FileState], chunks: Sequence[Chunk],

@@ -15,6 +15,7 @@ nothing else; a drifted keyword index is rebuilt from the chunk rows.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -32,6 +33,8 @@ from assistant.knowledge.loaders import is_supported, load
 from assistant.knowledge.records import Chunk, Piece, chunk_hash
 from assistant.knowledge.scan import FoundFile, ScanResult, scan, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, FileState, Store
+
+log = logging.getLogger(__name__)
 
 JOB = "index"
 READING = "reading"  # the message of progress events while files are read (Progress.item names the file)
@@ -336,18 +339,34 @@ class IndexJob:
         """Vectors in ``texts`` order: reused where the same text is stored, else embedded once each;
         ``report(done, total)`` may give a progress event after each embedding round."""
         known = self.store.vectors_for(self.collection, hashes)
+        unknown = [h for h in hashes if h not in known]
+        known.update(self.store.kept_vectors(self.collection, self.embedder.name, unknown))
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         ordered = sorted(todo, key=lambda h: len(todo[h]), reverse=True)  # similar lengths pad less
-        for lo in range(0, len(ordered), self.batch_size):
-            if self.cancel.is_set():
-                return None
-            group = ordered[lo:lo + self.batch_size]
-            known.update(zip(group, self.embedder.embed([todo[h] for h in group]), strict=True))
-            if report is not None and (event := report(lo + len(group), len(ordered))) is not None:
-                yield event
+        embedded: dict[str, np.ndarray] = {}
+        try:
+            for lo in range(0, len(ordered), self.batch_size):
+                if self.cancel.is_set():
+                    return None
+                group = ordered[lo:lo + self.batch_size]
+                embedded.update(zip(group, self.embedder.embed([todo[h] for h in group]), strict=True))
+                known.update((h, embedded[h]) for h in group)
+                if report is not None and (event := report(lo + len(group), len(ordered))) is not None:
+                    yield event
+            embedded.clear()  # all embedded: written with their files next
+        finally:  # stopped (a Cancel, Ctrl+C, Hearth closing): the next run starts where this one stopped,
+            # inside a large file too
+            if embedded:
+                self._keep(embedded)
         if not hashes:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([known[h] for h in hashes])
+
+    def _keep(self, embedded: dict[str, np.ndarray]) -> None:
+        try:
+            self.store.keep_vectors(self.collection, self.embedder.name, embedded)
+        except Exception as exc:  # the run is stopping anyway: its own error (or the cancel) is what counts
+            log.warning("could not keep the %d passages embedded before the run stopped: %s", len(embedded), exc)
 
 
 def _repair_progress(done: int, total: int, started: float) -> Progress:

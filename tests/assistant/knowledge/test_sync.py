@@ -23,6 +23,7 @@ from assistant.config import KnowledgeSettings
 from assistant.errors import CollectionNotFoundError
 from assistant.knowledge import KnowledgeBase
 from assistant.knowledge.errors import IndexBusyError, NeedsReindexError
+from assistant.knowledge.records import chunk_hash
 from assistant.knowledge.store import Store
 from assistant.paths import get_paths
 
@@ -302,6 +303,44 @@ def test_a_cancel_after_the_first_embedding_batch_keeps_its_files(kb: KnowledgeB
     events = list(kb.index([folder], cancel=cancel))
     assert events[-1].message == "cancelled" and events[-1].done == len(contents(kb.store)) == 8
     assert any(e.eta_s is not None for e in events)
+
+
+@pytest.mark.parametrize("stop", ["cancel", "ctrl-c"])
+def test_a_run_stopped_inside_a_large_file_is_taken_up_where_it_stopped(kb: KnowledgeBase, embedder,
+                                                                        tmp_path: Path, stop: str) -> None:
+    """A file is written whole: a Cancel, Ctrl+C or closing Hearth inside a large file threw its minutes of
+    embedding away, and the next run embedded it from the start. What was embedded is kept for the next run."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "log.txt").write_text("".join(f"Entry {i}: the river boat docked at the key {i}.\n\n"
+                                            for i in range(400)))
+    cancel = threading.Event()
+    inner, rounds = embedder.embed, []
+
+    def embed(texts):
+        if len(rounds) == 3 and stop == "ctrl-c":  # Ctrl+C in the fourth round: `hearth index` ends at once
+            raise KeyboardInterrupt
+        rounds.append(len(texts))
+        if len(rounds) == 3 and stop == "cancel":
+            cancel.set()  # during the third of the file's embedding rounds
+        return inner(texts)
+
+    embedder.embed = embed
+    if stop == "cancel":
+        assert list(kb.index([folder], cancel=cancel))[-1].message == "cancelled"
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            list(kb.index([folder]))
+    assert contents(kb.store) == {}
+    first = sum(rounds)
+    embedder.texts.clear()
+    embedder.embed = inner
+    assert list(kb.index([folder]))[-1].message == "done"
+    passages = len(contents(kb.store)["log.txt"])
+    assert first == 3 * 8 and len(embedder.texts) == passages - first  # only what the stopped run had not reached
+    assert kb.store.kept_vectors("default", embedder.name, [chunk_hash(t) for t in embedder.texts]) == {}
+    # what the second run reused is searched as if embedded then
+    assert [Path(h.path).name for h in kb.search("river boat key 3", k=1, mode="dense")] == ["log.txt"]
 
 
 def test_one_large_file_shows_progress_and_an_eta_while_it_is_embedded(kb: KnowledgeBase, embedder,
