@@ -83,6 +83,11 @@ class ConversationNotFoundError(HistoryError):
     exit_code = 4
 
 
+class ChatMovedOnError(HistoryError):
+    """A question to regenerate or edit is no longer its chat's last: the chat went on elsewhere (a terminal,
+    another window) and replacing it would delete the newer turns."""
+
+
 class KnowledgeError(HearthError):
     pass
 

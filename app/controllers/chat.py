@@ -23,7 +23,7 @@ from app.views.message import MessageWidget
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
-from assistant.errors import ConversationNotFoundError
+from assistant.errors import ChatMovedOnError, ConversationNotFoundError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class ChatController(QObject):
 
     # --- conversations -------------------------------------------------------------------------------
     def new_chat(self) -> None:
+        self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
         self._detach()
         self.conversation_id = None
         self._set_editing(None)
@@ -106,6 +107,7 @@ class ChatController(QObject):
         own chat). While an answer streamed, a click on another chat moved the highlight and did nothing else."""
         if conversation_id == self.conversation_id:
             return
+        self.cancel_edit()
         self._detach()
         self._load(conversation_id)
 
@@ -184,6 +186,24 @@ class ChatController(QObject):
             self.view.remove_from(replace)
         self._start(text, replace.message_id if replace is not None else None, self.composer.use_memory(),
                     tuple(self.composer.selected_collections()))
+
+    def catch_up(self) -> None:
+        """Show the open chat as the history has it now when it went on elsewhere (`hearth ask -c`, the API,
+        another window): read when the window is activated. Not while an answer streams or an edit is open."""
+        chat = self.conversation_id
+        if chat is None or self.generating or self.editing is not None or self._reloading:
+            return
+        shown = self.view.messages[-1].message_id if self.view.messages else None
+        history = self.assistant.history
+        self.workers.history.submit(Job(lambda: history.messages(chat),
+                                        on_done=lambda messages: self._caught_up(chat, shown, messages),
+                                        on_failed=lambda message: log.info("chat not read again: %s", message)))
+
+    def _caught_up(self, chat: str, shown: str | None, messages: list[Any]) -> None:
+        last = self.view.messages[-1].message_id if self.view.messages else None
+        if (chat == self.conversation_id and not self.generating and self.editing is None and last == shown
+                and messages and messages[-1].id != shown):
+            self._show(chat, messages)
 
     def regenerate(self) -> None:
         question = self.view.last("user")
@@ -339,7 +359,10 @@ class ChatController(QObject):
                 self.view.remove_from(question)
                 self.composer.set_draft(question.text)
                 if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it,
-                    self._reloading, self._edit_again = True, self.conversation_id  # the shortened text replaces it
+                    self._reloading = True  # and the shortened text replaces it, unless the chat went on elsewhere
+                    # (then it is shown as it is now, and the text is asked anew)
+                    if event.error_type != ChatMovedOnError.__name__:
+                        self._edit_again = self.conversation_id
                     self._load(self.conversation_id)
                 return
             self._finish_text(event.text)

@@ -50,7 +50,7 @@ class MemoryController(QObject):
         self.dialog = dialog
         deleted_on_close(dialog, self)
         dialog.searchChanged.connect(self.search)
-        dialog.addRequested.connect(lambda text: self._change(lambda m: m.add(text)))
+        dialog.addRequested.connect(self._add)
         dialog.editRequested.connect(lambda item, text: self._change(lambda m: m.edit(item.id, text)))
         dialog.forgetRequested.connect(lambda item: self._change(lambda m: m.forget(item.id)))
         dialog.clearRequested.connect(lambda: self._change(lambda m: m.clear()))
@@ -83,6 +83,18 @@ class MemoryController(QObject):
     def _change(self, change: Callable[[Any], Any]) -> None:
         assistant = self.assistant
         self.workers.io.submit(Job(lambda: change(assistant.memory_store), on_done=lambda _: self.search(self.query),
+                                   on_failed=self._error))
+
+    def _add(self, text: str) -> None:
+        """Add a memory; one kept already is said so (Add… closed without a word, as if a second was made)."""
+        def added(result: tuple[Any, bool]) -> None:
+            item, new = result
+            if not new and self.dialog is not None:
+                self.dialog.set_notice(f"Already remembered: “{item.text}”. Nothing was added.")
+            self.search(self.query)
+
+        assistant = self.assistant
+        self.workers.io.submit(Job(lambda: assistant.memory_store.add_new(text), on_done=added,
                                    on_failed=self._error))
 
     def _error(self, message: str) -> None:

@@ -58,6 +58,11 @@ class MemoryDialog(QDialog):
         self.status.setWordWrap(True)
         self.status.setObjectName("Muted")
         layout.addWidget(self.status)
+        self.notice = QLabel()  # what the last change did when it did not do what was asked ("already remembered")
+        self.notice.setWordWrap(True)
+        self.notice.setObjectName("Notice")
+        self.notice.hide()
+        layout.addWidget(self.notice)
         self.learning = QLabel()
         self.learning.setObjectName("Muted")
         self.learning.setAccessibleName("Memory learning status")
@@ -109,6 +114,12 @@ class MemoryDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        for asked in (self.addRequested, self.editRequested, self.forgetRequested, self.clearRequested):
+            asked.connect(self.notice.hide)  # the next change has its own outcome
+
+    def set_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()
 
     def set_items(self, items: list[object], query: str = "") -> None:
         """The memories listed: all of them, or those a search for ``query`` found (an empty search said

@@ -19,7 +19,14 @@ from assistant.chat.history import COLLECTIONS, INCOGNITO, History
 from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
-from assistant.errors import ContextOverflowError, ConversationNotFoundError, HearthError, HistoryError, InputError
+from assistant.errors import (
+    ChatMovedOnError,
+    ContextOverflowError,
+    ConversationNotFoundError,
+    HearthError,
+    HistoryError,
+    InputError,
+)
 from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token, short_title
 
 if TYPE_CHECKING:
@@ -129,6 +136,13 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             conversation_id = history.get_message(options.replace_from).conversation_id
             past_messages = history.messages(conversation_id)
             cut = next(i for i, m in enumerate(past_messages) if m.id == options.replace_from)
+            if later := sum(m.role == "user" for m in past_messages[cut + 1:]):
+                # a window showing the chat as it was regenerated its last answer, and the turns a terminal had
+                # added since were deleted without a word
+                raise ChatMovedOnError(
+                    f"This chat has gone on since ({later} newer question{'s' if later > 1 else ''}, from a "
+                    "terminal or another window): only its last question can be regenerated or edited. Nothing "
+                    "was deleted.")
             first_asked = past_messages[0].content if cut == 0 else None  # the chat's title was made from it
             replaced = past_messages[cut].content
             past_messages = past_messages[:cut]

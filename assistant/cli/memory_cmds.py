@@ -90,10 +90,8 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.assistant.memory_text(args.text)  # refused before the store opens (2 s), as every check needing none
-    memory = _memory(ctx)
-    kept = {m.id for m in memory.list()}
-    item = memory.add(args.text)
-    if item.id in kept:  # the same id again, exit 0 and not a word: as if a second memory had been made
+    item, new = _memory(ctx).add_new(args.text)
+    if not new:  # the same id again, exit 0 and not a word: as if a second memory had been made
         err(f"hearth: already remembered ({item.id}); nothing was added.")
     _show([item], args.json)
     return 0

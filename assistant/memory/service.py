@@ -453,9 +453,16 @@ class MemoryService:
     # ---- user control -------------------------------------------------------------------------------
     def add(self, text: str) -> MemoryItem:
         """Remember ``text`` as the user typed it; older facts it contradicts (by the rules) are superseded."""
+        return self.add_new(text)[0]
+
+    def add_new(self, text: str) -> tuple[MemoryItem, bool]:
+        """:meth:`add`, and whether the memory is new: a fact kept already is that memory, and the front ends say
+        "already remembered" (the window's Add… closed without a word, as if a second memory had been made)."""
         text = typed_memory(text)
         with self._lock:
-            return self.get(self._store(text, None, None, None))
+            kept = {m.id for m in self.list()}
+            item = self.get(self._store(text, None, None, None))
+            return item, item.id not in kept
 
     def edit(self, memory_id: str, text: str) -> MemoryItem:
         text = typed_memory(text, editing=True)

@@ -303,6 +303,13 @@ class FakeMemory:
     def find(self, text: str) -> list:
         return [m for m in self.items.values() if text.lower() in m.text.lower()]
 
+    def add_new(self, text: str) -> tuple[SimpleNamespace, bool]:
+        kept = next((m for m in self.items.values() if m.text.lower() == text.lower()), None)
+        if kept is not None:
+            return kept, False
+        item = self.items[f"m{len(self.items) + 1}"] = SimpleNamespace(id=f"m{len(self.items) + 1}", text=text)
+        return item, True
+
     def edit(self, memory_id: str, text: str) -> None:
         self.items[memory_id] = SimpleNamespace(id=memory_id, text=text)
 
@@ -357,7 +364,13 @@ def test_memory_manager_lists_searches_edits_and_forgets(qtbot: QtBot, chat_mode
     qtbot.waitUntil(lambda: dialog.status.text() == "No memory matches “xylophone”.")
     dialog.search.setText("lyon")
     qtbot.waitUntil(lambda: texts() == ["Lives in Lyon"])
+    # a fact kept already, added again: said (Add… closed without a word, as if a second memory had been made)
+    dialog.addRequested.emit("likes green tea")
+    qtbot.waitUntil(dialog.notice.isVisible)
+    assert dialog.notice.text() == "Already remembered: “Likes green tea”. Nothing was added."
+    assert len(memory.items) == 2
     dialog.editRequested.emit(dialog.model.item(0), "Lives in Paris")
+    assert dialog.notice.isHidden()  # the next change has its own outcome
     qtbot.waitUntil(lambda: memory.items["m2"].text == "Lives in Paris")
     dialog.search.clear()
     qtbot.waitUntil(lambda: len(texts()) == 2)

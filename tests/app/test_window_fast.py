@@ -195,6 +195,59 @@ def test_coming_back_to_the_window_lists_what_a_terminal_added(qtbot: QtBot, tmp
     window.close()
 
 
+def test_a_chat_that_went_on_in_a_terminal_is_shown_so_and_regenerate_never_deletes_its_newer_turns(
+        qtbot: QtBot) -> None:
+    """A chat open in the window, continued with `hearth ask -c`: the window kept showing it as it was, and
+    Regenerate (or Edit) on its last answer deleted the terminal's question and answer without a word."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Tell me about cats.")
+    chat = window.ctl.chat.conversation_id
+    history = window.assistant.history
+    stale_question = window.chat_view.last("user")
+    other = Assistant(get_paths(), Settings(), engine=fake_engine())  # another process: its own connections
+    other.ask("And about dogs?", chat, use_memory=False).text()
+    other.close(learning_s=0)
+    before = [m.content for m in history.messages(chat)]
+    assert len(before) == 4 and len(window.chat_view.messages) == 2
+
+    # Regenerate pressed before the window caught up: refused, said, nothing deleted, and the chat shown as it is
+    window.ctl.chat.regenerate()
+    qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=10_000)
+    assert [m.content for m in history.messages(chat)] == before
+    assert "has gone on since (1 newer question" in window.banner.label.text()
+    qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages] == before, timeout=10_000)
+    assert window.ctl.chat._edit_again is None  # the next question is a new one, not a replacement
+    assert stale_question not in window.chat_view.messages
+
+    # coming back to the window shows what a terminal added meanwhile
+    other = Assistant(get_paths(), Settings(), engine=fake_engine())
+    other.ask("And about birds?", chat, use_memory=False).text()
+    other.close(learning_s=0)
+    window.activateWindow()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 6, timeout=10_000)
+    assert window.chat_view.last("user").text == "And about birds?"
+    window.close()
+
+
+def test_an_edit_left_by_going_to_another_chat_empties_the_box(qtbot: QtBot) -> None:
+    """Edit and resend, then New chat (or another chat): the edit ended but its text stayed in the box, and
+    Enter sent the old chat's question to the new one. Leaving by Esc emptied it already."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Tell me about cats.")
+    first = window.ctl.chat.conversation_id
+    window.ctl.chat.edit_last()
+    assert window.composer.edit.toPlainText() == "Tell me about cats." and window.ctl.chat.editing is not None
+    window.ctl.chat.new_chat()
+    assert window.composer.edit.toPlainText() == "" and window.ctl.chat.editing is None
+    send(qtbot, window, "Tell me about dogs.")
+    window.ctl.chat.edit_last()
+    window.ctl.chat.open_conversation(first)
+    qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == first)
+    assert window.composer.edit.toPlainText() == "" and window.ctl.chat.editing is None
+    window.close()
+
+
 def test_a_question_in_a_chat_deleted_elsewhere_goes_to_a_new_chat(qtbot: QtBot) -> None:
     """The chat on screen deleted in a terminal (`hearth history delete`): the next question came back to the
     box with "Conversation … was not found", and so did every send after it until New chat. It now goes to a
