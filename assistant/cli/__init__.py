@@ -14,11 +14,12 @@ import argparse
 import codecs
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar, NoReturn
 
 from assistant import __version__
 from assistant.cli import (
@@ -59,8 +60,33 @@ class _Parser(argparse.ArgumentParser):
     Sub-command parsers are made by ``add_parser``, which uses this class too.
     """
 
+    #: the command line being read, for :meth:`error`'s hint (set by ``_run``)
+    given: ClassVar[list[str]] = []
+
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"hearth: {message} (see `{self.prog} --help`).\n")
+        self.exit(2, f"hearth: {message} (see `{self.prog} --help`).{_dash_hint(self.given)}\n")
+
+
+def _dash_hint(argv: list[str]) -> str:
+    """How to give a text that starts with "-" (read as an option: `hearth history search "-Rome"` said "the
+    following arguments are required: query"), when the command line has one that no command knows (not one
+    with "--": a mistyped option)."""
+    given = argv[:argv.index("--")] if "--" in argv else argv
+    options = set(_option_strings(build_parser()))
+    dashed = next((a for a in given if a.startswith("-") and a[1:2] not in ("", "-") and a[:2] not in options
+                   and not a.lstrip("-").replace(".", "", 1).isdigit()), None)
+    if dashed is None:
+        return ""
+    rest = list(given)
+    rest.remove(dashed)
+    return f" A text that starts with '-' goes after '--': hearth {shlex.join([*rest, '--', dashed])}"
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> Iterator[str]:
+    for action in parser._actions:
+        yield from action.option_strings
+        for sub in (action.choices or {}).values() if isinstance(action, argparse._SubParsersAction) else ():
+            yield from _option_strings(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +132,7 @@ def _run(argv: Sequence[str] | None) -> int:
                       f"{encoding}?", file=sys.stderr)
             return 2
     parser = build_parser()
+    _Parser.given = argv
     args = parser.parse_args(argv)
     # a warning is a line for the user, as every other message ("WARNING assistant.knowledge.loaders: …" read
     # like a crash log); -v adds the level and where it came from, for a bug report

@@ -30,6 +30,17 @@ def test_version(hearth_home: Path) -> None:
     assert out.returncode == 0 and out.stdout.strip() == f"hearth {__version__}"
 
 
+def test_a_text_that_starts_with_a_dash_is_told_how_to_give_it(hearth_home: Path) -> None:
+    """`hearth history search "-Rome"` said only "the following arguments are required: query"."""
+    out = hearth("history", "search", "-Rome", home=hearth_home)
+    assert out.returncode == 2 and out.stderr == (
+        "hearth: the following arguments are required: query (see `hearth history search --help`). A text that "
+        "starts with '-' goes after '--': hearth history search -- -Rome\n")
+    assert hearth("history", "search", "--", "-Rome", home=hearth_home).returncode == 0
+    mistyped = hearth("history", "search", "--bogus", "Rome", home=hearth_home)  # an option mistyped: no hint
+    assert mistyped.returncode == 2 and "'--'" not in mistyped.stderr and "--bogus" in mistyped.stderr
+
+
 def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> None:
     out = hearth("ask", "--json", "Say hello.", home=hearth_home)
     assert out.returncode == 0, out.stderr
