@@ -901,6 +901,11 @@ class Assistant:
         if watch is not None and self.long_lived:
             self.scheduler.watch_all()
 
+    def index_later(self, sources: list[Path], collection: str, watch: bool | None = None) -> None:
+        """Index ``sources`` into ``collection`` at the next start of a long-lived Hearth (a drop still waiting
+        when the window closes; see ``KnowledgeBase.index_later``)."""
+        self.knowledge.index_later([Path(s) for s in sources], collection, watch)
+
     def watch(self, collection: str, on: bool) -> CollectionInfo:
         """Watch ``collection``'s folders for changes (while a long-lived Hearth process runs) or stop."""
         info = self.knowledge.set_watch(collection, on)

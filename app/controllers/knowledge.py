@@ -7,6 +7,7 @@ one cut off by closing the window is finished by the core at the next start.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from app.views.composer import Composer
 from app.views.dialogs import confirm, show_error
 from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
+from assistant.errors import HearthError
 from assistant.events import Cancel, CollectionSynced, Progress, changes_text, counted
+
+log = logging.getLogger(__name__)
 
 #: How often the list is read again while this window's run fills a collection (its counts grow).
 _LIST_EVERY_S = 5.0
@@ -287,3 +291,10 @@ class KnowledgeController(QObject):
     def shutdown(self) -> None:
         if self.cancel is not None:
             self.cancel.quit()  # not the user's stop: the next start finishes the run
+        for paths, collection in self._queue:  # dropped and waiting: run at the next start, as the cut-off one
+            try:
+                self.assistant.index_later(paths, collection, watch=True)
+            except HearthError as exc:  # closing goes on; the drop is what is lost, and the log says so
+                log.warning("the folders waiting to be added to %r could not be kept for the next start: %s",
+                            collection, exc)
+        self._queue = []

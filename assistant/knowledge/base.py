@@ -188,6 +188,19 @@ class KnowledgeBase:
             else:
                 del self._running[collection]
 
+    def index_later(self, sources: list[Path], collection: str, watch: bool | None = None) -> None:
+        """Keep a run that has not started (a drop waiting behind another run when the window closes) as one
+        cut off before its first file: the collection gets the sources, and the next long-lived Hearth runs it
+        at its start, as it finishes any run cut off (the drop was lost)."""
+        validate_name(collection)
+        given = [str(source_path(Path(s).expanduser())) for s in sources if Path(s).expanduser().exists()]
+        if not given:
+            return
+        row = self.store.collection(collection)
+        self.store.create_collection(collection, row.embedder if row is not None else self.embedder_name)
+        self.store.add_sources(collection, given)
+        self.store.begin_run(collection, watch)
+
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
         """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
         row = self._row(collection)

@@ -913,6 +913,41 @@ def test_a_folder_dropped_while_another_indexes_waits_for_it(qtbot: QtBot, tmp_p
     window.close()
 
 
+def test_a_drop_still_waiting_when_the_window_closes_is_indexed_at_the_next_start(qtbot: QtBot,
+                                                                                  tmp_path: Path) -> None:
+    """A folder dropped while another was indexed waited in the window only: closing it lost the drop. It is
+    kept with its collection as a run cut off before its first file, which the next start runs."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "boat.md").write_text("The boat is moored at pier 7.\n")
+    window = open_window(qtbot)
+    knowledge, assistant = window.ctl.knowledge, window.assistant
+    real, started = assistant.index, threading.Event()
+
+    def endless(paths, collection, cancel, watch=None):  # a long first run, cut off by the window closing
+        started.set()
+        while not cancel.wait(0.01):
+            yield Progress("index", 0, 9, "files")
+        yield Progress("index", 0, 9, "files", message="cancelled")
+
+    assistant.index = endless
+    knowledge.index([tmp_path / "a"], "first")
+    qtbot.waitUntil(started.is_set)
+    knowledge.index([tmp_path / "b"], "second")
+    assistant.index = real
+    window.close()
+    def long_lived() -> Assistant:  # as the app opens its core: it finishes cut-off runs at start
+        opened = fake_assistant()
+        opened.start_background()
+        return opened
+
+    window = open_window(qtbot, long_lived)
+    qtbot.waitUntil(lambda: any(c.name == "second" and c.files == 1 and not c.unfinished
+                                for c in window.assistant.collections()), timeout=20_000)
+    second = window.assistant.collection("second")
+    assert second.sources == (str(tmp_path / "b"),) and second.watched
+    window.close()
+
+
 def test_removing_a_collection_while_it_indexes_stops_the_run_then_removes_it(qtbot: QtBot, tmp_path: Path) -> None:
     """Its write lock made the removal fail with "being indexed by another job", and the run went on."""
     (tmp_path / "note.md").write_text("The boat is moored at pier 7.\n")
