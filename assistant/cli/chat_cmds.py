@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli import terminal
-from assistant.cli.context import MAX_COUNT, CliContext, err, in_range, one_line, positive_int, print_json
+from assistant.cli.context import (
+    MAX_COUNT,
+    CliContext,
+    err,
+    in_range,
+    one_line,
+    positive_int,
+    print_json,
+    seed_arg,
+)
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, counted
 
@@ -24,7 +33,7 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", metavar="NAME", help="sampling preset: Precise, Balanced, Creative, Code, Greedy")
     p.add_argument("--temperature", type=in_range("model.temperature"), metavar="T",
                    help="sampling temperature, 0 to 2 (0 = greedy)")
-    p.add_argument("--seed", type=int, help="sampling seed, for reproducible answers")
+    p.add_argument("--seed", type=seed_arg, help="sampling seed (0 or more), for reproducible answers")
     p.add_argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
     p.add_argument("--speculative", metavar="MODE",
                    help="speculative decoding: auto (draft only while it is faster), off, ngram (look up the "

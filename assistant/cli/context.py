@@ -127,6 +127,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_arg(text: str) -> int:
+    """An argparse ``type`` for ``--seed``: a seed given reproduces the answer, so -1 (the settings' "random")
+    was a fixed seed like any other, and `--seed -1` gave the same answer every time without a word."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed given is 0 or more and reproduces the answer, not {text!r}; "
+                                         "leave --seed out for the settings' seed (-1 there: a new one each answer)")
+    return value
+
+
 def in_range(setting: str, kind: type = float) -> Callable[[str], Any]:
     """An argparse ``type`` for an option that overrides a setting: the same numbers the settings file and the
     settings dialog allow (``config.RANGES``). ``--temperature nan`` or ``-1`` answered in gibberish before."""

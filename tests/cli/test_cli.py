@@ -30,7 +30,7 @@ def test_version(hearth_home: Path) -> None:
     assert out.returncode == 0 and out.stdout.strip() == f"hearth {__version__}"
 
 
-def test_a_text_that_starts_with_a_dash_is_told_how_to_give_it(hearth_home: Path) -> None:
+def test_a_text_that_starts_with_a_dash_and_a_negative_seed_are_said(hearth_home: Path) -> None:
     """`hearth history search "-Rome"` said only "the following arguments are required: query"."""
     out = hearth("history", "search", "-Rome", home=hearth_home)
     assert out.returncode == 2 and out.stderr == (
@@ -39,6 +39,9 @@ def test_a_text_that_starts_with_a_dash_is_told_how_to_give_it(hearth_home: Path
     assert hearth("history", "search", "--", "-Rome", home=hearth_home).returncode == 0
     mistyped = hearth("history", "search", "--bogus", "Rome", home=hearth_home)  # an option mistyped: no hint
     assert mistyped.returncode == 2 and "'--'" not in mistyped.stderr and "--bogus" in mistyped.stderr
+    # `--seed -1` (the settings' "random") was a fixed seed like any other: the same answer every time
+    seed = hearth("ask", "--seed", "-1", "Name a colour.", home=hearth_home)
+    assert seed.returncode == 2 and "a seed given is 0 or more and reproduces the answer, not '-1'" in seed.stderr
 
 
 def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> None:
