@@ -240,7 +240,15 @@ class Engine:
         if not self._lock.acquire(blocking=False):
             if progress is not None:
                 progress(Progress("load", 1.0, 1.0, LOAD_WAITING, message=info.name))
-            self._lock.acquire()
+            # a Cancel while it waits keeps the current model (it took over when the answer ended, and was saved)
+            while not self._lock.acquire(timeout=0.05):
+                if cancel is not None and cancel.is_set():
+                    loaded.close()
+                    raise ModelLoadCancelled(f"Loading {info.name} was cancelled.")
+        if cancel is not None and cancel.is_set():
+            self._lock.release()
+            loaded.close()
+            raise ModelLoadCancelled(f"Loading {info.name} was cancelled.")
         try:
             self._save_caches()
             old, self._loaded, self._kv, self._ngram, self._kept = self._loaded, loaded, [], None, []

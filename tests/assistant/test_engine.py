@@ -303,6 +303,32 @@ def test_load_reports_progress_and_can_be_cancelled(engine: Engine, base_model_p
     assert run(engine, QUESTION, max_tokens=4).stats.completion_tokens == 4
 
 
+def test_a_load_waiting_for_an_answer_to_end_can_be_cancelled(engine: Engine, base_model_path: Path) -> None:
+    """A switch made while an answer streams waits for it ("answers once the answer being written ends"): its
+    Cancel did nothing, and the new model took over when the answer ended (and was saved)."""
+    from assistant.errors import ModelLoadCancelled
+    from assistant.events import LOAD_WAITING
+
+    before, cancel, waiting, failed = engine.info.path, threading.Event(), threading.Event(), []
+
+    def load() -> None:
+        try:
+            engine.load(base_model_path, LoadSettings(n_ctx=256), cancel=cancel,
+                        progress=lambda p: p.unit == LOAD_WAITING and waiting.set())
+        except ModelLoadCancelled as exc:
+            failed.append(exc)
+
+    with engine._lock:  # what an answer being written holds
+        loader = threading.Thread(target=load)
+        loader.start()
+        assert waiting.wait(60)
+        cancel.set()
+        loader.join(10)
+        assert not loader.is_alive() and failed  # cancelled while the answer still goes on
+    assert engine.info.path == before
+    assert run(engine, QUESTION, max_tokens=4).stats.completion_tokens == 4
+
+
 def test_next_token_logprobs_agree_with_greedy_decoding_and_reuse_the_prefix(engine: Engine) -> None:
     """What memory's yes/no questions read: a real distribution whose best token is the one greedy picks."""
     _prompt, tokens = engine.render([Message("user", "Is the sky blue? Answer yes or no.")])
