@@ -62,7 +62,7 @@ from assistant.events import (
     counted,
 )
 from assistant.lazy import PYDANTIC_IMPORTS
-from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths
+from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths, real_path
 from assistant.scheduler import Hooks, Scheduler
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ class Assistant:
     def reload_fields(self, new: ModelSettings, target: Path) -> list[str]:
         """The load settings (``RELOAD_FIELDS``) in ``new`` that would load ``target`` again if it answers now:
         the window shows a load for those only."""
-        return self._reload_fields(new, self.settings.model, target.resolve())
+        return self._reload_fields(new, self.settings.model, real_path(target))
 
     def _reload_fields(self, new: ModelSettings, old: ModelSettings, target: Path) -> list[str]:
         """Those that changed, less a context that comes to the length loaded (100000 → 0 for a model trained
@@ -433,11 +433,11 @@ class Assistant:
             # sets them; answers read the values, so the name alone changed nothing
             for name in SAMPLING_FIELDS:
                 setattr(new.model, name, getattr(chosen, name))
-        target = Path(new.model.path).expanduser().resolve() if new.model.path else BUNDLED_CHAT_MODEL.resolve()
+        target = real_path(new.model.path) if new.model.path else real_path(BUNDLED_CHAT_MODEL)
         # Another model is asked for when ``new`` names neither the configured one nor the one loaded: a call
         # may have loaded another (`hearth chat -m gemma`), which an edit of other settings in the file (naming
         # the configured model) switched back to the configured one, losing the chat's cache.
-        switching = target not in (self.model_path().resolve(), self._current_model())
+        switching = target not in (real_path(self.model_path()), self._current_model())
         new.model.path = old.model.path  # the model path changes only once that model is in place
         # the draft model a loaded model drafts with is said once it is chosen, by its name, below (the setting's
         # path was said here too: "draft model: '/…/x.gguf'; draft model: X")
@@ -585,7 +585,7 @@ class Assistant:
     @property
     def model_is_bundled(self) -> bool:
         """The local model is the bundled one (what a fresh install answers with)."""
-        return self.model_path().resolve() == BUNDLED_CHAT_MODEL.resolve()
+        return real_path(self.model_path()) == real_path(BUNDLED_CHAT_MODEL)
 
     @property
     def remote_llm_answers(self) -> bool:
@@ -606,9 +606,9 @@ class Assistant:
             target: Path | None = self.models.find(name)
         except HearthError:  # a folder, or no such model: the library's remove says which
             target = None
-        current = self.model_path().resolve()
-        in_use = target is not None and target.resolve() == current
-        folder = Path(name).expanduser().resolve() if target is None else None
+        current = real_path(self.model_path())
+        in_use = target is not None and real_path(target) == current
+        folder = real_path(name) if target is None else None
         if in_use and not self.model_is_bundled:  # the bundled one: the library says it is never removed
             raise ModelLibraryError(f"{self.model_path().name} is the model in use. Switch to another model first "
                                     "(Models → Use, or `hearth models use NAME`), then remove it.")
@@ -630,7 +630,7 @@ class Assistant:
         """Whether the settings' draft model names ``path`` (by path, file name or shown name)."""
         named = self.settings.model.draft_model.strip()
         try:
-            return bool(named) and self.models.find(named).resolve() == path.resolve()
+            return bool(named) and real_path(self.models.find(named)) == real_path(path)
         except HearthError:  # it names no model of the library, or several
             return False
 
@@ -644,10 +644,10 @@ class Assistant:
         named for one call (``hearth ask -m``), its own saved profile, as Models → Use would give it (its
         context, sampling, system prompt, answer length and speculative decoding). The configured model's
         settings went with every model named so: a profile's system prompt and temperature were never used."""
-        if model is None or Path(model).expanduser().resolve() == self.model_path().resolve():
+        if model is None or real_path(model) == real_path(self.model_path()):
             return self.settings.model
         named = copy.copy(self.settings.model)  # threads and batch size are the machine's, not the model's
-        self.switcher.profiles.profile_for(Path(model).expanduser().resolve()).apply_to(named)
+        self.switcher.profiles.profile_for(real_path(model)).apply_to(named)
         return named
 
     def load_settings(self, model: str | Path | None = None) -> LoadSettings:
@@ -678,8 +678,8 @@ class Assistant:
                     raise type(exc)(f"{str(exc).rstrip('.')}. It is the chat model in the settings: pick another "
                                     "one (Models → Use, or `hearth models use NAME`).") from None
             return self.engine.info
-        path = Path(model).expanduser().resolve()
-        if not self.engine.loaded or Path(self.engine.info.path).resolve() != path:
+        path = real_path(model)
+        if not self.engine.loaded or real_path(self.engine.info.path) != path:
             return self._load(path, self.load_settings(path), progress, cancel)
         return self.engine.info
 
@@ -762,7 +762,7 @@ class Assistant:
     def _current_model(self) -> Path:
         """The local model loaded now, or the one the settings name when none is."""
         local = self._local_engine
-        return Path(local.info.path).resolve() if local.loaded else self.model_path().resolve()
+        return real_path(local.info.path) if local.loaded else real_path(self.model_path())
 
     def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
                   cancel: threading.Event | None = None, edits: dict[str, Any] | None = None) -> ModelInfo | None:

@@ -92,6 +92,17 @@ class Paths:
 FULL_DISK_BYTES = 64 * 2**20
 
 
+def real_path(path: str | Path) -> Path:
+    """``path`` (``~`` expanded) with its links followed, as ``Path.resolve``; a link that leads back to itself
+    (a loop of links) stays as given, for whatever reads it to say so: Python raised RuntimeError there, and a
+    looping link chosen as a model was "a bug in Hearth" (and froze the settings dialog's Apply)."""
+    path = Path(path).expanduser()
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
+
+
 def storage_problem(folder: Path) -> str | None:
     """Why ``folder`` cannot take writes right now (a full disk, a read-only or forbidden folder), or None.
 

@@ -26,6 +26,7 @@ from app.views.settings_dialog import NOTHING_CHANGED, SettingsDialog
 from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
 from assistant.config import Settings, edited_over
+from assistant.core import real_path
 from assistant.events import LOAD_WAITING, time_left
 
 if TYPE_CHECKING:
@@ -281,7 +282,7 @@ class ModelController(QObject):
     def current_model(self) -> Path:
         """The model answering now (before the first load ends: the configured one)."""
         engine = self.assistant.engine
-        return Path(engine.info.path).resolve() if engine.loaded else self.assistant.model_path().resolve()
+        return real_path(engine.info.path) if engine.loaded else real_path(self.assistant.model_path())
 
     def apply(self, settings: Settings, model_path: Path) -> None:
         """Hand the edited settings to the core, which applies them everywhere at once and saves them; on the
@@ -296,7 +297,7 @@ class ModelController(QObject):
         remote_llm = settings.remote.llm_url.strip()
         # while a remote LLM answers, the core records a new local model or load setting and loads nothing
         # a context that comes to the length loaded (100000 → 0 for a model trained for 8192) loads nothing
-        reload = not remote_llm and (model_path.resolve() != self.current_model()
+        reload = not remote_llm and (real_path(model_path) != self.current_model()
                                      or bool(assistant.reload_fields(settings.model, model_path)))
         if not reload:
             llm_moved = remote_llm != assistant.settings.remote.llm_url.strip()

@@ -22,6 +22,7 @@ from app.controllers.model import ModelController
 from app.views.dialogs import confirm, show_error
 from app.views.models_view import ModelsDialog, size_text
 from app.workers import Job, Relay, Workers
+from assistant.core import real_path
 from assistant.events import time_left
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class ModelsController(QObject):
             engine = self.assistant.engine
             if not (ok and engine.loaded):
                 said = "No model loaded."
-            elif Path(engine.info.path).resolve() == Path(self._wanted).resolve():
+            elif real_path(engine.info.path) == real_path(self._wanted):
                 said = f"Now using {engine.info.name}."
             else:  # the old model stayed (it read "Now using <the old one>", as if the switch had happened)
                 why = "the load was cancelled" if self.model.cancel.is_set() else "the new model could not load"

@@ -183,9 +183,15 @@ def read_model_info(path: str | Path) -> ModelInfo:
     """Parse and validate ``path``; raise a specific :class:`ModelLoadError` subclass when it is unusable."""
     path = Path(path).expanduser()
     if not path.exists():
+        if path.is_symlink():  # a link to nothing, or a loop of links (Python's resolve raised RuntimeError)
+            raise ModelNotFoundError(f"Model file not found: {path} is a link that leads to nothing (or back to "
+                                     "itself).")
         raise ModelNotFoundError(f"Model file not found: {path}")
     if path.is_dir():
         raise NotGGUFError(f"{path} is a folder, not a GGUF model file.")
+    if not path.is_file():  # reading a named pipe waited for a writer for good (the CLI and the window hung)
+        raise NotGGUFError(f"{path} is not a regular file (a named pipe, a device or a socket), not a GGUF model "
+                           "file.")
     try:  # not os.access: it says yes to root and ignores Windows ACLs and files another program locked
         fh = path.open("rb")
     except OSError as exc:

@@ -62,6 +62,7 @@ from assistant.errors import InputError, ModelLoadError
 from assistant.events import Progress
 from assistant.models.errors import InsufficientDiskSpaceError, ModelLibraryError
 from assistant.models.partfiles import part_file
+from assistant.paths import real_path
 
 if TYPE_CHECKING:
     from assistant.models.catalog import CatalogEntry
@@ -174,14 +175,14 @@ def self_draft_path(models_dir: Path, target: Path, quant: str | None = None) ->
     needs its self-draft made again. ``quant`` defaults to :func:`self_draft_type` of the target (which reads
     its header and raises :class:`NoDraftError` for a model that gets no self-draft).
     """
-    target = Path(target).expanduser().resolve()
+    target = real_path(target)
     quant = quant or self_draft_type(model_info(target))
     return models_dir / DRAFTS_FOLDER / f"{_self_draft_stem(target)}.self-{quant}.gguf"
 
 
 def self_drafts_of(models_dir: Path, target: Path) -> list[Path]:
     """The self-drafts cached for ``target``, at any precision (what removing the model deletes with it)."""
-    target = Path(target).expanduser().resolve()
+    target = real_path(target)
     return sorted((models_dir / DRAFTS_FOLDER).glob(f"{glob.escape(_self_draft_stem(target))}.self-*.gguf"))
 
 
@@ -347,10 +348,10 @@ def draft_candidates(target_path: str | Path, library_entries: Iterable[LibraryE
     made. The catalog's suggestion for the target (matched by file name or shown name) when it is not
     downloaded. Compatible candidates come first, the suggested one first among them, then the smallest.
     """
-    target_path = Path(target_path).expanduser().resolve()
+    target_path = real_path(target_path)
     target = model_info(target_path)
     library_entries = list(library_entries)
-    entries = [e for e in library_entries if e.path.resolve() != target_path]
+    entries = [e for e in library_entries if real_path(e.path) != target_path]
     how_to_name = _cli_name(target_path, in_library=len(entries) < len(library_entries), others=entries)
     suggestion = _suggested_entry(target, target_path, catalog)
     out: list[DraftCandidate] = []
@@ -476,8 +477,8 @@ def _configured(target_path: str | Path, configured: str,
     outside the library named by its path; None when nothing matches."""
     key = configured.strip().lower()
     as_path = Path(configured.strip()).expanduser()
-    resolved = str(as_path.resolve()) if as_path.is_file() else None
-    target = Path(target_path).expanduser().resolve()
+    resolved = str(real_path(as_path)) if as_path.is_file() else None
+    target = real_path(target_path)
     if resolved == str(target) or key in (target.name.lower(), target.stem.lower()):  # it said "there is no model"
         raise NoDraftError(f"{target.name} is the model answering: the draft model must be another, smaller one "
                            "with the same vocabulary (`hearth models drafts` lists them).")

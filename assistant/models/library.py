@@ -22,7 +22,7 @@ from assistant.models.errors import AmbiguousModelNameError, InsufficientDiskSpa
 from assistant.models.fit import FitEstimate, Resources, estimate_fit, probe_resources
 from assistant.models.partfiles import part_file
 from assistant.models.store import read_toml, write_toml
-from assistant.paths import RESOURCES, Paths
+from assistant.paths import RESOURCES, Paths, real_path
 
 BUNDLED, LIBRARY, FOLDER, LINKED = "bundled", "library", "folder", "linked"
 #: The source of a file that was inspected but is not in the library.
@@ -119,7 +119,7 @@ class ModelLibrary:
             *((p, LINKED) for p in files),
         ]
         for path, source in candidates:
-            found.setdefault(path.resolve(), source)
+            found.setdefault(real_path(path), source)
         return sorted(found.items(), key=lambda item: item[0].name.lower())
 
     def entry(self, path: Path, source: str, n_ctx: int, resources: Resources, kv_cache: str = "f16") -> LibraryEntry:
@@ -153,7 +153,7 @@ class ModelLibrary:
                              "(`hearth models list` shows them).")
         direct = Path(name).expanduser()
         if key and direct.is_file():
-            return direct.resolve()
+            return real_path(direct)
         if direct.is_dir():  # it was "No model file FOLDER", as if nothing were there
             inside = sorted(p.name for p in direct.glob("*.gguf"))
             if not inside:
@@ -162,8 +162,8 @@ class ModelLibrary:
                                      f"{', …' if len(inside) > 3 else ''}): name the .gguf file, or add the folder "
                                      f"to the library with `hearth models add {shlex.quote(name)}`.")
         paths = [p for p, _ in self.scan()]
-        if direct.is_absolute() and direct.resolve() in paths:  # a linked file since moved or deleted: listed
-            return direct.resolve()  # with "not found", it could not be removed by any name
+        if direct.is_absolute() and real_path(direct) in paths:  # a linked file since moved or deleted: listed
+            return real_path(direct)  # with "not found", it could not be removed by any name
         if key and (files := [p for p in paths if key in (p.name.lower(), p.stem.lower())]):
             return _only(name, files)
         named = {p: _shown_name(p) for p in paths}
@@ -175,7 +175,7 @@ class ModelLibrary:
                                  "(`hearth models list` shows them).")
 
     def _source_of(self, path: Path) -> str | None:
-        return dict(self.scan()).get(path.resolve())
+        return dict(self.scan()).get(real_path(path))
 
     # ---- changes -----------------------------------------------------------------------------------
     def add(self, path: str | Path, copy: bool = False) -> Path:
@@ -183,7 +183,7 @@ class ModelLibrary:
 
         The file is validated first (not-GGUF, truncated, unsupported architecture fail here, not at load).
         """
-        path = Path(path).expanduser().resolve()
+        path = real_path(path)
         if path.is_dir():
             return self._add_folder(path)
         read_model_info(path)
@@ -222,7 +222,7 @@ class ModelLibrary:
     def remove(self, name: str) -> Removal:
         """Forget a folder or a linked file; delete a file only if it lives in Hearth's own models folder."""
         folders, files = self._registry()
-        as_folder = Path(name).expanduser().resolve()
+        as_folder = real_path(name)
         if as_folder in folders:
             self._save_registry([f for f in folders if f != as_folder], files)
             return Removal(as_folder, deleted_file=False)
@@ -232,7 +232,7 @@ class ModelLibrary:
         path = self.find(name)
         source = self._source_of(path)
         if source == LINKED:
-            self._save_registry(folders, [f for f in files if f.resolve() != path])
+            self._save_registry(folders, [f for f in files if real_path(f) != path])
             return Removal(path, deleted_file=False)
         if source == LIBRARY:
             try:

@@ -19,7 +19,7 @@ from assistant.config import ModelSettings
 from assistant.config import _from_dict as settings_from_dict
 from assistant.engine import LoadSettings
 from assistant.models.store import read_toml, write_toml
-from assistant.paths import Paths
+from assistant.paths import Paths, real_path
 
 _DEFAULTS = ModelSettings()
 #: Beside a profile's values: the model file's size, which finds the profile again after a move.
@@ -81,7 +81,7 @@ class ProfileStore:
     @staticmethod
     def _where(model_path: str | Path) -> tuple[str, str, int | None]:
         """The model's key (its full path), file name and size (None for a file that is not there)."""
-        path = Path(model_path).expanduser().resolve()
+        path = real_path(model_path)
         try:
             size: int | None = path.stat().st_size
         except OSError:

@@ -33,7 +33,7 @@ from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
 from assistant.models.fit import estimate_fit, probe_resources, rough_fit
 from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal, SelfDraftState
-from assistant.paths import BUNDLED_CHAT_MODEL, Paths
+from assistant.paths import BUNDLED_CHAT_MODEL, Paths, real_path
 
 if TYPE_CHECKING:
     from assistant.events import Progress
@@ -106,7 +106,7 @@ class ModelsService:
 
     def inspect(self, path: str | Path, n_ctx: int | None = None) -> LibraryEntry:
         """Any GGUF file's metadata and fit; raises the specific ModelLoadError when it cannot be used."""
-        path = Path(path).expanduser().resolve()
+        path = real_path(path)
         info = read_model_info(path)
         source = dict(self.library.scan()).get(path, OUTSIDE)
         n_ctx, kv_cache = self._load_for(path, n_ctx)
@@ -163,8 +163,8 @@ class ModelsService:
         """A model named as the user names it (see :meth:`find`); None: the configured chat model."""
         if target is None:
             configured = self._settings().model.path
-            return Path(configured).expanduser().resolve() if configured else BUNDLED_CHAT_MODEL.resolve()
-        return target.expanduser().resolve() if isinstance(target, Path) else self.find(target)
+            return real_path(configured) if configured else BUNDLED_CHAT_MODEL.resolve()
+        return real_path(target) if isinstance(target, Path) else self.find(target)
 
     def draft_candidates(self, target: str | Path | None = None) -> list[DraftCandidate]:
         """Every model that could draft for ``target`` (default: the configured model), compatible first.

@@ -32,6 +32,7 @@ from assistant.config import ModelSettings
 from assistant.engine import Engine, ModelInfo
 from assistant.events import Progress
 from assistant.models.profiles import ModelProfile, ProfileStore
+from assistant.paths import real_path
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class ModelSwitcher:
                   edits: dict[str, Any] | None) -> tuple[Path, ModelProfile]:
         if current_path is not None:
             self.profiles.save_profile(current_path, ModelProfile.from_settings(current))
-        path = Path(path).expanduser().resolve()
+        path = real_path(path)
         return path, replace(self.profiles.profile_for(path), **(edits or {}))
 
 

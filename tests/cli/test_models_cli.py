@@ -90,6 +90,20 @@ def test_each_model_is_estimated_at_the_context_it_loads_with(hearth_home: Path,
     assert inspected["n_ctx"] == 32768
 
 
+def test_a_looping_link_or_a_named_pipe_given_as_a_model_is_refused_at_once(hearth_home: Path, tmp_path: Path) -> None:
+    """A link that leads back to itself was "unexpected error (a bug in Hearth): RuntimeError: Symlink loop" (and
+    froze the settings dialog's Apply); a named pipe was opened and waited on for good (the window's draft list
+    too, in every dialog opened after)."""
+    (tmp_path / "l1.gguf").symlink_to(tmp_path / "l2.gguf")
+    (tmp_path / "l2.gguf").symlink_to(tmp_path / "l1.gguf")
+    os.mkfifo(tmp_path / "pipe.gguf")
+    for args in (("models", "add"), ("models", "inspect")):
+        loop = hearth(*args, str(tmp_path / "l1.gguf"), home=hearth_home)
+        assert loop.returncode == 3 and "is a link that leads to nothing (or back to itself)" in loop.stderr, loop
+        pipe = hearth(*args, str(tmp_path / "pipe.gguf"), home=hearth_home)
+        assert pipe.returncode == 3 and "is not a regular file (a named pipe" in pipe.stderr, pipe
+
+
 def test_add_folder_then_file_in_place_then_remove_never_deletes_user_files(hearth_home: Path, my_models: Path) -> None:
     copy = my_models / "smol-copy.gguf"
     assert hearth("models", "add", str(my_models), home=hearth_home).returncode == 0
