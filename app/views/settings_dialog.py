@@ -243,12 +243,14 @@ class SettingsDialog(QDialog):
         self.speculation_hint.setWordWrap(True)
         self.speculation_hint.hide()
         self.draft_candidates: list[Any] | None = None  # None until set_draft_candidates
+        self.draft_problem: tuple[str, str] | None = None  # the draft model saved, when none can use it, and why
         self._drafts_pending()
         self.model.currentIndexChanged.connect(self._drafts_pending)  # the list is per chat model
         self.speculation_note = QLabel(SPECULATION_NOTE)
         self.speculation_note.setObjectName("Muted")
         self.speculation_note.setWordWrap(True)
         self.speculative.currentIndexChanged.connect(self._speculation_changed)
+        self.draft_model.currentIndexChanged.connect(self._speculation_changed)
         form = QFormLayout()
         form.addRow("Mode", self.speculative)
         form.addRow("Draft model", self.draft_model)
@@ -489,6 +491,11 @@ class SettingsDialog(QDialog):
         elif candidates is not None and mode == "draft" and not any(_usable(c) for c in candidates):
             hint = "No model here can draft for this one yet: choose Auto or N-gram lookup, or download the " \
                    "suggested draft model first."
+        elif (candidates is not None and mode in PICKER_MODES and self.draft_problem is not None
+              and self.draft_model.currentData() == self.draft_problem[0]):
+            saved, why = self.draft_problem
+            hint = (f"The draft model saved cannot be used ({_short(why, Path(saved).stem)}): answers draft "
+                    "without it until you choose another, or Automatic.")
         self.speculation_hint.setText(hint)
         self.speculation_hint.setVisible(bool(hint))
 
@@ -543,22 +550,28 @@ class SettingsDialog(QDialog):
         """Choose the picker's row for the setting shown (``original``)."""
         box = self.draft_model
         current = self.original.model.draft_model.strip()
-        index = self._find_draft(current) if current else 0
-        if index is None:  # a setting no candidate matches (a moved file?): keep it rather than lose it
-            box.addItem(f"{current} (not found)", current)
+        index, why = self._find_draft(current) if current else (0, "")
+        self.draft_problem = None
+        if index is None:  # a setting no candidate can use (a moved file, one that cannot draft for this model):
+            # kept rather than lost, and said; it read "Automatic: …" while answers drafted with no model
+            box.addItem(f"{current} ({'not found' if why is None else 'cannot be used'})", current)
             index = box.count() - 1
-        box.setCurrentIndex(index)  # a known model that cannot draft for this one: Automatic instead
+            self.draft_problem = (current, why or "it is not in the model library")
+            box.setItemData(index, self.draft_problem[1], Qt.ItemDataRole.ToolTipRole)
+        box.setCurrentIndex(index)
         self._speculation_changed()
 
-    def _find_draft(self, value: str) -> int | None:
-        """The picker's row for a ``draft_model`` setting (a path, a file name or a model name): 0 (Automatic)
-        when it names a model that cannot draft for this one, None when it names none of the candidates."""
+    def _find_draft(self, value: str) -> tuple[int | None, str | None]:
+        """The picker's row for a ``draft_model`` setting (a path, a file name or a model name), or None with
+        why it cannot draft for this model (None: it names none of the candidates)."""
         for candidate in self.draft_candidates or []:
             path = Path(candidate.path) if candidate.path else None
             names = {candidate.name} | ({str(path), path.name, path.stem} if path is not None else set())
             if value in names:
-                return max(self.draft_model.findData(str(path)), 0) if _usable(candidate) else 0
-        return None
+                if _usable(candidate):
+                    return max(self.draft_model.findData(str(path)), 0), ""
+                return None, candidate.reason or "it cannot draft for this model"
+        return None, None
 
     def model_path(self) -> Path:
         return Path(self.model.currentData())

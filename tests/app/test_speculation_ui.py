@@ -202,11 +202,19 @@ def test_the_picker_offers_the_compatible_drafts_marks_the_suggested_one_and_kee
     dialog.set_draft_candidates(candidates)
     assert dialog.draft_model.currentText() == "/gone/moved.gguf (not found)"
     assert dialog.values().model.draft_model == "/gone/moved.gguf"
-    settings.model.draft_model = "Gemma 3 270M"  # names one that cannot draft for this model: Automatic instead
+    # names one that cannot draft for this model (or a file deleted since): it read "Automatic: Tiny" while
+    # answers drafted with no model at all; the setting is shown, kept, and said
+    settings.model.draft_model = "Gemma 3 270M"
     dialog = SettingsDialog(settings, [], PRESETS, BUNDLED_CHAT_MODEL)
     qtbot.addWidget(dialog)
     dialog.set_draft_candidates(candidates)
-    assert dialog.draft_model.currentIndex() == 0 and dialog.values().model.draft_model == ""
+    assert dialog.draft_model.currentText() == "Gemma 3 270M (cannot be used)"
+    assert dialog.values().model.draft_model == "Gemma 3 270M"
+    assert not dialog.speculation_hint.isHidden() and dialog.speculation_hint.text() == (
+        "The draft model saved cannot be used (vocabulary differs from SmolLM2 135M Instruct's): answers draft "
+        "without it until you choose another, or Automatic.")
+    dialog.draft_model.setCurrentIndex(0)  # Automatic chosen: the hint goes
+    assert dialog.speculation_hint.isHidden() and dialog.values().model.draft_model == ""
 
 
 def test_saving_applies_the_speculation_settings_through_update_settings(qtbot: QtBot) -> None:
