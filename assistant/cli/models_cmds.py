@@ -271,6 +271,7 @@ def cmd_drafts(args: argparse.Namespace, ctx: CliContext) -> int:
         print(_candidate_text(c))
     if not candidates:
         print("  (no other models in the library)")
-    used = str(chosen) if chosen else note or _NO_DRAFT.get(mode, "no draft model")
+    # named as the lines above name it (a bare path ended the listing)
+    used = f"{models.inspect(chosen).name} ({chosen})" if chosen else note or _NO_DRAFT.get(mode, "no draft model")
     print(f"With speculative = {mode}: {used}")
     return 0

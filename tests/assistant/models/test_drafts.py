@@ -289,7 +289,7 @@ def test_cli_models_draft_and_drafts(hearth_home: Path, smollm2_f16_path: Path, 
     text = _hearth("models", "drafts", str(smollm2_f16_path), home=hearth_home)
     assert text.returncode == 0
     assert "✗ Gemma 3 270M  Q4_K_M  253 MB  (sibling)\n  Gemma 3 270M's vocabulary" in text.stdout
-    assert f"With speculative = auto: {chat_model_path.resolve()}" in text.stdout
+    assert f"With speculative = auto: SmolLM2 135M Instruct ({chat_model_path.resolve()})" in text.stdout
 
     # not a chat model: `models list` does not show it
     assert path.name not in _hearth("models", "list", home=hearth_home).stdout
