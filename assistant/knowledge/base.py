@@ -355,17 +355,23 @@ def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ..
     are indexed under whichever of the two names was read first."""
     sources = [Path(s) for row in rows for s in row.sources]
     names: list[Path] = []
-    if any(folder.is_relative_to(s) or s.is_relative_to(folder) for s in sources):
+    # inside an indexed folder, but in one its scans pass over (a hidden folder): not indexed ("No matches.")
+    if any(reaches(s, folder) or s.is_relative_to(folder) for s in sources):
         names.append(folder)
     real = folder.resolve()
     for source in sources:
         root = source.resolve()
-        if real.is_relative_to(root):
+        if reaches(root, real):
             names.append(source / real.relative_to(root))
         elif root.is_relative_to(real) and len(source.parts) > (up := len(root.relative_to(real).parts)):
             names.append(source.parents[up - 1])  # up >= 1: the same folder is the branch above
     if names:
         return tuple(dict.fromkeys(str(n) for n in names))
+    around = next((row for row in rows for s in row.sources if real.is_relative_to(Path(s).resolve())), None)
+    if around is not None:
+        raise InputError(f"{folder} is not indexed: it is inside a folder of collection {around.name!r}, but hidden "
+                         "folders (and those of dependencies, caches and virtual environments) are passed over "
+                         f"when it is indexed; `{index_command(around.name, [str(folder)])}` adds it.")
     held = "; ".join(f"{row.name!r} from {', '.join(row.sources) or 'no folder'}" for row in rows)
     raise InputError(f"No collection searched was indexed from {folder} or from a folder in or around it ({held}).")
 

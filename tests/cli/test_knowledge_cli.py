@@ -192,6 +192,18 @@ def test_search_without_a_collection_searches_every_one(docs: Path, capsys: pyte
     out, err = capsys.readouterr()
     assert not out and err.strip() == (f"hearth: No collection searched was indexed from {docs.parent / 'elsewhere'} "
                                        f"or from a folder in or around it ('bikes' from {docs / 'sub'}).")
+    # a hidden folder inside an indexed one is passed over when it is indexed: said, not "No matches."
+    (docs / ".private").mkdir()
+    (docs / ".private" / "code.txt").write_text("The lock code of the shed is 9931.\n")
+    assert cli.main(["search", "lock code", "--folder", str(docs / ".private"), "-c", "all"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"hearth: {docs / '.private'} is not indexed: it is inside a folder of collection 'all', but hidden folders "
+        "(and those of dependencies, caches and virtual environments) are passed over when it is indexed; "
+        f"`hearth index {docs / '.private'} --collection all` adds it.")
+    assert cli.main(["index", str(docs / ".private"), "-c", "all"]) == 0  # what it says to do
+    capsys.readouterr()
+    assert cli.main(["search", "lock code", "--folder", str(docs / ".private"), "-c", "all"]) == 0
+    assert "code.txt" in capsys.readouterr().out
 
 
 def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
