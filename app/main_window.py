@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         self.sidebar.newChatRequested.connect(ctl.chat.new_chat)
         self.sidebar.addFolderRequested.connect(ctl.knowledge.choose_folder)
         self.sidebar.removeCollectionRequested.connect(ctl.knowledge.remove)
+        self.sidebar.renameCollectionRequested.connect(ctl.knowledge.rename)
         self.sidebar.collectionErrorsRequested.connect(ctl.knowledge.show_file_errors)
         self.sidebar.settingsRequested.connect(self.open_settings)
         self.sidebar.memoryRequested.connect(ctl.memory.open)

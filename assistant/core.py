@@ -951,6 +951,18 @@ class Assistant:
 
         return overlaps(paths, self.collections() if infos is None else infos, into)
 
+    def rename_collection(self, name: str, new: str) -> CollectionInfo:
+        """Call collection ``name`` ``new``: its passages, vectors, folders and watching stay (nothing is
+        embedded again), and the chats asked from it go on from it under its new name. A background re-sync of
+        it is stopped first (what it finished stays; the next change resumes it); a run of the user's own is
+        not: the rename is refused until it ends."""
+        self.scheduler.cancel_sync(name, wait_s=SYNC_STOP_WAIT_S)
+        info = self.knowledge.rename_collection(name, new)
+        self.history.rename_collection(name, info.name)
+        if self.long_lived:
+            self.scheduler.watch_all()
+        return info
+
     def remove_collection(self, name: str) -> None:
         """Remove ``name`` from the index (the files stay). A background re-sync of it is stopped and waited for
         first: Remove while the window's watcher re-synced the collection failed with "being indexed by another

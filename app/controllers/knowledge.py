@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from app.qt_models import ListModel
 from app.views.collection_dialog import CollectionDialog, ErrorListDialog
 from app.views.composer import Composer
-from app.views.dialogs import confirm, show_error
+from app.views.dialogs import ask_text, confirm, show_error
 from app.views.indexing_panel import IndexingPanel
 from app.workers import Job, Workers
 from assistant.errors import HearthError
@@ -276,6 +276,22 @@ class KnowledgeController(QObject):
 
         confirm(self.window, "Remove collection?", f"Remove “{info.name}” from Hearth's index? Your files are "
                 "not touched.", "Remove", confirmed)
+
+    def rename(self, info: Any) -> None:
+        """Ask for a new name and rename ``info``'s collection; its tick in the message box goes with it."""
+        if self.running == info.name:
+            show_error(self.window, "Rename collection", f"“{info.name}” is being indexed: rename it when the run "
+                       "has ended (or after Cancel).")
+            return
+
+        def chosen(new: str) -> None:
+            ticked = info.name in self.composer.selected_collections()
+            self.workers.io.submit(Job(lambda: self.assistant.rename_collection(info.name, new),
+                                       on_done=lambda renamed: self.refresh(select=renamed.name if ticked else None),
+                                       on_failed=lambda message: show_error(self.window, "Rename collection",
+                                                                            message)))
+
+        ask_text(self.window, "Rename collection", "Name (letters a-z, digits, - and _):", info.name, chosen)
 
     def _remove(self, name: str) -> None:
         self._remove_after = None

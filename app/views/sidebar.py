@@ -68,6 +68,7 @@ class Sidebar(QFrame):
     exportRequested = Signal(object)
     addFolderRequested = Signal()
     removeCollectionRequested = Signal(object)
+    renameCollectionRequested = Signal(object)
     collectionErrorsRequested = Signal(object)  # the collection's info, when it has skipped files
     watchToggled = Signal(object, bool)  # the collection's info, and whether to watch its folders
     settingsRequested = Signal()
@@ -202,6 +203,7 @@ class Sidebar(QFrame):
         watch.toggled.connect(lambda on: self.watchToggled.emit(item, on))
         if getattr(item, "errors", 0):
             menu.addAction("Show skipped files…", lambda: self.collectionErrorsRequested.emit(item))
+        menu.addAction(icon("edit"), "Rename…", lambda: self.renameCollectionRequested.emit(item))
         menu.addAction(icon("trash"), "Remove from Hearth…", lambda: self.removeCollectionRequested.emit(item))
         menu.popup(self.collections.viewport().mapToGlobal(pos))
 

@@ -768,6 +768,31 @@ class History:
             self._deleted_from(conversation_id)  # after a crash); the engine saves the new one when it lets go
         return deleted
 
+    def rename_collection(self, old: str, new: str) -> int:
+        """A knowledge collection renamed: the questions asked from it and the sources they were answered
+        from name it anew, so a chat opened again goes on from it (see :meth:`asked_from`). Returns how many
+        messages changed."""
+        def renamed(stats: dict[str, Any], sources: list[Any]) -> None:
+            if isinstance(stats.get(COLLECTIONS), list):
+                stats[COLLECTIONS] = [new if c == old else c for c in stats[COLLECTIONS]]
+            for source in sources:
+                if isinstance(source, dict) and source.get("collection") == old:
+                    source["collection"] = new
+
+        changed = 0
+        with self._write() as conn:
+            rows = conn.execute("SELECT id, stats, sources FROM messages WHERE instr(stats, ?) OR instr(sources, ?)",
+                                (json.dumps(old), json.dumps(old))).fetchall()
+            for message_id, stats, sources in rows:
+                stats_now, sources_now = json.loads(stats) if stats else {}, json.loads(sources) if sources else []
+                renamed(stats_now, sources_now)
+                new_stats, new_sources = _dump(stats_now) if stats else None, _dump(sources_now) if sources else None
+                if (new_stats, new_sources) != (stats, sources):
+                    conn.execute("UPDATE messages SET stats = ?, sources = ? WHERE id = ?",
+                                 (new_stats, new_sources, message_id))
+                    changed += 1
+        return changed
+
     def set_feedback(self, message_id: str, value: int) -> None:
         """Thumbs down (-1), none (0) or up (+1); anything else is rejected with :class:`HistoryError`."""
         if isinstance(value, bool) or not isinstance(value, int) or value not in FEEDBACK_VALUES:

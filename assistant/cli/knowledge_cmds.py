@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("collections", help="list, watch or remove knowledge collections")
+    p = sub.add_parser("collections", help="list, rename, watch or remove knowledge collections")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = actions.add_parser("list", help="list collections")
     q.add_argument("--json", action="store_true")
@@ -59,6 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("name")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_collections_remove)
+    q = actions.add_parser("rename", help="call a collection by another name (nothing is indexed again)")
+    q.add_argument("name")
+    q.add_argument("new_name")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_collections_rename)
     q = actions.add_parser("watch", help="re-sync a collection when its folders change: on or off")
     q.add_argument("name")
     q.add_argument("state", choices=("on", "off"))
@@ -323,6 +328,16 @@ def cmd_collections_remove(args: argparse.Namespace, ctx: CliContext) -> int:
         print_json({"removed": args.name})
     else:
         print(f"Removed collection {args.name!r} (your files were not touched).")
+    return 0
+
+
+def cmd_collections_rename(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = ctx.assistant.rename_collection(args.name, args.new_name)
+    if args.json:
+        print_json(info.to_dict())
+    else:
+        print(f"Renamed collection {args.name!r} to {info.name!r} ({counted(info.files, 'file')}; chats asked from "
+              "it go on from it).")
     return 0
 
 

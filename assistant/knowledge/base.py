@@ -295,6 +295,15 @@ class KnowledgeBase:
         same_name = [p for p in found if Path(p).name == Path(path).name]
         return (same_name or found or [None])[0]
 
+    def rename_collection(self, name: str, new: str) -> CollectionInfo:
+        """Call collection ``name`` ``new`` (its passages, vectors and folders stay; nothing is embedded again).
+        Refused while it is being indexed, and when ``new`` is taken or not a valid name."""
+        row = self._row(name)
+        validate_name(new)
+        with self.store.writing(row.name), self.store.writing(new):
+            self.store.rename_collection(row.name, new)
+        return self.collection(new)
+
     def remove_collection(self, name: str) -> None:
         self._row(name)
         with self.store.writing(name):

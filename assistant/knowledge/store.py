@@ -749,6 +749,22 @@ class Store:
                 db.execute("DELETE FROM kept_vectors WHERE collection = ?", (name,))
             db.execute("UPDATE collections SET unfinished = ? WHERE name = ?", (how, name))
 
+    def rename_collection(self, old: str, new: str) -> None:
+        """Call collection ``old`` ``new``: its rows, and its Chroma set, renamed in the rows' transaction (a
+        Chroma rename that fails leaves both as they were; one that succeeds just before a crash leaves rows
+        whose vectors the next sync finds missing and embeds again)."""
+        validate_name(new)
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM collections WHERE name = ?", (new,)).fetchone():
+                raise InputError(f"There is a collection named {new!r} already: choose another name.")
+            db.execute("UPDATE collections SET name = ? WHERE name = ?", (new, old))
+            for table in ("chunks", "files", "pending", "scan_skips", "kept_vectors"):
+                db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+            vectors = self._existing_vectors(old)
+            if vectors is not None:
+                with self._own_vectors():
+                    vectors.modify(name=self.chroma_name(new))
+
     def drop_collection(self, name: str) -> None:
         """Remove every trace of a collection; SQLite first, so a crash leaves only an unused Chroma set."""
         with self._transaction() as db:

@@ -114,6 +114,7 @@ class IndexJob:
         self.cancel = cancel or threading.Event()
         self.watch = watch
         self.ended = RUN_STOPPED  # how the run ended, RUN_* (see run)
+        self._id_key = collection  # what chunk ids are made from (see _prepare_collection)
         self.batch_size, self.flush_chunks = batch_size, flush_chunks
 
     def run(self) -> Iterator[Progress]:
@@ -215,6 +216,9 @@ class IndexJob:
         self.store.add_sources(self.collection, [str(source_path(s)) for s in self.sources])
         self.store.begin_run(self.collection, self.watch)
         self.store.adopt_vectors(self.collection)
+        # chunk ids come from the collection's store id, which a rename keeps: from its name, a collection renamed
+        # and a new one given its old name made the same ids for the same files ("UNIQUE constraint failed")
+        self._id_key = self.store.store_id(self.collection) or self.collection
         self.store.recover(self.collection)
 
     def _repair(self) -> Generator[Progress, None, bool]:
@@ -303,7 +307,7 @@ class IndexJob:
             tally.errors.append((f.path, error))
 
     def _chunk(self, state: FileState, index: int, piece: Piece) -> Chunk:
-        key = "\0".join((self.collection, state.path, state.content_hash, state.chunker, str(index)))
+        key = "\0".join((self._id_key, state.path, state.content_hash, state.chunker, str(index)))
         return Chunk(
             id=hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest(), collection=self.collection,
             path=state.path, chunk_index=index, text=piece.text, page=piece.page, line_start=piece.line_start,

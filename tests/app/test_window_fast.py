@@ -17,7 +17,15 @@ from fakes import FakeEmbedder, fake_engine
 from gui_helpers import themed
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QPushButton, QToolButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QInputDialog,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QToolButton,
+)
 from pytestqt.qtbot import QtBot
 
 from app.controllers.conversations import Entry
@@ -96,6 +104,46 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
     assert [m.text for m in window.chat_view.messages] == [c for _, c in stored]
     ids = [m.message_id for m in window.chat_view.messages]
     assert ids == [m.id for m in history.messages(chat.conversation_id)]  # the widgets know their stored ids
+    window.close()
+
+
+def test_a_collection_is_renamed_from_its_menu_and_its_chats_go_on_from_it(qtbot: QtBot, tmp_path: Path) -> None:
+    """A collection could not be renamed (only removed and indexed again under another name, embedding it all
+    again, and its chats then answered from nothing). Its menu renames it: nothing is indexed again, the box keeps
+    it ticked, and a chat asked from it goes on from it."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
+    window = open_window(qtbot)
+    index_folder(qtbot, window, folder)
+    window.composer.select_collections(["house"])
+    send(qtbot, window, "Where is the spare key?")
+    chat, history = window.ctl.chat.conversation_id, window.assistant.history
+    view = window.sidebar.collections
+    qtbot.waitUntil(lambda: view.model().rowCount() == 1)
+    view.customContextMenuRequested.emit(view.visualRect(view.model().index(0, 0)).center())
+    menu = window.sidebar.findChildren(QMenu)[-1]
+    next(a for a in menu.actions() if a.text() == "Rename…").trigger()
+    dialog = next(d for d in window.findChildren(QInputDialog) if d.isVisible())
+    assert dialog.textValue() == "house"
+    dialog.setTextValue("home")
+    dialog.accept()
+    qtbot.waitUntil(lambda: [c.name for c in window.collections_model.items()] == ["home"], timeout=10_000)
+    assert window.composer.selected_collections() == ["home"]
+    assert history.asked_from(history.messages(chat)) == ("home",)
+    assert [Path(h.path).name for h in window.assistant.search("flowerpot key", ("home",), mode="dense")] == \
+        ["key.md"]  # its vectors went with it
+    send(qtbot, window, "And the back door key?")
+    assert [Path(p.path).name for p in window.chat_view.last("assistant").passages] == ["key.md"]
+    # a name taken (or not a valid one) is said, and nothing changes
+    index_folder(qtbot, window, tmp_path / "house")  # "house" again, as a second collection
+    window.ctl.knowledge.rename(next(c for c in window.collections_model.items() if c.name == "house"))
+    dialog = next(d for d in window.findChildren(QInputDialog) if d.isVisible())
+    dialog.setTextValue("home")
+    dialog.accept()
+    qtbot.waitUntil(lambda: any("There is a collection named 'home' already" in b.text()
+                                for b in window.findChildren(QMessageBox, "ErrorDialog")), timeout=10_000)
+    assert sorted(c.name for c in window.assistant.collections()) == ["home", "house"]
     window.close()
 
 

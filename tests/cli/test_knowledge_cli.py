@@ -206,6 +206,31 @@ def test_search_without_a_collection_searches_every_one(docs: Path, capsys: pyte
     assert "code.txt" in capsys.readouterr().out
 
 
+def test_a_collection_is_renamed_with_its_vectors_and_its_chats(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth collections rename`: nothing is embedded again, a search by meaning finds the same passages under
+    the new name, the old name is free again, and a chat asked from it goes on from it."""
+    assert cli.main(["index", str(docs), "-c", "mine"]) == 0
+    capsys.readouterr()
+    assert cli.main(["ask", "--collection", "mine", "--no-memory", "--max-tokens", "8", "--json",
+                     "Where is the sailing boat moored?"]) == 0
+    chat = json.loads(capsys.readouterr().out)["conversation_id"]
+    assert cli.main(["collections", "rename", "mine", "boats"]) == 0
+    assert capsys.readouterr().out == ("Renamed collection 'mine' to 'boats' (2 files; chats asked from it go on from "
+                                       "it).\n")
+    assert cli.main(["search", "sailing boat", "-c", "boats", "--mode", "dense", "-k", "1"]) == 0
+    assert "boat.md" in capsys.readouterr().out
+    assert cli.main(["collections", "list", "--json"]) == 0
+    assert [c["name"] for c in json.loads(capsys.readouterr().out)] == ["boats"]
+    assert cli.main(["history", "export", chat, "--format", "json"]) == 0
+    asked = json.loads(capsys.readouterr().out)["messages"][0]
+    assert asked["stats"]["collections"] == ["boats"], asked
+    assert cli.main(["index", str(docs), "-c", "mine"]) == 0  # the old name is free: a new collection
+    capsys.readouterr()
+    assert cli.main(["collections", "rename", "mine", "boats"]) == 2
+    assert "There is a collection named 'boats' already: choose another name." in capsys.readouterr().err
+    assert cli.main(["collections", "rename", "nope", "x"]) == 4
+
+
 def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs), "-c", "mine", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["watched"] is False
