@@ -107,10 +107,8 @@ def test_regenerate_and_edit_replace_the_turn_in_the_window_and_the_history(qtbo
     window.close()
 
 
-def test_a_collection_is_renamed_from_its_menu_and_its_chats_go_on_from_it(qtbot: QtBot, tmp_path: Path) -> None:
-    """A collection could not be renamed (only removed and indexed again under another name, embedding it all
-    again, and its chats then answered from nothing). Its menu renames it: nothing is indexed again, the box keeps
-    it ticked, and a chat asked from it goes on from it."""
+def asked_from_a_folder(qtbot: QtBot, tmp_path: Path) -> MainWindow:
+    """A window whose chat asked "Where is the spare key?" from the folder "house" (a collection of its own)."""
     folder = tmp_path / "house"
     folder.mkdir()
     (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
@@ -118,6 +116,14 @@ def test_a_collection_is_renamed_from_its_menu_and_its_chats_go_on_from_it(qtbot
     index_folder(qtbot, window, folder)
     window.composer.select_collections(["house"])
     send(qtbot, window, "Where is the spare key?")
+    return window
+
+
+def test_a_collection_is_renamed_from_its_menu_and_its_chats_go_on_from_it(qtbot: QtBot, tmp_path: Path) -> None:
+    """A collection could not be renamed (only removed and indexed again under another name, embedding it all
+    again, and its chats then answered from nothing). Its menu renames it: nothing is indexed again, the box keeps
+    it ticked, and a chat asked from it goes on from it."""
+    window = asked_from_a_folder(qtbot, tmp_path)
     chat, history = window.ctl.chat.conversation_id, window.assistant.history
     view = window.sidebar.collections
     qtbot.waitUntil(lambda: view.model().rowCount() == 1)
@@ -151,13 +157,7 @@ def test_regenerate_answers_again_from_the_folders_the_question_was_asked_from(q
     """Regenerate took the composer's selection at the time: with the folder unticked since (or an old chat
     opened), an answer citing the user's files was replaced by one citing nothing. An edit is sent with the
     selection the composer shows."""
-    folder = tmp_path / "house"
-    folder.mkdir()
-    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
-    window = open_window(qtbot)
-    index_folder(qtbot, window, folder)
-    window.composer.select_collections(["house"])
-    send(qtbot, window, "Where is the spare key?")
+    window = asked_from_a_folder(qtbot, tmp_path)
     chat, history = window.ctl.chat, window.assistant.history
     assert [Path(p.path).name for p in window.chat_view.last("assistant").passages] == ["key.md"]
     window.composer.select_collections([])
