@@ -36,6 +36,10 @@ class BuiltPrompt:
     dropped_turns: int
 
 
+#: Where the context length is set, for the messages that ask to raise it (they did not say where).
+WHERE_CTX = "(Settings → Model → Context length, or `n_ctx` under [model] in settings.toml)"
+
+
 def build_prompt(
     *,
     system: str,
@@ -81,7 +85,7 @@ def build_prompt(
     if keep_all and turns:
         raise ContextOverflowError(
             f"These messages need {size} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, but "
-            f"the context holds {n_ctx}. Send fewer or shorter messages, or raise the context length."
+            f"the context holds {n_ctx}. Send fewer or shorter messages, or raise the context length {WHERE_CTX}."
         )
     low, high = 1, len(turns)  # dropping ``high`` turns is the last resort; ``low - 1`` is known not to fit
     if turns:
@@ -89,7 +93,7 @@ def build_prompt(
     if best is None:
         raise ContextOverflowError(
             f"This message needs {size} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, "
-            f"but the context holds {n_ctx}. Shorten it or raise the context length."
+            f"but the context holds {n_ctx}. Shorten it or raise the context length {WHERE_CTX}."
         )
     while low < high:
         middle = (low + high) // 2

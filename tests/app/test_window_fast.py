@@ -745,6 +745,7 @@ def test_a_question_too_long_for_the_context_goes_back_to_the_composer(qtbot: Qt
     long = "word " * 5000  # the fake model's context holds 4,096 tokens
     send(qtbot, window, long)
     assert "context holds 4096" in window.banner.label.text()
+    assert "Settings → Model → Context length" in window.banner.label.text()  # it did not say where
     assert window.composer.edit.toPlainText() == long.strip()
     shown = [m.text for m in window.chat_view.messages]
     assert shown == ["A short first question.", "You said: A short first question."]
