@@ -27,7 +27,12 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, co
 
 
 def decode_text(data: bytes) -> str:
-    """Decode a text file's bytes, or raise :class:`UnreadableFileError` saying why not."""
+    """Decode a text file's bytes, or raise :class:`UnreadableFileError` saying why not. Windows line ends
+    become newlines: passages kept their carriage returns, in the prompt (tokens for nothing) and in `--json`."""
+    return _text_of(data).replace("\r\n", "\n")
+
+
+def _text_of(data: bytes) -> str:
     if not data.strip():
         raise UnreadableFileError("empty file")
     head = data[:_SNIFF]

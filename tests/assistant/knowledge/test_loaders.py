@@ -32,6 +32,16 @@ def test_plain_text_markdown_and_rst(mixed_folder: Path) -> None:
     assert "red button" in _text(mixed_folder / "manual.rst")
 
 
+def test_windows_line_ends_become_newlines(tmp_path: Path) -> None:
+    """Passages kept their carriage returns: in the prompt (tokens for nothing) and in `hearth search --json`."""
+    for name, data in (("notes.txt", b"First line.\r\nSecond line.\r\n"), ("notes.md", b"# Title\r\n\r\nBody.\r\n"),
+                       ("tool.py", b"def f():\r\n    return 1\r\n")):
+        (tmp_path / name).write_bytes(data)
+        text = "".join(u.text for u in load(tmp_path / name, data).units)
+        assert "\r" not in text and text.count("\n") == data.count(b"\n"), (name, text)
+    assert decode_text("Zoë\r\n".encode("cp1252")) == "Zoë\n"  # whatever the encoding
+
+
 def test_code_keeps_language_and_definitions(mixed_folder: Path) -> None:
     doc = _load(mixed_folder / "tool.py")
     assert (doc.kind, doc.language) == ("code", "Python")
@@ -86,7 +96,7 @@ def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
     assert "Le café crème est très bon à Noël" in _text(mixed_folder / "latin1.txt")
     assert decode_text("naïve 😀".encode("utf-16")) == "naïve 😀"
     for codec in ("utf-16-le", "utf-16-be"):  # no byte-order mark
-        assert decode_text("Grüße aus Köln 😀\r\n".encode(codec)) == "Grüße aus Köln 😀\r\n"
+        assert decode_text("Grüße aus Köln 😀\r\n".encode(codec)) == "Grüße aus Köln 😀\n"
     with pytest.raises(UnreadableFileError, match="binary"):  # NULs in every other byte, but not text
         decode_text(bytes([0x07, 0, 0x01, 0]) * 100)
 
