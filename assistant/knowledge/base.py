@@ -299,7 +299,8 @@ class KnowledgeBase:
         """Call collection ``name`` ``new`` (its passages, vectors and folders stay; nothing is embedded again).
         Refused while it is being indexed, and when ``new`` is taken or not a valid name."""
         row = self._row(name)
-        validate_name(new)
+        if validate_name(new) == row.name:
+            return self._info(row)
         with self.store.writing(row.name), self.store.writing(new):
             self.store.rename_collection(row.name, new)
         return self.collection(new)
