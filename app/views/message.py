@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
-from app.views.widgets import FlowLayout, isolated, ltr, tool_button
+from app.views.widgets import ElidingButton, FlowLayout, isolated, ltr, tool_button
 from assistant.events import section
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
@@ -233,7 +233,7 @@ class MessageWidget(QFrame):
         self.chips_row.setVisible(bool(passages or memories))
 
     def _chip(self, text: str, name: str, passage: Passage | None) -> QPushButton:
-        chip = QPushButton(text)
+        chip = ElidingButton(text)
         chip.setObjectName("Chip")
         chip.setCursor(Qt.CursorShape.PointingHandCursor)
         chip.setToolTip(name)

@@ -197,6 +197,8 @@ class SettingsDialog(QDialog):
         self.system_prompt.setAccessibleName("System prompt")
         self.system_prompt.setPlaceholderText("None: the model's own default")
         self.system_prompt.setFixedHeight(66)
+        self.system_prompt.setTabChangesFocus(True)  # Tab typed a tab into it, and the controls after it were
+        # out of the keyboard's reach
         form = QFormLayout()
         form.addRow("Model", model_row)
         form.addRow("GPU layers", gpu_row)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QStyle,
+    QStyleOptionButton,
     QStyleOptionToolButton,
     QStylePainter,
     QToolButton,
@@ -61,6 +62,36 @@ class ShrinkingToolButton(QToolButton):
                 option.toolButtonStyle = Qt.ToolButtonStyle.ToolButtonIconOnly
             option.text = shown
         QStylePainter(self).drawComplexControl(QStyle.ComplexControl.CC_ToolButton, option)
+
+
+class ElidingButton(QPushButton):
+    """A push button that gives up width: where its row is narrower than its text, the text loses its middle
+    ("3  Quarterly_fin…_2024.pdf"); the tooltip and accessible name keep it whole. Source chips with long file
+    names made an answer as wide as its widest chip: at 640 px the chat scrolled sideways and its text was cut
+    at the right edge."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        # QPushButton's own policy (Minimum) takes its size hint as its least width
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, self.sizePolicy().verticalPolicy())
+
+    def _chrome(self) -> int:
+        """The pixels of the button that are not its text (padding, border)."""
+        return self.sizeHint().width() - self.fontMetrics().horizontalAdvance(self.text())
+
+    def minimumSizeHint(self) -> QSize:
+        hint = self.sizeHint()
+        return QSize(min(hint.width(), self._chrome() + 8 * self.fontMetrics().averageCharWidth()), hint.height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        option = QStyleOptionButton()
+        self.initStyleOption(option)
+        metrics, room = self.fontMetrics(), self.width() - self._chrome()
+        if room < metrics.horizontalAdvance(option.text):
+            # a label shortened already ("annual_budget_s…_team.md") is not given a second "…" beside its own
+            option.text = metrics.elidedText(option.text, Qt.TextElideMode.ElideMiddle, max(room, 0)).replace(
+                "……", "…")
+        QStylePainter(self).drawControl(QStyle.ControlElement.CE_PushButton, option)
 
 
 def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, checkable: bool = False,

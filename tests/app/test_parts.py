@@ -149,6 +149,12 @@ def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot
     long = chips[4].text()
     assert long.startswith("5  a-very-long-file") and long.endswith("-2024.eml") and "…" in long
     assert chips[4].toolTip() == f"Source 5: {names[4]} in /n (found but not used in the answer)"
+    # narrower than a chip: the chip gives up width, not the answer (at 640 px the chat scrolled sideways and
+    # the answer's text was cut at the right edge)
+    widget.resize(200, 400)
+    qtbot.waitUntil(lambda: widget.chips_row.width() <= 200)
+    assert widget.minimumSizeHint().width() <= 200
+    assert all(c.geometry().right() < widget.chips_row.width() for c in chips)
     # two passages of one DOCX were the same chip ("2  eastside-allotment-soci…es-2025.docx" and "5  …")
     docx = "/n/eastside-allotment-society-rules-2025.docx"
     widget.set_sources([Passage.of({"n": 2, "path": docx, "heading": "Eastside Allotment Society > 4. Water"}),

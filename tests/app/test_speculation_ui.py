@@ -379,3 +379,17 @@ def test_a_real_answer_with_lookup_drafts_is_tinted_and_summarised(qtbot: QtBot,
     assert len(_tinted(answer)) >= 5  # words that came from accepted drafts
     assert window.status.speculation.text().startswith("spec: ngram ")
     assert window.status.speculation.toolTip().startswith("ngram: ")
+
+
+def test_tab_leaves_the_system_prompt_for_the_speculation_controls(qtbot: QtBot) -> None:
+    """Tab typed a tab character into the system prompt and focus never left it: the speculative-decoding
+    controls after it, and Save, were out of the keyboard's reach."""
+    dialog = SettingsDialog(Settings(), [], PRESETS, BUNDLED_CHAT_MODEL)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    prompt = dialog.system_prompt
+    before = prompt.toPlainText()
+    prompt.setFocus()
+    qtbot.waitUntil(prompt.hasFocus)
+    qtbot.keyClick(prompt, Qt.Key.Key_Tab)
+    assert prompt.toPlainText() == before and not prompt.hasFocus()
