@@ -4,18 +4,22 @@ system viewer (at the page for PDFs), and the memories that were used for the an
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTextBrowser, QVBoxLayout
 
 from app.icons import icon
 from app.sources import Passage, memory_text
 from app.theme import Theme
 from app.views.widgets import isolated, ltr, section_title, tool_button
+
+#: After these a title may break inside a long file name (a zero-width space goes there).
+_BREAKS = re.compile(r"([_.-])")
 
 
 class SourcePanel(QFrame):
@@ -37,6 +41,9 @@ class SourcePanel(QFrame):
         self.where = QLabel()
         self.where.setObjectName("Muted")
         self.where.setWordWrap(True)
+        # a long file name is cut at the panel's edge (its tooltip has it whole) rather than widening the panel:
+        # one of 80 characters made it 843 px at least, and the sidebar was folded away for it
+        self.where.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text = QTextBrowser()
         self.text.setObjectName("Passage")
@@ -78,8 +85,11 @@ class SourcePanel(QFrame):
         if passage is None:
             self.title.setText("What Hearth remembered")
         else:
-            self.title.setText(ltr(f"[{passage.n}] {isolated(passage.location)}"))
+            # the title may break inside a long file name, after its "_", "-" and "." (it is not copied from)
+            breakable = _BREAKS.sub("\\1\u200b", passage.location)
+            self.title.setText(ltr(f"[{passage.n}] {isolated(breakable)}"))
             self.where.setText(ltr(passage.path))
+            self.where.setToolTip(passage.path)
             body = html.escape(passage.text.strip()).replace("\n", "<br>")
             self.text.setHtml(
                 f'<div style="color:{self.theme["muted"]};">Passage given to the model:</div>'

@@ -451,3 +451,18 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
     assert "Reading" not in panel.detail.text()
     panel.finish("Stopped", complete=False)
     assert panel.detail.text() == "3 / 28 files done · 18.9 chunks/s"
+
+
+def test_a_long_file_name_does_not_widen_the_source_panel(qtbot: QtBot) -> None:
+    """An 80-character file name made the panel 843 px wide at least (its title and path could not wrap), and the
+    window folded the sidebar away for it; the title was cut mid-word all the same."""
+    from app.views.source_panel import SourcePanel
+
+    panel = SourcePanel(Theme("light", LIGHT, 11))
+    qtbot.addWidget(panel)
+    name = "Quarterly_financial_report_for_the_northern_europe_region_final_version_v7_REVISED.md"
+    panel.show_source(Passage.of({"n": 1, "path": f"/docs/{name}", "text": "Revenue grew.", "line_start": 2,
+                                  "line_end": 8}), [])
+    assert panel.minimumSizeHint().width() < 400
+    assert f"{name}:2-8" in panel.title.text().replace("\u200b", "")  # the whole name, broken onto lines
+    assert panel.where.toolTip() == f"/docs/{name}"  # the path, whole, where the line is cut
