@@ -52,6 +52,9 @@ class CollectionDialog(QDialog):
         self.name = QComboBox()
         self.name.setEditable(True)
         self.name.setAccessibleName("Collection name")
+        # room for a long suggested name: at about 264 px the box showed "as-jahresabschlussprojekt-2" of it
+        self.name.setMinimumContentsLength(64)  # the longest name a collection may have
+        self.name.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.name.addItems(collections or [DEFAULT_COLLECTION])
         self.overlap = QLabel()
         self.overlap.setObjectName("Muted")
@@ -118,7 +121,11 @@ def _suggested_name(path: Path) -> str:
 
     stem = anyascii((path if path.is_dir() else path.parent).name).lower()
     ascii_only = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)
-    return re.sub(r"-{2,}", "-", ascii_only).strip("-_")[:64].strip("-_")
+    name = re.sub(r"-{2,}", "-", ascii_only).strip("-_")
+    if len(name) > 64:  # at a word's end where one is near: "…-jahresabschlussprojekt-2024" was cut to "…-2"
+        end = max(name.rfind("-", 0, 65), name.rfind("_", 0, 65))
+        name = name[:end] if end >= 40 else name[:64]
+    return name.strip("-_")
 
 
 class ErrorListDialog(QDialog):

@@ -100,13 +100,17 @@ def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_n
                                                                                      tmp_path: Path) -> None:
     """Dropping 'Notizen für München' suggested 'notizen-für-münchen', which collections cannot be called, and
     the run failed after the user confirmed ("Indexing failed"); a typed name is now checked as it is typed."""
+    long = "Meine sehr lange Projektnotizen für das Jahresabschlussprojekt 2024 ÄÖÜ"  # cut at a word's end,
+    # not to "…-jahresabschlussprojekt-2", and shown whole in the box
     for name, suggested in (("Notizen für München", "notizen-fur-munchen"), ("заметки", "zametki"),
-                            ("Café  Notes!", "cafe-notes")):
+                            ("Café  Notes!", "cafe-notes"),
+                            (long, "meine-sehr-lange-projektnotizen-fur-das-jahresabschlussprojekt")):
         folder = tmp_path / name
         folder.mkdir()
         drop(window, folder)
         dialog = window.findChild(CollectionDialog)
         assert dialog.name.currentText() == suggested and dialog.ok.isEnabled() and dialog.problem.isHidden()
+        assert dialog.name.lineEdit().fontMetrics().horizontalAdvance(suggested) < dialog.name.lineEdit().width()
         dialog.name.setEditText("Заметки")
         assert not dialog.ok.isEnabled() and "unaccented Latin letters" in dialog.problem.text()
         dialog.name.setEditText("notes-2")
