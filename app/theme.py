@@ -20,7 +20,7 @@ STYLESHEET = RESOURCES / "style.qss"
 
 LIGHT = {
     "bg": "#fbfaf8", "surface": "#f3f1ed", "surface2": "#ebe8e3", "input": "#ffffff", "border": "#dcd7cf",
-    "fg": "#26221f", "muted": "#7a726a", "accent": "#d9692b", "accent_hover": "#c55b20", "accent_fg": "#ffffff",
+    "fg": "#26221f", "muted": "#676058", "accent": "#b8531c", "accent_hover": "#a1481a", "accent_fg": "#ffffff",
     "selection": "#f2dccb", "hover": "#e9e4dd", "user_bubble": "#efe7df", "chip": "#f6efe8",
     "code_bg": "#f1eee9", "code_fg": "#2f2a26", "highlight": "#ffe58a", "danger": "#c0392b",
     "error_bg": "#fbe3df", "error_fg": "#7b1e14", "overlay": "rgba(251, 250, 248, 225)", "scroll": "#cfc8bf",
@@ -28,7 +28,7 @@ LIGHT = {
 }
 DARK = {
     "bg": "#1c1a19", "surface": "#242220", "surface2": "#2d2a28", "input": "#1f1d1c", "border": "#3a3633",
-    "fg": "#ece7e2", "muted": "#a09890", "accent": "#ee8a4a", "accent_hover": "#f39b60", "accent_fg": "#1c1a19",
+    "fg": "#ece7e2", "muted": "#b0a8a0", "accent": "#ee8a4a", "accent_hover": "#f39b60", "accent_fg": "#1c1a19",
     "selection": "#4a3526", "hover": "#34302d", "user_bubble": "#2e2a27", "chip": "#2d2926",
     "code_bg": "#141312", "code_fg": "#e6e1dc", "highlight": "#6b5416", "danger": "#e0574a",
     "error_bg": "#4a1f1b", "error_fg": "#ffd9d3", "overlay": "rgba(28, 26, 25, 225)", "scroll": "#4a4540",

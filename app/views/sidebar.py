@@ -56,6 +56,13 @@ def _list(model: ListModel, name: str) -> QListView:
     view.setResizeMode(QListView.ResizeMode.Adjust)
     view.setUniformItemSizes(False)
     view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+
+    def tab_stop_when_filled() -> None:  # an empty list took the focus with nothing on screen to show it
+        view.setFocusPolicy(Qt.FocusPolicy.StrongFocus if model.rowCount() else Qt.FocusPolicy.NoFocus)
+
+    for changed in (model.modelReset, model.rowsInserted, model.rowsRemoved):
+        changed.connect(tab_stop_when_filled)
+    tab_stop_when_filled()
     return view
 
 

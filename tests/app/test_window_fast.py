@@ -1194,3 +1194,14 @@ def test_a_chat_view_deleted_before_its_scroll_to_the_end_raises_nothing(qtbot: 
     chat._range_changed(0, 100)
     delete(view)
     qtbot.wait(50)  # the scroll, had it been kept, runs here
+
+
+def test_an_empty_sidebar_list_is_not_a_tab_stop(qtbot: QtBot, tmp_path: Path) -> None:
+    """The empty chat and collection lists took the keyboard focus with nothing on screen to show it."""
+    window = open_window(qtbot)
+    lists = (window.sidebar.conversations, window.sidebar.collections)
+    assert [v.focusPolicy() for v in lists] == [Qt.FocusPolicy.NoFocus] * 2
+    send(qtbot, window, "Hello there.")
+    qtbot.waitUntil(lambda: lists[0].focusPolicy() == Qt.FocusPolicy.StrongFocus, timeout=10_000)
+    assert lists[1].focusPolicy() == Qt.FocusPolicy.NoFocus
+    window.close()
