@@ -387,7 +387,7 @@ class Assistant:
         for 8192: 8192 either way, and it loaded the model again)."""
         changed = [f for f in RELOAD_FIELDS if getattr(new, f) != getattr(old, f)]
         local = self._local_engine
-        if "n_ctx" in changed and local.loaded and target == self._current_model() \
+        if "n_ctx" in changed and local.loaded and target == self.local_model() \
                 and local.info.context_for(new.n_ctx) == local.settings.n_ctx:
             changed.remove("n_ctx")
         return changed
@@ -437,7 +437,7 @@ class Assistant:
         # Another model is asked for when ``new`` names neither the configured one nor the one loaded: a call
         # may have loaded another (`hearth chat -m gemma`), which an edit of other settings in the file (naming
         # the configured model) switched back to the configured one, losing the chat's cache.
-        switching = target not in (real_path(self.model_path()), self._current_model())
+        switching = target not in (real_path(self.model_path()), self.local_model())
         new.model.path = old.model.path  # the model path changes only once that model is in place
         # the draft model a loaded model drafts with is said once it is chosen, by its name, below (the setting's
         # path was said here too: "draft model: '/…/x.gguf'; draft model: X")
@@ -487,7 +487,7 @@ class Assistant:
         if llm_moved:
             changes.append(llm_moved)
         local = self._local_engine
-        current = self._current_model()
+        current = self.local_model()
         reload_fields = self._reload_fields(new.model, old.model, target)
         if new.model.n_ctx != old.model.n_ctx and "n_ctx" not in reload_fields:
             changes.append(f"{local.info.context_said(new.model.n_ctx)}, the same as before (no reload)")
@@ -759,8 +759,9 @@ class Assistant:
         """Why sources cannot be re-ranked here ("" when a cross-encoder is installed): for the setting's switch."""
         return self.knowledge.reranker_missing
 
-    def _current_model(self) -> Path:
-        """The local model loaded now, or the one the settings name when none is."""
+    def local_model(self) -> Path:
+        """The local model loaded now, or the one the settings name when none is (also while a remote LLM
+        answers: the window's Settings took the remote engine's URL for a model file)."""
         local = self._local_engine
         return real_path(local.info.path) if local.loaded else real_path(self.model_path())
 

@@ -280,9 +280,9 @@ class ModelController(QObject):
             self.dialog.rebase(self.assistant.settings, self.current_model())
 
     def current_model(self) -> Path:
-        """The model answering now (before the first load ends: the configured one)."""
-        engine = self.assistant.engine
-        return real_path(engine.info.path) if engine.loaded else real_path(self.assistant.model_path())
+        """The local model in use (before the first load ends: the configured one; while a remote LLM answers,
+        the local one it stands in for: its URL became "Model file not found: …/http:/127.0.0.1:8283/v1/…")."""
+        return self.assistant.local_model()
 
     def apply(self, settings: Settings, model_path: Path) -> None:
         """Hand the edited settings to the core, which applies them everywhere at once and saves them; on the

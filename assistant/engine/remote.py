@@ -189,10 +189,16 @@ class _Connection:
     can_tokenize: bool | None = None  # llama-server's /tokenize
     pieces: dict[int, str] = field(default_factory=dict)  # token id -> its text, from /tokenize or stand-ins
     stand_ins: dict[str, int] = field(default_factory=dict)  # text -> stand-in id (negative), no /tokenize
+    #: log-probabilities refused (a 400 naming them: Hearth's own `hearth serve`): asked without them from then on
+    refuses_logprobs: bool = False
 
 
 class _NotThere(Exception):
     """An optional endpoint this server does not have (404/405/501, or it does not take our request)."""
+
+
+class _LogprobsRefused(RemoteLLMRequestError):
+    """A 400 that names log-probabilities: this server answers without them, when not asked for them."""
 
 
 class RemoteEngine:
@@ -593,9 +599,14 @@ class RemoteEngine:
         if cancel is not None and cancel.is_set():
             return None
         body = {"model": conn.model, "messages": prompt.payload(), "max_tokens": 1, "temperature": 0.0,
-                "logprobs": True, "top_logprobs": TOP_LOGPROBS, "stream": False}
+                "stream": False}
+        asked = body if conn.refuses_logprobs else body | {"logprobs": True, "top_logprobs": TOP_LOGPROBS}
         try:
-            data = self._post(conn.client, f"{self.url}/chat/completions", body, timeout=READ_TIMEOUT_S)
+            try:
+                data = self._post(conn.client, f"{self.url}/chat/completions", asked, timeout=READ_TIMEOUT_S)
+            except _LogprobsRefused:  # memory's learning failed on every turn against `hearth serve`, for good
+                conn.refuses_logprobs = True
+                data = self._post(conn.client, f"{self.url}/chat/completions", body, timeout=READ_TIMEOUT_S)
         except _NotThere:
             raise RemoteLLMError(f"The LLM server at {self.url} has no /chat/completions endpoint.") from None
         if cancel is not None and cancel.is_set():
@@ -674,7 +685,8 @@ class RemoteEngine:
             return ContextOverflowError(f"The prompt does not fit the context of the model at {self.url} ({said}). "
                                         "Shorten it, or give the server a longer context.")
         if status in (400, 422):
-            return RemoteLLMRequestError(f"The LLM server at {self.url} rejected the request ({said}).")
+            refused = _LogprobsRefused if status == 400 and "logprob" in message.lower() else RemoteLLMRequestError
+            return refused(f"The LLM server at {self.url} rejected the request ({said}).")
         if status == 503:
             return RemoteLLMError(f"The LLM server at {self.url} is not ready ({said}); try again in a moment.")
         return RemoteLLMError(f"The LLM server at {self.url} failed ({said}).")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -313,3 +313,32 @@ def test_at_font_size_16_the_window_fits_a_laptop_screen(qtbot: QtBot, open_fake
     window.resize(1200, 700)
     qtbot.waitUntil(lambda: window.width() == 1200)
     assert window.minimumSizeHint().width() <= 1100
+
+
+def test_switching_back_from_a_remote_model_loads_the_local_one(qtbot: QtBot, open_fake_window) -> None:
+    """After a remote model had answered, clearing its URL in Settings failed with "Model file not found:
+    …/http:/127.0.0.1:8283/v1/models/…" (the remote model's URL taken for the local model's file), and the
+    status bar said "Loading the local model again…" for good."""
+    other = Settings()
+    other.memory.enabled = False
+    server = Assistant(get_paths(), other, engine=fake_engine())  # another Hearth's `hearth serve`
+    try:
+        status = server.start_server("127.0.0.1", 0, parallel=1)
+        settings = Settings()
+        settings.remote.llm_url, settings.remote.llm_api_key = status.url, server.server_token()
+        window = open_fake_window(settings)
+        window.composer.edit.setPlainText("Say hi.")
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=20_000)
+        assert window.chat_view.last("assistant").text and window.assistant.remote_llm_answers
+        local = window.assistant.local_model()
+        dialog = window.open_settings("remote")
+        dialog.remote_page.llm_url.setText("")
+        dialog.accept()
+        qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=20_000)
+        assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+        assert not window.assistant.remote_llm_answers and window.assistant.settings.model.path in ("", str(local))
+        qtbot.waitUntil(lambda: "again" not in window.status.model.text(), timeout=20_000)
+        assert "remote" not in window.status.model.text().lower()
+    finally:
+        server.close(learning_s=0)

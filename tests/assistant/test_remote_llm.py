@@ -277,6 +277,12 @@ def test_against_hearth_serve(chat_model_path: Path) -> None:
             assert isinstance(done, Done) and "Paris" in done.text
             assert "".join(e.text for e in events if isinstance(e, Token)) == done.text
             assert done.stats.ttft_s > 0 and done.stats.completion_tokens > 0
+            # memory's yes/no questions: `hearth serve` refuses log-probabilities with a 400, and every turn's
+            # learning failed on it for good; they are asked without, and the one-word answer counts
+            _, question = client.render([Message("user", "Is Paris in France? Answer Yes or No.")])
+            scores = client.next_token_logprobs(question, [client.tokenize("Yes")[0], client.tokenize("No")[0]])
+            assert scores is not None and len(scores) == 2 and 0.0 in scores, scores
+            assert client.next_token_logprobs(question, [client.tokenize("Yes")[0]]) is not None  # asked once
         finally:
             client.unload()
         with pytest.raises(RemoteLLMAuthError, match="API key"):
