@@ -244,9 +244,14 @@ class Assistant:
         as a model is loaded."""
         self.long_lived = True
         self.scheduler.start()
-        self.scheduler.watch_all()
-        for collection in self.knowledge.interrupted():
-            self.scheduler.request_sync(collection)
+        try:
+            self.scheduler.watch_all()
+            for collection in self.knowledge.interrupted():
+                self.scheduler.request_sync(collection)
+        except HearthError as exc:  # a damaged index: the knowledge commands say so (and doctor how to repair
+            # it); chat, memory and the server start all the same (the window, `hearth chat` and `hearth serve`
+            # refused to start over it)
+            log.warning("folders not watched, and cut-off indexing runs not finished: %s", exc)
         self.scheduler.turn_queued()
         self._watch_settings_file()
 

@@ -1205,3 +1205,29 @@ def test_an_empty_sidebar_list_is_not_a_tab_stop(qtbot: QtBot, tmp_path: Path) -
     qtbot.waitUntil(lambda: lists[0].focusPolicy() == Qt.FocusPolicy.StrongFocus, timeout=10_000)
     assert lists[1].focusPolicy() == Qt.FocusPolicy.NoFocus
     window.close()
+
+
+def test_a_damaged_knowledge_index_does_not_stop_the_window_from_starting(qtbot: QtBot) -> None:
+    """A cut-short index manifest stopped the window (and `hearth chat`, `hearth serve`) from starting: "Hearth
+    could not start", though chat and memory do not need it. It starts, and says what is wrong."""
+    paths = get_paths().ensure()
+    paths.index_manifest.write_bytes(b"SQLite format 3\x00" + b"\x13" * 50_000)
+
+    def long_lived() -> Assistant:  # as the app opens its core: its knowledge opened when first used, then
+        # watching and finishing runs at start
+        settings = Settings()
+        settings.memory.enabled = False
+        opened = Assistant(paths, settings, engine=fake_engine())
+        opened.start_background()
+        return opened
+
+    window = MainWindow(opener=long_lived)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.ready, timeout=30_000) as ready:
+        pass
+    assert ready.args == [True]
+    qtbot.waitUntil(lambda: "cannot be opened" in window.banner.label.text(), timeout=10_000)
+    send(qtbot, window, "Hello there.")  # chat works
+    assert window.chat_view.last("assistant").text
+    window.close()
