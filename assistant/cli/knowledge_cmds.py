@@ -183,14 +183,16 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         print_json({"query": args.text, "collections": list(collections), "hits": [_hit(h) for h in hits]}
                    | _partial_json(hits))
         return 0
+    # searched by keyword only (the vectors could not be read): no hit is "by meaning"
+    by_keyword = args.mode == "keyword" or hits.only == "keyword"
     if not hits:
         print("No matches.")
-    elif all(h.words is False for h in hits) and args.mode == "keyword":  # a code's parts, not the whole code
+    elif all(h.words is False for h in hits) and by_keyword:  # a code's parts, not the whole code
         err("hearth: no passage holds the words as searched for: these hold only some of them.")
     elif all(h.words is False for h in hits):
         err("hearth: no passage matched the words searched for: these are only the nearest in meaning, which "
             "may be no match at all (scores are relative to the best hit).")
-    unmatched = "  some words" if args.mode == "keyword" else "  by meaning"
+    unmatched = "  some words" if by_keyword else "  by meaning"
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
         print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
