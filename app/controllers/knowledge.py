@@ -70,8 +70,10 @@ def collection_status(info: Any) -> str:
                    " · indexing was stopped before the end: add its folder again to finish")
     elif getattr(info, "unfinished", "") == "interrupted":
         status += " · indexing not finished: it goes on in the background"
-    if getattr(info, "problem", None):
+    if getattr(info, "problem", None) and getattr(info, "resync_repairs", True):
         status += f" · needs repair: {info.problem}; add its folder again to re-sync it"
+    elif getattr(info, "problem", None):  # the Chroma server down: nothing is damaged, and a re-sync would fail
+        status += f" · cannot be checked now: {info.problem}"
     return status
 
 

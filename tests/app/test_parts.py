@@ -219,6 +219,12 @@ def test_collection_counts_read_as_english() -> None:
     # a watched collection's stopped update is read again by its watcher: nothing to add again
     assert collection_status(SimpleNamespace(**{**vars(stopped), "watched": True})).endswith(
         "· watched · its last update was stopped: the rest is read when the folder changes or Hearth starts again")
+    # the Chroma server down: nothing to repair, and adding the folder again would fail too (the CLI said so)
+    unreachable = SimpleNamespace(files=2, chunks=2, errors=0, last_sync=None, resync_repairs=False,
+                                  problem="Cannot reach the Chroma server at http://127.0.0.1:8000")
+    assert collection_status(unreachable).endswith("· cannot be checked now: Cannot reach the Chroma server at "
+                                                   "http://127.0.0.1:8000")
+    assert "needs repair" not in collection_status(unreachable)
 
 
 def test_the_skipped_files_list_counts_in_english(qtbot: QtBot) -> None:
