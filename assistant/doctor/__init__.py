@@ -183,6 +183,12 @@ def _draft(assistant: Assistant) -> list[Finding]:
 
 def _history(assistant: Assistant) -> list[Finding]:
     db = assistant.paths.history_db
+    if said := assistant.history_warning:  # opening it for this check set a damaged file aside, or found it
+        # read-only: said, not "✓ passes SQLite's integrity check"
+        fix = ("Nothing more to do: what could be recovered is in the new history, and the damaged file is kept "
+               "where the line above says." if "damaged" in said else
+               "Make the data folder writable: until then new chats are not saved.")
+        return [Finding("history", WARNING, said, fix)]
     if not db.exists():
         return [Finding("history", OK, "No chat history yet.")]
     try:

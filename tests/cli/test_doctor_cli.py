@@ -240,3 +240,19 @@ def test_a_settings_file_that_is_not_toml_is_left_as_it_is_until_doctor_sets_it_
     assert [p.read_text() for p in path.parent.glob("settings.toml.corrupt-*")] == [edited]
     token = hearth("serve", "--show-token", home=hearth_home)
     assert token.returncode == 0 and len(token.stdout.strip()) > 20, token.stderr
+
+
+def test_a_history_that_doctor_finds_damaged_is_not_said_to_pass(hearth_home: Path) -> None:
+    """Opening a cut-short history for the check set it aside and started an empty one; the report then said
+    "✓ history: Chat history passes SQLite's integrity check"."""
+    from assistant.chat.history import History
+
+    with History(get_paths().history_db) as history:
+        chat = history.create_conversation("Keys")
+        for n in range(200):
+            history.add_message(chat.id, "user", f"Where did I leave key number {n}? " * 20)
+    db = get_paths().history_db
+    db.write_bytes(db.read_bytes()[:30_000])
+    found = by_area(doctor("--json", home=hearth_home).stdout)["history"]
+    assert found["status"] == "warning" and "The chat history was damaged" in found["message"], found
+    assert "The damaged file was kept as" in found["message"] and "passes" not in found["message"]
