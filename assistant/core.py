@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import threading
@@ -1140,14 +1141,21 @@ class Assistant:
                 loading = pool.submit(ensure_model)
                 pool.shutdown(wait=False)  # the load goes on; the turn waits for it where it needs it
             try:
+                queue_turn = None
                 try:  # left open (None), run_turn decides whether to use it (see replaced_choices)
                     memory = self.memory if options.use_memory is not False else None
-                except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so
+                except HearthError as exc:  # e.g. its Chroma server is down: answer without memory, and say so;
+                    # the turn is queued all the same, to be learned from once the store opens again
                     memory = None
                     yield Notice("memory", f"Answered without your memory: {exc}")
+                    if self.settings.memory.enabled:
+                        from assistant.memory.queue import queue_turn_later
+
+                        queue_turn = functools.partial(queue_turn_later, self.paths)
                 parts = TurnParts(engine=self.engine, history=self.history,
                                   ensure_model=loading.result if loading is not None else ensure_model,
                                   search=lambda q, names: self.search(q, names), memory=memory,
+                                  queue_turn=queue_turn,
                                   system_prompt=m.system_prompt, max_tokens=m.max_tokens,
                                   sampling=self.sampling(model=model))
                 with self._one_turn_at_a_time(options, cancel) as turn_now:

@@ -81,6 +81,8 @@ class TurnParts:
     system_prompt: str
     max_tokens: int
     sampling: SamplingParams
+    #: queues the turn to be learned from when ``memory`` could not be opened (see ``queue_turn_later``)
+    queue_turn: Callable[[str | None, str, str], None] | None = None
 
 
 def _question_stats(options: TurnOptions) -> dict[str, Any] | None:
@@ -166,8 +168,10 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             if replaced:  # not what was learned from the question it replaces: /retry of "I work as a nurse in
                 # Porto." put "User works as a nurse in Porto" above that same question, and the answer changed
                 memories = [m for m in memories if not m.learned_from(conversation_id, replaced)]
-        except HearthError as exc:  # a memory store that cannot be read does not cost the user the answer
-            memories, memory, memory_trouble = [], None, str(exc)
+        except HearthError as exc:  # a memory store that cannot be read does not cost the user the answer; the
+            # turn is still queued to be learned from once it can be (said while a Chroma server was down, it
+            # was never learned)
+            memories, memory_trouble = [], str(exc)
         remembered = memory.prompt_block(memories) if memory is not None else ""
         system = parts.system_prompt if options.system_prompt is None else options.system_prompt
         asked_tokens = options.max_tokens or parts.max_tokens
@@ -253,7 +257,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     history.delete_messages_from(question_id)
                     question_id = reply_id = replaces = None
                 replace_old_turn()  # an answer that came out empty replaces the old one all the same
-                yield from _finish(history, memory, conversation_id, question_id, reply_id, text, event, citations,
+                learn = memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None
+                yield from _finish(history, learn, conversation_id, question_id, reply_id, text, event, citations,
                                    memories, built, previous, bool(options.grammar), bool(options.stop))
                 finished = True
     except HearthError as exc:
@@ -317,12 +322,12 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
             citations = citations[: len(citations) // 2]
 
 
-def _finish(history: History, memory: MemoryService | None, conversation_id: str | None, question_id: str | None,
-            reply_id: str | None, text: str, event: Done, citations: list[Citation], memories: list[Any],
-            built: BuiltPrompt, previous: str, constrained: bool = False,
-            own_stops: bool = False) -> Iterator[Event]:
+def _finish(history: History, learn: Callable[[str | None, str, str], str | None] | None,
+            conversation_id: str | None, question_id: str | None, reply_id: str | None, text: str, event: Done,
+            citations: list[Citation], memories: list[Any], built: BuiltPrompt, previous: str,
+            constrained: bool = False, own_stops: bool = False) -> Iterator[Event]:
     """Check the citations, save the answer (unless the turn is not saved: ``reply_id`` None), queue the turn
-    for memory (with the user's ``previous`` message, for pronouns), and yield the final events.
+    for memory with ``learn`` (with the user's ``previous`` message, for pronouns), and yield the final events.
     ``own_stops``: the caller gave stop strings (an API request's ``stop``).
 
     A ``constrained`` answer (made to a grammar: JSON) keeps its text as made; the passages it restates are
@@ -361,9 +366,13 @@ def _finish(history: History, memory: MemoryService | None, conversation_id: str
             stats=stats.to_dict(), sources=[c.to_dict() | {"cited": c.n in numbers} for c in citations] or None,
             memories=[m.to_dict() for m in memories] or None,
         )
-    if memory is not None and stats.stop_reason != "cancelled" and (
-            untold := memory.enqueue_turn(conversation_id, text, previous)):
-        yield Notice("memory", untold)
+    if learn is not None and stats.stop_reason != "cancelled":
+        try:
+            untold = learn(conversation_id, text, previous)
+        except HearthError as exc:  # the queue itself cannot be written (damaged): the answer stands, and says so
+            untold = f"This message is not learned from: {exc}"
+        if untold:
+            yield Notice("memory", untold)
     if citations:
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,

@@ -24,6 +24,7 @@ import numpy as np
 from assistant.chat import salvage
 from assistant.errors import MemoryStoreError
 from assistant.memory.errors import MemoryQueueDamagedError
+from assistant.memory.statements import statements
 from assistant.paths import Paths, storage_problem
 from assistant.processes import alive
 
@@ -61,6 +62,25 @@ FORGOTTEN_COSINE = 0.75
 
 def queue_path(paths: Paths) -> Path:
     return paths.memory_dir / "queue.sqlite3"
+
+
+def queue_turn(queue: TurnQueue, conversation_id: str | None, user_text: str, context: str = "") -> bool:
+    """Queue a finished turn when what the user said could be about them (a question or thanks is not); whether
+    it was queued. ``context``: the user's previous message, for "she" and "he"."""
+    if not statements(user_text, context):
+        return False
+    queue.push(conversation_id, user_text, context)
+    return True
+
+
+def queue_turn_later(paths: Paths, conversation_id: str | None, user_text: str, context: str = "") -> None:
+    """:func:`queue_turn` while the memory store cannot be opened (its Chroma server down): the queue is kept
+    on this computer, and the turn is learned once the store opens (it was never learned)."""
+    queue = TurnQueue(queue_path(paths))
+    try:
+        queue_turn(queue, conversation_id, user_text, context)
+    finally:
+        queue.close()
 
 
 def set_aside(path: Path) -> Path:

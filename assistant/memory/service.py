@@ -42,7 +42,7 @@ from assistant.memory.errors import MemoryJobCancelled, MemoryNotFoundError
 from assistant.memory.extraction import extract_facts
 from assistant.memory.language import speaks_of_self_in_another_language
 from assistant.memory.llm import HearthLLM
-from assistant.memory.queue import TurnQueue, queue_path
+from assistant.memory.queue import TurnQueue, queue_path, queue_turn
 from assistant.memory.rebuild import TEXT
 from assistant.memory.records import (
     ACTIVE,
@@ -57,7 +57,7 @@ from assistant.memory.records import (
     source_text,
     typed_memory,
 )
-from assistant.memory.statements import speaks_of_user, statements
+from assistant.memory.statements import speaks_of_user
 from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
 
@@ -258,9 +258,9 @@ class MemoryService:
         language is not learned from (the rules read English), instead of nothing at all."""
         if not self.enabled:
             return None
-        if statements(user_text, context):
-            self._queue.push(conversation_id, user_text, context)
-        elif not self._told_language and speaks_of_self_in_another_language(user_text):
+        if queue_turn(self._queue, conversation_id, user_text, context):
+            return None
+        if not self._told_language and speaks_of_self_in_another_language(user_text):
             self._told_language = True
             return FOREIGN_NOTICE
         return None

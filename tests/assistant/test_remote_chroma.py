@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -277,6 +278,27 @@ def test_memory_lives_in_the_server_and_follows_a_changed_url(proxy, server, ope
     _change(a, chroma_url=server.url, chroma_token="")  # the same server without the proxy: reopened at once
     assert a._memory is None
     assert [m.text for m in a.memory.search("dog")] == ["My dog is called Biscuit."]
+
+
+def test_what_is_said_while_the_server_is_down_is_learned_once_it_is_back(server, open_assistant) -> None:
+    """Memory could not open while its Chroma server was down: the answer said so ("Answered without your memory")
+    and the turn was never queued, so "My cat is called Tom." was never learned. It is queued on this computer
+    and learned once the store opens."""
+    from assistant.events import Notice
+    from assistant.memory.queue import TurnQueue, queue_path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+    a = open_assistant(down, memory=True)
+    events = list(a.ask("My cat is called Tom.", max_tokens=4))
+    assert any(isinstance(e, Notice) and "Answered without your memory" in e.message for e in events)
+    queue = TurnQueue(queue_path(a.paths))
+    assert queue.counts()["pending"] == 1
+    queue.close()
+    _change(a, chroma_url=server.url)  # the server is back (here: another address)
+    a.memory.process_pending()
+    assert [m.text for m in a.memory.list()] == ["User's cat is called Tom"]
 
 
 def test_a_server_that_died_is_one_clear_sentence(open_assistant, folder, tmp_path, capsys) -> None:
