@@ -194,6 +194,8 @@ class Assistant:
         self.history = history or History(paths.history_db)
         #: What happened to the chat history file at open (salvaged after damage, or read-only), or ``None``.
         self.history_warning = self.history.salvage_report
+        #: Why the settings' remote LLM URL cannot be used, when opened for checks (see :meth:`open`).
+        self.llm_url_problem = ""
         # a conversation's KV cache outlives the process (engine/prompt_store.py) and dies with the conversation
         self._local_engine.use_prompt_store(PromptStore(paths.prompt_cache_dir, keeps=self.history.has_conversation))
         self.history.on_delete(self._local_engine.forget_cache)
@@ -228,12 +230,26 @@ class Assistant:
         self._settings_watcher: Any = None
 
     @classmethod
-    def open(cls, *, background: bool = False) -> Assistant:
+    def open(cls, *, background: bool = False, checking: bool = False) -> Assistant:
         """The real assistant from the settings file. ``background=True`` is for long-lived processes (the
-        window, ``hearth chat``, ``hearth serve``): watched folders are watched and caught up at once."""
+        window, ``hearth chat``, ``hearth serve``): watched folders are watched and caught up at once.
+        ``checking=True`` is for `hearth doctor`: a remote LLM URL that cannot be used is set aside (the local
+        model stands in) and kept in :attr:`llm_url_problem` for the report, instead of refusing to open (doctor
+        said that one line and checked nothing else)."""
         apply_privacy_defaults()
         paths = get_paths().ensure()
         loaded = load_settings(paths.settings_file)
+        if checking:
+            from assistant.engine.remote import RemoteEngine
+
+            try:
+                if loaded.settings.remote.llm_url.strip():
+                    RemoteEngine.from_settings(loaded.settings.remote)
+            except InputError as exc:
+                loaded.settings.remote.llm_url = ""
+                assistant = cls(paths, loaded.settings, settings_warning=loaded.warning)
+                assistant.llm_url_problem = str(exc)
+                return assistant
         assistant = cls(paths, loaded.settings, settings_warning=loaded.warning)
         if background:
             assistant.start_background()

@@ -24,10 +24,15 @@ class CliContext:
 
     @property
     def assistant(self) -> Assistant:
+        return self.open()
+
+    def open(self, checking: bool = False) -> Assistant:
+        """The assistant of this command, opened on first use (``checking``: for `hearth doctor`, see
+        ``Assistant.open``)."""
         if self._assistant is None:
             from assistant.core import Assistant
 
-            self._assistant = Assistant.open()
+            self._assistant = Assistant.open(checking=checking)
             if self._assistant.settings_warning:
                 err(self._assistant.settings_warning)
             if self._assistant.history_warning:

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace, ctx: CliContext) -> int:
-    assistant = ctx.assistant
+    assistant = ctx.open(checking=True)
     findings = assistant.doctor()
     if args.repair:
         for finding in [f for f in findings if f.repair]:

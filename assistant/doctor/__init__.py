@@ -292,6 +292,10 @@ def _remote(assistant: Assistant) -> list[Finding]:
     """Each part the settings put on another machine, tested as "Test connection" does (only those set: no
     socket is opened for a part that is local)."""
     findings = []
+    if assistant.llm_url_problem:  # set aside to open Hearth for these checks (the local model stood in)
+        findings.append(Finding("remote", PROBLEM, assistant.llm_url_problem,
+                                "Correct remote.llm_url (Settings → Remote), or clear it to answer with the local "
+                                "model."))
     for part, (setting, local) in _REMOTE_PARTS.items():
         if not getattr(assistant.settings.remote, setting).strip():
             continue

@@ -256,3 +256,17 @@ def test_a_history_that_doctor_finds_damaged_is_not_said_to_pass(hearth_home: Pa
     found = by_area(doctor("--json", home=hearth_home).stdout)["history"]
     assert found["status"] == "warning" and "The chat history was damaged" in found["message"], found
     assert "The damaged file was kept as" in found["message"] and "passes" not in found["message"]
+
+
+def test_an_unusable_remote_llm_url_is_one_finding_among_the_others(hearth_home: Path) -> None:
+    """`hearth doctor` said only that the URL was unusable (exit 2) and checked nothing else: a bad context
+    length beside it went unreported."""
+    path = get_paths().settings_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[remote]\nllm_url = "not a url"\n[model]\nn_ctx = -5\n')
+    out = doctor("--json", home=hearth_home)
+    assert out.returncode == 1, out.stderr
+    found = by_area(out.stdout)
+    assert found["remote"]["status"] == "problem" and "'not a url' (remote.llm_url) is not usable" in \
+        found["remote"]["message"] and "clear it to answer with the local model" in found["remote"]["fix"]
+    assert "model.n_ctx = -5 is outside" in found["settings"]["message"] and found["history"]["status"] == "ok"
