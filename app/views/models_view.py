@@ -121,6 +121,8 @@ def _message(text: str) -> QLabel:
 class RowList(QScrollArea):
     """A scrolling column of rows, replaced as a whole, with a message when there are none."""
 
+    filled = Signal()  # new rows: the dialog puts its own buttons after them in the Tab order
+
     def __init__(self, empty: str) -> None:
         super().__init__()
         self.setWidgetResizable(True)
@@ -139,6 +141,7 @@ class RowList(QScrollArea):
         column.addStretch(1)
         self.setWidget(body)
         self._fit_rows()
+        self.filled.emit()
 
     def viewportEvent(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:  # the window's width, or a vertical scroll bar came or went
@@ -191,7 +194,7 @@ class ModelsDialog(QDialog):
         self.download = ProgressPanel("Download")
         self.draft = ProgressPanel("Self-draft")
         self.load = ProgressPanel("Model load")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.buttons = buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
@@ -199,6 +202,15 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.draft)
         layout.addWidget(self.load)
         layout.addWidget(buttons)
+        for rows in (self.library, self.catalog, self.results):
+            rows.filled.connect(lambda rows=rows: self._close_after(rows))
+
+    def _close_after(self, rows: RowList) -> None:
+        """Close comes after ``rows`` (just filled) in the Tab order, as on screen: rows filled in later came
+        after it (Tab went from the list to Close, then back up to the row's Use)."""
+        focusable = [w for w in rows.widget().findChildren(QWidget) if w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+        if focusable:
+            QWidget.setTabOrder(focusable[-1], self.buttons.button(QDialogButtonBox.StandardButton.Close))
 
     def _search(self) -> None:
         if query := self.query.text().strip():

@@ -496,3 +496,18 @@ def test_text_colours_meet_wcag_aa_contrast_in_both_themes() -> None:
         pairs += [(colours["accent_fg"], colours["accent"]), (colours["link"], colours["bg"])]
         low = [(a, b, round(ratio(a, b), 2)) for a, b in pairs if ratio(a, b) < 4.5]
         assert low == [], low
+
+
+def test_the_models_dialog_tabs_from_its_rows_to_close(qtbot: QtBot) -> None:
+    """Rows filled in after the dialog was made came after Close in the Tab order: Tab went from the list to
+    Close, then back up to a row's Use."""
+    from PySide6.QtWidgets import QDialogButtonBox, QPushButton
+
+    from app.views.models_view import ModelsDialog
+
+    dialog = ModelsDialog()
+    qtbot.addWidget(dialog)
+    use, remove = QPushButton("Use"), QPushButton("Remove")
+    dialog.library.set_rows([use, remove])
+    close = dialog.buttons.button(QDialogButtonBox.StandardButton.Close)
+    assert use.nextInFocusChain() is remove and remove.nextInFocusChain() is close
