@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.theme import Theme
@@ -158,6 +159,7 @@ class ChatView(QScrollArea):
         """A message at the end, or (``older``) above the first one shown (see ``keeping_position``)."""
         widget = MessageWidget(role, self.theme)
         widget.set_text(text)
+        widget.body.installEventFilter(self)  # Tab to its links (see eventFilter)
         self.welcome.hide()
         if older:
             self.column.insertWidget(1, widget)  # after the (hidden) welcome panel
@@ -168,6 +170,23 @@ class ChatView(QScrollArea):
             self.messages.append(widget)
             self._follow = True
         return widget
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Tab to a link in a message scrolls the link into view: the scroll area shows the message's top, and a
+        link near the end of a long answer had the keyboard focus (Enter opened it) off screen."""
+        if isinstance(watched, QLabel) and (event.type() == QEvent.Type.FocusIn or (
+                event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab))):
+            QTimer.singleShot(0, lambda label=watched: self._show_focused_link(label))
+        return False
+
+    def _show_focused_link(self, label: QLabel) -> None:
+        """Scroll to the link ``label`` has focused, placed by its share of the text (a label says where its
+        selection starts in its text, not where on screen)."""
+        if not label.hasFocus() or not label.hasSelectedText():
+            return
+        length = len(QTextDocumentFragment.fromHtml(label.text()).toPlainText()) or 1
+        at = label.mapTo(self.widget(), QPoint(0, round(label.height() * label.selectionStart() / length)))
+        self.ensureVisible(at.x(), at.y(), 0, 3 * label.fontMetrics().height())
 
     def remove_from(self, widget: MessageWidget) -> None:
         """Drop ``widget`` and every message after it (regenerate, edit-and-resend)."""

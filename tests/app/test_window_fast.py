@@ -1231,3 +1231,32 @@ def test_a_damaged_knowledge_index_does_not_stop_the_window_from_starting(qtbot:
     send(qtbot, window, "Hello there.")  # chat works
     assert window.chat_view.last("assistant").text
     window.close()
+
+
+def test_tab_to_a_link_at_the_end_of_a_long_answer_scrolls_it_into_view(qtbot: QtBot) -> None:
+    """The link had the keyboard focus (Enter opened it) while the view stayed on the answer's middle."""
+    answer = "A [first link](https://example.org/one).\n\n" + "\n\n".join(
+        f"Paragraph {i}: some filler text to make the answer long." for i in range(60)) + \
+        "\n\nSee the [last link](https://example.org/last) at the very end."
+    window = open_window(qtbot)
+    window.resize(1000, 700)
+    history = window.assistant.history
+    chat = history.create_conversation("Long answer")
+    history.add_message(chat.id, "user", "Tell me a lot.")
+    history.add_message(chat.id, "assistant", answer)
+    window.ctl.chat.open_conversation(chat.id)
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 2, timeout=10_000)
+    body, bar = window.chat_view.last("assistant").body, window.chat_view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 500 and bar.value() == bar.maximum(), timeout=5_000)  # laid out, at
+    bar.setValue(0)  # its end as a chat opens; read from the top (no longer following the end)
+    qtbot.wait(100)
+    assert bar.value() == 0
+    body.setFocus()
+    qtbot.waitUntil(body.hasFocus)
+    for _ in range(3):
+        if body.selectedText() == "last link":
+            break
+        qtbot.keyClick(body, Qt.Key.Key_Tab)
+    assert body.selectedText() == "last link"
+    qtbot.waitUntil(lambda: bar.value() > bar.maximum() * 0.8, timeout=5_000)
+    window.close()
