@@ -912,6 +912,25 @@ class Assistant:
                 self._knowledge = KnowledgeBase(self.paths, self.settings.knowledge, remote=self.settings.remote)
             return self._knowledge
 
+    def index_anew(self) -> Iterator[Progress]:
+        """A knowledge index that cannot be opened (a damaged file) is set aside, and the collections it still
+        names are indexed again from their folders (every passage is embedded again): `hearth doctor --repair`
+        could do nothing for it, and the user had to find their folders again."""
+        from assistant.chat import salvage
+        from assistant.knowledge.store import named_in
+
+        manifest = self.paths.index_manifest
+        named = named_in(manifest)
+        with self._opening_knowledge:
+            aside = salvage.move_aside(manifest)
+            self._knowledge = None
+        yield Progress("knowledge", 0, message=f"the damaged knowledge index was moved to {aside}" + (
+            "" if named else "; the collections it held cannot be read from it: index your folders again"))
+        for name, folders, watched in named:
+            if existing := [Path(f) for f in folders if Path(f).exists()]:
+                self.knowledge.index_later(existing, name, watched)
+                yield from self.knowledge.sync(name)
+
     def index(self, sources: list[Path], collection: str = "default", cancel: threading.Event | None = None,
               watch: bool | None = None) -> Iterator[Progress]:
         """Index (or re-sync) ``sources`` into ``collection``; ``watch`` turns watching its folders on/off.

@@ -22,9 +22,11 @@ def cmd_doctor(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.repair:
         for finding in [f for f in findings if f.repair]:
             err(f"repairing: {finding.message}")
-            for progress in assistant.repair(finding):
-                if progress.message and progress.message not in ("scanning done",):
-                    err(f"  {progress.message}")
+            said = ""
+            for progress in assistant.repair(finding):  # each step once ("reading" came at every batch)
+                if progress.message and progress.message not in ("scanning done", said):
+                    said = progress.message
+                    err(f"  {said}")
         findings = assistant.doctor()
     if args.json:
         print_json([f.to_dict() for f in findings])

@@ -66,6 +66,8 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         aside = assistant.knowledge.store.rebuild_index_file()
         yield Progress("knowledge", 0, message=f"the knowledge index was rebuilt; the damaged file was moved to "
                                                f"{aside}")
+    elif action == "index-anew":  # an index file that cannot be opened: set aside, its collections indexed anew
+        yield from assistant.index_anew()
     elif action == "memory-queue":  # a damaged queue of turns to learn from: set it aside, start an empty one
         from assistant.memory.queue import queue_path, set_aside
 
@@ -218,6 +220,10 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
     except IndexDamagedError as exc:
         return [Finding("knowledge", PROBLEM, str(exc).split(" `hearth doctor")[0], rebuild, "index")]
     except HearthError as exc:  # the index itself cannot be opened (read-only folder, damaged file)
+        if salvage.problems_in(assistant.paths.index_manifest):  # damaged: what can still be named is indexed anew
+            return [Finding("knowledge", PROBLEM, str(exc).split(" If the folder")[0],
+                            "`hearth doctor --repair` moves it aside and indexes the collections it still names "
+                            "again from their folders (every passage is embedded again).", "index-anew")]
         return [Finding("knowledge", PROBLEM, str(exc))]
     findings = [] if infos else [Finding("knowledge", OK, "No knowledge collections yet.")]
     try:

@@ -31,14 +31,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -252,6 +255,36 @@ def write_errors() -> Iterator[None]:
 def _write_failure(exc: BaseException) -> str:
     return (f"Writing the index failed ({exc}). If the disk is full, free some space and run the same sync "
             "again: what was indexed so far is kept, and the rest is picked up where it stopped.")
+
+
+def named_in(manifest: Path) -> list[tuple[str, list[str], bool]]:
+    """The collections (name, folders, watched) an index file that cannot be opened still names, where its rows
+    can be read: what indexing them anew starts from (see ``Assistant.index_anew``). A file cut short is read
+    from a copy grown back to the size its header gives (SQLite refuses the whole schema of a short file, though
+    the collections' page, one of the first, is whole)."""
+    with tempfile.TemporaryDirectory(prefix="hearth-index-") as scratch:
+        copy = Path(scratch) / manifest.name
+        try:
+            shutil.copyfile(manifest, copy)
+            with copy.open("rb") as fh:
+                header = fh.read(32)
+            page_size = int.from_bytes(header[16:18], "big")
+            whole = (65536 if page_size == 1 else page_size) * int.from_bytes(header[28:32], "big")
+            if len(header) == 32 and copy.stat().st_size < whole:
+                os.truncate(copy, whole)
+            with closing(sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)) as conn:
+                rows = conn.execute("SELECT name, sources, watch FROM collections").fetchall()
+        except (OSError, sqlite3.Error):
+            return []
+    named = []
+    for name, sources, watch in rows:
+        try:
+            folders = [s for s in json.loads(sources) if isinstance(s, str)]
+        except (TypeError, ValueError):
+            continue
+        if isinstance(name, str) and _NAME.fullmatch(name):
+            named.append((name, folders, bool(watch)))
+    return named
 
 
 def validate_name(name: str) -> str:

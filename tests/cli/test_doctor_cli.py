@@ -270,3 +270,27 @@ def test_an_unusable_remote_llm_url_is_one_finding_among_the_others(hearth_home:
     assert found["remote"]["status"] == "problem" and "'not a url' (remote.llm_url) is not usable" in \
         found["remote"]["message"] and "clear it to answer with the local model" in found["remote"]["fix"]
     assert "model.n_ctx = -5 is outside" in found["settings"]["message"] and found["history"]["status"] == "ok"
+
+
+def test_an_index_file_cut_short_is_set_aside_and_its_collections_indexed_anew(hearth_home: Path,
+                                                                                 tmp_path: Path) -> None:
+    """A manifest that cannot be opened at all: `hearth doctor --repair` did nothing (and the window would not
+    start over it). It is set aside and the collections it still names are indexed again from their folders."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(30):
+        (docs / f"note{n}.txt").write_text("\n\n".join(f"Note {n} part {j}: the keeper logs ship {j * 7}."
+                                                       for j in range(30)))
+    assert hearth("index", str(docs), "--collection", "logs", "--watch", home=hearth_home).returncode == 0
+    manifest = get_paths().index_manifest
+    manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
+    for side in ("-wal", "-shm"):
+        manifest.with_name(manifest.name + side).unlink(missing_ok=True)
+    found = by_area(doctor("--json", home=hearth_home).stdout)["knowledge"]
+    assert found["status"] == "problem" and found["repair"] == "index-anew" and "cannot be opened" in found["message"]
+    repaired = doctor("--repair", home=hearth_home)
+    assert "the damaged knowledge index was moved to" in repaired.stderr and repaired.stderr.count("reading") <= 1
+    assert "✓ knowledge" in repaired.stdout, repaired.stdout
+    listed = json.loads(hearth("collections", "list", "--json", home=hearth_home).stdout)
+    assert [(c["name"], c["files"], c["watched"]) for c in listed] == [("logs", 30, True)]
+    assert list(manifest.parent.glob("index-manifest.sqlite3.damaged-*"))
