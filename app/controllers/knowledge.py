@@ -289,9 +289,17 @@ class KnowledgeController(QObject):
         def chosen(new: str) -> None:
             ticked = info.name in self.composer.selected_collections()
             self.workers.io.submit(Job(lambda: self.assistant.rename_collection(info.name, new),
-                                       on_done=lambda renamed: self.refresh(select=renamed.name if ticked else None),
+                                       on_done=lambda renamed: renamed_to(renamed.name, ticked),
                                        on_failed=lambda message: show_error(self.window, "Rename collection",
                                                                             message)))
+
+        def renamed_to(name: str, ticked: bool) -> None:
+            # a folder dropped into it and waiting for the run going on goes in under its new name (it brought
+            # back a collection of the old name)
+            self._queue = [(paths, name if into == info.name else into) for paths, into in self._queue]
+            if self._queue:
+                self.panel.set_queued([into for _, into in self._queue])
+            self.refresh(select=name if ticked else None)
 
         ask_text(self.window, "Rename collection", "Name (letters a-z, digits, - and _):", info.name, chosen)
 

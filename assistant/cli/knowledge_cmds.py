@@ -337,6 +337,8 @@ def cmd_collections_rename(args: argparse.Namespace, ctx: CliContext) -> int:
     info = ctx.assistant.rename_collection(args.name, args.new_name)
     if args.json:
         print_json(info.to_dict())
+    elif info.name == args.name:  # "Renamed collection 'notes' to 'notes'"
+        print(f"Collection {info.name!r} is called so already: nothing changed.")
     else:
         print(f"Renamed collection {args.name!r} to {info.name!r} ({counted(info.files, 'file')}; chats asked from "
               "it go on from it).")

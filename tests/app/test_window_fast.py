@@ -1260,3 +1260,35 @@ def test_tab_to_a_link_at_the_end_of_a_long_answer_scrolls_it_into_view(qtbot: Q
     assert body.selectedText() == "last link"
     qtbot.waitUntil(lambda: bar.value() > bar.maximum() * 0.8, timeout=5_000)
     window.close()
+
+
+def test_a_folder_waiting_to_go_into_a_renamed_collection_goes_in_under_its_new_name(qtbot: QtBot,
+                                                                                      tmp_path: Path) -> None:
+    """A drop waiting for the run going on kept the collection's old name through a rename, and brought back a
+    new collection of that name."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("The boat is moored at pier 7.\n")
+    window = open_window(qtbot)
+    index_folder(qtbot, window, tmp_path / "notes")
+    knowledge, assistant = window.ctl.knowledge, window.assistant
+    runs, release = [], threading.Event()
+
+    def slow_index(paths, collection, cancel, watch=None):
+        runs.append(collection)
+        while collection == "first" and not release.wait(0.01):
+            yield Progress("index", 0, 9, "files")
+        yield Progress("index", 9, 9, "files", message="done")
+
+    assistant.index = slow_index
+    knowledge.index([tmp_path / "a"], "first")
+    qtbot.waitUntil(lambda: runs == ["first"])
+    knowledge.index([tmp_path / "b"], "notes")  # waits for "first"
+    knowledge.rename(next(c for c in window.collections_model.items() if c.name == "notes"))
+    dialog = next(d for d in window.findChildren(QInputDialog) if d.isVisible())
+    dialog.setTextValue("boats")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.sidebar.indexing.queued.text() == "Next: adding to “boats”, when this run ends.",
+                    timeout=10_000)
+    release.set()
+    qtbot.waitUntil(lambda: runs == ["first", "boats"] and not knowledge.indexing, timeout=10_000)
+    window.close()

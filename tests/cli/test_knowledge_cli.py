@@ -229,6 +229,9 @@ def test_a_collection_is_renamed_with_its_vectors_and_its_chats(docs: Path, caps
     assert cli.main(["collections", "rename", "mine", "boats"]) == 2
     assert "There is a collection named 'boats' already: choose another name." in capsys.readouterr().err
     assert cli.main(["collections", "rename", "nope", "x"]) == 4
+    capsys.readouterr()
+    assert cli.main(["collections", "rename", "boats", "boats"]) == 0  # it said "Renamed … 'boats' to 'boats'"
+    assert capsys.readouterr().out == "Collection 'boats' is called so already: nothing changed.\n"
 
 
 def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
