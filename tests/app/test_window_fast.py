@@ -933,11 +933,8 @@ def test_closing_the_source_panel_from_the_keyboard_leaves_the_focus_in_the_mess
     window.close()
 
 
-def test_a_folder_dropped_while_another_indexes_waits_for_it(qtbot: QtBot, tmp_path: Path) -> None:
-    """It was refused with "Wait for the current indexing run to finish" once its collection had been named, and
-    the drop was lost: the user had to remember to drop it again."""
-    window = open_window(qtbot)
-    knowledge, assistant = window.ctl.knowledge, window.assistant
+def first_run_held(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> tuple[list[str], threading.Event]:
+    """Start a (fake) run into "first" that goes on until the event is set; the runs started are listed."""
     runs: list[str] = []
     release = threading.Event()
 
@@ -947,9 +944,18 @@ def test_a_folder_dropped_while_another_indexes_waits_for_it(qtbot: QtBot, tmp_p
             yield Progress("index", 0, 9, "files")
         yield Progress("index", 9, 9, "files", message="done")
 
-    assistant.index = slow_index
-    knowledge.index([tmp_path / "a"], "first")
+    window.assistant.index = slow_index
+    window.ctl.knowledge.index([tmp_path / "a"], "first")
     qtbot.waitUntil(lambda: runs == ["first"])
+    return runs, release
+
+
+def test_a_folder_dropped_while_another_indexes_waits_for_it(qtbot: QtBot, tmp_path: Path) -> None:
+    """It was refused with "Wait for the current indexing run to finish" once its collection had been named, and
+    the drop was lost: the user had to remember to drop it again."""
+    window = open_window(qtbot)
+    knowledge = window.ctl.knowledge
+    runs, release = first_run_held(qtbot, window, tmp_path)
     knowledge.index([tmp_path / "b"], "second")  # what the collection dialog does once a name is chosen
     knowledge.index([tmp_path / "c"], "third")
     panel = window.sidebar.indexing
@@ -1270,18 +1276,8 @@ def test_a_folder_waiting_to_go_into_a_renamed_collection_goes_in_under_its_new_
     (tmp_path / "notes" / "a.md").write_text("The boat is moored at pier 7.\n")
     window = open_window(qtbot)
     index_folder(qtbot, window, tmp_path / "notes")
-    knowledge, assistant = window.ctl.knowledge, window.assistant
-    runs, release = [], threading.Event()
-
-    def slow_index(paths, collection, cancel, watch=None):
-        runs.append(collection)
-        while collection == "first" and not release.wait(0.01):
-            yield Progress("index", 0, 9, "files")
-        yield Progress("index", 9, 9, "files", message="done")
-
-    assistant.index = slow_index
-    knowledge.index([tmp_path / "a"], "first")
-    qtbot.waitUntil(lambda: runs == ["first"])
+    knowledge = window.ctl.knowledge
+    runs, release = first_run_held(qtbot, window, tmp_path)
     knowledge.index([tmp_path / "b"], "notes")  # waits for "first"
     knowledge.rename(next(c for c in window.collections_model.items() if c.name == "notes"))
     dialog = next(d for d in window.findChildren(QInputDialog) if d.isVisible())
