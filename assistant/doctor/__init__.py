@@ -297,18 +297,20 @@ _REMOTE_PARTS = {"chroma": ("chroma_url", "the embedded store on this computer")
 def _remote(assistant: Assistant) -> list[Finding]:
     """Each part the settings put on another machine, tested as "Test connection" does (only those set: no
     socket is opened for a part that is local)."""
+    def unusable(setting: str, local: str) -> str:  # a URL no client could reach: no server to start
+        return f"Correct remote.{setting} (Settings → Remote), or clear it to use {local}."
+
     findings = []
     if assistant.llm_url_problem:  # set aside to open Hearth for these checks (the local model stood in)
-        findings.append(Finding("remote", PROBLEM, assistant.llm_url_problem,
-                                "Correct remote.llm_url (Settings → Remote), or clear it to answer with the local "
-                                "model."))
+        findings.append(Finding("remote", PROBLEM, assistant.llm_url_problem, unusable(*_REMOTE_PARTS["llm"])))
     for part, (setting, local) in _REMOTE_PARTS.items():
         if not getattr(assistant.settings.remote, setting).strip():
             continue
         result = assistant.test_remote(part)
+        fix = unusable(setting, local) if "is not usable" in result.message else \
+            f"Start that server, or clear remote.{setting} (Settings → Remote) to use {local}."
         findings.append(Finding("remote", OK, result.message) if result.ok else Finding(
-            "remote", PROBLEM, result.message,
-            f"Start that server, or clear remote.{setting} (Settings → Remote) to use {local}."))
+            "remote", PROBLEM, result.message, fix))
     return findings
 
 

@@ -268,8 +268,13 @@ def test_an_unusable_remote_llm_url_is_one_finding_among_the_others(hearth_home:
     assert out.returncode == 1, out.stderr
     found = by_area(out.stdout)
     assert found["remote"]["status"] == "problem" and "'not a url' (remote.llm_url) is not usable" in \
-        found["remote"]["message"] and "clear it to answer with the local model" in found["remote"]["fix"]
+        found["remote"]["message"] and "clear it to use the local model" in found["remote"]["fix"]
     assert "model.n_ctx = -5 is outside" in found["settings"]["message"] and found["history"]["status"] == "ok"
+    # an unusable Chroma URL: no server to start (the fix said "Start that server")
+    path.write_text('[remote]\nchroma_url = "htp:/bad url"\n')
+    remote = [f for f in json.loads(doctor("--json", home=hearth_home).stdout) if f["area"] == "remote"]
+    assert [f["fix"] for f in remote] == ["Correct remote.chroma_url (Settings → Remote), or clear it to use the "
+                                          "embedded store on this computer."]
 
 
 def test_an_index_file_cut_short_is_set_aside_and_its_collections_indexed_anew(hearth_home: Path,
