@@ -44,6 +44,7 @@ from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.views.welcome import Setup
+from app.views.widgets import rescale_icons
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings
 from assistant.events import BackgroundEvent, CollectionSynced, SettingsReloaded
@@ -277,6 +278,7 @@ class MainWindow(QMainWindow):
         if themes.resolve(settings.appearance.theme, settings.appearance.font_size) == self.theme:
             return  # every Apply restyled the whole app (0.3 s and more) though the look had not changed
         self.theme = themes.apply(app, settings.appearance.theme, settings.appearance.font_size)
+        rescale_icons()
         self.chat_view.theme = self.source_panel.theme = self.theme
         for message in self.chat_view.messages:
             message.theme = self.theme

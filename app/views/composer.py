@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.icons import icon
-from app.views.widgets import tool_button
+from app.views.widgets import scaled_icon, tool_button
 
 MAX_LINES = 10
 #: The empty box's hint, and the short one shown where the whole hint would wrap: QPlainTextEdit draws its
@@ -72,11 +72,11 @@ class Composer(QFrame):
         self.send = QPushButton(icon("send", "#ffffff"), "Send")
         self.send.setObjectName("Primary")
         self.send.setAccessibleName("Send message")
-        self.send.setIconSize(QSize(16, 16))
+        scaled_icon(self.send, 16)
         self.send.clicked.connect(self._send_or_stop)
 
         self.sources = tool_button("folder", "", text="Answer from: chat only", elide=True)
-        self.sources.setIconSize(QSize(16, 16))
+        scaled_icon(self.sources, 16)
         self.sources.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.sources.setAccessibleName("Answer from these folders")
         self.sources_menu = QMenu(self.sources)

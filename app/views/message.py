@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
-from app.views.widgets import ElidingButton, FlowLayout, isolated, ltr, tool_button
+from app.views.widgets import ElidingButton, FlowLayout, isolated, ltr, scaled_icon, tool_button
 from assistant.events import section
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
@@ -168,7 +168,7 @@ class MessageWidget(QFrame):
         actions = QHBoxLayout()
         actions.setSpacing(2)
         for button in (self.copy_button, self.up, self.down, self.regenerate, self.edit):
-            button.setIconSize(QSize(15, 15))
+            scaled_icon(button, 15)
             actions.addWidget(button)
         actions.addSpacing(8)
         actions.addWidget(self.meta, 1)

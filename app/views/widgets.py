@@ -8,6 +8,8 @@ import unicodedata
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -94,6 +96,29 @@ class ElidingButton(QPushButton):
         QStylePainter(self).drawControl(QStyle.ControlElement.CE_PushButton, option)
 
 
+#: The font size icons are drawn for at their base size (the settings' default).
+ICON_FONT_PT = 11
+_ICON_BASE = "hearthIconBase"  # the property a button keeps its base icon size in (see scaled_icon)
+
+
+def scaled_icon(button: QAbstractButton, base: int) -> None:
+    """Give ``button`` icons of ``base`` px at the default font size, grown with the font: at 18–24 pt they stayed
+    18 px beside text twice their height (see :func:`rescale_icons` for a font changed later)."""
+    button.setProperty(_ICON_BASE, base)
+    # half as fast as the text: at 24 pt in step with it, the labelled buttons made the window wider than a
+    # laptop's screen again
+    grown = max(QApplication.font().pointSize(), ICON_FONT_PT) / ICON_FONT_PT
+    side = round(base * (1 + (grown - 1) / 2))
+    button.setIconSize(QSize(side, side))
+
+
+def rescale_icons() -> None:
+    """The font size changed: every button made by :func:`scaled_icon` follows it."""
+    for widget in QApplication.allWidgets():
+        if isinstance(widget, QAbstractButton) and (base := widget.property(_ICON_BASE)):
+            scaled_icon(widget, int(base))
+
+
 def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, checkable: bool = False,
                 text: str = "", elide: bool = False) -> QToolButton:
     """An icon button with a tooltip and an accessible name (screen readers read the tip); with ``text``, one
@@ -101,7 +126,7 @@ def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, chec
     button = ShrinkingToolButton(parent, elide=elide) if text else QToolButton(parent)
     button.setObjectName("Flat")
     button.setIcon(icon(icon_name))
-    button.setIconSize(QSize(18, 18))
+    scaled_icon(button, 18)
     button.setToolTip(tip)
     button.setAccessibleName(tip)
     button.setCheckable(checkable)

@@ -459,6 +459,12 @@ def test_the_window_fits_a_laptop_screen_at_a_large_font_with_long_collection_na
     assert names[0] in window.composer.sources.toolTip()  # the shortened button's whole text
     window.resize(1600, 700)
     qtbot.waitUntil(lambda: window.composer.edit.placeholderText() != SHORT_PLACEHOLDER)
+    # icons grow with the font (they stayed 18 px beside 24 pt text), and shrink back with it
+    assert window.composer.send.iconSize().width() > 16
+    assert window.sidebar.findChild(QToolButton).iconSize().width() > 18
+    settings.appearance.font_size = 11
+    window.apply_appearance(settings)
+    assert window.composer.send.iconSize().width() == 16
     window.close()
 
 
