@@ -33,6 +33,7 @@ class Setup:
     bundled: bool
     llm_url: str = ""
     chroma_url: str = ""
+    missing: bool = False  # the model file set is not there (deleted, or on a drive not plugged in)
 
 
 def intro(setup: Setup) -> str:
@@ -51,6 +52,9 @@ def intro(setup: Setup) -> str:
     if setup.llm_url:
         model = (f"<p>The local model, <b>{escape(setup.model)}</b>, answers once the remote model is switched "
                  f"off. {GET_MODELS}</p>")
+    elif setup.missing:  # it said "Answers come from X.gguf" of a file that is gone, and nothing answered
+        model = (f"<p>The model set to answer, <b>{escape(setup.model)}</b>, is not on this computer any more "
+                 f"(deleted, or on a drive that is not plugged in): choose another with Models → Use. {GET_MODELS}</p>")
     elif setup.bundled:
         model = ("<p>It starts with a <b>small bundled model</b> (SmolLM2, 135M parameters): quick, but its answers "
                  f"are simple. For better answers, get a bigger chat model: {GET_MODELS}</p>")

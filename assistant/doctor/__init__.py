@@ -143,7 +143,8 @@ def _model(assistant: Assistant) -> list[Finding]:
         info = read_model_info(path)
     except ModelLoadError as exc:
         return [Finding("model", PROBLEM, f"The chat model cannot be used: {exc}",
-                        "Pick another one: `hearth models list`, then `hearth models use NAME`.")]
+                        "Pick another one: Models → Use in the window, or `hearth models list`, then `hearth models "
+                        "use NAME`.")]
     return [Finding("model", OK, f"Chat model {info.name} ({info.quantization}, {info.file_size / 1e6:.0f} MB)."),
             *_context(assistant, info), *_draft(assistant)]
 

@@ -511,3 +511,14 @@ def test_the_models_dialog_tabs_from_its_rows_to_close(qtbot: QtBot) -> None:
     dialog.library.set_rows([use, remove])
     close = dialog.buttons.button(QDialogButtonBox.StandardButton.Close)
     assert use.nextInFocusChain() is remove and remove.nextInFocusChain() is close
+
+
+def test_the_welcome_panel_says_when_the_model_set_is_not_there() -> None:
+    """It said "Answers come from my-model.gguf, on this computer" of a file that had been deleted: nothing
+    answered, and the panel pointed nowhere."""
+    from app.views.welcome import Setup, intro
+
+    said = intro(Setup("my-model.gguf", False, missing=True))
+    assert "The model set to answer, <b>my-model.gguf</b>, is not on this computer any more" in said
+    assert "Answers come from" not in said and "Get models" in said
+    assert "Answers come from <b>my-model.gguf</b>" in intro(Setup("my-model.gguf", False))

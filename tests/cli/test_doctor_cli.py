@@ -47,7 +47,7 @@ def test_a_broken_model_is_a_problem_with_a_fix(hearth_home: Path, tmp_path: Pat
     out = doctor(home=hearth_home)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "✗ model: The chat model cannot be used: broken.gguf" in out.stdout
-    assert "→ Pick another one: `hearth models list`" in out.stdout
+    assert "→ Pick another one: Models → Use in the window, or `hearth models list`" in out.stdout
 
 
 def test_failed_memory_turns_are_a_warning_that_repair_queues_again(hearth_home: Path) -> None:
