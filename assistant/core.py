@@ -239,18 +239,16 @@ class Assistant:
         apply_privacy_defaults()
         paths = get_paths().ensure()
         loaded = load_settings(paths.settings_file)
-        if checking:
-            from assistant.engine.remote import RemoteEngine
+        problem = ""
+        if checking and loaded.settings.remote.llm_url.strip():
+            from assistant.engine.remote import endpoints
 
             try:
-                if loaded.settings.remote.llm_url.strip():
-                    RemoteEngine.from_settings(loaded.settings.remote)
+                endpoints(loaded.settings.remote.llm_url)
             except InputError as exc:
-                loaded.settings.remote.llm_url = ""
-                assistant = cls(paths, loaded.settings, settings_warning=loaded.warning)
-                assistant.llm_url_problem = str(exc)
-                return assistant
+                loaded.settings.remote.llm_url, problem = "", str(exc)
         assistant = cls(paths, loaded.settings, settings_warning=loaded.warning)
+        assistant.llm_url_problem = problem
         if background:
             assistant.start_background()
         return assistant

@@ -195,14 +195,17 @@ class ChatController(QObject):
             return
         shown = self.view.messages[-1].message_id if self.view.messages else None
         history = self.assistant.history
-        self.workers.history.submit(Job(lambda: history.messages(chat),
-                                        on_done=lambda messages: self._caught_up(chat, shown, messages),
+
+        def newer() -> list[Any] | None:  # the whole chat only when its newest message is not the one shown
+            return None if history.last_message_id(chat) in (None, shown) else history.messages(chat)
+
+        self.workers.history.submit(Job(newer, on_done=lambda messages: self._caught_up(chat, shown, messages),
                                         on_failed=lambda message: log.info("chat not read again: %s", message)))
 
-    def _caught_up(self, chat: str, shown: str | None, messages: list[Any]) -> None:
+    def _caught_up(self, chat: str, shown: str | None, messages: list[Any] | None) -> None:
         last = self.view.messages[-1].message_id if self.view.messages else None
-        if (chat == self.conversation_id and not self.generating and self.editing is None and last == shown
-                and messages and messages[-1].id != shown):
+        if messages and chat == self.conversation_id and not self.generating and self.editing is None \
+                and last == shown:
             self._show(chat, messages)
 
     def regenerate(self) -> None:

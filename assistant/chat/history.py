@@ -724,6 +724,14 @@ class History:
             raise _message_not_found(message_id)
         return self._message_from_row(row)
 
+    def last_message_id(self, conversation_id: str) -> str | None:
+        """The id of a conversation's newest message (None when it has none): one row, to learn whether a chat
+        went on elsewhere without reading all of it."""
+        with self._read() as conn:
+            row = conn.execute("SELECT id FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1",
+                               (conversation_id,)).fetchone()
+        return row[0] if row else None
+
     def messages(self, conversation_id: str) -> list[Message]:
         """All messages of a conversation in the order they were added."""
         with self._read() as conn:
