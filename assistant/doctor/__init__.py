@@ -115,7 +115,9 @@ def _settings(assistant: Assistant) -> list[Finding]:
                                   f"set-aside:{path.name}")]
     if warning:
         return [*damaged, Finding("settings", WARNING, warning, fix)]
-    return [*damaged, Finding("settings", OK, f"Settings file {path} holds usable values.")]
+    # "of the right kind", not "usable": a remote URL can be a well-formed string no client can use (said under
+    # remote, with its fix), and a ✓ here claiming otherwise contradicted that line
+    return [*damaged, Finding("settings", OK, f"Settings file {path} reads well: every value is of the right kind.")]
 
 
 #: the model library's own config files (``assistant.models.store``), checked with the settings

@@ -272,9 +272,13 @@ def test_an_unusable_remote_llm_url_is_one_finding_among_the_others(hearth_home:
     assert "model.n_ctx = -5 is outside" in found["settings"]["message"] and found["history"]["status"] == "ok"
     # an unusable Chroma URL: no server to start (the fix said "Start that server")
     path.write_text('[remote]\nchroma_url = "htp:/bad url"\n')
-    remote = [f for f in json.loads(doctor("--json", home=hearth_home).stdout) if f["area"] == "remote"]
+    found = json.loads(doctor("--json", home=hearth_home).stdout)
+    remote = [f for f in found if f["area"] == "remote"]
     assert [f["fix"] for f in remote] == ["Correct remote.chroma_url (Settings → Remote), or clear it to use the "
                                           "embedded store on this computer."]
+    # and the settings line beside it does not call that value usable
+    assert [f["message"] for f in found if f["area"] == "settings"] == [
+        f"Settings file {path} reads well: every value is of the right kind."]
 
 
 def test_an_index_file_cut_short_is_set_aside_and_its_collections_indexed_anew(hearth_home: Path,
