@@ -316,8 +316,48 @@ def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> Loa
 def save_settings(settings: Settings, path: Path | None = None, expected: str | None = None) -> str | None:
     """Write ``settings`` atomically; returns the text written, or None when the file no longer held
     ``expected`` (see :func:`atomic_write_text`) and was left as it is."""
-    text = tomli_w.dumps(_to_dict(settings))
-    return text if save_file(path or get_paths().settings_file, text, "the settings", expected) else None
+    path = path or get_paths().settings_file
+    try:
+        held = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        held = None  # none yet, or one save_file refuses to replace (said there)
+    text = in_layout(held, _to_dict(settings))
+    return text if save_file(path, text, "the settings", expected) else None
+
+
+def in_layout(held: str | None, data: dict[str, Any]) -> str:
+    """``data`` as TOML, written into the text the file ``held``: its comments, order and blank lines stay, and
+    only values that changed are rewritten (every save, the window's Apply as much as a model switch, wrote the
+    file anew and lost the comments of a hand-edited one). Keys Hearth does not know are dropped: their line was
+    said to be ignored when the file was read."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        doc = tomlkit.parse(held) if held is not None else None
+    except TOMLKitError:
+        doc = None
+    if doc is None:
+        return tomli_w.dumps(data)
+    _merge_into(doc, data)
+    return tomlkit.dumps(doc)
+
+
+def _merge_into(table: Any, data: dict[str, Any]) -> None:
+    for key in [k for k in table if k not in data]:
+        del table[key]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if not isinstance(table.get(key), dict):
+                table[key] = {}
+            _merge_into(table[key], value)
+        elif key not in table or not _same(table[key], value):
+            table[key] = value
+
+
+def _same(held: Any, value: Any) -> bool:
+    """Whether the file's value is ``value`` as TOML writes it (``1`` is not ``1.0``, ``true`` is not ``1``)."""
+    return held == value and isinstance(held, type(value)) and isinstance(held, bool) == isinstance(value, bool)
 
 
 def save_file(path: Path, text: str, what: str, expected: str | None = None) -> bool:

@@ -227,6 +227,9 @@ class Assistant:
         self._settings_lock = threading.RLock()  # a change from the front end and one from the file, in turn
         #: The settings file's text as this process last read or wrote it: a change on disk is another's.
         self._settings_text: str | None = None
+        #: True while an edit of the settings file is applied (under the settings lock): the file is then what the
+        #: user wrote, and no save on the way writes it (see _settings_file_changed)
+        self._applying_file = False
         self._settings_watcher: Any = None
 
     @classmethod
@@ -308,13 +311,25 @@ class Assistant:
                 return
             self._settings_text = text
             problems = (loaded.warning,) if loaded.warning else ()
+            # The file is what the user wrote while it applies: the saves on the way (a model switch saves before
+            # it loads) wrote the values in use over it, so a model that failed to load took the rest of the edit
+            # with it, unsaid. A file with an unusable value, or whose apply failed, is left as written and the
+            # problem is said; one applied whole is saved after, for what applying added (a preset's values, a
+            # token made anew), with its comments.
+            self._applying_file = True
             try:  # a token deleted in the file is made anew (the README's way to get a new one)
-                # a file with an unusable value is left as the user wrote it (it was written over with the
-                # values in use within seconds, and `hearth chat`/`serve` said nothing): the problem is said
-                applied = self._apply(loaded.settings, None, None, keep_token=False, write_file=not problems)
+                applied = self._apply(loaded.settings, None, None, keep_token=False)
             except HearthError as exc:
-                self._reloaded((), (*problems, str(exc)))
+                self._reloaded((), (*problems, f"{path.name} was changed and not all of it applies: {exc} The file "
+                                               "is left as written."))
                 return
+            finally:
+                self._applying_file = False
+            if not problems:
+                try:
+                    self.save_settings()
+                except ConfigError as exc:
+                    problems = (f"not saved: {exc}",)
             log.info("settings file changed: %s", "; ".join(applied.changes) or "nothing to apply")
             self._reloaded(applied.changes, (*problems, *applied.problems))
 
@@ -379,9 +394,9 @@ class Assistant:
 
         return PRESETS
 
-    def save_settings(self, write_file: bool = True) -> None:
-        """Persist the settings, and the model section also as the current model's own profile (``write_file``
-        False: the profile only).
+    def save_settings(self) -> None:
+        """Persist the settings, and the model section also as the current model's own profile (only the profile
+        while an edit of the file applies: see _settings_file_changed).
 
         A process that watches the file does not write over an edit it has not applied yet (the file is no longer
         what it last read or wrote): the watcher applies that edit next. A save at the end of a model switch
@@ -390,7 +405,7 @@ class Assistant:
 
         with self._settings_lock:
             file = self.paths.settings_file
-            text = save_settings(self.settings, file, expected=self._settings_text) if write_file else ""
+            text = "" if self._applying_file else save_settings(self.settings, file, expected=self._settings_text)
             if text is None:
                 log.info("%s was edited since this process read it: the edit applies next, not written over", file)
             elif text:
@@ -419,7 +434,7 @@ class Assistant:
             return self._apply(new, progress, cancel)
 
     def _apply(self, new: Settings, progress: Callable[[Progress], None] | None,
-               cancel: threading.Event | None, keep_token: bool = True, write_file: bool = True) -> SettingsApplied:
+               cancel: threading.Event | None, keep_token: bool = True) -> SettingsApplied:
         """Apply ``new`` everywhere it matters, now, and save it; returns what was done.
 
         ``keep_token``: an empty API token in ``new`` keeps the one in use. A front end's copy of the settings
@@ -431,7 +446,6 @@ class Assistant:
         settings are put back (the rest of the change stays applied) and the ModelLoadError is raised.
         Answer settings (sampling, system prompt, length) are read at every turn; knowledge settings rebuild
         the chunker (collections re-chunk at their next sync, watched ones at once); memory follows too.
-        ``write_file`` False: the settings file is not written (it holds a value that could not be used).
         """
         from assistant.models import ModelProfile
         from assistant.remote import ChromaTarget
@@ -493,7 +507,7 @@ class Assistant:
             if not ok:
                 problems.append(said)
         try:
-            self.save_settings(write_file)
+            self.save_settings()
         except ConfigError as exc:  # applied all the same: the values in use are what the user chose
             changes.append(f"not saved: {exc}")
             problems.append(changes[-1])

@@ -519,6 +519,38 @@ def test_an_edit_of_the_settings_file_that_cannot_be_used_is_said_and_left_as_wr
     assert tomllib.loads(file.read_text())["model"]["temperature"] == 0.4
 
 
+def test_a_hand_edit_naming_a_model_that_cannot_load_is_left_as_written_and_comments_stay(
+        assistant: Assistant, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """While `hearth serve` ran, an edit naming a file that is not a model, with `max_tokens = 300` in the same
+    save, was written over with the values in use (the path and 300 both lost, the comment too) and only the
+    load failure was said. A model switch that works kept the values but dropped the user's comments."""
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    assistant.update_settings(assistant.settings)
+    file = assistant.paths.settings_file
+    in_use, tokens = assistant.model_path(), assistant.settings.model.max_tokens
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"5\xe1 not a model at all" * 100)
+
+    def edited(path: Path, max_tokens: int) -> str:
+        text = re.sub(r'(?m)^path = .*$', f'# trying another model\npath = "{path}"', file.read_text())
+        return re.sub(r"(?m)^max_tokens = .*$", f"max_tokens = {max_tokens}  # short answers", text)
+
+    text = edited(bad, 300)
+    file.write_text(text)
+    with caplog.at_level("WARNING"):
+        assistant._settings_file_changed()
+    assert any("bad.gguf" in r.getMessage() and "left as written" in r.getMessage() for r in caplog.records)
+    assert file.read_text() == text  # nothing of the edit lost
+    assert assistant.model_path() == in_use and assistant.settings.model.max_tokens == tokens
+    assistant.save_settings()  # a later save (an Apply in the window) writes the values in use, comments kept
+    assert "# trying another model" in file.read_text() and "# short answers" in file.read_text()
+    file.write_text(text := edited(BUNDLED_SECOND_MODEL, 333))
+    assistant._settings_file_changed()
+    assert assistant.model_path() == BUNDLED_SECOND_MODEL and assistant.settings.model.max_tokens == 333
+    assert file.read_text() == text  # applied whole: the file already said it all, comments included
+
+
 def test_a_preset_named_in_the_settings_file_sets_its_values(assistant: Assistant,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     """`preset = "Greedy"` typed in the file while Hearth ran changed nothing (answers read the values, and the
