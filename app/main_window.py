@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(assistant.history_warning)
         ctl.chat.conversationChanged.connect(ctl.conversations.set_current)
         ctl.chat.historyChanged.connect(ctl.conversations.refresh)
+        ctl.chat.collectionsChanged.connect(ctl.knowledge.refresh)
         ctl.conversations.openRequested.connect(ctl.chat.open_conversation)
         ctl.conversations.deleted.connect(lambda cid: ctl.chat.new_chat() if cid == ctl.chat.conversation_id
                                           else None)

@@ -214,7 +214,8 @@ class Assistant:
         self._counting: tuple[Any, Any] | None = None  # the embedder's tokenizer and its uncut copy
         self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
-                                         watched=lambda: self.knowledge.watched()))
+                                         watched=lambda: self.knowledge.watched(),
+                                         collections=lambda: self.knowledge.names()))
         self.long_lived = False
         #: ((model, mode, configured draft), the draft chosen for them): ``ensure_draft`` resolves once per change
         self._draft_for: tuple[tuple[str, str, str], Path | None] | None = None

@@ -250,6 +250,9 @@ class BackgroundStatus:
     #: collections watching is on for, as the core last read the index (one whose folders are gone included):
     #: what a front end's list should say about watching, once it has caught up
     watched: tuple[str, ...] = ()
+    #: every collection, as the core last read the index (None before its first look): a list that shows
+    #: others reads itself again, as when a terminal removed or renamed one
+    collections: tuple[str, ...] | None = None
     last_error: str = ""
 
     @property

@@ -61,6 +61,7 @@ class Hooks:
     engine_ready: Callable[[], bool]
     sync: Callable[[str, threading.Event], Iterator[Progress]]  # re-sync one collection
     watched: Callable[[], dict[str, list[str]]]  # watched collection -> its folders
+    collections: Callable[[], list[str]] = list  # every collection's name
 
 
 class Scheduler:
@@ -82,6 +83,7 @@ class Scheduler:
         self._watchers: dict[str, Any] = {}
         #: what each watched collection's folders were when it was last (re)watched: see _check_watches
         self._watched_as: dict[str, tuple[tuple[int, int] | None, ...]] = {}
+        self._collections: tuple[str, ...] | None = None  # every collection, as _check_watches last read them
         self._watch_lock = threading.RLock()
         self._last_error = ""
         self._threads: list[threading.Thread] = []
@@ -138,7 +140,7 @@ class Scheduler:
         queued = tuple(sorted(self._sync_queue))
         return BackgroundStatus(learning=self._learning, memory_pending=pending, memory_failed=failed,
                                 syncing=self._syncing, sync_queued=queued, watching=tuple(sorted(self._watchers)),
-                                watched=tuple(sorted(self._watched_as)),
+                                watched=tuple(sorted(self._watched_as)), collections=self._collections,
                                 last_error=self._last_error)
 
     def publish(self, event: BackgroundEvent | None = None) -> None:
@@ -294,6 +296,7 @@ class Scheduler:
         collection's row says it."""
         try:
             wanted = self.hooks.watched()
+            self._collections = tuple(sorted(self.hooks.collections()))
         except Exception as exc:  # a damaged index (said by whatever reads it next), or one closed as Hearth
             # closes: the check tries again later, and never ends the sync thread
             log.info("checking the watched folders: %s", exc)

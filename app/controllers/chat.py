@@ -23,7 +23,7 @@ from app.views.message import MessageWidget
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
-from assistant.errors import ChatMovedOnError, ConversationNotFoundError
+from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
 from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def answer_meta(stats: dict[str, Any] | None) -> str:
 class ChatController(QObject):
     conversationChanged = Signal(object)  # the open conversation id (None: a new chat)
     historyChanged = Signal()  # a turn was stored: the sidebar should refresh
+    collectionsChanged = Signal()  # a question named a collection that is gone: the list should be read again
 
     def __init__(self, assistant: Any, workers: Workers, view: ChatView, composer: Composer, panel: SourcePanel,
                  status: StatusBar, banner: ErrorBanner) -> None:
@@ -354,6 +355,8 @@ class ChatController(QObject):
                                      "the API): your question went to a new chat.")
                 return
             self.banner.show_message(event.message)
+            if event.error_type == CollectionNotFoundError.__name__:  # removed elsewhere since the list was read:
+                self.collectionsChanged.emit()  # it stayed listed and ticked, and every question failed the same
             if not event.saved and not event.text and question is not None:
                 # nothing was saved (too long for the context): the question goes back to the composer to be
                 # shortened, instead of a turn on screen that Edit and Regenerate could not find in the history

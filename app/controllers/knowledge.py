@@ -95,8 +95,9 @@ class KnowledgeController(QObject):
         self._remove_after: str | None = None  # removed once that run has stopped (see remove)
         self._queue: list[tuple[list[Path], str]] = []  # dropped while a run went on: each runs after it
         self._listed = 0.0  # when the list was last read for the run going on (see _progress)
-        #: (the collections the core said are watched, those the rows said so) that the list is being read for
-        self._reread_for: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        #: ((watched, every) collection as the core last saw them, the same as the rows say) that the list is being
+        #: read for
+        self._reread_for: tuple[Any, Any] | None = None
         panel.cancelRequested.connect(self._cancel_or_close)
         panel.errorsRequested.connect(lambda: ErrorListDialog(self.errors, self.window).open())
 
@@ -200,22 +201,27 @@ class KnowledgeController(QObject):
     def _cancel_or_close(self) -> None:
         if self.cancel is not None:
             self.cancel.set()
-            self.panel.cancel_button.setEnabled(False)
+            self.panel.stopping()
         elif self.syncing is not None:
             self.assistant.cancel_sync(self.syncing)
-            self.panel.cancel_button.setEnabled(False)
+            self.panel.stopping()
         else:
             self.panel.hide()
 
     def background(self, status: Any) -> None:
-        """The core's background status: the list is read again when its rows say otherwise about watching than
-        the core's last look at the index, as when a terminal unwatched or removed a collection (the row still
-        said "watched", or was still listed, 30 s later), or turned watching off and on again between two of
-        the core's looks while a re-sync's end read the list (the row said "not watched" for good). Once for a
-        disagreement until the list is read: one that cannot be read is not read again at every status."""
-        shown = tuple(sorted(c.name for c in self.model.items() if c.watched))
-        if status.watched != shown and (status.watched, shown) != self._reread_for:
-            self._reread_for = (status.watched, shown)
+        """The core's background status: the list is read again when its rows say otherwise about which
+        collections there are or which are watched than the core's last look at the index, as when a terminal
+        unwatched, renamed or removed a collection (the row still said "watched", or was still listed, 30 s
+        later: an unwatched one removed stayed listed and ticked for good), or turned watching off and on again
+        between two of the core's looks while a re-sync's end read the list (the row said "not watched" for
+        good). Once for a disagreement until the list is read: one that cannot be read is not read again at
+        every status."""
+        items = self.model.items()
+        seen = (status.watched, status.collections)
+        shown = (tuple(sorted(c.name for c in items if c.watched)),
+                 tuple(sorted(c.name for c in items)) if status.collections is not None else None)
+        if seen != shown and (seen, shown) != self._reread_for:
+            self._reread_for = (seen, shown)
             self.refresh()
 
     # --- watched folders ------------------------------------------------------------------------------

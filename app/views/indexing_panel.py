@@ -51,10 +51,11 @@ class IndexingPanel(QFrame):
         layout.addLayout(buttons)
         self._last: Progress | None = None
         self.collection: str | None = None  # the collection the panel is about
+        self._stopping = False  # Cancel was pressed: no time left is shown until the run ends
         self.hide()
 
     def start(self, collection: str, title: str = "") -> None:
-        self._last, self.collection = None, collection
+        self._last, self.collection, self._stopping = None, collection, False
         self.title.setText(title or f"Adding to “{collection}”…")
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
@@ -80,8 +81,18 @@ class IndexingPanel(QFrame):
         elif total:
             self.bar.setRange(0, total)
             self.bar.setValue(int(progress.done))
-        self.detail.setText(_detail(progress, with_eta=True))
+        self.detail.setText(_detail(progress, with_eta=not self._stopping))
         self.set_errors(len(progress.errors))
+
+    def stopping(self) -> None:
+        """Cancel was pressed: said at once. The passages being embedded finish first (seconds for a batch of
+        long ones), and meanwhile the panel said "Adding to …", "about 1 min 51 s left", as if the click did
+        nothing."""
+        self._stopping = True
+        self.title.setText(f"Stopping “{self.collection}”: finishing the passages being embedded…")
+        if self._last is not None:
+            self.detail.setText(_detail(self._last, with_eta=False))
+        self.cancel_button.setEnabled(False)
 
     def counts_differ(self, progress: Progress) -> bool:
         """Whether ``progress`` counts other files than the progress shown last."""

@@ -277,6 +277,9 @@ class KnowledgeBase:
     def collections(self) -> list[CollectionInfo]:
         return [self._info(row) for row in self.store.collections()]
 
+    def names(self) -> list[str]:
+        return self.store.names()
+
     def collection(self, name: str) -> CollectionInfo:
         """One collection; CollectionNotFoundError, naming the ones there are, for a name that is not one."""
         return self._info(self._row(name))

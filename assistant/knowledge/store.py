@@ -713,6 +713,11 @@ class Store:
             lock.release()
 
     # --- collections -----------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Every collection's name, without the counts :meth:`collections` reads (the background looks at them
+        every few seconds)."""
+        return [row[0] for row in self._query("SELECT name FROM collections ORDER BY name")]
+
     def collection(self, name: str) -> CollectionRow | None:
         rows = self.collections(name)
         return rows[0] if rows else None

@@ -329,9 +329,9 @@ class IndexJob:
 
         vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
                                            report)
+        if vectors is None:  # cancelled: nothing of this batch was written; the next sync takes up the passages
+            return  # embedded (kept), and the last event counts them (the bar fell back to 0 and "0.0 chunks/s")
         tally.partial_bytes, tally.partial_chunks = 0.0, 0
-        if vectors is None:
-            return  # cancelled: nothing of this batch was written; the next sync redoes these files
         self.store.replace_files(self.collection, batch.files, batch.chunks, vectors, batch.touched)
         tally.done_files += len(batch)
         tally.done_bytes += batch.nbytes

@@ -240,9 +240,16 @@ def test_a_collection_unwatched_or_removed_from_a_terminal_is_shown_so(
     qtbot.waitUntil(lambda: window.collections_model.items()[0].watched, timeout=15_000)
     assert not window.sidebar.indexing.isHidden()  # "“letters” is ready: …"
     elsewhere.drop_collection("letters")
-    elsewhere.close()
     qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=15_000)
     assert window.sidebar.indexing.isHidden()  # its summary stayed, about a collection that is gone
+    # one that was not watched, removed: it stayed listed, and ticked in "Answer from", for good
+    index_watched(qtbot, window, folder, "letters")
+    elsewhere.set_watch("letters", False)
+    qtbot.waitUntil(lambda: not window.collections_model.items()[0].watched, timeout=15_000)
+    elsewhere.drop_collection("letters")
+    elsewhere.close()
+    qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=15_000)
+    assert window.composer.selected_collections() == [] and "chat only" in window.composer.sources.toolTip()
 
 
 def test_a_collection_unwatched_and_watched_again_between_two_looks_is_shown_watched(

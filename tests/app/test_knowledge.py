@@ -267,7 +267,9 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
         """Runs until cancelled (at most two minutes), however slowly the answer below comes."""
         started.append((paths, collection))
         for step in range(12_000):
-            if cancel.is_set():
+            if cancel.is_set():  # the batch being embedded ends first (seconds for long passages), then it stops
+                yield Progress("index", min(step, 998), 999, "files", rate=3.0, eta_s=70.0, message="reading",
+                               item="/x/big.txt", item_done=64, item_total=403)
                 yield Progress("index", min(step, 998), 999, "files", eta_s=5.0, message="cancelled")
                 return
             yield Progress("index", min(step, 998), 999, "files", rate=3.0, eta_s=75.0,
@@ -283,6 +285,11 @@ def test_indexing_progress_cancel_and_chat_while_indexing(qtbot: QtBot, window: 
     ask(window, "Hello!")  # chat keeps working while indexing runs
     assert window.chat_view.last("assistant").text
     panel.cancel_button.click()
+    # said at once: for the 10-14 s a batch of long passages took to finish, only Cancel greyed said anything
+    assert panel.title.text().startswith("Stopping “notes”") and not panel.cancel_button.isEnabled()
+    assert "left" not in panel.detail.text()
+    qtbot.waitUntil(lambda: "big.txt" in panel.detail.text() or not window.ctl.knowledge.indexing)
+    assert "left" not in panel.detail.text()  # the batch's last event gives no time left back either
     qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing)
     assert "Stopped" in panel.title.text() and started == [([tmp_path], "notes")]
     # the Close button stayed greyed (the panel could not be closed) beside a stale "5 s left" and a full bar

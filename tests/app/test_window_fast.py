@@ -153,6 +153,24 @@ def test_a_collection_is_renamed_from_its_menu_and_its_chats_go_on_from_it(qtbot
     window.close()
 
 
+def test_a_question_from_a_collection_removed_elsewhere_reads_the_list_again(
+        qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection removed from a terminal before the core's next look at the index: asking from it said there
+    is no such collection, and it stayed listed and ticked, so every question failed the same way."""
+    from assistant.knowledge.store import Store
+
+    window = asked_from_a_folder(qtbot, tmp_path)
+    monkeypatch.setattr(window.assistant.scheduler, "_check_watches", lambda: None)  # no look meanwhile
+    elsewhere = Store(get_paths())  # what `hearth collections remove house` does
+    elsewhere.drop_collection("house")
+    elsewhere.close()
+    send(qtbot, window, "And the back door key?")
+    assert "no knowledge collection named 'house'" in window.banner.label.text()
+    qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=10_000)
+    assert window.composer.selected_collections() == []
+    window.close()
+
+
 def test_regenerate_answers_again_from_the_folders_the_question_was_asked_from(qtbot: QtBot, tmp_path: Path) -> None:
     """Regenerate took the composer's selection at the time: with the folder unticked since (or an old chat
     opened), an answer citing the user's files was replaced by one citing nothing. An edit is sent with the
