@@ -102,15 +102,16 @@ class SettingsDialog(QDialog):
         # instead were blank boxes in the dark theme and hid "Appearance"; shortened, they read "M…", "S…"
         tabs.setUsesScrollButtons(False)
         tabs.setElideMode(Qt.TextElideMode.ElideNone)
-        tabs.addTab(self._model_tab(models, current_model, gpu_missing), "Model")
-        tabs.addTab(self._knowledge_tab(rerank_missing), "Knowledge")
-        tabs.addTab(self._memory_tab(settings), "Memory")
         self.server_page = ServerPage(settings.server)
-        tabs.addTab(self.server_page, "Server")
         self.remote_page = RemotePage(settings.remote)
         self.remote_page.testRequested.connect(self.testRemoteRequested)
-        tabs.addTab(self.remote_page, "Remote")
-        tabs.addTab(self._appearance_tab(), "Appearance")
+        # every page scrolls rather than squeeze its rows: at font size 16 the Remote page cut its privacy
+        # warning after "Use only", with no way to read the rest
+        for page, name in ((self._model_tab(models, current_model, gpu_missing), "Model"),
+                           (self._knowledge_tab(rerank_missing), "Knowledge"), (self._memory_tab(settings), "Memory"),
+                           (self.server_page, "Server"), (self.remote_page, "Remote"),
+                           (self._appearance_tab(), "Appearance")):
+            tabs.addTab(_scrolling(page), name)
         self.tabs = tabs
         self.pages = {name.lower(): tabs.widget(i) for i, name in enumerate(
             tabs.tabText(i) for i in range(tabs.count()))}
@@ -219,13 +220,7 @@ class SettingsDialog(QDialog):
         layout = page.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertWidget(2, self._speculation_group())
-        scroll = _FormScroll()  # the longest page: it scrolls rather than stretch the dialog past small screens
-        scroll.setObjectName("SettingsScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(page)
-        return scroll
+        return page
 
     def _speculation_group(self) -> QGroupBox:
         self.speculative = QComboBox()
@@ -639,6 +634,18 @@ class _FormScroll(QScrollArea):
             return hint
         width = inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
         return QSize(max(hint.width(), width), hint.height())
+
+
+def _scrolling(page: QWidget) -> _FormScroll:
+    """``page`` in a scroll area: a page taller than the dialog scrolls rather than stretch the dialog past small
+    screens or squeeze its rows."""
+    scroll = _FormScroll()
+    scroll.setObjectName("SettingsScroll")
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(page)
+    return scroll
 
 
 def _page(form: QFormLayout, note: str) -> QWidget:

@@ -69,7 +69,7 @@ def open_fake_window(qtbot: QtBot) -> Iterator[Callable[[Settings], MainWindow]]
 def open_server_page(window: MainWindow) -> SettingsDialog:
     dialog = window.open_settings("server")
     assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
-    assert dialog.tabs.currentWidget() is dialog.server_page
+    assert dialog.tabs.currentWidget().widget() is dialog.server_page
     return dialog
 
 
@@ -154,7 +154,7 @@ def test_switching_the_server_on_and_off_in_settings(qtbot: QtBot, open_fake_win
     # Clicking the indicator opens the Server page with the live status, the token and the curl example.
     qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
     dialog = window.ctl.model.dialog
-    assert dialog.isVisible() and dialog.tabs.currentWidget() is dialog.server_page
+    assert dialog.isVisible() and dialog.tabs.currentWidget().widget() is dialog.server_page
     page = dialog.server_page
     assert page.status.text().startswith(f"Running at {url}") and page.status.property("state") == "ok"
     qtbot.mouseClick(page.copy_token, Qt.MouseButton.LeftButton)
@@ -219,7 +219,7 @@ def test_remote_test_connection_to_a_closed_port_is_red(qtbot: QtBot, open_fake_
     window = open_fake_window(Settings())
     dialog = window.open_settings("remote")
     page = dialog.remote_page
-    assert dialog.tabs.currentWidget() is page and "questions" in page.privacy.text()
+    assert dialog.tabs.currentWidget().widget() is page and "questions" in page.privacy.text()
     closed = free_port()
     page.chroma_url.setText(f"http://127.0.0.1:{closed}")
     page.llm_url.setText(f"http://127.0.0.1:{closed}/v1")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QInputDialog,
+    QLabel,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -600,9 +601,34 @@ def test_the_settings_model_page_is_whole_at_a_large_font_and_the_narrowest_dial
         dialog = window.open_settings()
         dialog.resize(dialog.minimumSizeHint())
         QApplication.processEvents()
-        scroll = dialog.findChild(QScrollArea, "SettingsScroll")
-        assert scroll.isVisible() and scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+        scroll = dialog.tabs.widget(0)
+        assert isinstance(scroll, QScrollArea) and scroll.isVisible() and scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
         assert scroll.widget().width() <= scroll.viewport().width()
+        dialog.reject()
+        window.close()
+
+
+def test_every_settings_page_shows_its_notes_whole_at_a_large_font(qtbot: QtBot, qapp: QApplication) -> None:
+    """At font size 16 the Remote page cut its privacy warning after "… are sent to this server. Use only" (the
+    label 50 px tall where its text needs 81) and had no scroll bar to reach the rest: every page scrolls now."""
+    with themed(qapp, "dark", 16):
+        window = open_window(qtbot)
+        dialog = window.open_settings()
+        for i in range(dialog.tabs.count()):
+            dialog.tabs.setCurrentIndex(i)
+            QApplication.processEvents()
+            page = dialog.tabs.currentWidget()
+            cut = [(label.text()[:40], label.height(), label.heightForWidth(label.width()))
+                   for label in page.findChildren(QLabel) if label.isVisible() and label.wordWrap()
+                   and label.height() < label.heightForWidth(label.width())]
+            assert not cut, (dialog.tabs.tabText(i), cut)
+        # and what Apply did, under the pages: one line of it showed (the pages took every pixel they could)
+        dialog.show_applied(True, "Applied: max tokens: 16; temperature: 0.7; top k: 20; seed: 7; system prompt: "
+                                  "'Answer briefly.'; speculative: 'off'; memory on; appearance; loaded SmolLM2 "
+                                  "135M Instruct with context 1,024 tokens, 1 thread")
+        QApplication.processEvents()
+        result = dialog.apply_result
+        assert result.height() >= result.heightForWidth(result.width()), (result.height(), result.width())
         dialog.reject()
         window.close()
 
