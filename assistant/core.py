@@ -1460,6 +1460,8 @@ class Assistant:
                 raise
             self._server_failure = None
             self.serving(parallel or s.parallel)
+            # said once the number is set (it was said before, as the last server's or 1)
+            log.info("API server on %s (%d in parallel)", self._server.url, self.parallel_requests)
             return self._server.status()
 
     def stop_server(self, one_answer_at_a_time: bool = True) -> None:

@@ -82,9 +82,10 @@ def build_prompt(
     best, size = attempt(0)
     if best is not None:
         return best
+    reserve = min(max_tokens, MIN_ANSWER_TOKENS)  # what attempt() asks of the room (it said 64 to max_tokens=8)
     if keep_all and turns:
         raise ContextOverflowError(
-            f"These messages need {size} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, but "
+            f"These messages need {size} tokens of prompt and at least {reserve} for the answer, but "
             f"the context holds {n_ctx}. Send fewer or shorter messages, or raise the context length {WHERE_CTX}."
         )
     low, high = 1, len(turns)  # dropping ``high`` turns is the last resort; ``low - 1`` is known not to fit
@@ -92,7 +93,7 @@ def build_prompt(
         best, size = attempt(high)
     if best is None:
         raise ContextOverflowError(
-            f"This message needs {size} tokens of prompt and at least {MIN_ANSWER_TOKENS} for the answer, "
+            f"This message needs {size} tokens of prompt and at least {reserve} for the answer, "
             f"but the context holds {n_ctx}. Shorten it or raise the context length {WHERE_CTX}."
         )
     while low < high:

@@ -29,6 +29,7 @@ from assistant.errors import HearthError
 from assistant.server import catalog, chat, completions
 from assistant.server.auth import RequireToken, allowed_hosts
 from assistant.server.errors import APIError, error_body, from_core, internal
+from assistant.server.schemas import LONE_SURROGATE
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -149,7 +150,10 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         errors = _errors_of_an_empty_object(request)
     said: dict[str, list[str]] = {}  # field -> what is wrong with it (a union's members each say theirs)
     for e in errors:
-        said.setdefault(_field(e.get("loc", ())), []).append(_problem(e))
+        # a string that is not text is found in the whole body, and its error carries the field it is in: it was
+        # said as "Value error, …" with no param
+        where = e["ctx"]["field"] if e.get("type") == LONE_SURROGATE else _field(e.get("loc", ()))
+        said.setdefault(where, []).append(_problem(e))
     problems = [(f"{where}: " if where else "") + " or ".join(dict.fromkeys(msgs)) for where, msgs in said.items()]
     param = next((where for where in said if where), None)
     return APIError(400, "Invalid request: " + "; ".join(problems[:5]) + ".", param=param).response()

@@ -92,6 +92,11 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     if refused := offered + forced:
         raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
     _refuse_tool_history(body.messages)
+    last = len(body.messages) - 1
+    if last >= 0 and body.messages[last].role == "user" and not body.messages[last].text().strip():
+        # the core's words were the window's ("The question is empty: type something to ask."), naming no field
+        raise APIError(400, f"messages.{last}.content is empty: Hearth answers the last user message, and it "
+                            "needs text.", param=f"messages.{last}.content")
     for m in body.messages:
         if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
             raise APIError(400, "Only text content is supported (no images or audio).", param="messages")

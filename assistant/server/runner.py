@@ -134,7 +134,6 @@ class ServerHandle:
         if not handle._server.started:
             handle.stop()
             raise ServerError(f"the API server did not start: {handle.error or 'it took too long'}")
-        log.info("API server on %s (parallel %d)", handle.url, assistant.parallel_requests)
         return handle
 
     def _serve(self) -> None:

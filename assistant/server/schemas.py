@@ -9,6 +9,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
+
+#: The error type of a string that is not text; its context's ``field`` names where it is ("messages.0.content")
+LONE_SURROGATE = "lone_surrogate"
 
 
 class _Body(BaseModel):
@@ -29,9 +33,9 @@ class _Request(_Body):
     @classmethod
     def _text_and_nulls(cls, data: Any) -> Any:
         where = _lone_surrogate(data)
-        if where is not None:
-            raise ValueError(f"{where or 'the body'} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape "
-                             "without its pair), which is not text")
+        if where is not None:  # the field it is in is said as the error's own (see server.app._invalid_request)
+            raise PydanticCustomError(LONE_SURROGATE, "holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape "
+                                      "without its pair), which is not text", {"field": where})
         return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
 

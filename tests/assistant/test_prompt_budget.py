@@ -113,3 +113,7 @@ def test_a_question_too_long_for_the_context_says_by_how_much() -> None:
     with pytest.raises(ContextOverflowError, match="needs 5004 tokens of prompt"):
         build_prompt(system="", history=chat(2), question="word " * 5000, n_ctx=4096, max_tokens=512,
                      render=CountingRender())
+    # the room it asks for the answer is the smaller of max_tokens and 64: it said 64 to a request for 8
+    with pytest.raises(ContextOverflowError, match="needs 5004 tokens of prompt and at least 8 for the answer"):
+        build_prompt(system="", history=chat(2), question="word " * 5000, n_ctx=4096, max_tokens=8,
+                     render=CountingRender())

@@ -147,8 +147,17 @@ def test_errors_have_openai_shape_and_status(server: httpx.Client) -> None:
     no_such = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                      "collections": ["nope"]}).json()["error"]
     assert no_such["code"] == "collection_not_found" and no_such["param"] == "collections", no_such
-    empty = server.post("/chat/completions", json={"messages": [{"role": "user", "content": "  "}]})
-    assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"]
+    # said to the client, naming the field: it was the window's "type something to ask", with no param
+    for content in ("  ", "", None):
+        empty = server.post("/chat/completions", json={"messages": [{"role": "system", "content": "Be brief."},
+                                                                    {"role": "user", "content": content}]})
+        assert empty.status_code == 400 and empty.json()["error"]["param"] == "messages.1.content", empty.text
+        assert empty.json()["error"]["message"].startswith("messages.1.content is empty"), empty.text
+    # a string that is not text names its field too (it was pydantic's "Value error, …" with no param)
+    lone = server.post("/chat/completions", content=b'{"messages": [{"role": "user", "content": "hi \\ud800"}]}',
+                       headers={"Content-Type": "application/json"}).json()["error"]
+    assert lone["param"] == "messages.0.content" and lone["message"].startswith(
+        "Invalid request: messages.0.content: holds a lone UTF-16 surrogate"), lone
     invalid = server.post("/chat/completions", json={"messages": "hello"})
     assert invalid.status_code == 400 and invalid.json()["error"]["param"] == "messages"
     assert server.post("/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}], "n": 2}
