@@ -152,13 +152,15 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
             if response.done is not None:  # with the citations Hearth attributed, where the terminal allows
                 terminal.rewrite(sys.stdout, prefix + "".join(shown), prefix + response.done.text)
             sys.stdout.flush()
-    except (BrokenPipeError, KeyboardInterrupt):
+    except (BrokenPipeError, KeyboardInterrupt) as exc:
         # The reader went away (``| head``), or Ctrl+C: stop the answer and let the turn end, saved as cancelled,
         # now, rather than whenever the abandoned generator happens to be collected (until then it holds its
         # conversation: the next question in it would wait).
         response.cancel()
         for _ in response:
             pass
+        if isinstance(exc, KeyboardInterrupt) and shown and not sys.stdout.isatty():
+            sys.stdout.write("\n")  # an answer cut off in a file or pipe still ends its line ("…ofrc=130")
         raise
     for event in later:
         err(f"[{event.kind}] {event.message}")
@@ -227,10 +229,14 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         return _exit_code(failed)
     assert done is not None
     if args.json:
+        # what was said on stderr as Hearth opened is the answer's notice too: a program reading the JSON alone
+        # never learned that its settings' values were replaced
+        opened = [{"kind": kind, "message": text} for kind, text in (
+            ("settings", ctx.assistant.settings_warning), ("history", ctx.assistant.history_warning)) if text]
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
                     "sources": turn.sources_json(), "speculative": _speculative_json(done.stats),
                     "memories": [m.to_dict() for m in turn.memories],
-                    "notices": [{"kind": n.kind, "message": n.message} for n in turn.notices]})
+                    "notices": opened + [{"kind": n.kind, "message": n.message} for n in turn.notices]})
     else:
         turn.print_sources()
         err(_stats_line(done))
@@ -290,12 +296,23 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         # bytes, silently), and a multi-line paste kept as one message (readline's bracketed paste: each
         # pasted line was sent as a question of its own).
         import readline  # noqa: F401
+    interrupted = False  # the last prompt ended in Ctrl+C
     while True:
         try:
             line = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             err("")
             return 0
+        except KeyboardInterrupt:
+            # at the prompt it clears the line, as a shell's does, and twice in a row leaves (exit 130, as a
+            # command stopped by Ctrl+C): once, it ended the chat with exit 0 and no word, like /quit
+            if interrupted:
+                err("")
+                return 130
+            interrupted = True
+            err("\n(Ctrl+C again, Ctrl+D or /quit leaves the chat)")
+            continue
+        interrupted = False
         if not line:
             continue
         try:

@@ -670,7 +670,8 @@ class RemoteEngine:
     def _status_error(self, response: httpx2.Response, path: str) -> HearthErrorLike:
         status = response.status_code
         message, kind = _server_message(response)
-        said = f"HTTP {status}" + (f": {message}" if message else "")
+        # said in brackets inside a sentence: the server's own full stop went ("…the token).)." with Hearth's)
+        said = f"HTTP {status}" + (f": {message.rstrip('. ')}" if message else "")
         if status in (401, 403):
             return RemoteLLMAuthError(f"The LLM server at {self.url} refused the request ({said}). Check the API "
                                       "key in the remote settings (llm_api_key).")

@@ -479,7 +479,9 @@ def _configured(target_path: str | Path, configured: str,
     as_path = Path(configured.strip()).expanduser()
     resolved = str(real_path(as_path)) if as_path.is_file() else None
     target = real_path(target_path)
-    if resolved == str(target) or key in (target.name.lower(), target.stem.lower()):  # it said "there is no model"
+    # by its path, file name or shown name (it said "there is no model", or, by the shown name, that the model's
+    # self-draft "cannot draft": a part of its name)
+    if resolved == str(target) or key in (target.name.lower(), target.stem.lower(), model_info(target).name.lower()):
         raise NoDraftError(f"{target.name} is the model answering: the draft model must be another, smaller one "
                            "with the same vocabulary (`hearth models drafts` lists them).")
     named = [c for c in candidates if c.path and (c.path in (resolved, str(as_path)) or key in (

@@ -145,14 +145,18 @@ class ModelLibrary:
 
         Tried in order, each case-insensitive: an existing file's path; a file name or stem; the shown (human)
         name; a part of the shown name or file name ("gemma"). The first kind that matches must match one
-        model: otherwise the error lists the candidates, so the user can type a longer part.
+        model: otherwise the error lists the candidates, so the user can type a longer part. A bare file name
+        that is a library model's is that model, also where the current folder holds a file of that name (the
+        commands Hearth suggests name library models so, and one run there used the other file): ``./NAME``
+        is the file here.
         """
         key = name.strip().lower()
         if not key:
             raise InputError("Name a model: its shown name, file name, a part of either, or a path "
                              "(`hearth models list` shows them).")
         direct = Path(name).expanduser()
-        if key and direct.is_file():
+        bare = name.strip() == direct.name
+        if direct.is_file() and not (bare and any(p.name.lower() == key for p, _ in self.scan())):
             return real_path(direct)
         if direct.is_dir():  # it was "No model file FOLDER", as if nothing were there
             inside = sorted(p.name for p in direct.glob("*.gguf"))

@@ -231,6 +231,12 @@ def test_a_refused_key_an_unknown_model_and_an_overlong_prompt_say_what_to_fix(e
     script.key = "sesame"
     with pytest.raises(RemoteLLMAuthError, match=r"HTTP 401: Invalid API Key.*llm_api_key"):
         RemoteEngine(url, api_key="wrong").connect()
+    # a server's sentence ends inside Hearth's brackets without its own full stop (it read "….).", Hearth's own)
+    import httpx
+
+    said = RemoteEngine(url)._status_error(httpx.Response(401, json={"error": {"message": "Invalid token (see "
+                                                                     "the docs)."}}), "/v1/models")
+    assert "(HTTP 401: Invalid token (see the docs)). Check" in str(said), said
     with pytest.raises(RemoteLLMModelError, match="no model 'gpt-9'; it serves fake-model"):
         RemoteEngine(url, api_key="sesame", model="gpt-9").connect()
     # a URL past the API (no /models there): "lists no models" sent the user to name one

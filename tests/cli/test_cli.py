@@ -392,10 +392,21 @@ def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> Non
     terminal.proc.send_signal(signal.SIGINT)  # Ctrl+C (the pty is not the child's controlling terminal)
     terminal.until(b"(stopped)")
     terminal.until(b"you> ", 2)
-    terminal.type(b"Now make it shorter.\r")
+    # at the prompt, Ctrl+C clears the line and says how to leave (it ended the chat with exit 0, no word).
+    # Sent a moment after the prompt shows: one landing between readline drawing it and waiting for a key is
+    # seen only at the next key (CPython's readline), which no typist can hit but a test can
+    time.sleep(0.5)
+    terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"Ctrl+C again, Ctrl+D or /quit leaves the chat")
     terminal.until(b"you> ", 3)
-    terminal.type(b"/quit\r")
-    assert terminal.close() == 0
+    terminal.type(b"Now make it shorter.\r")
+    terminal.until(b"you> ", 4)
+    time.sleep(0.5)
+    terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"you> ", 5)
+    time.sleep(0.5)
+    terminal.proc.send_signal(signal.SIGINT)  # twice in a row: it leaves, as a command stopped by Ctrl+C
+    assert terminal.close() == 130
     assert terminal.user_messages() == [["Tell me a very long story about a dragon.", "Now make it shorter."]]
 
 

@@ -140,6 +140,9 @@ REFUSALS = [
     refusal("ask", "--draft-model", " ", "Hi?", code=2, needle="Name the draft model"),
     # "there is no model 'SmolLM2-…'" of the model that answers, which -m accepts by that name
     refusal("ask", "--draft-model", "SmolLM2-135M-Instruct.Q4_1.gguf", "Hi?", code=2, needle="is the model answering"),
+    # by its shown name: its self-draft "cannot draft for SmolLM2 135M Instruct: … already Q4_1"
+    refusal("ask", "--speculative", "draft", "--draft-model", "SmolLM2 135M Instruct", "Hi?", code=2,
+            needle="is the model answering"),
     refusal("ask", "--temperature", "-1", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "-m", "{f}/missing.gguf", "Hi?", code=3, needle="missing.gguf"),
     refusal("ask", "--collection", "../up", "Hi?", code=2, needle="../up", slow=True),
@@ -289,6 +292,12 @@ def test_a_setting_out_of_range_or_unknown_is_named_and_the_default_used(tmp_pat
     assert out.code == 0 and out.stderr.count("Settings file") == 1, out.stderr
     assert "model.max_tokens = 0 is outside 16 to 32768 (using 1024)" in out.stderr
     assert "model.max_tokenz is not a setting Hearth knows (ignored)" in out.stderr
+    # and an answer's --json says it too (its notices were [] beside the warning on stderr)
+    out = hearth("ask", "--no-memory", "--json", "--max-tokens", "4", "Hi?",
+                 home=with_settings(tmp_path / "other", "[model]\ntemperature = 9.5\n"))
+    notices = json.loads(out.stdout)["notices"]
+    assert out.code == 0 and notices[0]["kind"] == "settings", out.stdout
+    assert "model.temperature = 9.5 is outside 0.0 to 2.0 (using 0.7)" in notices[0]["message"]
 
 
 CLOSED_PIPE = [("models", "list"), ("models", "list", "--json"), ("models", "catalog", "--json"),
@@ -388,6 +397,26 @@ def test_ctrl_c_while_a_long_prompt_is_read_ends_quietly(tmp_path: Path) -> None
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "hearth: interrupted", err
+
+
+@pytest.mark.slow
+def test_an_answer_stopped_by_ctrl_c_into_a_pipe_ends_its_line(tmp_path: Path) -> None:
+    """`hearth ask … > file` stopped with Ctrl+C left the answer without its line end: the shell's next output
+    ran on into it ("…in the land ofrc=130")."""
+    import select
+
+    proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "--no-memory", "--max-tokens", "400",
+                             "Tell me a very long story about a dragon."], cwd=ROOT, env=_env(tmp_path),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    shown = b""
+    deadline = time.monotonic() + 120
+    while len(shown) < 40 and time.monotonic() < deadline:  # the answer is streaming
+        if select.select([proc.stdout], [], [], 0.2)[0]:
+            shown += os.read(proc.stdout.fileno(), 4096)
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    out = (shown + rest).decode()
+    assert proc.returncode == 130 and len(out) >= 40 and out.endswith("\n"), (out, err)
 
 
 def test_arguments_that_are_not_utf8_are_refused_in_one_line(home: Path) -> None:

@@ -145,3 +145,15 @@ def test_copy_checks_disk_space_first(library: ModelLibrary, tiny_gguf: Path, mo
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_a_library_models_file_name_is_that_model_also_where_a_file_here_has_that_name(
+        make_gguf: MakeGguf, library: ModelLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth models drafts` says to make a draft with `hearth models draft smol-q8.gguf`; run in a folder that
+    also held a smol-q8.gguf, that made the other file's draft (the library's stayed "not made yet")."""
+    make_gguf(_mkdir(library.models_dir) / "smol-q8.gguf")
+    here = _mkdir(tmp_path / "here")
+    make_gguf(here / "smol-q8.gguf")
+    monkeypatch.chdir(here)
+    assert library.find("smol-q8.gguf") == (library.models_dir / "smol-q8.gguf").resolve()
+    assert library.find("./smol-q8.gguf") == (here / "smol-q8.gguf").resolve()  # the file here, by its path
