@@ -149,7 +149,10 @@ class Composer(QFrame):
 
     # --- memory ------------------------------------------------------------------------------------
     def use_memory(self) -> bool:
-        return self.memory.isChecked() and self.memory.isEnabled()
+        """The chip's choice for the next message, also while memory is off in Settings (then the core neither
+        reads nor learns anything): a question asked then was saved as incognito, and Regenerate and Edit kept
+        it so once memory was on again, though the user never chose incognito."""
+        return self.memory.isChecked()
 
     def set_use_memory(self, on: bool) -> None:
         """The chip's choice for the next message (an edit of a question asked incognito starts incognito)."""

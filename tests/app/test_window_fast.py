@@ -564,7 +564,9 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
     this chat's choice at once."""
     window = open_window(qtbot)
     chip = window.composer.memory
-    assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, False)
+    # the chip keeps this chat's choice (not incognito) while memory is off: a question asked then was saved
+    # as incognito, and stayed so (Regenerate and Edit without memory) once memory was on again
+    assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, True)
     assert "Settings → Memory" in chip.toolTip()
     for enabled, shown in ((True, "Memory on"), (False, "Memory off")):
         window.ctl.model.lastApplied = None
@@ -573,7 +575,7 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
         dialog.accept()
         qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=10_000)
         assert window.assistant.settings.memory.enabled is enabled
-        assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == (shown, enabled, enabled)
+        assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == (shown, enabled, True)
     # Editing a question gives the chip that question's choice: it read "Incognito", then "Memory on" after
     # Cancel edit or sending the edit, with memory off.
     window.composer.edit.setPlainText("Name a colour.")
@@ -582,11 +584,22 @@ def test_the_memory_chip_follows_the_memory_setting(qtbot: QtBot) -> None:
     window.chat_view.last("user").edit.click()
     assert window.composer.editing.isVisible() and chip.text() == "Memory off"
     next(b for b in window.composer.editing.findChildren(QPushButton) if b.text() == "Cancel edit").click()
-    assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, False)
+    assert (chip.text(), chip.isEnabled(), window.composer.use_memory()) == ("Memory off", False, True)
     window.chat_view.last("user").edit.click()
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=10_000)
-    assert (chip.text(), window.composer.use_memory()) == ("Memory off", False)
+    assert (chip.text(), window.composer.use_memory()) == ("Memory off", True)
+    history = window.assistant.history
+    question = history.messages(window.ctl.chat.conversation_id)[-2]
+    assert question.role == "user" and not question.incognito
+    # memory on again: editing that question offers it with memory, as it was asked
+    dialog = window.open_settings("memory")
+    dialog.memory_enabled.setChecked(True)
+    window.ctl.model.lastApplied = None
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=10_000)
+    window.chat_view.last("user").edit.click()
+    assert chip.text() == "Memory on" and not window.chat_view.last("user").incognito
     window.close()
 
 
