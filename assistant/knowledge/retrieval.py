@@ -127,7 +127,8 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     else:
         scores = dict(dense or keyword)
         rows = store.chunks(list(scores))  # ids unknown to SQLite (half-written) are dropped here
-    hits = _unique(rows, sorted(scores.items(), key=lambda kv: kv[1], reverse=True))[:n]
+    ranked = _one_copy(sorted(scores.items(), key=lambda kv: kv[1], reverse=True), rows)  # before the cut: copies
+    hits = [(rows[i], s) for i, s in ranked[:n]]  # crowd out nothing
     if reranker is not None and hits:
         rescores = reranker.score(text, [c.text for c, _ in hits])
         hits = sorted([(c, s) for (c, _), s in zip(hits, rescores, strict=True)], key=lambda h: h[1], reverse=True)
@@ -181,14 +182,20 @@ def _hybrid(store: Store, collections: Sequence[str], text: str, vector: np.ndar
 
 
 def _one_copy(ranking: Sequence[tuple[str, float]], rows: dict[str, Chunk]) -> list[tuple[str, float]]:
-    """``ranking`` with each text once (its best-ranked copy) and without ids SQLite does not hold."""
-    seen: set[str] = set()
-    kept = []
+    """``ranking`` with each text once, at its best-ranked copy's place, and without ids SQLite does not hold.
+    The copy shown is one whose file exists where the best-ranked one's is gone (a folder on a drive not plugged
+    in keeps its passages): copies tie, and the dead path was as likely to be cited as the live one."""
+    at: dict[str, int] = {}  # text -> its place in ``kept``
+    kept: list[tuple[str, float]] = []
     for chunk_id, score in ranking:
         chunk = rows.get(chunk_id)
-        if chunk is not None and chunk.chunk_hash not in seen:
-            seen.add(chunk.chunk_hash)
+        if chunk is None:
+            continue
+        place = at.setdefault(chunk.chunk_hash, len(kept))
+        if place == len(kept):
             kept.append((chunk_id, score))
+        elif not Path(rows[kept[place][0]].path).exists() and Path(chunk.path).exists():
+            kept[place] = (chunk_id, kept[place][1])
     return kept
 
 
@@ -261,16 +268,6 @@ def lift_rare_matches(scores: dict[str, float], rows: dict[str, Chunk], dense: S
                 had = 1 / (RRF_K + placed[chunk_id]) if chunk_id in placed else 0.0
                 scores[chunk_id] += 1 / (RRF_K + rank) - had
     return held
-
-
-def _unique(rows: dict[str, Chunk], ranked: Sequence[tuple[str, float]]) -> list[tuple[Chunk, float]]:
-    """Ranked chunks with each text once (its best-ranked copy), before any cut, so copies crowd out nothing."""
-    unique: dict[str, tuple[Chunk, float]] = {}
-    for chunk_id, score in ranked:
-        chunk = rows.get(chunk_id)
-        if chunk is not None and chunk.chunk_hash not in unique:
-            unique[chunk.chunk_hash] = (chunk, score)
-    return list(unique.values())
 
 
 def _citation(chunk: Chunk, score: float, words: bool | None) -> Citation:

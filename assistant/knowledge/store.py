@@ -748,6 +748,14 @@ class Store:
             merged = [s for s in merged if not any(o != s and reaches(Path(o), Path(s)) for o in merged)]
             db.execute("UPDATE collections SET sources = ? WHERE name = ?", (json.dumps(merged), name))
 
+    def drop_sources(self, name: str, sources: Iterable[str]) -> None:
+        """Forget folders of ``name`` (one moved elsewhere: its files were found there)."""
+        dropped = set(sources)
+        with self._transaction() as db:
+            (current,) = db.execute("SELECT sources FROM collections WHERE name = ?", (name,)).fetchone()
+            kept = [s for s in json.loads(current) if s not in dropped]
+            db.execute("UPDATE collections SET sources = ? WHERE name = ?", (json.dumps(kept), name))
+
     def set_watch(self, name: str, on: bool) -> None:
         with self._transaction() as db:
             db.execute("UPDATE collections SET watch = ? WHERE name = ?", (int(on), name))

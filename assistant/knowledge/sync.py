@@ -195,10 +195,31 @@ class IndexJob:
         present = {f.path for f in found.files} - tally.vanished
         gone = [p for p in known if p not in present and _under_any(p, found.roots)
                 and not _under_any(p, found.unknown)]
+        gone += self._moved_away(present)
         self.store.remove_files(self.collection, gone)
         self.store.mark_synced(self.collection)
         self.ended = RUN_ENDED
         yield replace(tally.event("done"), changes=(tally.added, tally.changed, len(gone)))
+
+    def _moved_away(self, present: set[str]) -> list[str]:
+        """Files kept from a folder of the collection that is gone (as an unplugged drive's, they stay) whose
+        content this run found in place under another: the folder was moved or renamed. Kept, the old copies
+        were cited at paths that no longer exist, and outlived the deletion of the files they copied. A gone
+        folder left with no file is dropped from the collection (it was listed "GONE" for good)."""
+        row = self.store.collection(self.collection)
+        missing = [s for s in (row.sources if row is not None else ()) if not os.path.lexists(s)]
+        if not missing:
+            return []
+        states = self.store.file_states(self.collection)
+        live = {states[p].content_hash for p in present if p in states}  # skipped ones too: they move as well
+        moved = [p for p, s in states.items() if _under_any(p, missing) and s.content_hash in live]
+        left = {p for p in states if _under_any(p, missing)} - set(moved)
+        emptied = [s for s in missing if not any(_under_any(p, [s]) for p in left)]
+        if moved:
+            log.info("%s: %d file(s) of %s found in their new place; the old folder(s) %s dropped", self.collection,
+                     len(moved), ", ".join(missing), ", ".join(emptied) or "none")
+            self.store.drop_sources(self.collection, emptied)
+        return moved
 
     def _cancelled(self) -> None:
         self.ended = RUN_INTERRUPTED if getattr(self.cancel, "quitting", False) else RUN_STOPPED

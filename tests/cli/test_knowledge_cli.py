@@ -234,6 +234,28 @@ def test_a_collection_is_renamed_with_its_vectors_and_its_chats(docs: Path, caps
     assert capsys.readouterr().out == "Collection 'boats' is called so already: nothing changed.\n"
 
 
+def test_a_folder_moved_and_indexed_from_its_new_place_is_searched_there(docs: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder renamed, then indexed again under its new name: search kept citing the old paths (the gone folder
+    keeps its passages, as an unplugged drive's, and the copy cited was as likely the dead one), the old folder
+    was listed "GONE" for good, and a file deleted from the new place was still found at the old."""
+    assert cli.main(["index", str(docs), "-c", "mine"]) == 0
+    moved = tmp_path / "docs-moved"
+    docs.rename(moved)
+    assert cli.main(["index", str(moved), "-c", "mine"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "bicycle lock code", "-c", "mine", "--json"]) == 0
+    paths = [h["path"] for h in json.loads(capsys.readouterr().out)["hits"]]
+    assert paths and all(p.startswith(str(moved)) for p in paths), paths
+    assert cli.main(["collections", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["sources"] == [str(moved)]  # the old place is not "GONE"
+    (moved / "sub" / "bike.txt").unlink()
+    assert cli.main(["index", str(moved), "-c", "mine"]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", "4312", "-c", "mine", "--mode", "keyword", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"] == []
+
+
 def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs), "-c", "mine", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["watched"] is False

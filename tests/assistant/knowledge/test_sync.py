@@ -290,6 +290,22 @@ def test_files_behind_a_link_whose_target_is_gone_stay_indexed(kb: KnowledgeBase
     assert kb.search("plumber boiler", k=1, mode="keyword") == []
 
 
+def test_of_two_copies_of_a_passage_the_one_whose_file_exists_is_shown(kb: KnowledgeBase, sync, tmp_path: Path) -> None:
+    """A folder on a drive not plugged in keeps its passages; a copy of one of its files elsewhere in the
+    collection tied with it, and the dead path was as likely to be the one cited."""
+    drive, home = tmp_path / "drive", tmp_path / "home"
+    drive.mkdir()
+    home.mkdir()
+    for folder in (drive, home):
+        (folder / "tax.txt").write_text("The 2023 tax refund arrived in March.\n")
+    (drive / "only.txt").write_text("A note kept on the drive alone.\n")  # so the drive is not taken as moved
+    sync(drive)
+    sync(home)
+    drive.rename(tmp_path / "unplugged")
+    for mode in ("keyword", "dense", "hybrid"):
+        assert [Path(h.path).parent.name for h in kb.search("tax refund", k=1, mode=mode)] == ["home"], mode
+
+
 def test_a_cancel_after_the_first_embedding_batch_keeps_its_files(kb: KnowledgeBase, embedder, tmp_path: Path) -> None:
     """Files were committed four embedding batches at a time: a Ctrl+C half a minute into a first run on two
     cores kept nothing, and no ETA showed until then."""
