@@ -82,6 +82,7 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
     from rich.table import Column
+    from rich.text import Text
 
     last = ProgressEvent("index", 0)
 
@@ -91,19 +92,30 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     console = Console(stderr=True)
     # the core's ETA (by bytes left): rich's own needs samples close together and showed -:--:-- for a run
     # whose events came one embedding batch (half a minute) apart. What the counts, rate and ETA leave goes to
-    # the bar and the file being read; below about 110 columns to the bar alone: on an 80-column terminal the
-    # file name took the line and cut every column ("indexi… fi… 7.1 chunks… about 1 min 19 s l…").
+    # the bar and the file being read; below about 110 columns the file goes on a line of its own under them:
+    # on an 80-column terminal it took the line and cut every column ("indexi… fi… 7.1 chunks… about 1 min
+    # 19 s l…"), and then, left out, a large file embedding for minutes was never named
     room = console.width - _PROGRESS_TEXT
-    bar_width = min(40, room - 30) if room >= 44 else max(10, room)
+    wide = room >= 44
+    bar_width = min(40, room - 30) if wide else max(10, room)
     columns = [text("{task.description}"), BarColumn(bar_width=bar_width), text("{task.fields[count]}"),
                text("{task.fields[unit]}"),
                text("{task.fields[rate]}"), text("{task.fields[eta]}")]
-    if room >= 44:
+    if wide:
         columns.append(text("{task.fields[file]}", max_width=room - bar_width - 1, overflow="ellipsis"))
+
+    class FileBelow(Progress):
+        """The columns, and under them the file being read (narrow terminals)."""
+
+        def get_renderables(self) -> Iterator[Any]:
+            yield self.make_tasks_table(self.tasks)
+            if not wide and (file := self.tasks[0].fields.get("file") if self.tasks else ""):
+                yield Text(f"  {file}", no_wrap=True, overflow="ellipsis")
+
     # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind, but a plain
     # line now and then (an hour-long run logged to a file said nothing until it ended)
     logged = time.monotonic()
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+    with FileBelow(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("indexing", total=None, count="", unit="", rate="", eta="", file="")
         for last in events:
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""

@@ -45,6 +45,23 @@ def test_the_terminal_bar_moves_while_one_large_file_embeds(monkeypatch, capsys)
     assert abs(len(filled) - len(empty)) <= 1, frame
 
 
+def test_an_80_column_terminal_names_the_large_file_on_a_line_of_its_own(monkeypatch, capsys) -> None:
+    """Below about 110 columns the file being read was left out (it took the line and cut every column): a
+    large file embedding for minutes was never named on an 80-column terminal."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+
+    def slowly():
+        yield Progress("index", 0, 1, "files", rate=3.2, eta_s=75, message="reading", item="/notes/huge.log",
+                       item_done=96, item_total=282, share=0.3)
+        time.sleep(0.3)
+
+    render_progress(slowly())
+    screen = capsys.readouterr().err
+    assert "huge.log (96 of 282 passages embedded)" in screen, screen
+    assert "0/1 files" in screen and "about 1 min 15 s left" in screen  # the columns stay whole
+
+
 def test_indexing_progress_to_a_log_file_is_a_plain_line_now_and_then(monkeypatch, capsys) -> None:
     """Not on a terminal (stderr to a log file, a pipe) there is no bar: an hour-long run said nothing until it
     ended. A plain line is written every so often (every 30 s; here at every event)."""
