@@ -135,9 +135,10 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     hits = hits[:k]
     ids = [c.id for c, _ in hits]
     # keyword mode's hits all come from the words' own FTS5 query: no second query needed to say they hold them,
-    # but for a code of several parts (held only as the whole phrase)
-    matched = (None if mode == "dense" else set(ids) if mode == "keyword" and not identifiers(text)
-               else store.holding_words(ids, text))
+    # but for a code of several parts (held only as the whole phrase) and function words (holding "the" alone is
+    # not holding the words: see Store.holding_words)
+    own = mode == "keyword" and not identifiers(text) and not STOP.intersection(query_words(text))
+    matched = None if mode == "dense" else set(ids) if own else store.holding_words(ids, text)
     return [_citation(chunk, score, None if matched is None else chunk.id in matched) for chunk, score in hits]
 
 
@@ -234,8 +235,12 @@ def feedback_words(store: Store, texts: Sequence[str], query: str) -> list[str]:
 
 
 def rare_codes(store: Store, text: str) -> list[str]:
-    """The codes and identifiers of ``text`` (lower-cased) held by 1 to :data:`RARE_CHUNKS` passages of the index."""
-    codes = list(dict.fromkeys(m.group().lower() for m in _CODE.finditer(text)))
+    """The codes and identifiers of ``text`` (lower-cased) held by 1 to :data:`RARE_CHUNKS` passages of the index,
+    and a search's one word, held so rarely: a search of one word is a lookup too ("Sintra" listed first the
+    tail of a log, "alpha alpha", near everything in meaning, above the one note naming the place)."""
+    words = query_words(text)
+    codes = list(dict.fromkeys([*(m.group().lower() for m in _CODE.finditer(text)),
+                                *(words if len(words) == 1 and words[0] not in STOP else ())]))
     return [code for code, count in store.chunk_counts(codes).items()
             if 0 < count <= RARE_CHUNKS or (count <= COPIES_COUNTED and store.passages_holding(code) <= RARE_CHUNKS)]
 

@@ -65,6 +65,7 @@ from assistant.knowledge.errors import (
 )
 from assistant.knowledge.records import Chunk
 from assistant.knowledge.scan import reaches
+from assistant.knowledge.words import STOP
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
@@ -1062,8 +1063,12 @@ class Store:
 
         A code of several parts (:func:`identifiers`) is held only as the whole phrase: a search for an invoice
         number found nowhere, "INV-2099-7777", listed invoice INV-20931 first as holding the words ("inv"), and
-        keyword search for "FOLDERALPHA-11" listed every passage with an 11 as such."""
-        query = self._match_query(text)
+        keyword search for "FOLDERALPHA-11" listed every passage with an 11 as such. Function words ("the",
+        "of") count only when the text has nothing else: "the Eiffel tower" found only by meaning was labelled as
+        holding the words (it held "the"), and the "no passage matched the words" warning went unsaid."""
+        words = query_words(text)
+        query = keyword_query(self.informative_words([w for w in words if w not in STOP] or words)
+                              + query_phrases(text))
         if query is None or not ids:
             return set()
         marks = ", ".join("?" * len(ids))

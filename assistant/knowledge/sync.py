@@ -282,7 +282,7 @@ class IndexJob:
             return
         except OSError as exc:
             state = FileState(f.path, f.size, f.mtime_ns, "", signature)
-            self._skip(state, exc.strerror or str(exc), batch, tally)
+            self._skip(state, exc.strerror or str(exc), batch, tally, old)
             return
         digest = content_hash(data)
         state = FileState(f.path, len(data), f.mtime_ns, digest, signature)
@@ -297,7 +297,7 @@ class IndexJob:
             try:
                 doc = load(Path(f.path), data)
             except UnreadableFileError as exc:
-                self._skip(state, str(exc), batch, tally)
+                self._skip(state, str(exc), batch, tally, old)
                 return
             cutting = self.chunker.cut(doc)
             for done, total in cutting:
@@ -316,7 +316,11 @@ class IndexJob:
         else:
             tally.changed += 1
 
-    def _skip(self, state: FileState, reason: str, batch: _Batch, tally: _Tally) -> None:
+    def _skip(self, state: FileState, reason: str, batch: _Batch, tally: _Tally, old: FileState | None) -> None:
+        """Record why ``state``'s file cannot be read; one that was read before changed: its passages go (the
+        run said "nothing changed" though they left the index)."""
+        if old is not None and old.error is None:
+            tally.changed += 1
         batch.files.append(replace(state, error=reason))
         self._count(FoundFile(state.path, state.size, state.mtime_ns), batch, tally, reason)
 

@@ -467,6 +467,10 @@ def test_a_run_says_what_it_changed_and_a_rerun_that_nothing_did(
     assert cli.main(["index", str(folder), "-c", "notes", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["added"], result["changed"], result["removed"], result["files"]) == (1, 1, 1, 3), result
+    # a file that cannot be read any more changed too: its passages left the index ("nothing changed")
+    (folder / "n3.txt").write_bytes(b"\x00\x01\x02 not text")
+    assert cli.main(["index", str(folder), "-c", "notes"]) == 0
+    assert " s: 1 changed); 1 skipped" in capsys.readouterr().out
 
 
 def test_a_one_line_file_says_how_much_of_it_is_split_while_it_is_cut(
@@ -639,10 +643,20 @@ def test_the_file_holding_the_word_or_code_searched_for_is_the_first_hit(tmp_pat
     (small / "weird.json").write_text("[" * 100_000)
     (small / "deep.md").write_text("Deep file mentions the axolotl.\n")
     (small / "q.md").write_text("The quokka smiles.\n")
+    # a log's tail of two words, near everything in meaning, came before the one note naming a place or a
+    # person searched for by its name alone
+    (small / "tail.log").write_text("alpha alpha\n")
+    (small / "trip.md").write_text(
+        "# Lisbon trip plan\n\n## Flights\nOutbound flight TP1351 departs Dublin on 14 May 2025 at 06:40, arriving "
+        "Lisbon 09:55.\nFlight booking confirmation code: KX-4471.\nReturn flight TP1356 on 21 May 2025 at 18:10.\n\n"
+        "## Hotel\nHotel Alfama Patio, Rua das Escolas Gerais 3. Check-in 14 May after 15:00.\nHotel reservation "
+        "number: HB-88213. Breakfast included.\n\n## Plans\n- 15 May: tram 28 and the Castelo de São Jorge.\n- 16 "
+        "May: day trip to Sintra, Pena Palace tickets booked (ticket ref PP-20931).\n- 18 May: fado dinner at Clube "
+        "de Fado with Tomasz, table for two at 20:30.\n")
     assert cli.main(["index", str(small), "-c", "small"]) == 0
     capsys.readouterr()
     for query, holder in (("QZX0149", "doc149.md"), ("QZX0123", "doc123.md"), ("axolotl", "deep.md"),
-                          ("quokka", "q.md")):
+                          ("quokka", "q.md"), ("Sintra", "trip.md"), ("Tomasz", "trip.md")):
         assert cli.main(["search", query, "-k", "1", "--json"]) == 0
         assert [Path(h["path"]).name for h in json.loads(capsys.readouterr().out)["hits"]] == [holder], query
 
@@ -693,6 +707,14 @@ def test_a_search_that_matched_no_word_says_its_hits_are_only_nearest_in_meaning
     assert "no passage matched the words searched for: these are only the nearest in meaning" in err
     hit_lines = [line for line in out.splitlines() if line.startswith("[")]
     assert hit_lines and all(line.split("score ")[1].split()[1] == "by" for line in hit_lines), out
+    # a passage holding only "the" or "is" does not hold the words searched for (a question in plain words
+    # passed every unrelated file off as a keyword match, and the warning went unsaid)
+    for mode in ("hybrid", "keyword"):
+        assert cli.main(["search", "what is the quantum chromodynamics", "-c", "mine", "--mode", mode, "--json"]) == 0
+        hits = json.loads(capsys.readouterr().out)["hits"]
+        assert all(h["words"] is False for h in hits), (mode, hits)
+    assert cli.main(["search", "the quantum chromodynamics", "-c", "mine"]) == 0
+    assert "no passage matched the words searched for" in capsys.readouterr().err
     assert cli.main(["search", "bicycle lock", "-c", "mine", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert Path(hits[0]["path"]).name == "bike.txt" and hits[0]["words"] is True
