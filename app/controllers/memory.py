@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from app.views.dialogs import deleted_on_close, show_error
@@ -23,6 +23,8 @@ from assistant.events import BackgroundStatus, Progress, counted, time_left
 
 #: Problems of an import named in the dialog; the rest are counted.
 SHOWN_PROBLEMS = 5
+#: How often the open manager reads the memories again (another process may change them)
+REREAD_S = 5.0
 
 
 def learning_text(status: BackgroundStatus) -> str:
@@ -44,6 +46,9 @@ class MemoryController(QObject):
         self.status = BackgroundStatus()
         self.import_cancel: threading.Event | None = None  # set while an import runs
         self._import_progress: Relay | None = None
+        # the list is read again while the manager is open: `hearth memory add/forget/clear` in a terminal (or
+        # the API) never reached it, and Forget on a memory gone meanwhile said "There is no memory with id …"
+        self._reread = QTimer(self, interval=int(REREAD_S * 1000), timeout=lambda: self.search(self.query))
 
     def open(self) -> MemoryDialog:
         dialog = MemoryDialog(self.assistant.settings.memory.enabled, self.window)
@@ -59,6 +64,8 @@ class MemoryController(QObject):
         dialog.transfer.cancelRequested.connect(self.cancel_import)
         self.search("")
         dialog.set_learning(learning_text(self.status))
+        dialog.finished.connect(self._reread.stop)
+        self._reread.start()
         dialog.open()
         return dialog
 
@@ -77,13 +84,20 @@ class MemoryController(QObject):
         self.workers.io.submit(Job(call, on_done=lambda items: self._show(query, items), on_failed=self._error))
 
     def _show(self, query: str, items: list[Any]) -> None:
-        if self.dialog is not None and query == self.query:
+        if self.dialog is None or query != self.query:
+            return
+        shown = [(m.id, m.text) for m in self.dialog.model.items()]
+        if [(m.id, m.text) for m in items] != shown or not shown:  # unchanged: the row chosen stays chosen
             self.dialog.set_items(list(items), query)
 
     def _change(self, change: Callable[[Any], Any]) -> None:
+        def failed(message: str) -> None:  # a memory changed elsewhere meanwhile: the list shows what is now
+            self._error(message)
+            self.search(self.query)
+
         assistant = self.assistant
         self.workers.io.submit(Job(lambda: change(assistant.memory_store), on_done=lambda _: self.search(self.query),
-                                   on_failed=self._error))
+                                   on_failed=failed))
 
     def _add(self, text: str) -> None:
         """Add a memory; one kept already is said so (Add… closed without a word, as if a second was made)."""

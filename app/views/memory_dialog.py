@@ -123,8 +123,13 @@ class MemoryDialog(QDialog):
 
     def set_items(self, items: list[object], query: str = "") -> None:
         """The memories listed: all of them, or those a search for ``query`` found (an empty search said
-        "Nothing remembered yet." with memories kept)."""
+        "Nothing remembered yet." with memories kept). The memory chosen stays chosen where it is still listed (the
+        list is read again while the manager is open)."""
+        chosen = getattr(self._selected(), "id", None)
         self.model.set_items(items)
+        row = next((i for i, m in enumerate(items) if chosen is not None and getattr(m, "id", None) == chosen), None)
+        if row is not None:
+            self.list.setCurrentIndex(self.model.index(row))
         if items:
             self.status.setText(counted(len(items), "memory", "memories")
                                 + (f" match{'es' if len(items) == 1 else ''} “{query}”" if query else ""))

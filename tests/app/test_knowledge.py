@@ -325,7 +325,10 @@ class FakeMemory:
         self.items[memory_id] = SimpleNamespace(id=memory_id, text=text)
 
     def forget(self, memory_id: str) -> None:
-        del self.items[memory_id]
+        from assistant.memory.errors import MemoryNotFoundError
+
+        if self.items.pop(memory_id, None) is None:
+            raise MemoryNotFoundError(f"There is no memory with id {memory_id}.")
 
     def clear(self) -> None:
         self.items.clear()
@@ -353,6 +356,34 @@ def test_with_memory_switched_off_the_manager_still_lists_and_forgets_what_was_k
     qtbot.mouseClick(dialog.for_selected[1], Qt.MouseButton.LeftButton)  # Forget
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Lives in Lyon"])
     assert not any(button.isEnabled() for button in dialog.for_selected)  # the list was read again
+    dialog.close()
+    window.close()
+
+
+def test_the_memory_manager_follows_changes_made_elsewhere(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth memory add/forget/clear` in a terminal never reached an open manager, and Forget on a memory
+    forgotten there said "There is no memory with id …" and left it listed."""
+    from app.controllers import memory as memory_controller
+
+    monkeypatch.setattr(memory_controller, "REREAD_S", 0.2)
+    memory = FakeMemory()
+    window = MainWindow(opener=lambda: Assistant(get_paths(), write_settings(), memory=memory))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        window.show()
+    dialog = window.ctl.memory.open()
+    texts = lambda: [m.text for m in dialog.model.items()]  # noqa: E731
+    qtbot.waitUntil(lambda: texts() == ["Likes green tea", "Lives in Lyon"])
+    dialog.list.setCurrentIndex(dialog.model.index(1))
+    memory.items["m3"] = SimpleNamespace(id="m3", text="Plays the cello")  # what another process does
+    qtbot.waitUntil(lambda: texts() == ["Likes green tea", "Lives in Lyon", "Plays the cello"], timeout=5_000)
+    qtbot.wait(500)  # read again and again, unchanged: the row chosen stays chosen
+    assert dialog.list.currentIndex().row() == 1
+    stale = dialog.model.item(0)
+    del memory.items["m1"]
+    window.ctl.memory._reread.stop()  # Forget on the row before the list is read again
+    dialog.forgetRequested.emit(stale)
+    qtbot.waitUntil(lambda: texts() == ["Lives in Lyon", "Plays the cello"], timeout=5_000)
     dialog.close()
     window.close()
 
