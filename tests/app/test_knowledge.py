@@ -337,15 +337,20 @@ class FakeMemory:
         self.items = {}
 
 
-def test_with_memory_switched_off_the_manager_still_lists_and_forgets_what_was_kept(qtbot: QtBot) -> None:
-    """The manager said only "Memory is not enabled": what Hearth had kept could not be seen or forgotten."""
-    memory = FakeMemory()
-    settings = write_settings()  # memory off
+def open_memory_manager(qtbot: QtBot, memory: FakeMemory, enabled: bool) -> tuple[MainWindow, MemoryDialog]:
+    """A window over ``memory`` (memory ``enabled`` in its settings, or off), and its memory manager open."""
+    settings = write_settings()
+    settings.memory.enabled = enabled
     window = MainWindow(opener=lambda: Assistant(get_paths(), settings, memory=memory))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.ready, timeout=30_000):
         window.show()
-    dialog = window.ctl.memory.open()
+    return window, window.ctl.memory.open()
+
+
+def test_with_memory_switched_off_the_manager_still_lists_and_forgets_what_was_kept(qtbot: QtBot) -> None:
+    """The manager said only "Memory is not enabled": what Hearth had kept could not be seen or forgotten."""
+    window, dialog = open_memory_manager(qtbot, FakeMemory(), enabled=False)
     assert isinstance(dialog, MemoryDialog) and dialog.off_note.isVisible()
     assert dialog.off_note.text().startswith("Memory is off (Settings → Memory)")
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Likes green tea", "Lives in Lyon"])
@@ -367,11 +372,7 @@ def test_the_memory_manager_follows_changes_made_elsewhere(qtbot: QtBot, monkeyp
 
     monkeypatch.setattr(memory_controller, "REREAD_S", 0.2)
     memory = FakeMemory()
-    window = MainWindow(opener=lambda: Assistant(get_paths(), write_settings(), memory=memory))
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.ready, timeout=30_000):
-        window.show()
-    dialog = window.ctl.memory.open()
+    window, dialog = open_memory_manager(qtbot, memory, enabled=False)
     texts = lambda: [m.text for m in dialog.model.items()]  # noqa: E731
     qtbot.waitUntil(lambda: texts() == ["Likes green tea", "Lives in Lyon"])
     dialog.list.setCurrentIndex(dialog.model.index(1))
@@ -390,13 +391,7 @@ def test_the_memory_manager_follows_changes_made_elsewhere(qtbot: QtBot, monkeyp
 
 def test_memory_manager_lists_searches_edits_and_forgets(qtbot: QtBot, chat_model_path: Path) -> None:
     memory = FakeMemory()
-    settings = write_settings()
-    settings.memory.enabled = True
-    window = MainWindow(opener=lambda: Assistant(get_paths(), settings, memory=memory))
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.ready, timeout=30_000):
-        window.show()
-    dialog = window.ctl.memory.open()
+    window, dialog = open_memory_manager(qtbot, memory, enabled=True)
     texts = lambda: [m.text for m in dialog.model.items()]  # noqa: E731
     qtbot.waitUntil(lambda: texts() == ["Likes green tea", "Lives in Lyon"])
     dialog.search.setText("lyon")
