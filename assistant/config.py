@@ -367,8 +367,9 @@ def save_file(path: Path, text: str, what: str, expected: str | None = None) -> 
     half done): what it holds was never loaded, and replacing it would lose it."""
     try:
         held = path.read_bytes().decode("utf-8")
-        if expected is None or held == expected:  # otherwise an edit not applied yet: left as it is, below
-            tomllib.loads(held)
+        # an edit not applied yet (held is not ``expected``) is left as it is by the write below, and applied
+        # next; one that is not TOML never applies, so the values saved were lost without a word
+        tomllib.loads(held)
     except FileNotFoundError:
         pass
     except OSError as exc:

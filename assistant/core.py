@@ -231,6 +231,7 @@ class Assistant:
         #: True while an edit of the settings file is applied (under the settings lock): the file is then what the
         #: user wrote, and no save on the way writes it (see _settings_file_changed)
         self._applying_file = False
+        self._said_unreadable: str | None = None  # the text of a settings file said to be unreadable
         self._settings_watcher: Any = None
 
     @classmethod
@@ -297,8 +298,8 @@ class Assistant:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 return  # removed or being replaced: the settings in use stay
-            if text == self._settings_text:
-                return  # this process wrote it, or nothing in it changed
+            if text in (self._settings_text, self._said_unreadable):
+                return  # this process wrote it, nothing in it changed, or it was said to be unreadable already
             if not text.strip():  # an editor saving in place has emptied it and not yet written it: applied as
                 # is, every setting went back to its default and that was saved over the edit on its way
                 log.info("%s is empty (being written?): the settings in use stay", path.name)
@@ -307,10 +308,11 @@ class Assistant:
                 loaded = parse_settings(text, path, self.settings)  # an unusable value keeps the one in use
             except tomllib.TOMLDecodeError as exc:
                 # not taken as this process's copy: no later save writes over the file until it can be read
+                self._said_unreadable = text  # once (the window showed two boxes for one save)
                 self._reloaded((), (f"{path.name} was changed but cannot be read ({exc}); the settings in use "
                                     "stay",))
                 return
-            self._settings_text = text
+            self._settings_text, self._said_unreadable = text, None
             problems = (loaded.warning,) if loaded.warning else ()
             # The file is what the user wrote while it applies: the saves on the way (a model switch saves before
             # it loads) wrote the values in use over it, so a model that failed to load took the rest of the edit
@@ -537,7 +539,8 @@ class Assistant:
             except ModelLoadError:
                 for name in RELOAD_FIELDS:
                     setattr(self.settings.model, name, getattr(old.model, name))
-                self.save_settings()
+                with contextlib.suppress(ConfigError):  # the load's failure is what is said (the save's is said
+                    self.save_settings()  # in the changes above)
                 raise
             said = [f for f in RELOAD_FIELDS if f in reload_fields or f in edits]
             with_ = ", ".join(info.context_said(self.settings.model.n_ctx) if f == "n_ctx"

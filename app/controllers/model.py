@@ -342,7 +342,8 @@ class ModelController(QObject):
         self.applied.emit(event)
         if assistant.engine.loaded and self.loading is None:
             self._ready(assistant.engine.info)
-        said = "; ".join(event.changes) or "nothing to change"
+        # a file that cannot be read changed nothing, and is not "nothing to change": its problem is said
+        said = "; ".join(event.changes) or ("not applied" if event.problems else "nothing to change")
         self.status.showMessage(f"Settings file changed: {said}.", 15_000)
         self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():

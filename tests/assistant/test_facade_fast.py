@@ -18,7 +18,7 @@ from fakes import FakeEmbedder, fake_engine
 
 from assistant.config import Settings
 from assistant.core import Assistant
-from assistant.errors import ModelLoadError
+from assistant.errors import ConfigError, ModelLoadError
 from assistant.events import BackgroundStatus, CollectionSynced, Failed, Token
 from assistant.knowledge import KnowledgeBase
 from assistant.knowledge.records import Hits
@@ -511,7 +511,19 @@ def test_an_edit_of_the_settings_file_that_cannot_be_used_is_said_and_left_as_wr
         assert any(said in r.getMessage() for r in caplog.records if r.levelname == "WARNING"), caplog.records
         assert assistant.settings.model.temperature == before and file.read_text() == edited
         if said == "cannot be read":
-            assistant.save_settings()  # a later save (a model switch) does not write over a file it cannot read
+            caplog.clear()
+            with caplog.at_level("WARNING"):
+                assistant._settings_file_changed()  # the watcher again, for the same text: said once
+            assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.records
+            # a later save (a model switch, an Apply) does not write over a file it
+            # cannot read, and says so: the values it was to save were lost without a word once the file was mended
+            with pytest.raises(ConfigError, match=r"did not save the settings: .* is not valid TOML"):
+                assistant.save_settings()
+            assert file.read_text() == edited
+            new = copy.deepcopy(assistant.settings)
+            new.model.max_tokens = 77
+            applied = assistant.update_settings(new)
+            assert any("not saved: Hearth did not save the settings" in p for p in applied.problems), applied
             assert file.read_text() == edited
     file.write_text(temperature("0.4"))
     assistant._settings_file_changed()
