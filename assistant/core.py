@@ -323,8 +323,9 @@ class Assistant:
             try:  # a token deleted in the file is made anew (the README's way to get a new one)
                 applied = self._apply(loaded.settings, None, None, keep_token=False)
             except HearthError as exc:
-                self._reloaded((), (*problems, f"{path.name} was changed and not all of it applies: {exc} The file "
-                                               "is left as written."))
+                why = str(exc).rstrip(".")
+                self._reloaded((), (*problems, f"{path.name} was changed and not all of it applies: {why}. The file is "
+                                               "left as written."))
                 return
             finally:
                 self._applying_file = False
@@ -332,7 +333,7 @@ class Assistant:
                 try:
                     self.save_settings()
                 except ConfigError as exc:
-                    problems = (f"not saved: {exc}",)
+                    problems = (f"not saved: {str(exc).rstrip('.')}",)
             log.info("settings file changed: %s", "; ".join(applied.changes) or "nothing to apply")
             self._reloaded(applied.changes, (*problems, *applied.problems))
 
@@ -512,7 +513,7 @@ class Assistant:
         try:
             self.save_settings()
         except ConfigError as exc:  # applied all the same: the values in use are what the user chose
-            changes.append(f"not saved: {exc}")
+            changes.append(f"not saved: {str(exc).rstrip('.')}")  # in a list the window ends with one full stop
             problems.append(changes[-1])
         if rechunk:
             for name in self.knowledge.watched():
