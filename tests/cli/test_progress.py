@@ -28,19 +28,26 @@ def test_indexing_progress_on_a_terminal_shows_the_cores_eta(monkeypatch, capsys
     assert "huge.log (448 of 3,136 passages embedded)" in err
 
 
-def test_the_terminal_bar_moves_while_one_large_file_embeds(monkeypatch, capsys) -> None:
-    """The bar follows the work done (bytes embedded), the count the files: by files the bar stood empty at
-    "0/1" while one large file embedded for minutes."""
+def one_large_file_on_a_terminal(monkeypatch, capsys, columns: int, done: int, total: int, share: float) -> str:
+    """What `hearth index`'s bar draws on a terminal ``columns`` wide while huge.log has ``done`` of its
+    ``total`` passages embedded (``share`` of the run's work)."""
     monkeypatch.setenv("FORCE_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", str(columns))
 
     def slowly():
         yield Progress("index", 0, 1, "files", rate=3.2, eta_s=75, message="reading", item="/notes/huge.log",
-                       item_done=1568, item_total=3136, share=0.5)
+                       item_done=done, item_total=total, share=share)
         time.sleep(0.3)
 
     render_progress(slowly())
-    frame = next(f for f in capsys.readouterr().err.split("\r") if "0/1 files" in f)
+    return capsys.readouterr().err
+
+
+def test_the_terminal_bar_moves_while_one_large_file_embeds(monkeypatch, capsys) -> None:
+    """The bar follows the work done (bytes embedded), the count the files: by files the bar stood empty at
+    "0/1" while one large file embedded for minutes."""
+    screen = one_large_file_on_a_terminal(monkeypatch, capsys, 200, 1568, 3136, 0.5)
+    frame = next(f for f in screen.split("\r") if "0/1 files" in f)
     filled, empty = re.search(r"\x1b\[91m(━+)\x1b\[0m\x1b\[90m╺\x1b\[0m\x1b\[90m(━+)", frame).groups()
     assert abs(len(filled) - len(empty)) <= 1, frame
 
@@ -48,16 +55,7 @@ def test_the_terminal_bar_moves_while_one_large_file_embeds(monkeypatch, capsys)
 def test_an_80_column_terminal_names_the_large_file_on_a_line_of_its_own(monkeypatch, capsys) -> None:
     """Below about 110 columns the file being read was left out (it took the line and cut every column): a
     large file embedding for minutes was never named on an 80-column terminal."""
-    monkeypatch.setenv("FORCE_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "80")
-
-    def slowly():
-        yield Progress("index", 0, 1, "files", rate=3.2, eta_s=75, message="reading", item="/notes/huge.log",
-                       item_done=96, item_total=282, share=0.3)
-        time.sleep(0.3)
-
-    render_progress(slowly())
-    screen = capsys.readouterr().err
+    screen = one_large_file_on_a_terminal(monkeypatch, capsys, 80, 96, 282, 0.3)
     assert "huge.log (96 of 282 passages embedded)" in screen, screen
     assert "0/1 files" in screen and "about 1 min 15 s left" in screen  # the columns stay whole
 
