@@ -4,9 +4,10 @@ A settings file that cannot be read (not TOML, not text, no permission) never st
 with a warning the front end shows, and the file is left as it is and never saved over until it reads (it was
 moved aside: a half-finished hand edit plus any command lost the user's settings and, at the next save, the
 API token); ``hearth doctor --repair`` sets a damaged one aside.
-Unknown keys are ignored with a warning (a typo must not pass for a setting); values of the wrong type or out
-of :data:`RANGES` fall back to the default with a warning (in a running process that applies a changed file,
-to the value in use). A file that is not TOML, changed while a process runs, is said and the settings in use stay.
+Unknown keys are ignored with a warning (a typo must not pass for a setting); values of the wrong type fall
+back to the default with a warning (in a running process that applies a changed file, to the value in use), and
+numbers out of :data:`RANGES` to the nearest end of the range. A file that is not TOML, changed while a
+process runs, is said and the settings in use stay.
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ class Settings:
     remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
-#: The numbers a setting may hold, for every front end: the settings file (outside: the default, with a warning),
-#: the settings dialog's spin boxes and the CLI's options. A max_tokens of 0 in the file made every answer empty.
+#: The numbers a setting may hold, for every front end: the settings file (outside: the nearest end, with a warning),
+#: the settings dialog's spin boxes and the CLI's options. A max_tokens of 0 in the file made every answer empty;
+#: ``hearth ask --max-tokens 4`` was allowed where the file and the window stopped at 16.
 #: The values a text setting may take: one list each, read by the engine, the settings dialog and the check of
 #: the settings file (a hand-edited `speculative = "bogus"` failed every answer, though no option was given).
 #: Speculative decoding: "auto" measures and drafts only while drafting is faster; "off" decodes one token per
@@ -138,7 +140,7 @@ NOT_EMPTY = ("memory.user_id",)
 RANGES: dict[str, tuple[float, float]] = {
     # more threads than the computer runs at once only makes llama.cpp's threads wait for each other
     "model.n_ctx": (0, 262_144), "model.n_threads": (0, os.cpu_count() or 256), "model.n_batch": (1, 65_536),
-    "model.n_gpu_layers": (-1, 999), "model.max_tokens": (16, 32_768), "model.temperature": (0.0, 2.0),
+    "model.n_gpu_layers": (-1, 999), "model.max_tokens": (1, 32_768), "model.temperature": (0.0, 2.0),
     "model.top_k": (0, 1000), "model.top_p": (0.0, 1.0), "model.min_p": (0.0, 1.0),
     "model.repeat_penalty": (0.5, 2.0), "model.speculative_max_draft": (1, 16),
     "knowledge.chunk_tokens": (64, 4096), "knowledge.chunk_overlap": (0, 1024), "knowledge.top_k": (1, 50),
@@ -182,9 +184,15 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
             value = float(value)
         if type(value) is not type(default):
             said.append(f"{key} = {value!r} has the wrong type (using {default!r})")
+        elif value != value:  # NaN: no end of a range is nearer
+            said.append(f"{key} = {value!r} is not a number (using {default!r})")
         elif key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
+            # the nearest end of the range, as a slider would: ``max_tokens = 12`` asked for short answers and got
+            # the default 1024
             low, high = RANGES[key]
-            said.append(f"{key} = {value!r} is outside {low} to {high} (using {default!r})")
+            nearest = type(default)(low if value < low else high)
+            setattr(obj, f.name, nearest)
+            said.append(f"{key} = {value!r} is outside {low} to {high} (using {nearest!r})")
         elif key in CHOICES and value not in CHOICES[key]:
             said.append(f"{key} = {value!r} is not one of {', '.join(CHOICES[key])} (using {default!r})")
         elif key in NOT_EMPTY and not value.strip():

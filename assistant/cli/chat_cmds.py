@@ -34,7 +34,8 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=in_range("model.temperature"), metavar="T",
                    help="sampling temperature, 0 to 2 (0 = greedy)")
     p.add_argument("--seed", type=seed_arg, help="sampling seed (0 or more), for reproducible answers")
-    p.add_argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
+    p.add_argument("--max-tokens", type=in_range("model.max_tokens", int), metavar="N",
+                   help="longest answer, in tokens (1 to 32768)")
     p.add_argument("--speculative", metavar="MODE",
                    help="speculative decoding: auto (draft only while it is faster), off, ngram (look up the "
                         "context), draft (a smaller model), self (a lower-bit copy: `hearth models draft`)")

@@ -254,16 +254,24 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None and window.theme.font_size == 13)
     saved = load_settings(file).settings
     assert (saved.model.temperature, saved.appearance.font_size) == (0.9, 13)
-    # a value out of range keeps the one in use (it switched to the default, and the file was saved so)
+    # a value of the wrong type keeps the one in use (it switched to the default, and the file was saved so)
     in_use = window.assistant.settings.model.max_tokens
     assert in_use == 300  # not the default (1024), which an unusable value used to bring in
     data = tomllib.loads(file.read_text())
-    data["model"]["max_tokens"] = 5
+    data["model"]["max_tokens"] = "lots"
     window.ctl.model.error = None
     file.write_text(tomli_w.dumps(data))
     qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
-    assert f"max_tokens = 5 is outside 16 to 32768 (using {in_use})" in window.ctl.model.error.text()
+    assert f"max_tokens = 'lots' has the wrong type (using {in_use})" in window.ctl.model.error.text()
     assert window.assistant.settings.model.max_tokens == in_use
+    window.ctl.model.error.accept()
+    # one out of range takes the nearest end (``max_tokens = 0`` got the default 1024)
+    data["model"]["max_tokens"] = 40_000
+    window.ctl.model.error = None
+    file.write_text(tomli_w.dumps(data))
+    qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
+    assert "max_tokens = 40000 is outside 1 to 32768 (using 32768)" in window.ctl.model.error.text()
+    assert window.assistant.settings.model.max_tokens == 32_768
     window.ctl.model.error.accept()
     window.ctl.model.error = None
     file.write_text("[model\nbroken = ")  # a typo while editing: said, and the settings in use stay

@@ -58,31 +58,33 @@ def test_a_damaged_file_that_cannot_be_set_aside_says_why(tmp_path: Path, monkey
     assert set_aside(path) == "it stays as it is (Read-only file system)" and path.exists()
 
 
-def test_more_threads_than_the_computer_has_fall_back_to_automatic(tmp_path: Path) -> None:
+def test_more_threads_than_the_computer_has_use_every_core(tmp_path: Path) -> None:
     """256 threads on a 2-core computer were accepted without a word (and the settings dialog offered them)."""
     path = tmp_path / "settings.toml"
     cores = os.cpu_count()
     path.write_text(f"[model]\nn_threads = {cores + 1}\n")
     loaded = load_settings(path)
-    assert loaded.settings.model.n_threads == 0
-    assert f"model.n_threads = {cores + 1} is outside 0 to {cores} (using 0)" in (loaded.warning or "")
+    assert loaded.settings.model.n_threads == cores
+    assert f"model.n_threads = {cores + 1} is outside 0 to {cores} (using {cores})" in (loaded.warning or "")
     path.write_text(f"[model]\nn_threads = {cores}\n")
     assert load_settings(path).settings.model.n_threads == cores
 
 
-def test_numbers_out_of_range_fall_back_with_a_warning(tmp_path: Path) -> None:
-    """A max_tokens of 0 in the file made every answer empty, blamed on the model."""
+def test_numbers_out_of_range_take_the_nearest_end_with_a_warning(tmp_path: Path) -> None:
+    """A max_tokens of 0 in the file made every answer empty, blamed on the model; then ``max_tokens = 12`` (short
+    answers wanted) brought the default 1024 rather than 16, then the least a setting could hold."""
     path = tmp_path / "settings.toml"
     path.write_text("[model]\nmax_tokens = 0\ntemperature = -3\ntop_p = nan\nmax_tokenz = 5\n"
                     "[server]\nparallel = 100\n")
     loaded = load_settings(path)
     s, defaults = loaded.settings, Settings()
-    assert (s.model.max_tokens, s.model.temperature, s.server.parallel) == (
-        defaults.model.max_tokens, defaults.model.temperature, defaults.server.parallel)
+    assert (s.model.max_tokens, s.model.temperature, s.server.parallel) == (1, 0.0, 8)
     assert s.model.top_p == defaults.model.top_p
     said = loaded.warning or ""  # shown by every front end: the CLI on stderr, the window in its banner
     assert said.startswith(f"Settings file {path}: ")
-    assert "model.max_tokens = 0 is outside 16 to 32768 (using 1024)" in said and "server.parallel = 100" in said
+    assert "model.max_tokens = 0 is outside 1 to 32768 (using 1)" in said
+    assert "server.parallel = 100 is outside 1 to 8 (using 8)" in said
+    assert f"model.top_p = nan is not a number (using {defaults.model.top_p})" in said
     assert "model.max_tokenz is not a setting Hearth knows" in said
 
 

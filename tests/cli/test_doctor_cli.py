@@ -215,7 +215,7 @@ def test_settings_hearth_cannot_use_are_a_warning_with_what_to_do(hearth_home: P
     path.write_text('[model]\nn_ctx = "abc"\ntemperature = 9\n')
     out = doctor(home=hearth_home)
     assert (f"! settings: Settings file {path}: model.n_ctx = 'abc' has the wrong type (using 4096); "
-            f"model.temperature = 9.0 is outside 0.0 to 2.0 (using 0.7).\n"
+            f"model.temperature = 9.0 is outside 0.0 to 2.0 (using 2.0).\n"
             f"    → Mend or delete these lines in {path}, or set them in the window's Settings.") in out.stdout, out
 
 

@@ -130,6 +130,8 @@ REFUSALS = [
     refusal("history", "delete", "nope", code=4, needle="nope"),
     refusal("ask", "--max-tokens", "many", "Hi?", code=2, needle="--max-tokens"),
     refusal("ask", "--max-tokens", "0", "Hi?", code=2, needle="--max-tokens"),
+    # a million was taken, where the settings file and the window stop at 32768
+    refusal("ask", "--max-tokens", "40000", "Hi?", code=2, needle="expected a number from 1 to 32768, not '40000'"),
     refusal("ask", "--preset", "spicy", "Hi?", code=2, needle="spicy"),
     refusal("ask", "--temperature", "nan", "Hi?", code=2, needle="from 0.0 to 2.0"),
     refusal("ask", "--speculative", "draft", "--draft-model", "nosuch", "Hi?", code=2,
@@ -286,18 +288,18 @@ def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
     assert out.code == 0 and out.stderr.count("is not valid TOML") == 1, out.stderr
 
 
-def test_a_setting_out_of_range_or_unknown_is_named_and_the_default_used(tmp_path: Path) -> None:
+def test_a_setting_out_of_range_or_unknown_is_named_and_the_nearest_value_used(tmp_path: Path) -> None:
     """``max_tokens = 0`` in the file made every answer empty, blamed on the model; a misspelt key was silent."""
     out = hearth("collections", "list", home=with_settings(tmp_path, "[model]\nmax_tokens = 0\nmax_tokenz = 5\n"))
     assert out.code == 0 and out.stderr.count("Settings file") == 1, out.stderr
-    assert "model.max_tokens = 0 is outside 16 to 32768 (using 1024)" in out.stderr
+    assert "model.max_tokens = 0 is outside 1 to 32768 (using 1)" in out.stderr
     assert "model.max_tokenz is not a setting Hearth knows (ignored)" in out.stderr
     # and an answer's --json says it too (its notices were [] beside the warning on stderr)
     out = hearth("ask", "--no-memory", "--json", "--max-tokens", "4", "Hi?",
                  home=with_settings(tmp_path / "other", "[model]\ntemperature = 9.5\n"))
     notices = json.loads(out.stdout)["notices"]
     assert out.code == 0 and notices[0]["kind"] == "settings", out.stdout
-    assert "model.temperature = 9.5 is outside 0.0 to 2.0 (using 0.7)" in notices[0]["message"]
+    assert "model.temperature = 9.5 is outside 0.0 to 2.0 (using 2.0)" in notices[0]["message"]
 
 
 CLOSED_PIPE = [("models", "list"), ("models", "list", "--json"), ("models", "catalog", "--json"),
