@@ -10,6 +10,7 @@ from typing import Any
 from assistant.cli.context import CliContext, err, in_range
 from assistant.config import host_port
 from assistant.errors import PortInUseError
+from assistant.events import SettingsReloaded
 
 #: Signals that stop the server as Ctrl+C does (answers in flight told they were cut, exit 0): a service
 #: manager's stop, and a closed terminal (the SSH session running it dropped), whose default action ended the
@@ -68,6 +69,13 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _say_settings_applied(event: object) -> None:
+    """What a change of the settings file did (`hearth models use` in another terminal): the server switched
+    models without a word in its log, only its problems were said."""
+    if isinstance(event, SettingsReloaded) and event.changes:
+        err(f"hearth: the settings file changed: {'; '.join(event.changes)}")
+
+
 def _announce(ctx: CliContext, status: Any) -> None:
     """Load the model now (its errors show here, and the first answer starts at once) and say how to call."""
     assistant = ctx.assistant
@@ -75,6 +83,7 @@ def _announce(ctx: CliContext, status: Any) -> None:
         err(f"hearth: warning: the API is reachable from the network on {host_port(status.host, status.port)}; "
             "every request needs the token (`hearth serve --show-token`).")
     ctx.long_lived()  # watched folders are watched while the server runs
+    assistant.scheduler.subscribe(_say_settings_applied)
     info = assistant.ensure_model()
     example = json.dumps({"model": assistant.model_id(), "messages": [{"role": "user", "content": "Hello!"}]})
     err(f"Hearth API on {status.base_url}  (model {info.name}, id {assistant.model_id()}, "
