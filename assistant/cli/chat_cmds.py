@@ -305,8 +305,13 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err("")
             return 0
         except KeyboardInterrupt:
-            # at the prompt it clears the line, as a shell's does, and twice in a row leaves (exit 130, as a
-            # command stopped by Ctrl+C): once, it ended the chat with exit 0 and no word, like /quit
+            # at the prompt it clears the line, as a shell's does, and twice in a row on an empty line leaves
+            # (exit 130, as a command stopped by Ctrl+C): once, it ended the chat with exit 0 and no word, like
+            # /quit; and Ctrl+C, a few words typed, Ctrl+C to clear them left the chat
+            if _typed():
+                interrupted = False
+                err("")
+                continue
             if interrupted:
                 err("")
                 return 130
@@ -371,6 +376,12 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         elif done is not None:
             turn.print_sources()
             err(f"({_stats_line(done)})")
+
+
+def _typed() -> str:
+    """The text on the prompt's line when Ctrl+C came (readline keeps it; without readline none is known)."""
+    readline = sys.modules.get("readline")
+    return readline.get_line_buffer() if readline is not None else ""
 
 
 def _replacing(ctx: CliContext, conversation_id: str | None, line: str) -> tuple[str, str] | None:

@@ -399,11 +399,16 @@ def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> Non
     terminal.proc.send_signal(signal.SIGINT)
     terminal.until(b"Ctrl+C again, Ctrl+D or /quit leaves the chat")
     terminal.until(b"you> ", 3)
-    terminal.type(b"Now make it shorter.\r")
-    terminal.until(b"you> ", 4)
+    # Ctrl+C on a line with words typed clears them and stays (Ctrl+C, a few words, Ctrl+C left the chat)
+    terminal.type(b"half a thought")
     time.sleep(0.5)
     terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"you> ", 4)
+    terminal.type(b"Now make it shorter.\r")
     terminal.until(b"you> ", 5)
+    time.sleep(0.5)
+    terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"you> ", 6)
     time.sleep(0.5)
     terminal.proc.send_signal(signal.SIGINT)  # twice in a row: it leaves, as a command stopped by Ctrl+C
     assert terminal.close() == 130
