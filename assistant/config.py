@@ -187,10 +187,11 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
         elif value != value:  # NaN: no end of a range is nearer
             said.append(f"{key} = {value!r} is not a number (using {default!r})")
         elif key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
-            # the nearest end of the range, as a slider would: ``max_tokens = 12`` asked for short answers and got
-            # the default 1024
+            # the nearest end of the range, as a slider would (``max_tokens = 12`` asked for short answers and got
+            # the default 1024), but for 0 or less where the least is more: "no limit" in other tools (llama.cpp's
+            # ``-n -1``), which the least (one-token answers) would betray
             low, high = RANGES[key]
-            nearest = type(default)(low if value < low else high)
+            nearest = default if value <= 0 < low else type(default)(low if value < low else high)
             setattr(obj, f.name, nearest)
             said.append(f"{key} = {value!r} is outside {low} to {high} (using {nearest!r})")
         elif key in CHOICES and value not in CHOICES[key]:

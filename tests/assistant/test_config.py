@@ -73,16 +73,20 @@ def test_more_threads_than_the_computer_has_use_every_core(tmp_path: Path) -> No
 def test_numbers_out_of_range_take_the_nearest_end_with_a_warning(tmp_path: Path) -> None:
     """A max_tokens of 0 in the file made every answer empty, blamed on the model; then ``max_tokens = 12`` (short
     answers wanted) brought the default 1024 rather than 16, then the least a setting could hold."""
+    assert Settings().model.max_tokens == 1024
     path = tmp_path / "settings.toml"
     path.write_text("[model]\nmax_tokens = 0\ntemperature = -3\ntop_p = nan\nmax_tokenz = 5\n"
-                    "[server]\nparallel = 100\n")
+                    "[server]\nparallel = 100\n[knowledge]\nchunk_tokens = 10\n")
     loaded = load_settings(path)
     s, defaults = loaded.settings, Settings()
-    assert (s.model.max_tokens, s.model.temperature, s.server.parallel) == (1, 0.0, 8)
+    assert (s.model.temperature, s.server.parallel, s.knowledge.chunk_tokens) == (0.0, 8, 64)
+    # 0 or less where the least is 1 or more: "no limit" elsewhere, not one-token answers
+    assert s.model.max_tokens == defaults.model.max_tokens
     assert s.model.top_p == defaults.model.top_p
     said = loaded.warning or ""  # shown by every front end: the CLI on stderr, the window in its banner
     assert said.startswith(f"Settings file {path}: ")
-    assert "model.max_tokens = 0 is outside 1 to 32768 (using 1)" in said
+    assert "model.max_tokens = 0 is outside 1 to 32768 (using 1024)" in said
+    assert "knowledge.chunk_tokens = 10 is outside 64 to 4096 (using 64)" in said
     assert "server.parallel = 100 is outside 1 to 8 (using 8)" in said
     assert f"model.top_p = nan is not a number (using {defaults.model.top_p})" in said
     assert "model.max_tokenz is not a setting Hearth knows" in said

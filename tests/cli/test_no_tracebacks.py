@@ -292,7 +292,7 @@ def test_a_setting_out_of_range_or_unknown_is_named_and_the_nearest_value_used(t
     """``max_tokens = 0`` in the file made every answer empty, blamed on the model; a misspelt key was silent."""
     out = hearth("collections", "list", home=with_settings(tmp_path, "[model]\nmax_tokens = 0\nmax_tokenz = 5\n"))
     assert out.code == 0 and out.stderr.count("Settings file") == 1, out.stderr
-    assert "model.max_tokens = 0 is outside 1 to 32768 (using 1)" in out.stderr
+    assert "model.max_tokens = 0 is outside 1 to 32768 (using 1024)" in out.stderr
     assert "model.max_tokenz is not a setting Hearth knows (ignored)" in out.stderr
     # and an answer's --json says it too (its notices were [] beside the warning on stderr)
     out = hearth("ask", "--no-memory", "--json", "--max-tokens", "4", "Hi?",
