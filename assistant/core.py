@@ -686,7 +686,7 @@ class Assistant:
         if model is None or real_path(model) == real_path(self.model_path()):
             return self.settings.model
         named = copy.copy(self.settings.model)  # threads and batch size are the machine's, not the model's
-        self.switcher.profiles.profile_for(real_path(model)).apply_to(named)
+        self.switcher.profiles.profile_for(real_path(model), self.settings.model).apply_to(named)
         return named
 
     def load_settings(self, model: str | Path | None = None) -> LoadSettings:

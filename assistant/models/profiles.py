@@ -5,13 +5,14 @@ prompts, and a power user switching back and forth should not retune each time. 
 model's path, with its size kept beside: a file moved to another folder finds its profile by name and size,
 and two models with one file name (``model.gguf`` from two repositories) no longer share one. A profile
 saved by name (before, or by hand) is read for any file of that name until one of them is saved.
-Defaults come from
+A model never tuned starts
+from the values in use (but its own draft model and speculative decoding); without them, from the defaults of
 :class:`assistant.config.ModelSettings`, the single source of the app's defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from assistant.paths import Paths, real_path
 _DEFAULTS = ModelSettings()
 #: Beside a profile's values: the model file's size, which finds the profile again after a move.
 _SIZE = "file_size"
+#: The values of a profile that belong to its model: a model never tuned does not take them from the one in use.
+_OWN = ("speculative", "speculative_max_draft", "draft_model")
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,14 @@ class ProfileStore:
     def has_profile(self, model_path: str | Path) -> bool:
         return bool(self._keys_for(self._tables(), *self._where(model_path)))
 
-    def profile_for(self, model_path: str | Path) -> ModelProfile:
-        """The stored profile, or the defaults when this model was never tuned."""
+    def profile_for(self, model_path: str | Path, in_use: ModelSettings | None = None) -> ModelProfile:
+        """The stored profile; for a model never tuned, the values in use (``in_use``) but for those that belong
+        to one model (its draft model and speculative decoding), or the defaults without them. A model added
+        started from the defaults: the answer length, context and sampling the user had chosen went, unsaid."""
         tables = self._tables()
         keys = self._keys_for(tables, *self._where(model_path))
+        if not keys and in_use is not None:
+            return replace(ModelProfile.from_settings(in_use), **{name: getattr(_DEFAULTS, name) for name in _OWN})
         table = tables[keys[0]] if keys else {}
         table = {k: v for k, v in table.items() if k != _SIZE} if isinstance(table, dict) else {}
         return ModelProfile.from_dict(table)

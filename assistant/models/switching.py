@@ -80,7 +80,7 @@ class ModelSwitcher:
         if current_path is not None:
             self.profiles.save_profile(current_path, ModelProfile.from_settings(current))
         path = real_path(path)
-        return path, replace(self.profiles.profile_for(path), **(edits or {}))
+        return path, replace(self.profiles.profile_for(path, current), **(edits or {}))
 
 
 def release_freed_memory() -> None:

@@ -169,6 +169,11 @@ def test_a_self_draft_is_made_from_the_library_with_progress_and_cancel(window: 
 
 
 def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: MainWindow, qtbot: QtBot) -> None:
+    settings = window.ctl.model.open_settings()  # answers of 32 tokens, chosen before Gemma was ever used
+    settings.max_tokens.setValue(32)
+    window.ctl.model.lastApplied = None
+    settings.accept()
+    qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None, timeout=20_000)
     dialog = _open(window, qtbot)
     seen: list[tuple[str, int]] = []
     window.ctl.model.loadProgress.connect(lambda text, percent: seen.append((text, percent)))
@@ -178,6 +183,8 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     assert seen and seen[-1][1] == 100 and all(text.startswith("Loading Gemma 3 270M… ") for text, _ in seen)
     assert window.assistant.engine.info.name == "Gemma 3 270M" and not window.status.load_bar.isVisible()
     assert dialog.load.label.text() == "Now using Gemma 3 270M."
+    # a model never used starts from the values in use (the defaults came in: 1024 tokens, unsaid)
+    assert window.assistant.settings.model.max_tokens == 32
     intro = window.chat_view.welcome.intro.text()  # the welcome panel names the model that answers now
     assert "Answers come from <b>Gemma 3 270M</b>, on this computer" in intro and "fully offline" in intro
     rows = _rows(dialog)  # the current mark moved with the message (it waited for the library's next read)

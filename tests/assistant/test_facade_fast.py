@@ -490,7 +490,7 @@ def test_a_settings_file_read_while_an_editor_rewrites_it_in_place_keeps_the_edi
 
 def test_an_edit_of_the_settings_file_that_cannot_be_used_is_said_and_left_as_written(
         assistant: Assistant, caplog: pytest.LogCaptureFixture) -> None:
-    """While `hearth serve` or `hearth chat` ran, `temperature = 9.0` or a line that is not TOML was dropped
+    """While `hearth serve` or `hearth chat` ran, `temperature = "hot"` or a line that is not TOML was dropped
     without a word (only the window listens to reload events) and the file was written over with the values in
     use within seconds. The problem is a warning now (the CLI prints those on stderr), and the file stays as the
     user wrote it, also through a later save, until it can be read."""
@@ -503,7 +503,7 @@ def test_an_edit_of_the_settings_file_that_cannot_be_used_is_said_and_left_as_wr
     def temperature(value: str) -> str:
         return re.sub(r"(?m)^temperature = .*$", f"temperature = {value}", text)
 
-    for edited, said in ((temperature("9.0"), "temperature"), (text + "\nthis is not toml\n", "cannot be read")):
+    for edited, said in ((temperature('"hot"'), "temperature"), (text + "\nthis is not toml\n", "cannot be read")):
         caplog.clear()
         file.write_text(edited)
         with caplog.at_level("WARNING"):

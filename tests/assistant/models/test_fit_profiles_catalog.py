@@ -110,6 +110,21 @@ def test_profiles_are_kept_per_model_file_and_follow_a_moved_one(tmp_path: Path)
     assert list(tomllib.loads(file.read_text())["models"]) == [str(two)]
 
 
+def test_a_model_never_tuned_starts_from_the_values_in_use_but_its_own_draft(tmp_path: Path) -> None:
+    """A model added started from the defaults: the answer length, context and sampling the user had chosen
+    went without a word (max tokens 32 became 1024). Its draft model and speculative decoding are its own."""
+    store = ProfileStore(tmp_path / "model-profiles.toml")
+    in_use = ModelSettings(n_ctx=2048, max_tokens=32, temperature=0.2, system_prompt="Be terse.",
+                           speculative="draft", speculative_max_draft=4, draft_model="small.gguf")
+    fresh = store.profile_for(tmp_path / "new.gguf", in_use)
+    assert (fresh.n_ctx, fresh.max_tokens, fresh.temperature, fresh.system_prompt) == (2048, 32, 0.2, "Be terse.")
+    own = ModelProfile()
+    assert (fresh.speculative, fresh.speculative_max_draft, fresh.draft_model) == (
+        own.speculative, own.speculative_max_draft, own.draft_model)
+    store.save_profile(tmp_path / "new.gguf", ModelProfile(max_tokens=64))  # once tuned, its own values
+    assert store.profile_for(tmp_path / "new.gguf", in_use).max_tokens == 64
+
+
 def test_profile_defaults_are_the_settings_defaults_and_bad_values_are_ignored(tmp_path: Path) -> None:
     assert ModelProfile.from_settings(ModelSettings()) == ModelProfile()
     file = tmp_path / "model-profiles.toml"
