@@ -110,6 +110,18 @@ def _load_value(field: str, value: object) -> str:
     return f"{_RELOAD_NAMES[field]} {value}"
 
 
+#: Answer settings whose value means something Settings shows in words ("seed: -1" for "random").
+_ANSWER_WORDS: dict[tuple[str, object], str] = {
+    ("seed", -1): "random", ("system_prompt", ""): "none (the model's own)", ("top_k", 0): "off",
+    ("draft_model", ""): "automatic"}
+
+
+def _answer_value(field: str, value: object) -> str:
+    """An answer setting's change as Settings shows it ("seed: random", not "seed: -1"; "system prompt: none",
+    not "system prompt: ''")."""
+    return f"{field.replace('_', ' ')}: {_ANSWER_WORDS.get((field, value), repr(value))}"
+
+
 @dataclass(frozen=True)
 class MemoryRebuilt:
     """What :meth:`Assistant.rebuild_memory_store` did: memories read back from the damaged store's rows, and
@@ -480,7 +492,7 @@ class Assistant:
         # the draft model a loaded model drafts with is said once it is chosen, by its name, below (the setting's
         # path was said here too: "draft model: '/…/x.gguf'; draft model: X")
         said_below = ("draft_model",) if self._remote_engine is None and self.engine.loaded else ()
-        changes = [f"{name.replace('_', ' ')}: {getattr(new.model, name)!r}" for name in _ANSWER_FIELDS
+        changes = [_answer_value(name, getattr(new.model, name)) for name in _ANSWER_FIELDS
                    if getattr(new.model, name) != getattr(old.model, name) and name not in said_below]
         edits: dict[str, Any] = {}
         if switching and not new.remote.llm_url.strip():
@@ -502,8 +514,8 @@ class Assistant:
             changes.append(f"memory {'on' if new.memory.enabled else 'off'}")
         if (new.remote.chroma_url, new.remote.chroma_token) != (old.remote.chroma_url, old.remote.chroma_token):
             changes += self._chroma_moved()
-        if new.appearance != old.appearance:
-            changes.append("appearance")
+        changes += [f"{f.name.replace('_', ' ')}: {getattr(new.appearance, f.name)}" for f in fields(new.appearance)
+                    if getattr(new.appearance, f.name) != getattr(old.appearance, f.name)]
         problems: list[str] = []
         if new.server != old.server and self._server is not None and self._server.running:
             said, ok = self._server_settings_changed(old.server)

@@ -33,7 +33,9 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     dialog.accept()
     assert window.theme.name == "dark" and window.theme.font_size == 14  # the window restyles at once
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)  # the core applied and saved them
-    assert "temperature: 0.35" in window.ctl.model.lastApplied.changes
+    # said in the words the controls use ("appearance" was all a theme or font change said)
+    applied = set(window.ctl.model.lastApplied.changes)
+    assert {"temperature: 0.35", "seed: 42", "font size: 14", "theme: dark"} <= applied
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.appearance.font_size, saved.model.temperature, saved.model.system_prompt) == (14, 0.35,
                                                                                                  "You are terse.")
@@ -44,9 +46,15 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     dialog = again.ctl.model.open_settings()
     assert dialog.font_size.value() == 14
     dialog.system_prompt.setPlainText("")  # none at all: it kept the old prompt and said "Nothing to change."
-    dialog.accept()
+    dialog.seed.setValue(dialog.seed.minimum())
+    dialog.top_k.setValue(0)
+    assert (dialog.seed.text(), dialog.top_k.text()) == ("random", "off")
+    dialog._apply_clicked()
     qtbot.waitUntil(lambda: again.ctl.model.lastApplied is not None)
     assert load_settings(get_paths().settings_file).settings.model.system_prompt == ""
+    # as the boxes say it: it read "seed: -1", "top k: 0" and "system prompt: ''"
+    qtbot.waitUntil(lambda: "Applied" in dialog.apply_result.text())
+    assert "top k: off; seed: random; system prompt: none (the model's own)" in dialog.apply_result.text()
 
 
 def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length_used(qtbot: QtBot,
