@@ -576,7 +576,7 @@ class Assistant:
             draft = self.ensure_draft()
             mode = self.settings.model.speculative
             if draft is not None:
-                changes.append(f"draft model: {draft.name}")
+                changes.append(f"draft model: {draft.name} {draft.quantization}")  # often the model's own name
             elif mode in ("draft", "self"):  # said in green before, with the reason only in the log
                 changes.append(f"speculative decoding ({mode}) has no draft model: "
                                f"{self.engine.draft_problem or 'none is chosen'}; answers are decoded plainly")

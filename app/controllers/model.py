@@ -125,7 +125,7 @@ class ModelController(QObject):
 
     def _usable(self) -> list[tuple[str, Path]]:
         """The library's models that can be chosen (their header was read), by shown name."""
-        return [(e.info.name, e.path) for e in self.library if e.info is not None]
+        return [(e.shown, e.path) for e in self.library if e.info is not None]
 
     def switch(self, path: Path) -> None:
         """Load ``path`` with its own profile, with progress; if it fails the current model stays. While a remote

@@ -147,8 +147,12 @@ class ModelsController(QObject):
         return not self.switching
 
     def remove(self, entry: LibraryEntry) -> None:
-        text = (f"Remove {entry.name} ({entry.file})? A model in Hearth's own models folder is deleted; a file "
-                "added from elsewhere is only forgotten and stays on disk.")
+        # what happens to this file, not the rule for both kinds (the user had to know which kind it was)
+        size = f", {size_text(entry.info.file_size)}" if entry.info else ""
+        text = (f"Delete {entry.shown} ({entry.file}{size}) from Hearth's models folder? The file is deleted, with "
+                "its self-draft if one was made."
+                if entry.removal_deletes else
+                f"Forget {entry.shown}? Hearth stops listing it; the file stays where it is: {entry.path}.")
         confirm(self._view(), "Remove model?", text, "Remove", lambda: self.workers.io.submit(
             Job(lambda: self.assistant.remove_model(str(entry.path)), on_done=lambda _: self._library_changed(),
                 on_failed=lambda message: show_error(self._view(), "Remove model", message))))

@@ -224,18 +224,18 @@ class ModelsDialog(QDialog):
 
     def _library_row(self, e: LibraryEntry, current: bool) -> ModelRow:
         usable = e.info is not None and not current
-        use = labelled_button("Use", f"Use {e.name}", lambda: self.useRequested.emit(e.path), usable)
+        use = labelled_button("Use", f"Use {e.shown}", lambda: self.useRequested.emit(e.path), usable)
         why_not = ("It is the model in use: switch to another model first." if current and e.removable else
                    "" if e.removable else "Bundled models and files in your own folders stay where they are.")
-        remove = labelled_button("Remove", f"Remove {e.name}", lambda: self.removeRequested.emit(e), not why_not,
+        remove = labelled_button("Remove", f"Remove {e.shown}", lambda: self.removeRequested.emit(e), not why_not,
                                  why_not)
         if e.info is None or e.fit is None:
-            return ModelRow(e.name, f"{e.file} · {e.source}", e.error or "", None, (use, remove))
+            return ModelRow(e.shown, f"{e.file} · {e.source}", e.error or "", None, (use, remove))
         i = e.info
         details = f"{i.params_label()} · {i.quantization} · {size_text(i.file_size)} · {e.source}"
         buttons = (use, self._draftlabelled_button(e), remove) if e.self_draft is not None else (use, remove)
         fit = e.fit.said()
-        return ModelRow(e.name, details, fit, pill(e.fit.label, fit), buttons,
+        return ModelRow(e.shown, details, fit, pill(e.fit.label, fit), buttons,
                         "current" if current else "")
 
     def _draftlabelled_button(self, e: LibraryEntry) -> QPushButton:
@@ -247,8 +247,9 @@ class ModelsDialog(QDialog):
                if state.made else state.reason or
                "Make a lower-bit copy of this model that drafts for it in speculative decoding (modes Self and "
                "Auto): seconds for a small model, minutes for a large one.")
-        return labelled_button("Self-draft made" if state.made else "Make self-draft", f"Make a self-draft of {e.name}",
-                       lambda: self.selfDraftRequested.emit(e), state.can_make, tip)
+        return labelled_button("Self-draft made" if state.made else "Make self-draft",
+                               f"Make a self-draft of {e.shown}", lambda: self.selfDraftRequested.emit(e),
+                               state.can_make, tip)
 
     def set_catalog(self, rows: list[CatalogRow]) -> None:
         self.catalog.set_rows([self._catalog_row(r) for r in rows])

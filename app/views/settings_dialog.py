@@ -514,7 +514,7 @@ class SettingsDialog(QDialog):
         usable = [c for c in candidates if _usable(c) and c.kind != "self"]
         auto = (min(usable, key=lambda c: (not c.suggested, c.size)) if usable
                 else next((c for c in candidates if _usable(c)), None))  # else the self-draft, when made
-        box.addItem(f"Automatic: {auto.name}" if auto else "Automatic (no draft model yet)", "")
+        box.addItem(f"Automatic: {auto.shown}" if auto else "Automatic (no draft model yet)", "")
         box.setItemData(0, f"Could not list the draft models: {error}" if error else
                         "Let Hearth choose: the suggested draft model, else the smallest compatible one",
                         Qt.ItemDataRole.ToolTipRole)
@@ -525,9 +525,9 @@ class SettingsDialog(QDialog):
             size = f"  ({candidate.size / 1e6:,.0f} MB)" if candidate.size else ""
             mark = " (suggested)" if candidate.suggested else ""
             if candidate.kind == "catalog":
-                text = f"{candidate.name}{mark}{size}: download first"
+                text = f"{candidate.shown}{mark}{size}: download first"
             elif _usable(candidate):
-                text = f"{candidate.name}{mark}{size}"
+                text = f"{candidate.shown}{mark}{size}"
             else:
                 text = f"{candidate.name}: {_short(candidate.reason or 'cannot draft for this model', candidate.name)}"
             tip = str(candidate.path) if _usable(candidate) else candidate.reason or "cannot draft for this model"

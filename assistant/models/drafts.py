@@ -113,6 +113,12 @@ class DraftCandidate:
     size: int  # bytes (a catalog model's download size; a self-draft not made yet: its expected size)
     quantization: str = ""
 
+    @property
+    def shown(self) -> str:
+        """Its name with its precision: a draft is often a lower-bit copy of the model, whose name it shares
+        ("Automatic: SmolLM2 135M Instruct" beside that model read as the model drafting for itself)."""
+        return f"{self.name} {self.quantization}" if self.quantization else self.name
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

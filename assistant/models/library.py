@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ class LibraryEntry:
     #: Its self-draft (a lower-bit copy that drafts for it): made, can be made, or why it gets none. Filled in
     #: by ``ModelService.entries`` (the library itself knows nothing of drafts); None when not looked at.
     self_draft: SelfDraftState | None = None
+    #: Another model of the library has the same name (a Q8_0 and a Q4_1 of one model): see :attr:`shown`.
+    has_twin: bool = False
 
     @property
     def file(self) -> str:
@@ -65,9 +68,20 @@ class LibraryEntry:
         return self.info.name if self.info else self.path.stem
 
     @property
+    def shown(self) -> str:
+        """The name as a list shows it: with the precision where another model has the same name (two rows, two
+        "Use SmolLM2 135M Instruct" buttons and two choices in Settings were all alike)."""
+        return f"{self.name} {self.info.quantization}" if self.has_twin and self.info else self.name
+
+    @property
     def removable(self) -> bool:
         """Whether :meth:`ModelLibrary.remove` takes it: Hearth's own copies (deleted) and linked files (forgotten)."""
         return self.source in (LIBRARY, LINKED)
+
+    @property
+    def removal_deletes(self) -> bool:
+        """Whether :meth:`ModelLibrary.remove` deletes the file (Hearth's own copy), rather than forget it."""
+        return self.source == LIBRARY
 
     def to_dict(self) -> dict[str, Any]:
         base = self.info.to_dict() if self.info else {"path": str(self.path), "name": self.path.stem}
@@ -138,7 +152,8 @@ class ModelLibrary:
         for path, source in self.scan():
             n_ctx, kv_cache = load_for(path)
             entries.append(self.entry(path, source, n_ctx, resources, kv_cache))
-        return entries
+        names = Counter(e.name for e in entries)
+        return [replace(e, has_twin=True) if names[e.name] > 1 else e for e in entries]
 
     def find(self, name: str) -> Path:
         """The model a user means by ``name`` (``hearth models use NAME``, the GUI, ``--model``).

@@ -264,3 +264,28 @@ def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(wind
         window.ctl.model.apply(edited, Path(assistant.settings.model.path))
     assert not assistant._local_engine.loaded
     qtbot.waitUntil(lambda: "at 1024 tokens" in _rows(dialog)["Gemma 3 270M"].note.text(), timeout=20_000)
+
+
+def test_two_precisions_of_one_model_are_told_apart_and_remove_says_what_it_does(
+        make_window, qtbot: QtBot, smollm2_q8_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Q8_0 beside the bundled Q4_1 of SmolLM2 made two rows, two "Use SmolLM2 135M Instruct" buttons and two
+    choices in Settings, all alike; Remove's question gave the rule for both kinds of file, not what it does."""
+    write_settings()
+    window = make_window()
+    window.assistant.models.add(smollm2_q8_path)  # as `hearth models add` or Settings → Browse… link it
+    dialog = _open(window, qtbot)
+    qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" in _rows(dialog), timeout=20_000)
+    rows = _rows(dialog)
+    assert "SmolLM2 135M Instruct Q4_1" in rows and "SmolLM2 135M Instruct" not in rows
+    assert rows["SmolLM2 135M Instruct Q8_0"].buttons[0].accessibleName() == "Use SmolLM2 135M Instruct Q8_0"
+    assert rows["Gemma 3 270M"].title.accessibleName() == "Gemma 3 270M"  # no twin: its name alone
+    settings = window.ctl.model.open_settings()
+    window.ctl.model.refresh_library()
+    qtbot.waitUntil(lambda: settings.model.findText("SmolLM2 135M Instruct Q8_0", Qt.MatchFlag.MatchStartsWith) >= 0,
+                    timeout=20_000)
+    settings.reject()
+    asked: list[str] = []
+    monkeypatch.setattr("app.controllers.models.confirm", lambda _parent, _title, text, *_args: asked.append(text))
+    qtbot.mouseClick(rows["SmolLM2 135M Instruct Q8_0"].buttons[-1], Qt.MouseButton.LeftButton)
+    assert asked == [f"Forget SmolLM2 135M Instruct Q8_0? Hearth stops listing it; the file stays where it is: "
+                     f"{smollm2_q8_path.resolve()}."]
