@@ -23,6 +23,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomli_w
 
@@ -284,6 +285,19 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
 def host_port(host: str, port: int) -> str:
     """``host:port`` as written in a URL: an IPv6 address in brackets (``--host ::`` was said as ":::8194")."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def browser_origins(text: str) -> list[str]:
+    """The origins listed in ``server.cors_origins`` as a browser sends them in ``Origin``: scheme and host in
+    lower case, no trailing slash or path. One copied from the address bar ("http://localhost:3000/") matched no
+    request, and the 403 then asked the user to add the origin they had added."""
+    origins = []
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            parts = urlsplit(item)
+            origins.append(f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.scheme and parts.netloc
+                           else item)
+    return origins
 
 
 def local_url(host: str, port: int) -> str:

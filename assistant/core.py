@@ -88,6 +88,8 @@ _RELOAD_NAMES = {"n_ctx": "context", "n_threads": "threads", "n_batch": "batch",
                  "kv_cache": "KV cache"}
 
 #: Per-answer fields: read at every turn, so a change applies to the next answer.
+#: A raw completion's prompt must hold text (the API says it before the answer starts, naming the field).
+EMPTY_PROMPT = "The prompt is empty: give some text to continue."
 _ANSWER_FIELDS = ("max_tokens", "preset", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed",
                   "system_prompt", "speculative", "speculative_max_draft", "draft_model")
 #: Fields that choose the draft model: a change loads (or drops) it at once.
@@ -1331,7 +1333,7 @@ class Assistant:
     def _complete(self, prompt: str, sampling: SamplingParams | None, max_tokens: int | None, stop: tuple[str, ...],
                   grammar: str | None, cancel: threading.Event) -> Iterator[Event]:
         if not prompt:
-            yield Failed("The prompt is empty: give some text to continue.", error_type=InputError.__name__)
+            yield Failed(EMPTY_PROMPT, error_type=InputError.__name__)
             return
         streamed: list[str] = []
         with self.scheduler.engine_in_use():  # learning yields the engine, as for an answer

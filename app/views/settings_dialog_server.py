@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.config import RANGES, RemoteSettings, ServerSettings, local_url
+from assistant.config import RANGES, RemoteSettings, ServerSettings, browser_origins, local_url
 
 DEFAULT_HOST = "127.0.0.1"
 #: The addresses the picker offers; any other can be typed (an address of one of this computer's networks).
@@ -229,7 +229,7 @@ class ServerPage(QWidget):
         into.enabled = self.enabled.isChecked()
         into.host = self.host.currentText().strip().strip("[]") or DEFAULT_HOST
         into.port, into.parallel = self.port.value(), self.parallel.value()
-        into.cors_origins = ", ".join(o.strip() for o in self.cors.text().split(",") if o.strip())
+        into.cors_origins = ", ".join(browser_origins(self.cors.text()))
         into.token = self.token.text() or into.token
 
     def _show_token(self, shown: bool) -> None:

@@ -119,8 +119,9 @@ def _ref_problem(schema: Any, root: dict[str, Any], where: str = "#") -> str | N
         if not isinstance(ref, str):
             return f"'$ref' at {where} must be text, a reference such as '#/$defs/name'."
         if not ref.startswith("#/"):
-            return (f"the reference {ref!r} at {where} is not to a part of this schema: only those ('#/$defs/name') "
-                    "are followed, and no schema is fetched; put the definition under '$defs'.")
+            return (f"the reference {ref!r} at {where} is not to a part of this schema: only references into it "
+                    "(such as '#/$defs/person') are followed, and no schema is fetched; put the definition under "
+                    "'$defs'.")
         target: Any = root
         for name in ref.split("/")[1:]:  # as the converter follows it (no ~0 / ~1 escapes)
             if not isinstance(target, dict) or name not in target:
@@ -130,6 +131,33 @@ def _ref_problem(schema: Any, root: dict[str, Any], where: str = "#") -> str | N
         if not isinstance(target, dict):
             return f"the reference {ref!r} at {where} does not point to a schema (a JSON object)."
     return next((p for key, inner in schema.items() if (p := _ref_problem(inner, root, f"{where}/{key}"))), None)
+
+
+def _rooted(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with no reference at its root, which llama.cpp's converter cannot follow: a recursive schema
+    (a tree: ``{"$ref": "#/$defs/node", "$defs": …}``, or ``"$ref": "#"`` inside, as OpenAI takes) failed with
+    the bare message "'#/$defs/node'". A reference to the whole schema becomes one to a definition of it, and the
+    root takes the definition its reference names (its own ``$defs`` kept, so references inside still resolve)."""
+    def to_root(node: Any) -> Any:
+        if isinstance(node, list):
+            return [to_root(item) for item in node]
+        if isinstance(node, dict):
+            return {k: "#/$defs/whole" if k == "$ref" and v == "#" else to_root(v) for k, v in node.items()}
+        return node
+
+    if to_root(schema) != schema:
+        body = {k: v for k, v in schema.items() if k != "$defs"}
+        schema = {"$ref": "#/$defs/whole", "$defs": {**schema.get("$defs", {}), "whole": to_root(body)}}
+    seen: set[str] = set()
+    while isinstance(ref := schema.get("$ref"), str) and ref.startswith("#/") and ref not in seen:
+        seen.add(ref)
+        target: Any = schema
+        for name in ref.split("/")[1:]:
+            target = target.get(name) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            break  # said by _ref_problem
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
 
 
 def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
@@ -142,6 +170,7 @@ def json_grammar(schema: dict[str, Any]) -> JsonGrammar:
         raise ValueError(f"the answer is held to the schema by a grammar (llama.cpp's schema converter), which has no "
                          f"rule for {', '.join(skipped[:5])}: remove that from the schema and check such values "
                          "yourself.")
+    schema = _rooted(schema)
     if problem := _ref_problem(schema, schema):
         raise ValueError(problem)
     try:
@@ -191,7 +220,7 @@ class SamplerChain:
             return
         if params.top_k > 0:
             add(C.llama_sampler_init_top_k(params.top_k))
-        if 0.0 < params.top_p < 1.0:
+        if params.top_p < 1.0:  # 0 keeps the likeliest token only, as OpenAI's top_p 0 (it filtered nothing)
             add(C.llama_sampler_init_top_p(params.top_p, 1))
         if params.min_p > 0.0:
             add(C.llama_sampler_init_min_p(params.min_p, 1))

@@ -25,6 +25,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
+from assistant.config import browser_origins
 from assistant.errors import HearthError
 from assistant.server import catalog, chat, completions
 from assistant.server.auth import RequireToken, allowed_hosts
@@ -63,7 +64,7 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
 
     app.add_middleware(_CatchAll)
     app.add_middleware(RequireToken, assistant=assistant)  # inside CORS: a browser can read the 401
-    origins = [o.strip() for o in assistant.settings.server.cors_origins.split(",") if o.strip()]
+    origins = browser_origins(assistant.settings.server.cors_origins)
     # always there, with no origin allowed unless some are set: a browser's preflight was otherwise told that
     # its token was missing (a preflight never carries one). Any request header: the origins are what is
     # restricted, and OpenAI's JavaScript SDK sends its own (x-stainless-os, -lang, -retry-count...), whose
@@ -195,7 +196,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own refusals in OpenAI's shape; a route that is not Hearth's says which ones are (it said
     "Not Found", which a client's log could not act on)."""
     assert isinstance(exc, HTTPException)
-    kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     message = str(exc.detail)
     cause = exc.__cause__
     if exc.detail == "There was an error parsing the body" and isinstance(cause, UnicodeDecodeError):
@@ -206,7 +206,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code in (404, 405) and exc.detail in ("Not Found", "Method Not Allowed"):
         message = (f"Hearth's API has no {request.method} {request.url.path}; it serves "
                    f"{', '.join(request.app.state.served)}.")
-    return JSONResponse(error_body(message, kind), status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(error_body(message, "invalid_request_error"), status_code=exc.status_code, headers=exc.headers)
 
 
 class _CatchAll:

@@ -51,7 +51,7 @@ async def model(model_id: str, request: Request) -> dict[str, Any]:
     found = next((m for m in _models(request) if m["id"] == wanted), None)
     if found is None:
         raise APIError(404, f"The model {model_id!r} is not served here (GET /v1/models lists what is; "
-                            f"{CHAT_ALIAS!r} names the chat model).", "not_found_error", "model_not_found", "model")
+                            f"{CHAT_ALIAS!r} names the chat model).", code="model_not_found", param="model")
     return found
 
 

@@ -27,6 +27,9 @@ def sampling_of(assistant: Any, body: Any) -> Any:
         raise APIError(400, "logprobs are not supported by Hearth: leave logprobs out.", param="logprobs")
     if body.logit_bias:
         raise APIError(400, "logit_bias is not supported by Hearth.", param="logit_bias")
+    if body.include_usage and not body.stream:  # as OpenAI: the usage chunk asked for would never come
+        raise APIError(400, "stream_options is only allowed when stream is true (usage is in every answer that "
+                            "is not streamed).", param="stream_options")
     return assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed,
                               frequency_penalty=body.frequency_penalty, presence_penalty=body.presence_penalty,
                               top_k=body.top_k, min_p=body.min_p, repeat_penalty=body.repeat_penalty)

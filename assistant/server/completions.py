@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from assistant.core import EMPTY_PROMPT
 from assistant.server.chat import grammar_of, sampling_of
 from assistant.server.errors import APIError
 from assistant.server.openai_format import CompletionShape
@@ -25,6 +26,8 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     if not isinstance(prompt, str):
         raise APIError(400, "A prompt of token ids is not supported: send the prompt as text (Hearth tokenizes it "
                             "with the model it answers with).", param="prompt")
+    if not prompt:  # the core's refusal came in an answer's failure, with no field named
+        raise APIError(400, EMPTY_PROMPT, param="prompt")
     if body.echo:
         raise APIError(400, "echo is not supported.", param="echo")
     if body.suffix:

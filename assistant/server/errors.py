@@ -16,12 +16,13 @@ from assistant.errors import HearthError
 #: ``Failed.error_type`` of an answer that failed on a bug (not a HearthError).
 INTERNAL = "internal"
 #: (status, OpenAI error type, code, the request field it is about) by core error class name; the first name in a
-#: class's MRO wins.
+#: class's MRO wins. A 404 is an ``invalid_request_error``, as OpenAI's own (``model_not_found``) are.
 _BY_NAME: dict[str, tuple[int, str, str | None, str | None]] = {
     "ContextOverflowError": (400, "invalid_request_error", "context_length_exceeded", None),
     "InputError": (400, "invalid_request_error", None, None),
-    "ConversationNotFoundError": (404, "not_found_error", "conversation_not_found", "conversation_id"),
-    "CollectionNotFoundError": (404, "not_found_error", "collection_not_found", "collections"),
+    "ConversationNotFoundError": (404, "invalid_request_error", "conversation_not_found", "conversation_id"),
+    "CollectionNotFoundError": (404, "invalid_request_error", "collection_not_found", "collections"),
+    "InvalidCollectionNameError": (400, "invalid_request_error", "invalid_collection_name", "collections"),
     "NeedsReindexError": (409, "invalid_request_error", "collection_needs_reindex", "collections"),
     "RemoteError": (502, "server_error", "upstream_error", None),
     "ModelLoadError": (503, "server_error", "model_unavailable", None),

@@ -96,7 +96,7 @@ class _Generation(_Request):
     model: str | None = None  # accepted and ignored: Hearth answers with the model it has (GET /v1/models)
     max_tokens: StrictInt | None = Field(None, ge=1)
     temperature: StrictFloat | None = Field(None, ge=0, le=2)
-    top_p: StrictFloat | None = Field(None, gt=0, le=1)
+    top_p: StrictFloat | None = Field(None, ge=0, le=1)  # 0 as OpenAI: the likeliest token only
     seed: StrictInt | None = None
     stop: str | list[str] | None = None
     stream: StrictBool = False  # text ("yes") is refused, as OpenAI does: it was read as true

@@ -99,7 +99,7 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
 
     page.port.setValue(9124)
     page.parallel.setValue(8)
-    page.cors.setText(" http://a.test ,, http://b.test ")
+    page.cors.setText(" http://a.test ,, HTTP://B.test:3000/ ")  # as copied from an address bar: saved as sent
     llm = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: the core says so, the window goes on
     dialog.remote_page.llm_url.setText(f" {llm} ")
     dialog.accept()
@@ -111,7 +111,7 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
     assert len(problems) == 1 and problems[0].startswith("the remote LLM cannot be used yet")
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.server.host, saved.server.port, saved.server.parallel, saved.server.cors_origins,
-            saved.server.token, saved.server.enabled) == ("127.0.0.1", 9124, 8, "http://a.test, http://b.test",
+            saved.server.token, saved.server.enabled) == ("127.0.0.1", 9124, 8, "http://a.test, http://b.test:3000",
                                                           token, False)
     assert (saved.remote.llm_url, saved.remote.chroma_url) == (llm, "http://chroma.lan:8000")
     assert not window.status.server.isVisible()  # off: no indicator

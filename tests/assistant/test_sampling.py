@@ -45,3 +45,25 @@ def test_greedy_with_penalties_matches_llama_cpps_chain(chat_model_path: Path, p
         sampler.close()
         ctx.close()
         model.close()
+
+
+def test_top_p_0_keeps_the_likeliest_token_only(chat_model_path: Path) -> None:
+    """OpenAI's ``top_p: 0`` (and the settings' Top-p 0) is the likeliest token only: it filtered nothing, so a
+    hot temperature sampled from the whole vocabulary."""
+    model = native.NativeModel(str(chat_model_path))
+    ctx = native.NativeContext(model, 512, 256, default_threads())
+    greedy = SamplerChain(GREEDY, model.vocab, model.n_vocab)
+    narrow = SamplerChain(GREEDY.with_(temperature=1.8, top_p=0.0, seed=7), model.vocab, model.n_vocab)
+    try:
+        prompt = model.tokenize("<|im_start|>user\nName five colours.<|im_end|>\n<|im_start|>assistant\n",
+                                add_special=True)
+        ctx.eval(prompt, 0)
+        for pos in range(len(prompt), len(prompt) + 40):
+            choice = C.llama_sampler_sample(greedy.ptr, ctx.ptr, -1)
+            assert C.llama_sampler_sample(narrow.ptr, ctx.ptr, -1) == choice, f"token {pos - len(prompt)}"
+            ctx.eval_one(choice, pos)
+    finally:
+        greedy.close()
+        narrow.close()
+        ctx.close()
+        model.close()

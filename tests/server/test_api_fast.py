@@ -136,6 +136,7 @@ def test_the_model_the_readme_names_hearth_can_be_retrieved(assistant: Assistant
     assert retrieved.json() == listed[0] and listed[0]["id"] == assistant.model_id()
     unknown = server.get("/models/gpt-4o").json()["error"]
     assert unknown["code"] == "model_not_found" and unknown["param"] == "model"
+    assert unknown["type"] == "invalid_request_error"  # as OpenAI's (it was "not_found_error")
     assert "'hearth' names the chat model" in unknown["message"]
 
 
@@ -247,6 +248,17 @@ def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: 
         refused = server.post("/chat/completions", json={"messages": hi, field: "yes"})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == field, refused.json()
     assert server.post("/chat/completions", json={"messages": hi, "frequency_penalty": 3}).status_code == 400
+    # usage asked for in a stream that is not one: 200, and the usage chunk never came (OpenAI: 400)
+    refused = server.post("/chat/completions", json={"messages": hi, "stream_options": {"include_usage": True}})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "stream_options", refused.json()
+    refused = server.post("/completions", json={"prompt": ""})  # it named no field
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "prompt", refused.json()
+    # top_p 0 is OpenAI's too (the likeliest token): it was refused, "Input should be greater than 0"
+    assert server.post("/chat/completions", json={"messages": hi, "top_p": 0}).status_code == 200
+    assert assistant.engine.samplings[-1].top_p == 0
+    # a collection name that cannot be one names its field (param was null; an unknown one's said "collections")
+    refused = server.post("/chat/completions", json={"messages": hi, "collections": ["bad name!"]})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "collections", refused.json()
     # function calling in every spelling (the legacy `functions` and a forced call were answered as plain text)
     function = {"name": "lookup", "parameters": {"type": "object"}}
     for field, value in (("tools", [{"type": "function", "function": function}]), ("functions", [function]),
@@ -549,6 +561,9 @@ def test_a_schema_reference_that_cannot_be_followed_is_said_so(client: openai.Op
     assert "must be text" in refusal({"$ref": 5})["message"]
     defined = {"type": "object", "properties": {"a": {"$ref": "#/$defs/name"}}, "$defs": {"name": {"type": "string"}}}
     assert "a-kv ::=" in Assistant.json_grammar(defined)  # followed (the fake engine takes no grammar)
+    # a reference at the root, to a definition that refers to itself (a tree): "'#/$defs/node'" and nothing else
+    node = {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}
+    assert "node-kids-item ::= node" in Assistant.json_grammar({"$ref": "#/$defs/node", "$defs": {"node": node}})
 
 
 def test_a_refused_cors_preflight_is_an_openai_error(assistant: Assistant) -> None:
@@ -573,7 +588,9 @@ def test_a_refused_cors_preflight_is_an_openai_error(assistant: Assistant) -> No
                        "add that origin to the browser origins the server allows (Settings → Server → Browser "
                        "origins, or `cors_origins` under [server] in settings.toml).")
     assistant.stop_server()
-    assistant.settings.server.cors_origins = "http://localhost:3000"
+    # as copied from the address bar, with its slash: no browser's Origin matched it, and the 403 asked the user
+    # to add the origin they had added
+    assistant.settings.server.cors_origins = "http://localhost:3000/"
     on = assistant.start_server(port=0).base_url
     refused = preflight(on, evil)
     assert "http://evil.example" in error(refused, 403, "origin_not_allowed")["message"]

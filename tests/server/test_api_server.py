@@ -131,6 +131,15 @@ def test_json_schema_answer_parses_and_matches(served: SimpleNamespace) -> None:
                                            extra_body={"response_format": {"type": "json_schema", "json_schema": {
                                                "name": "person", "schema": schema}}})
     assert set(json.loads(raw.choices[0].text)) == {"name", "age"}
+    # a recursive schema (a tree), as OpenAI takes it: refused with the bare message "'#/$defs/node'"
+    tree = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 12},
+                                             "children": {"type": "array", "items": {"$ref": "#"}, "maxItems": 2}},
+            "required": ["name", "children"], "additionalProperties": False}
+    response = _chat(served, messages=[{"role": "user", "content": "A small family tree as JSON."}], max_tokens=200,
+                     response_format={"type": "json_schema", "json_schema": {"name": "tree", "schema": tree}})
+    family = json.loads(response.choices[0].message.content)
+    assert set(family) == {"name", "children"} and all(set(child) == {"name", "children"}
+                                                       for child in family["children"]), family
     # a rule the grammar cannot hold the answer to is refused, naming it: {"minimum": 5} gave {"age": 3}
     bounded = {**schema, "properties": {**schema["properties"], "age": {"type": "integer", "minimum": 18}}}
     with pytest.raises(openai.BadRequestError) as refused:
