@@ -29,7 +29,7 @@ from assistant.config import browser_origins
 from assistant.errors import HearthError
 from assistant.server import catalog, chat, completions
 from assistant.server.auth import RequireToken, allowed_hosts
-from assistant.server.errors import APIError, error_body, from_core, internal
+from assistant.server.errors import APIError, from_core, internal
 from assistant.server.schemas import LONE_SURROGATE
 
 if TYPE_CHECKING:
@@ -95,8 +95,7 @@ class _HostCheck:
         # the names it accepts are not listed: this is said before the token is checked, to anyone
         message = (f"The Host header {given!r} is not a name of this server (a guard against DNS rebinding): call "
                    "it by the address it listens on, or localhost; a reverse proxy must pass one of those as Host.")
-        await JSONResponse(error_body(message, "invalid_request_error", code="invalid_host"), status_code=400)(
-            scope, receive, send)
+        await APIError(400, message, code="invalid_host").response()(scope, receive, send)
 
 
 _CORS_METHODS = ("GET", "POST", "OPTIONS")
@@ -123,8 +122,7 @@ class _Cors(CORSMiddleware):
         message = ("Cross-origin request refused: " + "; ".join(refused or [bytes(response.body).decode()]) + ".")
         code = "origin_not_allowed" if not self.is_allowed_origin(origin) else "cors_refused"
         headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-        return JSONResponse(error_body(message, "invalid_request_error", code=code),
-                            status_code=403 if code == "origin_not_allowed" else 400, headers=headers)
+        return APIError(403 if code == "origin_not_allowed" else 400, message, code=code).response(headers)
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -206,7 +204,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code in (404, 405) and exc.detail in ("Not Found", "Method Not Allowed"):
         message = (f"Hearth's API has no {request.method} {request.url.path}; it serves "
                    f"{', '.join(request.app.state.served)}.")
-    return JSONResponse(error_body(message, "invalid_request_error"), status_code=exc.status_code, headers=exc.headers)
+    return APIError(exc.status_code, message).response(exc.headers)
 
 
 class _CatchAll:

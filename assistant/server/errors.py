@@ -7,12 +7,15 @@ message is the core's user-facing sentence; a traceback never reaches the client
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
 from assistant.errors import HearthError
 
+log = logging.getLogger(__name__)
 #: ``Failed.error_type`` of an answer that failed on a bug (not a HearthError).
 INTERNAL = "internal"
 #: (status, OpenAI error type, code, the request field it is about) by core error class name; the first name in a
@@ -43,8 +46,11 @@ class APIError(Exception):
     def body(self) -> dict[str, Any]:
         return error_body(self.message, self.type, self.code, self.param)
 
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+    def response(self, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        """The error as sent; said in the log at ``hearth -v serve`` (a 401 or a 400 was seen only by the client,
+        and a developer wiring a tool could not tell what it sent wrong)."""
+        log.info("refused with %d %s: %s", self.status, self.code or self.type, self.message)
+        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if self.status == 401 else {})}
         return JSONResponse(self.body(), status_code=self.status, headers=headers)
 
 

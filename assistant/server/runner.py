@@ -112,8 +112,12 @@ class ServerHandle:
         from assistant.server.app import create_app
 
         self.app = create_app(assistant, host)  # FastAPI builds its pydantic schemas (see Assistant.start_server)
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=_GRACE_S, server_header=False)
+        # `hearth -v serve`: a line per request, and why one was refused (APIError.response), for a developer
+        # wiring a tool to it (nothing was said: a 401 or a 400 was seen only by the client)
+        verbose = logging.getLogger().isEnabledFor(logging.INFO)
+        config = uvicorn.Config(self.app, log_config=None, log_level="info" if verbose else "warning",
+                                access_log=verbose, lifespan="off", timeout_graceful_shutdown=_GRACE_S,
+                                server_header=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="hearth-api-server", daemon=True)
         self.error = ""

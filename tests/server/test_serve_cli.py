@@ -126,9 +126,10 @@ def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> 
     assert "hearth: the settings file changed: " in err and "Gemma 3 270M" in err, err
 
 
-def _serving(home: Path, port: int) -> subprocess.Popen[str]:
+def _serving(home: Path, port: int, *options: str) -> subprocess.Popen[str]:
     """`hearth serve` on ``port``, once it says it is listening."""
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=_env(home),
+    proc = subprocess.Popen([sys.executable, "-m", "app", *options, "serve", "--port", str(port)], cwd=ROOT,
+                            env=_env(home),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     deadline, line = time.monotonic() + 90, "-"
@@ -209,3 +210,22 @@ def test_a_served_conversation_reads_its_cache_back_after_the_server_restarts(he
         assert same == conversation and cached >= first_tokens and prompt_tokens - cached < 64
     finally:
         _stop(proc)
+
+
+def test_a_verbose_server_logs_each_request_and_why_one_was_refused(hearth_home: Path) -> None:
+    """`hearth -v serve` said nothing per request: a 401 or a 400 was seen only by the client, and a developer
+    wiring a tool to it could not tell what it sent wrong."""
+    port = _free_port()
+    proc = _serving(hearth_home, port, "-v")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/v1/models").status_code == 401
+        token = _hearth("serve", "--show-token", home=hearth_home).stdout.strip()
+        refused = httpx.post(f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
+                             json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 0})
+        assert refused.status_code == 400
+    finally:
+        err = _stop(proc)
+    assert '"GET /v1/models HTTP/1.1" 401' in err and "refused with 401 invalid_api_key: " in err, err
+    assert '"POST /v1/chat/completions HTTP/1.1" 400' in err, err
+    assert "refused with 400 invalid_request_error: Invalid request: max_tokens: " in err, err
