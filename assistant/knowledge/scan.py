@@ -42,7 +42,7 @@ class ScanResult:
     unknown: list[str] = field(default_factory=list)
     #: found files reached through a link (their entries said so as they were listed)
     links: set[str] = field(default_factory=set)
-    #: files of types Hearth does not read, by extension: left out without a word, unless nothing else is there
+    #: files of types Hearth does not read, by extension: said in one entry of ``skipped``
     unsupported: Counter[str] = field(default_factory=Counter)
 
 
@@ -95,10 +95,14 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
         else:
             result.skipped.append((shown(root), "unsupported file type"))
     _drop_links_to_found_files(result)
-    if not result.files and result.unsupported and result.roots:  # "0 files, 0 skipped" said nothing at all
-        kinds = ", ".join(kind for kind, _ in result.unsupported.most_common(5))
-        result.skipped.append((", ".join(result.roots), f"no file of a type Hearth reads: "
-                                                        f"{result.unsupported.total():,} other file(s) ({kinds})"))
+    if result.unsupported and result.roots:  # one line for them all: "0 files, 0 skipped" said nothing at all,
+        # and an .eml or a .zip beside files that were read was left out without a word
+        most = sorted(result.unsupported.items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
+        kinds = ", ".join(kind for kind, _ in most[:5]) + (", …" if len(most) > 5 else "")
+        count = result.unsupported.total()
+        why = (f"no file of a type Hearth reads: {count:,} other file(s) ({kinds})" if not result.files else
+               f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({kinds})")
+        result.skipped.append((", ".join(result.roots), why))
     return result
 
 

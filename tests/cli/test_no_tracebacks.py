@@ -493,3 +493,11 @@ def test_a_folder_with_nothing_hearth_reads_says_so(tmp_path: Path) -> None:
     said = run.stdout + run.stderr
     assert f"skipped {folder}: no file of a type Hearth reads: 3 other file(s) (.bin, .exe, .xyz)" in said
     assert f"skipped {folder}/pipe.md: not a regular file (a pipe, socket or device)" in said
+    # beside files that are read, they are said too, in one line (they were left out without a word)
+    (folder / "kayak.md").write_text("The kayak is stored in the boathouse.\n")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    run = hearth("index", str(folder), "-c", "mixed", "--json", home=tmp_path / "home")
+    report = json.loads(run.stdout)
+    assert run.code == 0 and report["files"] == 1, run.stderr
+    assert {"path": str(folder), "reason": "4 files of types Hearth does not read (.bin, .exe, .jpg, .xyz)"} in \
+        report["skipped"], report
