@@ -56,6 +56,14 @@ _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 #: Never text for a reader. Not "form" (ASP.NET and SharePoint pages wrap their whole body in one) and not
 #: "header" (an article's header holds its title); their site-wide chrome is left out by reading <main> or
 #: <article> when the page has one.
+#: Tags a browser shows as blocks of their own: a paragraph's break before and after each, and lines (a list's
+#: items, a table's rows) a line break after each (see html_to_markdown).
+_BLOCK_TAGS = ("p", "div", "ul", "ol", "dl", "table", "section", "article", "header", "blockquote", "figure",
+               "form", "fieldset", "address", "details", "hr", "main", "body")
+_LINE_TAGS = ("li", "tr", "dt", "dd", "caption", "figcaption", "summary")
+#: Stand-ins (Unicode private use) for a line break, a paragraph break, a space inside <pre> and a table cell's
+#: end, kept through the collapsing of the page's own white space.
+_BREAK, _PARA, _SPACE, _CELL = "\ue000", "\ue003", "\ue001", "\ue002"
 _NOISE_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "svg", "template")
 
 
@@ -306,7 +314,11 @@ def _load_html(path: Path, data: bytes) -> Document:
 
 
 def html_to_markdown(data: bytes | str) -> str:
-    """The main text of a page (``<main>``/``<article>`` when present), headings as Markdown headings."""
+    """The main text of a page (``<main>``/``<article>`` when present), headings as Markdown headings.
+
+    Lines break where the page's blocks do (paragraphs, list items, rows, ``<br>``), not at every tag: an inline
+    ``<b>`` or ``<a>`` split its sentence into three lines ("… the cabin is \\npinecone-river-88\\n."), in the
+    passage cited and in the answer that quoted it. A ``<pre>`` keeps its lines and spaces."""
     from bs4 import BeautifulSoup, Tag
 
     soup = BeautifulSoup(data, "lxml")
@@ -314,11 +326,26 @@ def html_to_markdown(data: bytes | str) -> str:
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
     assert isinstance(root, Tag)
+    for pre in root.find_all("pre"):  # its own breaks and spaces, kept from the collapsing below
+        pre.replace_with(_PARA + pre.get_text().replace("\n", _BREAK).replace(" ", _SPACE) + _PARA)
     for heading in root.find_all(_HEADING_TAGS):
         title = " ".join(heading.get_text(" ").split())
-        heading.replace_with(f"\n\n{'#' * int(heading.name[1])} {title}\n\n")
-    text = root.get_text("\n")
-    return re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
+        heading.replace_with(f"{_PARA}{'#' * int(heading.name[1])} {title}{_PARA}")
+    for br in root.find_all("br"):
+        br.replace_with(_BREAK)
+    for cell in root.find_all(("td", "th")):
+        cell.insert_after(_CELL)
+    for line in root.find_all(_LINE_TAGS):
+        line.insert_after(_BREAK)
+    for block in root.find_all(_BLOCK_TAGS):
+        block.insert_before(_PARA)
+        block.insert_after(_PARA)
+    text = re.sub(r"\s+", " ", root.get_text(""))  # the page's own line breaks are spaces, as a browser shows them
+    text = re.sub(f" ?{_CELL}(?=[ {_BREAK}{_PARA}]*(?:[{_BREAK}{_PARA}]|$))", "", text).replace(_CELL, " | ")
+    # a run of breaks is a new paragraph where a block ends or two lines break, else a new line
+    text = re.sub(f"[ {_BREAK}{_PARA}]*[{_BREAK}{_PARA}][ {_BREAK}{_PARA}]*",
+                  lambda run: "\n\n" if _PARA in run[0] or run[0].count(_BREAK) > 1 else "\n", text)
+    return text.replace(_SPACE, " ").strip()
 
 
 def _load_epub(path: Path, data: bytes) -> Document:

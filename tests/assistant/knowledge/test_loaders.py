@@ -81,6 +81,17 @@ def test_html_keeps_main_text_only(mixed_folder: Path) -> None:
         assert noise not in text
 
 
+def test_html_breaks_lines_where_the_page_does_not_at_every_tag(tmp_path: Path) -> None:
+    """An inline <b> split its sentence over three lines ("… the cabin is \npinecone-river-88\n."), in the passage
+    cited and in the answer quoting it; a list, a table and a <pre> keep their lines."""
+    page = tmp_path / "saved page.htm"
+    page.write_text("<html><body><p>The wifi password at the cabin is <b>pinecone-river-88</b>. See <a href='x'>"
+                    "the\nmanual</a>.</p><ul><li>kayak</li><li>paddles</li></ul><table><tr><th>room</th><th>bed</th>"
+                    "</tr><tr><td>loft</td><td>double</td></tr></table><pre>ssh cabin\n  uptime</pre></body></html>")
+    assert _text(page) == ("The wifi password at the cabin is pinecone-river-88. See the manual.\n\nkayak\npaddles"
+                           "\n\nroom | bed\nloft | double\n\nssh cabin\n  uptime")
+
+
 def test_tables_name_their_columns(mixed_folder: Path) -> None:
     assert _text(mixed_folder / "people.csv").splitlines() == ["name | city", "name: Ada | city: London",
                                                               "name: Linus | city: Helsinki"]
