@@ -19,8 +19,9 @@ RRF buries BM25's strongest evidence, though: a code such as "Z00042" found in o
 collection is usually absent from the dense ranking. A passage that holds a rare code of the query verbatim
 and that the dense ranking left out therefore gets the dense vote of its BM25 rank
 (:func:`lift_rare_matches`). Identical passages (the same text in two copied files) are shown once, before
-the candidates are cut, so copies crowd out nothing. An optional cross-encoder reranks the fused candidates
-when a reranker model is installed locally.
+the candidates are cut, so copies crowd out nothing; so is one of two neighbours that share their edge. Chroma's
+search is approximate: the keyword ranking's candidates are scored exactly by meaning too (:func:`_dense`).
+An optional cross-encoder reranks the fused candidates when a reranker model is installed locally.
 """
 
 from __future__ import annotations
@@ -120,15 +121,16 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     if mode != "keyword":
         assert embedder is not None
         vector = embedder.embed([text])[0]
-    dense = _best([store.dense(c, vector, n, folder) for c in collections], n) if vector is not None else []
     keyword = _best([store.keyword(c, text, n, folder) for c in collections], n) if mode != "dense" else []
+    dense = _dense(store, collections, vector, n, folder, _ids(keyword)) if vector is not None else []
     if vector is not None and mode == "hybrid":
         scores, rows = _hybrid(store, collections, text, vector, dense, keyword, n, folder)
     else:
         scores = dict(dense or keyword)
         rows = store.chunks(list(scores))  # ids unknown to SQLite (half-written) are dropped here
-    ranked = _one_copy(sorted(scores.items(), key=lambda kv: kv[1], reverse=True), rows)  # before the cut: copies
-    hits = [(rows[i], s) for i, s in ranked[:n]]  # crowd out nothing
+    # before the cut: copies, and a chunk's neighbour sharing its edge, crowd out nothing
+    ranked = _apart(_one_copy(sorted(scores.items(), key=lambda kv: kv[1], reverse=True), rows), rows)
+    hits = [(rows[i], s) for i, s in ranked[:n]]
     if reranker is not None and hits:
         rescores = reranker.score(text, [c.text for c, _ in hits])
         hits = sorted([(c, s) for (c, _), s in zip(hits, rescores, strict=True)], key=lambda h: h[1], reverse=True)
@@ -140,6 +142,22 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     own = mode == "keyword" and not identifiers(text) and not STOP.intersection(query_words(text))
     matched = None if mode == "dense" else set(ids) if own else store.holding_words(ids, text)
     return [_citation(chunk, score, None if matched is None else chunk.id in matched) for chunk, score in hits]
+
+
+def _dense(store: Store, collections: Sequence[str], vector: np.ndarray, n: int, folder: Folder,
+           also: Sequence[str] = ()) -> list[tuple[str, float]]:
+    """The ``n`` chunks nearest to ``vector``: Chroma's search, with ``also`` (the keyword ranking's candidates)
+    scored exactly and placed where their similarity puts them. The search is approximate (HNSW), and it loses
+    passages where many chunks are alike (a long log of near-identical lines): a note holding every word of "wifi
+    password cabin", similarity 0.78, was not among its 50 (the best it found: 0.20, word salad from the log), so
+    the hybrid ranked two log chunks above it; a search of its own vector found it."""
+    found = _best([store.dense(c, vector, n, folder) for c in collections], n)
+    listed = {i for i, _ in found}
+    if missed := [i for i in also if i not in listed]:
+        floor = found[-1][1] if len(found) >= n else -math.inf
+        scored = [(i, float(v @ vector)) for i, v in store.vectors(collections, missed).items()]
+        found = _best([found, [(i, s) for i, s in scored if s > floor]], n)
+    return found
 
 
 def _best(rankings: Sequence[Sequence[tuple[str, float]]], n: int) -> list[tuple[str, float]]:
@@ -162,9 +180,9 @@ def _hybrid(store: Store, collections: Sequence[str], text: str, vector: np.ndar
     feedback = [i for i, _ in first if i in rows][:FEEDBACK_PASSAGES]
     rankings = [_ids(dense), _ids(keyword)]
     if feedback and store.total_chunks() <= FEEDBACK_MAX_CHUNKS:
-        moved = vector + store.vectors(collections, feedback).mean(axis=0)
+        moved = vector + np.mean(list(store.vectors(collections, feedback).values()), axis=0)
         moved /= np.linalg.norm(moved)
-        more = [_best([store.dense(c, moved, n, folder) for c in collections], n)]
+        more = [_dense(store, collections, moved, n, folder, _ids(keyword))]
         words = feedback_words(store, [rows[i].text for i in feedback], text)
         if words:
             expanded = text + " " + " ".join(words)
@@ -198,6 +216,32 @@ def _one_copy(ranking: Sequence[tuple[str, float]], rows: dict[str, Chunk]) -> l
         elif not Path(rows[kept[place][0]].path).exists() and Path(chunk.path).exists():
             kept[place] = (chunk_id, kept[place][1])
     return kept
+
+
+def _apart(ranking: Sequence[tuple[str, float]], rows: dict[str, Chunk]) -> list[tuple[str, float]]:
+    """``ranking`` without a chunk whose better-ranked neighbour in the same file shares its edge (the chunker's
+    overlap): two chunks of a log both held "The secret vault combination is 17-29-3", listed as two hits of one
+    sentence and given to the model twice, two of its five passages."""
+    kept: list[tuple[str, float]] = []
+    for chunk_id, score in ranking:
+        chunk = rows[chunk_id]
+        if not any(_share_an_edge(rows[other], chunk) for other, _ in kept):
+            kept.append((chunk_id, score))
+    return kept
+
+
+def _share_an_edge(a: Chunk, b: Chunk) -> bool:
+    """Whether ``a`` and ``b`` are neighbours in one file whose texts overlap: the later begins with the end of
+    the earlier (ten characters at least)."""
+    if (a.collection, a.path) != (b.collection, b.path) or abs(a.chunk_index - b.chunk_index) != 1:
+        return False
+    first, second = (a.text, b.text) if a.chunk_index < b.chunk_index else (b.text, a.text)
+    head, at = second[:10], first.find(second[:10])
+    while len(head) == 10 and at != -1:
+        if second.startswith(first[at:]):
+            return True
+        at = first.find(head, at + 1)
+    return False
 
 
 def _ids(ranking: Sequence[tuple[str, float]]) -> list[str]:

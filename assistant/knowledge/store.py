@@ -1121,12 +1121,14 @@ class Store:
             self._counts.clear()
             self._total, self._counted_at = None, version
 
-    def vectors(self, collections: Sequence[str], ids: Sequence[str]) -> np.ndarray:
-        """The stored vectors of ``ids`` (those found in ``collections``), one row each."""
+    def vectors(self, collections: Sequence[str], ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (those found in ``collections``), by id."""
+        found: dict[str, np.ndarray] = {}
         with self._own_vectors():
-            found = [self._vectors(c).get(ids=list(ids), include=["embeddings"])["embeddings"]
-                     for c in collections]
-        return np.asarray([v for vectors in found for v in vectors], dtype=np.float32)
+            for c in collections:
+                got = self._vectors(c).get(ids=list(ids), include=["embeddings"])
+                found.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+        return found
 
     def chunk_counts(self, words: list[str]) -> dict[str, int]:
         """How many chunks of the whole index can hold each word: for a word the tokenizer splits (``a_b``),

@@ -105,6 +105,52 @@ def test_a_rare_exact_code_is_the_top_hybrid_hit_among_hundreds(kb: KnowledgeBas
     assert hits[0] == "heron.txt" and len(hits) == 5 and all(h.startswith("shipment") for h in hits[1:])
 
 
+def test_a_passage_the_approximate_search_misses_is_placed_by_its_similarity(hearth_home: Path) -> None:
+    """Chroma's search (HNSW) loses passages where many chunks are alike: beside a long log of word salad, a note
+    holding every word of the question was not among the 50 nearest by meaning, and the hybrid ranked two log
+    chunks above it (the keyword ranking's candidates are now scored exactly by meaning too)."""
+    import random
+
+    from fakes import FakeEmbedder
+
+    base = KnowledgeBase(get_paths(), KnowledgeSettings(chunk_tokens=64, chunk_overlap=8),
+                         embedder=FakeEmbedder(), batch_size=64)
+    try:
+        root = hearth_home / "docs"
+        root.mkdir()
+        pick = random.Random(0).choice
+        words = "cloud stone lantern beta copper meadow river harbor delta gamma alpha maple".split()
+        lines = [" ".join(pick(words) for _ in range(12)) for _ in range(3000)]
+        (root / "big-log.txt").write_text("\n".join(lines) + "\n")
+        (root / "cabin.md").write_text("The wifi password at the cabin is pinecone-river-88.\n")
+        list(base.index([root], "messy"))
+        question = "wifi password cabin river"
+        dense = [Path(c.path).name for c in base.search(question, "messy", k=50, mode="dense")]
+        assert "cabin.md" not in dense  # what Chroma's search alone finds: the case to mend
+        assert next(Path(c.path).name for c in base.search(question, "messy", k=3)) == "cabin.md"
+    finally:
+        base.close()
+
+
+def test_of_two_neighbours_sharing_their_edge_the_better_one_is_listed() -> None:
+    """Two chunks of a log both held "The secret vault combination is 17-29-3" (the chunker's overlap): two hits
+    of one sentence, two of the five passages given to the model."""
+    from assistant.knowledge.records import Chunk
+
+    def chunk(chunk_id: str, index: int, text: str, path: str = "/d/big-log.txt") -> Chunk:
+        return Chunk(chunk_id, "messy", path, index, text, None, 15 * index, 15 * index + 17, None, None,
+                     chunk_id, "f", 0, "e", "v1")
+
+    vault = "The secret vault combination is 17-29-3, kept by the ferryman."
+    rows = {c.id: c for c in (chunk("a", 4, f"stone cloud lantern\n{vault}"),
+                              chunk("b", 5, f"{vault}\nriver delta maple"),
+                              chunk("c", 6, "river delta maple\nbeta gamma"),
+                              chunk("d", 5, vault, "/d/copy.txt"),  # another file: not a neighbour
+                              chunk("e", 7, "beta gamma is not how the chunk before it ends"))}
+    ranking = [("b", 0.9), ("a", 0.8), ("d", 0.5), ("c", 0.3), ("e", 0.2)]
+    assert retrieval._apart(ranking, rows) == [("b", 0.9), ("d", 0.5), ("e", 0.2)]
+
+
 def test_a_passage_holding_a_rare_code_gets_the_dense_vote_of_its_bm25_rank() -> None:
     """Left out by the dense ranking, or placed lower by it: the embedder cannot place a code either way."""
     from assistant.knowledge.records import Chunk
