@@ -54,10 +54,12 @@ def source_path(source: str | Path) -> Path:
 
 
 def skipped(name: str, folder: bool = True) -> bool:
-    """Whether a scan passes over an entry named ``name`` below the folder it was given: hidden entries, and
-    folders of dependencies, caches and virtual environments. A folder named as a source is scanned whatever its
-    name: the user asked for it. (The one rule the scan, the folder watcher and the overlap notes all follow.)"""
-    return name.startswith(".") or (folder and name in SKIPPED_DIRS)
+    """Whether a scan passes over an entry named ``name`` below the folder it was given: hidden entries, the lock
+    files Word and Excel keep beside an open document (``~$lease.docx``: listed as skipped, "not a valid zip
+    archive"), and folders of dependencies, caches and virtual environments. A folder named as a source is
+    scanned whatever its name: the user asked for it. (The one rule the scan, the folder watcher and the overlap
+    notes all follow.)"""
+    return name.startswith((".", "~$")) or (folder and name in SKIPPED_DIRS)
 
 
 def reaches(root: Path, path: Path) -> bool:
