@@ -140,7 +140,13 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         err(f"note: {overlap.describe()}: {args.collection!r} gets a second copy of "
             f"{overlap.files}, found twice when both are searched (`hearth index "
             f"{shlex.quote(overlap.path)} --collection {shlex.quote(overlap.collection)}` keeps one copy).")
-    last = render_progress(assistant.index(args.paths, args.collection, watch=args.watch))
+    try:
+        last = render_progress(assistant.index(args.paths, args.collection, watch=args.watch))
+    except KeyboardInterrupt:  # what was kept, and how to go on ("hearth: interrupted" alone said neither)
+        if kept := next((c for c in assistant.collections() if c.name == args.collection and c.files), None):
+            err(f"hearth: stopped: {counted(kept.files, 'file')} of {args.collection!r} indexed so far stay "
+                f"searchable; {_index_command(kept)} finishes it.")
+        raise
     info = next(c for c in assistant.collections() if c.name == args.collection)
     result = {
         "collection": args.collection, "status": last.message, "files": info.files, "chunks": info.chunks,

@@ -809,3 +809,34 @@ def test_a_hit_is_previewed_around_the_code_searched_for(tmp_path: Path, capsys:
     preview = capsys.readouterr().out.splitlines()[1].strip()
     assert "ERROR ZORBLAX_FAILURE in the pump controller" in preview and preview.startswith("…"), preview
     assert len(preview) <= 242
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_indexing_says_what_was_kept_and_how_to_finish(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl+C said only "hearth: interrupted": nothing of the files already indexed, nor how to go on."""
+    import signal
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"note{i}.md").write_text(f"# Note {i}\n\nThe kayak number {i} hangs in the garage.\n")
+    (docs / "zz-big.txt").write_text("\n".join(f"Line {i} of a long log about rivers and stones." for i in
+                                               range(60_000)))
+    proc = subprocess.Popen([sys.executable, "-m", "app", "index", str(docs), "-c", "docs"], cwd=ROOT,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def indexed() -> int:
+        capsys.readouterr()
+        cli.main(["collections", "list", "--json"])
+        return next((c["files"] for c in json.loads(capsys.readouterr().out) if c["name"] == "docs"), 0)
+
+    try:
+        assert wait_for(lambda: indexed() >= 3, 120, 0.5)  # the notes are in, the log is being embedded
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert (f"hearth: stopped: 3 files of 'docs' indexed so far stay searchable; `hearth index {docs} --collection "
+            "docs` finishes it.") in err, err
