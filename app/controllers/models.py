@@ -71,6 +71,7 @@ class ModelsController(QObject):
             dialog = self.dialog = ModelsDialog(self.window)
             dialog.useRequested.connect(self.use)
             dialog.removeRequested.connect(self.remove)
+            dialog.addRequested.connect(self.add)
             dialog.downloadRequested.connect(self.download)
             dialog.searchRequested.connect(self.search)
             dialog.download.cancelRequested.connect(self.cancel_download)
@@ -145,6 +146,19 @@ class ModelsController(QObject):
             return False
         self.switching -= 1
         return not self.switching
+
+    def add(self, path: Path) -> None:
+        """List a model file (linked, where it is) or a folder of them in the library; its header is read first,
+        so a file that is no model is said and not listed."""
+        view = self._view()
+
+        def added(where: Path) -> None:
+            view.tabs.setCurrentWidget(view.library)
+            view.load.finished(f"Added {where.name} to the library{'' if where.is_dir() else ': Use loads it'}.")
+            self._library_changed()
+
+        self.workers.io.submit(Job(lambda: self.assistant.models.add(path), on_done=added,
+                                   on_failed=lambda message: show_error(view, "Add model", message)))
 
     def remove(self, entry: LibraryEntry) -> None:
         # what happens to this file, not the rule for both kinds (the user had to know which kind it was)

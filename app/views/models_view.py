@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QBoxLayout,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -164,6 +165,7 @@ class ModelsDialog(QDialog):
     selfDraftRequested = Signal(object)  # LibraryEntry
     downloadRequested = Signal(str, str)  # repo, file
     searchRequested = Signal(str)
+    addRequested = Signal(object)  # Path: a model file, or a folder of them, to list in the library
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -196,6 +198,13 @@ class ModelsDialog(QDialog):
         self.load = ProgressPanel("Model load")
         self.buttons = buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        # a model file already on disk, as LM Studio's and GPT4All's import (only Settings → Browse… had it)
+        self.add_file = labelled_button("Add model file…", "Add a model file to the library", self._add_file)
+        self.add_folder = labelled_button("Add folder…", "Add a folder of model files to the library",
+                                          self._add_folder)
+        for button in (self.add_file, self.add_folder):
+            button.setAutoDefault(False)  # Return in the Hub search field opened the file chooser
+            buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.download)
@@ -204,6 +213,15 @@ class ModelsDialog(QDialog):
         layout.addWidget(buttons)
         for rows in (self.library, self.catalog, self.results):
             rows.filled.connect(lambda rows=rows: self._close_after(rows))
+
+    def _add_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model file", "", "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.addRequested.emit(Path(path))
+
+    def _add_folder(self) -> None:
+        if folder := QFileDialog.getExistingDirectory(self, "Add a folder of models"):
+            self.addRequested.emit(Path(folder))
 
     def _close_after(self, rows: RowList) -> None:
         """Close comes after ``rows`` (just filled) in the Tab order, as on screen: rows filled in later came

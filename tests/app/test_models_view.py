@@ -267,14 +267,26 @@ def test_use_while_a_remote_llm_answers_records_the_model_and_loads_nothing(wind
 
 
 def test_two_precisions_of_one_model_are_told_apart_and_remove_says_what_it_does(
-        make_window, qtbot: QtBot, smollm2_q8_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        make_window, qtbot: QtBot, smollm2_q8_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A Q8_0 beside the bundled Q4_1 of SmolLM2 made two rows, two "Use SmolLM2 135M Instruct" buttons and two
     choices in Settings, all alike; Remove's question gave the rule for both kinds of file, not what it does."""
     write_settings()
     window = make_window()
-    window.assistant.models.add(smollm2_q8_path)  # as `hearth models add` or Settings → Browse… link it
     dialog = _open(window, qtbot)
+    # Add model file… (only Settings → Browse… could add one in the window); a file that is no model is said
+    not_a_model = tmp_path / "notes.gguf"
+    not_a_model.write_text("this is not a model")
+    chosen = [not_a_model, smollm2_q8_path]
+    monkeypatch.setattr("app.views.models_view.QFileDialog.getOpenFileName",
+                        lambda *_args: (str(chosen.pop(0)), "GGUF models (*.gguf)"))
+    errors: list[str] = []
+    monkeypatch.setattr("app.controllers.models.show_error", lambda _parent, _title, message: errors.append(message))
+    qtbot.mouseClick(dialog.add_file, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(errors), timeout=20_000)
+    assert "notes.gguf" in errors[0] and "GGUF" in errors[0], errors
+    qtbot.mouseClick(dialog.add_file, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" in _rows(dialog), timeout=20_000)
+    assert dialog.load.label.text() == f"Added {smollm2_q8_path.name} to the library: Use loads it."
     rows = _rows(dialog)
     assert "SmolLM2 135M Instruct Q4_1" in rows and "SmolLM2 135M Instruct" not in rows
     assert rows["SmolLM2 135M Instruct Q8_0"].buttons[0].accessibleName() == "Use SmolLM2 135M Instruct Q8_0"
