@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Longest user text looked at: a pasted document is not a statement about the user.
+#: Most of a user's text looked at: a pasted document is not a statement about the user, but the sentences
+#: around it may be (see :func:`looked_at`).
 MAX_SOURCE_CHARS = 1500
 MAX_FACT_CHARS = 160
 #: A clause longer than this is cut at every comma and "and" too: a fact is one short sentence.
@@ -247,6 +248,20 @@ def speaks_of_user(text: str) -> bool:
     return bool(_SELF.search(text))
 
 
+def looked_at(text: str) -> str:
+    """The part of ``text`` statements are read from: all of it up to :data:`MAX_SOURCE_CHARS`, else whole
+    sentences from its start and its end, half of that each (what a long message says of the user comes before
+    or after what it pastes). The first 1,500 characters were read: "My favourite band is Radiohead." at the end
+    of a long message was never learned, and a sentence cut there became the memory "User noted: Today I"."""
+    if len(text) <= MAX_SOURCE_CHARS:
+        return text
+    half = MAX_SOURCE_CHARS // 2
+    head, tail = text[:half], text[-half:]
+    ends = [m.end() for m in _SENTENCE.finditer(head)]
+    starts = [m.end() for m in _SENTENCE.finditer(tail)]
+    return f"{head[:ends[-1]] if ends else ''}\n{tail[starts[0]:] if starts else ''}".strip()
+
+
 def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> list[Statement]:
     """The clauses of ``user_text`` that may state a fact about the user, rewritten in the third person.
 
@@ -255,7 +270,7 @@ def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> 
     Questions, quoted text, hypotheticals and talk about documents are left out here; whether a clause that
     remains is a lasting fact about the user is the model's call.
     """
-    text = _QUOTED.sub(" ", user_text[:MAX_SOURCE_CHARS].replace("\u2019", "'"))
+    text = _QUOTED.sub(" ", looked_at(user_text).replace("\u2019", "'"))
     text = _ABBREVIATION.sub(lambda m: m.group(1) + _DOT, text)
     correction = bool(_CORRECTION.search(text))
     antecedents = [a for fact in known for a in _antecedents(fact)]

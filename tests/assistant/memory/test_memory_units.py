@@ -75,6 +75,19 @@ def test_the_model_decides_and_an_explicit_request_needs_less_certainty(scripted
     assert llm.asked == ["User's dog is called Biscuit"]  # the model judges the fact it would store
 
 
+def test_every_fact_of_a_long_message_is_found_and_none_is_cut_in_two(scripted) -> None:
+    """Only the first 1,500 characters were read ("My favourite band is Radiohead." at the end was never learned,
+    a sentence cut there became "User noted: Today I"), and at most 6 facts of a message were kept (an allergy,
+    the 8th, was dropped without a word)."""
+    diary = "Today I walked along the river and talked about the weather for a while. " * 30
+    facts = extract_facts(scripted(yes=0.9), diary + "My favourite band is Radiohead.")
+    assert "User's favourite band is Radiohead" in facts and not any(f.endswith(" I") for f in facts), facts
+    eight = ("My name is Carla. I live in Braga. I work as a nurse. My husband is called Rui. My son is called "
+             "Tiago. My daughter is called Ines. My cat is called Mittens. I'm allergic to peanuts.")
+    facts = extract_facts(scripted(yes=0.9), eight)
+    assert len(facts) == 8 and facts[-1] == "User is allergic to peanuts", facts
+
+
 def test_retractions() -> None:
     assert retraction("New manager as of today: Oleksandr. Priya left.", "User's manager is called Priya") == "all"
     # what the service passes: the user's words and the turn's new facts
