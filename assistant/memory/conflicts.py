@@ -3,7 +3,8 @@
 mem0's pipeline only adds, so Hearth decides supersession itself, in three steps:
 
 * **Slots** (deterministic): facts that set a single-valued attribute of the user (where they live, their
-  name, diet, job, employer, project, preferred answer style, age, a favourite X) are recognised by pattern
+  name, diet, job, employer, project, preferred answer style, age, a favourite X, the name of their partner,
+  boss or, in a message that corrects, their dog) are recognised by pattern
   in both third-person ("User lives in...") and first-person ("I moved to...") form. The same slot with a
   different value supersedes; the same value is a duplicate. A 135M model cannot judge this reliably (it
   answers "no conflict" to everything), so this step carries small models.
@@ -55,7 +56,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((slot, re.compile(p))
     ("answer_style", rf"{_ME}{_NOW} prefers? (?P<v>[\w -]+?) (?:answers|responses|replies|explanations)\b"),
     ("age", r"^(?:user|i)(?: is|'m| am) (?P<v>\d{1,3})(?: years old)?$"),
     ("favourite", r"^my favou?rite (?P<k>\w+) is (?P<v>[\w' .-]+)"),
+    ("called", rf"^my (?P<k>\w+) is (?:called|named) {_V}"),
+    ("called", rf"^my (?P<k>\w+)'s name is {_V}"),
 ))
+#: Relations a person has one of at a time: a new name for one replaces the old ("my boss is called Ana" after
+#: "... Priya"). Of the others (a dog, a son, a friend) the user may have several: a new name replaces an old
+#: one only in a message that corrects ("Actually my dog is called Pretzel"); else both stay.
+ONE_AT_A_TIME = frozenset("husband wife partner spouse boyfriend girlfriend fiance fiancé fiancee fiancée boss "
+                          "manager mother father mum mom mam dad landlord".split())
 #: Trailing words that date a value rather than change it ("Berlin last month" is "berlin").
 _VALUE_END = re.compile(r"\s+(?:and|but|since|because|for|from|with|last|this|next|now|recently|today|these|"
                         r"a few|two|three|several|about|around|already|again)\b.*$")
@@ -166,10 +174,13 @@ def retraction(said: str, old_fact: str) -> str | None:
     return None
 
 
-def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threading.Event | None) -> Verdict:
+def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threading.Event | None,
+          correcting: bool = False) -> Verdict:
     """Decide what ``new`` does to the older active facts ``olds``.
 
-    With ``llm`` None only the rules run (a fact the user types in needs no model).
+    With ``llm`` None only the rules run (a fact the user types in needs no model). ``correcting``: the message
+    it comes from corrects something ("actually", "now", "not ..."): a new name for a dog or a son then replaces
+    the old one (see :data:`ONE_AT_A_TIME`); "Actually my dog is called Pretzel" left "Biscuit" in use beside it.
     """
     new_slot = slot_of(new)
     for old in olds:
@@ -184,7 +195,9 @@ def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threadin
                 continue
             if new_slot.value == old_slot.value:
                 return Verdict(duplicate_of=old.id, supersedes=())
-            replaced.append(old.id)
+            several = new_slot.name.startswith("called:") and new_slot.name[7:] not in ONE_AT_A_TIME
+            if not several or correcting:
+                replaced.append(old.id)
         elif llm is not None and old.cosine >= JUDGE_COSINE:
             try:
                 if llm.yes_probability(_judge_messages(old.text, new), cancel) >= JUDGE_THRESHOLD:

@@ -57,7 +57,7 @@ from assistant.memory.records import (
     source_text,
     typed_memory,
 )
-from assistant.memory.statements import speaks_of_user
+from assistant.memory.statements import corrects, speaks_of_user
 from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
 
@@ -336,7 +336,7 @@ class MemoryService:
         if slot is not None:
             for row in self._rows(self._scope(**{SLOT: slot.name})):
                 olds.setdefault(row["id"], Candidate(row["id"], row["memory"], 0.0))
-        verdict = judge(llm, fact, [*olds.values()], cancel)
+        verdict = judge(llm, fact, [*olds.values()], cancel, correcting=corrects(said))
         verdict = replace(verdict, supersedes=tuple(i for i in verdict.supersedes if i not in siblings))
         if verdict.duplicate_of is not None:
             return verdict.duplicate_of

@@ -248,6 +248,11 @@ def speaks_of_user(text: str) -> bool:
     return bool(_SELF.search(text))
 
 
+def corrects(text: str) -> bool:
+    """Whether the user's ``text`` corrects something ("actually", "now", "not 9", "sorry, I meant")."""
+    return bool(_CORRECTION.search(text))
+
+
 def looked_at(text: str) -> str:
     """The part of ``text`` statements are read from: all of it up to :data:`MAX_SOURCE_CHARS`, else whole
     sentences from its start and its end, half of that each (what a long message says of the user comes before
@@ -272,7 +277,7 @@ def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> 
     """
     text = _QUOTED.sub(" ", looked_at(user_text).replace("\u2019", "'"))
     text = _ABBREVIATION.sub(lambda m: m.group(1) + _DOT, text)
-    correction = bool(_CORRECTION.search(text))
+    correction = corrects(text)
     antecedents = [a for fact in known for a in _antecedents(fact)]
     antecedents += _antecedents(_QUOTED.sub(" ", context.replace("\u2019", "'")))
     found: list[Statement] = []

@@ -107,7 +107,8 @@ def test_retractions() -> None:
     ("User prefers short answers", ("answer_style", "short")),
     ("User's favourite colour is green", ("favourite:colour", "green")),
     ("My sister lives in Toronto", None),  # not about the user
-    ("My partner's name is Tom", None),
+    ("My partner's name is Tom", ("called:partner", "tom")),
+    ("User's dog is called Pretzel now", ("called:dog", "pretzel")),
     ("User is allergic to peanuts", None),
 ])
 def test_slots(fact: str, slot: tuple[str, str] | None) -> None:
@@ -120,6 +121,19 @@ def test_rules_supersede_duplicate_and_keep_unrelated_facts() -> None:
     assert judge(None, "User moved to Berlin", [paris, vegan], None).supersedes == ("1",)
     assert judge(None, "I live in Paris now", [paris], None).duplicate_of == "1"
     assert judge(None, "My sister lives in Rome", [paris], None).supersedes == ()
+
+
+def test_a_new_name_replaces_the_old_one_when_the_user_corrects_it_or_has_one_such() -> None:
+    """"Actually my dog is called Pretzel" left "User's dog is called Biscuit" in use beside it, both in every
+    answer about the dog; a second son's name must not hide the first's."""
+    biscuit = Candidate("1", "User's dog is called Biscuit", 0.9)
+    assert judge(None, "User's dog is called Pretzel", [biscuit], None, correcting=True).supersedes == ("1",)
+    assert judge(None, "User's dog's name is Pretzel now", [biscuit], None, correcting=True).supersedes == ("1",)
+    tiago = Candidate("2", "User's son is called Tiago", 0.9)
+    assert judge(None, "User's son is called Pedro", [tiago], None).supersedes == ()  # two sons: both stay
+    priya = Candidate("3", "User's boss is called Priya", 0.9)
+    assert judge(None, "User's boss is called Ana", [priya], None).supersedes == ("3",)  # one boss at a time
+    assert judge(None, "User's dog is called biscuit", [biscuit], None).duplicate_of == "1"
 
 
 def test_the_model_judges_similar_facts_and_a_failed_or_unsure_verdict_keeps_both(scripted) -> None:
