@@ -104,7 +104,8 @@ class MemoryController(QObject):
         def added(result: tuple[Any, bool]) -> None:
             item, new = result
             if not new and self.dialog is not None:
-                self.dialog.set_notice(f"Already remembered: “{item.text}”. Nothing was added.")
+                ends = "" if item.text.rstrip().endswith((".", "!", "?")) else "."  # not “… Felix.”.
+                self.dialog.set_notice(f"Already remembered: “{item.text}”{ends} Nothing was added.")
             self.search(self.query)
 
         assistant = self.assistant

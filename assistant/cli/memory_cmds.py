@@ -70,7 +70,8 @@ def _show(items: list[MemoryItem], as_json: bool) -> None:
 
 
 def _memory_id(text: str) -> str:
-    """An id as typed; an empty one is refused up front (it was "There is no memory with id ." after 2 s)."""
+    """An id as typed; an empty one is refused up front (it was "There is no memory with id ." after 2 s). The
+    start of an id does too, once the store is open (:meth:`MemoryService.full_id`)."""
     if not text.strip():
         raise InputError("Give a memory's id (`hearth memory list` shows them).")
     return text.strip()
@@ -93,6 +94,9 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     item, new = _memory(ctx).add_new(args.text)
     if not new:  # the same id again, exit 0 and not a word: as if a second memory had been made
         err(f"hearth: already remembered ({item.id}); nothing was added.")
+    elif not ctx.assistant.settings.memory.enabled:  # kept without a word, and never used
+        err("hearth: memory is switched off: this is kept, and answers use it once memory is on (Settings → "
+            "Memory, or `enabled = true` under [memory] in settings.toml).")
     _show([item], args.json)
     return 0
 
@@ -100,17 +104,17 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
     memory_id = _memory_id(args.id)
     ctx.assistant.memory_text(args.text, editing=True)
-    _show([_memory(ctx).edit(memory_id, args.text)], args.json)
+    _show([_memory(ctx).edit(_memory(ctx).full_id(memory_id), args.text)], args.json)
     return 0
 
 
 def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
-    memory_id = _memory_id(args.id)
+    memory_id = _memory(ctx).full_id(_memory_id(args.id))
     _memory(ctx).forget(memory_id)
     if args.json:
-        print_json({"forgotten": args.id})
+        print_json({"forgotten": memory_id})
     else:
-        err(f"Forgot {args.id}.")
+        err(f"Forgot {memory_id}.")
     return 0
 
 

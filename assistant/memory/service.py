@@ -199,6 +199,20 @@ class MemoryService:
             raise MemoryNotFoundError(f"There is no memory with id {memory_id}.")
         return MemoryItem.from_mem0(row)
 
+    def full_id(self, typed: str) -> str:
+        """The id of the memory ``typed`` names: its id, or the start of one (``hearth memory list`` shows ids
+        of 36 characters; "There is no memory with id 1162eb81" answered the first 8, as git takes them)."""
+        ids = [m.id for m in self.list(include_superseded=True)]
+        if typed in ids:
+            return typed
+        starting = [i for i in ids if i.startswith(typed.lower())] if len(typed) >= 4 else []
+        if len(starting) > 1:
+            raise InputError(f"{typed} is the start of {len(starting)} memories' ids ({', '.join(starting[:3])}…): "
+                             "type more of it.")
+        if not starting:
+            raise MemoryNotFoundError(f"There is no memory with id {typed}.")
+        return starting[0]
+
     def search(self, text: str, k: int = 5, min_cosine: float = -1.0) -> builtins.list[MemoryItem]:
         """The ``k`` active memories closest to ``text``, at least ``min_cosine`` similar (superseded and
         forgotten ones never come back)."""

@@ -13,6 +13,7 @@ from assistant.cli.context import CliContext
 from assistant.config import KnowledgeSettings
 from assistant.errors import HearthError
 from assistant.knowledge import SentenceTransformerEmbedder
+from assistant.paths import get_paths
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +65,10 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path, monkeypatch: 
     found = json.loads(hearth("memory", "search", "CELLO", "--json")[1])
     assert found[0]["text"] == "User plays the cello"
 
-    code, out = hearth("memory", "edit", oslo["id"], "User lives in Bergen", "--json")
+    # by the start of its id, as `git` takes a commit's (the first 8 were "There is no memory with id …")
+    code, out = hearth("memory", "edit", oslo["id"][:8], "User lives in Bergen", "--json")
     assert json.loads(out)[0]["text"] == "User lives in Bergen"
-    code, out = hearth("memory", "forget", oslo["id"], "--json")
+    code, out = hearth("memory", "forget", oslo["id"][:8], "--json")
     assert code == 0 and json.loads(out) == {"forgotten": oslo["id"]}
     assert hearth("memory", "forget", oslo["id"])[0] == 4  # not found
 
@@ -81,6 +83,12 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path, monkeypatch: 
     assert code == 0 and json.loads(out) == {"forgotten": 1}
     code, out = hearth("memory", "status", "--json")
     assert json.loads(out) == {"enabled": True, "memories": 0, "superseded": 0, "pending_turns": 0, "failed_turns": 0}
+    # memory switched off: an added memory is kept, and that is said (it was kept without a word, and never used)
+    settings = get_paths().settings_file
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text("[memory]\nenabled = false\n")
+    assert hearth("memory", "add", "User likes jazz")[0] == 0
+    assert "memory is switched off: this is kept, and answers use it once memory is on" in hearth.err, hearth.err
 
 
 def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_embedder) -> None:
