@@ -65,6 +65,9 @@ class ChatController(QObject):
         self._detached = False  # the answer in flight was stopped because its chat left the screen
         self._replacing = False  # the running turn replaces a saved one (regenerate, edit and resend)
         self.editing: MessageWidget | None = None
+        #: the memory chip's choice for this chat: True, or False when the user chose incognito (it stays for the
+        #: chat: it applied to one message, and the next, typed in the same private mood, was learned)
+        self.chat_memory = True
         self._queued: str | None = None  # a message sent while a stopped answer was ending
         self._queued_note = ""  # what the banner says once the queued message has started (why it moved)
         self._reloading = False  # the open chat is being read again (a replaced turn was kept)
@@ -83,6 +86,7 @@ class ChatController(QObject):
         self._render.timeout.connect(self._flush)
         composer.sendRequested.connect(self.send)
         composer.stopRequested.connect(self.stop)
+        composer.memoryChosen.connect(self._memory_chosen)
         composer.editCancelled.connect(self.cancel_edit)
         view.olderRequested.connect(self._show_older)
 
@@ -91,10 +95,17 @@ class ChatController(QObject):
         return self.cancel is not None
 
     # --- conversations -------------------------------------------------------------------------------
+    def _memory_chosen(self, on: bool) -> None:
+        """The user clicked the memory chip: the chat's choice from now on (not while an edit shows the edited
+        question's own)."""
+        if self.editing is None:
+            self.chat_memory = on
+
     def new_chat(self) -> None:
         self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
         self._detach()
         self.conversation_id = None
+        self.chat_memory = True  # a new chat remembers, until the chip says otherwise
         self._set_editing(None)
         self._older = []
         self.view.clear()
@@ -138,6 +149,9 @@ class ChatController(QObject):
             # are ticked, so a follow-up is answered as the chat was asked; it was answered from whatever the box
             # had ticked for another chat (often nothing: a follow-up in a chat about a folder got no sources)
             self.composer.select_collections(list(self.assistant.history.asked_from(messages)))
+            # and it goes on incognito if its last question was asked so
+            asked = next((m for m in reversed(messages) if m.role == "user"), None)
+            self.chat_memory = not (asked is not None and asked.incognito)
         self.conversation_id = conversation_id
         self._set_editing(None)
         self.view.clear()
@@ -181,11 +195,11 @@ class ChatController(QObject):
         if self.generating:  # sent right after Stop, while the stopped answer ends: sent once it has
             self._queued = text
             return
-        replace = self.editing
+        replace, use_memory = self.editing, self.composer.use_memory()  # as the chip shows it, edit or not
         self._set_editing(None)
         if replace is not None and replace.message_id is not None:
             self.view.remove_from(replace)
-        self._start(text, replace.message_id if replace is not None else None, self.composer.use_memory(),
+        self._start(text, replace.message_id if replace is not None else None, use_memory,
                     tuple(self.composer.selected_collections()))
 
     def catch_up(self) -> None:
@@ -216,7 +230,6 @@ class ChatController(QObject):
         # a question asked incognito stays so: Regenerate took the chip's default and memory learned it
         use_memory = self.composer.use_memory() and not question.incognito
         self._set_editing(None)  # an edit of this question ends here; its draft stays in the box to send anew
-        self.composer.set_use_memory(True)  # the chip's incognito applies to one message, this one
         self.composer.edit.setFocus()  # the Regenerate button pressed from the keyboard goes with its message
         self.view.remove_from(question)
         # asked again as it was asked: from the collections it was answered from (the core keeps them), not from
@@ -234,14 +247,13 @@ class ChatController(QObject):
         """Leave the edit: the last question stays as it was, and the composer is emptied of its draft."""
         if self.editing is not None:
             self._set_editing(None)
-            self.composer.set_use_memory(True)
             self.composer.edit.clear()
 
     def _set_editing(self, question: MessageWidget | None) -> None:
         self.editing = question
         self.composer.set_editing(question is not None)
-        if question is not None:  # the chip shows how the edit will be sent: one asked incognito stays so
-            self.composer.set_use_memory(not question.incognito)
+        # the chip shows how the edit will be sent (one asked incognito stays so), then the chat's choice again
+        self.composer.set_use_memory(not question.incognito if question is not None else self.chat_memory)
 
     def escape(self) -> None:
         """Esc undoes the nearest thing: stops the answer, else leaves an edit, else closes the source panel."""

@@ -1,5 +1,5 @@
 """The composer: multi-line prompt (Enter sends, Shift+Enter breaks the line), Send/Stop, the
-"answer from these folders" selector and the memory toggle for the next message (incognito)."""
+"answer from these folders" selector and the memory toggle for the chat (incognito)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ MAX_LINES = 10
 PLACEHOLDER = "Ask Hearth anything…  (Enter sends, Shift+Enter for a new line)"
 SHORT_PLACEHOLDER = "Ask Hearth anything…"
 
+
+#: The memory chip's tooltip while memory is on (it stays as chosen for the chat: incognito applied to one
+#: message, and the next one, typed in the same private mood, was learned).
+_MEMORY_ON_TIP = "Memory is on in this chat (click for incognito)"
 
 class PromptEdit(QPlainTextEdit):
     submitted = Signal()
@@ -57,6 +61,7 @@ class Composer(QFrame):
     sendRequested = Signal(str)
     stopRequested = Signal()
     editCancelled = Signal()
+    memoryChosen = Signal(bool)  # the user clicked the memory chip: True for memory on, False for incognito
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,13 +86,13 @@ class Composer(QFrame):
         self.sources.setAccessibleName("Answer from these folders")
         self.sources_menu = QMenu(self.sources)
         self.sources.setMenu(self.sources_menu)
-        self.memory = tool_button("memory", "Memory is on for the next message (click for incognito)",
-                                  checkable=True, text="Memory on")
+        self.memory = tool_button("memory", _MEMORY_ON_TIP, checkable=True, text="Memory on")
         self.memory.setChecked(True)
         self.memory_available = True  # False while memory is off in Settings (set_memory_available)
         # its words are its state ("Memory on", "Incognito"): whole at any width, the folder list shortens first
         self.memory.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.memory.toggled.connect(self._memory_toggled)
+        self.memory.clicked.connect(self.memoryChosen)
         self.set_collections([])
 
         # Shown while the last question is being edited: sending then replaces that turn, which nothing on
@@ -155,7 +160,7 @@ class Composer(QFrame):
         return self.memory.isChecked()
 
     def set_use_memory(self, on: bool) -> None:
-        """The chip's choice for the next message (an edit of a question asked incognito starts incognito)."""
+        """The chip's choice: the chat's (see ``ChatController``), or an edited question's while it is edited."""
         self.memory.setChecked(on)
 
     def set_memory_available(self, available: bool) -> None:
@@ -172,9 +177,10 @@ class Composer(QFrame):
             self._show_memory("incognito", "Memory off",
                               "Memory is off (Settings → Memory): answers neither use nor add memories")
         elif on:
-            self._show_memory("memory", "Memory on", "Memory is on for the next message (click for incognito)")
+            self._show_memory("memory", "Memory on", _MEMORY_ON_TIP)
         else:
-            self._show_memory("incognito", "Incognito", "Incognito: the next message neither uses nor adds memories")
+            self._show_memory("incognito", "Incognito", "Incognito: in this chat, messages neither use nor add "
+                              "memories (click for memory on)")
 
     def _show_memory(self, icon_name: str, text: str, tip: str) -> None:
         self.memory.setIcon(icon(icon_name))
@@ -206,7 +212,6 @@ class Composer(QFrame):
             return
         self.edit.clear()
         self.sendRequested.emit(text)
-        self.set_use_memory(True)  # incognito applies to one message
 
     def set_editing(self, on: bool) -> None:
         self.editing.setVisible(on)

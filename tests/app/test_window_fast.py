@@ -862,8 +862,9 @@ class QueuedMemory:
         pass
 
 
-def test_an_incognito_question_stays_incognito_when_regenerated_or_edited(qtbot: QtBot) -> None:
-    """Regenerate sent an incognito question again with the chip's default, "Memory on": memory learned it."""
+def test_an_incognito_chat_stays_incognito_and_its_questions_when_regenerated_or_edited(qtbot: QtBot) -> None:
+    """Regenerate sent an incognito question again with the chip's default, "Memory on": memory learned it. And
+    the chip went back to "Memory on" after one message: the next, typed in the same private mood, was learned."""
     memory = QueuedMemory()
 
     def opener() -> Assistant:
@@ -877,28 +878,33 @@ def test_an_incognito_question_stays_incognito_when_regenerated_or_edited(qtbot:
     chip.click()
     assert chip.text() == "Incognito"
     send(qtbot, window, "Our parrot is called Zazu.")
-    assert chip.text() == "Memory on"  # the chip's choice is for one message
+    assert chip.text() == "Incognito"  # the chip's choice is for the chat
+    send(qtbot, window, "We also have a cat called Mo.")
     chat.regenerate()
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
-    assert memory.queued == [] and chip.text() == "Memory on"
+    assert memory.queued == [] and chip.text() == "Incognito"
     chat.edit_last()
     assert chip.text() == "Incognito"  # the edit is sent as the question was asked, and the chip says so
     chat.cancel_edit()
-    assert chip.text() == "Memory on"
-    chat.new_chat()
-    chat.open_conversation(history.list_conversations()[0].id)  # read back from the history
-    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 2, timeout=10_000)
-    chat.edit_last()
     assert chip.text() == "Incognito"
-    send(qtbot, window, "Our parrot is called Kiwi.")
-    assert memory.queued == [] and history.messages(chat.conversation_id)[0].incognito
+    chat.new_chat()
+    assert chip.text() == "Memory on"  # a new chat remembers
+    chat.open_conversation(history.list_conversations()[0].id)  # read back from the history: it goes on as asked
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 4, timeout=10_000)
+    assert chip.text() == "Incognito"
+    chip.click()  # the user shares from here on
     chat.edit_last()
-    chip.click()  # the user shares this one after all
-    send(qtbot, window, "Our parrot is called Kiwi.")
-    assert memory.queued == ["Our parrot is called Kiwi."]
+    assert chip.text() == "Incognito"  # the question edited was asked incognito: sent so again
+    send(qtbot, window, "We also have a cat called Kiwi.")
+    assert memory.queued == [] and history.messages(chat.conversation_id)[2].incognito
+    assert chip.text() == "Memory on"  # the chat's choice again, after the edit
+    chat.edit_last()
+    chip.click()  # and this one is shared after all
+    send(qtbot, window, "We also have a cat called Kiwi.")
+    assert memory.queued == ["We also have a cat called Kiwi."]
     chat.regenerate()
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
-    assert memory.queued == ["Our parrot is called Kiwi."] * 2
+    assert memory.queued == ["We also have a cat called Kiwi."] * 2
     window.close()
 
 
