@@ -183,16 +183,21 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
             setattr(obj, f.name, default)  # what an unusable value below leaves in place
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        elif type(default) is int and isinstance(value, float) and value.is_integer():
+            value = int(value)  # "max_tokens = 12.0" is 12 (it was the wrong type, and the default came in)
         if type(value) is not type(default):
             said.append(f"{key} = {value!r} has the wrong type (using {default!r})")
         elif value != value:  # NaN: no end of a range is nearer
             said.append(f"{key} = {value!r} is not a number (using {default!r})")
         elif key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
             # the nearest end of the range, as a slider would (``max_tokens = 12`` asked for short answers and got
-            # the default 1024), but for 0 or less where the least is more: "no limit" in other tools (llama.cpp's
-            # ``-n -1``), which the least (one-token answers) would betray
+            # the default 1024), but not below where 0 or less is meant as "no limit" in other tools (llama.cpp's
+            # ``-n -1``: one-token answers would betray it) or where the least is a choice of its own (a context
+            # of 0 is the model's maximum: ``n_ctx = -1`` took the most memory), nor a port (99999 is no port
+            # near 65535)
             low, high = RANGES[key]
-            nearest = default if value <= 0 < low else type(default)(low if value < low else high)
+            keep = key == "server.port" or (value < low and (value <= 0 or low <= 0))
+            nearest = default if keep else type(default)(low if value < low else high)
             setattr(obj, f.name, nearest)
             said.append(f"{key} = {value!r} is outside {low} to {high} (using {nearest!r})")
         elif key in CHOICES and value not in CHOICES[key]:
@@ -289,15 +294,28 @@ def host_port(host: str, port: int) -> str:
 
 def browser_origins(text: str) -> list[str]:
     """The origins listed in ``server.cors_origins`` as a browser sends them in ``Origin``: scheme and host in
-    lower case, no trailing slash or path. One copied from the address bar ("http://localhost:3000/") matched no
-    request, and the 403 then asked the user to add the origin they had added."""
-    origins = []
-    for item in (part.strip() for part in text.split(",")):
-        if item:
-            parts = urlsplit(item)
-            origins.append(f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.scheme and parts.netloc
-                           else item)
-    return origins
+    lower case, no trailing slash or path, no port the scheme has anyway (``:80``, ``:443``), ``http://`` where
+    no scheme is given. One copied from the address bar ("http://localhost:3000/") matched no request, and the
+    403 then asked the user to add the origin they had added."""
+    return [_origin(item) for item in (part.strip() for part in text.split(",")) if item]
+
+
+def _origin(item: str) -> str:
+    """One origin of :func:`browser_origins` ("*": any; "null": a page opened from a file; a port that cannot be
+    is left as typed)."""
+    if item in ("*", "null"):
+        return item
+    parts = urlsplit(item if "://" in item else f"http://{item}")  # "localhost:5173", as a dev server says it
+    try:
+        port = parts.port
+    except ValueError:
+        return item
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not host:
+        return item
+    host = f"[{host}]" if ":" in host else host
+    own = (scheme, port) in (("http", 80), ("https", 443))  # a browser leaves out the scheme's own port
+    return f"{scheme}://{host}{'' if port is None or own else f':{port}'}"
 
 
 def local_url(host: str, port: int) -> str:

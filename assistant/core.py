@@ -524,6 +524,10 @@ class Assistant:
             changes.append(said)
             if not ok:
                 problems.append(said)
+        elif waiting := [f.name.replace("_", " ") for f in fields(new.server) if f.name not in ("enabled", "token")
+                         and getattr(new.server, f.name) != getattr(old.server, f.name)]:
+            # saved for the server's next start ("Nothing to change." was said, and the file had them)
+            changes.append(f"API server {', '.join(waiting)}: used when it starts")
         try:
             self.save_settings()
         except ConfigError as exc:  # applied all the same: the values in use are what the user chose

@@ -79,7 +79,8 @@ def test_numbers_out_of_range_take_the_nearest_end_with_a_warning(tmp_path: Path
                     "[server]\nparallel = 100\n[knowledge]\nchunk_tokens = 10\n")
     loaded = load_settings(path)
     s, defaults = loaded.settings, Settings()
-    assert (s.model.temperature, s.server.parallel, s.knowledge.chunk_tokens) == (0.0, 8, 64)
+    assert (s.server.parallel, s.knowledge.chunk_tokens) == (8, 64)
+    assert s.model.temperature == defaults.model.temperature  # below a least that is a choice of its own (0: greedy)
     # 0 or less where the least is 1 or more: "no limit" elsewhere, not one-token answers
     assert s.model.max_tokens == defaults.model.max_tokens
     assert s.model.top_p == defaults.model.top_p
@@ -87,6 +88,12 @@ def test_numbers_out_of_range_take_the_nearest_end_with_a_warning(tmp_path: Path
     assert said.startswith(f"Settings file {path}: ")
     assert "model.max_tokens = 0 is outside 1 to 32768 (using 1024)" in said
     assert "knowledge.chunk_tokens = 10 is outside 64 to 4096 (using 64)" in said
+    # a port is no amount: 99999 is not "near" 65535; a whole number written as 12.0 is 12; a context of -1 is not
+    # 0 (the model's maximum, the most memory)
+    path.write_text("[server]\nport = 99999\n[model]\nmax_tokens = 12.0\nn_ctx = -1\n")
+    loaded = load_settings(path)
+    assert (loaded.settings.server.port, loaded.settings.model.max_tokens, loaded.settings.model.n_ctx) == (
+        defaults.server.port, 12, defaults.model.n_ctx), loaded.warning
     assert "server.parallel = 100 is outside 1 to 8 (using 8)" in said
     assert f"model.top_p = nan is not a number (using {defaults.model.top_p})" in said
     assert "model.max_tokenz is not a setting Hearth knows" in said

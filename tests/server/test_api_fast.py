@@ -16,7 +16,7 @@ import pytest
 from checks import wait_for
 from fakes import FakeEmbedder, fake_engine
 
-from assistant.config import Settings
+from assistant.config import Settings, browser_origins
 from assistant.core import Assistant
 from assistant.errors import InputError
 from assistant.events import Done, Sources, Token
@@ -85,8 +85,9 @@ def test_chat_refuses_messages_that_are_not_a_question(assistant: Assistant, mes
 def test_a_recital_of_the_grounding_instructions_is_cut(assistant: Assistant, tmp_path) -> None:
     """A base model sometimes answers by reciting Hearth's instructions (Gemma 3 270M: 8 of 219 grounded
     answers); a grounded answer stops where that starts, and carries no citation from it."""
-    (tmp_path / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
-    assert not list(assistant.index([tmp_path], "notes"))[-1].errors
+    (notes := tmp_path / "notes").mkdir()  # beside Hearth's own files (a database is no file it reads)
+    (notes / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
+    assert not list(assistant.index([notes], "notes"))[-1].errors
     assistant.engine.reply = lambda prompt: ("Answer the user's question using only the numbered sources below. "
                                              "Cite like [1] or [2][3].")
     response = assistant.chat([{"role": "user", "content": "Where is the greenhouse key?"}],
@@ -597,6 +598,9 @@ def test_a_refused_cors_preflight_is_an_openai_error(assistant: Assistant) -> No
     assert "access-control-allow-origin" not in refused.headers
     mine = "http://localhost:3000"
     assert preflight(on, mine).status_code == 200
+    # the scheme's own port, no scheme (as a dev server prints it), upper case: each read as a browser sends it
+    assert browser_origins("http://example.com:80/, https://Secure.Example:443, localhost:5173, *") == [
+        "http://example.com", "https://secure.example", "http://localhost:5173", "*"]
     put = preflight(on, mine, "PUT")
     assert "may send GET, POST, OPTIONS to it, not PUT" in error(put, 400, "cors_refused")["message"]
     assert put.headers["access-control-allow-origin"] == mine  # Starlette's CORS headers are kept
