@@ -529,7 +529,7 @@ class SettingsDialog(QDialog):
             elif _usable(candidate):
                 text = f"{candidate.shown}{mark}{size}"
             else:
-                text = f"{candidate.name}: {_short(candidate.reason or 'cannot draft for this model', candidate.name)}"
+                text = f"{candidate.shown}: {_short(candidate.reason or 'cannot draft for this model', candidate.name)}"
             tip = str(candidate.path) if _usable(candidate) else candidate.reason or "cannot draft for this model"
             box.addItem(text, str(candidate.path) if _usable(candidate) else "")
             row = box.count() - 1

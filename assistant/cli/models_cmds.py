@@ -75,7 +75,7 @@ def _entry_text(e: LibraryEntry, in_use: bool) -> str:
         return f"✗ {e.file}  ({e.source}{', in use' if in_use else ''})  {e.error}\n  {e.path}"
     i = e.info
     template = "chat template" if i.has_chat_template else "no chat template (base model)"
-    return (f"{'▶' if in_use else '•'} {e.name}  {i.architecture} {i.params_label()} {i.quantization}  "
+    return (f"{'▶' if in_use else '•'} {e.shown}  {i.architecture} {i.params_label()} {i.quantization}  "
             f"{i.file_size / 1e6:.0f} MB  ctx {i.context_length}  {template}  vocab {i.vocab_fingerprint}  "
             f"({e.source}{', in use' if in_use else ''})\n  {e.fit.said()}\n  {e.path}")
 

@@ -85,7 +85,7 @@ class LibraryEntry:
 
     def to_dict(self) -> dict[str, Any]:
         base = self.info.to_dict() if self.info else {"path": str(self.path), "name": self.path.stem}
-        return base | {"file": self.file, "source": self.source, "error": self.error,
+        return base | {"shown": self.shown, "file": self.file, "source": self.source, "error": self.error,
                        "fit": self.fit.to_dict() if self.fit else None,
                        "self_draft": asdict(self.self_draft) if self.self_draft else None}
 
@@ -185,8 +185,8 @@ class ModelLibrary:
             return real_path(direct)  # with "not found", it could not be removed by any name
         if key and (files := [p for p in paths if key in (p.name.lower(), p.stem.lower())]):
             return _only(name, files)
-        named = {p: _shown_name(p) for p in paths}
-        for matches in ([p for p, n in named.items() if n.lower() == key],
+        plain, named = _shown_names(paths)
+        for matches in ([p for p, n in named.items() if key in (n.lower(), plain[p].lower())],
                         [p for p, n in named.items() if key in n.lower() or key in p.name.lower()]):
             if key and matches:
                 return _only(name, matches, named)
@@ -267,11 +267,20 @@ class ModelLibrary:
         raise ModelLibraryError(f"{path} is not in the library.")
 
 
-def _shown_name(path: Path) -> str:
-    try:
-        return read_model_info(path).name
-    except ModelLoadError:
-        return path.stem
+def _shown_names(paths: list[Path]) -> tuple[dict[Path, str], dict[Path, str]]:
+    """Each model's human name (the stem of an unreadable file), and its name as the lists show it: with its
+    precision where another has the same name, as :attr:`LibraryEntry.shown` (the window showed "SmolLM2 135M
+    Instruct Q8_0", which no command took)."""
+    infos: dict[Path, ModelInfo | None] = {}
+    for path in paths:
+        try:
+            infos[path] = read_model_info(path)
+        except ModelLoadError:
+            infos[path] = None
+    plain = {p: info.name if info else p.stem for p, info in infos.items()}
+    count = Counter(plain.values())
+    return plain, {p: f"{n} {info.quantization}" if count[n] > 1 and (info := infos[p]) else n
+                   for p, n in plain.items()}
 
 
 def _only(name: str, matches: list[Path], named: dict[Path, str] | None = None) -> Path:

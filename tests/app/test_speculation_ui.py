@@ -123,7 +123,7 @@ def test_model_page_lists_the_modes_and_greys_drafts_that_cannot_draft_with_the_
     assert rows[0] == ("Automatic (no draft model yet)", True, rows[0][2])  # nothing here can draft for SmolLM2
     gemma = next(row for row in rows if row[0].startswith("Gemma 3 270M"))
     assert not gemma[1]  # greyed: another vocabulary
-    assert gemma[0] == "Gemma 3 270M: vocabulary differs from SmolLM2 135M Instruct's"
+    assert gemma[0] == "Gemma 3 270M Q4_K_M: vocabulary differs from SmolLM2 135M Instruct's"  # its precision too
     assert "262144" in gemma[2] and "drafted tokens would mean other text" in gemma[2]  # all of it in the tooltip
     self_draft = next(row for row in rows if "self-draft" in row[0])
     assert not self_draft[1] and "already Q4_1" in self_draft[2]  # a Q4_1 gets no lower-bit copy, and says why

@@ -319,3 +319,17 @@ def test_an_empty_folder_added_says_it_holds_no_model_and_removing_a_stranger_fo
     assert hearth("models", "remove", str(empty), home=hearth_home).returncode == 0
     again = hearth("models", "remove", str(empty), home=hearth_home)
     assert again.returncode == 3 and "is not a folder of the library" in again.stderr, again.stderr
+
+
+def test_two_precisions_of_one_model_are_named_with_it(hearth_home: Path, smollm2_q8_path: Path) -> None:
+    """The window showed "SmolLM2 135M Instruct Q8_0", which no command took ("No model file SmolLM2 135M Instruct
+    Q8_0 and no model named …"), and `models list` named both "SmolLM2 135M Instruct"."""
+    assert hearth("models", "add", str(smollm2_q8_path), home=hearth_home).returncode == 0
+    listed = hearth("models", "list", home=hearth_home).stdout
+    assert "• SmolLM2 135M Instruct Q8_0  " in listed and "▶ SmolLM2 135M Instruct Q4_1  " in listed, listed
+    used = hearth("models", "use", "SmolLM2 135M Instruct Q8_0", home=hearth_home)
+    assert used.returncode == 0 and "Now using SmolLM2 135M Instruct (Q8_0)" in used.stdout, used.stderr
+    out = hearth("models", "use", "smollm2 135m instruct", home=hearth_home)  # the name both have
+    assert out.returncode == 2 and ("matches several models: SmolLM2 135M Instruct Q8_0 "
+                                    "(SmolLM2-135M-Instruct-Q8_0.gguf); SmolLM2 135M Instruct Q4_1") in out.stderr
+    assert hearth("models", "use", "instruct q4_1", home=hearth_home).returncode == 0
