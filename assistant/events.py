@@ -164,6 +164,9 @@ class Progress:
     #: An indexing run's files read for the first time, read again for new content, and gone (its last event):
     #: a re-run that found nothing new printed the same summary as the first run.
     changes: tuple[int, int, int] | None = None
+    #: Files of types Hearth does not read, beside those it read, in words ("5 files of types Hearth does not
+    #: read (.jpg, .zip)"): not skipped files (they were "1 skipped", listed above 5 files), but left out.
+    left_out: str = ""
 
 
 def changes_text(progress: Progress) -> str:

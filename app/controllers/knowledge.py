@@ -117,7 +117,9 @@ class KnowledgeController(QObject):
         if info is not None and not self.indexing:  # the counts `hearth index` prints: files held, files skipped
             files, skipped = counted(info.files, "file"), f", {len(self.errors)} skipped" if self.errors else ""
             changes = f" ({changes_text(self.last)})" if self.last is not None and self.last.changes else ""
-            self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}." if complete else
+            # files it cannot read, beside those it read: said apart from the skipped ones (they were "1 skipped")
+            left_out = f" Left out: {self.last.left_out}." if self.last is not None and self.last.left_out else ""
+            self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}.{left_out}" if complete else
                               f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)
         gone = {c.name for c in self.model.items()} - {c.name for c in infos}
         if self.panel.collection in gone and not self.indexing and self.syncing is None:

@@ -153,6 +153,7 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         "seconds": round(time.monotonic() - start, 2), "watched": info.watched,
         **dict(zip(("added", "changed", "removed"), last.changes or (None, None, None), strict=True)),
         "skipped": [{"path": p, "reason": r} for p, r in last.errors],
+        "left_out": last.left_out or None,
     }
     if args.json:
         print_json(result)
@@ -163,6 +164,8 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
               f"{result['seconds']} s{changes}{watched}); {len(last.errors)} skipped")
         for path, reason in last.errors:
             print(f"  skipped {one_line(path)}: {reason}")
+        if last.left_out:
+            print(f"  left out: {last.left_out}")
     # a path named that does not exist (a typo beside real folders) fails the command, as `ls a typo` does
     return InputError.exit_code if any(not Path(p).expanduser().exists() for p in args.paths) else 0
 

@@ -42,8 +42,21 @@ class ScanResult:
     unknown: list[str] = field(default_factory=list)
     #: found files reached through a link (their entries said so as they were listed)
     links: set[str] = field(default_factory=set)
-    #: files of types Hearth does not read, by extension: said in one entry of ``skipped``
+    #: files of types Hearth does not read, by extension: said in :attr:`left_out` (in ``skipped`` when nothing
+    #: else was found)
     unsupported: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def left_out(self) -> str:
+        """The files of types Hearth does not read, in words, when others were found; "" when none."""
+        if not self.unsupported or not self.files:
+            return ""
+        count = self.unsupported.total()
+        return f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({self._kinds()})"
+
+    def _kinds(self) -> str:
+        most = sorted(self.unsupported.items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
+        return ", ".join(kind for kind, _ in most[:5]) + (", …" if len(most) > 5 else "")
 
 
 def source_path(source: str | Path) -> Path:
@@ -97,14 +110,10 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
         else:
             result.skipped.append((shown(root), "unsupported file type"))
     _drop_links_to_found_files(result)
-    if result.unsupported and result.roots:  # one line for them all: "0 files, 0 skipped" said nothing at all,
-        # and an .eml or a .zip beside files that were read was left out without a word
-        most = sorted(result.unsupported.items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
-        kinds = ", ".join(kind for kind, _ in most[:5]) + (", …" if len(most) > 5 else "")
-        count = result.unsupported.total()
-        why = (f"no file of a type Hearth reads: {count:,} other file(s) ({kinds})" if not result.files else
-               f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({kinds})")
-        result.skipped.append((", ".join(result.roots), why))
+    if not result.files and result.unsupported and result.roots:  # "0 files, 0 skipped" said nothing at all
+        result.skipped.append((", ".join(result.roots), f"no file of a type Hearth reads: "
+                                                        f"{result.unsupported.total():,} other file(s) "
+                                                        f"({result._kinds()})"))
     return result
 
 

@@ -82,6 +82,7 @@ class _Tally:
     read_s: float = 0.0
     reading_since: float | None = None
     read_bytes: int = 0
+    left_out: str = ""  # see Progress.left_out
 
     def event(self, message: str, item: str = "", item_done: int = 0, item_total: int = 0,
               item_files: int = 1, item_cut: float | None = None) -> Progress:
@@ -99,7 +100,7 @@ class _Tally:
         share = min(1.0, done / self.work_bytes) if self.work_bytes else None
         return Progress(JOB, self.done_files, self.total_files, "files", rate=rate, eta_s=eta, message=message,
                         errors=tuple(self.errors), item=item, item_done=item_done, item_total=item_total,
-                        item_files=item_files, item_cut=item_cut, share=share)
+                        item_files=item_files, item_cut=item_cut, share=share, left_out=self.left_out)
 
 
 class IndexJob:
@@ -155,7 +156,8 @@ class IndexJob:
         todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
         # what the scan skipped (a link to nothing, a file over the size limit) is counted as done, as a file
         # read and skipped is: "89 / 89 files" stood under "85 files indexed, 6 skipped"
-        tally = _Tally(len(found.files) + len(found.skipped), sum(f.size for f in todo), errors=list(found.skipped))
+        tally = _Tally(len(found.files) + len(found.skipped), sum(f.size for f in todo), errors=list(found.skipped),
+                       left_out=found.left_out)
         tally.done_files = len(found.files) - len(todo) + len(found.skipped)
         still_bad = {f.path for f in found.files} - {f.path for f in todo}
         tally.errors += [(p, s.error) for p, s in known.items() if s.error and p in still_bad]

@@ -37,6 +37,7 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     (folder / "spare-key.txt").write_text("The spare key to the house is hidden under the blue flowerpot.\n")
     (folder / "wifi.txt").write_text("The wifi password is written on the back of the router.\n")
     (folder / "garbage.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")  # a type Hearth does not read: left out, and said so
     write_settings(max_tokens=32)
     window = make_window()
     drop(window, folder)
@@ -48,7 +49,8 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=120_000)
     assert panel.bar.value() == panel.bar.maximum() > 0 and "ready" in panel.title.text()
     # the counts `hearth index` prints: the garbage PDF is skipped, not counted as indexed (it said "3 files")
-    qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (2 added).")
+    qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (2 added). "
+                            "Left out: 1 file of types Hearth does not read (.jpg).")
     assert panel.errors_button.isVisible() and window.ctl.knowledge.errors[0][0].endswith("garbage.pdf")
     qtbot.waitUntil(lambda: window.composer.selected_collections() == ["household"])
     assert [c.name for c in window.collections_model.items()] == ["household"]
@@ -82,7 +84,7 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert dialog.name.currentText() == "household"
     dialog.accept()
     qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (nothing "
-                    "changed).", timeout=60_000)
+                    "changed). Left out: 1 file of types Hearth does not read (.jpg).", timeout=60_000)
 
     # the cited file renamed, and the folder synced: the first answer's chip opens it under its new name (it said
     # only "File not found", though the index knew where the passage was)
