@@ -1024,8 +1024,12 @@ class Assistant:
                  infos: Sequence[CollectionInfo] | None = None) -> list[Overlap]:
         """Where ``paths`` hold files a collection (other than ``into``) holds already, for the front ends to
         say before indexing them (``infos``: the collections as the front end lists them, else read now)."""
+        from assistant.knowledge.loaders import is_supported
         from assistant.knowledge.records import overlaps
 
+        # a file Hearth does not read is in no collection ("tool.exe is already in collection 'mixed'", then
+        # "Hearth has no reader for 'tool.exe'")
+        paths = [p for p in paths if not Path(p).is_file() or is_supported(Path(p))]
         return overlaps(paths, self.collections() if infos is None else infos, into)
 
     def rename_collection(self, name: str, new: str) -> CollectionInfo:

@@ -591,6 +591,11 @@ def test_a_folder_already_in_another_collection_is_said_before_it_is_indexed_aga
     assert cli.main(["index", str(docs / "sub"), "-c", "bikes"]) == 0  # a re-sync of what was chosen: no note
     assert cli.main(["index", str(docs / "sub"), "-c", "docs"]) == 0  # into the collection holding it: no note
     assert "note:" not in capsys.readouterr().err
+    # a file Hearth does not read is in no collection: refused, without "already in collection 'docs'" first
+    (docs / "tool.exe").write_bytes(b"MZ\x90\x00")
+    assert cli.main(["index", str(docs / "tool.exe"), "-c", "single"]) != 0
+    err = capsys.readouterr().err
+    assert "note:" not in err and "no reader for 'tool.exe'" in err, err
     assert cli.main(["index", str(docs.parent), "-c", "all"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert f"note: {docs.parent.name} holds {docs}, already indexed in collection 'docs': 'all' gets a second " \
