@@ -111,6 +111,7 @@ class ChatController(QObject):
         self.view.clear()
         self.panel.hide()
         self.status.set_context(0)
+        self.status.clear_answer_stats()  # the last chat's speed stood beside "context 0"
         self.composer.edit.setFocus()
         self.conversationChanged.emit(None)
 

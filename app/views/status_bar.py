@@ -148,8 +148,8 @@ class StatusBar(QStatusBar):
         self.speed.setText(f"{tokens_per_s:.1f} tok/s · TTFT {ttft_s * 1000:.0f} ms")
 
     def clear_answer_stats(self) -> None:
-        """A model (re)loaded: the last answer's speed and speculation described the one before (they stayed
-        beside the new model's name after a switch)."""
+        """A model (re)loaded, or a new chat: the last answer's speed and speculation described the one before
+        (they stayed beside the new model's name after a switch, and beside a new chat's "context 0")."""
         self.speed.setText("")
         self.set_speculation(None, asked="off")  # nothing to report: hidden
 

@@ -305,8 +305,10 @@ def test_an_edit_left_by_going_to_another_chat_empties_the_box(qtbot: QtBot) -> 
     first = window.ctl.chat.conversation_id
     window.ctl.chat.edit_last()
     assert window.composer.edit.toPlainText() == "Tell me about cats." and window.ctl.chat.editing is not None
+    assert "tok/s" in window.status.speed.text()
     window.ctl.chat.new_chat()
     assert window.composer.edit.toPlainText() == "" and window.ctl.chat.editing is None
+    assert window.status.speed.text() == ""  # the last chat's speed stood beside "context 0"
     send(qtbot, window, "Tell me about dogs.")
     window.ctl.chat.edit_last()
     window.ctl.chat.open_conversation(first)
