@@ -21,7 +21,7 @@ from typing import Any
 # (the traceback runs through shibokensupport's feature_imported; a sweep saw it at 2 of 2 start-ups of one data
 # folder, not reproduced since). Complete, the lookup's import is a no-op. About 50 ms at start.
 import pydantic._internal._validators  # noqa: F401
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -30,7 +30,7 @@ from app.controllers.chat import ChatController
 from app.controllers.conversations import ConversationsController, conversation_model
 from app.controllers.doctor import DoctorController
 from app.controllers.knowledge import KnowledgeController, collection_model
-from app.controllers.memory import MemoryController, learning_text
+from app.controllers.memory import MemoryController, learning_text, remembered_text
 from app.controllers.model import ModelController
 from app.controllers.models import ModelsController
 from app.controllers.remote import RemoteController
@@ -47,9 +47,11 @@ from app.views.welcome import Setup
 from app.views.widgets import rescale_icons
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings
-from assistant.events import BackgroundEvent, CollectionSynced, SettingsReloaded
+from assistant.events import BackgroundEvent, CollectionSynced, MemoriesLearned, SettingsReloaded
 
 log = logging.getLogger(__name__)
+#: How long the status bar says what memory learning just stored ("Remembered: …").
+REMEMBERED_MS = 12_000
 
 
 def open_assistant() -> Any:
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
         self.learning.setObjectName("Muted")
         self.learning.setAccessibleName("Memory learning status")
         self.status.addPermanentWidget(self.learning)
+        self._remembered = ""  # what learning stored last, said for REMEMBERED_MS (see _background)
         self.bridge = BackgroundBridge()
         self.bridge.event.connect(self._background)
         self._unsubscribe: Callable[[], None] | None = None
@@ -216,11 +219,22 @@ class MainWindow(QMainWindow):
         if isinstance(event, SettingsReloaded):
             self.ctl.model.file_changed(event)
             return
-        text = learning_text(event)
+        if isinstance(event, MemoriesLearned):  # said for a while, over the idle status that follows at once
+            self._remembered = remembered_text(event.facts)
+            self.learning.setToolTip("\n".join(event.facts))
+            QTimer.singleShot(REMEMBERED_MS, lambda said=self._remembered: self._forget_remembered(said))
+            event = self.ctl.memory.status
+        text = learning_text(event) or self._remembered
         self.learning.setText(text)
         self.learning.setVisible(bool(text))
         self.ctl.memory.background(event)
         self.ctl.knowledge.background(event)
+
+    def _forget_remembered(self, said: str) -> None:
+        if self.ctl is not None and self._remembered == said:
+            self._remembered = ""
+            self.learning.setToolTip("")
+            self._background(self.ctl.memory.status)
 
     def _open_failed(self, message: str) -> None:
         self.status.set_model("Hearth could not start")

@@ -280,7 +280,15 @@ class CollectionSynced:
 
 
 #: What the core's background work tells its listeners (``Assistant.subscribe``).
-BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded
+@dataclass(frozen=True)
+class MemoriesLearned:
+    """Memory learning stored new facts from the user's messages: what the front ends say ("Remembered: …").
+    Nothing said it: the user had to open the memory manager and compare lists."""
+
+    facts: tuple[str, ...]
+
+
+BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded | MemoriesLearned
 
 
 Event = Token | Notice | Sources | MemoriesUsed | Saved | Done | Failed | Progress

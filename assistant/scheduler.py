@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import HearthError
-from assistant.events import BackgroundEvent, BackgroundStatus, Cancel, CollectionSynced, Progress
+from assistant.events import BackgroundEvent, BackgroundStatus, Cancel, CollectionSynced, MemoriesLearned, Progress
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class Learner(Protocol):
     def pending_count(self) -> int: ...
     def failed_count(self) -> int: ...
     def process_pending(self, cancel: threading.Event | None = None, limit: int | None = None) -> int: ...
+    def take_learned(self) -> list[str]: ...
 
 
 @dataclass
@@ -228,6 +229,8 @@ class Scheduler:
                     self._learning = True
                 self.publish()
                 learner.process_pending(cancel, limit=1)
+                if learned := learner.take_learned():
+                    self.publish(MemoriesLearned(tuple(learned)))
             except HearthError as exc:  # the store failed: the turn stays queued; say so and try later
                 log.warning("memory learning: %s", exc)
                 self._last_error = str(exc)

@@ -9,7 +9,7 @@ switched off still lists what was kept, to edit or forget.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,12 @@ def learning_text(status: BackgroundStatus) -> str:
         n = status.memory_pending
         return f"{n} message{'s' if n != 1 else ''} waiting to be learned from"
     return ""
+
+
+def remembered_text(facts: Sequence[str]) -> str:
+    """What learning just stored, for the status bar ("Remembered: User's dog is called Pretzel"): nothing said
+    it, so the user had to open the memory manager and compare lists."""
+    return f"Remembered: {facts[0]}" if len(facts) == 1 else f"Remembered {len(facts)} things: {'; '.join(facts)}"
 
 
 class MemoryController(QObject):

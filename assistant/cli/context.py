@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import RANGES
-from assistant.events import time_left
+from assistant.events import MemoriesLearned, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -51,7 +51,14 @@ class CliContext:
             learning = status.learning or (status.memory_pending and self._assistant.settings.memory.enabled)
             if self._assistant.scheduler.running and learning:
                 err("(finishing background work: learning from your messages…)")
+            # what it learns meanwhile is said, as the window's status bar says it (nothing said it)
+            self._assistant.scheduler.subscribe(_say_learned)
             self._assistant.close()
+
+
+def _say_learned(event: object) -> None:
+    if isinstance(event, MemoriesLearned):
+        err("\n".join(f"(remembered: {fact})" for fact in event.facts))
 
 
 def speaks_unicode(stream: object) -> bool:

@@ -113,6 +113,7 @@ class MemoryService:
             close_memory(self._mem0)
             raise
         self._lock = threading.RLock()
+        self._learned: builtins.list[str] = []  # facts learning stored since take_learned last looked
         self._told_language = False  # FOREIGN_NOTICE was given in this process
         #: Writes by other processes to a store on this computer (a Chroma server is shared: nothing to do)
         local = remote is None or not remote.chroma_url.strip()
@@ -319,7 +320,7 @@ class MemoryService:
                     for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
                         if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored,
-                                                   said=turn.user_text))
+                                                   said=turn.user_text, created=self._learned))
                     self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
                     self._queue.release(turn.id)
@@ -337,11 +338,13 @@ class MemoryService:
         return handled
 
     def _store(self, fact: str, conversation_id: str | None, llm: LLMBase | None,
-               cancel: threading.Event | None, siblings: Collection[str] = (), said: str = "") -> str:
+               cancel: threading.Event | None, siblings: Collection[str] = (), said: str = "",
+               created: list[str] | None = None) -> str:
         """Store ``fact`` unless an active memory already says it; mark the ones it contradicts superseded.
 
         ``siblings``: ids stored from the same turn, which this fact may duplicate but never supersede;
-        ``said``: the user's message it comes from, kept with it (where a memory came from, for the user).
+        ``said``: the user's message it comes from, kept with it (where a memory came from, for the user);
+        ``created``: gets the fact when it is stored as a new memory.
         """
         fact = unicodedata.normalize("NFC", fact)  # "Zoë" typed decomposed is the same fact, not a second one
         slot = slot_of(fact)
@@ -361,7 +364,15 @@ class MemoryService:
                                     metadata=meta, infer=False)["results"][0]["id"]
             for old_id in verdict.supersedes:
                 self._mem0.update(old_id, metadata={STATUS: SUPERSEDED, SUPERSEDED_BY: new_id})
+        if created is not None:
+            created.append(fact)
         return new_id
+
+    def take_learned(self) -> builtins.list[str]:
+        """The facts learning stored as new memories since the last call (for the front ends to say)."""
+        with self._lock:
+            learned, self._learned = self._learned, []
+        return learned
 
     def _retract(self, user_text: str, stored: set[str]) -> None:
         """Supersede older facts the turn takes back ("Priya left", "10 not 9") by the turn's closest new fact."""

@@ -910,6 +910,24 @@ def test_an_incognito_chat_stays_incognito_and_its_questions_when_regenerated_or
     window.close()
 
 
+def test_what_memory_learned_is_said_in_the_status_bar_for_a_while(qtbot: QtBot) -> None:
+    """Nothing said what learning stored ("Learning from your conversation…", then nothing): the user had to open
+    the memory manager and compare lists."""
+    from assistant.events import BackgroundStatus, MemoriesLearned
+
+    window = open_window(qtbot)
+    window.assistant.scheduler.publish(MemoriesLearned(("User's dog is called Pretzel",)))
+    qtbot.waitUntil(lambda: window.learning.text() == "Remembered: User's dog is called Pretzel")
+    window.assistant.scheduler.publish(BackgroundStatus())  # learning ended: idle, and it stays said
+    qtbot.wait(100)
+    assert window.learning.isVisible() and window.learning.text().startswith("Remembered: ")
+    window.assistant.scheduler.publish(MemoriesLearned(("User lives in Porto", "User is vegan")))
+    qtbot.waitUntil(lambda: window.learning.text() == "Remembered 2 things: User lives in Porto; User is vegan")
+    window._forget_remembered(window.learning.text())  # as its timer does, 12 s later
+    assert window.learning.text() == "" and not window.learning.isVisible()
+    window.close()
+
+
 def test_an_answer_cut_by_the_end_of_the_context_says_so(qtbot: QtBot) -> None:
     """It said "hit the answer length limit", though raising that limit would not have helped: the prompt left
     the answer only the context's last 90-odd tokens. An answer that stops at the limit the user set still says

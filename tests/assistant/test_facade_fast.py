@@ -201,6 +201,9 @@ class FakeLearner:
         self.learned += 1
         return 1
 
+    def take_learned(self) -> list[str]:
+        return []
+
 
 def test_learning_yields_to_an_answer_and_resumes_after_it() -> None:
     learner = FakeLearner(turns=30, step_s=0.05)

@@ -82,6 +82,8 @@ def test_a_message_about_yourself_in_another_language_says_memory_did_not_learn_
     assert out.returncode == 0 and "[memory] Memory learns from English messages only" in out.stderr, out.stderr
     english = hearth("ask", "--max-tokens", "4", "I live in Graz.", home=hearth_home)
     assert english.returncode == 0 and "English messages only" not in english.stderr
+    # and what it learned is said (nothing said it: the user had to list the memories to find out)
+    assert "(remembered: User lives in Graz)" in english.stderr, english.stderr
 
 
 def test_ask_streams_text_to_stdout_and_stats_to_stderr(hearth_home: Path) -> None:
