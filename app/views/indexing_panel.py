@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from assistant.events import Progress, counted, reading, time_left
@@ -53,6 +53,14 @@ class IndexingPanel(QFrame):
         self.collection: str | None = None  # the collection the panel is about
         self._stopping = False  # Cancel was pressed: no time left is shown until the run ends
         self.hide()
+
+    def event(self, event: QEvent) -> bool:
+        """Tall enough for all its words at the width it has, whenever a text or the width changes: the sidebar
+        gave it the height of its one-line size hint, and at font size 16 a summary of three lines was cut
+        through its first and last ("… Left out: 2 files of types Hearth does not read (.jpg, .zip).")."""
+        if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize) and (layout := self.layout()):
+            self.setMinimumHeight(layout.totalHeightForWidth(self.width()))
+        return super().event(event)
 
     def start(self, collection: str, title: str = "") -> None:
         self._last, self.collection, self._stopping = None, collection, False

@@ -649,6 +649,23 @@ def test_every_settings_page_shows_its_notes_whole_at_a_large_font(qtbot: QtBot,
         window.close()
 
 
+def test_the_indexing_summary_shows_whole_in_a_small_window_at_a_large_font(qtbot: QtBot, qapp: QApplication) -> None:
+    """At font size 16 in a 900 × 650 window the sidebar gave the panel its one-line height: a three-line summary
+    was cut through its first and last lines."""
+    with themed(qapp, "light", 16):
+        window = open_window(qtbot)
+        window.resize(900, 650)
+        panel = window.sidebar.indexing
+        panel.start("notes")
+        panel.finish("“notes” is ready: 2 files indexed (2 added). Left out: 2 files of types Hearth does not read "
+                     "(.jpg, .zip).")
+        qtbot.waitUntil(panel.isVisible)
+        QApplication.processEvents()
+        title = panel.title
+        assert title.height() >= title.heightForWidth(title.width()), (title.height(), title.width())
+        window.close()
+
+
 def _conversation_menu_action(qtbot: QtBot, window: MainWindow, text: str) -> QAction:
     """Right-click the first chat in the sidebar and return the menu's action named ``text``."""
     view = window.sidebar.conversations
