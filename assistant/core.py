@@ -120,8 +120,11 @@ _ANSWER_WORDS: dict[tuple[str, object], str] = {
 
 def _answer_value(field: str, value: object) -> str:
     """An answer setting's change as Settings shows it ("seed: random", not "seed: -1"; "system prompt: none",
-    not "system prompt: ''")."""
-    return f"{field.replace('_', ' ')}: {_ANSWER_WORDS.get((field, value), repr(value))}"
+    not "system prompt: ''"; a choice as its name, "speculative: draft", and a text in quotes)."""
+    shown = _ANSWER_WORDS.get((field, value))
+    if shown is None:
+        shown = f"“{value}”" if field in ("system_prompt", "draft_model") else str(value)
+    return f"{field.replace('_', ' ')}: {shown}"
 
 
 @dataclass(frozen=True)

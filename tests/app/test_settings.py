@@ -35,7 +35,8 @@ def test_settings_change_persists_across_restart(qtbot: QtBot, make_window) -> N
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None)  # the core applied and saved them
     # said in the words the controls use ("appearance" was all a theme or font change said)
     applied = set(window.ctl.model.lastApplied.changes)
-    assert {"temperature: 0.35", "seed: 42", "font size: 14", "theme: dark"} <= applied
+    assert {"temperature: 0.35", "seed: 42", "font size: 14", "theme: dark", "system prompt: “You are terse.”"} <= \
+        applied, applied  # a text in quotes as typed, not in Python's ('You are terse.')
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.appearance.font_size, saved.model.temperature, saved.model.system_prompt) == (14, 0.35,
                                                                                                  "You are terse.")
