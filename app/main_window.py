@@ -118,6 +118,9 @@ class MainWindow(QMainWindow):
         self.learning.setAccessibleName("Memory learning status")
         self.status.addPermanentWidget(self.learning)
         self._remembered = ""  # what learning stored last, said for REMEMBERED_MS (see _background)
+        self._remembered_timer = QTimer(self)
+        self._remembered_timer.setSingleShot(True)
+        self._remembered_timer.timeout.connect(self._forget_remembered)
         self.bridge = BackgroundBridge()
         self.bridge.event.connect(self._background)
         self._unsubscribe: Callable[[], None] | None = None
@@ -222,7 +225,7 @@ class MainWindow(QMainWindow):
         if isinstance(event, MemoriesLearned):  # said for a while, over the idle status that follows at once
             self._remembered = remembered_text(event.facts)
             self.learning.setToolTip("\n".join(event.facts))
-            QTimer.singleShot(REMEMBERED_MS, lambda said=self._remembered: self._forget_remembered(said))
+            self._remembered_timer.start(REMEMBERED_MS)  # the window's own: it dies with it
             event = self.ctl.memory.status
         text = learning_text(event) or self._remembered
         self.learning.setText(text)
@@ -230,8 +233,8 @@ class MainWindow(QMainWindow):
         self.ctl.memory.background(event)
         self.ctl.knowledge.background(event)
 
-    def _forget_remembered(self, said: str) -> None:
-        if self.ctl is not None and self._remembered == said:
+    def _forget_remembered(self) -> None:
+        if self.ctl is not None:
             self._remembered = ""
             self.learning.setToolTip("")
             self._background(self.ctl.memory.status)

@@ -118,6 +118,11 @@ _ANSWER_WORDS: dict[tuple[str, object], str] = {
     ("draft_model", ""): "automatic"}
 
 
+#: The server settings as Settings → Server names them.
+_SERVER_WORDS = {"host": "address", "cors_origins": "browser origins", "parallel": "parallel answers",
+                 "token": "token"}
+
+
 def _answer_value(field: str, value: object) -> str:
     """An answer setting's change as Settings shows it ("seed: random", not "seed: -1"; "system prompt: none",
     not "system prompt: ''"; a choice as its name, "speculative: draft", and a text in quotes)."""
@@ -527,7 +532,7 @@ class Assistant:
             changes.append(said)
             if not ok:
                 problems.append(said)
-        elif waiting := [f.name.replace("_", " ") for f in fields(new.server) if f.name not in ("enabled", "token")
+        elif waiting := [_SERVER_WORDS.get(f.name, f.name) for f in fields(new.server) if f.name != "enabled"
                          and getattr(new.server, f.name) != getattr(old.server, f.name)]:
             # saved for the server's next start ("Nothing to change." was said, and the file had them)
             changes.append(f"API server {', '.join(waiting)}: used when it starts")

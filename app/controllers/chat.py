@@ -165,6 +165,8 @@ class ChatController(QObject):
         # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
         last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
         self.status.set_context(int(last.get("context_used") or 0))
+        if conversation_id != self.conversation_id:
+            self.status.clear_answer_stats()  # another chat's last answer's speed stood beside this one's
         if self._edit_again == conversation_id:  # the draft in the box still replaces this question when sent
             self._set_editing(self.view.last("user"))
         self._edit_again = None

@@ -118,7 +118,10 @@ class KnowledgeController(QObject):
             files, skipped = counted(info.files, "file"), f", {len(self.errors)} skipped" if self.errors else ""
             changes = f" ({changes_text(self.last)})" if self.last is not None and self.last.changes else ""
             # files it cannot read, beside those it read: said apart from the skipped ones (they were "1 skipped")
-            left_out = f" Left out: {self.last.left_out}." if self.last is not None and self.last.left_out else ""
+            # (their types in the tooltip: the sidebar is narrow)
+            said = self.last.left_out if self.last is not None else ""
+            left_out = f" Left out: {said.partition(' (')[0]}." if said else ""
+            self.panel.title.setToolTip(said)
             self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}.{left_out}" if complete else
                               f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)
         gone = {c.name for c in self.model.items()} - {c.name for c in infos}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from assistant.events import Progress, counted, reading, time_left
@@ -54,13 +55,18 @@ class IndexingPanel(QFrame):
         self._stopping = False  # Cancel was pressed: no time left is shown until the run ends
         self.hide()
 
-    def event(self, event: QEvent) -> bool:
-        """Tall enough for all its words at the width it has, whenever a text or the width changes: the sidebar
-        gave it the height of its one-line size hint, and at font size 16 a summary of three lines was cut
-        through its first and last ("… Left out: 2 files of types Hearth does not read (.jpg, .zip).")."""
-        if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize) and (layout := self.layout()):
-            self.setMinimumHeight(layout.totalHeightForWidth(self.width()))
-        return super().event(event)
+    def sizeHint(self) -> QSize:
+        """As tall as all its words need at the width it has: the sidebar gave it the height of its one-line
+        hint, and at font size 16 a summary of three lines was cut through its first and last ("… Left out: 2
+        files of types Hearth does not read (.jpg, .zip)."). A hint, not a minimum: a minimum made the window
+        taller than the screen, where the chat list above can give the room."""
+        hint, layout = super().sizeHint(), self.layout()
+        return QSize(hint.width(), max(hint.height(), layout.totalHeightForWidth(self.width()))) if layout else hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # its words wrap anew: another height
 
     def start(self, collection: str, title: str = "") -> None:
         self._last, self.collection, self._stopping = None, collection, False

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListView,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -161,6 +162,11 @@ class Sidebar(QFrame):
         layout.addWidget(self.search)
         layout.addWidget(self.search_note)
         layout.addWidget(section_title("Chats"))
+        # the chats give room to the indexing panel's summary in a short window (it was cut, the empty list kept
+        # its 90 px)
+        policy = self.conversations.sizePolicy()
+        policy.setVerticalPolicy(QSizePolicy.Policy.Ignored)  # what is left over, however little
+        self.conversations.setSizePolicy(policy)
         layout.addWidget(self.conversations, 1)
         layout.addLayout(knowledge_header)
         layout.addWidget(self.collections)

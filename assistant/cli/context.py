@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class CliContext:
     def __init__(self) -> None:
         self._assistant: Assistant | None = None
+        self._learned: list[str] = []  # facts memory learning stored, not said yet (see say_learned)
 
     @property
     def assistant(self) -> Assistant:
@@ -33,11 +34,23 @@ class CliContext:
             from assistant.core import Assistant
 
             self._assistant = Assistant.open(checking=checking)
+            self._assistant.scheduler.subscribe(self._heard)
             if self._assistant.settings_warning:
                 err(self._assistant.settings_warning)
             if self._assistant.history_warning:
                 err(self._assistant.history_warning)
         return self._assistant
+
+    def _heard(self, event: object) -> None:
+        if isinstance(event, MemoriesLearned):
+            self._learned += event.facts
+
+    def say_learned(self) -> None:
+        """Say what memory learning stored since the last time ("(remembered: …)"), as the window's status bar
+        says it: nothing did. ``hearth chat`` says it above its next prompt, every command as it ends."""
+        learned, self._learned = self._learned, []
+        for fact in learned:
+            err(f"(remembered: {fact})")
 
     def long_lived(self) -> None:
         """This command runs until the user ends it (``hearth chat``): the core's background work starts."""
@@ -51,14 +64,8 @@ class CliContext:
             learning = status.learning or (status.memory_pending and self._assistant.settings.memory.enabled)
             if self._assistant.scheduler.running and learning:
                 err("(finishing background work: learning from your messages…)")
-            # what it learns meanwhile is said, as the window's status bar says it (nothing said it)
-            self._assistant.scheduler.subscribe(_say_learned)
             self._assistant.close()
-
-
-def _say_learned(event: object) -> None:
-    if isinstance(event, MemoriesLearned):
-        err("\n".join(f"(remembered: {fact})" for fact in event.facts))
+            self.say_learned()
 
 
 def speaks_unicode(stream: object) -> bool:

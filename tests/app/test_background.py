@@ -45,7 +45,9 @@ def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, 
     tooltip = dialog.model.data(dialog.model.index(0), Qt.ItemDataRole.ToolTipRole)
     assert tooltip.startswith('You said: "Please remember this: my dog is called Biscuit." (')
     assert any(text.startswith("Learning") for text in learning_seen)
-    qtbot.waitUntil(lambda: not dialog.learning.isVisible() and not window.learning.text())
+    # and the status bar says what it stored, for a while (it went blank: nothing said it)
+    qtbot.waitUntil(lambda: not dialog.learning.isVisible()
+                    and window.learning.text() == "Remembered: User's dog is called Biscuit")
     dialog.close()
 
     # A new chat asks about it: the answer's prompt carried the memory, and the window says so.

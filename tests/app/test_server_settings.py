@@ -110,7 +110,8 @@ def test_server_page_round_trips_the_settings(qtbot: QtBot, open_fake_window) ->
     problems = window.ctl.model.lastApplied.problems  # what marks the report red: not its words
     assert len(problems) == 1 and problems[0].startswith("the remote LLM cannot be used yet")
     # the server is off: its new values wait for its start, and that is said ("Nothing to change." was)
-    assert "API server host, port, parallel, cors origins: used when it starts" in window.ctl.model.lastApplied.changes
+    assert "API server address, port, parallel answers, browser origins: used when it starts" in \
+        window.ctl.model.lastApplied.changes
     saved = load_settings(get_paths().settings_file).settings
     assert (saved.server.host, saved.server.port, saved.server.parallel, saved.server.cors_origins,
             saved.server.token, saved.server.enabled) == ("127.0.0.1", 9124, 8, "http://a.test, http://b.test:3000",

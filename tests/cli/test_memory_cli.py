@@ -263,3 +263,22 @@ def test_an_import_of_a_hand_edited_or_odd_file_keeps_every_memory_it_can(hearth
     assert link.is_symlink() and len(json.loads(target.read_text())) == 7
     assert hearth("memory", "export", "-o", str(target))[0] == 0 and oct(os.stat(target).st_mode & 0o777) == "0o644"
     assert hearth("memory", "export", "-o", str(tmp_path))[0] == 2 and "is a folder" in hearth.err
+
+
+def test_what_learning_stores_is_said_once_above_the_next_prompt_or_at_the_end(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth chat` never said what it learned (facts stored while the user read an answer went unsaid)."""
+    from assistant.events import MemoriesLearned
+
+    ctx = CliContext()
+    try:
+        ctx.assistant.scheduler.publish(MemoriesLearned(("User's favourite colour is green",)))
+        capsys.readouterr()
+        ctx.say_learned()  # what `hearth chat` does before each prompt
+        assert capsys.readouterr().err == "(remembered: User's favourite colour is green)\n"
+        ctx.say_learned()
+        assert capsys.readouterr().err == ""  # said once
+        ctx.assistant.scheduler.publish(MemoriesLearned(("User was born in Lyon",)))
+    finally:
+        ctx.close()
+    assert "(remembered: User was born in Lyon)" in capsys.readouterr().err  # and as the command ends
