@@ -23,7 +23,7 @@ from typing import Any
 import pydantic._internal._validators  # noqa: F401
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app import theme as themes
 from app.controllers.chat import ChatController
@@ -42,7 +42,7 @@ from app.views.overlay import DropOverlay
 from app.views.settings_dialog import SettingsDialog
 from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
-from app.views.status_bar import StatusBar
+from app.views.status_bar import ElidedLabel, StatusBar
 from app.views.welcome import Setup
 from app.views.widgets import rescale_icons
 from app.workers import Job, Workers
@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         self.source_panel = SourcePanel(self.theme)
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        self.learning = QLabel()
+        self.learning = ElidedLabel()  # "Remembered: …" of three facts made the window 1,694 px wide
         self.learning.setObjectName("Muted")
         self.learning.setAccessibleName("Memory learning status")
         self.status.addPermanentWidget(self.learning)

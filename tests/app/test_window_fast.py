@@ -940,6 +940,12 @@ def test_what_memory_learned_is_said_in_the_status_bar_for_a_while(qtbot: QtBot)
     window.assistant.scheduler.publish(BackgroundStatus())  # learning ended: idle, and it stays said
     qtbot.wait(100)
     assert window.learning.isVisible() and window.learning.text().startswith("Remembered: ")
+    window.resize(900, 650)
+    long = tuple(f"User's friend number {i} lives in a town with a very long name, far away" for i in range(3))
+    window.assistant.scheduler.publish(MemoriesLearned(long))
+    qtbot.waitUntil(lambda: window.learning.text().startswith("Remembered 3 things: "))
+    qtbot.wait(500)  # the window's layout settles
+    assert window.width() == 900  # elided, not widening the window (three facts made it 1,694 px wide)
     window.assistant.scheduler.publish(MemoriesLearned(("User lives in Porto", "User is vegan")))
     qtbot.waitUntil(lambda: window.learning.text() == "Remembered 2 things: User lives in Porto; User is vegan")
     assert window._remembered_timer.isActive()
