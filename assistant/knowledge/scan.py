@@ -42,14 +42,14 @@ class ScanResult:
     unknown: list[str] = field(default_factory=list)
     #: found files reached through a link (their entries said so as they were listed)
     links: set[str] = field(default_factory=set)
-    #: files of types Hearth does not read, by extension: said in :attr:`left_out` (in ``skipped`` when nothing
-    #: else was found)
+    #: files of types Hearth does not read, by extension: said in :attr:`left_out`
     unsupported: Counter[str] = field(default_factory=Counter)
 
     @property
     def left_out(self) -> str:
-        """The files of types Hearth does not read, in words, when others were found; "" when none."""
-        if not self.unsupported or not self.files:
+        """The files of types Hearth does not read, in words ("" when none): not skipped files, but left out
+        ("0 files, 0 skipped" said nothing at all, and then they were "1 skipped")."""
+        if not self.unsupported:
             return ""
         count = self.unsupported.total()
         return f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({self._kinds()})"
@@ -110,10 +110,6 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
         else:
             result.skipped.append((shown(root), "unsupported file type"))
     _drop_links_to_found_files(result)
-    if not result.files and result.unsupported and result.roots:  # "0 files, 0 skipped" said nothing at all
-        result.skipped.append((", ".join(result.roots), f"no file of a type Hearth reads: "
-                                                        f"{result.unsupported.total():,} other file(s) "
-                                                        f"({result._kinds()})"))
     return result
 
 

@@ -133,8 +133,10 @@ class IndexJob:
                 found = scan(self.sources, self.max_bytes, is_supported)
                 if not found.files and not found.skipped:
                     names = ", ".join(str(source_path(s)) for s in self.sources)
-                    raise NothingToIndexError(f"Nothing to index: {names} "
-                                              f"{'holds' if len(self.sources) == 1 else 'hold'} no files.")
+                    holds = "holds" if len(self.sources) == 1 else "hold"
+                    raise NothingToIndexError(f"Nothing to index: {names} {holds} no file of a type Hearth reads "
+                                              f"(only {found.left_out})." if found.left_out else
+                                              f"Nothing to index: {names} {holds} no files.")
             self._prepare_collection()
             try:
                 yield from self._sync(found)

@@ -491,7 +491,7 @@ def test_a_folder_with_nothing_hearth_reads_says_so(tmp_path: Path) -> None:
     run = hearth("index", str(folder), "-c", "bins", home=tmp_path / "home")
     assert run.code == 0 and "Traceback" not in run.stderr, run.stderr
     said = run.stdout + run.stderr
-    assert f"skipped {folder}: no file of a type Hearth reads: 3 other file(s) (.bin, .exe, .xyz)" in said
+    assert "left out: 3 files of types Hearth does not read (.bin, .exe, .xyz)" in said
     assert f"skipped {folder}/pipe.md: not a regular file (a pipe, socket or device)" in said
     # beside files that are read, they are said too, in one line (they were left out without a word)
     (folder / "kayak.md").write_text("The kayak is stored in the boathouse.\n")
@@ -501,3 +501,12 @@ def test_a_folder_with_nothing_hearth_reads_says_so(tmp_path: Path) -> None:
     assert run.code == 0 and report["files"] == 1, run.stderr
     assert report["left_out"] == "4 files of types Hearth does not read (.bin, .exe, .jpg, .xyz)", report
     assert [s["path"] for s in report["skipped"]] == [str(folder / "pipe.md")]  # not counted as skipped files
+    # only such files: nothing to index, said with them (an empty collection was made, "1 skipped")
+    only = tmp_path / "photos"
+    only.mkdir()
+    (only / "a.png").write_bytes(b"\x89PNG")
+    (only / "b.zip").write_bytes(b"PK\x03\x04")
+    run = hearth("index", str(only), "-c", "photos", home=tmp_path / "home")
+    assert run.code != 0 and (f"Nothing to index: {only} holds no file of a type Hearth reads (only 2 files of "
+                              "types Hearth does not read (.png, .zip))." in run.stderr), run.stderr
+    assert "photos" not in hearth("collections", "list", home=tmp_path / "home").stdout
