@@ -10,7 +10,7 @@ from typing import Any
 from assistant.cli.context import CliContext, err, in_range
 from assistant.config import host_port
 from assistant.errors import PortInUseError
-from assistant.events import SettingsReloaded
+from assistant.events import MemoriesLearned, SettingsReloaded
 
 #: Signals that stop the server as Ctrl+C does (answers in flight told they were cut, exit 0): a service
 #: manager's stop, and a closed terminal (the SSH session running it dropped), whose default action ended the
@@ -84,6 +84,8 @@ def _announce(ctx: CliContext, status: Any) -> None:
             "every request needs the token (`hearth serve --show-token`).")
     ctx.long_lived()  # watched folders are watched while the server runs
     assistant.scheduler.subscribe(_say_settings_applied)
+    # what memory learns from served chats, said as it is (kept for the end, a server's list only grew)
+    assistant.scheduler.subscribe(lambda event: ctx.say_learned() if isinstance(event, MemoriesLearned) else None)
     info = assistant.ensure_model()
     example = json.dumps({"model": assistant.model_id(), "messages": [{"role": "user", "content": "Hello!"}]})
     err(f"Hearth API on {status.base_url}  (model {info.name}, id {assistant.model_id()}, "
