@@ -94,17 +94,24 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     item, new = _memory(ctx).add_new(args.text)
     if not new:  # the same id again, exit 0 and not a word: as if a second memory had been made
         err(f"hearth: already remembered ({item.id}); nothing was added.")
-    elif not ctx.assistant.settings.memory.enabled:  # kept without a word, and never used
-        err("hearth: memory is switched off: this is kept, and answers use it once memory is on (Settings → "
-            "Memory, or `enabled = true` under [memory] in settings.toml).")
+    else:
+        _said_off(ctx, "this is kept")
     _show([item], args.json)
     return 0
+
+
+def _said_off(ctx: CliContext, what: str) -> None:
+    """With memory switched off, that what was just kept is not used yet (it was kept without a word)."""
+    if not ctx.assistant.settings.memory.enabled:
+        err(f"hearth: memory is switched off: {what}, and answers use it once memory is on (Settings → Memory, "
+            "or `enabled = true` under [memory] in settings.toml).")
 
 
 def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
     memory_id = _memory_id(args.id)
     ctx.assistant.memory_text(args.text, editing=True)
     _show([_memory(ctx).edit(_memory(ctx).full_id(memory_id), args.text)], args.json)
+    _said_off(ctx, "the change is kept")
     return 0
 
 
@@ -163,6 +170,7 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
         print_json(report.to_dict())
     else:
         err(report.summary(str(args.file)) + (" See above." if report.problems else ""))
+    _said_off(ctx, "what was imported is kept")
     return InputError.exit_code if report.problems else 0
 
 

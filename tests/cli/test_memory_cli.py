@@ -87,8 +87,14 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path, monkeypatch: 
     settings = get_paths().settings_file
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text("[memory]\nenabled = false\n")
-    assert hearth("memory", "add", "User likes jazz")[0] == 0
+    code, out = hearth("memory", "add", "User likes jazz", "--json")
+    assert code == 0
     assert "memory is switched off: this is kept, and answers use it once memory is on" in hearth.err, hearth.err
+    assert hearth("memory", "edit", json.loads(out)[0]["id"][:8], "User likes free jazz")[0] == 0  # and so for
+    assert "memory is switched off: the change is kept, and answers use it" in hearth.err, hearth.err  # an edit
+    assert hearth("memory", "export", "-o", str(tmp_path / "off.json"))[0] == 0
+    assert hearth("memory", "import", str(tmp_path / "off.json"))[0] == 0  # and an import
+    assert "memory is switched off: what was imported is kept" in hearth.err, hearth.err
 
 
 def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_embedder) -> None:
