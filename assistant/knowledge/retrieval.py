@@ -122,9 +122,10 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
         assert embedder is not None
         vector = embedder.embed([text])[0]
     keyword = _best([store.keyword(c, text, n, folder) for c in collections], n) if mode != "dense" else []
-    dense = _dense(store, collections, vector, n, folder, _ids(keyword)) if vector is not None else []
+    stored: dict[str, np.ndarray] = {}  # the chunks' vectors read for this search: each read once
+    dense = _dense(store, collections, vector, n, folder, _ids(keyword), stored) if vector is not None else []
     if vector is not None and mode == "hybrid":
-        scores, rows = _hybrid(store, collections, text, vector, dense, keyword, n, folder)
+        scores, rows = _hybrid(store, collections, text, vector, dense, keyword, n, folder, stored)
     else:
         scores = dict(dense or keyword)
         rows = store.chunks(list(scores))  # ids unknown to SQLite (half-written) are dropped here
@@ -145,7 +146,7 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
 
 
 def _dense(store: Store, collections: Sequence[str], vector: np.ndarray, n: int, folder: Folder,
-           also: Sequence[str] = ()) -> list[tuple[str, float]]:
+           also: Sequence[str], stored: dict[str, np.ndarray]) -> list[tuple[str, float]]:
     """The ``n`` chunks nearest to ``vector``: Chroma's search, with ``also`` (the keyword ranking's candidates)
     scored exactly and placed where their similarity puts them. The search is approximate (HNSW), and it loses
     passages where many chunks are alike (a long log of near-identical lines): a note holding every word of "wifi
@@ -155,9 +156,18 @@ def _dense(store: Store, collections: Sequence[str], vector: np.ndarray, n: int,
     listed = {i for i, _ in found}
     if missed := [i for i in also if i not in listed]:
         floor = found[-1][1] if len(found) >= n else -math.inf
-        scored = [(i, float(v @ vector)) for i, v in store.vectors(collections, missed).items()]
+        scored = [(i, float(v @ vector)) for i, v in _stored(store, collections, missed, stored).items()]
         found = _best([found, [(i, s) for i, s in scored if s > floor]], n)
     return found
+
+
+def _stored(store: Store, collections: Sequence[str], ids: Sequence[str],
+            stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The stored vectors of ``ids``, read from Chroma only where ``stored`` (this search's) lacks them: the
+    feedback round wanted the same keyword candidates' vectors again."""
+    if unread := [i for i in ids if i not in stored]:
+        stored.update(store.vectors(collections, unread))
+    return {i: stored[i] for i in ids if i in stored}
 
 
 def _best(rankings: Sequence[Sequence[tuple[str, float]]], n: int) -> list[tuple[str, float]]:
@@ -168,7 +178,7 @@ def _best(rankings: Sequence[Sequence[tuple[str, float]]], n: int) -> list[tuple
 
 def _hybrid(store: Store, collections: Sequence[str], text: str, vector: np.ndarray,
             dense: list[tuple[str, float]], keyword: list[tuple[str, float]], n: int,
-            folder: Folder) -> tuple[dict[str, float], dict[str, Chunk]]:
+            folder: Folder, stored: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, Chunk]]:
     """Scores of the hybrid (see the module's docstring) and the chunk rows of every candidate.
 
     Each ranking keeps one copy of a text (its best-ranked): a file indexed in several collections put its
@@ -180,9 +190,9 @@ def _hybrid(store: Store, collections: Sequence[str], text: str, vector: np.ndar
     feedback = [i for i, _ in first if i in rows][:FEEDBACK_PASSAGES]
     rankings = [_ids(dense), _ids(keyword)]
     if feedback and store.total_chunks() <= FEEDBACK_MAX_CHUNKS:
-        moved = vector + np.mean(list(store.vectors(collections, feedback).values()), axis=0)
+        moved = vector + np.mean(list(_stored(store, collections, feedback, stored).values()), axis=0)
         moved /= np.linalg.norm(moved)
-        more = [_dense(store, collections, moved, n, folder, _ids(keyword))]
+        more = [_dense(store, collections, moved, n, folder, _ids(keyword), stored)]
         words = feedback_words(store, [rows[i].text for i in feedback], text)
         if words:
             expanded = text + " " + " ".join(words)

@@ -52,11 +52,9 @@ class ScanResult:
         if not self.unsupported:
             return ""
         count = self.unsupported.total()
-        return f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({self._kinds()})"
-
-    def _kinds(self) -> str:
         most = sorted(self.unsupported.items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
-        return ", ".join(kind for kind, _ in most[:5]) + (", …" if len(most) > 5 else "")
+        kinds = ", ".join(kind for kind, _ in most[:5]) + (", …" if len(most) > 5 else "")
+        return f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({kinds})"
 
 
 def source_path(source: str | Path) -> Path:
