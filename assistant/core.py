@@ -1083,6 +1083,26 @@ class Assistant:
                                              self._memory_embedder(), remote=self.settings.remote)
             return self._memory
 
+    def _kept_memory(self) -> MemoryService | None:
+        """The memory store, or None when nothing was ever remembered (opening it then would only make one)."""
+        return self.memory_store if self._memory is not None or self.paths.memory_dir.exists() else None
+
+    def chat_memories(self, conversation_id: str) -> int:
+        """How many memories in use were learned from ``conversation_id`` (what deleting it may also forget)."""
+        store = self._kept_memory()
+        return sum(m.active for m in store.learned_in(conversation_id)) if store is not None else 0
+
+    def delete_chat(self, conversation_id: str, forget_memories: bool = False) -> int:
+        """Delete a chat; with ``forget_memories`` what memory learned from it goes too, its turns still waiting
+        to be learned from included (how many memories were forgotten). Without, they stay: the user said them."""
+        self.history.delete(conversation_id)
+        return self.forget_chat_memories(conversation_id) if forget_memories else 0
+
+    def forget_chat_memories(self, conversation_id: str) -> int:
+        """Forget what memory learned from ``conversation_id`` (deleted or not); how many memories went."""
+        store = self._kept_memory()
+        return store.forget_conversation(conversation_id) if store is not None else 0
+
     @staticmethod
     def memory_text(text: str, editing: bool = False) -> str:
         """A memory as it would be kept (one line, NFC); an empty one is an InputError. Opens nothing, so a front

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QStatusBar
 
 from app.qt_models import ListModel
-from app.views.dialogs import ask_text, confirm
+from app.views.dialogs import ask_text, confirm, confirm_with_option
 from app.views.sidebar import Sidebar
 from app.workers import Job, Workers
 from assistant.events import counted, short_title
@@ -155,11 +155,32 @@ class ConversationsController(QObject):
                                         on_done=saved, on_failed=self.show_error))
 
     def delete(self, entry: Entry) -> None:
-        history = self.assistant.history
+        """Ask first; when memory learned from the chat, the question offers to forget that too (unticked: the
+        user said those things, and deleting a chat is often tidying). Nothing said what became of them."""
+        assistant, question = self.assistant, f"Delete “{entry.title}” and all its messages?"
 
-        def gone(_: object) -> None:
+        def gone(forgot: int) -> None:
             self.deleted.emit(entry.conversation_id)
             self.refresh()
+            if forgot:
+                what = counted(forgot, "memory", "memories")
+                self.status.showMessage(f"Deleted “{entry.title}” and forgot the {what} learned from it.",
+                                        EXPORTED_MESSAGE_MS)
 
-        confirm(self.sidebar, "Delete chat?", f"Delete “{entry.title}” and all its messages?", "Delete",
-                lambda: self.workers.history.submit(Job(lambda: history.delete(entry.conversation_id), on_done=gone)))
+        def delete_it(forget: bool) -> None:  # forgetting is memory work: the io lane, as the memory manager's
+            lane = self.workers.io if forget else self.workers.history
+            lane.submit(Job(lambda: assistant.delete_chat(entry.conversation_id, forget), on_done=gone))
+
+        def ask(learned: int, note: str = "") -> None:
+            if learned:
+                confirm_with_option(self.sidebar, "Delete chat?", question, "Delete",
+                                    f"Also forget the {counted(learned, 'memory', 'memories')} learned from it",
+                                    delete_it)
+            else:
+                confirm(self.sidebar, "Delete chat?", question + note, "Delete", lambda: delete_it(False))
+
+        def unread(error: str) -> None:
+            ask(0, f"\n\nWhat memory learned from it could not be read ({error}); it is kept.")
+
+        self.workers.io.submit(Job(lambda: assistant.chat_memories(entry.conversation_id), on_done=ask,
+                                   on_failed=unread))

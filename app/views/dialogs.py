@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QInputDialog, QMessageBox, QWidget
 
 
 def deleted_on_close(dialog: QDialog, holder: object | None = None) -> None:
@@ -42,6 +42,15 @@ def confirm(parent: QWidget, title: str, message: str, action: str, on_yes: Call
     box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
     deleted_on_close(box)
     box.open()
+    return box
+
+
+def confirm_with_option(parent: QWidget, title: str, message: str, action: str, option: str,
+                        on_yes: Callable[[bool], None]) -> QMessageBox:
+    """:func:`confirm` with a tick box, unticked, whose state ``on_yes`` gets ("Also forget ...")."""
+    check = QCheckBox(option)
+    box = confirm(parent, title, message, action, lambda: on_yes(check.isChecked()))
+    box.setCheckBox(check)
     return box
 
 

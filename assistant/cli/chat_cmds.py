@@ -82,6 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.set_defaults(func=cmd_history_rename)
     h = hs.add_parser("delete", help="delete a conversation")
     h.add_argument("id")
+    h.add_argument("--forget-memories", action="store_true",
+                   help="also forget what memory learned from it (without, those memories are kept)")
     h.set_defaults(func=cmd_history_delete)
 
 
@@ -454,6 +456,13 @@ def cmd_history_rename(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_delete(args: argparse.Namespace, ctx: CliContext) -> int:
-    ctx.assistant.history.delete(args.id)
-    err(f"Deleted chat {args.id}.")
+    kept = 0 if args.forget_memories else ctx.assistant.chat_memories(args.id)
+    forgot = ctx.assistant.delete_chat(args.id, forget_memories=args.forget_memories)
+    if forgot:
+        err(f"Deleted chat {args.id} and forgot the {counted(forgot, 'memory', 'memories')} learned from it.")
+    elif kept:
+        err(f"Deleted chat {args.id}. Kept the {counted(kept, 'memory', 'memories')} learned from it: "
+            f"`hearth memory forget --chat {args.id}` forgets them.")
+    else:
+        err(f"Deleted chat {args.id}.")
     return 0

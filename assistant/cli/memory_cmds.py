@@ -40,7 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = action("edit", "change the text of memory ID", cmd_edit)
     q.add_argument("id")
     q.add_argument("text")
-    action("forget", "forget memory ID for good", cmd_forget).add_argument("id")
+    q = action("forget", "forget memory ID for good (or with --chat, what was learned from chat ID)", cmd_forget)
+    q.add_argument("id")
+    q.add_argument("--chat", action="store_true",
+                   help="ID is a chat's (`hearth history list`): forget every memory learned from it")
     q = action("clear", "forget every memory", cmd_clear)
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     q = action("export", "all memories (superseded ones too) as JSON", cmd_export, json_flag=False)
@@ -116,6 +119,14 @@ def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.chat:
+        count = ctx.assistant.forget_chat_memories(args.id)
+        if args.json:
+            print_json({"forgotten": count, "chat": args.id})
+        else:
+            err(f"Forgot {counted(count, 'memory', 'memories')} learned from chat {args.id}." if count else
+                f"Nothing was learned from chat {args.id}: nothing to forget.")
+        return 0
     memory_id = _memory(ctx).full_id(_memory_id(args.id))
     _memory(ctx).forget(memory_id)
     if args.json:

@@ -139,9 +139,11 @@ def _details(fact: str) -> set[str]:
 
 _GLUE = frozenset("user user's users is are was were am be been has have had a an the of in at to on for with and "
                   "or but who which that as by from it its this now noted wants called named not no".split())
-_RETRACT_BEFORE = (r"(?:not|no longer|left|leaving|quit|no more|not more in|instead of|moved from|moved out of)"
-                   r"\s+(?:\w+\s+){0,2}")
-_RETRACT_AFTER = r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past)\b|\s+(?:left|go(?:es)? to|went to|moved)\b"
+_RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|moved from|"
+                   r"moved out of)\s+(?:\w+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?")
+_RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)\b|"
+                  r"\s+(?:left|go(?:es)? to|went to|moved|died|passed away)\b")
+_NEGATION = re.compile(r"\b(?:not|never|no longer|no more|anymore)\b|n't\b")
 
 
 def _content(fact: str) -> list[str]:
@@ -150,8 +152,12 @@ def _content(fact: str) -> list[str]:
 
 
 def _pattern(word: str) -> str:
-    """A word and its inflections ("teaches" ~ "teaching") as a regex."""
-    return re.escape(word[:min(5, len(word) - 1)]) + r"\w*" if word.isalpha() and len(word) > 4 else re.escape(word)
+    """A word and its inflections ("teaches" ~ "teaching", "eats" ~ "eat") as a regex."""
+    if word.isalpha() and len(word) > 4:
+        return re.escape(word[:min(5, len(word) - 1)]) + r"\w*"
+    if word.isalpha() and len(word) == 4 and word.endswith("s"):
+        return re.escape(word[:-1]) + r"\w*"
+    return re.escape(word)
 
 
 def retraction(said: str, old_fact: str) -> str | None:
@@ -168,10 +174,36 @@ def retraction(said: str, old_fact: str) -> str | None:
     content = _content(old_fact)
     for word in content:
         w = _pattern(word)
-        if re.search(rf"\b{_RETRACT_BEFORE}{w}\b", text) or re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", text):
+        before = re.search(rf"\b{_RETRACT_BEFORE}{w}\b", text)
+        if (before and not _about_else(text[before.end():], _next_in_clause(old_fact, word))) or \
+                re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", text):
             rest = [other for other in content if other != word]
             return "all" if all(re.search(rf"\b{_pattern(other)}\b", text) for other in rest) else "part"
     return None
+
+
+_CLAUSE_END = r"[.,;:!?]| but | and "
+
+
+def _next_in_clause(fact: str, word: str) -> list[str]:
+    """The content word after ``word`` in its clause of ``fact`` (what it is about: "likes" -> "tea"), if any."""
+    for clause in re.split(_CLAUSE_END, fact.lower()):
+        words = _content(clause)
+        if word in words:
+            return words[words.index(word) + 1:words.index(word) + 2]
+    return []
+
+
+def _about_else(after: str, old_next: list[str]) -> bool:
+    """Whether what the user negated goes on about something else than the old fact does: "I don't like coffee"
+    takes nothing back from "User likes tea", nor "not allergic to cats" from "User is allergic to peanuts"."""
+    said_next = _content(re.split(_CLAUSE_END, after, maxsplit=1)[0])[:1]
+    return bool(old_next and said_next) and not re.fullmatch(_pattern(old_next[0]), said_next[0])
+
+
+def negated(fact: str) -> bool:
+    """Whether ``fact`` says "not" ("User is not allergic to peanuts"): never a duplicate of the fact it denies."""
+    return bool(_NEGATION.search(fact.lower().replace("\u2019", "'")))
 
 
 def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threading.Event | None,
@@ -184,8 +216,8 @@ def judge(llm: Decider | None, new: str, olds: list[Candidate], cancel: threadin
     """
     new_slot = slot_of(new)
     for old in olds:
-        if old.text.lower() == new.lower() or (old.cosine >= DUPLICATE_COSINE
-                                               and _details(old.text) == _details(new)):
+        if old.text.lower() == new.lower() or (old.cosine >= DUPLICATE_COSINE and _details(old.text) == _details(new)
+                                               and negated(old.text) == negated(new)):
             return Verdict(duplicate_of=old.id, supersedes=())
     replaced: list[str] = []
     for old in olds:

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +65,13 @@ def queue_path(paths: Paths) -> Path:
     return paths.memory_dir / "queue.sqlite3"
 
 
-def queue_turn(queue: TurnQueue, conversation_id: str | None, user_text: str, context: str = "") -> bool:
+def queue_turn(queue: TurnQueue, conversation_id: str | None, user_text: str, context: str = "",
+               known: Callable[[], Sequence[str]] | None = None) -> bool:
     """Queue a finished turn when what the user said could be about them (a question or thanks is not); whether
-    it was queued. ``context``: the user's previous message, for "she" and "he"."""
-    if not statements(user_text, context):
+    it was queued. ``context``: the user's previous message, for "she" and "he"; ``known``: the stored facts
+    close to it, asked for only when the message says nothing of the user by itself ("Miso died" is about the
+    user's cat once "User has a cat called Miso" is known)."""
+    if not statements(user_text, context) and not (known is not None and statements(user_text, context, known())):
         return False
     queue.push(conversation_id, user_text, context)
     return True
@@ -192,6 +196,10 @@ class TurnQueue:
         with self._lock:
             rows = self._db.execute("SELECT status, COUNT(*) FROM turns GROUP BY status").fetchall()
         return {"pending": 0, "failed": 0, **dict(rows)}
+
+    def drop_conversation(self, conversation_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
 
     def clear_turns(self) -> None:
         with self._lock:

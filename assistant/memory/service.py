@@ -273,12 +273,23 @@ class MemoryService:
         language is not learned from (the rules read English), instead of nothing at all."""
         if not self.enabled:
             return None
-        if queue_turn(self._queue, conversation_id, user_text, context):
+        if queue_turn(self._queue, conversation_id, user_text, context, lambda: self._known(user_text, quiet=True)):
             return None
         if not self._told_language and speaks_of_self_in_another_language(user_text):
             self._told_language = True
             return FOREIGN_NOTICE
         return None
+
+    def _known(self, text: str, quiet: bool = False) -> builtins.list[str]:
+        """The stored facts close to ``text`` (the names they give someone). ``quiet``: none while the store
+        fails (queueing a turn then judges it by its own words; learning from it raises and keeps it queued)."""
+        try:
+            return [row["memory"] for row, _ in self._similar(text, SIMILAR_FACTS, RELEVANT_COSINE)]
+        except MemoryStoreError as exc:
+            if not quiet:
+                raise
+            log.warning("memory: stored facts not read for a turn (%s)", exc)
+            return []
 
     def pending_count(self) -> int:
         return self._queue.counts()["pending"]
@@ -316,7 +327,7 @@ class MemoryService:
                     continue
                 try:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
-                    known = [row["memory"] for row, _ in self._similar(turn.user_text, SIMILAR_FACTS, RELEVANT_COSINE)]
+                    known = self._known(turn.user_text)
                     for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
                         if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored,
@@ -379,7 +390,7 @@ class MemoryService:
         if not stored:
             return
         texts = {i: self.get(i).text for i in stored}
-        said = " ".join([user_text, *texts.values()])  # what the turn says now, in the user's words and as facts
+        said = ". ".join([user_text, *texts.values()])  # what the turn says now, in the user's words and as facts
         new = {i: self._vector(text) for i, text in texts.items()}
         for row, _ in self._similar(user_text, SIMILAR_FACTS * 2, -1.0):
             how = None if row["id"] in stored else retraction(said, row["memory"])
@@ -509,10 +520,28 @@ class MemoryService:
     def forget(self, memory_id: str) -> None:
         """Delete for good: from retrieval, from mem0's history, and from any turn still waiting in the queue."""
         with self._lock:
-            item = self.get(memory_id)
-            self._queue.bury([self._vector(item.text)])
-            self._delete(memory_id)
-            self._unlink(memory_id)
+            self._forget([self.get(memory_id)])
+
+    def learned_in(self, conversation_id: str) -> builtins.list[MemoryItem]:
+        """The memories learned from what the user said in ``conversation_id``, superseded ones too."""
+        return [MemoryItem.from_mem0(row) for row in self._rows(self._scope(active_only=False,
+                                                                            **{SOURCE: conversation_id}))]
+
+    def forget_conversation(self, conversation_id: str) -> int:
+        """Forget what was learned from ``conversation_id`` and drop its turns still waiting to be learned from
+        (what a deleted chat taught goes with it when the user asks); how many memories were forgotten."""
+        with self._lock:
+            self._queue.drop_conversation(conversation_id)
+            items = self.learned_in(conversation_id)
+            self._forget(items)
+            return len(items)
+
+    def _forget(self, items: builtins.list[MemoryItem]) -> None:
+        self._queue.bury([self._vector(m.text) for m in items])
+        for m in items:
+            self._delete(m.id)
+        for m in items:
+            self._unlink(m.id)
 
     def _unlink(self, gone: str) -> None:
         """What ``gone`` replaced is the latest word again ("lives in Porto" after "moved to Braga" is forgotten),

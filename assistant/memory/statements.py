@@ -89,7 +89,8 @@ _RELATIONS = {
 }
 _GENDER = {word: g for g, words in _RELATIONS.items() for word in words.split()}
 _IMPLIED_MY = re.compile(r"^new (?=\w)|^(?:" + "|".join(_GENDER) + r")s?:", re.IGNORECASE)
-_ANTECEDENT = re.compile(r"\b(?:my|our|user's)\s+(" + "|".join(_GENDER) + r")s?\b(?:,?\s+(?:called|named)\s+)?"
+_ANTECEDENT = re.compile(r"\b(?:my|our|user's|(?:i|we|user) (?:have|has) (?:a|an))\s+(" + "|".join(_GENDER) + r")s?\b"
+                         r"(?:,?\s+(?:called|named))?"
                          r"(?:\s+(?!(?:is|was|has|had|and|who|just|does|doesn|did|lives|works|loves|likes|got|"
                          r"wants|said|says|turned|will|would|can)\b)((?-i:[A-Z\u00C0-\u00DE][\w\u00C0-\u017F-]*)|"
                          r"[a-z\u00C0-\u017F]+(?=\s+(?:is|was|has)\b)))?", re.IGNORECASE)
@@ -116,8 +117,9 @@ _OBJECT = re.compile(r"\b(?:[Mm]e|us|[Mm]yself|[Oo]urselves)\b")  # "US" is a co
 #: A correction's opening ("Actually, ...", "No, ...", "I meant ...") is filler too: "Sorry, I meant I live in
 #: Bergen" states "User lives in Bergen", which the residence slot then sees replace the older city.
 _FILLER = re.compile(r"^(?:(?:sry|sorry|oh|ok|okay|ugh|wait|hi|hey|hello|yes|yeah|well|so|also|and|but|btw|lol|"
-                     r"haha|right|cool|anyway|anyways|again|actually|by the way|i mean|i meant|to be clear|"
-                     r"to clarify|correction|oops|my bad|um+|uh+|hm+)\b[\s,!.]*|(?:no|nope|nah)\s*[,!.]+\s*)+",
+                     r"haha|right|cool|anyway|anyways|again|actually|sadly|unfortunately|by the way|i mean|i meant|"
+                     r"to be clear|to clarify|correction|oops|my bad|um+|uh+|hm+)\b[\s,!.]*|"
+                     r"(?:no|nope|nah)\s*[,!.]+\s*)+",
                      re.IGNORECASE)
 
 
@@ -196,12 +198,17 @@ def _antecedents(text: str) -> list[_Antecedent]:
 
 def _resolve(clause: str, antecedents: list[_Antecedent]) -> str:
     """Replace a leading he/she/his/her with the latest matching "my <relation>" ("She loves" -> "User's wife
-    Marta loves"); leave it when there is none (the model then judges a clause about somebody else)."""
+    Marta loves"), and say whose a leading name is ("Ana moved" -> "User's sister Ana moved"); leave it when there
+    is none (the model then judges a clause about somebody else)."""
     m = _PRONOUN.match(clause)
     if not m:
         bare = re.match(r"(\w+?)(?:'?s)?\b", clause)  # "husbands name is Dario" after "my husband"
         if bare and any(a.relation == bare.group(1).lower() for a in antecedents):
             return "User's " + clause
+        named = re.match(r"(?-i:[A-Z\u00C0-\u00DE])[\w\u00C0-\u017F-]*\b", clause)  # "Miso died" after "my cat Miso"
+        for a in reversed(antecedents):
+            if named and a.name.lower() == named.group(0).lower():
+                return f"User's {a.relation} {clause}"
         return clause
     word = m.group(1).lower().replace("'", "")
     gender = "she" if word.startswith(("she", "her")) else "he"

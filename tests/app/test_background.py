@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import write_settings
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QPushButton
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -40,6 +40,7 @@ def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, 
     learning_seen: list[str] = []
     window.bridge.event.connect(lambda _e: learning_seen.append(window.learning.text()))
     ask(window, "Please remember this: my dog is called Biscuit.", timeout=120_000)
+    first = window.ctl.chat.conversation_id
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["User's dog is called Biscuit"],
                     timeout=180_000)
     tooltip = dialog.model.data(dialog.model.index(0), Qt.ItemDataRole.ToolTipRole)
@@ -68,6 +69,19 @@ def test_a_chat_in_the_window_is_learned_into_memory(qtbot: QtBot, make_window, 
     dialog.close()
     ask(window, "Where does my sister live?", timeout=120_000)
     assert "My sister lives in Oslo" in [m.text for m in window.chat_view.last("assistant").memories]
+
+    # Deleting the chat Biscuit was learned in offers to forget it too (nothing said what became of it).
+    entry = next(e for e in window.conversations_model.items() if e.conversation_id == first)
+    window.sidebar.deleteRequested.emit(entry)
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in window.sidebar.findChildren(QMessageBox)))
+    box = next(b for b in window.sidebar.findChildren(QMessageBox) if b.isVisible())
+    assert box.checkBox().text() == "Also forget the 1 memory learned from it" and not box.checkBox().isChecked()
+    box.checkBox().setChecked(True)
+    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: first not in [e.conversation_id for e in window.conversations_model.items()])
+    qtbot.waitUntil(lambda: window.status.currentMessage()
+                    == f"Deleted “{entry.title}” and forgot the 1 memory learned from it.")
+    assert [m.text for m in window.assistant.memory_store.list()] == ["My sister lives in Oslo"]
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import memory_cmds
+from assistant.cli import chat_cmds, memory_cmds
 from assistant.cli.context import CliContext
 from assistant.config import KnowledgeSettings
 from assistant.errors import HearthError
@@ -30,6 +30,7 @@ def hearth(monkeypatch: pytest.MonkeyPatch, shared_embedder, capsys: pytest.Capt
     parser = argparse.ArgumentParser(prog="hearth")
     sub = parser.add_subparsers(dest="command")
     memory_cmds.register(sub)
+    chat_cmds.register(sub)  # `hearth history delete` says, and may forget, what a chat taught
 
     def run(*argv: str) -> tuple[int, str]:
         """The exit code and stdout; ``run.err`` is then stderr and the error message, as `hearth` prints them."""
@@ -117,6 +118,46 @@ def test_a_correction_that_opens_with_filler_replaces_the_old_fact(hearth) -> No
     out = hearth("memory", "list", "--json")[1]
     assert [m["text"] for m in json.loads(out)] == ["User lives in Bergen"]
     assert json.loads(hearth("memory", "status", "--json")[1])["superseded"] == 1
+
+
+def test_a_denial_and_a_death_retire_what_they_end(hearth) -> None:
+    """ "I'm not allergic to peanuts anymore" was taken for a duplicate of the allergy, and "Miso died last week"
+    (about the user's cat only through a stored fact) was not even queued: both old facts stayed in use."""
+    for said in ("I'm allergic to peanuts. I have a cat called Miso.", "I'm not allergic to peanuts anymore.",
+                 "Miso died last week."):
+        queued = CliContext()
+        queued.assistant.memory.enqueue_turn("c1", said)
+        queued.assistant.close(learning_s=0)
+        assert hearth("memory", "process", "--json")[0] == 0
+    out = hearth("memory", "list", "--json")[1]
+    assert sorted(m["text"] for m in json.loads(out)) == ["User is not allergic to peanuts anymore",
+                                                          "User's cat Miso died last week"]
+    assert json.loads(hearth("memory", "status", "--json")[1])["superseded"] == 2
+
+
+def test_deleting_a_chat_says_what_it_taught_and_forgets_it_when_asked(hearth) -> None:
+    """Deleting a chat left what memory learned from it in use without a word."""
+    ctx = CliContext()
+    chats = [ctx.assistant.history.create_conversation(title).id for title in ("Pets", "Work", "Later")]
+    ctx.assistant.memory.enqueue_turn(chats[0], "I have a cat called Miso.")
+    ctx.assistant.memory.enqueue_turn(chats[1], "I work as a nurse.")
+    ctx.assistant.close(learning_s=0)
+    assert hearth("memory", "process", "--json")[0] == 0
+    assert hearth("history", "delete", chats[0])[0] == 0
+    assert hearth.err == (f"Deleted chat {chats[0]}. Kept the 1 memory learned from it: "
+                          f"`hearth memory forget --chat {chats[0]}` forgets them.\n")
+    code, out = hearth("memory", "forget", "--chat", chats[0], "--json")
+    assert code == 0 and json.loads(out) == {"forgotten": 1, "chat": chats[0]}
+    assert hearth("history", "delete", chats[1], "--forget-memories")[0] == 0
+    assert hearth.err == f"Deleted chat {chats[1]} and forgot the 1 memory learned from it.\n"
+    assert hearth("memory", "list", "--json")[1] == "[]\n"
+    # a turn of a chat still waiting to be learned from goes with the chat's memories: it is never learned
+    ctx = CliContext()
+    ctx.assistant.memory.enqueue_turn(chats[2], "I have a parrot called Zazu.")
+    ctx.assistant.close(learning_s=0)
+    assert hearth("history", "delete", chats[2], "--forget-memories")[0] == 0
+    assert hearth.err == f"Deleted chat {chats[2]}.\n"
+    assert json.loads(hearth("memory", "status", "--json")[1])["pending_turns"] == 0
 
 
 def test_a_fact_typed_with_decomposed_accents_is_the_same_fact(hearth) -> None:

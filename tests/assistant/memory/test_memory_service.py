@@ -152,6 +152,17 @@ def test_a_correction_hides_what_it_replaces_and_ranks_above_what_it_corrects_in
     assert found == ["User's daughter Lúcia is 7 not 6", "User's daughter Lúcia is 6 and obsessed with dinosaurs"]
 
 
+def test_a_denial_or_a_death_retires_the_fact_it_ends(open_memory, scripted) -> None:
+    memory = open_memory(llm=scripted(yes=0.9, judge=0.0))
+    memory.enqueue_turn("a", "I'm allergic to peanuts. I have a cat called Miso.")
+    memory.process_pending()
+    memory.enqueue_turn("a", "I'm not allergic to peanuts anymore.")
+    memory.enqueue_turn("b", "Miso died last week.")  # says nothing of the user but through the stored fact
+    memory.process_pending()
+    assert sorted(m.text for m in memory.list()) == ["User is not allergic to peanuts anymore",
+                                                      "User's cat Miso died last week"]
+
+
 def test_a_cancelled_job_leaves_the_turn_queued(open_memory) -> None:
     memory = open_memory()
     memory.enqueue_turn("a", "I play the cello.")

@@ -100,6 +100,23 @@ def test_retractions() -> None:
     assert retraction("I left my keys at home", "User lives in Porto") is None
 
 
+def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
+    """"I'm not allergic to peanuts anymore", "Ana doesn't live in Porto anymore", "Miso died": each left the old
+    fact in use (the first was even taken for a duplicate of it)."""
+    assert retraction("I'm not allergic to peanuts anymore. User is not allergic to peanuts anymore",
+                      "User is allergic to peanuts") == "all"
+    assert retraction("Ana doesn't live in Porto anymore. User's sister Ana doesn't live in Porto anymore",
+                      "User's sister Ana lives in Porto") == "all"
+    assert retraction("Miso died last week. User's cat Miso died last week", "User has a cat called Miso") == "all"
+    assert retraction("I don't eat meat anymore", "User eats meat") == "all"
+    assert retraction("I quit my job at Rabobank", "User works at Rabobank") == "part"
+    # a denial of something else takes nothing back
+    assert retraction("I'm not allergic to cats", "User is allergic to peanuts") is None
+    assert retraction("I don't like coffee but I love tea", "User likes tea") is None
+    peanuts = Candidate("1", "User is allergic to peanuts", 0.95)
+    assert judge(None, "User is not allergic to peanuts anymore", [peanuts], None).duplicate_of is None
+
+
 @pytest.mark.parametrize(("fact", "slot"), [
     ("User lives in Paris", ("residence", "paris")),
     ('User said: "I moved to Berlin last month"', ("residence", "berlin")),
@@ -177,6 +194,18 @@ def test_a_relation_keeps_the_name_it_has_in_a_stored_fact() -> None:
     assert [s.fact for s in statements("She turned 7 in March", known=known)] == [
         "User's daughter Lúcia turned 7 in March"]
     assert [s.fact for s in statements("my son is 9", known=known)] == ["User's son is 9"]
+
+
+def test_a_name_a_stored_fact_gives_someone_is_said_to_be_theirs() -> None:
+    """"Miso died last week" says nothing of the user by itself: it was not even queued to be learned from."""
+    known = ["User has a cat called Miso", "User's sister Ana lives in Porto"]
+    assert statements("Miso died last week.") == []
+    assert [s.fact for s in statements("Sadly Miso died last week.", known=known)] == [
+        "User's cat Miso died last week"]
+    assert [s.fact for s in statements("Ana doesn't live in Porto anymore", known=known)] == [
+        "User's sister Ana doesn't live in Porto anymore"]
+    assert [s.fact for s in statements("my dog called Biscuit is 3. He loves the beach")] == [
+        "User's dog called Biscuit is 3", "User's dog Biscuit loves the beach"]
 
 
 def test_a_turn_is_learned_by_one_process_only(tmp_path) -> None:
