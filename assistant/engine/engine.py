@@ -527,8 +527,8 @@ class Engine:
                 return
             loaded.ctx.clear()  # what the sequence holds is not known: the prompt is evaluated from the start
             self._kv.clear()
-        if back is not None:
-            self._kept.remove(back)
+        if back is not None:  # making room for the copy just kept may have let it go already: it is in hand
+            self._kept = [k for k in self._kept if k is not back]
             if loaded.ctx.load_seq(back.state):
                 self._kv[:] = back.tokens  # in place: the caller holds this list
             else:

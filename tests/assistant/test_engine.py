@@ -121,6 +121,28 @@ def test_a_conversation_left_for_other_work_or_another_chat_gets_its_cache_back(
         eng.unload()
 
 
+def test_a_cache_brought_back_while_room_is_made_for_the_one_left(chat_model_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeping the cache being left made room by letting go of the oldest copy, which could be the very one being
+    brought back: the answer failed with "ValueError: list.remove(x): x not in list" (seen in `hearth bench
+    memory`, where learning's prompts and several chats take turns). With room for one copy, going back to the
+    first chat continues its cache all the same."""
+    from assistant.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_KEPT_MAX", 1)
+    eng = Engine()
+    eng.load(chat_model_path, LoadSettings(n_ctx=1024))
+    try:
+        first = [Message("user", "My notes: " + "the harbour lantern is lit at dusk. " * 12 + "When is it lit?")]
+        turn1 = run(eng, first, max_tokens=8)
+        run(eng, [Message("user", "Other notes: " + "the beans climb the south fence. " * 12 + "What climbs?")],
+            max_tokens=8)
+        back = run(eng, [*first, Message("assistant", turn1.text), Message("user", "And at dawn?")], max_tokens=8)
+        assert back.stats.reused_tokens > turn1.stats.prompt_tokens // 2
+    finally:
+        eng.unload()
+
+
 def test_a_conversation_cache_let_go_at_unload_is_read_back_in_the_next_run(chat_model_path: Path,
                                                                              tmp_path: Path) -> None:
     """The first question after a restart read the whole chat again (15 s for a 3.6k-token chat through
