@@ -44,17 +44,23 @@ class Said:
     "HP-55-2931", and "the emergency line is 123-456-7890" to one saying "0800 123 456"."""
 
     words: set[str]
-    figures: tuple[str, ...]
+    figures: tuple[tuple[str, ...], ...]  # each number as its groups of digits: "0800 123 456" -> 0800, 123, 456
 
     @classmethod
     def of(cls, text: str) -> Said:
-        digits = (re.sub(r"\D", "", m) for m in _FIGURE.findall(text))
-        return cls(content_words(text), tuple(d for d in digits if len(d) > 1))
+        groups = (tuple(re.findall(r"\d+", m)) for m in _FIGURE.findall(text))
+        return cls(content_words(text), tuple(g for g in groups if len("".join(g)) > 1))
 
     def holds_figures_of(self, sentence: Said) -> bool:
-        """Whether every number of ``sentence`` is written here (a part of one counts: "123 456" in "0800 123
-        456", "2024" in "2024-05-01")."""
-        return all(any(f in mine for mine in self.figures) for f in sentence.figures)
+        """Whether every number of ``sentence`` is written here, its digits alike ("0800123456" for "0800 123
+        456") or whole groups of one ("123 456" in "0800 123 456", "2024" in "2024-05-01"). Any run of digits
+        counted: "99,000 EUR" was cited as a passage saying "999,000 EUR"."""
+        return all(any(_within(f, mine) for mine in self.figures) for f in sentence.figures)
+
+
+def _within(figure: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    n = len(figure)
+    return "".join(figure) == "".join(other) or any(other[i:i + n] == figure for i in range(len(other) - n + 1))
 
 
 def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:

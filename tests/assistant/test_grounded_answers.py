@@ -170,3 +170,11 @@ def test_a_sentence_with_a_number_its_passage_does_not_hold_restates_nothing() -
     text, used = attribute("The emergency line is 0800 123 456. The valve is under the sink.", passages)
     assert text == "The emergency line is 0800 123 456 [2]. The valve is under the sink [2]."
     assert [c.n for c in used] == [2]
+    # a part of a number's digits is not the number: "99,000 EUR" was cited as a passage saying "999,000 EUR"
+    budget = [Citation(0, "c", "/x/falcon.md", None, 1, 1, None, "The Falcon budget is 999,000 EUR for 2026.", 1.0)]
+    for wrong in ("The Falcon budget is 99,000 EUR.", "The Falcon budget is 9,000 EUR.",
+                  "The Falcon budget is 99 EUR."):
+        assert attribute(wrong, budget) == (wrong, []), wrong
+    for right in ("The Falcon budget is 999,000 EUR.", "The Falcon budget is 999000 EUR.",
+                  "The budget for 2026 is 999 000."):
+        assert restates_any(right, budget), right
