@@ -1,9 +1,12 @@
 """Build the prompt for one turn within the context window, explicitly.
 
 Budget: system prompt + history + (memories + sources +) question + the tokens reserved for the answer must
-fit ``n_ctx``. When they do not, the oldest turns are
-dropped first (a user message and its answer together) and the number dropped is reported, never a
-silent truncation. If even the bare question does not fit, a ContextOverflowError says by how much.
+fit ``n_ctx``. The answer's room shrinks first, from ``max_tokens`` down to :func:`answer_floor` (a quarter
+of the context, or ``max_tokens`` if less); only then are the oldest turns dropped (a user message and its
+answer together), and the number dropped is reported, never a silent truncation. Reserving all of
+``max_tokens`` dropped every earlier turn of a chat whose limit was near the context (1,024 of 1,024: each
+follow-up was asked with none of the conversation). If even the bare question does not fit, a
+ContextOverflowError says by how much.
 
 Where the cut falls decides what the engine can reuse: its KV cache holds the previous prompt, and only the
 part before the first difference is kept. Cutting at the fewest turns moved the cut by a turn at every question
@@ -22,6 +25,8 @@ from assistant.errors import ContextOverflowError
 
 #: Never plan an answer shorter than this when squeezing the budget.
 MIN_ANSWER_TOKENS = 64
+#: Earlier turns are kept while the answer has at least this share of the context (or ``max_tokens`` if less).
+ANSWER_SHARE_OF_CONTEXT = 0.25
 #: The cut points of a long chat are a block of this many characters of messages per token of context apart
 #: (one per token: about a quarter of the context at four characters a token). Dropping a few turns more than
 #: needed keeps the prompt's start the same for the questions that follow, until the chat has grown by a block.
@@ -34,10 +39,26 @@ class BuiltPrompt:
     tokens: list[int]
     max_tokens: int
     dropped_turns: int
+    kept_turns: int = 0
 
 
 #: Where the context length is set, for the messages that ask to raise it (they did not say where).
 WHERE_CTX = "(Settings → Model → Context length, or `n_ctx` under [model] in settings.toml)"
+
+
+def context_cut(built: BuiltPrompt, n_ctx: int) -> str:
+    """What the user is told of the turns ``built`` dropped, and plainly so when none of the chat was left."""
+    if built.kept_turns:
+        return (f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation to fit the {n_ctx}-token "
+                "context with room for the answer.")
+    return (f"None of this conversation's {built.dropped_turns} earlier turn(s) fit the {n_ctx}-token context beside "
+            f"this message and room for the answer: it was answered as if in a new chat. Raise the context length "
+            f"{WHERE_CTX} to keep them.")
+
+
+def answer_floor(n_ctx: int, max_tokens: int) -> int:
+    """The least room an answer keeps before earlier turns are dropped for it."""
+    return min(max_tokens, max(MIN_ANSWER_TOKENS, int(n_ctx * ANSWER_SHARE_OF_CONTEXT)))
 
 
 def build_prompt(
@@ -68,13 +89,14 @@ def build_prompt(
     head = [Message("system", system)] if system else []
     tail = [Message("user", f"{question_context}\n\n{QUESTION_LABEL} {question}" if question_context else question)]
     turns = _group_turns(history)
+    floor = answer_floor(n_ctx, max_tokens)
 
     def attempt(dropped: int) -> tuple[BuiltPrompt | None, int]:
         kept = [m for turn in turns[dropped:] for m in turn]
         prompt, tokens = render(head + kept + tail)
         room = n_ctx - len(tokens)
-        if room >= max_tokens or ((keep_all or not kept) and room >= MIN_ANSWER_TOKENS):
-            return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped), len(tokens)
+        if room >= floor or ((keep_all or not kept) and room >= MIN_ANSWER_TOKENS):
+            return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped, len(turns) - dropped), len(tokens)
         return None, len(tokens)
 
     # Fewer turns never need more tokens, so the fewest turns to drop is found by bisection: a long chat costs

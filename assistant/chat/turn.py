@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import COLLECTIONS, INCOGNITO, History
-from assistant.chat.prompt import BuiltPrompt, build_prompt
+from assistant.chat.prompt import BuiltPrompt, build_prompt, context_cut
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
 from assistant.errors import (
@@ -219,8 +219,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         if engine.uses_fallback_format:
             yield Notice("prompt_format", FALLBACK_NOTICE)
         if built.dropped_turns:
-            yield Notice("context", f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation "
-                                    f"to fit the {engine.n_ctx}-token context.")
+            yield Notice("context", context_cut(built, engine.n_ctx))
         last_save = time.monotonic()
         sampling = options.sampling or parts.sampling
         stop = tuple(built.prompt.stop) + tuple(s for s in options.stop if s not in built.prompt.stop)

@@ -7,7 +7,13 @@ import random
 
 import pytest
 
-from assistant.chat.prompt import CUT_CHARS_PER_CONTEXT_TOKEN, MIN_ANSWER_TOKENS, build_prompt
+from assistant.chat.prompt import (
+    CUT_CHARS_PER_CONTEXT_TOKEN,
+    MIN_ANSWER_TOKENS,
+    answer_floor,
+    build_prompt,
+    context_cut,
+)
 from assistant.engine.chat_format import FormattedPrompt, Message
 from assistant.errors import ContextOverflowError
 
@@ -40,7 +46,7 @@ def fewest_dropped(history: list[Message], n_ctx: int, max_tokens: int) -> int:
     for dropped in range(len(history) // 2 + 1):
         kept = history[2 * dropped:]
         size = len(render([Message("system", "You are Hearth."), *kept, Message("user", "And now?")])[1])
-        if n_ctx - size >= max_tokens or (not kept and n_ctx - size >= MIN_ANSWER_TOKENS):
+        if n_ctx - size >= answer_floor(n_ctx, max_tokens) or (not kept and n_ctx - size >= MIN_ANSWER_TOKENS):
             return dropped
     raise AssertionError("nothing fits")
 
@@ -100,6 +106,32 @@ def test_a_chat_longer_than_the_context_keeps_its_prompt_start_for_question_afte
     assert cuts == sorted(cuts) and cuts[-1] > 60  # a growing chat drops more and more of its oldest turns
     moves = sum(a != b for a, b in itertools.pairwise(cuts))
     assert moves <= len(cuts) // 4, cuts  # cutting at the fewest turns: a move at almost every question
+
+
+def test_an_answer_limit_near_the_context_shortens_the_answer_before_it_drops_the_chat() -> None:
+    """With Max answer tokens at the context length (1,024 of 1,024), every follow-up was asked with none of the
+    conversation: all of the limit was reserved for the answer. The answer's room now shrinks to a quarter of the
+    context first; a chat too long even then drops its oldest turns."""
+    short = [Message("user", "My name is Zebulon."), Message("assistant", "Nice to meet you, Zebulon.")]
+    built = build_prompt(system="You are Hearth.", history=short, question="What is my name?", n_ctx=1024,
+                         max_tokens=1024, render=CountingRender())
+    assert built.dropped_turns == 0 and built.max_tokens == 1024 - len(built.tokens)
+    long = chat(12, seed=3)
+    built = build_prompt(system="You are Hearth.", history=long, question="And now?", n_ctx=1024, max_tokens=900,
+                         render=CountingRender())
+    assert 0 < built.dropped_turns < 12 and 256 <= built.max_tokens == 1024 - len(built.tokens)
+    assert context_cut(built, 1024).startswith(f"Dropped the {built.dropped_turns} oldest turn(s) of this ")
+    # a last turn that leaves no room for any other is said plainly: the answer knew none of the chat
+    pasted = [Message("user", "word " * 700), Message("assistant", "ok")]
+    built = build_prompt(system="", history=pasted, question="And now?", n_ctx=1024, max_tokens=512,
+                         render=CountingRender())
+    assert built.kept_turns == 0 and context_cut(built, 1024).startswith(
+        "None of this conversation's 1 earlier turn(s) fit the 1024-token context beside this message and room "
+        "for the answer: it was answered as if in a new chat.")
+    # a limit below a quarter of the context is reserved whole, as it was
+    built = build_prompt(system="You are Hearth.", history=long, question="And now?", n_ctx=1024, max_tokens=100,
+                         render=CountingRender())
+    assert built.max_tokens == 100 and built.dropped_turns >= fewest_dropped(long, 1024, 100) > 0
 
 
 def test_a_short_chat_that_fits_renders_once() -> None:

@@ -64,6 +64,26 @@ def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> Non
         "Name one colour."
 
 
+def test_an_answer_limit_as_long_as_the_context_keeps_the_conversation(hearth_home: Path) -> None:
+    """With Max answer tokens at the context length (1,024 of 1,024), every follow-up was asked with none of the
+    conversation ("Dropped the 1 oldest turn(s) …" on a 77-token chat), and answered "My name is Luna"."""
+    from assistant.config import Settings, save_settings
+    from assistant.paths import get_paths
+
+    settings = Settings()
+    settings.model.n_ctx, settings.model.temperature = 1024, 0.0
+    save_settings(settings, get_paths().settings_file)
+    first = hearth("ask", "--json", "--no-memory", "--max-tokens", "16", "My name is Zebulon.", home=hearth_home)
+    assert first.returncode == 0, first.stderr
+    cid = json.loads(first.stdout)["conversation_id"]
+    follow = hearth("ask", "--json", "--no-memory", "--max-tokens", "1024", "-c", cid, "What is my name?",
+                    home=hearth_home)
+    assert follow.returncode == 0, follow.stderr
+    data = json.loads(follow.stdout)
+    assert data["stats"]["dropped_turns"] == 0 and data["notices"] == [], data
+    assert data["stats"]["prompt_tokens"] > json.loads(first.stdout)["stats"]["prompt_tokens"]
+
+
 def test_a_question_piped_in_a_legacy_encoding_is_read_as_the_indexer_reads_files(hearth_home: Path) -> None:
     """`git diff | hearth ask -` was refused ("not valid UTF-8") when the diff touched one Latin-1 file."""
     env = {**os.environ, "HEARTH_HOME": str(hearth_home)}
