@@ -122,7 +122,7 @@ def test_an_answer_limit_near_the_context_shortens_the_answer_before_it_drops_th
     assert 0 < built.dropped_turns < 12 and 256 <= built.max_tokens == 1024 - len(built.tokens)
     assert context_cut(built, 1024).startswith(f"Dropped the {built.dropped_turns} oldest turn(s) of this ")
     # a last turn that leaves no room for any other is said plainly: the answer knew none of the chat
-    pasted = [Message("user", "word " * 700), Message("assistant", "ok")]
+    pasted = [Message("user", "word " * 800), Message("assistant", "ok")]
     built = build_prompt(system="", history=pasted, question="And now?", n_ctx=1024, max_tokens=512,
                          render=CountingRender())
     assert built.kept_turns == 0 and context_cut(built, 1024).startswith(
