@@ -248,7 +248,11 @@ class KnowledgeBase:
         if not rows or not text.strip():
             return Hits()
         hits = self._ranked(rows, text, k, folder, mode)
-        hits.unfinished = " ".join(_unfinished(row, row.name in self._running) for row in rows
+        # runs going now, then where each run stands: read before the search, a re-sync that ended during it
+        # was "not fully indexed (its last indexing run has not finished)" with a command to finish it
+        running = set(self._running)
+        now = {row.name: row for row in self.store.collections()}
+        hits.unfinished = " ".join(_unfinished(row, row.name in running) for row in (now.get(r.name, r) for r in rows)
                                    if row.unfinished != RUN_ENDED)
         return hits
 

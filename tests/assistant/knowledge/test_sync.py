@@ -555,3 +555,29 @@ def test_the_eta_takes_reading_and_embedding_each_at_its_own_pace() -> None:
     tally.partial_bytes = 100.0  # then a tenth of the work embedded in 10 s
     eta = tally.event("reading").eta_s
     assert eta == pytest.approx(1900 / 10 + 1000 / (1000 / 11), rel=0.01), eta  # 190 s embedding + 11 s reading
+
+
+def test_a_re_sync_that_ends_during_a_search_is_not_said_unfinished(kb: KnowledgeBase, sync, folder: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question asked as a watched folder's re-sync ended was told "Collection 'work' is not fully indexed (its
+    last indexing run has not finished) … `hearth index …` finishes it": where the run stood was read before the
+    search, whether one was going after it."""
+    from assistant.knowledge.store import RUN_ENDED
+
+    sync(folder)
+    kb.store.begin_run("default", None)  # a re-sync going on as the search starts ...
+    kb._count_run("default", 1)
+    ranked = kb._ranked
+
+    def ending_meanwhile(*args, **kwargs):
+        hits = ranked(*args, **kwargs)
+        kb.store.end_run("default", RUN_ENDED)  # ... ends while it ranks
+        kb._count_run("default", -1)
+        return hits
+
+    monkeypatch.setattr(kb, "_ranked", ending_meanwhile)
+    assert kb.search("alpha").unfinished == ""
+    kb.store.begin_run("default", None)
+    kb._count_run("default", 1)  # one still going is said as going
+    monkeypatch.setattr(kb, "_ranked", ranked)
+    assert "is being indexed now" in kb.search("alpha").unfinished
