@@ -74,9 +74,11 @@ class CollectionDialog(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.name.editTextChanged.connect(self._check_name)
-        # the folder's own name, also next to other collections (the first was offered: Enter merged into it)
+        # the folder's own name, also next to other collections (the first was offered: Enter merged into it),
+        # unless a collection holds it; a collection it holds is said in the note (it was offered, and "Add and
+        # index" put a whole folder into the collection of one of its subfolders)
         if paths:  # (a name with nothing Latin left is empty: "default", not the first collection)
-            held = self._overlaps(None)
+            held = [o for o in self._overlaps(None) if o.inside]
             suggested = held[0].collection if held else _suggested_name(paths[0])
             self.name.setEditText(suggested if name_problem(suggested) is None else "")
         self._check_name(self.name.currentText())

@@ -169,6 +169,18 @@ def test_a_subfolder_of_an_indexed_folder_is_offered_the_collection_holding_it(w
         assert dialog.name.currentText() == "work" and not dialog.overlap.isVisibleTo(dialog)
         dialog.reject()
         dialog.setParent(None)
+        # the parent of an indexed folder gets its own name, and the note says why not the other's: it offered
+        # "trips", and "Add and index" put all of the notes into the collection of one trip, unsaid
+        trips = CollectionInfo("trips", 1, 2, None, 0, "minilm", False, sources=(str(tmp_path / "notes" / "trips"),))
+        window.collections_model.set_items([trips])
+        drop(window, tmp_path / "notes")
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
+        assert dialog.overlap.text() == (f"notes holds {tmp_path / 'notes' / 'trips'}, already indexed in collection "
+                                         "“trips”. Adding it to “notes” makes a second copy of those files, found "
+                                         "twice when both are searched; adding it to “trips” keeps one.")
+        dialog.reject()
+        dialog.setParent(None)
     finally:
         window.collections_model.set_items([])
 
