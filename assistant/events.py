@@ -122,6 +122,9 @@ class Done:
     conversation_id: str | None = None
     message_id: str | None = None  # the answer's id in the history
     user_message_id: str | None = None  # the question's id (regenerate and edit-and-resend replace from it)
+    #: Stopped before its first word, the question was taken back out of the history (and the chat, if it was
+    #: made for it: ``conversation_id`` is then None): the front end gives its text back to send again.
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)

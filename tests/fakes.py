@@ -42,6 +42,7 @@ class FakeEngine:
         self.reply = reply or echo_last_question
         self._n_ctx = n_ctx
         self.token_delay_s = token_delay_s
+        self.prompt_delay_s = 0.0  # reading the prompt, before the first word: a cancel then ends it wordless
         self.info: Any = None
         self.loads: list[tuple[Path, Any]] = []
         self.prompts: list[str] = []
@@ -124,6 +125,9 @@ class FakeEngine:
             reason = "length" if len(words) > max_tokens else "stop"
             words = words[:max_tokens]
             out: list[str] = []
+            reading = time.monotonic() + self.prompt_delay_s
+            while time.monotonic() < reading and not (cancel is not None and cancel.is_set()):
+                time.sleep(0.01)
             for word in words:
                 if cancel is not None and cancel.is_set():
                     reason = "cancelled"

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 RENDER_INTERVAL_MS = 50
 #: Messages shown at once when a chat opens, and added each time the reader scrolls up to the oldest shown.
 PAGE = 40
+#: How long the status bar says a question stopped before its answer began was taken back.
+TAKEN_BACK_MS = 8000
 
 
 def answer_meta(stats: dict[str, Any] | None) -> str:
@@ -345,6 +347,9 @@ class ChatController(QObject):
                 self.answer, self._reloading = None, True
                 self._load(self.conversation_id)
                 return
+            if event.withdrawn:
+                self._take_back(event.conversation_id)
+                return
             self._finish_text(event.text)
             answer.set_meta(answer_meta(event.stats.to_dict()))
             self.status.set_context(event.stats.context_used, event.stats.context_size)
@@ -389,6 +394,25 @@ class ChatController(QObject):
             self._finish_text(event.text)
             answer.set_meta("")
             answer.add_notice("The answer could not be completed.")
+
+    def _take_back(self, conversation_id: str | None) -> None:
+        """The question was stopped before its first word and the core took it back: it leaves the chat, and its
+        text goes back to the box (unless another message was sent meanwhile: that one goes on)."""
+        self._render.stop()
+        self.answer = None
+        question = self.view.last("user")
+        if question is None:
+            return
+        self.view.remove_from(question)
+        if self._queued is None and not self.composer.edit.toPlainText().strip():
+            self.composer.set_draft(question.text)
+            told = "your message is back in the box"
+        else:
+            told = "it was not kept"
+        self.status.showMessage(f"Stopped before the answer began: {told}.", TAKEN_BACK_MS)
+        if conversation_id is None and self.conversation_id is not None:  # the chat made for it went with it
+            self.conversation_id = None
+            self.conversationChanged.emit(None)
 
     def _flush(self) -> None:
         if self.answer is not None:

@@ -184,9 +184,11 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     # A regenerated or edited turn replaces the old one only once it has text: stopped (or failed) before its
     # first word it is dropped and the old answer stays (it was deleted at the start, and a Stop lost it).
     replaces = options.replace_from if options.save else None
+    made_for_it = False  # the chat was made for this question (it goes too if the question is taken back)
     if options.save:
         if conversation_id is None:
             conversation_id = history.create_conversation(title=short_title(text), model=info.name).id
+            made_for_it = True
         question_id = history.add_message(conversation_id, "user", text,
                                           stats=_question_stats(options)).id
         reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
@@ -255,6 +257,17 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 if replaces is not None and event.stats.stop_reason == "cancelled":  # stopped before a word
                     history.delete_messages_from(question_id)
                     question_id = reply_id = replaces = None
+                elif question_id is not None and event.stats.stop_reason == "cancelled" and not event.text:
+                    # stopped before its first word: taken back, as unsent (the front end gives its text back). A
+                    # long paste stopped while it was read stayed in the chat: every later question read it again
+                    # (30 s here) and the answers went on about it
+                    event = replace(event, withdrawn=True)
+                    if made_for_it:
+                        history.delete(conversation_id)
+                        conversation_id = None
+                    else:
+                        history.delete_messages_from(question_id)
+                    question_id = reply_id = None
                 replace_old_turn()  # an answer that came out empty replaces the old one all the same
                 learn = memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None
                 yield from _finish(history, learn, conversation_id, question_id, reply_id, text, event, citations,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -119,10 +121,12 @@ class _Call:
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
             cancel: threading.Event | None = None, prefix: str = "",
-            on_saved: Callable[[str], None] | None = None, replace_from: str | None = None) -> _Turn:
+            on_saved: Callable[[str | None], None] | None = None, replace_from: str | None = None) -> _Turn:
     """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
     shows, as ``hearth> ``); notices always go to stderr, those about the answer under it. ``on_saved`` gets
-    the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it)."""
+    the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it), and
+    again as it is after a question stopped before its first word was taken back (None: the chat made for it
+    went too)."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling(ctx.assistant),
                                  system_prompt=call.system_prompt,
@@ -133,23 +137,24 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
     notices: list[Notice] = []
     try:
-        for event in response:
-            if isinstance(event, Token) and echo:
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-                shown.append(event.text)
-            elif isinstance(event, Notice):
-                notices.append(event)
-                if shown:
-                    later.append(event)
-                else:
-                    err(f"[{event.kind}] {event.message}")
-            elif isinstance(event, Sources):
-                sources = event
-            elif isinstance(event, MemoriesUsed):
-                memories = event
-            elif isinstance(event, Saved) and on_saved is not None:
-                on_saved(event.conversation_id)
+        with _ctrl_c_stops(cancel):
+            for event in response:
+                if isinstance(event, Token) and echo:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                    shown.append(event.text)
+                elif isinstance(event, Notice):
+                    notices.append(event)
+                    if shown:
+                        later.append(event)
+                    else:
+                        err(f"[{event.kind}] {event.message}")
+                elif isinstance(event, Sources):
+                    sources = event
+                elif isinstance(event, MemoriesUsed):
+                    memories = event
+                elif isinstance(event, Saved) and on_saved is not None:
+                    on_saved(event.conversation_id)
         if shown:
             sys.stdout.write("\n")
             if response.done is not None:  # with the citations Hearth attributed, where the terminal allows
@@ -167,7 +172,38 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
         raise
     for event in later:
         err(f"[{event.kind}] {event.message}")
+    if cancel is not None and cancel.is_set() and response.done is not None:  # Ctrl+C: said by the caller
+        if response.done.withdrawn:
+            if on_saved is not None:
+                on_saved(response.done.conversation_id)
+            raise TakenBack
+        raise KeyboardInterrupt
     return _Turn(response.done, response.failed, sources, memories.memories if memories else (), tuple(notices))
+
+
+@contextmanager
+def _ctrl_c_stops(cancel: threading.Event | None) -> Iterator[None]:
+    """While `hearth chat` streams an answer, Ctrl+C stops it as the window's Stop does: the turn ends itself (a
+    question stopped before its first word is taken back) instead of being cut by an interrupt raised inside
+    it, which left the stopped question in the chat. A second Ctrl+C interrupts."""
+    if cancel is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class TakenBack(KeyboardInterrupt):
+    """Ctrl+C before the answer's first word: the question was taken back out of the chat (see ``Done.withdrawn``)."""
 
 
 @dataclass(frozen=True)
@@ -354,7 +390,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             line = line[1:] if line.startswith("//") else line
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
-        saved: list[str] = []
+        saved: list[str | None] = []
         try:
             turn = _stream(ctx, line, conversation_id, turn_call, echo=True, cancel=cancel, prefix="hearth> ",
                            on_saved=saved.append, replace_from=replace_from)
@@ -368,6 +404,10 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
                 turn = _stream(ctx, line, None, call, echo=True, cancel=cancel, prefix="hearth> ",
                                on_saved=saved.append)
                 done, failed = turn.done, turn.failed
+        except TakenBack:
+            err("\n(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
+            conversation_id = saved[-1] if saved else conversation_id  # None: the chat made for it went too
+            continue
         except KeyboardInterrupt:
             cancel.set()
             err("\n(stopped)")

@@ -128,6 +128,7 @@ def test_f2_renames_and_delete_deletes_the_selected_chat(qtbot: QtBot, window: M
     qtbot.waitUntil(view.hasFocus)
     view.setCurrentIndex(window.conversations_model.index(0, 0))
     qtbot.keyClick(view, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in window.sidebar.findChildren(QMessageBox)))
     box = next(b for b in window.sidebar.findChildren(QMessageBox) if b.isVisible())
     assert "Poetry" in box.text()
     next(b for b in box.buttons() if b.text() == "Delete").click()

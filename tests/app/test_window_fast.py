@@ -516,6 +516,35 @@ def test_answers_wrap_whole_in_a_narrow_window(qtbot: QtBot, qapp: QApplication)
         window.close()
 
 
+def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: QtBot) -> None:
+    """A long paste stopped while it was read stayed in the chat: every later question read it again (30 s
+    here) and the answers went on about it. Stopped before its first word, a question is taken back: off the
+    screen and out of the history (with the chat made for it), its text back in the box."""
+    window = open_window(qtbot)
+    chat, history, engine = window.ctl.chat, window.assistant.history, window.assistant.engine
+    send(qtbot, window, "An earlier question.")
+    first = chat.conversation_id
+    engine.prompt_delay_s = 10.0
+    for new_chat in (False, True):
+        if new_chat:
+            chat.new_chat()
+        paste = ("A long pasted report. " * 40).strip()
+        window.composer.edit.setPlainText(paste)
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: chat.generating and chat.conversation_id is not None)
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: not chat.generating, timeout=5_000)
+        assert window.composer.edit.toPlainText() == paste
+        assert window.status.currentMessage() == "Stopped before the answer began: your message is back in the box."
+        earlier = ["An earlier question.", "You said: An earlier question."]
+        assert [m.text for m in window.chat_view.messages] == ([] if new_chat else earlier)
+        assert chat.conversation_id == (None if new_chat else first)
+        assert [c.id for c in history.list_conversations()] == [first]
+        assert [m.content for m in history.messages(first)] == earlier
+    window.composer.edit.clear()
+    window.close()
+
+
 @pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat", "delete this new chat"])
 def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, leave: str) -> None:
     """The answer stops, what it wrote is saved in its own chat, and nothing of it reaches the chat now shown.
@@ -543,6 +572,7 @@ def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, 
         chat.open_conversation(earlier)
     else:  # the sidebar's Delete, confirmed
         window.ctl.conversations.delete(Entry(streaming, "A chat.", ""))
+        qtbot.waitUntil(lambda: any(b.isVisible() for b in window.findChildren(QMessageBox)))  # after memory's count
         box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
         assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)  # Enter keeps the chat
         next(b for b in box.buttons() if b.text() == "Delete").click()

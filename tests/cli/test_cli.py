@@ -437,6 +437,28 @@ def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> Non
     assert terminal.user_messages() == [["Tell me a very long story about a dragon.", "Now make it shorter."]]
 
 
+def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: Path) -> None:
+    """A long paste stopped with Ctrl+C while it was read stayed in the chat: every later question read it again
+    (30 s here) and the answers went on about it. It is taken back, with the chat made for it, and said so."""
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "8", home=hearth_home)
+    terminal.until(b"you> ")
+    paste = " ".join(["apple"] * 3000)
+    for start in range(0, len(paste), 1000):
+        terminal.type(paste[start:start + 1000].encode())
+        time.sleep(0.05)
+    terminal.type(b"\r")
+    terminal.until(b"hearth> ")
+    time.sleep(0.3)  # reading 3,000 tokens takes seconds here
+    terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
+    terminal.until(b"you> ", 2)
+    terminal.type(b"Name a fruit.\r")
+    terminal.until(b"you> ", 3)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+    assert terminal.user_messages() == [["Name a fruit."]]
+
+
 def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
     """Deleted by another window or command, every later message failed ("Conversation … was not found") and
     was lost until the user happened to type /new."""
