@@ -368,6 +368,12 @@ class _Terminal:
     def type(self, data: bytes) -> None:
         os.write(self.fd, data)
 
+    def paste(self, text: str) -> None:
+        """Type ``text`` as a terminal delivers a long paste, a kilobyte at a time."""
+        for start in range(0, len(text), 1000):
+            self.type(text[start:start + 1000].encode())
+            time.sleep(0.05)
+
     def close(self) -> int:
         try:
             return self.proc.wait(timeout=60)
@@ -394,9 +400,7 @@ def test_chat_on_a_terminal_keeps_a_paste_and_a_long_line_whole(hearth_home: Pat
     terminal.type(b"\x1b[200~Summarise this:\nThe quick brown fox\njumps over the lazy dog.\x1b[201~\r")
     terminal.until(b"you> ", 2)
     long = " ".join(["apple"] * 900) + " END"  # about 900 tokens
-    for start in range(0, len(long), 1000):  # as a terminal delivers a long paste
-        terminal.type(long[start:start + 1000].encode())
-        time.sleep(0.05)
+    terminal.paste(long)
     terminal.type(b"\r")
     terminal.until(b"you> ", 3)
     terminal.type(b"/quit\r")
@@ -442,21 +446,14 @@ def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: 
     (30 s here) and the answers went on about it. It is taken back, with the chat made for it, and said so."""
     terminal = _Terminal("chat", "--no-memory", "--max-tokens", "8", home=hearth_home)
     terminal.until(b"you> ")
-    paste = " ".join(["apple"] * 3000)
-    for start in range(0, len(paste), 1000):
-        terminal.type(paste[start:start + 1000].encode())
-        time.sleep(0.05)
-    terminal.type(b"\r")
+    terminal.paste(" ".join(["apple"] * 3000) + "\r")
     terminal.until(b"hearth> ")
     time.sleep(0.3)  # reading 3,000 tokens takes seconds here
     terminal.proc.send_signal(signal.SIGINT)
     terminal.until(b"(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
     terminal.until(b"you> ", 2)
-    terminal.type(b"Name a fruit.\r")
-    terminal.until(b"you> ", 3)
-    terminal.type(b"/quit\r")
-    assert terminal.close() == 0
-    assert terminal.user_messages() == [["Name a fruit."]]
+    terminal.type(b"Name a fruit.\r/quit\r")
+    assert terminal.close() == 0 and terminal.user_messages() == [["Name a fruit."]]
 
 
 def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
