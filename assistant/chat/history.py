@@ -606,6 +606,33 @@ class History:
         with self._read() as conn:
             return self._conversation_row(conn, conversation_id)
 
+    def find_conversation(self, typed: str) -> Conversation:
+        """The conversation ``typed`` names: its id, the start of one (as `hearth history list` shows them, at least
+        4 characters), or ``last`` (the most recently updated). Only a full id was taken: `hearth chat -c e5b91f95`
+        and `-c last` were "not found"."""
+        typed = typed.strip()
+        with self._read() as conn:
+            if typed.lower() == "last":
+                row = conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c "
+                                   "ORDER BY c.updated_at DESC, c.pk DESC LIMIT 1").fetchone()
+                if row is None:
+                    raise ConversationNotFoundError("There is no chat yet to go on with (`last`).")
+                return Conversation(*row)
+            try:
+                return self._conversation_row(conn, typed)
+            except ConversationNotFoundError:
+                if len(typed) < 4 or not re.fullmatch(r"[0-9a-fA-F-]+", typed):
+                    raise
+            rows = conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id LIKE ? "
+                                "ORDER BY c.updated_at DESC LIMIT 6", (typed.lower() + "%",)).fetchall()
+        if len(rows) == 1:
+            return Conversation(*rows[0])
+        if not rows:
+            raise _conversation_not_found(typed)
+        listed = ", ".join(f"{row[0]} ({row[1]})" for row in rows[:5])
+        raise InputError(f"{typed} is the start of {'more than 5' if len(rows) > 5 else len(rows)} chats' ids: "
+                         f"{listed}. Type more of the one you mean.")
+
     def has_conversation(self, conversation_id: str) -> bool:
         """Whether the conversation exists (False too when the history cannot be read)."""
         try:

@@ -26,7 +26,7 @@ from assistant.cli.context import (
     seed_arg,
 )
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, counted
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, counted, short_title
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -51,14 +51,16 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask one question (streams the answer)")
     p.add_argument("text", help='the question ("-": read it from stdin, e.g. `cat notes.md | hearth ask -`)')
-    p.add_argument("--conversation", "-c", help="continue this conversation id")
+    p.add_argument("--conversation", "-c", metavar="ID",
+                   help="go on with this chat: its id, the start of it, or `last` (the most recent)")
     _answer_options(p)
     p.add_argument("--json", action="store_true", help="print {answer, stats, conversation_id, sources} as JSON")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive chat in the terminal (/new, /retry, /edit, /quit; Ctrl+C stops "
                                      "an answer)")
-    p.add_argument("--conversation", "-c", help="continue this conversation id")
+    p.add_argument("--conversation", "-c", metavar="ID",
+                   help="go on with this chat: its id, the start of it, or `last` (the most recent)")
     _answer_options(p)
     p.set_defaults(func=cmd_chat)
 
@@ -259,7 +261,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         except InputError as exc:
             raise InputError(f"The question on stdin: {exc}") from None
     if args.conversation is not None:
-        _known_conversation(ctx, args.conversation)
+        args.conversation = _known_conversation(ctx, args.conversation).id
     call = _Call.from_args(args, ctx)
     turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
     done, failed = turn.done, turn.failed
@@ -283,11 +285,12 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0  # the core learns from this turn in the background and finishes before the process exits
 
 
-def _known_conversation(ctx: CliContext, conversation_id: str) -> None:
-    """An unknown conversation is said before memory and the model open (2.5 s). ``-c`` is ``--collection`` to
-    ``index`` and ``search``: an id that names a collection gets the option the user probably meant."""
+def _known_conversation(ctx: CliContext, conversation_id: str) -> Any:
+    """The conversation ``-c`` names (an id, its start, or ``last``); an unknown one is said before memory and the
+    model open (2.5 s). ``-c`` is ``--collection`` to ``index`` and ``search``: an id that names a collection gets
+    the option the user probably meant."""
     try:
-        ctx.assistant.history.get_conversation(conversation_id)
+        return ctx.assistant.history.find_conversation(conversation_id)
     except ConversationNotFoundError as exc:
         try:
             named = any(c.name == conversation_id for c in ctx.assistant.collections())
@@ -319,9 +322,10 @@ _SLASH_WORD = re.compile(r"/[A-Za-z]+")
 
 
 def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
-    conversation_id = args.conversation
-    if conversation_id is not None:  # an unknown id failed every question, after the model had loaded (exit 4)
-        _known_conversation(ctx, conversation_id)
+    going_on = None
+    if args.conversation is not None:  # an unknown id failed every question, after the model had loaded (exit 4)
+        going_on = _known_conversation(ctx, args.conversation)
+    conversation_id = going_on.id if going_on is not None else None
     for name in args.collection:  # so did an unknown collection (and the chat ended with exit 0)
         ctx.assistant.collection(name)
     call = _Call.from_args(args, ctx)  # a wrong -m or preset is said before background work starts (3.4 s)
@@ -330,6 +334,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.long_lived()  # watched folders are watched while the chat runs
     info = ctx.assistant.ensure_model(model=call.model)
     err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")
+    if going_on is not None:  # where the chat is (it opened on a bare prompt: which chat, and where in it?)
+        _say_where(ctx, going_on)
     if sys.stdin.isatty():
         # Line editing and history, lines of any length (the terminal's own line buffer cut them at 4,095
         # bytes, silently), and a multi-line paste kept as one message (readline's bracketed paste: each
@@ -421,6 +427,18 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err(f"({_stats_line(done)})")
 
 
+def _say_where(ctx: CliContext, conversation: Any) -> None:
+    """The chat `hearth chat -c` goes on with: its title, length and last exchange, one line each."""
+    err(f"(going on with “{conversation.title}”, {counted(conversation.message_count, 'message')})")
+    last = ctx.assistant.history.messages(conversation.id)[-2:]
+    for m in last:
+        err(f"{'you' if m.role == 'user' else 'hearth'}> {one_line(short_title(m.content, _SHOWN_CHARS))}")
+
+
+#: The most of a message `hearth chat -c` shows of the chat's last exchange.
+_SHOWN_CHARS = 160
+
+
 def _typed() -> str:
     """The text on the prompt's line when Ctrl+C came (readline keeps it; without readline none is known)."""
     readline = sys.modules.get("readline")
@@ -485,17 +503,18 @@ def cmd_history_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    print(ctx.assistant.history.export(args.id, args.format), end="")
+    print(ctx.assistant.history.export(ctx.assistant.history.find_conversation(args.id).id, args.format), end="")
     return 0
 
 
 def cmd_history_rename(args: argparse.Namespace, ctx: CliContext) -> int:
-    renamed = ctx.assistant.history.rename(args.id, args.title)
+    renamed = ctx.assistant.history.rename(ctx.assistant.history.find_conversation(args.id).id, args.title)
     err(f"Renamed chat {renamed.id} to {renamed.title!r}.")  # as it was saved: spaces tidied
     return 0
 
 
 def cmd_history_delete(args: argparse.Namespace, ctx: CliContext) -> int:
+    args.id = ctx.assistant.history.find_conversation(args.id).id
     kept = 0 if args.forget_memories else ctx.assistant.chat_memories(args.id)
     forgot = ctx.assistant.delete_chat(args.id, forget_memories=args.forget_memories)
     if forgot:

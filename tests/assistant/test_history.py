@@ -692,3 +692,29 @@ def test_histories_opened_at_once_on_a_new_file_all_open(tmp_path: Path) -> None
         for thread in threads:
             thread.join()
     assert failed == []
+
+
+def test_a_chat_is_found_by_the_start_of_its_id_or_as_the_last(history: History,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth chat -c e5b91f95` and `-c last` were "not found": only a full id was taken."""
+    from assistant.errors import InputError
+
+    with pytest.raises(ConversationNotFoundError, match="no chat yet"):
+        history.find_conversation("last")
+    first = history.create_conversation("First")
+    second = history.create_conversation("Second")
+    history.add_message(first.id, "user", "Newest activity here.")
+    assert history.find_conversation("last").id == first.id
+    assert history.find_conversation(second.id[:8]).id == second.id
+    assert history.find_conversation(second.id.upper()[:6]).id == second.id
+    assert history.find_conversation(f"  {first.id} ").id == first.id
+    with pytest.raises(ConversationNotFoundError):
+        history.find_conversation(first.id[:3])  # too short to be taken as a start
+    with pytest.raises(ConversationNotFoundError):
+        history.find_conversation("ffffffffzz")
+    ids = iter(["abcd1234" + "0" * 24, "abcd5678" + "0" * 24])
+    monkeypatch.setattr(history_module, "_new_id", lambda: next(ids))
+    twins = [history.create_conversation(f"Twin {i}") for i in range(2)]
+    with pytest.raises(InputError, match=r"abcd is the start of 2 chats' ids: abcd5678\w* \(Twin 1\), abcd1234"):
+        history.find_conversation("abcd")
+    assert history.find_conversation("abcd1").id == twins[0].id

@@ -54,6 +54,12 @@ def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> Non
     assert [c["id"] for c in listed] == [data["conversation_id"]]
     md = hearth("history", "export", data["conversation_id"], home=hearth_home).stdout
     assert "Say hello." in md
+    # a chat is named by the start of its id, as `history list` shows it, or as the last (only a full id was
+    # taken), and `hearth chat -c` says where it goes on (it opened on a bare prompt)
+    assert hearth("history", "export", data["conversation_id"][:8], home=hearth_home).stdout == md
+    going_on = hearth("chat", "-c", "last", home=hearth_home, stdin="/quit\n")
+    assert going_on.returncode == 0, going_on.stderr
+    assert "(going on with “Say hello.”, 2 messages)\nyou> Say hello.\nhearth> " in going_on.stderr
 
     # "-" reads the question from stdin (it asked "-" and saved a chat titled "-"); a byte-order mark
     # (Notepad's UTF-8) was kept in the question and its title
