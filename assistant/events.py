@@ -197,6 +197,22 @@ def reading(progress: Progress) -> str:
         else name
 
 
+#: Where the context length is set, for the messages that ask to raise it (they did not say where).
+WHERE_CTX = "(Settings → Model → Context length, or `n_ctx` under [model] in settings.toml)"
+
+
+def context_cut(dropped: int, n_ctx: int, none_kept: bool = False) -> str:
+    """What the user is told of the ``dropped`` oldest turns an answer was asked without, as it streams and under
+    it when the chat is opened again (it said "This answer was interrupted." only); plainly so when none of
+    the chat was left (``none_kept``)."""
+    if not none_kept:
+        return (f"Dropped the {dropped} oldest turn(s) of this conversation to fit the {n_ctx}-token context with "
+                "room for the answer.")
+    return (f"None of this conversation's {dropped} earlier turn(s) fit the {n_ctx}-token context beside this "
+            f"message and room for the answer: it was answered as if in a new chat. Raise the context length "
+            f"{WHERE_CTX} to keep them.")
+
+
 def short_title(text: str, limit: int = 60) -> str:
     """A chat's title on one line of at most ``limit`` characters: a new chat's, made from its first question,
     and any title as a list shows it (a long one the user gave filled eight lines of the window's sidebar)."""

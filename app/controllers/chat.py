@@ -24,7 +24,7 @@ from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, context_cut
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,11 @@ class ChatController(QObject):
             widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
             widget.set_meta(answer_meta(message.stats))
             widget.set_feedback(message.feedback)
+            stats = message.stats or {}
+            if stats.get("dropped_turns"):  # said as it streamed, and gone when the chat was opened again
+                widget.add_notice(context_cut(stats["dropped_turns"], stats.get("context_size") or 0))
             if message.partial:
-                error = (message.stats or {}).get("error")
+                error = stats.get("error")
                 widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")
 
     # --- turns ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from assistant.engine.chat_format import QUESTION_LABEL, FormattedPrompt, Message
 from assistant.errors import ContextOverflowError
+from assistant.events import WHERE_CTX
 
 #: Never plan an answer shorter than this when squeezing the budget.
 MIN_ANSWER_TOKENS = 64
@@ -42,18 +43,6 @@ class BuiltPrompt:
     kept_turns: int = 0
 
 
-#: Where the context length is set, for the messages that ask to raise it (they did not say where).
-WHERE_CTX = "(Settings → Model → Context length, or `n_ctx` under [model] in settings.toml)"
-
-
-def context_cut(built: BuiltPrompt, n_ctx: int) -> str:
-    """What the user is told of the turns ``built`` dropped, and plainly so when none of the chat was left."""
-    if built.kept_turns:
-        return (f"Dropped the {built.dropped_turns} oldest turn(s) of this conversation to fit the {n_ctx}-token "
-                "context with room for the answer.")
-    return (f"None of this conversation's {built.dropped_turns} earlier turn(s) fit the {n_ctx}-token context beside "
-            f"this message and room for the answer: it was answered as if in a new chat. Raise the context length "
-            f"{WHERE_CTX} to keep them.")
 
 
 def answer_floor(n_ctx: int, max_tokens: int) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import COLLECTIONS, INCOGNITO, History
-from assistant.chat.prompt import BuiltPrompt, build_prompt, context_cut
+from assistant.chat.prompt import BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
 from assistant.errors import (
@@ -27,7 +27,19 @@ from assistant.errors import (
     HistoryError,
     InputError,
 )
-from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Saved, Sources, Stats, Token, short_title
+from assistant.events import (
+    Done,
+    Event,
+    Failed,
+    MemoriesUsed,
+    Notice,
+    Saved,
+    Sources,
+    Stats,
+    Token,
+    context_cut,
+    short_title,
+)
 
 if TYPE_CHECKING:
     from assistant.knowledge.records import Citation, Hits
@@ -221,7 +233,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         if engine.uses_fallback_format:
             yield Notice("prompt_format", FALLBACK_NOTICE)
         if built.dropped_turns:
-            yield Notice("context", context_cut(built, engine.n_ctx))
+            yield Notice("context", context_cut(built.dropped_turns, engine.n_ctx, none_kept=not built.kept_turns))
         last_save = time.monotonic()
         sampling = options.sampling or parts.sampling
         stop = tuple(built.prompt.stop) + tuple(s for s in options.stop if s not in built.prompt.stop)

@@ -516,6 +516,29 @@ def test_answers_wrap_whole_in_a_narrow_window(qtbot: QtBot, qapp: QApplication)
         window.close()
 
 
+def test_an_answer_asked_without_the_oldest_turns_says_so_when_the_chat_is_opened_again(qtbot: QtBot) -> None:
+    """"Dropped the N oldest turn(s) …" was said as the answer streamed, and gone once the chat was shown again:
+    which answers were given without the start of the chat could not be told afterwards."""
+    window = open_window(qtbot)
+    chat = window.ctl.chat
+    window.assistant.engine._n_ctx = 400
+    for i in range(4):
+        send(qtbot, window, f"Question {i}: " + "words of a long question " * 12)
+    cut = window.chat_view.last("assistant").notices.text()
+    assert cut.startswith("Dropped the ") and "oldest turn(s) of this conversation to fit the 400-token" in cut
+    opened = chat.conversation_id
+    chat.new_chat()
+    chat.open_conversation(opened)
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 8)
+    assert window.chat_view.last("assistant").notices.text() == cut
+    assert window.chat_view.messages[1].notices.text() == ""  # the first answer had the whole chat
+    send(qtbot, window, "A pasted page: " + "words of a long question " * 50)  # room for no earlier turn
+    assert window.chat_view.last("assistant").notices.text().startswith(
+        "None of this conversation's 4 earlier turn(s) fit the 400-token context beside this message and room for "
+        "the answer: it was answered as if in a new chat. Raise the context length (Settings → Model → Context")
+    window.close()
+
+
 def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: QtBot) -> None:
     """A long paste stopped while it was read stayed in the chat: every later question read it again (30 s
     here) and the answers went on about it. Stopped before its first word, a question is taken back: off the

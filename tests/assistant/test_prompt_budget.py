@@ -7,13 +7,7 @@ import random
 
 import pytest
 
-from assistant.chat.prompt import (
-    CUT_CHARS_PER_CONTEXT_TOKEN,
-    MIN_ANSWER_TOKENS,
-    answer_floor,
-    build_prompt,
-    context_cut,
-)
+from assistant.chat.prompt import CUT_CHARS_PER_CONTEXT_TOKEN, MIN_ANSWER_TOKENS, answer_floor, build_prompt
 from assistant.engine.chat_format import FormattedPrompt, Message
 from assistant.errors import ContextOverflowError
 
@@ -120,14 +114,11 @@ def test_an_answer_limit_near_the_context_shortens_the_answer_before_it_drops_th
     built = build_prompt(system="You are Hearth.", history=long, question="And now?", n_ctx=1024, max_tokens=900,
                          render=CountingRender())
     assert 0 < built.dropped_turns < 12 and 256 <= built.max_tokens == 1024 - len(built.tokens)
-    assert context_cut(built, 1024).startswith(f"Dropped the {built.dropped_turns} oldest turn(s) of this ")
     # a last turn that leaves no room for any other is said plainly: the answer knew none of the chat
     pasted = [Message("user", "word " * 800), Message("assistant", "ok")]
     built = build_prompt(system="", history=pasted, question="And now?", n_ctx=1024, max_tokens=512,
                          render=CountingRender())
-    assert built.kept_turns == 0 and context_cut(built, 1024).startswith(
-        "None of this conversation's 1 earlier turn(s) fit the 1024-token context beside this message and room "
-        "for the answer: it was answered as if in a new chat.")
+    assert built.kept_turns == 0 and built.dropped_turns == 1
     # a limit below a quarter of the context is reserved whole, as it was
     built = build_prompt(system="You are Hearth.", history=long, question="And now?", n_ctx=1024, max_tokens=100,
                          render=CountingRender())
