@@ -81,6 +81,9 @@ if TYPE_CHECKING:
     from assistant.server.runner import ServerStatus
 
 log = logging.getLogger(__name__)
+#: What a one-off search brings up to date itself in a watched collection changed since its last sync (more is
+#: said instead: a command asked for an answer, not for minutes of indexing).
+CATCH_UP_FILES, CATCH_UP_BYTES = 20, 5 * 2**20
 
 #: ModelSettings fields that only take effect when the model is loaded again.
 RELOAD_FIELDS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "kv_cache")
@@ -1009,9 +1012,38 @@ class Assistant:
         from assistant.knowledge.records import Hits
 
         k = k or self.settings.knowledge.top_k
+        stale = self._catch_up(collections or None)
         hits = self.knowledge.search(text, collections or None, k, folder, mode)  # type: ignore[arg-type]
         return Hits((dc_replace(h, n=i) for i, h in enumerate(hits, start=1)), hits.only, hits.why,
-                    hits.unfinished)
+                    " ".join(n for n in (hits.unfinished, stale) if n))
+
+    def _catch_up(self, collections: tuple[str, ...] | None) -> str:
+        """A command that runs once (`hearth ask`, `hearth search`) watches nothing: a watched collection that
+        changed since its last sync is brought up to date before it is searched when that is little work (a
+        scan of names and sizes tells), and said to be out of date otherwise. Both answered from a file's old
+        text, under its current path, without a word. A long-lived process's watchers do this as files change."""
+        from assistant.knowledge.records import index_command
+
+        if self.long_lived:
+            return ""
+        stale = []
+        for info in self.knowledge.collections():
+            if not info.watched or (collections is not None and info.name not in collections):
+                continue
+            try:
+                files, size = self.knowledge.out_of_date(info.name)
+                if files and files <= CATCH_UP_FILES and size <= CATCH_UP_BYTES:
+                    for _ in self.knowledge.index([Path(s) for s in info.sources], info.name):
+                        pass
+                    continue
+            except HearthError as exc:  # another process syncs it now, a folder unreadable: searched as it is
+                log.info("collection %s not brought up to date before searching: %s", info.name, exc)
+                continue
+            if files:
+                stale.append(f"{counted(files, 'file')} of collection {info.name!r} changed since it was last synced: "
+                             f"its passages may be out of date until `{index_command(info.name, info.sources)}` "
+                             "(or the app, or `hearth chat`, which watch it) brings it up to date.")
+        return " ".join(stale)
 
     def collections(self) -> list[CollectionInfo]:
         return self.knowledge.collections()

@@ -28,7 +28,7 @@ from assistant.knowledge.errors import (
 )
 from assistant.knowledge.records import CollectionInfo, Hits, chunk_hash, index_command
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
-from assistant.knowledge.scan import reaches, shown, source_path
+from assistant.knowledge.scan import reaches, scan, shown, source_path
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
@@ -221,6 +221,17 @@ class KnowledgeBase:
     def interrupted(self) -> list[str]:
         """Collections whose last indexing run was cut off by Hearth closing or dying: to be finished."""
         return [row.name for row in self.store.collections() if row.unfinished == RUN_INTERRUPTED]
+
+    def out_of_date(self, collection: str) -> tuple[int, int]:
+        """How many files a re-sync of ``collection`` would read or drop, and the bytes it would read: a scan of
+        names, sizes and times only (about 0.1 s for 2,000 files), no file opened."""
+        from assistant.knowledge.loaders import is_supported
+        from assistant.knowledge.sync import pending
+
+        row = self._row(collection)
+        found = scan([Path(s) for s in row.sources], self.settings.max_file_mb * 2**20, is_supported)
+        todo, gone = pending(found, self.store.file_states(row.name), self.chunker.signature)
+        return len(todo) + len(gone), sum(f.size for f in todo)
 
     def watched(self) -> dict[str, list[str]]:
         """Watched collection -> its folders (files indexed one by one are watched through their folder)."""

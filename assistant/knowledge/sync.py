@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -155,7 +155,7 @@ class IndexJob:
         self.store.set_scan_skips(self.collection, found.skipped, [str(source_path(s)) for s in self.sources])
         known = self.store.file_states(self.collection)
         signature = self.chunker.signature
-        todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
+        todo, _ = pending(found, known, signature)
         # what the scan skipped (a link to nothing, a file over the size limit) is counted as done, as a file
         # read and skipped is: "89 / 89 files" stood under "85 files indexed, 6 skipped"
         tally = _Tally(len(found.files) + len(found.skipped), sum(f.size for f in todo), errors=list(found.skipped),
@@ -196,10 +196,8 @@ class IndexJob:
             self._cancelled()
             yield tally.event("cancelled")
             return
-        present = {f.path for f in found.files} - tally.vanished
-        gone = [p for p in known if p not in present and _under_any(p, found.roots)
-                and not _under_any(p, found.unknown)]
-        gone += self._moved_away(present)
+        _, gone = pending(found, known, signature, tally.vanished)
+        gone += self._moved_away({f.path for f in found.files} - tally.vanished)
         self.store.remove_files(self.collection, gone)
         self.store.mark_synced(self.collection)
         self.ended = RUN_ENDED
@@ -406,6 +404,16 @@ def _repair_progress(done: int, total: int, started: float) -> Progress:
     rate = done / max(time.monotonic() - started, 1e-6)
     return Progress(JOB, done, total, "chunks", rate=rate or None, eta_s=(total - done) / rate if rate else None,
                     message=REPAIRING)
+
+
+def pending(found: ScanResult, known: dict[str, FileState], signature: str,
+            vanished: Collection[str] = ()) -> tuple[list[FoundFile], list[str]]:
+    """What a sync of the scan ``found`` has to do to the files ``known``: the files it reads (new, changed, or
+    chunked another way) and those it drops (gone from a folder that is there, or ``vanished`` as it read)."""
+    todo = [f for f in found.files if not _unchanged(known.get(f.path), f, signature)]
+    present = {f.path for f in found.files} - set(vanished)
+    gone = [p for p in known if p not in present and _under_any(p, found.roots) and not _under_any(p, found.unknown)]
+    return todo, gone
 
 
 def _unchanged(old: FileState | None, f: FoundFile, signature: str) -> bool:
