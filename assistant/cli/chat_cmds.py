@@ -150,7 +150,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                     if shown:
                         later.append(event)
                     else:
-                        err(f"[{event.kind}] {event.message}")
+                        _above(prefix, f"[{event.kind}] {event.message}")
                 elif isinstance(event, Sources):
                     sources = event
                 elif isinstance(event, MemoriesUsed):
@@ -181,6 +181,19 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
             raise TakenBack
         raise KeyboardInterrupt
     return _Turn(response.done, response.failed, sources, memories.memories if memories else (), tuple(notices))
+
+
+def _above(prefix: str, line: str, again: bool = True) -> None:
+    """Say ``line`` on stderr on a line of its own while ``prefix`` ("hearth> ") waits for the answer's first
+    word on stdout, and show the prefix again under it (``again``): "hearth> [context] Dropped …" ran on one
+    line, and the answer began on the next without it; "hearth> hearth: This message needs …" too."""
+    if prefix:
+        sys.stdout.write("\r\x1b[K" if sys.stdout.isatty() else "\n")
+        sys.stdout.flush()
+    err(line)
+    if prefix and again:
+        sys.stdout.write(prefix)
+        sys.stdout.flush()
 
 
 @contextmanager
@@ -404,14 +417,14 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             if (failed is not None and failed.error_type == ConversationNotFoundError.__name__ and not saved
                     and replace_from is None):
                 # deleted by another window or command: every later message failed the same way and was lost
-                err("(this conversation was deleted elsewhere: carrying on in a new one)")
+                _above("hearth> ", "(this conversation was deleted elsewhere: carrying on in a new one)")
                 conversation_id = None
-                sys.stdout.write("hearth> ")
                 turn = _stream(ctx, line, None, call, echo=True, cancel=cancel, prefix="hearth> ",
                                on_saved=saved.append)
                 done, failed = turn.done, turn.failed
         except TakenBack:
-            err("\n(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
+            _above("hearth> ", "(stopped before the answer began: the message was not kept; the Up arrow brings it "
+                   "back)", again=False)
             conversation_id = saved[-1] if saved else conversation_id  # None: the chat made for it went too
             continue
         except KeyboardInterrupt:
@@ -421,7 +434,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             continue
         conversation_id = saved[-1] if saved else conversation_id  # a failed answer's question was saved too
         if failed is not None:
-            err(f"hearth: {failed.message}")
+            _above("" if failed.text else "hearth> ", f"hearth: {failed.message}", again=False)
         elif done is not None:
             turn.print_sources()
             err(f"({_stats_line(done)})")

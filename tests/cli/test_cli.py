@@ -458,6 +458,11 @@ def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: 
     terminal.proc.send_signal(signal.SIGINT)
     terminal.until(b"(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
     terminal.until(b"you> ", 2)
+    # said on a line of its own, not after the answer's "hearth> " ("hearth> hearth: This message needs …")
+    terminal.paste(" ".join(["pear"] * 6000) + "\r")
+    terminal.until(b"hearth: This message needs ")
+    assert b"hearth> hearth:" not in terminal.screen and b"hearth> (stopped before" not in terminal.screen
+    terminal.until(b"you> ", 3)
     terminal.type(b"Name a fruit.\r/quit\r")
     assert terminal.close() == 0 and terminal.user_messages() == [["Name a fruit."]]
 
