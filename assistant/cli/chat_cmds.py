@@ -356,7 +356,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         import readline  # noqa: F401
     interrupted = False  # the last prompt ended in Ctrl+C
     while True:
-        ctx.say_learned()  # learned while the last answer was read: said above the prompt, not across it
+        ctx.say_heard()  # learned, or a settings change applied, while the last answer was read: said above the
+        # prompt, not across it
         try:
             line = input("you> ").strip()
         except EOFError:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import RANGES
-from assistant.events import MemoriesLearned, time_left
+from assistant.events import MemoriesLearned, SettingsReloaded, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 class CliContext:
     def __init__(self) -> None:
         self._assistant: Assistant | None = None
-        self._learned: list[str] = []  # facts memory learning stored, not said yet (see say_learned)
+        self._learned: list[str] = []  # facts memory learning stored, not said yet (see say_heard)
+        self._changed: list[str] = []  # what changes of the settings file did, not said yet
 
     @property
     def assistant(self) -> Assistant:
@@ -44,11 +45,18 @@ class CliContext:
     def _heard(self, event: object) -> None:
         if isinstance(event, MemoriesLearned):
             self._learned += event.facts
+        elif isinstance(event, SettingsReloaded) and event.changes:
+            self._changed.append("; ".join(event.changes))
 
-    def say_learned(self) -> None:
-        """Say what memory learning stored since the last time ("(remembered: …)"), as the window's status bar
-        says it: nothing did. ``hearth chat`` says it above its next prompt, every command as it ends."""
+    def say_heard(self) -> None:
+        """Say what the core's background work did since the last time: what memory learning stored ("(remembered:
+        …)"), as the window's status bar says it, and what a change of the settings file did (`hearth models use`
+        in another terminal changed the model of a running `hearth chat` or `hearth serve` without a word).
+        ``hearth chat`` says it above its next prompt, ``hearth serve`` as it comes, every command as it ends."""
+        changed, self._changed = self._changed, []
         learned, self._learned = self._learned, []
+        for change in changed:
+            err(f"hearth: the settings file changed: {change}")
         for fact in learned:
             err(f"(remembered: {fact})")
 
@@ -65,7 +73,7 @@ class CliContext:
             if self._assistant.scheduler.running and learning:
                 err("(finishing background work: learning from your messages…)")
             self._assistant.close()
-            self.say_learned()
+            self.say_heard()
 
 
 def speaks_unicode(stream: object) -> bool:

@@ -69,13 +69,6 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _say_settings_applied(event: object) -> None:
-    """What a change of the settings file did (`hearth models use` in another terminal): the server switched
-    models without a word in its log, only its problems were said."""
-    if isinstance(event, SettingsReloaded) and event.changes:
-        err(f"hearth: the settings file changed: {'; '.join(event.changes)}")
-
-
 def _announce(ctx: CliContext, status: Any) -> None:
     """Load the model now (its errors show here, and the first answer starts at once) and say how to call."""
     assistant = ctx.assistant
@@ -83,9 +76,10 @@ def _announce(ctx: CliContext, status: Any) -> None:
         err(f"hearth: warning: the API is reachable from the network on {host_port(status.host, status.port)}; "
             "every request needs the token (`hearth serve --show-token`).")
     ctx.long_lived()  # watched folders are watched while the server runs
-    assistant.scheduler.subscribe(_say_settings_applied)
-    # what memory learns from served chats, said as it is (kept for the end, a server's list only grew)
-    assistant.scheduler.subscribe(lambda event: ctx.say_learned() if isinstance(event, MemoriesLearned) else None)
+    # what memory learns from served chats and what a change of the settings file did, said as it comes (kept
+    # for the end, a server's list only grew; the server switched models without a word in its log)
+    assistant.scheduler.subscribe(lambda event: ctx.say_heard() if isinstance(event, (MemoriesLearned,
+                                                                                      SettingsReloaded)) else None)
     info = assistant.ensure_model()
     example = json.dumps({"model": assistant.model_id(), "messages": [{"role": "user", "content": "Hello!"}]})
     err(f"Hearth API on {status.base_url}  (model {info.name}, id {assistant.model_id()}, "

@@ -467,6 +467,26 @@ def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: 
     assert terminal.close() == 0 and terminal.user_messages() == [["Name a fruit."]]
 
 
+def test_chat_says_what_a_change_of_the_settings_file_did_above_its_next_prompt(hearth_home: Path) -> None:
+    """`hearth models use` or a hand edit in another terminal changed a running chat's settings without a word
+    (`hearth serve` said it in its log)."""
+    from assistant.config import load_settings, save_settings
+    from assistant.paths import get_paths
+
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "4", home=hearth_home)
+    terminal.until(b"you> ")
+    settings_file = get_paths().settings_file
+    settings = load_settings(settings_file).settings
+    settings.model.temperature = 1.3
+    save_settings(settings, settings_file)
+    time.sleep(2)  # the file's watcher waits half a second for the writes to settle
+    terminal.type(b"Hello.\r")
+    terminal.until(b"hearth: the settings file changed: temperature: 1.3")
+    terminal.until(b"you> ", 2)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+
+
 def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
     """Deleted by another window or command, every later message failed ("Conversation … was not found") and
     was lost until the user happened to type /new."""

@@ -321,9 +321,9 @@ def test_what_learning_stores_is_said_once_above_the_next_prompt_or_at_the_end(
     try:
         ctx.assistant.scheduler.publish(MemoriesLearned(("User's favourite colour is green",)))
         capsys.readouterr()
-        ctx.say_learned()  # what `hearth chat` does before each prompt
+        ctx.say_heard()  # what `hearth chat` does before each prompt
         assert capsys.readouterr().err == "(remembered: User's favourite colour is green)\n"
-        ctx.say_learned()
+        ctx.say_heard()
         assert capsys.readouterr().err == ""  # said once
         ctx.assistant.scheduler.publish(MemoriesLearned(("User was born in Lyon",)))
     finally:
