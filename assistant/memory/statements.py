@@ -61,6 +61,10 @@ _IMPLIED_BE = re.compile(r"^(?:living|based|working|staying|studying|settled|mar
 #: Thanks and remarks on the answer: never a fact ("Very good explanation, thank you my friend").
 _PLEASANTRY = re.compile(r"^(?:thanks|thank you|thx|ty|cheers|great|perfect|awesome|nice|amazing|wow|very good|"
                          r"good|that's|thats|that is|that was|this is)\b", re.IGNORECASE)
+#: A feeling about something only the conversation names ("she'll love that", "he'd like it"): a reaction to the
+#: answer, never a fact ("User's daughter Lúcia'll love that" was learned once a stored fact named "she").
+_REACTION = re.compile(r"\b(?:love|like|enjoy|hate|appreciate|adore)s?\s+(?:that|it|this|these|those|them)\W*$",
+                       re.IGNORECASE)
 #: Talk about the conversation itself, not the user's life ("I have a question", "I'd like a recipe").
 _CHATTER = re.compile(
     r"^(?:i have a question|i(?:'d| would) (?:like|love)|i need (?:help|you|to know|a |an |some )|"
@@ -309,7 +313,7 @@ def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> 
             if not (explicit or standing) and ((asks and last) or _QUESTION_START.match(clause)):
                 continue
             if (_HYPOTHETICAL.search(clause) or _DOCUMENT.search(clause) or _PLEASANTRY.match(clause)
-                    or _CHATTER.match(clause)):
+                    or _CHATTER.match(clause) or _REACTION.search(clause)):
                 continue
             if (_ONE_OFF.search(clause) or _DEPENDENT.match(clause)) and not (explicit or standing):
                 continue

@@ -206,6 +206,8 @@ def test_a_name_a_stored_fact_gives_someone_is_said_to_be_theirs() -> None:
         "User's sister Ana doesn't live in Porto anymore"]
     assert [s.fact for s in statements("my dog called Biscuit is 3. He loves the beach")] == [
         "User's dog called Biscuit is 3", "User's dog Biscuit loves the beach"]
+    # a name or a "she" made someone's does not make a reaction to the answer a fact about them
+    assert statements("perfect, she'll love that", known=["User's daughter Lúcia loves dinosaurs"]) == []
 
 
 def test_a_turn_is_learned_by_one_process_only(tmp_path) -> None:
