@@ -212,6 +212,30 @@ def test_a_served_conversation_reads_its_cache_back_after_the_server_restarts(he
         _stop(proc)
 
 
+def test_the_server_log_says_what_memory_learned_from_a_served_chat(hearth_home: Path) -> None:
+    """What memory learns from chats asked through the API is said in the server's log as it is learned (kept
+    for the end, a long-running server's list only grew)."""
+    from openai import OpenAI
+
+    token = _hearth("serve", "--show-token", home=hearth_home).stdout.strip()
+    port = _free_port()
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=token, max_retries=0)
+    proc = _serving(hearth_home, port)
+    try:
+        said = "Please remember: my dog is called Biscuit."
+        client.chat.completions.create(model="hearth", max_tokens=8, temperature=0,
+                                       messages=[{"role": "user", "content": said}],
+                                       extra_body={"conversation_id": "new", "use_memory": True})
+        assert proc.stderr is not None
+        deadline, line = time.monotonic() + 120, "-"
+        while time.monotonic() < deadline and line and "(remembered:" not in line:
+            line = proc.stderr.readline()
+        assert line.strip() == "(remembered: User's dog is called Biscuit)", line
+        assert proc.poll() is None
+    finally:
+        _stop(proc)
+
+
 def test_a_verbose_server_logs_each_request_and_why_one_was_refused(hearth_home: Path) -> None:
     """`hearth -v serve` said nothing per request: a 401 or a 400 was seen only by the client, and a developer
     wiring a tool to it could not tell what it sent wrong."""
