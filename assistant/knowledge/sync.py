@@ -62,6 +62,10 @@ class _Batch:
         return len(self.files) + len(self.touched)
 
 
+#: The share of the work done before an ETA is given.
+ETA_SAMPLE_SHARE = 0.02
+
+
 @dataclass
 class _Tally:
     total_files: int
@@ -91,7 +95,10 @@ class _Tally:
         elapsed = max(now - self.started, 1e-6)
         done = self.done_bytes + self.partial_bytes
         eta = None
-        if done:  # one 5 MB log split in 11 s, its split counted in the embedding's pace: "about 54 min left" of 19
+        # not from a first few small files (their fixed costs made a pace that said 23 min where 3 were left before
+        # a large file), and one 5 MB log split in 11 s, its split counted in the embedding's pace, said "about
+        # 54 min left" of 19
+        if done and done >= ETA_SAMPLE_SHARE * self.work_bytes:
             reading = self.read_s + (now - self.reading_since if self.reading_since is not None else 0.0)
             eta = (self.work_bytes - done) / (done / max(elapsed - reading, 1e-6))
             if self.read_bytes < self.work_bytes and reading > 0 and self.read_bytes:

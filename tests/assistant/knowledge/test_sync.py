@@ -555,6 +555,12 @@ def test_the_eta_takes_reading_and_embedding_each_at_its_own_pace() -> None:
     tally.partial_bytes = 100.0  # then a tenth of the work embedded in 10 s
     eta = tally.event("reading").eta_s
     assert eta == pytest.approx(1900 / 10 + 1000 / (1000 / 11), rel=0.01), eta  # 190 s embedding + 11 s reading
+    # ten small notes (5 KB) before a 1.1 MB file: their pace, fixed costs and all, said 1,390 s where 170 were left
+    tally = _Tally(total_files=11, work_bytes=1_150_000, started=time.monotonic() - 6.0)
+    tally.done_bytes = 5_000
+    assert tally.event("reading").eta_s is None
+    tally.partial_bytes = 41_000.0  # the large file's first batch of passages embedded
+    assert tally.event("reading").eta_s is not None
 
 
 def test_a_re_sync_that_ends_during_a_search_is_not_said_unfinished(kb: KnowledgeBase, sync, folder: Path,
