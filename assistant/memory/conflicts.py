@@ -139,11 +139,20 @@ def _details(fact: str) -> set[str]:
 
 _GLUE = frozenset("user user's users is are was were am be been has have had a an the of in at to on for with and "
                   "or but who which that as by from it its this now noted wants called named not no".split())
+#: A word taken back: "not", "never", "no longer", "left", "quit" ... before it (up to two words between, which say
+#: nothing new, and a preposition: "quit my job at Rabobank"), or "is history", "left", "died" after it.
 _RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|moved from|"
-                   r"moved out of)\s+(?:\w+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?")
-_RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)\b|"
-                  r"\s+(?:left|go(?:es)? to|went to|moved|died|passed away)\b")
+                   r"moved out of)\s+(?P<gap>(?:\w+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
+_RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)\s*$|"
+                  r"\s+(?:left|died|passed away|moved (?:away|out))\b")
 _NEGATION = re.compile(r"\b(?:not|never|no longer|no more|anymore)\b|n't\b")
+_CLAUSE_END = r"[.,;:!?]| but | and "
+#: Words that may stand before a denial without making it someone else's ("Actually I'm not ..."), between it and
+#: the word it denies ("left my job at"), or after that word ("... anymore"): they say nothing of their own.
+_SAYS_NOTHING = frozenset("i'm i've i'd i'll im ive user also really actually just still honestly definitely sadly "
+                          "unfortunately anymore now okay update sorry well yeah yes hes shes he's she's they they're "
+                          "his her their correction wait turns out fact though anyway guess any longer more again "
+                          "either all since ever today lately recently yet job work position".split())
 
 
 def _content(fact: str) -> list[str]:
@@ -168,37 +177,43 @@ def retraction(said: str, old_fact: str) -> str | None:
     A correction often never restates the old slot, so this is what supersedes a fact no slot covers,
     without asking a small model. A fact with more in it than the correction touches ("Lúcia is 6 and obsessed
     with dinosaurs" after "she is 7 not 6") is only "part" retracted: hiding the rest would lose a true fact,
-    so it stays, ranked below the fact that corrects it.
+    so it stays, ranked below the fact that corrects it. A denial takes a word back only as the old fact says
+    it: not someone else's ("My son isn't allergic to peanuts", "My wife doesn't work at Google"), not of
+    something more or else ("I don't like green tea", "not allergic to peanut butter cookies", "never lived
+    outside Lisbon"), not asked ("Am I not allergic to peanuts?"): each retired a true fact.
     """
-    text = " ".join(said.lower().replace("\u2019", "'").split())
+    text = " ".join(_stated(said).lower().replace("\u2019", "'").split())
     content = _content(old_fact)
+    clauses = re.split(_CLAUSE_END, text)
     for word in content:
-        w = _pattern(word)
-        before = re.search(rf"\b{_RETRACT_BEFORE}{w}\b", text)
-        if (before and not _about_else(text[before.end():], _next_in_clause(old_fact, word))) or \
-                re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", text):
+        if any(_takes_back(clause, word, content) for clause in clauses):
             rest = [other for other in content if other != word]
             return "all" if all(re.search(rf"\b{_pattern(other)}\b", text) for other in rest) else "part"
     return None
 
 
-_CLAUSE_END = r"[.,;:!?]| but | and "
+def _stated(text: str) -> str:
+    """``text`` without its questions: "Am I not allergic to peanuts?" takes nothing back."""
+    return " ".join(s for s in re.split(r"(?<=[.!?])\s+", text) if not s.rstrip().endswith("?"))
 
 
-def _next_in_clause(fact: str, word: str) -> list[str]:
-    """The content word after ``word`` in its clause of ``fact`` (what it is about: "likes" -> "tea"), if any."""
-    for clause in re.split(_CLAUSE_END, fact.lower()):
-        words = _content(clause)
-        if word in words:
-            return words[words.index(word) + 1:words.index(word) + 2]
-    return []
+def _takes_back(clause: str, word: str, content: list[str]) -> bool:
+    """Whether ``clause`` takes ``word`` of a fact whose content words are ``content`` back."""
+    w = _pattern(word)
+    if re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", clause):
+        return True
+    m = re.search(rf"\b{_RETRACT_BEFORE}{w}\b", clause)
+    if m is None:
+        return False
+    if word.isdigit():  # "10 not 9": a number corrected, whoever the clause is about
+        return True
+    return all(_said_of(part, content) for part in (clause[:m.start()], m.group("gap"), clause[m.end():]))
 
 
-def _about_else(after: str, old_next: list[str]) -> bool:
-    """Whether what the user negated goes on about something else than the old fact does: "I don't like coffee"
-    takes nothing back from "User likes tea", nor "not allergic to cats" from "User is allergic to peanuts"."""
-    said_next = _content(re.split(_CLAUSE_END, after, maxsplit=1)[0])[:1]
-    return bool(old_next and said_next) and not re.fullmatch(_pattern(old_next[0]), said_next[0])
+def _said_of(words: str, content: list[str]) -> bool:
+    """Whether ``words`` add nothing to the old fact: its own words, and words that say nothing of their own."""
+    return all(w in _SAYS_NOTHING or w.isdigit() or any(re.fullmatch(_pattern(c), w) for c in content)
+               for w in _content(words))
 
 
 def negated(fact: str) -> bool:

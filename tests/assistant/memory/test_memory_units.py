@@ -110,9 +110,23 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
     assert retraction("Miso died last week. User's cat Miso died last week", "User has a cat called Miso") == "all"
     assert retraction("I don't eat meat anymore", "User eats meat") == "all"
     assert retraction("I quit my job at Rabobank", "User works at Rabobank") == "part"
-    # a denial of something else takes nothing back
-    assert retraction("I'm not allergic to cats", "User is allergic to peanuts") is None
-    assert retraction("I don't like coffee but I love tea", "User likes tea") is None
+    assert retraction("I haven't smoked since 2019", "User smokes") == "all"
+    # a denial of something else, or more, or someone else's, or asked, takes nothing back (each retired a fact)
+    for said, fact in (("I'm not allergic to cats", "User is allergic to peanuts"),
+                       ("I don't like coffee but I love tea", "User likes tea"),
+                       ("My son isn't allergic to peanuts. User's son isn't allergic to peanuts",
+                        "User is allergic to peanuts"),
+                       ("Am I not allergic to peanuts? I live in Lisbon. User lives in Lisbon",
+                        "User is allergic to peanuts"),
+                       ("My wife doesn't work at Google. User's wife doesn't work at Google", "User works at Google"),
+                       ("My cat Miso went to the vet", "User has a cat called Miso"),
+                       ("My cat Miso is over her cold now", "User has a cat called Miso"),
+                       ("I don't like green tea", "User likes tea"),
+                       ("I don't like my tea sweet", "User likes tea"),
+                       ("I have never lived outside Lisbon", "User lives in Lisbon"),
+                       ("I'm not allergic to peanut butter cookies", "User is allergic to peanuts"),
+                       ("My sister Ana moved flats but she still lives in Porto", "User's sister Ana lives in Porto")):
+        assert retraction(said, fact) is None, said
     peanuts = Candidate("1", "User is allergic to peanuts", 0.95)
     assert judge(None, "User is not allergic to peanuts anymore", [peanuts], None).duplicate_of is None
 
