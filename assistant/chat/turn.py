@@ -208,6 +208,15 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     finished = False
     failure: dict[str, str] | None = None
 
+    def take_back() -> None:
+        nonlocal conversation_id, question_id, reply_id
+        if made_for_it:
+            history.delete(conversation_id)
+            conversation_id = None
+        else:
+            history.delete_messages_from(question_id)
+        question_id = reply_id = None
+
     def replace_old_turn() -> None:
         nonlocal replaces
         if replaces is not None:
@@ -274,12 +283,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     # long paste stopped while it was read stayed in the chat: every later question read it again
                     # (30 s here) and the answers went on about it
                     event = replace(event, withdrawn=True)
-                    if made_for_it:
-                        history.delete(conversation_id)
-                        conversation_id = None
-                    else:
-                        history.delete_messages_from(question_id)
-                    question_id = reply_id = None
+                    take_back()
                 replace_old_turn()  # an answer that came out empty replaces the old one all the same
                 learn = memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None
                 yield from _finish(history, learn, conversation_id, question_id, reply_id, text, event, citations,
@@ -296,6 +300,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     finally:
         if not finished and replaces is not None and question_id is not None:  # the consumer stopped iterating
             history.delete_messages_from(question_id)
+        elif not finished and reply_id is not None and failure is None and not streamed:
+            take_back()  # interrupted before its first word (a second Ctrl+C): taken back as a Stop then is
         elif not finished and reply_id is not None:  # failed, or the consumer stopped: keep what was streamed
             _save_answer(history, conversation_id, reply_id, content="".join(streamed), partial=True, stats=failure)
 

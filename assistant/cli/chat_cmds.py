@@ -138,6 +138,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     shown: list[str] = []  # the answer text written to stdout
     later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
     notices: list[Notice] = []
+    saved_in: str | None = None
     try:
         with _ctrl_c_stops(cancel):
             for event in response:
@@ -155,8 +156,10 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                     sources = event
                 elif isinstance(event, MemoriesUsed):
                     memories = event
-                elif isinstance(event, Saved) and on_saved is not None:
-                    on_saved(event.conversation_id)
+                elif isinstance(event, Saved):
+                    saved_in = event.conversation_id
+                    if on_saved is not None:
+                        on_saved(saved_in)
         if shown:
             sys.stdout.write("\n")
             if response.done is not None:  # with the citations Hearth attributed, where the terminal allows
@@ -169,6 +172,11 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
         response.cancel()
         for _ in response:
             pass
+        if isinstance(exc, KeyboardInterrupt) and cancel is not None and not shown:
+            # interrupted (a second Ctrl+C) before the first word: the turn took the question back
+            if saved_in is not None and on_saved is not None:
+                on_saved(saved_in if ctx.assistant.history.has_conversation(saved_in) else None)
+            raise TakenBack from None
         if isinstance(exc, KeyboardInterrupt) and shown and not sys.stdout.isatty():
             sys.stdout.write("\n")  # an answer cut off in a file or pipe still ends its line ("…ofrc=130")
         raise

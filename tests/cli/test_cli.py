@@ -458,11 +458,20 @@ def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: 
     terminal.proc.send_signal(signal.SIGINT)
     terminal.until(b"(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
     terminal.until(b"you> ", 2)
+    # a second Ctrl+C at once (it interrupts the turn) takes it back too: the paste stayed in the chat
+    terminal.paste(" ".join(["plum"] * 3000) + "\r")
+    terminal.until(b"hearth> ", 2)
+    time.sleep(0.3)
+    terminal.proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"(stopped before the answer began: the message was not kept", 2)
+    terminal.until(b"you> ", 3)
     # said on a line of its own, not after the answer's "hearth> " ("hearth> hearth: This message needs …")
     terminal.paste(" ".join(["pear"] * 6000) + "\r")
     terminal.until(b"hearth: This message needs ")
     assert b"hearth> hearth:" not in terminal.screen and b"hearth> (stopped before" not in terminal.screen
-    terminal.until(b"you> ", 3)
+    terminal.until(b"you> ", 4)
     terminal.type(b"Name a fruit.\r/quit\r")
     assert terminal.close() == 0 and terminal.user_messages() == [["Name a fruit."]]
 
