@@ -44,23 +44,28 @@ class Said:
     "HP-55-2931", and "the emergency line is 123-456-7890" to one saying "0800 123 456"."""
 
     words: set[str]
-    figures: tuple[tuple[str, ...], ...]  # each number as its groups of digits: "0800 123 456" -> 0800, 123, 456
+    #: each number as its groups of digits ("0800 123 456" -> 0800, 123, 456), and whether it is one quantity
+    #: (its groups joined by a comma or a point: "1,500", "25.99")
+    figures: tuple[tuple[tuple[str, ...], bool], ...]
 
     @classmethod
     def of(cls, text: str) -> Said:
-        groups = (tuple(re.findall(r"\d+", m)) for m in _FIGURE.findall(text))
-        return cls(content_words(text), tuple(g for g in groups if len("".join(g)) > 1))
+        found = ((tuple(re.findall(r"\d+", m)), bool(re.search(r"\d[,.]\d", m))) for m in _FIGURE.findall(text))
+        return cls(content_words(text), tuple(f for f in found if len("".join(f[0])) > 1))
 
     def holds_figures_of(self, sentence: Said) -> bool:
         """Whether every number of ``sentence`` is written here, its digits alike ("0800123456" for "0800 123
-        456") or whole groups of one ("123 456" in "0800 123 456", "2024" in "2024-05-01"). Any run of digits
-        counted: "99,000 EUR" was cited as a passage saying "999,000 EUR"."""
-        return all(any(_within(f, mine) for mine in self.figures) for f in sentence.figures)
+        456", "1500" for "1,500") or as whole groups of a number that is no one quantity ("123 456" in "0800 123
+        456", "2024" in "2024-05-01"). Any run of digits counted: "99,000 EUR" was cited as a passage saying
+        "999,000 EUR"; a group of a quantity too: "500 EUR" for "1,500 EUR", "25" for "25.99"."""
+        return all(any(_within(f, mine, quantity) for mine, quantity in self.figures) for f, _ in sentence.figures)
 
 
-def _within(figure: tuple[str, ...], other: tuple[str, ...]) -> bool:
+def _within(figure: tuple[str, ...], other: tuple[str, ...], quantity: bool) -> bool:
+    if "".join(figure) == "".join(other):
+        return True
     n = len(figure)
-    return "".join(figure) == "".join(other) or any(other[i:i + n] == figure for i in range(len(other) - n + 1))
+    return not quantity and any(other[i:i + n] == figure for i in range(len(other) - n + 1))
 
 
 def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:

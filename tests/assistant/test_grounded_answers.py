@@ -173,8 +173,12 @@ def test_a_sentence_with_a_number_its_passage_does_not_hold_restates_nothing() -
     # a part of a number's digits is not the number: "99,000 EUR" was cited as a passage saying "999,000 EUR"
     budget = [Citation(0, "c", "/x/falcon.md", None, 1, 1, None, "The Falcon budget is 999,000 EUR for 2026.", 1.0)]
     for wrong in ("The Falcon budget is 99,000 EUR.", "The Falcon budget is 9,000 EUR.",
-                  "The Falcon budget is 99 EUR."):
+                  "The Falcon budget is 99 EUR.", "The Falcon budget is 999 EUR.", "The Falcon budget is 000 EUR."):
         assert attribute(wrong, budget) == (wrong, []), wrong
-    for right in ("The Falcon budget is 999,000 EUR.", "The Falcon budget is 999000 EUR.",
-                  "The budget for 2026 is 999 000."):
+    price = [Citation(0, "c", "/x/shop.md", None, 1, 1, None, "The lamp costs 1,500 EUR, the cable 25.99 EUR.", 1.0)]
+    for wrong in ("The lamp costs 500 EUR.", "The lamp costs 150 EUR.", "The cable costs 25 EUR.",
+                  "The cable costs 99 EUR."):  # a group of one quantity is not that quantity
+        assert attribute(wrong, price) == (wrong, []), wrong
+    assert restates_any("The lamp costs 1500 EUR.", price)
+    for right in ("The Falcon budget is 999,000 EUR.", "The Falcon budget is 999000 EUR."):
         assert restates_any(right, budget), right
