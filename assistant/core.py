@@ -43,6 +43,7 @@ from assistant.config import (
 from assistant.engine.prompt_store import PromptStore
 from assistant.errors import (
     ConfigError,
+    ConversationNotFoundError,
     HearthError,
     InputError,
     ModelLoadError,
@@ -1120,9 +1121,10 @@ class Assistant:
         return self.memory_store if self._memory is not None or self.paths.memory_dir.exists() else None
 
     def chat_memories(self, conversation_id: str) -> int:
-        """How many memories in use were learned from ``conversation_id`` (what deleting it may also forget)."""
+        """How many memories were learned from ``conversation_id``, those replaced since too (what deleting it may
+        also forget: the count said 2 where 3 went)."""
         store = self._kept_memory()
-        return sum(m.active for m in store.learned_in(conversation_id)) if store is not None else 0
+        return len(store.learned_in(conversation_id)) if store is not None else 0
 
     def delete_chat(self, conversation_id: str, forget_memories: bool = False) -> int:
         """Delete a chat; with ``forget_memories`` what memory learned from it goes too, its turns still waiting
@@ -1130,10 +1132,17 @@ class Assistant:
         self.history.delete(conversation_id)
         return self.forget_chat_memories(conversation_id) if forget_memories else 0
 
-    def forget_chat_memories(self, conversation_id: str) -> int:
-        """Forget what memory learned from ``conversation_id`` (deleted or not); how many memories went."""
+    def forget_chat_memories(self, chat: str) -> int:
+        """Forget what memory learned from the chat ``chat`` names (deleted or not: its id, or the start of it as
+        the other commands take it); how many memories went."""
         store = self._kept_memory()
-        return store.forget_conversation(conversation_id) if store is not None else 0
+        if store is None:
+            return 0
+        try:
+            chat = self.history.find_conversation(chat).id
+        except ConversationNotFoundError:  # deleted: named by what memory kept of it
+            chat = store.chat_named(chat)
+        return store.forget_conversation(chat)
 
     @staticmethod
     def memory_text(text: str, editing: bool = False) -> str:

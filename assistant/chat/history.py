@@ -621,8 +621,12 @@ class History:
             try:
                 return self._conversation_row(conn, typed)
             except ConversationNotFoundError:
-                if len(typed) < 4 or not re.fullmatch(r"[0-9a-fA-F-]+", typed):
+                if not re.fullmatch(r"[0-9a-fA-F-]+", typed):
                     raise
+                if len(typed) < 4:  # "0" was "not found" beside chats whose ids start with it
+                    raise ConversationNotFoundError(
+                        f"Conversation {typed} was not found: name a chat by its id, at least its first 4 characters "
+                        "(`hearth history list` shows them), or `last`.") from None
             rows = conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id LIKE ? "
                                 "ORDER BY c.updated_at DESC LIMIT 6", (typed.lower() + "%",)).fetchall()
         if len(rows) == 1:

@@ -527,6 +527,18 @@ class MemoryService:
         return [MemoryItem.from_mem0(row) for row in self._rows(self._scope(active_only=False,
                                                                             **{SOURCE: conversation_id}))]
 
+    def chat_named(self, typed: str) -> str:
+        """The chat id among those memories were learned from that ``typed`` is or starts (at least 4 characters);
+        ``typed`` itself when none is (nothing was learned from it). InputError when several start so."""
+        sources = {MemoryItem.from_mem0(row).source_conversation for row in self._rows(self._scope(active_only=False))}
+        starting = sorted(s for s in sources if s and len(typed) >= 4 and s.startswith(typed.lower()))
+        if typed in sources or not starting:
+            return typed
+        if len(starting) > 1:
+            raise InputError(f"{typed} is the start of {len(starting)} chats' ids: {', '.join(starting[:5])}. "
+                             "Type more of the one you mean.")
+        return starting[0]
+
     def forget_conversation(self, conversation_id: str) -> int:
         """Forget what was learned from ``conversation_id`` and drop its turns still waiting to be learned from
         (what a deleted chat taught goes with it when the user asks); how many memories were forgotten."""

@@ -708,8 +708,8 @@ def test_a_chat_is_found_by_the_start_of_its_id_or_as_the_last(history: History,
     assert history.find_conversation(second.id[:8]).id == second.id
     assert history.find_conversation(second.id.upper()[:6]).id == second.id
     assert history.find_conversation(f"  {first.id} ").id == first.id
-    with pytest.raises(ConversationNotFoundError):
-        history.find_conversation(first.id[:3])  # too short to be taken as a start
+    with pytest.raises(ConversationNotFoundError, match="at least its first 4 characters"):
+        history.find_conversation(first.id[:3])  # too short to be taken as a start, and said so
     with pytest.raises(ConversationNotFoundError):
         history.find_conversation("ffffffffzz")
     ids = iter(["abcd1234" + "0" * 24, "abcd5678" + "0" * 24])

@@ -143,11 +143,16 @@ def test_deleting_a_chat_says_what_it_taught_and_forgets_it_when_asked(hearth) -
     ctx.assistant.memory.enqueue_turn(chats[1], "I work as a nurse.")
     ctx.assistant.close(learning_s=0)
     assert hearth("memory", "process", "--json")[0] == 0
-    assert hearth("history", "delete", chats[0])[0] == 0
-    assert hearth.err == (f"Deleted chat {chats[0]}. Kept the 1 memory learned from it: "
+    ctx = CliContext()
+    ctx.assistant.memory.enqueue_turn(chats[0], "Miso died last week.")  # the cat's memory replaced: counted too
+    ctx.assistant.close(learning_s=0)
+    assert hearth("memory", "process", "--json")[0] == 0
+    assert hearth("history", "delete", chats[0][:8])[0] == 0
+    assert hearth.err == (f"Deleted chat {chats[0]}. Kept the 2 memories learned from it: "
                           f"`hearth memory forget --chat {chats[0]}` forgets them.\n")
-    code, out = hearth("memory", "forget", "--chat", chats[0], "--json")
-    assert code == 0 and json.loads(out) == {"forgotten": 1, "chat": chats[0]}
+    # the chat is gone: the start of its id, as every other command takes it, still names it
+    code, out = hearth("memory", "forget", "--chat", chats[0][:8], "--json")
+    assert code == 0 and json.loads(out) == {"forgotten": 2, "chat": chats[0][:8]}
     assert hearth("history", "delete", chats[1], "--forget-memories")[0] == 0
     assert hearth.err == f"Deleted chat {chats[1]} and forgot the 1 memory learned from it.\n"
     assert hearth("memory", "list", "--json")[1] == "[]\n"
