@@ -1029,8 +1029,8 @@ class Assistant:
             return ""
         stale = []
         for info in self.knowledge.collections():
-            if not info.watched or (collections is not None and info.name not in collections):
-                continue
+            if not info.watched or info.unfinished or (collections is not None and info.name not in collections):
+                continue  # (a run going, or one stopped, is said by the search itself)
             try:
                 files, size = self.knowledge.out_of_date(info.name)
                 if files and files <= CATCH_UP_FILES and size <= CATCH_UP_BYTES:

@@ -77,8 +77,11 @@ class CollectionDialog(QDialog):
         # the folder's own name, also next to other collections (the first was offered: Enter merged into it),
         # unless a collection holds it; a collection it holds is said in the note (it was offered, and "Add and
         # index" put a whole folder into the collection of one of its subfolders)
+        self._holds = ()
         if paths:  # (a name with nothing Latin left is empty: "default", not the first collection)
-            held = [o for o in self._overlaps(None) if o.inside]
+            every = self._overlaps(None)
+            held = [o for o in every if o.inside]
+            self._holds = tuple(o for o in every if not o.inside)  # collections of folders inside the dropped one
             suggested = held[0].collection if held else _suggested_name(paths[0])
             self.name.setEditText(suggested if name_problem(suggested) is None else "")
         self._check_name(self.name.currentText())
@@ -103,11 +106,13 @@ class CollectionDialog(QDialog):
         if name is not None and name not in self._overlaps_into:
             self._overlaps_into[name] = self._overlaps(name)
         found = self._overlaps_into[name] if name is not None else ()
-        self.overlap.setText("<br>".join(
-            html.escape(f"{o.describe(_quoted)}. Adding it to “{name}” makes a second copy of {o.files}, found "
-                        f"twice when both are searched; adding it to “{o.collection}” keeps one.")
-            for o in found[:3]))
-        self.overlap.setVisible(bool(found))
+        lines = [f"{o.describe(_quoted)}. Adding it to “{name}” makes a second copy of {o.files}, found twice when "
+                 f"both are searched; adding it to “{o.collection}” keeps one." for o in found[:3]]
+        # the folder's own name can be that of a collection of a folder inside it: it grew unsaid
+        lines += [f"{o.describe(_quoted)}. Adding it to “{name}” puts the rest of {Path(o.path).name or o.path} in "
+                  "that collection too." for o in self._holds if o.collection == name][:3]
+        self.overlap.setText("<br>".join(html.escape(line) for line in lines))
+        self.overlap.setVisible(bool(lines))
 
 
 def _quoted(name: str) -> str:

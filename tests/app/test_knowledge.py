@@ -181,6 +181,17 @@ def test_a_subfolder_of_an_indexed_folder_is_offered_the_collection_holding_it(w
                                          "twice when both are searched; adding it to “trips” keeps one.")
         dialog.reject()
         dialog.setParent(None)
+        # ... and when the subfolder's collection has the folder's own name, that it grows is said
+        named = CollectionInfo("notes", 1, 2, None, 0, "minilm", False, sources=(str(tmp_path / "notes" / "trips"),))
+        window.collections_model.set_items([named])
+        drop(window, tmp_path / "notes")
+        dialog = window.findChild(CollectionDialog)
+        assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
+        assert dialog.overlap.text() == (f"notes holds {tmp_path / 'notes' / 'trips'}, already indexed in collection "
+                                         "“notes”. Adding it to “notes” puts the rest of notes in that collection "
+                                         "too.")
+        dialog.reject()
+        dialog.setParent(None)
     finally:
         window.collections_model.set_items([])
 
