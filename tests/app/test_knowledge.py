@@ -170,28 +170,20 @@ def test_a_subfolder_of_an_indexed_folder_is_offered_the_collection_holding_it(w
         dialog.reject()
         dialog.setParent(None)
         # the parent of an indexed folder gets its own name, and the note says why not the other's: it offered
-        # "trips", and "Add and index" put all of the notes into the collection of one trip, unsaid
-        trips = CollectionInfo("trips", 1, 2, None, 0, "minilm", False, sources=(str(tmp_path / "notes" / "trips"),))
-        window.collections_model.set_items([trips])
-        drop(window, tmp_path / "notes")
-        dialog = window.findChild(CollectionDialog)
-        assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
-        assert dialog.overlap.text() == (f"notes holds {tmp_path / 'notes' / 'trips'}, already indexed in collection "
-                                         "“trips”. Adding it to “notes” makes a second copy of those files, found "
-                                         "twice when both are searched; adding it to “trips” keeps one.")
-        dialog.reject()
-        dialog.setParent(None)
-        # ... and when the subfolder's collection has the folder's own name, that it grows is said
-        named = CollectionInfo("notes", 1, 2, None, 0, "minilm", False, sources=(str(tmp_path / "notes" / "trips"),))
-        window.collections_model.set_items([named])
-        drop(window, tmp_path / "notes")
-        dialog = window.findChild(CollectionDialog)
-        assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
-        assert dialog.overlap.text() == (f"notes holds {tmp_path / 'notes' / 'trips'}, already indexed in collection "
-                                         "“notes”. Adding it to “notes” puts the rest of notes in that collection "
-                                         "too.")
-        dialog.reject()
-        dialog.setParent(None)
+        # "trips", and "Add and index" put all of the notes into the collection of one trip, unsaid; when the
+        # subfolder's collection has the folder's own name, that it grows is said
+        held = f"notes holds {tmp_path / 'notes' / 'trips'}, already indexed in collection "
+        for name, note in (("trips", "“trips”. Adding it to “notes” makes a second copy of those files, found twice "
+                                     "when both are searched; adding it to “trips” keeps one."),
+                           ("notes", "“notes”. Adding it to “notes” puts the rest of notes in that collection too.")):
+            window.collections_model.set_items([CollectionInfo(name, 1, 2, None, 0, "minilm", False,
+                                                               sources=(str(tmp_path / "notes" / "trips"),))])
+            drop(window, tmp_path / "notes")
+            dialog = window.findChild(CollectionDialog)
+            assert dialog.name.currentText() == "notes" and dialog.overlap.isVisibleTo(dialog)
+            assert dialog.overlap.text() == held + note
+            dialog.reject()
+            dialog.setParent(None)
     finally:
         window.collections_model.set_items([])
 
