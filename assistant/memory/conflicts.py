@@ -143,8 +143,10 @@ _GLUE = frozenset("user user's users is are was were am be been has have had a a
 #: nothing new, and a preposition: "quit my job at Rabobank"), or "is history", "left", "died" after it.
 _RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|moved from|"
                    r"moved out of)\s+(?P<gap>(?:\w+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
-_RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)\s*$|"
-                  r"\s+(?:left|died|passed away|moved (?:away|out))\b")
+_RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)"
+                  r"(?:\s+(?:lol|haha|now|anyway|already))*\s*$|"
+                  r"\s+(?:left|died|passed away|moved (?:away|out))\b|"
+                  r"\s+(?:go(?:es)?|went|moved|switched) to (?:an?other|other|a different|a new)\b")
 _NEGATION = re.compile(r"\b(?:not|never|no longer|no more|anymore)\b|n't\b")
 _CLAUSE_END = r"[.,;:!?]| but | and "
 #: Words that may stand before a denial without making it someone else's ("Actually I'm not ..."), between it and
