@@ -111,8 +111,10 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
     assert retraction("I don't eat meat anymore", "User eats meat") == "all"
     assert retraction("I quit my job at Rabobank", "User works at Rabobank") == "part"
     assert retraction("I haven't smoked since 2019", "User smokes") == "all"
-    assert retraction("Kowalczyk go to other station.", "User's manager is Kowalczyk") == "all"
-    assert retraction("Ledgerwise, quillfeather is history lol", "User works at Quillfeather") == "all"
+    assert retraction("Kowalczyk go to other station. User's manager is Herr Adebayo",
+                      "User's manager is Kowalczyk") == "all"
+    assert retraction("Ledgerwise, quillfeather is history lol. User works at Ledgerwise",
+                      "User works at Quillfeather") == "all"
     # a denial of something else, or more, or someone else's, or asked, takes nothing back (each retired a fact)
     for said, fact in (("I'm not allergic to cats", "User is allergic to peanuts"),
                        ("I don't like coffee but I love tea", "User likes tea"),
