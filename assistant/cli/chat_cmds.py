@@ -530,7 +530,11 @@ def cmd_history_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_history_rename(args: argparse.Namespace, ctx: CliContext) -> int:
-    renamed = ctx.assistant.history.rename(ctx.assistant.history.find_conversation(args.id).id, args.title)
+    history = ctx.assistant.history
+    try:  # the title is checked first ("cannot be empty"), then the chat as typed, then as the start of an id
+        renamed = history.rename(args.id, args.title)
+    except ConversationNotFoundError:
+        renamed = history.rename(history.find_conversation(args.id).id, args.title)
     err(f"Renamed chat {renamed.id} to {renamed.title!r}.")  # as it was saved: spaces tidied
     return 0
 
