@@ -14,6 +14,9 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWi
 #: screenshots' 8- and 28-token answers read 0.7x and 0.9x; 24 short answers measured together, 1.01x). The
 #: tooltip still has the figure with the whole decision.
 SPEEDUP_MIN_TOKENS = 32
+#: The model's name is kept whole up to about this many characters (average ones) while the window narrows,
+#: and at most this wide (a large font's window must still fit a laptop's screen).
+MODEL_NAME_CHARS, KEPT_MOST_PX = 30, 200
 
 
 def speculation_summary(stats: Any) -> str:
@@ -42,8 +45,17 @@ class ElidedLabel(QLabel):
     size 16 the status bar's labels made the window 1,470-1,814 px wide at least, wider than a laptop's screen,
     and an answer's longer figures widened it further."""
 
+    def __init__(self, text: str = "", keep_chars: int = 0) -> None:
+        super().__init__(text)
+        self.keep_chars = keep_chars  # kept whole up to this many characters before the others give way
+
     def minimumSizeHint(self) -> QSize:
-        return QSize(self.fontMetrics().horizontalAdvance("…") * 4, super().minimumSizeHint().height())
+        metrics = self.fontMetrics()
+        least = metrics.horizontalAdvance("…") * 4
+        if self.keep_chars:
+            whole = metrics.horizontalAdvance(self.text()) + 2
+            least = max(least, min(whole, metrics.averageCharWidth() * self.keep_chars, KEPT_MOST_PX))
+        return QSize(least, super().minimumSizeHint().height())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -74,7 +86,9 @@ class StatusBar(QStatusBar):
     def __init__(self) -> None:
         super().__init__()
         self.setSizeGripEnabled(False)
-        self.model = ElidedLabel("Starting…")
+        # the model's name is what the bar is for: the device's and speculation's words give way first (it was
+        # the first cut, "SmolLM2 135M Inst…", at 800-1,024 px)
+        self.model = ElidedLabel("Starting…", keep_chars=MODEL_NAME_CHARS)
         self.model.setAccessibleName("Model")
         self.device = ElidedLabel()
         self.device.setAccessibleName("Device")

@@ -522,3 +522,26 @@ def test_the_welcome_panel_says_when_the_model_set_is_not_there() -> None:
     assert "The model set to answer, <b>my-model.gguf</b>, is not on this computer any more" in said
     assert "Answers come from" not in said and "Get models" in said
     assert "Answers come from <b>my-model.gguf</b>" in intro(Setup("my-model.gguf", False))
+
+
+def test_the_status_bar_keeps_the_models_name_whole_while_the_device_and_speculation_give_way(qtbot: QtBot) -> None:
+    """At 800-1,024 px the model's name was the first cut ("SmolLM2 135M Inst…"), before the device's words."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.views.status_bar import StatusBar
+
+    window, bar = QMainWindow(), StatusBar()
+    qtbot.addWidget(window)
+    window.setStatusBar(bar)
+    bar.set_model("SmolLM2 135M Instruct Q4_1")
+    bar.set_device("CPU, 2 threads (GPU layers set to 0)")
+    bar.speculation.setText("spec: ngram 82% · 1.4×")
+    bar.speculation.show()
+    bar.set_speed(88.4, 0.231)
+    bar.set_context(1234, 4096)
+    window.resize(800, 300)
+    window.show()
+    qtbot.waitUntil(lambda: bar.width() <= 800)
+    metrics = bar.model.fontMetrics()
+    assert bar.model.width() >= metrics.horizontalAdvance(bar.model.text())
+    assert bar.device.width() < metrics.horizontalAdvance(bar.device.text())  # the device's words gave way
