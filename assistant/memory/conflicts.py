@@ -151,10 +151,13 @@ _NEGATION = re.compile(r"\b(?:not|never|no longer|no more|anymore)\b|n't\b")
 _CLAUSE_END = r"[.,;:!?]| but | and "
 #: Words that may stand before a denial without making it someone else's ("Actually I'm not ..."), between it and
 #: the word it denies ("left my job at"), or after that word ("... anymore"): they say nothing of their own.
-_SAYS_NOTHING = frozenset("i'm i've i'd i'll im ive user also really actually just still honestly definitely sadly "
-                          "unfortunately anymore now okay update sorry well yeah yes hes shes he's she's they they're "
-                          "his her their correction wait turns out fact though anyway guess any longer more again "
-                          "either all since ever today lately recently yet job work position".split())
+#: (Not "she", "he" or "they": "She's not allergic to peanuts" is someone else's denial; a "she" the turn's new
+#: fact names, "User's sister Ana doesn't live in Porto", is read in that fact. Not "just": "not just allergic to
+#: peanuts" adds; nor "today": "not teaching today" is for a day.)
+_SAYS_NOTHING = frozenset("i'm i've i'd i'll im ive user also really actually still honestly definitely sadly "
+                          "unfortunately anymore now okay update sorry well yeah yes correction wait turns out fact "
+                          "though anyway guess any longer more again either all since ever lately recently yet job "
+                          "work position".split())
 
 
 def _content(fact: str) -> list[str]:

@@ -40,3 +40,14 @@ def kept_style(qapp) -> Iterator[None]:
         qapp.setPalette(saved[1])
         qapp.setStyleSheet(saved[2])
         qapp.setFont(saved[3])
+
+
+def fill_status_bar(bar, model: str = "SmolLM2 135M Instruct · 135M Q4_1",
+                    device: str = "CPU (this build of llama.cpp has no GPU support)") -> None:
+    """Every label of the status bar ``bar`` with text as long as an answer leaves there."""
+    bar.set_model(model, "the model file")
+    bar.set_device(device)
+    bar.speculation.setText("spec: off (no draft worth trying)")
+    bar.speculation.show()
+    bar.set_speed(18.1, 0.251)
+    bar.set_context(1234, 4096)

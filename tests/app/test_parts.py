@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
-from gui_helpers import themed
+from gui_helpers import fill_status_bar, themed
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QCheckBox, QSplitter, QToolButton, QWidget
@@ -533,12 +533,7 @@ def test_the_status_bar_keeps_the_models_name_whole_while_the_device_and_specula
     window, bar = QMainWindow(), StatusBar()
     qtbot.addWidget(window)
     window.setStatusBar(bar)
-    bar.set_model("SmolLM2 135M Instruct Q4_1")
-    bar.set_device("CPU, 2 threads (GPU layers set to 0)")
-    bar.speculation.setText("spec: ngram 82% · 1.4×")
-    bar.speculation.show()
-    bar.set_speed(88.4, 0.231)
-    bar.set_context(1234, 4096)
+    fill_status_bar(bar, model="SmolLM2 135M Instruct Q4_1", device="CPU, 2 threads (GPU layers set to 0)")
     window.resize(800, 300)
     window.show()
     qtbot.waitUntil(lambda: bar.width() <= 800)

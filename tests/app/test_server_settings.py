@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from fakes import FakeEmbedder, fake_engine
+from gui_helpers import fill_status_bar
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
@@ -306,13 +307,7 @@ def test_at_font_size_16_the_window_fits_a_laptop_screen(qtbot: QtBot, open_fake
     settings.appearance.font_size = 16
     window = open_fake_window(settings)
     window.apply_appearance(settings)
-    status = window.status
-    status.set_model("SmolLM2 135M Instruct · 135M Q4_1", "the model file")
-    status.set_device("CPU (this build of llama.cpp has no GPU support)")
-    status.speculation.setText("spec: off (no draft worth trying)")
-    status.speculation.show()
-    status.set_speed(18.1, 0.251)
-    status.set_context(1234, 4096)
+    fill_status_bar(window.status)
     window.resize(1200, 700)
     qtbot.waitUntil(lambda: window.width() == 1200)
     assert window.minimumSizeHint().width() <= 1100

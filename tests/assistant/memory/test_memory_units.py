@@ -129,7 +129,11 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
                        ("I don't like my tea sweet", "User likes tea"),
                        ("I have never lived outside Lisbon", "User lives in Lisbon"),
                        ("I'm not allergic to peanut butter cookies", "User is allergic to peanuts"),
-                       ("My sister Ana moved flats but she still lives in Porto", "User's sister Ana lives in Porto")):
+                       ("My sister Ana moved flats but she still lives in Porto", "User's sister Ana lives in Porto"),
+                       ("My sister Ana visited. She's not allergic to peanuts", "User is allergic to peanuts"),
+                       ("They're not vegetarian", "User is vegetarian"),
+                       ("I'm not just allergic to peanuts, also to shellfish", "User is allergic to peanuts"),
+                       ("I'm not teaching today", "User is teaching")):
         assert retraction(said, fact) is None, said
     peanuts = Candidate("1", "User is allergic to peanuts", 0.95)
     assert judge(None, "User is not allergic to peanuts anymore", [peanuts], None).duplicate_of is None
