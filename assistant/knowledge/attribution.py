@@ -31,8 +31,18 @@ _ABBREVIATION = re.compile(r"(?:\b(?:[A-Z]|Dr|Mr|Mrs|Ms|Mx|Prof|Sr|Jr|St|Mt|Ft|G
                            r"(?:\b\w\.)+\w)\.$", re.IGNORECASE)
 #: A sentence is attributed when at least this share of its content words (and at least two) occur in a passage.
 MIN_OVERLAP = 0.5
-#: A number as written, separators and all ("4,312", "0800 123 456", "HP-55-2931" holds "55-2931").
-_FIGURE = re.compile(r"\d+(?:[,.\s\-–/]\d+)*")
+#: A number as written, separators and all ("4,312", "0800 123 456", "HP-55-2931" holds "55-2931", "10:30").
+_FIGURE = re.compile(r"\d+(?:[,.:\s\-–/]\d+)*")
+#: How a number's groups may be matched: a code, a phone number or a date by whole groups ("123 456" of "0800
+#: 123 456", "2024" of "2024-05-01"); an integer with thousands separators only whole ("1,500" is "1500"); a
+#: decimal or a time only exactly ("3,5" is "3.5", never "35"; "10:30" is not "10").
+_CODE, _INTEGER, _EXACT = "code", "integer", "exact"
+
+
+def _kind(written: str, groups: tuple[str, ...]) -> str:
+    if ":" in written or (re.search(r"\d[,.]\d", written) and any(len(g) != 3 for g in groups[1:])):
+        return _EXACT
+    return _INTEGER if re.search(r"\d[,.]\d", written) else _CODE
 
 
 @dataclass(frozen=True)
@@ -44,28 +54,28 @@ class Said:
     "HP-55-2931", and "the emergency line is 123-456-7890" to one saying "0800 123 456"."""
 
     words: set[str]
-    #: each number as its groups of digits ("0800 123 456" -> 0800, 123, 456), and whether it is one quantity
-    #: (its groups joined by a comma or a point: "1,500", "25.99")
-    figures: tuple[tuple[tuple[str, ...], bool], ...]
+    figures: tuple[tuple[tuple[str, ...], str], ...]  # each number: its groups of digits, and its kind (_kind)
 
     @classmethod
     def of(cls, text: str) -> Said:
-        found = ((tuple(re.findall(r"\d+", m)), bool(re.search(r"\d[,.]\d", m))) for m in _FIGURE.findall(text))
+        found = ((groups, _kind(m, groups)) for m in _FIGURE.findall(text) if (groups := tuple(re.findall(r"\d+", m))))
         return cls(content_words(text), tuple(f for f in found if len("".join(f[0])) > 1))
 
     def holds_figures_of(self, sentence: Said) -> bool:
-        """Whether every number of ``sentence`` is written here, its digits alike ("0800123456" for "0800 123
-        456", "1500" for "1,500") or as whole groups of a number that is no one quantity ("123 456" in "0800 123
-        456", "2024" in "2024-05-01"). Any run of digits counted: "99,000 EUR" was cited as a passage saying
-        "999,000 EUR"; a group of a quantity too: "500 EUR" for "1,500 EUR", "25" for "25.99"."""
-        return all(any(_within(f, mine, quantity) for mine, quantity in self.figures) for f, _ in sentence.figures)
+        """Whether every number of ``sentence`` is written here, as :data:`_CODE` and the kinds after it say. Any
+        run of digits counted: "99,000 EUR" was cited as a passage saying "999,000 EUR"; a group of a quantity
+        too ("500 EUR" for "1,500 EUR", "25" for "25.99"), and digits alike: "35 %" for "3,5 %"."""
+        return all(any(_within(f, kind, mine, mine_kind) for mine, mine_kind in self.figures)
+                   for f, kind in sentence.figures)
 
 
-def _within(figure: tuple[str, ...], other: tuple[str, ...], quantity: bool) -> bool:
+def _within(figure: tuple[str, ...], kind: str, other: tuple[str, ...], other_kind: str) -> bool:
+    if _EXACT in (kind, other_kind):
+        return figure == other
     if "".join(figure) == "".join(other):
         return True
     n = len(figure)
-    return not quantity and any(other[i:i + n] == figure for i in range(len(other) - n + 1))
+    return kind == other_kind == _CODE and any(other[i:i + n] == figure for i in range(len(other) - n + 1))
 
 
 def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:

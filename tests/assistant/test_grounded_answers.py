@@ -179,6 +179,13 @@ def test_a_sentence_with_a_number_its_passage_does_not_hold_restates_nothing() -
     for wrong in ("The lamp costs 500 EUR.", "The lamp costs 150 EUR.", "The cable costs 25 EUR.",
                   "The cable costs 99 EUR."):  # a group of one quantity is not that quantity
         assert attribute(wrong, price) == (wrong, []), wrong
-    assert restates_any("The lamp costs 1500 EUR.", price)
+    assert restates_any("The lamp costs 1500 EUR.", price) and restates_any("The cable costs 25,99 EUR.", price)
+    # a decimal or a time only exactly: its digits alike are another number ("35 %" for "3,5 %", "15.00" for
+    # "1,500", "10" for "10:30" were cited)
+    rates = [Citation(0, "c", "/x/bank.md", None, 1, 1, None, "The savings rate is 3,5 % from 10:30 on Monday; "
+                                                          "the lamp costs 1,500 EUR.", 1.0)]
+    for wrong in ("The savings rate is 35 %.", "The lamp costs 15.00 EUR.", "The savings rate starts at 10 on Monday."):
+        assert attribute(wrong, rates) == (wrong, []), wrong
+    assert restates_any("The savings rate is 3.5 % from 10:30 on Monday.", rates)
     for right in ("The Falcon budget is 999,000 EUR.", "The Falcon budget is 999000 EUR."):
         assert restates_any(right, budget), right
