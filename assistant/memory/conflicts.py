@@ -145,7 +145,8 @@ _RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not
                    r"moved out of)\s+(?P<gap>(?:\w+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
 _RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)"
                   r"(?:\s+(?:lol|haha|now|anyway|already))*\s*$|"
-                  r"\s+(?:left|died|passed away|moved (?:away|out))\b|"
+                  r"\s+left(?:\s+(?:the\s+)?(?:company|job|team|firm|for good))?\s*$|"
+                  r"\s+(?:died|passed away|moved (?:away|out))\b|"
                   r"\s+(?:go(?:es)?|went|moved|switched) to (?:an?other|other|a different|a new)\b")
 _NEGATION = re.compile(r"\b(?:not|never|no longer|no more|anymore)\b|n't\b")
 _CLAUSE_END = r"[.,;:!?]| but | and "
@@ -205,14 +206,15 @@ def _stated(text: str) -> str:
 def _takes_back(clause: str, word: str, content: list[str]) -> bool:
     """Whether ``clause`` takes ``word`` of a fact whose content words are ``content`` back."""
     w = _pattern(word)
-    if re.search(rf"\b{w}\b(?:{_RETRACT_AFTER})", clause):
-        return True
-    m = re.search(rf"\b{_RETRACT_BEFORE}{w}\b", clause)
-    if m is None:
-        return False
-    if word.isdigit():  # "10 not 9": a number corrected, whoever the clause is about
-        return True
-    return all(_said_of(part, content) for part in (clause[:m.start()], m.group("gap"), clause[m.end():]))
+    for ended in re.finditer(rf"\b{w}\b(?:{_RETRACT_AFTER})", clause):
+        if _said_of(clause[:ended.start()], content):  # "Priya left", "Miso died": not "Ana's cat died"
+            return True
+    for m in re.finditer(rf"\b{_RETRACT_BEFORE}{w}\b", clause):
+        # "10 not 9": a number corrected, if of whom the old fact is ("my daughter is 10 not 9" is not the user)
+        parts = (clause[:m.start()],) if word.isdigit() else (clause[:m.start()], m.group("gap"), clause[m.end():])
+        if all(_said_of(part, content) for part in parts):
+            return True
+    return False
 
 
 def _said_of(words: str, content: list[str]) -> bool:

@@ -91,7 +91,7 @@ def test_every_fact_of_a_long_message_is_found_and_none_is_cut_in_two(scripted) 
 def test_retractions() -> None:
     assert retraction("New manager as of today: Oleksandr. Priya left.", "User's manager is called Priya") == "all"
     # what the service passes: the user's words and the turn's new facts
-    assert retraction("sry hes 10 not 9 User's son oskar is 10 not 9", "User's son oskar is 9") == "all"
+    assert retraction("sry hes 10 not 9. User's son oskar is 10 not 9", "User's son oskar is 9") == "all"
     assert retraction("I left teaching, no more chemistry in Glasgow", "User teaches chemistry in Glasgow") == "all"
     assert retraction("ok update: I work at Ledgerwise, quillfeather is history", "User works at Quillfeather") == "all"
     # a fact with more in it than the correction touches stays (ranked below it): hiding it would lose "dinosaurs"
@@ -133,7 +133,10 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
                        ("My sister Ana visited. She's not allergic to peanuts", "User is allergic to peanuts"),
                        ("They're not vegetarian", "User is vegetarian"),
                        ("I'm not just allergic to peanuts, also to shellfish", "User is allergic to peanuts"),
-                       ("I'm not teaching today", "User is teaching")):
+                       ("I'm not teaching today", "User is teaching"),
+                       ("Ana's cat died", "User has a cat called Miso"),
+                       ("Ana left Porto for a week", "User's sister Ana lives in Porto"),
+                       ("My daughter is 10 not 9", "User is 9 years old")):
         assert retraction(said, fact) is None, said
     peanuts = Candidate("1", "User is allergic to peanuts", 0.95)
     assert judge(None, "User is not allergic to peanuts anymore", [peanuts], None).duplicate_of is None
