@@ -243,6 +243,7 @@ class Assistant:
                                          watched=lambda: self.knowledge.watched(),
                                          collections=lambda: self.knowledge.names()))
         self.long_lived = False
+        self._caught_up: set[str] = set()  # collections a one-off search brought up to date (or said stale) already
         #: ((model, mode, configured draft), the draft chosen for them): ``ensure_draft`` resolves once per change
         self._draft_for: tuple[tuple[str, str, str], Path | None] | None = None
         #: Requests the engine should decode together (continuous batching); front ends that serve raise it
@@ -1029,8 +1030,11 @@ class Assistant:
             return ""
         stale = []
         for info in self.knowledge.collections():
-            if not info.watched or info.unfinished or (collections is not None and info.name not in collections):
+            if (not info.watched or info.unfinished or info.name in self._caught_up
+                    or (collections is not None and info.name not in collections)):
                 continue  # (a run going, or one stopped, is said by the search itself)
+            # once per process: `hearth search --queries FILE` scanned the folders again for every query
+            self._caught_up.add(info.name)
             try:
                 files, size = self.knowledge.out_of_date(info.name)
                 if files and files <= CATCH_UP_FILES and size <= CATCH_UP_BYTES:

@@ -611,13 +611,11 @@ class History:
         4 characters), or ``last`` (the most recently updated). Only a full id was taken: `hearth chat -c e5b91f95`
         and `-c last` were "not found"."""
         typed = typed.strip()
+        if typed.lower() == "last":
+            for newest in self.list_conversations(limit=1):
+                return newest
+            raise ConversationNotFoundError("There is no chat yet to go on with (`last`).")
         with self._read() as conn:
-            if typed.lower() == "last":
-                row = conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c "
-                                   "ORDER BY c.updated_at DESC, c.pk DESC LIMIT 1").fetchone()
-                if row is None:
-                    raise ConversationNotFoundError("There is no chat yet to go on with (`last`).")
-                return Conversation(*row)
             try:
                 return self._conversation_row(conn, typed)
             except ConversationNotFoundError:

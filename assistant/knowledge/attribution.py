@@ -40,9 +40,10 @@ _CODE, _INTEGER, _EXACT = "code", "integer", "exact"
 
 
 def _kind(written: str, groups: tuple[str, ...]) -> str:
-    if ":" in written or (re.search(r"\d[,.]\d", written) and any(len(g) != 3 for g in groups[1:])):
+    quantity = re.search(r"\d[,.]\d", written) is not None
+    if ":" in written or (quantity and any(len(g) != 3 for g in groups[1:])):
         return _EXACT
-    return _INTEGER if re.search(r"\d[,.]\d", written) else _CODE
+    return _INTEGER if quantity else _CODE
 
 
 @dataclass(frozen=True)

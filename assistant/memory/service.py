@@ -203,16 +203,10 @@ class MemoryService:
     def full_id(self, typed: str) -> str:
         """The id of the memory ``typed`` names: its id, or the start of one (``hearth memory list`` shows ids
         of 36 characters; "There is no memory with id 1162eb81" answered the first 8, as git takes them)."""
-        ids = [m.id for m in self.list(include_superseded=True)]
-        if typed in ids:
-            return typed
-        starting = [i for i in ids if i.startswith(typed.lower())] if len(typed) >= 4 else []
-        if len(starting) > 1:
-            raise InputError(f"{typed} is the start of {len(starting)} memories' ids ({', '.join(starting[:3])}…): "
-                             "type more of it.")
-        if not starting:
+        found = _by_start(typed, {m.id for m in self.list(include_superseded=True)}, "memories")
+        if found is None:
             raise MemoryNotFoundError(f"There is no memory with id {typed}.")
-        return starting[0]
+        return found
 
     def search(self, text: str, k: int = 5, min_cosine: float = -1.0) -> builtins.list[MemoryItem]:
         """The ``k`` active memories closest to ``text``, at least ``min_cosine`` similar (superseded and
@@ -530,14 +524,9 @@ class MemoryService:
     def chat_named(self, typed: str) -> str:
         """The chat id among those memories were learned from that ``typed`` is or starts (at least 4 characters);
         ``typed`` itself when none is (nothing was learned from it). InputError when several start so."""
-        sources = {MemoryItem.from_mem0(row).source_conversation for row in self._rows(self._scope(active_only=False))}
-        starting = sorted(s for s in sources if s and len(typed) >= 4 and s.startswith(typed.lower()))
-        if typed in sources or not starting:
-            return typed
-        if len(starting) > 1:
-            raise InputError(f"{typed} is the start of {len(starting)} chats' ids: {', '.join(starting[:5])}. "
-                             "Type more of the one you mean.")
-        return starting[0]
+        rows = self._rows(self._scope(active_only=False))
+        sources = {source for row in rows if (source := MemoryItem.from_mem0(row).source_conversation)}
+        return _by_start(typed, sources, "chats") or typed
 
     def forget_conversation(self, conversation_id: str) -> int:
         """Forget what was learned from ``conversation_id`` and drop its turns still waiting to be learned from
@@ -581,3 +570,15 @@ class MemoryService:
             db = self._mem0.db  # mem0 keeps old texts in its history table; forgetting removes them too
             with db.connection:
                 db.connection.execute("DELETE FROM history WHERE memory_id = ?", (memory_id,))
+
+
+def _by_start(typed: str, ids: Collection[str], noun: str) -> str | None:
+    """The id ``typed`` is, or the one it is the start of (at least 4 characters, as git takes them); None when
+    there is none. InputError naming them when several start so (``noun``: what the ids are of)."""
+    if typed in ids:
+        return typed
+    starting = sorted(i for i in ids if len(typed) >= 4 and i.startswith(typed.lower()))
+    if len(starting) > 1:
+        raise InputError(f"{typed} is the start of {len(starting)} {noun}' ids ({', '.join(starting[:3])}…): "
+                         "type more of it.")
+    return starting[0] if starting else None
