@@ -383,9 +383,7 @@ class ChatController(QObject):
             if not event.saved and not event.text and question is not None:
                 # nothing was saved (too long for the context): the question goes back to the composer to be
                 # shortened, instead of a turn on screen that Edit and Regenerate could not find in the history
-                self._render.stop()
-                self.answer = None
-                self.view.remove_from(question)
+                self._unshow(question)
                 self.composer.set_draft(question.text)
                 if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it,
                     self._reloading = True  # and the shortened text replaces it, unless the chat went on elsewhere
@@ -401,12 +399,10 @@ class ChatController(QObject):
     def _take_back(self, conversation_id: str | None) -> None:
         """The question was stopped before its first word and the core took it back: it leaves the chat, and its
         text goes back to the box (unless another message was sent meanwhile: that one goes on)."""
-        self._render.stop()
-        self.answer = None
         question = self.view.last("user")
+        self._unshow(question)
         if question is None:
             return
-        self.view.remove_from(question)
         if self._queued is None and not self.composer.edit.toPlainText().strip():
             self.composer.set_draft(question.text)
             told = "your message is back in the box"
@@ -416,6 +412,13 @@ class ChatController(QObject):
         if conversation_id is None and self.conversation_id is not None:  # the chat made for it went with it
             self.conversation_id = None
             self.conversationChanged.emit(None)
+
+    def _unshow(self, question: Any | None) -> None:
+        """The turn of ``question`` leaves the screen (it was never saved, or the core took it back)."""
+        self._render.stop()
+        self.answer = None
+        if question is not None:
+            self.view.remove_from(question)
 
     def _flush(self) -> None:
         if self.answer is not None:
