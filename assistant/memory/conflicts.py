@@ -141,8 +141,11 @@ _GLUE = frozenset("user user's users is are was were am be been has have had a a
                   "or but who which that as by from it its this now noted wants called named not no".split())
 #: A word taken back: "not", "never", "no longer", "left", "quit" ... before it (up to two words between, which say
 #: nothing new, and a preposition: "quit my job at Rabobank"), or "is history", "left", "died" after it.
-_RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|moved from|"
-                   r"moved out of)\s+(?P<gap>(?:\w+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
+_RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|"
+                   r"(?P<move>moved from|moved out of|moved (?:to|over to) [\w' -]+? from))"
+                   r"\s+(?P<gap>(?:[\w']+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
+#: Where and when a move went, after the place it left: "moved from Lisbon to Porto in May" takes Lisbon back.
+_MOVE_TAIL = re.compile(r"^(?:\s+(?:over\s+)?to\s+[\w' -]+?)?(?:\s+(?:in|last|this|back in)\s+\w+(?:\s+\d{4})?)?$")
 _RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)"
                   r"(?:\s+(?:lol|haha|now|anyway|already))*\s*$|"
                   r"\s+left(?:\s+(?:the\s+)?(?:company|job|team|firm|for good))?\s*$|"
@@ -158,7 +161,7 @@ _CLAUSE_END = r"[.,;:!?]| but | and "
 _SAYS_NOTHING = frozenset("i'm i've i'd i'll im ive user also really actually still honestly definitely sadly "
                           "unfortunately anymore now okay update sorry well yeah yes correction wait turns out fact "
                           "though anyway guess any longer more again either all since ever lately recently yet job "
-                          "work position".split())
+                          "work position said say told tell mentioned".split())
 
 
 def _content(fact: str) -> list[str]:
@@ -169,7 +172,10 @@ def _content(fact: str) -> list[str]:
 def _pattern(word: str) -> str:
     """A word and its inflections ("teaches" ~ "teaching", "eats" ~ "eat") as a regex."""
     if word.isalpha() and len(word) > 4:
-        return re.escape(word[:min(5, len(word) - 1)]) + r"\w*"
+        stem = word[:min(5, len(word) - 1)]
+        if stem.endswith("e"):  # "lives" ~ "living", "dances" ~ "dancing"
+            return re.escape(stem[:-1]) + r"(?:e\w*|ing\w*)"
+        return re.escape(stem) + r"\w*"
     if word.isalpha() and len(word) == 4 and word.endswith("s"):
         return re.escape(word[:-1]) + r"\w*"
     return re.escape(word)
@@ -211,7 +217,8 @@ def _takes_back(clause: str, word: str, content: list[str]) -> bool:
             return True
     for m in re.finditer(rf"\b{_RETRACT_BEFORE}{w}\b", clause):
         # "10 not 9": a number corrected, if of whom the old fact is ("my daughter is 10 not 9" is not the user)
-        parts = (clause[:m.start()],) if word.isdigit() else (clause[:m.start()], m.group("gap"), clause[m.end():])
+        after = "" if m.group("move") and _MOVE_TAIL.match(clause[m.end():]) else clause[m.end():]
+        parts = (clause[:m.start()],) if word.isdigit() else (clause[:m.start()], m.group("gap"), after)
         if all(_said_of(part, content) for part in parts):
             return True
     return False

@@ -115,6 +115,11 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
                       "User's manager is Kowalczyk") == "all"
     assert retraction("Ledgerwise, quillfeather is history lol. User works at Ledgerwise",
                       "User works at Quillfeather") == "all"
+    # a move from the place, said either way round, and a denial said as never said (each was missed)
+    assert retraction("I moved from Lisbon to Porto in May. User lives in Porto", "User lives in Lisbon") == "all"
+    assert retraction("I moved to Porto from Lisbon", "User lives in Lisbon") == "part"
+    assert retraction("I'm not living in Lisbon now, I moved to Porto", "User lives in Lisbon") == "all"
+    assert retraction("I never said I'm allergic to peanuts", "User is allergic to peanuts") == "all"
     # a denial of something else, or more, or someone else's, or asked, takes nothing back (each retired a fact)
     for said, fact in (("I'm not allergic to cats", "User is allergic to peanuts"),
                        ("I don't like coffee but I love tea", "User likes tea"),
@@ -136,6 +141,9 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
                        ("I'm not teaching today", "User is teaching"),
                        ("Ana's cat died", "User has a cat called Miso"),
                        ("Ana left Porto for a week", "User's sister Ana lives in Porto"),
+                       ("My sister moved from Lisbon to Porto", "User lives in Lisbon"),
+                       ("I left Lisbon to visit Porto", "User lives in Lisbon"),
+                       ("My son never said he is allergic to peanuts", "User is allergic to peanuts"),
                        ("My daughter is 10 not 9", "User is 9 years old")):
         assert retraction(said, fact) is None, said
     peanuts = Candidate("1", "User is allergic to peanuts", 0.95)
