@@ -34,16 +34,26 @@ MIN_OVERLAP = 0.5
 #: A number as written, separators and all ("4,312", "0800 123 456", "HP-55-2931" holds "55-2931", "10:30").
 _FIGURE = re.compile(r"\d+(?:[,.:\s\-–/]\d+)*")
 #: How a number's groups may be matched: a code, a phone number or a date by whole groups ("123 456" of "0800
-#: 123 456", "2024" of "2024-05-01"); an integer with thousands separators only whole ("1,500" is "1500"); a
-#: decimal or a time only exactly ("3,5" is "3.5", never "35"; "10:30" is not "10").
-_CODE, _INTEGER, _EXACT = "code", "integer", "exact"
+#: 123 456", "2024" of "2024-05-01"); an integer with thousands separators only whole ("1,500" is "1500", and
+#: "1 200 000" holds no "200 000", though a sentence's "123 456" may end a phone number); a decimal or a time only
+#: exactly ("3,5" is "3.5", never "35"; "10:30" is not "10").
+_CODE, _INTEGER, _SPACED, _EXACT = "code", "integer", "spaced", "exact"
+_SPACED_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+")
+#: A one-digit number written as a word, which a passage may use where an answer writes the digit ("two pills").
+_DIGIT_WORDS = {word: n for n, words in enumerate(("zero", "one first", "two second", "three third", "four fourth",
+                                                    "five fifth", "six sixth", "seven seventh", "eight eighth",
+                                                    "nine ninth")) for word in words.split()}
+#: A list item's number, which is the list's, not the sentence's ("1. Take two pills").
+_LIST_MARKER = re.compile(r"^\s*\d+[.)]\s")
 
 
 def _kind(written: str, groups: tuple[str, ...]) -> str:
     quantity = re.search(r"\d[,.]\d", written) is not None
     if ":" in written or (quantity and any(len(g) != 3 for g in groups[1:])):
         return _EXACT
-    return _INTEGER if quantity else _CODE
+    if quantity:
+        return _INTEGER
+    return _SPACED if _SPACED_THOUSANDS.fullmatch(written) else _CODE
 
 
 @dataclass(frozen=True)
@@ -56,18 +66,26 @@ class Said:
 
     words: set[str]
     figures: tuple[tuple[tuple[str, ...], str], ...]  # each number: its groups of digits, and its kind (_kind)
+    digits: frozenset[int]  # the one-digit numbers it states
+    values: frozenset[int]  # what each group of digits is worth, and each digit written as a word
 
     @classmethod
     def of(cls, text: str) -> Said:
-        found = ((groups, _kind(m, groups)) for m in _FIGURE.findall(text) if (groups := tuple(re.findall(r"\d+", m))))
-        return cls(content_words(text), tuple(f for f in found if len("".join(f[0])) > 1))
+        found = [(groups, _kind(m, groups)) for m in _FIGURE.findall(_LIST_MARKER.sub("", text))
+                 if (groups := tuple(re.findall(r"\d+", m)))]
+        return cls(content_words(text), tuple(f for f in found if len("".join(f[0])) > 1),
+                   frozenset(int(groups[0]) for groups, _ in found if len("".join(groups)) == 1),
+                   frozenset({int(g) for groups, _ in found for g in groups}
+                             | {_DIGIT_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _DIGIT_WORDS}))
 
     def holds_figures_of(self, sentence: Said) -> bool:
         """Whether every number of ``sentence`` is written here, as :data:`_CODE` and the kinds after it say. Any
         run of digits counted: "99,000 EUR" was cited as a passage saying "999,000 EUR"; a group of a quantity
-        too ("500 EUR" for "1,500 EUR", "25" for "25.99"), and digits alike: "35 %" for "3,5 %"."""
-        return all(any(_within(f, kind, mine, mine_kind) for mine, mine_kind in self.figures)
-                   for f, kind in sentence.figures)
+        too ("500 EUR" for "1,500 EUR", "25" for "25.99"), and digits alike: "35 %" for "3,5 %". A one-digit
+        number needs only its value here (as a word too, or the "9" of "09:00"): "2 pills" was cited for "12 pills".
+        """
+        return sentence.digits <= self.values and all(
+            any(_within(f, kind, mine, mine_kind) for mine, mine_kind in self.figures) for f, kind in sentence.figures)
 
 
 def _within(figure: tuple[str, ...], kind: str, other: tuple[str, ...], other_kind: str) -> bool:
@@ -76,7 +94,8 @@ def _within(figure: tuple[str, ...], kind: str, other: tuple[str, ...], other_ki
     if "".join(figure) == "".join(other):
         return True
     n = len(figure)
-    return kind == other_kind == _CODE and any(other[i:i + n] == figure for i in range(len(other) - n + 1))
+    return other_kind == _CODE and kind in (_CODE, _SPACED) and any(other[i:i + n] == figure
+                                                                    for i in range(len(other) - n + 1))
 
 
 def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:

@@ -189,3 +189,19 @@ def test_a_sentence_with_a_number_its_passage_does_not_hold_restates_nothing() -
     assert restates_any("The savings rate is 3.5 % from 10:30 on Monday.", rates)
     for right in ("The Falcon budget is 999,000 EUR.", "The Falcon budget is 999000 EUR."):
         assert restates_any(right, budget), right
+
+
+def test_a_one_digit_number_and_a_number_grouped_by_spaces_are_checked_whole() -> None:
+    """"Take 2 pills" was cited for a passage saying "12 pills" (a one-digit number was never checked), and "200 000
+    people" for one saying "1 200 000": spaces as thousands separators were read as a code's groups."""
+    pills = [Citation(0, "c", "/x/meds.md", None, 1, 1, None, "Take 12 pills of ibuprofen a day, at most.", 1.0)]
+    assert attribute("Take 2 pills of ibuprofen a day.", pills) == ("Take 2 pills of ibuprofen a day.", [])
+    assert restates_any("Take 12 pills of ibuprofen a day.", pills)
+    town = [Citation(0, "c", "/x/town.md", None, 1, 1, None,
+                     "Porto Alto has 1 200 000 people; the meeting is at 09:00 on the first floor. Bring two forms.",
+                     1.0)]
+    assert not restates_any("Porto Alto has 200 000 people.", town)
+    for right in ("Porto Alto has 1 200 000 people.", "Porto Alto has 1200000 people.",
+                  "The meeting is at 9 on the 1st floor.", "1. Bring 2 forms to the meeting."):
+        assert restates_any(right, town), right
+    assert not restates_any("Bring 3 forms to the meeting.", town)
