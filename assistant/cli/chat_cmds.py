@@ -139,9 +139,11 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
     notices: list[Notice] = []
     saved_in: str | None = None
+    began = False  # the answer's first word came (shown or not: `ask --json` shows none)
     try:
         with _ctrl_c_stops(cancel):
             for event in response:
+                began = began or isinstance(event, Token)
                 if isinstance(event, Token) and echo:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
@@ -172,7 +174,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
         response.cancel()
         for _ in response:
             pass
-        if isinstance(exc, KeyboardInterrupt) and cancel is not None and not shown:
+        if isinstance(exc, KeyboardInterrupt) and cancel is not None and not began:
             # interrupted (a second Ctrl+C) before the first word: the turn took the question back
             if saved_in is not None and on_saved is not None:
                 on_saved(saved_in if ctx.assistant.history.has_conversation(saved_in) else None)
@@ -187,7 +189,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
             if on_saved is not None:
                 on_saved(response.done.conversation_id)
             raise TakenBack
-        raise KeyboardInterrupt
+        raise Stopped
     return _Turn(response.done, response.failed, sources, memories.memories if memories else (), tuple(notices))
 
 
@@ -227,6 +229,10 @@ def _ctrl_c_stops(cancel: threading.Event | None) -> Iterator[None]:
 
 class TakenBack(KeyboardInterrupt):
     """Ctrl+C before the answer's first word: the question was taken back out of the chat (see ``Done.withdrawn``)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl+C once the answer began: it ended there, its line too, and is saved as stopped."""
 
 
 @dataclass(frozen=True)
@@ -284,7 +290,16 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.conversation is not None:
         args.conversation = _known_conversation(ctx, args.conversation).id
     call = _Call.from_args(args, ctx)
-    turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json)
+    cancel, saved = threading.Event(), list[str | None]()
+    try:
+        turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json, cancel=cancel,
+                       on_saved=saved.append)
+    except TakenBack:  # "hearth: interrupted" left the user to wonder whether a half-asked question was kept
+        err("hearth: stopped before the answer began: the question was not kept")
+        return 130
+    except Stopped:
+        err(f"hearth: stopped: the answer so far is kept (`hearth chat -c {(saved[-1] or '')[:8]}` goes on from it)")
+        return 130
     done, failed = turn.done, turn.failed
     if failed is not None:
         err(f"hearth: {failed.message}")

@@ -476,6 +476,24 @@ def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: 
     assert terminal.close() == 0 and terminal.user_messages() == [["Name a fruit."]]
 
 
+def test_ask_stopped_with_ctrl_c_says_what_it_kept(hearth_home: Path) -> None:
+    """`hearth ask` stopped with Ctrl+C said only "hearth: interrupted", whether the question was being read (and
+    was not kept) or the answer had begun (and was kept, to go on from)."""
+    terminal = _Terminal("ask", "--no-memory", "--max-tokens", "8", " ".join(["apple"] * 3000), home=hearth_home)
+    deadline = time.time() + 60
+    while not json.loads(hearth("history", "list", "--json", home=hearth_home).stdout):  # the question is saved
+        assert time.time() < deadline and terminal.proc.poll() is None
+    terminal.proc.send_signal(signal.SIGINT)  # while its 3,000 words are read (seconds here)
+    terminal.until(b"hearth: stopped before the answer began: the question was not kept")
+    assert terminal.close() == 130 and terminal.user_messages() == []
+    terminal = _Terminal("ask", "--no-memory", "--max-tokens", "300", "Tell me a long story about a dragon.",
+                         home=hearth_home)
+    terminal.grows(40)
+    terminal.proc.send_signal(signal.SIGINT)
+    terminal.until(b"hearth: stopped: the answer so far is kept (`hearth chat -c ")
+    assert terminal.close() == 130 and terminal.user_messages() == [["Tell me a long story about a dragon."]]
+
+
 def test_chat_says_what_a_change_of_the_settings_file_did_above_its_next_prompt(hearth_home: Path) -> None:
     """`hearth models use` or a hand edit in another terminal changed a running chat's settings without a word
     (`hearth serve` said it in its log)."""

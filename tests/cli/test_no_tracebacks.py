@@ -398,7 +398,8 @@ def test_ctrl_c_while_a_long_prompt_is_read_ends_quietly(tmp_path: Path) -> None
     time.sleep(5)  # the model is loaded and the prompt's batches are being read
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "hearth: interrupted", err
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] in (
+        "hearth: interrupted", "hearth: stopped before the answer began: the question was not kept"), err
 
 
 @pytest.mark.slow
