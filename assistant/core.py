@@ -237,6 +237,7 @@ class Assistant:
         self._opening_memory = threading.RLock()
         self._model_lock = threading.RLock()  # one model load at a time
         self._conversation_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
+        self._capped_said: set[tuple[str, int]] = set()  # see _capped_once
         self._counting: tuple[Any, Any] | None = None  # the embedder's tokenizer and its uncut copy
         self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
@@ -585,10 +586,9 @@ class Assistant:
                     problems.append(changes[-1])
         loaded_info = info or (local.info if self._remote_engine is None and local.loaded else None)
         n_ctx = self.settings.model.n_ctx
-        capped = loaded_info.context_capped(n_ctx) if loaded_info is not None else None
-        if capped and (info is not None or n_ctx != old.model.n_ctx):  # a warning, as the doctor says it
-            changes.append(f"{capped}: set the context to {loaded_info.context_length} or less, or to 0 for the "
-                           "model's maximum")
+        if loaded_info is not None and (info is not None or n_ctx != old.model.n_ctx) and (
+                capped := self._capped_once(loaded_info, n_ctx)):  # a warning, as the doctor says it
+            changes.append(capped)
             problems.append(changes[-1])
         if self._remote_engine is None and self.engine.loaded and (
                 info is not None or any(getattr(new.model, f) != getattr(old.model, f) for f in _DRAFT_FIELDS)):
@@ -603,6 +603,16 @@ class Assistant:
             else:
                 changes.append("no draft model")
         return SettingsApplied(tuple(changes), info, tuple(problems))
+
+    def _capped_once(self, info: ModelInfo, n_ctx: int) -> str | None:
+        """Why answers by ``info``'s model get less context than the setting ``n_ctx`` asks, with what to set;
+        said once a process for each model and setting (Settings says it on Apply, a turn at its first answer):
+        `hearth ask` with a context of 100000 said nothing while answers had 8192."""
+        capped = info.context_capped(n_ctx)
+        if capped is None or (info.path, n_ctx) in self._capped_said:
+            return None
+        self._capped_said.add((info.path, n_ctx))
+        return f"{capped}: set the context to {info.context_length} or less, or to 0 for the model's maximum"
 
     def sampling(self, preset: str | None = None, speculative: str | None = None, model: str | Path | None = None,
                  **overrides: Any) -> SamplingParams:
@@ -1304,7 +1314,8 @@ class Assistant:
                                   search=lambda q, names: self.search(q, names), memory=memory,
                                   queue_turn=queue_turn,
                                   system_prompt=m.system_prompt, max_tokens=m.max_tokens,
-                                  sampling=self.sampling(model=model))
+                                  sampling=self.sampling(model=model),
+                                  context_note=lambda info: self._capped_once(info, m.n_ctx))
                 with self._one_turn_at_a_time(options, cancel) as turn_now:
                     if not turn_now:
                         yield Failed("Stopped before it began: another answer in this conversation was still being "

@@ -95,6 +95,8 @@ class TurnParts:
     sampling: SamplingParams
     #: queues the turn to be learned from when ``memory`` could not be opened (see ``queue_turn_later``)
     queue_turn: Callable[[str | None, str, str], None] | None = None
+    #: why the loaded model (its info) answers with less context than the settings ask, if that is still unsaid
+    context_note: Callable[[Any], str | None] = lambda info: None
 
 
 def _question_stats(options: TurnOptions) -> dict[str, Any] | None:
@@ -241,6 +243,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             yield Sources(tuple(citations))
         if engine.uses_fallback_format:
             yield Notice("prompt_format", FALLBACK_NOTICE)
+        if capped := parts.context_note(info):
+            yield Notice("context", capped)
         if built.dropped_turns:
             yield Notice("context", context_cut(built.dropped_turns, engine.n_ctx, none_kept=not built.kept_turns))
         last_save = time.monotonic()

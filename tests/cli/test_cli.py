@@ -836,3 +836,19 @@ def test_a_configured_draft_model_that_cannot_be_had_is_what_the_stats_say(heart
     decision = json.loads(out.stdout)["stats"]["spec_decision"]
     assert decision.startswith("off: ") and "does-not-exist" in decision, decision
     assert "draft draft" not in out.stderr
+
+
+def test_ask_says_when_the_context_set_is_more_than_the_model_was_trained_for(hearth_home: Path) -> None:
+    """`hearth ask` with a context of 100000 said nothing while answers had 8192 (only the window's Settings did)."""
+    from assistant.config import load_settings, save_settings
+    from assistant.paths import get_paths
+
+    settings = load_settings(get_paths().settings_file).settings
+    settings.model.n_ctx = 100000
+    save_settings(settings, get_paths().settings_file)
+    out = hearth("ask", "--no-memory", "--max-tokens", "2", "--json", "Hi", home=hearth_home)
+    answer = json.loads(out.stdout)
+    assert answer["stats"]["context_size"] == 8192, answer["stats"]
+    said = ("a context of 100000 is more than SmolLM2 135M Instruct was trained for, so answers get 8192: set the "
+            "context to 8192 or less, or to 0 for the model's maximum")
+    assert {"kind": "context", "message": said} in answer["notices"]
