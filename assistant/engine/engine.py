@@ -817,8 +817,9 @@ class _SpecStats:
             self.decision = f"{self.mode}: the draft model failed ({broken[0]}), decoded plainly after that"
         elif isinstance(policy, FixedPolicy):
             self.decision = f"{self.mode}: {vs_plain}, {acceptance}"
-        elif policy.chosen_steps:
-            self.decision = f"auto: drafting with {'+'.join(self.used)}, {vs_plain}, {acceptance}"
+        elif policy.chosen_steps:  # on how many steps: "drafting with ngram, 0.38x, acceptance 0%" was 2 tries
+            self.decision = (f"auto: drafted with {'+'.join(self.used)} on {policy.chosen_steps} of {self.steps} "
+                             f"steps, {vs_plain}, {acceptance}")
         elif policy.best_seen is not None:
             gain, key = policy.best_seen  # an acceptance key: "draft", or "ngram:long" / "ngram:short" matches
             drafter, _, matches = key.partition(":")
