@@ -431,6 +431,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             continue
         else:
             line = line[1:] if line.startswith("//") else line
+        ctx.say_heard()  # a change that came while the question was typed (`hearth models use`): before its answer
         cancel = threading.Event()
         sys.stdout.write("hearth> ")
         saved: list[str | None] = []

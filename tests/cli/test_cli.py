@@ -494,9 +494,10 @@ def test_ask_stopped_with_ctrl_c_says_what_it_kept(hearth_home: Path) -> None:
     assert terminal.close() == 130 and terminal.user_messages() == [["Tell me a long story about a dragon."]]
 
 
-def test_chat_says_what_a_change_of_the_settings_file_did_above_its_next_prompt(hearth_home: Path) -> None:
+def test_chat_says_what_a_change_of_the_settings_file_did_before_the_answer_it_changes(hearth_home: Path) -> None:
     """`hearth models use` or a hand edit in another terminal changed a running chat's settings without a word
-    (`hearth serve` said it in its log)."""
+    (`hearth serve` said it in its log); then it was said after the answer it changed (made while the question was
+    typed), as if it came after it."""
     from assistant.config import load_settings, save_settings
     from assistant.paths import get_paths
 
@@ -510,6 +511,7 @@ def test_chat_says_what_a_change_of_the_settings_file_did_above_its_next_prompt(
     terminal.type(b"Hello.\r")
     terminal.until(b"hearth: the settings file changed: temperature: 1.3")
     terminal.until(b"you> ", 2)
+    assert terminal.screen.index(b"the settings file changed") < terminal.screen.index(b"hearth> "), terminal.screen
     terminal.type(b"/quit\r")
     assert terminal.close() == 0
 
