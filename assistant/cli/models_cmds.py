@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
+from assistant.cli.context import CliContext, JobLine, err, non_negative_int, positive_int, print_json
 from assistant.errors import HearthError
 from assistant.events import Progress, counted
 
@@ -19,19 +19,20 @@ if TYPE_CHECKING:
     from assistant.models.drafts import DraftCandidate
 
 
-_CTX_HELP = "context length for the fit estimate (default: each model's own, as loading it uses)"
+_CTX_HELP = ("context length for the fit estimate (0: each model's maximum, as the settings' 0 means; default: each "
+             "model's own setting, as loading it uses)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="local GGUF models: library, downloads, switching")
     ms = p.add_subparsers(dest="models_cmd", metavar="ACTION", required=True)
     m = ms.add_parser("list", help="models in the library, with a fit estimate for this machine")
-    m.add_argument("--ctx", type=positive_int, help=_CTX_HELP)
+    m.add_argument("--ctx", type=non_negative_int, help=_CTX_HELP)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_list)
     m = ms.add_parser("inspect", help="show a GGUF file's metadata, fit estimate, and whether it can be loaded")
     m.add_argument("path", metavar="MODEL", help="a GGUF file's path, or a library model's name (as `use` takes)")
-    m.add_argument("--ctx", type=positive_int, help=_CTX_HELP)
+    m.add_argument("--ctx", type=non_negative_int, help=_CTX_HELP)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_inspect)
     m = ms.add_parser("add", help="add a GGUF file (in place, or --copy into the models folder) or a folder")

@@ -49,6 +49,10 @@ def test_inspect_shows_the_fit_estimate(hearth_home: Path, base_model_path: Path
     assert out.returncode == 0 and "architecture: gemma3" in out.stdout and "at 1024 tokens" in out.stdout
     data = json.loads(hearth("models", "inspect", "--json", str(base_model_path), home=hearth_home).stdout)
     assert data["fit"]["kv_cache_bytes"] > 0 and data["fit"]["weights_bytes"] == data["file_size"]
+    # 0 is the model's maximum, as in the settings (it was refused: "expected a whole number from 1 …")
+    out = hearth("models", "inspect", "--json", str(base_model_path), "--ctx", "0", home=hearth_home)
+    data = json.loads(out.stdout)
+    assert data["fit"]["n_ctx"] == data["context_length"] == 32768
 
 
 def test_fit_counts_the_kv_cache_type_the_user_chose(hearth_home: Path, chat_model_path: Path) -> None:
