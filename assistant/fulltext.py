@@ -25,6 +25,15 @@ _RUNS = re.compile(f"({CJK.pattern}+)")
 SEPARATOR = "\u200b"  # ZERO WIDTH SPACE: a separator to unicode61 (category Cf), invisible when shown
 #: The SQL function name the schemas use; every connection that writes or searches an index registers it.
 FUNCTION = "hearth_segment"
+#: The knowledge index's function: letters folded (:data:`FOLD`) as well as CJK segmented. The history's index
+#: is not folded: its snippets show the indexed text, and "Straße" must not show as "Strasse".
+FOLDED_FUNCTION = "hearth_words"
+#: Letters ``unicode61 remove_diacritics`` keeps apart from what people type for them: "Strasse" found no
+#: "Straße", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no "платёж". Folded in the knowledge index and in
+#: the queries it answers alike.
+FOLD = str.maketrans({"ß": "ss", "ẞ": "SS", "œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O",
+                      "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i",
+                      "ё": "е", "Ё": "Е"})
 
 
 def segment(text: str | None) -> str | None:
@@ -34,14 +43,20 @@ def segment(text: str | None) -> str | None:
     return CJK.sub(lambda m: f"{SEPARATOR}{m.group()}{SEPARATOR}", text)
 
 
+def folded(text: str | None) -> str | None:
+    """``text`` as the knowledge index holds its words: :data:`FOLD` applied, then :func:`segment`."""
+    return segment(text.translate(FOLD)) if text is not None else None
+
+
 def unsegment(text: str) -> str:
     """A snippet of segmented text as it was written."""
     return text.replace(SEPARATOR, "")
 
 
 def register(conn: sqlite3.Connection) -> None:
-    """Make :func:`segment` available to ``conn``'s triggers and views."""
+    """Make :func:`segment` and :func:`folded` available to ``conn``'s triggers and views."""
     conn.create_function(FUNCTION, 1, segment, deterministic=True)
+    conn.create_function(FOLDED_FUNCTION, 1, folded, deterministic=True)
 
 
 def split_cjk(word: str) -> tuple[list[str], list[str]]:

@@ -104,17 +104,17 @@ CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
 CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
 CREATE VIEW IF NOT EXISTS chunks_words AS
-    SELECT rowid, hearth_segment(text) AS text, hearth_segment(heading) AS heading FROM chunks;
+    SELECT rowid, hearth_words(text) AS text, hearth_words(heading) AS heading FROM chunks;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     text, heading, content='chunks_words', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, heading)
-    VALUES (new.rowid, hearth_segment(new.text), hearth_segment(new.heading));
+    VALUES (new.rowid, hearth_words(new.text), hearth_words(new.heading));
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)
-    VALUES ('delete', old.rowid, hearth_segment(old.text), hearth_segment(old.heading));
+    VALUES ('delete', old.rowid, hearth_words(old.text), hearth_words(old.heading));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 -- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
@@ -124,12 +124,14 @@ CREATE TABLE IF NOT EXISTS kept_vectors (
     PRIMARY KEY (collection, chunk_hash)
 );
 """
-#: The keyword index of manifests made before CJK text was segmented (``assistant.fulltext``): it indexed the
-#: chunk rows as they are, so it is made again, from the rows, at the first open.
-_UNSEGMENTED_KEYWORD_INDEX = """
+#: The keyword index of manifests made before CJK text was segmented, or before letters were folded
+#: (``assistant.fulltext``): it indexed the chunk rows otherwise, so it is made again, from the rows, at the first
+#: open.
+_OLDER_KEYWORD_INDEX = """
 DROP TRIGGER IF EXISTS chunks_ai;
 DROP TRIGGER IF EXISTS chunks_ad;
 DROP TABLE IF EXISTS chunks_fts;
+DROP VIEW IF EXISTS chunks_words;
 """
 #: Columns added after the first release, with their definitions (added to older manifests at open).
 _ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0",
@@ -310,8 +312,13 @@ def query_phrases(text: str) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    # composed first: a decomposed "crème" (macOS, some keyboards) split at its accent into "cre" and "me"
-    return re.findall(r"\w+", unicodedata.normalize("NFC", text))
+    # composed first: a decomposed "crème" (macOS, some keyboards) split at its accent into "cre" and "me"; folded
+    # as the index is ("Straße" is "strasse")
+    return re.findall(r"\w+", unicodedata.normalize("NFC", text).translate(fulltext.FOLD))
+
+
+#: The "e" of an umlaut typed as two letters ("Juergens", "Koeln", "Maedchen").
+_UMLAUT_TYPED = re.compile(r"(?<=[aou])e")
 
 
 #: A code as typed: word parts joined by "-", "_", ".", "/" or ":", with a digit ("INV-2099-7777", "v1.2.3").
@@ -403,7 +410,7 @@ class Store:
             db.execute("PRAGMA busy_timeout=10000")
             fulltext.register(db)
             db.executescript(SCHEMA)
-            self._segment_keyword_index(db)
+            self._renew_keyword_index(db)
             self._add_columns(db)
             db.executescript(QUERY_SCHEMA)
         except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
@@ -413,20 +420,20 @@ class Store:
         return db
 
     @staticmethod
-    def _segment_keyword_index(db: sqlite3.Connection) -> None:
-        """Make a keyword index that predates CJK segmentation again (once; seconds for a large index)."""
-        row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
-        if "chunks_words" in (row[0] if row else ""):
+    def _renew_keyword_index(db: sqlite3.Connection) -> None:
+        """Make a keyword index that predates CJK segmentation or folding again (once; seconds for a large index)."""
+        row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_ai'").fetchone()
+        if fulltext.FOLDED_FUNCTION in (row[0] if row else ""):
             return
         # one script, one transaction; a second process doing the same meanwhile only repeats the work
         try:
-            db.executescript(f"BEGIN IMMEDIATE;{_UNSEGMENTED_KEYWORD_INDEX}{SCHEMA}"
+            db.executescript(f"BEGIN IMMEDIATE;{_OLDER_KEYWORD_INDEX}{SCHEMA}"
                              "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');\nCOMMIT;")
         except sqlite3.Error:
             if db.in_transaction:  # a full disk: the old index stays, and the next open tries again
                 db.execute("ROLLBACK")
             raise
-        log.info("knowledge: the keyword index was made again with CJK text segmented")
+        log.info("knowledge: the keyword index was made again (CJK text segmented, letters folded)")
 
     @staticmethod
     def _add_columns(db: sqlite3.Connection) -> None:
@@ -1100,11 +1107,23 @@ class Store:
         return [(r[0], r[1]) for r in rows]
 
     def informative_words(self, words: list[str]) -> list[str]:
-        """The words that occur in the index, without those in most chunks (the rarest is always kept)."""
+        """The words that occur in the index, without those in most chunks (the rarest is always kept); a word
+        with an umlaut typed as "ae", "oe" or "ue" that occurs nowhere as typed, as the index spells it."""
+        words = self._umlauts_as_indexed(words)
         stems, counts, total = self._term_counts(words)
         found = sorted((counts[term], words[i]) for i, term in stems if counts.get(term))
         limit = max(MAX_TERM_SHARE * total, COMMON_MIN)
         return [w for n, w in found if n <= limit] or [w for _, w in found[:1]]
+
+    def _umlauts_as_indexed(self, words: list[str]) -> list[str]:
+        """``words``, each found nowhere whose "ae", "oe" or "ue" as an umlaut is found ("juergens" for "Jürgens",
+        which the index holds without its accent: "jurgens") in that spelling. Typed so on a keyboard without
+        umlauts, keyword search found nothing."""
+        other = {w: spelt for w in words if len(w) >= 5 and w.isalpha() and (spelt := _UMLAUT_TYPED.sub("", w)) != w}
+        if not other:
+            return words
+        counts = self.chunk_counts([*other, *other.values()])
+        return [other[w] if w in other and not counts.get(w) and counts.get(other[w]) else w for w in words]
 
     def total_chunks(self) -> int:
         """Chunks in the whole index (all collections), the N of an inverse document frequency."""

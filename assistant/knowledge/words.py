@@ -1,7 +1,9 @@
 """Content words: what attribution matches answers to passages by, and what feedback terms are chosen from.
 
-One list of English function words serves both, so "the", "what" or "using" never count as evidence that
-a sentence restates a passage, nor get added to a search as a passage's topic.
+One list of function words serves both, so "the", "what" or "using" never count as evidence that a sentence
+restates a passage, nor get added to a search as a passage's topic. It has the commonest of Portuguese, Spanish,
+French, German, Italian and Dutch too (not those that are English words as well: "son", "van", "die", "pour"):
+a wrong Portuguese answer was cited for a note it shared "em", "da" and "de" with.
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ STOP = frozenset(
     "is it its may me more most my no not of on or other our she so some such than that the their them then "
     "there these they this to too use used using was we were what when where which who why will with you your"
     .split()
+) | frozenset(
+    # Portuguese, Spanish
+    "da das de do dos em na nas nos num numa um uma umas uns ao aos à às pela pelas pelo pelos que para por com "
+    "não nao mais mas como foi são é está el la las los lo le les del al con una uno unos unas es su sus más pero "
+    "este esta esto ese eso y e o "
+    # French
+    "des du un une et est en dans sur au aux avec ce cette ces qui il elle ils elles nous vous pas ne se "
+    "sa ses leur leurs mais ou où sont "
+    # German
+    "der das dem des ein eine einer eines einem einen und ist sind nicht von zu zum zur im auf für wie auch sich "
+    "er sie es wir ihr dass oder aber noch nach "
+    # Italian, Dutch
+    "il di della dei delle degli nel nella che non sono het een en te dat niet voor zijn aan ook bij".split()
 )
 
 #: A one-digit number and the word beside it ("9 September", "step 3") is one content word. "The answer to this

@@ -205,3 +205,16 @@ def test_a_one_digit_number_and_a_number_grouped_by_spaces_are_checked_whole() -
                   "The meeting is at 9 on the 1st floor.", "1. Bring 2 forms to the meeting."):
         assert restates_any(right, town), right
     assert not restates_any("Bring 3 forms to the meeting.", town)
+
+
+def test_function_words_of_other_languages_are_no_evidence() -> None:
+    """A wrong Portuguese answer was cited for a note it shared only "reunião" and the function words "em", "da"
+    and "de" with: the list of function words was English only."""
+    note = [Citation(0, "c", "/x/reuniao.md", None, 1, 1, None,
+                     "A reunião aconteceu no dia 14 de março de 2024 no escritório da Avenida Paulista, número 1578. "
+                     "A próxima visita ao cliente em Florianópolis está marcada para 22/04/2024.", 1.0)]
+    wrong = "O gato está em casa e a reunião da família é no domingo de manhã."
+    assert attribute(wrong, note) == (wrong, [])
+    assert restates_any("A próxima visita ao cliente em Florianópolis é em 22/04/2024.", note)
+    berlin = [Citation(0, "c", "/x/berlin.md", None, 1, 1, None, "Die Sitzung ist am Montag im Rathaus von Köln.", 1.0)]
+    assert not restates_any("Die Katze ist in der Küche und die Sonne scheint auf das Dach von Köln.", berlin)

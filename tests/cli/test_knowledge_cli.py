@@ -579,6 +579,36 @@ def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path, capsys:
     assert first("北海道", "--mode", "keyword") == "No matches."
 
 
+def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """"Strasse" found no "Straße", "Juergens" no "Jürgens", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no
+    "платёж": keyword search said "No matches.", and hybrid search put an unrelated note first. An index made
+    before is made again at its first open."""
+    import sqlite3
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "berlin.md").write_text("# Umzug\n\nHerr Jürgens wohnt in der Gartenstraße, nicht mehr in Köln.\n")
+    (root / "paris.md").write_text("# Recette\n\nBattre les œufs avec la crème.\n")
+    (root / "oslo.md").write_text("# Besøk\n\nSøren kommer til Tromsø på fredag.\n")
+    (root / "moskva.md").write_text("# Счета\n\nПлатёж за квартиру до пятого числа.\n")
+    (root / "en.md").write_text("# Notes\n\nThe queen does not eat green toes; the quarterly report is due.\n")
+    assert cli.main(["index", str(root), "-c", "notes"]) == 0
+    with sqlite3.connect(get_paths().index_manifest) as raw:  # the keyword index as Hearth made it before
+        raw.executescript(OLD_KEYWORD_INDEX)
+    capsys.readouterr()
+
+    def first(query: str, *mode: str) -> str:
+        assert cli.main(["search", query, "-c", "notes", *mode]) == 0
+        return capsys.readouterr().out.split("\n")[0]
+
+    for query, file in (("Juergens", "berlin.md"), ("gartenstrasse", "berlin.md"), ("Koeln", "berlin.md"),
+                        ("Jürgens Gartenstraße", "berlin.md"), ("oeufs", "paris.md"), ("œufs", "paris.md"),
+                        ("Soren Tromso", "oslo.md"), ("платеж", "moskva.md"), ("ПЛАТЁЖ", "moskva.md"),
+                        ("queen toes", "en.md")):
+        assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
+    assert first("Strasse Juergens").startswith(f"[1] {root / 'berlin.md'}")  # hybrid
+
+
 def test_a_decomposed_query_finds_the_composed_word_and_back(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """"crème" typed decomposed (e + U+0300, as macOS and some keyboards send it) was split at its accent into
