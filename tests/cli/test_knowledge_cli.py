@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -551,27 +554,36 @@ INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');
 """
 
 
-def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Chinese and Japanese are written without spaces, and FTS5 split at spaces only: keyword search found
-    nothing for 北京 in 我住在北京, and hybrid search, left with an English embedder, put the Japanese note first.
-    An index made before is made again at its first open."""
+def _notes_under_an_older_keyword_index(tmp_path: Path, notes: dict[str, str]) -> tuple[Path, Callable[..., str]]:
+    """``notes`` (file name: text) indexed as collection "notes", its keyword index then made as Hearth made it
+    before (the next open makes it again); and what a search's first line is (``first(query, *options)``)."""
     import sqlite3
 
     root = tmp_path / "notes"
     root.mkdir()
-    (root / "zh.md").write_text("# 旅行笔记\n\n我住在北京，周末喜欢去颐和园散步。去年夏天我们去了杭州。\n")
-    (root / "ja.md").write_text("# 日記\n\n東京の神保町で古本を買いました。来週は京都に行きます。\n")
-    (root / "en.md").write_text("# Notes\n\nThe quarterly report is due on Friday.\n")
+    for name, text in notes.items():
+        (root / name).write_text(text)
     assert cli.main(["index", str(root), "-c", "notes"]) == 0
-    manifest = get_paths().index_manifest
-    with sqlite3.connect(manifest) as raw:  # the keyword index as Hearth made it before
+    with sqlite3.connect(get_paths().index_manifest) as raw:
         raw.executescript(OLD_KEYWORD_INDEX)
-    capsys.readouterr()
 
     def first(query: str, *mode: str) -> str:
-        assert cli.main(["search", query, "-c", "notes", *mode]) == 0
-        return capsys.readouterr().out.split("\n")[0]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert cli.main(["search", query, "-c", "notes", *mode]) == 0
+        return out.getvalue().split("\n")[0]
 
+    return root, first
+
+
+def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path) -> None:
+    """Chinese and Japanese are written without spaces, and FTS5 split at spaces only: keyword search found
+    nothing for 北京 in 我住在北京, and hybrid search, left with an English embedder, put the Japanese note first.
+    An index made before is made again at its first open."""
+    root, first = _notes_under_an_older_keyword_index(tmp_path, {
+        "zh.md": "# 旅行笔记\n\n我住在北京，周末喜欢去颐和园散步。去年夏天我们去了杭州。\n",
+        "ja.md": "# 日記\n\n東京の神保町で古本を買いました。来週は京都に行きます。\n",
+        "en.md": "# Notes\n\nThe quarterly report is due on Friday.\n"})
     for query, file in (("北京", "zh.md"), ("颐和园", "zh.md"), ("我想去杭州看看", "zh.md"), ("神保町", "ja.md"),
                         ("京都", "ja.md"), ("quarterly report", "en.md")):
         assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
@@ -579,28 +591,16 @@ def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path, capsys:
     assert first("北海道", "--mode", "keyword") == "No matches."
 
 
-def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path) -> None:
     """"Strasse" found no "Straße", "Juergens" no "Jürgens", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no
     "платёж": keyword search said "No matches.", and hybrid search put an unrelated note first. An index made
     before is made again at its first open."""
-    import sqlite3
-
-    root = tmp_path / "notes"
-    root.mkdir()
-    (root / "berlin.md").write_text("# Umzug\n\nHerr Jürgens wohnt in der Gartenstraße, nicht mehr in Köln.\n")
-    (root / "paris.md").write_text("# Recette\n\nBattre les œufs avec la crème.\n")
-    (root / "oslo.md").write_text("# Besøk\n\nSøren kommer til Tromsø på fredag.\n")
-    (root / "moskva.md").write_text("# Счета\n\nПлатёж за квартиру до пятого числа.\n")
-    (root / "en.md").write_text("# Notes\n\nThe queen does not eat green toes; the quarterly report is due.\n")
-    assert cli.main(["index", str(root), "-c", "notes"]) == 0
-    with sqlite3.connect(get_paths().index_manifest) as raw:  # the keyword index as Hearth made it before
-        raw.executescript(OLD_KEYWORD_INDEX)
-    capsys.readouterr()
-
-    def first(query: str, *mode: str) -> str:
-        assert cli.main(["search", query, "-c", "notes", *mode]) == 0
-        return capsys.readouterr().out.split("\n")[0]
-
+    root, first = _notes_under_an_older_keyword_index(tmp_path, {
+        "berlin.md": "# Umzug\n\nHerr Jürgens wohnt in der Gartenstraße, nicht mehr in Köln.\n",
+        "paris.md": "# Recette\n\nBattre les œufs avec la crème.\n",
+        "oslo.md": "# Besøk\n\nSøren kommer til Tromsø på fredag.\n",
+        "moskva.md": "# Счета\n\nПлатёж за квартиру до пятого числа.\n",
+        "en.md": "# Notes\n\nThe queen does not eat green toes; the quarterly report is due.\n"})
     for query, file in (("Juergens", "berlin.md"), ("gartenstrasse", "berlin.md"), ("Koeln", "berlin.md"),
                         ("Jürgens Gartenstraße", "berlin.md"), ("oeufs", "paris.md"), ("œufs", "paris.md"),
                         ("Soren Tromso", "oslo.md"), ("платеж", "moskva.md"), ("ПЛАТЁЖ", "moskva.md"),
