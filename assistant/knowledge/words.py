@@ -2,8 +2,8 @@
 
 One list of function words serves both, so "the", "what" or "using" never count as evidence that a sentence
 restates a passage, nor get added to a search as a passage's topic. It has the commonest of Portuguese, Spanish,
-French, German, Italian and Dutch too (not those that are English words as well: "son", "van", "die", "pour"):
-a wrong Portuguese answer was cited for a note it shared "em", "da" and "de" with.
+French, German, Italian and Dutch too, but for those that are English words as well ("son", "van", "die",
+"pour", "nas", "non"): a wrong Portuguese answer was cited for a note it shared "em", "da" and "de" with.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ STOP = frozenset(
     .split()
 ) | frozenset(
     # Portuguese, Spanish
-    "da das de do dos em na nas nos num numa um uma umas uns ao aos à às pela pelas pelo pelos que para por com "
+    "da das de do em na nos numa um uma umas uns ao aos à às pela pelas pelo pelos que para por com "
     "não nao mais mas como foi são é está el la las los lo le les del al con una uno unos unas es su sus más pero "
     "este esta esto ese eso y e o "
     # French
-    "des du un une et est en dans sur au aux avec ce cette ces qui il elle ils elles nous vous pas ne se "
+    "des du un une et est en dans sur au avec ce cette ces qui il elle ils elles nous vous pas ne se "
     "sa ses leur leurs mais ou où sont "
     # German
     "der das dem des ein eine einer eines einem einen und ist sind nicht von zu zum zur im auf für wie auch sich "
     "er sie es wir ihr dass oder aber noch nach "
     # Italian, Dutch
-    "il di della dei delle degli nel nella che non sono het een en te dat niet voor zijn aan ook bij".split()
+    "il di della dei delle degli nel nella che sono het een en te dat niet voor zijn aan ook bij".split()
 )
 
 #: A one-digit number and the word beside it ("9 September", "step 3") is one content word. "The answer to this
