@@ -35,13 +35,17 @@ PAGE = 40
 TAKEN_BACK_MS = 8000
 
 
-def answer_meta(stats: dict[str, Any] | None) -> str:
-    """One muted line under an answer: length, speed, time to first token, and why it stopped early."""
+def answer_meta(stats: dict[str, Any] | None, chat_model: str = "") -> str:
+    """One muted line under an answer: length, speed, time to first token, and why it stopped early; first the
+    model that wrote it, if not ``chat_model`` (the chat's first answer's): after a switch mid-chat nothing told
+    one model's answers from the other's."""
     if not stats:
         return ""
     if not stats.get("completion_tokens") and stats.get("stop_reason") == "cancelled":
         return "stopped before the answer began"  # its speed and first-token time were made-up zeros
-    parts = [f"{stats.get('completion_tokens', 0)} tokens"]
+    model = stats.get("model") or ""
+    parts = [model] if model and chat_model and model != chat_model else []
+    parts.append(f"{stats.get('completion_tokens', 0)} tokens")
     if stats.get("decode_tps"):
         parts.append(f"{stats['decode_tps']:.1f} tok/s")
     if stats.get("ttft_s"):
@@ -49,6 +53,12 @@ def answer_meta(stats: dict[str, Any] | None) -> str:
     reason = {"cancelled": "stopped", "length": "hit the answer length limit",
               "context_full": "context full"}.get(stats.get("stop_reason", ""))
     return " · ".join(parts + ([reason] if reason else []))
+
+
+def _first_model(messages: list[Any]) -> str:
+    """The model that wrote the first of ``messages``' answers that says so ("" if none does)."""
+    return next(((m.stats or {}).get("model") or "" for m in messages if m.role == "assistant"
+                 and (m.stats or {}).get("model")), "")
 
 
 class ChatController(QObject):
@@ -70,6 +80,7 @@ class ChatController(QObject):
         #: the memory chip's choice for this chat: True, or False when the user chose incognito (it stays for the
         #: chat: it applied to one message, and the next, typed in the same private mood, was learned)
         self.chat_memory = True
+        self._chat_model = ""  # the model of the open chat's first answer (see answer_meta)
         self._queued: str | None = None  # a message sent while a stopped answer was ending
         self._queued_note = ""  # what the banner says once the queued message has started (why it moved)
         self._reloading = False  # the open chat is being read again (a replaced turn was kept)
@@ -107,6 +118,7 @@ class ChatController(QObject):
         self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
         self._detach()
         self.conversation_id = None
+        self._chat_model = ""
         self.chat_memory = True  # a new chat remembers, until the chip says otherwise
         self._set_editing(None)
         self._older = []
@@ -159,6 +171,7 @@ class ChatController(QObject):
         self._set_editing(None)
         self.view.clear()
         self.panel.hide()
+        self._chat_model = _first_model(messages)
         self._older = messages[:-PAGE]  # shown as the user scrolls up to them (see ChatView)
         for message in messages[-PAGE:]:
             self._add_saved(message)
@@ -189,7 +202,7 @@ class ChatController(QObject):
         widget.incognito = message.incognito
         if message.role == "assistant":
             widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
-            widget.set_meta(answer_meta(message.stats))
+            widget.set_meta(answer_meta(message.stats, self._chat_model), (message.stats or {}).get("model", ""))
             widget.set_feedback(message.feedback)
             stats = message.stats or {}
             if stats.get("dropped_turns"):  # said as it streamed, and gone when the chat was opened again
@@ -354,7 +367,8 @@ class ChatController(QObject):
                 self._take_back(event.conversation_id)
                 return
             self._finish_text(event.text)
-            answer.set_meta(answer_meta(event.stats.to_dict()))
+            self._chat_model = self._chat_model or event.stats.model
+            answer.set_meta(answer_meta(event.stats.to_dict(), self._chat_model), event.stats.model)
             self.status.set_context(event.stats.context_used, event.stats.context_size)
             if event.stats.completion_tokens:  # an answer stopped before its first token has no speed to show
                 self.status.set_speed(event.stats.decode_tps, event.stats.ttft_s)

@@ -245,8 +245,10 @@ class MessageWidget(QFrame):
     def passage(self, n: int) -> Passage | None:
         return next((p for p in self.passages if p.n == n), None)
 
-    def set_meta(self, text: str) -> None:
+    def set_meta(self, text: str, model: str = "") -> None:
+        """The line under an answer, and the model that wrote it as its tooltip."""
         self.meta.setText(text)
+        self.meta.setToolTip(f"Written by {model}" if model else "")
 
     def set_feedback(self, value: int) -> None:
         self.up.setChecked(value == 1)

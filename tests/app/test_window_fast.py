@@ -539,6 +539,31 @@ def test_an_answer_asked_without_the_oldest_turns_says_so_when_the_chat_is_opene
     window.close()
 
 
+def test_after_a_model_switch_mid_chat_each_answer_says_which_model_wrote_it(qtbot: QtBot) -> None:
+    """Switched to another model mid-chat, nothing told the new model's answers from the old one's, as the chat
+    went on and when it was opened again: an answer by another model than the chat's first now names it."""
+    from dataclasses import replace
+
+    window = open_window(qtbot)
+    chat = window.ctl.chat
+    engine = window.assistant.engine
+    send(qtbot, window, "First question.")
+    first_model = engine.info.name
+    engine.info = replace(engine.info, name="Gemma 3 270M")  # as after Settings → Model chose it
+    send(qtbot, window, "Second question.")
+    answers = [m for m in window.chat_view.messages if m.role == "assistant"]
+    assert answers[0].meta.text().endswith(" ms") and first_model not in answers[0].meta.text()
+    assert answers[1].meta.text().startswith("Gemma 3 270M · ")
+    assert [a.meta.toolTip() for a in answers] == [f"Written by {first_model}", "Written by Gemma 3 270M"]
+    opened = chat.conversation_id
+    chat.new_chat()
+    chat.open_conversation(opened)
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 4)
+    answers = [m for m in window.chat_view.messages if m.role == "assistant"]
+    assert [a.meta.text().startswith("Gemma 3 270M · ") for a in answers] == [False, True]
+    window.close()
+
+
 def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: QtBot) -> None:
     """A long paste stopped while it was read stayed in the chat: every later question read it again (30 s
     here) and the answers went on about it. Stopped before its first word, a question is taken back: off the
