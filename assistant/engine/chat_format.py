@@ -76,7 +76,19 @@ class ChatFormatter:
                 if messages and messages[0].role == "system":
                     return self.format(_fold_system(messages))
                 raise
-        return FormattedPrompt(_fallback(messages), FALLBACK_STOPS, uses_fallback=True)
+        return FormattedPrompt(_fallback(messages), FALLBACK_STOPS + _recital(messages), uses_fallback=True)
+
+
+#: How much of the system prompt's first line is a stop string in the plain format (see :func:`_recital`).
+RECITAL_CHARS = 24
+
+
+def _recital(messages: list[Message]) -> tuple[str, ...]:
+    """The start of the system prompt, on a line of its own, as a stop string: a base model that has written its
+    answer goes on with what came first in its prompt ("France.\n\nYou are Hearth, a helpful assistant …")."""
+    system = next((m.content.strip() for m in messages if m.role == "system" and m.content.strip()), "")
+    head = system.splitlines()[0][:RECITAL_CHARS] if system else ""
+    return (f"\n{head}",) if len(head) >= 8 else ()
 
 
 def _fold_system(messages: list[Message]) -> list[Message]:

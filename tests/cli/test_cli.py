@@ -264,6 +264,11 @@ def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_mo
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["stats"]["prompt_format"] == "fallback"
     assert "no chat template" in out.stderr
+    # a base model's answer ends before it recites the system prompt: Gemma answered " France.\n\nYou are Hearth,
+    # a helpful assistant running privately on the user's computer."
+    out = hearth("ask", "--json", "--no-memory", "--temperature", "0", "What is the capital of France?",
+                 home=hearth_home)
+    assert json.loads(out.stdout)["answer"].strip() == "France.", out.stdout
 
 
 def test_per_call_options_apply_to_one_answer_only(hearth_home: Path) -> None:
