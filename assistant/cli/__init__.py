@@ -33,7 +33,7 @@ from assistant.cli import (
     remote_cmds,
     server_cmds,
 )
-from assistant.cli.context import CliContext, speaks_unicode
+from assistant.cli.context import CliContext, json_error, print_json, speaks_unicode
 from assistant.errors import HearthError
 
 #: What a shell reports for a command killed by SIGPIPE (128 + 13): the reader of its output went away.
@@ -146,6 +146,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return int(args.func(args, ctx) or 0)
     except HearthError as exc:
         print(f"hearth: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):  # a script reading stdout got nothing to parse
+            print_json(json_error(type(exc).__name__, str(exc)))
         return exc.exit_code
     except KeyboardInterrupt:
         # on a new line: a streamed answer cut off mid-line ran on into it ("The worldhearth: interrupted")

@@ -20,6 +20,7 @@ from assistant.cli.context import (
     CliContext,
     err,
     in_range,
+    json_error,
     one_line,
     positive_int,
     print_json,
@@ -303,6 +304,8 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     done, failed = turn.done, turn.failed
     if failed is not None:
         err(f"hearth: {failed.message}")
+        if args.json:
+            print_json(json_error(failed.error_type, failed.message))
         return _exit_code(failed)
     assert done is not None
     if args.json:

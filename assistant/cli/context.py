@@ -105,6 +105,11 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def json_error(kind: str, message: str) -> dict[str, Any]:
+    """What a ``--json`` command prints on stdout when it fails (the message is on stderr as well)."""
+    return {"error": {"type": kind, "message": message}}
+
+
 def show_bench(result: dict[str, Any], table: Callable[[dict[str, Any]], str], as_json: bool) -> int:
     """Print a benchmark result (already saved to bench/results/ by its ``run``): JSON or its markdown table."""
     if as_json:

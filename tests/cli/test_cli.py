@@ -859,3 +859,18 @@ def test_ask_says_when_the_context_set_is_more_than_the_model_was_trained_for(he
     said = ("a context of 100000 is more than SmolLM2 135M Instruct was trained for, so answers get 8192: set the "
             "context to 8192 or less, or to 0 for the model's maximum")
     assert {"kind": "context", "message": said} in answer["notices"]
+
+
+def test_a_json_command_that_fails_says_so_in_json_too(hearth_home: Path) -> None:
+    """`hearth ask --json` that failed printed its error on stderr only: a script reading stdout had nothing to
+    parse ("Expecting value: line 1 column 1")."""
+    for args, kind, code in ((("ask", "--json", "--speculative", "draft", "Hi"), "NoDraftError", 2),
+                             (("ask", "--json", "-c", "nosuch", "Hi"), "ConversationNotFoundError", 4),
+                             (("history", "search", "--json", "x", "--limit", "0"), None, 2)):
+        out = hearth(*args, home=hearth_home)
+        assert out.returncode == code, out.stderr
+        if kind is None:  # a usage error (argparse's): said as usage, no JSON
+            assert out.stdout == ""
+            continue
+        error = json.loads(out.stdout)["error"]
+        assert error["type"] == kind and error["message"] in out.stderr
