@@ -124,12 +124,13 @@ class _Call:
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
             cancel: threading.Event | None = None, prefix: str = "",
-            on_saved: Callable[[str | None], None] | None = None, replace_from: str | None = None) -> _Turn:
+            on_saved: Callable[[str | None], None] | None = None, replace_from: str | None = None,
+            last: bool = False) -> _Turn:
     """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
     shows, as ``hearth> ``); notices always go to stderr, those about the answer under it. ``on_saved`` gets
     the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it), and
     again as it is after a question stopped before its first word was taken back (None: the chat made for it
-    went too)."""
+    went too). ``last``: the command ends with this turn (see :func:`_ctrl_c_stops`)."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling(ctx.assistant),
                                  system_prompt=call.system_prompt,
@@ -142,7 +143,7 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     saved_in: str | None = None
     began = False  # the answer's first word came (shown or not: `ask --json` shows none)
     try:
-        with _ctrl_c_stops(cancel):
+        with _ctrl_c_stops(cancel, last):
             for event in response:
                 began = began or isinstance(event, Token)
                 if isinstance(event, Token) and echo:
@@ -208,10 +209,12 @@ def _above(prefix: str, line: str, again: bool = True) -> None:
 
 
 @contextmanager
-def _ctrl_c_stops(cancel: threading.Event | None) -> Iterator[None]:
+def _ctrl_c_stops(cancel: threading.Event | None, last: bool = False) -> Iterator[None]:
     """While `hearth chat` streams an answer, Ctrl+C stops it as the window's Stop does: the turn ends itself (a
     question stopped before its first word is taken back) instead of being cut by an interrupt raised inside
-    it, which left the stopped question in the chat. A second Ctrl+C interrupts."""
+    it, which left the stopped question in the chat. A second Ctrl+C interrupts. ``last``: the command ends with
+    this answer (`hearth ask`): once stopped, a further Ctrl+C while it says what it kept is the same request (a
+    key hit twice cut "stopped: the answer so far is kept" with "interrupted", and its JSON in half)."""
     if cancel is None or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -225,7 +228,7 @@ def _ctrl_c_stops(cancel: threading.Event | None) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if last and cancel.is_set() else previous)
 
 
 class TakenBack(KeyboardInterrupt):
@@ -294,13 +297,14 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     cancel, saved = threading.Event(), list[str | None]()
     try:
         turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json, cancel=cancel,
-                       on_saved=saved.append)
+                       on_saved=saved.append, last=True)
     except TakenBack:  # "hearth: interrupted" left the user to wonder whether a half-asked question was kept
-        err("hearth: stopped before the answer began: the question was not kept")
-        return 130
-    except Stopped:
-        err(f"hearth: stopped: the answer so far is kept (`hearth chat -c {(saved[-1] or '')[:8]}` goes on from it)")
-        return 130
+        return _stopped(args, "stopped before the answer began: the question was not kept", None)
+    except KeyboardInterrupt as exc:  # Ctrl+C once the answer began (Stopped), or twice (the line not ended)
+        if not saved or saved[-1] is None:
+            raise
+        return _stopped(args, f"stopped: the answer so far is kept (`hearth chat -c {saved[-1][:8]}` goes on from "
+                        "it)", saved[-1], ended=isinstance(exc, Stopped) or not sys.stdout.isatty())
     done, failed = turn.done, turn.failed
     if failed is not None:
         err(f"hearth: {failed.message}")
@@ -322,6 +326,15 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         err(_stats_line(done))
     sys.stdout.flush()
     return 0  # the core learns from this turn in the background and finishes before the process exits
+
+
+def _stopped(args: argparse.Namespace, said: str, conversation_id: str | None, ended: bool = True) -> int:
+    """Say what an answer stopped with Ctrl+C kept (on a line of its own: ``ended``, the answer's line has
+    ended), as JSON too with ``--json``, with the chat to go on from."""
+    err(f"{'' if ended else chr(10)}hearth: {said}")
+    if args.json:
+        print_json({**json_error("Stopped", said), "conversation_id": conversation_id})
+    return 130
 
 
 def _known_conversation(ctx: CliContext, conversation_id: str) -> Any:

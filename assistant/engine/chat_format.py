@@ -8,6 +8,7 @@ front end can tell the user why answers may be poor.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,10 +85,11 @@ RECITAL_CHARS = 24
 
 
 def _recital(messages: list[Message]) -> tuple[str, ...]:
-    """The start of the system prompt, on a line of its own, as a stop string: a base model that has written its
-    answer goes on with what came first in its prompt ("France.\n\nYou are Hearth, a helpful assistant …")."""
+    """The start of the system prompt (to its first punctuation), on a line of its own, as a stop string: a base
+    model that has written its answer goes on with what came first in its prompt ("France.\n\nYou are Hearth, a
+    helpful assistant …"), often not word for word ("You are Hearth, an assistant …", "You are Hearth: …")."""
     system = next((m.content.strip() for m in messages if m.role == "system" and m.content.strip()), "")
-    head = system.splitlines()[0][:RECITAL_CHARS] if system else ""
+    head = re.split(r"[,.:;!?]", system.splitlines()[0])[0][:RECITAL_CHARS].rstrip() if system else ""
     return (f"\n{head}",) if len(head) >= 8 else ()
 
 

@@ -43,6 +43,8 @@ _SPACED_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+")
 _DIGIT_WORDS = {word: n for n, words in enumerate(("zero", "one first", "two second", "three third", "four fourth",
                                                     "five fifth", "six sixth", "seven seventh", "eight eighth",
                                                     "nine ninth")) for word in words.split()}
+#: A one-digit number as a Roman numeral ("Chapter III"; not "I", which is a word).
+_ROMAN = {"II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9}
 #: A list item's number, which is the list's, not the sentence's ("1. Take two pills").
 _LIST_MARKER = re.compile(r"^\s*\d+[.)]\s")
 
@@ -67,7 +69,7 @@ class Said:
     words: set[str]
     figures: tuple[tuple[tuple[str, ...], str], ...]  # each number: its groups of digits, and its kind (_kind)
     digits: frozenset[int]  # the one-digit numbers it states
-    values: frozenset[int]  # what each group of digits is worth, and each digit written as a word
+    values: frozenset[int]  # what each group of digits is worth, and each digit written as a word or numeral
 
     @classmethod
     def of(cls, text: str) -> Said:
@@ -76,13 +78,15 @@ class Said:
         return cls(content_words(text), tuple(f for f in found if len("".join(f[0])) > 1),
                    frozenset(int(groups[0]) for groups, _ in found if len("".join(groups)) == 1),
                    frozenset({int(g) for groups, _ in found for g in groups}
-                             | {_DIGIT_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _DIGIT_WORDS}))
+                             | {_DIGIT_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _DIGIT_WORDS}
+                             | {_ROMAN[w] for w in re.findall(r"\b[IVX]+\b", text) if w in _ROMAN}))
 
     def holds_figures_of(self, sentence: Said) -> bool:
         """Whether every number of ``sentence`` is written here, as :data:`_CODE` and the kinds after it say. Any
         run of digits counted: "99,000 EUR" was cited as a passage saying "999,000 EUR"; a group of a quantity
         too ("500 EUR" for "1,500 EUR", "25" for "25.99"), and digits alike: "35 %" for "3,5 %". A one-digit
-        number needs only its value here (as a word too, or the "9" of "09:00"): "2 pills" was cited for "12 pills".
+        number needs only its value here (as a word or a Roman numeral too, or the "9" of "09:00"): "2 pills" was
+        cited for "12 pills".
         """
         return sentence.digits <= self.values and all(
             any(_within(f, kind, mine, mine_kind) for mine, mine_kind in self.figures) for f, kind in sentence.figures)

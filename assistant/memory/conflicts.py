@@ -144,8 +144,13 @@ _GLUE = frozenset("user user's users is are was were am be been has have had a a
 _RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|"
                    r"(?P<move>moved from|moved out of|moved (?:to|over to) [\w' -]+? from))"
                    r"\s+(?P<gap>(?:[\w']+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
-#: Where and when a move went, after the place it left: "moved from Lisbon to Porto in May" takes Lisbon back.
-_MOVE_TAIL = re.compile(r"^(?:\s+(?:over\s+)?to\s+[\w' -]+?)?(?:\s+(?:in|last|this|back in)\s+\w+(?:\s+\d{4})?)?$")
+#: Where and when a move went, after the place it left: "moved from Lisbon to Porto in May" takes Lisbon back, but
+#: not a move for a while ("to Porto for a week of work").
+_MOVE_TAIL = re.compile(r"^(?!.*\b(?:for (?:a|an|the|one|two|three|some|few|work)|temporarily|visit|trip|holiday|"
+                        r"vacation)\b)(?:\s+(?:over\s+)?to\s+[\w' -]+?)?"
+                        r"(?:\s+(?:in|last|this|back in)\s+\w+(?:\s+\d{4})?)?$")
+#: The content words of a fact about where one lives (what a move ends).
+_RESIDENCE = r"liv|resid|based|home|stay"
 _RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)"
                   r"(?:\s+(?:lol|haha|now|anyway|already))*\s*$|"
                   r"\s+left(?:\s+(?:the\s+)?(?:company|job|team|firm|for good))?\s*$|"
@@ -197,8 +202,9 @@ def retraction(said: str, old_fact: str) -> str | None:
     text = " ".join(_stated(said).lower().replace("\u2019", "'").split())
     content = _content(old_fact)
     clauses = re.split(_CLAUSE_END, text)
+    owner = _owner(old_fact)
     for word in content:
-        if any(_takes_back(clause, word, content) for clause in clauses):
+        if any(_takes_back(clause, word, content, owner) for clause in clauses):
             rest = [other for other in content if other != word]
             return "all" if all(re.search(rf"\b{_pattern(other)}\b", text) for other in rest) else "part"
     return None
@@ -209,13 +215,26 @@ def _stated(text: str) -> str:
     return " ".join(s for s in re.split(r"(?<=[.!?])\s+", text) if not s.rstrip().endswith("?"))
 
 
-def _takes_back(clause: str, word: str, content: list[str]) -> bool:
-    """Whether ``clause`` takes ``word`` of a fact whose content words are ``content`` back."""
+def _owner(fact: str) -> set[str]:
+    """Whom a fact about someone else is of ("User's sister Ana lives in Porto": sister, ana); empty for the
+    user's own."""
+    m = re.match(r"(?i:user's)\s+(\w+)(?:\s+([A-Z][\w-]*))?", fact)
+    return {g.lower() for g in m.groups() if g} if m else set()
+
+
+def _takes_back(clause: str, word: str, content: list[str], owner: set[str]) -> bool:
+    """Whether ``clause`` takes ``word`` of a fact whose content words are ``content`` back; a fact of someone
+    else's (``owner``) only where the clause names them: "I'm not living in Lisbon" ended "User's mother lives in
+    Lisbon" in part, "I never said I'm allergic" the son's allergy."""
     w = _pattern(word)
     for ended in re.finditer(rf"\b{w}\b(?:{_RETRACT_AFTER})", clause):
         if _said_of(clause[:ended.start()], content):  # "Priya left", "Miso died": not "Ana's cat died"
             return True
     for m in re.finditer(rf"\b{_RETRACT_BEFORE}{w}\b", clause):
+        if owner and not owner & set(re.findall(r"\w+", clause[:m.start()])):
+            continue
+        if m.group("move") and not any(re.match(_RESIDENCE, c) for c in content):
+            continue  # a move ends where one lives, not where one was born or works, nor what one loves
         # "10 not 9": a number corrected, if of whom the old fact is ("my daughter is 10 not 9" is not the user)
         after = "" if m.group("move") and _MOVE_TAIL.match(clause[m.end():]) else clause[m.end():]
         parts = (clause[:m.start()],) if word.isdigit() else (clause[:m.start()], m.group("gap"), after)

@@ -205,6 +205,9 @@ def test_a_one_digit_number_and_a_number_grouped_by_spaces_are_checked_whole() -
                   "The meeting is at 9 on the 1st floor.", "1. Bring 2 forms to the meeting."):
         assert restates_any(right, town), right
     assert not restates_any("Bring 3 forms to the meeting.", town)
+    chapter = [Citation(0, "c", "/x/book.md", None, 1, 1, None, "Chapter III covers recursion in depth.", 1.0)]
+    assert restates_any("Chapter 3 covers recursion.", chapter) and not restates_any("Chapter 4 covers recursion.",
+                                                                                      chapter)
 
 
 def test_function_words_of_other_languages_are_no_evidence() -> None:

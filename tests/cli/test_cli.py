@@ -463,7 +463,7 @@ def test_chat_takes_back_a_message_stopped_before_its_answer_began(hearth_home: 
     terminal.proc.send_signal(signal.SIGINT)
     terminal.until(b"(stopped before the answer began: the message was not kept; the Up arrow brings it back)")
     terminal.until(b"you> ", 2)
-    # a second Ctrl+C at once (it interrupts the turn) takes it back too: the paste stayed in the chat
+    # a second Ctrl+C at once (the same press: the turn is stopping already) takes it back too
     terminal.paste(" ".join(["plum"] * 3000) + "\r")
     terminal.until(b"hearth> ", 2)
     time.sleep(0.3)
@@ -497,6 +497,21 @@ def test_ask_stopped_with_ctrl_c_says_what_it_kept(hearth_home: Path) -> None:
     terminal.proc.send_signal(signal.SIGINT)
     terminal.until(b"hearth: stopped: the answer so far is kept (`hearth chat -c ")
     assert terminal.close() == 130 and terminal.user_messages() == [["Tell me a long story about a dragon."]]
+    # twice at once, with --json: said once, and in JSON on stdout with the chat to go on from
+    proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "--json", "--no-memory", "--max-tokens", "300",
+                             "Tell me another long story about a dragon."], cwd=ROOT, env=terminal.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while len(json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)) < 2:
+        assert proc.poll() is None
+    time.sleep(1)  # its first words are written
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.01)  # a key hit twice: the same press (the answer is stopping already)
+    proc.send_signal(signal.SIGINT)
+    out, said = proc.communicate(timeout=60)
+    stopped = json.loads(out)
+    assert proc.returncode == 130 and stopped["error"]["type"] == "Stopped" and "interrupted" not in said, said
+    assert said.count("hearth: stopped") == 1 and stopped["conversation_id"] in {
+        c["id"] for c in json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)}
 
 
 def test_chat_says_what_a_change_of_the_settings_file_did_before_the_answer_it_changes(hearth_home: Path) -> None:

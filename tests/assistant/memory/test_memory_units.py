@@ -120,6 +120,7 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
     assert retraction("I moved to Porto from Lisbon", "User lives in Lisbon") == "part"
     assert retraction("I'm not living in Lisbon now, I moved to Porto", "User lives in Lisbon") == "all"
     assert retraction("I never said I'm allergic to peanuts", "User is allergic to peanuts") == "all"
+    assert retraction("My mother moved from Lisbon to Porto", "User's mother lives in Lisbon") == "part"
     # a denial of something else, or more, or someone else's, or asked, takes nothing back (each retired a fact)
     for said, fact in (("I'm not allergic to cats", "User is allergic to peanuts"),
                        ("I don't like coffee but I love tea", "User likes tea"),
@@ -144,6 +145,13 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
                        ("My sister moved from Lisbon to Porto", "User lives in Lisbon"),
                        ("I left Lisbon to visit Porto", "User lives in Lisbon"),
                        ("My son never said he is allergic to peanuts", "User is allergic to peanuts"),
+                       # someone else's fact, not named; what a move does not end; a move for a while
+                       ("I'm not living in Lisbon now", "User's mother lives in Lisbon"),
+                       ("I'm not allergic to peanuts", "User's son is allergic to peanuts"),
+                       ("I never said I'm allergic to peanuts", "User's son is allergic to peanuts"),
+                       ("I moved from Lisbon to Porto", "User was born in Lisbon"),
+                       ("I moved from Lisbon to Porto", "User works in Lisbon"),
+                       ("I moved from Lisbon to Porto for a week of work", "User lives in Lisbon"),
                        ("My daughter is 10 not 9", "User is 9 years old")):
         assert retraction(said, fact) is None, said
     peanuts = Candidate("1", "User is allergic to peanuts", 0.95)
