@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 from pygments.lexers import get_lexer_for_filename
@@ -48,8 +49,8 @@ CODE_SUFFIXES = frozenset({
 #: Files without a useful suffix that are nearly always worth reading.
 TEXT_NAMES = frozenset({"readme", "license", "copying", "changelog", "authors", "makefile", "dockerfile"})
 #: What a user is told Hearth reads when a file it was given has no reader.
-READABLE = ("text and Markdown files, source code, notebooks, PDF, DOCX, EPUB, HTML, CSV/TSV and JSON "
-            "(by the file's extension)")
+READABLE = ("text and Markdown files, source code, notebooks, PDF, DOCX, EPUB, HTML, e-mails (.eml, .mbox), "
+            "CSV/TSV and JSON (by the file's extension)")
 
 _md = MarkdownIt("commonmark")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -146,7 +147,7 @@ def _loader_for(path: Path) -> Callable[[Path, bytes], Document] | None:
         return _load_code
     return {
         ".pdf": _load_pdf, ".docx": _load_docx, ".epub": _load_epub, ".csv": _load_table, ".tsv": _load_table,
-        ".ipynb": _load_notebook, **dict.fromkeys(HTML_SUFFIXES, _load_html),
+        ".ipynb": _load_notebook, ".eml": _load_mail, ".mbox": _load_mail, **dict.fromkeys(HTML_SUFFIXES, _load_html),
     }.get(suffix)
 
 
@@ -206,8 +207,18 @@ def markdown_headings(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(found)
 
 
+#: Script and style files a build tool wrote on one long line ("app.min.js", a bundle): no one reads them, and a
+#: messy project's made half its passages, ranked above a note's exact match ("style.min.css" first for a name).
+_MINIFIABLE = frozenset({".js", ".mjs", ".css"})
+#: A script or style whose lines average more characters than this is minified (hand-written code: under 80).
+MINIFIED_LINE_CHARS = 500
+
+
 def _load_code(path: Path, data: bytes) -> Document:
     text = decode_text(data)
+    if path.suffix.lower() in _MINIFIABLE and (
+            ".min." in path.name.lower() or len(text) / (text.count("\n") + 1) > MINIFIED_LINE_CHARS):
+        raise UnreadableFileError("minified (made by a build tool, on long lines): not indexed")
     try:
         lexer = get_lexer_for_filename(path.name, stripnl=False, ensurenl=False)
     except ClassNotFound:
@@ -357,6 +368,40 @@ def _load_epub(path: Path, data: bytes) -> Document:
     items = book.get_items_of_type(ebooklib.ITEM_DOCUMENT)
     chapters = [html_to_markdown(item.get_content()) for item in items]
     return _markdown_document("\n\n".join(c for c in chapters if c))
+
+
+def _load_mail(path: Path, data: bytes) -> Document:
+    """An e-mail (``.eml``), or a mailbox of them (``.mbox``), as Markdown: each message's subject a heading,
+    who wrote it to whom and when, and its text (the plain part, else the HTML part's text); attachments are
+    named, not read. Saved mail was left out as a type Hearth does not read."""
+    import email
+    import email.policy
+    import mailbox
+
+    if path.suffix.lower() == ".mbox":
+        box = mailbox.mbox(str(path), factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default),
+                           create=False)
+        messages = list(box.itervalues())
+    else:
+        messages = [email.message_from_bytes(data, policy=email.policy.default)]
+    return _markdown_document("\n\n".join(_mail_text(m) for m in messages))
+
+
+def _mail_text(message: Any) -> str:
+    """One message as Markdown (see :func:`_load_mail`)."""
+    lines = [f"# {' '.join(str(message.get('subject') or '(no subject)').split())}", ""]
+    lines += [f"{name}: {message[name]}" for name in ("From", "To", "Cc", "Date") if message[name]]
+    body = message.get_body(preferencelist=("plain", "html"))
+    if body is not None:
+        try:
+            text = body.get_content()
+        except (LookupError, ValueError):  # a charset Python does not know, a broken transfer encoding
+            text = (body.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        lines += ["", html_to_markdown(text) if body.get_content_type() == "text/html" else text.strip()]
+    attached = [name for part in message.iter_attachments() if (name := part.get_filename())]
+    if attached:
+        lines += ["", f"Attachments: {', '.join(attached)}"]
+    return "\n".join(lines)
 
 
 def _markdown_document(text: str) -> Document:

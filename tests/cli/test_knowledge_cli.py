@@ -609,6 +609,47 @@ def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path) -> Non
     assert first("Strasse Juergens").startswith(f"[1] {root / 'berlin.md'}")  # hybrid
 
 
+def test_mail_is_read_and_minified_scripts_are_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Saved e-mail (.eml, .mbox) was left out as a type Hearth does not read; minified scripts and styles (one
+    long line a build tool made) made half a messy project's passages and ranked above a note's exact match."""
+    import mailbox
+    from email.message import EmailMessage
+
+    root = tmp_path / "home"
+    root.mkdir()
+    invoice = EmailMessage()
+    invoice["Subject"], invoice["From"], invoice["To"] = ("=?utf-8?q?Fatura_do_escult=C3=B3r?=",
+                                                          "Ana Duarte <ana@example.org>", "me@example.org")
+    invoice.set_content("The invoice for the tapir sculpture is 1,240 EUR, due on 14 March.")
+    invoice.add_alternative("<p>The invoice for the <b>tapir sculpture</b>.</p>", subtype="html")
+    invoice.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="invoice-77.pdf")
+    (root / "invoice.eml").write_bytes(bytes(invoice))
+    box = mailbox.mbox(root / "archive.mbox")
+    for subject, body in (("Boat mooring", "The boat is moored at pier 9 in Cascais."),
+                          ("Dentist", "The dentist appointment moved to Friday.")):
+        message = EmailMessage()
+        message["Subject"], message["From"] = subject, "Rui <rui@example.org>"
+        message.set_content(body)
+        box.add(message)
+    box.flush()
+    box.close()
+    (root / "app.min.js").write_text("function a(){return 1};" * 200)
+    (root / "bundle.js").write_text("var tapir=[" + ",".join(map(str, range(3000))) + "];\n")
+    (root / "app.js").write_text("function add(a, b) {\n  return a + b;\n}\n")
+    assert cli.main(["index", str(root), "-c", "home", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert sorted(result["skipped"], key=lambda s: s["path"]) == [
+        {"path": str(root / name), "reason": "minified (made by a build tool, on long lines): not indexed"}
+        for name in ("app.min.js", "bundle.js")]
+    assert result["files"] == 3 and result["left_out"] is None
+    for query, file, section, holds in (("tapir sculpture invoice", "invoice.eml", "Fatura do escultór",
+                                         "Attachments: invoice-77.pdf"),
+                                        ("where is the boat moored", "archive.mbox", "Boat mooring", "pier 9")):
+        assert cli.main(["search", query, "-c", "home", "-k", "1", "--json"]) == 0
+        (hit,) = json.loads(capsys.readouterr().out)["hits"]
+        assert (hit["path"], hit["heading"]) == (str(root / file), section) and holds in hit["text"], hit
+
+
 def test_a_decomposed_query_finds_the_composed_word_and_back(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """"crème" typed decomposed (e + U+0300, as macOS and some keyboards send it) was split at its accent into
