@@ -1249,6 +1249,7 @@ class Assistant:
         max_tokens: int | None = None,
         model: str | Path | None = None,
         draft_model: str | None = None,
+        later_questions: int = 0,
     ) -> Response:
         """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
 
@@ -1256,13 +1257,14 @@ class Assistant:
         is on, except that replacing a question asked incognito keeps it incognito; ``collections`` left out are
         none, except that a replaced question is answered again from the collections it was asked from.
         ``replace_from`` (a user message id) replaces that question and everything after it (regenerate,
-        edit-and-resend). ``system_prompt``, ``max_tokens``, ``sampling``, ``model`` and ``draft_model`` (for
-        the speculative modes that draft with a model) apply to this answer only. Memory learning from the
-        turn happens afterwards in the background, never delaying the answer.
+        edit-and-resend), with the ``later_questions`` the caller knows come after it (any other number is
+        refused: the chat changed since it was shown). ``system_prompt``, ``max_tokens``, ``sampling``,
+        ``model`` and ``draft_model`` (for the speculative modes that draft with a model) apply to this answer
+        only. Memory learning from the turn happens afterwards in the background, never delaying the answer.
         """
         cancel = cancel or threading.Event()
         options = TurnOptions(conversation_id, replace_from, None if collections is None else tuple(collections),
-                              use_memory, sampling, system_prompt, max_tokens)
+                              use_memory, sampling, system_prompt, max_tokens, later_questions=later_questions)
         return Response(self._turn(text, options, cancel, model, draft_model), cancel)
 
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,

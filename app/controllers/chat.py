@@ -19,12 +19,13 @@ from PySide6.QtGui import QGuiApplication
 from app.sources import Passage
 from app.views.chat_view import ChatView, ErrorBanner
 from app.views.composer import Composer
+from app.views.dialogs import confirm
 from app.views.message import MessageWidget
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, context_cut
+from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, context_cut, counted
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,10 @@ class ChatController(QObject):
         self._queued: str | None = None  # a message sent while a stopped answer was ending
         self._queued_note = ""  # what the banner says once the queued message has started (why it moved)
         self._reloading = False  # the open chat is being read again (a replaced turn was kept)
-        #: the chat whose kept turn's question is edited once it is shown again (its replacement failed)
-        self._edit_again: str | None = None
+        #: the chat, and the question of it, edited again once it is shown again (its replacement failed)
+        self._edit_again: tuple[str, str] | None = None
+        self._later = 0  # the questions after the one being edited, which sending the edit removes
+        self._replaced_id: str | None = None  # the question the running turn replaces
         self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
@@ -182,8 +185,10 @@ class ChatController(QObject):
         self.status.set_context(int(last.get("context_used") or 0))
         if conversation_id != self.conversation_id:
             self.status.clear_answer_stats()  # another chat's last answer's speed stood beside this one's
-        if self._edit_again == conversation_id:  # the draft in the box still replaces this question when sent
-            self._set_editing(self.view.last("user"))
+        if self._edit_again and self._edit_again[0] == conversation_id:  # the draft in the box still replaces
+            # this question when sent
+            edited = next((m for m in self.view.messages if m.message_id == self._edit_again[1]), None)
+            self._set_editing(edited, self._questions_after(edited) if edited is not None else 0)
         self._edit_again = None
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
@@ -217,11 +222,12 @@ class ChatController(QObject):
             self._queued = text
             return
         replace, use_memory = self.editing, self.composer.use_memory()  # as the chip shows it, edit or not
+        later = self._later
         self._set_editing(None)
         if replace is not None and replace.message_id is not None:
             self.view.remove_from(replace)
         self._start(text, replace.message_id if replace is not None else None, use_memory,
-                    tuple(self.composer.selected_collections()))
+                    tuple(self.composer.selected_collections()), later)
 
     def catch_up(self) -> None:
         """Show the open chat as the history has it now when it went on elsewhere (`hearth ask -c`, the API,
@@ -258,11 +264,30 @@ class ChatController(QObject):
         self._start(question.text, question.message_id, use_memory, None)
 
     def edit_last(self) -> None:
-        question = self.view.last("user")
+        self.edit(self.view.last("user"))
+
+    def edit(self, question: MessageWidget | None) -> None:
+        """Put ``question`` in the box to edit and send again. Sent, it replaces the question and all after it,
+        so an earlier question is edited once the user has agreed to that (only the last could be edited)."""
         if self.generating or question is None or question.message_id is None:
             return
-        self._set_editing(question)
-        self.composer.set_draft(question.text)
+        later = self._questions_after(question)
+
+        def begin() -> None:
+            if question in self.view.messages and not self.generating:
+                self._set_editing(question, later)
+                self.composer.set_draft(question.text)
+
+        if not later:
+            begin()
+            return
+        after = len(self.view.messages) - self.view.messages.index(question) - 1
+        confirm(self.view, "Edit an earlier question",
+                f"Sending the edited question removes the {counted(after, 'message')} after it: its answer, and "
+                f"{counted(later, 'later question')} with theirs.", "Edit", begin)
+
+    def _questions_after(self, question: MessageWidget) -> int:
+        return sum(m.role == "user" for m in self.view.messages[self.view.messages.index(question) + 1:])
 
     def cancel_edit(self) -> None:
         """Leave the edit: the last question stays as it was, and the composer is emptied of its draft."""
@@ -270,8 +295,8 @@ class ChatController(QObject):
             self._set_editing(None)
             self.composer.edit.clear()
 
-    def _set_editing(self, question: MessageWidget | None) -> None:
-        self.editing = question
+    def _set_editing(self, question: MessageWidget | None, later: int = 0) -> None:
+        self.editing, self._later = question, later
         self.composer.set_editing(question is not None)
         # the chip shows how the edit will be sent (one asked incognito stays so), then the chat's choice again
         self.composer.set_use_memory(not question.incognito if question is not None else self.chat_memory)
@@ -291,12 +316,13 @@ class ChatController(QObject):
             self.composer.set_generating(False)  # the next message can be typed and sent at once (see send)
 
     def _start(self, text: str, replace_from: str | None, use_memory: bool,
-               collections: tuple[str, ...] | None) -> None:
+               collections: tuple[str, ...] | None, later: int = 0) -> None:
         self.banner.clear_passing()
         if self._queued_note:
             self.banner.show_message(self._queued_note)
             self._queued_note = ""
         self._replacing, self._detached = replace_from is not None, False
+        self._replaced_id = replace_from
         self._add("user", text).incognito = not use_memory
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
@@ -309,7 +335,7 @@ class ChatController(QObject):
         assistant, conversation_id = self.assistant, self.conversation_id
         self.workers.generation.submit(Job(
             lambda: assistant.ask(text, conversation_id, cancel=cancel, collections=collections,
-                                  use_memory=use_memory, replace_from=replace_from),
+                                  use_memory=use_memory, replace_from=replace_from, later_questions=later),
             on_item=self._event, on_done=self._ended, on_failed=self._failed))
 
     def _find_moved(self, passage: Passage) -> None:
@@ -323,7 +349,7 @@ class ChatController(QObject):
         widget.sourceRequested.connect(lambda passage, w=widget: self.panel.show_source(passage, w.memories))
         widget.feedbackChanged.connect(lambda value, w=widget: self._feedback(w, value))
         widget.regenerateRequested.connect(self.regenerate)
-        widget.editRequested.connect(self.edit_last)
+        widget.editRequested.connect(lambda w=widget: self.edit(w))
         return widget
 
     def _event(self, event: Any) -> None:
@@ -403,7 +429,7 @@ class ChatController(QObject):
                     self._reloading = True  # and the shortened text replaces it, unless the chat went on elsewhere
                     # (then it is shown as it is now, and the text is asked anew)
                     if event.error_type != ChatMovedOnError.__name__:
-                        self._edit_again = self.conversation_id
+                        self._edit_again = (self.conversation_id, self._replaced_id)
                     self._load(self.conversation_id)
                 return
             self._finish_text(event.text)

@@ -255,9 +255,11 @@ class MessageWidget(QFrame):
         self.down.setChecked(value == -1)
 
     def set_last_turn(self, last: bool) -> None:
-        """Regenerate (answers) and edit-and-resend (questions) apply to the last turn only."""
+        """Regenerate applies to the last answer only; any question can be edited and sent again (an earlier one
+        with the turns after it, once the user agrees)."""
         self.regenerate.setVisible(last and self.role == "assistant")
-        self.edit.setVisible(last and self.role == "user")
+        self.edit.setVisible(self.role == "user")
+        self.edit.setToolTip("Edit and resend" if last else "Edit and resend (the messages after it are removed)")
 
     def set_busy(self, busy: bool) -> None:
         for button in (self.up, self.down, self.regenerate, self.edit):

@@ -38,6 +38,7 @@ from assistant.events import (
     Stats,
     Token,
     context_cut,
+    counted,
     short_title,
 )
 
@@ -79,6 +80,9 @@ class TurnOptions:
     grammar: str | None = None  # GBNF the answer must match (``sampling.json_grammar``)
     #: False: nothing is written to the chat history (a stateless API request); the answer has no ids.
     save: bool = True
+    #: The newer questions the caller knows ``replace_from`` drops with it (an earlier question edited): any other
+    #: number means the chat changed since it was shown (see ``ChatMovedOnError``).
+    later_questions: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,13 +156,13 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             conversation_id = history.get_message(options.replace_from).conversation_id
             past_messages = history.messages(conversation_id)
             cut = next(i for i, m in enumerate(past_messages) if m.id == options.replace_from)
-            if later := sum(m.role == "user" for m in past_messages[cut + 1:]):
+            if (later := sum(m.role == "user" for m in past_messages[cut + 1:])) != options.later_questions:
                 # a window showing the chat as it was regenerated its last answer, and the turns a terminal had
                 # added since were deleted without a word
                 raise ChatMovedOnError(
-                    f"This chat has gone on since ({later} newer question{'s' if later > 1 else ''}, from a "
-                    "terminal or another window): only its last question can be regenerated or edited. Nothing "
-                    "was deleted.")
+                    f"This chat has changed since it was shown ({counted(later, 'newer question')} after this one, "
+                    f"not {options.later_questions}: from a terminal or another window). Nothing was deleted: open "
+                    "it again to see it as it is.")
             first_asked = past_messages[0].content if cut == 0 else None  # the chat's title was made from it
             replaced = past_messages[cut].content
             past_messages = past_messages[:cut]

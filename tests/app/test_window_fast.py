@@ -281,7 +281,7 @@ def test_a_chat_that_went_on_in_a_terminal_is_shown_so_and_regenerate_never_dele
     window.ctl.chat.regenerate()
     qtbot.waitUntil(lambda: not window.ctl.chat.generating, timeout=10_000)
     assert [m.content for m in history.messages(chat)] == before
-    assert "has gone on since (1 newer question" in window.banner.label.text()
+    assert "has changed since it was shown (1 newer question after this one, not 0" in window.banner.label.text()
     qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages] == before, timeout=10_000)
     assert window.ctl.chat._edit_again is None  # the next question is a new one, not a replacement
     assert stale_question not in window.chat_view.messages
@@ -561,6 +561,54 @@ def test_after_a_model_switch_mid_chat_each_answer_says_which_model_wrote_it(qtb
     qtbot.waitUntil(lambda: len(window.chat_view.messages) == 4)
     answers = [m for m in window.chat_view.messages if m.role == "assistant"]
     assert [a.meta.text().startswith("Gemma 3 270M · ") for a in answers] == [False, True]
+    window.close()
+
+
+def test_an_earlier_question_is_edited_once_the_user_agrees_to_lose_the_turns_after_it(qtbot: QtBot) -> None:
+    """Only the last question could be edited: a typo two questions back meant starting a new chat. Any question
+    can be now; sent, an earlier one replaces itself and the turns after it, which the user is asked about first.
+    A chat that changed elsewhere meanwhile is refused, nothing deleted."""
+    window = open_window(qtbot)
+    chat, history = window.ctl.chat, window.assistant.history
+    for text in ("Tell me about cats.", "And dogs?", "And birds?"):
+        send(qtbot, window, text)
+    first = window.chat_view.messages[0]
+    assert first.edit.isVisibleTo(window) and "messages after it are removed" in first.edit.toolTip()
+
+    def agree(button: str) -> None:
+        qtbot.waitUntil(lambda: any(b.isVisible() for b in window.findChildren(QMessageBox)))
+        box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+        assert "removes the 5 messages after it: its answer, and 2 later questions with theirs" in box.text()
+        assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+        next(b for b in box.buttons() if b.text() == button).click()
+
+    first.edit.click()
+    agree("Cancel")
+    assert chat.editing is None and window.composer.edit.toPlainText() == ""
+    first.edit.click()
+    agree("Edit")
+    assert chat.editing is first and window.composer.edit.toPlainText() == "Tell me about cats."
+    window.composer.edit.setPlainText("Tell me about otters.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert [m.content for m in history.messages(chat.conversation_id)] == [
+        "Tell me about otters.", "You said: Tell me about otters."]
+    assert [m.text for m in window.chat_view.messages] == ["Tell me about otters.", "You said: Tell me about otters."]
+    # changed elsewhere after it was shown (another process added a turn): refused, nothing deleted
+    send(qtbot, window, "And seals?")
+    other = Assistant(get_paths(), Settings(), engine=fake_engine())
+    other.ask("And whales?", chat.conversation_id, use_memory=False).text()
+    other.close(learning_s=0)
+    before = [m.content for m in history.messages(chat.conversation_id)]
+    window.chat_view.messages[0].edit.click()
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in window.findChildren(QMessageBox)))
+    next(b for b in next(b for b in window.findChildren(QMessageBox) if b.isVisible()).buttons()
+         if b.text() == "Edit").click()
+    window.composer.edit.setPlainText("Tell me about beavers.")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert [m.content for m in history.messages(chat.conversation_id)] == before
+    assert "has changed since it was shown (2 newer questions after this one, not 1" in window.banner.label.text()
     window.close()
 
 
