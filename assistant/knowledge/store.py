@@ -104,17 +104,18 @@ CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
 CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
 CREATE VIEW IF NOT EXISTS chunks_words AS
-    SELECT rowid, hearth_words(text) AS text, hearth_words(heading) AS heading FROM chunks;
+    SELECT rowid, hearth_words(text) AS text, hearth_words(heading) AS heading, hearth_name(path) AS name FROM chunks;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    text, heading, content='chunks_words', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+    text, heading, name, content='chunks_words', content_rowid='rowid',
+    tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts (rowid, text, heading)
-    VALUES (new.rowid, hearth_words(new.text), hearth_words(new.heading));
+    INSERT INTO chunks_fts (rowid, text, heading, name)
+    VALUES (new.rowid, hearth_words(new.text), hearth_words(new.heading), hearth_name(new.path));
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)
-    VALUES ('delete', old.rowid, hearth_words(old.text), hearth_words(old.heading));
+    INSERT INTO chunks_fts (chunks_fts, rowid, text, heading, name)
+    VALUES ('delete', old.rowid, hearth_words(old.text), hearth_words(old.heading), hearth_name(old.path));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 -- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
@@ -317,6 +318,19 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", unicodedata.normalize("NFC", text).translate(fulltext.FOLD))
 
 
+#: The SQL function that gives the keyword index a file's name as words (see :func:`name_words`).
+NAME_FUNCTION = "hearth_name"
+
+
+def name_words(path: str | None) -> str | None:
+    """A file's name as the keyword index holds it ("dishwasher-e4_forum.notes.md": dishwasher e4 forum notes):
+    a word only in the name ("party plan.md") found nothing."""
+    if path is None:
+        return None
+    stem = Path(path).name.rsplit(".", 1)[0] if "." in Path(path).name else Path(path).name
+    return fulltext.folded(re.sub(r"[-_.]+", " ", stem))
+
+
 #: The "e" of an umlaut typed as two letters ("Juergens", "Koeln", "Maedchen").
 _UMLAUT_TYPED = re.compile(r"(?<=[aou])e")
 
@@ -409,6 +423,7 @@ class Store:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
             fulltext.register(db)
+            db.create_function(NAME_FUNCTION, 1, name_words, deterministic=True)
             db.executescript(SCHEMA)
             self._renew_keyword_index(db)
             self._add_columns(db)
@@ -423,7 +438,7 @@ class Store:
     def _renew_keyword_index(db: sqlite3.Connection) -> None:
         """Make a keyword index that predates CJK segmentation or folding again (once; seconds for a large index)."""
         row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_ai'").fetchone()
-        if fulltext.FOLDED_FUNCTION in (row[0] if row else ""):
+        if NAME_FUNCTION in (row[0] if row else ""):
             return
         # one script, one transaction; a second process doing the same meanwhile only repeats the work
         try:

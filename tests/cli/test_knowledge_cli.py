@@ -593,15 +593,17 @@ def test_keyword_search_finds_cjk_words_inside_sentences(tmp_path: Path) -> None
 
 def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path) -> None:
     """"Strasse" found no "Straße", "Juergens" no "Jürgens", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no
-    "платёж": keyword search said "No matches.", and hybrid search put an unrelated note first. An index made
-    before is made again at its first open."""
+    "платёж": keyword search said "No matches.", and hybrid search put an unrelated note first. Nor did a word
+    only in a file's name ("party plan"). An index made before is made again at its first open."""
     root, first = _notes_under_an_older_keyword_index(tmp_path, {
         "berlin.md": "# Umzug\n\nHerr Jürgens wohnt in der Gartenstraße, nicht mehr in Köln.\n",
         "paris.md": "# Recette\n\nBattre les œufs avec la crème.\n",
         "oslo.md": "# Besøk\n\nSøren kommer til Tromsø på fredag.\n",
         "moskva.md": "# Счета\n\nПлатёж за квартиру до пятого числа.\n",
-        "en.md": "# Notes\n\nThe queen does not eat green toes; the quarterly report is due.\n"})
-    for query, file in (("Juergens", "berlin.md"), ("gartenstrasse", "berlin.md"), ("Koeln", "berlin.md"),
+        "en.md": "# Notes\n\nThe queen does not eat green toes; the quarterly report is due.\n",
+        "Geburtstag_party-plan.md": "Balloons and cake on Saturday.\n"})
+    for query, file in (("party plan", "Geburtstag_party-plan.md"), ("Geburtstag", "Geburtstag_party-plan.md"),
+                        ("Juergens", "berlin.md"), ("gartenstrasse", "berlin.md"), ("Koeln", "berlin.md"),
                         ("Jürgens Gartenstraße", "berlin.md"), ("oeufs", "paris.md"), ("œufs", "paris.md"),
                         ("Soren Tromso", "oslo.md"), ("платеж", "moskva.md"), ("ПЛАТЁЖ", "moskva.md"),
                         ("queen toes", "en.md")):
