@@ -210,14 +210,17 @@ def markdown_headings(text: str) -> tuple[tuple[int, str], ...]:
 #: Script and style files a build tool wrote on one long line ("app.min.js", a bundle): no one reads them, and a
 #: messy project's made half its passages, ranked above a note's exact match ("style.min.css" first for a name).
 _MINIFIABLE = frozenset({".js", ".mjs", ".css"})
-#: A script or style whose lines average more characters than this is minified (hand-written code: under 80).
-MINIFIED_LINE_CHARS = 500
+#: A script or style whose lines average more characters than this, with a statement's ";" at least every
+#: :data:`MINIFIED_STATEMENT_CHARS`, is minified (hand-written code: lines under 80). Data on one long line (a JSON
+#: array in a .js file) has few: it is read.
+MINIFIED_LINE_CHARS, MINIFIED_STATEMENT_CHARS = 500, 100
 
 
 def _load_code(path: Path, data: bytes) -> Document:
     text = decode_text(data)
-    if path.suffix.lower() in _MINIFIABLE and (
-            ".min." in path.name.lower() or len(text) / (text.count("\n") + 1) > MINIFIED_LINE_CHARS):
+    if path.suffix.lower() in _MINIFIABLE and (".min." in path.name.lower() or (
+            len(text) / (text.count("\n") + 1) > MINIFIED_LINE_CHARS
+            and text.count(";") * MINIFIED_STATEMENT_CHARS >= len(text))):
         raise UnreadableFileError("minified (made by a build tool, on long lines): not indexed")
     try:
         lexer = get_lexer_for_filename(path.name, stripnl=False, ensurenl=False)
@@ -372,8 +375,9 @@ def _load_epub(path: Path, data: bytes) -> Document:
 
 def _load_mail(path: Path, data: bytes) -> Document:
     """An e-mail (``.eml``), or a mailbox of them (``.mbox``), as Markdown: each message's subject a heading,
-    who wrote it to whom and when, and its text (the plain part, else the HTML part's text); attachments are
-    named, not read. Saved mail was left out as a type Hearth does not read."""
+    who wrote it to whom and when, and its text (the plain part, else the HTML part's text); a forwarded message
+    is read as one more; attachments are named, not read. Saved mail was left out as a type Hearth does not
+    read. Each message is chunked on its own, so a passage is cited under its own subject."""
     import email
     import email.policy
     import mailbox
@@ -381,14 +385,23 @@ def _load_mail(path: Path, data: bytes) -> Document:
     if path.suffix.lower() == ".mbox":
         box = mailbox.mbox(str(path), factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default),
                            create=False)
-        messages = list(box.itervalues())
+        # mbox quotes a body line that starts "From " as ">From ": shown as written
+        texts = [_MBOX_QUOTED.sub(r"\1", text) for m in box.itervalues() if m.keys() for text in _mail_texts(m)]
     else:
-        messages = [email.message_from_bytes(data, policy=email.policy.default)]
-    return _markdown_document("\n\n".join(_mail_text(m) for m in messages))
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        if not message.keys():  # random bytes, or a text saved under the name
+            raise UnreadableFileError("not an e-mail (no headers)")
+        texts = _mail_texts(message)
+    return Document("markdown", tuple(Unit(text, first_line=None, headings=markdown_headings(text))
+                                      for text in texts))
 
 
-def _mail_text(message: Any) -> str:
-    """One message as Markdown (see :func:`_load_mail`)."""
+#: A line of a message in a mailbox that the format quoted with ">" (">From now on…", mboxrd's ">>From").
+_MBOX_QUOTED = re.compile(r"(?m)^>(>*From )")
+
+
+def _mail_texts(message: Any) -> list[str]:
+    """One message as Markdown (see :func:`_load_mail`), and each message forwarded in it after it."""
     lines = [f"# {' '.join(str(message.get('subject') or '(no subject)').split())}", ""]
     lines += [f"{name}: {message[name]}" for name in ("From", "To", "Cc", "Date") if message[name]]
     body = message.get_body(preferencelist=("plain", "html"))
@@ -396,12 +409,18 @@ def _mail_text(message: Any) -> str:
         try:
             text = body.get_content()
         except (LookupError, ValueError):  # a charset Python does not know, a broken transfer encoding
-            text = (body.get_payload(decode=True) or b"").decode("utf-8", "replace")
+            text = decode_text(body.get_payload(decode=True) or b"")
         lines += ["", html_to_markdown(text) if body.get_content_type() == "text/html" else text.strip()]
-    attached = [name for part in message.iter_attachments() if (name := part.get_filename())]
+    attached: list[str] = []
+    forwarded: list[str] = []
+    for part in message.iter_attachments():
+        if part.get_content_type() == "message/rfc822":
+            forwarded += _mail_texts(part.get_content())
+        elif name := part.get_filename():
+            attached.append(name)
     if attached:
         lines += ["", f"Attachments: {', '.join(attached)}"]
-    return "\n".join(lines)
+    return ["\n".join(lines), *forwarded]
 
 
 def _markdown_document(text: str) -> Document:

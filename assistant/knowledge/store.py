@@ -323,12 +323,15 @@ NAME_FUNCTION = "hearth_name"
 
 
 def name_words(path: str | None) -> str | None:
-    """A file's name as the keyword index holds it ("dishwasher-e4_forum.notes.md": dishwasher e4 forum notes):
-    a word only in the name ("party plan.md") found nothing."""
+    """A file's name as the keyword index holds it ("dishwasher-e4_forum.notes.md": dishwasher e4 forum notes;
+    "QuarterlyBudget.txt" as itself and as Quarterly Budget): a word only in the name ("party plan.md") found
+    nothing."""
     if path is None:
         return None
     stem = Path(path).name.rsplit(".", 1)[0] if "." in Path(path).name else Path(path).name
-    return fulltext.folded(re.sub(r"[-_.]+", " ", stem))
+    words = re.sub(r"[-_.]+", " ", stem)
+    split = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", words)  # "QuarterlyBudgetReport"
+    return fulltext.folded(words if split == words else f"{words} {split}")
 
 
 #: The "e" of an umlaut typed as two letters ("Juergens", "Koeln", "Maedchen").

@@ -601,8 +601,10 @@ def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path) -> Non
         "oslo.md": "# Besøk\n\nSøren kommer til Tromsø på fredag.\n",
         "moskva.md": "# Счета\n\nПлатёж за квартиру до пятого числа.\n",
         "en.md": "# Notes\n\nThe queen does not eat green toes; the quarterly report is due.\n",
-        "Geburtstag_party-plan.md": "Balloons and cake on Saturday.\n"})
+        "Geburtstag_party-plan.md": "Balloons and cake on Saturday.\n",
+        "WeddingSeatingPlan.md": "Table four sits by the window.\n"})
     for query, file in (("party plan", "Geburtstag_party-plan.md"), ("Geburtstag", "Geburtstag_party-plan.md"),
+                        ("wedding seating", "WeddingSeatingPlan.md"), ("WeddingSeatingPlan", "WeddingSeatingPlan.md"),
                         ("Juergens", "berlin.md"), ("gartenstrasse", "berlin.md"), ("Koeln", "berlin.md"),
                         ("Jürgens Gartenstraße", "berlin.md"), ("oeufs", "paris.md"), ("œufs", "paris.md"),
                         ("Soren Tromso", "oslo.md"), ("платеж", "moskva.md"), ("ПЛАТЁЖ", "moskva.md"),
@@ -625,10 +627,14 @@ def test_mail_is_read_and_minified_scripts_are_left_out(tmp_path: Path, capsys: 
     invoice.set_content("The invoice for the tapir sculpture is 1,240 EUR, due on 14 March.")
     invoice.add_alternative("<p>The invoice for the <b>tapir sculpture</b>.</p>", subtype="html")
     invoice.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="invoice-77.pdf")
+    quote = EmailMessage()
+    quote["Subject"], quote["From"] = "Boat engine repair quote", "dock@example.org"
+    quote.set_content("The boat engine repair costs 990 dollars, parts included.")
+    invoice.add_attachment(quote)  # forwarded: read as a message of its own
     (root / "invoice.eml").write_bytes(bytes(invoice))
     box = mailbox.mbox(root / "archive.mbox")
-    for subject, body in (("Boat mooring", "The boat is moored at pier 9 in Cascais."),
-                          ("Dentist", "The dentist appointment moved to Friday.")):
+    for subject, body in (("Dentist", "The dentist appointment moved to Friday."),
+                          ("Boat mooring", "The boat is moored at pier 9 in Cascais.\nFrom now on, pay the fee.")):
         message = EmailMessage()
         message["Subject"], message["From"] = subject, "Rui <rui@example.org>"
         message.set_content(body)
@@ -636,17 +642,21 @@ def test_mail_is_read_and_minified_scripts_are_left_out(tmp_path: Path, capsys: 
     box.flush()
     box.close()
     (root / "app.min.js").write_text("function a(){return 1};" * 200)
-    (root / "bundle.js").write_text("var tapir=[" + ",".join(map(str, range(3000))) + "];\n")
+    (root / "bundle.js").write_text("".join(f"function f{i}(e){{var t=e+{i};return t*2;}}" for i in range(300)))
+    (root / "cities.js").write_text("export const TAPIR_ZOOS = [" + ",".join(f'"zoo {i}"' for i in range(300)) + "];\n")
     (root / "app.js").write_text("function add(a, b) {\n  return a + b;\n}\n")
     assert cli.main(["index", str(root), "-c", "home", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert sorted(result["skipped"], key=lambda s: s["path"]) == [
         {"path": str(root / name), "reason": "minified (made by a build tool, on long lines): not indexed"}
         for name in ("app.min.js", "bundle.js")]
-    assert result["files"] == 3 and result["left_out"] is None
+    assert result["files"] == 4 and result["left_out"] is None  # data on one long line is read
     for query, file, section, holds in (("tapir sculpture invoice", "invoice.eml", "Fatura do escultór",
                                          "Attachments: invoice-77.pdf"),
-                                        ("where is the boat moored", "archive.mbox", "Boat mooring", "pier 9")):
+                                        ("where is the boat moored", "archive.mbox", "Boat mooring",
+                                         "\nFrom now on"),  # its own section though short; unquoted
+                                        ("boat engine repair cost", "invoice.eml", "Boat engine repair quote",
+                                         "990 dollars")):
         assert cli.main(["search", query, "-c", "home", "-k", "1", "--json"]) == 0
         (hit,) = json.loads(capsys.readouterr().out)["hits"]
         assert (hit["path"], hit["heading"]) == (str(root / file), section) and holds in hit["text"], hit
