@@ -141,7 +141,7 @@ _GLUE = frozenset("user user's users is are was were am be been has have had a a
                   "or but who which that as by from it its this now noted wants called named not no".split())
 #: A word taken back: "not", "never", "no longer", "left", "quit" ... before it (up to two words between, which say
 #: nothing new, and a preposition: "quit my job at Rabobank"), or "is history", "left", "died" after it.
-_RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|left|leaving|quit|no more|not more in|instead of|"
+_RETRACT_BEFORE = (r"(?:not|\w+n't|never|no longer|(?P<end>left|leaving|quit)|no more|not more in|instead of|"
                    r"(?P<move>moved from|moved out of|moved (?:to|over to) [\w' -]+? from))"
                    r"\s+(?P<gap>(?:[\w']+\s+){0,2}(?:(?:at|in|from|with|for|as|of|to)\s+)?)")
 #: Where and when a move went, after the place it left: "moved from Lisbon to Porto in May" takes Lisbon back, but
@@ -151,6 +151,9 @@ _MOVE_TAIL = re.compile(r"^(?!.*\b(?:for (?:a|an|the|one|two|three|some|few|work
                         r"(?:\s+(?:in|last|this|back in)\s+\w+(?:\s+\d{4})?)?$")
 #: The content words of a fact about where one lives (what a move ends).
 _RESIDENCE = r"liv|resid|based|home|stay"
+#: The content words of a fact no leaving ends: where one was born or grew up ("I left Lisbon" ended "User was
+#: born in Lisbon" in part).
+_ORIGIN = r"born|grew|raised|native"
 _RETRACT_AFTER = (r"\s+(?:(?:is|was)\s+)?(?:history|over|gone|done|past|dead)"
                   r"(?:\s+(?:lol|haha|now|anyway|already))*\s*$|"
                   r"\s+left(?:\s+(?:the\s+)?(?:company|job|team|firm|for good))?\s*$|"
@@ -235,6 +238,8 @@ def _takes_back(clause: str, word: str, content: list[str], owner: set[str]) -> 
             continue
         if m.group("move") and not any(re.match(_RESIDENCE, c) for c in content):
             continue  # a move ends where one lives, not where one was born or works, nor what one loves
+        if (m.group("move") or m.group("end")) and any(re.match(_ORIGIN, c) for c in content):
+            continue
         # "10 not 9": a number corrected, if of whom the old fact is ("my daughter is 10 not 9" is not the user)
         after = "" if m.group("move") and _MOVE_TAIL.match(clause[m.end():]) else clause[m.end():]
         parts = (clause[:m.start()],) if word.isdigit() else (clause[:m.start()], m.group("gap"), after)

@@ -150,6 +150,8 @@ def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
                        ("I'm not allergic to peanuts", "User's son is allergic to peanuts"),
                        ("I never said I'm allergic to peanuts", "User's son is allergic to peanuts"),
                        ("I moved from Lisbon to Porto", "User was born in Lisbon"),
+                       ("I left Lisbon", "User was born in Lisbon"),
+                       ("I left Lisbon in 2010", "User grew up in Lisbon"),
                        ("I moved from Lisbon to Porto", "User works in Lisbon"),
                        ("I moved from Lisbon to Porto for a week of work", "User lives in Lisbon"),
                        ("My daughter is 10 not 9", "User is 9 years old")):
