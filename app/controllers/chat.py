@@ -327,7 +327,7 @@ class ChatController(QObject):
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
         self.answer.set_meta("Thinking…")
-        self.view.mark_last_turn()
+        self.view.mark_last_turn(answering=True)
         self._streamed, self._length, self._drafted = [], 0, []
         self._tint = self.assistant.settings.appearance.tint_drafts
         self.cancel = cancel = threading.Event()

@@ -202,9 +202,13 @@ class ChatView(QScrollArea):
     def last(self, role: str) -> MessageWidget | None:
         return next((m for m in reversed(self.messages) if m.role == role), None)
 
-    def mark_last_turn(self) -> None:
+    def mark_last_turn(self, answering: bool = False) -> None:
+        """Show Regenerate on the last answer and Edit on every question; while an answer is written (``answering``)
+        Edit is greyed: it looked usable, and a click did nothing."""
         for widget in self.messages:
             widget.set_last_turn(widget is self.last(widget.role))
+            if widget.role == "user":
+                widget.edit.setEnabled(not answering)
 
     def _scrolled(self, value: int) -> None:
         self._follow = value >= self.verticalScrollBar().maximum() - 24

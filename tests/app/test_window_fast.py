@@ -609,6 +609,17 @@ def test_an_earlier_question_is_edited_once_the_user_agrees_to_lose_the_turns_af
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
     assert [m.content for m in history.messages(chat.conversation_id)] == before
     assert "has changed since it was shown (2 newer questions after this one, not 1" in window.banner.label.text()
+    # while an answer is written, Edit is greyed: it looked usable, and a click did nothing
+    qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages] == before, timeout=10_000)  # shown as it is
+    window.assistant.engine.token_delay_s = 0.05
+    window.composer.edit.setPlainText("And fish?")
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chat.generating)
+    questions = [m for m in window.chat_view.messages if m.role == "user"]
+    assert len(questions) > 1 and not any(q.edit.isEnabled() for q in questions)
+    chat.stop()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert all(m.edit.isEnabled() for m in window.chat_view.messages if m.role == "user")
     window.close()
 
 
