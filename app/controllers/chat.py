@@ -76,7 +76,6 @@ class ChatController(QObject):
         self.cancel: threading.Event | None = None
         self.answer: MessageWidget | None = None
         self._detached = False  # the answer in flight was stopped because its chat left the screen
-        self._replacing = False  # the running turn replaces a saved one (regenerate, edit and resend)
         self.editing: MessageWidget | None = None
         #: the memory chip's choice for this chat: True, or False when the user chose incognito (it stays for the
         #: chat: it applied to one message, and the next, typed in the same private mood, was learned)
@@ -88,7 +87,8 @@ class ChatController(QObject):
         #: the chat, and the question of it, edited again once it is shown again (its replacement failed)
         self._edit_again: tuple[str, str] | None = None
         self._later = 0  # the questions after the one being edited, which sending the edit removes
-        self._replaced_id: str | None = None  # the question the running turn replaces
+        #: the saved question the running turn replaces (regenerate, edit and resend), or None
+        self._replaced_id: str | None = None
         self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
@@ -321,8 +321,7 @@ class ChatController(QObject):
         if self._queued_note:
             self.banner.show_message(self._queued_note)
             self._queued_note = ""
-        self._replacing, self._detached = replace_from is not None, False
-        self._replaced_id = replace_from
+        self._replaced_id, self._detached = replace_from, False
         self._add("user", text).incognito = not use_memory
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
@@ -383,7 +382,7 @@ class ChatController(QObject):
                 self.conversation_id = event.conversation_id
                 self.conversationChanged.emit(self.conversation_id)
         elif isinstance(event, Done):
-            if self._replacing and event.message_id is None and self.conversation_id:
+            if self._replaced_id is not None and event.message_id is None and self.conversation_id:
                 # a regenerated or edited answer stopped before its first word: the core kept the old turn
                 self._render.stop()
                 self.answer, self._reloading = None, True
@@ -408,7 +407,7 @@ class ChatController(QObject):
                 self.conversationChanged.emit(self.conversation_id)
         elif isinstance(event, Failed):
             question = self.view.last("user")
-            if (event.error_type == ConversationNotFoundError.__name__ and not self._replacing
+            if (event.error_type == ConversationNotFoundError.__name__ and self._replaced_id is None
                     and question is not None):
                 # deleted elsewhere (`hearth history delete`, the API): the question goes to a new chat, as in
                 # `hearth chat`; it came back to the box and every send failed the same way until New chat
@@ -425,9 +424,10 @@ class ChatController(QObject):
                 # shortened, instead of a turn on screen that Edit and Regenerate could not find in the history
                 self._unshow(question)
                 self.composer.set_draft(question.text)
-                if self._replacing and self.conversation_id:  # the turn it was to replace is still saved: show it,
-                    self._reloading = True  # and the shortened text replaces it, unless the chat went on elsewhere
-                    # (then it is shown as it is now, and the text is asked anew)
+                # the turn it was to replace is still saved: show it, and the shortened text replaces it, unless the
+                # chat went on elsewhere (then it is shown as it is now, and the text is asked anew)
+                if self._replaced_id is not None and self.conversation_id:
+                    self._reloading = True
                     if event.error_type != ChatMovedOnError.__name__:
                         self._edit_again = (self.conversation_id, self._replaced_id)
                     self._load(self.conversation_id)

@@ -328,8 +328,7 @@ def name_words(path: str | None) -> str | None:
     nothing."""
     if path is None:
         return None
-    stem = Path(path).name.rsplit(".", 1)[0] if "." in Path(path).name else Path(path).name
-    words = re.sub(r"[-_.]+", " ", stem)
+    words = re.sub(r"[-_.]+", " ", Path(path).stem)
     split = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", words)  # "QuarterlyBudgetReport"
     return fulltext.folded(words if split == words else f"{words} {split}")
 

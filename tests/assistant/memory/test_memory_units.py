@@ -103,24 +103,24 @@ def test_retractions() -> None:
 def test_a_denial_takes_back_what_it_denies_and_nothing_else() -> None:
     """"I'm not allergic to peanuts anymore", "Ana doesn't live in Porto anymore", "Miso died": each left the old
     fact in use (the first was even taken for a duplicate of it)."""
-    assert retraction("I'm not allergic to peanuts anymore. User is not allergic to peanuts anymore",
-                      "User is allergic to peanuts") == "all"
-    assert retraction("Ana doesn't live in Porto anymore. User's sister Ana doesn't live in Porto anymore",
-                      "User's sister Ana lives in Porto") == "all"
-    assert retraction("Miso died last week. User's cat Miso died last week", "User has a cat called Miso") == "all"
-    assert retraction("I don't eat meat anymore", "User eats meat") == "all"
-    assert retraction("I quit my job at Rabobank", "User works at Rabobank") == "part"
-    assert retraction("I haven't smoked since 2019", "User smokes") == "all"
-    assert retraction("Kowalczyk go to other station. User's manager is Herr Adebayo",
-                      "User's manager is Kowalczyk") == "all"
-    assert retraction("Ledgerwise, quillfeather is history lol. User works at Ledgerwise",
-                      "User works at Quillfeather") == "all"
-    # a move from the place, said either way round, and a denial said as never said (each was missed)
-    assert retraction("I moved from Lisbon to Porto in May. User lives in Porto", "User lives in Lisbon") == "all"
-    assert retraction("I moved to Porto from Lisbon", "User lives in Lisbon") == "part"
-    assert retraction("I'm not living in Lisbon now, I moved to Porto", "User lives in Lisbon") == "all"
-    assert retraction("I never said I'm allergic to peanuts", "User is allergic to peanuts") == "all"
-    assert retraction("My mother moved from Lisbon to Porto", "User's mother lives in Lisbon") == "part"
+    for said, fact, how in (
+            ("I'm not allergic to peanuts anymore. User is not allergic to peanuts anymore",
+             "User is allergic to peanuts", "all"),
+            ("Ana doesn't live in Porto anymore. User's sister Ana doesn't live in Porto anymore",
+             "User's sister Ana lives in Porto", "all"),
+            ("Miso died last week. User's cat Miso died last week", "User has a cat called Miso", "all"),
+            ("I don't eat meat anymore", "User eats meat", "all"),
+            ("I quit my job at Rabobank", "User works at Rabobank", "part"),
+            ("I haven't smoked since 2019", "User smokes", "all"),
+            ("Kowalczyk go to other station. User's manager is Herr Adebayo", "User's manager is Kowalczyk", "all"),
+            ("Ledgerwise, quillfeather is history lol. User works at Ledgerwise", "User works at Quillfeather", "all"),
+            # a move from the place, said either way round, and a denial said as never said (each was missed)
+            ("I moved from Lisbon to Porto in May. User lives in Porto", "User lives in Lisbon", "all"),
+            ("I moved to Porto from Lisbon", "User lives in Lisbon", "part"),
+            ("I'm not living in Lisbon now, I moved to Porto", "User lives in Lisbon", "all"),
+            ("I never said I'm allergic to peanuts", "User is allergic to peanuts", "all"),
+            ("My mother moved from Lisbon to Porto", "User's mother lives in Lisbon", "part")):
+        assert retraction(said, fact) == how, said
     # a denial of something else, or more, or someone else's, or asked, takes nothing back (each retired a fact)
     for said, fact in (("I'm not allergic to cats", "User is allergic to peanuts"),
                        ("I don't like coffee but I love tea", "User likes tea"),
