@@ -8,6 +8,7 @@ one cut off by closing the window is finished by the core at the next start.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from app.workers import Job, Workers
 from assistant.errors import HearthError
 from assistant.events import Cancel, CollectionSynced, Progress, changes_text, counted
 
+#: the details said in brackets (the types left out, the names .gitignore gave), for the tooltip alone
+_PARENTHESES = re.compile(r" \([^;]*\)(?=;|$)")
 log = logging.getLogger(__name__)
 
 #: How often the list is read again while this window's run fills a collection (its counts grow).
@@ -120,7 +123,7 @@ class KnowledgeController(QObject):
             # files it cannot read, beside those it read: said apart from the skipped ones (they were "1 skipped")
             # (their types in the tooltip: the sidebar is narrow)
             said = self.last.left_out if self.last is not None else ""
-            left_out = f" Left out: {said.partition(' (')[0]}." if said else ""
+            left_out = f" Left out: {_PARENTHESES.sub('', said)}." if said else ""
             self.panel.title.setToolTip(said)
             self.panel.finish(f"“{name}” is ready: {files} indexed{skipped}{changes}.{left_out}" if complete else
                               f"Stopped: “{name}” has {files} so far{skipped}.", complete=complete)

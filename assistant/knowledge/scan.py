@@ -3,10 +3,15 @@
 Hidden folders, ``.git``, ``node_modules``, caches and virtual environments are never entered; symlinked
 folders are followed once (a loop is detected by device and inode); folders nested deeper than
 :data:`MAX_DEPTH` and files over the size limit are reported with a reason instead of being read. The walk
-keeps its own stack rather than recursing, so no folder tree, however deep, can abort the scan. Only
-``stat`` is called here, which is what makes the re-sync of an unchanged folder cheap. A file whose name is not
-valid UTF-8 (possible on Linux) is reported, not indexed: the index, Chroma and every front end store and show
-paths as UTF-8 text, and one such name used to abort the whole run.
+keeps its own stack rather than recursing, so no folder tree, however deep, can abort the scan.
+
+What a folder's ``.gitignore`` names (a project's ``build/``, ``dist/``, logs) is left out as git leaves it out,
+and so is what a ``.hearthignore`` names (same syntax; its ``!pattern`` takes back a ``.gitignore`` line): a
+project folder dropped in had its build output indexed and cited beside the sources.
+
+Only ``stat`` is called here (and ignore files read), which is what makes the re-sync of an unchanged folder
+cheap. A file whose name is not valid UTF-8 (possible on Linux) is reported, not indexed: the index, Chroma and
+every front end store and show paths as UTF-8 text, and one such name used to abort the whole run.
 """
 
 from __future__ import annotations
@@ -17,11 +22,27 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pathspec import GitIgnoreSpec
+
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "bower_components"})
 VENV_MARKERS = ("pyvenv.cfg", "conda-meta")
 #: Folders deeper than this below a linked root are skipped with a reason: real document trees are far
 #: shallower, and paths this long approach the operating system's limit anyway.
 MAX_DEPTH = 100
+#: The files whose patterns leave files out, read in this order in each folder (a later line wins): git's own
+#: list of a repository's exclusions, a folder's ``.gitignore``, and Hearth's ``.hearthignore``.
+IGNORE_FILES = (".git/info/exclude", ".gitignore", ".hearthignore")
+
+
+@dataclass(frozen=True)
+class IgnoreRules:
+    """The patterns of one of a folder's ignore files, matched against paths relative to that folder."""
+    folder: Path
+    spec: GitIgnoreSpec
+    file: str  # the ignore file they came from, as named in IGNORE_FILES, for saying what left a file out
+
+
+Rules = tuple[IgnoreRules, ...]
 
 
 @dataclass(frozen=True)
@@ -44,17 +65,35 @@ class ScanResult:
     links: set[str] = field(default_factory=set)
     #: files of types Hearth does not read, by extension: said in :attr:`left_out`
     unsupported: Counter[str] = field(default_factory=Counter)
+    #: files and folders an ignore file names (folders end in "/"), relative to their root, and those ignore
+    #: files by name: said in :attr:`left_out`
+    ignored: list[str] = field(default_factory=list)
+    ignored_by: set[str] = field(default_factory=set)
 
     @property
     def left_out(self) -> str:
-        """The files of types Hearth does not read, in words ("" when none): not skipped files, but left out
-        ("0 files, 0 skipped" said nothing at all, and then they were "1 skipped")."""
-        if not self.unsupported:
-            return ""
-        count = self.unsupported.total()
-        most = sorted(self.unsupported.items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
-        kinds = ", ".join(kind for kind, _ in most[:5]) + (", …" if len(most) > 5 else "")
-        return f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read ({kinds})"
+        """What was not read and why, in words ("" when nothing): files of types Hearth does not read, and what
+        ignore files name. Not skipped files, but left out ("0 files, 0 skipped" said nothing at all, and then
+        they were "1 skipped")."""
+        said = []
+        if self.unsupported:
+            count = self.unsupported.total()
+            most = sorted(self.unsupported.items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
+            said.append(f"{count:,} file{'s' if count > 1 else ''} of types Hearth does not read "
+                        f"({_some(kind for kind, _ in most)})")
+        if self.ignored:
+            by = sorted(self.ignored_by, key=IGNORE_FILES.index)
+            count, by_text = len(self.ignored), ", ".join(by[:-1]) + (" and " if len(by) > 1 else "") + by[-1]
+            what = "files and folders" if count > 1 else "folder" if self.ignored[0].endswith("/") else "file"
+            said.append(f"{count:,} {what} that {by_text} name{'s' if len(by) == 1 else ''} "
+                        f"({_some(self.ignored)})")
+        return "; ".join(said)
+
+
+def _some(names: Iterable[str], most: int = 5) -> str:
+    """The first ``most`` of ``names``, and "…" for the rest."""
+    names = list(names)
+    return ", ".join(names[:most]) + (", …" if len(names) > most else "")
 
 
 def source_path(source: str | Path) -> Path:
@@ -99,7 +138,7 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
             result.skipped.append((shown(root), "not found (nothing under it was removed from the index)"))
         elif root.is_dir():
             result.roots.append(str(root))
-            _walk(root, result, seen_dirs, max_bytes, supported)
+            _walk(root, _rules_above(root), result, seen_dirs, max_bytes, supported)
         elif not root.is_file():  # reading a named pipe or a device would wait forever
             result.skipped.append((shown(root), "not a regular file (a pipe, socket or device)"))
         elif supported(root):
@@ -111,13 +150,13 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
     return result
 
 
-def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes: int,
+def _walk(root: Path, rules: Rules, result: ScanResult, seen: set[tuple[int, int]], max_bytes: int,
           supported: Callable[[Path], bool]) -> None:
     """Depth-first, in name order, with an explicit stack of open folders (no recursion limit to hit)."""
-    stack: list[tuple[Path, int, Iterator[os.DirEntry[str]]]] = []
-    _enter(root, 0, stack, result, seen)
+    stack: list[_Open] = []
+    _enter(root, 0, rules, stack, result, seen)
     while stack:
-        folder, depth, entries = stack[-1]
+        folder, depth, entries, rules = stack[-1]
         entry = next(entries, None)
         if entry is None:
             stack.pop()
@@ -129,14 +168,21 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
             if entry.is_dir():
                 if skipped(entry.name):
                     continue
-                if depth >= MAX_DEPTH:
+                if by := _ignored_by(path, True, rules):
+                    result.ignored.append(f"{shown(path.relative_to(root))}/")
+                    result.ignored_by.add(by)
+                elif depth >= MAX_DEPTH:
                     result.skipped.append((shown(path), f"nested more than {MAX_DEPTH} folders deep (not indexed)"))
                 elif entry.is_symlink() and leads_around(path, root):
                     result.skipped.append((shown(path), f"a link to {shown(path.resolve())}, which holds the folder "
                                                         "being indexed (not followed)"))
                 else:
-                    _enter(path, depth + 1, stack, result, seen)
+                    _enter(path, depth + 1, rules, stack, result, seen)
             elif entry.is_file():
+                if supported(path) and (by := _ignored_by(path, False, rules)):
+                    result.ignored.append(shown(path.relative_to(root)))
+                    result.ignored_by.add(by)
+                    continue
                 _add_file(path, entry.stat(), result, max_bytes, supported)
                 if entry.is_symlink():
                     result.links.add(str(path))
@@ -150,9 +196,13 @@ def _walk(root: Path, result: ScanResult, seen: set[tuple[int, int]], max_bytes:
             result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc}"))
 
 
-def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.DirEntry[str]]]], result: ScanResult,
+_Open = tuple[Path, int, Iterator[os.DirEntry[str]], Rules]  # a folder being walked: depth, entries, ignore rules
+
+
+def _enter(folder: Path, depth: int, rules: Rules, stack: list[_Open], result: ScanResult,
            seen: set[tuple[int, int]]) -> None:
-    """Push ``folder``'s entries unless it was seen already (a symlink loop), cannot be listed, or is a venv."""
+    """Push ``folder``'s entries, with ``rules`` and those of its own ignore files, unless it was seen already
+    (a symlink loop), cannot be listed, or is a venv."""
     try:
         st = folder.stat()
         if (st.st_dev, st.st_ino) in seen:
@@ -167,7 +217,67 @@ def _enter(folder: Path, depth: int, stack: list[tuple[Path, int, Iterator[os.Di
         result.skipped.append((shown(folder), f"cannot be listed: {exc.strerror or exc} (what was indexed from it "
                                               "is kept)"))
         return
-    stack.append((folder, depth, iter(entries)))
+    stack.append((folder, depth, iter(entries), rules + _rules_of(folder, {entry.name for entry in entries}, result)))
+
+
+def _rules_of(folder: Path, names: set[str], result: ScanResult | None = None) -> Rules:
+    """The rules of ``folder``'s ignore files, in the order they are read (``names``: what the folder holds). An
+    ignore file that cannot be read or used is listed as skipped (with ``result``), and the scan goes on without
+    it."""
+    rules = []
+    for name in IGNORE_FILES:
+        if name.partition("/")[0] not in names:
+            continue
+        path = folder / name
+        try:
+            spec = GitIgnoreSpec.from_lines(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # .git is a file in a worktree or submodule: it has no info/exclude of its own
+        except OSError as exc:
+            if result is not None:
+                result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc} (the files it names "
+                                                    "are indexed)"))
+            continue
+        except ValueError as exc:  # a pattern git rejects too
+            if result is not None:
+                result.skipped.append((shown(path), f"a pattern in it cannot be used: {exc} (the files it names "
+                                                    "are indexed)"))
+            continue
+        rules.append(IgnoreRules(folder, spec, name))
+    return tuple(rules)
+
+
+def _rules_above(root: Path) -> Rules:
+    """The ignore rules that reach into ``root`` from the folders above it in the same git repository (a linked
+    ``project/docs`` keeps ``project/.gitignore``'s ``*.log``); none where ``root`` is in no repository, is its
+    top, or is a folder they name (the user asked for it)."""
+    if (root / ".git").exists():
+        return ()
+    above = []
+    for folder in root.parents:
+        above.append(folder)
+        if (folder / ".git").exists():
+            break
+    else:
+        return ()
+    rules: Rules = ()
+    for folder in reversed(above):
+        try:
+            rules += _rules_of(folder, set(os.listdir(folder)))
+        except OSError:
+            continue
+    return () if _ignored_by(root, True, rules) else rules  # a folder named is read, whatever ignores it
+
+
+def _ignored_by(path: Path, folder: bool, rules: Rules) -> str:
+    """The ignore file that leaves ``path`` out ("" when none does): the last rule that matches it decides, as in
+    git, where a deeper ``.gitignore`` (or a later ``!pattern``) overrides the ones above it."""
+    for own in reversed(rules):
+        relative = path.relative_to(own.folder).as_posix() + ("/" if folder else "")
+        include = own.spec.check_file(relative).include
+        if include is not None:
+            return own.file if include else ""
+    return ""
 
 
 def _add_file(path: Path, st: os.stat_result, result: ScanResult, max_bytes: int,

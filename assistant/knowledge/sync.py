@@ -141,8 +141,9 @@ class IndexJob:
                 if not found.files and not found.skipped:
                     names = ", ".join(str(source_path(s)) for s in self.sources)
                     holds = "holds" if len(self.sources) == 1 else "hold"
-                    raise NothingToIndexError(f"Nothing to index: {names} {holds} no file of a type Hearth reads "
-                                              f"(only {found.left_out})." if found.left_out else
+                    what = "no file to index" if found.ignored else "no file of a type Hearth reads"
+                    raise NothingToIndexError(f"Nothing to index: {names} {holds} {what} (only {found.left_out})."
+                                              if found.left_out else
                                               f"Nothing to index: {names} {holds} no files.")
             self._prepare_collection()
             try:

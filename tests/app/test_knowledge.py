@@ -38,6 +38,9 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     (folder / "wifi.txt").write_text("The wifi password is written on the back of the router.\n")
     (folder / "garbage.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")  # a type Hearth does not read: left out, and said so
+    (folder / "drafts").mkdir()  # what .gitignore names is left out too (it was indexed and cited)
+    (folder / "drafts" / "old-key.txt").write_text("The spare key used to be under the doormat.\n")
+    (folder / ".gitignore").write_text("drafts/\n")
     write_settings(max_tokens=32)
     window = make_window()
     drop(window, folder)
@@ -50,8 +53,9 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert panel.bar.value() == panel.bar.maximum() > 0 and "ready" in panel.title.text()
     # the counts `hearth index` prints: the garbage PDF is skipped, not counted as indexed (it said "3 files")
     qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (2 added). "
-                            "Left out: 1 file of types Hearth does not read.")
-    assert panel.title.toolTip() == "1 file of types Hearth does not read (.jpg)"
+                            "Left out: 1 file of types Hearth does not read; 1 folder that .gitignore names.")
+    assert panel.title.toolTip() == "1 file of types Hearth does not read (.jpg); 1 folder that .gitignore names " \
+                                    "(drafts/)"
     assert panel.errors_button.isVisible() and window.ctl.knowledge.errors[0][0].endswith("garbage.pdf")
     qtbot.waitUntil(lambda: window.composer.selected_collections() == ["household"])
     assert [c.name for c in window.collections_model.items()] == ["household"]
@@ -85,7 +89,8 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     assert dialog.name.currentText() == "household"
     dialog.accept()
     qtbot.waitUntil(lambda: panel.title.text() == "“household” is ready: 2 files indexed, 1 skipped (nothing "
-                    "changed). Left out: 1 file of types Hearth does not read.", timeout=60_000)
+                    "changed). Left out: 1 file of types Hearth does not read; 1 folder that .gitignore names.",
+                    timeout=60_000)
 
     # the cited file renamed, and the folder synced: the first answer's chip opens it under its new name (it said
     # only "File not found", though the index knew where the passage was)

@@ -507,6 +507,40 @@ def test_a_run_says_what_it_changed_and_a_rerun_that_nothing_did(
     assert " s: 1 changed); 1 skipped" in capsys.readouterr().out
 
 
+def test_what_gitignore_names_is_left_out_said_and_taken_back_when_it_changes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A project dropped in had its build output and logs indexed and cited beside its sources: what its
+    .gitignore names is left out, said, and follows the file when it changes."""
+    project = tmp_path / "heron-app"
+    for folder in ("build", "docs", ".git"):
+        (project / folder).mkdir(parents=True)
+    (project / "README.md").write_text("# Heron app\n\nThe heron app counts herons by the weir.\n")
+    (project / "build" / "README.md").write_text("# Heron app\n\nThe heron app counts herons by the weir.\n")
+    (project / "docs" / "setup.md").write_text("Install the heron app with make install.\n")
+    (project / "docs" / "debug.log").write_text("DEBUG heron app started, weir sensor 7 online\n")
+    (project / ".gitignore").write_text("build/\n*.log\n")
+    assert cli.main(["index", str(project), "-c", "heron"]) == 0
+    out = capsys.readouterr().out
+    assert "heron: 2 files, " in out and "\n  left out: 2 files and folders that .gitignore names (build/, " \
+                                        "docs/debug.log)\n" in out, out
+    assert cli.main(["search", "weir sensor", "-c", "heron", "--json"]) == 0
+    assert {hit["path"] for hit in json.loads(capsys.readouterr().out)["hits"]} <= {
+        str(project / "README.md"), str(project / "docs" / "setup.md")}
+    assert cli.main(["index", str(project / "docs"), "-c", "docs", "--json"]) == 0  # the repository's rules hold
+    result = json.loads(capsys.readouterr().out)
+    assert (result["files"], result["left_out"]) == (1, "1 file that .gitignore names (debug.log)"), result
+
+    (project / ".gitignore").write_text("docs/\n")  # the build comes in, the docs go
+    assert cli.main(["index", str(project), "-c", "heron", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["added"], result["removed"], result["files"]) == (1, 1, 2), result
+    assert result["left_out"] == "1 folder that .gitignore names (docs/)"
+    (project / ".hearthignore").write_text("!docs/\n")  # Hearth's own file takes a line of .gitignore back
+    assert cli.main(["index", str(project), "-c", "heron", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["files"], result["left_out"]) == (4, None), result
+
+
 def test_a_one_line_file_says_how_much_of_it_is_split_while_it_is_cut(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A 20 MB one-line file ran 18 minutes with an empty log (stderr to a file) and no end in sight. Its

@@ -125,3 +125,43 @@ def test_skipped_folders_and_limits(tmp_path: Path) -> None:
     assert [Path(f.path).name for f in result.files] == ["ok.txt"]
     assert result.skipped == [(str(tmp_path / "big.txt"), "larger than the 1 MB limit"),
                               (str(tmp_path / "missing"), "not found (nothing under it was removed from the index)")]
+
+
+def test_what_ignore_files_name_is_left_out_as_git_leaves_it_out(tmp_path: Path) -> None:
+    """A project dropped in had its build output and logs indexed and cited beside its sources. The nearest
+    rule decides (a deeper ``.gitignore``, a ``!pattern``); ``.hearthignore`` has the last word in its folder;
+    a linked folder inside a repository keeps the rules above it."""
+    repo = tmp_path / "repo"
+    for folder in ("build", "src", "notes/drafts", "notes/logs", ".git/info"):
+        (repo / folder).mkdir(parents=True)
+    files = ["build/out.txt", "src/main.txt", "debug.txt", "keep-debug.txt", "secret.txt", "notes/a.txt",
+             "notes/drafts/d.txt", "notes/logs/run-debug.txt", "notes/logs/trace.txt"]
+    for name in files:
+        (repo / name).write_text(name)
+    (repo / ".gitignore").write_text("# built\nbuild/\n*debug.txt\n!keep-debug.txt\n/src/*.bak\n")
+    (repo / ".git" / "info" / "exclude").write_text("secret.txt\n")
+    (repo / "notes" / ".gitignore").write_text("!run-debug.txt\ntrace.txt\n")
+    (repo / "notes" / ".hearthignore").write_text("drafts/\n!trace.txt\n")
+
+    result = _scan(repo)
+    assert sorted(Path(f.path).relative_to(repo).as_posix() for f in result.files) == [
+        "keep-debug.txt", "notes/a.txt", "notes/logs/run-debug.txt", "notes/logs/trace.txt", "src/main.txt"]
+    assert result.ignored == ["build/", "debug.txt", "notes/drafts/", "secret.txt"]
+    assert result.left_out == ("4 files and folders that .git/info/exclude, .gitignore and .hearthignore name "
+                               "(build/, debug.txt, notes/drafts/, secret.txt)")
+
+    linked = _scan(repo / "notes" / "logs")  # inside the repository: its rules above still hold
+    assert sorted(Path(f.path).name for f in linked.files) == ["run-debug.txt", "trace.txt"]
+    (repo / "notes" / ".hearthignore").unlink()
+    assert [Path(f.path).name for f in _scan(repo / "notes" / "logs").files] == ["run-debug.txt"]
+    assert _scan(repo / "build").files  # a folder the user named is read, whatever ignores it
+    assert not _scan(tmp_path / "repo" / "src").ignored
+
+
+def test_an_ignore_file_that_cannot_be_used_is_said_and_the_folder_indexed(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / ".gitignore").mkdir()  # not a file: it cannot be read
+    result = _scan(tmp_path)
+    assert [Path(f.path).name for f in result.files] == ["a.txt"]
+    assert result.skipped == [(str(tmp_path / ".gitignore"), "cannot be read: Is a directory (the files it names "
+                                                             "are indexed)")]
