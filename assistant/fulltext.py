@@ -18,6 +18,8 @@ import re
 import sqlite3
 from itertools import pairwise
 
+from assistant.stemming import stemmed
+
 #: Han (with extensions A and B and the compatibility block), kana (with half-width katakana) and Hangul.
 CJK = re.compile("[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
                  "\uac00-\ud7af\U00020000-\U0002a6df]")
@@ -25,9 +27,11 @@ _RUNS = re.compile(f"({CJK.pattern}+)")
 SEPARATOR = "\u200b"  # ZERO WIDTH SPACE: a separator to unicode61 (category Cf), invisible when shown
 #: The SQL function name the schemas use; every connection that writes or searches an index registers it.
 FUNCTION = "hearth_segment"
-#: The knowledge index's function: letters folded (:data:`FOLD`) as well as CJK segmented. The history's index
-#: is not folded: its snippets show the indexed text, and "Straße" must not show as "Strasse".
-FOLDED_FUNCTION = "hearth_words"
+#: The knowledge index's function: letters folded (:data:`FOLD`) and words of other scripts than Latin stemmed
+#: (:mod:`assistant.stemming`) as well as CJK segmented. The history's index is not folded: its snippets show the
+#: indexed text, and "Straße" must not show as "Strasse". (A new name whenever what it does changes: an index
+#: whose triggers call another is made again, see ``Store._renew_keyword_index``.)
+FOLDED_FUNCTION = "hearth_stems"
 #: Letters ``unicode61 remove_diacritics`` keeps apart from what people type for them: "Strasse" found no
 #: "Straße", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no "платёж". Folded in the knowledge index and in
 #: the queries it answers alike.
@@ -44,8 +48,9 @@ def segment(text: str | None) -> str | None:
 
 
 def folded(text: str | None) -> str | None:
-    """``text`` as the knowledge index holds its words: :data:`FOLD` applied, then :func:`segment`."""
-    return segment(text.translate(FOLD)) if text is not None else None
+    """``text`` as the knowledge index holds its words: :data:`FOLD` applied, stemmed where the script tells the
+    language (:func:`~assistant.stemming.stemmed`), then :func:`segment`."""
+    return segment(stemmed(text.translate(FOLD))) if text is not None else None
 
 
 def unsegment(text: str) -> str:

@@ -69,6 +69,7 @@ from assistant.knowledge.words import STOP
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import Paths, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
+from assistant.stemming import stemmed
 
 if TYPE_CHECKING:
     import chromadb
@@ -104,18 +105,18 @@ CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
 CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
 CREATE VIEW IF NOT EXISTS chunks_words AS
-    SELECT rowid, hearth_words(text) AS text, hearth_words(heading) AS heading, hearth_name(path) AS name FROM chunks;
+    SELECT rowid, hearth_stems(text) AS text, hearth_stems(heading) AS heading, hearth_name(path) AS name FROM chunks;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     text, heading, name, content='chunks_words', content_rowid='rowid',
     tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, heading, name)
-    VALUES (new.rowid, hearth_words(new.text), hearth_words(new.heading), hearth_name(new.path));
+    VALUES (new.rowid, hearth_stems(new.text), hearth_stems(new.heading), hearth_name(new.path));
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text, heading, name)
-    VALUES ('delete', old.rowid, hearth_words(old.text), hearth_words(old.heading), hearth_name(old.path));
+    VALUES ('delete', old.rowid, hearth_stems(old.text), hearth_stems(old.heading), hearth_name(old.path));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 -- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
@@ -125,7 +126,7 @@ CREATE TABLE IF NOT EXISTS kept_vectors (
     PRIMARY KEY (collection, chunk_hash)
 );
 """
-#: The keyword index of manifests made before CJK text was segmented, or before letters were folded
+#: The keyword index of manifests made before CJK text was segmented, letters folded or words stemmed
 #: (``assistant.fulltext``): it indexed the chunk rows otherwise, so it is made again, from the rows, at the first
 #: open.
 _OLDER_KEYWORD_INDEX = """
@@ -314,8 +315,8 @@ def query_phrases(text: str) -> list[str]:
 
 def _words(text: str) -> list[str]:
     # composed first: a decomposed "crème" (macOS, some keyboards) split at its accent into "cre" and "me"; folded
-    # as the index is ("Straße" is "strasse")
-    return re.findall(r"\w+", unicodedata.normalize("NFC", text).translate(fulltext.FOLD))
+    # and stemmed as the index is ("Straße" is "strasse", "Москву" is "москв")
+    return re.findall(r"\w+", stemmed(unicodedata.normalize("NFC", text).translate(fulltext.FOLD)))
 
 
 #: The SQL function that gives the keyword index a file's name as words (see :func:`name_words`).
@@ -438,9 +439,10 @@ class Store:
 
     @staticmethod
     def _renew_keyword_index(db: sqlite3.Connection) -> None:
-        """Make a keyword index that predates CJK segmentation or folding again (once; seconds for a large index)."""
+        """Make a keyword index that predates CJK segmentation, folding, file names or stems again (once; seconds
+        for a large index)."""
         row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_ai'").fetchone()
-        if NAME_FUNCTION in (row[0] if row else ""):
+        if fulltext.FOLDED_FUNCTION in (row[0] if row else ""):
             return
         # one script, one transaction; a second process doing the same meanwhile only repeats the work
         try:
@@ -450,7 +452,7 @@ class Store:
             if db.in_transaction:  # a full disk: the old index stays, and the next open tries again
                 db.execute("ROLLBACK")
             raise
-        log.info("knowledge: the keyword index was made again (CJK text segmented, letters folded)")
+        log.info("knowledge: the keyword index was made again (CJK text segmented, letters folded, stems)")
 
     @staticmethod
     def _add_columns(db: sqlite3.Connection) -> None:

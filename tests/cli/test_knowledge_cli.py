@@ -16,10 +16,12 @@ import pytest
 from checks import wait_for
 
 import assistant.cli as cli
+from assistant import fulltext
 from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.cli import chat_cmds, knowledge_cmds
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
+from assistant.knowledge.store import NAME_FUNCTION, SCHEMA, name_words
 from assistant.paths import get_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -588,9 +590,19 @@ INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');
 """
 
 
-def _notes_under_an_older_keyword_index(tmp_path: Path, notes: dict[str, str]) -> tuple[Path, Callable[..., str]]:
+#: The keyword index as the last version made it: letters folded and file names indexed, no stems.
+UNSTEMMED_KEYWORD_INDEX = f"""
+DROP TRIGGER chunks_ai; DROP TRIGGER chunks_ad; DROP TABLE chunks_fts; DROP VIEW IF EXISTS chunks_words;
+{SCHEMA.replace(fulltext.FOLDED_FUNCTION, "hearth_words")}
+INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');
+"""
+
+
+def _notes_under_an_older_keyword_index(tmp_path: Path, notes: dict[str, str], older: str = OLD_KEYWORD_INDEX
+                                        ) -> tuple[Path, Callable[..., str]]:
     """``notes`` (file name: text) indexed as collection "notes", its keyword index then made as Hearth made it
-    before (the next open makes it again); and what a search's first line is (``first(query, *options)``)."""
+    before (``older``; the next open makes it again); and what a search's first line is
+    (``first(query, *options)``)."""
     import sqlite3
 
     root = tmp_path / "notes"
@@ -599,7 +611,9 @@ def _notes_under_an_older_keyword_index(tmp_path: Path, notes: dict[str, str]) -
         (root / name).write_text(text)
     assert cli.main(["index", str(root), "-c", "notes"]) == 0
     with sqlite3.connect(get_paths().index_manifest) as raw:
-        raw.executescript(OLD_KEYWORD_INDEX)
+        raw.create_function("hearth_words", 1, lambda text: text and fulltext.segment(text.translate(fulltext.FOLD)))
+        raw.create_function(NAME_FUNCTION, 1, name_words)
+        raw.executescript(older)
 
     def first(query: str, *mode: str) -> str:
         out = io.StringIO()
@@ -645,6 +659,23 @@ def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path) -> Non
                         ("queen toes", "en.md")):
         assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
     assert first("Strasse Juergens").startswith(f"[1] {root / 'berlin.md'}")  # hybrid
+
+
+def test_keyword_search_finds_a_russian_greek_or_arabic_word_in_its_other_forms(tmp_path: Path) -> None:
+    """The index stemmed English words only: "Москва" found no "в Москву", "квартира" no "за квартиру", and
+    hybrid search put an unrelated note first. An index made before is made again at its first open."""
+    root, first = _notes_under_an_older_keyword_index(tmp_path, {
+        "moskva.md": "# Поездка\n\nВ пятницу мы едем в Москву, платёж за квартиру уже сделан.\n",
+        "kyiv.md": "# Нотатки\n\nКвиток на потяг до Києва куплено.\n",
+        "athens.md": "# Ταξίδι\n\nΤα εισιτήρια της Αθήνας είναι στο συρτάρι.\n",
+        "cairo.md": "# رحلة\n\nزرنا المدينة القديمة في القاهرة.\n",
+        "en.md": "# Notes\n\nThe quarterly reports are due on Friday.\n"}, older=UNSTEMMED_KEYWORD_INDEX)
+    for query, file in (("Москва", "moskva.md"), ("квартира", "moskva.md"), ("платежи", "moskva.md"),
+                        ("потяга", "kyiv.md"), ("Αθήνα", "athens.md"), ("مدينة", "cairo.md"),
+                        ("quarterly report", "en.md")):
+        assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
+    assert first("Москва").startswith(f"[1] {root / 'moskva.md'}")  # hybrid
+    assert first("Москвич", "--mode", "keyword") == "No matches."  # another word, not a form of it
 
 
 def test_mail_is_read_and_minified_scripts_are_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
