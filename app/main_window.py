@@ -37,9 +37,12 @@ from app.controllers.remote import RemoteController
 from app.controllers.server import ServerController
 from app.icons import app_icon
 from app.views.chat_view import ChatView, ErrorBanner
+from app.views.composer import KEYS as COMPOSER_KEYS
 from app.views.composer import Composer
 from app.views.overlay import DropOverlay
 from app.views.settings_dialog import SettingsDialog
+from app.views.shortcuts_dialog import ShortcutsDialog
+from app.views.sidebar import KEYS as SIDEBAR_KEYS
 from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import ElidedLabel, StatusBar
@@ -260,21 +263,62 @@ class MainWindow(QMainWindow):
         return False
 
     def _shortcuts(self) -> None:
-        bindings: list[tuple[QKeySequence | str, Callable[[], None]]] = [
-            ("Ctrl+N", lambda: self.ctl and self.ctl.chat.new_chat()),
-            ("Ctrl+K", self.focus_search),
-            ("Ctrl+,", self.open_settings),
-            ("Esc", lambda: self.ctl and self.ctl.chat.escape()),
-            ("Ctrl+Shift+C", lambda: self.ctl and self.ctl.chat.copy_last_answer()),
+        """The window's keys, each with what it does: the same table makes the shortcuts and the list F1 shows
+        (with the keys the sidebar and the message box take), so no key goes unsaid."""
+        bindings: list[tuple[tuple[str, ...], str, Callable[[], None]]] = [
+            (("Ctrl+N",), "New chat", lambda: self.ctl and self.ctl.chat.new_chat()),
+            (("Ctrl+L",), "Write in the message box", self.focus_composer),
+            (("Ctrl+K", "Ctrl+F"), "Search chats", self.focus_search),
+            (("Ctrl+PgDown",), "Open the next chat in the list", lambda: self.sidebar.step_conversation(1)),
+            (("Ctrl+PgUp",), "Open the previous chat in the list", lambda: self.sidebar.step_conversation(-1)),
+            (("F6",), "Next part of the window: chats, conversation, message box", lambda: self.cycle_focus(1)),
+            (("Shift+F6",), "Previous part of the window", lambda: self.cycle_focus(-1)),
+            (("Esc",), "Stop the answer; else leave an edit, close the source panel, or clear the search",
+             self._escape),
+            (("Ctrl+Shift+C",), "Copy the last answer", lambda: self.ctl and self.ctl.chat.copy_last_answer()),
+            (("Ctrl+,",), "Settings", self.open_settings),
+            (("F1", "Ctrl+/"), "This list of keyboard shortcuts", self.show_shortcuts),
         ]
-        for keys, slot in bindings:
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(slot)
+        self.shortcut_rows = [(", ".join(keys), does) for keys, does, _ in bindings] + list(COMPOSER_KEYS) + \
+            list(SIDEBAR_KEYS)
+        for keys, _does, slot in bindings:
+            for key in keys:
+                shortcut = QShortcut(QKeySequence(key), self)
+                shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+                shortcut.activated.connect(slot)
+        # a chat opened from the list with Enter: the next thing typed is a message (7 Tabs away before)
+        self.sidebar.conversations.activated.connect(lambda _index: self.focus_composer())
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.shortcut_rows, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def focus_search(self) -> None:
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
+
+    def focus_composer(self) -> None:
+        self.composer.edit.setFocus()
+
+    def cycle_focus(self, step: int) -> None:
+        """Move the focus to the next (``step`` 1) or previous part of the window: the list of chats, the
+        conversation, the message box (a 20-turn chat put 140 Tab stops between the box and the sidebar)."""
+        parts = [p for p in (self.sidebar.conversations if self.sidebar.conversations.model().rowCount()
+                             else self.sidebar.search, self.chat_view, self.composer.edit) if p.isVisible()]
+        focus = QApplication.focusWidget()
+        here = next((i for i, part in enumerate(parts) if focus is not None and (focus is part or
+                                                                                  part.isAncestorOf(focus))), -1)
+        parts[(here + step) % len(parts) if here >= 0 else 0].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _escape(self) -> None:
+        """Esc in the search box with text clears it (the window's Esc took the key, and the text stayed);
+        anywhere else it undoes the nearest thing (see ChatController.escape)."""
+        if self.sidebar.search.hasFocus() and self.sidebar.search.text():
+            self.sidebar.search.clear()
+        elif self.ctl:
+            self.ctl.chat.escape()
 
     def open_settings(self, page: str = "") -> SettingsDialog | None:
         """Settings (``page``: the tab to show, e.g. "server"), wired to the memory manager, the API server's

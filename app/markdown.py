@@ -27,6 +27,8 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 #: off at the right. The copy buttons copy the raw text, without them.
 _LONG_RUN = re.compile(r"[^\s\u200b]{32,}")
 _BREAK_EVERY = 16
+#: How a Markdown table begins in the HTML (a code block is a table too, but one that wraps)
+TABLE = '<table border="1"'
 MONO = "'JetBrains Mono', 'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
 
 
@@ -74,7 +76,7 @@ def _text(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str
 
 
 def _table_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
-    return f'<table border="1" cellspacing="0" cellpadding="5" style="border-color:{env["theme"]["border"]};">'
+    return f'{TABLE} cellspacing="0" cellpadding="5" style="border-color:{env["theme"]["border"]};">'
 
 
 def _link_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:

@@ -30,10 +30,24 @@ from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources,
 log = logging.getLogger(__name__)
 
 RENDER_INTERVAL_MS = 50
-#: Messages shown at once when a chat opens, and added each time the reader scrolls up to the oldest shown.
-PAGE = 40
+#: Messages shown at once when a chat opens, and added each time the reader scrolls up to the oldest shown; and
+#: fewer where their text is long: laying text out costs by the character, code or not, and a page of 40
+#: answers with a 60-line code block each (6,600 characters) froze the window for 3 s.
+PAGE, PAGE_CHARS = 30, 24_000
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
+
+
+def _last_page(messages: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``messages`` split into those before the last page and the last page: at most :data:`PAGE` messages of
+    :data:`PAGE_CHARS` characters in all, and at least one."""
+    start, chars = len(messages), 0
+    while start > 0 and len(messages) - start < PAGE:
+        chars += len(messages[start - 1].content)
+        if chars > PAGE_CHARS and start < len(messages):
+            break
+        start -= 1
+    return messages[:start], messages[start:]
 
 
 def answer_meta(stats: dict[str, Any] | None, chat_model: str = "") -> str:
@@ -175,8 +189,8 @@ class ChatController(QObject):
         self.view.clear()
         self.panel.hide()
         self._chat_model = _first_model(messages)
-        self._older = messages[:-PAGE]  # shown as the user scrolls up to them (see ChatView)
-        for message in messages[-PAGE:]:
+        self._older, page = _last_page(messages)  # the older ones shown as the user scrolls up (see ChatView)
+        for message in page:
             self._add_saved(message)
         self.view.has_older = bool(self._older)
         self.view.mark_last_turn()
@@ -195,7 +209,7 @@ class ChatController(QObject):
 
     def _show_older(self) -> None:
         """The next page of older messages, above the first one shown."""
-        page, self._older = self._older[-PAGE:], self._older[:-PAGE]
+        self._older, page = _last_page(self._older)
         with self.view.keeping_position():
             for message in reversed(page):
                 self._add_saved(message, older=True)

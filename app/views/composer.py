@@ -24,6 +24,8 @@ MAX_LINES = 10
 #: The empty box's hint, and the short one shown where the whole hint would wrap: QPlainTextEdit draws its
 #: placeholder inside the empty first line, so a second line was cut in half (24 pt, a narrow window).
 PLACEHOLDER = "Ask Hearth anything…  (Enter sends, Shift+Enter for a new line)"
+#: The keys the message box takes, for the window's list of shortcuts (see PromptEdit.keyPressEvent)
+KEYS = (("Enter", "Send the message"), ("Shift+Enter", "A new line in the message"))
 SHORT_PLACEHOLDER = "Ask Hearth anything…"
 
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 from app.markdown import Rendered, render
 from app.sources import Passage
 from app.theme import Theme
-from app.views.widgets import ElidingButton, FlowLayout, isolated, ltr, scaled_icon, tool_button
+from app.views.widgets import ElidingButton, FlowLayout, RichLabel, isolated, ltr, scaled_icon, tool_button
 from assistant.events import section
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
@@ -135,10 +135,8 @@ class MessageWidget(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         heading = QLabel("You" if role == "user" else "Hearth")
         heading.setObjectName("MessageRole")
-        self.body = QLabel()
+        self.body = RichLabel()
         self.body.setObjectName("MessageBody")
-        self.body.setWordWrap(True)
-        self.body.setTextFormat(Qt.TextFormat.RichText)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.body.setOpenExternalLinks(False)
         self.body.linkActivated.connect(self._link)

@@ -128,6 +128,7 @@ class RowList(QScrollArea):
         super().__init__()
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop with no name; a row Tab reaches is scrolled to
         self.empty = empty
         self.rows: list[QWidget] = []
         self.set_rows([])

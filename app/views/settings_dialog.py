@@ -641,6 +641,7 @@ def _scrolling(page: QWidget) -> _FormScroll:
     screens or squeeze its rows."""
     scroll = _FormScroll()
     scroll.setObjectName("SettingsScroll")
+    scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop with no name; a field Tab reaches is scrolled to
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -34,15 +34,26 @@ class _WrappedRows(QStyledItemDelegate):
     #: around an item's text (its margins, and a scroll bar's rounding), on each side.
     PAD_X, PAD_Y, TEXT_MARGIN = 8, 6, 6
 
+    def __init__(self, parent: QListView) -> None:
+        super().__init__(parent)
+        #: each row's size by its text, the list's width and the font: selecting a chat laid every row out again,
+        #: 150 ms at 1,500 chats on each chat opened
+        self._sizes: dict[tuple[str, int, str], QSize] = {}
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        view = opt.widget
-        width = view.viewport().width() if isinstance(view, QListView) else opt.rect.width()
-        text_width = max(width - 2 * (self.PAD_X + self.TEXT_MARGIN), 40)
-        wrapped = opt.fontMetrics.boundingRect(QRect(0, 0, text_width, 1 << 20),
-                                               int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft), opt.text)
-        return QSize(width, wrapped.height() + 2 * self.PAD_Y + 2)
+        view = option.widget
+        width = view.viewport().width() if isinstance(view, QListView) else option.rect.width()
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        key = (text, width, option.font.key())
+        if key not in self._sizes:
+            if len(self._sizes) > 20_000:
+                self._sizes.clear()
+            text_width = max(width - 2 * (self.PAD_X + self.TEXT_MARGIN), 40)
+            wrapped = option.fontMetrics.boundingRect(QRect(0, 0, text_width, 1 << 20),
+                                                      int(Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft),
+                                                      text)
+            self._sizes[key] = QSize(width, wrapped.height() + 2 * self.PAD_Y + 2)
+        return self._sizes[key]
 
 
 def _list(model: ListModel, name: str) -> QListView:
@@ -65,6 +76,12 @@ def _list(model: ListModel, name: str) -> QListView:
         changed.connect(tab_stop_when_filled)
     tab_stop_when_filled()
     return view
+
+
+#: The keys the sidebar's parts take, for the window's list of shortcuts (bound in Sidebar.__init__)
+KEYS = (("Down", "From the search box, into the list of chats"), ("F2", "Rename the chat in focus"),
+        ("Delete", "Delete the chat in focus"),
+        ("Shift+F10, Menu", "The menu of the chat or collection in focus: export, watch for changes, rename…"))
 
 
 class Sidebar(QFrame):
@@ -128,10 +145,12 @@ class Sidebar(QFrame):
             shortcut = QShortcut(QKeySequence(key), self.conversations)
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(lambda signal=signal: self._on_current(signal))
+        self._menu_key(self.conversations)
         self.collections = _list(collections, "Knowledge collections")
         self.collections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.collections.customContextMenuRequested.connect(self._collection_menu)
         self.collections.clicked.connect(lambda index: self._show_errors(index.data(ItemRole)))
+        self._menu_key(self.collections)
         for signal in (collections.modelReset, collections.rowsInserted, collections.rowsRemoved,
                        collections.dataChanged, collections.layoutChanged):
             signal.connect(lambda *_: self._fit_collections())
@@ -233,6 +252,24 @@ class Sidebar(QFrame):
     def _open_first(self) -> None:
         index = self.conversations.model().index(0, 0)
         if self.search.text().strip() and index.isValid():
+            self.conversationActivated.emit(index.data(ItemRole))
+
+    @staticmethod
+    def _menu_key(view: QListView) -> None:
+        """Shift+F10 opens the menu of the row in focus, as the Menu key does: Export, and a collection's Watch,
+        Rename and Remove, were only in that menu, which many laptop keyboards had no key for."""
+        shortcut = QShortcut(QKeySequence("Shift+F10"), view)
+        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.activated.connect(
+            lambda: view.customContextMenuRequested.emit(view.visualRect(view.currentIndex()).center()))
+
+    def step_conversation(self, step: int) -> None:
+        """Open the chat ``step`` rows below (above, when negative) the one selected, as a click would."""
+        model, current = self.conversations.model(), self.conversations.currentIndex()
+        row = (current.row() + step) if current.isValid() else (0 if step > 0 else model.rowCount() - 1)
+        if 0 <= row < model.rowCount():
+            index = model.index(row, 0)
+            self.conversations.setCurrentIndex(index)
             self.conversationActivated.emit(index.data(ItemRole))
 
     def _on_current(self, signal: SignalInstance) -> None:

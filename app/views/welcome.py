@@ -20,7 +20,8 @@ FILES = """
 <p><b>Drop a folder or files</b> anywhere on this window to add them to your knowledge. Hearth indexes
 them in the background; then choose the collection under “Answer from” and ask about them. Answers
 cite their sources; click a number to see the passage.</p>
-<p style="color:gray">Enter sends · Shift+Enter adds a line · Esc stops · Ctrl+N new chat · Ctrl+K search</p>
+<p style="color:gray">Enter sends · Shift+Enter adds a line · Esc stops · Ctrl+N new chat · Ctrl+K search ·
+F1&nbsp;all&nbsp;shortcuts</p>
 """
 
 

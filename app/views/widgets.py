@@ -1,11 +1,13 @@
-"""Small building blocks shared by the views: flat icon buttons, section titles, a wrapping row and a progress
-panel."""
+"""Small building blocks shared by the views: flat icon buttons, section titles, a wrapping row, a rich-text label
+that lays its text out once per width, and a progress panel."""
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.icons import icon
+from app.markdown import TABLE
 
 
 class ShrinkingToolButton(QToolButton):
@@ -150,6 +153,63 @@ def ltr(text: str) -> str:
 
 def _has_rtl(text: str) -> bool:
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_BETWEEN_WORDS = re.compile(r"[\s\u200b]+")
+
+
+class RichLabel(QLabel):
+    """A word-wrapped rich-text label whose size costs one layout of its text per width.
+
+    QLabel's size hint for wrapped rich text searches for a pleasing width, laying the text out again and again
+    (45 ms for an answer holding a 60-line code block), and a layout pass asks again: opening a page of 40 such
+    answers of a long chat froze the window for 3 s. Here the hint is the height at a fixed width of 80
+    average characters (QLabel's own first try), and each width's height is kept until the text or font
+    changes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._heights: dict[int, int] = {}
+        self._minimum: QSize | None = None
+
+    def setText(self, text: str) -> None:
+        self._heights.clear()
+        self._minimum = None
+        super().setText(text)
+
+    def heightForWidth(self, width: int) -> int:
+        if width not in self._heights:
+            self._heights[width] = super().heightForWidth(width)
+        return self._heights[width]
+
+    def sizeHint(self) -> QSize:
+        width = self.fontMetrics().averageCharWidth() * 80
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:
+        """QLabel's lays the text out at width 0 (27 ms for that answer). Text wraps between words (long runs
+        are breakable, see ``app.markdown.breakable``), code too, so its minimum is its longest word; only a
+        table cannot be narrower than its columns, and its minimum is QLabel's. Read once."""
+        if self._minimum is None:
+            text = self.text()
+            if TABLE in text:
+                self._minimum = super().minimumSizeHint()
+            else:
+                words = _BETWEEN_WORDS.split(html.unescape(_TAG.sub(" ", text)))
+                longest = max(words, key=len, default="")
+                margins = self.contentsMargins()
+                self._minimum = QSize(self.fontMetrics().horizontalAdvance(longest + "  ") + margins.left()
+                                      + margins.right(), self.fontMetrics().height())
+        return self._minimum
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._heights.clear()  # the same text is another size now
+            self._minimum = None
+        super().changeEvent(event)
 
 
 def section_title(text: str) -> QLabel:

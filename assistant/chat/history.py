@@ -844,7 +844,9 @@ class History:
         """Full-text search over titles and message contents; any text is safe to pass.
 
         Title hits come first (a matching title usually names what the user is looking for), then message
-        hits by relevance (BM25). The last word matches as a prefix, for search-as-you-type. With
+        hits by relevance (BM25), the newer first where they tie (fifty chats titled "sourdough bread #N" listed the
+        oldest fifty, and a year of them hid the recent ones). The last word matches as a prefix, for
+        search-as-you-type. With
         ``per_conversation``, only each conversation's first (best) hit: a chat whose title and first message
         both match is one result (the window's list, ``hearth history search``).
         """
@@ -859,7 +861,7 @@ class History:
                 title_rows = conn.execute(
                     "SELECT c.id, NULL, c.title, snippet(conversations_fts, 0, ?, ?, ?, ?), NULL "
                     "FROM conversations_fts JOIN conversations c ON c.pk = conversations_fts.rowid "
-                    "WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?",
+                    "WHERE conversations_fts MATCH ? ORDER BY rank, c.updated_at DESC LIMIT ?",
                     (*snippet_args, match, limit),
                 ).fetchall()
                 only = ""
@@ -868,14 +870,17 @@ class History:
                     best = conn.execute(
                         "SELECT messages_fts.rowid, min(messages_fts.rank) FROM messages_fts "
                         "JOIN messages m ON m.seq = messages_fts.rowid WHERE messages_fts MATCH ? "
-                        "GROUP BY m.conversation_id ORDER BY min(messages_fts.rank) LIMIT ?", (match, limit),
+                        "GROUP BY m.conversation_id ORDER BY min(messages_fts.rank), max(m.seq) DESC LIMIT ?",
+                        (match, limit),
                     ).fetchall()
-                    only = f"AND messages_fts.rowid IN ({','.join(str(int(row[0])) for row in best) or 'NULL'}) "
+                    # "+": a filter on the matches, not a rowid lookup each, where FTS5 ran the whole query again
+                    # (a search for "l", a prefix of most words, took 2 s of 17,000 messages; now 35 ms)
+                    only = f"AND +messages_fts.rowid IN ({','.join(str(int(row[0])) for row in best) or 'NULL'}) "
                 message_rows = conn.execute(
                     "SELECT m.conversation_id, m.id, c.title, snippet(messages_fts, 0, ?, ?, ?, ?), m.role "
                     "FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
                     "JOIN conversations c ON c.id = m.conversation_id "
-                    f"WHERE messages_fts MATCH ? {only}ORDER BY rank LIMIT ?",
+                    f"WHERE messages_fts MATCH ? {only}ORDER BY rank, m.seq DESC LIMIT ?",
                     (*snippet_args, match, limit),
                 ).fetchall()
             except sqlite3.OperationalError as exc:

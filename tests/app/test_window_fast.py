@@ -1358,6 +1358,87 @@ def test_a_long_chat_opens_a_page_at_a_time_and_older_pages_keep_the_reader_in_p
     window.close()
 
 
+def test_a_chat_of_long_code_answers_opens_a_shorter_page(qtbot: QtBot) -> None:
+    """A page of 40 answers holding a 60-line code block each froze the window for 3 s as it opened (and again
+    at each scroll up): a page now holds at most PAGE_CHARS characters, and every message is still reached."""
+    from app.controllers.chat import PAGE, PAGE_CHARS
+
+    window = open_window(qtbot)
+    window.resize(1000, 700)
+    history, chat, view = window.assistant.history, window.ctl.chat, window.chat_view
+    conversation = history.create_conversation(title="Code review")
+    code = "```python\n" + "\n".join(f"def step_{i}(x):\n    return x * {i}  # {'why ' * 20}" for i in range(60))
+    for i in range(30):
+        history.add_message(conversation.id, "user", f"Review part {i}?")
+        history.add_message(conversation.id, "assistant", f"Part {i}:\n\n{code}\n```")
+    saved = history.messages(conversation.id)
+    chat.open_conversation(conversation.id)
+    qtbot.waitUntil(lambda: chat.conversation_id == conversation.id and bool(view.messages), timeout=10_000)
+    assert 2 < len(view.messages) < PAGE and sum(len(m.text) for m in view.messages) <= PAGE_CHARS
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=5_000)  # at the newest
+    while view.has_older:
+        shown = len(view.messages)
+        bar.setValue(0)
+        qtbot.waitUntil(lambda n=shown: len(view.messages) > n, timeout=5_000)
+    assert [m.message_id for m in view.messages] == [m.id for m in saved]
+    window.close()
+
+
+def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot: QtBot) -> None:
+    """A keyboard-only user found most keys by trying them (three were said in tooltips); nothing led back to
+    the message box (7 Tabs from the list of chats); a chat's Export and a collection's Watch were in menus the
+    many keyboards without a Menu key could not open; Esc did not clear the search."""
+    from app.qt_models import ItemRole
+    from app.views.shortcuts_dialog import ShortcutsDialog
+
+    window = open_window(qtbot)
+    history, sidebar, chat = window.assistant.history, window.sidebar, window.ctl.chat
+    chats = [history.create_conversation(title=f"Trip plan {i}") for i in range(3)]
+    for c in chats:
+        history.add_message(c.id, "user", "Which train?")
+    window.ctl.conversations.refresh()
+    rows = sidebar.conversations.model()
+    qtbot.waitUntil(lambda: rows.rowCount() == 3)
+
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert sidebar.search.hasFocus()
+    qtbot.keyClicks(sidebar.search, "zebra")
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Escape)
+    assert sidebar.search.text() == ""
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Down)
+    assert sidebar.conversations.hasFocus()
+    qtbot.keyClick(sidebar.conversations, Qt.Key.Key_Return)  # opens the chat, and the box takes the focus
+    first = rows.index(0, 0).data(ItemRole).conversation_id
+    qtbot.waitUntil(lambda: chat.conversation_id == first)
+    assert window.composer.edit.hasFocus()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: chat.conversation_id == rows.index(1, 0).data(ItemRole).conversation_id)
+    assert window.composer.edit.hasFocus()
+
+    for part in (sidebar.conversations, window.chat_view, window.composer.edit):  # F6 goes round the window
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6)
+        assert part.hasFocus(), part
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)
+    assert window.chat_view.hasFocus()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert window.composer.edit.hasFocus()
+
+    sidebar.conversations.setFocus()
+    qtbot.keyClick(sidebar.conversations, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    menu = next(m for m in sidebar.findChildren(QMenu) if m.isVisible())
+    assert [a.text() for a in menu.actions()] == ["Rename…", "Export…", "Delete…"]
+    menu.close()
+
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_F1)  # last: offscreen, the window is not active again after
+    dialog = window.findChild(ShortcutsDialog)
+    assert dialog is not None and dialog.isVisible()
+    listed = dict(dialog.rows())
+    for keys in ("Ctrl+L", "Ctrl+K, Ctrl+F", "F6", "Esc", "Enter", "F2", "Shift+F10, Menu", "F1, Ctrl+/"):
+        assert keys in listed, keys
+    window.close()
+
+
 def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboard(
         qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
     """The list stopped at 50 matching chats without a word, and the search box ignored Enter and Down: the only

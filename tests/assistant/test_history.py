@@ -262,6 +262,18 @@ def test_search_respects_limit(history: History) -> None:
     assert len(history.search("apple", limit=3)) == 3
 
 
+def test_search_lists_the_newer_of_equal_hits_first(history: History) -> None:
+    """Fifty chats titled "sourdough bread #N" rank alike, and the oldest were listed: after a year of them the
+    recent ones, the ones looked for, were left out. Messages that rank alike, the same."""
+    chats = [history.create_conversation(title=f"sourdough bread {i}") for i in range(6)]
+    for chat in chats:
+        history.add_message(chat.id, "user", "Feed the starter twice a day.")
+    assert [h.conversation_id for h in history.search("sourdough", limit=3)] == [c.id for c in chats[::-1][:3]]
+    starter = history.search("starter", limit=3, per_conversation=True)
+    assert [h.conversation_id for h in starter] == [c.id for c in chats[::-1][:3]]
+    assert [h.conversation_id for h in history.search("starter", limit=2)] == [c.id for c in chats[::-1][:2]]
+
+
 @pytest.mark.parametrize(
     "query",
     ['"', "AND", "(", "*", "AND (", 'foo"bar', "NEAR(", ")", "OR", "NOT", "-", "^", ":", "col:x", "'", "",
