@@ -112,6 +112,10 @@ def chip_label(passage: Passage, with_folder: bool = False, with_section: bool =
     return ltr(f"{passage.n}  {isolated(name)}{where}")
 
 
+#: The words of a message that its action buttons' names give, to tell one message's buttons from another's
+_NAMED_WORDS = 6
+
+
 class MessageWidget(QFrame):
     copyRequested = Signal(str)
     feedbackChanged = Signal(int)
@@ -202,6 +206,16 @@ class MessageWidget(QFrame):
             tint = DRAFT_TINT.get(self.theme.name, DRAFT_TINT["light"])
             body = tint_html(body, self.draft_source, self.drafted, tint)
         self.body.setText(body or "&nbsp;")
+        self._name_actions(text)
+
+    def _name_actions(self, text: str) -> None:
+        """Each action button named with the message it acts on: a screen reader said "Copy message", "Good
+        answer" for every message alike, with nothing to tell which."""
+        split = text.split(maxsplit=_NAMED_WORDS)
+        words = " ".join(split[:_NAMED_WORDS]) + ("…" if len(split) > _NAMED_WORDS else "")
+        whose = "your message" if self.role == "user" else "the answer"
+        for button in (self.copy_button, self.up, self.down, self.regenerate, self.edit):
+            button.setAccessibleName(f"{button.toolTip()}: {whose} “{words}”" if words else button.toolTip())
 
     def add_notice(self, message: str) -> None:
         lines = [t for t in (self.notices.text(), message) if t]

@@ -98,7 +98,7 @@ class StatusBar(QStatusBar):
         self.meter.setRange(0, 1)
         self.meter.setTextVisible(False)
         self.meter.setValue(0)
-        self.context = QLabel()
+        self.context = ElidedLabel(keep_chars=18)  # "context 1,234 / 8,192" whole, as far as it can be
         self.load_bar = QProgressBar()
         self.load_bar.setObjectName("LoadProgress")
         self.load_bar.setAccessibleName("Model load progress")
@@ -108,7 +108,8 @@ class StatusBar(QStatusBar):
         self.cancel_load = QPushButton("Cancel")
         self.cancel_load.setAccessibleName("Cancel loading the model")
         self.cancel_load.clicked.connect(self.cancelLoadRequested)
-        self.speed = QLabel()
+        self.speed = ElidedLabel(keep_chars=10)  # "18.5 tok/s", then its TTFT gives way (at font size 24 the
+        # answer's figures held the window at 1,259 px at least)
         self.speed.setAccessibleName("Last answer speed")
         self.speculation = ElidedLabel()
         self.speculation.setAccessibleName("Speculative decoding in the last answer")
@@ -160,6 +161,7 @@ class StatusBar(QStatusBar):
 
     def set_speed(self, tokens_per_s: float, ttft_s: float) -> None:
         self.speed.setText(f"{tokens_per_s:.1f} tok/s · TTFT {ttft_s * 1000:.0f} ms")
+        self.speed.setToolTip(self.speed.text())  # whole, where the bar is too narrow for it
 
     def clear_answer_stats(self) -> None:
         """A model (re)loaded, or a new chat: the last answer's speed and speculation described the one before

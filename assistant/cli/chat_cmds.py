@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("history", help="saved conversations")
     hs = p.add_subparsers(dest="history_cmd", metavar="ACTION", required=True)
-    h = hs.add_parser("list", help="list conversations")
+    h = hs.add_parser("list", help="list conversations, the last changed first")
+    h.add_argument("--limit", type=positive_int, metavar="N", help="only the N last changed")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=cmd_history_list)
     h = hs.add_parser("search", help="full-text search over all messages")
@@ -520,11 +522,12 @@ def _replacing(ctx: CliContext, conversation_id: str | None, line: str) -> tuple
 
 
 def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    convs = ctx.assistant.history.list_conversations()
+    convs = ctx.assistant.history.list_conversations(args.limit)
     if args.json:
         print_json([c.__dict__ for c in convs])
-    for c in [] if args.json else convs:
-        print(f"{c.id}  {c.message_count:3d} msgs  {c.title}")
+    for c in [] if args.json else convs:  # when: 1,500 chats listed without a date to tell them by
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+        print(f"{c.id}  {when}  {c.message_count:3d} msgs  {c.title}")
     if not convs and not args.json:  # it printed nothing: no chats, or a wrong HEARTH_HOME?
         err("No chats yet.")
     return 0

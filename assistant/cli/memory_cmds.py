@@ -31,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(func=func)
         return q
 
-    q = action("list", "list memories, oldest first", cmd_list)
+    q = action("list", "list memories, newest first", cmd_list)
     q.add_argument("--all", action="store_true", help="include superseded (stale) memories")
+    q.add_argument("--limit", type=positive_int, metavar="N", help="only the N newest")
     q = action("search", "the memories closest to TEXT", cmd_search)
     q.add_argument("text")
     q.add_argument("-k", type=positive_int, default=5, help="number of results (default: 5)")
@@ -81,7 +82,7 @@ def _memory_id(text: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    _show(_memory(ctx).list(include_superseded=args.all), args.json)
+    _show(_memory(ctx).list(include_superseded=args.all)[:args.limit], args.json)
     return 0
 
 

@@ -17,6 +17,7 @@ every front end store and show paths as UTF-8 text, and one such name used to ab
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -219,22 +220,25 @@ def _enter(folder: Path, depth: int, rules: Rules, stack: list[_Open], result: S
         result.skipped.append((shown(folder), f"cannot be listed: {exc.strerror or exc} (what was indexed from it "
                                               "is kept)"))
         return
-    stack.append((folder, depth, iter(entries), rules + _rules_of(folder, {entry.name for entry in entries}, result)))
+    names = {entry.name for entry in entries}
+    if depth and ".git" in names:  # a repository inside (a submodule, a clone): the rules above stop at it
+        rules = ()
+    stack.append((folder, depth, iter(entries), rules + _rules_of(folder, names, result)))
 
 
 def _rules_of(folder: Path, names: set[str], result: ScanResult | None = None) -> Rules:
     """The rules of ``folder``'s ignore files, in the order they are read (``names``: what the folder holds). An
-    ignore file that cannot be read or used is listed as skipped (with ``result``), and the scan goes on without
-    it."""
-    from pathspec import GitIgnoreSpec  # here: 23 ms of imports that a folder without ignore files never needs
-
+    ignore file that cannot be read is listed as skipped (with ``result``), and the scan goes on without it."""
     rules = []
     for name in IGNORE_FILES:
         if name.partition("/")[0] not in names:
             continue
         path = folder / name
         try:
-            spec = GitIgnoreSpec.from_lines(path.read_text(encoding="utf-8", errors="replace").splitlines())
+            if not stat.S_ISREG(path.stat().st_mode):  # reading a named pipe waited forever
+                raise OSError("not a regular file")
+            # utf-8-sig: Notepad's byte-order mark glued to the first pattern, which then matched nothing
+            lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
         except (FileNotFoundError, NotADirectoryError):
             continue  # .git is a file in a worktree or submodule: it has no info/exclude of its own
         except OSError as exc:
@@ -242,13 +246,34 @@ def _rules_of(folder: Path, names: set[str], result: ScanResult | None = None) -
                 result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc} (the files it names "
                                                     "are indexed)"))
             continue
-        except ValueError as exc:  # a pattern git rejects too
-            if result is not None:
-                result.skipped.append((shown(path), f"a pattern in it cannot be used: {exc} (the files it names "
-                                                    "are indexed)"))
-            continue
-        rules.append(IgnoreRules(folder, spec, name))
+        rules.append(IgnoreRules(folder, _compiled(lines), name))
     return tuple(rules)
+
+
+def _compiled(lines: list[str]) -> GitIgnoreSpec:
+    """``lines`` as git reads them: a line git passes by ("!" alone, one ending in a lone backslash) is left
+    out, not the whole file with it (everything it named was indexed); past a few thousand patterns RE2 gives up
+    ("failed to compile Set", and the whole run failed), and Python's ``re`` takes them."""
+    from pathspec import GitIgnoreSpec  # here: 23 ms of imports that a folder without ignore files never needs
+
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except ValueError:
+        usable = [line for line in lines if _usable(line)]
+        return _compiled(usable) if len(usable) < len(lines) else GitIgnoreSpec.from_lines([])
+    except Exception:  # RE2's own error type (re2.Error), whose module may not be installed
+        return GitIgnoreSpec.from_lines(lines, backend="simple")
+
+
+def _usable(line: str) -> bool:
+    """Whether git can use ``line`` as a pattern (a comment or a blank line is one that matches nothing)."""
+    from pathspec import GitIgnoreSpec
+
+    try:
+        GitIgnoreSpec.from_lines([line], backend="simple")
+    except ValueError:
+        return False
+    return True
 
 
 def _rules_above(root: Path) -> Rules:
@@ -271,6 +296,25 @@ def _rules_above(root: Path) -> Rules:
         except OSError:
             continue
     return () if _ignored_by(root, True, rules) else rules  # a folder named is read, whatever ignores it
+
+
+def ignored(root: Path, path: Path) -> bool:
+    """Whether an ignore file on the way from ``root`` (a folder the scan walks) to ``path`` in it leaves
+    ``path`` out, as the scan would: the folder watcher's test, so that a build writing into an ignored
+    ``build/`` does not start a sync each time. Only the ignore files on the way are looked at, not the folders'
+    listings (an ignored folder can hold thousands of files)."""
+    rules = _rules_above(root)
+    folder = root
+    parts = path.relative_to(root).parts
+    for depth, part in enumerate(parts):
+        names = {name for name in (".git", *IGNORE_FILES[1:]) if (folder / name).exists()}
+        if depth and ".git" in names:
+            rules = ()
+        rules += _rules_of(folder, names)
+        folder = folder / part
+        if _ignored_by(folder, depth < len(parts) - 1 or folder.is_dir(), rules):
+            return True
+    return False
 
 
 def _ignored_by(path: Path, folder: bool, rules: Rules) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from assistant.knowledge.scan import leads_around, reaches, skipped, source_path
+from assistant.knowledge.scan import IGNORE_FILES, ignored, leads_around, reaches, skipped, source_path
 
 
 class FolderWatcher(FileSystemEventHandler):
@@ -97,6 +97,9 @@ class FolderWatcher(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write") or self._ignored(str(event.src_path)):
             return
+        if event.is_directory and event.event_type == "modified":
+            return  # "something in it changed": the change itself comes as its own event, and is judged there
+            # (a log written into src/, left out by "*.log", modified src/, which is not left out)
         if event.event_type == "deleted" and Path(str(event.src_path)) in {*self.folders, *self._scheduled}:
             self.lost = True
         if event.event_type == "created" and os.path.islink(event.src_path) and os.path.isdir(event.src_path):
@@ -110,9 +113,13 @@ class FolderWatcher(FileSystemEventHandler):
             self._timer.start()
 
     def _ignored(self, path: str) -> bool:
-        """Changes inside what a sync skips anyway (``.git``, ``node_modules``...) trigger nothing, unless a
-        watched folder is itself in such a place (a hidden folder indexed on its own beside its parent: its
-        edits were ignored as the parent's hidden ones)."""
+        """Changes inside what a sync skips anyway (``.git``, ``node_modules``, what ``.gitignore`` names...)
+        trigger nothing, unless a watched folder is itself in such a place (a hidden folder indexed on its own
+        beside its parent: its edits were ignored as the parent's hidden ones)."""
         changed = Path(path)
         holders = [folder for folder in [*self.folders, *self._scheduled] if changed.is_relative_to(folder)]
-        return bool(holders) and not any(reaches(folder, changed) for folder in holders)
+        if changed.name in IGNORE_FILES:  # hidden, but what it names leaves the index or comes in
+            return bool(holders) and not any(reaches(folder, changed.parent) for folder in holders)
+        # nor inside what an ignore file leaves out (a build writing into build/ started a sync for each file)
+        return bool(holders) and not any(reaches(folder, changed) and not ignored(folder, changed)
+                                         for folder in holders)

@@ -244,12 +244,14 @@ class MemoryService:
         return found + extra[:PROFILE_FACTS]
 
     def list(self, include_superseded: bool = False) -> builtins.list[MemoryItem]:
-        """All memories, oldest first (superseded ones too when asked: they are the history)."""
+        """All memories, newest first (superseded ones too when asked: they are the history): after a year,
+        what was learned last stood at the bottom of 2,000 rows, in the window and `hearth memory list`."""
         items = [MemoryItem.from_mem0(row) for row in self._rows(self._scope(active_only=not include_superseded))]
-        return sorted(items, key=lambda m: m.created_at)
+        return sorted(items, key=lambda m: (m.created_at, m.id), reverse=True)  # the id: one order for ties
 
     def export(self) -> builtins.list[dict[str, Any]]:
-        return [m.to_dict() for m in self.list(include_superseded=True)]
+        """Every memory, oldest first: imported again, they are learned in the order they were."""
+        return [m.to_dict() for m in reversed(self.list(include_superseded=True))]
 
     @staticmethod
     def prompt_block(items: builtins.list[MemoryItem]) -> str:

@@ -483,6 +483,10 @@ def test_the_window_fits_a_laptop_screen_at_a_large_font_with_long_collection_na
     # icons grow with the font (they stayed 18 px beside 24 pt text), and shrink back with it
     assert window.composer.send.iconSize().width() > 16
     assert window.sidebar.findChild(QToolButton).iconSize().width() > 18
+    window.status.set_speed(18.5, 0.137)  # an answer's figures held the window at 1,259 px at least
+    window.status.set_context(1234, 8192)
+    QApplication.processEvents()
+    assert window.minimumSizeHint().width() <= 960
     settings.appearance.font_size = 11
     window.apply_appearance(settings)
     assert window.composer.send.iconSize().width() == 16
@@ -1412,6 +1416,8 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     first = rows.index(0, 0).data(ItemRole).conversation_id
     qtbot.waitUntil(lambda: chat.conversation_id == first)
     assert window.composer.edit.hasFocus()
+    question = window.chat_view.messages[0]  # a screen reader tells one message's buttons from another's
+    assert question.copy_button.accessibleName() == "Copy message: your message “Which train?”"
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: chat.conversation_id == rows.index(1, 0).data(ItemRole).conversation_id)
     assert window.composer.edit.hasFocus()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,23 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path, monkeypatch: 
     assert hearth("memory", "export", "-o", str(tmp_path / "off.json"))[0] == 0
     assert hearth("memory", "import", str(tmp_path / "off.json"))[0] == 0  # and an import
     assert "memory is switched off: what was imported is kept" in hearth.err, hearth.err
+
+
+def test_lists_show_the_newest_first_with_a_limit_and_dates(hearth) -> None:
+    """After a year, `memory list` put what was learned last at the bottom of 2,000 rows, and `history list`
+    printed 1,500 chats with no date and no way to ask for fewer."""
+    for fact in ("User lives in Oslo", "User plays the cello", "User's dog is called Biscuit"):
+        assert hearth("memory", "add", fact)[0] == 0
+    code, out = hearth("memory", "list", "--limit", "2", "--json")
+    assert code == 0 and [m["text"] for m in json.loads(out)] == ["User's dog is called Biscuit",
+                                                                  "User plays the cello"]
+    assert hearth("memory", "list")[1].index("Biscuit") < hearth("memory", "list")[1].index("Oslo")
+    history = CliContext().assistant.history
+    for title in ("Trip to Bergen", "Cello practice"):
+        history.add_message(history.create_conversation(title=title).id, "user", "Hello")
+    code, out = hearth("history", "list", "--limit", "1")
+    today = time.strftime("%Y-%m-%d")
+    assert code == 0 and len(out.splitlines()) == 1 and f"  {today} " in out and "Cello practice" in out, out
 
 
 def test_process_extracts_queued_turns_with_the_bundled_model(hearth, shared_embedder) -> None:
@@ -214,7 +232,7 @@ def test_an_export_imported_again_brings_back_every_memory_with_its_history(hear
     assert every["User lives in Bergen"]["superseded_by"] == paris["id"]
     assert every["User lives in Oslo"]["superseded_by"] == every["User lives in Bergen"]["id"]
     assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == [
-        "User plays the cello", "User lives in Paris"]
+        "User lives in Paris", "User plays the cello"]  # newest first
 
     # bad entries are named and skipped, the rest imported; a file that is no export is one line, nothing added
     mixed = tmp_path / "mixed.json"
@@ -266,7 +284,7 @@ def test_an_import_takes_what_the_other_computer_changed_later_and_keeps_correct
     assert hearth("memory", "clear", "--yes")[0] == 0
     assert hearth("memory", "import", str(back))[0] == 0 and "Imported 6 memories" in hearth.err
     assert json.loads(hearth("memory", "list", "--all", "--json")[1]) == sorted(
-        listed.values(), key=lambda m: m["created_at"])
+        listed.values(), key=lambda m: (m["created_at"], m["id"]), reverse=True)
     assert hearth("memory", "import", str(back))[0] == 0 and "; 6 already kept." in hearth.err
 
 

@@ -158,10 +158,26 @@ def test_what_ignore_files_name_is_left_out_as_git_leaves_it_out(tmp_path: Path)
     assert not _scan(tmp_path / "repo" / "src").ignored
 
 
-def test_an_ignore_file_that_cannot_be_used_is_said_and_the_folder_indexed(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("a")
-    (tmp_path / ".gitignore").mkdir()  # not a file: it cannot be read
-    result = _scan(tmp_path)
-    assert [Path(f.path).name for f in result.files] == ["a.txt"]
-    assert result.skipped == [(str(tmp_path / ".gitignore"), "cannot be read: Is a directory (the files it names "
-                                                             "are indexed)")]
+def test_an_ignore_file_is_read_as_git_reads_it_and_one_it_cannot_read_is_said(tmp_path: Path) -> None:
+    """What a re-check found: 3,100 lines made RE2 give up and the whole run fail; one line git passes by ("!"
+    alone) dropped the whole file; Notepad's byte-order mark hid the first pattern; a named pipe waited forever;
+    the rules of the repository around reached into one inside it, which git reads on its own."""
+    for folder in ("big", "bad", "bom", "pipe", "outer/inner/.git", "outer/inner/out", "outer/out"):
+        (tmp_path / folder).mkdir(parents=True)
+    for name in ("big/generated_7.txt", "big/kept.txt", "bad/build.txt", "bad/kept.txt", "bom/bom.txt",
+                 "pipe/a.txt", "outer/out/x.txt", "outer/inner/out/y.txt"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "big" / ".gitignore").write_text("".join(f"generated_{i}.txt\n" for i in range(3100)))
+    (tmp_path / "bad" / ".gitignore").write_text("!\nbuild.txt\nfoo\\\n")
+    (tmp_path / "bom" / ".gitignore").write_bytes(b"\xef\xbb\xbfbom.txt\n")
+    os.mkfifo(tmp_path / "pipe" / ".gitignore")
+    (tmp_path / "outer" / ".gitignore").write_text("out/\n")
+    (tmp_path / "outer" / ".git").mkdir()
+
+    for folder, kept in (("big", ["kept.txt"]), ("bad", ["kept.txt"]), ("bom", []), ("pipe", ["a.txt"]),
+                         ("outer", ["y.txt"])):
+        result = _scan(tmp_path / folder)
+        assert sorted(Path(f.path).name for f in result.files) == kept, folder
+    assert _scan(tmp_path / "pipe").skipped == [(str(tmp_path / "pipe" / ".gitignore"),
+                                                  "cannot be read: not a regular file (the files it names are "
+                                                  "indexed)")]

@@ -75,6 +75,30 @@ def test_a_hidden_folder_watched_beside_its_parent_wakes_the_watcher(tmp_path: P
         watcher.stop()
 
 
+def test_writes_into_what_gitignore_names_wake_nothing(tmp_path: Path) -> None:
+    """A build writing into an ignored build/ started a sync for each file it wrote (a sync leaves them out)."""
+    root = tmp_path / "watched"
+    for folder in (".git", "build/obj", "src"):
+        (root / folder).mkdir(parents=True)
+    (root / ".gitignore").write_text("build/\n*.log\n")
+    changed = threading.Event()
+    watcher = FolderWatcher([root], changed.set, debounce_s=0.2).start()
+    try:
+        for i in range(3):
+            (root / "build" / "obj" / f"part{i}.o.txt").write_text("built")
+            (root / "src" / f"run{i}.log").write_text("logged")
+        time.sleep(0.8)
+        assert not changed.is_set()
+        (root / "src" / "main.txt").write_text("A source file.\n")
+        assert changed.wait(10)
+        time.sleep(0.5)
+        changed.clear()
+        (root / ".gitignore").write_text("build/\n")  # the logs come in: a change to sync
+        assert changed.wait(10)
+    finally:
+        watcher.stop()
+
+
 def test_stop_waits_for_the_change_being_handled_and_none_runs_after(tmp_path: Path) -> None:
     """The settings watcher's handler can be loading a model; `hearth serve` stopped meanwhile went on to exit
     and crashed under it (SIGSEGV in llama.cpp's log callback, 4 runs in 10 of the Ctrl+C test)."""
