@@ -75,6 +75,9 @@ def _main(argv: list[str]) -> int:
         if not qt.ok:
             print(qt.message(), file=sys.stderr)
             return 1
+        from app.import_hook import skip_feature_scan
+
+        skip_feature_scan()  # before the window's own imports: each would have its source read (see there)
         from app.main_window import run
 
         return run(paths)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from app.import_hook import skip_feature_scan
 from assistant.paths import BUNDLED_CHAT_MODEL, BUNDLED_SECOND_MODEL
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
+skip_feature_scan()  # as the window does at start: the app is tested as it runs
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -95,7 +95,10 @@ class FolderWatcher(FileSystemEventHandler):
                 self._handler = None
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write") or self._ignored(str(event.src_path)):
+        # a move counts where it ends too: a file saved as a hidden temporary renamed over it (editors, the
+        # settings file) is a change of the file, not of the temporary
+        paths = [event.src_path, *([event.dest_path] if event.event_type == "moved" else [])]
+        if event.event_type in ("opened", "closed_no_write") or all(self._ignored(str(p)) for p in paths):
             return
         if event.is_directory and event.event_type == "modified":
             return  # "something in it changed": the change itself comes as its own event, and is judged there

@@ -95,6 +95,11 @@ def test_writes_into_what_gitignore_names_wake_nothing(tmp_path: Path) -> None:
         changed.clear()
         (root / ".gitignore").write_text("build/\n")  # the logs come in: a change to sync
         assert changed.wait(10)
+        time.sleep(0.5)
+        changed.clear()
+        (root / "src" / ".main.txt.swp").write_text("Saved as an editor saves.\n")
+        (root / "src" / ".main.txt.swp").replace(root / "src" / "main.txt")  # a hidden file moved over it
+        assert changed.wait(10)
     finally:
         watcher.stop()
 
