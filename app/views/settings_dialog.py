@@ -120,6 +120,8 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.apply_button = buttons.button(QDialogButtonBox.StandardButton.Apply)
+        self.apply_button.setText("&Apply")  # Alt+A, Alt+S: the keyboard had to Tab round every field to them
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText("&Save")
         self.apply_button.setToolTip("Apply the changes now and keep this window open")
         self.apply_button.clicked.connect(self._apply_clicked)
         self.buttons = buttons

@@ -1445,6 +1445,19 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     window.close()
 
 
+def test_settings_apply_and_save_have_alt_keys(qtbot: QtBot) -> None:
+    """Settings' buttons had no Alt+letter: a keyboard-only user Tabbed round every field to reach Apply."""
+    window = open_window(qtbot)
+    dialog = window.open_settings()
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+    with qtbot.waitSignal(dialog.apply_button.clicked, timeout=2_000):
+        qtbot.keyClick(dialog, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
+    with qtbot.waitSignal(dialog.accepted, timeout=5_000):
+        qtbot.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    window.close()
+
+
 def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboard(
         qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
     """The list stopped at 50 matching chats without a word, and the search box ignored Enter and Down: the only
