@@ -40,6 +40,7 @@ from app.views.chat_view import ChatView, ErrorBanner
 from app.views.composer import KEYS as COMPOSER_KEYS
 from app.views.composer import Composer
 from app.views.overlay import DropOverlay
+from app.views.settings_dialog import KEYS as SETTINGS_KEYS
 from app.views.settings_dialog import SettingsDialog
 from app.views.shortcuts_dialog import ShortcutsDialog
 from app.views.sidebar import KEYS as SIDEBAR_KEYS
@@ -280,7 +281,7 @@ class MainWindow(QMainWindow):
             (("F1", "Ctrl+/"), "This list of keyboard shortcuts", self.show_shortcuts),
         ]
         self.shortcut_rows = [(", ".join(keys), does) for keys, does, _ in bindings] + list(COMPOSER_KEYS) + \
-            list(SIDEBAR_KEYS)
+            list(SIDEBAR_KEYS) + list(SETTINGS_KEYS)
         for keys, _does, slot in bindings:
             for key in keys:
                 shortcut = QShortcut(QKeySequence(key), self)

@@ -120,7 +120,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.apply_button = buttons.button(QDialogButtonBox.StandardButton.Apply)
-        self.apply_button.setText("&Apply")  # Alt+A, Alt+S: the keyboard had to Tab round every field to them
+        self.apply_button.setText("&Apply")  # Alt+A, Alt+S (KEYS): the keyboard Tabbed round every field to them
         buttons.button(QDialogButtonBox.StandardButton.Save).setText("&Save")
         self.apply_button.setToolTip("Apply the changes now and keep this window open")
         self.apply_button.clicked.connect(self._apply_clicked)
@@ -617,6 +617,11 @@ def _short(reason: str, name: str, limit: int = 64) -> str:
             gist = gist[len(prefix):]
             break
     return gist if len(gist) <= limit else gist[: limit - 1].rstrip() + "…"
+
+
+#: The keys the dialog takes, for the window's list of shortcuts (Apply's and Save's are set in SettingsDialog)
+KEYS = (("Alt+A, Alt+S", "In Settings: Apply, Save"),
+        ("Ctrl+Tab, Ctrl+Shift+Tab", "In Settings: the next or previous page"))
 
 
 def _usable(candidate: Any) -> bool:

@@ -1440,7 +1440,8 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     dialog = window.findChild(ShortcutsDialog)
     assert dialog is not None and dialog.isVisible()
     listed = dict(dialog.rows())
-    for keys in ("Ctrl+L", "Ctrl+K, Ctrl+F", "F6", "Esc", "Enter", "F2", "Shift+F10, Menu", "F1, Ctrl+/"):
+    for keys in ("Ctrl+L", "Ctrl+K, Ctrl+F", "F6", "Esc", "Enter", "F2", "Shift+F10, Menu", "F1, Ctrl+/",
+                 "Alt+A, Alt+S"):
         assert keys in listed, keys
     window.close()
 
