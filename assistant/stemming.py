@@ -4,9 +4,9 @@ FTS5's ``porter`` tokenizer stems English words only, so a word in Russian, Gree
 form it was written in: "Москва" found no "в Москву", "квартира" no "за квартиру", and hybrid search was left
 with an English embedder. Words of a script that one language's Snowball stemmer serves are stemmed before the
 keyword index (and the queries it answers) see them; the script tells the language, so nothing has to guess it.
-Cyrillic is stemmed as Russian, the language most of it is written in: Ukrainian and Bulgarian endings are
-close enough that a word and its inflections mostly still meet. Latin-script text is left to ``porter``: which
-of a dozen languages a Latin word is in cannot be told from its letters.
+Cyrillic is stemmed as Russian, the language most of it is written in: Bulgarian and Serbian words mostly still
+meet their inflections, Ukrainian ones often do not ("Києва" and "Києві"). Latin-script text is left to
+``porter``: which of a dozen languages a Latin word is in cannot be told from its letters.
 """
 
 from __future__ import annotations
