@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,11 @@ def short_title(text: str, limit: int = 60) -> str:
     and any title as a list shows it (a long one the user gave filled eight lines of the window's sidebar)."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def local_minute(seconds: float) -> str:
+    """A time (seconds since the epoch) as the front ends print it: "2026-12-07 14:05", local time."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
 
 
 def counted(n: int, noun: str, plural: str = "") -> str:

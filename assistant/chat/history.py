@@ -43,6 +43,7 @@ from assistant import fulltext
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError, InputError
+from assistant.events import local_minute
 from assistant.paths import disk_full
 
 log = logging.getLogger(__name__)
@@ -924,7 +925,7 @@ class History:
         Answers that never finished are marked "(interrupted)" so a reader knows they are cut off.
         """
         conversation, messages = self._snapshot(conversation_id)
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created_at))
+        created = local_minute(conversation.created_at)
         meta = f"Created {created}" + (f" · Model: {conversation.model}" if conversation.model else "")
         parts = [f"# {conversation.title}", f"_{meta}_"]
         for message in messages:

@@ -7,7 +7,6 @@ import re
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,18 @@ from assistant.cli.context import (
     seed_arg,
 )
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, counted, short_title
+from assistant.events import (
+    Done,
+    Failed,
+    MemoriesUsed,
+    Notice,
+    Saved,
+    Sources,
+    Token,
+    counted,
+    local_minute,
+    short_title,
+)
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -526,7 +536,7 @@ def cmd_history_list(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json([c.__dict__ for c in convs])
     for c in [] if args.json else convs:  # when: 1,500 chats listed without a date to tell them by
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+        when = local_minute(c.updated_at)
         print(f"{c.id}  {when}  {c.message_count:3d} msgs  {c.title}")
     if not convs and not args.json:  # it printed nothing: no chats, or a wrong HEARTH_HOME?
         err("No chats yet.")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
-from assistant.events import changes_text, counted, reading, section, time_left
+from assistant.events import changes_text, counted, local_minute, reading, section, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -322,7 +322,7 @@ def cmd_collections_list(args: argparse.Namespace, ctx: CliContext) -> int:
     if not infos:
         print("No collections yet: add some with `hearth index FOLDER`.")
     for c in infos:
-        synced = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_sync)) if c.last_sync else "never"
+        synced = local_minute(c.last_sync) if c.last_sync else "never"
         flag = "  NEEDS RE-INDEX (embedder changed)" if c.needs_reindex else ""
         watched = ", watched" if c.watched else ""
         print(f"{c.name}: {counted(c.files, 'file')}, {counted(c.chunks, 'chunk')}, {c.errors} skipped, "

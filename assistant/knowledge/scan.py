@@ -21,6 +21,7 @@ import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ MAX_DEPTH = 100
 #: The files whose patterns leave files out, read in this order in each folder (a later line wins): git's own
 #: list of a repository's exclusions, a folder's ``.gitignore``, and Hearth's ``.hearthignore``.
 IGNORE_FILES = (".git/info/exclude", ".gitignore", ".hearthignore")
+_IGNORE_TOPS = frozenset(name.partition("/")[0] for name in IGNORE_FILES)  # what a folder holds of them
 
 
 @dataclass(frozen=True)
@@ -220,10 +222,20 @@ def _enter(folder: Path, depth: int, rules: Rules, stack: list[_Open], result: S
         result.skipped.append((shown(folder), f"cannot be listed: {exc.strerror or exc} (what was indexed from it "
                                               "is kept)"))
         return
-    names = {entry.name for entry in entries}
-    if depth and ".git" in names:  # a repository inside (a submodule, a clone): the rules above stop at it
-        rules = ()
-    stack.append((folder, depth, iter(entries), rules + _rules_of(folder, names, result)))
+    stack.append((folder, depth, iter(entries), _rules_in(folder, depth, {e.name for e in entries}, rules, result)))
+
+
+def _rules_in(folder: Path, depth: int, names: set[str], rules: Rules, result: ScanResult | None = None) -> Rules:
+    """The rules in force inside ``folder`` (``depth`` below the folder scanned; ``names``: what it holds, or
+    at least which of its ignore files it holds): ``rules`` from above, and its own ignore files'. A repository
+    inside (a submodule, a clone) starts afresh: git reads it on its own."""
+    return (() if depth and ".git" in names else rules) + _rules_of(folder, names, result)
+
+
+def _ignore_files_in(folder: Path) -> set[str]:
+    """Which of the ignore files (and ``.git``) ``folder`` holds, found by name: listing a folder on the way
+    (a home folder, an ignored ``build/``) can mean thousands of entries."""
+    return {name for name in _IGNORE_TOPS if (folder / name).exists()}
 
 
 def _rules_of(folder: Path, names: set[str], result: ScanResult | None = None) -> Rules:
@@ -238,7 +250,7 @@ def _rules_of(folder: Path, names: set[str], result: ScanResult | None = None) -
             if not stat.S_ISREG(path.stat().st_mode):  # reading a named pipe waited forever
                 raise OSError("not a regular file")
             # utf-8-sig: Notepad's byte-order mark glued to the first pattern, which then matched nothing
-            lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
         except (FileNotFoundError, NotADirectoryError):
             continue  # .git is a file in a worktree or submodule: it has no info/exclude of its own
         except OSError as exc:
@@ -246,21 +258,24 @@ def _rules_of(folder: Path, names: set[str], result: ScanResult | None = None) -
                 result.skipped.append((shown(path), f"cannot be read: {exc.strerror or exc} (the files it names "
                                                     "are indexed)"))
             continue
-        rules.append(IgnoreRules(folder, _compiled(lines), name))
+        rules.append(IgnoreRules(folder, _compiled(text), name))
     return tuple(rules)
 
 
-def _compiled(lines: list[str]) -> GitIgnoreSpec:
-    """``lines`` as git reads them: a line git passes by ("!" alone, one ending in a lone backslash) is left
-    out, not the whole file with it (everything it named was indexed); past a few thousand patterns RE2 gives up
-    ("failed to compile Set", and the whole run failed), and Python's ``re`` takes them."""
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> GitIgnoreSpec:
+    """An ignore file's ``text`` as git reads it: a line git passes by ("!" alone, one ending in a lone
+    backslash) is left out, not the whole file with it (everything it named was indexed); past a few thousand
+    patterns RE2 gives up ("failed to compile Set", and the whole run failed), and Python's ``re`` takes them.
+    Kept by text: each re-sync, and the folder watcher at each change, read the same files again."""
     from pathspec import GitIgnoreSpec  # here: 23 ms of imports that a folder without ignore files never needs
 
+    lines = text.splitlines()
     try:
         return GitIgnoreSpec.from_lines(lines)
     except ValueError:
         usable = [line for line in lines if _usable(line)]
-        return _compiled(usable) if len(usable) < len(lines) else GitIgnoreSpec.from_lines([])
+        return _compiled("\n".join(usable)) if len(usable) < len(lines) else GitIgnoreSpec.from_lines([])
     except Exception:  # RE2's own error type (re2.Error), whose module may not be installed
         return GitIgnoreSpec.from_lines(lines, backend="simple")
 
@@ -291,10 +306,7 @@ def _rules_above(root: Path) -> Rules:
         return ()
     rules: Rules = ()
     for folder in reversed(above):
-        try:
-            rules += _rules_of(folder, set(os.listdir(folder)))
-        except OSError:
-            continue
+        rules += _rules_of(folder, _ignore_files_in(folder))
     return () if _ignored_by(root, True, rules) else rules  # a folder named is read, whatever ignores it
 
 
@@ -307,10 +319,7 @@ def ignored(root: Path, path: Path) -> bool:
     folder = root
     parts = path.relative_to(root).parts
     for depth, part in enumerate(parts):
-        names = {name for name in (".git", *IGNORE_FILES[1:]) if (folder / name).exists()}
-        if depth and ".git" in names:
-            rules = ()
-        rules += _rules_of(folder, names)
+        rules = _rules_in(folder, depth, _ignore_files_in(folder), rules)
         folder = folder / part
         if _ignored_by(folder, depth < len(parts) - 1 or folder.is_dir(), rules):
             return True
