@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, InputError
 from assistant.paths import get_paths
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,14 @@ PRESET_NAMES = ("Precise", "Balanced", "Creative", "Code", "Greedy", "Custom")
 #: the values a preset sets (``model.preset`` edited alone in the file applies them)
 SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
 THEMES = ("system", "light", "dark")
+
+
+def preset_of(values: dict[str, float], presets: dict[str, Any]) -> str:
+    """The name of the preset of ``presets`` whose sampling values (:data:`SAMPLING_FIELDS`) these are, or
+    "Custom": a temperature edited in the window, the file or ``hearth settings set`` kept the label "Balanced"."""
+    return next((name for name, preset in presets.items()
+                 if all(abs(getattr(preset, f) - v) < 1e-6 for f, v in values.items())), "Custom")
+
 CHOICES: dict[str, tuple[str, ...]] = {"model.speculative": SPECULATIVE_MODES, "model.kv_cache": KV_CACHES,
                                        "model.preset": PRESET_NAMES, "appearance.theme": THEMES}
 #: Text settings that must not be empty (an empty user_id failed every memory command).
@@ -148,6 +156,73 @@ RANGES: dict[str, tuple[float, float]] = {
     "knowledge.max_file_mb": (1, 100_000), "appearance.font_size": (8, 24), "server.port": (1, 65_535),
     "server.parallel": (1, 8),
 }
+
+
+#: Settings that hold a secret: said to be set or not, never printed (``hearth serve --show-token`` prints the API
+#: token, for a client to be given).
+SECRETS = ("server.token", "remote.chroma_token", "remote.llm_api_key")
+_TRUE, _FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
+
+
+def setting_keys() -> list[str]:
+    """Every setting as ``section.name``, in the file's order: what ``hearth settings`` lists and takes."""
+    defaults = Settings()
+    return [f"{section.name}.{f.name}" for section in fields(defaults) for f in fields(getattr(defaults, section.name))]
+
+
+def find_setting(name: str) -> str:
+    """The setting ``name`` means: ``section.name``, or a name only one section has (``n_gpu_layers``), with
+    ``-`` for ``_``; an unknown one is refused with the nearest (a typo must not pass for a setting)."""
+    import difflib
+
+    keys = setting_keys()
+    wanted = name.strip().lower().replace("-", "_")
+    matches = [k for k in keys if wanted in (k, k.split(".", 1)[1])]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InputError(f"{name!r} is a setting in {len(matches)} sections: say which ({', '.join(matches)}).")
+    by_name = {k.split(".", 1)[1]: k for k in keys} | {k: k for k in keys}
+    near = dict.fromkeys(by_name[n] for n in difflib.get_close_matches(wanted, list(by_name), n=3, cutoff=0.6))
+    hint = f"; did you mean {' or '.join(near)}?" if near else "."
+    raise InputError(f"{name!r} is not a setting Hearth knows{hint} `hearth settings` lists them all.")
+
+
+def setting_value(settings: Settings, key: str) -> Any:
+    section, name = key.split(".", 1)
+    return getattr(getattr(settings, section), name)
+
+
+def with_setting(settings: Settings, key: str, text: str) -> Settings:
+    """A copy of ``settings`` with ``key`` set to ``text`` read as the setting's type, checked as the settings
+    file is (:func:`checked`); a value it cannot use is refused with the reason, not replaced by the nearest one
+    (typed on a command line, it is a mistake to say, not a hand edit to make the best of)."""
+    default = setting_value(Settings(), key)
+    value: Any = text
+    try:
+        if isinstance(default, bool):
+            if text.strip().lower() not in _TRUE + _FALSE:
+                raise ValueError
+            value = text.strip().lower() in _TRUE
+        elif isinstance(default, int):
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError
+            value = int(number)
+        elif isinstance(default, float):
+            value = float(text)
+        elif key in CHOICES:  # "greedy" is the preset "Greedy"
+            value = next((c for c in CHOICES[key] if c.lower() == text.strip().lower()), text)
+    except (ValueError, OverflowError):
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
+        raise InputError(f"{key} takes {kind}, not {text!r}.") from None
+    use, problem = checked(key, value, default)
+    if problem:
+        raise InputError(f"{problem}; nothing was changed.")
+    new = copy.deepcopy(settings)
+    section, name = key.split(".", 1)
+    setattr(getattr(new, section), name, use)
+    return new
 
 
 def _to_dict(obj: Any) -> dict[str, Any]:
@@ -179,37 +254,44 @@ def _from_dict(cls: type, data: dict[str, Any], section: str = "", problems: lis
                 said.append(f"[{key}] should be a section (its {'values in use' if kept else 'defaults'} are used)")
             continue
         if in_use is not None:
-            default = getattr(in_use, f.name)
-            setattr(obj, f.name, default)  # what an unusable value below leaves in place
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif type(default) is int and isinstance(value, float) and value.is_integer():
-            value = int(value)  # "max_tokens = 12.0" is 12 (it was the wrong type, and the default came in)
-        if type(value) is not type(default):
-            said.append(f"{key} = {value!r} has the wrong type (using {default!r})")
-        elif value != value:  # NaN: no end of a range is nearer
-            said.append(f"{key} = {value!r} is not a number (using {default!r})")
-        elif key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
-            # the nearest end of the range, as a slider would (``max_tokens = 12`` asked for short answers and got
-            # the default 1024), but not below where 0 or less is meant as "no limit" in other tools (llama.cpp's
-            # ``-n -1``: one-token answers would betray it) or where the least is a choice of its own (a context
-            # of 0 is the model's maximum: ``n_ctx = -1`` took the most memory), nor a port (99999 is no port
-            # near 65535)
-            low, high = RANGES[key]
-            keep = key == "server.port" or (value < low and (value <= 0 or low <= 0))
-            nearest = default if keep else type(default)(low if value < low else high)
-            setattr(obj, f.name, nearest)
-            said.append(f"{key} = {value!r} is outside {low} to {high} (using {nearest!r})")
-        elif key in CHOICES and value not in CHOICES[key]:
-            said.append(f"{key} = {value!r} is not one of {', '.join(CHOICES[key])} (using {default!r})")
-        elif key in NOT_EMPTY and not value.strip():
-            said.append(f"{key} is empty (using {default!r})")
-        else:
-            setattr(obj, f.name, value)
+            default = getattr(in_use, f.name)  # what an unusable value leaves in place
+        use, problem = checked(key, value, default)
+        setattr(obj, f.name, use)
+        if problem:
+            said.append(f"{problem} (using {use!r})")
     if problems is None:
         for problem in said:
             log.warning("settings: %s", problem)
     return obj
+
+
+def checked(key: str, value: Any, default: Any) -> tuple[Any, str | None]:
+    """``value`` for the setting ``key`` as Hearth uses it, and why it cannot be used as given (None: it can).
+    ``default`` is what an unusable value leaves in place (the default, or the value in use). One check for the
+    settings file, the models' profiles and ``hearth settings set``."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    elif type(default) is int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # "max_tokens = 12.0" is 12 (it was the wrong type, and the default came in)
+    if type(value) is not type(default):
+        return default, f"{key} = {value!r} has the wrong type"
+    if value != value:  # NaN: no end of a range is nearer
+        return default, f"{key} = {value!r} is not a number"
+    if key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
+        # the nearest end of the range, as a slider would (``max_tokens = 12`` asked for short answers and got
+        # the default 1024), but not below where 0 or less is meant as "no limit" in other tools (llama.cpp's
+        # ``-n -1``: one-token answers would betray it) or where the least is a choice of its own (a context
+        # of 0 is the model's maximum: ``n_ctx = -1`` took the most memory), nor a port (99999 is no port
+        # near 65535)
+        low, high = RANGES[key]
+        keep = key == "server.port" or (value < low and (value <= 0 or low <= 0))
+        nearest = default if keep else type(default)(low if value < low else high)
+        return nearest, f"{key} = {value!r} is outside {low} to {high}"
+    if key in CHOICES and value not in CHOICES[key]:
+        return default, f"{key} = {value!r} is not one of {', '.join(CHOICES[key])}"
+    if key in NOT_EMPTY and not value.strip():
+        return default, f"{key} is empty"
+    return value, None
 
 
 def edited_over(current: Any, before: Any, after: Any) -> Any:

@@ -38,6 +38,7 @@ from assistant.config import (
     atomic_write_text,
     load_settings,
     parse_settings,
+    preset_of,
     save_settings,
 )
 from assistant.engine.prompt_store import PromptStore
@@ -499,6 +500,10 @@ class Assistant:
             # sets them; answers read the values, so the name alone changed nothing
             for name in SAMPLING_FIELDS:
                 setattr(new.model, name, getattr(chosen, name))
+        elif new.model.preset == old.model.preset and any(
+                getattr(new.model, f) != getattr(old.model, f) for f in SAMPLING_FIELDS):
+            # a value edited alone names the preset it now matches, as the dialog's list does
+            new.model.preset = preset_of({f: getattr(new.model, f) for f in SAMPLING_FIELDS}, self.presets)
         target = real_path(new.model.path) if new.model.path else real_path(BUNDLED_CHAT_MODEL)
         # Another model is asked for when ``new`` names neither the configured one nor the one loaded: a call
         # may have loaded another (`hearth chat -m gemma`), which an edit of other settings in the file (naming

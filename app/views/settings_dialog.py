@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
-from assistant.config import RANGES, SAMPLING_FIELDS, ModelSettings, Settings, edited_over
+from assistant.config import RANGES, SAMPLING_FIELDS, ModelSettings, Settings, edited_over, preset_of
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
@@ -469,9 +469,7 @@ class SettingsDialog(QDialog):
 
     def _sampling_edited(self) -> None:
         """The preset whose values these are, or "Custom" (an edited temperature kept the label "Greedy")."""
-        values = {field: getattr(self, field).value() for field in SAMPLING_FIELDS}
-        name = next((n for n, p in self.presets.items()
-                     if all(abs(getattr(p, f) - v) < 1e-6 for f, v in values.items())), "Custom")
+        name = preset_of({field: getattr(self, field).value() for field in SAMPLING_FIELDS}, self.presets)
         self.preset.blockSignals(True)
         self.preset.setCurrentText(name)
         self.preset.blockSignals(False)

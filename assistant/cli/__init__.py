@@ -32,6 +32,7 @@ from assistant.cli import (
     models_cmds,
     remote_cmds,
     server_cmds,
+    settings_cmds,
 )
 from assistant.cli.context import CliContext, json_error, print_json, speaks_unicode
 from assistant.errors import HearthError
@@ -48,6 +49,7 @@ GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     models_cmds.register,
     doctor_cmds.register,
     desktop_cmds.register,
+    settings_cmds.register,
     remote_cmds.register,
     bench_cmds.register,
     server_cmds.register,

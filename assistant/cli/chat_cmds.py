@@ -47,6 +47,14 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", metavar="NAME", help="sampling preset: Precise, Balanced, Creative, Code, Greedy")
     p.add_argument("--temperature", type=in_range("model.temperature"), metavar="T",
                    help="sampling temperature, 0 to 2 (0 = greedy)")
+    p.add_argument("--top-k", type=in_range("model.top_k", int), metavar="K",
+                   help="sample from the K likeliest tokens, 0 to 1000 (0 = off)")
+    p.add_argument("--top-p", type=in_range("model.top_p"), metavar="P",
+                   help="sample from the likeliest tokens that make up P of the probability, 0 to 1")
+    p.add_argument("--min-p", type=in_range("model.min_p"), metavar="P",
+                   help="leave out tokens less likely than P times the likeliest, 0 to 1")
+    p.add_argument("--repeat-penalty", type=in_range("model.repeat_penalty"), metavar="R",
+                   help="make repeated tokens less likely, 0.5 to 2 (1 = off)")
     p.add_argument("--seed", type=seed_arg, help="sampling seed (0 or more), for reproducible answers")
     p.add_argument("--max-tokens", type=in_range("model.max_tokens", int), metavar="N",
                    help="longest answer, in tokens (1 to 32768)")
@@ -104,15 +112,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.set_defaults(func=cmd_history_delete)
 
 
+#: the sampling options of ``ask``/``chat`` put over the settings for the call (``SamplingParams`` fields)
+_OVERRIDES = ("temperature", "seed", "top_k", "top_p", "min_p", "repeat_penalty")
+
+
 @dataclass(frozen=True)
 class _Call:
     """The per-call options of ``ask``/``chat``: the model name resolved once to a path; the sampling options
-    as given (``choices``: preset, speculative mode, temperature, seed), put over the settings at every turn
-    (:meth:`sampling`), so an edit of the settings file applies to the next turn of a running chat. Resolved
-    once at start, it kept the old temperature and speculative mode for the whole chat."""
+    as given (``choices``: preset and speculative mode; ``overrides``: temperature, seed, top-k …), put over the
+    settings at every turn (:meth:`sampling`), so an edit of the settings file applies to the next turn of a
+    running chat. Resolved once at start, it kept the old temperature and speculative mode for the whole chat."""
 
     model: Path | None
-    choices: tuple[str | None, str | None, float | None, int | None]
+    choices: tuple[str | None, str | None]
+    overrides: tuple[tuple[str, float | int | None], ...]
     system_prompt: str | None
     max_tokens: int | None
     collections: tuple[str, ...] | None  # None: a replaced question's own (see ``_replacing``)
@@ -123,15 +136,16 @@ class _Call:
     def from_args(cls, args: argparse.Namespace, ctx: CliContext) -> _Call:
         assistant = ctx.assistant
         model = assistant.models.find(args.model) if args.model else None
-        call = cls(model, (args.preset, args.speculative, args.temperature, args.seed), args.system,
+        call = cls(model, (args.preset, args.speculative), tuple((name, getattr(args, name)) for name in _OVERRIDES),
+                   args.system,
                    args.max_tokens, tuple(args.collection), not args.no_memory, args.draft_model)
         call.sampling(assistant)  # an unknown preset or mode is said now, before the model loads
         return call
 
     def sampling(self, assistant: Any) -> Any:
         """The sampling for a turn now: the settings' as they are, with this call's choices over them."""
-        preset, speculative, temperature, seed = self.choices
-        return assistant.sampling(preset, speculative, self.model, temperature=temperature, seed=seed)
+        preset, speculative = self.choices
+        return assistant.sampling(preset, speculative, self.model, **dict(self.overrides))
 
 
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,

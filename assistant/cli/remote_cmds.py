@@ -13,10 +13,8 @@ import argparse
 from dataclasses import asdict, replace
 
 from assistant.cli.context import CliContext, print_json
+from assistant.config import SECRETS
 from assistant.errors import InputError
-
-#: Settings fields shown masked: set or not, never their value.
-_SECRET_WORDS = ("token", "key")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +48,7 @@ def cmd_test(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
-    shown = {name: (("set" if value else "not set") if any(w in name for w in _SECRET_WORDS) else value)
+    shown = {name: (("set" if value else "not set") if f"remote.{name}" in SECRETS else value)
              for name, value in asdict(ctx.assistant.settings.remote).items()}
     if args.json:
         print_json(shown)

@@ -397,3 +397,19 @@ def test_closed_settings_and_memory_windows_are_freed_and_an_unchanged_apply_res
         dialog.reject()
     qtbot.waitUntil(lambda: not window.findChildren(QMessageBox) and not window.findChildren(ErrorListDialog)
                     and not window.findChildren(CollectionDialog))
+
+
+def test_a_setting_set_with_hearth_settings_applies_in_the_open_window(qtbot: QtBot, make_window,
+                                                                       hearth_home: Path) -> None:
+    """`hearth settings set` in a terminal while the window is open: the window applies it at once, and its
+    Settings shows it (a temperature set alone is the "Custom" preset, as the dialog's own list names it)."""
+    from cli.test_cli import hearth
+
+    write_settings()
+    window = make_window()
+    out = hearth("settings", "set", "appearance.font_size=15", "model.temperature=0.9", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    qtbot.waitUntil(lambda: window.theme.font_size == 15, timeout=15_000)
+    assert window.assistant.settings.model.temperature == 0.9
+    dialog = window.ctl.model.open_settings()
+    assert (dialog.temperature.value(), dialog.preset.currentText(), dialog.font_size.value()) == (0.9, "Custom", 15)

@@ -1,0 +1,91 @@
+"""``hearth settings``: every setting from the command line, checked as the settings file is, applied and saved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli.test_cli import hearth
+
+from assistant.config import load_settings, setting_keys
+from assistant.paths import get_paths
+
+
+def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_home: Path) -> None:
+    """A power user on the command line could set the temperature for one call, but not the context, GPU
+    layers, threads or passages per answer: those were only in the window's Settings or a hand edit."""
+    file = get_paths().settings_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text('# my own notes\n[model]\nn_ctx = 2048\n\n[server]\ntoken = "s3cret-token"\n')
+    shown = hearth("settings", home=hearth_home)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"# {file}; [model] is SmolLM2-135M-Instruct")
+    assert "model.n_ctx = 2048  # default 4096" in lines and "model.n_gpu_layers = 0" in lines
+    assert 'server.token = "(set)"' in lines and "s3cret" not in shown.stdout  # a secret is never printed
+    assert len(lines) == 1 + len(setting_keys())  # every setting the file can hold
+
+    out = hearth("settings", "set", "n_gpu_layers=-1", "n_ctx=8192", "knowledge.top_k=8", "memory.enabled=off",
+                 home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["model.n_ctx = 8192", "model.n_gpu_layers = -1", "knowledge.top_k = 8",
+                                       "memory.enabled = false"]
+    assert "model.n_gpu_layers is saved, but does nothing here: this build of llama.cpp has no GPU support" \
+        in out.stderr  # as the window greys the box with the reason
+    saved = load_settings(file).settings
+    assert (saved.model.n_gpu_layers, saved.model.n_ctx, saved.knowledge.top_k, saved.memory.enabled) == \
+        (-1, 8192, 8, False)
+    assert file.read_text().startswith("# my own notes\n")  # written into the file's own text
+    assert saved.server.token == "s3cret-token"
+    # the model section is also the model's own profile: it comes back with the model
+    assert "n_ctx = 8192" in (file.parent / "model-profiles.toml").read_text()
+
+    # one value refused refuses them all, with the reason, and nothing is changed
+    for args, said in [
+        (("n_threads=1", "top_p=2"), "model.top_p = 2.0 is outside 0.0 to 1.0; nothing was changed."),
+        (("n_ctx", "lots"), "model.n_ctx takes a whole number, not 'lots'."),
+        (("speculative=fast",), "model.speculative = 'fast' is not one of auto, off, ngram, draft, self"),
+        (("top_k=3",), "'top_k' is a setting in 2 sections: say which (model.top_k, knowledge.top_k)."),
+        (("n_gpu_layer=3",), "'n_gpu_layer' is not a setting Hearth knows; did you mean model.n_gpu_layers?"),
+        (("model.path=/x.gguf",), "The model is chosen with `hearth models use NAME`"),
+        (("server.token=abc",), "The API token is made by Hearth"),
+        (("draft_model=gemma",), "Gemma 3 270M's vocabulary (262144 tokens) differs from SmolLM2 135M"),
+        (("n_ctx",), "'n_ctx' has no value: write KEY=VALUE"),
+    ]:
+        refused = hearth("settings", "set", *args, home=hearth_home)
+        assert refused.returncode != 0 and said in refused.stderr and not refused.stdout, (args, refused.stderr)
+    assert load_settings(file).settings == saved
+
+    same = hearth("settings", "set", "n_ctx", "8192", home=hearth_home)  # as git config takes it
+    assert same.stdout == "Nothing to change: model.n_ctx is 8192\n"
+    # a preset brings its values, and a value set alone names the preset it matches, as the window's list does
+    assert hearth("settings", "set", "preset=greedy", home=hearth_home).stdout.splitlines()[:2] == [
+        'model.preset = "Greedy"', "model.temperature = 0.0"]
+    assert hearth("settings", "set", "temperature=0.3", home=hearth_home).stdout.splitlines() == [
+        'model.preset = "Custom"', "model.temperature = 0.3"]
+    reset = hearth("settings", "reset", "n-ctx", "memory.enabled", home=hearth_home)
+    assert reset.stdout == "model.n_ctx = 4096\nmemory.enabled = true\n", reset.stderr
+    data = json.loads(hearth("settings", "show", "--json", "n_ctx", "model.temperature", "token",
+                             home=hearth_home).stdout)
+    assert data["settings"] == {"model.n_ctx": 4096, "model.temperature": 0.3, "server.token": "(set)"}
+    assert data["defaults"]["model.temperature"] == 0.7
+
+
+def test_a_setting_set_from_the_cli_and_sampling_options_change_the_next_answer(hearth_home: Path) -> None:
+    """Top-k, top-p, min-p and the repeat penalty had no option on `hearth ask`; the settings set here are the
+    ones the next answer uses."""
+    def answer(*args: str) -> dict:
+        out = hearth("ask", "--json", "--no-memory", *args, "Name three fruits.", home=hearth_home)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    greedy = answer("--temperature", "0", "--max-tokens", "16")
+    # top-k 1 leaves only the likeliest token: any temperature and seed give the greedy answer
+    assert answer("--temperature", "1.5", "--top-k", "1", "--seed", "3", "--max-tokens", "16")["answer"] == \
+        greedy["answer"]
+    out = hearth("settings", "set", "model.top_k=1", "temperature=1.5", "max_tokens=4", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    short = answer()
+    assert short["stats"]["completion_tokens"] == 4 and greedy["answer"].startswith(short["answer"].strip())
+    assert hearth("ask", "--min-p", "2", "x", home=hearth_home).stderr.startswith(
+        "hearth: argument --min-p: expected a number from 0.0 to 1.0, not '2'")
