@@ -29,6 +29,9 @@ _LONG_RUN = re.compile(r"[^\s\u200b]{32,}")
 _BREAK_EVERY = 16
 #: How a Markdown table begins in the HTML (a code block is a table too, but one that wraps)
 TABLE = '<table border="1"'
+#: What stands before and after a table that is not inside a list or quote: the message shows it in a strip of
+#: its own that scrolls sideways (``parts``). An HTML comment: Qt's rich text and ``tint_html`` pass it by.
+PART = "<!--part-->"
 MONO = "'JetBrains Mono', 'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
 
 
@@ -76,7 +79,19 @@ def _text(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str
 
 
 def _table_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
-    return f'{TABLE} cellspacing="0" cellpadding="5" style="border-color:{env["theme"]["border"]};">'
+    part = PART if tokens[idx].level == 0 else ""
+    return f'{part}{TABLE} cellspacing="0" cellpadding="5" style="border-color:{env["theme"]["border"]};">'
+
+
+def _table_close(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
+    return "</table>" + (PART if tokens[idx].level == 0 else "")
+
+
+def parts(body: str) -> list[str]:
+    """``body`` (rendered, tinted or not) cut around its top-level tables: text and tables by turns, empty text
+    left out. One label held the whole answer, and a table wider than the window made the label that wide: the
+    whole conversation scrolled sideways, and the text after the table ran off the right edge."""
+    return [part for part in body.split(PART) if part.strip()]
 
 
 def _link_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
@@ -88,7 +103,8 @@ def _link_open(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
     md.renderer.rules.update({"fence": _fence, "code_block": _fence, "code_inline": _code_inline, "text": _text,
-                              "table_open": _table_open, "link_open": _link_open})
+                              "table_open": _table_open, "table_close": _table_close,
+                              "link_open": _link_open})
     return md
 
 

@@ -157,9 +157,8 @@ class ChatView(QScrollArea):
 
     def add_message(self, role: str, text: str = "", older: bool = False) -> MessageWidget:
         """A message at the end, or (``older``) above the first one shown (see ``keeping_position``)."""
-        widget = MessageWidget(role, self.theme)
+        widget = MessageWidget(role, self.theme, key_filter=self)  # Tab to its links (see eventFilter)
         widget.set_text(text)
-        widget.body.installEventFilter(self)  # Tab to its links (see eventFilter)
         self.welcome.hide()
         if older:
             self.column.insertWidget(1, widget)  # after the (hidden) welcome panel

@@ -18,14 +18,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from app.markdown import Rendered, render
+from app.markdown import TABLE, Rendered, parts, render
 from app.sources import Passage
 from app.theme import Theme
-from app.views.widgets import ElidingButton, FlowLayout, RichLabel, isolated, ltr, scaled_icon, tool_button
+from app.views.widgets import (
+    ElidingButton,
+    FlowLayout,
+    RichLabel,
+    TableStrip,
+    isolated,
+    ltr,
+    scaled_icon,
+    tool_button,
+)
 from assistant.events import section
 
 #: The tint of text from accepted drafts: a quiet teal, apart from the text, link and accent colours.
@@ -123,9 +132,11 @@ class MessageWidget(QFrame):
     editRequested = Signal()
     sourceRequested = Signal(object)  # Passage
 
-    def __init__(self, role: str, theme: Theme) -> None:
+    def __init__(self, role: str, theme: Theme, key_filter: QObject | None = None) -> None:
+        """``key_filter``: watches the keys of the message's text (the chat view scrolls to a link Tabbed to)."""
         super().__init__()
         self.role = role
+        self.key_filter = key_filter
         self.theme = theme
         self.text = ""
         self.message_id: str | None = None
@@ -139,12 +150,11 @@ class MessageWidget(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         heading = QLabel("You" if role == "user" else "Hearth")
         heading.setObjectName("MessageRole")
-        self.body = RichLabel()
-        self.body.setObjectName("MessageBody")
-        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-        self.body.setOpenExternalLinks(False)
-        self.body.linkActivated.connect(self._link)
+        #: the text up to its first top-level table (all of it, in most messages); each such table and the text
+        #: after it are ``parts`` below it, a table in a strip that scrolls sideways (see ``app.markdown.parts``)
+        self.body = self._label()
         self.body.setAccessibleName("Your message" if role == "user" else "Answer")
+        self.parts: list[QWidget] = []
         self.notices = QLabel()
         self.notices.setObjectName("Notice")
         self.notices.setWordWrap(True)
@@ -179,7 +189,10 @@ class MessageWidget(QFrame):
         layout.setContentsMargins(14, 10, 14, 8)
         layout.setSpacing(4)
         layout.addWidget(heading)
-        layout.addWidget(self.body)
+        self._content = QVBoxLayout()
+        self._content.setSpacing(4)
+        self._content.addWidget(self.body)
+        layout.addLayout(self._content)
         layout.addWidget(self.notices)
         layout.addWidget(self.chips_row)
         layout.addLayout(actions)
@@ -205,8 +218,51 @@ class MessageWidget(QFrame):
         if self.drafted and body:
             tint = DRAFT_TINT.get(self.theme.name, DRAFT_TINT["light"])
             body = tint_html(body, self.draft_source, self.drafted, tint)
-        self.body.setText(body or "&nbsp;")
+        self._show(parts(body) or ["&nbsp;"])
         self._name_actions(text)
+
+    def _show(self, pieces: list[str]) -> None:
+        """The body's text and tables: widgets kept where a piece keeps its kind (an answer streams in every
+        50 ms), made or dropped where the pieces change."""
+        first = pieces[0] if not pieces[0].startswith(TABLE) else ""
+        self.body.setText(first)
+        self.body.setVisible(bool(first))
+        rest = pieces[1:] if first else pieces
+        for i, piece in enumerate(rest):
+            table = piece.startswith(TABLE)
+            if i < len(self.parts) and isinstance(self.parts[i], TableStrip) == table:
+                widget = self.parts[i]
+            else:
+                label = self._label()
+                widget = TableStrip(label) if table else label
+                label.setAccessibleName("Table" if table else self.body.accessibleName())
+                if i < len(self.parts):
+                    old = self.parts[i]
+                    self._content.replaceWidget(old, widget)
+                    old.deleteLater()
+                    self.parts[i] = widget
+                else:
+                    self._content.addWidget(widget)
+                    self.parts.append(widget)
+            (widget.widget() if table else widget).setText(piece)
+        for gone in self.parts[len(rest):]:
+            self._content.removeWidget(gone)
+            gone.deleteLater()
+        del self.parts[len(rest):]
+
+    def labels(self) -> list[QLabel]:
+        """The labels that show the message's text, in order (a table's inside its strip)."""
+        return [self.body] + [w.widget() if isinstance(w, TableStrip) else w for w in self.parts]
+
+    def _label(self) -> RichLabel:
+        label = RichLabel()
+        label.setObjectName("MessageBody")
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        label.setOpenExternalLinks(False)
+        label.linkActivated.connect(self._link)
+        if self.key_filter is not None:
+            label.installEventFilter(self.key_filter)
+        return label
 
     def _name_actions(self, text: str) -> None:
         """Each action button named with the message it acts on: a screen reader said "Copy message", "Good

@@ -8,7 +8,7 @@ import re
 import unicodedata
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLayoutItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStyle,
     QStyleOptionButton,
@@ -210,6 +211,53 @@ class RichLabel(QLabel):
             self._heights.clear()  # the same text is another size now
             self._minimum = None
         super().changeEvent(event)
+
+
+class TableStrip(QScrollArea):
+    """A table of an answer in a strip of its own, as wide as the message, that scrolls sideways when the table is
+    wider: a table cannot be narrower than its columns, and in the answer's one label it made the whole
+    conversation scroll sideways, the text after it running off the right edge. Its height follows its width, as
+    a label's does; the mouse wheel scrolls the conversation, not the strip (it has no vertical range)."""
+
+    def __init__(self, label: RichLabel) -> None:
+        super().__init__()
+        self.setWidget(label)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the table's links take the focus, not the strip
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.viewport().setAutoFillBackground(False)
+
+    def _table_width(self) -> int:
+        return self.widget().minimumSizeHint().width()
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        inner = max(width, self._table_width())
+        bar = self.horizontalScrollBar().sizeHint().height() if inner > width else 0
+        return self.widget().heightForWidth(inner) + bar
+
+    def sizeHint(self) -> QSize:
+        width = self.widget().sizeHint().width()
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(self._table_width(), 8 * self.fontMetrics().averageCharWidth()), 0)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Up and down go on to the conversation (a strip took them, and the conversation stopped scrolling under
+        the pointer); sideways, or with Shift, the table scrolls."""
+        delta = event.angleDelta()
+        if abs(delta.y()) > abs(delta.x()) and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            event.ignore()
+            return
+        super().wheelEvent(event)
 
 
 def section_title(text: str) -> QLabel:

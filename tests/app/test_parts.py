@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.controllers.conversations import Entry, conversation_model, entries_from_hits
 from app.controllers.knowledge import collection_status
-from app.markdown import render
+from app.markdown import PART, TABLE, render
 from app.qt_models import ItemRole, ListModel
 from app.sources import Passage
 from app.theme import DARK, LIGHT, Theme
@@ -540,3 +540,33 @@ def test_the_status_bar_keeps_the_models_name_whole_while_the_device_and_specula
     metrics = bar.model.fontMetrics()
     assert bar.model.width() >= metrics.horizontalAdvance(bar.model.text())
     assert bar.device.width() < metrics.horizontalAdvance(bar.device.text())  # the device's words gave way
+
+
+WIDE_TABLE = ("Here is the comparison:\n\n| Model | CPU | Memory | Storage | Screen | Battery | Weight | Price |\n"
+              "|---|---|---|---|---|---|---|---|\n" + "".join(
+                  f"| ThinkPad X1 Carbon Gen{i} | Intel Core Ultra 7 155H | 32 GB LPDDR5x-6400 | 1 TB NVMe PCIe "
+                  "4.0 | 14-inch 2.8K OLED 120 Hz | 57 Wh, about 12 hours | 1.09 kg | 1,899 EUR |\n" for i in range(4))
+              + "\nAnd a paragraph after the table, which wraps at the message's width like any other text.")
+
+
+def test_a_table_streams_into_a_strip_of_its_own_between_the_text(qtbot: QtBot) -> None:
+    """Text, table, text: three widgets, the table's in a strip that scrolls sideways; while the answer streams
+    each keeps its widget once its kind is known; a table inside a list stays in the list's text."""
+    from app.views.message import MessageWidget
+    from app.views.widgets import TableStrip
+
+    widget = MessageWidget("assistant", THEME)
+    qtbot.addWidget(widget)
+    strips: set[int] = set()
+    for end in range(1, len(WIDE_TABLE) + 1, 7):
+        widget.set_text(WIDE_TABLE[:end])
+        strips |= {id(w) for w in widget.parts if isinstance(w, TableStrip)}
+    widget.set_text(WIDE_TABLE)
+    assert [type(w).__name__ for w in widget.parts] == ["TableStrip", "RichLabel"] and len(strips) == 1
+    shown = [label.text() for label in widget.labels()]
+    assert "Here is the comparison" in shown[0] and shown[1].startswith(TABLE) and "And a paragraph" in shown[2]
+    assert "".join(shown) == render(WIDE_TABLE, THEME).html.replace(PART, "")
+    widget.set_text("- a list item:\n\n  | a | b |\n  |---|---|\n  | 1 | 2 |\n")  # not top level: one label
+    assert widget.parts == [] and TABLE in widget.body.text() and "<li>" in widget.body.text()
+    widget.set_text("| a | b |\n|---|---|\n| 1 | 2 |")  # a table first: no empty text above it
+    assert not widget.body.isVisibleTo(widget) and len(widget.parts) == 1

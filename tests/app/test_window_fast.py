@@ -1642,3 +1642,43 @@ def test_a_folder_waiting_to_go_into_a_renamed_collection_goes_in_under_its_new_
     release.set()
     qtbot.waitUntil(lambda: runs == ["first", "boats"] and not knowledge.indexing, timeout=10_000)
     window.close()
+
+
+def test_a_table_wider_than_the_window_scrolls_on_its_own_and_the_text_after_it_wraps(qtbot: QtBot) -> None:
+    """A table wider than the conversation made the answer's one label that wide: the whole conversation
+    scrolled sideways, and the paragraph after the table ran off the right edge."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from test_parts import WIDE_TABLE
+
+    from app.views.widgets import TableStrip
+
+    window = open_window(qtbot)
+    window.resize(760, 700)
+    history, view = window.assistant.history, window.chat_view
+    chat = history.create_conversation(title="Laptops")
+    for _ in range(2):
+        history.add_message(chat.id, "user", "Compare the laptops in a table.")
+        history.add_message(chat.id, "assistant", WIDE_TABLE)
+    window.ctl.chat.open_conversation(chat.id)
+    qtbot.waitUntil(lambda: len(view.messages) == 4, timeout=10_000)
+    answer = view.messages[1]
+    strip, after = answer.parts
+    assert isinstance(strip, TableStrip)
+    qtbot.waitUntil(lambda: strip.horizontalScrollBar().maximum() > 0, timeout=5_000)  # the table scrolls...
+    assert view.horizontalScrollBar().maximum() == 0  # ...and the conversation does not
+    assert after.width() <= view.viewport().width() and "And a paragraph" in after.text()
+    assert after.heightForWidth(after.width()) > after.fontMetrics().height()  # it wraps: two lines or more
+    # the wheel up and down over the table is left to the conversation (Qt hands an ignored wheel to the parent);
+    # sideways, or with Shift, it scrolls the table
+    centre = QPointF(strip.viewport().rect().center())
+
+    def wheel(dx: int, dy: int, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> bool:
+        event = QWheelEvent(centre, QPointF(strip.viewport().mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(dx, dy), Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(strip.viewport(), event)
+        return event.isAccepted()
+
+    assert not wheel(0, -120) and strip.horizontalScrollBar().value() == 0
+    assert wheel(-120, 0) and strip.horizontalScrollBar().value() > 0
+    window.close()
