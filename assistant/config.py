@@ -16,6 +16,7 @@ import contextlib
 import copy
 import logging
 import os
+import re
 import stat
 import tempfile
 import time
@@ -144,6 +145,9 @@ def preset_of(values: dict[str, float], presets: dict[str, Any]) -> str:
 
 CHOICES: dict[str, tuple[str, ...]] = {"model.speculative": SPECULATIVE_MODES, "model.kv_cache": KV_CACHES,
                                        "model.preset": PRESET_NAMES, "appearance.theme": THEMES}
+#: What ``server.host`` may hold: an IPv4 or IPv6 address or a host name ("not a host!" was saved, and the server
+#: failed at its start).
+_HOST = re.compile(r"[0-9A-Fa-f:.%\[\]]+|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 #: Text settings that must not be empty (an empty user_id failed every memory command).
 NOT_EMPTY = ("memory.user_id",)
 RANGES: dict[str, tuple[float, float]] = {
@@ -152,6 +156,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.n_gpu_layers": (-1, 999), "model.max_tokens": (1, 32_768), "model.temperature": (0.0, 2.0),
     "model.top_k": (0, 1000), "model.top_p": (0.0, 1.0), "model.min_p": (0.0, 1.0),
     "model.repeat_penalty": (0.5, 2.0), "model.speculative_max_draft": (1, 16),
+    "model.seed": (-1, 2**31 - 1),  # -1: a new seed each answer
     "knowledge.chunk_tokens": (64, 4096), "knowledge.chunk_overlap": (0, 1024), "knowledge.top_k": (1, 50),
     "knowledge.max_file_mb": (1, 100_000), "appearance.font_size": (8, 24), "server.port": (1, 65_535),
     "server.parallel": (1, 8),
@@ -205,14 +210,19 @@ def with_setting(settings: Settings, key: str, text: str) -> Settings:
                 raise ValueError
             value = text.strip().lower() in _TRUE
         elif isinstance(default, int):
-            number = float(text)
-            if not number.is_integer():
-                raise ValueError
-            value = int(number)
+            try:
+                value = int(text)  # exactly: through a float, 12345678901234567 was 12345678901234568
+            except ValueError:
+                number = float(text)  # "8192.0", "1e3"
+                if not number.is_integer():
+                    raise
+                value = int(number)
         elif isinstance(default, float):
             value = float(text)
         elif key in CHOICES:  # "greedy" is the preset "Greedy"
             value = next((c for c in CHOICES[key] if c.lower() == text.strip().lower()), text)
+        elif key != "model.system_prompt":  # a name, an address, a path: the spaces around it are the shell's
+            value = text.strip()
     except (ValueError, OverflowError):
         kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
         raise InputError(f"{key} takes {kind}, not {text!r}.") from None
@@ -291,6 +301,8 @@ def checked(key: str, value: Any, default: Any) -> tuple[Any, str | None]:
         return default, f"{key} = {value!r} is not one of {', '.join(CHOICES[key])}"
     if key in NOT_EMPTY and not value.strip():
         return default, f"{key} is empty"
+    if key == "server.host" and value.strip() and not _HOST.fullmatch(value.strip()):  # empty: every address
+        return default, f"{key} = {value!r} is not an address (an IP address such as 127.0.0.1, or a host name)"
     return value, None
 
 

@@ -500,9 +500,9 @@ class Assistant:
             # sets them; answers read the values, so the name alone changed nothing
             for name in SAMPLING_FIELDS:
                 setattr(new.model, name, getattr(chosen, name))
-        elif new.model.preset == old.model.preset and any(
-                getattr(new.model, f) != getattr(old.model, f) for f in SAMPLING_FIELDS):
-            # a value edited alone names the preset it now matches, as the dialog's list does
+        elif any(getattr(new.model, f) != getattr(old.model, f) for f in SAMPLING_FIELDS):
+            # edited values name the preset they now match, as the dialog's list does ("Greedy" with a
+            # temperature of 0.5 was saved so)
             new.model.preset = preset_of({f: getattr(new.model, f) for f in SAMPLING_FIELDS}, self.presets)
         target = real_path(new.model.path) if new.model.path else real_path(BUNDLED_CHAT_MODEL)
         # Another model is asked for when ``new`` names neither the configured one nor the one loaded: a call
@@ -608,6 +608,50 @@ class Assistant:
             else:
                 changes.append("no draft model")
         return SettingsApplied(tuple(changes), info, tuple(problems))
+
+    def check_settings(self, new: Settings, keys: Sequence[str]) -> list[str]:
+        """For a front end that sets settings without the window's boxes (``hearth settings set``): refuse what
+        the settings ``keys`` (``section.name``) of ``new`` name that cannot be used at all, with the reason (a
+        draft model that cannot draft for the model, an embedder folder that is none); and say what the others
+        will do otherwise than they read, as the window greys a box with its reason or Apply says it. Accepted
+        without a word, a context of 1 loaded as 256, speculative decoding "self" with no self-draft decoded
+        plainly, and an embedder that is none failed every later index."""
+        from assistant.engine.gguf_info import CONTEXT_STEP
+        from assistant.knowledge.embedder import embedder_path
+        from assistant.models.drafts import model_info
+        from assistant.server.runner import LOOPBACK
+
+        m, notes = new.model, []
+        if "model.draft_model" in keys and m.draft_model.strip():
+            self.models.resolve_draft(self.model_path(), "draft", m.draft_model, strict=True)
+        if "knowledge.embedder" in keys:
+            embedder_path(new.knowledge)
+        if "model.n_gpu_layers" in keys and m.n_gpu_layers and self.gpu_missing():
+            notes.append(f"model.n_gpu_layers does nothing here: {self.gpu_missing()}")
+        if "knowledge.rerank" in keys and new.knowledge.rerank and self.reranker_missing():
+            notes.append(f"knowledge.rerank does nothing here: {self.reranker_missing()}")
+        if "model.n_ctx" in keys and m.n_ctx and not self.remote_llm_answers:
+            info = model_info(self.model_path())
+            used = info.context_for(m.n_ctx)
+            if capped := info.context_capped(m.n_ctx):
+                notes.append(f"{capped}: set the context to {info.context_length} or less, or to 0 for the model's "
+                             "maximum")
+            elif used != m.n_ctx:
+                notes.append(f"a context of {m.n_ctx} is loaded as {used} (llama.cpp allocates it in steps of "
+                             f"{CONTEXT_STEP} tokens)")
+        if {"model.speculative", "model.draft_model"} & set(keys) and m.speculative in ("draft", "self"):
+            try:
+                self.models.resolve_draft(self.model_path(), m.speculative, m.draft_model, strict=True)
+            except HearthError as exc:
+                notes.append(f"speculative decoding ({m.speculative}) has no draft model: {str(exc).rstrip('.')}; "
+                             "answers are decoded plainly")
+        if "server.host" in keys and new.server.host.strip() not in LOOPBACK:
+            notes.append(f"the API server will be reachable from the network on {new.server.host or 'every address'}: "
+                         "every request needs the token (`hearth serve --show-token`)")
+        if "memory.user_id" in keys and new.memory.user_id != self.settings.memory.user_id:
+            notes.append(f"memory is kept per user id: what {self.settings.memory.user_id!r} has stays, and "
+                         "comes back with that id")
+        return notes
 
     def _capped_once(self, info: ModelInfo, n_ctx: int) -> str | None:
         """Why answers by ``info``'s model get less context than the setting ``n_ctx`` asks, with what to set;

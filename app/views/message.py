@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -223,16 +224,19 @@ class MessageWidget(QFrame):
 
     def _show(self, pieces: list[str]) -> None:
         """The body's text and tables: widgets kept where a piece keeps its kind (an answer streams in every
-        50 ms), made or dropped where the pieces change."""
-        first = pieces[0] if not pieces[0].startswith(TABLE) else ""
+        50 ms), made or dropped where the pieces change. A piece holding a table (a table of its own, or text
+        with a table in a list or quote) is in a strip that scrolls sideways."""
+        first = pieces[0] if TABLE not in pieces[0] else ""
         self.body.setText(first)
         self.body.setVisible(bool(first))
         rest = pieces[1:] if first else pieces
+        made = False
         for i, piece in enumerate(rest):
-            table = piece.startswith(TABLE)
+            table = TABLE in piece
             if i < len(self.parts) and isinstance(self.parts[i], TableStrip) == table:
                 widget = self.parts[i]
             else:
+                made = True
                 label = self._label()
                 widget = TableStrip(label) if table else label
                 label.setAccessibleName("Table" if table else self.body.accessibleName())
@@ -244,11 +248,18 @@ class MessageWidget(QFrame):
                 else:
                     self._content.addWidget(widget)
                     self.parts.append(widget)
-            (widget.widget() if table else widget).setText(piece)
+            if isinstance(widget, TableStrip):
+                widget.set_text(piece)
+            else:
+                widget.setText(piece)
         for gone in self.parts[len(rest):]:
             self._content.removeWidget(gone)
             gone.deleteLater()
         del self.parts[len(rest):]
+        if made:  # Tab goes through the text and tables in order, then the buttons (made after them)
+            chain = [*self.labels(), self.copy_button]
+            for before, after in pairwise(chain):
+                QWidget.setTabOrder(before, after)
 
     def labels(self) -> list[QLabel]:
         """The labels that show the message's text, in order (a table's inside its strip)."""

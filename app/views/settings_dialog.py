@@ -193,7 +193,7 @@ class SettingsDialog(QDialog):
         for name in SAMPLING_FIELDS:  # a value edited by hand names the preset it matches, else "Custom"
             getattr(self, name).valueChanged.connect(self._sampling_edited)
         self.max_tokens = _spin(*RANGES["model.max_tokens"], "Maximum answer tokens")
-        self.seed = _spin(-1, 2**31 - 1, "Seed", "random")  # the settings file's seed had no place here
+        self.seed = _spin(*RANGES["model.seed"], "Seed", "random")  # the settings file's seed had no place here
         self.seed.setToolTip("The same seed gives the same answer to the same question at any temperature; "
                              "random: another answer each time.")
         self.system_prompt = QPlainTextEdit()

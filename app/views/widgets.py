@@ -4,11 +4,12 @@ that lays its text out once per width, and a progress panel."""
 from __future__ import annotations
 
 import html
+import math
 import re
 import unicodedata
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QPaintEvent, QWheelEvent
+from PySide6.QtGui import QPaintEvent, QResizeEvent, QTextDocument, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -175,10 +176,11 @@ class RichLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self._heights: dict[int, int] = {}
         self._minimum: QSize | None = None
+        self._ideal: int | None = None
 
     def setText(self, text: str) -> None:
         self._heights.clear()
-        self._minimum = None
+        self._minimum = self._ideal = None
         super().setText(text)
 
     def heightForWidth(self, width: int) -> int:
@@ -206,10 +208,22 @@ class RichLabel(QLabel):
                                       + margins.right(), self.fontMetrics().height())
         return self._minimum
 
+    def ideal_width(self) -> int:
+        """The width the text takes with no line wrapped but where it breaks itself (a table's natural width),
+        laid out once per text and font."""
+        if self._ideal is None:
+            document = QTextDocument()
+            document.setDocumentMargin(0)
+            document.setDefaultFont(self.font())
+            document.setHtml(self.text())
+            margins = self.contentsMargins()
+            self._ideal = math.ceil(document.idealWidth()) + margins.left() + margins.right() + 2 * self.margin()
+        return self._ideal
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self._heights.clear()  # the same text is another size now
-            self._minimum = None
+            self._minimum = self._ideal = None
         super().changeEvent(event)
 
 
@@ -231,15 +245,39 @@ class TableStrip(QScrollArea):
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
         self.viewport().setAutoFillBackground(False)
+        self._whole_table = True
 
-    def _table_width(self) -> int:
-        return self.widget().minimumSizeHint().width()
+    def set_text(self, text: str) -> None:
+        """New text (an answer streaming): the message's layout asks the strip's height again (it kept the height
+        of the table's first row, the rest cut off until the window was resized)."""
+        self.widget().setText(text)
+        self._whole_table = text.startswith(TABLE)
+        self._fit(self.viewport().width())
+        self.updateGeometry()
+
+    def _inner(self, width: int) -> int:
+        """The table's width in a strip ``width`` wide: the strip's where the table fits by wrapping its cells;
+        where it does not, as wide as its text asks, up to twice the strip (squeezed to its narrowest, every cell
+        wrapped almost word by word, and it scrolled all the same). Text around a table (in a list or a quote)
+        wraps at the table's narrowest: its lines would run as long as the text, out of sight."""
+        label = self.widget()
+        narrowest = label.minimumSizeHint().width()
+        if narrowest <= width or not self._whole_table:
+            return max(width, narrowest)
+        return max(narrowest, min(label.ideal_width(), 2 * width))
+
+    def _fit(self, width: int) -> None:
+        self.widget().setMinimumWidth(self._inner(width))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit(event.size().width())
+        super().resizeEvent(event)
 
     def hasHeightForWidth(self) -> bool:
         return True
 
     def heightForWidth(self, width: int) -> int:
-        inner = max(width, self._table_width())
+        inner = self._inner(width)
         bar = self.horizontalScrollBar().sizeHint().height() if inner > width else 0
         return self.widget().heightForWidth(inner) + bar
 
@@ -248,16 +286,22 @@ class TableStrip(QScrollArea):
         return QSize(width, self.heightForWidth(width))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(min(self._table_width(), 8 * self.fontMetrics().averageCharWidth()), 0)
+        narrowest = self.widget().minimumSizeHint().width()
+        return QSize(min(narrowest, 8 * self.fontMetrics().averageCharWidth()), 0)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Up and down go on to the conversation (a strip took them, and the conversation stopped scrolling under
-        the pointer); sideways, or with Shift, the table scrolls."""
+        the pointer); sideways, or up and down with Shift, scroll the table (Shift went on to the conversation,
+        which took it as a page step)."""
         delta = event.angleDelta()
-        if abs(delta.y()) > abs(delta.x()) and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        sideways = abs(delta.x()) > abs(delta.y())
+        bar = self.horizontalScrollBar()
+        if not (sideways or event.modifiers() & Qt.KeyboardModifier.ShiftModifier) or not bar.maximum():
             event.ignore()
             return
-        super().wheelEvent(event)
+        steps = (delta.x() if sideways else delta.y()) / 120
+        bar.setValue(bar.value() - round(steps * QApplication.wheelScrollLines() * bar.singleStep()))
+        event.accept()
 
 
 def section_title(text: str) -> QLabel:

@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from assistant import __version__
 from assistant.cli import (
@@ -41,6 +41,8 @@ from assistant.errors import HearthError
 EXIT_BROKEN_PIPE = 141
 #: ``EX_SOFTWARE`` from sysexits.h: an error that is a bug in Hearth, not something the user did.
 EXIT_BUG = 70
+#: ``EX_IOERR`` from sysexits.h: the output could not be written (a full disk, ``> /dev/full``).
+EXIT_OUTPUT = 74
 
 GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     chat_cmds.register,
@@ -105,7 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _interrupt) if on_main else None
     _interrupted.clear()
+    _streams_open()
     _tolerate_narrow_terminals()
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)
     try:
         try:
             return _run(argv)
@@ -113,7 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # here, not at exit: a reader that went away must surface as BrokenPipeError now
     except BrokenPipeError:
         return _reader_gone()
+    except _OutputFailed as failed:  # "a bug in Hearth" for `hearth models list > /dev/full`
+        print(f"hearth: the output could not be written: {failed.reason}.", file=sys.stderr)
+        _reader_gone()
+        return EXIT_OUTPUT
     finally:
+        sys.stdout = stdout
         if on_main:
             signal.signal(signal.SIGINT, previous)
 
@@ -155,7 +165,7 @@ def _run(argv: Sequence[str] | None) -> int:
         # on a new line: a streamed answer cut off mid-line ran on into it ("The worldhearth: interrupted")
         print(f"{chr(10) if sys.stdout.isatty() else ''}hearth: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, _OutputFailed):
         raise  # not a bug: handled once, in main
     except Exception as exc:  # a bug: still one line; the traceback for a bug report only with -v
         if _interrupted.is_set():  # Ctrl+C inside a library that wrapped it (pydantic: "SchemaError")
@@ -168,6 +178,48 @@ def _run(argv: Sequence[str] | None) -> int:
         return EXIT_BUG
     finally:
         ctx.close()
+
+
+def _streams_open() -> None:
+    """A command started with stdout or stderr closed (``hearth settings >&-``) has None there, and its first print
+    was a traceback ("'NoneType' object has no attribute 'write'"): it writes to nowhere instead, as to a reader
+    that went away."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (open for the process)
+
+
+class _OutputFailed(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.reason = error.strerror or str(error)
+
+
+class _Output:
+    """Stdout, whose write errors other than a reader going away are :class:`_OutputFailed`: an OSError from
+    there (a full disk) is not a bug in Hearth, and one from anywhere else may be."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputFailed(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputFailed(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _tolerate_narrow_terminals() -> None:

@@ -12,26 +12,37 @@ import argparse
 from typing import Any
 
 from assistant.cli.context import CliContext, err, print_json
-from assistant.config import SECRETS, Settings, find_setting, setting_keys, setting_value, with_setting
-from assistant.errors import InputError
+from assistant.config import (
+    SAMPLING_FIELDS,
+    SECRETS,
+    Settings,
+    find_setting,
+    setting_keys,
+    setting_value,
+    with_setting,
+)
+from assistant.errors import ConfigError, InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("settings", help="show or change settings (context, GPU layers, threads, sampling, …)")
-    p.add_argument("--json", action="store_true", help="print the settings as JSON on stdout")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_show, keys=[])
     ss = p.add_subparsers(dest="settings_cmd", metavar="ACTION")
-    s = ss.add_parser("show", help="every setting, or those named, with its default where it differs")
-    s.add_argument("keys", nargs="*", metavar="KEY", help="section.name, or a name only one section has (n_ctx)")
-    s.add_argument("--json", action="store_true", help="print the settings as JSON on stdout")
-    s.set_defaults(func=cmd_show)
-    s = ss.add_parser("set", help="change settings, applied and saved now: KEY VALUE, or KEY=VALUE …")
-    s.add_argument("pairs", nargs="+", metavar="KEY=VALUE",
-                   help="e.g. `n_gpu_layers=-1 n_ctx=8192` (changed together: a model loads once)")
-    s.set_defaults(func=cmd_set)
-    s = ss.add_parser("reset", help="put settings back to their defaults")
-    s.add_argument("keys", nargs="+", metavar="KEY")
-    s.set_defaults(func=cmd_reset)
+
+    def action(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        q = ss.add_parser(name, help=help_text)
+        # given after the action too; left out, it does not undo one given before it (`settings --json show`)
+        q.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON on stdout")
+        q.set_defaults(func=func)
+        return q
+
+    action("show", "every setting, or those named, with its default where it differs", cmd_show).add_argument(
+        "keys", nargs="*", metavar="KEY", help="section.name, or a name only one section has (n_ctx)")
+    action("set", "change settings, applied and saved now: KEY=VALUE …, or one KEY VALUE", cmd_set).add_argument(
+        "pairs", nargs="+", metavar="KEY=VALUE",
+        help="e.g. `n_gpu_layers=-1 n_ctx=8192` (changed together: a model loads once)")
+    action("reset", "put settings back to their defaults", cmd_reset).add_argument("keys", nargs="+", metavar="KEY")
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -61,17 +72,22 @@ def cmd_set(args: argparse.Namespace, ctx: CliContext) -> int:
     for pair in pairs:
         key, equals, text = pair.partition("=")
         if not equals:
-            raise InputError(f"{pair!r} has no value: write KEY=VALUE (e.g. n_ctx=8192), or one KEY VALUE.")
-        values[find_setting(key)] = text
-    return _apply(ctx, values)
+            raise InputError(f"{pair!r} has no value: give KEY=VALUE pairs (n_ctx=8192 top_p=0.9), or one KEY "
+                             "VALUE.")
+        key = find_setting(key)
+        if key in values and values[key] != text:
+            raise InputError(f"{key} is given twice ({values[key]!r} and {text!r}); nothing was changed.")
+        values[key] = text
+    return _apply(ctx, values, args.json)
 
 
 def cmd_reset(args: argparse.Namespace, ctx: CliContext) -> int:
     defaults = Settings()
-    return _apply(ctx, {key: str(setting_value(defaults, key)) for key in map(find_setting, args.keys)})
+    keys = [find_setting(k) for k in args.keys]
+    return _apply(ctx, {key: str(setting_value(defaults, key)) for key in keys}, args.json)
 
 
-def _apply(ctx: CliContext, values: dict[str, str]) -> int:
+def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
     """Check every value first (one refused changes nothing), then apply them together as Settings' Apply does."""
     assistant = ctx.assistant
     if "server.token" in values:
@@ -80,29 +96,39 @@ def _apply(ctx: CliContext, values: dict[str, str]) -> int:
     if "model.path" in values:
         raise InputError("The model is chosen with `hearth models use NAME`: it loads it and brings that model's "
                          "own settings.")
-    new = assistant.settings
+    before = assistant.settings
+    new = before
+    preset = values.get("model.preset", "")
+    if preset.strip().lower() in {name.lower() for name in assistant.presets}:
+        # a preset brings its values, and values given beside it go over them, in whatever order they were given
+        new = with_setting(new, "model.preset", preset)
+        for name in SAMPLING_FIELDS:
+            new = with_setting(new, f"model.{name}", str(getattr(assistant.presets[new.model.preset], name)))
     for key, text in values.items():
         new = with_setting(new, key, text)
-    draft = new.model.draft_model.strip()
-    if draft and draft != assistant.settings.model.draft_model.strip():
-        assistant.models.resolve_draft(assistant.model_path(), "draft", draft, strict=True)  # why it cannot draft
-    if all(setting_value(new, k) == setting_value(assistant.settings, k) for k in values):
-        print("Nothing to change: " + "; ".join(f"{k} is {_toml(_shown(k, setting_value(new, k)))}" for k in values))
+    notes = assistant.check_settings(new, list(values))  # refuses what cannot be used at all
+    if all(setting_value(new, k) == setting_value(before, k) for k in setting_keys()):
+        said = {k: _shown(k, setting_value(new, k)) for k in values}
+        if as_json:
+            print_json({"changed": {}, "unchanged": said, "notes": notes})
+        else:
+            print("Nothing to change: " + "; ".join(f"{k} is {_toml(v)}" for k, v in said.items()))
         return 0
-    before = assistant.settings
     applied = assistant.update_settings(new, progress=None)
-    # with what they brought along: a preset's values, the preset a value now matches ("Custom")
-    changed = [k for k in setting_keys() if setting_value(assistant.settings, k) != setting_value(before, k)]
-    for key in changed:
-        print(f"{key} = {_toml(_shown(key, setting_value(assistant.settings, key)))}")
-    # what cannot act here is said, as the window greys it with the reason
-    cannot = [(key, why) for key, why in (("model.n_gpu_layers", new.model.n_gpu_layers and assistant.gpu_missing()),
-                                          ("knowledge.rerank", new.knowledge.rerank and assistant.reranker_missing()))
-              if key in changed and why]
-    for key, why in cannot:
-        err(f"hearth: {key} is saved, but does nothing here: {why}.")
-    for problem in applied.problems:
-        err(f"hearth: {problem}")
+    unsaved = [p for p in applied.problems if p.startswith("not saved: ")]
+    if unsaved:  # applied in this process only, which ends now: nothing changed
+        raise ConfigError(unsaved[0].removeprefix("not saved: ").rstrip(".") + ".")
+    # with what they brought along: a preset's values, the preset values now match ("Custom")
+    changed = {k: _shown(k, setting_value(assistant.settings, k)) for k in setting_keys()
+               if setting_value(assistant.settings, k) != setting_value(before, k)}
+    notes += list(applied.problems)
+    if as_json:
+        print_json({"changed": changed, "notes": notes})
+    else:
+        for key, value in changed.items():
+            print(f"{key} = {_toml(value)}")
+        for note in notes:
+            err(f"hearth: {note}.")
     return 1 if applied.problems else 0
 
 

@@ -566,7 +566,11 @@ def test_a_table_streams_into_a_strip_of_its_own_between_the_text(qtbot: QtBot) 
     shown = [label.text() for label in widget.labels()]
     assert "Here is the comparison" in shown[0] and shown[1].startswith(TABLE) and "And a paragraph" in shown[2]
     assert "".join(shown) == render(WIDE_TABLE, THEME).html.replace(PART, "")
-    widget.set_text("- a list item:\n\n  | a | b |\n  |---|---|\n  | 1 | 2 |\n")  # not top level: one label
-    assert widget.parts == [] and TABLE in widget.body.text() and "<li>" in widget.body.text()
+    # a table in a list item stays in the list's text, and that text scrolls sideways with it (a wide one made the
+    # whole chat scroll sideways)
+    widget.set_text("- a list item:\n\n  | a | b |\n  |---|---|\n  | 1 | 2 |\n\nAfter.")
+    (strip,) = widget.parts
+    assert not widget.body.isVisibleTo(widget) and isinstance(strip, TableStrip)
+    assert TABLE in strip.widget().text() and "<li>" in strip.widget().text() and "After." in strip.widget().text()
     widget.set_text("| a | b |\n|---|---|\n| 1 | 2 |")  # a table first: no empty text above it
     assert not widget.body.isVisibleTo(widget) and len(widget.parts) == 1

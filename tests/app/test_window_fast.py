@@ -1681,4 +1681,28 @@ def test_a_table_wider_than_the_window_scrolls_on_its_own_and_the_text_after_it_
 
     assert not wheel(0, -120) and strip.horizontalScrollBar().value() == 0
     assert wheel(-120, 0) and strip.horizontalScrollBar().value() > 0
+    strip.horizontalScrollBar().setValue(0)  # Shift with the wheel scrolls it too (it paged the conversation)
+    assert wheel(0, -120, Qt.KeyboardModifier.ShiftModifier) and strip.horizontalScrollBar().value() > 0
+    # its columns as wide as their text asks (up to twice the strip), not squeezed to the narrowest and scrolled
+    assert strip.widget().width() > strip.widget().minimumSizeHint().width()
+    # Tab goes through the text, the table and the text after it, then the message's buttons (made before them)
+    chain, widget = [], answer.body
+    for _ in range(4):
+        widget = widget.nextInFocusChain()
+        while not widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            widget = widget.nextInFocusChain()
+        chain.append(widget)
+    assert chain == [strip.widget(), after, answer.copy_button, answer.up]
+
+    # an answer that streams a table in: the strip grows with it (it kept the height of the first row)
+    window.ctl.chat.new_chat()
+    view.add_message("user", "And as rows?")
+    streamed = view.add_message("assistant", "")
+    head = "Intro.\n\n| a | b |\n|---|---|\n"
+    for n in range(1, 9):
+        streamed.set_text(head + "".join(f"| row {i} | value {i} |\n" for i in range(n)))
+        qtbot.wait(20)
+    grown = streamed.parts[0]
+    qtbot.waitUntil(lambda: grown.height() == grown.heightForWidth(grown.width()) > 8 * grown.fontMetrics().height(),
+                    timeout=5_000)
     window.close()

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -311,6 +312,22 @@ CLOSED_PIPE = [("models", "list"), ("models", "list", "--json"), ("models", "cat
 def test_a_reader_that_goes_away_ends_the_command_quietly(args: tuple[str, ...], home: Path) -> None:
     out = hearth_into_closed_pipe(*args, home=home)
     assert (out.code, out.stderr) == (BROKEN_PIPE, "")
+
+
+@pytest.mark.parametrize("args", [("settings",), ("models", "list"), ("--version",)], ids=" ".join)
+def test_no_stdout_at_all_or_a_full_one_is_said_not_a_bug(args: tuple[str, ...], home: Path) -> None:
+    """Started with stdout closed (`hearth settings >&-`), every command ended in a traceback ("'NoneType' object
+    has no attribute 'flush'"); into a full one (`> /dev/full`), "a bug in Hearth", or nothing at all."""
+    def shell(redirect: str) -> Run:
+        command = " ".join([shlex.quote(sys.executable), "-m", "app", *map(shlex.quote, args), redirect])
+        out = subprocess.run(["bash", "-c", command], cwd=ROOT, env=_env(home), capture_output=True, text=True,
+                             timeout=300, stdin=subprocess.DEVNULL)
+        return Run(out.returncode, out.stdout, out.stderr)
+
+    closed = shell(">&-")
+    assert (closed.code, closed.stderr) == (0, "")
+    full = shell("> /dev/full")
+    assert (full.code, full.stderr) == (74, "hearth: the output could not be written: No space left on device.\n")
 
 
 def test_a_reader_that_takes_a_little_and_leaves(home: Path) -> None:

@@ -30,7 +30,7 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["model.n_ctx = 8192", "model.n_gpu_layers = -1", "knowledge.top_k = 8",
                                        "memory.enabled = false"]
-    assert "model.n_gpu_layers is saved, but does nothing here: this build of llama.cpp has no GPU support" \
+    assert "hearth: model.n_gpu_layers does nothing here: this build of llama.cpp has no GPU support." \
         in out.stderr  # as the window greys the box with the reason
     saved = load_settings(file).settings
     assert (saved.model.n_gpu_layers, saved.model.n_ctx, saved.knowledge.top_k, saved.memory.enabled) == \
@@ -50,7 +50,11 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
         (("model.path=/x.gguf",), "The model is chosen with `hearth models use NAME`"),
         (("server.token=abc",), "The API token is made by Hearth"),
         (("draft_model=gemma",), "Gemma 3 270M's vocabulary (262144 tokens) differs from SmolLM2 135M"),
-        (("n_ctx",), "'n_ctx' has no value: write KEY=VALUE"),
+        (("n_ctx",), "'n_ctx' has no value: give KEY=VALUE pairs"),
+        (("n_ctx=2048", "model.n_ctx=4096"), "model.n_ctx is given twice ('2048' and '4096')"),
+        (("seed=12345678901234567",), "model.seed = 12345678901234567 is outside -1 to 2147483647"),
+        (("server.host=not a host!",), "server.host = 'not a host!' is not an address"),
+        (("knowledge.embedder=/tmp",), "The embedder '/tmp' is not a local sentence-transformers folder"),
     ]:
         refused = hearth("settings", "set", *args, home=hearth_home)
         assert refused.returncode != 0 and said in refused.stderr and not refused.stdout, (args, refused.stderr)
@@ -63,11 +67,27 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
         'model.preset = "Greedy"', "model.temperature = 0.0"]
     assert hearth("settings", "set", "temperature=0.3", home=hearth_home).stdout.splitlines() == [
         'model.preset = "Custom"', "model.temperature = 0.3"]
-    reset = hearth("settings", "reset", "n-ctx", "memory.enabled", home=hearth_home)
-    assert reset.stdout == "model.n_ctx = 4096\nmemory.enabled = true\n", reset.stderr
+    # a preset given with a value of its own: the preset's values, that value over them, named "Custom"
+    assert hearth("settings", "set", "preset=creative", home=hearth_home).returncode == 0
+    both = hearth("settings", "set", "temperature=0.5", "preset=greedy", home=hearth_home)
+    assert both.stdout.splitlines()[:2] == ['model.preset = "Custom"', "model.temperature = 0.5"], both.stdout
+    model = load_settings(file).settings.model
+    assert (model.preset, model.temperature, model.repeat_penalty) == ("Custom", 0.5, 1.0)  # Greedy's penalty
+    # what a value does otherwise than it reads is said as it is saved
+    said = hearth("settings", "set", "n_ctx=1", home=hearth_home)
+    assert said.stderr == "hearth: a context of 1 is loaded as 256 (llama.cpp allocates it in steps of 256 tokens).\n"
+    said = hearth("settings", "set", "n_ctx=100000", "speculative=self", "--json", home=hearth_home)
+    data = json.loads(said.stdout)
+    assert data["changed"] == {"model.n_ctx": 100000, "model.speculative": "self"} and len(data["notes"]) == 2
+    assert data["notes"][0].startswith("a context of 100000 is more than SmolLM2 135M Instruct was trained for")
+    assert data["notes"][1].startswith("speculative decoding (self) has no draft model: No self-draft for SmolLM2")
+    assert json.loads(hearth("settings", "--json", "show", "n_ctx", home=hearth_home).stdout)["settings"] == \
+        {"model.n_ctx": 100000}  # --json before the action counts too
+    reset = hearth("settings", "reset", "n-ctx", "memory.enabled", "speculative", home=hearth_home)
+    assert reset.stdout == 'model.n_ctx = 4096\nmodel.speculative = "auto"\nmemory.enabled = true\n', reset.stderr
     data = json.loads(hearth("settings", "show", "--json", "n_ctx", "model.temperature", "token",
                              home=hearth_home).stdout)
-    assert data["settings"] == {"model.n_ctx": 4096, "model.temperature": 0.3, "server.token": "(set)"}
+    assert data["settings"] == {"model.n_ctx": 4096, "model.temperature": 0.5, "server.token": "(set)"}
     assert data["defaults"]["model.temperature"] == 0.7
 
 
@@ -89,3 +109,14 @@ def test_a_setting_set_from_the_cli_and_sampling_options_change_the_next_answer(
     assert short["stats"]["completion_tokens"] == 4 and greedy["answer"].startswith(short["answer"].strip())
     assert hearth("ask", "--min-p", "2", "x", home=hearth_home).stderr.startswith(
         "hearth: argument --min-p: expected a number from 0.0 to 1.0, not '2'")
+
+
+def test_a_setting_that_cannot_be_saved_is_not_said_as_set(hearth_home: Path) -> None:
+    """A settings file that is not TOML (a hand edit half done): `set` printed "model.n_ctx = 2048" as if it was
+    saved, then "not saved: Hearth did not save…"."""
+    file = get_paths().settings_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text("[model\n")
+    out = hearth("settings", "set", "n_ctx=2048", home=hearth_home)
+    assert out.returncode == 1 and out.stdout == "" and file.read_text() == "[model\n"
+    assert out.stderr.splitlines()[-1].startswith("hearth: Hearth did not save the settings: ")
