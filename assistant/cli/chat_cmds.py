@@ -140,7 +140,23 @@ class _Call:
                    args.system,
                    args.max_tokens, tuple(args.collection), not args.no_memory, args.draft_model)
         call.sampling(assistant)  # an unknown preset or mode is said now, before the model loads
+        ctx.kept = call.kept()
         return call
+
+    def kept(self) -> dict[str, str]:
+        """The settings this call's options keep, as a change of the settings file names them ("max tokens"),
+        with the option: a change of one does not reach this chat, and was said as if it did."""
+        preset, speculative = self.choices
+        options = [*((name, value) for name, value in self.overrides), ("max_tokens", self.max_tokens),
+                   ("speculative", speculative), ("draft_model", self.draft_model)]
+        kept = {name.replace("_", " "): f"--{name.replace('_', '-')} {value}" for name, value in options
+                if value is not None}
+        if self.system_prompt is not None:
+            kept["system prompt"] = "its --system"
+        if preset is not None:  # the preset's values, where no option of their own is given
+            kept |= {name: f"--preset {preset}" for name in ("preset", "temperature", "top k", "top p", "min p",
+                                                             "repeat penalty") if name not in kept}
+        return kept
 
     def sampling(self, assistant: Any) -> Any:
         """The sampling for a turn now: the settings' as they are, with this call's choices over them."""

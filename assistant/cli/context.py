@@ -22,7 +22,10 @@ class CliContext:
     def __init__(self) -> None:
         self._assistant: Assistant | None = None
         self._learned: list[str] = []  # facts memory learning stored, not said yet (see say_heard)
-        self._changed: list[str] = []  # what changes of the settings file did, not said yet
+        self._changed: list[tuple[str, ...]] = []  # what changes of the settings file did, not said yet
+        #: a setting's name as a change says it ("max tokens") -> the option of this command that keeps it
+        #: (``hearth chat --max-tokens 8``), said beside a change of it that does not reach this command
+        self.kept: dict[str, str] = {}
 
     @property
     def assistant(self) -> Assistant:
@@ -46,7 +49,7 @@ class CliContext:
         if isinstance(event, MemoriesLearned):
             self._learned += event.facts
         elif isinstance(event, SettingsReloaded) and event.changes:
-            self._changed.append("; ".join(event.changes))
+            self._changed.append(tuple(event.changes))
 
     def say_heard(self) -> None:
         """Say what the core's background work did since the last time: what memory learning stored ("(remembered:
@@ -55,8 +58,10 @@ class CliContext:
         ``hearth chat`` says it above its next prompt, ``hearth serve`` as it comes, every command as it ends."""
         changed, self._changed = self._changed, []
         learned, self._learned = self._learned, []
-        for change in changed:
-            err(f"hearth: the settings file changed: {change}")
+        for changes in changed:
+            said = [f"{change} (this chat keeps {option})" if (option := self.kept.get(change.split(":")[0]))
+                    else change for change in changes]
+            err(f"hearth: the settings file changed: {'; '.join(said)}")
         for fact in learned:
             err(f"(remembered: {fact})")
 

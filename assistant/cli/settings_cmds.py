@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     action("set", "change settings, applied and saved now: KEY=VALUE …, or one KEY VALUE", cmd_set).add_argument(
         "pairs", nargs="+", metavar="KEY=VALUE",
         help="e.g. `n_gpu_layers=-1 n_ctx=8192` (changed together: a model loads once)")
-    action("reset", "put settings back to their defaults", cmd_reset).add_argument("keys", nargs="+", metavar="KEY")
+    action("reset", "put settings back to their defaults", cmd_reset).add_argument(
+        "keys", nargs="+", metavar="KEY", help="a setting, or a whole section (model, knowledge, memory, appearance, "
+                                               "server, remote)")
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -82,9 +84,15 @@ def cmd_set(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, ctx: CliContext) -> int:
-    defaults = Settings()
-    keys = [find_setting(k) for k in args.keys]
-    return _apply(ctx, {key: str(setting_value(defaults, key)) for key in keys}, args.json)
+    """Keys, or whole sections (``reset model``: all of the model's values but the model itself; ``reset server``:
+    all but the token, Hearth's to make)."""
+    defaults, keys = Settings(), []
+    sections = {key.split(".")[0] for key in setting_keys()}
+    for name in args.keys:
+        section = name.strip().lower()
+        keys += [k for k in setting_keys() if k.startswith(f"{section}.") and k not in ("model.path", "server.token")] \
+            if section in sections else [find_setting(name)]
+    return _apply(ctx, {key: str(setting_value(defaults, key)) for key in dict.fromkeys(keys)}, args.json)
 
 
 def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
@@ -111,6 +119,8 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
         said = {k: _shown(k, setting_value(new, k)) for k in values}
         if as_json:
             print_json({"changed": {}, "unchanged": said, "notes": notes})
+        elif len(said) > 3:  # a section reset
+            print(f"Nothing to change: the {len(said)} settings already hold those values.")
         else:
             print("Nothing to change: " + "; ".join(f"{k} is {_toml(v)}" for k, v in said.items()))
         return 0

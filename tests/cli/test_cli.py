@@ -532,6 +532,13 @@ def test_chat_says_what_a_change_of_the_settings_file_did_before_the_answer_it_c
     terminal.until(b"hearth: the settings file changed: preset: Custom; temperature: 1.3")
     terminal.until(b"you> ", 2)
     assert terminal.screen.index(b"the settings file changed") < terminal.screen.index(b"hearth> "), terminal.screen
+    # a setting this chat's own option keeps is said so (it read as if the chat now used it)
+    settings.model.max_tokens, settings.model.top_p = 50, 0.5
+    save_settings(settings, settings_file)
+    time.sleep(2)
+    terminal.type(b"Hello again.\r")
+    terminal.until(b"changed: max tokens: 50 (this chat keeps --max-tokens 4); top p: 0.5")
+    terminal.until(b"you> ", 3)
     terminal.type(b"/quit\r")
     assert terminal.close() == 0
 

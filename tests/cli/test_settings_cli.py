@@ -85,6 +85,9 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
         {"model.n_ctx": 100000}  # --json before the action counts too
     reset = hearth("settings", "reset", "n-ctx", "memory.enabled", "speculative", home=hearth_home)
     assert reset.stdout == 'model.n_ctx = 4096\nmodel.speculative = "auto"\nmemory.enabled = true\n', reset.stderr
+    # a whole section: all but the model itself (and the server's token, Hearth's to make)
+    section = hearth("settings", "reset", "server", home=hearth_home)
+    assert section.returncode == 0 and section.stdout.startswith("Nothing to change: the 5 settings")
     data = json.loads(hearth("settings", "show", "--json", "n_ctx", "model.temperature", "token",
                              home=hearth_home).stdout)
     assert data["settings"] == {"model.n_ctx": 4096, "model.temperature": 0.5, "server.token": "(set)"}
