@@ -633,9 +633,8 @@ class Assistant:
         if "model.n_ctx" in keys and m.n_ctx and not self.remote_llm_answers:
             info = model_info(self.model_path())
             used = info.context_for(m.n_ctx)
-            if capped := info.context_capped(m.n_ctx):
-                notes.append(f"{capped}: set the context to {info.context_length} or less, or to 0 for the model's "
-                             "maximum")
+            if advice := info.context_advice(m.n_ctx):
+                notes.append(advice)
             elif used != m.n_ctx:
                 notes.append(f"a context of {m.n_ctx} is loaded as {used} (llama.cpp allocates it in steps of "
                              f"{CONTEXT_STEP} tokens)")
@@ -657,11 +656,11 @@ class Assistant:
         """Why answers by ``info``'s model get less context than the setting ``n_ctx`` asks, with what to set;
         said once a process for each model and setting (Settings says it on Apply, a turn at its first answer):
         `hearth ask` with a context of 100000 said nothing while answers had 8192."""
-        capped = info.context_capped(n_ctx)
-        if capped is None or (info.path, n_ctx) in self._capped_said:
+        advice = info.context_advice(n_ctx)
+        if advice is None or (info.path, n_ctx) in self._capped_said:
             return None
         self._capped_said.add((info.path, n_ctx))
-        return f"{capped}: set the context to {info.context_length} or less, or to 0 for the model's maximum"
+        return advice
 
     def sampling(self, preset: str | None = None, speculative: str | None = None, model: str | Path | None = None,
                  **overrides: Any) -> SamplingParams:

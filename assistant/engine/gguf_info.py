@@ -89,6 +89,12 @@ class ModelInfo:
         return f"a context of {n_ctx} is more than {self.name} was trained for, so answers get {used}" \
             if used < n_ctx else None
 
+    def context_advice(self, n_ctx: int) -> str | None:
+        """:meth:`context_capped` with what to set instead, as Apply, a turn and ``hearth settings set`` say it."""
+        capped = self.context_capped(n_ctx)
+        return f"{capped}: set the context to {self.context_length} or less, or to 0 for the model's maximum" \
+            if capped else None
+
     def kv_cache_bytes(self, n_ctx: int, bytes_per_value: float = 2) -> int:
         """K and V for every layer at ``n_ctx`` (f16 cache by default)."""
         return int(2 * self.n_layer * n_ctx * self.n_head_kv * self.head_dim * bytes_per_value)
