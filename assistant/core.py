@@ -239,6 +239,7 @@ class Assistant:
         self._model_lock = threading.RLock()  # one model load at a time
         self._conversation_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
         self._capped_said: set[tuple[str, int]] = set()  # see _capped_once
+        self._for_call: Path | None = None  # the last model loaded for a call (``ensure_model(model=…)``)
         self._counting: tuple[Any, Any] | None = None  # the embedder's tokenizer and its uncut copy
         self.scheduler = Scheduler(Hooks(learner=self._learner, engine_ready=lambda: self.engine.loaded,
                                          sync=lambda name, cancel: self.knowledge.sync(name, cancel),
@@ -566,9 +567,12 @@ class Assistant:
         reload_fields = self._reload_fields(new.model, old.model, target)
         if new.model.n_ctx != old.model.n_ctx and "n_ctx" not in reload_fields:
             changes.append(f"{local.info.context_said(new.model.n_ctx)}, the same as before (no reload)")
+        # a model loaded for a chat of its own (`hearth chat -m gemma`) keeps its settings: a change of the configured
+        # model's context loaded that one in its place, and the chat's next answer loaded its own again, uncached
+        for_call = current == self._for_call and current != target
         if self._remote_engine is not None:
             info = self._remote_llm_applied(bool(llm_moved), target, current, changes, problems)
-        elif switching or (reload_fields and local.loaded) or llm_moved:
+        elif switching or (reload_fields and local.loaded and not for_call) or llm_moved:
             try:
                 if target != current:
                     info = self.use_model(target, progress, cancel, edits)
@@ -609,21 +613,26 @@ class Assistant:
                 changes.append("no draft model")
         return SettingsApplied(tuple(changes), info, tuple(problems))
 
-    def check_settings(self, new: Settings, keys: Sequence[str]) -> list[str]:
+    def check_settings(self, new: Settings, keys: Sequence[str]) -> tuple[Settings, list[str]]:
         """For a front end that sets settings without the window's boxes (``hearth settings set``): refuse what
         the settings ``keys`` (``section.name``) of ``new`` name that cannot be used at all, with the reason (a
         draft model that cannot draft for the model, an embedder folder that is none); and say what the others
         will do otherwise than they read, as the window greys a box with its reason or Apply says it. Accepted
         without a word, a context of 1 loaded as 256, speculative decoding "self" with no self-draft decoded
-        plainly, and an embedder that is none failed every later index."""
+        plainly, and an embedder that is none failed every later index. Returns ``new`` with a draft model named
+        by its file (the part of a name typed, "SmolLM2", matched two models once a second one was added, and
+        drafting stopped without a word) and what to say."""
         from assistant.engine.gguf_info import CONTEXT_STEP
         from assistant.knowledge.embedder import embedder_path
         from assistant.models.drafts import model_info
         from assistant.server.runner import LOOPBACK
 
-        m, notes = new.model, []
-        if "model.draft_model" in keys and m.draft_model.strip():
-            self.models.resolve_draft(self.model_path(), "draft", m.draft_model, strict=True)
+        notes: list[str] = []
+        if "model.draft_model" in keys and new.model.draft_model.strip():
+            new = copy.deepcopy(new)
+            new.model.draft_model = str(self.models.resolve_draft(self.model_path(), "draft", new.model.draft_model,
+                                                                  strict=True))
+        m = new.model
         if "knowledge.embedder" in keys:
             embedder_path(new.knowledge)
         if "model.n_gpu_layers" in keys and m.n_gpu_layers and self.gpu_missing():
@@ -650,7 +659,7 @@ class Assistant:
         if "memory.user_id" in keys and new.memory.user_id != self.settings.memory.user_id:
             notes.append(f"memory is kept per user id: what {self.settings.memory.user_id!r} has stays, and "
                          "comes back with that id")
-        return notes
+        return new, notes
 
     def _capped_once(self, info: ModelInfo, n_ctx: int) -> str | None:
         """Why answers by ``info``'s model get less context than the setting ``n_ctx`` asks, with what to set;
@@ -808,7 +817,9 @@ class Assistant:
             return self.engine.info
         path = real_path(model)
         if not self.engine.loaded or real_path(self.engine.info.path) != path:
-            return self._load(path, self.load_settings(path), progress, cancel)
+            info = self._load(path, self.load_settings(path), progress, cancel)
+            self._for_call = path
+            return info
         return self.engine.info
 
     def ensure_draft(self, mode: str | None = None, draft_model: str | None = None,

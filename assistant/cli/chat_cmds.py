@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from assistant.cli.context import (
     print_json,
     seed_arg,
 )
+from assistant.config import ModelSettings
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
 from assistant.events import (
     Done,
@@ -114,6 +115,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: the sampling options of ``ask``/``chat`` put over the settings for the call (``SamplingParams`` fields)
 _OVERRIDES = ("temperature", "seed", "top_k", "top_p", "min_p", "repeat_penalty")
+#: a model's own settings (its profile: all but the machine's threads and batch) as a change of the file names them
+_PROFILE_WORDS = tuple(f.name.replace("_", " ") for f in fields(ModelSettings)
+                       if f.name not in ("path", "n_threads", "n_batch"))
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ class _Call:
         if preset is not None:  # the preset's values, where no option of their own is given
             kept |= {name: f"--preset {preset}" for name in ("preset", "temperature", "top k", "top p", "min p",
                                                              "repeat penalty") if name not in kept}
+        if self.model is not None:  # its model answers with that model's own settings, not the configured one's
+            kept |= {name: "its -m model's own" for name in _PROFILE_WORDS if name not in kept}
         return kept
 
     def sampling(self, assistant: Any) -> Any:

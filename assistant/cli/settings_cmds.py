@@ -114,15 +114,18 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
             new = with_setting(new, f"model.{name}", str(getattr(assistant.presets[new.model.preset], name)))
     for key, text in values.items():
         new = with_setting(new, key, text)
-    notes = assistant.check_settings(new, list(values))  # refuses what cannot be used at all
+    new, notes = assistant.check_settings(new, list(values))  # refuses what cannot be used at all
     if all(setting_value(new, k) == setting_value(before, k) for k in setting_keys()):
         said = {k: _shown(k, setting_value(new, k)) for k in values}
         if as_json:
             print_json({"changed": {}, "unchanged": said, "notes": notes})
-        elif len(said) > 3:  # a section reset
+            return 0
+        if len(said) > 3:  # a section reset
             print(f"Nothing to change: the {len(said)} settings already hold those values.")
         else:
             print("Nothing to change: " + "; ".join(f"{k} is {_toml(v)}" for k, v in said.items()))
+        for note in notes:  # said again: the value still does not act here
+            err(f"hearth: {note}.")
         return 0
     applied = assistant.update_settings(new, progress=None)
     unsaved = [p for p in applied.problems if p.startswith("not saved: ")]

@@ -205,7 +205,8 @@ class MemoryService:
         of 36 characters; "There is no memory with id 1162eb81" answered the first 8, as git takes them)."""
         found = _by_start(typed, {m.id for m in self.list(include_superseded=True)}, "memories")
         if found is None:
-            raise MemoryNotFoundError(f"There is no memory with id {typed}.")
+            short = " (name one by its id, at least its first 4 characters)" if len(typed) < 4 else ""
+            raise MemoryNotFoundError(f"There is no memory with id {typed}{short}.")
         return found
 
     def search(self, text: str, k: int = 5, min_cosine: float = -1.0) -> builtins.list[MemoryItem]:

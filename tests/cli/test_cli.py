@@ -543,6 +543,30 @@ def test_chat_says_what_a_change_of_the_settings_file_did_before_the_answer_it_c
     assert terminal.close() == 0
 
 
+def test_a_chat_with_its_own_model_keeps_it_when_the_configured_models_settings_change(hearth_home: Path) -> None:
+    """`hearth chat -m gemma` while another terminal set the configured model's context: the chat loaded that
+    model in Gemma's place (said "loaded SmolLM2 135M Instruct with context 512"), then Gemma again for the next
+    answer, its cache lost; and a change of the configured model's answer length was said as if Gemma used it."""
+    for step in (("models", "use", "gemma"), ("settings", "set", "max_tokens=6"), ("models", "use", "smollm2")):
+        assert hearth(*step, home=hearth_home).returncode == 0
+    terminal = _Terminal("chat", "-m", "gemma", "--no-memory", home=hearth_home)
+    terminal.until(b"you> ")
+    terminal.type(b"Hello.\r")
+    terminal.until(b"you> ", 2)
+    assert hearth("settings", "set", "n_ctx=512", "max_tokens=5", home=hearth_home).returncode == 0
+    time.sleep(2)  # the file's watcher waits half a second for the writes to settle
+    terminal.type(b"Hello again.\r")
+    terminal.until(b"you> ", 3)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+    screen = terminal.screen.decode(errors="replace")
+    assert "max tokens: 5 (this chat keeps its -m model's own)" in screen and "loaded SmolLM2" not in screen, screen
+    answers = [m for m in json.loads(hearth("history", "export", "last", "--format", "json", home=hearth_home).stdout)
+               ["messages"] if m["role"] == "assistant"]
+    assert [a["stats"]["model"] for a in answers] == ["Gemma 3 270M"] * 2
+    assert answers[1]["stats"]["reused_tokens"] > 0  # its cache kept: the follow-up reused the first turn
+
+
 def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
     """Deleted by another window or command, every later message failed ("Conversation … was not found") and
     was lost until the user happened to type /new."""

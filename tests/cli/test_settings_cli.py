@@ -123,3 +123,15 @@ def test_a_setting_that_cannot_be_saved_is_not_said_as_set(hearth_home: Path) ->
     out = hearth("settings", "set", "n_ctx=2048", home=hearth_home)
     assert out.returncode == 1 and out.stdout == "" and file.read_text() == "[model\n"
     assert out.stderr.splitlines()[-1].startswith("hearth: Hearth did not save the settings: ")
+
+
+def test_a_draft_model_is_saved_as_the_file_its_name_matched(hearth_home: Path, smollm2_q8_path: Path) -> None:
+    """`set draft_model=SmolLM2` saved the part of a name typed; once a second SmolLM2 was added it matched two
+    models, and drafting stopped with a warning at each answer."""
+    from assistant.paths import BUNDLED_CHAT_MODEL
+
+    for step in (("models", "add", str(smollm2_q8_path)), ("models", "use", str(smollm2_q8_path))):
+        assert hearth(*step, home=hearth_home).returncode == 0
+    out = hearth("settings", "set", "speculative=draft", "draft_model=Instruct.Q4_1", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert load_settings(get_paths().settings_file).settings.model.draft_model == str(BUNDLED_CHAT_MODEL.resolve())
