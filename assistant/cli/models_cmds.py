@@ -233,7 +233,8 @@ def cmd_draft(args: argparse.Namespace, ctx: CliContext) -> int:
     name = models.inspect(target).name
     err(f"{'Made' if made else 'Already made'}: a {size / 1e6:.1f} MB self-draft of {name}"
         f"{f' in {time.time() - started:.1f} s' if made else ''}. It drafts when the speculative mode is "
-        "self or auto.")
+        "self, and in auto mode when neither a draft model set nor a smaller model with the same vocabulary can "
+        "draft (`hearth models drafts` says which drafts).")
     print(path)
     return 0
 

@@ -275,6 +275,10 @@ def test_cli_models_draft_and_drafts(hearth_home: Path, smollm2_f16_path: Path, 
     running.unlink()
     assert path.is_file() and re.fullmatch(r"SmolLM2-135M-Instruct-F16\.[0-9a-f]{8}\.self-Q4_0\.gguf", path.name)
     assert "MB (" in made.stderr and "Made: a 91.7 MB self-draft of SmolLM2 135M Instruct" in made.stderr
+    # when it drafts, as `hearth models drafts` says it (auto mode prefers a smaller sibling: "self or auto" read
+    # as if auto always drafted with it)
+    assert "when the speculative mode is self, and in auto mode when neither a draft model set nor a smaller " \
+        "model" in " ".join(made.stderr.split())
 
     again = _hearth("models", "draft", str(smollm2_f16_path), "--json", home=hearth_home)
     assert again.returncode == 0 and json.loads(again.stdout) == {
