@@ -245,13 +245,11 @@ class TableStrip(QScrollArea):
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
         self.viewport().setAutoFillBackground(False)
-        self._whole_table = True
 
     def set_text(self, text: str) -> None:
         """New text (an answer streaming): the message's layout asks the strip's height again (it kept the height
         of the table's first row, the rest cut off until the window was resized)."""
         self.widget().setText(text)
-        self._whole_table = text.startswith(TABLE)
         self._fit(self.viewport().width())
         self.updateGeometry()
 
@@ -262,7 +260,7 @@ class TableStrip(QScrollArea):
         wraps at the table's narrowest: its lines would run as long as the text, out of sight."""
         label = self.widget()
         narrowest = label.minimumSizeHint().width()
-        if narrowest <= width or not self._whole_table:
+        if narrowest <= width or not label.text().startswith(TABLE):
             return max(width, narrowest)
         return max(narrowest, min(label.ideal_width(), 2 * width))
 

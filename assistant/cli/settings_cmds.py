@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import tomli_w
+
 from assistant.cli.context import CliContext, err, print_json
 from assistant.config import (
     SAMPLING_FIELDS,
@@ -152,9 +154,5 @@ def _shown(key: str, value: Any) -> Any:
 
 
 def _toml(value: Any) -> str:
-    """A value as the settings file writes it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return str(value)
+    """A value as the settings file writes it (by the writer that writes the file)."""
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").rstrip("\n")
