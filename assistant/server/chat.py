@@ -95,14 +95,18 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     if refused := offered + forced:
         raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
     _refuse_tool_history(body.messages)
+    # before the empty-text check: a message of one image was said to be "empty"
+    for i, m in enumerate(body.messages):
+        for j, part in enumerate(m.content if isinstance(m.content, list) else ()):
+            if part.type != "text":
+                raise APIError(400, f"Only text content is supported: messages.{i}.content.{j} is of type "
+                                    f"{part.type!r} (Hearth's models read text, not images or audio).",
+                               param=f"messages.{i}.content.{j}.type")
     last = len(body.messages) - 1
     if last >= 0 and body.messages[last].role == "user" and not body.messages[last].text().strip():
         # the core's words were the window's ("The question is empty: type something to ask."), naming no field
         raise APIError(400, f"messages.{last}.content is empty: Hearth answers the last user message, and it "
                             "needs text.", param=f"messages.{last}.content")
-    for m in body.messages:
-        if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
-            raise APIError(400, "Only text content is supported (no images or audio).", param="messages")
     sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
     _refuse_other_outputs(body)  # after sampling_of: a request asking for logprobs is told of that field first
     try:

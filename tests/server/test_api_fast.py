@@ -661,3 +661,18 @@ def test_logprobs_and_other_outputs_are_refused_not_ignored(assistant: Assistant
     with pytest.raises(openai.BadRequestError) as refused:  # /v1/completions: a number of them, 0 included
         client.completions.create(model="hearth", prompt="Hi", logprobs=0)
     assert refused.value.body["param"] == "logprobs"
+
+
+def test_an_image_in_a_message_is_refused_as_an_image(assistant: Assistant, client: openai.OpenAI) -> None:
+    """Hearth's models read text: a question of one image was refused as "empty", which it was not, and an image
+    beside text is named by its place."""
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    answered = len(assistant.engine.prompts)
+    for content, param in (([image], "messages.0.content.0.type"),
+                           ([{"type": "text", "text": "What is this?"}, image], "messages.0.content.1.type")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="hearth", messages=[{"role": "user", "content": content}])
+        error = refused.value.body
+        assert error["param"] == param and "'image_url'" in error["message"], error
+        assert "empty" not in error["message"], error
+    assert len(assistant.engine.prompts) == answered  # nothing was answered
