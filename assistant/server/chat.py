@@ -82,6 +82,14 @@ def _refuse_other_outputs(body: ChatCompletionRequest) -> None:
     if body.audio is not None:
         raise APIError(400, "Hearth answers with text only: audio output is not supported; leave audio out.",
                        param="audio")
+    if body.web_search_options is not None:
+        raise APIError(400, "Web search is not supported: Hearth answers offline, from the model and the "
+                            "collections named in `collections`. Leave web_search_options out.",
+                       param="web_search_options")
+    limits = {body.max_tokens, body.max_completion_tokens} - {None}
+    if len(limits) > 1:  # one of them was used, unsaid: the larger could answer past the limit the client keeps
+        raise APIError(400, f"max_tokens ({body.max_tokens}) and max_completion_tokens ({body.max_completion_tokens})"
+                            " differ: send one of them (max_tokens is the older name).", param="max_tokens")
 
 
 @router.post("/v1/chat/completions")

@@ -134,6 +134,7 @@ class ChatCompletionRequest(_Generation):
     top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
     modalities: list[str] | None = None
     audio: dict[str, Any] | None = None
+    web_search_options: dict[str, Any] | None = None  # refused: Hearth is offline (it was answered without a search)
     # Hearth's extensions
     collections: list[str] = Field(default_factory=list)
     use_memory: StrictBool = False

@@ -640,7 +640,7 @@ def test_tool_calls_in_the_history_are_refused_not_dropped(assistant: Assistant,
 def test_logprobs_and_other_outputs_are_refused_not_ignored(assistant: Assistant, client: openai.OpenAI) -> None:
     """Hearth has no log-probabilities and answers in text only: `top_logprobs` without `logprobs`, `modalities`
     with audio and `audio` were accepted and answered without what they asked for (`logprobs` itself was
-    refused)."""
+    refused); so were `web_search_options` (no search) and two different length limits (one used, unsaid)."""
     hi = [{"role": "user", "content": "Hi"}]
     answered = len(assistant.engine.prompts)
     for asked, param, said in (
@@ -650,13 +650,17 @@ def test_logprobs_and_other_outputs_are_refused_not_ignored(assistant: Assistant
             ({"modalities": ["text", "audio"]}, "modalities",
              'Hearth answers with text only: modalities must be ["text"] (it was ["text", "audio"]).'),
             ({"modalities": []}, "modalities", 'modalities must be ["text"] (it was []).'),
-            ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "audio output is not supported")):
+            ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "audio output is not supported"),
+            ({"web_search_options": {}}, "web_search_options", "Web search is not supported: Hearth answers offline"),
+            ({"max_tokens": 2, "max_completion_tokens": 6}, "max_tokens",
+             "max_tokens (2) and max_completion_tokens (6) differ: send one of them")):
         with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(model="hearth", messages=hi, **asked)
         error = refused.value.body
         assert refused.value.status_code == 400 and error["param"] == param and said in error["message"], error
     assert len(assistant.engine.prompts) == answered  # nothing was answered
-    for plain in ({"logprobs": False, "top_logprobs": 0}, {"modalities": ["text"]}):
+    for plain in ({"logprobs": False, "top_logprobs": 0}, {"modalities": ["text"]},
+                  {"max_tokens": 4, "max_completion_tokens": 4}):
         assert client.chat.completions.create(model="hearth", messages=hi, **plain).choices[0].message.content
     with pytest.raises(openai.BadRequestError) as refused:  # /v1/completions: a number of them, 0 included
         client.completions.create(model="hearth", prompt="Hi", logprobs=0)
