@@ -43,6 +43,8 @@ class ServerStatus:
     port: int = 0
     parallel: int = 0
     error: str = ""
+    #: answers being generated for clients now (the window shows it: an Apply then cuts them)
+    answering: int = 0
 
     @property
     def base_url(self) -> str:
@@ -160,7 +162,7 @@ class ServerHandle:
     def status(self) -> ServerStatus:
         running = self.running
         return ServerStatus(running, self.url if running else "", self.host, self.port,
-                            self.assistant.parallel_requests, self.error)
+                            self.assistant.parallel_requests, self.error, len(self.app.state.active))
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the server stops (True) or ``timeout_s`` passes (False)."""

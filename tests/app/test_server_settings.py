@@ -8,6 +8,7 @@ each window opens in well under a second and the server answers ``/health`` with
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -201,6 +202,39 @@ def test_switching_the_server_on_and_off_in_settings(qtbot: QtBot, open_fake_win
     qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=20_000)
     assert health(url) is None and not window.assistant.server_status().running
     assert load_settings(get_paths().settings_file).settings.server.enabled is False
+
+
+def test_the_indicator_says_while_the_server_answers_other_programs(qtbot: QtBot, open_fake_window) -> None:
+    """Requests from other programs were not shown: the indicator said the URL alone while three of them were
+    answered, and Settings → Server gave no hint that an Apply would cut them short."""
+    port = free_port()
+    settings = Settings()
+    settings.server.enabled, settings.server.port, settings.server.token = True, port, "t" * 32
+    window = open_fake_window(settings)
+    url, indicator = f"http://127.0.0.1:{port}", window.status.server
+    qtbot.waitUntil(lambda: indicator.text() == f"API: {url}", timeout=20_000)
+    window.assistant.engine.token_delay_s = 0.05  # an answer of a few seconds
+    done = threading.Event()
+
+    def ask() -> None:
+        with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=30,
+                          headers={"Authorization": f"Bearer {'t' * 32}"},
+                          json={"model": "hearth", "stream": True,
+                                "messages": [{"role": "user", "content": " ".join(["word"] * 60)}]}) as r:
+            for _ in r.iter_lines():
+                pass
+        done.set()
+
+    threading.Thread(target=ask, daemon=True).start()
+    qtbot.waitUntil(lambda: indicator.text() == f"API: {url} · answering 1 request", timeout=10_000)
+    assert "Now answering 1 request (stopping or restarting the server cuts them short)." in indicator.toolTip()
+    dialog = open_server_page(window)
+    assert "Now answering 1 request: applying a change to the server cuts them short." in \
+        dialog.server_page.status.text()
+    qtbot.waitUntil(done.is_set, timeout=20_000)
+    qtbot.waitUntil(lambda: indicator.text() == f"API: {url}", timeout=5_000)
+    assert dialog.server_page.status.text() == f"Running at {url} (4 in parallel)."
+    dialog.reject()
 
 
 def test_a_busy_port_at_start_shows_in_the_indicator(qtbot: QtBot, open_fake_window) -> None:
