@@ -214,6 +214,13 @@ def context_cut(dropped: int, n_ctx: int, none_kept: bool = False) -> str:
             f"{WHERE_CTX} to keep them.")
 
 
+def context_full(tokens: int, n_ctx: int) -> str:
+    """What the user is told of an answer the context had no more room for, as it ends and under it when the chat
+    is opened again (it was the bare "context_full" in the terminal's stats line, and the answer ended mid-word)."""
+    return (f"The answer stopped at {counted(tokens, 'token')}: the {n_ctx}-token context is full. Raise the "
+            f"context length {WHERE_CTX}, or go on in a new chat.")
+
+
 def short_title(text: str, limit: int = 60) -> str:
     """A chat's title on one line of at most ``limit`` characters: a new chat's, made from its first question,
     and any title as a list shows it (a long one the user gave filled eight lines of the window's sidebar)."""

@@ -25,7 +25,18 @@ from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.workers import Job, Workers
 from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
-from assistant.events import Done, Failed, MemoriesUsed, Notice, Saved, Sources, Token, context_cut, counted
+from assistant.events import (
+    Done,
+    Failed,
+    MemoriesUsed,
+    Notice,
+    Saved,
+    Sources,
+    Token,
+    context_cut,
+    context_full,
+    counted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +237,8 @@ class ChatController(QObject):
             stats = message.stats or {}
             if stats.get("dropped_turns"):  # said as it streamed, and gone when the chat was opened again
                 widget.add_notice(context_cut(stats["dropped_turns"], stats.get("context_size") or 0))
+            if stats.get("stop_reason") == "context_full":
+                widget.add_notice(context_full(stats.get("completion_tokens") or 0, stats.get("context_size") or 0))
             if message.partial:
                 error = stats.get("error")
                 widget.add_notice(f"This answer failed: {error}" if error else "This answer was interrupted.")

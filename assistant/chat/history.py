@@ -930,10 +930,13 @@ class History:
         parts = [f"# {conversation.title}", f"_{meta}_"]
         for message in messages:
             header = f"## {message.role.capitalize()}"
+            cut = _CUT.get((message.stats or {}).get("stop_reason", ""))
             if message.partial:
                 header += " (interrupted)"
+            elif cut:
+                header += f" (cut off: {cut})"
             parts.append(header)
-            parts.append(message.content.strip() or "_(empty)_")
+            parts.append(closed_code(message.content.strip()) or "_(empty)_")
             if sources := _cited_sources(message.sources):
                 parts.append("**Sources**\n\n" + "\n".join(sources))
         return "\n\n".join(parts) + "\n"
@@ -963,6 +966,28 @@ class History:
             **asdict(conversation),
             "messages": [asdict(m) for m in messages],
         }
+
+
+#: What an export says of an answer that did not end by itself (one stopped or cut by a crash is "interrupted").
+_CUT = {"length": "the answer length limit", "context_full": "the context was full"}
+
+
+def closed_code(text: str) -> str:
+    """``text`` with a code block it leaves open closed. An answer cut inside one (by its length limit, a stop)
+    made every later message of an exported chat, its headings too, render as code."""
+    from markdown_it import MarkdownIt
+
+    lines = text.splitlines()
+    for token in MarkdownIt("commonmark").parse(text):
+        # a block ending before the text does was closed; one in a list or quote ends with it, at the next
+        # message's heading (a fence put after it would open a new block there)
+        if token.type != "fence" or token.level or not token.map or token.map[1] < len(lines):
+            continue
+        last = lines[-1].strip()
+        fence = token.markup  # ``` or ~~~, or longer: the closing fence has its character, at least as many
+        if token.map[1] - token.map[0] < 2 or last.rstrip(fence[0]) or len(last) < len(fence):
+            return f"{text}\n{fence}"
+    return text
 
 
 def _cited_sources(sources: list[dict[str, Any]] | None) -> list[str]:

@@ -38,6 +38,7 @@ from assistant.events import (
     Stats,
     Token,
     context_cut,
+    context_full,
     counted,
     short_title,
 )
@@ -397,6 +398,8 @@ def _finish(history: History, learn: Callable[[str | None, str, str], str | None
     if not answer.strip() and not cut:
         yield Notice("empty", EMPTY_NOTICE)
     stats = replace(event.stats, dropped_turns=built.dropped_turns)
+    if stats.stop_reason == "context_full":
+        yield Notice("context", context_full(stats.completion_tokens, stats.context_size))
     numbers = {c.n for c in cited}
     if reply_id is not None:
         _save_answer(

@@ -1098,12 +1098,17 @@ def test_what_memory_learned_is_said_in_the_status_bar_for_a_while(qtbot: QtBot)
 def test_an_answer_cut_by_the_end_of_the_context_says_so(qtbot: QtBot) -> None:
     """It said "hit the answer length limit", though raising that limit would not have helped: the prompt left
     the answer only the context's last 90-odd tokens. An answer that stops at the limit the user set still says
-    that."""
+    that. The context's end is said in words too, with what to do."""
     window = open_window(qtbot)
     window.assistant.engine._n_ctx = 200  # fake tokens are words
     send(qtbot, window, " ".join(["word"] * 100))
-    meta = window.chat_view.last("assistant").meta.text()
-    assert meta.endswith("context full") and "length limit" not in meta
+    answer = window.chat_view.last("assistant")
+    assert answer.meta.text().endswith("context full") and "length limit" not in answer.meta.text()
+    # said in words too, as it ends and when the chat is opened again (the answer just stopped mid-sentence)
+    said = "tokens: the 200-token context is full. Raise the context length"
+    assert said in answer.notices.text()
+    window.ctl.chat.open_conversation(window.ctl.chat.conversation_id)
+    qtbot.waitUntil(lambda: said in window.chat_view.last("assistant").notices.text())
     window.assistant.engine._n_ctx = 4096
     window.assistant.settings.model.max_tokens = 5
     send(qtbot, window, "one two three four five six")

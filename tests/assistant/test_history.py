@@ -356,6 +356,28 @@ def test_export_markdown(history: History) -> None:
     assert md.index("How do I make sourdough?") < md.index("Start with a starter.") < md.index("And then?")
 
 
+def test_an_answer_cut_inside_its_code_is_exported_closed_and_said_cut(history: History) -> None:
+    """An answer cut by its length limit inside a code block left the block open: every later message of the
+    export, its headings too, rendered as code, and nothing said the answer was cut."""
+    from markdown_it import MarkdownIt
+
+    conv = history.create_conversation("Code")
+    history.add_message(conv.id, "user", "Write a class.")
+    history.add_message(conv.id, "assistant", "Here:\n\n```python\nclass Account:\n    def __init__(self",
+                        stats={"stop_reason": "length"})
+    history.add_message(conv.id, "user", "Thanks! Now say hello.")
+    history.add_message(conv.id, "assistant", "- a list\n\n  ```\n  code in it", stats={"stop_reason": "context_full"})
+    history.add_message(conv.id, "user", "And a quote?")
+    history.add_message(conv.id, "assistant", "~~~~\ncode\n~~~~", stats={"stop_reason": "eos"})
+    md = history.export_markdown(conv.id)
+    tokens = MarkdownIt("commonmark").parse(md)
+    headings = [t.content for i, t in enumerate(tokens) if t.type == "inline" and tokens[i - 1].tag == "h2"]
+    assert headings == ["User", "Assistant (cut off: the answer length limit)", "User",
+                        "Assistant (cut off: the context was full)", "User", "Assistant"]
+    assert [t.content for t in tokens if t.type == "fence"] == ["class Account:\n    def __init__(self\n",
+                                                                "code in it\n\n", "code\n"]
+
+
 def test_export_json(history: History) -> None:
     conv = history.create_conversation("Chess", model="m")
     u = history.add_message(conv.id, "user", "Best opening?")
