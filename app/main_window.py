@@ -21,7 +21,7 @@ from typing import Any
 # (the traceback runs through shibokensupport's feature_imported; a sweep saw it at 2 of 2 start-ups of one data
 # folder, not reproduced since). Complete, the lookup's import is a no-op. About 50 ms at start.
 import pydantic._internal._validators  # noqa: F401
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -50,7 +50,7 @@ from app.views.status_bar import ElidedLabel, StatusBar
 from app.views.welcome import Setup
 from app.views.widgets import rescale_icons
 from app.workers import Job, Workers
-from assistant.config import Settings, load_settings
+from assistant.config import Settings, load_settings, window_file
 from assistant.events import BackgroundEvent, CollectionSynced, MemoriesLearned, SettingsReloaded
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Hearth")
         self.setWindowIcon(app_icon())
         self.resize(1280, 820)
+        self.place_file: Path | None = None  # where the size and place are kept between runs (see restore_place)
         self.setAcceptDrops(True)
 
         self.banner = ErrorBanner()
@@ -400,9 +401,27 @@ class MainWindow(QMainWindow):
             self.ctl.knowledge.add(paths)
 
     # --- shutdown --------------------------------------------------------------------------------------
+    def restore_place(self, path: Path) -> None:
+        """Open where the window was closed last time, at its size (it opened at 1280 × 820 each time), and keep
+        them in ``path`` when it closes; the first time, as large as that where the screen has room for it (on a
+        1280 × 800 screen its status bar, with the model's loading progress, was below the screen's edge)."""
+        self.place_file = path
+        saved = QSettings(str(path), QSettings.Format.IniFormat).value("geometry")
+        if isinstance(saved, QByteArray) and self.restoreGeometry(saved):
+            return
+        room = self.screen().availableGeometry()  # without panels and docks; the frame takes some more
+        self.resize(min(self.width(), round(room.width() * 0.95)), min(self.height(), round(room.height() * 0.9)))
+
+    def _save_place(self) -> None:
+        if self.place_file is not None:
+            state = QSettings(str(self.place_file), QSettings.Format.IniFormat)
+            state.setValue("geometry", self.saveGeometry())
+            state.sync()  # a failure (a read-only folder) leaves the next start at the default size: no more
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running jobs, stop the threads (quit + wait), then close the core."""
         self._closed = True
+        self._save_place()
         if self.ctl is not None:
             self.ctl.chat.stop()
             self.ctl.knowledge.shutdown()
@@ -450,6 +469,7 @@ def run(paths: list[Path] | None = None) -> int:
         log.warning("another launch cannot reach this window: %s", server.server.errorString())
     server.received.connect(window.bring_forward)
     window_report.install(window)
+    window.restore_place(window_file())
     window.show()
     window.open_paths(paths)
     signals = QuitOnSignals(lambda: (window.close(), app.quit()))  # quit also ends an open dialog's loop

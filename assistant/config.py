@@ -367,6 +367,11 @@ class LoadedSettings:
     warning: str | None = None
 
 
+def window_file() -> Path:
+    """Where the desktop app keeps its window's size and place (see ``Paths.window_file``)."""
+    return get_paths().window_file
+
+
 def load_settings(path: Path | None = None) -> LoadedSettings:
     path = path or get_paths().settings_file
     if not path.exists():

@@ -50,6 +50,11 @@ class Paths:
         return self.config_dir / "settings.toml"
 
     @property
+    def window_file(self) -> Path:
+        """The desktop window's size and place, as Qt saves them (not a setting: nothing to show or change)."""
+        return self.config_dir / "window.ini"
+
+    @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 

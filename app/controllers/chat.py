@@ -323,8 +323,13 @@ class ChatController(QObject):
             self.composer.edit.clear()
 
     def _set_editing(self, question: MessageWidget | None, later: int = 0) -> None:
+        for widget, on in ((self.editing, False), (question, True)):  # the question edited is outlined
+            if widget is not None:
+                widget.setProperty("editing", on)
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
         self.editing, self._later = question, later
-        self.composer.set_editing(question is not None)
+        self.composer.set_editing(later if question is not None else None)
         # the chip shows how the edit will be sent (one asked incognito stays so), then the chat's choice again
         self.composer.set_use_memory(not question.incognito if question is not None else self.chat_memory)
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.icons import icon
 from app.views.widgets import scaled_icon, tool_button
+from assistant.events import counted
 
 MAX_LINES = 10
 #: The empty box's hint, and the short one shown where the whole hint would wrap: QPlainTextEdit draws its
@@ -97,10 +98,10 @@ class Composer(QFrame):
         self.memory.clicked.connect(self.memoryChosen)
         self.set_collections([])
 
-        # Shown while the last question is being edited: sending then replaces that turn, which nothing on
-        # screen said (a new question typed over the draft silently deleted the last exchange).
+        # Shown while a question is being edited: sending then replaces that turn, which nothing on screen said
+        # (a new question typed over the draft silently deleted the last exchange).
         self.editing = QFrame()
-        editing_text = QLabel("Editing your last question: sending replaces it and its answer.")
+        self.editing_text = editing_text = QLabel()
         editing_text.setObjectName("Muted")
         editing_text.setWordWrap(True)
         cancel_edit = QPushButton("Cancel edit")
@@ -215,8 +216,15 @@ class Composer(QFrame):
         self.edit.clear()
         self.sendRequested.emit(text)
 
-    def set_editing(self, on: bool) -> None:
-        self.editing.setVisible(on)
+    def set_editing(self, later: int | None) -> None:
+        """Say what sending the edit replaces: the question with its answer, and the ``later`` questions after
+        it with theirs (an earlier question's edit said "your last question"); ``None``: no edit."""
+        if later is not None:
+            after = counted(later, "later question")
+            self.editing_text.setText(
+                "Editing your last question: sending replaces it and its answer." if not later else
+                f"Editing an earlier question: sending replaces it, its answer and the {after} with theirs.")
+        self.editing.setVisible(later is not None)
 
     def set_draft(self, text: str) -> None:
         self.edit.setPlainText(text)

@@ -592,12 +592,22 @@ def test_an_earlier_question_is_edited_once_the_user_agrees_to_lose_the_turns_af
     first.edit.click()
     agree("Edit")
     assert chat.editing is first and window.composer.edit.toPlainText() == "Tell me about cats."
+    # the bar says which question is edited and what sending replaces, and the question is outlined (it said
+    # "Editing your last question: sending replaces it and its answer.")
+    assert window.composer.editing_text.text() == ("Editing an earlier question: sending replaces it, its answer "
+                                                   "and the 2 later questions with theirs.")
+    assert first.property("editing") is True
     window.composer.edit.setPlainText("Tell me about otters.")
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
     assert [m.content for m in history.messages(chat.conversation_id)] == [
         "Tell me about otters.", "You said: Tell me about otters."]
     assert [m.text for m in window.chat_view.messages] == ["Tell me about otters.", "You said: Tell me about otters."]
+    chat.edit_last()
+    assert window.composer.editing_text.text() == "Editing your last question: sending replaces it and its answer."
+    assert window.chat_view.messages[0].property("editing") is True
+    chat.cancel_edit()
+    assert window.chat_view.messages[0].property("editing") is False
     # changed elsewhere after it was shown (another process added a turn): refused, nothing deleted
     send(qtbot, window, "And seals?")
     other = Assistant(get_paths(), Settings(), engine=fake_engine())
@@ -1711,3 +1721,31 @@ def test_a_table_wider_than_the_window_scrolls_on_its_own_and_the_text_after_it_
     qtbot.waitUntil(lambda: grown.height() == grown.heightForWidth(grown.width()) > 8 * grown.fontMetrics().height(),
                     timeout=5_000)
     window.close()
+
+
+def test_the_window_opens_where_and_as_large_as_it_was_closed_and_first_fits_the_screen(qtbot: QtBot) -> None:
+    """It opened at 1280 × 820 every time: taller than a 1280 × 800 screen (the status bar, with the model's
+    loading progress, below its edge), and never where or as large as the user had left it."""
+    place = get_paths().window_file
+    window = MainWindow(opener=fake_assistant)
+    qtbot.addWidget(window)
+    window.restore_place(place)  # the first time: nothing kept
+    room = window.screen().availableGeometry()
+    assert window.width() <= room.width() and window.height() <= round(room.height() * 0.9)
+    window.show()
+    with qtbot.waitSignal(window.ready, timeout=30_000):
+        pass
+    window.resize(700, 480)
+    window.move(30, 40)
+    qtbot.waitUntil(lambda: window.width() == 700)
+    window.close()
+    assert place.exists()
+
+    again = MainWindow(opener=fake_assistant)
+    qtbot.addWidget(again)
+    again.restore_place(place)
+    again.show()
+    with qtbot.waitSignal(again.ready, timeout=30_000):
+        pass
+    assert (again.width(), again.height()) == (700, 480) and again.geometry().topLeft() == window.geometry().topLeft()
+    again.close()
