@@ -47,6 +47,14 @@ _EXPLICIT = re.compile(r"^(?:(?:hi|hey|hello|ok|okay|so|oh|also|and)\W+)*(?:plea
 _CORRECTION = re.compile(r"\b(?:update|updated|correction|correct that|actually|not anymore|no longer|any ?more|"
                          r"changed?|changing|instead|new|now|moved|left|sorry|wait|not \w+)\b", re.IGNORECASE)
 _SELF = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours|us)\b", re.IGNORECASE)
+#: "me" or "us" as whom a request is for ("Give me a table of fruits", "Can you help me write a haiku?"): it names
+#: the user as "How tall is Everest?" does not, and the name and home town put in such prompts came back in the
+#: answers ("The user's name is Ada, and their favourite fruit is a lemon"). "Recommend me", "Find me" stay
+#: personal (where the user lives helps), as does any other "me", "my" or "I" in the question.
+_REQUEST_FOR_ME = re.compile(r"(?:^|(?<=[.!?]\s))(?:(?:please|ok|okay|now|so|and)[, ]+)?"
+                             r"(?:(?:can|could|would|will) you (?:please )?)?(?:please )?"
+                             r"(?:give|tell|show|help|let|send|write|make|get|bring|teach|remind|hand|pass|read|draw|"
+                             r"explain to|describe to) (?:me|us)\b", re.IGNORECASE)
 _HYPOTHETICAL = re.compile(r"^(?:\w+\W+)?(?:if|suppose|supposing|imagine|assuming|hypothetically|what if|say)\b|"
                            r"\bif (?:i|we) (?:were|was|had|did)\b", re.IGNORECASE)
 _DOCUMENT = re.compile(r"\b(?:the|this|that|attached|uploaded) (?:document|pdf|file|article|text|paper|email|"
@@ -255,8 +263,9 @@ def speaks_of_user(text: str) -> bool:
     """Whether ``text`` says I, me, my, we or our: a question that does is about the user and gets the always-on
     profile facts; one that does not ("How tall is Mount Everest?") gets only the memories close to it. Given
     the user's home town, the bundled model answered that question "The user lives in Lisbon, Portugal.", the
-    capital of France "Lisbon is the capital of Portugal.", and wrote a haiku about rain in Lisbon."""
-    return bool(_SELF.search(text))
+    capital of France "Lisbon is the capital of Portugal.", and wrote a haiku about rain in Lisbon. A "me" that
+    only says whom a request is for does not count (see :data:`_REQUEST_FOR_ME`)."""
+    return bool(_SELF.search(_REQUEST_FOR_ME.sub(" ", text)))
 
 
 def corrects(text: str) -> bool:

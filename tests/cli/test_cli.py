@@ -322,8 +322,11 @@ def test_ask_learns_an_explicit_request_and_shows_the_memories_an_answer_used(he
     # a question that is not about the user gets no memory: with the home town (a profile fact) in every prompt,
     # "What is the capital of France?" was answered "Lisbon is the capital of Portugal."
     assert hearth("memory", "add", "User lives in Lisbon", home=hearth_home).returncode == 0
+    # nor one that only asks something for them ("Give me a table of three fruits" was answered with the name)
     for question, used in (("What is the capital of France?", []), ("How tall is Mount Everest?", []),
-                           ("Which city do I live in?", ["User lives in Lisbon"])):
+                           ("Give me a markdown table of three fruits.", []), ("Can you tell me a joke?", []),
+                           ("Which city do I live in?", ["User lives in Lisbon"]),
+                           ("Tell me what you know about me.", ["User lives in Lisbon"])):
         data = json.loads(hearth("ask", "--json", "--max-tokens", "8", question, home=hearth_home).stdout)
         assert [m["text"] for m in data["memories"]] == used, question
 
