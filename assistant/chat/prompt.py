@@ -60,6 +60,7 @@ def build_prompt(
     render: Callable[[list[Message]], tuple[FormattedPrompt, list[int]]],
     question_context: str = "",
     keep_all: bool = False,
+    least: int = MIN_ANSWER_TOKENS,
 ) -> BuiltPrompt:
     """Fit ``system + history + question`` into ``n_ctx`` minus the answer reserve.
 
@@ -73,7 +74,9 @@ def build_prompt(
     ``keep_all``: the caller sent the whole conversation (a stateless API request), so dropping its oldest turns
     would answer another conversation than the one sent, unseen by a client that reads no notice: a history
     that does not fit is a ContextOverflowError, as OpenAI's API answers (the answer may still be shortened to
-    the room left, as for a lone question).
+    the room left, as for a lone question). ``least``: the fewest tokens the answer may be shortened to; 1 where the
+    caller set no length (an API request without ``max_tokens`` is answered into whatever room is left, as
+    OpenAI's and llama.cpp's servers answer it; 33 tokens of room were refused as "at least 64 for the answer").
     """
     head = [Message("system", system)] if system else []
     tail = [Message("user", f"{question_context}\n\n{QUESTION_LABEL} {question}" if question_context else question)]
@@ -84,7 +87,7 @@ def build_prompt(
         kept = [m for turn in turns[dropped:] for m in turn]
         prompt, tokens = render(head + kept + tail)
         room = n_ctx - len(tokens)
-        if room >= floor or ((keep_all or not kept) and room >= MIN_ANSWER_TOKENS):
+        if room >= floor or ((keep_all or not kept) and room >= least):
             return BuiltPrompt(prompt, tokens, min(max_tokens, room), dropped, len(turns) - dropped), len(tokens)
         return None, len(tokens)
 
@@ -93,7 +96,7 @@ def build_prompt(
     best, size = attempt(0)
     if best is not None:
         return best
-    reserve = min(max_tokens, MIN_ANSWER_TOKENS)  # what attempt() asks of the room (it said 64 to max_tokens=8)
+    reserve = min(max_tokens, least)  # what attempt() asks of the room (it said 64 to max_tokens=8)
     if keep_all and turns:
         raise ContextOverflowError(
             f"These messages need {size} tokens of prompt and at least {reserve} for the answer, but "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import COLLECTIONS, INCOGNITO, History
-from assistant.chat.prompt import BuiltPrompt, build_prompt
+from assistant.chat.prompt import MIN_ANSWER_TOKENS, BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
 from assistant.errors import (
@@ -194,8 +194,10 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         remembered = memory.prompt_block(memories) if memory is not None else ""
         system = parts.system_prompt if options.system_prompt is None else options.system_prompt
         asked_tokens = options.max_tokens or parts.max_tokens
+        stateless = options.messages is not None
         built, citations = _build(engine, system, asked_tokens, text, past, citations, bool(options.collections),
-                                  remembered, keep_all=options.messages is not None)
+                                  remembered, keep_all=stateless,
+                                  least=1 if stateless and options.max_tokens is None else MIN_ANSWER_TOKENS)
     except HearthError as exc:
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
@@ -342,9 +344,10 @@ def _as_waited(stats: Stats, prepare_s: float, context_cut: bool) -> Stats:
 
 
 def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Message], citations: list[Citation],
-           grounded: bool, remembered: str, keep_all: bool = False) -> tuple[BuiltPrompt, list[Citation]]:
+           grounded: bool, remembered: str, keep_all: bool = False,
+           least: int = MIN_ANSWER_TOKENS) -> tuple[BuiltPrompt, list[Citation]]:
     """The prompt within budget; passages that do not fit are dropped from the end (least relevant);
-    ``keep_all``: see :func:`build_prompt`."""
+    ``keep_all`` and ``least``: see :func:`build_prompt`."""
     from assistant.knowledge.answering import build_sources_prompt
 
     while True:
@@ -353,7 +356,7 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
             built = build_prompt(system=system, history=past, question=text, n_ctx=engine.n_ctx,
                                  max_tokens=max_tokens, render=engine.render,
                                  question_context="\n\n".join(p for p in (remembered, sources) if p),
-                                 keep_all=keep_all)
+                                 keep_all=keep_all, least=least)
             return built, citations
         except ContextOverflowError:
             if not citations:

@@ -323,6 +323,21 @@ def test_stateless_messages_too_long_for_the_context_are_refused_not_cut(assista
     assert any(n["kind"] == "context" for n in notices), saved.json()
 
 
+def test_messages_leaving_little_room_are_answered_into_it_when_no_length_was_asked(assistant: Assistant,
+                                                                                    server: httpx.Client) -> None:
+    """A request without max_tokens whose messages left 33 tokens was refused ("at least 64 for the answer"), where
+    one asking max_tokens 30 was answered: with no length asked, the answer gets the room there is, as OpenAI's
+    and llama.cpp's servers give it. A length asked that does not fit is still refused."""
+    assistant.engine._n_ctx = 120
+    ask = {"messages": [{"role": "user", "content": "Repeat: " + "word " * 95}]}
+    answered = server.post("/chat/completions", json=ask)
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["choices"][0]["finish_reason"] == "length" and 0 < body["usage"]["completion_tokens"] < 64, body
+    refused = server.post("/chat/completions", json={**ask, "max_tokens": 100})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded", refused.text
+
+
 def test_null_fields_count_as_left_out(server: httpx.Client) -> None:
     """OpenAI's API takes null for a field left out; clients that send every field send them."""
     hi = [{"role": "user", "content": "Hi"}]
