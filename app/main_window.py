@@ -175,8 +175,8 @@ class MainWindow(QMainWindow):
         ctl.chat.historyChanged.connect(ctl.conversations.refresh)
         ctl.chat.collectionsChanged.connect(ctl.knowledge.refresh)
         ctl.conversations.openRequested.connect(ctl.chat.open_conversation)
-        ctl.conversations.deleted.connect(lambda cid: ctl.chat.new_chat() if cid == ctl.chat.conversation_id
-                                          else None)
+        ctl.conversations.deleted.connect(ctl.chat.chat_deleted)
+        ctl.chat.answeringElsewhere.connect(ctl.conversations.set_answering)
         self.sidebar.newChatRequested.connect(ctl.chat.new_chat)
         self.sidebar.addFolderRequested.connect(ctl.knowledge.choose_folder)
         self.sidebar.removeCollectionRequested.connect(ctl.knowledge.remove)

@@ -47,6 +47,8 @@ RENDER_INTERVAL_MS = 50
 PAGE, PAGE_CHARS = 30, 24_000
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
+#: How long the status bar says that an action waits for the answer being written in another chat.
+BUSY_ELSEWHERE_MS = 8000
 
 
 def _last_page(messages: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -89,6 +91,8 @@ def _first_model(messages: list[Any]) -> str:
 
 class ChatController(QObject):
     conversationChanged = Signal(object)  # the open conversation id (None: a new chat)
+    #: the chat an answer is being written in while another is on screen (None: none, or it is on screen)
+    answeringElsewhere = Signal(object)
     historyChanged = Signal()  # a turn was stored: the sidebar should refresh
     collectionsChanged = Signal()  # a question named a collection that is gone: the list should be read again
 
@@ -100,7 +104,11 @@ class ChatController(QObject):
         self.conversation_id: str | None = None
         self.cancel: threading.Event | None = None
         self.answer: MessageWidget | None = None
-        self._detached = False  # the answer in flight was stopped because its chat left the screen
+        #: the answer in flight goes on while its chat is not on screen (see _detach): its chat's id once saved
+        self._away = False
+        self._away_chat: str | None = None
+        self._asked_id: str | None = None  # the question of the answer in flight, once saved
+        self._kept: list[Any] = []  # its notices, sources and memories, shown again when its chat is opened
         self.editing: MessageWidget | None = None
         #: the memory chip's choice for this chat: True, or False when the user chose incognito (it stays for the
         #: chat: it applied to one message, and the next, typed in the same private mood, was learned)
@@ -142,9 +150,10 @@ class ChatController(QObject):
         if self.editing is None:
             self.chat_memory = on
 
-    def new_chat(self) -> None:
+    def new_chat(self, stop: bool = False) -> None:
+        """An empty chat on screen; ``stop``: the one leaving was deleted, and an answer it is given stops."""
         self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
-        self._detach()
+        self._detach(stop)
         self.conversation_id = None
         self._chat_model = ""
         self.chat_memory = True  # a new chat remembers, until the chip says otherwise
@@ -158,26 +167,46 @@ class ChatController(QObject):
         self.conversationChanged.emit(None)
 
     def open_conversation(self, conversation_id: str) -> None:
-        """Show another chat; an answer still streaming stops, as for a new chat (what it wrote is saved in its
-        own chat). While an answer streamed, a click on another chat moved the highlight and did nothing else."""
+        """Show another chat; an answer still streaming goes on in its own chat (see _detach). While an answer
+        streamed, a click on another chat moved the highlight and did nothing else."""
         if conversation_id == self.conversation_id:
             return
         self.cancel_edit()
         self._detach()
         self._load(conversation_id)
 
-    def _detach(self) -> None:
-        """Stop the answer in flight and let it end off screen: the chat it streams into is leaving the screen
-        (a new chat, another chat, this chat deleted). Its later events used widgets that were then deleted
-        ("Internal C++ object already deleted"), and its end could bring the old chat's id back."""
+    def _detach(self, stop: bool = False) -> None:
+        """The chat on screen is leaving it (a new chat, another chat): an answer it is being given goes on and
+        is saved in its chat, shown there still streaming when the chat is opened again (a click on another chat
+        stopped it: "This answer was interrupted."); ``stop``: the chat was deleted, and the answer stops. Its
+        later events touch none of the widgets, which are deleted ("Internal C++ object already deleted"), nor
+        bring the old chat's id back."""
         if self._queued is not None:  # typed for the chat that is leaving: back to the box, not sent elsewhere
             self.composer.set_draft(self._queued)
             self._queued = None
-        if not self.generating:
+        if not self.generating or self._away:
             return
-        self.stop()
+        if stop:
+            self.stop()
         self._render.stop()
-        self.answer, self._detached = None, True
+        self.answer, self._away, self._away_chat = None, True, self.conversation_id
+        self.composer.set_generating(False)  # this chat's box sends (once that answer has ended)
+        self.answeringElsewhere.emit(self._away_chat)
+
+    def chat_deleted(self, conversation_id: str) -> None:
+        """A chat was deleted from the list: shown, a new chat takes its place; an answer it was being given
+        stops, on screen or not."""
+        if conversation_id == self.conversation_id:
+            self.new_chat(stop=True)
+        elif self._away and conversation_id == self._away_chat:
+            self.stop()
+
+    def _busy_elsewhere(self, doing: str) -> bool:
+        """Whether an answer is being written in a chat not on screen (one answer at a time), said if so."""
+        if self._away:
+            self.status.showMessage(f"{doing} once the answer being written in another chat ends (open that chat "
+                                    "and press Esc to stop it).", BUSY_ELSEWHERE_MS)
+        return self._away
 
     def _load(self, conversation_id: str) -> None:
         """Read ``conversation_id`` from the history on its lane and show it."""
@@ -201,10 +230,15 @@ class ChatController(QObject):
         self.panel.hide()
         self._chat_model = _first_model(messages)
         self._older, page = _last_page(messages)  # the older ones shown as the user scrolls up (see ChatView)
-        for message in page:
+        # the chat an answer is being written in off screen, opened again: that answer goes on streaming here
+        live = (self._away and conversation_id == self._away_chat and len(page) >= 2 and page[-1].partial
+                and page[-1].role == "assistant" and page[-2].id == self._asked_id)
+        for message in page[:-1] if live else page:
             self._add_saved(message)
+        if live:
+            self._attach(page[-1])
         self.view.has_older = bool(self._older)
-        self.view.mark_last_turn()
+        self.view.mark_last_turn(answering=live)
         # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
         last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
         self.status.set_context(int(last.get("context_used") or 0))
@@ -217,6 +251,18 @@ class ChatController(QObject):
         self._edit_again = None
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
+
+    def _attach(self, reply: Any) -> None:
+        """Show the answer in flight as the reply being written, with what it streamed and was given so far."""
+        self.answer = self._add("assistant", "")
+        self.answer.message_id = reply.id
+        self.answer.set_busy(True)
+        self._away, self._away_chat = False, None
+        for event in self._kept:  # its notices, sources and memories
+            self._event(event)
+        self._flush()
+        self.composer.set_generating(self.cancel is not None and not self.cancel.is_set())
+        self.answeringElsewhere.emit(None)
 
     def _show_older(self) -> None:
         """The next page of older messages, above the first one shown."""
@@ -247,6 +293,7 @@ class ChatController(QObject):
     def send(self, text: str) -> None:
         if self.generating:  # sent right after Stop, while the stopped answer ends: sent once it has
             self._queued = text
+            self._busy_elsewhere("Your message is sent")
             return
         replace, use_memory = self.editing, self.composer.use_memory()  # as the chip shows it, edit or not
         later = self._later
@@ -279,7 +326,8 @@ class ChatController(QObject):
 
     def regenerate(self) -> None:
         question = self.view.last("user")
-        if self.generating or question is None or question.message_id is None:
+        if self._busy_elsewhere("Regenerate works") or self.generating or question is None \
+                or question.message_id is None:
             return
         # a question asked incognito stays so: Regenerate took the chip's default and memory learned it
         use_memory = self.composer.use_memory() and not question.incognito
@@ -296,7 +344,7 @@ class ChatController(QObject):
     def edit(self, question: MessageWidget | None) -> None:
         """Put ``question`` in the box to edit and send again. Sent, it replaces the question and all after it,
         so an earlier question is edited once the user has agreed to that (only the last could be edited)."""
-        if self.generating or question is None or question.message_id is None:
+        if self._busy_elsewhere("Edit works") or self.generating or question is None or question.message_id is None:
             return
         later = self._questions_after(question)
 
@@ -334,8 +382,9 @@ class ChatController(QObject):
         self.composer.set_use_memory(not question.incognito if question is not None else self.chat_memory)
 
     def escape(self) -> None:
-        """Esc undoes the nearest thing: stops the answer, else leaves an edit, else closes the source panel."""
-        if self.generating:
+        """Esc undoes the nearest thing: stops the answer, else leaves an edit, else closes the source panel (not an
+        answer being written in a chat not on screen)."""
+        if self.generating and not self._away:
             self.stop()
         elif self.editing is not None:
             self.cancel_edit()
@@ -353,7 +402,7 @@ class ChatController(QObject):
         if self._queued_note:
             self.banner.show_message(self._queued_note)
             self._queued_note = ""
-        self._replaced_id, self._detached = replace_from, False
+        self._replaced_id, self._away, self._asked_id, self._kept = replace_from, False, None, []
         self._add("user", text).incognito = not use_memory
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
@@ -384,8 +433,15 @@ class ChatController(QObject):
         return widget
 
     def _event(self, event: Any) -> None:
+        if isinstance(event, Notice | Sources | MemoriesUsed) and event not in self._kept:
+            self._kept.append(event)  # shown again if its chat is opened while the answer goes on off screen
+        if isinstance(event, Saved):
+            self._asked_id = event.user_message_id
+        if self._away and not isinstance(event, Token):
+            self._event_away(event)
+            return
         answer = self.answer
-        if answer is None:  # detached (see _detach), or its turn already taken off the screen
+        if answer is None and not isinstance(event, Token):  # its turn already taken off the screen
             return
         if isinstance(event, Token):
             text, start = event.text, self._length
@@ -468,6 +524,15 @@ class ChatController(QObject):
             answer.set_meta("")
             answer.add_notice("The answer could not be completed.")
 
+    def _event_away(self, event: Any) -> None:
+        """An event of the answer being written in a chat not on screen: nothing on screen is about it."""
+        if isinstance(event, Saved) and event.conversation_id != self._away_chat:  # a new chat, saved now
+            self._away_chat = event.conversation_id
+            self.answeringElsewhere.emit(self._away_chat)
+            self.historyChanged.emit()  # listed at once
+        elif isinstance(event, Failed):
+            log.warning("an answer written off screen failed: %s", event.message)
+
     def _take_back(self, conversation_id: str | None) -> None:
         """The question was stopped before its first word and the core took it back: it leaves the chat, and its
         text goes back to the box (unless another message was sent meanwhile: that one goes on)."""
@@ -512,6 +577,17 @@ class ChatController(QObject):
 
     def _ended(self, _result: object = None) -> None:
         self.cancel = None
+        if self._away:  # written off screen: its chat shows it when opened (read again if it is on screen now,
+            # opened before the answer was saved there)
+            self._render.stop()
+            chat, self._away, self._away_chat = self._away_chat, False, None
+            self._streamed, self._drafted, self._kept = [], [], []
+            self.answeringElsewhere.emit(None)
+            self.historyChanged.emit()
+            if chat is not None and chat == self.conversation_id and self.editing is None:
+                self._load(chat)
+            self._send_queued()
+            return
         self.composer.set_generating(False)
         if self.answer is not None:
             self.answer.set_busy(False)
@@ -528,7 +604,7 @@ class ChatController(QObject):
             self.send(text)
 
     def _failed(self, message: str) -> None:
-        if self._detached:  # e.g. its chat was deleted under it: nothing on screen is about it any more
+        if self._away:  # e.g. its chat was deleted under it: nothing on screen is about it any more
             log.warning("an answer stopped off screen failed: %s", message)
         else:
             self.banner.show_message(message)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ SEARCH_LIMIT = 200
 EXPORT_FILTERS = "Markdown (*.md);;JSON (*.json)"
 #: How long "Exported … to …" stays in the status bar.
 EXPORTED_MESSAGE_MS = 8000
+#: A row's second line while an answer is being written in its chat (another chat on screen).
+ANSWERING = "Writing an answer…"
 _UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
@@ -90,6 +92,7 @@ class ConversationsController(QObject):
         self.status, self.show_error = status, show_error
         self.export_folder = Path.home()  # the next export is offered where the last one went
         self.current: str | None = None
+        self.answering: str | None = None  # the chat an answer is being written in while another is shown
         self._query = ""
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -118,9 +121,16 @@ class ConversationsController(QObject):
     def _show(self, query: str, entries: list[Entry]) -> None:
         if query != self._query:
             return
+        entries = [replace(e, detail=ANSWERING) if e.conversation_id == self.answering else e
+                   for e in entries]
         self.sidebar.set_search_note(search_note(len(entries)) if query else "")
         self.model.set_items(entries[:SEARCH_LIMIT] if query else entries)
         self.sidebar.select_conversation(self.current)
+
+    def set_answering(self, conversation_id: str | None) -> None:
+        """Its row says an answer is being written there (it goes on while another chat is on screen)."""
+        self.answering = conversation_id
+        self.refresh()
 
     def set_current(self, conversation_id: str | None) -> None:
         self.current = conversation_id

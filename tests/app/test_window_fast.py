@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from app.controllers.conversations import Entry
+from app.controllers.conversations import ANSWERING, Entry
 from app.main_window import MainWindow
 from app.workers import Job
 from assistant.chat.history import HistoryError
@@ -667,11 +667,12 @@ def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: 
 
 
 @pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat", "delete this new chat"])
-def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, leave: str) -> None:
-    """The answer stops, what it wrote is saved in its own chat, and nothing of it reaches the chat now shown.
-    Before, its later events used deleted widgets (RuntimeError: Internal C++ object already deleted), a click
-    on another chat did nothing, and deleting the chat showed "Message ... was not found" in the banner (a new
-    chat, during its first answer, stayed on screen: the window learnt its id only when the answer ended)."""
+def test_leaving_a_chat_while_its_answer_streams_lets_it_finish_there(qtbot: QtBot, leave: str) -> None:
+    """An answer goes on in its own chat while another is on screen (its row says so), and nothing of it reaches
+    the chat now shown; a deleted chat's answer stops. A click on another chat stopped it ("This answer was
+    interrupted."); before that, its later events used deleted widgets (RuntimeError: Internal C++ object already
+    deleted), a click on another chat did nothing, and deleting the chat showed "Message ... was not found" in the
+    banner (a new chat, during its first answer, stayed on screen: the window learnt its id only at the end)."""
     window = open_window(qtbot)
     chat, history = window.ctl.chat, window.assistant.history
     send(qtbot, window, "An earlier chat.")
@@ -679,14 +680,15 @@ def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, 
     chat.new_chat()
     if leave != "delete this new chat":
         send(qtbot, window, "A first question.")
-    window.assistant.engine.reply = lambda _prompt: "word " * 400
+    window.assistant.engine.reply = lambda _prompt: "word " * 300
     window.assistant.engine.token_delay_s = 0.01
     window.composer.edit.setPlainText("A long answer, please.")
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
     streaming = chat.conversation_id
     assert streaming is not None and streaming != earlier
-    qtbot.waitUntil(lambda: window.sidebar.conversations.model().rowCount() == 2)  # listed as it began
+    rows = window.sidebar.conversations.model()
+    qtbot.waitUntil(lambda: rows.rowCount() == 2)  # listed as it began
     if leave == "new chat":
         chat.new_chat()
     elif leave == "another chat":
@@ -697,17 +699,59 @@ def test_leaving_a_chat_while_its_answer_streams_stops_it_quietly(qtbot: QtBot, 
         box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
         assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)  # Enter keeps the chat
         next(b for b in box.buttons() if b.text() == "Delete").click()
-    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
     expected = earlier if leave == "another chat" else None
     qtbot.waitUntil(lambda: chat.conversation_id == expected)
+    if not leave.startswith("delete"):  # its row says it is being written; this chat's box sends, Esc stops nothing
+        qtbot.waitUntil(lambda: any(rows.item(i).detail == ANSWERING for i in range(rows.rowCount())
+                                    if rows.item(i).conversation_id == streaming))
+        assert window.composer.send.text() == "Send"
+        chat.escape()
+        assert chat.generating
+    qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
     texts = [m.text for m in window.chat_view.messages]
     assert texts == (["An earlier chat.", "You said: An earlier chat."] if expected else [])
     assert not window.banner.isVisible() and window.composer.send.isEnabled()
     if not leave.startswith("delete"):
         saved = history.messages(streaming)
-        assert saved[-1].partial and saved[-1].content.startswith("word word")
+        assert not saved[-1].partial and saved[-1].content.strip() == " ".join(["word"] * 300)
+        qtbot.waitUntil(lambda: all(rows.item(i).detail != ANSWERING for i in range(rows.rowCount())))
     else:
         assert streaming not in [c.id for c in history.list_conversations()]
+    window.close()
+
+
+def test_a_chat_opened_again_while_its_answer_is_written_shows_it_streaming(qtbot: QtBot) -> None:
+    """Back in the chat an answer is being written in, the answer streams on where it is, with its notices; a
+    message sent in another chat meanwhile waits for it (said in the status bar) and is then sent there."""
+    window = open_window(qtbot)
+    chat, history = window.ctl.chat, window.assistant.history
+    send(qtbot, window, "An earlier chat.")
+    earlier = chat.conversation_id
+    chat.new_chat()
+    window.assistant.engine.reply = lambda _prompt: "word " * 300
+    window.assistant.engine.token_delay_s = 0.01
+    send_now = window.composer.edit
+    send_now.setPlainText("A long answer, please.")
+    qtbot.keyClick(send_now, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
+    streaming = chat.conversation_id
+    chat.open_conversation(earlier)
+    qtbot.waitUntil(lambda: chat.conversation_id == earlier)
+    send_now.setPlainText("And this one?")
+    qtbot.keyClick(send_now, Qt.Key.Key_Return)  # waits for the other answer
+    assert "sent once the answer being written in another chat ends" in window.status.currentMessage()
+    chat.open_conversation(streaming)
+    qtbot.waitUntil(lambda: chat.answer is not None, timeout=10_000)
+    assert chat.conversation_id == streaming and window.composer.send.text() == "Stop"
+    assert [m.text for m in window.chat_view.messages][:1] == ["A long answer, please."]
+    shown = len(chat.answer.text)
+    qtbot.waitUntil(lambda: len(chat.answer.text) > shown + 20, timeout=10_000)  # streaming on screen
+    qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
+    assert window.chat_view.messages[-1].text.strip() == " ".join(["word"] * 300)
+    assert "interrupted" not in window.chat_view.messages[-1].notices.text()
+    # the message typed in the other chat went back to its box when that chat left the screen
+    assert send_now.toPlainText() == "And this one?"
+    assert [m.content for m in history.messages(earlier)] == ["An earlier chat.", "You said: An earlier chat."]
     window.close()
 
 
