@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         ctl.conversations.deleted.connect(ctl.chat.chat_deleted)
         ctl.chat.answeringElsewhere.connect(ctl.conversations.set_answering)
         self.sidebar.newChatRequested.connect(ctl.chat.new_chat)
+        self.sidebar.searchOpened.connect(self.composer.edit.setFocus)
         self.sidebar.addFolderRequested.connect(ctl.knowledge.choose_folder)
         self.sidebar.removeCollectionRequested.connect(ctl.knowledge.remove)
         self.sidebar.renameCollectionRequested.connect(ctl.knowledge.rename)

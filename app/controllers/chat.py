@@ -47,6 +47,8 @@ RENDER_INTERVAL_MS = 50
 PAGE, PAGE_CHARS = 30, 24_000
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
+#: How long the status bar says "Copied to the clipboard."
+COPIED_MS = 3000
 #: How long the status bar says that an action waits for the answer being written in another chat.
 BUSY_ELSEWHERE_MS = 8000
 
@@ -425,7 +427,7 @@ class ChatController(QObject):
 
     def _add(self, role: str, text: str, older: bool = False) -> MessageWidget:
         widget = self.view.add_message(role, text, older)
-        widget.copyRequested.connect(copy_text)
+        widget.copyRequested.connect(self.copy)
         widget.sourceRequested.connect(lambda passage, w=widget: self.panel.show_source(passage, w.memories))
         widget.feedbackChanged.connect(lambda value, w=widget: self._feedback(w, value))
         widget.regenerateRequested.connect(self.regenerate)
@@ -620,8 +622,9 @@ class ChatController(QObject):
     def copy_last_answer(self) -> None:
         answer = self.view.last("assistant")
         if answer is not None and answer.text:
-            copy_text(answer.text)
+            self.copy(answer.text)
 
-
-def copy_text(text: str) -> None:
-    QGuiApplication.clipboard().setText(text)
+    def copy(self, text: str) -> None:
+        """Put ``text`` (a message, a code block) on the clipboard and say so: nothing showed it had worked."""
+        QGuiApplication.clipboard().setText(text)
+        self.status.showMessage("Copied to the clipboard.", COPIED_MS)

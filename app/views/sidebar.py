@@ -88,6 +88,7 @@ class Sidebar(QFrame):
     newChatRequested = Signal()
     searchChanged = Signal(str)
     conversationActivated = Signal(object)  # the item of the row
+    searchOpened = Signal()  # Enter in the search box opened its best hit: the next keys go to the message box
     renameRequested = Signal(object)
     deleteRequested = Signal(object)
     exportRequested = Signal(object)
@@ -253,6 +254,7 @@ class Sidebar(QFrame):
         index = self.conversations.model().index(0, 0)
         if self.search.text().strip() and index.isValid():
             self.conversationActivated.emit(index.data(ItemRole))
+            self.searchOpened.emit()  # a follow-up is typed next (the cursor stayed in the search box)
 
     @staticmethod
     def _menu_key(view: QListView) -> None:

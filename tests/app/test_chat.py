@@ -80,6 +80,7 @@ def test_regenerate_edit_and_resend_feedback_and_copy(qtbot: QtBot, window: Main
 
     qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert QGuiApplication.clipboard().text() == window.chat_view.last("assistant").text
+    assert window.status.currentMessage() == "Copied to the clipboard."  # nothing showed it had worked
 
 
 def test_search_as_you_type_new_chat_and_delete(qtbot: QtBot, window: MainWindow, ask) -> None:

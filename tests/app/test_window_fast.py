@@ -1538,8 +1538,11 @@ def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboar
     sidebar.search.clear()
     qtbot.keyClicks(sidebar.search, "chickpeas")
     qtbot.waitUntil(lambda: sidebar.search_note.text() == "1 chat matches.", timeout=5_000)
+    sidebar.search.setFocus()
+    qtbot.waitUntil(sidebar.search.hasFocus)
     qtbot.keyClick(sidebar.search, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == chats[2].id, timeout=5_000)
+    assert window.composer.edit.hasFocus()  # a follow-up is typed next: the cursor stayed in the search box
     sidebar.search.clear()
     qtbot.keyClicks(sidebar.search, "nothing like this")
     qtbot.waitUntil(lambda: sidebar.search_note.text() == "No chat matches.", timeout=5_000)
