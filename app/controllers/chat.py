@@ -110,6 +110,7 @@ class ChatController(QObject):
         self._away = False
         self._away_chat: str | None = None
         self._asked_id: str | None = None  # the question of the answer in flight, once saved
+        self._opening: str | None = None  # the chat being read to be shown (a read of another is stale)
         self._kept: list[Any] = []  # its notices, sources and memories, shown again when its chat is opened
         self.editing: MessageWidget | None = None
         #: the memory chip's choice for this chat: True, or False when the user chose incognito (it stays for the
@@ -156,6 +157,7 @@ class ChatController(QObject):
         """An empty chat on screen; ``stop``: the one leaving was deleted, and an answer it is given stops."""
         self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
         self._detach(stop)
+        self._opening = None  # a chat clicked just before is not shown over the new one
         self.conversation_id = None
         self._chat_model = ""
         self.chat_memory = True  # a new chat remembers, until the chip says otherwise
@@ -171,7 +173,7 @@ class ChatController(QObject):
     def open_conversation(self, conversation_id: str) -> None:
         """Show another chat; an answer still streaming goes on in its own chat (see _detach). While an answer
         streamed, a click on another chat moved the highlight and did nothing else."""
-        if conversation_id == self.conversation_id:
+        if conversation_id == (self._opening or self.conversation_id):  # (B then A quickly: A is shown)
             return
         self.cancel_edit()
         self._detach()
@@ -186,10 +188,10 @@ class ChatController(QObject):
         if self._queued is not None:  # typed for the chat that is leaving: back to the box, not sent elsewhere
             self.composer.set_draft(self._queued)
             self._queued = None
-        if not self.generating or self._away:
-            return
         if stop:
             self.stop()
+        if not self.generating or self._away:
+            return
         self._render.stop()
         self.answer, self._away, self._away_chat = None, True, self.conversation_id
         self.composer.set_generating(False)  # this chat's box sends (once that answer has ended)
@@ -206,15 +208,22 @@ class ChatController(QObject):
     def _busy_elsewhere(self, doing: str) -> bool:
         """Whether an answer is being written in a chat not on screen (one answer at a time), said if so."""
         if self._away:
-            self.status.showMessage(f"{doing} once the answer being written in another chat ends (open that chat "
-                                    "and press Esc to stop it).", BUSY_ELSEWHERE_MS)
+            self.status.showMessage(f"{doing} once the answer being written in another chat ends (its row says "
+                                    "“Writing an answer…”: open it and press Esc to stop it).", BUSY_ELSEWHERE_MS)
         return self._away
 
     def _load(self, conversation_id: str) -> None:
-        """Read ``conversation_id`` from the history on its lane and show it."""
+        """Read ``conversation_id`` from the history on its lane and show it, unless another chat is asked for
+        before it is read (clicked B, then A at once: B's read came last and B stayed on screen)."""
         history = self.assistant.history
-        self.workers.history.submit(Job(lambda: history.messages(conversation_id),
-                                        on_done=lambda messages: self._show(conversation_id, messages),
+        self._opening = conversation_id
+
+        def read(messages: list[Any]) -> None:
+            if conversation_id == self._opening:
+                self._opening = None
+                self._show(conversation_id, messages)
+
+        self.workers.history.submit(Job(lambda: history.messages(conversation_id), on_done=read,
                                         on_failed=self.banner.show_message))
 
     def _show(self, conversation_id: str, messages: list[Any]) -> None:
@@ -233,8 +242,12 @@ class ChatController(QObject):
         self._chat_model = _first_model(messages)
         self._older, page = _last_page(messages)  # the older ones shown as the user scrolls up (see ChatView)
         # the chat an answer is being written in off screen, opened again: that answer goes on streaming here
+        # (not yet saved there, it is shown when it is: see _event_away)
         live = (self._away and conversation_id == self._away_chat and len(page) >= 2 and page[-1].partial
                 and page[-1].role == "assistant" and page[-2].id == self._asked_id)
+        ids = [m.id for m in page]
+        if live and self._replaced_id in ids:  # a regenerated or edited turn: the core drops the old one at the
+            page = page[:ids.index(self._replaced_id)] + page[-2:]  # first word (or keeps it: then read again)
         for message in page[:-1] if live else page:
             self._add_saved(message)
         if live:
@@ -293,9 +306,11 @@ class ChatController(QObject):
 
     # --- turns ---------------------------------------------------------------------------------------
     def send(self, text: str) -> None:
+        if self._busy_elsewhere("Send it"):  # one answer at a time: the message stays in the box, to send then (a
+            self.composer.set_draft(text)  # queue of one lost the first of two messages sent meanwhile)
+            return
         if self.generating:  # sent right after Stop, while the stopped answer ends: sent once it has
             self._queued = text
-            self._busy_elsewhere("Your message is sent")
             return
         replace, use_memory = self.editing, self.composer.use_memory()  # as the chip shows it, edit or not
         later = self._later
@@ -528,10 +543,13 @@ class ChatController(QObject):
 
     def _event_away(self, event: Any) -> None:
         """An event of the answer being written in a chat not on screen: nothing on screen is about it."""
-        if isinstance(event, Saved) and event.conversation_id != self._away_chat:  # a new chat, saved now
-            self._away_chat = event.conversation_id
-            self.answeringElsewhere.emit(self._away_chat)
-            self.historyChanged.emit()  # listed at once
+        if isinstance(event, Saved):
+            if event.conversation_id != self._away_chat:  # a new chat, saved now
+                self._away_chat = event.conversation_id
+                self.answeringElsewhere.emit(self._away_chat)
+                self.historyChanged.emit()  # listed at once
+            if event.conversation_id == self.conversation_id and self.editing is None:  # opened again before
+                self._load(event.conversation_id)  # its question was saved: shown now, the answer streaming
         elif isinstance(event, Failed):
             log.warning("an answer written off screen failed: %s", event.message)
 
@@ -587,6 +605,7 @@ class ChatController(QObject):
             self.answeringElsewhere.emit(None)
             self.historyChanged.emit()
             if chat is not None and chat == self.conversation_id and self.editing is None:
+                self._reloading = True  # a message sent meanwhile waits for the chat as it is now
                 self._load(chat)
             self._send_queued()
             return

@@ -171,7 +171,8 @@ class ModelController(QObject):
         eta = time_left(progress.eta_s) if percent < 100 else ""
         text = f"Loading {progress.message or self.loading.name}… {percent}%" + (f" · {eta}" if eta else "")
         if progress.unit == LOAD_WAITING:
-            text = f"{progress.message} is loaded: it answers once the answer being written ends (Stop ends it now)"
+            text = (f"{progress.message} is loaded: it answers once the answer being written ends (Stop, in its "
+                    "chat, ends it now)")
         self.status.show_load(percent, text)
         self.loadProgress.emit(text, percent)
 

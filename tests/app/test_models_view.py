@@ -224,7 +224,7 @@ def test_use_while_an_answer_is_written_says_the_model_waits_for_it(make_window,
         qtbot.mouseClick(_rows(dialog)["Gemma 3 270M"].buttons[0], Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: "is loaded" in window.status.model.text(), timeout=60_000)
         assert window.status.model.text() == ("Gemma 3 270M is loaded: it answers once the answer being written "
-                                              "ends (Stop ends it now)") and window.ctl.chat.generating
+                                              "ends (Stop, in its chat, ends it now)") and window.ctl.chat.generating
         window.ctl.chat.stop()
     assert window.assistant.engine.info.name == "Gemma 3 270M"
 

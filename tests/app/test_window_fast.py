@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import themed
@@ -721,8 +722,8 @@ def test_leaving_a_chat_while_its_answer_streams_lets_it_finish_there(qtbot: QtB
 
 
 def test_a_chat_opened_again_while_its_answer_is_written_shows_it_streaming(qtbot: QtBot) -> None:
-    """Back in the chat an answer is being written in, the answer streams on where it is, with its notices; a
-    message sent in another chat meanwhile waits for it (said in the status bar) and is then sent there."""
+    """Back in the chat an answer is being written in, the answer streams on where it is. A message sent in another
+    chat meanwhile stays in the box, as the status bar says (a queue of one lost the first of two messages sent)."""
     window = open_window(qtbot)
     chat, history = window.ctl.chat, window.assistant.history
     send(qtbot, window, "An earlier chat.")
@@ -730,16 +731,17 @@ def test_a_chat_opened_again_while_its_answer_is_written_shows_it_streaming(qtbo
     chat.new_chat()
     window.assistant.engine.reply = lambda _prompt: "word " * 300
     window.assistant.engine.token_delay_s = 0.01
-    send_now = window.composer.edit
-    send_now.setPlainText("A long answer, please.")
-    qtbot.keyClick(send_now, Qt.Key.Key_Return)
+    box = window.composer.edit
+    box.setPlainText("A long answer, please.")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
     streaming = chat.conversation_id
     chat.open_conversation(earlier)
     qtbot.waitUntil(lambda: chat.conversation_id == earlier)
-    send_now.setPlainText("And this one?")
-    qtbot.keyClick(send_now, Qt.Key.Key_Return)  # waits for the other answer
-    assert "sent once the answer being written in another chat ends" in window.status.currentMessage()
+    box.setPlainText("And this one?")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert box.toPlainText() == "And this one?"
+    assert "Send it once the answer being written in another chat ends" in window.status.currentMessage()
     chat.open_conversation(streaming)
     qtbot.waitUntil(lambda: chat.answer is not None, timeout=10_000)
     assert chat.conversation_id == streaming and window.composer.send.text() == "Stop"
@@ -749,9 +751,64 @@ def test_a_chat_opened_again_while_its_answer_is_written_shows_it_streaming(qtbo
     qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
     assert window.chat_view.messages[-1].text.strip() == " ".join(["word"] * 300)
     assert "interrupted" not in window.chat_view.messages[-1].notices.text()
-    # the message typed in the other chat went back to its box when that chat left the screen
-    assert send_now.toPlainText() == "And this one?"
     assert [m.content for m in history.messages(earlier)] == ["An earlier chat.", "You said: An earlier chat."]
+    window.close()
+
+
+@pytest.mark.parametrize("how", ["asked from a folder", "regenerated"])
+def test_a_chat_opened_again_before_its_answer_began_shows_it_once_it_does(qtbot: QtBot, tmp_path: Path,
+                                                                           how: str) -> None:
+    """Opened again before its question was saved (the search of a folder, memory take a while), the chat showed
+    neither the question nor its answer until the end, with Send where Stop was, and a message sent then lost its
+    widgets ("Internal C++ object already deleted"); opened again before a regenerated answer's first word, the
+    old turn stayed on screen above it. And a click on B, then at once on A, left B on screen (its read came last)."""
+    gate = threading.Event()
+    gate.set()
+
+    class HeldEmbedder(FakeEmbedder):
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            gate.wait(10)  # the search of the folder, before the question is saved
+            return super().embed(texts)
+
+    def reply(prompt: str) -> str:
+        gate.wait(10)  # before the first word
+        return "word " * 200
+
+    def opener() -> Assistant:
+        assistant = fake_assistant(HeldEmbedder())
+        assistant._local_engine.reply = reply
+        return assistant
+
+    window = open_window(qtbot, opener)
+    chat, history = window.ctl.chat, window.assistant.history
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot.\n")
+    index_folder(qtbot, window, folder)
+    send(qtbot, window, "Chat B.")
+    other = chat.conversation_id
+    chat.new_chat()
+    send(qtbot, window, "Hello A.")
+    here = chat.conversation_id
+    window.assistant.engine.token_delay_s = 0.01
+    gate.clear()
+    if how == "regenerated":
+        chat.regenerate()
+    else:
+        window.composer.select_collections(["house"])
+        window.composer.edit.setPlainText("Where is the spare key?")
+        qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    chat.open_conversation(other)
+    chat.open_conversation(here)  # at once
+    qtbot.wait(300)  # both reads are in
+    assert chat.conversation_id == here
+    gate.set()
+    qtbot.waitUntil(lambda: chat.answer is not None, timeout=10_000)  # streaming on screen
+    assert window.composer.send.text() == "Stop"
+    qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
+    qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages]
+                    == [m.content for m in history.messages(here)], timeout=5_000)
+    assert len(window.chat_view.messages) == (4 if how == "asked from a folder" else 2)
     window.close()
 
 
