@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: How often a caller waiting for a decode looks at whether it was cancelled (see DecodeThread.call).
+WATCH_S = 0.03
 _lock = threading.Lock()
 _instance: DecodeThread | None = None
 
@@ -37,8 +39,11 @@ class DecodeThread:
     def here(self) -> bool:
         return threading.current_thread() is self._thread
 
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run ``fn()`` on the decode thread and return its result (or raise its exception)."""
+    def call(self, fn: Callable[[], T], watch: Callable[[], bool] | None = None,
+             stop: Callable[[], None] | None = None) -> T:
+        """Run ``fn()`` on the decode thread and return its result (or raise its exception). Meanwhile, ``stop()``
+        is called once ``watch()`` says so (looked at every :data:`WATCH_S`) or Ctrl+C comes: it asks ``fn`` to
+        end early (llama.cpp's abort flag)."""
         if self.here:
             return fn()
         done = threading.Event()
@@ -58,10 +63,16 @@ class DecodeThread:
         interrupted: BaseException | None = None
         while True:
             try:
-                done.wait()
-                break
+                if done.wait(WATCH_S if watch is not None else None):
+                    break
+                if watch is not None and watch():
+                    watch = None
+                    if stop is not None:
+                        stop()
             except BaseException as exc:
                 interrupted = interrupted or exc
+                if stop is not None:
+                    stop()
         if interrupted is not None:
             raise interrupted
         if result[1] is not None:

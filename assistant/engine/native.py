@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -99,6 +100,21 @@ NO_GPU = "this build of llama.cpp has no GPU support"
 def supports_gpu_offload() -> bool:
     ensure_backend()
     return bool(C.llama_supports_gpu_offload())
+
+
+#: ``llama_decode``'s answer when the abort callback stopped it (the ubatch it was in is taken out of the cache).
+_ABORTED = 2
+
+
+@cache
+def _stop_reader() -> ctypes._CFuncPtr:
+    """llama.cpp's abort callback, in C: it is asked after every step of a batch's compute, on a compute thread,
+    and a Python callback there would need the GIL each time (a window busy painting would stall the compute).
+    C's ``strlen`` of a two-byte flag is that test without Python: the flag's first byte set, it returns 1, read
+    as true; cleared, 0. (A callback returns ``bool`` in the low byte of the register ``strlen``'s ``size_t``
+    comes back in, on every ABI llama.cpp builds for.)"""
+    libc = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
+    return C.ggml_abort_callback(ctypes.cast(libc.strlen, ctypes.c_void_p).value)
 
 
 @cache
@@ -258,6 +274,10 @@ class NativeContext:
         self.n_batch = C.llama_n_batch(self.ptr)
         self.memory = C.llama_get_memory(self.ptr)
         self.batch = C.llama_batch_init(n_batch, 0, 1)
+        # a prompt's batch stops within a step when its reader is cancelled (see eval): a batch of 512 tokens
+        # took 2 s here, and tens of seconds for a large model on a laptop's CPU, before Stop was seen
+        self._stop = ctypes.create_string_buffer(2)
+        C.llama_set_abort_callback(self.ptr, _stop_reader(), ctypes.cast(self._stop, ctypes.c_void_p))
 
     def close(self) -> None:
         if self.ptr:
@@ -294,7 +314,8 @@ class NativeContext:
         """Decode ``tokens`` at positions ``start_pos...``; logits only for the last token.
 
         Returns how many tokens were evaluated: fewer than ``len(tokens)`` when ``should_stop()`` asked to
-        stop between batches (the KV then holds that prefix).
+        stop, looked at between batches and, while one is computed, every few hundredths of a second (the
+        batch is then abandoned); the KV then holds that prefix.
         """
         batch, n_batch = self.batch, self.n_batch
         for offset in range(0, len(tokens), n_batch):
@@ -310,7 +331,9 @@ class NativeContext:
                 batch.seq_id[j][0] = 0
                 batch.logits[j] = 0
             batch.logits[n - 1] = 1
-            self._decode()
+            if not self._decode(should_stop):
+                self.trim(start_pos + offset)  # a batch of several ubatches keeps those done: they go too
+                return offset
         return len(tokens)
 
     def eval_one(self, token: int, pos: int) -> None:
@@ -365,11 +388,19 @@ class NativeContext:
         log_z = top + np.log(np.exp(logits - top).sum())
         return [float(logits[t] - log_z) for t in candidates]
 
-    def _decode(self) -> None:
-        # on the process's one decode thread, whoever asks (see decode_thread.py for why)
-        rc = decode_thread().call(self._llama_decode)
+    def _decode(self, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Decode the batch on the process's one decode thread, whoever asks (see decode_thread.py for why);
+        False when ``should_stop`` asked, while it was computed, to abandon it (or Ctrl+C came)."""
+        self._stop[0] = b"\0"
+        rc = decode_thread().call(self._llama_decode, watch=should_stop, stop=self._ask_stop)
+        if rc == _ABORTED:
+            return False
         if rc != 0:
             raise RuntimeError(f"llama_decode failed (code {rc}): {'; '.join(recent_errors) or 'no details'}")
+        return True
+
+    def _ask_stop(self) -> None:
+        self._stop[0] = b"\1"
 
 
     def _llama_decode(self) -> int:

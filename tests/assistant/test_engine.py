@@ -425,6 +425,35 @@ def test_ctrl_c_while_a_prompt_is_read_leaves_the_next_answer_working(chat_model
     assert out.stdout.split() == ["interrupted", "answered", "4"], out.stdout + out.stderr[-2000:]
 
 
+def test_a_cancel_while_a_prompt_batch_is_read_stops_it_within_the_batch(chat_model_path: Path) -> None:
+    """Stop was seen only between a prompt's batches: a batch of 2,048 tokens took about 9 s here (a 512-token
+    one tens of seconds for a large model on a laptop's CPU), all of it read before the answer stopped. Now the
+    batch is abandoned (llama.cpp's abort callback) and taken out of the cache, and the next answer reads its
+    prompt from the start."""
+    engine = Engine()
+    engine.load(chat_model_path, LoadSettings(n_ctx=4096, n_batch=2048))
+    try:
+        _, long = engine.render([Message("user", "Summarise: " + "river stone cloud field " * 700)])
+        assert len(long) > 2048  # two batches: the old code read the first whole, then saw the cancel
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        done = list(engine.generate(long, GREEDY, 8, cancel=cancel))[-1]
+        assert isinstance(done, Done) and done.stats.stop_reason == "cancelled"
+        assert done.stats.evaluated_tokens == 0 and done.stats.completion_tokens == 0
+        _, short = engine.render([Message("user", "What is 2+2?")])
+        after = list(engine.generate(short, GREEDY, 4))[-1]
+        assert after.stats.reused_tokens == 0 and after.stats.completion_tokens == 4
+        # the same answer as a fresh engine gives (what the cache holds is what Hearth thinks it holds)
+        fresh = Engine()
+        fresh.load(chat_model_path, LoadSettings(n_ctx=4096, n_batch=2048))
+        try:
+            assert list(fresh.generate(short, GREEDY, 4))[-1].text == after.text
+        finally:
+            fresh.unload()
+    finally:
+        engine.unload()
+
+
 def test_a_tiny_context_reads_prompts_in_whole_batches(chat_model_path: Path) -> None:
     """Asked for a context of 10 tokens, llama.cpp gave 256 cells but read prompts 10 tokens at a time."""
     from assistant.engine import Engine, LoadSettings
