@@ -23,7 +23,7 @@ from typing import Any
 import pydantic._internal._validators  # noqa: F401
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from app import theme as themes
 from app.controllers.chat import ChatController
@@ -121,7 +121,10 @@ class MainWindow(QMainWindow):
         self.learning = ElidedLabel()  # "Remembered: …" of three facts made the window 1,694 px wide
         self.learning.setObjectName("Muted")
         self.learning.setAccessibleName("Memory learning status")
-        self.status.addPermanentWidget(self.learning)
+        # the room the others leave, no more: a long note ("Remembered 2 things: …") took the model's, the device's,
+        # the speed's and the context's, all cut; the facts are in its tooltip
+        self.learning.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.addPermanentWidget(self.learning, 1)
         self._remembered = ""  # what learning stored last, said for REMEMBERED_MS (see _background)
         self._remembered_timer = QTimer(self)
         self._remembered_timer.setSingleShot(True)

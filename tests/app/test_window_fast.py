@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import FakeEmbedder, fake_engine
-from gui_helpers import themed
+from gui_helpers import fill_status_bar, themed
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -1201,6 +1201,15 @@ def test_what_memory_learned_is_said_in_the_status_bar_for_a_while(qtbot: QtBot)
     window.assistant.scheduler.publish(MemoriesLearned(("User lives in Porto", "User is vegan")))
     qtbot.waitUntil(lambda: window.learning.text() == "Remembered 2 things: User lives in Porto; User is vegan")
     assert window._remembered_timer.isActive()
+    # at 1280 px, a long note leaves the model, device, speed and context whole (it took their room: all cut)
+    fill_status_bar(window.status)
+    window.resize(1280, 700)
+    window.assistant.scheduler.publish(MemoriesLearned(long))
+    qtbot.waitUntil(lambda: window.learning.text().startswith("Remembered 3 things: "))
+    qtbot.wait(300)
+    for label in (window.status.model, window.status.device, window.status.speed, window.status.context):
+        assert label.width() >= label.fontMetrics().horizontalAdvance(label.text()), label.text()
+    assert window.learning.width() > 0 and window.learning.isVisible()
     window._remembered_timer.timeout.emit()  # as it does 12 s later
     assert window.learning.text() == "" and not window.learning.isVisible()
     window.close()
