@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(centre)
         splitter.addWidget(self.source_panel)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([290, 700, 330])
+        splitter.setSizes([max(290, self.sidebar.sizeHint().width()), 700, 330])  # its words at this font
         splitter.setCollapsible(1, False)
         self.setCentralWidget(splitter)
         self.source_panel.installEventFilter(self)
@@ -347,10 +347,23 @@ class MainWindow(QMainWindow):
             return  # every Apply restyled the whole app (0.3 s and more) though the look had not changed
         self.theme = themes.apply(app, settings.appearance.theme, settings.appearance.font_size)
         rescale_icons()
+        QTimer.singleShot(0, self._fit_sidebar)  # once the new font's sizes are known
         self.chat_view.theme = self.source_panel.theme = self.theme
         for message in self.chat_view.messages:
             message.theme = self.theme
             message.set_text(message.text)
+
+    def _fit_sidebar(self) -> None:
+        """The sidebar as wide as its buttons' words at this font, up to 40% of the window: at font size 20 it kept
+        the 290 px it had at 11, its Settings, Memory, Models and Add buttons icons without words at any width."""
+        splitter = self.centralWidget()
+        assert isinstance(splitter, QSplitter)
+        sizes = splitter.sizes()
+        want = min(self.sidebar.sizeHint().width(), int(self.width() * 0.4))
+        if self.sidebar.isVisible() and sizes[0] < want:
+            sizes[1] -= want - sizes[0]
+            sizes[0] = want
+            splitter.setSizes(sizes)
 
     # --- paths from the command line or a second launch: indexed as if dropped -------------------------
     def open_paths(self, paths: list[Path]) -> None:

@@ -466,6 +466,9 @@ def test_the_window_fits_a_laptop_screen_at_a_large_font_with_long_collection_na
     settings = window.assistant.settings
     settings.appearance.font_size = 24
     window.apply_appearance(settings)
+    # the sidebar as wide as its buttons' words at this font (it kept 290 px: icons without words at any width)
+    qtbot.waitUntil(lambda: window.centralWidget().sizes()[0]
+                    >= min(window.sidebar.sizeHint().width(), int(window.width() * 0.4)) > 400)
     names = ["research-papers-and-preprints-2019-2026", "household-paperwork-and-taxes", "recipes-from-grandma"]
     window.composer.set_collections(names)
     window.composer.select_collections(names)
@@ -479,8 +482,11 @@ def test_the_window_fits_a_laptop_screen_at_a_large_font_with_long_collection_na
     assert edit.placeholderText().startswith(SHORT_PLACEHOLDER[:6])
     assert QFontMetrics(edit.font()).horizontalAdvance(edit.placeholderText()) <= edit.viewport().width() - 8
     assert names[0] in window.composer.sources.toolTip()  # the shortened button's whole text
-    window.resize(1600, 700)
+    window.resize(1900, 700)  # (the sidebar as wide as its words at 24 pt: 487 px)
     qtbot.waitUntil(lambda: window.composer.edit.placeholderText() != SHORT_PLACEHOLDER)
+    settings.appearance.font_size = 20
+    window.apply_appearance(settings)
+    qtbot.waitUntil(lambda: window.centralWidget().sizes()[0] >= window.sidebar.sizeHint().width())
     # icons grow with the font (they stayed 18 px beside 24 pt text), and shrink back with it
     assert window.composer.send.iconSize().width() > 16
     assert window.sidebar.findChild(QToolButton).iconSize().width() > 18
