@@ -41,14 +41,20 @@ class ShortcutsDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.resizeRowsToContents()
+        # and again at each width the text column takes: measured before the dialog was shown, rows kept the height
+        # of text wrapped in a narrower column (gaps under F6, Ctrl+PgUp, Esc)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
         rows_height = self.table.verticalHeader().length() + header.height() + 2 * self.table.frameWidth()
-        self.table.setMinimumHeight(min(rows_height + 2, self.fontMetrics().height() * 30))
-        self.resize(self.fontMetrics().averageCharWidth() * 90, self.sizeHint().height())
+        # within the screen: at font size 20 it opened 1,002 px tall on an 800 px screen
+        room = (parent or self).screen().availableGeometry()
+        self.table.setMinimumHeight(min(rows_height + 2, self.fontMetrics().height() * 30, int(room.height() * 0.6)))
+        self.resize(min(self.fontMetrics().averageCharWidth() * 90, int(room.width() * 0.9)),
+                    min(self.sizeHint().height(), int(room.height() * 0.9)))
         self.table.setFocus()
         self.table.setCurrentCell(0, 0)
 

@@ -1574,6 +1574,12 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     for keys in ("Ctrl+L", "Ctrl+K, Ctrl+F", "F6", "Esc", "Enter", "F2", "Shift+F10, Menu", "F1, Ctrl+/",
                  "Alt+A, Alt+S"):
         assert keys in listed, keys
+    # within the screen, each row as tall as its text at the width shown (at font size 20 it opened 1,002 px tall
+    # on an 800 px screen, with gaps under rows measured in a narrower column)
+    assert dialog.height() <= dialog.screen().availableGeometry().height()
+    table = dialog.table
+    least = table.verticalHeader().minimumSectionSize()
+    assert all(table.rowHeight(r) == max(least, table.sizeHintForRow(r)) for r in range(table.rowCount()))
     window.close()
 
 
