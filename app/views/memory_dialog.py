@@ -155,8 +155,10 @@ class MemoryDialog(QDialog):
                      lambda text: self.editRequested.emit(item, text))
 
     def _forget(self) -> None:
+        """Asked first, as deleting a chat is (Forget deleted the memory at once, with no way back)."""
         if (item := self._selected()) is not None:
-            self.forgetRequested.emit(item)
+            confirm(self, "Forget this memory?", f"Hearth will forget “{memory_text(item)}”. This cannot be undone.",
+                    "Forget", lambda: self.forgetRequested.emit(item))
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export memories", str(Path.home() / "hearth-memories.json"),

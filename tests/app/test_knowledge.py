@@ -381,7 +381,12 @@ def test_with_memory_switched_off_the_manager_still_lists_and_forgets_what_was_k
     assert not any(button.isEnabled() for button in dialog.for_selected)
     dialog.list.setCurrentIndex(dialog.model.index(0))
     assert all(button.isEnabled() for button in dialog.for_selected)
-    qtbot.mouseClick(dialog.for_selected[1], Qt.MouseButton.LeftButton)  # Forget
+    qtbot.mouseClick(dialog.for_selected[1], Qt.MouseButton.LeftButton)  # Forget, asked first (it was at once)
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in dialog.findChildren(QMessageBox)))
+    box = next(b for b in dialog.findChildren(QMessageBox) if b.isVisible())
+    assert box.text() == "Hearth will forget “Likes green tea”. This cannot be undone."
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)  # Enter keeps it
+    next(b for b in box.buttons() if b.text() == "Forget").click()
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["Lives in Lyon"])
     assert not any(button.isEnabled() for button in dialog.for_selected)  # the list was read again
     dialog.close()
