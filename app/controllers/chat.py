@@ -243,8 +243,10 @@ class ChatController(QObject):
         self._older, page = _last_page(messages)  # the older ones shown as the user scrolls up (see ChatView)
         # the chat an answer is being written in off screen, opened again: that answer goes on streaming here
         # (not yet saved there, it is shown when it is: see _event_away)
-        live = (self._away and conversation_id == self._away_chat and len(page) >= 2 and page[-1].partial
-                and page[-1].role == "assistant" and page[-2].id == self._asked_id)
+        live = (self._away and conversation_id == self._away_chat and len(messages) >= 2 and messages[-1].partial
+                and messages[-1].role == "assistant" and messages[-2].id == self._asked_id)
+        if live and len(page) < 2:  # a question longer than a page (a long paste): shown with its answer, which
+            self._older, page = messages[:-2], messages[-2:]  # was not found, and could not be stopped
         ids = [m.id for m in page]
         if live and self._replaced_id in ids:  # a regenerated or edited turn: the core drops the old one at the
             page = page[:ids.index(self._replaced_id)] + page[-2:]  # first word (or keeps it: then read again)
@@ -560,9 +562,12 @@ class ChatController(QObject):
         self._unshow(question)
         if question is None:
             return
-        if self._queued is None and not self.composer.edit.toPlainText().strip():
-            self.composer.set_draft(question.text)
-            told = "your message is back in the box"
+        typed = self.composer.edit.toPlainText().strip()
+        held = typed if typed and typed != question.text else ""
+        if self._queued is None:  # (a message sent after Stop goes on in its place)
+            # above what the box holds (typed in another chat meanwhile): a long paste was lost when it was not empty
+            self.composer.set_draft(f"{question.text}\n\n{held}" if held else question.text)
+            told = "your message is back in the box" + (", above what it held" if held else "")
         else:
             told = "it was not kept"
         self.status.showMessage(f"Stopped before the answer began: {told}.", TAKEN_BACK_MS)

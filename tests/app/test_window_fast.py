@@ -669,6 +669,17 @@ def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: 
         assert chat.conversation_id == (None if new_chat else first)
         assert [c.id for c in history.list_conversations()] == [first]
         assert [m.content for m in history.messages(first)] == earlier
+    # text in the box meanwhile (typed in another chat while this one was read): the question goes above it (it
+    # was "not kept", a long paste lost)
+    window.composer.edit.setPlainText(paste)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chat.generating and chat.conversation_id is not None)
+    window.composer.edit.setPlainText("A note for later.")
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=5_000)
+    assert window.composer.edit.toPlainText() == f"{paste}\n\nA note for later."
+    assert window.status.currentMessage() == ("Stopped before the answer began: your message is back in the box, "
+                                              "above what it held.")
     window.composer.edit.clear()
     window.close()
 
@@ -758,6 +769,36 @@ def test_a_chat_opened_again_while_its_answer_is_written_shows_it_streaming(qtbo
     assert window.chat_view.messages[-1].text.strip() == " ".join(["word"] * 300)
     assert "interrupted" not in window.chat_view.messages[-1].notices.text()
     assert [m.content for m in history.messages(earlier)] == ["An earlier chat.", "You said: An earlier chat."]
+    window.close()
+
+
+def test_a_chat_opened_again_while_a_long_paste_is_answered_shows_the_question_and_stop(qtbot: QtBot) -> None:
+    """A question longer than a page of the chat (a long paste) was left out of the page shown again, and with it
+    the answer being written: an empty bubble, Send where Stop was, Esc did nothing, and it ran to its end."""
+    from app.controllers.chat import PAGE_CHARS
+
+    window = open_window(qtbot)
+    chat = window.ctl.chat
+    send(qtbot, window, "Chat B.")
+    other = chat.conversation_id
+    chat.new_chat()
+    engine = window.assistant.engine
+    engine._n_ctx = 20_000
+    engine.reply = lambda _prompt: "word " * 300
+    engine.token_delay_s = 0.01
+    paste = "pasted " * (PAGE_CHARS // 6)
+    window.composer.edit.setPlainText(paste)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
+    here = chat.conversation_id
+    chat.open_conversation(other)
+    qtbot.waitUntil(lambda: chat.conversation_id == other)
+    chat.open_conversation(here)
+    qtbot.waitUntil(lambda: chat.answer is not None, timeout=10_000)
+    assert [m.role for m in window.chat_view.messages] == ["user", "assistant"]
+    assert window.chat_view.messages[0].text == paste.strip() and window.composer.send.text() == "Stop"
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=5_000)
     window.close()
 
 
