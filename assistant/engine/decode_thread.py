@@ -42,8 +42,9 @@ class DecodeThread:
     def call(self, fn: Callable[[], T], watch: Callable[[], bool] | None = None,
              stop: Callable[[], None] | None = None) -> T:
         """Run ``fn()`` on the decode thread and return its result (or raise its exception). Meanwhile, ``stop()``
-        is called once ``watch()`` says so (looked at every :data:`WATCH_S`) or Ctrl+C comes: it asks ``fn`` to
-        end early (llama.cpp's abort flag)."""
+        is called once ``watch()`` says so (looked at every :data:`WATCH_S`) or, with a ``watch``, Ctrl+C comes: it
+        asks ``fn`` to end early (llama.cpp's abort flag). A prompt's batch is watched; one answer step is not (it
+        is milliseconds, and its caller keeps its record of the cache as if it ended)."""
         if self.here:
             return fn()
         done = threading.Event()
@@ -61,6 +62,7 @@ class DecodeThread:
         # Ctrl+C in the waiting thread must not end the wait: the job still runs on memory that the caller frees
         # next (a model closed on the way out, which was a segmentation fault), so it is raised once the job ends.
         interrupted: BaseException | None = None
+        watched = watch is not None
         while True:
             try:
                 if done.wait(WATCH_S if watch is not None else None):
@@ -71,7 +73,7 @@ class DecodeThread:
                         stop()
             except BaseException as exc:
                 interrupted = interrupted or exc
-                if stop is not None:
+                if watched and stop is not None:
                     stop()
         if interrupted is not None:
             raise interrupted

@@ -392,7 +392,7 @@ class NativeContext:
         """Decode the batch on the process's one decode thread, whoever asks (see decode_thread.py for why);
         False when ``should_stop`` asked, while it was computed, to abandon it (or Ctrl+C came)."""
         self._stop[0] = b"\0"
-        rc = decode_thread().call(self._llama_decode, watch=should_stop, stop=self._ask_stop)
+        rc = decode_thread().call(self._llama_decode, watch=should_stop, stop=self._ask_stop if should_stop else None)
         if rc == _ABORTED:
             return False
         if rc != 0:
