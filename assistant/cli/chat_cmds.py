@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -276,7 +277,26 @@ def _ctrl_c_stops(cancel: threading.Event | None, last: bool = False) -> Iterato
     try:
         yield
     finally:
+        if cancel.is_set() and not last:
+            _absorb_repeats()
         signal.signal(signal.SIGINT, signal.SIG_IGN if last and cancel.is_set() else previous)
+
+
+#: After Ctrl+C stopped an answer, a press this soon after is the same one (a key hit twice), not the prompt's.
+REPEAT_S = 0.3
+
+
+def _absorb_repeats() -> None:
+    """The chat's prompt comes back within milliseconds of a Ctrl+C now (a prompt's batch is abandoned at once):
+    a second press of the same stop, meant for the answer, reached the prompt instead. Delivered to another
+    thread, it was even raised at the next line typed, which it threw away. Such a press does nothing here."""
+    signal.signal(signal.SIGINT, lambda _signum, _frame: None)
+    time.sleep(REPEAT_S)
+    _handled()
+
+
+def _handled() -> None:
+    """A Python call: entering it runs the handlers of signals still pending (another thread took them), now."""
 
 
 class TakenBack(KeyboardInterrupt):

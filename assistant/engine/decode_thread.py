@@ -13,6 +13,7 @@ One decode is milliseconds and the hand-over tens of microseconds.
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ T = TypeVar("T")
 
 #: How often a caller waiting for a decode looks at whether it was cancelled (see DecodeThread.call).
 WATCH_S = 0.03
+_QUIT_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
 _lock = threading.Lock()
 _instance: DecodeThread | None = None
 
@@ -32,6 +34,11 @@ class DecodeThread:
         self._thread.start()
 
     def _run(self) -> None:
+        # Ctrl+C and the quit signals go to the main thread, which handles them, not to this one or the compute
+        # threads it starts (they share its mask): one delivered here left `hearth chat`'s prompt unwoken, and a
+        # second Ctrl+C pressed as an answer stopped was raised at the next line typed, which it threw away
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, _QUIT_SIGNALS)
         while True:
             self._jobs.get()()
 
