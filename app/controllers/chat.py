@@ -23,6 +23,7 @@ from app.views.dialogs import confirm
 from app.views.message import MessageWidget
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
+from app.views.widgets import restyle
 from app.workers import Job, Workers
 from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
 from assistant.events import (
@@ -275,7 +276,8 @@ class ChatController(QObject):
         self.answer.message_id = reply.id
         self.answer.set_busy(True)
         self._away, self._away_chat = False, None
-        for event in self._kept:  # its notices, sources and memories
+        kept, self._kept = self._kept, []
+        for event in kept:  # its notices, sources and memories (kept again as they are shown)
             self._event(event)
         self._flush()
         self.composer.set_generating(self.cancel is not None and not self.cancel.is_set())
@@ -392,9 +394,7 @@ class ChatController(QObject):
     def _set_editing(self, question: MessageWidget | None, later: int = 0) -> None:
         for widget, on in ((self.editing, False), (question, True)):  # the question edited is outlined
             if widget is not None:
-                widget.setProperty("editing", on)
-                widget.style().unpolish(widget)
-                widget.style().polish(widget)
+                restyle(widget, "editing", on)
         self.editing, self._later = question, later
         self.composer.set_editing(later if question is not None else None)
         # the chip shows how the edit will be sent (one asked incognito stays so), then the chat's choice again
@@ -452,7 +452,7 @@ class ChatController(QObject):
         return widget
 
     def _event(self, event: Any) -> None:
-        if isinstance(event, Notice | Sources | MemoriesUsed) and event not in self._kept:
+        if isinstance(event, Notice | Sources | MemoriesUsed):
             self._kept.append(event)  # shown again if its chat is opened while the answer goes on off screen
         if isinstance(event, Saved):
             self._asked_id = event.user_message_id

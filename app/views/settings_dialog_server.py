@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.views.widgets import restyle
 from assistant.config import RANGES, RemoteSettings, ServerSettings, browser_origins, local_url
 
 DEFAULT_HOST = "127.0.0.1"
@@ -68,9 +69,7 @@ def curl_example(url: str, token: str) -> str:
 
 def set_state(label: QLabel, state: str) -> None:
     """Colour a status label through the stylesheet: "ok" (green), "error" (red), "busy" or "" (muted)."""
-    label.setProperty("state", state)
-    label.style().unpolish(label)
-    label.style().polish(label)
+    restyle(label, "state", state)
 
 
 def _note(text: str, name: str = "Muted") -> QLabel:

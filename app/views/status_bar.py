@@ -10,6 +10,8 @@ from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
+from app.views.widgets import restyle
+
 #: Answers shorter than this show no speed-up: over a few tokens it measures noise, not speculation (the
 #: screenshots' 8- and 28-token answers read 0.7x and 0.9x; 24 short answers measured together, 1.01x). The
 #: tooltip still has the figure with the whole decision.
@@ -182,7 +184,5 @@ class StatusBar(QStatusBar):
         muted); hidden when ``text`` is empty (the server is off)."""
         self.server.setText(text)
         self.server.setToolTip(tooltip)
-        self.server.setProperty("state", state)
-        self.server.style().unpolish(self.server)
-        self.server.style().polish(self.server)
+        restyle(self.server, "state", state)
         self.server.setVisible(bool(text))

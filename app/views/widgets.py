@@ -302,6 +302,14 @@ class TableStrip(QScrollArea):
         event.accept()
 
 
+def restyle(widget: QWidget, name: str, value: object) -> None:
+    """Set a property the stylesheet selects on (``[state="error"]``) and draw the widget by it now: Qt applies
+    the stylesheet's rules again only when told to."""
+    widget.setProperty(name, value)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
 def section_title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("SectionTitle")

@@ -22,7 +22,9 @@ T = TypeVar("T")
 
 #: How often a caller waiting for a decode looks at whether it was cancelled (see DecodeThread.call).
 WATCH_S = 0.03
-_QUIT_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+#: The signals that may have a Python handler that ends a command: Ctrl+C, and SIGTERM and SIGHUP under
+#: ``hearth serve`` (SIGHUP does not exist on Windows).
+QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 _lock = threading.Lock()
 _instance: DecodeThread | None = None
 
@@ -38,7 +40,7 @@ class DecodeThread:
         # threads it starts (they share its mask): one delivered here left `hearth chat`'s prompt unwoken, and a
         # second Ctrl+C pressed as an answer stopped was raised at the next line typed, which it threw away
         if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, _QUIT_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_BLOCK, QUIT_SIGNALS)
         while True:
             self._jobs.get()()
 

@@ -25,7 +25,7 @@ import llama_cpp as C
 import numpy as np
 
 from assistant.config import KV_CACHES
-from assistant.engine.decode_thread import decode_thread
+from assistant.engine.decode_thread import QUIT_SIGNALS, decode_thread
 
 log = logging.getLogger("hearth.llama")
 
@@ -38,9 +38,6 @@ recent_errors: deque[str] = deque(maxlen=20)
 
 #: The signals held back during a load (see _deferred_signals), once one of them arrived.
 _held_signals: list[int] = []
-#: The signals that may have a Python handler that ends a command: Ctrl+C, and SIGTERM and SIGHUP under
-#: ``hearth serve`` (SIGHUP does not exist on Windows).
-_QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextmanager
@@ -55,7 +52,7 @@ def _deferred_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {n: signal.getsignal(n) for n in _QUIT_SIGNALS}
+    previous = {n: signal.getsignal(n) for n in QUIT_SIGNALS}
     held = {n: h for n, h in previous.items() if callable(h)}  # Python handlers; SIG_DFL/SIG_IGN act in C
     _held_signals.clear()
     for number in held:
