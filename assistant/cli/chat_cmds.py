@@ -462,11 +462,16 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         # pasted line was sent as a question of its own).
         import readline  # noqa: F401
     interrupted = False  # the last prompt ended in Ctrl+C
+    typed = sys.stdin.isatty()
     while True:
         ctx.say_heard()  # learned, or a settings change applied, while the last answer was read: said above the
         # prompt, not across it
         try:
-            line = input("you> ").strip()
+            # questions from a file or a pipe are written out as a transcript ("you> line"): prompted for, they
+            # were "you> you> hearth> …", without the questions, and a last "you> " hung at the end
+            line = input("you> " if typed else "").strip()
+            if not typed and line:
+                sys.stdout.write(f"you> {line}\n")
         except EOFError:
             err("")
             return 0
