@@ -468,8 +468,10 @@ def save_settings(settings: Settings, path: Path | None = None, expected: str | 
 def in_layout(held: str | None, data: dict[str, Any]) -> str:
     """``data`` as TOML, written into the text the file ``held``: its comments, order and blank lines stay, and
     only values that changed are rewritten (every save, the window's Apply as much as a model switch, wrote the
-    file anew and lost the comments of a hand-edited one). Keys Hearth does not know are dropped: their line was
-    said to be ignored when the file was read."""
+    file anew and lost the comments of a hand-edited one). What Hearth does not use stays as written: a key or
+    section it does not know (a typo, ``[memmory]``), and a value it cannot use that this save does not change
+    (``n_ctx = "8k"``, in use as 4096): each is said to be ignored whenever the file is read, and a save that
+    changed something else deleted them, or wrote 4096 over the "8k", without a word."""
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
@@ -479,20 +481,23 @@ def in_layout(held: str | None, data: dict[str, Any]) -> str:
         doc = None
     if doc is None:
         return tomli_w.dumps(data)
-    _merge_into(doc, data)
+    _merge_into(doc, data, _to_dict(_from_dict(Settings, doc.unwrap(), problems=[])))
     return tomlkit.dumps(doc)
 
 
-def _merge_into(table: Any, data: dict[str, Any]) -> None:
-    for key in [k for k in table if k not in data]:
-        del table[key]
+def _merge_into(table: Any, data: dict[str, Any], was: dict[str, Any], section: str = "") -> None:
+    """Write ``data`` into ``table``; ``was``: what the table's text gives (an unusable value: the default)."""
     for key, value in data.items():
         if isinstance(value, dict):
             if not isinstance(table.get(key), dict):
                 table[key] = {}
-            _merge_into(table[key], value)
-        elif key not in table or not _same(table[key], value):
+            _merge_into(table[key], value, was.get(key) or {}, f"{section}{key}.")
+        elif key not in table:
             table[key] = value
+        elif not _same(table[key], value):
+            held = table[key].unwrap() if hasattr(table[key], "unwrap") else table[key]
+            if was.get(key) != value or checked(f"{section}{key}", held, value)[1] is None:
+                table[key] = value  # (an unusable value this save does not change is left as written)
 
 
 def _same(held: Any, value: Any) -> bool:

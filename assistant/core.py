@@ -587,7 +587,7 @@ class Assistant:
             said = [f for f in RELOAD_FIELDS if f in reload_fields or f in edits]
             with_ = ", ".join(info.context_said(self.settings.model.n_ctx) if f == "n_ctx"
                               else _load_value(f, getattr(self.settings.model, f)) for f in said)
-            changes.append(f"loaded {info.name}" + (f" with {with_}" if with_ else ""))
+            changes.append(f"loaded {info.precise_name}" + (f" with {with_}" if with_ else ""))
             if {"n_threads", "n_gpu_layers"} & set(said) and local.loaded:
                 # where it runs, as the status bar says it: "GPU layers -1" was said in green on a CPU-only build
                 changes.append(f"it runs on {local.device}")
@@ -604,7 +604,7 @@ class Assistant:
             draft = self.ensure_draft()
             mode = self.settings.model.speculative
             if draft is not None:
-                changes.append(f"draft model: {draft.name} {draft.quantization}")  # often the model's own name
+                changes.append(f"draft model: {draft.precise_name}")  # often the model's own name
             elif mode in ("draft", "self"):  # said in green before, with the reason only in the log
                 changes.append(f"speculative decoding ({mode}) has no draft model: "
                                f"{self.engine.draft_problem or 'none is chosen'}; answers are decoded plainly")

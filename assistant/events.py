@@ -198,6 +198,29 @@ def reading(progress: Progress) -> str:
         else name
 
 
+#: ``Progress.job`` of a prompt being read before an answer's first word: a long paste or a long chat read anew
+#: took a minute here with nothing but "Thinking…" on screen (and no byte to an API client).
+PROMPT = "prompt"
+
+
+def prompt_read(done: int, total: int, since: float) -> Progress:
+    """The engine's progress reading ``total`` new prompt tokens, ``done`` of them since ``since`` (a
+    ``time.perf_counter()``); the ETA comes once a batch has been read."""
+    elapsed = time.perf_counter() - since
+    rate = done / elapsed if done and elapsed > 0 else None
+    return Progress(PROMPT, done, total, "tokens", rate, (total - done) / rate if rate else None)
+
+
+def prompt_read_text(progress: Progress) -> str:
+    """A prompt's reading in words, one wording for every front end: "Reading the prompt (5,600 tokens)…", then
+    "Reading the prompt: 36%, about 12 s left"."""
+    total = progress.total or 0
+    if not progress.done or not total:
+        return f"Reading the prompt ({counted(int(total), 'token')})…"
+    left = time_left(progress.eta_s)
+    return f"Reading the prompt: {progress.done / total:.0%}" + (f", {left}" if left else "")
+
+
 #: Where the context length is set, for the messages that ask to raise it (they did not say where).
 WHERE_CTX = "(Settings → Model → Context length, or `n_ctx` under [model] in settings.toml)"
 

@@ -87,6 +87,7 @@ class Scheduler:
         self._collections: tuple[str, ...] | None = None  # every collection, as _check_watches last read them
         self._watch_lock = threading.RLock()
         self._last_error = ""
+        self._watch_trouble = ""  # why the last check of the watched folders could not read them
         self._threads: list[threading.Thread] = []
 
     # ---- life cycle ----------------------------------------------------------------------------------
@@ -301,9 +302,12 @@ class Scheduler:
             wanted = self.hooks.watched()
             self._collections = tuple(sorted(self.hooks.collections()))
         except Exception as exc:  # a damaged index (said by whatever reads it next), or one closed as Hearth
-            # closes: the check tries again later, and never ends the sync thread
-            log.info("checking the watched folders: %s", exc)
+            # closes: the check tries again later, and never ends the sync thread; said once, not every 5 s
+            if str(exc) != self._watch_trouble:
+                log.info("checking the watched folders: %s", exc)
+            self._watch_trouble = str(exc)
             return
+        self._watch_trouble = ""
         with self._watch_lock:
             for collection in [c for c in self._watched_as if c not in wanted]:
                 self._watched_as.pop(collection)

@@ -23,7 +23,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from assistant.engine.chat_format import FormattedPrompt, Message
 from assistant.engine.gguf_info import ModelInfo
-from assistant.events import Done, Progress, Stats, Token
+from assistant.events import Done, Progress, Stats, Token, prompt_read
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -113,7 +113,7 @@ class FakeEngine:
         self.forgotten.append(key)
 
     def generate(self, tokens: list[int], sampling: Any, max_tokens: int, cancel: threading.Event | None = None,
-                 stop: Sequence[str] = (), cache_key: str | None = None) -> Iterator[Token | Done]:
+                 stop: Sequence[str] = (), cache_key: str | None = None) -> Iterator[Token | Progress | Done]:
         with self.busy:
             prompt = self._rendered.get(tuple(tokens), "")
             self.prompts.append(prompt)
@@ -125,8 +125,15 @@ class FakeEngine:
             reason = "length" if len(words) > max_tokens else "stop"
             words = words[:max_tokens]
             out: list[str] = []
+            began = time.perf_counter()
             reading = time.monotonic() + self.prompt_delay_s
+            halfway = time.monotonic() + self.prompt_delay_s / 2
+            if self.prompt_delay_s:  # said as the real engine says a prompt longer than a batch
+                yield prompt_read(0, len(tokens), began)
             while time.monotonic() < reading and not (cancel is not None and cancel.is_set()):
+                if halfway and time.monotonic() >= halfway:
+                    halfway = 0
+                    yield prompt_read(len(tokens) // 2, len(tokens), began)
                 time.sleep(0.01)
             for word in words:
                 if cancel is not None and cancel.is_set():

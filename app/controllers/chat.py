@@ -31,12 +31,14 @@ from assistant.events import (
     Failed,
     MemoriesUsed,
     Notice,
+    Progress,
     Saved,
     Sources,
     Token,
     context_cut,
     context_full,
     counted,
+    prompt_read_text,
 )
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,7 @@ class ChatController(QObject):
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
+        self._reading = False  # the answer's meta says how far its prompt is read (until its first word)
         self._drafted: list[list[int]] = []  # [start, end) offsets of the streamed text from accepted drafts
         panel.closed.connect(composer.edit.setFocus)  # by Esc or its close button: the next key goes to the box
         panel.fileMissing.connect(self._find_moved)
@@ -426,6 +429,7 @@ class ChatController(QObject):
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
         self.answer.set_meta("Thinking…")
+        self._reading = False
         self.view.mark_last_turn(answering=True)
         self._streamed, self._length, self._drafted = [], 0, []
         self._tint = self.assistant.settings.appearance.tint_drafts
@@ -463,6 +467,9 @@ class ChatController(QObject):
         if answer is None and not isinstance(event, Token):  # its turn already taken off the screen
             return
         if isinstance(event, Token):
+            if self._reading and answer is not None:  # the prompt is read: the answer begins
+                self._reading = False
+                answer.set_meta("Thinking…")
             text, start = event.text, self._length
             self._streamed.append(text)
             self._length = start + len(text)
@@ -473,6 +480,9 @@ class ChatController(QObject):
                     self._drafted.append([start, self._length])
             if not self._render.isActive():
                 self._render.start()
+        elif isinstance(event, Progress):  # a long prompt (a paste, a long chat read anew): how far, with an ETA,
+            self._reading = True  # where it said "Thinking…" for a minute
+            answer.set_meta(prompt_read_text(event))
         elif isinstance(event, Notice):
             answer.add_notice(event.message)
         elif isinstance(event, Sources):

@@ -27,6 +27,7 @@ from app.views.status_bar import StatusBar
 from app.workers import Job, Relay, Workers
 from assistant.config import Settings, edited_over
 from assistant.core import real_path
+from assistant.errors import HearthError
 from assistant.events import LOAD_WAITING, time_left
 
 if TYPE_CHECKING:
@@ -104,9 +105,11 @@ class ModelController(QObject):
     def _import_bulk_embedder(self) -> None:
         try:
             self.assistant.warm_up("indexing")
-        except Exception:  # a warm-up only saves time later: the first indexing run meets and says the problem
-            if not self.closing.is_set():  # closed mid-import, the exiting interpreter fails it: nothing to say
-                log.warning("the indexing warm-up failed", exc_info=True)
+        except Exception as exc:  # a warm-up only saves time later: the first indexing run meets and says the
+            # problem. Closed mid-import, the exiting interpreter fails it: nothing to say. One known to Hearth (a
+            # read-only data folder) is a line; its 15-line traceback reached the terminal the window ran from
+            if not self.closing.is_set():
+                log.warning("the indexing warm-up failed: %s", exc, exc_info=not isinstance(exc, HearthError))
 
     @property
     def importing(self) -> bool:

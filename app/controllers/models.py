@@ -127,7 +127,7 @@ class ModelsController(QObject):
             if not (ok and engine.loaded):
                 said = "No model loaded."
             elif real_path(engine.info.path) == real_path(self._wanted):
-                said = f"Now using {engine.info.name}."
+                said = f"Now using {engine.info.precise_name}."
             else:  # the old model stayed (it read "Now using <the old one>", as if the switch had happened)
                 why = "the load was cancelled" if self.model.cancel.is_set() else "the new model could not load"
                 said = f"Still using {engine.info.name}: {why}."

@@ -7,6 +7,7 @@ requests; :class:`app.controllers.models.ModelsController` runs them on worker l
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,8 @@ def pill(label: str, reason: str = "") -> QLabel:
 
 #: The narrowest the text of a row gets with its buttons beside it.
 _TEXT_WIDTH = 240
+#: The most characters of a title shown (the middle of a longer one gives way to "…").
+_TITLE_CHARS = 64
 
 
 class ModelRow(QFrame):
@@ -67,8 +70,12 @@ class ModelRow(QFrame):
         super().__init__()
         self.setObjectName("ModelRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel(f"<b>{title}</b>" + (f"  <i>{badge}</i>" if badge else ""))
+        # a title does not wrap: a 200-character file name made the list scroll 640 px sideways, hiding the end
+        # of every row's note (its whole name is the tooltip)
+        shown = title if len(title) <= _TITLE_CHARS else f"{title[:_TITLE_CHARS - 13]}…{title[-12:]}"
+        self.title = QLabel(f"<b>{html.escape(shown)}</b>" + (f"  <i>{badge}</i>" if badge else ""))
         self.title.setAccessibleName(title)
+        self.title.setToolTip(title if shown != title else "")
         self.details = QLabel(details)
         self.note = QLabel(note)
         self.note.setObjectName("Muted")

@@ -154,6 +154,9 @@ class SettingsDialog(QDialog):
     def _model_tab(self, models: list[tuple[str, Path]], current: Path, gpu_missing: str) -> QWidget:
         self.model = QComboBox()
         self.model.setAccessibleName("Chat model")
+        # a model's long file name made the dialog 1,716 px wide, past a laptop's screen (its list shows it whole)
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(32)
         self.set_models(models, current)
         browse = QPushButton("Browse…")
         browse.setAccessibleName("Choose a GGUF model file")
@@ -442,6 +445,7 @@ class SettingsDialog(QDialog):
         self.model.clear()
         for name, path in models:
             self.model.addItem(f"{name}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
+            self.model.setItemData(self.model.count() - 1, f"{name}\n{path}", Qt.ItemDataRole.ToolTipRole)
         self._select_model(chosen)
         self.model.blockSignals(False)
 

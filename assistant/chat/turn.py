@@ -33,6 +33,7 @@ from assistant.events import (
     Failed,
     MemoriesUsed,
     Notice,
+    Progress,
     Saved,
     Sources,
     Stats,
@@ -280,6 +281,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     _save_answer(history, conversation_id, reply_id, content="".join(streamed))
                     last_save = time.monotonic()
                 yield Token(piece, event.drafted)
+            elif isinstance(event, Progress):  # a long prompt being read: said with its ETA
+                yield event
             elif isinstance(event, Done):
                 event = replace(event, stats=_as_waited(event.stats, prepare_s, built.max_tokens < asked_tokens))
                 if cleaner is not None and (rest := cleaner.flush()):

@@ -34,11 +34,13 @@ from assistant.events import (
     Failed,
     MemoriesUsed,
     Notice,
+    Progress,
     Saved,
     Sources,
     Token,
     counted,
     local_minute,
+    prompt_read_text,
     short_title,
 )
 
@@ -191,10 +193,15 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
     notices: list[Notice] = []
     saved_in: str | None = None
     began = False  # the answer's first word came (shown or not: `ask --json` shows none)
+    reading = _Reading(prefix)
     try:
-        with _ctrl_c_stops(cancel, last):
+        with _ctrl_c_stops(cancel, last), reading:
             for event in response:
                 began = began or isinstance(event, Token)
+                if isinstance(event, Progress):
+                    reading.show(event)
+                    continue
+                reading.end()
                 if isinstance(event, Token) and echo:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
@@ -242,6 +249,36 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
             raise TakenBack
         raise Stopped
     return _Turn(response.done, response.failed, sources, memories.memories if memories else (), tuple(notices))
+
+
+class _Reading:
+    """How far a long prompt is read, on the terminal's line where the answer will begin (stderr, a terminal's
+    only), erased when anything else comes: a long paste was a silent minute."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.shown = prefix, False
+
+    def show(self, progress: Progress) -> None:
+        if sys.stderr.isatty():
+            ahead = self.prefix if sys.stdout.isatty() else ""  # the line begins with it there
+            sys.stderr.write(f"\r\x1b[K{ahead}({prompt_read_text(progress)})")
+            sys.stderr.flush()
+            self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.shown = False
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            if self.prefix and sys.stdout.isatty():
+                sys.stdout.write(self.prefix)
+                sys.stdout.flush()
+
+    def __enter__(self) -> _Reading:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.end()
 
 
 def _above(prefix: str, line: str, again: bool = True) -> None:

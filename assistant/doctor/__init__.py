@@ -260,6 +260,11 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
             findings.append(Finding("knowledge", WARNING, f"Collection {name!r}: {info.needs_rechunk} file(s) were "
                                     "chunked with older settings.", again,
                                     f"resync:{name}"))
+        elif info.unfinished in ("interrupted", "stopped"):  # it said "✓ … stores in step" of a run killed
+            how = "was stopped" if info.unfinished == "stopped" else "did not finish"
+            findings.append(Finding("knowledge", WARNING, f"Collection {name!r} is not fully indexed: its last "
+                                    f"indexing run {how}, and files not reached yet are not searched.", again,
+                                    f"resync:{name}" if info.sources and not gone else ""))
         else:
             findings.append(Finding("knowledge", OK, f"Collection {name!r}: {counted(info.files, 'file')}, "
                                     f"{counted(info.chunks, 'chunk')}, stores in step."))

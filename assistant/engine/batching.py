@@ -34,7 +34,7 @@ from assistant.engine import native
 from assistant.engine.prompt_store import Stored
 from assistant.engine.sampling import SamplerChain
 from assistant.errors import GenerationError
-from assistant.events import Done, Stats, Token
+from assistant.events import Done, Progress, Stats, Token, prompt_read
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Batcher:
         self._thread.start()
 
     # ---- the callers' side ------------------------------------------------------------------------
-    def submit(self, job: Job) -> Iterator[Token | Done]:
+    def submit(self, job: Job) -> Iterator[Token | Progress | Done]:
         """Queue ``job`` and stream its events; closing the iterator early ends the job and frees its slot."""
         with self._cond:
             if self._closing:
@@ -246,6 +246,7 @@ class Batcher:
                 del slot.tokens[n_keep:]
             job.n_keep, job.pending, job.t0 = n_keep, job.prompt[n_keep:], time.perf_counter()
             slot.job = job
+            self._say_read(job)
 
     def _from_disk(self, job: Job, free: list[_Slot]) -> None:
         """Read ``job``'s conversation cache from disk into the least recently used free slot, when it continues
@@ -306,11 +307,18 @@ class Batcher:
                 job.evaluated += added
                 del job.pending[:added]
                 if job.pending:
+                    self._say_read(job)
                     continue
                 job.t_prompt = time.perf_counter()
             else:
                 slot.tokens.append(job.last)
             self._read(slot, index)
+
+    def _say_read(self, job: Job) -> None:
+        """How far a job's prompt is read, when more than a batch of it is new (as the engine's own loop says)."""
+        total = job.evaluated + len(job.pending)
+        if job.sampler is not None and total > self.ctx.n_batch:
+            job.out.put(prompt_read(job.evaluated, total, job.t0))
 
     def _read(self, slot: _Slot, index: int) -> None:
         """Take the model's next token for ``slot`` from the logits at batch ``index``."""

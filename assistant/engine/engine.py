@@ -19,7 +19,7 @@ import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -45,7 +45,7 @@ from assistant.errors import (
     ModelLoadError,
     NoModelLoadedError,
 )
-from assistant.events import LOAD_WAITING, Done, Progress, Stats, Token
+from assistant.events import LOAD_WAITING, Done, Progress, Stats, Token, prompt_read
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class Engine:
                              self._kept_budget),
         )
         if n_parallel > 1:
-            loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.name,
+            loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.precise_name,
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
                                                    else "gguf"}, loaded.disk)
         # swap only once the new model is fully ready, and not under an answer being written (it holds the lock)
@@ -433,8 +433,9 @@ class Engine:
         stop: tuple[str, ...] = (),
         grammar: str | None = None,
         cache_key: str | None = None,
-    ) -> Iterator[Token | Done]:
-        """Stream Token events for ``prompt`` and end with one Done carrying the stats.
+    ) -> Iterator[Token | Progress | Done]:
+        """Stream Token events for ``prompt`` and end with one Done carrying the stats; before the first token,
+        Progress events while a prompt longer than a batch is read (``events.PROMPT``).
 
         ``grammar`` (GBNF, see ``sampling.json_grammar``) constrains the output. ``cache_key`` names the
         conversation the prompt belongs to: its cache may be saved to and read from the prompt store. Holds the
@@ -487,17 +488,39 @@ class Engine:
                      key: str | None = None) -> tuple[int, int]:
         """Evaluate what the KV cache lacks of ``prompt``: (tokens reused, tokens evaluated); fewer evaluated
         than ``len(prompt) - reused`` when ``cancel`` stopped it (the cache then holds that prefix)."""
+        reading = self._read_prompt(loaded, prompt, cancel, key)
+        while True:
+            try:
+                next(reading)
+            except StopIteration as read:
+                return read.value
+
+    def _read_prompt(self, loaded: _Loaded, prompt: list[int], cancel: threading.Event,
+                     key: str | None = None) -> Generator[Progress, None, tuple[int, int]]:
+        """:meth:`_eval_prompt`, saying how far it is (a Progress before each batch) when the new part spans
+        more than one batch; the front ends show it, with an ETA, in place of a silent wait (a long paste)."""
         self._switch_cache(loaded, prompt, key)
         self._kv_key = key
         ctx, kv = loaded.ctx, self._kv
         n_keep = self._reuse_prefix(ctx, prompt)
         to_eval = prompt[n_keep:]
+        step, n_done, since = ctx.n_batch, 0, time.perf_counter()
         try:
-            n_done = ctx.eval(to_eval, n_keep, should_stop=cancel.is_set)
+            while n_done < len(to_eval):
+                if len(to_eval) > step:
+                    yield prompt_read(n_done, len(to_eval), since)
+                piece = to_eval[n_done : n_done + step]
+                read = ctx.eval(piece, n_keep + n_done, should_stop=cancel.is_set)
+                n_done += read
+                if read < len(piece):
+                    break
         except RuntimeError as exc:
             ctx.clear()
             kv.clear()
             raise GenerationError(f"Evaluating the prompt failed: {exc}") from None
+        except GeneratorExit:  # the reader left between batches: the cache holds what was read
+            kv.extend(to_eval[:n_done])
+            raise
         except BaseException:  # Ctrl+C in `hearth chat`: how much was read is unknown, so nothing is kept
             ctx.clear()  # (the mirror lost step with the cache: the next question failed on its positions)
             kv.clear()
@@ -579,10 +602,10 @@ class Engine:
         stop: tuple[str, ...],
         grammar: str | None,
         cache_key: str | None,
-    ) -> Iterator[Token | Done]:
+    ) -> Iterator[Token | Progress | Done]:
         model, ctx, kv = loaded.model, loaded.ctx, self._kv
         t0 = time.perf_counter()
-        n_keep, n_done = self._eval_prompt(loaded, prompt, cancel, cache_key)
+        n_keep, n_done = yield from self._read_prompt(loaded, prompt, cancel, cache_key)
         t_prompt = time.perf_counter()
 
         answer = _Answer(model, stop, max_tokens)
@@ -619,7 +642,7 @@ class Engine:
                 decode_tps=(answer.sampled - 1) / decode_s if decode_s > 0 else 0.0,
                 stop_reason=answer.stop_reason or "length",
                 device=loaded.device,
-                model=loaded.info.name,
+                model=loaded.info.precise_name,
                 prompt_format="fallback" if loaded.formatter.uses_fallback else "gguf",
                 context_used=len(kv),
                 context_size=ctx.n_ctx,

@@ -66,6 +66,12 @@ class ModelInfo:
     vocab_fingerprint: str = ""
 
     @property
+    def precise_name(self) -> str:
+        """Its name with its precision, "SmolLM2 135M Instruct Q4_1": two precisions of one model share a name,
+        and what an answer or a switch said of one (its stats, "Now using …", "loaded …") fit the other too."""
+        return f"{self.name} {self.quantization}" if self.quantization else self.name
+
+    @property
     def has_chat_template(self) -> bool:
         return bool(self.chat_template)
 

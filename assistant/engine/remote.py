@@ -148,6 +148,12 @@ class RemoteModelInfo(ModelInfo):
     def params_label(self) -> str:
         return "remote"
 
+    def context_capped(self, n_ctx: int) -> str | None:
+        """Nothing: the local context setting does not apply to it, and its ``context_length`` is what its server
+        was started with (llama-server's ``-c``), not what it was trained for. Every answer said "a context of
+        4096 is more than gemma-3-270m… was trained for, so answers get 3072: set the context to 3072 or less"."""
+        return None
+
 
 def remote_info(url: str, model: str, n_ctx: int, quantization: str = "") -> RemoteModelInfo:
     """``model`` is the server's id for it; the shown name drops a folder (llama-server's id is its -m path)."""
@@ -711,9 +717,14 @@ class RemoteEngine:
                                              "running, and is the address right?")
         if isinstance(exc, httpx2.TimeoutException):
             return RemoteLLMTimeoutError(f"The LLM server at {self.url} did not answer in time ({exc or 'timeout'}).")
-        if streamed is not None and isinstance(exc, httpx2.TransportError):
+        if streamed and isinstance(exc, httpx2.TransportError):
             return RemoteLLMStreamError(f"The LLM server at {self.url} closed the connection in the middle of the "
                                         f"answer (after {streamed} piece(s) of text); the text that arrived is kept.")
+        if isinstance(exc, httpx2.NetworkError | httpx2.RemoteProtocolError):
+            # httpx's own words reached the window's banner ("peer closed connection without sending complete
+            # message body (received 131 bytes, expected 759)"), and a cut before any text "kept" it
+            return RemoteLLMError(f"The LLM server at {self.url} closed the connection before it answered: did it "
+                                  "stop or restart, or does something between (a proxy) cut connections?")
         if isinstance(exc, httpx2.HTTPError):
             return RemoteLLMError(f"The request to the LLM server at {self.url} failed: {exc or type(exc).__name__}.")
         return RemoteLLMError(f"Reading from the LLM server at {self.url} failed: {type(exc).__name__}: {exc}.")

@@ -485,14 +485,20 @@ def _configured(target_path: str | Path, configured: str,
     as_path = Path(configured.strip()).expanduser()
     resolved = str(real_path(as_path)) if as_path.is_file() else None
     target = real_path(target_path)
-    # by its path, file name or shown name (it said "there is no model", or, by the shown name, that the model's
-    # self-draft "cannot draft": a part of its name)
-    if resolved == str(target) or key in (target.name.lower(), target.stem.lower(), model_info(target).name.lower()):
-        raise NoDraftError(f"{target.name} is the model answering: the draft model must be another, smaller one "
-                           "with the same vocabulary (`hearth models drafts` lists them).")
+    info = model_info(target)
     named = [c for c in candidates if c.path and (c.path in (resolved, str(as_path)) or key in (
         Path(c.path).name.lower(), Path(c.path).stem.lower()))]
-    named = named or [c for c in candidates if c.name.lower() == key]
+    # by the name a list shows, with its precision ("SmolLM2 135M Instruct Q4_1" beside the model's F16, which
+    # `models use` took and this refused), or without it where no other model of that name is the target
+    # (a self-draft, named as its model is, only so)
+    named = named or [c for c in candidates if key == c.shown.lower() or (key == c.name.lower() and c.kind != SELF)]
+    # the target by its path, file name or shown name (it said "there is no model", or, by the shown name, that
+    # the model's self-draft "cannot draft": a part of its name)
+    if resolved == str(target) or key in (target.name.lower(), target.stem.lower(),
+                                          f"{info.name} {info.quantization}".lower()) or (
+            not named and key == info.name.lower()):
+        raise NoDraftError(f"{target.name} is the model answering: the draft model must be another, smaller one "
+                           "with the same vocabulary (`hearth models drafts` lists them).")
     named = named or [c for c in candidates if key in c.name.lower() or (c.path and key in Path(c.path).name.lower())]
     if len(named) > 1:
         raise NoDraftError(f"{configured!r} matches several draft candidates: "

@@ -182,7 +182,7 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
         assert window.status.load_bar.isVisible() and dialog.load.isVisible()
     assert seen and seen[-1][1] == 100 and all(text.startswith("Loading Gemma 3 270M… ") for text, _ in seen)
     assert window.assistant.engine.info.name == "Gemma 3 270M" and not window.status.load_bar.isVisible()
-    assert dialog.load.label.text() == "Now using Gemma 3 270M."
+    assert dialog.load.label.text() == "Now using Gemma 3 270M Q4_K_M."
     # a model never used starts from the values in use (the defaults came in: 1024 tokens, unsaid)
     assert window.assistant.settings.model.max_tokens == 32
     intro = window.chat_view.welcome.intro.text()  # the welcome panel names the model that answers now
@@ -208,7 +208,7 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     window.ctl.models.use(gemma)
     qtbot.waitUntil(lambda: len(said) == 2, timeout=60_000)
     assert window.assistant.engine.info.name == "Gemma 3 270M"
-    assert dialog.load.label.text() == "Now using Gemma 3 270M." and "Still using" not in " ".join(said)
+    assert dialog.load.label.text() == "Now using Gemma 3 270M Q4_K_M." and "Still using" not in " ".join(said)
 
 
 def test_use_while_an_answer_is_written_says_the_model_waits_for_it(make_window, qtbot: QtBot) -> None:

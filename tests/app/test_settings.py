@@ -72,7 +72,7 @@ def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length
         dialog._apply_clicked()
     qtbot.waitUntil(lambda: "loaded" in dialog.apply_result.text(), timeout=15_000)
     assert dialog.apply_result.text() == (
-        "Applied: loaded SmolLM2 135M Instruct with context 8192; a context of 100000 is more than SmolLM2 135M "
+        "Applied: loaded SmolLM2 135M Instruct Q4_1 with context 8192; a context of 100000 is more than SmolLM2 135M "
         "Instruct was trained for, so answers get 8192: set the context to 8192 or less, or to 0 for the model's "
         "maximum; no draft model."), dialog.apply_result.text()
     assert dialog.apply_result.property("state") == "error"  # a warning, as `hearth doctor` says it (it was green)
@@ -152,7 +152,7 @@ def test_kv_cache_and_thread_choices_reload_the_model_with_them(qtbot: QtBot, ma
         dialog._apply_clicked()
     qtbot.waitUntil(lambda: dialog.apply_result.text().startswith("Applied: loaded"))
     assert dialog.apply_result.text().startswith(
-        "Applied: loaded SmolLM2 135M Instruct with threads automatic, GPU layers all; "
+        "Applied: loaded SmolLM2 135M Instruct Q4_1 with threads automatic, GPU layers all; "
         f"it runs on {window.assistant.engine.device}"), dialog.apply_result.text()
     if "no GPU support" in window.assistant.engine.device:  # asked for and not given: not said in green
         assert dialog.apply_result.property("state") == "error"

@@ -684,6 +684,68 @@ def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: 
     window.close()
 
 
+def test_a_long_prompt_says_under_the_answer_how_far_it_is_read(qtbot: QtBot) -> None:
+    """A long paste (or a long chat read anew) took a minute here with "Thinking…" under the answer and nothing
+    else: now it says how far the prompt is read, with an ETA, until the answer's first word."""
+    window = open_window(qtbot)
+    chat, engine = window.ctl.chat, window.assistant.engine
+    engine.prompt_delay_s = 1.0
+    said: list[str] = []
+    window.composer.edit.setPlainText(("A long pasted report. " * 40).strip())
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    answer = chat.answer
+    assert answer is not None
+    for begins in ("Reading the prompt (", "Reading the prompt: 50%, about "):
+        qtbot.waitUntil(lambda b=begins: answer.meta.text().startswith(b), timeout=5_000)
+        said.append(answer.meta.text())
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert said[0].endswith(" tokens)…") and said[1].endswith(" s left"), said
+    assert "Reading" not in answer.meta.text() and "TTFT" in answer.meta.text()  # the answer's own figures
+    window.close()
+
+
+def test_a_warm_up_that_meets_a_known_problem_logs_one_line(qtbot: QtBot, caplog: pytest.LogCaptureFixture,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only data folder: the window's banner said it well, and the terminal it ran from got a 15-line
+    traceback of the indexing warm-up's IndexOpenError. A problem Hearth knows is one line; a bug keeps its
+    traceback for the report."""
+    from assistant.knowledge.errors import IndexOpenError
+
+    window = open_window(qtbot)
+    for problem, traced in ((IndexOpenError("The knowledge index cannot be opened (read-only)."), False),
+                            (KeyError("bug"), True)):
+        def fail(_what: str, problem: Exception = problem) -> None:
+            raise problem
+
+        monkeypatch.setattr(window.assistant, "warm_up", fail)
+        caplog.clear()
+        window.ctl.model._import_bulk_embedder()
+        [record] = [r for r in caplog.records if "warm-up failed" in r.getMessage()]
+        assert str(problem) in record.getMessage() and bool(record.exc_info) == traced
+    window.close()
+
+
+def test_a_model_with_a_very_long_name_widens_neither_settings_nor_the_models_list(qtbot: QtBot,
+                                                                                   tmp_path: Path) -> None:
+    """A 200-character file name in the library made Settings at least 1,716 px wide (its model box alone 1,450)
+    and the Models list scroll 640 px sideways, hiding the end of every row's note."""
+    from app.views.models_view import ModelRow
+
+    window = open_window(qtbot)
+    long = "Модель " + "x" * 200
+    path = tmp_path / f"{long}.gguf"
+    path.write_bytes(b"GGUF")
+    dialog = window.open_settings()
+    dialog.set_models([(long, path)], path)
+    assert dialog.minimumSizeHint().width() < 800 and dialog.model.minimumSizeHint().width() < 400
+    assert long in dialog.model.itemData(0, Qt.ItemDataRole.ToolTipRole)  # whole in its tooltip
+    dialog.reject()
+    row = ModelRow(long, "135M · Q4_1 · 98 MB · linked", "Fits at 2048 tokens.")
+    assert row.minimumSizeHint().width() < 700 and row.title.toolTip() == long
+    assert "…" in row.title.text() and row.title.accessibleName() == long
+    window.close()
+
+
 @pytest.mark.parametrize("leave", ["new chat", "another chat", "delete this chat", "delete this new chat"])
 def test_leaving_a_chat_while_its_answer_streams_lets_it_finish_there(qtbot: QtBot, leave: str) -> None:
     """An answer goes on in its own chat while another is on screen (its row says so), and nothing of it reaches

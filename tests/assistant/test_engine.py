@@ -23,7 +23,7 @@ from assistant.errors import (
     TruncatedModelError,
     UnsupportedArchitectureError,
 )
-from assistant.events import Done, Token
+from assistant.events import Done, Progress, Token, prompt_read_text
 
 
 def run(engine: Engine, messages: list[Message], max_tokens: int = 48, **kw) -> Done:
@@ -452,6 +452,47 @@ def test_a_cancel_while_a_prompt_batch_is_read_stops_it_within_the_batch(chat_mo
             fresh.unload()
     finally:
         engine.unload()
+
+
+def test_a_long_prompt_says_how_far_it_is_read_and_a_reader_leaving_keeps_the_cache_true(
+        chat_model_path: Path) -> None:
+    """A prompt longer than a batch was read in silence (a long paste: a minute of "Thinking…" in the window, no
+    byte to an API client): the engine says how far it is, with an ETA once a batch is read, before each batch.
+    A reader that leaves between batches (an API client gone) leaves the cache holding what was read: the prompt
+    asked again reads only the rest, and answers as a cold run does (the same batches, n_batch=64). Also when
+    answers are decoded together (the API server's batching)."""
+    settings = LoadSettings(n_ctx=2048, n_batch=64)
+    engine, cold = Engine(), Engine()
+    engine.load(chat_model_path, settings)
+    cold.load(chat_model_path, settings)
+    try:
+        _, long = engine.render([Message("user", "Summarise: " + "river stone cloud field " * 80)])
+        events = engine.generate(long, GREEDY, 8)
+        said = list(itertools.islice((e for e in events if isinstance(e, Progress)), 3))
+        events.close()
+        assert [(p.done, p.total) for p in said] == [(0, len(long)), (64, len(long)), (128, len(long))]
+        assert said[0].eta_s is None and said[2].eta_s is not None and said[2].eta_s > 0
+        assert prompt_read_text(said[0]) == f"Reading the prompt ({len(long):,} tokens)…"
+        assert prompt_read_text(said[2]).startswith(f"Reading the prompt: {128 / len(long):.0%}, about ")
+        again = list(engine.generate(long, GREEDY, 8))
+        done = again[-1]
+        assert isinstance(done, Done) and done.stats.reused_tokens == 128
+        assert [e.done for e in again if isinstance(e, Progress)][:2] == [0, 64]
+        assert done.text == list(cold.generate(long, GREEDY, 8))[-1].text
+        _, short = engine.render([Message("user", "What is 2+2?")])  # one batch: nothing to say
+        assert not [e for e in engine.generate(short, GREEDY, 2) if isinstance(e, Progress)]
+    finally:
+        engine.unload()
+        cold.unload()
+    batched = Engine()
+    batched.load(chat_model_path, LoadSettings(n_ctx=2048, n_batch=64, n_parallel=2))
+    try:
+        events = list(batched.generate(long, GREEDY, 8))
+        said = [e for e in events if isinstance(e, Progress)]
+        assert said[0].done == 0 and [p.done for p in said] == sorted({p.done for p in said}) and len(said) > 5
+        assert all(p.total == len(long) for p in said) and isinstance(events[-1], Done)
+    finally:
+        batched.unload()
 
 
 def test_a_tiny_context_reads_prompts_in_whole_batches(chat_model_path: Path) -> None:

@@ -467,7 +467,8 @@ def test_kv_cache_setting_reloads_the_model_with_it(assistant: Assistant) -> Non
     applied = assistant.update_settings(new)
     assert applied.model is not None and assistant.engine.settings.kv_cache == "q8_0"
     # what Settings' "Applied: …" shows: it said "loaded SmolLM2 135M Instruct", not what changed
-    assert [c for c in applied.changes if c.startswith("loaded")] == [f"loaded {applied.model.name} with KV cache q8_0"]
+    loaded = [c for c in applied.changes if c.startswith("loaded")]
+    assert loaded == [f"loaded {applied.model.precise_name} with KV cache q8_0"]
 
 
 def test_a_settings_file_read_while_an_editor_rewrites_it_in_place_keeps_the_edit(assistant: Assistant) -> None:

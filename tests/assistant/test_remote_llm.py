@@ -301,6 +301,9 @@ def test_the_cli_answers_through_the_remote_engine(server_url: str, tmp_path: Pa
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Paris" in done.stdout and "remote: 127.0.0.1" in done.stderr
+    # the server's 2048 (its -c) beside the local setting's 4096, which does not apply to it, was said at every
+    # answer as "more than … was trained for, so answers get 2048: set the context to 2048 or less"
+    assert "trained for" not in done.stderr, done.stderr
     test = subprocess.run([sys.executable, "-m", "app", "remote", "test", "llm"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert test.returncode == 0 and test.stdout.startswith("✓ llm: ") and "ms" in test.stdout, test.stdout

@@ -190,9 +190,14 @@ def test_a_connection_closed_without_an_answer_is_tried_once_more(endpoint) -> N
     assert done.text == "Hello world. Bye now."
     script.drop_next = 1
     assert HearthLLM({"model": engine}).yes_probability([{"role": "user", "content": "Is it?"}]) == 1.0
-    script.drop_next = 2  # twice in a row is the server's failure, said as such
-    with pytest.raises(RemoteLLMError, match="closed the connection"):
+    script.drop_next = 2  # twice in a row is the server's failure, said as such (before any text: nothing is
+    # "kept", and no words of httpx's: "peer closed connection without sending complete message body …")
+    with pytest.raises(RemoteLLMError, match="closed the connection before it answered: did it stop or restart"):
         list(engine.generate(_prompt(engine), GREEDY, 8))
+    script.drop_next = 2
+    with pytest.raises(RemoteLLMError, match="closed the connection before it answered") as said:
+        RemoteEngine(url).info  # noqa: B018 (GET /v1/models, a request of its own)
+    assert "without sending" not in str(said.value)
 
 
 def test_a_bare_server_gets_estimates_and_a_one_word_answer(endpoint) -> None:

@@ -50,6 +50,8 @@ def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> Non
     data = json.loads(out.stdout)  # stdout holds the JSON document and nothing else
     assert data["answer"].strip()
     assert data["stats"]["completion_tokens"] > 0 and data["stats"]["stop_reason"] in ("eos", "length")
+    # with its precision: an F16 copy's answers said "SmolLM2 135M Instruct" too, in the window and the history
+    assert data["stats"]["model"] == "SmolLM2 135M Instruct Q4_1"
     listed = json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)
     assert [c["id"] for c in listed] == [data["conversation_id"]]
     md = hearth("history", "export", data["conversation_id"], home=hearth_home).stdout
@@ -423,6 +425,12 @@ def test_chat_on_a_terminal_keeps_a_paste_and_a_long_line_whole(hearth_home: Pat
     terminal.type(b"/quit\r")
     assert terminal.close() == 0
     assert terminal.user_messages() == [["Summarise this:\nThe quick brown fox\njumps over the lazy dog.", long]]
+    # the long line is more than a batch (512 tokens): how far it is read is said where the answer begins, and
+    # the line is cleared for it (a long paste was a silent wait)
+    reading = terminal.screen.rindex(b"\r\x1b[Khearth> (Reading the prompt")
+    assert terminal.screen.index(b"\r\x1b[Khearth> (Reading the prompt (", reading - 2000) < reading
+    after = terminal.screen[reading:]
+    assert after[after.index(b" s left)") + 8:].startswith(b"\r\x1b[Khearth> "), after
 
 
 def test_chat_carries_on_in_the_same_chat_after_ctrl_c(hearth_home: Path) -> None:

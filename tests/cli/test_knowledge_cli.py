@@ -1024,3 +1024,9 @@ def test_ctrl_c_while_indexing_says_what_was_kept_and_how_to_finish(tmp_path: Pa
     assert proc.returncode == 130, err
     assert (f"hearth: stopped: 3 files of 'docs' indexed so far stay searchable; `hearth index {docs} --collection "
             "docs` finishes it.") in err, err
+    # and `hearth doctor` says so, with the command that finishes it (it said "✓ … stores in step")
+    capsys.readouterr()
+    cli.main(["doctor"])
+    said = capsys.readouterr().out
+    assert ("Collection 'docs' is not fully indexed: its last indexing run was stopped, and files not reached yet "
+            "are not searched.") in said and f"hearth index {docs} --collection docs" in said, said

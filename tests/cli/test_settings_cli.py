@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 from cli.test_cli import hearth
@@ -125,6 +126,24 @@ def test_a_setting_that_cannot_be_saved_is_not_said_as_set(hearth_home: Path) ->
     assert out.stderr.splitlines()[-1].startswith("hearth: Hearth did not save the settings: ")
 
 
+def test_a_set_keeps_the_hand_edits_it_cannot_use_as_written(hearth_home: Path) -> None:
+    """A typo'd key, a section Hearth does not know and a value of the wrong type were said to be ignored at every
+    command; an unrelated `set` then deleted the first two (with the section's comment and its user id) and wrote
+    the value in use over the third, without a word. They stay as written; what the set changes is written."""
+    file = get_paths().settings_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text('[model]\ntopk = 12\nn_ctx = "8k"\ntop_p = 0.9\n\n# my memory settings\n[memmory]\n'
+                    'user_id = "alice"\n')
+    out = hearth("settings", "set", "model.top_p=0.8", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert "model.topk is not a setting Hearth knows (ignored)" in out.stderr
+    text = file.read_text()
+    assert 'topk = 12\nn_ctx = "8k"\ntop_p = 0.8\n' in text and "# my memory settings\n" in text
+    assert '[memmory]\nuser_id = "alice"\n' in text and tomllib.loads(text)["memmory"] == {"user_id": "alice"}
+    out = hearth("settings", "set", "n_ctx=2048", home=hearth_home)  # changed: written over
+    assert out.returncode == 0 and "n_ctx = 2048\n" in file.read_text(), out.stderr
+
+
 def test_a_draft_model_is_saved_as_the_file_its_name_matched(hearth_home: Path, smollm2_q8_path: Path) -> None:
     """`set draft_model=SmolLM2` saved the part of a name typed; once a second SmolLM2 was added it matched two
     models, and drafting stopped with a warning at each answer."""
@@ -135,3 +154,15 @@ def test_a_draft_model_is_saved_as_the_file_its_name_matched(hearth_home: Path, 
     out = hearth("settings", "set", "speculative=draft", "draft_model=Instruct.Q4_1", home=hearth_home)
     assert out.returncode == 0, out.stderr
     assert load_settings(get_paths().settings_file).settings.model.draft_model == str(BUNDLED_CHAT_MODEL.resolve())
+    # by the name `models list` and the draft picker show, with its precision beside the Q8_0 in use ("there is no
+    # model 'SmolLM2 135M Instruct Q4_1'"), and by the name without it, which only the other model can mean (it
+    # said the Q8_0 "is the model answering")
+    for name in ("SmolLM2 135M Instruct Q4_1", "SmolLM2 135M Instruct"):
+        assert hearth("settings", "set", "draft_model=", home=hearth_home).returncode == 0
+        out = hearth("settings", "set", f"draft_model={name}", home=hearth_home)
+        assert out.returncode == 0, out.stderr
+        assert load_settings(get_paths().settings_file).settings.model.draft_model == str(BUNDLED_CHAT_MODEL.resolve())
+    asked = hearth("ask", "--json", "--no-memory", "--max-tokens", "4", "--speculative", "draft", "--draft-model",
+                   "SmolLM2 135M Instruct Q4_1", "Hi?", home=hearth_home)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["speculative"]["mode"] == "draft"
