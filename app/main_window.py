@@ -393,13 +393,15 @@ class MainWindow(QMainWindow):
         return [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
 
     def changeEvent(self, event: QEvent) -> None:
-        """Coming back to the window reads the chats, the collections and the open chat again: they were read at
-        start and after the window's own changes only, so a folder indexed with `hearth index` in a terminal could
-        not be answered from, and a chat asked with `hearth ask` was not listed, until Hearth was started again."""
+        """Coming back to the window reads the chats, the collections, the models and the open chat again: they
+        were read at start and after the window's own changes only, so a folder indexed with `hearth index` in a
+        terminal could not be answered from, and a chat asked with `hearth ask` was not listed, until Hearth was
+        started again."""
         super().changeEvent(event)
         if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() and self.ctl is not None:
             self.ctl.conversations.refresh()
             self.ctl.knowledge.refresh()
+            self.ctl.model.refresh_library(if_changed=True)  # `hearth models add/remove` in a terminal
             self.ctl.chat.catch_up()  # the open chat went on in a terminal: Regenerate deleted its newer turns
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

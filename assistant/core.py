@@ -905,7 +905,8 @@ class Assistant:
         return real_path(local.info.path) if local.loaded else real_path(self.model_path())
 
     def use_model(self, path: str | Path, progress: Callable[[Progress], None] | None = None,
-                  cancel: threading.Event | None = None, edits: dict[str, Any] | None = None) -> ModelInfo | None:
+                  cancel: threading.Event | None = None, edits: dict[str, Any] | None = None,
+                  listed: bool = False) -> ModelInfo | None:
         """Switch to ``path`` with its own saved settings (context, GPU layers, sampling, system prompt), and
         ``edits`` (model settings by name) over them.
 
@@ -918,7 +919,13 @@ class Assistant:
         A model chosen by its path (Settings → Browse…, ``hearth models use FILE``) is linked into the library:
         it answered, but no list showed it, it could not be removed, and once another model was chosen only
         browsing for it again found it.
+
+        ``listed``: chosen from a list of the library (the window's Models view), which another process may have
+        changed since (`hearth models remove`): a model no longer there is refused, not loaded and put back.
         """
+        if listed and not self.models.library.lists(path):
+            raise ModelNotFoundError(f"{Path(path).name} is no longer in the library: it was removed elsewhere "
+                                     "(`hearth models remove` in a terminal?). Add it again to use it.")
         info = None
         if self.remote_llm_answers:
             target, profile = self.switcher.record(path, self.settings.model, self.model_path(), edits)

@@ -116,11 +116,17 @@ class ModelController(QObject):
         """The indexing warm-up's import still runs."""
         return self._importing is not None and self._importing.is_alive()
 
-    def refresh_library(self) -> None:
-        """Read the library again (at start, after a download, a removal or a switch) on the io lane."""
-        self.workers.io.submit(Job(self.assistant.models.entries, on_done=self._library_read))
+    def refresh_library(self, if_changed: bool = False) -> None:
+        """Read the library again (at start, after a download, a removal or a switch) on the io lane;
+        ``if_changed``: the lists are redrawn only if models came or went (coming back to the window: a terminal's
+        `hearth models add` or `remove` was not seen until the Models view was opened again)."""
+        self.workers.io.submit(Job(self.assistant.models.entries,
+                                   on_done=lambda entries: self._library_read(entries, if_changed)))
 
-    def _library_read(self, entries: list[LibraryEntry]) -> None:
+    def _library_read(self, entries: list[LibraryEntry], if_changed: bool = False) -> None:
+        if if_changed and [(e.path, e.source, e.shown) for e in entries] == \
+                [(e.path, e.source, e.shown) for e in self.library]:
+            return
         self.library = list(entries)
         self.libraryChanged.emit(self.library)
         if self.dialog is not None and self.dialog.isVisible():
@@ -130,15 +136,16 @@ class ModelController(QObject):
         """The library's models that can be chosen (their header was read), by shown name."""
         return [(e.shown, e.path) for e in self.library if e.info is not None]
 
-    def switch(self, path: Path) -> None:
+    def switch(self, path: Path, listed: bool = False) -> None:
         """Load ``path`` with its own profile, with progress; if it fails the current model stays. While a remote
-        LLM answers, the core only records it (nothing loads): the status bar says so."""
+        LLM answers, the core only records it (nothing loads): the status bar says so. ``listed``: chosen from
+        the library's list (see ``Assistant.use_model``)."""
         assistant = self.assistant
         if assistant.remote_llm_answers:
-            self.workers.model.submit(Job(lambda: assistant.use_model(path), on_done=lambda _: self._recorded(),
-                                          on_failed=self._apply_failed))
+            self.workers.model.submit(Job(lambda: assistant.use_model(path, listed=listed),
+                                          on_done=lambda _: self._recorded(), on_failed=self._apply_failed))
             return
-        self._start_load(path, lambda progress, cancel: assistant.use_model(path, progress, cancel))
+        self._start_load(path, lambda progress, cancel: assistant.use_model(path, progress, cancel, listed=listed))
 
     def _recorded(self) -> None:
         engine, url = self.assistant.engine, self.assistant.remote_llm_url

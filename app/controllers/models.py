@@ -77,6 +77,7 @@ class ModelsController(QObject):
             dialog.download.cancelRequested.connect(self.cancel_download)
             dialog.download.resumeRequested.connect(self.resume)
             dialog.selfDraftRequested.connect(self.make_self_draft)
+            dialog.activated.connect(lambda: self.model.refresh_library(if_changed=True))
             dialog.draft.cancelRequested.connect(self.draft_cancel_requested)
             dialog.load.cancelRequested.connect(self.model.cancel_load)
         return self.dialog
@@ -115,7 +116,7 @@ class ModelsController(QObject):
         self.switching += 1
         self._wanted = path
         self._view().load.running(f"Loading {path.name}…", 0)
-        self.model.switch(path)
+        self.model.switch(path, listed=True)
 
     def _load_progress(self, text: str, percent: int) -> None:
         if self.switching:
@@ -135,6 +136,8 @@ class ModelsController(QObject):
             # the current mark moves now, not when the library has been read again (seconds behind other io jobs,
             # during which the old model was still marked current, with Use on the new one)
             self._show_library(self.model.library)
+            if not said.startswith("Now using"):  # (one removed elsewhere goes from the list)
+                self.model.refresh_library(if_changed=True)
 
     def _recorded(self, said: str) -> None:
         if self._switch_ended():

@@ -174,6 +174,7 @@ class ModelsDialog(QDialog):
     downloadRequested = Signal(str, str)  # repo, file
     searchRequested = Signal(str)
     addRequested = Signal(object)  # Path: a model file, or a folder of them, to list in the library
+    activated = Signal()  # the user came back to it: the library may have changed meanwhile (a terminal)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,6 +222,11 @@ class ModelsDialog(QDialog):
         layout.addWidget(buttons)
         for rows in (self.library, self.catalog, self.results):
             rows.filled.connect(lambda rows=rows: self._close_after(rows))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.activated.emit()
 
     def _add_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add a model file", "", "GGUF models (*.gguf);;All files (*)")

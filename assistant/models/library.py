@@ -193,6 +193,10 @@ class ModelLibrary:
         raise ModelNotFoundError(f"No model file {name} and no model named {name!r} in the library "
                                  "(`hearth models list` shows them).")
 
+    def lists(self, path: str | Path) -> bool:
+        """Whether ``path`` is in the library now (another process may have removed it since a list was read)."""
+        return self._source_of(Path(path)) is not None
+
     def _source_of(self, path: Path) -> str | None:
         return dict(self.scan()).get(real_path(path))
 

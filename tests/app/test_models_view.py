@@ -301,3 +301,36 @@ def test_two_precisions_of_one_model_are_told_apart_and_remove_says_what_it_does
     qtbot.mouseClick(rows["SmolLM2 135M Instruct Q8_0"].buttons[-1], Qt.MouseButton.LeftButton)
     assert asked == [f"Forget SmolLM2 135M Instruct Q8_0? Hearth stops listing it; the file stays where it is: "
                      f"{smollm2_q8_path.resolve()}."]
+
+
+def test_the_list_follows_a_terminal_and_use_of_a_model_removed_there_is_refused(
+        make_window, qtbot: QtBot, smollm2_q8_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth models add` and `remove` in a terminal were not seen by the open view (nor by Settings) until it was
+    opened again, and Use on the row of a model removed there loaded it and put it back in the library, unsaid."""
+    import os
+    import subprocess
+    import sys
+
+    def terminal(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "app", "models", *args], capture_output=True, text=True,
+                              env={**os.environ, "HEARTH_HOME": os.environ["HEARTH_HOME"]}, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    write_settings()
+    window = make_window()
+    dialog = _open(window, qtbot)
+    assert "SmolLM2 135M Instruct Q8_0" not in _rows(dialog)
+    terminal("add", str(smollm2_q8_path))
+    dialog.activated.emit()  # the user comes back to the view (as its changeEvent says on activation)
+    qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" in _rows(dialog), timeout=20_000)
+    use = _rows(dialog)["SmolLM2 135M Instruct Q8_0"].buttons[0]
+    terminal("remove", str(smollm2_q8_path))  # while its row is still shown
+    errors: list[str] = []
+    monkeypatch.setattr("app.controllers.model.show_error", lambda _parent, _title, message: errors.append(message))
+    qtbot.mouseClick(use, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(errors), timeout=20_000)
+    assert errors == [f"{smollm2_q8_path.name} is no longer in the library: it was removed elsewhere (`hearth models "
+                      "remove` in a terminal?). Add it again to use it."]
+    qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" not in _rows(dialog), timeout=20_000)
+    assert window.assistant.engine.info.quantization == "Q4_1"
+    assert not window.assistant.models.library.lists(smollm2_q8_path)
