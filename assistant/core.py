@@ -1450,7 +1450,8 @@ class Assistant:
         from or learned into the user's memory unless the client asks for it.
 
         Raises InputError for messages that are not a question (no messages, an unknown role, a last message
-        that is not the user's); every other problem arrives as a ``Failed`` event, like :meth:`ask`'s.
+        that is not the user's, unless all are system messages of a stateless request: the last is then the
+        instruction answered); every other problem arrives as a ``Failed`` event, like :meth:`ask`'s.
         """
         from assistant.engine.chat_format import Message
 
@@ -1468,6 +1469,10 @@ class Assistant:
                 system.append(content)
             else:
                 past.append(Message(role, content))
+        if not past and system and conversation_id is None:  # a system message alone (LangChain's
+            # invoke([SystemMessage(...)]), eval harnesses) is an instruction to follow, as OpenAI answers it: the
+            # chat template needs a turn to answer, so the last one is that turn
+            past.append(Message("user", system.pop()))
         if not past or past[-1].role != "user":
             raise InputError('The last message must be the user\'s (role "user"): it is the question to answer.')
         new = conversation_id == NEW_CONVERSATION

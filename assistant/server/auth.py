@@ -49,7 +49,7 @@ def _literal(address: str) -> str:
 
 def allowed_hosts(bound: str) -> list[str]:
     """The Host names requests may carry: loopback names always; bound to another address, that address, and
-    for the wildcard addresses every address of this computer, plus its host names."""
+    for the wildcard addresses every address of this computer, plus its host names and Docker's name for it."""
     hosts = {"localhost", "127.0.0.1", "[::1]"}
     if bound not in LOOPBACK:
         if bound in ("0.0.0.0", "::", ""):
@@ -60,5 +60,7 @@ def allowed_hosts(bound: str) -> list[str]:
         else:
             hosts.add(_literal(bound))
         name = socket.gethostname()
-        hosts.update({name, f"{name}.local", socket.getfqdn()})
+        # and the name a Docker container reaches its host by (Open WebUI, n8n and AnythingLLM say to use it): no
+        # site's DNS can answer for it, so it is no rebinding's way in
+        hosts.update({name, f"{name}.local", socket.getfqdn(), "host.docker.internal"})
     return sorted(h.lower() for h in hosts if h)

@@ -63,8 +63,11 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]
         raise APIError(400, "input as token ids cannot be read: they are another tokenizer's numbers. Send the text "
                             "(LangChain's OpenAIEmbeddings sends token ids unless check_embedding_ctx_length=False).",
                        param="input")
-    if not texts or any(not t for t in texts):
+    if not texts:
         raise APIError(400, "input must be a non-empty text or a list of them.", param="input")
+    if empty := [i for i, t in enumerate(texts) if not t]:  # which, in a batch of hundreds a vector store sends
+        where = "input" if isinstance(body.input, str) else f"input.{empty[0]}"
+        raise APIError(400, f"{where} is empty: every input must be a non-empty text.", param=where)
     vectors = await run_in_threadpool(assistant.embed, texts)
     tokens, cut = await run_in_threadpool(assistant.embedding_usage, texts)
     if body.dimensions is not None and body.dimensions != len(vectors[0]):

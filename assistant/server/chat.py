@@ -101,7 +101,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     offered = [tools for tools, choice in (("tools", "tool_choice"), ("functions", "function_call"))
                if getattr(body, tools) and getattr(body, choice) != "none"]
     if refused := offered + forced:
-        raise APIError(400, "Tools (function calling) are not supported by Hearth.", param=refused[0])
+        raise APIError(400, "Tools (function calling) are not supported by Hearth. For structured output send "
+                            "response_format json_schema: the answer then matches the schema by construction "
+                            "(instructor: Mode.JSON_SCHEMA; LangChain: "
+                            "with_structured_output(method=\"json_schema\")).", param=refused[0])
     _refuse_tool_history(body.messages)
     # before the empty-text check: a message of one image was said to be "empty"
     for i, m in enumerate(body.messages):

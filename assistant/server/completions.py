@@ -9,7 +9,7 @@ from assistant.core import EMPTY_PROMPT
 from assistant.server.chat import grammar_of, sampling_of
 from assistant.server.errors import APIError
 from assistant.server.openai_format import CompletionShape
-from assistant.server.respond import answer
+from assistant.server.respond import answer, answer_each
 from assistant.server.schemas import CHAT_EXTENSIONS, CompletionRequest
 
 router = APIRouter()
@@ -18,16 +18,16 @@ router = APIRouter()
 @router.post("/v1/completions")
 async def completions(body: CompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
-    prompt = body.prompt
-    if isinstance(prompt, list) and not any(isinstance(p, int) for p in prompt):
-        if len(prompt) != 1:
-            raise APIError(400, "Give one prompt per request.", param="prompt")
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
+    prompts = body.prompt if isinstance(body.prompt, list) else [body.prompt]
+    if not prompts or not all(isinstance(p, str) for p in prompts):
         raise APIError(400, "A prompt of token ids is not supported: send the prompt as text (Hearth tokenizes it "
                             "with the model it answers with).", param="prompt")
-    if not prompt:  # the core's refusal came in an answer's failure, with no field named
-        raise APIError(400, EMPTY_PROMPT, param="prompt")
+    for i, prompt in enumerate(prompts):
+        if not prompt:  # the core's refusal came in an answer's failure, with no field named
+            raise APIError(400, EMPTY_PROMPT, param="prompt" if isinstance(body.prompt, str) else f"prompt.{i}")
+    if len(prompts) > 1 and body.stream:
+        raise APIError(400, "A list of prompts is answered whole: send stream false, or one prompt per streamed "
+                            "request.", param="stream")
     if body.echo:
         raise APIError(400, "echo is not supported.", param="echo")
     if body.suffix:
@@ -38,6 +38,10 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         if (body.model_extra or {}).get(name) is not None:
             raise APIError(400, f"{name} is a /v1/chat/completions field: a raw completion is not grounded in "
                                 "your collections, remembered or saved.", param=name)
-    response = assistant.complete(prompt, sampling=sampling_of(assistant, body), max_tokens=body.max_tokens,
-                                  stop=body.stops(), grammar=grammar_of(assistant, body.response_format))
-    return await answer(request, response, CompletionShape(assistant.model_id()), body.stream, body.include_usage)
+    sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
+    responses = [assistant.complete(p, sampling=sampling, max_tokens=body.max_tokens, stop=body.stops(),
+                                    grammar=grammar) for p in prompts]
+    shape = CompletionShape(assistant.model_id())
+    if len(responses) > 1:  # LangChain's batch and generate send lists (they were refused)
+        return await answer_each(request, responses, shape)
+    return await answer(request, responses[0], shape, body.stream, body.include_usage)

@@ -8,6 +8,7 @@ the stream's generator when the client disconnects; a keep-alive comment also fi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -67,17 +68,24 @@ def _extras(done: Done | None, sources: Sources | None, notices: Sequence[Notice
     return extra
 
 
-async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool,
-                 include_usage: bool = False) -> Response:
-    events = EventStream(response, request.app.state.active)
+async def _first(events: EventStream, request: Request) -> Event | None:
+    """The answer's first event; an answer that failed before it began is its error status."""
     try:
         first = await _next_watching(events, request)
-    except ClientGone:
-        return Response(status_code=499)  # nobody reads it
     except Interrupted:
         raise _cut(None) from None
     if isinstance(first, Failed):
         raise from_core(first.error_type, first.message)
+    return first
+
+
+async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool,
+                 include_usage: bool = False) -> Response:
+    events = EventStream(response, request.app.state.active)
+    try:
+        first = await _first(events, request)
+    except ClientGone:
+        return Response(status_code=499)  # nobody reads it
     if stream:
         return StreamingResponse(_stream(events, first, shape, include_usage), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -85,6 +93,31 @@ async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool
         return JSONResponse(await _collect(events, request, first, shape))
     finally:
         events.cancel()  # the client went away (this task was cancelled) or the answer is done: either way
+
+
+async def answer_each(request: Request, responses: Sequence[Any], shape: fmt.Shape) -> Response:
+    """Several prompts of one request (``/v1/completions`` with a list: LangChain's batch sends up to 20 so):
+    each answered as a request of its own, all at once (the engine decodes them together), one choice each in
+    their order, their usage summed. An error in any is the request's."""
+    streams = [EventStream(r, request.app.state.active) for r in responses]
+
+    async def whole(events: EventStream) -> dict[str, Any]:
+        return await _collect(events, request, await _first(events, request), shape)
+
+    try:
+        bodies = await asyncio.gather(*(whole(events) for events in streams), return_exceptions=True)
+    finally:
+        for events in streams:
+            events.cancel()
+    if any(isinstance(b, ClientGone) or b == {} for b in bodies):  # nobody reads them
+        return Response(status_code=499)
+    for failed in (b for b in bodies if isinstance(b, BaseException)):
+        raise failed
+    used = [b["usage"] for b in bodies]
+    usage = {key: sum(u[key] for u in used) for key in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    usage["prompt_tokens_details"] = {"cached_tokens": sum(u["prompt_tokens_details"]["cached_tokens"] for u in used)}
+    return JSONResponse({**bodies[0], "choices": [{**b["choices"][0], "index": i} for i, b in enumerate(bodies)],
+                         "usage": usage})
 
 
 async def _collect(events: EventStream, request: Request, event: Event | None, shape: fmt.Shape) -> dict[str, Any]:

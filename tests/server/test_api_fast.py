@@ -218,9 +218,53 @@ def test_what_a_qa_pass_found_clients_trip_over(server: httpx.Client) -> None:
                                                 "schema": {"type": "no-such-type"}}}})
     assert raw.status_code == 400 and raw.json()["error"]["param"] == "response_format"
     # what the messages get wrong names them, as OpenAI's errors do (param was null)
-    for messages in ([{"role": "assistant", "content": "Hi"}], [{"role": "system", "content": "Be brief."}]):
+    for messages in ([{"role": "assistant", "content": "Hi"}],
+                     [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]):
         refused = server.post("/chat/completions", json={"messages": messages}).json()["error"]
         assert refused["param"] == "messages" and "must be the user's" in refused["message"], refused
+    # a system (or developer) message alone is the instruction answered, as OpenAI answers it (LangChain's
+    # invoke([SystemMessage(...)]) and eval harnesses send it so; it was refused), except in a saved conversation,
+    # which has no question to save then
+    for role in ("system", "developer"):
+        alone = server.post("/chat/completions", json={"messages": [{"role": role, "content": "Write a line."}]})
+        assert alone.status_code == 200, alone.text
+        assert alone.json()["choices"][0]["message"]["content"] == "You said: Write a line."
+    saved = server.post("/chat/completions", json={"messages": [{"role": "system", "content": "Write a line."}],
+                                                   "conversation_id": "new"}).json()["error"]
+    assert saved["param"] == "messages" and "must be the user's" in saved["message"], saved
+    # tools are refused with the way to structured output that works (instructor's default mode sends tools)
+    tools = server.post("/chat/completions", json=chat | {"tools": [{"type": "function", "function": {"name": "f"}}]})
+    assert "send response_format json_schema" in tools.json()["error"]["message"]
+    # one empty text in a vector store's batch is named, not the whole input
+    empty = server.post("/embeddings", json={"input": ["a", "", "c"]}).json()["error"]
+    assert empty["param"] == "input.1" and empty["message"] == "input.1 is empty: every input must be a non-empty text."
+
+
+def test_a_list_of_prompts_is_answered_one_choice_each(assistant: Assistant, client: openai.OpenAI,
+                                                       server: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangChain's OpenAI().batch() and generate() send up to 20 prompts in one /v1/completions request: it was
+    refused ("Give one prompt per request."). Each is answered as a request of its own, one choice each in order,
+    their usage summed; a list is not streamed (one prompt per streamed request), and an empty one is named."""
+    engine = assistant.engine
+    tokenize = engine.tokenize
+
+    def kept(text: str, add_special: bool = False) -> list[int]:  # the fake answers from the raw text too
+        tokens = tokenize(text, add_special)
+        engine._rendered[tuple(tokens)] = text
+        return tokens
+
+    monkeypatch.setattr(engine, "tokenize", kept)
+    engine.reply = lambda prompt: f"after {prompt.split()[0]}"
+    done = client.completions.create(model="hearth", prompt=["The sky is", "Grass is", "Snow is"], max_tokens=8)
+    assert [(c.index, c.text) for c in done.choices] == [(0, "after The"), (1, "after Grass"), (2, "after Snow")]
+    single = [client.completions.create(model="hearth", prompt=p, max_tokens=8).usage
+              for p in ("The sky is", "Grass is", "Snow is")]
+    assert done.usage.prompt_tokens == sum(u.prompt_tokens for u in single)
+    assert done.usage.total_tokens == sum(u.total_tokens for u in single)
+    streamed = server.post("/completions", json={"prompt": ["a", "b"], "stream": True}).json()["error"]
+    assert streamed["param"] == "stream", streamed
+    empty = server.post("/completions", json={"prompt": ["a", ""]}).json()["error"]
+    assert empty["param"] == "prompt.1", empty
 
 
 def test_openai_penalties_apply_and_what_hearth_cannot_do_is_refused(assistant: Assistant,
@@ -504,6 +548,8 @@ def test_network_binding_accepts_this_computers_names() -> None:
     assert local == sorted(["localhost", "127.0.0.1", "[::1]"])
     everywhere = allowed_hosts("0.0.0.0")
     assert set(local) < set(everywhere) and socket.gethostname().lower() in everywhere
+    # a Docker container's name for its host (Open WebUI's documented way to reach a server there) was refused
+    assert "host.docker.internal" in everywhere and "host.docker.internal" not in local
 
 
 def test_llama_cpp_sampling_fields_apply(server: httpx.Client, assistant: Assistant) -> None:

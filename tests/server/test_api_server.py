@@ -160,6 +160,11 @@ def test_completions_stream_and_not(served: SimpleNamespace) -> None:
     assert whole.usage.completion_tokens == 8 and whole.choices[0].text
     streamed = "".join(c.choices[0].text for c in complete(stream=True) if c.choices)
     assert streamed == whole.choices[0].text
+    # a list of prompts (LangChain's batch sends one): a choice each, in order, as each alone is answered
+    both = served.client.completions.create(model="hearth", prompt=["The capital of France is", "Two plus two is"],
+                                            max_tokens=8, temperature=0)
+    assert [c.index for c in both.choices] == [0, 1] and all(c.text for c in both.choices)
+    assert both.usage.completion_tokens == 16 and both.usage.prompt_tokens > whole.usage.prompt_tokens
 
 
 def test_models_and_embeddings(served: SimpleNamespace) -> None:
