@@ -156,7 +156,7 @@ class SettingsDialog(QDialog):
         self.model.setAccessibleName("Chat model")
         # a model's long file name made the dialog 1,716 px wide, past a laptop's screen (its list shows it whole)
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model.setMinimumContentsLength(32)
+        self.model.setMinimumContentsLength(20)
         self.set_models(models, current)
         browse = QPushButton("Browse…")
         browse.setAccessibleName("Choose a GGUF model file")

@@ -583,6 +583,13 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err("\n(stopped)")
             conversation_id = saved[-1] if saved else conversation_id  # it started a new one: carry on in it
             continue
+        except HearthError as exc:  # the history could not be written (a full disk): said, and the chat goes on
+            # (it ended with exit 1, the question just typed lost)
+            _above("hearth> ", f"hearth: {exc}", again=False)
+            if not saved:
+                err("(the message was not kept; the Up arrow brings it back)")
+            conversation_id = saved[-1] if saved else conversation_id
+            continue
         conversation_id = saved[-1] if saved else conversation_id  # a failed answer's question was saved too
         if failed is not None:
             _above("" if failed.text else "hearth> ", f"hearth: {failed.message}", again=False)

@@ -192,6 +192,7 @@ def _history(assistant: Assistant) -> list[Finding]:
         # read-only: said, not "✓ passes SQLite's integrity check"
         fix = ("Nothing more to do: what could be recovered is in the new history, and the damaged file is kept "
                "where the line above says." if "damaged" in said else
+               "Free some disk space: until then new chats are not saved." if "is full" in said else
                "Make the data folder writable: until then new chats are not saved.")
         return [Finding("history", WARNING, said, fix)]
     if not db.exists():

@@ -678,6 +678,10 @@ class RemoteEngine:
         message, kind = _server_message(response)
         # said in brackets inside a sentence: the server's own full stop went ("…the token).)." with Hearth's)
         said = f"HTTP {status}" + (f": {message.rstrip('. ')}" if message else "")
+        if status in (401, 403) and not self.api_key:  # (it said "Check the API key" of none; the Chroma test
+            # says that none is set)
+            return RemoteLLMAuthError(f"The LLM server at {self.url} asks for an API key ({said}) and none is set: "
+                                      "give it in the remote settings (llm_api_key).")
         if status in (401, 403):
             return RemoteLLMAuthError(f"The LLM server at {self.url} refused the request ({said}). Check the API "
                                       "key in the remote settings (llm_api_key).")

@@ -83,7 +83,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
     name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL,
     sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0, store_id TEXT,
-    unfinished INTEGER NOT NULL DEFAULT 0, watch_after INTEGER
+    unfinished INTEGER NOT NULL DEFAULT 0, watch_after INTEGER, vectors_at TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
     collection TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -138,12 +138,14 @@ DROP VIEW IF EXISTS chunks_words;
 #: Columns added after the first release, with their definitions (added to older manifests at open).
 _ADDED_COLUMNS = {"collections": {"sources": "TEXT NOT NULL DEFAULT '[]'", "watch": "INTEGER NOT NULL DEFAULT 0",
                                    "store_id": "TEXT", "unfinished": "INTEGER NOT NULL DEFAULT 0",
-                                   "watch_after": "INTEGER"}}
+                                   "watch_after": "INTEGER", "vectors_at": "TEXT"}}
 #: ``collections.unfinished``: the last indexing run ended (0), is running or was cut off by Hearth closing or
 #: dying (1: a long-lived Hearth resumes it at start), or was stopped by the user (2: left so, and said so)
 RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED = 0, 1, 2
 #: The Chroma collection metadata key that names the manifest collection it was made for.
 STORE_ID_KEY = "hearth_store_id"
+#: The key of a digest of the manifest's chunk ids when a run last ended with these vectors in step.
+IDS_KEY = "hearth_ids"
 #: Per connection: the query's words run through the index's own tokenizer (so they are stemmed the same
 #: way), and the index's per-term document counts.
 QUERY_SCHEMA = """
@@ -209,6 +211,9 @@ class StoreHealth:
     keyword_rows: int | None  # chunk rows in the FTS5 index; None when not counted
     foreign: bool = False  # the Chroma collection was made for another store id (e.g. a restored manifest)
     server: str | None = None  # the Chroma server's URL when the vectors live in one; None: the embedded store
+    #: where the collection's vectors were last written when that is not here (a Chroma server's URL, or "" for
+    #: the embedded store): syncs made there changed the manifest and not these vectors
+    written_elsewhere: str | None = None
 
     @property
     def missing_vectors(self) -> int:
@@ -233,9 +238,19 @@ class StoreHealth:
             else:
                 lost = "the vector store is missing" if self.vectors is None else "vectors were deleted"
             parts.append(f"{self.missing_vectors} of its {self.chunks} chunks have no vector ({lost})")
+        elif self.written_elsewhere is not None:
+            there = f"the Chroma server at {self.written_elsewhere}" if self.written_elsewhere else \
+                "this computer's own vector store"
+            parts.append(f"it was last indexed while its vectors were kept in {there}, so files changed since "
+                         "may not be found by meaning here")
         if self.keyword_rows is not None and self.keyword_rows != self.chunks:
             parts.append(f"the keyword index holds {self.keyword_rows} of its {self.chunks} chunks")
         return "; ".join(parts) or None
+
+    @property
+    def vectors_in_step(self) -> bool:
+        """Whether the vectors can be taken to be the manifest's without comparing their ids."""
+        return self.vectors == self.chunks and not self.foreign and self.written_elsewhere is None
 
 
 @contextmanager
@@ -432,6 +447,10 @@ class Store:
             self._add_columns(db)
             db.executescript(QUERY_SCHEMA)
         except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
+            if why := storage_problem(path.parent):  # a full disk is no damage (it read "disk I/O error. If the
+                # folder is read-only… if the file is damaged, move it aside")
+                raise IndexOpenError(f"The knowledge index {path} cannot be opened now: {why} ({exc}). Free some "
+                                     "disk space (or make the folder writable); the index is kept as it is.") from None
             raise IndexOpenError(f"The knowledge index {path} cannot be opened ({exc}). If the folder is "
                                  "read-only, make it writable; if the file is damaged, move it aside and index "
                                  "your folders again.") from None
@@ -821,6 +840,11 @@ class Store:
                            "WHERE name = ?", (name,))
                 db.execute("DELETE FROM kept_vectors WHERE collection = ?", (name,))
             db.execute("UPDATE collections SET unfinished = ? WHERE name = ?", (how, name))
+        if how == RUN_ENDED:
+            try:
+                self.vectors_written(name, in_step=True)
+            except Exception as exc:  # (a server gone just now): the next check compares the ids instead
+                log.info("the vectors of %s could not be stamped as in step: %s", name, exc)
 
     def rename_collection(self, old: str, new: str) -> None:
         """Call collection ``old`` ``new``: its rows, and its Chroma set, renamed in the rows' transaction (a
@@ -963,6 +987,7 @@ class Store:
                 part = chunks[lo:lo + step]
                 vectors_col.upsert(ids=[c.id for c in part], embeddings=vectors[lo:lo + step],
                                    metadatas=[{"path": c.path, "chunk_index": c.chunk_index} for c in part])
+        self.vectors_written(collection)
 
     def remove_files(self, collection: str, paths: Sequence[str]) -> None:
         with self._transaction() as db:
@@ -1001,7 +1026,39 @@ class Store:
         foreign = theirs is not None and ours is not None and theirs != ours
         with self._own_vectors():
             vectors = vectors_col.count()
-        return StoreHealth(chunks, vectors, keyword_rows, foreign, self.server)
+        written = self._query("SELECT vectors_at FROM collections WHERE name = ?", (collection,))
+        at = written[0][0] if written else None
+        if at is not None and at != self._place and (vectors_col.metadata or {}).get(IDS_KEY) == \
+                self._ids_digest(collection):  # back where the last finished run left them: nothing changed since
+            at = self._place
+        return StoreHealth(chunks, vectors, keyword_rows, foreign, self.server,
+                           at if at is not None and at != self._place else None)
+
+    @property
+    def _place(self) -> str:
+        """Where vectors are written now: the Chroma server's URL, or "" for the embedded store."""
+        return self.server or ""
+
+    def vectors_written(self, collection: str, in_step: bool = False) -> None:
+        """Record that ``collection``'s vectors were written here; ``in_step``: a run ended with them and the
+        manifest alike, which their Chroma set is stamped with (a digest of the chunk ids). A sync while they are
+        kept elsewhere (a Chroma server, then back) changes the manifest and not these, and with the counts
+        alike (a file added, another removed) nothing noticed: `hearth doctor` said "stores in step" while the
+        changed files could not be found by meaning."""
+        with self._transaction() as db:
+            db.execute("UPDATE collections SET vectors_at = ? WHERE name = ? AND vectors_at IS NOT ?",
+                       (self._place, collection, self._place))
+        if in_step and (vectors_col := self._existing_vectors(collection)) is not None:
+            digest = self._ids_digest(collection)
+            with self._own_vectors():
+                if (vectors_col.metadata or {}).get(IDS_KEY) != digest:
+                    vectors_col.modify(metadata={**(vectors_col.metadata or {}), IDS_KEY: digest})
+
+    def _ids_digest(self, collection: str) -> str:
+        """The manifest's chunk ids in one value that no order changes (their sum, each read as a number)."""
+        total = sum(int(row[0][:16], 16) for row in self._query("SELECT id FROM chunks WHERE collection = ?",
+                                                                (collection,)))
+        return f"{total % 2**64:016x}"
 
     def adopt_vectors(self, collection: str) -> None:
         """Make the collection's Chroma set its own: stamp an older pair, replace one of another store.
@@ -1054,6 +1111,7 @@ class Store:
         with self._transaction() as db:
             db.executemany("DELETE FROM pending WHERE collection = ? AND id = ?",
                            [(collection, i) for i in ids])
+        self.vectors_written(collection)
 
     @staticmethod
     def _delete_paths(db: sqlite3.Connection, collection: str, paths: Sequence[str]) -> list[str]:

@@ -255,16 +255,18 @@ class IndexJob:
     def _repair(self) -> Generator[Progress, None, bool]:
         """Re-embed the chunks that lost their vectors (with progress); False if cancelled midway.
 
-        Counts are compared first, ids only when they disagree. Vectors are upserted per slice for chunks
+        Counts are compared first, ids only when they disagree or the vectors were last written elsewhere (a
+        Chroma server, then back). Vectors are upserted per slice for chunks
         SQLite already holds, so a repair killed or cancelled halfway keeps what it did and the next sync
         finds only the rest missing.
         """
         health = self.store.health(self.collection)
         if health.keyword_rows != health.chunks:
             self.store.rebuild_keyword_index()
-        if health.vectors == health.chunks:
+        if health.vectors_in_step:
             return True
-        missing = self.store.unvectored(self.collection)
+        missing = self.store.unvectored(self.collection)  # (deletes the vectors of no chunk)
+        self.store.vectors_written(self.collection)  # the ids are compared: what is missing is embedded below
         started = time.monotonic()
         for lo in range(0, len(missing), self.flush_chunks):
             yield _repair_progress(lo, len(missing), started)

@@ -201,6 +201,22 @@ def test_a_changed_chroma_url_applies_at_once(server, open_assistant, folder) ->
     assert a.collections()[0].problem is None and _top_file(a, "greenhouse key") == "keys.txt"
     assert a.knowledge.store.server is None
 
+    # files changed while the vectors are kept on the server: back here, the embedded vectors miss them, with the
+    # counts alike (one file in, one out). It was "stores in step" in `hearth doctor` and "nothing changed" to
+    # `hearth index`, while the new file could not be found by meaning
+    _change(a, chroma_url=server.url)
+    (folder / "bikes.txt").unlink()
+    (folder / "boat.md").write_text("# Boat\n\nThe rowing boat is moored at the north jetty, ring 7.\n")
+    _index(a, folder)
+    _change(a, chroma_url="")
+    problem = a.collections()[0].problem
+    assert problem and f"while its vectors were kept in the Chroma server at {server.url}" in problem, problem
+    _index(a, folder)  # compares the ids: the new file's vectors are made, the old one's dropped
+    assert a.collections()[0].problem is None
+    hits = a.search("where is the rowing boat moored", ("notes",), k=1, mode="dense")
+    assert Path(hits[0].path).name == "boat.md"
+    assert a.knowledge.store.chunk_ids("notes")[0] == a.knowledge.store.chunk_ids("notes")[1]
+
 
 def test_a_token_and_a_path_reach_a_proxy_in_front_of_the_server(proxy, open_assistant, folder) -> None:
     a = open_assistant(proxy.url, TOKEN)

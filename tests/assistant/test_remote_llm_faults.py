@@ -239,9 +239,13 @@ def test_a_refused_key_an_unknown_model_and_an_overlong_prompt_say_what_to_fix(e
     # a server's sentence ends inside Hearth's brackets without its own full stop (it read "….).", Hearth's own)
     import httpx
 
-    said = RemoteEngine(url)._status_error(httpx.Response(401, json={"error": {"message": "Invalid token (see "
-                                                                     "the docs)."}}), "/v1/models")
+    said = RemoteEngine(url, api_key="wrong")._status_error(httpx.Response(
+        401, json={"error": {"message": "Invalid token (see the docs)."}}), "/v1/models")
     assert "(HTTP 401: Invalid token (see the docs)). Check" in str(said), said
+    # none set: said so (it said "Check the API key" of none)
+    with pytest.raises(RemoteLLMAuthError, match=r"asks for an API key \(HTTP 401: Invalid API Key\) and none is "
+                                                 r"set: give it in the remote settings \(llm_api_key\)"):
+        RemoteEngine(url).connect()
     with pytest.raises(RemoteLLMModelError, match="no model 'gpt-9'; it serves fake-model"):
         RemoteEngine(url, api_key="sesame", model="gpt-9").connect()
     # a URL past the API (no /models there): "lists no models" sent the user to name one

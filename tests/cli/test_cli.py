@@ -577,7 +577,7 @@ def test_a_chat_with_its_own_model_keeps_it_when_the_configured_models_settings_
     assert "max tokens: 5 (this chat keeps its -m model's own)" in screen and "loaded SmolLM2" not in screen, screen
     answers = [m for m in json.loads(hearth("history", "export", "last", "--format", "json", home=hearth_home).stdout)
                ["messages"] if m["role"] == "assistant"]
-    assert [a["stats"]["model"] for a in answers] == ["Gemma 3 270M"] * 2
+    assert [a["stats"]["model"] for a in answers] == ["Gemma 3 270M Q4_K_M"] * 2
     assert answers[1]["stats"]["reused_tokens"] > 0  # its cache kept: the follow-up reused the first turn
 
 

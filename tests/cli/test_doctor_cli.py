@@ -104,6 +104,14 @@ def test_a_full_disk_is_said_as_such_and_repair_moves_nothing(hearth_home: Path,
     assert "damaged" not in out and "--repair" not in out, out
     main(["doctor", "--repair"])
     assert (hearth_home / "data" / "chroma").is_dir() and not list((hearth_home / "data").glob("chroma.damaged-*"))
+    # the index's own file cannot be opened either (its write-ahead log needs room): said as the full disk it
+    # is, not "If the folder is read-only, make it writable; if the file is damaged, move it aside"
+    from assistant.knowledge import store as store_module
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", history_full)
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "cannot be opened now: the disk holding it is full (1 MB free)" in out and "damaged" not in out, out
 
 
 def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_home: Path) -> None:

@@ -81,3 +81,25 @@ def test_disk_full_while_chatting(home: Path, monkeypatch) -> None:
     with History(get_paths().history_db) as history:
         titles = [c.title for c in history.list_conversations()]
         assert "Hello." in titles  # what was saved before the disk filled up is intact
+
+
+def test_a_full_disk_in_hearth_chat_is_said_and_the_chat_goes_on(home: Path) -> None:
+    """`hearth chat` ended with exit 1 once the history could not be written, the question just typed lost: it
+    says why, says the question was not kept (the Up arrow brings it back), and takes the next one."""
+    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    first = subprocess.run([sys.executable, "-m", "app", "ask", "--no-memory", "--max-tokens", "8", "Hello."],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    db = home / "data" / "history.sqlite3"
+    limit = db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size
+                                 if db.with_name(db.name + "-wal").exists() else 0)
+    child = start_child("""
+        import io, sys
+        from app.__main__ import main
+        sys.stdin = io.StringIO("Tell me about the sea. " * 40 + "\\n" + "And the mountains? " * 40 + "\\n/quit\\n")
+        sys.exit(main(["chat", "--no-memory", "--max-tokens", "8"]))
+    """, home, limit_bytes=max(limit, 4096))
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0 and "Traceback" not in err, err
+    assert err.count("(the message was not kept; the Up arrow brings it back)") == 2, err
+    assert "disk" in err.lower() and out.count("you> ") == 3, out
