@@ -57,14 +57,19 @@ def test_disk_full_while_indexing(home: Path, tmp_path: Path, monkeypatch) -> No
         kb.close()
 
 
-def test_disk_full_while_chatting(home: Path, monkeypatch) -> None:
+def _history_at_its_limit(home: Path) -> tuple[Path, int]:
+    """A first chat saved, then the history's file and the size that leaves no room to save more."""
     env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     first = subprocess.run([sys.executable, "-m", "app", "ask", "--no-memory", "--max-tokens", "8", "Hello."],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     db = home / "data" / "history.sqlite3"
-    limit = db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size
-                                 if db.with_name(db.name + "-wal").exists() else 0)
+    wal = db.with_name(db.name + "-wal")
+    return db, db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def test_disk_full_while_chatting(home: Path, monkeypatch) -> None:
+    db, limit = _history_at_its_limit(home)
     child = start_child("""
         import sys
         from app.__main__ import main
@@ -86,13 +91,7 @@ def test_disk_full_while_chatting(home: Path, monkeypatch) -> None:
 def test_a_full_disk_in_hearth_chat_is_said_and_the_chat_goes_on(home: Path) -> None:
     """`hearth chat` ended with exit 1 once the history could not be written, the question just typed lost: it
     says why, says the question was not kept (the Up arrow brings it back), and takes the next one."""
-    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    first = subprocess.run([sys.executable, "-m", "app", "ask", "--no-memory", "--max-tokens", "8", "Hello."],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
-    db = home / "data" / "history.sqlite3"
-    limit = db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size
-                                 if db.with_name(db.name + "-wal").exists() else 0)
+    _db, limit = _history_at_its_limit(home)
     child = start_child("""
         import io, sys
         from app.__main__ import main
