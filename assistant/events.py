@@ -168,6 +168,9 @@ class Progress:
     #: An indexing run's files read for the first time, read again for new content, and gone (its last event):
     #: a re-run that found nothing new printed the same summary as the first run.
     changes: tuple[int, int, int] | None = None
+    #: Passages of files already indexed whose vectors were missing here, embedded again by the run (a collection
+    #: moved to a Chroma server: "nothing changed" was all that run said of its minutes of embedding).
+    repaired: int = 0
     #: Files of types Hearth does not read, beside those it read, in words ("5 files of types Hearth does not
     #: read (.jpg, .zip)"): not skipped files (they were "1 skipped", listed above 5 files), but left out.
     left_out: str = ""
@@ -178,7 +181,9 @@ def changes_text(progress: Progress) -> str:
     if progress.changes is None:
         return ""
     parts = [f"{n:,} {word}" for n, word in zip(progress.changes, ("added", "changed", "removed"), strict=True) if n]
-    return ", ".join(parts) or "nothing changed"
+    again = f"; {counted(progress.repaired, 'passage')} of files already indexed embedded again, their vectors " \
+        "missing here" if progress.repaired else ""
+    return (", ".join(parts) or "nothing changed") + again
 
 
 def reading(progress: Progress) -> str:

@@ -152,6 +152,7 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         "collection": args.collection, "status": last.message, "files": info.files, "chunks": info.chunks,
         "seconds": round(time.monotonic() - start, 2), "watched": info.watched,
         **dict(zip(("added", "changed", "removed"), last.changes or (None, None, None), strict=True)),
+        "embedded_again": last.repaired,
         "skipped": [{"path": p, "reason": r} for p, r in last.errors],
         "left_out": last.left_out or None,
     }

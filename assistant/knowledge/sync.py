@@ -123,6 +123,7 @@ class IndexJob:
         self.watch = watch
         self.ended = RUN_STOPPED  # how the run ended, RUN_* (see run)
         self._id_key = collection  # what chunk ids are made from (see _prepare_collection)
+        self.repaired = 0  # passages whose missing vectors the run embedded again (see _repair)
         self.batch_size, self.flush_chunks = batch_size, flush_chunks
 
     def run(self) -> Iterator[Progress]:
@@ -209,7 +210,7 @@ class IndexJob:
         self.store.remove_files(self.collection, gone)
         self.store.mark_synced(self.collection)
         self.ended = RUN_ENDED
-        yield replace(tally.event("done"), changes=(tally.added, tally.changed, len(gone)))
+        yield replace(tally.event("done"), changes=(tally.added, tally.changed, len(gone)), repaired=self.repaired)
 
     def _moved_away(self, present: set[str]) -> list[str]:
         """Files kept from a folder of the collection that is gone (as an unplugged drive's, they stay) whose
@@ -267,6 +268,7 @@ class IndexJob:
             return True
         missing = self.store.unvectored(self.collection)  # (deletes the vectors of no chunk)
         self.store.vectors_written(self.collection)  # the ids are compared: what is missing is embedded below
+        self.repaired = len(missing)
         started = time.monotonic()
         for lo in range(0, len(missing), self.flush_chunks):
             yield _repair_progress(lo, len(missing), started)

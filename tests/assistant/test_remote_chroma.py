@@ -30,6 +30,7 @@ from assistant.config import Settings, save_settings
 from assistant.core import Assistant
 from assistant.engine import Engine
 from assistant.errors import InputError, RemoteError
+from assistant.events import changes_text
 from assistant.knowledge import KnowledgeBase
 from assistant.knowledge.errors import DamagedIndexError
 from assistant.memory.backend import collection_name
@@ -193,7 +194,10 @@ def test_a_changed_chroma_url_applies_at_once(server, open_assistant, folder) ->
     assert problem and "does not hold this collection" in problem
     with pytest.raises(DamagedIndexError, match=server.url.replace(".", r"\.")):
         a.search("greenhouse key", ("notes",), mode="dense")
-    _index(a, folder)  # fills the server from the stored chunk texts
+    filled = list(a.index([folder], "notes"))[-1]  # fills the server from the stored chunk texts, and says so (it
+    # said "nothing changed" of minutes of embedding)
+    assert changes_text(filled) == ("nothing changed; 3 passages of files already indexed embedded again, their "
+                                    "vectors missing here")
     assert _top_file(a, "greenhouse key") == "keys.txt"
     assert f"hearth-{install_id(a.paths)}-notes" in _server_collections(server.url)
 
