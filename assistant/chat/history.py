@@ -440,8 +440,10 @@ class History:
                 f"The chat history was damaged: Hearth recovered {conversations} conversation(s) with {messages} "
                 f"message(s) into a new history{lost}. The damaged file was kept as {aside}.")
         else:
-            self.salvage_report = ("The chat history was damaged and nothing could be recovered from it: a new, "
-                                   f"empty history was started. The damaged file was kept as {aside}.")
+            # (a file cut in half still holds text a page-level tool can read: "Nothing more to do" was too final)
+            self.salvage_report = ("The chat history was damaged and Hearth could recover nothing from it: a new, "
+                                   f"empty history was started. The damaged file was kept as {aside}; the sqlite3 "
+                                   "shell's .recover command, or a data-recovery tool, may still read some of it.")
         log.info("history: %s", self.salvage_report)
         return conn
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -285,13 +286,25 @@ def _above(prefix: str, line: str, again: bool = True) -> None:
     """Say ``line`` on stderr on a line of its own while ``prefix`` ("hearth> ") waits for the answer's first
     word on stdout, and show the prefix again under it (``again``): "hearth> [context] Dropped …" ran on one
     line, and the answer began on the next without it; "hearth> hearth: This message needs …" too."""
-    if prefix:
+    # stdout apart from stderr (a transcript in a file) keeps its "hearth> " line as it is: the answer follows it
+    # there ("hearth> " stood twice before an answer whose notice came first)
+    apart = not sys.stdout.isatty() and not _same_file(sys.stdout, sys.stderr)
+    if prefix and (not apart or not again):  # (apart, no answer follows: its line ends)
         sys.stdout.write("\r\x1b[K" if sys.stdout.isatty() else "\n")
         sys.stdout.flush()
     err(line)
-    if prefix and again:
+    if prefix and again and not apart:
         sys.stdout.write(prefix)
         sys.stdout.flush()
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    """Whether two streams write to one file (``2>&1``)."""
+    try:
+        one, other = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 @contextmanager

@@ -190,8 +190,8 @@ def _history(assistant: Assistant) -> list[Finding]:
     db = assistant.paths.history_db
     if said := assistant.history_warning:  # opening it for this check set a damaged file aside, or found it
         # read-only: said, not "✓ passes SQLite's integrity check"
-        fix = ("Nothing more to do: what could be recovered is in the new history, and the damaged file is kept "
-               "where the line above says." if "damaged" in said else
+        fix = ("Nothing more to do here: what Hearth could recover is in the new history, and the damaged file is "
+               "kept where the line above says." if "damaged" in said else
                "Free some disk space: until then new chats are not saved." if "is full" in said else
                "Make the data folder writable: until then new chats are not saved.")
         return [Finding("history", WARNING, said, fix)]
@@ -332,8 +332,9 @@ def _disk(assistant: Assistant) -> list[Finding]:
     count, size = usage(caches)  # the one thing Hearth keeps that can go without losing anything
     free_up = f"Free some disk space{f' (deleting {caches} is safe)' if count else ''}."
     if free < FULL_DISK_BYTES:
+        # (it said "will fail" at 36 MB, where chats and indexing 300 files still worked)
         findings = [Finding("disk", PROBLEM, f"Only {free / 2**20:.0f} MB free where Hearth keeps its data ({where}): "
-                            "indexing and chats will fail.", free_up)]
+                            "indexing, chats and memory fail once it runs out.", free_up)]
     elif free < LOW_DISK_BYTES:
         findings = [Finding("disk", WARNING, f"{free / 2**30:.1f} GB free in {where}.", free_up)]
     else:
