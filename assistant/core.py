@@ -1194,7 +1194,23 @@ class Assistant:
 
                 self._memory = MemoryService(self.paths, self.settings.memory, ActiveEngine(lambda: self.engine),
                                              self._memory_embedder(), remote=self.settings.remote)
+                self._learn_cut_off_turns(self._memory)
             return self._memory
+
+    def _learn_cut_off_turns(self, memory: MemoryService) -> None:
+        """Queue the turns whose answer a crash or `kill -9` cut off before they reached memory (their process is
+        gone): "My cat is called Pixel. Write a long story…" killed mid-story was never learned, nor said."""
+        from assistant.processes import alive
+
+        if not memory.enabled:
+            return
+        try:
+            for question, previous in self.history.unlearned(lambda pid: not alive(pid)):
+                memory.enqueue_turn(question.conversation_id, question.content, previous)
+                self.history.learning_done(question.id)
+                log.info("queued a turn cut off before it was learned from (%s)", question.id)
+        except HearthError as exc:  # the history or the queue cannot be written now: the next opening tries again
+            log.warning("turns cut off before they were learned from wait: %s", exc)
 
     def _kept_memory(self) -> MemoryService | None:
         """The memory store, or None when nothing was ever remembered (opening it then would only make one)."""

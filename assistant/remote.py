@@ -176,8 +176,9 @@ class ChromaTarget:
         if status in (401, 403) or any(isinstance(e, ChromaAuthError | AuthorizationError) for e in chain):
             code = f"HTTP {status}" if status else type(exc).__name__
             if not self.token:
+                # (a llama-server's port answers so too: the URL may be what is wrong)
                 return (f"The Chroma server at {url} asks for a token ({code}) and none is set: put it in "
-                        "remote.chroma_token.")
+                        "remote.chroma_token, or, if another program serves that port, check the URL.")
             return f"The Chroma server at {url} refused the token in remote.chroma_token ({code})."
         if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
             return (f"Cannot reach the Chroma server at {url}: the connection was refused (nothing listens on "

@@ -165,6 +165,11 @@ _MESSAGE_COLUMNS = (
 INCOGNITO = "incognito"
 #: Lists, in a question's stats, the knowledge collections it was answered from: asked again, it uses them again.
 COLLECTIONS = "collections"
+#: Names, in a question's stats, the process answering it until its turn is given to memory to learn from (or
+#: decided not to be): one whose process is gone was cut off by a crash or `kill -9`, and is learned from later
+#: (see :meth:`History.unlearned`). Such a question's facts ("My cat is called Pixel. Write a long story…")
+#: were never learned: the turn was queued only once its answer ended.
+LEARNING = "learning"
 
 
 @dataclass(frozen=True)
@@ -773,6 +778,30 @@ class History:
                 (conversation_id,),
             ).fetchall()
         return [self._message_from_row(row) for row in rows]
+
+    def unlearned(self, gone: Callable[[int], bool]) -> list[tuple[Message, str]]:
+        """Questions whose turn never reached memory because the process answering them is ``gone`` (a crash),
+        each with the user's previous message in its chat (for pronouns; never an incognito one)."""
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE role = 'user' AND stats LIKE ?",
+                                (f'%"{LEARNING}"%',)).fetchall()
+        found = []
+        for question in map(self._message_from_row, rows):
+            pid = (question.stats or {}).get(LEARNING)
+            if not isinstance(pid, int) or not gone(pid):
+                continue
+            earlier = self.messages(question.conversation_id)
+            earlier = earlier[:next(i for i, m in enumerate(earlier) if m.id == question.id)]
+            previous = next((m.content for m in reversed(earlier) if m.role == "user" and m.content
+                             and not m.incognito), "")
+            found.append((question, previous))
+        return found
+
+    def learning_done(self, message_id: str) -> None:
+        """The question's turn was given to memory (or decided not to be): no later run learns from it again."""
+        stats = dict(self.get_message(message_id).stats or {})
+        if stats.pop(LEARNING, None) is not None:
+            self.update_message(message_id, stats=stats)
 
     @staticmethod
     def asked_from(messages: Sequence[Message]) -> tuple[str, ...]:

@@ -9,13 +9,14 @@ they replace; the answer carries the ids both messages were stored under). The p
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.chat.history import COLLECTIONS, INCOGNITO, History
+from assistant.chat.history import COLLECTIONS, INCOGNITO, LEARNING, History
 from assistant.chat.prompt import MIN_ANSWER_TOKENS, BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
@@ -105,9 +106,12 @@ class TurnParts:
     context_note: Callable[[Any], str | None] = lambda info: None
 
 
-def _question_stats(options: TurnOptions) -> dict[str, Any] | None:
-    """What a question's row keeps of how it was asked, so that asking it again asks it the same way."""
+def _question_stats(options: TurnOptions, learns: bool) -> dict[str, Any] | None:
+    """What a question's row keeps of how it was asked, so that asking it again asks it the same way; and, while
+    its turn is to be learned from (``learns``), which process answers it (see ``history.LEARNING``)."""
     stats: dict[str, Any] = {}
+    if learns:
+        stats[LEARNING] = os.getpid()
     if not options.use_memory:
         stats[INCOGNITO] = True
     if options.collections:
@@ -203,6 +207,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
     question_id = reply_id = None
+    learn = memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None
     # A regenerated or edited turn replaces the old one only once it has text: stopped (or failed) before its
     # first word it is dropped and the old answer stays (it was deleted at the start, and a Stop lost it).
     replaces = options.replace_from if options.save else None
@@ -212,7 +217,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             conversation_id = history.create_conversation(title=short_title(text), model=info.name).id
             made_for_it = True
         question_id = history.add_message(conversation_id, "user", text,
-                                          stats=_question_stats(options)).id
+                                          stats=_question_stats(options, learn is not None)).id
         reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
     streamed: list[str] = []
     finished = False
@@ -299,7 +304,6 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     event = replace(event, withdrawn=True)
                     take_back()
                 replace_old_turn()  # an answer that came out empty replaces the old one all the same
-                learn = memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None
                 yield from _finish(history, learn, conversation_id, question_id, reply_id, text, event, citations,
                                    memories, built, previous, bool(options.grammar), bool(options.stop))
                 finished = True
@@ -310,6 +314,11 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         elif replaces is not None:  # failed before a word: the old turn stays, the new one goes
             history.delete_messages_from(question_id)
             question_id = reply_id = None
+        if learn is not None and question_id is not None:  # the question stays: what it says of the user is
+            # learned as a finished turn's is (a failed answer dropped it)
+            with contextlib.suppress(HearthError):
+                learn(conversation_id, text, previous)
+                history.learning_done(question_id)
         yield Failed(str(exc), text="".join(streamed), error_type=type(exc).__name__, saved=reply_id is not None)
     finally:
         if not finished and replaces is not None and question_id is not None:  # the consumer stopped iterating
@@ -420,6 +429,9 @@ def _finish(history: History, learn: Callable[[str | None, str, str], str | None
             untold = f"This message is not learned from: {exc}"
         if untold:
             yield Notice("memory", untold)
+    if learn is not None and question_id is not None:
+        with contextlib.suppress(HearthError):  # (decided: no later run learns from it as a turn cut off)
+            history.learning_done(question_id)
     if citations:
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,

@@ -727,6 +727,8 @@ def test_the_model_library_and_knowledge_do_not_wait_while_memory_opens(assistan
     opening, release = threading.Event(), threading.Event()
 
     class SlowMemory:
+        enabled = False  # (nothing to learn from turns cut off)
+
         def __init__(self, *args: object, **kwargs: object) -> None:
             opening.set()
             release.wait(10)
