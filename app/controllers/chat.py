@@ -133,6 +133,7 @@ class ChatController(QObject):
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
         self._reading = False  # the answer's meta says how far its prompt is read (until its first word)
+        self._reading_text = ""  # how far, in words (kept while its chat is not on screen)
         self._drafted: list[list[int]] = []  # [start, end) offsets of the streamed text from accepted drafts
         panel.closed.connect(composer.edit.setFocus)  # by Esc or its close button: the next key goes to the box
         panel.fileMissing.connect(self._find_moved)
@@ -278,6 +279,9 @@ class ChatController(QObject):
         self.answer = self._add("assistant", "")
         self.answer.message_id = reply.id
         self.answer.set_busy(True)
+        # how far its prompt is read, if it still is (the line under it was empty until the next batch)
+        self.answer.set_meta(self._reading_text or "Thinking…")
+        self._reading = bool(self._reading_text)
         self._away, self._away_chat = False, None
         kept, self._kept = self._kept, []
         for event in kept:  # its notices, sources and memories (kept again as they are shown)
@@ -429,7 +433,7 @@ class ChatController(QObject):
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
         self.answer.set_meta("Thinking…")
-        self._reading = False
+        self._reading, self._reading_text = False, ""
         self.view.mark_last_turn(answering=True)
         self._streamed, self._length, self._drafted = [], 0, []
         self._tint = self.assistant.settings.appearance.tint_drafts
@@ -460,6 +464,8 @@ class ChatController(QObject):
             self._kept.append(event)  # shown again if its chat is opened while the answer goes on off screen
         if isinstance(event, Saved):
             self._asked_id = event.user_message_id
+        if isinstance(event, Progress):  # shown again if its chat is opened while the prompt is still read
+            self._reading_text = prompt_read_text(event)
         if self._away and not isinstance(event, Token):
             self._event_away(event)
             return
@@ -467,6 +473,7 @@ class ChatController(QObject):
         if answer is None and not isinstance(event, Token):  # its turn already taken off the screen
             return
         if isinstance(event, Token):
+            self._reading_text = ""
             if self._reading and answer is not None:  # the prompt is read: the answer begins
                 self._reading = False
                 answer.set_meta("Thinking…")
@@ -482,7 +489,7 @@ class ChatController(QObject):
                 self._render.start()
         elif isinstance(event, Progress):  # a long prompt (a paste, a long chat read anew): how far, with an ETA,
             self._reading = True  # where it said "Thinking…" for a minute
-            answer.set_meta(prompt_read_text(event))
+            answer.set_meta(self._reading_text)
         elif isinstance(event, Notice):
             answer.add_notice(event.message)
         elif isinstance(event, Sources):

@@ -60,6 +60,7 @@ class ModelController(QObject):
         #: the dialog's baseline before the Apply in flight: put back when it fails (see ``_keep_edits``)
         self._before_apply: tuple[Settings, Path] | None = None
         self.error: QMessageBox | None = None  # the last load error shown (tests close it)
+        self.failure = ""  # why the last load that kept the old model did not bring the new one
         self.lastApplied: Any = None  # what the core reported for the last settings change (SettingsApplied)
         self.library: list[LibraryEntry] = []
         self.loading: Path | None = None  # the model a load with progress is bringing in
@@ -210,15 +211,18 @@ class ModelController(QObject):
         cancelled = cancel is not None and cancel.is_set()
         self.loading = None
         self.status.show_load(None)
-        why = "the load was cancelled" if cancelled else "the new model failed to load"
+        # why, in the status bar's tooltip and the box: "failed to load" was also said of a model not loaded at all
+        # (one removed from the library in a terminal, refused before any load)
+        self.failure = "the load was cancelled" if cancelled else message
         if engine.loaded:
-            self.status.set_model(f"{engine.info.name} (kept: {why})", engine.info.path)
+            kept = "the load was cancelled" if cancelled else "the other model was not loaded"
+            self.status.set_model(f"{engine.info.name} (kept: {kept})", self.failure)
         else:
             self.status.set_model("No model loaded", message)
         # Sending stays possible: the core retries the load and reports a failure as a readable answer.
         self.composer.set_ready(True)
         if not cancelled:
-            self.error = show_error(self.window, "The model could not be loaded", message)
+            self.error = show_error(self.window, "The model was not loaded", message)
         self._keep_edits()
         self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():

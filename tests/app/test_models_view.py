@@ -332,5 +332,8 @@ def test_the_list_follows_a_terminal_and_use_of_a_model_removed_there_is_refused
     assert errors == [f"{smollm2_q8_path.name} is no longer in the library: it was removed elsewhere (`hearth models "
                       "remove` in a terminal?). Add it again to use it."]
     qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" not in _rows(dialog), timeout=20_000)
+    # said as a refusal, not as a load that failed ("the new model could not load": none was tried)
+    assert dialog.load.label.text() == f"Still using SmolLM2 135M Instruct: {errors[0].rstrip('.')}."
+    assert window.status.model.text() == "SmolLM2 135M Instruct (kept: the other model was not loaded)"
     assert window.assistant.engine.info.quantization == "Q4_1"
     assert not window.assistant.models.library.lists(smollm2_q8_path)

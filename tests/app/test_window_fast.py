@@ -689,7 +689,7 @@ def test_a_long_prompt_says_under_the_answer_how_far_it_is_read(qtbot: QtBot) ->
     else: now it says how far the prompt is read, with an ETA, until the answer's first word."""
     window = open_window(qtbot)
     chat, engine = window.ctl.chat, window.assistant.engine
-    engine.prompt_delay_s = 1.0
+    engine.prompt_delay_s = 3.0
     said: list[str] = []
     window.composer.edit.setPlainText(("A long pasted report. " * 40).strip())
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
@@ -698,6 +698,14 @@ def test_a_long_prompt_says_under_the_answer_how_far_it_is_read(qtbot: QtBot) ->
     for begins in ("Reading the prompt (", "Reading the prompt: 50%, about "):
         qtbot.waitUntil(lambda b=begins: answer.meta.text().startswith(b), timeout=5_000)
         said.append(answer.meta.text())
+    # its chat left and opened again while the prompt is read: said at once (the line was empty until the next
+    # batch's word)
+    asked = chat.conversation_id
+    chat.new_chat()
+    chat.open_conversation(asked)
+    qtbot.waitUntil(lambda: chat.answer is not None, timeout=5_000)
+    assert chat.answer.meta.text() == said[1]
+    answer = chat.answer
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
     assert said[0].endswith(" tokens)…") and said[1].endswith(" s left"), said
     assert "Reading" not in answer.meta.text() and "TTFT" in answer.meta.text()  # the answer's own figures
