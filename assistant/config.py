@@ -21,6 +21,7 @@ import stat
 import tempfile
 import time
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -453,19 +454,41 @@ def parse_settings(text: str, path: Path, in_use: Settings | None = None) -> Loa
     return LoadedSettings(settings, warning=warning)
 
 
-def save_settings(settings: Settings, path: Path | None = None, expected: str | None = None) -> str | None:
+def save_settings(settings: Settings, path: Path | None = None, expected: str | None = None,
+                  rewrite: Collection[str] = ()) -> str | None:
     """Write ``settings`` atomically; returns the text written, or None when the file no longer held
-    ``expected`` (see :func:`atomic_write_text`) and was left as it is."""
+    ``expected`` (see :func:`atomic_write_text`) and was left as it is. ``rewrite``: keys (``model.n_ctx``) whose
+    value is written even over one Hearth cannot use that it leaves as it is (see :func:`in_layout`)."""
     path = path or get_paths().settings_file
     try:
         held = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         held = None  # none yet, or one save_file refuses to replace (said there)
-    text = in_layout(held, _to_dict(settings))
+    text = in_layout(held, _to_dict(settings), rewrite)
     return text if save_file(path, text, "the settings", expected) else None
 
 
-def in_layout(held: str | None, data: dict[str, Any]) -> str:
+def unusable(text: str) -> list[str]:
+    """The keys (``model.n_ctx``) whose value in the settings file ``text`` Hearth cannot use as written."""
+    found: list[str] = []
+
+    def walk(data: dict[str, Any], defaults: Any, section: str) -> None:
+        for f in fields(defaults):
+            if f.name not in data:
+                continue
+            value, default = data[f.name], getattr(defaults, f.name)
+            if is_dataclass(default):
+                if isinstance(value, dict):
+                    walk(value, default, f"{section}{f.name}.")
+            elif checked(f"{section}{f.name}", value, default)[1] is not None:
+                found.append(f"{section}{f.name}")
+
+    with contextlib.suppress(tomllib.TOMLDecodeError):
+        walk(tomllib.loads(text), Settings(), "")
+    return found
+
+
+def in_layout(held: str | None, data: dict[str, Any], rewrite: Collection[str] = ()) -> str:
     """``data`` as TOML, written into the text the file ``held``: its comments, order and blank lines stay, and
     only values that changed are rewritten (every save, the window's Apply as much as a model switch, wrote the
     file anew and lost the comments of a hand-edited one). What Hearth does not use stays as written: a key or
@@ -481,22 +504,24 @@ def in_layout(held: str | None, data: dict[str, Any]) -> str:
         doc = None
     if doc is None:
         return tomli_w.dumps(data)
-    _merge_into(doc, data, _to_dict(_from_dict(Settings, doc.unwrap(), problems=[])))
+    _merge_into(doc, data, _to_dict(_from_dict(Settings, doc.unwrap(), problems=[])), rewrite)
     return tomlkit.dumps(doc)
 
 
-def _merge_into(table: Any, data: dict[str, Any], was: dict[str, Any], section: str = "") -> None:
+def _merge_into(table: Any, data: dict[str, Any], was: dict[str, Any], rewrite: Collection[str] = (),
+                section: str = "") -> None:
     """Write ``data`` into ``table``; ``was``: what the table's text gives (an unusable value: the default)."""
     for key, value in data.items():
         if isinstance(value, dict):
             if not isinstance(table.get(key), dict):
                 table[key] = {}
-            _merge_into(table[key], value, was.get(key) or {}, f"{section}{key}.")
+            _merge_into(table[key], value, was.get(key) or {}, rewrite, f"{section}{key}.")
         elif key not in table:
             table[key] = value
         elif not _same(table[key], value):
             held = table[key].unwrap() if hasattr(table[key], "unwrap") else table[key]
-            if was.get(key) != value or checked(f"{section}{key}", held, value)[1] is None:
+            if was.get(key) != value or f"{section}{key}" in rewrite or \
+                    checked(f"{section}{key}", held, value)[1] is None:
                 table[key] = value  # (an unusable value this save does not change is left as written)
 
 

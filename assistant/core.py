@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
@@ -256,6 +256,7 @@ class Assistant:
         self._server_overrides: dict[str, Any] = {}  # host/port given to start_server for this run only
         self._server_failure: ServerStatus | None = None  # why the last start failed, until the next start
         self._settings_lock = threading.RLock()  # a change from the front end and one from the file, in turn
+        self._rewrite: Collection[str] = ()  # see update_settings
         #: The settings file's text as this process last read or wrote it: a change on disk is another's.
         self._settings_text: str | None = None
         #: True while an edit of the settings file is applied (under the settings lock): the file is then what the
@@ -439,7 +440,8 @@ class Assistant:
 
         with self._settings_lock:
             file = self.paths.settings_file
-            text = "" if self._applying_file else save_settings(self.settings, file, expected=self._settings_text)
+            text = "" if self._applying_file else save_settings(self.settings, file, expected=self._settings_text,
+                                                                rewrite=self._rewrite)
             if text is None:
                 log.info("%s was edited since this process read it: the edit applies next, not written over", file)
             elif text:
@@ -462,10 +464,16 @@ class Assistant:
         return changed
 
     def update_settings(self, new: Settings, progress: Callable[[Progress], None] | None = None,
-                        cancel: threading.Event | None = None) -> SettingsApplied:
-        """Apply ``new`` everywhere it matters, now, and save it; returns what was done (see :meth:`_apply`)."""
+                        cancel: threading.Event | None = None, rewrite: Collection[str] = ()) -> SettingsApplied:
+        """Apply ``new`` everywhere it matters, now, and save it; returns what was done (see :meth:`_apply`).
+        ``rewrite``: settings named (``hearth settings set``) whose values are written even over ones in the file
+        Hearth cannot use, which a save otherwise leaves as written."""
         with self._settings_lock:
-            return self._apply(new, progress, cancel)
+            self._rewrite = rewrite
+            try:
+                return self._apply(new, progress, cancel)
+            finally:
+                self._rewrite = ()
 
     def _apply(self, new: Settings, progress: Callable[[Progress], None] | None,
                cancel: threading.Event | None, keep_token: bool = True) -> SettingsApplied:

@@ -214,7 +214,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     made_for_it = False  # the chat was made for this question (it goes too if the question is taken back)
     if options.save:
         if conversation_id is None:
-            conversation_id = history.create_conversation(title=short_title(text), model=info.name).id
+            conversation_id = history.create_conversation(title=short_title(text), model=info.precise_name).id
             made_for_it = True
         question_id = history.add_message(conversation_id, "user", text,
                                           stats=_question_stats(options, learn is not None)).id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -177,9 +178,10 @@ class _Call:
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
             cancel: threading.Event | None = None, prefix: str = "",
             on_saved: Callable[[str | None], None] | None = None, replace_from: str | None = None,
-            last: bool = False) -> _Turn:
+            last: bool = False, lead: str = "") -> _Turn:
     """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
-    shows, as ``hearth> ``); notices always go to stderr, those about the answer under it. ``on_saved`` gets
+    shows, as ``hearth> ``; ``lead``: what is written before its first word instead, in a transcript); notices
+    always go to stderr, those about the answer under it. ``on_saved`` gets
     the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it), and
     again as it is after a question stopped before its first word was taken back (None: the chat made for it
     went too). ``last``: the command ends with this turn (see :func:`_ctrl_c_stops`)."""
@@ -204,6 +206,8 @@ def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call
                     continue
                 reading.end()
                 if isinstance(event, Token) and echo:
+                    if lead and not shown:
+                        sys.stdout.write(lead)
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
                     shown.append(event.text)
@@ -262,7 +266,9 @@ class _Reading:
     def show(self, progress: Progress) -> None:
         if sys.stderr.isatty():
             ahead = self.prefix if sys.stdout.isatty() else ""  # the line begins with it there
-            sys.stderr.write(f"\r\x1b[K{ahead}({prompt_read_text(progress)})")
+            # within one row: a wrapped line is erased only on its last row (40 columns left a row per update)
+            room = shutil.get_terminal_size().columns - 1
+            sys.stderr.write(f"\r\x1b[K{ahead}({prompt_read_text(progress)})"[:room + 4])
             sys.stderr.flush()
             self.shown = True
 
@@ -286,25 +292,13 @@ def _above(prefix: str, line: str, again: bool = True) -> None:
     """Say ``line`` on stderr on a line of its own while ``prefix`` ("hearth> ") waits for the answer's first
     word on stdout, and show the prefix again under it (``again``): "hearth> [context] Dropped …" ran on one
     line, and the answer began on the next without it; "hearth> hearth: This message needs …" too."""
-    # stdout apart from stderr (a transcript in a file) keeps its "hearth> " line as it is: the answer follows it
-    # there ("hearth> " stood twice before an answer whose notice came first)
-    apart = not sys.stdout.isatty() and not _same_file(sys.stdout, sys.stderr)
-    if prefix and (not apart or not again):  # (apart, no answer follows: its line ends)
+    if prefix:
         sys.stdout.write("\r\x1b[K" if sys.stdout.isatty() else "\n")
         sys.stdout.flush()
     err(line)
-    if prefix and again and not apart:
+    if prefix and again:
         sys.stdout.write(prefix)
         sys.stdout.flush()
-
-
-def _same_file(a: Any, b: Any) -> bool:
-    """Whether two streams write to one file (``2>&1``)."""
-    try:
-        one, other = os.fstat(a.fileno()), os.fstat(b.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 @contextmanager
@@ -318,9 +312,15 @@ def _ctrl_c_stops(cancel: threading.Event | None, last: bool = False) -> Iterato
         yield
         return
 
+    asked: list[float] = []
+
     def stop(signum: int, frame: object) -> None:
-        if cancel.is_set():
+        # a press within REPEAT_S of the one that stopped the answer is that press again (a key hit twice): raised
+        # while the stopped turn saves, it came out of SQLite's word-splitting function as "The chat history …
+        # could not be used (user-defined function raised exception)", exit 1
+        if cancel.is_set() and not (asked and time.monotonic() - asked[0] < REPEAT_S):
             raise KeyboardInterrupt
+        asked.append(time.monotonic())
         cancel.set()
 
     previous = signal.signal(signal.SIGINT, stop)
@@ -503,7 +503,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.assistant.check_draft(call.model, call.sampling(ctx.assistant).speculative.mode, call.draft_model)
     ctx.long_lived()  # watched folders are watched while the chat runs
     info = ctx.assistant.ensure_model(model=call.model)
-    err(f"Hearth chat with {info.name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")
+    err(f"Hearth chat with {info.precise_name} on {ctx.assistant.engine.device}. {CHAT_COMMANDS}")
     if going_on is not None:  # where the chat is (it opened on a bare prompt: which chat, and where in it?)
         _say_where(ctx, going_on)
     if sys.stdin.isatty():
@@ -519,9 +519,11 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         try:
             # questions from a file or a pipe are written out as a transcript ("you> line"): prompted for, they
             # were "you> you> hearth> …", without the questions, and a last "you> " hung at the end
-            line = input("you> " if typed else "").strip()
-            if not typed and line:
+            # (a file's byte-order mark, Notepad's UTF-8, was sent to the model, which wrote it back)
+            line = input("you> " if typed else "").lstrip("\ufeff").strip()
+            if not typed and line:  # (flushed: stderr's lines between come in their place with 2>&1)
                 sys.stdout.write(f"you> {line}\n")
+                sys.stdout.flush()
         except EOFError:
             err("")
             return 0
@@ -572,22 +574,25 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             line = line[1:] if line.startswith("//") else line
         ctx.say_heard()  # a change that came while the question was typed (`hearth models use`): before its answer
         cancel = threading.Event()
-        sys.stdout.write("hearth> ")
+        # on a terminal "hearth> " waits for the answer; in a transcript (a file, a pipe) it is written with the
+        # answer's first word, after what is said before it ("hearth> ", a notice, "hearth> " again)
+        shown = "hearth> " if sys.stdout.isatty() else ""
+        sys.stdout.write(shown)
         saved: list[str | None] = []
         try:
-            turn = _stream(ctx, line, conversation_id, turn_call, echo=True, cancel=cancel, prefix="hearth> ",
-                           on_saved=saved.append, replace_from=replace_from)
+            turn = _stream(ctx, line, conversation_id, turn_call, echo=True, cancel=cancel, prefix=shown,
+                           on_saved=saved.append, replace_from=replace_from, lead="" if shown else "hearth> ")
             done, failed = turn.done, turn.failed
             if (failed is not None and failed.error_type == ConversationNotFoundError.__name__ and not saved
                     and replace_from is None):
                 # deleted by another window or command: every later message failed the same way and was lost
-                _above("hearth> ", "(this conversation was deleted elsewhere: carrying on in a new one)")
+                _above(shown, "(this conversation was deleted elsewhere: carrying on in a new one)")
                 conversation_id = None
-                turn = _stream(ctx, line, None, call, echo=True, cancel=cancel, prefix="hearth> ",
-                               on_saved=saved.append)
+                turn = _stream(ctx, line, None, call, echo=True, cancel=cancel, prefix=shown,
+                               on_saved=saved.append, lead="" if shown else "hearth> ")
                 done, failed = turn.done, turn.failed
         except TakenBack:
-            _above("hearth> ", "(stopped before the answer began: the message was not kept; the Up arrow brings it "
+            _above(shown, "(stopped before the answer began: the message was not kept; the Up arrow brings it "
                    "back)", again=False)
             conversation_id = saved[-1] if saved else conversation_id  # None: the chat made for it went too
             continue
@@ -598,17 +603,32 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             continue
         except HearthError as exc:  # the history could not be written (a full disk): said, and the chat goes on
             # (it ended with exit 1, the question just typed lost)
-            _above("hearth> ", f"hearth: {exc}", again=False)
+            _above(shown, f"hearth: {exc}", again=False)
+            if not shown:
+                _not_answered()
             if not saved:
                 err("(the message was not kept; the Up arrow brings it back)")
             conversation_id = saved[-1] if saved else conversation_id
             continue
         conversation_id = saved[-1] if saved else conversation_id  # a failed answer's question was saved too
         if failed is not None:
-            _above("" if failed.text else "hearth> ", f"hearth: {failed.message}", again=False)
+            _above("" if failed.text else shown, f"hearth: {failed.message}", again=False)
+            if not failed.text and not shown:
+                _not_answered()
         elif done is not None:
             turn.print_sources()
             err(f"({_stats_line(done)})")
+
+
+def _not_answered() -> None:
+    """A transcript's line for a question that got no answer (it read as a blank answer)."""
+    try:
+        out, errs = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+        together = (out.st_dev, out.st_ino) == (errs.st_dev, errs.st_ino)  # 2>&1
+    except (OSError, ValueError, AttributeError):
+        together = False
+    sys.stdout.write(f"hearth> (not answered: {'see the error above' if together else 'the error went to stderr'})\n")
+    sys.stdout.flush()
 
 
 def _say_where(ctx: CliContext, conversation: Any) -> None:

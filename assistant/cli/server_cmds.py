@@ -82,7 +82,7 @@ def _announce(ctx: CliContext, status: Any) -> None:
                                                                                       SettingsReloaded)) else None)
     info = assistant.ensure_model()
     example = json.dumps({"model": assistant.model_id(), "messages": [{"role": "user", "content": "Hello!"}]})
-    err(f"Hearth API on {status.base_url}  (model {info.name}, id {assistant.model_id()}, "
+    err(f"Hearth API on {status.base_url}  (model {info.precise_name}, id {assistant.model_id()}, "
         f"{status.parallel} in parallel)")
     err("Every /v1 request needs the token: `hearth serve --show-token` prints it.")
     err(f"Try:  curl {status.base_url}/chat/completions -H \"Authorization: Bearer $(hearth serve --show-token)\" "

@@ -21,6 +21,7 @@ from assistant.config import (
     find_setting,
     setting_keys,
     setting_value,
+    unusable,
     with_setting,
 )
 from assistant.errors import ConfigError, InputError
@@ -117,7 +118,11 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
     for key, text in values.items():
         new = with_setting(new, key, text)
     new, notes = assistant.check_settings(new, list(values))  # refuses what cannot be used at all
-    if all(setting_value(new, k) == setting_value(before, k) for k in setting_keys()):
+    # a value named here that the file holds in a form Hearth cannot use (n_ctx = "8k", in use as 4096) is written
+    # over even when it equals the value in use: "Nothing to change" was said, and the warning came at every command
+    held = _file_text(assistant)
+    over = [k for k in unusable(held) if k in values] if held else []
+    if all(setting_value(new, k) == setting_value(before, k) for k in setting_keys()) and not over:
         said = {k: _shown(k, setting_value(new, k)) for k in values}
         if as_json:
             print_json({"changed": {}, "unchanged": said, "notes": notes})
@@ -129,13 +134,13 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
         for note in notes:  # said again: the value still does not act here
             err(f"hearth: {note}.")
         return 0
-    applied = assistant.update_settings(new, progress=None)
+    applied = assistant.update_settings(new, progress=None, rewrite=over)
     unsaved = [p for p in applied.problems if p.startswith("not saved: ")]
     if unsaved:  # applied in this process only, which ends now: nothing changed
         raise ConfigError(unsaved[0].removeprefix("not saved: ").rstrip(".") + ".")
     # with what they brought along: a preset's values, the preset values now match ("Custom")
     changed = {k: _shown(k, setting_value(assistant.settings, k)) for k in setting_keys()
-               if setting_value(assistant.settings, k) != setting_value(before, k)}
+               if setting_value(assistant.settings, k) != setting_value(before, k) or k in over}
     notes += list(applied.problems)
     if as_json:
         print_json({"changed": changed, "notes": notes})
@@ -145,6 +150,14 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
         for note in notes:
             err(f"hearth: {note}.")
     return 1 if applied.problems else 0
+
+
+def _file_text(assistant: Any) -> str:
+    """The settings file as it is now ("" when there is none or it cannot be read)."""
+    try:
+        return assistant.paths.settings_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _shown(key: str, value: Any) -> Any:

@@ -44,6 +44,27 @@ def test_a_text_that_starts_with_a_dash_and_a_negative_seed_are_said(hearth_home
     assert seed.returncode == 2 and "a seed given is 0 or more and reproduces the answer, not '-1'" in seed.stderr
 
 
+def test_a_chat_from_a_file_is_a_transcript_that_says_what_went_unanswered(hearth_home: Path) -> None:
+    """`hearth chat < questions.txt > chat.txt`: a question too long for the context stood as a blank answer
+    ("hearth> "), "hearth> " came twice around what was said before an answer with 2>&1, and a byte-order mark
+    (Notepad's UTF-8) went to the model, which wrote it back."""
+    questions = "\ufeffSay hi.\n" + "word " * 5000 + "\nSay bye.\n"
+    out = hearth("chat", "--no-memory", "--max-tokens", "4", home=hearth_home, stdin=questions)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "you> Say hi." and lines[1].startswith("hearth> ") and len(lines[1]) > len("hearth> ")
+    assert lines[2].startswith("you> word word") and lines[3] == "hearth> (not answered: the error went to stderr)"
+    assert lines[4] == "you> Say bye." and len(lines) == 6 and "This message needs" in out.stderr, out.stdout
+    env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
+    both = subprocess.run([sys.executable, "-m", "app", "chat", "--no-memory", "--max-tokens", "4"], cwd=ROOT,
+                          env=env, input=questions, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=300).stdout.splitlines()
+    said = next(i for i, line in enumerate(both) if line.startswith("hearth: This message needs"))
+    assert both[said - 1].startswith("you> word word")
+    assert both[said + 1] == "hearth> (not answered: see the error above)"
+    assert "hearth> " not in [line.rstrip() + " " for line in both], both  # no bare "hearth> " line
+
+
 def test_ask_json_answers_offline_and_history_keeps_it(hearth_home: Path) -> None:
     out = hearth("ask", "--json", "Say hello.", home=hearth_home)
     assert out.returncode == 0, out.stderr
@@ -517,7 +538,17 @@ def test_ask_stopped_with_ctrl_c_says_what_it_kept(hearth_home: Path) -> None:
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while len(json.loads(hearth("history", "list", "--json", home=hearth_home).stdout)) < 2:
         assert proc.poll() is None
-    time.sleep(1)  # its first words are written
+
+    def began() -> bool:  # its first words are saved (a second passed was not always enough on a busy machine)
+        from assistant.chat.history import History
+
+        with History(hearth_home / "data" / "history.sqlite3") as history:
+            newest = history.list_conversations()[0]
+            return any(m.role == "assistant" and m.content for m in history.messages(newest.id))
+
+    while not began():
+        assert proc.poll() is None
+        time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.01)  # a key hit twice: the same press (the answer is stopping already)
     proc.send_signal(signal.SIGINT)

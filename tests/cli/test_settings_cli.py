@@ -142,6 +142,15 @@ def test_a_set_keeps_the_hand_edits_it_cannot_use_as_written(hearth_home: Path) 
     assert '[memmory]\nuser_id = "alice"\n' in text and tomllib.loads(text)["memmory"] == {"user_id": "alice"}
     out = hearth("settings", "set", "n_ctx=2048", home=hearth_home)  # changed: written over
     assert out.returncode == 0 and "n_ctx = 2048\n" in file.read_text(), out.stderr
+    # named in a set, it is written over, also with the value in use (it said "Nothing to change: model.n_ctx is
+    # 4096", the "8k" stayed, and its warning came at every command); so is one a section's reset names
+    file.write_text(file.read_text().replace("n_ctx = 2048", 'n_ctx = "8k"'))
+    out = hearth("settings", "set", "n_ctx=4096", home=hearth_home)
+    assert out.returncode == 0 and out.stdout == "model.n_ctx = 4096\n" and "n_ctx = 4096\n" in file.read_text()
+    file.write_text(file.read_text().replace("n_ctx = 4096", 'n_ctx = "8k"'))
+    out = hearth("settings", "reset", "model", home=hearth_home)
+    assert out.returncode == 0 and "n_ctx = 4096\n" in file.read_text(), out.stderr
+    assert "wrong type" not in hearth("settings", "show", "n_ctx", home=hearth_home).stderr
 
 
 def test_a_draft_model_is_saved_as_the_file_its_name_matched(hearth_home: Path, smollm2_q8_path: Path) -> None:
