@@ -1497,6 +1497,9 @@ class Assistant:
             # invoke([SystemMessage(...)]), eval harnesses) is an instruction to follow, as OpenAI answers it: the
             # chat template needs a turn to answer, so the last one is that turn
             past.append(Message("user", system.pop()))
+        if not past and system:  # (with a conversation_id: "must be the user's" did not say why it was refused)
+            raise InputError('The last message must be the user\'s (role "user"): a system message alone is answered '
+                             'only without a conversation_id, as a saved conversation needs a question to keep.')
         if not past or past[-1].role != "user":
             raise InputError('The last message must be the user\'s (role "user"): it is the question to answer.')
         new = conversation_id == NEW_CONVERSATION

@@ -6,6 +6,7 @@ across a Qt ``Signal(object)`` without copying concerns.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -208,12 +209,22 @@ def reading(progress: Progress) -> str:
 PROMPT = "prompt"
 
 
-def prompt_read(done: int, total: int, since: float) -> Progress:
-    """The engine's progress reading ``total`` new prompt tokens, ``done`` of them since ``since`` (a
-    ``time.perf_counter()``); the ETA comes once a batch has been read."""
-    elapsed = time.perf_counter() - since
-    rate = done / elapsed if done and elapsed > 0 else None
-    return Progress(PROMPT, done, total, "tokens", rate, (total - done) / rate if rate else None)
+def prompt_read(done: int, total: int, marks: list[tuple[int, float]]) -> Progress:
+    """The engine's progress reading ``total`` new prompt tokens, ``done`` of them; ``marks``: (tokens read,
+    ``time.perf_counter()``) at each earlier call for this prompt, this one's added. The ETA comes once a batch
+    has been read. A token costs more the further into the prompt it is (it attends to all before it), so the
+    time per token is followed along the prompt, not averaged: the average said "about 20 s left" where 30 were."""
+    marks.append((done, time.perf_counter()))
+    points = [((a + b) / 2, (tb - ta) / (b - a)) for (a, ta), (b, tb) in itertools.pairwise(marks) if b > a]
+    if not points:
+        return Progress(PROMPT, done, total, "tokens")
+    mean_x, mean_y = (sum(p[i] for p in points) / len(points) for i in (0, 1))
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    growth = max(0.0, sum((x - mean_x) * (y - mean_y) for x, y in points) / spread) if spread else 0.0
+    last_x, last_y = points[-1]
+    per_token = last_y + growth * ((done + total) / 2 - last_x)  # at the middle of what is left
+    elapsed = marks[-1][1] - marks[0][1]
+    return Progress(PROMPT, done, total, "tokens", done / elapsed if elapsed > 0 else None, (total - done) * per_token)
 
 
 def prompt_read_text(progress: Progress) -> str:

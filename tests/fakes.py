@@ -125,15 +125,15 @@ class FakeEngine:
             reason = "length" if len(words) > max_tokens else "stop"
             words = words[:max_tokens]
             out: list[str] = []
-            began = time.perf_counter()
+            marks: list[tuple[int, float]] = []
             reading = time.monotonic() + self.prompt_delay_s
             halfway = time.monotonic() + self.prompt_delay_s / 2
             if self.prompt_delay_s:  # said as the real engine says a prompt longer than a batch
-                yield prompt_read(0, len(tokens), began)
+                yield prompt_read(0, len(tokens), marks)
             while time.monotonic() < reading and not (cancel is not None and cancel.is_set()):
                 if halfway and time.monotonic() >= halfway:
                     halfway = 0
-                    yield prompt_read(len(tokens) // 2, len(tokens), began)
+                    yield prompt_read(len(tokens) // 2, len(tokens), marks)
                 time.sleep(0.01)
             for word in words:
                 if cancel is not None and cancel.is_set():

@@ -58,6 +58,7 @@ class Job:
     evaluated: int = 0
     t0: float = field(default_factory=time.perf_counter)
     t_prompt: float | None = None
+    marks: list[tuple[int, float]] = field(default_factory=list)  # how fast its prompt is read (events.prompt_read)
 
     @property
     def stopping(self) -> bool:
@@ -318,7 +319,7 @@ class Batcher:
         """How far a job's prompt is read, when more than a batch of it is new (as the engine's own loop says)."""
         total = job.evaluated + len(job.pending)
         if job.sampler is not None and total > self.ctx.n_batch:
-            job.out.put(prompt_read(job.evaluated, total, job.t0))
+            job.out.put(prompt_read(job.evaluated, total, job.marks))
 
     def _read(self, slot: _Slot, index: int) -> None:
         """Take the model's next token for ``slot`` from the logits at batch ``index``."""

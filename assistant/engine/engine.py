@@ -504,11 +504,11 @@ class Engine:
         ctx, kv = loaded.ctx, self._kv
         n_keep = self._reuse_prefix(ctx, prompt)
         to_eval = prompt[n_keep:]
-        step, n_done, since = ctx.n_batch, 0, time.perf_counter()
+        step, n_done, marks = ctx.n_batch, 0, []
         try:
             while n_done < len(to_eval):
                 if len(to_eval) > step:
-                    yield prompt_read(n_done, len(to_eval), since)
+                    yield prompt_read(n_done, len(to_eval), marks)
                 piece = to_eval[n_done : n_done + step]
                 read = ctx.eval(piece, n_keep + n_done, should_stop=cancel.is_set)
                 n_done += read

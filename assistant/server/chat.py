@@ -114,7 +114,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                                     f"{part.type!r} (Hearth's models read text, not images or audio).",
                                param=f"messages.{i}.content.{j}.type")
     last = len(body.messages) - 1
-    if last >= 0 and body.messages[last].role == "user" and not body.messages[last].text().strip():
+    alone = all(m.role in ("system", "developer") for m in body.messages)  # answered as the instruction
+    if last >= 0 and (body.messages[last].role == "user" or alone) and not body.messages[last].text().strip():
         # the core's words were the window's ("The question is empty: type something to ask."), naming no field
         raise APIError(400, f"messages.{last}.content is empty: Hearth answers the last user message, and it "
                             "needs text.", param=f"messages.{last}.content")

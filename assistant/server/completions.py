@@ -19,7 +19,9 @@ router = APIRouter()
 async def completions(body: CompletionRequest, request: Request) -> Response:
     assistant = request.app.state.assistant
     prompts = body.prompt if isinstance(body.prompt, list) else [body.prompt]
-    if not prompts or not all(isinstance(p, str) for p in prompts):
+    if not prompts:  # (it was said to be token ids)
+        raise APIError(400, "prompt is an empty list: give a text, or a list of texts.", param="prompt")
+    if not all(isinstance(p, str) for p in prompts):
         raise APIError(400, "A prompt of token ids is not supported: send the prompt as text (Hearth tokenizes it "
                             "with the model it answers with).", param="prompt")
     for i, prompt in enumerate(prompts):

@@ -495,6 +495,30 @@ def test_a_long_prompt_says_how_far_it_is_read_and_a_reader_leaving_keeps_the_ca
         batched.unload()
 
 
+def test_the_reading_eta_follows_the_time_per_token_as_it_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token costs more the further into a prompt it is: from the average rate, a 7,500-token prompt's ETA said
+    "about 17 s left" where 32 were, after its second batch (here: 31 s, then within a second to the end)."""
+    import time
+
+    from assistant.events import prompt_read
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+
+    def cost(start: int, end: int) -> float:  # seconds to read tokens start..end: 1 ms each, growing with position
+        return sum(0.001 * (1 + p / 2000) for p in range(start, end))
+
+    total, step, marks = 8000, 500, []
+    said = []
+    for done in range(0, total, step):
+        said.append(prompt_read(done, total, marks))
+        clock[0] += cost(done, done + step)
+    assert said[0].eta_s is None
+    for progress in said[2:]:
+        left = cost(progress.done, total)
+        assert abs(progress.eta_s - left) < 0.05 * left, (progress.done, progress.eta_s, left)
+
+
 def test_a_tiny_context_reads_prompts_in_whole_batches(chat_model_path: Path) -> None:
     """Asked for a context of 10 tokens, llama.cpp gave 256 cells but read prompts 10 tokens at a time."""
     from assistant.engine import Engine, LoadSettings

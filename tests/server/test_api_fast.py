@@ -231,7 +231,11 @@ def test_what_a_qa_pass_found_clients_trip_over(server: httpx.Client) -> None:
         assert alone.json()["choices"][0]["message"]["content"] == "You said: Write a line."
     saved = server.post("/chat/completions", json={"messages": [{"role": "system", "content": "Write a line."}],
                                                    "conversation_id": "new"}).json()["error"]
-    assert saved["param"] == "messages" and "must be the user's" in saved["message"], saved
+    assert saved["param"] == "messages" and "answered only without a conversation_id" in saved["message"], saved
+    empty = server.post("/chat/completions", json={"messages": [{"role": "system", "content": " "}]}).json()["error"]
+    assert empty["param"] == "messages.0.content", empty  # (it was "The question is empty", naming no field)
+    none = server.post("/completions", json={"prompt": []}).json()["error"]
+    assert none["param"] == "prompt" and none["message"].startswith("prompt is an empty list"), none
     # tools are refused with the way to structured output that works (instructor's default mode sends tools)
     tools = server.post("/chat/completions", json=chat | {"tools": [{"type": "function", "function": {"name": "f"}}]})
     assert "send response_format json_schema" in tools.json()["error"]["message"]
