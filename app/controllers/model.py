@@ -199,7 +199,9 @@ class ModelController(QObject):
         self.status.show_load(None)
         self.status.set_model(f"{info.name} · {info.params_label()} {info.quantization}", info.path)
         self.status.set_device(engine.device)
-        self.status.set_context(engine.cached_tokens, engine.n_ctx)
+        # the chat on screen still takes what its last answer left (it read "context 0" after a reload until the
+        # next answer), in the new model's context
+        self.status.set_context(max(engine.cached_tokens, self.status.context_used), engine.n_ctx)
         self.status.clear_answer_stats()
         self.composer.set_ready(True)
         self.loadFinished.emit(True)

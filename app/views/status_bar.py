@@ -101,6 +101,7 @@ class StatusBar(QStatusBar):
         self.meter.setTextVisible(False)
         self.meter.setValue(0)
         self.context = ElidedLabel(keep_chars=18)  # "context 1,234 / 8,192" whole, as far as it can be
+        self.context_used = 0  # what the chat on screen takes of the context, as last shown
         self.load_bar = QProgressBar()
         self.load_bar.setObjectName("LoadProgress")
         self.load_bar.setAccessibleName("Model load progress")
@@ -155,6 +156,7 @@ class StatusBar(QStatusBar):
 
     def set_context(self, used: int, size: int | None = None) -> None:
         """``size`` None: the context size shown already (a chat opened: only what it uses changed)."""
+        self.context_used = used
         size = self.meter.maximum() if size is None else size
         self.meter.setRange(0, max(size, 1))
         self.meter.setValue(min(used, max(size, 1)))

@@ -205,6 +205,8 @@ def test_the_context_meter_shows_the_chat_on_screen(qtbot: QtBot) -> None:
     assert context.text().startswith("context 0 / ")
     chat.open_conversation(window.assistant.history.list_conversations()[0].id)
     qtbot.waitUntil(lambda: context.text().startswith(f"context {used:,} / "), timeout=10_000)
+    window.ctl.model._ready(window.assistant.engine.info)  # a model (re)loaded: it read "context 0" until an answer
+    assert context.text() == f"context {used:,} / {window.assistant.engine.n_ctx:,}"
     window.close()
 
 
