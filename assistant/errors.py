@@ -75,6 +75,11 @@ class ConfigError(HearthError):
     pass
 
 
+class StoppedBeforeAnswer(HearthError):
+    """The user stopped an answer while it was being prepared (a remote model's template and token count), before
+    anything of it was saved: the front ends give the question back, as for a stop while its prompt is read."""
+
+
 class HistoryError(HearthError):
     pass
 

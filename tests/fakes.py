@@ -9,6 +9,7 @@ chunker counts with it) and returns L2-normalised vectors.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -111,6 +112,10 @@ class FakeEngine:
 
     def forget_cache(self, key: str) -> None:
         self.forgotten.append(key)
+
+    @contextlib.contextmanager
+    def watching(self, cancel: threading.Event) -> Iterator[None]:
+        yield
 
     def generate(self, tokens: list[int], sampling: Any, max_tokens: int, cancel: threading.Event | None = None,
                  stop: Sequence[str] = (), cache_key: str | None = None) -> Iterator[Token | Progress | Done]:

@@ -27,6 +27,7 @@ from assistant.errors import (
     HearthError,
     HistoryError,
     InputError,
+    StoppedBeforeAnswer,
 )
 from assistant.events import (
     Done,
@@ -142,12 +143,16 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     if not text:
         yield Failed("The question is empty: type something to ask.", error_type=InputError.__name__)
         return
+    history, engine = parts.history, parts.engine
     try:
-        info = parts.ensure_model()
+        with engine.watching(cancel):  # a remote model's first connection: Stop need not wait out its timeouts
+            info = parts.ensure_model()
+    except StoppedBeforeAnswer:
+        yield _stopped_before(options.conversation_id)
+        return
     except HearthError as exc:
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
-    history, engine = parts.history, parts.engine
     asked_at = time.monotonic()  # the wait the user sees starts here (a first model load is shown on its own)
     memory = parts.memory if options.use_memory else None
     memory_trouble = ""
@@ -200,9 +205,13 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         system = parts.system_prompt if options.system_prompt is None else options.system_prompt
         asked_tokens = options.max_tokens or parts.max_tokens
         stateless = options.messages is not None
-        built, citations = _build(engine, system, asked_tokens, text, past, citations, bool(options.collections),
-                                  remembered, keep_all=stateless,
-                                  least=1 if stateless and options.max_tokens is None else MIN_ANSWER_TOKENS)
+        with engine.watching(cancel):  # a remote model's template and token count (a silent server held Stop ~13 s)
+            built, citations = _build(engine, system, asked_tokens, text, past, citations, bool(options.collections),
+                                      remembered, keep_all=stateless,
+                                      least=1 if stateless and options.max_tokens is None else MIN_ANSWER_TOKENS)
+    except StoppedBeforeAnswer:
+        yield _stopped_before(conversation_id if conversation_id is not None else options.conversation_id)
+        return
     except HearthError as exc:
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
@@ -327,6 +336,12 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             take_back()  # interrupted before its first word (a second Ctrl+C): taken back as a Stop then is
         elif not finished and reply_id is not None:  # failed, or the consumer stopped: keep what was streamed
             _save_answer(history, conversation_id, reply_id, content="".join(streamed), partial=True, stats=failure)
+
+
+def _stopped_before(conversation_id: str | None) -> Done:
+    """The end of a turn stopped while its answer was prepared: nothing was saved, and the question is given back
+    as one stopped while its prompt was read is (the chat it was asked in goes on)."""
+    return Done("", Stats(stop_reason="cancelled"), conversation_id=conversation_id, withdrawn=True)
 
 
 def _save_answer(history: History, conversation_id: str | None, reply_id: str, **changes: Any) -> None:

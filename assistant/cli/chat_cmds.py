@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import signal
@@ -622,12 +621,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _not_answered() -> None:
     """A transcript's line for a question that got no answer (it read as a blank answer)."""
-    try:
-        out, errs = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
-        together = (out.st_dev, out.st_ino) == (errs.st_dev, errs.st_ino)  # 2>&1
-    except (OSError, ValueError, AttributeError):
-        together = False
-    sys.stdout.write(f"hearth> (not answered: {'see the error above' if together else 'the error went to stderr'})\n")
+    sys.stdout.write("hearth> (not answered: the error is on stderr)\n")
     sys.stdout.flush()
 
 

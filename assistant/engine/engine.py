@@ -15,6 +15,7 @@ model, RAM making room) goes to disk when a :class:`PromptStore` is set, for the
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import logging
 import threading
@@ -391,6 +392,12 @@ class Engine:
     @property
     def n_ctx(self) -> int:
         return self._require().ctx.n_ctx
+
+    @contextlib.contextmanager
+    def watching(self, cancel: threading.Event) -> Iterator[None]:
+        """What a remote engine waits on meanwhile stops at ``cancel`` (see RemoteEngine.watching); here every
+        wait before the prompt is read is local and short."""
+        yield
 
     @property
     def cached_tokens(self) -> int:

@@ -77,6 +77,7 @@ from assistant.errors import (
     RemoteLLMStreamError,
     RemoteLLMTimeoutError,
     RemoteLLMUnreachableError,
+    StoppedBeforeAnswer,
 )
 from assistant.events import Done, Stats, Token
 
@@ -117,6 +118,32 @@ def _once_more_on_a_closed_connection(send: Callable[[], httpx2.Response]) -> ht
         return send()
     except httpx2.RemoteProtocolError:
         return send()
+
+
+def _until_cancelled(send: Callable[[], httpx2.Response], cancel: threading.Event | None) -> httpx2.Response:
+    """``send()``, given up the moment ``cancel`` is set (StoppedBeforeAnswer); the request, on a thread of its
+    own, ends by itself (its answer or its timeout)."""
+    if cancel is None:
+        return send()
+    done: queue.SimpleQueue[tuple[httpx2.Response | None, BaseException | None]] = queue.SimpleQueue()
+
+    def run() -> None:
+        try:
+            done.put((send(), None))
+        except BaseException as exc:  # handed to the caller
+            done.put((None, exc))
+
+    threading.Thread(target=run, name="hearth-remote-request", daemon=True).start()
+    while not cancel.is_set():
+        try:
+            response, error = done.get(timeout=CANCEL_POLL_S)
+        except queue.Empty:
+            continue
+        if error is not None:
+            raise error
+        assert response is not None
+        return response
+    raise StoppedBeforeAnswer("Stopped before the answer began.")
 
 
 def endpoints(url: str) -> tuple[str, str]:
@@ -221,6 +248,7 @@ class RemoteEngine:
         self._conn: _Connection | None = None
         self._cached = 0
         self._cold = False
+        self._watched = threading.local()  # the cancel this thread's quick requests stop at (see watching)
 
     @classmethod
     def from_settings(cls, remote: Any) -> RemoteEngine:
@@ -647,13 +675,24 @@ class RemoteEngine:
               timeout: float = QUICK_TIMEOUT_S) -> Any:
         return self._request(client, "POST", url, body, timeout)
 
+    @contextlib.contextmanager
+    def watching(self, cancel: threading.Event) -> Iterator[None]:
+        """Requests this thread makes meanwhile stop waiting the moment ``cancel`` is set (StoppedBeforeAnswer):
+        an answer's preparation (the first connection, the template, the token count) waited out a silent
+        server's 15 s timeouts after Stop or Ctrl+C, about 13 s, and then said it had timed out."""
+        self._watched.cancel = cancel
+        try:
+            yield
+        finally:
+            self._watched.cancel = None
+
     def _request(self, client: httpx2.Client, method: str, url: str, body: dict[str, Any] | None,
                  timeout: float) -> Any:
         """JSON from ``url``; raises _NotThere for a missing optional endpoint, else a RemoteLLMError."""
         try:
             limits = httpx2.Timeout(timeout, connect=CONNECT_TIMEOUT_S)
-            response = _once_more_on_a_closed_connection(
-                lambda: client.request(method, url, json=body, timeout=limits))
+            response = _until_cancelled(lambda: _once_more_on_a_closed_connection(
+                lambda: client.request(method, url, json=body, timeout=limits)), getattr(self._watched, "cancel", None))
         except httpx2.HTTPError as exc:
             raise self._transport_error(exc) from None
         path = url[len(self.root):] or "/"

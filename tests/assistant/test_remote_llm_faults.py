@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,6 +52,8 @@ class Script:
     answer: str = "Yes"  # the non-streamed reply (log-probability questions: this server gives none)
     drop_next: int = 0  # close this many requests' connections without a word, as an idle kept-alive one is
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    quiet_s: float = 0.0  # wait before answering the requests that prepare an answer (llama-server's template...)
+    quiet_asked: bool = False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         if self.path != "/v1/chat/completions":
+            self.script.quiet_asked = True
+            time.sleep(self.script.quiet_s)
             self._json(404, {"detail": "Not Found"})
             return
         s = self.script
@@ -283,3 +288,31 @@ def test_cancel_while_the_server_is_still_silent_returns_at_once(endpoint) -> No
     events = list(engine.generate(_prompt(engine), GREEDY, 8, cancel=cancel))
     assert time.perf_counter() - start < 0.6
     assert events == [events[-1]] and events[-1].stats.stop_reason == "cancelled" and events[-1].text == ""
+
+
+def test_stop_while_a_silent_server_prepares_the_answer_is_at_once(endpoint, tmp_path: Path) -> None:
+    """A server that accepts connections and does not answer the requests that prepare an answer (its template,
+    its token count): Ctrl+C in `hearth ask` waited out their 15 s timeouts (about 13 s) and then said "did not
+    answer in time", exit 6. It stops at once, as a stop while a prompt is read does: the question not kept."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    url, script = endpoint
+    script.quiet_s = 30.0
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "settings.toml").write_text(f'[remote]\nllm_url = "{url}"\n[memory]\nenabled = false\n')
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "app", "ask", "Say hello."], cwd=root,
+                            env={**os.environ, "HEARTH_HOME": str(home)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not script.quiet_asked and time.monotonic() < deadline:  # the template is asked for
+        time.sleep(0.05)
+    asked = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - asked < 3, err
+    assert proc.returncode == 130 and "stopped before the answer began: the question was not kept" in err, err
