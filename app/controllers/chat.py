@@ -78,7 +78,7 @@ def answer_meta(stats: dict[str, Any] | None, chat_model: str = "") -> str:
         return "stopped before the answer began"  # its speed and first-token time were made-up zeros
     model = stats.get("model") or ""
     parts = [model] if model and chat_model and model != chat_model else []
-    parts.append(f"{stats.get('completion_tokens', 0)} tokens")
+    parts.append(counted(stats.get("completion_tokens", 0), "token"))  # (it read "1 tokens")
     if stats.get("decode_tps"):
         parts.append(f"{stats['decode_tps']:.1f} tok/s")
     if stats.get("ttft_s"):

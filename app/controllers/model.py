@@ -239,6 +239,7 @@ class ModelController(QObject):
                                 gpu_missing=assistant.gpu_missing())
         dialog.accepted.connect(lambda: self._apply_dialog(dialog))
         dialog.applyRequested.connect(lambda: self._apply_dialog(dialog))
+        dialog.activated.connect(lambda: self.refresh_library(if_changed=True))  # a terminal's `models add`
         self.dialog = dialog
         deleted_on_close(dialog, self)
         dialog.open()
@@ -277,6 +278,16 @@ class ModelController(QObject):
         edited = dialog.values()
         settings = edited_over(self.assistant.settings, dialog.baseline, edited)
         model = dialog.model_path() if dialog.edited_model() else self.current_model()
+        if dialog.edited_model() and dialog.chosen_from_list() and not self.assistant.models.library.lists(model):
+            # removed in a terminal since the list was read: it was loaded and put back in the library, unsaid
+            said = (f"{model.name} is no longer in the library: it was removed elsewhere (`hearth models remove` "
+                    "in a terminal?). Choose another model.")
+            if dialog.isVisible():
+                dialog.show_applied(False, said)
+            else:  # closed with OK
+                self.error = show_error(self.window, "The model was not loaded", said)
+            self.refresh_library(if_changed=True)
+            return
         self._before_apply = (dialog.baseline, dialog.baseline_model)
         dialog.baseline, dialog.baseline_model = edited, dialog.model_path()
         self.apply(settings, model)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -84,6 +84,7 @@ def _dspin(low: float, high: float, step: float, name: str) -> QDoubleSpinBox:
 class SettingsDialog(QDialog):
     memoryManagerRequested = Signal()
     applyRequested = Signal()  # Apply: apply the values now and keep the dialog open
+    activated = Signal()  # the user came back to it: the model library may have changed meanwhile (a terminal)
     testRemoteRequested = Signal(str, object)  # Settings → Remote "Test connection": part, RemoteSettings
 
     def __init__(self, settings: Settings, models: list[tuple[str, Path]], presets: dict[str, SamplingParams],
@@ -441,6 +442,7 @@ class SettingsDialog(QDialog):
         """List ``models`` (shown name, path), keeping the chosen one: the dialog may open before the library
         was first read, and then listed only the configured model, by its file name."""
         chosen = chosen or self.model_path()
+        self.listed = {str(path) for _, path in models}  # (the library's: not a file browsed for)
         self.model.blockSignals(True)  # the same model stays chosen: nothing to re-list
         self.model.clear()
         for name, path in models:
@@ -460,6 +462,15 @@ class SettingsDialog(QDialog):
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF models (*.gguf);;All files (*)")
         if path:
             self._select_model(Path(path))
+
+    def chosen_from_list(self) -> bool:
+        """Whether the model chosen is one the library listed (not a file browsed for, which joins it)."""
+        return str(self.model_path()) in self.listed
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.activated.emit()
 
     def _apply_preset(self, name: str) -> None:
         """Every value of the preset: answers read the values, not the preset's name (choosing Greedy left

@@ -300,6 +300,10 @@ class Batcher:
             readers.append((slot, len(tokens) - 1 if done_reading else -1, len(chunk)))
         if not tokens:
             return
+        for slot, _index, _added in readers:  # a prompt's first chunk: its reading starts now, not when it was
+            # admitted behind another prompt that filled the batches (the ETA counted that wait: "5 min 24 s")
+            if slot.job.pending and not slot.job.evaluated and len(slot.job.marks) == 1:
+                slot.job.marks[0] = (0, time.perf_counter())
         self.ctx.eval_mixed(tokens, positions, seqs, wants)
         for slot, index, added in readers:
             job = slot.job

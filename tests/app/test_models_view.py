@@ -337,3 +337,19 @@ def test_the_list_follows_a_terminal_and_use_of_a_model_removed_there_is_refused
     assert window.status.model.text() == "SmolLM2 135M Instruct (kept: the other model was not loaded)"
     assert window.assistant.engine.info.quantization == "Q4_1"
     assert not window.assistant.models.library.lists(smollm2_q8_path)
+    # Settings → Model too: its list follows the terminal when the dialog is come back to, and a model chosen
+    # there and removed before Apply is refused (it loaded it and put it back in the library)
+    settings = window.ctl.model.open_settings()
+    terminal("add", str(smollm2_q8_path))
+    settings.activated.emit()
+    qtbot.waitUntil(lambda: settings.model.findText("SmolLM2 135M Instruct Q8_0", Qt.MatchFlag.MatchStartsWith) >= 0,
+                    timeout=20_000)
+    settings.model.setCurrentIndex(settings.model.findText("SmolLM2 135M Instruct Q8_0", Qt.MatchFlag.MatchStartsWith))
+    terminal("remove", str(smollm2_q8_path))
+    settings._apply_clicked()
+    assert settings.apply_result.text().startswith(f"{smollm2_q8_path.name} is no longer in the library")
+    assert window.assistant.engine.info.quantization == "Q4_1"
+    assert not window.assistant.models.library.lists(smollm2_q8_path)
+    qtbot.waitUntil(lambda: settings.model.findText("SmolLM2 135M Instruct Q8_0", Qt.MatchFlag.MatchStartsWith) < 0,
+                    timeout=20_000)
+    settings.reject()
