@@ -61,6 +61,7 @@ class ModelController(QObject):
         self._before_apply: tuple[Settings, Path] | None = None
         self.error: QMessageBox | None = None  # the last load error shown (tests close it)
         self.failure = ""  # why the last load that kept the old model did not bring the new one
+        self._library_signature: tuple[int, ...] = ()  # the library's when it was last read (see refresh_library)
         self.lastApplied: Any = None  # what the core reported for the last settings change (SettingsApplied)
         self.library: list[LibraryEntry] = []
         self.loading: Path | None = None  # the model a load with progress is bringing in
@@ -119,8 +120,13 @@ class ModelController(QObject):
 
     def refresh_library(self, if_changed: bool = False) -> None:
         """Read the library again (at start, after a download, a removal or a switch) on the io lane;
-        ``if_changed``: the lists are redrawn only if models came or went (coming back to the window: a terminal's
-        `hearth models add` or `remove` was not seen until the Models view was opened again)."""
+        ``if_changed``: only if models may have come or gone since it was read, and the lists are redrawn only if
+        they did (coming back to the window: a terminal's `hearth models add` or `remove` was not seen until the
+        Models view was opened again)."""
+        library = self.assistant.models.library
+        if if_changed and library.signature() == self._library_signature:
+            return
+        self._library_signature = library.signature()
         self.workers.io.submit(Job(self.assistant.models.entries,
                                    on_done=lambda entries: self._library_read(entries, if_changed)))
 
