@@ -123,10 +123,10 @@ class ModelController(QObject):
         ``if_changed``: only if models may have come or gone since it was read, and the lists are redrawn only if
         they did (coming back to the window: a terminal's `hearth models add` or `remove` was not seen until the
         Models view was opened again)."""
-        library = self.assistant.models.library
-        if if_changed and library.signature() == self._library_signature:
+        signature = self.assistant.models.library.signature()  # (reads the library's list once)
+        if if_changed and signature == self._library_signature:
             return
-        self._library_signature = library.signature()
+        self._library_signature = signature
         self.workers.io.submit(Job(self.assistant.models.entries,
                                    on_done=lambda entries: self._library_read(entries, if_changed)))
 
