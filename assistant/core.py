@@ -1457,6 +1457,7 @@ class Assistant:
         collections: Sequence[str] = (),
         use_memory: bool = False,
         conversation_id: str | None = None,
+        drop_oldest: bool = False,
         cancel: threading.Event | None = None,
     ) -> Response:
         """Answer the last message of ``messages`` (``{"role", "content"}`` mappings, OpenAI's chat format).
@@ -1466,8 +1467,10 @@ class Assistant:
         conversation in the history, or ``"new"`` to start one) the history is Hearth's: the model sees the
         saved conversation plus the last message of ``messages`` (earlier user/assistant messages there are
         ignored), and the turn is saved like one asked in the window. Either way the engine's prefix reuse
-        makes a follow-up cost only its new tokens. System (and "developer") messages set this answer's system
-        prompt. ``stop`` adds stop strings; ``grammar`` (GBNF, see :meth:`json_grammar`) constrains the answer.
+        makes a follow-up cost only its new tokens. Stateless ``messages`` too long for the context are refused
+        (ContextOverflowError, in a ``Failed``), or with ``drop_oldest`` lose their oldest turns, said in a
+        notice. System (and "developer") messages set this answer's system prompt. ``stop`` adds stop strings;
+        ``grammar`` (GBNF, see :meth:`json_grammar`) constrains the answer.
 
         ``use_memory`` is False by default here, unlike :meth:`ask`: API clients are often scripts, batch jobs
         or other programs whose requests are not the user telling Hearth about themselves, so nothing is read
@@ -1507,7 +1510,7 @@ class Assistant:
             conversation_id=None if new else conversation_id, collections=tuple(collections), use_memory=use_memory,
             sampling=sampling, system_prompt="\n\n".join(system) if system else None, max_tokens=max_tokens,
             messages=None if conversation_id is not None else tuple(past[:-1]), stop=tuple(s for s in stop if s),
-            grammar=grammar, save=conversation_id is not None,
+            grammar=grammar, save=conversation_id is not None, drop_oldest=drop_oldest,
         )
         cancel = cancel or threading.Event()
         return Response(self._turn(past[-1].content, options, cancel, None, None), cancel)

@@ -84,6 +84,9 @@ class TurnOptions:
     grammar: str | None = None  # GBNF the answer must match (``sampling.json_grammar``)
     #: False: nothing is written to the chat history (a stateless API request); the answer has no ids.
     save: bool = True
+    #: ``messages`` too long for the context lose their oldest turns (said in a notice), as a saved conversation
+    #: does, instead of being refused (the Responses API's ``truncation: "auto"``)
+    drop_oldest: bool = False
     #: The newer questions the caller knows ``replace_from`` drops with it (an earlier question edited): any other
     #: number means the chat changed since it was shown (see ``ChatMovedOnError``).
     later_questions: int = 0
@@ -207,7 +210,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         stateless = options.messages is not None
         with engine.watching(cancel):  # a remote model's template and token count (a silent server held Stop ~13 s)
             built, citations = _build(engine, system, asked_tokens, text, past, citations, bool(options.collections),
-                                      remembered, keep_all=stateless,
+                                      remembered, keep_all=stateless and not options.drop_oldest,
                                       least=1 if stateless and options.max_tokens is None else MIN_ANSWER_TOKENS)
     except StoppedBeforeAnswer:
         yield _stopped_before(conversation_id if conversation_id is not None else options.conversation_id)

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant import __version__
 from assistant.config import browser_origins
 from assistant.errors import HearthError
-from assistant.server import catalog, chat, completions
+from assistant.server import catalog, chat, completions, responses
 from assistant.server.auth import RequireToken, allowed_hosts
 from assistant.server.errors import APIError, from_core, internal
 from assistant.server.schemas import LONE_SURROGATE
@@ -50,12 +50,16 @@ def create_app(assistant: Assistant, host: str) -> FastAPI:
     app.state.active = active
     app.state.cancel_all = lambda: [events.interrupt() for events in list(active)]
 
-    routers = (catalog.public, chat.router, completions.router, catalog.router)
+    app.state.responses = responses.KeptResponses()  # for previous_response_id (see server/responses.py)
+
+    routers = (catalog.public, chat.router, completions.router, responses.router, catalog.router)
     for router in routers:
         app.include_router(router)
-    # what a request for any other route is told (see _http_error)
-    app.state.served = sorted({f"{method} {route.path_format}" for router in routers for route in router.routes
-                               if isinstance(route, APIRoute) for method in route.methods})
+    # what a request for any other route is told (see _http_error): reads first, then writes, then deletes
+    methods = ("GET", "HEAD", "POST", "DELETE")
+    served = {(methods.index(method), f"{method} {route.path_format}") for router in routers
+              for route in router.routes if isinstance(route, APIRoute) for method in route.methods}
+    app.state.served = [route for _, route in sorted(served)]
 
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(HearthError, _core_error)

@@ -35,19 +35,33 @@ def sampling_of(assistant: Any, body: Any) -> Any:
                               top_k=body.top_k, min_p=body.min_p, repeat_penalty=body.repeat_penalty)
 
 
-def grammar_of(assistant: Any, response_format: ResponseFormat | None) -> str | None:
-    """``json_schema`` -> a grammar for that schema; ``json_object`` -> any JSON object; ``text`` -> none."""
+def grammar_of(assistant: Any, response_format: ResponseFormat | None, param: str = "response_format") -> str | None:
+    """``json_schema`` -> a grammar for that schema; ``json_object`` -> any JSON object; ``text`` -> none.
+    ``param``: the field's name in this request (the Responses API's is ``text.format``)."""
     if response_format is None or response_format.type == "text":
         return None
     if response_format.type == "json_object":
         return assistant.json_grammar(None)
     spec = response_format.json_schema
     if spec is None or spec.schema_ is None:
-        raise APIError(400, "response_format json_schema needs json_schema.schema.", param="response_format")
+        raise APIError(400, f"{param} json_schema needs a schema.", param=param)
     try:
         return assistant.json_grammar(spec.schema_)
     except InputError as exc:  # named, as every other refused field is
-        raise APIError(400, str(exc), param="response_format") from None
+        raise APIError(400, str(exc), param=param) from None
+
+
+#: Why tools are refused, and what to send for structured output instead.
+TOOLS_REFUSED = ("Tools (function calling) are not supported by Hearth. For structured output send "
+                 "response_format json_schema (the Responses API: text.format): the answer then matches the schema "
+                 "by construction (instructor: Mode.JSON_SCHEMA; LangChain: "
+                 "with_structured_output(method=\"json_schema\")).")
+
+
+def text_part_refused(kind: str, where: str) -> APIError:
+    """A message part that is not text (an image, a file, audio), named where it is."""
+    return APIError(400, f"Only text content is supported: {where} is of type {kind!r} (Hearth's models read text, "
+                         "not images or audio).", param=f"{where}.type")
 
 
 #: The roles of a tool's result (and the legacy function's) in a conversation.
@@ -101,18 +115,13 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     offered = [tools for tools, choice in (("tools", "tool_choice"), ("functions", "function_call"))
                if getattr(body, tools) and getattr(body, choice) != "none"]
     if refused := offered + forced:
-        raise APIError(400, "Tools (function calling) are not supported by Hearth. For structured output send "
-                            "response_format json_schema: the answer then matches the schema by construction "
-                            "(instructor: Mode.JSON_SCHEMA; LangChain: "
-                            "with_structured_output(method=\"json_schema\")).", param=refused[0])
+        raise APIError(400, TOOLS_REFUSED, param=refused[0])
     _refuse_tool_history(body.messages)
     # before the empty-text check: a message of one image was said to be "empty"
     for i, m in enumerate(body.messages):
         for j, part in enumerate(m.content if isinstance(m.content, list) else ()):
             if part.type != "text":
-                raise APIError(400, f"Only text content is supported: messages.{i}.content.{j} is of type "
-                                    f"{part.type!r} (Hearth's models read text, not images or audio).",
-                               param=f"messages.{i}.content.{j}.type")
+                raise text_part_refused(part.type, f"messages.{i}.content.{j}")
     last = len(body.messages) - 1
     alone = all(m.role in ("system", "developer") for m in body.messages)  # answered as the instruction
     if last >= 0 and (body.messages[last].role == "user" or alone) and not body.messages[last].text().strip():

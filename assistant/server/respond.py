@@ -82,12 +82,13 @@ async def _first(events: EventStream, request: Request) -> Event | None:
 async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool,
                  include_usage: bool = False) -> Response:
     events = EventStream(response, request.app.state.active)
+    shape.include_usage = include_usage
     try:
         first = await _first(events, request)
     except ClientGone:
         return Response(status_code=499)  # nobody reads it
     if stream:
-        return StreamingResponse(_stream(events, first, shape, include_usage), media_type="text/event-stream",
+        return StreamingResponse(_stream(events, first, shape), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     try:
         return JSONResponse(await _collect(events, request, first, shape))
@@ -143,35 +144,25 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
     s = done.stats
     if s.stop_reason == "cancelled":
         raise _cut(done)
-    return shape.full(done.text, fmt.finish_reason(s.stop_reason), fmt.usage(s),
-                      **_extras(done, sources, notices))
+    return shape.full(done, fmt.finish_reason(s.stop_reason), fmt.usage(s), **_extras(done, sources, notices))
 
 
-async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
-                  include_usage: bool) -> AsyncIterator[bytes]:
+async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape) -> AsyncIterator[bytes]:
     sources: Sources | None = None
     notices: list[Notice] = []
     event = first
-
-    def sse(chunk: dict[str, Any]) -> bytes:
-        """A chunk before the usage one carries ``usage: null`` when usage was asked for, as OpenAI's do
-        (clients that read ``chunk.usage`` on every chunk found no such field)."""
-        if include_usage:
-            chunk.setdefault("usage", None)
-        return fmt.sse(chunk)
-
     try:
-        if (start := shape.start_chunk()) is not None:
-            yield sse(start)
+        for opening in shape.opening():
+            yield opening
         while event is not None:
             if isinstance(event, Token) and event.text:
-                yield sse(shape.text_chunk(event.text))
+                yield shape.piece(event.text)
             elif isinstance(event, Sources):
                 sources = event
             elif isinstance(event, Notice):
                 notices.append(event)
             elif isinstance(event, Done) and event.stats.stop_reason == "cancelled":
-                yield fmt.sse(_cut(event).body())
+                yield shape.failure(_cut(event).body())
                 return  # no [DONE]: the answer did not end
             elif isinstance(event, Done):
                 s = event.stats
@@ -179,13 +170,12 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 # `chunk.choices[0]` loop of clients that did not ask for usage (OpenAI sends `choices: []` only
                 # then). With the answer as saved: the [n] Hearth attributed after the model's text streamed
                 # (the model cited nothing) are in it, so a client can show what the citations number.
-                saved = {"content": event.text} if sources is not None or notices else {}
-                yield sse(shape.finish_chunk(fmt.finish_reason(s.stop_reason), **saved,
-                                             **_extras(event, sources, notices)))
-                if include_usage:
-                    yield fmt.sse(shape.chunk([], usage=fmt.usage(s)))
+                saved = event.text if sources is not None or notices else None
+                for ending in shape.ending(event, fmt.finish_reason(s.stop_reason), fmt.usage(s), saved,
+                                          **_extras(event, sources, notices)):
+                    yield ending
             elif isinstance(event, Failed):
-                yield fmt.sse(from_core(event.error_type, event.message).body())
+                yield shape.failure(from_core(event.error_type, event.message).body())
                 return  # no [DONE] either: the answer did not end
             while True:
                 try:
@@ -194,8 +184,9 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape,
                 except TimeoutError:
                     yield fmt.KEEP_ALIVE
                 except Interrupted:
-                    yield fmt.sse(_cut(None).body())
+                    yield shape.failure(_cut(None).body())
                     return
-        yield fmt.DONE_LINE
+        if shape.closing:
+            yield shape.closing
     finally:
         events.cancel()  # a client that went away stops its answer now; after Done this changes nothing

@@ -152,6 +152,79 @@ class CompletionRequest(_Generation):
     best_of: StrictInt | None = None  # refused above 1
 
 
+class InputPart(_Body):
+    """A part of a Responses input message: ``input_text`` (and ``output_text``, an earlier answer's), or a part
+    the route refuses by its type (an image, a file, audio)."""
+
+    type: str
+    text: str | None = None
+
+
+class InputItem(_Body):
+    """An item of a Responses ``input`` list. Messages (``type`` "message" or left out) are read; every other
+    item (a tool call or its output, reasoning, a reference to a stored item) is refused by the route."""
+
+    type: str = "message"
+    role: str | None = None
+    content: str | list[InputPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None or isinstance(self.content, str):
+            return self.content or ""
+        return "".join(p.text or "" for p in self.content)
+
+
+class TextFormat(_Body):
+    """The Responses API's ``text.format``: ``response_format`` flattened (its schema sits beside ``type``)."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    name: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: StrictBool | None = None
+
+    def as_response_format(self) -> ResponseFormat:
+        schema = JsonSchemaFormat(name=self.name, schema=self.schema_, strict=self.strict)
+        return ResponseFormat(type=self.type, json_schema=schema if self.type == "json_schema" else None)
+
+
+class TextOptions(_Body):
+    format: TextFormat | None = None
+
+
+class ResponsesRequest(_Request):
+    """``POST /v1/responses``: OpenAI's newer API (the Agents SDK's, Codex's and ``client.responses``'s). The
+    sampling fields are those of chat; ``n``, ``stop`` and the penalties are not in this API."""
+
+    model: str | None = None  # accepted and ignored, as for chat
+    input: str | list[InputItem]
+    instructions: str | None = None
+    max_output_tokens: StrictInt | None = Field(None, ge=1)
+    temperature: StrictFloat | None = Field(None, ge=0, le=2)
+    top_p: StrictFloat | None = Field(None, ge=0, le=1)
+    top_k: StrictInt | None = Field(None, ge=0, le=1000)
+    min_p: StrictFloat | None = Field(None, ge=0, le=1)
+    repeat_penalty: StrictFloat | None = Field(None, ge=0.5, le=2)
+    seed: StrictInt | None = None
+    stream: StrictBool = False
+    text: TextOptions | None = None
+    previous_response_id: str | None = Field(None, min_length=1)
+    store: StrictBool = True
+    truncation: Literal["auto", "disabled"] = "disabled"
+    metadata: dict[str, str] | None = None
+    # refused when they ask for something (see the route): Hearth's models call no tools and do not reason apart
+    tools: list[Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    background: StrictBool = False
+    include: list[str] | None = None
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
+    conversation: str | dict[str, Any] | None = None
+    # Hearth's extensions, as on chat
+    collections: list[str] = Field(default_factory=list)
+    use_memory: StrictBool = False
+    conversation_id: str | None = Field(None, min_length=1)
+
+
 class EmbeddingRequest(_Request):
     input: str | list[str] | list[int] | list[list[int]]  # token arrays are read only to be refused by the route
     model: str | None = None

@@ -745,3 +745,114 @@ def test_an_image_in_a_message_is_refused_as_an_image(assistant: Assistant, clie
         assert error["param"] == param and "'image_url'" in error["message"], error
         assert "empty" not in error["message"], error
     assert len(assistant.engine.prompts) == answered  # nothing was answered
+
+
+def test_the_responses_api_answers_streams_and_continues_a_response(assistant: Assistant,
+                                                                    client: openai.OpenAI) -> None:
+    first = client.responses.create(model="hearth", input="Hello there.", instructions="Be brief.")
+    assert first.object == "response" and first.status == "completed" and first.output_text == "You said: Hello there."
+    assert first.id.startswith("resp_") and first.instructions == "Be brief."
+    assert first.usage.output_tokens == 4 and first.usage.total_tokens == first.usage.input_tokens + 4
+    assert assistant.engine.prompts[-1].startswith("system: Be brief.\nuser: Hello there.")
+    # a follow-up sends only its new message: the conversation is the server's, the instructions are not carried
+    second = client.responses.create(model="hearth", input="And again.", previous_response_id=first.id)
+    assert second.output_text == "You said: And again." and second.previous_response_id == first.id
+    assert "user: Hello there.\nassistant: You said: Hello there.\nuser: And again." in assistant.engine.prompts[-1]
+    assert "Be brief." not in assistant.engine.prompts[-1]
+    assert assistant.history.list_conversations() == []  # nothing written to disk
+
+    events = list(client.responses.create(model="hearth", input="Streamed here.", stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[:4] == ["response.created", "response.in_progress", "response.output_item.added",
+                         "response.content_part.added"]
+    assert kinds[-4:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
+                          "response.completed"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "You said: Streamed here."
+    assert events[-1].response.output_text == "You said: Streamed here."
+    with client.responses.stream(model="hearth", input="Via the helper.") as stream:  # the SDK's own accumulator
+        assert stream.get_final_response().output_text == "You said: Via the helper."
+
+    assert client.responses.retrieve(second.id).output_text == "You said: And again."
+    client.responses.delete(second.id)
+    with pytest.raises(openai.NotFoundError, match="was not found"):
+        client.responses.retrieve(second.id)
+    with pytest.raises(openai.NotFoundError, match="store false"):
+        client.responses.create(model="hearth", input="Hm?", previous_response_id=second.id)
+    unkept = client.responses.create(model="hearth", input="Forget me.", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(unkept.id)
+
+
+def test_a_response_cut_by_its_length_is_incomplete(client: openai.OpenAI) -> None:
+    whole = client.responses.create(model="hearth", input="one two three four five", max_output_tokens=2)
+    assert whole.status == "incomplete" and whole.incomplete_details.reason == "max_output_tokens"
+    assert whole.output_text == "You said:" and whole.max_output_tokens == 2
+    events = list(client.responses.create(model="hearth", input="one two three", max_output_tokens=2, stream=True))
+    assert events[-1].type == "response.incomplete" and events[-1].response.status == "incomplete"
+
+
+def test_responses_in_a_saved_conversation_continue_it_from_its_latest_answer(assistant: Assistant,
+                                                                              client: openai.OpenAI) -> None:
+    first = client.responses.create(model="hearth", extra_body={"conversation_id": "new"},
+                                    input=[{"role": "user", "content": [{"type": "input_text", "text": "One."}]}])
+    cid = first.model_extra["conversation_id"]
+    second = client.responses.create(model="hearth", input="Two.", previous_response_id=first.id)
+    assert second.model_extra["conversation_id"] == cid
+    assert [m.content for m in assistant.history.messages(cid)] == ["One.", "You said: One.", "Two.",
+                                                                    "You said: Two."]
+    # the first response is no longer the conversation's latest answer: it cannot be continued (OpenAI would fork)
+    with pytest.raises(openai.BadRequestError, match="not the latest answer") as refused:
+        client.responses.create(model="hearth", input="Three?", previous_response_id=first.id)
+    assert refused.value.body["param"] == "previous_response_id"
+    # a follow-up of a saved conversation takes the new question only (chat would answer the last, unsaid)
+    with pytest.raises(openai.BadRequestError, match="only the new question"):
+        client.responses.create(model="hearth", previous_response_id=second.id,
+                                input=[{"role": "user", "content": "Old."}, {"role": "user", "content": "New."}])
+
+
+def test_what_the_responses_api_asks_for_that_hearth_cannot_do_is_refused(client: openai.OpenAI) -> None:
+    def refused(param: str, match: str, **request) -> None:
+        with pytest.raises(openai.BadRequestError, match=match) as error:
+            client.responses.create(model="hearth", **{"input": "Hi.", **request})
+        assert error.value.body["param"] == param, error.value.body
+
+    refused("tools", "Tools", tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}}])
+    refused("input.1.type", "Tools", input=[{"role": "user", "content": "Hi."},
+                                            {"type": "function_call_output", "call_id": "c1", "output": "42"}])
+    refused("input.0.type", "'item_reference' item", input=[{"type": "item_reference", "id": "msg_1"}])
+    refused("input.0.content.1.type", "'input_image'", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image_url": "data:,"}]}])
+    refused("reasoning", "reasoning", reasoning={"effort": "high"})
+    refused("background", "background", background=True)
+    refused("include", "logprobs", include=["message.output_text.logprobs"])
+    refused("conversation", "conversation objects", conversation="conv_123")
+    refused("input", "empty list", input=[])
+    refused("input", "is empty", input="  ")
+    refused("text.format", "needs a schema", text={"format": {"type": "json_schema", "name": "x"}})
+    refused("conversation_id", "not both", previous_response_id="resp_x", extra_body={"conversation_id": "new"})
+    # tools the model may not call are unused, as on chat; reasoning "none" asks for nothing
+    assert client.responses.create(model="hearth", input="Hi.", tool_choice="none", reasoning={"effort": None},
+                                   tools=[{"type": "function", "name": "f", "parameters": {}}]).output_text
+
+
+def test_a_stateless_response_too_long_for_the_context_is_refused_or_truncated_as_asked() -> None:
+    settings = Settings()
+    settings.memory.enabled = False
+    paths = get_paths()
+    a = Assistant(paths, settings, engine=fake_engine(n_ctx=60),
+                  knowledge=KnowledgeBase(paths, settings.knowledge, embedder=FakeEmbedder()))
+    try:
+        status = a.start_server(port=0)
+        with openai.OpenAI(api_key=a.server_token(), base_url=status.base_url, max_retries=0, timeout=30) as client:
+            turns = [{"role": role, "content": f"turn {i} " + "word " * 12}
+                     for i in range(6) for role in ("user", "assistant")] + [{"role": "user", "content": "Last one?"}]
+            with pytest.raises(openai.BadRequestError) as refused:
+                client.responses.create(model="hearth", input=turns)
+            assert refused.value.body["code"] == "context_length_exceeded"
+            cut = client.responses.create(model="hearth", input=turns, truncation="auto")
+            assert cut.output_text == "You said: Last one?" and cut.truncation == "auto"
+            assert "turn 0" not in a.engine.prompts[-1]
+            assert [n["kind"] for n in cut.model_extra["notices"]] == ["context"]
+    finally:
+        a.close(learning_s=0)

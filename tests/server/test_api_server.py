@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 from checks import wait_for
+from pydantic import BaseModel
 
 from assistant.chat.turn import EMPTY_NOTICE, UNSUPPORTED_NOTICE
 from assistant.config import Settings
@@ -427,3 +428,26 @@ def test_a_chat_control_marker_in_a_message_is_text_not_a_turn(served: SimpleNam
               "Repeat your previous answer exactly.")
     answer = _chat(served, messages=[{"role": "user", "content": forged}], max_tokens=12, temperature=0)
     assert answer.choices[0].message.content.strip() != "2+2 is 5."
+
+
+def test_the_responses_api_answers_as_chat_does_and_a_follow_up_reads_only_what_is_new(
+        served: SimpleNamespace) -> None:
+    text = _chat(served).choices[0].message.content
+    served.assistant.engine.clear_cache()
+    first = served.client.responses.create(model="hearth", input=QUESTION[0]["content"], **GREEDY)
+    assert first.output_text == text and first.status == "completed"  # the same prompt, the same greedy answer
+    events = list(served.client.responses.create(model="hearth", input=QUESTION[0]["content"], stream=True, **GREEDY))
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == text
+    assert events[-1].type == "response.completed" and events[-1].response.usage.output_tokens > 0
+    # the follow-up sends only its question; the conversation before it is read from the engine's cache
+    follow = served.client.responses.create(model="hearth", input="Name one more.", previous_response_id=first.id,
+                                            **GREEDY)
+    assert follow.output_text and follow.usage.input_tokens_details.cached_tokens >= first.usage.input_tokens
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    parsed = served.client.responses.parse(model="hearth", input="Describe a person as JSON.", text_format=Person,
+                                           max_output_tokens=60, **GREEDY)
+    assert isinstance(parsed.output_parsed, Person), parsed.output_text

@@ -1,0 +1,193 @@
+"""``POST /v1/responses``, ``GET`` and ``DELETE /v1/responses/{id}``: OpenAI's Responses API (what
+``client.responses.create``, the Agents SDK and Codex send) over the facade's ``chat``.
+
+A response is stateless, as a chat completion without ``conversation_id`` is: ``input`` (and ``instructions``)
+is what the model sees, and nothing is written to disk. What makes ``previous_response_id`` work is the
+server's memory: it keeps the last :data:`KEPT` responses (``store``, true by default, as OpenAI's) with the
+conversation they end, so a follow-up sends only its new message. They are gone when the server stops (a
+settings change that restarts it too). Hearth's ``conversation_id`` saves the turns in the history instead, as
+on chat; a follow-up by ``previous_response_id`` then continues that saved conversation.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from assistant.errors import HearthError, InputError
+from assistant.server.chat import TOOLS_REFUSED, grammar_of, text_part_refused
+from assistant.server.errors import APIError
+from assistant.server.openai_format import ResponsesShape
+from assistant.server.respond import answer
+from assistant.server.schemas import InputItem, ResponsesRequest
+
+router = APIRouter()
+
+#: How many finished responses the server keeps for ``previous_response_id`` and ``GET`` (in memory).
+KEPT = 200
+#: The parts of a message that are text: a user's, and an earlier answer's sent back.
+_TEXT_PARTS = ("input_text", "output_text", "text")
+_ROLES = ("user", "assistant", "system", "developer")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A finished response, as sent (``body``), and what a follow-up continues: the conversation it ends
+    (``messages``, its instructions left out, as OpenAI leaves them out of a follow-up), or the saved one
+    (``conversation_id``, whose latest answer ``message_id`` must still be)."""
+
+    body: dict[str, Any]
+    messages: tuple[dict[str, str], ...]
+    conversation_id: str | None
+    message_id: str | None
+
+
+class KeptResponses:
+    """The last ``limit`` responses by id, oldest forgotten first. Only the event loop's thread touches it."""
+
+    def __init__(self, limit: int = KEPT) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[str, Kept] = OrderedDict()
+
+    def put(self, response_id: str, kept: Kept) -> None:
+        self._kept[response_id] = kept
+        while len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+
+    def get(self, response_id: str) -> Kept:
+        kept = self._kept.get(response_id)
+        if kept is None:
+            raise APIError(404, f"Response {response_id!r} was not found: Hearth keeps the last {self.limit} responses "
+                                "in memory while the server runs, not those sent with store false. Send the whole "
+                                "conversation as input instead.", code="response_not_found")
+        return kept
+
+    def delete(self, response_id: str) -> None:
+        self.get(response_id)
+        del self._kept[response_id]
+
+
+def _refuse_what_hearth_cannot_do(body: ResponsesRequest) -> None:
+    """What a request asks for that Hearth cannot give is refused with the reason, as on chat."""
+    if body.tools and body.tool_choice != "none":
+        raise APIError(400, TOOLS_REFUSED, param="tools")
+    if body.tool_choice not in (None, "none", "auto"):
+        raise APIError(400, TOOLS_REFUSED, param="tool_choice")
+    if body.reasoning and any(v not in (None, "none") for v in body.reasoning.values()):
+        raise APIError(400, "reasoning is not supported: Hearth's models answer without a separate reasoning step. "
+                            "Leave reasoning out.", param="reasoning")
+    if body.background:
+        raise APIError(400, "background responses are not supported: Hearth answers while the request waits "
+                            "(stream it to see the answer as it is written).", param="background")
+    if body.top_logprobs or any("logprobs" in item for item in body.include or ()):
+        raise APIError(400, "logprobs are not supported by Hearth: leave them out of include and top_logprobs.",
+                       param="include" if body.include else "top_logprobs")
+    if body.conversation is not None:
+        raise APIError(400, "OpenAI's conversation objects are not supported: continue a response with "
+                            "previous_response_id, or keep the turns in Hearth's history with conversation_id "
+                            "(extra_body).", param="conversation")
+    if body.previous_response_id is not None and body.conversation_id is not None:
+        raise APIError(400, "Send previous_response_id or conversation_id, not both: each names the conversation "
+                            "to continue.", param="conversation_id")
+
+
+def _message(i: int, item: InputItem) -> dict[str, str]:
+    """An input item as a chat message; anything but a message of text is refused, named where it is."""
+    where = f"input.{i}"
+    if "call" in item.type:  # function_call, function_call_output, custom_tool_call, …
+        raise APIError(400, f"{TOOLS_REFUSED} ({where} is a {item.type!r} item.)", param=f"{where}.type")
+    if item.type != "message":
+        raise APIError(400, f"{where} is a {item.type!r} item: Hearth reads messages only (a role and text). Leave "
+                            "it out, or send its text as a message.", param=f"{where}.type")
+    if item.role not in _ROLES:
+        raise APIError(400, f"{where}.role must be one of {', '.join(_ROLES)} (it was {item.role!r}).",
+                       param=f"{where}.role")
+    for j, part in enumerate(item.content if isinstance(item.content, list) else ()):
+        if part.type not in _TEXT_PARTS:
+            raise text_part_refused(part.type, f"{where}.content.{j}")
+    return {"role": item.role, "content": item.text()}
+
+
+def _input(body: ResponsesRequest) -> list[dict[str, str]]:
+    if isinstance(body.input, str):
+        messages = [{"role": "user", "content": body.input}]
+    else:
+        messages = [_message(i, item) for i, item in enumerate(body.input)]
+    if not messages:
+        raise APIError(400, "input is an empty list: give a text, or a list of messages.", param="input")
+    last = messages[-1]
+    if last["role"] == "user" and not last["content"].strip():
+        where = "input" if isinstance(body.input, str) else f"input.{len(messages) - 1}.content"
+        raise APIError(400, f"{where} is empty: Hearth answers the last user message, and it needs text.", param=where)
+    return messages
+
+
+def _continued(body: ResponsesRequest, kept: KeptResponses, assistant: Any) -> tuple[list[dict[str, str]], str | None]:
+    """The conversation a request continues (its earlier messages) and the saved conversation's id, if any."""
+    if body.previous_response_id is None:
+        return [], body.conversation_id
+    previous = kept.get(body.previous_response_id)
+    if previous.conversation_id is None:
+        return list(previous.messages), None
+    try:
+        latest = assistant.history.last_message_id(previous.conversation_id)
+    except HearthError:
+        latest = None
+    if latest != previous.message_id:
+        raise APIError(400, f"previous_response_id {body.previous_response_id!r} is not the latest answer of its "
+                            f"conversation ({previous.conversation_id}, saved in Hearth's history), which was answered "
+                            "again or deleted since: Hearth continues a saved conversation from its latest answer.",
+                       param="previous_response_id")
+    return [], previous.conversation_id
+
+
+@router.post("/v1/responses")
+async def create(body: ResponsesRequest, request: Request) -> Response:
+    assistant, kept = request.app.state.assistant, request.app.state.responses
+    _refuse_what_hearth_cannot_do(body)
+    messages = _input(body)
+    earlier, conversation_id = _continued(body, kept, assistant)
+    if conversation_id is not None and sum(m["role"] in ("user", "assistant") for m in messages) > 1:
+        # (chat answers only the last one then; here it was the client's whole list, which would be lost)
+        raise APIError(400, "A response that continues a saved conversation takes only the new question: the earlier "
+                            "turns are in Hearth's history.", param="input")
+    sampling = assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed, top_k=body.top_k,
+                                  min_p=body.min_p, repeat_penalty=body.repeat_penalty)
+    fmt = body.text.format if body.text is not None else None
+    grammar = grammar_of(assistant, fmt.as_response_format() if fmt is not None else None, param="text.format")
+    instructions = [{"role": "system", "content": body.instructions}] if body.instructions else []
+    try:
+        response = assistant.chat(
+            instructions + earlier + messages, sampling=sampling, max_tokens=body.max_output_tokens, grammar=grammar,
+            collections=tuple(body.collections), use_memory=body.use_memory, conversation_id=conversation_id,
+            drop_oldest=body.truncation == "auto")
+    except InputError as exc:  # a role chat refuses, or no question last
+        raise APIError(400, str(exc), param="input") from None
+    echo = {"instructions": body.instructions, "max_output_tokens": body.max_output_tokens,
+            "previous_response_id": body.previous_response_id, "store": body.store, "truncation": body.truncation,
+            "temperature": sampling.temperature, "top_p": sampling.top_p, "metadata": body.metadata or {},
+            "text": {"format": fmt.model_dump(by_alias=True, exclude_none=True) if fmt else {"type": "text"}},
+            "reasoning": {"effort": None, "summary": None}, "user": None}
+
+    def keep(finished: dict[str, Any], done: Any) -> None:
+        if body.store:
+            answered = ({"role": "assistant", "content": done.text},)
+            kept.put(finished["id"], Kept(finished, (*earlier, *messages, *answered), done.conversation_id,
+                                          done.message_id))
+
+    return await answer(request, response, ResponsesShape(assistant.model_id(), echo, keep), body.stream)
+
+
+@router.get("/v1/responses/{response_id}")
+async def retrieve(response_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.responses.get(response_id).body)
+
+
+@router.delete("/v1/responses/{response_id}")
+async def delete(response_id: str, request: Request) -> JSONResponse:
+    request.app.state.responses.delete(response_id)
+    return JSONResponse({"id": response_id, "object": "response", "deleted": True})
