@@ -42,6 +42,10 @@ def speculation_summary(stats: Any) -> str:
     return f"spec: {mode} · nothing drafted"
 
 
+#: Qt's QWIDGETSIZE_MAX (PySide6 does not export it): no limit on a widget's width.
+UNLIMITED_PX = (1 << 24) - 1
+
+
 class ElidedLabel(QLabel):
     """A label that gives up width: its text ends in "…" where the window is narrower than the text. At font
     size 16 the status bar's labels made the window 1,470-1,814 px wide at least, wider than a laptop's screen,
@@ -100,6 +104,7 @@ class StatusBar(QStatusBar):
         self.meter.setRange(0, 1)
         self.meter.setTextVisible(False)
         self.meter.setValue(0)
+        self.meter.setMaximumWidth(140)  # a gauge: the width it would take is the model's name's and a message's
         self.context = ElidedLabel(keep_chars=18)  # "context 1,234 / 8,192" whole, as far as it can be
         self.context_used = 0  # what the chat on screen takes of the context, as last shown
         self.load_bar = QProgressBar()
@@ -131,6 +136,13 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.speed)
         self.addPermanentWidget(self.meter)
         self.addPermanentWidget(self.context)
+        self.messageChanged.connect(self._give_way)
+
+    def _give_way(self, message: str) -> None:
+        """While a message is shown, the API indicator and the last answer's figures give their width to it
+        ("Stopped before the answer began: your message is…" was cut where they began); the context stays."""
+        for label in (self.server, self.speculation, self.speed):
+            label.setMaximumWidth(0 if message else UNLIMITED_PX)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Qt's restyle (a theme or font change) and a model load show the left-hand labels again under a
@@ -160,8 +172,12 @@ class StatusBar(QStatusBar):
         size = self.meter.maximum() if size is None else size
         self.meter.setRange(0, max(size, 1))
         self.meter.setValue(min(used, max(size, 1)))
-        self.context.setText(f"context {used:,} / {size:,}")
-        self.meter.setToolTip(f"{used:,} of {size:,} context tokens in use")
+        over = used > size  # a chat longer than a context made smaller since: it read "2,388 / 2,048", unexplained
+        self.context.setText(f"context {used:,} / {size:,}" + (" (full)" if over else ""))
+        self.meter.setToolTip(f"This chat takes {used:,} tokens, more than the context's {size:,}: the next answer "
+                              "leaves out its oldest turns (Settings → Model → Context length)" if over
+                              else f"{used:,} of {size:,} context tokens in use")
+        self.context.setToolTip(self.meter.toolTip())
 
     def set_speed(self, tokens_per_s: float, ttft_s: float) -> None:
         self.speed.setText(f"{tokens_per_s:.1f} tok/s · TTFT {ttft_s * 1000:.0f} ms")

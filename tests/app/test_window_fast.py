@@ -207,6 +207,11 @@ def test_the_context_meter_shows_the_chat_on_screen(qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: context.text().startswith(f"context {used:,} / "), timeout=10_000)
     window.ctl.model._ready(window.assistant.engine.info)  # a model (re)loaded: it read "context 0" until an answer
     assert context.text() == f"context {used:,} / {window.assistant.engine.n_ctx:,}"
+    # a context made smaller than the chat: it read "context 2,388 / 2,048", unexplained until the next answer
+    window.assistant.engine._n_ctx = used - 1
+    window.ctl.model._ready(window.assistant.engine.info)
+    assert context.text() == f"context {used:,} / {used - 1:,} (full)"
+    assert "the next answer leaves out its oldest turns" in context.toolTip() == window.status.meter.toolTip()
     window.close()
 
 
@@ -683,6 +688,24 @@ def test_a_question_stopped_before_its_answer_began_goes_back_to_the_box(qtbot: 
     assert window.status.currentMessage() == ("Stopped before the answer began: your message is back in the box, "
                                               "above what it held.")
     window.composer.edit.clear()
+    window.close()
+
+
+def test_a_message_in_the_status_bar_is_not_cut_by_the_api_indicator(qtbot: QtBot) -> None:
+    """With the API server on and an answer's figures shown, "Stopped before the answer began: your message
+    is…" was cut where they began: they give way while a message is shown, and come back after it."""
+    window = open_window(qtbot)
+    window.resize(1024, 700)
+    status = window.status
+    status.set_server("API: http://127.0.0.1:8181", "The API server is running")
+    status.set_speed(18.5, 0.123)
+    status.showMessage("Stopped before the answer began: your message is back in the box, above what it held.")
+    qtbot.wait(50)
+    room = min(w.x() for w in (status.server, status.speed, status.meter, status.context) if w.width() > 0)
+    assert status.fontMetrics().horizontalAdvance(status.currentMessage()) < room
+    status.clearMessage()
+    qtbot.waitUntil(lambda: status.server.width() > 0 and status.speed.width() > 0)
+    assert status.server.isVisible() and status.server.x() < status.meter.x()
     window.close()
 
 
