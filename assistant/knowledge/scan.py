@@ -210,8 +210,14 @@ def _enter(folder: Path, depth: int, rules: Rules, stack: list[_Open], result: S
     (a symlink loop), cannot be listed, or is a venv."""
     try:
         st = folder.stat()
-        if (st.st_dev, st.st_ino) in seen:
-            return  # a symlink loop, or a folder reached twice
+        if (st.st_dev, st.st_ino) in seen:  # a symlink loop, or a folder reached twice: read once, and said
+            # below the folder dropped in (one dropped twice, or inside another dropped, is no news)
+            if depth and folder.is_symlink():
+                result.skipped.append((shown(folder), f"a link to {shown(folder.resolve())}, which is indexed "
+                                                      "already (not followed twice)"))
+            elif depth:
+                result.skipped.append((shown(folder), "indexed already, through a link to it (not read twice)"))
+            return
         seen.add((st.st_dev, st.st_ino))
         if any((folder / marker).exists() for marker in VENV_MARKERS):
             return

@@ -59,6 +59,11 @@ def test_symlink_loops_end_and_each_file_is_found_once(tmp_path: Path) -> None:
     result = _scan(tmp_path, tmp_path / "a")
     assert [f.path for f in result.files] == [str(tmp_path / "a" / "note.txt")]
     assert result.roots == [str(tmp_path), str(tmp_path / "a")]
+    # said, not passed by without a word; the folder dropped in a second time is no news
+    assert result.skipped == [(str(tmp_path / "a" / "back"), f"a link to {tmp_path}, which is indexed already (not "
+                                                            "followed twice)"),
+                              (str(tmp_path / "a" / "self"), f"a link to {tmp_path / 'a'}, which is indexed already "
+                                                            "(not followed twice)")]
 
 
 def test_a_link_to_a_folder_around_the_one_indexed_is_not_followed(tmp_path: Path) -> None:

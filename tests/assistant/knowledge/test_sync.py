@@ -204,7 +204,9 @@ def test_limits_hidden_git_node_modules_venv_size_and_symlink_loops(kb: Knowledg
     (root / "real" / "huge.txt").write_text("x" * (2**20 + 1))
     last = sync(root)
     assert last.message == "done"
-    assert [(Path(p).name, r) for p, r in last.errors] == [("huge.txt", "larger than the 1 MB limit")]
+    assert [(Path(p).name, r) for p, r in last.errors] == [
+        ("huge.txt", "larger than the 1 MB limit"),
+        ("loop", f"a link to {root}, which is indexed already (not followed twice)")]
     assert [c.path for c in kb.search("text inside", k=10, mode="keyword")] == [
         str(root / "real" / "deeper" / "file.txt")]
 
