@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
             (("Ctrl+Shift+C",), "Copy the last answer", lambda: self.ctl and self.ctl.chat.copy_last_answer()),
             (("Ctrl+,",), "Settings", self.open_settings),
             (("F1", "Ctrl+/"), "This list of keyboard shortcuts", self.show_shortcuts),
+            (("Ctrl+Q",), "Quit Hearth", self.close),
         ]
         self.shortcut_rows = [(", ".join(keys), does) for keys, does, _ in bindings] + list(COMPOSER_KEYS) + \
             list(SIDEBAR_KEYS) + list(SETTINGS_KEYS)

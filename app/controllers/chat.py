@@ -48,6 +48,8 @@ RENDER_INTERVAL_MS = 50
 #: fewer where their text is long: laying text out costs by the character, code or not, and a page of 40
 #: answers with a 60-line code block each (6,600 characters) froze the window for 3 s.
 PAGE, PAGE_CHARS = 30, 24_000
+#: What the line under an answer says before its first word (its prompt being prepared), and while it streams.
+THINKING, WRITING = "Thinking…", "Writing…"
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
 #: How long the status bar says "Copied to the clipboard."
@@ -280,7 +282,7 @@ class ChatController(QObject):
         self.answer.message_id = reply.id
         self.answer.set_busy(True)
         # how far its prompt is read, if it still is (the line under it was empty until the next batch)
-        self.answer.set_meta(self._reading_text or "Thinking…")
+        self.answer.set_meta(self._reading_text or (WRITING if self._length else THINKING))
         self._reading = bool(self._reading_text)
         self._away, self._away_chat = False, None
         kept, self._kept = self._kept, []
@@ -432,7 +434,7 @@ class ChatController(QObject):
         self._add("user", text).incognito = not use_memory
         self.answer = self._add("assistant", "")
         self.answer.set_busy(True)
-        self.answer.set_meta("Thinking…")
+        self.answer.set_meta(THINKING)
         self._reading, self._reading_text = False, ""
         self.view.mark_last_turn(answering=True)
         self._streamed, self._length, self._drafted = [], 0, []
@@ -474,9 +476,9 @@ class ChatController(QObject):
             return
         if isinstance(event, Token):
             self._reading_text = ""
-            if self._reading and answer is not None:  # the prompt is read: the answer begins
-                self._reading = False
-                answer.set_meta("Thinking…")
+            if (self._reading or not self._length) and answer is not None:  # the answer begins (it said "Thinking…"
+                self._reading = False  # while it streamed)
+                answer.set_meta(WRITING)
             text, start = event.text, self._length
             self._streamed.append(text)
             self._length = start + len(text)

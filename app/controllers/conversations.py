@@ -133,7 +133,12 @@ class ConversationsController(QObject):
         self.refresh()
 
     def set_current(self, conversation_id: str | None) -> None:
+        """The chat on screen; a new one clears the search, so it is listed (and selected) once it is asked in:
+        a search left on hid it, and the list's Delete then named a chat of the search's hits."""
         self.current = conversation_id
+        if conversation_id is None and self.sidebar.search.text():
+            self.sidebar.search.clear()  # (its refresh follows, see _typed)
+            return
         self.refresh()
 
     def rename(self, entry: Entry) -> None:

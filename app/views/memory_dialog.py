@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -86,6 +87,16 @@ class MemoryDialog(QDialog):
                                              self.addRequested.emit))
         edit.clicked.connect(self._edit)
         forget.clicked.connect(self._forget)
+        # from the list, as the chat list takes them: Enter and F2 edit, Delete forgets (they did nothing)
+        for keys, slot in (((Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2), self._edit),
+                           ((Qt.Key.Key_Delete,), self._forget)):
+            for key in keys:
+                shortcut = QShortcut(QKeySequence(key), self.list)
+                shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+                shortcut.activated.connect(slot)
+        self.list.doubleClicked.connect(self._edit)
+        edit.setToolTip("Edit the memory chosen in the list (Enter, F2)")
+        forget.setToolTip("Forget the memory chosen in the list (Delete)")
         # about the memory chosen in the list: with none chosen they were enabled and did nothing
         self.for_selected = (edit, forget)
         self.list.selectionModel().currentChanged.connect(self._chosen)

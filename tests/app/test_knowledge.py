@@ -10,7 +10,7 @@ import pytest
 from gui_helpers import write_settings
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -439,7 +439,24 @@ def test_memory_manager_lists_searches_edits_and_forgets(qtbot: QtBot, chat_mode
     qtbot.waitUntil(lambda: memory.items["m2"].text == "Lives in Paris")
     dialog.search.clear()
     qtbot.waitUntil(lambda: len(texts()) == 2)
-    dialog.forgetRequested.emit(dialog.model.item(0))
+    # from the keyboard, in the list: Enter or F2 edits, Delete forgets, each as its button does (they did nothing)
+    dialog.list.setCurrentIndex(dialog.model.index(0))
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_F2):
+        dialog.activateWindow()  # (offscreen, a dialog closed over it leaves it inactive)
+        qtbot.waitUntil(dialog.isActiveWindow)
+        dialog.list.setFocus()
+        qtbot.keyClick(dialog.list, key)
+        prompt = dialog.findChild(QInputDialog)
+        assert prompt is not None and prompt.isVisible() and prompt.textValue() == "Likes green tea"
+        prompt.reject()
+        qtbot.waitUntil(lambda: dialog.findChild(QInputDialog) is None)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    dialog.list.setFocus()
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Delete)
+    asked = dialog.findChild(QMessageBox)
+    assert asked is not None and asked.text() == "Hearth will forget “Likes green tea”. This cannot be undone."
+    next(b for b in asked.buttons() if b.text() == "Forget").click()
     qtbot.waitUntil(lambda: texts() == ["Lives in Paris"])
     dialog.clearRequested.emit()
     qtbot.waitUntil(lambda: texts() == [] and "Nothing remembered" in dialog.status.text())

@@ -17,7 +17,7 @@ import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import fill_status_bar, themed
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -731,6 +731,9 @@ def test_a_long_prompt_says_under_the_answer_how_far_it_is_read(qtbot: QtBot) ->
     qtbot.waitUntil(lambda: chat.answer is not None, timeout=5_000)
     assert chat.answer.meta.text() == said[1]
     answer = chat.answer
+    engine.token_delay_s = 0.03
+    # then it says so while the words come (it said "Thinking…" until the last one)
+    qtbot.waitUntil(lambda: answer.meta.text() == "Writing…" and bool(answer.text), timeout=10_000)
     qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
     assert said[0].endswith(" tokens)…") and said[1].endswith(" s left"), said
     assert "Reading" not in answer.meta.text() and "TTFT" in answer.meta.text()  # the answer's own figures
@@ -1708,7 +1711,7 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     assert dialog is not None and dialog.isVisible()
     listed = dict(dialog.rows())
     for keys in ("Ctrl+L", "Ctrl+K, Ctrl+F", "F6", "Esc", "Enter", "F2", "Shift+F10, Menu", "F1, Ctrl+/",
-                 "Alt+A, Alt+S"):
+                 "Alt+A, Alt+S", "Ctrl+Q"):
         assert keys in listed, keys
     # within the screen, each row as tall as its text at the width shown (at font size 20 it opened 1,002 px tall
     # on an 800 px screen, with gaps under rows measured in a narrower column)
@@ -1716,7 +1719,10 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     table = dialog.table
     least = table.verticalHeader().minimumSectionSize()
     assert all(table.rowHeight(r) == max(least, table.sizeHintForRow(r)) for r in range(table.rowCount()))
-    window.close()
+    dialog.close()
+    shortcut = next(s for s in window.findChildren(QShortcut) if s.key().toString() == "Ctrl+Q")
+    shortcut.activated.emit()  # quits (it did nothing; the key cannot reach an inactive window offscreen)
+    qtbot.waitUntil(lambda: not window.isVisible())
 
 
 def test_settings_apply_and_save_have_alt_keys(qtbot: QtBot) -> None:
@@ -1765,6 +1771,14 @@ def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboar
     sidebar.search.setFocus()
     qtbot.keyClick(sidebar.search, Qt.Key.Key_Down)
     assert sidebar.conversations.hasFocus() and sidebar.conversations.currentIndex().row() == 0
+    # a new chat clears the search: it was left on, the chat asked in was not listed, and the list's Delete
+    # (F6, Delete) offered another chat, one of the hits
+    qtbot.keyClicks(sidebar.search, "chickpeas")
+    qtbot.waitUntil(lambda: sidebar.search_note.text() == "1 chat matches.", timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    send(qtbot, window, "A new question about beans.")
+    qtbot.waitUntil(lambda: rows.rowCount() == 7 and not sidebar.search.text(), timeout=5_000)
+    assert sidebar.conversations.currentIndex().data().startswith("A new question about beans.")
     window.close()
 
 
