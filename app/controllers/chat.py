@@ -131,6 +131,7 @@ class ChatController(QObject):
         #: the saved question the running turn replaces (regenerate, edit and resend), or None
         self._replaced_id: str | None = None
         self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
+        self._going_to = ""  # a message the chat being opened is to show (a search hit, see open_conversation)
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
@@ -177,14 +178,31 @@ class ChatController(QObject):
         self.composer.edit.setFocus()
         self.conversationChanged.emit(None)
 
-    def open_conversation(self, conversation_id: str) -> None:
+    def open_conversation(self, conversation_id: str, at: str = "") -> None:
         """Show another chat; an answer still streaming goes on in its own chat (see _detach). While an answer
-        streamed, a click on another chat moved the highlight and did nothing else."""
+        streamed, a click on another chat moved the highlight and did nothing else. ``at``: a message to show
+        (a search hit): the chat opens there, not at its newest messages, where the hit was not."""
+        self._going_to = at
         if conversation_id == (self._opening or self.conversation_id):  # (B then A quickly: A is shown)
+            if at and not self._opening:
+                self._go_to(conversation_id, at)
             return
         self.cancel_edit()
         self._detach()
         self._load(conversation_id)
+
+    def _go_to(self, conversation_id: str, message_id: str) -> None:
+        """Scroll to ``message_id`` and mark it; older pages are shown first, one per turn of the event loop
+        (the window answers between them), until it is among them. Another chat opened meanwhile ends it."""
+        if conversation_id != self.conversation_id or message_id != self._going_to:
+            return
+        found = next((w for w in self.view.messages if w.message_id == message_id), None)
+        if found is not None:
+            self._going_to = ""
+            self.view.go_to(found)
+        elif any(m.id == message_id for m in self._older):
+            self._show_older()
+            QTimer.singleShot(0, self.view, lambda: self._go_to(conversation_id, message_id))
 
     def _detach(self, stop: bool = False) -> None:
         """The chat on screen is leaving it (a new chat, another chat): an answer it is being given goes on and
@@ -273,6 +291,8 @@ class ChatController(QObject):
             edited = next((m for m in self.view.messages if m.message_id == self._edit_again[1]), None)
             self._set_editing(edited, self._questions_after(edited) if edited is not None else 0)
         self._edit_again = None
+        if self._going_to:  # a search hit's message (after the layout has taken the page in)
+            QTimer.singleShot(0, self.view, lambda: self._go_to(conversation_id, self._going_to))
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
 

@@ -37,6 +37,7 @@ class Entry:
     conversation_id: str
     title: str
     detail: str
+    message_id: str = ""  # a search hit's message: the chat opens at it
 
 
 def when(timestamp: float, now: float | None = None) -> str:
@@ -59,7 +60,7 @@ def entries_from_hits(hits: list[Any]) -> list[Entry]:
     """One row per hit (the search gives each conversation's best), with the matching snippet as the detail; a
     hit on the title says so (the row showed the title twice, "Report one / Report one")."""
     return [Entry(hit.conversation_id, hit.title, "The title matches." if hit.message_id is None
-                  else " ".join(hit.snippet.replace("**", "").split())) for hit in hits]
+                  else " ".join(hit.snippet.replace("**", "").split()), hit.message_id or "") for hit in hits]
 
 
 def search_note(found: int) -> str:
@@ -82,7 +83,7 @@ def conversation_model() -> ListModel[Entry]:
 
 
 class ConversationsController(QObject):
-    openRequested = Signal(str)
+    openRequested = Signal(str, str)  # a chat, and the message to show in it ("": its newest)
     deleted = Signal(str)
 
     def __init__(self, assistant: Any, workers: Workers, sidebar: Sidebar, model: ListModel[Entry],
@@ -99,7 +100,8 @@ class ConversationsController(QObject):
         self._debounce.setInterval(SEARCH_DELAY_MS)
         self._debounce.timeout.connect(self.refresh)
         sidebar.searchChanged.connect(self._typed)
-        sidebar.conversationActivated.connect(lambda entry: self.openRequested.emit(entry.conversation_id))
+        sidebar.conversationActivated.connect(
+            lambda entry: self.openRequested.emit(entry.conversation_id, entry.message_id))
         sidebar.renameRequested.connect(self.rename)
         sidebar.deleteRequested.connect(self.delete)
         sidebar.exportRequested.connect(self.export)

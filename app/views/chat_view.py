@@ -15,9 +15,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollA
 from app.theme import Theme
 from app.views.message import MessageWidget
 from app.views.welcome import WelcomePanel
-from app.views.widgets import tool_button
+from app.views.widgets import restyle, tool_button
 
 MAX_WIDTH = 860
+#: How long a message found by a search stays marked once shown.
+FOUND_MARK_MS = 2500
 
 
 class ErrorBanner(QFrame):
@@ -186,6 +188,17 @@ class ChatView(QScrollArea):
         length = len(QTextDocumentFragment.fromHtml(label.text()).toPlainText()) or 1
         at = label.mapTo(self.widget(), QPoint(0, round(label.height() * label.selectionStart() / length)))
         self.ensureVisible(at.x(), at.y(), 0, 3 * label.fontMetrics().height())
+
+    def go_to(self, widget: MessageWidget) -> None:
+        """Show ``widget`` a quarter down the view (what led to it above), marked for a moment (a search hit); the
+        view stops following the newest message."""
+        for _ in range(3):  # laid out first: its place is known then (see keeping_position)
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        self._follow = False
+        top = widget.mapTo(self.widget(), QPoint(0, 0)).y()
+        self.verticalScrollBar().setValue(top - self.viewport().height() // 4)
+        restyle(widget, "found", True)
+        QTimer.singleShot(FOUND_MARK_MS, widget, lambda: restyle(widget, "found", False))
 
     def remove_from(self, widget: MessageWidget) -> None:
         """Drop ``widget`` and every message after it (regenerate, edit-and-resend)."""

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import fill_status_bar, themed
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -1779,6 +1779,31 @@ def test_the_sidebar_search_says_how_many_chats_match_and_works_from_the_keyboar
     send(qtbot, window, "A new question about beans.")
     qtbot.waitUntil(lambda: rows.rowCount() == 7 and not sidebar.search.text(), timeout=5_000)
     assert sidebar.conversations.currentIndex().data().startswith("A new question about beans.")
+    window.close()
+
+
+def test_a_search_hit_opens_its_chat_at_the_message_found(qtbot: QtBot) -> None:
+    """A hit in the 28th of 400 messages opened the chat at its newest ones: the message was not even built,
+    and 40 Page Ups got back to the 101st. The chat opens at the message now, marked."""
+    window = open_window(qtbot)
+    history, sidebar, view = window.assistant.history, window.sidebar, window.chat_view
+    chat = history.create_conversation(title="A very long chat")
+    for i in range(200):
+        history.add_message(chat.id, "user" if i % 2 == 0 else "assistant",
+                            "The secret word is xylophone." if i == 27 else f"Message number {i} of the long chat.")
+    hit = history.messages(chat.id)[27].id
+    window.ctl.conversations.refresh()
+    qtbot.keyClicks(sidebar.search, "xylophone")
+    qtbot.waitUntil(lambda: sidebar.search_note.text() == "1 chat matches.", timeout=5_000)
+    sidebar.search.setFocus()
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: any(w.message_id == hit for w in view.messages), timeout=10_000)
+    found = next(w for w in view.messages if w.message_id == hit)
+    qtbot.waitUntil(lambda: found.property("found") is True, timeout=5_000)
+    top = found.mapTo(view.viewport(), QPoint(0, 0)).y()
+    assert 0 <= top < view.viewport().height() // 2, top  # at the top of the view, not scrolled past
+    qtbot.wait(200)  # and it stays there (the view followed the newest message)
+    assert found.mapTo(view.viewport(), QPoint(0, 0)).y() == top
     window.close()
 
 
