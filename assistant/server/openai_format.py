@@ -110,6 +110,9 @@ class Shape:
     def full(self, done: Any, reason: str, used: dict[str, Any], **extra: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def closed(self) -> None:
+        """The answer is over, whole, failed or given up (its client gone)."""
+
 
 class ChatShape(Shape):
     prefix, object, chunk_object = "chatcmpl", "chat.completion", "chat.completion.chunk"
@@ -147,15 +150,21 @@ class CompletionShape(Shape):
 class ResponsesShape(Shape):
     """The Responses API's ``response``: one output message of one ``output_text`` part. ``echo`` holds the
     request's settings a response repeats (instructions, max_output_tokens, temperature, …); ``kept`` is called
-    with the finished response and its ``Done`` (the route keeps it for ``previous_response_id``)."""
+    with the finished response and its ``Done`` (the route keeps it for ``previous_response_id``), ``over`` when
+    the answer is over, whatever its end."""
 
     closing = b""  # a Responses stream ends with its response.completed event
 
-    def __init__(self, model: str, echo: dict[str, Any], kept: Callable[[dict[str, Any], Any], None]) -> None:
+    def __init__(self, model: str, echo: dict[str, Any], kept: Callable[[dict[str, Any], Any], None],
+                 over: Callable[[], None]) -> None:
         super().__init__(model)
         self.id, self.item_id = f"resp_{secrets.token_hex(16)}", f"msg_{secrets.token_hex(16)}"
-        self.echo, self.kept = echo, kept
+        self.echo, self.kept, self.over = echo, kept, over
         self.sequence = 0
+        self.streamed: list[str] | None = None  # the deltas sent, when streamed
+
+    def closed(self) -> None:
+        self.over()
 
     def response(self, status: str, output: list[dict[str, Any]], used: dict[str, Any] | None = None,
                  **extra: Any) -> dict[str, Any]:
@@ -187,6 +196,7 @@ class ResponsesShape(Shape):
         return {"item_id": self.item_id, "output_index": 0, "content_index": 0}
 
     def opening(self) -> list[bytes]:
+        self.streamed = []
         started = self.response("in_progress", [])
         return [self._event("response.created", response=started),
                 self._event("response.in_progress", response=started),
@@ -194,15 +204,18 @@ class ResponsesShape(Shape):
                 self._event("response.content_part.added", **self._where(), part=self._part(""))]
 
     def piece(self, text: str) -> bytes:
+        if self.streamed is not None:
+            self.streamed.append(text)
         return self._event("response.output_text.delta", **self._where(), delta=text, logprobs=[])
 
     def ending(self, done: Any, reason: str, used: dict[str, Any], saved: str | None, **extra: Any) -> list[bytes]:
-        """The text as saved (with the ``[n]`` Hearth attributed, where the deltas lack them: ``saved``), then the
-        finished response: ``response.incomplete`` where the length limit cut it, as OpenAI ends such a stream."""
+        """The text as streamed (the deltas joined, as OpenAI's ``done`` events hold it), then the finished
+        response: ``response.incomplete`` where the length limit cut it, as OpenAI ends such a stream."""
         body = self.full(done, reason, used, **extra)
         item = body["output"][0]
-        return [self._event("response.output_text.done", **self._where(), text=done.text, logprobs=[]),
-                self._event("response.content_part.done", **self._where(), part=self._part(done.text)),
+        text = item["content"][0]["text"]
+        return [self._event("response.output_text.done", **self._where(), text=text, logprobs=[]),
+                self._event("response.content_part.done", **self._where(), part=self._part(text)),
                 self._event("response.output_item.done", output_index=0, item=item),
                 self._event(f"response.{body['status']}", response=body)]
 
@@ -214,7 +227,13 @@ class ResponsesShape(Shape):
                 + self._event("response.failed", response=failed))
 
     def full(self, done: Any, reason: str, used: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """The finished response. Streamed, its text is the deltas' (a client that joins them and one that reads
+        the response get the same), and ``cited_text`` is the answer as saved where it differs: the ``[n]``
+        Hearth attributed after the model's words had streamed (the model cited nothing)."""
         status = "incomplete" if reason == "length" else "completed"
-        body = self.response(status, [self._message(status, done.text)], used, **extra)
+        text = done.text if self.streamed is None else "".join(self.streamed)
+        if text != done.text:
+            extra["cited_text"] = done.text
+        body = self.response(status, [self._message(status, text)], used, **extra)
         self.kept(body, done)
         return body

@@ -83,17 +83,21 @@ async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool
                  include_usage: bool = False) -> Response:
     events = EventStream(response, request.app.state.active)
     shape.include_usage = include_usage
+    streaming = False
     try:
-        first = await _first(events, request)
-    except ClientGone:
-        return Response(status_code=499)  # nobody reads it
-    if stream:
-        return StreamingResponse(_stream(events, first, shape), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    try:
+        try:
+            first = await _first(events, request)
+        except ClientGone:
+            return Response(status_code=499)  # nobody reads it
+        if stream:
+            streaming = True  # the stream ends it (see _stream)
+            return StreamingResponse(_stream(events, first, shape), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         return JSONResponse(await _collect(events, request, first, shape))
     finally:
-        events.cancel()  # the client went away (this task was cancelled) or the answer is done: either way
+        if not streaming:  # the answer is done, failed before it began, or its client went away (this task was
+            events.cancel()  # cancelled): either way
+            shape.closed()
 
 
 async def answer_each(request: Request, responses: Sequence[Any], shape: fmt.Shape) -> Response:
@@ -190,3 +194,4 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape) ->
             yield shape.closing
     finally:
         events.cancel()  # a client that went away stops its answer now; after Done this changes nothing
+        shape.closed()

@@ -36,18 +36,21 @@ _ROLES = ("user", "assistant", "system", "developer")
 
 @dataclass(frozen=True)
 class Kept:
-    """A finished response, as sent (``body``), and what a follow-up continues: the conversation it ends
-    (``messages``, its instructions left out, as OpenAI leaves them out of a follow-up), or the saved one
-    (``conversation_id``, whose latest answer ``message_id`` must still be)."""
+    """A response, as sent (``body``: while it is written, ``status`` "in_progress"), its request's ``input``
+    (as messages), and what a follow-up continues: the conversation it ends (``messages``, its instructions left
+    out, as OpenAI leaves them out of a follow-up), or the saved one (``conversation_id``, whose latest answer
+    ``message_id`` must still be)."""
 
     body: dict[str, Any]
-    messages: tuple[dict[str, str], ...]
-    conversation_id: str | None
-    message_id: str | None
+    input: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, str], ...] = ()
+    conversation_id: str | None = None
+    message_id: str | None = None
 
 
 class KeptResponses:
-    """The last ``limit`` responses by id, oldest forgotten first. Only the event loop's thread touches it."""
+    """The last ``limit`` responses by id, oldest forgotten first, those being written among them. Only the event
+    loop's thread touches it."""
 
     def __init__(self, limit: int = KEPT) -> None:
         self.limit = limit
@@ -58,21 +61,48 @@ class KeptResponses:
         while len(self._kept) > self.limit:
             self._kept.popitem(last=False)
 
-    def get(self, response_id: str) -> Kept:
+    def get(self, response_id: str, param: str | None = None) -> Kept:
         kept = self._kept.get(response_id)
         if kept is None:
             raise APIError(404, f"Response {response_id!r} was not found: Hearth keeps the last {self.limit} responses "
-                                "in memory while the server runs, not those sent with store false. Send the whole "
-                                "conversation as input instead.", code="response_not_found")
+                                "in memory while the server runs (not those sent with store false, nor after a "
+                                "restart). Send the whole conversation as input instead.", code="response_not_found",
+                           param=param)
         return kept
+
+    def over(self, response_id: str) -> None:
+        """The answer ended: one still "in_progress" (failed, or its client gone) is not kept."""
+        kept = self._kept.get(response_id)
+        if kept is not None and kept.body["status"] == "in_progress":
+            del self._kept[response_id]
 
     def delete(self, response_id: str) -> None:
         self.get(response_id)
         del self._kept[response_id]
 
 
+#: Chat Completions' fields, sent to the Responses API: what to send instead (they were ignored: ``max_tokens``
+#: 5 gave 69 tokens, ``response_format`` prose).
+_CHAT_FIELDS = {
+    "max_tokens": "use max_output_tokens",
+    "max_completion_tokens": "use max_output_tokens",
+    "response_format": "use text.format",
+    "messages": "use input",
+    "stop": "the Responses API has no stop strings: use /v1/chat/completions for them",
+    "n": "Hearth makes one answer per request",
+    "frequency_penalty": "use /v1/chat/completions for penalties",
+    "presence_penalty": "use /v1/chat/completions for penalties",
+    "logit_bias": "it is not supported by Hearth",
+    "logprobs": "it is not supported by Hearth",
+    "prompt": "OpenAI's stored prompt templates are not supported: send the prompt's text as instructions and input",
+}
+
+
 def _refuse_what_hearth_cannot_do(body: ResponsesRequest) -> None:
     """What a request asks for that Hearth cannot give is refused with the reason, as on chat."""
+    for name, instead in _CHAT_FIELDS.items():
+        if (body.model_extra or {}).get(name) is not None:
+            raise APIError(400, f"Unsupported parameter {name!r} in the Responses API: {instead}.", param=name)
     if body.tools and body.tool_choice != "none":
         raise APIError(400, TOOLS_REFUSED, param="tools")
     if body.tool_choice not in (None, "none", "auto"):
@@ -130,7 +160,10 @@ def _continued(body: ResponsesRequest, kept: KeptResponses, assistant: Any) -> t
     """The conversation a request continues (its earlier messages) and the saved conversation's id, if any."""
     if body.previous_response_id is None:
         return [], body.conversation_id
-    previous = kept.get(body.previous_response_id)
+    previous = kept.get(body.previous_response_id, param="previous_response_id")
+    if previous.body["status"] == "in_progress":
+        raise APIError(400, f"Response {body.previous_response_id!r} is still being written: continue it once it "
+                            "has ended.", param="previous_response_id")
     if previous.conversation_id is None:
         return list(previous.messages), None
     try:
@@ -139,9 +172,9 @@ def _continued(body: ResponsesRequest, kept: KeptResponses, assistant: Any) -> t
         latest = None
     if latest != previous.message_id:
         raise APIError(400, f"previous_response_id {body.previous_response_id!r} is not the latest answer of its "
-                            f"conversation ({previous.conversation_id}, saved in Hearth's history), which was answered "
-                            "again or deleted since: Hearth continues a saved conversation from its latest answer.",
-                       param="previous_response_id")
+                            f"conversation ({previous.conversation_id}, saved in Hearth's history): the conversation "
+                            "went on, or was answered again or deleted, since. Hearth continues a saved conversation "
+                            "from its latest answer only.", param="previous_response_id")
     return [], previous.conversation_id
 
 
@@ -167,24 +200,61 @@ async def create(body: ResponsesRequest, request: Request) -> Response:
             drop_oldest=body.truncation == "auto")
     except InputError as exc:  # a role chat refuses, or no question last
         raise APIError(400, str(exc), param="input") from None
+    text = {"format": fmt.model_dump(by_alias=True, exclude_none=True) if fmt else {"type": "text"},
+            "verbosity": body.text.verbosity if body.text is not None else None}
     echo = {"instructions": body.instructions, "max_output_tokens": body.max_output_tokens,
             "previous_response_id": body.previous_response_id, "store": body.store, "truncation": body.truncation,
             "temperature": sampling.temperature, "top_p": sampling.top_p, "metadata": body.metadata or {},
-            "text": {"format": fmt.model_dump(by_alias=True, exclude_none=True) if fmt else {"type": "text"}},
-            "reasoning": {"effort": None, "summary": None}, "user": None}
+            "text": text, "reasoning": {"effort": None, "summary": None}, "tool_choice": body.tool_choice or "auto",
+            "tools": body.tools or [], "user": body.user, "safety_identifier": body.safety_identifier,
+            "service_tier": body.service_tier, "prompt_cache_key": body.prompt_cache_key}
 
     def keep(finished: dict[str, Any], done: Any) -> None:
         if body.store:
             answered = ({"role": "assistant", "content": done.text},)
-            kept.put(finished["id"], Kept(finished, (*earlier, *messages, *answered), done.conversation_id,
-                                          done.message_id))
+            kept.put(finished["id"], Kept(finished, tuple(messages), (*earlier, *messages, *answered),
+                                          done.conversation_id, done.message_id))
 
-    return await answer(request, response, ResponsesShape(assistant.model_id(), echo, keep), body.stream)
+    shape = ResponsesShape(assistant.model_id(), echo, keep, lambda: kept.over(shape.id))
+    if body.store:  # asked for while it is written: "in_progress" (it was "not found")
+        kept.put(shape.id, Kept(shape.response("in_progress", []), tuple(messages)))
+    try:
+        return await answer(request, response, shape, body.stream)
+    except APIError as exc:
+        if exc.code == "context_length_exceeded" and body.truncation != "auto":
+            exc.message += ' Or send truncation "auto": the oldest turns are then left out.'
+        raise
 
 
 @router.get("/v1/responses/{response_id}")
 async def retrieve(response_id: str, request: Request) -> JSONResponse:
+    if request.query_params.get("stream", "").lower() == "true":  # a client's retrieve(stream=True) got no event
+        raise APIError(400, "A response cannot be streamed again: read it whole (leave stream out).", param="stream")
     return JSONResponse(request.app.state.responses.get(response_id).body)
+
+
+@router.get("/v1/responses/{response_id}/input_items")
+async def input_items(response_id: str, request: Request, limit: int = 20, order: str = "desc",
+                      after: str | None = None) -> JSONResponse:
+    """The request's input, as OpenAI lists it: message items, newest first unless ``order`` is "asc"."""
+    if order not in ("asc", "desc"):
+        raise APIError(400, f'order must be "asc" or "desc" (it was {order!r}).', param="order")
+    if not 1 <= limit <= 100:
+        raise APIError(400, f"limit must be from 1 to 100 (it was {limit}).", param="limit")
+    given = request.app.state.responses.get(response_id).input
+    items = [{"id": f"msg_{response_id.removeprefix('resp_')}_{i}", "type": "message", "status": "completed",
+              "role": m["role"], "content": [{"type": "output_text" if m["role"] == "assistant" else "input_text",
+                                              "text": m["content"]}]} for i, m in enumerate(given)]
+    if order == "desc":
+        items.reverse()
+    if after is not None:
+        ids = [item["id"] for item in items]
+        if after not in ids:
+            raise APIError(404, f"Item {after!r} is not in response {response_id!r}.", param="after")
+        items = items[ids.index(after) + 1:]
+    page = items[:limit]
+    return JSONResponse({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                         "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit})
 
 
 @router.delete("/v1/responses/{response_id}")

@@ -189,6 +189,7 @@ class TextFormat(_Body):
 
 class TextOptions(_Body):
     format: TextFormat | None = None
+    verbosity: str | None = None
 
 
 class ResponsesRequest(_Request):
@@ -211,6 +212,11 @@ class ResponsesRequest(_Request):
     store: StrictBool = True
     truncation: Literal["auto", "disabled"] = "disabled"
     metadata: dict[str, str] | None = None
+    # accepted and repeated in the response, as OpenAI repeats them (they change nothing here)
+    user: str | None = None
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    prompt_cache_key: str | None = None
     # refused when they ask for something (see the route): Hearth's models call no tools and do not reason apart
     tools: list[Any] | None = None
     tool_choice: str | dict[str, Any] | None = None

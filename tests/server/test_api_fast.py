@@ -856,3 +856,53 @@ def test_a_stateless_response_too_long_for_the_context_is_refused_or_truncated_a
             assert [n["kind"] for n in cut.model_extra["notices"]] == ["context"]
     finally:
         a.close(learning_s=0)
+
+
+def test_what_a_qa_pass_found_in_the_responses_api(assistant: Assistant, client: openai.OpenAI,
+                                                   server: httpx.Client, tmp_path) -> None:
+    # Chat Completions' fields are refused, naming the Responses field (max_tokens 5 gave 69 tokens, unsaid)
+    for field, value, says in (("max_tokens", 5, "use max_output_tokens"),
+                               ("response_format", {"type": "json_object"}, "use text.format"),
+                               ("stop", ["3"], "no stop strings"), ("prompt", {"id": "pmpt_1"}, "prompt templates")):
+        refused = server.post("/responses", json={"input": "Count to ten.", field: value})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == field, refused.text
+        assert says in refused.json()["error"]["message"]
+    # what was sent is repeated (user was null, tool_choice "auto" said "none")
+    echoed = client.responses.create(model="hearth", input="Hi.", user="alice", tool_choice="auto",
+                                     safety_identifier="s1", text={"verbosity": "low"})
+    assert (echoed.user, echoed.tool_choice, echoed.safety_identifier, echoed.text.verbosity) == (
+        "alice", "auto", "s1", "low")
+    # asked for while it is written: "in_progress" (it was "not found"), and it cannot be continued yet
+    assistant.engine.token_delay_s = 0.1
+    with client.responses.stream(model="hearth", input="one two three four five six seven eight") as stream:
+        created = next(e for e in stream if e.type == "response.created").response.id
+        assert client.responses.retrieve(created).status == "in_progress"
+        with pytest.raises(openai.BadRequestError, match="still being written"):
+            client.responses.create(model="hearth", input="And?", previous_response_id=created)
+        final = stream.get_final_response()
+    assistant.engine.token_delay_s = 0.0
+    assert client.responses.retrieve(created).status == "completed" == final.status
+    listed = client.responses.input_items.list(created)  # it was a 404
+    assert [(i.role, i.content[0].text) for i in listed.data] == [("user", "one two three four five six seven eight")]
+    assert server.get(f"/responses/{created}", params={"stream": "true"}).status_code == 400
+    gone = server.post("/responses", json={"input": "Hi", "previous_response_id": "resp_nothing"}).json()["error"]
+    assert gone["code"] == "response_not_found" and gone["param"] == "previous_response_id"
+    # streamed over a collection: the done text is the deltas joined, the [n] Hearth attributed in cited_text
+    (notes := tmp_path / "notes").mkdir()
+    (notes / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
+    assert not list(assistant.index([notes], "notes"))[-1].errors
+    assistant.engine.reply = lambda prompt: "The greenhouse key is kept under the blue flower pot."
+    events = list(client.responses.create(model="hearth", input="Where is the greenhouse key?", stream=True,
+                                          extra_body={"collections": ["notes"]}))
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    done = next(e for e in events if e.type == "response.output_text.done")
+    assert done.text == deltas == events[-1].response.output_text
+    assert events[-1].response.model_extra["cited_text"] == deltas.removesuffix(".") + " [1]."
+
+
+def test_a_long_chain_of_responses_is_told_how_to_go_on(assistant: Assistant, client: openai.OpenAI) -> None:
+    assistant.engine._n_ctx = 60
+    first = client.responses.create(model="hearth", input="word " * 20)
+    with pytest.raises(openai.BadRequestError, match='truncation "auto"') as refused:
+        client.responses.create(model="hearth", input="word " * 20, previous_response_id=first.id)
+    assert refused.value.body["code"] == "context_length_exceeded"
