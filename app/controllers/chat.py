@@ -132,6 +132,7 @@ class ChatController(QObject):
         self._replaced_id: str | None = None
         self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
         self._going_to = ""  # a message the chat being opened is to show (a search hit, see open_conversation)
+        self._drafts: dict[str, str] = {}  # what the box held in each chat left, by its id ("": a new chat)
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
@@ -165,6 +166,7 @@ class ChatController(QObject):
         """An empty chat on screen; ``stop``: the one leaving was deleted, and an answer it is given stops."""
         self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
         self._detach(stop)
+        self._swap_draft(None)
         self._opening = None  # a chat clicked just before is not shown over the new one
         self.conversation_id = None
         self._chat_model = ""
@@ -189,7 +191,21 @@ class ChatController(QObject):
             return
         self.cancel_edit()
         self._detach()
+        self._swap_draft(conversation_id)
         self._load(conversation_id)
+
+    def _swap_draft(self, coming: str | None) -> None:
+        """Each chat keeps what its box holds: the text typed in the chat leaving is kept for it, and the box
+        shows the coming chat's ("" for a new chat). A message typed in one chat (refused while an answer was
+        written in another) went with the box to the next chat opened, and was sent there."""
+        leaving = self._opening or self.conversation_id or ""
+        typed = self.composer.edit.toPlainText()
+        if typed.strip():
+            self._drafts[leaving] = typed
+        else:
+            self._drafts.pop(leaving, None)
+        self.composer.edit.setPlainText(self._drafts.pop(coming or "", ""))
+        self.composer.edit.moveCursor(self.composer.edit.textCursor().MoveOperation.End)
 
     def _go_to(self, conversation_id: str, message_id: str) -> None:
         """Scroll to ``message_id`` and mark it; older pages are shown first, one per turn of the event loop
@@ -225,6 +241,7 @@ class ChatController(QObject):
     def chat_deleted(self, conversation_id: str) -> None:
         """A chat was deleted from the list: shown, a new chat takes its place; an answer it was being given
         stops, on screen or not."""
+        self._drafts.pop(conversation_id, None)
         if conversation_id == self.conversation_id:
             self.new_chat(stop=True)
         elif self._away and conversation_id == self._away_chat:

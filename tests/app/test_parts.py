@@ -44,11 +44,11 @@ def test_search_hits_become_one_row_per_conversation(tmp_path) -> None:
         hits = history.search("cats", per_conversation=True)
         assert len(history.search("cats")) == 3
         dogs = history.create_conversation("Walks")
-        history.add_message(dogs.id, "user", "the dogs like **long** walks")
+        said = history.add_message(dogs.id, "user", "the dogs like **long** walks")
         dog_hits = history.search("dogs", per_conversation=True)
     # a hit on the title says so: the row showed the title twice ("Cats / Cats")
     assert entries_from_hits(hits) == [Entry(cats.id, "Cats", "The title matches.")]
-    assert entries_from_hits(dog_hits) == [Entry(dogs.id, "Walks", "the dogs like long walks")]
+    assert entries_from_hits(dog_hits) == [Entry(dogs.id, "Walks", "the dogs like long walks", said.id)]
 
 
 def test_markdown_code_blocks_citations_and_escaping() -> None:

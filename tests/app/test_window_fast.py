@@ -861,12 +861,24 @@ def test_a_chat_opened_again_while_its_answer_is_written_shows_it_streaming(qtbo
     qtbot.waitUntil(lambda: chat.answer is not None, timeout=10_000)
     assert chat.conversation_id == streaming and window.composer.send.text() == "Stop"
     assert [m.text for m in window.chat_view.messages][:1] == ["A long answer, please."]
+    # the message stays in its own chat's box: it came along to this one, and Enter sent it here
+    assert box.toPlainText() == ""
     shown = len(chat.answer.text)
     qtbot.waitUntil(lambda: len(chat.answer.text) > shown + 20, timeout=10_000)  # streaming on screen
     qtbot.waitUntil(lambda: not chat.generating, timeout=20_000)
     assert window.chat_view.messages[-1].text.strip() == " ".join(["word"] * 300)
     assert "interrupted" not in window.chat_view.messages[-1].notices.text()
     assert [m.content for m in history.messages(earlier)] == ["An earlier chat.", "You said: An earlier chat."]
+    chat.new_chat()
+    box.setPlainText("Half a thought for a new chat")
+    chat.open_conversation(earlier)
+    qtbot.waitUntil(lambda: chat.conversation_id == earlier)
+    assert box.toPlainText() == "And this one?"
+    qtbot.keyClick(box, Qt.Key.Key_Return)  # sent where it was typed, now that the other answer has ended
+    qtbot.waitUntil(lambda: len(history.messages(earlier)) == 4, timeout=10_000)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    chat.new_chat()
+    assert box.toPlainText() == "Half a thought for a new chat"
     window.close()
 
 
