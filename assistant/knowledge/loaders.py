@@ -258,9 +258,29 @@ def _load_table(path: Path, data: bytes) -> Document:
     return Document("text", (Unit("\n".join(lines)),), language="CSV")
 
 
+def _not_a_pdf(data: bytes) -> str | None:
+    """What a ".pdf" file holds instead of a PDF (a PDF says "%PDF-" in its first 1,024 bytes), or None. A text
+    file so named was told it "ends early (a download or copy cut short?)", sending the user to fetch it again;
+    a download that saved a login page is common."""
+    if b"%PDF-" in data[:1024]:
+        return None
+    head = data[:1024].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "a web page (HTML), as a download that got a login or error page saves"
+    if head.startswith(b"pk\x03\x04"):
+        return "a zip archive (a DOCX, EPUB or ZIP renamed?)"
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "another kind of file"
+    return "plain text"
+
+
 def _load_pdf(path: Path, data: bytes) -> Document:
     import pypdf
 
+    if (instead := _not_a_pdf(data)) is not None:
+        raise UnreadableFileError(f"not a PDF: it holds {instead}")
     with _pdf_issues.collect() as issues:
         try:
             reader = pypdf.PdfReader(io.BytesIO(data))
@@ -302,14 +322,35 @@ def _check_archive(data: bytes) -> None:
 
 
 def _load_docx(path: Path, data: bytes) -> Document:
-    """Word headings become Markdown headings so the Markdown splitter cuts the document at its sections."""
+    """Word headings become Markdown headings so the Markdown splitter cuts the document at its sections. The
+    pages' headers and footers and the footnotes and endnotes follow the body, each under a heading of its own:
+    they were left out, and contracts keep terms there."""
     import docx
-    from docx.table import Table
 
     _check_archive(data)
     document = docx.Document(io.BytesIO(data))
+    lines = _docx_blocks(document)
+    margins: list[str] = []
+    for section in document.sections:
+        for part in (section.header, section.first_page_header, section.even_page_header, section.footer,
+                     section.first_page_footer, section.even_page_footer):
+            if not part.is_linked_to_previous:  # (linked: the previous section's, read already)
+                margins += [line for line in _docx_blocks(part) if line not in margins]
+    if margins:
+        lines += ["# Header and footer", *margins]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for kind in ("footnotes", "endnotes"):
+            if notes := _docx_notes(archive, kind):
+                lines += [f"# {kind.capitalize()}", *notes]
+    return _markdown_document("\n\n".join(lines))
+
+
+def _docx_blocks(container: Any) -> list[str]:
+    """A DOCX body's (or a header's) paragraphs and tables as Markdown lines, Word headings as headings."""
+    from docx.table import Table
+
     lines: list[str] = []
-    for block in document.iter_inner_content():
+    for block in container.iter_inner_content():
         if isinstance(block, Table):
             lines += [" | ".join(c.text.strip() for c in row.cells) for row in block.rows]
             continue
@@ -320,7 +361,29 @@ def _load_docx(path: Path, data: bytes) -> Document:
             lines.append("#" * (int(level.group(1)) if level else 1) + " " + text)
         elif text:
             lines.append(text)
-    return _markdown_document("\n\n".join(lines))
+    return lines
+
+
+#: WordprocessingML's namespace, in which footnotes.xml and endnotes.xml name their elements.
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _docx_notes(archive: zipfile.ZipFile, kind: str) -> list[str]:
+    """The text of each footnote (``kind`` "footnotes") or endnote in a DOCX, numbered as Word numbers them
+    (python-docx does not read them). Word's separator notes (ids -1 and 0) hold no text."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(archive.read(f"word/{kind}.xml"),
+                                etree.XMLParser(resolve_entities=False, no_network=True))
+    except KeyError:
+        return []
+    notes = []
+    for note in root.iter(f"{_W}{kind[:-1]}"):
+        text = " ".join("".join(t.text or "" for t in p.iter(f"{_W}t")).strip() for p in note.iter(f"{_W}p")).strip()
+        if text and int(note.get(f"{_W}id", "0")) > 0:
+            notes.append(f"{note.get(f'{_W}id')}. {text}")
+    return notes
 
 
 def _load_html(path: Path, data: bytes) -> Document:

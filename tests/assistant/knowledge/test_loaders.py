@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,12 +67,50 @@ def test_a_pdf_cut_short_is_said_in_words(mixed_folder: Path) -> None:
     assert str(raised.value) == "cannot be read as PDF: the file ends early (a download or copy cut short?)"
 
 
+def test_a_file_named_pdf_that_is_not_one_says_what_it_holds(tmp_path: Path) -> None:
+    """A text file named .pdf was said to "end early (a download or copy cut short?)"."""
+    for data, says in ((b"Meeting notes, not a PDF at all.\n", "plain text"),
+                       (b"<!DOCTYPE html><html><body>Please log in</body></html>", "a web page (HTML)"),
+                       (b"PK\x03\x04" + bytes(60), "a zip archive"), (bytes(range(256)) * 4, "another kind of file")):
+        with pytest.raises(UnreadableFileError, match=r"^not a PDF: it holds " + re.escape(says)):
+            load(tmp_path / "fake.pdf", data)
+
+
 def test_docx_headings_and_tables(mixed_folder: Path) -> None:
     doc = _load(mixed_folder / "report.docx")
     text = doc.units[0].text
     assert "# Quarterly Report" in text and "## Risks" in text and "region | north" in text
     assert doc.units[0].first_line is None  # converted text: no source line numbers are claimed
     assert [h for _, h in doc.units[0].headings] == ["Quarterly Report", "Quarterly Report > Risks"]
+
+
+def test_docx_headers_footers_and_footnotes_are_read(tmp_path: Path) -> None:
+    """A contract's terms in its footer and a footnote were not indexed: only the body was read."""
+    import zipfile
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The lease begins in Lisbon.")
+    section = document.sections[0]
+    section.header.paragraphs[0].text = "Nightjar Holdings — confidential"
+    section.footer.paragraphs[0].text = "Reference footerfact-31"
+    plain = tmp_path / "plain.docx"
+    document.save(plain)
+    notes = ('<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+             '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+             '<w:footnote w:id="1"><w:p><w:r><w:t>The penalty clause is </w:t></w:r><w:r><w:t>ten per cent.</w:t>'
+             '</w:r></w:p></w:footnote></w:footnotes>')
+    lease = tmp_path / "lease.docx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(lease, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+        target.writestr("word/footnotes.xml", notes)
+    text = _text(lease)
+    assert text.startswith("The lease begins in Lisbon.")
+    assert "# Header and footer\n\nNightjar Holdings — confidential\n\nReference footerfact-31" in text
+    assert text.endswith("# Footnotes\n\n1. The penalty clause is ten per cent.")
+    assert _text(plain).count("Nightjar") == 1  # one header, though each section and page type has one slot
 
 
 def test_html_keeps_main_text_only(mixed_folder: Path) -> None:

@@ -186,3 +186,33 @@ def test_an_ignore_file_is_read_as_git_reads_it_and_one_it_cannot_read_is_said(t
     assert _scan(tmp_path / "pipe").skipped == [(str(tmp_path / "pipe" / ".gitignore"),
                                                   "cannot be read: not a regular file (the files it names are "
                                                   "indexed)")]
+
+
+def test_lockfiles_and_large_data_exports_in_a_folder_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    """A project's package-lock.json made 1,501 of its 1,504 passages, a Downloads folder's 3.8 MB JSON 10,820
+    (15 of 16 minutes), and both filled search results. A data file added on its own is indexed."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("The production database port is 6543.\n")
+    (project / "package-lock.json").write_text('{"lockfileVersion": 3}\n')
+    (project / "settings.json").write_text('{"theme": "dark"}\n')
+    (project / "export.json").write_text("[" + ",".join(['{"id": 1, "v": "x"}'] * 60_000) + "]\n")  # 1.2 MB
+    result = scan([project], 50 * 2**20, lambda p: p.suffix in (".md", ".json"))
+    assert sorted(Path(f.path).name for f in result.files) == ["README.md", "settings.json"]
+    assert dict((Path(p).name, why) for p, why in result.skipped) == {
+        "export.json": "a 1.1 MB data file (a program's export): not indexed from a folder; add the file itself to "
+                       "index it",
+        "package-lock.json": "a package manager's lockfile (versions and hashes): not indexed"}
+    alone = scan([project / "export.json"], 50 * 2**20, lambda p: p.suffix == ".json")
+    assert [Path(f.path).name for f in alone.files] == ["export.json"] and not alone.skipped
+
+
+def test_every_type_left_out_is_named_up_to_a_dozen(tmp_path: Path) -> None:
+    """".pptx" and ".xlsx" were behind "…" after five types, in `hearth index --json` too."""
+    kinds = [".gz", ".ics", ".jpg", ".odt", ".png", ".pptx", ".rtf", ".vcf", ".xlsx", ".zip"]
+    for i, kind in enumerate(kinds):
+        (tmp_path / f"f{i}{kind}").write_bytes(b"x")
+    assert _scan(tmp_path).left_out == f"10 files of types Hearth does not read ({', '.join(kinds)})"
+    for i in range(5):
+        (tmp_path / f"g{i}.ext{i}").write_bytes(b"x")
+    assert _scan(tmp_path).left_out.endswith(", .pptx, .rtf, …)")
