@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
@@ -113,8 +114,9 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
                 yield Text(f"  {file}", no_wrap=True, overflow="ellipsis")
 
     # not on a terminal (a log file, a pipe): no bar, which would leave only an empty line behind, but a plain
-    # line now and then (an hour-long run logged to a file said nothing until it ended)
-    logged = time.monotonic()
+    # line now and then (an hour-long run logged to a file said nothing until it ended), the first at once (a
+    # 20 MB log's run was silent for the 69 s before its Ctrl+C)
+    logged = float("-inf")
     with FileBelow(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("indexing", total=None, count="", unit="", rate="", eta="", file="")
         for last in events:
@@ -140,12 +142,27 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         err(f"note: {overlap.describe()}: {args.collection!r} gets a second copy of "
             f"{overlap.files}, found twice when both are searched (`hearth index "
             f"{shlex.quote(overlap.path)} --collection {shlex.quote(overlap.collection)}` keeps one copy).")
+    events = assistant.index(args.paths, args.collection, watch=args.watch)
+    seen: list[ProgressEvent] = []
+
+    def watched() -> Iterator[ProgressEvent]:
+        for event in events:
+            seen[:] = [event]
+            yield event
+
     try:
-        last = render_progress(assistant.index(args.paths, args.collection, watch=args.watch))
+        last = render_progress(watched())
     except KeyboardInterrupt:  # what was kept, and how to go on ("hearth: interrupted" alone said neither)
-        if kept := next((c for c in assistant.collections() if c.name == args.collection and c.files), None):
+        events.close()  # the run ends now, recording what it wrote, before that is counted
+        kept = next((c for c in assistant.collections() if c.name == args.collection), None)
+        if kept is not None and kept.files:
             err(f"hearth: stopped: {counted(kept.files, 'file')} of {args.collection!r} indexed so far stay "
                 f"searchable; {_index_command(kept)} finishes it.")
+        elif kept is not None and seen and seen[0].item_done and seen[0].item_total:
+            # inside its first file (a 20 MB log): its passages embedded so far are kept for the next run, which
+            # goes on from them, though none is searched until the file is whole
+            err(f"hearth: stopped in {os.path.basename(seen[0].item)}: {seen[0].item_done:,} of its "
+                f"{seen[0].item_total:,} passages embedded are kept; {_index_command(kept)} goes on from them.")
         raise
     info = next(c for c in assistant.collections() if c.name == args.collection)
     result = {

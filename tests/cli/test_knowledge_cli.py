@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1030,3 +1031,32 @@ def test_ctrl_c_while_indexing_says_what_was_kept_and_how_to_finish(tmp_path: Pa
     said = capsys.readouterr().out
     assert ("Collection 'docs' is not fully indexed: its last indexing run was stopped, and files not reached yet "
             "are not searched.") in said and f"hearth index {docs} --collection docs" in said, said
+
+
+def test_ctrl_c_in_one_large_file_says_its_passages_were_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped inside the only file (a 20 MB log), it said "hearth: interrupted" alone: its passages embedded so far
+    were kept, and the next run went on from them, unsaid (none is searched until the file is whole)."""
+    from assistant.cli import knowledge_cmds
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "server.log").write_text("".join(f"line {i}: the pump {i % 97} reported pressure {i % 13} bar\n"
+                                             for i in range(6_000)))
+
+    def stopped_midway(events):
+        for event in events:
+            if event.item_done:  # a batch of the log's passages is in
+                raise KeyboardInterrupt
+        raise AssertionError("the file was never embedded in part")
+
+    monkeypatch.setattr(knowledge_cmds, "render_progress", stopped_midway)
+    assert cli.main(["index", str(logs), "-c", "logs"]) == 130
+    err = capsys.readouterr().err
+    said = re.search(r"hearth: stopped in server\.log: ([\d,]+) of its [\d,]+ passages embedded are kept; `hearth "
+                     r"index " + re.escape(str(logs)) + " --collection logs` goes on from them.", err)
+    assert said, err
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert cli.main(["index", str(logs), "-c", "logs", "--json"]) == 0  # and it does
+    assert json.loads(capsys.readouterr().out)["chunks"] > int(said.group(1).replace(",", ""))

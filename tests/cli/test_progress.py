@@ -74,3 +74,11 @@ def test_indexing_progress_to_a_log_file_is_a_plain_line_now_and_then(monkeypatc
     lines = capsys.readouterr().err.splitlines()
     assert "indexing: 43/400 files · 3.2 chunks/s · about 1 min 15 s left · huge.log (448 of 3,136 passages " \
            "embedded)" in lines and "indexing: 0/400 files" in lines and "\x1b" not in "".join(lines)
+
+
+def test_the_first_plain_progress_line_comes_at_once(capsys) -> None:
+    """The first of those lines came after 30 s: a 20 MB log's run was silent for the 69 s before its Ctrl+C."""
+    events = [Progress("index", 0, 1, "files", message="reading", item="/logs/server.log", item_cut=0.02),
+              Progress("index", 0, 1, "files", message="reading", item="/logs/server.log", item_cut=0.05)]
+    render_progress(iter(events))
+    assert capsys.readouterr().err.splitlines() == ["indexing: 0/1 files · server.log (2% split into passages)"]
