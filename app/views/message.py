@@ -317,6 +317,7 @@ class MessageWidget(QFrame):
         chip.setCursor(Qt.CursorShape.PointingHandCursor)
         chip.setToolTip(name)
         chip.setAccessibleName(name)
+        chip.setAutoDefault(True)  # Enter opens it too, as it does a link (only Space did)
         chip.clicked.connect(lambda: self.sourceRequested.emit(passage))
         self.chips.addWidget(chip)
         return chip

@@ -1472,6 +1472,22 @@ def test_closing_the_source_panel_from_the_keyboard_leaves_the_focus_in_the_mess
     window.close()
 
 
+def test_enter_on_a_source_chip_opens_its_passage(qtbot: QtBot, tmp_path: Path) -> None:
+    """Enter on a focused source chip did nothing (Space opened it)."""
+    (folder := tmp_path / "house").mkdir()
+    (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
+    window = open_window(qtbot)
+    index_folder(qtbot, window, folder)
+    window.composer.select_collections(["house"])
+    send(qtbot, window, "Where is the spare key?")
+    chip = next(c for c in window.chat_view.last("assistant").findChildren(QPushButton) if c.objectName() == "Chip")
+    chip.setFocus()
+    qtbot.waitUntil(chip.hasFocus, timeout=5_000)
+    qtbot.keyClick(chip, Qt.Key.Key_Return)
+    qtbot.waitUntil(window.ctl.chat.panel.isVisible, timeout=5_000)
+    window.close()
+
+
 def first_run_held(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> tuple[list[str], threading.Event]:
     """Start a (fake) run into "first" that goes on until the event is set; the runs started are listed."""
     runs: list[str] = []
