@@ -54,11 +54,19 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", keep_chars: int = 0) -> None:
         super().__init__(text)
         self.keep_chars = keep_chars  # kept whole up to this many characters before the others give way
+        self.short = ""  # shown instead where the text does not fit, and kept whole ("0 / 4,096": not "0 / 4,…")
+
+    def set_text(self, text: str, short: str = "") -> None:
+        self.short = short
+        self.setText(text)
+        self.updateGeometry()
 
     def minimumSizeHint(self) -> QSize:
         metrics = self.fontMetrics()
         least = metrics.horizontalAdvance("…") * 4
-        if self.keep_chars:
+        if self.short:  # with the room the style's padding takes beside the text
+            least = metrics.horizontalAdvance(self.short) + 2 + self.width() - self.contentsRect().width()
+        elif self.keep_chars:
             whole = metrics.horizontalAdvance(self.text()) + 2
             least = max(least, min(whole, metrics.averageCharWidth() * self.keep_chars, KEPT_MOST_PX))
         return QSize(least, super().minimumSizeHint().height())
@@ -66,7 +74,10 @@ class ElidedLabel(QLabel):
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         box = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, box.width())
+        text = self.text()
+        if self.short and self.fontMetrics().horizontalAdvance(text) > box.width():
+            text = self.short
+        shown = self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, box.width())
         painter.drawText(box, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
 
 
@@ -105,7 +116,7 @@ class StatusBar(QStatusBar):
         self.meter.setTextVisible(False)
         self.meter.setValue(0)
         self.meter.setMaximumWidth(140)  # a gauge: the width it would take is the model's name's and a message's
-        self.context = ElidedLabel(keep_chars=18)  # "context 1,234 / 8,192" whole, as far as it can be
+        self.context = ElidedLabel()  # "context 1,234 / 8,192", or at least its figures whole (see set_context)
         self.context_used = 0  # what the chat on screen takes of the context, as last shown
         self.load_bar = QProgressBar()
         self.load_bar.setObjectName("LoadProgress")
@@ -173,7 +184,8 @@ class StatusBar(QStatusBar):
         self.meter.setRange(0, max(size, 1))
         self.meter.setValue(min(used, max(size, 1)))
         over = used > size  # a chat longer than a context made smaller since: it read "2,388 / 2,048", unexplained
-        self.context.setText(f"context {used:,} / {size:,}" + (" (full)" if over else ""))
+        full = " (full)" if over else ""
+        self.context.set_text(f"context {used:,} / {size:,}{full}", f"{used:,} / {size:,}{full}")
         self.meter.setToolTip(f"This chat takes {used:,} tokens, more than the context's {size:,}: the next answer "
                               "leaves out its oldest turns (Settings → Model → Context length)" if over
                               else f"{used:,} of {size:,} context tokens in use")

@@ -1033,6 +1033,20 @@ def test_the_settings_model_page_is_whole_at_a_large_font_and_the_narrowest_dial
         window.close()
 
 
+def test_the_context_figures_are_never_cut_in_half_at_a_large_font(qtbot: QtBot, qapp: QApplication) -> None:
+    """At font size 24 and 1,024 px the status bar read "context 0 / 4,…": where the words do not fit, the
+    figures are shown whole without them."""
+    with themed(qapp, "light", 24):
+        window = open_window(qtbot)
+        fill_status_bar(window.status)
+        window.resize(1024, 640)
+        qtbot.wait(300)
+        context = window.status.context
+        assert context.short == "1,234 / 4,096"
+        assert context.contentsRect().width() >= context.fontMetrics().horizontalAdvance(context.short)
+        window.close()
+
+
 def test_every_settings_page_shows_its_notes_whole_at_a_large_font(qtbot: QtBot, qapp: QApplication) -> None:
     """At font size 16 the Remote page cut its privacy warning after "… are sent to this server. Use only" (the
     label 50 px tall where its text needs 81) and had no scroll bar to reach the rest: every page scrolls now."""
