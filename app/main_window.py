@@ -36,6 +36,7 @@ from app.controllers.models import ModelsController
 from app.controllers.remote import RemoteController
 from app.controllers.server import ServerController
 from app.icons import app_icon
+from app.views.chat_view import KEYS as CONVERSATION_KEYS
 from app.views.chat_view import ChatView, ErrorBanner
 from app.views.composer import KEYS as COMPOSER_KEYS
 from app.views.composer import Composer
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
             (("Ctrl+Q",), "Quit Hearth", self.close),
         ]
         self.shortcut_rows = [(", ".join(keys), does) for keys, does, _ in bindings] + list(COMPOSER_KEYS) + \
-            list(SIDEBAR_KEYS) + list(SETTINGS_KEYS)
+            list(SIDEBAR_KEYS) + list(CONVERSATION_KEYS) + list(SETTINGS_KEYS)
         for keys, _does, slot in bindings:
             for key in keys:
                 shortcut = QShortcut(QKeySequence(key), self)

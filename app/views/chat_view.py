@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QTextDocumentFragment
+from PySide6.QtGui import QKeyEvent, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.theme import Theme
@@ -18,6 +18,8 @@ from app.views.welcome import WelcomePanel
 from app.views.widgets import restyle, tool_button
 
 MAX_WIDTH = 860
+#: The keys the conversation takes, for the list F1 shows.
+KEYS = (("Home, End", "In the conversation: its top (older messages are shown) and its bottom"),)
 #: How long a message found by a search stays marked once shown.
 FOUND_MARK_MS = 2500
 
@@ -188,6 +190,16 @@ class ChatView(QScrollArea):
         length = len(QTextDocumentFragment.fromHtml(label.text()).toPlainText()) or 1
         at = label.mapTo(self.widget(), QPoint(0, round(label.height() * label.selectionStart() / length)))
         self.ensureVisible(at.x(), at.y(), 0, 3 * label.fontMetrics().height())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Home and End (with Ctrl too) go to the top and the bottom of the chat: they did nothing, and 40 Page Ups
+        reached the 101st of 400 messages. At the top the next older page is shown, as scrolling there does."""
+        if event.key() in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.minimum() if event.key() == Qt.Key.Key_Home else bar.maximum())
+            self._older_check.start()
+            return
+        super().keyPressEvent(event)
 
     def go_to(self, widget: MessageWidget) -> None:
         """Show ``widget`` a quarter down the view (what led to it above), marked for a moment (a search hit); the

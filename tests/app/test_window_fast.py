@@ -1661,6 +1661,12 @@ def test_a_long_chat_opens_a_page_at_a_time_and_older_pages_keep_the_reader_in_p
     qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=5_000)  # at the newest
     assert [m.text for m in view.messages] == [m.content for m in saved[-PAGE:]]
     assert view.messages[-1].regenerate.isVisibleTo(view.messages[-1])
+    # Home goes to the top (the page above is shown), End back to the newest (they did nothing)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: len(view.messages) > PAGE, timeout=5_000)
+    qtbot.keyClick(view, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    assert bar.value() == bar.maximum()
     while view.has_older:
         first = view.messages[0]
         shown, top = len(view.messages), first.mapTo(view.widget(), first.rect().topLeft()).y()
@@ -1753,7 +1759,7 @@ def test_every_part_of_the_window_is_reached_and_listed_from_the_keyboard(qtbot:
     assert dialog is not None and dialog.isVisible()
     listed = dict(dialog.rows())
     for keys in ("Ctrl+L", "Ctrl+K, Ctrl+F", "F6", "Esc", "Enter", "F2", "Shift+F10, Menu", "F1, Ctrl+/",
-                 "Alt+A, Alt+S", "Ctrl+Q"):
+                 "Alt+A, Alt+S", "Ctrl+Q", "Home, End"):
         assert keys in listed, keys
     # within the screen, each row as tall as its text at the width shown (at font size 20 it opened 1,002 px tall
     # on an 800 px screen, with gaps under rows measured in a narrower column)
