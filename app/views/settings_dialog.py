@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -60,10 +61,19 @@ SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model check
                     "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
 
+def _ranged(box: QAbstractSpinBox, low: str, high: str, name: str) -> None:
+    """A number typed out of range becomes the nearest one it may be (Qt put the previous value back, without a
+    word), and the range is said in the box's tooltip and to screen readers."""
+    box.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+    box.setAccessibleName(name)
+    box.setToolTip(f"From {low} to {high}")
+    box.setAccessibleDescription(box.toolTip())
+
+
 def _spin(low: int, high: int, name: str, special: str = "") -> QSpinBox:
     box = QSpinBox()
     box.setRange(low, high)
-    box.setAccessibleName(name)
+    _ranged(box, special or f"{low:,}", f"{high:,}", name)
     if special:
         box.setSpecialValueText(special)
     return box
@@ -74,7 +84,7 @@ def _dspin(low: float, high: float, step: float, name: str) -> QDoubleSpinBox:
     box.setRange(low, high)
     box.setSingleStep(step)
     box.setDecimals(2)
-    box.setAccessibleName(name)
+    _ranged(box, f"{low:g}", f"{high:g}", name)
     return box
 
 

@@ -1047,6 +1047,26 @@ def test_the_context_figures_are_never_cut_in_half_at_a_large_font(qtbot: QtBot,
         window.close()
 
 
+def test_a_number_typed_out_of_range_in_settings_becomes_the_nearest_and_the_range_is_said(qtbot: QtBot) -> None:
+    """Qt put the previous value back without a word: 100,000 typed as the context length left 4,096."""
+    from assistant.config import RANGES
+
+    window = open_window(qtbot)
+    dialog = window.open_settings()
+    box = dialog.n_ctx
+    high = RANGES["model.n_ctx"][1]
+    assert box.toolTip() == f"From model's maximum to {high:,}"
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, str(high * 10))
+    box.interpretText()  # as leaving the box does
+    assert box.value() == high
+    coldest, hottest = RANGES["model.temperature"]
+    assert dialog.temperature.toolTip() == f"From {coldest:g} to {hottest:g}"
+    dialog.reject()
+    window.close()
+
+
 def test_every_settings_page_shows_its_notes_whole_at_a_large_font(qtbot: QtBot, qapp: QApplication) -> None:
     """At font size 16 the Remote page cut its privacy warning after "… are sent to this server. Use only" (the
     label 50 px tall where its text needs 81) and had no scroll bar to reach the rest: every page scrolls now."""
