@@ -52,6 +52,8 @@ PAGE, PAGE_CHARS = 30, 24_000
 THINKING, WRITING = "Thinking…", "Writing…"
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
+#: How long the status bar says that a search's message is no longer in its chat.
+GONE_MS = 8000
 #: How long the status bar says "Copied to the clipboard."
 COPIED_MS = 3000
 #: How long the status bar says that an action waits for the answer being written in another chat.
@@ -133,6 +135,7 @@ class ChatController(QObject):
         self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
         self._going_to = ""  # a message the chat being opened is to show (a search hit, see open_conversation)
         self._drafts: dict[str, str] = {}  # what the box held in each chat left, by its id ("": a new chat)
+        self._before_edit = ""  # what the box held when an edit began (see edit)
         self._streamed: list[str] = []
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
@@ -164,7 +167,7 @@ class ChatController(QObject):
 
     def new_chat(self, stop: bool = False) -> None:
         """An empty chat on screen; ``stop``: the one leaving was deleted, and an answer it is given stops."""
-        self.cancel_edit()  # an edit left by going elsewhere empties the box, as Esc does (its text was sent there)
+        self.cancel_edit()  # an edit left by going elsewhere ends as Esc ends it (its text was sent there)
         self._detach(stop)
         self._swap_draft(None)
         self._opening = None  # a chat clicked just before is not shown over the new one
@@ -219,6 +222,10 @@ class ChatController(QObject):
         elif any(m.id == message_id for m in self._older):
             self._show_older()
             QTimer.singleShot(0, self.view, lambda: self._go_to(conversation_id, message_id))
+        else:  # edited or answered again since the search listed it: the chat opened at its newest, unexplained
+            self._going_to = ""
+            self.status.showMessage("The message found is no longer in this chat (it was edited or answered again "
+                                    "since): the chat is shown at its newest messages.", GONE_MS)
 
     def _detach(self, stop: bool = False) -> None:
         """The chat on screen is leaving it (a new chat, another chat): an answer it is being given goes on and
@@ -226,8 +233,9 @@ class ChatController(QObject):
         stopped it: "This answer was interrupted."); ``stop``: the chat was deleted, and the answer stops. Its
         later events touch none of the widgets, which are deleted ("Internal C++ object already deleted"), nor
         bring the old chat's id back."""
-        if self._queued is not None:  # typed for the chat that is leaving: back to the box, not sent elsewhere
-            self.composer.set_draft(self._queued)
+        if self._queued is not None:  # typed for the chat that is leaving: back to the box, not sent elsewhere,
+            typed = self.composer.edit.toPlainText().strip()  # above what was typed after it (that was lost)
+            self.composer.set_draft(f"{self._queued}\n\n{typed}" if typed and typed != self._queued else self._queued)
             self._queued = None
         if stop:
             self.stop()
@@ -369,6 +377,9 @@ class ChatController(QObject):
             self.view.remove_from(replace)
         self._start(text, replace.message_id if replace is not None else None, use_memory,
                     tuple(self.composer.selected_collections()), later)
+        if replace is not None and self._before_edit:  # the message typed before the edit, back in the box
+            self.composer.edit.setPlainText(self._before_edit)
+        self._before_edit = ""
 
     def catch_up(self) -> None:
         """Show the open chat as the history has it now when it went on elsewhere (`hearth ask -c`, the API,
@@ -417,6 +428,8 @@ class ChatController(QObject):
 
         def begin() -> None:
             if question in self.view.messages and not self.generating:
+                if self.editing is None:  # what the box held comes back after the edit (it was lost)
+                    self._before_edit = self.composer.edit.toPlainText()
                 self._set_editing(question, later)
                 self.composer.set_draft(question.text)
 
@@ -432,10 +445,11 @@ class ChatController(QObject):
         return sum(m.role == "user" for m in self.view.messages[self.view.messages.index(question) + 1:])
 
     def cancel_edit(self) -> None:
-        """Leave the edit: the last question stays as it was, and the composer is emptied of its draft."""
+        """Leave the edit: the last question stays as it was, and the box holds again what it held before it."""
         if self.editing is not None:
             self._set_editing(None)
-            self.composer.edit.clear()
+            self.composer.edit.setPlainText(self._before_edit)
+            self._before_edit = ""
 
     def _set_editing(self, question: MessageWidget | None, later: int = 0) -> None:
         for widget, on in ((self.editing, False), (question, True)):  # the question edited is outlined

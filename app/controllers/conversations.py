@@ -60,7 +60,8 @@ def entries_from_hits(hits: list[Any]) -> list[Entry]:
     """One row per hit (the search gives each conversation's best), with the matching snippet as the detail; a
     hit on the title says so (the row showed the title twice, "Report one / Report one")."""
     return [Entry(hit.conversation_id, hit.title, "The title matches." if hit.message_id is None
-                  else " ".join(hit.snippet.replace("**", "").split()), hit.message_id or "") for hit in hits]
+                  else " ".join(hit.snippet.replace("**", "").split()), hit.message_id or hit.also_in or "")
+            for hit in hits]
 
 
 def search_note(found: int) -> str:

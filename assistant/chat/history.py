@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -219,6 +219,7 @@ class SearchHit:
     title: str
     snippet: str
     role: str | None
+    also_in: str | None = None  # a title's hit: the best message of the chat that matches too
 
 
 def _new_id() -> str:
@@ -265,12 +266,16 @@ def fts_query(text: str) -> str | None:
 
 
 def _first_per_conversation(hits: list[SearchHit], only_first: bool) -> list[SearchHit]:
-    """``hits``, or with ``only_first`` each conversation's first (best) hit only."""
+    """``hits``, or with ``only_first`` each conversation's first (best) hit only; a title's hit names the best
+    message that matches too (``also_in``), where the window opens the chat (at its newest messages, far from
+    the first question a title is made from)."""
     if not only_first:
         return hits
     first: dict[str, SearchHit] = {}
     for hit in hits:
-        first.setdefault(hit.conversation_id, hit)
+        best = first.setdefault(hit.conversation_id, hit)
+        if best.message_id is None and best.also_in is None and hit.message_id is not None:
+            first[hit.conversation_id] = replace(best, also_in=hit.message_id)
     return list(first.values())
 
 

@@ -139,9 +139,16 @@ class IndexJob:
             if self.store.collection(self.collection) is None:
                 # a new collection from folders with nothing in them was made, said "ready: 0 files" and ticked
                 found = scan(self.sources, self.max_bytes, is_supported)
-                if not found.files and not found.skipped:
-                    names = ", ".join(str(source_path(s)) for s in self.sources)
-                    holds = "holds" if len(self.sources) == 1 else "hold"
+                names = ", ".join(str(source_path(s)) for s in self.sources)
+                holds = "holds" if len(self.sources) == 1 else "hold"
+                if not found.files and found.skipped:  # an empty collection said "ready" and was ticked for
+                    # answers, the reason a click away (a folder of one large CSV export)
+                    why = "; ".join(f"{os.path.basename(path)}: {reason}" for path, reason in found.skipped[:3])
+                    more = f"; and {len(found.skipped) - 3:,} more" if len(found.skipped) > 3 else ""
+                    besides = f", and {found.left_out}" if found.left_out else ""
+                    raise NothingToIndexError(f"Nothing to index: {names} {holds} only files Hearth skips ({why}"
+                                              f"{more}){besides}.")
+                if not found.files:
                     what = "no file to index" if found.ignored else "no file of a type Hearth reads"
                     raise NothingToIndexError(f"Nothing to index: {names} {holds} {what} (only {found.left_out})."
                                               if found.left_out else

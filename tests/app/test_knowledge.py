@@ -256,12 +256,13 @@ def test_a_new_collection_is_listed_and_searchable_while_its_first_run_goes_on(q
     folder.mkdir()
     for n in range(6):
         (folder / f"m{n}.txt").write_text(f"Manual {n}: the filter of unit {n} is cleaned every {n + 2} weeks.\n")
-    real, gate = window.assistant.index, threading.Event()
+    real, gate, reached = window.assistant.index, threading.Event(), threading.Event()
 
     def held(*args, **kwargs):
         for event in real(*args, **kwargs):
             yield event
             if event.done:
+                reached.set()
                 gate.wait(60)
 
     window.assistant.index = held
@@ -271,6 +272,7 @@ def test_a_new_collection_is_listed_and_searchable_while_its_first_run_goes_on(q
     row = view.model().index(0, 0).data()
     assert row.startswith("manuals\n") and "being indexed now" in row and window.ctl.knowledge.indexing, row
     assert "manuals" in [c.name for c in window.assistant.collections()]
+    assert reached.wait(60)  # (the row comes with the scan: searched then, nothing was written yet)
     hits = window.assistant.search("filter of unit", collections=["manuals"])
     assert hits and "is being indexed now" in hits.unfinished  # not sent to a command that would find it busy
     gate.set()

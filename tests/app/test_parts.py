@@ -40,14 +40,15 @@ def test_search_hits_become_one_row_per_conversation(tmp_path) -> None:
     with History(tmp_path / "history.sqlite3") as history:
         cats = history.create_conversation("Cats")
         history.add_message(cats.id, "user", "about cats")
-        history.add_message(cats.id, "assistant", "more cats")
+        more = history.add_message(cats.id, "assistant", "more cats")
         hits = history.search("cats", per_conversation=True)
         assert len(history.search("cats")) == 3
         dogs = history.create_conversation("Walks")
         said = history.add_message(dogs.id, "user", "the dogs like **long** walks")
         dog_hits = history.search("dogs", per_conversation=True)
     # a hit on the title says so: the row showed the title twice ("Cats / Cats")
-    assert entries_from_hits(hits) == [Entry(cats.id, "Cats", "The title matches.")]
+    # (and it opens the chat at the best message that matches too, the newer of a tie, not at its newest)
+    assert entries_from_hits(hits) == [Entry(cats.id, "Cats", "The title matches.", more.id)]
     assert entries_from_hits(dog_hits) == [Entry(dogs.id, "Walks", "the dogs like long walks", said.id)]
 
 

@@ -322,6 +322,42 @@ def test_an_edit_left_by_going_to_another_chat_empties_the_box(qtbot: QtBot) -> 
     window.ctl.chat.open_conversation(first)
     qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == first)
     assert window.composer.edit.toPlainText() == "" and window.ctl.chat.editing is None
+    # what the box held when the edit began comes back after it, left or sent (Edit replaced it, lost)
+    box, chat = window.composer.edit, window.ctl.chat
+    box.setPlainText("A thought typed before the edit")
+    chat.edit_last()
+    assert box.toPlainText() == "Tell me about cats."
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert box.toPlainText() == "A thought typed before the edit" and chat.editing is None
+    chat.edit_last()
+    box.setPlainText("Tell me about tigers.")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert box.toPlainText() == "A thought typed before the edit"
+    assert [m.content for m in window.assistant.history.messages(first)][-2:] == [
+        "Tell me about tigers.", "You said: Tell me about tigers."]
+    window.close()
+
+
+def test_a_message_queued_after_stop_comes_back_above_what_was_typed_after_it(qtbot: QtBot) -> None:
+    """Sent after Stop while the stopped answer ended, then more typed, then another chat opened: the queued
+    message came back to the box over what was typed after it, which was lost."""
+    window = open_window(qtbot)
+    chat, box = window.ctl.chat, window.composer.edit
+    window.assistant.engine.reply = lambda _prompt: "word " * 400
+    window.assistant.engine.token_delay_s = 0.02
+    send_text = "A long answer, please."
+    box.setPlainText(send_text)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
+    asked = chat.conversation_id
+    chat.send("Queued follow-up.")  # as the box sends it just after Stop, while the stopped answer ends
+    assert chat._queued == "Queued follow-up."
+    box.setPlainText("Second thought I was typing")
+    chat.new_chat()
+    chat.open_conversation(asked)
+    qtbot.waitUntil(lambda: chat.conversation_id == asked, timeout=5_000)
+    assert box.toPlainText() == "Queued follow-up.\n\nSecond thought I was typing"
     window.close()
 
 
@@ -1872,6 +1908,27 @@ def test_a_search_hit_opens_its_chat_at_the_message_found(qtbot: QtBot) -> None:
     assert 0 <= top < view.viewport().height() // 2, top  # at the top of the view, not scrolled past
     qtbot.wait(200)  # and it stays there (the view followed the newest message)
     assert found.mapTo(view.viewport(), QPoint(0, 0)).y() == top
+    # a hit on the title (made from the first question) goes to the message that matches too
+    piano = history.create_conversation(title="Piano lessons")
+    for i in range(120):
+        history.add_message(piano.id, "user" if i % 2 == 0 else "assistant",
+                            "Piano lessons for the kids?" if i == 0 else f"Reply number {i}.")
+    first = history.messages(piano.id)[0].id
+    sidebar.search.clear()
+    qtbot.keyClicks(sidebar.search, "piano")
+    qtbot.waitUntil(lambda: "The title matches." in (sidebar.conversations.model().index(0, 0).data() or ""),
+                    timeout=5_000)
+    sidebar.search.setFocus()
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: any(w.message_id == first and w.property("found") for w in view.messages),
+                    timeout=10_000)
+    # a hit whose message is gone since (an edit, a regenerate; here in a terminal) says so
+    window.ctl.chat.open_conversation(chat.id)
+    qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == chat.id, timeout=5_000)
+    history.delete_messages_from(first)
+    sidebar.search.setFocus()
+    qtbot.keyClick(sidebar.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "no longer in this chat" in window.status.currentMessage(), timeout=10_000)
     window.close()
 
 
