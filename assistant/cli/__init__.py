@@ -34,7 +34,7 @@ from assistant.cli import (
     server_cmds,
     settings_cmds,
 )
-from assistant.cli.context import CliContext, json_error, print_json, speaks_unicode
+from assistant.cli.context import INTERRUPTED, CliContext, json_error, print_json, speaks_unicode
 from assistant.errors import HearthError
 
 #: What a shell reports for a command killed by SIGPIPE (128 + 13): the reader of its output went away.
@@ -164,7 +164,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         # on a new line: a streamed answer cut off mid-line ran on into it ("The worldhearth: interrupted")
         print(f"{chr(10) if sys.stdout.isatty() else ''}hearth: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except (BrokenPipeError, _OutputFailed):
         raise  # not a bug: handled once, in main
     except Exception as exc:  # a bug: still one line; the traceback for a bug report only with -v

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from assistant.events import Progress
 
 
+#: The exit status of a command stopped by Ctrl+C, as a shell reports one killed by SIGINT (128 + 2).
+INTERRUPTED = 130
+
+
 class CliContext:
     def __init__(self) -> None:
         self._assistant: Assistant | None = None

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context import CliContext, err, one_line, positive_int, print_json, speaks_unicode
+from assistant.cli.context import INTERRUPTED, CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import changes_text, counted, local_minute, reading, section, time_left
@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders or files to index")
     p.add_argument("--collection", "-c", default="default", help="collection name (default: default)")
     p.add_argument("--watch", action=argparse.BooleanOptionalAction, default=None,
-                   help="re-sync the collection when its folders change (while the app or `hearth chat` runs)")
+                   help="re-sync the collection when its folders change (while the app, `hearth chat` or "
+                        "`hearth serve` runs)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_index)
 
@@ -163,7 +164,9 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
             # goes on from them, though none is searched until the file is whole
             err(f"hearth: stopped in {os.path.basename(seen[0].item)}: {seen[0].item_done:,} of its "
                 f"{seen[0].item_total:,} passages embedded are kept; {_index_command(kept)} goes on from them.")
-        raise
+        else:
+            raise
+        return INTERRUPTED  # said: not "hearth: interrupted" under it too
     info = next(c for c in assistant.collections() if c.name == args.collection)
     result = {
         "collection": args.collection, "status": last.message, "files": info.files, "chunks": info.chunks,
@@ -389,8 +392,8 @@ def cmd_collections_watch(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json(info.to_dict())
     elif info.watched:
-        print(f"Watching {args.name!r} ({', '.join(info.sources)}): changes are picked up while the Hearth app "
-              "or `hearth chat` runs, and caught up when one starts.")
+        print(f"Watching {args.name!r} ({', '.join(info.sources)}): changes are picked up while the Hearth app, "
+              "`hearth chat` or `hearth serve` runs, and caught up when one starts.")
     else:
         print(f"No longer watching {args.name!r}.")
     return 0

@@ -825,12 +825,22 @@ class Store:
         with self._transaction() as db:
             db.execute("UPDATE collections SET last_sync = ? WHERE name = ?", (time.time(), name))
 
-    def begin_run(self, name: str, watch: bool | None) -> None:
+    def begin_run(self, name: str, watch: bool | None) -> int:
         """An indexing run of ``name`` starts: unfinished until :meth:`end_run` (a run cut off by a crash stays
-        so); ``watch``, when not None, is what watching becomes once it ends."""
+        so); ``watch``, when not None, is what watching becomes once it ends. Returns how the run before it ended
+        (RUN_*; 0 for one that finished; see :meth:`restore_run`)."""
         with self._transaction() as db:
+            row = db.execute("SELECT unfinished FROM collections WHERE name = ?", (name,)).fetchone()
             db.execute("UPDATE collections SET unfinished = ?, watch_after = coalesce(?, watch_after) WHERE name = ?",
                        (RUN_INTERRUPTED, None if watch is None else int(watch), name))
+        return int(row[0] or 0) if row is not None else 0
+
+    def restore_run(self, name: str) -> None:
+        """A run that changed nothing was cut off in a collection whose last run had ended: it is whole, as it
+        was. One whose catch-up sync a short `hearth chat` cut at its start was called "not fully indexed" by every
+        search after it, though every file was in it."""
+        with self._transaction() as db:
+            db.execute("UPDATE collections SET unfinished = ? WHERE name = ?", (RUN_ENDED, name))
 
     def end_run(self, name: str, how: int) -> None:
         """The run of ``name`` ended (``how``: RUN_*): a finished one turns watching to what was asked."""

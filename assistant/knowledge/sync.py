@@ -122,6 +122,8 @@ class IndexJob:
         self.cancel = cancel or threading.Event()
         self.watch = watch
         self.ended = RUN_STOPPED  # how the run ended, RUN_* (see run)
+        self.was_whole = False  # the collection was whole before the run (its last run ended, see Store.begin_run)
+        self.wrote = False  # whether it changed the collection's passages or vectors
         self._id_key = collection  # what chunk ids are made from (see _prepare_collection)
         self.repaired = 0  # passages whose missing vectors the run embedded again (see _repair)
         self.batch_size, self.flush_chunks = batch_size, flush_chunks
@@ -157,7 +159,10 @@ class IndexJob:
             try:
                 yield from self._sync(found)
             finally:
-                self.store.end_run(self.collection, self.ended)
+                if self.ended != RUN_ENDED and not self.wrote and self.was_whole:  # cut off before it changed
+                    self.store.restore_run(self.collection)  # anything: whole as it was
+                else:
+                    self.store.end_run(self.collection, self.ended)
 
     def _sync(self, found: ScanResult | None) -> Iterator[Progress]:
         """The run itself (``found``: the sources' scan, when made already); sets :attr:`ended` (``RUN_*``)
@@ -253,7 +258,8 @@ class IndexJob:
             self.store.drop_collection(self.collection)
         self.store.create_collection(self.collection, self.embedder.name)
         self.store.add_sources(self.collection, [str(source_path(s)) for s in self.sources])
-        self.store.begin_run(self.collection, self.watch)
+        before = self.store.begin_run(self.collection, self.watch)
+        self.was_whole = before == RUN_ENDED and row is not None and row.embedder == self.embedder.name
         self.store.adopt_vectors(self.collection)
         # chunk ids come from the collection's store id, which a rename keeps: from its name, a collection renamed
         # and a new one given its old name made the same ids for the same files ("UNIQUE constraint failed")
@@ -284,6 +290,7 @@ class IndexJob:
             if vectors is None:
                 return False
             self.store.put_vectors(self.collection, part, vectors)
+            self.wrote = True
         if missing:
             yield _repair_progress(len(missing), len(missing), started)
         return True
@@ -379,6 +386,7 @@ class IndexJob:
             return  # embedded (kept), and the last event counts them (the bar fell back to 0 and "0.0 chunks/s")
         tally.partial_bytes, tally.partial_chunks = 0.0, 0
         self.store.replace_files(self.collection, batch.files, batch.chunks, vectors, batch.touched)
+        self.wrote = True
         tally.done_files += len(batch)
         tally.done_bytes += batch.nbytes
         tally.chunks += len(batch.chunks)

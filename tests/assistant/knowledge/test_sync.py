@@ -166,6 +166,30 @@ def test_cancel_then_resume(kb: KnowledgeBase, sync, folder: Path) -> None:
     assert (info.unfinished, info.watched, kb.interrupted()) == ("", True, [])  # the watch asked of the cut run
 
 
+def test_a_re_sync_cut_before_it_changed_anything_leaves_the_collection_whole(kb: KnowledgeBase, sync,
+                                                                           folder: Path) -> None:
+    """A short `hearth chat` quit during its start-up catch-up of a whole watched collection: every search after it
+    said "not fully indexed … files not reached yet are not searched", though every file was in it. A run cut
+    after it changed something is unfinished, as before."""
+    from assistant.events import Cancel
+
+    assert sync(folder).message == "done"
+    for stop in (Cancel.quit, Cancel.set):
+        cancel = Cancel()
+        stop(cancel)
+        assert list(kb.index([folder], cancel=cancel))[-1].message == "cancelled"
+        (info,) = kb.collections()
+        assert info.unfinished == "" and kb.search("alpha").unfinished == ""
+    for i in range(40):  # more than one embedding batch of new files
+        (folder / f"new{i:02}.txt").write_text(f"New note {i} about alpha and omega.\n")
+    cancel, whole = Cancel(), None
+    for event in kb.index([folder], cancel=cancel):
+        whole = event.done if whole is None else whole  # (the files unchanged count as done at once)
+        if event.done > whole:  # its first batch is written
+            cancel.quit()
+    assert kb.collections()[0].unfinished == "interrupted"
+
+
 def test_one_indexer_per_collection(kb: KnowledgeBase, sync, folder: Path) -> None:
     running = kb.index([folder])
     next(running)  # holds the collection's lock
