@@ -168,7 +168,9 @@ class MemoryDialog(QDialog):
     def _forget(self) -> None:
         """Asked first, as deleting a chat is (Forget deleted the memory at once, with no way back)."""
         if (item := self._selected()) is not None:
-            confirm(self, "Forget this memory?", f"Hearth will forget “{memory_text(item)}”. This cannot be undone.",
+            text = memory_text(item)
+            end = "" if text.endswith((".", "!", "?")) else "."  # "“… in Porto.”." read as a stutter
+            confirm(self, "Forget this memory?", f"Hearth will forget “{text}”{end} This cannot be undone.",
                     "Forget", lambda: self.forgetRequested.emit(item))
 
     def _export(self) -> None:
