@@ -381,8 +381,8 @@ def _machine_made(path: Path, st: os.stat_result) -> str:
     if path.name.lower() in LOCKFILES:
         return "a package manager's lockfile (versions and hashes): not indexed"
     if path.suffix.lower() in DATA_SUFFIXES and st.st_size > DATA_FILE_BYTES:
-        return (f"a {st.st_size / 2**20:.1f} MB data file (a program's export): not indexed from a folder; add the "
-                "file itself to index it")
+        return (f"a {st.st_size / 2**20:.1f} MB data file (a program's export): not indexed from a folder; to index "
+                "it, drop the file itself on the window or run `hearth index` on it")
     return ""
 
 

@@ -200,8 +200,8 @@ def test_lockfiles_and_large_data_exports_in_a_folder_are_skipped_with_the_reaso
     result = scan([project], 50 * 2**20, lambda p: p.suffix in (".md", ".json"))
     assert sorted(Path(f.path).name for f in result.files) == ["README.md", "settings.json"]
     assert dict((Path(p).name, why) for p, why in result.skipped) == {
-        "export.json": "a 1.1 MB data file (a program's export): not indexed from a folder; add the file itself to "
-                       "index it",
+        "export.json": "a 1.1 MB data file (a program's export): not indexed from a folder; to index it, drop the "
+                       "file itself on the window or run `hearth index` on it",
         "package-lock.json": "a package manager's lockfile (versions and hashes): not indexed"}
     alone = scan([project / "export.json"], 50 * 2**20, lambda p: p.suffix == ".json")
     assert [Path(f.path).name for f in alone.files] == ["export.json"] and not alone.skipped
