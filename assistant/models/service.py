@@ -104,6 +104,12 @@ class ModelsService:
         """The model a user means: shown name, a unique part of it, file name, stem or path (see ModelLibrary)."""
         return self.library.find(name)
 
+    def named_exactly(self, name: str) -> Path | None:
+        """The library model whose file name or stem is ``name`` (any case), or None: what an API request's
+        ``model`` names (GET /v1/models lists stems), where a part of a name ("gemma") names nothing."""
+        key = name.strip().lower()
+        return next((p for p, _source in self.library.scan() if key in (p.name.lower(), p.stem.lower())), None)
+
     def inspect(self, path: str | Path, n_ctx: int | None = None) -> LibraryEntry:
         """Any GGUF file's metadata and fit; raises the specific ModelLoadError when it cannot be used."""
         path = real_path(path)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from assistant.errors import InputError
@@ -49,6 +50,21 @@ def grammar_of(assistant: Any, response_format: ResponseFormat | None, param: st
         return assistant.json_grammar(spec.schema_)
     except InputError as exc:  # named, as every other refused field is
         raise APIError(400, str(exc), param=param) from None
+
+
+def refuse_another_model(assistant: Any, model: str | None) -> None:
+    """A request for a model of the library other than the one answering is refused with the way to switch: it was
+    answered by the loaded model, unsaid. Any other name is taken to mean the chat model, as before: clients send
+    names of their own ("gpt-4o", "hearth", "local-model"). Compared by file name and stem, as GET /v1/models
+    names models (reads the library's folders: called off the event loop)."""
+    wanted = (model or "").strip().lower()
+    loaded = assistant.model_id()
+    if not wanted or wanted in (loaded.lower(), f"{loaded.lower()}.gguf"):
+        return
+    if (other := assistant.models.named_exactly(wanted)) is not None:
+        raise APIError(400, f"The model {model!r} is in your model library, but Hearth answers with {loaded!r}: "
+                            f"`hearth models use {other.stem}` (or Models in the window) switches; or send "
+                            f"model {loaded!r} or \"hearth\".", code="model_not_loaded", param="model")
 
 
 #: Why tools are refused, and what to send for structured output instead.
@@ -130,6 +146,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                             "needs text.", param=f"messages.{last}.content")
     sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
     _refuse_other_outputs(body)  # after sampling_of: a request asking for logprobs is told of that field first
+    await run_in_threadpool(refuse_another_model, assistant, body.model)
     try:
         response = assistant.chat(
             [{"role": m.role, "content": m.text()} for m in body.messages],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from assistant.core import EMPTY_PROMPT
-from assistant.server.chat import grammar_of, sampling_of
+from assistant.server.chat import grammar_of, refuse_another_model, sampling_of
 from assistant.server.errors import APIError
 from assistant.server.openai_format import CompletionShape
 from assistant.server.respond import answer, answer_each
@@ -41,6 +42,7 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
             raise APIError(400, f"{name} is a /v1/chat/completions field: a raw completion is not grounded in "
                                 "your collections, remembered or saved.", param=name)
     sampling, grammar = sampling_of(assistant, body), grammar_of(assistant, body.response_format)
+    await run_in_threadpool(refuse_another_model, assistant, body.model)
     responses = [assistant.complete(p, sampling=sampling, max_tokens=body.max_tokens, stop=body.stops(),
                                     grammar=grammar) for p in prompts]
     shape = CompletionShape(assistant.model_id())

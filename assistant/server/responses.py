@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from assistant.errors import HearthError, InputError
-from assistant.server.chat import TOOLS_REFUSED, grammar_of, text_part_refused
+from assistant.server.chat import TOOLS_REFUSED, grammar_of, refuse_another_model, text_part_refused
 from assistant.server.errors import APIError
 from assistant.server.openai_format import ResponsesShape
 from assistant.server.respond import answer
@@ -188,6 +189,7 @@ async def create(body: ResponsesRequest, request: Request) -> Response:
         # (chat answers only the last one then; here it was the client's whole list, which would be lost)
         raise APIError(400, "A response that continues a saved conversation takes only the new question: the earlier "
                             "turns are in Hearth's history.", param="input")
+    await run_in_threadpool(refuse_another_model, assistant, body.model)
     sampling = assistant.sampling(temperature=body.temperature, top_p=body.top_p, seed=body.seed, top_k=body.top_k,
                                   min_p=body.min_p, repeat_penalty=body.repeat_penalty)
     fmt = body.text.format if body.text is not None else None

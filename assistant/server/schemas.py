@@ -93,7 +93,7 @@ class _Generation(_Request):
     """What both completion endpoints take. Numbers are strict, as switches are: true and "0.5" are refused, not
     read as 1 and 0.5 (an integer is a number, though: ``"temperature": 1``)."""
 
-    model: str | None = None  # accepted and ignored: Hearth answers with the model it has (GET /v1/models)
+    model: str | None = None  # the chat model, whatever the name, but another of the library's (refused)
     max_tokens: StrictInt | None = Field(None, ge=1)
     temperature: StrictFloat | None = Field(None, ge=0, le=2)
     top_p: StrictFloat | None = Field(None, ge=0, le=1)  # 0 as OpenAI: the likeliest token only
@@ -196,7 +196,7 @@ class ResponsesRequest(_Request):
     """``POST /v1/responses``: OpenAI's newer API (the Agents SDK's, Codex's and ``client.responses``'s). The
     sampling fields are those of chat; ``n``, ``stop`` and the penalties are not in this API."""
 
-    model: str | None = None  # accepted and ignored, as for chat
+    model: str | None = None  # as for chat
     input: str | list[InputItem]
     instructions: str | None = None
     max_output_tokens: StrictInt | None = Field(None, ge=1)

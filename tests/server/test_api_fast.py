@@ -906,3 +906,17 @@ def test_a_long_chain_of_responses_is_told_how_to_go_on(assistant: Assistant, cl
     with pytest.raises(openai.BadRequestError, match='truncation "auto"') as refused:
         client.responses.create(model="hearth", input="word " * 20, previous_response_id=first.id)
     assert refused.value.body["code"] == "context_length_exceeded"
+
+
+def test_a_request_for_another_model_of_the_library_is_refused_with_the_way_to_switch(
+        assistant: Assistant, client: openai.OpenAI, server: httpx.Client) -> None:
+    """It was answered by the model loaded, unsaid. Names that are no library model's still mean the chat model."""
+    other = "gemma-3-270m-q4_k_m"  # bundled, in every library
+    hi = [{"role": "user", "content": "Hi."}]
+    with pytest.raises(openai.BadRequestError, match=f"hearth models use {other}") as refused:
+        client.chat.completions.create(model=other.upper(), messages=hi)
+    assert refused.value.body["code"] == "model_not_loaded" and refused.value.body["param"] == "model"
+    for route, body in (("/completions", {"prompt": "Hi"}), ("/responses", {"input": "Hi"})):
+        assert server.post(route, json={"model": f"{other}.gguf", **body}).json()["error"]["code"] == "model_not_loaded"
+    for name in ("gpt-4o", "hearth", assistant.model_id(), "gemma"):  # (a part of a name names nothing)
+        assert client.chat.completions.create(model=name, messages=hi).choices[0].message.content
