@@ -11,6 +11,7 @@ the rendered HTML afterwards (``tint_html``), so it can never change how the ans
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from bisect import bisect_right
 from collections import Counter
@@ -310,6 +311,11 @@ class MessageWidget(QFrame):
             self._chip(f"{len(memories)} memor{'y' if len(memories) == 1 else 'ies'} used",
                        "Memories used for this answer", None)
         self.chips_row.setVisible(bool(passages or memories))
+        # Tab goes through them as they are drawn, above the answer's buttons (it reached Copy, Good, Bad first)
+        chips = [self.chips.itemAt(i).widget() for i in range(self.chips.count())]
+        order = [*chips, self.copy_button, self.up, self.down, self.regenerate, self.edit]
+        for before, after in itertools.pairwise(order if chips else ()):
+            QWidget.setTabOrder(before, after)
 
     def _chip(self, text: str, name: str, passage: Passage | None) -> QPushButton:
         chip = ElidingButton(text)

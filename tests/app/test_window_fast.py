@@ -1543,14 +1543,18 @@ def test_closing_the_source_panel_from_the_keyboard_leaves_the_focus_in_the_mess
 
 
 def test_enter_on_a_source_chip_opens_its_passage(qtbot: QtBot, tmp_path: Path) -> None:
-    """Enter on a focused source chip did nothing (Space opened it)."""
+    """Enter on a focused source chip did nothing (Space opened it), and Tab reached it after the buttons below it."""
     (folder := tmp_path / "house").mkdir()
     (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
     window = open_window(qtbot)
     index_folder(qtbot, window, folder)
     window.composer.select_collections(["house"])
     send(qtbot, window, "Where is the spare key?")
-    chip = next(c for c in window.chat_view.last("assistant").findChildren(QPushButton) if c.objectName() == "Chip")
+    answer = window.chat_view.last("assistant")
+    chip = next(c for c in answer.findChildren(QPushButton) if c.objectName() == "Chip")
+    # Tab reaches it before the answer's buttons, as it is drawn above them (Copy, Good, Bad came first)
+    assert chip.nextInFocusChain() is answer.copy_button
+    assert answer.edit.nextInFocusChain() is not chip
     chip.setFocus()
     qtbot.waitUntil(chip.hasFocus, timeout=5_000)
     qtbot.keyClick(chip, Qt.Key.Key_Return)
