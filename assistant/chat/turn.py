@@ -412,13 +412,13 @@ def _finish(history: History, learn: Callable[[str | None, str, str], str | None
 
         answer, cited = check_citations(event.text, citations)
         if not cited:
-            answer, cited = attribute(answer, citations)
+            answer, cited = attribute(answer, citations, text)
             if cited:
                 yield Notice("citations", "The model did not cite its sources; Hearth matched sentences to "
                                           "the passages they restate.")
         if constrained:
             answer = event.text
-        if answer.strip() and event.stats.stop_reason != "cancelled" and not restates_any(answer, citations):
+        if answer.strip() and event.stats.stop_reason != "cancelled" and not restates_any(answer, citations, text):
             # honest about what it knows: such answers of the bundled models were wrong 131 times in 133 (all 219
             # questions of ``hearth bench answers``, both models, see the README), so the user is told, also when
             # the model wrote "[1]" itself under a sentence passage 1 has nothing to do with

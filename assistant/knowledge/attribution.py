@@ -102,13 +102,15 @@ def _within(figure: tuple[str, ...], kind: str, other: tuple[str, ...], other_ki
                                                                     for i in range(len(other) - n + 1))
 
 
-def attribute(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:
-    """Return the answer with ``[n]`` appended to each well-supported sentence, and the passages used."""
+def attribute(answer: str, citations: list[Citation], question: str = "") -> tuple[str, list[Citation]]:
+    """Return the answer with ``[n]`` appended to each well-supported sentence, and the passages used (see
+    :func:`restated_passage` for ``question``)."""
     passages = [Said.of(c.text) for c in citations]
+    asked = content_words(question)
     used: set[int] = set()
     pieces = split_sentences(answer)
     for i in range(0, len(pieces), 2):
-        best = restated_passage(pieces[i], passages)
+        best = restated_passage(pieces[i], passages, asked)
         if best is not None:
             n = best + 1
             used.add(n)
@@ -135,22 +137,28 @@ def split_sentences(text: str) -> list[str]:
     return merged
 
 
-def restates_any(answer: str, citations: list[Citation]) -> bool:
+def restates_any(answer: str, citations: list[Citation], question: str = "") -> bool:
     """Whether some sentence of ``answer`` restates one of the passages (by the measure :func:`attribute`
     uses; the answer's own ``[n]`` markers are not words of it)."""
     passages = [Said.of(c.text) for c in citations]
-    return any(restated_passage(CITATION.sub("", sentence), passages) is not None
+    asked = content_words(question)
+    return any(restated_passage(CITATION.sub("", sentence), passages, asked) is not None
                for sentence in split_sentences(answer)[::2])
 
 
-def restated_passage(sentence: str, passages: list[Said]) -> int | None:
+def restated_passage(sentence: str, passages: list[Said], asked: set[str] | frozenset[str] = frozenset()) -> int | None:
     """The index of the passage that ``sentence`` restates: of those holding every number it states, the one
-    holding most of its content words, if it holds at least two and at least :data:`MIN_OVERLAP` of them."""
+    holding most of its content words, if it holds at least two and at least :data:`MIN_OVERLAP` of them, and
+    one at least that the question (``asked``: its content words) does not. The passages were found by the
+    question's words: an answer that only said the question again ("Question: Who broke his wrist during the
+    storm?"), or named a wrong sailor around its words, was cited as restating the passage, and so was never
+    flagged as restating none."""
     said = Said.of(sentence)
     words = said.words
     if len(words) < 2:
         return None
-    overlaps = [len(words & p.words) if p.holds_figures_of(said) else 0 for p in passages]
+    overlaps = [len(words & p.words) if p.holds_figures_of(said) and (words - asked) & p.words else 0
+                for p in passages]
     best = max(range(len(passages)), key=overlaps.__getitem__, default=None)
     if best is not None and overlaps[best] >= 2 and overlaps[best] / len(words) >= MIN_OVERLAP:
         return best

@@ -226,8 +226,10 @@ def _load_code(path: Path, data: bytes) -> Document:
         lexer = get_lexer_for_filename(path.name, stripnl=False, ensurenl=False)
     except ClassNotFound:
         return Document("code", (Unit(text),))
+    # each definition from the start of its line: a passage starting at "def moon_phase_name(" was labelled with the
+    # function before it, whose name came last before the passage's first character
     definitions = tuple(
-        (offset, value)
+        (text.rfind("\n", 0, offset) + 1, value)
         for offset, token, value in lexer.get_tokens_unprocessed(text)
         if token in Name.Function or token in Name.Class
     )

@@ -89,6 +89,23 @@ def test_attribution_only_for_well_supported_sentences() -> None:
     assert attribute("I like trains.", passages) == ("I like trains.", [])
 
 
+def test_an_answer_that_only_says_the_question_again_restates_nothing() -> None:
+    """The passages were found by the question's words, so an answer that said the question again ("Question: Who
+    broke his wrist during the storm?"), or a wrong name around its words, was cited as restating the passage, and
+    was never flagged as restating none. A sentence must take a word from the passage that the question has not."""
+    log = ("During the storm of 3 March the deckhand Oskar Lindqvist broke his wrist on the aft ladder. The bronze "
+           "bell is called Old Margit by the crew.")
+    passages = [Citation(0, "c", "/x/shiplog.txt", None, 1, 2, None, log, 1.0)]
+    for question, answer in (("Who broke his wrist during the storm?", "Question: Who broke his wrist during the "
+                                                                        "storm?"),
+                             ("What is the bronze bell called?", 'The bronze bell is called the "Bronze Bell".')):
+        assert attribute(answer, passages, question) == (answer, [])
+        assert not restates_any(answer, passages, question)
+    right = "The deckhand Oskar Lindqvist broke his wrist."
+    assert attribute(right, passages, "Who broke his wrist during the storm?")[0] == right.removesuffix(".") + " [1]."
+    assert restates_any("The crew calls it Old Margit [1].", passages, "What is the bronze bell called?")
+
+
 def test_attribution_never_cuts_an_abbreviation_or_an_initial() -> None:
     """Seen in the window: "The dentist appointment is on Tuesday at 3pm with Dr [1]. Olsen." (and "e.g [1].
     after lunch"): the marker went after the abbreviation's full stop's word, changing the answer's text."""

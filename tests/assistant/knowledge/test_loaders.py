@@ -48,6 +48,11 @@ def test_code_keeps_language_and_definitions(mixed_folder: Path) -> None:
     assert (doc.kind, doc.language) == ("code", "Python")
     assert [name for _, name in doc.units[0].headings] == ["compute_tax"]
     assert _load(mixed_folder / "config.json").language == "JSON"
+    # from the start of the definition's line: a passage starting at "def moon_phase_name(" was labelled with the
+    # function before it
+    text = "def tide_height(hour):\n    return hour * 2\n\n\ndef moon_phase_name(day):\n    return 'full'\n"
+    unit = load(Path("tides.py"), text.encode()).units[0]
+    assert unit.headings == ((0, "tide_height"), (text.index("def moon"), "moon_phase_name"))
     assert "meteor shower" in _text(mixed_folder / "events.jsonl")
 
 
