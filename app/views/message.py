@@ -109,8 +109,8 @@ CHIP_NAME_CHARS = 36
 def chip_label(passage: Passage, with_folder: bool = False, with_section: bool = False) -> str:
     """``with_folder``: another chip of the answer has the same file name (two folders' ``todo.md``): the
     folder holding it tells them apart. ``with_section``: another chip is the same file and page (two passages
-    of one DOCX were "2  eastside-allotment-soci…es-2025.docx" and "5  …" alike): its section tells them apart,
-    where it has one and no line numbers."""
+    of one DOCX were "2  eastside-allotment-soci…es-2025.docx" and "5  …" alike): its first line tells them apart,
+    or without line numbers its section."""
     path = Path(passage.path)
     name = path.name or passage.path
     if with_folder and path.parent.name:
@@ -118,7 +118,9 @@ def chip_label(passage: Passage, with_folder: bool = False, with_section: bool =
     if len(name) > CHIP_NAME_CHARS:
         name = f"{name[:CHIP_NAME_CHARS - 13]}…{name[-12:]}"
     where = f" · p.{passage.page}" if passage.page is not None else ""
-    if with_section and passage.line_start is None and (part := section(passage.heading, 20)):
+    if with_section and passage.line_start is not None:  # two passages of one text file were "shiplog.txt" alike
+        where += f" · line {passage.line_start}"
+    elif with_section and (part := section(passage.heading, 20)):
         where += f" · {isolated(part)}"
     return ltr(f"{passage.n}  {isolated(name)}{where}")
 

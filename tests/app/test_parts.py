@@ -168,6 +168,12 @@ def test_source_chips_wrap_onto_rows_and_long_names_keep_their_ends(qtbot: QtBot
                         Passage.of({"n": 6, "path": "/n/rules.md", "heading": "Keys", "line_start": 3})], [])
     labels = [c.text() for c in widget.chips_row.findChildren(QPushButton)][-3:]  # the old ones go later
     assert "§ 4. Water" in labels[0] and "§ Eastside Allotment S…" in labels[1] and "§" not in labels[2], labels
+    # and two of one text file by their first line ("1  shiplog.txt" and "3  shiplog.txt" were alike)
+    log = "/n/shiplog.txt"
+    widget.set_sources([Passage.of({"n": 1, "path": log, "line_start": 197, "line_end": 212}),
+                        Passage.of({"n": 3, "path": log, "line_start": 40, "line_end": 52})], [])
+    labels = [c.text() for c in widget.chips_row.findChildren(QPushButton)][-2:]
+    assert "shiplog.txt · line 197" in labels[0] and "shiplog.txt · line 40" in labels[1], labels
 
 
 def test_check_boxes_are_visible_in_the_dark_theme(qtbot: QtBot, qapp) -> None:
