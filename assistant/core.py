@@ -1285,7 +1285,8 @@ class Assistant:
         try:
             return self.knowledge.embedder
         except HearthError as exc:
-            log.warning("memory loads its own embedder: %s", exc)
+            # (the index's own trouble is said where it is used: this line meant nothing to a user, four times)
+            log.info("memory uses an embedder of its own: %s", exc)
             from assistant.knowledge.embedder import SentenceTransformerEmbedder
 
             return SentenceTransformerEmbedder.from_settings(self.settings.knowledge)

@@ -307,6 +307,7 @@ class History:
         #: What happened to the file at open, as one sentence for the user: salvaged after damage, or opened
         #: read-only. ``None`` when it opened normally. The facade shows it as ``history_warning``.
         self.salvage_report: str | None = None
+        self._read_only = ""  # why the file was opened read-only, and until when (see _recover_from)
         self._on_delete: list[Callable[[str], None]] = []
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -370,6 +371,7 @@ class History:
             conn = self._open_read_only()
             self.salvage_report = (f"The chat history at {self.db_path} can only be read ({exc}): earlier "
                                    "conversations are shown, but new ones cannot be saved.")
+            self._read_only = f"{exc}. Nothing new can be saved to it until its folder is writable"
             return conn
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise HistoryError(f"The chat history at {self.db_path} is locked by another program ({exc}). "
@@ -385,6 +387,7 @@ class History:
                                    "space and try again.") from exc
             self.salvage_report = (f"The chat history at {self.db_path} can only be read: {full}. Earlier "
                                    "conversations are shown, but new ones cannot be saved until space is freed.")
+            self._read_only = f"{full}. Nothing new can be saved to it until space is freed"
             return conn
         raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
 
@@ -545,7 +548,10 @@ class History:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, committed on exit; rolled back if anything inside raises."""
+        """One short write transaction, committed on exit; rolled back if anything inside raises. A history opened
+        read-only says why nothing can be written (it said "attempt to write a readonly database" on a full disk)."""
+        if self._read_only:
+            raise HistoryError(f"The chat history at {self.db_path} can only be read: {self._read_only}.")
         with self._read() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:

@@ -512,6 +512,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         import readline  # noqa: F401
     interrupted = False  # the last prompt ended in Ctrl+C
     typed = sys.stdin.isatty()
+    unanswered = 0  # questions of a transcript (a file, a pipe) that got no answer
     while True:
         ctx.say_heard()  # learned, or a settings change applied, while the last answer was read: said above the
         # prompt, not across it
@@ -525,7 +526,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
                 sys.stdout.flush()
         except EOFError:
             err("")
-            return 0
+            return _left(unanswered)
         except KeyboardInterrupt:
             # at the prompt it clears the line, as a shell's does, and twice in a row on an empty line leaves
             # (exit 130, as a command stopped by Ctrl+C): once, it ended the chat with exit 0 and no word, like
@@ -549,7 +550,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             err("hearth: That line is not valid UTF-8 text, so it was not sent; type it again.")
             continue
         if line.split(maxsplit=1)[0] in ("/quit", "/exit"):
-            return 0
+            return _left(unanswered)
         if line == "/new":
             conversation_id = None
             err("(new conversation)")
@@ -604,8 +605,8 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             # (it ended with exit 1, the question just typed lost)
             _above(shown, f"hearth: {exc}", again=False)
             if not shown:
-                _not_answered()
-            if not saved:
+                unanswered += _not_answered()
+            if not saved and typed:  # (no Up arrow brings back a line of a file or a pipe)
                 err("(the message was not kept; the Up arrow brings it back)")
             conversation_id = saved[-1] if saved else conversation_id
             continue
@@ -613,16 +614,25 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         if failed is not None:
             _above("" if failed.text else shown, f"hearth: {failed.message}", again=False)
             if not failed.text and not shown:
-                _not_answered()
+                unanswered += _not_answered()
         elif done is not None:
             turn.print_sources()
             err(f"({_stats_line(done)})")
 
 
-def _not_answered() -> None:
-    """A transcript's line for a question that got no answer (it read as a blank answer)."""
+def _left(unanswered: int) -> int:
+    """The chat's exit status: 1 where questions went unanswered (a script reading a transcript checks $?: it was
+    0 with none answered), said once more."""
+    if unanswered:
+        err(f"hearth: {counted(unanswered, 'question')} of this chat went unanswered (said above).")
+    return 1 if unanswered else 0
+
+
+def _not_answered() -> int:
+    """A transcript's line for a question that got no answer (it read as a blank answer); 1, counted."""
     sys.stdout.write("hearth> (not answered: the error is on stderr)\n")
     sys.stdout.flush()
+    return 1
 
 
 def _say_where(ctx: CliContext, conversation: Any) -> None:

@@ -50,9 +50,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                "server, remote)")
 
 
+def _named(names: list[str]) -> list[str]:
+    """The settings ``names`` name: keys, or whole sections ("model"), as ``reset`` takes them (``show model``
+    was "not a setting Hearth knows")."""
+    sections = {key.split(".")[0] for key in setting_keys()}
+    keys: list[str] = []
+    for name in names:
+        section = name.strip().lower()
+        keys += [k for k in setting_keys() if k.startswith(f"{section}.")] if section in sections \
+            else [find_setting(name)]
+    return list(dict.fromkeys(keys))
+
+
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     assistant = ctx.assistant
-    keys = [find_setting(k) for k in args.keys] or setting_keys()
+    keys = _named(args.keys) or setting_keys()
     defaults = Settings()
     shown = {key: _shown(key, setting_value(assistant.settings, key)) for key in keys}
     if args.json:
@@ -89,13 +101,11 @@ def cmd_set(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_reset(args: argparse.Namespace, ctx: CliContext) -> int:
     """Keys, or whole sections (``reset model``: all of the model's values but the model itself; ``reset server``:
     all but the token, Hearth's to make)."""
-    defaults, keys = Settings(), []
-    sections = {key.split(".")[0] for key in setting_keys()}
-    for name in args.keys:
-        section = name.strip().lower()
-        keys += [k for k in setting_keys() if k.startswith(f"{section}.") and k not in ("model.path", "server.token")] \
-            if section in sections else [find_setting(name)]
-    return _apply(ctx, {key: str(setting_value(defaults, key)) for key in dict.fromkeys(keys)}, args.json)
+    defaults = Settings()
+    sections = {name.strip().lower() for name in args.keys}
+    # a section's values but the model itself and the token, Hearth's to make (named alone, they are reset)
+    keys = [k for k in _named(args.keys) if not (k in ("model.path", "server.token") and k.split(".")[0] in sections)]
+    return _apply(ctx, {key: str(setting_value(defaults, key)) for key in keys}, args.json)
 
 
 def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:

@@ -601,6 +601,28 @@ def test_a_read_only_history_opens_read_only_and_says_so(db_path: Path) -> None:
     assert _damaged_copies(db_path) == []
 
 
+def test_a_history_opened_read_only_on_a_full_disk_says_why_nothing_is_saved(db_path: Path, monkeypatch) -> None:
+    """`hearth ask` on a full disk ended with "could not be used (attempt to write a readonly database)" under a
+    line that said the disk was full: the refusal says the reason it was opened read-only."""
+    import assistant.chat.history as history_module
+
+    _fill(db_path, conversations=1, messages=1)
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+    def no_room(self, *, check: bool):
+        raise full
+
+    monkeypatch.setattr(History, "_open", no_room)
+    monkeypatch.setattr(history_module, "disk_full", lambda _folder: "the disk holding it is full (0 MB free)")
+    with History(db_path) as h:
+        assert len(h.list_conversations()) == 1 and "can only be read" in h.salvage_report
+        with pytest.raises(HistoryError) as refused:
+            h.create_conversation("not saved")
+    assert str(refused.value) == (f"The chat history at {db_path} can only be read: the disk holding it is full (0 MB "
+                                  "free). Nothing new can be saved to it until space is freed.")
+
+
 def _damage_a_message_page(db_path: Path) -> None:
     leaves = _leaf_pages(db_path, "messages")
     page = leaves[len(leaves) // 2]

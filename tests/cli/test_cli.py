@@ -46,11 +46,12 @@ def test_a_text_that_starts_with_a_dash_and_a_negative_seed_are_said(hearth_home
 
 def test_a_chat_from_a_file_is_a_transcript_that_says_what_went_unanswered(hearth_home: Path) -> None:
     """`hearth chat < questions.txt > chat.txt`: a question too long for the context stood as a blank answer
-    ("hearth> "), "hearth> " came twice around what was said before an answer with 2>&1, and a byte-order mark
-    (Notepad's UTF-8) went to the model, which wrote it back."""
+    ("hearth> "), "hearth> " came twice around what was said before an answer with 2>&1, a byte-order mark
+    (Notepad's UTF-8) went to the model, which wrote it back, and the exit status was 0."""
     questions = "\ufeffSay hi.\n" + "word " * 5000 + "\nSay bye.\n"
     out = hearth("chat", "--no-memory", "--max-tokens", "4", home=hearth_home, stdin=questions)
-    assert out.returncode == 0, out.stderr
+    # a script checks $?: it was 0 with questions unanswered
+    assert out.returncode == 1 and "hearth: 1 question of this chat went unanswered" in out.stderr, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "you> Say hi." and lines[1].startswith("hearth> ") and len(lines[1]) > len("hearth> ")
     assert lines[2].startswith("you> word word") and lines[3] == "hearth> (not answered: the error is on stderr)"

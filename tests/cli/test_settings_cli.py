@@ -93,6 +93,9 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
                              home=hearth_home).stdout)
     assert data["settings"] == {"model.n_ctx": 4096, "model.temperature": 0.5, "server.token": "(set)"}
     assert data["defaults"]["model.temperature"] == 0.7
+    # a section is shown as it is reset (it was "not a setting Hearth knows")
+    shown = hearth("settings", "show", "server", home=hearth_home)
+    assert shown.returncode == 0 and shown.stdout.startswith("server.") and "model." not in shown.stdout, shown.stderr
 
 
 def test_a_setting_set_from_the_cli_and_sampling_options_change_the_next_answer(hearth_home: Path) -> None:
