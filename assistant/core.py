@@ -253,6 +253,9 @@ class Assistant:
         #: with :meth:`serving` before the model loads. 1: one answer at a time.
         self.parallel_requests = 1
         self._server: Any = None  # the API server's ServerHandle, while one was started (start_server)
+        #: the responses it keeps for previous_response_id, handed to the next server: a restart for a settings
+        #: change forgot them
+        self._kept_responses: Any = None
         self._server_overrides: dict[str, Any] = {}  # host/port given to start_server for this run only
         self._server_failure: ServerStatus | None = None  # why the last start failed, until the next start
         self._settings_lock = threading.RLock()  # a change from the front end and one from the file, in turn
@@ -1668,7 +1671,8 @@ class Assistant:
                 # the port first: a busy one is said before any load; the app's FastAPI routes import pydantic's
                 # parts as they are made
                 with PYDANTIC_IMPORTS:
-                    self._server = ServerHandle.start(self, *where)
+                    self._server = ServerHandle.start(self, *where, kept=self._kept_responses)
+                self._kept_responses = self._server.app.state.responses
             except HearthError as exc:
                 self._server_failure = ServerStatus(running=False, host=where[0], port=where[1], error=str(exc))
                 raise

@@ -4,9 +4,9 @@
 A response is stateless, as a chat completion without ``conversation_id`` is: ``input`` (and ``instructions``)
 is what the model sees, and nothing is written to disk. What makes ``previous_response_id`` work is the
 server's memory: it keeps the last :data:`KEPT` responses (``store``, true by default, as OpenAI's) with the
-conversation they end, so a follow-up sends only its new message. They are gone when the server stops (a
-settings change that restarts it too). Hearth's ``conversation_id`` saves the turns in the history instead, as
-on chat; a follow-up by ``previous_response_id`` then continues that saved conversation.
+conversation they end, so a follow-up sends only its new message. They are gone when the process stops (a
+restart for a settings change hands them to the next server). Hearth's ``conversation_id`` saves the turns in
+the history instead, as on chat; a follow-up by ``previous_response_id`` then continues that saved conversation.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class KeptResponses:
         kept = self._kept.get(response_id)
         if kept is None:
             raise APIError(404, f"Response {response_id!r} was not found: Hearth keeps the last {self.limit} responses "
-                                "in memory while the server runs (not those sent with store false, nor after a "
-                                "restart). Send the whole conversation as input instead.", code="response_not_found",
+                                "in memory while it runs (not those sent with store false, nor after it was "
+                                "stopped). Send the whole conversation as input instead.", code="response_not_found",
                            param=param)
         return kept
 

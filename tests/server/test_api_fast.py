@@ -920,3 +920,14 @@ def test_a_request_for_another_model_of_the_library_is_refused_with_the_way_to_s
         assert server.post(route, json={"model": f"{other}.gguf", **body}).json()["error"]["code"] == "model_not_loaded"
     for name in ("gpt-4o", "hearth", assistant.model_id(), "gemma"):  # (a part of a name names nothing)
         assert client.chat.completions.create(model=name, messages=hi).choices[0].message.content
+
+
+def test_kept_responses_outlive_a_restart_for_a_settings_change(assistant: Assistant, client: openai.OpenAI) -> None:
+    """The server restarts when its settings change (the window's Settings → Server): the responses it kept for
+    previous_response_id were forgotten, and the follow-up was a 404."""
+    first = client.responses.create(model="hearth", input="Remember the word heron.")
+    status = assistant.start_server(port=0)  # as update_settings restarts it
+    with openai.OpenAI(api_key=assistant.server_token(), base_url=status.base_url, max_retries=0) as again:
+        follow = again.responses.create(model="hearth", input="Which word?", previous_response_id=first.id)
+    assert follow.output_text == "You said: Which word?"
+    assert "user: Remember the word heron." in assistant.engine.prompts[-1]
