@@ -290,7 +290,9 @@ def run(model: str | Path | None = None, limit: int | None = None,
               "seconds": round(time.perf_counter() - t_start, 1), "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "rows": rows}
     bundled = model_path.resolve() == BUNDLED_CHAT_MODEL.resolve()
-    save_result("answers" if bundled else f"answers-{model_path.stem}", result)
+    name = "answers" if bundled else f"answers-{model_path.stem}"
+    # a run of the first N questions has a file of its own: one wrote over the whole set's, which the README cites
+    save_result(name if limit is None else f"{name}-first-{limit}", result)
     return result
 
 
