@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.qt_models import ItemRole, ListModel
 from app.sources import memory_origin, memory_text
 from app.views.dialogs import ask_text, confirm
-from app.views.widgets import ProgressPanel
+from app.views.widgets import ProgressPanel, widget_key
 from assistant.events import counted
 
 MEMORY_OFF = ("Memory is off (Settings → Memory): answers neither use nor add memories. What Hearth remembered "
@@ -91,9 +90,7 @@ class MemoryDialog(QDialog):
         for keys, slot in (((Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2), self._edit),
                            ((Qt.Key.Key_Delete,), self._forget)):
             for key in keys:
-                shortcut = QShortcut(QKeySequence(key), self.list)
-                shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-                shortcut.activated.connect(slot)
+                widget_key(self.list, key, slot)
         self.list.doubleClicked.connect(self._edit)
         edit.setToolTip("Edit the memory chosen in the list (Enter, F2)")
         forget.setToolTip("Forget the memory chosen in the list (Delete)")

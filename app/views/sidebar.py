@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, Signal, SignalInstance
-from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from app.icons import icon
 from app.qt_models import ItemRole, ListModel
 from app.views.indexing_panel import IndexingPanel
-from app.views.widgets import section_title, tool_button
+from app.views.widgets import section_title, tool_button, widget_key
 
 
 class _WrappedRows(QStyledItemDelegate):
@@ -131,9 +131,7 @@ class Sidebar(QFrame):
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.textChanged.connect(self.searchChanged)
         self.search.returnPressed.connect(self._open_first)  # Enter opens the best hit, Down walks the list
-        down = QShortcut(QKeySequence(Qt.Key.Key_Down), self.search)
-        down.setContext(Qt.ShortcutContext.WidgetShortcut)
-        down.activated.connect(self._into_list)
+        widget_key(self.search, Qt.Key.Key_Down, self._into_list)
         self.search_note = QLabel()  # how many chats match, or that more match than are listed
         self.search_note.setObjectName("Muted")
         self.search_note.setWordWrap(True)
@@ -143,9 +141,7 @@ class Sidebar(QFrame):
         self.conversations.activated.connect(lambda index: self.conversationActivated.emit(index.data(ItemRole)))
         self.conversations.customContextMenuRequested.connect(self._conversation_menu)
         for key, signal in ((Qt.Key.Key_F2, self.renameRequested), (Qt.Key.Key_Delete, self.deleteRequested)):
-            shortcut = QShortcut(QKeySequence(key), self.conversations)
-            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-            shortcut.activated.connect(lambda signal=signal: self._on_current(signal))
+            widget_key(self.conversations, key, lambda signal=signal: self._on_current(signal))
         self._menu_key(self.conversations)
         self.collections = _list(collections, "Knowledge collections")
         self.collections.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -260,10 +256,8 @@ class Sidebar(QFrame):
     def _menu_key(view: QListView) -> None:
         """Shift+F10 opens the menu of the row in focus, as the Menu key does: Export, and a collection's Watch,
         Rename and Remove, were only in that menu, which many laptop keyboards had no key for."""
-        shortcut = QShortcut(QKeySequence("Shift+F10"), view)
-        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-        shortcut.activated.connect(
-            lambda: view.customContextMenuRequested.emit(view.visualRect(view.currentIndex()).center()))
+        widget_key(view, "Shift+F10",
+                   lambda: view.customContextMenuRequested.emit(view.visualRect(view.currentIndex()).center()))
 
     def step_conversation(self, step: int) -> None:
         """Open the chat ``step`` rows below (above, when negative) the one selected, as a click would."""

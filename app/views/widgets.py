@@ -7,9 +7,10 @@ import html
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QPaintEvent, QResizeEvent, QTextDocument, QWheelEvent
+from PySide6.QtGui import QKeySequence, QPaintEvent, QResizeEvent, QShortcut, QTextDocument, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -300,6 +301,14 @@ class TableStrip(QScrollArea):
         steps = (delta.x() if sideways else delta.y()) / 120
         bar.setValue(bar.value() - round(steps * QApplication.wheelScrollLines() * bar.singleStep()))
         event.accept()
+
+
+def widget_key(widget: QWidget, key: Qt.Key | str, slot: Callable[[], object]) -> QShortcut:
+    """``key`` calls ``slot`` while ``widget`` has the focus (a list's F2 and Delete, a search box's Down)."""
+    shortcut = QShortcut(QKeySequence(key), widget)
+    shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+    shortcut.activated.connect(slot)
+    return shortcut
 
 
 def restyle(widget: QWidget, name: str, value: object) -> None:
