@@ -155,7 +155,10 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         last = render_progress(watched())
     except KeyboardInterrupt:  # what was kept, and how to go on ("hearth: interrupted" alone said neither)
         events.close()  # the run ends now, recording what it wrote, before that is counted
-        kept = next((c for c in assistant.collections() if c.name == args.collection), None)
+        try:
+            kept: CollectionInfo | None = assistant.collection(args.collection)
+        except CollectionNotFoundError:  # (stopped before it was made)
+            kept = None
         if kept is not None and kept.files:
             err(f"hearth: stopped: {counted(kept.files, 'file')} of {args.collection!r} indexed so far stay "
                 f"searchable; {_index_command(kept)} finishes it.")
