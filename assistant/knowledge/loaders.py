@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import threading
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -398,8 +399,13 @@ def html_to_markdown(data: bytes | str) -> str:
     Lines break where the page's blocks do (paragraphs, list items, rows, ``<br>``), not at every tag: an inline
     ``<b>`` or ``<a>`` split its sentence into three lines ("… the cabin is \\npinecone-river-88\\n."), in the
     passage cited and in the answer that quoted it. A ``<pre>`` keeps its lines and spaces."""
-    from bs4 import BeautifulSoup, Tag
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
 
+    # read as HTML on purpose: an EPUB's SVG cover page or an XHTML file starts as XML, and a page of one link
+    # looks like a file name; bs4's advice about that printed a paragraph into `hearth index`'s output. (Set for
+    # the process, not in catch_warnings(), which is not safe while other threads read files.)
+    warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
+    warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
     soup = BeautifulSoup(data, "lxml")
     for tag in soup(_NOISE_TAGS):
         tag.decompose()

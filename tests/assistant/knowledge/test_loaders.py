@@ -6,12 +6,13 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
 from assistant.knowledge.errors import UnreadableFileError
-from assistant.knowledge.loaders import is_supported, load
+from assistant.knowledge.loaders import html_to_markdown, is_supported, load
 from assistant.knowledge.textio import decode_text
 
 
@@ -145,6 +146,16 @@ def test_tables_name_their_columns(mixed_folder: Path) -> None:
 def test_epub_chapters(mixed_folder: Path) -> None:
     text = _text(mixed_folder / "book.epub")
     assert "# The Keeper" in text and "polished the lens" in text
+
+
+def test_an_xml_page_in_a_book_reads_without_a_warning_printed() -> None:
+    """An EPUB's SVG cover page starts as XML: bs4 printed a paragraph of advice into `hearth index`'s output."""
+    cover = b'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"><text>Cover</text></svg>'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert html_to_markdown(cover) == ""
+        assert html_to_markdown(b"https://example.org/notes") == "https://example.org/notes"
+    assert [w.message for w in caught if w.category.__module__.startswith("bs4")] == []
 
 
 def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
