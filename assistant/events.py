@@ -238,7 +238,7 @@ def prompt_read_text(progress: Progress) -> str:
 
 
 #: Where the context length is set, for the messages that ask to raise it (they did not say where).
-WHERE_CTX = "(Settings → Model → Context length, or `n_ctx` under [model] in settings.toml)"
+WHERE_CTX = "(Settings → Model → Context length, or `hearth settings set n_ctx=8192`)"
 
 
 def context_cut(dropped: int, n_ctx: int, none_kept: bool = False) -> str:

@@ -966,3 +966,14 @@ def test_a_json_command_that_fails_says_so_in_json_too(hearth_home: Path) -> Non
             continue
         error = json.loads(out.stdout)["error"]
         assert error["type"] == kind and error["message"] in out.stderr
+
+
+def test_a_question_too_long_for_the_context_says_the_command_that_raises_it(hearth_home: Path) -> None:
+    """The message named `n_ctx` "under [model] in settings.toml" to someone at a terminal, where one command
+    changes it."""
+    assert hearth("settings", "set", "n_ctx=512", home=hearth_home).returncode == 0
+    done = hearth("ask", "--no-memory", "Say which of these words is longest: " + "lighthouse " * 600,
+                  home=hearth_home)
+    assert done.returncode == 2, done.stderr
+    assert "the context holds 512" in done.stderr and "`hearth settings set n_ctx=8192`" in done.stderr
+    assert "Traceback" not in done.stderr
