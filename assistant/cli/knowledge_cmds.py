@@ -241,7 +241,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
         print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
-              + (f"  lines {h.line_start}-{h.line_end}" if h.line_start else f"  {section(h.heading)}".rstrip())
+              + (f"  {_lines(h.line_start, h.line_end)}" if h.line_start else f"  {section(h.heading)}".rstrip())
               + f"  score {h.score:.4f}"
               + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {_preview(snippet, args.text)}")
@@ -400,3 +400,8 @@ def cmd_collections_watch(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         print(f"No longer watching {args.name!r}.")
     return 0
+
+
+def _lines(start: int, end: int | None) -> str:
+    """"lines 12-30", or "line 1" for a passage within one line (a one-line JSON file's were "lines 1-1")."""
+    return f"line {start}" if end in (None, start) else f"lines {start}-{end}"

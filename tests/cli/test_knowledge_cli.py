@@ -138,7 +138,7 @@ def test_human_output_and_errors(docs: Path, capsys: pytest.CaptureFixture[str])
     assert cli.main(["index", str(docs / "odd\nname.md"), "-c", "odd"]) == 0
     capsys.readouterr()
     assert cli.main(["search", "purple giraffe", "-c", "odd"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].startswith(f"[1] {docs}/odd\\nname.md  lines 1-1")
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"[1] {docs}/odd\\nname.md  line 1  ")
 
     assert cli.main(["collections", "remove", "nope"]) == 4
     out, err = capsys.readouterr()
@@ -394,7 +394,7 @@ def test_search_puts_the_one_file_with_an_exact_code_first(tmp_path: Path,
     assert cli.main(["index", str(root), "-c", "shipments"]) == 0
     capsys.readouterr()
     assert cli.main(["search", "Which shipment has tracking number Z00042?", "-c", "shipments"]) == 0
-    assert capsys.readouterr().out.startswith(f"[1] {root / 'heron.txt'}  lines 1-1")
+    assert capsys.readouterr().out.startswith(f"[1] {root / 'heron.txt'}  line 1  ")
 
 
 def _on_a_terminal(args: list[str], typed: str = "", rows: int = 24, columns: int = 80) -> str:
