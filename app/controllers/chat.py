@@ -13,8 +13,10 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QWidget
+from shiboken6 import isValid
 
 from app.sources import Passage
 from app.views.chat_view import ChatView, ErrorBanner
@@ -142,7 +144,8 @@ class ChatController(QObject):
         self._reading = False  # the answer's meta says how far its prompt is read (until its first word)
         self._reading_text = ""  # how far, in words (kept while its chat is not on screen)
         self._drafted: list[list[int]] = []  # [start, end) offsets of the streamed text from accepted drafts
-        panel.closed.connect(composer.edit.setFocus)  # by Esc or its close button: the next key goes to the box
+        self._opened_from: QWidget | None = None  # the chip Enter opened the source panel from (see _show_source)
+        panel.closed.connect(self._panel_closed)
         panel.fileMissing.connect(self._find_moved)
         self._render = QTimer(self)
         self._render.setSingleShot(True)
@@ -506,11 +509,27 @@ class ChatController(QObject):
     def _add(self, role: str, text: str, older: bool = False) -> MessageWidget:
         widget = self.view.add_message(role, text, older)
         widget.copyRequested.connect(self.copy)
-        widget.sourceRequested.connect(lambda passage, w=widget: self.panel.show_source(passage, w.memories))
+        widget.sourceRequested.connect(lambda passage, w=widget: self._show_source(passage, w))
         widget.feedbackChanged.connect(lambda value, w=widget: self._feedback(w, value))
         widget.regenerateRequested.connect(self.regenerate)
         widget.editRequested.connect(lambda w=widget: self.edit(w))
         return widget
+
+    def _show_source(self, passage: Passage | None, widget: MessageWidget) -> None:
+        """The panel shows a chip's passage. A chip has the focus only when the keyboard gave it (a click does not
+        take it): that chip is where the panel's Esc goes back to, so the next chip is a Tab away (Esc sent a
+        keyboard user to the message box, Shift+Tab by Shift+Tab back up through the chat)."""
+        focused = QApplication.focusWidget()
+        self._opened_from = focused if focused is not None and focused.objectName() == "Chip" else None
+        self.panel.show_source(passage, widget.memories)
+
+    def _panel_closed(self) -> None:
+        """By Esc or its close button: the next key goes to the chip Enter opened it from, else to the box."""
+        chip, self._opened_from = self._opened_from, None
+        if chip is not None and isValid(chip) and chip.isVisible():
+            chip.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
+            self.composer.edit.setFocus()
 
     def _event(self, event: Any) -> None:
         if isinstance(event, Notice | Sources | MemoriesUsed):

@@ -326,6 +326,8 @@ class MessageWidget(QFrame):
         chip.setToolTip(name)
         chip.setAccessibleName(name)
         chip.setAutoDefault(True)  # Enter opens it too, as it does a link (only Space did)
+        chip.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the focus where it was (the panel's Esc
+        # goes back to a chip only if the keyboard chose it: see ChatController._show_source)
         chip.clicked.connect(lambda: self.sourceRequested.emit(passage))
         self.chips.addWidget(chip)
         return chip

@@ -1559,6 +1559,18 @@ def test_enter_on_a_source_chip_opens_its_passage(qtbot: QtBot, tmp_path: Path) 
     qtbot.waitUntil(chip.hasFocus, timeout=5_000)
     qtbot.keyClick(chip, Qt.Key.Key_Return)
     qtbot.waitUntil(window.ctl.chat.panel.isVisible, timeout=5_000)
+    # Esc goes back to the chip Enter opened it from (the next chip a Tab away), not to the message box
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.ctl.chat.panel.isVisible(), timeout=5_000)
+    qtbot.waitUntil(chip.hasFocus, timeout=5_000)
+    window.composer.edit.setFocus()
+    qtbot.waitUntil(window.composer.edit.hasFocus, timeout=5_000)
+    qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)  # a click leaves the focus where it was, and Esc with it
+    qtbot.waitUntil(window.ctl.chat.panel.isVisible, timeout=5_000)
+    assert not chip.hasFocus()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.ctl.chat.panel.isVisible(), timeout=5_000)
+    qtbot.waitUntil(window.composer.edit.hasFocus, timeout=5_000)
     window.close()
 
 
