@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 from pytestqt.qtbot import QtBot
+from shiboken6 import isValid
 
 from app.controllers.conversations import ANSWERING, Entry
 from app.main_window import MainWindow
@@ -1749,6 +1750,13 @@ def test_a_long_chat_opens_a_page_at_a_time_and_older_pages_keep_the_reader_in_p
     assert [m.text for m in view.messages] == [m.content for m in saved]
     assert [m.message_id for m in view.messages] == [m.id for m in saved]
     assert not any(m.regenerate.isVisibleTo(m) for m in view.messages[:-1])
+    # left for another chat, its 260 messages go at once and are deleted a page at a time (see `app.bench_ui`)
+    oldest, newest = view.messages[0], view.messages[-1]
+    other = history.create_conversation(title="Another chat")
+    history.add_message(other.id, "user", "Hello?")
+    chat.open_conversation(other.id)
+    qtbot.waitUntil(lambda: [m.text for m in view.messages] == ["Hello?"], timeout=5_000)
+    qtbot.waitUntil(lambda: not isValid(oldest) and not isValid(newest), timeout=5_000)
     window.close()
 
 
