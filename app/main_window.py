@@ -217,8 +217,9 @@ class MainWindow(QMainWindow):
         a = self.assistant
         # the name people know ("Gemma 3 270M", as the status bar says) once the model is loaded
         name = a.engine.info.name if a.engine.loaded and not a.remote_llm_url else a.model_path().name
+        unloaded = "" if a.engine.loaded or a.remote_llm_url or self.ctl.model.loading else self.ctl.model.failure
         self.chat_view.welcome.describe(Setup(name, a.model_is_bundled, a.remote_llm_url,
-                                              a.settings.remote.chroma_url, not a.model_path().exists()))
+                                              a.settings.remote.chroma_url, not a.model_path().exists(), unloaded))
 
     def _background(self, event: BackgroundEvent) -> None:
         """The core's background work changed: memory learning in the status bar and the memory manager,

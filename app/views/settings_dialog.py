@@ -256,6 +256,7 @@ class SettingsDialog(QDialog):
         self.speculation_hint.setWordWrap(True)
         self.speculation_hint.hide()
         self.draft_candidates: list[Any] | None = None  # None until set_draft_candidates
+        self.draft_error = ""  # why no candidate could be listed (set_draft_candidates)
         self.draft_problem: tuple[str, str] | None = None  # the draft model saved, when none can use it, and why
         self._drafts_pending()
         self.model.currentIndexChanged.connect(self._drafts_pending)  # the list is per chat model
@@ -533,7 +534,7 @@ class SettingsDialog(QDialog):
         model): the usable ones first (the suggested one marked), then the catalog's suggestion to download
         first, then the ones that cannot draft, greyed, each with its reason (also its tooltip). "Automatic"
         (an empty setting) lets the core choose: the suggested model, else the smallest compatible one."""
-        self.draft_candidates = list(candidates)
+        self.draft_candidates, self.draft_error = list(candidates), error
         box = self.draft_model
         box.clear()
         usable = [c for c in candidates if _usable(c) and c.kind != "self"]
@@ -576,7 +577,12 @@ class SettingsDialog(QDialog):
         self.draft_problem = None
         if index is None:  # a setting no candidate can use (a moved file, one that cannot draft for this model):
             # kept rather than lost, and said; it read "Automatic: …" while answers drafted with no model
-            box.addItem(f"{current} ({'not found' if why is None else 'cannot be used'})", current)
+            if self.draft_error:  # none could be listed (the chat model cannot be read): it called the bundled
+                # model, which was there, "(not found)"
+                state, why = "cannot be checked now", f"the draft models could not be listed: {self.draft_error}"
+            else:
+                state = "not found" if why is None else "cannot be used"
+            box.addItem(f"{current} ({state})", current)
             index = box.count() - 1
             self.draft_problem = (current, why or "it is not in the model library")
             box.setItemData(index, self.draft_problem[1], Qt.ItemDataRole.ToolTipRole)

@@ -35,6 +35,7 @@ class Setup:
     llm_url: str = ""
     chroma_url: str = ""
     missing: bool = False  # the model file set is not there (deleted, or on a drive not plugged in)
+    unloaded: str = ""  # why the model set could not be loaded, with none loaded instead ("": it is, or is loading)
 
 
 def intro(setup: Setup) -> str:
@@ -56,6 +57,9 @@ def intro(setup: Setup) -> str:
     elif setup.missing:  # it said "Answers come from X.gguf" of a file that is gone, and nothing answered
         model = (f"<p>The model set to answer, <b>{escape(setup.model)}</b>, is not on this computer any more "
                  f"(deleted, or on a drive that is not plugged in): choose another with Models → Use. {GET_MODELS}</p>")
+    elif setup.unloaded:  # it said "Answers come from truncated.gguf" while nothing could answer
+        model = (f"<p>The model set to answer, <b>{escape(setup.model)}</b>, could not be loaded "
+                 f"({escape(setup.unloaded.rstrip('.'))}): choose another with Models → Use. {GET_MODELS}</p>")
     elif setup.bundled:
         model = ("<p>It starts with a <b>small bundled model</b> (SmolLM2, 135M parameters): quick, but its answers "
                  f"are simple. For better answers, get a bigger chat model: {GET_MODELS}</p>")

@@ -353,3 +353,28 @@ def test_the_list_follows_a_terminal_and_use_of_a_model_removed_there_is_refused
     qtbot.waitUntil(lambda: settings.model.findText("SmolLM2 135M Instruct Q8_0", Qt.MatchFlag.MatchStartsWith) < 0,
                     timeout=20_000)
     settings.reject()
+
+
+def test_a_chat_model_that_cannot_be_read_is_said_in_the_welcome_panel_and_the_draft_picker(
+        qtbot: QtBot, tmp_path: Path, chat_model_path: Path) -> None:
+    """With the model set unreadable (a truncated download), the welcome panel said "Answers come from
+    truncated.gguf" while nothing could answer, and the draft picker called the bundled model, which was there,
+    "(not found)": the drafts could not be checked against a model that could not be read."""
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(chat_model_path.read_bytes()[:4096])
+    write_settings(path=str(truncated), speculative="draft", draft_model=str(chat_model_path))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.ready, timeout=30_000) as blocker:
+        pass
+    assert blocker.args == [False]
+    intro = window.chat_view.welcome.intro.text()
+    assert "The model set to answer, <b>truncated.gguf</b>, could not be loaded (" in intro, intro
+    assert "Answers come from" not in intro
+    dialog = window.ctl.model.open_settings()
+    qtbot.waitUntil(lambda: dialog.draft_candidates is not None, timeout=20_000)
+    assert dialog.draft_model.currentText() == f"{chat_model_path} (cannot be checked now)"
+    assert "the draft models could not be listed" in dialog.draft_model.currentData(Qt.ItemDataRole.ToolTipRole)
+    dialog.reject()
+    window.close()
