@@ -41,6 +41,8 @@ Load = Callable[[Callable[["Progress"], None], threading.Event], Any]
 
 #: how often the indexing warm-up looks whether the answers it waits for are done
 WARM_UP_POLL_S = 0.2
+#: The start of the status bar's message when the settings file changed on disk (see file_changed).
+FILE_CHANGED = "Settings file changed: "
 
 
 class ModelController(QObject):
@@ -199,7 +201,14 @@ class ModelController(QObject):
             self.status.set_device("")
             self.composer.set_ready(False)
 
+    def _drop_file_message(self) -> None:
+        """The window applied settings or a load ended: a message of the settings file's last change goes. It
+        stayed its 15 s over the model's name, naming values no longer in use and hiding the model switched to."""
+        if self.status.currentMessage().startswith(FILE_CHANGED):
+            self.status.clearMessage()
+
     def _ready(self, info: Any) -> None:
+        self._drop_file_message()
         engine = self.assistant.engine
         self.loading = None
         self.status.show_load(None)
@@ -215,6 +224,7 @@ class ModelController(QObject):
 
     def _load_failed(self, message: str, cancel: threading.Event | None = None) -> None:
         """The core kept the old model (and put back the load settings that needed the new load)."""
+        self._drop_file_message()
         engine = self.assistant.engine
         cancelled = cancel is not None and cancel.is_set()
         self.loading = None
@@ -359,6 +369,7 @@ class ModelController(QObject):
                          on_done=reloaded)
 
     def _applied(self, applied: Any) -> None:
+        self._drop_file_message()
         self.lastApplied = applied
         self._before_apply = None
         self._rebase_dialog()
@@ -378,7 +389,7 @@ class ModelController(QObject):
             self._ready(assistant.engine.info)
         # a file that cannot be read changed nothing, and is not "nothing to change": its problem is said
         said = "; ".join(event.changes) or ("not applied" if event.problems else "nothing to change")
-        self.status.showMessage(f"Settings file changed: {said}.", 15_000)
+        self.status.showMessage(f"{FILE_CHANGED}{said}.", 15_000)
         self._rebase_dialog()
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.show_applied(not event.problems, f"The settings file changed: {said}. The values shown are "

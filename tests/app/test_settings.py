@@ -261,6 +261,8 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     window.ctl.model.lastApplied = None
     dialog.accept()
     qtbot.waitUntil(lambda: window.ctl.model.lastApplied is not None and window.theme.font_size == 13)
+    # the file's message goes with the window's own Apply (it stayed 15 s, naming values no longer in use)
+    assert not window.status.currentMessage() and window.status.model.isVisible()
     saved = load_settings(file).settings
     assert (saved.model.temperature, saved.appearance.font_size) == (0.9, 13)
     # a value of the wrong type keeps the one in use (it switched to the default, and the file was saved so)
