@@ -31,7 +31,7 @@ from assistant.errors import InputError, ModelLoadError
 from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
-from assistant.models.fit import estimate_fit, probe_resources, rough_fit
+from assistant.models.fit import WONT_FIT, FitEstimate, estimate_fit, probe_resources, rough_fit
 from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal, SelfDraftState
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, real_path
 
@@ -92,6 +92,8 @@ class ModelsService:
             return SelfDraftState(False, str(exc))
         except OSError as exc:  # the file went away since it was listed
             return SelfDraftState(False, f"{entry.file} cannot be read: {exc.strerror or exc}")
+        if not made and entry.fit is not None and (too_big := _too_big_to_draft(entry.fit)):
+            return SelfDraftState(False, too_big)
         return SelfDraftState(made)
 
     def catalog(self) -> list[CatalogRow]:
@@ -245,4 +247,17 @@ class ModelsService:
         dest = drafts.self_draft_path(self.paths.models_dir, target, quant)
         if dest.is_file() and self._usable(dest, info.vocab_fingerprint):
             return dest
+        n_ctx, kv_cache = self._load_for(target)
+        if too_big := _too_big_to_draft(estimate_fit(info, n_ctx, probe_resources(), kv_cache)):
+            raise NoDraftError(too_big)
         return drafts.make_self_draft(target, dest, progress, cancel, quant=quant)
+
+
+def _too_big_to_draft(fit: FitEstimate) -> str:
+    """Why a model gets no self-draft made for it on this computer ("" when it may): one that won't fit cannot
+    answer, so its draft would be gigabytes written for nothing (the Models view offered it beside "Won't fit",
+    and a 70B model's draft began writing 7.3 GB)."""
+    if fit.label != WONT_FIT:
+        return ""
+    return (f"it won't fit on this computer (needs {fit.ram_needed / 2**30:.1f} GiB of "
+            f"{fit.free_ram / 2**30:.1f} free), so it cannot answer and its self-draft would be of no use")

@@ -378,3 +378,29 @@ def test_a_chat_model_that_cannot_be_read_is_said_in_the_welcome_panel_and_the_d
     assert "the draft models could not be listed" in dialog.draft_model.currentData(Qt.ItemDataRole.ToolTipRole)
     dialog.reject()
     window.close()
+
+
+def test_no_self_draft_is_offered_for_a_model_that_wont_fit(window: MainWindow, qtbot: QtBot,
+                                                             smollm2_f16_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model marked "Won't fit" (Use refused it) was offered Make self-draft, and `hearth models draft` of a
+    70B model began writing 7.3 GB: a draft for a model that cannot answer is of no use."""
+    from assistant.models import Resources, library, service
+    from assistant.models.drafts import NoDraftError
+
+    window.assistant.models.add(smollm2_f16_path)
+    for module in (library, service):  # 64 MiB free
+        monkeypatch.setattr(module, "probe_resources", lambda: Resources(64 * 2**20, False, None))
+    dialog = _open(window, qtbot)
+    window.ctl.model.refresh_library()
+
+    def f16() -> ModelRow | None:
+        return next((r for r in dialog.library.rows if isinstance(r, ModelRow) and " F16 " in r.details.text()),
+                    None)
+
+    qtbot.waitUntil(lambda: f16() is not None and "Won't fit" in f16().note.text(), timeout=20_000)
+    make = f16().buttons[1]
+    assert make.text() == "Make self-draft" and not make.isEnabled()
+    assert "won't fit on this computer (needs " in make.toolTip() and "of no use" in make.toolTip()
+    with pytest.raises(NoDraftError, match="won't fit on this computer"):  # as `hearth models draft` is refused
+        window.assistant.models.make_self_draft(smollm2_f16_path)
