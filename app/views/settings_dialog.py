@@ -70,12 +70,15 @@ def _ranged(box: QAbstractSpinBox, low: str, high: str, name: str) -> None:
     box.setAccessibleDescription(box.toolTip())
 
 
-def _spin(low: int, high: int, name: str, special: str = "") -> QSpinBox:
+def _spin(low: int, high: int, name: str, special: str = "", unit: str = "") -> QSpinBox:
+    """``unit``: what the number counts, shown after it ("tokens": a bare 4096 beside "Context length")."""
     box = QSpinBox()
     box.setRange(low, high)
-    _ranged(box, special or f"{low:,}", f"{high:,}", name)
+    _ranged(box, special or f"{low:,}", f"{high:,}{f' {unit}' if unit else ''}", name)
     if special:
         box.setSpecialValueText(special)
+    if unit:
+        box.setSuffix(f" {unit}")
     return box
 
 
@@ -185,7 +188,7 @@ class SettingsDialog(QDialog):
             note.setObjectName("Muted")
             note.setWordWrap(True)
             gpu_row.addWidget(note, 1)
-        self.n_ctx = _spin(*RANGES["model.n_ctx"], "Context length", "model's maximum")
+        self.n_ctx = _spin(*RANGES["model.n_ctx"], "Context length", "model's maximum", "tokens")
         self.n_ctx.setSingleStep(512)
         self.threads = _spin(*RANGES["model.n_threads"], "Threads", "automatic")
         self.kv_cache = QComboBox()
@@ -250,7 +253,7 @@ class SettingsDialog(QDialog):
         self.draft_model.setItemDelegate(QStyledItemDelegate(self.draft_model))  # honours the greyed rows' colour
         text = self.palette().color(QPalette.ColorRole.Text).name()  # readable on the light selection colour
         self.draft_model.view().setStyleSheet(f"selection-color: {text};")
-        self.max_draft = _spin(*RANGES["model.speculative_max_draft"], "Most tokens drafted per step")
+        self.max_draft = _spin(*RANGES["model.speculative_max_draft"], "Most tokens drafted per step", unit="tokens")
         self.speculation_hint = QLabel()  # when the chosen mode has nothing to draft with: why, and what to do
         self.speculation_hint.setObjectName("Notice")
         self.speculation_hint.setWordWrap(True)

@@ -1092,7 +1092,9 @@ def test_a_number_typed_out_of_range_in_settings_becomes_the_nearest_and_the_ran
     dialog = window.open_settings()
     box = dialog.n_ctx
     high = RANGES["model.n_ctx"][1]
-    assert box.toolTip() == f"From model's maximum to {high:,}"
+    assert box.toolTip() == f"From model's maximum to {high:,} tokens"
+    # the unit is said in the box (a bare 4096 beside "Context length", a bare 8 beside "Max draft length")
+    assert box.suffix() == dialog.max_draft.suffix() == " tokens" and box.text().endswith(" tokens")
     box.setFocus()
     box.selectAll()
     qtbot.keyClicks(box, str(high * 10))
