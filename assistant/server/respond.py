@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from assistant.events import Done, Event, Failed, Notice, Sources, Token
+from assistant.events import Done, Event, Failed, MemoriesUsed, Notice, Sources, Token
 from assistant.server import openai_format as fmt
 from assistant.server.bridge import EventStream, Interrupted
 from assistant.server.errors import APIError, from_core
@@ -54,18 +55,41 @@ def _cut(done: Done | None) -> APIError:
                          "request again.", "server_error", "answer_interrupted")
 
 
-def _extras(done: Done | None, sources: Sources | None, notices: Sequence[Notice] = ()) -> dict[str, Any]:
-    """Hearth's fields in an answer: the conversation it was saved in, the passages it was given, and what
-    Hearth said about the answer (the window shows these under it; e.g. ``unsupported``: it restates none of
-    the passages)."""
-    extra: dict[str, Any] = {}
-    if done is not None and done.conversation_id:
-        extra["conversation_id"] = done.conversation_id
-    if sources is not None:
-        extra["citations"] = [fmt.citation(c, c.n in sources.cited) for c in sources.citations]
-    if notices:
-        extra["notices"] = [{"kind": n.kind, "message": n.message} for n in notices]
-    return extra
+@dataclass
+class _Said:
+    """What Hearth says beside an answer, gathered from its events (for a whole answer and for a stream alike):
+    the passages it was given, the memories put in its prompt, and its notices (the window shows these under
+    the answer; e.g. ``unsupported``: it restates none of the passages)."""
+
+    sources: Sources | None = None
+    memories: MemoriesUsed | None = None
+    notices: list[Notice] = field(default_factory=list)
+
+    def take(self, event: Event) -> bool:
+        """Keep ``event`` if it is one of these (False: it is not)."""
+        if isinstance(event, Sources):
+            self.sources = event
+        elif isinstance(event, MemoriesUsed):
+            self.memories = event
+        elif isinstance(event, Notice):
+            self.notices.append(event)
+        else:
+            return False
+        return True
+
+    def fields(self, done: Done | None) -> dict[str, Any]:
+        """Hearth's fields in the answer, with the conversation it was saved in. ``memories``: an answer that
+        used them did not say so, where `hearth ask --json` and the window do."""
+        extra: dict[str, Any] = {}
+        if done is not None and done.conversation_id:
+            extra["conversation_id"] = done.conversation_id
+        if self.sources is not None:
+            extra["citations"] = [fmt.citation(c, c.n in self.sources.cited) for c in self.sources.citations]
+        if self.memories is not None and self.memories.memories:
+            extra["memories"] = [{"id": m.id, "memory": m.text} for m in self.memories.memories]
+        if self.notices:
+            extra["notices"] = [{"kind": n.kind, "message": n.message} for n in self.notices]
+        return extra
 
 
 async def _first(events: EventStream, request: Request) -> Event | None:
@@ -127,15 +151,12 @@ async def answer_each(request: Request, responses: Sequence[Any], shape: fmt.Sha
 
 async def _collect(events: EventStream, request: Request, event: Event | None, shape: fmt.Shape) -> dict[str, Any]:
     done: Done | None = None
-    sources: Sources | None = None
-    notices: list[Notice] = []
+    said = _Said()
     while event is not None:
         if isinstance(event, Done):
             done = event
-        elif isinstance(event, Sources):
-            sources = event
-        elif isinstance(event, Notice):
-            notices.append(event)
+        elif said.take(event):
+            pass
         elif isinstance(event, Failed):
             raise from_core(event.error_type, event.message)
         try:
@@ -148,12 +169,11 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
     s = done.stats
     if s.stop_reason == "cancelled":
         raise _cut(done)
-    return shape.full(done, fmt.finish_reason(s.stop_reason), fmt.usage(s), **_extras(done, sources, notices))
+    return shape.full(done, fmt.finish_reason(s.stop_reason), fmt.usage(s), **said.fields(done))
 
 
 async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape) -> AsyncIterator[bytes]:
-    sources: Sources | None = None
-    notices: list[Notice] = []
+    said = _Said()
     event = first
     try:
         for opening in shape.opening():
@@ -161,10 +181,8 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape) ->
         while event is not None:
             if isinstance(event, Token) and event.text:
                 yield shape.piece(event.text)
-            elif isinstance(event, Sources):
-                sources = event
-            elif isinstance(event, Notice):
-                notices.append(event)
+            elif said.take(event):
+                pass
             elif isinstance(event, Done) and event.stats.stop_reason == "cancelled":
                 yield shape.failure(_cut(event).body())
                 return  # no [DONE]: the answer did not end
@@ -174,9 +192,9 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape) ->
                 # `chunk.choices[0]` loop of clients that did not ask for usage (OpenAI sends `choices: []` only
                 # then). With the answer as saved: the [n] Hearth attributed after the model's text streamed
                 # (the model cited nothing) are in it, so a client can show what the citations number.
-                saved = event.text if sources is not None or notices else None
+                saved = event.text if said.sources is not None or said.notices else None
                 for ending in shape.ending(event, fmt.finish_reason(s.stop_reason), fmt.usage(s), saved,
-                                          **_extras(event, sources, notices)):
+                                          **said.fields(event)):
                     yield ending
             elif isinstance(event, Failed):
                 yield shape.failure(from_core(event.error_type, event.message).body())

@@ -232,6 +232,13 @@ def test_the_server_log_says_what_memory_learned_from_a_served_chat(hearth_home:
             line = proc.stderr.readline()
         assert line.strip() == "(remembered: User's dog is called Biscuit)", line
         assert proc.poll() is None
+        # an answer says which memories it was given, as `hearth ask --json` and the window do (it did not)
+        asked = {"model": "hearth", "max_tokens": 8, "temperature": 0, "extra_body": {"use_memory": True},
+                 "messages": [{"role": "user", "content": "What is my dog called?"}]}
+        answer = client.chat.completions.create(**asked)
+        assert [m["memory"] for m in answer.model_extra["memories"]] == ["User's dog is called Biscuit"]
+        last = list(client.chat.completions.create(**asked, stream=True))[-1]
+        assert [m["memory"] for m in last.model_extra["memories"]] == ["User's dog is called Biscuit"]
     finally:
         _stop(proc)
 
