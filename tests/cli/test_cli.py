@@ -275,13 +275,15 @@ def test_a_chat_line_that_is_not_utf8_is_refused_and_the_chat_goes_on(hearth_hom
 def test_history_commands_say_what_they_did(hearth_home: Path) -> None:
     """Rename and delete printed nothing, nor did a list or a search that found no chat."""
     assert "No chats yet." in hearth("history", "list", home=hearth_home).stderr
-    cid = json.loads(hearth("ask", "--json", "--no-memory", "--max-tokens", "4", "Name a colour.",
+    cid = json.loads(hearth("ask", "--json", "--no-memory", "--max-tokens", "4", "Name a colour. My pin is zq7742xk.",
                             home=hearth_home).stdout)["conversation_id"]
     assert "No chats match 'zebra'." in hearth("history", "search", "zebra", home=hearth_home).stderr
     renamed = hearth("history", "rename", cid, "  Colours  ", home=hearth_home)
     assert renamed.returncode == 0 and f"Renamed chat {cid} to 'Colours'." in renamed.stderr
     deleted = hearth("history", "delete", cid, home=hearth_home)
     assert deleted.returncode == 0 and f"Deleted chat {cid}." in deleted.stderr
+    # nothing of it is left on disk: the search index kept its words until its segments were merged
+    assert [p for p in hearth_home.rglob("*") if p.is_file() and b"zq7742xk" in p.read_bytes()] == []
 
 
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
