@@ -234,7 +234,7 @@ class ModelController(QObject):
         self.failure = "the load was cancelled" if cancelled else message
         if engine.loaded:
             kept = "the load was cancelled" if cancelled else "the other model was not loaded"
-            self.status.set_model(f"{engine.info.name} (kept: {kept})", self.failure)
+            self.status.set_model(f"{engine.info.precise_name} (kept: {kept})", self.failure)
         else:
             self.status.set_model("No model loaded", message)
         # Sending stays possible: the core retries the load and reports a failure as a readable answer.

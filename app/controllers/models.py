@@ -130,7 +130,7 @@ class ModelsController(QObject):
             elif real_path(engine.info.path) == real_path(self._wanted):
                 said = f"Now using {engine.info.precise_name}."
             else:  # the old model stayed (it read "Now using <the old one>", as if the switch had happened)
-                said = f"Still using {engine.info.name}: {self.model.failure.rstrip('.')}."
+                said = f"Still using {engine.info.precise_name}: {self.model.failure.rstrip('.')}."
             self._view().load.finished(said)
             # the current mark moves now, not when the library has been read again (seconds behind other io jobs,
             # during which the old model was still marked current, with Use on the new one)

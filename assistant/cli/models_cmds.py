@@ -156,7 +156,7 @@ def cmd_use(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json({"model": info.to_dict(), "device": assistant.engine.device})
     else:
-        print(f"Now using {info.name} ({info.quantization}) on {assistant.engine.device}.")
+        print(f"Now using {info.precise_name} on {assistant.engine.device}.")
     return 0
 
 

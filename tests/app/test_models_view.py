@@ -197,7 +197,7 @@ def test_use_switches_with_load_percentage_and_a_load_can_be_cancelled(window: M
     assert window.assistant.engine.info.name == "Gemma 3 270M" and window.ctl.model.error is None
     assert "kept: the load was cancelled" in window.status.model.text()
     # the view said "Now using Gemma 3 270M.", as if the switch had happened
-    assert dialog.load.label.text() == "Still using Gemma 3 270M: the load was cancelled."
+    assert dialog.load.label.text() == "Still using Gemma 3 270M Q4_K_M: the load was cancelled."
 
     # Use on one model and, during its load, on another: they load in turn and the last one is said (the first
     # one's end said "Still using SmolLM2 …: the new model could not load", and the second then said nothing)
@@ -333,8 +333,8 @@ def test_the_list_follows_a_terminal_and_use_of_a_model_removed_there_is_refused
                       "remove` in a terminal?). Add it again to use it."]
     qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" not in _rows(dialog), timeout=20_000)
     # said as a refusal, not as a load that failed ("the new model could not load": none was tried)
-    assert dialog.load.label.text() == f"Still using SmolLM2 135M Instruct: {errors[0].rstrip('.')}."
-    assert window.status.model.text() == "SmolLM2 135M Instruct (kept: the other model was not loaded)"
+    assert dialog.load.label.text() == f"Still using SmolLM2 135M Instruct Q4_1: {errors[0].rstrip('.')}."
+    assert window.status.model.text() == "SmolLM2 135M Instruct Q4_1 (kept: the other model was not loaded)"
     assert window.assistant.engine.info.quantization == "Q4_1"
     assert not window.assistant.models.library.lists(smollm2_q8_path)
     # Settings → Model too: its list follows the terminal when the dialog is come back to, and a model chosen

@@ -332,7 +332,7 @@ def test_two_precisions_of_one_model_are_named_with_it(hearth_home: Path, smollm
     listed = hearth("models", "list", home=hearth_home).stdout
     assert "• SmolLM2 135M Instruct Q8_0  " in listed and "▶ SmolLM2 135M Instruct Q4_1  " in listed, listed
     used = hearth("models", "use", "SmolLM2 135M Instruct Q8_0", home=hearth_home)
-    assert used.returncode == 0 and "Now using SmolLM2 135M Instruct (Q8_0)" in used.stdout, used.stderr
+    assert used.returncode == 0 and "Now using SmolLM2 135M Instruct Q8_0" in used.stdout, used.stderr
     out = hearth("models", "use", "smollm2 135m instruct", home=hearth_home)  # the name both have
     assert out.returncode == 2 and ("matches several models: SmolLM2 135M Instruct Q8_0 "
                                     "(SmolLM2-135M-Instruct-Q8_0.gguf); SmolLM2 135M Instruct Q4_1") in out.stderr
