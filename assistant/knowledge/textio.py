@@ -5,10 +5,11 @@ UTF-16 with a BOM or without one...). UTF-8 is tried first because it is both th
 UTF-8 with a few stray legacy bytes (a Latin-1 line pasted in) keeps its UTF-8 and reads the strays as
 Windows-1252. The legacy single-byte code pages are then read by Hearth itself: each reading is scored by
 whether its words look like words of one language (its accented letters belong to one language's alphabet, no
-symbol glued inside a word, no capital after a small letter, one script per word), since charset-normalizer
-cannot tell them apart on short text (it read "Price: €100" as Mac Icelandic, "Ärger" as "ƒrger" and short
-KOI8-R Russian as Shift-JIS). What no single-byte page reads well (Chinese, Japanese, Korean) goes to
-charset-normalizer, which also tells text from binary noise.
+symbol glued inside a word, no capital after a small letter, one script per word), or of two languages when no
+page reads as one, since charset-normalizer cannot tell them apart on short text (it read "Price: €100" as Mac
+Icelandic, "Ärger" as "ƒrger", short KOI8-R Russian as Shift-JIS, and "très … Straße" as Windows-1250 "trčs").
+What no single-byte page reads well (Chinese, Japanese, Korean) goes to charset-normalizer, which also tells
+text from binary noise.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
+from itertools import combinations
 
 from charset_normalizer import from_bytes
 
@@ -46,13 +49,15 @@ def _text_of(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     sample = data[:_SCORED]  # read whole only in the page chosen: scoring 12 readings of 20 MB took minutes
-    plausibility, codec = max(((_plausibility(text), codec) for codec, text in _readings(sample)),
-                              key=lambda scored: scored[0], default=(0.0, ""))  # the first of equals wins
-    if plausibility >= PLAUSIBLE:
-        try:
-            return _decode(data, codec)
-        except UnicodeDecodeError:  # a byte past the sample that this page does not define
-            pass
+    readings = list(_readings(sample))
+    for languages in (1, 2):  # one language's letters first: Polish read as Windows-1252 is French and Spanish
+        plausibility, codec = max(((_plausibility(text, languages), codec) for codec, text in readings),
+                                  key=lambda scored: scored[0], default=(0.0, ""))  # the first of equals wins
+        if plausibility >= PLAUSIBLE:
+            try:
+                return _decode(data, codec)
+            except UnicodeDecodeError:  # a byte past the sample that this page does not define
+                break
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableFileError("binary file or unknown text encoding")
@@ -107,10 +112,12 @@ def _decode(data: bytes, codec: str) -> str:
         "cp1252", "replace"), data.decode("utf-8", "surrogateescape"))
 
 
-def _plausibility(text: str) -> float:
-    """How much ``text`` reads as words of one language (1.0: every letter beyond ASCII is in one alphabet and
-    nothing is odd), counted over letters beyond ASCII and odd characters; words in ASCII count for nothing."""
-    letters: list[str] = []
+def _plausibility(text: str, languages: int = 1) -> float:
+    """How much ``text`` reads as words of one language, or of ``languages`` languages (1.0: every letter beyond
+    ASCII is in their alphabets and nothing is odd), counted over letters beyond ASCII and odd characters; words
+    in ASCII count for nothing. Two languages are allowed only when no page reads as one: "très" and "Straße" in
+    one Latin-1 line are in no single alphabet, and charset-normalizer then read it as "trčs" (Windows-1250)."""
+    letters: Counter[str] = Counter()
     odd = counted = 0
     for word in text.split():
         if word.isascii():
@@ -121,7 +128,7 @@ def _plausibility(text: str) -> float:
                 continue
             if ch.isalpha():
                 counted += 1
-                letters.append(ch.lower()[0])
+                letters[ch.lower()[0]] += 1
                 scripts.add(unicodedata.name(ch, "?").split(" ")[0])
                 before = word[i - 1] if i else ""
                 odd += ch.isupper() and before.isalpha() and before.islower()  # "рТЙЧЕФ": KOI8-R as Windows-1251
@@ -132,8 +139,9 @@ def _plausibility(text: str) -> float:
         odd += len(scripts) > 1  # "Bugьn": Turkish read as Windows-1251
     if not counted:
         return 1.0
-    in_one_alphabet = max(sum(ch in alphabet for ch in letters) for alphabet in _ALPHABETS)
-    return max(in_one_alphabet - odd, 0) / counted
+    in_alphabets = max(sum(letters[ch] for ch in set().union(*alphabets))
+                       for alphabets in combinations(_ALPHABETS, languages))
+    return max(in_alphabets - odd, 0) / counted
 
 
 def _bomless_utf16(data: bytes) -> str | None:

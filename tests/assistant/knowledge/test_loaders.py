@@ -183,6 +183,10 @@ def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
     ("Καλημέρα, τι κάνεις σήμερα;", "cp1253"),
     ("我住在北京，今天天气很好。", "gbk"),
     ("日本語のテキストです。東京は晴れ。", "shift_jis"),
+    # two languages' accents in one Windows-1252 text: in no single alphabet, read as Windows-1250 or worse
+    ("Le café est très bon, rue de la Straße 5, près de la gare.", "cp1252"),  # "trčs"
+    ("Très bien, señor. À demain, mañana.", "cp1252"),  # "seńor", "Ŕ demain"
+    ("2024-01-04;Crêpes – Nutella;5,50 €\n2024-01-05;“Smörgåsbord” dinner;42,00 €", "cp1252"),  # "5,50 Ç"
 ])
 def test_legacy_code_pages_are_told_apart_even_in_one_line(text: str, codec: str) -> None:
     assert decode_text(text.encode(codec)) == text
