@@ -8,13 +8,16 @@ whether its words look like words of one language (its accented letters belong t
 symbol glued inside a word, no capital after a small letter, one script per word), or of two languages when no
 page reads as one, since charset-normalizer cannot tell them apart on short text (it read "Price: €100" as Mac
 Icelandic, "Ärger" as "ƒrger", short KOI8-R Russian as Shift-JIS, and "très … Straße" as Windows-1250 "trčs").
-What no single-byte page reads well (Chinese, Japanese, Korean) goes to charset-normalizer, which also tells
-text from binary noise.
+What no single-byte page reads well is tried in the CJK encodings (GBK, Big5, Shift-JIS, EUC-JP, EUC-KR), each
+judged by whether it reads into its language's commonest characters, since charset-normalizer read short
+GBK, Big5 and EUC-JP notes as Korean noise. What is left goes to charset-normalizer, which also tells text from
+binary noise.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -48,20 +51,33 @@ def _text_of(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    sample = data[:_SCORED]  # read whole only in the page chosen: scoring 12 readings of 20 MB took minutes
-    readings = list(_readings(sample))
-    for languages in (1, 2):  # one language's letters first: Polish read as Windows-1252 is French and Spanish
-        plausibility, codec = max(((_plausibility(text, languages), codec) for codec, text in readings),
-                                  key=lambda scored: scored[0], default=(0.0, ""))  # the first of equals wins
-        if plausibility >= PLAUSIBLE:
-            try:
-                return _decode(data, codec)
-            except UnicodeDecodeError:  # a byte past the sample that this page does not define
-                break
+    for codec in _likely_codecs(data[:_SCORED]):  # judged on a sample: 12 readings of 20 MB took minutes
+        try:
+            return _decode(data, codec)
+        except UnicodeDecodeError:  # a byte past the sample that this encoding does not define
+            continue
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableFileError("binary file or unknown text encoding")
     return str(best)
+
+
+def _likely_codecs(sample: bytes) -> Iterator[str]:
+    """The encodings ``sample`` reads plausibly in, likeliest first, each judged only when the one before
+    failed: a single-byte page read as one language, a CJK encoding, a single-byte page read as two languages
+    (CJK before it: a CJK reading all of common characters is near proof, a Latin one of two alphabets is not)."""
+    readings = list(_readings(sample))
+    yield from _plausible(readings, 1)
+    yield from _cjk(sample)
+    yield from _plausible(readings, 2)
+
+
+def _plausible(readings: list[tuple[str, str]], languages: int) -> Iterator[str]:
+    """The single-byte page whose reading is likeliest words of ``languages`` languages, if plausible."""
+    plausibility, codec = max(((_plausibility(text, languages), codec) for codec, text in readings),
+                              key=lambda scored: scored[0], default=(0.0, ""))  # the first of equals wins
+    if plausibility >= PLAUSIBLE:
+        yield codec
 
 
 #: How much of a file its encoding is judged on.
@@ -102,6 +118,48 @@ def _readings(sample: bytes) -> Iterator[tuple[str, str]]:
             yield codec, sample.decode(codec)
         except UnicodeDecodeError:  # a byte this page does not define
             continue
+
+
+def _cjk(sample: bytes) -> Iterator[str]:
+    """The CJK encoding that reads ``sample`` strictly into the most common characters of its language, if
+    they are nearly all such: charset-normalizer read a one-line GBK note "明天开会，地点在三楼。" as Korean
+    "츠莖역삔，뒈듐瞳힛짜。", and short Big5 and EUC-JP notes as Hangul noise too. A wrong encoding's reading is
+    of rare characters (or fails): GBK read as EUC-KR mixes in hanja, Big5 read as GBK is level-2 hanzi."""
+    best, plausibility = "", 0.0
+    for codec, language in _CJK:
+        try:  # not final: the sample may end inside a character
+            text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        counts = Counter(ch for ch in text if not ch.isascii())
+        if counts and (codec not in _NEEDS_KANA or not _KANA.isdisjoint(counts)):  # Japanese without kana: no
+            common = sum(n for ch, n in counts.items() if ch in _common(language) or ch in _CJK_PUNCTUATION)
+            if common / counts.total() > plausibility:  # the first of equals wins
+                best, plausibility = codec, common / counts.total()
+    if plausibility >= PLAUSIBLE:
+        yield best
+
+
+#: The CJK encodings tried, each with the language whose common characters its readings are judged by; the
+#: language with the fewest common characters first (a tie goes to it: its bytes are the less likely by chance).
+_CJK = (("euc_kr", "ko"), ("shift_jis", "ja"), ("euc_jp", "ja"), ("gb18030", "zh-hans"), ("big5", "zh-hant"))
+_NEEDS_KANA = ("shift_jis", "euc_jp")
+_KANA = frozenset(map(chr, range(0x3041, 0x3100)))
+_CJK_PUNCTUATION = frozenset(map(chr, [*range(0x3000, 0x3040), *range(0xFF01, 0xFF61)])) | set("·…‘’“”—")
+
+
+@functools.cache
+def _common(language: str) -> frozenset[str]:
+    """The characters each national standard puts in its first, commonest level: Hangul of KS X 1001 (2,350),
+    kana and level-1 kanji of JIS X 0208 (2,965), level-1 hanzi of GB 2312 (3,755), Big5's common hanzi
+    (5,401), each read from its byte range."""
+    codec, leads, trails = {"ko": ("euc_kr", range(0xB0, 0xC9), range(0xA1, 0xFF)),
+                            "ja": ("euc_jp", [*range(0xA4, 0xA6), *range(0xB0, 0xD0)], range(0xA1, 0xFF)),
+                            "zh-hans": ("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF)),
+                            "zh-hant": ("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)]),
+                            }[language]
+    pairs = bytes(byte for lead in leads for trail in trails for byte in (lead, trail))
+    return frozenset(pairs.decode(codec, "replace")) - {"\ufffd"}
 
 
 def _decode(data: bytes, codec: str) -> str:

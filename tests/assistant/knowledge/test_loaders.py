@@ -187,6 +187,12 @@ def test_non_utf8_text_is_decoded(mixed_folder: Path) -> None:
     ("Le café est très bon, rue de la Straße 5, près de la gare.", "cp1252"),  # "trčs"
     ("Très bien, señor. À demain, mañana.", "cp1252"),  # "seńor", "Ŕ demain"
     ("2024-01-04;Crêpes – Nutella;5,50 €\n2024-01-05;“Smörgåsbord” dinner;42,00 €", "cp1252"),  # "5,50 Ç"
+    # short CJK notes in legacy encodings
+    ("明天开会，地点在三楼。", "gbk"),  # "츠莖역삔，뒈듐瞳힛짜。"
+    ("明天开会。", "gbk"),
+    ("明天開會，請準時到達會議室。", "big5"),  # "ꧺꓑ뙽라ꅁ…"
+    ("明日の会議は十時からです。", "euc_jp"),  # "缺폽ㅞ뀜돨…"
+    ("내일 회의가 있습니다.", "euc_kr"),  # reads as GB 2312 hanzi as well
 ])
 def test_legacy_code_pages_are_told_apart_even_in_one_line(text: str, codec: str) -> None:
     assert decode_text(text.encode(codec)) == text
