@@ -10,12 +10,17 @@ separator to ``unicode61`` and invisible in a snippet (:func:`unsegment` takes i
 each pair of neighbouring characters as a phrase (:func:`query_terms`): character bigrams, the usual unit of
 CJK retrieval, which needs no dictionary. Korean words are space-separated but carry their particles (서울에),
 which the bigrams match as well. Other scripts are untouched.
+
+Symbols get the same separator around them: ``unicode61`` knows Unicode only as of its tables, and takes a
+newer emoji for a letter, so "stadium🤔", "flowers🥰" and "🦄unicorn" were words of their own that a search for
+"stadium" never found (an emoji of its tables, 🌈, did separate).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from itertools import pairwise
 
 from assistant.stemming import stemmed
@@ -31,7 +36,7 @@ FUNCTION = "hearth_segment"
 #: (:mod:`assistant.stemming`) as well as CJK segmented. The history's index is not folded: its snippets show the
 #: indexed text, and "Straße" must not show as "Strasse". (A new name whenever what it does changes: an index
 #: whose triggers call another is made again, see ``Store._renew_keyword_index``.)
-FOLDED_FUNCTION = "hearth_stems"
+FOLDED_FUNCTION = "hearth_tokens"  # was "hearth_words", then "hearth_stems" (before symbols were set apart)
 #: Letters ``unicode61 remove_diacritics`` keeps apart from what people type for them: "Strasse" found no
 #: "Straße", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no "платёж". Folded in the knowledge index and in
 #: the queries it answers alike.
@@ -40,11 +45,32 @@ FOLD = str.maketrans({"ß": "ss", "ẞ": "SS", "œ": "oe", "Œ": "OE", "æ": "ae
                       "ё": "е", "Ё": "Е"})
 
 
+#: Characters that may be symbols: neither ASCII, a word character, a space nor the separator.
+_MAYBE_SYMBOL = re.compile(f"[^\\w\\s\x00-\x7f{SEPARATOR}]")
+#: What joins or alters an emoji without being a symbol itself: ZERO WIDTH JOINER, variation selectors, the
+#: combining keycap.
+_EMOJI_PARTS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
+
+
 def segment(text: str | None) -> str | None:
-    """``text`` with a zero-width space around each CJK character (NULL stays NULL)."""
-    if text is None or not CJK.search(text):
+    """``text`` with a zero-width space around each CJK character and each symbol (NULL stays NULL)."""
+    if text is None:
         return text
-    return CJK.sub(lambda m: f"{SEPARATOR}{m.group()}{SEPARATOR}", text)
+    if CJK.search(text):
+        text = CJK.sub(_apart, text)
+    return _MAYBE_SYMBOL.sub(_apart_if_symbol, text) if _MAYBE_SYMBOL.search(text) else text
+
+
+def _apart(match: re.Match[str]) -> str:
+    return f"{SEPARATOR}{match.group()}{SEPARATOR}"
+
+
+def _apart_if_symbol(match: re.Match[str]) -> str:
+    """A symbol (emoji, skin tone, ©, °) or a part of an emoji set apart, anything else as it is."""
+    ch = match.group()
+    if unicodedata.category(ch) in ("So", "Sk") or ch in _EMOJI_PARTS or "\U000e0020" <= ch <= "\U000e007f":
+        return _apart(match)
+    return ch
 
 
 def folded(text: str | None) -> str | None:

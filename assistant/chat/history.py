@@ -149,6 +149,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: the full-text indexes hold CJK text segmented (``assistant.fulltext``): 北京 in 我住在北京 was not found.
     _segmented_fts("messages", "seq", "content") + _segmented_fts("conversations", "pk", "title"),
+    # 3: symbols are set apart as well (``assistant.fulltext``): "stadium🤔" was one word, not found as "stadium".
+    # The indexes are made again with the new segmenting: a row's 'delete' must give the words it was indexed with.
+    "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');\n"
+    "INSERT INTO conversations_fts(conversations_fts) VALUES ('rebuild');",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -256,7 +260,7 @@ def fts_query(text: str) -> str | None:
     terms = [t for t in text.split() if re.search(r"\w", t)]
     if not terms:
         return None
-    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    quoted = ['"' + fulltext.segment(t).replace('"', '""') + '"' for t in terms]  # "stadium🤔": two words
     quoted[-1] += "*"
     for i, term in enumerate(terms):  # CJK text is indexed a character at a word: each pair of neighbours
         if fulltext.CJK.search(term):  # is a phrase (a prefix means nothing for one character)

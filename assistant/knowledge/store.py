@@ -105,18 +105,18 @@ CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
 CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
 CREATE VIEW IF NOT EXISTS chunks_words AS
-    SELECT rowid, hearth_stems(text) AS text, hearth_stems(heading) AS heading, hearth_name(path) AS name FROM chunks;
+    SELECT rowid, hearth_tokens(text) AS text, hearth_tokens(heading) AS heading, hearth_name(path) AS name FROM chunks;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     text, heading, name, content='chunks_words', content_rowid='rowid',
     tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, heading, name)
-    VALUES (new.rowid, hearth_stems(new.text), hearth_stems(new.heading), hearth_name(new.path));
+    VALUES (new.rowid, hearth_tokens(new.text), hearth_tokens(new.heading), hearth_name(new.path));
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text, heading, name)
-    VALUES ('delete', old.rowid, hearth_stems(old.text), hearth_stems(old.heading), hearth_name(old.path));
+    VALUES ('delete', old.rowid, hearth_tokens(old.text), hearth_tokens(old.heading), hearth_name(old.path));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 -- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
@@ -126,9 +126,9 @@ CREATE TABLE IF NOT EXISTS kept_vectors (
     PRIMARY KEY (collection, chunk_hash)
 );
 """
-#: The keyword index of manifests made before CJK text was segmented, letters folded or words stemmed
-#: (``assistant.fulltext``): it indexed the chunk rows otherwise, so it is made again, from the rows, at the first
-#: open.
+#: The keyword index of manifests made before CJK text was segmented, letters folded, words stemmed or symbols
+#: set apart (``assistant.fulltext``): it indexed the chunk rows otherwise, so it is made again, from the rows, at
+#: the first open.
 _OLDER_KEYWORD_INDEX = """
 DROP TRIGGER IF EXISTS chunks_ai;
 DROP TRIGGER IF EXISTS chunks_ad;
@@ -458,8 +458,8 @@ class Store:
 
     @staticmethod
     def _renew_keyword_index(db: sqlite3.Connection) -> None:
-        """Make a keyword index that predates CJK segmentation, folding, file names or stems again (once; seconds
-        for a large index)."""
+        """Make a keyword index that predates CJK segmentation, folding, file names, stems or symbols set apart
+        again (once; seconds for a large index)."""
         row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_ai'").fetchone()
         if fulltext.FOLDED_FUNCTION in (row[0] if row else ""):
             return
@@ -471,7 +471,7 @@ class Store:
             if db.in_transaction:  # a full disk: the old index stays, and the next open tries again
                 db.execute("ROLLBACK")
             raise
-        log.info("knowledge: the keyword index was made again (CJK text segmented, letters folded, stems)")
+        log.info("knowledge: the keyword index was made again (CJK text segmented, letters folded, stems, symbols)")
 
     @staticmethod
     def _add_columns(db: sqlite3.Connection) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant import fulltext
 from assistant.chat import history as history_module
 from assistant.chat.history import SCHEMA_VERSION, History, fts_query
 from assistant.chat.salvage import is_damage
@@ -724,6 +725,31 @@ def test_search_finds_cjk_words_inside_sentences_also_in_an_older_file(db_path: 
         new = history.add_message("c1", "assistant", "東京の神保町で古本を買いました。")
         assert [h.message_id for h in history.search("神保町")] == [new.id]
         assert [h.message_id for h in history.search("carbonara 神保")] == []  # terms are still ANDed
+        assert_fts_in_sync(history)
+
+
+def test_search_finds_words_glued_to_an_emoji_also_in_an_older_file(db_path: Path) -> None:
+    """FTS5's tokenizer takes an emoji newer than its Unicode tables for a letter: "stadium🤔" was one word, not
+    found as "stadium". A history written before is re-indexed by its migration, and its rows still delete."""
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:  # a history as the version before wrote it: CJK segmented, no more
+        raw.create_function("hearth_segment", 1, lambda text: text and fulltext.CJK.sub(
+            lambda m: f"{fulltext.SEPARATOR}{m.group()}{fulltext.SEPARATOR}", text))
+        raw.executescript(";\n".join(history_module.MIGRATIONS[:2]) + ";\nPRAGMA user_version = 2;")
+        raw.execute("INSERT INTO conversations (id, title, created_at, updated_at) "
+                    "VALUES ('c1', '🦄unicorn party', 0, 0)")
+        raw.execute("INSERT INTO messages (id, conversation_id, role, content, created_at) "
+                    "VALUES ('m1', 'c1', 'user', 'see you at the stadium🤔 maybe, thanks for the flowers🥰', 0)")
+    with History(db_path) as history:
+        hits = history.search("stadium")
+        assert [h.message_id for h in hits] == ["m1"]
+        assert hits[0].snippet == "see you at the **stadium**🤔 maybe, thanks for the flowers🥰"
+        assert [h.message_id for h in history.search("flowers🥰")] == ["m1"]  # as typed, with its emoji
+        assert [h.message_id for h in history.search("unicorn")] == [None]  # the title
+        new = history.add_message("c1", "assistant", "👍🏽great, family👨‍👩‍👧outing it is")
+        assert [h.message_id for h in history.search("great outing")] == [new.id]
+        history.delete_messages_from("m1")
+        assert history.search("stadium") == []
         assert_fts_in_sync(history)
 
 

@@ -24,6 +24,7 @@ from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
 from assistant.knowledge.store import NAME_FUNCTION, SCHEMA, name_words
 from assistant.paths import get_paths
+from assistant.stemming import stemmed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -599,6 +600,14 @@ INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');
 """
 
 
+#: The keyword index as the version before made it: stems, but symbols not set apart ("stadium🤔" one word).
+STEMMED_KEYWORD_INDEX = f"""
+DROP TRIGGER chunks_ai; DROP TRIGGER chunks_ad; DROP TABLE chunks_fts; DROP VIEW IF EXISTS chunks_words;
+{SCHEMA.replace(fulltext.FOLDED_FUNCTION, "hearth_stems")}
+INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild');
+"""
+
+
 def _notes_under_an_older_keyword_index(tmp_path: Path, notes: dict[str, str], older: str = OLD_KEYWORD_INDEX
                                         ) -> tuple[Path, Callable[..., str]]:
     """``notes`` (file name: text) indexed as collection "notes", its keyword index then made as Hearth made it
@@ -613,6 +622,7 @@ def _notes_under_an_older_keyword_index(tmp_path: Path, notes: dict[str, str], o
     assert cli.main(["index", str(root), "-c", "notes"]) == 0
     with sqlite3.connect(get_paths().index_manifest) as raw:
         raw.create_function("hearth_words", 1, lambda text: text and fulltext.segment(text.translate(fulltext.FOLD)))
+        raw.create_function("hearth_stems", 1, lambda text: text and stemmed(text.translate(fulltext.FOLD)))
         raw.create_function(NAME_FUNCTION, 1, name_words)
         raw.executescript(older)
 
@@ -660,6 +670,19 @@ def test_keyword_search_finds_letters_as_people_type_them(tmp_path: Path) -> Non
                         ("queen toes", "en.md")):
         assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
     assert first("Strasse Juergens").startswith(f"[1] {root / 'berlin.md'}")  # hybrid
+
+
+def test_keyword_search_finds_words_glued_to_an_emoji(tmp_path: Path) -> None:
+    """FTS5's tokenizer takes an emoji newer than its Unicode tables for a letter: "stadium🤔", "flowers🥰" and
+    "🦄unicorn" were words of their own, and keyword search for "stadium" said "No matches.". An index made
+    before is made again at its first open."""
+    root, first = _notes_under_an_older_keyword_index(tmp_path, {
+        "chat.txt": "Dana: see you at the stadium🤔 maybe\nEli: thanks for the flowers🥰\n",
+        "costume.txt": "Gus: 🦄unicorn🌈 costume, 👍🏽great idea, family👨‍👩‍👧outing\n",
+        "en.md": "# Notes\n\nThe quarterly reports are due on Friday.\n"}, older=STEMMED_KEYWORD_INDEX)
+    for query, file in (("stadium", "chat.txt"), ("flowers", "chat.txt"), ("unicorn", "costume.txt"),
+                        ("great", "costume.txt"), ("family outing", "costume.txt"), ("stadium🤔", "chat.txt")):
+        assert first(query, "--mode", "keyword").startswith(f"[1] {root / file}"), query
 
 
 def test_keyword_search_finds_a_russian_greek_or_arabic_word_in_its_other_forms(tmp_path: Path) -> None:
