@@ -122,7 +122,7 @@ def chip_label(passage: Passage, with_folder: bool = False, with_section: bool =
         where += f" · line {passage.line_start}"
     elif with_section and (part := section(passage.heading, 20)):
         where += f" · {isolated(part)}"
-    return ltr(f"{passage.n}  {isolated(name)}{where}")
+    return ltr(f"{passage.n}  {isolated(name, left_to_right=True)}{where}")
 
 
 #: The words of a message that its action buttons' names give, to tell one message's buttons from another's

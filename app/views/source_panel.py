@@ -87,7 +87,7 @@ class SourcePanel(QFrame):
         else:
             # the title may break inside a long file name, after its "_", "-" and "." (it is not copied from)
             breakable = _BREAKS.sub("\\1\u200b", passage.location)
-            self.title.setText(ltr(f"[{passage.n}] {isolated(breakable)}"))
+            self.title.setText(ltr(f"[{passage.n}] {isolated(breakable, left_to_right=True)}"))  # as the path below
             self.where.setText(ltr(passage.path))
             self.where.setToolTip(passage.path)
             body = html.escape(passage.text.strip()).replace("\n", "<br>")

@@ -142,11 +142,16 @@ def tool_button(icon_name: str, tip: str, parent: QWidget | None = None, *, chec
     return button
 
 
-def isolated(text: str) -> str:
+def isolated(text: str, left_to_right: bool = False) -> str:
     """``text`` kept in its own direction inside a left-to-right line: a Hebrew or Arabic file name in
     "[1] name § 2" made the whole title right-to-left, so the number and section swapped places around it.
-    Text with no right-to-left letters comes back unchanged."""
-    return f"\u2068{text}\u2069" if _has_rtl(text) else text  # FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE
+    ``left_to_right``: a file name, read left to right as the path beside it and a file manager show it; in the
+    direction of its first letter an Arabic "ملاحظات.txt" read "txt.ملاحظات" on its chip. Text with no
+    right-to-left letters comes back unchanged."""
+    if not _has_rtl(text):
+        return text
+    start = "\u2066" if left_to_right else "\u2068"  # LEFT-TO-RIGHT ISOLATE or FIRST STRONG ISOLATE
+    return f"{start}{text}\u2069"  # … POP DIRECTIONAL ISOLATE
 
 
 def ltr(text: str) -> str:

@@ -310,6 +310,28 @@ def test_a_right_to_left_file_name_keeps_the_source_number_first(qtbot: QtBot, t
     assert x_of_first_character(f"[1] {passage.location}") > 0  # what was shown before
 
 
+def test_an_arabic_file_name_reads_on_its_chip_as_the_file_manager_shows_it(qtbot: QtBot) -> None:
+    """An Arabic "ملاحظات.txt" was drawn on its chip in the direction of its first letter, "txt.ملاحظات": its
+    extension at the left, where the number is, unlike the path under the source panel's title."""
+    from PySide6.QtGui import QTextLayout
+    from PySide6.QtWidgets import QPushButton
+
+    from app.views.message import MessageWidget
+
+    widget = MessageWidget("assistant", THEME)
+    qtbot.addWidget(widget)
+    widget.set_sources([Passage.of({"n": 1, "path": "/n/ملاحظات.txt", "text": "t", "cited": True})], [])
+    chip = widget.chips_row.findChildren(QPushButton)[0]
+    layout = QTextLayout(chip.text(), chip.font())
+    layout.beginLayout()
+    line = layout.createLine()
+    line.setLineWidth(2000)
+    layout.endLayout()
+    x = [line.cursorToX(i)[0] for i in range(len(chip.text()) + 1)]
+    number, letters, extension = chip.text().index("1"), chip.text().index("م"), chip.text().index("txt")
+    assert x[number] < min(x[letters:extension - 1]) < max(x[letters:extension - 1]) <= x[extension], chip.text()
+
+
 def test_a_sampling_preset_sets_all_its_values_and_an_edit_makes_it_custom(qtbot: QtBot) -> None:
     """Answers read the values, not the preset's name: Greedy left the repeat penalty at 1.1, and an edited
     temperature kept the label "Greedy"."""
