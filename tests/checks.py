@@ -4,12 +4,15 @@ sync)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> bool:
@@ -20,6 +23,21 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: floa
             return True
         time.sleep(interval)
     return False
+
+
+def run_read_only(folder: Path, *args: str, env: dict[str, str],
+                  timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``args`` run with ``folder`` mounted read-only (as a disk the system remounted read-only after errors, or
+    a read-only share), in a private mount namespace (``unshare -rm``) that nothing outside the command sees;
+    the test is skipped where that is not permitted. A chmod cannot stand in: root, who runs CI, writes through
+    it."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], capture_output=True,
+                                                     check=False).returncode != 0:
+        pytest.skip("`unshare -rm` is not permitted here")
+    mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return subprocess.run(["unshare", "-rm", "sh", "-c", mount, str(folder), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=Path(__file__).resolve().parents[1], env=env,
+                          stdin=subprocess.DEVNULL)
 
 
 def run_python(script: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -192,8 +192,7 @@ def _history(assistant: Assistant) -> list[Finding]:
         # read-only: said, not "✓ passes SQLite's integrity check"
         fix = ("Nothing more to do here: what Hearth could recover is in the new history, and the damaged file is "
                "kept where the line above says." if "damaged" in said else
-               "Free some disk space: until then new chats are not saved." if "is full" in said else
-               "Make the data folder writable: until then new chats are not saved.")
+               _free_or_writable(said, "until then new chats are not saved."))
         return [Finding("history", WARNING, said, fix)]
     if not db.exists():
         return [Finding("history", OK, "No chat history yet.")]
@@ -213,9 +212,20 @@ def _history(assistant: Assistant) -> list[Finding]:
     return [Finding("history", OK, "Chat history passes SQLite's integrity check.")]
 
 
+def _free_or_writable(said: str, meanwhile: str) -> str:
+    """The fix for a store that a full disk or a read-only folder keeps from being written (``said`` is the
+    finding's sentence, which names the cause), and what holds until then."""
+    return f"Free some disk space: {meanwhile}" if "is full" in said else f"Make the data folder writable: {meanwhile}"
+
+
 def _knowledge(assistant: Assistant) -> list[Finding]:
     from assistant.errors import HearthError
-    from assistant.knowledge.errors import IndexDamagedError, VectorStoreDamagedError, VectorStoreUnavailableError
+    from assistant.knowledge.errors import (
+        IndexDamagedError,
+        IndexUncheckableError,
+        VectorStoreDamagedError,
+        VectorStoreUnavailableError,
+    )
 
     rebuild = "`hearth doctor --repair` copies what can be read into a new index and builds its keyword index again."
     try:
@@ -223,11 +233,17 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
         assistant.knowledge.store.check_index_file()
     except IndexDamagedError as exc:
         return [Finding("knowledge", PROBLEM, str(exc).split(" `hearth doctor")[0], rebuild, "index")]
+    except IndexUncheckableError as exc:  # a read-only folder: nothing to repair, and nothing to move aside
+        return [Finding("knowledge", PROBLEM, str(exc), _free_or_writable(
+            str(exc), "the index is kept as it is, and searching it by keyword works meanwhile."))]
     except HearthError as exc:  # the index itself cannot be opened (read-only folder, damaged file)
         if salvage.problems_in(assistant.paths.index_manifest):  # damaged: what can still be named is indexed anew
             return [Finding("knowledge", PROBLEM, str(exc).split(" If the folder")[0],
                             "`hearth doctor --repair` moves it aside and indexes the collections it still names "
                             "again from their folders (every passage is embedded again).", "index-anew")]
+        if storage_problem(assistant.paths.index_manifest.parent):  # its fix was inside the sentence, no "→"
+            return [Finding("knowledge", PROBLEM, str(exc).split(" Free some")[0], _free_or_writable(
+                str(exc), "the index is kept as it is."))]
         return [Finding("knowledge", PROBLEM, str(exc))]
     findings = [] if infos else [Finding("knowledge", OK, "No knowledge collections yet.")]
     try:

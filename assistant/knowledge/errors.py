@@ -52,5 +52,10 @@ class IndexDamagedError(KnowledgeError):
     --repair` copies what can be read into a new file and builds the keyword index again."""
 
 
+class IndexUncheckableError(KnowledgeError):
+    """The knowledge index opens but cannot be checked now: its keyword index's check is a write, which a
+    read-only folder (or a full disk) refuses. Not damage: nothing is moved aside."""
+
+
 class IndexOpenError(KnowledgeError):
     """The knowledge index (its SQLite manifest) cannot be opened: a read-only folder or a damaged file."""

@@ -58,6 +58,7 @@ from assistant.knowledge.errors import (
     IndexBusyError,
     IndexDamagedError,
     IndexOpenError,
+    IndexUncheckableError,
     IndexWriteError,
     InvalidCollectionNameError,
     VectorStoreDamagedError,
@@ -700,10 +701,18 @@ class Store:
 
     def check_index_file(self) -> None:
         """Raise IndexDamagedError when SQLite finds the index file damaged or the keyword index out of step with
-        the passages (``hearth doctor``)."""
+        the passages (``hearth doctor``); IndexUncheckableError when the folder cannot take that check's write
+        (read-only, a full disk): it was "a bug in Hearth: OperationalError: attempt to write a readonly
+        database"."""
         with self._lock, self._read_errors():
             check(self._db)
-            self._db.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")
+            try:
+                self._db.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")
+            except sqlite3.Error as exc:
+                manifest = self._paths.index_manifest
+                if is_damage(exc) or not (why := storage_problem(manifest.parent)):
+                    raise
+                raise IndexUncheckableError(f"The knowledge index {manifest} cannot be checked now: {why}.") from None
 
     def rebuild_index_file(self) -> Path:
         """Copy every table of the index but the keyword index's into a new file, build the keyword index there

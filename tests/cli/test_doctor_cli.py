@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from checks import run_read_only
+
 from assistant.config import Settings, save_settings
 from assistant.memory.queue import TurnQueue
 from assistant.paths import get_paths
@@ -112,6 +115,47 @@ def test_a_full_disk_is_said_as_such_and_repair_moves_nothing(hearth_home: Path,
     main(["doctor"])
     out = capsys.readouterr().out
     assert "cannot be opened now: the disk holding it is full (1 MB free)" in out and "damaged" not in out, out
+
+
+def _read_only_home(home: Path, notes: Path) -> dict[str, str]:
+    """``home`` with a collection of ``notes``, a memory and a chat history: every store a read-only folder can
+    keep from being written. Returns the environment that runs `hearth` on it."""
+    notes.mkdir()
+    (notes / "otters.txt").write_text("Otters hold hands while they sleep on the water.\n")
+    env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    for args in (("index", str(notes), "-c", "k"), ("memory", "add", "My dog is called Biscuit.")):
+        made = subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert made.returncode == 0, made.stderr
+    from assistant.chat.history import History
+
+    History(get_paths().history_db).close()
+    return env
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["index-open-elsewhere", "index-closed"])
+def test_doctor_on_a_read_only_data_folder_lists_what_it_cannot_check(hearth_home: Path, tmp_path: Path,
+                                                                     held: bool) -> None:
+    """On a read-only data folder `hearth doctor` (and --repair) ended as "a bug in Hearth: OperationalError:
+    attempt to write a readonly database" (exit 70): the index opens there while its write-ahead log is on disk
+    (the window has it open), and the keyword index's check is a write. Closed, it cannot be opened at all, which
+    doctor said with the fix inside the sentence and no "→" line."""
+    env = _read_only_home(hearth_home, tmp_path / "notes")
+    holder = sqlite3.connect(get_paths().index_manifest) if held else None
+    try:
+        if holder is not None:
+            holder.execute("SELECT COUNT(*) FROM chunks").fetchone()  # its -wal and -shm files stay meanwhile
+        for args in (("doctor",), ("doctor", "--repair")):
+            checked = run_read_only(hearth_home, sys.executable, "-m", "app", *args, env=env)
+            assert checked.returncode == 1 and "bug" not in checked.stderr and "Traceback" not in checked.stderr, \
+                checked.stderr
+            said = "cannot be checked now: its folder" if held else "cannot be opened now: its folder"
+            assert "✗ knowledge: The knowledge index " in checked.stdout and said in checked.stdout, checked.stdout
+            assert "→ Make the data folder writable: the index is kept as it is" in checked.stdout, checked.stdout
+            assert "✓ settings" in checked.stdout and "! history" in checked.stdout, checked.stdout
+    finally:
+        if holder is not None:
+            holder.close()
 
 
 def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_home: Path) -> None:
