@@ -120,6 +120,12 @@ def storage_problem(folder: Path) -> str | None:
     return None
 
 
+def storage_fix(why: str) -> str:
+    """What to do about ``why`` (a :func:`storage_problem` sentence), as the start of a sentence: a read-only
+    folder was told to "free some disk space" first."""
+    return "Free some disk space" if "is full" in why else "Make the data folder writable"
+
+
 def disk_full(folder: Path) -> str | None:
     """"the disk holding it is full (3 MB free)" when ``folder``'s disk has almost no room left, else None."""
     try:

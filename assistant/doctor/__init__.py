@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat import salvage
 from assistant.events import Progress, counted
-from assistant.paths import storage_problem
+from assistant.paths import storage_fix, storage_problem
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -215,7 +215,7 @@ def _history(assistant: Assistant) -> list[Finding]:
 def _free_or_writable(said: str, meanwhile: str) -> str:
     """The fix for a store that a full disk or a read-only folder keeps from being written (``said`` is the
     finding's sentence, which names the cause), and what holds until then."""
-    return f"Free some disk space: {meanwhile}" if "is full" in said else f"Make the data folder writable: {meanwhile}"
+    return f"{storage_fix(said)}: {meanwhile}"
 
 
 def _knowledge(assistant: Assistant) -> list[Finding]:

@@ -68,7 +68,7 @@ from assistant.knowledge.records import Chunk
 from assistant.knowledge.scan import reaches
 from assistant.knowledge.words import STOP
 from assistant.lazy import PYDANTIC_IMPORTS
-from assistant.paths import Paths, storage_problem
+from assistant.paths import Paths, storage_fix, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 from assistant.stemming import stemmed
 
@@ -753,15 +753,21 @@ class Store:
 
     @contextmanager
     def writing(self, collection: str) -> Iterator[None]:
-        """Exclusive right to change ``collection``, across processes (released by the OS if killed)."""
+        """Exclusive right to change ``collection``, across processes (released by the OS if killed). A lock
+        file that cannot be made (a read-only data folder) is IndexWriteError: `hearth index` ended as "a bug in
+        Hearth: OSError: [Errno 30] Read-only file system: '…/locks/base.lock'"."""
         lock_dir = self._paths.data_dir / "locks"
-        lock_dir.mkdir(exist_ok=True)
         lock = FileLock(lock_dir / f"{collection}.lock", blocking=False)
         try:
+            lock_dir.mkdir(exist_ok=True)
             lock.acquire()
         except Timeout:
             raise IndexBusyError(f"Collection {collection!r} is being indexed by another job; try again when "
                                  "it has finished.") from None
+        except OSError as exc:
+            why = storage_problem(lock_dir if lock_dir.exists() else lock_dir.parent) or exc.strerror or str(exc)
+            raise IndexWriteError(f"Collection {collection!r} cannot be changed now: Hearth cannot write "
+                                  f"{lock.lock_file}: {why}. {storage_fix(why)}, then try again.") from None
         try:
             yield
         finally:

@@ -14,15 +14,18 @@ import os
 import re
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from checks import run_read_only
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN_PIPE = 141
@@ -92,6 +95,27 @@ def test_a_data_folder_that_cannot_be_made_is_named(broken: str, tmp_path: Path)
     run = hearth("collections", "list", home=home)
     assert_one_line(run, 1, f"Hearth cannot create its folder {home / 'config'}: it is a "
                             + ("file, not a folder" if broken == "file" else f"link to {tmp_path / 'gone'}"))
+
+
+def test_changing_a_collection_on_a_read_only_data_folder_is_one_line(tmp_path: Path) -> None:
+    """`hearth index` (and every command that changes a collection) on a read-only data folder ended as "a bug
+    in Hearth: OSError: [Errno 30] Read-only file system: '…/data/locks/notes.lock'" (exit 70)."""
+    home, notes = tmp_path / "home", tmp_path / "notes"
+    notes.mkdir()
+    (notes / "kettle.txt").write_text("The kettle whistles when the water boils.\n")
+    assert hearth("index", str(notes), "-c", "notes", home=home).code == 0
+    # the index opens on a read-only folder while its write-ahead log is on disk (the window has it open)
+    with closing(sqlite3.connect(home / "data" / "index-manifest.sqlite3")) as window:
+        window.execute("SELECT COUNT(*) FROM chunks").fetchone()
+        for args in (("index", str(notes), "-c", "notes"), ("index", str(notes), "-c", "new"),
+                     ("collections", "remove", "notes"), ("collections", "rename", "notes", "kettles")):
+            run = run_read_only(home, sys.executable, "-m", "app", *args, env=_env(home))
+            assert run.returncode == 1 and "Traceback" not in run.stderr and "bug" not in run.stderr, run.stderr
+            said = run.stderr.strip().splitlines()[-1]
+            assert said.startswith(f"hearth: Collection {args[-1] if args[0] == 'index' else 'notes'!r} cannot be "
+                                   "changed now: Hearth cannot write ") and ".lock: its folder cannot be written " \
+                "(read-only or no permission). Make the data folder writable, then try again." in said, run.stderr
+    assert "kettle.txt" in hearth("search", "kettle", "-c", "notes", home=home).stdout  # nothing was lost
 
 
 @pytest.fixture(scope="module")
