@@ -290,7 +290,7 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
 
 def _memory(assistant: Assistant) -> list[Finding]:
     from assistant.errors import HearthError
-    from assistant.memory.errors import MemoryQueueDamagedError, MemoryStoreDamagedError
+    from assistant.memory.errors import MemoryQueueDamagedError, MemoryStoreDamagedError, MemoryStoreUnavailableError
 
     if not assistant.settings.memory.enabled:
         return [Finding("memory", OK, "Memory is switched off.")]
@@ -306,8 +306,13 @@ def _memory(assistant: Assistant) -> list[Finding]:
         return [Finding("memory", PROBLEM, str(exc).split(" `hearth doctor")[0],
                         "`hearth doctor --repair` sets it aside (kept); the facts already learned stay.",
                         "memory-queue")]
-    except HearthError as exc:
-        return [Finding("memory", PROBLEM, f"The memory store cannot be opened: {exc}")]
+    except MemoryStoreUnavailableError as exc:  # a full disk or a read-only folder: the fix on a line of its own
+        said = str(exc).partition(f" {storage_fix(str(exc))}")[0]
+        return [Finding("memory", PROBLEM, said, _free_or_writable(
+            said, "the memories are kept as they are, and answers go without them meanwhile."))]
+    except HearthError as exc:  # its own sentence names the store ("The memory store … The memory store …")
+        said = str(exc) if str(exc).startswith("The memory") else f"The memory store cannot be opened: {exc}"
+        return [Finding("memory", PROBLEM, said)]
     if failed:
         return [Finding("memory", WARNING, f"{failed} conversation turn(s) could not be learned from.",
                         "`hearth memory status`; Repair queues them again.", "retry-memory")]

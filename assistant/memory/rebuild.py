@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.chat.salvage import scan
+from assistant.memory.records import ACTIVE, STATUS, MemoryItem, newest_first
 
 #: The metadata key mem0 keeps a memory's text under.
 TEXT = "data"
@@ -55,6 +56,17 @@ def _read(db: Path) -> dict[str, dict[str, Any]]:
             if value is not None:
                 found[ids[row[1]]][row[2]] = value
     return {memory_id: meta for memory_id, meta in found.items() if isinstance(meta.get(TEXT), str)}
+
+
+def stored_items(db: Path, user_id: str, include_superseded: bool = False) -> list[MemoryItem]:
+    """``user_id``'s memories as a read of ``db`` (``chroma.sqlite3``, opened read-only) gives them, newest first:
+    what `hearth memory list` shows where chromadb cannot open the store because it cannot write (a full disk, a
+    read-only folder): it writes as it opens, and the memories could not even be listed."""
+    return newest_first([
+        MemoryItem.from_mem0({"id": memory_id, "memory": meta[TEXT], "created_at": meta.get("created_at"),
+                              "updated_at": meta.get("updated_at"), "metadata": meta})
+        for memory_id, meta in readable_memories(db).items()
+        if meta.get("user_id") == user_id and (include_superseded or meta.get(STATUS) == ACTIVE)])
 
 
 def logged_memories(db: Path) -> dict[str, dict[str, str]]:

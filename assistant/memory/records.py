@@ -60,6 +60,18 @@ class MemoryItem:
         )
 
 
+def newest_first(items: list[MemoryItem]) -> list[MemoryItem]:
+    """Newest first, the id ordering ties: after a year, what was learned last stood at the bottom of 2,000
+    rows, in the window and `hearth memory list`."""
+    return sorted(items, key=lambda m: (m.created_at, m.id), reverse=True)
+
+
+def holding(items: list[MemoryItem], text: str) -> list[MemoryItem]:
+    """The memories that hold ``text`` as typed (a name, a number), case and runs of spaces aside."""
+    needle = " ".join(text.split()).casefold()
+    return [m for m in items if needle and needle in " ".join(m.text.split()).casefold()]
+
+
 def source_text(said: str) -> str:
     """The user's message as a memory keeps it (one line, cut to SOURCE_TEXT_CHARS)."""
     return " ".join(said.split())[:SOURCE_TEXT_CHARS]

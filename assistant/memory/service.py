@@ -54,6 +54,8 @@ from assistant.memory.records import (
     SUPERSEDED,
     SUPERSEDED_BY,
     MemoryItem,
+    holding,
+    newest_first,
     source_text,
     typed_memory,
 )
@@ -218,8 +220,7 @@ class MemoryService:
         """What the memory manager and ``hearth memory search`` list: the memories that hold ``text`` as typed
         (a name, a number), then the ``k`` closest in meaning that are at least SEARCH_COSINE similar. The
         nearest ``k`` however far, as before, made "zzzzqqq" list every memory, as if nothing was filtered."""
-        needle = " ".join(text.split()).casefold()
-        literal = [m for m in self.list() if needle and needle in " ".join(m.text.split()).casefold()]
+        literal = holding(self.list(), text)
         seen = {m.id for m in literal}
         return literal + [m for m in self.search(text, k, SEARCH_COSINE) if m.id not in seen]
 
@@ -245,10 +246,9 @@ class MemoryService:
         return found + extra[:PROFILE_FACTS]
 
     def list(self, include_superseded: bool = False) -> builtins.list[MemoryItem]:
-        """All memories, newest first (superseded ones too when asked: they are the history): after a year,
-        what was learned last stood at the bottom of 2,000 rows, in the window and `hearth memory list`."""
-        items = [MemoryItem.from_mem0(row) for row in self._rows(self._scope(active_only=not include_superseded))]
-        return sorted(items, key=lambda m: (m.created_at, m.id), reverse=True)  # the id: one order for ties
+        """All memories, newest first (superseded ones too when asked: they are the history)."""
+        return newest_first([MemoryItem.from_mem0(row)
+                             for row in self._rows(self._scope(active_only=not include_superseded))])
 
     def export(self) -> builtins.list[dict[str, Any]]:
         """Every memory, oldest first: imported again, they are learned in the order they were."""

@@ -158,6 +158,64 @@ def test_doctor_on_a_read_only_data_folder_lists_what_it_cannot_check(hearth_hom
             holder.close()
 
 
+def test_memories_on_a_read_only_data_folder_are_listed_and_doctor_says_what_to_do(hearth_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    """chromadb writes as it opens, so on a read-only folder (or a full disk) `hearth memory list` and `search`
+    failed ("could not be opened: … attempt to write a readonly database"), while the chat history opened
+    read-only; doctor's line said "The memory store cannot be opened: The memory store … could not be opened",
+    with no fix."""
+    env = _read_only_home(hearth_home, tmp_path / "notes")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_read_only(hearth_home, sys.executable, "-m", "app", *args, env=env)
+
+    said = f"hearth: The memory store in {hearth_home / 'data' / 'memory'} can only be read now: its folder cannot " \
+           "be written (read-only or no permission). "
+    listed = run("memory", "list")
+    assert listed.returncode == 0 and "My dog is called Biscuit." in listed.stdout, listed.stderr
+    assert f"{said}Listed as read from its file. Make the data folder writable, then try again." in listed.stderr
+    found = run("memory", "search", "biscuit")
+    assert found.returncode == 0 and "My dog is called Biscuit." in found.stdout, found.stderr
+    assert f"{said}Searched for the words as typed, not by meaning." in found.stderr
+    assert run("memory", "search", "cello").stdout == ""
+    checked = run("doctor").stdout
+    assert "✗ memory: The memory store in " in checked and "cannot be opened now: its folder cannot be " in checked
+    assert "→ Make the data folder writable: the memories are kept as they are" in checked, checked
+    assert checked.count("The memory store") == 1, checked
+    added = run("memory", "add", "I play the cello.")
+    assert added.returncode == 1 and "cannot be opened now: its folder cannot be written" in added.stderr
+
+
+def test_memories_on_a_full_disk_are_listed_and_doctor_says_to_free_space(hearth_home: Path, monkeypatch,
+                                                                          capsys) -> None:
+    """The same on a full disk: in-process `hearth`, with the disk's free space and chromadb's failure on a
+    full disk put in place."""
+    from collections import namedtuple
+
+    import chromadb
+
+    from assistant import paths as paths_module
+    from assistant.cli import main
+
+    assert main(["memory", "add", "My dog is called Biscuit."]) == 0
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
+    monkeypatch.setattr(chromadb, "Client", full)
+    capsys.readouterr()
+    assert main(["memory", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert "My dog is called Biscuit." in out and "can only be read now: the disk holding it is full (1 MB free). " \
+        "Listed as read from its file. Free some disk space, then try again." in err, err
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "✗ memory: The memory store in " in out and "cannot be opened now: the disk holding it is full" in out
+    assert "→ Free some disk space: the memories are kept as they are" in out and out.count("The memory store") == 1
+
+
 def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_home: Path) -> None:
     """A damaged queue.sqlite3 made `hearth ask`, every memory command and `hearth doctor` end as "a bug in
     Hearth: DatabaseError" (exit 70)."""
