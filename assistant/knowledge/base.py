@@ -273,8 +273,7 @@ class KnowledgeBase:
         if mode == "keyword":
             return Hits(retrieve(self.store, None, names, text, k, under, mode, self.reranker))
         try:
-            for row in rows:
-                self._check_vectors(row)
+            self._check_vectors(rows)
             return Hits(retrieve(self.store, self.embedder, names, text, k, under, mode, self.reranker))
         except (DamagedIndexError, VectorStoreDamagedError, VectorStoreUnavailableError, RemoteError) as exc:
             if mode == "dense":  # asked for by meaning alone: nothing else would be that
@@ -339,12 +338,18 @@ class KnowledgeBase:
                                           + (f" (yours: {names})." if names else ": there are none yet."))
         return row
 
-    def _check_vectors(self, row: CollectionRow) -> None:
-        """Refuse a search by meaning that would silently miss chunks whose vectors were lost."""
-        health = self.store.health(row.name, keyword_index=False)
-        if health.missing_vectors:
-            raise DamagedIndexError(f"Collection {row.name!r} cannot be searched by meaning: {health.problem}. "
-                                    f"{repair_hint(row)}")
+    def _check_vectors(self, rows: list[CollectionRow]) -> None:
+        """Refuse a search by meaning that would silently miss chunks whose vectors were lost, naming each
+        collection that lost some: the first alone was named (with the vector store gone, `hearth search` said
+        'base' could not be searched by meaning, and not 'big')."""
+        said = []
+        for row in rows:
+            health = self.store.health(row.name, keyword_index=False)
+            if health.missing_vectors:
+                said.append(f"Collection {row.name!r} cannot be searched by meaning: {health.problem}. "
+                            f"{repair_hint(row)}")
+        if said:
+            raise DamagedIndexError(" ".join(said))
 
     def _info(self, row: CollectionRow) -> CollectionInfo:
         # Stale chunking is only known once the chunker exists (it needs the embedder's tokenizer); a listing

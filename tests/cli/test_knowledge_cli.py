@@ -339,6 +339,24 @@ def test_hearth_chat_catches_up_and_watches_a_watched_collection(docs: Path, tmp
 
 
 
+def test_a_search_by_keyword_only_names_every_collection_that_lost_its_vectors(
+        docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the vector store deleted, `hearth search` over two collections said that the first could not be
+    searched by meaning, and not the second."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "kettle.txt").write_text("The kettle whistles when the water boils.\n")
+    assert cli.main(["index", str(docs), "-c", "mine"]) == 0 and cli.main(["index", str(other), "-c", "also"]) == 0
+    shutil.rmtree(get_paths().chroma_dir)
+    capsys.readouterr()
+    assert cli.main(["search", "bicycle lock code"]) == 0
+    err = capsys.readouterr().err
+    assert "Collection 'also' cannot be searched by meaning: 1 of its 1 chunks" in err and \
+        f"hearth index {other} --collection also" in err, err
+    assert "Collection 'mine' cannot be searched by meaning: 2 of its 2 chunks" in err and \
+        f"hearth index {docs} --collection mine" in err, err
+
+
 def test_a_deleted_vector_store_is_reported_and_repaired(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs), "-c", "mine"]) == 0
     shutil.rmtree(get_paths().chroma_dir)  # the manifest survives, the vectors do not
