@@ -6,8 +6,11 @@ import argparse
 import codecs
 import json
 import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import RANGES
@@ -20,6 +23,32 @@ if TYPE_CHECKING:
 
 #: The exit status of a command stopped by Ctrl+C, as a shell reports one killed by SIGINT (128 + 2).
 INTERRUPTED = 130
+
+
+#: The signals that end a long job from outside: a logout, `timeout`, `systemctl stop` (SIGTERM), a closed
+#: terminal (SIGHUP; none on Windows).
+QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def quit_signals_as_ctrl_c() -> Iterator[None]:
+    """Within, SIGTERM and SIGHUP end the job as Ctrl+C does (a KeyboardInterrupt), its clean-up run: their
+    default ended the process at once, and `hearth models draft` stopped by `timeout` left its half-written copy
+    (GBs, hidden) in data/models/drafts/; `hearth serve`'s streaming clients got no error and no ``[DONE]``. Not
+    for `hearth chat`, where Ctrl+C at the prompt only clears the line."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {number: signal.signal(number, _as_ctrl_c) for number in QUIT_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _as_ctrl_c(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class CliContext:

@@ -9,7 +9,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, JobLine, err, non_negative_int, positive_int, print_json
+from assistant.cli.context import (
+    CliContext,
+    JobLine,
+    err,
+    non_negative_int,
+    positive_int,
+    print_json,
+    quit_signals_as_ctrl_c,
+)
 from assistant.errors import HearthError
 from assistant.events import Progress, counted
 
@@ -121,7 +129,8 @@ def cmd_inspect(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     library = ctx.assistant.models.library
     known = {p for p, _source in library.scan()} | set(library.folders())  # said "Added" again for these
-    path = ctx.assistant.models.add(args.path, copy=args.copy)
+    with quit_signals_as_ctrl_c():  # a copy stopped leaves no half-written model
+        path = ctx.assistant.models.add(args.path, copy=args.copy)
     print(f"Already in the library: {path}." if path in known and not args.copy
           else f"Added {path}{' (copied)' if args.copy else ''}.")
     if path.is_dir():  # "Added" alone, for a folder holding no model, read as if models had been found
@@ -167,8 +176,9 @@ def cmd_download(args: argparse.Namespace, ctx: CliContext) -> int:
         line(Progress("download", p.downloaded, p.total, "bytes", rate=p.speed, eta_s=p.eta_s))
 
     try:
-        result = ctx.assistant.models.download(args.repo, args.file, report, revision=args.revision,
-                                               sha256=args.sha256)
+        with quit_signals_as_ctrl_c():
+            result = ctx.assistant.models.download(args.repo, args.file, report, revision=args.revision,
+                                                   sha256=args.sha256)
     except KeyboardInterrupt:
         err("\nhearth: download interrupted; run the same command again to resume where it stopped.")
         return 130
@@ -219,7 +229,8 @@ def cmd_draft(args: argparse.Namespace, ctx: CliContext) -> int:
     started = time.time()
     line = JobLine(f"Making a self-draft of {target.name}…")
     try:
-        path = models.make_self_draft(target, progress=line)
+        with quit_signals_as_ctrl_c():
+            path = models.make_self_draft(target, progress=line)
     except KeyboardInterrupt:
         line.end()
         err("hearth: cancelled; nothing was written.")

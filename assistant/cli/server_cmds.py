@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 from typing import Any
 
-from assistant.cli.context import CliContext, err, in_range
+from assistant.cli.context import CliContext, err, in_range, quit_signals_as_ctrl_c
 from assistant.config import host_port
 from assistant.errors import PortInUseError
 from assistant.events import MemoriesLearned, SettingsReloaded
-
-#: Signals that stop the server as Ctrl+C does (answers in flight told they were cut, exit 0): a service
-#: manager's stop, and a closed terminal (the SSH session running it dropped), whose default action ended the
-#: process at once: a streaming client's answer just stopped, with no error and no ``[DONE]``.
-_QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _port(text: str) -> int:
@@ -50,12 +44,11 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
     except PortInUseError as exc:
         err(f"hearth: {exc}; choose another with --port")
         return 1
-    for number in _QUIT_SIGNALS:
-        signal.signal(number, _interrupt)
-    try:
-        _announce(ctx, status)
-        while not assistant.server_wait(0.5):
-            pass
+    try:  # a service manager's stop, a closed terminal (the SSH session dropped): answers in flight told they were cut
+        with quit_signals_as_ctrl_c():
+            _announce(ctx, status)
+            while not assistant.server_wait(0.5):
+                pass
     except KeyboardInterrupt:
         err("stopping…")
         assistant.stop_server(one_answer_at_a_time=False)
@@ -63,10 +56,6 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
     stopped = assistant.server_status()
     err(f"hearth: the API server stopped{': ' + stopped.error if stopped.error else ''}")
     return 1
-
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _announce(ctx: CliContext, status: Any) -> None:

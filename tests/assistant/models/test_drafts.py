@@ -329,7 +329,10 @@ def test_cli_models_draft_refusals_are_one_line(hearth_home: Path, name: str, co
     assert not drafts.exists() or list(drafts.iterdir()) == []
 
 
-def test_cli_ctrl_c_cancels_cleanly(hearth_home: Path, smollm2_f16_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cli_ctrl_c_cancels_cleanly(hearth_home: Path, smollm2_f16_path: Path, stop: signal.Signals) -> None:
+    """SIGTERM (a logout, `timeout`, `systemctl stop`) ends it as Ctrl+C does: it ended the process at once,
+    and left the half-written copy (.NAME.PID.part, GBs for a large model) in data/models/drafts/."""
     env = {**os.environ, "HEARTH_HOME": str(hearth_home), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "app", "models", "draft", str(smollm2_f16_path)], cwd=ROOT,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -339,7 +342,7 @@ def test_cli_ctrl_c_cancels_cleanly(hearth_home: Path, smollm2_f16_path: Path) -
         chunk = proc.stderr.read(1)
         assert chunk, seen.decode()
         seen += chunk
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     stdout, stderr = proc.communicate(timeout=60)
     stderr = (seen + stderr).decode()
     assert proc.returncode == 130, stderr
