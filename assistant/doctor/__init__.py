@@ -79,6 +79,12 @@ def repair(assistant: Assistant, finding: Finding) -> Iterator[Progress]:
         from assistant.config import set_aside
 
         yield Progress("settings", 0, message=f"{target}: {set_aside(assistant.paths.config_dir / target)}")
+    elif action == "parts":  # half-written model files whose writer was stopped
+        from assistant.models.partfiles import remove_leftovers
+
+        left = [part for folder in _part_folders(assistant) for part in remove_leftovers(folder)]
+        yield Progress("disk", 0, message="the half-written model files were deleted" if not left else
+                       f"{counted(len(left), 'half-written model file')} could not be deleted: {left[0]}")
     elif action == "retry-memory":
         memory = assistant.memory
         if memory is not None:
@@ -360,11 +366,34 @@ def _disk(assistant: Assistant) -> list[Finding]:
         findings = [Finding("disk", WARNING, f"{free / 2**30:.1f} GB free in {where}.", free_up)]
     else:
         findings = [Finding("disk", OK, f"{free / 2**30:.0f} GB free in {where}.")]
+    findings += _parts(assistant)
     if count:
         findings.append(Finding("disk", OK, f"Chats' saved caches (read back for a quick first answer after a "
                                 f"restart): {count} file(s), {size / 2**20:.0f} MB in {caches}, deleted with their "
                                 "chats."))
     return findings
+
+
+def _part_folders(assistant: Assistant) -> tuple[Path, Path]:
+    """Where a model is written half-way: a copy into the library, and a self-draft."""
+    from assistant.models.drafts import DRAFTS_FOLDER
+
+    return assistant.paths.models_dir, assistant.paths.models_dir / DRAFTS_FOLDER
+
+
+def _parts(assistant: Assistant) -> list[Finding]:
+    """Half-written model files left by a copy or a self-draft that was stopped (a kill, a power cut): hidden,
+    GBs each, and said nowhere until the next one into the same folder removed them."""
+    from assistant.models.partfiles import leftovers
+
+    left = [part for folder in _part_folders(assistant) for part in leftovers(folder)]
+    if not left:
+        return []
+    size = sum(part.stat().st_size for part in left if part.exists())
+    shown = f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.0f} MB"
+    return [Finding("disk", WARNING, f"{counted(len(left), 'half-written model file')} left by a stopped copy or "
+                    f"self-draft take {shown}: {', '.join(str(p) for p in left)}.",
+                    "`hearth doctor --repair` deletes them (nothing will finish them).", "parts")]
 
 
 def _desktop() -> list[Finding]:

@@ -26,8 +26,21 @@ def part_file(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}.part")
 
 
-def remove_leftovers(folder: Path) -> None:
-    for part in folder.glob(".*.part"):
-        if (match := _PART.fullmatch(part.name)) and not alive(int(match.group(1))):
-            log.info("removing %s, left half-written by a process that was stopped", part)
+def leftovers(folder: Path) -> list[Path]:
+    """The half-written files in ``folder`` whose writer no longer runs (`hearth doctor` lists them: until the
+    next copy or self-draft into that folder, nothing removed one)."""
+    return sorted(part for part in folder.glob(".*.part")
+                  if (match := _PART.fullmatch(part.name)) and not alive(int(match.group(1))))
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove :func:`leftovers`; returns those that could not be (a read-only folder)."""
+    kept = []
+    for part in leftovers(folder):
+        log.info("removing %s, left half-written by a process that was stopped", part)
+        try:
             part.unlink(missing_ok=True)
+        except OSError as exc:
+            log.info("%s stays: %s", part, exc)
+            kept.append(part)
+    return kept

@@ -216,6 +216,24 @@ def test_memories_on_a_full_disk_are_listed_and_doctor_says_to_free_space(hearth
     assert "→ Free some disk space: the memories are kept as they are" in out and out.count("The memory store") == 1
 
 
+def test_a_half_written_self_draft_of_a_stopped_process_is_listed_and_repair_deletes_it(hearth_home: Path) -> None:
+    """A self-draft killed mid-way left its hidden .NAME.PID.part (GBs) in data/models/drafts/, said nowhere
+    until the next self-draft removed it."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    drafts = get_paths().ensure().models_dir / "drafts"
+    drafts.mkdir()
+    part = drafts / f".Big.abc123.self-Q4_0.gguf.{gone.stdout.strip()}.part"
+    part.write_bytes(b"\0" * 2**20)
+    mine = drafts / f".Other.self-Q4_0.gguf.{os.getpid()}.part"  # its writer still runs: not touched
+    mine.write_bytes(b"")
+    checked = doctor(home=hearth_home)
+    assert f"! disk: 1 half-written model file left by a stopped copy or self-draft take 1 MB: {part}." in \
+        checked.stdout and "→ `hearth doctor --repair` deletes them" in checked.stdout, checked.stdout
+    repaired = doctor("--repair", home=hearth_home)
+    assert "the half-written model files were deleted" in repaired.stderr, repaired.stderr
+    assert not part.exists() and mine.exists() and "half-written" not in repaired.stdout
+
+
 def test_a_damaged_memory_queue_costs_no_answer_and_doctor_sets_it_aside(hearth_home: Path) -> None:
     """A damaged queue.sqlite3 made `hearth ask`, every memory command and `hearth doctor` end as "a bug in
     Hearth: DatabaseError" (exit 70)."""
