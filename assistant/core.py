@@ -47,6 +47,7 @@ from assistant.errors import (
     ConversationNotFoundError,
     HearthError,
     InputError,
+    MemoryStoreUnavailableError,
     ModelLoadError,
     ModelNotFoundError,
     NotGGUFError,
@@ -1190,6 +1191,27 @@ class Assistant:
     def memory(self) -> MemoryService | None:
         """The user's memory for answers and learning (None when switched off in the settings)."""
         return self.memory_store if self.settings.memory.enabled else None
+
+    def memories_as_stored(self, unavailable: MemoryStoreUnavailableError, include_superseded: bool = False,
+                           words: str = "") -> tuple[list[Any], str]:
+        """The memories (those holding ``words`` as typed, when given) read from the store's file, where a full disk
+        or a read-only folder keeps chromadb from opening it (it writes as it opens): `hearth memory list` and
+        `search` failed there, while the chat history opened to be read. With what to tell the user: why, and
+        that a search matched the words, not their meaning. Re-raises ``unavailable`` when the file cannot be
+        read either (a Chroma server's failures are RemoteErrors)."""
+        from assistant.memory.backend import local_store_file
+        from assistant.memory.rebuild import stored_items
+        from assistant.memory.records import holding
+        from assistant.paths import storage_fix, storage_problem
+
+        why, file = storage_problem(self.paths.memory_dir), local_store_file(self.paths)
+        if not why or not file.exists():
+            raise unavailable
+        items = stored_items(file, self.settings.memory.user_id, include_superseded)
+        how = "Searched for the words as typed, not by meaning" if words else "Listed as read from its file"
+        return (holding(items, words) if words else items,
+                f"The memory store in {self.paths.memory_dir} can only be read now: {why}. {how}. "
+                f"{storage_fix(why)}, then try again.")
 
     @property
     def memory_store(self) -> MemoryService:

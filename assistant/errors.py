@@ -107,6 +107,12 @@ class MemoryStoreError(HearthError):
     pass
 
 
+class MemoryStoreUnavailableError(MemoryStoreError):
+    """The memories' Chroma store cannot be opened for now (a full disk, a read-only folder: chromadb writes as
+    it opens). Not damage: nothing is moved aside, and it opens again once the cause is gone; its memories can
+    still be read from its file (``Assistant.memories_as_stored``)."""
+
+
 # --- parts on other machines ---------------------------------------------------------------------------
 class RemoteError(HearthError):
     """A part configured to live on another machine (a Chroma server, an LLM endpoint) cannot be reached,

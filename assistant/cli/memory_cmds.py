@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
-from assistant.errors import HearthError, InputError, MemoryStoreError
+from assistant.errors import HearthError, InputError, MemoryStoreError, MemoryStoreUnavailableError
 from assistant.events import counted
 
 if TYPE_CHECKING:
@@ -81,45 +81,24 @@ def _memory_id(text: str) -> str:
     return text.strip()
 
 
-def _read_only(ctx: CliContext, include_superseded: bool, unavailable: MemoryStoreError, how: str) -> list[MemoryItem]:
-    """The memories read from the store's file as it is, where a full disk or a read-only folder keeps chromadb
-    from opening it (it writes as it opens): `hearth memory list` and `search` failed there, while the chat
-    history opened read-only. ``how``: what that leaves out, said after the reason."""
-    from assistant.memory.backend import local_store_file
-    from assistant.memory.rebuild import stored_items
-    from assistant.paths import storage_fix, storage_problem
-
-    assistant = ctx.assistant
-    why = storage_problem(assistant.paths.memory_dir)
-    if not why or not local_store_file(assistant.paths).exists():  # a Chroma server's failures are RemoteError
-        raise unavailable
-    err(f"hearth: The memory store in {assistant.paths.memory_dir} can only be read now: {why}. {how}. "
-        f"{storage_fix(why)}, then try again.")
-    return stored_items(local_store_file(assistant.paths), assistant.settings.memory.user_id, include_superseded)
-
-
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    from assistant.memory.errors import MemoryStoreUnavailableError
-
     try:
         items = _memory(ctx).list(include_superseded=args.all)
-    except MemoryStoreUnavailableError as exc:
-        items = _read_only(ctx, args.all, exc, "Listed as read from its file")
+    except MemoryStoreUnavailableError as exc:  # a full disk, a read-only folder: read from the file, said
+        items, why = ctx.assistant.memories_as_stored(exc, args.all)
+        err(f"hearth: {why}")
     _show(items[:args.limit], args.json)
     return 0
 
 
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
-    from assistant.memory.errors import MemoryStoreUnavailableError
-    from assistant.memory.records import holding
-
     if not args.text.strip():  # as `hearth search ""` and `hearth ask ""`: it printed "No memories." (exit 0)
         raise InputError("The search text is empty: give some words to look for.")
     try:
         items = _memory(ctx).find(args.text, args.k)
     except MemoryStoreUnavailableError as exc:
-        items = holding(_read_only(ctx, False, exc, "Searched for the words as typed, not by meaning"),
-                        args.text)
+        items, why = ctx.assistant.memories_as_stored(exc, words=args.text)
+        err(f"hearth: {why}")
     _show(items, args.json)
     return 0
 

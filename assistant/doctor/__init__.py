@@ -295,8 +295,8 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
 
 
 def _memory(assistant: Assistant) -> list[Finding]:
-    from assistant.errors import HearthError
-    from assistant.memory.errors import MemoryQueueDamagedError, MemoryStoreDamagedError, MemoryStoreUnavailableError
+    from assistant.errors import HearthError, MemoryStoreUnavailableError
+    from assistant.memory.errors import MemoryQueueDamagedError, MemoryStoreDamagedError
 
     if not assistant.settings.memory.enabled:
         return [Finding("memory", OK, "Memory is switched off.")]

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from assistant.chroma_local import forget_local_system, panic_report_held
 from assistant.config import RemoteSettings
 from assistant.engine import Engine
-from assistant.errors import HearthError, MemoryStoreError, RemoteError
+from assistant.errors import HearthError, MemoryStoreError, MemoryStoreUnavailableError, RemoteError
 from assistant.knowledge import Embedder
 from assistant.lazy import PYDANTIC_IMPORTS
-from assistant.memory.errors import MemoryStoreDamagedError, MemoryStoreUnavailableError
+from assistant.memory.errors import MemoryStoreDamagedError
 from assistant.paths import Paths, storage_fix, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 

@@ -19,8 +19,3 @@ class MemoryQueueDamagedError(MemoryStoreError):
 
 class MemoryStoreDamagedError(MemoryStoreError):
     """The memories' Chroma store is a damaged file; doctor's repair rebuilds it from its readable rows."""
-
-
-class MemoryStoreUnavailableError(MemoryStoreError):
-    """The memories' Chroma store cannot be opened for now (a full disk, a read-only folder: chromadb writes as
-    it opens). Not damage: nothing is moved aside, and it opens again once the cause is gone."""
