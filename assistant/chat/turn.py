@@ -161,6 +161,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
     memory_trouble = ""
     first_asked: str | None = None
     replaced = ""  # the question a regenerated or edited one replaces
+    queued_before = False  # that question was queued to be learned from (asked with memory)
     try:
         # Everything that can fail before an answer exists runs before anything is saved: a question that
         # cannot fit the context, or a collection that cannot be searched, leaves no half-saved turn behind.
@@ -179,6 +180,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                     "it again to see it as it is.")
             first_asked = past_messages[0].content if cut == 0 else None  # the chat's title was made from it
             replaced = past_messages[cut].content
+            queued_before = not past_messages[cut].incognito
             past_messages = past_messages[:cut]
         elif options.conversation_id is not None:
             conversation_id = history.get_conversation(options.conversation_id).id
@@ -219,7 +221,11 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         yield Failed(str(exc), error_type=type(exc).__name__)
         return
     question_id = reply_id = None
-    learn = memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None
+    # a question regenerated in the same words says nothing new: its turn was queued when it was first answered,
+    # and queueing it again brought back what the user had forgotten since ("My sister is called Ana.", `hearth
+    # memory forget`, then /retry printed "(remembered: User's sister is called Ana)" again)
+    learn = (None if queued_before and replaced == text
+             else memory.enqueue_turn if memory is not None else parts.queue_turn if options.use_memory else None)
     # A regenerated or edited turn replaces the old one only once it has text: stopped (or failed) before its
     # first word it is dropped and the old answer stays (it was deleted at the start, and a Stop lost it).
     replaces = options.replace_from if options.save else None

@@ -880,6 +880,22 @@ def test_a_retried_question_is_not_given_the_memory_learned_from_it(hearth_home:
     assert not [line for line in said if line.startswith("[memory]")], said  # learned, and not given back
 
 
+def test_a_forgotten_memory_is_not_learned_again_when_its_answer_is_regenerated(hearth_home: Path) -> None:
+    """"My sister is called Ana.", `hearth memory forget ID`, then /retry (the window's Regenerate) printed
+    "(remembered: User's sister is called Ana)" again: the regenerated turn was queued as a new one. A question
+    edited into other words is said anew, and is learned from."""
+    said = hearth("ask", "--max-tokens", "3", "My sister is called Ana.", home=hearth_home)
+    assert "(remembered: User's sister is called Ana)" in said.stderr, said.stderr
+    [ana] = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    assert hearth("memory", "forget", ana["id"], home=hearth_home).returncode == 0
+    retried = hearth("chat", "-c", "last", "--max-tokens", "3", home=hearth_home, stdin="/retry\n")
+    assert retried.returncode == 0 and "remembered" not in retried.stderr, retried.stderr
+    assert json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout) == []
+    edited = hearth("chat", "-c", "last", "--max-tokens", "3", home=hearth_home,
+                    stdin="/edit My brother is called Rui.\n")
+    assert "(remembered: User's brother is called Rui)" in edited.stderr, edited.stderr
+
+
 def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(hearth_home: Path) -> None:
     """`hearth chat` kept the temperature and speculative mode it started with whatever the file said later, and
     an unusable edit (`temperature = 9.0`) was dropped without a word and written over within seconds."""
