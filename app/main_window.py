@@ -234,8 +234,8 @@ class MainWindow(QMainWindow):
             self.ctl.model.file_changed(event)
             return
         if isinstance(event, MemoriesLearned):  # said for a while, over the idle status that follows at once
-            self._remembered = remembered_text(event.facts)
-            self.learning.setToolTip("\n".join(event.facts))
+            self._remembered = remembered_text(event)
+            self.learning.setToolTip("\n".join((*event.facts, *event.withheld)))
             self._remembered_timer.start(REMEMBERED_MS)  # the window's own: it dies with it
             event = self.ctl.memory.status
         text = learning_text(event) or self._remembered

@@ -1274,12 +1274,13 @@ class Assistant:
         return store.forget_conversation(chat)
 
     @staticmethod
-    def memory_text(text: str, editing: bool = False) -> str:
-        """A memory as it would be kept (one line, NFC); an empty one is an InputError. Opens nothing, so a front
-        end refuses ``hearth memory add ""`` before the store opens (2 s)."""
+    def memory_text(text: str, editing: bool = False, keep_secret: bool = False) -> str:
+        """A memory as it would be kept (one line, NFC); an empty one, or one holding a secret unless
+        ``keep_secret``, is an InputError. Opens nothing, so a front end refuses ``hearth memory add ""`` before
+        the store opens (2 s)."""
         from assistant.memory.records import typed_memory
 
-        return typed_memory(text, editing)
+        return typed_memory(text, editing, keep_secret)
 
     def export_memories(self, path: Path) -> int:
         """Write every memory, superseded ones too, to ``path`` as JSON (what :meth:`import_memories` reads);

@@ -354,9 +354,11 @@ class CollectionSynced:
 @dataclass(frozen=True)
 class MemoriesLearned:
     """Memory learning stored new facts from the user's messages: what the front ends say ("Remembered: …").
-    Nothing said it: the user had to open the memory manager and compare lists."""
+    Nothing said it: the user had to open the memory manager and compare lists. ``withheld``: why facts were left
+    out ("not remembered: it looks like a password, …"): a password typed in chat became a memory."""
 
     facts: tuple[str, ...]
+    withheld: tuple[str, ...] = ()
 
 
 BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded | MemoriesLearned

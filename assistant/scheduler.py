@@ -51,7 +51,7 @@ class Learner(Protocol):
     def pending_count(self) -> int: ...
     def failed_count(self) -> int: ...
     def process_pending(self, cancel: threading.Event | None = None, limit: int | None = None) -> int: ...
-    def take_learned(self) -> list[str]: ...
+    def take_learned(self) -> MemoriesLearned: ...
 
 
 @dataclass
@@ -230,8 +230,8 @@ class Scheduler:
                     self._learning = True
                 self.publish()
                 learner.process_pending(cancel, limit=1)
-                if learned := learner.take_learned():
-                    self.publish(MemoriesLearned(tuple(learned)))
+                if (learned := learner.take_learned()).facts or learned.withheld:
+                    self.publish(learned)
             except HearthError as exc:  # the store failed: the turn stays queued; say so and try later
                 log.warning("memory learning: %s", exc)
                 self._last_error = str(exc)

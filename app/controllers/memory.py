@@ -9,7 +9,7 @@ switched off still lists what was kept, to edit or forget.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QWidget
 from app.views.dialogs import deleted_on_close, show_error
 from app.views.memory_dialog import MemoryDialog
 from app.workers import Job, Relay, Workers
-from assistant.events import BackgroundStatus, Progress, counted, time_left
+from assistant.events import BackgroundStatus, MemoriesLearned, Progress, counted, time_left
 
 #: Problems of an import named in the dialog; the rest are counted.
 SHOWN_PROBLEMS = 5
@@ -37,10 +37,15 @@ def learning_text(status: BackgroundStatus) -> str:
     return ""
 
 
-def remembered_text(facts: Sequence[str]) -> str:
+def remembered_text(learned: MemoriesLearned) -> str:
     """What learning just stored, for the status bar ("Remembered: User's dog is called Pretzel"): nothing said
-    it, so the user had to open the memory manager and compare lists."""
-    return f"Remembered: {facts[0]}" if len(facts) == 1 else f"Remembered {len(facts)} things: {'; '.join(facts)}"
+    it, so the user had to open the memory manager and compare lists; then why it left a fact out ("Not
+    remembered: it looks like a password, …"): a password typed in chat was kept without a word."""
+    facts = learned.facts
+    said = ([] if not facts else [f"Remembered: {facts[0]}"] if len(facts) == 1
+            else [f"Remembered {len(facts)} things: {'; '.join(facts)}"])
+    said += [why[0].upper() + why[1:] for why in dict.fromkeys(learned.withheld)]
+    return ". ".join(said)
 
 
 class MemoryController(QObject):

@@ -55,6 +55,7 @@ class CliContext:
     def __init__(self) -> None:
         self._assistant: Assistant | None = None
         self._learned: list[str] = []  # facts memory learning stored, not said yet (see say_heard)
+        self._withheld: list[str] = []  # why it left facts out (a secret), not said yet
         self._changed: list[tuple[str, ...]] = []  # what changes of the settings file did, not said yet
         #: a setting's name as a change says it ("max tokens") -> the option of this command that keeps it
         #: (``hearth chat --max-tokens 8``), said beside a change of it that does not reach this command
@@ -81,6 +82,7 @@ class CliContext:
     def _heard(self, event: object) -> None:
         if isinstance(event, MemoriesLearned):
             self._learned += event.facts
+            self._withheld += event.withheld
         elif isinstance(event, SettingsReloaded) and event.changes:
             self._changed.append(tuple(event.changes))
 
@@ -91,12 +93,15 @@ class CliContext:
         ``hearth chat`` says it above its next prompt, ``hearth serve`` as it comes, every command as it ends."""
         changed, self._changed = self._changed, []
         learned, self._learned = self._learned, []
+        withheld, self._withheld = self._withheld, []
         for changes in changed:
             said = [f"{change} (this chat keeps {option})" if (option := self.kept.get(change.split(":")[0]))
                     else change for change in changes]
             err(f"hearth: the settings file changed: {'; '.join(said)}")
         for fact in learned:
             err(f"(remembered: {fact})")
+        for why in withheld:
+            err(f"({why})")
 
     def long_lived(self) -> None:
         """This command runs until the user ends it (``hearth chat``): the core's background work starts."""

@@ -37,10 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = action("search", "the memories closest to TEXT", cmd_search)
     q.add_argument("text")
     q.add_argument("-k", type=positive_int, default=5, help="number of results (default: 5)")
-    action("add", "remember TEXT", cmd_add).add_argument("text")
+    q = action("add", "remember TEXT", cmd_add)
+    q.add_argument("text")
+    q.add_argument("--force", action="store_true", help=_FORCE_HELP)
     q = action("edit", "change the text of memory ID", cmd_edit)
     q.add_argument("id")
     q.add_argument("text")
+    q.add_argument("--force", action="store_true", help=_FORCE_HELP)
     q = action("forget", "forget memory ID for good (or with --chat, what was learned from chat ID)", cmd_forget)
     q.add_argument("id")
     q.add_argument("--chat", action="store_true",
@@ -54,6 +57,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     action("status", "how many memories and queued turns there are", cmd_status)
     q = action("process", "extract memories from queued turns now (loads the chat model)", cmd_process)
     q.add_argument("--limit", type=positive_int, help="at most this many turns")
+
+
+_FORCE_HELP = "keep TEXT even though it looks like a secret (a password, a card number, an API key)"
+
+
+def _typed(ctx: CliContext, args: argparse.Namespace, editing: bool = False) -> None:
+    """Refuse TEXT before the store opens (2 s): empty, or holding a secret unless --force, which the refusal
+    names."""
+    from assistant.memory.errors import SecretRefusedError
+
+    try:
+        ctx.assistant.memory_text(args.text, editing, keep_secret=args.force)
+    except SecretRefusedError as exc:
+        raise SecretRefusedError(f"{exc} `--force` keeps it anyway.") from None
 
 
 def _memory(ctx: CliContext) -> MemoryService:
@@ -104,8 +121,8 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    ctx.assistant.memory_text(args.text)  # refused before the store opens (2 s), as every check needing none
-    item, new = _memory(ctx).add_new(args.text)
+    _typed(ctx, args)
+    item, new = _memory(ctx).add_new(args.text, keep_secret=args.force)
     if not new:  # the same id again, exit 0 and not a word: as if a second memory had been made
         err(f"hearth: already remembered ({item.id}); nothing was added.")
     else:
@@ -123,8 +140,8 @@ def _said_off(ctx: CliContext, what: str) -> None:
 
 def cmd_edit(args: argparse.Namespace, ctx: CliContext) -> int:
     memory_id = _memory_id(args.id)
-    ctx.assistant.memory_text(args.text, editing=True)
-    _show([_memory(ctx).edit(_memory(ctx).full_id(memory_id), args.text)], args.json)
+    _typed(ctx, args, editing=True)
+    _show([_memory(ctx).edit(_memory(ctx).full_id(memory_id), args.text, keep_secret=args.force)], args.json)
     _said_off(ctx, "the change is kept")
     return 0
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from assistant.errors import MemoryStoreError
+from assistant.errors import InputError, MemoryStoreError
+
+
+class SecretRefusedError(InputError):
+    """A memory typed by the user holds a secret (a password, a card number, an API key): refused unless forced."""
 
 
 class MemoryNotFoundError(MemoryStoreError):

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from assistant.errors import InputError
+from assistant.memory.errors import SecretRefusedError
+from assistant.memory.secrets import secret_kind
 
 #: Payload keys Hearth adds to every mem0 memory (Chroma metadata cannot hold None, so "" means none).
 STATUS, SUPERSEDED_BY, SOURCE, SLOT = "status", "superseded_by", "source_conversation", "slot"
@@ -77,11 +79,15 @@ def source_text(said: str) -> str:
     return " ".join(said.split())[:SOURCE_TEXT_CHARS]
 
 
-def typed_memory(text: str, editing: bool = False) -> str:
-    """A memory as the user typed it, on one line (NFC); an empty one is refused. Here, not in the service, so
-    the CLI refuses ``hearth memory add ""`` before opening the store (2 s)."""
+def typed_memory(text: str, editing: bool = False, keep_secret: bool = False) -> str:
+    """A memory as the user typed it, on one line (NFC); an empty one is refused, and one that holds a secret
+    (see :mod:`assistant.memory.secrets`) unless ``keep_secret``. Here, not in the service, so the CLI refuses
+    ``hearth memory add ""`` before opening the store (2 s)."""
     text = unicodedata.normalize("NFC", " ".join(text.split()))
     if not text:
         raise InputError("A memory cannot be empty; use forget to remove it." if editing else
                          "A memory cannot be empty.")
+    if not keep_secret and (kind := secret_kind(text)) is not None:
+        raise SecretRefusedError(f"This looks like {kind}: memory keeps no secrets (it is stored unencrypted and "
+                                 f"put into prompts). Nothing was {'changed' if editing else 'added'}.")
     return text

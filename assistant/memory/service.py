@@ -26,7 +26,7 @@ from assistant.chroma_local import OtherWriters
 from assistant.config import KnowledgeSettings, MemorySettings, RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
-from assistant.events import Progress
+from assistant.events import MemoriesLearned, Progress
 from assistant.knowledge import Embedder, SentenceTransformerEmbedder
 from assistant.memory.backend import (
     close_memory,
@@ -59,6 +59,7 @@ from assistant.memory.records import (
     source_text,
     typed_memory,
 )
+from assistant.memory.secrets import not_kept, secret_kind, without_secrets
 from assistant.memory.statements import corrects, speaks_of_user
 from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
@@ -116,6 +117,7 @@ class MemoryService:
             raise
         self._lock = threading.RLock()
         self._learned: builtins.list[str] = []  # facts learning stored since take_learned last looked
+        self._withheld: builtins.list[str] = []  # ... and why it left others out (see ``not_kept``)
         self._told_language = False  # FOREIGN_NOTICE was given in this process
         #: Writes by other processes to a store on this computer (a Chroma server is shared: nothing to do)
         local = remote is None or not remote.chroma_url.strip()
@@ -326,9 +328,11 @@ class MemoryService:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
                     known = self._known(turn.user_text)
                     for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
-                        if not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
+                        if (kind := secret_kind(fact)) is not None:  # "User's gmail password is hunter2sailor"
+                            self._withheld.append(not_kept(kind))
+                        elif not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored,
-                                                   said=turn.user_text, created=self._learned))
+                                                   said=without_secrets(turn.user_text), created=self._learned))
                     self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
                     self._queue.release(turn.id)
@@ -376,11 +380,13 @@ class MemoryService:
             created.append(fact)
         return new_id
 
-    def take_learned(self) -> builtins.list[str]:
-        """The facts learning stored as new memories since the last call (for the front ends to say)."""
+    def take_learned(self) -> MemoriesLearned:
+        """The facts learning stored as new memories since the last call, and why it left others out (a secret),
+        for the front ends to say."""
         with self._lock:
             learned, self._learned = self._learned, []
-        return learned
+            withheld, self._withheld = self._withheld, []
+        return MemoriesLearned(tuple(learned), tuple(withheld))
 
     def _retract(self, user_text: str, stored: set[str]) -> None:
         """Supersede older facts the turn takes back ("Priya left", "10 not 9") by the turn's closest new fact."""
@@ -484,21 +490,22 @@ class MemoryService:
                 self._mem0.update(memory_id, metadata={CORRECTED_BY: fixer})
 
     # ---- user control -------------------------------------------------------------------------------
-    def add(self, text: str) -> MemoryItem:
-        """Remember ``text`` as the user typed it; older facts it contradicts (by the rules) are superseded."""
-        return self.add_new(text)[0]
+    def add(self, text: str, keep_secret: bool = False) -> MemoryItem:
+        """Remember ``text`` as the user typed it; older facts it contradicts (by the rules) are superseded. One
+        that holds a secret is refused (SecretRefusedError) unless ``keep_secret``."""
+        return self.add_new(text, keep_secret)[0]
 
-    def add_new(self, text: str) -> tuple[MemoryItem, bool]:
+    def add_new(self, text: str, keep_secret: bool = False) -> tuple[MemoryItem, bool]:
         """:meth:`add`, and whether the memory is new: a fact kept already is that memory, and the front ends say
         "already remembered" (the window's Add… closed without a word, as if a second memory had been made)."""
-        text = typed_memory(text)
+        text = typed_memory(text, keep_secret=keep_secret)
         with self._lock:
             kept = {m.id for m in self.list()}
             item = self.get(self._store(text, None, None, None))
             return item, item.id not in kept
 
-    def edit(self, memory_id: str, text: str) -> MemoryItem:
-        text = typed_memory(text, editing=True)
+    def edit(self, memory_id: str, text: str, keep_secret: bool = False) -> MemoryItem:
+        text = typed_memory(text, editing=True, keep_secret=keep_secret)
         with self._lock:
             item = self.get(memory_id)
             meta = {SLOT: slot.name if (slot := slot_of(text)) else ""}

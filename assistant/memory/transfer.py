@@ -199,7 +199,7 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> Pl
             report.problems.append(f"entry {n} is not a memory (an object with a \"text\")")
             continue
         try:
-            text = typed_memory(_text(item.get("text")))
+            text = typed_memory(_text(item.get("text")), keep_secret=True)  # kept already: one forced in stays
         except HearthError:
             report.problems.append(f"entry {n} has no text")
             continue

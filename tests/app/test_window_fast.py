@@ -1447,6 +1447,22 @@ def test_what_memory_learned_is_said_in_the_status_bar_for_a_while(qtbot: QtBot)
     window.close()
 
 
+def test_a_fact_left_out_for_holding_a_secret_is_said_in_the_status_bar(qtbot: QtBot) -> None:
+    """"My bank PIN is 9999 and my cat is called Tom." kept the PIN as a memory without a word; now learning
+    leaves it out, and the status bar says why beside what it kept."""
+    from assistant.events import MemoriesLearned
+    from assistant.memory.secrets import not_kept
+
+    window = open_window(qtbot)
+    window.assistant.scheduler.publish(MemoriesLearned(("User's cat is called Tom",), (not_kept("a PIN"),)))
+    qtbot.waitUntil(lambda: window.learning.text() == (
+        "Remembered: User's cat is called Tom. Not remembered: it looks like a PIN, and memory keeps no secrets"))
+    window.assistant.scheduler.publish(MemoriesLearned((), (not_kept("a password"),) * 2))  # one turn, two facts
+    qtbot.waitUntil(lambda: window.learning.text() ==
+                    "Not remembered: it looks like a password, and memory keeps no secrets")
+    window.close()
+
+
 def test_an_answer_cut_by_the_end_of_the_context_says_so(qtbot: QtBot) -> None:
     """It said "hit the answer length limit", though raising that limit would not have helped: the prompt left
     the answer only the context's last 90-odd tokens. An answer that stops at the limit the user set still says

@@ -19,7 +19,7 @@ from fakes import FakeEmbedder, fake_engine
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import ConfigError, ModelLoadError
-from assistant.events import BackgroundStatus, CollectionSynced, Failed, Token
+from assistant.events import BackgroundStatus, CollectionSynced, Failed, MemoriesLearned, Token
 from assistant.knowledge import KnowledgeBase
 from assistant.knowledge.records import Hits
 from assistant.paths import get_paths
@@ -201,8 +201,8 @@ class FakeLearner:
         self.learned += 1
         return 1
 
-    def take_learned(self) -> list[str]:
-        return []
+    def take_learned(self) -> MemoriesLearned:
+        return MemoriesLearned(())
 
 
 def test_learning_yields_to_an_answer_and_resumes_after_it() -> None:

@@ -896,6 +896,25 @@ def test_a_forgotten_memory_is_not_learned_again_when_its_answer_is_regenerated(
     assert "(remembered: User's brother is called Rui)" in edited.stderr, edited.stderr
 
 
+def test_a_secret_is_not_remembered_and_the_user_is_told_why(hearth_home: Path) -> None:
+    """"My gmail password is hunter2sailor.", a card number with its CVV, an API key and a PIN typed in chat were
+    each stored as a memory (and a fact said beside one kept it in "[you said: …]"); `hearth memory add` kept
+    them too."""
+    said = hearth("chat", "--max-tokens", "3", home=hearth_home,
+                  stdin="My gmail password is hunter2sailor.\nMy dog is called Rex and my PIN is 4821.\n")
+    assert "(not remembered: it looks like a password, and memory keeps no secrets)" in said.stderr, said.stderr
+    assert "(not remembered: it looks like a PIN, and memory keeps no secrets)" in said.stderr
+    kept = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    assert [(m["text"], m["source_text"]) for m in kept] == [
+        ("User's dog is called Rex", "My dog is called Rex and my […].")], kept
+    refused = hearth("memory", "add", "My OpenAI key is sk-proj-AbC123SECRET", home=hearth_home)
+    assert refused.returncode == 2 and refused.stderr == (
+        "hearth: This looks like an API key: memory keeps no secrets (it is stored unencrypted and put into "
+        "prompts). Nothing was added. `--force` keeps it anyway.\n")
+    forced = hearth("memory", "add", "--force", "My OpenAI key is sk-proj-AbC123SECRET", home=hearth_home)
+    assert forced.returncode == 0 and "sk-proj-AbC123SECRET" in forced.stdout
+
+
 def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(hearth_home: Path) -> None:
     """`hearth chat` kept the temperature and speculative mode it started with whatever the file said later, and
     an unusable edit (`temperature = 9.0`) was dropped without a word and written over within seconds."""

@@ -11,6 +11,7 @@ import pytest
 from assistant.memory.conflicts import Candidate, judge, retraction, slot_of
 from assistant.memory.extraction import EXPLICIT_THRESHOLD, THRESHOLD, extract_facts
 from assistant.memory.records import MemoryItem
+from assistant.memory.secrets import secret_kind, without_secrets
 from assistant.memory.statements import statements, third_person
 
 
@@ -300,3 +301,39 @@ def test_importing_mem0_through_hearth_leaves_qdrant_out_and_the_real_package_im
                           env={**os.environ, "HEARTH_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize(("said", "kind"), [
+    ("My gmail password is hunter2sailor.", "a password"),
+    ("User's gmail password is hunter2sailor", "a password"),
+    ("password for the wifi: Tr0ub4dor&3", "a password"),
+    ("My passcode is 1397.", "a password"),
+    ("my PIN is 4821", "a PIN"),
+    ("My bank PIN is 9999 and my cat is called Tom.", "a PIN"),
+    ("My credit card number is 4111 1111 1111 1111, expiry 09/28, CVV 123.", "a card number"),
+    ("my card is 5500-0000-0000-0004", "a card number"),
+    ("The CVV is 123.", "a card's security code"),
+    ("Here is my OpenAI API key: sk-proj-AbC123SECRET, keep it safe.", "an API key"),
+    ("my github token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "an API key"),
+    ("AWS key AKIAIOSFODNN7EXAMPLE", "an API key"),
+    ("the token is 9fK2mQ7xL4pR8vT1nB6cW3zY5hJ0dS2a", "a key or a token"),
+    ("I forgot my password again.", None),
+    ("My PIN code changed last week.", None),
+    ("I pin my hopes on the weekend.", None),
+    ("My order number is 1234567890123.", None),  # fails the card check
+    ("My phone number is +351 912 345 678.", None),
+    ("I was born in 1984 and live in Saint-Jean-de-Luz.", None),
+    ("My son loves Supercalifragilisticexpialidocious.", None),
+    ("My files are in /home/ana/Documents/SomeLongFolderName2024.", None),
+    ("User has a dog called Biscuit", None),
+])
+def test_a_secret_is_told_from_a_fact_that_only_names_one(said: str, kind: str | None) -> None:
+    """"My gmail password is hunter2sailor.", a card number with its CVV, an API key and a PIN were each learned
+    as a memory; a message that only speaks of a password, or a number that is no card's, is a fact as before."""
+    assert secret_kind(said) == kind
+    assert (without_secrets(said) == said) == (kind is None)
+
+
+def test_the_message_a_memory_was_learned_from_is_kept_without_its_secret() -> None:
+    assert without_secrets("My dog is Rex and my PIN is 4821.") == "My dog is Rex and my […]."
+    assert without_secrets("Card 4111 1111 1111 1111, CVV 123.") == "Card […], […]."
