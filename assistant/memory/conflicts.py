@@ -42,6 +42,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((slot, re.compile(p))
     ("name", rf"^(?:user|i)(?: am| is|'m)? (?:called|named) {_V}"),
     ("name", rf"\bcall me {_V}"),
     ("residence", rf"{_ME}(?:'ve| have| has)?{_NOW} (?:live|lives|living|moved|relocated) (?:in|to) {_V}"),
+    # "I moved from Berlin to Lisbon" (it left "User lives in Berlin" in use: the place after "from" matched none)
+    ("residence", rf"{_ME}(?:'ve| have| has)?{_NOW} (?:moved|relocated) (?:away )?from [\w' .-]+? to {_V}"),
     ("residence", rf"{_ME}(?: am| is|'m| are){_NOW} (?:based|settled|living) in {_V}"),
     ("residence", rf"^my home(?:town| city)? is (?:in )?{_V}"),
     ("diet", rf"{_ME}(?: am| is|'m| are)? (?P<v>(?:no longer|not) (?:a )?(?:vegetarian|vegan|pescatarian))"),
@@ -81,7 +83,10 @@ class Slot:
 def slot_of(fact: str) -> Slot | None:
     """The single-valued attribute ``fact`` sets, if any (e.g. ``Slot("residence", "berlin")``)."""
     text = " ".join(fact.lower().replace("\u2019", "'").split()).strip(" .!\"")
-    text = re.sub(r"^user said: \"?", "", text).replace("user's", "my")
+    # "Now I live in Lisbon." is learned as "User noted: Now User lives in Lisbon": what it sets is read past
+    # the note and a word that only dates it (it left "User lives in Berlin" in use)
+    text = re.sub(r"^user (?:said|noted): \"?", "", text).replace("user's", "my")
+    text = re.sub(r"^(?:now|currently|nowadays|these days|today|actually|so),? ", "", text)
     for name, pattern in _PATTERNS:
         m = pattern.search(text)
         if m:
@@ -208,9 +213,16 @@ def retraction(said: str, old_fact: str) -> str | None:
     owner = _owner(old_fact)
     for word in content:
         if any(_takes_back(clause, word, content, owner) for clause in clauses):
-            rest = [other for other in content if other != word]
+            rest = [other for other in content if other != word and other not in _name_of(old_fact, word)]
             return "all" if all(re.search(rf"\b{_pattern(other)}\b", text) for other in rest) else "part"
     return None
+
+
+def _name_of(fact: str, word: str) -> set[str]:
+    """The name ``fact`` gives the thing ``word`` is ("User has a dog called Biscuit": biscuit, for dog): a denial
+    of the dog takes its name back with it ("I don't have a dog anymore" left "… called Biscuit" in use)."""
+    m = re.search(rf"\b{_pattern(word)}\s+(?:called|named)\s+([\w'-]+)", fact.lower())
+    return {m.group(1)} if m else set()
 
 
 def _stated(text: str) -> str:

@@ -337,3 +337,23 @@ def test_a_secret_is_told_from_a_fact_that_only_names_one(said: str, kind: str |
 def test_the_message_a_memory_was_learned_from_is_kept_without_its_secret() -> None:
     assert without_secrets("My dog is Rex and my PIN is 4821.") == "My dog is Rex and my […]."
     assert without_secrets("Card 4111 1111 1111 1111, CVV 123.") == "Card […], […]."
+
+
+@pytest.mark.parametrize("said", ["I moved to Lisbon.", "I moved from Berlin to Lisbon.", "Now I live in Lisbon.",
+                                  "I now live in Lisbon.", "I live in Lisbon now.",
+                                  "We moved from Berlin to Lisbon last year.", "Currently I live in Lisbon."])
+def test_each_way_of_saying_a_move_replaces_the_old_home(said: str) -> None:
+    """Only "I moved to Lisbon." replaced "User lives in Berlin": "I moved from Berlin to Lisbon." and "Now I
+    live in Lisbon." left it in use and in the prompt."""
+    [fact] = [s.fact for s in statements(said, "")]
+    olds = [Candidate("berlin", "User lives in Berlin", 0.5)]
+    assert judge(None, fact, olds, None).supersedes == ("berlin",), fact
+
+
+@pytest.mark.parametrize(("said", "how"), [("I don't have a dog anymore.", "all"), ("I no longer have a dog.", "all"),
+                                           ("I don't have a cat anymore.", None),
+                                           ("My sister doesn't have a dog anymore.", None)])
+def test_a_denial_of_a_pet_retires_the_fact_that_names_it(said: str, how: str | None) -> None:
+    """"I don't have a dog anymore." took "dog" back from "User has a dog called Biscuit" only in part (its name was
+    not said again), so the fact stayed in use."""
+    assert retraction(said, "User has a dog called Biscuit") == how
