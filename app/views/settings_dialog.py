@@ -317,7 +317,9 @@ class SettingsDialog(QDialog):
         if s.remote.llm_url:  # the remote model learns them and reads them: say so where memory is switched on
             where += (" While the remote model answers (Settings → Remote), what you say is sent to it to learn "
                       "from, and the memories an answer uses go with the question.")
-        return _page(form, where + " Use the incognito toggle in the composer to send one message without memory.")
+        # it said "to send one message without memory", but the chip's choice is for the whole chat
+        return _page(form, where + " The composer's memory chip makes a chat incognito: its messages neither use "
+                     "nor add memories until you click the chip again or start a new chat.")
 
     def _appearance_tab(self) -> QWidget:
         self.theme = QComboBox()

@@ -1463,6 +1463,17 @@ def test_a_fact_left_out_for_holding_a_secret_is_said_in_the_status_bar(qtbot: Q
     window.close()
 
 
+def test_settings_say_incognito_lasts_for_the_chat(qtbot: QtBot) -> None:
+    """Settings → Memory said the composer's toggle sends "one message without memory", but it stays on for the
+    whole chat (the chip's own tooltip says "in this chat")."""
+    window = open_window(qtbot)
+    dialog = window.open_settings("memory")
+    said = " ".join(label.text() for label in dialog.findChildren(QLabel) if "incognito" in label.text())
+    assert "one message" not in said and "until you click the chip again or start a new chat" in said, said
+    dialog.reject()
+    window.close()
+
+
 def test_an_answer_cut_by_the_end_of_the_context_says_so(qtbot: QtBot) -> None:
     """It said "hit the answer length limit", though raising that limit would not have helped: the prompt left
     the answer only the context's last 90-odd tokens. An answer that stops at the limit the user set still says
