@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -60,7 +61,7 @@ from assistant.memory.records import (
     typed_memory,
 )
 from assistant.memory.secrets import not_kept, secret_kind, without_secrets
-from assistant.memory.statements import corrects, speaks_of_user
+from assistant.memory.statements import corrects, forget_request, speaks_of_user
 from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
 
@@ -79,6 +80,8 @@ SIMILAR_FACTS = 5
 #: Said once per process when a message about the user in another language is not learned from.
 FOREIGN_NOTICE = ("Memory learns from English messages only, so nothing was kept from this one. To have Hearth "
                   "remember it, add it in the memory manager (or `hearth memory add`).")
+#: Memories named to a user who asks in chat to forget something (the closest to what they asked).
+FORGET_SHOWN = 3
 #: Prompt block limits: the prompt builder counts tokens, this keeps the block a few dozen of them.
 MAX_BLOCK_ITEMS, MAX_ITEM_CHARS = 8, 160
 _ALL = 10_000
@@ -268,16 +271,31 @@ class MemoryService:
         never a retrieved document); ``context`` is the user's previous message, for "she" and "he". A turn
         with no statement that could be about the user (a question, thanks) is not queued.
 
-        Returns what the user should be told, once per process: that a message about themselves in another
-        language is not learned from (the rules read English), instead of nothing at all."""
+        Returns what the user should be told: that a message about themselves in another language is not learned
+        from (the rules read English; once per process), and that a request to forget in chat forgets nothing and
+        how to forget, instead of nothing at all."""
         if not self.enabled:
             return None
-        if queue_turn(self._queue, conversation_id, user_text, context, lambda: self._known(user_text, quiet=True)):
+        queued = queue_turn(self._queue, conversation_id, user_text, context,
+                            functools.partial(self._known, user_text, quiet=True))
+        if (asked := forget_request(user_text)) is not None:  # what else it says is learned from all the same
+            return self._how_to_forget(asked)
+        if queued:
             return None
         if not self._told_language and speaks_of_self_in_another_language(user_text):
             self._told_language = True
             return FOREIGN_NOTICE
         return None
+
+    def _how_to_forget(self, asked: str) -> str:
+        """What a user who asked in chat to forget ``asked`` ("User has a dog") is told: "Please forget that I have
+        a dog." did nothing and said nothing, and the answer may well have said "Okay, I've forgotten it"."""
+        how = "Nothing was forgotten: memory forgets what you forget in the memory manager (or with `hearth memory "
+        closest = self.find(asked, FORGET_SHOWN)[:FORGET_SHOWN]
+        if not closest:
+            return how + f"forget ID`), and it keeps nothing like “{asked}”."
+        kept = "; ".join(f"“{m.text}” ({m.id[:8]})" for m in closest)
+        return how + f"forget {closest[0].id[:8]}`). Kept: {kept}."
 
     def _known(self, text: str, quiet: bool = False) -> builtins.list[str]:
         """The stored facts close to ``text`` (the names they give someone). ``quiet``: none while the store

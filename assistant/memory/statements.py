@@ -44,6 +44,12 @@ _EXPLICIT = re.compile(r"^(?:(?:hi|hey|hello|ok|okay|so|oh|also|and)\W+)*(?:plea
                        r"note to self|don'?t forget(?: that)?|do not forget(?: that)?|remind me(?: that)?|"
                        r"keep in mind(?: that)?|for the record|for future reference|fyi|btw|just so you know)"
                        r"\b\s*[:,\-]?\s*", re.IGNORECASE)
+#: A request to forget ("Please forget that I have a dog."): memory forgets only what the user forgets in the memory
+#: manager or `hearth memory forget`, so it is learned from as nothing ("Forget that I live in Berlin." was kept as
+#: "User noted: Forget that User lives in Berlin"), and told how (see :func:`forget_request`).
+_FORGET = re.compile(r"^(?:(?:hi|hey|ok|okay|so|oh|and|also)\W+)*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+"
+                     r"(?:please\s+)?)?forget(?:\s+about)?(?:\s+(?:that|this))?\b\s*[:,\-]?\s*(?P<what>.*?)[\s.!?]*$",
+                     re.IGNORECASE)
 _CORRECTION = re.compile(r"\b(?:update|updated|correction|correct that|actually|not anymore|no longer|any ?more|"
                          r"changed?|changing|instead|new|now|moved|left|sorry|wait|not \w+)\b", re.IGNORECASE)
 _SELF = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours|us)\b", re.IGNORECASE)
@@ -287,6 +293,21 @@ def looked_at(text: str) -> str:
     return f"{head[:ends[-1]] if ends else ''}\n{tail[starts[0]:] if starts else ''}".strip()
 
 
+def _forgetting(sentence: str) -> str | None:
+    """What ``sentence`` asks to forget, as typed ("I have a dog"); None when it asks no such thing, or only "it"."""
+    m = _FORGET.match(sentence.strip())
+    return m.group("what") if m and len(m.group("what").split()) >= 2 else None
+
+
+def forget_request(user_text: str) -> str | None:
+    """What the user asks Hearth to forget, said about the user ("Please forget that I have a dog." gives "User
+    has a dog"); None when the message asks no such thing."""
+    for sentence in _SENTENCE.split(user_text.replace("\u2019", "'")):
+        if (what := _forgetting(sentence)) is not None:
+            return third_person(_clean(what))
+    return None
+
+
 def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> list[Statement]:
     """The clauses of ``user_text`` that may state a fact about the user, rewritten in the third person.
 
@@ -304,6 +325,8 @@ def statements(user_text: str, context: str = "", known: Sequence[str] = ()) -> 
     for sentence in _SENTENCE.split(text):
         sentence = sentence.strip()
         if not sentence:
+            continue
+        if _forgetting(sentence) is not None:
             continue
         explicit_m = _EXPLICIT.match(sentence)
         explicit = explicit_m is not None and bool(sentence[explicit_m.end():].strip())

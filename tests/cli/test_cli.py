@@ -915,6 +915,21 @@ def test_a_secret_is_not_remembered_and_the_user_is_told_why(hearth_home: Path) 
     assert forced.returncode == 0 and "sk-proj-AbC123SECRET" in forced.stdout
 
 
+def test_a_request_in_chat_to_forget_says_how_to_forget(hearth_home: Path) -> None:
+    """"Please forget that I have a dog." did nothing and said nothing (and "Forget that I live in Berlin." was
+    learned as "User noted: Forget that User lives in Berlin"): memory forgets what the user forgets in the memory
+    manager or with `hearth memory forget`, and the answer now says so, naming the memory it would be."""
+    hearth("ask", "--max-tokens", "3", "I have a dog called Biscuit.", home=hearth_home)
+    [dog] = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    asked = hearth("ask", "--max-tokens", "3", "Please forget that I have a dog. My cat is called Tom.",
+                   home=hearth_home)
+    assert (f"[memory] Nothing was forgotten: memory forgets what you forget in the memory manager (or with "
+            f"`hearth memory forget {dog['id'][:8]}`). Kept: “User has a dog called Biscuit” ({dog['id'][:8]})."
+            in asked.stderr), asked.stderr
+    kept = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    assert sorted(m["text"] for m in kept) == ["User has a dog called Biscuit", "User's cat is called Tom"]
+
+
 def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(hearth_home: Path) -> None:
     """`hearth chat` kept the temperature and speculative mode it started with whatever the file said later, and
     an unusable edit (`temperature = 9.0`) was dropped without a word and written over within seconds."""
