@@ -116,7 +116,7 @@ _PRONOUN = re.compile(r"^(he's|she's|hes|shes|he|she|his|her)\b", re.IGNORECASE)
 
 _ADVERBS = frozenset("last first once just now also really currently still actually recently already usually always "
                      "never often sometimes mostly only even probably definitely finally totally basically kinda "
-                     "newly".split())
+                     "newly".split()) | {"no longer"}  # "I no longer have a dog" was "User noes longer have a dog"
 _UNCHANGED = frozenset(
     "can could will would shall should may might must did had was were used got left went moved started took made "
     "came became began bought sold met ran said told thought felt knew grew gave found lost kept spent won wrote "

@@ -59,6 +59,7 @@ def test_pronouns_and_bare_relations_resolve_from_the_previous_message() -> None
     ("I left teaching", "User left teaching"),
     ("I study law", "User studies law"),
     ("my passport expires in May", "User's passport expires in May"),
+    ("I no longer have a dog", "User no longer has a dog"),  # it was "User noes longer have a dog"
 ])
 def test_third_person(clause: str, fact: str) -> None:
     assert third_person(clause) == fact
