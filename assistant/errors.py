@@ -107,6 +107,10 @@ class MemoryStoreError(HearthError):
     pass
 
 
+class SecretRefusedError(InputError):
+    """A memory typed by the user holds a secret (a password, a card number, an API key): refused unless forced."""
+
+
 class MemoryStoreUnavailableError(MemoryStoreError):
     """The memories' Chroma store cannot be opened for now (a full disk, a read-only folder: chromadb writes as
     it opens). Not damage: nothing is moved aside, and it opens again once the cause is gone; its memories can

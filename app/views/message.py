@@ -297,8 +297,10 @@ class MessageWidget(QFrame):
         the source panel (``sourceRequested`` carries the passage, or ``None`` for the memories)."""
         self.passages, self.memories = passages, memories
         while (item := self.chips.takeAt(0)) is not None:
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            if (old := item.widget()) is not None:  # out of the Tab order now: the final chips (once the answer's
+                old.hide()  # citations are checked) came after the streamed ones in it until those were deleted
+                old.setParent(None)
+                old.deleteLater()
         names = Counter(Path(path).name for path in {p.path for p in passages})  # files, not passages
         places = Counter((p.path, p.page) for p in passages)
         for passage in passages:

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
-from assistant.errors import HearthError, InputError, MemoryStoreError, MemoryStoreUnavailableError
+from assistant.errors import (
+    HearthError,
+    InputError,
+    MemoryStoreError,
+    MemoryStoreUnavailableError,
+    SecretRefusedError,
+)
 from assistant.events import counted
 
 if TYPE_CHECKING:
@@ -65,8 +71,6 @@ _FORCE_HELP = "keep TEXT even though it looks like a secret (a password, a card 
 def _typed(ctx: CliContext, args: argparse.Namespace, editing: bool = False) -> None:
     """Refuse TEXT before the store opens (2 s): empty, or holding a secret unless --force, which the refusal
     names."""
-    from assistant.memory.errors import SecretRefusedError
-
     try:
         ctx.assistant.memory_text(args.text, editing, keep_secret=args.force)
     except SecretRefusedError as exc:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.errors import InputError, MemoryStoreError
-
-
-class SecretRefusedError(InputError):
-    """A memory typed by the user holds a secret (a password, a card number, an API key): refused unless forced."""
+from assistant.errors import MemoryStoreError
 
 
 class MemoryNotFoundError(MemoryStoreError):

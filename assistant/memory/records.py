@@ -6,8 +6,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from assistant.errors import InputError
-from assistant.memory.errors import SecretRefusedError
+from assistant.errors import InputError, SecretRefusedError
 from assistant.memory.secrets import secret_kind
 
 #: Payload keys Hearth adds to every mem0 memory (Chroma metadata cannot hold None, so "" means none).
