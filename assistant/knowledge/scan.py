@@ -42,7 +42,10 @@ LOCKFILES = frozenset({"package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.ya
 #: 10,820 passages, 15 minutes of a folder's 16 to embed, and filled search results. Added on their own (the file
 #: itself, not its folder), they are indexed.
 DATA_FILE_BYTES = 2**20
-DATA_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".tsv"})
+#: What such a file is, by its suffix. A log is one too: a 30 MB ``server.log`` appearing in a watched notes
+#: folder held its re-sync (and every note edited meanwhile) for minutes while its 100,000 passages were embedded.
+DATA_SUFFIXES = {**dict.fromkeys((".json", ".jsonl", ".ndjson", ".csv", ".tsv"), "data file (a program's export)"),
+                 ".log": "log (a program's output)"}
 #: The files whose patterns leave files out, read in this order in each folder (a later line wins): git's own
 #: list of a repository's exclusions, a folder's ``.gitignore``, and Hearth's ``.hearthignore``.
 IGNORE_FILES = (".git/info/exclude", ".gitignore", ".hearthignore")
@@ -380,9 +383,9 @@ def _machine_made(path: Path, st: os.stat_result) -> str:
     data export), or "". Only in a folder: a file added on its own is indexed whatever it is."""
     if path.name.lower() in LOCKFILES:
         return "a package manager's lockfile (versions and hashes): not indexed"
-    if path.suffix.lower() in DATA_SUFFIXES and st.st_size > DATA_FILE_BYTES:
-        return (f"a {st.st_size / 2**20:.1f} MB data file (a program's export): not indexed from a folder; to index "
-                "it, drop the file itself on the window or run `hearth index` on it")
+    if (kind := DATA_SUFFIXES.get(path.suffix.lower())) and st.st_size > DATA_FILE_BYTES:
+        return (f"a {st.st_size / 2**20:.1f} MB {kind}: not indexed from a folder; to index it, drop the file "
+                "itself on the window or run `hearth index` on it")
     return ""
 
 

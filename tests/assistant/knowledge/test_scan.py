@@ -197,11 +197,16 @@ def test_lockfiles_and_large_data_exports_in_a_folder_are_skipped_with_the_reaso
     (project / "package-lock.json").write_text('{"lockfileVersion": 3}\n')
     (project / "settings.json").write_text('{"theme": "dark"}\n')
     (project / "export.json").write_text("[" + ",".join(['{"id": 1, "v": "x"}'] * 60_000) + "]\n")  # 1.2 MB
-    result = scan([project], 50 * 2**20, lambda p: p.suffix in (".md", ".json"))
-    assert sorted(Path(f.path).name for f in result.files) == ["README.md", "settings.json"]
+    # a 30 MB server.log in a watched folder held its re-sync, and every note edited meanwhile, for minutes
+    (project / "server.log").write_text("GET /health 200\n" * 80_000)  # 1.2 MB
+    (project / "notes.log").write_text("Tuesday: called the plumber.\n")
+    result = scan([project], 50 * 2**20, lambda p: p.suffix in (".md", ".json", ".log"))
+    assert sorted(Path(f.path).name for f in result.files) == ["README.md", "notes.log", "settings.json"]
     assert dict((Path(p).name, why) for p, why in result.skipped) == {
         "export.json": "a 1.1 MB data file (a program's export): not indexed from a folder; to index it, drop the "
                        "file itself on the window or run `hearth index` on it",
+        "server.log": "a 1.2 MB log (a program's output): not indexed from a folder; to index it, drop the file "
+                      "itself on the window or run `hearth index` on it",
         "package-lock.json": "a package manager's lockfile (versions and hashes): not indexed"}
     alone = scan([project / "export.json"], 50 * 2**20, lambda p: p.suffix == ".json")
     assert [Path(f.path).name for f in alone.files] == ["export.json"] and not alone.skipped
