@@ -523,9 +523,12 @@ class ChatController(QObject):
         self._opened_from = focused if focused is not None and focused.objectName() == "Chip" else None
         self.panel.show_source(passage, widget.memories)
 
-    def _panel_closed(self) -> None:
-        """By Esc or its close button: the next key goes to the chip Enter opened it from, else to the box."""
+    def _panel_closed(self, had_focus: bool) -> None:
+        """By Esc or its close button: the next key goes to the chip Enter opened it from, else to the box; or
+        stays in the box when the user clicked into it meanwhile (Esc sent the typing back to the chip)."""
         chip, self._opened_from = self._opened_from, None
+        if not had_focus and self.composer.edit.hasFocus():
+            return
         if chip is not None and isValid(chip) and chip.isVisible():
             chip.setFocus(Qt.FocusReason.OtherFocusReason)
         else:

@@ -11,7 +11,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTextBrowser, QVBoxLayout
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTextBrowser,
+    QVBoxLayout,
+)
 
 from app.icons import icon
 from app.sources import Passage, memory_text
@@ -23,7 +32,7 @@ _BREAKS = re.compile(r"([_.-])")
 
 
 class SourcePanel(QFrame):
-    closed = Signal()
+    closed = Signal(bool)  # whether the keyboard focus was in the panel as it closed
     #: the shown passage's file is gone: whoever can ask the index where it is now answers with moved_to
     fileMissing = Signal(object)
 
@@ -70,10 +79,13 @@ class SourcePanel(QFrame):
         self.hide()
 
     def close_panel(self) -> None:
-        """Hide the panel and say so (``closed``): whoever placed it moves the focus on, since the close button
-        that had it is hidden with it (Qt passed the focus to a message's text)."""
+        """Hide the panel and say so (``closed``, with whether it had the focus): whoever placed it moves the focus
+        on when it did, since the close button that had it is hidden with it (Qt passed the focus to a message's
+        text); when the focus was elsewhere (the user clicked into the box, then pressed Esc) it stays there."""
+        focused = QApplication.focusWidget()
+        inside = focused is None or focused is self or self.isAncestorOf(focused)
         self.hide()
-        self.closed.emit()
+        self.closed.emit(inside)
 
     def show_source(self, passage: Passage | None, memories: list[Any]) -> None:
         """Show one passage (or, with ``None``, only the memories) of an answer."""

@@ -1603,6 +1603,18 @@ def test_enter_on_a_source_chip_opens_its_passage(qtbot: QtBot, tmp_path: Path) 
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.ctl.chat.panel.isVisible(), timeout=5_000)
     qtbot.waitUntil(window.composer.edit.hasFocus, timeout=5_000)
+    # opened from the keyboard, then the user clicked into the box to type: Esc leaves the typing there (it sent
+    # the focus back to the chip, and the next Space opened the panel again)
+    chip.setFocus()
+    qtbot.waitUntil(chip.hasFocus, timeout=5_000)
+    qtbot.keyClick(chip, Qt.Key.Key_Return)
+    qtbot.waitUntil(window.ctl.chat.panel.isVisible, timeout=5_000)
+    qtbot.mouseClick(window.composer.edit, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(window.composer.edit.hasFocus, timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.ctl.chat.panel.isVisible(), timeout=5_000)
+    qtbot.wait(50)
+    assert window.composer.edit.hasFocus()
     window.close()
 
 
