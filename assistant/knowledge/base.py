@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import replace as dc_replace
+from functools import partial
 from pathlib import Path
 
 from assistant.config import KnowledgeSettings, RemoteSettings
@@ -28,7 +29,7 @@ from assistant.knowledge.errors import (
 )
 from assistant.knowledge.records import CollectionInfo, Hits, chunk_hash, index_command
 from assistant.knowledge.retrieval import CrossEncoderReranker, Reranker, SearchMode, retrieve
-from assistant.knowledge.scan import reaches, scan, shown, source_path
+from assistant.knowledge.scan import reaches, scan, shown, source_path, unplugged
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, CollectionRow, Store, validate_name
 from assistant.paths import Paths
 
@@ -204,10 +205,11 @@ class KnowledgeBase:
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
         """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
         row = self._row(collection)
-        sources = [Path(s) for s in row.sources if Path(s).exists()]
-        if not sources:
-            raise CollectionNotFoundError(f"None of the folders of collection {collection!r} exist any more "
-                                          f"({', '.join(row.sources) or 'none recorded'}).")
+        sources = [Path(s) for s in row.sources if s not in self._unplugged(row)]
+        if not sources:  # "exist any more" was said of an empty mount point too (see scan.unmounted)
+            raise CollectionNotFoundError(f"None of the folders of collection {collection!r} can be reached now "
+                                          f"({', '.join(row.sources) or 'none recorded'}): deleted, or on a drive "
+                                          "not plugged in; its passages stay searchable.")
         return self.index(sources, collection, cancel)
 
     def set_watch(self, collection: str, on: bool) -> CollectionInfo:
@@ -229,7 +231,8 @@ class KnowledgeBase:
         from assistant.knowledge.sync import pending
 
         row = self._row(collection)
-        found = scan([Path(s) for s in row.sources], self.settings.max_file_mb * 2**20, is_supported)
+        found = scan([Path(s) for s in row.sources], self.settings.max_file_mb * 2**20, is_supported,
+                     partial(self.store.has_files, row.name))
         todo, gone = pending(found, self.store.file_states(row.name), self.chunker.signature)
         return len(todo) + len(gone), sum(f.size for f in todo)
 
@@ -366,9 +369,14 @@ class KnowledgeBase:
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
                               watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
                               missing_vectors=missing_vectors,
-                              missing_sources=tuple(s for s in row.sources if not Path(s).exists()),
+                              missing_sources=self._unplugged(row),
                               unfinished="running" if row.name in self._running and row.unfinished != RUN_ENDED
                               else _UNFINISHED.get(row.unfinished, ""))
+
+
+    def _unplugged(self, row: CollectionRow) -> tuple[str, ...]:
+        """``row``'s folders and files that cannot be reached now (see :func:`unplugged`)."""
+        return tuple(s for s in row.sources if unplugged(s, partial(self.store.has_files, row.name)))
 
 
 def _skipped_in(folders: list[Path], sources: Iterable[str]) -> list[Path]:

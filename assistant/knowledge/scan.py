@@ -152,13 +152,45 @@ def leads_around(link: Path, root: Path) -> bool:
     return real != target and real.is_relative_to(target)
 
 
-def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bool]) -> ScanResult:
+def unplugged(source: str | Path, indexed: Callable[[str], bool]) -> bool:
+    """Whether the folder or file ``source`` a collection was indexed from cannot be reached now, as a drive not
+    plugged in (what was indexed from it stays): it is not there, or it is :func:`unmounted`."""
+    return not Path(source).exists() or unmounted(Path(source), indexed)
+
+
+def unmounted(folder: Path, indexed: Callable[[str], bool]) -> bool:
+    """Whether ``folder`` is the empty folder a drive is mounted on, with the drive not mounted: it lists as
+    empty (not even a hidden entry), is no mount point now, and files were indexed from it (``indexed``, asked
+    last: a query of the index). A USB drive pulled or a NAS share dropped at a fixed mount point left that
+    folder there, empty, and a re-sync deleted every passage of the collection ("0 files · 0 chunks", said "up to
+    date"); mounted again, every file was read and embedded again. No earlier state of the folder is needed (an
+    index made before this knew nothing of it), and a device number could not serve: a drive mounted again may
+    get another one. The price: a folder whose every file the user deleted keeps their passages, and is listed
+    as gone, until the collection is removed."""
+    if not folder.is_dir() or os.path.ismount(folder):
+        return False
+    try:
+        with os.scandir(folder) as listing:
+            if next(listing, None) is not None:
+                return False
+    except OSError:  # one that cannot be listed: the scan says so, and keeps what was indexed from it
+        return False
+    return indexed(str(folder))
+
+
+def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bool],
+         indexed: Callable[[str], bool] | None = None) -> ScanResult:
+    """``indexed(folder)``: whether files were indexed from ``folder`` (see :func:`unmounted`); None for a
+    collection not made yet."""
     result = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
     for source in sources:
         root = source_path(source)
         if not root.exists():
             result.skipped.append((shown(root), "not found (nothing under it was removed from the index)"))
+        elif indexed is not None and unmounted(root, indexed):
+            result.skipped.append((shown(root), "empty, as the folder of a drive not mounted (nothing under it "
+                                                "was removed from the index)"))
         elif root.is_dir():
             result.roots.append(str(root))
             _walk(root, _rules_above(root), result, seen_dirs, max_bytes, supported)

@@ -908,6 +908,11 @@ class Store:
                            "WHERE collection = ?", (collection,))
         return {row[0]: FileState(*row) for row in rows}
 
+    def has_files(self, collection: str, folder: str) -> bool:
+        """Whether files under ``folder`` (or the file itself) are indexed in ``collection``."""
+        clause, params = _folder_clause(folder)
+        return bool(self._query(f"SELECT 1 FROM files c WHERE collection = ?{clause} LIMIT 1", (collection, *params)))
+
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         """(path, reason) of every file the collection skipped, by path: those it could not read, and those
         its last scan passed over (a link to nothing: `hearth index` said "2 skipped", the listing "1")."""

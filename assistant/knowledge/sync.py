@@ -31,7 +31,7 @@ from assistant.knowledge.embedder import Embedder
 from assistant.knowledge.errors import NothingToIndexError, UnreadableFileError
 from assistant.knowledge.loaders import is_supported, load
 from assistant.knowledge.records import Chunk, Piece, chunk_hash
-from assistant.knowledge.scan import FoundFile, ScanResult, scan, source_path
+from assistant.knowledge.scan import FoundFile, ScanResult, scan, source_path, unplugged
 from assistant.knowledge.store import RUN_ENDED, RUN_INTERRUPTED, RUN_STOPPED, FileState, Store
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class IndexJob:
             self._cancelled()
             yield Progress(JOB, 0, message="cancelled")
             return
-        found = found or scan(self.sources, self.max_bytes, is_supported)
+        found = found or scan(self.sources, self.max_bytes, is_supported, self._indexed)
         self.store.set_scan_skips(self.collection, found.skipped, [str(source_path(s)) for s in self.sources])
         known = self.store.file_states(self.collection)
         signature = self.chunker.signature
@@ -230,7 +230,7 @@ class IndexJob:
         were cited at paths that no longer exist, and outlived the deletion of the files they copied. A gone
         folder left with no file is dropped from the collection (it was listed "GONE" for good)."""
         row = self.store.collection(self.collection)
-        missing = [s for s in (row.sources if row is not None else ()) if not os.path.lexists(s)]
+        missing = [s for s in (row.sources if row is not None else ()) if unplugged(s, self._indexed)]
         if not missing:
             return []
         states = self.store.file_states(self.collection)
@@ -243,6 +243,9 @@ class IndexJob:
                      len(moved), ", ".join(missing), ", ".join(emptied) or "none")
             self.store.drop_sources(self.collection, emptied)
         return moved
+
+    def _indexed(self, folder: str) -> bool:
+        return self.store.has_files(self.collection, folder)
 
     def _cancelled(self) -> None:
         self.ended = RUN_INTERRUPTED if getattr(self.cancel, "quitting", False) else RUN_STOPPED

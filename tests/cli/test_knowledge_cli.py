@@ -283,6 +283,55 @@ def test_collections_watch_on_and_off(docs: Path, capsys: pytest.CaptureFixture[
     assert json.loads(capsys.readouterr().out)[0]["missing_sources"] == [str(docs)]
 
 
+def test_an_emptied_mount_point_keeps_its_passages_and_its_files_back_are_not_read_again(
+        docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A drive unmounted from a fixed mount point leaves that folder there, empty: a re-sync deleted every passage
+    ("0 files, 0 chunks", said as nothing at all), and the drive mounted again was read and embedded again. The
+    folder as an unmount leaves it (here: the files moved aside, the folder empty) is a drive not plugged in."""
+    assert cli.main(["index", str(docs), "-c", "drive"]) == 0
+    capsys.readouterr()
+    docs.rename(tmp_path / "drive")  # the drive's files, elsewhere meanwhile (mtimes kept)
+    docs.mkdir()  # the mount point, empty
+    assert cli.main(["collections", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("drive: 2 files, 2 chunks, 1 skipped,"), listed
+    assert f"  GONE: {docs} (deleted, or on a drive not plugged in); its passages stay searchable" in listed
+    assert cli.main(["index", str(docs), "-c", "drive"]) == 0
+    out = capsys.readouterr().out
+    assert "drive: 2 files, 2 chunks (done in " in out and f"skipped {docs}: empty, as the folder of a drive not " \
+           "mounted (nothing under it was removed from the index)" in out, out
+    assert cli.main(["search", "4312", "-c", "drive", "--mode", "keyword", "--json"]) == 0
+    assert [h["path"] for h in json.loads(capsys.readouterr().out)["hits"]] == [str(docs / "sub" / "bike.txt")]
+    docs.rmdir()
+    (tmp_path / "drive").rename(docs)  # mounted again
+    assert cli.main(["index", str(docs), "-c", "drive"]) == 0
+    assert " s: nothing changed); 1 skipped" in capsys.readouterr().out  # (junk.txt, as at first)
+
+
+def test_a_drive_unmounted_from_its_mount_point_is_not_a_deletion(docs: Path, tmp_path: Path) -> None:
+    """The same with a real mount (a bind mount in a private mount namespace): unmounted, its files stay; an empty
+    drive mounted there (a tmpfs: a mount point is no folder of a drive not mounted) is what the folder holds."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], capture_output=True,
+                                                     check=False).returncode != 0:
+        pytest.skip("`unshare -rm` is not permitted here")
+    point = tmp_path / "mnt"
+    point.mkdir()
+    hearth = f"{sys.executable} -m app"
+    script = (f'mount --bind "$0" "$1" && {hearth} index "$1" -c drive >/dev/null && umount "$1" && '
+              f'{hearth} collections list && {hearth} index "$1" -c drive && mount --bind "$0" "$1" && '
+              f'{hearth} index "$1" -c drive && umount "$1" && mount -t tmpfs none "$1" && '
+              f'{hearth} index "$1" -c drive')
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script, str(docs), str(point)], cwd=ROOT,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    listed, unmounted, mounted, emptied = done.stdout.split("\ndrive: ")
+    assert listed.startswith("drive: 2 files, 2 chunks, 1 skipped,") and f"  GONE: {point} (deleted" in listed, listed
+    assert unmounted.startswith("2 files, 2 chunks (") and "1 skipped" in unmounted, unmounted
+    assert mounted.startswith("2 files, 2 chunks (") and " s: nothing changed); 1 skipped" in mounted, mounted
+    assert emptied.startswith("0 files, 0 chunks (") and "3 removed" in emptied, emptied
+
+
 def test_a_one_off_search_of_a_watched_collection_brings_it_up_to_date_or_says_it_is_not(
         docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`hearth search` and `hearth ask` answered from an edited file's old text, under its current path, without
