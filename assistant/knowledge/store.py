@@ -274,6 +274,14 @@ def write_errors() -> Iterator[None]:
 
 
 def _write_failure(exc: BaseException) -> str:
+    """A failed write in words, with what to do. A function of Hearth's own that SQLite does not know (a trigger
+    calling it) means a newer Hearth changed the index since this process opened it: an older one left running
+    said "Writing the index failed (no such function: hearth_tokens). If the disk is full, free some space…" at
+    every re-sync, and no space freed helped."""
+    if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such function: hearth_"):
+        return (f"Writing the index failed ({exc}): another Hearth, newer than this one, changed the index since "
+                "this one opened it. Restart Hearth: what was indexed so far is kept, and the rest is picked up "
+                "where it stopped.")
     return (f"Writing the index failed ({exc}). If the disk is full, free some space and run the same sync "
             "again: what was indexed so far is kept, and the rest is picked up where it stopped.")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,7 @@ from checks import contents
 from assistant.config import KnowledgeSettings
 from assistant.errors import CollectionNotFoundError
 from assistant.knowledge import KnowledgeBase
-from assistant.knowledge.errors import IndexBusyError, NeedsReindexError
+from assistant.knowledge.errors import IndexBusyError, IndexWriteError, NeedsReindexError
 from assistant.knowledge.records import chunk_hash
 from assistant.knowledge.store import Store
 from assistant.paths import get_paths
@@ -613,3 +614,25 @@ def test_a_re_sync_that_ends_during_a_search_is_not_said_unfinished(kb: Knowledg
     kb._count_run("default", 1)  # one still going is said as going
     monkeypatch.setattr(kb, "_ranked", ranked)
     assert "is being indexed now" in kb.search("alpha").unfinished
+
+
+def test_an_index_a_newer_hearth_changed_meanwhile_says_to_restart_not_to_free_disk(
+        kb: KnowledgeBase, sync, tmp_path: Path) -> None:
+    """An older Hearth left running beside a newer one that converted the index said at every re-sync "Writing the
+    index failed (no such function: hearth_tokens). If the disk is full, free some space…": the newer keyword
+    index's trigger calls a function the older process never registered."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Otters hold hands while they sleep.\n")
+    sync(folder)
+    newer = sqlite3.connect(get_paths().index_manifest)  # the newer Hearth, converting the index meanwhile
+    newer.executescript("DROP TRIGGER chunks_ai; CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN "
+                        "INSERT INTO chunks_fts (rowid, text) VALUES (new.rowid, hearth_later(new.text)); END;")
+    newer.close()
+    (folder / "b.txt").write_text("Walruses sleep on the ice.\n")
+    with pytest.raises(IndexWriteError) as failed:
+        sync(folder)
+    assert str(failed.value) == (
+        "Writing the index failed (no such function: hearth_later): another Hearth, newer than this one, changed "
+        "the index since this one opened it. Restart Hearth: what was indexed so far is kept, and the rest is "
+        "picked up where it stopped.")
