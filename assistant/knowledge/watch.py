@@ -35,13 +35,15 @@ class FolderWatcher(FileSystemEventHandler):
         self.lost = False
         self._observer = Observer()
         self._scheduled: set[Path] = set()
+        self._targets: set[Path] = set()  # files outside every watched folder that links in them lead to
+        self._target_folders: set[Path] = set()  # their folders, each watched alone (see _watch_target)
         for folder in self.folders:
             self._schedule(folder)
 
     def _schedule(self, folder: Path) -> None:
-        """Watch ``folder`` and the targets of the linked folders below it (a sync follows links; watchdog's
-        recursive watch does not, so an edit behind a link to another disk reached search only on a restart)."""
-        pending, top = [folder], folder in self.folders
+        """Watch ``folder`` and the targets of the links below it (a sync follows links; watchdog's recursive
+        watch does not, so an edit behind a link to another disk reached search only on a restart)."""
+        pending, top, files = [folder], folder in self.folders, []
         while pending:
             here = pending.pop()
             try:
@@ -52,17 +54,39 @@ class FolderWatcher(FileSystemEventHandler):
                 continue
             self._scheduled.add(real)
             self._observer.schedule(self, str(here if top and here == folder else real), recursive=True)
-            pending += self._linked_folders(real)
+            folders, linked = self._links(real)
+            pending += folders
+            files += linked
+        for link in files:
+            self._watch_target(link)
+
+    def _watch_target(self, link: Path) -> None:
+        """Watch the file ``link`` leads to, where no watch of a folder sees it: its folder alone, not below it,
+        and only its own changes count (see _ignored). ``notes/linked.md -> ~/elsewhere/ext.md``: editing ext.md
+        was never re-indexed while Hearth ran."""
+        try:
+            target = link.resolve()
+        except (OSError, RuntimeError):
+            return
+        if any(target.is_relative_to(w) for w in self._scheduled) or not target.parent.is_dir():
+            return
+        self._targets.add(target)
+        if target.parent not in self._target_folders:
+            self._target_folders.add(target.parent)
+            self._observer.schedule(self, str(target.parent), recursive=False)
 
     @staticmethod
-    def _linked_folders(folder: Path) -> list[Path]:
-        """Links to folders anywhere below ``folder``, in the folders a sync enters."""
-        found: list[Path] = []
-        for parent, dirs, _files in os.walk(folder, onerror=lambda _exc: None):
+    def _links(folder: Path) -> tuple[list[Path], list[Path]]:
+        """Links to folders, and links to files, anywhere below ``folder``, in the folders a sync enters."""
+        folders: list[Path] = []
+        files: list[Path] = []
+        for parent, dirs, names in os.walk(folder, onerror=lambda _exc: None):
             dirs[:] = [d for d in dirs if not skipped(d)]
-            found += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))
-                      and not leads_around(Path(parent, d), folder)]
-        return found
+            folders += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))
+                        and not leads_around(Path(parent, d), folder)]
+            files += [Path(parent, n) for n in names if not skipped(n, folder=False)
+                      and os.path.islink(os.path.join(parent, n))]
+        return folders, files
 
     def start(self) -> FolderWatcher:
         self._observer.start()
@@ -105,9 +129,12 @@ class FolderWatcher(FileSystemEventHandler):
             # (a log written into src/, left out by "*.log", modified src/, which is not left out)
         if event.event_type == "deleted" and Path(str(event.src_path)) in {*self.folders, *self._scheduled}:
             self.lost = True
-        if event.event_type == "created" and os.path.islink(event.src_path) and os.path.isdir(event.src_path):
-            with self._lock:
-                self._schedule(Path(str(event.src_path)))  # a link to a folder made while watching
+        if event.event_type == "created" and os.path.islink(event.src_path):
+            with self._lock:  # a link made while watching
+                if os.path.isdir(event.src_path):
+                    self._schedule(Path(str(event.src_path)))
+                else:
+                    self._watch_target(Path(str(event.src_path)))
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -121,6 +148,8 @@ class FolderWatcher(FileSystemEventHandler):
         beside its parent: its edits were ignored as the parent's hidden ones)."""
         changed = Path(path)
         holders = [folder for folder in [*self.folders, *self._scheduled] if changed.is_relative_to(folder)]
+        if not holders:  # in the folder of a linked file's target: only that file counts
+            return changed not in self._targets
         if changed.name in IGNORE_FILES:  # hidden, but what it names leaves the index or comes in
             return bool(holders) and not any(reaches(folder, changed.parent) for folder in holders)
         # nor inside what an ignore file leaves out (a build writing into build/ started a sync for each file)

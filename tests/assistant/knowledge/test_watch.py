@@ -147,3 +147,30 @@ def test_a_watched_folder_deleted_and_made_again_is_lost_to_its_watch(tmp_path: 
         assert not changed.wait(1.0)  # why the watcher must be replaced
     finally:
         watcher.stop()
+
+
+def test_the_file_a_link_leads_to_is_watched_too(tmp_path: Path) -> None:
+    """``notes/linked.md -> elsewhere/ext.md``: a sync reads ext.md through the link, but editing it woke nothing
+    while Hearth ran. Only the linked file counts in its folder: a neighbour there is not indexed."""
+    elsewhere, root = tmp_path / "elsewhere", tmp_path / "notes"
+    for folder in (elsewhere, root):
+        folder.mkdir()
+    (elsewhere / "ext.md").write_text("Outside, first.\n")
+    (elsewhere / "later.md").write_text("Linked while watching.\n")
+    (root / "linked.md").symlink_to(elsewhere / "ext.md")
+    changed = threading.Event()
+    watcher = FolderWatcher([root], changed.set, debounce_s=0.2).start()
+    try:
+        (elsewhere / "neighbour.md").write_text("Not linked: not indexed.\n")
+        time.sleep(0.6)
+        assert not changed.is_set()
+        with (elsewhere / "ext.md").open("a") as f:
+            f.write("Edited where the link leads.\n")
+        assert changed.wait(10)
+        (root / "later.md").symlink_to(elsewhere / "later.md")
+        time.sleep(0.6)
+        changed.clear()
+        (elsewhere / "later.md").write_text("Edited behind the new link.\n")
+        assert changed.wait(10)
+    finally:
+        watcher.stop()
