@@ -57,6 +57,8 @@ class _Batch:
     chunks: list[Chunk] = field(default_factory=list)
     touched: list[FileState] = field(default_factory=list)
     nbytes: int = 0
+    added: set[str] = field(default_factory=set)  # of files, those read for the first time
+    changed: set[str] = field(default_factory=set)  # and those read again for new content (see _Tally)
 
     def __len__(self) -> int:
         return len(self.files) + len(self.touched)
@@ -177,6 +179,9 @@ class IndexJob:
         known = self.store.file_states(self.collection)
         signature = self.chunker.signature
         todo, _ = pending(found, known, signature)
+        # the small files first: a note edited beside a large new file waited minutes for its embedding (stable:
+        # in the scan's order otherwise)
+        todo.sort(key=lambda f: f.size >= _NAMED_BEFORE_BYTES)
         # what the scan skipped (a link to nothing, a file over the size limit) is counted as done, as a file
         # read and skipped is: "89 / 89 files" stood under "85 files indexed, 6 skipped"
         tally = _Tally(len(found.files) + len(found.skipped), sum(f.size for f in todo), errors=list(found.skipped),
@@ -307,9 +312,7 @@ class IndexJob:
             data = Path(f.path).read_bytes()
         except FileNotFoundError:  # deleted or renamed away since the scan (the watcher's next sync finds a new
             # name): it was "skipped …: No such file or directory", and counted so until the next sync
-            tally.vanished.add(f.path)
-            tally.done_files += 1
-            tally.work_bytes -= f.size
+            _vanish(tally, f.path, f.size)
             return
         except OSError as exc:
             state = FileState(f.path, f.size, f.mtime_ns, "", signature)
@@ -335,6 +338,9 @@ class IndexJob:
                 # only a large file's (the one named as it is read): "letter-104.md (100% split into passages)"
                 # was said of a 1 KB file read when the interval was up
                 if f.size >= _NAMED_BEFORE_BYTES and time.monotonic() - tally.last_event > _EVENT_INTERVAL_S:
+                    if not os.path.exists(f.path):  # deleted while it is cut: its passages would be embedded
+                        _vanish(tally, f.path, f.size)
+                        return
                     yield tally.event(READING, f.path, item_cut=done / total)
                 if self.cancel.is_set():  # heard between parts: a 20 MB line is minutes of cutting
                     return
@@ -342,16 +348,13 @@ class IndexJob:
         batch.files.append(state)
         batch.chunks += [self._chunk(state, i, p) for i, p in enumerate(pieces)]
         self._count(f, batch, tally, None)
-        if old is None:
-            tally.added += 1
-        else:
-            tally.changed += 1
+        (batch.added if old is None else batch.changed).add(f.path)
 
     def _skip(self, state: FileState, reason: str, batch: _Batch, tally: _Tally, old: FileState | None) -> None:
         """Record why ``state``'s file cannot be read; one that was read before changed: its passages go (the
         run said "nothing changed" though they left the index)."""
         if old is not None and old.error is None:
-            tally.changed += 1
+            batch.changed.add(state.path)
         batch.files.append(replace(state, error=reason))
         self._count(FoundFile(state.path, state.size, state.mtime_ns), batch, tally, reason)
 
@@ -373,18 +376,23 @@ class IndexJob:
         )
 
     def _flush(self, batch: _Batch, tally: _Tally) -> Generator[Progress, None, None]:
-        files = len({c.path for c in batch.chunks})  # embedded together: progress names the batch, not one file
-
         def report(done: int, total: int) -> Progress | None:
             """Progress inside a batch: one large file is one batch (20 MB of text took half an hour here with
             no word, no rate and no ETA)."""
             if time.monotonic() - tally.last_event < _EVENT_INTERVAL_S:
                 return None
             tally.partial_bytes, tally.partial_chunks = batch.nbytes * done / total, done
+            files = len({c.path for c in batch.chunks})  # embedded together: progress names the batch, not one file
             return tally.event(READING, batch.chunks[-1].path, done, total, files)
 
-        vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
-                                           report)
+        while True:  # a file of the batch deleted meanwhile is dropped from it, and the rest embedded on: a 5 MB
+            # file deleted as it was embedded went on being embedded for minutes, and the edits made meanwhile
+            # waited behind it (what was embedded of the rest is kept, not embedded again)
+            vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
+                                               report, stop=lambda: bool(_deleted(batch)))
+            if vectors is not None or self.cancel.is_set():
+                break
+            _drop(batch, _deleted(batch), tally)
         if vectors is None:  # cancelled: nothing of this batch was written; the next sync takes up the passages
             return  # embedded (kept), and the last event counts them (the bar fell back to 0 and "0.0 chunks/s")
         tally.partial_bytes, tally.partial_chunks = 0.0, 0
@@ -393,12 +401,15 @@ class IndexJob:
         tally.done_files += len(batch)
         tally.done_bytes += batch.nbytes
         tally.chunks += len(batch.chunks)
+        tally.added += len(batch.added)
+        tally.changed += len(batch.changed)
 
     def _vectors(self, hashes: list[str], texts: list[str],
-                 report: Callable[[int, int], Progress | None] | None = None,
+                 report: Callable[[int, int], Progress | None] | None = None, stop: Callable[[], bool] | None = None,
                  ) -> Generator[Progress, None, np.ndarray | None]:
         """Vectors in ``texts`` order: reused where the same text is stored, else embedded once each;
-        ``report(done, total)`` may give a progress event after each embedding round."""
+        ``report(done, total)`` may give a progress event after each embedding round; None when cancelled, or
+        when ``stop()`` says so before a round (what was embedded is kept for the next call, as for a cancel)."""
         known = self.store.vectors_for(self.collection, hashes)
         unknown = [h for h in hashes if h not in known]
         known.update(self.store.kept_vectors(self.collection, self.embedder.name, unknown))
@@ -407,7 +418,7 @@ class IndexJob:
         embedded: dict[str, np.ndarray] = {}
         try:
             for lo in range(0, len(ordered), self.batch_size):
-                if self.cancel.is_set():
+                if self.cancel.is_set() or (stop is not None and stop()):
                     return None
                 group = ordered[lo:lo + self.batch_size]
                 embedded.update(zip(group, self.embedder.embed([todo[h] for h in group]), strict=True))
@@ -428,6 +439,31 @@ class IndexJob:
             self.store.keep_vectors(self.collection, self.embedder.name, embedded)
         except Exception as exc:  # the run is stopping anyway: its own error (or the cancel) is what counts
             log.warning("could not keep the %d passages embedded before the run stopped: %s", len(embedded), exc)
+
+
+def _vanish(tally: _Tally, path: str, size: int) -> None:
+    """``path`` was deleted (or renamed away) as the run read it: gone, not skipped, and its bytes no work left."""
+    tally.vanished.add(path)
+    tally.done_files += 1
+    tally.work_bytes -= size
+
+
+def _deleted(batch: _Batch) -> list[FileState]:
+    """The files of ``batch`` with passages to embed that are no longer there (a stat each, per embedding round)."""
+    return [f for f in batch.files if not f.error and not os.path.exists(f.path)]
+
+
+def _drop(batch: _Batch, gone: list[FileState], tally: _Tally) -> None:
+    """Take the deleted files ``gone`` out of ``batch``; the run ends counting them gone (see _vanish)."""
+    paths = {f.path for f in gone}
+    batch.files = [f for f in batch.files if f.path not in paths]
+    batch.chunks = [c for c in batch.chunks if c.path not in paths]
+    batch.added -= paths
+    batch.changed -= paths
+    for f in gone:
+        batch.nbytes -= f.size
+        tally.read_bytes -= f.size
+        _vanish(tally, f.path, f.size)
 
 
 def _repair_progress(done: int, total: int, started: float) -> Progress:

@@ -636,3 +636,71 @@ def test_an_index_a_newer_hearth_changed_meanwhile_says_to_restart_not_to_free_d
         "Writing the index failed (no such function: hearth_later): another Hearth, newer than this one, changed "
         "the index since this one opened it. Restart Hearth: what was indexed so far is kept, and the rest is "
         "picked up where it stopped.")
+
+
+def test_a_file_deleted_while_it_is_embedded_is_dropped_and_the_run_goes_on(kb: KnowledgeBase, embedder,
+                                                                            tmp_path: Path) -> None:
+    """A 5 MB file deleted while a watched folder's re-sync embedded it went on being embedded for minutes, and
+    the notes edited meanwhile waited behind it. It is dropped before the next embedding round, the files beside
+    it are kept, and the file it replaced leaves the index."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    big = folder / "big.txt"
+    big.write_text("The first draft.\n")
+    assert list(kb.index([folder]))[-1].message == "done"
+    big.write_text("".join(f"Entry {i}: the river boat docked at the key {i}.\n\n" for i in range(3000)))
+    (folder / "a.md").write_text("The spare key is under the pot.\n")
+    inner, rounds = embedder.embed, []
+
+    def embed(texts):
+        rounds.append(len(texts))
+        if len(rounds) == 3:
+            big.unlink()  # during the big file's second embedding round (a.md's was the first)
+        return inner(texts)
+
+    embedder.embed = embed
+    done = list(kb.index([folder]))[-1]
+    assert len(rounds) == 3, rounds  # not one round more of the deleted file
+    assert done.message == "done" and done.errors == () and done.done == done.total == 2, done
+    assert done.changes == (1, 0, 1)  # a.md added; big.txt removed (not "changed": it is not there)
+    assert sorted(Path(p).name for p in kb.store.file_states("default")) == ["a.md"]
+    assert sorted(Path(p).name for p in contents(kb.store)) == ["a.md"]
+
+
+def test_a_file_deleted_while_it_is_cut_is_not_embedded(kb: KnowledgeBase, embedder, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for a file deleted while it was still being split into passages (seconds for a large one)."""
+    from assistant.knowledge import chunking, sync
+
+    monkeypatch.setattr(sync, "_EVENT_INTERVAL_S", 0.0)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.md").write_text("The spare key is under the pot.\n")
+    export = folder / "export.txt"
+    export.write_text("lorem ipsum dolor sit amet " * (chunking.LINE_PART // 8))  # cut in 4 parts
+    events = []
+    for event in kb.index([folder]):
+        events.append(event)
+        if event.item_cut is not None and export.exists():
+            export.unlink()
+    assert len([e for e in events if e.item_cut is not None]) == 1
+    assert events[-1].message == "done" and events[-1].errors == () and events[-1].changes == (1, 0, 0)
+    assert not any("lorem" in t for t in embedder.texts)
+    assert sorted(Path(p).name for p in contents(kb.store)) == ["a.md"]
+
+
+def test_small_files_are_read_before_large_ones(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A note edited beside a large new file waited for the large file's minutes of embedding when the large
+    one came first by name: the small ones are read and committed first."""
+    from assistant.events import Cancel
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a-big.txt").write_text("".join(f"Entry {i}: the river boat docked at the key {i}.\n\n"
+                                              for i in range(3000)))
+    (folder / "z-note.md").write_text("The spare key is under the pot.\n")
+    cancel = Cancel()
+    for event in kb.index([folder], cancel=cancel):
+        if event.item.endswith("a-big.txt"):
+            cancel.set()
+    assert sorted(Path(p).name for p in contents(kb.store)) == ["z-note.md"]
