@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import HearthError
-from assistant.events import BackgroundEvent, BackgroundStatus, Cancel, CollectionSynced, MemoriesLearned, Progress
+from assistant.events import (
+    BackgroundEvent,
+    BackgroundStatus,
+    Cancel,
+    CollectionSynced,
+    MemoriesLearned,
+    Progress,
+    changes_text,
+    counted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -368,8 +377,10 @@ class Scheduler:
     def _sync_once(self, collection: str, cancel: threading.Event) -> None:
         from assistant.knowledge.errors import IndexBusyError
 
+        started = time.monotonic()
         try:
             for progress in self.hooks.sync(collection, cancel):
+                _log_sync(collection, progress, started)
                 self.publish(CollectionSynced(collection, progress))
             # a run finished here that was asked to watch (one cut off by closing, finished at this start); the
             # collections are read only then, not after every re-sync of a folder already watched
@@ -386,6 +397,19 @@ class Scheduler:
             log.warning("sync of %s failed: %r", collection, exc, exc_info=log.isEnabledFor(logging.INFO))
             self._last_error = f"Sync of {collection} failed ({type(exc).__name__}: {exc})."
             self.publish(CollectionSynced(collection, Progress("sync", 0, message=f"failed: {exc}")))
+
+
+def _log_sync(collection: str, progress: Progress, started: float) -> None:
+    """A re-sync's start (when it has files to read) and its end, in the log (`hearth serve -v`): a server's log
+    said nothing of its re-syncs, nor of the catch-up at its start, while a 5 MB file took minutes of them."""
+    if progress.message == "scanning done" and progress.total and progress.done < progress.total:
+        log.info("re-syncing %s: %s to read", collection, counted(int(progress.total - progress.done),
+                                                                  "new or changed file"))
+    elif progress.message in ("done", "cancelled"):
+        ended = "re-synced" if progress.message == "done" else "re-sync stopped"
+        said = changes_text(progress) or f"{int(progress.done)} of {int(progress.total or 0)} files done"
+        skipped = f", {len(progress.errors):,} skipped" if progress.errors else ""
+        log.info("%s %s in %.1f s: %s%s", collection, ended, time.monotonic() - started, said, skipped)
 
 
 def _identities(folders: list[str]) -> tuple[tuple[int, int] | None, ...]:

@@ -254,6 +254,31 @@ def test_a_watched_folder_resyncs_on_change_and_catches_up_at_start(assistant: A
     assert assistant.scheduler.status().watching == ()
 
 
+def test_each_re_sync_is_logged_with_what_it_changed(assistant: Assistant, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """`hearth serve -v` logged nothing about its re-syncs, nor about the catch-up at its start, while a large
+    file kept one busy for minutes: a line when one has files to read, and one when it ends."""
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The first note mentions penguins.\n")
+    list(assistant.index([folder], "notes", watch=True))
+    (folder / "b.txt").write_text("Written while no Hearth process ran: flamingos.\n")
+    assistant.scheduler.debounce_s = 0.2
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "assistant.scheduler"]
+
+    with caplog.at_level("INFO", logger="assistant.scheduler"):
+        assistant.start_background()  # the catch-up
+        assert wait_for(lambda: any(" re-synced in " in m for m in said()))
+        assert said()[0] == "re-syncing notes: 1 new or changed file to read", said()
+        assert re.fullmatch(r"notes re-synced in \d+\.\d s: 1 added", said()[1]), said()
+        caplog.clear()
+        (folder / "a.txt").unlink()
+        assert wait_for(lambda: said())
+        assert re.fullmatch(r"notes re-synced in \d+\.\d s: 1 removed", said()[0]), said()
+
+
 def test_a_watched_folder_deleted_made_again_or_renamed_and_a_collection_unwatched_elsewhere_are_followed(
         assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A watched folder deleted and made again (a drive plugged back, a re-clone) kept its watch on what was gone:
