@@ -225,6 +225,24 @@ def test_a_cancelled_update_says_how_many_changed_files_keep_their_old_text(wind
                                   "more (/home/ana/w).")
 
 
+def test_a_background_update_shows_the_file_being_read_and_the_time_left(window: MainWindow) -> None:
+    """A tester read only the title ("Updating “notes”: files changed…") while a watched folder's 5 MB file was
+    re-synced: the line under the bar says what a first index says, the file, its passages and the time left."""
+    from assistant.events import CollectionSynced, Progress
+
+    knowledge, panel = window.ctl.knowledge, window.sidebar.indexing
+    knowledge.synced(CollectionSynced("notes", Progress("index", 20, 21, "files", message="scanning done")))
+    knowledge.synced(CollectionSynced("notes", Progress("index", 20, 21, "files", message="reading", rate=6.0,
+                                                        eta_s=515, item="/n/big.txt", item_cut=0.35)))
+    assert panel.detail.text() == ("20 / 21 files done · 6.0 chunks/s · about 8 min 35 s left\n"
+                                   "Reading big.txt (35% split into passages)"), panel.detail.text()
+    knowledge.synced(CollectionSynced("notes", Progress("index", 20, 21, "files", message="reading", rate=6.0,
+                                                        eta_s=515, item="/n/big.txt", item_done=160,
+                                                        item_total=6610)))
+    assert panel.title.text() == "Updating “notes”: files changed…"
+    assert panel.detail.text().endswith("\nReading big.txt (160 of 6,610 passages embedded)"), panel.detail.text()
+
+
 @pytest.mark.slow
 def test_watching_can_be_switched_off_from_the_sidebar(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     folder = tmp_path / "letters"
