@@ -237,8 +237,11 @@ def prompt_read_text(progress: Progress) -> str:
     return f"Reading the prompt: {progress.done / total:.0%}" + (f", {left}" if left else "")
 
 
-#: Where the context length is set, for the messages that ask to raise it (they did not say where).
-WHERE_CTX = "(Settings → Model → Context length, or `hearth settings set n_ctx=8192`)"
+def where_ctx(at_least: int) -> str:
+    """Where the context length is set, for the messages that ask to raise it (they did not say where), with a
+    length that holds ``at_least`` tokens: the next power of two (it named 8192 to a context of 8192)."""
+    size = 1 << (max(at_least, 2) - 1).bit_length()
+    return f"(Settings → Model → Context length, or `hearth settings set n_ctx={size}`)"
 
 
 def context_cut(dropped: int, n_ctx: int, none_kept: bool = False) -> str:
@@ -250,14 +253,14 @@ def context_cut(dropped: int, n_ctx: int, none_kept: bool = False) -> str:
                 "room for the answer.")
     return (f"None of this conversation's {dropped} earlier turn(s) fit the {n_ctx}-token context beside this "
             f"message and room for the answer: it was answered as if in a new chat. Raise the context length "
-            f"{WHERE_CTX} to keep them.")
+            f"{where_ctx(2 * n_ctx)} to keep them.")
 
 
 def context_full(tokens: int, n_ctx: int) -> str:
     """What the user is told of an answer the context had no more room for, as it ends and under it when the chat
     is opened again (it was the bare "context_full" in the terminal's stats line, and the answer ended mid-word)."""
     return (f"The answer stopped at {counted(tokens, 'token')}: the {n_ctx}-token context is full. Raise the "
-            f"context length {WHERE_CTX}, or go on in a new chat.")
+            f"context length {where_ctx(2 * n_ctx)}, or go on in a new chat.")
 
 
 def short_title(text: str, limit: int = 60) -> str:

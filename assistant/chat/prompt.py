@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from assistant.engine.chat_format import QUESTION_LABEL, FormattedPrompt, Message
 from assistant.errors import ContextOverflowError
-from assistant.events import WHERE_CTX
+from assistant.events import where_ctx
 
 #: Never plan an answer shorter than this when squeezing the budget.
 MIN_ANSWER_TOKENS = 64
@@ -100,7 +100,8 @@ def build_prompt(
     if keep_all and turns:
         raise ContextOverflowError(
             f"These messages need {size} tokens of prompt and at least {reserve} for the answer, but "
-            f"the context holds {n_ctx}. Send fewer or shorter messages, or raise the context length {WHERE_CTX}."
+            f"the context holds {n_ctx}. Send fewer or shorter messages, or raise the context length "
+            f"{where_ctx(size + reserve)}."
         )
     low, high = 1, len(turns)  # dropping ``high`` turns is the last resort; ``low - 1`` is known not to fit
     if turns:
@@ -108,7 +109,7 @@ def build_prompt(
     if best is None:
         raise ContextOverflowError(
             f"This message needs {size} tokens of prompt and at least {reserve} for the answer, "
-            f"but the context holds {n_ctx}. Shorten it or raise the context length {WHERE_CTX}."
+            f"but the context holds {n_ctx}. Shorten it or raise the context length {where_ctx(size + reserve)}."
         )
     while low < high:
         middle = (low + high) // 2

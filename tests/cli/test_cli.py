@@ -1027,5 +1027,6 @@ def test_a_question_too_long_for_the_context_says_the_command_that_raises_it(hea
     done = hearth("ask", "--no-memory", "Say which of these words is longest: " + "lighthouse " * 600,
                   home=hearth_home)
     assert done.returncode == 2, done.stderr
-    assert "the context holds 512" in done.stderr and "`hearth settings set n_ctx=8192`" in done.stderr
+    # the command names a length that holds it (it named 8192 to a context of 8192)
+    assert "the context holds 512" in done.stderr and "`hearth settings set n_ctx=1024`" in done.stderr
     assert "Traceback" not in done.stderr
