@@ -1211,7 +1211,7 @@ class Assistant:
         how = "Searched for the words as typed, not by meaning" if words else "Listed as read from its file"
         return (holding(items, words) if words else items,
                 f"The memory store in {self.paths.memory_dir} can only be read now: {why}. {how}. "
-                f"{storage_fix(why)}, then try again.")
+                f"{storage_fix(why)} to add, change or forget memories.")
 
     @property
     def memory_store(self) -> MemoryService:

@@ -173,7 +173,7 @@ def test_memories_on_a_read_only_data_folder_are_listed_and_doctor_says_what_to_
            "be written (read-only or no permission). "
     listed = run("memory", "list")
     assert listed.returncode == 0 and "My dog is called Biscuit." in listed.stdout, listed.stderr
-    assert f"{said}Listed as read from its file. Make the data folder writable, then try again." in listed.stderr
+    assert f"{said}Listed as read from its file. Make the data folder writable to add, change or forget memories." in listed.stderr
     found = run("memory", "search", "biscuit")
     assert found.returncode == 0 and "My dog is called Biscuit." in found.stdout, found.stderr
     assert f"{said}Searched for the words as typed, not by meaning." in found.stderr
@@ -209,7 +209,7 @@ def test_memories_on_a_full_disk_are_listed_and_doctor_says_to_free_space(hearth
     assert main(["memory", "list"]) == 0
     out, err = capsys.readouterr()
     assert "My dog is called Biscuit." in out and "can only be read now: the disk holding it is full (1 MB free). " \
-        "Listed as read from its file. Free some disk space, then try again." in err, err
+        "Listed as read from its file. Free some disk space to add, change or forget memories." in err, err
     main(["doctor"])
     out = capsys.readouterr().out
     assert "✗ memory: The memory store in " in out and "cannot be opened now: the disk holding it is full" in out
