@@ -907,6 +907,12 @@ def test_a_secret_is_not_remembered_and_the_user_is_told_why(hearth_home: Path) 
     kept = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
     assert [(m["text"], m["source_text"]) for m in kept] == [
         ("User's dog is called Rex", "My dog is called Rex and my […].")], kept
+    said = hearth("chat", "--max-tokens", "3", home=hearth_home, stdin="My wifi password is: Sunflower42!\n"
+                  "The door code is 4821 and my cat is called Tom.\nI use sunflower42 as my password.\n")
+    kept = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    assert ("User's cat is called Tom", "The […] and my cat is called Tom.") in [
+        (m["text"], m["source_text"]) for m in kept], kept
+    assert not [m for m in kept if "unflower" in m["text"] + m["source_text"] or "4821" in m["text"]], kept
     refused = hearth("memory", "add", "My OpenAI key is sk-proj-AbC123SECRET", home=hearth_home)
     assert refused.returncode == 2 and refused.stderr == (
         "hearth: This looks like an API key: memory keeps no secrets (it is stored unencrypted and put into "

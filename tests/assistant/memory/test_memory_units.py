@@ -327,6 +327,43 @@ def test_importing_mem0_through_hearth_leaves_qdrant_out_and_the_real_package_im
     ("My son loves Supercalifragilisticexpialidocious.", None),
     ("My files are in /home/ana/Documents/SomeLongFolderName2024.", None),
     ("User has a dog called Biscuit", None),
+    ("My wifi password is: Sunflower42!", "a password"),
+    ("my password's hunter2sailor", "a password"),
+    ("The password for the office WiFi is CoffeeTime", "a password"),
+    ("wifi pw is sunflower42", "a password"),
+    ("The Wi-Fi key is sunflower42", "a password"),
+    ("I use sunflower42 as my password", "a password"),
+    ("My password is Fluffy.", "a password"),
+    ("mot de passe: soleil123", "a password"),
+    ("mein Passwort ist sonne123", "a password"),
+    ("mi contraseña es sol12345", "a password"),
+    ("my pin's 4821", "a PIN"),
+    ("PIN 4821", "a PIN"),
+    ("door code: 4821", "a lock code"),
+    ("The door code is 4821 and my dog is called Rex.", "a lock code"),
+    ("the alarm code is 4821", "a lock code"),
+    ("My locker combination is 12-34-56", "a lock code"),
+    ("My AWS secret access key is wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "a key or a token"),
+    ("my seed phrase is abandon ability able about above absent absorb abstract absurd abuse access accident",
+     "a seed phrase"),
+    ("my SSN is 123-45-6789", "a social security number"),
+    ("My social security number is 123456789.", "a social security number"),
+    ("My IBAN is DE89 3704 0044 0532 0130 00", "an IBAN"),
+    ("amex 3782 822463 10005", "a card number"),
+    ("my password is weak", None),
+    ("my password is long", None),
+    ("my password was changed yesterday", None),
+    ("My password is the name of my dog", None),
+    ("my password is stored in my password manager", None),
+    ("I use Bitwarden as my password manager", None),
+    ("my locker code is in my wallet", None),
+    ("My zip code is 94110", None),
+    ("the PIN is 4 digits", None),
+    ("my IMEI is 490154203237518", None),  # passes the card check, but no card brand's number is 15 digits from 4
+    ("My order number is 1234567812345605", None),  # passes the card check, but no card brand starts with 1
+    ("My library card number is 29393000123456", None),
+    ("My flight is LH1234 on May 3", None),
+    ("My files are in Documents/Projects/SomeLongFolderName2024.", None),
 ])
 def test_a_secret_is_told_from_a_fact_that_only_names_one(said: str, kind: str | None) -> None:
     """"My gmail password is hunter2sailor.", a card number with its CVV, an API key and a PIN were each learned
@@ -338,6 +375,15 @@ def test_a_secret_is_told_from_a_fact_that_only_names_one(said: str, kind: str |
 def test_the_message_a_memory_was_learned_from_is_kept_without_its_secret() -> None:
     assert without_secrets("My dog is Rex and my PIN is 4821.") == "My dog is Rex and my […]."
     assert without_secrets("Card 4111 1111 1111 1111, CVV 123.") == "Card […], […]."
+    assert without_secrets("The door code is 4821 and my dog is called Rex.") == "The […] and my dog is called Rex."
+
+
+def test_a_fact_that_repeats_a_secret_of_its_message_holds_it() -> None:
+    """"I use sunflower42 as my password" was learned as "User uses sunflower42": the fact alone names no
+    password, the message it came from does."""
+    said = "I use sunflower42 as my password. My dog is called Rex."
+    assert secret_kind("User uses sunflower42", said) == "a password"
+    assert secret_kind("User's dog is called Rex", said) is None
 
 
 @pytest.mark.parametrize("said", ["I moved to Lisbon.", "I moved from Berlin to Lisbon.", "Now I live in Lisbon.",
@@ -363,7 +409,7 @@ def test_a_denial_of_a_pet_retires_the_fact_that_names_it(said: str, how: str | 
 @pytest.mark.parametrize(("said", "asked"), [
     ("Please forget that I have a dog.", "User has a dog"), ("Forget that I live in Berlin.", "User lives in Berlin"),
     ("My dog is Rex. Could you forget about my sister's job?", "User's sister's job"),
-    ("forget about it", None), ("Don't forget that I have a dog.", None), ("I forget things easily.", None)])
+    ("forget about it", None), ("Don't forget that I have a dog.", None), ("I forget things easily.", None),])
 def test_a_request_to_forget_is_told_apart_and_not_learned_from(said: str, asked: str | None) -> None:
     assert forget_request(said) == asked
     assert not any("orget" in s.fact for s in statements(said, "")) or asked is None
