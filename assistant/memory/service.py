@@ -61,7 +61,7 @@ from assistant.memory.records import (
     typed_memory,
 )
 from assistant.memory.secrets import not_kept, secret_kind, without_secrets
-from assistant.memory.statements import corrects, forget_request, speaks_of_user
+from assistant.memory.statements import EVERYTHING, corrects, forget_request, speaks_of_user
 from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
 
@@ -291,6 +291,9 @@ class MemoryService:
         """What a user who asked in chat to forget ``asked`` ("User has a dog") is told: "Please forget that I have
         a dog." did nothing and said nothing, and the answer may well have said "Okay, I've forgotten it"."""
         how = "Nothing was forgotten: memory forgets what you forget in the memory manager (or with `hearth memory "
+        if asked == EVERYTHING:  # "Can you forget everything you know about me?" was answered with one memory's id
+            return ("Nothing was forgotten: memory forgets everything when you choose Forget all… in the memory "
+                    "manager (or run `hearth memory clear`).")
         closest = self.find(asked, FORGET_SHOWN)[:FORGET_SHOWN]
         if not closest:
             return how + f"forget ID`), and it keeps nothing like “{asked}”."

@@ -48,8 +48,18 @@ _EXPLICIT = re.compile(r"^(?:(?:hi|hey|hello|ok|okay|so|oh|also|and)\W+)*(?:plea
 #: manager or `hearth memory forget`, so it is learned from as nothing ("Forget that I live in Berlin." was kept as
 #: "User noted: Forget that User lives in Berlin"), and told how (see :func:`forget_request`).
 _FORGET = re.compile(r"^(?:(?:hi|hey|ok|okay|so|oh|and|also)\W+)*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+"
-                     r"(?:please\s+)?)?forget(?:\s+about)?(?:\s+(?:that|this))?\b\s*[:,\-]?\s*(?P<what>.*?)[\s.!?]*$",
-                     re.IGNORECASE)
+                     r"(?:please\s+)?)?(?:forget(?:\s+about)?|(?:do\s+not|don't|stop)\s+(?:remember|keep)(?:ing)?|"
+                     r"(?:delete|remove|erase|clear|wipe)\s+(?:the\s+|that\s+|this\s+|your\s+|my\s+|"
+                     r"(?P<all>all\s+(?:of\s+)?(?:the\s+|your\s+|my\s+)?|every\s+))?(?:memory|memories|facts?|notes?)"
+                     r"(?:\s+(?:about|of|on|that\s+says?|saying))?)(?:\s+(?:that|this))?\b\s*[:,\-]?\s*"
+                     r"(?P<what>.*?)[\s.!?]*$", re.IGNORECASE)
+#: What a request to forget everything asks for, after "forget": "everything you know about me", "all of it".
+_EVERYTHING = re.compile(r"(?:everything|all|anything)?(?:\s*(?:of it|you (?:know|remember|have|learned)))?"
+                         r"(?:\s*(?:about|on|of)?\s*(?:me|myself))?", re.IGNORECASE)
+#: What a request to forget names that says nothing of what ("forget about it", "Forget that.").
+_ONLY_IT = frozenset({"", "it", "that", "this", "them", "those", "these", "him", "her"})
+#: What :func:`forget_request` gives for a request to forget everything ("Can you forget everything about me?").
+EVERYTHING = "everything"
 _CORRECTION = re.compile(r"\b(?:update|updated|correction|correct that|actually|not anymore|no longer|any ?more|"
                          r"changed?|changing|instead|new|now|moved|left|sorry|wait|not \w+)\b", re.IGNORECASE)
 _SELF = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours|us)\b", re.IGNORECASE)
@@ -294,16 +304,24 @@ def looked_at(text: str) -> str:
 
 
 def _forgetting(sentence: str) -> str | None:
-    """What ``sentence`` asks to forget, as typed ("I have a dog"); None when it asks no such thing, or only "it"."""
+    """What ``sentence`` asks to forget, as typed ("I have a dog"), or :data:`EVERYTHING`; None when it asks no such
+    thing, or only "it"."""
     m = _FORGET.match(sentence.strip())
-    return m.group("what") if m and len(m.group("what").split()) >= 2 else None
+    if m is None:
+        return None
+    what = m.group("what")
+    if (what or m.group("all")) and _EVERYTHING.fullmatch(what):
+        return EVERYTHING
+    return None if what.lower() in _ONLY_IT else what
 
 
 def forget_request(user_text: str) -> str | None:
     """What the user asks Hearth to forget, said about the user ("Please forget that I have a dog." gives "User
-    has a dog"); None when the message asks no such thing."""
+    has a dog"), :data:`EVERYTHING` for all of it; None when the message asks no such thing."""
     for sentence in _SENTENCE.split(user_text.replace("\u2019", "'")):
         if (what := _forgetting(sentence)) is not None:
+            if what == EVERYTHING or not _SELF.search(what):  # "the memory about Apple" is not "User noted: Apple"
+                return what
             return third_person(_clean(what))
     return None
 

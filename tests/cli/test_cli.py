@@ -936,6 +936,23 @@ def test_a_request_in_chat_to_forget_says_how_to_forget(hearth_home: Path) -> No
     assert sorted(m["text"] for m in kept) == ["User has a dog called Biscuit", "User's cat is called Tom"]
 
 
+def test_every_way_of_asking_in_chat_to_forget_says_how(hearth_home: Path) -> None:
+    """"Don't remember that I work at Apple." was learned as "User noted: Don't remember that User works at
+    Apple", "Delete the memory about Apple." said nothing, and "Can you forget everything you know about me?" was
+    told to forget one memory by its id."""
+    hearth("memory", "add", "User works at Apple", home=hearth_home)
+    [apple] = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    said = hearth("chat", "--max-tokens", "3", home=hearth_home, stdin="Don't remember that I work at Apple.\n"
+                  "Delete the memory about Apple.\nCan you forget everything you know about me?\n")
+    one = f"[memory] Nothing was forgotten: memory forgets what you forget in the memory manager (or with `hearth " \
+          f"memory forget {apple['id'][:8]}`). Kept: “User works at Apple” ({apple['id'][:8]})."
+    assert said.stderr.count(one) == 2, said.stderr
+    assert ("[memory] Nothing was forgotten: memory forgets everything when you choose Forget all… in the memory "
+            "manager (or run `hearth memory clear`).") in said.stderr
+    kept = json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+    assert [m["text"] for m in kept] == ["User works at Apple"]
+
+
 def test_a_running_chat_follows_the_settings_file_and_says_what_it_cannot_use(hearth_home: Path) -> None:
     """`hearth chat` kept the temperature and speculative mode it started with whatever the file said later, and
     an unusable edit (`temperature = 9.0`) was dropped without a word and written over within seconds."""

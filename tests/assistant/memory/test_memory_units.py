@@ -12,7 +12,7 @@ from assistant.memory.conflicts import Candidate, judge, retraction, slot_of
 from assistant.memory.extraction import EXPLICIT_THRESHOLD, THRESHOLD, extract_facts
 from assistant.memory.records import MemoryItem
 from assistant.memory.secrets import secret_kind, without_secrets
-from assistant.memory.statements import forget_request, statements, third_person
+from assistant.memory.statements import EVERYTHING, forget_request, statements, third_person
 
 
 @pytest.mark.parametrize(("said", "facts"), [
@@ -409,7 +409,10 @@ def test_a_denial_of_a_pet_retires_the_fact_that_names_it(said: str, how: str | 
 @pytest.mark.parametrize(("said", "asked"), [
     ("Please forget that I have a dog.", "User has a dog"), ("Forget that I live in Berlin.", "User lives in Berlin"),
     ("My dog is Rex. Could you forget about my sister's job?", "User's sister's job"),
-    ("forget about it", None), ("Don't forget that I have a dog.", None), ("I forget things easily.", None),])
+    ("forget about it", None), ("Don't forget that I have a dog.", None), ("I forget things easily.", None),
+    ("Don't remember that I work at Apple.", "User works at Apple"), ("Delete the memory about Apple.", "Apple"),
+    ("Can you forget everything you know about me?", EVERYTHING), ("Delete all memories.", EVERYTHING),
+    ("Delete the memory.", None)])
 def test_a_request_to_forget_is_told_apart_and_not_learned_from(said: str, asked: str | None) -> None:
     assert forget_request(said) == asked
     assert not any("orget" in s.fact for s in statements(said, "")) or asked is None
