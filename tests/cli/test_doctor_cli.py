@@ -173,7 +173,8 @@ def test_memories_on_a_read_only_data_folder_are_listed_and_doctor_says_what_to_
            "be written (read-only or no permission). "
     listed = run("memory", "list")
     assert listed.returncode == 0 and "My dog is called Biscuit." in listed.stdout, listed.stderr
-    assert f"{said}Listed as read from its file. Make the data folder writable to add, change or forget memories." in listed.stderr
+    assert (f"{said}Listed as read from its file. Make the data folder writable to add, change or forget "
+            "memories.") in listed.stderr
     found = run("memory", "search", "biscuit")
     assert found.returncode == 0 and "My dog is called Biscuit." in found.stdout, found.stderr
     assert f"{said}Searched for the words as typed, not by meaning." in found.stderr
