@@ -634,7 +634,6 @@ class Assistant:
         plainly, and an embedder that is none failed every later index. Returns ``new`` with a draft model named
         by its file (the part of a name typed, "SmolLM2", matched two models once a second one was added, and
         drafting stopped without a word) and what to say."""
-        from assistant.engine.gguf_info import CONTEXT_STEP
         from assistant.knowledge.embedder import embedder_path
         from assistant.models.drafts import model_info
         from assistant.server.runner import LOOPBACK
@@ -657,8 +656,7 @@ class Assistant:
             if advice := info.context_advice(m.n_ctx):
                 notes.append(advice)
             elif used != m.n_ctx:
-                notes.append(f"a context of {m.n_ctx} is loaded as {used} (llama.cpp allocates it in steps of "
-                             f"{CONTEXT_STEP} tokens)")
+                notes.append(f"the model loads with {info.context_said(m.n_ctx)}")
         if {"model.speculative", "model.draft_model"} & set(keys) and m.speculative in ("draft", "self"):
             try:
                 self.models.resolve_draft(self.model_path(), m.speculative, m.draft_model, strict=True)

@@ -84,9 +84,14 @@ class ModelInfo:
         return -(-n_ctx // CONTEXT_STEP) * CONTEXT_STEP
 
     def context_said(self, n_ctx: int) -> str:
-        """The context a load with the setting ``n_ctx`` gets, in words ("context 8192")."""
+        """The context a load with the setting ``n_ctx`` gets, in words ("context 8192"), and why when it is more
+        than was set: the window said "loaded … with context 256" of a setting of 100, and only `hearth settings
+        set` said why."""
         used = self.context_for(n_ctx)
-        return f"context {used}" + (" (the model's maximum)" if not n_ctx else "")
+        if not n_ctx:
+            return f"context {used} (the model's maximum)"
+        return f"context {used}" + (f" ({n_ctx} rounded up: llama.cpp allocates it in steps of {CONTEXT_STEP} "
+                                    "tokens)" if used > n_ctx else "")
 
     def context_capped(self, n_ctx: int) -> str | None:
         """Why a load with ``n_ctx`` gets less, or None. It was said nowhere: a user who set 100000 read "with

@@ -89,6 +89,13 @@ def test_a_context_longer_than_the_model_was_trained_for_is_said_with_the_length
     assert dialog.apply_result.property("state") == "ok" and window.assistant.engine.n_ctx == 8192
     window.assistant.engine.load = loads
     assert "Loading" not in window.status.model.text()
+    # a context below llama.cpp's step is loaded as the step, and said why (only `hearth settings set` said it)
+    dialog.n_ctx.setValue(100)
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog._apply_clicked()
+    qtbot.waitUntil(lambda: "loaded" in dialog.apply_result.text(), timeout=15_000)
+    assert "with context 256 (100 rounded up: llama.cpp allocates it in steps of 256 tokens)" in \
+        dialog.apply_result.text(), dialog.apply_result.text()
     dialog.reject()
 
 

@@ -76,7 +76,8 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
     assert (model.preset, model.temperature, model.repeat_penalty) == ("Custom", 0.5, 1.0)  # Greedy's penalty
     # what a value does otherwise than it reads is said as it is saved
     said = hearth("settings", "set", "n_ctx=1", home=hearth_home)
-    assert said.stderr == "hearth: a context of 1 is loaded as 256 (llama.cpp allocates it in steps of 256 tokens).\n"
+    assert said.stderr == ("hearth: the model loads with context 256 (1 rounded up: llama.cpp allocates it in steps of "
+                           "256 tokens).\n")
     said = hearth("settings", "set", "n_ctx=100000", "speculative=self", "--json", home=hearth_home)
     data = json.loads(said.stdout)
     assert data["changed"] == {"model.n_ctx": 100000, "model.speculative": "self"} and len(data["notes"]) == 2
