@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 from app.views.dialogs import deleted_on_close, show_error
 from app.views.memory_dialog import MemoryDialog
 from app.workers import Job, Relay, Workers
+from assistant.errors import MemoryStoreUnavailableError
 from assistant.events import BackgroundStatus, MemoriesLearned, Progress, counted, time_left
 
 #: Problems of an import named in the dialog; the rest are counted.
@@ -91,12 +92,22 @@ class MemoryController(QObject):
     def search(self, text: str) -> None:
         self.query = query = text.strip()
         assistant = self.assistant
-        call = (lambda: assistant.memory_store.find(query)) if query else (lambda: assistant.memory_store.list())
-        self.workers.io.submit(Job(call, on_done=lambda items: self._show(query, items), on_failed=self._error))
 
-    def _show(self, query: str, items: list[Any]) -> None:
+        def listed() -> tuple[list[Any], str]:
+            """The memories, or, where the store cannot open now (a full disk, a read-only folder), those read from
+            its file and why, as `hearth memory list` does (the manager said only that it could not be opened)."""
+            try:
+                return (assistant.memory_store.find(query) if query else assistant.memory_store.list()), ""
+            except MemoryStoreUnavailableError as exc:
+                return assistant.memories_as_stored(exc, words=query)
+
+        self.workers.io.submit(Job(listed, on_done=lambda found: self._show(query, *found), on_failed=self._error))
+
+    def _show(self, query: str, items: list[Any], why: str = "") -> None:
         if self.dialog is None or query != self.query:
             return
+        if why:
+            self.dialog.set_notice(why)
         shown = [(m.id, m.text) for m in self.dialog.model.items()]
         if [(m.id, m.text) for m in items] != shown or not shown:  # unchanged: the row chosen stays chosen
             self.dialog.set_items(list(items), query)

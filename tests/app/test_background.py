@@ -399,3 +399,31 @@ def test_memories_exported_and_imported_from_the_memory_manager(qtbot: QtBot, wi
     assert panel.label.text() == f"Exported {stored:,} memories to {out}."
     assert len(json.loads(out.read_text())) == stored
     dialog.close()
+
+
+def test_the_memory_manager_on_a_full_disk_lists_the_memories_read_from_the_stores_file(
+        qtbot: QtBot, make_window, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a full disk chromadb cannot open the store (it writes as it opens): the manager said only that the store
+    could not be opened, while `hearth memory list` reads the memories from the file and says why."""
+    from collections import namedtuple
+
+    import chromadb
+
+    from assistant import paths as paths_module
+    from assistant.cli import main
+
+    write_settings()
+    assert main(["memory", "add", "My dog is called Biscuit."]) == 0
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
+    monkeypatch.setattr(chromadb, "Client", full)
+    window = make_window()
+    dialog = window.ctl.memory.open()
+    qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["My dog is called Biscuit."], timeout=30_000)
+    assert "can only be read now: the disk holding it is full" in dialog.notice.text() and dialog.notice.isVisible()
+    assert not [box for box in dialog.findChildren(QMessageBox) if box.isVisible()]  # no error box
+    dialog.close()
