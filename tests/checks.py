@@ -40,6 +40,23 @@ def run_read_only(folder: Path, *args: str, env: dict[str, str],
                           stdin=subprocess.DEVNULL)
 
 
+def fake_full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk holding Hearth's data full (1 MB free), and chromadb failing to open a store as it does then (it
+    writes as it opens), in this process."""
+    from collections import namedtuple
+
+    import chromadb
+
+    from assistant import paths as paths_module
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
+    monkeypatch.setattr(chromadb, "Client", full)
+
+
 def run_python(script: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``script`` in a fresh interpreter at the repository root, its output captured: for what would take the
     test run down with it (an abort, a signal to the whole process) or needs a process of its own."""

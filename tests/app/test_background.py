@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from checks import fake_full_disk
 from gui_helpers import write_settings
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QPushButton
@@ -405,22 +406,11 @@ def test_the_memory_manager_on_a_full_disk_lists_the_memories_read_from_the_stor
         qtbot: QtBot, make_window, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a full disk chromadb cannot open the store (it writes as it opens): the manager said only that the store
     could not be opened, while `hearth memory list` reads the memories from the file and says why."""
-    from collections import namedtuple
-
-    import chromadb
-
-    from assistant import paths as paths_module
     from assistant.cli import main
 
     write_settings()
     assert main(["memory", "add", "My dog is called Biscuit."]) == 0
-
-    def full(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
-
-    usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
-    monkeypatch.setattr(chromadb, "Client", full)
+    fake_full_disk(monkeypatch)
     window = make_window()
     dialog = window.ctl.memory.open()
     qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["My dog is called Biscuit."], timeout=30_000)

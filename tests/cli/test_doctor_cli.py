@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from checks import run_read_only
+from checks import fake_full_disk, run_read_only
 
 from assistant.config import Settings, save_settings
 from assistant.memory.queue import TurnQueue
@@ -191,21 +191,10 @@ def test_memories_on_a_full_disk_are_listed_and_doctor_says_to_free_space(hearth
                                                                           capsys) -> None:
     """The same on a full disk: in-process `hearth`, with the disk's free space and chromadb's failure on a
     full disk put in place."""
-    from collections import namedtuple
-
-    import chromadb
-
-    from assistant import paths as paths_module
     from assistant.cli import main
 
     assert main(["memory", "add", "My dog is called Biscuit."]) == 0
-
-    def full(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("error returned from database: (code: 13) database or disk is full")
-
-    usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(paths_module.shutil, "disk_usage", lambda _p: usage(2**30, 2**30 - 2**20, 2**20))
-    monkeypatch.setattr(chromadb, "Client", full)
+    fake_full_disk(monkeypatch)
     capsys.readouterr()
     assert main(["memory", "list"]) == 0
     out, err = capsys.readouterr()
