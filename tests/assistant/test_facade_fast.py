@@ -279,6 +279,24 @@ def test_each_re_sync_is_logged_with_what_it_changed(assistant: Assistant, tmp_p
         assert re.fullmatch(r"notes re-synced in \d+\.\d s: 1 removed", said()[0]), said()
 
 
+def _watched(assistant: Assistant, monkeypatch: pytest.MonkeyPatch, folder: Path,
+             name: str) -> list[CollectionSynced]:
+    """``folder`` (made, with one note) indexed as ``name`` and watched by the started background work, its
+    folders looked at every 0.3 s: the syncs it reports, from now on."""
+    from assistant import scheduler as scheduler_module
+
+    monkeypatch.setattr(scheduler_module, "WATCH_CHECK_S", 0.3, raising=False)
+    folder.mkdir()
+    (folder / "a.txt").write_text("The first note mentions penguins.\n")
+    list(assistant.index([folder], name, watch=True))
+    synced: list[CollectionSynced] = []
+    assistant.subscribe(lambda e: synced.append(e) if isinstance(e, CollectionSynced) else None)
+    assistant.scheduler.debounce_s = 0.2
+    assistant.start_background()
+    assert wait_for(lambda: assistant.scheduler.status().watching == (name,))
+    return synced
+
+
 def test_a_watched_folder_deleted_made_again_or_renamed_and_a_collection_unwatched_elsewhere_are_followed(
         assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A watched folder deleted and made again (a drive plugged back, a re-clone) kept its watch on what was gone:
@@ -286,19 +304,10 @@ def test_a_watched_folder_deleted_made_again_or_renamed_and_a_collection_unwatch
     (or removed) from a terminal stayed watched by the window, failing a sync at every change."""
     import shutil
 
-    from assistant import scheduler as scheduler_module
     from assistant.knowledge.store import Store
 
-    monkeypatch.setattr(scheduler_module, "WATCH_CHECK_S", 0.3, raising=False)
     folder = tmp_path / "watched"
-    folder.mkdir()
-    (folder / "a.txt").write_text("The first note mentions penguins.\n")
-    list(assistant.index([folder], "notes", watch=True))
-    synced: list[CollectionSynced] = []
-    assistant.subscribe(lambda e: synced.append(e) if isinstance(e, CollectionSynced) else None)
-    assistant.scheduler.debounce_s = 0.2
-    assistant.start_background()
-    assert wait_for(lambda: assistant.scheduler.status().watching == ("notes",))
+    synced = _watched(assistant, monkeypatch, folder, "notes")
     shutil.rmtree(folder)
     folder.mkdir()  # made again, as a restore would
     (folder / "b.txt").write_text("Restored: a note about walruses.\n")
@@ -325,18 +334,8 @@ def test_a_watched_drive_unmounted_keeps_its_passages_and_is_not_read_again_once
     """A watched drive unmounted from a fixed mount point: within 2 s its collection read "0 files · 0 chunks" and
     every passage was deleted, said "up to date"; mounted again, every file was read again. The mount point as an
     unmount leaves it (the same folder, empty) is a drive not plugged in."""
-    from assistant import scheduler as scheduler_module
-
-    monkeypatch.setattr(scheduler_module, "WATCH_CHECK_S", 0.3, raising=False)
     point, drive = tmp_path / "mnt", tmp_path / "drive"
-    point.mkdir()
-    (point / "a.txt").write_text("The first note mentions penguins.\n")
-    list(assistant.index([point], "drive", watch=True))
-    synced: list[CollectionSynced] = []
-    assistant.subscribe(lambda e: synced.append(e) if isinstance(e, CollectionSynced) else None)
-    assistant.scheduler.debounce_s = 0.2
-    assistant.start_background()
-    assert wait_for(lambda: assistant.scheduler.status().watching == ("drive",))
+    synced = _watched(assistant, monkeypatch, point, "drive")
     point.rename(drive)
     point.mkdir()  # unmounted: the empty folder under the mount
     assert wait_for(lambda: any(e.progress.message.startswith("failed") for e in synced), timeout=10)
