@@ -93,19 +93,24 @@ def test_ask_offline(installed: dict) -> None:
 
 
 def test_memory_and_knowledge_work_without_torch(installed: dict, tmp_path: Path) -> None:
-    """mem0 + Chroma + the NumPy embedder in bulk (indexing), all inside the bundle."""
+    """mem0 + Chroma + the NumPy embedder in bulk (indexing), all inside the bundle; a GBK note (the CJK codecs
+    are C modules the bundle must carry) and the secret check too."""
     folder = tmp_path / "notes"
     folder.mkdir()
     for i in range(12):  # more chunks than a query batch: the bulk path
         (folder / f"note-{i}.md").write_text(f"# Note {i}\n\nThe spare key number {i} is under the blue pot {i}.\n")
+    (folder / "meeting.txt").write_bytes("明天开会，地点在三楼。".encode("gbk"))
     assert run(installed, "index", str(folder), "--collection", "notes").returncode == 0
     found = run(installed, "search", "spare key under the pot", "--collection", "notes", "--json")
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)
+    gbk = run(installed, "search", "开会", "--mode", "keyword", "--collection", "notes", "--json")
+    assert [Path(h["path"]).name for h in json.loads(gbk.stdout)["hits"]] == ["meeting.txt"], gbk.stderr
     added = run(installed, "memory", "add", "My dog is called Biscuit.")
     assert added.returncode == 0, added.stderr
+    assert run(installed, "memory", "add", "My PIN is 4821.").returncode == 2  # a secret: refused
     listed = run(installed, "memory", "list")
-    assert "Biscuit" in listed.stdout, listed.stderr
+    assert "Biscuit" in listed.stdout and "4821" not in listed.stdout, listed.stderr
 
 
 def test_data_lives_in_the_platform_folders_never_in_the_bundle(installed: dict) -> None:
