@@ -389,7 +389,7 @@ def _parts(assistant: Assistant) -> list[Finding]:
     left = [part for folder in _part_folders(assistant) for part in leftovers(folder)]
     if not left:
         return []
-    size = sum(part.stat().st_size for part in left if part.exists())
+    size = sum(_size(part) for part in left)
     shown = f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.0f} MB"
     return [Finding("disk", WARNING, f"{counted(len(left), 'half-written model file')} left by a stopped copy or "
                     f"self-draft take {shown}: {', '.join(str(p) for p in left)}.",
@@ -413,3 +413,11 @@ def _desktop() -> list[Finding]:
         return [Finding("desktop", OK, "No display here: the command line works; the desktop app needs a display "
                                        "(or `xvfb-run -a hearth`).")]
     return [Finding("desktop", OK, f"The desktop app's system libraries are installed (Qt platform {qt.platform}).")]
+
+
+def _size(path: Path) -> int:
+    """``path``'s size, 0 once it is gone (its writer may delete it meanwhile): one stat, not two."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

@@ -205,7 +205,8 @@ class KnowledgeBase:
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
         """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
         row = self._row(collection)
-        sources = [Path(s) for s in row.sources if s not in self._unplugged(row)]
+        gone = self._unplugged(row)  # once: each source a few stats, and a query for an empty folder
+        sources = [Path(s) for s in row.sources if s not in gone]
         if not sources:  # "exist any more" was said of an empty mount point too (see scan.unmounted)
             raise CollectionNotFoundError(f"None of the folders of collection {collection!r} can be reached now "
                                           f"({', '.join(row.sources) or 'none recorded'}): deleted, or on a drive "

@@ -385,14 +385,20 @@ class IndexJob:
             files = len({c.path for c in batch.chunks})  # embedded together: progress names the batch, not one file
             return tally.event(READING, batch.chunks[-1].path, done, total, files)
 
+        gone: list[FileState] = []
+
+        def deleted() -> bool:
+            gone[:] = _deleted(batch)  # what stopped the round is what is dropped (not looked for again)
+            return bool(gone)
+
         while True:  # a file of the batch deleted meanwhile is dropped from it, and the rest embedded on: a 5 MB
             # file deleted as it was embedded went on being embedded for minutes, and the edits made meanwhile
             # waited behind it (what was embedded of the rest is kept, not embedded again)
             vectors = yield from self._vectors([c.chunk_hash for c in batch.chunks], [c.text for c in batch.chunks],
-                                               report, stop=lambda: bool(_deleted(batch)))
+                                               report, stop=deleted)
             if vectors is not None or self.cancel.is_set():
                 break
-            _drop(batch, _deleted(batch), tally)
+            _drop(batch, gone, tally)
         if vectors is None:  # cancelled: nothing of this batch was written; the next sync takes up the passages
             return  # embedded (kept), and the last event counts them (the bar fell back to 0 and "0.0 chunks/s")
         tally.partial_bytes, tally.partial_chunks = 0.0, 0

@@ -80,12 +80,21 @@ class FolderWatcher(FileSystemEventHandler):
         """Links to folders, and links to files, anywhere below ``folder``, in the folders a sync enters."""
         folders: list[Path] = []
         files: list[Path] = []
-        for parent, dirs, names in os.walk(folder, onerror=lambda _exc: None):
-            dirs[:] = [d for d in dirs if not skipped(d)]
-            folders += [Path(parent, d) for d in dirs if os.path.islink(os.path.join(parent, d))
-                        and not leads_around(Path(parent, d), folder)]
-            files += [Path(parent, n) for n in names if not skipped(n, folder=False)
-                      and os.path.islink(os.path.join(parent, n))]
+        below = [str(folder)]
+        while below:  # scandir's entries know whether they are links: os.walk's names cost a stat each to ask
+            try:
+                with os.scandir(below.pop()) as listing:
+                    entries = list(listing)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir() and not skipped(entry.name):
+                    if not entry.is_symlink():
+                        below.append(entry.path)
+                    elif not leads_around(Path(entry.path), folder):
+                        folders.append(Path(entry.path))
+                elif not entry.is_dir() and entry.is_symlink() and not skipped(entry.name, folder=False):
+                    files.append(Path(entry.path))
         return folders, files
 
     def start(self) -> FolderWatcher:

@@ -347,13 +347,13 @@ class MemoryService:
                     continue
                 try:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
-                    known = self._known(turn.user_text)
+                    known, said = self._known(turn.user_text), without_secrets(turn.user_text)
                     for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
                         if (kind := secret_kind(fact, turn.user_text)) is not None:  # "User's gmail password is …"
                             self._withheld.append(not_kept(kind))
                         elif not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored,
-                                                   said=without_secrets(turn.user_text), created=self._learned))
+                                                   said=said, created=self._learned))
                     self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
                     self._queue.release(turn.id)
