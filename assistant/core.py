@@ -1190,8 +1190,18 @@ class Assistant:
         """The user's memory for answers and learning (None when switched off in the settings)."""
         return self.memory_store if self.settings.memory.enabled else None
 
-    def memories_as_stored(self, unavailable: MemoryStoreUnavailableError, include_superseded: bool = False,
-                           words: str = "") -> tuple[list[Any], str]:
+    def memories(self, words: str = "", k: int = 5, include_superseded: bool = False) -> tuple[list[Any], str]:
+        """What the memory manager and `hearth memory list`/`search` show: the memories (those ``words`` find, at
+        most ``k`` by meaning besides those holding them), and "" — or, where the store cannot open (see
+        :meth:`_memories_as_stored`), those read from its file and what to tell the user."""
+        try:
+            store = self.memory_store
+            return (store.find(words, k) if words else store.list(include_superseded=include_superseded)), ""
+        except MemoryStoreUnavailableError as exc:
+            return self._memories_as_stored(exc, include_superseded, words)
+
+    def _memories_as_stored(self, unavailable: MemoryStoreUnavailableError, include_superseded: bool = False,
+                            words: str = "") -> tuple[list[Any], str]:
         """The memories (those holding ``words`` as typed, when given) read from the store's file, where a full disk
         or a read-only folder keeps chromadb from opening it (it writes as it opens): `hearth memory list` and
         `search` failed there, while the chat history opened to be read. With what to tell the user: why, and

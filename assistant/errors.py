@@ -114,7 +114,7 @@ class SecretRefusedError(InputError):
 class MemoryStoreUnavailableError(MemoryStoreError):
     """The memories' Chroma store cannot be opened for now (a full disk, a read-only folder: chromadb writes as
     it opens). Not damage: nothing is moved aside, and it opens again once the cause is gone; its memories can
-    still be read from its file (``Assistant.memories_as_stored``)."""
+    still be read from its file (``Assistant.memories``)."""
 
 
 # --- parts on other machines ---------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QWidget
 from app.views.dialogs import deleted_on_close, show_error
 from app.views.memory_dialog import MemoryDialog
 from app.workers import Job, Relay, Workers
-from assistant.errors import MemoryStoreUnavailableError
 from assistant.events import BackgroundStatus, MemoriesLearned, Progress, counted, time_left
 
 #: Problems of an import named in the dialog; the rest are counted.
@@ -92,16 +91,10 @@ class MemoryController(QObject):
     def search(self, text: str) -> None:
         self.query = query = text.strip()
         assistant = self.assistant
-
-        def listed() -> tuple[list[Any], str]:
-            """The memories, or, where the store cannot open now (a full disk, a read-only folder), those read from
-            its file and why, as `hearth memory list` does (the manager said only that it could not be opened)."""
-            try:
-                return (assistant.memory_store.find(query) if query else assistant.memory_store.list()), ""
-            except MemoryStoreUnavailableError as exc:
-                return assistant.memories_as_stored(exc, words=query)
-
-        self.workers.io.submit(Job(listed, on_done=lambda found: self._show(query, *found), on_failed=self._error))
+        # where the store cannot open now (a full disk, a read-only folder), those read from its file and why, as
+        # `hearth memory list` says it (the manager said only that it could not be opened)
+        self.workers.io.submit(Job(lambda: assistant.memories(query), on_done=lambda found: self._show(query, *found),
+                                   on_failed=self._error))
 
     def _show(self, query: str, items: list[Any], why: str = "") -> None:
         if self.dialog is None or query != self.query:

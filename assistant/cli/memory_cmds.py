@@ -17,7 +17,6 @@ from assistant.errors import (
     HearthError,
     InputError,
     MemoryStoreError,
-    MemoryStoreUnavailableError,
     SecretRefusedError,
 )
 from assistant.events import counted
@@ -103,10 +102,8 @@ def _memory_id(text: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    try:
-        items = _memory(ctx).list(include_superseded=args.all)
-    except MemoryStoreUnavailableError as exc:  # a full disk, a read-only folder: read from the file, said
-        items, why = ctx.assistant.memories_as_stored(exc, args.all)
+    items, why = ctx.assistant.memories(include_superseded=args.all)
+    if why:  # a full disk, a read-only folder: read from the store's file
         err(f"hearth: {why}")
     _show(items[:args.limit], args.json)
     return 0
@@ -115,10 +112,8 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.text.strip():  # as `hearth search ""` and `hearth ask ""`: it printed "No memories." (exit 0)
         raise InputError("The search text is empty: give some words to look for.")
-    try:
-        items = _memory(ctx).find(args.text, args.k)
-    except MemoryStoreUnavailableError as exc:
-        items, why = ctx.assistant.memories_as_stored(exc, words=args.text)
+    items, why = ctx.assistant.memories(args.text, args.k)
+    if why:
         err(f"hearth: {why}")
     _show(items, args.json)
     return 0

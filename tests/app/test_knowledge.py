@@ -333,10 +333,10 @@ class FakeMemory:
         self.items = {"m1": SimpleNamespace(id="m1", text="Likes green tea"),
                       "m2": SimpleNamespace(id="m2", text="Lives in Lyon")}
 
-    def list(self) -> list:
+    def list(self, include_superseded: bool = False) -> list:
         return list(self.items.values())
 
-    def find(self, text: str) -> list:
+    def find(self, text: str, k: int = 5) -> list:
         return [m for m in self.items.values() if text.lower() in m.text.lower()]
 
     def add_new(self, text: str) -> tuple[SimpleNamespace, bool]:
