@@ -83,8 +83,8 @@ class Slot:
 def slot_of(fact: str) -> Slot | None:
     """The single-valued attribute ``fact`` sets, if any (e.g. ``Slot("residence", "berlin")``)."""
     text = " ".join(fact.lower().replace("\u2019", "'").split()).strip(" .!\"")
-    # "Now I live in Lisbon." is learned as "User noted: Now User lives in Lisbon": what it sets is read past
-    # the note and a word that only dates it (it left "User lives in Berlin" in use)
+    # "Now I live in Lisbon." was learned as "User noted: Now User lives in Lisbon" (such facts stay stored): what
+    # it sets is read past the note and a word that only dates it (it left "User lives in Berlin" in use)
     text = re.sub(r"^user (?:said|noted): \"?", "", text).replace("user's", "my")
     text = re.sub(r"^(?:now|currently|nowadays|these days|today|actually|so),? ", "", text)
     for name, pattern in _PATTERNS:

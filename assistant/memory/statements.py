@@ -106,6 +106,10 @@ _ONE_OFF = re.compile(r"^(?:give|make|write|show|explain|compare|translate|fix|s
                       r"plan|find|check|tell|send|add|remove|put|try|describe|create|generate|shorten|expand)\b|"
                       r"\bthis time\b|\bjust this once\b", re.IGNORECASE)
 _POLITE = re.compile(r"^(?:(?:could|can|would|will) you\s+)?(?:please\s+|pls\s+)?", re.IGNORECASE)
+#: A word or phrase that dates a clause before its subject ("Now I live in Lisbon" was learned as "User noted: Now
+#: User lives in Lisbon", a note rather than a fact): it is dropped, as a memory says what holds now.
+_LEADING_WHEN = re.compile(r"^(now|currently|recently|lately|nowadays|these days|at the moment|right now|this year)"
+                           r"\s*,?\s+(?=(?:i|we)\b)", re.IGNORECASE)
 
 _RELATIONS = {
     "she": "wife girlfriend daughter sister mother mum mom grandmother grandma gran granny nan nana aunt niece "
@@ -190,6 +194,7 @@ def third_person(clause: str, standing: bool = False) -> str:
     A clause with no subject left reads "User noted: ...", or "User wants: ..." for a ``standing`` wish.
     """
     text = _POLITE.sub("", clause) if standing else clause
+    text = _LEADING_WHEN.sub("", text)
     first = text.split(maxsplit=1)[0].lower() if text.split() else ""
     if first in _CONTRACTED:
         text = _CONTRACTED[first] + text[len(first):]

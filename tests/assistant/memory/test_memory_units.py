@@ -60,6 +60,9 @@ def test_pronouns_and_bare_relations_resolve_from_the_previous_message() -> None
     ("I study law", "User studies law"),
     ("my passport expires in May", "User's passport expires in May"),
     ("I no longer have a dog", "User no longer has a dog"),  # it was "User noes longer have a dog"
+    ("Now I live in Lisbon", "User lives in Lisbon"),  # it was "User noted: Now User lives in Lisbon"
+    ("These days, we work from home", "User works from home"),
+    ("Currently I am vegan", "User is vegan"),
 ])
 def test_third_person(clause: str, fact: str) -> None:
     assert third_person(clause) == fact
