@@ -49,7 +49,7 @@ from app.views.sidebar import Sidebar
 from app.views.source_panel import SourcePanel
 from app.views.status_bar import ElidedLabel, StatusBar
 from app.views.welcome import Setup
-from app.views.widgets import rescale_icons
+from app.views.widgets import fit_on_screen, rescale_icons
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings, window_file
 from assistant.events import BackgroundEvent, CollectionSynced, MemoriesLearned, SettingsReloaded
@@ -431,8 +431,7 @@ class MainWindow(QMainWindow):
         saved = QSettings(str(path), QSettings.Format.IniFormat).value("geometry")
         if isinstance(saved, QByteArray) and self.restoreGeometry(saved):
             return
-        room = self.screen().availableGeometry()  # without panels and docks; the frame takes some more
-        self.resize(min(self.width(), round(room.width() * 0.95)), min(self.height(), round(room.height() * 0.9)))
+        fit_on_screen(self, self.width(), self.height())
 
     def _save_place(self) -> None:
         if self.place_file is not None:

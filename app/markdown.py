@@ -17,9 +17,11 @@ from markdown_it import MarkdownIt
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
+from pygments.style import Style
+from pygments.styles import get_style_by_name
 from pygments.util import ClassNotFound
 
-from app.theme import Theme
+from app.theme import Theme, readable
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 #: Runs without a space this long get a zero-width space every _BREAK_EVERY characters: a QLabel cannot break
@@ -56,7 +58,7 @@ def _fence(tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> st
     language = token.info.split()[0] if token.info.strip() else ""
     n = len(blocks)
     blocks.append(code)
-    body = _highlight(breakable(code), language, theme["pygments"]).replace("\n", "<br>")
+    body = _highlight(breakable(code), language, _code_style(theme["pygments"], theme["code_bg"])).replace("\n", "<br>")
     return (
         f'<table width="100%" cellspacing="0" cellpadding="8" style="background:{theme["code_bg"]};'
         f'margin:6px 0;"><tr><td style="color:{theme["muted"]};">{html.escape(language or "code")}'
@@ -108,7 +110,18 @@ def _parser() -> MarkdownIt:
     return md
 
 
-def _highlight(code: str, language: str, style: str) -> str:
+_COLOUR = re.compile(r"(?<![:\w])#[0-9a-fA-F]{3,6}\b")  # a token's text colour, not its "bg:" or "border:"
+
+
+@cache
+def _code_style(name: str, background: str) -> type[Style]:
+    """Pygments' style ``name`` with every token's colour made readable on the code block's ``background``."""
+    base = get_style_by_name(name)
+    styles = {token: _COLOUR.sub(lambda m: readable(m[0], background), rule) for token, rule in base.styles.items()}
+    return type(f"Readable{base.__name__}", (base,), {"styles": styles})
+
+
+def _highlight(code: str, language: str, style: type[Style]) -> str:
     try:
         lexer = get_lexer_by_name(language) if language else None
     except ClassNotFound:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.dialogs import deleted_on_close
+from app.views.widgets import fit_on_screen
 from assistant.events import counted
 
 DEFAULT_COLLECTION = "default"
@@ -143,7 +144,7 @@ class ErrorListDialog(QDialog):
         self.setWindowTitle("Files that could not be indexed")
         self.setObjectName("ErrorListDialog")
         deleted_on_close(self)
-        self.resize(640, 360)
+        fit_on_screen(self, 640, 360)
         self.text = QPlainTextEdit("\n".join(f"{path}\n    {reason}" for path, reason in errors))
         self.text.setReadOnly(True)
         self.text.setAccessibleName("Skipped files and reasons")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.qt_models import ItemRole, ListModel
 from app.sources import memory_origin, memory_text
 from app.views.dialogs import ask_text, confirm
-from app.views.widgets import ProgressPanel, widget_key
+from app.views.widgets import ProgressPanel, fit_on_screen, widget_key
 from assistant.events import counted
 
 MEMORY_OFF = ("Memory is off (Settings → Memory): answers neither use nor add memories. What Hearth remembered "
@@ -46,7 +46,7 @@ class MemoryDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("What Hearth remembers")
         self.setObjectName("MemoryDialog")
-        self.resize(560, 460)
+        fit_on_screen(self, 560, 460)
         self.model: ListModel = ListModel(memory_text, memory_origin)
         layout = QVBoxLayout(self)
         self.off_note = QLabel(MEMORY_OFF)

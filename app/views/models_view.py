@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.views.widgets import ProgressPanel, labelled_button
+from app.views.widgets import ProgressPanel, fit_on_screen, labelled_button
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -180,7 +180,7 @@ class ModelsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.setObjectName("ModelsDialog")
-        self.resize(760, 600)
+        fit_on_screen(self, 760, 600)
         self.tabs = QTabWidget()
         self.library = RowList("Reading the library…")
         self.catalog = RowList("Reading the catalog…")

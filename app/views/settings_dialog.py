@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
+from app.views.widgets import field_label, fit_on_screen
 from assistant.config import RANGES, SAMPLING_FIELDS, ModelSettings, Settings, edited_over, preset_of
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("SettingsDialog")
-        self.resize(640, 730)
+        fit_on_screen(self, 640, 730)
         self.original = settings
         self.presets = presets
         tabs = QTabWidget()
@@ -220,8 +221,8 @@ class SettingsDialog(QDialog):
         self.system_prompt.setTabChangesFocus(True)  # Tab typed a tab into it, and the controls after it were
         # out of the keyboard's reach
         form = QFormLayout()
-        form.addRow("Model", model_row)
-        form.addRow("GPU layers", gpu_row)
+        form.addRow(field_label("Model", model_row), model_row)
+        form.addRow(field_label("GPU layers", gpu_row), gpu_row)
         form.addRow("Context length", self.n_ctx)
         form.addRow("Threads", self.threads)
         form.addRow("KV cache", self.kv_cache)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.views.widgets import restyle
+from app.views.widgets import field_label, restyle
 from assistant.config import RANGES, RemoteSettings, ServerSettings, browser_origins, local_url
 
 DEFAULT_HOST = "127.0.0.1"
@@ -94,7 +94,7 @@ class _Rows(QGridLayout):
         """``label`` None: ``field`` spans both columns; "": under the field column."""
         row, self.rows = self.rows, self.rows + 1
         if label:
-            text = QLabel(label)
+            text = field_label(label, field)
             self.labels.append(text)
             self.addWidget(text, row, 0)
         column, span = (0, 2) if label is None else (1, 1)
@@ -135,6 +135,7 @@ class ServerPage(QWidget):
         self.host = QComboBox()
         self.host.setEditable(True)
         self.host.setAccessibleName("Address to listen on")
+        self.host.lineEdit().setAccessibleName("Address to listen on")  # the part that takes the focus
         for address, meaning in HOSTS.items():
             self.host.addItem(address)
             self.host.setItemData(self.host.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)

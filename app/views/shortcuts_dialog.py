@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.views.widgets import fit_on_screen
+
 
 class ShortcutsDialog(QDialog):
     """``rows``: (keys, what they do), in the order given."""
@@ -53,8 +55,7 @@ class ShortcutsDialog(QDialog):
         # within the screen: at font size 20 it opened 1,002 px tall on an 800 px screen
         room = (parent or self).screen().availableGeometry()
         self.table.setMinimumHeight(min(rows_height + 2, self.fontMetrics().height() * 30, int(room.height() * 0.6)))
-        self.resize(min(self.fontMetrics().averageCharWidth() * 90, int(room.width() * 0.9)),
-                    min(self.sizeHint().height(), int(room.height() * 0.9)))
+        fit_on_screen(self, self.fontMetrics().averageCharWidth() * 90, self.sizeHint().height())
         self.table.setFocus()
         self.table.setCurrentCell(0, 0)
 

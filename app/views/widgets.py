@@ -324,6 +324,26 @@ def restyle(widget: QWidget, name: str, value: object) -> None:
     widget.style().polish(widget)
 
 
+def fit_on_screen(widget: QWidget, width: int, height: int) -> None:
+    """Size ``widget`` at ``width`` × ``height``, or less where its screen has less room (panels and docks left
+    out; the frame takes some more): Settings opened 730 px tall on a 1080p screen at 200% (540 px of room), its
+    Save and Apply below the screen's edge."""
+    room = widget.screen().availableGeometry()
+    widget.resize(min(width, round(room.width() * 0.95)), min(height, round(room.height() * 0.9)))
+
+
+def field_label(text: str, field: QWidget | QLayout) -> QLabel:
+    """A form's label tied to its field (the first widget of a row of several), so a screen reader names the field
+    by it: Qt on Linux named the chat-model and address combo boxes by their current text ("SmolLM2 135M Instruct
+    (98 MB) combo box"), their own accessible names unread, where no label was their buddy."""
+    label = QLabel(text)
+    while isinstance(field, QLayout) and field.count():
+        field = field.itemAt(0).widget() or field.itemAt(0).layout()
+    if isinstance(field, QWidget):
+        label.setBuddy(field)
+    return label
+
+
 def section_title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("SectionTitle")

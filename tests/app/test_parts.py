@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -522,9 +523,16 @@ def test_text_colours_meet_wcag_aa_contrast_in_both_themes() -> None:
     for colours in (LIGHT, DARK):
         backgrounds = [colours[k] for k in ("bg", "surface", "surface2", "input", "user_bubble", "selection", "chip")]
         pairs = [(colours[text], bg) for text in ("fg", "muted") for bg in backgrounds]
-        pairs += [(colours["accent_fg"], colours["accent"]), (colours["link"], colours["bg"])]
+        pairs += [(colours["accent_fg"], colours["accent"])]
+        # a link in an answer, and a code block's Copy (the light theme's was 4.4:1 on the code's grey)
+        pairs += [(colours["link"], colours[bg]) for bg in ("bg", "code_bg", "surface", "chip", "selection")]
         low = [(a, b, round(ratio(a, b), 2)) for a, b in pairs if ratio(a, b) < 4.5]
         assert low == [], low
+        # every colour of highlighted code: the light theme's comments were 2.5:1 on the code block's grey
+        code = "```python\n#!/usr/bin/env python\n# a comment\n@cache\ndef f(x=None):\n    return f'{x!r}' % 3\n```"
+        shown = render(code, Theme("", colours, 11)).html
+        low = {c for c in re.findall(r"color: ?(#[0-9a-f]{6})", shown) if ratio(c, colours["code_bg"]) < 4.5}
+        assert low == set(), low
 
 
 def test_the_models_dialog_tabs_from_its_rows_to_close(qtbot: QtBot) -> None:
@@ -603,3 +611,66 @@ def test_a_table_streams_into_a_strip_of_its_own_between_the_text(qtbot: QtBot) 
     assert TABLE in strip.widget().text() and "<li>" in strip.widget().text() and "After." in strip.widget().text()
     widget.set_text("| a | b |\n|---|---|\n| 1 | 2 |")  # a table first: no empty text above it
     assert not widget.body.isVisibleTo(widget) and len(widget.parts) == 1
+
+
+def test_a_screen_reader_names_every_settings_field_by_its_label(qtbot: QtBot) -> None:
+    """Qt on Linux read the chat-model and address combo boxes by their value ("SmolLM2 135M Instruct (98 MB)
+    combo box", "127.0.0.1"): no form label was their buddy, and the address's text field had no name."""
+    from PySide6.QtGui import QAccessible
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QLineEdit
+
+    from app.views.settings_dialog import SettingsDialog
+    from assistant.config import Settings
+    from assistant.engine import PRESETS
+    from assistant.paths import BUNDLED_CHAT_MODEL
+
+    dialog = SettingsDialog(Settings(), [("SmolLM2 135M Instruct", BUNDLED_CHAT_MODEL)], PRESETS,
+                            BUNDLED_CHAT_MODEL)
+    qtbot.addWidget(dialog)
+    for box in dialog.findChildren(QComboBox):
+        relations = QAccessible.queryAccessibleInterface(box).relations(QAccessible.RelationFlag.Label)
+        assert relations, f"no label tells a screen reader what {box.accessibleName()!r} is"
+        if box.isEditable():  # the text field inside takes the focus, and is read by its own name
+            assert box.lineEdit().accessibleName() == box.accessibleName()
+    assert all(edit.accessibleName() or isinstance(edit.parent(), QAbstractSpinBox)
+               for edit in dialog.findChildren(QLineEdit))
+
+
+def test_a_focused_tab_bar_shows_where_the_focus_is(qtbot: QtBot, qapp) -> None:
+    """Settings and Models open with the focus on their tab bar, and nothing showed it: a keyboard user could not
+    tell that the arrow keys switch pages. The selected tab is outlined while the bar has the focus."""
+    from PySide6.QtWidgets import QPushButton, QTabWidget, QVBoxLayout
+
+    with themed(qapp, "light", 11):
+        window = QWidget()
+        qtbot.addWidget(window)
+        other, tabs = QPushButton("x"), QTabWidget()
+        tabs.addTab(QWidget(), "Model")
+        tabs.addTab(QWidget(), "Knowledge")
+        layout = QVBoxLayout(window)
+        layout.addWidget(other)
+        layout.addWidget(tabs)
+        window.show()
+        qtbot.waitExposed(window)
+        other.setFocus()
+        unfocused = tabs.tabBar().grab().toImage()
+        tabs.tabBar().setFocus()
+        qtbot.waitUntil(tabs.tabBar().hasFocus)
+        assert tabs.tabBar().grab().toImage() != unfocused
+
+
+def test_settings_opens_within_the_screen(qtbot: QtBot, monkeypatch) -> None:
+    """Settings opened 730 px tall whatever the screen: on a 1080p screen at 200% (540 px of room) its Save and
+    Apply were below the screen's edge."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from app.views.settings_dialog import SettingsDialog
+    from assistant.config import Settings
+    from assistant.engine import PRESETS
+    from assistant.paths import BUNDLED_CHAT_MODEL
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, 960, 540))
+    dialog = SettingsDialog(Settings(), [], PRESETS, BUNDLED_CHAT_MODEL)
+    qtbot.addWidget(dialog)
+    assert dialog.height() <= 540 * 0.9 and dialog.width() <= 960
