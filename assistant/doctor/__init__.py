@@ -31,7 +31,7 @@ LOW_DISK_BYTES, FULL_DISK_BYTES = 2 * 2**30, 200 * 2**20
 
 @dataclass(frozen=True)
 class Finding:
-    area: str  # "settings", "model", "knowledge", "history", "memory", "remote", "disk", "desktop"
+    area: str  # "settings", "model", "knowledge", "history", "memory", "remote", "disk", "desktop", "fonts"
     status: str  # OK / WARNING / PROBLEM
     message: str
     fix: str = ""  # what the user can do, in words (often a command)
@@ -47,7 +47,7 @@ def check(assistant: Assistant, desktop: bool = True) -> list[Finding]:
     findings = [*_settings(assistant), *_model(assistant), *_history(assistant), *_knowledge(assistant),
                 *_memory(assistant), *_remote(assistant), *_disk(assistant)]
     if desktop:
-        findings += _desktop()
+        findings += [*_desktop(), *_fonts()]
     order = {PROBLEM: 0, WARNING: 1, OK: 2}
     return sorted(findings, key=lambda f: order[f.status])
 
@@ -413,6 +413,18 @@ def _desktop() -> list[Finding]:
         return [Finding("desktop", OK, "No display here: the command line works; the desktop app needs a display "
                                        "(or `xvfb-run -a hearth`).")]
     return [Finding("desktop", OK, f"The desktop app's system libraries are installed (Qt platform {qt.platform}).")]
+
+
+def _fonts() -> list[Finding]:
+    """No font for CJK text or emoji is a warning, not a problem: the app works, but shows boxes for them. Said
+    only where fontconfig can tell (:mod:`assistant.doctor.fonts`)."""
+    from assistant.doctor.fonts import check as fonts_check
+
+    missing = fonts_check()
+    if missing is None:
+        return []
+    return [Finding("fonts", WARNING, f"No installed font shows {' or '.join(missing.kinds)}: the desktop app "
+                                      "shows boxes in their place.", " or ".join(missing.commands))]
 
 
 def _size(path: Path) -> int:

@@ -421,3 +421,32 @@ def test_an_index_file_cut_short_is_set_aside_and_its_collections_indexed_anew(h
     listed = json.loads(hearth("collections", "list", "--json", home=hearth_home).stdout)
     assert [(c["name"], c["files"], c["watched"]) for c in listed] == [("logs", 30, True)]
     assert list(manifest.parent.glob("index-manifest.sqlite3.damaged-*"))
+
+
+def test_doctor_says_which_fonts_to_install_where_none_shows_cjk_text_or_emoji(hearth_home: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a bare Linux box no installed font covered Chinese text or emoji: the window showed boxes for 北京 and 🦄,
+    and `hearth doctor` said nothing. Said now as an advisory (the exit status stays 0), from fontconfig's answer
+    (a fake ``fc-list`` here); nothing where fontconfig finds both, fails, or is not installed."""
+    from assistant.doctor import fonts
+
+    fake = tmp_path / "bin" / "fc-list"
+    fake.parent.mkdir()
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    fonts_found = {"none": "", "cjk": '[ "$1" = ":lang=zh" ] && echo "Noto Sans CJK SC"', "both": "echo DejaVu Sans",
+                   "failing": "exit 1"}
+    for found, said in (("none", "Chinese, Japanese and Korean text or emoji"), ("cjk", "emoji"), ("both", None),
+                        ("failing", None)):
+        fake.write_text(f"#!/bin/sh\n{fonts_found[found]}\nexit 0\n")
+        fake.chmod(0o755)
+        out = doctor("--json", home=hearth_home)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, found
+        finding = by_area(out.stdout).get("fonts")
+        if said is None:
+            assert finding is None, found
+            continue
+        assert finding["status"] == "warning", found
+        assert finding["message"] == f"No installed font shows {said}: the desktop app shows boxes in their place."
+        assert ("cjk" in finding["fix"]) == (found == "none") and "emoji" in finding["fix"], finding["fix"]
+    monkeypatch.setattr(fonts.shutil, "which", lambda name: None)  # no fontconfig (macOS, Windows): nothing said
+    assert fonts.check() is None
