@@ -14,6 +14,10 @@ which the bigrams match as well. Other scripts are untouched.
 Symbols get the same separator around them: ``unicode61`` knows Unicode only as of its tables, and takes a
 newer emoji for a letter, so "stadium🤔", "flowers🥰" and "🦄unicorn" were words of their own that a search for
 "stadium" never found (an emoji of its tables, 🌈, did separate).
+
+The knowledge index holds symbols as words of their own (:data:`TOKENIZER`): ``unicode61`` read every symbol of
+its tables (🌈, ★, →, ©) as a space, so a keyword search of "★★★★★" or "→" alone found nothing, though a note
+held it. A query asks for a run of symbols as a phrase (:func:`query_terms`): "★★★★★" is five words of one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from itertools import pairwise
+from itertools import groupby, pairwise
 
 from assistant.stemming import stemmed
 
@@ -36,7 +40,10 @@ FUNCTION = "hearth_segment"
 #: (:mod:`assistant.stemming`) as well as CJK segmented. The history's index is not folded: its snippets show the
 #: indexed text, and "Straße" must not show as "Strasse". (A new name whenever what it does changes: an index
 #: whose triggers call another is made again, see ``Store._renew_keyword_index``.)
-FOLDED_FUNCTION = "hearth_tokens"  # was "hearth_words", then "hearth_stems" (before symbols were set apart)
+FOLDED_FUNCTION = "hearth_terms"  # was "hearth_words", "hearth_stems", then "hearth_tokens" (symbols not words)
+#: The knowledge index's tokenizer: ``unicode61``'s word characters (letters, digits, private use) and the
+#: symbols (``S*``) but the ASCII ones, which stay separators as before ("x=5" is "x" and "5").
+TOKENIZER = "porter unicode61 remove_diacritics 2 categories 'L* N* Co S*' separators '$+<=>^`|~'"
 #: Letters ``unicode61 remove_diacritics`` keeps apart from what people type for them: "Strasse" found no
 #: "Straße", "oeufs" no "œufs", "Soren" no "Søren", "платеж" no "платёж". Folded in the knowledge index and in
 #: the queries it answers alike.
@@ -47,6 +54,7 @@ FOLD = str.maketrans({"ß": "ss", "ẞ": "SS", "œ": "oe", "Œ": "OE", "æ": "ae
 
 #: Characters that may be symbols: neither ASCII, a word character, a space nor the separator.
 _MAYBE_SYMBOL = re.compile(f"[^\\w\\s\x00-\x7f{SEPARATOR}]")
+_MAYBE_SYMBOLS = re.compile(f"{_MAYBE_SYMBOL.pattern}+")
 #: What joins or alters an emoji without being a symbol itself: ZERO WIDTH JOINER, variation selectors, the
 #: combining keycap.
 _EMOJI_PARTS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
@@ -66,11 +74,19 @@ def _apart(match: re.Match[str]) -> str:
 
 
 def _apart_if_symbol(match: re.Match[str]) -> str:
-    """A symbol (emoji, skin tone, ©, °) or a part of an emoji set apart, anything else as it is."""
-    ch = match.group()
-    if unicodedata.category(ch) in ("So", "Sk") or ch in _EMOJI_PARTS or "\U000e0020" <= ch <= "\U000e007f":
-        return _apart(match)
-    return ch
+    """A symbol (emoji, skin tone, ©, °, →, €) or a part of an emoji set apart, anything else as it is."""
+    return _apart(match) if _is_symbol(match.group()) else match.group()
+
+
+def _is_symbol(ch: str) -> bool:
+    """Whether ``ch`` (not ASCII) is a symbol or a part of an emoji."""
+    return unicodedata.category(ch)[0] == "S" or ch in _EMOJI_PARTS or "\U000e0020" <= ch <= "\U000e007f"
+
+
+def symbol_runs(text: str) -> list[str]:
+    """The runs of symbols in ``text`` ("★★★★★", "👋🏽", "→"), which a word pattern (``\\w+``) never finds."""
+    runs = (m.group() for m in _MAYBE_SYMBOLS.finditer(text))
+    return ["".join(chars) for run in runs for symbol, chars in groupby(run, _is_symbol) if symbol]
 
 
 def folded(text: str | None) -> str | None:
@@ -107,6 +123,8 @@ def split_cjk(word: str) -> tuple[list[str], list[str]]:
 
 def query_terms(word: str) -> tuple[list[str], list[str]]:
     """A query word split into its plain parts and its CJK phrases, each bigram as a phrase of two words
-    ("北 京"), as the index holds them."""
+    ("北 京"), as the index holds them; a run of symbols (:func:`symbol_runs`) is one phrase of them all."""
+    if symbol_runs(word) == [word]:
+        return [], [segment(word) or ""]
     plain, bigrams = split_cjk(word)
     return plain, [" ".join(bigram) for bigram in bigrams]

@@ -61,6 +61,11 @@ EXPORT_VERSION = 1
 #: How long an open waits for another process's lock before saying the history is locked.
 BUSY_TIMEOUT_S = 10.0
 
+#: The full-text indexes made again from their rows, with the segmenting of now.
+_REBUILT_FTS = ("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');\n"
+                "INSERT INTO conversations_fts(conversations_fts) VALUES ('rebuild');")
+
+
 def _segmented_fts(table: str, key: str, column: str) -> str:
     """The SQL that makes ``{table}_fts`` again over ``{table}_words``, a view of ``table`` with ``column``
     segmented, with its triggers, and fills it."""
@@ -151,8 +156,10 @@ MIGRATIONS: tuple[str, ...] = (
     _segmented_fts("messages", "seq", "content") + _segmented_fts("conversations", "pk", "title"),
     # 3: symbols are set apart as well (``assistant.fulltext``): "stadium🤔" was one word, not found as "stadium".
     # The indexes are made again with the new segmenting: a row's 'delete' must give the words it was indexed with.
-    "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');\n"
-    "INSERT INTO conversations_fts(conversations_fts) VALUES ('rebuild');",
+    _REBUILT_FTS,
+    # 4: mathematical and currency symbols (→, €) are set apart too; those newer than the tokenizer's tables (🟰, ₿)
+    # were letters to it ("x🟰y" one word), so the indexes are made again, as for 3.
+    _REBUILT_FTS,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

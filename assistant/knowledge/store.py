@@ -80,7 +80,9 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?")
 _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
 
-SCHEMA = """
+#: :data:`fulltext.TOKENIZER` as an SQL string (for the index and for the query words alike).
+_TOKENIZE = "'" + fulltext.TOKENIZER.replace("'", "''") + "'"
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS collections (
     name TEXT PRIMARY KEY, embedder TEXT NOT NULL, created REAL NOT NULL, last_sync REAL,
     sources TEXT NOT NULL DEFAULT '[]', watch INTEGER NOT NULL DEFAULT 0, store_id TEXT,
@@ -106,18 +108,18 @@ CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (collection, path);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (collection, chunk_hash);
 CREATE INDEX IF NOT EXISTS chunks_by_content ON chunks (collection, content_hash, chunker);
 CREATE VIEW IF NOT EXISTS chunks_words AS
-    SELECT rowid, hearth_tokens(text) AS text, hearth_tokens(heading) AS heading, hearth_name(path) AS name FROM chunks;
+    SELECT rowid, hearth_terms(text) AS text, hearth_terms(heading) AS heading, hearth_name(path) AS name FROM chunks;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
     text, heading, name, content='chunks_words', content_rowid='rowid',
-    tokenize='porter unicode61 remove_diacritics 2'
+    tokenize={_TOKENIZE}
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, heading, name)
-    VALUES (new.rowid, hearth_tokens(new.text), hearth_tokens(new.heading), hearth_name(new.path));
+    VALUES (new.rowid, hearth_terms(new.text), hearth_terms(new.heading), hearth_name(new.path));
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text, heading, name)
-    VALUES ('delete', old.rowid, hearth_tokens(old.text), hearth_tokens(old.heading), hearth_name(old.path));
+    VALUES ('delete', old.rowid, hearth_terms(old.text), hearth_terms(old.heading), hearth_name(old.path));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
 -- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
@@ -127,9 +129,9 @@ CREATE TABLE IF NOT EXISTS kept_vectors (
     PRIMARY KEY (collection, chunk_hash)
 );
 """
-#: The keyword index of manifests made before CJK text was segmented, letters folded, words stemmed or symbols
-#: set apart (``assistant.fulltext``): it indexed the chunk rows otherwise, so it is made again, from the rows, at
-#: the first open.
+#: The keyword index of manifests made before CJK text was segmented, letters folded, words stemmed, symbols
+#: set apart or held as words (``assistant.fulltext``): it indexed the chunk rows otherwise, so it is made again,
+#: from the rows, at the first open.
 _OLDER_KEYWORD_INDEX = """
 DROP TRIGGER IF EXISTS chunks_ai;
 DROP TRIGGER IF EXISTS chunks_ad;
@@ -149,8 +151,8 @@ STORE_ID_KEY = "hearth_store_id"
 IDS_KEY = "hearth_ids"
 #: Per connection: the query's words run through the index's own tokenizer (so they are stemmed the same
 #: way), and the index's per-term document counts.
-QUERY_SCHEMA = """
-CREATE VIRTUAL TABLE temp.query_words USING fts5 (text, tokenize='porter unicode61 remove_diacritics 2');
+QUERY_SCHEMA = f"""
+CREATE VIRTUAL TABLE temp.query_words USING fts5 (text, tokenize={_TOKENIZE});
 CREATE VIRTUAL TABLE temp.query_terms USING fts5vocab ('temp', 'query_words', 'instance');
 CREATE VIRTUAL TABLE temp.index_terms USING fts5vocab ('main', 'chunks_fts', 'row');
 """
@@ -326,21 +328,24 @@ def validate_name(name: str) -> str:
 
 
 def query_words(text: str) -> list[str]:
-    """The words of ``text``, lower-cased, each once; CJK runs are :func:`query_phrases`' business."""
+    """The words of ``text``, lower-cased, each once; CJK runs and symbols are :func:`query_phrases`' business."""
     words = (part for w in _words(text) for part in fulltext.query_terms(w.lower())[0])
     return list(dict.fromkeys(words))[:64]
 
 
 def query_phrases(text: str) -> list[str]:
-    """The CJK phrases of ``text`` (neighbouring characters: ``fulltext.query_terms``), each once."""
+    """The CJK phrases of ``text`` (neighbouring characters: ``fulltext.query_terms``) and its runs of symbols
+    ("★★★★★", "🦄"), each once."""
     phrases = (phrase for w in _words(text) for phrase in fulltext.query_terms(w)[1])
     return list(dict.fromkeys(phrases))[:64]
 
 
 def _words(text: str) -> list[str]:
     # composed first: a decomposed "crème" (macOS, some keyboards) split at its accent into "cre" and "me"; folded
-    # and stemmed as the index is ("Straße" is "strasse", "Москву" is "москв")
-    return re.findall(r"\w+", stemmed(unicodedata.normalize("NFC", text).translate(fulltext.FOLD)))
+    # and stemmed as the index is ("Straße" is "strasse", "Москву" is "москв"); symbols too, which "\w+" never
+    # finds: a keyword search of "🦄" alone asked for nothing, "No matches." though a note held it
+    words = stemmed(unicodedata.normalize("NFC", text).translate(fulltext.FOLD))
+    return re.findall(r"\w+", words) + fulltext.symbol_runs(words)
 
 
 #: The SQL function that gives the keyword index a file's name as words (see :func:`name_words`).
@@ -468,7 +473,7 @@ class Store:
     @staticmethod
     def _renew_keyword_index(db: sqlite3.Connection) -> None:
         """Make a keyword index that predates CJK segmentation, folding, file names, stems or symbols set apart
-        again (once; seconds for a large index)."""
+        and held as words again (once; seconds for a large index)."""
         row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_ai'").fetchone()
         if fulltext.FOLDED_FUNCTION in (row[0] if row else ""):
             return
@@ -480,7 +485,7 @@ class Store:
             if db.in_transaction:  # a full disk: the old index stays, and the next open tries again
                 db.execute("ROLLBACK")
             raise
-        log.info("knowledge: the keyword index was made again (CJK text segmented, letters folded, stems, symbols)")
+        log.info("knowledge: the keyword index was made again (CJK segmented, letters folded, stems, symbols as words)")
 
     @staticmethod
     def _add_columns(db: sqlite3.Connection) -> None:
