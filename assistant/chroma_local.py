@@ -15,8 +15,12 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import chromadb
 
 log = logging.getLogger(__name__)
 _HOLDING = threading.RLock()  # see panic_report_held
@@ -64,6 +68,28 @@ class OtherWriters:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def purge_log_at_each_write(collection: chromadb.Collection) -> None:
+    """Have Chroma drop its log of ``collection``'s writes after each one, not after 1000.
+
+    Chroma keeps every write (ids, vectors and metadata: a memory's text) in its ``embeddings_queue`` table until
+    the vector index is next saved, by default after 1000 writes, and only then purges it: a memory forgotten
+    was still there, in the write that had added it. Saving the index at every write lets Chroma's own purge
+    run at every write (40 to 75 ms more per write, measured with 200 and with 2,000 memories)."""
+    if (collection.configuration.get("hnsw") or {}).get("sync_threshold") != 1:
+        collection.modify(configuration={"hnsw": {"sync_threshold": 1, "batch_size": 1}})
+
+
+def scrub_deleted(sqlite_file: Path) -> None:
+    """Rewrite an embedded Chroma store's SQLite file without what was deleted from it.
+
+    Chroma's SQLite deletes rows without overwriting them (its ``secure_delete`` is off and cannot be set from
+    here): a forgotten memory's text stayed in the file's pages, readable by anything that reads the file. A
+    ``VACUUM`` copies only the live rows (10 to 55 ms for a store of 200 to 2,000 memories). Raises
+    sqlite3.Error when the file is busy for longer than 10 s."""
+    with closing(sqlite3.connect(sqlite_file, timeout=10, isolation_level=None)) as db:
+        db.execute("VACUUM")
 
 
 def forget_local_system(folder: str) -> None:

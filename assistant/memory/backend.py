@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.chroma_local import forget_local_system, panic_report_held
+from assistant.chroma_local import forget_local_system, panic_report_held, purge_log_at_each_write
 from assistant.config import RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import HearthError, MemoryStoreError, MemoryStoreUnavailableError, RemoteError
@@ -99,6 +99,11 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
         try:
             with panic_report_held():
                 memory = Memory(config)
+            # what is forgotten must leave the files: mem0's history rows are overwritten as they are deleted
+            # (SQLite's default leaves them in the file's free space), Chroma's log is purged at every write
+            memory.db.connection.execute("PRAGMA secure_delete=ON")
+            if target is None:
+                purge_log_at_each_write(memory.vector_store.collection)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # Chroma or SQLite refusing a corrupt or locked folder (chromadb's Rust core

@@ -23,7 +23,7 @@ from typing import Any
 
 from mem0.llms.base import LLMBase
 
-from assistant.chroma_local import OtherWriters
+from assistant.chroma_local import OtherWriters, scrub_deleted
 from assistant.config import KnowledgeSettings, MemorySettings, RemoteSettings
 from assistant.engine import Engine
 from assistant.errors import ContextOverflowError, GenerationError, HearthError, InputError, MemoryStoreError
@@ -124,7 +124,8 @@ class MemoryService:
         self._told_language = False  # FOREIGN_NOTICE was given in this process
         #: Writes by other processes to a store on this computer (a Chroma server is shared: nothing to do)
         local = remote is None or not remote.chroma_url.strip()
-        self._others = OtherWriters(local_store_file(paths)) if local else None
+        self._store_file = local_store_file(paths)
+        self._others = OtherWriters(self._store_file) if local else None
         self._reopening = threading.Lock()
 
     def close(self) -> None:
@@ -574,6 +575,7 @@ class MemoryService:
             self._delete(m.id)
         for m in items:
             self._unlink(m.id)
+        self._scrub()
 
     def _unlink(self, gone: str) -> None:
         """What ``gone`` replaced is the latest word again ("lives in Porto" after "moved to Braga" is forgotten),
@@ -593,6 +595,7 @@ class MemoryService:
             for m in items:
                 self._delete(m.id)
             self._queue.prune_tombstones()
+            self._scrub()
             return len(items)
 
     def _delete(self, memory_id: str) -> None:
@@ -601,6 +604,18 @@ class MemoryService:
             db = self._mem0.db  # mem0 keeps old texts in its history table; forgetting removes them too
             with db.connection:
                 db.connection.execute("DELETE FROM history WHERE memory_id = ?", (memory_id,))
+
+    def _scrub(self) -> None:
+        """Rewrite the local vector store's file without the rows just deleted (see ``scrub_deleted``). Busy
+        for over 10 s (another process writing), the memories are forgotten all the same and their text goes
+        at the next forget; the log says so."""
+        if self._others is None:  # a Chroma server: its files are the server's
+            return
+        try:
+            with self._changing():
+                scrub_deleted(self._store_file)
+        except HearthError as exc:
+            log.warning("memory: forgotten, but the store's file could not be rewritten without it now: %s", exc)
 
 
 def _by_start(typed: str, ids: Collection[str], noun: str) -> str | None:
