@@ -132,6 +132,15 @@ def err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def confirmed(question: str) -> bool:
+    """Ask on the terminal; end of input (Ctrl+D) is a no, not an error."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        err("")
+        return False
+
+
 def one_line(text: str) -> str:
     """``text`` (a file name) with its control characters written as escapes: a name holding a line break split
     a search hit over two lines."""

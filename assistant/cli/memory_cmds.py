@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, JobLine, err, positive_int, print_json
+from assistant.cli.context import CliContext, JobLine, confirmed, err, positive_int, print_json
 from assistant.errors import (
     HearthError,
     InputError,
@@ -166,7 +166,7 @@ def cmd_forget(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.yes and not sys.stdin.isatty():
         raise InputError("Nothing was cleared: with no terminal to ask in, pass --yes to forget everything.")
-    if not args.yes and not _confirmed("Forget everything Hearth remembers about you? [y/N] "):
+    if not args.yes and not confirmed("Forget everything Hearth remembers about you? [y/N] "):
         raise HearthError("Nothing was cleared.")
     count = _memory(ctx).clear()
     if args.json:
@@ -174,15 +174,6 @@ def cmd_clear(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         err(f"Forgot {counted(count, 'memory', 'memories')}.")
     return 0
-
-
-def _confirmed(question: str) -> bool:
-    """Ask on the terminal; end of input (Ctrl+D) is a no, not an error."""
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except EOFError:
-        err("")
-        return False
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,14 +13,16 @@ from typing import TYPE_CHECKING
 from assistant.cli.context import (
     CliContext,
     JobLine,
+    confirmed,
     err,
     non_negative_int,
     positive_int,
     print_json,
     quit_signals_as_ctrl_c,
 )
-from assistant.errors import HearthError
+from assistant.errors import HearthError, InputError
 from assistant.events import Progress, counted
+from assistant.paths import real_path
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -49,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=cmd_add)
     m = ms.add_parser("remove", help="forget a model or folder (deletes only files in Hearth's models folder)")
     m.add_argument("name", help="name (or a unique part of it), file name, stem or path of a model, or a folder")
+    m.add_argument("--yes", action="store_true", help="do not ask before deleting a file in Hearth's models folder")
     m.set_defaults(func=cmd_remove)
     m = ms.add_parser("use", help="load a model and make it the chat model (the old one stays if it fails)")
     m.add_argument("path", metavar="NAME", help="name as `models list` shows it (or a unique part), file name or path")
@@ -141,6 +145,16 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
+    """A file in Hearth's own models folder is deleted: asked first, as the window asks (it was deleted without a
+    word, where the window's Remove asks), with `memory clear`'s rule: --yes, or a terminal to answer on."""
+    doomed = None if args.yes else ctx.assistant.models.deletes(args.name)
+    if doomed is not None and real_path(doomed) != real_path(ctx.assistant.model_path()):  # in use: refused below
+        size = f"{doomed.stat().st_size / 1e6:.1f} MB"
+        if not sys.stdin.isatty():
+            raise InputError(f"Nothing was deleted: removing {doomed.name} ({size}) deletes it from Hearth's models "
+                             "folder; with no terminal to ask in, pass --yes to delete it.")
+        if not confirmed(f"Delete {doomed.name} ({size}) from Hearth's models folder ({doomed.parent})? [y/N] "):
+            raise HearthError("Nothing was deleted.")
     removal = ctx.assistant.remove_model(args.name)
     kept = "still on disk" if removal.path.exists() else "the file was already gone"
     print(f"{'Deleted' if removal.deleted_file else f'Removed from the library ({kept})'}: {removal.path}")

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import ModelSettings, Settings
 from assistant.engine import read_model_info
-from assistant.errors import InputError, ModelLoadError
+from assistant.errors import HearthError, InputError, ModelLoadError
 from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
 from assistant.models.fit import WONT_FIT, FitEstimate, estimate_fit, probe_resources, rough_fit
-from assistant.models.library import OUTSIDE, LibraryEntry, ModelLibrary, Removal, SelfDraftState
+from assistant.models.library import LIBRARY, OUTSIDE, LibraryEntry, ModelLibrary, Removal, SelfDraftState
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, real_path
 
 if TYPE_CHECKING:
@@ -123,6 +123,15 @@ class ModelsService:
     def add(self, path: str | Path, copy: bool = False) -> Path:
         """Add a file (in place, or copied into Hearth's models folder) or a folder to scan."""
         return self.library.add(path, copy=copy)
+
+    def deletes(self, name: str) -> Path | None:
+        """The file :meth:`remove` would delete for ``name`` (one in Hearth's own models folder), else None (it would
+        forget a folder or a linked file, refuse, or find nothing): what `hearth models remove` asks about first."""
+        try:
+            path = self.library.find(name)
+        except HearthError:  # a folder, or no such model: remove says which
+            return None
+        return path if dict(self.library.scan()).get(path) == LIBRARY else None
 
     def remove(self, name: str) -> Removal:
         """Forget a model or folder; only files in Hearth's own models folder are deleted, and with each model

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def hearth(*args: str, home: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HEARTH_HOME": str(home), "HF_HUB_OFFLINE": "1", **env_vars}
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture
@@ -159,7 +159,12 @@ def test_add_copy_then_use_by_name_then_remove_deletes_the_copy(hearth_home: Pat
     refused = hearth("models", "remove", "smol-copy", home=hearth_home)
     assert refused.returncode == 3 and "is the model in use" in refused.stderr and copied.exists()
     assert hearth("models", "use", "SmolLM2-135M-Instruct.Q4_1", home=hearth_home).returncode == 0
-    out = hearth("models", "remove", "smol-copy", home=hearth_home)
+    # it deleted the copy without asking, where the window asks: with no terminal to ask in, --yes says so
+    refused = hearth("models", "remove", "smol-copy", home=hearth_home)
+    assert refused.returncode == 2 and copied.exists() and refused.stderr == (
+        "hearth: Nothing was deleted: removing smol-copy.gguf (98.4 MB) deletes it from Hearth's models folder; "
+        "with no terminal to ask in, pass --yes to delete it.\n"), refused.stderr
+    out = hearth("models", "remove", "--yes", "smol-copy", home=hearth_home)
     assert out.returncode == 0 and out.stdout.startswith("Deleted") and not copied.exists()
     assert (my_models / "smol-copy.gguf").exists()
 
@@ -337,3 +342,27 @@ def test_two_precisions_of_one_model_are_named_with_it(hearth_home: Path, smollm
     assert out.returncode == 2 and ("matches several models: SmolLM2 135M Instruct Q8_0 "
                                     "(SmolLM2-135M-Instruct-Q8_0.gguf); SmolLM2 135M Instruct Q4_1") in out.stderr
     assert hearth("models", "use", "instruct q4_1", home=hearth_home).returncode == 0
+
+
+def test_remove_asks_on_a_terminal_before_deleting_a_file(hearth_home: Path, my_models: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`hearth models remove` deleted a file in Hearth's models folder without a word (the window asks); it asks
+    now, naming the file and its size, and anything but yes keeps it. A linked file, only forgotten, is not asked
+    about."""
+    from assistant import cli
+
+    copied = hearth_home / "data" / "models" / "smol-copy.gguf"
+    assert cli.main(["models", "add", "--copy", str(my_models / "smol-copy.gguf")]) == 0
+    asked: list[str] = []
+    answers = iter(["", "yes"])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or next(answers))
+    capsys.readouterr()
+    assert cli.main(["models", "remove", "smol-copy"]) == 1 and copied.exists()  # Return: the default, no
+    assert asked == [f"Delete smol-copy.gguf (98.4 MB) from Hearth's models folder ({copied.parent})? [y/N] "]
+    assert "Nothing was deleted." in capsys.readouterr().err
+    assert cli.main(["models", "remove", "smol-copy"]) == 0 and not copied.exists()
+    assert capsys.readouterr().out.startswith("Deleted")
+    assert cli.main(["models", "add", str(my_models / "smol-copy.gguf")]) == 0
+    assert cli.main(["models", "remove", "smol-copy"]) == 0 and len(asked) == 2  # linked: forgotten, not asked
