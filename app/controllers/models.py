@@ -152,14 +152,22 @@ class ModelsController(QObject):
     def add(self, path: Path) -> None:
         """List a model file (linked, where it is) or a folder of them in the library; its header is read first,
         so a file that is no model is said and not listed."""
-        view = self._view()
+        view, models = self._view(), self.assistant.models
 
-        def added(where: Path) -> None:
+        def add() -> tuple[Path, str]:
+            where = models.add(path)
+            if not where.is_dir():
+                return where, ": Use loads it"
+            held = models.folder_contents(where).said()  # "Added lib" alone did not say what it found
+            return where, f": it holds {held}" if held else ": it holds no .gguf model yet"
+
+        def added(result: tuple[Path, str]) -> None:
+            where, said = result
             view.tabs.setCurrentWidget(view.library)
-            view.load.finished(f"Added {where.name} to the library{'' if where.is_dir() else ': Use loads it'}.")
+            view.load.finished(f"Added {where.name} to the library{said}.")
             self._library_changed()
 
-        self.workers.io.submit(Job(lambda: self.assistant.models.add(path), on_done=added,
+        self.workers.io.submit(Job(add, on_done=added,
                                    on_failed=lambda message: show_error(view, "Add model", message)))
 
     def remove(self, entry: LibraryEntry) -> None:

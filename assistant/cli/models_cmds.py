@@ -21,7 +21,7 @@ from assistant.cli.context import (
     quit_signals_as_ctrl_c,
 )
 from assistant.errors import HearthError, InputError
-from assistant.events import Progress, counted
+from assistant.events import Progress
 from assistant.paths import real_path
 
 if TYPE_CHECKING:
@@ -138,9 +138,9 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     print(f"Already in the library: {path}." if path in known and not args.copy
           else f"Added {path}{' (copied)' if args.copy else ''}.")
     if path.is_dir():  # "Added" alone, for a folder holding no model, read as if models had been found
-        found = ctx.assistant.models.files_under(path)  # entries() read every model's header to count them
-        print(f"It holds {counted(len(found), 'model')} (`hearth models list` lists them)." if found else
-              "It holds no .gguf model yet; models put there later are listed.")
+        held = ctx.assistant.models.folder_contents(path)
+        print(f"It holds {held.said()} (`hearth models list` {'says why' if held.unusable else 'lists them'})."
+              if held.said() else "It holds no .gguf model yet; models put there later are listed.")
     return 0
 
 

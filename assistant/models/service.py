@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.config import ModelSettings, Settings
 from assistant.engine import read_model_info
 from assistant.errors import HearthError, InputError, ModelLoadError
+from assistant.events import counted
 from assistant.models import drafts
 from assistant.models.catalog import CatalogEntry, find_entry, load_catalog
 from assistant.models.drafts import DraftCandidate, NoDraftError
@@ -53,6 +54,21 @@ class CatalogRow:
         return self.entry.to_dict() | {"installed": self.installed, "fit": self.fit}
 
 
+@dataclass(frozen=True)
+class FolderContents:
+    """A folder's ``.gguf`` files: the models and the files that cannot be used (empty, not GGUF, truncated…)."""
+
+    models: int
+    unusable: int
+
+    def said(self) -> str:
+        """"9 models and 3 files that cannot be used": one wording for the CLI and the window; "" for no file."""
+        said = [counted(self.models, "model")] if self.models else []
+        if self.unusable:
+            said.append(f"{counted(self.unusable, 'file')} that cannot be used")
+        return " and ".join(said)
+
+
 class ModelsService:
     def __init__(self, paths: Paths, settings: Callable[[], Settings],
                  model_settings: Callable[[Path], ModelSettings] | None = None) -> None:
@@ -72,9 +88,19 @@ class ModelsService:
         m = self._model_settings(path)
         return (m.n_ctx if n_ctx is None else n_ctx), m.kv_cache
 
-    def files_under(self, folder: Path) -> list[Path]:
-        """The library's model files inside ``folder``, found without reading their headers."""
-        return [path for path, _source in self.library.scan() if path.is_relative_to(folder)]
+    def folder_contents(self, folder: Path) -> FolderContents:
+        """What the library's files inside ``folder`` are: models, and files that cannot be used. Each header is
+        read (cached, not the fit of every model as :meth:`entries`): "It holds 12 models" counted an empty file,
+        one that was no GGUF and a truncated one among them."""
+        usable = unusable = 0
+        for path, _source in self.library.scan():
+            if path.is_relative_to(folder):
+                try:
+                    drafts.model_info(path)
+                    usable += 1
+                except ModelLoadError:
+                    unusable += 1
+        return FolderContents(usable, unusable)
 
     def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
         """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: each model's

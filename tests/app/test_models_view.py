@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -404,3 +405,22 @@ def test_no_self_draft_is_offered_for_a_model_that_wont_fit(window: MainWindow, 
     assert "won't fit on this computer (needs " in make.toolTip() and "of no use" in make.toolTip()
     with pytest.raises(NoDraftError, match="won't fit on this computer"):  # as `hearth models draft` is refused
         window.assistant.models.make_self_draft(smollm2_f16_path)
+
+
+def test_a_folder_added_says_what_it_holds(make_window, qtbot: QtBot, chat_model_path: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Add folder… said only "Added my-models to the library", and the CLI counted an empty file and one that is
+    no GGUF as models ("It holds 3 models")."""
+    folder = tmp_path / "my-models"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copyfile(chat_model_path, folder / "nested" / "smol-copy.gguf")
+    (folder / "empty.gguf").touch()
+    (folder / "notes.gguf").write_text("this is not a model")
+    write_settings()
+    window = make_window()
+    dialog = _open(window, qtbot)
+    monkeypatch.setattr("app.views.models_view.QFileDialog.getExistingDirectory", lambda *_args: str(folder))
+    qtbot.mouseClick(dialog.add_folder, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.load.label.text().startswith("Added"), timeout=20_000)
+    assert dialog.load.label.text() == \
+        "Added my-models to the library: it holds 1 model and 2 files that cannot be used."

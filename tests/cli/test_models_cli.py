@@ -324,7 +324,14 @@ def test_an_empty_folder_added_says_it_holds_no_model_and_removing_a_stranger_fo
     added = hearth("models", "add", str(empty), home=hearth_home)
     assert added.returncode == 0 and "It holds no .gguf model yet" in added.stdout, added.stdout + added.stderr
     full = hearth("models", "add", str(my_models), home=hearth_home)
-    assert full.returncode == 0 and "It holds 1 model" in full.stdout
+    assert full.returncode == 0 and "It holds 1 model (`hearth models list` lists them)." in full.stdout
+    # an empty file and one that is no GGUF were counted as models: "It holds 3 models"
+    (my_models / "empty.gguf").touch()
+    (my_models / "nested").mkdir()
+    (my_models / "nested" / "notes.gguf").write_text("this is not a model")
+    again = hearth("models", "add", str(my_models), home=hearth_home)
+    assert again.stdout.splitlines()[-1] == (
+        "It holds 1 model and 2 files that cannot be used (`hearth models list` says why)."), again.stdout
     assert hearth("models", "remove", str(empty), home=hearth_home).returncode == 0
     again = hearth("models", "remove", str(empty), home=hearth_home)
     assert again.returncode == 3 and "is not a folder of the library" in again.stderr, again.stderr
