@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.controllers.model import ModelController
 from app.views.dialogs import confirm, show_error
+from app.views.model_folders import ModelFoldersDialog
 from app.views.models_view import ModelsDialog, size_text
 from app.workers import Job, Relay, Workers
 from assistant.core import real_path
@@ -46,6 +47,7 @@ class ModelsController(QObject):
         super().__init__()
         self.assistant, self.workers, self.window, self.model = assistant, workers, window, model
         self.dialog: ModelsDialog | None = None
+        self.folders: ModelFoldersDialog | None = None  # Models → Folders…, created when first opened
         self.transfer: tuple[str, str] | None = None  # (repo, file) of the last download: what Resume repeats
         self.received = 0  # bytes of the current download on disk (see download)
         self.downloading = False
@@ -72,6 +74,7 @@ class ModelsController(QObject):
             dialog.useRequested.connect(self.use)
             dialog.removeRequested.connect(self.remove)
             dialog.addRequested.connect(self.add)
+            dialog.foldersRequested.connect(self.open_folders)
             dialog.downloadRequested.connect(self.download)
             dialog.searchRequested.connect(self.search)
             dialog.download.cancelRequested.connect(self.cancel_download)
@@ -184,6 +187,37 @@ class ModelsController(QObject):
     def _library_changed(self) -> None:
         self.model.refresh_library()
         self.refresh_catalog()
+        if self.folders is not None and self.folders.isVisible():
+            self.refresh_folders()
+
+    # --- folders ------------------------------------------------------------------------------------------
+    def open_folders(self) -> ModelFoldersDialog:
+        """The folders added, each with "Stop listing": only `hearth models remove FOLDER` could stop listing
+        one (every row from it had Remove greyed)."""
+        if self.folders is None:
+            self.folders = ModelFoldersDialog(self._view())
+            self.folders.stopRequested.connect(self.stop_listing)
+        self.refresh_folders()
+        self.folders.open()
+        return self.folders
+
+    def refresh_folders(self) -> None:
+        models = self.assistant.models
+        dialog = self.folders
+        assert dialog is not None
+        self.workers.io.submit(Job(lambda: [(f, models.folder_contents(f)) for f in models.library.folders()],
+                                   on_done=dialog.set_folders,
+                                   on_failed=lambda message: dialog.rows.set_rows([], message)))
+
+    def stop_listing(self, folder: Path) -> None:
+        """Asked first, as Remove is; the core refuses the folder holding the model in use, and that is said."""
+        dialog = self.folders
+        assert dialog is not None
+        text = (f"Stop listing the models in {folder}? The files stay where they are (self-drafts made of them are "
+                "deleted); Add folder… lists them again.")
+        confirm(dialog, "Stop listing folder?", text, "Stop listing", lambda: self.workers.io.submit(
+            Job(lambda: self.assistant.remove_model(str(folder)), on_done=lambda _: self._library_changed(),
+                on_failed=lambda message: show_error(dialog, "Stop listing folder", message))))
 
     # --- Hub search ---------------------------------------------------------------------------------------
     def search(self, query: str) -> None:

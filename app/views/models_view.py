@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.widgets import ProgressPanel, fit_on_screen, labelled_button
+from assistant.models.library import BUNDLED
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -174,6 +175,7 @@ class ModelsDialog(QDialog):
     downloadRequested = Signal(str, str)  # repo, file
     searchRequested = Signal(str)
     addRequested = Signal(object)  # Path: a model file, or a folder of them, to list in the library
+    foldersRequested = Signal()  # the folders listed, each of which can stop being listed
     activated = Signal()  # the user came back to it: the library may have changed meanwhile (a terminal)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -211,7 +213,9 @@ class ModelsDialog(QDialog):
         self.add_file = labelled_button("Add model file…", "Add a model file to the library", self._add_file)
         self.add_folder = labelled_button("Add folder…", "Add a folder of model files to the library",
                                           self._add_folder)
-        for button in (self.add_file, self.add_folder):
+        self.folders = labelled_button("Folders…", "The folders of models Hearth lists", self.foldersRequested.emit,
+                                       tip="The folders you added, each of which Hearth can stop listing")
+        for button in (self.add_file, self.add_folder, self.folders):
             button.setAutoDefault(False)  # Return in the Hub search field opened the file chooser
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
@@ -258,7 +262,8 @@ class ModelsDialog(QDialog):
         usable = e.info is not None and not current
         use = labelled_button("Use", f"Use {e.shown}", lambda: self.useRequested.emit(e.path), usable)
         why_not = ("It is the model in use: switch to another model first." if current and e.removable else
-                   "" if e.removable else "Bundled models and files in your own folders stay where they are.")
+                   "" if e.removable else "Bundled models stay." if e.source == BUNDLED else
+                   "It is in a folder you added, and stays there: Folders… stops listing that folder.")
         remove = labelled_button("Remove", f"Remove {e.shown}", lambda: self.removeRequested.emit(e), not why_not,
                                  why_not)
         if e.info is None or e.fit is None:

@@ -424,3 +424,49 @@ def test_a_folder_added_says_what_it_holds(make_window, qtbot: QtBot, chat_model
     qtbot.waitUntil(lambda: dialog.load.label.text().startswith("Added"), timeout=20_000)
     assert dialog.load.label.text() == \
         "Added my-models to the library: it holds 1 model and 2 files that cannot be used."
+
+
+def test_a_folder_added_stops_being_listed_from_the_window(make_window, qtbot: QtBot, smollm2_q8_path: Path,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder added in the window could not be taken out there: every row from it had Remove greyed ("… files in
+    your own folders stay where they are") and only `hearth models remove FOLDER` stopped listing it. Models →
+    Folders… does now, asked first; the folder holding the model in use is refused with the reason."""
+    from assistant.models import ModelLibrary
+
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    copy = folder / smollm2_q8_path.name
+    shutil.copyfile(smollm2_q8_path, copy)
+    ModelLibrary.for_paths(get_paths().ensure()).add(folder)
+    write_settings(path=str(copy))
+    window = make_window()
+    dialog = _open(window, qtbot)
+    qtbot.waitUntil(lambda: "SmolLM2 135M Instruct Q8_0" in _rows(dialog), timeout=20_000)
+    remove = _rows(dialog)["SmolLM2 135M Instruct Q8_0"].buttons[-1]
+    assert not remove.isEnabled() and "Folders… stops listing that folder" in remove.toolTip()
+    assert dialog.folders.focusPolicy() & Qt.FocusPolicy.TabFocus  # reachable from the keyboard
+
+    qtbot.mouseClick(dialog.folders, Qt.MouseButton.LeftButton)
+    folders = window.ctl.models.folders
+    assert folders is not None and folders.isVisible()
+    qtbot.waitUntil(lambda: bool(folders.rows.rows), timeout=20_000)
+    [row] = folders.rows.rows
+    assert isinstance(row, ModelRow) and row.title.accessibleName() == "my-models"
+    assert row.details.text() == str(folder.resolve()) and row.note.text() == "It holds 1 model."
+    asked: list[str] = []
+    errors: list[str] = []
+    monkeypatch.setattr("app.controllers.models.confirm",
+                        lambda _parent, _title, text, _action, on_yes: (asked.append(text), on_yes()))
+    monkeypatch.setattr("app.controllers.models.show_error", lambda _parent, _title, message: errors.append(message))
+    qtbot.mouseClick(row.buttons[0], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(errors), timeout=20_000)
+    assert asked[0].startswith(f"Stop listing the models in {folder.resolve()}? The files stay where they are")
+    assert f"holds {copy.name}, the model in use. Switch to another model first" in errors[0], errors
+
+    qtbot.mouseClick(_rows(dialog)["SmolLM2 135M Instruct Q4_1"].buttons[0], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ctl.models.switching == 0 and "current" in
+                    _rows(dialog)["SmolLM2 135M Instruct Q4_1"].title.text(), timeout=60_000)
+    qtbot.mouseClick(folders.rows.rows[0].buttons[0], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not folders.rows.rows and "SmolLM2 135M Instruct Q8_0" not in _rows(dialog)
+                    and "SmolLM2 135M Instruct" in _rows(dialog), timeout=20_000)
+    assert copy.exists() and len(errors) == 1
