@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
 from app.views.widgets import field_label, fit_on_screen
 from assistant.config import RANGES, SAMPLING_FIELDS, ModelSettings, Settings, edited_over, preset_of
+from assistant.models.places import told_apart
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams
@@ -462,8 +463,9 @@ class SettingsDialog(QDialog):
         self.listed = {str(path) for _, path in models}  # (the library's: not a file browsed for)
         self.model.blockSignals(True)  # the same model stays chosen: nothing to re-list
         self.model.clear()
-        for name, path in models:
-            self.model.addItem(f"{name}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
+        labels = told_apart([name for name, _ in models], [path for _, path in models])
+        for label, (name, path) in zip(labels, models, strict=True):
+            self.model.addItem(f"{label}  ({path.stat().st_size / 1e6:.0f} MB)", str(path))
             self.model.setItemData(self.model.count() - 1, f"{name}\n{path}", Qt.ItemDataRole.ToolTipRole)
         self._select_model(chosen)
         self.model.blockSignals(False)
@@ -546,7 +548,10 @@ class SettingsDialog(QDialog):
         usable = [c for c in candidates if _usable(c) and c.kind != "self"]
         auto = (min(usable, key=lambda c: (not c.suggested, c.size)) if usable
                 else next((c for c in candidates if _usable(c)), None))  # else the self-draft, when made
-        box.addItem(f"Automatic: {auto.shown}" if auto else "Automatic (no draft model yet)", "")
+        # identical copies (one file in two folders) read alike: each says where it is
+        shown = dict(zip(candidates, told_apart([c.shown for c in candidates], [Path(c.path) for c in candidates]),
+                         strict=True))
+        box.addItem(f"Automatic: {shown[auto]}" if auto else "Automatic (no draft model yet)", "")
         box.setItemData(0, f"Could not list the draft models: {error}" if error else
                         "Let Hearth choose: the suggested draft model, else the smallest compatible one",
                         Qt.ItemDataRole.ToolTipRole)
@@ -557,11 +562,12 @@ class SettingsDialog(QDialog):
             size = f"  ({candidate.size / 1e6:,.0f} MB)" if candidate.size else ""
             mark = " (suggested)" if candidate.suggested else ""
             if candidate.kind == "catalog":
-                text = f"{candidate.shown}{mark}{size}: download first"
+                text = f"{shown[candidate]}{mark}{size}: download first"
             elif _usable(candidate):
-                text = f"{candidate.shown}{mark}{size}"
+                text = f"{shown[candidate]}{mark}{size}"
             else:
-                text = f"{candidate.shown}: {_short(candidate.reason or 'cannot draft for this model', candidate.name)}"
+                why = _short(candidate.reason or "cannot draft for this model", candidate.name)
+                text = f"{shown[candidate]}: {why}"
             tip = str(candidate.path) if _usable(candidate) else candidate.reason or "cannot draft for this model"
             box.addItem(text, str(candidate.path) if _usable(candidate) else "")
             row = box.count() - 1

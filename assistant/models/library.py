@@ -303,9 +303,12 @@ def _only(name: str, matches: list[Path], named: dict[Path, str] | None = None) 
     """The one match, or an error naming every candidate (with its folder when two share a file name)."""
     if len(matches) == 1:
         return matches[0]
-    files = [p.name for p in matches]
     shown = [f"{named[p]} ({p.name})" if named else p.name for p in matches]
-    shown = [f"{s} in {p.parent}" if files.count(p.name) > 1 else s for s, p in zip(shown, matches, strict=True)]
+    if len(set(shown)) < len(shown):  # copies alike in name and file name: it said "type more of the name, the
+        # file name…", which told them apart no more
+        listed = "; ".join(f"{s} at {p}" for s, p in zip(shown, matches, strict=True))
+        raise AmbiguousModelNameError(f"{name!r} matches {len(matches)} models, some with the same name and file "
+                                      f"name: {listed}. Give the full path to pick one.")
     raise AmbiguousModelNameError(f"{name!r} matches several models: {'; '.join(shown)}. "
                                   "Type more of the name, the file name, or the full path.")
 

@@ -470,3 +470,39 @@ def test_a_folder_added_stops_being_listed_from_the_window(make_window, qtbot: Q
     qtbot.waitUntil(lambda: not folders.rows.rows and "SmolLM2 135M Instruct Q8_0" not in _rows(dialog)
                     and "SmolLM2 135M Instruct" in _rows(dialog), timeout=20_000)
     assert copy.exists() and len(errors) == 1
+
+
+def test_identical_copies_say_where_they_are_in_the_settings_pickers(make_window, qtbot: QtBot,
+                                                                      smollm2_q8_path: Path, tmp_path: Path) -> None:
+    """The same Q8_0 in Hearth's models folder, in an added folder and linked was "SmolLM2 135M Instruct Q8_0
+    (145 MB)" three times in Settings → Model's model picker and its draft-model picker."""
+    from assistant.models import ModelLibrary
+
+    paths = get_paths().ensure()
+    folder = tmp_path / "lmstudio" / "SmolLM2-GGUF"
+    folder.mkdir(parents=True)
+    for where in (paths.models_dir, folder):
+        where.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(smollm2_q8_path, where / smollm2_q8_path.name)
+    library = ModelLibrary.for_paths(paths)
+    library.add(tmp_path / "lmstudio")
+    library.add(smollm2_q8_path)
+    write_settings()
+    window = make_window()
+    settings = window.ctl.model.open_settings()
+    window.ctl.model.refresh_library()
+    name = "SmolLM2 135M Instruct Q8_0 — "
+
+    def listed(box) -> list[str]:
+        return [box.itemText(i) for i in range(box.count()) if box.itemText(i).startswith(name)]
+
+    qtbot.waitUntil(lambda: len(listed(settings.model)) == 3, timeout=20_000)
+    size = f"  ({smollm2_q8_path.stat().st_size / 1e6:.0f} MB)"
+    assert sorted(listed(settings.model)) == sorted(
+        f"{name}…/{p.parent.parent.name}/{p.parent.name}{size}"
+        for p in (paths.models_dir / smollm2_q8_path.name, folder / smollm2_q8_path.name, smollm2_q8_path.resolve()))
+    assert "SmolLM2 135M Instruct Q4_1  (" in settings.model.itemText(settings.model.currentIndex())  # alone: plain
+    qtbot.waitUntil(lambda: settings.draft_candidates is not None, timeout=20_000)
+    drafts = listed(settings.draft_model)
+    assert len(drafts) == 3 and len(set(drafts)) == 3 and any("…/lmstudio/SmolLM2-GGUF" in d for d in drafts), drafts
+    settings.reject()

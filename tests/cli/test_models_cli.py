@@ -373,3 +373,19 @@ def test_remove_asks_on_a_terminal_before_deleting_a_file(hearth_home: Path, my_
     assert capsys.readouterr().out.startswith("Deleted")
     assert cli.main(["models", "add", str(my_models / "smol-copy.gguf")]) == 0
     assert cli.main(["models", "remove", "smol-copy"]) == 0 and len(asked) == 2  # linked: forgotten, not asked
+
+
+def test_copies_alike_in_name_and_file_name_are_listed_with_their_paths(hearth_home: Path, my_models: Path,
+                                                                         base_model_path: Path) -> None:
+    """The same Gemma bundled and in an added folder: `use "Gemma 3 270M Q4_K_M"` said to "type more of the name,
+    the file name, or the full path", while both names and file names were the same."""
+    copy = my_models / base_model_path.name
+    shutil.copyfile(base_model_path, copy)
+    assert hearth("models", "add", str(my_models), home=hearth_home).returncode == 0
+    out = hearth("models", "use", "Gemma 3 270M Q4_K_M", home=hearth_home)
+    label = f"Gemma 3 270M Q4_K_M ({base_model_path.name})"
+    assert out.returncode == 2 and out.stderr == (
+        f"hearth: 'Gemma 3 270M Q4_K_M' matches 2 models, some with the same name and file name: {label} at "
+        f"{base_model_path.resolve()}; {label} at {copy.resolve()}. Give the full path to pick one.\n"), out.stderr
+    used = hearth("models", "use", str(copy), "--json", home=hearth_home)
+    assert used.returncode == 0 and json.loads(used.stdout)["model"]["path"] == str(copy.resolve()), used.stderr
