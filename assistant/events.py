@@ -10,6 +10,8 @@ import itertools
 import os
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,3 +370,25 @@ BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded | Memor
 
 
 Event = Token | Notice | Sources | MemoriesUsed | Saved | Done | Failed | Progress
+
+
+#: How many of a folder's last names tell identical copies of a model apart (the same Q8_0 in Hearth's models
+#: folder, in an added folder and linked were three rows "SmolLM2 135M Instruct Q8_0 (145 MB)" in Settings).
+_FOLDER_PARTS = 2
+
+
+def short_folder(path: Path) -> str:
+    """The folder of ``path``, by its last names: "…/byom/lib", "…/data/models"."""
+    parts = path.parent.parts
+    tail = "/".join(parts[-_FOLDER_PARTS:])
+    return f"…/{tail}" if len(parts) > _FOLDER_PARTS else str(path.parent)
+
+
+def told_apart(labels: Sequence[str], paths: Sequence[Path]) -> list[str]:
+    """Each label, with " — <its folder>" where another label is the same (and the file name too where the
+    folders are also alike: two files of one folder with one name)."""
+    counts = Counter(labels)
+    places = [short_folder(p) if counts[label] > 1 else "" for label, p in zip(labels, paths, strict=True)]
+    same = Counter(zip(labels, places, strict=True))
+    return [label if not place else f"{label} — {place}" if same[label, place] == 1 else f"{label} — {place}/{p.name}"
+            for label, place, p in zip(labels, places, paths, strict=True)]

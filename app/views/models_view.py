@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.widgets import ProgressPanel, fit_on_screen, labelled_button
-from assistant.models.library import BUNDLED
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -262,7 +261,7 @@ class ModelsDialog(QDialog):
         usable = e.info is not None and not current
         use = labelled_button("Use", f"Use {e.shown}", lambda: self.useRequested.emit(e.path), usable)
         why_not = ("It is the model in use: switch to another model first." if current and e.removable else
-                   "" if e.removable else "Bundled models stay." if e.source == BUNDLED else
+                   "" if e.removable else "Bundled models stay." if e.bundled else
                    "It is in a folder you added, and stays there: Folders… stops listing that folder.")
         remove = labelled_button("Remove", f"Remove {e.shown}", lambda: self.removeRequested.emit(e), not why_not,
                                  why_not)

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 from app.views.settings_dialog_server import RemotePage, ServerPage, set_state
 from app.views.widgets import field_label, fit_on_screen
 from assistant.config import RANGES, SAMPLING_FIELDS, ModelSettings, Settings, edited_over, preset_of
-from assistant.models.places import told_apart
+from assistant.events import told_apart
 
 if TYPE_CHECKING:
     from assistant.engine.sampling import SamplingParams

@@ -22,7 +22,6 @@ from assistant.cli.context import (
 )
 from assistant.errors import HearthError, InputError
 from assistant.events import Progress
-from assistant.paths import real_path
 
 if TYPE_CHECKING:
     from assistant.models import LibraryEntry
@@ -147,8 +146,8 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     """A file in Hearth's own models folder is deleted: asked first, as the window asks (it was deleted without a
     word, where the window's Remove asks), with `memory clear`'s rule: --yes, or a terminal to answer on."""
-    doomed = None if args.yes else ctx.assistant.models.deletes(args.name)
-    if doomed is not None and real_path(doomed) != real_path(ctx.assistant.model_path()):  # in use: refused below
+    doomed = None if args.yes else ctx.assistant.removal_deletes(args.name)
+    if doomed is not None:
         size = f"{doomed.stat().st_size / 1e6:.1f} MB"
         if not sys.stdin.isatty():
             raise InputError(f"Nothing was deleted: removing {doomed.name} ({size}) deletes it from Hearth's models "

@@ -74,6 +74,11 @@ class LibraryEntry:
         return f"{self.name} {self.info.quantization}" if self.has_twin and self.info else self.name
 
     @property
+    def bundled(self) -> bool:
+        """Whether it came with Hearth (never removed)."""
+        return self.source == BUNDLED
+
+    @property
     def removable(self) -> bool:
         """Whether :meth:`ModelLibrary.remove` takes it: Hearth's own copies (deleted) and linked files (forgotten)."""
         return self.source in (LIBRARY, LINKED)
