@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from shiboken6 import isValid
 
 from app.sources import Passage
-from app.views.chat_view import ChatView, ErrorBanner
+from app.views.chat_view import PAGE, ChatView, ErrorBanner
 from app.views.composer import Composer
 from app.views.dialogs import confirm
 from app.views.message import MessageWidget
@@ -46,10 +46,10 @@ from assistant.events import (
 log = logging.getLogger(__name__)
 
 RENDER_INTERVAL_MS = 50
-#: Messages shown at once when a chat opens, and added each time the reader scrolls up to the oldest shown; and
-#: fewer where their text is long: laying text out costs by the character, code or not, and a page of 40
-#: answers with a 60-line code block each (6,600 characters) froze the window for 3 s.
-PAGE, PAGE_CHARS = 30, 24_000
+#: The characters of a page of messages (at most :data:`PAGE` of them): fewer messages where their text is long:
+#: laying text out costs by the character, code or not, and a page of 40 answers with a 60-line code block each
+#: (6,600 characters) froze the window for 3 s.
+PAGE_CHARS = 24_000
 #: What the line under an answer says before its first word (its prompt being prepared), and while it streams.
 THINKING, WRITING = "Thinking…", "Writing…"
 #: How long the status bar says a question stopped before its answer began was taken back.

@@ -20,8 +20,10 @@ from app.views.widgets import restyle, tool_button
 MAX_WIDTH = 860
 #: The keys the conversation takes, for the list F1 shows.
 KEYS = (("Home, End", "In the conversation: its top (older messages are shown) and its bottom"),)
-#: Messages laid out together (see ChatView._page): the controller shows older messages 30 at a time.
-PAGE_MESSAGES = 30
+#: Messages shown at once when a chat opens, and added each time the reader scrolls up to the oldest shown (the
+#: controller's pages, fewer where their text is long); and laid out together (see ChatView._page). One constant:
+#: the view restated the controller's 30 as its own.
+PAGE = 30
 #: How long a message found by a search stays marked once shown.
 FOUND_MARK_MS = 2500
 
@@ -199,12 +201,12 @@ class ChatView(QScrollArea):
 
     def _page(self, first: bool) -> QVBoxLayout:
         """The layout of the first (or last) page of messages, a new one when that one is full. Messages are laid
-        out in pages of :data:`PAGE_MESSAGES`, each its own widget, so a layout pass reads a page whose messages
+        out in pages of :data:`PAGE`, each its own widget, so a layout pass reads a page whose messages
         did not change from its layout's cache: with every message in one column, each older page shown laid out
         all those above it again (482 ms of the GUI thread a page with 3,660 shown), and leaving the chat deleted
         them one by one."""
         at = 0 if first else -1
-        if self._pages and self._pages[at].layout().count() < PAGE_MESSAGES:
+        if self._pages and self._pages[at].layout().count() < PAGE:
             return self._pages[at].layout()
         page = QWidget()
         layout = QVBoxLayout(page)
