@@ -290,8 +290,17 @@ def passage_place(path: str, page: int | None = None, line_start: int | None = N
     with the same tooltip, "[2] rules.docx" and "[5] rules.docx"). One wording for every front end."""
     where = Path(path).name + (f" p.{page}" if page is not None else "")
     if line_start is not None:
-        return where + f":{line_start}" + (f"-{line_end}" if line_end not in (None, line_start) else "")
+        return f"{where}:{line_span(line_start, line_end)}"
     return f"{where} {section(heading)}".rstrip()
+
+
+def line_span(start: int, end: int | None, words: bool = False) -> str:
+    """A passage's lines, ``12-30``, or ``1`` for a passage within one line (a one-line JSON file's were
+    "lines 1-1"); with ``words``, "lines 12-30" or "line 1" (the CLI's search hits). One function: the CLI's
+    ``_lines`` and :func:`passage_place` each worked the place out."""
+    if end in (None, start):
+        return f"line {start}" if words else str(start)
+    return f"lines {start}-{end}" if words else f"{start}-{end}"
 
 
 def section(heading: str | None, chars: int = 40) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context import INTERRUPTED, CliContext, err, one_line, positive_int, print_json, speaks_unicode
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
-from assistant.events import changes_text, counted, local_minute, reading, section, time_left
+from assistant.events import changes_text, counted, line_span, local_minute, reading, section, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -240,8 +240,8 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     unmatched = "  some words" if by_keyword else "  by meaning"
     for i, h in enumerate(hits, start=1):
         snippet = " ".join(h.text.split())
-        print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "")
-              + (f"  {_lines(h.line_start, h.line_end)}" if h.line_start else f"  {section(h.heading)}".rstrip())
+        place = line_span(h.line_start, h.line_end, words=True) if h.line_start else section(h.heading)
+        print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "") + f"  {place}".rstrip()
               + f"  score {h.score:.4f}"
               + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
         print(f"    {_preview(snippet, args.text)}")
@@ -400,8 +400,3 @@ def cmd_collections_watch(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         print(f"No longer watching {args.name!r}.")
     return 0
-
-
-def _lines(start: int, end: int | None) -> str:
-    """"lines 12-30", or "line 1" for a passage within one line (a one-line JSON file's were "lines 1-1")."""
-    return f"line {start}" if end in (None, start) else f"lines {start}-{end}"
