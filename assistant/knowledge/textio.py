@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import combinations
 
 from charset_normalizer import from_bytes
@@ -66,15 +67,15 @@ def _likely_codecs(sample: bytes) -> Iterator[str]:
     """The encodings ``sample`` reads plausibly in, likeliest first, each judged only when the one before
     failed: a single-byte page read as one language, a CJK encoding, a single-byte page read as two languages
     (CJK before it: a CJK reading all of common characters is near proof, a Latin one of two alphabets is not)."""
-    readings = list(_readings(sample))
-    yield from _plausible(readings, 1)
+    tallies = [(codec, _Tally.of(text)) for codec, text in _readings(sample)]
+    yield from _plausible(tallies, 1)
     yield from _cjk(sample)
-    yield from _plausible(readings, 2)
+    yield from _plausible(tallies, 2)
 
 
-def _plausible(readings: list[tuple[str, str]], languages: int) -> Iterator[str]:
+def _plausible(tallies: list[tuple[str, _Tally]], languages: int) -> Iterator[str]:
     """The single-byte page whose reading is likeliest words of ``languages`` languages, if plausible."""
-    plausibility, codec = max(((_plausibility(text, languages), codec) for codec, text in readings),
+    plausibility, codec = max(((tally.plausibility(languages), codec) for codec, tally in tallies),
                               key=lambda scored: scored[0], default=(0.0, ""))  # the first of equals wins
     if plausibility >= PLAUSIBLE:
         yield codec
@@ -170,36 +171,50 @@ def _decode(data: bytes, codec: str) -> str:
         "cp1252", "replace"), data.decode("utf-8", "surrogateescape"))
 
 
-def _plausibility(text: str, languages: int = 1) -> float:
-    """How much ``text`` reads as words of one language, or of ``languages`` languages (1.0: every letter beyond
-    ASCII is in their alphabets and nothing is odd), counted over letters beyond ASCII and odd characters; words
-    in ASCII count for nothing. Two languages are allowed only when no page reads as one: "très" and "Straße" in
-    one Latin-1 line are in no single alphabet, and charset-normalizer then read it as "trčs" (Windows-1250)."""
-    letters: Counter[str] = Counter()
-    odd = counted = 0
-    for word in text.split():
-        if word.isascii():
-            continue
-        scripts = {"LATIN"} if any(ch.isascii() and ch.isalpha() for ch in word) else set()
-        for i, ch in enumerate(word):
-            if ch.isascii():
+@dataclass(frozen=True)
+class _Tally:
+    """What a reading's words hold, counted once: its letters beyond ASCII, its odd characters, and how many of
+    either it has. Scored for one language and then for two, each reading was walked letter by letter twice."""
+
+    letters: Counter[str]
+    odd: int
+    counted: int
+
+    @classmethod
+    def of(cls, text: str) -> _Tally:
+        """Count ``text``'s letters beyond ASCII and odd characters; words in ASCII count for nothing."""
+        letters: Counter[str] = Counter()
+        odd = counted = 0
+        for word in text.split():
+            if word.isascii():
                 continue
-            if ch.isalpha():
-                counted += 1
-                letters[ch.lower()[0]] += 1
-                scripts.add(unicodedata.name(ch, "?").split(" ")[0])
-                before = word[i - 1] if i else ""
-                odd += ch.isupper() and before.isalpha() and before.islower()  # "рТЙЧЕФ": KOI8-R as Windows-1251
-            elif ch not in _GLUE and (unicodedata.category(ch)[0] in "MC" or any(
-                    not near.isascii() and near.isalpha() for near in word[max(i - 1, 0):i] + word[i + 1:i + 2])):
-                counted += 1
-                odd += 1  # a symbol, mark or control against a letter: "Za¿ó³æ" (Polish read as Windows-1252)
-        odd += len(scripts) > 1  # "Bugьn": Turkish read as Windows-1251
-    if not counted:
-        return 1.0
-    in_alphabets = max(sum(letters[ch] for ch in set().union(*alphabets))
-                       for alphabets in combinations(_ALPHABETS, languages))
-    return max(in_alphabets - odd, 0) / counted
+            scripts = {"LATIN"} if any(ch.isascii() and ch.isalpha() for ch in word) else set()
+            for i, ch in enumerate(word):
+                if ch.isascii():
+                    continue
+                if ch.isalpha():
+                    counted += 1
+                    letters[ch.lower()[0]] += 1
+                    scripts.add(unicodedata.name(ch, "?").split(" ")[0])
+                    before = word[i - 1] if i else ""
+                    odd += ch.isupper() and before.isalpha() and before.islower()  # "рТЙЧЕФ": KOI8-R as cp1251
+                elif ch not in _GLUE and (unicodedata.category(ch)[0] in "MC" or any(
+                        not near.isascii() and near.isalpha() for near in word[max(i - 1, 0):i] + word[i + 1:i + 2])):
+                    counted += 1
+                    odd += 1  # a symbol, mark or control against a letter: "Za¿ó³æ" (Polish read as Windows-1252)
+            odd += len(scripts) > 1  # "Bugьn": Turkish read as Windows-1251
+        return cls(letters, odd, counted)
+
+    def plausibility(self, languages: int = 1) -> float:
+        """How much the text reads as words of one language, or of ``languages`` languages (1.0: every letter
+        beyond ASCII is in their alphabets and nothing is odd). Two languages are allowed only when no page reads
+        as one: "très" and "Straße" in one Latin-1 line are in no single alphabet, and charset-normalizer then
+        read it as "trčs" (Windows-1250)."""
+        if not self.counted:
+            return 1.0
+        in_alphabets = max(sum(self.letters[ch] for ch in set().union(*alphabets))
+                           for alphabets in combinations(_ALPHABETS, languages))
+        return max(in_alphabets - self.odd, 0) / self.counted
 
 
 def _bomless_utf16(data: bytes) -> str | None:
