@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -130,17 +130,22 @@ _SHAPES = (
 )
 
 
-def secret_kind(text: str, said: str = "") -> str | None:
+def secret_kind(text: str, said: Sequence[tuple[str, str]] = ()) -> str | None:
     """What secret ``text`` holds ("a password", "a card number", "an API key"…), or None when it holds none.
-    ``said``: the message ``text`` was learned from, whose secrets ``text`` holds too where it repeats their
-    value ("I use sunflower42 as my password" was learned as "User uses sunflower42")."""
+    ``said``: the secrets (:func:`secrets_in`) of the message ``text`` was learned from, which ``text`` holds too
+    where it repeats their value ("I use sunflower42 as my password" was learned as "User uses sunflower42")."""
     return next((shape.kind for shape in _SHAPES for found in shape.pattern.finditer(text) if shape.check(found)),
-                None) or next((shape.kind for shape in _SHAPES for found in shape.pattern.finditer(said)
-                               if shape.check(found) and _repeats(text, found)), None)
+                None) or next((kind for kind, value in said if _repeats(text, value)), None)
 
 
-def _repeats(text: str, found: re.Match[str]) -> bool:
-    value = found.group("value") if "value" in found.re.groupindex else found.group()
+def secrets_in(said: str) -> tuple[tuple[str, str], ...]:
+    """The secrets of the message ``said``, (kind, value) each: found once per message, where every fact learned
+    from it searched the whole message again with every shape."""
+    return tuple((shape.kind, found.group("value") if "value" in found.re.groupindex else found.group())
+                 for shape in _SHAPES for found in shape.pattern.finditer(said) if shape.check(found))
+
+
+def _repeats(text: str, value: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) is not None
 
 

@@ -11,7 +11,7 @@ import pytest
 from assistant.memory.conflicts import Candidate, judge, retraction, slot_of
 from assistant.memory.extraction import EXPLICIT_THRESHOLD, THRESHOLD, extract_facts
 from assistant.memory.records import MemoryItem
-from assistant.memory.secrets import secret_kind, without_secrets
+from assistant.memory.secrets import secret_kind, secrets_in, without_secrets
 from assistant.memory.statements import EVERYTHING, forget_request, statements, third_person
 
 
@@ -385,8 +385,8 @@ def test_a_fact_that_repeats_a_secret_of_its_message_holds_it() -> None:
     """"I use sunflower42 as my password" was learned as "User uses sunflower42": the fact alone names no
     password, the message it came from does."""
     said = "I use sunflower42 as my password. My dog is called Rex."
-    assert secret_kind("User uses sunflower42", said) == "a password"
-    assert secret_kind("User's dog is called Rex", said) is None
+    assert secret_kind("User uses sunflower42", secrets_in(said)) == "a password"
+    assert secret_kind("User's dog is called Rex", secrets_in(said)) is None
 
 
 @pytest.mark.parametrize("said", ["I moved to Lisbon.", "I moved from Berlin to Lisbon.", "Now I live in Lisbon.",
