@@ -237,6 +237,7 @@ class Assistant:
         self._opening = threading.RLock()  # the quick parts: the model library, the switcher, chats' turn locks
         self._opening_knowledge = threading.RLock()
         self._opening_memory = threading.RLock()
+        self._memory_unavailable: MemoryStoreUnavailableError | None = None  # see memories(retry=False)
         self._model_lock = threading.RLock()  # one model load at a time
         self._conversation_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
         self._capped_said: set[tuple[str, int]] = set()  # see _capped_once
@@ -1197,15 +1198,24 @@ class Assistant:
         """The user's memory for answers and learning (None when switched off in the settings)."""
         return self.memory_store if self.settings.memory.enabled else None
 
-    def memories(self, words: str = "", k: int = 5, include_superseded: bool = False) -> tuple[list[Any], str]:
+    def memories(self, words: str = "", k: int = 5, include_superseded: bool = False,
+                 retry: bool = True) -> tuple[list[Any], str]:
         """What the memory manager and `hearth memory list`/`search` show: the memories (those ``words`` find, at
         most ``k`` by meaning besides those holding them), and "" — or, where the store cannot open (see
-        :meth:`_memories_as_stored`), those read from its file and what to tell the user."""
+        :meth:`_memories_as_stored`), those read from its file and what to tell the user. ``retry`` False: a
+        store that could not open last time is read from its file again without trying to open it while its
+        cause lasts (the memory manager tries as it opens; it tried at every key typed in its search box and
+        every re-read, each a start of chromadb that failed)."""
+        if not retry and self._memory_unavailable is not None:
+            with contextlib.suppress(MemoryStoreUnavailableError):  # the cause is gone: open it
+                return self._memories_as_stored(self._memory_unavailable, include_superseded, words)
         try:
             store = self.memory_store
-            return (store.find(words, k) if words else store.list(include_superseded=include_superseded)), ""
         except MemoryStoreUnavailableError as exc:
+            self._memory_unavailable = exc
             return self._memories_as_stored(exc, include_superseded, words)
+        self._memory_unavailable = None
+        return (store.find(words, k) if words else store.list(include_superseded=include_superseded)), ""
 
     def _memories_as_stored(self, unavailable: MemoryStoreUnavailableError, include_superseded: bool = False,
                             words: str = "") -> tuple[list[Any], str]:

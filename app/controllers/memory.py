@@ -73,7 +73,7 @@ class MemoryController(QObject):
         dialog.exportRequested.connect(self.export)
         dialog.importRequested.connect(self.import_file)
         dialog.transfer.cancelRequested.connect(self.cancel_import)
-        self.search("")
+        self.search("", retry=True)
         dialog.set_learning(learning_text(self.status))
         dialog.finished.connect(self._reread.stop)
         self._reread.start()
@@ -88,13 +88,14 @@ class MemoryController(QObject):
             if was_learning and not status.learning:
                 self.search(self.query)
 
-    def search(self, text: str) -> None:
+    def search(self, text: str, retry: bool = False) -> None:
+        """List the memories ``text`` finds. Where the store cannot open now (a full disk, a read-only folder),
+        those read from its file and why, as `hearth memory list` says it (the manager said only that it could
+        not be opened); opening it is tried again only with ``retry`` (as the manager opens), not at each key."""
         self.query = query = text.strip()
         assistant = self.assistant
-        # where the store cannot open now (a full disk, a read-only folder), those read from its file and why, as
-        # `hearth memory list` says it (the manager said only that it could not be opened)
-        self.workers.io.submit(Job(lambda: assistant.memories(query), on_done=lambda found: self._show(query, *found),
-                                   on_failed=self._error))
+        self.workers.io.submit(Job(lambda: assistant.memories(query, retry=retry),
+                                   on_done=lambda found: self._show(query, *found), on_failed=self._error))
 
     def _show(self, query: str, items: list[Any], why: str = "") -> None:
         if self.dialog is None or query != self.query:

@@ -417,3 +417,27 @@ def test_the_memory_manager_on_a_full_disk_lists_the_memories_read_from_the_stor
     assert "can only be read now: the disk holding it is full" in dialog.notice.text() and dialog.notice.isVisible()
     assert not [box for box in dialog.findChildren(QMessageBox) if box.isVisible()]  # no error box
     dialog.close()
+
+
+def test_the_memory_manager_on_a_full_disk_tries_the_store_as_it_opens_not_at_each_key_typed(
+        qtbot: QtBot, make_window, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each key typed in the search box tried to open the store again (a start of chromadb that fails on a full
+    disk): once as the manager opens, then its search reads the store's file."""
+    import chromadb
+
+    from assistant.cli import main
+
+    write_settings()
+    assert main(["memory", "add", "My dog is called Biscuit."]) == 0
+    fake_full_disk(monkeypatch)
+    failing, tries = chromadb.Client, []
+    monkeypatch.setattr(chromadb, "Client", lambda *a, **k: tries.append(1) or failing(*a, **k))
+    window = make_window()
+    dialog = window.ctl.memory.open()
+    qtbot.waitUntil(lambda: [m.text for m in dialog.model.items()] == ["My dog is called Biscuit."], timeout=30_000)
+    opened = len(tries)
+    qtbot.keyClicks(dialog.search, "cat")
+    qtbot.waitUntil(lambda: "Searched for the words as typed" in dialog.notice.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: not dialog.model.items(), timeout=30_000)
+    assert opened >= 1 and len(tries) == opened
+    dialog.close()
