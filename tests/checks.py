@@ -25,15 +25,26 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: floa
     return False
 
 
+def unshare_works(flags: str = "-rm") -> bool:
+    """Whether ``unshare flags`` may run here (a private mount namespace for ``-rm``, no network for ``-rn``):
+    containers and hardened kernels refuse it. One check: four tests each wrote it."""
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", flags, "true"], capture_output=True, check=False).returncode == 0
+
+
+def need_unshare(flags: str = "-rm") -> None:
+    """Skip the test where ``unshare flags`` is not permitted."""
+    if not unshare_works(flags):
+        pytest.skip(f"`unshare {flags}` is not permitted here")
+
+
 def run_read_only(folder: Path, *args: str, env: dict[str, str],
                   timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``args`` run with ``folder`` mounted read-only (as a disk the system remounted read-only after errors, or
     a read-only share), in a private mount namespace (``unshare -rm``) that nothing outside the command sees;
     the test is skipped where that is not permitted. A chmod cannot stand in: root, who runs CI, writes through
     it."""
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], capture_output=True,
-                                                     check=False).returncode != 0:
-        pytest.skip("`unshare -rm` is not permitted here")
+    need_unshare()
     mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
     return subprocess.run(["unshare", "-rm", "sh", "-c", mount, str(folder), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=Path(__file__).resolve().parents[1], env=env,

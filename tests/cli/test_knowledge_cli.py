@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from checks import wait_for
+from checks import need_unshare, wait_for
 
 import assistant.cli as cli
 from assistant import fulltext
@@ -311,9 +311,7 @@ def test_an_emptied_mount_point_keeps_its_passages_and_its_files_back_are_not_re
 def test_a_drive_unmounted_from_its_mount_point_is_not_a_deletion(docs: Path, tmp_path: Path) -> None:
     """The same with a real mount (a bind mount in a private mount namespace): unmounted, its files stay; an empty
     drive mounted there (a tmpfs: a mount point is no folder of a drive not mounted) is what the folder holds."""
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], capture_output=True,
-                                                     check=False).returncode != 0:
-        pytest.skip("`unshare -rm` is not permitted here")
+    need_unshare()
     point = tmp_path / "mnt"
     point.mkdir()
     hearth = f"{sys.executable} -m app"

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from checks import need_unshare, unshare_works
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "dist" / "hearth"
@@ -26,11 +27,6 @@ pytestmark = [
     pytest.mark.package,
     pytest.mark.skipif(not (BUILD / "hearth").exists(), reason="no packaged build: run `make package`"),
 ]
-
-
-def _unshare_works() -> bool:
-    return shutil.which("unshare") is not None and subprocess.run(
-        ["unshare", "-rn", "true"], capture_output=True, check=False).returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +78,7 @@ def test_install_put_the_menu_entry_and_icon_in_place(installed: dict) -> None:
 
 def test_ask_offline(installed: dict) -> None:
     """A first question on a fresh HOME, with no network at all where a network namespace can be made."""
-    offline = _unshare_works()
+    offline = unshare_works("-rn")
     out = run(installed, "ask", "--json", "--no-memory", "--max-tokens", "24", "Say hi",
               prefix=("unshare", "-rn") if offline else ())
     assert out.returncode == 0, out.stderr
@@ -205,8 +201,7 @@ BARE_MISSING = ("libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1"
 def test_window_opens_where_the_xcb_libraries_are_missing(installed: dict, tmp_path: Path) -> None:
     """A bare system simulated in a private mount namespace: the system's copies of the libraries a fresh
     Debian/Ubuntu does not have are replaced by an empty file; the window must still open on X11 (xcb)."""
-    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("`unshare -rm` is not permitted here")
+    need_unshare()
     libdir = Path("/lib/x86_64-linux-gnu")
     hidden = [libdir / name for name in BARE_MISSING if (libdir / name).exists()]
     empty = tmp_path / "empty.so"
