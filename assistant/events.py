@@ -44,6 +44,10 @@ class Notice:
     kind: str
     message: str
 
+    def to_dict(self) -> dict[str, str]:
+        """As the JSON of `hearth ask --json` and the API server's answers, which each built it inline."""
+        return {"kind": self.kind, "message": self.message}
+
 
 @dataclass(frozen=True)
 class Sources:

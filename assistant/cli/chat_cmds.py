@@ -432,12 +432,12 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         # what was said on stderr as Hearth opened is the answer's notice too: a program reading the JSON alone
         # never learned that its settings' values were replaced
-        opened = [{"kind": kind, "message": text} for kind, text in (
+        opened = [Notice(kind, text) for kind, text in (
             ("settings", ctx.assistant.settings_warning), ("history", ctx.assistant.history_warning)) if text]
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
                     "sources": turn.sources_json(), "speculative": _speculative_json(done.stats),
                     "memories": [m.to_dict() for m in turn.memories],
-                    "notices": opened + [{"kind": n.kind, "message": n.message} for n in turn.notices]})
+                    "notices": [n.to_dict() for n in (*opened, *turn.notices)]})
     else:
         turn.print_sources()
         err(_stats_line(done))

@@ -88,7 +88,7 @@ class _Said:
         if self.memories is not None and self.memories.memories:
             extra["memories"] = [{"id": m.id, "memory": m.text} for m in self.memories.memories]
         if self.notices:
-            extra["notices"] = [{"kind": n.kind, "message": n.message} for n in self.notices]
+            extra["notices"] = [n.to_dict() for n in self.notices]
         return extra
 
 
