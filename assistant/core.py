@@ -1227,7 +1227,7 @@ class Assistant:
         from assistant.memory.backend import local_store_file
         from assistant.memory.rebuild import stored_items
         from assistant.memory.records import holding
-        from assistant.paths import storage_fix, storage_problem
+        from assistant.paths import storage_problem
 
         why, file = storage_problem(self.paths.memory_dir), local_store_file(self.paths)
         if not why or not file.exists():
@@ -1236,7 +1236,7 @@ class Assistant:
         how = "Searched for the words as typed, not by meaning" if words else "Listed as read from its file"
         return (holding(items, words) if words else items,
                 f"The memory store in {self.paths.memory_dir} can only be read now: {why}. {how}. "
-                f"{storage_fix(why)} to add, change or forget memories.")
+                f"{why.fix} to add, change or forget memories.")
 
     @property
     def memory_store(self) -> MemoryService:

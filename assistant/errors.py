@@ -7,11 +7,41 @@ exits non-zero, the GUI shows a dialog. Anything else escaping the core is a bug
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StorageProblem:
+    """Why a folder cannot take writes now (:func:`assistant.paths.storage_problem`): ``why`` in words ("the disk
+    holding it is full (3 MB free)"), and whether the disk is ``full`` (else the folder is read-only or
+    forbidden). Not damage: it goes away when space is freed or the folder is writable again."""
+
+    why: str
+    full: bool
+
+    def __str__(self) -> str:
+        return self.why
+
+    @property
+    def fix(self) -> str:
+        """What to do, as the start of a sentence: the one wording of a full disk's fix (the knowledge index, the
+        vector store and the chat history each wrote their own, and a read-only folder was told to "free some
+        disk space" first)."""
+        return "Free some disk space" if self.full else "Make the data folder writable"
+
 
 class HearthError(Exception):
-    """Base class: ``str(err)`` is a complete, user-facing sentence."""
+    """Base class: ``str(err)`` is a complete, user-facing sentence: the ``problem``, then its ``fix`` where one
+    was given apart. ``storage``: the full disk or read-only folder that caused it, if that is the cause. Callers
+    read these instead of the sentence: `hearth doctor` cut the fix off at "Free some" and guessed a full disk
+    from "is full" in the words."""
 
     exit_code = 1
+
+    def __init__(self, *args: object, fix: str = "", storage: StorageProblem | None = None) -> None:
+        self.problem = str(args[0]) if args else ""
+        self.fix, self.storage = fix, storage
+        super().__init__(*((f"{self.problem} {fix}",) if fix else args))
 
 
 # --- models / engine -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, StorageProblem
 
 APP_NAME = "hearth"
 
@@ -108,7 +108,7 @@ def real_path(path: str | Path) -> Path:
         return path.absolute()
 
 
-def storage_problem(folder: Path) -> str | None:
+def storage_problem(folder: Path) -> StorageProblem | None:
     """Why ``folder`` cannot take writes right now (a full disk, a read-only or forbidden folder), or None.
 
     A store that fails to open for one of these reasons is not damaged: calling it damaged (and moving it aside
@@ -116,23 +116,18 @@ def storage_problem(folder: Path) -> str | None:
     if full := disk_full(folder):
         return full
     if folder.exists() and not os.access(folder, os.W_OK):
-        return "its folder cannot be written (read-only or no permission)"
+        return StorageProblem("its folder cannot be written (read-only or no permission)", full=False)
     return None
 
 
-def storage_fix(why: str) -> str:
-    """What to do about ``why`` (a :func:`storage_problem` sentence), as the start of a sentence: a read-only
-    folder was told to "free some disk space" first."""
-    return "Free some disk space" if "is full" in why else "Make the data folder writable"
-
-
-def disk_full(folder: Path) -> str | None:
+def disk_full(folder: Path) -> StorageProblem | None:
     """"the disk holding it is full (3 MB free)" when ``folder``'s disk has almost no room left, else None."""
     try:
         free = shutil.disk_usage(folder).free
     except OSError:
         return None
-    return f"the disk holding it is full ({free / 2**20:.0f} MB free)" if free < FULL_DISK_BYTES else None
+    return StorageProblem(f"the disk holding it is full ({free / 2**20:.0f} MB free)", full=True) \
+        if free < FULL_DISK_BYTES else None
 
 
 def get_paths() -> Paths:

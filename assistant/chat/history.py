@@ -43,7 +43,7 @@ from typing import Any
 from assistant import fulltext
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
-from assistant.errors import ConversationNotFoundError, HistoryError, InputError
+from assistant.errors import ConversationNotFoundError, HistoryError, InputError, StorageProblem
 from assistant.events import local_minute
 from assistant.paths import disk_full
 
@@ -320,6 +320,8 @@ class History:
         #: read-only. ``None`` when it opened normally. The facade shows it as ``history_warning``.
         self.salvage_report: str | None = None
         self._read_only = ""  # why the file was opened read-only, and until when (see _recover_from)
+        #: What keeps it from being written where it was opened read-only (a read-only folder, a full disk).
+        self.storage: StorageProblem | None = None
         self._on_delete: list[Callable[[str], None]] = []
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -384,6 +386,7 @@ class History:
             self.salvage_report = (f"The chat history at {self.db_path} can only be read ({exc}): earlier "
                                    "conversations are shown, but new ones cannot be saved.")
             self._read_only = f"{exc}. Nothing new can be saved to it until its folder is writable"
+            self.storage = StorageProblem(str(exc), full=False)
             return conn
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise HistoryError(f"The chat history at {self.db_path} is locked by another program ({exc}). "
@@ -395,11 +398,12 @@ class History:
             try:
                 conn = self._open_read_only()
             except HistoryError:
-                raise HistoryError(f"The chat history at {self.db_path} could not be opened: {full}. Free some "
-                                   "space and try again.") from exc
+                raise HistoryError(f"The chat history at {self.db_path} could not be opened: {full}.",
+                                   fix=f"{full.fix}, then try again.", storage=full) from exc
             self.salvage_report = (f"The chat history at {self.db_path} can only be read: {full}. Earlier "
                                    "conversations are shown, but new ones cannot be saved until space is freed.")
             self._read_only = f"{full}. Nothing new can be saved to it until space is freed"
+            self.storage = full
             return conn
         raise HistoryError(f"The chat history at {self.db_path} could not be opened ({exc}).") from exc
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat import salvage
 from assistant.events import Progress, counted
-from assistant.paths import storage_fix, storage_problem
+from assistant.paths import storage_problem
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -196,9 +196,10 @@ def _history(assistant: Assistant) -> list[Finding]:
     db = assistant.paths.history_db
     if said := assistant.history_warning:  # opening it for this check set a damaged file aside, or found it
         # read-only: said, not "✓ passes SQLite's integrity check"
-        fix = ("Nothing more to do here: what Hearth could recover is in the new history, and the damaged file is "
-               "kept where the line above says." if "damaged" in said else
-               _free_or_writable(said, "until then new chats are not saved."))
+        storage = assistant.history.storage  # read-only or a full disk, else damaged
+        fix = (f"{storage.fix}: until then new chats are not saved." if storage is not None else
+               "Nothing more to do here: what Hearth could recover is in the new history, and the damaged file is "
+               "kept where the line above says.")
         return [Finding("history", WARNING, said, fix)]
     if not db.exists():
         return [Finding("history", OK, "No chat history yet.")]
@@ -210,18 +211,12 @@ def _history(assistant: Assistant) -> list[Finding]:
     except sqlite3.Error as exc:
         if not salvage.is_damage(exc) and (why := storage_problem(db.parent)):  # a full disk is not damage
             return [Finding("history", PROBLEM, f"The chat history cannot be checked now: {why} ({exc}).",
-                            "Free some disk space (or make the folder writable); the history is kept as it is.")]
+                            f"{why.fix}: the history is kept as it is.")]
         result = str(exc)
     if result != "ok":
         return [Finding("history", PROBLEM, f"The chat history is damaged ({result}).",
                         "Restart Hearth: it keeps the damaged file aside and recovers what it can.")]
     return [Finding("history", OK, "Chat history passes SQLite's integrity check.")]
-
-
-def _free_or_writable(said: str, meanwhile: str) -> str:
-    """The fix for a store that a full disk or a read-only folder keeps from being written (``said`` is the
-    finding's sentence, which names the cause), and what holds until then."""
-    return f"{storage_fix(said)}: {meanwhile}"
 
 
 def _knowledge(assistant: Assistant) -> list[Finding]:
@@ -238,29 +233,29 @@ def _knowledge(assistant: Assistant) -> list[Finding]:
         infos = assistant.collections()
         assistant.knowledge.store.check_index_file()
     except IndexDamagedError as exc:
-        return [Finding("knowledge", PROBLEM, str(exc).split(" `hearth doctor")[0], rebuild, "index")]
+        return [Finding("knowledge", PROBLEM, exc.problem, rebuild, "index")]
     except IndexUncheckableError as exc:  # a read-only folder: nothing to repair, and nothing to move aside
-        return [Finding("knowledge", PROBLEM, str(exc), _free_or_writable(
-            str(exc), "the index is kept as it is, and searching it by keyword works meanwhile."))]
+        assert exc.storage is not None
+        return [Finding("knowledge", PROBLEM, exc.problem, f"{exc.storage.fix}: the index is kept as it is, and "
+                        "searching it by keyword works meanwhile.")]
     except HearthError as exc:  # the index itself cannot be opened (read-only folder, damaged file)
         if salvage.problems_in(assistant.paths.index_manifest):  # damaged: what can still be named is indexed anew
-            return [Finding("knowledge", PROBLEM, str(exc).split(" If the folder")[0],
+            return [Finding("knowledge", PROBLEM, exc.problem,
                             "`hearth doctor --repair` moves it aside and indexes the collections it still names "
                             "again from their folders (every passage is embedded again).", "index-anew")]
-        if storage_problem(assistant.paths.index_manifest.parent):  # its fix was inside the sentence, no "→"
-            return [Finding("knowledge", PROBLEM, str(exc).split(" Free some")[0], _free_or_writable(
-                str(exc), "the index is kept as it is."))]
+        if exc.storage is not None:  # its fix on a line of its own ("→"), not inside the sentence
+            return [Finding("knowledge", PROBLEM, exc.problem, f"{exc.storage.fix}: the index is kept as it is.")]
         return [Finding("knowledge", PROBLEM, str(exc))]
     findings = [] if infos else [Finding("knowledge", OK, "No knowledge collections yet.")]
     try:
         if infos and not assistant.knowledge.store.server:
             assistant.knowledge.store.check_vectors_file()
     except VectorStoreDamagedError as exc:  # one finding for all collections, with the one repair that helps
-        return [Finding("knowledge", PROBLEM, str(exc).split(". `hearth doctor")[0] + ".",
+        return [Finding("knowledge", PROBLEM, exc.problem,
                         "`hearth doctor --repair` moves it aside and embeds every passage again.", "vectors")]
     except VectorStoreUnavailableError as exc:  # a full disk: nothing to repair, and nothing to move aside
-        return [Finding("knowledge", PROBLEM, str(exc).split(" Free some space")[0],
-                        "Free some disk space (or make the folder writable); the vectors are kept as they are.")]
+        assert exc.storage is not None
+        return [Finding("knowledge", PROBLEM, exc.problem, f"{exc.storage.fix}: the vectors are kept as they are.")]
     for info in infos:
         name = info.name
         # the command with its folders (it read "hearth index … --collection NAME", which no shell runs)
@@ -305,17 +300,17 @@ def _memory(assistant: Assistant) -> list[Finding]:
         assert memory is not None
         failed, pending = memory.failed_count(), memory.pending_count()
     except MemoryStoreDamagedError as exc:
-        return [Finding("memory", PROBLEM, str(exc).split(" `hearth doctor")[0],
+        return [Finding("memory", PROBLEM, exc.problem,
                         "`hearth doctor --repair` rebuilds it from what can still be read (the damaged one is kept).",
                         "memory-store")]
     except MemoryQueueDamagedError as exc:
-        return [Finding("memory", PROBLEM, str(exc).split(" `hearth doctor")[0],
+        return [Finding("memory", PROBLEM, exc.problem,
                         "`hearth doctor --repair` sets it aside (kept); the facts already learned stay.",
                         "memory-queue")]
     except MemoryStoreUnavailableError as exc:  # a full disk or a read-only folder: the fix on a line of its own
-        said = str(exc).partition(f" {storage_fix(str(exc))}")[0]
-        return [Finding("memory", PROBLEM, said, _free_or_writable(
-            said, "the memories are kept as they are, and answers go without them meanwhile."))]
+        assert exc.storage is not None
+        return [Finding("memory", PROBLEM, exc.problem, f"{exc.storage.fix}: the memories are kept as they are, "
+                        "and answers go without them meanwhile.")]
     except HearthError as exc:  # its own sentence names the store ("The memory store … The memory store …")
         said = str(exc) if str(exc).startswith("The memory") else f"The memory store cannot be opened: {exc}"
         return [Finding("memory", PROBLEM, said)]

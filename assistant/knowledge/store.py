@@ -29,6 +29,7 @@ never touch each other's vectors.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ from assistant import fulltext
 from assistant.chat.salvage import check, is_damage, move_aside, problems_in
 from assistant.chroma_local import OtherWriters, forget_local_system, panic_report_held
 from assistant.config import RemoteSettings
-from assistant.errors import HearthError, InputError, RemoteError
+from assistant.errors import HearthError, InputError, RemoteError, StorageProblem
 from assistant.knowledge.errors import (
     IndexBusyError,
     IndexDamagedError,
@@ -68,7 +69,7 @@ from assistant.knowledge.records import Chunk
 from assistant.knowledge.scan import reaches
 from assistant.knowledge.words import STOP
 from assistant.lazy import PYDANTIC_IMPORTS
-from assistant.paths import Paths, storage_fix, storage_problem
+from assistant.paths import Paths, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 from assistant.stemming import stemmed
 
@@ -463,9 +464,9 @@ class Store:
         except sqlite3.Error as exc:  # read-only folder, damaged file: said as such, not as "a bug in Hearth"
             if why := storage_problem(path.parent):  # a full disk is no damage (it read "disk I/O error. If the
                 # folder is read-only… if the file is damaged, move it aside")
-                raise IndexOpenError(f"The knowledge index {path} cannot be opened now: {why} ({exc}). Free some "
-                                     "disk space (or make the folder writable); the index is kept as it is.") from None
-            raise IndexOpenError(f"The knowledge index {path} cannot be opened ({exc}). If the folder is "
+                raise IndexOpenError(f"The knowledge index {path} cannot be opened now: {why} ({exc}).",
+                                     fix=f"{why.fix}; the index is kept as it is.", storage=why) from None
+            raise IndexOpenError(f"The knowledge index {path} cannot be opened ({exc}).", fix="If the folder is "
                                  "read-only, make it writable; if the file is damaged, move it aside and index "
                                  "your folders again.") from None
         return db
@@ -557,12 +558,12 @@ class Store:
         folder = self._paths.chroma_dir
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
         if why := storage_problem(folder if folder.exists() else folder.parent):
-            return VectorStoreUnavailableError(
-                f"The vector store in {folder} cannot be opened now: {why} ({reason}). Free some space or make the "
-                "folder writable, then try again; keyword search works meanwhile.")
+            return VectorStoreUnavailableError(f"The vector store in {folder} cannot be opened now: {why} ({reason}).",
+                                               fix=f"{why.fix}, then try again; keyword search works meanwhile.",
+                                               storage=why)
         return VectorStoreDamagedError(
-            f"The vector store in {folder} cannot be opened ({reason}). `hearth doctor --repair` sets it aside "
-            "and embeds every passage again from the index; keyword search works meanwhile.")
+            f"The vector store in {folder} cannot be opened ({reason}).", fix="`hearth doctor --repair` sets it "
+            "aside and embeds every passage again from the index; keyword search works meanwhile.")
 
     def set_aside_vectors(self) -> Path:
         """Move the embedded vector store aside (kept, not deleted) so the next sync builds a new one from the
@@ -708,9 +709,9 @@ class Store:
             reason = " ".join(str(exc).replace("*** in database main ***", "").split())
             reason = f"{reason[:120]}…" if len(reason) > 120 else reason
             raise IndexDamagedError(
-                f"The knowledge index {self._paths.index_manifest} is damaged ({reason}). `hearth doctor --repair` "
-                "copies what can be read into a new index and builds its keyword index again (the damaged file "
-                "is kept).") from None
+                f"The knowledge index {self._paths.index_manifest} is damaged ({reason}).", fix="`hearth doctor "
+                "--repair` copies what can be read into a new index and builds its keyword index again (the "
+                "damaged file is kept).") from None
 
     def check_index_file(self) -> None:
         """Raise IndexDamagedError when SQLite finds the index file damaged or the keyword index out of step with
@@ -725,7 +726,8 @@ class Store:
                 manifest = self._paths.index_manifest
                 if is_damage(exc) or not (why := storage_problem(manifest.parent)):
                     raise
-                raise IndexUncheckableError(f"The knowledge index {manifest} cannot be checked now: {why}.") from None
+                raise IndexUncheckableError(f"The knowledge index {manifest} cannot be checked now: {why}.",
+                                            storage=why) from None
 
     def rebuild_index_file(self) -> Path:
         """Copy every table of the index but the keyword index's into a new file, build the keyword index there
@@ -778,9 +780,10 @@ class Store:
             raise IndexBusyError(f"Collection {collection!r} is being indexed by another job; try again when "
                                  "it has finished.") from None
         except OSError as exc:
-            why = storage_problem(lock_dir if lock_dir.exists() else lock_dir.parent) or exc.strerror or str(exc)
+            why = storage_problem(lock_dir if lock_dir.exists() else lock_dir.parent) or StorageProblem(
+                exc.strerror or str(exc), full=exc.errno == errno.ENOSPC)
             raise IndexWriteError(f"Collection {collection!r} cannot be changed now: Hearth cannot write "
-                                  f"{lock.lock_file}: {why}. {storage_fix(why)}, then try again.") from None
+                                  f"{lock.lock_file}: {why}.", fix=f"{why.fix}, then try again.", storage=why) from None
         try:
             yield
         finally:

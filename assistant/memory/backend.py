@@ -28,7 +28,7 @@ from assistant.errors import HearthError, MemoryStoreError, MemoryStoreUnavailab
 from assistant.knowledge import Embedder
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.memory.errors import MemoryStoreDamagedError
-from assistant.paths import Paths, storage_fix, storage_problem
+from assistant.paths import Paths, storage_problem
 from assistant.remote import ChromaGuard, ChromaTarget, chroma_prefix
 
 if TYPE_CHECKING:
@@ -119,14 +119,14 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
                 forget_local_system(store["path"])
                 if _DAMAGE.search(str(exc)):
                     raise MemoryStoreDamagedError(
-                        f"The memory store in {paths.memory_dir} is damaged ({str(exc).strip()[:200]}). "
-                        "`hearth doctor --repair` rebuilds it from what can still be read (the damaged one is "
+                        f"The memory store in {paths.memory_dir} is damaged ({str(exc).strip()[:200]}).",
+                        fix="`hearth doctor --repair` rebuilds it from what can still be read (the damaged one is "
                         "kept).") from None
                 if why := storage_problem(paths.memory_dir):  # it read "could not be opened: … disk is full"
                     raise MemoryStoreUnavailableError(
                         f"The memory store in {paths.memory_dir} cannot be opened now: {why} "
-                        f"({str(exc).strip()[:200]}). {storage_fix(why)}, then try again; the memories are kept "
-                        "as they are.") from None
+                        f"({str(exc).strip()[:200]}).", storage=why,
+                        fix=f"{why.fix}, then try again; the memories are kept as they are.") from None
             raise MemoryStoreError(f"The memory store in {paths.memory_dir} could not be opened: {exc}") from exc
     if target is not None:  # every later call: a failing server is one sentence naming it
         memory.vector_store.client = target.guard(memory.vector_store.client)

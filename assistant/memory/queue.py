@@ -115,7 +115,7 @@ class TurnQueue:
         except sqlite3.Error as exc:  # a damaged file was "a bug in Hearth" on every ask and memory command
             if salvage.is_damage(exc):
                 raise MemoryQueueDamagedError(
-                    f"The memory queue {path} is damaged ({exc}). `hearth doctor --repair` sets it aside; the "
+                    f"The memory queue {path} is damaged ({exc}).", fix="`hearth doctor --repair` sets it aside; the "
                     "facts already learned are kept.") from None
             why = storage_problem(path.parent) or str(exc)
             raise MemoryStoreError(f"The memory queue {path} cannot be opened now: {why}.") from None

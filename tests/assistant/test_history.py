@@ -24,7 +24,7 @@ from assistant import fulltext
 from assistant.chat import history as history_module
 from assistant.chat.history import SCHEMA_VERSION, History, fts_query
 from assistant.chat.salvage import is_damage
-from assistant.errors import ConversationNotFoundError, HistoryError
+from assistant.errors import ConversationNotFoundError, HistoryError, StorageProblem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -615,7 +615,8 @@ def test_a_history_opened_read_only_on_a_full_disk_says_why_nothing_is_saved(db_
         raise full
 
     monkeypatch.setattr(History, "_open", no_room)
-    monkeypatch.setattr(history_module, "disk_full", lambda _folder: "the disk holding it is full (0 MB free)")
+    monkeypatch.setattr(history_module, "disk_full",
+                        lambda _folder: StorageProblem("the disk holding it is full (0 MB free)", full=True))
     with History(db_path) as h:
         assert len(h.list_conversations()) == 1 and "can only be read" in h.salvage_report
         with pytest.raises(HistoryError) as refused:

@@ -104,6 +104,9 @@ def test_a_full_disk_is_said_as_such_and_repair_moves_nothing(hearth_home: Path,
     out = capsys.readouterr().out
     assert "✗ knowledge: The vector store in" in out and "cannot be opened now: the disk holding it is full" in out
     assert "✗ history: The chat history cannot be checked now: the disk holding it is full (1 MB free)" in out
+    # the fix the cause carries, on its own line (it read "Free some disk space (or make the folder writable)")
+    assert "→ Free some disk space: the vectors are kept as they are." in out, out
+    assert "→ Free some disk space: the history is kept as it is." in out, out
     assert "damaged" not in out and "--repair" not in out, out
     main(["doctor", "--repair"])
     assert (hearth_home / "data" / "chroma").is_dir() and not list((hearth_home / "data").glob("chroma.damaged-*"))
