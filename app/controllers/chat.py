@@ -27,6 +27,7 @@ from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.views.widgets import restyle
 from app.workers import Job, Workers
+from assistant.chat.history import Tally
 from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
 from assistant.events import (
     Done,
@@ -386,23 +387,31 @@ class ChatController(QObject):
 
     def catch_up(self) -> None:
         """Show the open chat as the history has it now when it went on elsewhere (`hearth ask -c`, the API,
-        another window): read when the window is activated. Not while an answer streams or an edit is open."""
+        another window): read when the window is activated and after each of its own answers. Not while an answer
+        streams or an edit is open. What is shown is compared with what is saved by count as well as by newest
+        message: a turn the API added before the window's own question was never shown (the window's answer was
+        the newest message, as it had shown it), though that answer was written with the turn in its context."""
         chat = self.conversation_id
         if chat is None or self.generating or self.editing is not None or self._reloading:
             return
-        shown = self.view.messages[-1].message_id if self.view.messages else None
+        shown = self._shown()
         history = self.assistant.history
 
-        def newer() -> list[Any] | None:  # the whole chat only when its newest message is not the one shown
-            return None if history.last_message_id(chat) in (None, shown) else history.messages(chat)
+        def newer() -> list[Any] | None:  # the whole chat only when it differs from what is shown
+            saved = history.tally(chat)
+            return None if saved.last_id is None or saved == shown else history.messages(chat)
 
         self.workers.history.submit(Job(newer, on_done=lambda messages: self._caught_up(chat, shown, messages),
                                         on_failed=lambda message: log.info("chat not read again: %s", message)))
 
-    def _caught_up(self, chat: str, shown: str | None, messages: list[Any] | None) -> None:
+    def _shown(self) -> Tally:
+        """The open chat as the window has it: the messages on screen and those above them not yet shown."""
         last = self.view.messages[-1].message_id if self.view.messages else None
+        return Tally(len(self._older) + len(self.view.messages), last)
+
+    def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | None) -> None:
         if messages and chat == self.conversation_id and not self.generating and self.editing is None \
-                and last == shown:
+                and self._shown() == shown:
             self._show(chat, messages)
 
     def regenerate(self) -> None:
@@ -714,6 +723,7 @@ class ChatController(QObject):
         self.answer = None
         self.view.mark_last_turn()
         self.historyChanged.emit()
+        self.catch_up()  # a turn added elsewhere while this one was asked is shown in its place
         self._send_queued()
 
     def _send_queued(self) -> None:

@@ -234,6 +234,16 @@ class SearchHit:
     also_in: str | None = None  # a title's hit: the best message of the chat that matches too
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many messages a chat has and its newest one's id: what a front end compares with what it shows to
+    learn whether the chat went on elsewhere. The newest id alone missed a turn added elsewhere before the
+    window's own answer (its answer was newest again, and the turn between stayed unseen)."""
+
+    count: int
+    last_id: str | None  # None: the chat has no message
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -792,13 +802,14 @@ class History:
             raise _message_not_found(message_id)
         return self._message_from_row(row)
 
-    def last_message_id(self, conversation_id: str) -> str | None:
-        """The id of a conversation's newest message (None when it has none): one row, to learn whether a chat
-        went on elsewhere without reading all of it."""
+    def tally(self, conversation_id: str) -> Tally:
+        """A conversation's message count and newest message's id: one row, to learn whether a chat went on
+        elsewhere without reading all of it."""
         with self._read() as conn:
-            row = conn.execute("SELECT id FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1",
-                               (conversation_id,)).fetchone()
-        return row[0] if row else None
+            count, last = conn.execute(
+                "SELECT count(*), (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT 1) "
+                "FROM messages WHERE conversation_id = ?1", (conversation_id,)).fetchone()
+        return Tally(count, last)
 
     def messages(self, conversation_id: str) -> list[Message]:
         """All messages of a conversation in the order they were added."""

@@ -168,7 +168,7 @@ def _continued(body: ResponsesRequest, kept: KeptResponses, assistant: Any) -> t
     if previous.conversation_id is None:
         return list(previous.messages), None
     try:
-        latest = assistant.history.last_message_id(previous.conversation_id)
+        latest = assistant.history.tally(previous.conversation_id).last_id
     except HearthError:
         latest = None
     if latest != previous.message_id:

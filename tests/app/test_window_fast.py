@@ -306,6 +306,31 @@ def test_a_chat_that_went_on_in_a_terminal_is_shown_so_and_regenerate_never_dele
     window.close()
 
 
+def test_a_turn_added_elsewhere_before_the_windows_own_question_is_shown_in_its_place(qtbot: QtBot) -> None:
+    """A chat open in the window, continued through the API (`conversation_id`) and then in the window: the window
+    showed Q1, A1, Q2, A2 while the saved chat had the API's turn between them, and coming back to the window did
+    not fix it (its own answer was the newest message, the one it showed)."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Tell me about cats.")
+    chat = window.ctl.chat.conversation_id
+    other = Assistant(get_paths(), Settings(), engine=fake_engine())  # another process: its own connections
+    other.ask("Asked by the editor plugin.", chat, use_memory=False).text()
+    other.close(learning_s=0)
+    send(qtbot, window, "And about dogs?")
+    saved = [m.content for m in window.assistant.history.messages(chat)]
+    assert saved[2] == "Asked by the editor plugin." and len(saved) == 6
+    qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages] == saved, timeout=10_000)
+    assert [m.message_id for m in window.chat_view.messages] == [m.id for m in window.assistant.history.messages(chat)]
+
+    # a question saved elsewhere whose answer never came (its server killed mid-answer), seen on coming back
+    window.assistant.history.add_message(chat, "user", "Asked before a crash.")
+    window.activateWindow()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    qtbot.waitUntil(lambda: window.chat_view.last("user").text == "Asked before a crash.", timeout=10_000)
+    assert len(window.chat_view.messages) == 7
+    window.close()
+
+
 def test_an_edit_left_by_going_to_another_chat_empties_the_box(qtbot: QtBot) -> None:
     """Edit and resend, then New chat (or another chat): the edit ended but its text stayed in the box, and
     Enter sent the old chat's question to the new one. Leaving by Esc emptied it already."""
