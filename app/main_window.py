@@ -82,7 +82,7 @@ class Controllers:
         self.conversations = ConversationsController(assistant, workers, w.sidebar, w.conversations_model, w.status,
                                                      w.banner.show_message)
         self.knowledge = KnowledgeController(assistant, workers, w, w.collections_model, w.sidebar.indexing,
-                                             w.composer)
+                                             w.composer, w.status)
         self.model = ModelController(assistant, workers, w, w.status, w.composer)
         self.memory = MemoryController(assistant, workers, w)
         self.doctor = DoctorController(assistant, workers, w.banner)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from app.qt_models import ListModel
 from app.views.collection_dialog import CollectionDialog, ErrorListDialog
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: How often the list is read again while this window's run fills a collection (its counts grow).
 _LIST_EVERY_S = 5.0
+#: How long the status bar says that a ticked collection was removed elsewhere.
+UNTICKED_MS = 15_000
 
 
 def _sync_ended(collection: str, p: Progress) -> str:
@@ -86,10 +88,11 @@ def collection_model() -> ListModel[Any]:
 
 class KnowledgeController(QObject):
     def __init__(self, assistant: Any, workers: Workers, window: QWidget, model: ListModel[Any],
-                 panel: IndexingPanel, composer: Composer) -> None:
+                 panel: IndexingPanel, composer: Composer, status: QStatusBar) -> None:
         super().__init__()
         self.assistant, self.workers, self.window = assistant, workers, window
-        self.model, self.panel, self.composer = model, panel, composer
+        self.model, self.panel, self.composer, self.status = model, panel, composer, status
+        self._renamed: dict[str, str] = {}  # this window's renames (old name: new), until the list shows them
         self.cancel: Cancel | None = None
         self.errors: list[tuple[str, str]] = []
         self.last: Progress | None = None
@@ -130,11 +133,34 @@ class KnowledgeController(QObject):
         gone = {c.name for c in self.model.items()} - {c.name for c in infos}
         if self.panel.collection in gone and not self.indexing and self.syncing is None:
             self.panel.hide()  # "“notes” is up to date." stayed about a collection a terminal had removed
+        ticked = self._ticks_in(infos)
         self.model.set_items(infos)
         self._reread_for = None
         self.composer.set_collections([c.name for c in infos])
-        if select is not None:
-            self.composer.select_collections([*self.composer.selected_collections(), select])
+        self.composer.select_collections(ticked + ([select] if select is not None else []))
+
+    def _ticks_in(self, infos: list[Any]) -> list[str]:
+        """The collections ticked in the message box, named as ``infos`` (the list read again) names them: one
+        renamed (here, or elsewhere: the same store id under another name) stays ticked under its new name, and
+        one removed elsewhere is said. A terminal's `hearth collections rename notes work-notes` left nothing
+        ticked, without a word, and the next question was answered from no collection."""
+        names = {c.name for c in infos}
+        now_named = {c.store_id: c.name for c in infos if c.store_id}
+        ids = {c.name: c.store_id for c in self.model.items()}
+        ticked, gone = [], []
+        for name in self.composer.selected_collections():
+            new = name if name in names else now_named.get(ids.get(name)) or self._renamed.get(name)
+            if new is None:
+                gone.append(name)
+            else:
+                ticked.append(new)
+        self._renamed = {old: new for old, new in self._renamed.items() if old in names}  # not listed so yet
+        if gone:
+            quoted = ", ".join(f"“{name}”" for name in gone)
+            self.status.showMessage(f"{quoted} {'was' if len(gone) == 1 else 'were'} removed elsewhere: the next "
+                                    "question is not answered from "
+                                    f"{'it' if len(gone) == 1 else 'them'}.", UNTICKED_MS)
+        return ticked
 
     # --- adding --------------------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -294,33 +320,35 @@ class KnowledgeController(QObject):
                 "not touched.", "Remove", confirmed)
 
     def rename(self, info: Any) -> None:
-        """Ask for a new name and rename ``info``'s collection; its tick in the message box goes with it."""
+        """Ask for a new name and rename ``info``'s collection; its tick in the message box goes with it (see
+        _ticks_in)."""
         if self.running == info.name:
             show_error(self.window, "Rename collection", f"“{info.name}” is being indexed: rename it when the run "
                        "has ended (or after Cancel).")
             return
 
         def chosen(new: str) -> None:
-            ticked = info.name in self.composer.selected_collections()
             self.workers.io.submit(Job(lambda: self.assistant.rename_collection(info.name, new),
-                                       on_done=lambda renamed: renamed_to(renamed.name, ticked),
+                                       on_done=lambda renamed: renamed_to(renamed.name),
                                        on_failed=lambda message: show_error(self.window, "Rename collection",
                                                                             message)))
 
-        def renamed_to(name: str, ticked: bool) -> None:
+        def renamed_to(name: str) -> None:
             # a folder dropped into it and waiting for the run going on goes in under its new name (it brought
             # back a collection of the old name)
             self._queue = [(paths, name if into == info.name else into) for paths, into in self._queue]
             if self._queue:
                 self.panel.set_queued([into for _, into in self._queue])
-            self.refresh(select=name if ticked else None)
+            self._renamed[info.name] = name  # (a collection from before store ids has none to follow)
+            self.refresh()
 
         ask_text(self.window, "Rename collection", "Name (letters a-z, digits, - and _):", info.name, chosen)
 
     def _remove(self, name: str) -> None:
         self._remove_after = None
 
-        def removed(_: object) -> None:
+        def removed(_: object) -> None:  # unticked here: removed elsewhere is what a tick gone says (see _ticks_in)
+            self.composer.select_collections([n for n in self.composer.selected_collections() if n != name])
             if self.panel.collection == name and not self.indexing:
                 self.panel.hide()  # its summary was about a collection that is gone
             self.refresh()

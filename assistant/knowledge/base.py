@@ -370,7 +370,7 @@ class KnowledgeBase:
                               needs_reindex=row.embedder != self.embedder_name, sources=row.sources,
                               watched=row.watch, needs_rechunk=stale, problem=problem, resync_repairs=resync_repairs,
                               missing_vectors=missing_vectors,
-                              missing_sources=self._unplugged(row),
+                              missing_sources=self._unplugged(row), store_id=row.store_id,
                               unfinished="running" if row.name in self._running and row.unfinished != RUN_ENDED
                               else _UNFINISHED.get(row.unfinished, ""))
 

@@ -169,6 +169,10 @@ class CollectionInfo:
     #: now), "interrupted" (cut off by Hearth closing or dying, or run by another process now: finished by the
     #: next long-lived Hearth) or "stopped" (by the user: left so)
     unfinished: str = ""
+    #: the id that stays with it through a rename (None: an index from before store ids, until its next sync): a
+    #: list read again tells a collection renamed elsewhere from one removed and another added (the window's tick
+    #: on it vanished when a terminal renamed it, and the next question was answered from nothing)
+    store_id: str | None = None
 
     def index_command(self) -> str:
         """The command that re-syncs it from its recorded folders (see :func:`index_command`)."""

@@ -200,6 +200,7 @@ class CollectionRow:
     watch: bool = False
     unfinished: int = RUN_ENDED  # how its last indexing run ended (RUN_*)
     watch_after: bool | None = None  # watching asked of a run that has not ended: set when it ends
+    store_id: str | None = None  # kept through a rename (see CollectionInfo.store_id)
 
 
 @dataclass(frozen=True)
@@ -807,12 +808,12 @@ class Store:
                    (SELECT count(*) FROM chunks c WHERE c.collection = k.name),
                    (SELECT count(*) FROM files f WHERE f.collection = k.name AND f.error IS NOT NULL)
                    + (SELECT count(*) FROM scan_skips s WHERE s.collection = k.name),
-                   k.sources, k.watch, k.unfinished, k.watch_after
+                   k.sources, k.watch, k.unfinished, k.watch_after, k.store_id
                 FROM collections k {where} ORDER BY k.name""",
             params,
         )
         return [CollectionRow(*row[:6], tuple(json.loads(row[6])), bool(row[7]), row[8],
-                              None if row[9] is None else bool(row[9])) for row in rows]
+                              None if row[9] is None else bool(row[9]), row[10]) for row in rows]
 
     def add_sources(self, name: str, sources: Iterable[str]) -> None:
         """Remember what was indexed into ``name`` (kept in first-seen order, each once, and none inside

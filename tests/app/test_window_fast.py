@@ -156,6 +156,34 @@ def test_a_collection_is_renamed_from_its_menu_and_its_chats_go_on_from_it(qtbot
     window.close()
 
 
+def test_a_collection_renamed_in_a_terminal_stays_ticked_under_its_new_name(qtbot: QtBot, tmp_path: Path) -> None:
+    """`hearth collections rename house home` in a terminal while the window had "house" ticked: the list showed
+    "home" and the box ticked nothing, and the next question was answered from no collection without a word.
+    It stays ticked under its new name; one removed in a terminal is said."""
+    from assistant.knowledge.store import Store
+
+    window = asked_from_a_folder(qtbot, tmp_path)
+    other = fake_assistant()  # another process: its own connections
+    other.rename_collection("house", "home")
+    other.close(learning_s=0)
+    window.activateWindow()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    qtbot.waitUntil(lambda: [c.name for c in window.collections_model.items()] == ["home"], timeout=10_000)
+    assert window.composer.selected_collections() == ["home"]
+    send(qtbot, window, "And the back door key?")
+    assert [Path(p.path).name for p in window.chat_view.last("assistant").passages] == ["key.md"]
+
+    elsewhere = Store(get_paths())  # what `hearth collections remove home` does
+    elsewhere.drop_collection("home")
+    elsewhere.close()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=10_000)
+    assert window.composer.selected_collections() == []
+    assert window.status.currentMessage() == ("“home” was removed elsewhere: the next question is not answered "
+                                              "from it.")
+    window.close()
+
+
 def test_a_question_from_a_collection_removed_elsewhere_reads_the_list_again(
         qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A collection removed from a terminal before the core's next look at the index: asking from it said there
