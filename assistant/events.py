@@ -379,6 +379,16 @@ class MemoriesLearned:
     withheld: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How many messages a chat has and its newest one's id: what a front end compares with what it shows to
+    learn whether the chat went on elsewhere. The newest id alone missed a turn added elsewhere before the
+    window's own answer (its answer was newest again, and the turn between stayed unseen)."""
+
+    count: int
+    last_id: str | None  # None: the chat has no message
+
+
 BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded | MemoriesLearned
 
 

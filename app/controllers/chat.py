@@ -27,7 +27,6 @@ from app.views.source_panel import SourcePanel
 from app.views.status_bar import StatusBar
 from app.views.widgets import restyle
 from app.workers import Job, Workers
-from assistant.chat.history import Tally
 from assistant.errors import ChatMovedOnError, CollectionNotFoundError, ConversationNotFoundError
 from assistant.events import (
     Done,
@@ -37,6 +36,7 @@ from assistant.events import (
     Progress,
     Saved,
     Sources,
+    Tally,
     Token,
     context_cut,
     context_full,

@@ -44,7 +44,7 @@ from assistant import fulltext
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError, InputError, StorageProblem
-from assistant.events import local_minute
+from assistant.events import Tally, local_minute
 from assistant.paths import disk_full
 
 log = logging.getLogger(__name__)
@@ -232,16 +232,6 @@ class SearchHit:
     snippet: str
     role: str | None
     also_in: str | None = None  # a title's hit: the best message of the chat that matches too
-
-
-@dataclass(frozen=True)
-class Tally:
-    """How many messages a chat has and its newest one's id: what a front end compares with what it shows to
-    learn whether the chat went on elsewhere. The newest id alone missed a turn added elsewhere before the
-    window's own answer (its answer was newest again, and the turn between stayed unseen)."""
-
-    count: int
-    last_id: str | None  # None: the chat has no message
 
 
 def _new_id() -> str:
