@@ -298,6 +298,29 @@ def passage_place(path: str, page: int | None = None, line_start: int | None = N
     return f"{where} {section(heading)}".rstrip()
 
 
+def file_change(path: str, size: int | None, mtime_ns: int | None) -> str:
+    """Whether a cited file is still what was indexed (``size``, ``mtime_ns``): "" (it is, or that is not known),
+    "changed" or "gone". One stat, no reading: a search cited `notes.txt lines 793-808` after 50 lines were added
+    at the top (the fact was at 850 now), and a renamed PDF and a deleted note by their old names, without a word.
+    """
+    if size is None or mtime_ns is None:
+        return ""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "gone"
+    except OSError:  # unreadable (permissions, a drive's error): not known to have changed
+        return ""
+    return "" if (st.st_size, st.st_mtime_ns) == (size, mtime_ns) else "changed"
+
+
+def stale_note(stale: str, command: str) -> str:
+    """A cited file's ``stale`` (see :func:`file_change`) in words, with the ``command`` that re-indexes it."""
+    if stale == "gone":
+        return "gone since indexed"
+    return f"changed since indexed: `{command}` updates it" if stale == "changed" else ""
+
+
 def line_span(start: int, end: int | None, words: bool = False) -> str:
     """A passage's lines, ``12-30``, or ``1`` for a passage within one line (a one-line JSON file's were
     "lines 1-1"); with ``words``, "lines 12-30" or "line 1" (the CLI's search hits). One function: the CLI's

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.cli import terminal
 from assistant.cli.context import (
@@ -27,6 +27,7 @@ from assistant.cli.context import (
     positive_int,
     print_json,
     seed_arg,
+    stale_mark,
 )
 from assistant.config import ModelSettings
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
@@ -44,6 +45,9 @@ from assistant.events import (
     prompt_read_text,
     short_title,
 )
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -376,10 +380,11 @@ class _Turn:
         cited = self.sources.cited if self.sources else ()
         return [{**c.to_dict(), "cited": c.n in cited} for c in (self.sources.citations if self.sources else ())]
 
-    def print_sources(self) -> None:
-        """The cited sources, then the memories the answer could use, on stderr (stdout stays the answer alone)."""
+    def print_sources(self, assistant: Assistant) -> None:
+        """The cited sources (each marked when its file changed since it was indexed), then the memories the
+        answer could use, on stderr (stdout stays the answer alone)."""
         for c in self.cited:
-            err(f"[{c.n}] {one_line(c.place())}  {c.uri()}")
+            err(f"[{c.n}] {one_line(c.place())}  {c.uri()}{stale_mark(assistant, c)}")
         for m in self.memories:
             err(f"[memory] {m.text}")
 
@@ -439,7 +444,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
                     "memories": [m.to_dict() for m in turn.memories],
                     "notices": [n.to_dict() for n in (*opened, *turn.notices)]})
     else:
-        turn.print_sources()
+        turn.print_sources(ctx.assistant)
         err(_stats_line(done))
     sys.stdout.flush()
     return 0  # the core learns from this turn in the background and finishes before the process exits
@@ -616,7 +621,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             if not failed.text and not shown:
                 unanswered += _not_answered()
         elif done is not None:
-            turn.print_sources()
+            turn.print_sources(ctx.assistant)
             err(f"({_stats_line(done)})")
 
 

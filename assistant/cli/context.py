@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from assistant.config import RANGES
-from assistant.events import MemoriesLearned, SettingsReloaded, time_left
+from assistant.errors import HearthError
+from assistant.events import MemoriesLearned, SettingsReloaded, stale_note, time_left
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -148,6 +149,19 @@ def one_line(text: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def stale_mark(assistant: Assistant, hit: Any) -> str:
+    """``  (changed since indexed: `hearth index …` updates it)`` after a search hit or a cited source whose file
+    changed or is gone since it was indexed ("" when it is as indexed): `hearth search` cited lines 793-808 of
+    a log that had grown by 50 lines at the top, a renamed PDF and a deleted note without a word."""
+    if not hit.stale:
+        return ""
+    try:
+        command = assistant.collection(hit.collection).index_command()
+    except HearthError:  # the collection was removed meanwhile
+        command = f"hearth index FOLDER --collection {hit.collection}"
+    return f"  ({stale_note(hit.stale, command)})"
 
 
 def print_json(data: Any) -> None:

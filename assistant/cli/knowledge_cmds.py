@@ -18,7 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context import INTERRUPTED, CliContext, err, one_line, positive_int, print_json, speaks_unicode
+from assistant.cli.context import (
+    INTERRUPTED,
+    CliContext,
+    err,
+    one_line,
+    positive_int,
+    print_json,
+    speaks_unicode,
+    stale_mark,
+)
 from assistant.errors import CollectionNotFoundError, InputError, KnowledgeError
 from assistant.events import Progress as ProgressEvent
 from assistant.events import changes_text, counted, line_span, local_minute, reading, section, time_left
@@ -243,7 +252,8 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         place = line_span(h.line_start, h.line_end, words=True) if h.line_start else section(h.heading)
         print(f"[{i}] {one_line(h.path)}" + (f"  page {h.page}" if h.page else "") + f"  {place}".rstrip()
               + f"  score {h.score:.4f}"
-              + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else ""))
+              + (unmatched if h.words is False else "") + (f"  ({h.collection})" if len(collections) > 1 else "")
+              + stale_mark(assistant, h))
         print(f"    {_preview(snippet, args.text)}")
     return 0
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import shlex
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant.events import passage_place
+from assistant.events import file_change, passage_place
 from assistant.knowledge.scan import reaches, source_path
 
 
@@ -99,6 +99,16 @@ class Citation:
     #: not asked (a search by meaning only). Scores are relative to the best hit, so a search that matched
     #: nothing still showed 0.9: this says so.
     words: bool | None = None
+    #: the file as it was indexed (its manifest row), kept so a later look can tell it changed (None: not known)
+    size: int | None = None
+    mtime_ns: int | None = None
+    #: "changed" or "gone" when the file was edited or removed since it was indexed (see ``file_change``), as the
+    #: passage was found; "" when it was not
+    stale: str = ""
+
+    def checked(self) -> Citation:
+        """This citation with ``stale`` as the file is now (one stat)."""
+        return replace(self, stale=file_change(self.path, self.size, self.mtime_ns))
 
     def uri(self) -> str:
         """A ``file://`` URI a desktop can open; PDF viewers understand the ``#page=N`` fragment."""
@@ -121,7 +131,8 @@ class Citation:
         """A citation as ``to_dict`` saved it in the history (extra keys such as ``cited`` are ignored)."""
         return cls(int(data.get("n", 0)), data.get("collection", ""), data.get("path", ""), data.get("page"),
                    data.get("line_start"), data.get("line_end"), data.get("heading"), data.get("text", ""),
-                   float(data.get("score", 0.0)), data.get("words"))
+                   float(data.get("score", 0.0)), data.get("words"), data.get("size"), data.get("mtime_ns"),
+                   data.get("stale", ""))
 
 
 class Hits(list[Citation]):

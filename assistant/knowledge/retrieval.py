@@ -142,7 +142,9 @@ def retrieve(store: Store, embedder: Embedder | None, collections: Sequence[str]
     # not holding the words: see Store.holding_words)
     own = mode == "keyword" and not identifiers(text) and not STOP.intersection(query_words(text))
     matched = None if mode == "dense" else set(ids) if own else store.holding_words(ids, text)
-    return [_citation(chunk, score, None if matched is None else chunk.id in matched) for chunk, score in hits]
+    stamps = store.stamps([(c.collection, c.path) for c, _ in hits])
+    return [_citation(chunk, score, None if matched is None else chunk.id in matched,
+                      stamps.get((chunk.collection, chunk.path), (None, None))) for chunk, score in hits]
 
 
 def _dense(store: Store, collections: Sequence[str], vector: np.ndarray, n: int, folder: Folder,
@@ -329,6 +331,8 @@ def lift_rare_matches(scores: dict[str, float], rows: dict[str, Chunk], dense: S
     return held
 
 
-def _citation(chunk: Chunk, score: float, words: bool | None) -> Citation:
+def _citation(chunk: Chunk, score: float, words: bool | None, stamp: tuple[int | None, int | None]) -> Citation:
+    """A hit, checked against its file as it is now (one stat): the file edited, renamed or deleted since it was
+    indexed is marked ``stale`` for every front end to say so."""
     return Citation(0, chunk.collection, chunk.path, chunk.page, chunk.line_start, chunk.line_end,
-                    chunk.heading, chunk.text, round(score, 6), words)
+                    chunk.heading, chunk.text, round(score, 6), words, *stamp).checked()

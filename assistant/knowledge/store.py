@@ -925,6 +925,16 @@ class Store:
                            "WHERE collection = ?", (collection,))
         return {row[0]: FileState(*row) for row in rows}
 
+    def stamps(self, files: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+        """``(size, mtime_ns)`` of each ``(collection, path)`` as the manifest recorded it when indexed."""
+        found: dict[tuple[str, str], tuple[int, int]] = {}
+        for part in _batched(list(dict.fromkeys(files)), _SQL_VARS // 2):
+            marks = ",".join("(?, ?)" for _ in part)
+            rows = self._query(f"SELECT collection, path, size, mtime_ns FROM files WHERE (collection, path) IN "
+                               f"(VALUES {marks})", [v for pair in part for v in pair])
+            found.update(((c, p), (size, mtime)) for c, p, size, mtime in rows)
+        return found
+
     def has_files(self, collection: str, folder: str) -> bool:
         """Whether files under ``folder`` (or the file itself) are indexed in ``collection``."""
         clause, params = _folder_clause(folder)

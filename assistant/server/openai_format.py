@@ -40,12 +40,13 @@ def usage(stats: Any) -> dict[str, Any]:
 
 
 def citation(c: Any, cited: bool) -> dict[str, Any]:
-    """A passage the answer was given (``Citation``): where it is, a snippet, its score, whether it was cited."""
+    """A passage the answer was given (``Citation``): where it is, a snippet, its score, whether it was cited,
+    whether its file changed or went since it was indexed (``stale``: "changed", "gone" or "")."""
     lines = [c.line_start, c.line_end] if c.line_start is not None else None
     snippet = " ".join(c.text.split())
     return {"n": c.n, "collection": c.collection, "path": c.path, "page": c.page, "lines": lines,
             "snippet": snippet if len(snippet) <= 300 else snippet[:299].rstrip() + "…", "score": round(c.score, 4),
-            "cited": cited}
+            "cited": cited, "stale": c.stale}
 
 
 class Shape:

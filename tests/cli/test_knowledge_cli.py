@@ -91,6 +91,30 @@ def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture
         "mine", 2, 2, 1, False)
 
 
+def test_a_hit_whose_file_changed_or_went_since_indexing_is_marked(docs: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A collection that is not watched: the file edited (lines added at the top), another renamed. Search cited
+    "lines 1-2" of the edited file and the renamed one by its old name, without a word."""
+    assert cli.main(["index", str(docs), "--collection", "mine"]) == 0
+    bike, boat = docs / "sub" / "bike.txt", docs / "boat.md"
+    bike.write_text("inserted\n" * 50 + bike.read_text())
+    boat.rename(docs / "boat (final).md")
+    capsys.readouterr()
+    assert cli.main(["search", "bicycle lock code", "-c", "mine", "-k", "1"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith(f"  (changed since indexed: `hearth index {docs} --collection mine` updates it)"), first
+    assert cli.main(["search", "sailing boat moored", "-c", "mine", "-k", "1", "--json"]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)["hits"]
+    assert (hit["path"], hit["stale"]) == (str(boat), "gone")
+    assert cli.main(["search", "sailing boat moored", "-c", "mine", "-k", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("  (gone since indexed)")
+    assert cli.main(["index", str(docs), "--collection", "mine"]) == 0  # the command the mark names mends it
+    capsys.readouterr()
+    assert cli.main(["search", "bicycle lock code", "-c", "mine", "-k", "1", "--json"]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)["hits"]
+    assert (hit["stale"], hit["line_end"]) == ("", 52)
+
+
 def test_search_many_queries_in_one_process(docs: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs)]) == 0

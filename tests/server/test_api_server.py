@@ -191,7 +191,7 @@ def test_collections_answer_with_citations(served: SimpleNamespace) -> None:
            "extra_body": {"collections": ["notes"]}}
     response = _chat(served, **ask)
     citations = response.model_extra["citations"]
-    assert citations and set(citations[0]) >= {"n", "path", "page", "lines", "snippet", "score", "cited"}
+    assert citations and set(citations[0]) >= {"n", "path", "page", "lines", "snippet", "score", "cited", "stale"}
     cited = [c for c in citations if c["cited"]]
     assert {Path(c["path"]).name for c in cited} == {"garden.md"}
     assert "flower pot" in response.choices[0].message.content
