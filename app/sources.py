@@ -29,6 +29,10 @@ class Passage:
     #: retrieved and given to the model but not used, None when not known (answers saved before this was kept).
     cited: bool | None = None
     heading: str | None = None  # the section it is in (a DOCX's or an HTML page's passages have no lines)
+    #: the file as it was indexed, to tell later whether it was edited since (None: answers saved before this)
+    size: int | None = None
+    mtime_ns: int | None = None
+    stale: str = ""  # "changed" or "gone" since it was indexed, as the answer was given ("" when not)
 
     @classmethod
     def of(cls, source: Any, n: int | None = None) -> Passage:
@@ -41,7 +45,7 @@ class Passage:
         cited = get("cited")
         return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
                    float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited),
-                   heading or None)
+                   heading or None, get("size"), get("mtime_ns"), str(get("stale", "") or ""))
 
 
 def memory_text(memory: Any) -> str:

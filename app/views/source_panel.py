@@ -26,6 +26,7 @@ from app.icons import icon
 from app.sources import Passage, memory_text
 from app.theme import Theme
 from app.views.widgets import isolated, ltr, section_title, tool_button
+from assistant.events import file_change
 
 #: After these a title may break inside a long file name (a zero-width space goes there).
 _BREAKS = re.compile(r"([_.-])")
@@ -112,6 +113,12 @@ class SourcePanel(QFrame):
             self.open_button.setToolTip(passage.uri)
             if passage.uri and not Path(passage.path).exists():
                 self._missing()
+            elif file_change(passage.path, passage.size, passage.mtime_ns) == "changed":
+                # reloaded from the history, the panel checked only that the file was there: an edited one read
+                # as the source of the passage shown
+                since = "it was indexed" if passage.stale else "this answer"
+                self.where.setText(ltr(f"{passage.path}\nEdited since {since}: the passage above is what the "
+                                       "model was given."))
         self._set_memories(memories)
         self.show()
 

@@ -283,6 +283,28 @@ def test_open_file_says_when_the_source_file_is_gone(qtbot: QtBot, tmp_path) -> 
         QDesktopServices.unsetUrlHandler("file")
 
 
+def test_the_panel_says_when_the_source_file_was_edited_since_the_answer(qtbot: QtBot, tmp_path) -> None:
+    """An answer reloaded from the history: its panel checked only that the file was there, and an edited one
+    read as the source of the passage shown."""
+    from app.views.source_panel import SourcePanel
+
+    note = tmp_path / "keys.md"
+    note.write_text("The key is under the pot.\n")
+    st = note.stat()
+    saved = {"n": 1, "path": str(note), "text": "The key is under the pot.", "size": st.st_size,
+             "mtime_ns": st.st_mtime_ns, "stale": ""}
+    panel = SourcePanel(Theme("light", LIGHT, 11))
+    qtbot.addWidget(panel)
+    panel.show_source(Passage.of(saved), [])
+    assert "Edited" not in panel.where.text()
+    note.write_text("Moved the key to the shed.\nThe key is under the pot.\n")
+    panel.show_source(Passage.of(saved), [])
+    assert "Edited since this answer" in panel.where.text() and panel.open_button.isEnabled()
+    assert "under the pot" in panel.text.toPlainText()  # the passage as it was given
+    panel.show_source(Passage.of({**saved, "stale": "changed"}), [])  # edited before the answer already
+    assert "Edited since it was indexed" in panel.where.text()
+
+
 def test_a_right_to_left_file_name_keeps_the_source_number_first(qtbot: QtBot, tmp_path) -> None:
     """A Hebrew file name made the source panel's title a right-to-left line: "[1]" was drawn at its right end,
     after the name, and the chip's number likewise."""
