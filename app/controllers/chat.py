@@ -513,7 +513,8 @@ class ChatController(QObject):
     def _find_moved(self, passage: Passage) -> None:
         """Ask the index where a cited file that is gone holds the passage now (off the GUI thread)."""
         self.workers.io.submit(Job(lambda: self.assistant.moved_source(passage.path, passage.text),
-                                   on_done=lambda path: path and self.panel.moved_to(passage, path)))
+                                   on_done=lambda path: self.panel.moved_to(passage, path or None),
+                                   on_failed=lambda _: self.panel.moved_to(passage, None)))
 
     def _add(self, role: str, text: str, older: bool = False) -> MessageWidget:
         widget = self.view.add_message(role, text, older)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QMetaMethod, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
@@ -138,17 +138,25 @@ class SourcePanel(QFrame):
             self.where.setText(f"{passage.path}\nNo program on this computer opened it.")
 
     def _missing(self) -> None:
+        """The file is gone: "Looking for it…" while whoever listens to ``fileMissing`` asks the index where it
+        is now (the lookup waited behind the start-up's work for 15 to 30 s, and a moved file's chip said "File
+        not found" meanwhile); "File not found" when no one can look."""
         assert self.passage is not None
+        looking = self.isSignalConnected(QMetaMethod.fromSignal(self.fileMissing))
         self.open_button.setEnabled(False)
-        self.open_button.setText("File not found")
+        self.open_button.setText("Looking for it…" if looking else "File not found")
         self.where.setText(f"{self.passage.path}\nThis file is no longer there: it was deleted or moved since "
                            "this answer. The passage above is what the model was given.")
         self.fileMissing.emit(self.passage)
 
-    def moved_to(self, passage: Passage, path: str) -> None:
+    def moved_to(self, passage: Passage, path: str | None) -> None:
         """``passage``'s file, gone, holds its text under ``path`` now (renamed or moved, found by a re-sync):
-        the button opens it there, at the same page. Ignored once another passage is shown."""
+        the button opens it there, at the same page; ``None``: the index holds it nowhere else ("File not
+        found"). Ignored once another passage is shown."""
         if passage is not self.passage:
+            return
+        if path is None:
+            self.open_button.setText("File not found")
             return
         fragment = passage.uri.partition("#")[2]
         uri = Path(path).as_uri() + (f"#{fragment}" if fragment else "")

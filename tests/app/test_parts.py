@@ -283,6 +283,27 @@ def test_open_file_says_when_the_source_file_is_gone(qtbot: QtBot, tmp_path) -> 
         QDesktopServices.unsetUrlHandler("file")
 
 
+def test_a_gone_file_says_it_is_looked_for_until_the_index_answers(qtbot: QtBot, tmp_path) -> None:
+    """After a restart the lookup of a moved file waited behind the start-up's work on its lane for 15 to 30 s,
+    and its chip's panel said "File not found" all that while, though the index knew where the file was."""
+    from app.views.source_panel import SourcePanel
+
+    panel = SourcePanel(Theme("light", LIGHT, 11))
+    qtbot.addWidget(panel)
+    asked: list[Passage] = []
+    panel.fileMissing.connect(asked.append)
+    gone = Passage.of({"n": 1, "path": str(tmp_path / "keys.md"), "text": "The key is under the pot."})
+    panel.show_source(gone, [])
+    assert asked == [gone] and panel.open_button.text() == "Looking for it…"
+    assert not panel.open_button.isEnabled()
+    panel.moved_to(gone, None)  # the index holds it nowhere else
+    assert panel.open_button.text() == "File not found" and not panel.open_button.isEnabled()
+    panel.show_source(gone, [])
+    (tmp_path / "house-keys.md").write_text("The key is under the pot.\n")
+    panel.moved_to(gone, str(tmp_path / "house-keys.md"))
+    assert panel.open_button.text() == "Open file" and "Moved or renamed" in panel.where.text()
+
+
 def test_the_panel_says_when_the_source_file_was_edited_since_the_answer(qtbot: QtBot, tmp_path) -> None:
     """An answer reloaded from the history: its panel checked only that the file was there, and an edited one
     read as the source of the passage shown."""
