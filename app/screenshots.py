@@ -243,7 +243,7 @@ def memory_import_shot(window: MainWindow, app: QApplication) -> None:
     assert ctl is not None
     export = Path(os.environ["HEARTH_HOME"]) / "from-my-old-laptop.json"
     facts = ("User lives in Bergen", "User plays the cello", "User is vegetarian", "User's sister Marta lives in Oslo",
-             "User prefers short answers", "User's bike lock code is 4312")
+             "User prefers short answers", "User's bike is a green Brompton")
     export.write_text(json.dumps([{"id": str(uuid.uuid4()), "text": fact, "created_at": "2026-03-01T10:00:00+00:00"}
                                   for fact in facts] + [{"text": ""}, 7]))
     dialog = ctl.memory.open()

@@ -1321,14 +1321,15 @@ class Assistant:
         return len(data)
 
     def import_memories(self, path: Path, progress: Callable[[Progress], None] | None = None,
-                        cancel: threading.Event | None = None) -> ImportReport:
+                        cancel: threading.Event | None = None, keep_secret: bool = False) -> ImportReport:
         """Add the memories of the file :meth:`export_memories` wrote that the store lacks (after a clear, on a
-        new computer, from a backup); see :meth:`MemoryService.import_`. The file is read before the store
-        opens (2 s): one that cannot be an export is said at once."""
+        new computer, from a backup); see :meth:`MemoryService.import_` (an entry holding a secret is skipped
+        unless ``keep_secret``). The file is read before the store opens (2 s): one that cannot be an export is
+        said at once."""
         from assistant.memory.transfer import read_export
 
         data = read_export(path)
-        return self.memory_store.import_(data, progress, cancel)
+        return self.memory_store.import_(data, progress, cancel, keep_secret)
 
     def _memory_embedder(self) -> Embedder:
         """The knowledge embedder, shared (one model in memory); its own copy when the knowledge index cannot be
@@ -1360,7 +1361,7 @@ class Assistant:
         memory, from_log = self.memory, 0
         if memory is not None:
             memory.restore(memories)
-            from_log = memory.import_(logged).added if logged else 0
+            from_log = memory.import_(logged, keep_secret=True).added if logged else 0  # the store's own
         return MemoryRebuilt(len(memories), from_log, aside)
 
     def _learner(self, open_it: bool) -> MemoryService | None:

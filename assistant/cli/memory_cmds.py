@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     q = action("import", "add the memories of a file `memory export` wrote (those not kept already)", cmd_import)
     q.add_argument("file", type=Path)
+    q.add_argument("--force", action="store_true",
+                   help="import entries that look like a secret too (a password, a card number, an API key)")
     action("status", "how many memories and queued turns there are", cmd_status)
     q = action("process", "extract memories from queued turns now (loads the chat model)", cmd_process)
     q.add_argument("--limit", type=positive_int, help="at most this many turns")
@@ -187,7 +189,7 @@ def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
     line = JobLine(f"Importing the memories in {args.file}…")
     try:
-        report = ctx.assistant.import_memories(args.file, progress=line)
+        report = ctx.assistant.import_memories(args.file, progress=line, keep_secret=args.force)
     except KeyboardInterrupt:
         line.end()
         err("hearth: stopped; what was imported is kept, and importing the file again adds the rest.")
@@ -198,7 +200,8 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        err(report.summary(str(args.file)) + (" See above." if report.problems else ""))
+        err(report.summary(str(args.file)) + (" See above." if report.problems else "")
+            + (" `--force` imports the secrets anyway." if report.secrets else ""))
     _said_off(ctx, "what was imported is kept")
     return InputError.exit_code if report.problems else 0
 

@@ -443,11 +443,12 @@ class MemoryService:
                 self._mem0.vector_store.insert(vectors=vectors, payloads=list(memories.values()), ids=list(memories))
 
     def import_(self, data: builtins.list[Any], progress: Callable[[Progress], None] | None = None,
-                cancel: threading.Event | None = None) -> ImportReport:
+                cancel: threading.Event | None = None, keep_secret: bool = False) -> ImportReport:
         """Add what an export (``data``: the list :meth:`export` gives) holds that this store lacks, under its
         own ids, dates, sources and links, and take what the file changed later in memories both keep (see
         :mod:`assistant.memory.transfer`); ``progress`` gets a Progress event (memories, with an ETA) after each
-        batch; ``cancel`` stops it after the batch being stored.
+        batch; ``cancel`` stops it after the batch being stored. An entry holding a secret is skipped (a problem
+        of the report) unless ``keep_secret``, as :meth:`add` refuses one.
 
         An imported fact that sets what a kept one sets ("lives in Oslo" / "lives in Bergen") leaves the one set
         later (by its last edit) the latest word and the other superseded by it (see ``settle_slots``).
@@ -457,7 +458,7 @@ class MemoryService:
         report = ImportReport()
         with self._lock:
             kept = self.list(include_superseded=True)
-            plan = entries(data, kept, report)
+            plan = entries(data, kept, report, keep_secret)
             active = [replace(m, text=e.text, updated_at=e.updated_at) if (e := plan.retexts.get(m.id))
                       else m for m in kept if m.active and m.id not in plan.replaced]
             found, replaced = settle_slots(plan.found, active, report)

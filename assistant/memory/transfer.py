@@ -36,19 +36,26 @@ from assistant.memory.records import (
     source_text,
     typed_memory,
 )
+from assistant.memory.secrets import secret_kind, without_secrets
 
 
 @dataclass
 class ImportReport:
     """What an import did: ``added`` memories, kept ones ``updated`` (edited since on the other side),
-    ``already`` there (same id or same text), one line per entry that could not be read (``problems``), and how
-    many were ``left`` when it was stopped."""
+    ``already`` there (same id or same text), one line per entry that could not be read or holds a secret
+    (``problems``; ``secrets`` of them held one), and how many were ``left`` when it was stopped."""
 
     added: int = 0
     already: int = 0
     problems: list[str] = field(default_factory=list)
     left: int = 0
     updated: int = 0
+    secrets: int = 0
+
+    def secret(self, n: int, kind: str) -> None:
+        """Entry ``n`` left out for holding ``kind`` of secret: named by its number, the secret not repeated."""
+        self.problems.append(f"entry {n}: it looks like {kind}, and memory keeps no secrets")
+        self.secrets += 1
 
     def to_dict(self) -> dict[str, Any]:
         return {"added": self.added, "updated": self.updated, "already": self.already, "problems": self.problems,
@@ -177,10 +184,15 @@ def _at(value: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> Plan:
+def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport, keep_secret: bool = False) -> Plan:
     """What ``data`` changes in a store holding ``kept``: the entries it lacks, and what the file knows later
     about memories both keep; the rest is counted in ``report``: as already there (the same id, or a memory
     with the same text), or as a problem naming the entry.
+
+    An entry whose text holds a secret is a problem too, unless ``keep_secret``, as ``hearth memory add``
+    refuses it: "User's bike lock code is 4312" and "My wifi password is: Sunflower42!" were imported from a
+    file that add would not take them from. One kept already (forced in, exported, imported back) is already
+    there. The message an entry was learned from is kept with its secrets masked, as learning keeps it.
 
     A memory both keep takes the file's text when the file edited it later, and the file's "replaced by" when
     what replaced it is the latest word and was set after the store's last edit of it. An entry stays superseded
@@ -199,24 +211,28 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> Pl
             report.problems.append(f"entry {n} is not a memory (an object with a \"text\")")
             continue
         try:
-            text = typed_memory(_text(item.get("text")), keep_secret=True)  # kept already: one forced in stays
+            text = typed_memory(_text(item.get("text")), keep_secret=True)  # a secret: below, where it is new
         except HearthError:
             report.problems.append(f"entry {n} has no text")
             continue
+        secret = None if keep_secret else secret_kind(text)
         given = _id(item.get("id"))
         if given in numbered:
             report.problems.append(f"entry {n} has the id of entry {numbered[given]}")
             continue
-        created = _when(item.get("created_at"), now)
+        created, said = _when(item.get("created_at"), now), _text(item.get("source_text"))
         entry = Entry(given, text, created, _when(item.get("updated_at"), created),
                       _id(item.get("superseded_by")) or None, _text(item.get("source_conversation")),
-                      source_text(_text(item.get("source_text"))),
+                      source_text(said if keep_secret else without_secrets(said)),
                       _id(item.get("corrected_by")) or None)
         if (mine := stored.get(given)) is not None:  # one memory: the side that edited it last has its text
             numbered[given] = n
             both.append((mine, entry))
             if (_key(text) != _key(mine.text) and _key(text) not in have
                     and _at(entry.updated_at) > _at(mine.updated_at)):
+                if secret is not None:
+                    report.secret(n, secret)
+                    continue
                 have.pop(_key(mine.text), None)
                 have[_key(text)] = given
                 plan.retexts[given] = entry
@@ -230,6 +246,9 @@ def entries(data: list[Any], kept: list[MemoryItem], report: ImportReport) -> Pl
             if (mine := stored.get(have.get(_key(text), ""))) is not None:
                 both.append((mine, entry))
             report.already += 1
+            continue
+        if secret is not None:
+            report.secret(n, secret)
             continue
         try:
             entry.id = str(uuid.UUID(given))

@@ -288,6 +288,36 @@ def test_an_import_takes_what_the_other_computer_changed_later_and_keeps_correct
     assert hearth("memory", "import", str(back))[0] == 0 and "; 6 already kept." in hearth.err
 
 
+def test_an_import_skips_the_secrets_add_refuses_unless_forced(hearth, tmp_path: Path) -> None:
+    """What a QA pass found: `hearth memory add "User's bike lock code is 4312"` was refused, and the same text in a
+    file was imported without a word ("Imported 2 memories"), a wifi password too; a secret in the message an
+    entry was learned from was kept as written."""
+    import uuid
+
+    forced = json.loads(hearth("memory", "add", "User's gym locker code is 2718", "--force", "--json")[1])[0]
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    (found := tmp_path / "from-my-old-laptop.json").write_text(json.dumps([
+        {"id": ids[0], "text": "User's bike lock code is 4312"},
+        {"id": ids[1], "text": "My wifi password is: Sunflower42!"},
+        {"id": ids[2], "text": "User has a dog called Rex", "source_text": "My dog is Rex and my PIN is 4821"},
+        forced,  # forced in, exported, imported back: kept already, no problem
+    ]))
+    code, out = hearth("memory", "import", str(found), "--json")
+    assert code == 2 and json.loads(out)["problems"] == [
+        "entry 1: it looks like a lock code, and memory keeps no secrets",
+        "entry 2: it looks like a password, and memory keeps no secrets"]
+    assert "4312" not in hearth.err and "Sunflower42" not in hearth.err
+    listed = {m["text"]: m for m in json.loads(hearth("memory", "list", "--json")[1])}
+    assert sorted(listed) == ["User has a dog called Rex", "User's gym locker code is 2718"]
+    assert listed["User has a dog called Rex"]["source_text"] == "My dog is Rex and my […]"
+
+    assert hearth("memory", "import", str(found))[0] == 2
+    assert ("hearth: skipped entry 1: it looks like a lock code, and memory keeps no secrets" in hearth.err
+            and "; 2 already kept, 2 skipped. See above. `--force` imports the secrets anyway." in hearth.err)
+    assert hearth("memory", "import", str(found), "--force")[0] == 0 and "Imported 2 memories" in hearth.err
+    assert "User's bike lock code is 4312" in hearth("memory", "list")[1]
+
+
 def test_an_import_of_a_hand_edited_or_odd_file_keeps_every_memory_it_can(hearth, tmp_path: Path) -> None:
     """What a QA pass found: half of an emoji's pair (valid JSON) stopped the import for good after its first
     batch; a fact the user edited today lost to an imported one from last year (the dates compared were the
