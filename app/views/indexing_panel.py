@@ -74,6 +74,8 @@ class IndexingPanel(QFrame):
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
         self.errors_button.hide()
+        self.bar.show()  # a finished run hid them
+        self.detail.show()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.setEnabled(True)
@@ -118,23 +120,25 @@ class IndexingPanel(QFrame):
         self.errors_button.setVisible(count > 0)
 
     def finish(self, text: str, complete: bool = True) -> None:
-        """Leave the final state visible (the error list stays reachable) until the user closes it; a run that
-        stopped early keeps its bar where it stopped and drops the time that was left."""
+        """Leave the final state visible (the error list stays reachable) until the user closes it. A run that
+        completed shows its sentence and its buttons only: its full bar and "1 / 1 files done · 0.7 chunks/s" said
+        nothing the sentence does not, and took the height of the chats list in a short window. A run that stopped
+        early keeps its bar where it stopped and its counts (how far it got), without its rate and time left."""
         self.title.setText(text)
         if self.bar.maximum() == 0:
             self.bar.setRange(0, 1)
-        if complete:
-            self.bar.setValue(self.bar.maximum())
+        self.bar.setVisible(not complete)
+        self.detail.setVisible(not complete)
         if self._last is not None:
-            self.detail.setText(_detail(self._last, with_eta=False))
+            self.detail.setText(_detail(self._last, with_eta=False, with_rate=False))
         self.cancel_button.setEnabled(True)  # Cancel greyed it while the run stopped: now it closes the panel
         self.cancel_button.setText("Close")
         self.cancel_button.setAccessibleName("Close the indexing summary")
 
 
-def _detail(progress: Progress, with_eta: bool) -> str:
+def _detail(progress: Progress, with_eta: bool, with_rate: bool = True) -> str:
     """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on, over the file being read."""
-    rate = f" · {progress.rate:.1f} chunks/s" if progress.rate else ""
+    rate = f" · {progress.rate:.1f} chunks/s" if progress.rate and with_rate else ""
     # files done (indexed, or skipped with a reason): the file being read, below, runs ahead of them while a
     # batch is embedded; "68 / 68 files indexed" stood beside a row saying "67 files · 1 skipped"
     unit = "files done" if progress.unit in ("", "files") else progress.unit

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, Signal, SignalInstance
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (
     QListView,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from app.icons import icon
@@ -76,6 +78,55 @@ def _list(model: ListModel, name: str) -> QListView:
         changed.connect(tab_stop_when_filled)
     tab_stop_when_filled()
     return view
+
+
+class _KnowledgeArea(QScrollArea):
+    """The knowledge list and the indexing card, scrolling together where the sidebar is too short for them and a
+    whole chat: at font size 18 in a 1024 × 640 window they took every pixel and the chats list got none, and the
+    card, squeezed, cut its title ("“notes” is ready: 1 file indexed (1"). Tab to the card's buttons scrolls them
+    into sight (the scroll area does so for the focus), and the card, while shown, stays in sight as the area's
+    height or its parts change: a run just started, or its summary and Close, are not left below the list."""
+
+    def __init__(self, collections: QListView, card: QWidget) -> None:
+        super().__init__()
+        self.setObjectName("KnowledgeArea")
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop with no name: its parts take the focus
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.viewport().setAutoFillBackground(False)  # the sidebar's colour, as the lists have
+        inner = QWidget()
+        inner.setObjectName("KnowledgeParts")
+        layout = QVBoxLayout(inner)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(collections)
+        layout.addWidget(card)
+        self.card = card
+        self.setWidget(inner)
+        inner.installEventFilter(self)
+        self.verticalScrollBar().rangeChanged.connect(lambda *_: self._reveal_card())
+
+    def sizeHint(self) -> QSize:
+        """As tall as its parts: a scroll area's own hint is a fixed size, whatever it holds."""
+        return QSize(super().sizeHint().width(), self.widget().sizeHint().height() + 2 * self.frameWidth())
+
+    def minimumSizeHint(self) -> QSize:
+        """Its scroll bar's least, or less where its parts need less (none: nothing)."""
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), min(hint.height(), self.sizeHint().height()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # a part shown, hidden or rewrapped: the sidebar's layout asks the hint again
+        return super().eventFilter(watched, event)
+
+    def _reveal_card(self) -> None:
+        """Scrolled down just enough for the card's bottom, never past its top (its title) where it is taller than
+        the area (Qt's ensureWidgetVisible centres it, cutting both)."""
+        if not self.card.isHidden():
+            card, bar = self.card.geometry(), self.verticalScrollBar()
+            bar.setValue(min(card.top(), max(bar.value(), card.bottom() + 1 - self.viewport().height())))
 
 
 #: The keys the sidebar's parts take, for the window's list of shortcuts (bound in Sidebar.__init__)
@@ -179,14 +230,17 @@ class Sidebar(QFrame):
         layout.addWidget(self.search_note)
         layout.addWidget(section_title("Chats"))
         # the chats give room to the indexing panel's summary in a short window (it was cut, the empty list kept
-        # its 90 px)
+        # its 90 px), all but one whole chat (see _keep_a_chat_in_sight)
         policy = self.conversations.sizePolicy()
         policy.setVerticalPolicy(QSizePolicy.Policy.Ignored)  # what is left over, however little
         self.conversations.setSizePolicy(policy)
+        for changed in (conversations.modelReset, conversations.rowsInserted, conversations.rowsRemoved,
+                        conversations.dataChanged, conversations.layoutChanged):
+            changed.connect(lambda *_: self._keep_a_chat_in_sight())
         layout.addWidget(self.conversations, 1)
         layout.addLayout(knowledge_header)
-        layout.addWidget(self.collections)
-        layout.addWidget(self.indexing)
+        self.knowledge = _KnowledgeArea(self.collections, self.indexing)
+        layout.addWidget(self.knowledge)
         layout.addLayout(footer)
 
     #: The knowledge list grows with its rows up to this many pixels, or this share of the sidebar in a taller
@@ -202,9 +256,18 @@ class Sidebar(QFrame):
         cap = max(self.MAX_COLLECTIONS_HEIGHT, int(self.height() * self.MAX_COLLECTIONS_SHARE))
         view.setFixedHeight(min(rows + 2 * view.frameWidth() + (4 if rows else 0), cap))
 
+    def _keep_a_chat_in_sight(self) -> None:
+        """The chats list is never shorter than its first row: it gave all its height to the knowledge part (0 px
+        at font size 18 in a 1024 × 640 window, two-thirds of a row at scale 1.5 in 910 × 512); that part scrolls
+        instead."""
+        view = self.conversations
+        row = view.sizeHintForRow(0) if view.model().rowCount() else 0
+        view.setMinimumHeight(row + 2 * view.frameWidth() if row > 0 else 0)
+
     def resizeEvent(self, event: QResizeEvent) -> None:  # rows wrap anew at another width
         super().resizeEvent(event)
         self._fit_collections()
+        self._keep_a_chat_in_sight()
 
     def _item_at(self, view: QListView, pos: QPoint) -> object | None:
         index: QModelIndex = view.indexAt(pos)

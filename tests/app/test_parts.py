@@ -532,8 +532,14 @@ def test_the_indexing_panel_names_the_file_being_read(qtbot: QtBot) -> None:
     assert panel.detail.text().endswith("\nReading huge.log (35% split into passages)"), panel.detail.text()
     panel.update_progress(replace(reading, message="scanning done", item="", item_done=0, item_total=0))
     assert "Reading" not in panel.detail.text()
+    # a stopped run keeps its bar and counts (how far it got), not the rate of a run that no longer goes on; a
+    # completed one its sentence and buttons only, and the next run shows them all again
     panel.finish("Stopped", complete=False)
-    assert panel.detail.text() == "3 / 28 files done · 18.9 chunks/s"
+    assert panel.detail.text() == "3 / 28 files done" and not (panel.bar.isHidden() or panel.detail.isHidden())
+    panel.finish("“notes” is ready: 28 files indexed.")
+    assert panel.bar.isHidden() and panel.detail.isHidden() and not panel.cancel_button.isHidden()
+    panel.start("notes")
+    assert not (panel.bar.isHidden() or panel.detail.isHidden())
 
 
 def test_a_long_file_name_does_not_widen_the_source_panel(qtbot: QtBot) -> None:

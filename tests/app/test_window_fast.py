@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import fill_status_bar, themed
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt
 from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QToolButton,
+    QWidget,
 )
 from pytestqt.qtbot import QtBot
 from shiboken6 import isValid
@@ -1200,6 +1201,50 @@ def test_the_indexing_summary_shows_whole_in_a_small_window_at_a_large_font(qtbo
         assert title.height() >= title.heightForWidth(title.width()), (title.height(), title.width())
         # from the chat list's room: as a minimum height it made the window taller than a 768 px screen
         assert window.minimumSizeHint().height() <= 650 and window.height() == 650
+        window.close()
+
+
+@pytest.mark.parametrize(("font_size", "size"), [(18, (1024, 640)), (11, (910, 512))])
+def test_a_finished_indexing_summary_leaves_a_whole_chat_in_sight_and_is_whole_itself(
+        qtbot: QtBot, qapp: QApplication, tmp_path: Path, font_size: int, size: tuple[int, int]) -> None:
+    """At font size 18 in a 1024 × 640 window, a folder added and a question asked, the chats list got 0 px (the
+    summary card, its bar, its rate line and the knowledge list took the height) and the card's title read
+    "“notes” is ready: 1 file indexed (1" (a label given less than its words' height); at the normal font in a
+    910 × 512 window (scale 1.5 on a 1366 × 768 screen) two-thirds of the chat's row showed."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "key.md").write_text("# House\n\nThe spare key is under the **blue flowerpot**.\n")
+    with themed(qapp, "light", font_size):
+        window = open_window(qtbot)
+        window.resize(*size)
+        knowledge, card, chats = window.ctl.knowledge, window.sidebar.indexing, window.sidebar.conversations
+        knowledge.index([folder], "notes")
+        qtbot.waitUntil(lambda: "is ready: 1 file indexed" in card.title.text(), timeout=20_000)
+        send(qtbot, window, "Where is the spare key? Show a python code block too.")
+        window.ctl.chat.panel.show()  # the source panel, as a chip opens it
+        qtbot.waitUntil(lambda: chats.model().rowCount() == 1)
+        qtbot.wait(300)  # the window's layout settles
+        assert window.size().toTuple() == size
+        assert chats.viewport().height() >= chats.sizeHintForRow(0) > 0, (chats.viewport().height(),
+                                                                          chats.sizeHintForRow(0))
+        title = card.title
+        assert title.height() >= title.heightForWidth(title.width()), (title.text(), title.height(), title.width())
+        # what a finished run no longer needs gives way: its bar and rate line; the knowledge list and the card
+        # scroll where they still do not fit, the card in sight, and Tab brings its Close into sight
+        assert not card.bar.isVisible() and not card.detail.isVisible()
+        area, close = window.sidebar.knowledge, card.cancel_button
+        assert close.isVisible() and close.text() == "Close"
+
+        def in_sight(widget: QWidget) -> bool:
+            return area.viewport().rect().contains(QRect(widget.mapTo(area.viewport(), QPoint(0, 0)), widget.size()))
+
+        assert in_sight(title) and in_sight(close)
+        area.verticalScrollBar().setValue(0)
+        window.activateWindow()
+        window.sidebar.collections.setFocus()
+        qtbot.waitUntil(window.sidebar.collections.hasFocus, timeout=5_000)
+        qtbot.keyClick(window.sidebar.collections, Qt.Key.Key_Tab)
+        assert close.hasFocus() and in_sight(close)
         window.close()
 
 
