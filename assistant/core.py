@@ -682,6 +682,13 @@ class Assistant:
         self._capped_said.add((info.path, n_ctx))
         return advice
 
+    def _model_notes(self, info: ModelInfo, n_ctx: int, reloaded: Sequence[str]) -> list[Notice]:
+        """What a turn says before its answer about the model that gives it (see ``TurnParts.model_notes``)."""
+        notes = [Notice("model", said) for said in reloaded]
+        if capped := self._capped_once(info, n_ctx):
+            notes.append(Notice("context", capped))
+        return notes
+
     def sampling(self, preset: str | None = None, speculative: str | None = None, model: str | Path | None = None,
                  **overrides: Any) -> SamplingParams:
         """The settings' sampling (those of ``model``, see :meth:`model_settings`), or a named preset's, with
@@ -813,17 +820,21 @@ class Assistant:
                             kv_cache=m.kv_cache)
 
     def ensure_model(self, progress: Callable[[Progress], None] | None = None,
-                     cancel: threading.Event | None = None, model: str | Path | None = None) -> ModelInfo:
+                     cancel: threading.Event | None = None, model: str | Path | None = None,
+                     tell: Callable[[str], None] = log.warning) -> ModelInfo:
         """The loaded model, loading the configured one first if needed. ``model`` (a path) loads that one for
         this process only, with its own saved profile; the settings are not changed. Concurrent callers (API
-        requests arriving together) wait for one load instead of each loading the model."""
+        requests arriving together) wait for one load instead of each loading the model. A loaded model whose
+        file changed on disk is loaded again (see ``Engine.reload_if_changed``), and ``tell`` is told so."""
         with self._model_lock:
-            return self._ensure_model(progress, cancel, model)
+            return self._ensure_model(progress, cancel, model, tell)
 
     def _ensure_model(self, progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
-                      model: str | Path | None) -> ModelInfo:
+                      model: str | Path | None, tell: Callable[[str], None]) -> ModelInfo:
         if self._remote_engine is not None:
             return self._ensure_remote_llm(model)
+        if said := self.engine.reload_if_changed():
+            tell(said)
         if model is None:
             if not self.engine.loaded:
                 try:
@@ -1426,8 +1437,10 @@ class Assistant:
             return
         m = self.model_settings(model)
 
+        reloaded: list[str] = []  # the model's file changed on disk and was loaded again: said before the answer
+
         def ensure_model() -> ModelInfo:
-            info = self.ensure_model(model=model)
+            info = self.ensure_model(model=model, tell=reloaded.append)
             # a mode or draft asked for on this call must work or say why; the saved settings' fall back
             self.ensure_draft(mode, draft_model, model=model, strict=draft_model is not None or (
                 spec is not None and (spec.asked or spec.mode != m.speculative)))
@@ -1460,7 +1473,7 @@ class Assistant:
                                   queue_turn=queue_turn,
                                   system_prompt=m.system_prompt, max_tokens=m.max_tokens,
                                   sampling=self.sampling(model=model),
-                                  context_note=lambda info: self._capped_once(info, m.n_ctx))
+                                  model_notes=lambda info: self._model_notes(info, m.n_ctx, reloaded))
                 with self._one_turn_at_a_time(options, cancel) as turn_now:
                     if not turn_now:
                         yield Failed("Stopped before it began: another answer in this conversation was still being "
@@ -1586,7 +1599,10 @@ class Assistant:
         streamed: list[str] = []
         with self.scheduler.engine_in_use():  # learning yields the engine, as for an answer
             try:
-                self.ensure_model()
+                reloaded: list[str] = []
+                self.ensure_model(tell=reloaded.append)
+                for said in reloaded:
+                    yield Notice("model", said)
                 self.ensure_draft()
                 tokens = self.engine.tokenize(prompt, add_special=True)
                 constrained = {"grammar": grammar} if grammar else {}

@@ -82,6 +82,10 @@ class FakeEngine:
     def unload(self) -> None:
         self.info = None
 
+    def reload_if_changed(self) -> str:
+        """A fake model has no file to change."""
+        return ""
+
     draft_info = None  # a fake model has no draft model: auto mode falls back to lookup
 
     def set_draft_model(self, path: str | Path | None, kind: str = "draft") -> None:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -106,8 +106,9 @@ class TurnParts:
     sampling: SamplingParams
     #: queues the turn to be learned from when ``memory`` could not be opened (see ``queue_turn_later``)
     queue_turn: Callable[[str | None, str, str], None] | None = None
-    #: why the loaded model (its info) answers with less context than the settings ask, if that is still unsaid
-    context_note: Callable[[Any], str | None] = lambda info: None
+    #: what to say before the answer about the model that gives it (its info): its file changed on disk and was
+    #: loaded again, it answers with less context than the settings ask (each said once)
+    model_notes: Callable[[Any], Sequence[Notice]] = lambda info: ()
 
 
 def _question_stats(options: TurnOptions, learns: bool) -> dict[str, Any] | None:
@@ -274,8 +275,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             yield Sources(tuple(citations))
         if engine.uses_fallback_format:
             yield Notice("prompt_format", FALLBACK_NOTICE)
-        if capped := parts.context_note(info):
-            yield Notice("context", capped)
+        yield from parts.model_notes(info)
         if built.dropped_turns:
             yield Notice("context", context_cut(built.dropped_turns, engine.n_ctx, none_kept=not built.kept_turns))
         last_save = time.monotonic()

@@ -18,6 +18,7 @@ import codecs
 import contextlib
 import ctypes
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -135,6 +136,8 @@ class _Loaded:
     settings: LoadSettings
     device: str
     disk: _DiskCaches
+    #: the file as it was loaded (see :func:`_file_identity`); None when it could not be read
+    identity: tuple[int, int, int] | None = None
     batcher: Batcher | None = None  # set when several answers are decoded together (n_parallel > 1)
 
     def close(self, drain: bool = False) -> None:
@@ -143,6 +146,18 @@ class _Loaded:
             self.batcher.close(drain)
         self.ctx.close()
         self.model.close()
+
+
+def _file_identity(path: str) -> tuple[int, int, int] | None:
+    """Which file ``path`` is now: its inode, size and modification time (one stat), or None when it cannot be
+    read (deleted: a deleted file keeps its inode while the model maps it, and the model goes on answering).
+    llama.cpp maps the weights: a file overwritten in place (`cp new.gguf model.gguf`, a download into the same
+    name) killed the process with SIGBUS at its next answer, without a word."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _device_label(settings: LoadSettings, threads: int, n_layer: int) -> str:
@@ -207,6 +222,7 @@ class Engine:
         n_parallel = max(1, settings.n_parallel)
         self._check_memory(info, n_ctx, n_parallel, settings.kv_cache)
         threads = settings.n_threads or default_threads()
+        identity = _file_identity(info.path)  # before llama.cpp maps it: a change during the load is seen later
         try:
             model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap,
                                        _load_reporter(info, progress, cancel))
@@ -232,6 +248,7 @@ class Engine:
             device=_device_label(settings, threads, model.n_layer),
             disk=_DiskCaches(lambda: self._prompts, ctx, model_digest(info.path, settings.kv_cache),
                              self._kept_budget),
+            identity=identity,
         )
         if n_parallel > 1:
             loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.precise_name,
@@ -304,6 +321,26 @@ class Engine:
             self._set_draft(None)
         if old is not None:
             old.close()
+
+    def reload_if_changed(self) -> str:
+        """Load the model's file again when it is no longer the file that was loaded (overwritten in place,
+        replaced, re-downloaded): what to tell the user ("" when it is the same file, or deleted). Before each
+        answer: llama.cpp maps the weights, and reading a mapping whose file was overwritten killed the process
+        with SIGBUS. A file that cannot be loaded now (half written, not a model) raises a ModelLoadError that
+        says so, and the model is unloaded: the old one's weights are no longer there to read."""
+        with self._lock:
+            loaded = self._loaded
+            if loaded is None or _file_identity(loaded.info.path) in (None, loaded.identity):
+                return ""
+            name = Path(loaded.info.path).name
+            log.info("%s changed on disk while loaded: loading it again", name)
+            try:
+                info = self.load(loaded.info.path, loaded.settings)
+            except ModelLoadError as exc:
+                self.unload()
+                raise ModelLoadError(f"The model file {name} changed on disk and cannot be loaded now: "
+                                     f"{str(exc).rstrip('.')}. Copy it again, or pick another model.") from None
+            return f"The model file changed on disk; reloaded {info.precise_name}."
 
     def use_prompt_store(self, store: PromptStore | None) -> None:
         """Save conversations' caches to ``store`` when the engine lets them go, and look there for a
@@ -484,6 +521,8 @@ class Engine:
 
     def _require_prompt(self, prompt: list[int]) -> _Loaded:
         """The loaded model, if ``prompt`` can be evaluated in its context."""
+        if said := self.reload_if_changed():  # (the front ends' answers checked it before the prompt was made)
+            raise GenerationError(f"{said} The prompt was made for the file before: ask again.")
         loaded = self._require()
         if not prompt:
             raise GenerationError("Nothing to generate from: the prompt is empty.")

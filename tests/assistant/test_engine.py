@@ -16,6 +16,7 @@ from checks import run_python, stream_until_cancelled
 from assistant.engine import GREEDY, Engine, LoadSettings, Message
 from assistant.engine.prompt_store import PromptStore
 from assistant.errors import (
+    GenerationError,
     InsufficientMemoryError,
     ModelLoadError,
     ModelNotFoundError,
@@ -289,6 +290,26 @@ def test_copy_of_model_loads_in_place_of_current(engine: Engine, chat_model_path
     eng.load(chat_model_path, LoadSettings(n_ctx=512))
     info = eng.load(copy, LoadSettings(n_ctx=512))
     assert info.path == str(copy)
+    assert run(eng, QUESTION, max_tokens=4).stats.completion_tokens == 4
+    eng.unload()
+
+
+def test_a_model_file_overwritten_in_place_is_loaded_again_before_the_engine_reads_it(
+        chat_model_path: Path, smollm2_q8_path: Path, tmp_path: Path) -> None:
+    """Memory learning generates on the engine without the facade's check before an answer: a model file
+    overwritten in place (the same inode, other bytes) was read through the old mapping: garbage, or SIGBUS when
+    the new file is shorter. The engine loads it again and refuses the prompt made for the file before."""
+    model = shutil.copyfile(chat_model_path, tmp_path / "mine.gguf")
+    eng = Engine()
+    eng.load(model, LoadSettings(n_ctx=512))
+    prompt, tokens = eng.render(QUESTION)
+    with model.open("r+b") as file:
+        file.truncate(0)
+        file.write(smollm2_q8_path.read_bytes())
+    with pytest.raises(GenerationError, match=r"^The model file changed on disk; reloaded Mine Q8_0\. The prompt "
+                                              r"was made for the file before: ask again\.$"):
+        list(eng.generate(tokens, GREEDY, 4, stop=prompt.stop))
+    assert eng.info.quantization == "Q8_0" and eng.reload_if_changed() == ""
     assert run(eng, QUESTION, max_tokens=4).stats.completion_tokens == 4
     eng.unload()
 

@@ -615,6 +615,40 @@ def test_a_chat_with_its_own_model_keeps_it_when_the_configured_models_settings_
     assert answers[1]["stats"]["reused_tokens"] > 0  # its cache kept: the follow-up reused the first turn
 
 
+def test_a_chat_whose_model_file_is_overwritten_loads_it_again_and_says_so(
+        hearth_home: Path, chat_model_path: Path, smollm2_q8_path: Path, tmp_path: Path) -> None:
+    """`cp other.gguf model.gguf` (or a download into the same name) while `hearth chat` had the model loaded
+    killed the chat with SIGBUS at its next question, without a word: llama.cpp maps the file's weights."""
+    import shutil
+
+    model = shutil.copyfile(chat_model_path, tmp_path / "mine.gguf")
+    assert hearth("models", "use", str(model), home=hearth_home).returncode == 0
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "4", home=hearth_home)
+    terminal.until(b"you> ")
+    terminal.type(b"Hello.\r")
+    terminal.until(b"you> ", 2)
+    with model.open("r+b") as file:  # in place, as cp does: the same inode, other bytes
+        file.truncate(0)
+        file.write(smollm2_q8_path.read_bytes())
+    terminal.type(b"Hello again.\r")
+    terminal.until(b"[model] The model file changed on disk; reloaded Mine Q8_0.")
+    terminal.until(b"you> ", 3)
+    model.unlink()  # deleted: the mapped file stays until the model lets it go, and answers on (no reload)
+    terminal.type(b"Still there?\r")
+    terminal.until(b"you> ", 4)
+    model.write_bytes(b"not a model")  # half copied, or no model at all: said, and the chat goes on
+    terminal.type(b"Once more.\r")
+    terminal.until(b"hearth: The model file mine.gguf changed on disk and cannot be loaded now: mine.gguf is not a "
+                   b"GGUF model")
+    terminal.until(b"you> ", 5)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0
+    assert terminal.screen.count(b"[model]") == 1, terminal.screen.decode(errors="replace")
+    answers = [m for m in json.loads(hearth("history", "export", "last", "--format", "json", home=hearth_home).stdout)
+               ["messages"] if m["role"] == "assistant"]
+    assert [a["stats"]["model"] for a in answers] == ["Mine Q4_1", "Mine Q8_0", "Mine Q8_0"]
+
+
 def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
     """Deleted by another window or command, every later message failed ("Conversation … was not found") and
     was lost until the user happened to type /new."""
