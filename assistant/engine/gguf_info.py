@@ -197,8 +197,74 @@ class _Skipped:
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
-    """Parse and validate ``path``; raise a specific :class:`ModelLoadError` subclass when it is unusable."""
+    """Parse and validate ``path``; raise a specific :class:`ModelLoadError` subclass when it is unusable.
+
+    A split model (llama.cpp's gguf-split: NAME-00001-of-00002.gguf...) is read from its first file, with the
+    others' headers: its size and parameters are the whole model's. The first file alone was listed as a model
+    of 86M parameters and 64 MB (it is 135M and 92 MB) and fitted as such, and the second as a broken one."""
     path = Path(path).expanduser()
+    size, kv, tensors = _read_file(path)
+    count, number = int(kv.get("split.count") or 0), int(kv.get("split.no") or 0)
+    if number:
+        first = shard_paths(path, count)[0].name if _SHARD.match(path.name) else "its first file"
+        raise NotGGUFError(f"{path.name} is file {number + 1} of {count} of a split model, not a model of its own: "
+                           f"use the first, {first} (llama.cpp reads the others from it).")
+    if count > 1:
+        for shard in shard_paths(path, count)[1:]:
+            if not shard.is_file():
+                raise TruncatedModelError(f"{path.name} is the first of {count} files of a split model, and "
+                                          f"shard {shard_number(shard)} of {count} is missing ({shard.name}): put "
+                                          "it in the same folder (download it again).")
+            shard_size, _kv, shard_tensors = _read_file(shard)
+            size, tensors = size + shard_size, tensors + shard_tensors
+    return _build_info(path, size, kv, tensors)
+
+
+#: llama.cpp's names for the files of a split model (``llama_split_path``): NAME-00001-of-00003.gguf.
+_SHARD = re.compile(r"^(?P<prefix>.+)-(?P<number>\d{5})-of-(?P<count>\d{5})\.gguf$", re.I)
+
+
+def shard_number(path: Path) -> int:
+    """Which file of a split model ``path`` is by its name (1 for the first), 0 when its name is not a shard's."""
+    match = _SHARD.match(path.name)
+    return int(match["number"]) if match else 0
+
+
+def shard_paths(first: Path, count: int) -> list[Path]:
+    """The ``count`` files of the split model whose first file is ``first``, named as llama.cpp looks for them
+    (it loads them all from the first, and refuses a first file not named so)."""
+    match = _SHARD.match(first.name)
+    if match is None:
+        raise NotGGUFError(f"{first.name} is the first of {count} files of a split model, but is not named as "
+                           "llama.cpp finds the others by (NAME-00001-of-00002.gguf): give it its original name.")
+    return [first.with_name(f"{match['prefix']}-{n:05d}-of-{count:05d}.gguf") for n in range(1, count + 1)]
+
+
+def later_shard(path: Path) -> bool:
+    """Whether ``path`` is the second or a later file of a split model whose first file is beside it, by their
+    names: not a model of its own (lists show the model once, by its first file)."""
+    match = _SHARD.match(path.name)
+    return match is not None and int(match["number"]) > 1 and shard_paths(
+        path.with_name(f"{match['prefix']}-00001-of-{match['count']}.gguf"), int(match["count"]))[0].is_file()
+
+
+def model_files(path: Path) -> list[Path]:
+    """The files of the model whose (first) file is ``path``, by their names: all of a split model's shards."""
+    match = _SHARD.match(path.name)
+    return shard_paths(path, int(match["count"])) if match and int(match["number"]) == 1 else [path]
+
+
+def model_size(path: Path) -> int:
+    """The bytes of the model whose (first) file is ``path``, without reading a header (0 when it cannot be
+    read): auto speculation took a split model's first file for a model smaller than the one answering."""
+    try:
+        return sum(f.stat().st_size for f in model_files(path) if f.exists())
+    except OSError:
+        return 0
+
+
+def _read_file(path: Path) -> tuple[int, dict[str, Any], list[tuple[str, int, int, int]]]:
+    """The size, metadata and tensors of one GGUF file, checked to be whole."""
     if not path.exists():
         if path.is_symlink():  # a link to nothing, or a loop of links (Python's resolve raised RuntimeError)
             raise ModelNotFoundError(f"Model file not found: {path} is a link that leads to nothing (or back to "
@@ -238,7 +304,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
     alignment = int(kv.get("general.alignment", 32))
     data_start = -(-header_end // alignment) * alignment
     _check_complete(path, size, data_start, tensors)
-    return _build_info(path, size, kv, tensors)
+    return size, kv, tensors
 
 
 def _read_tensor_info(r: _Reader) -> tuple[str, int, int, int]:

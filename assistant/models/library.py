@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.engine import ModelInfo, read_model_info
+from assistant.engine.gguf_info import later_shard, model_files
 from assistant.errors import InputError, ModelLoadError, ModelNotFoundError
 from assistant.models.errors import AmbiguousModelNameError, InsufficientDiskSpaceError, ModelLibraryError
 from assistant.models.fit import FitEstimate, Resources, estimate_fit, probe_resources
@@ -150,7 +151,8 @@ class ModelLibrary:
             *((p, LINKED) for p in files),
         ]
         for path, source in candidates:
-            found.setdefault(real_path(path), source)
+            if not later_shard(path):  # a split model is listed once, by its first file
+                found.setdefault(real_path(path), source)
         return sorted(found.items(), key=lambda item: item[0].name.lower())
 
     def entry(self, path: Path, source: str, n_ctx: int, resources: Resources, kv_cache: str = "f16") -> LibraryEntry:
@@ -245,18 +247,20 @@ class ModelLibrary:
         if dest.exists():
             raise ModelLibraryError(f"{dest} already exists in the models folder; remove it first.")
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        size, free = path.stat().st_size, shutil.disk_usage(self.models_dir).free
+        files = model_files(path)  # every file of a split model: the first alone was a model with parts missing
+        size, free = sum(f.stat().st_size for f in files), shutil.disk_usage(self.models_dir).free
         if size > free:
             raise InsufficientDiskSpaceError(f"Copying {path.name} needs {size / 1e9:.2f} GB but only "
                                              f"{free / 1e9:.2f} GB is free in {self.models_dir}.")
-        tmp = part_file(dest)
-        try:
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, dest)  # the library never shows a half-copied model
-        except OSError as exc:
-            raise ModelLibraryError(f"Could not copy {path.name} into {self.models_dir}: {exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        for file in reversed(files):  # the first file last: the library never shows a model with files missing
+            tmp = part_file(self.models_dir / file.name)
+            try:
+                shutil.copyfile(file, tmp)
+                os.replace(tmp, self.models_dir / file.name)  # nor a half-copied one
+            except OSError as exc:
+                raise ModelLibraryError(f"Could not copy {file.name} into {self.models_dir}: {exc}") from None
+            finally:
+                tmp.unlink(missing_ok=True)
         return dest
 
     def remove(self, name: str) -> Removal:
@@ -276,6 +280,9 @@ class ModelLibrary:
             return Removal(path, deleted_file=False)
         if source == LIBRARY:
             try:
+                for file in model_files(path):  # a split model's first file last: none is left behind unlisted
+                    if file != path:
+                        file.unlink(missing_ok=True)
                 path.unlink()
             except OSError as exc:
                 raise ModelLibraryError(f"Could not delete {path}: {exc}") from None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.config import ModelSettings, Settings
 from assistant.engine import read_model_info
+from assistant.engine.gguf_info import model_size
 from assistant.errors import HearthError, InputError, ModelLoadError
 from assistant.events import counted
 from assistant.models import drafts
@@ -242,9 +243,9 @@ class ModelsService:
         path = self._target(target)
         configured = settings.draft_model if configured is None else configured
         if mode == "auto":  # on every first answer: read the headers of smaller files only (larger cannot draft)
-            size = path.stat().st_size if path.is_file() else 0
+            size = model_size(path)  # a split model's whole size: its first file alone looked small enough
             key = configured.strip().lower()  # and the one named, to say why it cannot ("there is no model 'gemma'")
-            entries = self._draft_entries(lambda p: p.stat().st_size < size or p.name == Path(configured).name
+            entries = self._draft_entries(lambda p: model_size(p) < size or p.name == Path(configured).name
                                           or (bool(key) and key in p.name.lower()))
             candidates = drafts.draft_candidates(path, entries, load_catalog(), self.paths.models_dir)
         else:

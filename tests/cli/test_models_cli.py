@@ -44,6 +44,65 @@ def test_list_shows_fit_and_why_it_runs_on_the_cpu(hearth_home: Path) -> None:
     assert gemma["fit"]["label"] in ("Fits", "Tight", "Won't fit") and gemma["fit"]["n_gpu_layers"] == 0
 
 
+def _split(model: Path, folder: Path) -> list[Path]:
+    """``model`` split in two files as llama.cpp's gguf-split writes them (its metadata, then its tensors in
+    shards of 150, each shard saying split.no and split.count), with gguf-py's writer."""
+    import gguf
+
+    reader = gguf.GGUFReader(model)
+    writer = gguf.GGUFWriter(folder / "SmolSplit-Q4_1.gguf", reader.fields["general.architecture"].contents(),
+                             split_max_tensors=150)
+    for key, field in reader.fields.items():
+        if not key.startswith("GGUF.") and key != "general.architecture":
+            sub_type = {"sub_type": field.types[-1]} if field.types[0] == gguf.GGUFValueType.ARRAY else {}
+            writer.add_key_value(key, field.contents(), field.types[0], **sub_type)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return sorted(folder.glob("SmolSplit-Q4_1-0000?-of-00002.gguf"))
+
+
+def test_a_split_model_is_one_model_of_all_its_files(hearth_home: Path, chat_model_path: Path,
+                                                      tmp_path: Path) -> None:
+    """A model split by llama.cpp's gguf-split (NAME-00001-of-00002.gguf, NAME-00002-of-00002.gguf; llama.cpp
+    loads the others from the first) was listed as its first file alone, "86M · 64 MB" of a 135M, 92 MB
+    model, fitted and taken as a draft for a same-sized model as such, and its second file as a broken model
+    of architecture 'unknown'."""
+    folder = tmp_path / "split"
+    folder.mkdir()
+    first, second = _split(chat_model_path, folder)
+    assert hearth("models", "add", str(folder), home=hearth_home).returncode == 0
+    rows = [r for r in json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+            if r["file"].startswith("SmolSplit")]
+    [row] = rows
+    assert row["file"] == first.name and row["error"] is None and row["params"] == "135M", rows
+    assert row["file_size"] == first.stat().st_size + second.stat().st_size
+    assert row["fit"]["weights_bytes"] == row["file_size"]
+    # not smaller than the bundled model it was split from: no draft for it (auto took it for one)
+    drafts = hearth("models", "drafts", home=hearth_home)
+    assert "With speculative = auto: no draft model" in drafts.stdout, drafts.stdout
+    assert hearth("ask", "--no-memory", "--max-tokens", "3", "-m", "SmolSplit", "Hi.",
+                  home=hearth_home).returncode == 0
+    refused = hearth("models", "use", str(second), home=hearth_home)
+    assert refused.returncode != 0 and refused.stderr.startswith(
+        f"hearth: {second.name} is file 2 of 2 of a split model, not a model of its own: use the first, "
+        f"{first.name}"), refused.stderr
+    copied = hearth("models", "add", "--copy", str(first), home=hearth_home)  # every file of it is copied
+    assert copied.returncode == 0, copied.stderr
+    models = hearth_home / "data" / "models"
+    assert sorted(p.name for p in models.glob("*.gguf")) == [first.name, second.name]
+    assert hearth("models", "remove", str(models / first.name), home=hearth_home).returncode == 0
+    assert not list(models.glob("*.gguf"))  # and deleted with it
+    second.unlink()
+    [row] = [r for r in json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)
+             if r["file"].startswith("SmolSplit")]
+    assert row["error"] == (f"{first.name} is the first of 2 files of a split model, and shard 2 of 2 is missing "
+                            f"({second.name}): put it in the same folder (download it again).")
+
+
 def test_inspect_shows_the_fit_estimate(hearth_home: Path, base_model_path: Path) -> None:
     out = hearth("models", "inspect", str(base_model_path), "--ctx", "1024", home=hearth_home)
     assert out.returncode == 0 and "architecture: gemma3" in out.stdout and "at 1024 tokens" in out.stdout
