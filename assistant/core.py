@@ -752,12 +752,16 @@ class Assistant:
         """The address answers come from while the remote LLM answers ("" while the local model does)."""
         return self.settings.remote.llm_url.strip() if self.remote_llm_answers else ""
 
-    def removal_deletes(self, name: str) -> Path | None:
-        """The file :meth:`remove_model` would delete for ``name`` (one in Hearth's own models folder), else None
-        (it would forget a folder or a linked file, or refuse the model in use): what `hearth models remove` asks
-        about first."""
+    def removal_deletes(self, name: str) -> tuple[Path, int] | None:
+        """The file :meth:`remove_model` would delete for ``name`` (one in Hearth's own models folder) and the bytes
+        it frees (every file of a split model), else None (it would forget a folder or a linked file, or refuse the
+        model in use): what `hearth models remove` asks about first."""
+        from assistant.engine.gguf_info import model_size
+
         doomed = self.models.deletes(name)
-        return None if doomed is None or real_path(doomed) == real_path(self.model_path()) else doomed
+        if doomed is None or real_path(doomed) == real_path(self.model_path()):
+            return None
+        return doomed, model_size(doomed)
 
     def remove_model(self, name: str) -> Removal:
         """Forget a model or folder of the library (a file in Hearth's own models folder is deleted); the model

@@ -146,9 +146,9 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     """A file in Hearth's own models folder is deleted: asked first, as the window asks (it was deleted without a
     word, where the window's Remove asks), with `memory clear`'s rule: --yes, or a terminal to answer on."""
-    doomed = None if args.yes else ctx.assistant.removal_deletes(args.name)
-    if doomed is not None:
-        size = f"{doomed.stat().st_size / 1e6:.1f} MB"
+    deleting = None if args.yes else ctx.assistant.removal_deletes(args.name)
+    if deleting is not None:
+        doomed, size = deleting[0], f"{deleting[1] / 1e6:.1f} MB"  # a split model's files together
         if not sys.stdin.isatty():
             raise InputError(f"Nothing was deleted: removing {doomed.name} ({size}) deletes it from Hearth's models "
                              "folder; with no terminal to ask in, pass --yes to delete it.")

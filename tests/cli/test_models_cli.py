@@ -94,7 +94,10 @@ def test_a_split_model_is_one_model_of_all_its_files(hearth_home: Path, chat_mod
     assert copied.returncode == 0, copied.stderr
     models = hearth_home / "data" / "models"
     assert sorted(p.name for p in models.glob("*.gguf")) == [first.name, second.name]
-    assert hearth("models", "remove", str(models / first.name), home=hearth_home).returncode == 0
+    asked = hearth("models", "remove", str(models / first.name), home=hearth_home)  # no terminal: --yes or nothing
+    whole = f"{(first.stat().st_size + second.stat().st_size) / 1e6:.1f} MB"  # the size of both files, not the first's
+    assert asked.returncode == 2 and f"{first.name} ({whole})" in asked.stderr, asked.stderr
+    assert hearth("models", "remove", "--yes", str(models / first.name), home=hearth_home).returncode == 0
     assert not list(models.glob("*.gguf"))  # and deleted with it
     second.unlink()
     [row] = [r for r in json.loads(hearth("models", "list", "--json", home=hearth_home).stdout)

@@ -111,7 +111,7 @@ def test_same_name_in_two_places_is_ambiguous(make_gguf: MakeGguf, library: Mode
     make_gguf(_mkdir(library.models_dir) / "twin.gguf")
     library.add(_mkdir(tmp_path / "other"))
     make_gguf(tmp_path / "other" / "twin.gguf")
-    with pytest.raises(ModelLibraryError, match="several models"):
+    with pytest.raises(ModelLibraryError, match="matches 2 models"):
         library.find("twin")
     assert library.find(str(tmp_path / "other" / "twin.gguf")) == (tmp_path / "other" / "twin.gguf").resolve()
 
