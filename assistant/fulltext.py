@@ -106,6 +106,15 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function(FOLDED_FUNCTION, 1, folded, deterministic=True)
 
 
+def merge_away_deleted(conn: sqlite3.Connection, *tables: str) -> None:
+    """Merge each FTS5 index of ``tables`` into one segment, in the caller's transaction, after rows were deleted:
+    FTS5 keeps a deleted text's words in its segments (and writes them again in the delete's own marker) until a
+    merge, so a password in a deleted chat, or in a file deleted from an indexed folder, was still in the file.
+    It rewrites the whole index (about 1 s for 50,000 passages): once per removal, never per batch."""
+    for table in tables:
+        conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+
+
 def split_cjk(word: str) -> tuple[list[str], list[str]]:
     """A word split into its plain parts and the bigrams of its CJK runs: every pair of neighbouring
     characters ("北京", "京是"), a lone character as itself."""

@@ -456,6 +456,9 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
+            # a deleted row's bytes are overwritten, not left in a free page: the text of a file removed from the
+            # index was read from the file after it (with the keyword index merged, see remove_files)
+            db.execute("PRAGMA secure_delete=ON")
             fulltext.register(db)
             db.create_function(NAME_FUNCTION, 1, name_words, deterministic=True)
             db.executescript(SCHEMA)
@@ -907,9 +910,12 @@ class Store:
     def drop_collection(self, name: str) -> None:
         """Remove every trace of a collection; SQLite first, so a crash leaves only an unused Chroma set."""
         with self._transaction() as db:
-            for table in ("chunks", "files", "pending", "scan_skips", "kept_vectors"):
+            passages = db.execute("DELETE FROM chunks WHERE collection = ?", (name,)).rowcount
+            for table in ("files", "pending", "scan_skips", "kept_vectors"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
+            if passages:
+                fulltext.merge_away_deleted(db, "chunks_fts")
         try:
             with self._own_vectors():
                 self.chroma.delete_collection(self.chroma_name(name))
@@ -918,6 +924,8 @@ class Store:
                         self.chroma_name(name), exc)
         except Exception:  # chromadb's "does not exist" error type varies by version
             pass
+        if passages:
+            self._truncate_wal()
 
     # --- manifest --------------------------------------------------------------------------------------
     def file_states(self, collection: str) -> dict[str, FileState]:
@@ -1053,7 +1061,21 @@ class Store:
                            [(collection, p) for p in paths])
             db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
                            [(collection, i) for i in old_ids])
+            if old_ids:  # once per sync: it calls this once, at its end
+                fulltext.merge_away_deleted(db, "chunks_fts")
         self._forget(collection, old_ids)
+        if old_ids:
+            self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Copy the write-ahead log into the index and empty it, after passages were removed: the log kept their
+        text (the pages they were on, as they were before) until the last connection closed, for as long as the
+        window ran. A reader of another process holding on to older pages leaves the log as it is (said in the
+        log), and the next removal, or closing, empties it."""
+        with self._lock, write_errors():
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.info("knowledge: the index's write-ahead log could not be emptied (another process reads it)")
 
     def recover(self, collection: str) -> int:
         """Delete from Chroma the journalled ids SQLite does not hold (left by a killed sync)."""

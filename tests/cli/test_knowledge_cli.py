@@ -22,7 +22,7 @@ from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.cli import chat_cmds, knowledge_cmds
 from assistant.config import KnowledgeSettings
 from assistant.knowledge import SentenceTransformerEmbedder
-from assistant.knowledge.store import NAME_FUNCTION, SCHEMA, name_words
+from assistant.knowledge.store import NAME_FUNCTION, SCHEMA, Store, name_words
 from assistant.paths import get_paths
 from assistant.stemming import stemmed
 
@@ -1195,3 +1195,40 @@ def test_ctrl_c_in_one_large_file_says_its_passages_were_kept(tmp_path: Path, ca
     capsys.readouterr()
     assert cli.main(["index", str(logs), "-c", "logs", "--json"]) == 0  # and it does
     assert json.loads(capsys.readouterr().out)["chunks"] > int(said.group(1).replace(",", ""))
+
+
+def _holding(home: Path, word: str) -> list[str]:
+    """The files under ``home`` whose raw bytes hold ``word`` (its tail as well: the keyword index keeps a term
+    after the shared start of the one before it)."""
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()
+                  and (word.encode() in (data := p.read_bytes()) or word[3:].encode() in data))
+
+
+@pytest.mark.parametrize("removal", ["file deleted, folder indexed again", "collection removed"])
+def test_what_was_removed_from_the_index_leaves_no_word_in_its_files(tmp_path: Path, hearth_home: Path,
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    removal: str) -> None:
+    """A file deleted and its folder indexed again (or its collection removed) left its words in the index's files:
+    the keyword index kept them in its segments until a merge, the deleted rows' bytes stayed as free pages, and
+    while a window held the index open its -wal file kept the pages as they were: "vexquillionthorp", from a
+    deleted file of passwords, was read from index-manifest.sqlite3 and index-manifest.sqlite3-wal."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "secrets.txt").write_text("The vault password is vexquillionthorp.\n")
+    (notes / "kept.txt").write_text("The heron fishes by the weir every morning.\n")
+    assert cli.main(["index", str(notes), "-c", "notes"]) == 0
+    assert _holding(hearth_home, "vexquillionthorp")  # the test reads what it means to
+    capsys.readouterr()
+    window = Store(get_paths())  # open meanwhile, as a window would be: the index's -wal file is not deleted
+    window.collections()
+    if removal == "collection removed":
+        assert cli.main(["collections", "remove", "notes"]) == 0
+    else:
+        (notes / "secrets.txt").unlink()
+        assert cli.main(["index", str(notes), "-c", "notes", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["removed"] == 1
+    assert _holding(hearth_home, "vexquillionthorp") == []
+    window.close()
+    if removal != "collection removed":  # what stays is searched as before
+        assert cli.main(["search", "heron", "-c", "notes", "--json"]) == 0
+        assert "weir" in json.loads(capsys.readouterr().out)["hits"][0]["text"]
