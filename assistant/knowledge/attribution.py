@@ -70,6 +70,7 @@ class Said:
     figures: tuple[tuple[tuple[str, ...], str], ...]  # each number: its groups of digits, and its kind (_kind)
     digits: frozenset[int]  # the one-digit numbers it states
     values: frozenset[int]  # what each group of digits is worth, and each digit written as a word or numeral
+    sentences: tuple[frozenset[str], ...] = ()  # the content words of each of its sentences (see ties)
 
     @classmethod
     def of(cls, text: str) -> Said:
@@ -79,7 +80,8 @@ class Said:
                    frozenset(int(groups[0]) for groups, _ in found if len("".join(groups)) == 1),
                    frozenset({int(g) for groups, _ in found for g in groups}
                              | {_DIGIT_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _DIGIT_WORDS}
-                             | {_ROMAN[w] for w in re.findall(r"\b[IVX]+\b", text) if w in _ROMAN}))
+                             | {_ROMAN[w] for w in re.findall(r"\b[IVX]+\b", text) if w in _ROMAN}),
+                   tuple(frozenset(content_words(sentence)) for sentence in split_sentences(text)[::2]))
 
     def holds_figures_of(self, sentence: Said) -> bool:
         """Whether every number of ``sentence`` is written here, as :data:`_CODE` and the kinds after it say. Any
@@ -90,6 +92,16 @@ class Said:
         """
         return sentence.digits <= self.values and all(
             any(_within(f, kind, mine, mine_kind) for mine, mine_kind in self.figures) for f, kind in sentence.figures)
+
+    def ties(self, words: set[str], asked: set[str] | frozenset[str]) -> bool:
+        """Whether one sentence here holds two of ``words`` (a sentence's), one at least that the question
+        (``asked``) has not, and one that it has where ``words`` repeat any of the question's here. The words
+        of a passage's different sentences say nothing of each other: "The greenhouse key is in Tromso harbour"
+        was cited for a passage whose key is under a flower pot and whose boat is in Tromso harbour, the key in
+        one sentence and the harbour in another."""
+        subject = words & asked & self.words
+        return any(len(words & part) >= 2 and (words - asked) & part and (not subject or subject & part)
+                   for part in self.sentences)
 
 
 def _within(figure: tuple[str, ...], kind: str, other: tuple[str, ...], other_kind: str) -> bool:
@@ -149,7 +161,8 @@ def restates_any(answer: str, citations: list[Citation], question: str = "") -> 
 def restated_passage(sentence: str, passages: list[Said], asked: set[str] | frozenset[str] = frozenset()) -> int | None:
     """The index of the passage that ``sentence`` restates: of those holding every number it states, the one
     holding most of its content words, if it holds at least two and at least :data:`MIN_OVERLAP` of them, and
-    one at least that the question (``asked``: its content words) does not. The passages were found by the
+    one at least that the question (``asked``: its content words) does not, two of them in one sentence of the
+    passage (see :meth:`Said.ties`). The passages were found by the
     question's words: an answer that only said the question again ("Question: Who broke his wrist during the
     storm?"), or named a wrong sailor around its words, was cited as restating the passage, and so was never
     flagged as restating none."""
@@ -157,7 +170,7 @@ def restated_passage(sentence: str, passages: list[Said], asked: set[str] | froz
     words = said.words
     if len(words) < 2:
         return None
-    overlaps = [len(words & p.words) if p.holds_figures_of(said) and (words - asked) & p.words else 0
+    overlaps = [len(words & p.words) if p.holds_figures_of(said) and p.ties(words, asked) else 0
                 for p in passages]
     best = max(range(len(passages)), key=overlaps.__getitem__, default=None)
     if best is not None and overlaps[best] >= 2 and overlaps[best] / len(words) >= MIN_OVERLAP:

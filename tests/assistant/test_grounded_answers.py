@@ -106,6 +106,24 @@ def test_an_answer_that_only_says_the_question_again_restates_nothing() -> None:
     assert restates_any("The crew calls it Old Margit [1].", passages, "What is the bronze bell called?")
 
 
+def test_a_sentence_whose_words_are_scattered_over_the_passage_restates_nothing() -> None:
+    """What a QA pass found: "The greenhouse key is in Tromso harbour." was cited [1] for a passage whose key is
+    under the blue flower pot and whose boat is in Tromso harbour: it shared two words with the passage that the
+    question had not, each sentence of the passage holding half of it. The words that answer must be found in one
+    sentence of the passage with those of the question the answer repeats."""
+    notes = ("# House notes\n\nThe greenhouse key is hidden under the blue flower pot by the back door.\n\n"
+             "## Boat\nThe boat is moored at pier 7 in Tromso harbour.")
+    passages = [Citation(0, "c", "/x/house.md", None, 1, 5, None, notes, 1.0)]
+    question = "Where is the greenhouse key?"
+    wrong = "The greenhouse key is in Tromso harbour."
+    assert attribute(wrong, passages, question) == (wrong, [])
+    assert not restates_any(wrong, passages, question)
+    for right in ("The greenhouse key is hidden under the blue flower pot.", "It is under the blue flower pot."):
+        assert attribute(right, passages, question)[0] == right.removesuffix(".") + " [1]."
+    assert attribute("The boat is moored in Tromso harbour.", passages, "Where is the boat?")[0] == (
+        "The boat is moored in Tromso harbour [1].")
+
+
 def test_attribution_never_cuts_an_abbreviation_or_an_initial() -> None:
     """Seen in the window: "The dentist appointment is on Tuesday at 3pm with Dr [1]. Olsen." (and "e.g [1].
     after lunch"): the marker went after the abbreviation's full stop's word, changing the answer's text."""
