@@ -243,6 +243,10 @@ class ChatController(QObject):
             self._queued = None
         if stop:
             self.stop()
+        self._answer_off_screen()
+
+    def _answer_off_screen(self) -> None:
+        """An answer streaming on screen goes on off it, in its own chat: the messages shown are about to go."""
         if not self.generating or self._away:
             return
         self._render.stop()
@@ -282,6 +286,10 @@ class ChatController(QObject):
 
     def _show(self, conversation_id: str, messages: list[Any]) -> None:
         self._reloading = False
+        # the widgets shown are deleted below: an answer still streaming into one goes on off screen (and is shown
+        # again as it streams, see `live`). A CI run once had an answer write into its deleted widget ("Internal C++
+        # object (RichLabel) already deleted") after a question went to a new chat
+        self._answer_off_screen()
         if conversation_id != self.conversation_id:  # another chat (not this one shown again): its folders
             # are ticked, so a follow-up is answered as the chat was asked; it was answered from whatever the box
             # had ticked for another chat (often nothing: a follow-up in a chat about a folder got no sources)
