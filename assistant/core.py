@@ -837,8 +837,6 @@ class Assistant:
                       model: str | Path | None, tell: Callable[[str], None]) -> ModelInfo:
         if self._remote_engine is not None:
             return self._ensure_remote_llm(model)
-        if said := self.engine.reload_if_changed():
-            tell(said)
         if model is None:
             if not self.engine.loaded:
                 try:
@@ -847,12 +845,19 @@ class Assistant:
                     # the file itself is unusable ("Model file not found: …" was all `hearth ask` said)
                     raise type(exc)(f"{str(exc).rstrip('.')}. It is the chat model in the settings: pick another "
                                     "one (Models → Use, or `hearth models use NAME`).") from None
-            return self.engine.info
+            return self._kept_model(tell)
         path = real_path(model)
         if not self.engine.loaded or real_path(self.engine.info.path) != path:
             info = self._load(path, self.load_settings(path), progress, cancel)
             self._for_call = path
             return info
+        return self._kept_model(tell)
+
+    def _kept_model(self, tell: Callable[[str], None]) -> ModelInfo:
+        """The loaded model, which stays: loaded again first when its file changed on disk (see
+        ``Engine.reload_if_changed``; a model about to be replaced is not), and ``tell`` is told so."""
+        if said := self.engine.reload_if_changed():
+            tell(said)
         return self.engine.info
 
     def ensure_draft(self, mode: str | None = None, draft_model: str | None = None,
@@ -1165,6 +1170,10 @@ class Assistant:
     def collection(self, name: str) -> CollectionInfo:
         """One collection; CollectionNotFoundError, naming the ones there are, for a name that is not one."""
         return self.knowledge.collection(name)
+
+    def index_command(self, collection: str) -> str:
+        """`hearth index …` that brings ``collection`` up to date (CollectionNotFoundError if there is none)."""
+        return self.knowledge.index_command(collection)
 
     def file_errors(self, collection: str) -> list[tuple[str, str]]:
         return self.knowledge.file_errors(collection)

@@ -51,6 +51,16 @@ def run_read_only(folder: Path, *args: str, env: dict[str, str],
                           stdin=subprocess.DEVNULL)
 
 
+def files_holding(folder: Path, *needles: bytes) -> list[str]:
+    """The files under ``folder`` (relative, sorted) whose raw bytes hold any of ``needles``: SQLite's free pages,
+    journals and logs included, where deleted text outlived its delete."""
+    def holds(file: Path) -> bool:
+        data = file.read_bytes()
+        return any(needle in data for needle in needles)
+
+    return sorted(str(f.relative_to(folder)) for f in folder.rglob("*") if f.is_file() and holds(f))
+
+
 def fake_full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     """The disk holding Hearth's data full (1 MB free), and chromadb failing to open a store as it does then (it
     writes as it opens), in this process."""

@@ -161,8 +161,7 @@ class ModelsController(QObject):
             where = models.add(path)
             if not where.is_dir():
                 return where, ": Use loads it"
-            held = models.folder_contents(where).said()  # "Added lib" alone did not say what it found
-            return where, f": it holds {held}" if held else ": it holds no .gguf model yet"
+            return where, f": it {models.folder_contents(where).holds()}"  # "Added lib" alone said nothing more
 
         def added(result: tuple[Path, str]) -> None:
             where, said = result
@@ -205,8 +204,7 @@ class ModelsController(QObject):
         models = self.assistant.models
         dialog = self.folders
         assert dialog is not None
-        self.workers.io.submit(Job(lambda: [(f, models.folder_contents(f)) for f in models.library.folders()],
-                                   on_done=dialog.set_folders,
+        self.workers.io.submit(Job(models.folders_contents, on_done=dialog.set_folders,
                                    on_failed=lambda message: dialog.rows.set_rows([], message)))
 
     def stop_listing(self, folder: Path) -> None:

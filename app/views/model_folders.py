@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from app.views.models_view import ModelRow, RowList
-from app.views.widgets import labelled_button
+from app.views.widgets import fit_on_screen, labelled_button
 
 if TYPE_CHECKING:
     from assistant.models.service import FolderContents
@@ -27,7 +27,7 @@ class ModelFoldersDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model folders")
-        self.resize(620, 360)
+        fit_on_screen(self, 620, 360)
         intro = QLabel("Hearth lists the models in these folders, and in the folders inside them. Stop listing a "
                        "folder and its files stay where they are.")
         intro.setWordWrap(True)
@@ -48,4 +48,4 @@ class ModelFoldersDialog(QDialog):
         stop = labelled_button("Stop listing", f"Stop listing {folder}", lambda: self.stopRequested.emit(folder))
         stop.setAutoDefault(False)  # Return on the dialog did not mean the first folder
         return ModelRow(folder.name or str(folder), str(folder),
-                        f"It holds {held.said()}." if held.said() else "It holds no .gguf model yet.", None, (stop,))
+                        f"It {held.holds()}.", None, (stop,))

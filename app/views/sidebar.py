@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
@@ -58,6 +60,12 @@ class _WrappedRows(QStyledItemDelegate):
         return self._sizes[key]
 
 
+def _on_rows_changed(model: ListModel, slot: Callable[[], object]) -> None:
+    """Call ``slot`` whenever ``model``'s rows change (in number, order or content)."""
+    for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.dataChanged, model.layoutChanged):
+        signal.connect(lambda *_: slot())
+
+
 def _list(model: ListModel, name: str) -> QListView:
     view = QListView()
     view.setModel(model)
@@ -74,8 +82,7 @@ def _list(model: ListModel, name: str) -> QListView:
     def tab_stop_when_filled() -> None:  # an empty list took the focus with nothing on screen to show it
         view.setFocusPolicy(Qt.FocusPolicy.StrongFocus if model.rowCount() else Qt.FocusPolicy.NoFocus)
 
-    for changed in (model.modelReset, model.rowsInserted, model.rowsRemoved):
-        changed.connect(tab_stop_when_filled)
+    _on_rows_changed(model, tab_stop_when_filled)
     tab_stop_when_filled()
     return view
 
@@ -199,9 +206,7 @@ class Sidebar(QFrame):
         self.collections.customContextMenuRequested.connect(self._collection_menu)
         self.collections.clicked.connect(lambda index: self._show_errors(index.data(ItemRole)))
         self._menu_key(self.collections)
-        for signal in (collections.modelReset, collections.rowsInserted, collections.rowsRemoved,
-                       collections.dataChanged, collections.layoutChanged):
-            signal.connect(lambda *_: self._fit_collections())
+        _on_rows_changed(collections, self._fit_collections)
         add_folder = tool_button("folder", "Add a folder to your knowledge", text="Add")
         add_folder.clicked.connect(self.addFolderRequested)
         self.indexing = IndexingPanel()
@@ -234,9 +239,7 @@ class Sidebar(QFrame):
         policy = self.conversations.sizePolicy()
         policy.setVerticalPolicy(QSizePolicy.Policy.Ignored)  # what is left over, however little
         self.conversations.setSizePolicy(policy)
-        for changed in (conversations.modelReset, conversations.rowsInserted, conversations.rowsRemoved,
-                        conversations.dataChanged, conversations.layoutChanged):
-            changed.connect(lambda *_: self._keep_a_chat_in_sight())
+        _on_rows_changed(conversations, self._keep_a_chat_in_sight)
         layout.addWidget(self.conversations, 1)
         layout.addLayout(knowledge_header)
         self.knowledge = _KnowledgeArea(self.collections, self.indexing)

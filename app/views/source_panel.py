@@ -111,9 +111,10 @@ class SourcePanel(QFrame):
             self.open_button.setText("Open file")
             self.open_button.setEnabled(bool(passage.uri))
             self.open_button.setToolTip(passage.uri)
-            if passage.uri and not Path(passage.path).exists():
+            change = file_change(passage.path, passage.size, passage.mtime_ns)  # one stat ("" where not recorded)
+            if passage.uri and (change == "gone" or (passage.size is None and not Path(passage.path).exists())):
                 self._missing()
-            elif file_change(passage.path, passage.size, passage.mtime_ns) == "changed":
+            elif change == "changed":
                 # reloaded from the history, the panel checked only that the file was there: an edited one read
                 # as the source of the passage shown
                 since = "it was indexed" if passage.stale else "this answer"

@@ -158,7 +158,7 @@ def stale_mark(assistant: Assistant, hit: Any) -> str:
     if not hit.stale:
         return ""
     try:
-        command = assistant.collection(hit.collection).index_command()
+        command = assistant.index_command(hit.collection)  # (the row alone: a collection's status costs queries)
     except HearthError:  # the collection was removed meanwhile
         command = f"hearth index FOLDER --collection {hit.collection}"
     return f"  ({stale_note(hit.stale, command)})"

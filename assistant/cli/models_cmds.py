@@ -138,8 +138,8 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
           else f"Added {path}{' (copied)' if args.copy else ''}.")
     if path.is_dir():  # "Added" alone, for a folder holding no model, read as if models had been found
         held = ctx.assistant.models.folder_contents(path)
-        print(f"It holds {held.said()} (`hearth models list` {'says why' if held.unusable else 'lists them'})."
-              if held.said() else "It holds no .gguf model yet; models put there later are listed.")
+        print(f"It {held.holds()}" + (f" (`hearth models list` {'says why' if held.unusable else 'lists them'})."
+                                      if held.said() else "; models put there later are listed."))
     return 0
 
 

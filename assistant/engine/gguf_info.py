@@ -244,8 +244,8 @@ def later_shard(path: Path) -> bool:
     """Whether ``path`` is the second or a later file of a split model whose first file is beside it, by their
     names: not a model of its own (lists show the model once, by its first file)."""
     match = _SHARD.match(path.name)
-    return match is not None and int(match["number"]) > 1 and shard_paths(
-        path.with_name(f"{match['prefix']}-00001-of-{match['count']}.gguf"), int(match["count"]))[0].is_file()
+    return match is not None and int(match["number"]) > 1 and path.with_name(
+        f"{match['prefix']}-00001-of-{match['count']}.gguf").is_file()
 
 
 def model_files(path: Path) -> list[Path]:
@@ -254,13 +254,18 @@ def model_files(path: Path) -> list[Path]:
     return shard_paths(path, int(match["count"])) if match and int(match["number"]) == 1 else [path]
 
 
-def model_size(path: Path) -> int:
-    """The bytes of the model whose (first) file is ``path``, without reading a header (0 when it cannot be
-    read): auto speculation took a split model's first file for a model smaller than the one answering."""
+def file_size(path: Path) -> int:
+    """``path``'s size; 0 when it cannot be read (gone, unreadable)."""
     try:
-        return sum(f.stat().st_size for f in model_files(path) if f.exists())
+        return path.stat().st_size
     except OSError:
         return 0
+
+
+def model_size(path: Path) -> int:
+    """The bytes of the model whose (first) file is ``path``, without reading a header (a file that cannot be read
+    counts 0): auto speculation took a split model's first file for a model smaller than the one answering."""
+    return sum(file_size(f) for f in model_files(path))
 
 
 def _read_file(path: Path) -> tuple[int, dict[str, Any], list[tuple[str, int, int, int]]]:

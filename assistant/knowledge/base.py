@@ -334,6 +334,11 @@ class KnowledgeBase:
     def close(self) -> None:
         self.store.close()
 
+    def index_command(self, name: str) -> str:
+        """The command that brings collection ``name`` up to date, from its row alone (not its whole status)."""
+        row = self._row(name)
+        return index_command(row.name, row.sources)
+
     def _row(self, name: str) -> CollectionRow:
         row = self.store.collection(validate_name(name))
         if row is None:  # named with the ones there are: a typo, or a folder indexed under another name

@@ -577,7 +577,8 @@ class MemoryService:
             self._delete(m.id)
         for m in items:
             self._unlink(m.id)
-        self._scrub()
+        if items:  # (a chat that taught nothing: no file to rewrite)
+            self._scrub()
 
     def _unlink(self, gone: str) -> None:
         """What ``gone`` replaced is the latest word again ("lives in Porto" after "moved to Braga" is forgotten),
@@ -597,7 +598,8 @@ class MemoryService:
             for m in items:
                 self._delete(m.id)
             self._queue.prune_tombstones()
-            self._scrub()
+            if items:
+                self._scrub()
             return len(items)
 
     def _delete(self, memory_id: str) -> None:

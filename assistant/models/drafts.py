@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.cpu import default_threads
 from assistant.engine.draft_model import draft_problem
-from assistant.engine.gguf_info import ModelInfo, read_model_info
+from assistant.engine.gguf_info import ModelInfo, file_size, read_model_info
 from assistant.errors import InputError, ModelLoadError
 from assistant.events import Progress
 from assistant.models.errors import InsufficientDiskSpaceError, ModelLibraryError
@@ -365,7 +365,7 @@ def draft_candidates(target_path: str | Path, library_entries: Iterable[LibraryE
         suggested = suggestion is not None and entry.path.name == suggestion.file
         if entry.info is None:
             out.append(DraftCandidate(entry.name, str(entry.path), SIBLING, False,
-                                      entry.error or "cannot be read", suggested, _size(entry.path)))
+                                      entry.error or "cannot be read", suggested, file_size(entry.path)))
             continue
         problem = draft_problem(target, entry.info)
         out.append(DraftCandidate(entry.info.name, str(entry.path), SIBLING, problem is None, problem or "",
@@ -395,7 +395,7 @@ def _self_candidate(target: ModelInfo, target_path: Path, models_dir: Path, how_
         info = model_info(path)
     except ModelLoadError as exc:
         return DraftCandidate(label, str(path), SELF, False, f"{exc} Make it again in Models (Make self-draft) or "
-                              f"with `hearth models draft {how_to_name}`", False, _size(path), quant)
+                              f"with `hearth models draft {how_to_name}`", False, file_size(path), quant)
     problem = draft_problem(target, info)
     return DraftCandidate(label, str(path), SELF, problem is None, problem or "", False, info.file_size, quant)
 
@@ -416,13 +416,6 @@ def _cli_name(target_path: Path, in_library: bool, others: Sequence[LibraryEntry
     if in_library and not any(e.path.name == target_path.name for e in others):
         return shlex.quote(target_path.name)
     return shlex.quote(str(target_path))
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 # ---- choosing the draft ----------------------------------------------------------------------------------
@@ -511,7 +504,7 @@ def _configured(target_path: str | Path, configured: str,
     try:
         info = model_info(resolved)
     except ModelLoadError as exc:
-        return DraftCandidate(as_path.name, resolved, SIBLING, False, str(exc), False, _size(as_path))
+        return DraftCandidate(as_path.name, resolved, SIBLING, False, str(exc), False, file_size(as_path))
     problem = draft_problem(model_info(target_path), info)
     return DraftCandidate(info.name, resolved, SIBLING, problem is None, problem or "", False, info.file_size,
                           info.quantization)

@@ -214,9 +214,10 @@ class ModelLibrary:
 
     def lists(self, path: str | Path) -> bool:
         """Whether ``path`` is in the library now (another process may have removed it since a list was read)."""
-        return self._source_of(Path(path)) is not None
+        return self.source_of(Path(path)) is not None
 
-    def _source_of(self, path: Path) -> str | None:
+    def source_of(self, path: Path) -> str | None:
+        """Where the library lists ``path`` from (BUNDLED / LIBRARY / FOLDER / LINKED), None if it does not."""
         return dict(self.scan()).get(real_path(path))
 
     # ---- changes -----------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class ModelLibrary:
         read_model_info(path)
         if copy:
             return self._copy_in(path)
-        if self._source_of(path) is None:
+        if self.source_of(path) is None:
             folders, files = self._registry()
             self._save_registry(folders, [*files, path])
         return path
@@ -274,7 +275,7 @@ class ModelLibrary:
             raise ModelNotFoundError(f"{name} is not a folder of the library, so there is nothing to remove "
                                      "(`hearth models list` names the library's folders).")
         path = self.find(name)
-        source = self._source_of(path)
+        source = self.source_of(path)
         if source == LINKED:
             self._save_registry(folders, [f for f in files if real_path(f) != path])
             return Removal(path, deleted_file=False)

@@ -69,6 +69,23 @@ class FolderContents:
             said.append(f"{counted(self.unusable, 'file')} that cannot be used")
         return " and ".join(said)
 
+    def holds(self) -> str:
+        """"holds 9 models and …", or "holds no .gguf model yet": what adding the folder, and its row, say."""
+        return f"holds {said}" if (said := self.said()) else "holds no .gguf model yet"
+
+
+def _contents(folder: Path, scanned: list[Path]) -> FolderContents:
+    """What the ``scanned`` files inside ``folder`` are (their headers cached by ``drafts.model_info``)."""
+    usable = unusable = 0
+    for path in scanned:
+        if path.is_relative_to(folder):
+            try:
+                drafts.model_info(path)
+                usable += 1
+            except ModelLoadError:
+                unusable += 1
+    return FolderContents(usable, unusable)
+
 
 class ModelsService:
     def __init__(self, paths: Paths, settings: Callable[[], Settings],
@@ -93,15 +110,13 @@ class ModelsService:
         """What the library's files inside ``folder`` are: models, and files that cannot be used. Each header is
         read (cached, not the fit of every model as :meth:`entries`): "It holds 12 models" counted an empty file,
         one that was no GGUF and a truncated one among them."""
-        usable = unusable = 0
-        for path, _source in self.library.scan():
-            if path.is_relative_to(folder):
-                try:
-                    drafts.model_info(path)
-                    usable += 1
-                except ModelLoadError:
-                    unusable += 1
-        return FolderContents(usable, unusable)
+        return _contents(folder, [path for path, _source in self.library.scan()])
+
+    def folders_contents(self) -> list[tuple[Path, FolderContents]]:
+        """Each folder added, with what it holds (see :meth:`folder_contents`): the library is scanned once, not
+        once per folder."""
+        scanned = [path for path, _source in self.library.scan()]
+        return [(folder, _contents(folder, scanned)) for folder in self.library.folders()]
 
     def entries(self, n_ctx: int | None = None) -> list[LibraryEntry]:
         """Every model in the library with its metadata and a fit estimate at ``n_ctx`` (default: each model's
@@ -158,7 +173,7 @@ class ModelsService:
             path = self.library.find(name)
         except HearthError:  # a folder, or no such model: remove says which
             return None
-        return path if dict(self.library.scan()).get(path) == LIBRARY else None
+        return path if self.library.source_of(path) == LIBRARY else None
 
     def remove(self, name: str) -> Removal:
         """Forget a model or folder; only files in Hearth's own models folder are deleted, and with each model

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+
 from app import theme
 from assistant.config import Settings, save_settings
 from assistant.paths import get_paths
+
+
+def come_back(window) -> None:
+    """The user comes back to ``window`` (offscreen, focus changes never happen: the event the window acts on)."""
+    window.activateWindow()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
 
 
 def write_settings(**model: object) -> Settings:

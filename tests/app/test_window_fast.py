@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import FakeEmbedder, fake_engine
-from gui_helpers import fill_status_bar, themed
-from PySide6.QtCore import QEvent, QPoint, QRect, Qt
+from gui_helpers import come_back, fill_status_bar, themed
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -167,8 +167,7 @@ def test_a_collection_renamed_in_a_terminal_stays_ticked_under_its_new_name(qtbo
     other = fake_assistant()  # another process: its own connections
     other.rename_collection("house", "home")
     other.close(learning_s=0)
-    window.activateWindow()
-    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    come_back(window)
     qtbot.waitUntil(lambda: [c.name for c in window.collections_model.items()] == ["home"], timeout=10_000)
     assert window.composer.selected_collections() == ["home"]
     send(qtbot, window, "And the back door key?")
@@ -177,7 +176,7 @@ def test_a_collection_renamed_in_a_terminal_stays_ticked_under_its_new_name(qtbo
     elsewhere = Store(get_paths())  # what `hearth collections remove home` does
     elsewhere.drop_collection("home")
     elsewhere.close()
-    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    come_back(window)
     qtbot.waitUntil(lambda: not window.collections_model.items(), timeout=10_000)
     assert window.composer.selected_collections() == []
     assert window.status.currentMessage() == ("“home” was removed elsewhere: the next question is not answered "
@@ -293,8 +292,7 @@ def test_coming_back_to_the_window_lists_what_a_terminal_added(qtbot: QtBot, tmp
     other.ask("Asked in a terminal.", use_memory=False).text()
     other.close(learning_s=0)
     assert window.sidebar.conversations.model().rowCount() == 0
-    window.activateWindow()
-    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    come_back(window)
     qtbot.waitUntil(lambda: [a.text() for a in window.composer.sources_menu.actions()] == ["house"], timeout=10_000)
     qtbot.waitUntil(lambda: window.sidebar.conversations.model().rowCount() == 1, timeout=10_000)
     window.close()
@@ -328,8 +326,7 @@ def test_a_chat_that_went_on_in_a_terminal_is_shown_so_and_regenerate_never_dele
     other = Assistant(get_paths(), Settings(), engine=fake_engine())
     other.ask("And about birds?", chat, use_memory=False).text()
     other.close(learning_s=0)
-    window.activateWindow()
-    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    come_back(window)
     qtbot.waitUntil(lambda: len(window.chat_view.messages) == 6, timeout=10_000)
     assert window.chat_view.last("user").text == "And about birds?"
     window.close()
@@ -342,7 +339,7 @@ def test_a_turn_added_elsewhere_before_the_windows_own_question_is_shown_in_its_
     window = open_window(qtbot)
     send(qtbot, window, "Tell me about cats.")
     chat = window.ctl.chat.conversation_id
-    other = Assistant(get_paths(), Settings(), engine=fake_engine())  # another process: its own connections
+    other = fake_assistant()  # another process: its own connections
     other.ask("Asked by the editor plugin.", chat, use_memory=False).text()
     other.close(learning_s=0)
     send(qtbot, window, "And about dogs?")
@@ -353,8 +350,7 @@ def test_a_turn_added_elsewhere_before_the_windows_own_question_is_shown_in_its_
 
     # a question saved elsewhere whose answer never came (its server killed mid-answer), seen on coming back
     window.assistant.history.add_message(chat, "user", "Asked before a crash.")
-    window.activateWindow()
-    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    come_back(window)
     qtbot.waitUntil(lambda: window.chat_view.last("user").text == "Asked before a crash.", timeout=10_000)
     assert len(window.chat_view.messages) == 7
     window.close()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from checks import files_holding
 
 from assistant import __version__
 
@@ -283,7 +284,7 @@ def test_history_commands_say_what_they_did(hearth_home: Path) -> None:
     deleted = hearth("history", "delete", cid, home=hearth_home)
     assert deleted.returncode == 0 and f"Deleted chat {cid}." in deleted.stderr
     # nothing of it is left on disk: the search index kept its words until its segments were merged
-    assert [p for p in hearth_home.rglob("*") if p.is_file() and b"zq7742xk" in p.read_bytes()] == []
+    assert files_holding(hearth_home, b"zq7742xk") == []
 
 
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:

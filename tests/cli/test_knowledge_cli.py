@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from checks import need_unshare, wait_for
+from checks import files_holding, need_unshare, wait_for
 
 import assistant.cli as cli
 from assistant import fulltext
@@ -1200,8 +1200,7 @@ def test_ctrl_c_in_one_large_file_says_its_passages_were_kept(tmp_path: Path, ca
 def _holding(home: Path, word: str) -> list[str]:
     """The files under ``home`` whose raw bytes hold ``word`` (its tail as well: the keyword index keeps a term
     after the shared start of the one before it)."""
-    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()
-                  and (word.encode() in (data := p.read_bytes()) or word[3:].encode() in data))
+    return files_holding(home, word.encode(), word[3:].encode())
 
 
 @pytest.mark.parametrize("removal", ["file deleted, folder indexed again", "collection removed"])

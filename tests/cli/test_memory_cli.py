@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from checks import files_holding
 
 from assistant.cli import chat_cmds, memory_cmds
 from assistant.cli.context import CliContext
@@ -384,23 +385,18 @@ def test_what_learning_stores_is_said_once_above_the_next_prompt_or_at_the_end(
     assert "(remembered: User was born in Lyon)" in capsys.readouterr().err  # and as the command ends
 
 
-def _files_holding(folder: Path, words: bytes) -> list[str]:
-    """The files under ``folder`` whose raw bytes hold ``words`` (SQLite's free pages and journals included)."""
-    return sorted(str(f.relative_to(folder)) for f in folder.rglob("*") if f.is_file() and words in f.read_bytes())
-
-
 def test_a_forgotten_memory_is_in_no_file(hearth, hearth_home: Path) -> None:
     """A forgotten memory's text stayed readable in the data folder: Chroma's log table kept the write that
     added it (until 1000 more writes), and the rows Chroma deleted stayed in its SQLite file's pages."""
     secret = json.loads(hearth("memory", "add", "User's ex lives at 42 Zanzibarstrasse", "--json")[1])[0]
     hearth("memory", "add", "User likes green tea")
     hearth("memory", "edit", secret["id"], "User's ex lives at 7 Zanzibarstrasse")  # mem0's history keeps both
-    assert _files_holding(hearth_home, b"Zanzibar")  # the test reads what is on disk
+    assert files_holding(hearth_home, b"Zanzibar")  # the test reads what is on disk
     assert hearth("memory", "forget", secret["id"])[0] == 0
-    assert _files_holding(hearth_home, b"Zanzibar") == []
+    assert files_holding(hearth_home, b"Zanzibar") == []
     assert [m["text"] for m in json.loads(hearth("memory", "list", "--json")[1])] == ["User likes green tea"]
     assert hearth("memory", "search", "Which tea do I like?", "--json")[0] == 0
 
     hearth("memory", "add", "User's PIN is Quokka-9081")
     assert hearth("memory", "clear", "--yes")[0] == 0  # forget-all too
-    assert _files_holding(hearth_home, b"Quokka") == [] and _files_holding(hearth_home, b"green tea") == []
+    assert files_holding(hearth_home, b"Quokka") == [] and files_holding(hearth_home, b"green tea") == []
