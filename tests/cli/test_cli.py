@@ -382,10 +382,15 @@ class _Terminal:
     """``hearth ARGS`` on a pseudo-terminal, typed at as a user does: wait for the prompt, then type."""
 
     def __init__(self, *args: str, home: Path) -> None:
+        import fcntl
         import pty
+        import struct
+        import termios
 
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "xterm", "HEARTH_HOME": str(home)}
         self.fd, child = pty.openpty()
+        # the size a terminal window has (a new pseudo-terminal's is 0×0: a size no user's terminal has)
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.proc = subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=self.env, stdin=child,
                                      stdout=child, stderr=child, close_fds=True)
         os.close(child)
@@ -405,7 +410,7 @@ class _Terminal:
 
         deadline = time.time() + timeout
         while waiting():
-            assert time.time() < deadline and self.proc.poll() is None, self.screen.decode(errors="replace")
+            assert time.time() < deadline and self.proc.poll() is None, repr(self.screen)  # control codes too
             if select.select([self.fd], [], [], 0.2)[0]:
                 self.screen += os.read(self.fd, 65536)
 
