@@ -723,3 +723,48 @@ def test_settings_opens_within_the_screen(qtbot: QtBot, monkeypatch) -> None:
     dialog = SettingsDialog(Settings(), [], PRESETS, BUNDLED_CHAT_MODEL)
     qtbot.addWidget(dialog)
     assert dialog.height() <= 540 * 0.9 and dialog.width() <= 960
+
+
+def test_input_fields_stand_out_from_what_surrounds_them_in_both_themes(qtbot: QtBot, qapp) -> None:
+    """WCAG 1.4.11 asks 3:1 for what identifies a field: the fields' borders were the panels' colour, 1.4:1 on
+    the dark theme's background, and a spin box had Fusion's frame."""
+    from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFrame, QLineEdit, QPlainTextEdit, QSpinBox, QTextEdit
+
+    from app.theme import contrast
+
+    composer = lambda: QFrame(objectName="Composer")  # noqa: E731  the chat's input box
+    for name in ("light", "dark"):
+        with themed(qapp, name, 11) as shown:
+            for kind in (QLineEdit, QPlainTextEdit, QTextEdit, QComboBox, QSpinBox, QDoubleSpinBox, composer):
+                field = kind()
+                qtbot.addWidget(field)
+                field.resize(200, 60)
+                field.show()
+                image = field.grab().toImage()
+                edge = image.pixelColor(0, image.height() // 2).name()  # the left border, halfway down
+                low = {around: round(contrast(edge, shown[around]), 2)
+                       for around in ("bg", "surface", "surface2", "input") if contrast(edge, shown[around]) < 3}
+                assert low == {}, (name, type(field).__name__, edge, low)
+
+
+def test_a_combo_box_arrow_grows_with_the_font(qtbot: QtBot, qapp) -> None:
+    """Fusion draws the arrow at most 8 px wide: at 22 pt a combo box's was a speck beside its text."""
+    from PySide6.QtWidgets import QComboBox
+
+    from app.theme import contrast
+
+    def arrow_width(size: int) -> int:
+        with themed(qapp, "dark", size) as shown:
+            box = QComboBox()
+            box.addItem("Balanced")
+            qtbot.addWidget(box)
+            box.resize(300, box.sizeHint().height())
+            box.show()
+            image = box.grab().toImage()
+            right = range(image.width() * 3 // 4, image.width() - 2)  # the arrow's side, without the border
+            ink = [x for x in right for y in range(2, image.height() - 2)
+                   if contrast(image.pixelColor(x, y).name(), shown["input"]) > 3]
+            return max(ink) - min(ink) + 1 if ink else 0
+
+    normal, large = arrow_width(11), arrow_width(22)
+    assert normal >= 6 and large >= 1.6 * normal, (normal, large)
