@@ -137,6 +137,9 @@ class ChatController(QObject):
         self._replaced_id: str | None = None
         self._older: list[Any] = []  # the open chat's messages above the first one shown, oldest first
         self._going_to = ""  # a message the chat being opened is to show (a search hit, see open_conversation)
+        #: where the reader was in each chat left or read again (ChatView.place), by its id: a chat shown again
+        #: opened at its newest messages, and one caught up with another process jumped there too
+        self._places: dict[str, tuple[str, int]] = {}
         self._drafts: dict[str, str] = {}  # what the box held in each chat left, by its id ("": a new chat)
         self._before_edit = ""  # what the box held when an edit began (see edit)
         self._streamed: list[str] = []
@@ -180,6 +183,7 @@ class ChatController(QObject):
         self.chat_memory = True  # a new chat remembers, until the chip says otherwise
         self._set_editing(None)
         self._older = []
+        self._keep_place()
         self.view.clear()
         self.panel.hide()
         self.status.set_context(0)
@@ -258,6 +262,7 @@ class ChatController(QObject):
         """A chat was deleted from the list: shown, a new chat takes its place; an answer it was being given
         stops, on screen or not."""
         self._drafts.pop(conversation_id, None)
+        self._places.pop(conversation_id, None)
         if conversation_id == self.conversation_id:
             self.new_chat(stop=True)
         elif self._away and conversation_id == self._away_chat:
@@ -297,6 +302,7 @@ class ChatController(QObject):
             # and it goes on incognito if its last question was asked so
             asked = next((m for m in reversed(messages) if m.role == "user"), None)
             self.chat_memory = not (asked is not None and asked.incognito)
+        self._keep_place()
         self.conversation_id = conversation_id
         self._set_editing(None)
         self.view.clear()
@@ -330,8 +336,30 @@ class ChatController(QObject):
         self._edit_again = None
         if self._going_to:  # a search hit's message (after the layout has taken the page in)
             QTimer.singleShot(0, self.view, lambda: self._go_to(conversation_id, self._going_to))
+        else:
+            self._back_to_place(conversation_id)
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
+
+    def _keep_place(self) -> None:
+        """Where the reader is in the chat on screen, kept for when it is shown again (none: at its newest)."""
+        place = self.view.place() if self.conversation_id else None
+        if place is not None:
+            self._places[self.conversation_id] = place
+        elif self.conversation_id:
+            self._places.pop(self.conversation_id, None)
+
+    def _back_to_place(self, conversation_id: str) -> None:
+        """The chat just shown at the reader's kept place, its older pages shown down to it; a message no longer
+        saved leaves the chat at its newest. On the next turn of the event loop: the view, following the newest
+        messages as the page was built, scrolls to the end then."""
+        message_id, offset = self._places.pop(conversation_id, ("", 0))
+        while message_id and not any(w.message_id == message_id for w in self.view.messages) \
+                and any(m.id == message_id for m in self._older):
+            self._show_older()
+        found = next((w for w in self.view.messages if message_id and w.message_id == message_id), None)
+        if found is not None:
+            QTimer.singleShot(0, found, lambda: self.view.scroll_to(found, offset))
 
     def _attach(self, reply: Any) -> None:
         """Show the answer in flight as the reply being written, with what it streamed and was given so far."""

@@ -248,15 +248,29 @@ class ChatView(QScrollArea):
         super().keyPressEvent(event)
 
     def go_to(self, widget: MessageWidget) -> None:
-        """Show ``widget`` a quarter down the view (what led to it above), marked for a moment (a search hit); the
-        view stops following the newest message."""
+        """Show ``widget`` a quarter down the view (what led to it above), marked for a moment (a search hit)."""
+        self.scroll_to(widget, -(self.viewport().height() // 4))
+        restyle(widget, "found", True)
+        QTimer.singleShot(FOUND_MARK_MS, widget, lambda: restyle(widget, "found", False))
+
+    def scroll_to(self, widget: MessageWidget, offset: int) -> None:
+        """The view starts ``offset`` pixels below ``widget``'s top, and stops following the newest message."""
         for _ in range(3):  # laid out first: its place is known then (see keeping_position)
             QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         self._follow = False
-        top = widget.mapTo(self.widget(), QPoint(0, 0)).y()
-        self.verticalScrollBar().setValue(top - self.viewport().height() // 4)
-        restyle(widget, "found", True)
-        QTimer.singleShot(FOUND_MARK_MS, widget, lambda: restyle(widget, "found", False))
+        self.verticalScrollBar().setValue(widget.mapTo(self.widget(), QPoint(0, 0)).y() + offset)
+
+    def place(self) -> tuple[str, int] | None:
+        """Where the reader is: the saved message at the top of the view and how far into it the view starts;
+        None while the view follows the newest message."""
+        if self._follow:
+            return None
+        top = self.verticalScrollBar().value()
+        for widget in self.messages:
+            y = widget.mapTo(self.widget(), QPoint(0, 0)).y()
+            if y + widget.height() > top and widget.message_id is not None:
+                return widget.message_id, top - y
+        return None
 
     def remove_from(self, widget: MessageWidget) -> None:
         """Drop ``widget`` and every message after it (regenerate, edit-and-resend)."""
@@ -293,8 +307,9 @@ class ChatView(QScrollArea):
         bar = self.verticalScrollBar()
         if self._follow:
             # the bar as context: a window closed before the timer fires drops the call (it raised "already
-            # deleted" from the event loop)
-            QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
+            # deleted" from the event loop). Still following then: a chat shown again at the reader's place
+            # (ChatView.scroll_to) was sent to its end by the layout pass just before
+            QTimer.singleShot(0, bar, lambda: self._follow and bar.setValue(bar.maximum()))
         self._older_check.start()  # a first page shorter than the window asks for more at once
 
     def _want_older(self) -> None:

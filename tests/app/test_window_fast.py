@@ -35,7 +35,7 @@ from shiboken6 import isValid
 from app.controllers.conversations import ANSWERING, Entry
 from app.main_window import MainWindow
 from app.workers import Job
-from assistant.chat.history import HistoryError
+from assistant.chat.history import Conversation, History, HistoryError
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.events import Progress
@@ -61,6 +61,15 @@ def open_window(qtbot: QtBot, opener: Callable[[], Assistant] = fake_assistant) 
     # undid it (see index_folder)
     qtbot.waitUntil(lambda: not (window.workers.io.busy or window.workers.history.busy), timeout=10_000)
     return window
+
+
+def long_chat(history: History, turns: int, wraps: Callable[[int], int]) -> Conversation:
+    """A saved chat of ``turns`` questions and answers, answer ``i`` ``wraps(i)`` times "words that wrap" long."""
+    conversation = history.create_conversation(title="A long chat")
+    for i in range(turns):
+        history.add_message(conversation.id, "user", f"Question {i}?")
+        history.add_message(conversation.id, "assistant", f"Answer {i}: " + "words that wrap " * wraps(i))
+    return conversation
 
 
 def send(qtbot: QtBot, window: MainWindow, text: str) -> None:
@@ -1860,10 +1869,7 @@ def test_a_long_chat_opens_a_page_at_a_time_and_older_pages_keep_the_reader_in_p
     window = open_window(qtbot)
     window.resize(1000, 700)
     history, chat, view = window.assistant.history, window.ctl.chat, window.chat_view
-    conversation = history.create_conversation(title="A long chat")
-    for i in range(130):
-        history.add_message(conversation.id, "user", f"Question {i}?")
-        history.add_message(conversation.id, "assistant", f"Answer {i}: " + "words that wrap " * (i % 7 * 10))
+    conversation = long_chat(history, 130, lambda i: i % 7 * 10)
     saved = history.messages(conversation.id)
     chat.open_conversation(conversation.id)
     qtbot.waitUntil(lambda: chat.conversation_id == conversation.id, timeout=10_000)
@@ -2335,3 +2341,44 @@ def test_the_window_opens_where_and_as_large_as_it_was_closed_and_first_fits_the
         pass
     assert (again.width(), again.height()) == (700, 480) and again.geometry().topLeft() == window.geometry().topLeft()
     again.close()
+
+
+def test_a_chat_shown_again_keeps_the_place_the_reader_was_at(qtbot: QtBot) -> None:
+    """A chat left for another and opened again, or read again after another process added to it, jumped to its
+    newest messages: the older answer being read was lost. A new question still goes to the end."""
+    window = open_window(qtbot)
+    window.resize(1000, 700)
+    history, chat, view = window.assistant.history, window.ctl.chat, window.chat_view
+    long = long_chat(history, 20, lambda i: 40)
+    other = history.create_conversation(title="Another chat")
+    history.add_message(other.id, "user", "Hello?")
+    chat.open_conversation(long.id)
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=5_000)  # at the newest
+    bar.setValue(bar.maximum() // 2)
+    middle = bar.value()
+
+    def read() -> tuple[str | None, int]:  # the message at the top of the view, and where it is on screen
+        top = next(m for m in view.messages if m.mapTo(view.viewport(), QPoint(0, m.height())).y() > 0)
+        return top.message_id, top.mapTo(view.viewport(), QPoint(0, 0)).y()
+
+    reading = read()
+
+    chat.open_conversation(other.id)
+    qtbot.waitUntil(lambda: [m.text for m in view.messages] == ["Hello?"], timeout=5_000)
+    chat.open_conversation(long.id)
+    qtbot.waitUntil(lambda: chat.conversation_id == long.id and len(view.messages) > 1, timeout=5_000)
+    qtbot.wait(100)
+    assert bar.value() == middle, (bar.value(), middle, bar.maximum())
+
+    elsewhere = fake_assistant()  # another process adds a turn: the window reads the chat again on coming back
+    elsewhere.ask("Asked in a terminal.", long.id, use_memory=False).text()
+    elsewhere.close(learning_s=0)
+    come_back(window)
+    qtbot.waitUntil(lambda: view.last("user").text == "Asked in a terminal.", timeout=10_000)
+    qtbot.wait(100)
+    assert read() == reading  # (the page shown starts a turn later: the same place is at another value)
+
+    send(qtbot, window, "One more question.")  # asked: the answer is shown at the end, as before
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum(), timeout=5_000)
+    window.close()
