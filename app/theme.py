@@ -162,7 +162,6 @@ class _Style(QProxyStyle):
                 painter.drawLine(at(0.27, 0.5), at(0.73, 0.5))
         painter.restore()
 
-
     def _draw_arrow(self, down: bool, option: QStyleOption, painter: QPainter) -> None:
         """A chevron half as wide as a line of the control's font is high, so it grows with the font and the
         screen's scale, kept inside the room the style sheet gives it."""
