@@ -40,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from assistant import fulltext
+from assistant import erasure, fulltext
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError, InputError, StorageProblem
@@ -505,6 +505,7 @@ class History:
             log.warning("history: WAL journal mode unavailable for %s (got %s)", self.db_path, mode)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        erasure.overwrite_deleted(conn)  # a deleted chat's text stayed in the file's free pages
 
     @staticmethod
     def _user_version(conn: sqlite3.Connection) -> int:
@@ -705,7 +706,16 @@ class History:
                 raise _conversation_not_found(conversation_id)
             # a password typed in a chat deleted was still in the file (0.14 s for 40,000 messages)
             fulltext.merge_away_deleted(conn, "messages_fts", "conversations_fts")
+        self._empty_wal()
         self._deleted_from(conversation_id)
+
+    def _empty_wal(self) -> None:
+        """Empty the write-ahead log after a delete: while another process (the window) held the history open, the
+        log kept a deleted chat's text, whole, until that process closed it too."""
+        with self._read() as conn:
+            emptied = erasure.empty_wal(conn)
+        if not emptied:
+            log.info("history: the write-ahead log could not be emptied (another process reads it)")
 
     def on_delete(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(conversation_id)`` after a conversation, or any of its messages, was deleted: what
@@ -863,8 +873,11 @@ class History:
             now = self._now()
             conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
             deleted = cur.rowcount
+            if deleted:  # a regenerated answer's old text stayed in the search index's files, as a deleted chat's
+                fulltext.merge_away_deleted(conn, "messages_fts")
         if deleted:  # a replaced turn's text stayed in the chat's saved cache until the next save (or for good
-            self._deleted_from(conversation_id)  # after a crash); the engine saves the new one when it lets go
+            self._empty_wal()  # after a crash); the engine saves the new one when it lets go
+            self._deleted_from(conversation_id)
         return deleted
 
     def rename_collection(self, old: str, new: str) -> int:

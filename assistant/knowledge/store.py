@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
-from assistant import fulltext
+from assistant import erasure, fulltext
 from assistant.chat.salvage import check, is_damage, move_aside, problems_in
 from assistant.chroma_local import OtherWriters, forget_local_system, panic_report_held
 from assistant.config import RemoteSettings
@@ -458,7 +458,7 @@ class Store:
             db.execute("PRAGMA busy_timeout=10000")
             # a deleted row's bytes are overwritten, not left in a free page: the text of a file removed from the
             # index was read from the file after it (with the keyword index merged, see remove_files)
-            db.execute("PRAGMA secure_delete=ON")
+            erasure.overwrite_deleted(db)
             fulltext.register(db)
             db.create_function(NAME_FUNCTION, 1, name_words, deterministic=True)
             db.executescript(SCHEMA)
@@ -1073,8 +1073,8 @@ class Store:
         window ran. A reader of another process holding on to older pages leaves the log as it is (said in the
         log), and the next removal, or closing, empties it."""
         with self._lock, write_errors():
-            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
+            emptied = erasure.empty_wal(self._db)
+        if not emptied:
             log.info("knowledge: the index's write-ahead log could not be emptied (another process reads it)")
 
     def recover(self, collection: str) -> int:

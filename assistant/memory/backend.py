@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant import erasure
 from assistant.chroma_local import forget_local_system, panic_report_held, purge_log_at_each_write
 from assistant.config import RemoteSettings
 from assistant.engine import Engine
@@ -101,7 +102,7 @@ def open_memory(paths: Paths, engine: Engine, embedder: Embedder, remote: Remote
                 memory = Memory(config)
             # what is forgotten must leave the files: mem0's history rows are overwritten as they are deleted
             # (SQLite's default leaves them in the file's free space), Chroma's log is purged at every write
-            memory.db.connection.execute("PRAGMA secure_delete=ON")
+            erasure.overwrite_deleted(memory.db.connection)
             if target is None:
                 purge_log_at_each_write(memory.vector_store.collection)
         except (KeyboardInterrupt, SystemExit):

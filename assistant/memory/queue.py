@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import erasure
 from assistant.chat import salvage
 from assistant.errors import MemoryStoreError
 from assistant.memory.errors import MemoryQueueDamagedError
@@ -106,7 +107,7 @@ class TurnQueue:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA secure_delete=ON")  # a turn dropped with its chat's memories leaves the file
+            erasure.overwrite_deleted(self._db)  # a turn dropped with its chat's memories leaves the file
             self._db.executescript(SCHEMA)
             have = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
             for name, definition in _ADDED_COLUMNS.items():

@@ -9,7 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -285,6 +286,58 @@ def test_history_commands_say_what_they_did(hearth_home: Path) -> None:
     assert deleted.returncode == 0 and f"Deleted chat {cid}." in deleted.stderr
     # nothing of it is left on disk: the search index kept its words until its segments were merged
     assert files_holding(hearth_home, b"zq7742xk") == []
+
+
+@contextmanager
+def history_held_open(home: Path) -> Iterator[None]:
+    """The history of ``home`` held open by another process, as the window holds it while a command deletes: its
+    -wal file is not emptied when the command's connection closes."""
+    code = ("import sys; from assistant.chat.history import History; from assistant.paths import get_paths\n"
+            "h = History(get_paths().history_db); h.list_conversations(); print('open', flush=True); sys.stdin.read()")
+    env = {**os.environ, "HEARTH_HOME": str(home)}
+    with subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as window:
+        assert window.stdout is not None and window.stdin is not None
+        assert window.stdout.readline() == "open\n"
+        yield
+        window.stdin.close()
+
+
+def saved_chat(home: Path, *turns: str) -> str:
+    """The id of a chat of ``turns`` (question, answer, …) saved to ``home``'s history by another process."""
+    code = ("import sys; from assistant.chat.history import History; from assistant.paths import get_paths\n"
+            "with History(get_paths().history_db) as h:\n"
+            "    c = h.create_conversation(sys.argv[1][:40])\n"
+            "    for i, text in enumerate(sys.argv[1:]): h.add_message(c.id, ('user', 'assistant')[i % 2], text)\n"
+            "print(c.id)")
+    env = {**os.environ, "HEARTH_HOME": str(home)}
+    return subprocess.run([sys.executable, "-c", code, *turns], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60, check=True).stdout.strip()
+
+
+def test_a_deleted_chat_is_in_no_file_while_the_window_holds_the_history(hearth_home: Path) -> None:
+    """A deleted chat's text was still read from history.sqlite3-wal while a window held the history open (the
+    log was emptied only when the last connection closed), and from history.sqlite3's free pages."""
+    with history_held_open(hearth_home):
+        kept = saved_chat(hearth_home, "What do herons eat?", "Fish, mostly.")
+        turns = [f"My locker code is plumbrastiquel, note {i}." for i in range(200)]
+        cid = saved_chat(hearth_home, *turns)
+        assert files_holding(hearth_home, b"plumbrastiquel")  # the test reads what is on disk
+        deleted = hearth("history", "delete", cid, home=hearth_home)
+        assert deleted.returncode == 0 and f"Deleted chat {cid}." in deleted.stderr
+        assert files_holding(hearth_home, b"plumbrastiquel", b"mbrastiquel") == []
+    assert kept in hearth("history", "search", "herons", home=hearth_home).stdout  # the rest is searched as before
+
+
+def test_a_regenerated_answer_is_in_no_file(hearth_home: Path) -> None:
+    """`/retry` (the window's Regenerate) replaced an answer, but its text stayed in the history's files."""
+    with history_held_open(hearth_home):
+        cid = saved_chat(hearth_home, "Name a colour.", "Colour: glimmerquaxite.")
+        out = hearth("chat", "-c", cid, "--no-memory", "--max-tokens", "4", home=hearth_home, stdin="/retry\n/quit\n")
+        assert out.returncode == 0, out.stderr
+        assert files_holding(hearth_home, b"glimmerquaxite", b"mmerquaxite") == []
+    shown = hearth("history", "export", cid, home=hearth_home)
+    assert shown.stdout.count("## User") == 1 and "glimmerquaxite" not in shown.stdout, shown.stdout
 
 
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
