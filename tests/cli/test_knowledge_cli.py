@@ -1203,17 +1203,19 @@ def _holding(home: Path, word: str) -> list[str]:
     return files_holding(home, word.encode(), word[3:].encode())
 
 
-@pytest.mark.parametrize("removal", ["file deleted, folder indexed again", "collection removed"])
+@pytest.mark.parametrize("removal", ["file deleted, folder indexed again", "collection removed",
+                                     "sentence removed, folder indexed again"])
 def test_what_was_removed_from_the_index_leaves_no_word_in_its_files(tmp_path: Path, hearth_home: Path,
                                                                     capsys: pytest.CaptureFixture[str],
                                                                     removal: str) -> None:
     """A file deleted and its folder indexed again (or its collection removed) left its words in the index's files:
     the keyword index kept them in its segments until a merge, the deleted rows' bytes stayed as free pages, and
     while a window held the index open its -wal file kept the pages as they were: "vexquillionthorp", from a
-    deleted file of passwords, was read from index-manifest.sqlite3 and index-manifest.sqlite3-wal."""
+    deleted file of passwords, was read from index-manifest.sqlite3 and index-manifest.sqlite3-wal. A password
+    pasted into a note by mistake and taken out of it stayed there the same way once the note was indexed again."""
     notes = tmp_path / "notes"
     notes.mkdir()
-    (notes / "secrets.txt").write_text("The vault password is vexquillionthorp.\n")
+    (notes / "secrets.txt").write_text("Bring eggs and flour.\nThe vault password is vexquillionthorp.\n")
     (notes / "kept.txt").write_text("The heron fishes by the weir every morning.\n")
     assert cli.main(["index", str(notes), "-c", "notes"]) == 0
     assert _holding(hearth_home, "vexquillionthorp")  # the test reads what it means to
@@ -1222,6 +1224,10 @@ def test_what_was_removed_from_the_index_leaves_no_word_in_its_files(tmp_path: P
     window.collections()
     if removal == "collection removed":
         assert cli.main(["collections", "remove", "notes"]) == 0
+    elif removal.startswith("sentence"):
+        (notes / "secrets.txt").write_text("Bring eggs and flour.\n")
+        assert cli.main(["index", str(notes), "-c", "notes", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["changed"] == 1
     else:
         (notes / "secrets.txt").unlink()
         assert cli.main(["index", str(notes), "-c", "notes", "--json"]) == 0
@@ -1231,3 +1237,6 @@ def test_what_was_removed_from_the_index_leaves_no_word_in_its_files(tmp_path: P
     if removal != "collection removed":  # what stays is searched as before
         assert cli.main(["search", "heron", "-c", "notes", "--json"]) == 0
         assert "weir" in json.loads(capsys.readouterr().out)["hits"][0]["text"]
+    if removal.startswith("sentence"):  # and the note as it is now
+        assert cli.main(["search", "flour", "-c", "notes", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["hits"][0]["text"].strip() == "Bring eggs and flour."
