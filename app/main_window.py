@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.learning.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.addPermanentWidget(self.learning, 1)
         self._remembered = ""  # what learning stored last, said for REMEMBERED_MS (see _background)
+        self._file_notice = ""  # what the banner says of the settings file (see settings_file_notice)
         self._remembered_timer = QTimer(self)
         self._remembered_timer.setSingleShot(True)
         self._remembered_timer.timeout.connect(self._forget_remembered)
@@ -171,8 +172,7 @@ class MainWindow(QMainWindow):
         self.assistant = assistant
         self.ctl = ctl = Controllers(self, assistant)
         self.chat_view.welcome.getModelsRequested.connect(ctl.models.open)
-        if assistant.settings_warning:
-            self.banner.show_message(assistant.settings_warning)
+        self.settings_file_notice((assistant.settings_warning or "",))
         if assistant.history_warning:
             self.banner.show_message(assistant.history_warning)
         ctl.chat.conversationChanged.connect(ctl.conversations.set_current)
@@ -232,6 +232,7 @@ class MainWindow(QMainWindow):
             return
         if isinstance(event, SettingsReloaded):
             self.ctl.model.file_changed(event)
+            self.settings_file_notice(event.problems)
             return
         if isinstance(event, MemoriesLearned):  # said for a while, over the idle status that follows at once
             self._remembered = remembered_text(event)
@@ -243,6 +244,16 @@ class MainWindow(QMainWindow):
         self.learning.setVisible(bool(text))
         self.ctl.memory.background(event)
         self.ctl.knowledge.background(event)
+
+    def settings_file_notice(self, problems: Sequence[str]) -> None:
+        """What the core said is wrong with the settings file (at start, or when it changed on disk), in the
+        banner until the file reads well again: a typo in a hand edit was a message box, gone when clicked away
+        while the settings in use stayed the old ones, and still there after the typo was mended."""
+        if self._file_notice:
+            self.banner.withdraw(self._file_notice)
+        self._file_notice = "\n".join(p for p in problems if p)
+        if self._file_notice:
+            self.banner.show_message(self._file_notice, lasting=True)
 
     def _forget_remembered(self) -> None:
         if self.ctl is not None:

@@ -268,6 +268,9 @@ class Assistant:
         #: user wrote, and no save on the way writes it (see _settings_file_changed)
         self._applying_file = False
         self._said_unreadable: str | None = None  # the text of a settings file said to be unreadable
+        #: whether what was last said of the settings file (at start, or when it changed) was a problem: the
+        #: front ends show it until the file is said to read well again (see _reloaded)
+        self._file_problem = settings_warning is not None
         self._settings_watcher: Any = None
 
     @classmethod
@@ -315,11 +318,17 @@ class Assistant:
         """Apply the settings file when it changes on disk: edited by hand, or by another Hearth process
         (`hearth models use` while `hearth serve` runs). A running window or chat read it only at start, and
         its next save wrote its own copy over the edit."""
+        import tomllib
+
         from assistant.knowledge.watch import FolderWatcher
 
         path = self.paths.settings_file
         with contextlib.suppress(OSError, UnicodeDecodeError):
             self._settings_text = path.read_text(encoding="utf-8")
+            try:
+                tomllib.loads(self._settings_text)
+            except tomllib.TOMLDecodeError:  # said at start (settings_warning): not again, but its mending is
+                self._said_unreadable = self._settings_text
         try:
             self._settings_watcher = FolderWatcher([path.parent], self._settings_file_changed, 0.5).start()
         except OSError as exc:  # no inotify watches left...: the settings still apply from the front ends
@@ -334,8 +343,13 @@ class Assistant:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 return  # removed or being replaced: the settings in use stay
-            if text in (self._settings_text, self._said_unreadable):
-                return  # this process wrote it, nothing in it changed, or it was said to be unreadable already
+            if text == self._said_unreadable:
+                return  # said to be unreadable already (the window showed two boxes for one save)
+            if text == self._settings_text:
+                if self._said_unreadable is not None:  # put back as it was before it broke: the settings in use
+                    self._said_unreadable = None  # are its own, and what was said of the broken one is taken back
+                    self._reloaded((), ())
+                return  # this process wrote it, or nothing in it changed
             if not text.strip():  # an editor saving in place has emptied it and not yet written it: applied as
                 # is, every setting went back to its default and that was saved over the edit on its way
                 log.info("%s is empty (being written?): the settings in use stay", path.name)
@@ -344,9 +358,10 @@ class Assistant:
                 loaded = parse_settings(text, path, self.settings)  # an unusable value keeps the one in use
             except tomllib.TOMLDecodeError as exc:
                 # not taken as this process's copy: no later save writes over the file until it can be read
-                self._said_unreadable = text  # once (the window showed two boxes for one save)
-                self._reloaded((), (f"{path.name} was changed but cannot be read ({exc}); the settings in use "
-                                    "stay",))
+                self._said_unreadable = text  # once
+                self._reloaded((), (f"Settings file {path} was changed but cannot be read: {exc}. The last "
+                                    "settings that read well stay in use, and nothing is saved over the file "
+                                    "until it reads.",))
                 return
             self._settings_text, self._said_unreadable = text, None
             problems = (loaded.warning,) if loaded.warning else ()
@@ -375,10 +390,16 @@ class Assistant:
 
     def _reloaded(self, changes: Sequence[str], problems: Sequence[str]) -> None:
         """Say what a change of the settings file did: problems as warnings (every front end shows those: the
-        CLI on stderr), and to listeners (the window's banner)."""
-        for problem in problems:
-            log.warning("%s", problem)
-        self.scheduler.publish(SettingsReloaded(tuple(changes), tuple(problems)))
+        CLI on stderr), and to listeners (the window's banner). A file said to have problems (at start too) that
+        now applies whole is said to read well again: the window kept its notice of a typo the user had mended,
+        and a terminal's last word on the file was the typo."""
+        mended = f"Settings file {self.paths.settings_file} reads well again; its settings are in use." \
+            if self._file_problem and not problems else ""
+        self._file_problem = bool(problems)
+        for said in (*problems, mended):
+            if said:
+                log.warning("%s", said)
+        self.scheduler.publish(SettingsReloaded(tuple(changes), tuple(problems), mended))
 
     def close(self, learning_s: float | None = None) -> None:
         """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""

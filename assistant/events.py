@@ -381,6 +381,9 @@ class SettingsReloaded:
 
     changes: tuple[str, ...]  # what applying it did, in words ("temperature: 0.9", "loaded Gemma 3 270M")
     problems: tuple[str, ...] = ()  # what could not be applied, and why (a TOML error keeps the settings in use)
+    #: the file had problems said of it (at start, or at an earlier change) and now applies whole, in words: a
+    #: front end takes back what it showed of them
+    mended: str = ""
 
 
 @dataclass(frozen=True)

@@ -380,7 +380,8 @@ class ModelController(QObject):
 
     def file_changed(self, event: Any) -> None:
         """The settings file changed on disk and the core applied it (``SettingsReloaded``: a hand edit, or
-        another Hearth process): the window follows as after its own Apply, and says what changed."""
+        another Hearth process): the window follows as after its own Apply, and says what changed (what it could
+        not apply is the banner's: see ``MainWindow.settings_file_notice``)."""
         assistant = self.assistant
         self.lastApplied = event
         self.settingsApplied.emit(assistant.settings)
@@ -394,8 +395,6 @@ class ModelController(QObject):
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.show_applied(not event.problems, f"The settings file changed: {said}. The values shown are "
                                      "the ones in use, except those edited here and not yet applied.")
-        if event.problems:
-            self.error = show_error(self.window, "Settings file", "\n".join(event.problems))
 
     def _apply_failed(self, message: str) -> None:
         """Said in the dialog when it is still open (Apply), else in a message box."""

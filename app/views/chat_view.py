@@ -80,6 +80,15 @@ class ErrorBanner(QFrame):
         else:
             self.hide()
 
+    def withdraw(self, message: str) -> None:
+        """``message`` no longer holds (the settings file it named was mended): it goes, shown or kept; another
+        message stays."""
+        if self._lasting is not None and self._lasting[0] == message:
+            self._lasting = None
+        if self.label.text() == message:
+            self._passing = False
+            self.hide()
+
     def dismiss(self) -> None:
         """Closed by the user, or its findings repaired: nothing comes back until something new is said."""
         self._lasting, self._passing = None, False

@@ -277,25 +277,51 @@ def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_ove
     assert in_use == 300  # not the default (1024), which an unusable value used to bring in
     data = tomllib.loads(file.read_text())
     data["model"]["max_tokens"] = "lots"
-    window.ctl.model.error = None
     file.write_text(tomli_w.dumps(data))
-    qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
-    assert f"max_tokens = 'lots' has the wrong type (using {in_use})" in window.ctl.model.error.text()
+    qtbot.waitUntil(lambda: "max_tokens = 'lots'" in window.banner.label.text(), timeout=10_000)
+    assert f"max_tokens = 'lots' has the wrong type (using {in_use})" in window.banner.label.text()
     assert window.assistant.settings.model.max_tokens == in_use
-    window.ctl.model.error.accept()
     # one out of range takes the nearest end (``max_tokens = 0`` got the default 1024)
     data["model"]["max_tokens"] = 40_000
-    window.ctl.model.error = None
     file.write_text(tomli_w.dumps(data))
-    qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
-    assert "max_tokens = 40000 is outside 1 to 32768 (using 32768)" in window.ctl.model.error.text()
+    qtbot.waitUntil(lambda: "max_tokens = 40000" in window.banner.label.text(), timeout=10_000)
+    assert "max_tokens = 40000 is outside 1 to 32768 (using 32768)" in window.banner.label.text()
     assert window.assistant.settings.model.max_tokens == 32_768
-    window.ctl.model.error.accept()
-    window.ctl.model.error = None
     file.write_text("[model\nbroken = ")  # a typo while editing: said, and the settings in use stay
-    qtbot.waitUntil(lambda: window.ctl.model.error is not None and window.ctl.model.error.isVisible(), timeout=10_000)
-    assert "cannot be read" in window.ctl.model.error.text() and window.assistant.settings.model.temperature == 0.9
-    window.ctl.model.error.accept()
+    qtbot.waitUntil(lambda: "cannot be read" in window.banner.label.text(), timeout=10_000)
+    assert window.banner.isVisible() and window.assistant.settings.model.temperature == 0.9
+
+
+def test_a_broken_settings_file_is_in_the_banner_until_mended_and_never_saved_over(qtbot: QtBot,
+                                                                                    make_window) -> None:
+    """A hand edit left half done (not TOML) or with a value Hearth cannot use was a message box, gone once
+    clicked away while the old settings silently stayed, and still up after the file was mended. Now the banner
+    names the file, where it breaks and that the last good settings stay, until the file reads well again; and
+    a setting applied in the window meanwhile does not write over the broken file."""
+    write_settings()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
+    file = get_paths().settings_file
+    good = file.read_text()
+    broken = good.replace("[model]", "[model", 1)
+    file.write_text(broken)
+    qtbot.waitUntil(lambda: window.banner.isVisible() and "cannot be read" in window.banner.label.text(),
+                    timeout=10_000)
+    said = window.banner.label.text()
+    assert str(file) in said and "line 1" in said and "last settings that read well stay in use" in said, said
+    dialog = window.ctl.model.open_settings()  # a change in the window meanwhile: refused, the file kept
+    dialog.temperature.setValue(0.42)
+    dialog.apply_button.click()
+    qtbot.waitUntil(lambda: "did not save the settings" in dialog.apply_result.text(), timeout=10_000)
+    assert file.read_text() == broken and "not valid TOML" in dialog.apply_result.text()
+    dialog.reject()
+    file.write_text(good)  # put back as it was: the notice goes
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=10_000)
+    file.write_text(good.replace("n_ctx = 2048", 'n_ctx = "lots"'))  # a value it cannot use
+    qtbot.waitUntil(lambda: "n_ctx = 'lots' has the wrong type" in window.banner.label.text(), timeout=10_000)
+    assert window.banner.isVisible() and str(file) in window.banner.label.text()
+    file.write_text(good)
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=10_000)
 
 
 def test_an_open_settings_dialog_follows_the_file_and_apply_keeps_both(qtbot: QtBot, make_window) -> None:

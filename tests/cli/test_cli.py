@@ -650,6 +650,31 @@ def test_chat_says_what_a_change_of_the_settings_file_did_before_the_answer_it_c
     assert terminal.close() == 0
 
 
+def test_chat_says_a_broken_settings_file_and_when_it_reads_well_again(hearth_home: Path) -> None:
+    """A hand edit of settings.toml left half done while `hearth chat` ran was said once ("settings.toml was
+    changed but cannot be read"), and putting the file back said nothing: the last word on it was the typo."""
+    from assistant.config import load_settings, save_settings
+    from assistant.paths import get_paths
+
+    file = get_paths().settings_file
+    save_settings(load_settings(file).settings, file)
+    good = file.read_text()
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "4", home=hearth_home)
+    terminal.until(b"you> ")
+    file.write_text(good.replace("[model]", "[model", 1))
+    terminal.until(f"hearth: Settings file {file} was changed but cannot be read: ".encode())
+    terminal.until(b"(at line 1, column 7). The last settings that read well stay in use, and nothing is saved "
+                   b"over the file until it reads.")
+    file.write_text(good)  # put back as it was
+    terminal.until(f"hearth: Settings file {file} reads well again; its settings are in use.".encode())
+    file.write_text(good.replace("n_ctx = 4096", 'n_ctx = "lots"'))  # a value it cannot use, then mended
+    terminal.until(b"model.n_ctx = 'lots' has the wrong type (using 4096)")
+    file.write_text(good)
+    terminal.until(b"reads well again", 2)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0 and file.read_text() == good
+
+
 def test_a_chat_with_its_own_model_keeps_it_when_the_configured_models_settings_change(hearth_home: Path) -> None:
     """`hearth chat -m gemma` while another terminal set the configured model's context: the chat loaded that
     model in Gemma's place (said "loaded SmolLM2 135M Instruct with context 512"), then Gemma again for the next
