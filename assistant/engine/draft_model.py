@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.engine import native
-from assistant.engine.gguf_info import ModelInfo, read_model_info
+from assistant.engine.gguf_info import ModelInfo, file_identity, read_model_info
 from assistant.engine.sampling import GREEDY, SamplerChain
 from assistant.engine.speculative import DraftTiming
 from assistant.errors import IncompatibleDraftError, ModelLoadError
@@ -56,6 +56,8 @@ class ModelDrafter:
 
     def __init__(self, path: str | Path, kind: str, target: ModelInfo, n_ctx: int, n_threads: int,
                  n_gpu_layers: int) -> None:
+        #: the file as it was loaded, read before llama.cpp maps it (see ``Engine.reload_if_changed``)
+        self.identity = file_identity(str(path))
         info = read_model_info(path)
         if problem := draft_problem(target, info):
             raise IncompatibleDraftError(f"{info.name} cannot draft for {target.name}: {problem}.")

@@ -18,7 +18,6 @@ import codecs
 import contextlib
 import ctypes
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -33,7 +32,7 @@ from assistant.engine import native
 from assistant.engine.batching import Batcher, Job, common_prefix
 from assistant.engine.chat_format import ChatFormatter, FormattedPrompt, Message
 from assistant.engine.draft_model import ModelDrafter
-from assistant.engine.gguf_info import ModelInfo, read_model_info
+from assistant.engine.gguf_info import ModelInfo, changed_on_disk, file_identity, read_model_info
 from assistant.engine.prompt_store import MIN_TOKENS as _DISK_MIN_TOKENS
 from assistant.engine.prompt_store import PromptStore, Stored, model_digest
 from assistant.engine.sampling import SamplerChain, SamplingParams
@@ -136,7 +135,7 @@ class _Loaded:
     settings: LoadSettings
     device: str
     disk: _DiskCaches
-    #: the file as it was loaded (see :func:`_file_identity`); None when it could not be read
+    #: the file as it was loaded (see :func:`file_identity`); None when it could not be read
     identity: tuple[int, int, int] | None = None
     batcher: Batcher | None = None  # set when several answers are decoded together (n_parallel > 1)
 
@@ -146,18 +145,6 @@ class _Loaded:
             self.batcher.close(drain)
         self.ctx.close()
         self.model.close()
-
-
-def _file_identity(path: str) -> tuple[int, int, int] | None:
-    """Which file ``path`` is now: its inode, size and modification time (one stat), or None when it cannot be
-    read (deleted: a deleted file keeps its inode while the model maps it, and the model goes on answering).
-    llama.cpp maps the weights: a file overwritten in place (`cp new.gguf model.gguf`, a download into the same
-    name) killed the process with SIGBUS at its next answer, without a word."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _device_label(settings: LoadSettings, threads: int, n_layer: int) -> str:
@@ -222,7 +209,7 @@ class Engine:
         n_parallel = max(1, settings.n_parallel)
         self._check_memory(info, n_ctx, n_parallel, settings.kv_cache)
         threads = settings.n_threads or default_threads()
-        identity = _file_identity(info.path)  # before llama.cpp maps it: a change during the load is seen later
+        identity = file_identity(info.path)  # before llama.cpp maps it: a change during the load is seen later
         try:
             model = native.NativeModel(info.path, settings.n_gpu_layers, settings.use_mmap,
                                        _load_reporter(info, progress, cancel))
@@ -327,11 +314,19 @@ class Engine:
         replaced, re-downloaded): what to tell the user ("" when it is the same file, or deleted). Before each
         answer: llama.cpp maps the weights, and reading a mapping whose file was overwritten killed the process
         with SIGBUS. A file that cannot be loaded now (half written, not a model) raises a ModelLoadError that
-        says so, and the model is unloaded: the old one's weights are no longer there to read."""
+        says so, and the model is unloaded: the old one's weights are no longer there to read.
+
+        The draft model's file too (`cp other.gguf draft.gguf` under `hearth chat --draft-model draft.gguf`
+        killed it the same way): it is let go, and ``Assistant.ensure_draft`` loads it again, or says why not."""
         with self._lock:
-            loaded = self._loaded
-            if loaded is None or _file_identity(loaded.info.path) in (None, loaded.identity):
+            loaded, draft = self._loaded, self._draft
+            if loaded is None:
                 return ""
+            if not changed_on_disk(loaded.info.path, loaded.identity):
+                if draft is None or not changed_on_disk(draft.info.path, draft.identity):
+                    return ""
+                self._set_draft(None)
+                return f"The draft model file {Path(draft.info.path).name} changed on disk; it is loaded again."
             name = Path(loaded.info.path).name
             log.info("%s changed on disk while loaded: loading it again", name)
             try:

@@ -42,6 +42,24 @@ KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
 CONTEXT_STEP = 256
 
 
+
+def file_identity(path: str) -> tuple[int, int, int] | None:
+    """Which file ``path`` is now: its inode, size and modification time (one stat), or None when it cannot be
+    read (deleted: a deleted file keeps its inode while the model maps it, and the model goes on answering).
+    llama.cpp maps the weights: a file overwritten in place (`cp new.gguf model.gguf`, a download into the same
+    name) killed the process with SIGBUS at its next answer, without a word."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def changed_on_disk(path: str, identity: tuple[int, int, int] | None) -> bool:
+    """Whether the file at ``path`` is no longer the one that was loaded (``identity``, read before it was
+    mapped); a deleted file is not: its mapping stays readable."""
+    return file_identity(path) not in (None, identity)
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What Hearth shows about a model and needs to plan loading it."""

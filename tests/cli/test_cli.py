@@ -699,6 +699,18 @@ def test_a_chat_with_its_own_model_keeps_it_when_the_configured_models_settings_
     assert answers[1]["stats"]["reused_tokens"] > 0  # its cache kept: the follow-up reused the first turn
 
 
+def _answered_then_overwritten(terminal: _Terminal, path: Path, source: Path) -> None:
+    """A first answer, then ``path`` overwritten in place with ``source`` (as cp does: the same inode, other
+    bytes) and a second question asked."""
+    terminal.until(b"you> ")
+    terminal.type(b"Hello.\r")
+    terminal.until(b"you> ", 2)
+    with path.open("r+b") as file:
+        file.truncate(0)
+        file.write(source.read_bytes())
+    terminal.type(b"Hello again.\r")
+
+
 def test_a_chat_whose_model_file_is_overwritten_loads_it_again_and_says_so(
         hearth_home: Path, chat_model_path: Path, smollm2_q8_path: Path, tmp_path: Path) -> None:
     """`cp other.gguf model.gguf` (or a download into the same name) while `hearth chat` had the model loaded
@@ -708,13 +720,7 @@ def test_a_chat_whose_model_file_is_overwritten_loads_it_again_and_says_so(
     model = shutil.copyfile(chat_model_path, tmp_path / "mine.gguf")
     assert hearth("models", "use", str(model), home=hearth_home).returncode == 0
     terminal = _Terminal("chat", "--no-memory", "--max-tokens", "4", home=hearth_home)
-    terminal.until(b"you> ")
-    terminal.type(b"Hello.\r")
-    terminal.until(b"you> ", 2)
-    with model.open("r+b") as file:  # in place, as cp does: the same inode, other bytes
-        file.truncate(0)
-        file.write(smollm2_q8_path.read_bytes())
-    terminal.type(b"Hello again.\r")
+    _answered_then_overwritten(terminal, model, smollm2_q8_path)
     terminal.until(b"[model] The model file changed on disk; reloaded Mine Q8_0.")
     terminal.until(b"you> ", 3)
     model.unlink()  # deleted: the mapped file stays until the model lets it go, and answers on (no reload)
@@ -731,6 +737,32 @@ def test_a_chat_whose_model_file_is_overwritten_loads_it_again_and_says_so(
     answers = [m for m in json.loads(hearth("history", "export", "last", "--format", "json", home=hearth_home).stdout)
                ["messages"] if m["role"] == "assistant"]
     assert [a["stats"]["model"] for a in answers] == ["Mine Q4_1", "Mine Q8_0", "Mine Q8_0"]
+
+
+def test_a_chat_whose_draft_model_file_is_overwritten_loads_it_again_and_says_so(
+        hearth_home: Path, chat_model_path: Path, smollm2_q8_path: Path, tmp_path: Path) -> None:
+    """`cp other.gguf draft.gguf` while `hearth chat --draft-model draft.gguf` had it loaded: the main model's
+    file was checked before each answer, the draft's not, and llama.cpp maps it too (SIGBUS at the next answer)."""
+    import shutil
+
+    from assistant.models.drafts import quantize_copy
+
+    draft = shutil.copyfile(chat_model_path, tmp_path / "draft.gguf")
+    other = quantize_copy(chat_model_path, tmp_path / "SmolLM2-Q4_0.gguf", "Q4_0")  # other bytes, smaller
+    terminal = _Terminal("chat", "--no-memory", "--max-tokens", "8", "-m", str(smollm2_q8_path), "--speculative",
+                         "draft", "--draft-model", str(draft), home=hearth_home)
+    _answered_then_overwritten(terminal, draft, other)
+    terminal.until(b"[model] The draft model file draft.gguf changed on disk; it is loaded again.")
+    terminal.until(b"you> ", 3)
+    draft.write_bytes(b"not a model")  # half copied, or no model at all: said, and the chat goes on
+    terminal.type(b"Once more.\r")
+    terminal.until(b"draft.gguf is not a GGUF model")
+    terminal.until(b"you> ", 4)
+    terminal.type(b"/quit\r")
+    assert terminal.close() == 0, terminal.screen.decode(errors="replace")
+    answers = [m for m in json.loads(hearth("history", "export", "last", "--format", "json", home=hearth_home).stdout)
+               ["messages"] if m["role"] == "assistant"]
+    assert [a["stats"]["spec_drafter"] for a in answers[:2]] == ["draft", "draft"], answers
 
 
 def test_chat_carries_on_in_a_new_chat_when_its_chat_is_deleted_elsewhere(hearth_home: Path) -> None:
