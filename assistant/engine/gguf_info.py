@@ -42,7 +42,6 @@ KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
 CONTEXT_STEP = 256
 
 
-
 def file_identity(path: str) -> tuple[int, int, int] | None:
     """Which file ``path`` is now: its inode, size and modification time (one stat), or None when it cannot be
     read (deleted: a deleted file keeps its inode while the model maps it, and the model goes on answering).
@@ -59,6 +58,7 @@ def changed_on_disk(path: str, identity: tuple[int, int, int] | None) -> bool:
     """Whether the file at ``path`` is no longer the one that was loaded (``identity``, read before it was
     mapped); a deleted file is not: its mapping stays readable."""
     return file_identity(path) not in (None, identity)
+
 
 @dataclass(frozen=True)
 class ModelInfo:
