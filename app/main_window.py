@@ -52,7 +52,7 @@ from app.views.welcome import Setup
 from app.views.widgets import fit_on_screen, rescale_icons
 from app.workers import Job, Workers
 from assistant.config import Settings, load_settings, window_file
-from assistant.events import BackgroundEvent, CollectionSynced, MemoriesLearned, SettingsReloaded
+from assistant.events import BackgroundEvent, ChatsChanged, CollectionSynced, MemoriesLearned, SettingsReloaded
 
 log = logging.getLogger(__name__)
 #: How long the status bar says what memory learning just stored ("Remembered: …").
@@ -223,9 +223,14 @@ class MainWindow(QMainWindow):
 
     def _background(self, event: BackgroundEvent) -> None:
         """The core's background work changed: memory learning in the status bar and the memory manager,
-        re-syncs of watched collections in the indexing panel and the collection list, and a settings file
-        changed on disk."""
+        re-syncs of watched collections in the indexing panel and the collection list, a settings file
+        changed on disk, and chats changed by another process (listed and shown without waiting for the window
+        to be activated again)."""
         if self.ctl is None:
+            return
+        if isinstance(event, ChatsChanged):
+            self.ctl.conversations.refresh()
+            self.ctl.chat.catch_up()
             return
         if isinstance(event, CollectionSynced):
             self.ctl.knowledge.synced(event)

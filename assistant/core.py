@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.history import History
 from assistant.chat.turn import TurnOptions, TurnParts, run_turn
+from assistant.chat.watch import ChangePoll
 from assistant.config import (
     SAMPLING_FIELDS,
     ModelSettings,
@@ -56,6 +57,7 @@ from assistant.errors import (
 )
 from assistant.events import (
     BackgroundEvent,
+    ChatsChanged,
     Done,
     Event,
     Failed,
@@ -272,6 +274,7 @@ class Assistant:
         #: front ends show it until the file is said to read well again (see _reloaded)
         self._file_problem = settings_warning is not None
         self._settings_watcher: Any = None
+        self._chats_poll: ChangePoll | None = None  # see subscribe
 
     @classmethod
     def open(cls, *, background: bool = False, checking: bool = False) -> Assistant:
@@ -406,6 +409,8 @@ class Assistant:
         self.stop_server(one_answer_at_a_time=False)
         if self._settings_watcher is not None:
             self._settings_watcher.stop()
+        if self._chats_poll is not None:
+            self._chats_poll.stop()
         self.scheduler.stop(drain_s=CLOSE_LEARNING_S if learning_s is None else learning_s)
         self.engine.unload()
         if self.engine is not self._local_engine:
@@ -417,7 +422,13 @@ class Assistant:
             self._knowledge.close()
 
     def subscribe(self, listener: Callable[[BackgroundEvent], None]) -> Callable[[], None]:
-        """Be told (from a background thread) what background work is doing; returns the unsubscribe call."""
+        """Be told (from a background thread) what background work is doing, and :class:`ChatsChanged` within
+        about a second of another process changing the chat history (a front end that lists chats listens; a
+        one-off command does not pay for the look); returns the unsubscribe call."""
+        with self._opening:
+            if self._chats_poll is None:
+                self._chats_poll = ChangePoll(self.history.version,
+                                              lambda: self.scheduler.publish(ChatsChanged())).start()
         return self.scheduler.subscribe(listener)
 
     def doctor(self, desktop: bool = True) -> list[Finding]:

@@ -407,15 +407,25 @@ class MemoriesLearned:
 
 @dataclass(frozen=True)
 class Tally:
-    """How many messages a chat has and its newest one's id: what a front end compares with what it shows to
-    learn whether the chat went on elsewhere. The newest id alone missed a turn added elsewhere before the
-    window's own answer (its answer was newest again, and the turn between stayed unseen)."""
+    """How many messages a chat has, its newest one's id and whether that one is partial: what a front end
+    compares with what it shows to learn whether the chat went on elsewhere. The newest id alone missed a turn
+    added elsewhere before the window's own answer (its answer was newest again, and the turn between stayed
+    unseen); without ``partial``, an answer another process was still writing stayed empty and "interrupted" on
+    screen once it was written (its id and the count stay)."""
 
     count: int
     last_id: str | None  # None: the chat has no message
+    partial: bool = False  # the newest message is still being written, or was cut off
 
 
-BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded | MemoriesLearned
+@dataclass(frozen=True)
+class ChatsChanged:
+    """Another process changed the chat history (a chat asked, renamed or deleted in a terminal, a turn added
+    through `hearth serve`): a front end reads its list and the open chat again. The window did so only when it
+    was activated again, so a terminal on another monitor changed nothing on screen."""
+
+
+BackgroundEvent = BackgroundStatus | CollectionSynced | SettingsReloaded | MemoriesLearned | ChatsChanged
 
 
 Event = Token | Notice | Sources | MemoriesUsed | Saved | Done | Failed | Progress

@@ -389,6 +389,7 @@ class ChatController(QObject):
         widget = self._add(message.role, message.content, older)
         widget.message_id = message.id
         widget.incognito = message.incognito
+        widget.partial = message.partial
         if message.role == "assistant":
             widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
             widget.set_meta(answer_meta(message.stats, self._chat_model), (message.stats or {}).get("model", ""))
@@ -442,8 +443,9 @@ class ChatController(QObject):
 
     def _shown(self) -> Tally:
         """The open chat as the window has it: the messages on screen and those above them not yet shown."""
-        last = self.view.messages[-1].message_id if self.view.messages else None
-        return Tally(len(self._older) + len(self.view.messages), last)
+        last = self.view.messages[-1] if self.view.messages else None
+        count = len(self._older) + len(self.view.messages)
+        return Tally(count, last.message_id, last.partial) if last is not None else Tally(count, None)
 
     def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | None) -> None:
         if messages and chat == self.conversation_id and not self.generating and self.editing is None \
@@ -647,6 +649,7 @@ class ChatController(QObject):
             if question is not None:
                 question.message_id = event.user_message_id
             answer.message_id = event.message_id
+            answer.partial = event.stats.stop_reason == "cancelled"  # as the core saved it
             if event.conversation_id and event.conversation_id != self.conversation_id:
                 self.conversation_id = event.conversation_id
                 self.conversationChanged.emit(self.conversation_id)
@@ -680,6 +683,7 @@ class ChatController(QObject):
             self._finish_text(event.text)
             answer.set_meta("")
             answer.add_notice("The answer could not be completed.")
+            answer.partial = True  # as the core saved it
 
     def _event_away(self, event: Any) -> None:
         """An event of the answer being written in a chat not on screen: nothing on screen is about it."""

@@ -127,8 +127,7 @@ class ConversationsController(QObject):
         entries = [replace(e, detail=ANSWERING) if e.conversation_id == self.answering else e
                    for e in entries]
         self.sidebar.set_search_note(search_note(len(entries)) if query else "")
-        self.model.set_items(entries[:SEARCH_LIMIT] if query else entries)
-        self.sidebar.select_conversation(self.current)
+        self.sidebar.show_conversations(entries[:SEARCH_LIMIT] if query else entries, self.current)
 
     def set_answering(self, conversation_id: str | None) -> None:
         """Its row says an answer is being written there (it goes on while another chat is on screen)."""

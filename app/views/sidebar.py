@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QResizeEvent
@@ -343,6 +343,21 @@ class Sidebar(QFrame):
     def _show_errors(self, item: object) -> None:
         if getattr(item, "errors", 0):
             self.collectionErrorsRequested.emit(item)
+
+    def show_conversations(self, entries: Sequence[object], current: str | None) -> None:
+        """List ``entries`` with the chat ``current`` selected. The list keeps its place while the same chat stays
+        selected: each reading of the list (after every answer, and as other processes change chats) scrolled it
+        back to the selected chat, and one that found nothing new was drawn anew all the same."""
+        view, model = self.conversations, self.conversations.model()
+        if list(entries) == model.items():
+            self.select_conversation(current)
+            return
+        selected = getattr(view.currentIndex().data(ItemRole), "conversation_id", None)
+        place = view.verticalScrollBar().value()
+        model.set_items(entries)
+        self.select_conversation(current)
+        if current is not None and current == selected:
+            view.verticalScrollBar().setValue(place)
 
     def select_conversation(self, conversation_id: str | None) -> None:
         model = self.conversations.model()

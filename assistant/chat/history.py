@@ -801,13 +801,21 @@ class History:
         return self._message_from_row(row)
 
     def tally(self, conversation_id: str) -> Tally:
-        """A conversation's message count and newest message's id: one row, to learn whether a chat went on
-        elsewhere without reading all of it."""
+        """A conversation's message count, newest message's id and whether it is partial: one row, to learn
+        whether a chat went on elsewhere without reading all of it."""
         with self._read() as conn:
-            count, last = conn.execute(
-                "SELECT count(*), (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT 1) "
-                "FROM messages WHERE conversation_id = ?1", (conversation_id,)).fetchone()
-        return Tally(count, last)
+            count = conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
+                                 (conversation_id,)).fetchone()[0]
+            last = conn.execute("SELECT id, partial FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1",
+                                (conversation_id,)).fetchone()
+        return Tally(count, last[0], bool(last[1])) if last else Tally(count, None)
+
+    def version(self) -> int:
+        """A number that changes when another connection (another process: `hearth ask` in a terminal, `hearth
+        serve`) commits to the history, and not for this one's own writes: SQLite's ``PRAGMA data_version``, read
+        in microseconds. A window learned of a chat asked in a terminal only when it was clicked into again."""
+        with self._read() as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def messages(self, conversation_id: str) -> list[Message]:
         """All messages of a conversation in the order they were added."""

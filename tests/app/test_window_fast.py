@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import come_back, fill_status_bar, themed
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt
 from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -34,6 +34,7 @@ from shiboken6 import isValid
 
 from app.controllers.conversations import ANSWERING, Entry
 from app.main_window import MainWindow
+from app.qt_models import ItemRole
 from app.workers import Job
 from assistant.chat.history import Conversation, History, HistoryError
 from assistant.config import Settings
@@ -295,6 +296,7 @@ def test_coming_back_to_the_window_lists_what_a_terminal_added(qtbot: QtBot, tmp
     (folder / "key.md").write_text("The spare key is under the blue flowerpot by the door.\n")
     window = open_window(qtbot)
     qtbot.waitUntil(lambda: not window.workers.io.busy)
+    window.assistant._chats_poll.stop()  # what coming back does alone (the chat would show within a second)
     other = Assistant(get_paths(), Settings(), engine=fake_engine(),  # another process: its own connections
                       knowledge=KnowledgeBase(get_paths(), Settings().knowledge, embedder=FakeEmbedder()))
     list(other.index([folder], "house"))
@@ -316,6 +318,7 @@ def test_a_chat_that_went_on_in_a_terminal_is_shown_so_and_regenerate_never_dele
     chat = window.ctl.chat.conversation_id
     history = window.assistant.history
     stale_question = window.chat_view.last("user")
+    window.assistant._chats_poll.stop()  # a Regenerate pressed before the window caught up (it would in a second)
     other = Assistant(get_paths(), Settings(), engine=fake_engine())  # another process: its own connections
     other.ask("And about dogs?", chat, use_memory=False).text()
     other.close(learning_s=0)
@@ -362,6 +365,79 @@ def test_a_turn_added_elsewhere_before_the_windows_own_question_is_shown_in_its_
     come_back(window)
     qtbot.waitUntil(lambda: window.chat_view.last("user").text == "Asked before a crash.", timeout=10_000)
     assert len(window.chat_view.messages) == 7
+    window.close()
+
+
+class _Activations(QObject):
+    """Counts the activation events ``window`` gets: the live tests below must pass with none."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.seen = 0
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.ActivationChange, QEvent.Type.WindowActivate, QEvent.Type.FocusIn):
+            self.seen += 1
+        return False
+
+
+def test_chats_made_renamed_and_deleted_elsewhere_are_listed_without_coming_back(qtbot: QtBot) -> None:
+    """A chat asked with `hearth ask` in a terminal on another monitor was listed only once the user clicked into
+    the window (the lists were read again on activation only): nothing changed on screen meanwhile."""
+    window = open_window(qtbot)
+    activations = _Activations(window)
+    titles = lambda: [e.title for e in window.conversations_model.items()]  # noqa: E731
+    other = fake_assistant()  # another process: its own connections
+    other.ask("Asked in a terminal.", use_memory=False).text()
+    qtbot.waitUntil(lambda: titles() == ["Asked in a terminal."], timeout=5_000)
+    chat = other.history.list_conversations()[0].id
+    other.history.rename(chat, "Renamed in a terminal")
+    qtbot.waitUntil(lambda: titles() == ["Renamed in a terminal"], timeout=5_000)
+    other.delete_chat(chat)
+    qtbot.waitUntil(lambda: titles() == [], timeout=5_000)
+    other.close(learning_s=0)
+    assert activations.seen == 0
+    window.close()
+
+
+def test_a_turn_added_elsewhere_to_the_open_chat_is_shown_without_coming_back(qtbot: QtBot) -> None:
+    """`hearth ask -c` in a terminal went on with the chat open in the window: the window showed it as it was
+    until it was activated again. The list keeps its place and the chat selected, and is not read again for the
+    window's own answers."""
+    window = open_window(qtbot)
+    history = window.assistant.history
+    for n in range(40):  # more chats than the list shows at once
+        history.add_message(history.create_conversation(f"Older chat {n}").id, "user", "Hello.")
+    send(qtbot, window, "Tell me about cats.")
+    chat = window.ctl.chat.conversation_id
+    activations = _Activations(window)
+    view = window.sidebar.conversations
+    qtbot.waitUntil(lambda: window.conversations_model.items()[0].conversation_id == chat, timeout=5_000)
+    bar = view.verticalScrollBar()
+    assert bar.maximum() > 0
+    bar.setValue(bar.maximum())  # the user scrolled the list down, away from the chat selected at its top
+    send(qtbot, window, "And about lions?")  # the window's own answer: the row changes, the place stays
+    qtbot.waitUntil(lambda: not window.workers.history.busy, timeout=5_000)
+    assert bar.value() == bar.maximum() and view.currentIndex().data(ItemRole).conversation_id == chat
+
+    other = fake_assistant()  # another process: its own connections
+    other.ask("And about dogs?", chat, use_memory=False).text()
+    other.close(learning_s=0)
+    saved = [m.content for m in history.messages(chat)]
+    qtbot.waitUntil(lambda: [m.text for m in window.chat_view.messages] == saved, timeout=5_000)
+    assert window.chat_view.last("user").text == "And about dogs?"
+    qtbot.waitUntil(lambda: "6 messages" in window.conversations_model.items()[0].detail, timeout=5_000)
+    assert bar.value() == bar.maximum() and view.currentIndex().data(ItemRole).conversation_id == chat
+
+    # an answer another process is still writing is shown once it is written (it stayed "interrupted" and empty)
+    with History(get_paths().history_db) as elsewhere:
+        elsewhere.add_message(chat, "user", "And about birds?")
+        reply = elsewhere.add_message(chat, "assistant", "", partial=True)
+        qtbot.waitUntil(lambda: window.chat_view.last("user").text == "And about birds?", timeout=5_000)
+        elsewhere.update_message(reply.id, content="Birds sing.", partial=False)
+    qtbot.waitUntil(lambda: window.chat_view.last("assistant").text == "Birds sing.", timeout=5_000)
+    assert activations.seen == 0
     window.close()
 
 

@@ -820,3 +820,17 @@ def test_a_chat_is_found_by_the_start_of_its_id_or_as_the_last(history: History,
     with pytest.raises(InputError, match=r"abcd is the start of 2 chats' ids: abcd5678\w* \(Twin 1\), abcd1234"):
         history.find_conversation("abcd")
     assert history.find_conversation("abcd1").id == twins[0].id
+
+
+def test_version_changes_for_another_connections_writes_only(history: History, db_path: Path) -> None:
+    """The window's look for chats changed elsewhere (``ChatsChanged``): another process's commit changes the
+    number, this connection's own writes (every few tokens of its answers) do not."""
+    before = history.version()
+    chat = history.create_conversation("Mine").id
+    history.add_message(chat, "user", "Hello.")
+    assert history.version() == before
+    with History(db_path) as elsewhere:  # `hearth ask` in a terminal
+        elsewhere.rename(chat, "Renamed elsewhere")
+    changed = history.version()
+    assert changed != before
+    assert history.version() == changed  # looked at again: nothing new
