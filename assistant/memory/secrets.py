@@ -15,9 +15,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 
 @dataclass(frozen=True)
@@ -130,19 +129,31 @@ _SHAPES = (
 )
 
 
-def secret_kind(text: str, said: Sequence[tuple[str, str]] = ()) -> str | None:
+@dataclass(frozen=True)
+class Secrets:
+    """The secrets of one message, found once for both uses learning has for them: ``found`` (kind, value each)
+    tells a fact that repeats one (:func:`secret_kind`), ``hidden`` is the message kept with what was learned
+    from it. Each message was searched twice with every shape, once for each."""
+
+    found: tuple[tuple[str, str], ...]
+    hidden: str  # the message with each secret replaced by "[…]"
+
+
+def secret_kind(text: str, said: Secrets | None = None) -> str | None:
     """What secret ``text`` holds ("a password", "a card number", "an API key"…), or None when it holds none.
     ``said``: the secrets (:func:`secrets_in`) of the message ``text`` was learned from, which ``text`` holds too
     where it repeats their value ("I use sunflower42 as my password" was learned as "User uses sunflower42")."""
     return next((shape.kind for shape in _SHAPES for found in shape.pattern.finditer(text) if shape.check(found)),
-                None) or next((kind for kind, value in said if _repeats(text, value)), None)
+                None) or next((kind for kind, value in (said.found if said else ()) if _repeats(text, value)), None)
 
 
-def secrets_in(said: str) -> tuple[tuple[str, str], ...]:
-    """The secrets of the message ``said``, (kind, value) each: found once per message, where every fact learned
-    from it searched the whole message again with every shape."""
-    return tuple((shape.kind, found.group("value") if "value" in found.re.groupindex else found.group())
-                 for shape in _SHAPES for found in shape.pattern.finditer(said) if shape.check(found))
+def secrets_in(said: str) -> Secrets:
+    """The secrets of the message ``said``: found once per message, where every fact learned from it searched the
+    whole message again with every shape."""
+    matches = [(shape.kind, found) for shape in _SHAPES for found in shape.pattern.finditer(said)
+               if shape.check(found)]
+    return Secrets(tuple((kind, found.group("value") if "value" in found.re.groupindex else found.group())
+                         for kind, found in matches), _hidden(said, sorted(found.span() for _, found in matches)))
 
 
 def _repeats(text: str, value: str) -> bool:
@@ -152,13 +163,19 @@ def _repeats(text: str, value: str) -> bool:
 def without_secrets(text: str) -> str:
     """``text`` with each secret it holds replaced by "[…]": the message a memory was learned from is kept with
     it, and "My dog is Rex and my PIN is 4821" kept the PIN beside "User's dog is Rex"."""
-    for shape in _SHAPES:
-        text = shape.pattern.sub(partial(_hidden, shape.check), text)
-    return text
+    return secrets_in(text).hidden
 
 
-def _hidden(check: Callable[[re.Match[str]], bool], found: re.Match[str]) -> str:
-    return "[…]" if check(found) else found.group()
+def _hidden(said: str, spans: list[tuple[int, int]]) -> str:
+    """``said`` with each of ``spans`` (in order) replaced by "[…]", overlapping ones by one. Each shape once
+    replaced what it found in what the shapes before it had left: "my wifi key is ghp_…" was kept as "my […]]" (a
+    password's value read in "[…]") and "pin 4111 1111 1111 1111" kept twelve digits of the card."""
+    kept, at = [], 0
+    for start, end in spans:
+        if start >= at:
+            kept.append(said[at:start] + "[…]")
+        at = max(at, end)
+    return "".join(kept) + said[at:]
 
 
 def not_kept(kind: str) -> str:

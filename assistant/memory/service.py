@@ -60,7 +60,7 @@ from assistant.memory.records import (
     source_text,
     typed_memory,
 )
-from assistant.memory.secrets import not_kept, secret_kind, secrets_in, without_secrets
+from assistant.memory.secrets import not_kept, secret_kind, secrets_in
 from assistant.memory.statements import EVERYTHING, corrects, forget_request, speaks_of_user
 from assistant.memory.transfer import ImportReport, Plan, entries, settle_slots, text_payload
 from assistant.paths import Paths
@@ -348,14 +348,13 @@ class MemoryService:
                     continue
                 try:
                     stored: set[str] = set()  # facts of one turn are true together: none supersedes another
-                    known, said = self._known(turn.user_text), without_secrets(turn.user_text)
-                    secrets = secrets_in(turn.user_text)
+                    known, secrets = self._known(turn.user_text), secrets_in(turn.user_text)
                     for fact in extract_facts(self._mem0.llm, turn.user_text, turn.context, known, cancel):
                         if (kind := secret_kind(fact, secrets)) is not None:  # "User's gmail password is …"
                             self._withheld.append(not_kept(kind))
                         elif not self._queue.forgotten_after(self._vector(fact), turn.enqueued_at):
                             stored.add(self._store(fact, turn.conversation_id, self._mem0.llm, cancel, stored,
-                                                   said=said, created=self._learned))
+                                                   said=secrets.hidden, created=self._learned))
                     self._retract(turn.user_text, stored)
                 except MemoryJobCancelled:
                     self._queue.release(turn.id)

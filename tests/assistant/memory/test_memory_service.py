@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from assistant.chat.prompt import build_prompt
 from assistant.config import MemorySettings
 from assistant.engine import Engine
-from assistant.memory import MemoryNotFoundError
+from assistant.memory import MemoryNotFoundError, secrets
 from assistant.paths import get_paths
 
 pytestmark = pytest.mark.slow
@@ -161,6 +164,34 @@ def test_a_denial_or_a_death_retires_the_fact_it_ends(open_memory, scripted) -> 
     memory.process_pending()
     assert sorted(m.text for m in memory.list()) == ["User is not allergic to peanuts anymore",
                                                       "User's cat Miso died last week"]
+
+
+def test_a_learned_message_is_searched_for_secrets_once(open_memory, scripted, monkeypatch) -> None:
+    """Learning searched each message with every secret shape twice: once for the secrets a fact may repeat,
+    once to keep the message without them."""
+    searched: list[str] = []
+
+    class Counted:  # the first shape's pattern, counting the texts it searches
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern, self.groupindex = pattern, pattern.groupindex
+
+        def finditer(self, text: str) -> Iterator[re.Match[str]]:
+            searched.append(text)
+            return self.pattern.finditer(text)
+
+        def sub(self, replace: Callable[[re.Match[str]], str], text: str) -> str:
+            searched.append(text)
+            return self.pattern.sub(replace, text)
+
+    first, *rest = secrets._SHAPES
+    monkeypatch.setattr(secrets, "_SHAPES", (dataclasses.replace(first, pattern=Counted(first.pattern)), *rest))
+    memory = open_memory(llm=scripted(yes=0.9))
+    said = "My dog is called Rex and my PIN is 4821."
+    memory.enqueue_turn("a", said)
+    assert memory.process_pending() == 1
+    assert [(m.text, m.source_text) for m in memory.list()] == [
+        ("User's dog is called Rex", "My dog is called Rex and my […].")]
+    assert searched.count(said) == 1
 
 
 def test_a_cancelled_job_leaves_the_turn_queued(open_memory) -> None:

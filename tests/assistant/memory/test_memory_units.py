@@ -381,6 +381,16 @@ def test_the_message_a_memory_was_learned_from_is_kept_without_its_secret() -> N
     assert without_secrets("The door code is 4821 and my dog is called Rex.") == "The […] and my dog is called Rex."
 
 
+@pytest.mark.parametrize(("said", "kept"), [
+    ("The wifi key is ghp_abcdefghijklmnopqrstuvwxyz0123456789", "The […]"),
+    ("My PIN is 4821 and pin 4111 1111 1111 1111", "My […] and […]")])
+def test_secrets_found_over_each_other_are_hidden_as_one(said: str, kept: str) -> None:
+    """Each shape replaced what it found in what the shapes before had left: the key above was kept as
+    "The […]]" (a password's value read in "[…]"), and the PIN's digits took the card's first four, so the twelve
+    after them were kept."""
+    assert without_secrets(said) == kept
+
+
 def test_a_fact_that_repeats_a_secret_of_its_message_holds_it() -> None:
     """"I use sunflower42 as my password" was learned as "User uses sunflower42": the fact alone names no
     password, the message it came from does."""
