@@ -20,6 +20,7 @@ from typing import Any
 from assistant.engine import ModelInfo, read_model_info
 from assistant.engine.gguf_info import later_shard, model_files
 from assistant.errors import InputError, ModelLoadError, ModelNotFoundError
+from assistant.models.drafts import model_info
 from assistant.models.errors import AmbiguousModelNameError, InsufficientDiskSpaceError, ModelLibraryError
 from assistant.models.fit import FitEstimate, Resources, estimate_fit, probe_resources
 from assistant.models.partfiles import part_file
@@ -156,8 +157,10 @@ class ModelLibrary:
         return sorted(found.items(), key=lambda item: item[0].name.lower())
 
     def entry(self, path: Path, source: str, n_ctx: int, resources: Resources, kv_cache: str = "f16") -> LibraryEntry:
+        """``path``'s metadata and fit; its header from the cache (see :func:`drafts.model_info`): the window's Add
+        read each header a second time when the list was read again (once by add or "It holds 3 models")."""
         try:
-            info = read_model_info(path)
+            info = model_info(path)
         except ModelLoadError as exc:
             return LibraryEntry(path, source, None, str(exc), None)
         return LibraryEntry(path, source, info, None, estimate_fit(info, n_ctx, resources, kv_cache))
@@ -229,9 +232,9 @@ class ModelLibrary:
         path = real_path(path)
         if path.is_dir():
             return self._add_folder(path)
-        read_model_info(path)
+        info = model_info(path)
         if copy:
-            return self._copy_in(path)
+            return self._copy_in(path, info.file_size)
         if self.source_of(path) is None:
             folders, files = self._registry()
             self._save_registry(folders, [*files, path])
@@ -243,13 +246,15 @@ class ModelLibrary:
             self._save_registry([*folders, folder], files)
         return folder
 
-    def _copy_in(self, path: Path) -> Path:
+    def _copy_in(self, path: Path, size: int) -> Path:
+        """Copy the model ``path`` (``size`` bytes, all its files: as its header was read, where every file's size
+        was read again here) into the models folder."""
         dest = self.models_dir / path.name
         if dest.exists():
             raise ModelLibraryError(f"{dest} already exists in the models folder; remove it first.")
         self.models_dir.mkdir(parents=True, exist_ok=True)
         files = model_files(path)  # every file of a split model: the first alone was a model with parts missing
-        size, free = sum(f.stat().st_size for f in files), shutil.disk_usage(self.models_dir).free
+        free = shutil.disk_usage(self.models_dir).free
         if size > free:
             raise InsufficientDiskSpaceError(f"Copying {path.name} needs {size / 1e9:.2f} GB but only "
                                              f"{free / 1e9:.2f} GB is free in {self.models_dir}.")

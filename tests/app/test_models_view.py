@@ -426,6 +426,27 @@ def test_a_folder_added_says_what_it_holds(make_window, qtbot: QtBot, chat_model
         "Added my-models to the library: it holds 1 model and 2 files that cannot be used."
 
 
+def test_a_folder_added_in_the_window_reads_each_header_once(make_window, qtbot: QtBot, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Add folder… read each model's header twice: once to say what the folder holds, once more when the
+    library's list was read again."""
+    import assistant.engine.gguf_info as gguf_info
+
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    write_tiny_gguf(folder / "tiny.gguf")
+    write_settings()
+    window = make_window()
+    dialog = _open(window, qtbot)
+    read, read_file = [], gguf_info._read_file
+    monkeypatch.setattr(gguf_info, "_read_file", lambda path: (read.append(Path(path)), read_file(path))[1])
+    monkeypatch.setattr("app.views.models_view.QFileDialog.getExistingDirectory", lambda *_args: str(folder))
+    qtbot.mouseClick(dialog.add_folder, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Tiny" in _rows(dialog), timeout=20_000)
+    assert dialog.load.label.text() == "Added my-models to the library: it holds 1 model."
+    assert [p.name for p in read if p.is_relative_to(folder)] == ["tiny.gguf"]
+
+
 def test_a_folder_added_stops_being_listed_from_the_window(make_window, qtbot: QtBot, smollm2_q8_path: Path,
                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A folder added in the window could not be taken out there: every row from it had Remove greyed ("… files in
