@@ -147,12 +147,13 @@ class KnowledgeBase:
         return [f"knowledge vectors now live in {where}; the manifest and keyword index stay on this computer"]
 
     # --- the API ---------------------------------------------------------------------------------------
-    def index(self, sources: list[Path], collection: str = "default",
-              cancel: threading.Event | None = None, watch: bool | None = None) -> Iterator[Progress]:
+    def index(self, sources: list[Path], collection: str = "default", cancel: threading.Event | None = None,
+              watch: bool | None = None, gone: tuple[str, ...] | None = None) -> Iterator[Progress]:
         """Sync ``sources`` (folders or files) into ``collection``, yielding progress (see ``IndexJob``).
 
         The sources are remembered with the collection; ``watch`` (when not None) turns watching on or off once
-        the run has ended (a run cut off by closing Hearth is finished at its next start, and then watched).
+        the run has ended (a run cut off by closing Hearth is finished at its next start, and then watched);
+        ``gone``: the collection's sources :meth:`sync` found it cannot reach (see ``IndexJob``).
         """
         from assistant.knowledge.loaders import READABLE, is_supported
         from assistant.knowledge.sync import IndexJob  # the file-format parsers: ~0.25 s, for indexing only
@@ -163,9 +164,9 @@ class KnowledgeBase:
         # plugged in: its passages stay). A new one is a typo: recorded, it was listed as "GONE" for good.
         row = self.store.collection(collection)
         recorded = set(row.sources) if row is not None else set()
-        typos = [p for p in given if not p.exists() and str(source_path(p)) not in recorded]
+        typos = [p for p in given if str(source_path(p)) not in recorded and not p.exists()]
         given = [p for p in given if p not in typos]  # not empty: Assistant.index refuses when none exists
-        given += _skipped_in(given, recorded)
+        given += _skipped_in(given, recorded.difference(gone or ()))  # (one gone is not synced: its files stay)
         unreadable = [p for p in given if p.is_file() and not is_supported(p)]
         if unreadable and all(p in unreadable or not p.exists() for p in given):
             # an empty collection made from `hearth index /etc/passwd` said "0 files" and exited 0
@@ -173,7 +174,7 @@ class KnowledgeBase:
             raise NothingToIndexError(f"Hearth has no reader for {names}: it reads folders and {READABLE}.")
         job = IndexJob(self.store, self.embedder, self.chunker, collection, given,
                        self.settings.max_file_mb * 2**20, cancel, batch_size=self.batch_size,
-                       flush_chunks=4 * self.batch_size, watch=watch)
+                       flush_chunks=4 * self.batch_size, watch=watch, gone=gone)
         not_found = tuple((shown(source_path(p)), "not found (nothing was indexed from it)") for p in typos)
         self._count_run(collection, 1)
         try:
@@ -203,15 +204,18 @@ class KnowledgeBase:
         self.store.begin_run(collection, watch)
 
     def sync(self, collection: str, cancel: threading.Event | None = None) -> Iterator[Progress]:
-        """Re-sync ``collection`` from the folders and files it was indexed from (those that still exist)."""
+        """Re-sync ``collection`` from the folders and files it was indexed from (those that can be reached). Each
+        is looked at here (a few stats, its listing, a query for an empty folder) and, if reachable, once more by
+        the scan, next to its walk: a drive pulled in between (the run may wait for the index's lock first) would
+        be walked empty and its passages deleted. The run's end looked at each a third time."""
         row = self._row(collection)
-        gone = self._unplugged(row)  # once: each source a few stats, and a query for an empty folder
+        gone = self._unplugged(row)
         sources = [Path(s) for s in row.sources if s not in gone]
         if not sources:  # "exist any more" was said of an empty mount point too (see scan.unmounted)
             raise CollectionNotFoundError(f"None of the folders of collection {collection!r} can be reached now "
                                           f"({', '.join(row.sources) or 'none recorded'}): deleted, or on a drive "
                                           "not plugged in; its passages stay searchable.")
-        return self.index(sources, collection, cancel)
+        return self.index(sources, collection, cancel, gone=gone)
 
     def set_watch(self, collection: str, on: bool) -> CollectionInfo:
         row = self._row(collection)
@@ -389,8 +393,8 @@ def _skipped_in(folders: list[Path], sources: Iterable[str]) -> list[Path]:
     """The collection's ``sources`` inside ``folders`` that a scan of those skips (a hidden folder indexed on its
     own into its parent's collection), to be synced with them: the parent's sync removed their files as gone."""
     named = [source_path(f) for f in folders]
-    return [Path(s) for s in sources if Path(s) not in named and Path(s).exists()
-            and any(Path(s).is_relative_to(f) and not reaches(f, Path(s)) for f in named)]
+    return [Path(s) for s in sources if Path(s) not in named
+            and any(Path(s).is_relative_to(f) and not reaches(f, Path(s)) for f in named) and Path(s).exists()]
 
 
 def _indexed_under(folder: Path, rows: Sequence[CollectionRow]) -> tuple[str, ...]:

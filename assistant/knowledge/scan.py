@@ -79,6 +79,8 @@ class ScanResult:
     #: Folders under them whose content is unknown this time (one that cannot be listed; a link whose target is
     #: gone, as an unplugged drive): nothing indexed from them is considered deleted.
     unknown: list[str] = field(default_factory=list)
+    #: sources that cannot be reached (see :func:`unplugged`): the scan looked, and the run need not look again
+    unplugged: list[str] = field(default_factory=list)
     #: found files reached through a link (their entries said so as they were listed)
     links: set[str] = field(default_factory=set)
     #: files of types Hearth does not read, by extension: said in :attr:`left_out`
@@ -188,9 +190,11 @@ def scan(sources: Iterable[Path], max_bytes: int, supported: Callable[[Path], bo
         root = source_path(source)
         if not root.exists():
             result.skipped.append((shown(root), "not found (nothing under it was removed from the index)"))
+            result.unplugged.append(str(root))
         elif indexed is not None and unmounted(root, indexed):
             result.skipped.append((shown(root), "empty, as the folder of a drive not mounted (nothing under it "
                                                 "was removed from the index)"))
+            result.unplugged.append(str(root))
         elif root.is_dir():
             result.roots.append(str(root))
             _walk(root, _rules_above(root), result, seen_dirs, max_bytes, supported)

@@ -117,12 +117,15 @@ class IndexJob:
 
     def __init__(self, store: Store, embedder: Embedder, chunker: Chunker, collection: str,
                  sources: list[Path], max_bytes: int, cancel: threading.Event | None = None,
-                 batch_size: int = 32, flush_chunks: int = 128, watch: bool | None = None) -> None:
-        """``watch`` (not None): turn watching the collection's folders on or off once this run has ended."""
+                 batch_size: int = 32, flush_chunks: int = 128, watch: bool | None = None,
+                 gone: tuple[str, ...] | None = None) -> None:
+        """``watch`` (not None): turn watching the collection's folders on or off once this run has ended;
+        ``gone``: the collection's folders and files that cannot be reached (see :func:`unplugged`), where the
+        caller looked already and left them out of ``sources`` (a re-sync)."""
         self.store, self.embedder, self.chunker = store, embedder, chunker
         self.collection, self.sources, self.max_bytes = collection, sources, max_bytes
         self.cancel = cancel or threading.Event()
-        self.watch = watch
+        self.watch, self.gone = watch, gone
         self.ended = RUN_STOPPED  # how the run ended, RUN_* (see run)
         self.was_whole = False  # the collection was whole before the run (its last run ended, see Store.begin_run)
         self.wrote = False  # whether it changed the collection's passages or vectors
@@ -223,19 +226,23 @@ class IndexJob:
             yield tally.event("cancelled")
             return
         _, gone = pending(found, known, signature, tally.vanished)
-        gone += self._moved_away({f.path for f in found.files} - tally.vanished)
+        gone += self._moved_away({f.path for f in found.files} - tally.vanished, found.unplugged)
         self.store.remove_files(self.collection, gone)
         self.store.mark_synced(self.collection)
         self.ended = RUN_ENDED
         yield replace(tally.event("done"), changes=(tally.added, tally.changed, len(gone)), repaired=self.repaired)
 
-    def _moved_away(self, present: set[str]) -> list[str]:
+    def _moved_away(self, present: set[str], unplugged_now: list[str]) -> list[str]:
         """Files kept from a folder of the collection that is gone (as an unplugged drive's, they stay) whose
         content this run found in place under another: the folder was moved or renamed. Kept, the old copies
         were cited at paths that no longer exist, and outlived the deletion of the files they copied. A gone
         folder left with no file is dropped from the collection (it was listed "GONE" for good)."""
         row = self.store.collection(self.collection)
-        missing = [s for s in (row.sources if row is not None else ()) if unplugged(s, self._indexed)]
+        # which cannot be reached is known of the sources this run scanned (``unplugged_now``) and of those a
+        # re-sync left out (``gone``): each was looked at again here, a re-sync's three times in all
+        scanned, known = {str(source_path(s)) for s in self.sources}, set(self.gone or ())
+        missing = [s for s in (row.sources if row is not None else ())
+                   if s in unplugged_now or s in known or (s not in scanned and unplugged(s, self._indexed))]
         if not missing:
             return []
         states = self.store.file_states(self.collection)

@@ -317,6 +317,32 @@ def test_files_behind_a_link_whose_target_is_gone_stay_indexed(kb: KnowledgeBase
     assert kb.search("plumber boiler", k=1, mode="keyword") == []
 
 
+def test_a_re_sync_looks_at_the_end_for_no_folder_it_looked_at_before(kb: KnowledgeBase, sync, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watched folder's re-sync looked three times whether each of its folders could be reached (a few stats,
+    its listing, and a query of the index when empty): before the run, in its scan and at its end. Now before
+    the run, and a folder that can be reached once more as it is walked (see ``KnowledgeBase.sync``). An emptied
+    mount point is still kept, and its files stay."""
+    import assistant.knowledge.scan as scan
+
+    home, drive = tmp_path / "home", tmp_path / "drive"
+    for folder, name in ((home, "todo.txt"), (drive, "tax.txt")):
+        folder.mkdir()
+        (folder / name).write_text(f"A note called {name}.\n")
+    sync(home, drive)
+    for path in drive.iterdir():  # the drive unmounted: its mount point left there, empty
+        path.rename(tmp_path / path.name)
+    (home / "new.txt").write_text("A new note about the heron.\n")
+    looked: list[str] = []
+    unmounted = scan.unmounted
+    monkeypatch.setattr(scan, "unmounted", lambda folder, indexed: (looked.append(str(folder)),
+                                                                    unmounted(folder, indexed))[1])
+    last = list(kb.sync("default"))[-1]
+    assert last.message == "done" and last.changes == (1, 0, 0)
+    assert sorted(looked) == sorted([str(home), str(home), str(drive)])
+    assert {Path(p).name for p in kb.store.file_states("default")} == {"todo.txt", "new.txt", "tax.txt"}
+
+
 def test_of_two_copies_of_a_passage_the_one_whose_file_exists_is_shown(kb: KnowledgeBase, sync, tmp_path: Path) -> None:
     """A folder on a drive not plugged in keeps its passages; a copy of one of its files elsewhere in the
     collection tied with it, and the dead path was as likely to be the one cited."""
