@@ -1515,7 +1515,7 @@ class Assistant:
                 parts = TurnParts(engine=self.engine, history=self.history,
                                   ensure_model=loading.result if loading is not None else ensure_model,
                                   search=lambda q, names: self.search(q, names), memory=memory,
-                                  queue_turn=queue_turn,
+                                  queue_turn=queue_turn, unqueue=self._unqueue,
                                   system_prompt=m.system_prompt, max_tokens=m.max_tokens,
                                   sampling=self.sampling(model=model),
                                   model_notes=lambda info: self._model_notes(info, m.n_ctx, reloaded))
@@ -1530,6 +1530,11 @@ class Assistant:
                     loading.exception()
         if memory is not None:
             self.scheduler.turn_queued()
+
+    def _unqueue(self, conversation_id: str, user_text: str) -> None:
+        from assistant.memory.queue import unqueue_turn
+
+        unqueue_turn(self.paths, conversation_id, user_text)
 
     @contextlib.contextmanager
     def _one_turn_at_a_time(self, options: TurnOptions, cancel: threading.Event) -> Iterator[bool]:

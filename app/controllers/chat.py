@@ -457,8 +457,9 @@ class ChatController(QObject):
         if self._busy_elsewhere("Regenerate works") or self.generating or question is None \
                 or question.message_id is None:
             return
-        # a question asked incognito stays so: Regenerate took the chip's default and memory learned it
-        use_memory = self.composer.use_memory() and not question.incognito
+        # as the chip says (a chat opened again sets it as its last question was asked): with the chip switched
+        # back to "Memory on", a question asked incognito was regenerated incognito all the same
+        use_memory = self.composer.use_memory()
         self._set_editing(None)  # an edit of this question ends here; its draft stays in the box to send anew
         self.composer.edit.setFocus()  # the Regenerate button pressed from the keyboard goes with its message
         self.view.remove_from(question)

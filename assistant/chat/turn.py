@@ -9,6 +9,7 @@ they replace; the answer carries the ids both messages were stored under). The p
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -49,6 +50,8 @@ from assistant.events import (
 if TYPE_CHECKING:
     from assistant.knowledge.records import Citation, Hits
     from assistant.memory.service import MemoryService
+
+log = logging.getLogger(__name__)
 
 #: How often a streaming answer is written to the history (a killed process loses at most this much).
 CHECKPOINT_S = 0.5
@@ -106,6 +109,9 @@ class TurnParts:
     sampling: SamplingParams
     #: queues the turn to be learned from when ``memory`` could not be opened (see ``queue_turn_later``)
     queue_turn: Callable[[str | None, str, str], None] | None = None
+    #: drops a replaced question's turn still waiting to be learned from, when it is answered again without
+    #: memory (see ``unqueue_turn``)
+    unqueue: Callable[[str, str], None] | None = None
     #: what to say before the answer about the model that gives it (its info): its file changed on disk and was
     #: loaded again, it answers with less context than the settings ask (each said once)
     model_notes: Callable[[Any], Sequence[Notice]] = lambda info: ()
@@ -256,6 +262,8 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         if replaces is not None:
             history.delete_messages_from(replaces, until=question_id)
             replaces = None
+            if queued_before and not options.use_memory and parts.unqueue is not None:
+                _unqueue(parts.unqueue, conversation_id, replaced)
             # a chat's first question edited: the title made from the old one (not one the user gave) follows
             if first_asked is not None and history.get_conversation(conversation_id).title == short_title(first_asked):
                 history.rename(conversation_id, short_title(text))
@@ -398,6 +406,15 @@ def _build(engine: Any, system: str, max_tokens: int, text: str, past: list[Mess
             if not citations:
                 raise
             citations = citations[: len(citations) // 2]
+
+
+def _unqueue(unqueue: Callable[[str, str], None], conversation_id: str, replaced: str) -> None:
+    """The memory setting of a turn's latest answer is the turn's: asked with memory, then answered again
+    without it, the question was learned from once learning came to it."""
+    try:
+        unqueue(conversation_id, replaced)
+    except HearthError as exc:  # (a damaged queue: said by whatever opens memory next; the answer goes on)
+        log.warning("memory: a question answered again without memory stays queued: %s", exc)
 
 
 def _finish(history: History, learn: Callable[[str | None, str, str], str | None] | None,

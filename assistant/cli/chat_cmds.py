@@ -141,7 +141,7 @@ class _Call:
     system_prompt: str | None
     max_tokens: int | None
     collections: tuple[str, ...] | None  # None: a replaced question's own (see ``_replacing``)
-    use_memory: bool | None  # None: on, except that a replaced question asked incognito stays so
+    use_memory: bool  # False: --no-memory (incognito), for every answer of the chat, /retry and /edit too
     draft_model: str | None
 
     @classmethod
@@ -568,10 +568,10 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
             line, replace_from = replaced
             if command == "/retry":  # which question, when it was asked in an earlier session (chat -c)
                 err(f"(asking again: {line})")
-            # as in the window: a retry is asked as its question was (its collections; incognito stays so), an
-            # edit with this chat's collections; a chat run with --no-memory keeps every question incognito
-            turn_call = dc_replace(call, use_memory=None if call.use_memory else False,
-                                   collections=None if command == "/retry" else call.collections)
+            # as in the window: a retry is asked from its question's collections, an edit with this chat's; memory
+            # is as this chat has it (--no-memory or not), as the window's chip says: a question asked incognito,
+            # retried in a chat with memory, was not learned from, with nothing to say why
+            turn_call = dc_replace(call, collections=None if command == "/retry" else call.collections)
         elif _SLASH_WORD.fullmatch(command):  # /help, or a typo such as /quti: not for the model
             err(CHAT_COMMANDS if line == "/help" else f"Unknown command {command}. {CHAT_COMMANDS}")
             continue

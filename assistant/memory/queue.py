@@ -88,6 +88,20 @@ def queue_turn_later(paths: Paths, conversation_id: str | None, user_text: str, 
         queue.close()
 
 
+def unqueue_turn(paths: Paths, conversation_id: str, user_text: str) -> None:
+    """Drop ``conversation_id``'s turns that said ``user_text`` and still wait to be learned from: a question asked
+    with memory and answered again without it (Regenerate with the chip on Incognito, `/retry` in `hearth chat
+    --no-memory`) was learned from all the same. The queue alone is opened: memory is not used for the answer."""
+    path = queue_path(paths)
+    if not path.exists():  # nothing was ever queued
+        return
+    queue = TurnQueue(path)
+    try:
+        queue.drop_turn(conversation_id, user_text)
+    finally:
+        queue.close()
+
+
 def set_aside(path: Path) -> Path:
     """Move a damaged queue (with its WAL files) aside, kept, so that the next open starts an empty one; returns
     where it went. Only turns still waiting to be learned from are in it: learned facts live in mem0's store."""
@@ -202,6 +216,11 @@ class TurnQueue:
     def drop_conversation(self, conversation_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
+
+    def drop_turn(self, conversation_id: str, user_text: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM turns WHERE conversation_id = ? AND user_text = ?",
+                             (conversation_id, user_text))
 
     def clear_turns(self) -> None:
         with self._lock:

@@ -1592,6 +1592,36 @@ def test_an_incognito_chat_stays_incognito_and_its_questions_when_regenerated_or
     window.close()
 
 
+def test_regenerate_is_asked_with_memory_as_the_chip_says(qtbot: QtBot) -> None:
+    """With the chip switched back to "Memory on", Regenerate asked a question asked incognito incognito again: it
+    was not learned from. And a question asked with memory, regenerated with the chip on Incognito, was learned
+    from all the same once learning came to its turn, still queued."""
+    memory, unqueued = QueuedMemory(), []
+
+    def opener() -> Assistant:
+        assistant = fake_assistant()
+        assistant.settings.memory.enabled = True
+        assistant._memory = memory
+        assistant._unqueue = lambda chat, said: unqueued.append(said)
+        return assistant
+
+    window = open_window(qtbot, opener)
+    chat, chip, history = window.ctl.chat, window.composer.memory, window.assistant.history
+    chip.click()
+    send(qtbot, window, "Our parrot is called Zazu.")
+    chip.click()
+    assert chip.text() == "Memory on"
+    chat.regenerate()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert memory.queued == ["Our parrot is called Zazu."] and unqueued == []
+    assert not history.messages(chat.conversation_id)[0].incognito
+    chip.click()
+    chat.regenerate()
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert unqueued == ["Our parrot is called Zazu."] and history.messages(chat.conversation_id)[0].incognito
+    window.close()
+
+
 def test_what_memory_learned_is_said_in_the_status_bar_for_a_while(qtbot: QtBot) -> None:
     """Nothing said what learning stored ("Learning from your conversation…", then nothing): the user had to open
     the memory manager and compare lists."""

@@ -1046,6 +1046,34 @@ def test_a_forgotten_memory_is_not_learned_again_when_its_answer_is_regenerated(
     assert "(remembered: User's brother is called Rui)" in edited.stderr, edited.stderr
 
 
+def test_a_retried_question_is_learned_from_as_memory_is_set_for_its_new_answer(hearth_home: Path) -> None:
+    """Asked with `--no-memory`, then retried in `hearth chat` with memory, "My sister is called Ana." was not
+    learned from, and nothing said why; asked with memory, then retried in `hearth chat --no-memory` while its
+    turn still waited to be learned from (as a window leaves it until it is idle), it was learned from all the
+    same. The memory setting of a turn's latest answer is the turn's."""
+    hearth("ask", "--max-tokens", "3", "--no-memory", "My sister is called Ana.", home=hearth_home)
+    retried = hearth("chat", "-c", "last", "--max-tokens", "3", home=hearth_home, stdin="/retry\n")
+    assert "(remembered: User's sister is called Ana)" in retried.stderr, retried.stderr
+
+    from assistant.memory.queue import TurnQueue, queue_path
+    from assistant.paths import get_paths
+
+    said = "My brother is called Rui."
+    asked = json.loads(hearth("ask", "--max-tokens", "3", "--json", said, home=hearth_home).stdout)
+    rui = next(m for m in json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)
+               if "Rui" in m["text"])
+    assert hearth("memory", "forget", rui["id"], home=hearth_home).returncode == 0
+    queue = TurnQueue(queue_path(get_paths()))  # its turn, not learned from yet
+    queue.push(asked["conversation_id"], said)
+    queue.close()
+    retried = hearth("chat", "-c", "last", "--no-memory", "--max-tokens", "3", home=hearth_home, stdin="/retry\n")
+    assert retried.returncode == 0 and "remembered" not in retried.stderr, retried.stderr
+    hearth("ask", "--max-tokens", "3", "Hello.", home=hearth_home)  # learns what waits, before it exits
+    status = json.loads(hearth("memory", "status", "--json", home=hearth_home).stdout)
+    kept = [m["text"] for m in json.loads(hearth("memory", "list", "--json", home=hearth_home).stdout)]
+    assert status["pending_turns"] == 0 and kept == ["User's sister is called Ana"], (status, kept)
+
+
 def test_a_secret_is_not_remembered_and_the_user_is_told_why(hearth_home: Path) -> None:
     """"My gmail password is hunter2sailor.", a card number with its CVV, an API key and a PIN typed in chat were
     each stored as a memory (and a fact said beside one kept it in "[you said: …]"); `hearth memory add` kept
