@@ -323,10 +323,7 @@ class ChatController(QObject):
         if live:
             self._attach(page[-1])
         self.view.has_older = bool(self._older)
-        self.view.mark_last_turn(answering=live)
-        # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
-        last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
-        self.status.set_context(int(last.get("context_used") or 0))
+        self._last_turn_shown(messages, live)
         if conversation_id != self.conversation_id:
             self.status.clear_answer_stats()  # another chat's last answer's speed stood beside this one's
         if self._edit_again and self._edit_again[0] == conversation_id:  # the draft in the box still replaces
@@ -340,6 +337,13 @@ class ChatController(QObject):
             self._back_to_place(conversation_id)
         self.conversationChanged.emit(conversation_id)
         self._send_queued()  # typed while the old turn was being shown again
+
+    def _last_turn_shown(self, messages: list[Any], answering: bool) -> None:
+        """The last turn's buttons and the context meter as ``messages`` (the open chat, shown) have them."""
+        self.view.mark_last_turn(answering=answering)
+        # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
+        last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
+        self.status.set_context(int(last.get("context_used") or 0))
 
     def _keep_place(self) -> None:
         """Where the reader is in the chat on screen, kept for when it is shown again (none: at its newest)."""
@@ -385,12 +389,19 @@ class ChatController(QObject):
                 self._add_saved(message, older=True)
         self.view.has_older = bool(self._older)
 
-    def _add_saved(self, message: Any, older: bool = False) -> None:
-        widget = self._add(message.role, message.content, older)
+    def _add_saved(self, message: Any, older: bool = False, follow: bool = True) -> None:
+        self._fill(self._add(message.role, message.content, older, follow), message)
+
+    def _fill(self, widget: MessageWidget, message: Any) -> None:
+        """Show saved ``message`` in ``widget``: a new one, or the one showing it as it was (another process wrote
+        more of it, or finished it)."""
+        if widget.text != message.content:
+            widget.set_text(message.content)
         widget.message_id = message.id
         widget.incognito = message.incognito
         widget.partial = message.partial
         if message.role == "assistant":
+            widget.clear_notices()
             widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
             widget.set_meta(answer_meta(message.stats, self._chat_model), (message.stats or {}).get("model", ""))
             widget.set_feedback(message.feedback)
@@ -449,8 +460,26 @@ class ChatController(QObject):
 
     def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | None) -> None:
         if messages and chat == self.conversation_id and not self.generating and self.editing is None \
-                and self._shown() == shown:
+                and self._shown() == shown and not self._went_on(messages):
             self._show(chat, messages)
+
+    def _went_on(self, messages: list[Any]) -> bool:
+        """Show the open chat as ``messages`` (saved now) have it by changing what is shown, if only its newest
+        message shown and those after it differ: that one shown as it is now, the new ones added below, the reader
+        left where they read (or at the end, following it). Said False where an earlier one differs (deleted,
+        answered again elsewhere): the chat is then shown anew. Each catch-up built the whole chat again: a turn
+        added in a terminal made its messages blink out and back, 112 ms of the window's thread for a chat of 400
+        (13 ms added below)."""
+        shown = [m.id for m in self._older] + [w.message_id for w in self.view.messages]
+        if not self.view.messages or [m.id for m in messages[:len(shown)]] != shown:
+            return False
+        last, saved = self.view.messages[-1], messages[len(shown) - 1]
+        if (last.text, last.partial) != (saved.content, saved.partial):
+            self._fill(last, saved)  # (unchanged, it keeps what its own stream said under it)
+        for message in messages[len(shown):]:
+            self._add_saved(message, follow=False)
+        self._last_turn_shown(messages, answering=False)
+        return True
 
     def regenerate(self) -> None:
         question = self.view.last("user")
@@ -555,8 +584,8 @@ class ChatController(QObject):
                                    on_done=lambda path: self.panel.moved_to(passage, path or None),
                                    on_failed=lambda _: self.panel.moved_to(passage, None)))
 
-    def _add(self, role: str, text: str, older: bool = False) -> MessageWidget:
-        widget = self.view.add_message(role, text, older)
+    def _add(self, role: str, text: str, older: bool = False, follow: bool = True) -> MessageWidget:
+        widget = self.view.add_message(role, text, older, follow)
         widget.copyRequested.connect(self.copy)
         widget.sourceRequested.connect(lambda passage, w=widget: self._show_source(passage, w))
         widget.feedbackChanged.connect(lambda value, w=widget: self._feedback(w, value))

@@ -191,8 +191,10 @@ class ChatView(QScrollArea):
             QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         bar.setValue(bar.maximum() - from_bottom)
 
-    def add_message(self, role: str, text: str = "", older: bool = False) -> MessageWidget:
-        """A message at the end, or (``older``) above the first one shown (see ``keeping_position``)."""
+    def add_message(self, role: str, text: str = "", older: bool = False, follow: bool = True) -> MessageWidget:
+        """A message at the end, or (``older``) above the first one shown (see ``keeping_position``). At the end the
+        view follows it; not ``follow`` (a turn another process added): only if it followed the end already, so a
+        reader scrolled up to an earlier answer stays there."""
         widget = MessageWidget(role, self.theme, key_filter=self)  # Tab to its links (see eventFilter)
         widget.set_text(text)
         self.welcome.hide()
@@ -205,7 +207,7 @@ class ChatView(QScrollArea):
         else:
             self._page(first=False).addWidget(widget)
             self.messages.append(widget)
-            self._follow = True
+            self._follow = self._follow or follow
         return widget
 
     def _page(self, first: bool) -> QVBoxLayout:

@@ -293,6 +293,11 @@ class MessageWidget(QFrame):
         self.notices.setText("\n".join(lines))
         self.notices.show()
 
+    def clear_notices(self) -> None:
+        """No notice under it: a saved answer shown again as it is now says its own again."""
+        self.notices.clear()
+        self.notices.hide()
+
     def set_sources(self, passages: list[Passage], memories: list[Any]) -> None:
         """Numbered chips (file name, page) under the answer, plus one for the memories used; a click opens
         the source panel (``sourceRequested`` carries the passage, or ``None`` for the memories)."""

@@ -441,6 +441,36 @@ def test_a_turn_added_elsewhere_to_the_open_chat_is_shown_without_coming_back(qt
     window.close()
 
 
+def test_a_turn_added_elsewhere_is_added_below_the_messages_shown_and_the_reader_stays(qtbot: QtBot) -> None:
+    """Each catch-up with another process built the whole chat again: the messages shown were made anew (a
+    flicker, and seconds for a long chat). Those shown stay, the new turn comes below; a reader up in the chat stays
+    there, and one at its end follows it."""
+    window = open_window(qtbot)
+    history = window.assistant.history
+    chat = long_chat(history, 30, lambda i: 30).id
+    window.ctl.chat.open_conversation(chat)
+    view, bar = window.chat_view, window.chat_view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bool(view.messages) and view.last("assistant").text.startswith("Answer 29"),
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=5_000)
+    shown = list(view.messages)
+
+    other = fake_assistant()  # another process: its own connections
+    other.ask("And about dogs?", chat, use_memory=False).text()
+    qtbot.waitUntil(lambda: view.last("user").text == "And about dogs?", timeout=5_000)
+    assert len(view.messages) == len(shown) + 2 and all(a is b for a, b in zip(shown, view.messages, strict=False))
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum(), timeout=5_000)  # following the end, it follows it
+
+    view.scroll_to(view.messages[20], 5)  # the reader went up to an earlier answer
+    place = view.place()
+    other.ask("And about lions?", chat, use_memory=False).text()
+    other.close(learning_s=0)
+    qtbot.waitUntil(lambda: view.last("user").text == "And about lions?", timeout=5_000)
+    qtbot.wait(100)
+    assert view.place() == place and bar.value() < bar.maximum()
+    window.close()
+
+
 def test_an_edit_left_by_going_to_another_chat_empties_the_box(qtbot: QtBot) -> None:
     """Edit and resend, then New chat (or another chat): the edit ended but its text stayed in the box, and
     Enter sent the old chat's question to the new one. Leaving by Esc emptied it already."""
