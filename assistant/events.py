@@ -416,6 +416,12 @@ class Tally:
     count: int
     last_id: str | None  # None: the chat has no message
     partial: bool = False  # the newest message is still being written, or was cut off
+    #: the newest message's length: an answer another process writes grows with the same id, count and partial
+    #: (it stayed empty on screen until it was finished)
+    size: int = 0
+    #: the newest message is being written (``Message.being_written``): its writer's end, with no write of its
+    #: own (a `kill -9`), is told by this alone
+    writing: bool = False
 
 
 @dataclass(frozen=True)

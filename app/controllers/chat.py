@@ -53,6 +53,11 @@ RENDER_INTERVAL_MS = 50
 PAGE_CHARS = 24_000
 #: What the line under an answer says before its first word (its prompt being prepared), and while it streams.
 THINKING, WRITING = "Thinking…", "Writing…"
+#: What the line under an answer says while another process writes it (see ``Message.being_written``).
+WRITTEN_ELSEWHERE = "Being written in another Hearth window or terminal…"
+#: How often a chat showing an answer being written elsewhere asks whether its writer still writes it: one
+#: killed (`kill -9`) writes nothing more, and nothing else would say it was cut off.
+WRITER_CHECK_MS = 2000
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
 #: How long the status bar says that a search's message is no longer in its chat.
@@ -155,6 +160,10 @@ class ChatController(QObject):
         self._render.setSingleShot(True)
         self._render.setInterval(RENDER_INTERVAL_MS)
         self._render.timeout.connect(self._flush)
+        self._writer_check = QTimer(self)
+        self._writer_check.setSingleShot(True)
+        self._writer_check.setInterval(WRITER_CHECK_MS)
+        self._writer_check.timeout.connect(self.catch_up)
         composer.sendRequested.connect(self.send)
         composer.stopRequested.connect(self.stop)
         composer.memoryChosen.connect(self._memory_chosen)
@@ -339,11 +348,15 @@ class ChatController(QObject):
         self._send_queued()  # typed while the old turn was being shown again
 
     def _last_turn_shown(self, messages: list[Any], answering: bool) -> None:
-        """The last turn's buttons and the context meter as ``messages`` (the open chat, shown) have them."""
-        self.view.mark_last_turn(answering=answering)
+        """The last turn's buttons, the context meter and the check on an answer being written elsewhere, as
+        ``messages`` (the open chat, shown) have them."""
+        writing = bool(self.view.messages) and self.view.messages[-1].writing
+        self.view.mark_last_turn(answering=answering or writing)
         # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
         last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
         self.status.set_context(int(last.get("context_used") or 0))
+        if writing:
+            self._writer_check.start()
 
     def _keep_place(self) -> None:
         """Where the reader is in the chat on screen, kept for when it is shown again (none: at its newest)."""
@@ -399,10 +412,14 @@ class ChatController(QObject):
             widget.set_text(message.content)
         widget.message_id = message.id
         widget.incognito = message.incognito
-        widget.partial = message.partial
+        widget.partial, widget.writing = message.partial, message.being_written
         if message.role == "assistant":
+            widget.set_busy(widget.writing)  # (Regenerate, feedback on a half-written answer)
             widget.clear_notices()
             widget.set_sources([Passage.of(s) for s in message.sources or []], list(message.memories or []))
+            if widget.writing:  # not "This answer was interrupted.", nor "0 tokens" under it
+                widget.set_meta(WRITTEN_ELSEWHERE)
+                return
             widget.set_meta(answer_meta(message.stats, self._chat_model), (message.stats or {}).get("model", ""))
             widget.set_feedback(message.feedback)
             stats = message.stats or {}
@@ -456,7 +473,9 @@ class ChatController(QObject):
         """The open chat as the window has it: the messages on screen and those above them not yet shown."""
         last = self.view.messages[-1] if self.view.messages else None
         count = len(self._older) + len(self.view.messages)
-        return Tally(count, last.message_id, last.partial) if last is not None else Tally(count, None)
+        if last is None:
+            return Tally(count, None)
+        return Tally(count, last.message_id, last.partial, len(last.text), last.writing)
 
     def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | None) -> None:
         if messages and chat == self.conversation_id and not self.generating and self.editing is None \
@@ -474,7 +493,7 @@ class ChatController(QObject):
         if not self.view.messages or [m.id for m in messages[:len(shown)]] != shown:
             return False
         last, saved = self.view.messages[-1], messages[len(shown) - 1]
-        if (last.text, last.partial) != (saved.content, saved.partial):
+        if (last.text, last.partial, last.writing) != (saved.content, saved.partial, saved.being_written):
             self._fill(last, saved)  # (unchanged, it keeps what its own stream said under it)
         for message in messages[len(shown):]:
             self._add_saved(message, follow=False)

@@ -146,6 +146,7 @@ class MessageWidget(QFrame):
         self.message_id: str | None = None
         self.incognito = False  # a question asked without memory (an edit or regenerate of it stays so)
         self.partial = False  # saved as partial: cut off, or still being written by another process
+        self.writing = False  # saved as partial and still being written (by another process: not streamed here)
         self.passages: list[Passage] = []
         self.memories: list[Any] = []
         self.drafted: tuple[tuple[int, int], ...] = ()  # ranges of ``draft_source`` from accepted drafts

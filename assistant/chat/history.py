@@ -28,7 +28,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -40,7 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from assistant import erasure, fulltext
+from assistant import erasure, fulltext, processes
 from assistant.chat import salvage
 from assistant.config import atomic_write_text
 from assistant.errors import ConversationNotFoundError, HistoryError, InputError, StorageProblem
@@ -182,6 +184,14 @@ COLLECTIONS = "collections"
 #: (see :meth:`History.unlearned`). Such a question's facts ("My cat is called Pixel. Write a long story…")
 #: were never learned: the turn was queued only once its answer ended.
 LEARNING = "learning"
+#: Names, in a partial answer's stats, the process writing it (``pid`` on ``host``) and when it last saved its text
+#: (``at``, wall-clock seconds): a window showing the chat tells an answer being written in a terminal from one a
+#: killed process left. Without them every partial answer looked cut off: one `hearth ask` was writing read "This
+#: answer was interrupted." in the window, empty, for the tens of seconds it took.
+WRITER = "writer"
+#: How long after its last save an answer whose writer cannot be asked (another machine, a container's process
+#: numbers) still counts as being written: a few of its saves (one each half second while it streams) apart.
+WRITING_FRESH_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -220,6 +230,29 @@ class Message:
     def collections(self) -> tuple[str, ...]:
         """The knowledge collections a question was answered from (none for a plain chat question)."""
         return tuple((self.stats or {}).get(COLLECTIONS) or ())
+
+    @property
+    def being_written(self) -> bool:
+        """A partial answer another process (or this one) is still writing, not one cut off (see :data:`WRITER`)."""
+        return self.partial and still_written(self.stats)
+
+
+def writer_stamp() -> dict[str, Any]:
+    """The stats of an answer this process is writing, as saved with each of its checkpoints (see :data:`WRITER`)."""
+    return {WRITER: {"pid": os.getpid(), "host": socket.gethostname(), "at": time.time()}}
+
+
+def still_written(stats: dict[str, Any] | None) -> bool:
+    """Whether the writer named in a partial answer's ``stats`` still writes it: its process runs, where it can be
+    asked (this machine), else it saved the answer in the last :data:`WRITING_FRESH_S` seconds. None named (a stop,
+    a failure, a row from before writers were named): it was cut off."""
+    writer = (stats or {}).get(WRITER)
+    if not isinstance(writer, dict):
+        return False
+    if writer.get("host") == socket.gethostname() and isinstance(writer.get("pid"), int):
+        return processes.alive(writer["pid"])
+    at = writer.get("at")
+    return isinstance(at, int | float) and time.time() - at < WRITING_FRESH_S
 
 
 @dataclass(frozen=True)
@@ -801,14 +834,16 @@ class History:
         return self._message_from_row(row)
 
     def tally(self, conversation_id: str) -> Tally:
-        """A conversation's message count, newest message's id and whether it is partial: one row, to learn
+        """A conversation's message count and its newest message as far as a front end shows it: one row, to learn
         whether a chat went on elsewhere without reading all of it."""
         with self._read() as conn:
             count = conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
                                  (conversation_id,)).fetchone()[0]
-            last = conn.execute("SELECT id, partial FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1",
-                                (conversation_id,)).fetchone()
-        return Tally(count, last[0], bool(last[1])) if last else Tally(count, None)
+            last = conn.execute("SELECT id, partial, length(content), stats FROM messages WHERE conversation_id = ? "
+                                "ORDER BY seq DESC LIMIT 1", (conversation_id,)).fetchone()
+        if last is None:
+            return Tally(count, None)
+        return Tally(count, last[0], bool(last[1]), last[2], bool(last[1]) and still_written(_load(last[3])))
 
     def version(self) -> int:
         """A number that changes when another connection (another process: `hearth ask` in a terminal, `hearth

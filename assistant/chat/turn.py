@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.chat.history import COLLECTIONS, INCOGNITO, LEARNING, History
+from assistant.chat.history import COLLECTIONS, INCOGNITO, LEARNING, History, writer_stamp
 from assistant.chat.prompt import MIN_ANSWER_TOKENS, BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
 from assistant.engine.sampling import SamplingParams
@@ -243,7 +243,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
             made_for_it = True
         question_id = history.add_message(conversation_id, "user", text,
                                           stats=_question_stats(options, learn is not None)).id
-        reply_id = history.add_message(conversation_id, "assistant", "", partial=True).id
+        reply_id = history.add_message(conversation_id, "assistant", "", partial=True, stats=writer_stamp()).id
     streamed: list[str] = []
     finished = False
     failure: dict[str, str] | None = None
@@ -309,7 +309,7 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
                 replace_old_turn()
                 streamed.append(piece)
                 if reply_id is not None and time.monotonic() - last_save > CHECKPOINT_S:
-                    _save_answer(history, conversation_id, reply_id, content="".join(streamed))
+                    _save_answer(history, conversation_id, reply_id, content="".join(streamed), stats=writer_stamp())
                     last_save = time.monotonic()
                 yield Token(piece, event.drafted)
             elif isinstance(event, Progress):  # a long prompt being read: said with its ETA
@@ -352,7 +352,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         elif not finished and reply_id is not None and failure is None and not streamed:
             take_back()  # interrupted before its first word (a second Ctrl+C): taken back as a Stop then is
         elif not finished and reply_id is not None:  # failed, or the consumer stopped: keep what was streamed
-            _save_answer(history, conversation_id, reply_id, content="".join(streamed), partial=True, stats=failure)
+            # no writer named any more: cut off, not "being written" for as long as its process goes on
+            _save_answer(history, conversation_id, reply_id, content="".join(streamed), partial=True,
+                         stats=failure or {})
 
 
 def _stopped_before(conversation_id: str | None) -> Done:

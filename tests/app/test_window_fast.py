@@ -7,6 +7,7 @@ answers "You said: <question>".
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,11 +33,12 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 from shiboken6 import isValid
 
+from app.controllers.chat import WRITTEN_ELSEWHERE
 from app.controllers.conversations import ANSWERING, Entry
 from app.main_window import MainWindow
 from app.qt_models import ItemRole
 from app.workers import Job
-from assistant.chat.history import Conversation, History, HistoryError
+from assistant.chat.history import WRITER, Conversation, History, HistoryError, writer_stamp
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.events import Progress
@@ -438,6 +440,68 @@ def test_a_turn_added_elsewhere_to_the_open_chat_is_shown_without_coming_back(qt
         elsewhere.update_message(reply.id, content="Birds sing.", partial=False)
     qtbot.waitUntil(lambda: window.chat_view.last("assistant").text == "Birds sing.", timeout=5_000)
     assert activations.seen == 0
+    window.close()
+
+
+def _writing_as(pid: int) -> dict[str, object]:
+    """A partial answer's stats as process ``pid`` on this machine, writing it, saves them."""
+    stamp = writer_stamp()
+    stamp[WRITER]["pid"] = pid
+    return stamp
+
+
+def test_an_answer_another_process_is_writing_grows_in_the_window_and_one_it_left_says_interrupted(
+        qtbot: QtBot) -> None:
+    """An answer being written in a terminal showed empty, "This answer was interrupted.", until it was finished
+    (tens of seconds for a real model). It shows as far as it is written, said to be written elsewhere, in the
+    same widget as it grows; finished, with its figures; its writer killed (no write to say so), interrupted."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Tell me about cats.")
+    chat = window.ctl.chat.conversation_id
+    answer = lambda: window.chat_view.last("assistant")  # noqa: E731
+    writer = subprocess.Popen(["sleep", "60"])  # the other process, as far as the window can tell
+    try:
+        with History(get_paths().history_db) as elsewhere:  # its own connection: as `hearth ask` saves its turn
+            elsewhere.add_message(chat, "user", "And about birds?")
+            reply = elsewhere.add_message(chat, "assistant", "", partial=True, stats=_writing_as(writer.pid))
+            qtbot.waitUntil(lambda: answer().message_id == reply.id, timeout=5_000)
+            growing = answer()
+            for text in ("Birds", "Birds sing", "Birds sing at dawn."):
+                elsewhere.update_message(reply.id, content=text, stats=_writing_as(writer.pid))
+                qtbot.waitUntil(lambda text=text: answer().text == text, timeout=5_000)
+                assert answer() is growing and growing.meta.text() == WRITTEN_ELSEWHERE
+                assert growing.notices.isHidden() and not growing.regenerate.isEnabled()
+            # opened from the list, it is shown so too
+            window.ctl.chat.new_chat()
+            window.ctl.chat.open_conversation(chat)
+            qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == chat and bool(window.chat_view.messages)
+                            and answer().text == "Birds sing at dawn.", timeout=5_000)
+            assert answer().meta.text() == WRITTEN_ELSEWHERE and answer().notices.isHidden()
+            finished = answer()
+            elsewhere.update_message(reply.id, content="Birds sing at dawn, loudly.", partial=False,
+                                     stats={"completion_tokens": 6, "decode_tps": 12.5, "stop_reason": "stop"})
+            qtbot.waitUntil(lambda: "6 tokens · 12.5 tok/s" in answer().meta.text(), timeout=5_000)
+            assert answer() is finished and answer().text == "Birds sing at dawn, loudly."
+            assert answer().notices.isHidden() and answer().regenerate.isEnabled()
+
+            # another answer, its writer killed as it wrote: nothing is written to say so
+            elsewhere.add_message(chat, "user", "And about fish?")
+            reply = elsewhere.add_message(chat, "assistant", "Fish", partial=True, stats=_writing_as(writer.pid))
+            qtbot.waitUntil(lambda: answer().message_id == reply.id, timeout=5_000)
+            assert answer().meta.text() == WRITTEN_ELSEWHERE
+            writer.kill()
+            writer.wait()
+            qtbot.waitUntil(lambda: answer().notices.text() == "This answer was interrupted.", timeout=5_000)
+            assert answer().text == "Fish" and answer().meta.text() != WRITTEN_ELSEWHERE
+            # and one a process gone long since left, opened from the list
+            window.ctl.chat.new_chat()
+            window.ctl.chat.open_conversation(chat)
+            qtbot.waitUntil(lambda: window.ctl.chat.conversation_id == chat and bool(window.chat_view.messages)
+                            and answer().text == "Fish", timeout=5_000)
+            assert answer().notices.text() == "This answer was interrupted." and not answer().notices.isHidden()
+    finally:
+        writer.kill()
+        writer.wait()
     window.close()
 
 

@@ -7,6 +7,8 @@ tests/app/*); these run in milliseconds and pin down the bookkeeping.
 from __future__ import annotations
 
 import copy
+import gc
+import itertools
 import re
 import threading
 import time
@@ -16,10 +18,11 @@ import pytest
 from checks import wait_for
 from fakes import FakeEmbedder, fake_engine
 
+from assistant.chat.history import WRITER, History
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import ConfigError, ModelLoadError
-from assistant.events import BackgroundStatus, CollectionSynced, Failed, MemoriesLearned, Token
+from assistant.events import BackgroundStatus, CollectionSynced, Failed, MemoriesLearned, Saved, Token
 from assistant.knowledge import KnowledgeBase
 from assistant.knowledge.records import Hits
 from assistant.paths import get_paths
@@ -849,3 +852,31 @@ def test_the_first_answer_loads_the_model_while_the_memory_store_opens(settings:
             a.close(learning_s=0)
             loading.clear()
     assert seen_loading == [True, True]
+
+
+def test_an_answer_names_its_writer_while_it_is_written_and_not_once_it_ended_or_was_cut_off(
+        assistant: Assistant) -> None:
+    """A window showing the chat tells an answer a terminal is writing from one a killed process left: every partial
+    answer read "This answer was interrupted." (empty, in the window) for the tens of seconds it was written. The
+    answer names its writer as it streams; finished, or cut off with the process going on, it names none."""
+    assistant.engine.token_delay_s = 0.01
+    response = assistant.ask("Tell me a long story about the sea and its ships, in many words.")
+    events = iter(response)
+    chat = next(e for e in events if isinstance(e, Saved)).conversation_id
+    next(e for e in events if isinstance(e, Token))
+    with History(get_paths().history_db) as elsewhere:  # another process's connection
+        answer = elsewhere.messages(chat)[-1]
+        assert answer.partial and answer.being_written and elsewhere.tally(chat).writing
+        for _ in events:
+            pass
+        answer = elsewhere.messages(chat)[-1]
+        assert not answer.being_written and not elsewhere.tally(chat).writing and WRITER not in answer.stats
+
+        # its reader gone after a few words (a second Ctrl+C in `hearth chat`): cut off, this process going on
+        events = iter(assistant.ask("And another about the ships, in many words.", chat))
+        assert sum(isinstance(e, Token) for e in itertools.islice(events, 8))
+        events.close()
+        del events
+        gc.collect()
+        answer = elsewhere.messages(chat)[-1]
+        assert answer.partial and answer.content and not answer.being_written
