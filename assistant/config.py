@@ -1,9 +1,9 @@
 """Settings: one dataclass tree, saved as TOML with atomic writes.
 
 A settings file that cannot be read (not TOML, not text, no permission) never stops the app: defaults are used,
-with a warning the front end shows, and the file is left as it is and never saved over until it reads (it was
-moved aside: a half-finished hand edit plus any command lost the user's settings and, at the next save, the
-API token); ``hearth doctor --repair`` sets a damaged one aside.
+with memory off (the file may have switched it off) and a warning the front end shows, and the file is left as it
+is and never saved over until it reads (it was moved aside: a half-finished hand edit plus any command lost the
+user's settings and, at the next save, the API token); ``hearth doctor --repair`` sets a damaged one aside.
 Unknown keys are ignored with a warning (a typo must not pass for a setting); values of the wrong type fall
 back to the default with a warning (in a running process that applies a changed file, to the value in use), and
 numbers out of :data:`RANGES` to the nearest end of the range. A file that is not TOML, changed while a
@@ -373,6 +373,17 @@ def window_file() -> Path:
     return get_paths().window_file
 
 
+#: What a settings file that cannot be read is read as: the defaults, with memory off. The file may have switched
+#: memory off, and the defaults switched it back on: a typo in a hand edit had the window learn from every chat.
+UNREADABLE_AS = "defaults are used, with memory off until it reads (it may have switched memory off)"
+
+
+def _unreadable_defaults() -> Settings:
+    settings = Settings()
+    settings.memory.enabled = False
+    return settings
+
+
 def load_settings(path: Path | None = None) -> LoadedSettings:
     path = path or get_paths().settings_file
     if not path.exists():
@@ -381,10 +392,11 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
     try:
         return parse_settings(path.read_bytes().decode("utf-8"), path)
     except OSError as exc:  # not damage: moving it aside lost the user's settings to a permissions problem
-        return LoadedSettings(Settings(), warning=f"Settings file {path} cannot be read ({exc.strerror or exc}); "
-                                                  "defaults are used, and the file is left as it is.")
+        return LoadedSettings(_unreadable_defaults(), warning=f"Settings file {path} cannot be read "
+                                                              f"({exc.strerror or exc}); {UNREADABLE_AS}, and the "
+                                                              "file is left as it is.")
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return LoadedSettings(Settings(), warning=f"Settings file {damaged_toml(path, exc, 'defaults are used')}")
+        return LoadedSettings(_unreadable_defaults(), warning=f"Settings file {damaged_toml(path, exc, UNREADABLE_AS)}")
 
 
 def host_port(host: str, port: int) -> str:

@@ -100,7 +100,7 @@ def _settings(assistant: Assistant) -> list[Finding]:
     TOML is left as it is (read as defaults, never saved over): the repair sets it aside."""
     import tomllib
 
-    from assistant.config import damaged_toml, parse_settings
+    from assistant.config import UNREADABLE_AS, damaged_toml, parse_settings
 
     path = assistant.paths.settings_file
     damaged = [Finding("settings", WARNING, damaged_toml(other, exc, "read as empty"),
@@ -116,7 +116,7 @@ def _settings(assistant: Assistant) -> list[Finding]:
         return [*damaged, Finding("settings", WARNING, f"Settings file {path} cannot be read "
                                                         f"({exc.strerror or exc}).", "Fix its permissions.")]
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return [*damaged, Finding("settings", WARNING, f"Settings file {damaged_toml(path, exc, 'defaults are used')}",
+        return [*damaged, Finding("settings", WARNING, f"Settings file {damaged_toml(path, exc, UNREADABLE_AS)}",
                                   "Mend it, or let Hearth set it aside and start from the defaults.",
                                   f"set-aside:{path.name}")]
     if warning:

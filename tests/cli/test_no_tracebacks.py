@@ -313,6 +313,15 @@ def test_a_corrupt_settings_file_is_reported_once(tmp_path: Path) -> None:
     assert out.code == 0 and out.stderr.count("is not valid TOML") == 1, out.stderr
 
 
+def test_a_settings_file_that_cannot_be_read_leaves_memory_off(tmp_path: Path) -> None:
+    """A typo in a file that had switched memory off read it as the defaults, memory on: the window learned from
+    every chat the user meant to keep out of memory, and `settings show` said memory.enabled = true."""
+    home = with_settings(tmp_path, "[memory]\nenabled = false\n[model\n")
+    out = hearth("settings", "show", home=home)
+    assert out.code == 0 and "memory.enabled = false" in out.stdout, out.stdout
+    assert "defaults are used, with memory off until it reads" in out.stderr, out.stderr
+
+
 def test_a_setting_out_of_range_or_unknown_is_named_and_the_nearest_value_used(tmp_path: Path) -> None:
     """``max_tokens = 0`` in the file made every answer empty, blamed on the model; a misspelt key was silent."""
     out = hearth("collections", "list", home=with_settings(tmp_path, "[model]\nmax_tokens = 0\nmax_tokenz = 5\n"))
