@@ -58,6 +58,10 @@ WRITTEN_ELSEWHERE = "Being written in another Hearth window or terminal…"
 #: How often a chat showing an answer being written elsewhere asks whether its writer still writes it: one
 #: killed (`kill -9`) writes nothing more, and nothing else would say it was cut off.
 WRITER_CHECK_MS = 2000
+#: Said of the open chat when another process deleted it.
+DELETED_ELSEWHERE = "This chat was deleted elsewhere (`hearth history delete` in a terminal, or the API)"
+#: What the history read for a catch-up gives when the open chat no longer exists (see ``catch_up``).
+_GONE = "gone"
 #: How long the status bar says a question stopped before its answer began was taken back.
 TAKEN_BACK_MS = 8000
 #: How long the status bar says that a search's message is no longer in its chat.
@@ -277,6 +281,15 @@ class ChatController(QObject):
         elif self._away and conversation_id == self._away_chat:
             self.stop()
 
+    def _gone_elsewhere(self, chat: str) -> None:
+        """The open chat was deleted by another process (`hearth history delete`, the API): a new chat takes its
+        place, with what the box holds, and the banner says why. Its messages stayed on screen with no word, and
+        Regenerate on them failed with "Conversation … was not found in the chat history."."""
+        draft = self.composer.edit.toPlainText()
+        self.chat_deleted(chat)
+        self.composer.set_draft(draft)
+        self.banner.show_message(f"{DELETED_ELSEWHERE}.")
+
     def _busy_elsewhere(self, doing: str) -> bool:
         """Whether an answer is being written in a chat not on screen (one answer at a time), said if so."""
         if self._away:
@@ -462,9 +475,15 @@ class ChatController(QObject):
         shown = self._shown()
         history = self.assistant.history
 
-        def newer() -> list[Any] | None:  # the whole chat only when it differs from what is shown
+        def newer() -> list[Any] | str | None:  # the whole chat only when it differs from what is shown
             saved = history.tally(chat)
-            return None if saved.last_id is None or saved == shown else history.messages(chat)
+            if saved.last_id is None:  # no message: the chat is gone, or a new one not yet asked in
+                try:
+                    history.get_conversation(chat)
+                except ConversationNotFoundError:
+                    return _GONE
+                return None
+            return None if saved == shown else history.messages(chat)
 
         self.workers.history.submit(Job(newer, on_done=lambda messages: self._caught_up(chat, shown, messages),
                                         on_failed=lambda message: log.info("chat not read again: %s", message)))
@@ -477,7 +496,11 @@ class ChatController(QObject):
             return Tally(count, None)
         return Tally(count, last.message_id, last.partial, len(last.text), last.writing)
 
-    def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | None) -> None:
+    def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | str | None) -> None:
+        if messages == _GONE:
+            if chat == self.conversation_id and not self.generating:
+                self._gone_elsewhere(chat)
+            return
         if messages and chat == self.conversation_id and not self.generating and self.editing is None \
                 and self._shown() == shown and not self._went_on(messages):
             self._show(chat, messages)
@@ -710,8 +733,7 @@ class ChatController(QObject):
                 # `hearth chat`; it came back to the box and every send failed the same way until New chat
                 self.new_chat()  # lets this turn end off screen (see _detach)
                 self._queued = question.text  # sent as soon as this turn has ended (see _ended)
-                self._queued_note = ("This chat was deleted elsewhere (`hearth history delete` in a terminal, or "
-                                     "the API): your question went to a new chat.")
+                self._queued_note = f"{DELETED_ELSEWHERE}: your question went to a new chat."
                 return
             self.banner.show_message(event.message)
             if event.error_type == CollectionNotFoundError.__name__:  # removed elsewhere since the list was read:

@@ -403,6 +403,22 @@ def test_chats_made_renamed_and_deleted_elsewhere_are_listed_without_coming_back
     window.close()
 
 
+def test_the_open_chat_deleted_elsewhere_gives_way_to_a_new_chat_and_keeps_the_box(qtbot: QtBot) -> None:
+    """`hearth history delete` of the chat open in the window left its messages on screen with no word, and
+    Regenerate on them failed with "Conversation … was not found in the chat history."."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Tell me about cats.")
+    chat = window.ctl.chat.conversation_id
+    window.composer.edit.setPlainText("A question half typed")
+    other = fake_assistant()  # another process: its own connections
+    other.delete_chat(chat)
+    other.close(learning_s=0)
+    qtbot.waitUntil(lambda: window.ctl.chat.conversation_id is None, timeout=5_000)
+    assert not window.chat_view.messages and window.composer.edit.toPlainText() == "A question half typed"
+    assert window.banner.isVisible() and "deleted elsewhere" in window.banner.label.text()
+    window.close()
+
+
 def test_a_turn_added_elsewhere_to_the_open_chat_is_shown_without_coming_back(qtbot: QtBot) -> None:
     """`hearth ask -c` in a terminal went on with the chat open in the window: the window showed it as it was
     until it was activated again. The list keeps its place and the chat selected, and is not read again for the
