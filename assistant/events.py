@@ -422,6 +422,9 @@ class Tally:
     #: the newest message is being written (``Message.being_written``): its writer's end, with no write of its
     #: own (a `kill -9`), is told by this alone
     writing: bool = False
+    #: how many of its messages are partial: an answer a terminal finished after the window's own question (two
+    #: front ends answering in one chat at once) was no longer the newest, and stayed "interrupted" on screen
+    partials: int = 0
 
 
 @dataclass(frozen=True)

@@ -494,7 +494,8 @@ class ChatController(QObject):
         count = len(self._older) + len(self.view.messages)
         if last is None:
             return Tally(count, None)
-        return Tally(count, last.message_id, last.partial, len(last.text), last.writing)
+        partials = sum(m.partial for m in self._older) + sum(w.partial for w in self.view.messages)
+        return Tally(count, last.message_id, last.partial, len(last.text), last.writing, partials)
 
     def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | str | None) -> None:
         if messages == _GONE:
@@ -507,17 +508,22 @@ class ChatController(QObject):
 
     def _went_on(self, messages: list[Any]) -> bool:
         """Show the open chat as ``messages`` (saved now) have it by changing what is shown, if only its newest
-        message shown and those after it differ: that one shown as it is now, the new ones added below, the reader
-        left where they read (or at the end, following it). Said False where an earlier one differs (deleted,
-        answered again elsewhere): the chat is then shown anew. Each catch-up built the whole chat again: a turn
-        added in a terminal made its messages blink out and back, 112 ms of the window's thread for a chat of 400
-        (13 ms added below)."""
+        message shown, its partial ones and those after them differ: those shown as they are now, the new ones
+        added below, the reader left where they read (or at the end, following it). Said False where an earlier
+        one differs (deleted, answered again elsewhere): the chat is then shown anew. Each catch-up built the whole
+        chat again: a turn added in a terminal made its messages blink out and back, 112 ms of the window's thread
+        for a chat of 400 (13 ms added below)."""
         shown = [m.id for m in self._older] + [w.message_id for w in self.view.messages]
         if not self.view.messages or [m.id for m in messages[:len(shown)]] != shown:
             return False
-        last, saved = self.view.messages[-1], messages[len(shown) - 1]
-        if (last.text, last.partial, last.writing) != (saved.content, saved.partial, saved.being_written):
-            self._fill(last, saved)  # (unchanged, it keeps what its own stream said under it)
+        first = len(self._older)  # the messages on screen, each with its saved self; the partial ones and the
+        # newest are shown as they are now (an answer a terminal finished while the window answered in the same chat)
+        self._older = list(messages[:first])  # (one finished above the page too: its count of partials is right)
+        newest = self.view.messages[-1]
+        for widget, saved in zip(self.view.messages, messages[first:len(shown)], strict=True):
+            now = (saved.content, saved.partial, saved.being_written)
+            if (widget.partial or widget is newest) and (widget.text, widget.partial, widget.writing) != now:
+                self._fill(widget, saved)  # (unchanged, the newest keeps what its own stream said under it)
         for message in messages[len(shown):]:
             self._add_saved(message, follow=False)
         self._last_turn_shown(messages, answering=False)

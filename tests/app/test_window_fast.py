@@ -521,6 +521,31 @@ def test_an_answer_another_process_is_writing_grows_in_the_window_and_one_it_lef
     window.close()
 
 
+def test_an_answer_a_terminal_finishes_after_the_windows_own_is_shown_finished(qtbot: QtBot) -> None:
+    """Two front ends answering in one chat at once (a question sent in the window while `hearth ask -c` still
+    answered there): the terminal's answer stayed as the window first read it, "interrupted", after both were saved
+    whole: the catch-up compared the newest message only, and the window's own answer was the newest."""
+    window = open_window(qtbot)
+    send(qtbot, window, "Tell me about cats.")
+    chat = window.ctl.chat.conversation_id
+    writer = subprocess.Popen(["sleep", "60"])  # the other process, as far as the window can tell
+    try:
+        with History(get_paths().history_db) as elsewhere:
+            elsewhere.add_message(chat, "user", "And about birds?")
+            reply = elsewhere.add_message(chat, "assistant", "Birds", partial=True, stats=_writing_as(writer.pid))
+            qtbot.waitUntil(lambda: window.chat_view.last("assistant").message_id == reply.id, timeout=5_000)
+            theirs = window.chat_view.last("assistant")
+            send(qtbot, window, "And about dogs?")  # the window's own answer comes after theirs
+            elsewhere.update_message(reply.id, content="Birds sing at dawn.", partial=False,
+                                     stats={"completion_tokens": 5, "decode_tps": 12.5, "stop_reason": "stop"})
+            qtbot.waitUntil(lambda: theirs.text == "Birds sing at dawn.", timeout=5_000)
+            assert theirs.notices.isHidden() and "5 tokens · 12.5 tok/s" in theirs.meta.text()
+    finally:
+        writer.kill()
+        writer.wait()
+    window.close()
+
+
 def test_a_turn_added_elsewhere_is_added_below_the_messages_shown_and_the_reader_stays(qtbot: QtBot) -> None:
     """Each catch-up with another process built the whole chat again: the messages shown were made anew (a
     flicker, and seconds for a long chat). Those shown stay, the new turn comes below; a reader up in the chat stays
