@@ -366,17 +366,22 @@ def _stopped_before(conversation_id: str | None) -> Done:
 def _save_answer(history: History, conversation_id: str | None, reply_id: str, **changes: Any) -> None:
     """Write the answer into its message. A conversation deleted while it was answered (``hearth history delete``
     in another terminal) took the message with it, and is said so: "Message <id> was not found" named an id the
-    user never saw, and the API answered it with a 500."""
+    user never saw, and the API answered it with a 500. So did a turn replaced elsewhere while it was answered
+    (Regenerate or Edit in another window, the API), with the terminal's answer cut off mid-sentence."""
     try:
         history.update_message(reply_id, **changes)
     except HistoryError:
+        if conversation_id is None:
+            raise
         try:
-            if conversation_id is not None:
-                history.get_conversation(conversation_id)  # still there (or the history cannot be read): as raised
+            saved = {m.id for m in history.messages(conversation_id)}
         except ConversationNotFoundError:
             raise ConversationNotFoundError(f"Conversation {conversation_id} was deleted while it was being "
                                             "answered.") from None
-        raise
+        if reply_id in saved:  # there: the write failed for another reason, as raised
+            raise
+        raise ChatMovedOnError("This answer was replaced elsewhere while it was being written (Regenerate or Edit "
+                               "in another Hearth window, or the API): it stopped here.") from None
 
 
 def _as_waited(stats: Stats, prepare_s: float, context_cut: bool) -> Stats:

@@ -24,6 +24,7 @@ _BY_NAME: dict[str, tuple[int, str, str | None, str | None]] = {
     "ContextOverflowError": (400, "invalid_request_error", "context_length_exceeded", None),
     "InputError": (400, "invalid_request_error", None, None),
     "ConversationNotFoundError": (404, "invalid_request_error", "conversation_not_found", "conversation_id"),
+    "ChatMovedOnError": (409, "invalid_request_error", "conversation_changed", "conversation_id"),
     "CollectionNotFoundError": (404, "invalid_request_error", "collection_not_found", "collections"),
     "InvalidCollectionNameError": (400, "invalid_request_error", "invalid_collection_name", "collections"),
     "NeedsReindexError": (409, "invalid_request_error", "collection_needs_reindex", "collections"),

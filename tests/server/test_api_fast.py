@@ -16,6 +16,7 @@ import pytest
 from checks import wait_for
 from fakes import FakeEmbedder, fake_engine
 
+from assistant.chat.history import History
 from assistant.config import Settings, browser_origins
 from assistant.core import Assistant
 from assistant.errors import InputError
@@ -431,17 +432,32 @@ def test_a_client_that_goes_away_cancels_its_answer(assistant: Assistant, server
     assert saved.partial and saved.stats["stop_reason"] == "cancelled" and saved.stats["completion_tokens"] < 400
 
 
+def _replace_last_turn(history: History, cid: str) -> None:
+    """As Regenerate in another window does: the chat's last question and what follows it go."""
+    history.delete_messages_from([m for m in history.messages(cid) if m.role == "user"][-1].id)
+
+
 @pytest.mark.parametrize("stream", [True, False])
-def test_a_conversation_deleted_while_it_is_answered_is_a_404_said_once(
-        assistant: Assistant, server: httpx.Client, stream: bool, capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("elsewhere", ["deleted", "replaced"])
+def test_a_conversation_deleted_or_its_turn_replaced_while_it_is_answered_is_said_once(
+        assistant: Assistant, server: httpx.Client, stream: bool, elsewhere: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
     """`hearth history delete ID` in another terminal while the API answered a turn in that conversation: a 500
     naming an internal message id ("Message 88a0cd36… was not found in the chat history."); streamed, the whole
-    text with no finish_reason, that error twice, then [DONE]."""
+    text with no finish_reason, that error twice, then [DONE]. The turn replaced elsewhere (Regenerate in a
+    window) was the same 500."""
     hi = {"messages": [{"role": "user", "content": "Hi"}]}
     cid = server.post("/chat/completions", json=hi | {"conversation_id": "new"}).json()["conversation_id"]
     assistant.engine.reply = lambda _prompt: "word " * 50
     assistant.engine.token_delay_s = 0.01  # 0.5 s for the whole answer
-    threading.Timer(0.2, assistant.history.delete, (cid,)).start()
+    if elsewhere == "deleted":
+        threading.Timer(0.2, assistant.history.delete, (cid,)).start()
+        status, code = 404, "conversation_not_found"
+        said = f"Conversation {cid} was deleted while it was being answered."
+    else:
+        threading.Timer(0.2, _replace_last_turn, (assistant.history, cid)).start()
+        status, code = 409, "conversation_changed"
+        said = "This answer was replaced elsewhere while it was being written"
     body = hi | {"conversation_id": cid, "stream": stream}
     if stream:
         with server.stream("POST", "/chat/completions", json=body) as response:
@@ -451,10 +467,10 @@ def test_a_conversation_deleted_while_it_is_answered_is_a_404_said_once(
         error = errors[0]
     else:
         response = server.post("/chat/completions", json=body)
-        assert response.status_code == 404, response.text
+        assert response.status_code == status, response.text
         error = response.json()["error"]
-    assert error["code"] == "conversation_not_found" and error["param"] == "conversation_id", error
-    assert error["message"] == f"Conversation {cid} was deleted while it was being answered.", error
+    assert error["code"] == code and error["param"] == "conversation_id", error
+    assert error["message"].startswith(said), error
     assert "Traceback" not in capfd.readouterr().err
 
 
