@@ -11,7 +11,10 @@ while the window held the chat history open, a chat deleted with `hearth history
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+
+log = logging.getLogger(__name__)
 
 
 def overwrite_deleted(conn: sqlite3.Connection) -> None:
@@ -19,9 +22,11 @@ def overwrite_deleted(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA secure_delete=ON")
 
 
-def empty_wal(conn: sqlite3.Connection) -> bool:
-    """Copy the write-ahead log into the database and empty it, after a delete committed: the log held the
-    deleted text as it was before. Outside any transaction. False when another process was reading older pages
-    meanwhile (then the log is left, and the next delete, or the last connection closing, empties it)."""
+def empty_wal(conn: sqlite3.Connection, what: str) -> None:
+    """Copy the write-ahead log of ``what`` (named in the log) into the database and empty it, after a delete
+    committed: the log held the deleted text as it was before. Outside any transaction. Another process reading
+    older pages meanwhile leaves the log as it is (said in the log), and the next delete, or the last connection
+    closing, empties it."""
     busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    return not busy
+    if busy:
+        log.info("%s: the write-ahead log could not be emptied (another process reads it)", what)

@@ -237,9 +237,13 @@ class Message:
         return self.partial and still_written(self.stats)
 
 
+#: This machine's name, asked once (each checkpoint of an answer, and each partial answer shown, asked it again).
+_host = functools.cache(socket.gethostname)
+
+
 def writer_stamp() -> dict[str, Any]:
     """The stats of an answer this process is writing, as saved with each of its checkpoints (see :data:`WRITER`)."""
-    return {WRITER: {"pid": os.getpid(), "host": socket.gethostname(), "at": time.time()}}
+    return {WRITER: {"pid": os.getpid(), "host": _host(), "at": time.time()}}
 
 
 def still_written(stats: dict[str, Any] | None) -> bool:
@@ -249,7 +253,7 @@ def still_written(stats: dict[str, Any] | None) -> bool:
     writer = (stats or {}).get(WRITER)
     if not isinstance(writer, dict):
         return False
-    if writer.get("host") == socket.gethostname() and isinstance(writer.get("pid"), int):
+    if writer.get("host") == _host() and isinstance(writer.get("pid"), int):
         return processes.alive(writer["pid"])
     at = writer.get("at")
     return isinstance(at, int | float) and time.time() - at < WRITING_FRESH_S
@@ -746,9 +750,7 @@ class History:
         """Empty the write-ahead log after a delete: while another process (the window) held the history open, the
         log kept a deleted chat's text, whole, until that process closed it too."""
         with self._read() as conn:
-            emptied = erasure.empty_wal(conn)
-        if not emptied:
-            log.info("history: the write-ahead log could not be emptied (another process reads it)")
+            erasure.empty_wal(conn, "history")
 
     def on_delete(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(conversation_id)`` after a conversation, or any of its messages, was deleted: what

@@ -1078,14 +1078,10 @@ class Store:
         self._forget(collection, old_ids)
 
     def _truncate_wal(self) -> None:
-        """Copy the write-ahead log into the index and empty it, after passages were removed: the log kept their
-        text (the pages they were on, as they were before) until the last connection closed, for as long as the
-        window ran. A reader of another process holding on to older pages leaves the log as it is (said in the
-        log), and the next removal, or closing, empties it."""
+        """Empty the index's write-ahead log after passages were removed: it kept their text (the pages they were
+        on, as they were before) until the last connection closed, for as long as the window ran."""
         with self._lock, write_errors():
-            emptied = erasure.empty_wal(self._db)
-        if not emptied:
-            log.info("knowledge: the index's write-ahead log could not be emptied (another process reads it)")
+            erasure.empty_wal(self._db, "knowledge index")
 
     def recover(self, collection: str) -> int:
         """Delete from Chroma the journalled ids SQLite does not hold (left by a killed sync)."""

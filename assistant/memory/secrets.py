@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 
@@ -143,17 +143,21 @@ def secret_kind(text: str, said: Secrets | None = None) -> str | None:
     """What secret ``text`` holds ("a password", "a card number", "an API key"…), or None when it holds none.
     ``said``: the secrets (:func:`secrets_in`) of the message ``text`` was learned from, which ``text`` holds too
     where it repeats their value ("I use sunflower42 as my password" was learned as "User uses sunflower42")."""
-    return next((shape.kind for shape in _SHAPES for found in shape.pattern.finditer(text) if shape.check(found)),
-                None) or next((kind for kind, value in (said.found if said else ()) if _repeats(text, value)), None)
+    return next((kind for kind, _ in _found(text)), None) \
+        or next((kind for kind, value in (said.found if said else ()) if _repeats(text, value)), None)
 
 
 def secrets_in(said: str) -> Secrets:
     """The secrets of the message ``said``: found once per message, where every fact learned from it searched the
     whole message again with every shape."""
-    matches = [(shape.kind, found) for shape in _SHAPES for found in shape.pattern.finditer(said)
-               if shape.check(found)]
+    matches = list(_found(said))
     return Secrets(tuple((kind, found.group("value") if "value" in found.re.groupindex else found.group())
                          for kind, found in matches), _hidden(said, sorted(found.span() for _, found in matches)))
+
+
+def _found(text: str) -> Iterator[tuple[str, re.Match[str]]]:
+    """Each secret of ``text``, with its kind, shape by shape (a shape's match its check confirms)."""
+    return ((shape.kind, found) for shape in _SHAPES for found in shape.pattern.finditer(text) if shape.check(found))
 
 
 def _repeats(text: str, value: str) -> bool:
