@@ -192,6 +192,9 @@ WRITER = "writer"
 #: How long after its last save an answer whose writer cannot be asked (another machine, a container's process
 #: numbers) still counts as being written: a few of its saves (one each half second while it streams) apart.
 WRITING_FRESH_S = 10.0
+#: What a chat's export leaves out of its messages' stats: which process wrote or answered them (its number, this
+#: machine's name), kept for the app alone. A chat shared as `hearth history export --format json` named them.
+_PROCESS_MARKS = (WRITER, LEARNING)
 
 
 @dataclass(frozen=True)
@@ -1084,8 +1087,13 @@ class History:
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             **asdict(conversation),
-            "messages": [asdict(m) for m in messages],
+            "messages": [asdict(replace(m, stats=_shared(m.stats))) for m in messages],
         }
+
+
+def _shared(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A message's stats as an export shows them: without :data:`_PROCESS_MARKS`."""
+    return None if stats is None else {key: value for key, value in stats.items() if key not in _PROCESS_MARKS}
 
 
 #: What an export says of an answer that did not end by itself (one stopped or cut by a crash is "interrupted").

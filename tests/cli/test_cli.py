@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 from checks import files_holding
 
 from assistant import __version__
+from assistant.chat.history import LEARNING, History, writer_stamp
+from assistant.paths import get_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -313,6 +316,28 @@ def saved_chat(home: Path, *turns: str) -> str:
     env = {**os.environ, "HEARTH_HOME": str(home)}
     return subprocess.run([sys.executable, "-c", code, *turns], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60, check=True).stdout.strip()
+
+
+def chat_being_written() -> str:
+    """The id of a chat whose answer this test's process is writing, as `hearth ask` saves it as it streams: its
+    question still to be learned from, its answer partial, each naming this process."""
+    with History(get_paths().history_db) as history:
+        chat = history.create_conversation("What do herons eat?")
+        history.add_message(chat.id, "user", "What do herons eat?", stats={LEARNING: os.getpid()})
+        history.add_message(chat.id, "assistant", "Fish, mostly, and", partial=True, stats=writer_stamp())
+    return chat.id
+
+
+def test_a_shared_export_names_no_process_nor_machine(hearth_home: Path) -> None:
+    """`hearth history export --format json` of a chat whose answer was being written named its writer: the
+    process number and this machine's name, in a file a user shares. The window still tells it is being written."""
+    cid = chat_being_written()
+    out = hearth("history", "export", cid, "--format", "json", home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert [m["stats"] for m in json.loads(out.stdout)["messages"]] == [{}, {}]
+    assert socket.gethostname() not in out.stdout
+    with History(get_paths().history_db) as history:
+        assert history.messages(cid)[-1].being_written
 
 
 def test_a_deleted_chat_is_in_no_file_while_the_window_holds_the_history(hearth_home: Path) -> None:
