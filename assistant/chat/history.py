@@ -1045,7 +1045,8 @@ class History:
     def export_markdown(self, conversation_id: str) -> str:
         """The conversation as a Markdown document: title heading, then each message under a role header.
 
-        Answers that never finished are marked "(interrupted)" so a reader knows they are cut off.
+        Answers that never finished are marked "(interrupted)" so a reader knows they are cut off, and one still
+        being written (in a terminal, another window) says so: it read "(interrupted)" too.
         """
         conversation, messages = self._snapshot(conversation_id)
         created = local_minute(conversation.created_at)
@@ -1054,7 +1055,9 @@ class History:
         for message in messages:
             header = f"## {message.role.capitalize()}"
             cut = _CUT.get((message.stats or {}).get("stop_reason", ""))
-            if message.partial:
+            if message.being_written:
+                header += f" ({BEING_WRITTEN})"
+            elif message.partial:
                 header += " (interrupted)"
             elif cut:
                 header += f" (cut off: {cut})"
@@ -1096,6 +1099,8 @@ def _shared(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if stats is None else {key: value for key, value in stats.items() if key not in _PROCESS_MARKS}
 
 
+#: What a Markdown export says of an answer still being written when it was made (see ``Message.being_written``).
+BEING_WRITTEN = "still being written when exported: the answer so far"
 #: What an export says of an answer that did not end by itself (one stopped or cut by a crash is "interrupted").
 _CUT = {"length": "the answer length limit", "context_full": "the context was full"}
 

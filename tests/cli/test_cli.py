@@ -340,6 +340,15 @@ def test_a_shared_export_names_no_process_nor_machine(hearth_home: Path) -> None
         assert history.messages(cid)[-1].being_written
 
 
+def test_an_answer_still_being_written_is_not_exported_as_interrupted(hearth_home: Path) -> None:
+    """`hearth history export` of a chat whose answer a terminal was still writing called it "(interrupted)", as
+    one a crash cut off; the window said it was being written."""
+    out = hearth("history", "export", chat_being_written(), home=hearth_home)
+    assert out.returncode == 0, out.stderr
+    assert "## Assistant (still being written when exported: the answer so far)\n\nFish, mostly, and" in out.stdout
+    assert "interrupted" not in out.stdout
+
+
 def test_a_deleted_chat_is_in_no_file_while_the_window_holds_the_history(hearth_home: Path) -> None:
     """A deleted chat's text was still read from history.sqlite3-wal while a window held the history open (the
     log was emptied only when the last connection closed), and from history.sqlite3's free pages."""
