@@ -1314,12 +1314,10 @@ class Assistant:
     def _learn_cut_off_turns(self, memory: MemoryService) -> None:
         """Queue the turns whose answer a crash or `kill -9` cut off before they reached memory (their process is
         gone): "My cat is called Pixel. Write a long story…" killed mid-story was never learned, nor said."""
-        from assistant.processes import alive
-
         if not memory.enabled:
             return
         try:
-            for question, previous in self.history.unlearned(lambda pid: not alive(pid)):
+            for question, previous in self.history.unlearned():
                 memory.enqueue_turn(question.conversation_id, question.content, previous)
                 self.history.learning_done(question.id)
                 log.info("queued a turn cut off before it was learned from (%s)", question.id)

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+import psutil
+
+#: How far two readings of one process's start time may differ and still be that process: psutil gives it on the
+#: wall clock (boot time plus the ticks since), which a clock adjustment (NTP) moves by up to about a second. A
+#: number given to another process after the first ended goes to one started far later than that.
+SAME_START_S = 1.0
 
 
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (what a killed process claimed or half-wrote is free to take back)."""
+def stamp() -> dict[str, Any]:
+    """This process as a later one can tell it from another: its number and when it started. The number alone is
+    given to another process once this one ends, and what a crashed writer left read as "being written" for as
+    long as that unrelated process ran."""
+    return {"pid": os.getpid(), "started": psutil.Process().create_time()}
+
+
+def alive(pid: int, started: float | None = None) -> bool:
+    """Whether process ``pid`` still runs (what a killed process claimed or half-wrote is free to take back); given
+    when it started (see :func:`stamp`), whether that very process runs, not another given its number since."""
     if pid <= 0:
         return False
     try:
@@ -14,5 +30,12 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # it runs, as another user
+        pass
+    if started is None:  # (a name kept before start times were: as far as can be told)
         return True
-    return True
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < SAME_START_S
+    except psutil.NoSuchProcess:  # it ended in between
+        return False
+    except psutil.AccessDenied:  # (Windows, a process of another user): as far as can be told
+        return True

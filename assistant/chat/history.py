@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import socket
 import sqlite3
@@ -179,15 +178,15 @@ _MESSAGE_COLUMNS = (
 INCOGNITO = "incognito"
 #: Lists, in a question's stats, the knowledge collections it was answered from: asked again, it uses them again.
 COLLECTIONS = "collections"
-#: Names, in a question's stats, the process answering it until its turn is given to memory to learn from (or
-#: decided not to be): one whose process is gone was cut off by a crash or `kill -9`, and is learned from later
-#: (see :meth:`History.unlearned`). Such a question's facts ("My cat is called Pixel. Write a long story…")
-#: were never learned: the turn was queued only once its answer ended.
+#: Names, in a question's stats, the process answering it (:func:`processes.stamp`) until its turn is given to
+#: memory to learn from (or decided not to be): one whose process is gone was cut off by a crash or `kill -9`, and
+#: is learned from later (see :meth:`History.unlearned`). Such a question's facts ("My cat is called Pixel. Write a
+#: long story…") were never learned: the turn was queued only once its answer ended.
 LEARNING = "learning"
-#: Names, in a partial answer's stats, the process writing it (``pid`` on ``host``) and when it last saved its text
-#: (``at``, wall-clock seconds): a window showing the chat tells an answer being written in a terminal from one a
-#: killed process left. Without them every partial answer looked cut off: one `hearth ask` was writing read "This
-#: answer was interrupted." in the window, empty, for the tens of seconds it took.
+#: Names, in a partial answer's stats, the process writing it (``pid`` started at ``started`` on ``host``) and when
+#: it last saved its text (``at``, wall-clock seconds): a window showing the chat tells an answer being written in a
+#: terminal from one a killed process left. Without them every partial answer looked cut off: one `hearth ask` was
+#: writing read "This answer was interrupted." in the window, empty, for the tens of seconds it took.
 WRITER = "writer"
 #: How long after its last save an answer whose writer cannot be asked (another machine, a container's process
 #: numbers) still counts as being written: a few of its saves (one each half second while it streams) apart.
@@ -246,7 +245,7 @@ _host = functools.cache(socket.gethostname)
 
 def writer_stamp() -> dict[str, Any]:
     """The stats of an answer this process is writing, as saved with each of its checkpoints (see :data:`WRITER`)."""
-    return {WRITER: {"pid": os.getpid(), "host": _host(), "at": time.time()}}
+    return {WRITER: {**processes.stamp(), "host": _host(), "at": time.time()}}
 
 
 def still_written(stats: dict[str, Any] | None) -> bool:
@@ -257,7 +256,7 @@ def still_written(stats: dict[str, Any] | None) -> bool:
     if not isinstance(writer, dict):
         return False
     if writer.get("host") == _host() and isinstance(writer.get("pid"), int):
-        return processes.alive(writer["pid"])
+        return processes.alive(writer["pid"], writer.get("started"))
     at = writer.get("at")
     return isinstance(at, int | float) and time.time() - at < WRITING_FRESH_S
 
@@ -868,16 +867,19 @@ class History:
             ).fetchall()
         return [self._message_from_row(row) for row in rows]
 
-    def unlearned(self, gone: Callable[[int], bool]) -> list[tuple[Message, str]]:
-        """Questions whose turn never reached memory because the process answering them is ``gone`` (a crash),
-        each with the user's previous message in its chat (for pronouns; never an incognito one)."""
+    def unlearned(self) -> list[tuple[Message, str]]:
+        """Questions whose turn never reached memory because the process answering them is gone (a crash), each
+        with the user's previous message in its chat (for pronouns; never an incognito one)."""
         with self._read() as conn:
             rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE role = 'user' AND stats LIKE ?",
                                 (f'%"{LEARNING}"%',)).fetchall()
         found = []
         for question in map(self._message_from_row, rows):
-            pid = (question.stats or {}).get(LEARNING)
-            if not isinstance(pid, int) or not gone(pid):
+            answering = (question.stats or {}).get(LEARNING)
+            if isinstance(answering, int):  # saved before the process's start time was: its number alone
+                answering = {"pid": answering}
+            if not isinstance(answering, dict) or not isinstance(answering.get("pid"), int) or processes.alive(
+                    answering["pid"], answering.get("started")):
                 continue
             earlier = self.messages(question.conversation_id)
             earlier = earlier[:next(i for i, m in enumerate(earlier) if m.id == question.id)]

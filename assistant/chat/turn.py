@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from assistant import processes
 from assistant.chat.history import COLLECTIONS, INCOGNITO, LEARNING, History, writer_stamp
 from assistant.chat.prompt import MIN_ANSWER_TOKENS, BuiltPrompt, build_prompt
 from assistant.engine.chat_format import FALLBACK_NOTICE, Message
@@ -122,7 +122,7 @@ def _question_stats(options: TurnOptions, learns: bool) -> dict[str, Any] | None
     its turn is to be learned from (``learns``), which process answers it (see ``history.LEARNING``)."""
     stats: dict[str, Any] = {}
     if learns:
-        stats[LEARNING] = os.getpid()
+        stats[LEARNING] = processes.stamp()
     if not options.use_memory:
         stats[INCOGNITO] = True
     if options.collections:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import erasure
+from assistant import erasure, processes
 from assistant.chat import salvage
 from assistant.errors import MemoryStoreError
 from assistant.memory.errors import MemoryQueueDamagedError
 from assistant.memory.statements import statements
 from assistant.paths import Paths, storage_problem
-from assistant.processes import alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -52,7 +51,8 @@ class QueuedTurn:
 
 #: Columns added after the first release (added to older queues at open).
 _ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0", "retry_at": "REAL NOT NULL DEFAULT 0",
-                  "context": "TEXT NOT NULL DEFAULT ''", "claimed_by": "INTEGER NOT NULL DEFAULT 0"}
+                  "context": "TEXT NOT NULL DEFAULT ''", "claimed_by": "INTEGER NOT NULL DEFAULT 0",
+                  "claimed_started": "REAL"}
 
 
 #: A turn whose extraction failed is tried again after these delays (seconds), then given up (``failed``):
@@ -148,10 +148,11 @@ class TurnQueue:
     def pending(self, limit: int | None = None) -> list[QueuedTurn]:
         """Pending turns that are due (a failed one waits out its back-off first), oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at, context, claimed_by "
+            rows = self._db.execute("SELECT id, conversation_id, user_text, enqueued_at, context, claimed_by, "
+                                    "claimed_started "
                                     "FROM turns WHERE status = 'pending' AND retry_at <= ? ORDER BY id",
                                     (time.time(),)).fetchall()
-        due = [QueuedTurn(*row[:5]) for row in rows if not self._claimed_elsewhere(row[5])]
+        due = [QueuedTurn(*row[:5]) for row in rows if not self._claimed_elsewhere(*row[5:])]
         return due if limit is None else due[:limit]
 
     def claim(self, turn_id: int) -> bool:
@@ -159,12 +160,13 @@ class TurnQueue:
         ask` at once, the window and `hearth serve`) both learned every queued turn, and each fact was stored
         twice. One compare-and-set; the claim of a process that was killed is taken over."""
         with self._lock:
-            row = self._db.execute("SELECT claimed_by FROM turns WHERE id = ? AND status = 'pending'",
+            row = self._db.execute("SELECT claimed_by, claimed_started FROM turns WHERE id = ? AND status = 'pending'",
                                    (turn_id,)).fetchone()
-            if row is None or self._claimed_elsewhere(row[0]):
+            if row is None or self._claimed_elsewhere(*row):
                 return False
-            cur = self._db.execute("UPDATE turns SET claimed_by = ? WHERE id = ? AND claimed_by = ?",
-                                   (os.getpid(), turn_id, row[0]))
+            me = processes.stamp()
+            cur = self._db.execute("UPDATE turns SET claimed_by = ?, claimed_started = ? WHERE id = ? AND "
+                                   "claimed_by = ?", (me["pid"], me["started"], turn_id, row[0]))
             return cur.rowcount == 1
 
     def release(self, turn_id: int) -> None:
@@ -173,8 +175,11 @@ class TurnQueue:
             self._db.execute("UPDATE turns SET claimed_by = 0 WHERE id = ? AND claimed_by = ?", (turn_id, os.getpid()))
 
     @staticmethod
-    def _claimed_elsewhere(pid: int) -> bool:
-        return pid != os.getpid() and alive(pid)
+    def _claimed_elsewhere(pid: int, started: float | None) -> bool:
+        """Whether another process that runs claimed the turn (``started``: when it started, see
+        :func:`processes.stamp`): one killed mid-turn whose number a later process was given held it until that
+        process ended."""
+        return pid != os.getpid() and processes.alive(pid, started)
 
     def due_count(self) -> int:
         return len(self.pending())

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from fakes import FakeEmbedder, fake_engine
 from gui_helpers import come_back, fill_status_bar, themed
@@ -462,7 +463,7 @@ def test_a_turn_added_elsewhere_to_the_open_chat_is_shown_without_coming_back(qt
 def _writing_as(pid: int) -> dict[str, object]:
     """A partial answer's stats as process ``pid`` on this machine, writing it, saves them."""
     stamp = writer_stamp()
-    stamp[WRITER]["pid"] = pid
+    stamp[WRITER].update(pid=pid, started=psutil.Process(pid).create_time())
     return stamp
 
 

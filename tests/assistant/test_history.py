@@ -18,11 +18,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from assistant import fulltext
 from assistant.chat import history as history_module
-from assistant.chat.history import SCHEMA_VERSION, History, fts_query
+from assistant.chat.history import LEARNING, SCHEMA_VERSION, WRITER, History, fts_query, writer_stamp
 from assistant.chat.salvage import is_damage
 from assistant.errors import ConversationNotFoundError, HistoryError, StorageProblem
 
@@ -834,3 +835,21 @@ def test_version_changes_for_another_connections_writes_only(history: History, d
     changed = history.version()
     assert changed != before
     assert history.version() == changed  # looked at again: nothing new
+
+
+def test_a_process_given_a_crashed_ones_number_is_not_taken_for_it(history: History) -> None:
+    """A crashed writer's number, given since to another process (the system hands numbers out again), read as
+    the writer still running: its partial answer said "being written" and its question was never learned from,
+    for as long as that unrelated process ran. A process is named with when it started too: another start is
+    another process."""
+    me = {"pid": os.getpid(), "started": psutil.Process().create_time()}
+    crashed = {**me, "started": me["started"] - 3600}  # this process's number, an hour before it started
+    chat = history.create_conversation("Pixel")
+    answer = history.add_message(chat.id, "assistant", "Once upon", partial=True, stats=writer_stamp())
+    assert history.get_message(answer.id).being_written and history.tally(chat.id).writing  # its writer runs
+    history.update_message(answer.id, stats={WRITER: {**writer_stamp()[WRITER], **crashed}})
+    assert not history.get_message(answer.id).being_written and not history.tally(chat.id).writing
+
+    cut = history.add_message(chat.id, "user", "My cat is called Pixel.", stats={LEARNING: crashed})
+    history.add_message(chat.id, "user", "My dog is called Rex.", stats={LEARNING: me})  # this process answers it
+    assert [question.id for question, _ in history.unlearned()] == [cut.id]

@@ -279,6 +279,26 @@ def test_a_turn_is_learned_by_one_process_only(tmp_path) -> None:
     turns.close()
 
 
+def test_a_turn_claimed_by_a_process_whose_number_was_given_again_is_taken_over(tmp_path) -> None:
+    """A learner killed mid-turn held its turn for as long as another process given its number since ran (the
+    system hands numbers out again): the turn waited, unlearned. The claim names when its process started."""
+    import os
+
+    import psutil
+
+    from assistant.memory import queue as turn_queue
+
+    turns = turn_queue.TurnQueue(tmp_path / "queue.sqlite3")
+    turn = turns.push("c1", "My daughter Anna is 7 years old.")
+    started = psutil.Process(os.getppid()).create_time()
+    claim = "UPDATE turns SET claimed_by = ?, claimed_started = ?"
+    turns._db.execute(claim, (os.getppid(), started))  # another process, running, has it
+    assert turns.pending() == [] and not turns.claim(turn)
+    turns._db.execute(claim, (os.getppid(), started - 3600))  # its number, of a process started an hour before
+    assert [t.id for t in turns.pending()] == [turn] and turns.claim(turn)
+    turns.close()
+
+
 def test_a_message_about_oneself_in_another_language_is_told_apart_from_english() -> None:
     from assistant.memory.language import speaks_of_self_in_another_language as foreign
 
