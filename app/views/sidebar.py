@@ -353,11 +353,36 @@ class Sidebar(QFrame):
             self.select_conversation(current)
             return
         selected = getattr(view.currentIndex().data(ItemRole), "conversation_id", None)
-        place = view.verticalScrollBar().value()
+        place = self._place()
         model.set_items(entries)
         self.select_conversation(current)
-        if current is not None and current == selected:
-            view.verticalScrollBar().setValue(place)
+        if current == selected:
+            self._back_to(place)
+
+    def _place(self) -> tuple[str, int, int]:
+        """Where the user has scrolled the chats to: the chat of the first row in view ("" at the very top, where
+        a chat made is shown), how many pixels of it are above the view, and the scroll bar's value. The value
+        alone was kept: a chat asked in a terminal came in at the top and moved every row in view down by one."""
+        view = self.conversations
+        value = view.verticalScrollBar().value()
+        index = view.indexAt(QPoint(view.viewport().width() // 2, 0))
+        if value == 0 or not index.isValid():
+            return "", 0, 0
+        return getattr(index.data(ItemRole), "conversation_id", ""), -view.visualRect(index).top(), value
+
+    def _back_to(self, place: tuple[str, int, int]) -> None:
+        """The chats scrolled to ``place`` (see :meth:`_place`); its chat gone (deleted), to the same value."""
+        view, model = self.conversations, self.conversations.model()
+        bar = view.verticalScrollBar()
+        chat, offset, value = place
+        row = next((r for r in range(model.rowCount())
+                    if chat and getattr(model.item(r), "conversation_id", None) == chat), None)
+        if row is None:
+            bar.setValue(value)
+            return
+        view.doItemsLayout()  # (laid out on a later turn of the event loop: the rows had no place yet)
+        view.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+        bar.setValue(bar.value() + offset)
 
     def select_conversation(self, conversation_id: str | None) -> None:
         model = self.conversations.model()

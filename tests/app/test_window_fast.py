@@ -404,6 +404,41 @@ def test_chats_made_renamed_and_deleted_elsewhere_are_listed_without_coming_back
     window.close()
 
 
+def top_row(window: MainWindow) -> tuple[str, int]:
+    """The chat of the sidebar's first row in view, and how many pixels of it are above the view."""
+    view = window.sidebar.conversations
+    index = view.indexAt(QPoint(view.viewport().width() // 2, 0))
+    return index.data(ItemRole).conversation_id, -view.visualRect(index).top()
+
+
+def test_a_chat_made_elsewhere_leaves_the_rows_in_view_where_they_were(qtbot: QtBot) -> None:
+    """A chat asked in a terminal came in at the top of the list and moved every row in view down by one (the
+    list kept its pixel place, not its rows): the row about to be clicked was another chat's. The same chat stays
+    at the top of the view, at the same pixel; a list at its very top shows the new chat."""
+    window = open_window(qtbot)
+    window.resize(1000, 700)
+    history = window.assistant.history
+    for n in range(40):  # more chats than the list shows at once
+        history.add_message(history.create_conversation(f"Older chat {n}").id, "user", "Hello.")
+    window.ctl.conversations.refresh()
+    view, bar = window.sidebar.conversations, window.sidebar.conversations.verticalScrollBar()
+    qtbot.waitUntil(lambda: len(window.conversations_model.items()) == 40 and bar.maximum() > 0, timeout=5_000)
+    bar.setValue(bar.maximum() // 2 + 7)  # the user scrolled down, to part way into a row
+    in_view = top_row(window)
+    assert in_view[1] > 0
+    other = fake_assistant()  # another process: its own connections
+    other.ask("Asked in a terminal.", use_memory=False).text()
+    qtbot.waitUntil(lambda: len(window.conversations_model.items()) == 41, timeout=5_000)
+    assert top_row(window) == in_view, (top_row(window), in_view)
+
+    bar.setValue(0)  # at the very top: the next new chat is shown there
+    other.ask("Asked in a terminal again.", use_memory=False).text()
+    other.close(learning_s=0)
+    qtbot.waitUntil(lambda: len(window.conversations_model.items()) == 42, timeout=5_000)
+    assert bar.value() == 0 and view.indexAt(QPoint(5, 5)).data(ItemRole).title == "Asked in a terminal again."
+    window.close()
+
+
 def test_the_open_chat_deleted_elsewhere_gives_way_to_a_new_chat_and_keeps_the_box(qtbot: QtBot) -> None:
     """`hearth history delete` of the chat open in the window left its messages on screen with no word, and
     Regenerate on them failed with "Conversation … was not found in the chat history."."""
