@@ -419,12 +419,15 @@ class Tally:
     #: the newest message's length: an answer another process writes grows with the same id, count and partial
     #: (it stayed empty on screen until it was finished)
     size: int = 0
-    #: the newest message is being written (``Message.being_written``): its writer's end, with no write of its
-    #: own (a `kill -9`), is told by this alone
-    writing: bool = False
+    #: how many of its messages are being written (``Message.being_written``): a writer's end, with no write of its
+    #: own (a `kill -9`), is told by this alone, the newest message's or an earlier one's
+    writing: int = 0
     #: how many of its messages are partial: an answer a terminal finished after the window's own question (two
     #: front ends answering in one chat at once) was no longer the newest, and stayed "interrupted" on screen
     partials: int = 0
+    #: the characters of its partial messages: that answer, still being written, grew with the count, the newest
+    #: message and the partials all the same, and did not grow on screen until it was finished
+    partial_size: int = 0
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ class ChatController(QObject):
         # what the chat's last answer left in the context (the meter read 0 for a long chat opened again)
         last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats), None) or {}
         self.status.set_context(int(last.get("context_used") or 0))
-        if writing:
+        if any(w.writing for w in self.view.messages):  # the newest or not (the window asked after a terminal)
             self._writer_check.start()
 
     def _keep_place(self) -> None:
@@ -494,8 +494,10 @@ class ChatController(QObject):
         count = len(self._older) + len(self.view.messages)
         if last is None:
             return Tally(count, None)
-        partials = sum(m.partial for m in self._older) + sum(w.partial for w in self.view.messages)
-        return Tally(count, last.message_id, last.partial, len(last.text), last.writing, partials)
+        partials = [(len(m.content), m.being_written) for m in self._older if m.partial] + \
+            [(len(w.text), w.writing) for w in self.view.messages if w.partial]
+        return Tally(count, last.message_id, last.partial, len(last.text), sum(writing for _, writing in partials),
+                     len(partials), sum(size for size, _ in partials))
 
     def _caught_up(self, chat: str, shown: Tally, messages: list[Any] | str | None) -> None:
         if messages == _GONE:

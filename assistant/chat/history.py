@@ -841,14 +841,16 @@ class History:
         """A conversation's message count and its newest message as far as a front end shows it: one row, to learn
         whether a chat went on elsewhere without reading all of it."""
         with self._read() as conn:
-            count, partials = conn.execute("SELECT count(*), coalesce(sum(partial), 0) FROM messages "
-                                           "WHERE conversation_id = ?", (conversation_id,)).fetchone()
-            last = conn.execute("SELECT id, partial, length(content), stats FROM messages WHERE conversation_id = ? "
+            count = conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
+                                 (conversation_id,)).fetchone()[0]
+            partials = conn.execute("SELECT length(content), stats FROM messages WHERE conversation_id = ? "
+                                    "AND partial = 1", (conversation_id,)).fetchall()
+            last = conn.execute("SELECT id, partial, length(content) FROM messages WHERE conversation_id = ? "
                                 "ORDER BY seq DESC LIMIT 1", (conversation_id,)).fetchone()
         if last is None:
             return Tally(count, None)
-        return Tally(count, last[0], bool(last[1]), last[2], bool(last[1]) and still_written(_load(last[3])),
-                     partials)
+        return Tally(count, last[0], bool(last[1]), last[2], sum(still_written(_load(s)) for _, s in partials),
+                     len(partials), sum(size for size, _ in partials))
 
     def version(self) -> int:
         """A number that changes when another connection (another process: `hearth ask` in a terminal, `hearth

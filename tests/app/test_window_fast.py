@@ -10,7 +10,8 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from app.controllers.chat import WRITTEN_ELSEWHERE
 from app.controllers.conversations import ANSWERING, Entry
 from app.main_window import MainWindow
 from app.qt_models import ItemRole
+from app.views.message import MessageWidget
 from app.workers import Job
 from assistant.chat.history import WRITER, Conversation, History, HistoryError, writer_stamp
 from assistant.config import Settings
@@ -557,14 +559,15 @@ def test_an_answer_another_process_is_writing_grows_in_the_window_and_one_it_lef
     window.close()
 
 
-def test_an_answer_a_terminal_finishes_after_the_windows_own_is_shown_finished(qtbot: QtBot) -> None:
+@contextmanager
+def answered_in_both(qtbot: QtBot) -> Iterator[tuple[History, str, MessageWidget, subprocess.Popen]]:
     """Two front ends answering in one chat at once (a question sent in the window while `hearth ask -c` still
-    answered there): the terminal's answer stayed as the window first read it, "interrupted", after both were saved
-    whole: the catch-up compared the newest message only, and the window's own answer was the newest."""
+    answered there): the terminal's connection, its answer's id, its answer on screen ("Birds" so far) with the
+    window's own answered after it, and the terminal's process, as far as the window can tell."""
     window = open_window(qtbot)
     send(qtbot, window, "Tell me about cats.")
     chat = window.ctl.chat.conversation_id
-    writer = subprocess.Popen(["sleep", "60"])  # the other process, as far as the window can tell
+    writer = subprocess.Popen(["sleep", "60"])
     try:
         with History(get_paths().history_db) as elsewhere:
             elsewhere.add_message(chat, "user", "And about birds?")
@@ -572,14 +575,37 @@ def test_an_answer_a_terminal_finishes_after_the_windows_own_is_shown_finished(q
             qtbot.waitUntil(lambda: window.chat_view.last("assistant").message_id == reply.id, timeout=5_000)
             theirs = window.chat_view.last("assistant")
             send(qtbot, window, "And about dogs?")  # the window's own answer comes after theirs
-            elsewhere.update_message(reply.id, content="Birds sing at dawn.", partial=False,
-                                     stats={"completion_tokens": 5, "decode_tps": 12.5, "stop_reason": "stop"})
-            qtbot.waitUntil(lambda: theirs.text == "Birds sing at dawn.", timeout=5_000)
-            assert theirs.notices.isHidden() and "5 tokens · 12.5 tok/s" in theirs.meta.text()
+            assert window.chat_view.last("assistant") is not theirs
+            yield elsewhere, reply.id, theirs, writer
     finally:
         writer.kill()
         writer.wait()
-    window.close()
+        window.close()
+
+
+def test_an_answer_a_terminal_finishes_after_the_windows_own_is_shown_finished(qtbot: QtBot) -> None:
+    """The terminal's answer stayed as the window first read it, "interrupted", after both were saved whole: the
+    catch-up compared the newest message only, and the window's own answer was the newest."""
+    with answered_in_both(qtbot) as (elsewhere, reply, theirs, _):
+        elsewhere.update_message(reply, content="Birds sing at dawn.", partial=False,
+                                 stats={"completion_tokens": 5, "decode_tps": 12.5, "stop_reason": "stop"})
+        qtbot.waitUntil(lambda: theirs.text == "Birds sing at dawn.", timeout=5_000)
+        assert theirs.notices.isHidden() and "5 tokens · 12.5 tok/s" in theirs.meta.text()
+
+
+def test_an_answer_a_terminal_writes_above_the_windows_own_grows_on_screen(qtbot: QtBot) -> None:
+    """The terminal's answer, no longer the newest message once the window asked after it, stayed as first read
+    until it was finished (the catch-up compared the newest message's length only). It grows as it is written,
+    and its writer killed, it says it was interrupted."""
+    with answered_in_both(qtbot) as (elsewhere, reply, theirs, writer):
+        for text in ("Birds sing", "Birds sing at dawn"):
+            elsewhere.update_message(reply, content=text, stats=_writing_as(writer.pid))
+            qtbot.waitUntil(lambda text=text: theirs.text == text, timeout=5_000)
+            assert theirs.meta.text() == WRITTEN_ELSEWHERE
+        writer.kill()
+        writer.wait()
+        qtbot.waitUntil(lambda: theirs.notices.text() == "This answer was interrupted.", timeout=5_000)
+        assert theirs.text == "Birds sing at dawn" and theirs.meta.text() != WRITTEN_ELSEWHERE
 
 
 def test_a_turn_added_elsewhere_is_added_below_the_messages_shown_and_the_reader_stays(qtbot: QtBot) -> None:
