@@ -275,6 +275,7 @@ class Assistant:
         self._file_problem = settings_warning is not None
         self._settings_watcher: Any = None
         self._chats_poll: ChangePoll | None = None  # see subscribe
+        self._served = 0  # moves with each event of a turn the API server saves (see _counted)
 
     @classmethod
     def open(cls, *, background: bool = False, checking: bool = False) -> Assistant:
@@ -423,11 +424,11 @@ class Assistant:
 
     def subscribe(self, listener: Callable[[BackgroundEvent], None]) -> Callable[[], None]:
         """Be told (from a background thread) what background work is doing, and :class:`ChatsChanged` within
-        about a second of another process changing the chat history (a front end that lists chats listens; a
-        one-off command does not pay for the look); returns the unsubscribe call."""
+        about a second of another process, or this one's API server, changing the chat history (a front end that
+        lists chats listens; a one-off command does not pay for the look); returns the unsubscribe call."""
         with self._opening:
             if self._chats_poll is None:
-                self._chats_poll = ChangePoll(self.history.version,
+                self._chats_poll = ChangePoll(lambda: (self.history.version(), self._served),
                                               lambda: self.scheduler.publish(ChatsChanged())).start()
         return self.scheduler.subscribe(listener)
 
@@ -1627,7 +1628,20 @@ class Assistant:
             grammar=grammar, save=conversation_id is not None, drop_oldest=drop_oldest,
         )
         cancel = cancel or threading.Event()
-        return Response(self._turn(past[-1].content, options, cancel, None, None), cancel)
+        events = self._turn(past[-1].content, options, cancel, None, None)
+        return Response(self._counted(events) if options.save else events, cancel)
+
+    def _counted(self, events: Iterator[Event]) -> Iterator[Event]:
+        """``events`` of a turn the API server saves, each moving the mark the chats poll reads (see
+        :meth:`subscribe`): its question, its answer's checkpoints and its end are written through this process's
+        own connection, which ``PRAGMA data_version`` does not count, so a window running the server listed a chat
+        asked through it, and showed a turn added to its open chat, only when it was activated again."""
+        try:
+            for event in events:
+                self._served += 1
+                yield event
+        finally:  # (its end's write comes after its last event)
+            self._served += 1
 
     def complete(self, prompt: str, *, sampling: SamplingParams | None = None, max_tokens: int | None = None,
                  stop: Sequence[str] = (), grammar: str | None = None,

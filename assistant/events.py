@@ -433,7 +433,8 @@ class Tally:
 @dataclass(frozen=True)
 class ChatsChanged:
     """Another process changed the chat history (a chat asked, renamed or deleted in a terminal, a turn added
-    through `hearth serve`): a front end reads its list and the open chat again. The window did so only when it
+    through `hearth serve`), or this process's own API server saved a turn: a front end reads its list and the open
+    chat again. The window did so only when it
     was activated again, so a terminal on another monitor changed nothing on screen."""
 
 

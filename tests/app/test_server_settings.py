@@ -237,6 +237,35 @@ def test_the_indicator_says_while_the_server_answers_other_programs(qtbot: QtBot
     dialog.reject()
 
 
+def test_a_chat_asked_through_the_windows_own_server_is_listed_and_shown_at_once(qtbot: QtBot,
+                                                                                open_fake_window) -> None:
+    """A chat asked through the API server the window runs (Settings → Server) was saved through the window's own
+    connection, which the check on other processes' changes does not count: it was listed, and a turn added to
+    the open chat shown, only once the window was activated again."""
+    port = free_port()
+    settings = Settings()
+    settings.server.enabled, settings.server.port, settings.server.token = True, port, "t" * 32
+    window = open_fake_window(settings)
+    url = f"http://127.0.0.1:{port}"
+    qtbot.waitUntil(lambda: window.status.server.text() == f"API: {url}", timeout=20_000)
+
+    def ask(text: str, chat: str) -> str:
+        reply = httpx.post(f"{url}/v1/chat/completions", timeout=30, headers={"Authorization": f"Bearer {'t' * 32}"},
+                           json={"model": "hearth", "conversation_id": chat,
+                                 "messages": [{"role": "user", "content": text}]})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["conversation_id"]
+
+    chat = ask("Asked through the API.", "new")
+    qtbot.waitUntil(lambda: [e.title for e in window.conversations_model.items()] == ["Asked through the API."],
+                    timeout=5_000)
+    window.ctl.chat.open_conversation(chat)
+    qtbot.waitUntil(lambda: len(window.chat_view.messages) == 2, timeout=5_000)
+    ask("And a follow-up.", chat)
+    qtbot.waitUntil(lambda: window.chat_view.last("user").text == "And a follow-up.", timeout=5_000)
+    assert window.chat_view.last("assistant").text == "You said: And a follow-up."
+
+
 def test_a_busy_port_at_start_shows_in_the_indicator(qtbot: QtBot, open_fake_window) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
