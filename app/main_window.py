@@ -199,6 +199,7 @@ class MainWindow(QMainWindow):
         ctl.model.loadFinished.connect(ctl.doctor.check_once)
         ctl.doctor.repaired.connect(lambda: ctl.knowledge.refresh())  # the rows still said "needs repair"
         ctl.model.applied.connect(ctl.server.sync)  # the switch starts or stops the API server at once
+        ctl.model.applied.connect(self._settings_mended)
         for changed in (ctl.model.applied, ctl.model.loadFinished, ctl.model.recorded):
             changed.connect(self.describe_setup)
         self.describe_setup()
@@ -252,13 +253,22 @@ class MainWindow(QMainWindow):
 
     def settings_file_notice(self, problems: Sequence[str]) -> None:
         """What the core said is wrong with the settings file (at start, or when it changed on disk), in the
-        banner until the file reads well again: a typo in a hand edit was a message box, gone when clicked away
-        while the settings in use stayed the old ones, and still there after the typo was mended."""
+        banner until the file reads well again (changed on disk, or saved whole by the window's own Apply: the
+        banner stayed until the file next changed on disk): a typo in a hand edit was a message box, gone when
+        clicked away while the settings in use stayed the old ones, and still there after the typo was mended."""
         if self._file_notice:
             self.banner.withdraw(self._file_notice)
         self._file_notice = "\n".join(p for p in problems if p)
         if self._file_notice:
             self.banner.show_message(self._file_notice, lasting=True)
+
+    def _settings_mended(self, applied: Any) -> None:
+        """The settings file reads well again, after the window's own Apply (``SettingsApplied``) or a change on
+        disk (``SettingsReloaded``): what the banner said of it goes. After an Apply it stayed until the file next
+        changed on disk."""
+        if applied.mended and self.ctl is not None:
+            self.settings_file_notice(())
+            self.ctl.doctor.settings_mended()
 
     def _forget_remembered(self) -> None:
         if self.ctl is not None:

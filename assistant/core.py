@@ -195,6 +195,9 @@ class SettingsApplied:
     changes: tuple[str, ...]
     model: ModelInfo | None = None  # the model loaded again, when the change needed it
     problems: tuple[str, ...] = ()
+    #: the settings file had problems said of it and this change saved it whole, in words (as
+    #: ``SettingsReloaded.mended``): a front end takes back what it showed of them
+    mended: str = ""
 
 
 class Assistant:
@@ -397,13 +400,15 @@ class Assistant:
         CLI on stderr), and to listeners (the window's banner). A file said to have problems (at start too) that
         now applies whole is said to read well again: the window kept its notice of a typo the user had mended,
         and a terminal's last word on the file was the typo."""
-        mended = f"Settings file {self.paths.settings_file} reads well again; its settings are in use." \
-            if self._file_problem and not problems else ""
+        mended = self._mended_words() if self._file_problem and not problems else ""
         self._file_problem = bool(problems)
         for said in (*problems, mended):
             if said:
                 log.warning("%s", said)
         self.scheduler.publish(SettingsReloaded(tuple(changes), tuple(problems), mended))
+
+    def _mended_words(self) -> str:
+        return f"Settings file {self.paths.settings_file} reads well again; its settings are in use."
 
     def close(self, learning_s: float | None = None) -> None:
         """Stop background work (letting memory learning finish for up to ``learning_s``), then close parts."""
@@ -484,7 +489,19 @@ class Assistant:
                 log.info("%s was edited since this process read it: the edit applies next, not written over", file)
             elif text:
                 self._settings_text = text
+                if self._file_problem and self._reads_whole(text):  # an Apply mended what was said of the file
+                    self._file_problem = False
+                    log.warning("%s", self._mended_words())
         self.switcher.profiles.save_profile(self.model_path(), ModelProfile.from_settings(self.settings.model))
+
+    def _reads_whole(self, text: str) -> bool:
+        """Whether settings file ``text`` is TOML with no value Hearth cannot use."""
+        import tomllib
+
+        try:
+            return parse_settings(text, self.paths.settings_file).warning is None
+        except tomllib.TOMLDecodeError:
+            return False
 
     def reload_fields(self, new: ModelSettings, target: Path) -> list[str]:
         """The load settings (``RELOAD_FIELDS``) in ``new`` that would load ``target`` again if it answers now:
@@ -508,10 +525,14 @@ class Assistant:
         Hearth cannot use, which a save otherwise leaves as written."""
         with self._settings_lock:
             self._rewrite = rewrite
+            had_problem = self._file_problem
             try:
-                return self._apply(new, progress, cancel)
+                applied = self._apply(new, progress, cancel)
             finally:
                 self._rewrite = ()
+            # (see save_settings: the window's banner of the file stayed until the file next changed on disk)
+            return dc_replace(applied, mended=self._mended_words()) if had_problem and not self._file_problem \
+                else applied
 
     def _apply(self, new: Settings, progress: Callable[[Progress], None] | None,
                cancel: threading.Event | None, keep_token: bool = True) -> SettingsApplied:

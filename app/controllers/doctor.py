@@ -19,6 +19,7 @@ class DoctorController(QObject):
         super().__init__()
         self.assistant, self.workers, self.banner = assistant, workers, banner
         self.findings: list[Any] = []
+        self._said = ""  # what the banner was given of the findings (see _show)
         self._started = False
 
     def check_once(self, _model_ready: bool = True) -> None:
@@ -32,15 +33,26 @@ class DoctorController(QObject):
         assistant = self.assistant
         self.workers.io.submit(Job(lambda: assistant.doctor(desktop=False), on_done=self._show))
 
+    def settings_mended(self) -> None:
+        """The settings file reads well again (mended on disk, or saved whole by Settings → Apply): a check that
+        named it runs again, and what it said goes. The start-up check's banner named a value the window's own
+        Apply had mended until the window was closed."""
+        if any(f.area == "settings" for f in self.findings):
+            self.check()
+
     def _show(self, findings: list[Any]) -> None:
+        """The findings in the banner, in place of what an earlier check said there."""
         self.findings = [f for f in findings if f.status != "ok"]
         self.checked.emit(self.findings)
+        self.banner.withdraw(self._said)
+        self._said = ""
         if not self.findings:
             return
         lines = [f"{f.message} {f.fix}".strip() if not f.repair else f.message for f in self.findings]
         repairable = [f for f in self.findings if f.repair]
-        self.banner.show_message("\n".join(lines), "Repair" if repairable else "",
-                                 lambda: self.repair(repairable), lasting=True)
+        self._said = "\n".join(lines)
+        self.banner.show_message(self._said, "Repair" if repairable else "", lambda: self.repair(repairable),
+                                 lasting=True)
 
     def repair(self, findings: list[Any]) -> None:
         """Repairs run on the indexing lane (a re-sync embeds); the banner shows progress, then checks again."""

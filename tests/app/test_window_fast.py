@@ -42,7 +42,7 @@ from app.qt_models import ItemRole
 from app.views.message import MessageWidget
 from app.workers import Job
 from assistant.chat.history import WRITER, Conversation, History, HistoryError, writer_stamp
-from assistant.config import Settings
+from assistant.config import Settings, load_settings
 from assistant.core import Assistant
 from assistant.events import Progress
 from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
@@ -1414,6 +1414,36 @@ def test_the_context_figures_are_never_cut_in_half_at_a_large_font(qtbot: QtBot,
         assert context.short == "1,234 / 4,096"
         assert context.contentsRect().width() >= context.fontMetrics().horizontalAdvance(context.short)
         window.close()
+
+
+def test_a_settings_value_mended_with_the_windows_own_apply_takes_its_banner_away(qtbot: QtBot) -> None:
+    """A value in the settings file Hearth cannot use is in the banner; mended through Settings → Apply (the
+    window wrote a file that reads well), the banner stayed until the file next changed on disk."""
+    file = get_paths().settings_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text('[model]\nmax_tokens = "lots"\n\n[memory]\nenabled = false\n')
+
+    def opener() -> Assistant:
+        loaded = load_settings(file)
+        paths = get_paths()
+        assistant = Assistant(paths, loaded.settings, engine=fake_engine(), settings_warning=loaded.warning,
+                              knowledge=KnowledgeBase(paths, loaded.settings.knowledge, embedder=FakeEmbedder()))
+        assistant.start_background()  # the settings file watched, as the window's own assistant has it
+        return assistant
+
+    window = open_window(qtbot, opener)
+    banner = window.banner
+    qtbot.waitUntil(lambda: bool(window.ctl.doctor.findings), timeout=10_000)  # the start-up check says it too
+    assert banner.isVisible() and "max_tokens = 'lots'" in banner.label.text()
+    dialog = window.ctl.model.open_settings()
+    dialog.max_tokens.setValue(300)
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.apply_button.isEnabled() and "Applied" in dialog.apply_result.text(),
+                    timeout=10_000)
+    assert "max_tokens = 300" in file.read_text()
+    qtbot.waitUntil(lambda: not banner.isVisible(), timeout=5_000)
+    dialog.reject()
+    window.close()
 
 
 def test_a_number_typed_out_of_range_in_settings_becomes_the_nearest_and_the_range_is_said(qtbot: QtBot) -> None:
