@@ -70,6 +70,25 @@ def test_ask_says_when_a_grounded_answer_restates_none_of_the_files(docs: Path, 
     assert f"\n[unsupported] {UNSUPPORTED_NOTICE}\n" in shown and not shown.startswith("[")
 
 
+def test_ask_takes_a_bare_number_its_passage_holds_as_restating_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """"The answer is 4812." over a note saying "4812 pallets" was flagged as maybe not from the user's files; one
+    stating a number the note lacks still is."""
+    from fakes import FakeEngine
+
+    notes = tmp_path / "depot"
+    notes.mkdir()
+    (notes / "depot.md").write_text("# Depot\n\nThe depot holds 4812 pallets of flour.\n")
+    assert cli.main(["index", str(notes), "--collection", "depot"]) == 0
+    capsys.readouterr()
+    for answer, flagged in (("The answer is 4812.", False), ("The answer is 4813.", True)):
+        monkeypatch.setattr("assistant.engine.Engine", lambda answer=answer: FakeEngine(reply=lambda _: answer))
+        assert cli.main(["ask", "--collection", "depot", "--no-memory", "How many pallets are in the depot?"]) == 0
+        out, err = capsys.readouterr()
+        assert answer.rstrip(".") in out and ("[unsupported]" in err) is flagged, err
+        assert ("[1] depot.md:1-3" in err) is not flagged, err
+
+
 def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs), "--collection", "mine", "--json"]) == 0
     out, err = capsys.readouterr()
