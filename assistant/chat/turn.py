@@ -439,6 +439,7 @@ def _finish(history: History, learn: Callable[[str | None, str, str], str | None
     if citations:
         from assistant.knowledge.answering import check_citations
         from assistant.knowledge.attribution import attribute, restates_any
+        from assistant.knowledge.focus import focused
 
         answer, cited = check_citations(event.text, citations)
         if not cited:
@@ -448,6 +449,7 @@ def _finish(history: History, learn: Callable[[str | None, str, str], str | None
                                           "the passages they restate.")
         if constrained:
             answer = event.text
+        citations = focused(answer, citations, [c.n for c in cited])
         if answer.strip() and event.stats.stop_reason != "cancelled" and not restates_any(answer, citations, text):
             # honest about what it knows: such answers of the bundled models were wrong 131 times in 133 (all 219
             # questions of ``hearth bench answers``, both models, see the README), so the user is told, also when

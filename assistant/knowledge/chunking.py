@@ -40,7 +40,7 @@ LONG_LINE = 10_000
 LINE_PART = 50_000
 #: Line ends as the chunker and the citations count them: LF, CRLF and a lone CR (classic Mac files, whose
 #: passages were all cited at line 1; an index made before keeps those numbers until the file changes).
-_LINE_END = re.compile(r"\r\n?|\n")
+LINE_END = re.compile(r"\r\n?|\n")
 
 
 def uncut(tokenizer: Tokenizer) -> Tokenizer:
@@ -115,7 +115,7 @@ class Chunker:
 
 def _pieces(unit: Unit, chunks: list[tuple[int, str]], language: str | None, markdown: bool) -> list[Piece]:
     """The unit's chunks (offset in the unit, text) as passages, with their lines and heading."""
-    line_ends = [m.start() for m in _LINE_END.finditer(unit.text)]
+    line_ends = [m.start() for m in LINE_END.finditer(unit.text)]
     heading_offsets = [offset for offset, _ in unit.headings]
     if markdown and not all(_BARE_HEADING.fullmatch(text) for _, text in chunks):
         chunks = [(start, text) for start, text in chunks if not _BARE_HEADING.fullmatch(text)]
@@ -139,7 +139,7 @@ def _segments(text: str) -> list[tuple[int, str]]:
         return [(0, text)]
     pieces: list[tuple[int, str]] = []
     start = offset = 0  # start: of the lines not yet given; offset: of the line read now
-    for end in [m.start() for m in _LINE_END.finditer(text)] + [len(text)]:
+    for end in [m.start() for m in LINE_END.finditer(text)] + [len(text)]:
         if end - offset > LONG_LINE:
             if offset > start:
                 pieces.append((start, text[start:offset]))

@@ -152,6 +152,12 @@ def _loader_for(path: Path) -> Callable[[Path, bytes], Document] | None:
     }.get(suffix)
 
 
+def reads_as_markdown(path: Path) -> bool:
+    """Whether ``path``'s passages are Markdown (its loader's or made from it), where a "# " line is a heading;
+    in a text or code file it may be a comment."""
+    return _loader_for(path) in (_load_markdown, _load_notebook, _load_docx, _load_html, _load_epub, _load_mail)
+
+
 def _load_text(path: Path, data: bytes) -> Document:
     return Document("text", (Unit(decode_text(data)),))
 

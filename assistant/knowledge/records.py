@@ -105,6 +105,9 @@ class Citation:
     #: "changed" or "gone" when the file was edited or removed since it was indexed (see ``file_change``), as the
     #: passage was found; "" when it was not
     stale: str = ""
+    #: The lines of ``text`` (0 its first) that the answer's sentences citing it restate, as the source panel marks
+    #: them (it marked the whole passage); () when not known (a search's hit, answers saved before this was kept)
+    focus: tuple[int, ...] = ()
 
     def checked(self) -> Citation:
         """This citation with ``stale`` as the file is now (one stat)."""
@@ -132,7 +135,7 @@ class Citation:
         return cls(int(data.get("n", 0)), data.get("collection", ""), data.get("path", ""), data.get("page"),
                    data.get("line_start"), data.get("line_end"), data.get("heading"), data.get("text", ""),
                    float(data.get("score", 0.0)), data.get("words"), data.get("size"), data.get("mtime_ns"),
-                   data.get("stale", ""))
+                   data.get("stale", ""), tuple(data.get("focus") or ()))
 
 
 class Hits(list[Citation]):

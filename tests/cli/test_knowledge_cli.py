@@ -89,6 +89,25 @@ def test_ask_takes_a_bare_number_its_passage_holds_as_restating_it(tmp_path: Pat
         assert ("[1] depot.md:1-3" in err) is not flagged, err
 
 
+def test_ask_cites_a_one_passage_docx_by_the_section_holding_the_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A DOCX short enough to be one passage was cited by its first heading ("report.docx § Quarterly Report")
+    whichever section held the fact."""
+    from documents import build_docx
+    from fakes import FakeEngine
+
+    (tmp_path / "work").mkdir()
+    build_docx(tmp_path / "work" / "report.docx")
+    assert cli.main(["index", str(tmp_path / "work"), "--collection", "work"]) == 0
+    capsys.readouterr()
+    ask = ["ask", "--collection", "work", "--no-memory", "What is the main risk?"]
+    for answer, place in (("The main risk is a shortage of fish for the otters [1].", "§ Quarterly Report > Risks"),
+                          ("Revenue grew because the otter sanctuary sold more tickets [1].", "§ Quarterly Report")):
+        monkeypatch.setattr("assistant.engine.Engine", lambda answer=answer: FakeEngine(reply=lambda _: answer))
+        assert cli.main(ask) == 0
+        assert f"[1] report.docx {place}  file://" in capsys.readouterr().err
+
+
 def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs), "--collection", "mine", "--json"]) == 0
     out, err = capsys.readouterr()
