@@ -33,6 +33,7 @@ class Passage:
     size: int | None = None
     mtime_ns: int | None = None
     stale: str = ""  # "changed" or "gone" since it was indexed, as the answer was given ("" when not)
+    focus: tuple[int, ...] = ()  # the lines of ``text`` (0 its first) the answer restates (() when not known)
 
     @classmethod
     def of(cls, source: Any, n: int | None = None) -> Passage:
@@ -45,7 +46,8 @@ class Passage:
         cited = get("cited")
         return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
                    float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited),
-                   heading or None, get("size"), get("mtime_ns"), str(get("stale", "") or ""))
+                   heading or None, get("size"), get("mtime_ns"), str(get("stale", "") or ""),
+                   tuple(get("focus") or ()))
 
 
 def memory_text(memory: Any) -> str:

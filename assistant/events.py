@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -285,6 +286,11 @@ def counted(n: int, noun: str, plural: str = "") -> str:
     """"1 file", "3 files", "0 chunks", "2 memories" (``plural``, where it is not the noun with an s): the noun
     in the number it counts, in every front end ("1 files" was what the CLI and `hearth doctor` printed)."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+#: Line ends as the chunker, the citations and the source panel count them: LF, CRLF and a lone CR (classic Mac
+#: files, whose passages were all cited at line 1; an index made before keeps those numbers until the file changes).
+LINE_END = re.compile(r"\r\n?|\n")
 
 
 def passage_place(path: str, page: int | None = None, line_start: int | None = None, line_end: int | None = None,

@@ -1,5 +1,6 @@
-"""The side panel opened by a source chip: the passage highlighted, a button that opens the file in the
-system viewer (at the page for PDFs), and the memories that were used for the answer."""
+"""The side panel opened by a source chip: the passage with its line numbers and the lines the answer restates
+highlighted, a button that opens the file in the system viewer (at the page for PDFs), and the memories that
+were used for the answer."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from app.icons import icon
 from app.sources import Passage, memory_text
 from app.theme import Theme
 from app.views.widgets import isolated, ltr, section_title, tool_button
-from assistant.events import file_change
+from assistant.events import LINE_END, file_change
 
 #: After these a title may break inside a long file name (a zero-width space goes there).
 _BREAKS = re.compile(r"([_.-])")
@@ -103,11 +104,10 @@ class SourcePanel(QFrame):
             self.title.setText(ltr(f"[{passage.n}] {isolated(breakable, left_to_right=True)}"))  # as the path below
             self.where.setText(ltr(passage.path))
             self.where.setToolTip(passage.path)
-            body = html.escape(passage.text.strip()).replace("\n", "<br>")
-            self.text.setHtml(
-                f'<div style="color:{self.theme["muted"]};">Passage given to the model:</div>'
-                f'<p style="background:{self.theme["highlight"]};color:{self.theme["fg"]};">{body}</p>'
-            )
+            self.text.setHtml(f'<div style="color:{self.theme["muted"]};">Passage given to the model:</div>'
+                              + self._lines_html(passage))
+            if passage.focus:
+                self.text.scrollToAnchor("focus")
             self.open_button.setText("Open file")
             self.open_button.setEnabled(bool(passage.uri))
             self.open_button.setToolTip(passage.uri)
@@ -122,6 +122,22 @@ class SourcePanel(QFrame):
                                        "model was given."))
         self._set_memories(memories)
         self.show()
+
+    def _lines_html(self, passage: Passage) -> str:
+        """The passage's lines as a table: its line numbers in the file where it has them, and the lines the answer
+        restates highlighted (all of them where that is not known), the first with the anchor "focus". The
+        whole passage was one highlighted paragraph without numbers: a fact on one line of thirty was not shown."""
+        lines = LINE_END.split(passage.text)
+        marked = set(passage.focus) or set(range(len(lines)))
+        rows = []
+        for i, line in enumerate(lines):
+            number = "" if passage.line_start is None else str(passage.line_start + i)
+            style = f' style="background:{self.theme["highlight"]};"' if i in marked else ""
+            anchor = '<a name="focus"></a>' if passage.focus and i == passage.focus[0] else ""
+            rows.append(f'<tr><td align="right" style="color:{self.theme["muted"]};">{anchor}{number}</td>'
+                        f'<td{style}>{html.escape(line) or "&nbsp;"}</td></tr>')
+        return (f'<table cellspacing="0" cellpadding="1" style="color:{self.theme["fg"]};white-space:pre-wrap;">'
+                f'{"".join(rows)}</table>')
 
     def _set_memories(self, memories: list[Any]) -> None:
         items = "".join(f"<li>{html.escape(memory_text(m))}</li>" for m in memories)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from tokenizers import Tokenizer
 
+from assistant.events import LINE_END
 from assistant.knowledge.records import Document, Piece, Unit
 
 #: Bump when the chunks made from the same file and settings change (the chunker's boundaries, or what a
@@ -38,9 +39,6 @@ LONG_LINE = 10_000
 #: with no progress. In parts it is linear (about 4 s per MB here) and heard between parts. Only lines this
 #: long are cut differently, so the chunker's version stays: a file was re-read for nothing everywhere else.
 LINE_PART = 50_000
-#: Line ends as the chunker and the citations count them: LF, CRLF and a lone CR (classic Mac files, whose
-#: passages were all cited at line 1; an index made before keeps those numbers until the file changes).
-LINE_END = re.compile(r"\r\n?|\n")
 
 
 def uncut(tokenizer: Tokenizer) -> Tokenizer:

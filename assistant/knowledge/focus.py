@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from assistant.events import LINE_END
 from assistant.knowledge.answering import CITATION
 from assistant.knowledge.attribution import Said, split_sentences
-from assistant.knowledge.chunking import LINE_END
 from assistant.knowledge.loaders import markdown_headings, reads_as_markdown
 from assistant.knowledge.records import Citation
 

@@ -768,3 +768,38 @@ def test_a_combo_box_arrow_grows_with_the_font(qtbot: QtBot, qapp) -> None:
 
     normal, large = arrow_width(11), arrow_width(22)
     assert normal >= 6 and large >= 1.6 * normal, (normal, large)
+
+
+def test_the_source_panel_numbers_the_passage_lines_and_shows_those_the_answer_restates(qtbot: QtBot, tmp_path) -> None:
+    """The panel highlighted the whole passage as one paragraph without line numbers: a fact on line 38 of a
+    30-line passage cited "lines 12-41" was below the fold, and nothing said which line it was."""
+    from app.views.source_panel import SourcePanel
+
+    lines = [f"Shelf {i}: spare fuses and tape." for i in range(12, 38)] + ["The water valve is behind panel 4B.",
+                                                                          "", "Shelf 40: candles.", "Shelf 41: rope."]
+    saved = {"n": 2, "path": str(tmp_path / "shed.md"), "line_start": 12, "line_end": 41, "text": "\n".join(lines),
+             "focus": [26]}
+    panel = SourcePanel(Theme("light", LIGHT, 11))
+    qtbot.addWidget(panel)
+    panel.resize(360, 420)
+    panel.show_source(Passage.of(saved), [])
+    shown = panel.text.toPlainText()
+    assert "12\nShelf 12: spare fuses and tape." in shown and "38\nThe water valve is behind panel 4B." in shown
+    assert "41\nShelf 41: rope." in shown
+    assert _highlighted(panel) == ["The water valve is behind panel 4B."]
+    bar = panel.text.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.value() > 0)  # scrolled to line 38, which is below the fold at the top
+    panel.grab().save(str(tmp_path / "panel.png"))
+    # a passage whose answer lines are not known (an answer saved before they were kept): all of it, numbered
+    panel.show_source(Passage.of({**saved, "focus": None, "line_start": None}), [])
+    assert len(_highlighted(panel)) == len(lines) and "\n12\n" not in panel.text.toPlainText()
+
+
+def _highlighted(panel) -> list[str]:  # type: ignore[no-untyped-def]
+    """The text of each line the source panel highlights."""
+    found, block = [], panel.text.document().begin()
+    while block.isValid():
+        if block.charFormat().background().color().name() == LIGHT["highlight"]:
+            found.append(block.text())
+        block = block.next()
+    return found
