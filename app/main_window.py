@@ -470,7 +470,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._save_place()
         if self.ctl is not None:
-            self.ctl.chat.stop()
+            self.ctl.chat.shutdown()
             self.ctl.knowledge.shutdown()
             self.ctl.memory.shutdown()  # an import stops after its batch (it ran on; the window froze 13 s)
             self.ctl.models.shutdown()  # a download's partial file stays; the next start can resume it

@@ -152,6 +152,7 @@ class ChatController(QObject):
         self._drafts: dict[str, str] = {}  # what the box held in each chat left, by its id ("": a new chat)
         self._before_edit = ""  # what the box held when an edit began (see edit)
         self._streamed: list[str] = []
+        self._closing = False  # the window closes (see shutdown)
         self._length = 0  # characters streamed so far in this answer
         self._tint = False  # Settings → Appearance: tint text from accepted drafts (read when an answer starts)
         self._reading = False  # the answer's meta says how far its prompt is read (until its first word)
@@ -600,6 +601,15 @@ class ChatController(QObject):
         elif self.panel.isVisible():
             self.panel.close_panel()
 
+    def shutdown(self) -> None:
+        """The window closes: its answer stops, and what that answer still sends draws nothing. The tokens already
+        on their way were drawn after the close, into message widgets Qt may have deleted by then ("Internal C++
+        object (RichLabel) already deleted"), and a message queued behind the answer was sent."""
+        self._closing = True
+        self.stop()
+        self._render.stop()
+        self.answer, self._queued = None, None
+
     def stop(self) -> None:
         if self.cancel is not None:
             self.cancel.set()
@@ -663,6 +673,8 @@ class ChatController(QObject):
             self.composer.edit.setFocus()
 
     def _event(self, event: Any) -> None:
+        if self._closing:
+            return
         if isinstance(event, Notice | Sources | MemoriesUsed):
             self._kept.append(event)  # shown again if its chat is opened while the answer goes on off screen
         if isinstance(event, Saved):
@@ -823,6 +835,8 @@ class ChatController(QObject):
 
     def _ended(self, _result: object = None) -> None:
         self.cancel = None
+        if self._closing:
+            return
         if self._away:  # written off screen: its chat shows it when opened (read again if it is on screen now,
             # opened before the answer was saved there)
             self._render.stop()

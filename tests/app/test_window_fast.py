@@ -694,6 +694,23 @@ def test_a_message_queued_after_stop_comes_back_above_what_was_typed_after_it(qt
     window.close()
 
 
+def test_a_window_closed_while_an_answer_streams_touches_none_of_its_widgets_after(qtbot: QtBot) -> None:
+    """Closed mid-answer, the window's answer stopped, but the tokens already on their way were still drawn, into
+    message widgets already deleted: "Internal C++ object (RichLabel) already deleted" (seen when a test closed
+    its window while the answer streamed, raised during the next test)."""
+    window = open_window(qtbot)
+    chat = window.ctl.chat
+    window.assistant.engine.reply = lambda _prompt: "word " * 400
+    window.assistant.engine.token_delay_s = 0.01
+    chat.send("A long answer, please.")
+    qtbot.waitUntil(lambda: len(chat._streamed) > 3, timeout=10_000)
+    answer = window.chat_view.messages[-1]
+    window.close()
+    drawn = answer.text
+    qtbot.wait(500)  # the tokens queued before the close are delivered
+    assert answer.text == drawn and chat.answer is None and not chat._render.isActive()
+
+
 def test_a_question_in_a_chat_deleted_elsewhere_goes_to_a_new_chat(qtbot: QtBot) -> None:
     """The chat on screen deleted in a terminal (`hearth history delete`): the next question came back to the
     box with "Conversation … was not found", and so did every send after it until New chat. It now goes to a
