@@ -23,14 +23,9 @@ def stamp() -> dict[str, Any]:
 def alive(pid: int, started: float | None = None) -> bool:
     """Whether process ``pid`` still runs (what a killed process claimed or half-wrote is free to take back); given
     when it started (see :func:`stamp`), whether that very process runs, not another given its number since."""
-    if pid <= 0:
+    # (psutil, not ``os.kill(pid, 0)``: on Windows signal 0 is CTRL_C_EVENT, sent to that process's group)
+    if pid <= 0 or not psutil.pid_exists(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it runs, as another user
-        pass
     if started is None:  # (a name kept before start times were: as far as can be told)
         return True
     try:
