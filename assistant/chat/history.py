@@ -719,7 +719,10 @@ class History:
         return True
 
     def rename(self, conversation_id: str, title: str) -> Conversation:
-        """Change the title (the search index follows via trigger). Does not reorder the sidebar."""
+        """Change the title (the search index follows via trigger). Does not reorder the sidebar. The old title
+        leaves the files as a deleted chat's text does: it was still in the title index's segments (and the
+        write-ahead log) until a later delete merged them, a name typed into a title and renamed away read back
+        from history.sqlite3."""
         title = " ".join(title.split())
         if not title:  # an empty title left the chat nameless in every list and its export headed "# "
             raise InputError("A chat's title cannot be empty.")
@@ -727,7 +730,10 @@ class History:
             cur = conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             if cur.rowcount == 0:
                 raise _conversation_not_found(conversation_id)
-            return self._conversation_row(conn, conversation_id)
+            fulltext.merge_away_deleted(conn, "conversations_fts")  # titles only: small, whatever the history's size
+            renamed = self._conversation_row(conn, conversation_id)
+        self._empty_wal()
+        return renamed
 
     def set_model(self, conversation_id: str, model: str) -> None:
         """Record which model the conversation is now using (shown in the sidebar and exports)."""
@@ -749,8 +755,8 @@ class History:
         self._deleted_from(conversation_id)
 
     def _empty_wal(self) -> None:
-        """Empty the write-ahead log after a delete: while another process (the window) held the history open, the
-        log kept a deleted chat's text, whole, until that process closed it too."""
+        """Empty the write-ahead log after a delete or a rename: while another process (the window) held the history
+        open, the log kept a deleted chat's text, whole, until that process closed it too."""
         with self._read() as conn:
             erasure.empty_wal(conn, "history")
 

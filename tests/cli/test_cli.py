@@ -306,16 +306,17 @@ def history_held_open(home: Path) -> Iterator[None]:
         window.stdin.close()
 
 
-def saved_chat(home: Path, *turns: str) -> str:
-    """The id of a chat of ``turns`` (question, answer, …) saved to ``home``'s history by another process."""
+def saved_chat(home: Path, *turns: str, title: str | None = None) -> str:
+    """The id of a chat of ``turns`` (question, answer, …) saved to ``home``'s history by another process, titled
+    ``title`` or its first question's start."""
     code = ("import sys; from assistant.chat.history import History; from assistant.paths import get_paths\n"
             "with History(get_paths().history_db) as h:\n"
-            "    c = h.create_conversation(sys.argv[1][:40])\n"
-            "    for i, text in enumerate(sys.argv[1:]): h.add_message(c.id, ('user', 'assistant')[i % 2], text)\n"
+            "    c = h.create_conversation(sys.argv[1])\n"
+            "    for i, text in enumerate(sys.argv[2:]): h.add_message(c.id, ('user', 'assistant')[i % 2], text)\n"
             "print(c.id)")
     env = {**os.environ, "HEARTH_HOME": str(home)}
-    return subprocess.run([sys.executable, "-c", code, *turns], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60, check=True).stdout.strip()
+    return subprocess.run([sys.executable, "-c", code, title or turns[0][:40], *turns], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
 
 
 def chat_being_written() -> str:
@@ -372,6 +373,19 @@ def test_a_regenerated_answer_is_in_no_file(hearth_home: Path) -> None:
         assert files_holding(hearth_home, b"glimmerquaxite", b"mmerquaxite") == []
     shown = hearth("history", "export", cid, home=hearth_home)
     assert shown.stdout.count("## User") == 1 and "glimmerquaxite" not in shown.stdout, shown.stdout
+
+
+def test_a_renamed_chats_old_title_is_in_no_file(hearth_home: Path) -> None:
+    """A chat renamed with `hearth history rename` kept its old title in the title index's segments (read back from
+    history.sqlite3) until a later delete merged them, and in the -wal file while the window held the history."""
+    with history_held_open(hearth_home):
+        cid = saved_chat(hearth_home, "What is on the list?", "Milk.", title="Bank pin quorvellantix")
+        assert files_holding(hearth_home, b"quorvellantix")  # the test reads what is on disk
+        renamed = hearth("history", "rename", cid, "Groceries", home=hearth_home)
+        assert renamed.returncode == 0 and f"Renamed chat {cid} to 'Groceries'." in renamed.stderr
+        assert files_holding(hearth_home, b"quorvellantix", b"rvellantix") == []
+    assert cid in hearth("history", "search", "Groceries", home=hearth_home).stdout  # the new title is searched
+    assert "No chats match" in hearth("history", "search", "quorvellantix", home=hearth_home).stderr
 
 
 def test_use_base_model_then_ask_says_fallback_format(hearth_home: Path, base_model_path: Path) -> None:
