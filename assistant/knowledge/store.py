@@ -123,6 +123,9 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     VALUES ('delete', old.rowid, hearth_terms(old.text), hearth_terms(old.heading), hearth_name(old.path));
 END;
 CREATE TABLE IF NOT EXISTS pending (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id));
+-- collections whose run deleted passages (a file removed, or edited and indexed again) whose words the keyword
+-- index and the write-ahead log still hold: written with the delete, emptied by the merge (Store._merge_deleted)
+CREATE TABLE IF NOT EXISTS unmerged (collection TEXT PRIMARY KEY);
 -- vectors a stopped run embedded for files it had not written yet: the next run takes them up (a Cancel inside
 -- a large file threw its minutes of embedding away); emptied when a run ends
 CREATE TABLE IF NOT EXISTS kept_vectors (
@@ -446,9 +449,7 @@ class Store:
         self._total: int | None = None
         self._counted_at: tuple[int, int] | None = None
         self._writes = 0
-        #: Passages were deleted (a file removed, or edited and indexed again) whose words the keyword index and
-        #: the write-ahead log still hold, until the run ends (:meth:`end_run`).
-        self._unmerged = False
+        self._merge_cut_off_runs()
 
     # --- plumbing --------------------------------------------------------------------------------------
     def _connect(self, path: Path | None = None) -> sqlite3.Connection:
@@ -494,6 +495,26 @@ class Store:
                 db.execute("ROLLBACK")
             raise
         log.info("knowledge: the keyword index was made again (CJK segmented, letters folded, stems, symbols as words)")
+
+    def _merge_cut_off_runs(self) -> None:
+        """Merge away what runs killed before they ended (a crash, `kill -9`) deleted: their words stayed in the
+        keyword index's file until a later run happened to delete passages too. A run still going (its lock held
+        by another process) is left to merge when it ends; a folder that cannot be written waits for a later
+        open."""
+        try:
+            cut_off = [row[0] for row in self._query("SELECT collection FROM unmerged")]
+            if not cut_off:
+                return
+            with contextlib.ExitStack() as runs:
+                for name in cut_off:
+                    runs.enter_context(self.writing(name))
+                with self._transaction() as db:
+                    merged = self._merge_deleted(db)
+        except (IndexBusyError, IndexWriteError, IndexDamagedError) as exc:  # (`hearth doctor --repair` opens a
+            log.info("knowledge: the keyword index is merged later: %s", exc)  # damaged one to rebuild it)
+            return
+        if merged:
+            self._truncate_wal()
 
     @staticmethod
     def _add_columns(db: sqlite3.Connection) -> None:
@@ -884,17 +905,15 @@ class Store:
         """The run of ``name`` ended (``how``: RUN_*): a finished one turns watching to what was asked. What its
         files no longer hold leaves the index's files now, once per run (a merge is about 1 s for 50,000
         passages): a password taken out of a note, the note indexed again, was still read from the keyword
-        index's file and its write-ahead log, as a deleted file's words were before."""
+        index's file and its write-ahead log, as a deleted file's words were before. What runs of other processes,
+        or one killed before it ended, deleted is merged with it (:meth:`_note_deleted`)."""
         with self._transaction() as db:
-            merged = self._unmerged
-            if merged:
-                fulltext.merge_away_deleted(db, "chunks_fts")
+            merged = self._merge_deleted(db)
             if how == RUN_ENDED:
                 db.execute("UPDATE collections SET watch = coalesce(watch_after, watch), watch_after = NULL "
                            "WHERE name = ?", (name,))
                 db.execute("DELETE FROM kept_vectors WHERE collection = ?", (name,))
             db.execute("UPDATE collections SET unfinished = ? WHERE name = ?", (how, name))
-            self._unmerged = False  # (under the lock, which a run deleting passages meanwhile waits for)
         if merged:
             self._truncate_wal()
         if how == RUN_ENDED:
@@ -912,7 +931,7 @@ class Store:
             if db.execute("SELECT 1 FROM collections WHERE name = ?", (new,)).fetchone():
                 raise InputError(f"There is a collection named {new!r} already: choose another name.")
             db.execute("UPDATE collections SET name = ? WHERE name = ?", (new, old))
-            for table in ("chunks", "files", "pending", "scan_skips", "kept_vectors"):
+            for table in ("chunks", "files", "pending", "scan_skips", "kept_vectors", "unmerged"):
                 db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
             vectors = self._existing_vectors(old)
             if vectors is not None:
@@ -926,8 +945,8 @@ class Store:
             for table in ("files", "pending", "scan_skips", "kept_vectors"):
                 db.execute(f"DELETE FROM {table} WHERE collection = ?", (name,))
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
-            if passages:
-                fulltext.merge_away_deleted(db, "chunks_fts")
+            self._note_deleted(db, name, passages)
+            merged = self._merge_deleted(db)
         try:
             with self._own_vectors():
                 self.chroma.delete_collection(self.chroma_name(name))
@@ -936,7 +955,7 @@ class Store:
                         self.chroma_name(name), exc)
         except Exception:  # chromadb's "does not exist" error type varies by version
             pass
-        if passages:
+        if merged:
             self._truncate_wal()
 
     # --- manifest --------------------------------------------------------------------------------------
@@ -1053,7 +1072,8 @@ class Store:
             stale = sorted(set(old_ids) - set(new_ids))
             db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
                            [(collection, i) for i in stale])
-            self._unmerged |= bool(stale)  # an edited file's old passages (their ids hold its content's hash)
+            self._note_deleted(db, collection, len(stale))  # an edited file's old passages (their ids hold its
+            # content's hash)
         self._forget(collection, stale)
 
     def put_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -1074,8 +1094,26 @@ class Store:
                            [(collection, p) for p in paths])
             db.executemany("INSERT OR IGNORE INTO pending (collection, id) VALUES (?, ?)",
                            [(collection, i) for i in old_ids])
-            self._unmerged |= bool(old_ids)
+            self._note_deleted(db, collection, len(old_ids))
         self._forget(collection, old_ids)
+
+    @staticmethod
+    def _note_deleted(db: sqlite3.Connection, collection: str, passages: int) -> None:
+        """Note, in the delete's own transaction, that ``passages`` deleted from ``collection`` wait for a merge:
+        noted in memory only, a run killed before it ended left their words in the file until a later run happened
+        to delete passages too."""
+        if passages:
+            db.execute("INSERT OR IGNORE INTO unmerged (collection) VALUES (?)", (collection,))
+
+    @staticmethod
+    def _merge_deleted(db: sqlite3.Connection) -> bool:
+        """Merge the keyword index if any collection's deleted passages wait for it (:meth:`_note_deleted`), in the
+        caller's transaction; whether it did (the write-ahead log is to be emptied after the commit). A run that
+        deleted nothing merges nothing: the merge rewrites the whole index (about 1 s for 50,000 passages)."""
+        if not db.execute("DELETE FROM unmerged").rowcount:
+            return False
+        fulltext.merge_away_deleted(db, "chunks_fts")
+        return True
 
     def _truncate_wal(self) -> None:
         """Empty the index's write-ahead log after passages were removed: it kept their text (the pages they were

@@ -21,7 +21,7 @@ from assistant import fulltext
 from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.cli import chat_cmds, knowledge_cmds
 from assistant.config import KnowledgeSettings
-from assistant.knowledge import SentenceTransformerEmbedder
+from assistant.knowledge import KnowledgeBase, SentenceTransformerEmbedder
 from assistant.knowledge.store import NAME_FUNCTION, SCHEMA, Store, name_words
 from assistant.paths import get_paths
 from assistant.stemming import stemmed
@@ -1278,3 +1278,51 @@ def test_what_was_removed_from_the_index_leaves_no_word_in_its_files(tmp_path: P
     if removal.startswith("sentence"):  # and the note as it is now
         assert cli.main(["search", "flour", "-c", "notes", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["hits"][0]["text"].strip() == "Bring eggs and flour."
+
+
+#: `hearth index` killed (SIGKILL) once its files were written, before its run ended: as a crash, or `kill -9`.
+_KILLED_BEFORE_THE_RUN_ENDED = """
+import os, signal, sys
+import assistant.cli as cli
+from assistant.knowledge.store import Store
+Store.end_run = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+cli.main(["index", sys.argv[1], "-c", "notes"])
+"""
+
+
+@pytest.mark.parametrize("after", ["the index opened", "a re-sync that changes nothing", "the window's next sync"])
+def test_what_a_killed_sync_replaced_leaves_no_word_in_its_files(tmp_path: Path, hearth_home: Path,
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 shared_embedder: SentenceTransformerEmbedder,
+                                                                 after: str) -> None:
+    """A password taken out of a note, and `hearth index` killed after it wrote the note again but before its run
+    ended: the keyword index kept the old words ("vexquillionthorp" read from index-manifest.sqlite3) until a later
+    run happened to delete passages (the merge was owed in the killed process's memory only); a window holding the
+    index open meanwhile did not know of it either."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "secrets.txt").write_text("Bring eggs and flour.\nThe vault password is vexquillionthorp.\n")
+    (notes / "kept.txt").write_text("The heron fishes by the weir every morning.\n")
+    assert cli.main(["index", str(notes), "-c", "notes"]) == 0
+    (notes / "secrets.txt").write_text("Bring eggs and flour.\n")
+    window = KnowledgeBase(get_paths(), KnowledgeSettings(), embedder=shared_embedder)  # open all along
+    try:
+        killed = subprocess.run([sys.executable, "-c", _KILLED_BEFORE_THE_RUN_ENDED, str(notes)], cwd=ROOT,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
+                                timeout=300)
+        assert killed.returncode == -9, killed.stderr
+        assert _holding(hearth_home, "vexquillionthorp")  # the run was killed where the words were still there
+        capsys.readouterr()
+        if after == "the index opened":
+            assert cli.main(["collections", "list", "--json"]) == 0
+        elif after == "a re-sync that changes nothing":
+            assert cli.main(["index", str(notes), "-c", "notes", "--json"]) == 0
+            assert json.loads(capsys.readouterr().out)["changed"] == 0
+        else:
+            assert list(window.index([notes], "notes"))[-1].changes == (0, 0, 0)
+        assert _holding(hearth_home, "vexquillionthorp") == []
+    finally:
+        window.close()
+    capsys.readouterr()
+    assert cli.main(["search", "flour", "-c", "notes", "--json"]) == 0  # the note as it is now is searched
+    assert json.loads(capsys.readouterr().out)["hits"][0]["text"].strip() == "Bring eggs and flour."
