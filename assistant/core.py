@@ -67,6 +67,7 @@ from assistant.events import (
     Token,
     counted,
 )
+from assistant.kept_responses import KeptResponses
 from assistant.lazy import PYDANTIC_IMPORTS
 from assistant.paths import BUNDLED_CHAT_MODEL, Paths, apply_privacy_defaults, get_paths, real_path
 from assistant.scheduler import Hooks, Scheduler
@@ -232,6 +233,9 @@ class Assistant:
         # a conversation's KV cache outlives the process (engine/prompt_store.py) and dies with the conversation
         self._local_engine.use_prompt_store(PromptStore(paths.prompt_cache_dir, keeps=self.history.has_conversation))
         self.history.on_delete(self._local_engine.forget_cache)
+        #: The Responses API's kept responses (``store``), on disk: they were lost when the server stopped
+        self.kept_responses = KeptResponses(paths.responses_db)
+        self.history.on_delete(self._forget_responses_of)
         self._knowledge = knowledge
         self._memory = memory
         self._models: ModelsService | None = None
@@ -260,9 +264,6 @@ class Assistant:
         #: with :meth:`serving` before the model loads. 1: one answer at a time.
         self.parallel_requests = 1
         self._server: Any = None  # the API server's ServerHandle, while one was started (start_server)
-        #: the responses it keeps for previous_response_id, handed to the next server: a restart for a settings
-        #: change forgot them
-        self._kept_responses: Any = None
         self._server_overrides: dict[str, Any] = {}  # host/port given to start_server for this run only
         self._server_failure: ServerStatus | None = None  # why the last start failed, until the next start
         self._settings_lock = threading.RLock()  # a change from the front end and one from the file, in turn
@@ -422,6 +423,7 @@ class Assistant:
         if self.engine is not self._local_engine:
             self._local_engine.unload()
         self.history.close()
+        self.kept_responses.close()
         if self._memory is not None:
             self._memory.close()
         if self._knowledge is not None:
@@ -1551,6 +1553,12 @@ class Assistant:
         if memory is not None:
             self.scheduler.turn_queued()
 
+    def _forget_responses_of(self, conversation_id: str) -> None:
+        """A chat deleted takes the API's kept responses saved in it along (they hold its text); one whose messages
+        were replaced (regenerate, edit) keeps them: they cannot be continued, but can still be read."""
+        if not self.history.has_conversation(conversation_id):
+            self.kept_responses.forget_conversation(conversation_id)
+
     def _unqueue(self, conversation_id: str, user_text: str) -> None:
         from assistant.memory.queue import unqueue_turn
 
@@ -1819,8 +1827,7 @@ class Assistant:
                 # the port first: a busy one is said before any load; the app's FastAPI routes import pydantic's
                 # parts as they are made
                 with PYDANTIC_IMPORTS:
-                    self._server = ServerHandle.start(self, *where, kept=self._kept_responses)
-                self._kept_responses = self._server.app.state.responses
+                    self._server = ServerHandle.start(self, *where)
             except HearthError as exc:
                 self._server_failure = ServerStatus(running=False, host=where[0], port=where[1], error=str(exc))
                 raise

@@ -63,6 +63,11 @@ class Paths:
         return self.data_dir / "history.sqlite3"
 
     @property
+    def responses_db(self) -> Path:
+        """The Responses API's kept responses (``assistant/kept_responses.py``)."""
+        return self.data_dir / "responses.sqlite3"
+
+    @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 

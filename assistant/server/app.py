@@ -38,9 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def create_app(assistant: Assistant, host: str, kept: responses.KeptResponses | None = None) -> FastAPI:
-    """The API over ``assistant``, for a server bound to ``host`` (which Host headers it accepts); ``kept``: the
-    responses an earlier server of this process kept, which a restart for a settings change keeps."""
+def create_app(assistant: Assistant, host: str) -> FastAPI:
+    """The API over ``assistant``, for a server bound to ``host`` (which Host headers it accepts)."""
     # no redirect for a trailing slash: clients do not follow a POST's 307, and saw an empty answer; the 404
     # names the routes there are (see _http_error)
     app = FastAPI(title="Hearth", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
@@ -51,7 +50,8 @@ def create_app(assistant: Assistant, host: str, kept: responses.KeptResponses | 
     app.state.active = active
     app.state.cancel_all = lambda: [events.interrupt() for events in list(active)]
 
-    app.state.responses = kept or responses.KeptResponses()  # for previous_response_id (see server/responses.py)
+    # for previous_response_id (see server/responses.py)
+    app.state.responses = responses.KeptResponses(assistant.kept_responses)
 
     routers = (catalog.public, chat.router, completions.router, responses.router, catalog.router)
     for router in routers:

@@ -2,17 +2,16 @@
 ``client.responses.create``, the Agents SDK and Codex send) over the facade's ``chat``.
 
 A response is stateless, as a chat completion without ``conversation_id`` is: ``input`` (and ``instructions``)
-is what the model sees, and nothing is written to disk. What makes ``previous_response_id`` work is the
-server's memory: it keeps the last :data:`KEPT` responses (``store``, true by default, as OpenAI's) with the
-conversation they end, so a follow-up sends only its new message. They are gone when the process stops (a
-restart for a settings change hands them to the next server). Hearth's ``conversation_id`` saves the turns in
-the history instead, as on chat; a follow-up by ``previous_response_id`` then continues that saved conversation.
+is what the model sees, and no chat is saved in the history. What makes ``previous_response_id`` work is that
+the responses (``store``, true by default, as OpenAI's) are kept with the conversation they end, so a follow-up
+sends only its new message: on disk (``assistant/kept_responses.py``; they were in the server's memory, and
+gone when it stopped), the newest thousand, until deleted. Hearth's ``conversation_id`` saves the turns in the
+history instead, as on chat; a follow-up by ``previous_response_id`` then continues that saved conversation.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,8 +27,6 @@ from assistant.server.schemas import InputItem, ResponsesRequest
 
 router = APIRouter()
 
-#: How many finished responses the server keeps for ``previous_response_id`` and ``GET`` (in memory).
-KEPT = 200
 #: The parts of a message that are text: a user's, and an earlier answer's sent back.
 _TEXT_PARTS = ("input_text", "output_text", "text")
 _ROLES = ("user", "assistant", "system", "developer")
@@ -48,38 +45,50 @@ class Kept:
     conversation_id: str | None = None
     message_id: str | None = None
 
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Kept:
+        """As :func:`dataclasses.asdict` wrote it to the disk (its tuples as lists)."""
+        return cls(record["body"], tuple(record["input"]), tuple(record["messages"]), record["conversation_id"],
+                   record["message_id"])
+
 
 class KeptResponses:
-    """The last ``limit`` responses by id, oldest forgotten first, those being written among them. Only the event
-    loop's thread touches it."""
+    """The finished responses, on disk (``store``: the facade's ``kept_responses``, which outlive the server),
+    and those being written, here (only this server can finish them). Only the event loop's thread touches it."""
 
-    def __init__(self, limit: int = KEPT) -> None:
-        self.limit = limit
-        self._kept: OrderedDict[str, Kept] = OrderedDict()
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._writing: dict[str, Kept] = {}
+
+    def writing(self, response_id: str, kept: Kept) -> None:
+        self._writing[response_id] = kept
 
     def put(self, response_id: str, kept: Kept) -> None:
-        self._kept[response_id] = kept
-        while len(self._kept) > self.limit:
-            self._kept.popitem(last=False)
+        """The response finished: kept on disk, unless it was deleted while it was written."""
+        if self._writing.pop(response_id, None) is not None:
+            self.store.put(response_id, asdict(kept), kept.conversation_id)
 
     def get(self, response_id: str, param: str | None = None) -> Kept:
-        kept = self._kept.get(response_id)
+        kept = self._writing.get(response_id)
+        if kept is None and (record := self.store.get(response_id)) is not None:
+            kept = Kept.of(record)
         if kept is None:
-            raise APIError(404, f"Response {response_id!r} was not found: Hearth keeps the last {self.limit} responses "
-                                "in memory while it runs (not those sent with store false, nor after it was "
-                                "stopped). Send the whole conversation as input instead.", code="response_not_found",
-                           param=param)
+            raise self._not_found(response_id, param)
         return kept
+
+    def _not_found(self, response_id: str, param: str | None = None) -> APIError:
+        trouble = f" (Hearth could not read them: {self.store.problem})" if self.store.problem else ""
+        return APIError(404, f"Response {response_id!r} was not found: Hearth keeps the last {self.store.limit} "
+                             f"responses{trouble}, not those sent with store false, nor those deleted. Send the "
+                             "whole conversation as input instead.", code="response_not_found", param=param)
 
     def over(self, response_id: str) -> None:
         """The answer ended: one still "in_progress" (failed, or its client gone) is not kept."""
-        kept = self._kept.get(response_id)
-        if kept is not None and kept.body["status"] == "in_progress":
-            del self._kept[response_id]
+        self._writing.pop(response_id, None)
 
     def delete(self, response_id: str) -> None:
-        self.get(response_id)
-        del self._kept[response_id]
+        if self._writing.pop(response_id, None) is None and not self.store.delete(response_id):
+            raise self._not_found(response_id)
 
 
 #: Chat Completions' fields, sent to the Responses API: what to send instead (they were ignored: ``max_tokens``
@@ -219,7 +228,7 @@ async def create(body: ResponsesRequest, request: Request) -> Response:
 
     shape = ResponsesShape(assistant.model_id(), echo, keep, lambda: kept.over(shape.id))
     if body.store:  # asked for while it is written: "in_progress" (it was "not found")
-        kept.put(shape.id, Kept(shape.response("in_progress", []), tuple(messages)))
+        kept.writing(shape.id, Kept(shape.response("in_progress", []), tuple(messages)))
     try:
         return await answer(request, response, shape, body.stream)
     except APIError as exc:

@@ -106,14 +106,14 @@ def _holder(host: str, port: int) -> str:
 class ServerHandle:
     """One running API server: uvicorn on a background thread, serving ``assistant`` on a bound socket."""
 
-    def __init__(self, assistant: Assistant, host: str, sock: socket.socket, kept: Any = None) -> None:
+    def __init__(self, assistant: Assistant, host: str, sock: socket.socket) -> None:
         self.assistant, self.host, self._sock = assistant, host, sock
         self.port: int = sock.getsockname()[1]
         import uvicorn
 
         from assistant.server.app import create_app
 
-        self.app = create_app(assistant, host, kept)  # FastAPI builds its pydantic schemas (see Assistant.start_server)
+        self.app = create_app(assistant, host)  # FastAPI builds its pydantic schemas (see Assistant.start_server)
         # `hearth -v serve`: a line per request, and why one was refused (APIError.response), for a developer
         # wiring a tool to it (nothing was said: a 401 or a 400 was seen only by the client)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)
@@ -125,13 +125,11 @@ class ServerHandle:
         self.error = ""
 
     @classmethod
-    def start(cls, assistant: Assistant, host: str, port: int, timeout_s: float = 20.0,
-              kept: Any = None) -> ServerHandle:
-        """Bind ``host:port`` and serve; returns once the server accepts requests. ``kept``: the responses an
-        earlier server of this process kept (see server.responses), or None."""
+    def start(cls, assistant: Assistant, host: str, port: int, timeout_s: float = 20.0) -> ServerHandle:
+        """Bind ``host:port`` and serve; returns once the server accepts requests."""
         sock = bind(host, port)
         try:
-            handle = cls(assistant, host, sock, kept)
+            handle = cls(assistant, host, sock)
         except BaseException:
             sock.close()
             raise

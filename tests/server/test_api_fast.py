@@ -947,3 +947,55 @@ def test_kept_responses_outlive_a_restart_for_a_settings_change(assistant: Assis
         follow = again.responses.create(model="hearth", input="Which word?", previous_response_id=first.id)
     assert follow.output_text == "You said: Which word?"
     assert "user: Remember the word heron." in assistant.engine.prompts[-1]
+
+
+def _responses_on_disk(assistant: Assistant) -> bytes:
+    """The kept responses' database and its write-ahead log, as they are on the disk now."""
+    db = assistant.paths.responses_db
+    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+
+def test_kept_responses_outlive_the_process_until_deleted(assistant: Assistant, client: openai.OpenAI) -> None:
+    """They were in the server's memory only: after `hearth serve` stopped, previous_response_id and GET were 404
+    ("nor after it was stopped"). What is deleted leaves the file, as a deleted chat does."""
+    first = client.responses.create(model="hearth", input="Remember the word heron.")
+    unkept = client.responses.create(model="hearth", input="Forget the word kestrel.", store=False)
+    saved = client.responses.create(model="hearth", input="Note the word osprey.",
+                                    extra_body={"conversation_id": "new"})
+    assistant.close(learning_s=0)  # the process ends
+
+    settings = Settings()
+    settings.memory.enabled = False
+    later = Assistant(get_paths(), settings, engine=fake_engine(),
+                      knowledge=KnowledgeBase(get_paths(), settings.knowledge, embedder=FakeEmbedder()))
+    try:
+        status = later.start_server(port=0)
+        with openai.OpenAI(api_key=later.server_token(), base_url=status.base_url, max_retries=0) as again:
+            assert again.responses.retrieve(first.id).output_text == "You said: Remember the word heron."
+            assert [i.content[0].text for i in again.responses.input_items.list(first.id).data] == [
+                "Remember the word heron."]
+            follow = again.responses.create(model="hearth", input="Which word?", previous_response_id=first.id)
+            assert "user: Remember the word heron.\nassistant: You said: Remember the word heron.\nuser: Which word?" \
+                in later.engine.prompts[-1]
+            assert again.responses.retrieve(follow.id).previous_response_id == first.id
+            with pytest.raises(openai.NotFoundError, match="store false"):
+                again.responses.retrieve(unkept.id)
+            assert b"kestrel" not in _responses_on_disk(later)
+
+            assert b"heron" in _responses_on_disk(later)
+            again.responses.delete(first.id)
+            again.responses.delete(follow.id)
+            with pytest.raises(openai.NotFoundError, match="was not found"):
+                again.responses.delete(first.id)
+            with pytest.raises(openai.NotFoundError, match="was not found"):
+                again.responses.create(model="hearth", input="And?", previous_response_id=first.id)
+            assert b"heron" not in _responses_on_disk(later)  # the server still holds the file open
+
+            # the chat a response was saved in, deleted, takes the response along: it held the chat's text
+            assert again.responses.retrieve(saved.id).output_text == "You said: Note the word osprey."
+            later.history.delete(saved.model_extra["conversation_id"])
+            with pytest.raises(openai.NotFoundError):
+                again.responses.retrieve(saved.id)
+            assert b"osprey" not in _responses_on_disk(later)
+    finally:
+        later.close(learning_s=0)
