@@ -1778,8 +1778,7 @@ class Assistant:
     def model_id(self) -> str:
         """The chat model's id for API clients: its file name without ``.gguf`` (the loaded one, else the
         configured one)."""
-        path = Path(self.engine.info.path) if self.engine.loaded else self.model_path()
-        return path.name.removesuffix(".gguf")
+        return self.engine.info.model_id if self.engine.loaded else self.model_path().name.removesuffix(".gguf")
 
     def serving(self, parallel: int) -> None:
         """This process serves API requests, up to ``parallel`` of them decoded together (``hearth serve

@@ -85,6 +85,9 @@ class Stats:
     stop_reason: str = ""
     device: str = "CPU"
     model: str = ""
+    #: the model's id for API clients (ModelInfo.model_id): an API answer's ``model`` names the one that wrote
+    #: it, not the one loaded when it was asked for (a switch meanwhile)
+    model_id: str = ""
     prompt_format: str = "gguf"
     dropped_turns: int = 0
     context_used: int = 0

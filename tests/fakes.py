@@ -124,6 +124,7 @@ class FakeEngine:
     def generate(self, tokens: list[int], sampling: Any, max_tokens: int, cancel: threading.Event | None = None,
                  stop: Sequence[str] = (), cache_key: str | None = None) -> Iterator[Token | Progress | Done]:
         with self.busy:
+            info = self.info  # the model it answers on, as the real engine's: a load meanwhile waits for it
             prompt = self._rendered.get(tuple(tokens), "")
             self.prompts.append(prompt)
             self.cache_keys.append(cache_key)
@@ -156,7 +157,8 @@ class FakeEngine:
             self.cached_tokens = len(tokens) + len(out)
             yield Done(text, Stats(prompt_tokens=len(tokens), evaluated_tokens=len(tokens),
                                    completion_tokens=len(out), stop_reason=reason, device=self.device,
-                                   model=self.info.name if self.info else "", context_used=self.cached_tokens,
+                                   model=info.name if info else "", model_id=info.model_id if info else "",
+                                   context_used=self.cached_tokens,
                                    context_size=self._n_ctx))
 
 

@@ -239,6 +239,7 @@ class Engine:
         )
         if n_parallel > 1:
             loaded.batcher = Batcher(ctx, lambda: {"device": loaded.device, "model": loaded.info.precise_name,
+                                                   "model_id": loaded.info.model_id,
                                                    "prompt_format": "fallback" if loaded.formatter.uses_fallback
                                                    else "gguf"}, loaded.disk)
         # swap only once the new model is fully ready, and not under an answer being written (it holds the lock)
@@ -684,6 +685,7 @@ class Engine:
                 stop_reason=answer.stop_reason or "length",
                 device=loaded.device,
                 model=loaded.info.precise_name,
+                model_id=loaded.info.model_id,
                 prompt_format="fallback" if loaded.formatter.uses_fallback else "gguf",
                 context_used=len(kv),
                 context_size=ctx.n_ctx,

@@ -84,6 +84,11 @@ class ModelInfo:
     vocab_fingerprint: str = ""
 
     @property
+    def model_id(self) -> str:
+        """Its id for API clients: its file's name without ``.gguf``, as ``GET /v1/models`` lists it."""
+        return Path(self.path).name.removesuffix(".gguf")
+
+    @property
     def precise_name(self) -> str:
         """Its name with its precision, "SmolLM2 135M Instruct Q4_1": two precisions of one model share a name,
         and what an answer or a switch said of one (its stats, "Now using …", "loaded …") fit the other too."""

@@ -573,6 +573,7 @@ class RemoteEngine:
             stop_reason=reason,
             device=self.device,
             model=conn.info.name,
+            model_id=conn.info.model_id,
             prompt_format="server",
             context_used=self._cached,
             context_size=conn.info.context_length,

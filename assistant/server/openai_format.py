@@ -79,6 +79,12 @@ class Shape:
             chunk.setdefault("usage", None)
         return sse(chunk)
 
+    def answered_by(self, done: Any) -> None:
+        """The model that wrote the answer, from its ``Done``: the one loaded when it was asked for was said, also
+        when a model switch took over before it began (it waited for the answer before it, and so did the load)."""
+        if done.stats.model_id:
+            self.model = done.stats.model_id
+
     def start_chunk(self) -> dict[str, Any] | None:
         return None
 

@@ -113,6 +113,9 @@ async def answer(request: Request, response: Any, shape: fmt.Shape, stream: bool
             first = await _first(events, request)
         except ClientGone:
             return Response(status_code=499)  # nobody reads it
+        # the model loaded now that the answer has begun (its Done says for sure, see Shape.answered_by): one
+        # asked for during a model switch waited for it and began on the new model
+        shape.model = request.app.state.assistant.model_id()
         if stream:
             streaming = True  # the stream ends it (see _stream)
             return StreamingResponse(_stream(events, first, shape), media_type="text/event-stream",
@@ -169,6 +172,7 @@ async def _collect(events: EventStream, request: Request, event: Event | None, s
     s = done.stats
     if s.stop_reason == "cancelled":
         raise _cut(done)
+    shape.answered_by(done)
     return shape.full(done, fmt.finish_reason(s.stop_reason), fmt.usage(s), **said.fields(done))
 
 
@@ -188,6 +192,7 @@ async def _stream(events: EventStream, first: Event | None, shape: fmt.Shape) ->
                 return  # no [DONE]: the answer did not end
             elif isinstance(event, Done):
                 s = event.stats
+                shape.answered_by(event)
                 # Hearth's fields ride on the finish chunk: a chunk of their own with no choices broke the usual
                 # `chunk.choices[0]` loop of clients that did not ask for usage (OpenAI sends `choices: []` only
                 # then). With the answer as saved: the [n] Hearth attributed after the model's text streamed

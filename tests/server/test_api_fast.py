@@ -999,3 +999,24 @@ def test_kept_responses_outlive_the_process_until_deleted(assistant: Assistant, 
             assert b"osprey" not in _responses_on_disk(later)
     finally:
         later.close(learning_s=0)
+
+
+def test_an_answer_names_the_model_that_wrote_it_when_a_switch_came_between(assistant: Assistant,
+                                                                           client: openai.OpenAI) -> None:
+    """A request that waited behind another answer while a model switch waited too began on the new model, and
+    was said to be the old one's (its ``model`` was read when it was asked for). The answer already streaming
+    ends on the model it began on, and says so."""
+    assistant.engine.token_delay_s = 0.1
+    first = client.chat.completions.create(model="hearth", stream=True, messages=[
+        {"role": "user", "content": "one two three four five six"}])
+    chunks = [next(iter(first))]  # streaming on fake-model
+    second: dict = {}
+    waiting = threading.Thread(target=lambda: second.update(response=client.responses.create(
+        model="hearth", input="Which model?")))
+    waiting.start()
+    time.sleep(0.3)  # asked for while fake-model still answers: it waits for the engine
+    assistant.engine.load("other-model.gguf")  # (the fake swaps at once; the real engine waits for the answer)
+    chunks += list(first)
+    waiting.join(30)
+    assert {c.model for c in chunks} == {"fake-model"}
+    assert second["response"].model == "other-model" == client.responses.retrieve(second["response"].id).model
