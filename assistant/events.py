@@ -126,6 +126,17 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """Where a citation stands in an answer's saved text: ``text[start:end]`` is its ``[n]`` (the spaces before
+    it included), ``numbers`` the passages it cites. Hearth writes the ``[n]`` it attributes after the answer has
+    streamed, so a front end that showed the stream finds in these where they go (the API's annotations)."""
+
+    start: int
+    end: int
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Done:
     """The answer finished (also after a cancel: then ``stats.stop_reason == 'cancelled'``)."""
 
@@ -137,6 +148,8 @@ class Done:
     #: Stopped before its first word, the question was taken back out of the history (and the chat, if it was
     #: made for it: ``conversation_id`` is then None): the front end gives its text back to send again.
     withdrawn: bool = False
+    #: The citations in ``text``, in order (none when no passage was given or none is cited)
+    markers: tuple[Marker, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from assistant.events import (
     Done,
     Event,
     Failed,
+    Marker,
     MemoriesUsed,
     Notice,
     Progress,
@@ -482,7 +483,11 @@ def _finish(history: History, learn: Callable[[str | None, str, str], str | None
     if learn is not None and question_id is not None:
         with contextlib.suppress(HearthError):  # (decided: no later run learns from it as a turn cut off)
             history.learning_done(question_id)
+    markers: tuple[Marker, ...] = ()
     if citations:
+        from assistant.knowledge.answering import citation_markers
+
+        markers = citation_markers(answer, numbers)
         yield Sources(tuple(citations), cited=tuple(sorted(numbers)))
     yield replace(event, text=answer, stats=stats, conversation_id=conversation_id, message_id=reply_id,
-                  user_message_id=question_id)
+                  user_message_id=question_id, markers=markers)

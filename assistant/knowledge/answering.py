@@ -21,9 +21,10 @@ returned as sources.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import replace
 
+from assistant.events import Marker
 from assistant.knowledge.records import Citation
 
 OPEN, CLOSE = "<<<SOURCE {n}>>>", "<<<END SOURCE {n}>>>"
@@ -170,22 +171,39 @@ def clean_output(text: str) -> str:
     return cleaner.feed(text) + cleaner.flush()
 
 
-def _outside_code(text: str, change: Callable[[str], str]) -> str:
-    """Apply ``change`` to the text outside fenced code blocks; the code (fence lines included) is kept."""
-    parts: list[str] = []
+def _pieces(text: str) -> Iterator[tuple[bool, str]]:
+    """``text`` in order as pieces of prose (True) and of fenced code, fence lines included (False)."""
     prose: list[str] = []
     fenced = False
     for line in text.splitlines(keepends=True):
         if fenced or _FENCE.match(line):
-            parts.append(change("".join(prose)))
+            yield True, "".join(prose)
             prose = []
-            parts.append(line)
+            yield False, line
             if _FENCE.match(line):
                 fenced = not fenced
         else:
             prose.append(line)
-    parts.append(change("".join(prose)))
-    return "".join(parts)
+    yield True, "".join(prose)
+
+
+def _outside_code(text: str, change: Callable[[str], str]) -> str:
+    """Apply ``change`` to the text outside fenced code blocks; the code (fence lines included) is kept."""
+    return "".join(change(piece) if prose else piece for prose, piece in _pieces(text))
+
+
+def citation_markers(answer: str, cited: Collection[int]) -> tuple[Marker, ...]:
+    """Where the ``[n]`` of the ``cited`` passages stand in ``answer`` (outside code, as :func:`check_citations`
+    reads them): a client of the API that streamed the words before Hearth attributed them is told where they go."""
+    found: list[Marker] = []
+    at = 0
+    for prose, piece in _pieces(answer):
+        for match in CITATION.finditer(piece) if prose else ():
+            numbers = tuple(n for n in map(int, re.findall(r"\d+", match.group(2))) if n in cited)
+            if numbers:
+                found.append(Marker(at + match.start(), at + match.end(), numbers))
+        at += len(piece)
+    return tuple(found)
 
 
 def check_citations(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:

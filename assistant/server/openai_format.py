@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from assistant.server.annotations import file_citations
+
 #: The engine's stop reasons that mean "cut off", as OpenAI names it; every other reason is a natural "stop".
 _LENGTH = ("length", "context_full")
 
@@ -186,13 +188,13 @@ class ResponsesShape(Shape):
                 "parallel_tool_calls": False, "tool_choice": "none", "tools": [], "usage": usage, **self.echo,
                 **extra}
 
-    def _message(self, status: str, text: str | None) -> dict[str, Any]:
-        content = [] if text is None else [self._part(text)]
+    def _message(self, status: str, text: str | None, annotations: list[dict[str, Any]]) -> dict[str, Any]:
+        content = [] if text is None else [self._part(text, annotations)]
         return {"id": self.item_id, "type": "message", "status": status, "role": "assistant", "content": content}
 
     @staticmethod
-    def _part(text: str) -> dict[str, Any]:
-        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    def _part(text: str, annotations: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -207,8 +209,9 @@ class ResponsesShape(Shape):
         started = self.response("in_progress", [])
         return [self._event("response.created", response=started),
                 self._event("response.in_progress", response=started),
-                self._event("response.output_item.added", output_index=0, item=self._message("in_progress", None)),
-                self._event("response.content_part.added", **self._where(), part=self._part(""))]
+                self._event("response.output_item.added", output_index=0,
+                            item=self._message("in_progress", None, [])),
+                self._event("response.content_part.added", **self._where(), part=self._part("", []))]
 
     def piece(self, text: str) -> bytes:
         if self.streamed is not None:
@@ -216,13 +219,17 @@ class ResponsesShape(Shape):
         return self._event("response.output_text.delta", **self._where(), delta=text, logprobs=[])
 
     def ending(self, done: Any, reason: str, used: dict[str, Any], saved: str | None, **extra: Any) -> list[bytes]:
-        """The text as streamed (the deltas joined, as OpenAI's ``done`` events hold it), then the finished
-        response: ``response.incomplete`` where the length limit cut it, as OpenAI ends such a stream."""
+        """The citations' annotations (``response.output_text.annotation.added``, one each, as OpenAI sends
+        them before the text is done), the text as streamed (the deltas joined, as OpenAI's ``done`` events hold
+        it), then the finished response: ``response.incomplete`` where the length limit cut it, as OpenAI ends
+        such a stream."""
         body = self.full(done, reason, used, **extra)
         item = body["output"][0]
-        text = item["content"][0]["text"]
-        return [self._event("response.output_text.done", **self._where(), text=text, logprobs=[]),
-                self._event("response.content_part.done", **self._where(), part=self._part(text)),
+        part = item["content"][0]
+        added = [self._event("response.output_text.annotation.added", **self._where(), annotation_index=i,
+                             annotation=annotation) for i, annotation in enumerate(part["annotations"])]
+        return [*added, self._event("response.output_text.done", **self._where(), text=part["text"], logprobs=[]),
+                self._event("response.content_part.done", **self._where(), part=part),
                 self._event("response.output_item.done", output_index=0, item=item),
                 self._event(f"response.{body['status']}", response=body)]
 
@@ -236,11 +243,13 @@ class ResponsesShape(Shape):
     def full(self, done: Any, reason: str, used: dict[str, Any], **extra: Any) -> dict[str, Any]:
         """The finished response. Streamed, its text is the deltas' (a client that joins them and one that reads
         the response get the same), and ``cited_text`` is the answer as saved where it differs: the ``[n]``
-        Hearth attributed after the model's words had streamed (the model cited nothing)."""
+        Hearth attributed after the model's words had streamed (the model cited nothing). The citations are the
+        text's ``file_citation`` annotations, placed in the text as it was given (see :mod:`annotations`)."""
         status = "incomplete" if reason == "length" else "completed"
         text = done.text if self.streamed is None else "".join(self.streamed)
         if text != done.text:
             extra["cited_text"] = done.text
-        body = self.response(status, [self._message(status, text)], used, **extra)
+        cited = file_citations(text, done, extra.get("citations", []))
+        body = self.response(status, [self._message(status, text, cited)], used, **extra)
         self.kept(body, done)
         return body

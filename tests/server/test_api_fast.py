@@ -916,6 +916,68 @@ def test_what_a_qa_pass_found_in_the_responses_api(assistant: Assistant, client:
     assert events[-1].response.model_extra["cited_text"] == deltas.removesuffix(".") + " [1]."
 
 
+def _cited(text: str, annotations: list) -> str:
+    """``text`` with each annotation's `` [n]`` put at its index, as a client shows Hearth's citations."""
+    for a in sorted(annotations, key=lambda a: a.index, reverse=True):
+        text = f"{text[:a.index]} [{a.model_extra['n']}]{text[a.index:]}"
+    return text
+
+
+def test_citations_hearth_attributes_are_annotations_of_the_text(assistant: Assistant, client: openai.OpenAI,
+                                                                  tmp_path) -> None:
+    """Hearth writes the [n] after the answer has streamed, after sentences mid-text: a client that joined the
+    deltas had them only in cited_text, which no OpenAI client reads. They are OpenAI's file_citation
+    annotations, streamed before the text is done, at their place in the text as it was given."""
+    (notes := tmp_path / "notes").mkdir()
+    (notes / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
+    (notes / "boat.md").write_text("The sailing boat is moored in Tromso harbour all winter.\n")
+    assert not list(assistant.index([notes], "notes"))[-1].errors
+    assistant.engine.reply = lambda prompt: ("The greenhouse key is kept under the blue flower pot. The sailing "
+                                             "boat is moored in Tromso harbour all winter. Ask me more!")
+    ask = {"model": "hearth", "input": "Where are the greenhouse key and the sailing boat?",
+           "extra_body": {"collections": ["notes"]}}
+    events = list(client.responses.create(stream=True, **ask))
+    kinds = [e.type for e in events]
+    added = [e for e in events if e.type == "response.output_text.annotation.added"]
+    assert len(added) == 2 and kinds.index("response.output_text.annotation.added") < kinds.index(
+        "response.output_text.done")
+    assert [e.annotation_index for e in added] == [0, 1]
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    final = events[-1].response
+    part = final.output[0].content[0]
+    assert part.text == deltas  # the streamed text is left as it was
+    assert [a.model_dump() for a in part.annotations] == [e.annotation.model_dump() for e in added]
+    assert _cited(deltas, part.annotations) == final.model_extra["cited_text"]
+    assert "pot [" in final.model_extra["cited_text"] and "winter [" in final.model_extra["cited_text"]
+    assert {(a.type, a.filename) for a in part.annotations} == {("file_citation", "garden.md"),
+                                                                ("file_citation", "boat.md")}
+    paths = {c["n"]: c["path"] for c in final.model_extra["citations"]}
+    assert all(a.file_id == paths[a.model_extra["n"]] for a in part.annotations)
+    # whole, the text holds the [n] and each annotation points at its own
+    whole = client.responses.create(**ask)
+    part = whole.output[0].content[0]
+    assert "cited_text" not in whole.model_extra and len(part.annotations) == 2
+    assert [part.text[a.index:].startswith(f" [{a.model_extra['n']}]") for a in part.annotations] == [True, True]
+    assert client.responses.retrieve(whole.id).output[0].content[0].annotations == part.annotations
+
+
+def test_citations_the_model_wrote_are_annotated_where_they_stand(assistant: Assistant, client: openai.OpenAI,
+                                                                  tmp_path) -> None:
+    """A [n] the model wrote streamed with the words: its annotation points at it, also past a [9] that names no
+    passage (streamed, then dropped from the answer as saved); a [1] in a code block is no citation."""
+    (notes := tmp_path / "notes").mkdir()
+    (notes / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
+    assert not list(assistant.index([notes], "notes"))[-1].errors
+    assistant.engine.reply = lambda prompt: ("The greenhouse key [9] is kept under the blue flower pot [1].\n"
+                                             "```\nkeys[1]\n```\n")
+    events = list(client.responses.create(model="hearth", input="Where is the greenhouse key?", stream=True,
+                                          extra_body={"collections": ["notes"]}))
+    final = events[-1].response
+    text, (annotation,) = final.output_text, final.output[0].content[0].annotations
+    assert "[9]" in text and "[9]" not in final.model_extra["cited_text"]
+    assert text[annotation.index:].startswith(" [1].") and annotation.filename == "garden.md"
+
+
 def test_a_long_chain_of_responses_is_told_how_to_go_on(assistant: Assistant, client: openai.OpenAI) -> None:
     assistant.engine._n_ctx = 60
     first = client.responses.create(model="hearth", input="word " * 20)
