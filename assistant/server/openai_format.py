@@ -124,6 +124,12 @@ class Shape:
 
 
 class ChatShape(Shape):
+    """Chat Completions carry no file citations: the ``openai`` client's ``ChatCompletionMessage.annotations``
+    are ``url_citation`` only (a web page's url and title, and the span of text it supports; web search's), and a
+    chunk's ``delta`` has no annotations at all. Hearth's passages are files on the server's disk, so the answer
+    as saved, with its ``[n]``, is the finish chunk's ``content`` (see :meth:`Shape.ending`) and the Responses
+    API has the annotations."""
+
     prefix, object, chunk_object = "chatcmpl", "chat.completion", "chat.completion.chunk"
 
     def start_chunk(self) -> dict[str, Any]:
