@@ -34,7 +34,7 @@ from assistant.cli import (
     server_cmds,
     settings_cmds,
 )
-from assistant.cli.context import INTERRUPTED, CliContext, json_error, print_json, speaks_unicode
+from assistant.cli.context import INTERRUPTED, CliContext, json_error, print_json, problem, speaks_unicode
 from assistant.errors import HearthError
 
 #: What a shell reports for a command killed by SIGPIPE (128 + 13): the reader of its output went away.
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except _OutputFailed as failed:  # "a bug in Hearth" for `hearth models list > /dev/full`
-        print(f"hearth: the output could not be written: {failed.reason}.", file=sys.stderr)
+        problem(f"the output could not be written: {failed.reason}.")
         _reader_gone()
         return EXIT_OUTPUT
     finally:
@@ -157,7 +157,7 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args, ctx) or 0)
     except HearthError as exc:
-        print(f"hearth: {exc}", file=sys.stderr)
+        problem(str(exc))
         if getattr(args, "json", False):  # a script reading stdout got nothing to parse
             print_json(json_error(type(exc).__name__, str(exc)))
         return exc.exit_code
@@ -169,7 +169,7 @@ def _run(argv: Sequence[str] | None) -> int:
         raise  # not a bug: handled once, in main
     except Exception as exc:  # a bug: still one line; the traceback for a bug report only with -v
         if _interrupted.is_set():  # Ctrl+C inside a library that wrapped it (pydantic: "SchemaError")
-            print("hearth: interrupted", file=sys.stderr)
+            problem("interrupted")
             return 130
         logging.getLogger(__name__).info("the unexpected error in detail:", exc_info=True)
         hint = "" if args.verbose else " Run the command again with -v for details."

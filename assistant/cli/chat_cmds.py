@@ -26,6 +26,7 @@ from assistant.cli.context import (
     one_line,
     positive_int,
     print_json,
+    problem,
     seed_arg,
     stale_mark,
 )
@@ -429,7 +430,7 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
                         "it)", saved[-1], ended=isinstance(exc, Stopped) or not sys.stdout.isatty())
     done, failed = turn.done, turn.failed
     if failed is not None:
-        err(f"hearth: {failed.message}")
+        problem(failed.message)
         if args.json:
             print_json(json_error(failed.error_type, failed.message))
         return _exit_code(failed)
@@ -552,7 +553,7 @@ def cmd_chat(args: argparse.Namespace, ctx: CliContext) -> int:
         try:
             line.encode("utf-8")
         except UnicodeEncodeError:  # bytes read as lone surrogates (Latin-1 text): they crashed the chat (exit 70)
-            err("hearth: That line is not valid UTF-8 text, so it was not sent; type it again.")
+            problem("That line is not valid UTF-8 text, so it was not sent; type it again.")
             continue
         if line.split(maxsplit=1)[0] in ("/quit", "/exit"):
             return _left(unanswered)
@@ -629,7 +630,7 @@ def _left(unanswered: int) -> int:
     """The chat's exit status: 1 where questions went unanswered (a script reading a transcript checks $?: it was
     0 with none answered), said once more."""
     if unanswered:
-        err(f"hearth: {counted(unanswered, 'question')} of this chat went unanswered (said above).")
+        problem(f"{counted(unanswered, 'question')} of this chat went unanswered (said above).")
     return 1 if unanswered else 0
 
 

@@ -98,7 +98,7 @@ class CliContext:
         for changes in changed:
             said = [f"{change} (this chat keeps {option})" if (option := self.kept.get(change.split(":")[0]))
                     else change for change in changes]
-            err(f"hearth: the settings file changed: {'; '.join(said)}")
+            notice(f"the settings file changed: {'; '.join(said)}")
         for fact in learned:
             err(f"(remembered: {fact})")
         for why in withheld:
@@ -130,7 +130,22 @@ def speaks_unicode(stream: object) -> bool:
 
 
 def err(message: str) -> None:
+    """A line on stderr as it is: progress, a command's own report ("Deleted chat …"), a prompt's neighbours."""
     print(message, file=sys.stderr, flush=True)
+
+
+def problem(message: str) -> None:
+    """What went wrong or was not done (an error, with an exit code other than 0; a warning; a job stopped), after
+    ``hearth: ``, as the usage errors and the log's warnings say theirs. Applied changes and other information
+    are :func:`notice` lines: both began with ``hearth: `` ("hearth: the settings file changed: …"), so neither a
+    user nor a script reading stderr could tell a change applied from an error."""
+    err(f"hearth: {message}")
+
+
+def notice(message: str) -> None:
+    """Information, nothing wrong (a change applied, what a value does): ``note: `` before it, never ``hearth: ``
+    (see :func:`problem`)."""
+    err(f"note: {message}")
 
 
 def confirmed(question: str) -> bool:

@@ -22,9 +22,11 @@ from assistant.cli.context import (
     INTERRUPTED,
     CliContext,
     err,
+    notice,
     one_line,
     positive_int,
     print_json,
+    problem,
     speaks_unicode,
     stale_mark,
 )
@@ -169,12 +171,12 @@ def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
         except CollectionNotFoundError:  # (stopped before it was made)
             kept = None
         if kept is not None and kept.files:
-            err(f"hearth: stopped: {counted(kept.files, 'file')} of {args.collection!r} indexed so far stay "
+            problem(f"stopped: {counted(kept.files, 'file')} of {args.collection!r} indexed so far stay "
                 f"searchable; {_index_command(kept)} finishes it.")
         elif kept is not None and seen and seen[0].item_done and seen[0].item_total:
             # inside its first file (a 20 MB log): its passages embedded so far are kept for the next run, which
             # goes on from them, though none is searched until the file is whole
-            err(f"hearth: stopped in {os.path.basename(seen[0].item)}: {seen[0].item_done:,} of its "
+            problem(f"stopped in {os.path.basename(seen[0].item)}: {seen[0].item_done:,} of its "
                 f"{seen[0].item_total:,} passages embedded are kept; {_index_command(kept)} goes on from them.")
         else:
             raise
@@ -220,7 +222,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         for number, qid, text, k, problem in queries:
             if problem:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
-                err(f"hearth: {problem}")
+                problem(f"{problem}")
                 line: dict[str, Any] = {"id": qid, "line": number, "error": problem}
             else:
                 hits = assistant.search(text, collections, k or args.k, args.folder, args.mode)
@@ -229,7 +231,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
                 said = _say_partial(hits, said)
             print(json.dumps(line, ensure_ascii=not speaks_unicode(sys.stdout)), flush=True)
         if unusable:
-            err(f"hearth: {unusable} unusable line(s) in {args.queries}; the other queries were searched.")
+            problem(f"{unusable} unusable line(s) in {args.queries}; the other queries were searched.")
         return InputError.exit_code if unusable else 0
     hits = assistant.search(args.text, collections, args.k, args.folder, args.mode)
     _say_partial(hits)
@@ -242,9 +244,9 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     if not hits:
         print("No matches.")
     elif all(h.words is False for h in hits) and by_keyword:  # a code's parts, not the whole code
-        err("hearth: no passage holds the words as searched for: these hold only some of them.")
+        notice("no passage holds the words as searched for: these hold only some of them.")
     elif all(h.words is False for h in hits):
-        err("hearth: no passage matched the words searched for: these are only the nearest in meaning, which "
+        notice("no passage matched the words searched for: these are only the nearest in meaning, which "
             "may be no match at all (scores are relative to the best hit).")
     unmatched = "  some words" if by_keyword else "  by meaning"
     for i, h in enumerate(hits, start=1):
@@ -298,7 +300,7 @@ def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:
     searchable, damaged = [], []
     for info in infos:
         if info.needs_reindex:
-            err(f"hearth: not searched: {info.name!r} was indexed with the embedder {info.embedder!r}; "
+            problem(f"not searched: {info.name!r} was indexed with the embedder {info.embedder!r}; "
                 f"{_index_command(info)} re-indexes it.")
         elif info.missing_vectors and mode != "keyword":
             damaged.append(info)
@@ -307,7 +309,7 @@ def _searchable(assistant: Assistant, mode: str) -> tuple[str, ...]:
     if not searchable and mode == "hybrid" and damaged:
         return tuple(info.name for info in damaged)
     for info in damaged:
-        err(f"hearth: not searched: {info.name!r}: {info.problem}; {_index_command(info)} repairs it (or search "
+        problem(f"not searched: {info.name!r}: {info.problem}; {_index_command(info)} repairs it (or search "
             "it with --mode keyword).")
     if not searchable:  # an empty list would mean "all" to the facade
         raise KnowledgeError("None of the collections can be searched now: see above.")

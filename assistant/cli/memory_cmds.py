@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.context import CliContext, JobLine, confirmed, err, positive_int, print_json
+from assistant.cli.context import CliContext, JobLine, confirmed, err, notice, positive_int, print_json, problem
 from assistant.errors import (
     HearthError,
     InputError,
@@ -106,7 +106,7 @@ def _memory_id(text: str) -> str:
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     items, why = ctx.assistant.memories(include_superseded=args.all)
     if why:  # a full disk, a read-only folder: read from the store's file
-        err(f"hearth: {why}")
+        problem(f"{why}")
     _show(items[:args.limit], args.json)
     return 0
 
@@ -116,7 +116,7 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
         raise InputError("The search text is empty: give some words to look for.")
     items, why = ctx.assistant.memories(args.text, args.k)
     if why:
-        err(f"hearth: {why}")
+        problem(f"{why}")
     _show(items, args.json)
     return 0
 
@@ -125,7 +125,7 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     _typed(ctx, args)
     item, new = _memory(ctx).add_new(args.text, keep_secret=args.force)
     if not new:  # the same id again, exit 0 and not a word: as if a second memory had been made
-        err(f"hearth: already remembered ({item.id}); nothing was added.")
+        notice(f"already remembered ({item.id}); nothing was added.")
     else:
         _said_off(ctx, "this is kept")
     _show([item], args.json)
@@ -135,7 +135,7 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
 def _said_off(ctx: CliContext, what: str) -> None:
     """With memory switched off, that what was just kept is not used yet (it was kept without a word)."""
     if not ctx.assistant.settings.memory.enabled:
-        err(f"hearth: memory is switched off: {what}, and answers use it once memory is on (Settings → Memory, "
+        notice(f"memory is switched off: {what}, and answers use it once memory is on (Settings → Memory, "
             "or `enabled = true` under [memory] in settings.toml).")
 
 
@@ -192,11 +192,11 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
         report = ctx.assistant.import_memories(args.file, progress=line, keep_secret=args.force)
     except KeyboardInterrupt:
         line.end()
-        err("hearth: stopped; what was imported is kept, and importing the file again adds the rest.")
+        problem("stopped; what was imported is kept, and importing the file again adds the rest.")
         return 130
     line.end()
-    for problem in report.problems:  # each bad entry is named; the others are imported
-        err(f"hearth: skipped {problem}")
+    for skipped in report.problems:  # each bad entry is named; the others are imported
+        problem(f"skipped {skipped}")
     if args.json:
         print_json(report.to_dict())
     else:

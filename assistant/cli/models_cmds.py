@@ -18,6 +18,7 @@ from assistant.cli.context import (
     non_negative_int,
     positive_int,
     print_json,
+    problem,
     quit_signals_as_ctrl_c,
 )
 from assistant.errors import HearthError, InputError
@@ -193,7 +194,8 @@ def cmd_download(args: argparse.Namespace, ctx: CliContext) -> int:
             result = ctx.assistant.models.download(args.repo, args.file, report, revision=args.revision,
                                                    sha256=args.sha256)
     except KeyboardInterrupt:
-        err("\nhearth: download interrupted; run the same command again to resume where it stopped.")
+        err("")  # the progress line ends first
+        problem("download interrupted; run the same command again to resume where it stopped.")
         return 130
     finally:
         line.end()
@@ -246,7 +248,7 @@ def cmd_draft(args: argparse.Namespace, ctx: CliContext) -> int:
             path = models.make_self_draft(target, progress=line)
     except KeyboardInterrupt:
         line.end()
-        err("hearth: cancelled; nothing was written.")
+        problem("cancelled; nothing was written.")
         return 130
     line.end()
     made = path.stat().st_mtime_ns != mtime  # an existing usable one is returned as it is

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from assistant.cli.context import CliContext, err, in_range, quit_signals_as_ctrl_c
+from assistant.cli.context import CliContext, err, in_range, problem, quit_signals_as_ctrl_c
 from assistant.config import host_port
 from assistant.errors import PortInUseError
 from assistant.events import MemoriesLearned, SettingsReloaded
@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         status = assistant.start_server(args.host, args.port, args.parallel)
     except PortInUseError as exc:
-        err(f"hearth: {exc}; choose another with --port")
+        problem(f"{exc}; choose another with --port")
         return 1
     try:  # a service manager's stop, a closed terminal (the SSH session dropped): answers in flight told they were cut
         with quit_signals_as_ctrl_c():
@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
         assistant.stop_server(one_answer_at_a_time=False)
         return 0
     stopped = assistant.server_status()
-    err(f"hearth: the API server stopped{': ' + stopped.error if stopped.error else ''}")
+    problem(f"the API server stopped{': ' + stopped.error if stopped.error else ''}")
     return 1
 
 
@@ -62,7 +62,7 @@ def _announce(ctx: CliContext, status: Any) -> None:
     """Load the model now (its errors show here, and the first answer starts at once) and say how to call."""
     assistant = ctx.assistant
     if status.network:
-        err(f"hearth: warning: the API is reachable from the network on {host_port(status.host, status.port)}; "
+        problem(f"warning: the API is reachable from the network on {host_port(status.host, status.port)}; "
             "every request needs the token (`hearth serve --show-token`).")
     ctx.long_lived()  # watched folders are watched while the server runs
     # what memory learns from served chats and what a change of the settings file did, said as it comes (kept

@@ -13,7 +13,7 @@ from typing import Any
 
 import tomli_w
 
-from assistant.cli.context import CliContext, err, print_json
+from assistant.cli.context import CliContext, notice, print_json, problem
 from assistant.config import (
     SAMPLING_FIELDS,
     SECRETS,
@@ -142,7 +142,7 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
         else:
             print("Nothing to change: " + "; ".join(f"{k} is {_toml(v)}" for k, v in said.items()))
         for note in notes:  # said again: the value still does not act here
-            err(f"hearth: {note}.")
+            notice(f"{note}.")
         return 0
     applied = assistant.update_settings(new, progress=None, rewrite=over)
     unsaved = [p for p in applied.problems if p.startswith("not saved: ")]
@@ -151,14 +151,15 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
     # with what they brought along: a preset's values, the preset values now match ("Custom")
     changed = {k: _shown(k, setting_value(assistant.settings, k)) for k in setting_keys()
                if setting_value(assistant.settings, k) != setting_value(before, k) or k in over}
-    notes += list(applied.problems)
     if as_json:
-        print_json({"changed": changed, "notes": notes})
+        print_json({"changed": changed, "notes": [*notes, *applied.problems]})
     else:
         for key, value in changed.items():
             print(f"{key} = {_toml(value)}")
         for note in notes:
-            err(f"hearth: {note}.")
+            notice(f"{note}.")
+        for failed in applied.problems:  # what could not be applied: the exit code is 1
+            problem(f"{failed}.")
     return 1 if applied.problems else 0
 
 

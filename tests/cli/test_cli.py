@@ -684,7 +684,7 @@ def test_chat_says_what_a_change_of_the_settings_file_did_before_the_answer_it_c
     save_settings(settings, settings_file)
     time.sleep(2)  # the file's watcher waits half a second for the writes to settle
     terminal.type(b"Hello.\r")
-    terminal.until(b"hearth: the settings file changed: preset: Custom; temperature: 1.3")
+    terminal.until(b"note: the settings file changed: preset: Custom; temperature: 1.3")
     terminal.until(b"you> ", 2)
     assert terminal.screen.index(b"the settings file changed") < terminal.screen.index(b"hearth> "), terminal.screen
     # a setting this chat's own option keeps is said so (it read as if the chat now used it)

@@ -59,7 +59,7 @@ def test_add_list_search_edit_forget_clear(hearth, tmp_path: Path, monkeypatch: 
     assert "already remembered" not in hearth.err
     code, out = hearth("memory", "add", "User lives in Oslo", "--json")  # the same id, and nothing said
     assert code == 0 and json.loads(out)[0]["id"] == oslo["id"]
-    assert f"already remembered ({oslo['id']}); nothing was added" in hearth.err
+    assert f"note: already remembered ({oslo['id']}); nothing was added" in hearth.err
     hearth("memory", "add", "User plays the cello")
     code, out = hearth("memory", "search", "Which city do I live in?", "-k", "1", "--json")
     assert [m["text"] for m in json.loads(out)] == ["User lives in Oslo"]

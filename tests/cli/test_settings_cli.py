@@ -31,7 +31,7 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["model.n_ctx = 8192", "model.n_gpu_layers = -1", "knowledge.top_k = 8",
                                        "memory.enabled = false"]
-    assert "hearth: model.n_gpu_layers does nothing here: this build of llama.cpp has no GPU support." \
+    assert "note: model.n_gpu_layers does nothing here: this build of llama.cpp has no GPU support." \
         in out.stderr  # as the window greys the box with the reason
     saved = load_settings(file).settings
     assert (saved.model.n_gpu_layers, saved.model.n_ctx, saved.knowledge.top_k, saved.memory.enabled) == \
@@ -76,7 +76,7 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
     assert (model.preset, model.temperature, model.repeat_penalty) == ("Custom", 0.5, 1.0)  # Greedy's penalty
     # what a value does otherwise than it reads is said as it is saved
     said = hearth("settings", "set", "n_ctx=1", home=hearth_home)
-    assert said.stderr == ("hearth: the model loads with context 256 (1 rounded up: llama.cpp allocates it in steps of "
+    assert said.stderr == ("note: the model loads with context 256 (1 rounded up: llama.cpp allocates it in steps of "
                            "256 tokens).\n")
     said = hearth("settings", "set", "n_ctx=100000", "speculative=self", "--json", home=hearth_home)
     data = json.loads(said.stdout)
@@ -179,3 +179,16 @@ def test_a_draft_model_is_saved_as_the_file_its_name_matched(hearth_home: Path, 
                    "SmolLM2 135M Instruct Q4_1", "Hi?", home=hearth_home)
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["speculative"]["mode"] == "draft"
+
+
+def test_a_change_applied_is_a_notice_and_a_refusal_an_error(hearth_home: Path) -> None:
+    """What a value applied does ("the model loads with context 256 …") was said as "hearth: …", as errors are:
+    neither the user nor a script reading stderr could tell it from an error. A notice is ``note: …`` now, and
+    ``hearth: …`` is kept for what went wrong, with its exit code."""
+    applied = hearth("settings", "set", "n_ctx=1", home=hearth_home)
+    assert applied.returncode == 0 and applied.stderr.startswith("note: the model loads with context 256 "), \
+        applied.stderr
+    assert "hearth: " not in applied.stderr, applied.stderr
+    refused = hearth("settings", "set", "n_ctx=lots", home=hearth_home)
+    assert refused.returncode != 0 and refused.stderr.startswith("hearth: ") and "note: " not in refused.stderr, \
+        refused.stderr

@@ -123,7 +123,7 @@ def test_serve_on_the_network_answers_and_stops_on_ctrl_c(hearth_home: Path) -> 
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     # the switch is said in the server's log (it was silent; only a problem was said)
-    assert "hearth: the settings file changed: " in err and "Gemma 3 270M" in err, err
+    assert "note: the settings file changed: " in err and "Gemma 3 270M" in err, err
 
 
 def _serving(home: Path, port: int, *options: str) -> subprocess.Popen[str]:
