@@ -1471,6 +1471,7 @@ class Assistant:
         model: str | Path | None = None,
         draft_model: str | None = None,
         later_questions: int = 0,
+        save: bool = True,
     ) -> Response:
         """Answer ``text``; with ``collections``, from those knowledge collections with numbered citations.
 
@@ -1482,10 +1483,13 @@ class Assistant:
         refused: the chat changed since it was shown). ``system_prompt``, ``max_tokens``, ``sampling``,
         ``model`` and ``draft_model`` (for the speculative modes that draft with a model) apply to this answer
         only. Memory learning from the turn happens afterwards in the background, never delaying the answer.
+        ``save=False`` writes nothing to the chat history (read for ``conversation_id`` all the same): for a
+        history that can only be read (see ``History.read_only``); the answer has no ids.
         """
         cancel = cancel or threading.Event()
         options = TurnOptions(conversation_id, replace_from, None if collections is None else tuple(collections),
-                              use_memory, sampling, system_prompt, max_tokens, later_questions=later_questions)
+                              use_memory, sampling, system_prompt, max_tokens, later_questions=later_questions,
+                              save=save)
         return Response(self._turn(text, options, cancel, model, draft_model), cancel)
 
     def _turn(self, text: str, options: TurnOptions, cancel: threading.Event,

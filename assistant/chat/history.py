@@ -377,6 +377,13 @@ class History:
                 ) from again
 
     # --- lifecycle ------------------------------------------------------------------------------------
+    @property
+    def read_only(self) -> str:
+        """Why nothing can be saved here ("the disk holding it is full (0 MB free). Nothing new can be saved to it
+        until space is freed"), or "" where it can: a caller that can do without saving (`hearth ask`) asks first,
+        and answers unsaved instead of being refused."""
+        return self._read_only
+
     def _open_when_free(self) -> sqlite3.Connection:
         """:meth:`_open`, tried again while another process holds the file (up to ``BUSY_TIMEOUT_S``). Two
         processes opening a new history at once (`hearth chat` and a `hearth memory list` beside it) both

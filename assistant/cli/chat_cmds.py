@@ -182,18 +182,19 @@ class _Call:
 def _stream(ctx: CliContext, text: str, conversation_id: str | None, call: _Call, echo: bool,
             cancel: threading.Event | None = None, prefix: str = "",
             on_saved: Callable[[str | None], None] | None = None, replace_from: str | None = None,
-            last: bool = False, lead: str = "") -> _Turn:
+            last: bool = False, lead: str = "", save: bool = True) -> _Turn:
     """Run one turn; print tokens to stdout when ``echo`` (``prefix``: what the answer's first row already
     shows, as ``hearth> ``; ``lead``: what is written before its first word instead, in a transcript); notices
     always go to stderr, those about the answer under it. ``on_saved`` gets
     the conversation's id once the question is saved (an answer stopped with Ctrl+C carries on in it), and
     again as it is after a question stopped before its first word was taken back (None: the chat made for it
-    went too). ``last``: the command ends with this turn (see :func:`_ctrl_c_stops`)."""
+    went too). ``last``: the command ends with this turn (see :func:`_ctrl_c_stops`). ``save``: see
+    ``Assistant.ask``."""
     response = ctx.assistant.ask(text, conversation_id, cancel=cancel, collections=call.collections,
                                  use_memory=call.use_memory, sampling=call.sampling(ctx.assistant),
                                  system_prompt=call.system_prompt,
                                  max_tokens=call.max_tokens, model=call.model, draft_model=call.draft_model,
-                                 replace_from=replace_from)
+                                 replace_from=replace_from, save=save)
     sources, memories = None, None
     shown: list[str] = []  # the answer text written to stdout
     later: list[Notice] = []  # notices that came while the answer was on screen: printed under its final form
@@ -418,9 +419,13 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         args.conversation = _known_conversation(ctx, args.conversation).id
     call = _Call.from_args(args, ctx)
     cancel, saved = threading.Event(), list[str | None]()
+    # a history that can only be read (a full disk) refused the question; the answer needs no saving to be read
+    unsaved = ctx.assistant.history.read_only
+    if unsaved:
+        problem(f"this answer is not saved: the chat history can only be read: {unsaved}.")
     try:
         turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json, cancel=cancel,
-                       on_saved=saved.append, last=True)
+                       on_saved=saved.append, last=True, save=not unsaved)
     except TakenBack:  # "hearth: interrupted" left the user to wonder whether a half-asked question was kept
         return _stopped(args, "stopped before the answer began: the question was not kept", None)
     except KeyboardInterrupt as exc:  # Ctrl+C once the answer began (Stopped), or twice (the line not ended)

@@ -1279,3 +1279,32 @@ def test_a_question_too_long_for_the_context_says_the_command_that_raises_it(hea
     # the command names a length that holds it (it named 8192 to a context of 8192)
     assert "the context holds 512" in done.stderr and "`hearth settings set n_ctx=1024`" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_ask_on_a_full_disk_answers_and_says_in_one_line_it_is_not_saved(hearth_home: Path, monkeypatch,
+                                                                          capsys) -> None:
+    """With the history opened read-only on a full disk, `hearth ask` was refused ("The chat history … can only
+    be read …", exit 1) though the answer needs no saving to be read: it answers, and says why it is not saved.
+    In-process `hearth`, the history's open failing as on a full disk (as tests/assistant/test_history.py does)."""
+    import assistant.chat.history as history_module
+    from assistant.chat.history import History
+    from assistant.cli import main
+    from assistant.paths import StorageProblem, get_paths
+
+    History(get_paths().history_db).close()
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+    def no_room(self: History, *, check: bool) -> sqlite3.Connection:
+        raise full
+
+    monkeypatch.setattr(History, "_open", no_room)
+    monkeypatch.setattr(history_module, "disk_full",
+                        lambda _folder: StorageProblem("the disk holding it is full (0 MB free)", full=True))
+    assert main(["ask", "--no-memory", "--max-tokens", "4", "--json", "Name a colour."]) == 0
+    out, err = capsys.readouterr()
+    answer = json.loads(out)
+    assert answer["answer"].strip() and answer["conversation_id"] is None, out
+    assert [line for line in err.splitlines() if "not saved" in line] == [
+        "hearth: this answer is not saved: the chat history can only be read: the disk holding it is full (0 MB "
+        "free). Nothing new can be saved to it until space is freed."], err
