@@ -410,6 +410,7 @@ def _speculative_json(s: Any) -> dict[str, Any]:
 
 
 def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
+    ctx.says_read_only = True  # below, in one line, before the answer
     if args.text == "-":  # the question was asked as "-" and saved with that title
         try:
             args.text = ctx.assistant.text_of(sys.stdin.buffer.read())
@@ -421,8 +422,9 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
     cancel, saved = threading.Event(), list[str | None]()
     # a history that can only be read (a full disk) refused the question; the answer needs no saving to be read
     unsaved = ctx.assistant.history.read_only
-    if unsaved:
-        problem(f"this answer is not saved: the chat history can only be read: {unsaved}.")
+    said_unsaved = f"this answer is not saved: the chat history can only be read: {unsaved}." if unsaved else ""
+    if said_unsaved:
+        problem(said_unsaved)
     try:
         turn = _stream(ctx, args.text, args.conversation, call, echo=not args.json, cancel=cancel,
                        on_saved=saved.append, last=True, save=not unsaved)
@@ -444,7 +446,8 @@ def cmd_ask(args: argparse.Namespace, ctx: CliContext) -> int:
         # what was said on stderr as Hearth opened is the answer's notice too: a program reading the JSON alone
         # never learned that its settings' values were replaced
         opened = [Notice(kind, text) for kind, text in (
-            ("settings", ctx.assistant.settings_warning), ("history", ctx.assistant.history_warning)) if text]
+            ("settings", ctx.assistant.settings_warning),
+            ("history", said_unsaved or ctx.assistant.history_warning)) if text]
         print_json({"answer": done.text, "stats": done.stats.to_dict(), "conversation_id": done.conversation_id,
                     "sources": turn.sources_json(), "speculative": _speculative_json(done.stats),
                     "memories": [m.to_dict() for m in turn.memories],

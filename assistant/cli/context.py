@@ -61,6 +61,11 @@ class CliContext:
         #: a setting's name as a change says it ("max tokens") -> the option of this command that keeps it
         #: (``hearth chat --max-tokens 8``), said beside a change of it that does not reach this command
         self.kept: dict[str, str] = {}
+        #: the command says in its own words that the chat history can only be read (`hearth ask`: "this answer
+        #: is not saved: …"), so the general warning is not said as well: `hearth ask` on a full disk said it in
+        #: two lines ("… Earlier conversations are shown, but new ones cannot be saved …" and "this answer is not
+        #: saved: …"). A damaged history set aside is said all the same.
+        self.says_read_only = False
 
     @property
     def assistant(self) -> Assistant:
@@ -76,7 +81,7 @@ class CliContext:
             self._assistant.scheduler.subscribe(self._heard)
             if self._assistant.settings_warning:
                 err(self._assistant.settings_warning)
-            if self._assistant.history_warning:
+            if self._assistant.history_warning and not (self.says_read_only and self._assistant.history.read_only):
                 err(self._assistant.history_warning)
         return self._assistant
 

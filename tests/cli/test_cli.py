@@ -1284,7 +1284,9 @@ def test_a_question_too_long_for_the_context_says_the_command_that_raises_it(hea
 def test_ask_on_a_full_disk_answers_and_says_in_one_line_it_is_not_saved(hearth_home: Path, monkeypatch,
                                                                           capsys) -> None:
     """With the history opened read-only on a full disk, `hearth ask` was refused ("The chat history … can only
-    be read …", exit 1) though the answer needs no saving to be read: it answers, and says why it is not saved.
+    be read …", exit 1) though the answer needs no saving to be read: it answers, and says why it is not saved,
+    in one line: the general warning every command opening such a history prints ("… Earlier conversations are
+    shown, but new ones cannot be saved …") was said above it as well; `hearth history list` still says that one.
     In-process `hearth`, the history's open failing as on a full disk (as tests/assistant/test_history.py does)."""
     import assistant.chat.history as history_module
     from assistant.chat.history import History
@@ -1305,6 +1307,9 @@ def test_ask_on_a_full_disk_answers_and_says_in_one_line_it_is_not_saved(hearth_
     out, err = capsys.readouterr()
     answer = json.loads(out)
     assert answer["answer"].strip() and answer["conversation_id"] is None, out
-    assert [line for line in err.splitlines() if "not saved" in line] == [
-        "hearth: this answer is not saved: the chat history can only be read: the disk holding it is full (0 MB "
-        "free). Nothing new can be saved to it until space is freed."], err
+    said = ("this answer is not saved: the chat history can only be read: the disk holding it is full (0 MB "
+            "free). Nothing new can be saved to it until space is freed.")
+    assert [line for line in err.splitlines() if "can only be read" in line] == [f"hearth: {said}"], err
+    assert {"kind": "history", "message": said} in answer["notices"]  # what stderr said, not the general warning
+    assert main(["history", "list"]) == 0
+    assert "Earlier conversations are shown, but new ones cannot be saved" in capsys.readouterr().err
