@@ -148,8 +148,8 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
 def cmd_index(args: argparse.Namespace, ctx: CliContext) -> int:
     start = time.monotonic()
     assistant = ctx.assistant
-    if problem := assistant.collection_name_problem(args.collection):  # before a note about a second copy in
-        raise InputError(problem)  # a collection that would never be made
+    if bad_name := assistant.collection_name_problem(args.collection):  # before a note about a second copy in
+        raise InputError(bad_name)  # a collection that would never be made
     for overlap in assistant.overlaps(args.paths, into=args.collection):
         err(f"note: {overlap.describe()}: {args.collection!r} gets a second copy of "
             f"{overlap.files}, found twice when both are searched (`hearth index "
@@ -219,11 +219,11 @@ def cmd_search(args: argparse.Namespace, ctx: CliContext) -> int:
     collections = tuple(dict.fromkeys(args.collections)) if args.collections else _searchable(assistant, args.mode)
     if args.queries is not None:
         unusable, said = 0, ""
-        for number, qid, text, k, problem in queries:
-            if problem:  # said on stderr and in the query's own line; the other queries go on
+        for number, qid, text, k, why in queries:
+            if why:  # said on stderr and in the query's own line; the other queries go on
                 unusable += 1
-                problem(f"{problem}")
-                line: dict[str, Any] = {"id": qid, "line": number, "error": problem}
+                problem(why)
+                line: dict[str, Any] = {"id": qid, "line": number, "error": why}
             else:
                 hits = assistant.search(text, collections, k or args.k, args.folder, args.mode)
                 line = {"id": qid, "line": number, "hits": [_hit(h) for h in hits]}
