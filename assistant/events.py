@@ -170,6 +170,31 @@ LOAD_WAITING = "waiting"
 
 
 @dataclass(frozen=True)
+class WorkAhead:
+    """What is left of a large indexing run, said once as its embedding begins: a 1.5 MB CSV added alone took
+    185 s here (3,303 passages) with no word of that cost before; its progress gave an ETA only later."""
+
+    passages: int
+    seconds: float  # at the pace this run's first passages were embedded at, on this computer
+    #: passages of files not read yet are estimated from those read (a folder); a file read whole is counted
+    estimated: bool = False
+
+    def text(self) -> str:
+        """"3,303 passages to embed: about 3 min at this computer's pace", as every front end says it."""
+        count = f"{'about ' if self.estimated else ''}{counted(self.passages, 'passage')}"
+        return f"{count} to embed: {duration(self.seconds)} at this computer's pace"
+
+
+def duration(seconds: float) -> str:
+    """A rough length of time in words: "about 40 s", "about 3 min", "about 1.5 h"."""
+    if seconds < 60:
+        return f"about {max(round(seconds), 1)} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+@dataclass(frozen=True)
 class Progress:
     """Progress of a long job (indexing, loading, downloading)."""
 
@@ -198,6 +223,8 @@ class Progress:
     #: Files of types Hearth does not read, beside those it read, in words ("5 files of types Hearth does not
     #: read (.jpg, .zip)"): not skipped files (they were "1 skipped", listed above 5 files), but left out.
     left_out: str = ""
+    #: An indexing run's work left, on the one event where its embedding is found to be large (see WorkAhead).
+    ahead: WorkAhead | None = None
 
 
 def changes_text(progress: Progress) -> str:

@@ -53,6 +53,7 @@ class IndexingPanel(QFrame):
         self._last: Progress | None = None
         self.collection: str | None = None  # the collection the panel is about
         self._stopping = False  # Cancel was pressed: no time left is shown until the run ends
+        self._ahead = ""  # the run's work ahead, once the core says it is large (see WorkAhead)
         self.hide()
 
     def sizeHint(self) -> QSize:
@@ -69,7 +70,7 @@ class IndexingPanel(QFrame):
             self.updateGeometry()  # its words wrap anew: another height
 
     def start(self, collection: str, title: str = "") -> None:
-        self._last, self.collection, self._stopping = None, collection, False
+        self._last, self.collection, self._stopping, self._ahead = None, collection, False, ""
         self.title.setText(title or f"Adding to “{collection}”…")
         self.bar.setRange(0, 0)
         self.detail.setText("Looking for files…")
@@ -89,6 +90,8 @@ class IndexingPanel(QFrame):
 
     def update_progress(self, progress: Progress) -> None:
         self._last = progress
+        if progress.ahead is not None:
+            self._ahead = progress.ahead.text()
         total = int(progress.total or 0)
         if progress.share is not None:  # by the work done: by whole files it stood at 0 / 1 while one large
             # file embedded for minutes (the text below still counts files)
@@ -97,7 +100,7 @@ class IndexingPanel(QFrame):
         elif total:
             self.bar.setRange(0, total)
             self.bar.setValue(int(progress.done))
-        self.detail.setText(_detail(progress, with_eta=not self._stopping))
+        self.detail.setText(_detail(progress, with_eta=not self._stopping, ahead=self._ahead))
         self.set_errors(len(progress.errors))
 
     def stopping(self) -> None:
@@ -136,8 +139,9 @@ class IndexingPanel(QFrame):
         self.cancel_button.setAccessibleName("Close the indexing summary")
 
 
-def _detail(progress: Progress, with_eta: bool, with_rate: bool = True) -> str:
-    """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on, over the file being read."""
+def _detail(progress: Progress, with_eta: bool, with_rate: bool = True, ahead: str = "") -> str:
+    """"12 / 40 files · 3.1 chunks/s", and the time left while the run goes on, over the work ahead of a large
+    run (``ahead``: "3,303 passages to embed: about 3 min …") and the file being read."""
     rate = f" · {progress.rate:.1f} chunks/s" if progress.rate and with_rate else ""
     # files done (indexed, or skipped with a reason): the file being read, below, runs ahead of them while a
     # batch is embedded; "68 / 68 files indexed" stood beside a row saying "67 files · 1 skipped"
@@ -146,6 +150,8 @@ def _detail(progress: Progress, with_eta: bool, with_rate: bool = True) -> str:
     if not with_eta:
         return text
     text = f"{text} · {time_left(progress.eta_s) or 'estimating…'}"
+    if ahead:
+        text = f"{text}\n{ahead[0].upper()}{ahead[1:]}."
     # the file being read, named as the terminal names it: during a large file's minutes of embedding the bar
     # (whole files) stood still and nothing said what was going on
     return f"{text}\nReading {reading(progress)}" if progress.item else text

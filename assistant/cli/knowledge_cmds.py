@@ -132,6 +132,8 @@ def render_progress(events: Iterator[ProgressEvent]) -> ProgressEvent:
     with FileBelow(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("indexing", total=None, count="", unit="", rate="", eta="", file="")
         for last in events:
+            if last.ahead is not None:  # above the bar (rich writes stderr's lines there)
+                notice(f"{last.ahead.text()}; Ctrl+C stops, keeping what is embedded for the next run.")
             rate = f"{last.rate:.1f} chunks/s" if last.rate else ""
             count = f"{last.done:.0f}/{last.total:.0f}" if last.total else ""
             # the bar by the work done, the count by files: by files it stood at 0/1 while one large file embedded

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.events import Progress
+from assistant.events import Progress, WorkAhead
 from assistant.knowledge.chunking import Chunker
 from assistant.knowledge.embedder import Embedder
 from assistant.knowledge.errors import NothingToIndexError, UnreadableFileError
@@ -43,6 +43,9 @@ _EVENT_INTERVAL_S = 0.2
 #: A file this large is named in the progress before it is read and chunked (seconds, for a big one): the bar
 #: named the file before it all that time.
 _NAMED_BEFORE_BYTES = 100_000
+#: Embedding estimated to take longer than this (seconds) is said as it begins (see WorkAhead): a 1.5 MB CSV
+#: embedded for 185 s without a word of it first. A shorter run says nothing new.
+HEADS_UP_S = 20.0
 
 
 def content_hash(data: bytes) -> str:
@@ -89,6 +92,7 @@ class _Tally:
     reading_since: float | None = None
     read_bytes: int = 0
     left_out: str = ""  # see Progress.left_out
+    weighed: bool = False  # whether the work ahead was weighed yet (once a run, see _ahead)
 
     def event(self, message: str, item: str = "", item_done: int = 0, item_total: int = 0,
               item_files: int = 1, item_cut: float | None = None) -> Progress:
@@ -132,6 +136,8 @@ class IndexJob:
         self._id_key = collection  # what chunk ids are made from (see _prepare_collection)
         self.repaired = 0  # passages whose missing vectors the run embedded again (see _repair)
         self.batch_size, self.flush_chunks = batch_size, flush_chunks
+        #: seconds per character embedded, timed on this run's first embedding round (see _ahead)
+        self.pace: float | None = None
 
     def run(self) -> Iterator[Progress]:
         """Yield :class:`Progress` events; the last one's message is ``done`` or ``cancelled``.
@@ -383,14 +389,18 @@ class IndexJob:
         )
 
     def _flush(self, batch: _Batch, tally: _Tally) -> Generator[Progress, None, None]:
-        def report(done: int, total: int) -> Progress | None:
+        def report(done: int, total: int, chars_left: int) -> Progress | None:
             """Progress inside a batch: one large file is one batch (20 MB of text took half an hour here with
-            no word, no rate and no ETA)."""
-            if time.monotonic() - tally.last_event < _EVENT_INTERVAL_S:
+            no word, no rate and no ETA); after the run's first round, the work ahead when it is large."""
+            ahead = None
+            if not tally.weighed and self.pace is not None:
+                tally.weighed = True
+                ahead = _ahead(self.pace, tally, batch, total, chars_left)
+            if ahead is None and time.monotonic() - tally.last_event < _EVENT_INTERVAL_S:
                 return None
             tally.partial_bytes, tally.partial_chunks = batch.nbytes * done / total, done
             files = len({c.path for c in batch.chunks})  # embedded together: progress names the batch, not one file
-            return tally.event(READING, batch.chunks[-1].path, done, total, files)
+            return replace(tally.event(READING, batch.chunks[-1].path, done, total, files), ahead=ahead)
 
         gone: list[FileState] = []
 
@@ -418,25 +428,33 @@ class IndexJob:
         tally.changed += len(batch.changed)
 
     def _vectors(self, hashes: list[str], texts: list[str],
-                 report: Callable[[int, int], Progress | None] | None = None, stop: Callable[[], bool] | None = None,
-                 ) -> Generator[Progress, None, np.ndarray | None]:
+                 report: Callable[[int, int, int], Progress | None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> Generator[Progress, None, np.ndarray | None]:
         """Vectors in ``texts`` order: reused where the same text is stored, else embedded once each;
-        ``report(done, total)`` may give a progress event after each embedding round; None when cancelled, or
-        when ``stop()`` says so before a round (what was embedded is kept for the next call, as for a cancel)."""
+        ``report(done, total, characters left)`` may give a progress event after each embedding round; None
+        when cancelled, or when ``stop()`` says so before a round (what was embedded is kept for the next call,
+        as for a cancel). The run's first round sets :attr:`pace`."""
         known = self.store.vectors_for(self.collection, hashes)
         unknown = [h for h in hashes if h not in known]
         known.update(self.store.kept_vectors(self.collection, self.embedder.name, unknown))
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         ordered = sorted(todo, key=lambda h: len(todo[h]), reverse=True)  # similar lengths pad less
         embedded: dict[str, np.ndarray] = {}
+        chars_left = sum(map(len, todo.values()))
         try:
             for lo in range(0, len(ordered), self.batch_size):
                 if self.cancel.is_set() or (stop is not None and stop()):
                     return None
                 group = ordered[lo:lo + self.batch_size]
-                embedded.update(zip(group, self.embedder.embed([todo[h] for h in group]), strict=True))
+                round_texts = [todo[h] for h in group]
+                began = time.monotonic()
+                embedded.update(zip(group, self.embedder.embed(round_texts), strict=True))
+                chars = sum(map(len, round_texts))
+                chars_left -= chars
+                if self.pace is None:
+                    self.pace = (time.monotonic() - began) / max(chars, 1)
                 known.update((h, embedded[h]) for h in group)
-                if report is not None and (event := report(lo + len(group), len(ordered))) is not None:
+                if report is not None and (event := report(lo + len(group), len(ordered), chars_left)) is not None:
                     yield event
             embedded.clear()  # all embedded: written with their files next
         finally:  # stopped (a Cancel, Ctrl+C, Hearth closing): the next run starts where this one stopped,
@@ -459,6 +477,17 @@ def _vanish(tally: _Tally, path: str, size: int) -> None:
     tally.vanished.add(path)
     tally.done_files += 1
     tally.work_bytes -= size
+
+
+def _ahead(pace: float, tally: _Tally, batch: _Batch, passages: int, chars_left: int) -> WorkAhead | None:
+    """The run's embedding ahead when it is more than HEADS_UP_S at ``pace`` (else None): the ``passages`` of
+    ``batch`` to embed (``chars_left`` of them not yet), and those of the files not read yet, estimated by
+    this batch's passages per byte and characters per passage."""
+    unread = tally.work_bytes - tally.read_bytes
+    more = round(unread * len(batch.chunks) / batch.nbytes) if unread > 0 and batch.nbytes else 0
+    per_passage = sum(len(c.text) for c in batch.chunks) / max(len(batch.chunks), 1)
+    seconds = pace * (chars_left + more * per_passage)
+    return WorkAhead(passages + more, seconds, estimated=more > 0) if seconds > HEADS_UP_S else None
 
 
 def _deleted(batch: _Batch) -> list[FileState]:

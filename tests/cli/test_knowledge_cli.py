@@ -1326,3 +1326,25 @@ def test_what_a_killed_sync_replaced_leaves_no_word_in_its_files(tmp_path: Path,
     capsys.readouterr()
     assert cli.main(["search", "flour", "-c", "notes", "--json"]) == 0  # the note as it is now is searched
     assert json.loads(capsys.readouterr().out)["hits"][0]["text"].strip() == "Bring eggs and flour."
+
+
+def test_a_large_add_says_its_passages_and_time_before_it_embeds_them(docs: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hearth index big.csv` (1.5 MB) embedded for 185 s with no word of that cost first: once its first
+    passages are embedded (their pace measured), a note says how many there are and about how long they take.
+    The threshold (20 s of embedding) is lowered to keep the test short; a small add says nothing new."""
+    from assistant.knowledge import sync
+
+    table = tmp_path / "orders.csv"
+    table.write_text("id,customer,item,note\n" + "".join(f"{i},Customer {i % 97},pallet {i % 13},shipped north "
+                                                          f"to warehouse {i % 7} on a Tuesday\n" for i in range(900)))
+    assert cli.main(["index", str(docs), "--collection", "small"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    monkeypatch.setattr(sync, "HEADS_UP_S", 0.1)
+    assert cli.main(["index", str(table), "--collection", "orders", "--json"]) == 0
+    out, err = capsys.readouterr()
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and re.fullmatch(
+        rf"note: {json.loads(out)['chunks']:,} passages to embed: about \d+ s at this computer's pace; Ctrl\+C "
+        r"stops, keeping what is embedded for the next run\.", notes[0]), err

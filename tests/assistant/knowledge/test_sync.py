@@ -730,3 +730,47 @@ def test_small_files_are_read_before_large_ones(kb: KnowledgeBase, tmp_path: Pat
         if event.item.endswith("a-big.txt"):
             cancel.set()
     assert sorted(Path(p).name for p in contents(kb.store)) == ["z-note.md"]
+
+
+def test_a_large_run_says_its_passages_and_their_time_as_its_embedding_begins(kb: KnowledgeBase, embedder,
+                                                                               tmp_path: Path, monkeypatch) -> None:
+    """A 1.5 MB CSV added alone embedded for 185 s (3,303 passages) with no word of that cost first. Once the
+    run's first round is embedded (its pace: 0.05 s a passage here), one event says the passages ahead and
+    their time at that pace; in a folder, those of the files not read yet are estimated. A small run says
+    nothing. The threshold is lowered from 20 s to 1 s to keep the test short."""
+    import time
+
+    from assistant.knowledge import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "HEADS_UP_S", 1.0)
+    inner, rounds = embedder.embed, []
+
+    def embed(texts):
+        if not rounds:
+            time.sleep(0.05 * len(texts))
+        rounds.append(len(texts))
+        return inner(texts)
+
+    embedder.embed = embed
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "log.txt").write_text("".join(f"Entry {i}: the river boat docked at the key {i}.\n\n" for i in range(400)))
+    events = list(kb.index([big], "big"))
+    said = [e for e in events if e.ahead is not None]
+    assert len(said) == 1 and said[0].item_total == said[0].ahead.passages > 30, said
+    assert not said[0].ahead.estimated and said[0].item_done == rounds[0] == 8
+    assert 0.5 * 0.05 * (said[0].item_total - 8) < said[0].ahead.seconds < 2 * 0.05 * said[0].item_total, said
+    assert said[0].ahead.text() == (f"{said[0].item_total:,} passages to embed: about "
+                                    f"{round(said[0].ahead.seconds)} s at this computer's pace")
+    rounds.clear()
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(40):
+        (many / f"note{i:02}.md").write_text(f"# Note {i}\n\nThe heron number {i} fishes by the weir.\n")
+    (ahead,) = [e.ahead for e in kb.index([many], "many") if e.ahead is not None]
+    assert ahead.estimated and 30 <= ahead.passages <= 50, ahead  # 8 read, the rest by their bytes
+    rounds[:] = [0]  # no sleep: a few passages at the real pace
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "a.md").write_text("The boiler service is due in March.\n")
+    assert all(e.ahead is None for e in kb.index([small], "small"))
