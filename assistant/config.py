@@ -136,6 +136,11 @@ PRESET_NAMES = ("Precise", "Balanced", "Creative", "Code", "Greedy", "Custom")
 #: the values a preset sets (``model.preset`` edited alone in the file applies them)
 SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
 THEMES = ("system", "light", "dark")
+#: The ``[model]`` values that are for every model: the threads and the batch size fit the computer (its cores,
+#: its memory) rather than the model. Each model keeps the others as its own (``assistant.models.profiles``);
+#: ``hearth settings show`` called the whole section the model's own, so threads set while one model answered
+#: were expected to stay with it, and stayed with the next one instead.
+EVERY_MODEL = ("n_threads", "n_batch")
 
 
 def preset_of(values: dict[str, float], presets: dict[str, Any]) -> str:

@@ -59,6 +59,11 @@ NOTHING_CHANGED = "Nothing to change."
 #: the Model page's values each model keeps as its own (``assistant.models.ModelProfile``, less what it does not show)
 _OWN_FIELDS = ("n_gpu_layers", "n_ctx", "kv_cache", *SAMPLING_FIELDS, "max_tokens", "seed", "system_prompt",
                "speculative", "speculative_max_draft", "draft_model")
+#: What the Model page says of whose its values are (``assistant.config.EVERY_MODEL``: the batch size is not here).
+#: Nothing said so: threads set while one model answered were expected to stay with it, as its context does.
+MODEL_PAGE_NOTE = ("Each model keeps its own values on this page, and choosing it brings them back, but for Threads, "
+                   "which is for every model. Changing the model, GPU layers, context, threads or KV cache reloads "
+                   "the model in the background; the current model keeps answering until the new one is ready.")
 SPECULATION_NOTE = ("A cheap drafter guesses the next tokens and the model checks them all in one step: the same "
                     "answer, sooner. Auto measures as you use it and drafts only while that is faster.")
 
@@ -193,6 +198,8 @@ class SettingsDialog(QDialog):
         self.n_ctx = _spin(*RANGES["model.n_ctx"], "Context length", "model's maximum", "tokens")
         self.n_ctx.setSingleStep(512)
         self.threads = _spin(*RANGES["model.n_threads"], "Threads", "automatic")
+        self.threads.setToolTip(f"For every model, not only this one. {self.threads.toolTip()}")
+        self.threads.setAccessibleDescription(self.threads.toolTip())
         self.kv_cache = QComboBox()
         self.kv_cache.setAccessibleName("KV cache precision")
         for key, label in KV_CACHE_LABELS.items():
@@ -225,7 +232,7 @@ class SettingsDialog(QDialog):
         form.addRow(field_label("Model", model_row), model_row)
         form.addRow(field_label("GPU layers", gpu_row), gpu_row)
         form.addRow("Context length", self.n_ctx)
-        form.addRow("Threads", self.threads)
+        form.addRow("Threads (every model)", self.threads)
         form.addRow("KV cache", self.kv_cache)
         form.addRow("Sampling preset", self.preset)
         form.addRow("Temperature", self.temperature)
@@ -236,8 +243,7 @@ class SettingsDialog(QDialog):
         form.addRow("Seed", self.seed)
         form.addRow("Max answer tokens", self.max_tokens)
         form.addRow("System prompt", self.system_prompt)
-        page = _page(form, "Changing the model, GPU layers, context, threads or KV cache reloads the model in the "
-                           "background; the current model keeps answering until the new one is ready.")
+        page = _page(form, MODEL_PAGE_NOTE)
         layout = page.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertWidget(2, self._speculation_group())

@@ -30,7 +30,7 @@ from assistant.cli.context import (
     seed_arg,
     stale_mark,
 )
-from assistant.config import ModelSettings
+from assistant.config import EVERY_MODEL, ModelSettings
 from assistant.errors import ConversationNotFoundError, HearthError, InputError
 from assistant.events import (
     Done,
@@ -124,9 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: the sampling options of ``ask``/``chat`` put over the settings for the call (``SamplingParams`` fields)
 _OVERRIDES = ("temperature", "seed", "top_k", "top_p", "min_p", "repeat_penalty")
-#: a model's own settings (its profile: all but the machine's threads and batch) as a change of the file names them
+#: a model's own settings (its profile: all but the model itself and EVERY_MODEL) as a change of the file names them
 _PROFILE_WORDS = tuple(f.name.replace("_", " ") for f in fields(ModelSettings)
-                       if f.name not in ("path", "n_threads", "n_batch"))
+                       if f.name not in ("path", *EVERY_MODEL))
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,21 @@
 A setting set here is checked as the settings file is (the same types, ranges and choices), applied by the
 facade as the window's Apply applies it, and saved; a running window, ``hearth chat`` or ``hearth serve`` sees
 the file change and applies it at once. The ``[model]`` section is the current model's own profile: another
-model keeps its values (``hearth models use`` switches, with them). Secrets are said to be set, never printed.
+model keeps its values (``hearth models use`` switches, with them), but for the threads and batch size, which are
+for every model (``EVERY_MODEL``: marked so where shown and set). Secrets are said to be set, never printed.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from typing import Any
 
 import tomli_w
 
 from assistant.cli.context import CliContext, notice, print_json, problem
 from assistant.config import (
+    EVERY_MODEL,
     SAMPLING_FIELDS,
     SECRETS,
     Settings,
@@ -69,15 +72,17 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     shown = {key: _shown(key, setting_value(assistant.settings, key)) for key in keys}
     if args.json:
         print_json({"file": str(assistant.paths.settings_file), "model": assistant.model_path().name,
-                    "settings": shown, "defaults": {k: _shown(k, setting_value(defaults, k)) for k in keys}})
+                    "settings": shown, "defaults": {k: _shown(k, setting_value(defaults, k)) for k in keys},
+                    "for_every_model": [k for k in keys if _for_every_model(k)]})
         return 0
     if not args.keys:
         print(f"# {assistant.paths.settings_file}; [model] is {assistant.model_path().name}'s own "
-              "(each model keeps its values)")
+              f"(each model keeps its values), but for the values marked \"{_EVERY}\"")
     for key, value in shown.items():
         default = _shown(key, setting_value(defaults, key))
-        note = f"  # default {_toml(default)}" if value != default and key not in SECRETS else ""
-        print(f"{key} = {_toml(value)}{note}")
+        notes = [_EVERY] if _for_every_model(key) else []
+        notes += [f"default {_toml(default)}"] if value != default and key not in SECRETS else []
+        print(f"{key} = {_toml(value)}" + ("  # " + "; ".join(notes) if notes else ""))
     return 0
 
 
@@ -151,6 +156,8 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
     # with what they brought along: a preset's values, the preset values now match ("Custom")
     changed = {k: _shown(k, setting_value(assistant.settings, k)) for k in setting_keys()
                if setting_value(assistant.settings, k) != setting_value(before, k) or k in over}
+    if whose := _whose(changed, assistant.model_path().name):
+        notes.append(whose)
     if as_json:
         print_json({"changed": changed, "notes": [*notes, *applied.problems]})
     else:
@@ -161,6 +168,27 @@ def _apply(ctx: CliContext, values: dict[str, str], as_json: bool) -> int:
         for failed in applied.problems:  # what could not be applied: the exit code is 1
             problem(f"{failed}.")
     return 1 if applied.problems else 0
+
+
+#: How a ``[model]`` value for every model (:data:`EVERY_MODEL`) is marked where it is shown.
+_EVERY = "for every model"
+
+
+def _for_every_model(key: str) -> bool:
+    """Whether ``key`` is a ``[model]`` value for every model, not the current model's own."""
+    section, _, name = key.partition(".")
+    return section == "model" and name in EVERY_MODEL
+
+
+def _whose(keys: Iterable[str], model: str) -> str | None:
+    """What is said when values for every model are set (None: none is): that they are, and that the other
+    ``[model]`` values are ``model``'s own. Threads set while one model answered were expected to stay with it,
+    as its context does, and applied to every model without a word."""
+    every = [k for k in keys if _for_every_model(k)]
+    if not every:
+        return None
+    return (f"{' and '.join(every)} {'is' if len(every) == 1 else 'are'} {_EVERY}: the other [model] values are "
+            f"{model}'s own (another model keeps its own)")
 
 
 def _file_text(assistant: Any) -> str:

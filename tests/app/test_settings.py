@@ -235,6 +235,36 @@ def test_choosing_another_model_shows_its_own_values_and_apply_gives_what_was_sh
     assert (window.assistant.engine.settings.n_ctx, live.temperature, live.max_tokens) == shown == (1024, 1.1, 77)
 
 
+def test_the_model_page_says_threads_are_for_every_model_and_another_model_chosen_keeps_them(
+        qtbot: QtBot, make_window) -> None:
+    """Settings → Model showed Threads among the values each model keeps as its own, with no word that it is for
+    every model (`hearth settings show` called them all the model's own): threads set while one model answered
+    were expected to stay with it, and the next model loaded with them. The page says whose each value is, and
+    choosing another model bears it out: its own context, these threads."""
+    from PySide6.QtWidgets import QLabel
+
+    from assistant.models import ModelProfile
+    from assistant.paths import BUNDLED_SECOND_MODEL
+
+    write_settings()
+    window = make_window()
+    qtbot.waitUntil(lambda: window.assistant.engine.loaded, timeout=60_000)
+    window.assistant.switcher.profiles.save_profile(BUNDLED_SECOND_MODEL, ModelProfile(n_ctx=1024))
+    dialog = window.ctl.model.open_settings()
+    said = [label.text() for label in dialog.findChildren(QLabel)]
+    assert "Threads (every model)" in said and dialog.threads.toolTip().startswith("For every model, not only")
+    assert any(text.startswith("Each model keeps its own values on this page, and choosing it brings them back, "
+                               "but for Threads, which is for every model.") for text in said), said
+    dialog.threads.setValue(1)
+    dialog._select_model(BUNDLED_SECOND_MODEL)
+    qtbot.waitUntil(lambda: dialog.n_ctx.value() == 1024)
+    assert dialog.threads.value() == 1
+    with qtbot.waitSignal(window.ctl.model.loadFinished, timeout=60_000):
+        dialog.accept()
+    engine = window.assistant.engine
+    assert (engine.info.name, engine.settings.n_ctx, engine.settings.n_threads) == ("Gemma 3 270M", 1024, 1)
+
+
 def test_a_hand_edit_of_the_settings_file_applies_at_once_and_is_not_written_over(qtbot: QtBot, make_window) -> None:
     """A running window read settings.toml only at start: a hand edit (or `hearth models use` in a terminal)
     changed nothing, and the next Apply in the window wrote its own copy over it."""

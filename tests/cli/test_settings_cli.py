@@ -99,6 +99,28 @@ def test_settings_are_shown_set_and_reset_and_a_mistake_changes_nothing(hearth_h
     assert shown.returncode == 0 and shown.stdout.startswith("server.") and "model." not in shown.stdout, shown.stderr
 
 
+def test_threads_and_batch_are_said_to_be_for_every_model_and_a_switch_bears_it_out(hearth_home: Path) -> None:
+    """`hearth settings` called the whole [model] section the current model's own ("each model keeps its
+    values"), yet the threads and batch size are for every model: threads set while one model answered were
+    expected to stay with it, and stayed with the next. They are marked so where shown and said so where set."""
+    lines = hearth("settings", home=hearth_home).stdout.splitlines()
+    assert lines[0].endswith('\'s own (each model keeps its values), but for the values marked "for every model"')
+    assert {"model.n_threads = 0  # for every model", "model.n_batch = 512  # for every model",
+            "model.n_ctx = 4096"} <= set(lines)  # the model's own values are not marked
+    out = hearth("settings", "set", "n_threads=1", "n_ctx=2048", home=hearth_home)
+    assert out.returncode == 0 and out.stdout == "model.n_ctx = 2048\nmodel.n_threads = 1\n", out.stderr
+    assert out.stderr == ("note: model.n_threads is for every model: the other [model] values are "
+                          "SmolLM2-135M-Instruct.Q4_1.gguf's own (another model keeps its own).\n")
+    assert hearth("settings", "set", "temperature=0.3", home=hearth_home).stderr == ""  # the model's own: as ever
+    # what is said is what a switch does: another model answers with these threads, and keeps its own context
+    assert hearth("models", "use", "gemma", home=hearth_home).returncode == 0
+    assert hearth("settings", "set", "n_batch=256", "n_ctx=1024", home=hearth_home).returncode == 0
+    assert hearth("models", "use", "smollm2", home=hearth_home).returncode == 0
+    data = json.loads(hearth("settings", "show", "--json", "model", home=hearth_home).stdout)
+    assert [data["settings"][f"model.{k}"] for k in ("n_threads", "n_batch", "n_ctx")] == [1, 256, 2048]
+    assert data["for_every_model"] == ["model.n_threads", "model.n_batch"]
+
+
 def test_a_setting_set_from_the_cli_and_sampling_options_change_the_next_answer(hearth_home: Path) -> None:
     """Top-k, top-p, min-p and the repeat penalty had no option on `hearth ask`; the settings set here are the
     ones the next answer uses."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from assistant.config import ModelSettings
+from assistant.config import EVERY_MODEL, ModelSettings
 from assistant.engine import read_model_info
 from assistant.models import (
     FITS,
@@ -167,3 +167,10 @@ def test_invalid_catalog_is_reported(tmp_path: Path, change: dict, problem: str)
     path.write_text(json.dumps({"models": [entry]}))
     with pytest.raises(ModelLibraryError, match=problem):
         load_catalog(path)
+
+
+def test_a_profile_holds_every_model_value_but_the_model_itself_and_those_for_every_model() -> None:
+    """What `hearth settings` and the window say is a model's own is what its profile keeps: the [model] section
+    was all called the model's own while the threads and batch size were for every model."""
+    assert {f.name for f in fields(ModelProfile)} == \
+        {f.name for f in fields(ModelSettings)} - {"path", *EVERY_MODEL}
