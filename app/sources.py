@@ -41,13 +41,12 @@ class Passage:
         path = str(get("path", ""))
         page, start, end = get("page"), get("line_start"), get("line_end")
         uri = source.uri() if hasattr(source, "uri") else get("uri") or (Path(path).as_uri() if path else "")
-        heading = get("heading")
-        where = passage_place(path, page, start, end, heading)
+        heading, focus = get("heading"), tuple(get("focus") or ())
+        where = passage_place(path, page, start, end, heading, focus)
         cited = get("cited")
         return cls(n if n is not None else int(get("n", 0) or 0), path, page, start, end, str(get("text", "")),
                    float(get("score", 0.0) or 0.0), uri, where, None if cited is None else bool(cited),
-                   heading or None, get("size"), get("mtime_ns"), str(get("stale", "") or ""),
-                   tuple(get("focus") or ()))
+                   heading or None, get("size"), get("mtime_ns"), str(get("stale", "") or ""), focus)
 
 
 def memory_text(memory: Any) -> str:

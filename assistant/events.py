@@ -337,11 +337,16 @@ LINE_END = re.compile(r"\r\n?|\n")
 
 
 def passage_place(path: str, page: int | None = None, line_start: int | None = None, line_end: int | None = None,
-                  heading: str | None = None) -> str:
+                  heading: str | None = None, focus: Sequence[int] = ()) -> str:
     """Where a passage is, short: ``notes.md:12-30``, ``paper.pdf p.3``; given its ``heading``, a passage with no
     line numbers names its section: ``rules.docx § 4. Water`` (two passages of one DOCX were the same source chip
-    with the same tooltip, "[2] rules.docx" and "[5] rules.docx"). One wording for every front end."""
+    with the same tooltip, "[2] rules.docx" and "[5] rules.docx"). Given the lines an answer restates (``focus``,
+    0 the passage's first), a passage with line numbers names those lines and their section: ``report.md:9 §
+    Risks`` (a short Markdown file, one passage, was cited as ``report.md:1-13``, the whole file). One wording for
+    every front end."""
     where = Path(path).name + (f" p.{page}" if page is not None else "")
+    if line_start is not None and focus:
+        return f"{where}:{line_span(line_start + focus[0], line_start + focus[-1])} {section(heading)}".rstrip()
     if line_start is not None:
         return f"{where}:{line_span(line_start, line_end)}"
     return f"{where} {section(heading)}".rstrip()

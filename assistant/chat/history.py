@@ -1101,13 +1101,16 @@ class History:
             raise HistoryError(f"Hearth could not save the chat to {path}: {exc.strerror or exc}.") from exc
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
-        """The conversation and its messages as plain JSON-serialisable data (for backup or later import)."""
+        """The conversation and its messages as plain JSON-serialisable data (for backup or later import). A
+        message's ``being_written`` tells an answer still being written elsewhere from one cut off (both are
+        ``partial``), as the Markdown export does, without the writer's process or machine."""
         conversation, messages = self._snapshot(conversation_id)
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             **asdict(conversation),
-            "messages": [asdict(replace(m, stats=_shared(m.stats))) for m in messages],
+            "messages": [{**asdict(replace(m, stats=_shared(m.stats))), "being_written": m.being_written}
+                         for m in messages],
         }
 
 

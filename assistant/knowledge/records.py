@@ -124,7 +124,7 @@ class Citation:
 
     def place(self) -> str:
         """:meth:`location` with the section's heading where there are no line numbers (what the user is shown)."""
-        return passage_place(self.path, self.page, self.line_start, self.line_end, self.heading)
+        return passage_place(self.path, self.page, self.line_start, self.line_end, self.heading, self.focus)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "uri": self.uri()}

@@ -335,7 +335,10 @@ def test_a_shared_export_names_no_process_nor_machine(hearth_home: Path) -> None
     cid = chat_being_written()
     out = hearth("history", "export", cid, "--format", "json", home=hearth_home)
     assert out.returncode == 0, out.stderr
-    assert [m["stats"] for m in json.loads(out.stdout)["messages"]] == [{}, {}]
+    messages = json.loads(out.stdout)["messages"]
+    assert [m["stats"] for m in messages] == [{}, {}]
+    # what the stamp told, that it is still being written and not cut off, is said without it (found by a QA pass)
+    assert [(m["partial"], m["being_written"]) for m in messages] == [(False, False), (True, True)]
     assert socket.gethostname() not in out.stdout
     with History(get_paths().history_db) as history:
         assert history.messages(cid)[-1].being_written

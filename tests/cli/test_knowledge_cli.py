@@ -108,6 +108,27 @@ def test_ask_cites_a_one_passage_docx_by_the_section_holding_the_answer(tmp_path
         assert f"[1] report.docx {place}  file://" in capsys.readouterr().err
 
 
+def test_ask_cites_a_one_passage_markdown_file_by_the_line_and_section_holding_the_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Markdown file short enough to be one passage was cited as its whole span ("report.md:1-13"), naming
+    neither the line nor the section that held the fact (found by a QA pass)."""
+    from fakes import FakeEngine
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "report.md").write_text(
+        "# Quarterly Report\n\nRevenue grew because the otter sanctuary sold more tickets.\n\n## Risks\n\n"
+        "The main risk is a shortage of fish for the otters.\n\n## Staff\n\nTwo keepers joined in May.\n")
+    assert cli.main(["index", str(tmp_path / "work"), "--collection", "work"]) == 0
+    capsys.readouterr()
+    ask = ["ask", "--collection", "work", "--no-memory", "What is the main risk?"]
+    for answer, place in (("The main risk is a shortage of fish for the otters [1].",
+                           "report.md:7 § Quarterly Report > Risks"),
+                          ("Two keepers joined in May [1].", "report.md:11 § Quarterly Report > Staff")):
+        monkeypatch.setattr("assistant.engine.Engine", lambda answer=answer: FakeEngine(reply=lambda _: answer))
+        assert cli.main(ask) == 0
+        assert f"[1] {place}  file://" in capsys.readouterr().err
+
+
 def test_index_search_collections_json(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["index", str(docs), "--collection", "mine", "--json"]) == 0
     out, err = capsys.readouterr()
@@ -1226,8 +1247,8 @@ def test_ctrl_c_in_one_large_file_says_its_passages_were_kept(tmp_path: Path, ca
     monkeypatch.setattr(knowledge_cmds, "render_progress", stopped_midway)
     assert cli.main(["index", str(logs), "-c", "logs"]) == 130
     err = capsys.readouterr().err
-    said = re.search(r"hearth: stopped in server\.log: ([\d,]+) of its [\d,]+ passages embedded are kept; `hearth "
-                     r"index " + re.escape(str(logs)) + " --collection logs` goes on from them.", err)
+    said = re.search(r"hearth: stopped in server\.log: ([\d,]+) of the [\d,]+ passages this run had to embed are "
+                     r"kept; `hearth index " + re.escape(str(logs)) + " --collection logs` goes on from them.", err)
     assert said and "hearth: interrupted" not in err, err  # one line (both were said)
     monkeypatch.undo()
     capsys.readouterr()
