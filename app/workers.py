@@ -134,8 +134,9 @@ class Workers:
         self.indexing = Lane("hearth-indexing", on_error)
         self.model = Lane("hearth-model", on_error)
         self.io = Lane("hearth-io", on_error)
-        # the chat history (SQLite, milliseconds): opening a chat or listing them must not queue behind the io
-        # lane's seconds-long jobs (the start-up check opening memory, a model folder's headers)
+        # quick SQLite reads (milliseconds): the chat history (opening a chat or listing them) and where a cited
+        # file moved to (the knowledge manifest) must not queue behind the io lane's seconds-long jobs (the
+        # start-up check opening memory, the collections' listing opening Chroma, a model folder's headers)
         self.history = Lane("hearth-history", on_error)
         self.download = Lane("hearth-download", on_error)
         # short jobs that must not queue behind the io lane's file reads: connection tests of remote parts (seconds

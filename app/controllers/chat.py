@@ -639,8 +639,10 @@ class ChatController(QObject):
             on_item=self._event, on_done=self._ended, on_failed=self._failed))
 
     def _find_moved(self, passage: Passage) -> None:
-        """Ask the index where a cited file that is gone holds the passage now (off the GUI thread)."""
-        self.workers.io.submit(Job(lambda: self.assistant.moved_source(passage.path, passage.text),
+        """Ask the index where a cited file that is gone holds the passage now (off the GUI thread): one read of
+        the manifest, on the lane of quick SQLite reads. On the io lane it queued behind the start-up's listing of
+        the collections (which opens Chroma), and the chip said "Looking for it…" until that was done."""
+        self.workers.history.submit(Job(lambda: self.assistant.moved_source(passage.path, passage.text),
                                    on_done=lambda path: self.panel.moved_to(passage, path or None),
                                    on_failed=lambda _: self.panel.moved_to(passage, None)))
 

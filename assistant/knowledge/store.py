@@ -433,7 +433,11 @@ class Store:
         paths.data_dir.mkdir(parents=True, exist_ok=True)
         self._paths = paths
         self._remote = _chroma_only(remote)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the manifest's one connection
+        # Opening Chroma (its import: seconds, and it waits for the memory store's import, see PYDANTIC_IMPORTS)
+        # has a lock of its own: under the manifest's, every read of the manifest waited for it, and after a
+        # restart a moved file's chip said "Looking for it…" until the start-up's listing had opened Chroma
+        self._chroma_lock = threading.RLock()
         self._db = self._connect()
         self._chroma: chromadb.ClientAPI | None = None
         self._others: OtherWriters | None = None  # writes by other processes to the embedded store
@@ -604,7 +608,7 @@ class Store:
         return aside
 
     def _close_chroma(self) -> None:
-        with self._lock:
+        with self._chroma_lock:
             chroma, self._chroma = self._chroma, None
             others, self._others = self._others, None
         if others is not None:
@@ -634,7 +638,7 @@ class Store:
         store). The current client is closed at once and the next call opens the new one; the manifest and the
         keyword index stay where they are. Returns whether anything changed."""
         new = _chroma_only(remote)
-        with self._lock:
+        with self._chroma_lock:
             if (new.chroma_url, new.chroma_token) == (self._remote.chroma_url, self._remote.chroma_token):
                 return False
             self._remote = new
@@ -647,7 +651,7 @@ class Store:
         """Opened on first use: listing collections or a keyword search never pays Chroma's start-up. The
         embedded store is opened again (about 10 ms) when another process wrote to it (``hearth index`` while the
         window runs): its new vectors were never found, and a search could fail on them ("Error finding id")."""
-        with self._lock:
+        with self._chroma_lock:
             if self._others is not None and self._others.wrote():
                 log.info("knowledge: another process changed the vector store; opening it again")
                 self._chroma = None  # left open: a collection another thread holds stays usable

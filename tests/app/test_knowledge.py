@@ -14,10 +14,12 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
+from app.sources import Passage
 from app.views.collection_dialog import CollectionDialog, ErrorListDialog
 from app.views.memory_dialog import MemoryDialog
 from assistant.chat.turn import UNSUPPORTED_NOTICE
 from assistant.core import Assistant
+from assistant.knowledge.store import Store
 from assistant.paths import get_paths
 
 
@@ -97,11 +99,56 @@ def test_drop_a_folder_index_it_and_get_a_source_chip(qtbot: QtBot, make_window,
     (folder / "spare-key.txt").rename(folder / "house-keys.txt")
     window.ctl.knowledge.index([folder], "household")
     qtbot.waitUntil(lambda: not window.ctl.knowledge.indexing, timeout=60_000)
+    # the watch's own re-sync of the rename can hold the collection, and the window's run end without a file read:
+    # the rename is in the index once one of them has synced it (the lookup, now prompt, asked before that)
+    qtbot.waitUntil(lambda: window.assistant.moved_source(key.path, key.text) is not None, timeout=30_000)
     first.sourceRequested.emit(key)
     source = window.source_panel
     qtbot.waitUntil(lambda: source.open_button.isEnabled(), timeout=10_000)
     assert source.passage.path == str(folder / "house-keys.txt") and "Moved or renamed" in source.where.text()
     assert source.open_button.text() == "Open file" and source.passage.uri == (folder / "house-keys.txt").as_uri()
+
+
+@pytest.mark.slow
+def test_a_moved_files_chip_is_answered_while_the_start_up_opens_chroma(qtbot: QtBot, make_window, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a restart a renamed file's chip said "Looking for it…" for 10 to 20 s: the lookup (one read of the
+    manifest) queued on the io lane behind the start-up's listing of the collections, which opens Chroma (its
+    import waits for the memory store's), and the manifest's lock was held while Chroma opened. Here Chroma's
+    opening is held up until the end: the chip's panel still names the file's new place."""
+    folder = tmp_path / "household"
+    folder.mkdir()
+    (folder / "spare-key.txt").write_text("The spare key to the house is hidden under the blue flowerpot.\n")
+    write_settings()
+    assistant = Assistant.open()
+    try:
+        list(assistant.index([folder], "household"))
+        cited = Passage.of(assistant.search("spare key", ("household",), mode="keyword")[0])
+        (folder / "spare-key.txt").rename(folder / "house-keys.txt")
+        list(assistant.index([folder], "household"))  # synced since the answer
+    finally:
+        assistant.close()
+
+    opening, go_on = threading.Event(), threading.Event()
+    open_local = Store._open_local
+
+    def slow_open(store: Store):  # the start-up's opening of Chroma, held up
+        opening.set()
+        go_on.wait(60)
+        return open_local(store)
+
+    monkeypatch.setattr(Store, "_open_local", slow_open)
+    try:
+        window = make_window()  # the restart
+        qtbot.waitUntil(opening.is_set, timeout=30_000)
+        panel = window.source_panel
+        panel.show_source(cited, [])  # what a click on the answer's chip does
+        assert panel.open_button.text() == "Looking for it…"
+        qtbot.waitUntil(panel.open_button.isEnabled, timeout=5_000)
+        assert panel.passage.path == str(folder / "house-keys.txt") and "Moved or renamed" in panel.where.text()
+        assert not go_on.is_set()  # answered while Chroma was still opening
+    finally:
+        go_on.set()
 
 
 def test_a_folder_name_with_accents_or_another_script_gets_a_usable_collection_name(window: MainWindow,
