@@ -712,7 +712,12 @@ class ChatController(QObject):
         elif isinstance(event, Sources):
             cited = set(event.cited)
             passages = [replace(Passage.of(c, i), cited=i in cited) for i, c in enumerate(event.citations, start=1)]
+            shown = self.panel.passage if self.panel.isVisible() else None
             answer.set_sources(passages, answer.memories)
+            if shown is not None and 0 < shown.n <= len(passages) and passages[shown.n - 1].path == shown.path:
+                # opened while the answer was written: shown again as the answer ended it, with the lines it
+                # restates (it stayed whole, every line highlighted, until opened again)
+                self.panel.show_source(passages[shown.n - 1], answer.memories)
         elif isinstance(event, MemoriesUsed):
             answer.set_sources(answer.passages, list(event.memories))
         elif isinstance(event, Saved):  # the chat exists now: the sidebar lists and selects a new one at once

@@ -1979,6 +1979,31 @@ def test_regenerate_from_the_keyboard_leaves_the_focus_in_the_message_box(qtbot:
     window.close()
 
 
+def test_a_passage_opened_while_its_answer_is_written_shows_the_lines_the_answer_restates(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    """A chip opened mid-answer showed its passage whole, every line highlighted, and stayed so once the answer
+    ended, though the answer's sources then said which line it restates."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "key.md").write_text("# House notes\n\nThe boiler is in the cellar.\n\n"
+                                   "The spare key is under the blue flowerpot by the door.\n")
+    window = open_window(qtbot)
+    index_folder(qtbot, window, folder)
+    window.composer.select_collections(["house"])
+    window.assistant.engine.reply = lambda _prompt: "The spare key is under the blue flowerpot by the door."
+    window.assistant.engine.token_delay_s = 0.05
+    chat = window.ctl.chat
+    chat.send("Where is the spare key?")
+    answer = window.chat_view.last("assistant")
+    qtbot.waitUntil(lambda: bool(answer.passages) and chat.generating, timeout=10_000)
+    answer.sourceRequested.emit(answer.passages[0])
+    assert not window.source_panel.passage.focus  # not known yet: the whole passage
+    qtbot.waitUntil(lambda: not chat.generating, timeout=10_000)
+    assert window.source_panel.passage.focus == (4,)
+    assert "md:5 § House notes" in window.source_panel.title.text()  # (a break may stand after "key.")
+    window.close()
+
+
 def test_escape_leaves_an_edit_then_closes_the_source_panel(qtbot: QtBot) -> None:
     """Esc only stopped answers: an edit or the source panel had to be left with the mouse."""
     window = open_window(qtbot)
