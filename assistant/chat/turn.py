@@ -294,9 +294,9 @@ def run_turn(parts: TurnParts, text: str, options: TurnOptions, cancel: threadin
         # a file's text must not echo the source delimiters, nor the answer recite the instructions; an answer
         # made to a grammar (JSON) is left as made: a cut or a cleaned fragment could break it
         if citations and not options.grammar:
-            from assistant.knowledge.answering import RECITAL_STOP, OutputCleaner
+            from assistant.knowledge.answering import RECITAL_STOP, SOURCE_HEADER_STOP, OutputCleaner
 
-            cleaner, stop = OutputCleaner(), (*stop, RECITAL_STOP)
+            cleaner, stop = OutputCleaner(), (*stop, RECITAL_STOP, SOURCE_HEADER_STOP)
         # a grammar is passed only when there is one: duck-typed engines (fakes, remote) need not know the keyword
         constrained = {"grammar": options.grammar} if options.grammar else {}
         prepare_s = time.monotonic() - asked_at

@@ -68,6 +68,10 @@ guess and do not use outside knowledge for facts about the user's files."""
 #: ``hearth bench answers``, and their "[1] or [2][3]" were its only citations of its own), so a grounded answer
 #: stops where such a recital would start. Without the first word: the recitals began "Answer" or "answer".
 RECITAL_STOP = INSTRUCTIONS.splitlines()[0].split(" ", 1)[1]
+#: ... or by going on, after its answer, into a source block of its own making: "file: wifi.md:1-3", "section:
+#: Network", the passage, then "Question: …" (SmolLM2 in the README's screenshot, with a sampled answer). A line
+#: that begins as each source's header does ends a grounded answer there.
+SOURCE_HEADER_STOP = "\nfile: "
 
 
 def neutralise(text: str) -> str:
@@ -93,7 +97,7 @@ def build_sources_prompt(citations: list[Citation]) -> str:
     blocks = []
     for i, c in enumerate(citations, start=1):
         body = neutralise(c.text.strip())
-        blocks.append(f"{OPEN.format(n=i)}\nfile: {_field(c.location())}"
+        blocks.append(f"{OPEN.format(n=i)}{SOURCE_HEADER_STOP}{_field(c.location())}"
                       + (f"\nsection: {_field(c.heading)}" if c.heading else "")
                       + f"\n---\n{body}\n{CLOSE.format(n=i)}")
     if not blocks:

@@ -98,6 +98,18 @@ def test_a_recital_of_the_grounding_instructions_is_cut(assistant: Assistant, tm
     assert response.done.stats.stop_reason == "stop" and len(sources.citations) == 1 and not sources.cited
 
 
+def test_an_answer_that_goes_on_into_a_source_block_of_its_own_is_cut_there(assistant: Assistant, tmp_path) -> None:
+    """SmolLM2 answered, then went on with "file: wifi.md:1-3", "section: Network", that passage and "Question:
+    Where's the spare key?", shown as the answer (the README's screenshot)."""
+    (notes := tmp_path / "notes").mkdir()
+    (notes / "garden.md").write_text("The greenhouse key is kept under the blue flower pot.\n")
+    assert not list(assistant.index([notes], "notes"))[-1].errors
+    assistant.engine.reply = lambda prompt: ("The key is under the blue flower pot.\nfile: wifi.md:1-3\n"
+                                             "section: Network\nQuestion: Where is the key?")
+    response = assistant.chat([{"role": "user", "content": "Where is the greenhouse key?"}], collections=("notes",))
+    assert response.text().strip() == "The key is under the blue flower pot [1]."
+
+
 def test_complete_continues_raw_text(assistant: Assistant) -> None:
     events = list(assistant.complete("user: Once upon a time"))
     assert isinstance(events[-1], Done) and "".join(e.text for e in events if isinstance(e, Token))
