@@ -72,7 +72,7 @@ def collection_status(info: Any) -> str:
     if getattr(info, "unfinished", "") == "stopped":
         status += (" · its last update was stopped: the rest is read when the folder changes or Hearth starts again"
                    if getattr(info, "watched", False) else  # its watcher catches up (see the scheduler)
-                   " · indexing was stopped before the end: add its folder again to finish")
+                   " · indexing was stopped before the end: add its folder or file again to finish")
     elif getattr(info, "unfinished", "") == "interrupted":
         status += " · indexing not finished: it goes on in the background"
     if getattr(info, "problem", None) and getattr(info, "resync_repairs", True):

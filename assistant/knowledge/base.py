@@ -436,7 +436,7 @@ def _unfinished(row: CollectionRow, running: bool) -> str:
                 "run ends.")
     how = "was stopped" if row.unfinished == RUN_STOPPED else "has not finished"
     return (f"Collection {row.name!r} is not fully indexed (its last indexing run {how}): files not reached yet are "
-            f"not searched. `{index_command(row.name, row.sources)}`, or adding its folder again in the app, "
+            f"not searched. `{index_command(row.name, row.sources)}`, or adding its folder or file again in the app, "
             "finishes it.")
 
 

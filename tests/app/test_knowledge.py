@@ -242,7 +242,7 @@ def test_a_subfolder_of_an_indexed_folder_is_offered_the_collection_holding_it(w
 
 def test_a_stopped_collections_own_folder_added_again_is_not_said_to_be_a_second_copy(window: MainWindow,
                                                                                        tmp_path: Path) -> None:
-    """A stopped collection's row says "add its folder again to finish"; the dialog for that folder said it was
+    """A stopped collection's row says "add its folder or file again to finish"; the dialog for that folder said it was
     "already in collection “med12”… Adding it to “med12” keeps one copy of its files; another collection holds a
     second": there was no other collection."""
     from assistant.knowledge import CollectionInfo

@@ -223,7 +223,8 @@ def test_collection_counts_read_as_english() -> None:
                                 missing_sources=("/a",))
     assert "· 1 of its folders is gone (its passages stay searchable)" in collection_status(half_gone)
     stopped = SimpleNamespace(files=2, chunks=2, errors=0, last_sync=None, unfinished="stopped")
-    assert collection_status(stopped).endswith("· indexing was stopped before the end: add its folder again to finish")
+    assert collection_status(stopped).endswith(
+        "· indexing was stopped before the end: add its folder or file again to finish")
     # a watched collection's stopped update is read again by its watcher: nothing to add again
     assert collection_status(SimpleNamespace(**{**vars(stopped), "watched": True})).endswith(
         "· watched · its last update was stopped: the rest is read when the folder changes or Hearth starts again")
