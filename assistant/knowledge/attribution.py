@@ -165,26 +165,14 @@ def restated_passage(sentence: str, passages: list[Said], asked: set[str] | froz
     passage (see :meth:`Said.ties`). The passages were found by the
     question's words: an answer that only said the question again ("Question: Who broke his wrist during the
     storm?"), or named a wrong sailor around its words, was cited as restating the passage, and so was never
-    flagged as restating none.
-
-    A number of two digits or more that the question does not state counts as two words (see :func:`_claims`):
-    "The answer is 4812." over "The depot holds 4812 pallets." shared one word of two, "4812", and the correct
-    answer was flagged as maybe not from the user's files; "The answer is 4,812." shared none ("812")."""
+    flagged as restating none."""
     said = Said.of(sentence)
-    claims = _claims(said, asked)
-    words = {w for w in said.words if not w.isdigit()} if claims else said.words
-    if len(words) + claims < 2:
+    words = said.words
+    if len(words) < 2:
         return None
-    overlaps = [len(words & p.words) + 2 * claims
-                if p.holds_figures_of(said) and (claims or p.ties(words, asked)) else 0 for p in passages]
+    overlaps = [len(words & p.words) if p.holds_figures_of(said) and p.ties(words, asked) else 0
+                for p in passages]
     best = max(range(len(passages)), key=overlaps.__getitem__, default=None)
-    if best is not None and overlaps[best] >= 2 and overlaps[best] / (len(words) + 2 * claims) >= MIN_OVERLAP:
+    if best is not None and overlaps[best] >= 2 and overlaps[best] / len(words) >= MIN_OVERLAP:
         return best
     return None
-
-
-def _claims(said: Said, asked: set[str] | frozenset[str]) -> int:
-    """How many numbers of two digits or more ``said`` states that the question (its content words, ``asked``)
-    does not: each is a claim a passage holds or not (:meth:`Said.holds_figures_of` checks it whole), unlike a
-    word, which many passages share. The number's own digits then count as no word beside it."""
-    return sum("".join(groups) not in asked and not set(groups) <= asked for groups, _ in said.figures)

@@ -70,25 +70,6 @@ def test_ask_says_when_a_grounded_answer_restates_none_of_the_files(docs: Path, 
     assert f"\n[unsupported] {UNSUPPORTED_NOTICE}\n" in shown and not shown.startswith("[")
 
 
-def test_ask_takes_a_bare_number_its_passage_holds_as_restating_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """"The answer is 4812." over a note saying "4812 pallets" was flagged as maybe not from the user's files; one
-    stating a number the note lacks still is."""
-    from fakes import FakeEngine
-
-    notes = tmp_path / "depot"
-    notes.mkdir()
-    (notes / "depot.md").write_text("# Depot\n\nThe depot holds 4812 pallets of flour.\n")
-    assert cli.main(["index", str(notes), "--collection", "depot"]) == 0
-    capsys.readouterr()
-    for answer, flagged in (("The answer is 4812.", False), ("The answer is 4813.", True)):
-        monkeypatch.setattr("assistant.engine.Engine", lambda answer=answer: FakeEngine(reply=lambda _: answer))
-        assert cli.main(["ask", "--collection", "depot", "--no-memory", "How many pallets are in the depot?"]) == 0
-        out, err = capsys.readouterr()
-        assert answer.rstrip(".") in out and ("[unsupported]" in err) is flagged, err
-        assert ("[1] depot.md" in err) is not flagged and ("[1] depot.md:3 § Depot" in err) is not flagged, err
-
-
 def test_ask_cites_a_one_passage_docx_by_the_section_holding_the_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """A DOCX short enough to be one passage was cited by its first heading ("report.docx § Quarterly Report")
