@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -17,7 +18,15 @@ def stamp() -> dict[str, Any]:
     """This process as a later one can tell it from another: its number and when it started. The number alone is
     given to another process once this one ends, and what a crashed writer left read as "being written" for as
     long as that unrelated process ran."""
-    return {"pid": os.getpid(), "started": psutil.Process().create_time()}
+    pid = os.getpid()
+    return {"pid": pid, "started": _started(pid)}
+
+
+@functools.cache
+def _started(pid: int) -> float:
+    """When process ``pid`` (this one) started: asked once, not at each of an answer's checkpoints (every half
+    second). By its number, so a forked child asks for its own."""
+    return psutil.Process(pid).create_time()
 
 
 def alive(pid: int, started: float | None = None) -> bool:
